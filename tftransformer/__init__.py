@@ -1,0 +1,16 @@
+"""tftransformer: Transformer transfer learning with Keras 3 and TensorFlow."""
+
+import os
+
+# The toolkit runs on Keras 3's TensorFlow backend; respect an explicit choice
+# only if it is TensorFlow, since tf.data and SavedModel export need it.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from tftransformer import data  # noqa: E402
+from tftransformer import evaluation  # noqa: E402
+from tftransformer import finetune  # noqa: E402
+from tftransformer import layers  # noqa: E402
+from tftransformer import models  # noqa: E402
+from tftransformer.version import __version__  # noqa: E402
+
+__all__ = ["data", "evaluation", "finetune", "layers", "models", "__version__"]

@@ -1,0 +1,1 @@
+"""tftransformer.layers."""

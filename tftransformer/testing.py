@@ -1,0 +1,182 @@
+"""The shared contract test for every tftransformer layer and model.
+
+`run_layer_test` checks, for one layer class and one set of constructor
+arguments, what every layer of this package promises: a config round trip, an
+eager and a symbolic call that agree, a `.keras` save and reload (without
+`custom_objects`) that gives equal outputs, one `model.fit` step that moves the
+trainable weights, and a `mixed_bfloat16` run that keeps float32 variables and
+stays close to the float32 outputs. Behaviour tests live beside each layer's
+test; this helper only checks the contract.
+"""
+
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = ["run_layer_test", "assert_all_close"]
+
+
+def _to_numpy(x):
+    if isinstance(x, (bool, int, float, str)) or x is None:
+        return x
+    return ops.convert_to_numpy(x)
+
+
+def assert_all_close(actual, expected, atol=1e-6, rtol=1e-6, msg=""):
+    """Asserts two nested structures of tensors are numerically close."""
+    actual = keras.tree.map_structure(_to_numpy, actual)
+    expected = keras.tree.map_structure(_to_numpy, expected)
+    keras.tree.assert_same_structure(actual, expected)
+    for a, e in zip(keras.tree.flatten(actual), keras.tree.flatten(expected)):
+        np.testing.assert_allclose(
+            np.asarray(a, dtype="float64")
+            if np.asarray(a).dtype.kind == "f" or str(np.asarray(a).dtype) == "bfloat16"
+            else a,
+            np.asarray(e, dtype="float64")
+            if np.asarray(e).dtype.kind == "f" or str(np.asarray(e).dtype) == "bfloat16"
+            else e,
+            atol=atol,
+            rtol=rtol,
+            err_msg=msg,
+        )
+
+
+def _is_float(x):
+    return "float" in str(keras.backend.standardize_dtype(x.dtype))
+
+
+def _symbolic_inputs(input_data):
+    """`keras.Input`s with the batch dimension left free."""
+    return {
+        name: keras.Input(
+            shape=tuple(np.shape(value))[1:],
+            dtype=keras.backend.standardize_dtype(np.asarray(value).dtype),
+            name=name,
+        )
+        for name, value in input_data.items()
+    }
+
+
+def run_layer_test(
+    layer_cls,
+    init_kwargs,
+    input_data,
+    tmp_path,
+    expected_output_shape=None,
+    call_kwargs=None,
+    run_training=True,
+    run_mixed_precision=True,
+    mixed_precision_atol=0.1,
+):
+    """Runs the contract checks shared by every layer and model.
+
+    Args:
+        layer_cls: the layer (or functional model) class under test.
+        init_kwargs: dict, constructor arguments.
+        input_data: dict mapping the call's tensor argument names to NumPy
+            arrays, e.g. `{"inputs": x, "padding_mask": m}`; the layer is
+            called as `layer(**input_data, **call_kwargs)`.
+        tmp_path: a directory to write the `.keras` file into.
+        expected_output_shape: a shape, or a structure of shapes matching the
+            outputs, checked on the eager call.
+        call_kwargs: dict of non-tensor call arguments (e.g. `training`).
+        run_training: whether to run one `fit` step and check that the
+            trainable weights moved.
+        run_mixed_precision: whether to run the `mixed_bfloat16` check.
+        mixed_precision_atol: tolerance between the bfloat16 and float32
+            outputs for the same weights.
+
+    Returns:
+        The eager outputs of the float32 layer.
+    """
+    call_kwargs = dict(call_kwargs or {})
+    input_data = {k: np.asarray(v) for k, v in input_data.items()}
+
+    # 1. Config round trip: from_config(get_config()) rebuilds the same layer,
+    # and every constructor argument is echoed in the config.
+    layer = layer_cls(**init_kwargs)
+    config = layer.get_config()
+    for key, value in init_kwargs.items():
+        assert key in config, f"get_config() lacks constructor argument {key!r}"
+        if isinstance(value, (int, float, str, bool, tuple, list)) or value is None:
+            echoed = config[key]
+            if isinstance(value, tuple) and isinstance(echoed, list):
+                echoed = tuple(echoed)
+            assert echoed == value, (
+                f"get_config()[{key!r}]={config[key]!r}, constructed with {value!r}"
+            )
+    revived = layer_cls.from_config(config)
+    assert revived.get_config() == config, "config round trip changed the config"
+
+    # 2. Eager call, with the expected shapes.
+    eager_out = layer(**input_data, **call_kwargs)
+    if expected_output_shape is not None:
+        shapes = keras.tree.map_structure(lambda t: tuple(t.shape), eager_out)
+        expected = keras.tree.map_shape_structure(tuple, expected_output_shape)
+        assert shapes == expected, f"output shapes {shapes}, expected {expected}"
+
+    # 3. Symbolic call inside a functional model agrees with the eager call.
+    inputs = _symbolic_inputs(input_data)
+    outputs = layer(**inputs, **call_kwargs)
+    model = keras.Model(inputs, outputs)
+    assert_all_close(model(input_data), eager_out, atol=1e-5, rtol=1e-5)
+
+    # 4. `.keras` save and reload, with no custom_objects: registration is
+    # what makes this work.
+    path = os.path.join(str(tmp_path), f"{layer_cls.__name__}.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert_all_close(
+        reloaded(input_data),
+        model(input_data),
+        atol=1e-5,
+        rtol=1e-5,
+        msg="outputs differ after .keras save and reload",
+    )
+
+    # 5. One fit step moves the trainable weights.
+    float_outputs = [t for t in keras.tree.flatten(outputs) if _is_float(t)]
+    if run_training and layer.trainable_weights and float_outputs:
+        train_model = keras.Model(inputs, float_outputs[0])
+        train_model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        before = [ops.convert_to_numpy(w) for w in layer.trainable_weights]
+        target = np.ones(
+            (len(next(iter(input_data.values()))),) + tuple(float_outputs[0].shape[1:]),
+            "float32",
+        )
+        train_model.fit(input_data, target, batch_size=len(target), epochs=1, verbose=0)
+        after = [ops.convert_to_numpy(w) for w in layer.trainable_weights]
+        assert any(not np.array_equal(b, a) for b, a in zip(before, after)), (
+            "one fit step changed none of the trainable weights"
+        )
+
+    # 6. Mixed precision: float32 variables, bfloat16 compute, outputs close
+    # to the float32 layer's for the same weights.
+    if run_mixed_precision:
+        mp_layer = layer_cls(**{**init_kwargs, "dtype": "mixed_bfloat16"})
+        mp_out = mp_layer(**input_data, **call_kwargs)
+        for weight in mp_layer.weights:
+            assert weight.dtype == "float32", (
+                f"variable {weight.path} is {weight.dtype} under mixed_bfloat16"
+            )
+        ref_layer = layer_cls(**init_kwargs)
+        ref_layer(**input_data, **call_kwargs)
+        ref_layer.set_weights(mp_layer.get_weights())
+        ref_out = ref_layer(**input_data, **call_kwargs)
+        for mp, ref in zip(keras.tree.flatten(mp_out), keras.tree.flatten(ref_out)):
+            if _is_float(ref):
+                assert keras.backend.standardize_dtype(mp.dtype) == "bfloat16", (
+                    f"float output is {mp.dtype} under mixed_bfloat16"
+                )
+                mp_np = np.asarray(ops.convert_to_numpy(ops.cast(mp, "float32")))
+                assert np.all(np.isfinite(mp_np)), "non-finite output in bfloat16"
+                np.testing.assert_allclose(
+                    mp_np,
+                    ops.convert_to_numpy(ref),
+                    atol=mixed_precision_atol,
+                    rtol=mixed_precision_atol,
+                    err_msg="mixed_bfloat16 outputs far from float32 outputs",
+                )
+    return eager_out
