@@ -1,0 +1,352 @@
+import csv
+import json
+import logging
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tftransformer.data import (
+    DataError,
+    TextClassificationData,
+    load_text_classification,
+    load_text_classification_file,
+)
+
+
+def _write(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return str(path)
+
+
+# (case id, file name, content, loader kwargs, exception, substrings of the
+# message besides the file's path).
+BAD_FILES = [
+    ("empty_csv", "a.csv", "", {}, DataError, ["empty", "header"]),
+    ("blank_jsonl", "a.jsonl", "\n  \n", {}, DataError, ["empty", "JSON object"]),
+    (
+        "missing_text_column",
+        "a.csv",
+        "review,label\ngood,pos\n",
+        {},
+        DataError,
+        ["no text column 'text'", "columns found: ['review', 'label']"],
+    ),
+    (
+        "missing_label_column",
+        "a.csv",
+        "text,sentiment\ngood,pos\n",
+        {},
+        DataError,
+        ["no label column 'label'", "['text', 'sentiment']"],
+    ),
+    (
+        "missing_label_key_jsonl",
+        "a.jsonl",
+        '{"text": "good", "y": 1}\n',
+        {},
+        DataError,
+        ["no label column 'label'", "['text', 'y']"],
+    ),
+    (
+        "missing_text_pair_column",
+        "a.csv",
+        "text,label\ngood,pos\n",
+        {"text_pair_column": "hypothesis"},
+        DataError,
+        ["no text pair column 'hypothesis'", "['text', 'label']"],
+    ),
+    (
+        "empty_text",
+        "a.csv",
+        "text,label\ngood,pos\n   ,neg\n",
+        {},
+        DataError,
+        ["line 3", "empty text in column 'text'", "on_bad_rows='skip'"],
+    ),
+    (
+        "missing_label",
+        "a.csv",
+        "text,label\ngood,pos\nbad,\n",
+        {},
+        DataError,
+        ["line 3", "missing label in column 'label'"],
+    ),
+    (
+        "null_label_jsonl",
+        "a.jsonl",
+        '{"text": "good", "label": 1}\n\n{"text": "bad", "label": null}\n',
+        {},
+        DataError,
+        ["line 3", "missing label"],
+    ),
+    (
+        "label_not_in_vocabulary",
+        "a.csv",
+        "text,label\ngood,pos\nso-so,neutral\n",
+        {"label_vocabulary": ("neg", "pos")},
+        DataError,
+        ["line 3", "'neutral'", "known labels: ['neg', 'pos']"],
+    ),
+    (
+        "non_utf8",
+        "a.csv",
+        b"text,label\ngood,pos\ncaf\xe9,neg\n",
+        {},
+        DataError,
+        ["line 3", "not valid UTF-8", "0xe9", "byte 4"],
+    ),
+    (
+        "ragged_csv",
+        "a.csv",
+        "text,label\ngood,pos\nbad,neg,extra\n",
+        {},
+        DataError,
+        ["line 3", "expected 2 fields", "received 3", "Quote fields"],
+    ),
+    (
+        "ragged_tsv",
+        "a.tsv",
+        "text\tlabel\ngood\tpos\tx\n",
+        {},
+        DataError,
+        ["line 2", "expected 2 fields", "received 3"],
+    ),
+    (
+        # Rows are named by their first line: the quoted fields span lines
+        # 2-3 and 4-5, so the ragged row is line 4.
+        "ragged_multiline_rows",
+        "a.csv",
+        'text,label\n"two\nlines",pos\n"bad\nrow",neg,extra\n',
+        {},
+        DataError,
+        ["line 4", "expected 2 fields", "received 3"],
+    ),
+    (
+        "mixed_numeric_and_text_labels",
+        "a.csv",
+        "text,label\ngood,1\nbad,0\nmeh,positive\n",
+        {},
+        DataError,
+        ["mixes numeric and text labels", "line 2", "'1'", "line 4", "'positive'"],
+    ),
+    (
+        "invalid_json",
+        "a.jsonl",
+        '{"text": "good", "label": 1}\n{"text": "bad", "label": 0\n',
+        {},
+        DataError,
+        ["line 2", "invalid JSON"],
+    ),
+    (
+        "json_not_an_object",
+        "a.jsonl",
+        '{"text": "good", "label": 1}\n["bad", 0]\n',
+        {},
+        DataError,
+        ["line 2", "expected a JSON object", "list"],
+    ),
+    (
+        "json_text_not_a_string",
+        "a.jsonl",
+        '{"text": "good", "label": 1}\n{"text": 42, "label": 0}\n',
+        {},
+        DataError,
+        ["line 2", "column 'text'", "expected a string", "int 42"],
+    ),
+    (
+        "header_only",
+        "a.csv",
+        "text,label\n",
+        {},
+        DataError,
+        ["no data rows", "['text', 'label']"],
+    ),
+    (
+        "duplicate_header_column",
+        "a.csv",
+        "text,label,text\na,b,c\n",
+        {},
+        DataError,
+        ["line 1", "repeats", "['text']"],
+    ),
+    (
+        "unknown_extension",
+        "a.txt",
+        "text,label\ngood,pos\n",
+        {},
+        DataError,
+        ["cannot tell the file format", "file_format="],
+    ),
+    (
+        "all_rows_bad_when_skipping",
+        "a.csv",
+        "text,label\n,pos\ngood,\n",
+        {"on_bad_rows": "skip"},
+        DataError,
+        ["all 2 rows are bad", "line 2"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, content, kwargs, error, expected",
+    [case[1:] for case in BAD_FILES],
+    ids=[case[0] for case in BAD_FILES],
+)
+def test_bad_files_are_refused_with_a_clear_message(
+    tmp_path, name, content, kwargs, error, expected
+):
+    path = _write(tmp_path, name, content)
+    with pytest.raises(error) as info:
+        load_text_classification_file(path, **kwargs)
+    message = str(info.value)
+    for part in [path] + expected:
+        assert part in message, f"{part!r} not in {message!r}"
+
+
+def test_missing_file_names_the_path(tmp_path):
+    path = str(tmp_path / "nope.csv")
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        load_text_classification_file(path)
+
+
+def test_data_error_is_a_value_error():
+    assert issubclass(DataError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"on_bad_rows": "drop"}, "on_bad_rows='drop'"),
+        ({"file_format": "xlsx"}, "file_format='xlsx'"),
+        ({"text_column": ""}, "text_column=''"),
+        ({"label_vocabulary": ("a", "a")}, "label_vocabulary=\\('a', 'a'\\)"),
+    ],
+)
+def test_bad_arguments_echo_the_value(tmp_path, kwargs, match):
+    path = _write(tmp_path, "a.csv", "text,label\ngood,pos\n")
+    with pytest.raises(ValueError, match=match):
+        load_text_classification_file(path, **kwargs)
+
+
+def test_csv_with_quotes_bom_and_names(tmp_path):
+    content = (
+        "\ufefftext,label,extra\n"
+        '"Good, really good",pos,x\n'
+        '"Two\nlines with ""quotes""",neg,y\n'
+        "\n"
+        "fine,pos,z\n"
+    )
+    data = load_text_classification_file(_write(tmp_path, "a.csv", content))
+    assert data.texts == (
+        "Good, really good",
+        'Two\nlines with "quotes"',
+        "fine",
+    )
+    assert data.label_vocabulary == ("neg", "pos")
+    np.testing.assert_array_equal(data.labels, [1, 0, 1])
+    assert data.labels.dtype == np.int32
+    assert data.text_pairs is None and data.skipped_rows == 0
+
+
+def test_numeric_labels_sort_numerically(tmp_path):
+    content = "text,label\na,10\nb,2\nc,1\nd,2\n"
+    data = load_text_classification_file(_write(tmp_path, "a.csv", content))
+    assert data.label_vocabulary == ("1", "2", "10")
+    np.testing.assert_array_equal(data.labels, [2, 1, 0, 1])
+
+
+def test_given_vocabulary_sets_the_ids(tmp_path):
+    content = "text,label\na,pos\nb,neg\n"
+    data = load_text_classification_file(
+        _write(tmp_path, "a.csv", content), label_vocabulary=["pos", "neg", "neutral"]
+    )
+    assert data.label_vocabulary == ("pos", "neg", "neutral")
+    np.testing.assert_array_equal(data.labels, [0, 1])
+    assert data.num_classes == 3
+
+
+def test_tsv_keeps_quotes_as_text(tmp_path):
+    content = 'sentence\tlabel\nhe said "hi"\t1\n"quoted"\t0\n'
+    data = load_text_classification_file(
+        _write(tmp_path, "a.tsv", content), text_column="sentence"
+    )
+    assert data.texts == ('he said "hi"', '"quoted"')
+    np.testing.assert_array_equal(data.labels, [1, 0])
+
+
+def test_jsonl_pairs_to_dataset(tmp_path):
+    rows = [
+        {"premise": "A man sleeps.", "hypothesis": "A man rests.", "label": 1},
+        {"premise": "A cat.", "hypothesis": "A dog.", "label": 0, "id": 7},
+    ]
+    content = "\n".join(json.dumps(row) for row in rows) + "\n"
+    data = load_text_classification_file(
+        _write(tmp_path, "a.jsonl", content),
+        text_column="premise",
+        text_pair_column="hypothesis",
+    )
+    assert data.texts == ("A man sleeps.", "A cat.")
+    assert data.text_pairs == ("A man rests.", "A dog.")
+    assert data.label_vocabulary == ("0", "1")
+    dataset = data.to_dataset()
+    assert dataset.element_spec == (
+        {
+            "text": tf.TensorSpec([], tf.string),
+            "text_pair": tf.TensorSpec([], tf.string),
+        },
+        tf.TensorSpec([], tf.int32),
+    )
+    features, label = next(iter(dataset))
+    assert features["text_pair"].numpy() == b"A man rests."
+    assert label.numpy() == 1
+
+
+def test_skip_bad_rows_counts_and_logs(tmp_path, caplog):
+    content = "text,label\ngood,pos\n,neg\nbad,\nok,neg\n"
+    with caplog.at_level(logging.WARNING):
+        data = load_text_classification_file(
+            _write(tmp_path, "a.csv", content), on_bad_rows="skip"
+        )
+    assert data.texts == ("good", "ok")
+    assert data.skipped_rows == 2
+    assert "skipped 2 bad row(s)" in caplog.text
+    assert "line 3" in caplog.text
+
+
+@pytest.mark.parametrize("extension", ["csv", "jsonl"])
+def test_very_long_texts_load_whole(tmp_path, extension):
+    # Longer than csv's default field limit; truncation is the tokenizer's job.
+    long_text = "word " * 40_000
+    if extension == "csv":
+        content = f'text,label\n"{long_text}",pos\nshort,neg\n'
+    else:
+        content = json.dumps({"text": long_text, "label": "pos"}) + "\n"
+    limit = csv.field_size_limit()
+    data = load_text_classification_file(_write(tmp_path, f"a.{extension}", content))
+    assert len(data.texts[0]) == 200_000
+    assert csv.field_size_limit() == limit
+
+
+def test_file_format_overrides_the_extension(tmp_path):
+    path = _write(tmp_path, "a.txt", '{"text": "good", "label": "pos"}\n')
+    data = load_text_classification_file(path, file_format="jsonl")
+    assert data.texts == ("good",)
+
+
+def test_load_text_classification_reads_files(tmp_path):
+    path = _write(tmp_path, "a.csv", "review,stars\ngood,5\nbad,1\n")
+    data = load_text_classification(path, text_column="review", label_column="stars")
+    assert data.label_vocabulary == ("1", "5")
+    np.testing.assert_array_equal(data.labels, [1, 0])
+
+
+def test_result_checks_its_fields():
+    with pytest.raises(ValueError, match="len\\(labels\\)=1"):
+        TextClassificationData(texts=("a", "b"), labels=[0], label_vocabulary=("x",))
+    with pytest.raises(ValueError, match="labels in \\[0, 2\\]"):
+        TextClassificationData(
+            texts=("a", "b"), labels=[0, 2], label_vocabulary=("x", "y")
+        )

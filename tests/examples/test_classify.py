@@ -1,0 +1,132 @@
+import csv
+import json
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from examples import classify
+from tftransformer.data import embedded_vocabulary_path
+from tftransformer.data import load_rotten_tomatoes
+
+
+@pytest.fixture(scope="module")
+def tiny_preset(tmp_path_factory):
+    """A 2-layer BERT preset on disk, with the embedded WordPiece vocabulary."""
+    directory = tmp_path_factory.mktemp("tiny_preset")
+    keras.utils.set_random_seed(0)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=30522,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=64,
+    )
+    tokenizer = keras_hub.models.BertTokenizer(
+        vocabulary=str(embedded_vocabulary_path()), lowercase=True
+    )
+    backbone.save_to_preset(str(directory))
+    keras_hub.models.BertTextClassifierPreprocessor(tokenizer).save_to_preset(
+        str(directory)
+    )
+    return str(directory)
+
+
+def write_csv(path, data, start, count):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["review", "sentiment"])
+        for text, label in zip(
+            data.texts[start : start + count], data.labels[start : start + count]
+        ):
+            writer.writerow([text, ["bad", "good"][label]])
+    return str(path)
+
+
+TINY = dict(epochs=1, batch_size=8, max_length=32, verbose=0, learning_rate=1e-3)
+
+
+def test_run_on_user_csv_files(tiny_preset, tmp_path):
+    data = load_rotten_tomatoes("train")
+    files = {
+        name: write_csv(tmp_path / f"{name}.csv", data, start, 24)
+        for name, start in [("train", 0), ("validation", 100), ("test", 200)]
+    }
+    model_dir = tmp_path / "run"
+    result = classify.run(
+        preset=tiny_preset,
+        train_file=files["train"],
+        validation_file=files["validation"],
+        test_file=files["test"],
+        text_column="review",
+        label_column="sentiment",
+        model_dir=str(model_dir),
+        **TINY,
+    )
+    report = result["report"]
+    assert list(report.label_names) == ["bad", "good"]
+    assert int(np.sum(report.support)) == 24
+    for name in ["model.keras", "report.json", "history.json", "training_curves.png"]:
+        assert (model_dir / name).stat().st_size > 0, name
+    with open(model_dir / "report.json") as f:
+        assert json.load(f)["accuracy"] == pytest.approx(report.accuracy)
+
+    # The saved model reloads without custom_objects and predicts the same.
+    reloaded = keras.saving.load_model(result["model_path"])
+    assert reloaded.label_names == ["bad", "good"]
+    texts = ["a fine film", "a dull mess"]
+    np.testing.assert_allclose(
+        reloaded.predict(texts, verbose=0),
+        result["model"].predict(texts, verbose=0),
+        atol=1e-5,
+    )
+
+
+def test_cross_validation_folds(tiny_preset, tmp_path):
+    result = classify.run(
+        preset=tiny_preset,
+        cv_folds=2,
+        max_train_examples=32,
+        max_eval_examples=8,
+        model_dir=str(tmp_path),
+        **TINY,
+    )["cross_validation"]
+    assert result.num_folds == 2
+    assert 0.0 <= result.mean["accuracy"] <= 1.0
+    assert (tmp_path / "cross_validation.json").exists()
+
+
+def test_freeze_layers_above_layer_count_is_refused(tiny_preset, tmp_path):
+    with pytest.raises(ValueError, match="3"):
+        classify.run(
+            preset=tiny_preset,
+            freeze_layers=3,
+            max_train_examples=8,
+            max_eval_examples=8,
+            model_dir=str(tmp_path),
+            **TINY,
+        )
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"epochs": -1}, "epochs=-1"),
+        ({"learning_rate": 0.0}, "learning_rate=0.0"),
+        ({"max_length": 0}, "max_length=0"),
+        ({"cv_folds": 1}, "cv_folds=1"),
+        ({"test_file": "x.csv"}, "need a train_file"),
+    ],
+)
+def test_bad_arguments_fail_before_training(bad, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        classify.run(**{**TINY, **bad, "model_dir": str(tmp_path)})
+
+
+def test_missing_train_file_is_named(tmp_path):
+    missing = str(tmp_path / "nope.csv")
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        classify.run(train_file=missing, model_dir=str(tmp_path), **TINY)

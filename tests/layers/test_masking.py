@@ -1,0 +1,74 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from tftransformer.layers.masking import (
+    compute_causal_mask,
+    merge_padding_and_attention_mask,
+)
+
+T, F = True, False
+
+
+def test_causal_mask_is_lower_triangular():
+    mask = ops.convert_to_numpy(compute_causal_mask(2, 3, 3))
+    expected = np.array([[T, F, F], [T, T, F], [T, T, T]])
+    assert mask.dtype == bool
+    np.testing.assert_array_equal(mask, np.stack([expected, expected]))
+
+
+def test_causal_mask_rectangular_with_cache_index():
+    # Queries at absolute positions 2 and 3 of a 5-key cache.
+    mask = ops.convert_to_numpy(compute_causal_mask(1, 2, 5, cache_index=2))
+    np.testing.assert_array_equal(mask, [[[T, T, T, F, F], [T, T, T, T, F]]])
+
+
+def test_causal_mask_accepts_dynamic_lengths():
+    x = np.zeros((3, 4, 2), "float32")
+    shape = ops.shape(ops.convert_to_tensor(x))
+    mask = ops.convert_to_numpy(compute_causal_mask(shape[0], shape[1], shape[1]))
+    np.testing.assert_array_equal(mask, np.tril(np.ones((3, 4, 4), bool)))
+
+
+def test_merge_padding_only_gives_key_mask():
+    x = np.zeros((2, 3, 4), "float32")
+    padding = np.array([[1, 1, 0], [1, 0, 0]])
+    mask = ops.convert_to_numpy(merge_padding_and_attention_mask(x, padding))
+    assert mask.dtype == bool
+    np.testing.assert_array_equal(mask, [[[T, T, F]], [[T, F, F]]])
+
+
+def test_merge_attention_only_and_no_mask():
+    x = np.zeros((1, 2, 4), "float32")
+    attention = np.array([[[1, 0], [1, 1]]])
+    mask = merge_padding_and_attention_mask(x, attention_mask=attention)
+    np.testing.assert_array_equal(ops.convert_to_numpy(mask), [[[T, F], [T, T]]])
+    assert merge_padding_and_attention_mask(x) is None
+
+
+def test_merge_is_logical_and_of_both_masks():
+    x = np.zeros((1, 3, 4), "float32")
+    padding = np.array([[T, T, F]])
+    attention = np.array([[[T, F, T], [T, T, T], [F, T, T]]])
+    mask = merge_padding_and_attention_mask(x, padding, attention)
+    # Column 2 is padding; the attention mask's own False entries stay False.
+    expected = [[[T, F, F], [T, T, F], [F, T, F]]]
+    np.testing.assert_array_equal(ops.convert_to_numpy(mask), expected)
+
+
+def test_merge_uses_keras_mask_unless_padding_mask_given():
+    x = keras.layers.Embedding(5, 2, mask_zero=True)(np.array([[3, 1, 0, 0]]))
+    mask = merge_padding_and_attention_mask(x)
+    np.testing.assert_array_equal(ops.convert_to_numpy(mask), [[[T, T, F, F]]])
+    explicit = np.array([[T, F, T, T]])
+    mask = merge_padding_and_attention_mask(x, padding_mask=explicit)
+    np.testing.assert_array_equal(ops.convert_to_numpy(mask), [[[T, F, T, T]]])
+
+
+def test_merge_rejects_bad_ranks():
+    x = np.zeros((1, 3, 4), "float32")
+    with pytest.raises(ValueError, match=r"padding_mask.shape=\(1, 1, 3\)"):
+        merge_padding_and_attention_mask(x, np.ones((1, 1, 3), bool))
+    with pytest.raises(ValueError, match=r"attention_mask.shape=\(1, 3\)"):
+        merge_padding_and_attention_mask(x, attention_mask=np.ones((1, 3), bool))

@@ -1,0 +1,227 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from tftransformer.layers.multi_head_attention import MultiHeadAttention
+from tftransformer.testing import run_layer_test
+
+HEADS, HEAD_DIM = 2, 3
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _set_known_weights(layer, rng):
+    """Sets every projection to random known arrays and returns them."""
+    weights = {}
+    for name in ("query", "key", "value", "output"):
+        dense = getattr(layer, f"{name}_dense")
+        arrays = [rng.normal(size=w.shape).astype("float32") for w in dense.weights]
+        dense.set_weights(arrays)
+        weights[name] = arrays
+    return weights
+
+
+def _numpy_attention(query, value, weights, bias=None, mask=None):
+    """softmax(Q K^T / sqrt(d) + bias) V, then the output projection."""
+    (wq, bq), (wk, bk) = weights["query"], weights["key"]
+    (wv, bv), (wo, bo) = weights["value"], weights["output"]
+    q = np.einsum("btd,dnh->btnh", query, wq) + bq
+    k = np.einsum("bsd,dnh->bsnh", value, wk) + bk
+    v = np.einsum("bsd,dnh->bsnh", value, wv) + bv
+    # (batch, heads, query_len, key_len)
+    logits = np.einsum("btnh,bsnh->bnts", q, k) / np.sqrt(q.shape[-1])
+    if bias is not None:
+        logits = logits + bias
+    if mask is not None:
+        logits = np.where(mask[:, None], logits, -1e9)
+    probs = _softmax(logits)
+    context = np.einsum("bnts,bsnh->btnh", probs, v)
+    return np.einsum("btnh,nhd->btd", context, wo) + bo, probs
+
+
+def _make_layer(query, value, **kwargs):
+    layer = MultiHeadAttention(num_heads=HEADS, key_dim=HEAD_DIM, **kwargs)
+    layer.build(query.shape, value.shape)
+    return layer
+
+
+@pytest.mark.parametrize("return_scores", [False, True])
+@pytest.mark.parametrize("cross", [False, True])
+def test_matches_numpy_attention(cross, return_scores):
+    rng = np.random.default_rng(0)
+    query = rng.normal(size=(2, 4, 5)).astype("float32")
+    value = rng.normal(size=(2, 6, 7)).astype("float32") if cross else query
+    layer = _make_layer(query, value)
+    weights = _set_known_weights(layer, rng)
+    expected, expected_probs = _numpy_attention(query, value, weights)
+    outputs = layer(query, value, return_attention_scores=return_scores)
+    if return_scores:
+        outputs, probs = outputs
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(probs), expected_probs, atol=1e-5
+        )
+    np.testing.assert_allclose(ops.convert_to_numpy(outputs), expected, atol=1e-4)
+
+
+def test_attention_mask_matches_numpy():
+    rng = np.random.default_rng(1)
+    query = rng.normal(size=(2, 3, 4)).astype("float32")
+    value = rng.normal(size=(2, 5, 4)).astype("float32")
+    mask = rng.uniform(size=(2, 3, 5)) > 0.4
+    mask[..., 0] = True  # every query keeps at least one key
+    layer = _make_layer(query, value)
+    weights = _set_known_weights(layer, rng)
+    expected, _ = _numpy_attention(query, value, weights, mask=mask)
+    outputs = layer(query, value, attention_mask=mask)
+    np.testing.assert_allclose(ops.convert_to_numpy(outputs), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_relative_bias_shifts_logits_by_table_values(bidirectional):
+    rng = np.random.default_rng(2)
+    query = rng.normal(size=(2, 4, 6)).astype("float32")
+    layer = _make_layer(
+        query,
+        query,
+        use_relative_position_bias=True,
+        relative_position_buckets=8,
+        relative_position_max_distance=16,
+        bidirectional=bidirectional,
+    )
+    weights = _set_known_weights(layer, rng)
+    table = rng.normal(size=(8, HEADS)).astype("float32")
+    layer.relative_position_bias.set_weights([table])
+    # With 8 buckets, distances d = key - query in [-3, 3] are exact:
+    # bidirectional: max_exact = 2, so |d| < 2 is exact; worked out by hand
+    # from the T5 rule (4 buckets per side, max_distance 16):
+    #   d=-2: 2 + floor(log(1)/log(8)*2) = 2; d=-3: 2 + floor(0.195*2) = 2
+    #   d>0: 4 + same; causal: max_exact = 4, d <= 0 -> -d, d > 0 -> 0.
+    if bidirectional:
+        to_bucket = {0: 0, -1: 1, -2: 2, -3: 2, 1: 5, 2: 6, 3: 6}
+    else:
+        to_bucket = {0: 0, -1: 1, -2: 2, -3: 3, 1: 0, 2: 0, 3: 0}
+    buckets = np.array([[to_bucket[j - i] for j in range(4)] for i in range(4)])
+    # (1, heads, query_len, key_len)
+    bias = np.transpose(table[buckets], (2, 0, 1))[None]
+    expected, expected_probs = _numpy_attention(query, query, weights, bias=bias)
+    outputs, probs = layer(query, query, return_attention_scores=True)
+    np.testing.assert_allclose(ops.convert_to_numpy(probs), expected_probs, atol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(outputs), expected, atol=1e-4)
+    # Without the return of scores the same computation runs.
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(layer(query, query)), expected, atol=1e-4
+    )
+
+
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_causal_mask_hides_later_tokens(use_bias):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 5, 4)).astype("float32")
+    layer = MultiHeadAttention(
+        num_heads=HEADS,
+        key_dim=HEAD_DIM,
+        use_relative_position_bias=use_bias,
+        bidirectional=False,
+    )
+    before = ops.convert_to_numpy(layer(x, x, use_causal_mask=True))
+    changed = x.copy()
+    changed[:, 3:] = rng.normal(size=(2, 2, 4))
+    after = ops.convert_to_numpy(layer(changed, changed, use_causal_mask=True))
+    np.testing.assert_allclose(after[:, :3], before[:, :3], atol=1e-6)
+    assert np.abs(after[:, 3:] - before[:, 3:]).max() > 1e-3
+
+
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_keras_mask_ignores_padded_keys(use_bias):
+    embedding = keras.layers.Embedding(10, 4, mask_zero=True)
+    layer = MultiHeadAttention(
+        num_heads=HEADS, key_dim=HEAD_DIM, use_relative_position_bias=use_bias
+    )
+    tokens = np.array([[3, 5, 2, 0, 0]])
+    padded = layer(embedding(tokens), embedding(tokens))
+    # The same real tokens with no padding at all.
+    real = layer(embedding(tokens[:, :3]), embedding(tokens[:, :3]))
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(padded)[:, :3], ops.convert_to_numpy(real), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "init_kwargs, call_kwargs, shapes, expected",
+    [
+        ({"num_heads": 2, "key_dim": 3}, {}, [(2, 4, 6)], (2, 4, 6)),
+        (
+            {
+                "num_heads": 2,
+                "key_dim": 3,
+                "dropout": 0.1,
+                "use_relative_position_bias": True,
+                "relative_position_buckets": 8,
+                "relative_position_max_distance": 16,
+            },
+            {"return_attention_scores": True},
+            [(2, 4, 6)],
+            ((2, 4, 6), (2, 2, 4, 4)),
+        ),
+        (
+            {
+                "num_heads": 2,
+                "key_dim": 4,
+                "use_relative_position_bias": True,
+                "bidirectional": False,
+            },
+            {"use_causal_mask": True, "return_attention_scores": True},
+            [(2, 3, 6), (2, 5, 8)],
+            ((2, 3, 6), (2, 2, 3, 5)),
+        ),
+    ],
+)
+def test_layer_contract(init_kwargs, call_kwargs, shapes, expected, tmp_path):
+    rng = np.random.default_rng(5)
+    query = rng.normal(size=shapes[0]).astype("float32")
+    value = rng.normal(size=shapes[-1]).astype("float32")
+    run_layer_test(
+        MultiHeadAttention,
+        init_kwargs,
+        {"query": query, "value": value},
+        tmp_path,
+        expected_output_shape=expected,
+        call_kwargs=call_kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_heads": 0, "key_dim": 4}, "num_heads=0"),
+        ({"num_heads": -1, "key_dim": 4}, "num_heads=-1"),
+        ({"num_heads": 2, "key_dim": 0}, "key_dim=0"),
+        ({"num_heads": 2, "key_dim": 4, "dropout": 1.0}, "dropout=1.0"),
+        ({"num_heads": 2, "key_dim": 4, "dropout": -0.1}, "dropout=-0.1"),
+        (
+            {
+                "num_heads": 2,
+                "key_dim": 4,
+                "use_relative_position_bias": True,
+                "relative_position_buckets": 0,
+            },
+            "num_buckets=0",
+        ),
+    ],
+)
+def test_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MultiHeadAttention(**kwargs)
+
+
+def test_rejects_feature_size_other_than_built():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    layer(np.zeros((1, 3, 8), "float32"), np.zeros((1, 3, 8), "float32"))
+    with pytest.raises(ValueError, match=r"query.shape=\(1, 3, 6\)"):
+        layer(np.zeros((1, 3, 6), "float32"), np.zeros((1, 3, 8), "float32"))
+    with pytest.raises(ValueError, match=r"value.shape=\(None, 3, 5\)"):
+        layer(keras.Input((3, 8)), keras.Input((3, 5)))

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from tftransformer.layers import SequencePooling
+from tftransformer.testing import run_layer_test
+
+X = np.random.default_rng(0).normal(size=(2, 4, 6)).astype("float32")
+MASK = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], bool)
+
+
+@pytest.mark.parametrize("mode", ["cls", "mean", "max"])
+def test_layer_contract(mode, tmp_path):
+    run_layer_test(
+        SequencePooling,
+        {"mode": mode},
+        {"inputs": X, "padding_mask": MASK},
+        tmp_path,
+        expected_output_shape=(2, 6),
+        run_training=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("cls", X[:, 0]),
+        ("mean", np.stack([X[0, :2].mean(0), X[1].mean(0)])),
+        ("max", np.stack([X[0, :2].max(0), X[1].max(0)])),
+    ],
+)
+def test_padding_is_ignored(mode, expected):
+    noisy = X.copy()
+    noisy[0, 2:] = 1e3  # padded positions of row 0
+    out = SequencePooling(mode)(noisy, padding_mask=MASK)
+    np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_all_padding_row_gives_zeros():
+    mask = np.zeros((2, 4), bool)
+    for mode in ("mean", "max"):
+        out = np.asarray(SequencePooling(mode)(X, padding_mask=mask))
+        assert np.all(out == 0), mode
+
+
+def test_bad_mode():
+    with pytest.raises(ValueError, match="mode='sum'"):
+        SequencePooling("sum")

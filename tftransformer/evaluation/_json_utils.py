@@ -1,0 +1,29 @@
+"""JSON helpers shared by the evaluation result classes."""
+
+import json
+import math
+import os
+
+
+def nan_to_none(value):
+    """Maps NaN to `None`, since strict JSON has no NaN literal."""
+    if value is not None and math.isnan(value):
+        return None
+    return value
+
+
+def none_to_nan(value):
+    """Inverse of `nan_to_none` for values read back from JSON."""
+    return math.nan if value is None else float(value)
+
+
+def write_json(data, path):
+    """Writes `data` as indented strict JSON, creating parent directories."""
+    path = os.fspath(path)
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    with open(path, "w") as f:
+        # allow_nan=False: a stray NaN must fail here, not in a strict reader.
+        json.dump(data, f, indent=2, allow_nan=False)
+        f.write("\n")

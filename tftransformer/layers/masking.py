@@ -1,0 +1,106 @@
+"""Attention mask helpers shared by the attention and Transformer layers.
+
+All masks are boolean: `True` means "may attend", `False` means "masked out".
+"""
+
+from keras import ops
+from keras.src.backend import get_keras_mask
+
+__all__ = ["compute_causal_mask", "merge_padding_and_attention_mask"]
+
+
+def compute_causal_mask(batch_size, query_length, key_length, cache_index=0):
+    """Builds a causal (lower-triangular) attention mask.
+
+    Query `i` sits at absolute position `i + cache_index` and may attend to
+    every key at or before that position.
+
+    Args:
+        batch_size: int or scalar int tensor, the batch size of the mask.
+        query_length: int or scalar int tensor, the number of queries.
+        key_length: int or scalar int tensor, the number of keys.
+        cache_index: int or scalar int tensor, the absolute position of the
+            first query. With `query_length=1` and `cache_index=5` the single
+            query sees keys `0..5`, as needed for cached step-by-step decoding.
+            Defaults to `0`.
+
+    Returns:
+        A boolean tensor of shape `(batch_size, query_length, key_length)`.
+
+    Example:
+    ```python
+    compute_causal_mask(1, 3, 3)
+    # [[[True, False, False],
+    #   [True, True,  False],
+    #   [True, True,  True]]]
+    ```
+    """
+    # (query_length, 1)
+    query_positions = ops.expand_dims(
+        ops.arange(query_length, dtype="int32") + ops.cast(cache_index, "int32"),
+        axis=1,
+    )
+    # (1, key_length)
+    key_positions = ops.expand_dims(ops.arange(key_length, dtype="int32"), axis=0)
+    # (1, query_length, key_length)
+    mask = ops.expand_dims(ops.greater_equal(query_positions, key_positions), 0)
+    return ops.broadcast_to(mask, (batch_size, query_length, key_length))
+
+
+def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=None):
+    """Combines a padding mask and an attention mask into one boolean mask.
+
+    The padding mask marks the real (non-padding) keys. It becomes a key mask
+    of shape `(batch, 1, key_len)` that broadcasts over the queries. When both
+    masks are given they are combined with a logical AND: a query attends to a
+    key only if both masks allow it; neither mask overrides the other.
+
+    When `padding_mask` is `None`, the Keras mask attached to `inputs` (e.g.
+    from `keras.layers.Embedding(mask_zero=True)`) is used in its place. An
+    explicit `padding_mask` takes precedence over that Keras mask.
+
+    Args:
+        inputs: the key sequence, `(batch, key_len, ...)`; only its Keras mask
+            is read.
+        padding_mask: optional bool or int tensor of shape `(batch, key_len)`,
+            true (or 1) for real tokens.
+        attention_mask: optional bool or int tensor of shape
+            `(batch, query_len, key_len)`, true (or 1) where attention is
+            allowed.
+
+    Returns:
+        `None` when there is no mask at all; the boolean `attention_mask`
+        `(batch, query_len, key_len)` when it is given; otherwise the boolean
+        key mask `(batch, 1, key_len)`, which broadcasts to
+        `(batch, query_len, key_len)`.
+
+    Raises:
+        ValueError: if a mask has the wrong rank.
+
+    Example:
+    ```python
+    padding_mask = np.array([[True, True, False]])
+    merge_padding_and_attention_mask(x, padding_mask)
+    # [[[True, True, False]]]  # (1, 1, 3)
+    ```
+    """
+    mask = padding_mask if padding_mask is not None else get_keras_mask(inputs)
+    if mask is not None:
+        if len(mask.shape) != 2:
+            raise ValueError(
+                "padding_mask must have shape (batch, sequence_length). "
+                f"Received: padding_mask.shape={tuple(mask.shape)}"
+            )
+        # (batch, 1, key_len): the same key mask for every query.
+        mask = ops.expand_dims(ops.cast(mask, "bool"), axis=1)
+    if attention_mask is None:
+        return mask
+    if len(attention_mask.shape) != 3:
+        raise ValueError(
+            "attention_mask must have shape (batch, query_length, key_length). "
+            f"Received: attention_mask.shape={tuple(attention_mask.shape)}"
+        )
+    attention_mask = ops.cast(attention_mask, "bool")
+    if mask is None:
+        return attention_mask
+    return ops.logical_and(mask, attention_mask)

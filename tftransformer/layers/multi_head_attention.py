@@ -1,0 +1,252 @@
+import keras
+from keras import ops
+
+from tftransformer.layers.relative_position_bias import RelativePositionBias
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class MultiHeadAttention(keras.layers.MultiHeadAttention):
+    """Multi-head attention with an optional T5-style relative position bias.
+
+    This is `keras.layers.MultiHeadAttention` (same projections, masking and
+    call arguments) with one addition: when `use_relative_position_bias=True`
+    it owns a `RelativePositionBias` sublayer whose `(heads, query_len,
+    key_len)` bias is added to the scaled attention logits before the softmax.
+    That softmax runs in float32, so the layer is safe under mixed precision.
+
+    Args:
+        num_heads: int, the number of attention heads.
+        key_dim: int, the size of each head for query and key.
+        use_relative_position_bias: bool, whether to add a learned relative
+            position bias to the logits. Requires inputs of shape
+            `(batch, seq, features)`. Defaults to `False`.
+        relative_position_buckets: int, the number of relative position
+            buckets. Defaults to `32`.
+        relative_position_max_distance: int, the distance from which all
+            positions share the last bucket. Defaults to `128`.
+        bidirectional: bool, whether keys after the query get their own
+            buckets; use `False` with causal attention. Defaults to `True`.
+        **kwargs: the other arguments of `keras.layers.MultiHeadAttention`
+            (`value_dim`, `dropout`, `use_bias`, `output_shape`,
+            `kernel_initializer`, ...) and of `keras.layers.Layer` (`name`,
+            `dtype`, ...).
+
+    Call arguments:
+        query: tensor of shape `(batch, query_len, query_dim)`.
+        value: tensor of shape `(batch, key_len, value_dim)`.
+        key: optional tensor of shape `(batch, key_len, key_dim)`; defaults
+            to `value`.
+        attention_mask: optional bool tensor of shape
+            `(batch, query_len, key_len)`, true where attention is allowed.
+            Keras masks on `query`, `value` and `key` are combined with it.
+        return_attention_scores: bool, whether to also return the attention
+            probabilities.
+        training: bool, whether dropout is active.
+        use_causal_mask: bool, whether to hide keys after each query.
+
+    Returns:
+        `attention_output` of shape `(batch, query_len, query_dim)` (or
+        `output_shape`), and with `return_attention_scores=True` also the
+        attention probabilities of shape `(batch, num_heads, query_len,
+        key_len)`.
+
+    Example:
+    ```python
+    layer = tftransformer.layers.MultiHeadAttention(
+        num_heads=4, key_dim=8, use_relative_position_bias=True
+    )
+    x = np.random.rand(2, 10, 32).astype("float32")
+    outputs, scores = layer(x, x, return_attention_scores=True)
+    # outputs: (2, 10, 32), scores: (2, 4, 10, 10)
+    ```
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        use_relative_position_bias=False,
+        relative_position_buckets=32,
+        relative_position_max_distance=128,
+        bidirectional=True,
+        **kwargs,
+    ):
+        dropout = kwargs.get("dropout", 0.0)
+        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(
+                f"dropout must be a float in [0, 1). Received: dropout={dropout}"
+            )
+        # The parent validates num_heads, key_dim and value_dim.
+        super().__init__(num_heads=num_heads, key_dim=key_dim, **kwargs)
+        self.use_relative_position_bias = use_relative_position_bias
+        self.relative_position_buckets = relative_position_buckets
+        self.relative_position_max_distance = relative_position_max_distance
+        self.bidirectional = bidirectional
+        # (query, value, key) feature sizes, set by build() and checked on
+        # every call.
+        self._input_feature_dims = (None, None, None)
+        self._relative_position_bias = None
+        if use_relative_position_bias:
+            # Created here so bad bucket arguments fail at construction.
+            self._relative_position_bias = RelativePositionBias(
+                num_buckets=relative_position_buckets,
+                max_distance=relative_position_max_distance,
+                num_heads=num_heads,
+                bidirectional=bidirectional,
+                dtype=self.dtype_policy,
+                name="relative_position_bias",
+            )
+
+    @property
+    def relative_position_bias(self):
+        """The `RelativePositionBias` sublayer, or `None` when disabled."""
+        return self._relative_position_bias
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        key_shape = value_shape if key_shape is None else key_shape
+        if self.use_relative_position_bias and (
+            len(query_shape) != 3 or len(key_shape) != 3
+        ):
+            raise ValueError(
+                "use_relative_position_bias=True needs inputs of shape "
+                "(batch, seq, features). Received: "
+                f"query_shape={query_shape}, key_shape={key_shape}"
+            )
+        super().build(query_shape, value_shape, key_shape)
+        self._input_feature_dims = (
+            query_shape[-1],
+            value_shape[-1],
+            key_shape[-1],
+        )
+        if self._relative_position_bias is not None:
+            self._relative_position_bias.build(query_shape, key_shape)
+
+    def call(
+        self,
+        query,
+        value,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+        use_causal_mask=False,
+    ):
+        self._check_feature_dims(query, value, key)
+        return super().call(
+            query,
+            value,
+            key=key,
+            query_mask=query_mask,
+            value_mask=value_mask,
+            key_mask=key_mask,
+            attention_mask=attention_mask,
+            return_attention_scores=return_attention_scores,
+            training=training,
+            use_causal_mask=use_causal_mask,
+        )
+
+    def _check_feature_dims(self, query, value, key):
+        # The projections are fixed at build time; a different feature width
+        # would otherwise fail deep inside an einsum.
+        tensors = {"query": query, "value": value, "key": key}
+        for (name, tensor), expected in zip(tensors.items(), self._input_feature_dims):
+            received = None if tensor is None else tensor.shape[-1]
+            if None not in (expected, received) and expected != received:
+                raise ValueError(
+                    f"The {name} feature size does not match the one the layer "
+                    f"was built with ({expected}). Received: "
+                    f"{name}.shape={tuple(tensor.shape)}"
+                )
+
+    def _compute_attention(
+        self,
+        query,
+        key,
+        value,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+        use_causal_mask=False,
+    ):
+        if self._relative_position_bias is None:
+            return super()._compute_attention(
+                query,
+                key,
+                value,
+                attention_mask=attention_mask,
+                training=training,
+                return_attention_scores=return_attention_scores,
+                use_causal_mask=use_causal_mask,
+            )
+        # query: (batch, query_len, heads, key_dim)
+        # key: (batch, key_len, heads, key_dim)
+        query = ops.multiply(query, ops.cast(self._inverse_sqrt_key_dim, query.dtype))
+        # (batch, heads, query_len, key_len)
+        logits = ops.einsum(self._dot_product_equation, key, query)
+        # (1, heads, query_len, key_len)
+        bias = self._relative_position_bias(query, key)
+        logits = ops.cast(logits, "float32") + ops.cast(bias, "float32")
+        if use_causal_mask:
+            causal_mask = self._compute_causal_mask(query, key)
+            attention_mask = (
+                causal_mask
+                if attention_mask is None
+                else ops.logical_and(ops.cast(attention_mask, "bool"), causal_mask)
+            )
+        if attention_mask is not None:
+            # (batch, 1, query_len, key_len): the same mask for every head.
+            attention_mask = ops.cast(attention_mask, "bool")
+            while len(attention_mask.shape) < 4:
+                attention_mask = ops.expand_dims(attention_mask, axis=-3)
+            logits = ops.where(attention_mask, logits, -1e9)
+        scores = ops.softmax(logits, axis=-1)
+        if attention_mask is not None:
+            # A query with every key masked attends to nothing.
+            scores = ops.where(attention_mask, scores, 0.0)
+        scores = ops.cast(scores, self.compute_dtype)
+        if self._dropout > 0.0:
+            dropped_scores = self._dropout_layer(scores, training=training)
+        else:
+            dropped_scores = scores
+        # (batch, query_len, heads, value_dim)
+        attention_output = ops.einsum(self._combine_equation, dropped_scores, value)
+        return attention_output, scores
+
+    def compute_output_spec(
+        self,
+        query,
+        value,
+        key=None,
+        return_attention_scores=False,
+        **kwargs,
+    ):
+        self._check_feature_dims(query, value, key)
+        output_spec = super().compute_output_spec(query, value, key=key, **kwargs)
+        if not return_attention_scores:
+            return output_spec
+        if len(query.shape) == 3:
+            # (batch, heads, query_len, key_len)
+            scores_shape = (query.shape[0], self.num_heads, query.shape[1])
+            scores_shape += (value.shape[1],)
+        else:
+            _, scores_spec = super().compute_output_spec(
+                query, value, key=key, return_attention_scores=True, **kwargs
+            )
+            scores_shape = scores_spec.shape
+        scores_spec = keras.KerasTensor(scores_shape, dtype=self.compute_dtype)
+        return output_spec, scores_spec
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "use_relative_position_bias": self.use_relative_position_bias,
+                "relative_position_buckets": self.relative_position_buckets,
+                "relative_position_max_distance": (self.relative_position_max_distance),
+                "bidirectional": self.bidirectional,
+            }
+        )
+        return config

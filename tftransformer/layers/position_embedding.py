@@ -1,0 +1,106 @@
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class PositionEmbedding(keras.layers.Layer):
+    """Learned absolute position embedding.
+
+    Holds a trainable table of shape `(sequence_length, dim)` and returns the
+    rows for the input's positions, broadcast to the input's shape, to be
+    added to the token embeddings (as in BERT).
+
+    A sequence longer than the table raises `ValueError` when its length (and
+    `start_index`) are known when the layer is called: always in eager mode
+    and in functional models with a fixed sequence length. With a dynamic
+    length (e.g. `keras.Input(shape=(None, dim))` inside a traced function)
+    the check can only happen at run time, where slicing past the table
+    fails with the backend's own error.
+
+    Args:
+        sequence_length: positive int, the number of positions in the table,
+            i.e. the longest sequence the layer accepts.
+        initializer: initializer of the table. Defaults to `"glorot_uniform"`.
+        **kwargs: other keyword arguments passed to `keras.layers.Layer`,
+            including `name` and `dtype`.
+
+    Call arguments:
+        inputs: tensor of shape `(batch, seq, dim)`; only its shape is used.
+        start_index: int or scalar int tensor, the position of the first
+            element of `inputs` (useful when decoding one step at a time).
+
+    Returns:
+        A float tensor of shape `(batch, seq, dim)`: rows `start_index` to
+        `start_index + seq - 1` of the table.
+
+    Example:
+    ```python
+    embeddings = np.random.rand(2, 10, 16).astype("float32")
+    layer = tftransformer.layers.PositionEmbedding(sequence_length=32)
+    outputs = embeddings + layer(embeddings)  # (2, 10, 16)
+    ```
+    """
+
+    def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(sequence_length, bool) or not (
+            isinstance(sequence_length, int) and sequence_length > 0
+        ):
+            raise ValueError(
+                "sequence_length must be a positive integer. "
+                f"Received: sequence_length={sequence_length}"
+            )
+        self.sequence_length = sequence_length
+        self.initializer = keras.initializers.get(initializer)
+        # An input mask passes through: the encodings are aligned with the
+        # input positions.
+        self.supports_masking = True
+
+    def build(self, inputs_shape):
+        dim = inputs_shape[-1]
+        if dim is None:
+            raise ValueError(
+                "The last axis of the inputs must be known. "
+                f"Received: inputs_shape={inputs_shape}"
+            )
+        # (sequence_length, dim)
+        self.position_embeddings = self.add_weight(
+            name="embeddings",
+            shape=(self.sequence_length, dim),
+            initializer=self.initializer,
+            trainable=True,
+        )
+
+    def _check_length(self, seq_length, start_index):
+        if not isinstance(seq_length, int) or not isinstance(start_index, int):
+            return
+        if start_index < 0 or start_index + seq_length > self.sequence_length:
+            raise ValueError(
+                "The input sequence does not fit the position table: "
+                f"positions {start_index} to {start_index + seq_length - 1} "
+                f"(sequence length {seq_length}, start_index={start_index}) "
+                f"were requested, but sequence_length={self.sequence_length}."
+            )
+
+    def call(self, inputs, start_index=0):
+        shape = ops.shape(inputs)
+        seq_length, dim = shape[-2], shape[-1]
+        self._check_length(seq_length, start_index)
+        table = ops.convert_to_tensor(self.position_embeddings)
+        # (seq, dim)
+        embeddings = ops.slice(table, (start_index, 0), (seq_length, dim))
+        return ops.broadcast_to(ops.cast(embeddings, self.compute_dtype), shape)
+
+    def compute_output_shape(self, input_shape):
+        self._check_length(input_shape[-2], 0)
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "sequence_length": self.sequence_length,
+                "initializer": keras.initializers.serialize(self.initializer),
+            }
+        )
+        return config

@@ -1,0 +1,76 @@
+import keras
+from keras import ops
+
+POOLING_MODES = ("cls", "mean", "max")
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class SequencePooling(keras.layers.Layer):
+    """Pools a sequence of token vectors into one vector per example.
+
+    `"cls"` takes the first token (BERT's `[CLS]` position), `"mean"` averages
+    the real tokens and `"max"` takes the element-wise maximum over the real
+    tokens; padded positions never contribute to `"mean"` or `"max"`.
+
+    Args:
+        mode: one of `"cls"`, `"mean"`, `"max"`.
+        **kwargs: other keyword arguments passed to `keras.layers.Layer`,
+            including `name` and `dtype`.
+
+    Call arguments:
+        inputs: float tensor of shape `(batch, seq, hidden)`.
+        padding_mask: optional bool or int tensor of shape `(batch, seq)`,
+            true for real tokens. When omitted, the Keras mask of `inputs`
+            is used, and failing that every position counts.
+
+    Returns:
+        A float tensor of shape `(batch, hidden)`.
+
+    Example:
+    ```python
+    x = np.random.rand(2, 5, 8).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    pooled = tftransformer.layers.SequencePooling("mean")(x, padding_mask=mask)
+    # (2, 8)
+    ```
+    """
+
+    def __init__(self, mode="cls", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in POOLING_MODES:
+            raise ValueError(
+                f"mode must be one of {POOLING_MODES}. Received: mode={mode!r}"
+            )
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, inputs, padding_mask=None, mask=None):
+        if self.mode == "cls":
+            return inputs[:, 0, :]
+        if padding_mask is None:
+            padding_mask = mask
+        if padding_mask is None:
+            padding_mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        # (batch, seq, 1), broadcast over the hidden axis.
+        keep = ops.expand_dims(ops.cast(padding_mask, "bool"), axis=-1)
+        if self.mode == "mean":
+            weights = ops.cast(keep, inputs.dtype)
+            total = ops.sum(inputs * weights, axis=1)
+            # An all-padding row yields zeros rather than NaN.
+            count = ops.maximum(ops.sum(weights, axis=1), ops.cast(1, inputs.dtype))
+            return total / count
+        lowest = ops.cast(keras.backend.epsilon() - 3e4, inputs.dtype)
+        pooled = ops.max(ops.where(keep, inputs, lowest), axis=1)
+        any_real = ops.any(keep, axis=1)
+        return ops.where(any_real, pooled, ops.zeros_like(pooled))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"mode": self.mode})
+        return config

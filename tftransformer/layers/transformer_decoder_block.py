@@ -1,0 +1,300 @@
+import keras
+from keras import ops
+
+from tftransformer.layers.feed_forward import FeedForward
+from tftransformer.layers.masking import (
+    compute_causal_mask,
+    merge_padding_and_attention_mask,
+)
+from tftransformer.layers.multi_head_attention import MultiHeadAttention
+from tftransformer.layers.relative_position_bias import _check_bucket_arguments
+from tftransformer.layers.transformer_encoder_block import (
+    _check_block_arguments,
+    _clone_initializer,
+)
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class TransformerDecoderBlock(keras.layers.Layer):
+    """Transformer decoder block: causal self-, optional cross-attention, FFN.
+
+    The block runs causal self-attention, cross-attention over an encoder
+    sequence when there is one, and a feed-forward network.
+
+    Each sublayer is wrapped in a residual connection and a layer
+    normalization (post-LN, or pre-LN with `norm_first=True`). The
+    cross-attention sublayers exist only when the block is first called (built)
+    with an `encoder_sequence`; a block built without one is decoder-only (as
+    in GPT-2) and must always be called without one. The self-attention can
+    add a causal T5-style relative position bias; the cross-attention never
+    does.
+
+    Args:
+        intermediate_dim: int, the hidden width of the feed-forward network.
+        num_heads: int, the number of attention heads; must divide the
+            hidden width of the decoder sequence.
+        dropout: float in `[0, 1)`, the dropout rate of the attention
+            probabilities, of the residual branches and inside the
+            feed-forward network. Defaults to `0.0`.
+        activation: string or callable, the feed-forward activation.
+            Defaults to `"gelu"`.
+        layer_norm_epsilon: float, the epsilon of the layer normalizations.
+            Defaults to `1e-5`.
+        norm_first: bool, whether to normalize the sublayer inputs (pre-LN)
+            instead of the residual sums (post-LN). Defaults to `False`.
+        use_relative_position_bias: bool, whether the self-attention adds a
+            learned causal relative position bias. Defaults to `False`.
+        relative_position_buckets: int, the number of relative position
+            buckets. Defaults to `32`.
+        relative_position_max_distance: int, the distance from which all
+            positions share the last bucket. Defaults to `128`.
+        kernel_initializer: initializer of the dense and attention kernels.
+            Defaults to `"glorot_uniform"`.
+        bias_initializer: initializer of the dense and attention biases.
+            Defaults to `"zeros"`.
+        **kwargs: other keyword arguments passed to `keras.layers.Layer`,
+            including `name` and `dtype`.
+
+    Call arguments:
+        decoder_sequence: tensor of shape `(batch, dec_seq, hidden)`.
+        encoder_sequence: optional tensor of shape
+            `(batch, enc_seq, enc_hidden)`, attended by the cross-attention.
+        decoder_padding_mask: optional bool tensor `(batch, dec_seq)`, true
+            for real decoder tokens; defaults to the Keras mask of
+            `decoder_sequence`.
+        decoder_attention_mask: optional bool tensor
+            `(batch, dec_seq, dec_seq)`, combined (logical AND) with the
+            padding mask and the causal mask.
+        encoder_padding_mask: optional bool tensor `(batch, enc_seq)`, true
+            for real encoder tokens; defaults to the Keras mask of
+            `encoder_sequence`.
+        encoder_attention_mask: optional bool tensor
+            `(batch, dec_seq, enc_seq)`, combined (logical AND) with the
+            encoder padding mask.
+        training: bool, whether dropout is active.
+
+    Returns:
+        A tensor of shape `(batch, dec_seq, hidden)`.
+
+    Example:
+    ```python
+    block = tftransformer.layers.TransformerDecoderBlock(
+        intermediate_dim=64, num_heads=4
+    )
+    decoder_sequence = np.random.rand(2, 6, 32).astype("float32")
+    encoder_sequence = np.random.rand(2, 10, 32).astype("float32")
+    outputs = block(decoder_sequence, encoder_sequence)  # (2, 6, 32)
+    ```
+    """
+
+    def __init__(
+        self,
+        intermediate_dim,
+        num_heads,
+        dropout=0.0,
+        activation="gelu",
+        layer_norm_epsilon=1e-5,
+        norm_first=False,
+        use_relative_position_bias=False,
+        relative_position_buckets=32,
+        relative_position_max_distance=128,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_block_arguments(intermediate_dim, num_heads, dropout)
+        if use_relative_position_bias:
+            _check_bucket_arguments(
+                relative_position_buckets,
+                relative_position_max_distance,
+                bidirectional=False,
+            )
+        self.intermediate_dim = intermediate_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.norm_first = norm_first
+        self.use_relative_position_bias = use_relative_position_bias
+        self.relative_position_buckets = relative_position_buckets
+        self.relative_position_max_distance = relative_position_max_distance
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+        self._cross_attention = None
+
+    def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        hidden_dim = decoder_sequence_shape[-1]
+        if hidden_dim is None or hidden_dim % self.num_heads != 0:
+            raise ValueError(
+                "The hidden size of the decoder sequence must be divisible by "
+                f"num_heads. Received: hidden size={hidden_dim}, "
+                f"num_heads={self.num_heads}"
+            )
+        head_dim = hidden_dim // self.num_heads
+
+        self._self_attention = MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=head_dim,
+            dropout=self.dropout,
+            use_relative_position_bias=self.use_relative_position_bias,
+            relative_position_buckets=self.relative_position_buckets,
+            relative_position_max_distance=self.relative_position_max_distance,
+            # Keys after the query are masked, so they need no buckets.
+            bidirectional=False,
+            kernel_initializer=_clone_initializer(self.kernel_initializer),
+            bias_initializer=_clone_initializer(self.bias_initializer),
+            dtype=self.dtype_policy,
+            name="self_attention",
+        )
+        self._self_attention.build(decoder_sequence_shape, decoder_sequence_shape)
+        self._self_attention_layer_norm = self._layer_norm(
+            "self_attention_layer_norm", decoder_sequence_shape
+        )
+        self._self_attention_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="self_attention_dropout"
+        )
+
+        if encoder_sequence_shape is not None:
+            self._cross_attention = MultiHeadAttention(
+                num_heads=self.num_heads,
+                key_dim=head_dim,
+                dropout=self.dropout,
+                kernel_initializer=_clone_initializer(self.kernel_initializer),
+                bias_initializer=_clone_initializer(self.bias_initializer),
+                dtype=self.dtype_policy,
+                name="cross_attention",
+            )
+            self._cross_attention.build(decoder_sequence_shape, encoder_sequence_shape)
+            self._cross_attention_layer_norm = self._layer_norm(
+                "cross_attention_layer_norm", decoder_sequence_shape
+            )
+            self._cross_attention_dropout = keras.layers.Dropout(
+                self.dropout, dtype=self.dtype_policy, name="cross_attention_dropout"
+            )
+
+        self._feedforward = FeedForward(
+            intermediate_dim=self.intermediate_dim,
+            activation=self.activation,
+            dropout=self.dropout,
+            kernel_initializer=_clone_initializer(self.kernel_initializer),
+            bias_initializer=_clone_initializer(self.bias_initializer),
+            dtype=self.dtype_policy,
+            name="feedforward",
+        )
+        self._feedforward.build(decoder_sequence_shape)
+        self._feedforward_layer_norm = self._layer_norm(
+            "feedforward_layer_norm", decoder_sequence_shape
+        )
+
+    def _layer_norm(self, name, shape):
+        layer = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+        )
+        layer.build(shape)
+        return layer
+
+    def call(
+        self,
+        decoder_sequence,
+        encoder_sequence=None,
+        decoder_padding_mask=None,
+        decoder_attention_mask=None,
+        encoder_padding_mask=None,
+        encoder_attention_mask=None,
+        training=None,
+    ):
+        has_cross_attention = self._cross_attention is not None
+        if has_cross_attention != (encoder_sequence is not None):
+            raise ValueError(
+                "A TransformerDecoderBlock must always be called the way it "
+                "was built: with an encoder_sequence if built with one, "
+                "without one otherwise. This block was built "
+                f"{'with' if has_cross_attention else 'without'} cross-attention. "
+                f"Received: encoder_sequence={encoder_sequence}"
+            )
+
+        # Masks are read before the attention layers, which clear the Keras
+        # masks of their inputs.
+        self_attention_mask = merge_padding_and_attention_mask(
+            decoder_sequence, decoder_padding_mask, decoder_attention_mask
+        )
+        shape = ops.shape(decoder_sequence)
+        causal_mask = compute_causal_mask(shape[0], shape[1], shape[1])
+        self_attention_mask = (
+            causal_mask
+            if self_attention_mask is None
+            else ops.logical_and(self_attention_mask, causal_mask)
+        )
+        cross_attention_mask = None
+        if has_cross_attention:
+            cross_attention_mask = merge_padding_and_attention_mask(
+                encoder_sequence, encoder_padding_mask, encoder_attention_mask
+            )
+
+        x = self._residual_block(
+            decoder_sequence,
+            lambda y: self._self_attention(
+                query=y, value=y, attention_mask=self_attention_mask, training=training
+            ),
+            self._self_attention_layer_norm,
+            self._self_attention_dropout,
+            training,
+        )
+        if has_cross_attention:
+            x = self._residual_block(
+                x,
+                lambda y: self._cross_attention(
+                    query=y,
+                    value=encoder_sequence,
+                    attention_mask=cross_attention_mask,
+                    training=training,
+                ),
+                self._cross_attention_layer_norm,
+                self._cross_attention_dropout,
+                training,
+            )
+        return self._residual_block(
+            x,
+            lambda y: self._feedforward(y, training=training),
+            self._feedforward_layer_norm,
+            None,
+            training,
+        )
+
+    def _residual_block(self, x, sublayer, layer_norm, dropout, training):
+        residual = x
+        if self.norm_first:
+            x = layer_norm(x)
+        x = sublayer(x)
+        if dropout is not None:
+            x = dropout(x, training=training)
+        x = x + residual
+        if not self.norm_first:
+            x = layer_norm(x)
+        return x
+
+    def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        return decoder_sequence_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "intermediate_dim": self.intermediate_dim,
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "activation": keras.activations.serialize(self.activation),
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "norm_first": self.norm_first,
+                "use_relative_position_bias": self.use_relative_position_bias,
+                "relative_position_buckets": self.relative_position_buckets,
+                "relative_position_max_distance": (self.relative_position_max_distance),
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config

@@ -1,0 +1,184 @@
+import keras
+import keras_hub
+
+from tftransformer.layers.sequence_pooling import POOLING_MODES
+from tftransformer.layers.sequence_pooling import SequencePooling
+from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class TextClassifier(keras_hub.models.TextClassifier):
+    """A pretrained encoder with a pooling and classification head.
+
+    The head is: optional extra `TransformerEncoderBlock`s over the
+    backbone's sequence output (the "custom block on top" recipe), pooling
+    (`"cls"`: the first token, `"mean"`: the average of real tokens, `"max"`),
+    dropout, and a dense layer producing one logit per class. It is a
+    keras-hub `Task`: with a `preprocessor` attached, `fit`, `evaluate` and
+    `predict` take raw strings and tokenize them inside the `tf.data`
+    pipeline; batches that are already tokenized (a dict with `token_ids`,
+    as `tftransformer.data.make_classification_dataset` yields) pass through
+    untouched.
+
+    Args:
+        backbone: an encoder `keras.Model` taking a dict with `token_ids`,
+            `padding_mask` (and `segment_ids` for BERT) and returning a dict
+            with `sequence_output`: a keras-hub `BertBackbone` or a
+            `tftransformer.models.TransformerEncoder`.
+        num_classes: int >= 2, the number of labels.
+        preprocessor: optional preprocessor turning raw strings into the
+            backbone's inputs, e.g. a `TextClassifierPreprocessor`.
+        pooling: `"cls"`, `"mean"` or `"max"`.
+        dropout: float in [0, 1), dropout before the dense head.
+        num_extra_blocks: int >= 0, new encoder blocks stacked on the
+            backbone's sequence output before pooling.
+        extra_block_num_heads: heads of each extra block; defaults to 4 or
+            the largest divisor of the hidden width below it.
+        extra_block_intermediate_dim: feed-forward width of each extra block;
+            defaults to 4x the hidden width.
+        label_names: optional list of label strings, in class-id order; kept
+            in the config so predictions and exports can name labels.
+        **kwargs: passed to `keras.Model`.
+
+    Call arguments:
+        inputs: the backbone's input dict, each entry `(batch, seq)`.
+
+    Returns:
+        Logits of shape `(batch, num_classes)`.
+
+    Example:
+    ```python
+    backbone, preprocessor = tftransformer.presets.load_backbone("embedded")
+    classifier = tftransformer.models.TextClassifier(
+        backbone, num_classes=2, preprocessor=preprocessor, pooling="mean"
+    )
+    classifier.compile(optimizer=keras.optimizers.AdamW(3e-5))
+    classifier.fit(x=["a fine film", "a dull mess"], y=[1, 0], batch_size=2)
+    ```
+    """
+
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        preprocessor=None,
+        pooling="cls",
+        dropout=0.1,
+        num_extra_blocks=0,
+        extra_block_num_heads=None,
+        extra_block_intermediate_dim=None,
+        label_names=None,
+        **kwargs,
+    ):
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(
+                "num_classes must be an integer >= 2. "
+                f"Received: num_classes={num_classes!r}"
+            )
+        if pooling not in POOLING_MODES:
+            raise ValueError(
+                f"pooling must be one of {POOLING_MODES}. Received: pooling={pooling!r}"
+            )
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
+        if not isinstance(num_extra_blocks, int) or num_extra_blocks < 0:
+            raise ValueError(
+                "num_extra_blocks must be a non-negative integer. "
+                f"Received: num_extra_blocks={num_extra_blocks!r}"
+            )
+        if label_names is not None:
+            label_names = [str(name) for name in label_names]
+            if len(label_names) != num_classes:
+                raise ValueError(
+                    f"label_names has {len(label_names)} entries but "
+                    f"num_classes={num_classes}. Received: label_names={label_names}"
+                )
+        hidden_dim = _hidden_dim(backbone)
+        if num_extra_blocks:
+            if extra_block_num_heads is None:
+                extra_block_num_heads = max(
+                    h for h in range(1, 5) if hidden_dim % h == 0
+                )
+            if extra_block_intermediate_dim is None:
+                extra_block_intermediate_dim = 4 * hidden_dim
+
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.extra_blocks = [
+            TransformerEncoderBlock(
+                intermediate_dim=extra_block_intermediate_dim,
+                num_heads=extra_block_num_heads,
+                dropout=dropout,
+                dtype=backbone.dtype_policy,
+                name=f"extra_block_{i}",
+            )
+            for i in range(num_extra_blocks)
+        ]
+        self.pooler = SequencePooling(
+            mode=pooling, dtype=backbone.dtype_policy, name="pooling"
+        )
+        self.output_dropout = keras.layers.Dropout(
+            dropout, dtype=backbone.dtype_policy, name="classifier_dropout"
+        )
+        self.output_dense = keras.layers.Dense(
+            num_classes,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            dtype=backbone.dtype_policy,
+            name="logits",
+        )
+
+        # === Functional model ===
+        inputs = backbone.input
+        # (batch, seq, hidden)
+        sequence = backbone(inputs)["sequence_output"]
+        padding_mask = inputs["padding_mask"]
+        for block in self.extra_blocks:
+            sequence = block(sequence, padding_mask=padding_mask)
+        pooled = self.pooler(sequence, padding_mask=padding_mask)
+        pooled = self.output_dropout(pooled)
+        outputs = self.output_dense(pooled)
+        # Logits stay float32 under mixed precision so the loss is stable.
+        outputs = keras.layers.Activation(
+            "linear", dtype="float32", name="logits_float32"
+        )(outputs)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.num_classes = num_classes
+        self.pooling = pooling
+        self.dropout = dropout
+        self.num_extra_blocks = num_extra_blocks
+        self.extra_block_num_heads = extra_block_num_heads
+        self.extra_block_intermediate_dim = extra_block_intermediate_dim
+        self.label_names = label_names
+        # keras-hub's compile() picks from_logits from this.
+        self.activation = None
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        # Batches tokenized by the tf.data pipeline skip the preprocessor.
+        if isinstance(x, dict) and "token_ids" in x:
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        return super().preprocess_samples(x, y=y, sample_weight=sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "pooling": self.pooling,
+                "dropout": self.dropout,
+                "num_extra_blocks": self.num_extra_blocks,
+                "extra_block_num_heads": self.extra_block_num_heads,
+                "extra_block_intermediate_dim": self.extra_block_intermediate_dim,
+                "label_names": self.label_names,
+            }
+        )
+        return config
+
+
+def _hidden_dim(backbone):
+    hidden_dim = getattr(backbone, "hidden_dim", None)
+    if hidden_dim is None:
+        hidden_dim = backbone.output["sequence_output"].shape[-1]
+    return int(hidden_dim)

@@ -1,0 +1,118 @@
+import keras
+import keras_hub
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor):
+    """BERT preprocessing that pads each batch only to its longest example.
+
+    keras-hub's preprocessor pads every batch to `sequence_length` (512 for
+    most presets), so a batch of 20-token reviews pays for 512 positions.
+    This subclass keeps the same tokenization and `[CLS] ... [SEP]` packing,
+    truncates to `sequence_length`, and then cuts the batch to the longest
+    real row rounded up to `pad_to_multiple_of`, which bounds the number of
+    distinct shapes (and so of traced train steps) to
+    `sequence_length / pad_to_multiple_of`.
+
+    Args:
+        tokenizer: a `keras_hub.models.BertTokenizer`.
+        sequence_length: int, the maximum packed length (truncation limit).
+        truncate: how to truncate pairs, as in keras-hub.
+        pad_to_multiple_of: int, the padded length is rounded up to a
+            multiple of this. `None` or `1` pads to the exact batch maximum.
+        dynamic_padding: bool. `False` restores keras-hub's fixed padding to
+            `sequence_length` (needed for fixed-shape export or XLA on TPU).
+        **kwargs: passed to `keras_hub.models.BertTextClassifierPreprocessor`.
+
+    Call arguments:
+        x: a batch of strings, or a tuple of two batches for sentence pairs.
+        y: optional labels, passed through.
+        sample_weight: optional sample weights, passed through.
+
+    Returns:
+        `x` as a dict of `token_ids`, `padding_mask` and `segment_ids`, each
+        of shape `(batch, padded_length)`, packed with `y` and
+        `sample_weight` as `keras.utils.pack_x_y_sample_weight` does.
+
+    Example:
+    ```python
+    backbone, preprocessor = tftransformer.presets.load_backbone("embedded")
+    x = preprocessor(["a short review", "another one, a little longer"])
+    x["token_ids"].shape  # (2, 16): the longest row, rounded up to 16
+    ```
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        sequence_length=128,
+        truncate="round_robin",
+        pad_to_multiple_of=16,
+        dynamic_padding=True,
+        **kwargs,
+    ):
+        if not isinstance(sequence_length, int) or sequence_length < 2:
+            raise ValueError(
+                "sequence_length must be an integer >= 2 (room for [CLS] and "
+                f"[SEP]). Received: sequence_length={sequence_length!r}"
+            )
+        if pad_to_multiple_of is not None and (
+            not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1
+        ):
+            raise ValueError(
+                "pad_to_multiple_of must be a positive integer or None. "
+                f"Received: pad_to_multiple_of={pad_to_multiple_of!r}"
+            )
+        super().__init__(
+            tokenizer=tokenizer,
+            sequence_length=sequence_length,
+            truncate=truncate,
+            **kwargs,
+        )
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.dynamic_padding = dynamic_padding
+
+    def call(self, x, y=None, sample_weight=None):
+        outputs = super().call(x, y=y, sample_weight=sample_weight)
+        if not self.dynamic_padding:
+            return outputs
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(outputs)
+        x = trim_to_longest(x, self.pad_to_multiple_of, self.sequence_length)
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "pad_to_multiple_of": self.pad_to_multiple_of,
+                "dynamic_padding": self.dynamic_padding,
+            }
+        )
+        return config
+
+
+def trim_to_longest(features, pad_to_multiple_of, max_length):
+    """Cuts packed BERT features to the batch's longest real row.
+
+    Args:
+        features: dict with `token_ids`, `padding_mask` and optionally
+            `segment_ids`, each `(batch, seq)` or `(seq,)` for one example.
+        pad_to_multiple_of: int or None, rounding of the kept length.
+        max_length: int, the kept length never exceeds it.
+
+    Returns:
+        The same dict with every entry cut to the kept length.
+    """
+    mask = tf.convert_to_tensor(features["padding_mask"])
+    if mask.shape.rank == 1:
+        # A single unbatched example: batching later pads it anyway.
+        return features
+    longest = tf.reduce_max(tf.reduce_sum(tf.cast(mask, tf.int32), axis=-1))
+    longest = tf.maximum(longest, 1)
+    multiple = pad_to_multiple_of or 1
+    kept = ((longest + multiple - 1) // multiple) * multiple
+    kept = tf.minimum(kept, max_length)
+    return {
+        key: tf.convert_to_tensor(value)[:, :kept] for key, value in features.items()
+    }
