@@ -23,52 +23,78 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
+from absl import app, flags
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("preset", "embedded", "Backbone: 'embedded', a local "
-                    "directory, or a keras-hub preset name (needs network).")
-flags.DEFINE_string("train_file", None, "CSV/TSV/JSONL file or tfds:NAME[:SPLIT]; "
-                    "default: the embedded sentiment data.")
-flags.DEFINE_string("validation_file", None, "Validation data; default: the "
-                    "embedded split, or 10% of --train_file held out.")
-flags.DEFINE_string("test_file", None, "Test data; default: the embedded split, "
-                    "or the validation data.")
+flags.DEFINE_string(
+    "preset",
+    "embedded",
+    "Backbone: 'embedded', a local "
+    "directory, or a keras-hub preset name (needs network).",
+)
+flags.DEFINE_string(
+    "train_file",
+    None,
+    "CSV/TSV/JSONL file or tfds:NAME[:SPLIT]; default: the embedded sentiment data.",
+)
+flags.DEFINE_string(
+    "validation_file",
+    None,
+    "Validation data; default: the embedded split, or 10% of --train_file held out.",
+)
+flags.DEFINE_string(
+    "test_file", None, "Test data; default: the embedded split, or the validation data."
+)
 flags.DEFINE_string("text_column", "text", "Text column (or TFDS feature).")
 flags.DEFINE_string("text_pair_column", None, "Second text column for pairs.")
 flags.DEFINE_string("label_column", "label", "Label column (or TFDS feature).")
 flags.DEFINE_string("tfds_data_dir", None, "TensorFlow Datasets data_dir.")
-flags.DEFINE_enum("on_bad_rows", "error", ["error", "skip"],
-                  "Rows with empty text or no label: refuse, or skip and count.")
-flags.DEFINE_integer("freeze_layers", 0, "Freeze the embeddings and the first N "
-                     "encoder layers.")
-flags.DEFINE_enum("pooling", "mean", ["cls", "mean", "max"], "Pooling of the "
-                  "sequence output.")
+flags.DEFINE_enum(
+    "on_bad_rows",
+    "error",
+    ["error", "skip"],
+    "Rows with empty text or no label: refuse, or skip and count.",
+)
+flags.DEFINE_integer(
+    "freeze_layers", 0, "Freeze the embeddings and the first N encoder layers."
+)
+flags.DEFINE_enum(
+    "pooling", "mean", ["cls", "mean", "max"], "Pooling of the sequence output."
+)
 flags.DEFINE_integer("extra_blocks", 0, "New encoder blocks on top of the backbone.")
 flags.DEFINE_integer("epochs", 3, "Training epochs.")
 flags.DEFINE_integer("batch_size", 32, "Batch size.")
 flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate (AdamW).")
-flags.DEFINE_float("weight_decay", 0.01, "Decoupled weight decay (not on "
-                   "LayerNorm and biases).")
+flags.DEFINE_float(
+    "weight_decay", 0.01, "Decoupled weight decay (not on LayerNorm and biases)."
+)
 flags.DEFINE_float("warmup_fraction", 0.1, "Fraction of steps of linear warmup.")
 flags.DEFINE_float("dropout", 0.1, "Dropout of the classification head.")
 flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the loss.")
 flags.DEFINE_bool("class_weighting", False, "Weight classes by inverse frequency.")
 flags.DEFINE_integer("patience", 2, "Early stopping patience (epochs).")
-flags.DEFINE_integer("max_length", 128, "Longest tokenized sequence; batches are "
-                     "padded to their longest example, up to this.")
+flags.DEFINE_integer(
+    "max_length",
+    128,
+    "Longest tokenized sequence; batches are "
+    "padded to their longest example, up to this.",
+)
 flags.DEFINE_string("model_dir", "runs/classify", "Output directory.")
-flags.DEFINE_integer("cv_folds", 0, "Stratified k-fold cross-validation on the "
-                     "training data instead of a single run (0: off).")
+flags.DEFINE_integer(
+    "cv_folds",
+    0,
+    "Stratified k-fold cross-validation on the "
+    "training data instead of a single run (0: off).",
+)
 flags.DEFINE_integer("seed", 0, "Random seed (weights, shuffling, subsets).")
-flags.DEFINE_integer("max_train_examples", None, "Train on a seeded subset of "
-                     "this size.")
-flags.DEFINE_integer("max_eval_examples", None, "Evaluate on a seeded subset "
-                     "of this size.")
+flags.DEFINE_integer(
+    "max_train_examples", None, "Train on a seeded subset of this size."
+)
+flags.DEFINE_integer(
+    "max_eval_examples", None, "Evaluate on a seeded subset of this size."
+)
 
 
 def run(
@@ -117,7 +143,8 @@ def run(
     _check_positive(learning_rate=learning_rate)
     if cv_folds and cv_folds < 2:
         raise ValueError(
-            f"cv_folds must be 0 (off) or an integer >= 2. Received: cv_folds={cv_folds}"
+            "cv_folds must be 0 (off) or an integer >= 2. "
+            f"Received: cv_folds={cv_folds}"
         )
     keras.utils.set_random_seed(seed)
     os.makedirs(model_dir, exist_ok=True)
@@ -133,9 +160,11 @@ def run(
         on_bad_rows=on_bad_rows,
         seed=seed,
     )
-    train = _subset(train, max_train_examples, seed)
-    validation = _subset(validation, max_eval_examples, seed)
-    test = _subset(test, max_eval_examples, seed)
+    if max_train_examples:
+        train = train.sample(max_train_examples, seed)
+    if max_eval_examples:
+        validation = validation.sample(max_eval_examples, seed)
+        test = test.sample(max_eval_examples, seed)
     labels = train.label_vocabulary
     if verbose:
         print(
@@ -196,27 +225,25 @@ def run(
         return classifier, tokenizer, history.history
 
     def evaluate(classifier, tokenizer, data):
-        logits = classifier.predict(
-            _dataset(data, tokenizer, batch_size, max_length, False, seed), verbose=0
+        dataset = _dataset(data, tokenizer, batch_size, max_length, False, seed)
+        report, _ = tft.evaluation.evaluate_classifier(
+            classifier, dataset, data.labels, labels
         )
-        probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
-        return tft.evaluation.classification_report(
-            data.labels,
-            probabilities.argmax(axis=-1),
-            y_score=probabilities,
-            label_names=list(labels),
-        )
+        return report
 
     if cv_folds:
-        pool = _concat(train, validation)
+        pool = train.concatenate(validation)
 
         def train_and_evaluate(fold, train_indices, val_indices):
             fold_dir = os.path.join(model_dir, f"fold_{fold}")
             classifier, tokenizer, _ = build_and_train(
-                _take(pool, train_indices), _take(pool, val_indices), fold_dir
+                pool.take(train_indices), pool.take(val_indices), fold_dir
             )
-            report = evaluate(classifier, tokenizer, _take(pool, val_indices))
-            return {"accuracy": report.accuracy, "macro_f1": report.averages["macro"]["f1"]}
+            report = evaluate(classifier, tokenizer, pool.take(val_indices))
+            return {
+                "accuracy": report.accuracy,
+                "macro_f1": report.averages["macro"]["f1"],
+            }
 
         result = tft.evaluation.cross_validate(
             train_and_evaluate, labels=pool.labels, num_folds=cv_folds, seed=seed
@@ -291,49 +318,9 @@ def _load_splits(
         from tftransformer.evaluation import stratified_k_fold
 
         train_idx, val_idx = stratified_k_fold(train.labels, 10, seed=seed)[0]
-        train, validation = _take(train, train_idx), _take(train, val_idx)
+        train, validation = train.take(train_idx), train.take(val_idx)
     test = load(test_file, "test", train.label_vocabulary) if test_file else validation
     return train, validation, test
-
-
-def _take(data, indices):
-    import dataclasses
-
-    indices = np.asarray(indices)
-
-    def pick(values):
-        return None if values is None else tuple(values[i] for i in indices)
-
-    return dataclasses.replace(
-        data,
-        texts=pick(data.texts),
-        labels=np.asarray(data.labels)[indices],
-        text_pairs=pick(data.text_pairs),
-        groups=pick(data.groups),
-    )
-
-
-def _subset(data, max_examples, seed):
-    if max_examples is None or max_examples >= len(data):
-        return data
-    _check_positive(max_examples=max_examples)
-    rng = np.random.default_rng(seed)
-    return _take(data, np.sort(rng.choice(len(data), max_examples, replace=False)))
-
-
-def _concat(a, b):
-    import dataclasses
-
-    def join(x, y):
-        return None if x is None or y is None else tuple(x) + tuple(y)
-
-    return dataclasses.replace(
-        a,
-        texts=tuple(a.texts) + tuple(b.texts),
-        labels=np.concatenate([a.labels, b.labels]),
-        text_pairs=join(a.text_pairs, b.text_pairs),
-        groups=join(a.groups, b.groups),
-    )
 
 
 def _dataset(data, tokenizer, batch_size, max_length, training, seed):
@@ -379,12 +366,33 @@ def main(argv):
 
 
 _RUN_FLAGS = [
-    "preset", "train_file", "validation_file", "test_file", "text_column",
-    "text_pair_column", "label_column", "tfds_data_dir", "on_bad_rows",
-    "freeze_layers", "pooling", "extra_blocks", "epochs", "batch_size",
-    "learning_rate", "weight_decay", "warmup_fraction", "dropout",
-    "label_smoothing", "class_weighting", "patience", "max_length", "model_dir",
-    "cv_folds", "seed", "max_train_examples", "max_eval_examples",
+    "preset",
+    "train_file",
+    "validation_file",
+    "test_file",
+    "text_column",
+    "text_pair_column",
+    "label_column",
+    "tfds_data_dir",
+    "on_bad_rows",
+    "freeze_layers",
+    "pooling",
+    "extra_blocks",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "warmup_fraction",
+    "dropout",
+    "label_smoothing",
+    "class_weighting",
+    "patience",
+    "max_length",
+    "model_dir",
+    "cv_folds",
+    "seed",
+    "max_train_examples",
+    "max_eval_examples",
 ]
 
 if __name__ == "__main__":

@@ -6,11 +6,22 @@ import os
 # only if it is TensorFlow, since tf.data and SavedModel export need it.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from tftransformer import data  # noqa: E402
-from tftransformer import evaluation  # noqa: E402
-from tftransformer import finetune  # noqa: E402
-from tftransformer import layers  # noqa: E402
-from tftransformer import models  # noqa: E402
+from tftransformer import (
+    data,  # noqa: E402
+    evaluation,  # noqa: E402
+    finetune,  # noqa: E402
+    layers,  # noqa: E402
+    models,  # noqa: E402
+    presets,  # noqa: E402
+)
 from tftransformer.version import __version__  # noqa: E402
 
-__all__ = ["data", "evaluation", "finetune", "layers", "models", "__version__"]
+__all__ = [
+    "data",
+    "evaluation",
+    "finetune",
+    "layers",
+    "models",
+    "presets",
+    "__version__",
+]

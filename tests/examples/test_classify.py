@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from examples import classify
-from tftransformer.data import embedded_vocabulary_path
-from tftransformer.data import load_rotten_tomatoes
+from tftransformer.data import embedded_vocabulary_path, load_rotten_tomatoes
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,19 @@ import keras_hub
 import numpy as np
 import pytest
 
-from tftransformer.models import TextClassifier
-from tftransformer.models import TextClassifierPreprocessor
+from tftransformer.models import TextClassifier, TextClassifierPreprocessor
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [
-    "the", "movie", "was", "great", "awful", "a", "fine", "film", "dull", "mess",
+    "the",
+    "movie",
+    "was",
+    "great",
+    "awful",
+    "a",
+    "fine",
+    "film",
+    "dull",
+    "mess",
 ]
 TEXTS = ["the movie was great", "awful", "a fine film", "a dull mess the movie was"]
 LABELS = np.array([1, 0, 1, 0])

@@ -81,6 +81,77 @@ class TextClassificationData:
         """The number of label names."""
         return len(self.label_vocabulary)
 
+    def take(self, indices):
+        """Returns the examples at `indices`, in that order.
+
+        Args:
+            indices: 1-D array-like of example positions.
+
+        Returns:
+            A `TextClassificationData` with the same label vocabulary.
+        """
+        indices = np.asarray(indices, dtype="int64").reshape(-1)
+
+        def pick(values):
+            return None if values is None else tuple(values[i] for i in indices)
+
+        return dataclasses.replace(
+            self,
+            texts=pick(self.texts),
+            labels=self.labels[indices],
+            text_pairs=pick(self.text_pairs),
+            groups=pick(self.groups),
+        )
+
+    def sample(self, num_examples, seed=0):
+        """Returns a seeded random subset of `num_examples`, in file order.
+
+        Args:
+            num_examples: int > 0; at least `len(self)` returns `self`.
+            seed: the subset's seed.
+
+        Returns:
+            A `TextClassificationData`.
+        """
+        if isinstance(num_examples, bool) or not (
+            isinstance(num_examples, int) and num_examples > 0
+        ):
+            raise ValueError(
+                "num_examples must be a positive integer. "
+                f"Received: num_examples={num_examples!r}"
+            )
+        if num_examples >= len(self):
+            return self
+        rng = np.random.default_rng(seed)
+        return self.take(np.sort(rng.choice(len(self), num_examples, replace=False)))
+
+    def concatenate(self, other):
+        """Returns these examples followed by `other`'s.
+
+        Args:
+            other: a `TextClassificationData` with the same label vocabulary.
+
+        Returns:
+            A `TextClassificationData`.
+        """
+        if other.label_vocabulary != self.label_vocabulary:
+            raise ValueError(
+                "Both data sets must share one label vocabulary. Received: "
+                f"{self.label_vocabulary} and {other.label_vocabulary}"
+            )
+
+        def join(a, b):
+            return None if a is None or b is None else tuple(a) + tuple(b)
+
+        return dataclasses.replace(
+            self,
+            texts=self.texts + other.texts,
+            labels=np.concatenate([self.labels, other.labels]),
+            text_pairs=join(self.text_pairs, other.text_pairs),
+            groups=join(self.groups, other.groups),
+            source=f"{self.source}+{other.source}",
+        )
+
     def to_dataset(self):
         """Returns a labelled `tf.data.Dataset` of the examples, in order.
 

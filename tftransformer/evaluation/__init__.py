@@ -16,6 +16,10 @@ from tftransformer.evaluation.plots import (
     plot_confusion_matrix,
     plot_training_curves,
 )
+from tftransformer.evaluation.predictions import (
+    evaluate_classifier,
+    logits_to_probabilities,
+)
 
 __all__ = [
     "ClassificationReport",
@@ -23,7 +27,9 @@ __all__ = [
     "classification_report",
     "confusion_matrix",
     "cross_validate",
+    "evaluate_classifier",
     "k_fold",
+    "logits_to_probabilities",
     "plot_confusion_matrix",
     "plot_training_curves",
     "roc_auc",

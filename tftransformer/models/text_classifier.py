@@ -1,8 +1,7 @@
 import keras
 import keras_hub
 
-from tftransformer.layers.sequence_pooling import POOLING_MODES
-from tftransformer.layers.sequence_pooling import SequencePooling
+from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
 
 

@@ -43,6 +43,28 @@ class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
     ```
     """
 
+    # Not a candidate in keras-hub's class lookup for BERT presets: keras-hub
+    # picks among all subclasses sharing a `backbone_cls`, so keeping ours
+    # there would change what `BertTextClassifierPreprocessor.from_preset`
+    # returns everywhere. `from_preset` below loads presets explicitly.
+    backbone_cls = None
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """Loads a BERT preset's tokenizer into this preprocessor.
+
+        Args:
+            preset: a keras-hub preset name or a local preset or Hugging Face
+                BERT directory.
+            **kwargs: constructor arguments (`sequence_length`,
+                `pad_to_multiple_of`, ...).
+
+        Returns:
+            A `TextClassifierPreprocessor`.
+        """
+        tokenizer = keras_hub.models.BertTokenizer.from_preset(preset)
+        return cls(tokenizer, **kwargs)
+
     def __init__(
         self,
         tokenizer,

@@ -1,0 +1,160 @@
+import keras
+import numpy as np
+import pytest
+
+from tests.finetune.tiny_models import tiny_bert_backbone
+from tftransformer.finetune import (
+    WarmupLinearDecay,
+    compute_train_steps,
+    create_optimizer,
+)
+
+
+def _schedule(optimizer):
+    return keras.optimizers.schedules.deserialize(
+        optimizer.get_config()["learning_rate"]
+    )
+
+
+def test_returns_adamw_with_warmup_linear_decay():
+    optimizer = create_optimizer(3e-5, num_train_steps=1000, end_learning_rate=1e-6)
+    assert isinstance(optimizer, keras.optimizers.AdamW)
+    config = optimizer.get_config()
+    assert config["weight_decay"] == 0.01
+    assert config["clipnorm"] == 1.0
+    assert config["epsilon"] == 1e-6
+    schedule = _schedule(optimizer)
+    assert isinstance(schedule, WarmupLinearDecay)
+    assert schedule.get_config() == {
+        "peak_learning_rate": 3e-5,
+        "warmup_steps": 100,  # 0.1 * 1000
+        "num_train_steps": 1000,
+        "end_learning_rate": 1e-6,
+        "name": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "kwargs, expected_warmup",
+    [
+        (dict(num_train_steps=30), 3),  # 0.1 * 30, which floats make 3.0000000000000004
+        (dict(num_train_steps=30, warmup_fraction=0.0), 0),
+        (dict(num_train_steps=200, warmup_fraction=0.06), 12),  # 0.06 * 200
+        (dict(num_train_steps=30, warmup_steps=7), 7),  # overrides the fraction
+        (dict(num_train_steps=30, warmup_steps=30), 30),
+    ],
+)
+def test_warmup_steps(kwargs, expected_warmup):
+    optimizer = create_optimizer(1e-3, **kwargs)
+    assert _schedule(optimizer).warmup_steps == expected_warmup
+
+
+@pytest.mark.parametrize(
+    "exclude, excluded_names",
+    [
+        (None, {"gamma", "beta", "bias"}),  # LayerNorm and biases, the default
+        ([], set()),  # everything decays
+        (["embeddings"], {"embeddings"}),
+    ],
+)
+def test_weight_decay_exclusion_on_bert(exclude, excluded_names):
+    backbone = tiny_bert_backbone()
+    variables = backbone.trainable_variables
+    # Biases and LayerNorm betas start at 0, which decay would leave at 0:
+    # random values make every decayed variable move.
+    rng = np.random.default_rng(0)
+    for v in variables:
+        v.assign(rng.uniform(0.5, 1.5, size=v.shape).astype("float32"))
+    before = [v.numpy().copy() for v in variables]
+    assert {v.name for v in variables} == {
+        "kernel",
+        "bias",
+        "gamma",
+        "beta",
+        "embeddings",
+    }
+
+    optimizer = create_optimizer(
+        learning_rate=0.1,
+        num_train_steps=10,
+        warmup_fraction=0.0,  # so that step 0 runs at the peak rate 0.1
+        weight_decay=0.5,
+        exclude_from_weight_decay=exclude,
+    )
+    # Zero gradients: Adam's update is exactly 0, only weight decay acts.
+    optimizer.apply([np.zeros(v.shape, "float32") for v in variables], variables)
+
+    for v, old in zip(variables, before):
+        if v.name in excluded_names:
+            np.testing.assert_array_equal(v.numpy(), old, err_msg=v.path)
+        else:
+            # w - w * weight_decay * lr = w * (1 - 0.5 * 0.1) = 0.95 w
+            np.testing.assert_allclose(v.numpy(), 0.95 * old, rtol=1e-6, err_msg=v.path)
+
+
+def test_exclusion_matches_variable_names_not_layer_names():
+    # A layer whose name holds every excluded word: its kernel still decays.
+    layer = keras.layers.Dense(2, name="gamma_beta_bias")
+    layer.build((None, 3))
+    layer.kernel.assign(np.ones((3, 2), "float32"))
+    layer.bias.assign(np.ones((2,), "float32"))
+    optimizer = create_optimizer(
+        0.1, num_train_steps=10, warmup_fraction=0.0, weight_decay=0.5
+    )
+    optimizer.apply(
+        [np.zeros((3, 2), "float32"), np.zeros((2,), "float32")],
+        [layer.kernel, layer.bias],
+    )
+    # 1 - 0.5 * 0.1 = 0.95 for the kernel; the bias is excluded.
+    np.testing.assert_allclose(layer.kernel.numpy(), np.full((3, 2), 0.95), rtol=1e-6)
+    np.testing.assert_array_equal(layer.bias.numpy(), np.ones((2,)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(learning_rate=0.0), "learning_rate=0.0"),
+        (dict(learning_rate=-1e-3), "learning_rate=-0.001"),
+        (dict(num_train_steps=0), "num_train_steps=0"),
+        (dict(num_train_steps=-5), "num_train_steps=-5"),
+        (dict(warmup_fraction=1.0), "warmup_fraction=1.0"),
+        (dict(warmup_fraction=-0.1), "warmup_fraction=-0.1"),
+        (dict(warmup_steps=101), "num_train_steps=100. Received: warmup_steps=101"),
+        (dict(warmup_steps=-1), "warmup_steps=-1"),
+        (dict(weight_decay=-0.01), "weight_decay=-0.01"),
+        (dict(clipnorm=0.0), "clipnorm=0.0"),
+        (dict(end_learning_rate=1.0), "end_learning_rate=1.0"),
+        (dict(exclude_from_weight_decay="bias"), "exclude_from_weight_decay='bias'"),
+    ],
+)
+def test_invalid_arguments_are_rejected(kwargs, message):
+    kwargs = {"learning_rate": 1e-3, "num_train_steps": 100, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        create_optimizer(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "num_examples, batch_size, epochs, expected",
+    [
+        (100, 32, 3, 12),  # ceil(100 / 32) = 4 steps per epoch, times 3
+        (64, 32, 2, 4),  # 2 full batches per epoch, times 2
+        (1, 32, 1, 1),  # one partial batch
+        (8530, 32, 3, 801),  # ceil(266.56) = 267, times 3
+    ],
+)
+def test_compute_train_steps(num_examples, batch_size, epochs, expected):
+    assert compute_train_steps(num_examples, batch_size, epochs) == expected
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((0, 32, 1), "num_examples=0"),
+        ((100, 0, 1), "batch_size=0"),
+        ((100, 32, 0), "epochs=0"),
+        ((100, 32.0, 1), "batch_size=32.0"),
+    ],
+)
+def test_compute_train_steps_rejects_non_positive_ints(args, message):
+    with pytest.raises(ValueError, match=message):
+        compute_train_steps(*args)

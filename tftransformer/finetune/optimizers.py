@@ -1,0 +1,183 @@
+"""The fine-tuning optimizer and the step count its schedule needs."""
+
+import numbers
+import re
+
+import keras
+
+from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
+
+__all__ = [
+    "WEIGHT_DECAY_EXCLUSIONS",
+    "create_optimizer",
+    "compute_train_steps",
+]
+
+# Variable names (the last part of a variable's path) left out of weight
+# decay: LayerNormalization's `gamma` and `beta`, and every `bias`, as in BERT.
+WEIGHT_DECAY_EXCLUSIONS = ("gamma", "beta", "bias")
+
+
+def _exact_name_pattern(name):
+    # Keras searches the patterns in the variable's name, which on the
+    # TensorFlow backend is the full path, e.g. "embeddings_layer_norm/gamma:0":
+    # anchoring keeps "beta" from matching a layer called "alphabeta_dense".
+    return rf"(?:^|/){re.escape(name)}(?::\d+)?$"
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def create_optimizer(
+    learning_rate,
+    num_train_steps,
+    warmup_fraction=0.1,
+    warmup_steps=None,
+    weight_decay=0.01,
+    clipnorm=1.0,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-6,
+    end_learning_rate=0.0,
+    exclude_from_weight_decay=None,
+):
+    """Returns AdamW with linear warmup and decay, the BERT fine-tuning recipe.
+
+    Weight decay is decoupled (Keras applies `w -= w * weight_decay * lr`
+    before the Adam update) and skipped for the variables named in
+    `exclude_from_weight_decay`. The exclusion is not part of the
+    optimizer's config: after loading a compiled model, compile it again with
+    a new optimizer from this function.
+
+    Args:
+        learning_rate: float > 0, the peak learning rate.
+        num_train_steps: int > 0, the total number of optimizer steps (see
+            `compute_train_steps`); the rate reaches `end_learning_rate` there.
+        warmup_fraction: float in [0, 1), the fraction of `num_train_steps`
+            spent warming up, rounded to the nearest step. Ignored when
+            `warmup_steps` is given.
+        warmup_steps: optional int in [0, num_train_steps], the warmup length.
+        weight_decay: float >= 0, the decoupled weight decay rate.
+        clipnorm: optional float > 0, Keras' `clipnorm`: each variable's
+            gradient is clipped to this norm (BERT clips the global norm).
+        beta_1: float, Adam's first-moment decay.
+        beta_2: float, Adam's second-moment decay.
+        epsilon: float, Adam's epsilon.
+        end_learning_rate: float in [0, learning_rate], the final rate.
+        exclude_from_weight_decay: optional list of variable names; a
+            variable is excluded when its name, the last part of its path
+            (`"gamma"` in `"embeddings_layer_norm/gamma"`), is one of them.
+            Defaults to `WEIGHT_DECAY_EXCLUSIONS`, `("gamma", "beta",
+            "bias")`; `[]` decays every variable.
+
+    Returns:
+        A `keras.optimizers.AdamW` whose learning rate is a
+        `WarmupLinearDecay` schedule.
+
+    Raises:
+        ValueError: if an argument is out of range.
+
+    Example:
+    ```python
+    steps = compute_train_steps(num_examples=8530, batch_size=32, epochs=3)
+    optimizer = create_optimizer(learning_rate=2e-5, num_train_steps=steps)
+    classifier.compile(optimizer=optimizer, loss=classification_loss())
+    ```
+    """
+    if not _is_number(learning_rate) or learning_rate <= 0:
+        raise ValueError(
+            f"learning_rate must be a number > 0. Received: "
+            f"learning_rate={learning_rate!r}"
+        )
+    if not _is_int(num_train_steps) or num_train_steps <= 0:
+        raise ValueError(
+            f"num_train_steps must be an int > 0. Received: "
+            f"num_train_steps={num_train_steps!r}"
+        )
+    if warmup_steps is None:
+        if not _is_number(warmup_fraction) or not 0 <= warmup_fraction < 1:
+            raise ValueError(
+                f"warmup_fraction must be in [0, 1). Received: "
+                f"warmup_fraction={warmup_fraction!r}"
+            )
+        # round(), not ceil(): 0.1 * 30 is 3.0000000000000004 in floats.
+        warmup_steps = round(warmup_fraction * num_train_steps)
+    elif not _is_int(warmup_steps) or not 0 <= warmup_steps <= num_train_steps:
+        raise ValueError(
+            f"warmup_steps must be an int between 0 and num_train_steps="
+            f"{num_train_steps}. Received: warmup_steps={warmup_steps!r}"
+        )
+    if not _is_number(weight_decay) or weight_decay < 0:
+        raise ValueError(
+            f"weight_decay must be a number >= 0. Received: "
+            f"weight_decay={weight_decay!r}"
+        )
+    if clipnorm is not None and (not _is_number(clipnorm) or clipnorm <= 0):
+        raise ValueError(
+            f"clipnorm must be None or a number > 0. Received: clipnorm={clipnorm!r}"
+        )
+    # A lone string would be split into one-letter patterns matching nearly
+    # every variable.
+    if exclude_from_weight_decay is not None and (
+        isinstance(exclude_from_weight_decay, str)
+        or not all(isinstance(name, str) for name in exclude_from_weight_decay)
+    ):
+        raise ValueError(
+            "exclude_from_weight_decay must be None or a list of strings. "
+            f"Received: exclude_from_weight_decay={exclude_from_weight_decay!r}"
+        )
+    schedule = WarmupLinearDecay(
+        peak_learning_rate=learning_rate,
+        warmup_steps=warmup_steps,
+        num_train_steps=num_train_steps,
+        end_learning_rate=end_learning_rate,
+    )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule,
+        weight_decay=weight_decay,
+        beta_1=beta_1,
+        beta_2=beta_2,
+        epsilon=epsilon,
+        clipnorm=clipnorm,
+    )
+    if exclude_from_weight_decay is None:
+        exclude_from_weight_decay = WEIGHT_DECAY_EXCLUSIONS
+    optimizer.exclude_from_weight_decay(
+        var_names=[_exact_name_pattern(name) for name in exclude_from_weight_decay]
+    )
+    return optimizer
+
+
+def compute_train_steps(num_examples, batch_size, epochs):
+    """Returns the number of optimizer steps of a training run.
+
+    Each epoch takes `ceil(num_examples / batch_size)` steps, the last batch
+    being partial; with `drop_remainder=True` batching it would be the floor.
+
+    Args:
+        num_examples: int > 0, the training examples per epoch.
+        batch_size: int > 0.
+        epochs: int > 0.
+
+    Returns:
+        An int, steps per epoch times `epochs`.
+
+    Example:
+    ```python
+    compute_train_steps(num_examples=100, batch_size=32, epochs=3)  # 12
+    ```
+    """
+    for name, value in (
+        ("num_examples", num_examples),
+        ("batch_size", batch_size),
+        ("epochs", epochs),
+    ):
+        if not _is_int(value) or value <= 0:
+            raise ValueError(f"{name} must be an int > 0. Received: {name}={value!r}")
+    steps_per_epoch = -(-int(num_examples) // int(batch_size))
+    return steps_per_epoch * int(epochs)

