@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["run_layer_test", "assert_all_close"]
+__all__ = ["run_layer_test", "run_model_test", "assert_all_close"]
 
 
 def _to_numpy(x):
@@ -167,18 +167,94 @@ def run_layer_test(
         ref_layer(**input_data, **call_kwargs)
         ref_layer.set_weights(mp_layer.get_weights())
         ref_out = ref_layer(**input_data, **call_kwargs)
-        for mp, ref in zip(keras.tree.flatten(mp_out), keras.tree.flatten(ref_out)):
-            if _is_float(ref):
-                assert keras.backend.standardize_dtype(mp.dtype) == "bfloat16", (
-                    f"float output is {mp.dtype} under mixed_bfloat16"
-                )
-                mp_np = np.asarray(ops.convert_to_numpy(ops.cast(mp, "float32")))
-                assert np.all(np.isfinite(mp_np)), "non-finite output in bfloat16"
-                np.testing.assert_allclose(
-                    mp_np,
-                    ops.convert_to_numpy(ref),
-                    atol=mixed_precision_atol,
-                    rtol=mixed_precision_atol,
-                    err_msg="mixed_bfloat16 outputs far from float32 outputs",
-                )
+        _check_mixed_precision_outputs(mp_out, ref_out, mixed_precision_atol)
     return eager_out
+
+
+def run_model_test(
+    build, input_data, tmp_path, expected_output_shape, mixed_precision_atol=0.15
+):
+    """The contract of `run_layer_test` for functional models taking one dict.
+
+    Checks a config round trip, the output shapes, a `.keras` save and reload
+    with equal outputs, one `fit` step that moves the trainable weights, and
+    a `mixed_bfloat16` build with float32 variables whose outputs stay close
+    to the float32 model's for the same weights.
+
+    Args:
+        build: callable `build(dtype=None)` returning a fresh model.
+        input_data: dict of NumPy arrays, the model's inputs.
+        tmp_path: directory for the `.keras` file.
+        expected_output_shape: a shape, or a structure of shapes matching the
+            outputs.
+        mixed_precision_atol: tolerance between bfloat16 and float32 outputs.
+
+    Returns:
+        The float32 model's outputs.
+    """
+    model = build()
+    config = model.get_config()
+    revived = type(model).from_config(config)
+    assert type(revived) is type(model)
+    assert revived.get_config() == config, "config round trip changed the config"
+
+    outputs = model(input_data)
+    shapes = keras.tree.map_structure(lambda t: tuple(t.shape), outputs)
+    expected = keras.tree.map_shape_structure(tuple, expected_output_shape)
+    assert shapes == expected, f"output shapes {shapes}, expected {expected}"
+
+    path = os.path.join(str(tmp_path), "model.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert type(reloaded) is type(model)
+    assert_all_close(reloaded(input_data), outputs, atol=1e-5, rtol=1e-5)
+
+    before = [ops.convert_to_numpy(w) for w in model.trainable_weights]
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=keras.tree.map_structure(lambda _: "mse", outputs),
+    )
+    targets = keras.tree.map_structure(lambda t: np.ones(t.shape, "float32"), outputs)
+    batch_size = len(next(iter(input_data.values())))
+    model.fit(input_data, targets, batch_size=batch_size, epochs=1, verbose=0)
+    after = [ops.convert_to_numpy(w) for w in model.trainable_weights]
+    assert any(not np.array_equal(b, a) for b, a in zip(before, after)), (
+        "one fit step changed none of the trainable weights"
+    )
+
+    mp_model = build(dtype="mixed_bfloat16")
+    mp_outputs = mp_model(input_data)
+    for weight in mp_model.weights:
+        assert weight.dtype == "float32", (
+            f"variable {weight.path} is {weight.dtype} under mixed_bfloat16"
+        )
+    assert any(
+        keras.backend.standardize_dtype(layer.compute_dtype) == "bfloat16"
+        for layer in mp_model.layers
+    ), "no layer computes in bfloat16 under mixed_bfloat16"
+    ref_model = build()
+    ref_model.set_weights(mp_model.get_weights())
+    _check_mixed_precision_outputs(
+        mp_outputs, ref_model(input_data), mixed_precision_atol, require_bfloat16=False
+    )
+    return outputs
+
+
+def _check_mixed_precision_outputs(mp_out, ref_out, atol, require_bfloat16=True):
+    """bfloat16 outputs are finite and close to float32 ones (same weights)."""
+    for mp, ref in zip(keras.tree.flatten(mp_out), keras.tree.flatten(ref_out)):
+        if not _is_float(ref):
+            continue
+        if require_bfloat16:
+            assert keras.backend.standardize_dtype(mp.dtype) == "bfloat16", (
+                f"float output is {mp.dtype} under mixed_bfloat16"
+            )
+        mp_np = np.asarray(ops.convert_to_numpy(ops.cast(mp, "float32")))
+        assert np.all(np.isfinite(mp_np)), "non-finite output in bfloat16"
+        np.testing.assert_allclose(
+            mp_np,
+            ops.convert_to_numpy(ref),
+            atol=atol,
+            rtol=atol,
+            err_msg="mixed_bfloat16 outputs far from float32 outputs",
+        )

@@ -5,11 +5,8 @@ import numpy as np
 import pytest
 
 from tftransformer import presets
-from tftransformer.data import load_rotten_tomatoes
-from tftransformer.data import make_classification_dataset
-from tftransformer.finetune import classification_loss
-from tftransformer.finetune import encoder_layers
-from tftransformer.finetune import freeze_layers
+from tftransformer.data import load_rotten_tomatoes, make_classification_dataset
+from tftransformer.finetune import classification_loss, encoder_layers, freeze_layers
 from tftransformer.models import TextClassifier
 
 
@@ -23,7 +20,10 @@ def test_few_steps_lower_the_loss_and_keep_frozen_layers(embedded):
     classifier = TextClassifier(backbone, num_classes=2, pooling="mean")
     frozen = freeze_layers(classifier, 2)
     frozen_paths = {v.path for layer in frozen for v in layer.weights}
-    assert {layer.name for layer in frozen} >= {"transformer_layer_0", "token_embedding"}
+    assert {layer.name for layer in frozen} >= {
+        "transformer_layer_0",
+        "token_embedding",
+    }
     assert "transformer_layer_2" not in {layer.name for layer in frozen}
 
     data = load_rotten_tomatoes("train").sample(48, seed=0)
@@ -45,14 +45,18 @@ def test_few_steps_lower_the_loss_and_keep_frozen_layers(embedded):
     after_loss = classifier.evaluate(dataset, verbose=0)
     assert after_loss < before_loss
 
-    moved = {v.path for v in classifier.weights if not np.array_equal(before[v.path], v)}
+    moved = {
+        v.path for v in classifier.weights if not np.array_equal(before[v.path], v)
+    }
     trainable = {v.path for v in classifier.trainable_weights}
     # Only trainable weights change; frozen layers stay bit-identical.
     assert moved <= trainable
     assert not moved & frozen_paths
     # Every trainable weight that takes part in the loss moved (mean pooling
     # leaves BERT's pooler out of the graph).
-    assert trainable - moved == {v.path for v in backbone.get_layer("pooled_dense").weights}
+    assert trainable - moved == {
+        v.path for v in backbone.get_layer("pooled_dense").weights
+    }
     assert len(encoder_layers(classifier)) == 6
 
 

@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from tests.models.test_transformer_encoder import check_model_contract
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
+from tftransformer.testing import run_model_test
 
 PAD, START, END = 0, 1, 2
 VOCAB, MAX_SOURCE = 10, 5
@@ -73,7 +73,7 @@ def trained():
 )
 def test_model_contract(kwargs, tmp_path):
     x, _ = copy_task(2, seed=1)
-    check_model_contract(
+    run_model_test(
         lambda dtype=None: tiny_seq2seq(dtype, **kwargs), x, tmp_path, (2, 6, 12)
     )
 

@@ -3,9 +3,9 @@ import keras_hub
 import numpy as np
 import pytest
 
-from tests.models.test_transformer_encoder import check_model_contract
 from tftransformer.models.transformer_classifier import TransformerClassifier
 from tftransformer.models.transformer_encoder import TransformerEncoder
+from tftransformer.testing import run_model_test
 
 TOKEN_IDS = np.array([[2, 9, 3, 7, 0, 0], [2, 8, 5, 6, 11, 13]], "int32")
 PADDING_MASK = (np.arange(6)[None, :] < np.array([[4], [6]])).astype("int32")
@@ -53,7 +53,7 @@ def test_model_contract(kind, kwargs, tmp_path):
     def build(dtype=None):
         return TransformerClassifier(tiny_encoder(kind, dtype), dtype=dtype, **kwargs)
 
-    check_model_contract(build, inputs_for(kind), tmp_path, (2, kwargs["num_classes"]))
+    run_model_test(build, inputs_for(kind), tmp_path, (2, kwargs["num_classes"]))
 
 
 def test_config_stores_encoder_and_head_arguments():

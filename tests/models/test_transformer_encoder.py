@@ -1,75 +1,12 @@
-import os
-
-import keras
 import numpy as np
 import pytest
 
 from tftransformer.models.transformer_encoder import TransformerEncoder
-from tftransformer.testing import assert_all_close
+from tftransformer.testing import run_model_test
 
 TOKEN_IDS = np.array([[5, 9, 3, 7, 0, 0], [4, 8, 2, 6, 11, 13]], "int32")
 PADDING_MASK = (np.arange(6)[None, :] < np.array([[4], [6]])).astype("int32")
 INPUTS = {"token_ids": TOKEN_IDS, "padding_mask": PADDING_MASK}
-
-
-def check_model_contract(build, input_data, tmp_path, expected_output_shape):
-    """The layer contract of `tftransformer.testing` for functional models.
-
-    `run_layer_test` calls a layer with its inputs as keyword arguments;
-    these models take one dict, so this checks the same properties: config
-    round trip, shapes, `.keras` save and reload, a fit step and mixed
-    precision.
-
-    Args:
-        build: callable `build(dtype=None)` returning a fresh model.
-        input_data: dict of NumPy arrays, the model's inputs.
-        tmp_path: directory for the `.keras` file.
-        expected_output_shape: structure of shapes matching the outputs.
-    """
-    model = build()
-    config = model.get_config()
-    revived = type(model).from_config(config)
-    assert type(revived) is type(model)
-    assert revived.get_config() == config, "config round trip changed the config"
-
-    outputs = model(input_data)
-    shapes = keras.tree.map_structure(lambda t: tuple(t.shape), outputs)
-    expected = keras.tree.map_shape_structure(tuple, expected_output_shape)
-    assert shapes == expected, f"output shapes {shapes}, expected {expected}"
-
-    path = os.path.join(str(tmp_path), "model.keras")
-    model.save(path)
-    reloaded = keras.saving.load_model(path)
-    assert type(reloaded) is type(model)
-    assert_all_close(reloaded(input_data), outputs, atol=1e-5, rtol=1e-5)
-
-    before = [np.array(w) for w in model.trainable_weights]
-    model.compile(
-        optimizer=keras.optimizers.SGD(0.1),
-        loss=keras.tree.map_structure(lambda _: "mse", outputs),
-    )
-    targets = keras.tree.map_structure(lambda t: np.ones(t.shape, "float32"), outputs)
-    batch_size = len(next(iter(input_data.values())))
-    model.fit(input_data, targets, batch_size=batch_size, epochs=1, verbose=0)
-    after = [np.array(w) for w in model.trainable_weights]
-    assert any(not np.array_equal(b, a) for b, a in zip(before, after))
-
-    mp_model = build(dtype="mixed_bfloat16")
-    mp_outputs = mp_model(input_data)
-    assert all(w.dtype == "float32" for w in mp_model.weights)
-    ref_model = build()
-    ref_model.set_weights(mp_model.get_weights())
-    ref_outputs = ref_model(input_data)
-    for mp, ref in zip(keras.tree.flatten(mp_outputs), keras.tree.flatten(ref_outputs)):
-        mp = np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(mp, "float32")))
-        assert np.all(np.isfinite(mp))
-        np.testing.assert_allclose(mp, np.asarray(ref), atol=0.15, rtol=0.15)
-    # The blocks compute in bfloat16.
-    assert any(
-        keras.backend.standardize_dtype(layer.compute_dtype) == "bfloat16"
-        for layer in mp_model.layers
-    )
-    return outputs
 
 
 def tiny_encoder(dtype=None, **kwargs):
@@ -97,7 +34,7 @@ POSITION_KINDS = ["learned", "sine", "relative"]
     ],
 )
 def test_model_contract(kwargs, tmp_path):
-    check_model_contract(
+    run_model_test(
         lambda dtype=None: tiny_encoder(dtype, **kwargs),
         INPUTS,
         tmp_path,
