@@ -17,6 +17,7 @@ python examples/classify.py --cv_folds=5 --max_train_examples=2000
 ```
 """
 
+import inspect
 import json
 import os
 import time
@@ -27,74 +28,6 @@ import numpy as np
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-
-flags.DEFINE_string(
-    "preset",
-    "embedded",
-    "Backbone: 'embedded', a local "
-    "directory, or a keras-hub preset name (needs network).",
-)
-flags.DEFINE_string(
-    "train_file",
-    None,
-    "CSV/TSV/JSONL file or tfds:NAME[:SPLIT]; default: the embedded sentiment data.",
-)
-flags.DEFINE_string(
-    "validation_file",
-    None,
-    "Validation data; default: the embedded split, or 10% of --train_file held out.",
-)
-flags.DEFINE_string(
-    "test_file", None, "Test data; default: the embedded split, or the validation data."
-)
-flags.DEFINE_string("text_column", "text", "Text column (or TFDS feature).")
-flags.DEFINE_string("text_pair_column", None, "Second text column for pairs.")
-flags.DEFINE_string("label_column", "label", "Label column (or TFDS feature).")
-flags.DEFINE_string("tfds_data_dir", None, "TensorFlow Datasets data_dir.")
-flags.DEFINE_enum(
-    "on_bad_rows",
-    "error",
-    ["error", "skip"],
-    "Rows with empty text or no label: refuse, or skip and count.",
-)
-flags.DEFINE_integer(
-    "freeze_layers", 0, "Freeze the embeddings and the first N encoder layers."
-)
-flags.DEFINE_enum(
-    "pooling", "mean", ["cls", "mean", "max"], "Pooling of the sequence output."
-)
-flags.DEFINE_integer("extra_blocks", 0, "New encoder blocks on top of the backbone.")
-flags.DEFINE_integer("epochs", 3, "Training epochs.")
-flags.DEFINE_integer("batch_size", 32, "Batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate (AdamW).")
-flags.DEFINE_float(
-    "weight_decay", 0.01, "Decoupled weight decay (not on LayerNorm and biases)."
-)
-flags.DEFINE_float("warmup_fraction", 0.1, "Fraction of steps of linear warmup.")
-flags.DEFINE_float("dropout", 0.1, "Dropout of the classification head.")
-flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the loss.")
-flags.DEFINE_bool("class_weighting", False, "Weight classes by inverse frequency.")
-flags.DEFINE_integer("patience", 2, "Early stopping patience (epochs).")
-flags.DEFINE_integer(
-    "max_length",
-    128,
-    "Longest tokenized sequence; batches are "
-    "padded to their longest example, up to this.",
-)
-flags.DEFINE_string("model_dir", "runs/classify", "Output directory.")
-flags.DEFINE_integer(
-    "cv_folds",
-    0,
-    "Stratified k-fold cross-validation on the "
-    "training data instead of a single run (0: off).",
-)
-flags.DEFINE_integer("seed", 0, "Random seed (weights, shuffling, subsets).")
-flags.DEFINE_integer(
-    "max_train_examples", None, "Train on a seeded subset of this size."
-)
-flags.DEFINE_integer(
-    "max_eval_examples", None, "Evaluate on a seeded subset of this size."
-)
 
 
 def run(
@@ -360,40 +293,90 @@ def _write_plots(report, history, model_dir):
     return "(plots: confusion_matrix.png, training_curves.png)"
 
 
+def define_flags():
+    """Defines the script's flags; only when it runs as a script, so that
+    importing `run` from several examples in one process never clashes."""
+    flags.DEFINE_string(
+        "preset",
+        "embedded",
+        "Backbone: 'embedded', a local "
+        "directory, or a keras-hub preset name (needs network).",
+    )
+    flags.DEFINE_string(
+        "train_file",
+        None,
+        "CSV/TSV/JSONL file or tfds:NAME[:SPLIT]; default: the embedded "
+        "sentiment data.",
+    )
+    flags.DEFINE_string(
+        "validation_file",
+        None,
+        "Validation data; default: the embedded split, or 10% of "
+        "--train_file held out.",
+    )
+    flags.DEFINE_string(
+        "test_file",
+        None,
+        "Test data; default: the embedded split, or the validation data.",
+    )
+    flags.DEFINE_string("text_column", "text", "Text column (or TFDS feature).")
+    flags.DEFINE_string("text_pair_column", None, "Second text column for pairs.")
+    flags.DEFINE_string("label_column", "label", "Label column (or TFDS feature).")
+    flags.DEFINE_string("tfds_data_dir", None, "TensorFlow Datasets data_dir.")
+    flags.DEFINE_enum(
+        "on_bad_rows",
+        "error",
+        ["error", "skip"],
+        "Rows with empty text or no label: refuse, or skip and count.",
+    )
+    flags.DEFINE_integer(
+        "freeze_layers", 0, "Freeze the embeddings and the first N encoder layers."
+    )
+    flags.DEFINE_enum(
+        "pooling", "mean", ["cls", "mean", "max"], "Pooling of the sequence output."
+    )
+    flags.DEFINE_integer(
+        "extra_blocks", 0, "New encoder blocks on top of the backbone."
+    )
+    flags.DEFINE_integer("epochs", 3, "Training epochs.")
+    flags.DEFINE_integer("batch_size", 32, "Batch size.")
+    flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate (AdamW).")
+    flags.DEFINE_float(
+        "weight_decay", 0.01, "Decoupled weight decay (not on LayerNorm and biases)."
+    )
+    flags.DEFINE_float("warmup_fraction", 0.1, "Fraction of steps of linear warmup.")
+    flags.DEFINE_float("dropout", 0.1, "Dropout of the classification head.")
+    flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the loss.")
+    flags.DEFINE_bool("class_weighting", False, "Weight classes by inverse frequency.")
+    flags.DEFINE_integer("patience", 2, "Early stopping patience (epochs).")
+    flags.DEFINE_integer(
+        "max_length",
+        128,
+        "Longest tokenized sequence; batches are "
+        "padded to their longest example, up to this.",
+    )
+    flags.DEFINE_string("model_dir", "runs/classify", "Output directory.")
+    flags.DEFINE_integer(
+        "cv_folds",
+        0,
+        "Stratified k-fold cross-validation on the "
+        "training data instead of a single run (0: off).",
+    )
+    flags.DEFINE_integer("seed", 0, "Random seed (weights, shuffling, subsets).")
+    flags.DEFINE_integer(
+        "max_train_examples", None, "Train on a seeded subset of this size."
+    )
+    flags.DEFINE_integer(
+        "max_eval_examples", None, "Evaluate on a seeded subset of this size."
+    )
+
+
 def main(argv):
     del argv
-    run(**{name: FLAGS[name].value for name in _RUN_FLAGS})
+    names = [name for name in inspect.signature(run).parameters if name != "verbose"]
+    run(**{name: FLAGS[name].value for name in names})
 
-
-_RUN_FLAGS = [
-    "preset",
-    "train_file",
-    "validation_file",
-    "test_file",
-    "text_column",
-    "text_pair_column",
-    "label_column",
-    "tfds_data_dir",
-    "on_bad_rows",
-    "freeze_layers",
-    "pooling",
-    "extra_blocks",
-    "epochs",
-    "batch_size",
-    "learning_rate",
-    "weight_decay",
-    "warmup_fraction",
-    "dropout",
-    "label_smoothing",
-    "class_weighting",
-    "patience",
-    "max_length",
-    "model_dir",
-    "cv_folds",
-    "seed",
-    "max_train_examples",
-    "max_eval_examples",
-]
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

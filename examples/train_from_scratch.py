@@ -12,6 +12,7 @@ python examples/train_from_scratch.py --max_train_examples=2000 --epochs=2
 ```
 """
 
+import inspect
 import json
 import os
 import time
@@ -21,28 +22,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-
-flags.DEFINE_integer("num_layers", 2, "Encoder layers.")
-flags.DEFINE_integer("num_heads", 4, "Attention heads per layer.")
-flags.DEFINE_integer("hidden_dim", 128, "Hidden width.")
-flags.DEFINE_integer("intermediate_dim", 256, "Feed-forward width.")
-flags.DEFINE_enum(
-    "position_kind",
-    "learned",
-    ["learned", "sine", "relative"],
-    "Position information: learned, sinusoidal, relative bias.",
-)
-flags.DEFINE_enum("pooling", "mean", ["cls", "mean"], "Pooling of the sequence.")
-flags.DEFINE_float("dropout", 0.1, "Dropout.")
-flags.DEFINE_integer("epochs", 4, "Training epochs.")
-flags.DEFINE_integer("batch_size", 32, "Batch size.")
-flags.DEFINE_float("learning_rate", 5e-4, "Peak learning rate (AdamW).")
-flags.DEFINE_integer("max_length", 128, "Longest tokenized sequence.")
-flags.DEFINE_integer("max_train_examples", None, "Train on a seeded subset.")
-flags.DEFINE_integer("max_eval_examples", None, "Evaluate on a seeded subset.")
-flags.DEFINE_integer("patience", 2, "Early stopping patience (epochs).")
-flags.DEFINE_integer("seed", 0, "Random seed.")
-flags.DEFINE_string("model_dir", "runs/from_scratch", "Output directory.")
 
 
 def run(
@@ -158,29 +137,38 @@ def run(
     }
 
 
+def define_flags():
+    """Defines the script's flags; only when it runs as a script, so that
+    importing `run` from several examples in one process never clashes."""
+    flags.DEFINE_integer("num_layers", 2, "Encoder layers.")
+    flags.DEFINE_integer("num_heads", 4, "Attention heads per layer.")
+    flags.DEFINE_integer("hidden_dim", 128, "Hidden width.")
+    flags.DEFINE_integer("intermediate_dim", 256, "Feed-forward width.")
+    flags.DEFINE_enum(
+        "position_kind",
+        "learned",
+        ["learned", "sine", "relative"],
+        "Position information: learned, sinusoidal, relative bias.",
+    )
+    flags.DEFINE_enum("pooling", "mean", ["cls", "mean"], "Pooling of the sequence.")
+    flags.DEFINE_float("dropout", 0.1, "Dropout.")
+    flags.DEFINE_integer("epochs", 4, "Training epochs.")
+    flags.DEFINE_integer("batch_size", 32, "Batch size.")
+    flags.DEFINE_float("learning_rate", 5e-4, "Peak learning rate (AdamW).")
+    flags.DEFINE_integer("max_length", 128, "Longest tokenized sequence.")
+    flags.DEFINE_integer("max_train_examples", None, "Train on a seeded subset.")
+    flags.DEFINE_integer("max_eval_examples", None, "Evaluate on a seeded subset.")
+    flags.DEFINE_integer("patience", 2, "Early stopping patience (epochs).")
+    flags.DEFINE_integer("seed", 0, "Random seed.")
+    flags.DEFINE_string("model_dir", "runs/from_scratch", "Output directory.")
+
+
 def main(argv):
     del argv
-    run(**{name: FLAGS[name].value for name in _RUN_FLAGS})
+    names = [name for name in inspect.signature(run).parameters if name != "verbose"]
+    run(**{name: FLAGS[name].value for name in names})
 
-
-_RUN_FLAGS = [
-    "num_layers",
-    "num_heads",
-    "hidden_dim",
-    "intermediate_dim",
-    "position_kind",
-    "pooling",
-    "dropout",
-    "epochs",
-    "batch_size",
-    "learning_rate",
-    "max_length",
-    "max_train_examples",
-    "max_eval_examples",
-    "patience",
-    "seed",
-    "model_dir",
-]
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -126,7 +126,7 @@ def test_unknown_split_and_feature_name_what_exists(data_dir):
         load_tfds_text_classification(NAME, "validation", data_dir=data_dir)
     assert "'validation'" in str(info.value)
     assert "train" in str(info.value) and "unlabeled" in str(info.value)
-    with pytest.raises(DataError, match="no feature 'sentence'.*'text', 'label'"):
+    with pytest.raises(DataError, match="no feature 'sentence'.*'label', 'text'"):
         load_tfds_text_classification(
             NAME, "train", data_dir=data_dir, text_key="sentence"
         )

@@ -129,3 +129,25 @@ def test_missing_train_file_is_named(tmp_path):
     missing = str(tmp_path / "nope.csv")
     with pytest.raises(FileNotFoundError, match="nope.csv"):
         classify.run(train_file=missing, model_dir=str(tmp_path), **TINY)
+
+
+def test_command_line_flags_reach_run(tmp_path):
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    script = [sys.executable, str(root / "examples" / "classify.py")]
+    bad_enum = subprocess.run(
+        script + ["--pooling=sum"], capture_output=True, text=True, timeout=120
+    )
+    assert bad_enum.returncode != 0
+    assert "--pooling=sum" in bad_enum.stderr
+    bad_value = subprocess.run(
+        script + ["--batch_size=0", f"--model_dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad_value.returncode != 0
+    assert "batch_size=0" in bad_value.stderr

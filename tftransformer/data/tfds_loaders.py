@@ -71,7 +71,7 @@ def _pick_key(name, role, given, candidates, features):
         if given not in features:
             raise DataError(
                 f"tfds:{name}: no feature {given!r} for the {role}; features "
-                f"found: {list(features)}."
+                f"found: {sorted(features)}."
             )
         return given
     preferred = {"text": "text", "label": "label"}.get(role)
@@ -82,7 +82,7 @@ def _pick_key(name, role, given, candidates, features):
     raise DataError(
         f"tfds:{name}: cannot tell which feature holds the {role}: "
         + (f"candidates {candidates}" if candidates else "none fits")
-        + f" (features found: {list(features)}). Name it with "
+        + f" (features found: {sorted(features)}). Name it with "
         + ("label_key=." if role == "label" else "text_key=.")
     )
 
@@ -168,7 +168,7 @@ def load_tfds_text_classification(
         raise DataError(
             f"tfds:{name}: feature {label_key!r} is a "
             f"{type(label_feature).__name__}; expected a ClassLabel (features "
-            f"found: {list(features)})."
+            f"found: {sorted(features)})."
         )
     text_key = _pick_key(
         name, "text", text_key, [k for k in texts if k != text_pair_key], features
