@@ -78,6 +78,9 @@ def run(
             max_length=max_length,
             shuffle=training,
             seed=seed,
+            # The encoder takes no segment ids; extra dict keys would make
+            # Keras match the inputs by position.
+            feature_names=("token_ids", "padding_mask"),
         )
 
     encoder = tft.models.TransformerEncoder(

@@ -225,3 +225,28 @@ def test_bad_arguments_echo_the_value(tokenizer, kwargs, match):
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=match):
         make_classification_dataset(**arguments)
+
+
+def test_feature_names_select_what_the_model_takes(tokenizer):
+    dataset = make_classification_dataset(
+        ["a fine film", "dull"],
+        [1, 0],
+        tokenizer,
+        batch_size=2,
+        shuffle=False,
+        feature_names=("token_ids", "padding_mask"),
+    )
+    features, labels = next(iter(dataset))
+    assert sorted(features) == ["padding_mask", "token_ids"]
+    full, _ = next(
+        iter(
+            make_classification_dataset(
+                ["a fine film", "dull"], [1, 0], tokenizer, 2, shuffle=False
+            )
+        )
+    )
+    np.testing.assert_array_equal(features["token_ids"], full["token_ids"])
+    with pytest.raises(ValueError, match="'label_ids'"):
+        make_classification_dataset(
+            ["x"], [0], tokenizer, 1, feature_names=("token_ids", "label_ids")
+        )

@@ -21,10 +21,12 @@ TINY = dict(
 @pytest.mark.parametrize("position_kind", ["learned", "relative"])
 def test_run_trains_reports_and_saves(position_kind, tmp_path):
     result = train_from_scratch.run(
-        epochs=3, position_kind=position_kind, model_dir=str(tmp_path), **TINY
+        epochs=8, position_kind=position_kind, model_dir=str(tmp_path), **TINY
     )
-    losses = result["history"]["loss"]
-    assert losses[-1] < losses[0], losses
+    # The model must fit its 128 training snippets: it can only if it reads
+    # the token ids (a model fed the wrong features stays near 0.55).
+    accuracy = result["history"]["accuracy"]
+    assert accuracy[-1] > 0.9, accuracy
     assert int(np.sum(result["report"].support)) == 32
     assert (tmp_path / "report.json").exists()
     reloaded = keras.saving.load_model(result["model_path"])

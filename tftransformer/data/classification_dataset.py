@@ -81,6 +81,7 @@ def make_classification_dataset(
     drop_remainder=False,
     bucket_by_length=None,
     pad_to_bucket_boundary=True,
+    feature_names=None,
 ):
     """Builds a batched, tokenized, dynamically padded classification dataset.
 
@@ -117,6 +118,13 @@ def make_classification_dataset(
             up to the smallest boundary that holds its longest example
             (bounding the number of batch shapes), or pad exactly to the
             longest example.
+        feature_names: which features to yield, a subset of `"token_ids"`,
+            `"padding_mask"`, `"segment_ids"`; `None` for all three (what
+            BERT backbones take). Pass the model's input names (e.g.
+            `model.input.keys()`) for a model that takes fewer: a Keras
+            functional model given a dict with extra keys matches the
+            inputs by position, not by name, and silently reads the wrong
+            tensors.
 
     Returns:
         A `tf.data.Dataset` of `(features, label)` (or `features` when
@@ -283,6 +291,20 @@ def make_classification_dataset(
 
         dataset = dataset.map(pad_to_boundary, num_parallel_calls=tf.data.AUTOTUNE)
 
+    if feature_names is not None:
+        feature_names = tuple(feature_names)
+        unknown = set(feature_names) - {"token_ids", "padding_mask", "segment_ids"}
+        if unknown or not feature_names:
+            raise ValueError(
+                "feature_names must be a non-empty subset of ('token_ids', "
+                "'padding_mask', 'segment_ids'). Received: "
+                f"feature_names={feature_names}"
+            )
+
+        def select(features, *label):
+            return ({name: features[name] for name in feature_names},) + label
+
+        dataset = dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE)
     if labels is None:
         dataset = dataset.map(lambda features: features)
     return dataset.prefetch(tf.data.AUTOTUNE)
