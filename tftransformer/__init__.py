@@ -8,20 +8,26 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from tftransformer import (
     data,  # noqa: E402
+    distribute,  # noqa: E402
     evaluation,  # noqa: E402
+    export,  # noqa: E402
     finetune,  # noqa: E402
     layers,  # noqa: E402
     models,  # noqa: E402
     presets,  # noqa: E402
+    tuning,  # noqa: E402
 )
 from tftransformer.version import __version__  # noqa: E402
 
 __all__ = [
     "data",
+    "distribute",
     "evaluation",
+    "export",
     "finetune",
     "layers",
     "models",
     "presets",
+    "tuning",
     "__version__",
 ]

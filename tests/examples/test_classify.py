@@ -151,3 +151,66 @@ def test_command_line_flags_reach_run(tmp_path):
     )
     assert bad_value.returncode != 0
     assert "batch_size=0" in bad_value.stderr
+
+
+@pytest.mark.parametrize(
+    "options, strategy_word, trainable_check",
+    [
+        (
+            {"freeze_backbone": True},
+            "linear probe",
+            lambda s: s["trainable_parameters"] < 100,
+        ),
+        (
+            {"freeze_layers": 1},
+            "1",
+            lambda s: "transformer_layer_0" in s["frozen_layers"],
+        ),
+        ({"lora_rank": 2}, "LoRA", lambda s: s["frozen_parameters"] > 0),
+        ({"layer_decay": 0.5}, "decay", lambda s: len(s["learning_rate_groups"]) > 2),
+        (
+            {"gradual_unfreeze": True},
+            "gradual",
+            lambda s: s["trainable_parameters"] > 0,
+        ),
+        ({"head_warmup_steps": 2}, "warmup", lambda s: s["trainable_parameters"] > 0),
+    ],
+)
+def test_each_strategy_flag_reaches_the_model(
+    options, strategy_word, trainable_check, tiny_preset, tmp_path
+):
+    classify.run(
+        preset=tiny_preset,
+        max_train_examples=32,
+        max_eval_examples=8,
+        model_dir=str(tmp_path),
+        **{**TINY, **options},
+    )
+    with open(tmp_path / "training_summary.json") as f:
+        summary = json.load(f)
+    assert strategy_word.lower() in summary["strategy"].lower(), summary["strategy"]
+    assert trainable_check(summary), summary
+    if options.get("lora_rank"):
+        assert (tmp_path / "adapters.lora.h5").exists()
+
+
+def test_export_and_bfloat16_training(tiny_preset, tmp_path):
+    result = classify.run(
+        preset=tiny_preset,
+        max_train_examples=32,
+        max_eval_examples=8,
+        model_dir=str(tmp_path / "run"),
+        export_dir=str(tmp_path / "serving"),
+        mixed_precision="bfloat16",
+        **TINY,
+    )
+    assert (tmp_path / "serving" / "1" / "saved_model.pb").exists()
+    assert result["export_path"].endswith("1")
+    assert np.isfinite(result["history"]["loss"]).all()
+
+
+def test_senseless_strategy_combination_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="freeze_backbone"):
+        classify.run(
+            freeze_backbone=True, gradual_unfreeze=True, model_dir=str(tmp_path), **TINY
+        )

@@ -4,7 +4,13 @@ import keras
 import numpy as np
 import pytest
 
-from tftransformer.finetune import classification_loss, training_callbacks
+from tftransformer.finetune import (
+    EpochWeightsCheckpoint,
+    ResumableTraining,
+    StopOnNonFiniteLoss,
+    classification_loss,
+    training_callbacks,
+)
 
 
 def _tiny_classifier(run_eagerly=False):
@@ -47,9 +53,10 @@ def test_kinds_and_settings(tmp_path):
     callbacks = training_callbacks(tmp_path, monitor="val_loss", mode="min", patience=3)
     by_type = {type(c): c for c in callbacks}
     assert set(by_type) == {
-        keras.callbacks.BackupAndRestore,
+        StopOnNonFiniteLoss,
+        ResumableTraining,
         keras.callbacks.EarlyStopping,
-        keras.callbacks.ModelCheckpoint,
+        EpochWeightsCheckpoint,
         keras.callbacks.TensorBoard,
     }
     early_stopping = by_type[keras.callbacks.EarlyStopping]

@@ -1,5 +1,6 @@
 """tftransformer.evaluation: classification metrics, cross-validation, plots."""
 
+from tftransformer.evaluation.bleu import corpus_bleu, ngram_counts
 from tftransformer.evaluation.classification_report import ClassificationReport
 from tftransformer.evaluation.cross_validation import (
     cross_validate,
@@ -7,6 +8,9 @@ from tftransformer.evaluation.cross_validation import (
     stratified_k_fold,
 )
 from tftransformer.evaluation.cross_validation_result import CrossValidationResult
+from tftransformer.evaluation.entity_f1_callback import EntityF1Callback
+from tftransformer.evaluation.entity_metrics import entity_report, extract_entities
+from tftransformer.evaluation.entity_report import EntityReport
 from tftransformer.evaluation.metrics import (
     classification_report,
     confusion_matrix,
@@ -20,18 +24,34 @@ from tftransformer.evaluation.predictions import (
     evaluate_classifier,
     logits_to_probabilities,
 )
+from tftransformer.evaluation.tagging_predictions import (
+    evaluate_tagger,
+    predict_entities,
+    predict_tags,
+)
+from tftransformer.evaluation.token_accuracy import TokenAccuracy
 
 __all__ = [
     "ClassificationReport",
     "CrossValidationResult",
+    "EntityF1Callback",
+    "EntityReport",
+    "TokenAccuracy",
     "classification_report",
     "confusion_matrix",
+    "corpus_bleu",
     "cross_validate",
+    "entity_report",
     "evaluate_classifier",
+    "evaluate_tagger",
+    "extract_entities",
     "k_fold",
     "logits_to_probabilities",
+    "ngram_counts",
     "plot_confusion_matrix",
     "plot_training_curves",
+    "predict_entities",
+    "predict_tags",
     "roc_auc",
     "stratified_k_fold",
 ]

@@ -11,29 +11,111 @@ from tftransformer.finetune.backbone_layers import (
     find_backbone,
 )
 from tftransformer.finetune.callbacks import training_callbacks
-from tftransformer.finetune.freezing import freeze_layers
+from tftransformer.finetune.checkpointing import (
+    BACKUP_DIR,
+    CHECKPOINT_FILE,
+    atomic_write,
+    check_run_directory,
+    epoch_seed,
+    fingerprint,
+    read_checkpoint,
+    read_checkpoint_state,
+    remove_temporary_files,
+    save_weights_atomically,
+    write_checkpoint,
+)
+from tftransformer.finetune.epoch_weights_checkpoint import EpochWeightsCheckpoint
+from tftransformer.finetune.freezing import (
+    backbone_sublayers,
+    freeze_backbone,
+    freeze_layers,
+    freeze_layers_by_name,
+    frozen_layer_names,
+    is_frozen,
+)
+from tftransformer.finetune.gradual_unfreezing import GradualUnfreezing
+from tftransformer.finetune.head_warmup import HeadWarmup
+from tftransformer.finetune.layer_decay import layer_decay_multipliers
+from tftransformer.finetune.layerwise_adamw import LayerwiseAdamW
+from tftransformer.finetune.lora import (
+    apply_lora,
+    load_lora_weights,
+    lora_variables,
+    merge_lora,
+    save_lora_weights,
+)
 from tftransformer.finetune.losses import class_weights, classification_loss
 from tftransformer.finetune.optimizers import (
     WEIGHT_DECAY_EXCLUSIONS,
     compute_train_steps,
     create_optimizer,
 )
+from tftransformer.finetune.resumable_training import ResumableTraining
 from tftransformer.finetune.smoothed_sparse_categorical_crossentropy import (
     SmoothedSparseCategoricalCrossentropy,
+)
+from tftransformer.finetune.stop_on_non_finite_loss import StopOnNonFiniteLoss
+from tftransformer.finetune.strategy_options import check_strategy_options
+from tftransformer.finetune.trainable_state import (
+    apply_trainable_change,
+    capture_trainable_state,
+    prepare_optimizer,
+    restore_trainable_state,
+)
+from tftransformer.finetune.training_summary import (
+    describe_training,
+    format_training_summary,
+    write_training_summary,
 )
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
 
 __all__ = [
+    "BACKUP_DIR",
+    "CHECKPOINT_FILE",
+    "EpochWeightsCheckpoint",
+    "ResumableTraining",
+    "StopOnNonFiniteLoss",
+    "atomic_write",
+    "check_run_directory",
+    "epoch_seed",
+    "fingerprint",
+    "read_checkpoint",
+    "read_checkpoint_state",
+    "remove_temporary_files",
+    "save_weights_atomically",
+    "write_checkpoint",
     "WEIGHT_DECAY_EXCLUSIONS",
+    "GradualUnfreezing",
+    "HeadWarmup",
+    "LayerwiseAdamW",
     "SmoothedSparseCategoricalCrossentropy",
     "WarmupLinearDecay",
+    "apply_lora",
+    "apply_trainable_change",
+    "backbone_sublayers",
+    "capture_trainable_state",
+    "check_strategy_options",
     "class_weights",
     "classification_loss",
     "compute_train_steps",
     "create_optimizer",
+    "describe_training",
     "embedding_layers",
     "encoder_layers",
     "find_backbone",
+    "format_training_summary",
+    "freeze_backbone",
     "freeze_layers",
+    "freeze_layers_by_name",
+    "frozen_layer_names",
+    "is_frozen",
+    "layer_decay_multipliers",
+    "load_lora_weights",
+    "lora_variables",
+    "merge_lora",
+    "prepare_optimizer",
+    "restore_trainable_state",
+    "save_lora_weights",
     "training_callbacks",
+    "write_training_summary",
 ]

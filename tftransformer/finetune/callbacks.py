@@ -5,24 +5,43 @@ import os
 
 import keras
 
+from tftransformer.finetune.checkpointing import BACKUP_DIR
+from tftransformer.finetune.epoch_weights_checkpoint import EpochWeightsCheckpoint
+from tftransformer.finetune.resumable_training import ResumableTraining
+from tftransformer.finetune.stop_on_non_finite_loss import StopOnNonFiniteLoss
+
 __all__ = ["training_callbacks"]
 
 
 def training_callbacks(
-    model_dir, monitor="val_accuracy", mode="max", patience=2, tensorboard=True
+    model_dir,
+    monitor="val_accuracy",
+    mode="max",
+    patience=2,
+    tensorboard=True,
+    save_freq="epoch",
+    run_config=None,
+    keep_final_checkpoint=False,
 ):
     """Returns the callbacks for `fit`, writing everything under `model_dir`.
 
-    - `keras.callbacks.BackupAndRestore` backing up to `model_dir/backup` at
-      every epoch's end, so that a `fit` interrupted and run again with the
-      same callbacks resumes from the last finished epoch. The backup is
-      deleted when `fit` finishes. The early-stopping state is not backed
-      up: after a resume it restarts counting.
+    In this order:
+
+    - `StopOnNonFiniteLoss`: a NaN or infinite loss stops training at once
+      with `FloatingPointError` naming the step; nothing is saved after it.
     - `keras.callbacks.EarlyStopping(restore_best_weights=True)`: training
       stops after `patience` epochs without improvement of `monitor`, and the
       model ends with the weights of its best epoch.
-    - `keras.callbacks.ModelCheckpoint` writing the weights after every epoch
-      to `model_dir/checkpoints/epoch_{epoch:03d}.weights.h5` (1-based).
+    - `ResumableTraining` checkpointing to `model_dir/backup` at every
+      epoch's end (and every `save_freq` steps): weights, optimizer state,
+      epoch and step, early-stopping state, history and random-seed states,
+      written atomically. A `fit` killed and run again with the same
+      callbacks resumes where the last checkpoint left it. To see the same
+      data order after a resume, pass the training data through its
+      `epoch_dataset`.
+    - `EpochWeightsCheckpoint` writing the weights after every epoch to
+      `model_dir/checkpoints/epoch_{epoch:03d}.weights.h5` (1-based),
+      atomically.
     - with `tensorboard`, `keras.callbacks.TensorBoard` logging to
       `model_dir/logs`.
 
@@ -35,12 +54,19 @@ def training_callbacks(
             `"auto"` to let Keras infer it from the name.
         patience: int >= 0, epochs without improvement before stopping.
         tensorboard: bool, whether to add the TensorBoard callback.
+        save_freq: `"epoch"`, or an int > 0 to also checkpoint every
+            `save_freq` steps.
+        run_config: optional JSON-serialisable dict of the run's settings; a
+            checkpoint written with other settings is refused.
+        keep_final_checkpoint: bool; when `fit` ends, keep a checkpoint of
+            the final weights (a rerun then trains no further) instead of
+            deleting the checkpoint.
 
     Returns:
         A list of `keras.callbacks.Callback`.
 
     Raises:
-        ValueError: if `mode` or `patience` is invalid.
+        ValueError: if `mode`, `patience` or `save_freq` is invalid.
 
     Example:
     ```python
@@ -65,20 +91,25 @@ def training_callbacks(
             f"patience must be an int >= 0. Received: patience={patience!r}"
         )
     model_dir = os.fspath(model_dir)
-    checkpoint_dir = os.path.join(model_dir, "checkpoints")
-    os.makedirs(checkpoint_dir, exist_ok=True)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor,
+        mode=mode,
+        patience=patience,
+        restore_best_weights=True,
+    )
     callbacks = [
-        keras.callbacks.BackupAndRestore(backup_dir=os.path.join(model_dir, "backup")),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor,
-            mode=mode,
-            patience=patience,
-            restore_best_weights=True,
+        StopOnNonFiniteLoss(),
+        early_stopping,
+        # After the EarlyStopping, whose state it restores.
+        ResumableTraining(
+            os.path.join(model_dir, BACKUP_DIR),
+            save_freq=save_freq,
+            early_stopping=early_stopping,
+            run_config=run_config,
+            keep_final_checkpoint=keep_final_checkpoint,
         ),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(checkpoint_dir, "epoch_{epoch:03d}.weights.h5"),
-            save_weights_only=True,
-            save_freq="epoch",
+        EpochWeightsCheckpoint(
+            os.path.join(model_dir, "checkpoints", "epoch_{epoch:03d}.weights.h5")
         ),
     ]
     if tensorboard:

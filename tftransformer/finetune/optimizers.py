@@ -5,6 +5,8 @@ import re
 
 import keras
 
+from tftransformer.finetune.layer_decay import layer_decay_multipliers
+from tftransformer.finetune.layerwise_adamw import LayerwiseAdamW
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
 
 __all__ = [
@@ -45,6 +47,8 @@ def create_optimizer(
     epsilon=1e-6,
     end_learning_rate=0.0,
     exclude_from_weight_decay=None,
+    layer_decay=None,
+    model=None,
 ):
     """Returns AdamW with linear warmup and decay, the BERT fine-tuning recipe.
 
@@ -74,10 +78,17 @@ def create_optimizer(
             (`"gamma"` in `"embeddings_layer_norm/gamma"`), is one of them.
             Defaults to `WEIGHT_DECAY_EXCLUSIONS`, `("gamma", "beta",
             "bias")`; `[]` decays every variable.
+        layer_decay: optional float in (0, 1], layer-wise learning-rate
+            decay: encoder layer `l` of `L` trains at `decay ** (L - l)`
+            times the rate, the embeddings at `decay ** (L + 1)`, the head
+            at the full rate (see `layer_decay_multipliers`). Needs `model`.
+        model: the built model to fine-tune; read only with `layer_decay`,
+            for its variable paths.
 
     Returns:
         A `keras.optimizers.AdamW` whose learning rate is a
-        `WarmupLinearDecay` schedule.
+        `WarmupLinearDecay` schedule; with `layer_decay`, its subclass
+        `LayerwiseAdamW` holding the per-variable multipliers.
 
     Raises:
         ValueError: if an argument is out of range.
@@ -131,13 +142,21 @@ def create_optimizer(
             "exclude_from_weight_decay must be None or a list of strings. "
             f"Received: exclude_from_weight_decay={exclude_from_weight_decay!r}"
         )
+    multipliers = None
+    if layer_decay is not None:
+        if model is None:
+            raise ValueError(
+                "layer_decay needs the model, to find its layers. Received: "
+                f"layer_decay={layer_decay!r}, model=None"
+            )
+        multipliers = layer_decay_multipliers(model, layer_decay)
     schedule = WarmupLinearDecay(
         peak_learning_rate=learning_rate,
         warmup_steps=warmup_steps,
         num_train_steps=num_train_steps,
         end_learning_rate=end_learning_rate,
     )
-    optimizer = keras.optimizers.AdamW(
+    adamw_args = dict(
         learning_rate=schedule,
         weight_decay=weight_decay,
         beta_1=beta_1,
@@ -145,6 +164,10 @@ def create_optimizer(
         epsilon=epsilon,
         clipnorm=clipnorm,
     )
+    if multipliers is None:
+        optimizer = keras.optimizers.AdamW(**adamw_args)
+    else:
+        optimizer = LayerwiseAdamW(learning_rate_multipliers=multipliers, **adamw_args)
     if exclude_from_weight_decay is None:
         exclude_from_weight_decay = WEIGHT_DECAY_EXCLUSIONS
     optimizer.exclude_from_weight_decay(

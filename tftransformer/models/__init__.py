@@ -1,15 +1,25 @@
 """tftransformer.models: functional models composed from the layers."""
 
+from tftransformer.models.causal_lm import CausalLM
+from tftransformer.models.decoding import beam_search
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
+from tftransformer.models.token_classifier import TokenClassifier
+from tftransformer.models.token_classifier_preprocessor import (
+    TokenClassifierPreprocessor,
+)
 from tftransformer.models.transformer_classifier import TransformerClassifier
 from tftransformer.models.transformer_encoder import TransformerEncoder
 
 __all__ = [
+    "CausalLM",
     "Seq2SeqTransformer",
     "TextClassifier",
     "TextClassifierPreprocessor",
+    "TokenClassifier",
+    "TokenClassifierPreprocessor",
     "TransformerClassifier",
     "TransformerEncoder",
+    "beam_search",
 ]

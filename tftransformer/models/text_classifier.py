@@ -37,6 +37,11 @@ class TextClassifier(keras_hub.models.TextClassifier):
             defaults to 4x the hidden width.
         label_names: optional list of label strings, in class-id order; kept
             in the config so predictions and exports can name labels.
+        frozen_backbone_layers: optional list of names of backbone layers to
+            freeze (see `tftransformer.finetune.freeze_layers_by_name`). The
+            config records the layers frozen by `tftransformer.finetune`'s
+            freezing functions at save time, so a `.keras` reload trains the
+            same variables and runs those layers in inference mode.
         **kwargs: passed to `keras.Model`.
 
     Call arguments:
@@ -67,6 +72,7 @@ class TextClassifier(keras_hub.models.TextClassifier):
         extra_block_num_heads=None,
         extra_block_intermediate_dim=None,
         label_names=None,
+        frozen_backbone_layers=None,
         **kwargs,
     ):
         if not isinstance(num_classes, int) or num_classes < 2:
@@ -154,6 +160,11 @@ class TextClassifier(keras_hub.models.TextClassifier):
         # keras-hub's compile() picks from_logits from this.
         self.activation = None
 
+        # keras-hub backbones rebuild their layers from constructor
+        # arguments, so a loaded model gets its freeze back from here.
+        if frozen_backbone_layers:
+            _freeze_layers_by_name(self.backbone, frozen_backbone_layers)
+
     def preprocess_samples(self, x, y=None, sample_weight=None):
         # Batches tokenized by the tf.data pipeline skip the preprocessor.
         if isinstance(x, dict) and "token_ids" in x:
@@ -171,9 +182,25 @@ class TextClassifier(keras_hub.models.TextClassifier):
                 "extra_block_num_heads": self.extra_block_num_heads,
                 "extra_block_intermediate_dim": self.extra_block_intermediate_dim,
                 "label_names": self.label_names,
+                "frozen_backbone_layers": [
+                    layer.name for layer in self.backbone.layers if _is_frozen(layer)
+                ],
             }
         )
         return config
+
+
+def _freeze_layers_by_name(backbone, names):
+    # Imported on use: tftransformer.finetune may import tftransformer.models.
+    from tftransformer.finetune.freezing import freeze_layers_by_name
+
+    return freeze_layers_by_name(backbone, names)
+
+
+def _is_frozen(layer):
+    from tftransformer.finetune.freezing import is_frozen
+
+    return is_frozen(layer)
 
 
 def _hidden_dim(backbone):

@@ -1,0 +1,319 @@
+r"""Fine-tunes a pretrained BERT-family encoder for named entity recognition.
+
+With no data flags it fine-tunes the embedded all-MiniLM-L6-v2 checkpoint on
+the embedded WNUT-16 Twitter NER split, then prints and writes the test
+entity report (per-type precision / recall / F1, micro and macro averages,
+token accuracy, scored as CoNLL's conlleval does). Everything lands in
+`--model_dir`: the model (`model.keras`), the report (`report.json`), the
+test predictions (`predictions.jsonl`), the training history, checkpoints
+and TensorBoard logs. Early stopping watches the validation entity micro-F1.
+
+Usage:
+```
+python examples/ner.py --epochs=4 --max_length=64
+python examples/ner.py --train_file=train.conll --validation_file=dev.conll \
+    --test_file=test.conll
+python examples/ner.py --train_file=train.jsonl --freeze_layers=2
+```
+"""
+
+import dataclasses
+import inspect
+import json
+import os
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def run(
+    preset="embedded",
+    train_file=None,
+    validation_file=None,
+    test_file=None,
+    freeze_layers=0,
+    epochs=4,
+    batch_size=16,
+    learning_rate=1e-4,
+    head_learning_rate=3e-3,
+    weight_decay=0.01,
+    warmup_fraction=0.1,
+    dropout=0.1,
+    patience=2,
+    max_length=64,
+    model_dir="runs/ner",
+    seed=0,
+    max_train_examples=None,
+    verbose=1,
+):
+    """Fine-tunes, evaluates and saves a token classifier; returns the results.
+
+    Returns:
+        A dict with `report` (the test `EntityReport`), `history` (per-epoch
+        logs), `model_path`, `model`, `train_seconds` and `predictions` (the
+        test tags, one list per sentence).
+    """
+    import keras
+
+    import tftransformer as tft
+    import tftransformer.presets  # noqa: F401
+
+    _check_positive(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    if head_learning_rate is not None:
+        _check_positive(head_learning_rate=head_learning_rate)
+    if max_length is None or max_length < 2:
+        raise ValueError(
+            "max_length must be an integer >= 2 (room for [CLS] and [SEP]). "
+            f"Received: max_length={max_length}"
+        )
+    keras.utils.set_random_seed(seed)
+    os.makedirs(model_dir, exist_ok=True)
+
+    train, validation, test = _load_splits(train_file, validation_file, test_file, seed)
+    if max_train_examples:
+        train = train.sample(max_train_examples, seed)
+    tags = train.tag_vocabulary
+    if verbose:
+        print(
+            f"Data: {len(train)} train ({train.source}), {len(validation)} "
+            f"validation, {len(test)} test sentences; {len(tags)} tags, "
+            f"entity types {list(train.entity_types)}"
+        )
+
+    backbone, preprocessor = tft.presets.load_backbone(
+        preset, sequence_length=max_length
+    )
+    tokenizer = preprocessor.tokenizer
+    tagger = tft.models.TokenClassifier(
+        backbone,
+        num_tags=len(tags),
+        preprocessor=tft.models.TokenClassifierPreprocessor(
+            tokenizer, sequence_length=max_length
+        ),
+        dropout=dropout,
+        tag_names=list(tags),
+    )
+    frozen = tft.finetune.freeze_layers(tagger, freeze_layers)
+
+    def dataset(data, training):
+        return tft.data.make_tagging_dataset(
+            data.words,
+            data.tag_ids,
+            tokenizer,
+            batch_size=batch_size,
+            max_length=max_length,
+            shuffle=training,
+            seed=seed,
+        )
+
+    train_dataset = dataset(train, True)
+    # Length buckets each end with a partial batch: count the batches of one
+    # pass (which also tokenizes and caches the data) for the LR schedule.
+    steps = int(train_dataset.reduce(0, lambda count, _: count + 1)) * epochs
+    tagger.compile(
+        optimizer=_optimizer(
+            tagger,
+            learning_rate,
+            head_learning_rate,
+            num_train_steps=steps,
+            warmup_fraction=warmup_fraction,
+            weight_decay=weight_decay,
+        )
+    )
+    if verbose:
+        trainable = sum(int(np.prod(w.shape)) for w in tagger.trainable_weights)
+        print(
+            f"Model: {preset} backbone, {len(frozen)} layers frozen, "
+            f"{trainable:,} trainable parameters, {steps} steps"
+        )
+
+    # Before the default callbacks, so that they see `val_entity_f1`.
+    callbacks = [tft.evaluation.EntityF1Callback(validation, batch_size)]
+    callbacks += tft.finetune.training_callbacks(
+        model_dir, monitor="val_entity_f1", mode="max", patience=patience
+    )
+    start = time.time()
+    history = tagger.fit(
+        train_dataset,
+        validation_data=dataset(validation, False),
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+    ).history
+    train_seconds = time.time() - start
+
+    report, predicted = tft.evaluation.evaluate_tagger(
+        tagger, test, batch_size=batch_size
+    )
+    report.to_json(os.path.join(model_dir, "report.json"))
+    with open(os.path.join(model_dir, "predictions.jsonl"), "w") as f:
+        for words, true_tags, tags_out in zip(test.words, test.tags, predicted):
+            record = {"tokens": words, "tags": true_tags, "predicted": tags_out}
+            f.write(json.dumps(record) + "\n")
+    with open(os.path.join(model_dir, "history.json"), "w") as f:
+        json.dump(
+            {"history": _jsonable(history), "train_seconds": train_seconds},
+            f,
+            indent=2,
+        )
+    model_path = os.path.join(model_dir, "model.keras")
+    tagger.save(model_path)
+    if verbose:
+        print(f"\nTest entities ({len(test)} sentences, {test.source}):")
+        print(report.format())
+        print(f"Model, report and predictions written to {model_dir}/")
+    return {
+        "report": report,
+        "history": history,
+        "model_path": model_path,
+        "model": tagger,
+        "train_seconds": train_seconds,
+        "predictions": predicted,
+    }
+
+
+def _optimizer(tagger, learning_rate, head_learning_rate, **schedule):
+    """`create_optimizer`'s AdamW, the tagging head at its own peak rate."""
+    from tftransformer import finetune
+
+    optimizer = finetune.create_optimizer(learning_rate, **schedule)
+    if head_learning_rate is None or head_learning_rate == learning_rate:
+        return optimizer
+    multiplier = head_learning_rate / learning_rate
+    config = optimizer.get_config()
+    config["learning_rate_multipliers"] = {
+        variable.path: multiplier for variable in tagger.output_dense.weights
+    }
+    optimizer = finetune.LayerwiseAdamW.from_config(config)
+    # The weight decay exclusions are not part of the config.
+    optimizer.exclude_from_weight_decay(
+        var_list=[
+            variable
+            for variable in tagger.weights
+            if variable.path.split("/")[-1] in finetune.WEIGHT_DECAY_EXCLUSIONS
+        ]
+    )
+    return optimizer
+
+
+def _check_positive(**values):
+    for name, value in values.items():
+        if value is None or value <= 0:
+            raise ValueError(f"{name} must be positive. Received: {name}={value}")
+
+
+def _load_splits(train_file, validation_file, test_file, seed):
+    from tftransformer import data
+
+    if train_file is None:
+        if validation_file or test_file:
+            raise ValueError(
+                "validation_file and test_file need a train_file. Received: "
+                f"validation_file={validation_file!r}, test_file={test_file!r}"
+            )
+        return (
+            data.load_wnut16("train"),
+            data.load_wnut16("validation"),
+            data.load_wnut16("test"),
+        )
+    train = data.load_tagging_file(train_file)
+    if validation_file:
+        validation = data.load_tagging_file(validation_file)
+    else:
+        if len(train) < 2:
+            raise ValueError(
+                f"{train_file} has {len(train)} sentence; holding out validation "
+                "data needs at least 2. Pass --validation_file."
+            )
+        # Hold out a seeded 10% of the training sentences.
+        order = np.random.default_rng(seed).permutation(len(train))
+        held_out = max(1, len(train) // 10)
+        validation = train.take(np.sort(order[:held_out]))
+        train = train.take(np.sort(order[held_out:]))
+    test = data.load_tagging_file(test_file) if test_file else validation
+    # One tag vocabulary for all splits: a type seen only in evaluation data
+    # gets output ids too (never trained, so its entities count as missed).
+    vocabulary = data.build_tag_vocabulary(train.tags + validation.tags + test.tags)
+    return tuple(
+        dataclasses.replace(split, tag_vocabulary=vocabulary)
+        for split in (train, validation, test)
+    )
+
+
+def _jsonable(history):
+    return {k: [float(v) for v in values] for k, values in history.items()}
+
+
+def define_flags():
+    """Defines the script's flags; only when it runs as a script, so that
+    importing `run` from several examples in one process never clashes."""
+    flags.DEFINE_string(
+        "preset",
+        "embedded",
+        "Backbone: 'embedded', a local directory, or a keras-hub preset name "
+        "(needs network).",
+    )
+    flags.DEFINE_string(
+        "train_file",
+        None,
+        "CoNLL-style (word and tag columns, blank line between sentences) or "
+        "JSONL (tokens, tags) file; default: the embedded WNUT-16 split.",
+    )
+    flags.DEFINE_string(
+        "validation_file",
+        None,
+        "Validation data; default: the embedded split, or 10% of --train_file "
+        "held out.",
+    )
+    flags.DEFINE_string(
+        "test_file", None, "Test data; default: the embedded split, or validation."
+    )
+    flags.DEFINE_integer(
+        "freeze_layers", 0, "Freeze the embeddings and the first N encoder layers."
+    )
+    flags.DEFINE_integer("epochs", 4, "Training epochs.")
+    flags.DEFINE_integer("batch_size", 16, "Batch size (sentences).")
+    flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate (AdamW).")
+    flags.DEFINE_float(
+        "head_learning_rate",
+        3e-3,
+        "Peak learning rate of the new tagging head, which starts from random "
+        "weights over small backbone features.",
+    )
+    flags.DEFINE_float(
+        "weight_decay", 0.01, "Decoupled weight decay (not on LayerNorm and biases)."
+    )
+    flags.DEFINE_float("warmup_fraction", 0.1, "Fraction of steps of linear warmup.")
+    flags.DEFINE_float("dropout", 0.1, "Dropout of the tagging head.")
+    flags.DEFINE_integer(
+        "patience",
+        2,
+        "Early stopping patience (epochs without a better validation entity F1).",
+    )
+    flags.DEFINE_integer(
+        "max_length",
+        64,
+        "Longest word-piece sequence; words past it are left out of the loss "
+        "and predicted 'O'.",
+    )
+    flags.DEFINE_string("model_dir", "runs/ner", "Output directory.")
+    flags.DEFINE_integer("seed", 0, "Random seed (weights, shuffling, subsets).")
+    flags.DEFINE_integer(
+        "max_train_examples", None, "Train on a seeded subset of this many sentences."
+    )
+
+
+def main(argv):
+    del argv
+    names = [name for name in inspect.signature(run).parameters if name != "verbose"]
+    run(**{name: FLAGS[name].value for name in names})
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

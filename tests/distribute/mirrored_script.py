@@ -1,0 +1,146 @@
+"""Training under `MirroredStrategy` on two logical CPUs, for `mirrored_test.py`.
+
+The two logical devices must be configured before TensorFlow initializes its
+devices, so each check runs in a fresh process:
+
+    python mirrored_script.py --mode=exact --result=FILE
+    python mirrored_script.py --mode=pretrained --result=FILE
+
+`exact`: one SGD step on the same global batch from the same weights, once
+on one device and once mirrored over two; writes the largest weight
+difference between the two runs and how far the step moved the weights.
+
+`pretrained`: fine-tunes the embedded checkpoint's `TextClassifier` for a
+few steps on 32 real examples, built inside the mirrored scope; writes the
+losses.
+"""
+
+import argparse
+import json
+
+import numpy as np
+
+
+def two_logical_cpus():
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu,
+        [
+            tf.config.LogicalDeviceConfiguration(),
+            tf.config.LogicalDeviceConfiguration(),
+        ],
+    )
+    return ["/cpu:0", "/cpu:1"]
+
+
+def exact(devices):
+    import keras
+    import tensorflow as tf
+
+    from tftransformer import distribute, models
+
+    def build():
+        encoder = models.TransformerEncoder(
+            vocabulary_size=50,
+            num_layers=1,
+            num_heads=2,
+            hidden_dim=16,
+            intermediate_dim=32,
+            max_sequence_length=12,
+            dropout=0.0,
+        )
+        model = models.TransformerClassifier(
+            encoder, num_classes=3, dropout=0.0, pooling="mean"
+        )
+        # The default loss reduction averages over the global batch: each
+        # replica divides its sum by its share, Keras by the replica count.
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.5),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        return model
+
+    rng = np.random.default_rng(0)
+    global_batch = 8
+    lengths = rng.integers(3, 13, size=global_batch)
+    padding_mask = (np.arange(12)[None, :] < lengths[:, None]).astype("int32")
+    features = {
+        "token_ids": rng.integers(1, 50, size=(global_batch, 12)).astype("int32")
+        * padding_mask,
+        "padding_mask": padding_mask,
+    }
+    labels = rng.integers(0, 3, size=global_batch).astype("int32")
+
+    def one_step(model):
+        dataset = tf.data.Dataset.from_tensors((features, labels))
+        model.fit(dataset, epochs=1, verbose=0)
+        return model.get_weights()
+
+    keras.utils.set_random_seed(0)
+    single = build()
+    initial = single.get_weights()
+    single_weights = one_step(single)
+
+    strategy = distribute.get_strategy("mirrored", devices=devices)
+    with strategy.scope():
+        mirrored = build()
+    mirrored.set_weights(initial)
+    mirrored_weights = one_step(mirrored)
+    return {
+        "replicas": strategy.num_replicas_in_sync,
+        "max_difference": max(
+            float(np.max(np.abs(a - b)))
+            for a, b in zip(single_weights, mirrored_weights)
+        ),
+        "max_update": max(
+            float(np.max(np.abs(a - b))) for a, b in zip(single_weights, initial)
+        ),
+    }
+
+
+def pretrained(devices):
+    import keras
+
+    from tftransformer import data, distribute, finetune, models, presets
+
+    keras.utils.set_random_seed(0)
+    strategy = distribute.get_strategy("mirrored", devices=devices)
+    train = data.load_rotten_tomatoes("train").sample(32)
+    batch_size = distribute.global_batch_size(8, strategy)
+    with strategy.scope():
+        backbone, preprocessor = presets.load_backbone("embedded", sequence_length=32)
+        classifier = models.TextClassifier(backbone, num_classes=2, pooling="mean")
+        classifier.compile(
+            optimizer=finetune.create_optimizer(5e-5, num_train_steps=2),
+            loss=finetune.classification_loss(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+        )
+    dataset = data.make_classification_dataset(
+        list(train.texts),
+        train.labels,
+        preprocessor.tokenizer,
+        batch_size=batch_size,
+        max_length=32,
+        shuffle=True,
+        seed=0,
+        bucket_by_length=False,
+    )
+    history = classifier.fit(dataset, epochs=1, verbose=0).history
+    return {"replicas": strategy.num_replicas_in_sync, "loss": history["loss"]}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=["exact", "pretrained"], required=True)
+    parser.add_argument("--result", required=True)
+    args = parser.parse_args()
+    devices = two_logical_cpus()
+    result = exact(devices) if args.mode == "exact" else pretrained(devices)
+    with open(args.result, "w") as f:
+        json.dump(result, f)
+
+
+if __name__ == "__main__":
+    main()

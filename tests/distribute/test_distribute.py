@@ -1,0 +1,215 @@
+"""`get_strategy` names and errors, and the single-process helpers."""
+
+import json
+import os
+import socket
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tftransformer import distribute, finetune
+from tftransformer.distribute import _local_tpu_present, _restore_only
+
+TPU_VARIABLES = ("TPU_NAME", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS", "TPU_CONFIG")
+
+
+@pytest.fixture
+def no_cluster(monkeypatch):
+    """No TF_CONFIG and no TPU named in the environment."""
+    for name in ("TF_CONFIG",) + TPU_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def silent_metadata_server(monkeypatch):
+    """A GCE metadata server on 127.0.0.1 that accepts and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{server.getsockname()[1]}")
+    yield
+    # Closing resets the pending connections: the abandoned lookup ends.
+    server.close()
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(ValueError, match="one of .*'mirrored'.*Received: name='gpu'"):
+        distribute.get_strategy("gpu")
+
+
+@pytest.mark.parametrize(
+    "name, devices, message",
+    [
+        ("default", ["/cpu:0"], "devices applies to"),
+        ("mirrored", "/cpu:0", "non-empty list"),
+        ("mirrored", [], "non-empty list"),
+        ("one_device", ["/cpu:0", "/cpu:1"], "exactly one device"),
+    ],
+)
+def test_bad_devices_are_rejected(name, devices, message):
+    with pytest.raises(ValueError, match=message):
+        distribute.get_strategy(name, devices=devices)
+
+
+def test_tpu_is_only_for_tpu_strategies():
+    with pytest.raises(ValueError, match="tpu applies to"):
+        distribute.get_strategy("mirrored", tpu="my-tpu")
+
+
+def test_bad_tpu_timeout_is_rejected():
+    with pytest.raises(ValueError, match="tpu_timeout must be a number > 0"):
+        distribute.get_strategy("tpu", tpu_timeout=0)
+
+
+def test_single_process_strategies(no_cluster):
+    assert distribute.get_strategy("default") is tf.distribute.get_strategy()
+    one_device = distribute.get_strategy("one_device", devices=["/cpu:0"])
+    assert isinstance(one_device, tf.distribute.OneDeviceStrategy)
+    mirrored = distribute.get_strategy("mirrored", devices=["/cpu:0"])
+    assert isinstance(mirrored, tf.distribute.MirroredStrategy)
+    assert mirrored.num_replicas_in_sync == 1
+
+
+@pytest.mark.skipif(
+    bool(tf.config.list_physical_devices("GPU")) or _local_tpu_present(),
+    reason="auto picks the accelerator",
+)
+def test_auto_without_accelerator_or_cluster_is_the_default(no_cluster):
+    assert distribute.get_strategy("auto") is tf.distribute.get_strategy()
+
+
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        (None, "TF_CONFIG environment variable, which is not set"),
+        ("{cluster: worker}", "TF_CONFIG must be JSON"),
+        ('{"task": {"type": "worker", "index": 0}}', 'must have a "cluster"'),
+        (
+            '{"cluster": {"worker": ["127.0.0.1"]}, "task": {"type": "worker", '
+            '"index": 0}}',
+            '"host:port" addresses',
+        ),
+        (
+            '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, '
+            '"task": {"type": "worker", "index": 2}}',
+            'an "index" into',
+        ),
+        (
+            '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", '
+            '"index": 0}}',
+            "jobs \\['worker'\\]",
+        ),
+    ],
+)
+def test_multi_worker_needs_a_valid_tf_config(
+    no_cluster, monkeypatch, tf_config, message
+):
+    if tf_config is not None:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(ValueError, match=message) as error:
+        distribute.get_strategy("multi_worker")
+    if tf_config is not None:
+        assert tf_config in str(error.value)
+
+
+def test_read_tf_config(no_cluster, monkeypatch):
+    assert distribute.read_tf_config(required=False) is None
+    config = {
+        "cluster": {"chief": ["h0:1"], "worker": ["h1:1", "h2:1"]},
+        "task": {"type": "worker", "index": 1},
+    }
+    monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    assert distribute.read_tf_config() == config
+
+
+@pytest.mark.skipif(_local_tpu_present(), reason="this machine has a TPU")
+def test_tpu_fails_fast_without_a_tpu(no_cluster):
+    with pytest.raises(ValueError, match="No TPU found.*TPU_NAME"):
+        distribute.get_strategy("tpu")
+
+
+def test_tpu_lookup_is_bounded_when_the_metadata_server_hangs(
+    no_cluster, silent_metadata_server
+):
+    with pytest.raises(RuntimeError, match="within tpu_timeout=0.5s"):
+        distribute.get_strategy("tpu", tpu="my-tpu", tpu_timeout=0.5)
+
+
+@pytest.mark.skipif(
+    bool(tf.config.list_physical_devices("GPU")), reason="auto picks the GPUs"
+)
+def test_auto_falls_back_when_the_named_tpu_cannot_be_reached(
+    no_cluster, silent_metadata_server, monkeypatch
+):
+    monkeypatch.setenv("TPU_NAME", "my-tpu")
+    with pytest.warns(UserWarning, match="Not using a TPU"):
+        strategy = distribute.get_strategy("auto", tpu_timeout=0.5)
+    assert strategy is tf.distribute.get_strategy()
+
+
+def test_global_batch_size():
+    assert distribute.global_batch_size(16) == 16
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0"])
+    assert distribute.global_batch_size(16, mirrored) == 16
+    for bad in (0, -2, 2.0, True, None):
+        with pytest.raises(ValueError, match="per_replica_batch_size must be"):
+            distribute.global_batch_size(bad)
+
+
+def test_single_process_is_chief_and_writes_to_model_dir(tmp_path):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    assert distribute.is_chief() and distribute.is_chief(strategy)
+    model_dir = tmp_path / "run"
+    assert distribute.write_dir(model_dir, strategy) == str(model_dir)
+    assert model_dir.is_dir()
+    distribute.cleanup_write_dir(model_dir, strategy)
+    assert model_dir.is_dir()
+
+
+def test_chief_callbacks_are_the_fine_tuning_callbacks(tmp_path):
+    callbacks = distribute.training_callbacks(tmp_path, tensorboard=False)
+    expected = finetune.training_callbacks(tmp_path, tensorboard=False)
+    assert [type(c) for c in callbacks] == [type(c) for c in expected]
+    (resumable,) = [c for c in callbacks if isinstance(c, finetune.ResumableTraining)]
+    assert not resumable.read_only
+    assert resumable.directory == os.path.join(str(tmp_path), finetune.BACKUP_DIR)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_a_worker_resumes_from_the_chief_checkpoint_without_writing(tmp_path):
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+
+    def model():
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        m.compile(keras.optimizers.SGD(0.1), "mse")
+        return m
+
+    chief_callbacks = finetune.training_callbacks(
+        tmp_path / "chief", monitor="loss", mode="min", tensorboard=False
+    )
+    chief = model()
+    with pytest.raises(KeyboardInterrupt):
+        chief.fit(x, y, epochs=3, verbose=0, callbacks=chief_callbacks + [_Interrupt()])
+    backup_dir = str(tmp_path / "chief" / finetune.BACKUP_DIR)
+    files = sorted(os.listdir(backup_dir))
+    stamps = [os.path.getmtime(os.path.join(backup_dir, f)) for f in files]
+
+    (chief_resumable,) = [
+        c for c in chief_callbacks if isinstance(c, finetune.ResumableTraining)
+    ]
+    worker_resumable = _restore_only(chief_resumable, backup_dir)
+    assert worker_resumable.read_only
+    worker = model()
+    worker.fit(x, y, epochs=3, verbose=0, callbacks=[worker_resumable])
+    # Resumed after epoch 1 with the chief's weights, and left its file alone.
+    assert len(worker.history.history["loss"]) == 3
+    assert sorted(os.listdir(backup_dir)) == files
+    assert [os.path.getmtime(os.path.join(backup_dir, f)) for f in files] == stamps

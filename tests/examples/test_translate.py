@@ -1,0 +1,138 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from examples import translate
+
+# A toy language pair: each source word has one translation, kept in order.
+LEXICON = {
+    "the": "el",
+    "dog": "perro",
+    "cat": "gato",
+    "sees": "ve",
+    "eats": "come",
+    "big": "grande",
+    "small": "pequeño",
+    "bread": "pan",
+    "fish": "pez",
+    "and": "y",
+    "runs": "corre",
+    "sleeps": "duerme",
+}
+
+TINY = dict(
+    source_column="0",
+    target_column="1",
+    max_length=12,
+    test_size=40,
+    validation_size=20,
+    min_token_count=2,
+    num_layers=1,
+    num_heads=2,
+    hidden_dim=32,
+    intermediate_dim=64,
+    dropout=0.0,
+    batch_size=16,
+    learning_rate=5e-3,
+    beam_width=3,
+    num_samples=2,
+    verbose=0,
+)
+
+
+def write_pairs(tmp_path, n=360, seed=0):
+    rng = np.random.default_rng(seed)
+    words = sorted(LEXICON)
+    lines = []
+    for _ in range(n):
+        sentence = list(rng.choice(words, size=rng.integers(3, 7)))
+        translation = [LEXICON[w] for w in sentence]
+        lines.append(" ".join(sentence) + " .\t" + " ".join(translation) + " .\n")
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(lines), encoding="utf-8")
+    return str(path)
+
+
+def test_run_learns_a_toy_language_and_writes_its_outputs(tmp_path):
+    model_dir = tmp_path / "run"
+    result = translate.run(
+        pairs_file=write_pairs(tmp_path), epochs=6, model_dir=str(model_dir), **TINY
+    )
+    losses = result["history"]["loss"]
+    assert losses[-1] < 0.3 * losses[0], losses
+    bleu = result["bleu"]
+    # Word-for-word translation of unseen sentences: most 4-grams right.
+    assert bleu["greedy"]["bleu"] > 60, bleu["greedy"]
+    assert bleu["beam"]["bleu"] > 60, bleu["beam"]
+    assert result["num_pairs"] == {"train": 300, "validation": 20, "test": 40}
+
+    report = json.loads((model_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["bleu"]["greedy"] == pytest.approx(bleu["greedy"]["bleu"])
+    assert report["bleu"]["beam"] == pytest.approx(bleu["beam"]["bleu"])
+    assert len(report["samples"]) == 2
+    sample = result["samples"][0]
+    assert set(sample) == {"source", "reference", "greedy", "beam"}
+    rows = (model_dir / "translations.tsv").read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "source\treference\tgreedy\tbeam"
+    assert len(rows) == 41
+    vocabulary = (model_dir / "target_vocabulary.txt").read_text(encoding="utf-8")
+    assert vocabulary.split("\n")[:4] == list(translate.RESERVED_TOKENS)
+    assert "perro" in vocabulary.split("\n")
+
+    reloaded = keras.saving.load_model(result["model_path"])
+    source = np.array([[5, 6, 7, 0]], "int32")
+    np.testing.assert_array_equal(
+        reloaded.greedy_decode(source, translate.START, translate.END, 12),
+        result["model"].greedy_decode(source, translate.START, translate.END, 12),
+    )
+
+
+def test_time_budget_stops_after_the_first_epoch(tmp_path):
+    result = translate.run(
+        pairs_file=write_pairs(tmp_path, n=120),
+        epochs=5,
+        max_train_minutes=1e-6,
+        model_dir=str(tmp_path / "run"),
+        **{**TINY, "test_size": 10, "validation_size": 10},
+    )
+    assert len(result["history"]["loss"]) == 1
+
+
+def test_ids_to_text_joins_pieces_and_stops_at_the_end_token():
+    vocabulary = [*translate.RESERVED_TOKENS, "perro", "##s", "come", "."]
+    ids = [translate.START, 4, 5, 6, 7, translate.END, 6, translate.PAD]
+    assert translate._ids_to_text(ids, vocabulary) == "perros come ."
+    assert translate._words("El perro, ¿come?") == [
+        "el",
+        "perro",
+        ",",
+        "¿",
+        "come",
+        "?",
+    ]
+
+
+def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="make translation-data"):
+        translate.run(model_dir=str(tmp_path / "run"), verbose=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"max_length": 2}, "max_length=2"),
+        ({"beam_width": 0}, "beam_width=0"),
+        ({"test_size": 500}, "too few for test_size=500"),
+    ],
+)
+def test_rejects_bad_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        translate.run(
+            pairs_file=write_pairs(tmp_path, n=50),
+            model_dir=str(tmp_path / "run"),
+            **{**TINY, **kwargs},
+        )

@@ -1,0 +1,73 @@
+import inspect
+import json
+
+import pytest
+
+from examples import classify, tune
+from tests.tuning.tiny_preset import write_tiny_preset
+from tftransformer.tuning import load_run_config
+
+
+@pytest.fixture(scope="module")
+def tiny_preset(tmp_path_factory):
+    return write_tiny_preset(tmp_path_factory.mktemp("tiny_preset"))
+
+
+TINY = dict(
+    max_length=32,
+    max_train_examples=24,
+    max_eval_examples=16,
+    run_eagerly=True,
+    verbose=0,
+)
+
+
+def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
+    space = tmp_path / "space.json"
+    space.write_text(
+        json.dumps(
+            {
+                "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
+                "batch_size": [8, 16],
+                "dropout": 0.0,
+            }
+        )
+    )
+    result = tune.run(
+        preset=tiny_preset,
+        space_file=str(space),
+        max_trials=2,
+        directory=str(tmp_path),
+        compare_default=True,
+        **TINY,
+    )
+    assert [r["status"] for r in result["trials"]] == ["COMPLETED"] * 2
+    best = result["best_config"]
+    assert set(best) == {"learning_rate", "batch_size", "dropout"}
+    assert 1e-4 <= best["learning_rate"] <= 1e-2 and best["batch_size"] in (8, 16)
+    assert best["dropout"] == 0.0
+    assert result["best_val_accuracy"] == max(r["score"] for r in result["trials"])
+    for key in ("best_test_accuracy", "default_test_accuracy", "default_val_accuracy"):
+        assert 0.0 <= result[key] <= 1.0, key
+
+    # best.json is what classify.py --config reads.
+    names = list(inspect.signature(classify.run).parameters)
+    assert load_run_config(result["best_config_path"], names) == best
+    with open(tmp_path / "search" / "search_report.json") as f:
+        assert json.load(f)["best_config"] == best
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hp": ["droput=0.1"]}, "Did you mean 'dropout'"),
+        ({"hp": ["learning_rate=1e-3..1e-5:log"]}, "min < max"),
+        ({"hp": ["freeze_layers=0..3"]}, "2 encoder layers"),
+        ({"hp": ["dropout=0.1"], "space_file": "space.json"}, "not both"),
+        ({"epochs": 0}, "epochs=0"),
+    ],
+)
+def test_bad_spaces_fail_before_any_trial(tiny_preset, tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tune.run(preset=tiny_preset, directory=str(tmp_path), **{**TINY, **kwargs})
+    assert not (tmp_path / "search").exists()

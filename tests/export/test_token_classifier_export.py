@@ -1,0 +1,115 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras_hub
+import numpy as np
+import pytest
+
+from tftransformer.data import embedded_tokenizer
+from tftransformer.evaluation import predict_tags
+from tftransformer.export import TAGS_FILE, export_token_classifier
+from tftransformer.models import TokenClassifier, TokenClassifierPreprocessor
+
+TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+SEQUENCE_LENGTH = 12
+SENTENCES = [
+    "Barack Obama visits Paris",
+    "",
+    "rain  in\tNew York today",
+    # Far more than SEQUENCE_LENGTH pieces: the last words are truncated.
+    " ".join(["@paulwalk loves Berlin"] * 6),
+    "a",
+]
+
+# Loads the SavedModel in a process that imports only TensorFlow and
+# TensorFlow Text, and prints the signature's outputs as JSON.
+CLIENT = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the WordPiece ops)
+loaded = {m.split(".")[0] for m in sys.modules} & {"keras_hub", "tftransformer"}
+assert not loaded, loaded
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+outputs = serve(text=tf.constant(json.loads(sys.argv[2]), tf.string))
+def plain(value):
+    value = value.numpy()
+    if value.dtype == object:
+        return [[s.decode("utf-8") for s in row] for row in value.tolist()]
+    return value.tolist()
+print(json.dumps({name: plain(value) for name, value in outputs.items()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    tokenizer = embedded_tokenizer()
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=tokenizer.vocabulary_size(),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=32,
+    )
+    model = TokenClassifier(
+        backbone,
+        num_tags=len(TAGS),
+        preprocessor=TokenClassifierPreprocessor(
+            tokenizer, sequence_length=SEQUENCE_LENGTH
+        ),
+        tag_names=TAGS,
+    )
+    # Random weights predict one tag everywhere; a spread-out head makes the
+    # tags differ from word to word, so the comparison means something.
+    dense = model.output_dense
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(0, 3.0, dense.get_weights()[0].shape).astype("float32")
+    dense.set_weights([kernel, np.zeros(len(TAGS), "float32")])
+    return model
+
+
+def test_exported_signature_tags_raw_sentences_like_keras(tagger, tmp_path):
+    version_dir = export_token_classifier(tagger, str(tmp_path / "ner"))
+    assert version_dir == str(tmp_path / "ner" / "1")
+    with open(os.path.join(version_dir, "assets", TAGS_FILE)) as f:
+        assert f.read().split() == TAGS
+
+    result = subprocess.run(
+        [sys.executable, "-c", CLIENT, version_dir, json.dumps(SENTENCES)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+
+    expected = predict_tags(tagger, SENTENCES)
+    num_words = [len(words) for words in expected["words"]]
+    assert served["num_words"] == num_words
+    max_words = max(num_words)
+    for row, count in enumerate(num_words):
+        pad = max_words - count
+        assert served["words"][row] == expected["words"][row] + [""] * pad
+        assert served["tags"][row] == expected["tags"][row] + [""] * pad
+        assert served["truncated"][row] == expected["truncated"][row] + [False] * pad
+        ids = [TAGS.index(tag) for tag in expected["tags"][row]]
+        assert served["tag_ids"][row] == ids + [-1] * pad
+    # The long sentence is cut: its last words are "O" and flagged.
+    assert served["truncated"][3][-1] and served["tags"][3][-1] == "O"
+    assert not any(served["truncated"][0])
+    # More than one tag occurs, so the comparison is not trivially all-"O".
+    assert len({tag for tags in expected["tags"] for tag in tags}) > 1
+
+
+def test_export_checks_its_inputs(tagger, tmp_path):
+    with pytest.raises(ValueError, match="must be a keras.Model"):
+        export_token_classifier("model", str(tmp_path / "a"))
+    with pytest.raises(ValueError, match="must include 'O'"):
+        export_token_classifier(
+            tagger, str(tmp_path / "b"), tag_names=["X", "B-A", "I-A", "B-B", "I-B"]
+        )
+    with pytest.raises(ValueError, match="`version` must be a non-negative integer"):
+        export_token_classifier(tagger, str(tmp_path / "c"), version=-1)

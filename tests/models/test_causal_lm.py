@@ -1,0 +1,166 @@
+import keras
+import numpy as np
+import pytest
+
+from tftransformer.models.causal_lm import CausalLM
+from tftransformer.testing import run_model_test
+
+CYCLE = [3, 4, 5, 6, 7, 8]  # the text: this cycle repeated
+VOCAB = 10
+
+
+def tiny_lm(dtype=None, **kwargs):
+    args = dict(
+        vocabulary_size=VOCAB,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=24,
+        dropout=0.0,
+    )
+    return CausalLM(**{**args, **kwargs}, dtype=dtype)
+
+
+def windows(n, length, seed):
+    """Windows of the repeated cycle, starting at random offsets."""
+    starts = np.random.default_rng(seed).integers(0, len(CYCLE), size=n)
+    text = np.array(CYCLE * (length // len(CYCLE) + 2), "int32")
+    return np.stack([text[s : s + length] for s in starts])
+
+
+def continuation(prompt, length):
+    position = CYCLE.index(prompt[-1])
+    return [CYCLE[(position + 1 + i) % len(CYCLE)] for i in range(length)]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    keras.utils.set_random_seed(0)
+    model = tiny_lm(hidden_dim=32, intermediate_dim=64)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    ids = windows(512, 17, seed=0)
+    inputs = {"token_ids": ids[:, :-1], "padding_mask": np.ones_like(ids[:, :-1])}
+    history = model.fit(inputs, ids[:, 1:], batch_size=32, epochs=3, verbose=0)
+    return model, history.history["loss"]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"position_kind": "learned"},
+        {"position_kind": "relative", "norm_first": True, "dropout": 0.1},
+    ],
+)
+def test_model_contract(kwargs, tmp_path):
+    ids = windows(2, 6, seed=1)
+    inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids)}
+    run_model_test(
+        lambda dtype=None: tiny_lm(dtype, **kwargs), inputs, tmp_path, (2, 6, VOCAB)
+    )
+
+
+def test_logits_are_causal():
+    model = tiny_lm()
+    ids = windows(2, 8, seed=2)
+    inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids)}
+    changed = ids.copy()
+    changed[:, 5:] = 9
+    reference = np.asarray(model(inputs))
+    logits = np.asarray(model({**inputs, "token_ids": changed}))
+    np.testing.assert_allclose(logits[:, :5], reference[:, :5], atol=1e-5)
+    assert not np.allclose(logits[:, 5:], reference[:, 5:], atol=1e-3)
+
+
+def test_learns_to_continue_the_repeated_text(trained):
+    model, losses = trained
+    # Uniform guessing over 10 ids costs log(10) = 2.3 nats per token.
+    assert losses[-1] < 0.1, losses
+    prompts = np.array([[5, 6], [8, 3], [4, 5]], "int32")
+    generated = model.generate(prompts, max_length=14, top_k=1)
+    assert generated.shape == (3, 14)
+    for prompt, row in zip(prompts, generated):
+        np.testing.assert_array_equal(row[:2], prompt)
+        np.testing.assert_array_equal(row[2:], continuation(list(prompt), 12))
+    # Sampling at a low temperature follows the cycle as well.
+    sampled = model.generate(prompts, max_length=14, temperature=0.5, seed=0)
+    for prompt, row in zip(prompts, sampled):
+        np.testing.assert_array_equal(row[2:], continuation(list(prompt), 12))
+
+
+def test_top_k_one_is_greedy():
+    model = tiny_lm()  # untrained: arbitrary but deterministic logits
+    prompts = windows(4, 3, seed=3)
+    greedy = model.generate(prompts, max_length=12, top_k=1, seed=0)
+    assert (
+        greedy == model.generate(prompts, 12, temperature=3.0, top_k=1, seed=7)
+    ).all()
+    logits = np.asarray(
+        model(
+            {"token_ids": greedy[:, :-1], "padding_mask": np.ones_like(greedy[:, :-1])}
+        )
+    )
+    np.testing.assert_array_equal(logits.argmax(-1)[:, 2:], greedy[:, 3:])
+
+
+def test_sampling_is_reproducible_and_top_k_restricts_it():
+    model = tiny_lm()
+    prompts = windows(8, 2, seed=4)
+    first = model.generate(prompts, max_length=16, top_k=3, seed=11)
+    np.testing.assert_array_equal(
+        first, model.generate(prompts, max_length=16, top_k=3, seed=11)
+    )
+    assert not np.array_equal(
+        first, model.generate(prompts, max_length=16, top_k=3, seed=12)
+    )
+    # Every sampled token is among the 3 most likely at its position.
+    logits = np.asarray(
+        model({"token_ids": first[:, :-1], "padding_mask": np.ones_like(first[:, :-1])})
+    )
+    top3 = np.argsort(-logits, axis=-1)[..., :3]
+    for position in range(1, 15):
+        assert (top3[:, position] == first[:, position + 1, None]).any(-1).all()
+
+
+def test_prompts_of_different_lengths_and_end_token(trained):
+    model, _ = trained
+    prompts = np.array([[3, 4, 5], [6, 0, 0]], "int32")
+    mask = np.array([[1, 1, 1], [1, 0, 0]], "int32")
+    generated = model.generate(
+        prompts, max_length=12, top_k=1, end_token_id=8, prompt_padding_mask=mask
+    )
+    # Row 0 continues 6, 7, 8 and stops; row 1 continues 7, 8 and stops.
+    np.testing.assert_array_equal(generated, [[3, 4, 5, 6, 7, 8], [6, 7, 8, 0, 0, 0]])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"temperature": 0.0}, "temperature=0.0"),
+        ({"temperature": -1}, "temperature=-1"),
+        ({"top_k": 0}, "top_k=0"),
+        ({"top_k": 11}, r"\[1, 10\].*top_k=11"),
+        ({"max_length": 3}, "max_length=3, prompt length 3"),
+        ({"max_length": 25}, "max_length=25, max_sequence_length=24"),
+    ],
+)
+def test_generate_rejects_bad_arguments(kwargs, message):
+    arguments = {"max_length": 8, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        tiny_lm().generate(np.ones((1, 3), "int32"), **arguments)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"position_kind": "none"}, "position_kind='none'"),
+        ({"hidden_dim": 6, "num_heads": 4}, "hidden_dim=6, num_heads=4"),
+        ({"vocabulary_size": 0}, "vocabulary_size=0"),
+    ],
+)
+def test_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_lm(**kwargs)

@@ -1,0 +1,206 @@
+import keras
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tftransformer.data import embedded_tokenizer, make_tagging_dataset
+from tftransformer.evaluation import evaluate_tagger, predict_entities, predict_tags
+from tftransformer.finetune import freeze_layers
+from tftransformer.models import TokenClassifier, TokenClassifierPreprocessor
+
+TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+SENTENCES = [
+    ["Barack", "Obama", "visits", "Paris"],
+    ["Angela", "Merkel", "met", "Obama", "in", "Berlin"],
+    ["rain", "in", "Paris", "today"],
+    ["Merkel", "flies", "to", "New", "York"],
+]
+SENTENCE_TAGS = [
+    ["B-PER", "I-PER", "O", "B-LOC"],
+    ["B-PER", "I-PER", "O", "B-PER", "O", "B-LOC"],
+    ["O", "O", "B-LOC", "O"],
+    ["B-PER", "O", "O", "B-LOC", "I-LOC"],
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return embedded_tokenizer()
+
+
+def tiny_tagger(tokenizer, sequence_length=32, dropout=0.0):
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=tokenizer.vocabulary_size(),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=64,
+        dropout=dropout,
+    )
+    return TokenClassifier(
+        backbone,
+        num_tags=len(TAGS),
+        preprocessor=TokenClassifierPreprocessor(
+            tokenizer, sequence_length=sequence_length
+        ),
+        dropout=dropout,
+        tag_names=TAGS,
+    )
+
+
+def tag_ids(tags):
+    return [np.array([TAGS.index(t) for t in sentence]) for sentence in tags]
+
+
+def force_tag(tagger, tag):
+    """Makes every position predict `tag`: zero kernel, one-hot bias."""
+    dense = tagger.output_dense
+    bias = np.zeros(len(TAGS), "float32")
+    bias[TAGS.index(tag)] = 10.0
+    dense.set_weights([np.zeros_like(dense.get_weights()[0]), bias])
+
+
+def test_logits_are_per_token(tokenizer):
+    tagger = tiny_tagger(tokenizer)
+    x = tagger.preprocessor(["Obama visits Paris", "rain"])
+    assert x["token_ids"].shape == (2, 16)
+    logits = tagger(x)
+    assert logits.shape == (2, 16, len(TAGS))
+    assert logits.dtype == "float32"
+    assert tagger.tag_names == TAGS
+
+
+def test_default_loss_ignores_unlabelled_positions(tokenizer):
+    tagger = tiny_tagger(tokenizer)
+    x = tagger.preprocessor(["Obama visits Paris", "rain"])
+    labels = np.full(x["token_ids"].shape, -100, "int32")
+    labels[0, 1:4] = [3, 0, 1]
+    labels[1, 1] = 0
+    logits = np.asarray(tagger(x))
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    mask = labels != -100
+    expected = -np.mean(log_probs[mask, labels[mask]])
+    loss = tagger.loss(labels, logits)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_fit_learns_the_training_entities(tokenizer):
+    keras.utils.set_random_seed(0)
+    tagger = tiny_tagger(tokenizer)
+    tagger.compile(optimizer=keras.optimizers.Adam(3e-3))
+    dataset = make_tagging_dataset(
+        SENTENCES, tag_ids(SENTENCE_TAGS), tokenizer, batch_size=4, max_length=32
+    )
+    history = tagger.fit(dataset.repeat(60), epochs=1, verbose=0).history
+    assert history["token_accuracy"][-1] > 0.5
+    predicted = predict_tags(tagger, SENTENCES)
+    assert predicted["tags"] == SENTENCE_TAGS
+    entities = predict_entities(tagger, [" ".join(SENTENCES[3])])[0]["entities"]
+    assert entities == [
+        {"type": "PER", "start": 0, "end": 1, "text": "Merkel"},
+        {"type": "LOC", "start": 3, "end": 5, "text": "New York"},
+    ]
+
+
+def test_predict_entities_reads_conlleval_spans(tokenizer):
+    tagger = tiny_tagger(tokenizer)
+    # Every word I-PER: one entity over the whole sentence, as conlleval reads
+    # an I- that follows nothing.
+    force_tag(tagger, "I-PER")
+    result = predict_entities(tagger, ["Barack  Obama\tspeaks", ""])
+    assert result[0]["words"] == ["Barack", "Obama", "speaks"]
+    assert result[0]["tags"] == ["I-PER", "I-PER", "I-PER"]
+    assert result[0]["entities"] == [
+        {"type": "PER", "start": 0, "end": 3, "text": "Barack Obama speaks"}
+    ]
+    assert result[1] == {"words": [], "tags": [], "truncated": [], "entities": []}
+    # Every word B-LOC: one entity per word.
+    force_tag(tagger, "B-LOC")
+    result = predict_entities(tagger, [["New", "York"]])
+    assert [(e["start"], e["end"]) for e in result[0]["entities"]] == [(0, 1), (1, 2)]
+
+
+def test_truncated_words_are_reported_as_o(tokenizer):
+    tagger = tiny_tagger(tokenizer, sequence_length=6)
+    force_tag(tagger, "B-PER")
+    # 4 pieces fit: "obama @ paul ##walk"; the two last words are cut off.
+    result = predict_tags(tagger, ["Obama @paulwalk visits Paris"])
+    assert result["tags"] == [["B-PER", "B-PER", "O", "O"]]
+    assert result["truncated"] == [[False, False, True, True]]
+    # A larger max_length than the preprocessor's is honoured.
+    result = predict_tags(tagger, ["Obama @paulwalk visits Paris"], max_length=16)
+    assert result["truncated"] == [[False] * 4]
+
+
+def test_evaluate_tagger_scores_predictions(tokenizer):
+    from tftransformer.data import TaggingData
+
+    tagger = tiny_tagger(tokenizer)
+    force_tag(tagger, "O")
+    data = TaggingData(SENTENCES, SENTENCE_TAGS, TAGS)
+    report, predicted = evaluate_tagger(tagger, data)
+    assert predicted == [["O"] * len(s) for s in SENTENCES]
+    assert report.micro["support"] == 8
+    assert report.micro["f1"] == 0.0
+    assert report.token_accuracy == pytest.approx(8 / 19)
+
+
+def test_save_and_load_keeps_tags_and_tokenizer(tokenizer, tmp_path):
+    tagger = tiny_tagger(tokenizer)
+    path = str(tmp_path / "tagger.keras")
+    tagger.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, TokenClassifier)
+    assert loaded.tag_names == TAGS
+    assert isinstance(loaded.preprocessor, TokenClassifierPreprocessor)
+    assert loaded.preprocessor.sequence_length == 32
+    x = tagger.preprocessor(["Obama visits Paris"])
+    np.testing.assert_allclose(loaded(x), tagger(x), atol=1e-6)
+    # The reloaded model predicts with its own saved tokenizer.
+    assert predict_tags(loaded, ["Obama visits Paris"]) == predict_tags(
+        tagger, ["Obama visits Paris"]
+    )
+
+
+def test_preprocessor_aligns_labels_in_a_pipeline(tokenizer):
+    preprocessor = TokenClassifierPreprocessor(tokenizer, sequence_length=16)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (
+            tf.constant(["Obama visits Paris", "@paulwalk hi"]),
+            tf.ragged.constant([[3, 0, 1], [3, 0]]),
+        )
+    ).batch(2)
+    x, y = next(iter(dataset.map(preprocessor)))
+    assert y.numpy().tolist()[0][:5] == [-100, 3, 0, 1, -100]
+    # "@paulwalk" is "@", "paul", "##walk": only the first piece is labelled.
+    assert y.numpy().tolist()[1][:6] == [-100, 3, -100, -100, 0, -100]
+    assert x["token_ids"].shape == (2, 16)
+    config = preprocessor.get_config()
+    assert config["sequence_length"] == 16
+    assert TokenClassifierPreprocessor.from_config(config).pad_to_multiple_of == 16
+
+
+def test_fine_tuning_strategies_find_the_backbone(tokenizer):
+    tagger = tiny_tagger(tokenizer)
+    frozen = freeze_layers(tagger, 1)
+    assert frozen
+    assert tagger.output_dense.trainable
+
+
+def test_arguments_are_checked(tokenizer):
+    backbone = tiny_tagger(tokenizer).backbone
+    with pytest.raises(ValueError, match="num_tags must be an integer >= 2"):
+        TokenClassifier(backbone, num_tags=1)
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+        TokenClassifier(backbone, num_tags=3, dropout=1.0)
+    with pytest.raises(ValueError, match="tag_names must hold 3 distinct names"):
+        TokenClassifier(backbone, num_tags=3, tag_names=["O", "B-X"])
+    with pytest.raises(ValueError, match="sequence_length must be an integer >= 2"):
+        TokenClassifierPreprocessor(tokenizer, sequence_length=1)
+    tagger = TokenClassifier(backbone, num_tags=len(TAGS))
+    with pytest.raises(ValueError, match="pass `tokenizer=`"):
+        predict_tags(tagger, ["a b"])
+    with pytest.raises(ValueError, match="pass `tag_names=`"):
+        predict_tags(tagger, ["a b"], tokenizer=tokenizer)

@@ -1,0 +1,407 @@
+"""`ResumableTraining` against the known pitfalls of resuming a Keras `fit`.
+
+Each test trains a tiny model (dense layers, dropout, AdamW with a warmup and
+decay schedule, early stopping) once without interruption and once stopped
+by an exception at some point then resumed by a new `fit` with new model and
+callback objects, as a restarted process would build them.
+"""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tftransformer.finetune import (
+    CHECKPOINT_FILE,
+    ResumableTraining,
+    StopOnNonFiniteLoss,
+    classification_loss,
+    create_optimizer,
+    epoch_seed,
+    read_checkpoint,
+    training_callbacks,
+)
+
+EPOCHS = 5
+STEPS_PER_EPOCH = 5  # 40 examples in batches of 8
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6)).astype("float32")
+    y = (x[:, 0] + 0.5 * rng.normal(size=40) > 0).astype("int32")
+    return x, y
+
+
+def _make_dataset(epoch):
+    x, y = _data()
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=epoch_seed(0, epoch))
+        .batch(8)
+    )
+
+
+def _model():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(16, activation="relu")(inputs)
+    hidden = keras.layers.Dropout(0.3)(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+    model.compile(
+        optimizer=create_optimizer(
+            1e-2, num_train_steps=EPOCHS * STEPS_PER_EPOCH, warmup_fraction=0.2
+        ),
+        loss=classification_loss(),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _InterruptAt(keras.callbacks.Callback):
+    """Raises after `batch` (0-based) of `epoch`, or at its end if None."""
+
+    def __init__(self, epoch, batch=None):
+        super().__init__()
+        self.at_epoch, self.at_batch = epoch, batch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.at_batch is not None and (self.epoch, batch) == (
+            self.at_epoch,
+            self.at_batch,
+        ):
+            raise _Interrupt()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.at_batch is None and epoch == self.at_epoch:
+            raise _Interrupt()
+
+
+class _ScriptedScore(keras.callbacks.Callback):
+    """Logs a given `val_score` per epoch, for early stopping to watch."""
+
+    def __init__(self, scores):
+        super().__init__()
+        self.scores = scores
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_score"] = self.scores[epoch]
+
+
+class _Record(keras.callbacks.Callback):
+    """Records the epochs run and, per trained step, the learning rate."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs, self.learning_rates = [], {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        optimizer = self.model.optimizer
+        if optimizer.built:
+            step = int(optimizer.iterations)
+            self.learning_rates[step] = float(optimizer.learning_rate)
+
+
+def _fit(directory, extra=(), scores=None, patience=2, save_freq=2):
+    model = _model()
+    callbacks = training_callbacks(
+        directory,
+        monitor="val_score" if scores else "val_accuracy",
+        patience=patience,
+        tensorboard=False,
+        save_freq=save_freq,
+    )
+    if scores:
+        callbacks.insert(0, _ScriptedScore(scores))
+    resumable = next(c for c in callbacks if isinstance(c, ResumableTraining))
+    early_stopping = next(
+        c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)
+    )
+    record = _Record()
+    x, y = _data()
+    history = model.fit(
+        resumable.epoch_dataset(_make_dataset),
+        validation_data=(x[:16], y[:16]),
+        epochs=EPOCHS,
+        verbose=0,
+        callbacks=callbacks + [record] + list(extra),
+    )
+    return model, history.history, early_stopping, record
+
+
+def _interrupted_then_resumed(directory, epoch, batch=None, **kwargs):
+    with pytest.raises(_Interrupt):
+        _fit(directory, extra=[_InterruptAt(epoch, batch)], **kwargs)
+    assert os.path.isfile(os.path.join(directory, "backup", CHECKPOINT_FILE))
+    return _fit(directory, **kwargs)
+
+
+def _numpy(variables):
+    return [np.array(v.numpy()) for v in variables]
+
+
+def _assert_same_variables(got, want):
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(
+            a.numpy(), b if isinstance(b, np.ndarray) else b.numpy(), err_msg=a.path
+        )
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The state an uninterrupted run (early stopping never fires) ends with."""
+    model, history, _, record = _fit(
+        tmp_path_factory.mktemp("uninterrupted"), patience=EPOCHS
+    )
+    return {
+        "variables": _numpy(model.variables),
+        "optimizer_variables": _numpy(model.optimizer.variables),
+        "seed_states": _numpy(v for v in model.variables if "seed_generator" in v.path),
+        "history": history,
+        "learning_rates": record.learning_rates,
+    }
+
+
+@pytest.mark.parametrize(
+    "epoch, batch",
+    [(0, 1), (1, 2), (2, 4), (2, None)],
+    ids=["first_epoch_step_2", "mid_epoch", "last_step_of_epoch", "epoch_end"],
+)
+def test_resumed_fit_equals_uninterrupted_fit(uninterrupted, tmp_path, epoch, batch):
+    # Dropout draws from seed states, AdamW updates moments: any state left
+    # behind shows in the final weights.
+    resumed, resumed_history, _, _ = _interrupted_then_resumed(
+        tmp_path, epoch, batch, patience=EPOCHS
+    )
+    _assert_same_variables(resumed.variables, uninterrupted["variables"])
+    _assert_same_variables(
+        resumed.optimizer.variables, uninterrupted["optimizer_variables"]
+    )
+    # Also the training metrics of the epoch that was cut: their running
+    # totals were checkpointed.
+    assert resumed_history == uninterrupted["history"]
+    assert int(resumed.optimizer.iterations) == EPOCHS * STEPS_PER_EPOCH
+
+
+def test_no_epoch_is_lost_or_repeated(tmp_path):
+    # Interrupted after step 3 of epoch 2, i.e. global step 13; the last
+    # checkpoint (every 2 steps) is at step 12. The resumed fit runs epochs
+    # 2-4 and trains from global step 12 on.
+    _, _, _, record = _interrupted_then_resumed(
+        tmp_path, epoch=2, batch=2, patience=EPOCHS
+    )
+    assert record.epochs == [2, 3, 4]
+    assert min(record.learning_rates) == 2 * STEPS_PER_EPOCH + 2
+
+
+def test_learning_rate_schedule_continues_from_the_checkpointed_step(
+    uninterrupted, tmp_path
+):
+    _, _, _, resumed = _interrupted_then_resumed(
+        tmp_path, epoch=1, batch=3, patience=EPOCHS
+    )
+    rates = uninterrupted["learning_rates"]
+    # Interrupted at global step 9, resumed from the checkpoint at step 8.
+    # The warmup ends at step 5: the resumed steps are on the decay.
+    assert min(resumed.learning_rates) == STEPS_PER_EPOCH + 3
+    for step, rate in resumed.learning_rates.items():
+        assert rate == rates[step], step
+    assert resumed.learning_rates[9] < rates[5]
+
+
+def test_early_stopping_state_survives_the_resume(tmp_path):
+    # Best at epoch 1; epochs 2 and 3 do not improve: with patience 2 an
+    # uninterrupted run stops after epoch 3 and restores epoch 1's weights.
+    # Interrupted after epoch 2 (wait = 1), a reset early stopping would
+    # take 0.6 as its best and train on.
+    scores = [0.5, 0.7, 0.6, 0.65, 0.9]
+    model, history, early_stopping, _ = _fit(tmp_path / "uninterrupted", scores=scores)
+    assert early_stopping.stopped_epoch == 3
+    resumed, resumed_history, resumed_stopping, record = _interrupted_then_resumed(
+        tmp_path / "resumed", epoch=2, scores=scores
+    )
+    assert record.epochs == [3]
+    assert resumed_stopping.stopped_epoch == 3
+    assert resumed_stopping.best == 0.7 and resumed_stopping.best_epoch == 1
+    assert resumed_history == history
+    _assert_same_variables(resumed.weights, model.weights)
+
+
+def test_run_stopped_by_early_stopping_resumes_as_stopped(tmp_path):
+    # Interrupted after the checkpoint of the epoch where early stopping
+    # decided to stop: the resumed fit trains no further epoch.
+    scores = [0.5, 0.7, 0.6, 0.65, 0.9]
+    model, _, _, _ = _fit(tmp_path / "uninterrupted", scores=scores)
+    resumed, _, _, record = _interrupted_then_resumed(
+        tmp_path / "resumed", epoch=3, scores=scores
+    )
+    assert record.epochs == []
+    _assert_same_variables(resumed.weights, model.weights)
+
+
+def test_dropout_seed_state_is_restored(uninterrupted, tmp_path):
+    resumed, _, _, _ = _interrupted_then_resumed(
+        tmp_path, epoch=1, batch=1, patience=EPOCHS
+    )
+    seeds = [v for v in resumed.variables if "seed_generator" in v.path]
+    assert seeds
+    _assert_same_variables(seeds, uninterrupted["seed_states"])
+
+
+def test_epoch_order_depends_on_seed_and_epoch_only():
+    assert epoch_seed(0, 3) == epoch_seed(0, 3)
+    seeds = {epoch_seed(seed, epoch) for seed in range(5) for epoch in range(5)}
+    assert len(seeds) == 25
+    first = [int(y) for _, y in _make_dataset(2).unbatch()]
+    assert first == [int(y) for _, y in _make_dataset(2).unbatch()]
+    assert first != [int(y) for _, y in _make_dataset(3).unbatch()]
+
+
+class _PoisonWeights(keras.callbacks.Callback):
+    """Puts a NaN into the first kernel after the given global step."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations) == self.step:
+            kernel = self.model.weights[0]
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+def test_non_finite_weights_are_never_checkpointed(tmp_path):
+    model = _model()
+    resumable = ResumableTraining(tmp_path, save_freq=1, verbose=0)
+    x, y = _data()
+    with pytest.raises(FloatingPointError, match=r"by step 3 \(epoch 1, batch 3\)"):
+        model.fit(
+            resumable.epoch_dataset(_make_dataset),
+            epochs=2,
+            verbose=0,
+            callbacks=[_PoisonWeights(3), resumable],
+        )
+    arrays, state = read_checkpoint(tmp_path / CHECKPOINT_FILE)
+    assert state["global_step"] == 2
+    assert all(np.isfinite(a).all() for a in arrays.values() if a.dtype.kind == "f")
+
+
+def test_non_finite_loss_stops_at_its_step(tmp_path):
+    # Batch 3 of epoch 1 (global step 3) holds an infinite feature.
+    x, y = _data()
+    x = x.copy()
+    x[17, 0] = np.inf
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    model = _model()
+    resumable = ResumableTraining(tmp_path, save_freq=1, verbose=0)
+    with pytest.raises(FloatingPointError) as info:
+        model.fit(
+            dataset,
+            epochs=2,
+            verbose=0,
+            callbacks=[StopOnNonFiniteLoss(), resumable],
+        )
+    assert "at step 3 (epoch 1, batch 3)" in str(info.value)
+    _, state = read_checkpoint(tmp_path / CHECKPOINT_FILE)
+    assert (state["epoch"], state["step"]) == (0, 2)
+
+
+def test_checkpoint_of_other_settings_is_refused(tmp_path):
+    model = _model()
+    x, y = _data()
+    first = ResumableTraining(tmp_path, run_config={"epochs": 3}, verbose=0)
+    with pytest.raises(_Interrupt):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[first, _InterruptAt(0)])
+    second = ResumableTraining(tmp_path, run_config={"epochs": 4}, verbose=0)
+    with pytest.raises(ValueError, match="epochs: 3 then, 4 now"):
+        _model().fit(x, y, epochs=2, verbose=0, callbacks=[second])
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+    x, y = _data()
+    with pytest.raises(_Interrupt):
+        _model().fit(
+            x,
+            y,
+            epochs=2,
+            verbose=0,
+            callbacks=[ResumableTraining(tmp_path, verbose=0), _InterruptAt(0)],
+        )
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dropout(0.3)(keras.layers.Dense(16)(inputs))
+    other = keras.Model(inputs, keras.layers.Dense(3)(hidden))
+    other.compile(optimizer="adam", loss=classification_loss())
+    with pytest.raises(
+        ValueError, match=r"does not fit this model.*\(16, 2\).*\(16, 3\)"
+    ):
+        other.fit(
+            x,
+            y,
+            epochs=1,
+            verbose=0,
+            callbacks=[ResumableTraining(tmp_path, verbose=0)],
+        )
+
+
+def test_finished_run_keeps_a_final_checkpoint_and_trains_no_more(tmp_path):
+    x, y = _data()
+    model = _model()
+    model.fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        callbacks=[ResumableTraining(tmp_path, keep_final_checkpoint=True, verbose=0)],
+    )
+    _, state = read_checkpoint(tmp_path / CHECKPOINT_FILE)
+    assert state["finished"]
+    again = _model()
+    record = _Record()
+    again.fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        callbacks=[
+            ResumableTraining(tmp_path, keep_final_checkpoint=True, verbose=0),
+            record,
+        ],
+    )
+    assert record.epochs == []
+    _assert_same_variables(again.variables, model.variables)
+    _assert_same_variables(again.optimizer.variables, model.optimizer.variables)
+
+
+def test_finished_run_deletes_its_checkpoint_by_default(tmp_path):
+    x, y = _data()
+    _model().fit(
+        x, y, epochs=1, verbose=0, callbacks=[ResumableTraining(tmp_path / "b")]
+    )
+    assert not os.path.exists(tmp_path / "b")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"save_freq": 0}, "save_freq=0"),
+        ({"save_freq": "batch"}, "save_freq='batch'"),
+        ({"early_stopping": "yes"}, "early_stopping='yes'"),
+        ({"run_config": ["epochs", 3]}, r"\['epochs', 3\]"),
+    ],
+)
+def test_bad_arguments_are_refused(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ResumableTraining(tmp_path, **kwargs)

@@ -1,0 +1,91 @@
+import keras_hub
+import numpy as np
+import pytest
+
+from tests.tuning.tiny_preset import tiny_splits, write_tiny_preset
+from tftransformer import finetune
+from tftransformer.tuning import DEFAULT_HYPERPARAMETERS, TextClassifierHyperModel
+
+
+@pytest.fixture(scope="module")
+def tiny_preset(tmp_path_factory):
+    return write_tiny_preset(tmp_path_factory.mktemp("tiny_preset"))
+
+
+def test_every_trial_starts_from_the_pretrained_weights(tiny_preset):
+    train, validation = tiny_splits(num_train=16, num_validation=8)
+    hypermodel = TextClassifierHyperModel(
+        {"learning_rate": [1e-2], "batch_size": [8]},
+        num_classes=2,
+        preset=tiny_preset,
+        max_length=32,
+        run_eagerly=True,
+    )
+    hp = hypermodel.hyperparameters_for({})
+    pretrained = keras_hub.models.Backbone.from_preset(tiny_preset)
+    first = hypermodel.build(hp)
+    history = hypermodel.fit(hp, first, train, validation_data=validation, epochs=1)
+    assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    trained = first.backbone.get_layer("token_embedding").embeddings.numpy()
+    second = hypermodel.build(hp)
+    fresh = second.backbone.get_layer("token_embedding").embeddings.numpy()
+    original = pretrained.get_layer("token_embedding").embeddings.numpy()
+    assert not np.array_equal(trained, original)
+    np.testing.assert_array_equal(fresh, original)
+
+
+def test_build_applies_lora_and_freezing(tiny_preset):
+    hypermodel = TextClassifierHyperModel(
+        {"lora_rank": [2], "freeze_layers": [1]},
+        num_classes=2,
+        preset=tiny_preset,
+        max_length=32,
+    )
+    model = hypermodel.build(hypermodel.hyperparameters_for({}))
+    assert finetune.lora_variables(model)
+    # Only adapters train in the backbone, and only those of the layer
+    # left unfrozen.
+    trainable = {v.path for v in model.backbone.trainable_variables}
+    assert trainable, trainable
+    assert all("lora" in path for path in trainable), trainable
+    assert all(path.startswith("transformer_layer_1/") for path in trainable)
+
+
+def test_values_outside_the_space_come_from_fixed_values_then_defaults():
+    hypermodel = TextClassifierHyperModel(
+        {"learning_rate": [1e-4, 1e-3]}, num_classes=3, fixed_values={"dropout": 0.2}
+    )
+    values = hypermodel.trial_values(hypermodel.hyperparameters_for({}))
+    assert values == {
+        **DEFAULT_HYPERPARAMETERS,
+        "learning_rate": 1e-4,
+        "dropout": 0.2,
+    }
+    hp = hypermodel.hyperparameters_for({"learning_rate": 5e-5})
+    assert hypermodel.trial_values(hp)["learning_rate"] == 5e-5
+    with pytest.raises(ValueError, match=r"\['dropout'\].*fixed_values"):
+        hypermodel.hyperparameters_for({"dropout": 0.3})
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_classes": 1}, "num_classes=1"),
+        ({"max_length": 1}, "max_length=1"),
+        ({"fixed_values": {"epochs": 2}}, "'epochs'"),
+        ({"fixed_values": {"dropout": 1.5}}, "dropout=1.5"),
+        ({"search_space": "space.json"}, "SearchSpace or a dict"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    arguments = {"search_space": {"dropout": [0.0, 0.1]}, "num_classes": 2, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        TextClassifierHyperModel(**arguments)
+
+
+def test_strategies_missing_from_finetune_are_refused_early(monkeypatch):
+    monkeypatch.delattr(finetune, "apply_lora")
+    with pytest.raises(ValueError, match="apply_lora"):
+        TextClassifierHyperModel({"lora_rank": [0, 8]}, num_classes=2)
+    # A space that never turns LoRA on does not need it.
+    TextClassifierHyperModel({"lora_rank": 0}, num_classes=2)

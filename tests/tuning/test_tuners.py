@@ -1,0 +1,144 @@
+import json
+import os
+
+import pytest
+
+from tests.tuning.tiny_preset import tiny_splits, write_tiny_preset
+from tftransformer import tuning
+from tftransformer.tuning import (
+    SEARCHABLE_PARAMETERS,
+    SearchSpace,
+    TextClassifierHyperModel,
+    create_tuner,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_preset(tmp_path_factory):
+    return write_tiny_preset(tmp_path_factory.mktemp("tiny_preset"))
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return tiny_splits()
+
+
+class CountingHyperModel(TextClassifierHyperModel):
+    """Counts the trials it trains."""
+
+    fits = 0
+
+    def fit(self, hp, model, *args, **kwargs):
+        CountingHyperModel.fits += 1
+        return super().fit(hp, model, *args, **kwargs)
+
+
+SPACE = {
+    "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
+    "batch_size": [4, 8],
+    "freeze_layers": {"min": 0, "max": 2},
+    "layer_decay": {"min": 0.5, "max": 1.0},
+    "lora_rank": [0, 2],
+    "dropout": {"min": 0.0, "max": 0.3},
+    "warmup_fraction": {"min": 0.0, "max": 0.2},
+}
+
+
+def test_search_stays_in_space_and_resumes_from_its_directory(
+    tiny_preset, splits, tmp_path
+):
+    train, validation = splits
+    space = SearchSpace(SPACE)
+
+    def tuner(max_trials):
+        hypermodel = CountingHyperModel(
+            space, num_classes=2, preset=tiny_preset, max_length=32, run_eagerly=True
+        )
+        # Bayesian optimization: 1 random trial, then Gaussian-process proposals.
+        return create_tuner(
+            hypermodel,
+            "bayesian",
+            directory=tmp_path,
+            project_name="resume",
+            max_trials=max_trials,
+            num_initial_points=1,
+        )
+
+    CountingHyperModel.fits = 0
+    tuner(2).search(train, validation_data=validation, epochs=1, verbose=0)
+    assert CountingHyperModel.fits == 2
+
+    # A new tuner on the same directory reloads the oracle: 1 trial is missing.
+    resumed = tuner(3)
+    assert len(resumed.oracle.trials) == 2
+    resumed.search(train, validation_data=validation, epochs=1, verbose=0)
+    assert CountingHyperModel.fits == 3
+
+    records = tuning.trial_records(resumed)
+    assert [r["status"] for r in records] == ["COMPLETED"] * 3
+    for record in records:
+        assert set(record["values"]) == set(SPACE)
+        assert space.contains(record["values"]), record["values"]
+        assert 0.0 <= record["score"] <= 1.0
+    with open(os.path.join(resumed.project_dir, tuning.TRIALS_FILE)) as f:
+        assert len(json.load(f)) == 3
+
+    best = tuning.best_run_config(resumed)
+    assert set(best) == set(SPACE)
+    path = tuning.save_run_config(best, tmp_path / "best.json")
+    assert tuning.load_run_config(path, SEARCHABLE_PARAMETERS) == best
+
+
+def test_failed_trial_is_recorded_and_search_goes_on(tiny_preset, splits, tmp_path):
+    train, validation = splits
+    # Three trials, one per learning rate; the two huge ones blow the weights
+    # up to inf and the loss to NaN. Whatever the order, a failure is
+    # followed by another trial.
+    space = SearchSpace(
+        {"learning_rate": [1e-3, 1e30, 1e32], "batch_size": 8, "warmup_fraction": 0.0}
+    )
+    hypermodel = TextClassifierHyperModel(
+        space, num_classes=2, preset=tiny_preset, max_length=32, run_eagerly=True
+    )
+    tuner = create_tuner(
+        hypermodel, "random", directory=tmp_path, project_name="fail", max_trials=3
+    )
+    tuner.search(train, validation_data=validation, epochs=1, verbose=0)
+
+    records = tuning.trial_records(tuner)
+    assert len(records) == 3
+    for record in records:
+        failed = record["values"]["learning_rate"] > 1.0
+        assert record["status"] == ("FAILED" if failed else "COMPLETED"), record
+        if failed:
+            assert record["reason"].startswith(
+                "FailedTrialError: Non-finite training loss"
+            ), record["reason"]
+            assert record["score"] is None
+    with open(os.path.join(tuner.project_dir, tuning.FAILED_TRIALS_FILE)) as f:
+        failed = json.load(f)
+    assert sorted(r["values"]["learning_rate"] for r in failed) == [1e30, 1e32]
+    assert all("learning_rate=1e+3" in r["reason"] for r in failed)
+    assert tuning.best_run_config(tuner)["learning_rate"] == 1e-3
+    table = tuning.format_trial_table(records)
+    assert table.count("FAILED") == 2 and table.count("COMPLETED") == 1
+
+
+def test_create_tuner_algorithms_and_arguments(tmp_path):
+    hypermodel = TextClassifierHyperModel({"dropout": [0.0, 0.1]}, num_classes=2)
+    hyperband = create_tuner(
+        hypermodel, "hyperband", directory=tmp_path, project_name="hb", max_epochs=3
+    )
+    assert hyperband.oracle.max_epochs == 3
+    assert hyperband.oracle.objective.name == "val_accuracy"
+    assert hyperband.oracle.objective.direction == "max"
+    random = create_tuner(
+        hypermodel, directory=tmp_path, project_name="loss", objective="val_loss"
+    )
+    assert random.oracle.objective.direction == "min"
+    with pytest.raises(ValueError, match="algorithm='grid'"):
+        create_tuner(hypermodel, "grid", directory=tmp_path)
+    with pytest.raises(ValueError, match="max_trials=0"):
+        create_tuner(hypermodel, directory=tmp_path, max_trials=0)
+    with pytest.raises(ValueError, match="direction='up'"):
+        create_tuner(hypermodel, directory=tmp_path, direction="up")

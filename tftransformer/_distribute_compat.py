@@ -1,0 +1,100 @@
+"""Lets Keras 3's `model.fit` run under our distribution strategies (private).
+
+Keras 3 on the TensorFlow backend (checked up to 3.15.1) fails `fit` in two
+places:
+
+1. `TensorFlowTrainer._maybe_symbolic_build` builds the model from the
+   first distributed batch averaged over the replicas,
+   `strategy.reduce("MEAN", batch, axis=None)`. Under
+   `MultiWorkerMirroredStrategy` the collective implementation cannot take
+   a nested structure of `PerReplica` values (`ValueError: Attempt to
+   convert a value (PerReplica:{...}) with an unsupported type ... to a
+   Tensor`, before the first step); under `MirroredStrategy` a bool input,
+   such as the `padding_mask` of `tftransformer.data` batches, cannot be
+   summed (`InvalidArgumentError: Value for attr 'T' of bool ... AddN`).
+   Building needs shapes and dtypes only, so the first local replica's
+   batch does.
+2. Under `MultiWorkerMirroredStrategy`, `reduce_per_replica` reduces each
+   step's metric results, which are scalars, with
+   `strategy.reduce(op, value, axis=0)`: there is no axis 0 to reduce.
+   `axis=None` averages (or sums) them over the replicas, as Keras 2 did.
+
+The multi-worker failures are https://github.com/keras-team/keras/issues/20585
+(open as of Keras 3.15.1).
+
+`install()` replaces both functions with versions that change only these
+cases and call the originals otherwise. `tftransformer.distribute.get_strategy`
+calls it when it returns a distributing strategy, never on import.
+
+Remove this module when Keras fixes both: on a Keras newer than
+`_LAST_AFFECTED`, `install()` does nothing, and `tests/distribute/` tells
+whether `fit` works without it. If they still fail, raise `_LAST_AFFECTED`
+after checking that the patched functions are unchanged upstream.
+"""
+
+import keras
+import tensorflow as tf
+
+# The newest Keras (major, minor) these patches were written and tested for.
+_LAST_AFFECTED = (3, 15)
+
+_installed = False
+
+
+def _keras_version():
+    major, minor = keras.__version__.split(".")[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
+def is_needed():
+    """Returns whether the installed Keras needs the patches."""
+    return (3, 0) <= _keras_version() <= _LAST_AFFECTED
+
+
+def install():
+    """Patches Keras' TensorFlow trainer for distributed `fit`, once.
+
+    Returns:
+        Whether the patches are in place (False on a Keras that does not
+        need them).
+    """
+    global _installed
+    if _installed or not is_needed():
+        return _installed
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original_build = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
+    original_reduce = tf_trainer.reduce_per_replica
+    is_multi_worker = tf_trainer._collective_all_reduce_multi_worker
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None or iterator is None:
+            return original_build(self, iterator=iterator, data_batch=data_batch)
+        strategy = self.distribute_strategy
+        # As the original: peek at the first batch, `fit` resets the iterator.
+        for _, _, it in iterator:
+            data_batch = next(it)
+            break
+        data_batch = tf.nest.map_structure(
+            lambda x: (
+                strategy.experimental_local_results(x)[0]
+                if isinstance(x, tf.distribute.DistributedValues)
+                else x
+            ),
+            data_batch,
+        )
+        return original_build(self, data_batch=data_batch)
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean", "sum") and is_multi_worker(strategy):
+            op = "SUM" if reduction == "sum" else "MEAN"
+            return tf.nest.map_structure(
+                lambda v: strategy.reduce(op, v, axis=None), values
+            )
+        return original_reduce(values, strategy, reduction)
+
+    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
+    # `_make_function` looks the name up in the module when a step is traced.
+    tf_trainer.reduce_per_replica = reduce_per_replica
+    _installed = True
+    return True

@@ -1,0 +1,59 @@
+"""tftransformer.export: SavedModels that TF Serving answers on raw strings.
+
+Exports write TF Serving's versioned layout (`<base_path>/<version>/`), run
+tokenization inside the graph, compute in float32 whatever the training
+precision, and can record warmup requests.
+"""
+
+from tftransformer.export.inference_copy import float32_inference_copy, has_lora
+from tftransformer.export.model_versions import (
+    existing_versions,
+    next_version,
+    publish_directory,
+    version_path,
+)
+from tftransformer.export.text_classifier_export import (
+    LABELS_FILE,
+    SIGNATURE_NAME,
+    export_for_serving,
+)
+from tftransformer.export.text_classifier_serving_module import (
+    TEXT_INPUT,
+    TEXT_PAIR_INPUT,
+    TextClassifierServingModule,
+)
+from tftransformer.export.token_classifier_export import (
+    TAGS_FILE,
+    export_token_classifier,
+)
+from tftransformer.export.token_classifier_serving_module import (
+    TokenClassifierServingModule,
+)
+from tftransformer.export.warmup import (
+    WARMUP_FILE,
+    make_predict_request,
+    read_warmup_requests,
+    write_warmup_requests,
+)
+
+__all__ = [
+    "LABELS_FILE",
+    "SIGNATURE_NAME",
+    "TAGS_FILE",
+    "TEXT_INPUT",
+    "TEXT_PAIR_INPUT",
+    "TextClassifierServingModule",
+    "TokenClassifierServingModule",
+    "WARMUP_FILE",
+    "existing_versions",
+    "export_for_serving",
+    "export_token_classifier",
+    "float32_inference_copy",
+    "has_lora",
+    "make_predict_request",
+    "next_version",
+    "publish_directory",
+    "read_warmup_requests",
+    "version_path",
+    "write_warmup_requests",
+]

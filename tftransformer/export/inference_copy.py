@@ -1,0 +1,126 @@
+"""A float32, inference-only copy of a trained model for export."""
+
+import os
+import tempfile
+
+import keras
+
+__all__ = ["float32_inference_copy", "has_lora"]
+
+# Policies whose computations (or variables) are not float32.
+_LOW_PRECISION_POLICIES = ("mixed_bfloat16", "mixed_float16", "bfloat16", "float16")
+
+
+def has_lora(model):
+    """Whether any layer of `model` carries LoRA adapters.
+
+    Args:
+        model: a `keras.Model`.
+
+    Returns:
+        bool, True when a layer has `lora_enabled` set (Keras' `Dense`,
+        `EinsumDense` and `Embedding` after `enable_lora`).
+
+    Example:
+    ```python
+    classifier.backbone.enable_lora(rank=4)
+    has_lora(classifier)  # True
+    ```
+    """
+    return any(getattr(layer, "lora_enabled", False) for layer in _all_layers(model))
+
+
+def float32_inference_copy(model, preprocessor=None, merge_lora=True):
+    """Rebuilds `model` in float32 from its config, with its current weights.
+
+    A model trained under a mixed or low precision policy computes in
+    bfloat16 / float16, and one built under a distribution strategy holds
+    distributed variables. The copy has plain float32 variables and
+    computations with the same values (call this outside `strategy.scope()`,
+    or the copy's variables are distributed too). Weights travel through
+    Keras' own weight serialization (`save_weights` / `load_weights`), in
+    which each LoRA layer writes `kernel + (alpha / rank) * A @ B` as its
+    kernel; the copy has no adapters, so they end up merged.
+
+    Args:
+        model: a built `keras.Model` that round-trips through `get_config` /
+            `from_config`, e.g. a keras-hub `Task` such as
+            `tftransformer.models.TextClassifier`.
+        preprocessor: for a keras-hub `Task`, the preprocessor the copy keeps
+            (it holds no weights and is shared, not copied). Defaults to
+            `model.preprocessor` where there is one.
+        merge_lora: bool. With False, a model with LoRA adapters is refused
+            rather than exported with the adapters folded into its kernels.
+
+    Returns:
+        A new `keras.Model` of the same class, float32 throughout.
+
+    Example:
+    ```python
+    classifier = float32_inference_copy(mixed_precision_classifier)
+    classifier.compute_dtype  # "float32"
+    ```
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"`model` must be a keras.Model. Received: {type(model).__name__}"
+        )
+    if not model.built or not model.weights:
+        raise ValueError(
+            f"Model {model.name!r} has no weights yet: build it (call it on a "
+            "batch or fit it) before exporting it."
+        )
+    if has_lora(model) and not merge_lora:
+        raise ValueError(
+            f"Model {model.name!r} has LoRA adapters and merge_lora=False. The "
+            "exported graph holds plain kernels only: pass merge_lora=True to "
+            "fold the adapters into them."
+        )
+    config = _inference_config(model.get_config())
+    if isinstance(config, dict) and "preprocessor" in config:
+        config["preprocessor"] = (
+            preprocessor
+            if preprocessor is not None
+            else getattr(model, "preprocessor", None)
+        )
+    try:
+        copy = type(model).from_config(config)
+    except Exception as e:
+        raise ValueError(
+            f"Could not rebuild {type(model).__name__} {model.name!r} from its "
+            f"config to export it in float32: {e}"
+        ) from e
+    with tempfile.TemporaryDirectory() as tmp:
+        weights_path = os.path.join(tmp, "model.weights.h5")
+        model.save_weights(weights_path)
+        copy.load_weights(weights_path)
+    return copy
+
+
+def _inference_config(config):
+    """A nested config with float32 dtypes and no LoRA adapters requested."""
+    if isinstance(config, dict):
+        return {
+            key: "float32"
+            if key == "dtype" and _is_low_precision(value)
+            else _inference_config(value)
+            for key, value in config.items()
+            # Keras layers built with `lora_rank` would add zero adapters.
+            if key not in ("lora_rank", "lora_alpha")
+        }
+    if isinstance(config, (list, tuple)):
+        return type(config)(_inference_config(value) for value in config)
+    return config
+
+
+def _is_low_precision(dtype):
+    if isinstance(dtype, dict):
+        # A serialized `keras.DTypePolicy`.
+        dtype = dtype.get("config", {}).get("name")
+    return dtype in _LOW_PRECISION_POLICIES
+
+
+def _all_layers(model):
+    # `_flatten_layers` reaches layers nested in keras-hub backbones, which
+    # `model.layers` lists only one level deep.
+    return model._flatten_layers(include_self=False, recursive=True)

@@ -1,0 +1,129 @@
+"""TF Serving's model directory layout: `<base_path>/<version>/saved_model.pb`.
+
+TF Serving watches a base path and serves the numeric subdirectory with the
+highest number. A version is written under a hidden temporary name and renamed
+into place, so a server polling the base path never loads a half-written one.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+__all__ = ["existing_versions", "next_version", "publish_directory", "version_path"]
+
+
+def existing_versions(base_path):
+    """Lists the model versions under a TF Serving base path.
+
+    Args:
+        base_path: str or path-like, the directory TF Serving watches.
+
+    Returns:
+        Sorted list of ints, the names of the numeric subdirectories; empty
+        when `base_path` does not exist.
+
+    Example:
+    ```python
+    existing_versions("serving/sentiment")  # [1, 2]
+    ```
+    """
+    base_path = os.fspath(base_path)
+    if not os.path.isdir(base_path):
+        return []
+    return sorted(
+        int(name)
+        for name in os.listdir(base_path)
+        if name.isdigit() and os.path.isdir(os.path.join(base_path, name))
+    )
+
+
+def next_version(base_path):
+    """Returns the version number after the highest one under `base_path`.
+
+    Args:
+        base_path: str or path-like, the directory TF Serving watches.
+
+    Returns:
+        int, 1 for an empty or missing directory, else the highest numeric
+        subdirectory plus one.
+
+    Example:
+    ```python
+    next_version("serving/sentiment")  # 3 when 1/ and 2/ exist
+    ```
+    """
+    versions = existing_versions(base_path)
+    return versions[-1] + 1 if versions else 1
+
+
+def version_path(base_path, version=None, overwrite=False):
+    """Checks a version number and returns the directory it is served from.
+
+    Args:
+        base_path: str or path-like, the directory TF Serving watches.
+        version: optional int >= 0. Defaults to `next_version(base_path)`.
+        overwrite: bool, whether an existing `<base_path>/<version>` may be
+            replaced. Otherwise it is an error.
+
+    Returns:
+        str, `<base_path>/<version>`.
+
+    Example:
+    ```python
+    version_path("serving/sentiment")  # "serving/sentiment/3"
+    ```
+    """
+    base_path = os.fspath(base_path)
+    if os.path.exists(base_path) and not os.path.isdir(base_path):
+        raise ValueError(
+            "`path` must be a directory (TF Serving's model base path). "
+            f"Received a file: path={base_path!r}"
+        )
+    if version is None:
+        version = next_version(base_path)
+    elif isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise ValueError(
+            "`version` must be a non-negative integer (TF Serving serves "
+            f"numeric subdirectories). Received: version={version!r}"
+        )
+    final = os.path.join(base_path, str(version))
+    if os.path.exists(final) and not overwrite:
+        raise FileExistsError(
+            f"Version {version} already exists at {final!r}. Pass overwrite=True "
+            "to replace it, or leave `version` unset to write the next one."
+        )
+    return final
+
+
+@contextlib.contextmanager
+def publish_directory(final_path):
+    """Yields a scratch directory that is renamed to `final_path` on success.
+
+    Args:
+        final_path: str, the version directory to publish, e.g. from
+            `version_path`. An existing one is replaced.
+
+    Yields:
+        str, an empty directory beside `final_path`. If the block raises, it
+        is removed and nothing is published.
+
+    Example:
+    ```python
+    final = version_path("serving/sentiment")
+    with publish_directory(final) as scratch:
+        tf.saved_model.save(module, scratch)
+    ```
+    """
+    parent, name = os.path.split(os.path.abspath(final_path))
+    os.makedirs(parent, exist_ok=True)
+    # A dot-prefixed, non-numeric name: TF Serving ignores it while it fills.
+    scratch = tempfile.mkdtemp(prefix=f".{name}-", dir=parent)
+    try:
+        yield scratch
+        if os.path.exists(final_path):
+            shutil.rmtree(final_path)
+        os.rename(scratch, final_path)
+    finally:
+        if os.path.exists(scratch):
+            shutil.rmtree(scratch)

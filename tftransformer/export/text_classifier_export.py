@@ -1,0 +1,188 @@
+"""Exporting a text classifier as a SavedModel that TF Serving answers on strings."""
+
+import os
+import tempfile
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+from tftransformer.export.inference_copy import float32_inference_copy
+from tftransformer.export.model_versions import publish_directory, version_path
+from tftransformer.export.text_classifier_serving_module import (
+    TEXT_INPUT,
+    TEXT_PAIR_INPUT,
+    TextClassifierServingModule,
+)
+from tftransformer.export.warmup import write_warmup_requests
+
+__all__ = ["LABELS_FILE", "SIGNATURE_NAME", "export_for_serving"]
+
+SIGNATURE_NAME = "serving_default"
+# Written to `<version>/assets/`: one label name a line, in class-id order.
+LABELS_FILE = "labels.txt"
+
+
+def export_for_serving(
+    model,
+    path,
+    version=None,
+    warmup_texts=None,
+    text_pair=False,
+    preprocessor=None,
+    label_names=None,
+    merge_lora=True,
+    overwrite=False,
+    model_name=None,
+):
+    """Exports a text classifier as a TF Serving model version on raw strings.
+
+    Writes TF Serving's layout, `<path>/<version>/saved_model.pb`,
+    `variables/`, `assets/labels.txt` and, with `warmup_texts`,
+    `assets.extra/tf_serving_warmup_requests`. The version is written under a
+    hidden name and renamed into place, so a server watching `path` never
+    loads it half-written.
+
+    The `serving_default` signature takes `text` (1-D `tf.string`, any batch
+    size), plus `text_pair` with `text_pair=True`, and returns
+    `probabilities` (float32, `(batch, num_classes)`), `label_id` (int64,
+    `(batch,)`, the arg-max class) and `label` (string, `(batch,)`).
+    Tokenization, truncation to the preprocessor's `sequence_length` and
+    padding to the batch's longest row run in the graph, with TensorFlow
+    Text ops: a client needs `import tensorflow_text` before
+    `tf.saved_model.load` (TF Serving's model server includes them).
+
+    The graph is float32 whatever the training precision: the model is
+    rebuilt from its config in float32 with the same weights and with LoRA
+    adapters merged into their kernels (see `float32_inference_copy`). Call
+    it outside `strategy.scope()`; a model built under a strategy exports
+    plain variables then.
+
+    Args:
+        model: a built `tftransformer.models.TextClassifier`, or another
+            keras-hub text classifier `Task` (e.g.
+            `keras_hub.models.BertTextClassifier`) returning logits or
+            softmax probabilities.
+        path: str or path-like, TF Serving's model base path.
+        version: optional int >= 0. Defaults to one more than the highest
+            numeric subdirectory of `path` (1 for a new one).
+        warmup_texts: optional list of example strings (or, with
+            `text_pair=True`, of `(text, text_pair)` tuples) recorded as warmup
+            requests: one request per example and one with all of them.
+            Needs the `tensorflow-serving-api` package.
+        text_pair: bool, whether the signature takes a second string input
+            `text_pair`, for models trained on sentence pairs.
+        preprocessor: optional keras-hub `TextClassifierPreprocessor`.
+            Defaults to `model.preprocessor`.
+        label_names: optional list of `num_classes` label strings. Defaults
+            to `model.label_names`, else `"0"`, `"1"`, ...
+        merge_lora: bool, whether LoRA adapters are merged into the exported
+            kernels. With False, a model with adapters is refused.
+        overwrite: bool, whether an existing `<path>/<version>` is replaced.
+        model_name: str, the model name in the warmup requests. Defaults to
+            the last component of `path`.
+
+    Returns:
+        str, the version directory written (`<path>/<version>`).
+
+    Example:
+    ```python
+    version_dir = export_for_serving(
+        classifier, "serving/sentiment", warmup_texts=["a fine film", "dull"]
+    )
+    # tensorflow_model_server --rest_api_port=8501 \
+    #     --model_name=sentiment --model_base_path=$PWD/serving/sentiment
+    ```
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"`model` must be a keras.Model. Received: {type(model).__name__}"
+        )
+    if preprocessor is None:
+        preprocessor = getattr(model, "preprocessor", None)
+    if not isinstance(preprocessor, keras_hub.models.TextClassifierPreprocessor):
+        raise ValueError(
+            "Exporting on raw strings needs a keras-hub TextClassifierPreprocessor "
+            "(e.g. tftransformer.models.TextClassifierPreprocessor), attached to "
+            "the model or passed as `preprocessor`. Received: "
+            f"preprocessor={preprocessor!r}"
+        )
+    if not isinstance(text_pair, bool):
+        raise ValueError(f"`text_pair` must be a bool. Received: {text_pair!r}")
+    if not model.built or not model.weights:
+        raise ValueError(
+            f"Model {model.name!r} has no weights yet: build it (call it on a "
+            "batch or fit it) before exporting it."
+        )
+    num_classes = model.output.shape[-1]
+    if label_names is None:
+        label_names = getattr(model, "label_names", None)
+    if label_names is None:
+        label_names = [str(i) for i in range(num_classes)]
+    label_names = [str(name) for name in label_names]
+    if len(label_names) != num_classes:
+        raise ValueError(
+            f"label_names must have one entry per class ({num_classes}). "
+            f"Received: label_names={label_names!r}"
+        )
+    warmup_requests = _warmup_requests(warmup_texts, text_pair)
+    final_path = version_path(path, version, overwrite)
+    if model_name is None:
+        model_name = os.path.basename(os.path.abspath(os.fspath(path)))
+
+    copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
+    module = TextClassifierServingModule(
+        copy, preprocessor, label_names, text_pair=text_pair
+    )
+    with tempfile.TemporaryDirectory() as tmp, publish_directory(final_path) as out:
+        labels_path = os.path.join(tmp, LABELS_FILE)
+        with open(labels_path, "w", encoding="utf-8") as f:
+            f.write("".join(f"{name}\n" for name in label_names))
+        # Tracked on the module, so the file is copied into `assets/`.
+        module.labels_file = tf.saved_model.Asset(labels_path)
+        tf.saved_model.save(
+            module,
+            out,
+            signatures={SIGNATURE_NAME: module.serve.get_concrete_function()},
+        )
+        if warmup_requests:
+            write_warmup_requests(out, warmup_requests, model_name, SIGNATURE_NAME)
+    return final_path
+
+
+def _warmup_requests(warmup_texts, text_pair):
+    """Turns example texts into request input dicts: each alone, then all."""
+    if warmup_texts is None:
+        return []
+    if isinstance(warmup_texts, str) or not warmup_texts:
+        raise ValueError(
+            "`warmup_texts` must be a non-empty list of strings. "
+            f"Received: warmup_texts={warmup_texts!r}"
+        )
+    examples = list(warmup_texts)
+    for example in examples:
+        is_pair = (
+            isinstance(example, (tuple, list))
+            and len(example) == 2
+            and all(isinstance(part, str) for part in example)
+        )
+        if (text_pair and not is_pair) or (
+            not text_pair and not isinstance(example, str)
+        ):
+            expected = "(text, text_pair) tuples" if text_pair else "strings"
+            raise ValueError(
+                f"With text_pair={text_pair}, `warmup_texts` must hold {expected}. "
+                f"Received: {example!r}"
+            )
+    batches = [[example] for example in examples]
+    if len(examples) > 1:
+        batches.append(examples)
+    if not text_pair:
+        return [{TEXT_INPUT: batch} for batch in batches]
+    return [
+        {
+            TEXT_INPUT: [text for text, _ in batch],
+            TEXT_PAIR_INPUT: [pair for _, pair in batch],
+        }
+        for batch in batches
+    ]

@@ -1,0 +1,105 @@
+import keras
+import tensorflow as tf
+
+__all__ = ["TextClassifierServingModule"]
+
+TEXT_INPUT = "text"
+TEXT_PAIR_INPUT = "text_pair"
+
+
+class TextClassifierServingModule(tf.Module):
+    """A `tf.Module` classifying raw strings with a Keras text classifier.
+
+    Tokenization, `[CLS] ... [SEP]` packing, truncation to the
+    preprocessor's `sequence_length` and padding to the batch's longest row
+    all run inside the graph, so the saved signature takes strings and needs
+    only TensorFlow and TensorFlow Text ops to run (no Python tokenizer, no
+    Keras). It holds the model's variables the way `keras.export.ExportArchive`
+    does, as plain lists on the module, so `tf.saved_model.save` writes them.
+
+    Args:
+        model: a float32 `keras.Model` taking the preprocessor's feature dict
+            and returning logits `(batch, num_classes)` (or probabilities,
+            when its `activation` is softmax).
+        preprocessor: a keras-hub text classifier preprocessor (e.g.
+            `tftransformer.models.TextClassifierPreprocessor`) turning a
+            batch of strings, or a tuple of two for pairs, into that dict.
+        label_names: list of `num_classes` strings, in class-id order.
+        text_pair: bool, whether the signature takes a second string input
+            `text_pair` (for models trained on sentence pairs).
+        name: optional module name.
+
+    Call arguments (of `serve`):
+        text: 1-D `tf.string`, any batch size.
+        text_pair: 1-D `tf.string` of the same size, only with
+            `text_pair=True`.
+
+    Returns (of `serve`):
+        A dict with `probabilities` (float32, `(batch, num_classes)`),
+        `label_id` (int64, `(batch,)`, the arg-max class) and `label`
+        (string, `(batch,)`, its name).
+
+    Example:
+    ```python
+    module = TextClassifierServingModule(classifier, preprocessor, ["neg", "pos"])
+    module.serve(tf.constant(["a fine film"]))["label"]  # [b"pos"]
+    tf.saved_model.save(module, "serving/sentiment/1",
+                        signatures={"serving_default": module.serve})
+    ```
+    """
+
+    def __init__(self, model, preprocessor, label_names, text_pair=False, name=None):
+        super().__init__(name=name)
+        num_classes = model.output.shape[-1]
+        if len(label_names) != num_classes:
+            raise ValueError(
+                f"label_names must have one entry per class ({num_classes}). "
+                f"Received: label_names={label_names!r}"
+            )
+        activation = getattr(model, "activation", None)
+        if activation in (None, keras.activations.linear):
+            self._outputs_are_logits = True
+        elif activation is keras.activations.softmax:
+            self._outputs_are_logits = False
+        else:
+            raise ValueError(
+                "The model must output logits or softmax probabilities. "
+                f"Received a model with activation={activation!r}"
+            )
+        self._model = model
+        self._preprocessor = preprocessor
+        # Lists created here are tracked, so the variables are saved.
+        self.model_variables = list(model.variables)
+        self.label_names = tf.constant([str(name) for name in label_names])
+        self.text_pair = text_pair
+
+        text_spec = tf.TensorSpec([None], tf.string, name=TEXT_INPUT)
+        if text_pair:
+            pair_spec = tf.TensorSpec([None], tf.string, name=TEXT_PAIR_INPUT)
+
+            def serve(text, text_pair):
+                return self._classify((text, text_pair))
+
+            self.serve = tf.function(serve, input_signature=[text_spec, pair_spec])
+        else:
+
+            def serve(text):
+                return self._classify(text)
+
+            self.serve = tf.function(serve, input_signature=[text_spec])
+
+    def _classify(self, text):
+        # A keyword argument: keras-hub reads a positional `(text, pair)`
+        # tuple as `(x, y)`.
+        features = self._preprocessor(x=text)
+        outputs = tf.cast(self._model(features, training=False), tf.float32)
+        if self._outputs_are_logits:
+            probabilities = tf.nn.softmax(outputs, axis=-1)
+        else:
+            probabilities = outputs
+        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        return {
+            "probabilities": probabilities,
+            "label_id": label_id,
+            "label": tf.gather(self.label_names, label_id),
+        }

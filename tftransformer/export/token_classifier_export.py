@@ -1,0 +1,115 @@
+"""Exporting a token classifier as a SavedModel that tags raw sentences."""
+
+import os
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from tftransformer.export.inference_copy import float32_inference_copy
+from tftransformer.export.model_versions import publish_directory, version_path
+from tftransformer.export.text_classifier_export import SIGNATURE_NAME
+from tftransformer.export.token_classifier_serving_module import (
+    TokenClassifierServingModule,
+)
+
+__all__ = ["TAGS_FILE", "export_token_classifier"]
+
+# Written to `<version>/assets/`: one tag a line, in tag-id order.
+TAGS_FILE = "tags.txt"
+
+
+def export_token_classifier(
+    model,
+    path,
+    version=None,
+    tokenizer=None,
+    sequence_length=None,
+    tag_names=None,
+    merge_lora=True,
+    overwrite=False,
+):
+    """Exports a token classifier as a TF Serving model version on raw sentences.
+
+    Writes TF Serving's layout, `<path>/<version>/saved_model.pb`,
+    `variables/` and `assets/tags.txt`; the version is written under a
+    hidden name and renamed into place.
+
+    The `serving_default` signature takes `text` (1-D `tf.string`, one
+    sentence per entry, any batch size), splits each on whitespace
+    (`tf.strings.split`) and returns, padded to the batch's longest
+    sentence: `tags` (string, `(batch, max_words)`, `""` past a sentence's
+    end), `tag_ids` (int64, -1 past the end), `words` (string), `num_words`
+    (int32, `(batch,)`: the first `num_words` entries of a row are real) and
+    `truncated` (bool: words cut off by the sequence length, tagged `"O"`).
+    A word's tag is the arg-max at its first word piece, as in
+    `tftransformer.evaluation.predict_tags`. Tokenization runs with
+    TensorFlow Text ops: a client needs `import tensorflow_text` before
+    `tf.saved_model.load` (TF Serving's model server includes them).
+
+    The graph is float32 whatever the training precision, with LoRA
+    adapters merged (see `float32_inference_copy`).
+
+    Args:
+        model: a built `tftransformer.models.TokenClassifier`.
+        path: str or path-like, TF Serving's model base path.
+        version: optional int >= 0. Defaults to one more than the highest
+            numeric subdirectory of `path` (1 for a new one).
+        tokenizer: the WordPiece tokenizer; defaults to the model's
+            preprocessor's.
+        sequence_length: int, the truncation limit; defaults to the model's
+            preprocessor's `sequence_length`, else 128.
+        tag_names: list of tag strings in id order, `"O"` among them;
+            defaults to `model.tag_names`.
+        merge_lora: bool. With False, a model with LoRA adapters is refused.
+        overwrite: bool, whether an existing `<path>/<version>` is replaced.
+
+    Returns:
+        str, the version directory written (`<path>/<version>`).
+
+    Example:
+    ```python
+    version_dir = export_token_classifier(tagger, "serving/ner")
+    # In a process with only TensorFlow:
+    import tensorflow_text  # noqa: F401  (registers the WordPiece ops)
+    serve = tf.saved_model.load(version_dir).signatures["serving_default"]
+    serve(text=tf.constant(["Obama visits Paris"]))["tags"]
+    ```
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"`model` must be a keras.Model. Received: {type(model).__name__}"
+        )
+    preprocessor = getattr(model, "preprocessor", None)
+    if tokenizer is None:
+        tokenizer = getattr(preprocessor, "tokenizer", None)
+    if tokenizer is None:
+        raise ValueError(
+            "Exporting on raw sentences needs the model's tokenizer: attach a "
+            "TokenClassifierPreprocessor to the model or pass `tokenizer=`."
+        )
+    if sequence_length is None:
+        sequence_length = getattr(preprocessor, "sequence_length", None) or 128
+    if tag_names is None:
+        tag_names = getattr(model, "tag_names", None)
+    if tag_names is None:
+        raise ValueError(
+            "The model has no tag_names; pass `tag_names=` (the tag of each output id)."
+        )
+    tag_names = [str(tag) for tag in tag_names]
+    final_path = version_path(path, version, overwrite)
+
+    copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
+    module = TokenClassifierServingModule(copy, tokenizer, sequence_length, tag_names)
+    with tempfile.TemporaryDirectory() as tmp, publish_directory(final_path) as out:
+        tags_path = os.path.join(tmp, TAGS_FILE)
+        with open(tags_path, "w", encoding="utf-8") as f:
+            f.write("".join(f"{tag}\n" for tag in tag_names))
+        # Tracked on the module, so the file is copied into `assets/`.
+        module.tags_file = tf.saved_model.Asset(tags_path)
+        tf.saved_model.save(
+            module,
+            out,
+            signatures={SIGNATURE_NAME: module.serve.get_concrete_function()},
+        )
+    return final_path

@@ -1,0 +1,114 @@
+import tensorflow as tf
+
+from tftransformer.data.tagging import tokenize_and_align
+from tftransformer.export.text_classifier_serving_module import TEXT_INPUT
+
+__all__ = ["TokenClassifierServingModule"]
+
+
+class TokenClassifierServingModule(tf.Module):
+    """A `tf.Module` tagging the words of raw sentences with a token classifier.
+
+    Whitespace splitting (`tf.strings.split`), per-word WordPiece
+    tokenization, `[CLS] ... [SEP]` packing, truncation to
+    `sequence_length` and the mapping of each word to its first piece run in
+    the graph (`tftransformer.data.tokenize_and_align`), so the saved
+    signature takes strings and needs only TensorFlow and TensorFlow Text
+    ops. The model's variables are held as a plain list on the module, so
+    `tf.saved_model.save` writes them.
+
+    Args:
+        model: a float32 `keras.Model` taking the BERT feature dict and
+            returning per-token logits `(batch, seq, num_tags)`.
+        tokenizer: the keras-hub WordPiece tokenizer the model was trained
+            with.
+        sequence_length: int >= 2, the truncation limit, `[CLS]` and `[SEP]`
+            included.
+        tag_names: list of `num_tags` tag strings in id order, `"O"` among
+            them (the tag of truncated words).
+        name: optional module name.
+
+    Call arguments (of `serve`):
+        text: 1-D `tf.string`, one sentence per entry, any batch size.
+
+    Returns (of `serve`):
+        A dict, padded to the batch's longest sentence (`max_words`):
+        `tags` (string, `(batch, max_words)`, `""` past a sentence's end),
+        `tag_ids` (int64, `(batch, max_words)`, -1 past the end), `words`
+        (string, `(batch, max_words)`, the whitespace-split words, `""` past
+        the end), `num_words` (int32, `(batch,)`) and `truncated` (bool,
+        `(batch, max_words)`: words cut off by `sequence_length`, tagged
+        `"O"`).
+
+    Example:
+    ```python
+    module = TokenClassifierServingModule(tagger, tokenizer, 128, tag_names)
+    module.serve(tf.constant(["Obama visits Paris"]))["tags"]
+    # [[b"B-person", b"O", b"B-geo-loc"]]
+    ```
+    """
+
+    def __init__(self, model, tokenizer, sequence_length, tag_names, name=None):
+        super().__init__(name=name)
+        tag_names = [str(tag) for tag in tag_names]
+        num_tags = model.output.shape[-1]
+        if len(tag_names) != num_tags:
+            raise ValueError(
+                f"tag_names must have one entry per tag ({num_tags}). "
+                f"Received: tag_names={tag_names!r}"
+            )
+        if "O" not in tag_names:
+            raise ValueError(
+                "tag_names must include 'O', the tag of words cut off by "
+                f"sequence_length. Received: tag_names={tag_names!r}"
+            )
+        if (
+            isinstance(sequence_length, bool)
+            or not isinstance(sequence_length, int)
+            or sequence_length < 2
+        ):
+            raise ValueError(
+                "sequence_length must be an integer >= 2. "
+                f"Received: sequence_length={sequence_length!r}"
+            )
+        self._model = model
+        self._tokenizer = tokenizer
+        self._sequence_length = sequence_length
+        self._outside_id = tag_names.index("O")
+        # Lists created here are tracked, so the variables are saved.
+        self.model_variables = list(model.variables)
+        self.tag_names = tf.constant(tag_names)
+
+        text_spec = tf.TensorSpec([None], tf.string, name=TEXT_INPUT)
+
+        def serve(text):
+            return self._tag(text)
+
+        self.serve = tf.function(serve, input_signature=[text_spec])
+
+    def _tag(self, text):
+        words = tf.strings.split(text)  # ragged (batch, (num_words))
+        features = tokenize_and_align(words, self._tokenizer, self._sequence_length)
+        word_starts = features.pop("word_starts")
+        logits = self._model(features, training=False)
+        token_tags = tf.argmax(logits, axis=-1, output_type=tf.int64)  # (batch, seq)
+        starts = word_starts.flat_values
+        truncated = starts < 0
+        indices = tf.stack(
+            [tf.cast(word_starts.value_rowids(), tf.int32), tf.maximum(starts, 0)],
+            axis=1,
+        )
+        word_tags = tf.gather_nd(token_tags, indices)
+        word_tags = tf.where(
+            truncated, tf.constant(self._outside_id, tf.int64), word_tags
+        )
+        tag_ids = words.with_flat_values(word_tags)
+        return {
+            "tags": words.with_flat_values(
+                tf.gather(self.tag_names, word_tags)
+            ).to_tensor(""),
+            "tag_ids": tag_ids.to_tensor(-1),
+            "words": words.to_tensor(""),
+            "num_words": tf.cast(words.row_lengths(), tf.int32),
+            "truncated": words.with_flat_values(truncated).to_tensor(False),
+        }

@@ -1,0 +1,164 @@
+import numbers
+
+import keras
+
+from tftransformer.finetune.backbone_layers import embedding_layers, encoder_layers
+from tftransformer.finetune.freezing import _freeze, backbone_sublayers
+from tftransformer.finetune.trainable_state import (
+    _optimizer_steps,
+    apply_trainable_change,
+    capture_trainable_state,
+    prepare_optimizer,
+    restore_trainable_state,
+)
+
+
+def _is_positive_int(value):
+    return (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and value > 0
+    )
+
+
+def _unfreezing_order(model):
+    """The backbone's layers in groups, from the top encoder layer down.
+
+    Layers on the encoder output (BERT's `pooled_dense`, a final layer norm)
+    go with the top encoder layer; the embeddings come last.
+    """
+    encoders = encoder_layers(model)
+    embeddings = embedding_layers(model)
+    grouped = {id(layer) for layer in encoders + embeddings}
+    on_top = [layer for layer in backbone_sublayers(model) if id(layer) not in grouped]
+    groups = [[encoders[-1], *on_top]] + [[layer] for layer in encoders[-2::-1]]
+    if embeddings:
+        groups.append(embeddings)
+    return groups
+
+
+class GradualUnfreezing(keras.callbacks.Callback):
+    """Unfreezes the backbone one encoder layer at a time, from the top.
+
+    ULMFiT's gradual unfreezing: when training begins only the head (every
+    layer outside the backbone) trains; then every `every_epochs` epochs, or
+    every `every_steps` steps, the next encoder layer from the top starts
+    training, the embeddings last. A layer gets back the trainable state it
+    had when `fit` began, so layers frozen before (e.g. by `freeze_layers`)
+    stay frozen and the schedule skips them. Frozen layers run in inference
+    mode.
+
+    At train begin the callback builds the optimizer over every variable the
+    schedule will train, so each newly unfrozen layer finds its slots and the
+    layers already training keep their Adam moments; after each change it
+    makes Keras trace a new train step. Compile with a new optimizer before
+    `fit` (a built one must already hold every variable to train).
+
+    The stage follows the epoch number, or with `every_steps` the
+    optimizer's step count (`optimizer.iterations`), so a resumed run (see
+    `tftransformer.finetune.ResumableTraining`, placed before this callback)
+    or a second `fit` with the same optimizer picks up the stage it had
+    reached. Whatever is still frozen when training ends stays frozen.
+
+    Args:
+        every_epochs: int > 0, epochs between two unfreezings; the first
+            `every_epochs` epochs train the head alone. The default when
+            `every_steps` is not given is 1.
+        every_steps: int > 0, optimizer steps between two unfreezings,
+            instead of `every_epochs`. With `steps_per_execution > 1` a
+            change happens at the first execution boundary at or after the
+            step.
+        verbose: bool, print each change.
+
+    Example:
+    ```python
+    classifier.compile(optimizer=create_optimizer(1e-4, num_train_steps=steps))
+    classifier.fit(train_ds, epochs=8, callbacks=[GradualUnfreezing(1)])
+    ```
+    """
+
+    def __init__(self, every_epochs=None, every_steps=None, verbose=False):
+        super().__init__()
+        if every_epochs is not None and every_steps is not None:
+            raise ValueError(
+                "Give every_epochs or every_steps, not both. Received: "
+                f"every_epochs={every_epochs!r}, every_steps={every_steps!r}"
+            )
+        if every_steps is None:
+            every_epochs = 1 if every_epochs is None else every_epochs
+            if not _is_positive_int(every_epochs):
+                raise ValueError(
+                    "every_epochs must be an int > 0. "
+                    f"Received: every_epochs={every_epochs!r}"
+                )
+        elif not _is_positive_int(every_steps):
+            raise ValueError(
+                f"every_steps must be an int > 0. Received: every_steps={every_steps!r}"
+            )
+        self.every_epochs = every_epochs
+        self.every_steps = every_steps
+        self.verbose = verbose
+        self._groups = []
+        self._stage = 0
+        self._state = None
+
+    @property
+    def unfrozen_layer_names(self):
+        """Names of the backbone layers the schedule has unfrozen so far."""
+        return [layer.name for group in self._groups[: self._stage] for layer in group]
+
+    @property
+    def frozen_layer_names(self):
+        """Names of the backbone layers the schedule still holds frozen."""
+        return [layer.name for group in self._groups[self._stage :] for layer in group]
+
+    def on_train_begin(self, logs=None):
+        self._state = capture_trainable_state(self.model)
+        prepare_optimizer(self.model, self.model.trainable_variables)
+        trainable_at_start = {
+            id(v) for v, trainable in self._state["variables"] if trainable
+        }
+        # Groups with nothing to train when fit began stay frozen: they are
+        # not scheduled.
+        self._groups = [
+            group
+            for group in _unfreezing_order(self.model)
+            if any(
+                id(v) in trainable_at_start for layer in group for v in layer.weights
+            )
+        ]
+        for group in self._groups:
+            for layer in group:
+                _freeze(layer)
+        self._stage = 0
+        apply_trainable_change(self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.every_epochs is not None:
+            self._unfreeze_up_to(epoch // self.every_epochs, f"epoch {epoch + 1}")
+        else:
+            self._follow_steps()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_steps is not None:
+            self._follow_steps()
+
+    def _follow_steps(self):
+        steps = _optimizer_steps(self.model)
+        self._unfreeze_up_to(steps // self.every_steps, f"after step {steps}")
+
+    def _unfreeze_up_to(self, stage, when):
+        stage = min(stage, len(self._groups))
+        if stage <= self._stage:
+            return
+        unfrozen = [
+            layer for group in self._groups[self._stage : stage] for layer in group
+        ]
+        restore_trainable_state(self._state, unfrozen)
+        self._stage = stage
+        apply_trainable_change(self.model)
+        if self.verbose:
+            print(
+                f"\nGradualUnfreezing, {when}: unfroze "
+                f"{[layer.name for layer in unfrozen]}"
+            )

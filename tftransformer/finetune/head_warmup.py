@@ -1,0 +1,104 @@
+import numbers
+
+import keras
+
+from tftransformer.finetune.freezing import _freeze, backbone_sublayers
+from tftransformer.finetune.trainable_state import (
+    _optimizer_steps,
+    apply_trainable_change,
+    capture_trainable_state,
+    prepare_optimizer,
+    restore_trainable_state,
+)
+
+
+class HeadWarmup(keras.callbacks.Callback):
+    """Trains the head alone for the first steps, then the chosen strategy.
+
+    A freshly initialised head sends large, noisy gradients into the
+    pretrained backbone; training it alone first avoids that. When `fit`
+    begins the callback records what is trainable (whatever strategy was
+    applied: full fine-tuning, `freeze_layers`, LoRA adapters, ...), freezes
+    the whole backbone (see `tftransformer.finetune.freeze_backbone`) and,
+    after `steps` steps, gives every backbone layer and variable its
+    recorded trainable flag back.
+
+    The optimizer is built at train begin over the strategy's variables, so
+    the backbone's slots exist from the start and the head keeps its Adam
+    moments through the switch; the learning-rate schedule runs on
+    throughout. Compile with a new optimizer before `fit`. If training ends
+    before `steps` steps, the strategy's trainable set is restored at the
+    end.
+
+    Steps are the optimizer's step count (`optimizer.iterations`): a resumed
+    run (see `tftransformer.finetune.ResumableTraining`, placed before this
+    callback) or a second `fit` with the same optimizer does not warm up
+    again once `steps` are done.
+
+    Args:
+        steps: int >= 0, the optimizer steps the head trains alone; 0 does
+            nothing.
+            With `steps_per_execution > 1` the switch happens at the first
+            execution boundary at or after `steps`.
+        verbose: bool, print when the backbone joins.
+
+    Example:
+    ```python
+    freeze_layers(classifier, 2)
+    classifier.compile(optimizer=create_optimizer(5e-5, num_train_steps=steps))
+    classifier.fit(train_ds, epochs=3, callbacks=[HeadWarmup(steps=100)])
+    ```
+    """
+
+    def __init__(self, steps, verbose=False):
+        super().__init__()
+        if (
+            isinstance(steps, bool)
+            or not isinstance(steps, numbers.Integral)
+            or steps < 0
+        ):
+            raise ValueError(f"steps must be an int >= 0. Received: steps={steps!r}")
+        self.steps = int(steps)
+        self.verbose = verbose
+        self._state = None
+        self._warming_up = False
+
+    @property
+    def warming_up(self):
+        """Whether the backbone is currently held frozen."""
+        return self._warming_up
+
+    def on_train_begin(self, logs=None):
+        if self.steps == 0 or _optimizer_steps(self.model) >= self.steps:
+            return
+        self._state = capture_trainable_state(self.model)
+        prepare_optimizer(self.model, self.model.trainable_variables)
+        for layer in backbone_sublayers(self.model):
+            _freeze(layer)
+        self._warming_up = True
+        apply_trainable_change(self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # A resumed run restores the optimizer's step count by now.
+        self._end_warmup_when_done()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._end_warmup_when_done()
+
+    def _end_warmup_when_done(self):
+        if not self._warming_up:
+            return
+        steps = _optimizer_steps(self.model)
+        if steps >= self.steps:
+            self._end_warmup()
+            if self.verbose:
+                print(f"\nHeadWarmup: the backbone trains from step {steps + 1} on.")
+
+    def on_train_end(self, logs=None):
+        if self._warming_up:
+            self._end_warmup()
+
+    def _end_warmup(self):
+        restore_trainable_state(self._state, backbone_sublayers(self.model))
+        self._warming_up = False
+        apply_trainable_change(self.model)

@@ -1,0 +1,507 @@
+import json
+import numbers
+import os
+import shutil
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tftransformer.finetune.checkpointing import (
+    CHECKPOINT_FILE,
+    _differences,
+    read_checkpoint,
+    remove_temporary_files,
+    write_checkpoint,
+)
+
+__all__ = ["ResumableTraining"]
+
+
+def _jsonable(config):
+    return json.loads(json.dumps(config, default=repr))
+
+
+def _numpy(variable):
+    return np.array(keras.ops.convert_to_numpy(variable))
+
+
+def _unwrapped(train_function):
+    # A fit interrupted by an exception leaves its wrapper on the model.
+    while hasattr(train_function, "wrapped"):
+        train_function = train_function.wrapped
+    return train_function
+
+
+def _float_or_none(value):
+    if value is None:
+        return None
+    return float(value)
+
+
+class ResumableTraining(keras.callbacks.Callback):
+    """Checkpoints the whole training state so a killed `fit` resumes exactly.
+
+    A checkpoint (`directory/checkpoint.safetensors`) holds every model
+    variable (weights and the dropout layers' random-seed states), every
+    optimizer variable (its iteration counter, which drives the learning
+    rate schedule, and its moments), the metrics' running totals, the epoch
+    and step reached, the `history` so far and, with `early_stopping`, that
+    callback's best value, wait count and best weights. It is written
+    atomically (see `tftransformer.finetune.checkpointing`) at every epoch's
+    end and, with an integer `save_freq`, every `save_freq` steps.
+
+    When `fit` starts and a checkpoint exists, everything is restored and
+    `fit` continues from the epoch and step it holds: the batches of the
+    current epoch that were already trained are drawn from the data and
+    skipped, not trained on again. For the data order of a resumed epoch to
+    be the one the interrupted run saw, pass the training data through
+    `epoch_dataset`, which rebuilds the data of each epoch from its number.
+
+    A step whose weights hold a NaN or infinity is never saved: the save
+    raises `FloatingPointError` and the last good checkpoint stays.
+
+    When `fit` ends, the checkpoint is deleted, or with
+    `keep_final_checkpoint` replaced by one holding the final weights (after
+    early stopping restored the best ones); a later `fit` with this callback
+    then restores those and trains no further.
+
+    Place this callback after `early_stopping` in the callbacks list: it
+    restores that callback's state after `EarlyStopping.on_train_begin` has
+    reset it. `tftransformer.finetune.training_callbacks` does so.
+
+    Args:
+        directory: str or path-like, where the checkpoint lives.
+        save_freq: `"epoch"`, or an int > 0: also save every `save_freq`
+            optimizer steps, so that a kill loses at most that many.
+        early_stopping: optional `keras.callbacks.EarlyStopping` whose state
+            is saved and restored.
+        run_config: optional JSON-serialisable dict describing the run (its
+            settings, a fingerprint of its data). A checkpoint written with
+            another `run_config` is refused instead of resumed.
+        keep_final_checkpoint: bool, whether to keep a checkpoint of the
+            final weights when `fit` ends.
+        read_only: bool, restore from `directory` but never write or delete
+            there (the non-chief workers of a multi-worker run).
+        verbose: 0 or 1; 1 prints a line when resuming.
+
+    Example:
+    ```python
+    early_stopping = keras.callbacks.EarlyStopping(restore_best_weights=True)
+    resumable = ResumableTraining(
+        "runs/sst2/backup", save_freq=100, early_stopping=early_stopping
+    )
+    train = resumable.epoch_dataset(
+        lambda epoch: make_classification_dataset(
+            texts, labels, tokenizer, 32, seed=epoch_seed(0, epoch)
+        )
+    )
+    model.fit(train, epochs=3, callbacks=[early_stopping, resumable])
+    # Killed? Run the same lines again: training resumes where it stopped.
+    ```
+    """
+
+    def __init__(
+        self,
+        directory,
+        save_freq="epoch",
+        early_stopping=None,
+        run_config=None,
+        keep_final_checkpoint=False,
+        read_only=False,
+        verbose=1,
+    ):
+        super().__init__()
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool)
+            or not isinstance(save_freq, numbers.Integral)
+            or save_freq <= 0
+        ):
+            raise ValueError(
+                "save_freq must be 'epoch' or an int > 0 (steps). Received: "
+                f"save_freq={save_freq!r}"
+            )
+        if early_stopping is not None and not isinstance(
+            early_stopping, keras.callbacks.EarlyStopping
+        ):
+            raise ValueError(
+                "early_stopping must be None or a keras.callbacks.EarlyStopping. "
+                f"Received: early_stopping={early_stopping!r}"
+            )
+        if run_config is not None:
+            if not isinstance(run_config, dict):
+                raise ValueError(
+                    f"run_config must be None or a dict. Received: {run_config!r}"
+                )
+            run_config = _jsonable(run_config)
+        self.directory = os.fspath(directory)
+        self.path = os.path.join(self.directory, CHECKPOINT_FILE)
+        self.save_freq = save_freq
+        self.early_stopping = early_stopping
+        self.run_config = run_config
+        self.keep_final_checkpoint = keep_final_checkpoint
+        self.read_only = read_only
+        self.verbose = verbose
+        self.history = {}
+        # The epoch `fit` is in; `epoch_dataset` reads it.
+        self._epoch = 0
+        self._reset_progress()
+
+    def _reset_progress(self):
+        self._global_step = 0
+        self._epoch_start_step = 0
+        self._skip_epoch = None
+        self._skip_steps = 0
+        self._skip_remaining = 0
+        self._train_function = None
+        self._steps_drawn = 0
+        self._epoch_batches = None
+        self._saved_metrics = None
+        self._saved_optimizer = None
+        self._early_stopping_state = None
+        self._finished = False
+
+    # === Data ===
+
+    def epoch_dataset(self, make_dataset):
+        """Returns a dataset for `fit` whose every pass is one epoch's data.
+
+        Each pass (one per epoch) yields `make_dataset(epoch)` for the epoch
+        `fit` is in, so a function that seeds its shuffling with the epoch
+        number (e.g. `checkpointing.epoch_seed(seed, epoch)`) gives a resumed
+        run the same order as an uninterrupted one. The batches pass through
+        a Python generator, so each epoch's dataset is built, and tokenized,
+        anew.
+
+        The generator looks one batch ahead, so the callback knows an epoch
+        has ended before `fit` would call its train step once more on the
+        exhausted data: Keras' TensorFlow train step would then still apply
+        AdamW's weight decay and count an optimizer step (the data read
+        failing only after those ran).
+
+        Args:
+            make_dataset: callable taking the epoch (int, 0-based) and
+                returning a `tf.data.Dataset` of batches; the element
+                structure must not depend on the epoch.
+
+        Returns:
+            A `tf.data.Dataset` to pass to `fit` with this callback.
+        """
+        if not callable(make_dataset):
+            raise ValueError(
+                f"make_dataset must be a callable. Received: {make_dataset!r}"
+            )
+        element_spec = make_dataset(0).element_spec
+
+        def generate():
+            # Called once per pass, after `on_epoch_begin` set the epoch.
+            epoch = self._epoch
+            batches = make_dataset(epoch).as_numpy_iterator()
+            count, batch = 0, next(batches, None)
+            while batch is not None:
+                following = next(batches, None)
+                count += 1
+                if following is None:
+                    self._epoch_batches = (epoch, count)
+                yield batch
+                batch = following
+
+        return tf.data.Dataset.from_generator(generate, output_signature=element_spec)
+
+    # === Saving ===
+
+    def _state(self, epoch, step, finished=False):
+        state = {
+            "epoch": epoch,
+            "step": step,
+            "global_step": self._global_step,
+            "finished": finished,
+            "stop_training": bool(getattr(self.model, "stop_training", False)),
+            "history": self.history,
+            "run_config": self.run_config,
+            "keras_version": keras.__version__,
+        }
+        arrays = {}
+
+        def add(group, variables):
+            names = []
+            for i, variable in enumerate(variables):
+                arrays[f"{group}/{i:05d}"] = _numpy(variable)
+                names.append(getattr(variable, "path", None) or variable.name)
+            state[f"{group}_variables"] = names
+
+        add("model", self.model.variables)
+        optimizer = self.model.optimizer
+        if optimizer is not None and optimizer.built:
+            add("optimizer", optimizer.variables)
+        if step:
+            add("metrics", self.model.metrics_variables)
+        if not finished:
+            state["early_stopping"] = self._early_stopping_to_state(arrays)
+        return arrays, state
+
+    def _early_stopping_to_state(self, arrays):
+        es = self.early_stopping
+        if es is None:
+            return None
+        best_weights = es.best_weights
+        if best_weights is not None:
+            for i, weight in enumerate(best_weights):
+                arrays[f"best/{i:05d}"] = np.asarray(weight)
+        return {
+            "best": _float_or_none(es.best),
+            "wait": int(es.wait),
+            "best_epoch": int(es.best_epoch),
+            "stopped_epoch": int(es.stopped_epoch),
+            "num_best_weights": None if best_weights is None else len(best_weights),
+        }
+
+    def _check_finite(self, arrays, state):
+        for name, array in arrays.items():
+            group, index = name.split("/")
+            if group not in ("model", "optimizer") or not np.issubdtype(
+                array.dtype, np.floating
+            ):
+                continue
+            if not np.isfinite(array).all():
+                where = (
+                    f"epoch {state['epoch'] + 1}, batch {state['step']}"
+                    if state["step"]
+                    else f"end of epoch {state['epoch']}"
+                )
+                raise FloatingPointError(
+                    f"Training produced a non-finite value in "
+                    f"{state[group + '_variables'][int(index)]!r} by step "
+                    f"{self._global_step} ({where}). Not saving it: the last "
+                    f"good checkpoint stays in {self.path}. Lower the learning "
+                    "rate or check the data, then rerun to resume from it."
+                )
+
+    def _save(self, epoch, step, finished=False):
+        if self.read_only:
+            return
+        arrays, state = self._state(epoch, step, finished)
+        self._check_finite(arrays, state)
+        write_checkpoint(self.path, arrays, state)
+
+    # === Restoring ===
+
+    def _assign(self, group, variables, arrays, state):
+        variables = list(variables)
+        saved = [arrays.get(f"{group}/{i:05d}") for i in range(len(variables))]
+        count = len(state.get(f"{group}_variables", []))
+        if count != len(variables):
+            raise ValueError(
+                f"The checkpoint {self.path} does not fit this model: it holds "
+                f"{count} {group} variables, the model has {len(variables)}. "
+                "Resume with the model it was written for, or delete "
+                f"{self.directory} to start over."
+            )
+        for i, (variable, array) in enumerate(zip(variables, saved)):
+            if tuple(array.shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"The checkpoint {self.path} does not fit this model: "
+                    f"{group} variable {i} ({state[f'{group}_variables'][i]!r}) "
+                    f"has shape {tuple(array.shape)}, the model's "
+                    f"{variable.path!r} has {tuple(variable.shape)}. Resume with "
+                    f"the model it was written for, or delete {self.directory} "
+                    "to start over."
+                )
+        for variable, array in zip(variables, saved):
+            variable.assign(array.astype(variable.dtype, copy=False))
+
+    def _restore(self):
+        arrays, state = read_checkpoint(self.path)
+        saved = state.get("run_config")
+        if self.run_config is not None and saved is not None:
+            changes = _differences(saved, self.run_config)
+            if changes:
+                raise ValueError(
+                    f"The checkpoint {self.path} is of a run with other settings: "
+                    f"{'; '.join(changes)}. Rerun with the same settings to "
+                    f"resume, or delete {self.directory} to start over."
+                )
+        self._assign("model", self.model.variables, arrays, state)
+        if "optimizer_variables" in state:
+            self._saved_optimizer = (arrays, state)
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.model.history.history = {k: list(v) for k, v in self.history.items()}
+        self._global_step = state["global_step"]
+        epoch, step = state["epoch"], state["step"]
+        if state["finished"] or state["stop_training"]:
+            # Training ended (or early stopping ended it) before the kill.
+            self._finished = state["finished"]
+            self.model._initial_epoch = self.params.get("epochs", epoch)
+        else:
+            # `fit` starts at `_initial_epoch` (as in BackupAndRestore).
+            self.model._initial_epoch = epoch
+        if step:
+            self._skip_epoch, self._skip_steps = epoch, step
+            self._saved_metrics = [
+                arrays[f"metrics/{i:05d}"]
+                for i in range(len(state.get("metrics_variables", [])))
+            ]
+        self._epoch = epoch
+        es_state = state.get("early_stopping")
+        if self.early_stopping is not None and es_state is not None:
+            best_weights = None
+            if es_state["num_best_weights"] is not None:
+                best_weights = [
+                    arrays[f"best/{i:05d}"] for i in range(es_state["num_best_weights"])
+                ]
+            self._early_stopping_state = dict(es_state, best_weights=best_weights)
+            self._apply_early_stopping_state()
+        if self.verbose:
+            if state["finished"]:
+                where = "training had finished"
+            elif state["stop_training"]:
+                where = "early stopping had ended training"
+            else:
+                where = f"epoch {epoch + 1}, step {step}"
+            print(
+                f"Resuming from {self.path}: {where} (global step {self._global_step})."
+            )
+
+    def _restore_optimizer(self):
+        if self._saved_optimizer is None:
+            return
+        (arrays, state), self._saved_optimizer = self._saved_optimizer, None
+        optimizer = self.model.optimizer
+        if not optimizer.built:
+            # What Keras would build at the first step.
+            optimizer.build(self.model.trainable_variables)
+        self._assign("optimizer", optimizer.variables, arrays, state)
+
+    def _apply_early_stopping_state(self):
+        es, saved = self.early_stopping, self._early_stopping_state
+        if saved is None:
+            return
+        es.best = saved["best"]
+        es.wait = saved["wait"]
+        es.best_epoch = saved["best_epoch"]
+        es.stopped_epoch = saved["stopped_epoch"]
+        es.best_weights = saved["best_weights"]
+
+    def _restore_metrics(self, data):
+        """Puts back the metrics' totals of the interrupted epoch."""
+        saved, self._saved_metrics = self._saved_metrics, None
+        if not saved:
+            return
+        if len(self.model.metrics_variables) < len(saved):
+            # Metrics create their variables on first use: feed them one
+            # batch, then overwrite what it added.
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+            y_pred = self.model(x, training=False)
+            self.model.compute_metrics(x, y, y_pred, sample_weight)
+        variables = self.model.metrics_variables
+        if len(variables) != len(saved) or any(
+            tuple(v.shape) != a.shape for v, a in zip(variables, saved)
+        ):
+            warnings.warn(
+                f"The metrics in {self.path} do not fit this model's; "
+                "the training metrics of the resumed epoch count only the "
+                "steps after the resume.",
+                stacklevel=2,
+            )
+            return
+        for variable, array in zip(variables, saved):
+            variable.assign(array.astype(variable.dtype, copy=False))
+
+    def _install_train_function(self):
+        """Wraps `fit`'s train step: skips trained batches, stops at the end."""
+        model = self.model
+        train_function = _unwrapped(model.train_function)
+        steps_per_execution = max(1, int(getattr(model, "steps_per_execution", 1)))
+
+        def resumable_train_function(iterator):
+            if self._skip_remaining:
+                count = min(steps_per_execution, self._skip_remaining)
+                if isinstance(iterator, (list, tuple)):
+                    batches = list(iterator)[:count]  # drawn already (JAX, torch)
+                else:
+                    batches = [next(iterator) for _ in range(count)]
+                self._skip_remaining -= count
+                self._steps_drawn += count
+                self._restore_metrics(batches[0])
+                return model.get_metrics_result()
+            known = self._epoch_batches
+            if known and known[0] == self._epoch and self._steps_drawn >= known[1]:
+                raise StopIteration
+            self._steps_drawn += steps_per_execution
+            return train_function(iterator)
+
+        resumable_train_function.wrapped = train_function
+        self._train_function = resumable_train_function
+        model.train_function = resumable_train_function
+
+    # === Callback hooks ===
+
+    def on_train_begin(self, logs=None):
+        self._reset_progress()
+        self._epoch = 0
+        self.history = {}
+        if not self.read_only:
+            os.makedirs(self.directory, exist_ok=True)
+            remove_temporary_files(self.directory)
+        if os.path.isfile(self.path):
+            self._restore()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        # Restored now, after every callback's `on_train_begin`: one may build
+        # the optimizer over more variables (GradualUnfreezing), an
+        # EarlyStopping placed after this callback resets its state there.
+        self._restore_optimizer()
+        self._apply_early_stopping_state()
+        self._early_stopping_state = None
+        self._epoch_start_step = self._global_step
+        self._steps_drawn = 0
+        if self._skip_epoch == epoch:
+            self._epoch_start_step -= self._skip_steps
+            self._skip_remaining = self._skip_steps
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Installed per batch, as late as possible: a callback that makes
+        # Keras trace a new train step (e.g. GradualUnfreezing) replaces it.
+        if self.model.train_function is not self._train_function:
+            self._install_train_function()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._skip_epoch == self._epoch and batch < self._skip_steps:
+            return
+        steps_done = batch + 1
+        previous = self._global_step
+        self._global_step = self._epoch_start_step + steps_done
+        if self.save_freq != "epoch" and (
+            self._global_step // self.save_freq > previous // self.save_freq
+        ):
+            self._save(self._epoch, steps_done)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._skip_epoch = None
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(
+                float(value) if isinstance(value, (numbers.Real, np.generic)) else value
+            )
+        self._save(epoch + 1, 0)
+
+    def on_train_end(self, logs=None):
+        self.model._initial_epoch = None
+        # Training may have ended before any epoch ran (early stopping had
+        # ended it): the optimizer still gets its state back.
+        self._restore_optimizer()
+        if self._train_function is not None and (
+            self.model.train_function is self._train_function
+        ):
+            self.model.train_function = _unwrapped(self._train_function)
+        if self._finished or self.read_only:
+            return
+        if self.keep_final_checkpoint:
+            epoch = len(next(iter(self.history.values()), []))
+            self._save(epoch, 0, finished=True)
+        elif os.path.isfile(self.path):
+            os.remove(self.path)
+            remove_temporary_files(self.directory)
+            if not os.listdir(self.directory):
+                shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,0 +1,207 @@
+"""Describes what a fine-tuning run trains: parameters, layers, learning rates."""
+
+import json
+import math
+import os
+
+import keras
+
+from tftransformer.finetune.freezing import backbone_sublayers
+
+__all__ = [
+    "describe_training",
+    "format_training_summary",
+    "write_training_summary",
+]
+
+SUMMARY_FILE = "training_summary.json"
+
+
+def _num_params(variables):
+    return int(sum(math.prod(v.shape) for v in variables))
+
+
+def _units(model):
+    """The layers a summary names: the backbone's layers, then the head's."""
+    try:
+        backbone = backbone_sublayers(model)
+    except ValueError:
+        backbone = []
+    backbone_ids = {id(v) for layer in backbone for v in layer.weights}
+    head = [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=False)
+        if not isinstance(layer, keras.layers.InputLayer)
+        and not any(id(v) in backbone_ids for v in layer.weights)
+    ]
+    return [layer for layer in backbone + head if layer.weights]
+
+
+def _innermost(optimizer):
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
+def _base_learning_rate(optimizer):
+    # A warmup schedule starts at 0: its peak says more than today's value.
+    schedule = getattr(optimizer, "_learning_rate", None)
+    peak = getattr(schedule, "peak_learning_rate", None)
+    if peak is not None:
+        return float(peak)
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def describe_training(model, optimizer=None, strategy_name=None):
+    """Summarises what training `model` will update, and at which rates.
+
+    Layers are the backbone's direct sublayers (embeddings, encoder layers,
+    pooler) and the model's other direct layers (extra blocks, dense head);
+    layers without weights are left out. A layer is trainable when any of its
+    variables is (e.g. LoRA adapters in a frozen attention layer).
+
+    Learning rates are grouped by multiplier when the optimizer has a
+    `learning_rate_multipliers` dict (variable path -> float, as
+    `tftransformer.finetune.LayerwiseAdamW`); variables it does not list
+    train at 1x. The base rate is a `WarmupLinearDecay`'s peak, otherwise
+    the optimizer's current rate.
+
+    Args:
+        model: a built `keras.Model`.
+        optimizer: optional Keras optimizer; defaults to `model.optimizer`
+            when the model is compiled.
+        strategy_name: optional str, e.g. from
+            `tftransformer.finetune.check_strategy_options`.
+
+    Returns:
+        A JSON-serialisable dict with `strategy`, `total_parameters`,
+        `trainable_parameters`, `frozen_parameters`, `trainable_layers` and
+        `frozen_layers` (names, in model order), `learning_rate` (the base
+        rate, None without an optimizer) and `learning_rate_groups`: a list,
+        highest multiplier first, of dicts with `multiplier`,
+        `learning_rate`, `parameters` and `layers` (trainable layers with a
+        variable in the group).
+
+    Example:
+    ```python
+    summary = describe_training(classifier, strategy_name="freeze 2 layers")
+    print(format_training_summary(summary))
+    write_training_summary(summary, "runs/sst2")
+    ```
+    """
+    if optimizer is None:
+        optimizer = getattr(model, "optimizer", None)
+    trainable = model.trainable_variables
+    trainable_ids = {id(v) for v in trainable}
+    units = _units(model)
+    total = _num_params(model.weights)
+    trainable_count = _num_params(trainable)
+    summary = {
+        "strategy": strategy_name,
+        "total_parameters": total,
+        "trainable_parameters": trainable_count,
+        "frozen_parameters": total - trainable_count,
+        "trainable_layers": [
+            layer.name
+            for layer in units
+            if any(id(v) in trainable_ids for v in layer.weights)
+        ],
+        "frozen_layers": [
+            layer.name
+            for layer in units
+            if not any(id(v) in trainable_ids for v in layer.weights)
+        ],
+        "learning_rate": None,
+        "learning_rate_groups": [],
+    }
+    if optimizer is None:
+        return summary
+
+    base = _base_learning_rate(optimizer)
+    multipliers = getattr(_innermost(optimizer), "learning_rate_multipliers", None)
+    multipliers = dict(multipliers or {})
+    owner = {id(v): layer.name for layer in units for v in layer.weights}
+    groups = {}
+    for variable in trainable:
+        multiplier = float(multipliers.get(variable.path, 1.0))
+        group = groups.setdefault(
+            multiplier,
+            {
+                "multiplier": multiplier,
+                "learning_rate": base * multiplier,
+                "parameters": 0,
+                "layers": [],
+            },
+        )
+        group["parameters"] += _num_params([variable])
+        name = owner.get(id(variable), variable.path)
+        if name not in group["layers"]:
+            group["layers"].append(name)
+    summary["learning_rate"] = base
+    summary["learning_rate_groups"] = sorted(
+        groups.values(), key=lambda group: -group["multiplier"]
+    )
+    return summary
+
+
+def format_training_summary(summary):
+    """Formats a `describe_training` summary as lines of text.
+
+    Args:
+        summary: a dict from `describe_training`.
+
+    Returns:
+        A multi-line str.
+
+    Example:
+    ```python
+    print(format_training_summary(describe_training(classifier)))
+    # Strategy: full fine-tuning
+    # Parameters: 2,690 total, 2,690 trainable (100.0%), 0 frozen
+    # ...
+    ```
+    """
+    total = summary["total_parameters"]
+    trainable = summary["trainable_parameters"]
+    share = 100.0 * trainable / total if total else 0.0
+    lines = [
+        f"Strategy: {summary['strategy'] or 'not named'}",
+        f"Parameters: {total:,} total, {trainable:,} trainable ({share:.1f}%), "
+        f"{summary['frozen_parameters']:,} frozen",
+        f"Trainable layers ({len(summary['trainable_layers'])}): "
+        f"{', '.join(summary['trainable_layers']) or 'none'}",
+        f"Frozen layers ({len(summary['frozen_layers'])}): "
+        f"{', '.join(summary['frozen_layers']) or 'none'}",
+    ]
+    if summary["learning_rate"] is not None:
+        lines.append(f"Learning rates (base {summary['learning_rate']:.3g}):")
+        for group in summary["learning_rate_groups"]:
+            lines.append(
+                f"  x{group['multiplier']:.4g} = {group['learning_rate']:.3g}: "
+                f"{group['parameters']:,} parameters in "
+                f"{', '.join(group['layers'])}"
+            )
+    return "\n".join(lines)
+
+
+def write_training_summary(summary, model_dir):
+    """Writes a `describe_training` summary to `model_dir/training_summary.json`.
+
+    Args:
+        summary: a dict from `describe_training`.
+        model_dir: the run's directory; created if missing.
+
+    Returns:
+        str, the path written.
+
+    Example:
+    ```python
+    write_training_summary(describe_training(classifier), "runs/sst2")
+    ```
+    """
+    model_dir = os.fspath(model_dir)
+    os.makedirs(model_dir, exist_ok=True)
+    path = os.path.join(model_dir, SUMMARY_FILE)
+    with open(path, "w") as f:
+        json.dump(summary, f, indent=2)
+    return path

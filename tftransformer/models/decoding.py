@@ -1,0 +1,247 @@
+"""Beam search for encoder-decoder models such as `Seq2SeqTransformer`."""
+
+import weakref
+
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+# One compiled next-token function per model, reused across calls.
+_STEP_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not (isinstance(value, int) and value >= minimum):
+        raise ValueError(
+            f"{name} must be an integer >= {minimum}. Received: {name}={value!r}"
+        )
+
+
+def _next_token_log_probs(model):
+    """Returns a function of (inputs, index) giving the log-softmax of the
+    logits at decoder position `index`, shape `(batch, vocabulary)`."""
+    function = _STEP_FUNCTIONS.get(model)
+    if function is None:
+
+        @tf.function(reduce_retracing=True)
+        def function(inputs, index):
+            logits = model(inputs, training=False)
+            logits = tf.cast(tf.gather(logits, index, axis=1), "float32")
+            return tf.nn.log_softmax(logits, axis=-1)
+
+        _STEP_FUNCTIONS[model] = function
+    return function
+
+
+def beam_search(
+    model,
+    encoder_token_ids,
+    start_token_id,
+    end_token_id,
+    max_length,
+    beam_width=4,
+    length_penalty=0.0,
+    encoder_padding_mask=None,
+    pad_token_id=0,
+    return_scores=False,
+):
+    """Generates target sequences with beam search.
+
+    Each source sentence keeps the `beam_width` most probable unfinished
+    prefixes (by summed token log-probabilities). At every step each prefix
+    is extended by every token; among the best `2 * beam_width` extensions,
+    those ending with `end_token_id` within the top `beam_width` become
+    finished hypotheses and the best `beam_width` others the new prefixes.
+    Finished hypotheses are ranked by `log P / length ** length_penalty`,
+    where `length` counts the generated tokens (the end token included, the
+    start token not). A sentence stops once it has `beam_width` finished
+    hypotheses and no prefix could still beat the worst of them; prefixes
+    still open at `max_length` are ranked as they are.
+
+    With `beam_width=1` and `length_penalty=0` this is greedy decoding:
+    the result equals `Seq2SeqTransformer.greedy_decode`.
+
+    Each step runs the model on all prefixes at once (the source repeated
+    `beam_width` times), on a decoder buffer padded to a multiple of 8
+    positions, so a few traced shapes serve every step.
+
+    Args:
+        model: a model called on a dict with `"encoder_token_ids"`,
+            `"encoder_padding_mask"`, `"decoder_token_ids"` and
+            `"decoder_padding_mask"` (each `(batch, seq)`) that returns
+            next-token logits `(batch, dec_seq, vocabulary)` with causal
+            decoder attention, e.g. a `Seq2SeqTransformer`.
+        encoder_token_ids: int array `(batch, enc_seq)`.
+        start_token_id: int, the first decoder token.
+        end_token_id: int, the token that ends a sequence.
+        max_length: int >= 2, the longest output, start token included.
+        beam_width: int >= 1, the number of prefixes kept per sentence.
+        length_penalty: float >= 0, the exponent `alpha` of the length
+            normalization; 0 ranks by probability alone, larger values favour
+            longer outputs.
+        encoder_padding_mask: optional array `(batch, enc_seq)`, 1 at real
+            tokens; defaults to `encoder_token_ids != pad_token_id`.
+        pad_token_id: int, the id written after a sequence's end token.
+        return_scores: bool, also return each output's summed log-probability.
+
+    Returns:
+        An int32 NumPy array `(batch, length)`, `length <= max_length`:
+        column 0 is `start_token_id`, each row runs up to and including its
+        end token (if it has one), then holds `pad_token_id`; `length` is the
+        shortest that holds every row. With `return_scores=True`, a tuple of
+        that array and a float32 array `(batch,)` of the rows' summed
+        next-token log-probabilities (the end token's included).
+
+    Example:
+    ```python
+    model = tftransformer.models.Seq2SeqTransformer(...)
+    model.fit(...)
+    tokens = tftransformer.models.beam_search(
+        model, source_ids, start_token_id=2, end_token_id=3, max_length=40,
+        beam_width=4, length_penalty=0.6,
+    )
+    ```
+    """
+    _check_int("max_length", max_length, 2)
+    _check_int("beam_width", beam_width, 1)
+    if isinstance(length_penalty, bool) or not (
+        isinstance(length_penalty, (int, float)) and length_penalty >= 0
+    ):
+        raise ValueError(
+            "length_penalty must be a number >= 0. "
+            f"Received: length_penalty={length_penalty!r}"
+        )
+    if (
+        getattr(model, "position_kind", None) == "learned"
+        and max_length > model.max_sequence_length
+    ):
+        raise ValueError(
+            "max_length must not exceed max_sequence_length with learned "
+            f"positions. Received: max_length={max_length}, "
+            f"max_sequence_length={model.max_sequence_length}"
+        )
+    encoder_token_ids = np.asarray(
+        ops.convert_to_numpy(encoder_token_ids), dtype="int32"
+    )
+    if encoder_token_ids.ndim != 2:
+        raise ValueError(
+            "encoder_token_ids must have shape (batch, enc_seq). Received: "
+            f"encoder_token_ids with shape {encoder_token_ids.shape}"
+        )
+    if encoder_padding_mask is None:
+        encoder_padding_mask = encoder_token_ids != pad_token_id
+    encoder_padding_mask = np.asarray(
+        ops.convert_to_numpy(encoder_padding_mask)
+    ).astype("int32")
+
+    batch_size, width = encoder_token_ids.shape[0], beam_width
+    step_log_probs = _next_token_log_probs(model)
+    # Every prefix of a sentence reads the same source.
+    encoder_inputs = {
+        "encoder_token_ids": tf.constant(np.repeat(encoder_token_ids, width, 0)),
+        "encoder_padding_mask": tf.constant(np.repeat(encoder_padding_mask, width, 0)),
+    }
+    tokens = np.full((batch_size, width, max_length), pad_token_id, dtype="int32")
+    tokens[:, :, 0] = start_token_id
+    # Only one prefix exists at first: the others start at -inf.
+    scores = np.full((batch_size, width), -np.inf)
+    scores[:, 0] = 0.0
+    # Per sentence: finished hypotheses as (ranking score, log P, tokens).
+    finished = [[] for _ in range(batch_size)]
+    done = np.zeros((batch_size,), dtype=bool)
+
+    def normalized(log_prob, length):
+        return log_prob / length**length_penalty
+
+    for step in range(1, max_length):
+        buffer_length = min(max_length, -(-step // 8) * 8)
+        decoder_tokens = tokens[:, :, :buffer_length].reshape(-1, buffer_length)
+        decoder_mask = np.broadcast_to(
+            np.arange(buffer_length)[None, :] < step, decoder_tokens.shape
+        ).astype("int32")
+        log_probs = step_log_probs(
+            {
+                **encoder_inputs,
+                "decoder_token_ids": tf.constant(decoder_tokens),
+                "decoder_padding_mask": tf.constant(decoder_mask),
+            },
+            tf.constant(step - 1),
+        ).numpy()
+        vocabulary_size = log_probs.shape[-1]
+        candidates = scores[:, :, None] + log_probs.reshape(batch_size, width, -1)
+        candidates = candidates.reshape(batch_size, -1)
+        num_best = min(2 * width, candidates.shape[1])
+        best = np.argpartition(-candidates, num_best - 1, axis=1)[:, :num_best]
+        new_tokens = tokens.copy()
+        for row in np.flatnonzero(~done):
+            # Best first; ties go to the lower index, as with argmax.
+            order = best[row][np.lexsort((best[row], -candidates[row, best[row]]))]
+            prefixes = []
+            for rank, index in enumerate(order):
+                score = candidates[row, index]
+                if not np.isfinite(score):
+                    break
+                beam, token = divmod(int(index), vocabulary_size)
+                if token == end_token_id:
+                    if rank < width:
+                        sequence = np.append(tokens[row, beam, :step], token)
+                        _add_hypothesis(
+                            finished[row],
+                            (normalized(score, step), score, sequence),
+                            width,
+                        )
+                    continue
+                prefixes.append((beam, token, score))
+                if len(prefixes) == width:
+                    break
+            scores[row] = -np.inf
+            for slot, (beam, token, score) in enumerate(prefixes):
+                new_tokens[row, slot, :step] = tokens[row, beam, :step]
+                new_tokens[row, slot, step] = token
+                scores[row, slot] = score
+            if not prefixes:  # every extension has probability 0
+                done[row] = True
+            elif len(finished[row]) >= width:
+                # Log-probabilities only fall as a prefix grows: the best a
+                # prefix could reach is its score at the longest length.
+                best_possible = normalized(scores[row].max(), max_length - 1)
+                done[row] = finished[row][-1][0] >= best_possible
+        tokens = new_tokens
+        if done.all():
+            break
+
+    outputs, output_scores = [], []
+    for row in range(batch_size):
+        hypotheses = list(finished[row])
+        if not done[row]:
+            for beam in range(width):
+                if np.isfinite(scores[row, beam]):
+                    length = max_length - 1
+                    hypotheses.append(
+                        (
+                            normalized(scores[row, beam], length),
+                            scores[row, beam],
+                            tokens[row, beam],
+                        )
+                    )
+        if not hypotheses:  # no sequence has a nonzero probability
+            hypotheses = [(-np.inf, -np.inf, tokens[row, 0, :1])]
+        _, score, sequence = max(hypotheses, key=lambda h: h[0])
+        outputs.append(sequence)
+        output_scores.append(score)
+    length = max(len(sequence) for sequence in outputs)
+    result = np.full((batch_size, length), pad_token_id, dtype="int32")
+    for row, sequence in enumerate(outputs):
+        result[row, : len(sequence)] = sequence[:length]
+    if return_scores:
+        return result, np.asarray(output_scores, dtype="float32")
+    return result
+
+
+def _add_hypothesis(hypotheses, hypothesis, width):
+    """Keeps the `width` best hypotheses, sorted best first."""
+    if len(hypotheses) >= width and hypothesis[0] <= hypotheses[-1][0]:
+        return
+    hypotheses.append(hypothesis)
+    hypotheses.sort(key=lambda h: -h[0])
+    del hypotheses[width:]

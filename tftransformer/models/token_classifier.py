@@ -1,0 +1,161 @@
+import keras
+import keras_hub
+
+from tftransformer.data.tagging import IGNORE_LABEL
+from tftransformer.evaluation.token_accuracy import TokenAccuracy
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class TokenClassifier(keras_hub.models.Task):
+    """A pretrained encoder with a per-token tagging head (e.g. for NER).
+
+    The head is dropout and a dense layer over the backbone's sequence
+    output, giving one logit per tag at every position. Labels follow
+    `tftransformer.data.tokenize_and_align`: a word's tag id at its first
+    word piece and `IGNORE_LABEL` (-100) at its other pieces, `[CLS]`,
+    `[SEP]` and padding. The default loss (`compile()`) is a sparse
+    categorical cross-entropy that ignores -100 (`ignore_class`), averaged
+    over the labelled positions of the batch, and the default metric a
+    `TokenAccuracy` over the same positions.
+
+    It is a keras-hub `Task`: with a `TokenClassifierPreprocessor` attached,
+    batches of raw sentences are tokenized inside the `tf.data` pipeline,
+    and the tokenizer is saved with the model. Batches already tokenized (a
+    dict with `token_ids`, as `tftransformer.data.make_tagging_dataset`
+    yields) pass through untouched. Word-level tags and entities come from
+    `tftransformer.evaluation.predict_entities`.
+
+    Args:
+        backbone: an encoder `keras.Model` taking a dict with `token_ids`,
+            `padding_mask` (and `segment_ids` for BERT) and returning a dict
+            with `sequence_output`: a keras-hub `BertBackbone` or a
+            `tftransformer.models.TransformerEncoder`.
+        num_tags: int >= 2, the number of tags (e.g. 21 for 10 entity types
+            in BIO).
+        preprocessor: optional `TokenClassifierPreprocessor`.
+        dropout: float in [0, 1), dropout before the dense head.
+        tag_names: optional list of tag strings in id order (BIO tags for
+            entity prediction); kept in the config so predictions and exports
+            can name tags.
+        **kwargs: passed to `keras.Model` (and `compile=False` to skip the
+            default compilation).
+
+    Call arguments:
+        inputs: the backbone's input dict, each entry `(batch, seq)`.
+
+    Returns:
+        Float32 logits of shape `(batch, seq, num_tags)`.
+
+    Example:
+    ```python
+    backbone, preprocessor = tftransformer.presets.load_backbone("embedded")
+    tagger = tftransformer.models.TokenClassifier(
+        backbone,
+        num_tags=3,
+        preprocessor=TokenClassifierPreprocessor(preprocessor.tokenizer),
+        tag_names=["O", "B-PER", "I-PER"],
+    )
+    x = tagger.preprocessor(["Barack Obama visits"])
+    tagger(x).shape  # (1, 16, 3)
+    ```
+    """
+
+    def __init__(
+        self,
+        backbone,
+        num_tags,
+        preprocessor=None,
+        dropout=0.1,
+        tag_names=None,
+        **kwargs,
+    ):
+        if isinstance(num_tags, bool) or not isinstance(num_tags, int) or num_tags < 2:
+            raise ValueError(
+                f"num_tags must be an integer >= 2. Received: num_tags={num_tags!r}"
+            )
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
+        if tag_names is not None:
+            if isinstance(tag_names, str):
+                raise ValueError(
+                    "tag_names must be a list of tags, not a string. "
+                    f"Received: tag_names={tag_names!r}"
+                )
+            tag_names = [str(name) for name in tag_names]
+            if len(tag_names) != num_tags or len(set(tag_names)) != num_tags:
+                raise ValueError(
+                    f"tag_names must hold {num_tags} distinct names (num_tags="
+                    f"{num_tags}). Received: tag_names={tag_names}"
+                )
+
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.output_dropout = keras.layers.Dropout(
+            dropout, dtype=backbone.dtype_policy, name="tagger_dropout"
+        )
+        self.output_dense = keras.layers.Dense(
+            num_tags,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            dtype=backbone.dtype_policy,
+            name="tag_logits",
+        )
+
+        # === Functional model ===
+        inputs = backbone.input
+        # (batch, seq, hidden)
+        sequence = backbone(inputs)["sequence_output"]
+        sequence = self.output_dropout(sequence)
+        outputs = self.output_dense(sequence)
+        # Logits stay float32 under mixed precision so the loss is stable.
+        outputs = keras.layers.Activation(
+            "linear", dtype="float32", name="tag_logits_float32"
+        )(outputs)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.num_tags = num_tags
+        self.dropout = dropout
+        self.tag_names = tag_names
+
+    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+        """Configures the model for training, with tagging defaults.
+
+        Args:
+            optimizer: `"auto"` (AdamW, learning rate 5e-5), or any optimizer
+                `keras.Model.compile` takes, e.g. one from
+                `tftransformer.finetune.create_optimizer`.
+            loss: `"auto"` for
+                `keras.losses.SparseCategoricalCrossentropy(from_logits=True,
+                ignore_class=-100)`, or any loss.
+            metrics: `"auto"` for `[TokenAccuracy()]` (logged as
+                `token_accuracy`), or a list of metrics. Keras' own accuracy
+                metrics would count ignored positions as errors.
+            **kwargs: passed to `keras.Model.compile`.
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.AdamW(5e-5)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=IGNORE_LABEL
+            )
+        if metrics == "auto":
+            metrics = [TokenAccuracy()]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        # Batches tokenized by the tf.data pipeline skip the preprocessor.
+        if isinstance(x, dict) and "token_ids" in x:
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        return super().preprocess_samples(x, y=y, sample_weight=sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_tags": self.num_tags,
+                "dropout": self.dropout,
+                "tag_names": self.tag_names,
+            }
+        )
+        return config

@@ -1,0 +1,59 @@
+"""tftransformer.tuning: hyperparameter search and the learning-rate range test.
+
+The search runs on KerasTuner (random search, Bayesian optimization,
+Hyperband) over a validated `SearchSpace`, with a `TextClassifierHyperModel`
+that starts every trial from the pretrained weights. `find_learning_rate`
+runs the learning-rate range test on a compiled model and restores it.
+"""
+
+from tftransformer.tuning.learning_rate_finder import (
+    find_learning_rate,
+    suggest_learning_rate,
+)
+from tftransformer.tuning.learning_rate_finder_result import (
+    LearningRateFinderResult,
+)
+from tftransformer.tuning.run_config import (
+    load_run_config,
+    merge_run_config,
+    save_run_config,
+)
+from tftransformer.tuning.search_space import (
+    DEFAULT_SEARCH_SPACE,
+    SEARCHABLE_PARAMETERS,
+    SearchSpace,
+)
+from tftransformer.tuning.text_classifier_hyper_model import (
+    DEFAULT_HYPERPARAMETERS,
+    TextClassifierHyperModel,
+)
+from tftransformer.tuning.tuners import (
+    ALGORITHMS,
+    FAILED_TRIALS_FILE,
+    TRIALS_FILE,
+    best_run_config,
+    create_tuner,
+    format_trial_table,
+    trial_records,
+)
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_HYPERPARAMETERS",
+    "DEFAULT_SEARCH_SPACE",
+    "FAILED_TRIALS_FILE",
+    "LearningRateFinderResult",
+    "SEARCHABLE_PARAMETERS",
+    "SearchSpace",
+    "TRIALS_FILE",
+    "TextClassifierHyperModel",
+    "best_run_config",
+    "create_tuner",
+    "find_learning_rate",
+    "format_trial_table",
+    "load_run_config",
+    "merge_run_config",
+    "save_run_config",
+    "suggest_learning_rate",
+    "trial_records",
+]

@@ -1,0 +1,401 @@
+"""A validated hyperparameter search space for fine-tuning a text classifier."""
+
+import difflib
+import json
+import math
+import numbers
+import os
+
+__all__ = ["DEFAULT_SEARCH_SPACE", "SEARCHABLE_PARAMETERS", "SearchSpace"]
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+# Every name is an argument of `examples/classify.py`'s `run()`, so that the
+# best values found can be passed straight back to it. Each entry: the value
+# kind ("float", "int" or "str"), a check of one value, and what it expects.
+SEARCHABLE_PARAMETERS = {
+    "learning_rate": ("float", lambda v: v > 0, "a number > 0"),
+    "batch_size": ("int", lambda v: v >= 1, "an int >= 1"),
+    "freeze_layers": ("int", lambda v: v >= 0, "an int >= 0"),
+    "layer_decay": ("float", lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "lora_rank": ("int", lambda v: v >= 0, "an int >= 0 (0: no LoRA)"),
+    "dropout": ("float", lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "warmup_fraction": ("float", lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "weight_decay": ("float", lambda v: v >= 0, "a number >= 0"),
+    "label_smoothing": ("float", lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "pooling": ("str", lambda v: v in ("cls", "mean", "max"), "'cls', 'mean' or 'max'"),
+}
+
+# What `examples/tune.py` searches when given no space. The learning rate
+# reaches 1e-3 for LoRA adapters and short budgets; a LoRA rank of 0 means
+# full fine-tuning; `freeze_layers` up to 2 fits any BERT with 2 or more
+# encoder layers.
+DEFAULT_SEARCH_SPACE = {
+    "learning_rate": {"min": 1e-5, "max": 1e-3, "sampling": "log"},
+    "batch_size": [16, 32],
+    "freeze_layers": {"min": 0, "max": 2},
+    "layer_decay": {"min": 0.7, "max": 1.0},
+    "lora_rank": [0, 8],
+    "dropout": {"min": 0.0, "max": 0.3},
+    "warmup_fraction": {"min": 0.0, "max": 0.2},
+}
+
+_SAMPLINGS = ("linear", "log")
+_RANGE_KEYS = {"min", "max", "sampling", "step"}
+
+
+class SearchSpace:
+    """Which hyperparameters a search varies, and over which values.
+
+    Each hyperparameter is one of:
+
+    - a range, `{"min": 1e-5, "max": 1e-3, "sampling": "log"}` (`sampling`
+      is `"linear"`, the default, or `"log"`: log-uniform; an optional
+      `"step"` makes it discrete). Integer hyperparameters (`batch_size`,
+      `freeze_layers`, `lora_rank`) draw integers.
+    - a choice, `{"values": [16, 32]}`, or simply `[16, 32]`;
+    - a fixed value, `{"value": 0.1}`, or simply `0.1`.
+
+    Names are the arguments of `examples/classify.py` (`SEARCHABLE_PARAMETERS`):
+    `learning_rate`, `batch_size`, `freeze_layers`, `layer_decay`,
+    `lora_rank` (0 means no LoRA), `dropout`, `warmup_fraction`,
+    `weight_decay`, `label_smoothing`, `pooling`. Unknown names, values of the
+    wrong type or outside a parameter's domain, and empty or reversed ranges
+    are refused when the space is created.
+
+    Args:
+        parameters: dict mapping names to the specifications above.
+
+    Example:
+    ```python
+    space = SearchSpace(
+        {
+            "learning_rate": {"min": 1e-5, "max": 3e-4, "sampling": "log"},
+            "batch_size": [16, 32],
+            "freeze_layers": {"min": 0, "max": 2},
+            "dropout": 0.1,
+        }
+    )
+    space = SearchSpace.from_file("space.json")
+    space = SearchSpace.from_strings(
+        ["learning_rate=1e-5..3e-4:log", "batch_size=16,32"]
+    )
+    ```
+    """
+
+    def __init__(self, parameters):
+        if not isinstance(parameters, dict) or not parameters:
+            raise ValueError(
+                "parameters must be a non-empty dict mapping hyperparameter "
+                f"names to ranges, choices or values. Received: {parameters!r}"
+            )
+        self._parameters = {
+            name: _normalize(name, spec) for name, spec in parameters.items()
+        }
+
+    @classmethod
+    def from_file(cls, path):
+        """Reads a space from a JSON file (or YAML, with PyYAML installed).
+
+        Args:
+            path: a `.json`, `.yaml` or `.yml` file holding one mapping of
+                names to specifications, as for the constructor.
+
+        Returns:
+            A `SearchSpace`.
+
+        Example:
+        ```python
+        # space.json: {"learning_rate": {"min": 1e-5, "max": 1e-3,
+        #              "sampling": "log"}, "batch_size": [16, 32]}
+        space = SearchSpace.from_file("space.json")
+        ```
+        """
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No search space file at path={path!r}")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if path.lower().endswith((".yaml", ".yml")):
+            try:
+                import yaml
+            except ImportError as e:
+                raise ImportError(
+                    "Reading a YAML search space needs PyYAML "
+                    "(`pip install pyyaml`); or write the space as JSON. "
+                    f"Received: path={path!r}"
+                ) from e
+            parameters = yaml.safe_load(text)
+        else:
+            try:
+                parameters = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ValueError(
+                    f"The search space file {path!r} is not valid JSON: {e}"
+                ) from e
+        return cls(parameters)
+
+    @classmethod
+    def from_strings(cls, specs):
+        """Reads a space from `name=spec` strings, e.g. command-line flags.
+
+        Each string is `name=LOW..HIGH` (a uniform range), `name=LOW..HIGH:log`
+        (log-uniform), `name=A,B,C` (a choice) or `name=VALUE` (fixed).
+
+        Args:
+            specs: iterable of strings (one string is also accepted).
+
+        Returns:
+            A `SearchSpace`.
+
+        Example:
+        ```python
+        space = SearchSpace.from_strings(
+            ["learning_rate=1e-5..1e-3:log", "batch_size=16,32", "dropout=0.1"]
+        )
+        ```
+        """
+        if isinstance(specs, str):
+            specs = [specs]
+        parameters = {}
+        for spec in specs:
+            name, sep, text = str(spec).partition("=")
+            name, text = name.strip(), text.strip()
+            if not sep or not name or not text:
+                raise ValueError(
+                    "Each search space string must be name=LOW..HIGH, "
+                    f"name=LOW..HIGH:log, name=A,B,C or name=VALUE. Received: {spec!r}"
+                )
+            _check_name(name)
+            if name in parameters:
+                raise ValueError(
+                    f"{name} is given twice in the search space. Received: {spec!r}"
+                )
+            kind = SEARCHABLE_PARAMETERS[name][0]
+            if ".." in text:
+                bounds, _, sampling = text.partition(":")
+                low, _, high = bounds.partition("..")
+                parameters[name] = {
+                    "min": _parse(name, kind, low, spec),
+                    "max": _parse(name, kind, high, spec),
+                    "sampling": sampling.strip() or "linear",
+                }
+            elif "," in text:
+                parameters[name] = {
+                    "values": [
+                        _parse(name, kind, item, spec) for item in text.split(",")
+                    ]
+                }
+            else:
+                parameters[name] = _parse(name, kind, text, spec)
+        return cls(parameters)
+
+    @property
+    def names(self):
+        """The hyperparameter names, in the order they were given."""
+        return tuple(self._parameters)
+
+    def __contains__(self, name):
+        return name in self._parameters
+
+    def to_dict(self):
+        """Returns the normalized specifications; `SearchSpace(d)` reads them."""
+        return {name: dict(spec) for name, spec in self._parameters.items()}
+
+    def bounds(self, name):
+        """Returns the smallest and largest value `name` can take.
+
+        Args:
+            name: a numeric hyperparameter of this space.
+
+        Returns:
+            A `(low, high)` tuple.
+        """
+        spec = self._spec(name)
+        if "min" in spec:
+            return spec["min"], spec["max"]
+        values = spec["values"] if "values" in spec else [spec["value"]]
+        return min(values), max(values)
+
+    def contains(self, values):
+        """Returns whether every value of `values` lies inside this space.
+
+        Args:
+            values: dict of hyperparameter values; names not in the space
+                are ignored.
+
+        Returns:
+            A bool.
+        """
+        for name, value in values.items():
+            if name not in self._parameters:
+                continue
+            spec = self._parameters[name]
+            if "min" in spec:
+                # KerasTuner rounds log-sampled floats; allow that last bit.
+                tolerance = 1e-9 * max(abs(spec["max"]), 1.0)
+                if not spec["min"] - tolerance <= value <= spec["max"] + tolerance:
+                    return False
+                kind = SEARCHABLE_PARAMETERS[name][0]
+                if kind == "int" and not _is_int(value):
+                    return False
+            elif "values" in spec:
+                if value not in spec["values"]:
+                    return False
+            elif value != spec["value"]:
+                return False
+        return True
+
+    def declare(self, hp):
+        """Declares every hyperparameter on a `keras_tuner.HyperParameters`.
+
+        Args:
+            hp: a `keras_tuner.HyperParameters`.
+
+        Returns:
+            A dict of the current value of each hyperparameter of the space.
+        """
+        values = {}
+        for name, spec in self._parameters.items():
+            kind = SEARCHABLE_PARAMETERS[name][0]
+            if "min" in spec:
+                declare = hp.Int if kind == "int" else hp.Float
+                values[name] = declare(
+                    name,
+                    min_value=spec["min"],
+                    max_value=spec["max"],
+                    step=spec.get("step"),
+                    sampling=spec["sampling"],
+                )
+            elif "values" in spec:
+                values[name] = hp.Choice(name, spec["values"])
+            else:
+                values[name] = hp.Fixed(name, spec["value"])
+        return values
+
+    def __repr__(self):
+        return f"SearchSpace({self.to_dict()!r})"
+
+    def _spec(self, name):
+        if name not in self._parameters:
+            raise ValueError(
+                f"name must be one of {list(self._parameters)}. Received: {name!r}"
+            )
+        return self._parameters[name]
+
+
+def _check_name(name):
+    if name in SEARCHABLE_PARAMETERS:
+        return
+    close = difflib.get_close_matches(str(name), SEARCHABLE_PARAMETERS, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"Unknown hyperparameter {name!r}.{hint} Expected one of "
+        f"{sorted(SEARCHABLE_PARAMETERS)}."
+    )
+
+
+def _parse(name, kind, text, spec):
+    text = text.strip()
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        raise ValueError(
+            f"{name} takes {kind} values. Received: {text!r} in {spec!r}"
+        ) from None
+    return text
+
+
+def _check_value(name, value):
+    kind, is_valid, expected = SEARCHABLE_PARAMETERS[name]
+    if kind == "int":
+        # JSON and YAML may write an integer as 16.0.
+        if _is_number(value) and not _is_int(value) and float(value).is_integer():
+            value = int(value)
+        type_ok = _is_int(value)
+    elif kind == "float":
+        type_ok = _is_number(value) and math.isfinite(value)
+        if type_ok:
+            value = float(value)
+    else:
+        type_ok = isinstance(value, str)
+    if not type_ok or not is_valid(value):
+        raise ValueError(f"{name} must be {expected}. Received: {name}={value!r}")
+    return value
+
+
+def _normalize(name, spec):
+    _check_name(name)
+    kind = SEARCHABLE_PARAMETERS[name][0]
+    if isinstance(spec, (list, tuple)):
+        spec = {"values": list(spec)}
+    elif not isinstance(spec, dict):
+        spec = {"value": spec}
+    keys = set(spec)
+    if keys == {"value"}:
+        return {"value": _check_value(name, spec["value"])}
+    if keys == {"values"}:
+        values = spec["values"]
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(
+                f"The choices of {name} must be a non-empty list. "
+                f"Received: {name}={spec!r}"
+            )
+        values = [_check_value(name, value) for value in values]
+        if len(set(values)) != len(values):
+            raise ValueError(
+                f"The choices of {name} must be distinct. Received: {name}={spec!r}"
+            )
+        return {"values": values}
+    if {"min", "max"} <= keys <= _RANGE_KEYS:
+        if kind == "str":
+            raise ValueError(
+                f"{name} takes strings: give a list of choices, not a range. "
+                f"Received: {name}={spec!r}"
+            )
+        low = _check_value(name, spec["min"])
+        high = _check_value(name, spec["max"])
+        if not low < high:
+            raise ValueError(
+                f"The range of {name} must have min < max (for a single value, "
+                f'write {{"value": ...}}). Received: {name}={spec!r}'
+            )
+        sampling = spec.get("sampling", "linear")
+        if sampling not in _SAMPLINGS:
+            raise ValueError(
+                f"sampling must be one of {_SAMPLINGS}. Received: {name}={spec!r}"
+            )
+        if sampling == "log" and low <= 0:
+            raise ValueError(
+                f"A log-uniform range of {name} needs min > 0. "
+                f"Received: {name}={spec!r}"
+            )
+        result = {"min": low, "max": high, "sampling": sampling}
+        step = spec.get("step")
+        if step is not None:
+            if (
+                not _is_number(step)
+                or step <= 0
+                or (kind == "int" and not _is_int(step))
+            ):
+                raise ValueError(
+                    f"The step of {name} must be a {kind} > 0. "
+                    f"Received: {name}={spec!r}"
+                )
+            result["step"] = step
+        return result
+    raise ValueError(
+        f"{name} must be a value, a list of choices, {{'value': v}}, "
+        "{'values': [...]} or {'min': low, 'max': high[, 'sampling': 'log', "
+        f"'step': s]}}. Received: {name}={spec!r}"
+    )

@@ -1,0 +1,375 @@
+"""A KerasTuner `HyperModel` fine-tuning a pretrained text classifier."""
+
+import inspect
+import math
+import numbers
+
+import keras
+import keras_tuner
+import numpy as np
+import tensorflow as tf
+
+from tftransformer.tuning.search_space import SEARCHABLE_PARAMETERS, SearchSpace
+
+__all__ = ["DEFAULT_HYPERPARAMETERS", "TextClassifierHyperModel"]
+
+# The defaults of `examples/classify.py`; `layer_decay=None` and
+# `lora_rank=0` switch those strategies off.
+DEFAULT_HYPERPARAMETERS = {
+    "learning_rate": 5e-5,
+    "batch_size": 32,
+    "freeze_layers": 0,
+    "layer_decay": None,
+    "lora_rank": 0,
+    "dropout": 0.1,
+    "warmup_fraction": 0.1,
+    "weight_decay": 0.01,
+    "label_smoothing": 0.0,
+    "pooling": "mean",
+}
+
+
+class TextClassifierHyperModel(keras_tuner.HyperModel):
+    """Builds and fine-tunes a `TextClassifier` for one set of hyperparameters.
+
+    `build` loads the pretrained backbone again for every trial, so each
+    trial starts from the pretrained weights (and from the same seed), then
+    applies the trial's LoRA rank (`tftransformer.finetune.apply_lora`, which
+    freezes the rest of the backbone) and `freeze_layers` (after LoRA, so
+    adapters of frozen layers do not train either). `fit` builds the
+    tokenized datasets with the trial's batch size, compiles with
+    `create_optimizer` (with the trial's `layer_decay`), and trains. A trial
+    whose training loss becomes NaN or infinite (caught by
+    `keras.callbacks.TerminateOnNaN`) or that runs out of memory raises
+    `keras_tuner.errors.FailedTrialError`, so the tuner records it as failed
+    and goes on.
+
+    Hyperparameters not in `search_space` take their value from
+    `fixed_values`, else from `DEFAULT_HYPERPARAMETERS` (the defaults of
+    `examples/classify.py`).
+
+    Args:
+        search_space: a `SearchSpace`, or a dict `SearchSpace` accepts.
+        num_classes: int >= 2.
+        preset: what `tftransformer.presets.load_backbone` takes.
+        max_length: int >= 2, the longest tokenized sequence.
+        fixed_values: optional dict of values for hyperparameters outside
+            the space (names of `SEARCHABLE_PARAMETERS`).
+        label_names: optional list of label names, kept in the model.
+        seed: int, the seed of weights initialization, dropout and shuffling,
+            the same for every trial.
+        verbose: `fit`'s verbosity.
+        run_eagerly: bool, whether to train without compiling a graph:
+            slower per step, but skips tracing, which dominates for tiny
+            models and few steps (tests, debugging).
+        name: the hypermodel's name.
+
+    Example:
+    ```python
+    hypermodel = TextClassifierHyperModel(
+        SearchSpace({"learning_rate": {"min": 1e-5, "max": 1e-3, "sampling": "log"}}),
+        num_classes=2,
+    )
+    tuner = create_tuner(hypermodel, "random", directory="runs/tune", max_trials=8)
+    tuner.search(train, validation_data=validation, epochs=1)
+    ```
+    """
+
+    def __init__(
+        self,
+        search_space,
+        num_classes,
+        preset="embedded",
+        max_length=128,
+        fixed_values=None,
+        label_names=None,
+        seed=0,
+        verbose=0,
+        run_eagerly=False,
+        name="text_classifier",
+    ):
+        if isinstance(search_space, dict):
+            search_space = SearchSpace(search_space)
+        if not isinstance(search_space, SearchSpace):
+            raise ValueError(
+                "search_space must be a SearchSpace or a dict of specifications. "
+                f"Received: {type(search_space).__name__}"
+            )
+        if isinstance(num_classes, bool) or not isinstance(
+            num_classes, numbers.Integral
+        ):
+            raise ValueError(
+                f"num_classes must be an int >= 2. Received: {num_classes!r}"
+            )
+        if num_classes < 2:
+            raise ValueError(
+                f"num_classes must be an int >= 2. Received: num_classes={num_classes}"
+            )
+        if (
+            isinstance(max_length, bool)
+            or not isinstance(max_length, numbers.Integral)
+            or max_length < 2
+        ):
+            raise ValueError(
+                f"max_length must be an int >= 2. Received: max_length={max_length!r}"
+            )
+        fixed_values = dict(fixed_values or {})
+        for key in fixed_values:
+            if key not in SEARCHABLE_PARAMETERS:
+                raise ValueError(
+                    f"fixed_values names an unknown hyperparameter {key!r}. "
+                    f"Expected names among: {sorted(SEARCHABLE_PARAMETERS)}"
+                )
+        checked = {k: v for k, v in fixed_values.items() if v is not None}
+        if checked:
+            SearchSpace(checked)  # Checks each value against its domain.
+        super().__init__(name=name)
+        self.search_space = search_space
+        self.num_classes = int(num_classes)
+        self.preset = preset
+        self.max_length = int(max_length)
+        self.defaults = {**DEFAULT_HYPERPARAMETERS, **fixed_values}
+        self.label_names = None if label_names is None else list(label_names)
+        self.seed = seed
+        self.verbose = verbose
+        self.run_eagerly = bool(run_eagerly)
+        _check_strategies_available(search_space, self.defaults)
+
+    def declare_hyperparameters(self, hp):
+        """Declares the search space on `hp` (KerasTuner calls this)."""
+        self.search_space.declare(hp)
+
+    def trial_values(self, hp):
+        """Returns every hyperparameter's value for a trial.
+
+        Args:
+            hp: a `keras_tuner.HyperParameters`.
+
+        Returns:
+            A dict with every name of `DEFAULT_HYPERPARAMETERS`.
+        """
+        return {**self.defaults, **self.search_space.declare(hp)}
+
+    def hyperparameters_for(self, values):
+        """Returns a `keras_tuner.HyperParameters` set to the given values.
+
+        For training one configuration outside a search, e.g. the default
+        one for comparison: `build(hp)` then `fit(hp, model, ...)`.
+
+        Args:
+            values: dict of values of hyperparameters of the space; those
+                missing from it take the space's defaults (a range's
+                minimum, a choice's first value).
+
+        Returns:
+            A `keras_tuner.HyperParameters`.
+        """
+        outside = sorted(set(values) - set(self.search_space.names))
+        if outside:
+            raise ValueError(
+                f"values names hyperparameters outside the search space: {outside}; "
+                "give those to the hypermodel as fixed_values. Expected names "
+                f"among: {list(self.search_space.names)}"
+            )
+        hp = keras_tuner.HyperParameters()
+        self.search_space.declare(hp)
+        hp.values.update(values)
+        return hp
+
+    def build(self, hp):
+        """Returns a new classifier on freshly loaded pretrained weights."""
+        from tftransformer import finetune, models, presets
+
+        values = self.trial_values(hp)
+        keras.utils.set_random_seed(self.seed)
+        backbone, preprocessor = presets.load_backbone(
+            self.preset, sequence_length=self.max_length
+        )
+        classifier = models.TextClassifier(
+            backbone,
+            num_classes=self.num_classes,
+            preprocessor=models.TextClassifierPreprocessor(
+                preprocessor.tokenizer, sequence_length=self.max_length
+            ),
+            pooling=values["pooling"],
+            dropout=values["dropout"],
+            label_names=self.label_names,
+        )
+        if values["lora_rank"]:
+            finetune.apply_lora(classifier, values["lora_rank"])
+        if values["freeze_layers"]:
+            finetune.freeze_layers(classifier, values["freeze_layers"])
+        return classifier
+
+    def fit(
+        self,
+        hp,
+        model,
+        x,
+        validation_data=None,
+        epochs=1,
+        initial_epoch=0,
+        callbacks=None,
+        verbose=None,
+        **kwargs,
+    ):
+        """Compiles and trains `model` with the trial's hyperparameters.
+
+        Args:
+            hp: the trial's `keras_tuner.HyperParameters`.
+            model: the model `build(hp)` returned.
+            x: the training data: a `tftransformer.data.TextClassificationData`,
+                or a `(texts, labels)` tuple.
+            validation_data: the validation data, same types as `x`.
+            epochs: int >= 1, the last epoch (Hyperband sets it per trial).
+            initial_epoch: int, the epoch to start from.
+            callbacks: list of callbacks (the tuner adds its own).
+            verbose: `fit`'s verbosity; defaults to the hypermodel's.
+            **kwargs: more arguments of `keras.Model.fit`.
+
+        Returns:
+            The `keras.callbacks.History` of the run.
+
+        Raises:
+            keras_tuner.errors.FailedTrialError: on a non-finite training loss
+                or when out of memory.
+        """
+        from tftransformer import data, finetune
+
+        values = self.trial_values(hp)
+        batch_size = int(values["batch_size"])
+        train = _texts_and_labels(x, "x")
+        validation = (
+            None
+            if validation_data is None
+            else _texts_and_labels(validation_data, "validation_data")
+        )
+        tokenizer = model.preprocessor.tokenizer
+
+        def dataset(split, training):
+            texts, labels, pairs = split
+            return data.make_classification_dataset(
+                texts,
+                labels,
+                tokenizer,
+                batch_size=batch_size,
+                max_length=self.max_length,
+                shuffle=training,
+                seed=self.seed,
+                text_pairs=pairs,
+            )
+
+        steps = finetune.compute_train_steps(
+            len(train[0]), batch_size, max(1, int(epochs) - int(initial_epoch))
+        )
+        model.compile(
+            optimizer=_create_optimizer(model, values, steps),
+            loss=finetune.classification_loss(values["label_smoothing"]),
+            metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+            run_eagerly=self.run_eagerly,
+        )
+        guard = _NonFiniteLossGuard()
+        try:
+            history = model.fit(
+                dataset(train, True),
+                validation_data=None
+                if validation is None
+                else dataset(validation, False),
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                callbacks=[*(callbacks or []), guard],
+                verbose=self.verbose if verbose is None else verbose,
+                **kwargs,
+            )
+        except (tf.errors.ResourceExhaustedError, MemoryError) as e:
+            message = str(getattr(e, "message", e)).strip().splitlines()
+            raise keras_tuner.errors.FailedTrialError(
+                f"Out of memory with batch_size={batch_size}, "
+                f"max_length={self.max_length}: {message[0] if message else e!r}"
+            ) from e
+        if guard.failure is not None:
+            epoch, batch, loss = guard.failure
+            raise keras_tuner.errors.FailedTrialError(
+                f"Non-finite training loss ({loss}) at epoch {epoch + 1}, batch "
+                f"{batch + 1}, with learning_rate={values['learning_rate']}"
+            )
+        return history
+
+
+class _NonFiniteLossGuard(keras.callbacks.TerminateOnNaN):
+    """`TerminateOnNaN` that remembers where the loss stopped being finite."""
+
+    def __init__(self):
+        super().__init__()
+        self.failure = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and self.failure is None:
+            loss = float(np.asarray(loss))
+            if not math.isfinite(loss):
+                self.failure = (self._epoch, batch, loss)
+        super().on_batch_end(batch, logs)
+
+
+def _texts_and_labels(split, name):
+    if hasattr(split, "texts") and hasattr(split, "labels"):
+        pairs = getattr(split, "text_pairs", None)
+        return (
+            list(split.texts),
+            np.asarray(split.labels),
+            None if pairs is None else list(pairs),
+        )
+    if isinstance(split, tuple) and len(split) == 2:
+        texts, labels = split
+        return list(texts), np.asarray(labels), None
+    raise ValueError(
+        f"{name} must be a TextClassificationData or a (texts, labels) tuple. "
+        f"Received: {type(split).__name__}"
+    )
+
+
+def _create_optimizer(model, values, num_train_steps):
+    from tftransformer import finetune
+
+    kwargs = dict(
+        learning_rate=float(values["learning_rate"]),
+        num_train_steps=num_train_steps,
+        warmup_fraction=float(values["warmup_fraction"]),
+        weight_decay=float(values["weight_decay"]),
+    )
+    if values["layer_decay"] is not None:
+        parameters = inspect.signature(finetune.create_optimizer).parameters
+        kwargs["layer_decay"] = float(values["layer_decay"])
+        if "model" in parameters:
+            kwargs["model"] = model
+    return finetune.create_optimizer(**kwargs)
+
+
+def _check_strategies_available(search_space, defaults):
+    """Refuses, before any trial, strategies this version does not have."""
+    from tftransformer import finetune
+
+    def used(name, off):
+        if name in search_space:
+            low, high = search_space.bounds(name)
+            return not (low == high == off)
+        return defaults.get(name) not in (None, off)
+
+    if used("lora_rank", 0) and not hasattr(finetune, "apply_lora"):
+        raise ValueError(
+            "lora_rank needs tftransformer.finetune.apply_lora, which this "
+            "version does not have. Remove lora_rank from the search space."
+        )
+    if used("layer_decay", None) and (
+        "layer_decay" not in inspect.signature(finetune.create_optimizer).parameters
+    ):
+        raise ValueError(
+            "layer_decay needs tftransformer.finetune.create_optimizer("
+            "layer_decay=...), which this version does not have. Remove "
+            "layer_decay from the search space."
+        )

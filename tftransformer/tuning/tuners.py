@@ -1,0 +1,334 @@
+"""KerasTuner tuners that record their trials, and the search's results."""
+
+import json
+import math
+import numbers
+import os
+import re
+
+import keras_tuner
+
+__all__ = [
+    "ALGORITHMS",
+    "FAILED_TRIALS_FILE",
+    "TRIALS_FILE",
+    "best_run_config",
+    "create_tuner",
+    "format_trial_table",
+    "trial_records",
+]
+
+ALGORITHMS = ("random", "bayesian", "hyperband")
+TRIALS_FILE = "trials.json"
+FAILED_TRIALS_FILE = "failed_trials.json"
+# Values KerasTuner's Hyperband adds to each trial's hyperparameters.
+_HYPERBAND_PREFIX = "tuner/"
+
+
+class _RecordingTuner:
+    """Writes `trials.json` and `failed_trials.json` after every trial."""
+
+    def on_trial_end(self, trial):
+        try:
+            super().on_trial_end(trial)
+        finally:
+            # Also when KerasTuner stops the search after too many
+            # consecutive failures: the records then name every failure.
+            _write_records(self)
+
+
+class _RandomSearch(_RecordingTuner, keras_tuner.RandomSearch):
+    pass
+
+
+class _BayesianOptimization(_RecordingTuner, keras_tuner.BayesianOptimization):
+    pass
+
+
+class _Hyperband(_RecordingTuner, keras_tuner.Hyperband):
+    pass
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def create_tuner(
+    hypermodel,
+    algorithm="random",
+    directory="runs/tune",
+    project_name="search",
+    max_trials=10,
+    max_epochs=3,
+    objective="val_accuracy",
+    direction=None,
+    seed=0,
+    overwrite=False,
+    max_consecutive_failed_trials=3,
+    num_initial_points=None,
+    hyperband_factor=3,
+):
+    """Returns a KerasTuner tuner for `hypermodel`, resumable from `directory`.
+
+    The tuner keeps KerasTuner's own state under `directory/project_name`
+    (the oracle, one folder per trial with its values, score and best
+    weights). With `overwrite=False`, a new tuner on an existing project
+    reloads that state: finished trials are kept, a trial cut short by a
+    crash runs again, and `search` runs only the trials still missing from
+    `max_trials`. After every trial it also writes `trials.json` (every
+    trial's status, score and values) and `failed_trials.json` (each failed
+    trial's values and reason) there.
+
+    A trial that raises is recorded as failed (KerasTuner's `FAILED` status,
+    with the error in `trial.message`) and the search goes on, unless
+    `max_consecutive_failed_trials` fail in a row.
+
+    Args:
+        hypermodel: a `keras_tuner.HyperModel`, e.g. a
+            `TextClassifierHyperModel`.
+        algorithm: `"random"` (random search), `"bayesian"` (Gaussian-process
+            Bayesian optimization; needs scikit-learn, the `tuning` extra) or
+            `"hyperband"` (successive halving over epochs: continuation
+            trials resume from an earlier trial's best weights).
+        directory: the results directory.
+        project_name: the project's folder name in `directory`.
+        max_trials: int >= 1, the number of trials, over all runs of the
+            project (random and Bayesian; Hyperband sets its own from
+            `max_epochs` and `hyperband_factor`).
+        max_epochs: int >= 1, Hyperband's largest number of epochs per trial.
+        objective: the logged metric to optimize, on the validation split.
+        direction: `"max"`, `"min"`, or `None` to infer it (`"min"` for
+            names containing `"loss"`, else `"max"`).
+        seed: int, the seed of the search algorithm.
+        overwrite: bool, whether to delete an existing project instead of
+            resuming it.
+        max_consecutive_failed_trials: int >= 1, failures in a row that stop
+            the search with a `RuntimeError`.
+        num_initial_points: Bayesian optimization's random trials before it
+            fits its Gaussian process; `None` for KerasTuner's default (3 per
+            hyperparameter).
+        hyperband_factor: int >= 2, Hyperband's reduction factor.
+
+    Returns:
+        A `keras_tuner.Tuner`; call `search(train, validation_data=..., epochs=...)`.
+
+    Example:
+    ```python
+    tuner = create_tuner(hypermodel, "bayesian", directory="runs/tune", max_trials=12)
+    tuner.search(train, validation_data=validation, epochs=1)
+    print(format_trial_table(trial_records(tuner)))
+    save_run_config(best_run_config(tuner), "best.json")
+    ```
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(
+            f"algorithm must be one of {ALGORITHMS}. Received: algorithm={algorithm!r}"
+        )
+    for name, value, low in (
+        ("max_trials", max_trials, 1),
+        ("max_epochs", max_epochs, 1),
+        ("max_consecutive_failed_trials", max_consecutive_failed_trials, 1),
+        ("hyperband_factor", hyperband_factor, 2),
+    ):
+        if not _is_int(value) or value < low:
+            raise ValueError(
+                f"{name} must be an int >= {low}. Received: {name}={value!r}"
+            )
+    if num_initial_points is not None and (
+        not _is_int(num_initial_points) or num_initial_points < 1
+    ):
+        raise ValueError(
+            "num_initial_points must be None or an int >= 1. Received: "
+            f"num_initial_points={num_initial_points!r}"
+        )
+    if not isinstance(objective, str) or not objective:
+        raise ValueError(
+            f"objective must be a metric name. Received: objective={objective!r}"
+        )
+    if direction is None:
+        direction = "min" if "loss" in objective else "max"
+    if direction not in ("min", "max"):
+        raise ValueError(
+            f"direction must be 'min', 'max' or None. Received: direction={direction!r}"
+        )
+    if not isinstance(project_name, str) or not project_name or "/" in project_name:
+        raise ValueError(
+            "project_name must be a non-empty folder name. Received: "
+            f"project_name={project_name!r}"
+        )
+    common = dict(
+        hypermodel=hypermodel,
+        objective=keras_tuner.Objective(objective, direction=direction),
+        directory=os.fspath(directory),
+        project_name=project_name,
+        overwrite=overwrite,
+        seed=seed,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
+    )
+    if algorithm == "random":
+        return _RandomSearch(max_trials=max_trials, **common)
+    if algorithm == "bayesian":
+        try:
+            import sklearn  # noqa: F401
+        except ImportError as e:
+            raise ImportError(
+                "algorithm='bayesian' needs scikit-learn: "
+                '`pip install "tftransformer[tuning]"`.'
+            ) from e
+        return _BayesianOptimization(
+            max_trials=max_trials, num_initial_points=num_initial_points, **common
+        )
+    return _Hyperband(max_epochs=max_epochs, factor=hyperband_factor, **common)
+
+
+def trial_records(tuner):
+    """Returns one dict per trial of a tuner, in the order they were created.
+
+    Args:
+        tuner: a KerasTuner tuner.
+
+    Returns:
+        A list of dicts with `trial_id`, `status` (`"COMPLETED"`, `"FAILED"`,
+        `"RUNNING"`, ...), `score` (the best objective value, or `None`),
+        `values` (the hyperparameters, Hyperband's `tuner/...` bookkeeping
+        included) and, for failed trials, `reason` (the error's last line)
+        and `message` (the whole traceback).
+    """
+    records = []
+    oracle = tuner.oracle
+    order = list(oracle.start_order) + sorted(
+        set(oracle.trials) - set(oracle.start_order)
+    )
+    for trial_id in order:
+        trial = oracle.trials[trial_id]
+        score = trial.score
+        record = {
+            "trial_id": trial_id,
+            "status": str(trial.status),
+            "score": None
+            if score is None or not math.isfinite(score)
+            else float(score),
+            "values": _plain_values(trial.hyperparameters.values),
+        }
+        if trial.status == "FAILED":
+            message = (trial.message or "").strip()
+            record["reason"] = _reason(message)
+            record["message"] = message
+        records.append(record)
+    return records
+
+
+def best_run_config(tuner):
+    """Returns the best completed trial's values, named as `classify.run()`'s.
+
+    Hyperband's bookkeeping values are dropped, except `tuner/epochs`, which
+    becomes `epochs`.
+
+    Args:
+        tuner: a KerasTuner tuner that completed at least one trial.
+
+    Returns:
+        A dict of argument names to values, ready for `save_run_config`.
+
+    Raises:
+        RuntimeError: if no trial completed.
+    """
+    completed = [
+        r
+        for r in trial_records(tuner)
+        if r["status"] == "COMPLETED" and r["score"] is not None
+    ]
+    if not completed:
+        raise RuntimeError(
+            f"No trial of {tuner.project_dir!r} completed; see "
+            f"{os.path.join(tuner.project_dir, FAILED_TRIALS_FILE)!r}."
+        )
+    best = tuner.oracle.get_best_trials(1)[0]
+    values = _plain_values(best.hyperparameters.values)
+    config = {k: v for k, v in values.items() if not k.startswith(_HYPERBAND_PREFIX)}
+    if _HYPERBAND_PREFIX + "epochs" in values:
+        config["epochs"] = int(values[_HYPERBAND_PREFIX + "epochs"])
+    return config
+
+
+def format_trial_table(records, objective="val_accuracy"):
+    """Formats trial records as a Markdown table, best score first.
+
+    Args:
+        records: the list `trial_records` returns.
+        objective: the score column's title.
+
+    Returns:
+        A string.
+    """
+    names = []
+    for record in records:
+        for name in record["values"]:
+            if name not in names and not name.startswith(_HYPERBAND_PREFIX):
+                names.append(name)
+    if any(_HYPERBAND_PREFIX + "epochs" in r["values"] for r in records):
+        names.append(_HYPERBAND_PREFIX + "epochs")
+
+    def sort_key(record):
+        score = record["score"]
+        return (score is None, -(score or 0.0))
+
+    lines = [
+        "| trial | status | " + objective + " | " + " | ".join(names) + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in names) + " |",
+    ]
+    for record in sorted(records, key=sort_key):
+        score = "" if record["score"] is None else f"{record['score']:.4f}"
+        cells = [_format_value(record["values"].get(name)) for name in names]
+        status = record["status"]
+        if record.get("reason"):
+            status += f": {record['reason'][:60]}"
+        lines.append(
+            f"| {record['trial_id']} | {status} | {score} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines)
+
+
+def _reason(message):
+    """The error's last line, its class named without the module path."""
+    if not message:
+        return ""
+    last = message.splitlines()[-1]
+    name, sep, text = last.partition(": ")
+    if sep and re.fullmatch(r"[\w.]+", name):
+        return f"{name.rsplit('.', 1)[-1]}: {text}"
+    return last
+
+
+def _format_value(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _plain_values(values):
+    plain = {}
+    for name, value in values.items():
+        if _is_int(value):
+            value = int(value)
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            value = float(value)
+        plain[name] = value
+    return plain
+
+
+def _write_records(tuner):
+    records = trial_records(tuner)
+    failed = [
+        {k: r[k] for k in ("trial_id", "values", "reason", "message")}
+        for r in records
+        if r["status"] == "FAILED"
+    ]
+    for name, content in ((TRIALS_FILE, records), (FAILED_TRIALS_FILE, failed)):
+        path = os.path.join(tuner.project_dir, name)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(content, f, indent=2)
+        os.replace(path + ".tmp", path)
