@@ -4,10 +4,12 @@
 Usage: soak_script.py PRESET_DIR TRAIN_CSV MODEL_DIR OUTPUT_JSON SECONDS MIN_EPOCHS
 
 Writes to OUTPUT_JSON, one entry per epoch: the resident set size (RSS, in
-bytes) and how many times the train and test steps have been traced so far.
+bytes, after a garbage collection) and how many times the train and test
+steps have been traced so far.
 A trace runs the loss' Python code; a traced step that is reused does not.
 """
 
+import gc
 import json
 import os
 import sys
@@ -50,6 +52,9 @@ class Recorder(keras.callbacks.Callback):
         self.start = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
+        # Without collecting, RSS saws up and down with the garbage of
+        # reference cycles (TensorFlow datasets hold some) and hides a trend.
+        gc.collect()
         self.records.append(
             {"epoch": epoch, "rss": rss_bytes(), "traces": TRACES["count"]}
         )

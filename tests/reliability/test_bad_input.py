@@ -168,7 +168,7 @@ CASES = [
         "freeze_layers_above_layer_count",
         lambda tmp, out, preset: dict(_files(tmp), preset=preset, freeze_layers=3),
         ValueError,
-        ["num_layers must be an int between 0 and 2", "num_layers=3"],
+        ["freeze_layers=3", "2"],
     ),
     (
         "model_dir_holds_a_model_with_other_labels",

@@ -42,6 +42,21 @@ def test_declares_ranges_choices_and_fixed_values():
     assert space.bounds("batch_size") == (16, 32)
 
 
+def test_freeze_layers_only_applies_without_lora():
+    space = SearchSpace({"lora_rank": [0, 8], "freeze_layers": {"min": 0, "max": 2}})
+    hp = keras_tuner.HyperParameters()
+    assert space.declare(hp) == {"lora_rank": 0, "freeze_layers": 0}
+    hp.values.update({"lora_rank": 8, "freeze_layers": 2})
+    assert space.declare(hp) == {"lora_rank": 8, "freeze_layers": 0}
+    assert not hp.is_active("freeze_layers")
+    hp.values["lora_rank"] = 0
+    assert space.declare(hp) == {"lora_rank": 0, "freeze_layers": 2}
+    with pytest.raises(ValueError, match="lora_rank that is never 0"):
+        SearchSpace({"lora_rank": [4, 8], "freeze_layers": [0, 1]})
+    # Fixed at 0, freeze_layers needs no condition.
+    SearchSpace({"lora_rank": [4, 8], "freeze_layers": 0})
+
+
 def test_to_dict_round_trips():
     space = SearchSpace(DEFAULT_SEARCH_SPACE)
     assert SearchSpace(space.to_dict()).to_dict() == space.to_dict()

@@ -34,21 +34,41 @@ def test_every_trial_starts_from_the_pretrained_weights(tiny_preset):
     np.testing.assert_array_equal(fresh, original)
 
 
-def test_build_applies_lora_and_freezing(tiny_preset):
+@pytest.mark.parametrize("lora_rank, freeze_layers", [(2, 0), (0, 1)])
+def test_build_applies_lora_or_freezing(tiny_preset, lora_rank, freeze_layers):
     hypermodel = TextClassifierHyperModel(
-        {"lora_rank": [2], "freeze_layers": [1]},
+        {"lora_rank": [0, 2], "freeze_layers": [0, 1]},
         num_classes=2,
         preset=tiny_preset,
         max_length=32,
     )
-    model = hypermodel.build(hypermodel.hyperparameters_for({}))
-    assert finetune.lora_variables(model)
-    # Only adapters train in the backbone, and only those of the layer
-    # left unfrozen.
+    hp = hypermodel.hyperparameters_for(
+        {"lora_rank": lora_rank, "freeze_layers": freeze_layers}
+    )
+    model = hypermodel.build(hp)
     trainable = {v.path for v in model.backbone.trainable_variables}
-    assert trainable, trainable
-    assert all("lora" in path for path in trainable), trainable
-    assert all(path.startswith("transformer_layer_1/") for path in trainable)
+    if lora_rank:
+        # Only the adapters train in the backbone.
+        assert finetune.lora_variables(model)
+        assert trainable and all("lora" in path for path in trainable), trainable
+    else:
+        assert not finetune.lora_variables(model)
+        layers = finetune.encoder_layers(model)
+        assert not layers[0].trainable and layers[1].trainable
+        assert any(path.startswith("transformer_layer_1/") for path in trainable)
+        frozen = ("transformer_layer_0/", "token_embedding/", "position_embedding/")
+        assert not any(path.startswith(frozen) for path in trainable), trainable
+
+
+def test_lora_with_freezing_is_refused():
+    with pytest.raises(ValueError, match="lora_rank and freeze_layers"):
+        TextClassifierHyperModel(
+            {"freeze_layers": [0, 2]}, num_classes=2, fixed_values={"lora_rank": 8}
+        )
+    with pytest.raises(ValueError, match="lora_rank and freeze_layers"):
+        TextClassifierHyperModel(
+            {"lora_rank": [0, 8]}, num_classes=2, fixed_values={"freeze_layers": 1}
+        )
 
 
 def test_values_outside_the_space_come_from_fixed_values_then_defaults():

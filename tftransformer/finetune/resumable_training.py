@@ -64,12 +64,19 @@ class ResumableTraining(keras.callbacks.Callback):
 
     When `fit` ends, the checkpoint is deleted, or with
     `keep_final_checkpoint` replaced by one holding the final weights (after
-    early stopping restored the best ones); a later `fit` with this callback
-    then restores those and trains no further.
+    early stopping restored the best ones) and optimizer state; a later
+    `fit` with this callback then restores those and trains no further.
+
+    During `fit` the callback wraps `model.train_function`, to skip the
+    trained batches of a resumed epoch and to end each `epoch_dataset` epoch
+    without a call on exhausted data; it puts the original back when `fit`
+    ends.
 
     Place this callback after `early_stopping` in the callbacks list: it
     restores that callback's state after `EarlyStopping.on_train_begin` has
-    reset it. `tftransformer.finetune.training_callbacks` does so.
+    reset it. `tftransformer.finetune.training_callbacks` does so. Place it
+    also after callbacks that make Keras trace a new train step in
+    `on_train_batch_begin`, which would replace its wrapper for that batch.
 
     Args:
         directory: str or path-like, where the checkpoint lives.
@@ -144,8 +151,10 @@ class ResumableTraining(keras.callbacks.Callback):
         self.read_only = read_only
         self.verbose = verbose
         self.history = {}
-        # The epoch `fit` is in; `epoch_dataset` reads it.
+        # The epoch `fit` is in, and its batches; `epoch_dataset` reads them.
         self._epoch = 0
+        self._make_dataset = None
+        self._prepared = None
         self._reset_progress()
 
     def _reset_progress(self):
@@ -170,19 +179,21 @@ class ResumableTraining(keras.callbacks.Callback):
         Each pass (one per epoch) yields `make_dataset(epoch)` for the epoch
         `fit` is in, so a function that seeds its shuffling with the epoch
         number (e.g. `checkpointing.epoch_seed(seed, epoch)`) gives a resumed
-        run the same order as an uninterrupted one. The batches pass through
-        a Python generator, so each epoch's dataset is built, and tokenized,
-        anew.
+        run the same order as an uninterrupted one. Use it in a `fit` whose
+        callbacks hold this callback.
 
-        The generator looks one batch ahead, so the callback knows an epoch
-        has ended before `fit` would call its train step once more on the
-        exhausted data: Keras' TensorFlow train step would then still apply
-        AdamW's weight decay and count an optimizer step (the data read
-        failing only after those ran).
+        At each epoch's start this callback reads the whole epoch's batches
+        into memory (as NumPy arrays: the tokenized data, not the texts),
+        and the dataset hands them to `fit` through a Python generator, so
+        no TensorFlow op runs inside the generator. Knowing the number of
+        batches, the callback ends the epoch without calling Keras' train
+        step once more on the exhausted data: that call would still apply
+        AdamW's weight decay and count an optimizer step (the data read fails
+        only after those ran).
 
         Args:
             make_dataset: callable taking the epoch (int, 0-based) and
-                returning a `tf.data.Dataset` of batches; the element
+                returning a finite `tf.data.Dataset` of batches; the element
                 structure must not depend on the epoch.
 
         Returns:
@@ -192,22 +203,26 @@ class ResumableTraining(keras.callbacks.Callback):
             raise ValueError(
                 f"make_dataset must be a callable. Received: {make_dataset!r}"
             )
+        self._make_dataset = make_dataset
         element_spec = make_dataset(0).element_spec
 
         def generate():
-            # Called once per pass, after `on_epoch_begin` set the epoch.
-            epoch = self._epoch
-            batches = make_dataset(epoch).as_numpy_iterator()
-            count, batch = 0, next(batches, None)
-            while batch is not None:
-                following = next(batches, None)
-                count += 1
-                if following is None:
-                    self._epoch_batches = (epoch, count)
-                yield batch
-                batch = following
+            prepared, self._prepared = self._prepared, None
+            if prepared is not None and prepared[0] == self._epoch:
+                yield from prepared[1]
+            else:
+                # A pass outside an epoch: Keras reading a first batch to
+                # build the model under a distribution strategy.
+                yield from make_dataset(self._epoch).as_numpy_iterator()
 
         return tf.data.Dataset.from_generator(generate, output_signature=element_spec)
+
+    def _prepare_epoch(self, epoch):
+        if self._make_dataset is None:
+            return
+        batches = list(self._make_dataset(epoch).as_numpy_iterator())
+        self._prepared = (epoch, batches)
+        self._epoch_batches = (epoch, len(batches))
 
     # === Saving ===
 
@@ -457,6 +472,8 @@ class ResumableTraining(keras.callbacks.Callback):
         self._early_stopping_state = None
         self._epoch_start_step = self._global_step
         self._steps_drawn = 0
+        self._epoch_batches = None
+        self._prepare_epoch(epoch)
         if self._skip_epoch == epoch:
             self._epoch_start_step -= self._skip_steps
             self._skip_remaining = self._skip_steps
@@ -488,6 +505,7 @@ class ResumableTraining(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.model._initial_epoch = None
+        self._prepared = None
         # Training may have ended before any epoch ran (early stopping had
         # ended it): the optimizer still gets its state back.
         self._restore_optimizer()

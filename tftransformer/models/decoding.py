@@ -22,10 +22,12 @@ def _next_token_log_probs(model):
     logits at decoder position `index`, shape `(batch, vocabulary)`."""
     function = _STEP_FUNCTIONS.get(model)
     if function is None:
+        # A weak reference, so that the cache never keeps a model alive.
+        model_ref = weakref.ref(model)
 
         @tf.function(reduce_retracing=True)
         def function(inputs, index):
-            logits = model(inputs, training=False)
+            logits = model_ref()(inputs, training=False)
             logits = tf.cast(tf.gather(logits, index, axis=1), "float32")
             return tf.nn.log_softmax(logits, axis=-1)
 

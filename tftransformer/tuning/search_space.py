@@ -68,7 +68,8 @@ class SearchSpace:
     `lora_rank` (0 means no LoRA), `dropout`, `warmup_fraction`,
     `weight_decay`, `label_smoothing`, `pooling`. Unknown names, values of the
     wrong type or outside a parameter's domain, and empty or reversed ranges
-    are refused when the space is created.
+    are refused when the space is created. With both `lora_rank` and
+    `freeze_layers`, `freeze_layers` only applies to trials without LoRA.
 
     Args:
         parameters: dict mapping names to the specifications above.
@@ -99,6 +100,20 @@ class SearchSpace:
         self._parameters = {
             name: _normalize(name, spec) for name, spec in parameters.items()
         }
+        self._freeze_only_without_lora = False
+        if "lora_rank" in self._parameters and "freeze_layers" in self._parameters:
+            lora_low, lora_high = self.bounds("lora_rank")
+            if self.bounds("freeze_layers")[1] > 0 and lora_high > 0:
+                if not self._can_be("lora_rank", 0):
+                    raise ValueError(
+                        "freeze_layers cannot be searched with a lora_rank that is "
+                        "never 0: LoRA already freezes the whole backbone but its "
+                        "adapters. Add 0 (no LoRA) to lora_rank or drop "
+                        f"freeze_layers. Received: lora_rank="
+                        f"{self._parameters['lora_rank']}, freeze_layers="
+                        f"{self._parameters['freeze_layers']}"
+                    )
+                self._freeze_only_without_lora = True
 
     @classmethod
     def from_file(cls, path):
@@ -256,29 +271,57 @@ class SearchSpace:
     def declare(self, hp):
         """Declares every hyperparameter on a `keras_tuner.HyperParameters`.
 
+        When the space has both `lora_rank` and `freeze_layers`,
+        `freeze_layers` is conditional on `lora_rank == 0` (KerasTuner's
+        `conditional_scope`): a trial with LoRA has no `freeze_layers` value,
+        as LoRA already freezes the backbone but its adapters
+        (`tftransformer.finetune.check_strategy_options` refuses the mix).
+
         Args:
             hp: a `keras_tuner.HyperParameters`.
 
         Returns:
-            A dict of the current value of each hyperparameter of the space.
+            A dict of the current value of each hyperparameter of the space
+            (`freeze_layers` is 0 in a trial with LoRA).
         """
         values = {}
-        for name, spec in self._parameters.items():
-            kind = SEARCHABLE_PARAMETERS[name][0]
-            if "min" in spec:
-                declare = hp.Int if kind == "int" else hp.Float
-                values[name] = declare(
-                    name,
-                    min_value=spec["min"],
-                    max_value=spec["max"],
-                    step=spec.get("step"),
-                    sampling=spec["sampling"],
-                )
-            elif "values" in spec:
-                values[name] = hp.Choice(name, spec["values"])
+        names = list(self._parameters)
+        if self._freeze_only_without_lora:
+            # The condition's parent must exist first.
+            names.remove("lora_rank")
+            names.insert(0, "lora_rank")
+        for name in names:
+            if name == "freeze_layers" and self._freeze_only_without_lora:
+                with hp.conditional_scope("lora_rank", [0]):
+                    value = self._declare_one(hp, name)
+                values[name] = 0 if value is None else value
             else:
-                values[name] = hp.Fixed(name, spec["value"])
-        return values
+                values[name] = self._declare_one(hp, name)
+        return {name: values[name] for name in self._parameters}
+
+    def _declare_one(self, hp, name):
+        spec = self._parameters[name]
+        kind = SEARCHABLE_PARAMETERS[name][0]
+        if "min" in spec:
+            declare = hp.Int if kind == "int" else hp.Float
+            return declare(
+                name,
+                min_value=spec["min"],
+                max_value=spec["max"],
+                step=spec.get("step"),
+                sampling=spec["sampling"],
+            )
+        if "values" in spec:
+            return hp.Choice(name, spec["values"])
+        return hp.Fixed(name, spec["value"])
+
+    def _can_be(self, name, value):
+        spec = self._parameters[name]
+        if "min" in spec:
+            return spec["min"] <= value <= spec["max"]
+        if "values" in spec:
+            return value in spec["values"]
+        return spec["value"] == value
 
     def __repr__(self):
         return f"SearchSpace({self.to_dict()!r})"

@@ -35,8 +35,8 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
     `build` loads the pretrained backbone again for every trial, so each
     trial starts from the pretrained weights (and from the same seed), then
     applies the trial's LoRA rank (`tftransformer.finetune.apply_lora`, which
-    freezes the rest of the backbone) and `freeze_layers` (after LoRA, so
-    adapters of frozen layers do not train either). `fit` builds the
+    freezes the rest of the backbone) or its `freeze_layers`, never both
+    (see `SearchSpace.declare`). `fit` builds the
     tokenized datasets with the trial's batch size, compiles with
     `create_optimizer` (with the trial's `layer_decay`), and trains. A trial
     whose training loss becomes NaN or infinite (caught by
@@ -195,6 +195,15 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
             dropout=values["dropout"],
             label_names=self.label_names,
         )
+        check = getattr(finetune, "check_strategy_options", None)
+        if check is not None:
+            # The rules of examples/classify.py, so that best.json runs there.
+            check(
+                freeze_layers=values["freeze_layers"],
+                layer_decay=values["layer_decay"],
+                lora_rank=values["lora_rank"] or None,
+                num_layers=len(finetune.encoder_layers(classifier)),
+            )
         if values["lora_rank"]:
             finetune.apply_lora(classifier, values["lora_rank"])
         if values["freeze_layers"]:
@@ -353,6 +362,22 @@ def _create_optimizer(model, values, num_train_steps):
 def _check_strategies_available(search_space, defaults):
     """Refuses, before any trial, strategies this version does not have."""
     from tftransformer import finetune
+
+    if not ("lora_rank" in search_space and "freeze_layers" in search_space):
+        # Otherwise the space makes freeze_layers conditional on no LoRA.
+        highest = {
+            name: search_space.bounds(name)[1]
+            if name in search_space
+            else defaults[name] or 0
+            for name in ("lora_rank", "freeze_layers")
+        }
+        if highest["lora_rank"] > 0 and highest["freeze_layers"] > 0:
+            raise ValueError(
+                "lora_rank and freeze_layers cannot both be above 0: LoRA already "
+                "freezes the whole backbone but its adapters. Received: up to "
+                f"lora_rank={highest['lora_rank']} and "
+                f"freeze_layers={highest['freeze_layers']}"
+            )
 
     def used(name, off):
         if name in search_space:
