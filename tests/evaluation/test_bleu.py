@@ -149,9 +149,7 @@ def test_brevity_penalty_by_hand():
 def test_corpus_level_is_not_the_mean_of_sentence_scores():
     hypotheses, references = ["a b c d", "e f g h"], ["a b c d", "e f x h"]
     corpus = corpus_bleu(hypotheses, references)["bleu"]
-    sentences = [
-        corpus_bleu([h], [r])["bleu"] for h, r in zip(hypotheses, references)
-    ]
+    sentences = [corpus_bleu([h], [r])["bleu"] for h, r in zip(hypotheses, references)]
     # Sentence 2 alone has no 3- or 4-gram match; pooled, the corpus has.
     # Corpus: unigrams 7/8, bigrams 4/6, trigrams 2/4, 4-grams 1/2.
     assert corpus == pytest.approx(100 * (7 / 8 * 4 / 6 * 2 / 4 * 1 / 2) ** 0.25)
