@@ -19,3 +19,11 @@ def _fresh_keras_state():
     yield
     keras.config.set_dtype_policy("float32")
     keras.backend.clear_session(free_memory=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_preset(tmp_path_factory):
+    """A 2-layer, 16-wide BERT preset on disk with the embedded vocabulary."""
+    from tftransformer.testing import write_tiny_bert_preset
+
+    return write_tiny_bert_preset(tmp_path_factory.mktemp("tiny_preset"))

@@ -15,7 +15,12 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["run_layer_test", "run_model_test", "assert_all_close"]
+__all__ = [
+    "assert_all_close",
+    "run_layer_test",
+    "run_model_test",
+    "write_tiny_bert_preset",
+]
 
 
 def _to_numpy(x):
@@ -258,3 +263,42 @@ def _check_mixed_precision_outputs(mp_out, ref_out, atol, require_bfloat16=True)
             rtol=atol,
             err_msg="mixed_bfloat16 outputs far from float32 outputs",
         )
+
+
+def write_tiny_bert_preset(directory, num_layers=2, hidden_dim=16, seed=0):
+    """Writes a tiny keras-hub BERT preset with the embedded vocabulary.
+
+    The preset loads through `tftransformer.presets.load_backbone(directory)`
+    like any local keras-hub preset, so tests exercise the real loading path
+    with a model small enough to train in seconds.
+
+    Args:
+        directory: where to write the preset files.
+        num_layers: encoder layers.
+        hidden_dim: hidden width (2 heads, feed-forward 2x wider).
+        seed: weight initialization seed.
+
+    Returns:
+        `directory` as a string.
+    """
+    import keras_hub
+
+    from tftransformer.data import embedded_vocabulary_path
+
+    keras.utils.set_random_seed(seed)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=30522,
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=hidden_dim,
+        intermediate_dim=2 * hidden_dim,
+        max_sequence_length=64,
+    )
+    tokenizer = keras_hub.models.BertTokenizer(
+        vocabulary=str(embedded_vocabulary_path()), lowercase=True
+    )
+    backbone.save_to_preset(str(directory))
+    keras_hub.models.BertTextClassifierPreprocessor(tokenizer).save_to_preset(
+        str(directory)
+    )
+    return str(directory)

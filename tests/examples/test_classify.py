@@ -2,35 +2,11 @@ import csv
 import json
 
 import keras
-import keras_hub
 import numpy as np
 import pytest
 
 from examples import classify
-from tftransformer.data import embedded_vocabulary_path, load_rotten_tomatoes
-
-
-@pytest.fixture(scope="module")
-def tiny_preset(tmp_path_factory):
-    """A 2-layer BERT preset on disk, with the embedded WordPiece vocabulary."""
-    directory = tmp_path_factory.mktemp("tiny_preset")
-    keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=30522,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=64,
-    )
-    tokenizer = keras_hub.models.BertTokenizer(
-        vocabulary=str(embedded_vocabulary_path()), lowercase=True
-    )
-    backbone.save_to_preset(str(directory))
-    keras_hub.models.BertTextClassifierPreprocessor(tokenizer).save_to_preset(
-        str(directory)
-    )
-    return str(directory)
+from tftransformer.data import load_rotten_tomatoes
 
 
 def write_csv(path, data, start, count):

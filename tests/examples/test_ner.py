@@ -1,39 +1,23 @@
 import json
 
 import keras
-import keras_hub
 import pytest
 
 from examples import ner
 from tftransformer.data import (
     build_tag_vocabulary,
-    embedded_vocabulary_path,
     load_wnut16,
 )
 from tftransformer.evaluation import extract_entities, predict_tags
+from tftransformer.testing import write_tiny_bert_preset
 
 
 @pytest.fixture(scope="module")
 def tiny_preset(tmp_path_factory):
     """A 1-layer BERT preset on disk, with the embedded WordPiece vocabulary."""
-    directory = tmp_path_factory.mktemp("tiny_ner_preset")
-    keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=30522,
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=64,
+    return write_tiny_bert_preset(
+        tmp_path_factory.mktemp("tiny_ner_preset"), num_layers=1
     )
-    tokenizer = keras_hub.models.BertTokenizer(
-        vocabulary=str(embedded_vocabulary_path()), lowercase=True
-    )
-    backbone.save_to_preset(str(directory))
-    keras_hub.models.BertTextClassifierPreprocessor(tokenizer).save_to_preset(
-        str(directory)
-    )
-    return str(directory)
 
 
 def write_conll(path, data):

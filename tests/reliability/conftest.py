@@ -7,37 +7,12 @@ import subprocess
 import sys
 import time
 
-import keras
-import keras_hub
 import pytest
 
-from tftransformer.data import embedded_vocabulary_path, load_rotten_tomatoes
+from tftransformer.data import load_rotten_tomatoes
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLASSIFY = str(ROOT / "examples" / "classify.py")
-
-
-@pytest.fixture(scope="session")
-def tiny_preset(tmp_path_factory):
-    """A 2-layer, 16-wide BERT preset on disk with the embedded vocabulary."""
-    directory = tmp_path_factory.mktemp("tiny_preset")
-    keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=30522,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=64,
-    )
-    tokenizer = keras_hub.models.BertTokenizer(
-        vocabulary=str(embedded_vocabulary_path()), lowercase=True
-    )
-    backbone.save_to_preset(str(directory))
-    keras_hub.models.BertTextClassifierPreprocessor(tokenizer).save_to_preset(
-        str(directory)
-    )
-    return str(directory)
 
 
 def write_csv(path, rows, header=("text", "label")):
