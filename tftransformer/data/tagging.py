@@ -41,6 +41,7 @@ from tftransformer.data.classification_dataset import (
 )
 from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import _read_text
+from tftransformer.data.packing import check_packing_arguments, padded_length
 from tftransformer.data.tagging_data import TaggingData
 
 __all__ = [
@@ -413,24 +414,7 @@ def tokenize_and_align(
     features["word_starts"]  # [[1, 2, 3]]
     ```
     """
-    if (
-        isinstance(max_length, bool)
-        or not isinstance(max_length, int)
-        or max_length < 2
-    ):
-        raise ValueError(
-            "max_length must be an integer >= 2 (room for [CLS] and [SEP]). "
-            f"Received: max_length={max_length!r}"
-        )
-    if pad_to_multiple_of is not None and (
-        isinstance(pad_to_multiple_of, bool)
-        or not isinstance(pad_to_multiple_of, int)
-        or pad_to_multiple_of < 1
-    ):
-        raise ValueError(
-            "pad_to_multiple_of must be a positive integer or None. "
-            f"Received: pad_to_multiple_of={pad_to_multiple_of!r}"
-        )
+    check_packing_arguments("max_length", max_length, pad_to_multiple_of)
     words = words_to_ragged(words)
     if tag_ids is not None:
         tag_ids = _to_ragged_ids(tag_ids, words)
@@ -543,10 +527,7 @@ def _tokenize_and_align(words, tokenizer, max_length, tag_ids, pad_to_multiple_o
             piece_labels, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL
         )
     if pad_to_multiple_of is not None:
-        multiple = tf.cast(pad_to_multiple_of, tf.int32)
-        target = (padded + multiple - 1) // multiple
-        target = tf.minimum(target * multiple, tf.cast(max_length, tf.int32))
-        target = tf.maximum(target, padded)
+        target = padded_length(padded, pad_to_multiple_of, max_length)
         pad_values = {"token_ids": pad_id, "labels": IGNORE_LABEL}
         features = {
             key: tf.pad(

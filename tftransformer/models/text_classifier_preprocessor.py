@@ -2,6 +2,8 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from tftransformer.data.packing import check_packing_arguments, padded_length
+
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor):
@@ -74,18 +76,7 @@ class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
         dynamic_padding=True,
         **kwargs,
     ):
-        if not isinstance(sequence_length, int) or sequence_length < 2:
-            raise ValueError(
-                "sequence_length must be an integer >= 2 (room for [CLS] and "
-                f"[SEP]). Received: sequence_length={sequence_length!r}"
-            )
-        if pad_to_multiple_of is not None and (
-            not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1
-        ):
-            raise ValueError(
-                "pad_to_multiple_of must be a positive integer or None. "
-                f"Received: pad_to_multiple_of={pad_to_multiple_of!r}"
-            )
+        check_packing_arguments("sequence_length", sequence_length, pad_to_multiple_of)
         super().__init__(
             tokenizer=tokenizer,
             sequence_length=sequence_length,
@@ -132,9 +123,7 @@ def trim_to_longest(features, pad_to_multiple_of, max_length):
         return features
     longest = tf.reduce_max(tf.reduce_sum(tf.cast(mask, tf.int32), axis=-1))
     longest = tf.maximum(longest, 1)
-    multiple = pad_to_multiple_of or 1
-    kept = ((longest + multiple - 1) // multiple) * multiple
-    kept = tf.minimum(kept, max_length)
+    kept = padded_length(longest, pad_to_multiple_of, max_length)
     return {
         key: tf.convert_to_tensor(value)[:, :kept] for key, value in features.items()
     }

@@ -2,6 +2,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from tftransformer.data.packing import check_packing_arguments
 from tftransformer.data.tagging import tokenize_and_align, words_to_ragged
 
 
@@ -70,24 +71,7 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
         return cls(tokenizer, **kwargs)
 
     def __init__(self, tokenizer, sequence_length=128, pad_to_multiple_of=16, **kwargs):
-        if (
-            isinstance(sequence_length, bool)
-            or not isinstance(sequence_length, int)
-            or sequence_length < 2
-        ):
-            raise ValueError(
-                "sequence_length must be an integer >= 2 (room for [CLS] and "
-                f"[SEP]). Received: sequence_length={sequence_length!r}"
-            )
-        if pad_to_multiple_of is not None and (
-            isinstance(pad_to_multiple_of, bool)
-            or not isinstance(pad_to_multiple_of, int)
-            or pad_to_multiple_of < 1
-        ):
-            raise ValueError(
-                "pad_to_multiple_of must be a positive integer or None. "
-                f"Received: pad_to_multiple_of={pad_to_multiple_of!r}"
-            )
+        check_packing_arguments("sequence_length", sequence_length, pad_to_multiple_of)
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
