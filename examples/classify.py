@@ -14,7 +14,12 @@ python examples/classify.py --train_file=train.csv --validation_file=dev.csv \
 python examples/classify.py --train_file=tfds:imdb_reviews \
     --test_file=tfds:imdb_reviews:test --tfds_data_dir=~/tensorflow_datasets
 python examples/classify.py --cv_folds=5 --max_train_examples=2000
+python examples/classify.py --find_lr          # learning-rate range test only
+python examples/classify.py --config=runs/tune/search/best.json --epochs=3
 ```
+
+`--config` reads a JSON object of this script's flags (e.g. the `best.json`
+of `examples/tune.py`); flags given on the command line win over the file.
 """
 
 import inspect
@@ -66,6 +71,8 @@ def run(
     distribution="auto",
     save_freq=None,
     cv_folds=0,
+    find_lr=False,
+    find_lr_steps=100,
     seed=0,
     max_train_examples=None,
     max_eval_examples=None,
@@ -76,7 +83,12 @@ def run(
     Returns:
         A dict with `report` (the test `ClassificationReport`), `history`
         (per-epoch logs), `model_path`, `model` and, with `cv_folds`,
-        `cross_validation` (a `CrossValidationResult`) instead.
+        `cross_validation` (a `CrossValidationResult`) instead. With
+        `find_lr`, only the learning-rate range test runs (the model is
+        built and compiled as for training, then restored), and the dict
+        holds `lr_finder` (a `LearningRateFinderResult`) and `suggestion`;
+        `model_dir` gets `lr_finder.json` and, with matplotlib,
+        `lr_finder.png`.
 
     A run killed at any moment resumes when run again with the same
     arguments: from the checkpoint in `model_dir/backup`, written at every
@@ -89,7 +101,15 @@ def run(
         name: value
         for name, value in locals().items()
         if name
-        not in ("verbose", "model_dir", "save_freq", "export_dir", "distribution")
+        not in (
+            "verbose",
+            "model_dir",
+            "save_freq",
+            "export_dir",
+            "distribution",
+            "find_lr",
+            "find_lr_steps",
+        )
     }
     import keras
 
@@ -121,6 +141,21 @@ def run(
     global_batch = tft.distribute.global_batch_size(batch_size, strategy)
     if save_freq is not None:
         _check_positive(save_freq=save_freq)
+    if find_lr and (cv_folds or export_dir):
+        raise ValueError(
+            "find_lr runs the learning-rate range test alone: it takes no "
+            f"cv_folds or export_dir. Received: cv_folds={cv_folds}, "
+            f"export_dir={export_dir!r}"
+        )
+    if find_lr and (
+        isinstance(find_lr_steps, bool)
+        or not isinstance(find_lr_steps, int)
+        or find_lr_steps < 3
+    ):
+        raise ValueError(
+            "find_lr_steps must be an int >= 3. "
+            f"Received: find_lr_steps={find_lr_steps!r}"
+        )
     if cv_folds and cv_folds < 2:
         raise ValueError(
             "cv_folds must be 0 (off) or an integer >= 2. "
@@ -280,6 +315,19 @@ def run(
         )
         return report
 
+    if find_lr:
+        return _find_learning_rate(
+            build_classifier,
+            strategy,
+            train,
+            global_batch,
+            max_length,
+            seed,
+            find_lr_steps,
+            model_dir,
+            chief,
+            verbose,
+        )
     if cv_folds:
         pool = train.concatenate(validation)
 
@@ -358,6 +406,50 @@ def run(
 
 
 MIXED_PRECISION = ("none", "bfloat16", "float16")
+
+
+def _find_learning_rate(
+    build_classifier,
+    strategy,
+    train,
+    batch_size,
+    max_length,
+    seed,
+    num_steps,
+    model_dir,
+    chief,
+    verbose,
+):
+    """The learning-rate range test on the model `run` would train."""
+    from tftransformer.tuning import find_learning_rate
+
+    with strategy.scope():
+        classifier, tokenizer, strategy_name = build_classifier(len(train))
+    dataset = _dataset(train, tokenizer, batch_size, max_length, True, seed)
+    result = find_learning_rate(classifier, dataset, num_steps=num_steps)
+    if chief:
+        os.makedirs(model_dir, exist_ok=True)
+        with open(os.path.join(model_dir, "lr_finder.json"), "w") as f:
+            json.dump(
+                {"strategy": strategy_name, "batch_size": batch_size}
+                | result.to_dict(),
+                f,
+                indent=2,
+            )
+        try:
+            result.plot(os.path.join(model_dir, "lr_finder.png"))
+        except ImportError:
+            pass
+    if verbose:
+        print(
+            f"Learning-rate range test ({result.num_steps} steps of "
+            f"{batch_size} examples, {strategy_name}): suggested learning rate "
+            f"{result.suggestion:.2e}"
+            + (" (the loss diverged at the end)" if result.diverged else "")
+            + f"\nCurve written to {model_dir}/lr_finder.json; train with "
+            f"--learning_rate={result.suggestion:.2e}"
+        )
+    return {"lr_finder": result, "suggestion": result.suggestion}
 
 
 def _check_positive(**values):
@@ -445,6 +537,8 @@ def _write_plots(report, history, model_dir):
 def define_flags():
     """Defines the script's flags; only when it runs as a script, so that
     importing `run` from several examples in one process never clashes."""
+    from tftransformer.distribute import STRATEGY_NAMES
+
     flags.DEFINE_string(
         "preset",
         "embedded",
@@ -543,7 +637,7 @@ def define_flags():
     flags.DEFINE_enum(
         "distribution",
         "auto",
-        ["auto", "default", "one_device", "mirrored", "multi_worker", "tpu"],
+        list(STRATEGY_NAMES),
         "tf.distribute strategy; --batch_size is per replica.",
     )
     flags.DEFINE_integer(
@@ -558,6 +652,19 @@ def define_flags():
         "Stratified k-fold cross-validation on the "
         "training data instead of a single run (0: off).",
     )
+    flags.DEFINE_bool(
+        "find_lr",
+        False,
+        "Run the learning-rate range test on the configured model, print the "
+        "suggested learning rate and exit.",
+    )
+    flags.DEFINE_integer("find_lr_steps", 100, "Steps of the learning-rate range test.")
+    flags.DEFINE_string(
+        "config",
+        None,
+        "JSON file of flag values (e.g. examples/tune.py's best.json); flags "
+        "given on the command line win.",
+    )
     flags.DEFINE_integer("seed", 0, "Random seed (weights, shuffling, subsets).")
     flags.DEFINE_integer(
         "max_train_examples", None, "Train on a seeded subset of this size."
@@ -567,10 +674,39 @@ def define_flags():
     )
 
 
+def run_arguments(flag_values):
+    """Returns `run`'s arguments from parsed flags, `--config` file applied.
+
+    Args:
+        flag_values: parsed `absl.flags.FlagValues` holding `define_flags()`.
+
+    Returns:
+        A dict of `run`'s argument names to values: each flag's value, then
+        the `--config` file's values, except for flags given explicitly.
+    """
+    from tftransformer.tuning import load_run_config, merge_run_config
+
+    names = [name for name in inspect.signature(run).parameters if name != "verbose"]
+    values = {name: flag_values[name].value for name in names}
+    if flag_values.config:
+        config = load_run_config(flag_values.config, names)
+        explicit = [name for name in names if flag_values[name].present]
+        values = merge_run_config(values, config, explicit=explicit)
+        print(
+            f"Configuration from {flag_values.config}: "
+            f"{json.dumps({k: values[k] for k in sorted(config)}, sort_keys=True)}"
+            + (
+                f" (command-line flags kept: {sorted(set(config) & set(explicit))})"
+                if set(config) & set(explicit)
+                else ""
+            )
+        )
+    return values
+
+
 def main(argv):
     del argv
-    names = [name for name in inspect.signature(run).parameters if name != "verbose"]
-    run(**{name: FLAGS[name].value for name in names})
+    run(**run_arguments(FLAGS))
 
 
 if __name__ == "__main__":

@@ -163,6 +163,8 @@ def run(
 def define_flags():
     """Defines the script's flags; only when it runs as a script, so that
     importing `run` from several examples in one process never clashes."""
+    from tftransformer.distribute import STRATEGY_NAMES
+
     flags.DEFINE_integer("num_layers", 2, "Encoder layers.")
     flags.DEFINE_integer("num_heads", 4, "Attention heads per layer.")
     flags.DEFINE_integer("hidden_dim", 128, "Hidden width.")
@@ -187,7 +189,7 @@ def define_flags():
     flags.DEFINE_enum(
         "distribution",
         "auto",
-        ["auto", "default", "one_device", "mirrored", "multi_worker", "tpu"],
+        list(STRATEGY_NAMES),
         "tf.distribute strategy; --batch_size is per replica.",
     )
 

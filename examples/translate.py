@@ -82,6 +82,7 @@ def run(
     num_samples=5,
     seed=0,
     model_dir="runs/translate",
+    distribution="auto",
     verbose=1,
 ):
     """Trains, evaluates and saves a translation model; returns the results.
@@ -96,10 +97,19 @@ def run(
         `model`, `model_path`, `num_pairs` (per split), `train_seconds` and
         `decode_seconds`.
     """
-    settings = {name: value for name, value in locals().items() if name != "verbose"}
+    settings = {
+        name: value
+        for name, value in locals().items()
+        if name not in ("verbose", "distribution")
+    }
     import keras
 
     import tftransformer as tft
+
+    # Before any other TensorFlow call: strategies configure the devices.
+    strategy = tft.distribute.get_strategy(distribution)
+    chief = tft.distribute.is_chief(strategy)
+    verbose = verbose if chief else 0
 
     for name, value in {
         "max_length": max_length,
@@ -119,7 +129,10 @@ def run(
             f"Received: max_length={max_length}"
         )
     keras.utils.set_random_seed(seed)
-    os.makedirs(model_dir, exist_ok=True)
+    # `batch_size` is per replica.
+    global_batch = tft.distribute.global_batch_size(batch_size, strategy)
+    if chief:
+        os.makedirs(model_dir, exist_ok=True)
 
     # === Data ===
     if pairs_file == DEFAULT_PAIRS_FILE and not os.path.exists(pairs_file):
@@ -156,8 +169,7 @@ def run(
     source_tokenizer = _tokenizer(source_vocabulary)
     target_tokenizer = _tokenizer(target_vocabulary)
     for name, vocabulary in (
-        ("source", source_vocabulary),
-        ("target", target_vocabulary),
+        (("source", source_vocabulary), ("target", target_vocabulary)) if chief else ()
     ):
         with open(
             os.path.join(model_dir, f"{name}_vocabulary.txt"), "w", encoding="utf-8"
@@ -200,7 +212,7 @@ def run(
         return _teacher_forcing_dataset(
             tokenized[split]["source_ids"],
             tokenized[split]["target_ids"],
-            batch_size,
+            global_batch,
             max_length,
             shuffle=shuffle,
             seed=seed,
@@ -208,28 +220,30 @@ def run(
 
     train_dataset = dataset("train", shuffle=True)
     steps_per_epoch = int(train_dataset.cardinality())
-    model = tft.models.Seq2SeqTransformer(
-        encoder_vocabulary_size=len(source_vocabulary),
-        decoder_vocabulary_size=len(target_vocabulary),
-        num_layers=num_layers,
-        num_heads=num_heads,
-        hidden_dim=hidden_dim,
-        intermediate_dim=intermediate_dim,
-        max_sequence_length=max_length,
-        dropout=dropout,
-        position_kind=position_kind,
-    )
-    model.compile(
-        optimizer=tft.finetune.create_optimizer(
-            learning_rate,
-            num_train_steps=steps_per_epoch * epochs,
-            warmup_fraction=warmup_fraction,
-        ),
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, ignore_class=PAD
-        ),
-        metrics=[tft.evaluation.TokenAccuracy(name="accuracy", ignore_label=PAD)],
-    )
+    # Model, optimizer and metrics are created inside the strategy's scope.
+    with strategy.scope():
+        model = tft.models.Seq2SeqTransformer(
+            encoder_vocabulary_size=len(source_vocabulary),
+            decoder_vocabulary_size=len(target_vocabulary),
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            max_sequence_length=max_length,
+            dropout=dropout,
+            position_kind=position_kind,
+        )
+        model.compile(
+            optimizer=tft.finetune.create_optimizer(
+                learning_rate,
+                num_train_steps=steps_per_epoch * epochs,
+                warmup_fraction=warmup_fraction,
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=PAD
+            ),
+            metrics=[tft.evaluation.TokenAccuracy(name="accuracy", ignore_label=PAD)],
+        )
     if verbose:
         print(
             f"Model: Seq2SeqTransformer, {model.count_params():,} parameters, "
@@ -242,8 +256,9 @@ def run(
         validation_data=dataset("validation", False) if has_validation else None,
         epochs=epochs,
         callbacks=[
-            *tft.finetune.training_callbacks(
+            *tft.distribute.training_callbacks(
                 model_dir,
+                strategy,
                 monitor="val_loss" if has_validation else "loss",
                 mode="min",
                 patience=patience,
@@ -304,18 +319,12 @@ def run(
     ]
 
     # === Outputs ===
-    model_path = os.path.join(model_dir, "model.keras")
+    # Every worker saves (saving may be a collective operation); only the
+    # chief writes into model_dir.
+    out_dir = tft.distribute.write_dir(model_dir, strategy)
+    model_path = os.path.join(out_dir, "model.keras")
     model.save(model_path)
-    with open(os.path.join(model_dir, "translations.tsv"), "w", encoding="utf-8") as f:
-        f.write("source\treference\tgreedy\tbeam\n")
-        for i in range(num_pairs["test"]):
-            fields = (
-                test["sources"][i],
-                references[i],
-                translations["greedy"][i],
-                translations["beam"][i],
-            )
-            f.write("\t".join(" ".join(x.split()) for x in fields) + "\n")
+    tft.distribute.cleanup_write_dir(model_dir, strategy)
     report = {
         "bleu": {name: result["bleu"] for name, result in bleu.items()},
         "bleu_details": bleu,
@@ -331,10 +340,8 @@ def run(
         "settings": settings,
         "samples": samples,
     }
-    with open(os.path.join(model_dir, "report.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2, ensure_ascii=False)
-    with open(os.path.join(model_dir, "history.json"), "w") as f:
-        json.dump({k: [float(v) for v in vs] for k, vs in history.items()}, f)
+    if chief:
+        _write_outputs(model_dir, report, history, test, references, translations)
     if verbose:
         print(
             f"\nTest BLEU ({num_pairs['test']} pairs): greedy "
@@ -361,6 +368,24 @@ def run(
         "train_seconds": train_seconds,
         "decode_seconds": decode_seconds,
     }
+
+
+def _write_outputs(model_dir, report, history, test, references, translations):
+    """Writes translations.tsv, report.json and history.json."""
+    with open(os.path.join(model_dir, "translations.tsv"), "w", encoding="utf-8") as f:
+        f.write("source\treference\tgreedy\tbeam\n")
+        for i in range(len(references)):
+            fields = (
+                test["sources"][i],
+                references[i],
+                translations["greedy"][i],
+                translations["beam"][i],
+            )
+            f.write("\t".join(" ".join(x.split()) for x in fields) + "\n")
+    with open(os.path.join(model_dir, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2, ensure_ascii=False)
+    with open(os.path.join(model_dir, "history.json"), "w") as f:
+        json.dump({k: [float(v) for v in vs] for k, vs in history.items()}, f)
 
 
 def _time_budget(minutes):
@@ -527,6 +552,8 @@ def _ids_to_text(ids, vocabulary):
 def define_flags():
     """Defines the script's flags; only when it runs as a script, so that
     importing `run` from several examples in one process never clashes."""
+    from tftransformer.distribute import STRATEGY_NAMES
+
     flags.DEFINE_string(
         "pairs_file",
         DEFAULT_PAIRS_FILE,
@@ -576,6 +603,12 @@ def define_flags():
     flags.DEFINE_integer("num_samples", 5, "Translations to print.")
     flags.DEFINE_integer("seed", 0, "Random seed (split, weights, shuffling).")
     flags.DEFINE_string("model_dir", "runs/translate", "Output directory.")
+    flags.DEFINE_enum(
+        "distribution",
+        "auto",
+        list(STRATEGY_NAMES),
+        "tf.distribute strategy; --batch_size is per replica.",
+    )
 
 
 def main(argv):

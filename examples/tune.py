@@ -61,6 +61,7 @@ def run(
     max_consecutive_failed_trials=3,
     num_initial_points=None,
     run_eagerly=False,
+    distribution="auto",
     verbose=1,
 ):
     """Runs (or resumes) a search; returns the trials and the best values.
@@ -75,8 +76,12 @@ def run(
     """
     import keras
 
-    from tftransformer import finetune, presets, tuning
+    from tftransformer import distribute, finetune, presets, tuning
 
+    # Before any other TensorFlow call: strategies configure the devices.
+    strategy = distribute.get_strategy(distribution)
+    chief = distribute.is_chief(strategy)
+    verbose = verbose if chief else 0
     if space_file and hp:
         raise ValueError(
             "Give the search space with space_file or with hp, not both. "
@@ -144,6 +149,7 @@ def run(
         overwrite=overwrite,
         max_consecutive_failed_trials=max_consecutive_failed_trials,
         num_initial_points=num_initial_points,
+        distribution_strategy=strategy,
     )
     start = time.time()
     tuner.search(train, validation_data=validation, epochs=epochs, verbose=verbose)
@@ -152,9 +158,10 @@ def run(
     records = tuning.trial_records(tuner)
     best_config = tuning.best_run_config(tuner)
     best_trial = tuner.oracle.get_best_trials(1)[0]
-    best_config_path = tuning.save_run_config(
-        best_config, os.path.join(tuner.project_dir, "best.json")
-    )
+    # Only the chief writes the search's files.
+    best_config_path = os.path.join(tuner.project_dir, "best.json")
+    if chief:
+        tuning.save_run_config(best_config, best_config_path)
     result = {
         "tuner": tuner,
         "trials": records,
@@ -194,7 +201,8 @@ def run(
         trial_hp = hypermodel.hyperparameters_for(
             {name: default[name] for name in space.names}
         )
-        model = hypermodel.build(trial_hp)
+        with strategy.scope():
+            model = hypermodel.build(trial_hp)
         history = hypermodel.fit(
             trial_hp, model, train, validation_data=validation, epochs=epochs
         )
@@ -202,8 +210,9 @@ def run(
         result["default_test_accuracy"] = test_accuracy(model)
 
     summary = {k: v for k, v in result.items() if k not in ("tuner", "trials")}
-    with open(os.path.join(tuner.project_dir, "search_report.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    if chief:
+        with open(os.path.join(tuner.project_dir, "search_report.json"), "w") as f:
+            json.dump(summary, f, indent=2)
     if verbose:
         print("\n" + tuning.format_trial_table(records))
         failed = [r for r in records if r["status"] == "FAILED"]
@@ -263,6 +272,8 @@ def _load_splits(train_file, validation_file, test_file, seed, **columns):
 def define_flags():
     """Defines the script's flags; only when it runs as a script, so that
     importing `run` from several examples in one process never clashes."""
+    from tftransformer.distribute import STRATEGY_NAMES
+
     flags.DEFINE_string(
         "preset", "embedded", "Backbone: 'embedded', a local directory, or a preset."
     )
@@ -320,6 +331,12 @@ def define_flags():
     )
     flags.DEFINE_bool(
         "run_eagerly", False, "Train eagerly, without tracing (debugging)."
+    )
+    flags.DEFINE_enum(
+        "distribution",
+        "auto",
+        list(STRATEGY_NAMES),
+        "tf.distribute strategy each trial trains in; batch sizes are per replica.",
     )
 
 

@@ -1,5 +1,6 @@
 import csv
 import json
+import pathlib
 
 import keras
 import numpy as np
@@ -20,6 +21,7 @@ def write_csv(path, data, start, count):
     return str(path)
 
 
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 TINY = dict(epochs=1, batch_size=8, max_length=32, verbose=0, learning_rate=1e-3)
 
 
@@ -190,3 +192,80 @@ def test_senseless_strategy_combination_is_refused(tmp_path):
         classify.run(
             freeze_backbone=True, gradual_unfreeze=True, model_dir=str(tmp_path), **TINY
         )
+
+
+def test_find_lr_writes_the_curve_and_trains_nothing(tiny_preset, tmp_path):
+    model_dir = tmp_path / "run"
+    result = classify.run(
+        preset=tiny_preset,
+        find_lr=True,
+        find_lr_steps=6,
+        max_train_examples=48,
+        model_dir=str(model_dir),
+        **TINY,
+    )
+    finder = result["lr_finder"]
+    assert 1e-7 <= result["suggestion"] <= 1.0
+    assert result["suggestion"] in finder.learning_rates
+    with open(model_dir / "lr_finder.json") as f:
+        written = json.load(f)
+    assert written["batch_size"] == TINY["batch_size"]
+    assert written["suggestion"] == result["suggestion"]
+    assert len(written["learning_rates"]) == finder.num_steps <= 6
+    assert not (model_dir / "model.keras").exists()
+
+
+def test_find_lr_refuses_cross_validation(tmp_path):
+    with pytest.raises(ValueError, match="cv_folds=5"):
+        classify.run(find_lr=True, cv_folds=5, model_dir=str(tmp_path), verbose=0)
+
+
+def test_config_file_sets_flags_and_command_line_flags_win(tiny_preset, tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "best.json"
+    # As examples/tune.py writes it.
+    config.write_text(json.dumps({"freeze_layers": 1, "batch_size": 4}))
+    model_dir = tmp_path / "run"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "examples/classify.py",
+            f"--config={config}",
+            "--batch_size=8",
+            "--find_lr",
+            "--find_lr_steps=4",
+            "--max_train_examples=32",
+            "--max_length=32",
+            f"--preset={tiny_preset}",
+            f"--model_dir={model_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "command-line flags kept: ['batch_size']" in completed.stdout
+    with open(model_dir / "lr_finder.json") as f:
+        written = json.load(f)
+    assert written["batch_size"] == 8
+    assert written["strategy"] == "freeze 1 layer"
+
+
+def test_config_file_with_an_unknown_flag_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "best.json"
+    config.write_text(json.dumps({"learning_rte": 1e-4}))
+    completed = subprocess.run(
+        [sys.executable, "examples/classify.py", f"--config={config}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
+    assert completed.returncode != 0
+    assert "learning_rte" in completed.stderr

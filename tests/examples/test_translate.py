@@ -136,3 +136,19 @@ def test_rejects_bad_arguments(tmp_path, kwargs, message):
             model_dir=str(tmp_path / "run"),
             **{**TINY, **kwargs},
         )
+
+
+def test_model_is_built_in_the_chosen_strategy_scope(tmp_path):
+    import tensorflow as tf
+
+    result = translate.run(
+        pairs_file=write_pairs(tmp_path, n=120),
+        epochs=1,
+        distribution="mirrored",
+        model_dir=str(tmp_path / "run"),
+        **{**TINY, "test_size": 10, "validation_size": 10},
+    )
+    assert isinstance(
+        result["model"].distribute_strategy, tf.distribute.MirroredStrategy
+    )
+    assert (tmp_path / "run" / "report.json").exists()

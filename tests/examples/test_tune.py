@@ -2,6 +2,7 @@ import inspect
 import json
 
 import pytest
+import tensorflow as tf
 
 from examples import classify, tune
 from tests.tuning.tiny_preset import write_tiny_preset
@@ -39,7 +40,12 @@ def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
         max_trials=2,
         directory=str(tmp_path),
         compare_default=True,
+        distribution="mirrored",
         **TINY,
+    )
+    # Every trial builds and trains its model in the chosen strategy.
+    assert isinstance(
+        result["tuner"].distribution_strategy, tf.distribute.MirroredStrategy
     )
     assert [r["status"] for r in result["trials"]] == ["COMPLETED"] * 2
     best = result["best_config"]

@@ -246,7 +246,9 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
         from tftransformer import data, finetune
 
         values = self.trial_values(hp)
-        batch_size = int(values["batch_size"])
+        # `batch_size` is per replica, as in examples/classify.py.
+        strategy = model.distribute_strategy
+        batch_size = int(values["batch_size"]) * strategy.num_replicas_in_sync
         train = _texts_and_labels(x, "x")
         validation = (
             None
@@ -271,12 +273,14 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
         steps = finetune.compute_train_steps(
             len(train[0]), batch_size, max(1, int(epochs) - int(initial_epoch))
         )
-        model.compile(
-            optimizer=_create_optimizer(model, values, steps),
-            loss=finetune.classification_loss(values["label_smoothing"]),
-            metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
-            run_eagerly=self.run_eagerly,
-        )
+        # The optimizer and metrics live in the strategy the model was built in.
+        with strategy.scope():
+            model.compile(
+                optimizer=_create_optimizer(model, values, steps),
+                loss=finetune.classification_loss(values["label_smoothing"]),
+                metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+                run_eagerly=self.run_eagerly,
+            )
         guard = _NonFiniteLossGuard()
         try:
             history = model.fit(

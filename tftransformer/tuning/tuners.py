@@ -67,6 +67,7 @@ def create_tuner(
     max_consecutive_failed_trials=3,
     num_initial_points=None,
     hyperband_factor=3,
+    distribution_strategy=None,
 ):
     """Returns a KerasTuner tuner for `hypermodel`, resumable from `directory`.
 
@@ -108,6 +109,10 @@ def create_tuner(
             fits its Gaussian process; `None` for KerasTuner's default (3 per
             hyperparameter).
         hyperband_factor: int >= 2, Hyperband's reduction factor.
+        distribution_strategy: a `tf.distribute.Strategy` (e.g. from
+            `tftransformer.distribute.get_strategy`) every trial builds and
+            trains its model in, or `None` for the current one. In a
+            multi-worker cluster only the chief reports results.
 
     Returns:
         A `keras_tuner.Tuner`; call `search(train, validation_data=..., epochs=...)`.
@@ -165,6 +170,7 @@ def create_tuner(
         seed=seed,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=max_consecutive_failed_trials,
+        distribution_strategy=distribution_strategy,
     )
     if algorithm == "random":
         return _RandomSearch(max_trials=max_trials, **common)
