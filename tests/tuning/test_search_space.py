@@ -86,7 +86,6 @@ def test_from_json_and_yaml_files(tmp_path):
     spec = {"learning_rate": {"min": 1e-5, "max": 1e-3, "sampling": "log"}}
     (tmp_path / "space.json").write_text(json.dumps(spec))
     assert SearchSpace.from_file(tmp_path / "space.json").to_dict() == spec
-    pytest.importorskip("yaml")
     (tmp_path / "space.yaml").write_text(
         "learning_rate: {min: 1.0e-5, max: 1.0e-3, sampling: log}\n"
     )
