@@ -64,6 +64,9 @@ def run(
     dropout=0.1,
     label_smoothing=0.0,
     class_weighting=False,
+    augment_copies=0,
+    augment_alpha=0.1,
+    synonym_source="roget+embedding",
     patience=2,
     max_length=128,
     model_dir="runs/classify",
@@ -82,7 +85,8 @@ def run(
 
     Returns:
         A dict with `report` (the test `ClassificationReport`), `history`
-        (per-epoch logs), `model_path`, `model` and, with `cv_folds`,
+        (per-epoch logs), `model_path`, `model`, `num_train_examples`
+        (augmented copies included) and, with `cv_folds`,
         `cross_validation` (a `CrossValidationResult`) instead. With
         `find_lr`, only the learning-rate range test runs (the model is
         built and compiled as for training, then restored), and the dict
@@ -121,6 +125,11 @@ def run(
     verbose = verbose if chief else 0
     _check_positive(epochs=epochs, batch_size=batch_size, max_length=max_length)
     _check_positive(learning_rate=learning_rate)
+    if augment_copies < 0 or not 0.0 <= augment_alpha <= 1.0:
+        raise ValueError(
+            "augment_copies must be >= 0 and augment_alpha in [0, 1]. Received: "
+            f"augment_copies={augment_copies}, augment_alpha={augment_alpha}"
+        )
     if mixed_precision not in MIXED_PRECISION:
         raise ValueError(
             f"mixed_precision must be one of {MIXED_PRECISION}. "
@@ -194,6 +203,16 @@ def run(
         tft.finetune.check_run_directory(directory, run_config, list(labels))
 
     def build_and_train(train_data, validation_data, run_dir):
+        if augment_copies:
+            # Inside each run, so cross-validation folds augment only their
+            # training part.
+            train_data = tft.data.augment_classification_data(
+                train_data,
+                num_aug=augment_copies,
+                alpha=augment_alpha,
+                synonym_source=synonym_source,
+                seed=seed,
+            )
         # Model, optimizer and metrics live in the strategy's scope.
         with strategy.scope():
             classifier, tokenizer, strategy_name = build_classifier(len(train_data))
@@ -257,7 +276,7 @@ def run(
             callbacks=callbacks,
             verbose=verbose,
         )
-        return classifier, tokenizer, history.history
+        return classifier, tokenizer, history.history, len(train_data)
 
     def build_classifier(num_train_examples):
         backbone, preprocessor = tft.presets.load_backbone(
@@ -333,7 +352,7 @@ def run(
 
         def train_and_evaluate(fold, train_indices, val_indices):
             fold_dir = os.path.join(model_dir, f"fold_{fold}")
-            classifier, tokenizer, _ = build_and_train(
+            classifier, tokenizer, _, _ = build_and_train(
                 pool.take(train_indices), pool.take(val_indices), fold_dir
             )
             report = evaluate(classifier, tokenizer, pool.take(val_indices))
@@ -351,7 +370,9 @@ def run(
         return {"cross_validation": result}
 
     start = time.time()
-    classifier, tokenizer, history = build_and_train(train, validation, model_dir)
+    classifier, tokenizer, history, num_trained = build_and_train(
+        train, validation, model_dir
+    )
     train_seconds = time.time() - start
     report = evaluate(classifier, tokenizer, test)
     # Every worker saves (a collective operation); only the chief writes
@@ -402,6 +423,7 @@ def run(
         "model": classifier,
         "train_seconds": train_seconds,
         "export_path": export_path,
+        "num_train_examples": num_trained,
     }
 
 
@@ -621,6 +643,18 @@ def define_flags():
     flags.DEFINE_float("dropout", 0.1, "Dropout of the classification head.")
     flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the loss.")
     flags.DEFINE_bool("class_weighting", False, "Weight classes by inverse frequency.")
+    flags.DEFINE_integer(
+        "augment_copies", 0, "EDA-augmented copies of each training text (0: off)."
+    )
+    flags.DEFINE_float(
+        "augment_alpha", 0.1, "EDA strength: share of words each operation edits."
+    )
+    flags.DEFINE_enum(
+        "synonym_source",
+        "roget+embedding",
+        ["roget+embedding", "roget", "embedding"],
+        "Synonyms of EDA's synonym replacement and insertion.",
+    )
     flags.DEFINE_integer("patience", 2, "Early stopping patience (epochs).")
     flags.DEFINE_integer(
         "max_length",

@@ -269,3 +269,28 @@ def test_config_file_with_an_unknown_flag_is_refused(tmp_path):
     )
     assert completed.returncode != 0
     assert "learning_rte" in completed.stderr
+
+
+def test_augmentation_adds_copies_to_the_training_split(tiny_preset, tmp_path):
+    result = classify.run(
+        preset=tiny_preset,
+        max_train_examples=16,
+        max_eval_examples=16,
+        augment_copies=2,
+        synonym_source="roget",
+        model_dir=str(tmp_path / "run"),
+        **TINY,
+    )
+    assert result["num_train_examples"] == 16 * 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"augment_copies": -1}, "augment_copies=-1"),
+        ({"augment_alpha": 1.5}, "augment_alpha=1.5"),
+    ],
+)
+def test_bad_augmentation_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        classify.run(model_dir=str(tmp_path), verbose=0, **kwargs)

@@ -1,5 +1,22 @@
 """tftransformer.data: data sets, loaders and tokenized input pipelines."""
 
+from tftransformer.data.augment import (
+    EDA_OPERATIONS,
+    SYNONYM_SOURCES,
+    augment_classification_data,
+    augment_dataset,
+    augment_texts,
+    back_translate,
+    embedding_synonyms,
+    get_synonyms,
+    random_deletion,
+    random_insertion,
+    random_swap,
+    roget_path,
+    seq2seq_translator,
+    synonym_replacement,
+)
+from tftransformer.data.chunking import chunk_documents, make_long_document_dataset
 from tftransformer.data.classification_dataset import (
     default_bucket_boundaries,
     make_classification_dataset,
@@ -15,6 +32,13 @@ from tftransformer.data.loaders import (
     load_text_classification,
     load_text_classification_file,
 )
+from tftransformer.data.multi_task import (
+    SAMPLING_RULES,
+    TASK_ID_KEY,
+    concatenate_tasks,
+    interleave_tasks,
+    sampling_probabilities,
+)
 from tftransformer.data.parallel_text import (
     BIBLE_MODULES,
     BIBLE_PACKAGES,
@@ -24,6 +48,13 @@ from tftransformer.data.parallel_text import (
     load_sentence_pairs,
     parse_imp,
     read_sword_module,
+)
+from tftransformer.data.political_speeches import (
+    PARTY_LABELS,
+    POLITICAL_SPLIT_FRACTIONS,
+    POLITICAL_SPLIT_SEED,
+    load_political_speeches,
+    political_speeches_path,
 )
 from tftransformer.data.rotten_tomatoes import (
     SENTIMENT_LABELS,
@@ -59,6 +90,32 @@ from tftransformer.data.wnut import (
 )
 
 __all__ = [
+    "PARTY_LABELS",
+    "POLITICAL_SPLIT_FRACTIONS",
+    "POLITICAL_SPLIT_SEED",
+    "SAMPLING_RULES",
+    "TASK_ID_KEY",
+    "chunk_documents",
+    "concatenate_tasks",
+    "interleave_tasks",
+    "load_political_speeches",
+    "make_long_document_dataset",
+    "political_speeches_path",
+    "sampling_probabilities",
+    "EDA_OPERATIONS",
+    "SYNONYM_SOURCES",
+    "augment_classification_data",
+    "augment_dataset",
+    "augment_texts",
+    "back_translate",
+    "embedding_synonyms",
+    "get_synonyms",
+    "random_deletion",
+    "random_insertion",
+    "random_swap",
+    "roget_path",
+    "seq2seq_translator",
+    "synonym_replacement",
     "BIBLE_MODULES",
     "BIBLE_PACKAGES",
     "DataError",

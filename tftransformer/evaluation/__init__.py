@@ -1,5 +1,9 @@
 """tftransformer.evaluation: classification metrics, cross-validation, plots."""
 
+from tftransformer.evaluation.attention_maps import (
+    attention_maps,
+    plot_attention_map,
+)
 from tftransformer.evaluation.bleu import corpus_bleu, ngram_counts
 from tftransformer.evaluation.classification_report import ClassificationReport
 from tftransformer.evaluation.cross_validation import (
@@ -32,6 +36,8 @@ from tftransformer.evaluation.tagging_predictions import (
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
 
 __all__ = [
+    "attention_maps",
+    "plot_attention_map",
     "ClassificationReport",
     "CrossValidationResult",
     "EntityF1Callback",

@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from examples import augment_compare
+
+
+def test_tiny_comparison(tiny_preset, tmp_path):
+    output = tmp_path / "compare.json"
+    summary = augment_compare.run(
+        train_examples=12,
+        num_aug=1,
+        epochs=1,
+        batch_size=8,
+        max_length=32,
+        max_test_examples=10,
+        preset=tiny_preset,
+        synonym_source={"film": ["movie"], "good": ["fine"]},
+        output=str(output),
+        verbose=0,
+    )
+    results = summary["results"]
+    assert list(results) == ["baseline", "eda", "baseline_same_steps"]
+    # 12 snippets, batches of 8: 2 steps an epoch; with one copy each, 24: 3.
+    assert [r["train_examples"] for r in results.values()] == [12, 24, 12]
+    assert [r["epochs"] for r in results.values()] == [1, 1, 2]
+    assert [r["schedule_steps"] for r in results.values()] == [2, 3, 4]
+    for r in results.values():
+        assert r["steps"] >= r["schedule_steps"]
+    for r in results.values():
+        assert 0 <= r["accuracy"] <= 1
+    assert summary["test_examples"] == 10
+    with open(output) as f:
+        written = json.load(f)["results"]
+    assert {k: r["accuracy"] for k, r in written.items()} == pytest.approx(
+        {k: r["accuracy"] for k, r in results.items()}
+    )
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="train_examples=0"):
+        augment_compare.run(train_examples=0, verbose=0)
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]"):
+        augment_compare.run(train_examples=4, alpha=2.0, verbose=0)
