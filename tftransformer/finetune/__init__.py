@@ -51,6 +51,12 @@ from tftransformer.finetune.optimizers import (
     create_optimizer,
 )
 from tftransformer.finetune.resumable_training import ResumableTraining
+from tftransformer.finetune.shrink import (
+    head_importance,
+    keep_layers,
+    least_important_heads,
+    prune_heads,
+)
 from tftransformer.finetune.smoothed_sparse_categorical_crossentropy import (
     SmoothedSparseCategoricalCrossentropy,
 )
@@ -107,6 +113,9 @@ __all__ = [
     "freeze_backbone",
     "freeze_layers",
     "freeze_layers_by_name",
+    "head_importance",
+    "keep_layers",
+    "least_important_heads",
     "frozen_layer_names",
     "is_frozen",
     "layer_decay_multipliers",
@@ -114,6 +123,7 @@ __all__ = [
     "lora_variables",
     "merge_lora",
     "prepare_optimizer",
+    "prune_heads",
     "restore_trainable_state",
     "save_lora_weights",
     "training_callbacks",

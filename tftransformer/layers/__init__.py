@@ -1,5 +1,6 @@
 """tftransformer.layers."""
 
+from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.feed_forward import FeedForward
 from tftransformer.layers.masking import (
     compute_causal_mask,
@@ -17,6 +18,7 @@ from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlo
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
 
 __all__ = [
+    "AttentionPooling",
     "FeedForward",
     "MultiHeadAttention",
     "PositionEmbedding",

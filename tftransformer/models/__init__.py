@@ -2,6 +2,14 @@
 
 from tftransformer.models.causal_lm import CausalLM
 from tftransformer.models.decoding import beam_search
+from tftransformer.models.distiller import Distiller
+from tftransformer.models.long_document_classifier import LongDocumentClassifier
+from tftransformer.models.multi_task_model import MultiTaskModel
+from tftransformer.models.pruned_bert_backbone import PrunedBertBackbone
+from tftransformer.models.pruned_bert_text_classifier_preprocessor import (
+    PrunedBertTextClassifierPreprocessor,
+)
+from tftransformer.models.pruned_bert_tokenizer import PrunedBertTokenizer
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
@@ -14,6 +22,12 @@ from tftransformer.models.transformer_encoder import TransformerEncoder
 
 __all__ = [
     "CausalLM",
+    "Distiller",
+    "LongDocumentClassifier",
+    "MultiTaskModel",
+    "PrunedBertBackbone",
+    "PrunedBertTextClassifierPreprocessor",
+    "PrunedBertTokenizer",
     "Seq2SeqTransformer",
     "TextClassifier",
     "TextClassifierPreprocessor",

@@ -1,0 +1,165 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import tftransformer as tft
+from examples import distill, shrink
+
+TINY = dict(
+    epochs=1,
+    batch_size=8,
+    max_length=16,  # one padded length: one trace of each step
+    max_train_examples=24,
+    max_test_examples=16,
+    timing_rounds=1,
+    verbose=0,
+)
+
+
+def test_shrink_fine_tunes_a_smaller_preset(tiny_preset, tmp_path):
+    result = shrink.run(
+        preset=tiny_preset,
+        keep_layers=1,
+        keep_heads=1,
+        importance_batches=2,
+        model_dir=str(tmp_path),
+        **TINY,
+    )
+    full, shrunk = result["models"]["full"], result["models"]["shrunk"]
+    assert (result["full"]["num_layers"], result["full"]["num_heads"]) == (2, 2)
+    assert (result["shrunk"]["num_layers"], result["shrunk"]["num_heads"]) == (1, 1)
+    assert isinstance(shrunk.backbone, tft.models.PrunedBertBackbone)
+    assert (
+        result["shrunk"]["backbone_parameters"] < result["full"]["backbone_parameters"]
+    )
+    # One head of layer 0 goes: the lower-scoring one on the full model.
+    removed = result["removed_heads"]
+    assert list(removed) == ["0"] and len(removed["0"]) == 1
+    # The report's accuracy is the returned model's on the test subset.
+    test = tft.data.load_rotten_tomatoes("test").sample(16, 0)
+    predicted = np.argmax(shrunk.predict(list(test.texts), verbose=0), axis=-1)
+    assert result["shrunk"]["accuracy"] == pytest.approx(
+        np.mean(predicted == test.labels)
+    )
+    assert result["speedup"] == pytest.approx(
+        result["shrunk"]["examples_per_second"] / result["full"]["examples_per_second"]
+    )
+    with open(tmp_path / "shrink_report.json") as f:
+        assert json.load(f)["shrunk"]["accuracy"] == result["shrunk"]["accuracy"]
+    # The written preset is the shrunk starting point; the full model reloads.
+    loaded, _ = tft.presets.load_backbone(result["preset_dir"], sequence_length=16)
+    assert type(loaded) is tft.models.PrunedBertBackbone and loaded.num_heads == 1
+    reloaded = keras.saving.load_model(result["full_model_path"])
+    np.testing.assert_allclose(
+        reloaded.predict(list(test.texts[:4]), verbose=0),
+        full.predict(list(test.texts[:4]), verbose=0),
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"keep_layers": 3}, "2 layers of 2 heads.*keep_layers=3"),
+        ({"keep_heads": 3}, "keep_heads=3"),
+        ({"keep_layers": 0}, "keep_layers=0"),
+        ({"epochs": 0}, "epochs=0"),
+    ],
+)
+def test_shrink_refuses_bad_sizes_before_training(
+    tiny_preset, tmp_path, kwargs, message
+):
+    with pytest.raises(ValueError, match=message):
+        shrink.run(preset=tiny_preset, model_dir=str(tmp_path), **{**TINY, **kwargs})
+    assert not os.listdir(tmp_path)
+
+
+def test_distill_trains_a_student_from_a_saved_teacher(tiny_preset, tmp_path):
+    # A teacher saved as examples/shrink.py and examples/classify.py do.
+    backbone, preprocessor = tft.presets.load_backbone(tiny_preset, sequence_length=16)
+    teacher = tft.models.TextClassifier(
+        backbone,
+        num_classes=2,
+        preprocessor=tft.models.TextClassifierPreprocessor(
+            preprocessor.tokenizer, sequence_length=16
+        ),
+    )
+    teacher_path = str(tmp_path / "teacher.keras")
+    teacher.save(teacher_path)
+    result = distill.run(
+        teacher_path=teacher_path,
+        student_layers=1,
+        temperature=2.0,
+        alpha=0.7,
+        model_dir=str(tmp_path / "distill"),
+        **TINY,
+    )
+    models = result["models"]
+    assert set(models) == {"teacher", "student", "student_labels_only"}
+    assert models["student"].backbone.num_layers == 1
+    assert result["teacher"]["num_layers"] == 2
+    assert result["teacher"]["train_seconds"] is None
+    # The teacher did not move while the student trained.
+    saved_teacher = keras.saving.load_model(teacher_path)
+    for before, after in zip(
+        saved_teacher.get_weights(), models["teacher"].get_weights()
+    ):
+        np.testing.assert_array_equal(after, before)
+    # Both students' encoders trained (from the teacher's first layer), and
+    # differently.
+    teacher_layer = models["teacher"].backbone.get_layer("transformer_layer_0")
+    layers = {
+        name: models[name].backbone.get_layer("transformer_layer_0").get_weights()
+        for name in ("student", "student_labels_only")
+    }
+    for weights in layers.values():
+        assert any(
+            not np.allclose(a, b) for a, b in zip(weights, teacher_layer.get_weights())
+        )
+    assert any(
+        not np.allclose(a, b)
+        for a, b in zip(layers["student"], layers["student_labels_only"])
+    )
+    student = keras.saving.load_model(result["student_path"])
+    texts = ["a fine film", "a dull mess"]
+    np.testing.assert_allclose(
+        student.predict(texts, verbose=0),
+        models["student"].predict(texts, verbose=0),
+        atol=1e-5,
+    )
+    with open(tmp_path / "distill" / "distill_report.json") as f:
+        report = json.load(f)
+    assert report["student"]["accuracy"] == result["student"]["accuracy"]
+    assert 0 <= report["student_labels_only"]["accuracy"] <= 1
+
+
+def test_distill_fine_tunes_its_own_teacher(tiny_preset, tmp_path):
+    result = distill.run(
+        preset=tiny_preset,
+        student_layers=1,
+        compare_labels_only=False,
+        model_dir=str(tmp_path),
+        **TINY,
+    )
+    assert set(result["models"]) == {"teacher", "student"}
+    assert result["teacher"]["train_seconds"] > 0
+    assert os.path.isfile(result["student_path"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"student_layers": 2}, "fewer layers than the teacher's 2"),
+        ({"alpha": 1.5}, "alpha=1.5"),
+        ({"temperature": 0.0}, "temperature=0.0"),
+    ],
+)
+def test_distill_refuses_bad_settings_before_training(
+    tiny_preset, tmp_path, kwargs, message
+):
+    with pytest.raises(ValueError, match=message):
+        distill.run(preset=tiny_preset, model_dir=str(tmp_path), **{**TINY, **kwargs})
+    assert not os.listdir(tmp_path)

@@ -1,0 +1,139 @@
+import keras
+from keras import ops
+
+# Added to the scores of masked positions before the softmax, which runs in
+# float32 whatever the compute dtype: exp(-1e9) is exactly 0 there.
+_MASKED_SCORE = -1e9
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class AttentionPooling(keras.layers.Layer):
+    """Pools a sequence of vectors with learned attention weights.
+
+    The additive attention of hierarchical attention networks (Yang et al.,
+    2016): each position `i` gets a score `v^T tanh(W h_i + b)`, the scores
+    are turned into weights by a softmax over the real positions, and the
+    output is the weighted sum of the vectors. Masked positions get a weight
+    of exactly zero; a row with no real position pools to zeros.
+
+    Args:
+        hidden_dim: int > 0, the width of the projection `W`; `None` for
+            the input width.
+        kernel_initializer: initializer of `W` and `v`. Defaults to
+            `"glorot_uniform"`.
+        bias_initializer: initializer of `b`. Defaults to `"zeros"`.
+        **kwargs: other keyword arguments passed to `keras.layers.Layer`,
+            including `name` and `dtype`.
+
+    Call arguments:
+        inputs: float tensor of shape `(batch, seq, dim)`.
+        padding_mask: optional bool or int tensor of shape `(batch, seq)`,
+            true for real positions. When omitted, the Keras mask of
+            `inputs` is used, and failing that every position counts.
+        return_attention_scores: bool, whether to also return the weights.
+
+    Returns:
+        A tensor of shape `(batch, dim)`; with `return_attention_scores`,
+        also the float32 weights of shape `(batch, seq)`, which sum to 1 over
+        the real positions of each row.
+
+    Example:
+    ```python
+    chunks = np.random.rand(2, 4, 8).astype("float32")
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], bool)
+    layer = tftransformer.layers.AttentionPooling(hidden_dim=16)
+    pooled, weights = layer(chunks, padding_mask=mask, return_attention_scores=True)
+    # pooled: (2, 8); weights[0, 2:] == 0
+    ```
+    """
+
+    def __init__(
+        self,
+        hidden_dim=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if hidden_dim is not None and (
+            isinstance(hidden_dim, bool)
+            or not isinstance(hidden_dim, int)
+            or hidden_dim <= 0
+        ):
+            raise ValueError(
+                "hidden_dim must be a positive integer or None. "
+                f"Received: hidden_dim={hidden_dim!r}"
+            )
+        self.hidden_dim = hidden_dim
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+
+    def build(self, inputs_shape):
+        if len(inputs_shape) != 3 or inputs_shape[-1] is None:
+            raise ValueError(
+                "AttentionPooling expects inputs of shape (batch, seq, dim) with a "
+                f"known dim. Received: inputs.shape={tuple(inputs_shape)}"
+            )
+        hidden_dim = self.hidden_dim or inputs_shape[-1]
+        self._projection = keras.layers.Dense(
+            hidden_dim,
+            activation="tanh",
+            kernel_initializer=_clone_initializer(self.kernel_initializer),
+            bias_initializer=_clone_initializer(self.bias_initializer),
+            dtype=self.dtype_policy,
+            name="projection",
+        )
+        self._projection.build(inputs_shape)
+        # v: one score per position.
+        self._score = keras.layers.Dense(
+            1,
+            use_bias=False,
+            kernel_initializer=_clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy,
+            name="score",
+        )
+        self._score.build(tuple(inputs_shape[:-1]) + (hidden_dim,))
+
+    def call(self, inputs, padding_mask=None, mask=None, return_attention_scores=False):
+        if padding_mask is None:
+            padding_mask = mask
+        if padding_mask is None:
+            padding_mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        keep = ops.cast(padding_mask, "bool")
+        # (batch, seq); the softmax runs in float32 for bfloat16 inputs.
+        scores = ops.cast(
+            ops.squeeze(self._score(self._projection(inputs)), -1), "float32"
+        )
+        scores = ops.where(keep, scores, _MASKED_SCORE)
+        # Multiplying by the mask zeroes rows with no real position, whose
+        # softmax would otherwise be uniform over the padding.
+        weights = ops.softmax(scores, axis=-1) * ops.cast(keep, "float32")
+        pooled = ops.sum(
+            ops.expand_dims(ops.cast(weights, inputs.dtype), -1) * inputs, axis=1
+        )
+        if return_attention_scores:
+            return pooled, weights
+        return pooled
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "hidden_dim": self.hidden_dim,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
+
+
+def _clone_initializer(initializer):
+    # A seeded initializer object shared by two layers would give both the
+    # same values.
+    return initializer.__class__.from_config(initializer.get_config())
