@@ -448,6 +448,24 @@ def test_keras_file(tmp_path):
     np.testing.assert_allclose(reloaded(x), model(x), atol=1e-6)
 
 
+def test_keras_file_of_a_trained_text_classifier(tmp_path):
+    # The file classify.py writes: a keras-hub Task, trained with AdamW, whose
+    # optimizer state a freshly built model has nothing to compare with.
+    from tftransformer import finetune, models
+
+    classifier = models.TextClassifier(tiny_backbone(), num_classes=2)
+    classifier.compile(
+        optimizer=finetune.create_optimizer(1e-3, num_train_steps=2),
+        loss=finetune.classification_loss(),
+    )
+    x = features()
+    classifier.fit(x, np.array([0, 1, 1]), epochs=1, verbose=0)
+    path = str(tmp_path / "model.keras")
+    classifier.save(path)
+    reloaded = presets.load_model(path)
+    np.testing.assert_allclose(reloaded.predict(x), classifier.predict(x), atol=1e-6)
+
+
 def _replace_config(directory, model):
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump(keras.saving.serialize_keras_object(model), f)

@@ -701,9 +701,10 @@ def _check_weight_shapes(model, weights, weights_source, config_source):
         with h5py.File(expected_path, "r") as expected_file:
             expected = _stored_shapes(expected_file)
     found = _stored_shapes(weights)
-    # An optimizer is built lazily: a trained model's slots have nothing to
-    # compare with in a freshly compiled one.
-    paths = set(expected) | {p for p in found if not p.startswith("optimizer/")}
+    # Only the model's weights are compared: a freshly built model's optimizer
+    # (a default one, or none built yet) says nothing about the one a trained
+    # model was saved with, whose state Keras restores or skips itself.
+    paths = {p for p in set(expected) | set(found) if not p.startswith("optimizer/")}
     mismatches = []
     for path in sorted(paths, key=_natural_key):
         want, have = expected.get(path), found.get(path)
