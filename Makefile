@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: venv demo test test-slow lint finetune-full ner from-scratch clean
+.PHONY: venv demo test test-slow lint finetune-full ner causal-lm from-scratch clean
 
 venv: $(STAMP)
 
@@ -50,6 +50,23 @@ finetune-full: $(STAMP)
 ner: $(STAMP)
 	$(PY) examples/ner.py --epochs=4 --batch_size=16 --learning_rate=1e-4 \
 		--head_learning_rate=3e-3 --max_length=64 --seed=0 --model_dir=runs/ner
+
+# One encoder, a sentiment head and an NER head, next to each task trained
+# alone with the same recipe (about 25 minutes on two shared cores).
+.PHONY: multitask long-documents
+multitask: $(STAMP)
+	$(PY) examples/multitask.py --max_sentiment_examples=2000 --epochs=2 \
+		--max_validation_examples=400 --model_dir=runs/multitask
+
+# Convention speeches in overlapping chunks: attention vs mean pooling vs
+# the first chunk only.
+long-documents: $(STAMP)
+	$(PY) examples/long_documents.py --epochs=3 --model_dir=runs/long_documents
+
+# A decoder-only language model on the embedded review snippets: at most 5
+# minutes of training, then perplexity and samples.
+causal-lm: $(STAMP)
+	$(PY) examples/causal_lm.py --max_train_minutes=5 --model_dir=runs/causal_lm
 
 from-scratch: $(STAMP)
 	$(PY) examples/train_from_scratch.py --epochs=4 --model_dir=runs/from_scratch
@@ -115,4 +132,4 @@ bench-strategies: $(STAMP)
 	$(PY) benchmarks/strategies.py --output_dir=runs/strategies $(STRATEGIES_ARGS)
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) runs build *.egg-info

@@ -14,7 +14,13 @@ python examples/ner.py --epochs=4 --max_length=64
 python examples/ner.py --train_file=train.conll --validation_file=dev.conll \
     --test_file=test.conll
 python examples/ner.py --train_file=train.jsonl --freeze_layers=2
+python examples/ner.py --lora_rank=8 --head_warmup_steps=100
+python examples/ner.py --gradual_unfreeze --unfreeze_every_epochs=1 --epochs=8
 ```
+
+The fine-tuning strategies are those of `examples/classify.py`, with the
+same flags; senseless combinations are refused before anything loads, and
+each run prints the strategy and writes it to `training_summary.json`.
 """
 
 import dataclasses
@@ -37,6 +43,15 @@ def run(
     validation_file=None,
     test_file=None,
     freeze_layers=0,
+    freeze_backbone=False,
+    gradual_unfreeze=False,
+    unfreeze_every_epochs=1,
+    unfreeze_every_steps=0,
+    head_warmup_steps=0,
+    layer_decay=None,
+    lora_rank=0,
+    mixed_precision="none",
+    jit_compile=False,
     epochs=4,
     batch_size=16,
     learning_rate=1e-4,
@@ -47,6 +62,7 @@ def run(
     patience=2,
     max_length=64,
     model_dir="runs/ner",
+    distribution="auto",
     seed=0,
     max_train_examples=None,
     verbose=1,
@@ -55,14 +71,18 @@ def run(
 
     Returns:
         A dict with `report` (the test `EntityReport`), `history` (per-epoch
-        logs), `model_path`, `model`, `train_seconds` and `predictions` (the
-        test tags, one list per sentence).
+        logs), `model_path`, `model`, `train_seconds`, `predictions` (the
+        test tags, one list per sentence) and `summary` (what trained, from
+        `tftransformer.finetune.describe_training`).
     """
     import keras
 
     import tftransformer as tft
-    import tftransformer.presets  # noqa: F401
 
+    # Before any other TensorFlow call: strategies configure the devices.
+    strategy = tft.distribute.get_strategy(distribution)
+    chief = tft.distribute.is_chief(strategy)
+    verbose = verbose if chief else 0
     _check_positive(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     if head_learning_rate is not None:
         _check_positive(head_learning_rate=head_learning_rate)
@@ -71,8 +91,24 @@ def run(
             "max_length must be an integer >= 2 (room for [CLS] and [SEP]). "
             f"Received: max_length={max_length}"
         )
+    if mixed_precision not in MIXED_PRECISION:
+        raise ValueError(
+            f"mixed_precision must be one of {MIXED_PRECISION}. "
+            f"Received: mixed_precision={mixed_precision!r}"
+        )
+    strategy_options = dict(
+        freeze_layers=freeze_layers,
+        freeze_backbone=freeze_backbone,
+        gradual_unfreeze=gradual_unfreeze,
+        layer_decay=layer_decay,
+        lora_rank=lora_rank or None,
+        head_warmup_steps=head_warmup_steps,
+    )
+    # Refuse senseless combinations before loading anything.
+    tft.finetune.check_strategy_options(**strategy_options, num_layers=None)
+    # `batch_size` is per replica.
+    global_batch = tft.distribute.global_batch_size(batch_size, strategy)
     keras.utils.set_random_seed(seed)
-    os.makedirs(model_dir, exist_ok=True)
 
     train, validation, test = _load_splits(train_file, validation_file, test_file, seed)
     if max_train_examples:
@@ -85,27 +121,20 @@ def run(
             f"entity types {list(train.entity_types)}"
         )
 
-    backbone, preprocessor = tft.presets.load_backbone(
-        preset, sequence_length=max_length
-    )
+    backbone_dtype = None if mixed_precision == "none" else f"mixed_{mixed_precision}"
+    # Model, optimizer and metrics live in the strategy's scope.
+    with strategy.scope():
+        backbone, preprocessor = tft.presets.load_backbone(
+            preset, sequence_length=max_length, dtype=backbone_dtype
+        )
     tokenizer = preprocessor.tokenizer
-    tagger = tft.models.TokenClassifier(
-        backbone,
-        num_tags=len(tags),
-        preprocessor=tft.models.TokenClassifierPreprocessor(
-            tokenizer, sequence_length=max_length
-        ),
-        dropout=dropout,
-        tag_names=list(tags),
-    )
-    frozen = tft.finetune.freeze_layers(tagger, freeze_layers)
 
     def dataset(data, training):
         return tft.data.make_tagging_dataset(
             data.words,
             data.tag_ids,
             tokenizer,
-            batch_size=batch_size,
+            batch_size=global_batch,
             max_length=max_length,
             shuffle=training,
             seed=seed,
@@ -115,28 +144,64 @@ def run(
     # Length buckets each end with a partial batch: count the batches of one
     # pass (which also tokenizes and caches the data) for the LR schedule.
     steps = int(train_dataset.reduce(0, lambda count, _: count + 1)) * epochs
-    tagger.compile(
-        optimizer=_optimizer(
+    with strategy.scope():
+        tagger = tft.models.TokenClassifier(
+            backbone,
+            num_tags=len(tags),
+            preprocessor=tft.models.TokenClassifierPreprocessor(
+                tokenizer, sequence_length=max_length
+            ),
+            dropout=dropout,
+            tag_names=list(tags),
+        )
+        strategy_name = tft.finetune.check_strategy_options(
+            **strategy_options,
+            num_layers=len(tft.finetune.encoder_layers(tagger)),
+        )
+        if lora_rank:
+            tft.finetune.apply_lora(tagger, lora_rank)
+        if freeze_backbone:
+            tft.finetune.freeze_backbone(tagger)
+        else:
+            tft.finetune.freeze_layers(tagger, freeze_layers)
+        optimizer = _optimizer(
             tagger,
             learning_rate,
             head_learning_rate,
+            layer_decay=layer_decay,
             num_train_steps=steps,
             warmup_fraction=warmup_fraction,
             weight_decay=weight_decay,
         )
-    )
+        if mixed_precision == "float16":
+            # float16 needs loss scaling; bfloat16 has float32's range.
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        tagger.compile(optimizer=optimizer, jit_compile=jit_compile)
+    summary = tft.finetune.describe_training(tagger, optimizer, strategy_name)
+    if chief:
+        tft.finetune.write_training_summary(summary, model_dir)
     if verbose:
-        trainable = sum(int(np.prod(w.shape)) for w in tagger.trainable_weights)
-        print(
-            f"Model: {preset} backbone, {len(frozen)} layers frozen, "
-            f"{trainable:,} trainable parameters, {steps} steps"
-        )
+        print(tft.finetune.format_training_summary(summary))
+        print(f"Model: {preset} backbone, {steps} steps")
 
     # Before the default callbacks, so that they see `val_entity_f1`.
-    callbacks = [tft.evaluation.EntityF1Callback(validation, batch_size)]
-    callbacks += tft.finetune.training_callbacks(
-        model_dir, monitor="val_entity_f1", mode="max", patience=patience
+    callbacks = [tft.evaluation.EntityF1Callback(validation, global_batch)]
+    callbacks += tft.distribute.training_callbacks(
+        model_dir, strategy, monitor="val_entity_f1", mode="max", patience=patience
     )
+    # After the resume callback, so that they read the restored step.
+    if gradual_unfreeze:
+        callbacks.append(
+            tft.finetune.GradualUnfreezing(
+                every_epochs=None if unfreeze_every_steps else unfreeze_every_epochs,
+                every_steps=unfreeze_every_steps or None,
+                verbose=bool(verbose),
+            )
+        )
+    if head_warmup_steps:
+        callbacks.append(
+            tft.finetune.HeadWarmup(head_warmup_steps, verbose=bool(verbose))
+        )
     start = time.time()
     history = tagger.fit(
         train_dataset,
@@ -148,21 +213,31 @@ def run(
     train_seconds = time.time() - start
 
     report, predicted = tft.evaluation.evaluate_tagger(
-        tagger, test, batch_size=batch_size
+        tagger, test, batch_size=global_batch
     )
-    report.to_json(os.path.join(model_dir, "report.json"))
-    with open(os.path.join(model_dir, "predictions.jsonl"), "w") as f:
-        for words, true_tags, tags_out in zip(test.words, test.tags, predicted):
-            record = {"tokens": words, "tags": true_tags, "predicted": tags_out}
-            f.write(json.dumps(record) + "\n")
-    with open(os.path.join(model_dir, "history.json"), "w") as f:
-        json.dump(
-            {"history": _jsonable(history), "train_seconds": train_seconds},
-            f,
-            indent=2,
-        )
-    model_path = os.path.join(model_dir, "model.keras")
+    # Every worker saves (a collective operation); only the chief writes
+    # into model_dir, the others into temporary directories.
+    model_path = os.path.join(
+        tft.distribute.write_dir(model_dir, strategy), "model.keras"
+    )
     tagger.save(model_path)
+    tft.distribute.cleanup_write_dir(model_dir, strategy)
+    if chief:
+        report.to_json(os.path.join(model_dir, "report.json"))
+        with open(os.path.join(model_dir, "predictions.jsonl"), "w") as f:
+            for words, true_tags, tags_out in zip(test.words, test.tags, predicted):
+                record = {"tokens": words, "tags": true_tags, "predicted": tags_out}
+                f.write(json.dumps(record) + "\n")
+        with open(os.path.join(model_dir, "history.json"), "w") as f:
+            json.dump(
+                {"history": _jsonable(history), "train_seconds": train_seconds},
+                f,
+                indent=2,
+            )
+        if lora_rank:
+            tft.finetune.save_lora_weights(
+                tagger, os.path.join(model_dir, "adapters.lora.h5")
+            )
     if verbose:
         print(f"\nTest entities ({len(test)} sentences, {test.source}):")
         print(report.format())
@@ -174,21 +249,33 @@ def run(
         "model": tagger,
         "train_seconds": train_seconds,
         "predictions": predicted,
+        "summary": summary,
     }
 
 
-def _optimizer(tagger, learning_rate, head_learning_rate, **schedule):
-    """`create_optimizer`'s AdamW, the tagging head at its own peak rate."""
+MIXED_PRECISION = ("none", "bfloat16", "float16")
+
+
+def _optimizer(tagger, learning_rate, head_learning_rate, layer_decay, **schedule):
+    """`create_optimizer`'s AdamW, the tagging head at its own peak rate.
+
+    With `layer_decay`, the head's multiplier replaces the 1.0 that layer-wise
+    decay gives the head.
+    """
     from tftransformer import finetune
 
-    optimizer = finetune.create_optimizer(learning_rate, **schedule)
+    optimizer = finetune.create_optimizer(
+        learning_rate, layer_decay=layer_decay, model=tagger, **schedule
+    )
     if head_learning_rate is None or head_learning_rate == learning_rate:
         return optimizer
     multiplier = head_learning_rate / learning_rate
     config = optimizer.get_config()
-    config["learning_rate_multipliers"] = {
-        variable.path: multiplier for variable in tagger.output_dense.weights
-    }
+    multipliers = dict(config.get("learning_rate_multipliers") or {})
+    multipliers.update(
+        {variable.path: multiplier for variable in tagger.output_dense.weights}
+    )
+    config["learning_rate_multipliers"] = multipliers
     optimizer = finetune.LayerwiseAdamW.from_config(config)
     # The weight decay exclusions are not part of the config.
     optimizer.exclude_from_weight_decay(
@@ -252,6 +339,8 @@ def _jsonable(history):
 def define_flags():
     """Defines the script's flags; only when it runs as a script, so that
     importing `run` from several examples in one process never clashes."""
+    from tftransformer.distribute import STRATEGY_NAMES
+
     flags.DEFINE_string(
         "preset",
         "embedded",
@@ -276,8 +365,39 @@ def define_flags():
     flags.DEFINE_integer(
         "freeze_layers", 0, "Freeze the embeddings and the first N encoder layers."
     )
+    flags.DEFINE_bool("freeze_backbone", False, "Linear probe: train only the head.")
+    flags.DEFINE_bool(
+        "gradual_unfreeze",
+        False,
+        "Head first, then one encoder layer more from the top every "
+        "--unfreeze_every_epochs (embeddings last).",
+    )
+    flags.DEFINE_integer("unfreeze_every_epochs", 1, "Epochs between unfreezings.")
+    flags.DEFINE_integer(
+        "unfreeze_every_steps", 0, "Steps between unfreezings instead (0: epochs)."
+    )
+    flags.DEFINE_integer(
+        "head_warmup_steps", 0, "Train the new head alone for the first N steps."
+    )
+    flags.DEFINE_float(
+        "layer_decay",
+        None,
+        "Layer-wise learning-rate decay in (0, 1]: encoder layer l of L trains "
+        "at lr*decay**(L-l), embeddings at lr*decay**(L+1).",
+    )
+    flags.DEFINE_integer(
+        "lora_rank",
+        0,
+        "LoRA adapters of this rank on the attention query/value projections; "
+        "the rest of the backbone is frozen (0: off). The adapters are saved "
+        "to adapters.lora.h5.",
+    )
+    flags.DEFINE_enum(
+        "mixed_precision", "none", list(MIXED_PRECISION), "Compute precision."
+    )
+    flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
     flags.DEFINE_integer("epochs", 4, "Training epochs.")
-    flags.DEFINE_integer("batch_size", 16, "Batch size (sentences).")
+    flags.DEFINE_integer("batch_size", 16, "Batch size (sentences) per replica.")
     flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate (AdamW).")
     flags.DEFINE_float(
         "head_learning_rate",
@@ -302,6 +422,12 @@ def define_flags():
         "and predicted 'O'.",
     )
     flags.DEFINE_string("model_dir", "runs/ner", "Output directory.")
+    flags.DEFINE_enum(
+        "distribution",
+        "auto",
+        list(STRATEGY_NAMES),
+        "tf.distribute strategy; --batch_size is per replica.",
+    )
     flags.DEFINE_integer("seed", 0, "Random seed (weights, shuffling, subsets).")
     flags.DEFINE_integer(
         "max_train_examples", None, "Train on a seeded subset of this many sentences."

@@ -1,23 +1,22 @@
+import functools
 import json
+import os
 
 import keras
+import numpy as np
 import pytest
+import tensorflow as tf
+from absl import flags as absl_flags
 
 from examples import ner
 from tftransformer.data import (
     build_tag_vocabulary,
+    load_tagging_file,
     load_wnut16,
 )
 from tftransformer.evaluation import extract_entities, predict_tags
-from tftransformer.testing import write_tiny_bert_preset
-
-
-@pytest.fixture(scope="module")
-def tiny_preset(tmp_path_factory):
-    """A 1-layer BERT preset on disk, with the embedded WordPiece vocabulary."""
-    return write_tiny_bert_preset(
-        tmp_path_factory.mktemp("tiny_ner_preset"), num_layers=1
-    )
+from tftransformer.finetune import frozen_layer_names, lora_variables
+from tftransformer.presets import load_backbone
 
 
 def write_conll(path, data):
@@ -28,7 +27,8 @@ def write_conll(path, data):
     return str(path)
 
 
-TINY = dict(epochs=1, batch_size=8, max_length=32, verbose=0, learning_rate=1e-3)
+# max_length 16: every batch is padded to 16, one traced train step.
+TINY = dict(epochs=1, batch_size=8, max_length=16, verbose=0, learning_rate=1e-3)
 
 
 def test_run_on_user_conll_files(tiny_preset, tmp_path):
@@ -95,3 +95,169 @@ def test_run_checks_its_arguments(tmp_path):
         ner.run(epochs=0, model_dir=str(tmp_path))
     with pytest.raises(ValueError, match="max_length must be an integer >= 2"):
         ner.run(max_length=1, model_dir=str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def tiny_conll_files(tmp_path_factory):
+    """16 training, 6 validation and 6 test sentences of WNUT-16."""
+    directory = tmp_path_factory.mktemp("tiny_conll")
+    data = load_wnut16("train")
+    ranges = {"train": range(16), "validation": range(20, 26), "test": range(30, 36)}
+    return {
+        f"{name}_file": write_conll(directory / f"{name}.txt", data.take(indices))
+        for name, indices in ranges.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def preset_weights(tiny_preset):
+    """The tiny preset's backbone weights by path, before any training."""
+    backbone, _ = load_backbone(tiny_preset, sequence_length=16)
+    return {v.path: v.numpy() for v in backbone.weights}
+
+
+# conftest's tiny preset: 2 encoder layers, hidden 16, 2 heads.
+EMBEDDINGS = ["token_embedding", "position_embedding", "segment_embedding"]
+EMBEDDINGS += ["embeddings_layer_norm"]
+
+
+def _layers(paths):
+    return {path.split("/")[0] for path in paths}
+
+
+def _unchanged_layers(model, preset_weights):
+    """Top-level backbone layers whose weights all equal the preset's."""
+    changed = {
+        v.path.split("/")[0]
+        for v in model.weights
+        if v.path in preset_weights
+        and not np.array_equal(v.numpy(), preset_weights[v.path])
+    }
+    return _layers(preset_weights) - changed
+
+
+def _num_tags(files):
+    """The tags of all three files: ner gives each split's tags an output."""
+    tags = [t for path in files.values() for t in load_tagging_file(path).tags]
+    return len(build_tag_vocabulary(tags))
+
+
+def _check_freeze_backbone(result, preset_weights, files):
+    assert result["summary"]["trainable_layers"] == ["tag_logits"]
+    assert _unchanged_layers(result["model"], preset_weights) == _layers(preset_weights)
+    # Built inside the strategy's scope.
+    assert isinstance(
+        result["model"].distribute_strategy, tf.distribute.OneDeviceStrategy
+    )
+
+
+def _check_gradual_unfreeze(result, preset_weights, files):
+    # One step per unfreezing, two steps: the head, then layer 1 (with the
+    # pooler) joins; layer 0 and the embeddings never train.
+    unchanged = _unchanged_layers(result["model"], preset_weights)
+    assert set(EMBEDDINGS + ["transformer_layer_0"]) <= unchanged
+    assert "transformer_layer_1" not in unchanged
+    assert "transformer_layer_1" not in frozen_layer_names(result["model"])
+    assert "token_embedding" in frozen_layer_names(result["model"])
+
+
+def _check_layer_decay(result, preset_weights, files):
+    # Head 3e-3 / 1e-3; BERT's pooler 1; layer 1 of 2: 0.5; layer 0: 0.25;
+    # embeddings 0.5 ** 3.
+    groups = result["summary"]["learning_rate_groups"]
+    assert [g["multiplier"] for g in groups] == pytest.approx(
+        [3.0, 1.0, 0.5, 0.25, 0.125]
+    )
+    assert groups[0]["layers"] == ["tag_logits"]
+    assert groups[-1]["layers"] == EMBEDDINGS
+    backbone = result["model"].backbone
+    assert backbone.compute_dtype == "bfloat16"
+    assert all(v.dtype == "float32" for v in backbone.weights)
+
+
+def _check_lora_and_head_warmup(result, preset_weights, files):
+    # Query and value of 2 layers: A (16, 2 heads, rank 2) and B (2, 8).
+    num_tags = _num_tags(files)
+    adapters = 2 * 2 * (16 * 2 * 2 + 2 * 8)
+    head = 16 * num_tags + num_tags
+    assert result["summary"]["trainable_parameters"] == adapters + head
+    model = result["model"]
+    assert _unchanged_layers(model, preset_weights) == _layers(preset_weights)
+    # The warmup outlasts the run: the adapters never trained, so every B
+    # is still zero, and they are trainable again at the end.
+    lora = lora_variables(model)
+    assert all(not np.any(v.numpy()) for v in lora if v.path.endswith("_b"))
+    assert {v.path for v in lora} <= {v.path for v in model.trainable_variables}
+    model_dir = os.path.dirname(result["model_path"])
+    assert os.path.getsize(os.path.join(model_dir, "adapters.lora.h5")) > 0
+
+
+@pytest.mark.parametrize(
+    "options, check",
+    [
+        pytest.param(
+            {"freeze_backbone": True, "distribution": "one_device"},
+            _check_freeze_backbone,
+            id="freeze_backbone",
+        ),
+        pytest.param(
+            {"gradual_unfreeze": True, "unfreeze_every_steps": 1},
+            _check_gradual_unfreeze,
+            id="gradual_unfreeze",
+        ),
+        pytest.param(
+            {"layer_decay": 0.5, "mixed_precision": "bfloat16"},
+            _check_layer_decay,
+            id="layer_decay",
+        ),
+        pytest.param(
+            {"lora_rank": 2, "head_warmup_steps": 100},
+            _check_lora_and_head_warmup,
+            id="lora_rank-head_warmup_steps",
+        ),
+    ],
+)
+def test_each_strategy_flag_reaches_the_tagger(
+    options, check, tiny_preset, preset_weights, tiny_conll_files, tmp_path
+):
+    result = ner.run(
+        preset=tiny_preset,
+        model_dir=str(tmp_path),
+        **tiny_conll_files,
+        **{**TINY, **options},
+    )
+    assert np.isfinite(result["history"]["loss"]).all()
+    with open(tmp_path / "training_summary.json") as f:
+        assert json.load(f) == result["summary"]
+    check(result, preset_weights, tiny_conll_files)
+
+
+def test_senseless_combination_is_refused_before_anything_is_written(tmp_path):
+    model_dir = tmp_path / "run"
+    with pytest.raises(ValueError, match="lora_rank=2, freeze_layers=1"):
+        ner.run(lora_rank=2, freeze_layers=1, model_dir=str(model_dir), **TINY)
+    assert not model_dir.exists()
+
+
+class _FreshFlags:
+    """absl's `flags` module, defining into a FlagValues of its own, so
+    that a test defines a script's flags without touching the global ones."""
+
+    def __init__(self):
+        self.values = absl_flags.FlagValues()
+
+    def __getattr__(self, name):
+        return functools.partial(getattr(absl_flags, name), flag_values=self.values)
+
+
+def test_command_line_refuses_a_senseless_combination(tmp_path, monkeypatch):
+    fresh = _FreshFlags()
+    monkeypatch.setattr(ner, "flags", fresh)
+    ner.define_flags()
+    argv = ["ner.py", "--freeze_backbone", "--gradual_unfreeze"]
+    fresh.values([*argv, f"--model_dir={tmp_path / 'run'}"])
+    monkeypatch.setattr(ner, "FLAGS", fresh.values)
+    # main() reads a flag for every parameter of run(), and run() refuses.
+    with pytest.raises(ValueError, match="freeze_backbone=True, gradual_unfreeze"):
+        ner.main(argv)
+    assert not (tmp_path / "run").exists()

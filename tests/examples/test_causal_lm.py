@@ -1,0 +1,163 @@
+import functools
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags as absl_flags
+
+from examples import causal_lm
+from tftransformer.data import DataError, load_rotten_tomatoes
+
+TINY = dict(
+    max_length=24,
+    num_layers=1,
+    num_heads=2,
+    hidden_dim=32,
+    intermediate_dim=64,
+    dropout=0.0,
+    batch_size=16,
+    learning_rate=5e-3,
+    num_samples=2,
+    verbose=0,
+)
+
+
+def test_training_lowers_the_validation_perplexity(tmp_path):
+    model_dir = tmp_path / "run"
+    result = causal_lm.run(
+        max_train_texts=300,
+        max_validation_texts=50,
+        min_token_count=3,
+        epochs=2,
+        temperature=0.7,
+        top_k=10,
+        distribution="one_device",
+        model_dir=str(model_dir),
+        **TINY,
+    )
+    perplexity = result["perplexity"]
+    assert math.isfinite(perplexity["validation"])
+    # Small random weights predict nearly uniformly: a perplexity near the
+    # vocabulary size.
+    size = result["vocabulary_size"]
+    assert 0.7 * size < perplexity["initial"] < 1.5 * size, (perplexity, size)
+    # Unigram frequencies alone take it far below that.
+    assert perplexity["validation"] < 0.6 * perplexity["initial"], perplexity
+    assert result["history"]["val_perplexity"][-1] == pytest.approx(
+        perplexity["validation"], rel=1e-4
+    )
+    assert result["num_texts"] == {"train": 300, "validation": 50}
+
+    samples = result["samples"]
+    assert len(samples) == 2
+    for sample in samples:
+        assert isinstance(sample["prompt"], str) and sample["prompt"]
+        assert isinstance(sample["text"], str)
+        assert sample["text"].startswith(sample["prompt"].rsplit(" ", 1)[0])
+    # Built inside the strategy's scope.
+    assert isinstance(
+        result["model"].distribute_strategy, tf.distribute.OneDeviceStrategy
+    )
+
+    report = json.loads((model_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["perplexity"] == pytest.approx(perplexity)
+    assert report["samples"] == samples
+    vocabulary = (model_dir / "vocabulary.txt").read_text(encoding="utf-8").split()
+    assert vocabulary[:4] == list(causal_lm.LEARNED_RESERVED_TOKENS)
+    assert len(vocabulary) == size
+    reloaded = keras.saving.load_model(result["model_path"])
+    ids = np.array([[2, 10, 11, 12]], "int32")
+    inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids)}
+    np.testing.assert_allclose(
+        reloaded(inputs), result["model"](inputs), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_tsv_column_with_the_embedded_vocabulary_and_a_time_budget(tmp_path):
+    texts = list(load_rotten_tomatoes("validation").texts[:40])
+    path = tmp_path / "texts.tsv"
+    path.write_text(
+        "id\ttext\n" + "".join(f"{i}\t{t}\n" for i, t in enumerate(texts)),
+        encoding="utf-8",
+    )
+    result = causal_lm.run(
+        text_file=str(path),
+        text_column="text",
+        validation_fraction=0.25,
+        vocabulary="embedded",
+        epochs=3,
+        max_train_minutes=1e-6,
+        model_dir=str(tmp_path / "run"),
+        **{**TINY, "hidden_dim": 16, "intermediate_dim": 16},
+    )
+    assert result["num_texts"] == {"train": 30, "validation": 10}
+    assert result["vocabulary_size"] == 30522
+    assert len(result["history"]["loss"]) == 1
+    assert math.isfinite(result["perplexity"]["validation"])
+    assert all(isinstance(s["text"], str) for s in result["samples"])
+
+
+def test_texts_are_lines_or_a_tsv_column(tmp_path):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("first text\n\n  second\ttext  \n", encoding="utf-8")
+    assert causal_lm._load_texts(str(lines)) == ["first text", "second\ttext"]
+    table = tmp_path / "table.tsv"
+    table.write_text("a\tb\n1\tone\n2\ttwo\n", encoding="utf-8")
+    assert causal_lm._load_texts(str(table), "b") == ["one", "two"]
+    assert causal_lm._load_texts(str(table), "0") == ["a", "1", "2"]
+    with pytest.raises(DataError, match="Columns found"):
+        causal_lm._load_texts(str(table), "c")
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        causal_lm._load_texts(str(tmp_path / "nope.txt"))
+
+
+def test_ids_to_text_joins_pieces_and_stops_at_the_end():
+    tokens = ["[PAD]", "[UNK]", "[START]", "[END]", "the", "film", "##s", "."]
+    ids = [2, 4, 5, 6, 7, 3, 5, 0]
+    assert causal_lm._ids_to_text(ids, tokens, {0, 2, 3}, 3) == "the films ."
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"temperature": 0}, "temperature=0"),
+        ({"top_k": -1}, "top_k=-1"),
+        ({"vocabulary": "bpe"}, "vocabulary='bpe'"),
+        ({"max_length": 4, "prompt_tokens": 3}, "max_length=4, prompt_tokens=3"),
+        ({"epochs": 0}, "epochs=0"),
+        ({"validation_fraction": 1.0}, "validation_fraction=1.0"),
+        ({"text_column": "en"}, "text_column needs a text_file"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_written(
+    kwargs, message, tmp_path
+):
+    with pytest.raises(ValueError, match=message):
+        causal_lm.run(**{**TINY, **kwargs, "model_dir": str(tmp_path / "run")})
+    assert not (tmp_path / "run").exists()
+
+
+class _FreshFlags:
+    """absl's `flags` module, defining into a FlagValues of its own, so
+    that a test defines a script's flags without touching the global ones."""
+
+    def __init__(self):
+        self.values = absl_flags.FlagValues()
+
+    def __getattr__(self, name):
+        return functools.partial(getattr(absl_flags, name), flag_values=self.values)
+
+
+def test_command_line_flags_reach_run(tmp_path, monkeypatch):
+    fresh = _FreshFlags()
+    monkeypatch.setattr(causal_lm, "flags", fresh)
+    causal_lm.define_flags()
+    argv = ["causal_lm.py", "--temperature=-1", "--top_k=5"]
+    fresh.values([*argv, f"--model_dir={tmp_path / 'run'}"])
+    monkeypatch.setattr(causal_lm, "FLAGS", fresh.values)
+    # main() reads a flag for every parameter of run(), and run() refuses.
+    with pytest.raises(ValueError, match="temperature=-1"):
+        causal_lm.main(argv)
