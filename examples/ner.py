@@ -43,6 +43,7 @@ def run(
     validation_file=None,
     test_file=None,
     freeze_layers=0,
+    extra_blocks=0,
     freeze_backbone=False,
     gradual_unfreeze=False,
     unfreeze_every_epochs=1,
@@ -102,6 +103,7 @@ def run(
         gradual_unfreeze=gradual_unfreeze,
         layer_decay=layer_decay,
         lora_rank=lora_rank or None,
+        extra_blocks=extra_blocks,
         head_warmup_steps=head_warmup_steps,
     )
     # Refuse senseless combinations before loading anything.
@@ -153,6 +155,7 @@ def run(
             ),
             dropout=dropout,
             tag_names=list(tags),
+            num_extra_blocks=extra_blocks,
         )
         strategy_name = tft.finetune.check_strategy_options(
             **strategy_options,
@@ -364,6 +367,9 @@ def define_flags():
     )
     flags.DEFINE_integer(
         "freeze_layers", 0, "Freeze the embeddings and the first N encoder layers."
+    )
+    flags.DEFINE_integer(
+        "extra_blocks", 0, "New encoder blocks between the backbone and the head."
     )
     flags.DEFINE_bool("freeze_backbone", False, "Linear probe: train only the head.")
     flags.DEFINE_bool(

@@ -143,7 +143,8 @@ def _num_tags(files):
 
 
 def _check_freeze_backbone(result, preset_weights, files):
-    assert result["summary"]["trainable_layers"] == ["tag_logits"]
+    # A new encoder block between the frozen backbone and the head trains.
+    assert result["summary"]["trainable_layers"] == ["extra_block_0", "tag_logits"]
     assert _unchanged_layers(result["model"], preset_weights) == _layers(preset_weights)
     # Built inside the strategy's scope.
     assert isinstance(
@@ -196,9 +197,9 @@ def _check_lora_and_head_warmup(result, preset_weights, files):
     "options, check",
     [
         pytest.param(
-            {"freeze_backbone": True, "distribution": "one_device"},
+            {"freeze_backbone": True, "extra_blocks": 1, "distribution": "one_device"},
             _check_freeze_backbone,
-            id="freeze_backbone",
+            id="freeze_backbone-extra_blocks",
         ),
         pytest.param(
             {"gradual_unfreeze": True, "unfreeze_every_steps": 1},

@@ -29,7 +29,7 @@ def tokenizer():
     return embedded_tokenizer()
 
 
-def tiny_tagger(tokenizer, sequence_length=32, dropout=0.0):
+def tiny_tagger(tokenizer, sequence_length=32, dropout=0.0, **kwargs):
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=tokenizer.vocabulary_size(),
         num_layers=1,
@@ -47,6 +47,7 @@ def tiny_tagger(tokenizer, sequence_length=32, dropout=0.0):
         ),
         dropout=dropout,
         tag_names=TAGS,
+        **kwargs,
     )
 
 
@@ -147,13 +148,16 @@ def test_evaluate_tagger_scores_predictions(tokenizer):
     assert report.token_accuracy == pytest.approx(8 / 19)
 
 
-def test_save_and_load_keeps_tags_and_tokenizer(tokenizer, tmp_path):
-    tagger = tiny_tagger(tokenizer)
+@pytest.mark.parametrize("num_extra_blocks", [0, 1])
+def test_save_and_load_keeps_tags_and_tokenizer(tokenizer, tmp_path, num_extra_blocks):
+    tagger = tiny_tagger(tokenizer, num_extra_blocks=num_extra_blocks)
+    assert len(tagger.extra_blocks) == num_extra_blocks
     path = str(tmp_path / "tagger.keras")
     tagger.save(path)
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, TokenClassifier)
     assert loaded.tag_names == TAGS
+    assert loaded.num_extra_blocks == num_extra_blocks
     assert isinstance(loaded.preprocessor, TokenClassifierPreprocessor)
     assert loaded.preprocessor.sequence_length == 32
     x = tagger.preprocessor(["Obama visits Paris"])
@@ -195,6 +199,8 @@ def test_arguments_are_checked(tokenizer):
         TokenClassifier(backbone, num_tags=1)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
         TokenClassifier(backbone, num_tags=3, dropout=1.0)
+    with pytest.raises(ValueError, match="num_extra_blocks=-1"):
+        TokenClassifier(backbone, num_tags=3, num_extra_blocks=-1)
     with pytest.raises(ValueError, match="tag_names must hold 3 distinct names"):
         TokenClassifier(backbone, num_tags=3, tag_names=["O", "B-X"])
     with pytest.raises(ValueError, match="sequence_length must be an integer >= 2"):

@@ -2,7 +2,7 @@ import keras
 import keras_hub
 
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
-from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
+from tftransformer.models.extra_blocks import extra_encoder_blocks
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -86,11 +86,6 @@ class TextClassifier(keras_hub.models.TextClassifier):
             )
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
-        if not isinstance(num_extra_blocks, int) or num_extra_blocks < 0:
-            raise ValueError(
-                "num_extra_blocks must be a non-negative integer. "
-                f"Received: num_extra_blocks={num_extra_blocks!r}"
-            )
         if label_names is not None:
             label_names = [str(name) for name in label_names]
             if len(label_names) != num_classes:
@@ -98,28 +93,20 @@ class TextClassifier(keras_hub.models.TextClassifier):
                     f"label_names has {len(label_names)} entries but "
                     f"num_classes={num_classes}. Received: label_names={label_names}"
                 )
-        hidden_dim = _hidden_dim(backbone)
-        if num_extra_blocks:
-            if extra_block_num_heads is None:
-                extra_block_num_heads = max(
-                    h for h in range(1, 5) if hidden_dim % h == 0
-                )
-            if extra_block_intermediate_dim is None:
-                extra_block_intermediate_dim = 4 * hidden_dim
+        extra_blocks, extra_block_num_heads, extra_block_intermediate_dim = (
+            extra_encoder_blocks(
+                backbone,
+                num_extra_blocks,
+                extra_block_num_heads,
+                extra_block_intermediate_dim,
+                dropout,
+            )
+        )
 
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.extra_blocks = [
-            TransformerEncoderBlock(
-                intermediate_dim=extra_block_intermediate_dim,
-                num_heads=extra_block_num_heads,
-                dropout=dropout,
-                dtype=backbone.dtype_policy,
-                name=f"extra_block_{i}",
-            )
-            for i in range(num_extra_blocks)
-        ]
+        self.extra_blocks = extra_blocks
         self.pooler = SequencePooling(
             mode=pooling, dtype=backbone.dtype_policy, name="pooling"
         )
@@ -201,10 +188,3 @@ def _is_frozen(layer):
     from tftransformer.finetune.freezing import is_frozen
 
     return is_frozen(layer)
-
-
-def _hidden_dim(backbone):
-    hidden_dim = getattr(backbone, "hidden_dim", None)
-    if hidden_dim is None:
-        hidden_dim = backbone.output["sequence_output"].shape[-1]
-    return int(hidden_dim)

@@ -3,14 +3,16 @@ import keras_hub
 
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
+from tftransformer.models.extra_blocks import extra_encoder_blocks
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class TokenClassifier(keras_hub.models.Task):
     """A pretrained encoder with a per-token tagging head (e.g. for NER).
 
-    The head is dropout and a dense layer over the backbone's sequence
-    output, giving one logit per tag at every position. Labels follow
+    The head is optional extra `TransformerEncoderBlock`s over the
+    backbone's sequence output (the "custom block on top" recipe), dropout
+    and a dense layer, giving one logit per tag at every position. Labels follow
     `tftransformer.data.tokenize_and_align`: a word's tag id at its first
     word piece and `IGNORE_LABEL` (-100) at its other pieces, `[CLS]`,
     `[SEP]` and padding. The default loss (`compile()`) is a sparse
@@ -33,7 +35,14 @@ class TokenClassifier(keras_hub.models.Task):
         num_tags: int >= 2, the number of tags (e.g. 21 for 10 entity types
             in BIO).
         preprocessor: optional `TokenClassifierPreprocessor`.
-        dropout: float in [0, 1), dropout before the dense head.
+        dropout: float in [0, 1), dropout of the extra blocks and before the
+            dense head.
+        num_extra_blocks: int >= 0, new encoder blocks stacked on the
+            backbone, trained from scratch.
+        extra_block_num_heads: heads of each extra block; defaults to 4 or
+            the largest smaller divisor of the hidden width.
+        extra_block_intermediate_dim: feed-forward width of each extra block;
+            defaults to 4x the hidden width.
         tag_names: optional list of tag strings in id order (BIO tags for
             entity prediction); kept in the config so predictions and exports
             can name tags.
@@ -67,6 +76,9 @@ class TokenClassifier(keras_hub.models.Task):
         preprocessor=None,
         dropout=0.1,
         tag_names=None,
+        num_extra_blocks=0,
+        extra_block_num_heads=None,
+        extra_block_intermediate_dim=None,
         **kwargs,
     ):
         if isinstance(num_tags, bool) or not isinstance(num_tags, int) or num_tags < 2:
@@ -88,9 +100,20 @@ class TokenClassifier(keras_hub.models.Task):
                     f"{num_tags}). Received: tag_names={tag_names}"
                 )
 
+        extra_blocks, extra_block_num_heads, extra_block_intermediate_dim = (
+            extra_encoder_blocks(
+                backbone,
+                num_extra_blocks,
+                extra_block_num_heads,
+                extra_block_intermediate_dim,
+                dropout,
+            )
+        )
+
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
+        self.extra_blocks = extra_blocks
         self.output_dropout = keras.layers.Dropout(
             dropout, dtype=backbone.dtype_policy, name="tagger_dropout"
         )
@@ -105,6 +128,8 @@ class TokenClassifier(keras_hub.models.Task):
         inputs = backbone.input
         # (batch, seq, hidden)
         sequence = backbone(inputs)["sequence_output"]
+        for block in self.extra_blocks:
+            sequence = block(sequence, padding_mask=inputs["padding_mask"])
         sequence = self.output_dropout(sequence)
         outputs = self.output_dense(sequence)
         # Logits stay float32 under mixed precision so the loss is stable.
@@ -117,6 +142,9 @@ class TokenClassifier(keras_hub.models.Task):
         self.num_tags = num_tags
         self.dropout = dropout
         self.tag_names = tag_names
+        self.num_extra_blocks = num_extra_blocks
+        self.extra_block_num_heads = extra_block_num_heads
+        self.extra_block_intermediate_dim = extra_block_intermediate_dim
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """Configures the model for training, with tagging defaults.
@@ -156,6 +184,9 @@ class TokenClassifier(keras_hub.models.Task):
                 "num_tags": self.num_tags,
                 "dropout": self.dropout,
                 "tag_names": self.tag_names,
+                "num_extra_blocks": self.num_extra_blocks,
+                "extra_block_num_heads": self.extra_block_num_heads,
+                "extra_block_intermediate_dim": self.extra_block_intermediate_dim,
             }
         )
         return config
