@@ -3,6 +3,7 @@ from keras import ops
 
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
+from tftransformer.models.extra_blocks import backbone_hidden_dim
 
 CHUNK_POOLING_MODES = ("attention", "mean", "max")
 
@@ -168,7 +169,7 @@ class LongDocumentClassifier(keras.Model):
         self.build()
 
     def build(self, input_shape=None):
-        hidden_dim = _hidden_dim(self.backbone)
+        hidden_dim = backbone_hidden_dim(self.backbone)
         self.chunk_pooler.build((None, None, hidden_dim))
         self.output_dense.build((None, hidden_dim))
         self.built = True
@@ -270,10 +271,3 @@ def _check_int(name, value, minimum):
         raise ValueError(
             f"{name} must be an integer >= {minimum}. Received: {name}={value!r}"
         )
-
-
-def _hidden_dim(backbone):
-    hidden_dim = getattr(backbone, "hidden_dim", None)
-    if hidden_dim is None:
-        hidden_dim = backbone.output["sequence_output"].shape[-1]
-    return int(hidden_dim)

@@ -1,0 +1,69 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from examples import long_documents
+from tftransformer.data import load_political_speeches
+from tftransformer.models import LongDocumentClassifier
+
+TINY = dict(
+    max_train_examples=8,
+    max_eval_examples=6,
+    epochs=1,
+    batch_size=4,
+    chunk_length=32,
+    stride=16,
+    max_chunks=3,
+    verbose=0,
+)
+
+
+def test_run_compares_the_variants(tiny_preset, tmp_path):
+    result = long_documents.run(
+        preset=tiny_preset,
+        model_dir=str(tmp_path),
+        variants="attention,truncate",
+        **TINY,
+    )
+    assert set(result["results"]) == {"attention", "truncate"}
+    for variant, scores in result["results"].items():
+        assert 0 <= scores["accuracy"] <= 1 and 0 <= scores["macro_f1"] <= 1
+        assert result["reports"][variant].support.sum() == 6
+        assert "val_accuracy" in scores["history"]
+    # The majority baseline, recomputed from the same subsets.
+    train = load_political_speeches("train").sample(8, 0)
+    test = load_political_speeches("test").sample(6, 0)
+    majority = np.bincount(train.labels).argmax()
+    assert result["majority_accuracy"] == pytest.approx(
+        np.mean(test.labels == majority)
+    )
+    # Speeches are longer than 3 chunks of 30 pieces.
+    assert result["chunk_stats"]["mean_chunks"] > 2
+    assert 0 < result["chunk_stats"]["covered_fraction"] < 1
+
+    with open(tmp_path / "report.json") as f:
+        assert json.load(f)["results"]["attention"]["accuracy"] == pytest.approx(
+            result["results"]["attention"]["accuracy"]
+        )
+    truncate = keras.saving.load_model(os.path.join(tmp_path, "truncate.keras"))
+    attention = keras.saving.load_model(os.path.join(tmp_path, "attention.keras"))
+    assert isinstance(truncate, LongDocumentClassifier)
+    assert (truncate.max_chunks, attention.max_chunks) == (1, 3)
+    assert attention.pooling == "attention" and truncate.pooling == "mean"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"variants": "attention,sum"}, "variants"),
+        ({"epochs": 0}, "epochs=0"),
+        ({"stride": -1}, "stride=-1"),
+    ],
+)
+def test_bad_flags_are_refused_before_loading(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        long_documents.run(preset="no/such/preset", model_dir=str(tmp_path), **kwargs)
+    assert not os.listdir(tmp_path)

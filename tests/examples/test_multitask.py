@@ -1,0 +1,78 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from examples import multitask
+from tftransformer.models import MultiTaskModel
+
+TINY = dict(
+    max_sentiment_examples=24,
+    max_ner_examples=24,
+    max_validation_examples=8,
+    max_test_examples=16,
+    epochs=1,
+    batch_size=8,
+    max_length=32,
+    verbose=0,
+)
+
+
+def test_run_writes_scores_for_both_setups(tiny_preset, tmp_path):
+    model_dir = tmp_path / "run"
+    result = multitask.run(
+        preset=tiny_preset,
+        model_dir=str(model_dir),
+        rule="temperature",
+        ner_loss_weight=2.0,
+        **TINY,
+    )
+    scores = result["scores"]
+    assert set(scores) == {"multi_task", "single_task"}
+    for kind in scores:
+        assert scores[kind]["sentiment"]["examples"] == 16
+        assert scores[kind]["ner"]["sentences"] == 16
+        for value in (
+            *scores[kind]["sentiment"].values(),
+            *scores[kind]["ner"].values(),
+        ):
+            assert 0 <= value <= 16
+    for name in (
+        "sentiment_accuracy",
+        "ner_token_accuracy",
+        "val_sentiment_loss",
+        "val_ner_loss",
+    ):
+        assert name in result["history"], name
+
+    with open(model_dir / "report.json") as f:
+        report = json.load(f)
+    assert report["scores"]["multi_task"]["ner"]["entity_micro_f1"] == pytest.approx(
+        scores["multi_task"]["ner"]["entity_micro_f1"]
+    )
+    # Both tasks have 24 examples: the temperature rule gives them 1/2 each.
+    assert report["sampling_probabilities"] == {"sentiment": 0.5, "ner": 0.5}
+
+    reloaded = keras.saving.load_model(result["model_path"])
+    assert isinstance(reloaded, MultiTaskModel)
+    assert reloaded._loss_weights == {"sentiment": 1.0, "ner": 2.0}
+    x = reloaded.head_model("sentiment").preprocessor(["a fine film"])
+    np.testing.assert_allclose(
+        reloaded(x)["sentiment"], result["model"](x)["sentiment"], atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rule": "random"}, "rule='random'"),
+        ({"epochs": 0}, "epochs=0"),
+        ({"ner_loss_weight": -1.0}, "ner_loss_weight=-1.0"),
+    ],
+)
+def test_bad_flags_are_refused_before_loading(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        multitask.run(preset="no/such/preset", model_dir=str(tmp_path), **kwargs)
+    assert not os.listdir(tmp_path)
