@@ -36,12 +36,10 @@ python examples/causal_lm.py --text_file=my_corpus.txt --vocabulary=embedded
 ```
 """
 
-import collections
 import inspect
 import json
 import math
 import os
-import re
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -52,12 +50,8 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 
 VOCABULARIES = ("learned", "embedded")
-LEARNED_RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
 # The embedded vocabulary's own special tokens stand for start and end.
 EMBEDDED_SPECIAL_TOKENS = {"pad": "[PAD]", "start": "[CLS]", "end": "[SEP]"}
-# Lowercased words and single punctuation marks: the pieces the WordPiece
-# learner starts from.
-_WORDS = re.compile(r"\w+|[^\w\s]")
 
 
 def run(
@@ -164,8 +158,8 @@ def run(
         validation_texts = [validation_texts[i] for i in keep]
 
     if vocabulary == "learned":
-        tokens = _learn_vocabulary(train_texts, min_token_count)
-        tokenizer = _learned_tokenizer(tokens)
+        tokens = tft.data.learn_word_piece_vocabulary(train_texts, min_token_count)
+        tokenizer = tft.data.word_piece_tokenizer(tokens)
         pad, start, end = (tokens.index(t) for t in ("[PAD]", "[START]", "[END]"))
     else:
         tokenizer = tft.data.embedded_tokenizer()
@@ -182,7 +176,9 @@ def run(
             f"Received: top_k={top_k}"
         )
     sequences = {
-        name: _sequences(_tokenize(tokenizer, texts), start, end, max_length)
+        name: _sequences(
+            tft.data.tokenize_texts(tokenizer, texts), start, end, max_length
+        )
         for name, texts in (("train", train_texts), ("validation", validation_texts))
     }
     num_texts = {name: len(rows) for name, rows in sequences.items()}
@@ -267,7 +263,11 @@ def run(
                     if k not in ("model_dir", "max_train_minutes", "distribution")
                 },
             ),
-            *([_time_budget(max_train_minutes)] if max_train_minutes else []),
+            *(
+                [tft.finetune.TimeBudget(max_train_minutes)]
+                if max_train_minutes
+                else []
+            ),
         ],
         verbose=verbose,
     ).history
@@ -415,55 +415,6 @@ def _load_texts(path, column=None):
     return texts
 
 
-def _words(text):
-    return _WORDS.findall(text.lower())
-
-
-def _learn_vocabulary(texts, min_count):
-    """A WordPiece vocabulary of every piece seen at least `min_count` times.
-
-    The learner behind `keras_hub.tokenizers.compute_word_piece_vocabulary`,
-    run once at a fixed count threshold instead of in its binary search for
-    a target size.
-    """
-    from tensorflow_text.tools.wordpiece_vocab import (
-        wordpiece_tokenizer_learner_lib as learner,
-    )
-
-    counts = collections.Counter(word for text in texts for word in _words(text))
-    return learner.learn(
-        sorted(counts.items()),
-        vocab_size=len(counts) + 1000,  # not the limit: the threshold is
-        reserved_tokens=list(LEARNED_RESERVED_TOKENS),
-        upper_thresh=min_count,
-        lower_thresh=min_count,
-        include_joiner_token=True,
-        joiner="##",
-    )
-
-
-def _learned_tokenizer(tokens):
-    import keras_hub
-
-    return keras_hub.tokenizers.WordPieceTokenizer(
-        vocabulary=tokens,
-        lowercase=True,
-        strip_accents=False,
-        oov_token="[UNK]",
-        dtype="int32",
-    )
-
-
-def _tokenize(tokenizer, texts):
-    """Token id lists of `texts` (no start or end tokens)."""
-    import tensorflow as tf
-
-    ids = []
-    for batch in tf.data.Dataset.from_tensor_slices(texts).batch(1024).map(tokenizer):
-        ids.extend(batch.to_list())
-    return ids
-
-
 def _sequences(token_ids, start, end, max_length):
     """`[start] ids [end]` of each non-empty text, cut to `max_length + 1`
     tokens: the model reads all but the last, and predicts all but the first."""
@@ -521,28 +472,6 @@ def _ids_to_text(ids, tokens, special_ids, end_id):
         else:
             words.append(token.removeprefix("##"))
     return " ".join(words)
-
-
-def _time_budget(minutes):
-    """A callback ending training after the epoch at which another epoch as
-    long as the longest so far would overrun `minutes` of training."""
-    import keras
-
-    class TimeBudget(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start = self.epoch_start = time.time()
-            self.longest = 0.0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_start = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            now = time.time()
-            self.longest = max(self.longest, now - self.epoch_start)
-            if now + self.longest - self.start > 60 * minutes:
-                self.model.stop_training = True
-
-    return TimeBudget()
 
 
 def define_flags():

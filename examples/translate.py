@@ -34,11 +34,9 @@ python examples/translate.py --pairs_file=pairs.tsv --source_column=0 \
 ```
 """
 
-import collections
 import inspect
 import json
 import os
-import re
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -49,11 +47,9 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 
 DEFAULT_PAIRS_FILE = os.path.join("runs", "data", "bible_en_es.tsv")
-RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
+# The ids of `tft.data.SEQUENCE_RESERVED_TOKENS`, first in every learned
+# vocabulary. BLEU compares `tft.data.split_words` tokens.
 PAD, UNK, START, END = 0, 1, 2, 3
-# Lowercased words and single punctuation marks: the pieces the WordPiece
-# tokenizer starts from, and the tokens BLEU compares.
-_WORDS = re.compile(r"\w+|[^\w\s]")
 
 
 def run(
@@ -164,10 +160,14 @@ def run(
         for name, indices in split_indices.items()
     }
 
-    source_vocabulary = _learn_vocabulary(splits["train"][0], min_token_count)
-    target_vocabulary = _learn_vocabulary(splits["train"][1], min_token_count)
-    source_tokenizer = _tokenizer(source_vocabulary)
-    target_tokenizer = _tokenizer(target_vocabulary)
+    source_vocabulary = tft.data.learn_word_piece_vocabulary(
+        splits["train"][0], min_token_count
+    )
+    target_vocabulary = tft.data.learn_word_piece_vocabulary(
+        splits["train"][1], min_token_count
+    )
+    source_tokenizer = tft.data.word_piece_tokenizer(source_vocabulary)
+    target_tokenizer = tft.data.word_piece_tokenizer(target_vocabulary)
     for name, vocabulary in (
         (("source", source_vocabulary), ("target", target_vocabulary)) if chief else ()
     ):
@@ -178,8 +178,8 @@ def run(
 
     tokenized = {}
     for name, (split_sources, split_targets) in splits.items():
-        source_ids = _tokenize(source_tokenizer, split_sources)
-        target_ids = _tokenize(target_tokenizer, split_targets)
+        source_ids = tft.data.tokenize_texts(source_tokenizer, split_sources)
+        target_ids = tft.data.tokenize_texts(target_tokenizer, split_targets)
         keep = [
             i
             for i in range(len(source_ids))
@@ -271,7 +271,11 @@ def run(
                     if k not in ("model_dir", "max_train_minutes")
                 },
             ),
-            *([_time_budget(max_train_minutes)] if max_train_minutes else []),
+            *(
+                [tft.finetune.TimeBudget(max_train_minutes)]
+                if max_train_minutes
+                else []
+            ),
         ],
         verbose=verbose,
     ).history
@@ -299,7 +303,7 @@ def run(
         batch_size=max(1, 128 // beam_width),
     )
     decode_seconds = time.time() - start
-    references = [" ".join(_words(text)) for text in test["targets"]]
+    references = [" ".join(tft.data.split_words(text)) for text in test["targets"]]
     translations = {
         name: [_ids_to_text(row, target_vocabulary) for row in ids]
         for name, ids in (("greedy", greedy_ids), ("beam", beam_ids))
@@ -388,83 +392,11 @@ def _write_outputs(model_dir, report, history, test, references, translations):
         json.dump({k: [float(v) for v in vs] for k, vs in history.items()}, f)
 
 
-def _time_budget(minutes):
-    """A callback ending training after the epoch at which another epoch as
-    long as the longest so far would overrun `minutes` of training."""
-    import keras
-
-    class TimeBudget(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start = self.epoch_start = time.time()
-            self.longest = 0.0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_start = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            now = time.time()
-            self.longest = max(self.longest, now - self.epoch_start)
-            if now + self.longest - self.start > 60 * minutes:
-                self.model.stop_training = True
-
-    return TimeBudget()
-
-
 def _column(value):
     """A column flag: an index when it is a number, a header name otherwise."""
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return value
-
-
-def _words(text):
-    return _WORDS.findall(text.lower())
-
-
-def _learn_vocabulary(texts, min_count):
-    """A WordPiece vocabulary of every piece seen at least `min_count` times.
-
-    This is the learner behind `keras_hub.tokenizers.
-    compute_word_piece_vocabulary`, run once at a fixed count threshold
-    instead of in a binary search over thresholds for a target size, which
-    costs about 20 times longer.
-    """
-    from tensorflow_text.tools.wordpiece_vocab import (
-        wordpiece_tokenizer_learner_lib as learner,
-    )
-
-    counts = collections.Counter(word for text in texts for word in _words(text))
-    return learner.learn(
-        sorted(counts.items()),
-        vocab_size=len(counts) + 1000,  # not the limit: the threshold is
-        reserved_tokens=list(RESERVED_TOKENS),
-        upper_thresh=min_count,
-        lower_thresh=min_count,
-        include_joiner_token=True,
-        joiner="##",
-    )
-
-
-def _tokenizer(vocabulary):
-    import keras_hub
-
-    return keras_hub.tokenizers.WordPieceTokenizer(
-        vocabulary=vocabulary,
-        lowercase=True,
-        strip_accents=False,
-        oov_token="[UNK]",
-        dtype="int32",
-    )
-
-
-def _tokenize(tokenizer, texts):
-    """Token id lists of `texts` (no start or end tokens)."""
-    import tensorflow as tf
-
-    ids = []
-    for batch in tf.data.Dataset.from_tensor_slices(texts).batch(1024).map(tokenizer):
-        ids.extend(batch.to_list())
-    return ids
 
 
 def _teacher_forcing_dataset(

@@ -9,7 +9,7 @@ import tensorflow as tf
 from absl import flags as absl_flags
 
 from examples import causal_lm
-from tftransformer.data import DataError, load_rotten_tomatoes
+from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError, load_rotten_tomatoes
 
 TINY = dict(
     max_length=24,
@@ -66,7 +66,7 @@ def test_training_lowers_the_validation_perplexity(tmp_path):
     assert report["perplexity"] == pytest.approx(perplexity)
     assert report["samples"] == samples
     vocabulary = (model_dir / "vocabulary.txt").read_text(encoding="utf-8").split()
-    assert vocabulary[:4] == list(causal_lm.LEARNED_RESERVED_TOKENS)
+    assert vocabulary[:4] == list(SEQUENCE_RESERVED_TOKENS)
     assert len(vocabulary) == size
     reloaded = keras.saving.load_model(result["model_path"])
     ids = np.array([[2, 10, 11, 12]], "int32")

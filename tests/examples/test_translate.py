@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from examples import translate
+from tftransformer.data import SEQUENCE_RESERVED_TOKENS
 
 # A toy language pair: each source word has one translation, kept in order.
 LEXICON = {
@@ -78,7 +79,7 @@ def test_run_learns_a_toy_language_and_writes_its_outputs(tmp_path):
     assert rows[0] == "source\treference\tgreedy\tbeam"
     assert len(rows) == 41
     vocabulary = (model_dir / "target_vocabulary.txt").read_text(encoding="utf-8")
-    assert vocabulary.split("\n")[:4] == list(translate.RESERVED_TOKENS)
+    assert vocabulary.split("\n")[:4] == list(SEQUENCE_RESERVED_TOKENS)
     assert "perro" in vocabulary.split("\n")
 
     reloaded = keras.saving.load_model(result["model_path"])
@@ -101,17 +102,9 @@ def test_time_budget_stops_after_the_first_epoch(tmp_path):
 
 
 def test_ids_to_text_joins_pieces_and_stops_at_the_end_token():
-    vocabulary = [*translate.RESERVED_TOKENS, "perro", "##s", "come", "."]
+    vocabulary = [*SEQUENCE_RESERVED_TOKENS, "perro", "##s", "come", "."]
     ids = [translate.START, 4, 5, 6, 7, translate.END, 6, translate.PAD]
     assert translate._ids_to_text(ids, vocabulary) == "perros come ."
-    assert translate._words("El perro, ¿come?") == [
-        "el",
-        "perro",
-        ",",
-        "¿",
-        "come",
-        "?",
-    ]
 
 
 def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):

@@ -88,8 +88,20 @@ from tftransformer.data.wnut import (
     load_wnut16,
     wnut16_path,
 )
+from tftransformer.data.word_piece import (
+    SEQUENCE_RESERVED_TOKENS,
+    learn_word_piece_vocabulary,
+    split_words,
+    tokenize_texts,
+    word_piece_tokenizer,
+)
 
 __all__ = [
+    "SEQUENCE_RESERVED_TOKENS",
+    "learn_word_piece_vocabulary",
+    "split_words",
+    "tokenize_texts",
+    "word_piece_tokenizer",
     "PARTY_LABELS",
     "POLITICAL_SPLIT_FRACTIONS",
     "POLITICAL_SPLIT_SEED",

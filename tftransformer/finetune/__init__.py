@@ -62,6 +62,7 @@ from tftransformer.finetune.smoothed_sparse_categorical_crossentropy import (
 )
 from tftransformer.finetune.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.finetune.strategy_options import check_strategy_options
+from tftransformer.finetune.time_budget import TimeBudget
 from tftransformer.finetune.trainable_state import (
     apply_trainable_change,
     capture_trainable_state,
@@ -81,6 +82,7 @@ __all__ = [
     "EpochWeightsCheckpoint",
     "ResumableTraining",
     "StopOnNonFiniteLoss",
+    "TimeBudget",
     "atomic_write",
     "check_run_directory",
     "epoch_seed",
