@@ -109,7 +109,12 @@ def training_callbacks(
             keep_final_checkpoint=keep_final_checkpoint,
         ),
         EpochWeightsCheckpoint(
-            os.path.join(model_dir, "checkpoints", "epoch_{epoch:03d}.weights.h5")
+            os.path.join(
+                # The path is a format template: braces in model_dir are text.
+                os.fspath(model_dir).replace("{", "{{").replace("}", "}}"),
+                "checkpoints",
+                "epoch_{epoch:03d}.weights.h5",
+            )
         ),
     ]
     if tensorboard:

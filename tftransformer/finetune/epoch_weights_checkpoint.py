@@ -43,9 +43,12 @@ class EpochWeightsCheckpoint(keras.callbacks.Callback):
         self.filepath = filepath
 
     def on_train_begin(self, logs=None):
-        directory = os.path.dirname(self.filepath) or "."
+        # The directory as written (the template's `{{` is a literal brace).
+        directory = os.path.dirname(self.filepath.format(epoch=1)) or "."
         os.makedirs(directory, exist_ok=True)
         remove_temporary_files(directory)
 
     def on_epoch_end(self, epoch, logs=None):
-        save_weights_atomically(self.model, self.filepath.format(epoch=epoch + 1))
+        path = self.filepath.format(epoch=epoch + 1)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        save_weights_atomically(self.model, path)
