@@ -195,7 +195,9 @@ def run(
     student.save(student_path)
 
     test_dataset = dataset(test, False)
-    speeds = _examples_per_second(models, test_dataset, len(test), timing_rounds)
+    speeds = tft.evaluation.compare_inference_speed(
+        models, test_dataset, len(test), timing_rounds
+    )
     summary = {"settings": settings}
     for name, model in models.items():
         report, _ = tft.evaluation.evaluate_classifier(
@@ -220,19 +222,6 @@ def run(
     if verbose:
         print(_format(summary, list(models)))
     return {**summary, "models": models}
-
-
-def _examples_per_second(models, dataset, num_examples, rounds):
-    """Best-of-`rounds` inference speed, the models taking turns."""
-    for model in models.values():
-        model.predict(dataset, verbose=0)  # traces every padded length
-    best = {name: float("inf") for name in models}
-    for _ in range(rounds):
-        for name, model in models.items():
-            start = time.perf_counter()
-            model.predict(dataset, verbose=0)
-            best[name] = min(best[name], time.perf_counter() - start)
-    return {name: num_examples / seconds for name, seconds in best.items()}
 
 
 def _format(summary, names):

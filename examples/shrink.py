@@ -157,7 +157,7 @@ def run(
     shrunk, shrunk_seconds = fine_tune(shrunk_backbone)
 
     test_dataset = dataset(test, False)
-    speeds = _examples_per_second(
+    speeds = tft.evaluation.compare_inference_speed(
         {"full": full, "shrunk": shrunk}, test_dataset, len(test), timing_rounds
     )
     results = {}
@@ -192,19 +192,6 @@ def run(
     if verbose:
         print(_format(summary))
     return {**summary, "models": {"full": full, "shrunk": shrunk}}
-
-
-def _examples_per_second(models, dataset, num_examples, rounds):
-    """Best-of-`rounds` inference speed, the models taking turns."""
-    for model in models.values():
-        model.predict(dataset, verbose=0)  # traces every padded length
-    best = {name: float("inf") for name in models}
-    for _ in range(rounds):
-        for name, model in models.items():
-            start = time.perf_counter()
-            model.predict(dataset, verbose=0)
-            best[name] = min(best[name], time.perf_counter() - start)
-    return {name: num_examples / seconds for name, seconds in best.items()}
 
 
 def _format(summary):

@@ -15,6 +15,7 @@ from tftransformer.evaluation.cross_validation_result import CrossValidationResu
 from tftransformer.evaluation.entity_f1_callback import EntityF1Callback
 from tftransformer.evaluation.entity_metrics import entity_report, extract_entities
 from tftransformer.evaluation.entity_report import EntityReport
+from tftransformer.evaluation.inference_speed import compare_inference_speed
 from tftransformer.evaluation.metrics import (
     classification_report,
     confusion_matrix,
@@ -36,6 +37,7 @@ from tftransformer.evaluation.tagging_predictions import (
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
 
 __all__ = [
+    "compare_inference_speed",
     "attention_maps",
     "plot_attention_map",
     "ClassificationReport",
