@@ -28,12 +28,12 @@ The test split is small: one speech is 2.7 points of accuracy.
 
 import csv
 import functools
-import hashlib
 import importlib.util
 import os
 
 import numpy as np
 
+from tftransformer.data.group_splits import assign_group_splits
 from tftransformer.data.text_classification_data import TextClassificationData
 
 __all__ = [
@@ -110,19 +110,9 @@ def _speaker_splits():
         for _, row_label, speaker in rows:
             if row_label == label:
                 counts[speaker] = counts.get(speaker, 0) + 1
-
-        def order(speaker):
-            key = f"{POLITICAL_SPLIT_SEED}:{speaker}".encode("utf-8")
-            return hashlib.sha256(key).hexdigest()
-
-        ends = np.cumsum([POLITICAL_SPLIT_FRACTIONS[s] for s in _SPLITS])
-        ends = ends * sum(counts.values())
-        seen = 0
-        for speaker in sorted(counts, key=order):
-            # A speaker goes to the split in whose share their first speech falls.
-            index = int(np.searchsorted(ends, seen, side="right"))
-            speaker_split[speaker] = _SPLITS[min(index, len(_SPLITS) - 1)]
-            seen += counts[speaker]
+        speaker_split.update(
+            assign_group_splits(counts, POLITICAL_SPLIT_FRACTIONS, POLITICAL_SPLIT_SEED)
+        )
     return speaker_split
 
 

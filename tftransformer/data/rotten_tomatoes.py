@@ -24,13 +24,13 @@ version, and cut where the running snippet count reaches `SPLIT_FRACTIONS`
 import bz2
 import csv
 import functools
-import hashlib
 import importlib.util
 import io
 import os
 
 import numpy as np
 
+from tftransformer.data.group_splits import assign_group_splits
 from tftransformer.data.text_classification_data import TextClassificationData
 
 SENTIMENT_LABELS = ("negative", "positive")
@@ -119,18 +119,7 @@ def _movie_splits():
         group = find(movie)
         counts[group] = counts.get(group, 0) + 1
 
-    def order(group):
-        return hashlib.sha256(f"{SPLIT_SEED}:{group}".encode("utf-8")).hexdigest()
-
-    total = len(rows)
-    ends = np.cumsum([SPLIT_FRACTIONS[s] for s in SPLITS]) * total
-    group_split = {}
-    seen = 0
-    for group in sorted(counts, key=order):
-        # A group goes to the split in whose share its first snippet falls.
-        index = int(np.searchsorted(ends, seen, side="right"))
-        group_split[group] = SPLITS[min(index, len(SPLITS) - 1)]
-        seen += counts[group]
+    group_split = assign_group_splits(counts, SPLIT_FRACTIONS, SPLIT_SEED)
     return {movie: group_split[find(movie)] for movie in parent}
 
 
