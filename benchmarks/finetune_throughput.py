@@ -10,7 +10,9 @@ default fine-tuning path:
   `make_classification_dataset` (padded to the longest example rounded up to
   16, grouped by length), `create_optimizer` (AdamW, warmup, decay) and
   `fit`. `--mixed_precision`, `--jit_compile` and `--freeze_layers` apply to
-  this peer only: they are the levers to measure.
+  this peer only: they are the levers to measure. Variants run a lever next
+  to the plain run in the same alternation: `ours+bfloat16`, `ours+float16`,
+  `ours+xla`, `ours+freezeN`, or several joined (`ours+bfloat16+freeze3`).
 - `hubN`: keras-hub's `BertTextClassifier.from_preset` on the same local
   checkpoint with its `BertTextClassifierPreprocessor` (which pads every
   batch to `sequence_length`, 512 by default) at `sequence_length=N`, its
@@ -57,13 +59,20 @@ model FLOP/s of a run is the sum over its timed examples, divided by the
 seconds; it is reported as a fraction of the GEMM peak (`tf.linalg.matmul`
 of two `--matmul_size` square matrices, warm, repeated for a second) in the
 compute dtype (bfloat16 for `--mixed_precision=bfloat16`, else float32),
-measured in `ours`' subprocess after its timed steps. With
-`--freeze_layers` the backward pass does less than the formula counts.
+measured in `ours`' subprocess after its timed steps. Frozen bottom layers
+count forward only (2 FLOPs per parameter, `4 * n * d` attention).
+
+Fixed-shape step. With `--fixed_length=N` (default 128) every `ours`
+variant and the first keras-hub peer also train `--fixed_steps` timed steps
+on batches of `N` real tokens per row (the training texts packed, no
+padding, the same optimizer for all), once per repeat: the hardware
+efficiency of the step itself, without padding or shape changes, as a
+fraction of the GEMM peak of its precision.
 
 Usage:
 ```
 python benchmarks/finetune_throughput.py --steps=30 --repeats=3
-python benchmarks/finetune_throughput.py --peers=ours --mixed_precision=bfloat16
+python benchmarks/finetune_throughput.py --peers=ours,ours+bfloat16,ours+freeze3
 python benchmarks/finetune_throughput.py --steps=0 --repeats=1 --accuracy_epochs=1
 make bench BENCH_ARGS="--steps=30"   # in .venv-bench, with the torch peer
 ```
@@ -93,6 +102,7 @@ FLAGS = flags.FLAGS
 
 DEFAULT_PEERS = ("ours", "hub512", "hub128", "torch")
 MIXED_PRECISION = ("none", "bfloat16", "float16")
+MODES = ("throughput", "accuracy", "fixed")
 NUM_CLASSES = 2
 _EMBEDDING_LAYERS = ("token_embedding", "position_embedding", "segment_embedding")
 _HF_EMBEDDINGS = ("word_embeddings", "position_embeddings", "token_type_embeddings")
@@ -123,11 +133,22 @@ def train_flops_per_token(non_embedding_params, num_layers, hidden_dim, seq_len)
     return 6 * non_embedding_params + 12 * num_layers * seq_len * hidden_dim
 
 
-def train_flops(non_embedding_params, num_layers, hidden_dim, real_tokens, sum_sq):
+def train_flops(
+    non_embedding_params,
+    num_layers,
+    hidden_dim,
+    real_tokens,
+    sum_sq,
+    frozen_params=0,
+    frozen_layers=0,
+):
     """Training FLOPs of examples with `real_tokens` tokens in all.
 
     Each example of `n` real tokens costs `n * train_flops_per_token(..., n)`,
     so a set of examples costs `6 * N * sum(n) + 12 * L * d * sum(n ** 2)`.
+    Frozen bottom layers run forward only (nothing below them trains, so no
+    gradient flows through them): their `frozen_params` cost 2 FLOPs per
+    token instead of 6 and their attention `4 * n * d` instead of `12 * n * d`.
 
     Args:
         non_embedding_params: parameters outside the embedding tables.
@@ -135,12 +156,27 @@ def train_flops(non_embedding_params, num_layers, hidden_dim, real_tokens, sum_s
         hidden_dim: hidden width.
         real_tokens: the sum of the examples' real lengths.
         sum_sq: the sum of their squares.
+        frozen_params: how many of `non_embedding_params` are frozen.
+        frozen_layers: how many of the `num_layers` are frozen.
 
     Returns:
         The FLOPs, a float.
     """
+    if not 0 <= frozen_params <= non_embedding_params:
+        raise ValueError(
+            f"frozen_params must be between 0 and non_embedding_params="
+            f"{non_embedding_params}. Received: frozen_params={frozen_params}"
+        )
+    if not 0 <= frozen_layers <= num_layers:
+        raise ValueError(
+            f"frozen_layers must be between 0 and num_layers={num_layers}. "
+            f"Received: frozen_layers={frozen_layers}"
+        )
+    trained_params = non_embedding_params - frozen_params
+    trained_layers = num_layers - frozen_layers
     return float(
-        6 * non_embedding_params * real_tokens + 12 * num_layers * hidden_dim * sum_sq
+        (6 * trained_params + 2 * frozen_params) * real_tokens
+        + (12 * trained_layers + 4 * frozen_layers) * hidden_dim * sum_sq
     )
 
 
@@ -182,12 +218,65 @@ def matmul_gflops(dtype="float32", size=2048, min_seconds=1.0, min_iterations=3)
     return 2.0 * size**3 * iterations / elapsed / 1e9
 
 
+def ours_options(peer):
+    """The settings a variant of `ours` overrides, or None for other peers.
+
+    `ours` may carry `+`-joined options, each a lever to measure next to the
+    plain run: `bfloat16` or `float16` (mixed precision), `xla` (the train
+    step compiled with XLA) and `freezeN` (embeddings and the first N layers
+    frozen). `"ours+bfloat16+freeze3"` is both at once.
+
+    Args:
+        peer: a peer name.
+
+    Returns:
+        A dict of `default_config` overrides (empty for plain `ours`), or
+        None when `peer` is not `ours` or a variant of it.
+    """
+    name, *options = peer.split("+")
+    if name != "ours":
+        return None
+    overrides = {}
+    for option in options:
+        freeze = re.fullmatch(r"freeze(\d+)", option)
+        if option in ("bfloat16", "float16"):
+            key, value = "mixed_precision", option
+        elif option == "xla":
+            key, value = "jit_compile", True
+        elif freeze:
+            key, value = "freeze_layers", int(freeze[1])
+        else:
+            raise ValueError(
+                f"Unknown option {option!r} of peer {peer!r}: expected "
+                "'bfloat16', 'float16', 'xla' or 'freezeN'."
+            )
+        if key in overrides:
+            raise ValueError(f"Peer {peer!r} sets {key} twice.")
+        overrides[key] = value
+    return overrides
+
+
+def peer_config(peer, config):
+    """The settings `peer` runs with.
+
+    `--mixed_precision`, `--jit_compile` and `--freeze_layers` are levers of
+    `ours`: its variants override them (see `ours_options`), every other
+    peer runs without them (float32, no XLA, nothing frozen).
+    """
+    overrides = ours_options(peer)
+    if overrides is None:
+        overrides = {"mixed_precision": "none", "jit_compile": False}
+        overrides["freeze_layers"] = 0
+    return dict(config, **overrides)
+
+
 def parse_peers(peers):
     """Checks a peer list; returns the names.
 
     Args:
-        peers: comma-separated string or sequence of `"ours"`, `"hubN"`
-            (keras-hub, padded to N tokens, N >= 2) and `"torch"`.
+        peers: comma-separated string or sequence of `"ours"` (or a variant,
+            see `ours_options`), `"hubN"` (keras-hub, padded to N tokens,
+            N >= 2) and `"torch"`.
 
     Returns:
         A list of distinct peer names, in the order given.
@@ -198,10 +287,13 @@ def parse_peers(peers):
         raise ValueError(f"peers must name at least one peer. Received: {peers!r}")
     for name in names:
         match = re.fullmatch(r"hub(\d+)", name)
-        if name not in ("ours", "torch") and not (match and int(match[1]) >= 2):
+        if name.startswith("ours"):
+            ours_options(name)
+        elif name != "torch" and not (match and int(match[1]) >= 2):
             raise ValueError(
-                f"Unknown peer {name!r}: expected 'ours', 'hubN' (keras-hub "
-                f"padding to N >= 2 tokens) or 'torch'. Received: peers={peers!r}"
+                f"Unknown peer {name!r}: expected 'ours' (or 'ours+option...'), "
+                f"'hubN' (keras-hub padding to N >= 2 tokens) or 'torch'. "
+                f"Received: peers={peers!r}"
             )
     if len(set(names)) != len(names):
         raise ValueError(f"peers must be distinct. Received: peers={peers!r}")
@@ -210,11 +302,13 @@ def parse_peers(peers):
 
 def describe_peer(peer):
     """A one-line description of a peer for the results table."""
-    if peer == "ours":
-        return (
+    options = ours_options(peer)
+    if options is not None:
+        text = (
             "tftransformer TextClassifier, make_classification_dataset "
             "(dynamic padding, length buckets), create_optimizer, fit"
         )
+        return text + "".join(f"; {key}={value}" for key, value in options.items())
     if peer == "torch":
         return (
             "transformers AutoModelForSequenceClassification, PyTorch CPU loop, "
@@ -332,6 +426,12 @@ def timed_window(batch_counts, batch_ends, start, warmup_steps):
 
 def _schedule(config, mode):
     """(passes over the data, batches to take or -1, warmup steps)."""
+    if mode == "fixed":
+        return (
+            None,
+            config["warmup_steps"] + config["fixed_steps"],
+            (config["warmup_steps"]),
+        )
     if mode == "accuracy":
         return config["accuracy_epochs"], -1, 0
     if config["steps"] == 0:
@@ -346,6 +446,83 @@ def _train_split(config):
     if config["max_train_examples"]:
         train = train.sample(config["max_train_examples"], config["seed"])
     return train
+
+
+def packed_batches(texts, labels, tokenizer, batch_size, length, num_batches):
+    """Fixed-shape batches with no padding, from real text.
+
+    The texts' word pieces are concatenated and cut into rows of `length`
+    tokens, each `[CLS] ... [SEP]`, so every position is a real token and
+    every batch has the shape `(batch_size, length)`; when the texts run out
+    they are used again. Each row takes the label of the text it starts in.
+
+    Args:
+        texts: list of strings.
+        labels: their integer labels.
+        tokenizer: a keras-hub word-piece tokenizer (`cls_token_id`,
+            `sep_token_id`).
+        batch_size: rows per batch.
+        length: tokens per row, at least 3.
+        num_batches: how many batches.
+
+    Returns:
+        A list of `(features, labels)` pairs of numpy arrays; `features` has
+        `token_ids`, `segment_ids` and `padding_mask` (all ones).
+    """
+    import numpy as np
+
+    if length < 3:
+        raise ValueError(f"length must be at least 3. Received: length={length}")
+    pieces = [np.asarray(ids, dtype="int32") for ids in tokenizer(list(texts))]
+    owners = np.concatenate([np.full(len(p), i) for i, p in enumerate(pieces)])
+    stream = np.concatenate(pieces)
+    if not len(stream):
+        raise ValueError("The texts have no word pieces to pack.")
+    body = length - 2
+    rows = batch_size * num_batches
+    positions = np.arange(rows * body) % len(stream)
+    ids = stream[positions].reshape(rows, body)
+    starts = owners[positions[::body]]
+    ids = np.concatenate(
+        [
+            np.full((rows, 1), tokenizer.cls_token_id, "int32"),
+            ids,
+            np.full((rows, 1), tokenizer.sep_token_id, "int32"),
+        ],
+        axis=1,
+    )
+    row_labels = np.asarray(labels, dtype="int32")[starts]
+    batches = []
+    for b in range(num_batches):
+        rows_b = slice(b * batch_size, (b + 1) * batch_size)
+        features = {
+            "token_ids": ids[rows_b],
+            "segment_ids": np.zeros_like(ids[rows_b]),
+            "padding_mask": np.ones_like(ids[rows_b]),
+        }
+        batches.append((features, row_labels[rows_b]))
+    return batches
+
+
+def _fixed_dataset(train, tokenizer, config):
+    import tensorflow as tf
+
+    _, limit, _ = _schedule(config, "fixed")
+    batches = packed_batches(
+        list(train.texts),
+        train.labels,
+        tokenizer,
+        config["batch_size"],
+        config["fixed_length"],
+        limit,
+    )
+    counts = [count_batch(features["padding_mask"]) for features, _ in batches]
+    features = {
+        key: tf.concat([f[key] for f, _ in batches], axis=0) for key in batches[0][0]
+    }
+    labels = tf.concat([y for _, y in batches], axis=0)
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels))
+    return dataset.batch(config["batch_size"]).prefetch(2), counts
 
 
 def _step_timer():
@@ -373,7 +550,7 @@ def _step_timer():
     return StepTimer()
 
 
-def _keras_dims(model, backbone):
+def _keras_dims(model, backbone, frozen_layers=0):
     import numpy as np
 
     embedding_ids = {
@@ -381,10 +558,20 @@ def _keras_dims(model, backbone):
         for name in _EMBEDDING_LAYERS
         for weight in backbone.get_layer(name).weights
     }
+
+    def params(weights):
+        return int(
+            sum(
+                np.prod(w.shape)
+                for w in weights
+                if id(w) not in embedding_ids and "float" in str(w.dtype)
+            )
+        )
+
     return {
-        "non_embedding_params": int(
-            sum(np.prod(w.shape) for w in model.weights if id(w) not in embedding_ids)
-        ),
+        "non_embedding_params": params(model.weights),
+        "frozen_params": params(model.non_trainable_weights),
+        "frozen_layers": int(frozen_layers),
         "num_layers": int(backbone.num_layers),
         "hidden_dim": int(backbone.hidden_dim),
     }
@@ -422,6 +609,9 @@ def _run_ours(train, config, mode):
     )
     tft.finetune.freeze_layers(classifier, config["freeze_layers"])
     passes, limit, warmup = _schedule(config, mode)
+    if mode == "fixed":
+        fixed, counts = _fixed_dataset(train, tokenizer, config)
+        return _fit_and_time(classifier, backbone, config, fixed, counts, warmup)
 
     def stream():
         dataset = tft.data.make_classification_dataset(
@@ -452,7 +642,7 @@ def _run_ours(train, config, mode):
     timer = _step_timer()
     classifier.fit(stream(), epochs=1, callbacks=[timer], verbose=0)
     result = timed_window(counts, timer.ends, timer.start, warmup)
-    result.update(_keras_dims(classifier, backbone))
+    result.update(_keras_dims(classifier, backbone, config["freeze_layers"]))
     if mode == "accuracy":
         test = tft.data.load_rotten_tomatoes("test")
         dataset = tft.data.make_classification_dataset(
@@ -465,16 +655,54 @@ def _run_ours(train, config, mode):
         )
         logits = classifier.predict(dataset, verbose=0)
         result["accuracy"] = _keras_accuracy(logits, test.labels)
-    elif config["matmul_size"]:
-        dtypes = ["float32", "bfloat16"]
-        if precision == "float16":
-            dtypes.append("float16")
-        result["matmul_gflops"] = {
+    else:
+        result.update(_gemm_peaks(config))
+    return result
+
+
+def _gemm_peaks(config):
+    if not config["matmul_size"]:
+        return {}
+    dtypes = ["float32", "bfloat16"]
+    if config["mixed_precision"] == "float16":
+        dtypes.append("float16")
+    return {
+        "matmul_gflops": {
             dtype: matmul_gflops(
                 dtype, config["matmul_size"], min_seconds=config["matmul_seconds"]
             )
             for dtype in dtypes
         }
+    }
+
+
+def _fit_and_time(model, backbone, config, dataset, counts, warmup):
+    """Fixed-shape mode: compiles with ours' optimizer, trains, times."""
+    import keras
+
+    import tftransformer as tft
+
+    longest = getattr(backbone, "max_sequence_length", None)
+    if longest is not None and config["fixed_length"] > longest:
+        raise ValueError(
+            f"fixed_length must be at most {longest}, the backbone's "
+            f"max_sequence_length. Received: fixed_length={config['fixed_length']}"
+        )
+    optimizer = tft.finetune.create_optimizer(
+        config["learning_rate"], num_train_steps=len(counts)
+    )
+    if config["mixed_precision"] == "float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(
+        optimizer=optimizer,
+        loss=tft.finetune.classification_loss(),
+        jit_compile=config["jit_compile"],
+    )
+    timer = _step_timer()
+    model.fit(dataset, epochs=1, callbacks=[timer], verbose=0)
+    result = timed_window(counts, timer.ends, timer.start, warmup)
+    result.update(_keras_dims(model, backbone, config["freeze_layers"]))
+    result.update(_gemm_peaks(config))
     return result
 
 
@@ -492,6 +720,15 @@ def _run_hub(train, config, mode, sequence_length):
     classifier = keras_hub.models.BertTextClassifier.from_preset(
         directory, num_classes=NUM_CLASSES, preprocessor=preprocessor
     )
+    if mode == "fixed":
+        # The step alone, on the same fixed-shape batches as ours: keras-hub
+        # skips its preprocessor when it is None.
+        classifier.preprocessor = None
+        _, _, warmup = _schedule(config, mode)
+        fixed, counts = _fixed_dataset(train, preprocessor.tokenizer, config)
+        return _fit_and_time(
+            classifier, classifier.backbone, config, fixed, counts, warmup
+        )
     order = np.random.default_rng(config["seed"]).permutation(len(train))
     texts = [train.texts[i] for i in order]
     labels = np.asarray(train.labels, dtype="int32")[order]
@@ -639,23 +876,27 @@ def run_worker(peer, config, mode="throughput"):
     Args:
         peer: a name `parse_peers` accepts.
         config: the benchmark settings (`default_config` keys).
-        mode: `"throughput"` (warmup, then timed steps) or `"accuracy"`
-            (`accuracy_epochs` full epochs, then test accuracy).
+        mode: `"throughput"` (warmup, then timed steps), `"accuracy"`
+            (`accuracy_epochs` full epochs, then test accuracy) or
+            `"fixed"` (Keras peers: warmup, then `fixed_steps` timed steps
+            on `packed_batches` of `fixed_length` tokens, no padding).
 
     Returns:
         A dict with `peer`, `mode`, `steps`, `seconds`, `examples`,
         `real_tokens`, `sum_sq`, `padded_tokens`, the model's
-        `non_embedding_params`, `num_layers` and `hidden_dim`,
-        `peak_rss_mib` of this process, `versions`, and `accuracy` in
-        accuracy mode (plus `matmul_gflops` from `ours`).
+        `non_embedding_params`, `frozen_params`, `num_layers`,
+        `frozen_layers` and `hidden_dim`, `peak_rss_mib` of this process,
+        `versions`, and `accuracy` in accuracy mode (plus `matmul_gflops`
+        from `ours` and from fixed-shape runs).
     """
     (peer,) = parse_peers([peer])
-    if mode not in ("throughput", "accuracy"):
-        raise ValueError(
-            f"mode must be 'throughput' or 'accuracy'. Received: mode={mode!r}"
-        )
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}. Received: mode={mode!r}")
+    if mode == "fixed" and peer == "torch":
+        raise ValueError("The fixed-shape mode runs Keras peers only.")
+    config = peer_config(peer, config)
     train = _train_split(config)
-    if peer == "ours":
+    if ours_options(peer) is not None:
         result = _run_ours(train, config, mode)
     elif peer == "torch":
         result = _run_torch(train, config, mode)
@@ -679,8 +920,10 @@ def default_config(**overrides):
         A dict of `preset`, `steps`, `batch_size`, `warmup_steps`,
         `max_length`, `mixed_precision`, `jit_compile`, `freeze_layers`,
         `learning_rate`, `seed`, `max_train_examples`, `accuracy_epochs`,
-        `matmul_size`, `matmul_seconds` (how long each GEMM dtype runs) and
-        `torch_threads` (0: PyTorch's default).
+        `matmul_size`, `matmul_seconds` (how long each GEMM dtype runs),
+        `torch_threads` (0: PyTorch's default), `fixed_length` (row length
+        of the fixed-shape step runs; 0: none) and `fixed_steps` (their
+        timed steps).
     """
     config = {
         "preset": "embedded",
@@ -698,6 +941,8 @@ def default_config(**overrides):
         "matmul_size": 2048,
         "matmul_seconds": 1.0,
         "torch_threads": 0,
+        "fixed_length": 128,
+        "fixed_steps": 5,
     }
     unknown = set(overrides) - set(config)
     if unknown:
@@ -713,6 +958,8 @@ def default_config(**overrides):
         ("accuracy_epochs", 0),
         ("matmul_size", 0),
         ("torch_threads", 0),
+        ("fixed_length", 0),
+        ("fixed_steps", 1),
     ):
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -726,6 +973,11 @@ def default_config(**overrides):
         raise ValueError(
             "max_train_examples must be None or a positive integer. Received: "
             f"max_train_examples={config['max_train_examples']!r}"
+        )
+    if 0 < config["fixed_length"] < 3:
+        raise ValueError(
+            "fixed_length must be 0 (off) or at least 3. Received: "
+            f"fixed_length={config['fixed_length']}"
         )
     if config["mixed_precision"] not in MIXED_PRECISION:
         raise ValueError(
@@ -810,57 +1062,73 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
+def _run_flops(run):
+    return train_flops(
+        run["non_embedding_params"],
+        run["num_layers"],
+        run["hidden_dim"],
+        run["real_tokens"],
+        run["sum_sq"],
+        frozen_params=run.get("frozen_params", 0),
+        frozen_layers=run.get("frozen_layers", 0),
+    )
+
+
+def _compute_dtype(peer, config):
+    precision = peer_config(peer, config)["mixed_precision"]
+    return "float32" if precision == "none" else precision
+
+
 def summarize(runs, config):
     """Per-peer medians, ratios to `ours` and fractions of the GEMM peak.
 
     Args:
-        runs: worker result dicts (throughput and accuracy runs; failed runs
-            carry `error`).
+        runs: worker result dicts (throughput, accuracy and fixed-shape runs;
+            failed runs carry `error`).
         config: the settings dict.
 
     Returns:
-        `(rows, peaks)`: one dict per peer in first-run order, and the
-        median GEMM GFLOP/s per dtype.
+        `(rows, fixed_rows, peaks)`: one dict per peer in first-run order,
+        one per peer with fixed-shape runs, and the median GEMM GFLOP/s per
+        dtype.
     """
     peaks = {}
     for run in runs:
         for dtype, value in run.get("matmul_gflops", {}).items():
             peaks.setdefault(dtype, []).append(value)
     peaks = {dtype: _median(values) for dtype, values in peaks.items()}
-    rows = []
+
+    def ok(peer, mode):
+        return [
+            r
+            for r in runs
+            if r["peer"] == peer and r["mode"] == mode and "error" not in r
+        ]
+
+    def efficiency(peer, timed):
+        dtype = _compute_dtype(peer, config)
+        model_gflops = _median([_run_flops(r) / r["seconds"] for r in timed]) / 1e9
+        return {
+            "compute_dtype": dtype,
+            "model_gflops": model_gflops,
+            "fraction_of_peak": (
+                model_gflops / peaks[dtype] if peaks.get(dtype) else None
+            ),
+        }
+
+    rows, fixed_rows = [], []
     for peer in dict.fromkeys(run["peer"] for run in runs):
-        timed = [
-            r
-            for r in runs
-            if r["peer"] == peer and r["mode"] == "throughput" and "error" not in r
-        ]
-        accuracy = [
-            r
-            for r in runs
-            if r["peer"] == peer and r["mode"] == "accuracy" and "error" not in r
-        ]
+        timed = ok(peer, "throughput")
+        accuracy = ok(peer, "accuracy")
+        fixed = ok(peer, "fixed")
+        errors = [r["error"] for r in runs if r["peer"] == peer and "error" in r]
         row = {
             "peer": peer,
             "description": describe_peer(peer),
             "repeats": len(timed),
-            "errors": [r["error"] for r in runs if r["peer"] == peer and "error" in r],
+            "errors": errors,
         }
         if timed:
-            dtype = "float32"
-            if peer == "ours" and config["mixed_precision"] != "none":
-                dtype = config["mixed_precision"]
-            flops = [
-                train_flops(
-                    r["non_embedding_params"],
-                    r["num_layers"],
-                    r["hidden_dim"],
-                    r["real_tokens"],
-                    r["sum_sq"],
-                )
-                / r["seconds"]
-                for r in timed
-            ]
-            model_gflops = _median(flops) / 1e9
             real = sum(r["real_tokens"] for r in timed)
             padded = sum(r["padded_tokens"] for r in timed)
             row.update(
@@ -875,26 +1143,38 @@ def summarize(runs, config):
                 pad_fraction=1 - real / padded,
                 mean_real_length=real / sum(r["examples"] for r in timed),
                 peak_rss_mib=max(r["peak_rss_mib"] for r in timed),
-                compute_dtype=dtype,
-                model_gflops=model_gflops,
-                fraction_of_peak=(
-                    model_gflops / peaks[dtype] if peaks.get(dtype) else None
-                ),
                 per_repeat_examples_per_s=[r["examples"] / r["seconds"] for r in timed],
+                **efficiency(peer, timed),
             )
         if accuracy:
             row.update(
                 accuracy=accuracy[0]["accuracy"],
                 accuracy_train_seconds=accuracy[0]["seconds"],
+                accuracy_examples_per_s=accuracy[0]["examples"]
+                / accuracy[0]["seconds"],
                 accuracy_peak_rss_mib=accuracy[0]["peak_rss_mib"],
             )
-        rows.append(row)
+        if timed or accuracy or not fixed:
+            rows.append(row)
+        if fixed:
+            fixed_rows.append(
+                {
+                    "peer": peer,
+                    "repeats": len(fixed),
+                    "steps": fixed[0]["steps"],
+                    "step_seconds": _median([r["seconds"] / r["steps"] for r in fixed]),
+                    "tokens_per_s": _median(
+                        [r["real_tokens"] / r["seconds"] for r in fixed]
+                    ),
+                    **efficiency(peer, fixed),
+                }
+            )
     ours = next((row for row in rows if row["peer"] == "ours"), None)
     for row in rows:
         for key in ("examples_per_s", "real_tokens_per_s"):
             if ours and ours.get(key) and row.get(key) is not None:
                 row[f"{key}_vs_ours"] = row[key] / ours[key]
-    return rows, peaks
+    return rows, fixed_rows, peaks
 
 
 def _fmt(value, spec):
@@ -916,7 +1196,9 @@ def format_markdown(results):
         f"- command: `{results['command']}`",
         f"- settings: batch {config['batch_size']}, "
         + (
-            "one epoch"
+            "no throughput runs"
+            if not results["repeats"]
+            else "one epoch"
             if config["steps"] == 0
             else f"{config['steps']} timed steps after {config['warmup_steps']} "
             "warmup steps"
@@ -957,6 +1239,8 @@ def format_markdown(results):
         if row["errors"] and not row["repeats"] and "accuracy" not in row:
             lines.append(f"| {row['peer']} | failed: see results.json |" + " |" * 9)
             continue
+        if not row["repeats"]:
+            continue
         fraction = row.get("fraction_of_peak")
         lines.append(
             f"| {row['peer']} | {_fmt(row.get('examples_per_s'), '.1f')} "
@@ -971,6 +1255,47 @@ def format_markdown(results):
             f"{'' if fraction is None else row['compute_dtype']} "
             f"| {_fmt(row.get('accuracy'), '.3f')} |"
         )
+    accuracy_rows = [row for row in results["summary"] if "accuracy" in row]
+    if accuracy_rows:
+        ours = next((r for r in accuracy_rows if r["peer"] == "ours"), None)
+        lines += [
+            "",
+            f"Test accuracy after {config['accuracy_epochs']} epoch(s) on the "
+            "whole training split. The clock runs from the first step, tracing "
+            "included, and for ours and keras-hub the tokenization inside the "
+            "input pipeline (transformers tokenizes before its clock starts).",
+            "",
+            "| peer | test accuracy | train seconds | examples/s | vs ours "
+            "| peak RSS MiB |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for row in accuracy_rows:
+            speed = row["accuracy_examples_per_s"]
+            ratio = speed / ours["accuracy_examples_per_s"] if ours else None
+            lines.append(
+                f"| {row['peer']} | {row['accuracy']:.3f} "
+                f"| {row['accuracy_train_seconds']:.0f} | {speed:.1f} "
+                f"| {_fmt(ratio, '.2f')}x | {row['accuracy_peak_rss_mib']:.0f} |"
+            )
+    if results.get("fixed_shape"):
+        lines += [
+            "",
+            f"Fixed-shape training step: batches of {config['batch_size']} x "
+            f"{config['fixed_length']} real tokens (the training texts packed, "
+            f"no padding), {config['fixed_steps']} timed steps after "
+            f"{config['warmup_steps']} warmup steps, same optimizer for every "
+            "peer; frozen layers counted forward only.",
+            "",
+            "| peer | s per step | tokens/s | model GFLOP/s | of GEMM peak |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for row in results["fixed_shape"]:
+            fraction = row["fraction_of_peak"]
+            lines.append(
+                f"| {row['peer']} | {row['step_seconds']:.3f} "
+                f"| {row['tokens_per_s']:.0f} | {row['model_gflops']:.1f} "
+                f"| {_fmt(fraction, '.1%')} {row['compute_dtype']} |"
+            )
     lines += ["", "Peers:", ""]
     lines += [f"- `{row['peer']}`: {row['description']}" for row in results["summary"]]
     errors = [(row["peer"], e) for row in results["summary"] for e in row["errors"]]
@@ -978,6 +1303,16 @@ def format_markdown(results):
         lines += ["", "Failed runs:", ""]
         lines += [f"- {peer}: {error.splitlines()[-1]}" for peer, error in errors]
     return "\n".join(lines) + "\n"
+
+
+def fixed_shape_peers(peers, config):
+    """The peers that also time a fixed-shape step: every `ours` variant and
+    the first keras-hub peer (its step does not depend on its padding)."""
+    if not config["fixed_length"]:
+        return []
+    ours = [peer for peer in peers if ours_options(peer) is not None]
+    hub = [peer for peer in peers if peer.startswith("hub")]
+    return ours + hub[:1]
 
 
 def run_benchmark(
@@ -1029,7 +1364,10 @@ def run_benchmark(
 
     load_before = os.getloadavg()[0]
     runs = []
-    schedule = [(r, peer, "throughput") for r in range(repeats) for peer in peers]
+    schedule = []
+    for r in range(repeats):
+        schedule += [(r, peer, "throughput") for peer in peers]
+        schedule += [(r, peer, "fixed") for peer in fixed_shape_peers(peers, config)]
     if config["accuracy_epochs"]:
         schedule += [(0, peer, "accuracy") for peer in peers]
     for repeat, peer, mode in schedule:
@@ -1040,6 +1378,11 @@ def run_benchmark(
         run.update(repeat=repeat, load_average_before=load)
         if verbose and "error" in run:
             print(f"  failed: {run['error']}", file=sys.stderr)
+        elif verbose and mode == "fixed":
+            print(
+                f"  {run['seconds'] / run['steps']:.3f} s per step, "
+                f"{_run_flops(run) / run['seconds'] / 1e9:.1f} model GFLOP/s"
+            )
         elif verbose:
             print(
                 f"  {run['examples'] / run['seconds']:.1f} examples/s, "
@@ -1047,7 +1390,7 @@ def run_benchmark(
                 f"peak RSS {run['peak_rss_mib']:.0f} MiB"
             )
         runs.append(run)
-    rows, peaks = summarize(runs, config)
+    rows, fixed_rows, peaks = summarize(runs, config)
     versions = {}
     for run in runs:
         versions.update(run.get("versions", {}))
@@ -1066,6 +1409,7 @@ def run_benchmark(
         "versions": versions,
         "gemm_peak_gflops": peaks,
         "summary": rows,
+        "fixed_shape": fixed_rows,
         "runs": runs,
     }
     markdown = format_markdown(results)
@@ -1083,7 +1427,12 @@ def run_benchmark(
 
 def define_flags():
     """The script's flags; defined only when it runs as a script."""
-    flags.DEFINE_list("peers", list(DEFAULT_PEERS), "ours, hubN (pad to N), torch.")
+    flags.DEFINE_list(
+        "peers",
+        list(DEFAULT_PEERS),
+        "ours (or a lever variant: ours+bfloat16, ours+float16, ours+xla, "
+        "ours+freezeN, joined with +), hubN (pad to N), torch.",
+    )
     flags.DEFINE_integer("steps", 20, "Timed steps per run; 0: one full epoch.")
     flags.DEFINE_integer("batch_size", 32, "Batch size, every peer.")
     flags.DEFINE_integer("repeats", 3, "Runs per peer, taking turns; median.")
@@ -1110,6 +1459,13 @@ def define_flags():
     flags.DEFINE_integer(
         "torch_threads", 0, "PyTorch intra-op threads; 0: its default."
     )
+    flags.DEFINE_integer(
+        "fixed_length",
+        128,
+        "Also time ours' (and the first hub peer's) step on batches of this "
+        "many real tokens per row, no padding; 0: skip.",
+    )
+    flags.DEFINE_integer("fixed_steps", 5, "Timed steps of the fixed-shape runs.")
     flags.DEFINE_string("output_dir", "runs/bench", "Where results go.")
     # Internal: one peer's run inside a subprocess.
     flags.DEFINE_string("worker", None, "Run one peer in this process (internal).")

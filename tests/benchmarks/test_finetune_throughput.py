@@ -37,6 +37,100 @@ def test_flops_formula_by_hand(bench):
     assert bench.train_flops(100, 1, 4, real_tokens=8, sum_sq=9 + 25) == 6432
     with pytest.raises(ValueError, match="seq_len=-1"):
         bench.train_flops_per_token(1000, 2, 16, -1)
+    # The same sequences with 40 of the 100 parameters and the one layer
+    # frozen (forward only): (6*60 + 2*40) * 8 + 4*1*4 * 34 = 3520 + 544.
+    assert (
+        bench.train_flops(
+            100, 1, 4, real_tokens=8, sum_sq=34, frozen_params=40, frozen_layers=1
+        )
+        == 4064
+    )
+    with pytest.raises(ValueError, match="frozen_layers=2"):
+        bench.train_flops(100, 1, 4, 8, 34, frozen_layers=2)
+
+
+def test_ours_variants(bench):
+    assert bench.ours_options("ours") == {}
+    assert bench.ours_options("hub128") is None
+    assert bench.ours_options("ours+bfloat16+freeze3") == {
+        "mixed_precision": "bfloat16",
+        "freeze_layers": 3,
+    }
+    assert bench.ours_options("ours+xla") == {"jit_compile": True}
+    with pytest.raises(ValueError, match="'fp8' of peer 'ours\\+fp8'"):
+        bench.parse_peers("ours,ours+fp8")
+    with pytest.raises(ValueError, match="sets mixed_precision twice"):
+        bench.ours_options("ours+bfloat16+float16")
+    assert bench.parse_peers("ours,ours+xla,hub128") == ["ours", "ours+xla", "hub128"]
+    # The lever flags are ours' alone: other peers run without them.
+    config = bench.default_config(mixed_precision="bfloat16", freeze_layers=2)
+    assert bench.peer_config("ours", config)["mixed_precision"] == "bfloat16"
+    assert bench.peer_config("ours+float16", config)["mixed_precision"] == "float16"
+    hub = bench.peer_config("hub128", config)
+    assert hub["mixed_precision"] == "none" and hub["freeze_layers"] == 0
+    peers = ["ours", "ours+xla", "hub512", "hub128"]
+    assert bench.fixed_shape_peers(peers, config) == ["ours", "ours+xla", "hub512"]
+    assert bench.fixed_shape_peers(["ours"], dict(config, fixed_length=0)) == []
+
+
+def test_packed_batches_hold_only_real_tokens(bench, tiny_preset):
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(tiny_preset)
+    texts = ["a good film", "bad", "the plot is thin and the cast is tired"]
+    pieces = [list(tokenizer(text)) for text in texts]
+    stream = [int(i) for p in pieces for i in p]
+    # 2 batches of 3 rows of 6 tokens: 4 word pieces per row, 24 in all,
+    # more than the texts hold, so the stream starts again.
+    batches = bench.packed_batches(texts, [1, 0, 1], tokenizer, 3, 6, 2)
+    assert len(batches) == 2
+    rows = np.concatenate([features["token_ids"] for features, _ in batches])
+    assert rows.shape == (6, 6)
+    assert (rows[:, 0] == tokenizer.cls_token_id).all()
+    assert (rows[:, -1] == tokenizer.sep_token_id).all()
+    expected = [stream[i % len(stream)] for i in range(24)]
+    assert rows[:, 1:-1].reshape(-1).tolist() == expected
+    for features, _ in batches:
+        assert (features["padding_mask"] == 1).all()
+        assert (features["segment_ids"] == 0).all()
+    # Each row is labelled by the text its first word piece comes from.
+    owners = np.repeat(np.arange(3), [len(p) for p in pieces])
+    labels = np.concatenate([y for _, y in batches])
+    starts = [owners[(4 * r) % len(stream)] for r in range(6)]
+    assert labels.tolist() == [[1, 0, 1][o] for o in starts]
+    with pytest.raises(ValueError, match="length=2"):
+        bench.packed_batches(texts, [1, 0, 1], tokenizer, 3, 2, 1)
+
+
+@pytest.mark.parametrize("peer", ["ours+freeze1", "hub32"])
+def test_fixed_shape_step_in_process(bench, tiny_preset, peer):
+    config = bench.default_config(
+        preset=tiny_preset,
+        warmup_steps=1,
+        batch_size=4,
+        max_length=32,
+        max_train_examples=20,
+        fixed_length=16,
+        fixed_steps=2,
+        matmul_size=64,
+        matmul_seconds=0.05,
+    )
+    result = bench.run_worker(peer, config, mode="fixed")
+    # Two timed steps of 4 rows of 16 tokens, every token real.
+    assert result["steps"] == 2 and result["examples"] == 8
+    assert result["real_tokens"] == result["padded_tokens"] == 8 * 16
+    assert result["sum_sq"] == 8 * 16**2
+    assert set(result["matmul_gflops"]) == {"float32", "bfloat16"}
+    frozen = result["frozen_params"]
+    if peer == "hub32":
+        assert frozen == 0 and result["frozen_layers"] == 0
+    else:
+        # Layer 0 and the embeddings' layer norm; never the classifier head.
+        assert result["frozen_layers"] == 1
+        assert 0 < frozen < result["non_embedding_params"] / 2
+    with pytest.raises(ValueError, match="Keras peers only"):
+        bench.run_worker("torch", config, mode="fixed")
+    if peer == "hub32":
+        with pytest.raises(ValueError, match="fixed_length=65"):
+            bench.run_worker(peer, dict(config, fixed_length=65), mode="fixed")
 
 
 def test_counts_and_timed_window(bench):
@@ -88,9 +182,11 @@ def test_ours_and_hub_end_to_end(bench, tiny_preset, tmp_path):
         max_train_examples=20,
         matmul_size=128,
         matmul_seconds=0.05,
+        fixed_length=16,
+        fixed_steps=1,
     )
     lengths = expected_lengths(tiny_preset, 20, 64)
-    runs = {run["peer"]: run for run in results["runs"]}
+    runs = {run["peer"]: run for run in results["runs"] if run["mode"] != "fixed"}
     assert set(runs) == {"ours", "hub64"}
     for run in runs.values():
         assert "error" not in run, run
@@ -134,6 +230,13 @@ def test_ours_and_hub_end_to_end(bench, tiny_preset, tmp_path):
     )
     assert rows["hub64"]["model_gflops"] == pytest.approx(expected_gflops)
 
+    # Both also timed one fixed-shape step of 8 x 16 real tokens.
+    fixed = {row["peer"]: row for row in results["fixed_shape"]}
+    assert set(fixed) == {"ours", "hub64"}
+    for row in fixed.values():
+        assert row["steps"] == 1 and row["step_seconds"] > 0
+        assert row["compute_dtype"] == "float32" and row["fraction_of_peak"] > 0
+
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["summary"] == json.loads(json.dumps(results["summary"]))
     report = (tmp_path / "results.md").read_text()
@@ -145,6 +248,7 @@ def test_ours_and_hub_end_to_end(bench, tiny_preset, tmp_path):
         "| peer | examples/s | real tokens/s |",
         "| ours | ",
         "| hub64 | ",
+        "Fixed-shape training step: batches of 8 x 16 real tokens",
     ):
         assert text in report
 
@@ -167,3 +271,71 @@ def test_warmup_and_repeated_data_in_process(bench, tiny_preset):
     assert result["real_tokens"] == lengths.sum()
     assert result["padded_tokens"] == 20 * 32
     assert result["seconds"] > 0
+
+
+def test_accuracy_mode_in_process(bench, tiny_preset):
+    config = bench.default_config(
+        preset=tiny_preset,
+        batch_size=8,
+        max_length=32,
+        max_train_examples=20,
+        accuracy_epochs=1,
+        matmul_size=0,
+    )
+    result = bench.run_worker("ours", config, mode="accuracy")
+    # One whole epoch, nothing untimed; accuracy on the whole test split.
+    assert result["examples"] == 20 and result["steps"] >= 3
+    assert 0.0 <= result["accuracy"] <= 1.0
+    n_test = len(load_rotten_tomatoes("test"))
+    assert round(result["accuracy"] * n_test, 6) == round(result["accuracy"] * n_test)
+
+
+def test_accuracy_table(bench):
+    def run(peer, mode, examples, seconds, **extra):
+        return {
+            "peer": peer,
+            "mode": mode,
+            "steps": 4,
+            "seconds": seconds,
+            "examples": examples,
+            "real_tokens": 10 * examples,
+            "sum_sq": 100 * examples,
+            "padded_tokens": 16 * examples,
+            "non_embedding_params": 1000,
+            "num_layers": 2,
+            "hidden_dim": 16,
+            "peak_rss_mib": 500.0,
+            **extra,
+        }
+
+    config = bench.default_config(accuracy_epochs=1, fixed_length=0)
+    runs = [
+        run("ours", "throughput", 64, 2.0),
+        run("ours", "accuracy", 100, 4.0, accuracy=0.8),
+        run("torch", "accuracy", 100, 8.0, accuracy=0.75),
+    ]
+    rows, fixed_rows, _ = bench.summarize(runs, config)
+    assert fixed_rows == []
+    by_peer = {row["peer"]: row for row in rows}
+    assert by_peer["ours"]["examples_per_s"] == 32.0
+    assert by_peer["torch"]["accuracy_examples_per_s"] == 12.5
+    report = bench.format_markdown(
+        {
+            "date": "today",
+            "machine": {"cpu": "cpu", "logical_cores": 2, "usable_cores": 2},
+            "load_average_before": 0.1,
+            "load_average_after": 0.1,
+            "command": "cmd",
+            "config": config,
+            "repeats": 1,
+            "skipped": {},
+            "versions": {},
+            "gemm_peak_gflops": {},
+            "summary": rows,
+            "fixed_shape": fixed_rows,
+        }
+    )
+    assert "| ours | 0.800 | 4 | 25.0 | 1.00x | 500 |" in report
+    assert "| torch | 0.750 | 8 | 12.5 | 0.50x | 500 |" in report
+    # torch ran no throughput repeat: it is not in the throughput table.
+    assert "| torch | -" not in report
