@@ -287,9 +287,8 @@ def parse_peers(peers):
         raise ValueError(f"peers must name at least one peer. Received: {peers!r}")
     for name in names:
         match = re.fullmatch(r"hub(\d+)", name)
-        if name.startswith("ours"):
-            ours_options(name)
-        elif name != "torch" and not (match and int(match[1]) >= 2):
+        is_ours = ours_options(name) is not None  # raises on a bad option
+        if not is_ours and name != "torch" and not (match and int(match[1]) >= 2):
             raise ValueError(
                 f"Unknown peer {name!r}: expected 'ours' (or 'ours+option...'), "
                 f"'hubN' (keras-hub padding to N >= 2 tokens) or 'torch'. "
@@ -427,11 +426,8 @@ def timed_window(batch_counts, batch_ends, start, warmup_steps):
 def _schedule(config, mode):
     """(passes over the data, batches to take or -1, warmup steps)."""
     if mode == "fixed":
-        return (
-            None,
-            config["warmup_steps"] + config["fixed_steps"],
-            (config["warmup_steps"]),
-        )
+        warmup = config["warmup_steps"]
+        return None, warmup + config["fixed_steps"], warmup
     if mode == "accuracy":
         return config["accuracy_epochs"], -1, 0
     if config["steps"] == 0:

@@ -150,8 +150,9 @@ def test_counts_and_timed_window(bench):
 
 
 def test_arguments_are_checked(bench, monkeypatch):
-    with pytest.raises(ValueError, match="'bert'"):
-        bench.parse_peers("ours,bert")
+    for peer in ("bert", "oursx", "hub1"):
+        with pytest.raises(ValueError, match=f"Unknown peer '{peer}'"):
+            bench.parse_peers(f"ours,{peer}")
     with pytest.raises(ValueError, match="distinct"):
         bench.parse_peers(["ours", "ours"])
     assert bench.parse_peers("ours, hub512,torch") == ["ours", "hub512", "torch"]
