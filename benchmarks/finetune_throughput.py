@@ -500,9 +500,15 @@ def packed_batches(texts, labels, tokenizer, batch_size, length, num_batches):
     return batches
 
 
-def _fixed_dataset(train, tokenizer, config):
+def _fixed_dataset(train, tokenizer, backbone, config):
     import tensorflow as tf
 
+    longest = getattr(backbone, "max_sequence_length", None)
+    if longest is not None and config["fixed_length"] > longest:
+        raise ValueError(
+            f"fixed_length must be at most {longest}, the backbone's "
+            f"max_sequence_length. Received: fixed_length={config['fixed_length']}"
+        )
     _, limit, _ = _schedule(config, "fixed")
     batches = packed_batches(
         list(train.texts),
@@ -606,8 +612,10 @@ def _run_ours(train, config, mode):
     tft.finetune.freeze_layers(classifier, config["freeze_layers"])
     passes, limit, warmup = _schedule(config, mode)
     if mode == "fixed":
-        fixed, counts = _fixed_dataset(train, tokenizer, config)
-        return _fit_and_time(classifier, backbone, config, fixed, counts, warmup)
+        fixed, counts = _fixed_dataset(train, tokenizer, backbone, config)
+        result = _fit_and_time(classifier, backbone, config, fixed, counts, warmup)
+        result.update(_gemm_peaks(config))
+        return result
 
     def stream():
         dataset = tft.data.make_classification_dataset(
@@ -624,21 +632,15 @@ def _run_ours(train, config, mode):
     # An identical pipeline yields the same batches (seeded shuffle,
     # deterministic maps), so counting them does not touch the timed one.
     counts = [count_batch(features["padding_mask"]) for features, _ in stream()]
-    optimizer = tft.finetune.create_optimizer(
-        config["learning_rate"], num_train_steps=len(counts)
-    )
-    if precision == "float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    classifier.compile(
-        optimizer=optimizer,
-        loss=tft.finetune.classification_loss(),
+    result = _fit_and_time(
+        classifier,
+        backbone,
+        config,
+        stream(),
+        counts,
+        warmup,
         metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
-        jit_compile=config["jit_compile"],
     )
-    timer = _step_timer()
-    classifier.fit(stream(), epochs=1, callbacks=[timer], verbose=0)
-    result = timed_window(counts, timer.ends, timer.start, warmup)
-    result.update(_keras_dims(classifier, backbone, config["freeze_layers"]))
     if mode == "accuracy":
         test = tft.data.load_rotten_tomatoes("test")
         dataset = tft.data.make_classification_dataset(
@@ -672,18 +674,12 @@ def _gemm_peaks(config):
     }
 
 
-def _fit_and_time(model, backbone, config, dataset, counts, warmup):
-    """Fixed-shape mode: compiles with ours' optimizer, trains, times."""
+def _fit_and_time(model, backbone, config, dataset, counts, warmup, metrics=None):
+    """Compiles with ours' optimizer, trains one pass over `dataset`, times."""
     import keras
 
     import tftransformer as tft
 
-    longest = getattr(backbone, "max_sequence_length", None)
-    if longest is not None and config["fixed_length"] > longest:
-        raise ValueError(
-            f"fixed_length must be at most {longest}, the backbone's "
-            f"max_sequence_length. Received: fixed_length={config['fixed_length']}"
-        )
     optimizer = tft.finetune.create_optimizer(
         config["learning_rate"], num_train_steps=len(counts)
     )
@@ -692,13 +688,13 @@ def _fit_and_time(model, backbone, config, dataset, counts, warmup):
     model.compile(
         optimizer=optimizer,
         loss=tft.finetune.classification_loss(),
+        metrics=metrics,
         jit_compile=config["jit_compile"],
     )
     timer = _step_timer()
     model.fit(dataset, epochs=1, callbacks=[timer], verbose=0)
     result = timed_window(counts, timer.ends, timer.start, warmup)
     result.update(_keras_dims(model, backbone, config["freeze_layers"]))
-    result.update(_gemm_peaks(config))
     return result
 
 
@@ -721,10 +717,11 @@ def _run_hub(train, config, mode, sequence_length):
         # skips its preprocessor when it is None.
         classifier.preprocessor = None
         _, _, warmup = _schedule(config, mode)
-        fixed, counts = _fixed_dataset(train, preprocessor.tokenizer, config)
-        return _fit_and_time(
-            classifier, classifier.backbone, config, fixed, counts, warmup
-        )
+        backbone = classifier.backbone
+        fixed, counts = _fixed_dataset(train, preprocessor.tokenizer, backbone, config)
+        result = _fit_and_time(classifier, backbone, config, fixed, counts, warmup)
+        result.update(_gemm_peaks(config))
+        return result
     order = np.random.default_rng(config["seed"]).permutation(len(train))
     texts = [train.texts[i] for i in order]
     labels = np.asarray(train.labels, dtype="int32")[order]
