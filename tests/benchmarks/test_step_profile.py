@@ -1,0 +1,115 @@
+import importlib.util
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "step_profile.py"
+
+
+@pytest.fixture(scope="module")
+def profile():
+    """The profiling script as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("step_profile", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("finetune_throughput", None)
+
+
+LAYER = "text_classifier/bert_backbone/transformer_layer_1"
+
+
+@pytest.mark.parametrize(
+    "event, kind",
+    [
+        (
+            f"gradient_tape/{LAYER}/self_attention_layer/value/MatMul/MatMul"
+            ":_MklBatchMatMulV2",
+            "GEMM",
+        ),
+        (f"{LAYER}/feedforward_intermediate_dense/MatMul:_MklMatMul", "GEMM"),
+        (f"{LAYER}/feedforward_dropout/stateless_dropout/SelectV2:SelectV2", "dropout"),
+        (
+            f"gradient_tape/{LAYER}/feedforward_intermediate_dense/Gelu/mul_3/Mul:Mul",
+            "GELU",
+        ),
+        (f"{LAYER}/self_attention_layer/softmax/SelectV2:SelectV2", "softmax"),
+        (f"{LAYER}/feedforward_layer_norm/mul:Mul", "layer norm"),
+        ("adam_w/clip_by_norm_17/mul:Square", "optimizer"),
+        (f"{LAYER}/feedforward_output_dense/Cast:Cast", "cast"),
+        (f"{LAYER}/add:AddV2", "other"),
+        # Not single ops: executor bookkeeping, eager calls, the step itself.
+        ("ExecutorState::Process", None),
+        ("EagerExecute: __inference_one_step_on_data_26540", None),
+        ("__inference_one_step_on_data_26540", None),
+    ],
+)
+def test_op_kind(profile, event, kind):
+    assert profile.op_kind(event, "adam_w") == kind
+
+
+@pytest.mark.parametrize(
+    "mixed_precision, freeze_layers", [("none", 0), ("bfloat16", 1)]
+)
+def test_profile_in_process(
+    profile, tiny_preset, tmp_path, mixed_precision, freeze_layers
+):
+    result = profile.run(
+        preset=tiny_preset,
+        batch_size=4,
+        length=16,
+        steps=1,
+        warmup_steps=1,
+        profile_steps=1,
+        mixed_precision=mixed_precision,
+        freeze_layers=freeze_layers,
+        logdir=str(tmp_path),
+    )
+    ops = result["op_seconds"]
+    for kind in ("GEMM", "optimizer", "dropout", "GELU", "softmax", "layer norm"):
+        assert ops[kind] > 0, kind
+    if mixed_precision == "bfloat16":
+        # float32 weights cast to bfloat16 for every layer.
+        assert ops["cast"] > 0
+    assert result["step_seconds"] > 0
+    assert result["gemm_gflops"] == pytest.approx(result["train_gflop"] / ops["GEMM"])
+    # The tiny preset: 2 layers 16 wide, 64 tokens per step.
+    assert 0 < result["train_gflop"] < 1e-2
+    table = profile.format_table(result)
+    assert "| GEMM |" in table and "training GFLOP per step" in table
+
+
+def test_frozen_layers_lower_the_flop_count(profile, tiny_preset):
+    flop = [
+        profile.run(
+            preset=tiny_preset,
+            batch_size=2,
+            length=8,
+            steps=1,
+            warmup_steps=1,
+            profile_steps=1,
+            freeze_layers=n,
+        )["train_gflop"]
+        for n in (0, 2)
+    ]
+    assert flop[1] < flop[0]
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"mixed_precision": "fp8"}, "mixed_precision='fp8'"),
+        ({"steps": 0}, "steps=0"),
+        ({"inter_op_threads": -1}, "inter_op_threads=-1"),
+    ],
+)
+def test_bad_arguments(profile, bad, message):
+    with pytest.raises(ValueError, match=message):
+        profile.run(**bad)
+
+
+def test_missing_profile(profile, tmp_path):
+    with pytest.raises(FileNotFoundError, match="logdir="):
+        profile.op_seconds(str(tmp_path), "adam_w")
