@@ -131,5 +131,12 @@ STRATEGIES_ARGS ?=
 bench-strategies: $(STAMP)
 	$(PY) benchmarks/strategies.py --output_dir=runs/strategies $(STRATEGIES_ARGS)
 
+# Where the fixed-shape step's time goes, op kind by op kind
+# (benchmarks/step_profile.py); about a minute.
+PROFILE_ARGS ?=
+.PHONY: bench-profile
+bench-profile: $(STAMP)
+	$(PY) benchmarks/step_profile.py $(PROFILE_ARGS)
+
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) runs build *.egg-info
