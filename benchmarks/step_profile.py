@@ -42,8 +42,10 @@ import finetune_throughput  # noqa: E402
 
 FLAGS = flags.FLAGS
 
-# (kind, pattern searched in "scope/op_name:OpType"), first match wins: a
-# GEMM inside a dropout scope does not exist, but a Mul in "Gelu/" is GELU.
+# (kind, pattern searched in "scope/op_name:OpType"). `op_kind` tries GEMMs
+# first (a MatMul is a GEMM in any scope), then the optimizer's scope, then
+# the rest in order: a Mul under "Gelu/" is GELU, a Cast inside a layer norm
+# counts as layer norm, "cast" holds the casts outside these scopes.
 KINDS = (
     ("GEMM", re.compile(r":(_Mkl)?(Fused)?(Batch)?MatMul(V2|V3)?$|:Einsum$")),
     ("dropout", re.compile(r"dropout", re.IGNORECASE)),
@@ -57,14 +59,15 @@ KINDS = (
 _OP_TYPE = re.compile(r"^[A-Za-z_]\w*$")
 
 
-def op_kind(event_name, optimizer_name):
+def op_kind(event_name, optimizer_names):
     """The kind of a profiled op, from its `"scope/name:OpType"` event name.
 
     Args:
         event_name: a TensorFlow op event's name, e.g.
             `"text_classifier/bert_backbone/..._dropout/SelectV2:SelectV2"`.
-        optimizer_name: the optimizer's name (`optimizer.name`), the root
-            scope of its update ops.
+        optimizer_names: a set of the names of the optimizer and, for a
+            `LossScaleOptimizer`, of its inner optimizer: the scopes of the
+            update ops.
 
     Returns:
         One of `"GEMM"`, `"optimizer"`, `"dropout"`, `"GELU"`, `"softmax"`,
@@ -77,7 +80,8 @@ def op_kind(event_name, optimizer_name):
     for kind, pattern in KINDS[:1]:
         if pattern.search(event_name):
             return kind
-    if name.split("/", 1)[0] == optimizer_name:
+    # Its own scope, or nested: a LossScaleOptimizer updates inside a cond.
+    if not optimizer_names.isdisjoint(name.split("/")[:-1]):
         return "optimizer"
     for kind, pattern in KINDS[1:]:
         if pattern.search(event_name):
@@ -85,12 +89,12 @@ def op_kind(event_name, optimizer_name):
     return "other"
 
 
-def op_seconds(logdir, optimizer_name):
+def op_seconds(logdir, optimizer_names):
     """Seconds of op time by kind, summed over one profile in `logdir`.
 
     Args:
         logdir: the directory given to `tf.profiler.experimental.start`.
-        optimizer_name: see `op_kind`.
+        optimizer_names: see `op_kind`.
 
     Returns:
         A `collections.Counter` from kind to seconds.
@@ -111,7 +115,7 @@ def op_seconds(logdir, optimizer_name):
         for line in plane.lines:
             for event in line.events:
                 name = plane.event_metadata[event.metadata_id].name
-                kind = op_kind(name, optimizer_name)
+                kind = op_kind(name, optimizer_names)
                 if kind is not None:
                     seconds[kind] += event.duration_ps * 1e-12
     return seconds
@@ -208,7 +212,8 @@ def run(
         for _ in range(profile_steps):
             classifier.train_on_batch(features, labels)
         tf.profiler.experimental.stop()
-        totals = op_seconds(logdir, optimizer.name)
+        inner = getattr(optimizer, "inner_optimizer", optimizer)
+        totals = op_seconds(logdir, {optimizer.name, inner.name})
 
     dims = finetune_throughput._keras_dims(classifier, backbone, freeze_layers)
     tokens = batch_size * length
