@@ -587,7 +587,18 @@ def _keras_accuracy(logits, labels):
     return float(np.mean(predicted == np.asarray(labels)))
 
 
-def _run_ours(train, config, mode):
+def build_ours(config):
+    """tftransformer's default fine-tune model, as the benchmark trains it.
+
+    Args:
+        config: the settings dict (`default_config`): `seed`, `preset`,
+            `max_length`, `mixed_precision` and `freeze_layers` are read.
+
+    Returns:
+        `(classifier, backbone, tokenizer)`: a `TextClassifier` (mean
+        pooling) on the preset's backbone, its lower `freeze_layers` layers
+        frozen.
+    """
     import keras
 
     import tftransformer as tft
@@ -610,6 +621,47 @@ def _run_ours(train, config, mode):
         pooling="mean",
     )
     tft.finetune.freeze_layers(classifier, config["freeze_layers"])
+    return classifier, backbone, tokenizer
+
+
+def compile_for_benchmark(model, config, num_train_steps, metrics=None):
+    """Compiles `model` with ours' optimizer and loss, as every Keras peer is.
+
+    Args:
+        model: the Keras model.
+        config: the settings dict: `learning_rate`, `mixed_precision` (a
+            loss-scale optimizer for float16) and `jit_compile` are read.
+        num_train_steps: steps of the learning-rate schedule.
+        metrics: optional metrics for `compile`.
+
+    Returns:
+        The optimizer.
+    """
+    import keras
+
+    import tftransformer as tft
+
+    optimizer = tft.finetune.create_optimizer(
+        config["learning_rate"], num_train_steps=num_train_steps
+    )
+    if config["mixed_precision"] == "float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(
+        optimizer=optimizer,
+        loss=tft.finetune.classification_loss(),
+        metrics=metrics,
+        jit_compile=config["jit_compile"],
+    )
+    return optimizer
+
+
+def _run_ours(train, config, mode):
+    import keras
+
+    import tftransformer as tft
+
+    classifier, backbone, tokenizer = build_ours(config)
+    max_length = config["max_length"]
     passes, limit, warmup = _schedule(config, mode)
     if mode == "fixed":
         fixed, counts = _fixed_dataset(train, tokenizer, backbone, config)
@@ -676,21 +728,7 @@ def _gemm_peaks(config):
 
 def _fit_and_time(model, backbone, config, dataset, counts, warmup, metrics=None):
     """Compiles with ours' optimizer, trains one pass over `dataset`, times."""
-    import keras
-
-    import tftransformer as tft
-
-    optimizer = tft.finetune.create_optimizer(
-        config["learning_rate"], num_train_steps=len(counts)
-    )
-    if config["mixed_precision"] == "float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(
-        optimizer=optimizer,
-        loss=tft.finetune.classification_loss(),
-        metrics=metrics,
-        jit_compile=config["jit_compile"],
-    )
+    compile_for_benchmark(model, config, len(counts), metrics)
     timer = _step_timer()
     model.fit(dataset, epochs=1, callbacks=[timer], verbose=0)
     result = timed_window(counts, timer.ends, timer.start, warmup)

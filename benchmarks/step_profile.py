@@ -42,12 +42,12 @@ import finetune_throughput  # noqa: E402
 
 FLAGS = flags.FLAGS
 
-# (kind, pattern searched in "scope/op_name:OpType"). `op_kind` tries GEMMs
-# first (a MatMul is a GEMM in any scope), then the optimizer's scope, then
-# the rest in order: a Mul under "Gelu/" is GELU, a Cast inside a layer norm
-# counts as layer norm, "cast" holds the casts outside these scopes.
+# `op_kind` tries GEMMs first (a MatMul is a GEMM in any scope), then the
+# optimizer's scope, then KINDS in order, each searched in
+# "scope/op_name:OpType": a Mul under "Gelu/" is GELU, a Cast inside a layer
+# norm counts as layer norm, "cast" holds the casts outside these scopes.
+_GEMM = re.compile(r":(_Mkl)?(Fused)?(Batch)?MatMul(V2|V3)?$|:Einsum$")
 KINDS = (
-    ("GEMM", re.compile(r":(_Mkl)?(Fused)?(Batch)?MatMul(V2|V3)?$|:Einsum$")),
     ("dropout", re.compile(r"dropout", re.IGNORECASE)),
     ("GELU", re.compile(r"gelu", re.IGNORECASE)),
     ("softmax", re.compile(r"softmax", re.IGNORECASE)),
@@ -77,13 +77,12 @@ def op_kind(event_name, optimizer_names):
     name, _, op_type = event_name.rpartition(":")
     if not name or " " in name or ":" in name or not _OP_TYPE.match(op_type):
         return None
-    for kind, pattern in KINDS[:1]:
-        if pattern.search(event_name):
-            return kind
+    if _GEMM.search(event_name):
+        return "GEMM"
     # Its own scope, or nested: a LossScaleOptimizer updates inside a cond.
     if not optimizer_names.isdisjoint(name.split("/")[:-1]):
         return "optimizer"
-    for kind, pattern in KINDS[1:]:
+    for kind, pattern in KINDS:
         if pattern.search(event_name):
             return kind
     return "other"
@@ -156,18 +155,22 @@ def run(
         forward only) and `gemm_gflops` (`train_gflop` over the GEMMs'
         seconds per step).
     """
-    import keras
     import tensorflow as tf
 
     import tftransformer as tft
 
-    if mixed_precision not in ("none", "bfloat16", "float16"):
-        raise ValueError(
-            "mixed_precision must be 'none', 'bfloat16' or 'float16'. "
-            f"Received: mixed_precision={mixed_precision!r}"
-        )
+    # The benchmark's settings and checks (batch size, length, precision,
+    # frozen layers), and its model: what the profile shows is the step
+    # `finetune_throughput.py` times.
+    config = finetune_throughput.default_config(
+        preset=preset,
+        batch_size=batch_size,
+        max_length=length,
+        mixed_precision=mixed_precision,
+        freeze_layers=freeze_layers,
+        seed=seed,
+    )
     for name, value, low in (
-        ("batch_size", batch_size, 1),
         ("steps", steps, 1),
         ("warmup_steps", warmup_steps, 1),
         ("profile_steps", profile_steps, 1),
@@ -177,27 +180,16 @@ def run(
             raise ValueError(f"{name} must be >= {low}. Received: {name}={value}")
     if inter_op_threads:
         tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
-    keras.utils.set_random_seed(seed)
-    backbone, preprocessor = tft.presets.load_backbone(
-        preset,
-        sequence_length=length,
-        dtype=None if mixed_precision == "none" else f"mixed_{mixed_precision}",
-    )
-    classifier = tft.models.TextClassifier(
-        backbone, num_classes=finetune_throughput.NUM_CLASSES, pooling="mean"
-    )
-    tft.finetune.freeze_layers(classifier, freeze_layers)
+    classifier, backbone, tokenizer = finetune_throughput.build_ours(config)
     train = tft.data.load_rotten_tomatoes("train")
     # One batch, trained on again and again: the step's cost does not depend
     # on which real tokens it holds.
     ((features, labels),) = finetune_throughput.packed_batches(
-        list(train.texts), train.labels, preprocessor.tokenizer, batch_size, length, 1
+        list(train.texts), train.labels, tokenizer, batch_size, length, 1
     )
-    total_steps = warmup_steps + steps + profile_steps
-    optimizer = tft.finetune.create_optimizer(5e-5, num_train_steps=total_steps)
-    if mixed_precision == "float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    classifier.compile(optimizer=optimizer, loss=tft.finetune.classification_loss())
+    optimizer = finetune_throughput.compile_for_benchmark(
+        classifier, config, num_train_steps=warmup_steps + steps + profile_steps
+    )
     for _ in range(warmup_steps):
         classifier.train_on_batch(features, labels)
     seconds = []
