@@ -1,24 +1,10 @@
-import importlib.util
 import json
-import pathlib
 
 import keras_hub
 import numpy as np
 import pytest
 
 from tftransformer.data import load_rotten_tomatoes
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "finetune_throughput.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    """The benchmark script as a module (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("finetune_throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def expected_lengths(preset, num_examples, max_length, seed=0):

@@ -1,22 +1,4 @@
-import importlib.util
-import pathlib
-import sys
-
 import pytest
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "step_profile.py"
-
-
-@pytest.fixture(scope="module")
-def profile():
-    """The profiling script as a module (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("step_profile", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("finetune_throughput", None)
-
 
 LAYER = "text_classifier/bert_backbone/transformer_layer_1"
 

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import math
 import pathlib
@@ -9,17 +8,7 @@ import pytest
 
 from tftransformer.testing import write_tiny_bert_preset
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "strategies.py"
-
-
-@pytest.fixture(scope="module")
-def strategies():
-    """The benchmark script as a module (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("strategies_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "strategies.py"
 
 
 def test_two_strategies_end_to_end(tmp_path):

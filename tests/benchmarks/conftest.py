@@ -1,0 +1,37 @@
+"""The benchmark scripts as modules, for their tests."""
+
+import importlib.util
+import pathlib
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(filename, module_name):
+    # benchmarks/ is not a package: load the script from its path.
+    spec = importlib.util.spec_from_file_location(module_name, BENCHMARKS / filename)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/finetune_throughput.py."""
+    return _load("finetune_throughput.py", "finetune_throughput")
+
+
+@pytest.fixture(scope="module")
+def profile():
+    """benchmarks/step_profile.py."""
+    yield _load("step_profile.py", "step_profile")
+    # It imports its sibling finetune_throughput by name.
+    sys.modules.pop("finetune_throughput", None)
+
+
+@pytest.fixture(scope="module")
+def strategies():
+    """benchmarks/strategies.py."""
+    return _load("strategies.py", "strategies_benchmark")
