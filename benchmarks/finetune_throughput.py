@@ -555,6 +555,8 @@ def _step_timer():
 def _keras_dims(model, backbone, frozen_layers=0):
     import numpy as np
 
+    from tftransformer.finetune import embedding_layers, encoder_layers
+
     embedding_ids = {
         id(weight)
         for name in _EMBEDDING_LAYERS
@@ -570,9 +572,14 @@ def _keras_dims(model, backbone, frozen_layers=0):
             )
         )
 
+    # Frozen: what the strategy froze in the layer stack. BERT's pooler
+    # reads one token per sequence; the per-token model counts it as trained
+    # for every peer, whether or not the head reads it.
+    stack = embedding_layers(backbone) + encoder_layers(backbone)
+    frozen = [w for layer in stack for w in layer.weights if not w.trainable]
     return {
         "non_embedding_params": params(model.weights),
-        "frozen_params": params(model.non_trainable_weights),
+        "frozen_params": params(frozen),
         "frozen_layers": int(frozen_layers),
         "num_layers": int(backbone.num_layers),
         "hidden_dim": int(backbone.hidden_dim),

@@ -47,8 +47,8 @@ training part of the epochs (graph tracing included, validation and
 checkpointing left out); "peak RSS" is the child process's maximum resident
 set size (`ru_maxrss`), TensorFlow and the data included. "Trainable params"
 are `model.trainable_variables` when training ends (what gradual unfreezing
-reached); with mean pooling they include BERT's unused pooler (148k
-parameters in the embedded model) whenever the top encoder layer trains.
+reached). BERT's pooler, which the mean-pooled head does not read, is not
+trainable and not counted.
 
 Usage:
 ```

@@ -73,12 +73,12 @@ def test_unfreezing_in_graph_mode_trains_the_new_layer_and_keeps_moments():
     )
 
     # BERT's pooler is unused by the classifier's pooling of the sequence:
-    # it gets no gradient, so it never moves even once unfrozen.
+    # it is not trainable, so the schedule leaves it out.
     assert recorder.moved_layers(1) == ["logits"]
     assert recorder.moved_layers(2) == ["logits"]
     assert recorder.moved_layers(3) == ["logits", "transformer_layer_2"]
     assert recorder.moved_layers(4) == ["logits", "transformer_layer_2"]
-    assert unfreezing.unfrozen_layer_names == ["transformer_layer_2", "pooled_dense"]
+    assert unfreezing.unfrozen_layer_names == ["transformer_layer_2"]
     assert frozen_layer_names(classifier) == BERT_EMBEDDINGS + ENCODERS[:2]
 
     # The optimizer was built once, over everything the schedule trains: no
@@ -134,13 +134,13 @@ def test_epoch_schedule_follows_the_epoch_number():
     )
     assert recorder.per_epoch == {
         0: [],
-        1: ["transformer_layer_2", "pooled_dense"],
-        2: ["transformer_layer_1", "transformer_layer_2", "pooled_dense"],
-        3: ENCODERS + ["pooled_dense"],
+        1: ["transformer_layer_2"],
+        2: ["transformer_layer_1", "transformer_layer_2"],
+        3: ENCODERS,
     }
 
     # A run resumed at epoch 4 (as BackupAndRestore does) starts at stage 4:
-    # everything, embeddings included, trains.
+    # everything, embeddings included, trains (but the unused pooler).
     resumed = tiny_text_classifier()
     compile_classifier(resumed, num_train_steps=4, run_eagerly=True)
     recorder = EpochRecorder()
@@ -154,10 +154,14 @@ def test_epoch_schedule_follows_the_epoch_number():
         callbacks=[GradualUnfreezing(every_epochs=1), recorder],
     )
     assert recorder.per_epoch == {
-        4: [layer.name for layer in backbone_sublayers(resumed)]
+        4: [
+            layer.name
+            for layer in backbone_sublayers(resumed)
+            if layer.name != "pooled_dense"
+        ]
     }
     assert frozen_layer_names(resumed) == []
-    assert len(resumed.trainable_variables) == len(resumed.weights)
+    assert len(resumed.trainable_variables) == len(resumed.weights) - 2
 
 
 def test_an_optimizer_built_without_the_backbone_is_refused():
@@ -190,6 +194,6 @@ def test_step_schedule_follows_the_optimizer_step_count():
         callbacks=[GradualUnfreezing(every_steps=2), recorder],
     )
     assert recorder.per_epoch == {
-        0: ["transformer_layer_1", "transformer_layer_2", "pooled_dense"],
-        1: ENCODERS + ["pooled_dense"],
+        0: ["transformer_layer_1", "transformer_layer_2"],
+        1: ENCODERS,
     }

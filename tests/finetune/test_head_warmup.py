@@ -11,6 +11,13 @@ from tftransformer.finetune import (
 )
 
 
+def every_path_but_the_pooler(classifier):
+    # BERT's pooler is unused by the classifier's head and not trainable.
+    return sorted(
+        v.path for v in classifier.weights if not v.path.startswith("pooled_dense/")
+    )
+
+
 def compile_classifier(classifier, num_train_steps, run_eagerly=False):
     classifier.compile(
         optimizer=create_optimizer(
@@ -91,7 +98,7 @@ def test_zero_steps_changes_nothing():
     recorder = Recorder()
     x, y = batches(2)
     classifier.fit(x, y, batch_size=2, verbose=0, callbacks=[HeadWarmup(0), recorder])
-    assert len(recorder.trainable_paths[0]) == len(classifier.weights)
+    assert recorder.trainable_paths[0] == every_path_but_the_pooler(classifier)
 
 
 def test_no_second_warmup_once_the_optimizer_has_taken_the_steps():
@@ -103,4 +110,4 @@ def test_no_second_warmup_once_the_optimizer_has_taken_the_steps():
     recorder = Recorder()
     x, y = batches(2)
     classifier.fit(x, y, batch_size=2, verbose=0, callbacks=[HeadWarmup(3), recorder])
-    assert len(recorder.trainable_paths[0]) == len(classifier.weights)
+    assert recorder.trainable_paths[0] == every_path_but_the_pooler(classifier)

@@ -2,8 +2,8 @@
 
 Each case applies one strategy to a tiny BERT tagger, trains a few steps and
 checks which weights stayed bit-identical and which moved. BERT's
-`pooled_dense` feeds nothing a tagger computes, so it gets no gradient and
-never moves, whatever the strategy.
+`pooled_dense` feeds nothing a tagger computes, so the tagger leaves it
+non-trainable and it never moves, whatever the strategy.
 
 `TokenClassifier` has no extra encoder blocks (`TextClassifier`'s
 `num_extra_blocks`), so that strategy has no counterpart here.

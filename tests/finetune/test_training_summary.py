@@ -33,13 +33,16 @@ def test_counts_layers_and_single_rate_of_a_partial_freeze():
     optimizer = create_optimizer(3e-4, num_train_steps=100)
     summary = describe_training(classifier, optimizer, "freeze 1 layer")
 
-    trainable = 2 * ENCODER + POOLER + LOGITS
+    # BERT's pooler, unused by the classifier's head, is not trained.
+    trainable = 2 * ENCODER + LOGITS
     assert summary["strategy"] == "freeze 1 layer"
     assert summary["total_parameters"] == TOTAL == 2690
-    assert summary["trainable_parameters"] == trainable == 1290
-    assert summary["frozen_parameters"] == EMBEDDINGS + ENCODER == 1400
-    assert summary["trainable_layers"] == ENCODERS[1:] + ["pooled_dense", "logits"]
-    assert summary["frozen_layers"] == EMBEDDINGS_WITH_WEIGHTS + ENCODERS[:1]
+    assert summary["trainable_parameters"] == trainable == 1218
+    assert summary["frozen_parameters"] == EMBEDDINGS + ENCODER + POOLER == 1472
+    assert summary["trainable_layers"] == ENCODERS[1:] + ["logits"]
+    assert summary["frozen_layers"] == EMBEDDINGS_WITH_WEIGHTS + ENCODERS[:1] + [
+        "pooled_dense"
+    ]
     # The schedule's peak, not its value at step 0 (0 during warmup).
     assert summary["learning_rate"] == pytest.approx(3e-4)
     assert summary["learning_rate_groups"] == [
@@ -67,10 +70,9 @@ def test_groups_rates_by_the_optimizer_multipliers():
         {
             "multiplier": 1.0,
             "learning_rate": pytest.approx(0.2),
-            "parameters": TOTAL - LOGITS - ENCODER - 64 * 8,
+            "parameters": TOTAL - LOGITS - ENCODER - 64 * 8 - POOLER,
             "layers": ["position_embedding", "segment_embedding"]
-            + ["embeddings_layer_norm", "transformer_layer_0", "transformer_layer_1"]
-            + ["pooled_dense"],
+            + ["embeddings_layer_norm", "transformer_layer_0", "transformer_layer_1"],
         },
         {
             "multiplier": 0.5,
@@ -101,7 +103,7 @@ def test_layer_decay_optimizer_is_read_through_its_multipliers():
     groups = describe_training(classifier, optimizer)["learning_rate_groups"]
     # Encoder layer l of 3 at 0.5 ** (3 - l), embeddings at 0.5 ** 4.
     assert [(g["multiplier"], g["parameters"], g["layers"]) for g in groups] == [
-        (1.0, POOLER + LOGITS, ["pooled_dense", "logits"]),
+        (1.0, LOGITS, ["logits"]),
         (0.5, ENCODER, ["transformer_layer_2"]),
         (0.25, ENCODER, ["transformer_layer_1"]),
         (0.125, ENCODER, ["transformer_layer_0"]),
@@ -119,15 +121,15 @@ def test_format_and_write(tmp_path):
     text = format_training_summary(summary)
     assert text.splitlines() == [
         "Strategy: freeze 1 layer",
-        # 1,290 / 2,690 = 47.96%
-        "Parameters: 2,690 total, 1,290 trainable (48.0%), 1,400 frozen",
-        "Trainable layers (4): transformer_layer_1, transformer_layer_2, "
-        "pooled_dense, logits",
-        "Frozen layers (5): token_embedding, position_embedding, "
-        "segment_embedding, embeddings_layer_norm, transformer_layer_0",
+        # 1,218 / 2,690 = 45.28%
+        "Parameters: 2,690 total, 1,218 trainable (45.3%), 1,472 frozen",
+        "Trainable layers (3): transformer_layer_1, transformer_layer_2, logits",
+        "Frozen layers (6): token_embedding, position_embedding, "
+        "segment_embedding, embeddings_layer_norm, transformer_layer_0, "
+        "pooled_dense",
         "Learning rates (base 0.0003):",
-        "  x1 = 0.0003: 1,290 parameters in transformer_layer_1, "
-        "transformer_layer_2, pooled_dense, logits",
+        "  x1 = 0.0003: 1,218 parameters in transformer_layer_1, "
+        "transformer_layer_2, logits",
     ]
 
     path = write_training_summary(summary, tmp_path / "run")
@@ -148,5 +150,6 @@ def test_without_optimizer_reports_no_rates():
     assert summary["total_parameters"] == TOTAL - LOGITS
     assert summary["learning_rate"] is None
     assert summary["learning_rate_groups"] == []
-    assert summary["frozen_layers"] == []
+    # The classifier left BERT's pooler, unused by its head, not trainable.
+    assert summary["frozen_layers"] == ["pooled_dense"]
     assert "Learning rates" not in format_training_summary(summary)

@@ -118,15 +118,19 @@ class GradualUnfreezing(keras.callbacks.Callback):
         trainable_at_start = {
             id(v) for v, trainable in self._state["variables"] if trainable
         }
-        # Groups with nothing to train when fit began stay frozen: they are
-        # not scheduled.
-        self._groups = [
-            group
-            for group in _unfreezing_order(self.model)
-            if any(
-                id(v) in trainable_at_start for layer in group for v in layer.weights
-            )
-        ]
+
+        def trains(layer):
+            return any(id(v) in trainable_at_start for v in layer.weights)
+
+        # Layers and groups with nothing to train when fit began (frozen
+        # before, or BERT's pooler under a head that does not read it) are
+        # not scheduled. Layers without weights (dropout) go with their group.
+        self._groups = []
+        for group in _unfreezing_order(self.model):
+            if any(trains(layer) for layer in group):
+                self._groups.append(
+                    [layer for layer in group if not layer.weights or trains(layer)]
+                )
         for group in self._groups:
             for layer in group:
                 _freeze(layer)

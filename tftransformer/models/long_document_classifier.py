@@ -3,6 +3,7 @@ from keras import ops
 
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
+from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.extra_blocks import backbone_hidden_dim
 
 CHUNK_POOLING_MODES = ("attention", "mean", "max")
@@ -167,6 +168,7 @@ class LongDocumentClassifier(keras.Model):
         self.label_names = label_names
         self._feature_names = tuple(backbone.input)
         self.build()
+        freeze_unused_backbone_layers(backbone)
 
     def build(self, input_shape=None):
         hidden_dim = backbone_hidden_dim(self.backbone)

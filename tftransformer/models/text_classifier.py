@@ -2,6 +2,7 @@ import keras
 import keras_hub
 
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
+from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 
 
@@ -17,7 +18,8 @@ class TextClassifier(keras_hub.models.TextClassifier):
     `predict` take raw strings and tokenize them inside the `tf.data`
     pipeline; batches that are already tokenized (a dict with `token_ids`,
     as `tftransformer.data.make_classification_dataset` yields) pass through
-    untouched.
+    untouched. Backbone layers the head does not read (BERT's `pooled_dense`
+    pooler) are set non-trainable: they would get no gradient.
 
     Args:
         backbone: an encoder `keras.Model` taking a dict with `token_ids`,
@@ -135,6 +137,8 @@ class TextClassifier(keras_hub.models.TextClassifier):
             "linear", dtype="float32", name="logits_float32"
         )(outputs)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # BERT's pooler is not on the head's path: leave it to no optimizer.
+        freeze_unused_backbone_layers(backbone)
 
         # === Config ===
         self.num_classes = num_classes

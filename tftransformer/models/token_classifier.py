@@ -3,6 +3,7 @@ import keras_hub
 
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
+from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 
 
@@ -25,7 +26,9 @@ class TokenClassifier(keras_hub.models.Task):
     and the tokenizer is saved with the model. Batches already tokenized (a
     dict with `token_ids`, as `tftransformer.data.make_tagging_dataset`
     yields) pass through untouched. Word-level tags and entities come from
-    `tftransformer.evaluation.predict_entities`.
+    `tftransformer.evaluation.predict_entities`. Backbone layers the head
+    does not read (BERT's `pooled_dense` pooler) are set non-trainable: they
+    would get no gradient.
 
     Args:
         backbone: an encoder `keras.Model` taking a dict with `token_ids`,
@@ -137,6 +140,8 @@ class TokenClassifier(keras_hub.models.Task):
             "linear", dtype="float32", name="tag_logits_float32"
         )(outputs)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # BERT's pooler is not on the head's path: leave it to no optimizer.
+        freeze_unused_backbone_layers(backbone)
 
         # === Config ===
         self.num_tags = num_tags

@@ -1,6 +1,7 @@
 import keras
 
 from tftransformer.layers.sequence_pooling import SequencePooling
+from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.transformer_encoder import check_dropout
 
 POOLING_MODES = ("cls", "mean")
@@ -118,6 +119,7 @@ class TransformerClassifier(keras.Model):
             for name, spec in encoder.input.items()
         }
         encoder_outputs = encoder(inputs)
+        used_outputs = ("sequence_output",)
         if pooling == "mean":
             # (batch, hidden)
             pooled = self.pooler(
@@ -126,12 +128,14 @@ class TransformerClassifier(keras.Model):
             )
         elif "pooled_output" in encoder_outputs:
             pooled = encoder_outputs["pooled_output"]
+            used_outputs = ("pooled_output",)
         else:
             pooled = encoder_outputs["sequence_output"][:, 0, :]
         pooled = self.output_dropout(pooled)
         # (batch, num_classes)
         logits = self.logits_float32(self.output_dense(pooled))
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        freeze_unused_backbone_layers(encoder, used_outputs)
         # The config then records the policy the head was built with.
         self.dtype_policy = keras.dtype_policies.get(head_dtype)
 
