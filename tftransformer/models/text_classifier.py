@@ -4,10 +4,11 @@ import keras_hub
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.extra_blocks import extra_encoder_blocks
+from tftransformer.models.shuffled_fit import ShuffledFit
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class TextClassifier(keras_hub.models.TextClassifier):
+class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier):
     """A pretrained encoder with a pooling and classification head.
 
     The head is: optional extra `TransformerEncoderBlock`s over the
@@ -18,8 +19,10 @@ class TextClassifier(keras_hub.models.TextClassifier):
     `predict` take raw strings and tokenize them inside the `tf.data`
     pipeline; batches that are already tokenized (a dict with `token_ids`,
     as `tftransformer.data.make_classification_dataset` yields) pass through
-    untouched. Backbone layers the head does not read (BERT's `pooled_dense`
-    pooler) are set non-trainable: they would get no gradient.
+    untouched. `fit` draws in-memory data (arrays, lists of strings) in a
+    new order every epoch (see `ShuffledFit`). Backbone layers the head does
+    not read (BERT's `pooled_dense` pooler) are set non-trainable: they
+    would get no gradient.
 
     Args:
         backbone: an encoder `keras.Model` taking a dict with `token_ids`,

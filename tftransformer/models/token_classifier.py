@@ -5,10 +5,11 @@ from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.extra_blocks import extra_encoder_blocks
+from tftransformer.models.shuffled_fit import ShuffledFit
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class TokenClassifier(keras_hub.models.Task):
+class TokenClassifier(ShuffledFit, keras_hub.models.Task):
     """A pretrained encoder with a per-token tagging head (e.g. for NER).
 
     The head is optional extra `TransformerEncoderBlock`s over the
@@ -26,7 +27,8 @@ class TokenClassifier(keras_hub.models.Task):
     and the tokenizer is saved with the model. Batches already tokenized (a
     dict with `token_ids`, as `tftransformer.data.make_tagging_dataset`
     yields) pass through untouched. Word-level tags and entities come from
-    `tftransformer.evaluation.predict_entities`. Backbone layers the head
+    `tftransformer.evaluation.predict_entities`. `fit` draws in-memory data
+    in a new order every epoch (see `ShuffledFit`). Backbone layers the head
     does not read (BERT's `pooled_dense` pooler) are set non-trainable: they
     would get no gradient.
 
