@@ -120,14 +120,6 @@ def run(
             pooling="mean",
             label_names=list(train.label_vocabulary),
         )
-        steps = tft.finetune.compute_train_steps(len(data), batch_size, run_epochs)
-        classifier.compile(
-            optimizer=tft.finetune.create_optimizer(
-                learning_rate, num_train_steps=steps
-            ),
-            loss=tft.finetune.classification_loss(),
-            metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
-        )
         dataset = tft.data.make_classification_dataset(
             list(data.texts),
             data.labels,
@@ -136,6 +128,14 @@ def run(
             max_length=max_length,
             shuffle=True,
             seed=seed,
+        )
+        steps = tft.finetune.count_train_steps(dataset, run_epochs)
+        classifier.compile(
+            optimizer=tft.finetune.create_optimizer(
+                learning_rate, num_train_steps=steps
+            ),
+            loss=tft.finetune.classification_loss(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
         )
         start = time.time()
         classifier.fit(dataset, epochs=run_epochs, verbose=2 if verbose else 0)

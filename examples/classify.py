@@ -215,7 +215,7 @@ def run(
             )
         # Model, optimizer and metrics live in the strategy's scope.
         with strategy.scope():
-            classifier, tokenizer, strategy_name = build_classifier(len(train_data))
+            classifier, tokenizer, strategy_name = build_classifier(train_data)
         summary = tft.finetune.describe_training(
             classifier, classifier.optimizer, strategy_name
         )
@@ -278,7 +278,7 @@ def run(
         )
         return classifier, tokenizer, history.history, len(train_data)
 
-    def build_classifier(num_train_examples):
+    def build_classifier(train_data):
         backbone, preprocessor = tft.presets.load_backbone(
             preset,
             sequence_length=max_length,
@@ -305,8 +305,13 @@ def run(
             tft.finetune.freeze_backbone(classifier)
         else:
             tft.finetune.freeze_layers(classifier, freeze_layers)
-        steps = tft.finetune.compute_train_steps(
-            num_train_examples, global_batch, epochs
+        # Length buckets each end with a partial batch: count one epoch's
+        # batches (their number does not depend on the order).
+        steps = tft.finetune.count_train_steps(
+            _dataset(
+                train_data, preprocessor.tokenizer, global_batch, max_length, True, seed
+            ),
+            epochs,
         )
         optimizer = tft.finetune.create_optimizer(
             learning_rate,
@@ -446,7 +451,7 @@ def _find_learning_rate(
     from tftransformer.tuning import find_learning_rate
 
     with strategy.scope():
-        classifier, tokenizer, strategy_name = build_classifier(len(train))
+        classifier, tokenizer, strategy_name = build_classifier(train)
     dataset = _dataset(train, tokenizer, batch_size, max_length, True, seed)
     result = find_learning_rate(classifier, dataset, num_steps=num_steps)
     if chief:

@@ -145,7 +145,8 @@ def run(
         )
 
     def train_model(model, model_epochs):
-        steps = tft.finetune.compute_train_steps(len(train), batch_size, model_epochs)
+        train_dataset = dataset(train, True)
+        steps = tft.finetune.count_train_steps(train_dataset, model_epochs)
         model.compile(
             optimizer=tft.finetune.create_optimizer(
                 learning_rate, num_train_steps=steps
@@ -154,7 +155,7 @@ def run(
             metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
         )
         start = time.perf_counter()
-        model.fit(dataset(train, True), epochs=model_epochs, verbose=verbose)
+        model.fit(train_dataset, epochs=model_epochs, verbose=verbose)
         return time.perf_counter() - start
 
     teacher_seconds = None

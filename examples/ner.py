@@ -145,7 +145,7 @@ def run(
     train_dataset = dataset(train, True)
     # Length buckets each end with a partial batch: count the batches of one
     # pass (which also tokenizes and caches the data) for the LR schedule.
-    steps = int(train_dataset.reduce(0, lambda count, _: count + 1)) * epochs
+    steps = tft.finetune.count_train_steps(train_dataset, epochs)
     with strategy.scope():
         tagger = tft.models.TokenClassifier(
             backbone,

@@ -110,7 +110,8 @@ def run(
             pooling="mean",
             label_names=list(train.label_vocabulary),
         )
-        steps = tft.finetune.compute_train_steps(len(train), batch_size, epochs)
+        train_dataset = dataset(train, True)
+        steps = tft.finetune.count_train_steps(train_dataset, epochs)
         classifier.compile(
             optimizer=tft.finetune.create_optimizer(
                 learning_rate, num_train_steps=steps
@@ -119,7 +120,7 @@ def run(
             metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
         )
         start = time.perf_counter()
-        classifier.fit(dataset(train, True), epochs=epochs, verbose=verbose)
+        classifier.fit(train_dataset, epochs=epochs, verbose=verbose)
         return classifier, time.perf_counter() - start
 
     if verbose:

@@ -104,7 +104,8 @@ def run(
         model = tft.models.TransformerClassifier(
             encoder, num_classes=train.num_classes, dropout=dropout, pooling=pooling
         )
-        steps = tft.finetune.compute_train_steps(len(train), global_batch, epochs)
+        train_dataset = dataset(train, True)
+        steps = tft.finetune.count_train_steps(train_dataset, epochs)
         model.compile(
             optimizer=tft.finetune.create_optimizer(
                 learning_rate, num_train_steps=steps
@@ -119,7 +120,7 @@ def run(
         )
     start = time.time()
     history = model.fit(
-        dataset(train, True),
+        train_dataset,
         validation_data=dataset(validation, False),
         epochs=epochs,
         callbacks=tft.distribute.training_callbacks(

@@ -1,11 +1,13 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.finetune.tiny_models import tiny_bert_backbone
 from tftransformer.finetune import (
     WarmupLinearDecay,
     compute_train_steps,
+    count_train_steps,
     create_optimizer,
 )
 
@@ -158,3 +160,35 @@ def test_compute_train_steps(num_examples, batch_size, epochs, expected):
 def test_compute_train_steps_rejects_non_positive_ints(args, message):
     with pytest.raises(ValueError, match=message):
         compute_train_steps(*args)
+
+
+def test_count_train_steps_counts_the_partial_batch_of_each_length_bucket():
+    # 6 short and 6 long texts in batches of 4: each length bucket ends
+    # with a partial batch, so 2 + 2 batches, not ceil(12 / 4) = 3.
+    from tftransformer.data import embedded_tokenizer, make_classification_dataset
+
+    texts = ["fine."] * 6 + [" ".join(["a long and winding review"] * 6)] * 6
+    dataset = make_classification_dataset(
+        texts, [0] * 12, embedded_tokenizer(), batch_size=4, max_length=64
+    )
+    assert len(list(dataset)) == 4
+    assert count_train_steps(dataset, epochs=3) == 12
+    assert compute_train_steps(12, 4, 3) == 9
+
+
+def test_count_train_steps_reads_a_known_cardinality():
+    dataset = tf.data.Dataset.range(10).batch(4)
+    assert count_train_steps(dataset, epochs=2) == 6
+
+
+@pytest.mark.parametrize(
+    "dataset, epochs, message",
+    [
+        (tf.data.Dataset.range(4).batch(2).repeat(), 1, "infinite"),
+        (tf.data.Dataset.range(4).filter(lambda x: x > 9).batch(2), 1, "at least one"),
+        (tf.data.Dataset.range(4).batch(2), 0, "epochs=0"),
+    ],
+)
+def test_count_train_steps_refuses_what_it_cannot_count(dataset, epochs, message):
+    with pytest.raises(ValueError, match=message):
+        count_train_steps(dataset, epochs)

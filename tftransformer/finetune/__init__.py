@@ -48,6 +48,7 @@ from tftransformer.finetune.losses import class_weights, classification_loss
 from tftransformer.finetune.optimizers import (
     WEIGHT_DECAY_EXCLUSIONS,
     compute_train_steps,
+    count_train_steps,
     create_optimizer,
 )
 from tftransformer.finetune.resumable_training import ResumableTraining
@@ -106,6 +107,7 @@ __all__ = [
     "class_weights",
     "classification_loss",
     "compute_train_steps",
+    "count_train_steps",
     "create_optimizer",
     "describe_training",
     "embedding_layers",

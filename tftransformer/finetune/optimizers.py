@@ -4,6 +4,7 @@ import numbers
 import re
 
 import keras
+import tensorflow as tf
 
 from tftransformer.finetune.layer_decay import layer_decay_multipliers
 from tftransformer.finetune.layerwise_adamw import LayerwiseAdamW
@@ -13,6 +14,7 @@ __all__ = [
     "WEIGHT_DECAY_EXCLUSIONS",
     "create_optimizer",
     "compute_train_steps",
+    "count_train_steps",
 ]
 
 # Variable names (the last part of a variable's path) left out of weight
@@ -181,6 +183,7 @@ def compute_train_steps(num_examples, batch_size, epochs):
 
     Each epoch takes `ceil(num_examples / batch_size)` steps, the last batch
     being partial; with `drop_remainder=True` batching it would be the floor.
+    Length-bucketed datasets have more batches: use `count_train_steps`.
 
     Args:
         num_examples: int > 0, the training examples per epoch.
@@ -204,3 +207,49 @@ def compute_train_steps(num_examples, batch_size, epochs):
             raise ValueError(f"{name} must be an int > 0. Received: {name}={value!r}")
     steps_per_epoch = -(-int(num_examples) // int(batch_size))
     return steps_per_epoch * int(epochs)
+
+
+def count_train_steps(dataset, epochs):
+    """Returns the number of optimizer steps of `epochs` passes over `dataset`.
+
+    The batches of one pass are counted, by iterating the dataset when its
+    cardinality is unknown (which also fills a `cache()` in it). Use it for
+    length-bucketed datasets such as `tftransformer.data`'s training ones:
+    each bucket ends with a partial batch, so an epoch has more batches than
+    `compute_train_steps`' `ceil(num_examples / batch_size)`, and a schedule
+    sized by that would reach its end a few steps early. The count does not
+    depend on the shuffling order. (Keras' `fit` counts one optimizer step
+    more per pass over data of unknown length, at the call that finds it
+    exhausted; `ResumableTraining.epoch_dataset` avoids that call.)
+
+    Args:
+        dataset: a finite, batched `tf.data.Dataset`, one epoch of training.
+        epochs: int > 0.
+
+    Returns:
+        An int, batches per pass times `epochs`.
+
+    Raises:
+        ValueError: if `epochs` is not a positive int, or the dataset is
+            infinite or empty.
+
+    Example:
+    ```python
+    train = make_classification_dataset(texts, labels, tokenizer, batch_size=32)
+    steps = count_train_steps(train, epochs=3)
+    optimizer = create_optimizer(5e-5, num_train_steps=steps)
+    ```
+    """
+    if not _is_int(epochs) or epochs <= 0:
+        raise ValueError(f"epochs must be an int > 0. Received: epochs={epochs!r}")
+    cardinality = int(dataset.cardinality())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(
+            "dataset must be finite: one epoch of training batches. Received an "
+            "infinite dataset (e.g. one with `repeat()`)."
+        )
+    if cardinality == tf.data.UNKNOWN_CARDINALITY:
+        cardinality = int(dataset.reduce(0, lambda count, _: count + 1))
+    if cardinality == 0:
+        raise ValueError("dataset must yield at least one batch. Received: none.")
+    return cardinality * int(epochs)

@@ -270,8 +270,10 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
                 text_pairs=pairs,
             )
 
-        steps = finetune.compute_train_steps(
-            len(train[0]), batch_size, max(1, int(epochs) - int(initial_epoch))
+        train_dataset = dataset(train, True)
+        # Length buckets each end with a partial batch: count the batches.
+        steps = finetune.count_train_steps(
+            train_dataset, max(1, int(epochs) - int(initial_epoch))
         )
         # The optimizer and metrics live in the strategy the model was built in.
         with strategy.scope():
@@ -284,7 +286,7 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
         guard = _NonFiniteLossGuard()
         try:
             history = model.fit(
-                dataset(train, True),
+                train_dataset,
                 validation_data=None
                 if validation is None
                 else dataset(validation, False),
