@@ -250,3 +250,25 @@ def test_feature_names_select_what_the_model_takes(tokenizer):
         make_classification_dataset(
             ["x"], [0], tokenizer, 1, feature_names=("token_ids", "label_ids")
         )
+
+
+@pytest.mark.parametrize("drop_remainder", [False, True])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_cardinality_is_the_number_of_batches(tokenizer, shuffle, drop_remainder):
+    # 25 texts of 4 to 19 tokens in batches of 4: when shuffling, the 16 and
+    # 32 buckets each end with their own partial batch.
+    texts = TEXTS * 5
+    dataset = make_classification_dataset(
+        texts,
+        [0] * len(texts),
+        tokenizer,
+        batch_size=4,
+        max_length=32,
+        shuffle=shuffle,
+        drop_remainder=drop_remainder,
+    )
+    batches = [labels.shape[0] for _, labels in dataset]
+    assert int(dataset.cardinality()) == len(batches)
+    assert sum(batches) == (len(texts) if not drop_remainder else 4 * len(batches))
+    # The same count on every pass, whatever the shuffling order.
+    assert len(list(dataset)) == len(batches)

@@ -221,6 +221,7 @@ def test_make_tagging_dataset_keeps_order_and_labels(tokenizer):
     )
     batches = list(dataset)
     assert [b[0]["token_ids"].shape[0] for b in batches] == [4, 4, 2]
+    assert int(dataset.cardinality()) == 3
     for features, labels in batches:
         assert features["token_ids"].shape[1] in (16, 32, 48, 64)
         assert labels.shape == features["token_ids"].shape
@@ -238,6 +239,8 @@ def test_make_tagging_dataset_shuffles_every_sentence_once(tokenizer):
     )
     labelled = sum(int(np.sum(labels.numpy() != -100)) for _, labels in dataset)
     assert labelled == data.num_words
+    # The cardinality counts each length bucket's partial batch.
+    assert int(dataset.cardinality()) == len(list(dataset)) >= 3
     with pytest.raises(ValueError, match="Sentence 0 has 2 words but 1 tag ids"):
         make_tagging_dataset([["a", "b"]], [[0]], tokenizer, batch_size=2)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):

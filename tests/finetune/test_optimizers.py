@@ -6,6 +6,7 @@ import tensorflow as tf
 from tests.finetune.tiny_models import tiny_bert_backbone
 from tftransformer.finetune import (
     WarmupLinearDecay,
+    classification_loss,
     compute_train_steps,
     count_train_steps,
     create_optimizer,
@@ -174,6 +175,18 @@ def test_count_train_steps_counts_the_partial_batch_of_each_length_bucket():
     assert len(list(dataset)) == 4
     assert count_train_steps(dataset, epochs=3) == 12
     assert compute_train_steps(12, 4, 3) == 9
+
+    # fit runs exactly that many optimizer steps (no extra end-of-epoch call).
+    inputs = {
+        name: keras.Input((None,), dtype=spec.dtype, name=name)
+        for name, spec in dataset.element_spec[0].items()
+    }
+    x = keras.layers.Embedding(30_522, 4)(inputs["token_ids"])
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    model.compile(optimizer="adam", loss=classification_loss())
+    model.fit(dataset, epochs=3, verbose=0)
+    assert int(model.optimizer.iterations) == 12
 
 
 def test_count_train_steps_reads_a_known_cardinality():

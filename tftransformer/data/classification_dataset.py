@@ -10,6 +10,7 @@ a compiled (XLA) train step is retraced at most that many times. The default
 boundaries are the multiples of 16 up to `max_length`, plus `max_length`.
 """
 
+import numpy as np
 import tensorflow as tf
 from keras_hub.layers import MultiSegmentPacker
 
@@ -45,6 +46,39 @@ def default_bucket_boundaries(max_length):
             f"max_length must be an integer >= 2. Received: max_length={max_length!r}"
         )
     return tuple(range(_BUCKET_WIDTH, max_length, _BUCKET_WIDTH)) + (max_length,)
+
+
+def _num_batches(lengths, batch_size, bucket_boundaries=None, drop_remainder=False):
+    """Returns how many batches length bucketing makes of examples.
+
+    `tf.data`'s `bucket_by_sequence_length` puts a length `L` in the bucket
+    of the smallest boundary `>= L` and ends each bucket with a partial
+    batch (dropped with `drop_remainder`).
+
+    Args:
+        lengths: array of example lengths, each at most the last boundary.
+        batch_size: int > 0.
+        bucket_boundaries: increasing boundaries, or `None` for one batching
+            of all examples.
+        drop_remainder: whether partial batches are dropped.
+
+    Returns:
+        An int.
+
+    Example:
+    ```python
+    _num_batches([5, 5, 5, 20], batch_size=2, bucket_boundaries=(16, 32))  # 3
+    ```
+    """
+    lengths = np.asarray(lengths)
+    if bucket_boundaries is None:
+        counts = np.array([len(lengths)])
+    else:
+        buckets = np.searchsorted(np.asarray(bucket_boundaries), lengths)
+        counts = np.bincount(buckets, minlength=len(bucket_boundaries))
+    if drop_remainder:
+        return int(np.sum(counts // batch_size))
+    return int(np.sum(-(-counts // batch_size)))
 
 
 def _special_token_id(tokenizer, attribute, token):
@@ -89,8 +123,9 @@ def make_classification_dataset(
     `[CLS] text [SEP] text_pair [SEP]`, and truncated to `max_length` tokens
     (keeping `[CLS]` and `[SEP]`; pairs are trimmed round-robin). Batches are
     padded to their longest example, rounded up to the next bucket boundary
-    when `pad_to_bucket_boundary` is set. The texts are tokenized once, on
-    the first pass, and the (unpadded) token ids are cached in memory.
+    when `pad_to_bucket_boundary` is set. The texts are tokenized once, when
+    the dataset is made, and kept in memory; the dataset's cardinality is its
+    number of batches, so `fit` knows each epoch's length.
 
     Args:
         texts: sequence of `str`, the texts.
@@ -241,9 +276,16 @@ def make_classification_dataset(
         dataset = tf.data.Dataset.from_tensor_slices((text_tensors,))
     dataset = dataset.batch(_TOKENIZE_CHUNK)
     dataset = dataset.map(tokenize_element, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.unbatch()
+    # Tokenize now, once: every pass reads the token ids from memory, and the
+    # lengths give the number of batches, so `fit` knows an epoch's length.
+    chunks = list(dataset)
+    columns = tuple(
+        tf.concat([chunk[i] for chunk in chunks], axis=0) for i in range(len(chunks[0]))
+    )
+    lengths = columns[2].numpy()
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(unpad_element, num_parallel_calls=tf.data.AUTOTUNE)
-    # Tokenize once: later epochs read the unpadded token ids from memory.
+    # Unpadded rows read faster than slicing the padded columns again.
     dataset = dataset.cache()
     if shuffle:
         dataset = dataset.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
@@ -272,6 +314,18 @@ def make_classification_dataset(
             padding_values=padding_values,
             drop_remainder=drop_remainder,
         )
+    # Bucketing hides the count from tf.data; without it Keras runs one more
+    # train call per epoch, on exhausted data (see `count_train_steps`).
+    dataset = dataset.apply(
+        tf.data.experimental.assert_cardinality(
+            _num_batches(
+                lengths,
+                batch_size,
+                bucket_boundaries if bucket_by_length else None,
+                drop_remainder,
+            )
+        )
+    )
 
     if pad_to_bucket_boundary:
         boundaries = tf.constant(bucket_boundaries, dtype=tf.int32)

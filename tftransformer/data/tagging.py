@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer.data.classification_dataset import (
+    _num_batches,
     _special_token_id,
     default_bucket_boundaries,
 )
@@ -554,8 +555,9 @@ def make_tagging_dataset(
 ):
     """Builds a batched, tokenized, dynamically padded tagging dataset.
 
-    Sentences are tokenized and aligned once with `tokenize_and_align` and
-    cached. Batches are padded to their longest sequence, rounded up to the
+    Sentences are tokenized and aligned once with `tokenize_and_align`, when
+    the dataset is made, and kept in memory; the dataset's cardinality is its
+    number of batches. Batches are padded to their longest sequence, rounded up to the
     next bucket boundary, so that a run sees at most
     `len(bucket_boundaries)` batch shapes; when shuffling, sentences of
     similar length are batched together.
@@ -666,8 +668,16 @@ def make_tagging_dataset(
 
     dataset = dataset.ragged_batch(_TOKENIZE_CHUNK)
     dataset = dataset.map(align, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.unbatch()
+    # Tokenize now, once: every pass reads the token ids from memory, and the
+    # lengths give the number of batches, so `fit` knows an epoch's length.
+    chunks = list(dataset)
+    columns = tuple(
+        tf.concat([chunk[i] for chunk in chunks], axis=0) for i in range(len(chunks[0]))
+    )
+    lengths = columns[1].numpy()
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(unpad, num_parallel_calls=tf.data.AUTOTUNE)
+    # Unpadded rows read faster than slicing the padded columns again.
     dataset = dataset.cache()
     if shuffle:
         dataset = dataset.shuffle(len(words), seed=seed, reshuffle_each_iteration=True)
@@ -691,6 +701,18 @@ def make_tagging_dataset(
         dataset = dataset.padded_batch(
             batch_size, padding_values=padding_values, drop_remainder=drop_remainder
         )
+    # Bucketing hides the count from tf.data; without it Keras runs one more
+    # train call per epoch, on exhausted data (see `count_train_steps`).
+    dataset = dataset.apply(
+        tf.data.experimental.assert_cardinality(
+            _num_batches(
+                lengths,
+                batch_size,
+                bucket_boundaries if shuffle else None,
+                drop_remainder,
+            )
+        )
+    )
 
     boundaries = tf.constant(bucket_boundaries, dtype=tf.int32)
 
