@@ -305,8 +305,8 @@ def run(
             tft.finetune.freeze_backbone(classifier)
         else:
             tft.finetune.freeze_layers(classifier, freeze_layers)
-        # Length buckets each end with a partial batch: count one epoch's
-        # batches (their number does not depend on the order).
+        # Length buckets each end with a partial batch: the schedule counts
+        # the batches an epoch's dataset declares (the same every epoch).
         steps = tft.finetune.count_train_steps(
             _dataset(
                 train_data, preprocessor.tokenizer, global_batch, max_length, True, seed

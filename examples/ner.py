@@ -143,8 +143,8 @@ def run(
         )
 
     train_dataset = dataset(train, True)
-    # Length buckets each end with a partial batch: count the batches of one
-    # pass (which also tokenizes and caches the data) for the LR schedule.
+    # Length buckets each end with a partial batch: the schedule counts the
+    # batches the dataset declares.
     steps = tft.finetune.count_train_steps(train_dataset, epochs)
     with strategy.scope():
         tagger = tft.models.TokenClassifier(
