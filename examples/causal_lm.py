@@ -245,6 +245,7 @@ def run(
     start_time = time.time()
     history = model.fit(
         train_dataset,
+        shuffle=False,  # the pipeline shuffles
         validation_data=validation_dataset,
         epochs=epochs,
         callbacks=[

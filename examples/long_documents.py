@@ -160,6 +160,7 @@ def run(
         start = time.time()
         history = model.fit(
             train_dataset,
+            shuffle=False,  # the pipeline shuffles
             validation_data=dataset(validation, False),
             epochs=epochs,
             verbose=verbose,

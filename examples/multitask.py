@@ -156,6 +156,7 @@ def run(
     start = time.time()
     history = model.fit(
         stream,
+        shuffle=False,  # the pipeline shuffles
         validation_data=tft.data.concatenate_tasks(
             datasets["validation"], model.task_names
         ),
@@ -338,7 +339,7 @@ def _train_single_task(
     dataset = _task_dataset(
         task, data[task]["train"], tokenizer, batch_size, max_length, seed, True
     )
-    steps = int(dataset.reduce(0, lambda count, _: count + 1)) * epochs
+    steps = tft.finetune.count_train_steps(dataset, epochs)
     model.compile(
         optimizer=_optimizer(model, [model.output_dense], steps=steps, **rest),
         loss=loss,
@@ -347,7 +348,8 @@ def _train_single_task(
     if verbose:
         print(f"Single-task {task}: {steps} steps")
     start = time.time()
-    model.fit(dataset, epochs=epochs, verbose=verbose)
+    # The pipeline shuffles.
+    model.fit(dataset, epochs=epochs, shuffle=False, verbose=verbose)
     return model, time.time() - start
 
 

@@ -121,6 +121,7 @@ def run(
     start = time.time()
     history = model.fit(
         train_dataset,
+        shuffle=False,  # the pipeline shuffles
         validation_data=dataset(validation, False),
         epochs=epochs,
         callbacks=tft.distribute.training_callbacks(

@@ -253,6 +253,7 @@ def run(
     start = time.time()
     history = model.fit(
         train_dataset,
+        shuffle=False,  # the pipeline shuffles
         validation_data=dataset("validation", False) if has_validation else None,
         epochs=epochs,
         callbacks=[
