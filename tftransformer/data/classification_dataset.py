@@ -81,6 +81,45 @@ def _num_batches(lengths, batch_size, bucket_boundaries=None, drop_remainder=Fal
     return int(np.sum(-(-counts // batch_size)))
 
 
+def _run_now(dataset):
+    """Runs a dataset of tokenized chunks now; returns each column, concatenated.
+
+    Tokenizing once, when the dataset is made, lets every pass read the
+    token ids from memory, and the lengths give the number of batches.
+    """
+    chunks = list(dataset)
+    return tuple(
+        tf.concat([chunk[i] for chunk in chunks], axis=0) for i in range(len(chunks[0]))
+    )
+
+
+def _batch_by_length(
+    dataset, lengths, batch_size, bucket_boundaries, padding_values, drop_remainder
+):
+    """Pads examples into batches, by length bucket unless `bucket_boundaries`
+    is `None`, and declares how many batches that makes."""
+    if bucket_boundaries is not None:
+        dataset = dataset.bucket_by_sequence_length(
+            element_length_func=lambda features, *_: tf.shape(features["token_ids"])[0],
+            # A length L falls in the bucket of the smallest boundary >= L.
+            bucket_boundaries=[b + 1 for b in bucket_boundaries[:-1]],
+            bucket_batch_sizes=[batch_size] * len(bucket_boundaries),
+            padding_values=padding_values,
+            drop_remainder=drop_remainder,
+        )
+    else:
+        dataset = dataset.padded_batch(
+            batch_size, padding_values=padding_values, drop_remainder=drop_remainder
+        )
+    # Bucketing hides the count from tf.data; without it Keras runs one more
+    # train call per epoch, on exhausted data (see `count_train_steps`).
+    return dataset.apply(
+        tf.data.experimental.assert_cardinality(
+            _num_batches(lengths, batch_size, bucket_boundaries, drop_remainder)
+        )
+    )
+
+
 def _special_token_id(tokenizer, attribute, token):
     token_id = getattr(tokenizer, attribute, None)
     if token_id is None:
@@ -276,12 +315,7 @@ def make_classification_dataset(
         dataset = tf.data.Dataset.from_tensor_slices((text_tensors,))
     dataset = dataset.batch(_TOKENIZE_CHUNK)
     dataset = dataset.map(tokenize_element, num_parallel_calls=tf.data.AUTOTUNE)
-    # Tokenize now, once: every pass reads the token ids from memory, and the
-    # lengths give the number of batches, so `fit` knows an epoch's length.
-    chunks = list(dataset)
-    columns = tuple(
-        tf.concat([chunk[i] for chunk in chunks], axis=0) for i in range(len(chunks[0]))
-    )
+    columns = _run_now(dataset)
     lengths = columns[2].numpy()
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(unpad_element, num_parallel_calls=tf.data.AUTOTUNE)
@@ -299,32 +333,13 @@ def make_classification_dataset(
     )
     if labels is not None:
         padding_values += (tf.constant(0, tf.int32),)
-    if bucket_by_length:
-        dataset = dataset.bucket_by_sequence_length(
-            element_length_func=lambda features, *_: tf.shape(features["token_ids"])[0],
-            # A length L falls in the bucket of the smallest boundary >= L.
-            bucket_boundaries=[b + 1 for b in bucket_boundaries[:-1]],
-            bucket_batch_sizes=[batch_size] * len(bucket_boundaries),
-            padding_values=padding_values,
-            drop_remainder=drop_remainder,
-        )
-    else:
-        dataset = dataset.padded_batch(
-            batch_size,
-            padding_values=padding_values,
-            drop_remainder=drop_remainder,
-        )
-    # Bucketing hides the count from tf.data; without it Keras runs one more
-    # train call per epoch, on exhausted data (see `count_train_steps`).
-    dataset = dataset.apply(
-        tf.data.experimental.assert_cardinality(
-            _num_batches(
-                lengths,
-                batch_size,
-                bucket_boundaries if bucket_by_length else None,
-                drop_remainder,
-            )
-        )
+    dataset = _batch_by_length(
+        dataset,
+        lengths,
+        batch_size,
+        bucket_boundaries if bucket_by_length else None,
+        padding_values,
+        drop_remainder,
     )
 
     if pad_to_bucket_boundary:

@@ -36,7 +36,8 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer.data.classification_dataset import (
-    _num_batches,
+    _batch_by_length,
+    _run_now,
     _special_token_id,
     default_bucket_boundaries,
 )
@@ -557,8 +558,8 @@ def make_tagging_dataset(
 
     Sentences are tokenized and aligned once with `tokenize_and_align`, when
     the dataset is made, and kept in memory; the dataset's cardinality is its
-    number of batches. Batches are padded to their longest sequence, rounded up to the
-    next bucket boundary, so that a run sees at most
+    number of batches. Batches are padded to their longest sequence, rounded
+    up to the next bucket boundary, so that a run sees at most
     `len(bucket_boundaries)` batch shapes; when shuffling, sentences of
     similar length are batched together.
 
@@ -668,12 +669,7 @@ def make_tagging_dataset(
 
     dataset = dataset.ragged_batch(_TOKENIZE_CHUNK)
     dataset = dataset.map(align, num_parallel_calls=tf.data.AUTOTUNE)
-    # Tokenize now, once: every pass reads the token ids from memory, and the
-    # lengths give the number of batches, so `fit` knows an epoch's length.
-    chunks = list(dataset)
-    columns = tuple(
-        tf.concat([chunk[i] for chunk in chunks], axis=0) for i in range(len(chunks[0]))
-    )
+    columns = _run_now(dataset)
     lengths = columns[1].numpy()
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(unpad, num_parallel_calls=tf.data.AUTOTUNE)
@@ -689,29 +685,13 @@ def make_tagging_dataset(
     }
     if tag_ids is not None:
         padding_values = (padding_values, tf.constant(IGNORE_LABEL, tf.int32))
-    if shuffle:
-        dataset = dataset.bucket_by_sequence_length(
-            element_length_func=lambda features, *_: tf.shape(features["token_ids"])[0],
-            bucket_boundaries=[b + 1 for b in bucket_boundaries[:-1]],
-            bucket_batch_sizes=[batch_size] * len(bucket_boundaries),
-            padding_values=padding_values,
-            drop_remainder=drop_remainder,
-        )
-    else:
-        dataset = dataset.padded_batch(
-            batch_size, padding_values=padding_values, drop_remainder=drop_remainder
-        )
-    # Bucketing hides the count from tf.data; without it Keras runs one more
-    # train call per epoch, on exhausted data (see `count_train_steps`).
-    dataset = dataset.apply(
-        tf.data.experimental.assert_cardinality(
-            _num_batches(
-                lengths,
-                batch_size,
-                bucket_boundaries if shuffle else None,
-                drop_remainder,
-            )
-        )
+    dataset = _batch_by_length(
+        dataset,
+        lengths,
+        batch_size,
+        bucket_boundaries if shuffle else None,
+        padding_values,
+        drop_remainder,
     )
 
     boundaries = tf.constant(bucket_boundaries, dtype=tf.int32)
