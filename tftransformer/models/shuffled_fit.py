@@ -77,6 +77,36 @@ def _shuffled_batches(data, batch_size):
     )
 
 
+def _in_memory_arguments(
+    x, y, batch_size, sample_weight, validation_data, validation_split, shuffle
+):
+    """`fit`'s data arguments for in-memory data, split and shuffled here."""
+    if shuffle is None:
+        shuffle = True
+    if not isinstance(shuffle, bool):
+        raise ValueError(
+            "shuffle must be True or False for in-memory data. "
+            f"Received: shuffle={shuffle!r}"
+        )
+    data = _map_leaves((x, y, sample_weight), _to_tensor)
+    if validation_split and validation_data is None:
+        if not 0 < validation_split < 1:
+            raise ValueError(
+                "validation_split must be in (0, 1). "
+                f"Received: validation_split={validation_split!r}"
+            )
+        num_examples = _num_examples(data)
+        split_at = int(math.floor(num_examples * (1.0 - validation_split)))
+        validation_data = _take(data, split_at, num_examples)
+        data = _take(data, 0, split_at)
+    x, y, sample_weight = data
+    if shuffle:
+        # One dataset of shuffled batches carries x, y and the weights.
+        x = _shuffled_batches(data, batch_size or 32)
+        y = sample_weight = batch_size = None
+    return x, y, batch_size, sample_weight, validation_data
+
+
 class ShuffledFit:
     """Makes a keras-hub `Task`'s `fit` shuffle in-memory data every epoch.
 
@@ -122,45 +152,27 @@ class ShuffledFit:
         Returns:
             A `keras.callbacks.History`.
         """
-        if not _is_in_memory(x):
-            return super().fit(
-                x=x,
-                y=y,
-                batch_size=batch_size,
-                sample_weight=sample_weight,
-                validation_data=validation_data,
-                validation_split=validation_split,
-                shuffle=bool(shuffle),
-                **kwargs,
+        if _is_in_memory(x):
+            x, y, batch_size, sample_weight, validation_data = _in_memory_arguments(
+                x,
+                y,
+                batch_size,
+                sample_weight,
+                validation_data,
+                validation_split,
+                shuffle,
             )
-        if shuffle is None:
-            shuffle = True
-        if not isinstance(shuffle, bool):
-            raise ValueError(
-                "shuffle must be True or False for in-memory data. "
-                f"Received: shuffle={shuffle!r}"
-            )
-        data = _map_leaves((x, y, sample_weight), _to_tensor)
-        if validation_split and validation_data is None:
-            if not 0 < validation_split < 1:
-                raise ValueError(
-                    "validation_split must be in (0, 1). "
-                    f"Received: validation_split={validation_split!r}"
-                )
-            num_examples = _num_examples(data)
-            split_at = int(math.floor(num_examples * (1.0 - validation_split)))
-            validation_data = _take(data, split_at, num_examples)
-            data = _take(data, 0, split_at)
-        x, y, sample_weight = data
-        if shuffle:
-            x = _shuffled_batches(data, batch_size or 32)
-            y = sample_weight = batch_size = None
+            # Split and shuffled here (or kept in order): Keras' flag would
+            # only warn.
+            validation_split = None
+            shuffle = False
         return super().fit(
             x=x,
             y=y,
             batch_size=batch_size,
             sample_weight=sample_weight,
             validation_data=validation_data,
-            shuffle=False,
+            validation_split=validation_split,
+            shuffle=bool(shuffle),
             **kwargs,
         )
