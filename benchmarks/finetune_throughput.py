@@ -8,11 +8,13 @@ default fine-tuning path:
 - `ours`: tftransformer as `examples/classify.py` does it: `TextClassifier`
   (mean pooling) with `TextClassifierPreprocessor`, batches from
   `make_classification_dataset` (padded to the longest example rounded up to
-  16, grouped by length), `create_optimizer` (AdamW, warmup, decay) and
-  `fit`. `--mixed_precision`, `--jit_compile` and `--freeze_layers` apply to
-  this peer only: they are the levers to measure. Variants run a lever next
-  to the plain run in the same alternation: `ours+bfloat16`, `ours+float16`,
-  `ours+xla`, `ours+freezeN`, or several joined (`ours+bfloat16+freeze3`).
+  16, grouped by length), `create_optimizer` (`FusedAdamW`, warmup, decay)
+  and `fit`. `--mixed_precision`, `--jit_compile`, `--freeze_layers` and
+  `--fused_adamw` apply to this peer only: they are the levers to measure.
+  Variants run a lever next to the plain run in the same alternation:
+  `ours+bfloat16`, `ours+float16`, `ours+xla`, `ours+freezeN`,
+  `ours+kerasadamw` (Keras' `AdamW` instead of the fused update), or several
+  joined (`ours+bfloat16+freeze3`).
 - `hubN`: keras-hub's `BertTextClassifier.from_preset` on the same local
   checkpoint with its `BertTextClassifierPreprocessor` (which pads every
   batch to `sequence_length`, 512 by default) at `sequence_length=N`, its
@@ -65,7 +67,8 @@ count forward only (2 FLOPs per parameter, `4 * n * d` attention).
 Fixed-shape step. With `--fixed_length=N` (default 128) every `ours`
 variant and the first keras-hub peer also train `--fixed_steps` timed steps
 on batches of `N` real tokens per row (the training texts packed, no
-padding, the same optimizer for all), once per repeat: the hardware
+padding, the same optimizer settings for all: ours' `FusedAdamW`,
+keras-hub's Keras `AdamW`), once per repeat: the hardware
 efficiency of the step itself, without padding or shape changes, as a
 fraction of the GEMM peak of its precision.
 
@@ -223,8 +226,9 @@ def ours_options(peer):
 
     `ours` may carry `+`-joined options, each a lever to measure next to the
     plain run: `bfloat16` or `float16` (mixed precision), `xla` (the train
-    step compiled with XLA) and `freezeN` (embeddings and the first N layers
-    frozen). `"ours+bfloat16+freeze3"` is both at once.
+    step compiled with XLA), `freezeN` (embeddings and the first N layers
+    frozen) and `kerasadamw` (Keras' `AdamW` update instead of
+    `FusedAdamW`'s). `"ours+bfloat16+freeze3"` is both at once.
 
     Args:
         peer: a peer name.
@@ -245,10 +249,12 @@ def ours_options(peer):
             key, value = "jit_compile", True
         elif freeze:
             key, value = "freeze_layers", int(freeze[1])
+        elif option == "kerasadamw":
+            key, value = "fused_adamw", False
         else:
             raise ValueError(
                 f"Unknown option {option!r} of peer {peer!r}: expected "
-                "'bfloat16', 'float16', 'xla' or 'freezeN'."
+                "'bfloat16', 'float16', 'xla', 'freezeN' or 'kerasadamw'."
             )
         if key in overrides:
             raise ValueError(f"Peer {peer!r} sets {key} twice.")
@@ -259,14 +265,15 @@ def ours_options(peer):
 def peer_config(peer, config):
     """The settings `peer` runs with.
 
-    `--mixed_precision`, `--jit_compile` and `--freeze_layers` are levers of
-    `ours`: its variants override them (see `ours_options`), every other
-    peer runs without them (float32, no XLA, nothing frozen).
+    `--mixed_precision`, `--jit_compile`, `--freeze_layers` and
+    `--fused_adamw` are levers of `ours`: its variants override them (see
+    `ours_options`), every other peer runs without them (float32, no XLA,
+    nothing frozen, Keras' own `AdamW` where it takes ours' settings).
     """
     overrides = ours_options(peer)
     if overrides is None:
         overrides = {"mixed_precision": "none", "jit_compile": False}
-        overrides["freeze_layers"] = 0
+        overrides.update(freeze_layers=0, fused_adamw=False)
     return dict(config, **overrides)
 
 
@@ -636,7 +643,8 @@ def compile_for_benchmark(model, config, num_train_steps, metrics=None):
 
     Args:
         model: the Keras model.
-        config: the settings dict: `learning_rate`, `mixed_precision` (a
+        config: the settings dict: `learning_rate`, `fused_adamw`
+            (`FusedAdamW` or Keras' `AdamW`), `mixed_precision` (a
             loss-scale optimizer for float16) and `jit_compile` are read.
         num_train_steps: steps of the learning-rate schedule.
         metrics: optional metrics for `compile`.
@@ -649,7 +657,9 @@ def compile_for_benchmark(model, config, num_train_steps, metrics=None):
     import tftransformer as tft
 
     optimizer = tft.finetune.create_optimizer(
-        config["learning_rate"], num_train_steps=num_train_steps
+        config["learning_rate"],
+        num_train_steps=num_train_steps,
+        fused=config["fused_adamw"],
     )
     if config["mixed_precision"] == "float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -957,7 +967,7 @@ def default_config(**overrides):
     Returns:
         A dict of `preset`, `steps`, `batch_size`, `warmup_steps`,
         `max_length`, `mixed_precision`, `jit_compile`, `freeze_layers`,
-        `learning_rate`, `seed`, `max_train_examples`, `accuracy_epochs`,
+        `fused_adamw`, `learning_rate`, `seed`, `max_train_examples`, `accuracy_epochs`,
         `matmul_size`, `matmul_seconds` (how long each GEMM dtype runs),
         `torch_threads` (0: PyTorch's default), `fixed_length` (row length
         of the fixed-shape step runs; 0: none) and `fixed_steps` (their
@@ -972,6 +982,7 @@ def default_config(**overrides):
         "mixed_precision": "none",
         "jit_compile": False,
         "freeze_layers": 0,
+        "fused_adamw": True,
         "learning_rate": 5e-5,
         "seed": 0,
         "max_train_examples": None,
@@ -1244,7 +1255,8 @@ def format_markdown(results):
         + f", {results['repeats']} repeats (median), max_length "
         f"{config['max_length']}, ours: mixed_precision={config['mixed_precision']}"
         f", jit_compile={config['jit_compile']}, "
-        f"freeze_layers={config['freeze_layers']}",
+        f"freeze_layers={config['freeze_layers']}, "
+        f"fused_adamw={config['fused_adamw']}",
         "- versions: "
         + "; ".join(
             f"{name} {version}" for name, version in sorted(results["versions"].items())
@@ -1321,8 +1333,9 @@ def format_markdown(results):
             f"Fixed-shape training step: batches of {config['batch_size']} x "
             f"{config['fixed_length']} real tokens (the training texts packed, "
             f"no padding), {config['fixed_steps']} timed steps after "
-            f"{config['warmup_steps']} warmup steps, same optimizer for every "
-            "peer; frozen layers counted forward only.",
+            f"{config['warmup_steps']} warmup steps, same optimizer settings "
+            "for every peer (ours' update as `fused_adamw` says, keras-hub's "
+            "Keras `AdamW`); frozen layers counted forward only.",
             "",
             "| peer | s per step | tokens/s | model GFLOP/s | of GEMM peak |",
             "| --- | ---: | ---: | ---: | ---: |",
@@ -1482,6 +1495,11 @@ def define_flags():
     flags.DEFINE_bool("jit_compile", False, "Ours: compile the train step with XLA.")
     flags.DEFINE_integer(
         "freeze_layers", 0, "Ours: freeze the embeddings and first N layers."
+    )
+    flags.DEFINE_bool(
+        "fused_adamw",
+        True,
+        "Ours: AdamW's update as one fused kernel (FusedAdamW); false: Keras' AdamW.",
     )
     flags.DEFINE_integer(
         "accuracy_epochs",

@@ -43,6 +43,7 @@ def test_ours_variants(bench):
         "freeze_layers": 3,
     }
     assert bench.ours_options("ours+xla") == {"jit_compile": True}
+    assert bench.ours_options("ours+kerasadamw") == {"fused_adamw": False}
     with pytest.raises(ValueError, match="'fp8' of peer 'ours\\+fp8'"):
         bench.parse_peers("ours,ours+fp8")
     with pytest.raises(ValueError, match="sets mixed_precision twice"):
@@ -54,6 +55,8 @@ def test_ours_variants(bench):
     assert bench.peer_config("ours+float16", config)["mixed_precision"] == "float16"
     hub = bench.peer_config("hub128", config)
     assert hub["mixed_precision"] == "none" and hub["freeze_layers"] == 0
+    assert bench.peer_config("ours", config)["fused_adamw"] is True
+    assert hub["fused_adamw"] is False  # keras-hub steps with Keras' AdamW
     peers = ["ours", "ours+xla", "hub512", "hub128"]
     assert bench.fixed_shape_peers(peers, config) == ["ours", "ours+xla", "hub512"]
     assert bench.fixed_shape_peers(["ours"], dict(config, fixed_length=0)) == []

@@ -3,12 +3,15 @@
 The two logical devices must be configured before TensorFlow initializes its
 devices, so each check runs in a fresh process:
 
-    python mirrored_script.py --mode=exact --result=FILE
+    python mirrored_script.py --mode=exact --optimizer=sgd --result=FILE
     python mirrored_script.py --mode=pretrained --result=FILE
 
-`exact`: one SGD step on the same global batch from the same weights, once
-on one device and once mirrored over two; writes the largest weight
-difference between the two runs and how far the step moved the weights.
+`exact`: two steps on the same global batch from the same weights, once
+on one device and once mirrored over two, with SGD or with `FusedAdamW`
+(whose fused kernel updates each replica's copy); writes the largest weight
+difference between the two runs and how far the steps moved the weights.
+One optimizer per process: the collectives of a second mirrored model in
+the same process can collide with the first one's.
 
 `pretrained`: fine-tunes the embedded checkpoint's `TextClassifier` for a
 few steps on 32 real examples, built inside the mirrored scope; writes the
@@ -35,11 +38,11 @@ def two_logical_cpus():
     return ["/cpu:0", "/cpu:1"]
 
 
-def exact(devices):
+def exact(devices, optimizer_name):
     import keras
     import tensorflow as tf
 
-    from tftransformer import distribute, models
+    from tftransformer import distribute, finetune, models
 
     def build():
         encoder = models.TransformerEncoder(
@@ -56,8 +59,12 @@ def exact(devices):
         )
         # The default loss reduction averages over the global batch: each
         # replica divides its sum by its share, Keras by the replica count.
+        if optimizer_name == "sgd":
+            optimizer = keras.optimizers.SGD(0.5)
+        else:
+            optimizer = finetune.FusedAdamW(0.01, weight_decay=0.1)
         model.compile(
-            optimizer=keras.optimizers.SGD(0.5),
+            optimizer=optimizer,
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
         return model
@@ -74,7 +81,7 @@ def exact(devices):
     labels = rng.integers(0, 3, size=global_batch).astype("int32")
 
     def one_step(model):
-        dataset = tf.data.Dataset.from_tensors((features, labels))
+        dataset = tf.data.Dataset.from_tensors((features, labels)).repeat(2)
         model.fit(dataset, epochs=1, verbose=0)
         return model.get_weights()
 
@@ -134,10 +141,14 @@ def pretrained(devices):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["exact", "pretrained"], required=True)
+    parser.add_argument("--optimizer", choices=["sgd", "fused_adamw"], default="sgd")
     parser.add_argument("--result", required=True)
     args = parser.parse_args()
     devices = two_logical_cpus()
-    result = exact(devices) if args.mode == "exact" else pretrained(devices)
+    if args.mode == "exact":
+        result = exact(devices, args.optimizer)
+    else:
+        result = pretrained(devices)
     with open(args.result, "w") as f:
         json.dump(result, f)
 

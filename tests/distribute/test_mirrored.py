@@ -7,13 +7,15 @@ devices, which the test process has long done.
 import json
 import math
 
+import pytest
+
 from tests.distribute.processes import describe, run_scripts
 
 
-def _run(mode, tmp_path):
+def _run(mode, tmp_path, *args):
     result = tmp_path / f"{mode}.json"
     exit_codes, logs = run_scripts(
-        [["mirrored_script.py", f"--mode={mode}", f"--result={result}"]],
+        [["mirrored_script.py", f"--mode={mode}", f"--result={result}", *args]],
         str(tmp_path),
     )
     assert exit_codes == [0], describe(exit_codes, logs)
@@ -21,12 +23,14 @@ def _run(mode, tmp_path):
         return json.load(f)
 
 
-def test_one_mirrored_step_equals_one_single_device_step(tmp_path):
-    result = _run("exact", tmp_path)
+@pytest.mark.parametrize("optimizer", ["sgd", "fused_adamw"])
+def test_mirrored_steps_equal_single_device_steps(tmp_path, optimizer):
+    result = _run("exact", tmp_path, f"--optimizer={optimizer}")
     assert result["replicas"] == 2
-    # The step moved the weights, and both runs moved them the same way.
-    assert result["max_update"] > 1e-3
-    assert result["max_difference"] < 1e-5
+    # The steps moved the weights, and both runs moved them the same way
+    # (up to the order of the replicas' sums).
+    assert result["max_update"] > 1e-2, result
+    assert result["max_difference"] < 1e-3 * result["max_update"], result
 
 
 def test_embedded_checkpoint_fine_tunes_under_mirrored(tmp_path):

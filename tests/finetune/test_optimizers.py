@@ -128,6 +128,8 @@ def test_exclusion_matches_variable_names_not_layer_names():
         (dict(clipnorm=0.0), "clipnorm=0.0"),
         (dict(end_learning_rate=1.0), "end_learning_rate=1.0"),
         (dict(exclude_from_weight_decay="bias"), "exclude_from_weight_decay='bias'"),
+        (dict(fused="yes"), "fused='yes'"),
+        (dict(layer_decay=0.9, fused=False), "layer_decay=0.9, fused=False"),
     ],
 )
 def test_invalid_arguments_are_rejected(kwargs, message):

@@ -33,6 +33,7 @@ from tftransformer.finetune.freezing import (
     frozen_layer_names,
     is_frozen,
 )
+from tftransformer.finetune.fused_adamw import FusedAdamW
 from tftransformer.finetune.gradual_unfreezing import GradualUnfreezing
 from tftransformer.finetune.head_warmup import HeadWarmup
 from tftransformer.finetune.layer_decay import layer_decay_multipliers
@@ -94,6 +95,7 @@ __all__ = [
     "save_weights_atomically",
     "write_checkpoint",
     "WEIGHT_DECAY_EXCLUSIONS",
+    "FusedAdamW",
     "GradualUnfreezing",
     "HeadWarmup",
     "LayerwiseAdamW",

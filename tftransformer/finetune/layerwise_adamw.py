@@ -4,9 +4,11 @@ import numbers
 import keras
 from keras import ops
 
+from tftransformer.finetune.fused_adamw import FusedAdamW
+
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class LayerwiseAdamW(keras.optimizers.AdamW):
+class LayerwiseAdamW(FusedAdamW):
     """AdamW whose learning rate is scaled per variable.
 
     Each variable's step runs at `learning_rate * multiplier`, the multiplier
@@ -32,8 +34,8 @@ class LayerwiseAdamW(keras.optimizers.AdamW):
         learning_rate_multipliers: optional dict mapping variable paths (e.g.
             `"transformer_layer_0/self_attention_layer/query/kernel"`) to
             floats >= 0. See `tftransformer.finetune.layer_decay_multipliers`.
-        **kwargs: the other arguments of `keras.optimizers.AdamW` (`beta_1`,
-            `beta_2`, `epsilon`, `clipnorm`, ...).
+        **kwargs: the other arguments of `FusedAdamW` (Keras' `AdamW` with
+            a fused update): `beta_1`, `beta_2`, `epsilon`, `clipnorm`, ...
 
     Example:
     ```python

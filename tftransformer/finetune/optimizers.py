@@ -6,6 +6,7 @@ import re
 import keras
 import tensorflow as tf
 
+from tftransformer.finetune.fused_adamw import FusedAdamW
 from tftransformer.finetune.layer_decay import layer_decay_multipliers
 from tftransformer.finetune.layerwise_adamw import LayerwiseAdamW
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
@@ -51,6 +52,7 @@ def create_optimizer(
     exclude_from_weight_decay=None,
     layer_decay=None,
     model=None,
+    fused=True,
 ):
     """Returns AdamW with linear warmup and decay, the BERT fine-tuning recipe.
 
@@ -86,11 +88,16 @@ def create_optimizer(
             at the full rate (see `layer_decay_multipliers`). Needs `model`.
         model: the built model to fine-tune; read only with `layer_decay`,
             for its variable paths.
+        fused: bool, whether the Adam update runs as TensorFlow's fused
+            kernel (`FusedAdamW`, the same update in one pass over each
+            variable) or as Keras' elementwise ops (`keras.optimizers.AdamW`,
+            e.g. to compare). `layer_decay` needs `True`.
 
     Returns:
         A `keras.optimizers.AdamW` whose learning rate is a
-        `WarmupLinearDecay` schedule; with `layer_decay`, its subclass
-        `LayerwiseAdamW` holding the per-variable multipliers.
+        `WarmupLinearDecay` schedule: a `FusedAdamW`; with `layer_decay`,
+        its subclass `LayerwiseAdamW` holding the per-variable multipliers;
+        with `fused=False`, Keras' `AdamW` itself.
 
     Raises:
         ValueError: if an argument is out of range.
@@ -144,8 +151,15 @@ def create_optimizer(
             "exclude_from_weight_decay must be None or a list of strings. "
             f"Received: exclude_from_weight_decay={exclude_from_weight_decay!r}"
         )
+    if not isinstance(fused, bool):
+        raise ValueError(f"fused must be True or False. Received: fused={fused!r}")
     multipliers = None
     if layer_decay is not None:
+        if not fused:
+            raise ValueError(
+                "layer_decay needs the fused optimizer (LayerwiseAdamW). "
+                f"Received: layer_decay={layer_decay!r}, fused=False"
+            )
         if model is None:
             raise ValueError(
                 "layer_decay needs the model, to find its layers. Received: "
@@ -166,8 +180,10 @@ def create_optimizer(
         epsilon=epsilon,
         clipnorm=clipnorm,
     )
-    if multipliers is None:
+    if not fused:
         optimizer = keras.optimizers.AdamW(**adamw_args)
+    elif multipliers is None:
+        optimizer = FusedAdamW(**adamw_args)
     else:
         optimizer = LayerwiseAdamW(learning_rate_multipliers=multipliers, **adamw_args)
     if exclude_from_weight_decay is None:
