@@ -40,6 +40,8 @@ class FusedAdamW(keras.optimizers.AdamW):
     """
 
     def _clip_gradients(self, grads):
+        # One slice per occurrence of an index: the norm and the update must
+        # see their sum, the gradient itself.
         grads = [
             tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
             for g in grads
