@@ -967,11 +967,11 @@ def default_config(**overrides):
     Returns:
         A dict of `preset`, `steps`, `batch_size`, `warmup_steps`,
         `max_length`, `mixed_precision`, `jit_compile`, `freeze_layers`,
-        `fused_adamw`, `learning_rate`, `seed`, `max_train_examples`, `accuracy_epochs`,
-        `matmul_size`, `matmul_seconds` (how long each GEMM dtype runs),
-        `torch_threads` (0: PyTorch's default), `fixed_length` (row length
-        of the fixed-shape step runs; 0: none) and `fixed_steps` (their
-        timed steps).
+        `fused_adamw`, `learning_rate`, `seed`, `max_train_examples`,
+        `accuracy_epochs`, `matmul_size`, `matmul_seconds` (how long each
+        GEMM dtype runs), `torch_threads` (0: PyTorch's default),
+        `fixed_length` (row length of the fixed-shape step runs; 0: none)
+        and `fixed_steps` (their timed steps).
     """
     config = {
         "preset": "embedded",
