@@ -172,15 +172,15 @@ def run(
         )
     keras.utils.set_random_seed(seed)
 
-    train, validation, test = _load_splits(
+    train, validation, test = tft.data.load_text_classification_splits(
         train_file,
         validation_file,
         test_file,
         text_column=text_column,
         text_pair_column=text_pair_column,
         label_column=label_column,
-        tfds_data_dir=tfds_data_dir,
         on_bad_rows=on_bad_rows,
+        data_dir=tfds_data_dir,
         seed=seed,
     )
     if max_train_examples:
@@ -483,45 +483,6 @@ def _check_positive(**values):
     for name, value in values.items():
         if value is None or value <= 0:
             raise ValueError(f"{name} must be positive. Received: {name}={value}")
-
-
-def _load_splits(
-    train_file, validation_file, test_file, seed, tfds_data_dir, **columns
-):
-    from tftransformer import data
-
-    if train_file is None:
-        if validation_file or test_file:
-            raise ValueError(
-                "validation_file and test_file need a train_file. Received: "
-                f"validation_file={validation_file!r}, test_file={test_file!r}"
-            )
-        return (
-            data.load_rotten_tomatoes("train"),
-            data.load_rotten_tomatoes("validation"),
-            data.load_rotten_tomatoes("test"),
-        )
-
-    def load(source, split, vocabulary=None):
-        return data.load_text_classification(
-            source,
-            split=split,
-            label_vocabulary=vocabulary,
-            data_dir=tfds_data_dir,
-            **columns,
-        )
-
-    train = load(train_file, "train")
-    if validation_file:
-        validation = load(validation_file, "validation", train.label_vocabulary)
-    else:
-        # Hold out a stratified 10% of the training data.
-        from tftransformer.evaluation import stratified_k_fold
-
-        train_idx, val_idx = stratified_k_fold(train.labels, 10, seed=seed)[0]
-        train, validation = train.take(train_idx), train.take(val_idx)
-    test = load(test_file, "test", train.label_vocabulary) if test_file else validation
-    return train, validation, test
 
 
 def _dataset(data, tokenizer, batch_size, max_length, training, seed):

@@ -76,7 +76,7 @@ def run(
     """
     import keras
 
-    from tftransformer import distribute, finetune, presets, tuning
+    from tftransformer import data, distribute, finetune, presets, tuning
 
     # Before any other TensorFlow call: strategies configure the devices.
     strategy = distribute.get_strategy(distribution)
@@ -97,7 +97,7 @@ def run(
         raise ValueError(f"epochs must be an int >= 1. Received: epochs={epochs!r}")
     keras.utils.set_random_seed(seed)
 
-    train, validation, test = _load_splits(
+    train, validation, test = data.load_text_classification_splits(
         train_file,
         validation_file,
         test_file,
@@ -172,7 +172,7 @@ def run(
     }
 
     def test_accuracy(model):
-        from tftransformer import data, evaluation
+        from tftransformer import evaluation
 
         dataset = data.make_classification_dataset(
             list(test.texts),
@@ -234,39 +234,6 @@ def run(
             f"  python examples/classify.py --config={best_config_path}"
         )
     return result
-
-
-def _load_splits(train_file, validation_file, test_file, seed, **columns):
-    from tftransformer import data
-
-    if train_file is None:
-        if validation_file or test_file:
-            raise ValueError(
-                "validation_file and test_file need a train_file. Received: "
-                f"validation_file={validation_file!r}, test_file={test_file!r}"
-            )
-        return (
-            data.load_rotten_tomatoes("train"),
-            data.load_rotten_tomatoes("validation"),
-            data.load_rotten_tomatoes("test"),
-        )
-
-    def load(source, split, vocabulary=None):
-        return data.load_text_classification(
-            source, split=split, label_vocabulary=vocabulary, **columns
-        )
-
-    train = load(train_file, "train")
-    if validation_file:
-        validation = load(validation_file, "validation", train.label_vocabulary)
-    else:
-        # Hold out a stratified 10% of the training data, as classify.py does.
-        from tftransformer.evaluation import stratified_k_fold
-
-        train_idx, val_idx = stratified_k_fold(train.labels, 10, seed=seed)[0]
-        train, validation = train.take(train_idx), train.take(val_idx)
-    test = load(test_file, "test", train.label_vocabulary) if test_file else validation
-    return train, validation, test
 
 
 def define_flags():

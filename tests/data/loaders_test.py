@@ -9,8 +9,10 @@ import tensorflow as tf
 from tftransformer.data import (
     DataError,
     TextClassificationData,
+    load_rotten_tomatoes,
     load_text_classification,
     load_text_classification_file,
+    load_text_classification_splits,
 )
 
 
@@ -350,3 +352,49 @@ def test_result_checks_its_fields():
         TextClassificationData(
             texts=("a", "b"), labels=[0, 2], label_vocabulary=("x", "y")
         )
+
+
+def test_splits_default_to_the_embedded_data():
+    train, validation, test = load_text_classification_splits()
+    assert [d.source for d in (train, validation, test)] == [
+        load_rotten_tomatoes(split).source for split in ("train", "validation", "test")
+    ]
+    assert len(train) > len(test) > 0
+
+
+def _labelled_csv(tmp_path, name, counts):
+    rows = [
+        f"text {label} {i},{label}"
+        for label, count in counts.items()
+        for i in range(count)
+    ]
+    return _write(tmp_path, name, "text,label\n" + "\n".join(rows) + "\n")
+
+
+def test_splits_hold_out_a_stratified_tenth_and_share_the_vocabulary(tmp_path):
+    path = _labelled_csv(tmp_path, "train.csv", {"neg": 30, "pos": 70})
+    train, validation, test = load_text_classification_splits(path, seed=3)
+    assert test is validation
+    assert (len(train), len(validation)) == (90, 10)
+    assert np.bincount(validation.labels).tolist() == [3, 7]
+    assert not set(train.texts) & set(validation.texts)
+    again = load_text_classification_splits(path, seed=3)[1]
+    assert again.texts == validation.texts
+    assert load_text_classification_splits(path, seed=4)[1].texts != validation.texts
+    # Given validation and test files are read with the training labels.
+    dev = _labelled_csv(tmp_path, "dev.csv", {"pos": 2})
+    test_path = _labelled_csv(tmp_path, "test.csv", {"pos": 1, "neg": 1})
+    train, validation, test = load_text_classification_splits(path, dev, test_path)
+    assert len(train) == 100 and validation.labels.tolist() == [1, 1]
+    assert test.label_vocabulary == ("neg", "pos")
+    unknown = _labelled_csv(tmp_path, "other.csv", {"meh": 1})
+    with pytest.raises(DataError, match="meh"):
+        load_text_classification_splits(path, unknown)
+
+
+def test_splits_refuse_what_cannot_be_split(tmp_path):
+    with pytest.raises(ValueError, match="validation_source='dev.csv'"):
+        load_text_classification_splits(validation_source="dev.csv")
+    path = _labelled_csv(tmp_path, "train.csv", {"neg": 30, "pos": 4})
+    with pytest.raises(DataError, match="label 'pos' has 4.*validation_source"):
+        load_text_classification_splits(path)

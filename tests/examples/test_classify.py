@@ -95,7 +95,7 @@ def test_freeze_layers_above_layer_count_is_refused(tiny_preset, tmp_path):
         ({"learning_rate": 0.0}, "learning_rate=0.0"),
         ({"max_length": 0}, "max_length=0"),
         ({"cv_folds": 1}, "cv_folds=1"),
-        ({"test_file": "x.csv"}, "need a train_file"),
+        ({"test_file": "x.csv"}, "need a train_source"),
     ],
 )
 def test_bad_arguments_fail_before_training(bad, message, tmp_path):

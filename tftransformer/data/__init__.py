@@ -31,6 +31,7 @@ from tftransformer.data.loaders import (
     SUPPORTED_FORMATS,
     load_text_classification,
     load_text_classification_file,
+    load_text_classification_splits,
 )
 from tftransformer.data.multi_task import (
     SAMPLING_RULES,
@@ -157,6 +158,7 @@ __all__ = [
     "load_tagging_file",
     "load_text_classification",
     "load_text_classification_file",
+    "load_text_classification_splits",
     "load_tfds_text_classification",
     "load_wnut16",
     "make_classification_dataset",

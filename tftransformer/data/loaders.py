@@ -20,6 +20,7 @@ import json
 import os
 import re
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -452,3 +453,114 @@ def load_text_classification(
         label_vocabulary=label_vocabulary,
         on_bad_rows=on_bad_rows,
     )
+
+
+def load_text_classification_splits(
+    train_source=None,
+    validation_source=None,
+    test_source=None,
+    text_column=None,
+    label_column=None,
+    text_pair_column=None,
+    on_bad_rows="error",
+    data_dir=None,
+    seed=0,
+):
+    """Loads the training, validation and test splits of a classification task.
+
+    With no sources, the embedded sentiment data's three splits (see
+    `load_rotten_tomatoes`). Otherwise the training data comes from
+    `train_source` and fixes the label vocabulary the other splits are read
+    with; without `validation_source` a stratified 10% of the training data
+    is held out (seeded), and without `test_source` the test split is the
+    validation split. TFDS sources without a split name read `"train"`,
+    `"validation"` and `"test"` respectively.
+
+    Args:
+        train_source: `None` for the embedded data, or a file path or
+            `"tfds:NAME[/CONFIG][:SPLIT]"` (see `load_text_classification`).
+        validation_source: `None`, or the validation data's source.
+        test_source: `None`, or the test data's source.
+        text_column: the text column (TFDS feature); `None` for the default.
+        label_column: the label column (TFDS feature); `None` for the default.
+        text_pair_column: the second text column for pair tasks, or `None`.
+        on_bad_rows: `"error"` or `"skip"`, for rows with an empty text or a
+            missing label.
+        data_dir: the TFDS data directory; ignored for files.
+        seed: int, the seed of the held-out validation split.
+
+    Returns:
+        A tuple `(train, validation, test)` of `TextClassificationData`.
+
+    Raises:
+        ValueError: if a validation or test source comes without a training
+            one.
+        DataError: if a source cannot be read, or the training data has too
+            few examples of a class to hold out a stratified 10%.
+
+    Example:
+
+    ```python
+    train, validation, test = load_text_classification_splits()  # embedded
+    train, validation, test = load_text_classification_splits(
+        "reviews.csv", test_source="test.csv", label_column="sentiment"
+    )
+    ```
+    """
+    if train_source is None:
+        if validation_source or test_source:
+            raise ValueError(
+                "validation_source and test_source need a train_source. Received: "
+                f"validation_source={validation_source!r}, "
+                f"test_source={test_source!r}"
+            )
+        from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
+
+        return tuple(
+            load_rotten_tomatoes(split) for split in ("train", "validation", "test")
+        )
+
+    def load(source, split, vocabulary=None):
+        return load_text_classification(
+            source,
+            split=split,
+            text_column=text_column,
+            label_column=label_column,
+            text_pair_column=text_pair_column,
+            label_vocabulary=vocabulary,
+            on_bad_rows=on_bad_rows,
+            data_dir=data_dir,
+        )
+
+    train = load(train_source, "train")
+    if validation_source:
+        validation = load(validation_source, "validation", train.label_vocabulary)
+    else:
+        train, validation = _hold_out(train, train_source, seed)
+    if test_source:
+        test = load(test_source, "test", train.label_vocabulary)
+    else:
+        test = validation
+    return train, validation, test
+
+
+# One fold of ten: a 10% validation split.
+_HELD_OUT_FOLDS = 10
+
+
+def _hold_out(train, source, seed):
+    from tftransformer.evaluation.cross_validation import stratified_k_fold
+
+    labels, counts = np.unique(train.labels, return_counts=True)
+    if counts.min() < _HELD_OUT_FOLDS:
+        name = train.label_vocabulary[labels[np.argmin(counts)]]
+        raise DataError(
+            f"{source}: holding out a stratified 10% for validation needs "
+            f"{_HELD_OUT_FOLDS} examples of each label; label {name!r} has "
+            f"{counts.min()}. Give validation data instead (validation_source; "
+            "--validation_file of the example scripts)."
+        )
+    train_indices, validation_indices = stratified_k_fold(
+        train.labels, _HELD_OUT_FOLDS, seed=seed
+    )[0]
+    return train.take(train_indices), train.take(validation_indices)
