@@ -343,6 +343,7 @@ def define_flags():
     """Defines the script's flags; only when it runs as a script, so that
     importing `run` from several examples in one process never clashes."""
     from tftransformer.distribute import STRATEGY_NAMES
+    from tftransformer.finetune import define_strategy_flags
 
     flags.DEFINE_string(
         "preset",
@@ -365,39 +366,7 @@ def define_flags():
     flags.DEFINE_string(
         "test_file", None, "Test data; default: the embedded split, or validation."
     )
-    flags.DEFINE_integer(
-        "freeze_layers", 0, "Freeze the embeddings and the first N encoder layers."
-    )
-    flags.DEFINE_integer(
-        "extra_blocks", 0, "New encoder blocks between the backbone and the head."
-    )
-    flags.DEFINE_bool("freeze_backbone", False, "Linear probe: train only the head.")
-    flags.DEFINE_bool(
-        "gradual_unfreeze",
-        False,
-        "Head first, then one encoder layer more from the top every "
-        "--unfreeze_every_epochs (embeddings last).",
-    )
-    flags.DEFINE_integer("unfreeze_every_epochs", 1, "Epochs between unfreezings.")
-    flags.DEFINE_integer(
-        "unfreeze_every_steps", 0, "Steps between unfreezings instead (0: epochs)."
-    )
-    flags.DEFINE_integer(
-        "head_warmup_steps", 0, "Train the new head alone for the first N steps."
-    )
-    flags.DEFINE_float(
-        "layer_decay",
-        None,
-        "Layer-wise learning-rate decay in (0, 1]: encoder layer l of L trains "
-        "at lr*decay**(L-l), embeddings at lr*decay**(L+1).",
-    )
-    flags.DEFINE_integer(
-        "lora_rank",
-        0,
-        "LoRA adapters of this rank on the attention query/value projections; "
-        "the rest of the backbone is frozen (0: off). The adapters are saved "
-        "to adapters.lora.h5.",
-    )
+    define_strategy_flags(flags.FLAGS)
     flags.DEFINE_enum(
         "mixed_precision", "none", list(MIXED_PRECISION), "Compute precision."
     )

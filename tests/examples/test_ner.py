@@ -244,6 +244,7 @@ class _FreshFlags:
 
     def __init__(self):
         self.values = absl_flags.FlagValues()
+        self.FLAGS = self.values
 
     def __getattr__(self, name):
         return functools.partial(getattr(absl_flags, name), flag_values=self.values)

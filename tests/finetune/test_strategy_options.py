@@ -1,6 +1,10 @@
-import pytest
+import inspect
+import sys
 
-from tftransformer.finetune import check_strategy_options
+import pytest
+from absl import flags
+
+from tftransformer.finetune import check_strategy_options, define_strategy_flags
 
 
 @pytest.mark.parametrize(
@@ -100,3 +104,27 @@ def test_sensible_combinations_are_named(options, name):
 def test_contradictions_and_bad_values_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         check_strategy_options(**options)
+
+
+def test_strategy_flags_parse_into_checked_options():
+    flag_values = flags.FlagValues()
+    define_strategy_flags(flag_values)
+    flag_values(["train.py", "--freeze_layers=2", "--head_warmup_steps=100"])
+    names = inspect.signature(check_strategy_options).parameters
+    options = {name: flag_values[name].value for name in names if name in flag_values}
+    assert set(names) - set(options) == {"num_layers"}
+    assert check_strategy_options(**options) == "freeze 2 layers, head warmup 100 steps"
+    assert flag_values.unfreeze_every_epochs == 1
+    assert flag_values.unfreeze_every_steps == 0
+    # Key flags of the calling module: a script's --help lists them.
+    key_flags = flag_values.get_key_flags_for_module(sys.modules[__name__])
+    assert {"freeze_layers", "lora_rank"} <= {flag.name for flag in key_flags}
+
+
+def test_strategy_flags_refuse_bad_values_and_a_bad_destination():
+    flag_values = flags.FlagValues()
+    define_strategy_flags(flag_values)
+    with pytest.raises(flags.IllegalFlagValueError, match="freeze_layers"):
+        flag_values(["train.py", "--freeze_layers=two"])
+    with pytest.raises(ValueError, match=r"flag_values=\{\}"):
+        define_strategy_flags({})

@@ -63,7 +63,10 @@ from tftransformer.finetune.smoothed_sparse_categorical_crossentropy import (
     SmoothedSparseCategoricalCrossentropy,
 )
 from tftransformer.finetune.stop_on_non_finite_loss import StopOnNonFiniteLoss
-from tftransformer.finetune.strategy_options import check_strategy_options
+from tftransformer.finetune.strategy_options import (
+    check_strategy_options,
+    define_strategy_flags,
+)
 from tftransformer.finetune.time_budget import TimeBudget
 from tftransformer.finetune.trainable_state import (
     apply_trainable_change,
@@ -106,6 +109,7 @@ __all__ = [
     "backbone_sublayers",
     "capture_trainable_state",
     "check_strategy_options",
+    "define_strategy_flags",
     "class_weights",
     "classification_loss",
     "compute_train_steps",
