@@ -215,7 +215,9 @@ def run(
             )
         # Model, optimizer and metrics live in the strategy's scope.
         with strategy.scope():
-            classifier, tokenizer, strategy_name = build_classifier(train_data)
+            classifier, tokenizer, strategy_name, first_epoch = build_classifier(
+                train_data
+            )
         summary = tft.finetune.describe_training(
             classifier, classifier.optimizer, strategy_name
         )
@@ -252,16 +254,11 @@ def run(
                 tft.finetune.HeadWarmup(head_warmup_steps, verbose=bool(verbose))
             )
         history = classifier.fit(
-            # Each epoch's order depends on (seed, epoch) only, so that a
-            # resumed epoch sees the batches the interrupted one saw.
             resumable.epoch_dataset(
-                lambda epoch: _dataset(
-                    train_data,
-                    tokenizer,
-                    global_batch,
-                    max_length,
-                    True,
-                    tft.finetune.epoch_seed(seed, epoch),
+                lambda epoch: (
+                    first_epoch
+                    if epoch == 0
+                    else training_dataset(train_data, tokenizer, epoch)
                 )
             ),
             validation_data=_dataset(
@@ -307,12 +304,10 @@ def run(
             tft.finetune.freeze_layers(classifier, freeze_layers)
         # Length buckets each end with a partial batch: the schedule counts
         # the batches an epoch's dataset declares (the same every epoch).
-        steps = tft.finetune.count_train_steps(
-            _dataset(
-                train_data, preprocessor.tokenizer, global_batch, max_length, True, seed
-            ),
-            epochs,
-        )
+        # The first epoch's dataset is kept for training: made once, it
+        # tokenizes the texts once.
+        first_epoch = training_dataset(train_data, preprocessor.tokenizer, 0)
+        steps = tft.finetune.count_train_steps(first_epoch, epochs)
         optimizer = tft.finetune.create_optimizer(
             learning_rate,
             num_train_steps=steps,
@@ -330,7 +325,19 @@ def run(
             metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
             jit_compile=jit_compile,
         )
-        return classifier, preprocessor.tokenizer, strategy_name
+        return classifier, preprocessor.tokenizer, strategy_name, first_epoch
+
+    def training_dataset(data, tokenizer, epoch):
+        # Each epoch's order depends on (seed, epoch) only, so that a resumed
+        # epoch sees the batches the interrupted one saw.
+        return _dataset(
+            data,
+            tokenizer,
+            global_batch,
+            max_length,
+            True,
+            tft.finetune.epoch_seed(seed, epoch),
+        )
 
     def evaluate(classifier, tokenizer, data):
         dataset = _dataset(data, tokenizer, global_batch, max_length, False, seed)
@@ -345,8 +352,6 @@ def run(
             strategy,
             train,
             global_batch,
-            max_length,
-            seed,
             find_lr_steps,
             model_dir,
             chief,
@@ -440,8 +445,6 @@ def _find_learning_rate(
     strategy,
     train,
     batch_size,
-    max_length,
-    seed,
     num_steps,
     model_dir,
     chief,
@@ -451,8 +454,7 @@ def _find_learning_rate(
     from tftransformer.tuning import find_learning_rate
 
     with strategy.scope():
-        classifier, tokenizer, strategy_name = build_classifier(train)
-    dataset = _dataset(train, tokenizer, batch_size, max_length, True, seed)
+        classifier, _, strategy_name, dataset = build_classifier(train)
     result = find_learning_rate(classifier, dataset, num_steps=num_steps)
     if chief:
         os.makedirs(model_dir, exist_ok=True)
@@ -468,14 +470,25 @@ def _find_learning_rate(
         except ImportError:
             pass
     if verbose:
-        print(
+        heading = (
             f"Learning-rate range test ({result.num_steps} steps of "
-            f"{batch_size} examples, {strategy_name}): suggested learning rate "
-            f"{result.suggestion:.2e}"
-            + (" (the loss diverged at the end)" if result.diverged else "")
-            + f"\nCurve written to {model_dir}/lr_finder.json; train with "
-            f"--learning_rate={result.suggestion:.2e}"
+            f"{batch_size} examples, {strategy_name}): "
         )
+        if result.suggestion is None:
+            # The lowest smoothed loss came within the first two steps.
+            print(
+                heading + "no suggestion, the loss did not fall over the first "
+                "steps.\nCurve written to "
+                f"{model_dir}/lr_finder.json; try more --find_lr_steps."
+            )
+        else:
+            print(
+                heading
+                + f"suggested learning rate {result.suggestion:.2e}"
+                + (" (the loss diverged at the end)" if result.diverged else "")
+                + f"\nCurve written to {model_dir}/lr_finder.json; train with "
+                f"--learning_rate={result.suggestion:.2e}"
+            )
     return {"lr_finder": result, "suggestion": result.suggestion}
 
 

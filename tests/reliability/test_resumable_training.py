@@ -270,6 +270,35 @@ def test_epoch_order_depends_on_seed_and_epoch_only():
     assert first != [int(y) for _, y in _make_dataset(3).unbatch()]
 
 
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_each_epoch_data_is_made_once(tmp_path, interrupted):
+    # Making a dataset may tokenize every text: epoch 0's data is the one
+    # made for the element spec, and a resumed run makes only its epochs'.
+    made = []
+
+    def make_dataset(epoch):
+        made.append(epoch)
+        return _make_dataset(epoch)
+
+    def fit(extra=()):
+        resumable = ResumableTraining(tmp_path, verbose=0)
+        _model().fit(
+            resumable.epoch_dataset(make_dataset),
+            epochs=3,
+            verbose=0,
+            callbacks=[resumable, *extra],
+        )
+
+    if interrupted:
+        with pytest.raises(_Interrupt):
+            fit([_InterruptAt(1)])
+        assert made == [0, 1]
+        made.clear()
+    fit()
+    # The resumed fit makes epoch 0's data for the element spec only.
+    assert made == ([0, 2] if interrupted else [0, 1, 2])
+
+
 class _PoisonWeights(keras.callbacks.Callback):
     """Puts a NaN into the first kernel after the given global step."""
 

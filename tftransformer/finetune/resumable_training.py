@@ -154,6 +154,7 @@ class ResumableTraining(keras.callbacks.Callback):
         # The epoch `fit` is in, and its batches; `epoch_dataset` reads them.
         self._epoch = 0
         self._make_dataset = None
+        self._first_dataset = None
         self._prepared = None
         self._reset_progress()
 
@@ -191,6 +192,9 @@ class ResumableTraining(keras.callbacks.Callback):
         AdamW's weight decay and count an optimizer step (the data read fails
         only after those ran).
 
+        `make_dataset(0)` is called here, for the element structure, and
+        its dataset is the one epoch 0 reads.
+
         Args:
             make_dataset: callable taking the epoch (int, 0-based) and
                 returning a finite `tf.data.Dataset` of batches; the element
@@ -204,7 +208,10 @@ class ResumableTraining(keras.callbacks.Callback):
                 f"make_dataset must be a callable. Received: {make_dataset!r}"
             )
         self._make_dataset = make_dataset
-        element_spec = make_dataset(0).element_spec
+        # Made once for its element spec and kept as epoch 0's data: making
+        # a dataset may tokenize all the texts.
+        self._first_dataset = make_dataset(0)
+        element_spec = self._first_dataset.element_spec
 
         def generate():
             prepared, self._prepared = self._prepared, None
@@ -213,14 +220,21 @@ class ResumableTraining(keras.callbacks.Callback):
             else:
                 # A pass outside an epoch: Keras reading a first batch to
                 # build the model under a distribution strategy.
-                yield from make_dataset(self._epoch).as_numpy_iterator()
+                yield from self._epoch_data(self._epoch).as_numpy_iterator()
 
         return tf.data.Dataset.from_generator(generate, output_signature=element_spec)
+
+    def _epoch_data(self, epoch):
+        if epoch == 0 and self._first_dataset is not None:
+            return self._first_dataset
+        return self._make_dataset(epoch)
 
     def _prepare_epoch(self, epoch):
         if self._make_dataset is None:
             return
-        batches = list(self._make_dataset(epoch).as_numpy_iterator())
+        dataset = self._epoch_data(epoch)
+        self._first_dataset = None
+        batches = list(dataset.as_numpy_iterator())
         self._prepared = (epoch, batches)
         self._epoch_batches = (epoch, len(batches))
 
@@ -506,6 +520,7 @@ class ResumableTraining(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self.model._initial_epoch = None
         self._prepared = None
+        self._first_dataset = None
         # Training may have ended before any epoch ran (early stopping had
         # ended it): the optimizer still gets its state back.
         self._restore_optimizer()
