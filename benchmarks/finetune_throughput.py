@@ -1312,8 +1312,8 @@ def format_markdown(results):
             "",
             f"Test accuracy after {config['accuracy_epochs']} epoch(s) on the "
             "whole training split. The clock runs from the first step, tracing "
-            "included, and for ours and keras-hub the tokenization inside the "
-            "input pipeline (transformers tokenizes before its clock starts).",
+            "included, and for keras-hub the tokenization inside its input "
+            "pipeline (ours and transformers tokenize before the clock starts).",
             "",
             "| peer | test accuracy | train seconds | examples/s | vs ours "
             "| peak RSS MiB |",
