@@ -35,6 +35,13 @@ def test_padding_is_ignored(mode, expected):
     np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-6, atol=1e-6)
 
 
+def test_max_of_large_negative_values_ignores_padding():
+    x = np.full((1, 3, 2), -5e4, "float32")
+    x[0, 2] = -1e6  # padding, lower still
+    out = SequencePooling("max")(x, padding_mask=np.array([[True, True, False]]))
+    np.testing.assert_array_equal(np.asarray(out), [[-5e4, -5e4]])
+
+
 def test_all_padding_row_gives_zeros():
     mask = np.zeros((2, 4), bool)
     for mode in ("mean", "max"):

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -9,6 +10,7 @@ from tests.layers.test_transformer_encoder_block import (
     np_residual,
     randomize_weights,
 )
+from tftransformer.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
 from tftransformer.testing import run_layer_test
 
@@ -141,6 +143,30 @@ def test_padded_encoder_positions_do_not_change_outputs():
     # Without the mask the padded encoder values reach row 1.
     unmasked = ops.convert_to_numpy(block(decoder, changed))
     assert np.abs(unmasked[1] - before[1]).max() > 1e-3
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_keras_mask_of_shared_encoder_output_reaches_every_block(functional):
+    # Two blocks read one masked encoder output: the first must not strip the
+    # Keras mask the second one needs.
+    embedding = TokenAndPositionEmbedding(20, 8, 16, mask_zero=True)
+    blocks = [TransformerDecoderBlock(intermediate_dim=8, num_heads=2) for _ in "ab"]
+    decoder = np.random.default_rng(6).normal(size=(1, 3, 8)).astype("float32")
+
+    def stack(decoder, tokens):
+        encoder = embedding(tokens)
+        for block in blocks:
+            decoder = block(decoder, encoder)
+        return decoder
+
+    run = stack
+    if functional:
+        inputs = (keras.Input((3, 8)), keras.Input((None,), dtype="int32"))
+        model = keras.Model(inputs, stack(*inputs))
+        run = lambda decoder, tokens: model((decoder, tokens))  # noqa: E731
+    real = ops.convert_to_numpy(run(decoder, np.array([[5, 6, 7]])))
+    padded = ops.convert_to_numpy(run(decoder, np.array([[5, 6, 7, 0, 0, 0]])))
+    np.testing.assert_allclose(padded, real, atol=1e-5)
 
 
 def test_padded_decoder_positions_are_not_attended():

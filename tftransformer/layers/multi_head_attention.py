@@ -1,5 +1,6 @@
 import keras
 from keras import ops
+from keras.src.backend import get_keras_mask, set_keras_mask
 
 from tftransformer.layers.relative_position_bias import RelativePositionBias
 
@@ -135,18 +136,29 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         use_causal_mask=False,
     ):
         self._check_feature_dims(query, value, key)
-        return super().call(
-            query,
-            value,
-            key=key,
-            query_mask=query_mask,
-            value_mask=value_mask,
-            key_mask=key_mask,
-            attention_mask=attention_mask,
-            return_attention_scores=return_attention_scores,
-            training=training,
-            use_causal_mask=use_causal_mask,
-        )
+        # Keras' call deletes the Keras masks of its input tensors (so its
+        # projections do not warn about dropping them); put them back, or a
+        # tensor used again after this layer (one encoder output feeding
+        # several decoder blocks, a residual branch) is no longer masked.
+        inputs = [t for t in (query, value, key) if t is not None]
+        masks = [get_keras_mask(t) for t in inputs]
+        try:
+            return super().call(
+                query,
+                value,
+                key=key,
+                query_mask=query_mask,
+                value_mask=value_mask,
+                key_mask=key_mask,
+                attention_mask=attention_mask,
+                return_attention_scores=return_attention_scores,
+                training=training,
+                use_causal_mask=use_causal_mask,
+            )
+        finally:
+            for tensor, mask in zip(inputs, masks):
+                if mask is not None:
+                    set_keras_mask(tensor, mask)
 
     def _check_feature_dims(self, query, value, key):
         # The projections are fixed at build time; a different feature width

@@ -59,7 +59,8 @@ class SequencePooling(keras.layers.Layer):
             # An all-padding row yields zeros rather than NaN.
             count = ops.maximum(ops.sum(weights, axis=1), ops.cast(1, inputs.dtype))
             return total / count
-        lowest = ops.cast(keras.backend.epsilon() - 3e4, inputs.dtype)
+        # -inf, not a large negative constant, so real values below it win.
+        lowest = ops.cast(float("-inf"), inputs.dtype)
         pooled = ops.max(ops.where(keep, inputs, lowest), axis=1)
         any_real = ops.any(keep, axis=1)
         return ops.where(any_real, pooled, ops.zeros_like(pooled))
