@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from tftransformer._arguments import python_number
+
 # Added to the scores of masked positions before the softmax, which runs in
 # float32 whatever the compute dtype: exp(-1e9) is exactly 0 there.
 _MASKED_SCORE = -1e9
@@ -55,6 +57,7 @@ class AttentionPooling(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        hidden_dim = python_number(hidden_dim)
         if hidden_dim is not None and (
             isinstance(hidden_dim, bool)
             or not isinstance(hidden_dim, int)

@@ -1,5 +1,7 @@
 import keras
 
+from tftransformer._arguments import python_number
+
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class FeedForward(keras.layers.Layer):
@@ -45,6 +47,8 @@ class FeedForward(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        intermediate_dim = python_number(intermediate_dim)
+        dropout = python_number(dropout)
         if (
             isinstance(intermediate_dim, bool)
             or not isinstance(intermediate_dim, int)

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 from keras.src.backend import get_keras_mask, set_keras_mask
 
+from tftransformer._arguments import python_number
 from tftransformer.layers.relative_position_bias import RelativePositionBias
 
 
@@ -72,6 +73,13 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         bidirectional=True,
         **kwargs,
     ):
+        num_heads = python_number(num_heads)
+        key_dim = python_number(key_dim)
+        relative_position_buckets = python_number(relative_position_buckets)
+        relative_position_max_distance = python_number(relative_position_max_distance)
+        for name in ("value_dim", "dropout"):
+            if name in kwargs:
+                kwargs[name] = python_number(kwargs[name])
         dropout = kwargs.get("dropout", 0.0)
         if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(

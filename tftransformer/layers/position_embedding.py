@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from tftransformer._arguments import python_number
+
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class PositionEmbedding(keras.layers.Layer):
@@ -43,6 +45,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
+        sequence_length = python_number(sequence_length)
         if isinstance(sequence_length, bool) or not (
             isinstance(sequence_length, int) and sequence_length > 0
         ):

@@ -3,6 +3,8 @@ import math
 import keras
 from keras import ops
 
+from tftransformer._arguments import python_number
+
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class RelativePositionBias(keras.layers.Layer):
@@ -61,6 +63,9 @@ class RelativePositionBias(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        num_buckets = python_number(num_buckets)
+        max_distance = python_number(max_distance)
+        num_heads = python_number(num_heads)
         if not _is_positive_int(num_heads):
             raise ValueError(
                 f"num_heads must be a positive integer. Received: num_heads={num_heads}"

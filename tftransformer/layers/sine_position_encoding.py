@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from tftransformer._arguments import python_number
+
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class SinePositionEncoding(keras.layers.Layer):
@@ -42,6 +44,7 @@ class SinePositionEncoding(keras.layers.Layer):
 
     def __init__(self, max_wavelength=10000, **kwargs):
         super().__init__(**kwargs)
+        max_wavelength = python_number(max_wavelength)
         if isinstance(max_wavelength, bool) or not (
             isinstance(max_wavelength, (int, float)) and max_wavelength > 0
         ):

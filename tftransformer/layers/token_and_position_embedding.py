@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from tftransformer._arguments import python_number
 from tftransformer.layers.position_embedding import PositionEmbedding
 from tftransformer.layers.sine_position_encoding import SinePositionEncoding
 
@@ -69,6 +70,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        vocabulary_size = python_number(vocabulary_size)
+        sequence_length = python_number(sequence_length)
+        embedding_dim = python_number(embedding_dim)
         for arg_name, value in (
             ("vocabulary_size", vocabulary_size),
             ("sequence_length", sequence_length),

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from tftransformer._arguments import python_number
 from tftransformer.layers.feed_forward import FeedForward
 from tftransformer.layers.masking import (
     compute_causal_mask,
@@ -103,6 +104,11 @@ class TransformerDecoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        intermediate_dim = python_number(intermediate_dim)
+        num_heads = python_number(num_heads)
+        dropout = python_number(dropout)
+        relative_position_buckets = python_number(relative_position_buckets)
+        relative_position_max_distance = python_number(relative_position_max_distance)
         _check_block_arguments(intermediate_dim, num_heads, dropout)
         if use_relative_position_bias:
             _check_bucket_arguments(

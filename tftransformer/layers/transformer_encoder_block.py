@@ -1,5 +1,6 @@
 import keras
 
+from tftransformer._arguments import python_number
 from tftransformer.layers.feed_forward import FeedForward
 from tftransformer.layers.masking import merge_padding_and_attention_mask
 from tftransformer.layers.multi_head_attention import MultiHeadAttention
@@ -84,6 +85,11 @@ class TransformerEncoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        intermediate_dim = python_number(intermediate_dim)
+        num_heads = python_number(num_heads)
+        dropout = python_number(dropout)
+        relative_position_buckets = python_number(relative_position_buckets)
+        relative_position_max_distance = python_number(relative_position_max_distance)
         _check_block_arguments(intermediate_dim, num_heads, dropout)
         if use_relative_position_bias:
             _check_bucket_arguments(

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from tftransformer._arguments import python_number
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
@@ -89,6 +90,11 @@ class LongDocumentClassifier(keras.Model):
         label_names=None,
         **kwargs,
     ):
+        num_classes = python_number(num_classes)
+        max_chunks = python_number(max_chunks)
+        chunk_length = python_number(chunk_length)
+        stride = python_number(stride)
+        dropout = python_number(dropout)
         _check_int("num_classes", num_classes, 2)
         _check_int("max_chunks", max_chunks, 1)
         _check_int("chunk_length", chunk_length, 3)

@@ -1,6 +1,7 @@
 import keras
 import keras_hub
 
+from tftransformer._arguments import python_number
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.extra_blocks import extra_encoder_blocks
@@ -80,6 +81,9 @@ class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier):
         frozen_backbone_layers=None,
         **kwargs,
     ):
+        num_classes = python_number(num_classes)
+        dropout = python_number(dropout)
+        num_extra_blocks = python_number(num_extra_blocks)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(
                 "num_classes must be an integer >= 2. "
@@ -89,7 +93,7 @@ class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier):
             raise ValueError(
                 f"pooling must be one of {POOLING_MODES}. Received: pooling={pooling!r}"
             )
-        if not 0 <= dropout < 1:
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
         if label_names is not None:
             label_names = [str(name) for name in label_names]

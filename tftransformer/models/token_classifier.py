@@ -1,6 +1,7 @@
 import keras
 import keras_hub
 
+from tftransformer._arguments import python_number
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
@@ -86,11 +87,14 @@ class TokenClassifier(ShuffledFit, keras_hub.models.Task):
         extra_block_intermediate_dim=None,
         **kwargs,
     ):
+        num_tags = python_number(num_tags)
+        dropout = python_number(dropout)
+        num_extra_blocks = python_number(num_extra_blocks)
         if isinstance(num_tags, bool) or not isinstance(num_tags, int) or num_tags < 2:
             raise ValueError(
                 f"num_tags must be an integer >= 2. Received: num_tags={num_tags!r}"
             )
-        if not 0 <= dropout < 1:
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
         if tag_names is not None:
             if isinstance(tag_names, str):

@@ -1,5 +1,6 @@
 import keras
 
+from tftransformer._arguments import python_number
 from tftransformer.layers.sequence_pooling import SequencePooling
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.transformer_encoder import check_dropout
@@ -79,6 +80,8 @@ class TransformerClassifier(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        num_classes = python_number(num_classes)
+        dropout = python_number(dropout)
         if isinstance(num_classes, bool) or not (
             isinstance(num_classes, int) and num_classes >= 1
         ):

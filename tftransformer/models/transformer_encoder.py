@@ -1,5 +1,6 @@
 import keras
 
+from tftransformer._arguments import python_number
 from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
@@ -103,6 +104,13 @@ class TransformerEncoder(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        vocabulary_size = python_number(vocabulary_size)
+        num_layers = python_number(num_layers)
+        num_heads = python_number(num_heads)
+        hidden_dim = python_number(hidden_dim)
+        intermediate_dim = python_number(intermediate_dim)
+        max_sequence_length = python_number(max_sequence_length)
+        dropout = python_number(dropout)
         check_positive_int(
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
