@@ -76,6 +76,12 @@ def run(
         test tags, one list per sentence) and `summary` (what trained, from
         `tftransformer.finetune.describe_training`).
     """
+    # The settings a resumed run must share with the run that checkpointed.
+    run_config = {
+        name: value
+        for name, value in locals().items()
+        if name not in ("verbose", "model_dir", "distribution")
+    }
     import keras
 
     import tftransformer as tft
@@ -122,6 +128,11 @@ def run(
             f"validation, {len(test)} test sentences; {len(tags)} tags, "
             f"entity types {list(train.entity_types)}"
         )
+    # Refuse another run's output directory before writing anything.
+    run_config["data_sha256"] = tft.finetune.fingerprint(
+        train.words, train.tags, validation.words, validation.tags
+    )
+    tft.finetune.check_run_directory(model_dir, run_config, list(tags))
 
     backbone_dtype = None if mixed_precision == "none" else f"mixed_{mixed_precision}"
     # Model, optimizer and metrics live in the strategy's scope.
@@ -131,21 +142,23 @@ def run(
         )
     tokenizer = preprocessor.tokenizer
 
-    def dataset(data, training):
+    def dataset(data, epoch=None):
+        # Training data (an `epoch`) is shuffled by (seed, epoch) alone, so a
+        # resumed epoch sees the batches the interrupted one saw.
         return tft.data.make_tagging_dataset(
             data.words,
             data.tag_ids,
             tokenizer,
             batch_size=global_batch,
             max_length=max_length,
-            shuffle=training,
-            seed=seed,
+            shuffle=epoch is not None,
+            seed=tft.finetune.epoch_seed(seed, epoch or 0),
         )
 
-    train_dataset = dataset(train, True)
     # Length buckets each end with a partial batch: the schedule counts the
     # batches the dataset declares.
-    steps = tft.finetune.count_train_steps(train_dataset, epochs)
+    first_epoch = dataset(train, epoch=0)
+    steps = tft.finetune.count_train_steps(first_epoch, epochs)
     with strategy.scope():
         tagger = tft.models.TokenClassifier(
             backbone,
@@ -190,7 +203,15 @@ def run(
     # Before the default callbacks, so that they see `val_entity_f1`.
     callbacks = [tft.evaluation.EntityF1Callback(validation, global_batch)]
     callbacks += tft.distribute.training_callbacks(
-        model_dir, strategy, monitor="val_entity_f1", mode="max", patience=patience
+        model_dir,
+        strategy,
+        monitor="val_entity_f1",
+        mode="max",
+        patience=patience,
+        run_config=run_config,
+    )
+    resumable = next(
+        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
     )
     # After the resume callback, so that they read the restored step.
     if gradual_unfreeze:
@@ -207,8 +228,10 @@ def run(
         )
     start = time.time()
     history = tagger.fit(
-        train_dataset,
-        validation_data=dataset(validation, False),
+        resumable.epoch_dataset(
+            lambda epoch: first_epoch if epoch == 0 else dataset(train, epoch)
+        ),
+        validation_data=dataset(validation),
         epochs=epochs,
         callbacks=callbacks,
         verbose=verbose,

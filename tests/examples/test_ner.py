@@ -15,7 +15,7 @@ from tftransformer.data import (
     load_wnut16,
 )
 from tftransformer.evaluation import extract_entities, predict_tags
-from tftransformer.finetune import frozen_layer_names, lora_variables
+from tftransformer.finetune import frozen_layer_names, lora_variables, write_checkpoint
 from tftransformer.presets import load_backbone
 
 
@@ -95,6 +95,28 @@ def test_run_checks_its_arguments(tmp_path):
         ner.run(epochs=0, model_dir=str(tmp_path))
     with pytest.raises(ValueError, match="max_length must be an integer >= 2"):
         ner.run(max_length=1, model_dir=str(tmp_path))
+
+
+def test_run_refuses_a_directory_holding_another_runs_checkpoint(
+    tiny_preset, tiny_conll_files, tmp_path
+):
+    backup = tmp_path / "run" / "backup"
+    write_checkpoint(
+        backup / "checkpoint.safetensors",
+        {"model/00000": np.zeros(2)},
+        {"run_config": {"learning_rate": 5e-5}},
+    )
+    with pytest.raises(ValueError, match="learning_rate: 5e-05 then, 0.001 now"):
+        ner.run(
+            preset=tiny_preset,
+            model_dir=str(tmp_path / "run"),
+            **tiny_conll_files,
+            **TINY,
+        )
+    assert sorted(p.name for p in (tmp_path / "run").rglob("*")) == [
+        "backup",
+        "checkpoint.safetensors",
+    ]
 
 
 @pytest.fixture(scope="module")

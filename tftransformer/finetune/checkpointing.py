@@ -382,7 +382,9 @@ def _saved_model_labels(path):
         ) from None
     inner = config.get("config") if isinstance(config, dict) else None
     inner = inner if isinstance(inner, dict) else {}
-    return config.get("class_name"), inner.get("label_names")
+    # A text classifier's labels, or a token classifier's tags.
+    labels = inner.get("label_names", inner.get("tag_names"))
+    return config.get("class_name"), labels
 
 
 def check_run_directory(directory, run_config, label_names=None):
@@ -392,8 +394,8 @@ def check_run_directory(directory, run_config, label_names=None):
     `directory`: the resume checkpoint `backup/checkpoint.safetensors` must
     have been written with the same `run_config` (compared on the settings
     both have, so that a version adding a setting still resumes), and a
-    `model.keras` must be a text classifier with the same labels. Nothing is
-    written.
+    `model.keras` must be a text classifier with the same labels (or a token
+    classifier with the same tags). Nothing is written.
 
     Args:
         directory: str or path-like, the run's output directory (need not
