@@ -67,6 +67,11 @@ def test_frozen_layer_names_round_trip():
     ]
     assert all(is_frozen(layer) for layer in refrozen)
 
+    # Any iterable of names, a generator included (read once).
+    third = tiny_text_classifier()
+    freeze_layers_by_name(third, (name for name in names))
+    assert frozen_layer_names(third) == names
+
     # Setting trainable back is an unfreeze.
     refrozen[-1].trainable = True
     assert not is_frozen(refrozen[-1])
@@ -79,6 +84,7 @@ def test_frozen_layer_names_round_trip():
         (["transformer_layer_0", "transformer_layer_9"], r"\['transformer_layer_9'\]"),
         ("transformer_layer_0", "must be a list of layer names"),
         ([3], r"layer_names=\[3\]"),
+        (None, "layer_names=None"),
     ],
 )
 def test_freeze_layers_by_name_rejects_bad_names(names, message):

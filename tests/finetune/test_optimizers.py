@@ -58,6 +58,8 @@ def test_warmup_steps(kwargs, expected_warmup):
         (None, {"gamma", "beta", "bias"}),  # LayerNorm and biases, the default
         ([], set()),  # everything decays
         (["embeddings"], {"embeddings"}),
+        # A generator, read once.
+        ((name for name in ["embeddings"]), {"embeddings"}),
     ],
 )
 def test_weight_decay_exclusion_on_bert(exclude, excluded_names):
@@ -130,6 +132,16 @@ def test_exclusion_matches_variable_names_not_layer_names():
         (dict(exclude_from_weight_decay="bias"), "exclude_from_weight_decay='bias'"),
         (dict(fused="yes"), "fused='yes'"),
         (dict(layer_decay=0.9, fused=False), "layer_decay=0.9, fused=False"),
+        (dict(layer_decay=0.9, model=1), "layer_decay=0.9, model=1"),
+        (dict(learning_rate=float("inf")), "learning_rate=inf"),
+        (dict(learning_rate=float("nan")), "learning_rate=nan"),
+        (dict(weight_decay=float("nan")), "weight_decay=nan"),
+        (dict(clipnorm=float("nan")), "clipnorm=nan"),
+        (dict(beta_1=1.5), "beta_1=1.5"),
+        (dict(beta_2=-1), "beta_2=-1"),
+        (dict(epsilon=-1.0), "epsilon=-1.0"),
+        (dict(epsilon="a"), "epsilon='a'"),
+        (dict(exclude_from_weight_decay=5), "exclude_from_weight_decay=5"),
     ],
 )
 def test_invalid_arguments_are_rejected(kwargs, message):

@@ -411,6 +411,13 @@ def test_head_importance_refuses_bad_arguments(kwargs, message):
         head_importance(model, [], **kwargs)
 
 
+def test_head_importance_refuses_lora_adapters():
+    model, backbone = float64_classifier()
+    backbone.enable_lora(2)
+    with pytest.raises(ValueError, match="merge_lora"):
+        head_importance(model, [])
+
+
 def test_head_importance_refuses_empty_or_unlabelled_data():
     model, _ = float64_classifier()
     with pytest.raises(ValueError, match="empty"):

@@ -1,6 +1,7 @@
 import json
 import types
 
+import keras
 import pytest
 
 from tests.finetune.strategy_models import (
@@ -110,6 +111,19 @@ def test_layer_decay_optimizer_is_read_through_its_multipliers():
         (0.0625, EMBEDDINGS, EMBEDDINGS_WITH_WEIGHTS),
     ]
     assert groups[-1]["learning_rate"] == pytest.approx(1e-3 / 16)
+
+
+def test_loss_scale_optimizer_is_read_through_to_the_schedule_peak():
+    classifier = tiny_text_classifier()
+    optimizer = keras.optimizers.LossScaleOptimizer(
+        create_optimizer(1e-3, num_train_steps=10, layer_decay=0.5, model=classifier)
+    )
+    summary = describe_training(classifier, optimizer)
+    # The warmup schedule is at 0 now; its peak is the rate to report.
+    assert summary["learning_rate"] == pytest.approx(1e-3)
+    assert [g["learning_rate"] for g in summary["learning_rate_groups"]] == (
+        pytest.approx([1e-3, 5e-4, 2.5e-4, 1.25e-4, 6.25e-5])
+    )
 
 
 def test_format_and_write(tmp_path):

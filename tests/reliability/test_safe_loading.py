@@ -88,12 +88,17 @@ def test_checkpoint_round_trip_keeps_shapes_dtypes_and_state(tmp_path):
         "matrix": np.arange(6, dtype="float32").reshape(2, 3),
         "seed": np.array([1, 2], "uint32"),
         "flags": np.array([True, False]),
+        # Stored as copies: a NumPy scalar, a transposed and a strided view.
+        "numpy_scalar": np.float32(3),
+        "transposed": np.arange(6, dtype="float32").reshape(2, 3).T,
+        "strided": np.arange(8, dtype="float32").reshape(2, 4)[:, ::2],
     }
     state = {"epoch": 2, "best": 0.875, "history": {"loss": [0.5, 0.25]}}
     write_checkpoint(tmp_path / "c.safetensors", arrays, state)
     loaded, loaded_state = read_checkpoint(tmp_path / "c.safetensors")
     assert loaded_state == state
     for name, array in arrays.items():
+        array = np.asarray(array)
         assert loaded[name].dtype == array.dtype and loaded[name].shape == array.shape
         np.testing.assert_array_equal(loaded[name], array)
 

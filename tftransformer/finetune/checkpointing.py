@@ -177,7 +177,7 @@ def save_weights_atomically(model, path):
 
 def _to_storable(array):
     # Not `np.ascontiguousarray`, which turns a scalar into shape (1,).
-    array = np.array(array, order="C", copy=False)
+    array = np.array(array, order="C", copy=None)
     # safetensors' NumPy API has no bfloat16: keep its bits as uint16.
     if array.dtype.name == "bfloat16":
         return array.view(np.uint16), "bfloat16"

@@ -12,6 +12,7 @@ still train and keep their dropout.
 
 import functools
 import numbers
+from collections.abc import Iterable
 
 import keras
 
@@ -265,7 +266,10 @@ def freeze_layers_by_name(model, layer_names):
     freeze_layers_by_name(reloaded_classifier, names)
     ```
     """
-    if isinstance(layer_names, str) or not all(
+    # A list first: checking a generator would use it up.
+    if not isinstance(layer_names, str) and isinstance(layer_names, Iterable):
+        layer_names = list(layer_names)
+    if not isinstance(layer_names, list) or not all(
         isinstance(name, str) for name in layer_names
     ):
         raise ValueError(

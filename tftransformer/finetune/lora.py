@@ -12,6 +12,7 @@ Keras' adapters are per head: `lora_kernel_a` is (hidden, heads, rank) and
 import json
 import numbers
 import os
+from collections.abc import Iterable
 
 import h5py
 import keras
@@ -119,8 +120,13 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
     """
     rank = _check_rank(rank)
     alpha = _check_alpha(alpha)
+    # A list first: checking a generator would use it up.
+    if not isinstance(target_layer_names, str) and isinstance(
+        target_layer_names, Iterable
+    ):
+        target_layer_names = list(target_layer_names)
     if target_layer_names is not None and (
-        isinstance(target_layer_names, str)
+        not isinstance(target_layer_names, list)
         or not all(isinstance(name, str) for name in target_layer_names)
     ):
         raise ValueError(

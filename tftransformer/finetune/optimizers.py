@@ -1,7 +1,9 @@
 """The fine-tuning optimizer and the step count its schedule needs."""
 
+import math
 import numbers
 import re
+from collections.abc import Iterable
 
 import keras
 import tensorflow as tf
@@ -35,7 +37,12 @@ def _is_int(value):
 
 
 def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    # Finite: an infinite or NaN rate, decay or norm turns weights into NaN.
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
 
 
 def create_optimizer(
@@ -141,16 +148,25 @@ def create_optimizer(
         raise ValueError(
             f"clipnorm must be None or a number > 0. Received: clipnorm={clipnorm!r}"
         )
-    # A lone string would be split into one-letter patterns matching nearly
-    # every variable.
+    # A list first: checking a generator would use it up. A lone string would
+    # be split into one-letter patterns matching nearly every variable.
+    if not isinstance(exclude_from_weight_decay, str) and isinstance(
+        exclude_from_weight_decay, Iterable
+    ):
+        exclude_from_weight_decay = list(exclude_from_weight_decay)
     if exclude_from_weight_decay is not None and (
-        isinstance(exclude_from_weight_decay, str)
+        not isinstance(exclude_from_weight_decay, list)
         or not all(isinstance(name, str) for name in exclude_from_weight_decay)
     ):
         raise ValueError(
             "exclude_from_weight_decay must be None or a list of strings. "
             f"Received: exclude_from_weight_decay={exclude_from_weight_decay!r}"
         )
+    for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
+        if not _is_number(beta) or not 0 <= beta < 1:
+            raise ValueError(f"{name} must be in [0, 1). Received: {name}={beta!r}")
+    if not _is_number(epsilon) or epsilon <= 0:
+        raise ValueError(f"epsilon must be a number > 0. Received: epsilon={epsilon!r}")
     if not isinstance(fused, bool):
         raise ValueError(f"fused must be True or False. Received: fused={fused!r}")
     multipliers = None
@@ -160,10 +176,10 @@ def create_optimizer(
                 "layer_decay needs the fused optimizer (LayerwiseAdamW). "
                 f"Received: layer_decay={layer_decay!r}, fused=False"
             )
-        if model is None:
+        if not isinstance(model, keras.Model):
             raise ValueError(
                 "layer_decay needs the model, to find its layers. Received: "
-                f"layer_decay={layer_decay!r}, model=None"
+                f"layer_decay={layer_decay!r}, model={model!r}"
             )
         multipliers = layer_decay_multipliers(model, layer_decay)
     schedule = WarmupLinearDecay(

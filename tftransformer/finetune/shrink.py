@@ -230,6 +230,11 @@ def head_importance(model, dataset, num_batches=None, loss=None):
     ```
     """
     layers = encoder_layers(model)
+    if any(getattr(layer, "lora_enabled", False) for layer in _all_layers(layers)):
+        raise ValueError(
+            "head_importance: the model has LoRA adapters; merge them first "
+            "with `tftransformer.finetune.merge_lora(model)`."
+        )
     attentions = [getattr(layer, "_self_attention_layer", None) for layer in layers]
     if not all(isinstance(a, keras.layers.MultiHeadAttention) for a in attentions):
         raise ValueError(
@@ -293,6 +298,12 @@ def _check_bert_backbone(backbone, caller):
             "them first with `tftransformer.finetune.merge_lora(model)`."
         )
     return backbone
+
+
+def _all_layers(layers):
+    for layer in layers:
+        yield layer
+        yield from layer._flatten_layers(include_self=False)
 
 
 def _check_count(name, value, maximum, what):

@@ -45,6 +45,8 @@ def _innermost(optimizer):
 
 def _base_learning_rate(optimizer):
     # A warmup schedule starts at 0: its peak says more than today's value.
+    # A LossScaleOptimizer holds the schedule on its inner optimizer.
+    optimizer = _innermost(optimizer)
     schedule = getattr(optimizer, "_learning_rate", None)
     peak = getattr(schedule, "peak_learning_rate", None)
     if peak is not None:

@@ -1,3 +1,4 @@
+import math
 import numbers
 
 import keras
@@ -7,7 +8,11 @@ __all__ = ["WarmupLinearDecay"]
 
 
 def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
 
 
 def _is_int(value):
