@@ -164,6 +164,36 @@ def test_epoch_schedule_follows_the_epoch_number():
     assert len(resumed.trainable_variables) == len(resumed.weights) - 2
 
 
+def test_a_second_fit_picks_up_the_stage_and_still_unfreezes_the_rest():
+    classifier = tiny_text_classifier()
+    compile_classifier(classifier, num_train_steps=8, run_eagerly=True)
+    x, y = batches(2)
+    callback = GradualUnfreezing(every_epochs=1)
+    classifier.fit(x, y, batch_size=2, epochs=2, verbose=0, callbacks=[callback])
+    assert callback.unfrozen_layer_names == ["transformer_layer_2"]
+
+    recorder = EpochRecorder()
+    classifier.fit(
+        x,
+        y,
+        batch_size=2,
+        initial_epoch=2,
+        epochs=5,
+        verbose=0,
+        callbacks=[callback, recorder],
+    )
+    assert recorder.per_epoch == {
+        2: ["transformer_layer_1", "transformer_layer_2"],
+        3: ENCODERS,
+        4: [
+            layer.name
+            for layer in backbone_sublayers(classifier)
+            if layer.name != "pooled_dense"
+        ],
+    }
+    assert frozen_layer_names(classifier) == []
+
+
 def test_an_optimizer_built_without_the_backbone_is_refused():
     classifier = tiny_text_classifier()
     compile_classifier(classifier, num_train_steps=1, run_eagerly=True)

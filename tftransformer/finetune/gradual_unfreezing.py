@@ -101,6 +101,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
         self._groups = []
         self._stage = 0
         self._state = None
+        self._state_model = None
 
     @property
     def unfrozen_layer_names(self):
@@ -110,10 +111,19 @@ class GradualUnfreezing(keras.callbacks.Callback):
     @property
     def frozen_layer_names(self):
         """Names of the backbone layers the schedule still holds frozen."""
-        return [layer.name for group in self._groups[self._stage :] for layer in group]
+        return [layer.name for layer in self._frozen_layers()]
+
+    def _frozen_layers(self):
+        return [layer for group in self._groups[self._stage :] for layer in group]
 
     def on_train_begin(self, logs=None):
+        if self._state is not None and self._state_model is self.model:
+            # A second fit: the layers this callback still holds frozen go
+            # back to their state before the first, so they are scheduled
+            # again (they would otherwise look frozen by the user).
+            restore_trainable_state(self._state, self._frozen_layers())
         self._state = capture_trainable_state(self.model)
+        self._state_model = self.model
         prepare_optimizer(self.model, self.model.trainable_variables)
         trainable_at_start = {
             id(v) for v, trainable in self._state["variables"] if trainable
