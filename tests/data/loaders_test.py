@@ -260,6 +260,29 @@ def test_numeric_labels_sort_numerically(tmp_path):
     np.testing.assert_array_equal(data.labels, [2, 1, 0, 1])
 
 
+def test_whole_number_labels_with_decimals_are_the_same_label(tmp_path):
+    # pandas writes an int label column holding a missing value as floats.
+    content = "text,label\na,0\nb,1\nc,1.0\nd,0.0\ne,2.50\n"
+    data = load_text_classification_file(_write(tmp_path, "a.csv", content))
+    assert data.label_vocabulary == ("0", "1", "2.50")
+    np.testing.assert_array_equal(data.labels, [0, 1, 1, 0, 2])
+    content = "text,label\na,1.0\n"
+    validation = load_text_classification_file(
+        _write(tmp_path, "b.csv", content), label_vocabulary=np.array([0, 1])
+    )
+    np.testing.assert_array_equal(validation.labels, [1])
+
+
+def test_json_nan_label_is_a_missing_label(tmp_path):
+    content = '{"text": "a", "label": "pos"}\n{"text": "b", "label": NaN}\n'
+    with pytest.raises(DataError, match="line 2: missing label"):
+        load_text_classification_file(_write(tmp_path, "a.jsonl", content))
+    data = load_text_classification_file(
+        _write(tmp_path, "a.jsonl", content), on_bad_rows="skip"
+    )
+    assert data.label_vocabulary == ("pos",) and data.skipped_rows == 1
+
+
 def test_given_vocabulary_sets_the_ids(tmp_path):
     content = "text,label\na,pos\nb,neg\n"
     data = load_text_classification_file(

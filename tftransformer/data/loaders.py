@@ -17,6 +17,8 @@ import codecs
 import csv
 import io
 import json
+import math
+import numbers
 import os
 import re
 
@@ -41,6 +43,8 @@ _EXTENSIONS = {
     ".ndjson": "jsonl",
 }
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# "1.0" as a float column of pandas writes the label 1: the same label as "1".
+_WHOLE_NUMBER = re.compile(r"^[+-]?\d+\.0*$")
 
 
 def _read_text(path):
@@ -172,28 +176,38 @@ def _label_value(path, line, column, value):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
+    if isinstance(value, float) and math.isnan(value):
+        return None  # how pandas writes a missing value to JSON
+    if isinstance(value, float) and math.isfinite(value):
         return str(int(value)) if value.is_integer() else repr(value)
     if not isinstance(value, str):
         raise DataError(
             f"{path}, line {line}, column {column!r}: expected a label (a string "
-            f"or a number), received {type(value).__name__} {value!r}."
+            f"or a finite number), received {type(value).__name__} {value!r}."
         )
-    return value.strip() or None
+    return _canonical_label(value)
+
+
+def _canonical_label(label):
+    """A stripped label string, whole numbers without decimals; None if empty."""
+    label = label.strip()
+    if _WHOLE_NUMBER.match(label):
+        return str(int(float(label)))
+    return label or None
 
 
 def _check_label_kinds(path, column, lines, labels):
     """Refuses a label column that mixes numbers and names."""
-    numbers = [(n, label) for n, label in zip(lines, labels) if _NUMBER.match(label)]
+    numeric = [(n, label) for n, label in zip(lines, labels) if _NUMBER.match(label)]
     names = [(n, label) for n, label in zip(lines, labels) if not _NUMBER.match(label)]
-    if numbers and names:
-        (number_line, number), (name_line, name) = numbers[0], names[0]
+    if numeric and names:
+        (number_line, number), (name_line, name) = numeric[0], names[0]
         raise DataError(
             f"{path}: column {column!r} mixes numeric and text labels: line "
             f"{number_line} has the number {number!r}, line {name_line} has the "
             f"text {name!r}. Expected one kind of label throughout."
         )
-    if numbers:
+    if numeric:
         return tuple(sorted(set(labels), key=lambda label: (float(label), label)))
     return tuple(sorted(set(labels)))
 
@@ -201,13 +215,13 @@ def _check_label_kinds(path, column, lines, labels):
 def _check_vocabulary(label_vocabulary):
     """The given label vocabulary as a tuple of label strings."""
     if isinstance(label_vocabulary, str) or not all(
-        isinstance(label, (str, int)) and not isinstance(label, bool)
+        isinstance(label, (str, numbers.Integral)) and not isinstance(label, bool)
         for label in label_vocabulary
     ):
         vocabulary = ()
     else:
-        vocabulary = tuple(str(label).strip() for label in label_vocabulary)
-    if not vocabulary or "" in vocabulary or len(set(vocabulary)) != len(vocabulary):
+        vocabulary = tuple(_canonical_label(str(label)) for label in label_vocabulary)
+    if not vocabulary or None in vocabulary or len(set(vocabulary)) != len(vocabulary):
         raise ValueError(
             "label_vocabulary must be a non-empty sequence of distinct, "
             f"non-empty labels. Received: label_vocabulary={label_vocabulary!r}"
