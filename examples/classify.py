@@ -24,6 +24,7 @@ of `examples/tune.py`); flags given on the command line win over the file.
 
 import inspect
 import json
+import numbers
 import os
 import time
 
@@ -150,6 +151,18 @@ def run(
     global_batch = tft.distribute.global_batch_size(batch_size, strategy)
     if save_freq is not None:
         _check_positive(save_freq=save_freq)
+    for name, value in (
+        ("max_train_examples", max_train_examples),
+        ("max_eval_examples", max_eval_examples),
+    ):
+        if value is not None:
+            _check_positive(**{name: value})
+    # Here, not only in training_callbacks: the training summary is written
+    # before those are made.
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        raise ValueError(
+            f"patience must be an int >= 0. Received: patience={patience!r}"
+        )
     if find_lr and (cv_folds or export_dir):
         raise ValueError(
             "find_lr runs the learning-rate range test alone: it takes no "
@@ -183,9 +196,9 @@ def run(
         data_dir=tfds_data_dir,
         seed=seed,
     )
-    if max_train_examples:
+    if max_train_examples is not None:
         train = train.sample(max_train_examples, seed)
-    if max_eval_examples:
+    if max_eval_examples is not None:
         validation = validation.sample(max_eval_examples, seed)
         test = test.sample(max_eval_examples, seed)
     labels = train.label_vocabulary
@@ -494,8 +507,14 @@ def _find_learning_rate(
 
 def _check_positive(**values):
     for name, value in values.items():
-        if value is None or value <= 0:
-            raise ValueError(f"{name} must be positive. Received: {name}={value}")
+        # `not value > 0` also refuses NaN; a string from a --config file is
+        # named here rather than failing in a comparison.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not value > 0
+        ):
+            raise ValueError(f"{name} must be positive. Received: {name}={value!r}")
 
 
 def _dataset(data, tokenizer, batch_size, max_length, training, seed):

@@ -20,6 +20,7 @@ python examples/multitask.py --rule=temperature --temperature=2 --ner_loss_weigh
 
 import inspect
 import json
+import numbers
 import os
 import time
 
@@ -402,8 +403,14 @@ def _format_scores(scores):
 
 def _check_positive(**values):
     for name, value in values.items():
-        if value is None or value <= 0:
-            raise ValueError(f"{name} must be positive. Received: {name}={value}")
+        # `not value > 0` also refuses NaN; a string from a --config file is
+        # named here rather than failing in a comparison.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not value > 0
+        ):
+            raise ValueError(f"{name} must be positive. Received: {name}={value!r}")
 
 
 def define_flags():

@@ -26,6 +26,7 @@ each run prints the strategy and writes it to `training_summary.json`.
 import dataclasses
 import inspect
 import json
+import numbers
 import os
 import time
 
@@ -119,7 +120,8 @@ def run(
     keras.utils.set_random_seed(seed)
 
     train, validation, test = _load_splits(train_file, validation_file, test_file, seed)
-    if max_train_examples:
+    if max_train_examples is not None:
+        _check_positive(max_train_examples=max_train_examples)
         train = train.sample(max_train_examples, seed)
     tags = train.tag_vocabulary
     if verbose:
@@ -316,8 +318,14 @@ def _optimizer(tagger, learning_rate, head_learning_rate, layer_decay, **schedul
 
 def _check_positive(**values):
     for name, value in values.items():
-        if value is None or value <= 0:
-            raise ValueError(f"{name} must be positive. Received: {name}={value}")
+        # `not value > 0` also refuses NaN; a string from a --config file is
+        # named here rather than failing in a comparison.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not value > 0
+        ):
+            raise ValueError(f"{name} must be positive. Received: {name}={value!r}")
 
 
 def _load_splits(train_file, validation_file, test_file, seed):

@@ -147,6 +147,25 @@ CASES = [
         ["epochs must be positive", "epochs=0"],
     ),
     (
+        "zero_max_train_examples",
+        lambda tmp, out, preset: dict(_files(tmp), max_train_examples=0),
+        ValueError,
+        ["max_train_examples must be positive", "max_train_examples=0"],
+    ),
+    (
+        "negative_patience",
+        lambda tmp, out, preset: dict(_files(tmp), patience=-1),
+        ValueError,
+        ["patience must be an int >= 0", "patience=-1"],
+    ),
+    (
+        # As a --config file can give it.
+        "string_epochs",
+        lambda tmp, out, preset: dict(_files(tmp), epochs="1"),
+        ValueError,
+        ["epochs must be positive", "epochs='1'"],
+    ),
+    (
         "negative_learning_rate",
         lambda tmp, out, preset: dict(_files(tmp), learning_rate=-1e-5),
         ValueError,
