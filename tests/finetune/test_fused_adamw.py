@@ -68,10 +68,30 @@ def test_same_steps_as_keras_adamw(kwargs, sparse):
     for got, want, start in zip(fused, expected, initial):
         assert np.max(np.abs(want - start)) > 1e-3  # the steps moved it
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    # The same slots (iterations, moments, velocities), holding the same values.
-    assert len(fused_slots) == len(expected_slots)
+    # The same slots (iterations, moments, velocities), holding the same
+    # values, then each variable's step count.
+    counters = fused_slots[len(expected_slots) :]
+    assert counters == ([] if kwargs.get("amsgrad") else [steps] * len(fused))
     for got, want in zip(fused_slots, expected_slots):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_a_variable_trained_late_takes_adams_first_step():
+    # Bias correction counts the variable's own updates: a layer unfrozen at
+    # step 50 starts as with a new Adam, not with steps of several times lr.
+    head = keras.Variable(np.ones(3, "float32"))
+    body = keras.Variable(np.ones(3, "float32"))
+    optimizer = FusedAdamW(learning_rate=1e-3, weight_decay=0.0)
+    optimizer.build([head, body])
+    gradient = tf.constant([0.5, -1.0, 2.0])
+    for _ in range(50):
+        optimizer.apply([gradient], [head])
+    optimizer.apply([gradient, gradient], [head, body])
+    # Adam's first step: m_hat = g and v_hat = g**2, so lr * g / |g|.
+    np.testing.assert_allclose(
+        1.0 - body.numpy(), 1e-3 * np.sign(gradient.numpy()), rtol=1e-4
+    )
+    assert [int(c.numpy()) for c in optimizer._variable_steps] == [51, 1]
 
 
 def _fit(optimizer, jit_compile):
