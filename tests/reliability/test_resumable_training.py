@@ -7,6 +7,7 @@ callback objects, as a restarted process would build them.
 """
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -297,6 +298,21 @@ def test_each_epoch_data_is_made_once(tmp_path, interrupted):
     fit()
     # The resumed fit makes epoch 0's data for the element spec only.
     assert made == ([0, 2] if interrupted else [0, 1, 2])
+
+
+def test_fit_knows_each_epochs_length_from_the_first(tmp_path):
+    resumable = ResumableTraining(tmp_path, verbose=0)
+    record = _Record()
+    dataset = resumable.epoch_dataset(_make_dataset)
+    batches = int(_make_dataset(0).cardinality())
+    assert batches > 0 and int(dataset.cardinality()) == batches
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _model().fit(dataset, epochs=2, verbose=0, callbacks=[resumable, record])
+    # Keras warned of running out of data when the callback ended an epoch
+    # whose length it did not know.
+    assert not [w for w in caught if "ran out of data" in str(w.message)]
+    assert sorted(record.learning_rates) == list(range(1, 2 * batches))
 
 
 class _PoisonWeights(keras.callbacks.Callback):

@@ -222,7 +222,16 @@ class ResumableTraining(keras.callbacks.Callback):
                 # build the model under a distribution strategy.
                 yield from self._epoch_data(self._epoch).as_numpy_iterator()
 
-        return tf.data.Dataset.from_generator(generate, output_signature=element_spec)
+        dataset = tf.data.Dataset.from_generator(
+            generate, output_signature=element_spec
+        )
+        # Keras reads the length of the first epoch's data instead of learning
+        # it at that epoch's end: `n/N` progress from the start, and no "ran
+        # out of data" warning when this callback ends the epoch.
+        batches = int(self._first_dataset.cardinality())
+        if batches > 0:
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+        return dataset
 
     def _epoch_data(self, epoch):
         if epoch == 0 and self._first_dataset is not None:
