@@ -21,8 +21,9 @@ class FusedAdamW(keras.optimizers.AdamW):
     Adam's bias correction counts each variable's own updates, as PyTorch's
     AdamW does, where Keras' counts the optimizer's steps: a layer that
     starts training late (`GradualUnfreezing`, `HeadWarmup`) has zero
-    moments, and corrected by the optimizer's step count its first updates
-    would be up to 5 times the learning rate. The optimizer holds one int64
+    moments, and corrected by the optimizer's step count its updates would
+    be off by the head start (after 1,000 steps of the head alone, 2.5 to 5
+    times the learning rate for a steady gradient). The optimizer holds one int64
     step counter per variable, beside AdamW's slots. When every variable
     trains from the first step the counters equal `iterations` and the update
     is Keras' AdamW's.
