@@ -124,11 +124,22 @@ def run(
             "max_length must be at least 3 (start, one token, end). "
             f"Received: max_length={max_length}"
         )
+    # Optional: no validation split (early stopping on the training loss),
+    # or all training pairs.
+    for name, value, minimum in (
+        ("validation_size", validation_size, 0),
+        ("max_train_pairs", max_train_pairs, 1),
+    ):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < minimum
+        ):
+            raise ValueError(
+                f"{name} must be None or an integer >= {minimum}. "
+                f"Received: {name}={value!r}"
+            )
     keras.utils.set_random_seed(seed)
     # `batch_size` is per replica.
     global_batch = tft.distribute.global_batch_size(batch_size, strategy)
-    if chief:
-        os.makedirs(model_dir, exist_ok=True)
 
     # === Data ===
     if pairs_file == DEFAULT_PAIRS_FILE and not os.path.exists(pairs_file):
@@ -153,13 +164,15 @@ def run(
         "validation": order[test_size : test_size + validation_size],
         "train": order[test_size + validation_size :],
     }
-    if max_train_pairs:
+    if max_train_pairs is not None:
         split_indices["train"] = split_indices["train"][:max_train_pairs]
     splits = {
         name: ([sources[i] for i in indices], [targets[i] for i in indices])
         for name, indices in split_indices.items()
     }
 
+    if chief:
+        os.makedirs(model_dir, exist_ok=True)
     source_vocabulary = tft.data.learn_word_piece_vocabulary(
         splits["train"][0], min_token_count
     )

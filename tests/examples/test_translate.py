@@ -90,15 +90,18 @@ def test_run_learns_a_toy_language_and_writes_its_outputs(tmp_path):
     )
 
 
-def test_time_budget_stops_after_the_first_epoch(tmp_path):
+# validation_size=0: no validation split, early stopping on the training loss.
+@pytest.mark.parametrize("validation_size", [10, 0])
+def test_time_budget_stops_after_the_first_epoch(tmp_path, validation_size):
     result = translate.run(
         pairs_file=write_pairs(tmp_path, n=120),
         epochs=5,
         max_train_minutes=1e-6,
         model_dir=str(tmp_path / "run"),
-        **{**TINY, "test_size": 10, "validation_size": 10},
+        **{**TINY, "test_size": 10, "validation_size": validation_size},
     )
     assert len(result["history"]["loss"]) == 1
+    assert ("val_loss" in result["history"]) == (validation_size > 0)
 
 
 def test_ids_to_text_joins_pieces_and_stops_at_the_end_token():
@@ -111,6 +114,7 @@ def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="make translation-data"):
         translate.run(model_dir=str(tmp_path / "run"), verbose=0)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(
@@ -120,6 +124,8 @@ def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
         ({"max_length": 2}, "max_length=2"),
         ({"beam_width": 0}, "beam_width=0"),
         ({"test_size": 500}, "too few for test_size=500"),
+        ({"validation_size": -1}, "validation_size=-1"),
+        ({"max_train_pairs": 0}, "max_train_pairs=0"),
     ],
 )
 def test_rejects_bad_arguments(tmp_path, kwargs, message):

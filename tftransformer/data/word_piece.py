@@ -100,6 +100,8 @@ def tokenize_texts(tokenizer, texts):
     ```
     """
     ids = []
+    # A string tensor even when `texts` is empty (an empty list is float32).
+    texts = tf.constant(list(texts), dtype=tf.string)
     for batch in tf.data.Dataset.from_tensor_slices(texts).batch(1024).map(tokenizer):
         ids.extend(batch.to_list())
     return ids
