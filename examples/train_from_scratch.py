@@ -50,13 +50,27 @@ def run(
         A dict with `report` (the test `ClassificationReport`), `history`,
         `model_path`, `model` and `train_seconds`.
     """
+    # A rerun in the same model_dir resumes an interrupted run, but never one
+    # with other settings.
+    run_config = {
+        name: value
+        for name, value in locals().items()
+        if name not in ("model_dir", "distribution", "verbose")
+    }
     import keras
 
     import tftransformer as tft
 
-    for name, value in {"epochs": epochs, "batch_size": batch_size}.items():
-        if value <= 0:
-            raise ValueError(f"{name} must be positive. Received: {name}={value}")
+    for name, value in {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "max_train_examples": max_train_examples,
+        "max_eval_examples": max_eval_examples,
+    }.items():
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value <= 0
+        ):
+            raise ValueError(f"{name} must be positive. Received: {name}={value!r}")
     # Before any other TensorFlow call: strategies configure the devices.
     strategy = tft.distribute.get_strategy(distribution)
     chief = tft.distribute.is_chief(strategy)
@@ -68,9 +82,9 @@ def run(
     train = tft.data.load_rotten_tomatoes("train")
     validation = tft.data.load_rotten_tomatoes("validation")
     test = tft.data.load_rotten_tomatoes("test")
-    if max_train_examples:
+    if max_train_examples is not None:
         train = train.sample(max_train_examples, seed)
-    if max_eval_examples:
+    if max_eval_examples is not None:
         validation = validation.sample(max_eval_examples, seed)
         test = test.sample(max_eval_examples, seed)
     tokenizer = tft.data.embedded_tokenizer()
@@ -130,6 +144,7 @@ def run(
             monitor="val_accuracy",
             mode="max",
             patience=patience,
+            run_config=run_config,
         ),
         verbose=verbose,
     ).history

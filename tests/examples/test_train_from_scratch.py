@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from examples import train_from_scratch
+from tftransformer.finetune import write_checkpoint
 
 TINY = dict(
     num_layers=1,
@@ -41,6 +42,20 @@ def test_run_trains_reports_and_saves(position_kind, tmp_path):
     )
 
 
-def test_bad_batch_size(tmp_path):
-    with pytest.raises(ValueError, match="batch_size=0"):
-        train_from_scratch.run(**{**TINY, "batch_size": 0}, model_dir=str(tmp_path))
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"batch_size": 0}, "batch_size=0"), ({"max_train_examples": 0}, "=0")],
+)
+def test_bad_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        train_from_scratch.run(**{**TINY, **kwargs}, model_dir=str(tmp_path))
+
+
+def test_refuses_to_resume_a_run_with_other_settings(tmp_path):
+    write_checkpoint(
+        tmp_path / "backup" / "checkpoint.safetensors",
+        {"model/00000": np.zeros(2)},
+        {"run_config": {"learning_rate": 1e-4}},
+    )
+    with pytest.raises(ValueError, match="learning_rate: 0.0001 then, 0.003 now"):
+        train_from_scratch.run(**TINY, model_dir=str(tmp_path))
