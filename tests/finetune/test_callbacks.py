@@ -101,6 +101,21 @@ def test_two_epoch_fit_writes_checkpoints_and_logs(tmp_path):
         np.testing.assert_array_equal(restored.numpy(), saved.numpy())
 
 
+def test_a_new_run_removes_the_later_epochs_of_another_run(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    for name in ("epoch_002.weights.h5", "epoch_003.weights.h5", "keep.weights.h5"):
+        (checkpoints / name).write_bytes(b"another run's weights")
+    x, y = _data()
+    _tiny_classifier().fit(
+        x, y, epochs=1, batch_size=8, verbose=0, callbacks=training_callbacks(tmp_path)
+    )
+    assert sorted(os.listdir(checkpoints)) == [
+        "epoch_001.weights.h5",
+        "keep.weights.h5",
+    ]
+
+
 def test_interrupted_fit_resumes_from_backup(tmp_path):
     x, y = _data()
     # Eager: tracing three fits would take most of the time.

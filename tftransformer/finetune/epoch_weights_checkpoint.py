@@ -1,6 +1,8 @@
 import os
+import re
 
 import keras
+from absl import logging
 
 from tftransformer.finetune.checkpointing import (
     remove_temporary_files,
@@ -17,6 +19,11 @@ class EpochWeightsCheckpoint(keras.callbacks.Callback):
     Keras' `.weights.h5` format, but each file is written to a temporary
     name and renamed into place, so a run killed while saving leaves the
     earlier files and no half-written one.
+
+    A fit that starts at epoch `e` (0 for a new run, later for a resumed one)
+    first deletes the files of later epochs (`e + 1` on, 1-based) that the
+    template names: they are another run's, and their weights, maybe of
+    another model, would pass for this run's.
 
     Args:
         filepath: str or path-like ending in `.weights.h5`, with an
@@ -41,12 +48,43 @@ class EpochWeightsCheckpoint(keras.callbacks.Callback):
                 f"Received: filepath={filepath!r}"
             )
         self.filepath = filepath
+        self._first_epoch = True
 
     def on_train_begin(self, logs=None):
         # The directory as written (the template's `{{` is a literal brace).
         directory = os.path.dirname(self.filepath.format(epoch=1)) or "."
         os.makedirs(directory, exist_ok=True)
         remove_temporary_files(directory)
+        self._first_epoch = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch:
+            self._first_epoch = False
+            self._remove_files_after(epoch)
+
+    def _remove_files_after(self, epoch):
+        # The template split at its epoch field; only a field in the file
+        # name (not in a directory) is looked for.
+        parts = re.split(r"\{epoch(?::[^}]*)?\}", self.filepath)
+        if len(parts) != 2 or os.sep in parts[1] or "/" in parts[1]:
+            return
+        prefix, suffix = (p.replace("{{", "{").replace("}}", "}") for p in parts)
+        directory, name_prefix = os.path.split(prefix)
+        pattern = re.compile(re.escape(name_prefix) + r"(\d+)" + re.escape(suffix))
+        stale = [
+            name
+            for name in sorted(os.listdir(directory or "."))
+            if (match := pattern.fullmatch(name)) and int(match.group(1)) > epoch
+        ]
+        for name in stale:
+            os.remove(os.path.join(directory, name))
+        if stale:
+            logging.warning(
+                "Removed %d checkpoint(s) of another run from %s: %s",
+                len(stale),
+                directory or ".",
+                ", ".join(stale),
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         path = self.filepath.format(epoch=epoch + 1)
