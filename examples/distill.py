@@ -103,10 +103,14 @@ def run(
                 "--teacher_path must hold a tftransformer TextClassifier. "
                 f"Received: a {type(teacher).__name__} from {teacher_path!r}"
             )
-        if teacher.num_classes != num_classes:
+        labels = [str(label) for label in train.label_vocabulary]
+        if teacher.num_classes != num_classes or (
+            teacher.label_names is not None and list(teacher.label_names) != labels
+        ):
             raise ValueError(
-                f"The teacher predicts {teacher.num_classes} classes, the data "
-                f"has {num_classes}. Received: teacher_path={teacher_path!r}"
+                f"The teacher predicts {teacher.num_classes} classes "
+                f"{teacher.label_names}, the data has {num_classes}: {labels}. "
+                f"Received: teacher_path={teacher_path!r}"
             )
         tokenizer = teacher.preprocessor.tokenizer
         num_layers = teacher.backbone.num_layers

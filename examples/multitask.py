@@ -70,6 +70,13 @@ def run(
 
     _check_positive(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     _check_positive(head_learning_rate=head_learning_rate, max_length=max_length)
+    limits = dict(
+        max_sentiment_examples=max_sentiment_examples,
+        max_ner_examples=max_ner_examples,
+        max_validation_examples=max_validation_examples,
+        max_test_examples=max_test_examples,
+    )
+    _check_positive(**{name: n for name, n in limits.items() if n is not None})
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}. Received: rule={rule!r}")
     for name, value in (
@@ -225,7 +232,7 @@ def _load_data(max_train_examples, max_eval_examples, seed):
     for task in splits:
         limits = {"train": max_train_examples[task], **max_eval_examples}
         for split, limit in limits.items():
-            if limit:
+            if limit is not None:
                 splits[task][split] = splits[task][split].sample(limit, seed)
     return splits
 

@@ -70,6 +70,7 @@ def test_run_writes_scores_for_both_setups(tiny_preset, tmp_path):
         ({"rule": "random"}, "rule='random'"),
         ({"epochs": 0}, "epochs=0"),
         ({"ner_loss_weight": -1.0}, "ner_loss_weight=-1.0"),
+        ({"max_sentiment_examples": 0}, "max_sentiment_examples=0"),
     ],
 )
 def test_bad_flags_are_refused_before_loading(tmp_path, kwargs, message):

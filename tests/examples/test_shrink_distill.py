@@ -149,6 +149,22 @@ def test_distill_fine_tunes_its_own_teacher(tiny_preset, tmp_path):
     assert os.path.isfile(result["student_path"])
 
 
+def test_distill_refuses_a_teacher_of_other_labels(tiny_preset, tmp_path):
+    backbone, _ = tft.presets.load_backbone(tiny_preset, sequence_length=16)
+    teacher = tft.models.TextClassifier(
+        backbone, num_classes=2, label_names=["spam", "ham"]
+    )
+    teacher_path = str(tmp_path / "teacher.keras")
+    teacher.save(teacher_path)
+    with pytest.raises(ValueError, match=r"\['spam', 'ham'\].*\['negative', "):
+        distill.run(
+            teacher_path=teacher_path,
+            student_layers=1,
+            model_dir=str(tmp_path / "distill"),
+            **TINY,
+        )
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
