@@ -79,6 +79,16 @@ def run(
     verbose=True,
 ):
     """Runs the benchmark; returns a list of result rows (dicts)."""
+    for name, value, minimum in (
+        ("calls_batch_1", calls_batch_1, 1),
+        ("calls_batch_32", calls_batch_32, 1),
+        ("warmup_calls", warmup_calls, 0),
+        ("sequence_length", sequence_length, 2),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(
+                f"{name} must be an integer >= {minimum}. Received: {name}={value!r}"
+            )
     import keras
     import keras_hub
     import tensorflow as tf

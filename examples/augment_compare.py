@@ -63,6 +63,8 @@ def run(
 
     for name, value in {
         "train_examples": train_examples,
+        # 0 copies would make the `eda` run the baseline again.
+        "num_aug": num_aug,
         "epochs": epochs,
         "batch_size": batch_size,
         "max_length": max_length,

@@ -88,6 +88,18 @@ def run(
     ).items():
         if value is None or value <= 0:
             raise ValueError(f"{name} must be positive. Received: {name}={value}")
+    # As LongDocumentClassifier checks them, before the chunking statistics
+    # would refuse the derived `chunk_length - 2` in their own words.
+    if chunk_length < 3:
+        raise ValueError(
+            "chunk_length must be at least 3 ([CLS], a piece, [SEP]). "
+            f"Received: chunk_length={chunk_length}"
+        )
+    if stride > chunk_length - 2:
+        raise ValueError(
+            f"stride must be an integer in [1, chunk_length - 2 = "
+            f"{chunk_length - 2}]. Received: stride={stride}"
+        )
     os.makedirs(model_dir, exist_ok=True)
 
     splits = {s: tft.data.load_political_speeches(s) for s in ("train", "validation")}

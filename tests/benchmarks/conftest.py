@@ -35,3 +35,9 @@ def profile():
 def strategies():
     """benchmarks/strategies.py."""
     return _load("strategies.py", "strategies_benchmark")
+
+
+@pytest.fixture(scope="module")
+def serving():
+    """benchmarks/serving_latency.py."""
+    return _load("serving_latency.py", "serving_latency")

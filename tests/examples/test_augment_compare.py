@@ -43,5 +43,7 @@ def test_tiny_comparison(tiny_preset, tmp_path):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="train_examples=0"):
         augment_compare.run(train_examples=0, verbose=0)
+    with pytest.raises(ValueError, match="num_aug=0"):
+        augment_compare.run(train_examples=4, num_aug=0, verbose=0)
     with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]"):
         augment_compare.run(train_examples=4, alpha=2.0, verbose=0)

@@ -61,6 +61,11 @@ def test_run_compares_the_variants(tiny_preset, tmp_path):
         ({"variants": "attention,sum"}, "variants"),
         ({"epochs": 0}, "epochs=0"),
         ({"stride": -1}, "stride=-1"),
+        (
+            {"chunk_length": 32, "stride": 31},
+            r"chunk_length - 2 = 30\]. Received: stride=31",
+        ),
+        ({"chunk_length": 2, "stride": 1}, "chunk_length=2"),
     ],
 )
 def test_bad_flags_are_refused_before_loading(tmp_path, kwargs, message):
