@@ -208,9 +208,11 @@ def test_result_json_round_trip(tmp_path):
     assert restored.to_dict() == result.to_dict()
 
 
-def test_result_with_nan_metric_writes_null(tmp_path):
-    result = CrossValidationResult([{"auc": 0.5}, {"auc": math.nan}])
-    assert math.isnan(result.mean["auc"])
+# A fold that diverged: an infinite loss, which strict JSON cannot hold either.
+@pytest.mark.parametrize("missing", [math.nan, math.inf])
+def test_result_with_non_finite_metric_writes_null(tmp_path, missing):
+    result = CrossValidationResult([{"auc": 0.5}, {"auc": missing}])
+    assert not math.isfinite(result.mean["auc"])
     path = tmp_path / "result.json"
     result.to_json(path)
     assert json.loads(path.read_text())["mean"] == {"auc": None}

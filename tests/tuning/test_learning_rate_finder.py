@@ -147,6 +147,11 @@ def test_suggest_learning_rate():
     assert suggest_learning_rate([1e-3, 1e-2], [1.0, 0.5]) is None
     # The minimum comes first: nothing falls.
     assert suggest_learning_rate([1e-3, 1e-2, 1e-1], [0.1, 0.5, 0.9]) is None
+    # The steepest drop ends at the lowest loss: the lowest is not suggested.
+    rates = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    assert suggest_learning_rate(rates, [1.0, 0.99, 0.98, 0.5, 0.6]) == (
+        pytest.approx(1e-2)
+    )
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,17 @@ def test_from_json_and_yaml_files(tmp_path):
         ({"batch_size": []}, "non-empty"),
         ({"batch_size": [16.5]}, "batch_size=16.5"),
         ({"freeze_layers": {"min": 0, "max": 2, "step": 0.5}}, "step"),
+        (
+            {
+                "learning_rate": {
+                    "min": 1e-5,
+                    "max": 1e-3,
+                    "sampling": "log",
+                    "step": 1e-5,
+                }
+            },
+            "it must be > 1",
+        ),
         ({"pooling": {"min": "cls", "max": "max"}}, "not a range"),
         ({"pooling": "sum"}, "pooling=.sum."),
         ({"layer_decay": 1.5}, r"layer_decay must be a number in \(0, 1\]"),

@@ -146,3 +146,22 @@ def test_create_tuner_algorithms_and_arguments(tmp_path):
         create_tuner(hypermodel, directory=tmp_path, max_trials=0)
     with pytest.raises(ValueError, match="direction='up'"):
         create_tuner(hypermodel, directory=tmp_path, direction="up")
+
+
+@pytest.mark.parametrize(
+    "objective, direction, order",
+    [
+        ("val_accuracy", None, ["1", "0"]),
+        ("val_loss", None, ["0", "1"]),
+        ("val_perplexity", "min", ["0", "1"]),
+    ],
+)
+def test_trial_table_puts_the_best_score_first(objective, direction, order):
+    records = [
+        {"trial_id": "0", "status": "COMPLETED", "score": 0.2, "values": {"lr": 1e-3}},
+        {"trial_id": "1", "status": "COMPLETED", "score": 0.9, "values": {"lr": 1e-2}},
+        {"trial_id": "2", "status": "FAILED", "score": None, "values": {"lr": 1.0}},
+    ]
+    table = tuning.format_trial_table(records, objective, direction=direction)
+    rows = [line.split(" | ")[0].strip("| ") for line in table.splitlines()[2:]]
+    assert rows == order + ["2"]

@@ -6,8 +6,11 @@ import os
 
 
 def nan_to_none(value):
-    """Maps NaN to `None`, since strict JSON has no NaN literal."""
-    if value is not None and math.isnan(value):
+    """Maps NaN and infinities to `None`: strict JSON has no literal for them.
+
+    A diverged run's loss is infinite; read back, it is NaN (not a number).
+    """
+    if value is not None and not math.isfinite(value):
         return None
     return value
 

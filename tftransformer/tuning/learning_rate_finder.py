@@ -179,8 +179,11 @@ def find_learning_rate(
 def suggest_learning_rate(learning_rates, smoothed_losses):
     """Returns the learning rate where the smoothed loss falls fastest.
 
-    Only the points up to the lowest loss count; the slope is taken against
-    the logarithm of the learning rate (`numpy.gradient`).
+    Only the points before the lowest loss count: the lowest is where the
+    loss stops falling, and its one-sided slope (often the steepest, as the
+    loss turns) would suggest the rate at the edge of divergence. The slope
+    is taken against the logarithm of the learning rate (`numpy.gradient`
+    over the points up to the lowest).
 
     Args:
         learning_rates: increasing learning rates, all > 0.
@@ -222,4 +225,4 @@ def suggest_learning_rate(learning_rates, smoothed_losses):
     slopes = np.gradient(
         smoothed_losses[: lowest + 1], np.log(learning_rates[: lowest + 1])
     )
-    return float(learning_rates[int(np.argmin(slopes))])
+    return float(learning_rates[int(np.argmin(slopes[:lowest]))])

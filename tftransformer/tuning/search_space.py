@@ -58,7 +58,8 @@ class SearchSpace:
 
     - a range, `{"min": 1e-5, "max": 1e-3, "sampling": "log"}` (`sampling`
       is `"linear"`, the default, or `"log"`: log-uniform; an optional
-      `"step"` makes it discrete). Integer hyperparameters (`batch_size`,
+      `"step"` makes it discrete, added on a linear range and a factor > 1
+      on a log range). Integer hyperparameters (`batch_size`,
       `freeze_layers`, `lora_rank`) draw integers.
     - a choice, `{"values": [16, 32]}`, or simply `[16, 32]`;
     - a fixed value, `{"value": 0.1}`, or simply `0.1`.
@@ -434,6 +435,12 @@ def _normalize(name, spec):
                 raise ValueError(
                     f"The step of {name} must be a {kind} > 0. "
                     f"Received: {name}={spec!r}"
+                )
+            # KerasTuner multiplies by a log range's step.
+            if sampling == "log" and step <= 1:
+                raise ValueError(
+                    f"The step of a log-uniform range of {name} is a factor: "
+                    f"it must be > 1. Received: {name}={spec!r}"
                 )
             result["step"] = step
         return result

@@ -150,12 +150,7 @@ def create_tuner(
         raise ValueError(
             f"objective must be a metric name. Received: objective={objective!r}"
         )
-    if direction is None:
-        direction = "min" if "loss" in objective else "max"
-    if direction not in ("min", "max"):
-        raise ValueError(
-            f"direction must be 'min', 'max' or None. Received: direction={direction!r}"
-        )
+    direction = _direction(objective, direction)
     if not isinstance(project_name, str) or not project_name or "/" in project_name:
         raise ValueError(
             "project_name must be a non-empty folder name. Received: "
@@ -258,16 +253,31 @@ def best_run_config(tuner):
     return config
 
 
-def format_trial_table(records, objective="val_accuracy"):
+def _direction(objective, direction):
+    """`direction`, or inferred from the objective's name as KerasTuner's."""
+    if direction is None:
+        direction = "min" if "loss" in objective else "max"
+    if direction not in ("min", "max"):
+        raise ValueError(
+            f"direction must be 'min', 'max' or None. Received: direction={direction!r}"
+        )
+    return direction
+
+
+def format_trial_table(records, objective="val_accuracy", direction=None):
     """Formats trial records as a Markdown table, best score first.
 
     Args:
         records: the list `trial_records` returns.
         objective: the score column's title.
+        direction: `"max"`, `"min"`, or `None` to infer it from `objective`
+            as `create_tuner` does (`"min"` for names containing `"loss"`):
+            which end of the scores is best.
 
     Returns:
         A string.
     """
+    sign = 1.0 if _direction(objective, direction) == "min" else -1.0
     names = []
     for record in records:
         for name in record["values"]:
@@ -278,7 +288,7 @@ def format_trial_table(records, objective="val_accuracy"):
 
     def sort_key(record):
         score = record["score"]
-        return (score is None, -(score or 0.0))
+        return (score is None, sign * (score or 0.0))
 
     lines = [
         "| trial | status | " + objective + " | " + " | ".join(names) + " |",
