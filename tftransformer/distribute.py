@@ -273,6 +273,11 @@ def global_batch_size(per_replica_batch_size, strategy=None):
             f"per_replica_batch_size={per_replica_batch_size!r}"
         )
     strategy = strategy or tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise ValueError(
+            "strategy must be a tf.distribute.Strategy (see get_strategy, which "
+            f"takes its name). Received: strategy={strategy!r}"
+        )
     return int(per_replica_batch_size) * strategy.num_replicas_in_sync
 
 

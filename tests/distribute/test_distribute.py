@@ -156,6 +156,8 @@ def test_global_batch_size():
     for bad in (0, -2, 2.0, True, None):
         with pytest.raises(ValueError, match="per_replica_batch_size must be"):
             distribute.global_batch_size(bad)
+    with pytest.raises(ValueError, match="strategy='mirrored'"):
+        distribute.global_batch_size(16, "mirrored")
 
 
 def test_single_process_is_chief_and_writes_to_model_dir(tmp_path):
