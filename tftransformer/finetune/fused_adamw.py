@@ -23,10 +23,10 @@ class FusedAdamW(keras.optimizers.AdamW):
     starts training late (`GradualUnfreezing`, `HeadWarmup`) has zero
     moments, and corrected by the optimizer's step count its updates would
     be off by the head start (after 1,000 steps of the head alone, 2.5 to 5
-    times the learning rate for a steady gradient). The optimizer holds one int64
-    step counter per variable, beside AdamW's slots. When every variable
-    trains from the first step the counters equal `iterations` and the update
-    is Keras' AdamW's.
+    times the learning rate for a steady gradient). The optimizer holds one
+    int64 step counter per variable, beside AdamW's slots. When every
+    variable trains from the first step the counters equal `iterations` and
+    the update is Keras' AdamW's.
 
     Sparse gradients (an embedding lookup's: one slice per occurrence of a
     token) are summed into a dense gradient before clipping and the update,
