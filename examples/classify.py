@@ -178,6 +178,12 @@ def run(
             "find_lr_steps must be an int >= 3. "
             f"Received: find_lr_steps={find_lr_steps!r}"
         )
+    if cv_folds and export_dir:
+        raise ValueError(
+            "cv_folds trains one model per fold and exports none: train once "
+            "without cv_folds to export. Received: "
+            f"cv_folds={cv_folds}, export_dir={export_dir!r}"
+        )
     if cv_folds and cv_folds < 2:
         raise ValueError(
             "cv_folds must be 0 (off) or an integer >= 2. "

@@ -147,6 +147,12 @@ CASES = [
         ["epochs must be positive", "epochs=0"],
     ),
     (
+        "cross_validation_with_export",
+        lambda tmp, out, preset: dict(_files(tmp), cv_folds=2, export_dir=str(out)),
+        ValueError,
+        ["cv_folds trains one model per fold and exports none", "cv_folds=2"],
+    ),
+    (
         "zero_max_train_examples",
         lambda tmp, out, preset: dict(_files(tmp), max_train_examples=0),
         ValueError,
