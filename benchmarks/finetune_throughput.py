@@ -1482,7 +1482,7 @@ def define_flags():
         "peers",
         list(DEFAULT_PEERS),
         "ours (or a lever variant: ours+bfloat16, ours+float16, ours+xla, "
-        "ours+freezeN, joined with +), hubN (pad to N), torch.",
+        "ours+freezeN, ours+kerasadamw, joined with +), hubN (pad to N), torch.",
     )
     flags.DEFINE_integer("steps", 20, "Timed steps per run; 0: one full epoch.")
     flags.DEFINE_integer("batch_size", 32, "Batch size, every peer.")
