@@ -232,6 +232,22 @@ def test_make_tagging_dataset_keeps_order_and_labels(tokenizer):
     np.testing.assert_array_equal(labels, np.concatenate(data.tag_ids))
 
 
+def test_make_tagging_dataset_over_several_tokenizing_chunks(tokenizer):
+    # 256 sentences are tokenized at a time, each chunk padded to its own
+    # longest: here 4 pieces for the first chunk, 12 for the second.
+    words = [["good", "film"]] * 256 + [["a"] + ["very"] * 8 + ["good", "film"]] * 44
+    tag_ids = [list(range(len(sentence))) for sentence in words]
+    dataset = make_tagging_dataset(
+        words, tag_ids, tokenizer, batch_size=32, max_length=64, shuffle=False
+    )
+    batches = list(dataset)
+    assert len(batches) == int(dataset.cardinality()) == 8 + 2
+    labels = np.concatenate(
+        [labels.numpy()[labels.numpy() != IGNORE_LABEL] for _, labels in batches]
+    )
+    np.testing.assert_array_equal(labels, np.concatenate(tag_ids))
+
+
 def test_make_tagging_dataset_shuffles_every_sentence_once(tokenizer):
     data = load_wnut16("validation").take(range(24))
     dataset = make_tagging_dataset(

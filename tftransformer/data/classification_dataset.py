@@ -88,9 +88,17 @@ def _run_now(dataset):
     token ids from memory, and the lengths give the number of batches.
     """
     chunks = list(dataset)
-    return tuple(
-        tf.concat([chunk[i] for chunk in chunks], axis=0) for i in range(len(chunks[0]))
-    )
+    columns = []
+    for i in range(len(chunks[0])):
+        parts = [chunk[i] for chunk in chunks]
+        if parts[0].shape.rank == 2:
+            # A chunk may be padded to its own longest row only (tagging
+            # pads so): pad all to the widest. Rows are cut back to their
+            # lengths afterwards, so the padding value does not matter.
+            width = max(part.shape[1] for part in parts)
+            parts = [tf.pad(p, [[0, 0], [0, width - p.shape[1]]]) for p in parts]
+        columns.append(tf.concat(parts, axis=0))
+    return tuple(columns)
 
 
 def _batch_by_length(
