@@ -12,10 +12,10 @@ still train and keep their dropout.
 
 import functools
 import numbers
-from collections.abc import Iterable
 
 import keras
 
+from tftransformer._arguments import as_list
 from tftransformer.finetune.backbone_layers import (
     _direct_sublayers,
     embedding_layers,
@@ -267,8 +267,7 @@ def freeze_layers_by_name(model, layer_names):
     ```
     """
     # A list first: checking a generator would use it up.
-    if not isinstance(layer_names, str) and isinstance(layer_names, Iterable):
-        layer_names = list(layer_names)
+    layer_names = as_list(layer_names)
     if not isinstance(layer_names, list) or not all(
         isinstance(name, str) for name in layer_names
     ):

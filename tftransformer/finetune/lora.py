@@ -12,12 +12,12 @@ Keras' adapters are per head: `lora_kernel_a` is (hidden, heads, rank) and
 import json
 import numbers
 import os
-from collections.abc import Iterable
 
 import h5py
 import keras
 from keras import ops
 
+from tftransformer._arguments import as_list
 from tftransformer.finetune.backbone_layers import find_backbone
 
 __all__ = [
@@ -121,10 +121,7 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
     rank = _check_rank(rank)
     alpha = _check_alpha(alpha)
     # A list first: checking a generator would use it up.
-    if not isinstance(target_layer_names, str) and isinstance(
-        target_layer_names, Iterable
-    ):
-        target_layer_names = list(target_layer_names)
+    target_layer_names = as_list(target_layer_names)
     if target_layer_names is not None and (
         not isinstance(target_layer_names, list)
         or not all(isinstance(name, str) for name in target_layer_names)

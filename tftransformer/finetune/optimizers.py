@@ -1,13 +1,11 @@
 """The fine-tuning optimizer and the step count its schedule needs."""
 
-import math
-import numbers
 import re
-from collections.abc import Iterable
 
 import keras
 import tensorflow as tf
 
+from tftransformer._arguments import as_list, is_finite_number, is_int
 from tftransformer.finetune.fused_adamw import FusedAdamW
 from tftransformer.finetune.layer_decay import layer_decay_multipliers
 from tftransformer.finetune.layerwise_adamw import LayerwiseAdamW
@@ -30,19 +28,6 @@ def _exact_name_pattern(name):
     # TensorFlow backend is the full path, e.g. "embeddings_layer_norm/gamma:0":
     # anchoring keeps "beta" from matching a layer called "alphabeta_dense".
     return rf"(?:^|/){re.escape(name)}(?::\d+)?$"
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    # Finite: an infinite or NaN rate, decay or norm turns weights into NaN.
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
 
 
 def create_optimizer(
@@ -116,44 +101,41 @@ def create_optimizer(
     classifier.compile(optimizer=optimizer, loss=classification_loss())
     ```
     """
-    if not _is_number(learning_rate) or learning_rate <= 0:
+    if not is_finite_number(learning_rate) or learning_rate <= 0:
         raise ValueError(
             f"learning_rate must be a number > 0. Received: "
             f"learning_rate={learning_rate!r}"
         )
-    if not _is_int(num_train_steps) or num_train_steps <= 0:
+    if not is_int(num_train_steps) or num_train_steps <= 0:
         raise ValueError(
             f"num_train_steps must be an int > 0. Received: "
             f"num_train_steps={num_train_steps!r}"
         )
     if warmup_steps is None:
-        if not _is_number(warmup_fraction) or not 0 <= warmup_fraction < 1:
+        if not is_finite_number(warmup_fraction) or not 0 <= warmup_fraction < 1:
             raise ValueError(
                 f"warmup_fraction must be in [0, 1). Received: "
                 f"warmup_fraction={warmup_fraction!r}"
             )
         # round(), not ceil(): 0.1 * 30 is 3.0000000000000004 in floats.
         warmup_steps = round(warmup_fraction * num_train_steps)
-    elif not _is_int(warmup_steps) or not 0 <= warmup_steps <= num_train_steps:
+    elif not is_int(warmup_steps) or not 0 <= warmup_steps <= num_train_steps:
         raise ValueError(
             f"warmup_steps must be an int between 0 and num_train_steps="
             f"{num_train_steps}. Received: warmup_steps={warmup_steps!r}"
         )
-    if not _is_number(weight_decay) or weight_decay < 0:
+    if not is_finite_number(weight_decay) or weight_decay < 0:
         raise ValueError(
             f"weight_decay must be a number >= 0. Received: "
             f"weight_decay={weight_decay!r}"
         )
-    if clipnorm is not None and (not _is_number(clipnorm) or clipnorm <= 0):
+    if clipnorm is not None and (not is_finite_number(clipnorm) or clipnorm <= 0):
         raise ValueError(
             f"clipnorm must be None or a number > 0. Received: clipnorm={clipnorm!r}"
         )
     # A list first: checking a generator would use it up. A lone string would
     # be split into one-letter patterns matching nearly every variable.
-    if not isinstance(exclude_from_weight_decay, str) and isinstance(
-        exclude_from_weight_decay, Iterable
-    ):
-        exclude_from_weight_decay = list(exclude_from_weight_decay)
+    exclude_from_weight_decay = as_list(exclude_from_weight_decay)
     if exclude_from_weight_decay is not None and (
         not isinstance(exclude_from_weight_decay, list)
         or not all(isinstance(name, str) for name in exclude_from_weight_decay)
@@ -163,9 +145,9 @@ def create_optimizer(
             f"Received: exclude_from_weight_decay={exclude_from_weight_decay!r}"
         )
     for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-        if not _is_number(beta) or not 0 <= beta < 1:
+        if not is_finite_number(beta) or not 0 <= beta < 1:
             raise ValueError(f"{name} must be in [0, 1). Received: {name}={beta!r}")
-    if not _is_number(epsilon) or epsilon <= 0:
+    if not is_finite_number(epsilon) or epsilon <= 0:
         raise ValueError(f"epsilon must be a number > 0. Received: epsilon={epsilon!r}")
     if not isinstance(fused, bool):
         raise ValueError(f"fused must be True or False. Received: fused={fused!r}")
@@ -235,7 +217,7 @@ def compute_train_steps(num_examples, batch_size, epochs):
         ("batch_size", batch_size),
         ("epochs", epochs),
     ):
-        if not _is_int(value) or value <= 0:
+        if not is_int(value) or value <= 0:
             raise ValueError(f"{name} must be an int > 0. Received: {name}={value!r}")
     steps_per_epoch = -(-int(num_examples) // int(batch_size))
     return steps_per_epoch * int(epochs)
@@ -272,7 +254,7 @@ def count_train_steps(dataset, epochs):
     optimizer = create_optimizer(5e-5, num_train_steps=steps)
     ```
     """
-    if not _is_int(epochs) or epochs <= 0:
+    if not is_int(epochs) or epochs <= 0:
         raise ValueError(f"epochs must be an int > 0. Received: epochs={epochs!r}")
     cardinality = int(dataset.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:

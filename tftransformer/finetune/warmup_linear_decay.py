@@ -1,22 +1,9 @@
-import math
-import numbers
-
 import keras
 from keras import ops
 
+from tftransformer._arguments import is_finite_number, is_int
+
 __all__ = ["WarmupLinearDecay"]
-
-
-def _is_number(value):
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -61,23 +48,23 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         name=None,
     ):
         super().__init__()
-        if not _is_number(peak_learning_rate) or peak_learning_rate <= 0:
+        if not is_finite_number(peak_learning_rate) or peak_learning_rate <= 0:
             raise ValueError(
                 "peak_learning_rate must be a number > 0. "
                 f"Received: peak_learning_rate={peak_learning_rate!r}"
             )
-        if not _is_int(num_train_steps) or num_train_steps <= 0:
+        if not is_int(num_train_steps) or num_train_steps <= 0:
             raise ValueError(
                 "num_train_steps must be an int > 0. "
                 f"Received: num_train_steps={num_train_steps!r}"
             )
-        if not _is_int(warmup_steps) or not 0 <= warmup_steps <= num_train_steps:
+        if not is_int(warmup_steps) or not 0 <= warmup_steps <= num_train_steps:
             raise ValueError(
                 f"warmup_steps must be an int between 0 and num_train_steps="
                 f"{num_train_steps}. Received: warmup_steps={warmup_steps!r}"
             )
         if (
-            not _is_number(end_learning_rate)
+            not is_finite_number(end_learning_rate)
             or not 0 <= end_learning_rate <= peak_learning_rate
         ):
             raise ValueError(
