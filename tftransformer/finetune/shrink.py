@@ -229,12 +229,8 @@ def head_importance(model, dataset, num_batches=None, loss=None):
     scores.argmin(axis=1)  # each layer's least important head
     ```
     """
+    _check_no_lora(model, "head_importance")
     layers = encoder_layers(model)
-    if any(getattr(layer, "lora_enabled", False) for layer in _all_layers(layers)):
-        raise ValueError(
-            "head_importance: the model has LoRA adapters; merge them first "
-            "with `tftransformer.finetune.merge_lora(model)`."
-        )
     attentions = [getattr(layer, "_self_attention_layer", None) for layer in layers]
     if not all(isinstance(a, keras.layers.MultiHeadAttention) for a in attentions):
         raise ValueError(
@@ -289,21 +285,19 @@ def _check_bert_backbone(backbone, caller):
             f"pass `classifier.backbone`). Received: {type(backbone).__name__}"
             + (f" {backbone.name!r}" if hasattr(backbone, "name") else "")
         )
-    if any(
-        getattr(layer, "lora_enabled", False)
-        for layer in backbone._flatten_layers(include_self=False)
-    ):
-        raise ValueError(
-            f"{caller}: backbone {backbone.name!r} has LoRA adapters; merge "
-            "them first with `tftransformer.finetune.merge_lora(model)`."
-        )
+    _check_no_lora(backbone, caller)
     return backbone
 
 
-def _all_layers(layers):
-    for layer in layers:
-        yield layer
-        yield from layer._flatten_layers(include_self=False)
+def _check_no_lora(model, caller):
+    if any(
+        getattr(layer, "lora_enabled", False)
+        for layer in model._flatten_layers(include_self=False)
+    ):
+        raise ValueError(
+            f"{caller}: {model.name!r} has LoRA adapters; merge them first "
+            "with `tftransformer.finetune.merge_lora(model)`."
+        )
 
 
 def _check_count(name, value, maximum, what):
