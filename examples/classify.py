@@ -151,12 +151,10 @@ def run(
     global_batch = tft.distribute.global_batch_size(batch_size, strategy)
     if save_freq is not None:
         _check_positive(save_freq=save_freq)
-    for name, value in (
-        ("max_train_examples", max_train_examples),
-        ("max_eval_examples", max_eval_examples),
-    ):
-        if value is not None:
-            _check_positive(**{name: value})
+    subsets = dict(
+        max_train_examples=max_train_examples, max_eval_examples=max_eval_examples
+    )
+    _check_positive(**{name: n for name, n in subsets.items() if n is not None})
     # Here, not only in training_callbacks: the training summary is written
     # before those are made.
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
