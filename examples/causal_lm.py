@@ -40,7 +40,6 @@ import inspect
 import json
 import math
 import os
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -242,37 +241,37 @@ def run(
     initial_perplexity = math.exp(initial_nll["nll"])
     if verbose:
         print(f"Validation perplexity at initialization: {initial_perplexity:.1f}")
-    start_time = time.time()
+    callbacks = [
+        *tft.distribute.training_callbacks(
+            model_dir,
+            strategy,
+            monitor="val_nll",
+            mode="min",
+            patience=patience,
+            tensorboard=False,
+            # A rerun in the same model_dir resumes an interrupted run,
+            # but never one with other settings.
+            run_config={
+                k: v
+                for k, v in settings.items()
+                if k not in ("model_dir", "max_train_minutes", "distribution")
+            },
+        ),
+        *([tft.finetune.TimeBudget(max_train_minutes)] if max_train_minutes else []),
+    ]
     history = model.fit(
         train_dataset,
         shuffle=False,  # the pipeline shuffles
         validation_data=validation_dataset,
         epochs=epochs,
-        callbacks=[
-            *tft.distribute.training_callbacks(
-                model_dir,
-                strategy,
-                monitor="val_nll",
-                mode="min",
-                patience=patience,
-                tensorboard=False,
-                # A rerun in the same model_dir resumes an interrupted run,
-                # but never one with other settings.
-                run_config={
-                    k: v
-                    for k, v in settings.items()
-                    if k not in ("model_dir", "max_train_minutes", "distribution")
-                },
-            ),
-            *(
-                [tft.finetune.TimeBudget(max_train_minutes)]
-                if max_train_minutes
-                else []
-            ),
-        ],
+        callbacks=callbacks,
         verbose=verbose,
     ).history
-    train_seconds = time.time() - start_time
+    # Summed over the resumes of a killed run.
+    (resumable,) = [
+        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+    ]
+    train_seconds = resumable.train_seconds
     history["val_perplexity"] = [math.exp(nll) for nll in history["val_nll"]]
     # Early stopping restored the best epoch's weights: measure those.
     final_nll = model.evaluate(validation_dataset, verbose=0, return_dict=True)

@@ -26,7 +26,6 @@ import inspect
 import json
 import numbers
 import os
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -86,7 +85,8 @@ def run(
 
     Returns:
         A dict with `report` (the test `ClassificationReport`), `history`
-        (per-epoch logs), `model_path`, `model`, `num_train_examples`
+        (per-epoch logs), `model_path`, `model`, `train_seconds` (of `fit`,
+        summed over resumes), `export_path`, `num_train_examples`
         (augmented copies included) and, with `cv_folds`,
         `cross_validation` (a `CrossValidationResult`) instead. With
         `find_lr`, only the learning-rate range test runs (the model is
@@ -290,7 +290,13 @@ def run(
             callbacks=callbacks,
             verbose=verbose,
         )
-        return classifier, tokenizer, history.history, len(train_data)
+        return (
+            classifier,
+            tokenizer,
+            history.history,
+            len(train_data),
+            resumable.train_seconds,
+        )
 
     def build_classifier(train_data):
         backbone, preprocessor = tft.presets.load_backbone(
@@ -379,7 +385,7 @@ def run(
 
         def train_and_evaluate(fold, train_indices, val_indices):
             fold_dir = os.path.join(model_dir, f"fold_{fold}")
-            classifier, tokenizer, _, _ = build_and_train(
+            classifier, tokenizer, *_ = build_and_train(
                 pool.take(train_indices), pool.take(val_indices), fold_dir
             )
             report = evaluate(classifier, tokenizer, pool.take(val_indices))
@@ -396,11 +402,10 @@ def run(
             print(result.format())
         return {"cross_validation": result}
 
-    start = time.time()
-    classifier, tokenizer, history, num_trained = build_and_train(
+    # Seconds of `fit`, summed over the resumes of a killed run.
+    classifier, tokenizer, history, num_trained, train_seconds = build_and_train(
         train, validation, model_dir
     )
-    train_seconds = time.time() - start
     report = evaluate(classifier, tokenizer, test)
     # Every worker saves (a collective operation); only the chief writes
     # into model_dir, the others into temporary directories.

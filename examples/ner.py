@@ -28,7 +28,6 @@ import inspect
 import json
 import numbers
 import os
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -73,7 +72,8 @@ def run(
 
     Returns:
         A dict with `report` (the test `EntityReport`), `history` (per-epoch
-        logs), `model_path`, `model`, `train_seconds`, `predictions` (the
+        logs), `model_path`, `model`, `train_seconds` (of `fit`, summed over
+        resumes), `predictions` (the
         test tags, one list per sentence) and `summary` (what trained, from
         `tftransformer.finetune.describe_training`).
     """
@@ -228,7 +228,6 @@ def run(
         callbacks.append(
             tft.finetune.HeadWarmup(head_warmup_steps, verbose=bool(verbose))
         )
-    start = time.time()
     history = tagger.fit(
         resumable.epoch_dataset(
             lambda epoch: first_epoch if epoch == 0 else dataset(train, epoch)
@@ -238,7 +237,8 @@ def run(
         callbacks=callbacks,
         verbose=verbose,
     ).history
-    train_seconds = time.time() - start
+    # Summed over the resumes of a killed run.
+    train_seconds = resumable.train_seconds
 
     report, predicted = tft.evaluation.evaluate_tagger(
         tagger, test, batch_size=global_batch

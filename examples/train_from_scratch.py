@@ -15,7 +15,6 @@ python examples/train_from_scratch.py --max_train_examples=2000 --epochs=2
 import inspect
 import json
 import os
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -132,23 +131,27 @@ def run(
             f"From scratch: {model.count_params():,} parameters, {len(train)} "
             f"training examples, {steps} steps"
         )
-    start = time.time()
+    callbacks = tft.distribute.training_callbacks(
+        model_dir,
+        strategy,
+        monitor="val_accuracy",
+        mode="max",
+        patience=patience,
+        run_config=run_config,
+    )
     history = model.fit(
         train_dataset,
         shuffle=False,  # the pipeline shuffles
         validation_data=dataset(validation, False),
         epochs=epochs,
-        callbacks=tft.distribute.training_callbacks(
-            model_dir,
-            strategy,
-            monitor="val_accuracy",
-            mode="max",
-            patience=patience,
-            run_config=run_config,
-        ),
+        callbacks=callbacks,
         verbose=verbose,
     ).history
-    train_seconds = time.time() - start
+    # Summed over the resumes of a killed run.
+    (resumable,) = [
+        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+    ]
+    train_seconds = resumable.train_seconds
     report, _ = tft.evaluation.evaluate_classifier(
         model, dataset(test, False), test.labels, test.label_vocabulary
     )

@@ -263,37 +263,37 @@ def run(
             f"{steps_per_epoch} steps per epoch"
         )
     has_validation = num_pairs["validation"] > 0
-    start = time.time()
+    callbacks = [
+        *tft.distribute.training_callbacks(
+            model_dir,
+            strategy,
+            monitor="val_loss" if has_validation else "loss",
+            mode="min",
+            patience=patience,
+            tensorboard=False,
+            # A rerun in the same model_dir resumes an interrupted run,
+            # but never one with other settings.
+            run_config={
+                k: v
+                for k, v in settings.items()
+                if k not in ("model_dir", "max_train_minutes")
+            },
+        ),
+        *([tft.finetune.TimeBudget(max_train_minutes)] if max_train_minutes else []),
+    ]
     history = model.fit(
         train_dataset,
         shuffle=False,  # the pipeline shuffles
         validation_data=dataset("validation", False) if has_validation else None,
         epochs=epochs,
-        callbacks=[
-            *tft.distribute.training_callbacks(
-                model_dir,
-                strategy,
-                monitor="val_loss" if has_validation else "loss",
-                mode="min",
-                patience=patience,
-                tensorboard=False,
-                # A rerun in the same model_dir resumes an interrupted run,
-                # but never one with other settings.
-                run_config={
-                    k: v
-                    for k, v in settings.items()
-                    if k not in ("model_dir", "max_train_minutes")
-                },
-            ),
-            *(
-                [tft.finetune.TimeBudget(max_train_minutes)]
-                if max_train_minutes
-                else []
-            ),
-        ],
+        callbacks=callbacks,
         verbose=verbose,
     ).history
-    train_seconds = time.time() - start
+    # Summed over the resumes of a killed run.
+    (resumable,) = [
+        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+    ]
+    train_seconds = resumable.train_seconds
 
     # === Translation and BLEU ===
     test = tokenized["test"]

@@ -7,6 +7,7 @@ callback objects, as a restarted process would build them.
 """
 
 import os
+import types
 import warnings
 
 import keras
@@ -22,6 +23,7 @@ from tftransformer.finetune import (
     create_optimizer,
     epoch_seed,
     read_checkpoint,
+    resumable_training,
     training_callbacks,
 )
 
@@ -428,6 +430,42 @@ def test_finished_run_keeps_a_final_checkpoint_and_trains_no_more(tmp_path):
     assert record.epochs == []
     _assert_same_variables(again.variables, model.variables)
     _assert_same_variables(again.optimizer.variables, model.optimizer.variables)
+
+
+class _Clock(keras.callbacks.Callback):
+    """A fake clock for `ResumableTraining`: one second per trained batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.now = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.now += 1.0
+
+
+def test_train_seconds_add_up_over_resumes(tmp_path, monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(
+        resumable_training, "time", types.SimpleNamespace(monotonic=lambda: clock.now)
+    )
+
+    def fit(extra=()):
+        resumable = ResumableTraining(tmp_path, keep_final_checkpoint=True, verbose=0)
+        _model().fit(
+            resumable.epoch_dataset(_make_dataset),
+            epochs=EPOCHS,
+            verbose=0,
+            # The clock first, so that a save sees its batch counted.
+            callbacks=[clock, resumable, *extra],
+        )
+        return resumable
+
+    with pytest.raises(_Interrupt):
+        fit([_InterruptAt(2)])
+    # 3 epochs before the kill, 2 after it: all counted.
+    assert fit().train_seconds == EPOCHS * STEPS_PER_EPOCH
+    # A finished run trains no more and keeps its time.
+    assert fit().train_seconds == EPOCHS * STEPS_PER_EPOCH
 
 
 def test_finished_run_deletes_its_checkpoint_by_default(tmp_path):

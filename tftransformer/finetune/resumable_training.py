@@ -2,6 +2,7 @@ import json
 import numbers
 import os
 import shutil
+import time
 import warnings
 
 import keras
@@ -47,8 +48,9 @@ class ResumableTraining(keras.callbacks.Callback):
     variable (weights and the dropout layers' random-seed states), every
     optimizer variable (its iteration counter, which drives the learning
     rate schedule, and its moments), the metrics' running totals, the epoch
-    and step reached, the `history` so far and, with `early_stopping`, that
-    callback's best value, wait count and best weights. It is written
+    and step reached, the `history` so far, the training time so far
+    (`train_seconds`) and, with `early_stopping`, that callback's best
+    value, wait count and best weights. It is written
     atomically (see `tftransformer.finetune.checkpointing`) at every epoch's
     end and, with an integer `save_freq`, every `save_freq` steps.
 
@@ -71,6 +73,11 @@ class ResumableTraining(keras.callbacks.Callback):
     trained batches of a resumed epoch and to end each `epoch_dataset` epoch
     without a call on exhausted data; it puts the original back when `fit`
     ends.
+
+    `train_seconds` is the wall time of the `fit` calls that trained this
+    run, summed over resumes: the time of the current `fit` plus what the
+    restored checkpoint holds (time after its last save, lost to a kill, is
+    not counted). Rerunning a finished run keeps its original time.
 
     Place this callback after `early_stopping` in the callbacks list: it
     restores that callback's state after `EarlyStopping.on_train_begin` has
@@ -151,12 +158,23 @@ class ResumableTraining(keras.callbacks.Callback):
         self.read_only = read_only
         self.verbose = verbose
         self.history = {}
+        # Training time of earlier `fit` calls of this run (restored), and
+        # when the current one began.
+        self._seconds_before = 0.0
+        self._fit_start = None
         # The epoch `fit` is in, and its batches; `epoch_dataset` reads them.
         self._epoch = 0
         self._make_dataset = None
         self._first_dataset = None
         self._prepared = None
         self._reset_progress()
+
+    @property
+    def train_seconds(self):
+        """Seconds of training so far in this run, summed over resumes."""
+        if self._fit_start is None:
+            return self._seconds_before
+        return self._seconds_before + time.monotonic() - self._fit_start
 
     def _reset_progress(self):
         self._global_step = 0
@@ -257,6 +275,7 @@ class ResumableTraining(keras.callbacks.Callback):
             "finished": finished,
             "stop_training": bool(getattr(self.model, "stop_training", False)),
             "history": self.history,
+            "train_seconds": self.train_seconds,
             "run_config": self.run_config,
             "keras_version": keras.__version__,
         }
@@ -364,6 +383,8 @@ class ResumableTraining(keras.callbacks.Callback):
         if "optimizer_variables" in state:
             self._saved_optimizer = (arrays, state)
         self.history = {k: list(v) for k, v in state["history"].items()}
+        # Checkpoints written before this key existed: time unknown, from 0.
+        self._seconds_before = float(state.get("train_seconds", 0.0))
         self.model.history.history = {k: list(v) for k, v in self.history.items()}
         self._global_step = state["global_step"]
         epoch, step = state["epoch"], state["step"]
@@ -479,6 +500,8 @@ class ResumableTraining(keras.callbacks.Callback):
         self._reset_progress()
         self._epoch = 0
         self.history = {}
+        self._seconds_before = 0.0
+        self._fit_start = time.monotonic()
         if not self.read_only:
             os.makedirs(self.directory, exist_ok=True)
             remove_temporary_files(self.directory)
@@ -527,6 +550,8 @@ class ResumableTraining(keras.callbacks.Callback):
         self._save(epoch + 1, 0)
 
     def on_train_end(self, logs=None):
+        self._seconds_before = self.train_seconds
+        self._fit_start = None
         self.model._initial_epoch = None
         self._prepared = None
         self._first_dataset = None
