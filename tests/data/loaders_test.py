@@ -126,6 +126,23 @@ BAD_FILES = [
         ["line 4", "expected 2 fields", "received 3"],
     ),
     (
+        # Without a check the rest of the file would be this row's text.
+        "quote_never_closed",
+        "a.csv",
+        'label,text\npos,fine\npos,"Loved it\nneg,Hated it\npos,Fine\n',
+        {},
+        DataError,
+        ["line 3", "quoted field is never closed"],
+    ),
+    (
+        "json_array",
+        "a.json",
+        '[{"text": "good", "label": 1}]\n',
+        {},
+        DataError,
+        ["line 1", "expected a JSON object, received a list"],
+    ),
+    (
         "mixed_numeric_and_text_labels",
         "a.csv",
         "text,label\ngood,1\nbad,0\nmeh,positive\n",
@@ -208,6 +225,26 @@ def test_bad_files_are_refused_with_a_clear_message(
         assert part in message, f"{part!r} not in {message!r}"
 
 
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        # Trailing delimiters of spreadsheet exports: blank column names.
+        ("blank_columns.csv", "text,label,,\r\ngood,pos,,\r\nbad,neg,,\r\n"),
+        ("blank_columns.tsv", "text\tlabel\t\t\ngood\tpos\t\t\nbad\tneg\t\t\n"),
+        # Text after a closing quote is read as spreadsheets do.
+        ("quote_then_text.csv", 'text,label\n"go"od,pos\nbad,neg\n'),
+        # JSON Lines as `to_json(lines=True)` names it.
+        (
+            "lines.json",
+            '{"text": "good", "label": "pos"}\n{"text": "bad", "label": "neg"}\n',
+        ),
+    ],
+)
+def test_files_as_exported_load(tmp_path, name, content):
+    data = load_text_classification_file(_write(tmp_path, name, content))
+    assert data.texts == ("good", "bad") and data.label_vocabulary == ("neg", "pos")
+
+
 def test_missing_file_names_the_path(tmp_path):
     path = str(tmp_path / "nope.csv")
     with pytest.raises(FileNotFoundError, match="nope.csv"):
@@ -260,12 +297,17 @@ def test_numeric_labels_sort_numerically(tmp_path):
     np.testing.assert_array_equal(data.labels, [2, 1, 0, 1])
 
 
-def test_whole_number_labels_with_decimals_are_the_same_label(tmp_path):
-    # pandas writes an int label column holding a missing value as floats.
-    content = "text,label\na,0\nb,1\nc,1.0\nd,0.0\ne,2.50\n"
+def test_one_number_is_one_label_however_written(tmp_path):
+    # pandas writes an int label column holding a missing value as floats;
+    # LIBSVM writes "+1"; spreadsheets keep "01".
+    content = "text,label\na,0\nb,1\nc,1.0\nd,0.0\ne,2.50\nf,+1\ng,01\nh,1e0\ni,2.5\n"
     data = load_text_classification_file(_write(tmp_path, "a.csv", content))
-    assert data.label_vocabulary == ("0", "1", "2.50")
-    np.testing.assert_array_equal(data.labels, [0, 1, 1, 0, 2])
+    assert data.label_vocabulary == ("0", "1", "2.5")
+    np.testing.assert_array_equal(data.labels, [0, 1, 1, 0, 2, 1, 1, 1, 2])
+    # Exact: long integer ids keep every digit.
+    content = "text,label\na,12345678901234567890\nb,12345678901234567891\n"
+    data = load_text_classification_file(_write(tmp_path, "c.csv", content))
+    assert data.label_vocabulary == ("12345678901234567890", "12345678901234567891")
     content = "text,label\na,1.0\n"
     validation = load_text_classification_file(
         _write(tmp_path, "b.csv", content), label_vocabulary=np.array([0, 1])
@@ -421,3 +463,9 @@ def test_splits_refuse_what_cannot_be_split(tmp_path):
     path = _labelled_csv(tmp_path, "train.csv", {"neg": 30, "pos": 4})
     with pytest.raises(DataError, match="label 'pos' has 4.*validation_source"):
         load_text_classification_splits(path)
+    # One label throughout: most often the wrong column.
+    path = _labelled_csv(tmp_path, "one.csv", {"pos": 30})
+    with pytest.raises(DataError, match=r"one\.csv: the label column holds one label"):
+        load_text_classification_splits(path)
+    with pytest.raises(DataError, match=r"column 'label' holds one label \('pos'\)"):
+        load_text_classification_splits(path, label_column="label")

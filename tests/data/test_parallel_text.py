@@ -1,3 +1,4 @@
+import logging
 import os
 import shutil
 import stat
@@ -178,11 +179,13 @@ def test_max_pairs(tmp_path):
         ("a\tb\nc\t \n", "line 2: empty target sentence"),
     ],
 )
-def test_bad_rows_raise_or_are_skipped(tmp_path, content, message):
+def test_bad_rows_raise_or_are_skipped(tmp_path, caplog, content, message):
     path = write(tmp_path, "pairs.tsv", content)
     with pytest.raises(DataError, match=message):
         load_sentence_pairs(path)
-    assert load_sentence_pairs(path, on_bad_rows="skip") == (["a"], ["b"])
+    with caplog.at_level(logging.WARNING):
+        assert load_sentence_pairs(path, on_bad_rows="skip") == (["a"], ["b"])
+    assert "skipped 1 bad line(s)" in caplog.text and message in caplog.text
 
 
 def test_header_errors(tmp_path):
@@ -191,6 +194,9 @@ def test_header_errors(tmp_path):
         DataError, match=r"no column\(s\) \['es'\]. Columns found: \['en', 'fr'\]"
     ):
         load_sentence_pairs(path, "en", "es")
+    repeated = write(tmp_path, "repeated.tsv", "en\ten\tes\nHi\tHello\tHola\n")
+    with pytest.raises(DataError, match=r"repeats the column\(s\) \['en'\]"):
+        load_sentence_pairs(repeated, "en", "es")
     empty = write(tmp_path, "empty.tsv", "\n")
     with pytest.raises(DataError, match="empty; expected a header"):
         load_sentence_pairs(empty, "en", "es")

@@ -71,6 +71,16 @@ def test_loads_conll_2003_columns_and_skips_docstart(tmp_path):
     assert data.tags == (("B-ORG", "O"), ("B-LOC",))
 
 
+def test_trailing_tabs_make_no_column(tmp_path):
+    path = write(tmp_path / "export.tsv", "EU\tB-ORG\t\nrejects\tO\t\t\n")
+    assert load_tagging_file(path).tags == (("B-ORG", "O"),)
+
+
+def test_json_extension_is_json_lines(tmp_path):
+    path = write(tmp_path / "train.json", '{"tokens": ["EU"], "tags": ["B-ORG"]}\n')
+    assert load_tagging_file(path).words == (("EU",),)
+
+
 def test_loads_jsonl_with_tag_names_or_ids(tmp_path):
     records = [
         {"tokens": ["New", "York"], "tags": ["B-LOC", "I-LOC"]},

@@ -15,6 +15,7 @@ expected. Texts are not truncated here: truncation happens at tokenization.
 
 import codecs
 import csv
+import decimal
 import io
 import json
 import math
@@ -41,10 +42,11 @@ _EXTENSIONS = {
     ".tab": "tsv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    # What `datasets`' and pandas' `to_json(lines=True)` exports are often
+    # named; a JSON array is refused at its first line.
+    ".json": "jsonl",
 }
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-# "1.0" as a float column of pandas writes the label 1: the same label as "1".
-_WHOLE_NUMBER = re.compile(r"^[+-]?\d+\.0*$")
 
 
 def _read_text(path):
@@ -83,13 +85,39 @@ def _infer_format(path):
     )
 
 
+class _StrictCsvError(Exception):
+    """A strict CSV read failed; `open_quote_line`: where a quote never closed."""
+
+    def __init__(self, open_quote_line=None):
+        super().__init__()
+        self.open_quote_line = open_quote_line
+
+
 def _csv_records(path, content, file_format):
     """Returns the header's columns and a list of (line, {column: value})."""
     if file_format == "tsv":
         # TSV has no quoting (the GLUE convention): quotes are text.
-        dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
-    else:
-        dialect = {"delimiter": ","}
+        return _parse_csv(
+            path, content, file_format, delimiter="\t", quoting=csv.QUOTE_NONE
+        )
+    try:
+        # Strict first: it is the only mode that tells a quote left open
+        # at the end of the file, which otherwise swallows every later row
+        # into one field.
+        return _parse_csv(path, content, file_format, strict=True)
+    except _StrictCsvError as e:
+        if e.open_quote_line is not None:
+            raise DataError(
+                f"{path}, line {e.open_quote_line}: a quoted field is never "
+                "closed (the file ends inside it); expected a closing quote."
+            ) from None
+    # Other strictness errors (text after a closing quote, as in
+    # '"abc"def') are read the lenient way, as spreadsheets write them.
+    return _parse_csv(path, content, file_format)
+
+
+def _parse_csv(path, content, file_format, **dialect):
+    strict = dialect.get("strict", False)
     reader = csv.reader(io.StringIO(content, newline=""), **dialect)
     # Fields may be long (whole documents): lift the limit for this read only.
     old_limit = csv.field_size_limit(min(len(content) + 1, 2**31 - 1))
@@ -104,7 +132,9 @@ def _csv_records(path, content, file_format):
                 continue
             if header is None:
                 header = [name.strip() for name in fields]
-                duplicates = sorted({n for n in header if header.count(n) > 1})
+                # Blank names (trailing delimiters of spreadsheet exports)
+                # name no column anyone can ask for: they may repeat.
+                duplicates = sorted({n for n in header if n and header.count(n) > 1})
                 if duplicates:
                     raise DataError(
                         f"{path}, line {line}: the header repeats the column(s) "
@@ -124,6 +154,10 @@ def _csv_records(path, content, file_format):
                 )
             records.append((line, dict(zip(header, fields))))
     except csv.Error as e:
+        if strict:
+            raise _StrictCsvError(
+                end_of_previous + 1 if str(e) == "unexpected end of data" else None
+            ) from None
         raise DataError(
             f"{path}, line {reader.line_num}: cannot parse {file_format.upper()}: {e}."
         ) from None
@@ -179,7 +213,7 @@ def _label_value(path, line, column, value):
     if isinstance(value, float) and math.isnan(value):
         return None  # how pandas writes a missing value to JSON
     if isinstance(value, float) and math.isfinite(value):
-        return str(int(value)) if value.is_integer() else repr(value)
+        return _canonical_label(repr(value))
     if not isinstance(value, str):
         raise DataError(
             f"{path}, line {line}, column {column!r}: expected a label (a string "
@@ -189,10 +223,18 @@ def _label_value(path, line, column, value):
 
 
 def _canonical_label(label):
-    """A stripped label string, whole numbers without decimals; None if empty."""
+    """A stripped label string, numbers in one spelling; None if empty.
+
+    "1", "1.0" (pandas writes an int column with gaps as floats), "+1"
+    (LIBSVM), "01" and "1e0" are one label, "1"; "0.50" is "0.5". Exact
+    (`Decimal`), so long integer ids keep every digit.
+    """
     label = label.strip()
-    if _WHOLE_NUMBER.match(label):
-        return str(int(float(label)))
+    if _NUMBER.match(label):
+        number = decimal.Decimal(label)
+        if number == number.to_integral_value():
+            return str(int(number))
+        return format(number.normalize(), "f")
     return label or None
 
 
@@ -257,7 +299,8 @@ def load_text_classification_file(
             missing label (naming its line), or `"skip"` to skip such rows;
             their count is logged and kept in `skipped_rows`.
         file_format: `"csv"`, `"tsv"`, `"jsonl"`, or `None` to infer it from
-            the file's extension.
+            the file's extension (`.csv`; `.tsv`, `.tab`; `.jsonl`,
+            `.ndjson`, `.json`: JSON Lines).
 
     Returns:
         A `TextClassificationData`, in file order.
@@ -509,8 +552,9 @@ def load_text_classification_splits(
     Raises:
         ValueError: if a validation or test source comes without a training
             one.
-        DataError: if a source cannot be read, or the training data has too
-            few examples of a class to hold out a stratified 10%.
+        DataError: if a source cannot be read, the training data has one
+            label only, or too few examples of a class to hold out a
+            stratified 10%.
 
     Example:
 
@@ -547,6 +591,15 @@ def load_text_classification_splits(
         )
 
     train = load(train_source, "train")
+    if len(train.label_vocabulary) < 2:
+        # Most often the wrong column: one that holds the same value in every row.
+        raise DataError(
+            f"{train_source}: the label column"
+            f"{f' {label_column!r}' if label_column else ''} holds "
+            f"one label ({train.label_vocabulary[0]!r}) in all {len(train)} "
+            "training examples; a classifier needs at least two. Check the "
+            "label column (label_column; --label_column of the example scripts)."
+        )
     if validation_source:
         validation = load(validation_source, "validation", train.label_vocabulary)
     else:

@@ -25,6 +25,8 @@ import re
 import shutil
 import subprocess
 
+from absl import logging
+
 from tftransformer.data.data_error import DataError
 
 BIBLE_MODULES = {"en": "engWEB2015eb", "es": "spaRV1909eb"}
@@ -60,7 +62,8 @@ def load_sentence_pairs(
         source_column: int index or str header name of the source sentence.
         target_column: int index or str header name of the target sentence.
         on_bad_rows: `"error"` to raise on a line with too few fields or an
-            empty sentence, `"skip"` to leave such lines out.
+            empty sentence, `"skip"` to leave such lines out (their count
+            and the first few are logged as a warning).
         max_pairs: optional positive int, stop after this many pairs.
 
     Returns:
@@ -109,7 +112,7 @@ def load_sentence_pairs(
     by_name = isinstance(source_column, str)
     header_pending = by_name
     indices = (source_column, target_column)
-    sources, targets = [], []
+    sources, targets, bad_rows = [], [], []
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         for fields in reader:
@@ -123,6 +126,13 @@ def load_sentence_pairs(
                     raise DataError(
                         f"{path}, line {line}: the header has no column(s) "
                         f"{missing}. Columns found: {header}"
+                    )
+                repeated = sorted({c for c in indices if header.count(c) > 1})
+                if repeated:
+                    raise DataError(
+                        f"{path}, line {line}: the header repeats the column(s) "
+                        f"{repeated}; expected unique column names. "
+                        f"Columns found: {header}"
                     )
                 indices = tuple(header.index(c) for c in indices)
                 header_pending = False
@@ -143,6 +153,7 @@ def load_sentence_pairs(
                     problem = f"empty target sentence (field {indices[1]})"
             if problem:
                 if on_bad_rows == "skip":
+                    bad_rows.append(f"line {line}: {problem}")
                     continue
                 raise DataError(
                     f"{path}, line {line}: {problem}. Pass on_bad_rows='skip' "
@@ -154,6 +165,13 @@ def load_sentence_pairs(
                 break
     if header_pending:
         raise DataError(f"{path}: the file is empty; expected a header line.")
+    if bad_rows:
+        logging.warning(
+            "%s: skipped %d bad line(s), e.g. %s",
+            path,
+            len(bad_rows),
+            "; ".join(bad_rows[:3]),
+        )
     return sources, targets
 
 

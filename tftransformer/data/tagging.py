@@ -59,7 +59,9 @@ __all__ = [
 # The label of positions that are not a word's first piece.
 IGNORE_LABEL = -100
 TAGGING_FORMATS = ("conll", "jsonl")
-_JSONL_EXTENSIONS = (".jsonl", ".ndjson")
+# `.json`: what `datasets`' and pandas' `to_json(lines=True)` exports are
+# often named; a JSON array is refused at its first line.
+_JSONL_EXTENSIONS = (".jsonl", ".ndjson", ".json")
 _BIO_TAG = re.compile(r"^(?:O|[BI]-\S+)$")
 _DOCSTART = "-DOCSTART-"
 # Sentences are tokenized in chunks of this size before being cached.
@@ -141,6 +143,9 @@ def _conll_sentences(path, content):
             words, tags, first = [], [], None
             continue
         fields = line.split("\t") if "\t" in line else line.split()
+        # Trailing tabs (spreadsheet exports) make no column.
+        while len(fields) > 2 and not fields[-1].strip():
+            fields.pop()
         if fields[0].strip() == _DOCSTART:
             if words:
                 yield first, words, tags
@@ -238,7 +243,7 @@ def load_tagging_file(
     Args:
         path: the file's path (local or any `tf.io.gfile` path).
         file_format: `"conll"` or `"jsonl"`; `None` picks `"jsonl"` for
-            `.jsonl` / `.ndjson` files and `"conll"` otherwise.
+            `.jsonl` / `.ndjson` / `.json` files and `"conll"` otherwise.
         tag_vocabulary: optional sequence of tags. Given (e.g. the training
             data's vocabulary when loading validation data), a tag outside it
             is an error and ids agree between files. `None` builds one from
