@@ -196,14 +196,46 @@ def test_rows_are_decoded_independently():
         ({"max_length": 17}, "max_length=17, max_sequence_length=16"),
         ({"beam_width": 0}, "beam_width=0"),
         ({"length_penalty": -0.5}, "length_penalty=-0.5"),
+        ({"length_penalty": float("inf")}, "length_penalty=inf"),
+        ({"end_token_id": 12}, r"\[0, 11\].*end_token_id=12"),
+        ({"start_token_id": "1"}, "start_token_id='1'"),
+        ({"encoder_padding_mask": np.ones((1, 4))}, r"shape \(1, 4\)"),
     ],
 )
 def test_rejects_bad_arguments(kwargs, message):
-    arguments = {"max_length": 8, **kwargs}
+    arguments = {
+        "start_token_id": START,
+        "end_token_id": END,
+        "max_length": 8,
+        **kwargs,
+    }
     with pytest.raises(ValueError, match=message):
-        beam_search(random_seq2seq(), np.ones((1, 3), "int32"), START, END, **arguments)
+        beam_search(random_seq2seq(), np.ones((1, 3), "int32"), **arguments)
 
 
-def test_rejects_source_of_wrong_rank():
+@pytest.mark.parametrize("decode", ["beam_search", "greedy_decode"])
+def test_rejects_source_of_wrong_rank(decode):
+    model = random_seq2seq()
+    source = np.ones((3,), "int32")
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
-        beam_search(random_seq2seq(), np.ones((3,), "int32"), START, END, 8)
+        if decode == "beam_search":
+            beam_search(model, source, START, END, 8)
+        else:
+            model.greedy_decode(source, START, END, 8)
+
+
+def test_numpy_integers_are_accepted():
+    model = random_seq2seq()
+    source = sources(2)
+    expected = beam_search(model, source, START, END, 8, beam_width=2)
+    np.testing.assert_array_equal(
+        beam_search(
+            model, source, np.int64(START), np.int32(END), np.int64(8), np.int64(2)
+        ),
+        expected,
+    )
+    greedy = model.greedy_decode(source, START, END, 8)
+    np.testing.assert_array_equal(
+        model.greedy_decode(source, np.int64(START), np.int64(END), np.int64(8)),
+        greedy,
+    )

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from tftransformer.models.causal_lm import CausalLM
+from tftransformer.models.causal_lm import CausalLM, _sample
 from tftransformer.testing import run_model_test
 
 CYCLE = [3, 4, 5, 6, 7, 8]  # the text: this cycle repeated
@@ -145,12 +145,39 @@ def test_prompts_of_different_lengths_and_end_token(trained):
         ({"top_k": 11}, r"\[1, 10\].*top_k=11"),
         ({"max_length": 3}, "max_length=3, prompt length 3"),
         ({"max_length": 25}, "max_length=25, max_sequence_length=24"),
+        ({"temperature": float("inf")}, "temperature=inf"),
+        ({"end_token_id": "x"}, "end_token_id='x'"),
+        ({"end_token_id": 10}, r"\[0, 9\].*end_token_id=10"),
+        ({"pad_token_id": -1}, "pad_token_id=-1"),
+        # Generation writes at each row's length: anything but right
+        # padding would overwrite prompt tokens.
+        ({"prompt_padding_mask": [[0, 1, 1], [1, 1, 1]]}, r"row 0 is \[0, 1, 1\]"),
+        ({"prompt_padding_mask": [[1, 1, 1], [1, 0, 1]]}, r"row 1 is \[1, 0, 1\]"),
+        ({"prompt_padding_mask": [1, 1, 1]}, r"shape of prompt_ids \(2, 3\)"),
     ],
 )
 def test_generate_rejects_bad_arguments(kwargs, message):
     arguments = {"max_length": 8, **kwargs}
     with pytest.raises(ValueError, match=message):
-        tiny_lm().generate(np.ones((1, 3), "int32"), **arguments)
+        tiny_lm().generate(np.ones((2, 3), "int32"), **arguments)
+
+
+def test_numpy_integers_are_sizes():
+    # Sizes often come out of NumPy (`ids.max() + 1`).
+    model = tiny_lm(vocabulary_size=np.int64(VOCAB), num_layers=np.int32(1))
+    assert type(model.get_config()["vocabulary_size"]) is int
+    prompts = np.ones((1, 3), "int32")
+    generated = model.generate(
+        prompts, max_length=np.int64(6), top_k=np.int64(2), end_token_id=np.int64(9)
+    )
+    assert generated.shape[1] <= 6
+
+
+def test_top_k_keeps_exactly_k_tokens_when_logits_tie():
+    # bfloat16 logits often tie: the k-th value must not let more in.
+    log_probs = np.log(np.full((20_000, 6), 1 / 6))
+    drawn = _sample(log_probs, 1.0, 2, np.random.default_rng(0))
+    assert len(np.unique(drawn)) == 2
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,16 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tftransformer._arguments import is_finite_number, is_int, python_number
 from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
-from tftransformer.models.decoding import _next_token_log_probs
+from tftransformer.models.decoding import (
+    _next_token_log_probs,
+    check_int,
+    check_token_id,
+)
 from tftransformer.models.transformer_encoder import (
     POSITION_KINDS,
     check_dropout,
@@ -89,6 +94,14 @@ class CausalLM(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        # Sizes may come out of NumPy (`ids.max() + 1`).
+        vocabulary_size = python_number(vocabulary_size)
+        num_layers = python_number(num_layers)
+        num_heads = python_number(num_heads)
+        hidden_dim = python_number(hidden_dim)
+        intermediate_dim = python_number(intermediate_dim)
+        max_sequence_length = python_number(max_sequence_length)
+        dropout = python_number(dropout)
         check_positive_int(
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
@@ -226,22 +239,23 @@ class CausalLM(keras.Model):
         model.generate(np.array([[5, 6, 7]]), max_length=20, top_k=1)
         ```
         """
-        if isinstance(temperature, bool) or not (
-            isinstance(temperature, (int, float)) and temperature > 0
-        ):
+        if not is_finite_number(temperature) or temperature <= 0:
             raise ValueError(
-                "temperature must be a number > 0 (use top_k=1 for greedy "
-                f"decoding). Received: temperature={temperature!r}"
+                "temperature must be a finite number > 0 (use top_k=1 for "
+                f"greedy decoding). Received: temperature={temperature!r}"
             )
-        if top_k is not None and (
-            isinstance(top_k, bool)
-            or not isinstance(top_k, int)
-            or not 1 <= top_k <= self.vocabulary_size
-        ):
-            raise ValueError(
-                f"top_k must be None or an integer in [1, {self.vocabulary_size}] "
-                f"(the vocabulary size). Received: top_k={top_k!r}"
+        temperature = float(temperature)
+        if top_k is not None:
+            top_k = check_int(
+                "top_k", top_k, 1, self.vocabulary_size, " (the vocabulary size)"
             )
+        if end_token_id is not None:
+            end_token_id = check_token_id(
+                "end_token_id", end_token_id, self.vocabulary_size
+            )
+        pad_token_id = check_token_id(
+            "pad_token_id", pad_token_id, self.vocabulary_size
+        )
         prompt_ids = np.asarray(ops.convert_to_numpy(prompt_ids), dtype="int32")
         if prompt_ids.ndim != 2 or prompt_ids.shape[1] == 0:
             raise ValueError(
@@ -249,14 +263,13 @@ class CausalLM(keras.Model):
                 f"prompt_length >= 1. Received: shape {prompt_ids.shape}"
             )
         batch_size, prompt_length = prompt_ids.shape
-        if isinstance(max_length, bool) or not (
-            isinstance(max_length, int) and max_length > prompt_length
-        ):
+        if not is_int(max_length) or max_length <= prompt_length:
             raise ValueError(
                 "max_length must be an integer greater than the prompt length. "
                 f"Received: max_length={max_length!r}, prompt length "
                 f"{prompt_length}"
             )
+        max_length = int(max_length)
         if self.position_kind == "learned" and max_length > self.max_sequence_length:
             raise ValueError(
                 "max_length must not exceed max_sequence_length with learned "
@@ -267,14 +280,22 @@ class CausalLM(keras.Model):
             prompt_lengths = np.full((batch_size,), prompt_length)
         else:
             mask = np.asarray(ops.convert_to_numpy(prompt_padding_mask)).astype(bool)
-            prompt_lengths = mask.sum(axis=1)
-            if mask.shape != prompt_ids.shape or (prompt_lengths < 1).any():
+            if mask.shape != prompt_ids.shape:
                 raise ValueError(
-                    "prompt_padding_mask must have the shape of prompt_ids and "
-                    "mark at least one token per row. Received: "
-                    f"prompt_padding_mask with shape {mask.shape}, prompt "
-                    f"lengths {prompt_lengths.tolist()}"
+                    "prompt_padding_mask must have the shape of prompt_ids "
+                    f"{prompt_ids.shape}. Received: shape {mask.shape}"
                 )
+            # Generation writes at each row's length: a 0 before a 1 (left
+            # padding, a gap) would have prompt tokens overwritten.
+            bad = np.flatnonzero(~mask[:, 0] | (mask[:, 1:] > mask[:, :-1]).any(1))
+            if bad.size:
+                raise ValueError(
+                    "prompt_padding_mask must mark each row's prompt as 1s "
+                    "followed by 0s (at least one 1: prompts padded on the "
+                    f"right). Received: row {bad[0]} is "
+                    f"{mask[bad[0]].astype(int).tolist()}"
+                )
+            prompt_lengths = mask.sum(axis=1)
 
         rng = np.random.default_rng(seed)
         step_log_probs = _next_token_log_probs(self)
@@ -342,8 +363,11 @@ def _sample(log_probs, temperature, top_k, rng):
         return np.argmax(log_probs, axis=-1).astype("int32")
     logits = log_probs.astype("float64") / temperature
     if top_k is not None and top_k < logits.shape[-1]:
-        kth = np.partition(logits, -top_k, axis=-1)[:, -top_k][:, None]
-        logits = np.where(logits >= kth, logits, -np.inf)
+        # Exactly top_k tokens, also when logits tie (bfloat16 logits do).
+        keep = np.argpartition(logits, -top_k, axis=-1)[:, -top_k:]
+        kept = np.full_like(logits, -np.inf)
+        np.put_along_axis(kept, keep, np.take_along_axis(logits, keep, -1), -1)
+        logits = kept
     probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
     probabilities /= probabilities.sum(axis=-1, keepdims=True)
     # Inverse transform sampling: one uniform draw per row.

@@ -6,15 +6,72 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tftransformer._arguments import is_finite_number, is_int
+
 # One compiled next-token function per model, reused across calls.
 _STEP_FUNCTIONS = weakref.WeakKeyDictionary()
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not (isinstance(value, int) and value >= minimum):
+def check_int(name, value, minimum, maximum=None, what=""):
+    """Returns `value` (a NumPy integer too) as an int within the bounds.
+
+    Raises:
+        ValueError: naming `name`, the bounds (and `what` they are) and the
+            value received.
+    """
+    if (
+        not is_int(value)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise ValueError(
-            f"{name} must be an integer >= {minimum}. Received: {name}={value!r}"
+            f"{name} must be an integer {bounds}{what}. Received: {name}={value!r}"
         )
+    return int(value)
+
+
+def check_token_id(name, value, vocabulary_size):
+    """Returns a token id as an int in `[0, vocabulary_size)`, or raises."""
+    if vocabulary_size is None:
+        return check_int(name, value, 0)
+    return check_int(
+        name, value, 0, vocabulary_size - 1, what=" (an id of the vocabulary)"
+    )
+
+
+def check_positive_number(name, value, allow_zero=False):
+    """Returns a finite number `> 0` (`>= 0` with `allow_zero`) as a float."""
+    if not is_finite_number(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(
+            f"{name} must be a finite number {'>=' if allow_zero else '>'} 0. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def encoder_arrays(encoder_token_ids, encoder_padding_mask, pad_token_id):
+    """The source ids and padding mask as int32 arrays `(batch, enc_seq)`."""
+    encoder_token_ids = np.asarray(
+        ops.convert_to_numpy(encoder_token_ids), dtype="int32"
+    )
+    if encoder_token_ids.ndim != 2:
+        raise ValueError(
+            "encoder_token_ids must have shape (batch, enc_seq). Received: "
+            f"encoder_token_ids with shape {encoder_token_ids.shape}"
+        )
+    if encoder_padding_mask is None:
+        encoder_padding_mask = encoder_token_ids != pad_token_id
+    encoder_padding_mask = np.asarray(
+        ops.convert_to_numpy(encoder_padding_mask)
+    ).astype("int32")
+    if encoder_padding_mask.shape != encoder_token_ids.shape:
+        raise ValueError(
+            "encoder_padding_mask must have the shape of encoder_token_ids "
+            f"{encoder_token_ids.shape}. Received: shape "
+            f"{encoder_padding_mask.shape}"
+        )
+    return encoder_token_ids, encoder_padding_mask
 
 
 def _next_token_log_probs(model):
@@ -104,15 +161,15 @@ def beam_search(
     )
     ```
     """
-    _check_int("max_length", max_length, 2)
-    _check_int("beam_width", beam_width, 1)
-    if isinstance(length_penalty, bool) or not (
-        isinstance(length_penalty, (int, float)) and length_penalty >= 0
-    ):
-        raise ValueError(
-            "length_penalty must be a number >= 0. "
-            f"Received: length_penalty={length_penalty!r}"
-        )
+    max_length = check_int("max_length", max_length, 2)
+    beam_width = check_int("beam_width", beam_width, 1)
+    length_penalty = check_positive_number(
+        "length_penalty", length_penalty, allow_zero=True
+    )
+    vocabulary_size = getattr(model, "decoder_vocabulary_size", None)
+    start_token_id = check_token_id("start_token_id", start_token_id, vocabulary_size)
+    end_token_id = check_token_id("end_token_id", end_token_id, vocabulary_size)
+    pad_token_id = check_token_id("pad_token_id", pad_token_id, vocabulary_size)
     if (
         getattr(model, "position_kind", None) == "learned"
         and max_length > model.max_sequence_length
@@ -122,19 +179,9 @@ def beam_search(
             f"positions. Received: max_length={max_length}, "
             f"max_sequence_length={model.max_sequence_length}"
         )
-    encoder_token_ids = np.asarray(
-        ops.convert_to_numpy(encoder_token_ids), dtype="int32"
+    encoder_token_ids, encoder_padding_mask = encoder_arrays(
+        encoder_token_ids, encoder_padding_mask, pad_token_id
     )
-    if encoder_token_ids.ndim != 2:
-        raise ValueError(
-            "encoder_token_ids must have shape (batch, enc_seq). Received: "
-            f"encoder_token_ids with shape {encoder_token_ids.shape}"
-        )
-    if encoder_padding_mask is None:
-        encoder_padding_mask = encoder_token_ids != pad_token_id
-    encoder_padding_mask = np.asarray(
-        ops.convert_to_numpy(encoder_padding_mask)
-    ).astype("int32")
 
     batch_size, width = encoder_token_ids.shape[0], beam_width
     step_log_probs = _next_token_log_probs(model)

@@ -1,12 +1,13 @@
 import keras
 import numpy as np
-from keras import ops
 
+from tftransformer._arguments import python_number
 from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
+from tftransformer.models.decoding import check_int, check_token_id, encoder_arrays
 from tftransformer.models.transformer_encoder import (
     POSITION_KINDS,
     check_dropout,
@@ -101,6 +102,15 @@ class Seq2SeqTransformer(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        # Sizes may come out of NumPy (`ids.max() + 1`).
+        encoder_vocabulary_size = python_number(encoder_vocabulary_size)
+        decoder_vocabulary_size = python_number(decoder_vocabulary_size)
+        num_layers = python_number(num_layers)
+        num_heads = python_number(num_heads)
+        hidden_dim = python_number(hidden_dim)
+        intermediate_dim = python_number(intermediate_dim)
+        max_sequence_length = python_number(max_sequence_length)
+        dropout = python_number(dropout)
         check_positive_int(
             encoder_vocabulary_size=encoder_vocabulary_size,
             decoder_vocabulary_size=decoder_vocabulary_size,
@@ -269,26 +279,22 @@ class Seq2SeqTransformer(keras.Model):
             its first `end_token_id` (if any), then holds `pad_token_id`.
             `length` is the shortest that holds every row.
         """
-        if isinstance(max_length, bool) or not (
-            isinstance(max_length, int) and max_length >= 2
-        ):
-            raise ValueError(
-                f"max_length must be an integer >= 2. Received: max_length={max_length}"
-            )
+        max_length = check_int("max_length", max_length, 2)
+        vocabulary_size = self.decoder_vocabulary_size
+        start_token_id = check_token_id(
+            "start_token_id", start_token_id, vocabulary_size
+        )
+        end_token_id = check_token_id("end_token_id", end_token_id, vocabulary_size)
+        pad_token_id = check_token_id("pad_token_id", pad_token_id, vocabulary_size)
         if self.position_kind == "learned" and max_length > self.max_sequence_length:
             raise ValueError(
                 "max_length must not exceed max_sequence_length with learned "
                 f"positions. Received: max_length={max_length}, "
                 f"max_sequence_length={self.max_sequence_length}"
             )
-        encoder_token_ids = np.asarray(
-            ops.convert_to_numpy(encoder_token_ids), dtype="int32"
+        encoder_token_ids, encoder_padding_mask = encoder_arrays(
+            encoder_token_ids, encoder_padding_mask, pad_token_id
         )
-        if encoder_padding_mask is None:
-            encoder_padding_mask = encoder_token_ids != pad_token_id
-        encoder_padding_mask = np.asarray(
-            ops.convert_to_numpy(encoder_padding_mask)
-        ).astype("int32")
         batch_size = encoder_token_ids.shape[0]
         tokens = np.full((batch_size, max_length), pad_token_id, dtype="int32")
         tokens[:, 0] = start_token_id
