@@ -4,7 +4,7 @@ import math
 import numbers
 from collections.abc import Iterable
 
-__all__ = ["as_list", "is_finite_number", "is_int", "python_number"]
+__all__ = ["as_list", "class_names", "is_finite_number", "is_int", "python_number"]
 
 
 def is_int(value):
@@ -22,6 +22,43 @@ def is_finite_number(value):
         and not isinstance(value, bool)
         and math.isfinite(value)
     )
+
+
+def class_names(argument, names, count):
+    """Returns `names` as `count` distinct, non-empty, one-line strings.
+
+    For label and tag names: they name class ids in reports and exported
+    models, one a line in the exported `labels.txt` / `tags.txt`.
+
+    Args:
+        argument: the argument's name, for the message.
+        names: an iterable of names (numbers are turned into strings).
+        count: the number of classes.
+
+    Returns:
+        A list of str.
+
+    Raises:
+        ValueError: for a string (it would be read letter by letter), a
+            count other than `count`, a repeated or empty name, or a name
+            with a line break, naming `argument` and the value received.
+    """
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise ValueError(
+            f"{argument} must be a list of {count} names, one per class id. "
+            f"Received: {argument}={names!r}"
+        )
+    names = [str(name) for name in names]
+    if (
+        len(names) != count
+        or len(set(names)) != count
+        or any(not name.strip() or "\n" in name or "\r" in name for name in names)
+    ):
+        raise ValueError(
+            f"{argument} must hold {count} distinct, non-empty names without "
+            f"line breaks, one per class id. Received: {argument}={names!r}"
+        )
+    return names
 
 
 def as_list(value):

@@ -52,3 +52,19 @@ def test_publish_directory_renames_on_success_only(tmp_path):
         with publish_directory(failed):
             raise RuntimeError("export failed")
     assert sorted(os.listdir(tmp_path / "models")) == ["1"]
+
+
+def test_publish_directory_keeps_a_version_published_meanwhile(tmp_path):
+    # Two exports that picked the same version: the later one must not
+    # delete the earlier one's model.
+    final = str(tmp_path / "1")
+    with pytest.raises(FileExistsError, match="another export"):
+        with publish_directory(final) as scratch:
+            os.makedirs(final)
+            open(os.path.join(final, "first.pb"), "w").close()
+            open(os.path.join(scratch, "second.pb"), "w").close()
+    assert sorted(os.listdir(tmp_path)) == ["1"]
+    assert os.listdir(final) == ["first.pb"]
+    with publish_directory(final, overwrite=True) as scratch:
+        open(os.path.join(scratch, "second.pb"), "w").close()
+    assert os.listdir(final) == ["second.pb"]

@@ -312,6 +312,13 @@ def test_sentence_pairs(tokenizer, tmp_path):
     np.testing.assert_allclose(outputs["probabilities"], expected, atol=ATOL)
     request = read_warmup_requests(version_dir)[0]
     assert sorted(request.inputs) == ["text", "text_pair"]
+    # TF Serving does not compare input sizes: the signature must.
+    for texts, pairs in ((2, 3), (3, 2), (3, 1)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="same number"):
+            signature(
+                text=tf.constant(["a fine film"] * texts),
+                text_pair=tf.constant(["dull"] * pairs),
+            )
 
 
 def test_mixed_bfloat16_model_from_strategy_exports_float32(tokenizer, tmp_path):
@@ -399,11 +406,30 @@ def test_keras_hub_classifier_with_softmax_and_default_labels(tokenizer, tmp_pat
         ({"text_pair": True, "warmup_texts": ["a"]}, "tuples"),
         ({"text_pair": "yes"}, "'yes'"),
         ({"version": -1}, "version=-1"),
+        ({"overwrite": "no"}, "overwrite='no'"),
+        ({"merge_lora": "no"}, "merge_lora='no'"),
+        ({"model_name": 5}, "model_name"),
+        ({"label_names": "ab"}, "label_names='ab'"),
+        ({"label_names": ["a\nb", "c", "d"]}, "line breaks"),
     ],
 )
 def test_rejects_bad_arguments(exported, tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         export_for_serving(exported.model, tmp_path, **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+def test_refuses_a_single_logit(tokenizer, tmp_path):
+    # A softmax over one logit answers 1.0 whatever the text.
+    model = keras_hub.models.BertTextClassifier(
+        tiny_classifier(tokenizer).backbone,
+        num_classes=1,
+        preprocessor=keras_hub.models.BertTextClassifierPreprocessor(
+            tokenizer, sequence_length=SEQUENCE_LENGTH
+        ),
+    )
+    with pytest.raises(ValueError, match=r"at least 2 classes.*\(None, 1\)"):
+        export_for_serving(model, tmp_path)
     assert os.listdir(tmp_path) == []
 
 

@@ -113,3 +113,22 @@ def test_export_checks_its_inputs(tagger, tmp_path):
         )
     with pytest.raises(ValueError, match="`version` must be a non-negative integer"):
         export_token_classifier(tagger, str(tmp_path / "c"), version=-1)
+    # The backbone's position table ends at 32: longer inputs would fail
+    # only when served.
+    with pytest.raises(ValueError, match=r"max_sequence_length \(32\).*=64"):
+        export_token_classifier(tagger, str(tmp_path / "d"), sequence_length=64)
+    with pytest.raises(ValueError, match="tag_names='OBIXY'"):
+        export_token_classifier(tagger, str(tmp_path / "e"), tag_names="OBIXY")
+    with pytest.raises(ValueError, match="merge_lora='no'"):
+        export_token_classifier(tagger, str(tmp_path / "f"), merge_lora="no")
+    sentence_classifier = keras_hub.models.BertTextClassifier(
+        tagger.backbone, num_classes=5, preprocessor=None
+    )
+    with pytest.raises(ValueError, match=r"per-token logits.*\(None, 5\)"):
+        export_token_classifier(
+            sentence_classifier,
+            str(tmp_path / "g"),
+            tokenizer=tagger.preprocessor.tokenizer,
+            tag_names=["O", "B-A", "I-A", "B-B", "I-B"],
+        )
+    assert not any(os.listdir(tmp_path))

@@ -125,7 +125,10 @@ def test_pretokenized_batches_skip_the_preprocessor():
         ({"num_classes": 2, "pooling": "first"}, "pooling='first'"),
         ({"num_classes": 2, "dropout": 1.5}, "dropout=1.5"),
         ({"num_classes": 2, "num_extra_blocks": -1}, "num_extra_blocks=-1"),
-        ({"num_classes": 3, "label_names": ["a", "b"]}, "num_classes=3"),
+        ({"num_classes": 3, "label_names": ["a", "b"]}, "label_names must hold 3"),
+        ({"num_classes": 3, "label_names": "abc"}, "label_names='abc'"),
+        ({"num_classes": 2, "label_names": ["a", "a"]}, "distinct"),
+        ({"num_classes": 2, "label_names": ["a", "b\nc"]}, "line breaks"),
     ],
 )
 def test_bad_arguments(kwargs, message):

@@ -201,7 +201,7 @@ def test_arguments_are_checked(tokenizer):
         TokenClassifier(backbone, num_tags=3, dropout=1.0)
     with pytest.raises(ValueError, match="num_extra_blocks=-1"):
         TokenClassifier(backbone, num_tags=3, num_extra_blocks=-1)
-    with pytest.raises(ValueError, match="tag_names must hold 3 distinct names"):
+    with pytest.raises(ValueError, match="tag_names must hold 3 distinct"):
         TokenClassifier(backbone, num_tags=3, tag_names=["O", "B-X"])
     with pytest.raises(ValueError, match="sequence_length must be an integer >= 2"):
         TokenClassifierPreprocessor(tokenizer, sequence_length=1)

@@ -97,16 +97,23 @@ def version_path(base_path, version=None, overwrite=False):
 
 
 @contextlib.contextmanager
-def publish_directory(final_path):
+def publish_directory(final_path, overwrite=False):
     """Yields a scratch directory that is renamed to `final_path` on success.
 
     Args:
         final_path: str, the version directory to publish, e.g. from
-            `version_path`. An existing one is replaced.
+            `version_path`.
+        overwrite: bool, whether a `final_path` that exists when the block
+            ends is replaced. Otherwise (another export published the same
+            version meanwhile) it is kept and `FileExistsError` is raised.
 
     Yields:
         str, an empty directory beside `final_path`. If the block raises, it
         is removed and nothing is published.
+
+    Raises:
+        FileExistsError: `final_path` exists at the end and `overwrite` is
+            False.
 
     Example:
     ```python
@@ -121,9 +128,19 @@ def publish_directory(final_path):
     scratch = tempfile.mkdtemp(prefix=f".{name}-", dir=parent)
     try:
         yield scratch
-        if os.path.exists(final_path):
+        if overwrite and os.path.exists(final_path):
             shutil.rmtree(final_path)
-        os.rename(scratch, final_path)
+        try:
+            # Fails on a non-empty target: no check-then-replace race.
+            os.rename(scratch, final_path)
+        except OSError:
+            if not os.path.exists(final_path):
+                raise
+            raise FileExistsError(
+                f"{final_path!r} was published by another export while this "
+                "one was written; it is kept. Export again to write the next "
+                "version, or pass overwrite=True to replace it."
+            ) from None
     finally:
         if os.path.exists(scratch):
             shutil.rmtree(scratch)

@@ -13,6 +13,7 @@ from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
     TEXT_PAIR_INPUT,
     TextClassifierServingModule,
+    check_text_classifier,
 )
 from tftransformer.export.warmup import write_warmup_requests
 
@@ -107,24 +108,26 @@ def export_for_serving(
             "the model or passed as `preprocessor`. Received: "
             f"preprocessor={preprocessor!r}"
         )
-    if not isinstance(text_pair, bool):
-        raise ValueError(f"`text_pair` must be a bool. Received: {text_pair!r}")
+    for name, value in (
+        ("text_pair", text_pair),
+        ("merge_lora", merge_lora),
+        ("overwrite", overwrite),
+    ):
+        if not isinstance(value, bool):
+            raise ValueError(f"`{name}` must be a bool. Received: {name}={value!r}")
+    if model_name is not None and not (isinstance(model_name, str) and model_name):
+        raise ValueError(
+            f"`model_name` must be a non-empty string. Received: {model_name!r}"
+        )
     if not model.built or not model.weights:
         raise ValueError(
             f"Model {model.name!r} has no weights yet: build it (call it on a "
             "batch or fit it) before exporting it."
         )
-    num_classes = model.output.shape[-1]
     if label_names is None:
         label_names = getattr(model, "label_names", None)
-    if label_names is None:
-        label_names = [str(i) for i in range(num_classes)]
-    label_names = [str(name) for name in label_names]
-    if len(label_names) != num_classes:
-        raise ValueError(
-            f"label_names must have one entry per class ({num_classes}). "
-            f"Received: label_names={label_names!r}"
-        )
+    # Checked again by the serving module, but before any work here.
+    label_names = check_text_classifier(model, label_names)
     warmup_requests = _warmup_requests(warmup_texts, text_pair)
     final_path = version_path(path, version, overwrite)
     if model_name is None:
@@ -134,7 +137,10 @@ def export_for_serving(
     module = TextClassifierServingModule(
         copy, preprocessor, label_names, text_pair=text_pair
     )
-    with tempfile.TemporaryDirectory() as tmp, publish_directory(final_path) as out:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        publish_directory(final_path, overwrite) as out,
+    ):
         labels_path = os.path.join(tmp, LABELS_FILE)
         with open(labels_path, "w", encoding="utf-8") as f:
             f.write("".join(f"{name}\n" for name in label_names))

@@ -1,10 +1,37 @@
 import keras
 import tensorflow as tf
 
-__all__ = ["TextClassifierServingModule"]
+from tftransformer._arguments import class_names
+
+__all__ = ["TextClassifierServingModule", "check_text_classifier"]
 
 TEXT_INPUT = "text"
 TEXT_PAIR_INPUT = "text_pair"
+
+
+def check_text_classifier(model, label_names=None):
+    """Checks what a text classifier export needs; returns the label names.
+
+    Args:
+        model: the classifier.
+        label_names: its label names, or None for `"0"`, `"1"`, ...
+
+    Raises:
+        ValueError: for a model without one output per class (at least 2)
+            or label names that do not name its classes.
+    """
+    shape = tuple(model.output.shape)
+    if len(shape) != 2 or shape[-1] is None or shape[-1] < 2:
+        # A softmax over one logit is 1 for every input.
+        raise ValueError(
+            "The model must output one logit (or probability) per class, "
+            "(batch, num_classes) with at least 2 classes; a single logit of "
+            f"a sigmoid classifier is not served. Received a model {model.name!r} "
+            f"with output shape {shape}"
+        )
+    if label_names is None:
+        label_names = [str(i) for i in range(shape[-1])]
+    return class_names("label_names", label_names, shape[-1])
 
 
 class TextClassifierServingModule(tf.Module):
@@ -50,12 +77,7 @@ class TextClassifierServingModule(tf.Module):
 
     def __init__(self, model, preprocessor, label_names, text_pair=False, name=None):
         super().__init__(name=name)
-        num_classes = model.output.shape[-1]
-        if len(label_names) != num_classes:
-            raise ValueError(
-                f"label_names must have one entry per class ({num_classes}). "
-                f"Received: label_names={label_names!r}"
-            )
+        label_names = check_text_classifier(model, label_names)
         activation = getattr(model, "activation", None)
         if activation in (None, keras.activations.linear):
             self._outputs_are_logits = True
@@ -70,7 +92,7 @@ class TextClassifierServingModule(tf.Module):
         self._preprocessor = preprocessor
         # Lists created here are tracked, so the variables are saved.
         self.model_variables = list(model.variables)
-        self.label_names = tf.constant([str(name) for name in label_names])
+        self.label_names = tf.constant(label_names)
         self.text_pair = text_pair
 
         text_spec = tf.TensorSpec([None], tf.string, name=TEXT_INPUT)
@@ -78,7 +100,15 @@ class TextClassifierServingModule(tf.Module):
             pair_spec = tf.TensorSpec([None], tf.string, name=TEXT_PAIR_INPUT)
 
             def serve(text, text_pair):
-                return self._classify((text, text_pair))
+                # The packer would misread unequal sizes (rows dropped, ids
+                # out of range), and TF Serving does not compare them.
+                check = tf.debugging.assert_equal(
+                    tf.size(text),
+                    tf.size(text_pair),
+                    message="text and text_pair must hold the same number of strings",
+                )
+                with tf.control_dependencies([check]):
+                    return self._classify((tf.identity(text), tf.identity(text_pair)))
 
             self.serve = tf.function(serve, input_signature=[text_spec, pair_spec])
         else:

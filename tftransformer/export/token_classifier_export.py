@@ -11,6 +11,7 @@ from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.text_classifier_export import SIGNATURE_NAME
 from tftransformer.export.token_classifier_serving_module import (
     TokenClassifierServingModule,
+    check_token_classifier,
 )
 
 __all__ = ["TAGS_FILE", "export_token_classifier"]
@@ -96,12 +97,19 @@ def export_token_classifier(
         raise ValueError(
             "The model has no tag_names; pass `tag_names=` (the tag of each output id)."
         )
-    tag_names = [str(tag) for tag in tag_names]
+    for name, value in (("merge_lora", merge_lora), ("overwrite", overwrite)):
+        if not isinstance(value, bool):
+            raise ValueError(f"`{name}` must be a bool. Received: {name}={value!r}")
+    # Checked again by the serving module, but before any work here.
+    tag_names = check_token_classifier(model, sequence_length, tag_names)
     final_path = version_path(path, version, overwrite)
 
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
     module = TokenClassifierServingModule(copy, tokenizer, sequence_length, tag_names)
-    with tempfile.TemporaryDirectory() as tmp, publish_directory(final_path) as out:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        publish_directory(final_path, overwrite) as out,
+    ):
         tags_path = os.path.join(tmp, TAGS_FILE)
         with open(tags_path, "w", encoding="utf-8") as f:
             f.write("".join(f"{tag}\n" for tag in tag_names))

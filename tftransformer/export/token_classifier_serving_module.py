@@ -1,9 +1,47 @@
 import tensorflow as tf
 
+from tftransformer._arguments import class_names, is_int
 from tftransformer.data.tagging import tokenize_and_align
 from tftransformer.export.text_classifier_serving_module import TEXT_INPUT
 
-__all__ = ["TokenClassifierServingModule"]
+__all__ = ["TokenClassifierServingModule", "check_token_classifier"]
+
+
+def check_token_classifier(model, sequence_length, tag_names):
+    """Checks what a token classifier export needs; returns the tag names.
+
+    Raises:
+        ValueError: for a model without per-token logits `(batch, seq,
+            num_tags)`, tag names that do not name its tags (`"O"` among
+            them), or a `sequence_length` outside [2, the backbone's
+            `max_sequence_length`], naming the values received.
+    """
+    shape = tuple(model.output.shape)
+    if len(shape) != 3:
+        raise ValueError(
+            "Expected a token classifier: per-token logits (batch, seq, "
+            f"num_tags). Received a model {model.name!r} with output shape {shape}"
+        )
+    tag_names = class_names("tag_names", tag_names, shape[-1])
+    if "O" not in tag_names:
+        raise ValueError(
+            "tag_names must include 'O', the tag of words cut off by "
+            f"sequence_length. Received: tag_names={tag_names!r}"
+        )
+    if not is_int(sequence_length) or sequence_length < 2:
+        raise ValueError(
+            "sequence_length must be an integer >= 2. "
+            f"Received: sequence_length={sequence_length!r}"
+        )
+    backbone = getattr(model, "backbone", None)
+    maximum = getattr(backbone, "max_sequence_length", None)
+    if maximum is not None and sequence_length > maximum:
+        # The position table ends there: longer inputs fail when served.
+        raise ValueError(
+            f"sequence_length must not exceed the backbone's max_sequence_length "
+            f"({maximum}). Received: sequence_length={sequence_length}"
+        )
+    return tag_names
 
 
 class TokenClassifierServingModule(tf.Module):
@@ -50,27 +88,7 @@ class TokenClassifierServingModule(tf.Module):
 
     def __init__(self, model, tokenizer, sequence_length, tag_names, name=None):
         super().__init__(name=name)
-        tag_names = [str(tag) for tag in tag_names]
-        num_tags = model.output.shape[-1]
-        if len(tag_names) != num_tags:
-            raise ValueError(
-                f"tag_names must have one entry per tag ({num_tags}). "
-                f"Received: tag_names={tag_names!r}"
-            )
-        if "O" not in tag_names:
-            raise ValueError(
-                "tag_names must include 'O', the tag of words cut off by "
-                f"sequence_length. Received: tag_names={tag_names!r}"
-            )
-        if (
-            isinstance(sequence_length, bool)
-            or not isinstance(sequence_length, int)
-            or sequence_length < 2
-        ):
-            raise ValueError(
-                "sequence_length must be an integer >= 2. "
-                f"Received: sequence_length={sequence_length!r}"
-            )
+        tag_names = check_token_classifier(model, sequence_length, tag_names)
         self._model = model
         self._tokenizer = tokenizer
         self._sequence_length = sequence_length

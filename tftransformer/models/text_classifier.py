@@ -1,7 +1,7 @@
 import keras
 import keras_hub
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import class_names, python_number
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.extra_blocks import extra_encoder_blocks
@@ -96,12 +96,7 @@ class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier):
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
         if label_names is not None:
-            label_names = [str(name) for name in label_names]
-            if len(label_names) != num_classes:
-                raise ValueError(
-                    f"label_names has {len(label_names)} entries but "
-                    f"num_classes={num_classes}. Received: label_names={label_names}"
-                )
+            label_names = class_names("label_names", label_names, num_classes)
         extra_blocks, extra_block_num_heads, extra_block_intermediate_dim = (
             extra_encoder_blocks(
                 backbone,

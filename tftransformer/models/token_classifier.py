@@ -1,7 +1,7 @@
 import keras
 import keras_hub
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import class_names, python_number
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
@@ -97,17 +97,7 @@ class TokenClassifier(ShuffledFit, keras_hub.models.Task):
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
         if tag_names is not None:
-            if isinstance(tag_names, str):
-                raise ValueError(
-                    "tag_names must be a list of tags, not a string. "
-                    f"Received: tag_names={tag_names!r}"
-                )
-            tag_names = [str(name) for name in tag_names]
-            if len(tag_names) != num_tags or len(set(tag_names)) != num_tags:
-                raise ValueError(
-                    f"tag_names must hold {num_tags} distinct names (num_tags="
-                    f"{num_tags}). Received: tag_names={tag_names}"
-                )
+            tag_names = class_names("tag_names", tag_names, num_tags)
 
         extra_blocks, extra_block_num_heads, extra_block_intermediate_dim = (
             extra_encoder_blocks(
