@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import keras_hub
 import numpy as np
@@ -10,6 +11,9 @@ import pytest
 from tftransformer.data import embedded_tokenizer
 from tftransformer.evaluation import predict_tags
 from tftransformer.export import TAGS_FILE, export_token_classifier
+from tftransformer.export.token_classifier_serving_module import (
+    check_token_classifier,
+)
 from tftransformer.models import TokenClassifier, TokenClassifierPreprocessor
 
 TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
@@ -132,3 +136,20 @@ def test_export_checks_its_inputs(tagger, tmp_path):
             tag_names=["O", "B-A", "I-A", "B-B", "I-B"],
         )
     assert not any(os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize("position_kind, refused", [("learned", True), ("sine", False)])
+def test_sequence_length_bound_is_the_position_table(position_kind, refused):
+    # Sinusoidal and relative positions have no last position to run past.
+    model = types.SimpleNamespace(
+        name="tagger",
+        output=types.SimpleNamespace(shape=(None, None, 3)),
+        backbone=types.SimpleNamespace(
+            max_sequence_length=8, position_kind=position_kind
+        ),
+    )
+    if refused:
+        with pytest.raises(ValueError, match=r"\(8\).*sequence_length=16"):
+            check_token_classifier(model, 16, ["O", "B-A", "I-A"])
+    else:
+        assert check_token_classifier(model, 16, ["O", "B-A", "I-A"])[0] == "O"

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -42,9 +44,11 @@ def test_matches_the_formula():
     np.testing.assert_allclose(np.asarray(pooled), expected_pooled, atol=1e-5)
 
 
-def test_padded_chunks_get_zero_weight():
+# Non-finite padding too: a float16 chunk that overflowed must not leak.
+@pytest.mark.parametrize("padding_value", [1e3, np.inf, np.nan])
+def test_padded_chunks_get_zero_weight(padding_value):
     noisy = X.copy()
-    noisy[0, 2:] = 1e3  # the padded chunks of row 0
+    noisy[0, 2:] = padding_value  # the padded chunks of row 0
     layer = AttentionPooling()
     pooled, weights = layer(noisy, padding_mask=MASK, return_attention_scores=True)
     weights = np.asarray(weights)
@@ -63,6 +67,13 @@ def test_all_padding_row_gives_zeros():
         X, padding_mask=np.zeros((2, 4), bool), return_attention_scores=True
     )
     assert np.all(np.asarray(pooled) == 0) and np.all(np.asarray(weights) == 0)
+
+
+def test_one_position_pools_to_itself_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ops.softmax warns on a size-1 axis
+        pooled = AttentionPooling()(X[:, :1])
+    np.testing.assert_allclose(np.asarray(pooled), X[:, 0], atol=1e-6)
 
 
 def test_keras_mask_is_used():

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -225,3 +227,12 @@ def test_rejects_feature_size_other_than_built():
         layer(np.zeros((1, 3, 6), "float32"), np.zeros((1, 3, 8), "float32"))
     with pytest.raises(ValueError, match=r"value.shape=\(None, 3, 5\)"):
         layer(keras.Input((3, 8)), keras.Input((3, 5)))
+
+
+def test_relative_bias_over_one_key_without_a_warning():
+    x = np.random.default_rng(0).normal(size=(2, 1, 8)).astype("float32")
+    layer = MultiHeadAttention(2, 4, use_relative_position_bias=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ops.softmax warns on a size-1 axis
+        _, scores = layer(x, x, return_attention_scores=True)
+    np.testing.assert_array_equal(np.asarray(scores), np.ones((2, 2, 1, 1)))

@@ -42,6 +42,16 @@ def test_max_of_large_negative_values_ignores_padding():
     np.testing.assert_array_equal(np.asarray(out), [[-5e4, -5e4]])
 
 
+@pytest.mark.parametrize("mode", ["mean", "max"])
+def test_non_finite_padding_is_ignored(mode):
+    noisy = X.copy()
+    noisy[0, 2:] = np.nan
+    noisy[0, 3] = np.inf
+    pooled = np.asarray(SequencePooling(mode)(noisy, padding_mask=MASK))
+    expected = np.asarray(SequencePooling(mode)(X, padding_mask=MASK))
+    np.testing.assert_allclose(pooled, expected, atol=1e-6)
+
+
 def test_all_padding_row_gives_zeros():
     mask = np.zeros((2, 4), bool)
     for mode in ("mean", "max"):

@@ -35,7 +35,9 @@ def check_token_classifier(model, sequence_length, tag_names):
         )
     backbone = getattr(model, "backbone", None)
     maximum = getattr(backbone, "max_sequence_length", None)
-    if maximum is not None and sequence_length > maximum:
+    # Learned positions (BERT's; sinusoidal and relative ones have no end).
+    learned = getattr(backbone, "position_kind", "learned") == "learned"
+    if learned and maximum is not None and sequence_length > maximum:
         # The position table ends there: longer inputs fail when served.
         raise ValueError(
             f"sequence_length must not exceed the backbone's max_sequence_length "
@@ -91,7 +93,7 @@ class TokenClassifierServingModule(tf.Module):
         tag_names = check_token_classifier(model, sequence_length, tag_names)
         self._model = model
         self._tokenizer = tokenizer
-        self._sequence_length = sequence_length
+        self._sequence_length = int(sequence_length)
         self._outside_id = tag_names.index("O")
         # Lists created here are tracked, so the variables are saved.
         self.model_variables = list(model.variables)

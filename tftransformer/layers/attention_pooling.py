@@ -111,9 +111,16 @@ class AttentionPooling(keras.layers.Layer):
         scores = ops.where(keep, scores, _MASKED_SCORE)
         # Multiplying by the mask zeroes rows with no real position, whose
         # softmax would otherwise be uniform over the padding.
-        weights = ops.softmax(scores, axis=-1) * ops.cast(keep, "float32")
+        # Over one position the softmax is 1; `ops.softmax` would warn.
+        if scores.shape[-1] == 1:
+            weights = ops.cast(keep, "float32")
+        else:
+            weights = ops.softmax(scores, axis=-1) * ops.cast(keep, "float32")
+        # `where`, not a product: a non-finite padded vector times its zero
+        # weight would be NaN.
+        values = ops.where(ops.expand_dims(keep, -1), inputs, 0)
         pooled = ops.sum(
-            ops.expand_dims(ops.cast(weights, inputs.dtype), -1) * inputs, axis=1
+            ops.expand_dims(ops.cast(weights, inputs.dtype), -1) * values, axis=1
         )
         if return_attention_scores:
             return pooled, weights

@@ -222,7 +222,11 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             while len(attention_mask.shape) < 4:
                 attention_mask = ops.expand_dims(attention_mask, axis=-3)
             logits = ops.where(attention_mask, logits, -1e9)
-        scores = ops.softmax(logits, axis=-1)
+        # Over one key the softmax is 1; `ops.softmax` would warn about it.
+        if logits.shape[-1] == 1:
+            scores = ops.ones_like(logits)
+        else:
+            scores = ops.softmax(logits, axis=-1)
         if attention_mask is not None:
             # A query with every key masked attends to nothing.
             scores = ops.where(attention_mask, scores, 0.0)

@@ -55,7 +55,9 @@ class SequencePooling(keras.layers.Layer):
         keep = ops.expand_dims(ops.cast(padding_mask, "bool"), axis=-1)
         if self.mode == "mean":
             weights = ops.cast(keep, inputs.dtype)
-            total = ops.sum(inputs * weights, axis=1)
+            # `where`, not a product: a non-finite padded vector times 0
+            # would be NaN.
+            total = ops.sum(ops.where(keep, inputs, 0), axis=1)
             # An all-padding row yields zeros rather than NaN.
             count = ops.maximum(ops.sum(weights, axis=1), ops.cast(1, inputs.dtype))
             return total / count
