@@ -15,6 +15,10 @@ import pytest
 from safetensors.numpy import save_file
 
 from tftransformer import presets
+from tftransformer.models import (
+    TextClassifierPreprocessor,
+    TokenClassifierPreprocessor,
+)
 
 REFERENCE_PATH = os.path.join(
     os.path.dirname(__file__), "data", "reference_values.json"
@@ -225,6 +229,18 @@ def test_hugging_face_checkpoint_directory(tmp_path):
     np.testing.assert_array_equal(
         x["token_ids"], [[2, 5, 7, 8, 9, 3, 0, 0], [2, 12, 11, 3, 0, 0, 0, 0]]
     )
+
+
+@pytest.mark.parametrize(
+    "preprocessor_cls", [TextClassifierPreprocessor, TokenClassifierPreprocessor]
+)
+def test_our_preprocessors_from_preset_strip_accents_too(tmp_path, preprocessor_cls):
+    directory = str(tmp_path / "hf_bert")
+    write_tiny_hf_bert(directory)
+    preprocessor = preprocessor_cls.from_preset(directory, sequence_length=8)
+    # keras-hub's BertTokenizer.from_preset alone would give [UNK] for "naïve".
+    assert preprocessor.tokenizer.strip_accents
+    assert [list(ids) for ids in preprocessor.tokenizer(["Naïve"])] == [[12]]
 
 
 def test_hugging_face_tokenizer_config_can_keep_accents(tmp_path):

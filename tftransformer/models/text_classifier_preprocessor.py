@@ -3,6 +3,7 @@ import keras_hub
 import tensorflow as tf
 
 from tftransformer.data.packing import check_packing_arguments, padded_length
+from tftransformer.presets import bert_tokenizer_from_preset
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -29,6 +30,10 @@ class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
 
     Call arguments:
         x: a batch of strings, or a tuple of two batches for sentence pairs.
+            Pass a pair by keyword (`preprocessor(x=(first, second))`) or
+            with `y` (`preprocessor((first, second), None)`): a lone
+            positional tuple is read as `(x, y)`, as in every keras-hub
+            preprocessor.
         y: optional labels, passed through.
         sample_weight: optional sample weights, passed through.
 
@@ -56,15 +61,17 @@ class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
         """Loads a BERT preset's tokenizer into this preprocessor.
 
         Args:
-            preset: a keras-hub preset name or a local preset or Hugging Face
-                BERT directory.
+            preset: `"embedded"`, a keras-hub preset name or a local preset
+                or Hugging Face BERT directory.
             **kwargs: constructor arguments (`sequence_length`,
                 `pad_to_multiple_of`, ...).
 
         Returns:
             A `TextClassifierPreprocessor`.
         """
-        tokenizer = keras_hub.models.BertTokenizer.from_preset(preset)
+        # With the checkpoint's accent stripping, which keras-hub's own
+        # `BertTokenizer.from_preset` leaves out for Hugging Face directories.
+        tokenizer = bert_tokenizer_from_preset(preset)
         return cls(tokenizer, **kwargs)
 
     def __init__(

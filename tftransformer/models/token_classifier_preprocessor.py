@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tftransformer.data.packing import check_packing_arguments
 from tftransformer.data.tagging import tokenize_and_align, words_to_ragged
+from tftransformer.presets import bert_tokenizer_from_preset
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -59,15 +60,17 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
         """Loads a BERT preset's tokenizer into this preprocessor.
 
         Args:
-            preset: a keras-hub preset name or a local preset or Hugging Face
-                BERT directory.
+            preset: `"embedded"`, a keras-hub preset name or a local preset
+                or Hugging Face BERT directory.
             **kwargs: constructor arguments (`sequence_length`,
                 `pad_to_multiple_of`, ...).
 
         Returns:
             A `TokenClassifierPreprocessor`.
         """
-        tokenizer = keras_hub.models.BertTokenizer.from_preset(preset)
+        # With the checkpoint's accent stripping, which keras-hub's own
+        # `BertTokenizer.from_preset` leaves out for Hugging Face directories.
+        tokenizer = bert_tokenizer_from_preset(preset)
         return cls(tokenizer, **kwargs)
 
     def __init__(self, tokenizer, sequence_length=128, pad_to_multiple_of=16, **kwargs):
