@@ -94,15 +94,15 @@ class CausalLM(keras.Model):
         dtype=None,
         **kwargs,
     ):
-        # Sizes may come out of NumPy (`ids.max() + 1`).
-        vocabulary_size = python_number(vocabulary_size)
-        num_layers = python_number(num_layers)
-        num_heads = python_number(num_heads)
-        hidden_dim = python_number(hidden_dim)
-        intermediate_dim = python_number(intermediate_dim)
-        max_sequence_length = python_number(max_sequence_length)
         dropout = python_number(dropout)
-        check_positive_int(
+        (
+            vocabulary_size,
+            num_layers,
+            num_heads,
+            hidden_dim,
+            intermediate_dim,
+            max_sequence_length,
+        ) = check_positive_int(
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
             num_heads=num_heads,

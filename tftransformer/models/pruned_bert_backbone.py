@@ -69,16 +69,18 @@ class PrunedBertBackbone(keras_hub.models.BertBackbone):
         dtype=None,
         **kwargs,
     ):
-        check_positive_int(
-            vocabulary_size=vocabulary_size,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            hidden_dim=hidden_dim,
-            intermediate_dim=intermediate_dim,
+        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim = (
+            check_positive_int(
+                vocabulary_size=vocabulary_size,
+                num_layers=num_layers,
+                num_heads=num_heads,
+                hidden_dim=hidden_dim,
+                intermediate_dim=intermediate_dim,
+            )
         )
         if head_dim is None:
             head_dim = hidden_dim // num_heads
-        check_positive_int(head_dim=head_dim)
+        (head_dim,) = check_positive_int(head_dim=head_dim)
 
         # === Layers === (BertBackbone's, with head-width-aware encoders)
         initializer = keras.initializers.TruncatedNormal(stddev=0.02)
@@ -195,8 +197,7 @@ class _HeadDimTransformerEncoder(keras_hub.layers.TransformerEncoder):
         super().__init__(
             intermediate_dim=intermediate_dim, num_heads=num_heads, **kwargs
         )
-        check_positive_int(head_dim=head_dim)
-        self.head_dim = head_dim
+        (self.head_dim,) = check_positive_int(head_dim=head_dim)
 
     def build(self, inputs_shape):
         super().build(inputs_shape)

@@ -10,12 +10,20 @@ POSITION_KINDS = ("learned", "sine", "relative")
 
 
 def check_positive_int(**kwargs):
-    """Raises `ValueError` unless every keyword value is a positive int."""
+    """Returns the keyword values as Python ints, in order, if all are > 0.
+
+    NumPy integers are taken (sizes often come out of NumPy, e.g.
+    `ids.max() + 1`); anything else raises `ValueError` naming the value.
+    """
+    values = []
     for name, value in kwargs.items():
+        value = python_number(value)
         if isinstance(value, bool) or not (isinstance(value, int) and value > 0):
             raise ValueError(
                 f"{name} must be a positive integer. Received: {name}={value!r}"
             )
+        values.append(value)
+    return tuple(values)
 
 
 def check_dropout(dropout):
@@ -104,14 +112,15 @@ class TransformerEncoder(keras.Model):
         dtype=None,
         **kwargs,
     ):
-        vocabulary_size = python_number(vocabulary_size)
-        num_layers = python_number(num_layers)
-        num_heads = python_number(num_heads)
-        hidden_dim = python_number(hidden_dim)
-        intermediate_dim = python_number(intermediate_dim)
-        max_sequence_length = python_number(max_sequence_length)
         dropout = python_number(dropout)
-        check_positive_int(
+        (
+            vocabulary_size,
+            num_layers,
+            num_heads,
+            hidden_dim,
+            intermediate_dim,
+            max_sequence_length,
+        ) = check_positive_int(
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
             num_heads=num_heads,
