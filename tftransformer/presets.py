@@ -172,39 +172,55 @@ def load_backbone(preset=EMBEDDED_PRESET, sequence_length=128, dtype=None):
     # to share a built-in preset's name as that preset.
     backbone = keras_hub.models.Backbone.from_preset(directory, dtype=dtype)
     preprocessor_cls = _text_classifier_preprocessor_cls(type(backbone))
-    preprocessor_kwargs = {"sequence_length": sequence_length}
-    if tokenizer_kwargs:
-        preprocessor_kwargs["tokenizer"] = preprocessor_cls.tokenizer_cls.from_preset(
-            directory, **tokenizer_kwargs
-        )
-    preprocessor = preprocessor_cls.from_preset(directory, **preprocessor_kwargs)
+    tokenizer = preprocessor_cls.tokenizer_cls.from_preset(
+        directory, **tokenizer_kwargs
+    )
+    preprocessor = preprocessor_cls.from_preset(
+        directory,
+        sequence_length=sequence_length,
+        tokenizer=_cleaning_tokenizer(tokenizer),
+    )
     return backbone, preprocessor
 
 
+def _cleaning_tokenizer(tokenizer):
+    """keras-hub's BERT tokenizer as `tftransformer.models.BertTokenizer`,
+    which cleans text as Hugging Face's does; other tokenizers unchanged."""
+    from tftransformer.models.bert_tokenizer import BertTokenizer
+
+    if type(tokenizer) is keras_hub.models.BertTokenizer:
+        return BertTokenizer.from_keras_hub(tokenizer)
+    return tokenizer
+
+
 def bert_tokenizer_from_preset(preset):
-    """A BERT preset's `keras_hub.models.BertTokenizer`, as `load_backbone` makes it.
+    """A BERT preset's tokenizer, as `load_backbone` makes it.
 
     keras-hub's own `BertTokenizer.from_preset` reads a Hugging Face
     directory without its accent stripping (an uncased vocabulary then
     turns "naïve" into `[UNK]`); this one passes what the checkpoint's
-    `tokenizer_config.json` says.
+    `tokenizer_config.json` says, and cleans text as Hugging Face does (see
+    `tftransformer.models.BertTokenizer`).
 
     Args:
         preset: `"embedded"`, a local Hugging Face BERT or keras-hub preset
             directory, or a keras-hub preset name or handle.
 
     Returns:
-        A `keras_hub.models.BertTokenizer`.
+        A `tftransformer.models.BertTokenizer` (a
+        `keras_hub.models.BertTokenizer`).
     """
     if isinstance(preset, os.PathLike):
         preset = os.fspath(preset)
     if preset == EMBEDDED_PRESET:
         preset = embedded_preset_path()
     if not isinstance(preset, str) or _is_remote_preset(preset):
-        return keras_hub.models.BertTokenizer.from_preset(preset)
+        return _cleaning_tokenizer(keras_hub.models.BertTokenizer.from_preset(preset))
     directory = os.path.abspath(os.path.expanduser(preset))
     _, tokenizer_kwargs = _check_local_preset(preset, directory)
-    return keras_hub.models.BertTokenizer.from_preset(directory, **tokenizer_kwargs)
+    return _cleaning_tokenizer(
+        keras_hub.models.BertTokenizer.from_preset(directory, **tokenizer_kwargs)
+    )
 
 
 def save_model(model, directory, preprocessor=None, overwrite=False):

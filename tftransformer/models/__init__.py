@@ -1,5 +1,6 @@
 """tftransformer.models: functional models composed from the layers."""
 
+from tftransformer.models.bert_tokenizer import BertTokenizer
 from tftransformer.models.causal_lm import CausalLM
 from tftransformer.models.decoding import beam_search
 from tftransformer.models.distiller import Distiller
@@ -21,6 +22,7 @@ from tftransformer.models.transformer_classifier import TransformerClassifier
 from tftransformer.models.transformer_encoder import TransformerEncoder
 
 __all__ = [
+    "BertTokenizer",
     "CausalLM",
     "Distiller",
     "LongDocumentClassifier",

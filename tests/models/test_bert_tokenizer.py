@@ -1,0 +1,68 @@
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tftransformer.data import embedded_tokenizer
+from tftransformer.models import BertTokenizer
+from tftransformer.presets import load_backbone
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return embedded_tokenizer()
+
+
+def pieces(tokenizer, text):
+    return [tokenizer.id_to_token(int(i)) for i in np.asarray(tokenizer(text))]
+
+
+# As Hugging Face's BERT tokenizer cleans text: space separators are spaces,
+# control and format characters are deleted.
+@pytest.mark.parametrize(
+    "text, same_as",
+    [
+        ("nice\u00a0film", "nice film"),  # no-break space
+        ("a\u2009b\u3000c", "a b c"),  # thin and ideographic spaces
+        ("zero\u200bwidth", "zerowidth"),  # zero-width space
+        ("co\u00adoperate", "cooperate"),  # soft hyphen
+        ("x\u200dy", "xy"),  # zero-width joiner
+        ("x\x00y\ufffdz", "xyz"),  # NUL, replacement character
+        ("tab\there\nand\rthere", "tab here and there"),
+    ],
+)
+def test_cleans_text_as_hugging_face(tokenizer, text, same_as):
+    assert pieces(tokenizer, text) == pieces(tokenizer, same_as)
+    # keras-hub alone reads it otherwise (one [UNK], or split words).
+    plain = keras_hub.models.BertTokenizer(
+        vocabulary=tokenizer.get_vocabulary(), lowercase=True, strip_accents=True
+    )
+    if "\t" not in text:
+        assert pieces(plain, text) != pieces(plain, same_as)
+
+
+def as_lists(ids):
+    return ids.to_list() if hasattr(ids, "to_list") else [list(row) for row in ids]
+
+
+def test_batches_ragged_words_and_tf_data(tokenizer):
+    batch = tokenizer(tf.constant(["nice\u00a0film", "b"]))
+    assert as_lists(batch) == as_lists(tokenizer(tf.constant(["nice film", "b"])))
+    words = tokenizer(tf.ragged.constant([["nice\u00a0", "film"]]))
+    expected = tokenizer(tf.ragged.constant([["nice", "film"]]))
+    assert [as_lists(row) for row in words] == [as_lists(row) for row in expected]
+    dataset = tf.data.Dataset.from_tensor_slices(["nice\u00a0film"]).map(tokenizer)
+    assert [ids.numpy().tolist() for ids in dataset] == [
+        np.asarray(tokenizer("nice film")).tolist()
+    ]
+
+
+def test_the_library_tokenizes_with_it(tokenizer):
+    assert type(tokenizer) is BertTokenizer
+    _, preprocessor = load_backbone("embedded", sequence_length=16)
+    assert type(preprocessor.tokenizer) is BertTokenizer
+    assert preprocessor.tokenizer.strip_accents and preprocessor.tokenizer.lowercase
+    again = BertTokenizer.from_keras_hub(preprocessor.tokenizer, lowercase=False)
+    assert not again.lowercase and again.vocabulary_size() == 30522
+    with pytest.raises(ValueError, match="Received: str"):
+        BertTokenizer.from_keras_hub("vocab.txt")
