@@ -4,7 +4,15 @@ import math
 import numbers
 from collections.abc import Iterable
 
-__all__ = ["as_list", "class_names", "is_finite_number", "is_int", "python_number"]
+__all__ = [
+    "as_list",
+    "check_int",
+    "check_positive_number",
+    "class_names",
+    "is_finite_number",
+    "is_int",
+    "python_number",
+]
 
 
 def is_int(value):
@@ -59,6 +67,35 @@ def class_names(argument, names, count):
             f"line breaks, one per class id. Received: {argument}={names!r}"
         )
     return names
+
+
+def check_int(name, value, minimum, maximum=None, what=""):
+    """Returns `value` (a NumPy integer too) as an int within the bounds.
+
+    Raises:
+        ValueError: naming `name`, the bounds (and `what` they are) and the
+            value received.
+    """
+    if (
+        not is_int(value)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(
+            f"{name} must be an integer {bounds}{what}. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_positive_number(name, value, allow_zero=False):
+    """Returns a finite number `> 0` (`>= 0` with `allow_zero`) as a float."""
+    if not is_finite_number(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(
+            f"{name} must be a finite number {'>=' if allow_zero else '>'} 0. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
 
 
 def as_list(value):

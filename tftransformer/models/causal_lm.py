@@ -3,14 +3,18 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tftransformer._arguments import is_finite_number, is_int, python_number
+from tftransformer._arguments import (
+    check_int,
+    is_finite_number,
+    is_int,
+    python_number,
+)
 from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
 from tftransformer.models.decoding import (
     _next_token_log_probs,
-    check_int,
     check_token_id,
 )
 from tftransformer.models.transformer_encoder import (

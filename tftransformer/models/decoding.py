@@ -6,29 +6,10 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tftransformer._arguments import is_finite_number, is_int
+from tftransformer._arguments import check_int, check_positive_number
 
 # One compiled next-token function per model, reused across calls.
 _STEP_FUNCTIONS = weakref.WeakKeyDictionary()
-
-
-def check_int(name, value, minimum, maximum=None, what=""):
-    """Returns `value` (a NumPy integer too) as an int within the bounds.
-
-    Raises:
-        ValueError: naming `name`, the bounds (and `what` they are) and the
-            value received.
-    """
-    if (
-        not is_int(value)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(
-            f"{name} must be an integer {bounds}{what}. Received: {name}={value!r}"
-        )
-    return int(value)
 
 
 def check_token_id(name, value, vocabulary_size):
@@ -38,16 +19,6 @@ def check_token_id(name, value, vocabulary_size):
     return check_int(
         name, value, 0, vocabulary_size - 1, what=" (an id of the vocabulary)"
     )
-
-
-def check_positive_number(name, value, allow_zero=False):
-    """Returns a finite number `> 0` (`>= 0` with `allow_zero`) as a float."""
-    if not is_finite_number(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(
-            f"{name} must be a finite number {'>=' if allow_zero else '>'} 0. "
-            f"Received: {name}={value!r}"
-        )
-    return float(value)
 
 
 def encoder_arrays(encoder_token_ids, encoder_padding_mask, pad_token_id):

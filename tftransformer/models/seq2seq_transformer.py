@@ -1,13 +1,13 @@
 import keras
 import numpy as np
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_int, python_number
 from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
-from tftransformer.models.decoding import check_int, check_token_id, encoder_arrays
+from tftransformer.models.decoding import check_token_id, encoder_arrays
 from tftransformer.models.transformer_encoder import (
     POSITION_KINDS,
     check_dropout,
