@@ -50,9 +50,10 @@ def create_optimizer(
 
     Weight decay is decoupled (Keras applies `w -= w * weight_decay * lr`
     before the Adam update) and skipped for the variables named in
-    `exclude_from_weight_decay`. The exclusion is not part of the
-    optimizer's config: after loading a compiled model, compile it again with
-    a new optimizer from this function.
+    `exclude_from_weight_decay`. The fused optimizers keep the exclusion in
+    their config, so a model saved to `.keras` and loaded trains on with the
+    same optimizer, state and schedule; Keras' `AdamW` (`fused=False`) does
+    not: after loading, compile again with a new optimizer from here.
 
     Args:
         learning_rate: float > 0, the peak learning rate.

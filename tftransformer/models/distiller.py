@@ -3,6 +3,8 @@ import copy
 import keras
 from keras import ops
 
+from tftransformer.models.compile_replay import replay_compile
+
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class Distiller(keras.Model):
@@ -111,11 +113,7 @@ class Distiller(keras.Model):
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
 
     def compile_from_config(self, config):
-        # Keras skips models whose `compile` is overridden; this one only
-        # fills in a default, so the saved arguments replay as they are.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        replay_compile(self, config)
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True

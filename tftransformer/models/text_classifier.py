@@ -4,6 +4,7 @@ import keras_hub
 from tftransformer._arguments import class_names, python_number
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
+from tftransformer.models.compile_replay import replay_compile
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 from tftransformer.models.shuffled_fit import ShuffledFit
 
@@ -157,6 +158,11 @@ class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier):
         # arguments, so a loaded model gets its freeze back from here.
         if frozen_backbone_layers:
             _freeze_layers_by_name(self.backbone, frozen_backbone_layers)
+
+    def compile_from_config(self, config):
+        # The overridden compile only fills in defaults: replay the saved
+        # arguments so a loaded model keeps its optimizer and its state.
+        replay_compile(self, config)
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         # Batches tokenized by the tf.data pipeline skip the preprocessor.

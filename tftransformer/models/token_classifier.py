@@ -5,6 +5,7 @@ from tftransformer._arguments import class_names, python_number
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
+from tftransformer.models.compile_replay import replay_compile
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 from tftransformer.models.shuffled_fit import ShuffledFit
 
@@ -171,6 +172,11 @@ class TokenClassifier(ShuffledFit, keras_hub.models.Task):
         if metrics == "auto":
             metrics = [TokenAccuracy()]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        # The overridden compile only fills in defaults: replay the saved
+        # arguments so a loaded model keeps its optimizer and its state.
+        replay_compile(self, config)
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         # Batches tokenized by the tf.data pipeline skip the preprocessor.

@@ -1,0 +1,78 @@
+import warnings
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from tftransformer.finetune import create_optimizer
+from tftransformer.models import (
+    TextClassifier,
+    TextClassifierPreprocessor,
+    TokenClassifier,
+)
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "fine", "dull", "film"]
+TEXTS = ["a fine film", "dull", "a dull film", "fine"]
+FEATURES = {
+    "token_ids": np.array([[2, 5, 6, 8, 3], [2, 7, 3, 0, 0]] * 2, "int32"),
+    "segment_ids": np.zeros((4, 5), "int32"),
+    "padding_mask": np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]] * 2, "int32"),
+}
+
+
+def _backbone():
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=len(VOCAB),
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=16,
+        dropout=0.0,
+    )
+
+
+def _text_classifier():
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCAB, lowercase=True)
+    preprocessor = TextClassifierPreprocessor(tokenizer, sequence_length=8)
+    model = TextClassifier(_backbone(), 2, preprocessor=preprocessor, dropout=0.0)
+    return model, TEXTS, np.array([1, 0, 0, 1])
+
+
+def _token_classifier():
+    model = TokenClassifier(_backbone(), num_tags=3, dropout=0.0)
+    return model, FEATURES, np.array([[0, 1, 2, 1, 0], [0, 2, 0, 0, 0]] * 2)
+
+
+@pytest.mark.parametrize(
+    "make, layer_decay",
+    [(_text_classifier, None), (_text_classifier, 0.8), (_token_classifier, None)],
+    ids=["text", "text-layer-decay", "token"],
+)
+def test_loaded_model_trains_on_with_its_saved_optimizer(make, layer_decay, tmp_path):
+    model, x, y = make()
+    # Weight decay large enough that decaying a bias or LayerNorm scale after
+    # loading would move the weights apart.
+    optimizer = create_optimizer(
+        1e-2,
+        num_train_steps=10,
+        weight_decay=0.5,
+        layer_decay=layer_decay,
+        model=model if layer_decay else None,
+    )
+    model.compile(optimizer=optimizer)
+    model.fit(x, y, batch_size=4, epochs=3, verbose=0, shuffle=False)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    with warnings.catch_warnings():
+        # Keras warns when it skips compile() or the optimizer's variables.
+        warnings.simplefilter("error")
+        loaded = keras.saving.load_model(path)
+    assert type(loaded.optimizer) is type(model.optimizer)
+    assert int(loaded.optimizer.iterations) == 3
+
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+    loaded.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+    for got, want in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
