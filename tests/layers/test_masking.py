@@ -7,6 +7,8 @@ from tftransformer.layers.masking import (
     compute_causal_mask,
     merge_padding_and_attention_mask,
 )
+from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
+from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
 
 T, F = True, False
 
@@ -72,3 +74,38 @@ def test_merge_rejects_bad_ranks():
         merge_padding_and_attention_mask(x, np.ones((1, 1, 3), bool))
     with pytest.raises(ValueError, match=r"attention_mask.shape=\(1, 3\)"):
         merge_padding_and_attention_mask(x, attention_mask=np.ones((1, 3), bool))
+
+
+def _encoder_self_attention(masked, explicit):
+    block = TransformerEncoderBlock(intermediate_dim=8, num_heads=2)
+    return lambda x: block(x, padding_mask=explicit), masked
+
+
+def _decoder_self_attention(masked, explicit):
+    block = TransformerDecoderBlock(intermediate_dim=8, num_heads=2)
+    return lambda x: block(x, decoder_padding_mask=explicit), masked
+
+
+def _decoder_cross_attention(masked, explicit):
+    block = TransformerDecoderBlock(intermediate_dim=8, num_heads=2)
+    decoder = np.random.default_rng(1).normal(size=(1, 3, 8)).astype("float32")
+    return lambda x: block(decoder, x, encoder_padding_mask=explicit), masked
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_encoder_self_attention, _decoder_self_attention, _decoder_cross_attention],
+    ids=["encoder", "decoder-self", "decoder-cross"],
+)
+def test_explicit_padding_mask_replaces_the_keras_mask_in_blocks(make):
+    # The Keras mask hides the last two positions; the caller says all four
+    # are real. Keras' attention would AND the two masks.
+    masked = keras.layers.Embedding(5, 8, mask_zero=True)(np.array([[3, 1, 0, 0]]))
+    plain = ops.convert_to_tensor(ops.convert_to_numpy(masked))
+    explicit = np.array([[T, T, T, T]])
+    call, masked = make(masked, explicit)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(call(masked)), ops.convert_to_numpy(call(plain)), atol=1e-6
+    )
+    # The Keras mask is still there for later layers.
+    assert keras.src.backend.get_keras_mask(masked) is not None

@@ -152,6 +152,27 @@ def test_keras_mask_ignores_padded_keys(use_bias):
     )
 
 
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_explicit_query_and_value_masks_replace_keras_masks(use_bias):
+    # Keras' own layer reads the query's Keras mask and ignores `query_mask`.
+    layer = MultiHeadAttention(
+        num_heads=HEADS, key_dim=HEAD_DIM, use_relative_position_bias=use_bias
+    )
+    masked = keras.layers.Embedding(10, 4, mask_zero=True)(np.array([[3, 5, 0, 0]]))
+    plain = ops.convert_to_tensor(ops.convert_to_numpy(masked))
+    mask = np.array([[True, True, True, False]])
+    got = layer(masked, masked, query_mask=mask, value_mask=mask)
+    expected = layer(plain, plain, query_mask=mask, value_mask=mask)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(got), ops.convert_to_numpy(expected), atol=1e-6
+    )
+    # The caller's tensor keeps its Keras mask.
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(keras.src.backend.get_keras_mask(masked)),
+        [[True, True, False, False]],
+    )
+
+
 @pytest.mark.parametrize(
     "init_kwargs, call_kwargs, shapes, expected",
     [

@@ -104,3 +104,33 @@ def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=N
     if mask is None:
         return attention_mask
     return ops.logical_and(mask, attention_mask)
+
+
+def explicit_mask_arguments(query, value, query_padding_mask, value_padding_mask):
+    """`MultiHeadAttention` mask arguments that let explicit masks win.
+
+    Keras' `MultiHeadAttention` fills `query_mask` and `value_mask` from the
+    Keras masks of its `query` and `value` and ANDs them into the attention
+    mask. A block whose caller passes an explicit padding mask has already
+    put that mask in place of the Keras mask (`merge_padding_and_attention_mask`),
+    so the attention layer gets the explicit mask for each input that
+    carries a Keras mask, and leaves the others as they are.
+
+    Args:
+        query: the attention's query sequence, `(batch, query_len, dim)`.
+        value: the attention's value sequence, `(batch, key_len, dim)`.
+        query_padding_mask: the caller's explicit mask of the queries'
+            sequence `(batch, query_len)`, or `None`.
+        value_padding_mask: the caller's explicit mask of the values'
+            sequence `(batch, key_len)`, or `None`.
+
+    Returns:
+        A dict of keyword arguments for the attention layer's call: empty
+        unless an explicit mask meets a Keras mask.
+    """
+    arguments = {}
+    if query_padding_mask is not None and get_keras_mask(query) is not None:
+        arguments["query_mask"] = ops.cast(query_padding_mask, "bool")
+    if value_padding_mask is not None and get_keras_mask(value) is not None:
+        arguments["value_mask"] = ops.cast(value_padding_mask, "bool")
+    return arguments

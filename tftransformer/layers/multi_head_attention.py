@@ -150,6 +150,11 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         # several decoder blocks, a residual branch) is no longer masked.
         inputs = [t for t in (query, value, key) if t is not None]
         masks = [get_keras_mask(t) for t in inputs]
+        if query_mask is not None:
+            # Keras reads the query's mask off the tensor and ignores this
+            # argument: set it there, so that a mask passed explicitly (not
+            # filled in from the Keras mask) is the one applied.
+            set_keras_mask(query, ops.cast(query_mask, "bool"))
         try:
             return super().call(
                 query,
@@ -165,8 +170,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             )
         finally:
             for tensor, mask in zip(inputs, masks):
-                if mask is not None:
-                    set_keras_mask(tensor, mask)
+                set_keras_mask(tensor, mask)
 
     def _check_feature_dims(self, query, value, key):
         # The projections are fixed at build time; a different feature width

@@ -5,6 +5,7 @@ from tftransformer._arguments import python_number
 from tftransformer.layers.feed_forward import FeedForward
 from tftransformer.layers.masking import (
     compute_causal_mask,
+    explicit_mask_arguments,
     merge_padding_and_attention_mask,
 )
 from tftransformer.layers.multi_head_attention import MultiHeadAttention
@@ -242,7 +243,13 @@ class TransformerDecoderBlock(keras.layers.Layer):
         x = self._residual_block(
             decoder_sequence,
             lambda y: self._self_attention(
-                query=y, value=y, attention_mask=self_attention_mask, training=training
+                query=y,
+                value=y,
+                attention_mask=self_attention_mask,
+                training=training,
+                **explicit_mask_arguments(
+                    y, y, decoder_padding_mask, decoder_padding_mask
+                ),
             ),
             self._self_attention_layer_norm,
             self._self_attention_dropout,
@@ -256,6 +263,9 @@ class TransformerDecoderBlock(keras.layers.Layer):
                     value=encoder_sequence,
                     attention_mask=cross_attention_mask,
                     training=training,
+                    **explicit_mask_arguments(
+                        y, encoder_sequence, None, encoder_padding_mask
+                    ),
                 ),
                 self._cross_attention_layer_norm,
                 self._cross_attention_dropout,

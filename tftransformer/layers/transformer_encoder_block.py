@@ -2,7 +2,10 @@ import keras
 
 from tftransformer._arguments import python_number
 from tftransformer.layers.feed_forward import FeedForward
-from tftransformer.layers.masking import merge_padding_and_attention_mask
+from tftransformer.layers.masking import (
+    explicit_mask_arguments,
+    merge_padding_and_attention_mask,
+)
 from tftransformer.layers.multi_head_attention import MultiHeadAttention
 from tftransformer.layers.relative_position_bias import _check_bucket_arguments
 
@@ -179,6 +182,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
             attention_mask=self_attention_mask,
             return_attention_scores=return_attention_scores,
             training=training,
+            **explicit_mask_arguments(x, x, padding_mask, padding_mask),
         )
         if return_attention_scores:
             x, scores = attention_output
