@@ -94,3 +94,11 @@ def test_bad_hidden_dim(bad):
 def test_bad_input_rank():
     with pytest.raises(ValueError, match=r"\(batch, seq, dim\)"):
         AttentionPooling()(np.zeros((2, 6), "float32"))
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_16_bit_pooling_of_a_long_sequence(policy):
+    # Equal vectors get equal weights of 1/8192: a 16-bit sum of them stalls.
+    x = np.ones((1, 8192, 4), "float32")
+    out = AttentionPooling(dtype=policy)(x)
+    np.testing.assert_allclose(np.asarray(out, "float32"), 1.0, rtol=1e-2)

@@ -62,3 +62,12 @@ def test_all_padding_row_gives_zeros():
 def test_bad_mode():
     with pytest.raises(ValueError, match="mode='sum'"):
         SequencePooling("sum")
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("value", [1.0, 20.0])
+def test_16_bit_mean_of_a_long_sequence(policy, value):
+    # 8192 x 20 overflows float16; 8192 steps of 1.0 stall a float16 sum.
+    x = np.full((1, 8192, 2), value, "float32")
+    out = SequencePooling("mean", dtype=policy)(x)
+    np.testing.assert_allclose(np.asarray(out, "float32"), value, rtol=1e-2)

@@ -118,9 +118,11 @@ class AttentionPooling(keras.layers.Layer):
             weights = ops.softmax(scores, axis=-1) * ops.cast(keep, "float32")
         # `where`, not a product: a non-finite padded vector times its zero
         # weight would be NaN.
-        values = ops.where(ops.expand_dims(keep, -1), inputs, 0)
-        pooled = ops.sum(
-            ops.expand_dims(ops.cast(weights, inputs.dtype), -1) * values, axis=1
+        values = ops.where(ops.expand_dims(keep, -1), ops.cast(inputs, "float32"), 0.0)
+        # Summed in float32, as the mean pooling: a 16-bit sum over long
+        # sequences loses precision.
+        pooled = ops.cast(
+            ops.sum(ops.expand_dims(weights, -1) * values, axis=1), inputs.dtype
         )
         if return_attention_scores:
             return pooled, weights

@@ -54,13 +54,16 @@ class SequencePooling(keras.layers.Layer):
         # (batch, seq, 1), broadcast over the hidden axis.
         keep = ops.expand_dims(ops.cast(padding_mask, "bool"), axis=-1)
         if self.mode == "mean":
-            weights = ops.cast(keep, inputs.dtype)
+            # Summed in float32: a float16 sum over thousands of positions
+            # overflows or loses the mean (CPU reductions add in the input's
+            # precision).
+            values = ops.cast(inputs, "float32")
             # `where`, not a product: a non-finite padded vector times 0
             # would be NaN.
-            total = ops.sum(ops.where(keep, inputs, 0), axis=1)
+            total = ops.sum(ops.where(keep, values, 0.0), axis=1)
             # An all-padding row yields zeros rather than NaN.
-            count = ops.maximum(ops.sum(weights, axis=1), ops.cast(1, inputs.dtype))
-            return total / count
+            count = ops.maximum(ops.sum(ops.cast(keep, "float32"), axis=1), 1.0)
+            return ops.cast(total / count, inputs.dtype)
         # -inf, not a large negative constant, so real values below it win.
         lowest = ops.cast(float("-inf"), inputs.dtype)
         pooled = ops.max(ops.where(keep, inputs, lowest), axis=1)
