@@ -46,8 +46,9 @@ def test_too_long_sequence_raises():
     layer = PositionEmbedding(sequence_length=4)
     with pytest.raises(ValueError, match=r"sequence length 5.*sequence_length=4"):
         layer(np.zeros((1, 5, 2), "float32"))
-    with pytest.raises(ValueError, match=r"start_index=2.*sequence_length=4"):
-        layer(np.zeros((1, 3, 2), "float32"), start_index=2)
+    for start_index in (2, np.int64(2)):
+        with pytest.raises(ValueError, match=r"start_index=2.*sequence_length=4"):
+            layer(np.zeros((1, 3, 2), "float32"), start_index=start_index)
     # A fixed-length symbolic input is rejected when the model is built.
     with pytest.raises(ValueError, match=r"sequence length 6.*sequence_length=4"):
         PositionEmbedding(sequence_length=4)(keras.Input((6, 2)))

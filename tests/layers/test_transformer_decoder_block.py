@@ -231,6 +231,15 @@ def test_self_attention_bias_is_causal():
         ({"intermediate_dim": 8, "num_heads": 0}, "num_heads=0"),
         ({"intermediate_dim": -1, "num_heads": 2}, "intermediate_dim=-1"),
         ({"intermediate_dim": 8, "num_heads": 2, "dropout": 1.5}, "dropout=1.5"),
+        ({"intermediate_dim": 8, "num_heads": 2, "norm_first": 1}, "norm_first=1"),
+        (
+            {"intermediate_dim": 8, "num_heads": 2, "use_relative_position_bias": "y"},
+            "use_relative_position_bias='y'",
+        ),
+        (
+            {"intermediate_dim": 8, "num_heads": 2, "layer_norm_epsilon": np.inf},
+            "layer_norm_epsilon=inf",
+        ),
         (
             {
                 "intermediate_dim": 8,
@@ -245,6 +254,12 @@ def test_self_attention_bias_is_causal():
 def test_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TransformerDecoderBlock(**kwargs)
+
+
+def test_numpy_epsilon_is_kept_as_a_python_float():
+    block = TransformerDecoderBlock(8, 2, layer_norm_epsilon=np.float32(1e-6))
+    epsilon = block.get_config()["layer_norm_epsilon"]
+    assert type(epsilon) is float and epsilon == pytest.approx(1e-6)
 
 
 def test_rejects_hidden_size_not_divisible_by_num_heads():

@@ -250,6 +250,18 @@ def test_attention_mask_and_padding_mask_both_apply():
         ({"intermediate_dim": 8, "num_heads": 2, "dropout": 1.0}, "dropout=1.0"),
         ({"intermediate_dim": 8, "num_heads": 2, "dropout": -0.1}, "dropout=-0.1"),
         (
+            {"intermediate_dim": 8, "num_heads": 2, "layer_norm_epsilon": -1.0},
+            "layer_norm_epsilon=-1.0",
+        ),
+        (
+            {"intermediate_dim": 8, "num_heads": 2, "layer_norm_epsilon": "1e-5"},
+            "layer_norm_epsilon='1e-5'",
+        ),
+        (
+            {"intermediate_dim": 8, "num_heads": 2, "norm_first": "no"},
+            "norm_first='no'",
+        ),
+        (
             {
                 "intermediate_dim": 8,
                 "num_heads": 2,

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from tftransformer._arguments import python_number
+from tftransformer.layers.initializers import clone_initializer
 
 # Added to the scores of masked positions before the softmax, which runs in
 # float32 whatever the compute dtype: exp(-1e9) is exactly 0 there.
@@ -82,8 +83,8 @@ class AttentionPooling(keras.layers.Layer):
         self._projection = keras.layers.Dense(
             hidden_dim,
             activation="tanh",
-            kernel_initializer=_clone_initializer(self.kernel_initializer),
-            bias_initializer=_clone_initializer(self.bias_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name="projection",
         )
@@ -92,7 +93,7 @@ class AttentionPooling(keras.layers.Layer):
         self._score = keras.layers.Dense(
             1,
             use_bias=False,
-            kernel_initializer=_clone_initializer(self.kernel_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy,
             name="score",
         )
@@ -143,9 +144,3 @@ class AttentionPooling(keras.layers.Layer):
             }
         )
         return config
-
-
-def _clone_initializer(initializer):
-    # A seeded initializer object shared by two layers would give both the
-    # same values.
-    return initializer.__class__.from_config(initializer.get_config())

@@ -1,6 +1,7 @@
 import keras
 
 from tftransformer._arguments import python_number
+from tftransformer.layers.initializers import clone_initializer
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -74,8 +75,8 @@ class FeedForward(keras.layers.Layer):
         self._intermediate_dense = keras.layers.Dense(
             self.intermediate_dim,
             activation=self.activation,
-            kernel_initializer=_clone_initializer(self.kernel_initializer),
-            bias_initializer=_clone_initializer(self.bias_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name="intermediate_dense",
         )
@@ -85,8 +86,8 @@ class FeedForward(keras.layers.Layer):
         )
         self._output_dense = keras.layers.Dense(
             hidden_dim,
-            kernel_initializer=_clone_initializer(self.kernel_initializer),
-            bias_initializer=_clone_initializer(self.bias_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name="output_dense",
         )
@@ -118,9 +119,3 @@ class FeedForward(keras.layers.Layer):
             }
         )
         return config
-
-
-def _clone_initializer(initializer):
-    # Each sublayer gets its own instance, so seeded initializers do not hand
-    # every kernel the same values.
-    return initializer.__class__.from_config(initializer.get_config())

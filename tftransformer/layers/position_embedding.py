@@ -88,7 +88,7 @@ class PositionEmbedding(keras.layers.Layer):
     def call(self, inputs, start_index=0):
         shape = ops.shape(inputs)
         seq_length, dim = shape[-2], shape[-1]
-        self._check_length(seq_length, start_index)
+        self._check_length(seq_length, _known_int(start_index))
         table = ops.convert_to_tensor(self.position_embeddings)
         # (seq, dim)
         embeddings = ops.slice(table, (start_index, 0), (seq_length, dim))
@@ -107,3 +107,14 @@ class PositionEmbedding(keras.layers.Layer):
             }
         )
         return config
+
+
+def _known_int(value):
+    # Keras hands a NumPy integer argument to `call` as an eager tensor,
+    # whose value can be checked; a symbolic one has none until it runs.
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value

@@ -2,18 +2,11 @@ import keras
 from keras import ops
 
 from tftransformer._arguments import python_number
+from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.position_embedding import PositionEmbedding
 from tftransformer.layers.sine_position_encoding import SinePositionEncoding
 
 POSITION_KINDS = ("learned", "sine", "none")
-
-
-def _clone_initializer(initializer):
-    # An initializer instance draws the same values on every call; a copy
-    # made from its config gets a fresh seed (unless one was set explicitly).
-    if isinstance(initializer, keras.initializers.Initializer):
-        return initializer.__class__.from_config(initializer.get_config())
-    return initializer
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -99,7 +92,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.token_embedding = keras.layers.Embedding(
             input_dim=vocabulary_size,
             output_dim=embedding_dim,
-            embeddings_initializer=_clone_initializer(self.embeddings_initializer),
+            embeddings_initializer=clone_initializer(self.embeddings_initializer),
             mask_zero=self.mask_zero,
             dtype=self.dtype_policy,
             name="token_embedding",
@@ -107,7 +100,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         if position_kind == "learned":
             self.position_embedding = PositionEmbedding(
                 sequence_length=sequence_length,
-                initializer=_clone_initializer(self.embeddings_initializer),
+                initializer=clone_initializer(self.embeddings_initializer),
                 dtype=self.dtype_policy,
                 name="position_embedding",
             )

@@ -3,6 +3,7 @@ from keras import ops
 
 from tftransformer._arguments import python_number
 from tftransformer.layers.feed_forward import FeedForward
+from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.masking import (
     compute_causal_mask,
     explicit_mask_arguments,
@@ -10,10 +11,7 @@ from tftransformer.layers.masking import (
 )
 from tftransformer.layers.multi_head_attention import MultiHeadAttention
 from tftransformer.layers.relative_position_bias import _check_bucket_arguments
-from tftransformer.layers.transformer_encoder_block import (
-    _check_block_arguments,
-    _clone_initializer,
-)
+from tftransformer.layers.transformer_encoder_block import _check_block_arguments
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -110,7 +108,14 @@ class TransformerDecoderBlock(keras.layers.Layer):
         dropout = python_number(dropout)
         relative_position_buckets = python_number(relative_position_buckets)
         relative_position_max_distance = python_number(relative_position_max_distance)
-        _check_block_arguments(intermediate_dim, num_heads, dropout)
+        layer_norm_epsilon = _check_block_arguments(
+            intermediate_dim,
+            num_heads,
+            dropout,
+            layer_norm_epsilon,
+            norm_first,
+            use_relative_position_bias,
+        )
         if use_relative_position_bias:
             _check_bucket_arguments(
                 relative_position_buckets,
@@ -150,8 +155,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
             relative_position_max_distance=self.relative_position_max_distance,
             # Keys after the query are masked, so they need no buckets.
             bidirectional=False,
-            kernel_initializer=_clone_initializer(self.kernel_initializer),
-            bias_initializer=_clone_initializer(self.bias_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name="self_attention",
         )
@@ -168,8 +173,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 num_heads=self.num_heads,
                 key_dim=head_dim,
                 dropout=self.dropout,
-                kernel_initializer=_clone_initializer(self.kernel_initializer),
-                bias_initializer=_clone_initializer(self.bias_initializer),
+                kernel_initializer=clone_initializer(self.kernel_initializer),
+                bias_initializer=clone_initializer(self.bias_initializer),
                 dtype=self.dtype_policy,
                 name="cross_attention",
             )
@@ -185,8 +190,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
             intermediate_dim=self.intermediate_dim,
             activation=self.activation,
             dropout=self.dropout,
-            kernel_initializer=_clone_initializer(self.kernel_initializer),
-            bias_initializer=_clone_initializer(self.bias_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name="feedforward",
         )

@@ -1,7 +1,8 @@
 import keras
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_positive_number, python_number
 from tftransformer.layers.feed_forward import FeedForward
+from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.masking import (
     explicit_mask_arguments,
     merge_padding_and_attention_mask,
@@ -93,7 +94,14 @@ class TransformerEncoderBlock(keras.layers.Layer):
         dropout = python_number(dropout)
         relative_position_buckets = python_number(relative_position_buckets)
         relative_position_max_distance = python_number(relative_position_max_distance)
-        _check_block_arguments(intermediate_dim, num_heads, dropout)
+        layer_norm_epsilon = _check_block_arguments(
+            intermediate_dim,
+            num_heads,
+            dropout,
+            layer_norm_epsilon,
+            norm_first,
+            use_relative_position_bias,
+        )
         if use_relative_position_bias:
             _check_bucket_arguments(
                 relative_position_buckets,
@@ -128,8 +136,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
             relative_position_buckets=self.relative_position_buckets,
             relative_position_max_distance=self.relative_position_max_distance,
             bidirectional=True,
-            kernel_initializer=_clone_initializer(self.kernel_initializer),
-            bias_initializer=_clone_initializer(self.bias_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name="self_attention",
         )
@@ -147,8 +155,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
             intermediate_dim=self.intermediate_dim,
             activation=self.activation,
             dropout=self.dropout,
-            kernel_initializer=_clone_initializer(self.kernel_initializer),
-            bias_initializer=_clone_initializer(self.bias_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name="feedforward",
         )
@@ -237,7 +245,15 @@ class TransformerEncoderBlock(keras.layers.Layer):
         return config
 
 
-def _check_block_arguments(intermediate_dim, num_heads, dropout):
+def _check_block_arguments(
+    intermediate_dim,
+    num_heads,
+    dropout,
+    layer_norm_epsilon,
+    norm_first,
+    use_relative_position_bias,
+):
+    """Checks the blocks' shared arguments; returns the epsilon as a float."""
     for name, value in (
         ("intermediate_dim", intermediate_dim),
         ("num_heads", num_heads),
@@ -250,9 +266,15 @@ def _check_block_arguments(intermediate_dim, num_heads, dropout):
         raise ValueError(
             f"dropout must be a float in [0, 1). Received: dropout={dropout}"
         )
-
-
-def _clone_initializer(initializer):
-    # Each sublayer gets its own instance, so seeded initializers do not hand
-    # every kernel the same values.
-    return initializer.__class__.from_config(initializer.get_config())
+    for name, value in (
+        ("norm_first", norm_first),
+        ("use_relative_position_bias", use_relative_position_bias),
+    ):
+        # A truthy string such as "no" would silently pick the other variant.
+        if not isinstance(value, bool):
+            raise ValueError(
+                f"{name} must be True or False. Received: {name}={value!r}"
+            )
+    return check_positive_number(
+        "layer_norm_epsilon", layer_norm_epsilon, allow_zero=True
+    )
