@@ -59,10 +59,17 @@ def exact(devices, optimizer_name):
         )
         # The default loss reduction averages over the global batch: each
         # replica divides its sum by its share, Keras by the replica count.
-        if optimizer_name == "sgd":
-            optimizer = keras.optimizers.SGD(0.5)
-        else:
-            optimizer = finetune.FusedAdamW(0.01, weight_decay=0.1)
+        # The tiny clip norms make the clip act on every gradient.
+        optimizer = {
+            "sgd": lambda: keras.optimizers.SGD(0.5),
+            "fused_adamw": lambda: finetune.FusedAdamW(0.01, weight_decay=0.1),
+            "fused_adamw_clipnorm": lambda: finetune.FusedAdamW(
+                0.01, weight_decay=0.1, clipnorm=1e-3
+            ),
+            "fused_adamw_global_clipnorm": lambda: finetune.FusedAdamW(
+                0.01, weight_decay=0.1, global_clipnorm=1e-3
+            ),
+        }[optimizer_name]()
         model.compile(
             optimizer=optimizer,
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -141,7 +148,16 @@ def pretrained(devices):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["exact", "pretrained"], required=True)
-    parser.add_argument("--optimizer", choices=["sgd", "fused_adamw"], default="sgd")
+    parser.add_argument(
+        "--optimizer",
+        choices=[
+            "sgd",
+            "fused_adamw",
+            "fused_adamw_clipnorm",
+            "fused_adamw_global_clipnorm",
+        ],
+        default="sgd",
+    )
     parser.add_argument("--result", required=True)
     args = parser.parse_args()
     devices = two_logical_cpus()

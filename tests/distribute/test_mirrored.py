@@ -23,7 +23,10 @@ def _run(mode, tmp_path, *args):
         return json.load(f)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "fused_adamw"])
+@pytest.mark.parametrize(
+    "optimizer",
+    ["sgd", "fused_adamw", "fused_adamw_clipnorm", "fused_adamw_global_clipnorm"],
+)
 def test_mirrored_steps_equal_single_device_steps(tmp_path, optimizer):
     result = _run("exact", tmp_path, f"--optimizer={optimizer}")
     assert result["replicas"] == 2

@@ -30,6 +30,11 @@ class FusedAdamW(keras.optimizers.AdamW):
     variable trains from the first step the counters equal `iterations` and
     the update is Keras' AdamW's.
 
+    Under a distribution strategy with clipping (`clipnorm`,
+    `global_clipnorm`, `clipvalue`), the replicas' gradients are summed
+    before the clip, so the update is the one a single device makes; Keras'
+    own optimizers clip each replica's share before the sum.
+
     Sparse gradients (an embedding lookup's: one slice per occurrence of a
     token) are summed into a dense gradient before clipping and the update,
     so a token seen twice in a batch is clipped and updated by its summed
@@ -75,7 +80,28 @@ class FusedAdamW(keras.optimizers.AdamW):
             tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
             for g in grads
         ]
+        if self._sums_before_clipping():
+            # Keras clips each replica's share of the gradient and sums the
+            # shares afterwards (`_all_reduce_sum_gradients`), so the clip
+            # would act on 1/N of the gradient. Clip the sum, as one device
+            # does; the later sum is skipped.
+            grads = tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, grads
+            )
         return super()._clip_gradients(grads)
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        # Keras calls this after `_clip_gradients` in the same step.
+        if self._sums_before_clipping():
+            return grads_and_vars
+        return super()._all_reduce_sum_gradients(grads_and_vars)
+
+    def _sums_before_clipping(self):
+        # Decided from settings alone, not state: the replicas of a mirrored
+        # step run these methods in threads of their own.
+        context = tf.distribute.get_replica_context()
+        clips = self.clipnorm or self.global_clipnorm or self.clipvalue
+        return bool(clips) and context is not None and context.num_replicas_in_sync > 1
 
     def update_step(self, gradient, variable, learning_rate):
         if self.amsgrad:
