@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.finetune.strategy_models import (
     ENCODERS,
@@ -10,6 +11,7 @@ from tests.finetune.strategy_models import (
 from tests.finetune.tiny_models import BERT_EMBEDDINGS
 from tftransformer.finetune import (
     GradualUnfreezing,
+    ResumableTraining,
     backbone_sublayers,
     classification_loss,
     create_optimizer,
@@ -227,3 +229,30 @@ def test_step_schedule_follows_the_optimizer_step_count():
         0: ["transformer_layer_1", "transformer_layer_2"],
         1: ENCODERS,
     }
+
+
+@pytest.mark.parametrize("kwargs", [{"every_epochs": 1}, {"every_steps": 4}])
+def test_rerunning_a_finished_run_ends_at_the_stage_it_reached(kwargs, tmp_path):
+    x, y = batches(16)
+
+    def run():
+        classifier = tiny_text_classifier()
+        compile_classifier(classifier, num_train_steps=12)
+        resumable = ResumableTraining(str(tmp_path), keep_final_checkpoint=True)
+        dataset = resumable.epoch_dataset(
+            lambda epoch: tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+        )
+        classifier.fit(
+            dataset,
+            epochs=3,
+            verbose=0,
+            callbacks=[resumable, GradualUnfreezing(**kwargs)],
+        )
+        return classifier
+
+    finished = run()
+    # The same command again restores the finished run and trains no epoch.
+    rerun = run()
+    assert "transformer_layer_2" not in frozen_layer_names(finished)
+    assert frozen_layer_names(rerun) == frozen_layer_names(finished)
+    assert len(rerun.trainable_variables) == len(finished.trainable_variables)

@@ -102,6 +102,8 @@ class GradualUnfreezing(keras.callbacks.Callback):
         self._stage = 0
         self._state = None
         self._state_model = None
+        self._initial_epoch = None
+        self._epoch_ran = False
 
     @property
     def unfrozen_layer_names(self):
@@ -146,8 +148,13 @@ class GradualUnfreezing(keras.callbacks.Callback):
                 _freeze(layer)
         self._stage = 0
         apply_trainable_change(self.model)
+        # Set by `ResumableTraining` (placed before this callback) when it
+        # resumes: a finished run runs no epoch at all.
+        self._initial_epoch = getattr(self.model, "_initial_epoch", None)
+        self._epoch_ran = False
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_ran = True
         if self.every_epochs is not None:
             self._unfreeze_up_to(epoch // self.every_epochs, f"epoch {epoch + 1}")
         else:
@@ -156,6 +163,20 @@ class GradualUnfreezing(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.every_steps is not None:
             self._follow_steps()
+
+    def on_train_end(self, logs=None):
+        if self._epoch_ran:
+            return
+        # A rerun of a finished (or early-stopped) run trains no epoch: end
+        # at the stage that run reached, not with the whole backbone frozen.
+        # `ResumableTraining.on_train_end` has restored the optimizer's step
+        # count by now.
+        if self.every_steps is not None:
+            self._follow_steps()
+        elif self._initial_epoch:
+            self._unfreeze_up_to(
+                (self._initial_epoch - 1) // self.every_epochs, "the restored run"
+            )
 
     def _follow_steps(self):
         steps = _optimizer_steps(self.model)
