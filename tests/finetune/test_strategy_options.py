@@ -19,6 +19,10 @@ from tftransformer.finetune import check_strategy_options, define_strategy_flags
         ({"freeze_backbone": True, "extra_blocks": 2}, "linear probe, 2 extra blocks"),
         ({"gradual_unfreeze": True}, "gradual unfreezing"),
         (
+            {"gradual_unfreeze": True, "unfreeze_every_steps": 100},
+            "gradual unfreezing",
+        ),
+        (
             {"gradual_unfreeze": True, "freeze_layers": 2, "layer_decay": 0.8},
             "gradual unfreezing, 2 layers kept frozen, "
             "layer-wise learning-rate decay 0.8",
@@ -81,6 +85,30 @@ def test_sensible_combinations_are_named(options, name):
         (
             {"gradual_unfreeze": True, "freeze_layers": 6},
             "nothing to unfreeze.*freeze_layers=6, num_layers=6",
+        ),
+        (
+            {"unfreeze_every_epochs": 2},
+            "interval is gradual_unfreeze's.*unfreeze_every_epochs=2",
+        ),
+        (
+            {"unfreeze_every_steps": 100},
+            "interval is gradual_unfreeze's.*unfreeze_every_steps=100",
+        ),
+        (
+            {
+                "gradual_unfreeze": True,
+                "unfreeze_every_epochs": 2,
+                "unfreeze_every_steps": 10,
+            },
+            "not both.*unfreeze_every_epochs=2, unfreeze_every_steps=10",
+        ),
+        (
+            {"gradual_unfreeze": True, "unfreeze_every_epochs": 0},
+            "unfreeze_every_epochs must be an int >= 1.*=0",
+        ),
+        (
+            {"gradual_unfreeze": True, "unfreeze_every_steps": -3},
+            "unfreeze_every_steps must be an int >= 0.*=-3",
         ),
         # Out of range.
         ({"freeze_layers": 7}, "at most the backbone's 6.*freeze_layers=7"),

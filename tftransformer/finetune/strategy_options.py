@@ -38,6 +38,8 @@ def check_strategy_options(
     extra_blocks=0,
     head_warmup_steps=0,
     num_layers=6,
+    unfreeze_every_epochs=1,
+    unfreeze_every_steps=0,
 ):
     """Refuses fine-tuning options that contradict each other; names the rest.
 
@@ -77,6 +79,11 @@ def check_strategy_options(
         num_layers: int >= 1, the backbone's encoder layers; None skips the
             checks that need it, e.g. to validate flags before loading the
             backbone.
+        unfreeze_every_epochs: int >= 1, gradual unfreezing's interval in
+            epochs; another value needs `gradual_unfreeze`.
+        unfreeze_every_steps: int >= 0, its interval in optimizer steps
+            instead (0: epochs); a value > 0 needs `gradual_unfreeze` and
+            the default `unfreeze_every_epochs`.
 
     Returns:
         A short name of the strategy for logs and summaries, e.g.
@@ -99,6 +106,8 @@ def check_strategy_options(
     _check_int("freeze_layers", freeze_layers, 0)
     _check_int("extra_blocks", extra_blocks, 0)
     _check_int("head_warmup_steps", head_warmup_steps, 0)
+    _check_int("unfreeze_every_epochs", unfreeze_every_epochs, 1)
+    _check_int("unfreeze_every_steps", unfreeze_every_steps, 0)
     for name, value in (
         ("freeze_backbone", freeze_backbone),
         ("gradual_unfreeze", gradual_unfreeze),
@@ -163,6 +172,21 @@ def check_strategy_options(
             "gradual_unfreeze would unfreeze the frozen pretrained weights.",
             lora_rank=lora_rank,
             gradual_unfreeze=gradual_unfreeze,
+        )
+    if not gradual_unfreeze and (unfreeze_every_epochs != 1 or unfreeze_every_steps):
+        # An interval without the schedule would be silently ignored.
+        _refuse(
+            "The unfreezing interval is gradual_unfreeze's; set gradual_unfreeze "
+            "or leave the interval at its default.",
+            gradual_unfreeze=gradual_unfreeze,
+            unfreeze_every_epochs=unfreeze_every_epochs,
+            unfreeze_every_steps=unfreeze_every_steps,
+        )
+    if unfreeze_every_steps and unfreeze_every_epochs != 1:
+        _refuse(
+            "Give the unfreezing interval in epochs or in steps, not both.",
+            unfreeze_every_epochs=unfreeze_every_epochs,
+            unfreeze_every_steps=unfreeze_every_steps,
         )
     if gradual_unfreeze and head_warmup_steps:
         _refuse(
