@@ -1,3 +1,4 @@
+import logging
 import re
 
 import h5py
@@ -215,3 +216,11 @@ def test_keras_file_round_trip_loads_merged_weights(tmp_path):
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(_outputs(loaded, x), expected, atol=1e-5)
     assert not [v.path for v in loaded.weights if "lora" in v.path]
+
+
+@pytest.mark.parametrize("rank, warns", [(2, False), (4, True)])
+def test_a_rank_that_saves_nothing_is_warned_about(rank, warns, caplog):
+    # The tiny kernels hold 8 x 2 x 4 = 64 numbers; rank r adapters 16 r.
+    with caplog.at_level(logging.WARNING):
+        apply_lora(_classifier(), rank)
+    assert ("no saving over training the kernel" in caplog.text) == warns

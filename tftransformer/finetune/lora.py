@@ -15,6 +15,8 @@ import os
 
 import h5py
 import keras
+import numpy as np
+from absl import logging
 from keras import ops
 
 from tftransformer._arguments import as_list
@@ -150,6 +152,7 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
         )
     backbone.enable_lora(rank, target_layer_names=target_layer_names)
     layers = _lora_layers(backbone)
+    _warn_if_not_low_rank(layers, rank)
     for layer in layers:
         if alpha is not None:
             # Read at call time, as `alpha / rank` scales the update.
@@ -160,6 +163,28 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
             layer.bias.trainable = False
     _reset_compiled_functions(model)
     return layers
+
+
+def _warn_if_not_low_rank(layers, rank):
+    # At such a rank the adapters train more numbers than the kernels they
+    # adapt: allowed, but a likely mistake (a rank for a wider model).
+    for layer in layers:
+        adapter = int(np.prod(layer.lora_kernel_a.shape)) + int(
+            np.prod(layer.lora_kernel_b.shape)
+        )
+        kernel = int(np.prod(layer._kernel.shape))
+        if adapter >= kernel:
+            logging.warning(
+                "LoRA rank %d gives %s adapters of %d parameters for a kernel "
+                "of %d (shape %s): no saving over training the kernel itself. "
+                "Usual ranks are well below the layer's width.",
+                rank,
+                layer.name,
+                adapter,
+                kernel,
+                tuple(layer._kernel.shape),
+            )
+            return
 
 
 def _check_lora_path(filepath):
