@@ -5,7 +5,11 @@ import keras_hub
 import numpy as np
 import pytest
 
-from tftransformer.finetune import create_optimizer
+from tftransformer.finetune import (
+    GradualUnfreezing,
+    create_optimizer,
+    frozen_layer_names,
+)
 from tftransformer.models import (
     TextClassifier,
     TextClassifierPreprocessor,
@@ -46,11 +50,19 @@ def _token_classifier():
 
 
 @pytest.mark.parametrize(
-    "make, layer_decay",
-    [(_text_classifier, None), (_text_classifier, 0.8), (_token_classifier, None)],
-    ids=["text", "text-layer-decay", "token"],
+    "make, layer_decay, unfreeze",
+    [
+        (_text_classifier, None, False),
+        (_text_classifier, 0.8, False),
+        (_token_classifier, None, False),
+        # The optimizer holds slots for layers still frozen at save time.
+        (_text_classifier, None, True),
+    ],
+    ids=["text", "text-layer-decay", "token", "text-gradual-unfreezing"],
 )
-def test_loaded_model_trains_on_with_its_saved_optimizer(make, layer_decay, tmp_path):
+def test_loaded_model_trains_on_with_its_saved_optimizer(
+    make, layer_decay, unfreeze, tmp_path
+):
     model, x, y = make()
     # Weight decay large enough that decaying a bias or LayerNorm scale after
     # loading would move the weights apart.
@@ -62,7 +74,10 @@ def test_loaded_model_trains_on_with_its_saved_optimizer(make, layer_decay, tmp_
         model=model if layer_decay else None,
     )
     model.compile(optimizer=optimizer)
-    model.fit(x, y, batch_size=4, epochs=3, verbose=0, shuffle=False)
+    callbacks = [GradualUnfreezing(every_epochs=2)] if unfreeze else []
+    model.fit(
+        x, y, batch_size=4, epochs=3, verbose=0, shuffle=False, callbacks=callbacks
+    )
     path = tmp_path / "model.keras"
     model.save(path)
     with warnings.catch_warnings():
@@ -70,6 +85,7 @@ def test_loaded_model_trains_on_with_its_saved_optimizer(make, layer_decay, tmp_
         warnings.simplefilter("error")
         loaded = keras.saving.load_model(path)
     assert type(loaded.optimizer) is type(model.optimizer)
+    assert frozen_layer_names(loaded) == frozen_layer_names(model)
     assert int(loaded.optimizer.iterations) == 3
 
     model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)

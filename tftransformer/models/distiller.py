@@ -3,7 +3,10 @@ import copy
 import keras
 from keras import ops
 
-from tftransformer.models.compile_replay import replay_compile
+from tftransformer.models.compile_replay import (
+    replay_compile,
+    with_optimizer_variables,
+)
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -111,6 +114,9 @@ class Distiller(keras.Model):
         if loss is None:
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def get_compile_config(self):
+        return with_optimizer_variables(self, super().get_compile_config())
 
     def compile_from_config(self, config):
         replay_compile(self, config)

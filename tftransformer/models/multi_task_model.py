@@ -8,6 +8,11 @@ from keras.src.utils.tracking import no_automatic_dependency_tracking
 from tftransformer.data.multi_task import TASK_ID_KEY
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
+from tftransformer.models.compile_replay import (
+    OPTIMIZER_VARIABLES_KEY,
+    build_optimizer,
+    with_optimizer_variables,
+)
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
 from tftransformer.models.token_classifier import TokenClassifier
@@ -429,7 +434,7 @@ class MultiTaskModel(keras.Model):
         if not self.compiled or not hasattr(self, "_compile_arguments"):
             return {}
         arguments = self._compile_arguments
-        return {
+        config = {
             "optimizer": keras.saving.serialize_keras_object(self.optimizer),
             "loss": {
                 name: keras.saving.serialize_keras_object(loss)
@@ -442,9 +447,11 @@ class MultiTaskModel(keras.Model):
             },
             **arguments["kwargs"],
         }
+        return with_optimizer_variables(self, config)
 
     def compile_from_config(self, config):
         config = dict(config)
+        paths = config.pop(OPTIMIZER_VARIABLES_KEY, None)
         optimizer = keras.saving.deserialize_keras_object(config.pop("optimizer"))
         loss = {
             name: keras.saving.deserialize_keras_object(value)
@@ -462,7 +469,7 @@ class MultiTaskModel(keras.Model):
             **config,
         )
         # Built now, so that the saved optimizer state loads into it.
-        self.optimizer.build(self.trainable_variables)
+        build_optimizer(self, paths)
 
     def get_config(self):
         from tftransformer.finetune.freezing import is_frozen

@@ -4,7 +4,10 @@ import keras_hub
 from tftransformer._arguments import class_names, python_number
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
-from tftransformer.models.compile_replay import replay_compile
+from tftransformer.models.compile_replay import (
+    replay_compile,
+    with_optimizer_variables,
+)
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 from tftransformer.models.shuffled_fit import ShuffledFit
 
@@ -158,6 +161,9 @@ class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier):
         # arguments, so a loaded model gets its freeze back from here.
         if frozen_backbone_layers:
             _freeze_layers_by_name(self.backbone, frozen_backbone_layers)
+
+    def get_compile_config(self):
+        return with_optimizer_variables(self, super().get_compile_config())
 
     def compile_from_config(self, config):
         # The overridden compile only fills in defaults: replay the saved

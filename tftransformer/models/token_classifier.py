@@ -5,7 +5,10 @@ from tftransformer._arguments import class_names, python_number
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
-from tftransformer.models.compile_replay import replay_compile
+from tftransformer.models.compile_replay import (
+    replay_compile,
+    with_optimizer_variables,
+)
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 from tftransformer.models.shuffled_fit import ShuffledFit
 
@@ -172,6 +175,9 @@ class TokenClassifier(ShuffledFit, keras_hub.models.Task):
         if metrics == "auto":
             metrics = [TokenAccuracy()]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def get_compile_config(self):
+        return with_optimizer_variables(self, super().get_compile_config())
 
     def compile_from_config(self, config):
         # The overridden compile only fills in defaults: replay the saved
