@@ -5,6 +5,7 @@ import keras_hub
 import numpy as np
 import pytest
 
+from tests.finetune.tiny_models import tiny_bert_backbone
 from tftransformer.finetune import (
     GradualUnfreezing,
     create_optimizer,
@@ -25,27 +26,17 @@ FEATURES = {
 }
 
 
-def _backbone():
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=len(VOCAB),
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=16,
-        dropout=0.0,
-    )
-
-
 def _text_classifier():
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCAB, lowercase=True)
     preprocessor = TextClassifierPreprocessor(tokenizer, sequence_length=8)
-    model = TextClassifier(_backbone(), 2, preprocessor=preprocessor, dropout=0.0)
+    model = TextClassifier(
+        tiny_bert_backbone(dropout=0.0), 2, preprocessor=preprocessor, dropout=0.0
+    )
     return model, TEXTS, np.array([1, 0, 0, 1])
 
 
 def _token_classifier():
-    model = TokenClassifier(_backbone(), num_tags=3, dropout=0.0)
+    model = TokenClassifier(tiny_bert_backbone(dropout=0.0), num_tags=3, dropout=0.0)
     return model, FEATURES, np.array([[0, 1, 2, 1, 0], [0, 2, 0, 0, 0]] * 2)
 
 
