@@ -2,7 +2,13 @@ import keras
 import numpy as np
 import pytest
 
-from tftransformer.finetune import TimeBudget
+from tftransformer.finetune import (
+    CHECKPOINT_FILE,
+    ResumableTraining,
+    TimeBudget,
+    read_checkpoint,
+    write_checkpoint,
+)
 
 
 @pytest.mark.parametrize("minutes", [0, -1, True, "5"])
@@ -11,11 +17,20 @@ def test_bad_budget_is_refused(minutes):
         TimeBudget(minutes)
 
 
-@pytest.mark.parametrize("minutes, epochs_run", [(1e-6, 1), (60, 3)])
-def test_budget_stops_after_the_epoch_that_would_overrun(minutes, epochs_run):
+def test_resumable_must_be_a_resumable_training():
+    with pytest.raises(ValueError, match="resumable must be None or a Resumable"):
+        TimeBudget(5, resumable=keras.callbacks.EarlyStopping())
+
+
+def _model():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    history = model.fit(
+    return model
+
+
+@pytest.mark.parametrize("minutes, epochs_run", [(1e-6, 1), (60, 3)])
+def test_budget_stops_after_the_epoch_that_would_overrun(minutes, epochs_run):
+    history = _model().fit(
         np.ones((8, 3)),
         np.zeros(8),
         epochs=3,
@@ -23,3 +38,39 @@ def test_budget_stops_after_the_epoch_that_would_overrun(minutes, epochs_run):
         callbacks=[TimeBudget(minutes)],
     )
     assert len(history.history["loss"]) == epochs_run
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _InterruptAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise _Interrupt
+
+
+# A run killed after an hour of training, resumed with a 30-minute budget:
+# the budget is spent, so the resumed fit stops after its first epoch. A
+# budget that ignores the run's earlier time would let it train all 4.
+@pytest.mark.parametrize("whole_run, epochs_run", [(True, 2), (False, 4)])
+def test_a_resumed_run_does_not_get_a_fresh_budget(tmp_path, whole_run, epochs_run):
+    x, y = np.ones((8, 3)), np.zeros(8)
+    model = _model()
+    with pytest.raises(_Interrupt):
+        model.fit(
+            x,
+            y,
+            epochs=4,
+            verbose=0,
+            callbacks=[ResumableTraining(tmp_path), _InterruptAfterFirstEpoch()],
+        )
+    path = tmp_path / CHECKPOINT_FILE
+    arrays, state = read_checkpoint(path)
+    write_checkpoint(path, arrays, {**state, "train_seconds": 3600.0})
+
+    resumable = ResumableTraining(tmp_path, verbose=0)
+    budget = TimeBudget(30, resumable=resumable if whole_run else None)
+    # The budget first: the order the examples use.
+    history = _model().fit(x, y, epochs=4, verbose=0, callbacks=[budget, resumable])
+    assert len(history.history["loss"]) == epochs_run
+    assert resumable.train_seconds > 3600

@@ -3,24 +3,44 @@ import time
 
 import keras
 
+from tftransformer.finetune.resumable_training import ResumableTraining
+
 
 class TimeBudget(keras.callbacks.Callback):
     """Ends training at the epoch end after which another epoch would overrun.
 
-    After each epoch it compares the time spent since training began plus
-    the longest epoch so far with the budget, so a run stops before, not
-    after, it goes over (the first epoch always runs).
+    After each epoch it compares the training time spent plus the longest
+    epoch of this `fit` so far with the budget, so a run stops before, not
+    after, it goes over (the first epoch of a `fit` always runs).
+
+    With `resumable`, the budget covers the whole run, summed over resumes:
+    the time spent is that `ResumableTraining`'s `train_seconds`, which
+    counts the killed `fit` calls of the run (up to their last checkpoint)
+    and the current one, so a killed and resumed run does not get a fresh
+    budget. Without it, the time spent is that of the current `fit`.
+
+    Place it before the `ResumableTraining` in the callbacks list, as
+    `EarlyStopping` is: the epoch-end checkpoint then records the stop, and
+    a run killed right after that checkpoint resumes as stopped. Either
+    order reads the restored time: it is read at each epoch's end, after
+    every callback's `on_train_begin` (where the resume restores it).
 
     Args:
         minutes: float > 0, the training budget in minutes.
+        resumable: optional `ResumableTraining` of the same `fit`.
 
     Example:
     ```python
-    model.fit(train, epochs=100, callbacks=[TimeBudget(12)])
+    callbacks = training_callbacks("runs/lm", keep_final_checkpoint=True)
+    resumable = next(c for c in callbacks if isinstance(c, ResumableTraining))
+    callbacks.insert(
+        callbacks.index(resumable), TimeBudget(12, resumable=resumable)
+    )
+    model.fit(train, epochs=100, callbacks=callbacks)
     ```
     """
 
-    def __init__(self, minutes):
+    def __init__(self, minutes, resumable=None):
         super().__init__()
         if (
             isinstance(minutes, bool)
@@ -30,17 +50,32 @@ class TimeBudget(keras.callbacks.Callback):
             raise ValueError(
                 f"minutes must be a number > 0. Received: minutes={minutes!r}"
             )
+        if resumable is not None and not isinstance(resumable, ResumableTraining):
+            raise ValueError(
+                "resumable must be None or a ResumableTraining. "
+                f"Received: resumable={resumable!r}"
+            )
         self.minutes = float(minutes)
+        self.resumable = resumable
+
+    def _spent(self, now):
+        # Read here, not at train begin: a resume restores the time in its
+        # own on_train_begin, which may run after this callback's.
+        if self.resumable is not None:
+            return self.resumable.train_seconds
+        return now - self.start
 
     def on_train_begin(self, logs=None):
-        self.start = self.epoch_start = time.time()
+        # Monotonic, as ResumableTraining's clock: a wall-clock jump must not
+        # end (or prolong) training.
+        self.start = self.epoch_start = time.monotonic()
         self.longest = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.time()
+        self.epoch_start = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        now = time.time()
+        now = time.monotonic()
         self.longest = max(self.longest, now - self.epoch_start)
-        if now + self.longest - self.start > 60 * self.minutes:
+        if self._spent(now) + self.longest > 60 * self.minutes:
             self.model.stop_training = True
