@@ -51,6 +51,16 @@ FLAGS = flags.FLAGS
 VOCABULARIES = ("learned", "embedded")
 # The embedded vocabulary's own special tokens stand for start and end.
 EMBEDDED_SPECIAL_TOKENS = {"pad": "[PAD]", "start": "[CLS]", "end": "[SEP]"}
+# Arguments left out of the run config: a resumed run may change them.
+RESUMABLE_CHANGES = (
+    "model_dir",
+    "distribution",
+    "max_train_minutes",
+    "num_samples",
+    "prompt_tokens",
+    "temperature",
+    "top_k",
+)
 
 
 def run(
@@ -92,11 +102,18 @@ def run(
         continues it, both strings), `history`
         (per-epoch logs, `val_perplexity` included), `model`, `model_path`,
         `vocabulary_size`, `num_texts` (per split) and `train_seconds`.
+
+    A run killed at any moment resumes when run again with the same
+    arguments, from the checkpoint in `model_dir/backup`; the sampling
+    arguments and `max_train_minutes` (the budget of the whole run) may
+    change. A `model_dir` holding a run with other settings or data is
+    refused before anything is written.
     """
     settings = {name: value for name, value in locals().items() if name != "verbose"}
     import keras
 
     import tftransformer as tft
+    from tftransformer._arguments import check_int, is_finite_number
 
     # Before any other TensorFlow call: strategies configure the devices.
     strategy = tft.distribute.get_strategy(distribution)
@@ -140,6 +157,28 @@ def run(
             "validation_fraction must be in (0, 1). "
             f"Received: validation_fraction={validation_fraction!r}"
         )
+    # None keeps every text; a negative size would slice off the last ones.
+    for name, value in (
+        ("max_train_texts", max_train_texts),
+        ("max_validation_texts", max_validation_texts),
+    ):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value <= 0
+        ):
+            raise ValueError(
+                f"{name} must be None or an int > 0. Received: {name}={value!r}"
+            )
+    check_int("num_samples", num_samples, 0)
+    # 0 is no budget at all, not "no limit": that is None.
+    if max_train_minutes is not None and not (
+        is_finite_number(max_train_minutes) and max_train_minutes > 0
+    ):
+        raise ValueError(
+            "max_train_minutes must be None (no limit) or a number > 0. "
+            f"Received: max_train_minutes={max_train_minutes!r}"
+        )
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
     # `batch_size` is per replica.
     global_batch = tft.distribute.global_batch_size(batch_size, strategy)
     keras.utils.set_random_seed(seed)
@@ -149,12 +188,23 @@ def run(
         text_file, text_column, validation_fraction, seed
     )
     rng = np.random.default_rng(seed)
-    if max_train_texts and max_train_texts < len(train_texts):
+    if max_train_texts is not None and max_train_texts < len(train_texts):
         keep = np.sort(rng.permutation(len(train_texts))[:max_train_texts])
         train_texts = [train_texts[i] for i in keep]
-    if max_validation_texts and max_validation_texts < len(validation_texts):
+    if max_validation_texts is not None and max_validation_texts < len(
+        validation_texts
+    ):
         keep = np.sort(rng.permutation(len(validation_texts))[:max_validation_texts])
         validation_texts = [validation_texts[i] for i in keep]
+    # A rerun in the same model_dir resumes an interrupted run, but never one
+    # with other settings or data. Sampling settings and the time budget
+    # change no training step: a resume may change them.
+    run_config = {
+        name: value for name, value in settings.items() if name not in RESUMABLE_CHANGES
+    }
+    run_config["data_sha256"] = tft.finetune.fingerprint(train_texts, validation_texts)
+    # Refuse another run's output directory before writing anything.
+    tft.finetune.check_run_directory(model_dir, run_config)
 
     if vocabulary == "learned":
         tokens = tft.data.learn_word_piece_vocabulary(train_texts, min_token_count)
@@ -192,14 +242,27 @@ def run(
             f"{num_texts['validation']} validation texts. Vocabulary: "
             f"{vocabulary}, {len(tokens)} WordPiece tokens."
         )
+    if chief:
+        # Left by a run killed while saving model.keras.
+        tft.finetune.remove_temporary_files(model_dir)
 
-    train_dataset = _language_model_dataset(
-        sequences["train"], global_batch, max_length, shuffle=True, seed=seed
-    )
+    def train_dataset(epoch):
+        # Shuffled by (seed, epoch) alone, so that a resumed epoch sees the
+        # batches the interrupted one saw.
+        return _language_model_dataset(
+            sequences["train"],
+            global_batch,
+            max_length,
+            shuffle=True,
+            seed=tft.finetune.epoch_seed(seed, epoch),
+        )
+
+    # Made once: kept as the first epoch's data.
+    first_epoch = train_dataset(0)
     validation_dataset = _language_model_dataset(
         sequences["validation"], global_batch, max_length, shuffle=False, seed=seed
     )
-    steps_per_epoch = int(train_dataset.cardinality())
+    steps_per_epoch = int(first_epoch.cardinality())
 
     # === Model ===
     # Model, optimizer and metrics live in the strategy's scope.
@@ -241,36 +304,38 @@ def run(
     initial_perplexity = math.exp(initial_nll["nll"])
     if verbose:
         print(f"Validation perplexity at initialization: {initial_perplexity:.1f}")
-    callbacks = [
-        *tft.distribute.training_callbacks(
-            model_dir,
-            strategy,
-            monitor="val_nll",
-            mode="min",
-            patience=patience,
-            tensorboard=False,
-            # A rerun in the same model_dir resumes an interrupted run,
-            # but never one with other settings.
-            run_config={
-                k: v
-                for k, v in settings.items()
-                if k not in ("model_dir", "max_train_minutes", "distribution")
-            },
-        ),
-        *([tft.finetune.TimeBudget(max_train_minutes)] if max_train_minutes else []),
-    ]
+    callbacks = tft.distribute.training_callbacks(
+        model_dir,
+        strategy,
+        monitor="val_nll",
+        mode="min",
+        patience=patience,
+        tensorboard=False,
+        run_config=run_config,
+        # A run killed after training (while sampling or saving) reruns from
+        # the final weights instead of training again.
+        keep_final_checkpoint=True,
+    )
+    resumable = next(
+        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+    )
+    if max_train_minutes is not None:
+        # The budget of the whole run, resumes included. Before the resume
+        # callback, so that its epoch-end checkpoint records the stop.
+        callbacks.insert(
+            callbacks.index(resumable),
+            tft.finetune.TimeBudget(max_train_minutes, resumable=resumable),
+        )
     history = model.fit(
-        train_dataset,
-        shuffle=False,  # the pipeline shuffles
+        resumable.epoch_dataset(
+            lambda epoch: first_epoch if epoch == 0 else train_dataset(epoch)
+        ),
         validation_data=validation_dataset,
         epochs=epochs,
         callbacks=callbacks,
         verbose=verbose,
     ).history
     # Summed over the resumes of a killed run.
-    (resumable,) = [
-        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
-    ]
     train_seconds = resumable.train_seconds
     history["val_perplexity"] = [math.exp(nll) for nll in history["val_nll"]]
     # Early stopping restored the best epoch's weights: measure those.
@@ -317,7 +382,9 @@ def run(
     model_path = os.path.join(
         tft.distribute.write_dir(model_dir, strategy), "model.keras"
     )
-    model.save(model_path)
+    # Atomic: a kill while saving must not leave a torn model.keras.
+    with tft.finetune.atomic_write(model_path) as temporary:
+        model.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     if chief:
         with open(
@@ -532,7 +599,8 @@ def define_flags():
         "max_train_minutes",
         None,
         "Stop training at the first epoch end after which another epoch "
-        "would exceed this many minutes.",
+        "would exceed this many minutes of training, resumes included "
+        "(default: no limit).",
     )
     flags.DEFINE_integer("num_samples", 5, "Validation texts to continue.")
     flags.DEFINE_integer(

@@ -119,6 +119,7 @@ def run(
     import keras
 
     import tftransformer as tft
+    from tftransformer._arguments import check_int
 
     # Before any other TensorFlow call: strategies configure the devices.
     strategy = tft.distribute.get_strategy(distribution)
@@ -146,7 +147,12 @@ def run(
         head_warmup_steps=head_warmup_steps,
     )
     # Refuse senseless combinations before loading anything.
-    tft.finetune.check_strategy_options(**strategy_options, num_layers=None)
+    tft.finetune.check_strategy_options(
+        **strategy_options,
+        num_layers=None,
+        unfreeze_every_epochs=unfreeze_every_epochs,
+        unfreeze_every_steps=unfreeze_every_steps,
+    )
     # `batch_size` is per replica.
     global_batch = tft.distribute.global_batch_size(batch_size, strategy)
     if save_freq is not None:
@@ -187,6 +193,14 @@ def run(
             "cv_folds must be 0 (off) or an integer >= 2. "
             f"Received: cv_folds={cv_folds}"
         )
+    # Here, not at the export: that comes after the whole training.
+    if export_dir and os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise ValueError(
+            "export_dir must be a directory (TF Serving's base path), not a "
+            f"file. Received: export_dir={export_dir!r}"
+        )
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
     keras.utils.set_random_seed(seed)
 
     train, validation, test = tft.data.load_text_classification_splits(
@@ -218,6 +232,9 @@ def run(
     run_dirs = [os.path.join(model_dir, f"fold_{i}") for i in range(cv_folds or 0)]
     for directory in [model_dir] + run_dirs:
         tft.finetune.check_run_directory(directory, run_config, list(labels))
+    if chief:
+        # Left by a run killed while saving model.keras.
+        tft.finetune.remove_temporary_files(model_dir)
 
     def build_and_train(train_data, validation_data, run_dir):
         if augment_copies:

@@ -67,6 +67,7 @@ def run(
     import keras
 
     import tftransformer as tft
+    from tftransformer._arguments import check_int, is_finite_number
 
     _check_positive(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     _check_positive(head_learning_rate=head_learning_rate, max_length=max_length)
@@ -79,14 +80,27 @@ def run(
     _check_positive(**{name: n for name, n in limits.items() if n is not None})
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}. Received: rule={rule!r}")
-    for name, value in (
-        ("sentiment_loss_weight", sentiment_loss_weight),
-        ("ner_loss_weight", ner_loss_weight),
-    ):
-        if value is None or value < 0:
-            raise ValueError(f"{name} must be >= 0. Received: {name}={value}")
+    loss_weights = dict(
+        sentiment_loss_weight=sentiment_loss_weight, ner_loss_weight=ner_loss_weight
+    )
+    for name, value in loss_weights.items():
+        # A NaN weight would turn every loss into NaN.
+        if not (is_finite_number(value) and value >= 0):
+            raise ValueError(
+                f"{name} must be a finite number >= 0. Received: {name}={value}"
+            )
+    if not any(loss_weights.values()):
+        raise ValueError(
+            "At least one task loss weight must be > 0: with all at 0 nothing "
+            "trains. Received: "
+            + ", ".join(f"{name}={value}" for name, value in loss_weights.items())
+        )
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
     keras.utils.set_random_seed(seed)
     os.makedirs(model_dir, exist_ok=True)
+    # Left by a run killed while saving model.keras.
+    tft.finetune.remove_temporary_files(model_dir)
 
     data = _load_data(
         {"sentiment": max_sentiment_examples, "ner": max_ner_examples},
@@ -186,7 +200,9 @@ def run(
             )
 
     model_path = os.path.join(model_dir, "model.keras")
-    model.save(model_path)
+    # Atomic: a kill while saving must not leave a torn model.keras.
+    with tft.finetune.atomic_write(model_path) as temporary:
+        model.save(temporary)
     export_dirs = {}
     if export_dir:
         export_dirs["sentiment"] = tft.export.export_for_serving(

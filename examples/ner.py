@@ -86,6 +86,7 @@ def run(
     import keras
 
     import tftransformer as tft
+    from tftransformer._arguments import check_int
 
     # Before any other TensorFlow call: strategies configure the devices.
     strategy = tft.distribute.get_strategy(distribution)
@@ -94,6 +95,10 @@ def run(
     _check_positive(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     if head_learning_rate is not None:
         _check_positive(head_learning_rate=head_learning_rate)
+    if max_train_examples is not None:
+        _check_positive(max_train_examples=max_train_examples)
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
     if max_length is None or max_length < 2:
         raise ValueError(
             "max_length must be an integer >= 2 (room for [CLS] and [SEP]). "
@@ -114,14 +119,18 @@ def run(
         head_warmup_steps=head_warmup_steps,
     )
     # Refuse senseless combinations before loading anything.
-    tft.finetune.check_strategy_options(**strategy_options, num_layers=None)
+    tft.finetune.check_strategy_options(
+        **strategy_options,
+        num_layers=None,
+        unfreeze_every_epochs=unfreeze_every_epochs,
+        unfreeze_every_steps=unfreeze_every_steps,
+    )
     # `batch_size` is per replica.
     global_batch = tft.distribute.global_batch_size(batch_size, strategy)
     keras.utils.set_random_seed(seed)
 
     train, validation, test = _load_splits(train_file, validation_file, test_file, seed)
     if max_train_examples is not None:
-        _check_positive(max_train_examples=max_train_examples)
         train = train.sample(max_train_examples, seed)
     tags = train.tag_vocabulary
     if verbose:
@@ -135,6 +144,9 @@ def run(
         train.words, train.tags, validation.words, validation.tags
     )
     tft.finetune.check_run_directory(model_dir, run_config, list(tags))
+    if chief:
+        # Left by a run killed while saving model.keras.
+        tft.finetune.remove_temporary_files(model_dir)
 
     backbone_dtype = None if mixed_precision == "none" else f"mixed_{mixed_precision}"
     # Model, optimizer and metrics live in the strategy's scope.
@@ -211,6 +223,9 @@ def run(
         mode="max",
         patience=patience,
         run_config=run_config,
+        # A run killed after training (while evaluating or saving) reruns
+        # from the final weights instead of training again.
+        keep_final_checkpoint=True,
     )
     resumable = next(
         c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
@@ -248,7 +263,10 @@ def run(
     model_path = os.path.join(
         tft.distribute.write_dir(model_dir, strategy), "model.keras"
     )
-    tagger.save(model_path)
+    # Atomic: a kill while saving must not leave a torn model.keras, which a
+    # rerun's check of model_dir could not read.
+    with tft.finetune.atomic_write(model_path) as temporary:
+        tagger.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     if chief:
         report.to_json(os.path.join(model_dir, "report.json"))

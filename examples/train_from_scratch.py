@@ -59,6 +59,7 @@ def run(
     import keras
 
     import tftransformer as tft
+    from tftransformer._arguments import check_int
 
     for name, value in {
         "epochs": epochs,
@@ -70,6 +71,8 @@ def run(
             isinstance(value, bool) or not isinstance(value, int) or value <= 0
         ):
             raise ValueError(f"{name} must be positive. Received: {name}={value!r}")
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
     # Before any other TensorFlow call: strategies configure the devices.
     strategy = tft.distribute.get_strategy(distribution)
     chief = tft.distribute.is_chief(strategy)
@@ -87,16 +90,23 @@ def run(
         validation = validation.sample(max_eval_examples, seed)
         test = test.sample(max_eval_examples, seed)
     tokenizer = tft.data.embedded_tokenizer()
+    # Refuse another run's output directory before writing anything.
+    tft.finetune.check_run_directory(model_dir, run_config)
+    if chief:
+        # Left by a run killed while saving model.keras.
+        tft.finetune.remove_temporary_files(model_dir)
 
-    def dataset(data, training):
+    def dataset(data, epoch=None):
+        # Training data (an `epoch`) is shuffled by (seed, epoch) alone, so a
+        # resumed epoch sees the batches the interrupted one saw.
         return tft.data.make_classification_dataset(
             list(data.texts),
             data.labels,
             tokenizer,
             batch_size=global_batch,
             max_length=max_length,
-            shuffle=training,
-            seed=seed,
+            shuffle=epoch is not None,
+            seed=tft.finetune.epoch_seed(seed, epoch or 0),
             # The encoder takes no segment ids; extra dict keys would make
             # Keras match the inputs by position.
             feature_names=("token_ids", "padding_mask"),
@@ -117,8 +127,9 @@ def run(
         model = tft.models.TransformerClassifier(
             encoder, num_classes=train.num_classes, dropout=dropout, pooling=pooling
         )
-        train_dataset = dataset(train, True)
-        steps = tft.finetune.count_train_steps(train_dataset, epochs)
+        # Made once: kept as the first epoch's data.
+        first_epoch = dataset(train, epoch=0)
+        steps = tft.finetune.count_train_steps(first_epoch, epochs)
         model.compile(
             optimizer=tft.finetune.create_optimizer(
                 learning_rate, num_train_steps=steps
@@ -138,28 +149,34 @@ def run(
         mode="max",
         patience=patience,
         run_config=run_config,
+        # A run killed after training (while evaluating or saving) reruns
+        # from the final weights instead of training again.
+        keep_final_checkpoint=True,
+    )
+    resumable = next(
+        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
     )
     history = model.fit(
-        train_dataset,
-        shuffle=False,  # the pipeline shuffles
-        validation_data=dataset(validation, False),
+        resumable.epoch_dataset(
+            lambda epoch: first_epoch if epoch == 0 else dataset(train, epoch)
+        ),
+        validation_data=dataset(validation),
         epochs=epochs,
         callbacks=callbacks,
         verbose=verbose,
     ).history
     # Summed over the resumes of a killed run.
-    (resumable,) = [
-        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
-    ]
     train_seconds = resumable.train_seconds
     report, _ = tft.evaluation.evaluate_classifier(
-        model, dataset(test, False), test.labels, test.label_vocabulary
+        model, dataset(test), test.labels, test.label_vocabulary
     )
     # Every worker evaluates and saves (saving is a collective operation);
     # only the chief writes into model_dir.
     out_dir = tft.distribute.write_dir(model_dir, strategy)
     model_path = os.path.join(out_dir, "model.keras")
-    model.save(model_path)
+    # Atomic: a kill while saving must not leave a torn model.keras.
+    with tft.finetune.atomic_write(model_path) as temporary:
+        model.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     if chief:
         os.makedirs(model_dir, exist_ok=True)

@@ -50,6 +50,15 @@ DEFAULT_PAIRS_FILE = os.path.join("runs", "data", "bible_en_es.tsv")
 # The ids of `tft.data.SEQUENCE_RESERVED_TOKENS`, first in every learned
 # vocabulary. BLEU compares `tft.data.split_words` tokens.
 PAD, UNK, START, END = 0, 1, 2, 3
+# Arguments left out of the run config: decoding and the time budget change
+# no training step, so a resumed run may change them.
+RESUMABLE_CHANGES = (
+    "model_dir",
+    "max_train_minutes",
+    "beam_width",
+    "length_penalty",
+    "num_samples",
+)
 
 
 def run(
@@ -92,6 +101,12 @@ def run(
         source, reference, greedy and beam translations), `history`,
         `model`, `model_path`, `num_pairs` (per split), `train_seconds` and
         `decode_seconds`.
+
+    A run killed at any moment resumes when run again with the same
+    arguments, from the checkpoint in `model_dir/backup`; the decoding
+    arguments and `max_train_minutes` (the budget of the whole run) may
+    change. A `model_dir` holding a run with other settings or data is
+    refused before anything is written.
     """
     settings = {
         name: value
@@ -101,6 +116,7 @@ def run(
     import keras
 
     import tftransformer as tft
+    from tftransformer._arguments import check_int, is_finite_number
 
     # Before any other TensorFlow call: strategies configure the devices.
     strategy = tft.distribute.get_strategy(distribution)
@@ -137,6 +153,23 @@ def run(
                 f"{name} must be None or an integer >= {minimum}. "
                 f"Received: {name}={value!r}"
             )
+    check_int("num_samples", num_samples, 0)
+    # 0 is no budget at all, not "no limit": that is None.
+    if max_train_minutes is not None and not (
+        is_finite_number(max_train_minutes) and max_train_minutes > 0
+    ):
+        raise ValueError(
+            "max_train_minutes must be None (no limit) or a number > 0. "
+            f"Received: max_train_minutes={max_train_minutes!r}"
+        )
+    if _column(source_column) == _column(target_column):
+        raise ValueError(
+            "source_column and target_column must differ: a model would learn "
+            f"to copy. Received: source_column={source_column!r}, "
+            f"target_column={target_column!r}"
+        )
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
     keras.utils.set_random_seed(seed)
     # `batch_size` is per replica.
     global_batch = tft.distribute.global_batch_size(batch_size, strategy)
@@ -170,9 +203,22 @@ def run(
         name: ([sources[i] for i in indices], [targets[i] for i in indices])
         for name, indices in split_indices.items()
     }
+    # A rerun in the same model_dir resumes an interrupted run, but never one
+    # with other settings or data.
+    run_config = {
+        name: value for name, value in settings.items() if name not in RESUMABLE_CHANGES
+    }
+    run_config["data_sha256"] = tft.finetune.fingerprint(
+        *splits["train"], *splits["validation"]
+    )
+    # Refuse another run's output directory before writing anything (the
+    # vocabularies are written next).
+    tft.finetune.check_run_directory(model_dir, run_config)
 
     if chief:
         os.makedirs(model_dir, exist_ok=True)
+        # Left by a run killed while saving model.keras.
+        tft.finetune.remove_temporary_files(model_dir)
     source_vocabulary = tft.data.learn_word_piece_vocabulary(
         splits["train"][0], min_token_count
     )
@@ -221,18 +267,21 @@ def run(
         )
 
     # === Model ===
-    def dataset(split, shuffle):
+    def dataset(split, epoch=None):
+        # Training data (an `epoch`) is shuffled by (seed, epoch) alone, so a
+        # resumed epoch sees the batches the interrupted one saw.
         return _teacher_forcing_dataset(
             tokenized[split]["source_ids"],
             tokenized[split]["target_ids"],
             global_batch,
             max_length,
-            shuffle=shuffle,
-            seed=seed,
+            shuffle=epoch is not None,
+            seed=tft.finetune.epoch_seed(seed, epoch or 0),
         )
 
-    train_dataset = dataset("train", shuffle=True)
-    steps_per_epoch = int(train_dataset.cardinality())
+    # Made once: kept as the first epoch's data.
+    first_epoch = dataset("train", epoch=0)
+    steps_per_epoch = int(first_epoch.cardinality())
     # Model, optimizer and metrics are created inside the strategy's scope.
     with strategy.scope():
         model = tft.models.Seq2SeqTransformer(
@@ -263,36 +312,38 @@ def run(
             f"{steps_per_epoch} steps per epoch"
         )
     has_validation = num_pairs["validation"] > 0
-    callbacks = [
-        *tft.distribute.training_callbacks(
-            model_dir,
-            strategy,
-            monitor="val_loss" if has_validation else "loss",
-            mode="min",
-            patience=patience,
-            tensorboard=False,
-            # A rerun in the same model_dir resumes an interrupted run,
-            # but never one with other settings.
-            run_config={
-                k: v
-                for k, v in settings.items()
-                if k not in ("model_dir", "max_train_minutes")
-            },
-        ),
-        *([tft.finetune.TimeBudget(max_train_minutes)] if max_train_minutes else []),
-    ]
+    callbacks = tft.distribute.training_callbacks(
+        model_dir,
+        strategy,
+        monitor="val_loss" if has_validation else "loss",
+        mode="min",
+        patience=patience,
+        tensorboard=False,
+        run_config=run_config,
+        # A run killed after training (while decoding or saving) reruns from
+        # the final weights instead of training again.
+        keep_final_checkpoint=True,
+    )
+    resumable = next(
+        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+    )
+    if max_train_minutes is not None:
+        # The budget of the whole run, resumes included. Before the resume
+        # callback, so that its epoch-end checkpoint records the stop.
+        callbacks.insert(
+            callbacks.index(resumable),
+            tft.finetune.TimeBudget(max_train_minutes, resumable=resumable),
+        )
     history = model.fit(
-        train_dataset,
-        shuffle=False,  # the pipeline shuffles
-        validation_data=dataset("validation", False) if has_validation else None,
+        resumable.epoch_dataset(
+            lambda epoch: first_epoch if epoch == 0 else dataset("train", epoch)
+        ),
+        validation_data=dataset("validation") if has_validation else None,
         epochs=epochs,
         callbacks=callbacks,
         verbose=verbose,
     ).history
     # Summed over the resumes of a killed run.
-    (resumable,) = [
-        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
-    ]
     train_seconds = resumable.train_seconds
 
     # === Translation and BLEU ===
@@ -341,7 +392,9 @@ def run(
     # chief writes into model_dir.
     out_dir = tft.distribute.write_dir(model_dir, strategy)
     model_path = os.path.join(out_dir, "model.keras")
-    model.save(model_path)
+    # Atomic: a kill while saving must not leave a torn model.keras.
+    with tft.finetune.atomic_write(model_path) as temporary:
+        model.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     report = {
         "bleu": {name: result["bleu"] for name, result in bleu.items()},
@@ -542,7 +595,8 @@ def define_flags():
         "max_train_minutes",
         None,
         "Stop training at the first epoch end after which another epoch "
-        "would exceed this many minutes.",
+        "would exceed this many minutes of training, resumes included "
+        "(default: no limit).",
     )
     flags.DEFINE_integer("beam_width", 4, "Beam width of beam search.")
     flags.DEFINE_float("length_penalty", 0.6, "Length penalty exponent of beam search.")

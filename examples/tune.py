@@ -77,6 +77,7 @@ def run(
     import keras
 
     from tftransformer import data, distribute, finetune, presets, tuning
+    from tftransformer._arguments import check_int
 
     # Before any other TensorFlow call: strategies configure the devices.
     strategy = distribute.get_strategy(distribution)
@@ -95,6 +96,8 @@ def run(
         space = tuning.SearchSpace(tuning.DEFAULT_SEARCH_SPACE)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1. Received: epochs={epochs!r}")
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
     keras.utils.set_random_seed(seed)
 
     train, validation, test = data.load_text_classification_splits(

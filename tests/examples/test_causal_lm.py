@@ -9,7 +9,9 @@ import tensorflow as tf
 from absl import flags as absl_flags
 
 from examples import causal_lm
+from tests.examples.interruptions import assert_same_training, run_killed_then_rerun
 from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError, load_rotten_tomatoes
+from tftransformer.finetune import write_checkpoint
 
 TINY = dict(
     max_length=24,
@@ -130,6 +132,14 @@ def test_ids_to_text_joins_pieces_and_stops_at_the_end():
         ({"epochs": 0}, "epochs=0"),
         ({"validation_fraction": 1.0}, "validation_fraction=1.0"),
         ({"text_column": "en"}, "text_column needs a text_file"),
+        # A slice would keep all but the last 5 texts, or samples.
+        ({"max_train_texts": -5}, "max_train_texts=-5"),
+        ({"max_validation_texts": 0}, "max_validation_texts=0"),
+        ({"num_samples": -1}, "num_samples=-1"),
+        # 0 meant no limit.
+        ({"max_train_minutes": 0}, "max_train_minutes=0"),
+        ({"max_train_minutes": -1.0}, "max_train_minutes=-1.0"),
+        ({"seed": -1}, "seed=-1"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_written(
@@ -138,6 +148,50 @@ def test_bad_arguments_are_refused_before_anything_is_written(
     with pytest.raises(ValueError, match=message):
         causal_lm.run(**{**TINY, **kwargs, "model_dir": str(tmp_path / "run")})
     assert not (tmp_path / "run").exists()
+
+
+def test_a_killed_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    # Killed after epoch 1, then while saving after epoch 2: the resumed
+    # epoch 2 shuffles as the uninterrupted one did, and the rerun after
+    # the second kill keeps the trained weights. Sampling settings change
+    # no training step: the last rerun may change them.
+    tiny = dict(TINY, max_train_texts=96, max_validation_texts=16, num_samples=0)
+    tiny.update(min_token_count=3, epochs=2, max_train_minutes=60)
+    want = causal_lm.run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
+    got = run_killed_then_rerun(
+        causal_lm.run,
+        tmp_path / "killed",
+        monkeypatch,
+        kill_after_epoch=0,
+        kill_while_saving=True,
+        rerun=dict(temperature=0.5, top_k=3, prompt_tokens=2, max_train_minutes=30),
+        **tiny,
+    )
+    assert_same_training(got, want)
+    assert got["perplexity"] == pytest.approx(want["perplexity"], abs=1e-4)
+
+
+def test_refuses_a_checkpoint_of_other_data_before_anything_is_written(tmp_path):
+    backup = tmp_path / "run" / "backup"
+    # Other data, and sampling settings that would not stop a resume.
+    write_checkpoint(
+        backup / "checkpoint.safetensors",
+        {"model/00000": np.zeros(2)},
+        {"run_config": {"data_sha256": "0" * 64, "temperature": 0.1, "top_k": 1}},
+    )
+    with pytest.raises(ValueError, match="data_sha256") as refusal:
+        causal_lm.run(
+            max_train_texts=40,
+            max_validation_texts=8,
+            model_dir=str(tmp_path / "run"),
+            **TINY,
+        )
+    assert "temperature" not in str(refusal.value)
+    assert "top_k" not in str(refusal.value)
+    assert sorted(p.name for p in (tmp_path / "run").rglob("*")) == [
+        "backup",
+        "checkpoint.safetensors",
+    ]
 
 
 class _FreshFlags:

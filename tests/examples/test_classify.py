@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from examples import classify
+from tests.examples.interruptions import STALE_TEMPORARY_FILE
 from tftransformer.data import load_rotten_tomatoes
 
 
@@ -32,6 +33,9 @@ def test_run_on_user_csv_files(tiny_preset, tmp_path):
         for name, start in [("train", 0), ("validation", 100), ("test", 200)]
     }
     model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    # Left by a run killed while saving model.keras.
+    (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
     result = classify.run(
         preset=tiny_preset,
         train_file=files["train"],
@@ -47,6 +51,7 @@ def test_run_on_user_csv_files(tiny_preset, tmp_path):
     assert int(np.sum(report.support)) == 24
     for name in ["model.keras", "report.json", "history.json", "training_curves.png"]:
         assert (model_dir / name).stat().st_size > 0, name
+    assert not list(model_dir.glob(".tmp-*"))
     with open(model_dir / "report.json") as f:
         assert json.load(f)["accuracy"] == pytest.approx(report.accuracy)
 
@@ -96,11 +101,31 @@ def test_freeze_layers_above_layer_count_is_refused(tiny_preset, tmp_path):
         ({"max_length": 0}, "max_length=0"),
         ({"cv_folds": 1}, "cv_folds=1"),
         ({"test_file": "x.csv"}, "need a train_source"),
+        ({"seed": -1}, "seed=-1"),
+        ({"unfreeze_every_steps": -3}, "unfreeze_every_steps=-3"),
+        (
+            {"gradual_unfreeze": True, "unfreeze_every_epochs": 0},
+            "unfreeze_every_epochs=0",
+        ),
     ],
 )
 def test_bad_arguments_fail_before_training(bad, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         classify.run(**{**TINY, **bad, "model_dir": str(tmp_path)})
+
+
+def test_export_dir_that_is_a_file_is_refused_before_training(tmp_path):
+    existing = tmp_path / "serving"
+    existing.write_text("")
+    with pytest.raises(ValueError, match="export_dir must be a directory"):
+        # Refused before the (missing) data loads, not after training.
+        classify.run(
+            train_file=str(tmp_path / "missing.csv"),
+            export_dir=str(existing),
+            model_dir=str(tmp_path / "run"),
+            **TINY,
+        )
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_train_file_is_named(tmp_path):

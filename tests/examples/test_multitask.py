@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from examples import multitask
+from tests.examples.interruptions import STALE_TEMPORARY_FILE
 from tftransformer.models import MultiTaskModel
 
 TINY = dict(
@@ -22,6 +23,9 @@ TINY = dict(
 
 def test_run_writes_scores_for_both_setups(tiny_preset, tmp_path):
     model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    # Left by a run killed while saving model.keras.
+    (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
     result = multitask.run(
         preset=tiny_preset,
         model_dir=str(model_dir),
@@ -55,6 +59,7 @@ def test_run_writes_scores_for_both_setups(tiny_preset, tmp_path):
     # Both tasks have 24 examples: the temperature rule gives them 1/2 each.
     assert report["sampling_probabilities"] == {"sentiment": 0.5, "ner": 0.5}
 
+    assert not list(model_dir.glob(".tmp-*"))
     reloaded = keras.saving.load_model(result["model_path"])
     assert isinstance(reloaded, MultiTaskModel)
     assert reloaded._loss_weights == {"sentiment": 1.0, "ner": 2.0}
@@ -71,6 +76,13 @@ def test_run_writes_scores_for_both_setups(tiny_preset, tmp_path):
         ({"epochs": 0}, "epochs=0"),
         ({"ner_loss_weight": -1.0}, "ner_loss_weight=-1.0"),
         ({"max_sentiment_examples": 0}, "max_sentiment_examples=0"),
+        ({"ner_loss_weight": float("nan")}, "ner_loss_weight=nan"),
+        # Nothing would train.
+        (
+            {"sentiment_loss_weight": 0.0, "ner_loss_weight": 0},
+            "sentiment_loss_weight=0.0, ner_loss_weight=0",
+        ),
+        ({"seed": -1}, "seed=-1"),
     ],
 )
 def test_bad_flags_are_refused_before_loading(tmp_path, kwargs, message):

@@ -9,6 +9,10 @@ import tensorflow as tf
 from absl import flags as absl_flags
 
 from examples import ner
+from tests.examples.interruptions import (
+    STALE_TEMPORARY_FILE,
+    final_checkpoint,
+)
 from tftransformer.data import (
     build_tag_vocabulary,
     load_tagging_file,
@@ -40,6 +44,9 @@ def test_run_on_user_conll_files(tiny_preset, tmp_path):
         for name, split in splits.items()
     }
     model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    # Left by a run killed while saving model.keras.
+    (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
     result = ner.run(
         preset=tiny_preset,
         train_file=files["train"],
@@ -56,6 +63,9 @@ def test_run_on_user_conll_files(tiny_preset, tmp_path):
     assert "val_entity_f1" in result["history"]
     for name in ["model.keras", "report.json", "history.json", "predictions.jsonl"]:
         assert (model_dir / name).stat().st_size > 0, name
+    assert not list(model_dir.glob(".tmp-*"))
+    # Kept, so that a run killed after training does not train again.
+    assert final_checkpoint(model_dir)["finished"]
     with open(model_dir / "report.json") as f:
         assert json.load(f)["micro"]["f1"] == pytest.approx(report.micro["f1"])
     with open(model_dir / "predictions.jsonl") as f:
@@ -95,6 +105,14 @@ def test_run_checks_its_arguments(tmp_path):
         ner.run(epochs=0, model_dir=str(tmp_path))
     with pytest.raises(ValueError, match="max_length must be an integer >= 2"):
         ner.run(max_length=1, model_dir=str(tmp_path))
+    # Before the data loads (a missing file would fail first).
+    with pytest.raises(ValueError, match="max_train_examples=-5"):
+        ner.run(
+            train_file="missing.txt", max_train_examples=-5, model_dir=str(tmp_path)
+        )
+    with pytest.raises(ValueError, match="seed=-1"):
+        ner.run(seed=-1, model_dir=str(tmp_path))
+    assert not any(tmp_path.iterdir())
 
 
 def test_run_refuses_a_directory_holding_another_runs_checkpoint(

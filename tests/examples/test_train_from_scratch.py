@@ -3,6 +3,12 @@ import numpy as np
 import pytest
 
 from examples import train_from_scratch
+from tests.examples.interruptions import (
+    STALE_TEMPORARY_FILE,
+    assert_same_training,
+    final_checkpoint,
+    run_killed_then_rerun,
+)
 from tftransformer.finetune import write_checkpoint
 
 TINY = dict(
@@ -21,6 +27,8 @@ TINY = dict(
 
 @pytest.mark.parametrize("position_kind", ["learned", "relative"])
 def test_run_trains_reports_and_saves(position_kind, tmp_path):
+    # Left by a run killed while saving model.keras.
+    (tmp_path / STALE_TEMPORARY_FILE).write_bytes(b"PK")
     result = train_from_scratch.run(
         epochs=8, position_kind=position_kind, model_dir=str(tmp_path), **TINY
     )
@@ -30,6 +38,9 @@ def test_run_trains_reports_and_saves(position_kind, tmp_path):
     assert accuracy[-1] > 0.9, accuracy
     assert int(np.sum(result["report"].support)) == 32
     assert (tmp_path / "report.json").exists()
+    assert not list(tmp_path.glob(".tmp-*"))
+    # Kept, so that a run killed after training does not train again.
+    assert final_checkpoint(tmp_path)["finished"]
     reloaded = keras.saving.load_model(result["model_path"])
     features = {
         "token_ids": np.array([[101, 2307, 3185, 102]], "int32"),
@@ -44,7 +55,12 @@ def test_run_trains_reports_and_saves(position_kind, tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"batch_size": 0}, "batch_size=0"), ({"max_train_examples": 0}, "=0")],
+    [
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"max_train_examples": 0}, "=0"),
+        ({"seed": -1}, "seed=-1"),
+        ({"seed": 2**32}, "seed=4294967296"),
+    ],
 )
 def test_bad_arguments(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -59,3 +75,18 @@ def test_refuses_to_resume_a_run_with_other_settings(tmp_path):
     )
     with pytest.raises(ValueError, match="learning_rate: 0.0001 then, 0.003 now"):
         train_from_scratch.run(**TINY, model_dir=str(tmp_path))
+
+
+def test_a_killed_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    # Killed after epoch 1: the resumed epoch 2 shuffles as the
+    # uninterrupted one did.
+    tiny = {**TINY, "epochs": 2, "max_train_examples": 64, "max_eval_examples": 16}
+    want = train_from_scratch.run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
+    got = run_killed_then_rerun(
+        train_from_scratch.run,
+        tmp_path / "killed",
+        monkeypatch,
+        kill_after_epoch=0,
+        **tiny,
+    )
+    assert_same_training(got, want)

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from examples import translate
+from tests.examples.interruptions import (
+    STALE_TEMPORARY_FILE,
+    assert_same_training,
+    final_checkpoint,
+    run_killed_then_rerun,
+)
 from tftransformer.data import SEQUENCE_RESERVED_TOKENS
+from tftransformer.finetune import write_checkpoint
 
 # A toy language pair: each source word has one translation, kept in order.
 LEXICON = {
@@ -58,6 +65,9 @@ def write_pairs(tmp_path, n=360, seed=0):
 
 def test_run_learns_a_toy_language_and_writes_its_outputs(tmp_path):
     model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    # Left by a run killed while saving model.keras.
+    (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
     result = translate.run(
         pairs_file=write_pairs(tmp_path), epochs=6, model_dir=str(model_dir), **TINY
     )
@@ -81,6 +91,9 @@ def test_run_learns_a_toy_language_and_writes_its_outputs(tmp_path):
     vocabulary = (model_dir / "target_vocabulary.txt").read_text(encoding="utf-8")
     assert vocabulary.split("\n")[:4] == list(SEQUENCE_RESERVED_TOKENS)
     assert "perro" in vocabulary.split("\n")
+    assert not list(model_dir.glob(".tmp-*"))
+    # Kept, so that a run killed after training does not train again.
+    assert final_checkpoint(model_dir)["finished"]
 
     reloaded = keras.saving.load_model(result["model_path"])
     source = np.array([[5, 6, 7, 0]], "int32")
@@ -126,6 +139,12 @@ def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
         ({"test_size": 500}, "too few for test_size=500"),
         ({"validation_size": -1}, "validation_size=-1"),
         ({"max_train_pairs": 0}, "max_train_pairs=0"),
+        ({"num_samples": -1}, "num_samples=-1"),
+        # 0 meant no limit.
+        ({"max_train_minutes": 0}, "max_train_minutes=0"),
+        ({"max_train_minutes": -1.0}, "max_train_minutes=-1.0"),
+        ({"target_column": "0"}, "source_column and target_column must differ"),
+        ({"seed": -1}, "seed=-1"),
     ],
 )
 def test_rejects_bad_arguments(tmp_path, kwargs, message):
@@ -135,6 +154,53 @@ def test_rejects_bad_arguments(tmp_path, kwargs, message):
             model_dir=str(tmp_path / "run"),
             **{**TINY, **kwargs},
         )
+    assert not (tmp_path / "run").exists()
+
+
+def _no_decoding(decode, source_ids, batch_size):
+    # Decoding takes longer than the tiny training and changes no weight.
+    return [[translate.START, translate.END] for _ in source_ids]
+
+
+def test_a_killed_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    # Killed after epoch 1: the resumed epoch 2 shuffles as the
+    # uninterrupted one did. Decoding settings change no training step:
+    # the rerun may change them.
+    monkeypatch.setattr(translate, "_decode", _no_decoding)
+    tiny = {**TINY, "test_size": 10, "validation_size": 10, "epochs": 2}
+    tiny.update(pairs_file=write_pairs(tmp_path, n=60), max_train_minutes=60)
+    want = translate.run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
+    got = run_killed_then_rerun(
+        translate.run,
+        tmp_path / "killed",
+        monkeypatch,
+        kill_after_epoch=0,
+        rerun=dict(beam_width=2, length_penalty=1.0, num_samples=1),
+        **tiny,
+    )
+    assert_same_training(got, want)
+
+
+def test_refuses_a_checkpoint_of_other_data_before_anything_is_written(tmp_path):
+    backup = tmp_path / "run" / "backup"
+    # Other data, and decoding settings that would not stop a resume.
+    write_checkpoint(
+        backup / "checkpoint.safetensors",
+        {"model/00000": np.zeros(2)},
+        {"run_config": {"data_sha256": "0" * 64, "beam_width": 9}},
+    )
+    with pytest.raises(ValueError, match="data_sha256") as refusal:
+        translate.run(
+            pairs_file=write_pairs(tmp_path, n=120),
+            model_dir=str(tmp_path / "run"),
+            **{**TINY, "test_size": 10, "validation_size": 10},
+        )
+    assert "beam_width" not in str(refusal.value)
+    # The vocabularies are not written over.
+    assert sorted(p.name for p in (tmp_path / "run").rglob("*")) == [
+        "backup",
+        "checkpoint.safetensors",
+    ]
 
 
 def test_model_is_built_in_the_chosen_strategy_scope(tmp_path):
