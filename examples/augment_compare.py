@@ -60,6 +60,7 @@ def run(
     import keras
 
     import tftransformer as tft
+    from tftransformer._arguments import check_int
 
     for name, value in {
         "train_examples": train_examples,
@@ -77,6 +78,8 @@ def run(
         raise ValueError(
             f"learning_rate must be positive. Received: learning_rate={learning_rate}"
         )
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
 
     train = tft.data.load_rotten_tomatoes("train").sample(train_examples, seed)
     test = tft.data.load_rotten_tomatoes("test")

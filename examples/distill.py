@@ -65,6 +65,7 @@ def run(
     import keras
 
     import tftransformer as tft
+    from tftransformer._arguments import check_int
 
     for name in (
         "student_layers",
@@ -81,6 +82,8 @@ def run(
             "temperature must be > 0 and alpha in [0, 1]. Received: "
             f"temperature={temperature}, alpha={alpha}"
         )
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
     keras.utils.set_random_seed(seed)
 
     train = tft.data.load_rotten_tomatoes("train")

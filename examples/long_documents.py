@@ -68,7 +68,10 @@ def run(
     import keras
 
     import tftransformer as tft
+    from tftransformer._arguments import check_int
 
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
     if isinstance(variants, str):
         variants = [v for v in variants.split(",") if v]
     variants = list(variants)

@@ -62,6 +62,7 @@ def run(
     import keras_hub
 
     import tftransformer as tft
+    from tftransformer._arguments import check_int
 
     for name in ("epochs", "batch_size", "max_length", "importance_batches"):
         _check_positive_int(name, settings[name])
@@ -69,6 +70,8 @@ def run(
     if keep_heads != 0:
         _check_positive_int("keep_heads", keep_heads)
     _check_positive_int("timing_rounds", timing_rounds)
+    # NumPy's range: set_random_seed would fail with a traceback.
+    check_int("seed", seed, 0, 2**32 - 1)
     keras.utils.set_random_seed(seed)
 
     train = tft.data.load_rotten_tomatoes("train")

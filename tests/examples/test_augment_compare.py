@@ -47,3 +47,5 @@ def test_bad_arguments():
         augment_compare.run(train_examples=4, num_aug=0, verbose=0)
     with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]"):
         augment_compare.run(train_examples=4, alpha=2.0, verbose=0)
+    with pytest.raises(ValueError, match="seed=-1"):
+        augment_compare.run(train_examples=4, seed=-1, verbose=0)

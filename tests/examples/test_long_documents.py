@@ -66,6 +66,7 @@ def test_run_compares_the_variants(tiny_preset, tmp_path):
             r"chunk_length - 2 = 30\]. Received: stride=31",
         ),
         ({"chunk_length": 2, "stride": 1}, "chunk_length=2"),
+        ({"seed": -1}, "seed=-1"),
     ],
 )
 def test_bad_flags_are_refused_before_loading(tmp_path, kwargs, message):

@@ -67,6 +67,7 @@ def test_shrink_fine_tunes_a_smaller_preset(tiny_preset, tmp_path):
         ({"keep_heads": 3}, "keep_heads=3"),
         ({"keep_layers": 0}, "keep_layers=0"),
         ({"epochs": 0}, "epochs=0"),
+        ({"seed": -1}, "seed=-1"),
     ],
 )
 def test_shrink_refuses_bad_sizes_before_training(
@@ -171,6 +172,7 @@ def test_distill_refuses_a_teacher_of_other_labels(tiny_preset, tmp_path):
         ({"student_layers": 2}, "fewer layers than the teacher's 2"),
         ({"alpha": 1.5}, "alpha=1.5"),
         ({"temperature": 0.0}, "temperature=0.0"),
+        ({"seed": -1}, "seed=-1"),
     ],
 )
 def test_distill_refuses_bad_settings_before_training(
