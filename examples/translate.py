@@ -323,17 +323,12 @@ def run(
         # A run killed after training (while decoding or saving) reruns from
         # the final weights instead of training again.
         keep_final_checkpoint=True,
+        # The budget of the whole run, resumes included.
+        max_train_minutes=max_train_minutes,
     )
     resumable = next(
         c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
     )
-    if max_train_minutes is not None:
-        # The budget of the whole run, resumes included. Before the resume
-        # callback, so that its epoch-end checkpoint records the stop.
-        callbacks.insert(
-            callbacks.index(resumable),
-            tft.finetune.TimeBudget(max_train_minutes, resumable=resumable),
-        )
     history = model.fit(
         resumable.epoch_dataset(
             lambda epoch: first_epoch if epoch == 0 else dataset("train", epoch)

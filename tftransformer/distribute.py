@@ -372,7 +372,9 @@ def training_callbacks(model_dir, strategy=None, **kwargs):
         model_dir: the run's directory.
         strategy: a `tf.distribute.Strategy`; defaults to the current one.
         **kwargs: passed to `finetune.training_callbacks` (`monitor`, `mode`,
-            `patience`, `tensorboard`, `run_config`, ...). A multi-worker
+            `patience`, `tensorboard`, `run_config`, `max_train_minutes`,
+            ...). The workers share one time budget: when any worker's
+            clock says stop, all stop after the same epoch. A multi-worker
             run takes `save_freq="epoch"` only: a checkpoint within an epoch
             reads the metrics, which all workers must read together.
 
@@ -407,12 +409,18 @@ def training_callbacks(model_dir, strategy=None, **kwargs):
     if is_chief(strategy):
         return callbacks
     backup_dir = os.path.join(os.fspath(model_dir), finetune.BACKUP_DIR)
-    return [
+    callbacks = [
         _restore_only(callback, backup_dir)
         if isinstance(callback, finetune.ResumableTraining)
         else callback
         for callback in callbacks
     ]
+    (resumable,) = [c for c in callbacks if isinstance(c, finetune.ResumableTraining)]
+    for callback in callbacks:
+        if isinstance(callback, finetune.TimeBudget):
+            # The budget reads the run's time from the copy that trains.
+            callback.resumable = resumable
+    return callbacks
 
 
 def _restore_only(callback, directory):

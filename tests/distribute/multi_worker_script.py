@@ -7,10 +7,13 @@ Trains a tiny `TransformerEncoder` + `TransformerClassifier` under
 prediction checks) and `{result}.npz` (the final weights).
 
     python multi_worker_script.py --index=0 --ports=P0,P1 --model_dir=DIR \
-        --result=PREFIX [--epochs=2] [--crash_at_epoch=K]
+        --result=PREFIX [--epochs=2] [--crash_at_epoch=K] \
+        [--max_train_minutes=M [--clock_skew_minutes=S]]
 
 `--crash_at_epoch=K` ends the process with exit code 3 when epoch K (0-based)
 begins, after the chief backed up epoch K - 1: a worker failure.
+`--clock_skew_minutes=S` makes worker 1's time budget count S minutes more
+than it measures: a worker whose clock says stop before the others'.
 """
 
 import argparse
@@ -51,6 +54,8 @@ def main():
     parser.add_argument("--result", required=True)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--crash_at_epoch", type=int, default=None)
+    parser.add_argument("--max_train_minutes", type=float, default=None)
+    parser.add_argument("--clock_skew_minutes", type=float, default=0.0)
     args = parser.parse_args()
     os.environ["TF_CONFIG"] = json.dumps(
         {
@@ -123,7 +128,12 @@ def main():
         mode="min",
         patience=5,
         tensorboard=False,
+        max_train_minutes=args.max_train_minutes,
     )
+    if args.index == 1 and args.clock_skew_minutes:
+        (budget,) = [c for c in callbacks if isinstance(c, finetune.TimeBudget)]
+        measured = budget._spent
+        budget._spent = lambda now: measured(now) + 60 * args.clock_skew_minutes
     try:
         distribute.training_callbacks(args.model_dir, strategy, save_freq=2)
         mid_epoch_saves_refused = False

@@ -179,6 +179,18 @@ def test_chief_callbacks_are_the_fine_tuning_callbacks(tmp_path):
     assert resumable.directory == os.path.join(str(tmp_path), finetune.BACKUP_DIR)
 
 
+def test_a_worker_budget_reads_the_time_of_its_restore_only_copy(tmp_path, monkeypatch):
+    monkeypatch.setattr(distribute, "is_chief", lambda strategy=None: False)
+    callbacks = distribute.training_callbacks(
+        tmp_path, tensorboard=False, max_train_minutes=5
+    )
+    (resumable,) = [c for c in callbacks if isinstance(c, finetune.ResumableTraining)]
+    (budget,) = [c for c in callbacks if isinstance(c, finetune.TimeBudget)]
+    assert resumable.read_only
+    assert budget.resumable is resumable
+    assert callbacks.index(budget) == callbacks.index(resumable) - 1
+
+
 class _Interrupt(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == 1:

@@ -102,3 +102,23 @@ def test_workers_resume_from_the_chief_checkpoint_after_a_restart(tmp_path):
     assert results[0]["history"] == results[1]["history"]
     _assert_same_weights(weights)
     assert sorted(os.listdir(model_dir)) == ["checkpoints", "model.keras"]
+
+
+def test_workers_stop_together_when_one_clock_runs_out(tmp_path):
+    # Worker 1's budget is spent after its first epoch, the chief's is not:
+    # both must stop there (a worker stopping alone hangs the other).
+    model_dir = tmp_path / "run"
+    exit_codes, logs = _run_workers(
+        model_dir,
+        str(tmp_path / "logs"),
+        "--epochs=3",
+        "--max_train_minutes=30",
+        "--clock_skew_minutes=60",
+    )
+    assert exit_codes == [0, 0], describe(exit_codes, logs)
+    results, weights = _results(str(tmp_path / "logs"))
+    for result in results:
+        assert len(result["history"]["loss"]) == 1
+    assert results[0]["history"] == results[1]["history"]
+    _assert_same_weights(weights)
+    assert sorted(os.listdir(model_dir / "checkpoints")) == ["epoch_001.weights.h5"]

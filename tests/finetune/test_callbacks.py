@@ -8,6 +8,7 @@ from tftransformer.finetune import (
     EpochWeightsCheckpoint,
     ResumableTraining,
     StopOnNonFiniteLoss,
+    TimeBudget,
     classification_loss,
     training_callbacks,
 )
@@ -65,6 +66,22 @@ def test_kinds_and_settings(tmp_path):
     assert early_stopping.restore_best_weights
     without_tensorboard = training_callbacks(tmp_path, tensorboard=False)
     assert keras.callbacks.TensorBoard not in {type(c) for c in without_tensorboard}
+
+
+def test_a_time_budget_comes_before_the_checkpoint_and_counts_the_whole_run(
+    tmp_path,
+):
+    callbacks = training_callbacks(tmp_path, tensorboard=False, max_train_minutes=1.5)
+    assert [type(c) for c in callbacks] == [
+        StopOnNonFiniteLoss,
+        keras.callbacks.EarlyStopping,
+        # Before the checkpoint, which then records its stop.
+        TimeBudget,
+        ResumableTraining,
+        EpochWeightsCheckpoint,
+    ]
+    assert callbacks[2].minutes == 1.5
+    assert callbacks[2].resumable is callbacks[3]
 
 
 def test_two_epoch_fit_writes_checkpoints_and_logs(tmp_path):
@@ -162,6 +179,8 @@ def test_interrupted_fit_resumes_from_backup(tmp_path):
         (dict(mode="maximum"), "mode='maximum'"),
         (dict(patience=-1), "patience=-1"),
         (dict(patience=1.5), "patience=1.5"),
+        (dict(max_train_minutes=0), "minutes=0"),
+        (dict(max_train_minutes=float("nan")), "minutes=nan"),
     ],
 )
 def test_invalid_arguments_are_rejected(tmp_path, kwargs, message):

@@ -9,6 +9,7 @@ from tftransformer.finetune.checkpointing import BACKUP_DIR
 from tftransformer.finetune.epoch_weights_checkpoint import EpochWeightsCheckpoint
 from tftransformer.finetune.resumable_training import ResumableTraining
 from tftransformer.finetune.stop_on_non_finite_loss import StopOnNonFiniteLoss
+from tftransformer.finetune.time_budget import TimeBudget
 
 __all__ = ["training_callbacks"]
 
@@ -22,6 +23,7 @@ def training_callbacks(
     save_freq="epoch",
     run_config=None,
     keep_final_checkpoint=False,
+    max_train_minutes=None,
 ):
     """Returns the callbacks for `fit`, writing everything under `model_dir`.
 
@@ -32,6 +34,9 @@ def training_callbacks(
     - `keras.callbacks.EarlyStopping(restore_best_weights=True)`: training
       stops after `patience` epochs without improvement of `monitor`, and the
       model ends with the weights of its best epoch.
+    - with `max_train_minutes`, a `TimeBudget` for the whole run: training
+      ends at the epoch end after which another epoch would overrun the
+      budget, counting the time of earlier, killed `fit` calls of the run.
     - `ResumableTraining` checkpointing to `model_dir/backup` at every
       epoch's end (and every `save_freq` steps): weights, optimizer state,
       epoch and step, early-stopping state, history and random-seed states,
@@ -61,12 +66,15 @@ def training_callbacks(
         keep_final_checkpoint: bool; when `fit` ends, keep a checkpoint of
             the final weights (a rerun then trains no further) instead of
             deleting the checkpoint.
+        max_train_minutes: `None` (no limit) or a number > 0, the training
+            budget of the whole run in minutes, resumes included.
 
     Returns:
         A list of `keras.callbacks.Callback`.
 
     Raises:
-        ValueError: if `mode`, `patience` or `save_freq` is invalid.
+        ValueError: if `mode`, `patience`, `save_freq` or
+            `max_train_minutes` is invalid.
 
     Example:
     ```python
@@ -97,17 +105,20 @@ def training_callbacks(
         patience=patience,
         restore_best_weights=True,
     )
-    callbacks = [
-        StopOnNonFiniteLoss(),
-        early_stopping,
-        # After the EarlyStopping, whose state it restores.
-        ResumableTraining(
-            os.path.join(model_dir, BACKUP_DIR),
-            save_freq=save_freq,
-            early_stopping=early_stopping,
-            run_config=run_config,
-            keep_final_checkpoint=keep_final_checkpoint,
-        ),
+    resumable = ResumableTraining(
+        os.path.join(model_dir, BACKUP_DIR),
+        save_freq=save_freq,
+        early_stopping=early_stopping,
+        run_config=run_config,
+        keep_final_checkpoint=keep_final_checkpoint,
+    )
+    # Both before the ResumableTraining, whose epoch-end checkpoint then
+    # records their stop: a run killed right after it resumes as stopped.
+    callbacks = [StopOnNonFiniteLoss(), early_stopping]
+    if max_train_minutes is not None:
+        callbacks.append(TimeBudget(max_train_minutes, resumable=resumable))
+    callbacks += [
+        resumable,
         EpochWeightsCheckpoint(
             os.path.join(
                 # The path is a format template: braces in model_dir are text.

@@ -2,6 +2,7 @@ import numbers
 import time
 
 import keras
+import tensorflow as tf
 
 from tftransformer.finetune.resumable_training import ResumableTraining
 
@@ -24,6 +25,12 @@ class TimeBudget(keras.callbacks.Callback):
     a run killed right after that checkpoint resumes as stopped. Either
     order reads the restored time: it is read at each epoch's end, after
     every callback's `on_train_begin` (where the resume restores it).
+    `training_callbacks(max_train_minutes=...)` places it there.
+
+    Under `tf.distribute.MultiWorkerMirroredStrategy` the workers decide
+    together: each worker measures its own clock, and when any of them
+    would stop, all stop after the same epoch (a worker that stopped alone
+    would leave the others waiting in their next step's all-reduce).
 
     Args:
         minutes: float > 0, the training budget in minutes.
@@ -31,11 +38,10 @@ class TimeBudget(keras.callbacks.Callback):
 
     Example:
     ```python
-    callbacks = training_callbacks("runs/lm", keep_final_checkpoint=True)
-    resumable = next(c for c in callbacks if isinstance(c, ResumableTraining))
-    callbacks.insert(
-        callbacks.index(resumable), TimeBudget(12, resumable=resumable)
-    )
+    # A 12-minute budget for a plain `fit`:
+    model.fit(train, epochs=100, callbacks=[TimeBudget(12)])
+    # The same budget for a resumable run, killed and restarted or not:
+    callbacks = training_callbacks("runs/lm", max_train_minutes=12)
     model.fit(train, epochs=100, callbacks=callbacks)
     ```
     """
@@ -77,5 +83,17 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         now = time.monotonic()
         self.longest = max(self.longest, now - self.epoch_start)
-        if self._spent(now) + self.longest > 60 * self.minutes:
+        stop = self._spent(now) + self.longest > 60 * self.minutes
+        strategy = self.model.distribute_strategy
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            stop = _any_worker(strategy, stop)
+        if stop:
             self.model.stop_training = True
+
+
+def _any_worker(strategy, flag):
+    """Whether `flag` is true on any worker; every worker must call this."""
+    # Each replica contributes its worker's flag; the collective sum reaches
+    # every worker. MAX is not a collective reduction, SUM is.
+    flags = strategy.run(lambda: tf.constant(1.0 if flag else 0.0))
+    return float(strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None)) > 0
