@@ -6,22 +6,13 @@ import numbers
 
 from absl import flags
 
+from tftransformer._arguments import check_int
+
 __all__ = ["check_strategy_options", "define_strategy_flags"]
 
 # The flags `define_strategy_flags` defines are key flags of the module that
 # calls it, so that its `--help` lists them.
 flags.disclaim_key_flags()
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_int(name, value, minimum):
-    if not _is_int(value) or value < minimum:
-        raise ValueError(
-            f"{name} must be an int >= {minimum}. Received: {name}={value!r}"
-        )
 
 
 def _refuse(reason, **options):
@@ -102,12 +93,12 @@ def check_strategy_options(
     ```
     """
     if num_layers is not None:
-        _check_int("num_layers", num_layers, 1)
-    _check_int("freeze_layers", freeze_layers, 0)
-    _check_int("extra_blocks", extra_blocks, 0)
-    _check_int("head_warmup_steps", head_warmup_steps, 0)
-    _check_int("unfreeze_every_epochs", unfreeze_every_epochs, 1)
-    _check_int("unfreeze_every_steps", unfreeze_every_steps, 0)
+        check_int("num_layers", num_layers, 1)
+    check_int("freeze_layers", freeze_layers, 0)
+    check_int("extra_blocks", extra_blocks, 0)
+    check_int("head_warmup_steps", head_warmup_steps, 0)
+    check_int("unfreeze_every_epochs", unfreeze_every_epochs, 1)
+    check_int("unfreeze_every_steps", unfreeze_every_steps, 0)
     for name, value in (
         ("freeze_backbone", freeze_backbone),
         ("gradual_unfreeze", gradual_unfreeze),
@@ -115,7 +106,7 @@ def check_strategy_options(
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be a bool. Received: {name}={value!r}")
     if lora_rank is not None:
-        _check_int("lora_rank", lora_rank, 0)
+        check_int("lora_rank", lora_rank, 0)
     if layer_decay is not None and (
         isinstance(layer_decay, bool)
         or not isinstance(layer_decay, numbers.Real)

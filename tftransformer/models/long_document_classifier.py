@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_int, python_number
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
@@ -95,9 +95,9 @@ class LongDocumentClassifier(keras.Model):
         chunk_length = python_number(chunk_length)
         stride = python_number(stride)
         dropout = python_number(dropout)
-        _check_int("num_classes", num_classes, 2)
-        _check_int("max_chunks", max_chunks, 1)
-        _check_int("chunk_length", chunk_length, 3)
+        check_int("num_classes", num_classes, 2)
+        check_int("max_chunks", max_chunks, 1)
+        check_int("chunk_length", chunk_length, 3)
         longest = getattr(backbone, "max_sequence_length", None)
         if longest is not None and chunk_length > longest:
             raise ValueError(
@@ -272,10 +272,3 @@ class LongDocumentClassifier(keras.Model):
         config = dict(config)
         config["backbone"] = keras.layers.deserialize(config["backbone"])
         return cls(**config)
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"{name} must be an integer >= {minimum}. Received: {name}={value!r}"
-        )
