@@ -173,3 +173,12 @@ def test_token_accuracy_skips_ignored_positions():
     assert float(metric.result()) == pytest.approx(3 / 5)
     config = metric.get_config()
     assert TokenAccuracy.from_config(config).ignore_label == -100
+
+
+def test_token_accuracy_pools_batches_of_different_lengths():
+    # 1 of 1 labelled positions right in a batch of length 2, 0 of 2 in a
+    # batch of length 4: 1 right of 3, as one batch of both would give.
+    metric = TokenAccuracy()
+    metric.update_state([[1, -100]], [[[0.0, 1.0], [1.0, 0.0]]])
+    metric.update_state([[0, 0, -100, -100]], [[[0.0, 1.0]] * 4])
+    assert float(metric.result()) == pytest.approx(1 / 3)

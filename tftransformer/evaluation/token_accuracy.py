@@ -11,7 +11,8 @@ class TokenAccuracy(keras.metrics.Mean):
     Positions whose label is `ignore_label` (a word's non-first pieces,
     special tokens and padding, see `tftransformer.data.tokenize_and_align`)
     count neither as right nor as wrong, so the value is the fraction of
-    words whose first piece gets the right tag.
+    words whose first piece gets the right tag, pooled over every batch
+    seen (batches padded to different lengths included).
 
     Args:
         name: the metric's name in the logs.
@@ -50,7 +51,11 @@ class TokenAccuracy(keras.metrics.Mean):
             if len(sample_weight.shape) < len(weights.shape):
                 sample_weight = ops.expand_dims(sample_weight, -1)
             weights = weights * sample_weight
-        return super().update_state(matches, sample_weight=weights)
+        # Flat: Mean averages 2-D values over their last axis first, which
+        # would weigh each batch by 1 / its padded length.
+        return super().update_state(
+            ops.reshape(matches, (-1,)), sample_weight=ops.reshape(weights, (-1,))
+        )
 
     def get_config(self):
         config = super().get_config()
