@@ -103,6 +103,32 @@ SACREBLEU_CASES = {
         "exp",
         (60.653065971263366, 0.6065306597126334, [4, 3, 2, 1], [4, 3, 2, 1]),
     ),
+    # No match of any order: 0, whatever the smoothing.
+    "no_match_exp": (
+        ["x y z w"],
+        [["a b c d"]],
+        "exp",
+        (0.0, 1.0, [0, 0, 0, 0], [4, 3, 2, 1]),
+    ),
+    "no_match_floor": (
+        ["x y z w"],
+        [["a b c d"]],
+        "floor",
+        (0.0, 1.0, [0, 0, 0, 0], [4, 3, 2, 1]),
+    ),
+    # None: the first sentence has one reference; "" is an empty reference.
+    "missing_reference": (
+        ["a b c d", "p q r"],
+        [["a b c d e f g h", "p q r"], [None, "p q r s t"]],
+        "exp",
+        (56.47181220077595, 0.5647181220077593, [7, 5, 3, 1], [7, 5, 3, 1]),
+    ),
+    "empty_reference": (
+        ["a b c d"],
+        [["a b c d e f g h"], [""]],
+        "exp",
+        (100.00000000000004, 1.0, [4, 3, 2, 1], [4, 3, 2, 1]),
+    ),
 }
 
 
@@ -187,6 +213,7 @@ def test_ngram_counts():
         ({"references": ["a b"]}, ValueError, "2 hypotheses"),
         ({"hypotheses": [["a", "b"], "c"]}, TypeError, r"\['a', 'b'\]"),
         ({"hypotheses": []}, ValueError, "hypotheses=\\[\\]"),
+        ({"references": [["a b", None], ["c", None]]}, ValueError, "Hypothesis 1"),
     ],
 )
 def test_rejects_bad_arguments(kwargs, error, message):

@@ -63,13 +63,17 @@ def corpus_bleu(
     "none"`). sacrebleu's default, `"exp"`, gives the k-th such order the
     precision `1 / (2**k * total_n)` instead; `"floor"` gives it
     `smooth_value / total_n`. Orders where the corpus has no n-gram at all
-    (every hypothesis shorter than n) then make the score 0 in every method.
+    (every hypothesis shorter than n) then make the score 0 in every method,
+    and so does a corpus without a single matching n-gram (no smoothing
+    then: every precision is 0), as in sacrebleu.
 
     Args:
         hypotheses: list of str, each a whitespace-tokenized sentence.
         references: the references, either one str per hypothesis, or
             several: a list of reference streams, each a list with one str
-            per hypothesis (sacrebleu's layout).
+            per hypothesis (sacrebleu's layout). `None` in a stream marks a
+            missing reference (a sentence with fewer references than the
+            others) and is skipped, as in sacrebleu; `""` is an empty one.
         max_order: positive int, the longest n-gram. Defaults to 4.
         smooth_method: one of `"exp"`, `"none"`, `"floor"`.
         smooth_value: float > 0, the numerator of `"floor"` smoothing.
@@ -131,7 +135,16 @@ def corpus_bleu(
     reference_length = 0
     for i, hypothesis in enumerate(hypotheses):
         hypothesis = _tokens(hypothesis, "hypothesis")
-        sentence_references = [_tokens(s[i], "reference") for s in streams]
+        # As in sacrebleu, None marks a missing reference, for sentences
+        # with fewer references than the others.
+        sentence_references = [
+            _tokens(s[i], "reference") for s in streams if s[i] is not None
+        ]
+        if not sentence_references:
+            raise ValueError(
+                f"Hypothesis {i} has no reference: each needs at least one "
+                f"(None marks a missing one). Received: {[s[i] for s in streams]!r}"
+            )
         hypothesis_length += len(hypothesis)
         reference_length += min(
             (len(r) for r in sentence_references),
@@ -146,9 +159,12 @@ def corpus_bleu(
             matches[order] += min(count, maximum_counts[ngram])
 
     precisions = [0.0] * max_order
+    # Without a single match, sacrebleu's score is 0 before any smoothing:
+    # smoothing would otherwise give a wholly wrong output a positive score.
+    no_match = not any(matches)
     smooth_exponent = 1.0
     for n in range(max_order):
-        if totals[n] == 0:
+        if totals[n] == 0 or no_match:
             precisions[n] = 0.0
         elif matches[n] > 0:
             precisions[n] = 100.0 * matches[n] / totals[n]
