@@ -2,7 +2,11 @@ import keras
 import numpy as np
 import pytest
 
-from tftransformer.evaluation import evaluate_classifier, logits_to_probabilities
+from tftransformer.evaluation import (
+    evaluate_classifier,
+    logits_to_probabilities,
+    roc_auc,
+)
 
 
 @pytest.mark.parametrize(
@@ -32,3 +36,40 @@ def test_evaluate_classifier_on_a_fixed_model():
     assert probabilities.shape == (3, 2)
     with pytest.raises(ValueError, match="2 labels"):
         evaluate_classifier(model, x, [0, 1])
+
+
+def _identity_model(num_classes):
+    # Dense with identity kernel and no bias: the logits are the inputs.
+    inputs = keras.Input((num_classes,))
+    layer = keras.layers.Dense(num_classes, kernel_initializer="identity")
+    return keras.Model(inputs, layer(inputs))
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_roc_auc_keeps_the_order_of_confident_predictions(num_classes):
+    # Class 1 wins every example, by logit margins of 19 to 40: its float32
+    # probabilities are all 1.0 (the float64 ones from about 37). The
+    # examples of class 1 have the larger margins, so its AUC is 1.
+    margins = np.array([19.0, 20.0, 21.0, 22.0, 38.0, 40.0])
+    y_true = np.array([0, 0, 0, 1, 1, 1])
+    x = np.zeros((6, num_classes), "float32")
+    x[:, 1] = margins
+    report, probabilities = evaluate_classifier(_identity_model(num_classes), x, y_true)
+    assert np.all(probabilities[:, 1] == 1.0)
+    assert report.roc_auc_per_class[1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("num_classes", [1, 2, 4])
+def test_roc_auc_equals_that_of_the_probabilities_without_ties(num_classes):
+    rng = np.random.default_rng(0)
+    x = rng.normal(scale=3.0, size=(200, num_classes)).astype("float32")
+    y_true = rng.integers(0, max(num_classes, 2), size=200)
+    report, _ = evaluate_classifier(_identity_model(num_classes), x, y_true)
+    probabilities = np.asarray(x, "float64")
+    if num_classes == 1:
+        probabilities = np.concatenate([-probabilities, probabilities], axis=-1)
+    probabilities = np.exp(probabilities) / np.exp(probabilities).sum(-1, keepdims=True)
+    expected = [
+        roc_auc(y_true == c, probabilities[:, c]) for c in range(probabilities.shape[1])
+    ]
+    np.testing.assert_allclose(report.roc_auc_per_class, expected, rtol=1e-12)

@@ -25,6 +25,27 @@ def logits_to_probabilities(logits):
     return (exp / exp.sum(axis=-1, keepdims=True)).astype("float32")
 
 
+def _ranking_scores(logits):
+    """Scores that order examples per class exactly as the probabilities do.
+
+    The float32 probabilities of a confident model round to exactly 1.0
+    from a logit margin of about 17 (float64 from about 37), and those false
+    ties would pull ROC-AUC toward 0.5. These scores keep the order: the
+    logit margin for two classes, the log-probability otherwise (with the
+    normalizer's small terms kept by `log1p`).
+    """
+    logits = np.asarray(logits, dtype="float64")
+    if logits.ndim == 1 or logits.shape[-1] == 1:
+        return logits.reshape(-1)
+    if logits.shape[-1] == 2:
+        return logits[:, 1] - logits[:, 0]
+    shifted = logits - logits.max(axis=-1, keepdims=True)  # (batch, classes)
+    others = np.exp(shifted)
+    # exp(0) = 1 of one largest logit, added back by log1p.
+    np.put_along_axis(others, shifted.argmax(axis=-1)[:, None], 0.0, axis=-1)
+    return shifted - np.log1p(others.sum(axis=-1, keepdims=True))
+
+
 def evaluate_classifier(model, inputs, y_true, label_names=None):
     """Predicts with `model` and reports against the true labels.
 
@@ -48,7 +69,8 @@ def evaluate_classifier(model, inputs, y_true, label_names=None):
     print(report)
     ```
     """
-    probabilities = logits_to_probabilities(model.predict(inputs, verbose=0))
+    logits = model.predict(inputs, verbose=0)
+    probabilities = logits_to_probabilities(logits)
     y_true = np.asarray(y_true).reshape(-1)
     if len(probabilities) != len(y_true):
         raise ValueError(
@@ -59,7 +81,7 @@ def evaluate_classifier(model, inputs, y_true, label_names=None):
     report = classification_report(
         y_true,
         probabilities.argmax(axis=-1),
-        y_score=probabilities,
+        y_score=_ranking_scores(logits),
         label_names=None if label_names is None else list(label_names),
     )
     return report, probabilities
