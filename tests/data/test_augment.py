@@ -65,6 +65,64 @@ def test_random_insertion_inserts_synonyms_and_keeps_the_order():
     assert random_insertion(["the", "end"], 3, SYNONYMS, seed=0) == ["the", "end"]
 
 
+# Synonyms of the ASCII parts of the accented and mixed-script words below,
+# which must never be looked up as if the other letters were punctuation.
+ASCII_PART_SYNONYMS = {
+    "touch": ["caress"],
+    "touche": ["caress"],
+    "pass": ["passage"],
+    "zrich": ["town"],
+    "ber": ["over"],
+    "na": ["nah"],
+    "ve": ["have"],
+    "good": ["fine"],
+    "c": ["see"],
+    "est": ["is"],
+}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "touché",
+        "C'est passé",
+        "Zürich",
+        "naïve",
+        "über",
+        "«passé»",
+        "touche\u0301",  # decomposed: "e" and a combining accent
+        "日本good",
+        "good日本",
+    ],
+)
+@pytest.mark.parametrize("source", ["dict", "roget+embedding"])
+def test_non_ascii_letters_are_part_of_the_word(text, source):
+    synonym_source = ASCII_PART_SYNONYMS if source == "dict" else source
+    words = text.split()
+    assert synonym_replacement(words, 5, synonym_source, seed=0) == words
+    # No word has a synonym, so nothing is inserted (no synonym of "pass").
+    assert random_insertion(words, 2, synonym_source, seed=0) == words
+    out = augment_texts(
+        [text],
+        num_aug=1,
+        alpha=1.0,
+        operations=("synonym_replacement",),
+        synonym_source=synonym_source,
+    )
+    assert out == [text]
+
+
+def test_non_ascii_words_are_looked_up_whole():
+    # The word is the whole run of letters, punctuation stays attached, and
+    # a dict or callable source may know accented words.
+    source = {"passé": ["démodé"], "good": ["fine"]}
+    words = "«Passé» good: touché".split()
+    out = synonym_replacement(words, 5, source, seed=0)
+    assert out == "«Démodé» fine: touché".split()
+    inserted = random_insertion(["passé"], 2, source, seed=0)
+    assert sorted(inserted) == ["démodé", "démodé", "passé"]
+
+
 def test_random_swap_permutes():
     out = random_swap(WORDS, 3, seed=0)
     assert sorted(out) == sorted(WORDS) and out != WORDS

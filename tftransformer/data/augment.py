@@ -4,8 +4,14 @@ EDA (Wei and Zou, 2019, "Easy Data Augmentation Techniques for Boosting
 Performance on Text Classification Tasks") makes new training texts with four
 word operations: synonym replacement, random insertion (of a synonym of a
 word of the text), random swap and random deletion. Texts are split on
-whitespace; punctuation stays attached to its word, and a replaced word keeps
-its punctuation and capitalization.
+whitespace. A token's word is what lies between its leading and trailing
+non-letters (punctuation, digits, symbols), which stay attached to it; a
+replaced word keeps them and its capitalization. Letters are Unicode letters
+(with their combining marks), so "touché" or "日本good" is one word, never an
+English word plus punctuation; a token with a non-letter inside its word
+("don't", "C'est", "e-mail") is kept as it is. The named sources below only
+know English words of the letters a-z, so they give no synonyms for accented
+or non-Latin words, which are kept.
 
 Synonyms come from offline sources:
 
@@ -39,6 +45,7 @@ import functools
 import importlib.util
 import os
 import re
+import unicodedata
 
 import numpy as np
 
@@ -74,8 +81,6 @@ _ROGET_FILE = os.path.join("data", "roget.csv.bz2")
 # Lowercase single words: thesaurus phrases ("moral badness") and entries
 # with digits or quotes are left out.
 _WORD = re.compile(r"[a-z]+")
-# A whitespace token: leading punctuation, the word, trailing punctuation.
-_TOKEN = re.compile(r"^([^A-Za-z]*)([A-Za-z]+)([^A-Za-z]*)$")
 # Function words are never replaced, nor used to pick insertions (as in EDA).
 _STOPWORDS = frozenset(
     """
@@ -384,15 +389,39 @@ def _rng(seed):
     return np.random.default_rng(seed)
 
 
+def _is_letter(char):
+    """A Unicode letter, or a combining mark (the accent of a decomposed "é")."""
+    return char.isalpha() or unicodedata.category(char).startswith("M")
+
+
+def _split_token(token):
+    """`(prefix, word, suffix)` of a whitespace token, or `None`.
+
+    The prefix and suffix are the token's leading and trailing non-letters;
+    the word between them must be letters only (Unicode-aware, so "touché"
+    is one word, not "touch" and a suffix "é"). `None` when the token has no
+    letter or a non-letter inside its word ("don't", "C'est").
+    """
+    start, end = 0, len(token)
+    while start < end and not _is_letter(token[start]):
+        start += 1
+    while end > start and not _is_letter(token[end - 1]):
+        end -= 1
+    word = token[start:end]
+    if not word or not all(_is_letter(char) for char in word):
+        return None
+    return token[:start], word, token[end:]
+
+
 def _replaceable(token, lookup):
     """`(prefix, word, suffix, synonyms)` of a token that has synonyms."""
-    match = _TOKEN.match(token)
-    if not match or match.group(2).lower() in _STOPWORDS:
+    parts = _split_token(token)
+    if parts is None or parts[1].lower() in _STOPWORDS:
         return None
-    synonyms = lookup(match.group(2))
+    synonyms = lookup(parts[1])
     if not synonyms:
         return None
-    return match.group(1), match.group(2), match.group(3), synonyms
+    return (*parts, synonyms)
 
 
 def _match_case(synonym, word):
@@ -406,8 +435,11 @@ def _match_case(synonym, word):
 def synonym_replacement(words, num_replacements, synonym_source, seed=None):
     """Replaces up to `num_replacements` words with a random synonym each.
 
-    Stopwords and words the source knows no synonym of are kept. A replaced
-    word keeps its surrounding punctuation and its capitalization.
+    Stopwords and words the source knows no synonym of are kept, as are
+    tokens with a non-letter inside their word ("don't"). A replaced word
+    keeps its leading and trailing non-letters and its capitalization; its
+    letters are Unicode letters, so "touché" is looked up whole (and the
+    named sources, English a-z only, know no synonym of it).
 
     Args:
         words: list of str, the whitespace tokens of a text.
@@ -440,6 +472,8 @@ def synonym_replacement(words, num_replacements, synonym_source, seed=None):
 
 def random_insertion(words, num_insertions, synonym_source, seed=None):
     """Inserts a synonym of a random word at a random position, repeatedly.
+
+    The words picked are those `synonym_replacement` could replace.
 
     Args:
         words: list of str, the whitespace tokens of a text.
