@@ -199,8 +199,11 @@ def run(
         )
 
     os.makedirs(model_dir, exist_ok=True)
+    tft.finetune.remove_temporary_files(model_dir)
     student_path = os.path.join(model_dir, "student.keras")
-    student.save(student_path)
+    # Atomic: a kill while saving must not leave a torn student.keras.
+    with tft.finetune.atomic_write(student_path) as temporary:
+        student.save(temporary)
 
     test_dataset = dataset(test, False)
     speeds = tft.evaluation.compare_inference_speed(
@@ -225,8 +228,11 @@ def run(
         test_examples=len(test),
         student_path=student_path,
     )
-    with open(os.path.join(model_dir, "distill_report.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    with tft.finetune.atomic_write(
+        os.path.join(model_dir, "distill_report.json")
+    ) as temporary:
+        with open(temporary, "w") as f:
+            json.dump(summary, f, indent=2)
     if verbose:
         print(_format(summary, list(models)))
     return {**summary, "models": models}

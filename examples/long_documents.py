@@ -59,6 +59,10 @@ def run(
 ):
     """Trains and tests one long-document classifier per variant.
 
+    Writes `model_dir/{variant}.keras` for each variant and
+    `model_dir/report.json`; a model of a variant this run does not train
+    is removed, so the directory matches the report.
+
     Returns:
         A dict with `results` (per variant: `accuracy`, `macro_f1`,
         `train_seconds`, `history`), `majority_accuracy` (predicting the
@@ -104,6 +108,13 @@ def run(
             f"{chunk_length - 2}]. Received: stride={stride}"
         )
     os.makedirs(model_dir, exist_ok=True)
+    tft.finetune.remove_temporary_files(model_dir)
+    # The directory holds this run's models only, those report.json lists: a
+    # variant an earlier run trained and this one does not is removed.
+    for variant in VARIANTS:
+        path = os.path.join(model_dir, f"{variant}.keras")
+        if variant not in variants and os.path.exists(path):
+            os.remove(path)
 
     splits = {s: tft.data.load_political_speeches(s) for s in ("train", "validation")}
     splits["test"] = tft.data.load_political_speeches("test")
@@ -194,7 +205,11 @@ def run(
             "train_seconds": train_seconds,
             "history": {k: [float(v) for v in vs] for k, vs in history.items()},
         }
-        model.save(os.path.join(model_dir, f"{variant}.keras"))
+        # Atomic: a kill while saving must not leave a torn file.
+        with tft.finetune.atomic_write(
+            os.path.join(model_dir, f"{variant}.keras")
+        ) as temporary:
+            model.save(temporary)
 
     summary = {
         "results": results,
@@ -202,8 +217,9 @@ def run(
         "chunk_stats": chunk_stats,
         "test_examples": len(test),
     }
-    with open(os.path.join(model_dir, "report.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    with tft.finetune.atomic_write(os.path.join(model_dir, "report.json")) as temporary:
+        with open(temporary, "w") as f:
+            json.dump(summary, f, indent=2)
     if verbose:
         print(f"\nTest ({len(test)} speeches):")
         print(f"{'variant':<10} {'accuracy':>9} {'macro F1':>9} {'train s':>8}")

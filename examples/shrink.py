@@ -130,9 +130,12 @@ def run(
         print(f"Fine-tuning the full model on {len(train)} examples")
     full, full_seconds = fine_tune(backbone)
     os.makedirs(model_dir, exist_ok=True)
-    # Reusable, e.g. as `examples/distill.py --teacher_path`.
+    tft.finetune.remove_temporary_files(model_dir)
+    # Reusable, e.g. as `examples/distill.py --teacher_path`. Atomic: a kill
+    # while saving must not leave a torn file.
     full_path = os.path.join(model_dir, "full_model.keras")
-    full.save(full_path)
+    with tft.finetune.atomic_write(full_path) as temporary:
+        full.save(temporary)
 
     # Heads are ranked by their effect on the fine-tuned model's loss.
     removed_heads = {}
@@ -191,8 +194,11 @@ def run(
         "preset_dir": preset_dir,
         "full_model_path": full_path,
     }
-    with open(os.path.join(model_dir, "shrink_report.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    with tft.finetune.atomic_write(
+        os.path.join(model_dir, "shrink_report.json")
+    ) as temporary:
+        with open(temporary, "w") as f:
+            json.dump(summary, f, indent=2)
     if verbose:
         print(_format(summary))
     return {**summary, "models": {"full": full, "shrunk": shrunk}}

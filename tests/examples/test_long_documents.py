@@ -22,6 +22,9 @@ TINY = dict(
 
 
 def test_run_compares_the_variants(tiny_preset, tmp_path):
+    # An earlier run's variant and a kill's torn temporary: both go.
+    (tmp_path / "mean.keras").write_text("an earlier run's model")
+    (tmp_path / ".tmp-0123456789ab-attention.keras").write_text("torn")
     result = long_documents.run(
         preset=tiny_preset,
         model_dir=str(tmp_path),
@@ -48,6 +51,11 @@ def test_run_compares_the_variants(tiny_preset, tmp_path):
         assert json.load(f)["results"]["attention"]["accuracy"] == pytest.approx(
             result["results"]["attention"]["accuracy"]
         )
+    assert sorted(os.listdir(tmp_path)) == [
+        "attention.keras",
+        "report.json",
+        "truncate.keras",
+    ]
     truncate = keras.saving.load_model(os.path.join(tmp_path, "truncate.keras"))
     attention = keras.saving.load_model(os.path.join(tmp_path, "attention.keras"))
     assert isinstance(truncate, LongDocumentClassifier)

@@ -20,6 +20,8 @@ TINY = dict(
 
 
 def test_shrink_fine_tunes_a_smaller_preset(tiny_preset, tmp_path):
+    # A torn temporary of a killed run: cleared.
+    (tmp_path / ".tmp-0123456789ab-full_model.keras").write_text("torn")
     result = shrink.run(
         preset=tiny_preset,
         keep_layers=1,
@@ -49,6 +51,7 @@ def test_shrink_fine_tunes_a_smaller_preset(tiny_preset, tmp_path):
     )
     with open(tmp_path / "shrink_report.json") as f:
         assert json.load(f)["shrunk"]["accuracy"] == result["shrunk"]["accuracy"]
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]
     # The written preset is the shrunk starting point; the full model reloads.
     loaded, _ = tft.presets.load_backbone(result["preset_dir"], sequence_length=16)
     assert type(loaded) is tft.models.PrunedBertBackbone and loaded.num_heads == 1
@@ -138,6 +141,8 @@ def test_distill_trains_a_student_from_a_saved_teacher(tiny_preset, tmp_path):
 
 
 def test_distill_fine_tunes_its_own_teacher(tiny_preset, tmp_path):
+    # A torn temporary of a killed run: cleared.
+    (tmp_path / ".tmp-0123456789ab-student.keras").write_text("torn")
     result = distill.run(
         preset=tiny_preset,
         student_layers=1,
@@ -148,6 +153,7 @@ def test_distill_fine_tunes_its_own_teacher(tiny_preset, tmp_path):
     assert set(result["models"]) == {"teacher", "student"}
     assert result["teacher"]["train_seconds"] > 0
     assert os.path.isfile(result["student_path"])
+    assert sorted(os.listdir(tmp_path)) == ["distill_report.json", "student.keras"]
 
 
 def test_distill_refuses_a_teacher_of_other_labels(tiny_preset, tmp_path):
