@@ -18,6 +18,7 @@ from tftransformer.finetune import (
     load_lora_weights,
     lora_variables,
     merge_lora,
+    restart_lora_adapters,
     save_lora_weights,
 )
 from tftransformer.models import TextClassifier
@@ -224,3 +225,68 @@ def test_a_rank_that_saves_nothing_is_warned_about(rank, warns, caplog):
     with caplog.at_level(logging.WARNING):
         apply_lora(_classifier(), rank)
     assert ("no saving over training the kernel" in caplog.text) == warns
+
+
+def _adapters(model):
+    return {v.path: v.numpy().copy() for v in lora_variables(model)}
+
+
+def _train_one_step(model, x):
+    model.compile(
+        optimizer=create_optimizer(1e-2, num_train_steps=1, warmup_fraction=0.0),
+        loss=classification_loss(),
+        run_eagerly=True,
+    )
+    model.fit(x, np.array([0, 1, 0, 1]), batch_size=4, shuffle=False, verbose=0)
+
+
+def test_restart_gives_adapters_loaded_from_a_weights_file_a_gradient(tmp_path):
+    trained = _trained_lora_classifier(rank=2, alpha=4)
+    x = bert_inputs()
+    expected = _outputs(trained, x)
+    path = str(tmp_path / "trial.weights.h5")
+    trained.save_weights(path)
+    # What a KerasTuner Hyperband continuation trial does: a fresh model
+    # with adapters, then the earlier trial's weights.
+    loaded = _classifier()
+    apply_lora(loaded, rank=2, alpha=4)
+    loaded.load_weights(path)
+    np.testing.assert_allclose(_outputs(loaded, x), expected, atol=1e-5)
+    # Keras loads merged kernels and zeros both adapters.
+    assert all(not np.any(v) for v in _adapters(loaded).values())
+
+    restarted = restart_lora_adapters(loaded, seed=0)
+    assert sorted(layer.path for layer in restarted) == sorted(ADAPTED)
+    np.testing.assert_allclose(_outputs(loaded, x), expected, atol=1e-5)
+    before = _adapters(loaded)
+    for path, value in before.items():
+        if path.endswith("lora_kernel_a"):
+            assert np.any(value), path
+        else:
+            assert not np.any(value), path
+    # Each layer draws its own values.
+    a_values = [v for p, v in before.items() if p.endswith("lora_kernel_a")]
+    assert not np.array_equal(a_values[0], a_values[1])
+    _train_one_step(loaded, x)
+    after = _adapters(loaded)
+    for path in LORA_PATHS:
+        if path.endswith("lora_kernel_b"):
+            # Only B has a gradient at the first step (B = 0).
+            assert np.any(after[path]), path
+
+
+def test_restart_folds_a_trained_adapter_and_is_seeded():
+    classifier = _trained_lora_classifier(rank=2, alpha=4)
+    x = bert_inputs()
+    expected = _outputs(classifier, x)
+    restart_lora_adapters(classifier, seed=3)
+    np.testing.assert_allclose(_outputs(classifier, x), expected, atol=1e-5)
+    first = _adapters(classifier)
+    assert all(not np.any(v) for p, v in first.items() if p.endswith("lora_kernel_b"))
+    restart_lora_adapters(classifier, seed=3)
+    np.testing.assert_allclose(_outputs(classifier, x), expected, atol=1e-5)
+    for path, value in _adapters(classifier).items():
+        np.testing.assert_array_equal(value, first[path], err_msg=path)
+    assert restart_lora_adapters(_classifier()) == []
+    with pytest.raises(ValueError, match="seed=1.5"):
+        restart_lora_adapters(classifier, seed=1.5)

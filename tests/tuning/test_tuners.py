@@ -1,10 +1,11 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from tests.tuning.tiny_preset import tiny_splits, write_tiny_preset
-from tftransformer import tuning
+from tftransformer import finetune, tuning
 from tftransformer.tuning import (
     SEARCHABLE_PARAMETERS,
     SearchSpace,
@@ -126,6 +127,64 @@ def test_failed_trial_is_recorded_and_search_goes_on(tiny_preset, splits, tmp_pa
     assert tuning.best_run_config(tuner)["learning_rate"] == 1e-3
     table = tuning.format_trial_table(records)
     assert table.count("FAILED") == 2 and table.count("COMPLETED") == 1
+
+
+class AdapterRecordingHyperModel(TextClassifierHyperModel):
+    """Records each trial's LoRA adapters before and after training."""
+
+    fits = []
+
+    def fit(self, hp, model, *args, **kwargs):
+        def adapters():
+            return {v.path: v.numpy().copy() for v in finetune.lora_variables(model)}
+
+        before = adapters()
+        history = super().fit(hp, model, *args, **kwargs)
+        AdapterRecordingHyperModel.fits.append((dict(hp.values), before, adapters()))
+        return history
+
+
+def test_hyperband_continuation_trials_train_their_lora_adapters(
+    tiny_preset, splits, tmp_path
+):
+    train, validation = splits
+    hypermodel = AdapterRecordingHyperModel(
+        {
+            "lora_rank": 2,
+            "learning_rate": {"min": 1e-3, "max": 1e-2, "sampling": "log"},
+            "batch_size": 8,
+        },
+        num_classes=2,
+        preset=tiny_preset,
+        max_length=32,
+        run_eagerly=True,
+    )
+    # Factor 2 over 2 epochs: two 1-epoch trials, the better one continued
+    # for a second epoch from its weights, then two 2-epoch trials.
+    tuner = create_tuner(
+        hypermodel, "hyperband", directory=tmp_path, max_epochs=2, hyperband_factor=2
+    )
+    AdapterRecordingHyperModel.fits = []
+    tuner.search(train, validation_data=validation, epochs=2, verbose=0)
+
+    continued = [
+        fit for fit in AdapterRecordingHyperModel.fits if "tuner/trial_id" in fit[0]
+    ]
+    assert len(continued) == 1 and len(AdapterRecordingHyperModel.fits) == 5
+    for values, before, after in AdapterRecordingHyperModel.fits:
+        assert before and set(before) == set(after)
+        for path in before:
+            kind = path.rsplit("/", 1)[-1]
+            # Started as `enable_lora` does: A random, B zero.
+            assert np.any(before[path]) == (kind == "lora_kernel_a"), (values, path)
+            # And trained.
+            assert not np.array_equal(before[path], after[path]), (values, path)
+    # A trial's values, Hyperband's bookkeeping included, rebuild it.
+    for trial in tuner.oracle.trials.values():
+        hp = hypermodel.hyperparameters_for(trial.hyperparameters.values)
+        assert hypermodel.trial_values(hp) == hypermodel.trial_values(
+            trial.hyperparameters
+        )
 
 
 def test_create_tuner_algorithms_and_arguments(tmp_path):

@@ -43,6 +43,7 @@ from tftransformer.finetune.lora import (
     load_lora_weights,
     lora_variables,
     merge_lora,
+    restart_lora_adapters,
     save_lora_weights,
 )
 from tftransformer.finetune.losses import class_weights, classification_loss
@@ -134,6 +135,7 @@ __all__ = [
     "merge_lora",
     "prepare_optimizer",
     "prune_heads",
+    "restart_lora_adapters",
     "restore_trainable_state",
     "save_lora_weights",
     "training_callbacks",

@@ -27,6 +27,7 @@ __all__ = [
     "load_lora_weights",
     "lora_variables",
     "merge_lora",
+    "restart_lora_adapters",
     "save_lora_weights",
 ]
 
@@ -91,7 +92,13 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
     with its adapter merged in, and a keras-hub backbone is rebuilt from its
     constructor arguments: the loaded model computes the same outputs but
     has no adapters (as after `merge_lora`) and nothing frozen. Keep the
-    adapters themselves with `save_lora_weights`.
+    adapters themselves with `save_lora_weights`. Likewise `save_weights`
+    writes merged kernels, and Keras' `load_weights` of a `.weights.h5` file
+    into a model with adapters (a KerasTuner Hyperband continuation trial
+    does this) loads them into the kernels and sets both `lora_kernel_a` and
+    `lora_kernel_b` to zeros: the outputs are right, but with both adapters
+    zero neither gets a gradient, so training no longer changes the
+    backbone. Call `restart_lora_adapters` before training on.
 
     Args:
         model: a model containing a keras-hub backbone (see
@@ -342,12 +349,7 @@ def merge_lora(model):
                 f"{layer.quantization_mode!r}."
             )
     for layer in layers:
-        update = ops.matmul(layer.lora_kernel_a, layer.lora_kernel_b)
-        merged = ops.add(
-            ops.cast(layer._kernel, "float32"),
-            (layer.lora_alpha / layer.lora_rank) * update,
-        )
-        layer._kernel.assign(ops.cast(merged, layer._kernel.dtype))
+        _fold_adapters(layer)
         for name in ("lora_kernel_a", "lora_kernel_b"):
             layer._untrack_variable(getattr(layer, name))
             # `keras.Layer.__delattr__` would also run a full `gc.collect()`
@@ -360,6 +362,91 @@ def merge_lora(model):
         layer.trainable = False
     backbone._lora_enabled_layers = []
     _reset_compiled_functions(model)
+    return layers
+
+
+def _fold_adapters(layer):
+    """Adds a layer's adapter update to its kernel, in float32."""
+    update = ops.matmul(layer.lora_kernel_a, layer.lora_kernel_b)
+    merged = ops.add(
+        ops.cast(layer._kernel, "float32"),
+        (layer.lora_alpha / layer.lora_rank) * update,
+    )
+    layer._kernel.assign(ops.cast(merged, layer._kernel.dtype))
+
+
+def restart_lora_adapters(model, seed=None):
+    """Gives every LoRA-enabled layer of a model fresh, trainable adapters.
+
+    Keras' `load_weights` of a `.weights.h5` file (written by `save_weights`,
+    or by KerasTuner's checkpoints) into a model with adapters loads each
+    kernel with its adapter merged in and sets both `lora_kernel_a` and
+    `lora_kernel_b` to zeros. The outputs are right, but the adapters cannot
+    train: each one's gradient is a product with the other, zero. This
+    function starts them again as `enable_lora` does: `lora_kernel_a` drawn
+    from Keras' `he_uniform` initializer, `lora_kernel_b` zeros, so the
+    outputs do not change and training goes on from the loaded weights. An
+    adapter that is not a zero update (`lora_kernel_b` not all zeros) is
+    first folded into its kernel, as `merge_lora` does.
+
+    Every layer of the model with LoRA enabled is restarted, inside the
+    backbone or not; the layers keep their adapter variables, rank and
+    alpha, so a compiled model trains on without compiling again.
+
+    Args:
+        model: a `keras.Model`, e.g. one on which `apply_lora` was called
+            and then `load_weights`.
+        seed: optional int, the seed of the new `lora_kernel_a` values;
+            `None` draws them as `enable_lora` does (seeded by
+            `keras.utils.set_random_seed`).
+
+    Returns:
+        The list of restarted layers; empty if the model has no adapters.
+
+    Raises:
+        ValueError: if `seed` is not an int or `None`, or a quantized layer
+            holds a non-zero update, which cannot be folded into its kernel.
+
+    Example:
+    ```python
+    apply_lora(classifier, rank=8)
+    classifier.load_weights("best.weights.h5")  # merged kernels, zero adapters
+    restart_lora_adapters(classifier)
+    classifier.fit(train, epochs=1)  # the adapters train again
+    ```
+    """
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+    ):
+        raise ValueError(f"seed must be None or an int. Received: seed={seed!r}")
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if getattr(layer, "lora_enabled", False)
+    ]
+    trained = [
+        layer for layer in layers if np.any(ops.convert_to_numpy(layer.lora_kernel_b))
+    ]
+    folded = {id(layer) for layer in trained}
+    for layer in trained:
+        if getattr(layer, "quantization_mode", None) is not None:
+            raise ValueError(
+                "Folding adapters into a quantized layer is not supported. "
+                f"Received: layer {layer.name!r} with quantization mode "
+                f"{layer.quantization_mode!r} and a non-zero lora_kernel_b."
+            )
+    # One generator, so that each layer gets its own values from one seed.
+    generator = None if seed is None else keras.random.SeedGenerator(int(seed))
+    for layer in layers:
+        if id(layer) in folded:
+            _fold_adapters(layer)
+        if generator is None:
+            initializer = keras.initializers.get("he_uniform")
+        else:
+            initializer = keras.initializers.HeUniform(seed=generator)
+        a = layer.lora_kernel_a
+        a.assign(initializer(a.shape, dtype="float32"))
+        layer.lora_kernel_b.assign(ops.zeros(layer.lora_kernel_b.shape, "float32"))
     return layers
 
 

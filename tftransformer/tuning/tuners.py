@@ -46,7 +46,16 @@ class _BayesianOptimization(_RecordingTuner, keras_tuner.BayesianOptimization):
 
 
 class _Hyperband(_RecordingTuner, keras_tuner.Hyperband):
-    pass
+    def _build_hypermodel(self, hp):
+        model = super()._build_hypermodel(hp)
+        if _HYPERBAND_PREFIX + "trial_id" in hp.values:
+            # A continuation trial: KerasTuner loaded an earlier trial's
+            # weights, which Keras loads into LoRA layers as merged kernels
+            # and all-zero adapters, which would never train.
+            from tftransformer.finetune import restart_lora_adapters
+
+            restart_lora_adapters(model)
+        return model
 
 
 def _is_int(value):
@@ -90,7 +99,9 @@ def create_tuner(
         algorithm: `"random"` (random search), `"bayesian"` (Gaussian-process
             Bayesian optimization; needs scikit-learn, the `tuning` extra) or
             `"hyperband"` (successive halving over epochs: continuation
-            trials resume from an earlier trial's best weights).
+            trials resume from an earlier trial's best weights, LoRA
+            adapters folded in and started again by
+            `tftransformer.finetune.restart_lora_adapters`).
         directory: the results directory.
         project_name: the project's folder name in `directory`.
         max_trials: int >= 1, the number of trials, over all runs of the
