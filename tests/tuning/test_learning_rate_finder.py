@@ -159,6 +159,9 @@ def test_suggest_learning_rate():
     [
         ({"min_lr": 0.0}, "min_lr=0.0"),
         ({"max_lr": 1e-8}, "max_lr=1e-08"),
+        ({"max_lr": float("inf")}, "max_lr=inf"),
+        ({"max_lr": np.float32("inf")}, r"max_lr=np.float32\(inf\)"),
+        ({"min_lr": float("inf")}, "min_lr=inf"),
         ({"num_steps": 2}, "num_steps=2"),
         ({"smoothing": 1.0}, "smoothing=1.0"),
         ({"divergence_factor": 1}, "divergence_factor=1"),
@@ -168,6 +171,21 @@ def test_bad_arguments(kwargs, message):
     model = linear_regression(keras.optimizers.SGD())
     with pytest.raises(ValueError, match=message):
         find_learning_rate(model, full_batches(), **kwargs)
+
+
+def test_a_dataset_without_batches_is_refused():
+    model = linear_regression(keras.optimizers.SGD(0.01))
+    weights = [v.numpy() for v in model.variables]
+    empty = full_batches().take(0)
+    with pytest.raises(ValueError, match="dataset yields no batches"):
+        find_learning_rate(model, empty)
+    # Also when its emptiness is only known by reading it.
+    filtered = full_batches().filter(lambda x, y: tf.reduce_all(x > 100.0))
+    with pytest.raises(ValueError, match="dataset yields no batches"):
+        find_learning_rate(model, filtered)
+    for variable, value in zip(model.variables, weights):
+        np.testing.assert_array_equal(variable.numpy(), value)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
 
 
 def test_needs_compiled_model_and_dataset():

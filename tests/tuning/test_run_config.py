@@ -63,3 +63,14 @@ def test_explicit_values_win_over_the_file():
     }
     with pytest.raises(ValueError, match="seed"):
         merge_run_config(values, {"seed": 1})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), np.float32("nan"), np.float64("inf"), -np.float32("inf")],
+)
+def test_non_finite_values_are_refused_numpy_ones_included(tmp_path, value):
+    # json would write NaN or Infinity, which load_run_config refuses.
+    with pytest.raises(ValueError, match="learning_rate must be finite"):
+        save_run_config({"learning_rate": value}, tmp_path / "best.json")
+    assert not (tmp_path / "best.json").exists()

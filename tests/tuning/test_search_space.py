@@ -161,3 +161,31 @@ def test_bad_files_are_refused(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="non-empty dict"):
         SearchSpace.from_file(tmp_path / "list.json")
+
+
+def test_check_value_accepts_only_what_the_search_can_draw():
+    space = SearchSpace(
+        {
+            "learning_rate": {"min": 1e-5, "max": 1e-3, "sampling": "log", "step": 10},
+            "batch_size": [16, 32],
+            "freeze_layers": {"min": 0, "max": 4, "step": 2},
+            "lora_rank": [0, 8],
+            "dropout": 0.1,
+        }
+    )
+    assert space.check_value("batch_size", 16.0) == 16
+    assert space.check_value("freeze_layers", 4) == 4
+    assert space.check_value("learning_rate", 1e-4) == pytest.approx(1e-4)
+    assert space.check_value("dropout", 0.1) == 0.1
+    for name, value, message in [
+        ("batch_size", 7, r"batch_size=7 .*one of \[16, 32\]"),
+        ("freeze_layers", 3, r"freeze_layers=3 .*an int in \[0, 4\] .*k \* 2"),
+        ("freeze_layers", 6, r"freeze_layers=6 .*an int in \[0, 4\]"),
+        ("learning_rate", 3e-4, r"learning_rate=0.0003 .*1e-05 \* 10\*\*k"),
+        ("dropout", 0.2, r"dropout=0.2 .*expected 0.1, its fixed value"),
+        ("weight_decay", 0.0, "name must be one of"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            space.check_value(name, value)
+    assert space.condition("freeze_layers") == ("lora_rank", (0,))
+    assert space.condition("lora_rank") is None

@@ -81,10 +81,73 @@ def test_values_outside_the_space_come_from_fixed_values_then_defaults():
         "learning_rate": 1e-4,
         "dropout": 0.2,
     }
-    hp = hypermodel.hyperparameters_for({"learning_rate": 5e-5})
-    assert hypermodel.trial_values(hp)["learning_rate"] == 5e-5
+    hp = hypermodel.hyperparameters_for({"learning_rate": 1e-3})
+    assert hypermodel.trial_values(hp)["learning_rate"] == 1e-3
     with pytest.raises(ValueError, match=r"\['dropout'\].*fixed_values"):
         hypermodel.hyperparameters_for({"dropout": 0.3})
+
+
+HP_SPACE = {
+    "learning_rate": {"min": 1e-5, "max": 1e-3, "sampling": "log"},
+    "batch_size": [16, 32],
+    "freeze_layers": {"min": 0, "max": 2},
+    "lora_rank": [0, 8],
+    "dropout": {"min": 0.0, "max": 0.3, "step": 0.1},
+    "pooling": ["cls", "max"],
+}
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"batch_size": 7}, r"batch_size=7 .*one of \[16, 32\]"),
+        ({"learning_rate": 5.0}, r"learning_rate=5\.0 .*in \[1e-05, 0\.001\]"),
+        ({"dropout": 0.15}, r"dropout=0\.15 .*0\.0 \+ k \* 0\.1"),
+        ({"pooling": "first"}, "pooling must be 'cls', 'mean' or 'max'"),
+        ({"freeze_layers": 1.5}, "freeze_layers=1.5"),
+        (
+            {"freeze_layers": 2, "lora_rank": 8},
+            r"freeze_layers=2 only applies when lora_rank is one of \[0\]; "
+            "received lora_rank=8",
+        ),
+        ({"epochs": 3}, r"\['epochs'\]"),
+    ],
+)
+def test_hyperparameters_for_refuses_values_the_search_cannot_draw(values, message):
+    hypermodel = TextClassifierHyperModel(HP_SPACE, num_classes=2)
+    with pytest.raises(ValueError, match=message):
+        hypermodel.hyperparameters_for(values)
+
+
+def test_hyperparameters_for_takes_trial_values_and_the_default_configuration():
+    hypermodel = TextClassifierHyperModel(HP_SPACE, num_classes=2)
+    # A trial's values, Hyperband's bookkeeping included; with LoRA, a
+    # trial has no freeze_layers, and `trial_values` gives 0 for it.
+    trial = {
+        "learning_rate": np.float64(3e-4),
+        "batch_size": np.int64(32),
+        "lora_rank": 8,
+        "dropout": 0.2,
+        "pooling": "max",
+        "tuner/epochs": 2,
+        "tuner/trial_id": "0003",
+    }
+    values = hypermodel.trial_values(hypermodel.hyperparameters_for(trial))
+    assert values == {
+        **DEFAULT_HYPERPARAMETERS,
+        **{k: v for k, v in trial.items() if not k.startswith("tuner/")},
+        "freeze_layers": 0,
+    }
+    again = hypermodel.hyperparameters_for({name: values[name] for name in HP_SPACE})
+    assert hypermodel.trial_values(again) == values
+    hp = hypermodel.hyperparameters_for({"freeze_layers": 2, "batch_size": 16.0})
+    assert hypermodel.trial_values(hp)["freeze_layers"] == 2
+    assert type(hypermodel.trial_values(hp)["batch_size"]) is int
+    # The default configuration, for comparison (examples/tune.py), even
+    # where it lies outside the space: pooling "mean" is not a choice.
+    default = {name: DEFAULT_HYPERPARAMETERS[name] for name in HP_SPACE}
+    hp = hypermodel.hyperparameters_for(default)
+    assert hypermodel.trial_values(hp) == DEFAULT_HYPERPARAMETERS
 
 
 @pytest.mark.parametrize(

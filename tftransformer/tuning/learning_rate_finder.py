@@ -53,8 +53,8 @@ def find_learning_rate(
         dataset: a `tf.data.Dataset` of `(x, y)` or `(x, y, sample_weight)`
             batches, e.g. from `tftransformer.data.make_classification_dataset`;
             repeated if shorter than `num_steps`.
-        min_lr: float > 0, the first learning rate.
-        max_lr: float > `min_lr`, the last learning rate.
+        min_lr: finite float > 0, the first learning rate.
+        max_lr: finite float > `min_lr`, the last learning rate.
         num_steps: int >= 3, the number of steps (batches).
         smoothing: float in [0, 1), the moving average's decay; 0 keeps the
             raw losses.
@@ -65,6 +65,10 @@ def find_learning_rate(
         A `LearningRateFinderResult` with `learning_rates`, `losses`,
         `smoothed_losses`, `suggestion` and `diverged`.
 
+    Raises:
+        ValueError: if an argument is out of range, the model is not compiled
+            or built, or `dataset` yields no batches.
+
     Example:
     ```python
     classifier.compile(optimizer=create_optimizer(5e-5, steps), loss=loss)
@@ -73,11 +77,14 @@ def find_learning_rate(
     result.plot("lr_finder.png")
     ```
     """
-    if not _is_number(min_lr) or not min_lr > 0:
-        raise ValueError(f"min_lr must be a number > 0. Received: min_lr={min_lr!r}")
-    if not _is_number(max_lr) or not max_lr > min_lr:
+    if not _is_number(min_lr) or not min_lr > 0 or not math.isfinite(min_lr):
         raise ValueError(
-            f"max_lr must be a number > min_lr={min_lr}. Received: max_lr={max_lr!r}"
+            f"min_lr must be a finite number > 0. Received: min_lr={min_lr!r}"
+        )
+    if not _is_number(max_lr) or not max_lr > min_lr or not math.isfinite(max_lr):
+        raise ValueError(
+            f"max_lr must be a finite number > min_lr={min_lr}. "
+            f"Received: max_lr={max_lr!r}"
         )
     if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral):
         raise ValueError(f"num_steps must be an int >= 3. Received: {num_steps!r}")
@@ -145,7 +152,15 @@ def find_learning_rate(
         average, best = 0.0, math.inf
         for step in range(num_steps):
             learning_rate.assign(learning_rates[step])
-            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(next(iterator))
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                # Only at the first step: a dataset with a batch repeats.
+                raise ValueError(
+                    "dataset yields no batches: find_learning_rate needs at "
+                    "least one (x, y) batch."
+                ) from None
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
             logs = model.train_on_batch(
                 x, y, sample_weight=sample_weight, return_dict=True
             )

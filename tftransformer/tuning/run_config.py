@@ -22,7 +22,13 @@ def _check_config(config, source):
                 f"{name} must be a string, number, bool or null. Received: "
                 f"{name}={value!r} from {source}"
             )
-        if isinstance(value, float) and not math.isfinite(value):
+        # Any real, NumPy's float32 and float64 included (an integer is
+        # always finite, and too large for `math.isfinite` past 1e308).
+        if (
+            isinstance(value, numbers.Real)
+            and not isinstance(value, numbers.Integral)
+            and not math.isfinite(value)
+        ):
             raise ValueError(
                 f"{name} must be finite. Received: {name}={value!r} from {source}"
             )

@@ -269,6 +269,78 @@ class SearchSpace:
                 return False
         return True
 
+    def check_value(self, name, value):
+        """Returns `value` if the search can draw it for `name`, else raises.
+
+        A range's value must lie between its bounds (up to KerasTuner's
+        rounding of floats) and, with a `step`, on its grid; a choice's must
+        be one of its values; a fixed value must equal it. Conditions between
+        hyperparameters are not checked here (see `condition`).
+
+        Args:
+            name: a hyperparameter of this space.
+            value: its value.
+
+        Returns:
+            The value, as the space's kind: an int for an integer
+            hyperparameter given as e.g. `16.0`, a Python float for a float.
+
+        Raises:
+            ValueError: if `name` is not in the space, or `value` is outside
+                the hyperparameter's domain or the space.
+
+        Example:
+        ```python
+        space = SearchSpace({"batch_size": [16, 32]})
+        space.check_value("batch_size", 16)  # 16
+        space.check_value("batch_size", 7)  # ValueError
+        ```
+        """
+        spec = self._spec(name)
+        value = _check_value(name, value)
+        if "values" in spec:
+            if value not in spec["values"]:
+                raise ValueError(
+                    f"{name}={value!r} is outside the search space: expected one "
+                    f"of {spec['values']}."
+                )
+        elif "value" in spec:
+            if value != spec["value"]:
+                raise ValueError(
+                    f"{name}={value!r} is outside the search space: expected "
+                    f"{spec['value']!r}, its fixed value."
+                )
+        elif not _on_range(spec, value):
+            kind = "an int" if SEARCHABLE_PARAMETERS[name][0] == "int" else "a number"
+            expected = f"{kind} in [{spec['min']}, {spec['max']}]"
+            if "step" in spec:
+                expected += (
+                    f" of the form {spec['min']} * {spec['step']}**k"
+                    if spec["sampling"] == "log"
+                    else f" of the form {spec['min']} + k * {spec['step']}"
+                )
+            raise ValueError(
+                f"{name}={value!r} is outside the search space: expected {expected}."
+            )
+        return value
+
+    def condition(self, name):
+        """Returns the condition under which `name` has a value, or `None`.
+
+        Args:
+            name: a hyperparameter of this space.
+
+        Returns:
+            `None` for a hyperparameter every trial has, else a
+            `(parent_name, parent_values)` tuple: the hyperparameter has a
+            value only in trials where `parent_name` is one of
+            `parent_values` (see `declare`).
+        """
+        self._spec(name)
+        if name == "freeze_layers" and self._freeze_only_without_lora:
+            return ("lora_rank", (0,))
+        return None
+
     def declare(self, hp):
         """Declares every hyperparameter on a `keras_tuner.HyperParameters`.
 
@@ -333,6 +405,22 @@ class SearchSpace:
                 f"name must be one of {list(self._parameters)}. Received: {name!r}"
             )
         return self._parameters[name]
+
+
+def _on_range(spec, value):
+    """Whether `value` lies on the range `spec`, as KerasTuner draws it."""
+    low, high, step = spec["min"], spec["max"], spec.get("step")
+    # KerasTuner rounds log-sampled floats; allow that last bit.
+    tolerance = 1e-9 * max(abs(high), 1.0)
+    if not low - tolerance <= value <= high + tolerance:
+        return False
+    if step is None:
+        return True
+    if spec["sampling"] == "log":
+        steps = math.log(value / low) / math.log(step)
+    else:
+        steps = (value - low) / step
+    return abs(steps - round(steps)) <= 1e-6
 
 
 def _check_name(name):

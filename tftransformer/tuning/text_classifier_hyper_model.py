@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer.tuning.search_space import SEARCHABLE_PARAMETERS, SearchSpace
+from tftransformer.tuning.tuners import _HYPERBAND_PREFIX
 
 __all__ = ["DEFAULT_HYPERPARAMETERS", "TextClassifierHyperModel"]
 
@@ -154,7 +155,18 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
         """Returns a `keras_tuner.HyperParameters` set to the given values.
 
         For training one configuration outside a search, e.g. the default
-        one for comparison: `build(hp)` then `fit(hp, model, ...)`.
+        one for comparison, or a finished trial's again: `build(hp)` then
+        `fit(hp, model, ...)`.
+
+        Each value must be one the search can draw (`SearchSpace.check_value`),
+        or the hypermodel's default for that hyperparameter (from
+        `fixed_values`, else `DEFAULT_HYPERPARAMETERS`), so that the default
+        configuration can be compared with the search's. A conditional value
+        (`freeze_layers` when the space also has `lora_rank`) is only taken
+        when its condition holds: `freeze_layers` above 0 with a `lora_rank`
+        above 0 is refused, as the trial would not freeze anything.
+        KerasTuner's Hyperband bookkeeping values (`tuner/epochs`, ...), as
+        in a trial's `hyperparameters.values`, are ignored.
 
         Args:
             values: dict of values of hyperparameters of the space; those
@@ -163,17 +175,61 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
 
         Returns:
             A `keras_tuner.HyperParameters`.
+
+        Raises:
+            ValueError: if `values` names a hyperparameter outside the space,
+                gives a value the search cannot draw (and not the default),
+                or a conditional value whose condition does not hold.
+
+        Example:
+        ```python
+        best = tuner.oracle.get_best_trials(1)[0]
+        hp = hypermodel.hyperparameters_for(best.hyperparameters.values)
+        model = hypermodel.build(hp)
+        hypermodel.fit(hp, model, train, validation_data=validation, epochs=3)
+        ```
         """
-        outside = sorted(set(values) - set(self.search_space.names))
+        if not isinstance(values, dict):
+            raise ValueError(
+                "values must be a dict of hyperparameter names to values. "
+                f"Received: {type(values).__name__}"
+            )
+        values = {
+            name: value
+            for name, value in values.items()
+            if not (isinstance(name, str) and name.startswith(_HYPERBAND_PREFIX))
+        }
+        outside = sorted(set(values) - set(self.search_space.names), key=str)
         if outside:
             raise ValueError(
                 f"values names hyperparameters outside the search space: {outside}; "
                 "give those to the hypermodel as fixed_values. Expected names "
                 f"among: {list(self.search_space.names)}"
             )
+        checked = {}
+        for name, value in values.items():
+            default = self.defaults.get(name)
+            if _is_default(value, default):
+                checked[name] = default
+            else:
+                checked[name] = self.search_space.check_value(name, value)
         hp = keras_tuner.HyperParameters()
         self.search_space.declare(hp)
-        hp.values.update(values)
+        for name, value in checked.items():
+            condition = self.search_space.condition(name)
+            if condition is not None:
+                parent, parent_values = condition
+                parent_value = checked.get(parent, hp.values.get(parent))
+                if parent_value not in parent_values:
+                    if value == 0:
+                        # What `trial_values` gives for it in such a trial.
+                        continue
+                    raise ValueError(
+                        f"{name}={value!r} only applies when {parent} is one of "
+                        f"{list(parent_values)}; received {parent}="
+                        f"{parent_value!r}. Expected {name} left out (or 0)."
+                    )
+            hp.values[name] = value
         return hp
 
     def build(self, hp):
@@ -329,6 +385,20 @@ class _NonFiniteLossGuard(keras.callbacks.TerminateOnNaN):
             if not math.isfinite(loss):
                 self.failure = (self._epoch, batch, loss)
         super().on_batch_end(batch, logs)
+
+
+def _is_default(value, default):
+    """Whether `value` is the hypermodel's default (`None` only for `None`)."""
+    if value is None or default is None:
+        return value is None and default is None
+    if isinstance(value, str) or isinstance(default, str):
+        return value == default
+    return (
+        isinstance(value, numbers.Real)
+        and isinstance(default, numbers.Real)
+        and not isinstance(value, bool)
+        and value == default
+    )
 
 
 def _texts_and_labels(split, name):
