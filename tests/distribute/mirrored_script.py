@@ -5,6 +5,7 @@ devices, so each check runs in a fresh process:
 
     python mirrored_script.py --mode=exact --optimizer=sgd --result=FILE
     python mirrored_script.py --mode=pretrained --result=FILE
+    python mirrored_script.py --mode=non_finite --result=FILE
 
 `exact`: two steps on the same global batch from the same weights, once
 on one device and once mirrored over two, with SGD or with `FusedAdamW`
@@ -16,6 +17,8 @@ the same process can collide with the first one's.
 `pretrained`: fine-tunes the embedded checkpoint's `TextClassifier` for a
 few steps on 32 real examples, built inside the mirrored scope; writes the
 losses.
+
+`non_finite`: a NaN loss under `StopOnNonFiniteLoss`; writes the error raised.
 """
 
 import argparse
@@ -145,9 +148,35 @@ def pretrained(devices):
     return {"replicas": strategy.num_replicas_in_sync, "loss": history["loss"]}
 
 
+def non_finite(devices):
+    import keras
+
+    from tftransformer import distribute, finetune
+
+    strategy = distribute.get_strategy("mirrored", devices=devices)
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer=finetune.FusedAdamW(1e-3), loss="mse")
+    x, y = np.ones((8, 2), "float32"), np.full((8, 1), np.nan, "float32")
+    try:
+        model.fit(
+            x,
+            y,
+            batch_size=4,
+            epochs=1,
+            verbose=0,
+            callbacks=[finetune.StopOnNonFiniteLoss()],
+        )
+    except Exception as error:  # noqa: BLE001 - the test reads which one.
+        return {"error": type(error).__name__, "message": str(error)}
+    return {"error": None}
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["exact", "pretrained"], required=True)
+    parser.add_argument(
+        "--mode", choices=["exact", "pretrained", "non_finite"], required=True
+    )
     parser.add_argument(
         "--optimizer",
         choices=[
@@ -163,6 +192,8 @@ def main():
     devices = two_logical_cpus()
     if args.mode == "exact":
         result = exact(devices, args.optimizer)
+    elif args.mode == "non_finite":
+        result = non_finite(devices)
     else:
         result = pretrained(devices)
     with open(args.result, "w") as f:

@@ -12,6 +12,9 @@ prediction checks) and `{result}.npz` (the final weights).
 
 `--crash_at_epoch=K` ends the process with exit code 3 when epoch K (0-based)
 begins, after the chief backed up epoch K - 1: a worker failure.
+`--crash_after_training` ends both processes the same way once the last
+epoch is checkpointed, before `fit` ends (and deletes the checkpoint).
+`--worker_1_delay_seconds=D` makes worker 1 start `fit` D seconds late.
 `--clock_skew_minutes=S` makes worker 1's time budget count S minutes more
 than it measures: a worker whose clock says stop before the others'.
 """
@@ -19,6 +22,7 @@ than it measures: a worker whose clock says stop before the others'.
 import argparse
 import json
 import os
+import time
 
 CRASH_EXIT_CODE = 3
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (
@@ -54,6 +58,8 @@ def main():
     parser.add_argument("--result", required=True)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--crash_at_epoch", type=int, default=None)
+    parser.add_argument("--crash_after_training", action="store_true")
+    parser.add_argument("--worker_1_delay_seconds", type=float, default=0.0)
     parser.add_argument("--max_train_minutes", type=float, default=None)
     parser.add_argument("--clock_skew_minutes", type=float, default=0.0)
     args = parser.parse_args()
@@ -121,6 +127,15 @@ def main():
             if epoch == args.crash_at_epoch:
                 os._exit(CRASH_EXIT_CODE)
 
+    class BeforeTheOthers(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            if args.index == 1:
+                time.sleep(args.worker_1_delay_seconds)
+
+        def on_train_end(self, logs=None):
+            if args.crash_after_training:
+                os._exit(CRASH_EXIT_CODE)
+
     callbacks = distribute.training_callbacks(
         args.model_dir,
         strategy,
@@ -143,7 +158,7 @@ def main():
         train_ds,
         validation_data=eval_ds,
         epochs=args.epochs,
-        callbacks=callbacks + [Crash()],
+        callbacks=[BeforeTheOthers()] + callbacks + [Crash()],
         verbose=0,
     ).history
     final_loss = model.evaluate(eval_ds, verbose=0, return_dict=True)["loss"]

@@ -191,6 +191,26 @@ def test_a_worker_budget_reads_the_time_of_its_restore_only_copy(tmp_path, monke
     assert callbacks.index(budget) == callbacks.index(resumable) - 1
 
 
+class _PoisonAtEpochEnd(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        kernel = self.model.layers[0].kernel
+        kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+def test_a_worker_stops_on_non_finite_weights_as_the_chief_does(tmp_path):
+    # The chief refuses to checkpoint them; a worker that trained on would
+    # wait for the departed chief in its next all-reduce.
+    x = np.ones((4, 3), "float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    worker = finetune.ResumableTraining(tmp_path / "chief_backup", read_only=True)
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        model.fit(
+            x, x[:, :1], epochs=2, verbose=0, callbacks=[_PoisonAtEpochEnd(), worker]
+        )
+    assert not (tmp_path / "chief_backup").exists()
+
+
 class _Interrupt(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == 1:

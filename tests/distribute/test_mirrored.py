@@ -40,3 +40,9 @@ def test_embedded_checkpoint_fine_tunes_under_mirrored(tmp_path):
     result = _run("pretrained", tmp_path)
     assert result["replicas"] == 2
     assert result["loss"] and all(math.isfinite(loss) for loss in result["loss"])
+
+
+def test_a_non_finite_loss_stops_a_mirrored_run_naming_the_step(tmp_path):
+    result = _run("non_finite", tmp_path)
+    assert result["error"] == "FloatingPointError", result
+    assert "The loss is nan at step 1 (epoch 1, batch 1)" in result["message"]

@@ -104,6 +104,29 @@ def test_workers_resume_from_the_chief_checkpoint_after_a_restart(tmp_path):
     assert sorted(os.listdir(model_dir)) == ["checkpoints", "model.keras"]
 
 
+def test_a_late_worker_resumes_a_finished_run_as_the_chief_does(tmp_path):
+    # Killed after the last epoch's checkpoint: a restart has nothing to
+    # train. The chief must not delete the checkpoint before worker 1, late,
+    # has read it, or worker 1 would train from scratch alone.
+    model_dir = tmp_path / "run"
+    checkpoint = model_dir / finetune.BACKUP_DIR / CHECKPOINT_FILE
+    exit_codes, logs = _run_workers(
+        model_dir, str(tmp_path / "crashed"), "--epochs=1", "--crash_after_training"
+    )
+    assert exit_codes == [CRASH_EXIT_CODE] * 2, describe(exit_codes, logs)
+    assert read_checkpoint_state(checkpoint)["epoch"] == 1
+
+    exit_codes, logs = _run_workers(
+        model_dir, str(tmp_path / "resumed"), "--epochs=1", "--worker_1_delay_seconds=5"
+    )
+    assert exit_codes == [0, 0], describe(exit_codes, logs)
+    for log in logs:
+        assert f"Resuming from {checkpoint}" in log, log[-3000:]
+    results, weights = _results(str(tmp_path / "resumed"))
+    assert results[0]["history"] == results[1]["history"]
+    _assert_same_weights(weights)
+
+
 def test_workers_stop_together_when_one_clock_runs_out(tmp_path):
     # Worker 1's budget is spent after its first epoch, the chief's is not:
     # both must stop there (a worker stopping alone hangs the other).

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.finetune._workers import workers_agree
 from tftransformer.finetune.checkpointing import (
     CHECKPOINT_FILE,
     _differences,
@@ -336,11 +337,12 @@ class ResumableTraining(keras.callbacks.Callback):
                 )
 
     def _save(self, epoch, step, finished=False):
-        if self.read_only:
-            return
         arrays, state = self._state(epoch, step, finished)
+        # On read-only workers too: each must stop where the chief does (the
+        # weights are the same on every worker, so the verdict is too).
         self._check_finite(arrays, state)
-        write_checkpoint(self.path, arrays, state)
+        if not self.read_only:
+            write_checkpoint(self.path, arrays, state)
 
     # === Restoring ===
 
@@ -507,6 +509,17 @@ class ResumableTraining(keras.callbacks.Callback):
             remove_temporary_files(self.directory)
         if os.path.isfile(self.path):
             self._restore()
+        # Also a barrier: no worker goes on (and the chief, with nothing left
+        # to train, deletes the checkpoint) before every worker has read it.
+        resumed_at = [self._global_step, self.model._initial_epoch or 0]
+        if not workers_agree(self.model.distribute_strategy, resumed_at):
+            raise ValueError(
+                "The workers of this run would resume from different points: "
+                f"this one from global step {resumed_at[0]} (epoch "
+                f"{resumed_at[1]}), read from {self.path!r}. Every worker must "
+                "read the chief's checkpoint: put the run's directory on a "
+                "file system all workers mount."
+            )
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

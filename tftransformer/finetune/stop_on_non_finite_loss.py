@@ -50,7 +50,13 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         if math.isfinite(value):
             return
         # The optimizer's counter is the global step, also after a resume.
-        step = int(self._iterations) if self._iterations is not None else None
+        # Through NumPy: under a distribution strategy the counter is a
+        # MirroredVariable, which int() refuses.
+        step = (
+            int(keras.ops.convert_to_numpy(self._iterations))
+            if self._iterations is not None
+            else None
+        )
         raise FloatingPointError(
             f"The {self.monitor} is {value} at step {step} (epoch "
             f"{self._epoch + 1}, batch {batch + 1}); training stopped there. "

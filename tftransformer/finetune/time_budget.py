@@ -2,8 +2,8 @@ import numbers
 import time
 
 import keras
-import tensorflow as tf
 
+from tftransformer.finetune._workers import any_worker
 from tftransformer.finetune.resumable_training import ResumableTraining
 
 
@@ -84,16 +84,5 @@ class TimeBudget(keras.callbacks.Callback):
         now = time.monotonic()
         self.longest = max(self.longest, now - self.epoch_start)
         stop = self._spent(now) + self.longest > 60 * self.minutes
-        strategy = self.model.distribute_strategy
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            stop = _any_worker(strategy, stop)
-        if stop:
+        if any_worker(self.model.distribute_strategy, stop):
             self.model.stop_training = True
-
-
-def _any_worker(strategy, flag):
-    """Whether `flag` is true on any worker; every worker must call this."""
-    # Each replica contributes its worker's flag; the collective sum reaches
-    # every worker. MAX is not a collective reduction, SUM is.
-    flags = strategy.run(lambda: tf.constant(1.0 if flag else 0.0))
-    return float(strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None)) > 0
