@@ -135,6 +135,57 @@ BAD_FILES = [
         ["line 3", "quoted field is never closed"],
     ),
     (
+        # The same after a row read leniently ('"abc"def' is 'abcdef').
+        "quote_never_closed_after_text_after_a_quote",
+        "a.csv",
+        'text,label\n"abc"def,pos\nhello,"neg\nworld,pos\nagain,neg\n',
+        {},
+        DataError,
+        ["line 3", "quoted field is never closed"],
+    ),
+    (
+        # Never closed in the first column: one field, not a ragged row.
+        "quote_never_closed_in_the_first_column",
+        "a.csv",
+        'text,label\n"abc"def,pos\n"hello,neg\nworld,pos\n',
+        {},
+        DataError,
+        ["line 3", "quoted field is never closed"],
+    ),
+    (
+        "quote_never_closed_in_the_header",
+        "a.csv",
+        'text,"label\nhello,neg\n',
+        {},
+        DataError,
+        ["line 1", "quoted field is never closed"],
+    ),
+    (
+        # Python's int-string limit is no bare ValueError.
+        "numeric_label_with_too_many_digits",
+        "a.csv",
+        "text,label\na,2\nb,1e5000\n",
+        {},
+        DataError,
+        ["line 3", "column 'label'", "'1e5000'", "5001 digits", "at most 4300"],
+    ),
+    (
+        "numeric_label_with_too_many_decimals",
+        "a.csv",
+        "text,label\na,2\nb,1e-5000\n",
+        {},
+        DataError,
+        ["line 3", "column 'label'", "'1e-5000'", "at most 4300"],
+    ),
+    (
+        "json_integer_with_too_many_digits",
+        "a.jsonl",
+        '{"text": "a", "label": 1}\n{"text": "b", "label": 1' + "0" * 5000 + "}\n",
+        {},
+        DataError,
+        ["line 2", "cannot read a JSON number"],
+    ),
+    (
         "json_array",
         "a.json",
         '[{"text": "good", "label": 1}]\n',
@@ -233,6 +284,9 @@ def test_bad_files_are_refused_with_a_clear_message(
         ("blank_columns.tsv", "text\tlabel\t\t\ngood\tpos\t\t\nbad\tneg\t\t\n"),
         # Text after a closing quote is read as spreadsheets do.
         ("quote_then_text.csv", 'text,label\n"go"od,pos\nbad,neg\n'),
+        ("quote_then_text_then_quotes.csv", 'text,label\n"go"od,pos\n"bad","neg"'),
+        ("quote_then_text_last.csv", 'text,label\ngood,"pos"\nbad,"ne"g'),
+        ("quoted_last_field_at_the_end.csv", 'text,label\r\ngood,pos\r\nbad,"neg"'),
         # JSON Lines as `to_json(lines=True)` names it.
         (
             "lines.json",
@@ -290,11 +344,30 @@ def test_csv_with_quotes_bom_and_names(tmp_path):
     assert data.text_pairs is None and data.skipped_rows == 0
 
 
-def test_numeric_labels_sort_numerically(tmp_path):
-    content = "text,label\na,10\nb,2\nc,1\nd,2\n"
+@pytest.mark.parametrize(
+    "labels, vocabulary",
+    [
+        (["10", "2", "1", "2"], ("1", "2", "10")),
+        # Floats would tie these (both 1e20) and order them as strings.
+        (
+            ["99999999999999999999", "100000000000000000000", "5"],
+            ("5", "99999999999999999999", "100000000000000000000"),
+        ),
+        (
+            ["-9007199254740993", "-9007199254740992", "0.5"],
+            ("-9007199254740993", "-9007199254740992", "0.5"),
+        ),
+    ],
+)
+def test_numeric_labels_sort_numerically(tmp_path, labels, vocabulary):
+    content = "text,label\n" + "".join(
+        f"t{i},{label}\n" for i, label in enumerate(labels)
+    )
     data = load_text_classification_file(_write(tmp_path, "a.csv", content))
-    assert data.label_vocabulary == ("1", "2", "10")
-    np.testing.assert_array_equal(data.labels, [2, 1, 0, 1])
+    assert data.label_vocabulary == vocabulary
+    np.testing.assert_array_equal(
+        data.labels, [vocabulary.index(label) for label in labels]
+    )
 
 
 def test_one_number_is_one_label_however_written(tmp_path):
@@ -308,6 +381,17 @@ def test_one_number_is_one_label_however_written(tmp_path):
     content = "text,label\na,12345678901234567890\nb,12345678901234567891\n"
     data = load_text_classification_file(_write(tmp_path, "c.csv", content))
     assert data.label_vocabulary == ("12345678901234567890", "12345678901234567891")
+    # Long decimals too: more digits than `Decimal`'s default 28.
+    content = (
+        "text,label\na,0.123456789012345678901234567890120\n"
+        "b,0.12345678901234567890123456789013\nc,1e4299\n"
+    )
+    data = load_text_classification_file(_write(tmp_path, "d.csv", content))
+    assert data.label_vocabulary == (
+        "0.12345678901234567890123456789012",
+        "0.12345678901234567890123456789013",
+        "1" + "0" * 4299,
+    )
     content = "text,label\na,1.0\n"
     validation = load_text_classification_file(
         _write(tmp_path, "b.csv", content), label_vocabulary=np.array([0, 1])

@@ -1,3 +1,4 @@
+import csv
 import logging
 import os
 import shutil
@@ -216,6 +217,52 @@ def test_rejects_bad_arguments(tmp_path, kwargs, message):
     path = write(tmp_path, "pairs.tsv", "a\tb\n")
     with pytest.raises(ValueError, match=message):
         load_sentence_pairs(path, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "content, kwargs, expected",
+    [
+        (
+            b"hello\thola\nbad\xff\tmalo\n",
+            {},
+            ["line 2", "not valid UTF-8", "0xff", "byte 4"],
+        ),
+        (b"", {}, ["no sentence pairs", "empty"]),
+        (b"\n \n", {}, ["no sentence pairs", "empty"]),
+        (
+            b"en\tes\n\n",
+            {"source_column": "en", "target_column": "es"},
+            ["no sentence pairs", "only the header line ['en', 'es']"],
+        ),
+        (
+            b"",
+            {"source_column": "en", "target_column": "es"},
+            ["empty; expected a header line", "no sentence pairs"],
+        ),
+        (
+            b"a\t\n\tb\n",
+            {"on_bad_rows": "skip"},
+            ["all 2 lines are bad", "line 1: empty target", "no sentence pairs"],
+        ),
+    ],
+    ids=["not_utf8", "empty", "blank", "header_only", "no_header", "all_bad"],
+)
+def test_unreadable_or_empty_files_raise(tmp_path, content, kwargs, expected):
+    path = tmp_path / "pairs.tsv"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as info:
+        load_sentence_pairs(str(path), **kwargs)
+    for part in [str(path)] + expected:
+        assert part in str(info.value)
+
+
+def test_long_sentences_load_whole(tmp_path):
+    # Longer than csv's default field size limit (131072), which is restored.
+    limit = csv.field_size_limit()
+    long_text = "a" * 200_000
+    path = write(tmp_path, "pairs.tsv", f"{long_text}\tb\nc\td\n")
+    assert load_sentence_pairs(path) == ([long_text, "c"], ["b", "d"])
+    assert csv.field_size_limit() == limit
 
 
 def test_missing_file(tmp_path):

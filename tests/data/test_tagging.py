@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tftransformer.data import (
     IGNORE_LABEL,
@@ -76,6 +77,22 @@ def test_trailing_tabs_make_no_column(tmp_path):
     assert load_tagging_file(path).tags == (("B-ORG", "O"),)
 
 
+@pytest.mark.parametrize(
+    "word",
+    ["10\u00a000", "a\u2009b", "x\u3000y", "p\u202fq", "form\x0cfeed"],
+)
+@pytest.mark.parametrize("separator", [" ", "  ", "\t"])
+def test_columns_split_on_ascii_spaces_and_tabs_only(tmp_path, word, separator):
+    path = write(
+        tmp_path / "train.txt",
+        f"{word}{separator}O\nPeter{separator}B-PER\n\n"
+        f"{word}{separator}NN{separator}B-NP{separator}O\n",
+    )
+    data = load_tagging_file(path)
+    assert data.words == ((word, "Peter"), (word,))
+    assert data.tags == (("O", "B-PER"), ("O",))
+
+
 def test_json_extension_is_json_lines(tmp_path):
     path = write(tmp_path / "train.json", '{"tokens": ["EU"], "tags": ["B-ORG"]}\n')
     assert load_tagging_file(path).words == (("EU",),)
@@ -115,6 +132,7 @@ def test_build_tag_vocabulary_adds_both_prefixes_of_every_type():
         ("", r"bad\.txt: no sentences found"),
         ("\n \n\t\n", r"bad\.txt: no sentences found"),
         ("EU\tB-ORG\nrejects\n", r"bad\.txt, line 2: expected at least two columns"),
+        ("EU O\n10\u00a0000\n", r"bad\.txt, line 2: expected at least two columns"),
         ("EU\tB-ORG\nrejects\t\n", r"bad\.txt, line 2: empty tag"),
         ("EU\tB-ORG\n\tO\n", r"bad\.txt, line 2: empty word"),
         ("EU\tB-ORG\nrejects\tOUT\n", r"bad\.txt, line 2: tag 'OUT' is not a BIO"),
@@ -217,6 +235,60 @@ def test_batches_are_padded_with_the_ignore_label(tokenizer):
     ]
     assert features["padding_mask"].numpy().sum(axis=1).tolist() == [5, 3, 2]
     assert features["word_starts"].to_list() == [[1, 2, 3], [1], []]
+
+
+@pytest.mark.parametrize(
+    "words, tag_ids, message",
+    [
+        (
+            [["Obama", "visits"], ["Paris"]],
+            [[1], [2, 3]],
+            r"Sentence 0 has 2 words but 1 tag ids\. Received: "
+            r"words=\['Obama', 'visits'\]",
+        ),
+        (
+            [["Obama", "visits"], ["Paris"]],
+            [[1, 0], [2, 3]],
+            r"Sentence 1 has 1 words but 2 tag ids\. Received: words=\['Paris'\]",
+        ),
+        (
+            ["Obama visits", "Paris"],
+            [[1, 0], []],
+            r"Sentence 1 has 1 words but 0 tag ids",
+        ),
+        (
+            [["Obama", "visits"], ["Paris"]],
+            [[1, 0, 2]],
+            r"one entry per sentence\. Received: len\(tag_ids\)=1, len\(words\)=2",
+        ),
+    ],
+)
+def test_tag_ids_must_match_the_words_of_each_sentence(
+    tokenizer, words, tag_ids, message
+):
+    with pytest.raises(ValueError, match=message):
+        tokenize_and_align(words, tokenizer, 16, tag_ids=tag_ids)
+    ragged = tf.ragged.constant(tag_ids, dtype=tf.int32, ragged_rank=1)
+    with pytest.raises(ValueError, match=message):
+        tokenize_and_align(words, tokenizer, 16, tag_ids=ragged)
+
+
+def test_tag_ids_are_checked_in_a_graph(tokenizer):
+    words = tf.ragged.constant([["Obama", "visits"], ["Paris"]])
+    tag_ids = tf.ragged.constant([[1], [2, 3]], dtype=tf.int32)
+    dataset = tf.data.Dataset.from_tensors((words, tag_ids)).map(
+        lambda w, t: tokenize_and_align(w, tokenizer, 16, tag_ids=t)["labels"]
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one tag id per word"):
+        next(iter(dataset))
+    good = tf.ragged.constant([[1, 0], [2]], dtype=tf.int32)
+    dataset = tf.data.Dataset.from_tensors((words, good)).map(
+        lambda w, t: tokenize_and_align(w, tokenizer, 16, tag_ids=t)["labels"]
+    )
+    assert next(iter(dataset)).numpy().tolist() == [
+        [-100, 1, 0, -100],
+        [-100, 2, -100, -100],
+    ]
 
 
 def test_raw_strings_are_split_on_whitespace(tokenizer):

@@ -4,9 +4,11 @@ Each file holds one example per row (or per line for JSON Lines): a text, an
 optional second text for pair tasks, and a label. Labels may be names
 (`"positive"`) or numbers (`0`, `1`); they are mapped to integer ids through a
 label vocabulary, which is the sorted set of labels found (numerically sorted
-when all labels are numbers) unless one is given. Give the training data's
-vocabulary when loading validation or test data, so that ids agree and labels
-never seen in training are caught.
+when all labels are numbers) unless one is given. Numeric labels are read
+exactly, in one spelling (`1.0`, `+1`, `01` and `1e0` are the label `1`), up
+to 4300 digits written out. Give the training data's vocabulary when loading
+validation or test data, so that ids agree and labels never seen in training
+are caught.
 
 Every problem with the input raises `DataError` (or `FileNotFoundError` for a
 missing file) naming the file, the line and the column, and what was
@@ -14,6 +16,7 @@ expected. Texts are not truncated here: truncation happens at tokenization.
 """
 
 import codecs
+import contextlib
 import csv
 import decimal
 import io
@@ -47,6 +50,9 @@ _EXTENSIONS = {
     ".json": "jsonl",
 }
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# The most digits a numeric label may have written out ("1e5000" has 5001):
+# Python's default limit for integer strings, which JSON numbers meet too.
+_MAX_LABEL_DIGITS = 4300
 
 
 def _read_text(path):
@@ -85,12 +91,25 @@ def _infer_format(path):
     )
 
 
-class _StrictCsvError(Exception):
-    """A strict CSV read failed; `open_quote_line`: where a quote never closed."""
+@contextlib.contextmanager
+def _field_size_limit(size):
+    """Lifts `csv`'s field size limit to `size` characters while reading.
 
-    def __init__(self, open_quote_line=None):
-        super().__init__()
-        self.open_quote_line = open_quote_line
+    Fields may be long (whole documents); the default limit is 131072.
+    """
+    old_limit = csv.field_size_limit(min(size + 1, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def _end_marker(content):
+    """A line that `content` does not hold, to mark where it ends."""
+    marker = "tftransformer end of file"
+    while marker in content:
+        marker += "!"
+    return marker
 
 
 def _csv_records(path, content, file_format):
@@ -100,69 +119,71 @@ def _csv_records(path, content, file_format):
         return _parse_csv(
             path, content, file_format, delimiter="\t", quoting=csv.QUOTE_NONE
         )
-    try:
-        # Strict first: it is the only mode that tells a quote left open
-        # at the end of the file, which otherwise swallows every later row
-        # into one field.
-        return _parse_csv(path, content, file_format, strict=True)
-    except _StrictCsvError as e:
-        if e.open_quote_line is not None:
-            raise DataError(
-                f"{path}, line {e.open_quote_line}: a quoted field is never "
-                "closed (the file ends inside it); expected a closing quote."
-            ) from None
-    # Other strictness errors (text after a closing quote, as in
-    # '"abc"def') are read the lenient way, as spreadsheets write them.
-    return _parse_csv(path, content, file_format)
+    # Lenient: text after a closing quote, as in '"abc"def', is read as
+    # spreadsheets read it ('abcdef'). But a quote left open at the end of the
+    # file, which would swallow every later row into one field, is an error.
+    return _parse_csv(path, content, file_format, find_open_quote=True)
 
 
-def _parse_csv(path, content, file_format, **dialect):
-    strict = dialect.get("strict", False)
+def _parse_csv(path, content, file_format, find_open_quote=False, **dialect):
+    end_marker = None
+    if find_open_quote:
+        # The lenient reader ends a quoted field left open at the end of the
+        # file silently. A line added after the end is a row of its own,
+        # unless such a field swallows it.
+        end_marker = _end_marker(content)
+        content = f"{content}\n{end_marker}"
     reader = csv.reader(io.StringIO(content, newline=""), **dialect)
-    # Fields may be long (whole documents): lift the limit for this read only.
-    old_limit = csv.field_size_limit(min(len(content) + 1, 2**31 - 1))
     header = None
     records = []
     end_of_previous = 0
-    try:
-        for fields in reader:
-            line = end_of_previous + 1
-            end_of_previous = reader.line_num
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue
-            if header is None:
-                header = [name.strip() for name in fields]
-                # Blank names (trailing delimiters of spreadsheet exports)
-                # name no column anyone can ask for: they may repeat.
-                duplicates = sorted({n for n in header if n and header.count(n) > 1})
-                if duplicates:
+    with _field_size_limit(len(content)):
+        try:
+            for fields in reader:
+                line = end_of_previous + 1
+                end_of_previous = reader.line_num
+                if end_marker is not None:
+                    if fields == [end_marker]:
+                        break
+                    if fields and fields[-1].endswith(f"\n{end_marker}"):
+                        raise DataError(
+                            f"{path}, line {line}: a quoted field is never "
+                            "closed (the file ends inside it); expected a "
+                            "closing quote."
+                        )
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue
+                if header is None:
+                    header = [name.strip() for name in fields]
+                    # Blank names (trailing delimiters of spreadsheet exports)
+                    # name no column anyone can ask for: they may repeat.
+                    duplicates = sorted(
+                        {n for n in header if n and header.count(n) > 1}
+                    )
+                    if duplicates:
+                        raise DataError(
+                            f"{path}, line {line}: the header repeats the "
+                            f"column(s) {duplicates}; expected unique column "
+                            f"names. Columns found: {header}"
+                        )
+                    continue
+                if len(fields) != len(header):
                     raise DataError(
-                        f"{path}, line {line}: the header repeats the column(s) "
-                        f"{duplicates}; expected unique column names. "
-                        f"Columns found: {header}"
+                        f"{path}, line {line}: expected {len(header)} fields "
+                        f"(the header's columns {header}), received "
+                        f"{len(fields)}. "
+                        + (
+                            "Quote fields that contain commas or line breaks."
+                            if file_format == "csv"
+                            else "Fields must not contain tabs or line breaks."
+                        )
                     )
-                continue
-            if len(fields) != len(header):
-                raise DataError(
-                    f"{path}, line {line}: expected {len(header)} fields "
-                    f"(the header's columns {header}), received {len(fields)}. "
-                    + (
-                        "Quote fields that contain commas or line breaks."
-                        if file_format == "csv"
-                        else "Fields must not contain tabs or line breaks."
-                    )
-                )
-            records.append((line, dict(zip(header, fields))))
-    except csv.Error as e:
-        if strict:
-            raise _StrictCsvError(
-                end_of_previous + 1 if str(e) == "unexpected end of data" else None
+                records.append((line, dict(zip(header, fields))))
+        except csv.Error as e:
+            raise DataError(
+                f"{path}, line {reader.line_num}: cannot parse "
+                f"{file_format.upper()}: {e}."
             ) from None
-        raise DataError(
-            f"{path}, line {reader.line_num}: cannot parse {file_format.upper()}: {e}."
-        ) from None
-    finally:
-        csv.field_size_limit(old_limit)
     return header or [], records
 
 
@@ -178,6 +199,11 @@ def _jsonl_records(path, content):
         except json.JSONDecodeError as e:
             raise DataError(
                 f"{path}, line {line}, column {e.colno}: invalid JSON ({e.msg}); "
+                "expected one JSON object per line."
+            ) from None
+        except ValueError as e:  # an integer over Python's int-string limit
+            raise DataError(
+                f"{path}, line {line}: cannot read a JSON number ({e}); "
                 "expected one JSON object per line."
             ) from None
         if not isinstance(record, dict):
@@ -213,13 +239,16 @@ def _label_value(path, line, column, value):
     if isinstance(value, float) and math.isnan(value):
         return None  # how pandas writes a missing value to JSON
     if isinstance(value, float) and math.isfinite(value):
-        return _canonical_label(repr(value))
+        value = repr(value)
     if not isinstance(value, str):
         raise DataError(
             f"{path}, line {line}, column {column!r}: expected a label (a string "
             f"or a finite number), received {type(value).__name__} {value!r}."
         )
-    return _canonical_label(value)
+    try:
+        return _canonical_label(value)
+    except ValueError as e:
+        raise DataError(f"{path}, line {line}, column {column!r}: {e}") from None
 
 
 def _canonical_label(label):
@@ -227,15 +256,31 @@ def _canonical_label(label):
 
     "1", "1.0" (pandas writes an int column with gaps as floats), "+1"
     (LIBSVM), "01" and "1e0" are one label, "1"; "0.50" is "0.5". Exact
-    (`Decimal`), so long integer ids keep every digit.
+    (`Decimal`), so long ids keep every digit.
+
+    Raises:
+        ValueError: a number with more than `_MAX_LABEL_DIGITS` digits
+            written out (as "1e5000"), which is no class id.
     """
     label = label.strip()
-    if _NUMBER.match(label):
-        number = decimal.Decimal(label)
-        if number == number.to_integral_value():
-            return str(int(number))
-        return format(number.normalize(), "f")
-    return label or None
+    if not _NUMBER.match(label):
+        return label or None
+    sign, digits, exponent = decimal.Decimal(label).as_tuple()
+    digits = "".join(map(str, digits))  # no leading zeros
+    significant = digits.rstrip("0")
+    if not significant:
+        return "0"  # "-0.0" too
+    exponent += len(digits) - len(significant)  # of the last significant digit
+    if exponent >= 0:
+        written = len(significant) + exponent
+    else:
+        written = max(len(significant), -exponent + 1)
+    if written > _MAX_LABEL_DIGITS:
+        raise ValueError(
+            f"the numeric label {label!r} has {written} digits written out; "
+            f"expected a label of at most {_MAX_LABEL_DIGITS} digits."
+        )
+    return format(decimal.Decimal((sign, tuple(map(int, significant)), exponent)), "f")
 
 
 def _check_label_kinds(path, column, lines, labels):
@@ -250,7 +295,10 @@ def _check_label_kinds(path, column, lines, labels):
             f"text {name!r}. Expected one kind of label throughout."
         )
     if numeric:
-        return tuple(sorted(set(labels), key=lambda label: (float(label), label)))
+        # Exactly: floats would tie or misorder long integer ids.
+        return tuple(
+            sorted(set(labels), key=lambda label: (decimal.Decimal(label), label))
+        )
     return tuple(sorted(set(labels)))
 
 
@@ -262,7 +310,12 @@ def _check_vocabulary(label_vocabulary):
     ):
         vocabulary = ()
     else:
-        vocabulary = tuple(_canonical_label(str(label)) for label in label_vocabulary)
+        try:
+            vocabulary = tuple(
+                _canonical_label(str(label)) for label in label_vocabulary
+            )
+        except ValueError as e:
+            raise ValueError(f"label_vocabulary holds a bad label: {e}") from None
     if not vocabulary or None in vocabulary or len(set(vocabulary)) != len(vocabulary):
         raise ValueError(
             "label_vocabulary must be a non-empty sequence of distinct, "

@@ -28,6 +28,7 @@ import subprocess
 from absl import logging
 
 from tftransformer.data.data_error import DataError
+from tftransformer.data.loaders import _field_size_limit, _read_text
 
 BIBLE_MODULES = {"en": "engWEB2015eb", "es": "spaRV1909eb"}
 BIBLE_PACKAGES = ("sword-text-web", "sword-text-sparv", "libsword-utils")
@@ -67,8 +68,14 @@ def load_sentence_pairs(
         max_pairs: optional positive int, stop after this many pairs.
 
     Returns:
-        A tuple `(sources, targets)` of two equally long lists of str, in
-        file order, with surrounding whitespace stripped.
+        A tuple `(sources, targets)` of two equally long, non-empty lists of
+        str, in file order, with surrounding whitespace stripped.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        DataError: the file is not UTF-8 TSV, has a bad line (with
+            `on_bad_rows="error"`), or holds no sentence pair; the message
+            names the file and, where there is one, the line.
 
     Example:
     ```python
@@ -113,10 +120,12 @@ def load_sentence_pairs(
     header_pending = by_name
     indices = (source_column, target_column)
     sources, targets, bad_rows = [], [], []
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        for fields in reader:
-            line = reader.line_num
+    # Fields may be long (whole documents): lift csv's limit for this read.
+    with (
+        open(path, encoding="utf-8-sig", newline="") as f,
+        _field_size_limit(os.path.getsize(path)),
+    ):
+        for line, fields in _tsv_rows(path, f):
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
             if header_pending:
@@ -164,7 +173,10 @@ def load_sentence_pairs(
             if max_pairs is not None and len(sources) >= max_pairs:
                 break
     if header_pending:
-        raise DataError(f"{path}: the file is empty; expected a header line.")
+        raise DataError(
+            f"{path}: the file is empty; expected a header line naming the "
+            "columns, then one sentence pair per line (it has no sentence pairs)."
+        )
     if bad_rows:
         logging.warning(
             "%s: skipped %d bad line(s), e.g. %s",
@@ -172,7 +184,33 @@ def load_sentence_pairs(
             len(bad_rows),
             "; ".join(bad_rows[:3]),
         )
+    if not sources:
+        if bad_rows:
+            raise DataError(
+                f"{path}: all {len(bad_rows)} lines are bad (e.g. {bad_rows[0]}); "
+                "it has no sentence pairs left."
+            )
+        raise DataError(
+            f"{path}: the file has no sentence pairs"
+            + (f", only the header line {header}" if by_name else " (it is empty)")
+            + "; expected one pair of tab-separated sentences per line."
+        )
     return sources, targets
+
+
+def _tsv_rows(path, f):
+    """Yields (line, fields) of the open TSV file `f`; errors are `DataError`s."""
+    reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        for fields in reader:
+            yield reader.line_num, fields
+    except UnicodeDecodeError:
+        _read_text(path)  # raises the DataError naming the bad byte's line
+        raise
+    except csv.Error as e:
+        raise DataError(
+            f"{path}, line {reader.line_num}: cannot parse TSV: {e}."
+        ) from None
 
 
 def parse_imp(text):

@@ -64,6 +64,7 @@ TAGGING_FORMATS = ("conll", "jsonl")
 _JSONL_EXTENSIONS = (".jsonl", ".ndjson", ".json")
 _BIO_TAG = re.compile(r"^(?:O|[BI]-\S+)$")
 _DOCSTART = "-DOCSTART-"
+_SPACES = re.compile(" +")
 # Sentences are tokenized in chunks of this size before being cached.
 _TOKENIZE_CHUNK = 256
 
@@ -142,7 +143,8 @@ def _conll_sentences(path, content):
                 yield first, words, tags
             words, tags, first = [], [], None
             continue
-        fields = line.split("\t") if "\t" in line else line.split()
+        # ASCII spaces only: a word may hold other white space ("10\u00a0000").
+        fields = line.split("\t") if "\t" in line else _SPACES.split(line.strip(" "))
         # Trailing tabs (spreadsheet exports) make no column.
         while len(fields) > 2 and not fields[-1].strip():
             fields.pop()
@@ -381,6 +383,30 @@ def _to_ragged_ids(tag_ids, words):
     )
 
 
+def _check_tag_counts(word_counts, tag_counts, sentence_words):
+    """Raises `ValueError` unless each sentence has one tag id per word.
+
+    Args:
+        word_counts: the number of words of each sentence.
+        tag_counts: the number of tag ids of each sentence.
+        sentence_words: a function of a sentence's index that returns its
+            words, for the message.
+    """
+    if len(tag_counts) != len(word_counts):
+        raise ValueError(
+            "tag_ids must have one entry per sentence. Received: "
+            f"len(tag_ids)={len(tag_counts)}, len(words)={len(word_counts)}"
+        )
+    mismatched = np.flatnonzero(np.asarray(word_counts) != np.asarray(tag_counts))
+    if mismatched.size:
+        index = int(mismatched[0])
+        raise ValueError(
+            f"Sentence {index} has {int(word_counts[index])} words but "
+            f"{int(tag_counts[index])} tag ids. Received: "
+            f"words={sentence_words(index)}"
+        )
+
+
 def tokenize_and_align(
     words, tokenizer, max_length, tag_ids=None, pad_to_multiple_of=None
 ):
@@ -400,7 +426,9 @@ def tokenize_and_align(
         max_length: int >= 2, the longest sequence, `[CLS]` and `[SEP]`
             included.
         tag_ids: optional ragged int tag ids `(batch, (num_words))` (or a list
-            of int sequences), one per word.
+            of int sequences), one per word: a `ValueError` names the first
+            sentence whose count differs (in a graph, an
+            `InvalidArgumentError` when it runs).
         pad_to_multiple_of: optional int, the padded length is rounded up to a
             multiple of it.
 
@@ -425,6 +453,29 @@ def tokenize_and_align(
     words = words_to_ragged(words)
     if tag_ids is not None:
         tag_ids = _to_ragged_ids(tag_ids, words)
+        word_counts = tf.cast(words.row_lengths(), tf.int64)
+        tag_counts = tf.cast(tag_ids.row_lengths(), tf.int64)
+        if tf.executing_eagerly():
+            _check_tag_counts(
+                word_counts.numpy(),
+                tag_counts.numpy(),
+                lambda index: [
+                    word.decode("utf-8", "replace")
+                    for word in words[index].numpy().tolist()
+                ],
+            )
+        else:
+            message = "tag_ids must have one tag id per word of each sentence"
+            checks = [
+                tf.debugging.assert_equal(
+                    tag_ids.nrows(out_type=tf.int64),
+                    words.nrows(out_type=tf.int64),
+                    message=message,
+                ),
+                tf.debugging.assert_equal(tag_counts, word_counts, message=message),
+            ]
+            with tf.control_dependencies(checks):
+                tag_ids = tag_ids.with_flat_values(tf.identity(tag_ids.flat_values))
     if tf.executing_eagerly():
         # keras-hub tokenizers return Python lists when called eagerly: run
         # the ops in a graph, traced once per tokenizer.
@@ -620,17 +671,11 @@ def make_tagging_dataset(
     words = [list(sentence) for sentence in words]
     if tag_ids is not None:
         tag_ids = [np.asarray(t, dtype="int32").reshape(-1) for t in tag_ids]
-        if len(tag_ids) != len(words):
-            raise ValueError(
-                "tag_ids must have one entry per sentence. Received: "
-                f"len(tag_ids)={len(tag_ids)}, len(words)={len(words)}"
-            )
-        for index, (sentence, ids) in enumerate(zip(words, tag_ids)):
-            if len(sentence) != len(ids):
-                raise ValueError(
-                    f"Sentence {index} has {len(sentence)} words but "
-                    f"{len(ids)} tag ids. Received: words={sentence}"
-                )
+        _check_tag_counts(
+            [len(sentence) for sentence in words],
+            [len(ids) for ids in tag_ids],
+            lambda index: words[index],
+        )
     if bucket_boundaries is None:
         bucket_boundaries = default_bucket_boundaries(max_length)
     else:
