@@ -405,6 +405,8 @@ def run(
             classifier, tokenizer, *_ = build_and_train(
                 pool.take(train_indices), pool.take(val_indices), fold_dir
             )
+            # Only the chief's files stay: other workers' checkpoints and logs.
+            tft.distribute.cleanup_write_dir(fold_dir, strategy)
             report = evaluate(classifier, tokenizer, pool.take(val_indices))
             return {
                 "accuracy": report.accuracy,
@@ -414,7 +416,8 @@ def run(
         result = tft.evaluation.cross_validate(
             train_and_evaluate, labels=pool.labels, num_folds=cv_folds, seed=seed
         )
-        result.to_json(os.path.join(model_dir, "cross_validation.json"))
+        if chief:
+            result.to_json(os.path.join(model_dir, "cross_validation.json"))
         if verbose:
             print(result.format())
         return {"cross_validation": result}
