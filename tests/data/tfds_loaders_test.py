@@ -75,6 +75,10 @@ def data_dir(tmp_path_factory):
         ("tfds:imdb_reviews:test", ("imdb_reviews", "test")),
         ("tfds:glue/sst2:validation", ("glue/sst2", "validation")),
         ("tfds:imdb_reviews:train[:90%]", ("imdb_reviews", "train[:90%]")),
+        # TFDS' NAME:VERSION, with or without a split.
+        ("tfds:imdb_reviews:1.0.0", ("imdb_reviews:1.0.0", None)),
+        ("tfds:glue/sst2:2.0.0:validation", ("glue/sst2:2.0.0", "validation")),
+        ("tfds:imdb_reviews:1.0.0:train[:9%]", ("imdb_reviews:1.0.0", "train[:9%]")),
     ],
 )
 def test_parse_tfds_spec(spec, expected):
@@ -82,7 +86,15 @@ def test_parse_tfds_spec(spec, expected):
 
 
 @pytest.mark.parametrize(
-    "spec", ["imdb_reviews", "tfds:", "tfds:IMDB", "tfds:imdb reviews", "tfds:x:"]
+    "spec",
+    [
+        "imdb_reviews",
+        "tfds:",
+        "tfds:IMDB",
+        "tfds:imdb reviews",
+        "tfds:x:",
+        "tfds:x:1.0.0:",
+    ],
 )
 def test_parse_tfds_spec_refuses_malformed_specs(spec):
     with pytest.raises(ValueError, match=f"spec={spec!r}"):
@@ -106,6 +118,8 @@ def test_spec_strings_load_through_the_common_loader(data_dir):
         f"tfds:{NAME}", split="train[:2]", data_dir=data_dir
     )
     assert len(sliced) == 2
+    versioned = load_text_classification(f"tfds:{NAME}:1.0.0:test", data_dir=data_dir)
+    assert sorted(versioned.texts) == sorted(data.texts)
     with pytest.raises(DataError, match="differ from the expected labels"):
         load_text_classification(
             f"tfds:{NAME}:test", data_dir=data_dir, label_vocabulary=("a", "b")

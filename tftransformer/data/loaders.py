@@ -507,8 +507,8 @@ def load_text_classification(
 
     Args:
         source: a file path (see `load_text_classification_file`), or
-            `"tfds:NAME[/CONFIG][:SPLIT]"` for a TensorFlow Datasets data set
-            (see `load_tfds_text_classification`).
+            `"tfds:NAME[/CONFIG][:VERSION][:SPLIT]"` for a TensorFlow
+            Datasets data set (see `load_tfds_text_classification`).
         split: the TFDS split to load when `source` names none; ignored for
             files.
         text_column: the text column (TFDS feature); `None` for the default
@@ -588,7 +588,7 @@ def load_text_classification_splits(
 
     Args:
         train_source: `None` for the embedded data, or a file path or
-            `"tfds:NAME[/CONFIG][:SPLIT]"` (see `load_text_classification`).
+            `"tfds:NAME[/CONFIG][:VERSION][:SPLIT]"` (see `load_text_classification`).
         validation_source: `None`, or the validation data's source.
         test_source: `None`, or the test data's source.
         text_column: the text column (TFDS feature); `None` for the default.

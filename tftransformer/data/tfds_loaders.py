@@ -18,25 +18,31 @@ from tftransformer.data.data_error import DataError
 from tftransformer.data.text_classification_data import TextClassificationData
 
 TFDS_PREFIX = "tfds:"
-_NAME = re.compile(r"^[a-z0-9_]+(/[A-Za-z0-9_.\-=,]+)?$")
+# NAME[/CONFIG][:VERSION], as `tfds.builder` takes it.
+_NAME = re.compile(r"^[a-z0-9_]+(/[A-Za-z0-9_.\-=,]+)?(:\d+\.\d+\.\d+)?$")
+# A data set version ("1.0.0"), then the split's colon or the end.
+_VERSION = re.compile(r"^(\d+\.\d+\.\d+)(:|$)")
 _READ_BATCH_SIZE = 4096
 
 
 def parse_tfds_spec(spec):
-    """Parses a `tfds:NAME[/CONFIG][:SPLIT]` string.
+    """Parses a `tfds:NAME[/CONFIG][:VERSION][:SPLIT]` string.
 
     Args:
         spec: the string, e.g. `"tfds:glue/sst2:validation"`.
 
     Returns:
-        A tuple `(name, split)`: `name` the TFDS name with its config (e.g.
-        `"glue/sst2"`), `split` the split string or `None` when absent.
+        A tuple `(name, split)`: `name` the TFDS name with its config and
+        version, as `tfds.load` takes it (e.g. `"glue/sst2"`,
+        `"imdb_reviews:1.0.0"`), `split` the split string or `None` when
+        absent.
 
     Example:
 
     ```python
     parse_tfds_spec("tfds:imdb_reviews")  # ("imdb_reviews", None)
     parse_tfds_spec("tfds:glue/sst2:validation")  # ("glue/sst2", "validation")
+    parse_tfds_spec("tfds:imdb_reviews:1.0.0:test")  # ("imdb_reviews:1.0.0", "test")
     ```
     """
     if not isinstance(spec, str) or not spec.startswith(TFDS_PREFIX):
@@ -45,6 +51,10 @@ def parse_tfds_spec(spec):
             f"Received: spec={spec!r}"
         )
     name, colon, split = spec[len(TFDS_PREFIX) :].partition(":")
+    version = _VERSION.match(split) if colon else None
+    if version:
+        # TFDS' own NAME:VERSION spelling; the split, if any, follows it.
+        colon, split = version.group(2), split[version.end() :]
     if not _NAME.match(name):
         raise ValueError(
             f'spec must be "{TFDS_PREFIX}NAME[/CONFIG][:SPLIT]" with a lower-case '
@@ -54,6 +64,8 @@ def parse_tfds_spec(spec):
         raise ValueError(
             f"spec names an empty split after ':'. Received: spec={spec!r}"
         )
+    if version:
+        name = f"{name}:{version.group(1)}"
     return name, (split.strip() if colon else None)
 
 
@@ -100,8 +112,8 @@ def load_tfds_text_classification(
     """Loads a text classification split from TensorFlow Datasets.
 
     Args:
-        name: the TFDS name, with its config if any (`"imdb_reviews"`,
-            `"glue/sst2"`).
+        name: the TFDS name, with its config and version if any
+            (`"imdb_reviews"`, `"glue/sst2"`, `"imdb_reviews:1.0.0"`).
         split: the split, with TFDS slicing if wanted (`"train[:90%]"`).
         data_dir: the TFDS data directory; `None` for TFDS's default.
         text_key: the text feature; `None` to pick the feature named `text`,
@@ -132,7 +144,8 @@ def load_tfds_text_classification(
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(
-            "name must be a TFDS name such as imdb_reviews or glue/sst2. "
+            "name must be a TFDS name such as imdb_reviews, glue/sst2 or "
+            "imdb_reviews:1.0.0. "
             f"Received: name={name!r}"
         )
     if not isinstance(split, str) or not split:
