@@ -399,9 +399,17 @@ def test_one_number_is_one_label_however_written(tmp_path):
     np.testing.assert_array_equal(validation.labels, [1])
 
 
-def test_json_nan_label_is_a_missing_label(tmp_path):
-    content = '{"text": "a", "label": "pos"}\n{"text": "b", "label": NaN}\n'
-    with pytest.raises(DataError, match="line 2: missing label"):
+# NaN: how pandas writes a missing value to JSON.
+@pytest.mark.parametrize(
+    "bad_row, message",
+    [
+        ('{"text": "b", "label": NaN}', "line 2: missing label"),
+        ('{"text": NaN, "label": "pos"}', "line 2: empty text in column 'text'"),
+    ],
+)
+def test_json_nan_is_a_missing_value(tmp_path, bad_row, message):
+    content = '{"text": "a", "label": "pos"}\n' + bad_row + "\n"
+    with pytest.raises(DataError, match=message):
         load_text_classification_file(_write(tmp_path, "a.jsonl", content))
     data = load_text_classification_file(
         _write(tmp_path, "a.jsonl", content), on_bad_rows="skip"

@@ -218,8 +218,8 @@ def _jsonl_records(path, content):
 
 def _text_value(path, line, column, value):
     """A text field as a string, or None when it is missing or empty."""
-    if value is None:
-        return None
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None  # NaN: how pandas writes a missing value to JSON
     if not isinstance(value, str):
         raise DataError(
             f"{path}, line {line}, column {column!r}: expected a string, "
