@@ -30,7 +30,7 @@ class TimeBudget(keras.callbacks.Callback):
     Under `tf.distribute.MultiWorkerMirroredStrategy` the workers decide
     together: each worker measures its own clock, and when any of them
     would stop, all stop after the same epoch (a worker that stopped alone
-    would leave the others waiting in their next step's all-reduce).
+    would fail the others' next collective).
 
     Args:
         minutes: float > 0, the training budget in minutes.
