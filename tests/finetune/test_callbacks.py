@@ -77,11 +77,11 @@ def test_a_time_budget_comes_before_the_checkpoint_and_counts_the_whole_run(
         keras.callbacks.EarlyStopping,
         # Before the checkpoint, which then records its stop.
         TimeBudget,
-        ResumableTraining,
         EpochWeightsCheckpoint,
+        ResumableTraining,
     ]
     assert callbacks[2].minutes == 1.5
-    assert callbacks[2].resumable is callbacks[3]
+    assert callbacks[2].resumable is callbacks[4]
 
 
 def test_two_epoch_fit_writes_checkpoints_and_logs(tmp_path):
@@ -171,6 +171,51 @@ def test_interrupted_fit_resumes_from_backup(tmp_path):
         "epoch_001.weights.h5",
         "epoch_002.weights.h5",
     ]
+
+
+class _InterruptAtEpochEnd(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("interrupted")
+
+
+def test_a_kill_right_after_the_checkpoint_keeps_every_epoch_file(tmp_path):
+    x, y = _data()
+    callbacks = training_callbacks(tmp_path, tensorboard=False)
+    (resumable,) = [c for c in callbacks if isinstance(c, ResumableTraining)]
+    # Killed just after the second epoch's checkpoint, before any later
+    # callback: the resumed run skips that epoch, so its file must exist.
+    callbacks.insert(callbacks.index(resumable) + 1, _InterruptAtEpochEnd(1))
+    model = _tiny_classifier(run_eagerly=True)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        model.fit(
+            x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=callbacks
+        )
+    after_epoch_1 = [w.numpy().copy() for w in model.weights]
+
+    resumed = _tiny_classifier(run_eagerly=True)
+    history = resumed.fit(
+        x,
+        y,
+        validation_data=(x, y),
+        epochs=3,
+        verbose=0,
+        callbacks=training_callbacks(tmp_path, tensorboard=False),
+    )
+    assert history.epoch == [2]
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == [
+        "epoch_001.weights.h5",
+        "epoch_002.weights.h5",
+        "epoch_003.weights.h5",
+    ]
+    saved = _tiny_classifier()
+    saved.load_weights(tmp_path / "checkpoints" / "epoch_002.weights.h5")
+    for expected, weight in zip(after_epoch_1, saved.weights):
+        np.testing.assert_array_equal(expected, weight.numpy())
 
 
 @pytest.mark.parametrize(

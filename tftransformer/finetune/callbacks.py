@@ -37,16 +37,18 @@ def training_callbacks(
     - with `max_train_minutes`, a `TimeBudget` for the whole run: training
       ends at the epoch end after which another epoch would overrun the
       budget, counting the time of earlier, killed `fit` calls of the run.
+    - `EpochWeightsCheckpoint` writing the weights after every epoch to
+      `model_dir/checkpoints/epoch_{epoch:03d}.weights.h5` (1-based),
+      atomically.
     - `ResumableTraining` checkpointing to `model_dir/backup` at every
       epoch's end (and every `save_freq` steps): weights, optimizer state,
       epoch and step, early-stopping state, history and random-seed states,
       written atomically. A `fit` killed and run again with the same
       callbacks resumes where the last checkpoint left it. To see the same
       data order after a resume, pass the training data through its
-      `epoch_dataset`.
-    - `EpochWeightsCheckpoint` writing the weights after every epoch to
-      `model_dir/checkpoints/epoch_{epoch:03d}.weights.h5` (1-based),
-      atomically.
+      `epoch_dataset`. It comes after the epoch's weights file, so every
+      epoch a checkpoint covers has its file; a kill between the two trains
+      that epoch again and rewrites the file.
     - with `tensorboard`, `keras.callbacks.TensorBoard` logging to
       `model_dir/logs`.
 
@@ -117,8 +119,9 @@ def training_callbacks(
     callbacks = [StopOnNonFiniteLoss(), early_stopping]
     if max_train_minutes is not None:
         callbacks.append(TimeBudget(max_train_minutes, resumable=resumable))
+    # The epoch's weights file before the checkpoint that skips the epoch on
+    # a resume: the other way round, a kill between them lost the file.
     callbacks += [
-        resumable,
         EpochWeightsCheckpoint(
             os.path.join(
                 # The path is a format template: braces in model_dir are text.
@@ -127,6 +130,7 @@ def training_callbacks(
                 "epoch_{epoch:03d}.weights.h5",
             )
         ),
+        resumable,
     ]
     if tensorboard:
         callbacks.append(
