@@ -134,3 +134,20 @@ def test_pretokenized_batches_skip_the_preprocessor():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TextClassifier(tiny_backbone(), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "empty",
+    [[], (), np.array([], dtype=str), {"token_ids": np.zeros((0, 4), "int32")}],
+    ids=["list", "tuple", "array", "features"],
+)
+def test_predict_on_no_texts_is_an_empty_result(empty):
+    # Keras' predict fails on no batches; the exported model answers an
+    # empty request with an empty result, and so does predict.
+    classifier = TextClassifier(
+        tiny_backbone(), num_classes=3, preprocessor=tiny_preprocessor()
+    )
+    logits = classifier.predict(empty, verbose=0)
+    assert logits.shape == (0, 3)
+    assert logits.dtype == np.float32
+    assert classifier.predict(TEXTS[:2], verbose=0).shape == (2, 3)
