@@ -41,13 +41,22 @@ class _RecordWeightsAtEpochBegin(keras.callbacks.Callback):
 
 
 class _InterruptAtEpoch(keras.callbacks.Callback):
-    def __init__(self, epoch):
+    """Raises at the start of `epoch`, or with `at_end` at its end."""
+
+    def __init__(self, epoch, at_end=False):
         super().__init__()
         self.epoch = epoch
+        self.at_end = at_end
+
+    def _interrupt(self, epoch, at_end):
+        if epoch == self.epoch and at_end == self.at_end:
+            raise RuntimeError("interrupted")
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError("interrupted")
+        self._interrupt(epoch, at_end=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._interrupt(epoch, at_end=True)
 
 
 def test_kinds_and_settings(tmp_path):
@@ -173,23 +182,13 @@ def test_interrupted_fit_resumes_from_backup(tmp_path):
     ]
 
 
-class _InterruptAtEpochEnd(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError("interrupted")
-
-
 def test_a_kill_right_after_the_checkpoint_keeps_every_epoch_file(tmp_path):
     x, y = _data()
     callbacks = training_callbacks(tmp_path, tensorboard=False)
     (resumable,) = [c for c in callbacks if isinstance(c, ResumableTraining)]
     # Killed just after the second epoch's checkpoint, before any later
     # callback: the resumed run skips that epoch, so its file must exist.
-    callbacks.insert(callbacks.index(resumable) + 1, _InterruptAtEpochEnd(1))
+    callbacks.insert(callbacks.index(resumable) + 1, _InterruptAtEpoch(1, at_end=True))
     model = _tiny_classifier(run_eagerly=True)
     with pytest.raises(RuntimeError, match="interrupted"):
         model.fit(

@@ -21,7 +21,7 @@ def empty_predictions(model, x):
 
     Keras cannot run `predict` over no batches: it fails deep inside its
     loop (an empty `tf.data` element, or a variable never assigned). A
-    served model answers an empty request with an empty result, and so do
+    served model answers an empty request with an empty result, and so does
     `TextClassifier`, through this.
 
     Args:
