@@ -49,11 +49,10 @@ class _InterruptAfterFirstEpoch(keras.callbacks.Callback):
         raise _Interrupt
 
 
-# A run killed after an hour of training, resumed with a 30-minute budget:
-# the budget is spent, so the resumed fit stops after its first epoch. A
-# budget that ignores the run's earlier time would let it train all 4.
-@pytest.mark.parametrize("whole_run, epochs_run", [(True, 2), (False, 4)])
-def test_a_resumed_run_does_not_get_a_fresh_budget(tmp_path, whole_run, epochs_run):
+def _resume_after_one_epoch(tmp_path, train_seconds, minutes, whole_run=True):
+    """Kills a fit after its first epoch, records `train_seconds` of training
+    in its checkpoint, resumes with a `minutes` budget and returns
+    `(history, resumable)` of the resumed fit of up to 4 epochs."""
     x, y = np.ones((8, 3)), np.zeros(8)
     model = _model()
     with pytest.raises(_Interrupt):
@@ -66,11 +65,32 @@ def test_a_resumed_run_does_not_get_a_fresh_budget(tmp_path, whole_run, epochs_r
         )
     path = tmp_path / CHECKPOINT_FILE
     arrays, state = read_checkpoint(path)
-    write_checkpoint(path, arrays, {**state, "train_seconds": 3600.0})
+    write_checkpoint(path, arrays, {**state, "train_seconds": float(train_seconds)})
 
     resumable = ResumableTraining(tmp_path, verbose=0)
-    budget = TimeBudget(30, resumable=resumable if whole_run else None)
+    budget = TimeBudget(minutes, resumable=resumable if whole_run else None)
     # The budget first: the order the examples use.
     history = _model().fit(x, y, epochs=4, verbose=0, callbacks=[budget, resumable])
+    return history, resumable
+
+
+# A run killed after an hour of training, resumed with a 30-minute budget:
+# the budget is spent, so the resumed fit stops after its first epoch. A
+# budget that ignores the run's earlier time would let it train all 4.
+@pytest.mark.parametrize("whole_run, epochs_run", [(True, 2), (False, 4)])
+def test_a_resumed_run_does_not_get_a_fresh_budget(tmp_path, whole_run, epochs_run):
+    history, resumable = _resume_after_one_epoch(tmp_path, 3600, 30, whole_run)
     assert len(history.history["loss"]) == epochs_run
     assert resumable.train_seconds > 3600
+
+
+# 45 minutes for the first epoch, then a resumed epoch that took no time
+# (as the rest of an epoch checkpointed midway can): 15 minutes of a
+# 60-minute budget are left, less than the run's mean epoch of 22.5, so it
+# stops. Judged by the resumed fit's own epochs (milliseconds) it went on.
+@pytest.mark.parametrize("seconds, epochs_run", [(45 * 60, 2), (35 * 60, 4)])
+def test_a_resumed_run_estimates_the_next_epoch_from_the_whole_run(
+    tmp_path, seconds, epochs_run
+):
+    history, _ = _resume_after_one_epoch(tmp_path, seconds, 60)
+    assert len(history.history["loss"]) == epochs_run

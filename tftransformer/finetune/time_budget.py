@@ -18,7 +18,11 @@ class TimeBudget(keras.callbacks.Callback):
     the time spent is that `ResumableTraining`'s `train_seconds`, which
     counts the killed `fit` calls of the run (up to their last checkpoint)
     and the current one, so a killed and resumed run does not get a fresh
-    budget. Without it, the time spent is that of the current `fit`.
+    budget. The next epoch is then also estimated from the whole run, as its
+    mean epoch (`train_seconds` over the epochs done), when that is longer:
+    a resumed `fit` has seen few epochs, the first of them maybe only the
+    rest of an epoch checkpointed midway. Without `resumable`, the time
+    spent is that of the current `fit`.
 
     Place it before the `ResumableTraining` in the callbacks list, as
     `EarlyStopping` is: the epoch-end checkpoint then records the stop, and
@@ -83,6 +87,11 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         now = time.monotonic()
         self.longest = max(self.longest, now - self.epoch_start)
-        stop = self._spent(now) + self.longest > 60 * self.minutes
+        spent = self._spent(now)
+        next_epoch = self.longest
+        if self.resumable is not None:
+            # `epoch` counts from the run's start, resumes included.
+            next_epoch = max(next_epoch, spent / (epoch + 1))
+        stop = spent + next_epoch > 60 * self.minutes
         if any_worker(self.model.distribute_strategy, stop):
             self.model.stop_training = True
