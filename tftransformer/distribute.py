@@ -54,7 +54,13 @@ def get_strategy(name="auto", devices=None, tpu=None, tpu_timeout=30.0):
     - `"one_device"`: everything on `devices[0]` (default: the first GPU, or
       the CPU).
     - `"mirrored"`: synchronous data parallelism over `devices` (default:
-      all local GPUs, or the CPU).
+      all local GPUs, or the CPU). A process gets one
+      `tf.distribute.MirroredStrategy` per set of devices: every call for
+      the same devices returns it. Two of them in one process number their
+      collective ops alike, and the second model's steps then fail with
+      "Shape mismatch in the collective instance" (TensorFlow issue 62790),
+      e.g. when a script's `run` trains twice or a notebook fits a second
+      model.
     - `"multi_worker"`: synchronous data parallelism over several machines,
       `tf.distribute.MultiWorkerMirroredStrategy`. Every worker runs the
       same script with its own `TF_CONFIG` (see `read_tf_config`). Create it
@@ -148,7 +154,7 @@ def _make_strategy(name, devices, tpu, tpu_timeout):
         if config is not None and _num_tasks(config["cluster"]) > 1:
             return tf.distribute.MultiWorkerMirroredStrategy()
         if tf.config.list_physical_devices("GPU"):
-            return tf.distribute.MirroredStrategy()
+            return _mirrored_strategy(None)
         return tf.distribute.get_strategy()
     if name == "default":
         return tf.distribute.get_strategy()
@@ -157,11 +163,25 @@ def _make_strategy(name, devices, tpu, tpu_timeout):
             devices = ["/gpu:0" if tf.config.list_physical_devices("GPU") else "/cpu:0"]
         return tf.distribute.OneDeviceStrategy(devices[0])
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy(devices)
+        return _mirrored_strategy(devices)
     if name == "multi_worker":
         read_tf_config(required=True)
         return tf.distribute.MultiWorkerMirroredStrategy()
     return _tpu_strategy(tpu, tpu_timeout)
+
+
+# Device names (canonical, in order) or None (all local GPUs) -> the
+# process's MirroredStrategy over them (see get_strategy).
+_MIRRORED_STRATEGIES = {}
+
+
+def _mirrored_strategy(devices):
+    key = None
+    if devices is not None:
+        key = tuple(tf.DeviceSpec.from_string(d).to_string() for d in devices)
+    if key not in _MIRRORED_STRATEGIES:
+        _MIRRORED_STRATEGIES[key] = tf.distribute.MirroredStrategy(devices)
+    return _MIRRORED_STRATEGIES[key]
 
 
 def read_tf_config(required=True):

@@ -11,8 +11,8 @@ devices, so each check runs in a fresh process:
 on one device and once mirrored over two, with SGD or with `FusedAdamW`
 (whose fused kernel updates each replica's copy); writes the largest weight
 difference between the two runs and how far the steps moved the weights.
-One optimizer per process: the collectives of a second mirrored model in
-the same process can collide with the first one's.
+Several comma-separated optimizers run one after another in the process,
+each with a new model and a new `get_strategy` call; a list of results.
 
 `pretrained`: fine-tunes the embedded checkpoint's `TextClassifier` for a
 few steps on 32 real examples, built inside the mirrored scope; writes the
@@ -177,21 +177,22 @@ def main():
     parser.add_argument(
         "--mode", choices=["exact", "pretrained", "non_finite"], required=True
     )
-    parser.add_argument(
-        "--optimizer",
-        choices=[
-            "sgd",
-            "fused_adamw",
-            "fused_adamw_clipnorm",
-            "fused_adamw_global_clipnorm",
-        ],
-        default="sgd",
-    )
+    parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--result", required=True)
     args = parser.parse_args()
+    optimizers = args.optimizer.split(",")
+    known = [
+        "sgd",
+        "fused_adamw",
+        "fused_adamw_clipnorm",
+        "fused_adamw_global_clipnorm",
+    ]
+    if not set(optimizers) <= set(known):
+        parser.error(f"--optimizer takes names from {known}: {args.optimizer!r}")
     devices = two_logical_cpus()
     if args.mode == "exact":
-        result = exact(devices, args.optimizer)
+        results = [exact(devices, optimizer) for optimizer in optimizers]
+        result = results[0] if len(results) == 1 else results
     elif args.mode == "non_finite":
         result = non_finite(devices)
     else:

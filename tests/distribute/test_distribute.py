@@ -70,6 +70,10 @@ def test_single_process_strategies(no_cluster):
     mirrored = distribute.get_strategy("mirrored", devices=["/cpu:0"])
     assert isinstance(mirrored, tf.distribute.MirroredStrategy)
     assert mirrored.num_replicas_in_sync == 1
+    # One per process and set of devices, however they are spelled: a
+    # second one's collective ops would collide with the first one's.
+    assert distribute.get_strategy("mirrored", devices=["/CPU:0"]) is mirrored
+    assert distribute.get_strategy("mirrored", devices=["/device:CPU:0"]) is mirrored
 
 
 @pytest.mark.skipif(

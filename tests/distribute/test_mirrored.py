@@ -36,6 +36,15 @@ def test_mirrored_steps_equal_single_device_steps(tmp_path, optimizer):
     assert result["max_difference"] < 1e-3 * result["max_update"], result
 
 
+def test_two_mirrored_models_train_in_one_process(tmp_path):
+    # A new MirroredStrategy for the second model collided with the first
+    # one's collective ops ("Shape mismatch in the collective instance 100").
+    results = _run("exact", tmp_path, "--optimizer=sgd,fused_adamw")
+    for result in results:
+        assert result["max_update"] > 1e-2, result
+        assert result["max_difference"] < 1e-3 * result["max_update"], result
+
+
 def test_embedded_checkpoint_fine_tunes_under_mirrored(tmp_path):
     result = _run("pretrained", tmp_path)
     assert result["replicas"] == 2
