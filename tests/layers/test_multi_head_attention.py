@@ -257,3 +257,76 @@ def test_relative_bias_over_one_key_without_a_warning():
         warnings.simplefilter("error")  # ops.softmax warns on a size-1 axis
         _, scores = layer(x, x, return_attention_scores=True)
     np.testing.assert_array_equal(np.asarray(scores), np.ones((2, 2, 1, 1)))
+
+
+def _fill_in_pieces(layer, x, pieces, **kwargs):
+    """Runs causal self-attention over `x` in the given pieces with a cache;
+    returns the concatenated outputs and scores."""
+    batch, length = x.shape[:2]
+    cache = np.zeros((batch, 2, length, HEADS, HEAD_DIM), "float32")
+    outputs, scores, start = [], [], 0
+    for size in pieces:
+        output, score, cache = layer(
+            x[:, start : start + size],
+            x[:, start : start + size],
+            cache=cache,
+            cache_update_index=start,
+            return_attention_scores=True,
+            **kwargs,
+        )
+        outputs.append(output)
+        scores.append(score)
+        start += size
+    return np.concatenate(outputs, 1), np.concatenate(scores, 2)
+
+
+@pytest.mark.parametrize("relative", [False, True])
+@pytest.mark.parametrize("pieces", [[1] * 5, [3, 1, 1], [5]])
+def test_cache_gives_the_outputs_of_one_causal_call(relative, pieces):
+    x = np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32")
+    layer = _make_layer(
+        x,
+        x,
+        use_relative_position_bias=relative,
+        bidirectional=False,
+        relative_position_buckets=4,
+        relative_position_max_distance=8,
+    )
+    expected, expected_scores = layer(
+        x, x, use_causal_mask=True, return_attention_scores=True
+    )
+    outputs, scores = _fill_in_pieces(layer, x, pieces, use_causal_mask=True)
+    np.testing.assert_allclose(outputs, expected, atol=1e-5)
+    np.testing.assert_allclose(scores, expected_scores, atol=1e-6)
+    # Passing the causal mask as attention_mask gives the same.
+    mask = np.tril(np.ones((5, 5), bool))[None].repeat(2, 0)
+    cache = np.zeros((2, 2, 5, HEADS, HEAD_DIM), "float32")
+    output, _ = layer(x, x, attention_mask=mask, cache=cache, cache_update_index=0)
+    np.testing.assert_allclose(output, expected, atol=1e-5)
+
+
+def test_cache_without_update_index_is_read_as_it_is():
+    rng = np.random.default_rng(1)
+    query = rng.normal(size=(2, 3, 4)).astype("float32")
+    value = rng.normal(size=(2, 6, 4)).astype("float32")
+    layer = _make_layer(query, value)
+    mask = np.ones((2, 3, 6), bool)
+    mask[1, :, 4:] = False
+    expected = layer(query, value, attention_mask=mask)
+    cache = np.zeros((2, 2, 6, HEADS, HEAD_DIM), "float32")
+    # Filled once from the value, then reused for other queries.
+    _, cache = layer(
+        query, value, attention_mask=mask, cache=cache, cache_update_index=0
+    )
+    output, same_cache = layer(query, None, attention_mask=mask, cache=cache)
+    np.testing.assert_allclose(output, expected, atol=1e-5)
+    np.testing.assert_array_equal(same_cache, cache)
+
+
+def test_rejects_bad_cache_arguments():
+    x = np.ones((1, 2, 4), "float32")
+    layer = _make_layer(x, x)
+    with pytest.raises(ValueError, match="cache_update_index needs a cache"):
+        layer(x, x, cache_update_index=0)
+    with pytest.raises(ValueError, match=r"cache\.shape=\(1, 2, 3\)"):
+        layer(x, x, cache=np.zeros((1, 2, 3), "float32"), cache_update_index=0)

@@ -266,3 +266,90 @@ def test_rejects_hidden_size_not_divisible_by_num_heads():
     block = TransformerDecoderBlock(intermediate_dim=8, num_heads=3)
     with pytest.raises(ValueError, match="hidden size=8, num_heads=3"):
         block(np.zeros((1, 3, 8), "float32"))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("relative", [False, True])
+@pytest.mark.parametrize("with_encoder", [False, True])
+def test_cached_decoding_gives_the_outputs_of_one_call(
+    with_encoder, relative, norm_first
+):
+    rng = np.random.default_rng(0)
+    decoder, encoder, encoder_padding = _inputs(rng, dec_len=7, enc_len=5)
+    keras.utils.set_random_seed(1)
+    block = TransformerDecoderBlock(
+        intermediate_dim=16,
+        num_heads=4,
+        dropout=0.1,  # inactive: inference
+        norm_first=norm_first,
+        use_relative_position_bias=relative,
+        relative_position_buckets=8,
+        relative_position_max_distance=10,
+    )
+    if with_encoder:
+        expected = block(decoder, encoder, encoder_padding_mask=encoder_padding)
+        encoder_arguments = {"encoder_padding_mask": encoder_padding}
+        cross_cache = np.zeros((2, 2, 5, 4, 2), "float32")
+    else:
+        expected = block(decoder)
+        encoder_arguments, cross_cache = {}, None
+    cache = np.zeros((2, 2, 7, 4, 2), "float32")
+    # Three positions at once (filling the cross-attention cache from the
+    # encoder sequence), then one at a time reading it.
+    outputs, *caches = block(
+        decoder[:, :3],
+        encoder if with_encoder else None,
+        self_attention_cache=cache,
+        self_attention_cache_update_index=0,
+        cross_attention_cache=cross_cache,
+        cross_attention_cache_update_index=0 if with_encoder else None,
+        **encoder_arguments,
+    )
+    assert len(caches) == (2 if with_encoder else 1)
+    outputs = [outputs]
+    for index in range(3, 7):
+        output, *caches = block(
+            decoder[:, index : index + 1],
+            self_attention_cache=caches[0],
+            self_attention_cache_update_index=index,
+            cross_attention_cache=caches[1] if with_encoder else None,
+            **encoder_arguments,
+        )
+        outputs.append(output)
+    np.testing.assert_allclose(np.concatenate(outputs, 1), expected, atol=1e-5)
+
+
+def test_cached_decoding_masks_padded_cache_positions():
+    rng = np.random.default_rng(2)
+    decoder = rng.normal(size=(1, 4, 8)).astype("float32")
+    block = TransformerDecoderBlock(intermediate_dim=16, num_heads=2)
+    cache = np.zeros((1, 2, 4, 2, 4), "float32")
+    padding = np.array([[1, 0, 1, 1]])
+    expected = block(decoder, decoder_padding_mask=padding)
+    outputs, _ = block(
+        decoder,
+        decoder_padding_mask=padding,
+        self_attention_cache=cache,
+        self_attention_cache_update_index=0,
+    )
+    np.testing.assert_allclose(outputs, expected, atol=1e-5)
+
+
+def test_cached_decoding_rejects_missing_arguments():
+    decoder, encoder, _ = _inputs(np.random.default_rng(0))
+    cache = np.zeros((2, 2, 4, 2, 4), "float32")
+    cross = TransformerDecoderBlock(intermediate_dim=8, num_heads=2)
+    cross(decoder, encoder)
+    with pytest.raises(ValueError, match="self_attention_cache_update_index=None"):
+        cross(decoder, encoder, self_attention_cache=cache)
+    with pytest.raises(ValueError, match="pass an encoder_sequence"):
+        cross(decoder, self_attention_cache=cache, self_attention_cache_update_index=0)
+    plain = TransformerDecoderBlock(intermediate_dim=8, num_heads=2)
+    plain(decoder)
+    with pytest.raises(ValueError, match="built without cross-attention"):
+        plain(
+            decoder,
+            encoder,
+            self_attention_cache=cache,
+            self_attention_cache_update_index=0,
+        )

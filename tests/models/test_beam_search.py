@@ -79,6 +79,31 @@ def test_beam_width_one_equals_greedy_decode(position_kind):
     np.testing.assert_array_equal(beam, greedy)
 
 
+@pytest.mark.parametrize("position_kind", ["learned", "relative"])
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
+def test_cached_search_equals_search_over_whole_prefixes(position_kind, length_penalty):
+    # A Seq2SeqTransformer decodes with its key/value cache; the same
+    # network as a plain functional model is run on the whole prefixes.
+    model = random_seq2seq(position_kind=position_kind)
+    # A smaller END bias than usual: long outputs, surviving prefixes that
+    # swap slots, and several lengths.
+    kernel, bias = model.get_layer("logits").get_weights()
+    bias[END] = 0.5
+    model.get_layer("logits").set_weights([kernel, bias])
+    plain = keras.Model(model.inputs, model.outputs)
+    assert not isinstance(plain, Seq2SeqTransformer)
+    source = sources(8)
+    kwargs = dict(
+        max_length=12, beam_width=3, length_penalty=length_penalty, return_scores=True
+    )
+    tokens, scores = beam_search(model, source, START, END, **kwargs)
+    plain_tokens, plain_scores = beam_search(plain, source, START, END, **kwargs)
+    lengths = (tokens != PAD).sum(axis=1)
+    assert len(set(lengths)) > 1, "want outputs of several lengths"
+    np.testing.assert_array_equal(tokens, plain_tokens)
+    np.testing.assert_allclose(scores, plain_scores, atol=1e-4)
+
+
 def test_scores_are_the_teacher_forced_log_probabilities():
     model = random_seq2seq()
     source = sources(8, seed=1)

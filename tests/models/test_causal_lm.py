@@ -91,8 +91,18 @@ def test_learns_to_continue_the_repeated_text(trained):
         np.testing.assert_array_equal(row[2:], continuation(list(prompt), 12))
 
 
-def test_top_k_one_is_greedy():
-    model = tiny_lm()  # untrained: arbitrary but deterministic logits
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"position_kind": "sine", "norm_first": True},
+        {"position_kind": "relative", "num_layers": 2},
+    ],
+)
+def test_top_k_one_is_greedy(kwargs):
+    # Untrained: arbitrary but deterministic logits. Generation reads a
+    # key/value cache; the check is against full calls of the model.
+    model = tiny_lm(**kwargs)
     prompts = windows(4, 3, seed=3)
     greedy = model.generate(prompts, max_length=12, top_k=1, seed=0)
     assert (
@@ -104,6 +114,32 @@ def test_top_k_one_is_greedy():
         )
     )
     np.testing.assert_array_equal(logits.argmax(-1)[:, 2:], greedy[:, 3:])
+
+
+@pytest.mark.parametrize(
+    "dtype, kwargs, atol",
+    [
+        (None, {"position_kind": "learned"}, 1e-5),
+        (None, {"position_kind": "sine", "norm_first": True}, 1e-5),
+        (None, {"position_kind": "relative", "num_layers": 2}, 1e-5),
+        ("mixed_bfloat16", {"position_kind": "relative", "norm_first": True}, 0.1),
+    ],
+)
+def test_call_with_cache_gives_the_logits_of_one_call(dtype, kwargs, atol):
+    keras.utils.set_random_seed(0)
+    model = tiny_lm(dtype, dropout=0.1, **kwargs)  # inactive: inference
+    ids = windows(3, 9, seed=5)
+    expected = np.asarray(model({"token_ids": ids, "padding_mask": np.ones_like(ids)}))
+    cache = model.build_cache(3, 12)
+    assert tuple(cache.shape) == (3, model.num_layers, 2, 12, 2, 4)
+    logits, cache = model.call_with_cache(ids[:, :4], cache, 0)
+    pieces = [logits]
+    for index in range(4, 9):
+        logits, cache = model.call_with_cache(ids[:, index : index + 1], cache, index)
+        pieces.append(logits)
+    logits = np.concatenate(pieces, 1)
+    assert logits.dtype == np.float32
+    np.testing.assert_allclose(logits, expected, atol=atol)
 
 
 def test_sampling_is_reproducible_and_top_k_restricts_it():

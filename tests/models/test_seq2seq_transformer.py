@@ -169,3 +169,41 @@ def test_greedy_decode_rejects_bad_max_length(kwargs, message):
 def test_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         tiny_seq2seq(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"position_kind": "learned"},
+        {"position_kind": "sine", "norm_first": True},
+        {"position_kind": "relative", "num_layers": 2},
+    ],
+)
+def test_call_with_cache_gives_the_teacher_forced_logits(kwargs):
+    keras.utils.set_random_seed(0)
+    model = tiny_seq2seq(dropout=0.1, **kwargs)  # inactive: inference
+    x, _ = copy_task(3, seed=6)
+    expected = np.asarray(model(x))
+    encoder_mask = x["encoder_padding_mask"]
+    encoded = model.encode(x["encoder_token_ids"], encoder_mask)
+    self_cache, cross_cache = model.build_cache(3, MAX_SOURCE + 1, MAX_SOURCE)
+    decoder_ids = x["decoder_token_ids"]
+    # The first call fills the cross-attention cache from the encoder output.
+    logits, self_cache, cross_cache = model.call_with_cache(
+        decoder_ids[:, :2], 0, self_cache, cross_cache, encoder_mask, encoded
+    )
+    pieces = [logits]
+    for index in range(2, MAX_SOURCE + 1):
+        logits, self_cache, cross_cache = model.call_with_cache(
+            decoder_ids[:, index : index + 1],
+            index,
+            self_cache,
+            cross_cache,
+            encoder_mask,
+        )
+        pieces.append(logits)
+    # Only real decoder positions: the full call also masks padded ones.
+    real = x["decoder_padding_mask"].astype(bool)
+    np.testing.assert_allclose(
+        np.concatenate(pieces, 1)[real], expected[real], atol=1e-5
+    )

@@ -3,6 +3,7 @@ from keras import ops
 from keras.src.backend import get_keras_mask, set_keras_mask
 
 from tftransformer._arguments import python_number
+from tftransformer.layers.masking import compute_causal_mask
 from tftransformer.layers.relative_position_bias import RelativePositionBias
 
 
@@ -45,12 +46,26 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             probabilities.
         training: bool, whether dropout is active.
         use_causal_mask: bool, whether to hide keys after each query.
+        cache: optional tensor of shape
+            `(batch, 2, cache_len, num_heads, key_dim)`, the projected keys
+            (index 0) and values (index 1) of earlier positions, for decoding
+            one step at a time. With `cache_update_index` the projections of
+            `key`/`value` are written into it at that position and the
+            queries attend to the whole updated cache; without it the cache
+            is used as it is (cross-attention over an encoder sequence
+            projected once) and `key`/`value` are ignored. Queries sit at
+            positions `cache_update_index, ...` (for the causal mask and the
+            relative position bias). Keras masks are not read in this mode:
+            pass `attention_mask` of shape `(batch, query_len, cache_len)`.
+        cache_update_index: optional int or scalar int tensor, where the new
+            keys and values go in `cache`.
 
     Returns:
         `attention_output` of shape `(batch, query_len, query_dim)` (or
         `output_shape`), and with `return_attention_scores=True` also the
         attention probabilities of shape `(batch, num_heads, query_len,
-        key_len)`.
+        key_len)`. With a `cache`, the updated cache comes last:
+        `(attention_output, cache)` or `(attention_output, scores, cache)`.
 
     Example:
     ```python
@@ -142,8 +157,27 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         return_attention_scores=False,
         training=None,
         use_causal_mask=False,
+        cache=None,
+        cache_update_index=None,
     ):
         self._check_feature_dims(query, value, key)
+        if cache is not None:
+            return self._call_with_cache(
+                query,
+                value,
+                key,
+                cache,
+                cache_update_index,
+                attention_mask,
+                return_attention_scores,
+                training,
+                use_causal_mask,
+            )
+        if cache_update_index is not None:
+            raise ValueError(
+                "cache_update_index needs a cache. Received: "
+                f"cache=None, cache_update_index={cache_update_index}"
+            )
         # Keras' call deletes the Keras masks of its input tensors (so its
         # projections do not warn about dropping them); put them back, or a
         # tensor used again after this layer (one encoder output feeding
@@ -172,6 +206,76 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             for tensor, mask in zip(inputs, masks):
                 set_keras_mask(tensor, mask)
 
+    def _call_with_cache(
+        self,
+        query,
+        value,
+        key,
+        cache,
+        cache_update_index,
+        attention_mask,
+        return_attention_scores,
+        training,
+        use_causal_mask,
+    ):
+        if self._sliding_window is not None:
+            raise ValueError(
+                "A cache cannot be used with sliding_window attention. "
+                f"Received: sliding_window={self._sliding_window}"
+            )
+        if len(cache.shape) != 5 or cache.shape[1] != 2:
+            raise ValueError(
+                "cache must have shape (batch, 2, cache_length, num_heads, "
+                f"head_dim). Received: cache.shape={tuple(cache.shape)}"
+            )
+        key = value if key is None else key
+        gate = self._gate_dense(query) if self._use_gate else None
+        # (batch, query_len, heads, key_dim)
+        projected_query = self._query_dense(query)
+        if cache_update_index is None:
+            keys, values = cache[:, 0, ...], cache[:, 1, ...]
+            query_start_index = 0
+        else:
+            start = [0, cache_update_index, 0, 0]
+            # (batch, cache_len, heads, dim) each.
+            keys = ops.slice_update(
+                cache[:, 0, ...], start, ops.cast(self._key_dense(key), cache.dtype)
+            )
+            values = ops.slice_update(
+                cache[:, 1, ...],
+                start,
+                ops.cast(self._value_dense(value), cache.dtype),
+            )
+            cache = ops.stack((keys, values), axis=1)
+            query_start_index = cache_update_index
+        keys = ops.cast(keys, projected_query.dtype)
+        values = ops.cast(values, projected_query.dtype)
+        if use_causal_mask:
+            shape = ops.shape(projected_query)
+            causal_mask = compute_causal_mask(
+                shape[0], shape[1], ops.shape(keys)[1], query_start_index
+            )
+            attention_mask = (
+                causal_mask
+                if attention_mask is None
+                else ops.logical_and(ops.cast(attention_mask, "bool"), causal_mask)
+            )
+        attention_output, scores = self._compute_attention(
+            projected_query,
+            keys,
+            values,
+            attention_mask=attention_mask,
+            training=training,
+            return_attention_scores=return_attention_scores,
+            query_start_index=query_start_index,
+        )
+        if gate is not None:
+            attention_output = ops.multiply(attention_output, gate)
+        attention_output = self._output_dense(attention_output)
+        if return_attention_scores:
+            return attention_output, scores, cache
+        return attention_output, cache
+
     def _check_feature_dims(self, query, value, key):
         # The projections are fixed at build time; a different feature width
         # would otherwise fail deep inside an einsum.
@@ -194,6 +298,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         training=None,
         return_attention_scores=False,
         use_causal_mask=False,
+        query_start_index=0,
     ):
         if self._relative_position_bias is None:
             return super()._compute_attention(
@@ -211,7 +316,9 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         # (batch, heads, query_len, key_len)
         logits = ops.einsum(self._dot_product_equation, key, query)
         # (1, heads, query_len, key_len)
-        bias = self._relative_position_bias(query, key)
+        bias = self._relative_position_bias(
+            query, key, query_start_index=query_start_index
+        )
         logits = ops.cast(logits, "float32") + ops.cast(bias, "float32")
         if use_causal_mask:
             causal_mask = self._compute_causal_mask(query, key)
@@ -249,23 +356,29 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         value,
         key=None,
         return_attention_scores=False,
+        cache=None,
+        cache_update_index=None,
         **kwargs,
     ):
         self._check_feature_dims(query, value, key)
         output_spec = super().compute_output_spec(query, value, key=key, **kwargs)
-        if not return_attention_scores:
-            return output_spec
-        if len(query.shape) == 3:
-            # (batch, heads, query_len, key_len)
-            scores_shape = (query.shape[0], self.num_heads, query.shape[1])
-            scores_shape += (value.shape[1],)
-        else:
-            _, scores_spec = super().compute_output_spec(
-                query, value, key=key, return_attention_scores=True, **kwargs
-            )
-            scores_shape = scores_spec.shape
-        scores_spec = keras.KerasTensor(scores_shape, dtype=self.compute_dtype)
-        return output_spec, scores_spec
+        outputs = [output_spec]
+        if return_attention_scores:
+            # Keys come from the cache when there is one.
+            key_length = (value if cache is None else cache[:, 0]).shape[1]
+            if len(query.shape) == 3:
+                # (batch, heads, query_len, key_len)
+                scores_shape = (query.shape[0], self.num_heads, query.shape[1])
+                scores_shape += (key_length,)
+            else:
+                _, scores_spec = super().compute_output_spec(
+                    query, value, key=key, return_attention_scores=True, **kwargs
+                )
+                scores_shape = scores_spec.shape
+            outputs.append(keras.KerasTensor(scores_shape, dtype=self.compute_dtype))
+        if cache is not None:
+            outputs.append(keras.KerasTensor(cache.shape, dtype=cache.dtype))
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def get_config(self):
         config = super().get_config()

@@ -40,6 +40,10 @@ class RelativePositionBias(keras.layers.Layer):
             length is used.
         key_sequence: optional tensor of shape `(batch, key_len, ...)`; only
             its length is used. Defaults to `query_sequence`.
+        query_start_index: int or scalar int tensor, the position of the
+            first query (keys start at position 0). Cached decoding passes
+            the cache index, where one new query attends to all the keys
+            before it. Defaults to `0`.
 
     Returns:
         A float tensor of shape `(1, num_heads, query_len, key_len)`, which
@@ -128,15 +132,18 @@ class RelativePositionBias(keras.layers.Layer):
         val_if_large = ops.minimum(val_if_large, num_buckets - 1)
         return bucket + ops.where(is_small, n, val_if_large)
 
-    def call(self, query_sequence, key_sequence=None):
+    def call(self, query_sequence, key_sequence=None, query_start_index=0):
         if key_sequence is None:
             key_sequence = query_sequence
         query_length = ops.shape(query_sequence)[1]
         key_length = ops.shape(key_sequence)[1]
+        query_positions = ops.arange(query_length, dtype="int32") + ops.cast(
+            query_start_index, "int32"
+        )
         # (query_len, key_len): key position minus query position.
         relative_position = ops.expand_dims(
             ops.arange(key_length, dtype="int32"), 0
-        ) - ops.expand_dims(ops.arange(query_length, dtype="int32"), 1)
+        ) - ops.expand_dims(query_positions, 1)
         buckets = self.relative_position_bucket(
             relative_position,
             bidirectional=self.bidirectional,

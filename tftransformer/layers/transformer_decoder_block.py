@@ -72,9 +72,32 @@ class TransformerDecoderBlock(keras.layers.Layer):
             `(batch, dec_seq, enc_seq)`, combined (logical AND) with the
             encoder padding mask.
         training: bool, whether dropout is active.
+        self_attention_cache: optional tensor
+            `(batch, 2, cache_len, num_heads, head_dim)`, the self-attention
+            keys and values of earlier positions, for decoding a few
+            positions at a time (see `MultiHeadAttention`). The
+            `decoder_sequence` is then the new positions only, and the masks
+            cover the cache: `decoder_padding_mask` `(batch, cache_len)`,
+            `decoder_attention_mask` `(batch, dec_seq, cache_len)`; the causal
+            mask places the new positions at
+            `self_attention_cache_update_index`.
+        self_attention_cache_update_index: int or scalar int tensor, the
+            position of the first new decoder position; needed with
+            `self_attention_cache`.
+        cross_attention_cache: optional tensor
+            `(batch, 2, enc_seq, num_heads, head_dim)`, the cross-attention
+            keys and values of the encoder sequence. Used as it is (and
+            `encoder_sequence` may be `None`) unless
+            `cross_attention_cache_update_index` is given, which fills it
+            from `encoder_sequence`. Only with `self_attention_cache`.
+        cross_attention_cache_update_index: optional int or scalar int
+            tensor, where the encoder keys and values go in
+            `cross_attention_cache` (usually `0`, once per source).
 
     Returns:
-        A tensor of shape `(batch, dec_seq, hidden)`.
+        A tensor of shape `(batch, dec_seq, hidden)`. With a
+        `self_attention_cache`, a tuple of it and the updated cache, and
+        for a block with cross-attention also the cross-attention cache.
 
     Example:
     ```python
@@ -84,6 +107,18 @@ class TransformerDecoderBlock(keras.layers.Layer):
     decoder_sequence = np.random.rand(2, 6, 32).astype("float32")
     encoder_sequence = np.random.rand(2, 10, 32).astype("float32")
     outputs = block(decoder_sequence, encoder_sequence)  # (2, 6, 32)
+
+    # Cached decoding: one new position at a time.
+    block = tftransformer.layers.TransformerDecoderBlock(
+        intermediate_dim=64, num_heads=4
+    )
+    cache = np.zeros((2, 2, 6, 4, 8), "float32")  # (batch, 2, len, heads, dim)
+    for index in range(6):
+        step, cache = block(
+            decoder_sequence[:, index : index + 1],
+            self_attention_cache=cache,
+            self_attention_cache_update_index=index,
+        )  # step: (2, 1, 32)
     ```
     """
 
@@ -216,7 +251,25 @@ class TransformerDecoderBlock(keras.layers.Layer):
         encoder_padding_mask=None,
         encoder_attention_mask=None,
         training=None,
+        self_attention_cache=None,
+        self_attention_cache_update_index=None,
+        cross_attention_cache=None,
+        cross_attention_cache_update_index=None,
     ):
+        if self_attention_cache is not None or cross_attention_cache is not None:
+            return self._call_with_cache(
+                decoder_sequence,
+                encoder_sequence,
+                decoder_padding_mask,
+                decoder_attention_mask,
+                encoder_padding_mask,
+                encoder_attention_mask,
+                training,
+                self_attention_cache,
+                self_attention_cache_update_index,
+                cross_attention_cache,
+                cross_attention_cache_update_index,
+            )
         has_cross_attention = self._cross_attention is not None
         if has_cross_attention != (encoder_sequence is not None):
             raise ValueError(
@@ -283,6 +336,123 @@ class TransformerDecoderBlock(keras.layers.Layer):
             None,
             training,
         )
+
+    def _call_with_cache(
+        self,
+        decoder_sequence,
+        encoder_sequence,
+        decoder_padding_mask,
+        decoder_attention_mask,
+        encoder_padding_mask,
+        encoder_attention_mask,
+        training,
+        self_attention_cache,
+        self_attention_cache_update_index,
+        cross_attention_cache,
+        cross_attention_cache_update_index,
+    ):
+        has_cross_attention = self._cross_attention is not None
+        if self_attention_cache is None or self_attention_cache_update_index is None:
+            raise ValueError(
+                "Cached decoding needs both self_attention_cache and "
+                "self_attention_cache_update_index. Received: "
+                f"self_attention_cache={self_attention_cache}, "
+                "self_attention_cache_update_index="
+                f"{self_attention_cache_update_index}"
+            )
+        reads_encoder = cross_attention_cache is None or (
+            cross_attention_cache_update_index is not None
+        )
+        if has_cross_attention and reads_encoder and encoder_sequence is None:
+            raise ValueError(
+                "This block has cross-attention: pass an encoder_sequence, or "
+                "a filled cross_attention_cache without "
+                "cross_attention_cache_update_index."
+            )
+        if not has_cross_attention and (
+            encoder_sequence is not None or cross_attention_cache is not None
+        ):
+            raise ValueError(
+                "This block was built without cross-attention: call it without "
+                "encoder_sequence and cross_attention_cache."
+            )
+
+        # The new positions attend to the cache up to themselves.
+        shape = ops.shape(decoder_sequence)
+        cache_length = ops.shape(self_attention_cache)[2]
+        self_attention_mask = compute_causal_mask(
+            shape[0], shape[1], cache_length, self_attention_cache_update_index
+        )
+        if decoder_padding_mask is not None:
+            self_attention_mask = ops.logical_and(
+                self_attention_mask,
+                ops.expand_dims(ops.cast(decoder_padding_mask, "bool"), 1),
+            )
+        if decoder_attention_mask is not None:
+            self_attention_mask = ops.logical_and(
+                self_attention_mask, ops.cast(decoder_attention_mask, "bool")
+            )
+        caches = {}
+
+        def self_attention(y):
+            y, caches["self"] = self._self_attention(
+                query=y,
+                value=y,
+                attention_mask=self_attention_mask,
+                training=training,
+                cache=self_attention_cache,
+                cache_update_index=self_attention_cache_update_index,
+            )
+            return y
+
+        x = self._residual_block(
+            decoder_sequence,
+            self_attention,
+            self._self_attention_layer_norm,
+            self._self_attention_dropout,
+            training,
+        )
+        if has_cross_attention:
+            # Without an encoder_sequence there is no Keras mask to read.
+            cross_attention_mask = merge_padding_and_attention_mask(
+                encoder_sequence, encoder_padding_mask, encoder_attention_mask
+            )
+
+            def cross_attention(y):
+                if cross_attention_cache is None:
+                    return self._cross_attention(
+                        query=y,
+                        value=encoder_sequence,
+                        attention_mask=cross_attention_mask,
+                        training=training,
+                    )
+                y, caches["cross"] = self._cross_attention(
+                    query=y,
+                    value=encoder_sequence,
+                    attention_mask=cross_attention_mask,
+                    training=training,
+                    cache=cross_attention_cache,
+                    cache_update_index=cross_attention_cache_update_index,
+                )
+                return y
+
+            x = self._residual_block(
+                x,
+                cross_attention,
+                self._cross_attention_layer_norm,
+                self._cross_attention_dropout,
+                training,
+            )
+        x = self._residual_block(
+            x,
+            lambda y: self._feedforward(y, training=training),
+            self._feedforward_layer_norm,
+            None,
+            training,
+        )
+        if has_cross_attention:
+            return x, caches["self"], caches.get("cross")
+        return x, caches["self"]
 
     def _residual_block(self, x, sublayer, layer_norm, dropout, training):
         residual = x

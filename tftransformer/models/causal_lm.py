@@ -14,8 +14,9 @@ from tftransformer.layers.token_and_position_embedding import (
 )
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
 from tftransformer.models.decoding import (
-    _next_token_log_probs,
     check_token_id,
+    compiled_function,
+    last_log_probs,
 )
 from tftransformer.models.transformer_encoder import (
     POSITION_KINDS,
@@ -217,6 +218,10 @@ class CausalLM(keras.Model):
         temperature and seed). Sampling uses a NumPy generator seeded with
         `seed`, so equal seeds give equal outputs.
 
+        One call runs the shortest prompt through the model and fills a
+        key/value cache (`call_with_cache`); every later step runs only the
+        newest token, so each step costs the same whatever the length.
+
         Args:
             prompt_ids: int array `(batch, prompt_length)`, each row a prompt
                 of at least one token, shorter ones padded on the right.
@@ -302,25 +307,20 @@ class CausalLM(keras.Model):
             prompt_lengths = mask.sum(axis=1)
 
         rng = np.random.default_rng(seed)
-        step_log_probs = _next_token_log_probs(self)
+        step_log_probs = compiled_function(self, "cached_log_probs", _cached_log_probs)
         tokens = np.full((batch_size, max_length), pad_token_id, dtype="int32")
         tokens[:, :prompt_length] = prompt_ids
         finished = np.zeros((batch_size,), dtype=bool)
-        for step in range(int(prompt_lengths.min()), max_length):
-            buffer_length = min(max_length, -(-step // 8) * 8)
-            buffer = tokens[:, :buffer_length]
-            log_probs = step_log_probs(
-                {
-                    "token_ids": tf.constant(buffer),
-                    "padding_mask": tf.constant(
-                        np.broadcast_to(
-                            np.arange(buffer_length)[None, :] < step, buffer.shape
-                        ).astype("int32")
-                    ),
-                },
-                tf.constant(step - 1),
-            ).numpy()
-            next_tokens = _sample(log_probs, temperature, top_k, rng)
+        # Every row's first `start` tokens are its prompt: one call fills the
+        # cache with them, then each step feeds one token.
+        start = int(prompt_lengths.min())
+        log_probs, cache = step_log_probs(
+            tf.constant(tokens[:, :start]),
+            self.build_cache(batch_size, max_length),
+            tf.constant(0),
+        )
+        for step in range(start, max_length):
+            next_tokens = _sample(log_probs.numpy(), temperature, top_k, rng)
             generating = step >= prompt_lengths
             tokens[:, step] = np.where(
                 ~generating,
@@ -331,7 +331,72 @@ class CausalLM(keras.Model):
                 finished |= generating & (next_tokens == end_token_id)
                 if finished.all():
                     return tokens[:, : step + 1]
+            if step + 1 < max_length:
+                log_probs, cache = step_log_probs(
+                    tf.constant(tokens[:, step : step + 1]), cache, tf.constant(step)
+                )
         return tokens
+
+    def build_cache(self, batch_size, max_length):
+        """Returns an empty key/value cache for `call_with_cache`.
+
+        Args:
+            batch_size: int, the number of sequences.
+            max_length: int, the number of positions the cache holds.
+
+        Returns:
+            A zero tensor of shape `(batch_size, num_layers, 2, max_length,
+            num_heads, hidden_dim // num_heads)` in the compute dtype.
+        """
+        head_dim = self.hidden_dim // self.num_heads
+        shape = (batch_size, self.num_layers, 2, max_length, self.num_heads, head_dim)
+        return ops.zeros(shape, dtype=self.compute_dtype)
+
+    def call_with_cache(self, token_ids, cache, cache_update_index):
+        """Runs new positions through the model, reusing earlier keys/values.
+
+        The tokens sit at positions `cache_update_index, ...`; each attends
+        to the cached positions before it and to the new ones up to itself,
+        so feeding a sequence in pieces gives the logits of one full call.
+        Inference mode (no dropout).
+
+        Args:
+            token_ids: int tensor `(batch, new_length)`.
+            cache: tensor from `build_cache` or from the previous call, of
+                shape `(batch, num_layers, 2, max_length, num_heads,
+                head_dim)`.
+            cache_update_index: int or scalar int tensor, the position of the
+                first new token.
+
+        Returns:
+            A tuple of float32 logits `(batch, new_length, vocabulary_size)`
+            and the updated cache.
+
+        Example:
+        ```python
+        cache = model.build_cache(batch_size=2, max_length=16)
+        logits, cache = model.call_with_cache(prompt_ids, cache, 0)
+        next_ids = ops.argmax(logits[:, -1], axis=-1)[:, None]
+        logits, cache = model.call_with_cache(next_ids, cache, prompt_length)
+        ```
+        """
+        # (batch, new_length, hidden)
+        x = self.embeddings(token_ids, start_index=cache_update_index)
+        if not self.norm_first:
+            x = self.layer_norm(x)
+        caches = []
+        for i, block in enumerate(self.decoder_layers):
+            x, layer_cache = block(
+                x,
+                self_attention_cache=cache[:, i, ...],
+                self_attention_cache_update_index=cache_update_index,
+                training=False,
+            )
+            caches.append(layer_cache)
+        if self.norm_first:
+            x = self.layer_norm(x)
+        logits = self.logits_float32(self.logits_dense(x))
+        return logits, ops.stack(caches, axis=1)
 
     def get_config(self):
         # The functional config (a layer graph) cannot be passed back to this
@@ -358,6 +423,11 @@ class CausalLM(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
+
+
+def _cached_log_probs(model, token_ids, cache, cache_update_index):
+    logits, cache = model.call_with_cache(token_ids, cache, cache_update_index)
+    return last_log_probs(logits), cache
 
 
 def _sample(log_probs, temperature, top_k, rng):

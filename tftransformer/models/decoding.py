@@ -8,8 +8,9 @@ from keras import ops
 
 from tftransformer._arguments import check_int, check_positive_number
 
-# One compiled next-token function per model, reused across calls.
-_STEP_FUNCTIONS = weakref.WeakKeyDictionary()
+# Compiled decoding functions per model, reused across calls: model ->
+# {name: tf.function}.
+_FUNCTIONS = weakref.WeakKeyDictionary()
 
 
 def check_token_id(name, value, vocabulary_size):
@@ -45,22 +46,43 @@ def encoder_arrays(encoder_token_ids, encoder_padding_mask, pad_token_id):
     return encoder_token_ids, encoder_padding_mask
 
 
+def compiled_function(model, name, function):
+    """Returns `tf.function(function)` bound to `model`, made once per name.
+
+    Args:
+        model: the model passed as the first argument of `function`.
+        name: str, the key of this function among the model's.
+        function: a Python function `function(model, *args)`.
+
+    Returns:
+        A `tf.function` of `*args` with `reduce_retracing=True`, so that the
+        few input shapes of a decoding loop share traces.
+    """
+    functions = _FUNCTIONS.setdefault(model, {})
+    if name not in functions:
+        # A weak reference, so that the cache never keeps a model alive.
+        model_ref = weakref.ref(model)
+        functions[name] = tf.function(
+            lambda *args: function(model_ref(), *args), reduce_retracing=True
+        )
+    return functions[name]
+
+
+def last_log_probs(logits):
+    """The float32 log-softmax of the last position's logits `(batch, vocab)`."""
+    return tf.nn.log_softmax(tf.cast(logits[:, -1, :], "float32"), axis=-1)
+
+
 def _next_token_log_probs(model):
     """Returns a function of (inputs, index) giving the log-softmax of the
     logits at decoder position `index`, shape `(batch, vocabulary)`."""
-    function = _STEP_FUNCTIONS.get(model)
-    if function is None:
-        # A weak reference, so that the cache never keeps a model alive.
-        model_ref = weakref.ref(model)
 
-        @tf.function(reduce_retracing=True)
-        def function(inputs, index):
-            logits = model_ref()(inputs, training=False)
-            logits = tf.cast(tf.gather(logits, index, axis=1), "float32")
-            return tf.nn.log_softmax(logits, axis=-1)
+    def function(model, inputs, index):
+        logits = model(inputs, training=False)
+        logits = tf.cast(tf.gather(logits, index, axis=1), "float32")
+        return tf.nn.log_softmax(logits, axis=-1)
 
-        _STEP_FUNCTIONS[model] = function
-    return function
+    return compiled_function(model, "next_token_log_probs", function)
 
 
 def beam_search(
@@ -92,8 +114,11 @@ def beam_search(
     the result equals `Seq2SeqTransformer.greedy_decode`.
 
     Each step runs the model on all prefixes at once (the source repeated
-    `beam_width` times), on a decoder buffer padded to a multiple of 8
-    positions, so a few traced shapes serve every step.
+    `beam_width` times). A `Seq2SeqTransformer` encodes the sources once and
+    runs only each prefix's newest token, with its key/value cache
+    (`call_with_cache`) reordered to follow the surviving prefixes; another
+    model runs on the whole prefixes, in a decoder buffer padded to a
+    multiple of 8 positions, so a few traced shapes serve every step.
 
     Args:
         model: a model called on a dict with `"encoder_token_ids"`,
@@ -155,12 +180,47 @@ def beam_search(
     )
 
     batch_size, width = encoder_token_ids.shape[0], beam_width
-    step_log_probs = _next_token_log_probs(model)
     # Every prefix of a sentence reads the same source.
-    encoder_inputs = {
-        "encoder_token_ids": tf.constant(np.repeat(encoder_token_ids, width, 0)),
-        "encoder_padding_mask": tf.constant(np.repeat(encoder_padding_mask, width, 0)),
-    }
+    encoder_token_ids = np.repeat(encoder_token_ids, width, 0)
+    encoder_padding_mask = np.repeat(encoder_padding_mask, width, 0)
+    if _has_cached_decoding(model):
+        cached_log_probs, cache = model._start_cached_decoding(
+            encoder_token_ids, encoder_padding_mask, max_length
+        )
+
+        def next_log_probs(tokens, step, parents):
+            nonlocal cache
+            if parents is not None:
+                # Each slot's keys and values become those of the prefix it
+                # now extends.
+                cache = (tf.gather(cache[0], parents), cache[1])
+            log_probs, cache = cached_log_probs(
+                tokens[:, :, step - 1].reshape(-1, 1), step - 1, cache
+            )
+            return log_probs
+
+    else:
+        step_log_probs = _next_token_log_probs(model)
+        encoder_inputs = {
+            "encoder_token_ids": tf.constant(encoder_token_ids),
+            "encoder_padding_mask": tf.constant(encoder_padding_mask),
+        }
+
+        def next_log_probs(tokens, step, parents):
+            # The whole prefix, in a buffer padded to a multiple of 8
+            # positions so that a few traced shapes serve every step.
+            buffer_length = min(max_length, -(-step // 8) * 8)
+            decoder_tokens = tokens[:, :, :buffer_length].reshape(-1, buffer_length)
+            decoder_mask = np.broadcast_to(
+                np.arange(buffer_length)[None, :] < step, decoder_tokens.shape
+            ).astype("int32")
+            inputs = {
+                **encoder_inputs,
+                "decoder_token_ids": tf.constant(decoder_tokens),
+                "decoder_padding_mask": tf.constant(decoder_mask),
+            }
+            return step_log_probs(inputs, tf.constant(step - 1)).numpy()
+
     tokens = np.full((batch_size, width, max_length), pad_token_id, dtype="int32")
     tokens[:, :, 0] = start_token_id
     # Only one prefix exists at first: the others start at -inf.
@@ -173,26 +233,18 @@ def beam_search(
     def normalized(log_prob, length):
         return log_prob / length**length_penalty
 
+    # Per slot (row-major over sentences and slots): the slot it extended
+    # in the last step, as a row of the caches; None before the first step.
+    parents = None
     for step in range(1, max_length):
-        buffer_length = min(max_length, -(-step // 8) * 8)
-        decoder_tokens = tokens[:, :, :buffer_length].reshape(-1, buffer_length)
-        decoder_mask = np.broadcast_to(
-            np.arange(buffer_length)[None, :] < step, decoder_tokens.shape
-        ).astype("int32")
-        log_probs = step_log_probs(
-            {
-                **encoder_inputs,
-                "decoder_token_ids": tf.constant(decoder_tokens),
-                "decoder_padding_mask": tf.constant(decoder_mask),
-            },
-            tf.constant(step - 1),
-        ).numpy()
+        log_probs = next_log_probs(tokens, step, parents)
         vocabulary_size = log_probs.shape[-1]
         candidates = scores[:, :, None] + log_probs.reshape(batch_size, width, -1)
         candidates = candidates.reshape(batch_size, -1)
         num_best = min(2 * width, candidates.shape[1])
         best = np.argpartition(-candidates, num_best - 1, axis=1)[:, :num_best]
         new_tokens = tokens.copy()
+        new_parents = np.arange(batch_size * width)
         for row in np.flatnonzero(~done):
             # Best first; ties go to the lower index, as with argmax.
             order = best[row][np.lexsort((best[row], -candidates[row, best[row]]))]
@@ -216,6 +268,7 @@ def beam_search(
                     break
             scores[row] = -np.inf
             for slot, (beam, token, score) in enumerate(prefixes):
+                new_parents[row * width + slot] = row * width + beam
                 new_tokens[row, slot, :step] = tokens[row, beam, :step]
                 new_tokens[row, slot, step] = token
                 scores[row, slot] = score
@@ -226,7 +279,7 @@ def beam_search(
                 # prefix could reach is its score at the longest length.
                 best_possible = normalized(scores[row].max(), max_length - 1)
                 done[row] = finished[row][-1][0] >= best_possible
-        tokens = new_tokens
+        tokens, parents = new_tokens, new_parents
         if done.all():
             break
 
@@ -256,6 +309,14 @@ def beam_search(
     if return_scores:
         return result, np.asarray(output_scores, dtype="float32")
     return result
+
+
+def _has_cached_decoding(model):
+    """Whether `model` decodes with a key/value cache (`Seq2SeqTransformer`)."""
+    # Imported here: the model's module imports this one.
+    from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
+
+    return isinstance(model, Seq2SeqTransformer)
 
 
 def _add_hypothesis(hypotheses, hypothesis, width):

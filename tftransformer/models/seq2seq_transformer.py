@@ -1,5 +1,7 @@
 import keras
 import numpy as np
+import tensorflow as tf
+from keras import ops
 
 from tftransformer._arguments import check_int, python_number
 from tftransformer.layers.token_and_position_embedding import (
@@ -7,7 +9,12 @@ from tftransformer.layers.token_and_position_embedding import (
 )
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
-from tftransformer.models.decoding import check_token_id, encoder_arrays
+from tftransformer.models.decoding import (
+    check_token_id,
+    compiled_function,
+    encoder_arrays,
+    last_log_probs,
+)
 from tftransformer.models.transformer_encoder import (
     POSITION_KINDS,
     check_dropout,
@@ -260,9 +267,9 @@ class Seq2SeqTransformer(keras.Model):
 
         Decoding starts from `start_token_id` and appends the argmax of the
         logits at the last decoded position until every sequence has produced
-        `end_token_id` or `max_length` tokens exist. Every step runs the
-        model on a buffer of fixed length `max_length`; causal attention keeps
-        the not-yet-decoded positions from affecting the decoded ones.
+        `end_token_id` or `max_length` tokens exist. The sources are encoded
+        once; each step runs only the newest decoder token, reusing the
+        earlier positions' keys and values (`call_with_cache`).
 
         Args:
             encoder_token_ids: int array `(batch, enc_seq)`.
@@ -299,24 +306,172 @@ class Seq2SeqTransformer(keras.Model):
         tokens = np.full((batch_size, max_length), pad_token_id, dtype="int32")
         tokens[:, 0] = start_token_id
         finished = np.zeros((batch_size,), dtype=bool)
-        positions = np.arange(max_length)[None, :]
+        step_log_probs, cache = self._start_cached_decoding(
+            encoder_token_ids, encoder_padding_mask, max_length
+        )
         for step in range(1, max_length):
-            inputs = {
-                "encoder_token_ids": encoder_token_ids,
-                "encoder_padding_mask": encoder_padding_mask,
-                "decoder_token_ids": tokens,
-                "decoder_padding_mask": np.broadcast_to(
-                    positions < step, tokens.shape
-                ).astype("int32"),
-            }
-            # A fixed input shape lets every step reuse one traced function.
-            logits = self.predict_on_batch(inputs)
-            next_tokens = np.argmax(logits[:, step - 1, :], axis=-1).astype("int32")
+            log_probs, cache = step_log_probs(
+                tokens[:, step - 1 : step], step - 1, cache
+            )
+            next_tokens = np.argmax(log_probs, axis=-1).astype("int32")
             tokens[:, step] = np.where(finished, pad_token_id, next_tokens)
             finished |= next_tokens == end_token_id
             if finished.all():
                 return tokens[:, : step + 1]
         return tokens
+
+    def _start_cached_decoding(
+        self, encoder_token_ids, encoder_padding_mask, max_length
+    ):
+        """Encodes the sources once; returns a step function and its caches.
+
+        The step function takes the decoder tokens `(batch, new_length)` at
+        positions `index, ...`, the index and the caches, and returns the
+        next-token log-probabilities after the last of them (a NumPy array
+        `(batch, vocabulary)`) and the updated caches.
+        """
+        encoder_padding_mask = tf.constant(encoder_padding_mask)
+        encoder_sequence = compiled_function(self, "encode", _encode)(
+            tf.constant(encoder_token_ids), encoder_padding_mask
+        )
+        # Two functions: their argument lists differ (a tf.function with
+        # reduce_retracing cannot generalize over the number of arguments).
+        first_step = compiled_function(self, "first_log_probs", _cached_log_probs)
+        step = compiled_function(self, "cached_log_probs", _cached_log_probs)
+        cache = self.build_cache(
+            encoder_token_ids.shape[0], max_length, encoder_token_ids.shape[1]
+        )
+        state = {"encoder_sequence": encoder_sequence}
+
+        def step_log_probs(token_ids, index, cache):
+            # The first call fills the cross-attention cache from the encoder
+            # output; later calls read it.
+            encoder_sequence = state.pop("encoder_sequence", None)
+            arguments = (tf.constant(token_ids), tf.constant(index), *cache)
+            arguments += (encoder_padding_mask,)
+            if encoder_sequence is None:
+                log_probs, *cache = step(*arguments)
+            else:
+                log_probs, *cache = first_step(*arguments, encoder_sequence)
+            return log_probs.numpy(), tuple(cache)
+
+        return step_log_probs, cache
+
+    def encode(self, encoder_token_ids, encoder_padding_mask, training=False):
+        """Runs the encoder alone.
+
+        Args:
+            encoder_token_ids: int tensor `(batch, enc_seq)`.
+            encoder_padding_mask: tensor `(batch, enc_seq)`, 1 at real tokens.
+            training: bool, whether dropout is active.
+
+        Returns:
+            The encoder output `(batch, enc_seq, hidden_dim)`, as the decoder
+            reads it.
+        """
+        x = self.encoder_embeddings(encoder_token_ids)
+        if not self.norm_first:
+            x = self.encoder_layer_norm(x)
+        x = self.encoder_embeddings_dropout(x, training=training)
+        for block in self.encoder_layers:
+            x = block(x, padding_mask=encoder_padding_mask, training=training)
+        if self.norm_first:
+            x = self.encoder_layer_norm(x)
+        return x
+
+    def build_cache(self, batch_size, max_length, encoder_length):
+        """Returns empty key/value caches for `call_with_cache`.
+
+        Args:
+            batch_size: int, the number of sequences.
+            max_length: int, the number of decoder positions the cache holds.
+            encoder_length: int, the length of the encoder sequence.
+
+        Returns:
+            A tuple `(self_attention_cache, cross_attention_cache)` of zero
+            tensors in the compute dtype, of shapes `(batch_size, num_layers,
+            2, max_length, num_heads, head_dim)` and `(batch_size,
+            num_layers, 2, encoder_length, num_heads, head_dim)`.
+        """
+        head_dim = self.hidden_dim // self.num_heads
+        shape = (batch_size, self.num_layers, 2)
+        heads = (self.num_heads, head_dim)
+        return (
+            ops.zeros(shape + (max_length,) + heads, dtype=self.compute_dtype),
+            ops.zeros(shape + (encoder_length,) + heads, dtype=self.compute_dtype),
+        )
+
+    def call_with_cache(
+        self,
+        decoder_token_ids,
+        cache_update_index,
+        self_attention_cache,
+        cross_attention_cache,
+        encoder_padding_mask,
+        encoder_sequence=None,
+    ):
+        """Runs new decoder positions, reusing earlier keys and values.
+
+        The decoder tokens sit at positions `cache_update_index, ...`; each
+        attends to the cached positions before it and to the new ones up to
+        itself, so feeding a target in pieces gives the logits of one full
+        call. Inference mode (no dropout).
+
+        Args:
+            decoder_token_ids: int tensor `(batch, new_length)`.
+            cache_update_index: int or scalar int tensor, the position of the
+                first new token.
+            self_attention_cache: tensor from `build_cache` or the previous
+                call, `(batch, num_layers, 2, max_length, num_heads,
+                head_dim)`.
+            cross_attention_cache: tensor from `build_cache` or the previous
+                call, `(batch, num_layers, 2, enc_seq, num_heads, head_dim)`.
+            encoder_padding_mask: tensor `(batch, enc_seq)`, 1 at real source
+                tokens.
+            encoder_sequence: the output of `encode`, given on the first call
+                only: the cross-attention cache is then filled from it (once
+                per source); without it the cache is read as it is.
+
+        Returns:
+            A tuple of float32 logits `(batch, new_length,
+            decoder_vocabulary_size)` and the two updated caches.
+
+        Example:
+        ```python
+        encoded = model.encode(source_ids, source_mask)
+        self_cache, cross_cache = model.build_cache(2, 16, source_ids.shape[1])
+        logits, self_cache, cross_cache = model.call_with_cache(
+            start_ids, 0, self_cache, cross_cache, source_mask, encoded
+        )
+        ```
+        """
+        x = self.decoder_embeddings(decoder_token_ids, start_index=cache_update_index)
+        if not self.norm_first:
+            x = self.decoder_layer_norm(x)
+        self_caches, cross_caches = [], []
+        for i, block in enumerate(self.decoder_layers):
+            x, layer_self_cache, layer_cross_cache = block(
+                x,
+                encoder_sequence,
+                encoder_padding_mask=encoder_padding_mask,
+                self_attention_cache=self_attention_cache[:, i, ...],
+                self_attention_cache_update_index=cache_update_index,
+                cross_attention_cache=cross_attention_cache[:, i, ...],
+                cross_attention_cache_update_index=(
+                    None if encoder_sequence is None else 0
+                ),
+                training=False,
+            )
+            self_caches.append(layer_self_cache)
+            cross_caches.append(layer_cross_cache)
+        if self.norm_first:
+            x = self.decoder_layer_norm(x)
+        logits = self.logits_float32(self.logits_dense(x))
+        return (
+            logits,
+            ops.stack(self_caches, axis=1),
+            ops.stack(cross_caches, axis=1),
+        )
 
     def get_config(self):
         # The functional config (a layer graph) cannot be passed back to this
@@ -344,3 +499,14 @@ class Seq2SeqTransformer(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
+
+
+def _encode(model, encoder_token_ids, encoder_padding_mask):
+    return model.encode(encoder_token_ids, encoder_padding_mask)
+
+
+def _cached_log_probs(model, *arguments):
+    logits, self_attention_cache, cross_attention_cache = model.call_with_cache(
+        *arguments
+    )
+    return last_log_probs(logits), self_attention_cache, cross_attention_cache
