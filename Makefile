@@ -138,5 +138,12 @@ PROFILE_ARGS ?=
 bench-profile: $(STAMP)
 	$(PY) benchmarks/step_profile.py $(PROFILE_ARGS)
 
+# The README's generation speed table (benchmarks/generation_speed.py); about
+# six minutes on two cores.
+GENERATION_ARGS ?=
+.PHONY: bench-generation
+bench-generation: $(STAMP)
+	$(PY) benchmarks/generation_speed.py $(GENERATION_ARGS)
+
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) runs build *.egg-info

@@ -41,3 +41,9 @@ def strategies():
 def serving():
     """benchmarks/serving_latency.py."""
     return _load("serving_latency.py", "serving_latency")
+
+
+@pytest.fixture(scope="module")
+def generation():
+    """benchmarks/generation_speed.py."""
+    return _load("generation_speed.py", "generation_speed")

@@ -116,6 +116,15 @@ def test_top_k_one_is_greedy(kwargs):
     np.testing.assert_array_equal(logits.argmax(-1)[:, 2:], greedy[:, 3:])
 
 
+def test_generation_without_xla_gives_the_same_tokens():
+    model = tiny_lm(position_kind="relative")
+    prompts = windows(3, 4, seed=6)
+    np.testing.assert_array_equal(
+        model.generate(prompts, max_length=10, top_k=3, seed=1),
+        model.generate(prompts, max_length=10, top_k=3, seed=1, jit_compile=False),
+    )
+
+
 @pytest.mark.parametrize(
     "dtype, kwargs, atol",
     [
@@ -178,6 +187,7 @@ def test_prompts_of_different_lengths_and_end_token(trained):
         ({"temperature": 0.0}, "temperature=0.0"),
         ({"temperature": -1}, "temperature=-1"),
         ({"top_k": 0}, "top_k=0"),
+        ({"jit_compile": "yes"}, "jit_compile='yes'"),
         ({"top_k": 11}, r"\[1, 10\].*top_k=11"),
         ({"max_length": 3}, "max_length=3, prompt length 3"),
         ({"max_length": 25}, "max_length=25, max_sequence_length=24"),

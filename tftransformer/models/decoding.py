@@ -46,13 +46,14 @@ def encoder_arrays(encoder_token_ids, encoder_padding_mask, pad_token_id):
     return encoder_token_ids, encoder_padding_mask
 
 
-def compiled_function(model, name, function):
+def compiled_function(model, name, function, jit_compile=False):
     """Returns `tf.function(function)` bound to `model`, made once per name.
 
     Args:
         model: the model passed as the first argument of `function`.
         name: str, the key of this function among the model's.
         function: a Python function `function(model, *args)`.
+        jit_compile: bool, whether XLA compiles it.
 
     Returns:
         A `tf.function` of `*args` with `reduce_retracing=True`, so that the
@@ -63,7 +64,9 @@ def compiled_function(model, name, function):
         # A weak reference, so that the cache never keeps a model alive.
         model_ref = weakref.ref(model)
         functions[name] = tf.function(
-            lambda *args: function(model_ref(), *args), reduce_retracing=True
+            lambda *args: function(model_ref(), *args),
+            reduce_retracing=True,
+            jit_compile=jit_compile,
         )
     return functions[name]
 

@@ -1,0 +1,242 @@
+r"""Decoding speed of `CausalLM.generate` next to whole-prefix decoding and
+keras-hub's GPT-2.
+
+Builds a randomly initialized `tftransformer.models.CausalLM` (speed only: the
+weights do not matter) and times greedy generation of `--new_tokens` tokens
+after a `--prompt_length`-token prompt, at each batch size, with:
+
+1. `CausalLM.generate` (one call fills a key/value cache with the prompt, then
+   each step runs only the newest token, compiled by XLA), and again with
+   `jit_compile=False`;
+2. whole-prefix decoding of the same model: every step runs the model on the
+   whole sequence so far (in a buffer padded to a multiple of 8 positions, one
+   compiled function for all steps) and takes the argmax at the last
+   position. Its tokens, and those without XLA, must equal those of 1;
+3. keras-hub's `GPT2CausalLM` on a random `GPT2Backbone` of the same sizes,
+   used as its documentation shows for token ids (`preprocessor=None`,
+   `compile(sampler="greedy")`, `generate` on `token_ids` and
+   `padding_mask`), which also decodes with a key/value cache.
+
+Each system runs once untimed (tracing), then `--repeats` timed calls; the
+median is reported as generated tokens per second, with each system's ratio
+to `CausalLM.generate`.
+
+Usage:
+```
+python benchmarks/generation_speed.py
+python benchmarks/generation_speed.py --batch_sizes=1 --new_tokens=32
+```
+"""
+
+import os
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+SYSTEMS = (
+    "tftransformer CausalLM.generate",
+    "CausalLM.generate(jit_compile=False)",
+    "same model, whole prefix every step",
+    "keras-hub GPT2CausalLM.generate",
+)
+
+
+def _check_counts(**counts):
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"{name} must be a positive integer. Received: {name}={value!r}"
+            )
+
+
+def make_models(vocabulary_size, num_layers, num_heads, hidden_dim, max_length):
+    """The tftransformer model and the keras-hub GPT-2 of the same sizes."""
+    import keras
+    import keras_hub
+
+    from tftransformer.models import CausalLM
+
+    keras.utils.set_random_seed(0)
+    sizes = dict(
+        vocabulary_size=vocabulary_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        hidden_dim=hidden_dim,
+        intermediate_dim=4 * hidden_dim,
+    )
+    ours = CausalLM(**sizes, max_sequence_length=max_length, dropout=0.0)
+    backbone = keras_hub.models.GPT2Backbone(
+        **sizes, max_sequence_length=max_length, dropout=0.0
+    )
+    hub = keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None)
+    hub.compile(sampler="greedy")
+    return ours, hub
+
+
+def whole_prefix_decoder(model):
+    """Returns greedy decoding `(prompt_ids, max_length) -> tokens` that runs
+    `model` on the whole prefix at each step."""
+    import tensorflow as tf
+
+    # One function for every call: a few traced buffer lengths in all.
+    @tf.function(reduce_retracing=True)
+    def next_tokens(token_ids, index):
+        inputs = {"token_ids": token_ids, "padding_mask": tf.ones_like(token_ids)}
+        logits = model(inputs, training=False)
+        return tf.argmax(tf.gather(logits, index, axis=1), axis=-1, output_type="int32")
+
+    def generate(prompt_ids, max_length):
+        return _whole_prefix_generate(next_tokens, prompt_ids, max_length)
+
+    return generate
+
+
+def _whole_prefix_generate(next_tokens, prompt_ids, max_length):
+    import tensorflow as tf
+
+    batch_size, prompt_length = prompt_ids.shape
+    tokens = np.zeros((batch_size, max_length), "int32")
+    tokens[:, :prompt_length] = prompt_ids
+    for step in range(prompt_length, max_length):
+        buffer_length = min(max_length, -(-step // 8) * 8)
+        # Positions from `step` on are later ones: causal attention hides them.
+        tokens[:, step] = next_tokens(
+            tf.constant(tokens[:, :buffer_length]), tf.constant(step - 1)
+        ).numpy()
+    return tokens
+
+
+def run(
+    batch_sizes=(1, 8),
+    prompt_length=16,
+    new_tokens=112,
+    repeats=3,
+    vocabulary_size=8192,
+    num_layers=4,
+    num_heads=4,
+    hidden_dim=256,
+    verbose=True,
+):
+    """Times every system; returns one row (a dict) per system and batch size."""
+    batch_sizes = tuple(batch_sizes)
+    _check_counts(
+        prompt_length=prompt_length,
+        new_tokens=new_tokens,
+        repeats=repeats,
+        vocabulary_size=vocabulary_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        hidden_dim=hidden_dim,
+        **{f"batch_sizes[{i}]": size for i, size in enumerate(batch_sizes)},
+    )
+    if not batch_sizes:
+        raise ValueError("batch_sizes must name at least one batch size.")
+    max_length = prompt_length + new_tokens
+    ours, hub = make_models(
+        vocabulary_size, num_layers, num_heads, hidden_dim, max_length
+    )
+    whole_prefix_generate = whole_prefix_decoder(ours)
+    rng = np.random.default_rng(0)
+    rows = []
+    for batch_size in batch_sizes:
+        prompts = rng.integers(1, vocabulary_size, (batch_size, prompt_length))
+        prompts = prompts.astype("int32")
+        hub_ids = np.zeros((batch_size, max_length), "int32")
+        hub_ids[:, :prompt_length] = prompts
+        # keras-hub generates where the padding mask is False.
+        hub_mask = np.arange(max_length)[None, :] < prompt_length
+        hub_inputs = {
+            "token_ids": hub_ids,
+            "padding_mask": np.repeat(hub_mask, batch_size, axis=0),
+        }
+        calls = {
+            SYSTEMS[0]: lambda: ours.generate(prompts, max_length, top_k=1),
+            SYSTEMS[1]: lambda: ours.generate(
+                prompts, max_length, top_k=1, jit_compile=False
+            ),
+            SYSTEMS[2]: lambda: whole_prefix_generate(prompts, max_length),
+            SYSTEMS[3]: lambda: hub.generate(hub_inputs, stop_token_ids=None),
+        }
+        outputs, seconds = {}, {name: [] for name in SYSTEMS}
+        for name, call in calls.items():
+            outputs[name] = call()  # traces and compiles
+        # Alternating repeats, so that a slower minute of the machine is
+        # shared by every system.
+        for _ in range(repeats):
+            for name, call in calls.items():
+                start = time.perf_counter()
+                call()
+                seconds[name].append(time.perf_counter() - start)
+        for name in SYSTEMS[1:3]:
+            np.testing.assert_array_equal(
+                outputs[SYSTEMS[0]],
+                outputs[name],
+                err_msg=f"{SYSTEMS[0]} and {name} generated different tokens",
+            )
+        generated = batch_size * new_tokens
+        ours_rate = generated / float(np.median(seconds[SYSTEMS[0]]))
+        for name in SYSTEMS:
+            rate = generated / float(np.median(seconds[name]))
+            rows.append(
+                {
+                    "system": name,
+                    "batch_size": batch_size,
+                    "seconds": float(np.median(seconds[name])),
+                    "tokens_per_s": rate,
+                    "vs_ours": rate / ours_rate,
+                }
+            )
+    if verbose:
+        print(format_table(rows, prompt_length, new_tokens))
+    return rows
+
+
+def format_table(rows, prompt_length, new_tokens):
+    lines = [
+        f"Greedy generation of {new_tokens} tokens after a {prompt_length}-token "
+        "prompt (medians):",
+        "",
+        "| system | batch | seconds | generated tokens/s | vs CausalLM.generate |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['system']} | {row['batch_size']} | {row['seconds']:.3f} | "
+            f"{row['tokens_per_s']:.1f} | {row['vs_ours']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+flags.DEFINE_list("batch_sizes", ["1", "8"], "Batch sizes to time.")
+flags.DEFINE_integer("prompt_length", 16, "Prompt tokens per row.")
+flags.DEFINE_integer("new_tokens", 112, "Tokens generated per row.")
+flags.DEFINE_integer("repeats", 3, "Timed calls per system and batch size.")
+flags.DEFINE_integer("num_layers", 4, "Decoder blocks.")
+flags.DEFINE_integer("hidden_dim", 256, "Model width (feed-forward: 4x).")
+
+
+def main(argv):
+    del argv
+    try:
+        batch_sizes = [int(size) for size in FLAGS.batch_sizes]
+    except ValueError:
+        raise app.UsageError(
+            f"--batch_sizes must be integers. Received: {','.join(FLAGS.batch_sizes)}"
+        ) from None
+    run(
+        batch_sizes=batch_sizes,
+        prompt_length=FLAGS.prompt_length,
+        new_tokens=FLAGS.new_tokens,
+        repeats=FLAGS.repeats,
+        num_layers=FLAGS.num_layers,
+        hidden_dim=FLAGS.hidden_dim,
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,35 @@
+import pytest
+
+
+def test_tiny_run_times_every_system(generation):
+    rows = generation.run(
+        batch_sizes=(2,),
+        prompt_length=3,
+        new_tokens=4,
+        repeats=1,
+        vocabulary_size=50,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        verbose=False,
+    )
+    assert [row["system"] for row in rows] == list(generation.SYSTEMS)
+    for row in rows:
+        assert row["batch_size"] == 2 and row["tokens_per_s"] > 0
+    assert rows[0]["vs_ours"] == 1.0
+    table = generation.format_table(rows, 3, 4)
+    assert "| keras-hub GPT2CausalLM.generate | 2 |" in table
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch_sizes": (1, 0)}, r"batch_sizes\[1\]=0"),
+        ({"batch_sizes": ()}, "at least one batch size"),
+        ({"new_tokens": 2.5}, "new_tokens=2.5"),
+        ({"repeats": 0}, "repeats=0"),
+    ],
+)
+def test_bad_counts_are_refused_before_building(generation, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generation.run(**kwargs, verbose=False)
