@@ -298,7 +298,21 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 encoder_sequence, encoder_padding_mask, encoder_attention_mask
             )
 
-        x = self._residual_block(
+        cross_attention = None
+        if has_cross_attention:
+
+            def cross_attention(y):
+                return self._cross_attention(
+                    query=y,
+                    value=encoder_sequence,
+                    attention_mask=cross_attention_mask,
+                    training=training,
+                    **explicit_mask_arguments(
+                        y, encoder_sequence, None, encoder_padding_mask
+                    ),
+                )
+
+        return self._sublayers(
             decoder_sequence,
             lambda y: self._self_attention(
                 query=y,
@@ -309,31 +323,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
                     y, y, decoder_padding_mask, decoder_padding_mask
                 ),
             ),
-            self._self_attention_layer_norm,
-            self._self_attention_dropout,
-            training,
-        )
-        if has_cross_attention:
-            x = self._residual_block(
-                x,
-                lambda y: self._cross_attention(
-                    query=y,
-                    value=encoder_sequence,
-                    attention_mask=cross_attention_mask,
-                    training=training,
-                    **explicit_mask_arguments(
-                        y, encoder_sequence, None, encoder_padding_mask
-                    ),
-                ),
-                self._cross_attention_layer_norm,
-                self._cross_attention_dropout,
-                training,
-            )
-        return self._residual_block(
-            x,
-            lambda y: self._feedforward(y, training=training),
-            self._feedforward_layer_norm,
-            None,
+            cross_attention,
             training,
         )
 
@@ -383,15 +373,12 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self_attention_mask = compute_causal_mask(
             shape[0], shape[1], cache_length, self_attention_cache_update_index
         )
-        if decoder_padding_mask is not None:
-            self_attention_mask = ops.logical_and(
-                self_attention_mask,
-                ops.expand_dims(ops.cast(decoder_padding_mask, "bool"), 1),
-            )
-        if decoder_attention_mask is not None:
-            self_attention_mask = ops.logical_and(
-                self_attention_mask, ops.cast(decoder_attention_mask, "bool")
-            )
+        # The masks cover the cache; no Keras mask is read.
+        cache_mask = merge_padding_and_attention_mask(
+            None, decoder_padding_mask, decoder_attention_mask
+        )
+        if cache_mask is not None:
+            self_attention_mask = ops.logical_and(self_attention_mask, cache_mask)
         caches = {}
 
         def self_attention(y):
@@ -405,13 +392,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
             )
             return y
 
-        x = self._residual_block(
-            decoder_sequence,
-            self_attention,
-            self._self_attention_layer_norm,
-            self._self_attention_dropout,
-            training,
-        )
+        cross_attention = None
         if has_cross_attention:
             # Without an encoder_sequence there is no Keras mask to read.
             cross_attention_mask = merge_padding_and_attention_mask(
@@ -436,6 +417,22 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 )
                 return y
 
+        x = self._sublayers(decoder_sequence, self_attention, cross_attention, training)
+        if has_cross_attention:
+            return x, caches["self"], caches.get("cross")
+        return x, caches["self"]
+
+    def _sublayers(self, x, self_attention, cross_attention, training):
+        """Self-attention, cross-attention (unless `None`) and feed-forward,
+        each in its residual block."""
+        x = self._residual_block(
+            x,
+            self_attention,
+            self._self_attention_layer_norm,
+            self._self_attention_dropout,
+            training,
+        )
+        if cross_attention is not None:
             x = self._residual_block(
                 x,
                 cross_attention,
@@ -443,16 +440,13 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 self._cross_attention_dropout,
                 training,
             )
-        x = self._residual_block(
+        return self._residual_block(
             x,
             lambda y: self._feedforward(y, training=training),
             self._feedforward_layer_norm,
             None,
             training,
         )
-        if has_cross_attention:
-            return x, caches["self"], caches.get("cross")
-        return x, caches["self"]
 
     def _residual_block(self, x, sublayer, layer_norm, dropout, training):
         residual = x
