@@ -210,3 +210,29 @@ def test_arguments_are_checked(tokenizer):
         predict_tags(tagger, ["a b"])
     with pytest.raises(ValueError, match="pass `tag_names=`"):
         predict_tags(tagger, ["a b"], tokenizer=tokenizer)
+
+
+@pytest.mark.parametrize(
+    "empty, length",
+    [
+        ([], 0),
+        (np.array([], dtype=str), 0),
+        (
+            {
+                "token_ids": np.zeros((0, 16), "int32"),
+                "padding_mask": np.zeros((0, 16), bool),
+                "segment_ids": np.zeros((0, 16), "int32"),
+            },
+            16,
+        ),
+    ],
+    ids=["list", "array", "features"],
+)
+def test_predict_on_no_sentences_is_an_empty_result(tokenizer, empty, length):
+    # Keras' predict fails on no batches. No texts pad to length 0 (what the
+    # preprocessor gives for them); features keep their own length.
+    tagger = tiny_tagger(tokenizer)
+    logits = tagger.predict(empty, verbose=0)
+    assert logits.shape == (0, length, len(TAGS))
+    assert logits.dtype == np.float32
+    assert tagger.predict(["Obama visits Paris"], verbose=0).shape == (1, 16, len(TAGS))

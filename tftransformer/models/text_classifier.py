@@ -8,13 +8,13 @@ from tftransformer.models.compile_replay import (
     replay_compile,
     with_optimizer_variables,
 )
-from tftransformer.models.empty_predictions import empty_predictions
+from tftransformer.models.empty_predictions import EmptyBatchPredict
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 from tftransformer.models.shuffled_fit import ShuffledFit
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier):
+class TextClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.TextClassifier):
     """A pretrained encoder with a pooling and classification head.
 
     The head is: optional extra `TransformerEncoderBlock`s over the
@@ -170,13 +170,6 @@ class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier):
         # The overridden compile only fills in defaults: replay the saved
         # arguments so a loaded model keeps its optimizer and its state.
         replay_compile(self, config)
-
-    def predict(self, x, *args, **kwargs):
-        # Keras fails on an empty batch; a served model answers it.
-        empty = empty_predictions(self, x)
-        if empty is not None:
-            return empty
-        return super().predict(x, *args, **kwargs)
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         # Batches tokenized by the tf.data pipeline skip the preprocessor.

@@ -9,12 +9,13 @@ from tftransformer.models.compile_replay import (
     replay_compile,
     with_optimizer_variables,
 )
+from tftransformer.models.empty_predictions import EmptyBatchPredict
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 from tftransformer.models.shuffled_fit import ShuffledFit
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class TokenClassifier(ShuffledFit, keras_hub.models.Task):
+class TokenClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.Task):
     """A pretrained encoder with a per-token tagging head (e.g. for NER).
 
     The head is optional extra `TransformerEncoderBlock`s over the
