@@ -5,7 +5,7 @@ import keras_hub
 import numpy as np
 
 from tests.finetune.tiny_models import bert_inputs
-from tftransformer.models import TextClassifier
+from tftransformer.models import TextClassifier, TokenClassifier
 
 ENCODERS = ["transformer_layer_0", "transformer_layer_1", "transformer_layer_2"]
 # BertBackbone's embedding-side layers that hold weights.
@@ -17,19 +17,29 @@ EMBEDDINGS_WITH_WEIGHTS = [
 ]
 
 
-def tiny_text_classifier(backbone_dropout=0.1, dropout=0.1, num_extra_blocks=0):
-    backbone = keras_hub.models.BertBackbone(
+def _tiny_backbone(dropout):
+    return keras_hub.models.BertBackbone(
         vocabulary_size=64,
         num_layers=3,
         num_heads=2,
         hidden_dim=8,
         intermediate_dim=16,
         max_sequence_length=32,
-        dropout=backbone_dropout,
+        dropout=dropout,
     )
+
+
+def tiny_text_classifier(backbone_dropout=0.1, dropout=0.1, num_extra_blocks=0):
     return TextClassifier(
-        backbone, num_classes=2, dropout=dropout, num_extra_blocks=num_extra_blocks
+        _tiny_backbone(backbone_dropout),
+        num_classes=2,
+        dropout=dropout,
+        num_extra_blocks=num_extra_blocks,
     )
+
+
+def tiny_token_classifier(backbone_dropout=0.1):
+    return TokenClassifier(_tiny_backbone(backbone_dropout), num_tags=3)
 
 
 def batches(num_examples, seed=0):

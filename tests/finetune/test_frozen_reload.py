@@ -7,10 +7,11 @@ from tests.finetune.strategy_models import (
     batches,
     paths_by_layer,
     tiny_text_classifier,
+    tiny_token_classifier,
 )
 from tests.finetune.tiny_models import BERT_EMBEDDINGS
 from tftransformer.finetune import freeze_backbone, freeze_layers, frozen_layer_names
-from tftransformer.models import TextClassifier
+from tftransformer.models import TextClassifier, TokenClassifier
 
 
 def same_twice(layer, x):
@@ -64,6 +65,19 @@ def test_frozen_classifier_reloads_frozen(freeze, expected_frozen, tmp_path):
     assert not any("pooled_dense" in p for p in trainable_paths)
     assert sorted(moved) == trainable_paths
     assert not set(paths_by_layer(moved)) & set(expected_frozen)
+
+
+def test_frozen_token_classifier_reloads_frozen(tmp_path):
+    tagger = tiny_token_classifier()
+    freeze_layers(tagger, 2)
+    trainable_paths = sorted(v.path for v in tagger.trainable_variables)
+    path = tmp_path / "tagger.keras"
+    tagger.save(path)
+
+    reloaded = keras.saving.load_model(path)
+    assert isinstance(reloaded, TokenClassifier)
+    assert frozen_layer_names(reloaded) == BERT_EMBEDDINGS + ENCODERS[:2]
+    assert sorted(v.path for v in reloaded.trainable_variables) == trainable_paths
 
 
 def test_unfrozen_classifier_records_nothing():

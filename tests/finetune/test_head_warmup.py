@@ -1,3 +1,4 @@
+import keras
 import pytest
 
 from tests.finetune.strategy_models import Recorder, batches, tiny_text_classifier
@@ -111,3 +112,32 @@ def test_no_second_warmup_once_the_optimizer_has_taken_the_steps():
     x, y = batches(2)
     classifier.fit(x, y, batch_size=2, verbose=0, callbacks=[HeadWarmup(3), recorder])
     assert recorder.trainable_paths[0] == every_path_but_the_pooler(classifier)
+
+
+def test_a_model_saved_during_the_warmup_records_the_strategy_freeze(tmp_path):
+    # A ModelCheckpoint mid-warmup saves while the whole backbone is held
+    # frozen; the file must reload with the strategy's freeze (embeddings
+    # and layer 0), not the warmup's.
+    classifier = tiny_text_classifier()
+    freeze_layers(classifier, 1)
+    strategy = frozen_layer_names(classifier)
+    compile_classifier(classifier, num_train_steps=4)
+    path = str(tmp_path / "warming_up.keras")
+    saved_while = []
+
+    class SaveAfterFirstStep(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                saved_while.append(warmup.warming_up)
+                self.model.save(path)
+
+    warmup = HeadWarmup(steps=3)
+    x, y = batches(8)
+    classifier.fit(
+        x, y, batch_size=2, verbose=0, callbacks=[warmup, SaveAfterFirstStep()]
+    )
+
+    assert saved_while == [True]
+    reloaded = keras.saving.load_model(path)
+    assert frozen_layer_names(reloaded) == strategy
+    assert frozen_layer_names(classifier) == strategy

@@ -36,6 +36,9 @@ __all__ = [
 _INFERENCE_WHEN_FROZEN = "_tftransformer_inference_when_frozen"
 # Marks a layer frozen by these functions.
 _FROZEN = "_tftransformer_frozen"
+# On a backbone held frozen for a while (`HeadWarmup`): the names of the
+# layers its fine-tuning strategy freezes, which a saved config records.
+_STRATEGY_FROZEN = "_tftransformer_strategy_frozen"
 
 
 def is_frozen(layer):
@@ -219,7 +222,7 @@ def freeze_backbone(model):
     return frozen
 
 
-def frozen_layer_names(model):
+def frozen_layer_names(model, temporary=True):
     """Returns the names of the backbone's frozen layers.
 
     Only layers frozen by these functions (or by the strategies built on
@@ -228,6 +231,13 @@ def frozen_layer_names(model):
 
     Args:
         model: a backbone, or a model containing one.
+        temporary: whether layers frozen only for the moment count: while
+            `tftransformer.finetune.HeadWarmup` holds the whole backbone
+            frozen, True gives every layer and False the layers the
+            fine-tuning strategy itself freezes. A saved model's config
+            records the latter, so a `.keras` file written in the middle of
+            a warmup (a `keras.callbacks.ModelCheckpoint`) reloads with the
+            strategy's freeze.
 
     Returns:
         The names of the frozen layers of `backbone_sublayers(model)`, in
@@ -240,7 +250,26 @@ def frozen_layer_names(model):
     # ["token_embedding", ..., "embeddings_dropout", "transformer_layer_0"]
     ```
     """
+    if not temporary:
+        held = getattr(find_backbone(model), _STRATEGY_FROZEN, None)
+        if held is not None:
+            return list(held)
     return [layer.name for layer in backbone_sublayers(model) if is_frozen(layer)]
+
+
+def _hold_frozen(model):
+    """Freezes the whole backbone for a while, remembering the strategy's freeze."""
+    names = frozen_layer_names(model, temporary=False)
+    setattr(find_backbone(model), _STRATEGY_FROZEN, names)
+    for layer in backbone_sublayers(model):
+        _freeze(layer)
+
+
+def _release_hold(model):
+    """Forgets `_hold_frozen`'s record; the caller restores the layers' flags."""
+    backbone = find_backbone(model)
+    if hasattr(backbone, _STRATEGY_FROZEN):
+        delattr(backbone, _STRATEGY_FROZEN)
 
 
 def freeze_layers_by_name(model, layer_names):

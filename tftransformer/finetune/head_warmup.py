@@ -2,7 +2,11 @@ import numbers
 
 import keras
 
-from tftransformer.finetune.freezing import _freeze, backbone_sublayers
+from tftransformer.finetune.freezing import (
+    _hold_frozen,
+    _release_hold,
+    backbone_sublayers,
+)
 from tftransformer.finetune.trainable_state import (
     _optimizer_steps,
     apply_trainable_change,
@@ -28,7 +32,8 @@ class HeadWarmup(keras.callbacks.Callback):
     moments through the switch; the learning-rate schedule runs on
     throughout. Compile with a new optimizer before `fit`. If training ends
     before `steps` steps, the strategy's trainable set is restored at the
-    end.
+    end. A model saved during the warmup (`keras.callbacks.ModelCheckpoint`)
+    records the strategy's freeze, not the warmup's.
 
     Steps are the optimizer's step count (`optimizer.iterations`): a resumed
     run (see `tftransformer.finetune.ResumableTraining`, placed before this
@@ -73,8 +78,7 @@ class HeadWarmup(keras.callbacks.Callback):
             return
         self._state = capture_trainable_state(self.model)
         prepare_optimizer(self.model, self.model.trainable_variables)
-        for layer in backbone_sublayers(self.model):
-            _freeze(layer)
+        _hold_frozen(self.model)
         self._warming_up = True
         apply_trainable_change(self.model)
 
@@ -100,5 +104,6 @@ class HeadWarmup(keras.callbacks.Callback):
 
     def _end_warmup(self):
         restore_trainable_state(self._state, backbone_sublayers(self.model))
+        _release_hold(self.model)
         self._warming_up = False
         apply_trainable_change(self.model)

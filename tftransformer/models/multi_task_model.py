@@ -8,6 +8,10 @@ from keras.src.utils.tracking import no_automatic_dependency_tracking
 from tftransformer.data.multi_task import TASK_ID_KEY
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
+from tftransformer.models.backbone_freeze import (
+    restore_frozen_layers,
+    saved_frozen_layers,
+)
 from tftransformer.models.compile_replay import (
     OPTIMIZER_VARIABLES_KEY,
     build_optimizer,
@@ -175,10 +179,7 @@ class MultiTaskModel(keras.Model):
         self._loss_weights = {name: 1.0 for name in tasks}
         self.build()
 
-        if frozen_backbone_layers:
-            from tftransformer.finetune.freezing import freeze_layers_by_name
-
-            freeze_layers_by_name(self.backbone, frozen_backbone_layers)
+        restore_frozen_layers(self.backbone, frozen_backbone_layers)
 
     @property
     def task_names(self):
@@ -472,8 +473,6 @@ class MultiTaskModel(keras.Model):
         build_optimizer(self, paths)
 
     def get_config(self):
-        from tftransformer.finetune.freezing import is_frozen
-
         config = super().get_config()
         config.update(
             {
@@ -483,9 +482,7 @@ class MultiTaskModel(keras.Model):
                 if self.tokenizer is None
                 else keras.layers.serialize(self.tokenizer),
                 "sequence_length": self.sequence_length,
-                "frozen_backbone_layers": [
-                    layer.name for layer in self.backbone.layers if is_frozen(layer)
-                ],
+                "frozen_backbone_layers": saved_frozen_layers(self.backbone),
             }
         )
         return config

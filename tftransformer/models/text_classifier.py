@@ -3,6 +3,10 @@ import keras_hub
 
 from tftransformer._arguments import class_names, python_number
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
+from tftransformer.models.backbone_freeze import (
+    restore_frozen_layers,
+    saved_frozen_layers,
+)
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.compile_replay import (
     replay_compile,
@@ -158,10 +162,7 @@ class TextClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.TextClassi
         # keras-hub's compile() picks from_logits from this.
         self.activation = None
 
-        # keras-hub backbones rebuild their layers from constructor
-        # arguments, so a loaded model gets its freeze back from here.
-        if frozen_backbone_layers:
-            _freeze_layers_by_name(self.backbone, frozen_backbone_layers)
+        restore_frozen_layers(self.backbone, frozen_backbone_layers)
 
     def get_compile_config(self):
         return with_optimizer_variables(self, super().get_compile_config())
@@ -188,22 +189,7 @@ class TextClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.TextClassi
                 "extra_block_num_heads": self.extra_block_num_heads,
                 "extra_block_intermediate_dim": self.extra_block_intermediate_dim,
                 "label_names": self.label_names,
-                "frozen_backbone_layers": [
-                    layer.name for layer in self.backbone.layers if _is_frozen(layer)
-                ],
+                "frozen_backbone_layers": saved_frozen_layers(self.backbone),
             }
         )
         return config
-
-
-def _freeze_layers_by_name(backbone, names):
-    # Imported on use: tftransformer.finetune may import tftransformer.models.
-    from tftransformer.finetune.freezing import freeze_layers_by_name
-
-    return freeze_layers_by_name(backbone, names)
-
-
-def _is_frozen(layer):
-    from tftransformer.finetune.freezing import is_frozen
-
-    return is_frozen(layer)

@@ -4,6 +4,10 @@ import keras_hub
 from tftransformer._arguments import class_names, python_number
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
+from tftransformer.models.backbone_freeze import (
+    restore_frozen_layers,
+    saved_frozen_layers,
+)
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
 from tftransformer.models.compile_replay import (
     replay_compile,
@@ -57,6 +61,11 @@ class TokenClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.Task):
         tag_names: optional list of tag strings in id order (BIO tags for
             entity prediction); kept in the config so predictions and exports
             can name tags.
+        frozen_backbone_layers: optional list of names of backbone layers to
+            freeze (see `tftransformer.finetune.freeze_layers_by_name`). The
+            config records the layers frozen by `tftransformer.finetune`'s
+            freezing functions at save time, so a `.keras` reload trains the
+            same variables and runs those layers in inference mode.
         **kwargs: passed to `keras.Model` (and `compile=False` to skip the
             default compilation).
 
@@ -90,6 +99,7 @@ class TokenClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.Task):
         num_extra_blocks=0,
         extra_block_num_heads=None,
         extra_block_intermediate_dim=None,
+        frozen_backbone_layers=None,
         **kwargs,
     ):
         num_tags = python_number(num_tags)
@@ -152,6 +162,8 @@ class TokenClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.Task):
         self.extra_block_num_heads = extra_block_num_heads
         self.extra_block_intermediate_dim = extra_block_intermediate_dim
 
+        restore_frozen_layers(self.backbone, frozen_backbone_layers)
+
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """Configures the model for training, with tagging defaults.
 
@@ -201,6 +213,7 @@ class TokenClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.Task):
                 "num_extra_blocks": self.num_extra_blocks,
                 "extra_block_num_heads": self.extra_block_num_heads,
                 "extra_block_intermediate_dim": self.extra_block_intermediate_dim,
+                "frozen_backbone_layers": saved_frozen_layers(self.backbone),
             }
         )
         return config
