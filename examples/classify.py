@@ -24,6 +24,7 @@ of `examples/tune.py`); flags given on the command line win over the file.
 
 import inspect
 import json
+import math
 import numbers
 import os
 
@@ -396,6 +397,7 @@ def run(
             model_dir,
             chief,
             verbose,
+            held_back=bool(gradual_unfreeze or head_warmup_steps),
         )
     if cv_folds:
         pool = train.concatenate(validation)
@@ -491,18 +493,36 @@ def _find_learning_rate(
     model_dir,
     chief,
     verbose,
+    held_back,
 ):
-    """The learning-rate range test on the model `run` would train."""
+    """The learning-rate range test on the model `run` would train.
+
+    Gradual unfreezing and a head warmup hold backbone layers still only
+    for a while; the peak learning rate must suit every layer the run ends
+    up training, so the test trains those (`held_back` says so in the
+    results).
+    """
     from tftransformer.tuning import find_learning_rate
 
     with strategy.scope():
         classifier, _, strategy_name, dataset = build_classifier(train)
+    trainable = sum(math.prod(v.shape) for v in classifier.trainable_variables)
+    measured = (
+        "every layer the run trains once the schedule has released it"
+        if held_back
+        else "the strategy's trainable layers"
+    )
     result = find_learning_rate(classifier, dataset, num_steps=num_steps)
     if chief:
         os.makedirs(model_dir, exist_ok=True)
         with open(os.path.join(model_dir, "lr_finder.json"), "w") as f:
             json.dump(
-                {"strategy": strategy_name, "batch_size": batch_size}
+                {
+                    "strategy": strategy_name,
+                    "batch_size": batch_size,
+                    "measured_with": measured,
+                    "trainable_parameters": trainable,
+                }
                 | result.to_dict(),
                 f,
                 indent=2,
@@ -514,7 +534,9 @@ def _find_learning_rate(
     if verbose:
         heading = (
             f"Learning-rate range test ({result.num_steps} steps of "
-            f"{batch_size} examples, {strategy_name}): "
+            f"{batch_size} examples, {strategy_name}"
+            + (f"; measured with {measured}" if held_back else "")
+            + "): "
         )
         if result.suggestion is None:
             # The lowest smoothed loss came within the first two steps.

@@ -249,6 +249,32 @@ def test_find_lr_writes_the_curve_and_trains_nothing(
     assert not (model_dir / "model.keras").exists()
 
 
+def test_find_lr_measures_what_the_schedule_ends_up_training(tiny_preset, tmp_path):
+    # Gradual unfreezing starts with the head alone, but the peak learning
+    # rate must suit every layer: the test trains what full fine-tuning
+    # trains, and says so. A fixed freeze trains fewer parameters.
+    def measured(name, **flags):
+        model_dir = tmp_path / name
+        classify.run(
+            preset=tiny_preset,
+            find_lr=True,
+            find_lr_steps=3,
+            max_train_examples=16,
+            model_dir=str(model_dir),
+            **TINY | flags,
+        )
+        with open(model_dir / "lr_finder.json") as f:
+            return json.load(f)
+
+    full = measured("full")
+    gradual = measured("gradual", gradual_unfreeze=True)
+    frozen = measured("frozen", freeze_layers=1)
+    assert gradual["trainable_parameters"] == full["trainable_parameters"]
+    assert frozen["trainable_parameters"] < full["trainable_parameters"]
+    assert gradual["measured_with"].startswith("every layer the run trains")
+    assert full["measured_with"] == frozen["measured_with"] != gradual["measured_with"]
+
+
 def test_find_lr_refuses_cross_validation(tmp_path):
     with pytest.raises(ValueError, match="cv_folds=5"):
         classify.run(find_lr=True, cv_folds=5, model_dir=str(tmp_path), verbose=0)
