@@ -16,6 +16,7 @@ def test_tiny_run_times_every_system(generation):
     assert [row["system"] for row in rows] == list(generation.SYSTEMS)
     for row in rows:
         assert row["batch_size"] == 2 and row["tokens_per_s"] > 0
+        assert row["first_call_seconds"] > 0
     assert rows[0]["vs_ours"] == 1.0
     table = generation.format_table(rows, 3, 4)
     assert "| keras-hub GPT2CausalLM.generate | 2 |" in table

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tftransformer.models.causal_lm import CausalLM, _sample
 from tftransformer.testing import run_model_test
@@ -114,6 +115,22 @@ def test_top_k_one_is_greedy(kwargs):
         )
     )
     np.testing.assert_array_equal(logits.argmax(-1)[:, 2:], greedy[:, 3:])
+
+
+@pytest.mark.parametrize("position_kind", ["learned", "sine", "relative"])
+def test_compiled_step_takes_the_position_at_run_time(position_kind):
+    # A value XLA needs at compile time (a slice's start) would make
+    # generate's compiled step recompile at every position: the programs for
+    # two positions must be the same.
+    model = tiny_lm(position_kind=position_kind)
+    cache = model.build_cache(2, 12)
+    step = tf.function(model.call_with_cache, jit_compile=True)
+    ids = tf.constant(windows(2, 1, seed=0))
+    programs = [
+        step.experimental_get_compiler_ir(ids, cache, tf.constant(index))(stage="hlo")
+        for index in (3, 7)
+    ]
+    assert programs[0] == programs[1]
 
 
 def test_generation_without_xla_gives_the_same_tokens():

@@ -88,10 +88,20 @@ class PositionEmbedding(keras.layers.Layer):
     def call(self, inputs, start_index=0):
         shape = ops.shape(inputs)
         seq_length, dim = shape[-2], shape[-1]
-        self._check_length(seq_length, _known_int(start_index))
+        start_index = _known_int(start_index)
+        self._check_length(seq_length, start_index)
         table = ops.convert_to_tensor(self.position_embeddings)
-        # (seq, dim)
-        embeddings = ops.slice(table, (start_index, 0), (seq_length, dim))
+        if isinstance(start_index, int):
+            # (seq, dim)
+            embeddings = ops.slice(table, (start_index, 0), (seq_length, dim))
+        else:
+            # XLA takes a slice's start as a compile-time constant, so a
+            # compiled decoding step would recompile for every position; a
+            # gather takes it at run time.
+            positions = ops.arange(seq_length, dtype="int32") + ops.cast(
+                start_index, "int32"
+            )
+            embeddings = ops.take(table, positions, axis=0)
         return ops.broadcast_to(ops.cast(embeddings, self.compute_dtype), shape)
 
     def compute_output_shape(self, input_shape):
