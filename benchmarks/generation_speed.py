@@ -17,6 +17,14 @@ after a `--prompt_length`-token prompt, at each batch size, with:
    `compile(sampler="greedy")`, `generate` on `token_ids` and
    `padding_mask`), which also decodes with a key/value cache.
 
+Then the same for a random `tftransformer.models.Seq2SeqTransformer` of the
+same sizes (`--seq2seq`): `greedy_decode` and `beam_search` (width
+`--beam_width`) of `--new_tokens` tokens from `--prompt_length`-token
+sources, each with and without `jit_compile=True` (XLA for the one-token
+step). The end token is never produced, so every call decodes every step.
+Each variant has its own copy of the model (same weights), so that no
+variant reuses another's traces; the tokens must agree.
+
 Each system's first call (tracing and compiling included) is timed on its
 own, then `--repeats` timed calls follow; their median is reported as
 generated tokens per second, with each system's ratio to
@@ -29,6 +37,7 @@ python benchmarks/generation_speed.py --batch_sizes=1 --new_tokens=32
 ```
 """
 
+import functools
 import os
 import time
 
@@ -163,42 +172,178 @@ def run(
             SYSTEMS[2]: lambda: whole_prefix_generate(prompts, max_length),
             SYSTEMS[3]: lambda: hub.generate(hub_inputs, stop_token_ids=None),
         }
-        outputs, first_call = {}, {}
-        seconds = {name: [] for name in SYSTEMS}
-        for name, call in calls.items():
-            start = time.perf_counter()
-            outputs[name] = call()  # traces and compiles
-            first_call[name] = time.perf_counter() - start
-        # Alternating repeats, so that a slower minute of the machine is
-        # shared by every system.
-        for _ in range(repeats):
-            for name, call in calls.items():
-                start = time.perf_counter()
-                call()
-                seconds[name].append(time.perf_counter() - start)
-        for name in SYSTEMS[1:3]:
-            np.testing.assert_array_equal(
-                outputs[SYSTEMS[0]],
-                outputs[name],
-                err_msg=f"{SYSTEMS[0]} and {name} generated different tokens",
-            )
-        generated = batch_size * new_tokens
-        ours_rate = generated / float(np.median(seconds[SYSTEMS[0]]))
-        for name in SYSTEMS:
-            rate = generated / float(np.median(seconds[name]))
-            rows.append(
-                {
-                    "system": name,
-                    "batch_size": batch_size,
-                    "first_call_seconds": first_call[name],
-                    "seconds": float(np.median(seconds[name])),
-                    "tokens_per_s": rate,
-                    "vs_ours": rate / ours_rate,
-                }
-            )
+        rows += _time_systems(
+            calls,
+            batch_size,
+            batch_size * new_tokens,
+            repeats,
+            same_tokens=[SYSTEMS[:3]],
+            baseline={name: SYSTEMS[0] for name in SYSTEMS},
+        )
     if verbose:
         print(format_table(rows, prompt_length, new_tokens))
     return rows
+
+
+SEQ2SEQ_SYSTEMS = (
+    "greedy_decode",
+    "greedy_decode(jit_compile=True)",
+    "beam_search",
+    "beam_search(jit_compile=True)",
+)
+
+
+def make_seq2seq(vocabulary_size, num_layers, num_heads, hidden_dim, max_length):
+    """A random `Seq2SeqTransformer` whose last token (the end token) is
+    never the most likely, so decoding runs to `max_length`."""
+    import keras
+
+    from tftransformer.models import Seq2SeqTransformer
+
+    keras.utils.set_random_seed(0)
+    model = Seq2SeqTransformer(
+        encoder_vocabulary_size=vocabulary_size,
+        decoder_vocabulary_size=vocabulary_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        hidden_dim=hidden_dim,
+        intermediate_dim=4 * hidden_dim,
+        max_sequence_length=max_length,
+        dropout=0.0,
+    )
+    kernel, bias = model.get_layer("logits").get_weights()
+    bias[-1] = -1e4
+    model.get_layer("logits").set_weights([kernel, bias])
+    return model
+
+
+def run_seq2seq(
+    batch_sizes=(1, 8),
+    source_length=16,
+    new_tokens=112,
+    beam_width=4,
+    repeats=3,
+    vocabulary_size=8192,
+    num_layers=4,
+    num_heads=4,
+    hidden_dim=256,
+    verbose=True,
+):
+    """Times greedy and beam decoding with and without XLA; one row each."""
+    from tftransformer.models import beam_search
+
+    batch_sizes = tuple(batch_sizes)
+    _check_counts(
+        source_length=source_length,
+        new_tokens=new_tokens,
+        beam_width=beam_width,
+        repeats=repeats,
+        vocabulary_size=vocabulary_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        hidden_dim=hidden_dim,
+        **{f"batch_sizes[{i}]": size for i, size in enumerate(batch_sizes)},
+    )
+    if not batch_sizes:
+        raise ValueError("batch_sizes must name at least one batch size.")
+    max_length = new_tokens + 1  # the start token, then the new ones
+    sizes = (vocabulary_size, num_layers, num_heads, hidden_dim, max_length)
+    models = {name: make_seq2seq(*sizes) for name in SEQ2SEQ_SYSTEMS}
+    start, end = 1, vocabulary_size - 1
+    # TensorFlow's own first-op costs go to a throwaway model, not to the
+    # first system.
+    make_seq2seq(*sizes).greedy_decode(np.ones((1, 2), "int32"), start, end, 3)
+    rng = np.random.default_rng(0)
+    rows = []
+    for batch_size in batch_sizes:
+        sources = rng.integers(2, end, (batch_size, source_length)).astype("int32")
+
+        def call(name):
+            model, jit_compile = models[name], name.endswith("(jit_compile=True)")
+            if name.startswith("greedy"):
+                return model.greedy_decode(
+                    sources, start, end, max_length, jit_compile=jit_compile
+                )
+            return beam_search(
+                model,
+                sources,
+                start,
+                end,
+                max_length,
+                beam_width=beam_width,
+                jit_compile=jit_compile,
+            )
+
+        rows += _time_systems(
+            {name: functools.partial(call, name) for name in SEQ2SEQ_SYSTEMS},
+            batch_size,
+            batch_size * new_tokens,
+            repeats,
+            same_tokens=[SEQ2SEQ_SYSTEMS[:2], SEQ2SEQ_SYSTEMS[2:]],
+            baseline={
+                SEQ2SEQ_SYSTEMS[1]: SEQ2SEQ_SYSTEMS[0],
+                SEQ2SEQ_SYSTEMS[3]: SEQ2SEQ_SYSTEMS[2],
+            },
+        )
+    if verbose:
+        print(format_seq2seq_table(rows, source_length, new_tokens, beam_width))
+    return rows
+
+
+def _time_systems(calls, batch_size, generated, repeats, same_tokens, baseline):
+    """Times `calls` (name -> function): the first call alone, then
+    `repeats` alternating calls. Rows carry each system's rate and its ratio
+    to the rate of `baseline[name]` (itself by default)."""
+    outputs, first_call = {}, {}
+    seconds = {name: [] for name in calls}
+    for name, call in calls.items():
+        start = time.perf_counter()
+        outputs[name] = call()  # traces and compiles
+        first_call[name] = time.perf_counter() - start
+    # Alternating repeats, so that a slower minute of the machine is shared
+    # by every system.
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            seconds[name].append(time.perf_counter() - start)
+    for group in same_tokens:
+        for name in group[1:]:
+            np.testing.assert_array_equal(
+                outputs[group[0]],
+                outputs[name],
+                err_msg=f"{group[0]} and {name} generated different tokens",
+            )
+    rates = {name: generated / float(np.median(seconds[name])) for name in calls}
+    return [
+        {
+            "system": name,
+            "batch_size": batch_size,
+            "first_call_seconds": first_call[name],
+            "seconds": float(np.median(seconds[name])),
+            "tokens_per_s": rates[name],
+            "vs_ours": rates[name] / rates[baseline.get(name, name)],
+        }
+        for name in calls
+    ]
+
+
+def format_seq2seq_table(rows, source_length, new_tokens, beam_width):
+    lines = [
+        f"Seq2SeqTransformer: {new_tokens} tokens from {source_length}-token "
+        f"sources, beam width {beam_width} (medians):",
+        "",
+        "| system | batch | first call, s (compiling) | seconds | generated "
+        "tokens/s | vs without XLA |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['system']} | {row['batch_size']} | "
+            f"{row['first_call_seconds']:.2f} | {row['seconds']:.3f} | "
+            f"{row['tokens_per_s']:.1f} | {row['vs_ours']:.2f}x |"
+        )
+    return "\n".join(lines)
 
 
 def format_table(rows, prompt_length, new_tokens):
@@ -225,6 +370,8 @@ flags.DEFINE_integer("new_tokens", 112, "Tokens generated per row.")
 flags.DEFINE_integer("repeats", 3, "Timed calls per system and batch size.")
 flags.DEFINE_integer("num_layers", 4, "Decoder blocks.")
 flags.DEFINE_integer("hidden_dim", 256, "Model width (feed-forward: 4x).")
+flags.DEFINE_bool("seq2seq", True, "Also time Seq2SeqTransformer decoding.")
+flags.DEFINE_integer("beam_width", 4, "Beam width of the beam_search rows.")
 
 
 def main(argv):
@@ -243,6 +390,17 @@ def main(argv):
         num_layers=FLAGS.num_layers,
         hidden_dim=FLAGS.hidden_dim,
     )
+    if FLAGS.seq2seq:
+        print()
+        run_seq2seq(
+            batch_sizes=batch_sizes,
+            source_length=FLAGS.prompt_length,
+            new_tokens=FLAGS.new_tokens,
+            beam_width=FLAGS.beam_width,
+            repeats=FLAGS.repeats,
+            num_layers=FLAGS.num_layers,
+            hidden_dim=FLAGS.hidden_dim,
+        )
 
 
 if __name__ == "__main__":

@@ -4,8 +4,11 @@ import math
 import numbers
 from collections.abc import Iterable
 
+import numpy as np
+
 __all__ = [
     "as_list",
+    "check_bool",
     "check_int",
     "check_positive_number",
     "class_names",
@@ -86,6 +89,13 @@ def check_int(name, value, minimum, maximum=None, what=""):
             f"{name} must be an integer {bounds}{what}. Received: {name}={value!r}"
         )
     return int(value)
+
+
+def check_bool(name, value):
+    """Returns `value` (a NumPy bool too) as a bool; refuses anything else."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False. Received: {name}={value!r}")
+    return bool(value)
 
 
 def check_positive_number(name, value, allow_zero=False):

@@ -22,6 +22,29 @@ def test_tiny_run_times_every_system(generation):
     assert "| keras-hub GPT2CausalLM.generate | 2 |" in table
 
 
+def test_tiny_seq2seq_run_times_every_variant(generation):
+    rows = generation.run_seq2seq(
+        batch_sizes=(2,),
+        source_length=3,
+        new_tokens=4,
+        beam_width=2,
+        repeats=1,
+        vocabulary_size=50,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        verbose=False,
+    )
+    assert [row["system"] for row in rows] == list(generation.SEQ2SEQ_SYSTEMS)
+    for row in rows:
+        assert row["tokens_per_s"] > 0 and row["first_call_seconds"] > 0
+    # Each XLA row is compared with its own decoding without XLA.
+    assert rows[0]["vs_ours"] == rows[2]["vs_ours"] == 1.0
+    assert rows[1]["vs_ours"] == rows[1]["tokens_per_s"] / rows[0]["tokens_per_s"]
+    table = generation.format_seq2seq_table(rows, 3, 4, 2)
+    assert "| beam_search(jit_compile=True) | 2 |" in table
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

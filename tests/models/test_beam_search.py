@@ -3,6 +3,7 @@ import itertools
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tftransformer.models.decoding import beam_search
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
@@ -102,6 +103,50 @@ def test_cached_search_equals_search_over_whole_prefixes(position_kind, length_p
     assert len(set(lengths)) > 1, "want outputs of several lengths"
     np.testing.assert_array_equal(tokens, plain_tokens)
     np.testing.assert_allclose(scores, plain_scores, atol=1e-4)
+
+
+@pytest.mark.parametrize("position_kind", ["learned", "relative"])
+def test_xla_compiled_steps_decode_the_same(position_kind):
+    model = random_seq2seq(position_kind=position_kind)
+    source = sources(8, seed=2)
+    kwargs = dict(max_length=12, beam_width=3, return_scores=True)
+    tokens, scores = beam_search(model, source, START, END, **kwargs)
+    xla_tokens, xla_scores = beam_search(
+        model, source, START, END, jit_compile=True, **kwargs
+    )
+    np.testing.assert_array_equal(xla_tokens, tokens)
+    np.testing.assert_allclose(xla_scores, scores, atol=1e-4)
+    greedy = model.greedy_decode(source, START, END, max_length=12)
+    np.testing.assert_array_equal(
+        model.greedy_decode(source, START, END, max_length=12, jit_compile=True),
+        greedy,
+    )
+    assert len(set((greedy != PAD).sum(axis=1))) > 1, "want several lengths"
+
+
+def test_compiled_step_takes_the_position_at_run_time():
+    # As for CausalLM: one XLA program for every position, else each step
+    # of a decoding would compile anew.
+    model = random_seq2seq(position_kind="learned")
+    source = sources(2)
+    mask = tf.constant(source != PAD)
+    encoded = model.encode(source, mask)
+    self_cache, cross_cache = model.build_cache(2, 12, source.shape[1])
+    _, self_cache, cross_cache = model.call_with_cache(
+        np.full((2, 1), START, "int32"), 0, self_cache, cross_cache, mask, encoded
+    )
+    step = tf.function(
+        lambda *args: model.call_with_cache(*args, encoder_sequence=None),
+        jit_compile=True,
+    )
+    ids = tf.constant(np.full((2, 1), A, "int32"))
+    programs = [
+        step.experimental_get_compiler_ir(
+            ids, tf.constant(index), self_cache, cross_cache, mask
+        )(stage="hlo")
+        for index in (3, 7)
+    ]
+    assert programs[0] == programs[1]
 
 
 def test_scores_are_the_teacher_forced_log_probabilities():
@@ -225,6 +270,7 @@ def test_rows_are_decoded_independently():
         ({"end_token_id": 12}, r"\[0, 11\].*end_token_id=12"),
         ({"start_token_id": "1"}, "start_token_id='1'"),
         ({"encoder_padding_mask": np.ones((1, 4))}, r"shape \(1, 4\)"),
+        ({"jit_compile": "yes"}, "jit_compile='yes'"),
     ],
 )
 def test_rejects_bad_arguments(kwargs, message):

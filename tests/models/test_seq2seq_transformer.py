@@ -150,6 +150,7 @@ def test_encoder_padding_does_not_change_logits(trained):
     [
         ({"max_length": 1}, "max_length=1"),
         ({"max_length": 9}, "max_length=9, max_sequence_length=8"),
+        ({"max_length": 4, "jit_compile": 1}, "jit_compile=1"),
     ],
 )
 def test_greedy_decode_rejects_bad_max_length(kwargs, message):

@@ -4,6 +4,7 @@ import tensorflow as tf
 from keras import ops
 
 from tftransformer._arguments import (
+    check_bool,
     check_int,
     is_finite_number,
     is_int,
@@ -238,10 +239,10 @@ class CausalLM(keras.Model):
             prompt_padding_mask: optional array `(batch, prompt_length)`, 1 at
                 the prompt's tokens and 0 at its padding; defaults to all ones.
             pad_token_id: int, the id written after an end token.
-            jit_compile: bool, whether XLA compiles the decoding step. Faster
-                per token, at a compilation (seconds) for each new batch size,
-                shortest prompt length and `max_length`; `False` avoids it
-                for one-off calls.
+            jit_compile: bool, whether XLA compiles the one-token decoding
+                step. Faster per token, at a compilation (about a second)
+                for each new batch size and `max_length`; `False` avoids it
+                for one-off calls. The prompt runs without XLA either way.
 
         Returns:
             An int32 NumPy array `(batch, length)`: each row's prompt followed
@@ -270,12 +271,7 @@ class CausalLM(keras.Model):
         pad_token_id = check_token_id(
             "pad_token_id", pad_token_id, self.vocabulary_size
         )
-        if not isinstance(jit_compile, (bool, np.bool_)):
-            raise ValueError(
-                "jit_compile must be True or False. Received: "
-                f"jit_compile={jit_compile!r}"
-            )
-        jit_compile = bool(jit_compile)
+        jit_compile = check_bool("jit_compile", jit_compile)
         prompt_ids = np.asarray(ops.convert_to_numpy(prompt_ids), dtype="int32")
         if prompt_ids.ndim != 2 or prompt_ids.shape[1] == 0:
             raise ValueError(
@@ -319,7 +315,11 @@ class CausalLM(keras.Model):
 
         rng = np.random.default_rng(seed)
         # XLA fuses the many small ops of a one-token step (README,
-        # "Generation speed"); it compiles once per input shape.
+        # "Generation speed"); it compiles once per input shape. The prompt
+        # runs once per call, where a compilation would not pay.
+        fill_cache = compiled_function(
+            self, "cached_log_probs_xla=False", _cached_log_probs
+        )
         step_log_probs = compiled_function(
             self,
             f"cached_log_probs_xla={jit_compile}",
@@ -332,7 +332,7 @@ class CausalLM(keras.Model):
         # Every row's first `start` tokens are its prompt: one call fills the
         # cache with them, then each step feeds one token.
         start = int(prompt_lengths.min())
-        log_probs, cache = step_log_probs(
+        log_probs, cache = fill_cache(
             tf.constant(tokens[:, :start]),
             self.build_cache(batch_size, max_length),
             tf.constant(0),

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tftransformer._arguments import check_int, check_positive_number
+from tftransformer._arguments import check_bool, check_int, check_positive_number
 
 # Compiled decoding functions per model, reused across calls: model ->
 # {name: tf.function}.
@@ -99,6 +99,7 @@ def beam_search(
     encoder_padding_mask=None,
     pad_token_id=0,
     return_scores=False,
+    jit_compile=False,
 ):
     """Generates target sequences with beam search.
 
@@ -141,6 +142,9 @@ def beam_search(
             tokens; defaults to `encoder_token_ids != pad_token_id`.
         pad_token_id: int, the id written after a sequence's end token.
         return_scores: bool, also return each output's summed log-probability.
+        jit_compile: bool, whether XLA compiles a `Seq2SeqTransformer`'s
+            one-token step (see `Seq2SeqTransformer.greedy_decode`); other
+            models ignore it.
 
     Returns:
         An int32 NumPy array `(batch, length)`, `length <= max_length`:
@@ -169,6 +173,7 @@ def beam_search(
     start_token_id = check_token_id("start_token_id", start_token_id, vocabulary_size)
     end_token_id = check_token_id("end_token_id", end_token_id, vocabulary_size)
     pad_token_id = check_token_id("pad_token_id", pad_token_id, vocabulary_size)
+    jit_compile = check_bool("jit_compile", jit_compile)
     if (
         getattr(model, "position_kind", None) == "learned"
         and max_length > model.max_sequence_length
@@ -188,7 +193,7 @@ def beam_search(
     encoder_padding_mask = np.repeat(encoder_padding_mask, width, 0)
     if _has_cached_decoding(model):
         cached_log_probs, cache = model._start_cached_decoding(
-            encoder_token_ids, encoder_padding_mask, max_length
+            encoder_token_ids, encoder_padding_mask, max_length, jit_compile
         )
 
         def next_log_probs(tokens, step, parents):
