@@ -56,12 +56,18 @@ SYSTEMS = (
 )
 
 
-def _check_counts(**counts):
+def _check_sizes(batch_sizes, **counts):
+    """Returns `batch_sizes` as a tuple; refuses it empty, or any count < 1."""
+    batch_sizes = tuple(batch_sizes)
+    counts.update({f"batch_sizes[{i}]": size for i, size in enumerate(batch_sizes)})
     for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(
                 f"{name} must be a positive integer. Received: {name}={value!r}"
             )
+    if not batch_sizes:
+        raise ValueError("batch_sizes must name at least one batch size.")
+    return batch_sizes
 
 
 def make_models(vocabulary_size, num_layers, num_heads, hidden_dim, max_length):
@@ -133,8 +139,8 @@ def run(
     verbose=True,
 ):
     """Times every system; returns one row (a dict) per system and batch size."""
-    batch_sizes = tuple(batch_sizes)
-    _check_counts(
+    batch_sizes = _check_sizes(
+        batch_sizes,
         prompt_length=prompt_length,
         new_tokens=new_tokens,
         repeats=repeats,
@@ -142,10 +148,7 @@ def run(
         num_layers=num_layers,
         num_heads=num_heads,
         hidden_dim=hidden_dim,
-        **{f"batch_sizes[{i}]": size for i, size in enumerate(batch_sizes)},
     )
-    if not batch_sizes:
-        raise ValueError("batch_sizes must name at least one batch size.")
     max_length = prompt_length + new_tokens
     ours, hub = make_models(
         vocabulary_size, num_layers, num_heads, hidden_dim, max_length
@@ -232,8 +235,8 @@ def run_seq2seq(
     """Times greedy and beam decoding with and without XLA; one row each."""
     from tftransformer.models import beam_search
 
-    batch_sizes = tuple(batch_sizes)
-    _check_counts(
+    batch_sizes = _check_sizes(
+        batch_sizes,
         source_length=source_length,
         new_tokens=new_tokens,
         beam_width=beam_width,
@@ -242,10 +245,7 @@ def run_seq2seq(
         num_layers=num_layers,
         num_heads=num_heads,
         hidden_dim=hidden_dim,
-        **{f"batch_sizes[{i}]": size for i, size in enumerate(batch_sizes)},
     )
-    if not batch_sizes:
-        raise ValueError("batch_sizes must name at least one batch size.")
     max_length = new_tokens + 1  # the start token, then the new ones
     sizes = (vocabulary_size, num_layers, num_heads, hidden_dim, max_length)
     models = {name: make_seq2seq(*sizes) for name in SEQ2SEQ_SYSTEMS}
@@ -328,31 +328,32 @@ def _time_systems(calls, batch_size, generated, repeats, same_tokens, baseline):
     ]
 
 
-def format_seq2seq_table(rows, source_length, new_tokens, beam_width):
-    lines = [
-        f"Seq2SeqTransformer: {new_tokens} tokens from {source_length}-token "
-        f"sources, beam width {beam_width} (medians):",
-        "",
-        "| system | batch | first call, s (compiling) | seconds | generated "
-        "tokens/s | vs without XLA |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row['system']} | {row['batch_size']} | "
-            f"{row['first_call_seconds']:.2f} | {row['seconds']:.3f} | "
-            f"{row['tokens_per_s']:.1f} | {row['vs_ours']:.2f}x |"
-        )
-    return "\n".join(lines)
-
-
 def format_table(rows, prompt_length, new_tokens):
-    lines = [
+    """The `run` rows as a Markdown table."""
+    return _table(
+        rows,
         f"Greedy generation of {new_tokens} tokens after a {prompt_length}-token "
         "prompt (medians):",
+        "vs CausalLM.generate",
+    )
+
+
+def format_seq2seq_table(rows, source_length, new_tokens, beam_width):
+    """The `run_seq2seq` rows as a Markdown table."""
+    return _table(
+        rows,
+        f"Seq2SeqTransformer: {new_tokens} tokens from {source_length}-token "
+        f"sources, beam width {beam_width} (medians):",
+        "vs without XLA",
+    )
+
+
+def _table(rows, title, ratio_header):
+    lines = [
+        title,
         "",
         "| system | batch | first call, s (compiling) | seconds | generated "
-        "tokens/s | vs CausalLM.generate |",
+        f"tokens/s | {ratio_header} |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
