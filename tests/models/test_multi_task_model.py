@@ -375,3 +375,21 @@ def test_bad_compile_arguments(tiny_preset, kwargs, message):
     model = build(tiny_preset)
     with pytest.raises(ValueError, match=message):
         model.compile(**kwargs)
+
+
+def test_predict_on_no_examples_is_an_empty_result_per_task(tiny_preset):
+    # Keras' predict fails on no batches; each task gets no rows of its shape.
+    model = build(tiny_preset)
+    features = {
+        "token_ids": np.zeros((0, 8), "int32"),
+        "padding_mask": np.zeros((0, 8), bool),
+        "segment_ids": np.zeros((0, 8), "int32"),
+    }
+    empty = model.predict(features, verbose=0)
+    assert {name: value.shape for name, value in empty.items()} == {
+        "sentiment": (0, 2),
+        "ner": (0, 8, 3),
+    }
+    assert all(value.dtype == np.float32 for value in empty.values())
+    one = {name: np.ones((1, 8), value.dtype) for name, value in features.items()}
+    assert model.predict(one, verbose=0)["ner"].shape == (1, 8, 3)

@@ -17,6 +17,7 @@ from tftransformer.models.compile_replay import (
     build_optimizer,
     with_optimizer_variables,
 )
+from tftransformer.models.empty_predictions import empty_predictions
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
 from tftransformer.models.token_classifier import TokenClassifier
@@ -189,6 +190,16 @@ class MultiTaskModel(keras.Model):
     def build(self, input_shape=None):
         # The backbone and the task models are built at construction.
         self.built = True
+
+    def predict(self, x, *args, **kwargs):
+        # Keras fails on an empty batch; the head models know their shapes.
+        empty = {
+            name: empty_predictions(model, x)
+            for name, model in self.task_models.items()
+        }
+        if all(value is not None for value in empty.values()):
+            return empty
+        return super().predict(x, *args, **kwargs)
 
     def head_model(self, task):
         """Returns the task's standalone model, sharing every weight with this one.
