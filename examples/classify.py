@@ -24,7 +24,6 @@ of `examples/tune.py`); flags given on the command line win over the file.
 
 import inspect
 import json
-import math
 import numbers
 import os
 
@@ -502,11 +501,13 @@ def _find_learning_rate(
     up training, so the test trains those (`held_back` says so in the
     results).
     """
+    from tftransformer.finetune import describe_training
     from tftransformer.tuning import find_learning_rate
 
     with strategy.scope():
         classifier, _, strategy_name, dataset = build_classifier(train)
-    trainable = sum(math.prod(v.shape) for v in classifier.trainable_variables)
+    # Counted as training_summary.json counts them.
+    trainable = describe_training(classifier)["trainable_parameters"]
     measured = (
         "every layer the run trains once the schedule has released it"
         if held_back

@@ -317,14 +317,9 @@ class CausalLM(keras.Model):
         # XLA fuses the many small ops of a one-token step (README,
         # "Generation speed"); it compiles once per input shape. The prompt
         # runs once per call, where a compilation would not pay.
-        fill_cache = compiled_function(
-            self, "cached_log_probs_xla=False", _cached_log_probs
-        )
+        fill_cache = compiled_function(self, "cached_log_probs", _cached_log_probs)
         step_log_probs = compiled_function(
-            self,
-            f"cached_log_probs_xla={jit_compile}",
-            _cached_log_probs,
-            jit_compile=jit_compile,
+            self, "cached_log_probs", _cached_log_probs, jit_compile=jit_compile
         )
         tokens = np.full((batch_size, max_length), pad_token_id, dtype="int32")
         tokens[:, :prompt_length] = prompt_ids

@@ -9,7 +9,7 @@ from keras import ops
 from tftransformer._arguments import check_bool, check_int, check_positive_number
 
 # Compiled decoding functions per model, reused across calls: model ->
-# {name: tf.function}.
+# {(name, jit_compile): tf.function}.
 _FUNCTIONS = weakref.WeakKeyDictionary()
 
 
@@ -47,28 +47,31 @@ def encoder_arrays(encoder_token_ids, encoder_padding_mask, pad_token_id):
 
 
 def compiled_function(model, name, function, jit_compile=False):
-    """Returns `tf.function(function)` bound to `model`, made once per name.
+    """Returns `tf.function(function)` bound to `model`, made once per name
+    and `jit_compile`.
 
     Args:
         model: the model passed as the first argument of `function`.
         name: str, the key of this function among the model's.
         function: a Python function `function(model, *args)`.
-        jit_compile: bool, whether XLA compiles it.
+        jit_compile: bool, whether XLA compiles it; the XLA and plain
+            functions of one name are kept apart.
 
     Returns:
         A `tf.function` of `*args` with `reduce_retracing=True`, so that the
         few input shapes of a decoding loop share traces.
     """
     functions = _FUNCTIONS.setdefault(model, {})
-    if name not in functions:
+    key = (name, jit_compile)
+    if key not in functions:
         # A weak reference, so that the cache never keeps a model alive.
         model_ref = weakref.ref(model)
-        functions[name] = tf.function(
+        functions[key] = tf.function(
             lambda *args: function(model_ref(), *args),
             reduce_retracing=True,
             jit_compile=jit_compile,
         )
-    return functions[name]
+    return functions[key]
 
 
 def last_log_probs(logits):

@@ -348,10 +348,7 @@ class Seq2SeqTransformer(keras.Model):
         # reduce_retracing cannot generalize over the number of arguments).
         first_step = compiled_function(self, "first_log_probs", _cached_log_probs)
         step = compiled_function(
-            self,
-            f"cached_log_probs_xla={jit_compile}",
-            _cached_log_probs,
-            jit_compile=jit_compile,
+            self, "cached_log_probs", _cached_log_probs, jit_compile=jit_compile
         )
         cache = self.build_cache(
             encoder_token_ids.shape[0], max_length, encoder_token_ids.shape[1]
