@@ -3,7 +3,9 @@ r"""Searches fine-tuning hyperparameters with KerasTuner, then saves the best.
 Each trial fine-tunes the pretrained backbone again from its pretrained
 weights with one configuration and is scored by its validation accuracy.
 The search state lives in `--directory/--project_name`: run the same command
-again after a crash and it resumes, running only the missing trials. A trial
+again after a crash and it resumes, running only the missing trials (a
+larger `--max_trials` extends the search; other data, space, epochs, preset
+or seed are refused: `--overwrite` starts afresh). A trial
 that fails (non-finite loss, out of memory) is recorded in
 `failed_trials.json` and the search goes on. The best configuration is
 printed and written to `best.json`, whose keys are `examples/classify.py`
@@ -153,6 +155,17 @@ def run(
         max_consecutive_failed_trials=max_consecutive_failed_trials,
         num_initial_points=num_initial_points,
         distribution_strategy=strategy,
+        # Resuming the project with other data or epochs would rank scores
+        # of different searches together: refused.
+        search_settings={
+            "epochs": epochs,
+            "data_sha256": finetune.fingerprint(
+                list(train.texts),
+                train.labels,
+                list(validation.texts),
+                validation.labels,
+            ),
+        },
     )
     start = time.time()
     tuner.search(train, validation_data=validation, epochs=epochs, verbose=verbose)

@@ -62,6 +62,23 @@ def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
     with open(tmp_path / "search" / "search_report.json") as f:
         assert json.load(f)["best_config"] == best
 
+    # The same search resumes with nothing left to run; another one is
+    # refused before any trial, naming what changed.
+    again = dict(
+        preset=tiny_preset,
+        space_file=str(space),
+        directory=str(tmp_path),
+        evaluate_test=False,
+        **TINY,
+    )
+    assert tune.run(max_trials=2, **again)["trials"] == result["trials"]
+    with pytest.raises(ValueError, match="other settings: .*search_space: "):
+        tune.run(**{**again, "space_file": None, "hp": ["learning_rate=1e-3"]})
+    with pytest.raises(ValueError, match="data_sha256"):
+        tune.run(**{**again, "max_train_examples": 20})
+    with pytest.raises(ValueError, match="epochs: 1 then, 2 now"):
+        tune.run(**{**again, "epochs": 2})
+
 
 @pytest.mark.parametrize(
     "kwargs, message",

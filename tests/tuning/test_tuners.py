@@ -207,6 +207,29 @@ def test_create_tuner_algorithms_and_arguments(tmp_path):
         create_tuner(hypermodel, directory=tmp_path, direction="up")
 
 
+def test_project_resumes_only_with_its_own_settings(tmp_path):
+    def tuner(space, **kwargs):
+        hypermodel = TextClassifierHyperModel(space, num_classes=2)
+        return create_tuner(hypermodel, directory=tmp_path, project_name="p", **kwargs)
+
+    first = tuner({"dropout": [0.0, 0.1]}, search_settings={"data_sha256": "a"})
+    with open(os.path.join(first.project_dir, tuning.SEARCH_SETTINGS_FILE)) as f:
+        assert json.load(f)["search_space"] == {"dropout": {"values": [0.0, 0.1]}}
+    # More trials extend the same search.
+    tuner({"dropout": [0.0, 0.1]}, search_settings={"data_sha256": "a"}, max_trials=5)
+    with pytest.raises(ValueError, match=r"/p' was .*search_space: .*--overwrite"):
+        tuner({"dropout": [0.0, 0.2]}, search_settings={"data_sha256": "a"})
+    with pytest.raises(ValueError, match="data_sha256: 'a' then, 'b' now"):
+        tuner({"dropout": [0.0, 0.1]}, search_settings={"data_sha256": "b"})
+    with pytest.raises(ValueError, match="algorithm: 'random' then, 'hyperband'"):
+        tuner({"dropout": [0.0, 0.1]}, algorithm="hyperband")
+    # Starting afresh records the new settings.
+    tuner({"dropout": [0.0, 0.2]}, overwrite=True)
+    tuner({"dropout": [0.0, 0.2]})
+    with pytest.raises(ValueError, match="search_settings must be None or a dict"):
+        tuner({"dropout": [0.0, 0.2]}, search_settings=["x"])
+
+
 @pytest.mark.parametrize(
     "objective, direction, order",
     [

@@ -30,6 +30,7 @@ from tftransformer.tuning.text_classifier_hyper_model import (
 from tftransformer.tuning.tuners import (
     ALGORITHMS,
     FAILED_TRIALS_FILE,
+    SEARCH_SETTINGS_FILE,
     TRIALS_FILE,
     best_run_config,
     create_tuner,
@@ -44,6 +45,7 @@ __all__ = [
     "FAILED_TRIALS_FILE",
     "LearningRateFinderResult",
     "SEARCHABLE_PARAMETERS",
+    "SEARCH_SETTINGS_FILE",
     "SearchSpace",
     "TRIALS_FILE",
     "TextClassifierHyperModel",

@@ -3,6 +3,7 @@
 import inspect
 import math
 import numbers
+import os
 
 import keras
 import keras_tuner
@@ -135,6 +136,31 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
         self.verbose = verbose
         self.run_eagerly = bool(run_eagerly)
         _check_strategies_available(search_space, self.defaults)
+
+    def search_settings(self):
+        """Returns what every trial's score depends on, besides the data.
+
+        `create_tuner` records it with the project and refuses to resume the
+        project with other settings: KerasTuner would reload the old space
+        and mix scores of different searches.
+
+        Returns:
+            A JSON-serialisable dict: the space, the fixed values, the
+            number of classes and their names, the preset, `max_length` and
+            the seed.
+        """
+        preset = self.preset
+        if isinstance(preset, os.PathLike):
+            preset = os.fspath(preset)
+        return {
+            "search_space": self.search_space.to_dict(),
+            "fixed_values": self.defaults,
+            "num_classes": self.num_classes,
+            "label_names": self.label_names,
+            "preset": preset if isinstance(preset, str) else repr(preset),
+            "max_length": self.max_length,
+            "seed": self.seed,
+        }
 
     def declare_hyperparameters(self, hp):
         """Declares the search space on `hp` (KerasTuner calls this)."""

@@ -11,6 +11,7 @@ import keras_tuner
 __all__ = [
     "ALGORITHMS",
     "FAILED_TRIALS_FILE",
+    "SEARCH_SETTINGS_FILE",
     "TRIALS_FILE",
     "best_run_config",
     "create_tuner",
@@ -21,6 +22,7 @@ __all__ = [
 ALGORITHMS = ("random", "bayesian", "hyperband")
 TRIALS_FILE = "trials.json"
 FAILED_TRIALS_FILE = "failed_trials.json"
+SEARCH_SETTINGS_FILE = "search_settings.json"
 # Values KerasTuner's Hyperband adds to each trial's hyperparameters.
 _HYPERBAND_PREFIX = "tuner/"
 
@@ -77,6 +79,7 @@ def create_tuner(
     num_initial_points=None,
     hyperband_factor=3,
     distribution_strategy=None,
+    search_settings=None,
 ):
     """Returns a KerasTuner tuner for `hypermodel`, resumable from `directory`.
 
@@ -88,6 +91,15 @@ def create_tuner(
     `max_trials`. After every trial it also writes `trials.json` (every
     trial's status, score and values) and `failed_trials.json` (each failed
     trial's values and reason) there.
+
+    A project is resumed only with the settings it was started with:
+    KerasTuner would reload the old search space and rank scores of
+    different searches together. The algorithm, objective, Hyperband's
+    epochs and factor, the hypermodel's `search_settings()` (a
+    `TextClassifierHyperModel`'s space, fixed values, labels, preset, length
+    and seed) and `search_settings` are written to `search_settings.json`,
+    and a project whose file differs is refused (`max_trials` may change:
+    raising it extends the search).
 
     A trial that raises is recorded as failed (KerasTuner's `FAILED` status,
     with the error in `trial.message`) and the search goes on, unless
@@ -124,9 +136,16 @@ def create_tuner(
             `tftransformer.distribute.get_strategy`) every trial builds and
             trains its model in, or `None` for the current one. In a
             multi-worker cluster only the chief reports results.
+        search_settings: optional JSON-serialisable dict of more settings
+            the scores depend on, e.g. a fingerprint of the data and the
+            number of epochs (`examples/tune.py` passes both).
 
     Returns:
         A `keras_tuner.Tuner`; call `search(train, validation_data=..., epochs=...)`.
+
+    Raises:
+        ValueError: for a bad argument, or an existing project started with
+            other settings (naming each difference).
 
     Example:
     ```python
@@ -167,6 +186,14 @@ def create_tuner(
             "project_name must be a non-empty folder name. Received: "
             f"project_name={project_name!r}"
         )
+    settings = _search_settings(
+        hypermodel, algorithm, objective, direction, search_settings
+    )
+    if algorithm == "hyperband":
+        settings.update(max_epochs=max_epochs, hyperband_factor=hyperband_factor)
+    project_dir = os.path.join(os.fspath(directory), project_name)
+    if not overwrite:
+        _check_search_settings(project_dir, settings)
     common = dict(
         hypermodel=hypermodel,
         objective=keras_tuner.Objective(objective, direction=direction),
@@ -179,8 +206,8 @@ def create_tuner(
         distribution_strategy=distribution_strategy,
     )
     if algorithm == "random":
-        return _RandomSearch(max_trials=max_trials, **common)
-    if algorithm == "bayesian":
+        tuner = _RandomSearch(max_trials=max_trials, **common)
+    elif algorithm == "bayesian":
         try:
             import sklearn  # noqa: F401
         except ImportError as e:
@@ -188,10 +215,65 @@ def create_tuner(
                 "algorithm='bayesian' needs scikit-learn: "
                 '`pip install "tftransformer[tuning]"`.'
             ) from e
-        return _BayesianOptimization(
+        tuner = _BayesianOptimization(
             max_trials=max_trials, num_initial_points=num_initial_points, **common
         )
-    return _Hyperband(max_epochs=max_epochs, factor=hyperband_factor, **common)
+    else:
+        tuner = _Hyperband(max_epochs=max_epochs, factor=hyperband_factor, **common)
+    # After the tuner: `overwrite` has deleted the old project by now.
+    if _is_chief(distribution_strategy):
+        _write_json(os.path.join(tuner.project_dir, SEARCH_SETTINGS_FILE), settings)
+    return tuner
+
+
+def _search_settings(hypermodel, algorithm, objective, direction, extra):
+    settings = {"algorithm": algorithm, "objective": objective, "direction": direction}
+    describe = getattr(hypermodel, "search_settings", None)
+    if callable(describe):
+        settings.update(describe())
+    if extra is not None:
+        if not isinstance(extra, dict):
+            raise ValueError(
+                "search_settings must be None or a dict. Received: "
+                f"{type(extra).__name__}"
+            )
+        settings.update(extra)
+    # As read back from the file: tuples become lists, keys strings.
+    return json.loads(json.dumps(settings, default=repr))
+
+
+def _check_search_settings(project_dir, settings):
+    """Refuses to resume a project started with other settings."""
+    path = os.path.join(project_dir, SEARCH_SETTINGS_FILE)
+    if not os.path.isfile(path):
+        # A new project, or one started without recorded settings.
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(
+            f"{path} is not readable ({e}); pass overwrite=True (--overwrite) "
+            "to start the project afresh, or choose another project_name."
+        ) from None
+    from tftransformer.finetune.checkpointing import _differences
+
+    changes = _differences(saved, settings) if isinstance(saved, dict) else []
+    if changes:
+        raise ValueError(
+            f"The tuning project {project_dir!r} was started with other "
+            f"settings: {'; '.join(changes)}. Resume it with the same settings, "
+            "pass overwrite=True (--overwrite) to start it afresh, or choose "
+            "another project_name (--project_name)."
+        )
+
+
+def _is_chief(strategy):
+    if strategy is None:
+        return True
+    from tftransformer.distribute import is_chief
+
+    return is_chief(strategy)
 
 
 def trial_records(tuner):
@@ -355,7 +437,11 @@ def _write_records(tuner):
         if r["status"] == "FAILED"
     ]
     for name, content in ((TRIALS_FILE, records), (FAILED_TRIALS_FILE, failed)):
-        path = os.path.join(tuner.project_dir, name)
-        with open(path + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(content, f, indent=2)
-        os.replace(path + ".tmp", path)
+        _write_json(os.path.join(tuner.project_dir, name), content)
+
+
+def _write_json(path, content):
+    # Whole or not at all: a crash never leaves half a file.
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(content, f, indent=2)
+    os.replace(path + ".tmp", path)
