@@ -38,6 +38,12 @@ FLAGS = flags.FLAGS
 VARIANTS = ("attention", "mean", "truncate")
 
 
+def _pending(variant):
+    # Named as `atomic_write`'s temporaries, so that the next run's
+    # `remove_temporary_files` deletes those a killed run left.
+    return f".tmp-pending-{variant}.keras"
+
+
 def run(
     preset="embedded",
     variants=VARIANTS,
@@ -60,8 +66,9 @@ def run(
     """Trains and tests one long-document classifier per variant.
 
     Writes `model_dir/{variant}.keras` for each variant and
-    `model_dir/report.json`; a model of a variant this run does not train
-    is removed, so the directory matches the report.
+    `model_dir/report.json` once every variant has trained (a run that
+    fails changes nothing there); a model of a variant this run does not
+    train is removed, so the directory matches the report.
 
     Returns:
         A dict with `results` (per variant: `accuracy`, `macro_f1`,
@@ -109,12 +116,6 @@ def run(
         )
     os.makedirs(model_dir, exist_ok=True)
     tft.finetune.remove_temporary_files(model_dir)
-    # The directory holds this run's models only, those report.json lists: a
-    # variant an earlier run trained and this one does not is removed.
-    for variant in VARIANTS:
-        path = os.path.join(model_dir, f"{variant}.keras")
-        if variant not in variants and os.path.exists(path):
-            os.remove(path)
 
     splits = {s: tft.data.load_political_speeches(s) for s in ("train", "validation")}
     splits["test"] = tft.data.load_political_speeches("test")
@@ -205,11 +206,21 @@ def run(
             "train_seconds": train_seconds,
             "history": {k: [float(v) for v in vs] for k, vs in history.items()},
         }
-        # Atomic: a kill while saving must not leave a torn file.
+        # Kept aside until every variant has trained: a run that fails
+        # leaves the earlier run's models and report as they were.
         with tft.finetune.atomic_write(
-            os.path.join(model_dir, f"{variant}.keras")
+            os.path.join(model_dir, _pending(variant))
         ) as temporary:
             model.save(temporary)
+
+    # The directory holds this run's models only, those report.json lists: a
+    # variant an earlier run trained and this one does not is removed.
+    for variant in VARIANTS:
+        path = os.path.join(model_dir, f"{variant}.keras")
+        if variant in variants:
+            os.replace(os.path.join(model_dir, _pending(variant)), path)
+        elif os.path.exists(path):
+            os.remove(path)
 
     summary = {
         "results": results,

@@ -56,6 +56,21 @@ def test_run_compares_the_variants(tiny_preset, tmp_path):
         "report.json",
         "truncate.keras",
     ]
+    # A rerun that fails leaves the directory as it was.
+    report = (tmp_path / "report.json").read_text()
+    with pytest.raises(FileNotFoundError):
+        long_documents.run(
+            preset=str(tmp_path / "no-such-preset"),
+            model_dir=str(tmp_path),
+            variants="truncate",
+            **TINY,
+        )
+    assert sorted(os.listdir(tmp_path)) == [
+        "attention.keras",
+        "report.json",
+        "truncate.keras",
+    ]
+    assert (tmp_path / "report.json").read_text() == report
     truncate = keras.saving.load_model(os.path.join(tmp_path, "truncate.keras"))
     attention = keras.saving.load_model(os.path.join(tmp_path, "attention.keras"))
     assert isinstance(truncate, LongDocumentClassifier)
