@@ -194,11 +194,8 @@ def run(
             f"Received: cv_folds={cv_folds}"
         )
     # Here, not at the export: that comes after the whole training.
-    if export_dir and os.path.exists(export_dir) and not os.path.isdir(export_dir):
-        raise ValueError(
-            "export_dir must be a directory (TF Serving's base path), not a "
-            f"file. Received: export_dir={export_dir!r}"
-        )
+    if export_dir:
+        tft.export.check_base_path(export_dir, name="export_dir")
     # NumPy's range: set_random_seed would fail with a traceback.
     check_int("seed", seed, 0, 2**32 - 1)
     keras.utils.set_random_seed(seed)

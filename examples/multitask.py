@@ -95,6 +95,9 @@ def run(
             "trains. Received: "
             + ", ".join(f"{name}={value}" for name, value in loss_weights.items())
         )
+    # Here, not at the export: that comes after the whole training.
+    if export_dir:
+        tft.export.check_base_path(export_dir, name="export_dir")
     # NumPy's range: set_random_seed would fail with a traceback.
     check_int("seed", seed, 0, 2**32 - 1)
     keras.utils.set_random_seed(seed)

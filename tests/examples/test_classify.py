@@ -114,14 +114,15 @@ def test_bad_arguments_fail_before_training(bad, message, tmp_path):
         classify.run(**{**TINY, **bad, "model_dir": str(tmp_path)})
 
 
-def test_export_dir_that_is_a_file_is_refused_before_training(tmp_path):
+@pytest.mark.parametrize("under", ["", "sentiment"])
+def test_export_dir_that_is_a_file_is_refused_before_training(tmp_path, under):
     existing = tmp_path / "serving"
     existing.write_text("")
     with pytest.raises(ValueError, match="export_dir must be a directory"):
         # Refused before the (missing) data loads, not after training.
         classify.run(
             train_file=str(tmp_path / "missing.csv"),
-            export_dir=str(existing),
+            export_dir=str(existing / under),
             model_dir=str(tmp_path / "run"),
             **TINY,
         )

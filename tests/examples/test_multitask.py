@@ -89,3 +89,14 @@ def test_bad_flags_are_refused_before_loading(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         multitask.run(preset="no/such/preset", model_dir=str(tmp_path), **kwargs)
     assert not os.listdir(tmp_path)
+
+
+def test_export_dir_that_is_a_file_is_refused_before_loading(tmp_path):
+    (tmp_path / "serving").write_text("")
+    with pytest.raises(ValueError, match="export_dir must be a directory"):
+        multitask.run(
+            preset="no/such/preset",
+            model_dir=str(tmp_path / "run"),
+            export_dir=str(tmp_path / "serving"),
+        )
+    assert not (tmp_path / "run").exists()

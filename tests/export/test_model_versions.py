@@ -3,6 +3,7 @@ import os
 import pytest
 
 from tftransformer.export import (
+    check_base_path,
     existing_versions,
     next_version,
     publish_directory,
@@ -35,8 +36,21 @@ def test_version_path_checks_version_and_existing(tmp_path):
         with pytest.raises(ValueError, match=f"version={bad!r}"):
             version_path(tmp_path, bad)
     (tmp_path / "file").write_text("")
-    with pytest.raises(ValueError, match="directory"):
-        version_path(tmp_path / "file")
+    for bad in (tmp_path / "file", tmp_path / "file" / "sentiment" / "deeper"):
+        with pytest.raises(ValueError, match="must be a directory"):
+            version_path(bad)
+
+
+def test_check_base_path_names_the_file_in_the_way(tmp_path):
+    (tmp_path / "file").write_text("")
+    assert check_base_path(tmp_path / "new" / "model") == str(
+        tmp_path / "new" / "model"
+    )
+    assert check_base_path(tmp_path) == str(tmp_path)
+    with pytest.raises(ValueError, match=r"Received: export_dir='.*file'"):
+        check_base_path(str(tmp_path / "file"), name="export_dir")
+    with pytest.raises(ValueError, match=r"\('.*file' is one\)"):
+        check_base_path(str(tmp_path / "file" / "ner"), name="export_dir")
 
 
 def test_publish_directory_renames_on_success_only(tmp_path):

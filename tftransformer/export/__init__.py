@@ -7,6 +7,7 @@ precision, and can record warmup requests.
 
 from tftransformer.export.inference_copy import float32_inference_copy, has_lora
 from tftransformer.export.model_versions import (
+    check_base_path,
     existing_versions,
     next_version,
     publish_directory,
@@ -45,6 +46,7 @@ __all__ = [
     "TextClassifierServingModule",
     "TokenClassifierServingModule",
     "WARMUP_FILE",
+    "check_base_path",
     "existing_versions",
     "export_for_serving",
     "export_token_classifier",

@@ -10,7 +10,49 @@ import os
 import shutil
 import tempfile
 
-__all__ = ["existing_versions", "next_version", "publish_directory", "version_path"]
+__all__ = [
+    "check_base_path",
+    "existing_versions",
+    "next_version",
+    "publish_directory",
+    "version_path",
+]
+
+
+def check_base_path(base_path, name="path"):
+    """Refuses a TF Serving base path that is a file or lies under one.
+
+    Cheap enough to call before training, so that a bad export path fails
+    at once rather than after the run.
+
+    Args:
+        base_path: str or path-like, the directory TF Serving watches (need
+            not exist).
+        name: the argument or flag name the error message uses.
+
+    Returns:
+        str, `base_path`.
+
+    Raises:
+        ValueError: naming `base_path` and the file in the way.
+
+    Example:
+    ```python
+    check_base_path(FLAGS.export_dir, name="export_dir")
+    ```
+    """
+    base_path = os.fspath(base_path)
+    probe = os.path.abspath(base_path)
+    # The nearest part of the path that exists must be a directory.
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if os.path.exists(probe) and not os.path.isdir(probe):
+        where = "" if probe == os.path.abspath(base_path) else f" ({probe!r} is one)"
+        raise ValueError(
+            f"{name} must be a directory (TF Serving's model base path), not a "
+            f"file or a path under a file{where}. Received: {name}={base_path!r}"
+        )
+    return base_path
 
 
 def existing_versions(base_path):
@@ -74,12 +116,7 @@ def version_path(base_path, version=None, overwrite=False):
     version_path("serving/sentiment")  # "serving/sentiment/3"
     ```
     """
-    base_path = os.fspath(base_path)
-    if os.path.exists(base_path) and not os.path.isdir(base_path):
-        raise ValueError(
-            "`path` must be a directory (TF Serving's model base path). "
-            f"Received a file: path={base_path!r}"
-        )
+    base_path = check_base_path(base_path)
     if version is None:
         version = next_version(base_path)
     elif isinstance(version, bool) or not isinstance(version, int) or version < 0:
