@@ -66,6 +66,7 @@ RESUMABLE_CHANGES = (
 def run(
     text_file=None,
     text_column=None,
+    on_bad_rows="error",
     validation_fraction=0.05,
     max_train_texts=None,
     max_validation_texts=None,
@@ -113,7 +114,12 @@ def run(
     import keras
 
     import tftransformer as tft
-    from tftransformer._arguments import check_int, is_finite_number
+    from tftransformer._arguments import (
+        check_int,
+        check_on_bad_rows,
+        check_positive_number,
+        is_finite_number,
+    )
 
     # Before any other TensorFlow call: strategies configure the devices.
     strategy = tft.distribute.get_strategy(distribution)
@@ -141,17 +147,15 @@ def run(
             f"vocabulary must be one of {VOCABULARIES}. "
             f"Received: vocabulary={vocabulary!r}"
         )
-    if isinstance(temperature, bool) or not (
-        isinstance(temperature, (int, float)) and temperature > 0
-    ):
-        raise ValueError(
-            f"temperature must be a number > 0. Received: temperature={temperature!r}"
-        )
+    # As generate checks it, but before training, not after.
+    check_positive_number("temperature", temperature)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
         raise ValueError(
             "top_k must be an integer >= 0 (0: the whole vocabulary). "
             f"Received: top_k={top_k!r}"
         )
+    # Also with the embedded texts, which never read it: a typo fails at once.
+    check_on_bad_rows(on_bad_rows)
     if not 0 < validation_fraction < 1:
         raise ValueError(
             "validation_fraction must be in (0, 1). "
@@ -185,7 +189,7 @@ def run(
 
     # === Data ===
     train_texts, validation_texts, source = _load_splits(
-        text_file, text_column, validation_fraction, seed
+        text_file, text_column, validation_fraction, seed, on_bad_rows
     )
     rng = np.random.default_rng(seed)
     if max_train_texts is not None and max_train_texts < len(train_texts):
@@ -424,7 +428,9 @@ def run(
     }
 
 
-def _load_splits(text_file, text_column, validation_fraction, seed):
+def _load_splits(
+    text_file, text_column, validation_fraction, seed, on_bad_rows="error"
+):
     """Returns `(train_texts, validation_texts, description)`."""
     from tftransformer import data
 
@@ -439,7 +445,7 @@ def _load_splits(text_file, text_column, validation_fraction, seed):
             list(data.load_rotten_tomatoes("validation").texts),
             "embedded Rotten Tomatoes snippets",
         )
-    texts = _load_texts(text_file, text_column)
+    texts = _load_texts(text_file, text_column, on_bad_rows)
     if len(texts) < 2:
         raise ValueError(
             f"{text_file} has {len(texts)} text; holding out validation texts "
@@ -447,17 +453,24 @@ def _load_splits(text_file, text_column, validation_fraction, seed):
         )
     order = np.random.default_rng(seed).permutation(len(texts))
     held_out = max(1, round(validation_fraction * len(texts)))
+    if held_out == len(texts):
+        raise ValueError(
+            f"validation_fraction={validation_fraction!r} of the {len(texts)} "
+            f"texts of {text_file} holds out all {held_out} and leaves none to "
+            "train on. Pass a smaller validation_fraction or a larger file."
+        )
     validation = [texts[i] for i in np.sort(order[:held_out])]
     train = [texts[i] for i in np.sort(order[held_out:])]
     column = "" if text_column is None else f", column {text_column}"
     return train, validation, f"{text_file}{column}"
 
 
-def _load_texts(path, column=None):
+def _load_texts(path, column=None, on_bad_rows="error"):
     """The texts of a file: each non-blank line, or one TSV column.
 
     `column` is a header name, or an index from 0 (a string of digits, as a
-    flag gives it) for a file without a header.
+    flag gives it) for a file without a header; `on_bad_rows` says what
+    becomes of a TSV line without that column or with an empty text.
     """
     from tftransformer import data
 
@@ -473,7 +486,7 @@ def _load_texts(path, column=None):
         column = int(column)
     # A pair of the same column: the pair reader's TSV parsing and its
     # errors naming file and line, for one column.
-    texts, _ = data.load_sentence_pairs(path, column, column)
+    texts, _ = data.load_sentence_pairs(path, column, column, on_bad_rows=on_bad_rows)
     return texts
 
 
@@ -551,6 +564,12 @@ def define_flags():
         "text_column",
         None,
         "TSV column of the texts: header name, or index from 0 (no header).",
+    )
+    flags.DEFINE_enum(
+        "on_bad_rows",
+        "error",
+        ["error", "skip"],
+        "TSV lines without --text_column or with an empty text: refuse, or skip.",
     )
     flags.DEFINE_float(
         "validation_fraction", 0.05, "Share of --text_file held out for perplexity."

@@ -65,6 +65,7 @@ def run(
     pairs_file=DEFAULT_PAIRS_FILE,
     source_column="en",
     target_column="es",
+    on_bad_rows="error",
     max_length=24,
     test_size=1500,
     validation_size=1000,
@@ -116,7 +117,11 @@ def run(
     import keras
 
     import tftransformer as tft
-    from tftransformer._arguments import check_int, is_finite_number
+    from tftransformer._arguments import (
+        check_int,
+        check_positive_number,
+        is_finite_number,
+    )
 
     # Before any other TensorFlow call: strategies configure the devices.
     strategy = tft.distribute.get_strategy(distribution)
@@ -135,6 +140,8 @@ def run(
             raise ValueError(
                 f"{name} must be a positive integer. Received: {name}={value!r}"
             )
+    # As beam_search checks it, but before training, not after.
+    check_positive_number("length_penalty", length_penalty, allow_zero=True)
     if max_length < 3:
         raise ValueError(
             "max_length must be at least 3 (start, one token, end). "
@@ -183,7 +190,10 @@ def run(
             "--pairs_file with your own TSV of sentence pairs."
         )
     sources, targets = tft.data.load_sentence_pairs(
-        pairs_file, _column(source_column), _column(target_column)
+        pairs_file,
+        _column(source_column),
+        _column(target_column),
+        on_bad_rows=on_bad_rows,
     )
     order = np.random.default_rng(seed).permutation(len(sources))
     validation_size = validation_size or 0
@@ -558,6 +568,12 @@ def define_flags():
     )
     flags.DEFINE_string(
         "target_column", "es", "Target column: header name, or index from 0."
+    )
+    flags.DEFINE_enum(
+        "on_bad_rows",
+        "error",
+        ["error", "skip"],
+        "Lines with too few fields or an empty sentence: refuse, or skip and count.",
     )
     flags.DEFINE_integer(
         "max_length",

@@ -46,6 +46,7 @@ def run(
     test_file=None,
     text_column="text",
     label_column="label",
+    on_bad_rows="error",
     space_file=None,
     hp=None,
     algorithm="random",
@@ -108,6 +109,7 @@ def run(
         test_file,
         text_column=text_column,
         label_column=label_column,
+        on_bad_rows=on_bad_rows,
         seed=seed,
     )
     if max_train_examples:
@@ -269,6 +271,12 @@ def define_flags():
     flags.DEFINE_string("test_file", None, "Test data, for the final report.")
     flags.DEFINE_string("text_column", "text", "Text column (or TFDS feature).")
     flags.DEFINE_string("label_column", "label", "Label column (or TFDS feature).")
+    flags.DEFINE_enum(
+        "on_bad_rows",
+        "error",
+        ["error", "skip"],
+        "Rows with empty text or no label: refuse, or skip and count.",
+    )
     flags.DEFINE_string("space_file", None, "JSON (or YAML) file of the search space.")
     flags.DEFINE_multi_string(
         "hp",

@@ -98,6 +98,15 @@ def check_bool(name, value):
     return bool(value)
 
 
+def check_on_bad_rows(value):
+    """Refuses an `on_bad_rows` other than `"error"` or `"skip"`."""
+    if value not in ("error", "skip"):
+        raise ValueError(
+            f"on_bad_rows must be 'error' or 'skip'. Received: on_bad_rows={value!r}"
+        )
+    return value
+
+
 def check_positive_number(name, value, allow_zero=False):
     """Returns a finite number `> 0` (`>= 0` with `allow_zero`) as a float."""
     if not is_finite_number(value) or value < 0 or (value == 0 and not allow_zero):

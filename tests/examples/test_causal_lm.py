@@ -112,8 +112,24 @@ def test_texts_are_lines_or_a_tsv_column(tmp_path):
     assert causal_lm._load_texts(str(table), "0") == ["a", "1", "2"]
     with pytest.raises(DataError, match="Columns found"):
         causal_lm._load_texts(str(table), "c")
+    table.write_text("a\tb\n1\tone\n2\n3\tthree\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 3: .*on_bad_rows='skip'"):
+        causal_lm._load_texts(str(table), "b")
+    assert causal_lm._load_texts(str(table), "b", on_bad_rows="skip") == [
+        "one",
+        "three",
+    ]
     with pytest.raises(FileNotFoundError, match="nope.txt"):
         causal_lm._load_texts(str(tmp_path / "nope.txt"))
+
+
+def test_a_validation_fraction_that_leaves_nothing_to_train_on_is_refused(tmp_path):
+    path = tmp_path / "three.txt"
+    path.write_text("one text\nanother text\na third text\n")
+    with pytest.raises(ValueError, match="validation_fraction=0.9 of the 3 texts"):
+        causal_lm._load_splits(str(path), None, 0.9, seed=0)
+    train, validation, _ = causal_lm._load_splits(str(path), None, 0.5, seed=0)
+    assert (len(train), len(validation)) == (1, 2)
 
 
 def test_ids_to_text_joins_pieces_and_stops_at_the_end():
@@ -126,12 +142,15 @@ def test_ids_to_text_joins_pieces_and_stops_at_the_end():
     "kwargs, message",
     [
         ({"temperature": 0}, "temperature=0"),
+        # Checked again by generate, which runs after training.
+        ({"temperature": float("inf")}, "temperature=inf"),
         ({"top_k": -1}, "top_k=-1"),
         ({"vocabulary": "bpe"}, "vocabulary='bpe'"),
         ({"max_length": 4, "prompt_tokens": 3}, "max_length=4, prompt_tokens=3"),
         ({"epochs": 0}, "epochs=0"),
         ({"validation_fraction": 1.0}, "validation_fraction=1.0"),
         ({"text_column": "en"}, "text_column needs a text_file"),
+        ({"on_bad_rows": "ignore"}, "on_bad_rows='ignore'"),
         # A slice would keep all but the last 5 texts, or samples.
         ({"max_train_texts": -5}, "max_train_texts=-5"),
         ({"max_validation_texts": 0}, "max_validation_texts=0"),

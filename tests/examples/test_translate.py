@@ -11,7 +11,7 @@ from tests.examples.interruptions import (
     final_checkpoint,
     run_killed_then_rerun,
 )
-from tftransformer.data import SEQUENCE_RESERVED_TOKENS
+from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError
 from tftransformer.finetune import write_checkpoint
 
 # A toy language pair: each source word has one translation, kept in order.
@@ -136,6 +136,9 @@ def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
         ({"batch_size": 0}, "batch_size=0"),
         ({"max_length": 2}, "max_length=2"),
         ({"beam_width": 0}, "beam_width=0"),
+        # Checked again by beam_search, which runs after training.
+        ({"length_penalty": -1.0}, "length_penalty=-1.0"),
+        ({"length_penalty": float("nan")}, "length_penalty=nan"),
         ({"test_size": 500}, "too few for test_size=500"),
         ({"validation_size": -1}, "validation_size=-1"),
         ({"max_train_pairs": 0}, "max_train_pairs=0"),
@@ -144,6 +147,7 @@ def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
         ({"max_train_minutes": 0}, "max_train_minutes=0"),
         ({"max_train_minutes": -1.0}, "max_train_minutes=-1.0"),
         ({"target_column": "0"}, "source_column and target_column must differ"),
+        ({"on_bad_rows": "ignore"}, "on_bad_rows='ignore'"),
         ({"seed": -1}, "seed=-1"),
     ],
 )
@@ -155,6 +159,18 @@ def test_rejects_bad_arguments(tmp_path, kwargs, message):
             **{**TINY, **kwargs},
         )
     assert not (tmp_path / "run").exists()
+
+
+def test_on_bad_rows_skips_the_lines_the_error_names(tmp_path):
+    path = write_pairs(tmp_path, n=50)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("a line without a tab\n")
+    run = dict(pairs_file=path, model_dir=str(tmp_path / "run"), **TINY)
+    with pytest.raises(DataError, match="line 51: .*on_bad_rows='skip'"):
+        translate.run(**run)
+    # Skipped, the 50 good pairs remain: too few for this test split.
+    with pytest.raises(ValueError, match="has 50 pairs: too few for test_size=500"):
+        translate.run(**{**run, "on_bad_rows": "skip", "test_size": 500})
 
 
 def _no_decoding(decode, source_ids, batch_size):

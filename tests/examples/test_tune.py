@@ -89,6 +89,7 @@ def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
         ({"hp": ["dropout=0.1"], "space_file": "space.json"}, "not both"),
         ({"epochs": 0}, "epochs=0"),
         ({"seed": -1}, "seed=-1"),
+        ({"on_bad_rows": "ignore"}, "on_bad_rows="),
     ],
 )
 def test_bad_spaces_fail_before_any_trial(tiny_preset, tmp_path, kwargs, message):

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from tftransformer._arguments import check_on_bad_rows
 from tftransformer.data.data_error import DataError
 from tftransformer.data.text_classification_data import TextClassificationData
 from tftransformer.data.tfds_loaders import (
@@ -388,11 +389,7 @@ def load_text_classification_file(
             "text_pair_column must be None or a non-empty string. Received: "
             f"text_pair_column={text_pair_column!r}"
         )
-    if on_bad_rows not in ("error", "skip"):
-        raise ValueError(
-            'on_bad_rows must be "error" or "skip". Received: '
-            f"on_bad_rows={on_bad_rows!r}"
-        )
+    check_on_bad_rows(on_bad_rows)
     if file_format is not None and file_format not in SUPPORTED_FORMATS:
         raise ValueError(
             f"file_format must be None or one of {SUPPORTED_FORMATS}. Received: "
@@ -618,6 +615,8 @@ def load_text_classification_splits(
     )
     ```
     """
+    # Also for the embedded data, which never reads it: a typo fails at once.
+    check_on_bad_rows(on_bad_rows)
     if train_source is None:
         if validation_source or test_source:
             raise ValueError(

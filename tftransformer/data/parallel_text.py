@@ -27,6 +27,7 @@ import subprocess
 
 from absl import logging
 
+from tftransformer._arguments import check_on_bad_rows
 from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import _field_size_limit, _read_text
 
@@ -85,11 +86,7 @@ def load_sentence_pairs(
     english, spanish = load_sentence_pairs("bible.tsv", "en", "es")
     ```
     """
-    if on_bad_rows not in ("error", "skip"):
-        raise ValueError(
-            "on_bad_rows must be 'error' or 'skip'. "
-            f"Received: on_bad_rows={on_bad_rows!r}"
-        )
+    check_on_bad_rows(on_bad_rows)
     if max_pairs is not None and (
         isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs <= 0
     ):

@@ -14,6 +14,7 @@ import re
 import numpy as np
 from absl import logging
 
+from tftransformer._arguments import check_on_bad_rows
 from tftransformer.data.data_error import DataError
 from tftransformer.data.text_classification_data import TextClassificationData
 
@@ -150,11 +151,7 @@ def load_tfds_text_classification(
         )
     if not isinstance(split, str) or not split:
         raise ValueError(f"split must be a non-empty string. Received: split={split!r}")
-    if on_bad_rows not in ("error", "skip"):
-        raise ValueError(
-            'on_bad_rows must be "error" or "skip". Received: '
-            f"on_bad_rows={on_bad_rows!r}"
-        )
+    check_on_bad_rows(on_bad_rows)
     import tensorflow_datasets as tfds
 
     source = f"tfds:{name}:{split}"
