@@ -1092,19 +1092,12 @@ def run_peer_process(peer, config, mode="throughput", log_path=None):
             return json.load(f)
 
 
-def cpu_description():
-    """CPU model, logical cores and the cores this process may use."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {"cpu": model, "logical_cores": os.cpu_count(), "usable_cores": usable}
+def _describe_machine():
+    # CPU features included: a bfloat16 step is faster than float32 with
+    # AVX512_BF16 and slower without it.
+    import tftransformer as tft
+
+    return tft.distribute.describe_machine()
 
 
 def _median(values):
@@ -1238,8 +1231,7 @@ def format_markdown(results):
         "# Fine-tuning throughput",
         "",
         f"- date: {results['date']}",
-        f"- machine: {machine['cpu']}; {machine['logical_cores']} logical cores, "
-        f"{machine['usable_cores']} usable; 1-minute load average "
+        f"- machine: {machine['summary']}; 1-minute load average "
         f"{results['load_average_before']:.2f} before, "
         f"{results['load_average_after']:.2f} after",
         f"- command: `{results['command']}`",
@@ -1449,7 +1441,7 @@ def run_benchmark(
         "date": datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"
         ),
-        "machine": cpu_description(),
+        "machine": _describe_machine(),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg()[0],
         "command": command or " ".join(shlex.quote(a) for a in sys.argv),

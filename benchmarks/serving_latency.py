@@ -19,7 +19,6 @@ python benchmarks/serving_latency.py --calls_batch_1=20 --calls_batch_32=5
 """
 
 import os
-import platform
 import tempfile
 import time
 
@@ -55,20 +54,6 @@ def make_batches(texts, batch_size, num_calls):
         start = call * batch_size
         batches.append([texts[(start + i) % len(texts)] for i in range(batch_size)])
     return batches
-
-
-def cpu_description():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return f"{model}; {os.cpu_count()} logical cores, {usable} usable by this process"
 
 
 def run(
@@ -173,7 +158,7 @@ def run(
     if verbose:
         lengths = [len(t.split()) for t in texts]
         print(
-            f"\nMachine: {cpu_description()}\n"
+            f"\nMachine: {tft.distribute.describe_machine()['summary']}\n"
             f"TensorFlow {tf.__version__}, Keras {keras.__version__}, keras-hub "
             f"{keras_hub.__version__}; 1-minute load average {load_before:.2f} "
             f"before timing, {os.getloadavg()[0]:.2f} after\n"

@@ -64,7 +64,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import resource
 import shlex
 import shutil
@@ -183,29 +182,6 @@ def parse_learning_rates(overrides):
             )
         rates[name] = rate
     return rates
-
-
-def machine_description():
-    """CPU model, core counts and memory of this machine, as one line."""
-    model = platform.processor() or platform.machine()
-    memory = None
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    memory = int(line.split()[1]) / 1024**2
-                    break
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    text = f"{model}; {os.cpu_count()} logical cores, {usable} usable"
-    if memory is not None:
-        text += f"; {memory:.0f} GiB memory"
-    return text
 
 
 def _check_positive(name, value, allow_none=False):
@@ -338,7 +314,7 @@ def run(
     results = {
         "date": datetime.date.today().isoformat(),
         "finished_at": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": machine_description(),
+        "machine": _machine_summary(),
         "versions": finished[0]["versions"] if finished else None,
         "command": command,
         "settings": settings,
@@ -354,6 +330,13 @@ def run(
         print(markdown)
         print(f"Written to {output_dir}/results.json and results.md")
     return rows
+
+
+def _machine_summary():
+    # Imported here: the strategies run in child processes.
+    import tftransformer as tft
+
+    return tft.distribute.describe_machine()["summary"]
 
 
 def _run_child(name, learning_rate, settings, output_dir, keep_models):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from tftransformer import presets
+from tftransformer import distribute, presets
 from tftransformer.models import (
     TextClassifierPreprocessor,
     TokenClassifierPreprocessor,
@@ -574,3 +574,22 @@ def test_load_model_errors(tmp_path):
         presets.load_model(str(tmp_path / "c.json"))
     with pytest.raises(FileNotFoundError, match="preprocessor.json"):
         presets.load_preprocessor(directory)
+
+
+def test_an_emulated_precision_is_logged_once(keras_hub_preset, monkeypatch):
+    directory, _ = keras_hub_preset
+    messages = []
+    monkeypatch.setattr(presets, "_WARNED_PRECISIONS", set())
+    monkeypatch.setattr(
+        presets.logging, "warning", lambda fmt, *args: messages.append(fmt % args)
+    )
+    monkeypatch.setattr(
+        distribute, "precision_warning", lambda precision: f"{precision} is slow."
+    )
+    presets.load_backbone(directory, sequence_length=8)
+    assert messages == []
+    for _ in range(2):
+        presets.load_backbone(directory, sequence_length=8, dtype="mixed_bfloat16")
+    assert messages == [
+        "bfloat16 is slow. Measure it against float32 before keeping it."
+    ]

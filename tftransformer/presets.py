@@ -23,6 +23,7 @@ from contextlib import contextmanager
 import h5py
 import keras
 import keras_hub
+from absl import logging
 
 from tftransformer.version import __version__
 
@@ -163,8 +164,32 @@ def load_backbone(preset=EMBEDDED_PRESET, sequence_length=128, dtype=None):
     if preset == EMBEDDED_PRESET:
         preset = embedded_preset_path()
     if _is_remote_preset(preset):
-        return _load_remote_backbone(preset, sequence_length, dtype)
+        backbone, preprocessor = _load_remote_backbone(preset, sequence_length, dtype)
+    else:
+        backbone, preprocessor = _load_local_backbone(preset, sequence_length, dtype)
+    _warn_if_precision_is_emulated(backbone.dtype_policy.compute_dtype)
+    return backbone, preprocessor
 
+
+# Compute dtypes already warned about: one warning per process.
+_WARNED_PRECISIONS = set()
+
+
+def _warn_if_precision_is_emulated(compute_dtype):
+    """Logs once why a 16-bit compute dtype would train slower here."""
+    from tftransformer import distribute
+
+    if compute_dtype not in ("bfloat16", "float16"):
+        return
+    if compute_dtype in _WARNED_PRECISIONS:
+        return
+    message = distribute.precision_warning(compute_dtype)
+    if message:
+        _WARNED_PRECISIONS.add(compute_dtype)
+        logging.warning("%s Measure it against float32 before keeping it.", message)
+
+
+def _load_local_backbone(preset, sequence_length, dtype):
     directory = os.path.abspath(os.path.expanduser(preset))
     max_length, tokenizer_kwargs = _check_local_preset(preset, directory)
     _check_sequence_length(sequence_length, max_length, preset)

@@ -312,7 +312,12 @@ def test_accuracy_table(bench):
     report = bench.format_markdown(
         {
             "date": "today",
-            "machine": {"cpu": "cpu", "logical_cores": 2, "usable_cores": 2},
+            "machine": {
+                "cpu": "cpu",
+                "logical_cores": 2,
+                "usable_cores": 2,
+                "summary": "Some CPU; avx2 avx512_bf16",
+            },
             "load_average_before": 0.1,
             "load_average_after": 0.1,
             "command": "cmd",
@@ -325,6 +330,8 @@ def test_accuracy_table(bench):
             "fixed_shape": fixed_rows,
         }
     )
+    # The CPU features decide how a precision compares: they are reported.
+    assert "- machine: Some CPU; avx2 avx512_bf16; 1-minute load average" in report
     assert "| ours | 0.800 | 4 | 25.0 | 1.00x | 500 |" in report
     assert "| torch | 0.750 | 8 | 12.5 | 0.50x | 500 |" in report
     # torch ran no throughput repeat: it is not in the throughput table.
