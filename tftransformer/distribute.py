@@ -548,12 +548,10 @@ def precision_warning(precision, strategy=None):
         )
     if kind == "GPU":
         needed = _NATIVE_GPU_CAPABILITY[name]
-        for gpu in tf.config.list_physical_devices("GPU"):
-            details = tf.config.experimental.get_device_details(gpu)
-            capability = details.get("compute_capability")
-            if capability is not None and tuple(capability) < needed:
+        for gpu_name, capability in _gpu_details():
+            if capability is not None and capability < needed:
                 return (
-                    f"{name} on {details.get('device_name', gpu.name)} (compute "
+                    f"{name} on {gpu_name} (compute "
                     f"capability {capability[0]}.{capability[1]}): {name} "
                     f"tensor cores need {needed[0]}.{needed[1]} or higher, so "
                     "it is emulated and usually slower than float32."
@@ -615,20 +613,18 @@ def describe_machine():
                     break
     except (OSError, ValueError, IndexError):
         pass
-    gpus = []
-    for gpu in tf.config.list_physical_devices("GPU"):
-        details = tf.config.experimental.get_device_details(gpu)
-        capability = details.get("compute_capability")
-        gpus.append(
-            {
-                "name": details.get("device_name", gpu.name),
-                "compute_capability": (
-                    None if capability is None else ".".join(map(str, capability))
-                ),
-            }
-        )
+    gpus = [
+        {
+            "name": name,
+            "compute_capability": (
+                None if capability is None else ".".join(map(str, capability))
+            ),
+        }
+        for name, capability in _gpu_details()
+    ]
+    model = _cpu_model()
     parts = [
-        _cpu_model(),
+        model,
         f"{os.cpu_count()} logical cores, {usable} usable",
         " ".join(features) or "no AVX2, AVX-512, AMX, SVE or BF16",
     ]
@@ -642,7 +638,7 @@ def describe_machine():
         or "no GPU"
     )
     return {
-        "cpu": _cpu_model(),
+        "cpu": model,
         "logical_cores": os.cpu_count(),
         "usable_cores": usable,
         "cpu_features": features,
@@ -650,6 +646,21 @@ def describe_machine():
         "gpus": gpus,
         "summary": "; ".join(parts),
     }
+
+
+def _gpu_details():
+    """(name, compute capability tuple or None) of each physical GPU."""
+    details = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        info = tf.config.experimental.get_device_details(gpu)
+        capability = info.get("compute_capability")
+        details.append(
+            (
+                info.get("device_name", gpu.name),
+                None if capability is None else tuple(capability),
+            )
+        )
+    return details
 
 
 def _compute_device_kind(strategy):

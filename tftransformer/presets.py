@@ -171,7 +171,7 @@ def load_backbone(preset=EMBEDDED_PRESET, sequence_length=128, dtype=None):
     return backbone, preprocessor
 
 
-# Compute dtypes already warned about: one warning per process.
+# Compute dtypes already checked: at most one warning each per process.
 _WARNED_PRECISIONS = set()
 
 
@@ -183,9 +183,10 @@ def _warn_if_precision_is_emulated(compute_dtype):
         return
     if compute_dtype in _WARNED_PRECISIONS:
         return
+    # The hardware does not change within a process: ask once per dtype.
+    _WARNED_PRECISIONS.add(compute_dtype)
     message = distribute.precision_warning(compute_dtype)
     if message:
-        _WARNED_PRECISIONS.add(compute_dtype)
         logging.warning("%s Measure it against float32 before keeping it.", message)
 
 
