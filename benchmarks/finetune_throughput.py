@@ -562,7 +562,10 @@ def _step_timer():
 def _keras_dims(model, backbone, frozen_layers=0):
     import numpy as np
 
-    from tftransformer.finetune import embedding_layers, encoder_layers
+    from tftransformer.finetune import (
+        embedding_layers,
+        encoder_layers,
+    )
 
     embedding_ids = {
         id(weight)

@@ -206,9 +206,9 @@ def run(
     run_config = {
         name: value for name, value in settings.items() if name not in RESUMABLE_CHANGES
     }
-    run_config["data_sha256"] = tft.finetune.fingerprint(train_texts, validation_texts)
+    run_config["data_sha256"] = tft.training.fingerprint(train_texts, validation_texts)
     # Refuse another run's output directory before writing anything.
-    tft.finetune.check_run_directory(model_dir, run_config)
+    tft.training.check_run_directory(model_dir, run_config)
 
     if vocabulary == "learned":
         tokens = tft.data.learn_word_piece_vocabulary(train_texts, min_token_count)
@@ -248,7 +248,7 @@ def run(
         )
     if chief:
         # Left by a run killed while saving model.keras.
-        tft.finetune.remove_temporary_files(model_dir)
+        tft.training.remove_temporary_files(model_dir)
 
     def train_dataset(epoch):
         # Shuffled by (seed, epoch) alone, so that a resumed epoch sees the
@@ -258,7 +258,7 @@ def run(
             global_batch,
             max_length,
             shuffle=True,
-            seed=tft.finetune.epoch_seed(seed, epoch),
+            seed=tft.training.epoch_seed(seed, epoch),
         )
 
     # Made once: kept as the first epoch's data.
@@ -308,7 +308,7 @@ def run(
     initial_perplexity = math.exp(initial_nll["nll"])
     if verbose:
         print(f"Validation perplexity at initialization: {initial_perplexity:.1f}")
-    callbacks = tft.distribute.training_callbacks(
+    callbacks = tft.training.training_callbacks(
         model_dir,
         strategy,
         monitor="val_nll",
@@ -323,7 +323,7 @@ def run(
         max_train_minutes=max_train_minutes,
     )
     resumable = next(
-        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+        c for c in callbacks if isinstance(c, tft.training.ResumableTraining)
     )
     history = model.fit(
         resumable.epoch_dataset(
@@ -382,7 +382,7 @@ def run(
         tft.distribute.write_dir(model_dir, strategy), "model.keras"
     )
     # Atomic: a kill while saving must not leave a torn model.keras.
-    with tft.finetune.atomic_write(model_path) as temporary:
+    with tft.training.atomic_write(model_path) as temporary:
         model.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     if chief:

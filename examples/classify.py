@@ -223,15 +223,15 @@ def run(
             f"validation, {len(test)} test; labels {list(labels)}"
         )
     # Refuse another run's output directory before writing anything.
-    run_config["data_sha256"] = tft.finetune.fingerprint(
+    run_config["data_sha256"] = tft.training.fingerprint(
         train.texts, train.labels, train.text_pairs, validation.texts, validation.labels
     )
     run_dirs = [os.path.join(model_dir, f"fold_{i}") for i in range(cv_folds or 0)]
     for directory in [model_dir] + run_dirs:
-        tft.finetune.check_run_directory(directory, run_config, list(labels))
+        tft.training.check_run_directory(directory, run_config, list(labels))
     if chief:
         # Left by a run killed while saving model.keras.
-        tft.finetune.remove_temporary_files(model_dir)
+        tft.training.remove_temporary_files(model_dir)
 
     def build_and_train(train_data, validation_data, run_dir):
         if augment_copies:
@@ -249,14 +249,14 @@ def run(
             classifier, tokenizer, strategy_name, first_epoch = build_classifier(
                 train_data
             )
-        summary = tft.finetune.describe_training(
+        summary = tft.training.describe_training(
             classifier, classifier.optimizer, strategy_name
         )
         if chief:
-            tft.finetune.write_training_summary(summary, run_dir)
+            tft.training.write_training_summary(summary, run_dir)
         if verbose:
-            print(tft.finetune.format_training_summary(summary))
-        callbacks = tft.distribute.training_callbacks(
+            print(tft.training.format_training_summary(summary))
+        callbacks = tft.training.training_callbacks(
             run_dir,
             strategy,
             monitor="val_accuracy",
@@ -267,7 +267,7 @@ def run(
             keep_final_checkpoint=True,
         )
         resumable = next(
-            c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+            c for c in callbacks if isinstance(c, tft.training.ResumableTraining)
         )
         # After the resume callback, so that they read the restored step.
         if gradual_unfreeze:
@@ -373,7 +373,7 @@ def run(
             global_batch,
             max_length,
             True,
-            tft.finetune.epoch_seed(seed, epoch),
+            tft.training.epoch_seed(seed, epoch),
         )
 
     def evaluate(classifier, tokenizer, data):
@@ -432,7 +432,7 @@ def run(
     model_path = os.path.join(out_dir, "model.keras")
     # Atomic: a kill while saving must not leave a torn model.keras, which a
     # rerun's check of model_dir could not read.
-    with tft.finetune.atomic_write(model_path) as temporary:
+    with tft.training.atomic_write(model_path) as temporary:
         classifier.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     export_path = None
@@ -498,7 +498,9 @@ def _find_learning_rate(
     up training, so the test trains those (`held_back` says so in the
     results).
     """
-    from tftransformer.finetune import describe_training
+    from tftransformer.training import (
+        describe_training,
+    )
     from tftransformer.tuning import find_learning_rate
 
     with strategy.scope():
@@ -607,7 +609,9 @@ def define_flags():
     """Defines the script's flags; only when it runs as a script, so that
     importing `run` from several examples in one process never clashes."""
     from tftransformer.distribute import STRATEGY_NAMES
-    from tftransformer.finetune import define_strategy_flags
+    from tftransformer.finetune import (
+        define_strategy_flags,
+    )
 
     flags.DEFINE_string(
         "preset",

@@ -75,7 +75,7 @@ def run(
         logs), `model_path`, `model`, `train_seconds` (of `fit`, summed over
         resumes), `predictions` (the
         test tags, one list per sentence) and `summary` (what trained, from
-        `tftransformer.finetune.describe_training`).
+        `tftransformer.training.describe_training`).
     """
     # The settings a resumed run must share with the run that checkpointed.
     run_config = {
@@ -140,13 +140,13 @@ def run(
             f"entity types {list(train.entity_types)}"
         )
     # Refuse another run's output directory before writing anything.
-    run_config["data_sha256"] = tft.finetune.fingerprint(
+    run_config["data_sha256"] = tft.training.fingerprint(
         train.words, train.tags, validation.words, validation.tags
     )
-    tft.finetune.check_run_directory(model_dir, run_config, list(tags))
+    tft.training.check_run_directory(model_dir, run_config, list(tags))
     if chief:
         # Left by a run killed while saving model.keras.
-        tft.finetune.remove_temporary_files(model_dir)
+        tft.training.remove_temporary_files(model_dir)
 
     backbone_dtype = None if mixed_precision == "none" else f"mixed_{mixed_precision}"
     # Model, optimizer and metrics live in the strategy's scope.
@@ -166,7 +166,7 @@ def run(
             batch_size=global_batch,
             max_length=max_length,
             shuffle=epoch is not None,
-            seed=tft.finetune.epoch_seed(seed, epoch or 0),
+            seed=tft.training.epoch_seed(seed, epoch or 0),
         )
 
     # Length buckets each end with a partial batch: the schedule counts the
@@ -207,16 +207,16 @@ def run(
             # float16 needs loss scaling; bfloat16 has float32's range.
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         tagger.compile(optimizer=optimizer, jit_compile=jit_compile)
-    summary = tft.finetune.describe_training(tagger, optimizer, strategy_name)
+    summary = tft.training.describe_training(tagger, optimizer, strategy_name)
     if chief:
-        tft.finetune.write_training_summary(summary, model_dir)
+        tft.training.write_training_summary(summary, model_dir)
     if verbose:
-        print(tft.finetune.format_training_summary(summary))
+        print(tft.training.format_training_summary(summary))
         print(f"Model: {preset} backbone, {steps} steps")
 
     # Before the default callbacks, so that they see `val_entity_f1`.
     callbacks = [tft.evaluation.EntityF1Callback(validation, global_batch)]
-    callbacks += tft.distribute.training_callbacks(
+    callbacks += tft.training.training_callbacks(
         model_dir,
         strategy,
         monitor="val_entity_f1",
@@ -228,7 +228,7 @@ def run(
         keep_final_checkpoint=True,
     )
     resumable = next(
-        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+        c for c in callbacks if isinstance(c, tft.training.ResumableTraining)
     )
     # After the resume callback, so that they read the restored step.
     if gradual_unfreeze:
@@ -265,7 +265,7 @@ def run(
     )
     # Atomic: a kill while saving must not leave a torn model.keras, which a
     # rerun's check of model_dir could not read.
-    with tft.finetune.atomic_write(model_path) as temporary:
+    with tft.training.atomic_write(model_path) as temporary:
         tagger.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     if chief:
@@ -392,7 +392,9 @@ def define_flags():
     """Defines the script's flags; only when it runs as a script, so that
     importing `run` from several examples in one process never clashes."""
     from tftransformer.distribute import STRATEGY_NAMES
-    from tftransformer.finetune import define_strategy_flags
+    from tftransformer.finetune import (
+        define_strategy_flags,
+    )
 
     flags.DEFINE_string(
         "preset",

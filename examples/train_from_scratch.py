@@ -91,10 +91,10 @@ def run(
         test = test.sample(max_eval_examples, seed)
     tokenizer = tft.data.embedded_tokenizer()
     # Refuse another run's output directory before writing anything.
-    tft.finetune.check_run_directory(model_dir, run_config)
+    tft.training.check_run_directory(model_dir, run_config)
     if chief:
         # Left by a run killed while saving model.keras.
-        tft.finetune.remove_temporary_files(model_dir)
+        tft.training.remove_temporary_files(model_dir)
 
     def dataset(data, epoch=None):
         # Training data (an `epoch`) is shuffled by (seed, epoch) alone, so a
@@ -106,7 +106,7 @@ def run(
             batch_size=global_batch,
             max_length=max_length,
             shuffle=epoch is not None,
-            seed=tft.finetune.epoch_seed(seed, epoch or 0),
+            seed=tft.training.epoch_seed(seed, epoch or 0),
             # The encoder takes no segment ids; extra dict keys would make
             # Keras match the inputs by position.
             feature_names=("token_ids", "padding_mask"),
@@ -142,7 +142,7 @@ def run(
             f"From scratch: {model.count_params():,} parameters, {len(train)} "
             f"training examples, {steps} steps"
         )
-    callbacks = tft.distribute.training_callbacks(
+    callbacks = tft.training.training_callbacks(
         model_dir,
         strategy,
         monitor="val_accuracy",
@@ -154,7 +154,7 @@ def run(
         keep_final_checkpoint=True,
     )
     resumable = next(
-        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+        c for c in callbacks if isinstance(c, tft.training.ResumableTraining)
     )
     history = model.fit(
         resumable.epoch_dataset(
@@ -175,7 +175,7 @@ def run(
     out_dir = tft.distribute.write_dir(model_dir, strategy)
     model_path = os.path.join(out_dir, "model.keras")
     # Atomic: a kill while saving must not leave a torn model.keras.
-    with tft.finetune.atomic_write(model_path) as temporary:
+    with tft.training.atomic_write(model_path) as temporary:
         model.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     if chief:

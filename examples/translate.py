@@ -218,17 +218,17 @@ def run(
     run_config = {
         name: value for name, value in settings.items() if name not in RESUMABLE_CHANGES
     }
-    run_config["data_sha256"] = tft.finetune.fingerprint(
+    run_config["data_sha256"] = tft.training.fingerprint(
         *splits["train"], *splits["validation"]
     )
     # Refuse another run's output directory before writing anything (the
     # vocabularies are written next).
-    tft.finetune.check_run_directory(model_dir, run_config)
+    tft.training.check_run_directory(model_dir, run_config)
 
     if chief:
         os.makedirs(model_dir, exist_ok=True)
         # Left by a run killed while saving model.keras.
-        tft.finetune.remove_temporary_files(model_dir)
+        tft.training.remove_temporary_files(model_dir)
     source_vocabulary = tft.data.learn_word_piece_vocabulary(
         splits["train"][0], min_token_count
     )
@@ -286,7 +286,7 @@ def run(
             global_batch,
             max_length,
             shuffle=epoch is not None,
-            seed=tft.finetune.epoch_seed(seed, epoch or 0),
+            seed=tft.training.epoch_seed(seed, epoch or 0),
         )
 
     # Made once: kept as the first epoch's data.
@@ -322,7 +322,7 @@ def run(
             f"{steps_per_epoch} steps per epoch"
         )
     has_validation = num_pairs["validation"] > 0
-    callbacks = tft.distribute.training_callbacks(
+    callbacks = tft.training.training_callbacks(
         model_dir,
         strategy,
         monitor="val_loss" if has_validation else "loss",
@@ -337,7 +337,7 @@ def run(
         max_train_minutes=max_train_minutes,
     )
     resumable = next(
-        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+        c for c in callbacks if isinstance(c, tft.training.ResumableTraining)
     )
     history = model.fit(
         resumable.epoch_dataset(
@@ -398,7 +398,7 @@ def run(
     out_dir = tft.distribute.write_dir(model_dir, strategy)
     model_path = os.path.join(out_dir, "model.keras")
     # Atomic: a kill while saving must not leave a torn model.keras.
-    with tft.finetune.atomic_write(model_path) as temporary:
+    with tft.training.atomic_write(model_path) as temporary:
         model.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     report = {

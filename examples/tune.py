@@ -79,7 +79,7 @@ def run(
     """
     import keras
 
-    from tftransformer import data, distribute, finetune, presets, tuning
+    from tftransformer import data, distribute, finetune, presets, training, tuning
     from tftransformer._arguments import check_int
 
     # Before any other TensorFlow call: strategies configure the devices.
@@ -161,7 +161,7 @@ def run(
         # of different searches together: refused.
         search_settings={
             "epochs": epochs,
-            "data_sha256": finetune.fingerprint(
+            "data_sha256": training.fingerprint(
                 list(train.texts),
                 train.labels,
                 list(validation.texts),

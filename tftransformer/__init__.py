@@ -15,6 +15,7 @@ from tftransformer import (
     layers,  # noqa: E402
     models,  # noqa: E402
     presets,  # noqa: E402
+    training,  # noqa: E402
     tuning,  # noqa: E402
 )
 from tftransformer.version import __version__  # noqa: E402
@@ -28,6 +29,7 @@ __all__ = [
     "layers",
     "models",
     "presets",
+    "training",
     "tuning",
     "__version__",
 ]

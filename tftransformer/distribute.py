@@ -18,7 +18,7 @@ import warnings
 
 import tensorflow as tf
 
-from tftransformer import _distribute_compat, finetune
+from tftransformer import _distribute_compat
 
 __all__ = [
     "STRATEGY_NAMES",
@@ -29,7 +29,7 @@ __all__ = [
     "is_chief",
     "precision_warning",
     "read_tf_config",
-    "training_callbacks",
+    "task_type",
     "write_dir",
 ]
 
@@ -380,83 +380,12 @@ def cleanup_write_dir(model_dir, strategy=None):
         tf.io.gfile.rmtree(path)
 
 
-def training_callbacks(model_dir, strategy=None, **kwargs):
-    """Returns `tftransformer.finetune.training_callbacks` for a distributed run.
+def task_type(strategy=None):
+    """Returns the multi-worker task type (`"chief"`, `"worker"`, ...) or None.
 
-    On the chief these are exactly `finetune.training_callbacks(model_dir)`.
-    On any other worker, checkpoints and logs go to `write_dir(model_dir)`,
-    and the `ResumableTraining` callback restores from the chief's
-    `model_dir/backup` but never writes or deletes there. When the whole
-    cluster restarts after a failure, every worker resumes from the chief's
-    last checkpoint; this needs a `model_dir` on a file system all workers
-    mount (NFS, a mounted bucket).
-
-    Args:
-        model_dir: the run's directory.
-        strategy: a `tf.distribute.Strategy`; defaults to the current one.
-        **kwargs: passed to `finetune.training_callbacks` (`monitor`, `mode`,
-            `patience`, `tensorboard`, `run_config`, `max_train_minutes`,
-            ...). The workers share one time budget: when any worker's
-            clock says stop, all stop after the same epoch. A multi-worker
-            run takes `save_freq="epoch"` only: a checkpoint within an epoch
-            reads the metrics, which all workers must read together.
-
-    Returns:
-        A list of `keras.callbacks.Callback`.
-
-    Raises:
-        ValueError: for an integer `save_freq` in a multi-worker run, or what
-            `finetune.training_callbacks` raises.
-
-    Example:
-    ```python
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=3,
-        callbacks=training_callbacks("/shared/runs/sst2", strategy),
-    )
-    cleanup_write_dir("/shared/runs/sst2", strategy)
-    ```
+    None for strategies running in one process.
     """
-    task_type, _, _ = _task(strategy)
-    save_freq = kwargs.get("save_freq", "epoch")
-    if task_type is not None and save_freq != "epoch":
-        raise ValueError(
-            "A multi-worker run checkpoints at epoch ends only: a checkpoint "
-            "within an epoch reads the metrics, which every worker must read "
-            "at the same time, and only the chief saves. Received: "
-            f"save_freq={save_freq!r}"
-        )
-    callbacks = finetune.training_callbacks(write_dir(model_dir, strategy), **kwargs)
-    if is_chief(strategy):
-        return callbacks
-    backup_dir = os.path.join(os.fspath(model_dir), finetune.BACKUP_DIR)
-    callbacks = [
-        _restore_only(callback, backup_dir)
-        if isinstance(callback, finetune.ResumableTraining)
-        else callback
-        for callback in callbacks
-    ]
-    (resumable,) = [c for c in callbacks if isinstance(c, finetune.ResumableTraining)]
-    for callback in callbacks:
-        if isinstance(callback, finetune.TimeBudget):
-            # The budget reads the run's time from the copy that trains.
-            callback.resumable = resumable
-    return callbacks
-
-
-def _restore_only(callback, directory):
-    """A copy of a `ResumableTraining` that reads `directory` and never writes."""
-    return finetune.ResumableTraining(
-        directory,
-        save_freq=callback.save_freq,
-        early_stopping=callback.early_stopping,
-        run_config=callback.run_config,
-        keep_final_checkpoint=callback.keep_final_checkpoint,
-        read_only=True,
-        verbose=callback.verbose,
-    )
+    return _task(strategy)[0]
 
 
 def _task(strategy):

@@ -112,7 +112,9 @@ def test_learning_rate_overrides_are_parsed(strategies):
 
 
 def test_every_strategy_is_a_valid_classify_combination(strategies):
-    from tftransformer.finetune import check_strategy_options
+    from tftransformer.finetune import (
+        check_strategy_options,
+    )
 
     names = set()
     for name in strategies.STRATEGY_NAMES:

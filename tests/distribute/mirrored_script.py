@@ -151,7 +151,7 @@ def pretrained(devices):
 def non_finite(devices):
     import keras
 
-    from tftransformer import distribute, finetune
+    from tftransformer import distribute, finetune, training
 
     strategy = distribute.get_strategy("mirrored", devices=devices)
     with strategy.scope():
@@ -165,7 +165,7 @@ def non_finite(devices):
             batch_size=4,
             epochs=1,
             verbose=0,
-            callbacks=[finetune.StopOnNonFiniteLoss()],
+            callbacks=[training.StopOnNonFiniteLoss()],
         )
     except Exception as error:  # noqa: BLE001 - the test reads which one.
         return {"error": type(error).__name__, "message": str(error)}

@@ -72,7 +72,7 @@ def main():
         }
     )
 
-    from tftransformer import distribute
+    from tftransformer import distribute, training
 
     # First, before any other TensorFlow op: the strategy sets up collectives.
     strategy = distribute.get_strategy("multi_worker")
@@ -136,7 +136,7 @@ def main():
             if args.crash_after_training:
                 os._exit(CRASH_EXIT_CODE)
 
-    callbacks = distribute.training_callbacks(
+    callbacks = training.training_callbacks(
         args.model_dir,
         strategy,
         monitor="val_loss",
@@ -146,11 +146,11 @@ def main():
         max_train_minutes=args.max_train_minutes,
     )
     if args.index == 1 and args.clock_skew_minutes:
-        (budget,) = [c for c in callbacks if isinstance(c, finetune.TimeBudget)]
+        (budget,) = [c for c in callbacks if isinstance(c, training.TimeBudget)]
         measured = budget._spent
         budget._spent = lambda now: measured(now) + 60 * args.clock_skew_minutes
     try:
-        distribute.training_callbacks(args.model_dir, strategy, save_freq=2)
+        training.training_callbacks(args.model_dir, strategy, save_freq=2)
         mid_epoch_saves_refused = False
     except ValueError:
         mid_epoch_saves_refused = True

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tftransformer import distribute, finetune
-from tftransformer.distribute import _local_tpu_present, _restore_only
+from tftransformer import distribute, training
+from tftransformer.distribute import _local_tpu_present
 
 TPU_VARIABLES = ("TPU_NAME", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS", "TPU_CONFIG")
 
@@ -174,31 +174,29 @@ def test_single_process_is_chief_and_writes_to_model_dir(tmp_path):
     assert model_dir.is_dir()
 
 
-def test_chief_callbacks_are_the_fine_tuning_callbacks(tmp_path):
-    callbacks = distribute.training_callbacks(tmp_path, tensorboard=False)
-    expected = finetune.training_callbacks(tmp_path, tensorboard=False)
-    assert [type(c) for c in callbacks] == [type(c) for c in expected]
-    (resumable,) = [c for c in callbacks if isinstance(c, finetune.ResumableTraining)]
+def test_the_chief_checkpoints_into_model_dir(tmp_path):
+    callbacks = training.training_callbacks(tmp_path, tensorboard=False)
+    (resumable,) = [c for c in callbacks if isinstance(c, training.ResumableTraining)]
     assert not resumable.read_only
-    assert resumable.directory == os.path.join(str(tmp_path), finetune.BACKUP_DIR)
+    assert resumable.directory == os.path.join(str(tmp_path), training.BACKUP_DIR)
 
 
 def test_a_worker_budget_reads_the_time_of_its_restore_only_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(distribute, "is_chief", lambda strategy=None: False)
-    callbacks = distribute.training_callbacks(
+    callbacks = training.training_callbacks(
         tmp_path, tensorboard=False, max_train_minutes=5
     )
-    (resumable,) = [c for c in callbacks if isinstance(c, finetune.ResumableTraining)]
-    (budget,) = [c for c in callbacks if isinstance(c, finetune.TimeBudget)]
+    (resumable,) = [c for c in callbacks if isinstance(c, training.ResumableTraining)]
+    (budget,) = [c for c in callbacks if isinstance(c, training.TimeBudget)]
     assert resumable.read_only
     assert budget.resumable is resumable
     # Before the checkpoint, which then records its stop.
     assert [type(c) for c in callbacks] == [
-        finetune.StopOnNonFiniteLoss,
+        training.StopOnNonFiniteLoss,
         keras.callbacks.EarlyStopping,
-        finetune.TimeBudget,
-        finetune.EpochWeightsCheckpoint,
-        finetune.ResumableTraining,
+        training.TimeBudget,
+        training.EpochWeightsCheckpoint,
+        training.ResumableTraining,
     ]
 
 
@@ -214,7 +212,7 @@ def test_a_worker_stops_on_non_finite_weights_as_the_chief_does(tmp_path):
     x = np.ones((4, 3), "float32")
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.1), "mse")
-    worker = finetune.ResumableTraining(tmp_path / "chief_backup", read_only=True)
+    worker = training.ResumableTraining(tmp_path / "chief_backup", read_only=True)
     with pytest.raises(FloatingPointError, match="non-finite"):
         model.fit(
             x, x[:, :1], epochs=2, verbose=0, callbacks=[_PoisonAtEpochEnd(), worker]
@@ -237,20 +235,25 @@ def test_a_worker_resumes_from_the_chief_checkpoint_without_writing(tmp_path):
         m.compile(keras.optimizers.SGD(0.1), "mse")
         return m
 
-    chief_callbacks = finetune.training_callbacks(
+    chief_callbacks = training.training_callbacks(
         tmp_path / "chief", monitor="loss", mode="min", tensorboard=False
     )
     chief = model()
     with pytest.raises(KeyboardInterrupt):
         chief.fit(x, y, epochs=3, verbose=0, callbacks=chief_callbacks + [_Interrupt()])
-    backup_dir = str(tmp_path / "chief" / finetune.BACKUP_DIR)
+    backup_dir = str(tmp_path / "chief" / training.BACKUP_DIR)
     files = sorted(os.listdir(backup_dir))
     stamps = [os.path.getmtime(os.path.join(backup_dir, f)) for f in files]
 
     (chief_resumable,) = [
-        c for c in chief_callbacks if isinstance(c, finetune.ResumableTraining)
+        c for c in chief_callbacks if isinstance(c, training.ResumableTraining)
     ]
-    worker_resumable = _restore_only(chief_resumable, backup_dir)
+    worker_resumable = training.ResumableTraining(
+        backup_dir,
+        early_stopping=chief_resumable.early_stopping,
+        run_config=chief_resumable.run_config,
+        read_only=True,
+    )
     assert worker_resumable.read_only
     worker = model()
     worker.fit(x, y, epochs=3, verbose=0, callbacks=[worker_resumable])

@@ -12,8 +12,11 @@ import numpy as np
 
 from tests.distribute.multi_worker_script import CRASH_EXIT_CODE
 from tests.distribute.processes import describe, free_ports, run_scripts
-from tftransformer import finetune
-from tftransformer.finetune.checkpointing import CHECKPOINT_FILE, read_checkpoint_state
+from tftransformer.training.checkpointing import (
+    BACKUP_DIR,
+    CHECKPOINT_FILE,
+    read_checkpoint_state,
+)
 
 
 def _run_workers(model_dir, log_dir, *args):
@@ -81,14 +84,14 @@ def test_two_workers_train_in_sync_and_only_the_chief_keeps_files(tmp_path):
 
 def test_workers_resume_from_the_chief_checkpoint_after_a_restart(tmp_path):
     model_dir = tmp_path / "run"
-    checkpoint = model_dir / finetune.BACKUP_DIR / CHECKPOINT_FILE
+    checkpoint = model_dir / BACKUP_DIR / CHECKPOINT_FILE
     # Both workers die as epoch 1 begins, after the chief checkpointed epoch 0.
     exit_codes, logs = _run_workers(
         model_dir, str(tmp_path / "crashed"), "--epochs=2", "--crash_at_epoch=1"
     )
     assert exit_codes == [CRASH_EXIT_CODE] * 2, describe(exit_codes, logs)
     assert read_checkpoint_state(checkpoint)["epoch"] == 1
-    assert not (model_dir / "workertemp_worker_1" / finetune.BACKUP_DIR).exists()
+    assert not (model_dir / "workertemp_worker_1" / BACKUP_DIR).exists()
 
     # The restarted cluster resumes from the chief's checkpoint, in sync.
     exit_codes, logs = _run_workers(model_dir, str(tmp_path / "resumed"), "--epochs=2")
@@ -109,7 +112,7 @@ def test_a_late_worker_resumes_a_finished_run_as_the_chief_does(tmp_path):
     # train. The chief must not delete the checkpoint before worker 1, late,
     # has read it, or worker 1 would train from scratch alone.
     model_dir = tmp_path / "run"
-    checkpoint = model_dir / finetune.BACKUP_DIR / CHECKPOINT_FILE
+    checkpoint = model_dir / BACKUP_DIR / CHECKPOINT_FILE
     exit_codes, logs = _run_workers(
         model_dir, str(tmp_path / "crashed"), "--epochs=1", "--crash_after_training"
     )

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from tftransformer.finetune import (
+from tftransformer.training import (
     BACKUP_DIR,
     CHECKPOINT_FILE,
     ResumableTraining,

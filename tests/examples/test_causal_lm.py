@@ -11,7 +11,9 @@ from absl import flags as absl_flags
 from examples import causal_lm
 from tests.examples.interruptions import assert_same_training, run_killed_then_rerun
 from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError, load_rotten_tomatoes
-from tftransformer.finetune import write_checkpoint
+from tftransformer.training import (
+    write_checkpoint,
+)
 
 TINY = dict(
     max_length=24,

@@ -19,8 +19,14 @@ from tftransformer.data import (
     load_wnut16,
 )
 from tftransformer.evaluation import extract_entities, predict_tags
-from tftransformer.finetune import frozen_layer_names, lora_variables, write_checkpoint
+from tftransformer.finetune import (
+    frozen_layer_names,
+    lora_variables,
+)
 from tftransformer.presets import load_backbone
+from tftransformer.training import (
+    write_checkpoint,
+)
 
 
 def write_conll(path, data):

@@ -9,7 +9,9 @@ from tests.examples.interruptions import (
     final_checkpoint,
     run_killed_then_rerun,
 )
-from tftransformer.finetune import write_checkpoint
+from tftransformer.training import (
+    write_checkpoint,
+)
 
 TINY = dict(
     num_layers=1,

@@ -12,7 +12,9 @@ from tests.examples.interruptions import (
     run_killed_then_rerun,
 )
 from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError
-from tftransformer.finetune import write_checkpoint
+from tftransformer.training import (
+    write_checkpoint,
+)
 
 # A toy language pair: each source word has one translation, kept in order.
 LEXICON = {

@@ -22,7 +22,9 @@ from tftransformer.export import (
     has_lora,
     read_warmup_requests,
 )
-from tftransformer.finetune import merge_lora
+from tftransformer.finetune import (
+    merge_lora,
+)
 from tftransformer.models import TextClassifier, TextClassifierPreprocessor
 
 predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")

@@ -8,7 +8,11 @@ from tests.finetune.tiny_models import (
     tiny_functional_encoder,
     tiny_tftransformer_encoder,
 )
-from tftransformer.finetune import embedding_layers, encoder_layers, find_backbone
+from tftransformer.finetune import (
+    embedding_layers,
+    encoder_layers,
+    find_backbone,
+)
 
 
 def _nested_functional_encoder():

@@ -10,7 +10,11 @@ from tests.finetune.strategy_models import (
     tiny_token_classifier,
 )
 from tests.finetune.tiny_models import BERT_EMBEDDINGS
-from tftransformer.finetune import freeze_backbone, freeze_layers, frozen_layer_names
+from tftransformer.finetune import (
+    freeze_backbone,
+    freeze_layers,
+    frozen_layer_names,
+)
 from tftransformer.models import TextClassifier, TokenClassifier
 
 

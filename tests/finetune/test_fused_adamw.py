@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tftransformer.finetune import FusedAdamW, WarmupLinearDecay, create_optimizer
+from tftransformer.finetune import (
+    FusedAdamW,
+    WarmupLinearDecay,
+    create_optimizer,
+)
 
 SHAPES = [(40, 8), (8, 3), (3,), (8,)]
 

@@ -11,12 +11,14 @@ from tests.finetune.strategy_models import (
 from tests.finetune.tiny_models import BERT_EMBEDDINGS
 from tftransformer.finetune import (
     GradualUnfreezing,
-    ResumableTraining,
     backbone_sublayers,
     classification_loss,
     create_optimizer,
     freeze_layers,
     frozen_layer_names,
+)
+from tftransformer.training import (
+    ResumableTraining,
 )
 
 BETA_1, BETA_2 = 0.9, 0.999

@@ -6,7 +6,11 @@ import pytest
 
 from tftransformer import presets
 from tftransformer.data import load_rotten_tomatoes, make_classification_dataset
-from tftransformer.finetune import classification_loss, encoder_layers, freeze_layers
+from tftransformer.finetune import (
+    classification_loss,
+    encoder_layers,
+    freeze_layers,
+)
 from tftransformer.models import TextClassifier
 
 

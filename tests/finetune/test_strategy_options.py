@@ -4,7 +4,10 @@ import sys
 import pytest
 from absl import flags
 
-from tftransformer.finetune import check_strategy_options, define_strategy_flags
+from tftransformer.finetune import (
+    check_strategy_options,
+    define_strategy_flags,
+)
 
 
 @pytest.mark.parametrize(

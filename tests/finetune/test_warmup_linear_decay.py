@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tftransformer.finetune import WarmupLinearDecay
+from tftransformer.finetune import (
+    WarmupLinearDecay,
+)
 
 # peak 0.01, 10 warmup steps, 110 steps in all: the decay spans steps 10-110.
 WARMUP_THEN_DECAY_TO_ZERO = dict(

@@ -239,7 +239,9 @@ def test_fit_logs_per_task_metrics(tiny_preset):
 
 
 def test_save_and_load_round_trip(tiny_preset, tmp_path):
-    from tftransformer.finetune import freeze_layers
+    from tftransformer.finetune import (
+        freeze_layers,
+    )
 
     model = build(tiny_preset)
     spread_heads(model)

@@ -6,7 +6,9 @@ import tensorflow as tf
 
 from tftransformer.data import embedded_tokenizer, make_tagging_dataset
 from tftransformer.evaluation import evaluate_tagger, predict_entities, predict_tags
-from tftransformer.finetune import freeze_layers
+from tftransformer.finetune import (
+    freeze_layers,
+)
 from tftransformer.models import TokenClassifier, TokenClassifierPreprocessor
 
 TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]

@@ -97,16 +97,16 @@ def main(preset, train_file, model_dir, output, seconds, min_epochs):
             seed=seed,
         )
 
-    callbacks = tft.finetune.training_callbacks(
+    callbacks = tft.training.training_callbacks(
         model_dir, patience=max_epochs, save_freq=3, keep_final_checkpoint=True
     )
     resumable = next(
-        c for c in callbacks if isinstance(c, tft.finetune.ResumableTraining)
+        c for c in callbacks if isinstance(c, tft.training.ResumableTraining)
     )
     recorder = Recorder(seconds, min_epochs)
     classifier.fit(
         resumable.epoch_dataset(
-            lambda epoch: dataset(True, tft.finetune.epoch_seed(0, epoch))
+            lambda epoch: dataset(True, tft.training.epoch_seed(0, epoch))
         ),
         validation_data=dataset(False, 0),
         epochs=max_epochs,

@@ -13,7 +13,9 @@ import pytest
 from examples import classify
 from tests.reliability.conftest import write_csv
 from tftransformer.data import DataError
-from tftransformer.finetune import write_checkpoint
+from tftransformer.training import (
+    write_checkpoint,
+)
 
 TINY = dict(epochs=1, batch_size=8, max_length=32, learning_rate=1e-3, verbose=0)
 GOOD_ROWS = [("a fine film", "good"), ("a dull mess", "bad")] * 4

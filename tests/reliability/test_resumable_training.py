@@ -16,14 +16,16 @@ import pytest
 import tensorflow as tf
 
 from tftransformer.finetune import (
+    classification_loss,
+    create_optimizer,
+    resumable_training,
+)
+from tftransformer.training import (
     CHECKPOINT_FILE,
     ResumableTraining,
     StopOnNonFiniteLoss,
-    classification_loss,
-    create_optimizer,
     epoch_seed,
     read_checkpoint,
-    resumable_training,
     training_callbacks,
 )
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tftransformer import presets
-from tftransformer.finetune import (
+from tftransformer.training import (
     atomic_write,
     check_run_directory,
     read_checkpoint,

@@ -10,21 +10,6 @@ from tftransformer.finetune.backbone_layers import (
     encoder_layers,
     find_backbone,
 )
-from tftransformer.finetune.callbacks import training_callbacks
-from tftransformer.finetune.checkpointing import (
-    BACKUP_DIR,
-    CHECKPOINT_FILE,
-    atomic_write,
-    check_run_directory,
-    epoch_seed,
-    fingerprint,
-    read_checkpoint,
-    read_checkpoint_state,
-    remove_temporary_files,
-    save_weights_atomically,
-    write_checkpoint,
-)
-from tftransformer.finetune.epoch_weights_checkpoint import EpochWeightsCheckpoint
 from tftransformer.finetune.freezing import (
     backbone_sublayers,
     freeze_backbone,
@@ -53,7 +38,6 @@ from tftransformer.finetune.optimizers import (
     count_train_steps,
     create_optimizer,
 )
-from tftransformer.finetune.resumable_training import ResumableTraining
 from tftransformer.finetune.shrink import (
     head_importance,
     keep_layers,
@@ -63,41 +47,19 @@ from tftransformer.finetune.shrink import (
 from tftransformer.finetune.smoothed_sparse_categorical_crossentropy import (
     SmoothedSparseCategoricalCrossentropy,
 )
-from tftransformer.finetune.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.finetune.strategy_options import (
     check_strategy_options,
     define_strategy_flags,
 )
-from tftransformer.finetune.time_budget import TimeBudget
 from tftransformer.finetune.trainable_state import (
     apply_trainable_change,
     capture_trainable_state,
     prepare_optimizer,
     restore_trainable_state,
 )
-from tftransformer.finetune.training_summary import (
-    describe_training,
-    format_training_summary,
-    write_training_summary,
-)
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
 
 __all__ = [
-    "BACKUP_DIR",
-    "CHECKPOINT_FILE",
-    "EpochWeightsCheckpoint",
-    "ResumableTraining",
-    "StopOnNonFiniteLoss",
-    "TimeBudget",
-    "atomic_write",
-    "check_run_directory",
-    "epoch_seed",
-    "fingerprint",
-    "read_checkpoint",
-    "read_checkpoint_state",
-    "remove_temporary_files",
-    "save_weights_atomically",
-    "write_checkpoint",
     "WEIGHT_DECAY_EXCLUSIONS",
     "FusedAdamW",
     "GradualUnfreezing",
@@ -116,11 +78,9 @@ __all__ = [
     "count_train_steps",
     "create_optimizer",
     "define_strategy_flags",
-    "describe_training",
     "embedding_layers",
     "encoder_layers",
     "find_backbone",
-    "format_training_summary",
     "freeze_backbone",
     "freeze_layers",
     "freeze_layers_by_name",
@@ -138,6 +98,4 @@ __all__ = [
     "restart_lora_adapters",
     "restore_trainable_state",
     "save_lora_weights",
-    "training_callbacks",
-    "write_training_summary",
 ]

@@ -56,7 +56,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
 
     The stage follows the epoch number, or with `every_steps` the
     optimizer's step count (`optimizer.iterations`), so a resumed run (see
-    `tftransformer.finetune.ResumableTraining`, placed before this callback)
+    `tftransformer.training.ResumableTraining`, placed before this callback)
     or a second `fit` with the same optimizer picks up the stage it had
     reached. Whatever is still frozen when training ends stays frozen.
 

@@ -36,7 +36,7 @@ class HeadWarmup(keras.callbacks.Callback):
     records the strategy's freeze, not the warmup's.
 
     Steps are the optimizer's step count (`optimizer.iterations`): a resumed
-    run (see `tftransformer.finetune.ResumableTraining`, placed before this
+    run (see `tftransformer.training.ResumableTraining`, placed before this
     callback) or a second `fit` with the same optimizer does not warm up
     again once `steps` are done.
 

@@ -54,7 +54,9 @@ class _Hyperband(_RecordingTuner, keras_tuner.Hyperband):
             # A continuation trial: KerasTuner loaded an earlier trial's
             # weights, which Keras loads into LoRA layers as merged kernels
             # and all-zero adapters, which would never train.
-            from tftransformer.finetune import restart_lora_adapters
+            from tftransformer.finetune import (
+                restart_lora_adapters,
+            )
 
             restart_lora_adapters(model)
         return model
@@ -256,7 +258,7 @@ def _check_search_settings(project_dir, settings):
             f"{path} is not readable ({e}); pass overwrite=True (--overwrite) "
             "to start the project afresh, or choose another project_name."
         ) from None
-    from tftransformer.finetune.checkpointing import _differences
+    from tftransformer.training.checkpointing import _differences
 
     changes = _differences(saved, settings) if isinstance(saved, dict) else []
     if changes:

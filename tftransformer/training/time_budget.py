@@ -3,8 +3,8 @@ import time
 
 import keras
 
-from tftransformer.finetune._workers import any_worker
-from tftransformer.finetune.resumable_training import ResumableTraining
+from tftransformer.training._workers import any_worker
+from tftransformer.training.resumable_training import ResumableTraining
 
 
 class TimeBudget(keras.callbacks.Callback):

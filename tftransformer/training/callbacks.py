@@ -5,17 +5,19 @@ import os
 
 import keras
 
-from tftransformer.finetune.checkpointing import BACKUP_DIR
-from tftransformer.finetune.epoch_weights_checkpoint import EpochWeightsCheckpoint
-from tftransformer.finetune.resumable_training import ResumableTraining
-from tftransformer.finetune.stop_on_non_finite_loss import StopOnNonFiniteLoss
-from tftransformer.finetune.time_budget import TimeBudget
+from tftransformer import distribute
+from tftransformer.training.checkpointing import BACKUP_DIR
+from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
+from tftransformer.training.resumable_training import ResumableTraining
+from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
+from tftransformer.training.time_budget import TimeBudget
 
 __all__ = ["training_callbacks"]
 
 
 def training_callbacks(
     model_dir,
+    strategy=None,
     monitor="val_accuracy",
     mode="max",
     patience=2,
@@ -52,8 +54,21 @@ def training_callbacks(
     - with `tensorboard`, `keras.callbacks.TensorBoard` logging to
       `model_dir/logs`.
 
+    Under `tf.distribute`, only the chief writes into `model_dir`. On any
+    other worker of a multi-worker run, checkpoints and logs go to
+    `distribute.write_dir(model_dir)`, and the `ResumableTraining` callback
+    restores from the chief's `model_dir/backup` but never writes or deletes
+    there. When the whole cluster restarts after a failure, every worker
+    resumes from the chief's last checkpoint; this needs a `model_dir` on a
+    file system all workers mount (NFS, a mounted bucket). The workers
+    share one time budget: when any worker's clock says stop, all stop
+    after the same epoch. A multi-worker run takes `save_freq="epoch"`
+    only: a checkpoint within an epoch reads the metrics, which all workers
+    must read together.
+
     Args:
         model_dir: path of the run's directory; created if missing.
+        strategy: a `tf.distribute.Strategy`; defaults to the current one.
         monitor: the logged metric early stopping watches, e.g.
             `"val_accuracy"` (needs `metrics=["accuracy"]` and validation
             data) or `"val_loss"`.
@@ -76,7 +91,8 @@ def training_callbacks(
 
     Raises:
         ValueError: if `mode`, `patience`, `save_freq` or
-            `max_train_minutes` is invalid.
+            `max_train_minutes` is invalid, or for an integer `save_freq` in
+            a multi-worker run.
 
     Example:
     ```python
@@ -100,7 +116,18 @@ def training_callbacks(
         raise ValueError(
             f"patience must be an int >= 0. Received: patience={patience!r}"
         )
-    model_dir = os.fspath(model_dir)
+    if distribute.task_type(strategy) is not None and save_freq != "epoch":
+        raise ValueError(
+            "A multi-worker run checkpoints at epoch ends only: a checkpoint "
+            "within an epoch reads the metrics, which every worker must read "
+            "at the same time, and only the chief saves. Received: "
+            f"save_freq={save_freq!r}"
+        )
+    chief = distribute.is_chief(strategy)
+    backup_dir = os.path.join(os.fspath(model_dir), BACKUP_DIR)
+    # Other workers write their (discarded) files into a directory of their
+    # own and restore from the chief's checkpoint.
+    model_dir = distribute.write_dir(model_dir, strategy)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=monitor,
         mode=mode,
@@ -108,11 +135,12 @@ def training_callbacks(
         restore_best_weights=True,
     )
     resumable = ResumableTraining(
-        os.path.join(model_dir, BACKUP_DIR),
+        backup_dir,
         save_freq=save_freq,
         early_stopping=early_stopping,
         run_config=run_config,
         keep_final_checkpoint=keep_final_checkpoint,
+        read_only=not chief,
     )
     # Both before the ResumableTraining, whose epoch-end checkpoint then
     # records their stop: a run killed right after it resumes as stopped.

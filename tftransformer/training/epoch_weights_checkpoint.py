@@ -4,7 +4,7 @@ import re
 import keras
 from absl import logging
 
-from tftransformer.finetune.checkpointing import (
+from tftransformer.training.checkpointing import (
     remove_temporary_files,
     save_weights_atomically,
 )

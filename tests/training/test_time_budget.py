@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from tftransformer.finetune import (
+from tftransformer.training import (
     CHECKPOINT_FILE,
     ResumableTraining,
     TimeBudget,

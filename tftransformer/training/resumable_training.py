@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tftransformer.finetune._workers import workers_agree
-from tftransformer.finetune.checkpointing import (
+from tftransformer.training._workers import workers_agree
+from tftransformer.training.checkpointing import (
     CHECKPOINT_FILE,
     _differences,
     read_checkpoint,
@@ -52,7 +52,7 @@ class ResumableTraining(keras.callbacks.Callback):
     and step reached, the `history` so far, the training time so far
     (`train_seconds`) and, with `early_stopping`, that callback's best
     value, wait count and best weights. It is written
-    atomically (see `tftransformer.finetune.checkpointing`) at every epoch's
+    atomically (see `tftransformer.training.checkpointing`) at every epoch's
     end and, with an integer `save_freq`, every `save_freq` steps.
 
     When `fit` starts and a checkpoint exists, everything is restored and
@@ -82,7 +82,7 @@ class ResumableTraining(keras.callbacks.Callback):
 
     Place this callback after `early_stopping` in the callbacks list: it
     restores that callback's state after `EarlyStopping.on_train_begin` has
-    reset it. `tftransformer.finetune.training_callbacks` does so. Place it
+    reset it. `tftransformer.training.training_callbacks` does so. Place it
     also after callbacks that make Keras trace a new train step in
     `on_train_batch_begin`, which would replace its wrapper for that batch.
 

@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 
 from tftransformer.finetune import (
+    classification_loss,
+)
+from tftransformer.training import (
     EpochWeightsCheckpoint,
     ResumableTraining,
     StopOnNonFiniteLoss,
     TimeBudget,
-    classification_loss,
     training_callbacks,
 )
 

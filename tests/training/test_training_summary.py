@@ -11,9 +11,11 @@ from tests.finetune.strategy_models import (
 )
 from tftransformer.finetune import (
     create_optimizer,
+    freeze_layers,
+)
+from tftransformer.training import (
     describe_training,
     format_training_summary,
-    freeze_layers,
     write_training_summary,
 )
 
