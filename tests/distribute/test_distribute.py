@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tftransformer import distribute, training
 from tftransformer.distribute import _local_tpu_present
+from tftransformer.training.checkpointing import BACKUP_DIR
 
 TPU_VARIABLES = ("TPU_NAME", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS", "TPU_CONFIG")
 
@@ -178,7 +179,7 @@ def test_the_chief_checkpoints_into_model_dir(tmp_path):
     callbacks = training.training_callbacks(tmp_path, tensorboard=False)
     (resumable,) = [c for c in callbacks if isinstance(c, training.ResumableTraining)]
     assert not resumable.read_only
-    assert resumable.directory == os.path.join(str(tmp_path), training.BACKUP_DIR)
+    assert resumable.directory == os.path.join(str(tmp_path), BACKUP_DIR)
 
 
 def test_a_worker_budget_reads_the_time_of_its_restore_only_copy(tmp_path, monkeypatch):
@@ -241,7 +242,7 @@ def test_a_worker_resumes_from_the_chief_checkpoint_without_writing(tmp_path):
     chief = model()
     with pytest.raises(KeyboardInterrupt):
         chief.fit(x, y, epochs=3, verbose=0, callbacks=chief_callbacks + [_Interrupt()])
-    backup_dir = str(tmp_path / "chief" / training.BACKUP_DIR)
+    backup_dir = str(tmp_path / "chief" / BACKUP_DIR)
     files = sorted(os.listdir(backup_dir))
     stamps = [os.path.getmtime(os.path.join(backup_dir, f)) for f in files]
 

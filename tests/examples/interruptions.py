@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from tftransformer.training import (
+    ResumableTraining,
+)
+from tftransformer.training.checkpointing import (
     BACKUP_DIR,
     CHECKPOINT_FILE,
-    ResumableTraining,
     read_checkpoint_state,
 )
 

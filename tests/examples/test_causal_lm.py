@@ -11,7 +11,7 @@ from absl import flags as absl_flags
 from examples import causal_lm
 from tests.examples.interruptions import assert_same_training, run_killed_then_rerun
 from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError, load_rotten_tomatoes
-from tftransformer.training import (
+from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
 

@@ -24,7 +24,7 @@ from tftransformer.finetune import (
     lora_variables,
 )
 from tftransformer.presets import load_backbone
-from tftransformer.training import (
+from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
 

@@ -9,7 +9,7 @@ from tests.examples.interruptions import (
     final_checkpoint,
     run_killed_then_rerun,
 )
-from tftransformer.training import (
+from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
 

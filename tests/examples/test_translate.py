@@ -12,7 +12,7 @@ from tests.examples.interruptions import (
     run_killed_then_rerun,
 )
 from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError
-from tftransformer.training import (
+from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
 

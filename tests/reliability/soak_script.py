@@ -15,6 +15,8 @@ import os
 import sys
 import time
 
+from tftransformer.training.checkpointing import epoch_seed
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras
@@ -105,9 +107,7 @@ def main(preset, train_file, model_dir, output, seconds, min_epochs):
     )
     recorder = Recorder(seconds, min_epochs)
     classifier.fit(
-        resumable.epoch_dataset(
-            lambda epoch: dataset(True, tft.training.epoch_seed(0, epoch))
-        ),
+        resumable.epoch_dataset(lambda epoch: dataset(True, epoch_seed(0, epoch))),
         validation_data=dataset(False, 0),
         epochs=max_epochs,
         callbacks=callbacks + [recorder],

@@ -13,7 +13,7 @@ import pytest
 from examples import classify
 from tests.reliability.conftest import write_csv
 from tftransformer.data import DataError
-from tftransformer.training import (
+from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
 

@@ -17,12 +17,12 @@ from tests.reliability.conftest import (
     subprocess_env,
     wait_for,
 )
-from tftransformer.training import (
+from tftransformer.training.checkpointing import (
     CHECKPOINT_FILE,
+    WRITE_DELAY_ENV,
     read_checkpoint,
     read_checkpoint_state,
 )
-from tftransformer.training.checkpointing import WRITE_DELAY_ENV
 
 # 48 training examples in batches of 8 fall into 7 length-bucketed batches
 # per epoch; a checkpoint every 2 steps and at each epoch's end.

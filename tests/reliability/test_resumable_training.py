@@ -21,12 +21,14 @@ from tftransformer.finetune import (
     resumable_training,
 )
 from tftransformer.training import (
-    CHECKPOINT_FILE,
     ResumableTraining,
     StopOnNonFiniteLoss,
+    training_callbacks,
+)
+from tftransformer.training.checkpointing import (
+    CHECKPOINT_FILE,
     epoch_seed,
     read_checkpoint,
-    training_callbacks,
 )
 
 EPOCHS = 5

@@ -11,8 +11,10 @@ import pytest
 
 from tftransformer import presets
 from tftransformer.training import (
-    atomic_write,
     check_run_directory,
+)
+from tftransformer.training.checkpointing import (
+    atomic_write,
     read_checkpoint,
     remove_temporary_files,
     save_weights_atomically,

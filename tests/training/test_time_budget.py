@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 
 from tftransformer.training import (
-    CHECKPOINT_FILE,
     ResumableTraining,
     TimeBudget,
+)
+from tftransformer.training.checkpointing import (
+    CHECKPOINT_FILE,
     read_checkpoint,
     write_checkpoint,
 )

@@ -24,6 +24,7 @@ from tftransformer.evaluation.metrics import (
 from tftransformer.evaluation.plots import (
     plot_confusion_matrix,
     plot_training_curves,
+    write_classification_plots,
 )
 from tftransformer.evaluation.predictions import (
     evaluate_classifier,
@@ -62,4 +63,5 @@ __all__ = [
     "predict_tags",
     "roc_auc",
     "stratified_k_fold",
+    "write_classification_plots",
 ]

@@ -161,3 +161,31 @@ def _save(figure, path):
     if parent:
         os.makedirs(parent, exist_ok=True)
     figure.savefig(path, format="png", dpi=100)
+
+
+def write_classification_plots(report, directory, history=None):
+    """Writes `confusion_matrix.png` (and `training_curves.png`) if it can.
+
+    Args:
+        report: a `ClassificationReport`.
+        directory: where the PNG files go.
+        history: optional dict of per-epoch metric values (`fit`'s history).
+
+    Returns:
+        A short note for the user: the files written, or that matplotlib
+        (the `plots` extra) is missing.
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return "(no plots: install the `plots` extra)"
+    written = ["confusion_matrix.png"]
+    plot_confusion_matrix(
+        report.confusion_matrix,
+        report.label_names,
+        os.path.join(directory, "confusion_matrix.png"),
+    )
+    if history:
+        written.append("training_curves.png")
+        plot_training_curves(history, os.path.join(directory, "training_curves.png"))
+    return f"(plots: {', '.join(written)})"

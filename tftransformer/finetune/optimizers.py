@@ -5,7 +5,7 @@ import re
 import keras
 import tensorflow as tf
 
-from tftransformer._arguments import as_list, is_finite_number, is_int
+from tftransformer._arguments import as_list, check_int, is_finite_number, is_int
 from tftransformer.finetune.fused_adamw import FusedAdamW
 from tftransformer.finetune.layer_decay import layer_decay_multipliers
 from tftransformer.finetune.layerwise_adamw import LayerwiseAdamW
@@ -45,6 +45,7 @@ def create_optimizer(
     layer_decay=None,
     model=None,
     fused=True,
+    gradient_accumulation_steps=1,
 ):
     """Returns AdamW with linear warmup and decay, the BERT fine-tuning recipe.
 
@@ -85,6 +86,10 @@ def create_optimizer(
             kernel (`FusedAdamW`, the same update in one pass over each
             variable) or as Keras' elementwise ops (`keras.optimizers.AdamW`,
             e.g. to compare). `layer_decay` needs `True`.
+        gradient_accumulation_steps: int >= 1; with N > 1, Keras' gradient
+            accumulation: the gradients of N batches are averaged before
+            each update, which then equals one step on a batch N times
+            larger (for a mean loss). `num_train_steps` counts updates.
 
     Returns:
         A `keras.optimizers.AdamW` whose learning rate is a
@@ -152,6 +157,7 @@ def create_optimizer(
         raise ValueError(f"epsilon must be a number > 0. Received: epsilon={epsilon!r}")
     if not isinstance(fused, bool):
         raise ValueError(f"fused must be True or False. Received: fused={fused!r}")
+    check_int("gradient_accumulation_steps", gradient_accumulation_steps, 1)
     multipliers = None
     if layer_decay is not None:
         if not fused:
@@ -178,6 +184,10 @@ def create_optimizer(
         beta_2=beta_2,
         epsilon=epsilon,
         clipnorm=clipnorm,
+        # Keras takes None (off) or an int >= 2.
+        gradient_accumulation_steps=(
+            gradient_accumulation_steps if gradient_accumulation_steps > 1 else None
+        ),
     )
     if not fused:
         optimizer = keras.optimizers.AdamW(**adamw_args)

@@ -15,6 +15,9 @@ from tftransformer.models.compile_replay import (
 from tftransformer.models.empty_predictions import EmptyBatchPredict
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 from tftransformer.models.shuffled_fit import ShuffledFit
+from tftransformer.models.text_classifier_preprocessor import (
+    TextClassifierPreprocessor,
+)
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -163,6 +166,56 @@ class TextClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.TextClassi
         self.activation = None
 
         restore_frozen_layers(self.backbone, frozen_backbone_layers)
+
+    @classmethod
+    def from_preset(
+        cls,
+        preset="embedded",
+        num_classes=2,
+        sequence_length=128,
+        dtype=None,
+        **kwargs,
+    ):
+        """Builds a classifier on a pretrained backbone and its tokenizer.
+
+        Args:
+            preset: what `tftransformer.presets.load_backbone` takes:
+                `"embedded"`, a local keras-hub preset or Hugging Face
+                directory, or a keras-hub preset name (downloaded).
+            num_classes: int >= 2, the number of labels.
+            sequence_length: int, the longest tokenized sequence the
+                preprocessor produces.
+            dtype: optional dtype policy name, e.g. `"mixed_bfloat16"`.
+            **kwargs: the other arguments of `TextClassifier` (`pooling`,
+                `dropout`, `num_extra_blocks`, `label_names`, ...).
+
+        Example:
+        ```python
+        classifier = TextClassifier.from_preset("embedded", num_classes=2)
+        classifier.predict(["A fine film."])
+        ```
+        """
+        # The preset loaders know every task model; imported when called.
+        from tftransformer.presets import load_backbone
+
+        backbone, preprocessor = load_backbone(
+            preset, sequence_length=sequence_length, dtype=dtype
+        )
+        return cls(
+            backbone,
+            num_classes=num_classes,
+            preprocessor=TextClassifierPreprocessor(
+                preprocessor.tokenizer, sequence_length=sequence_length
+            ),
+            **kwargs,
+        )
+
+    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+        """keras-hub's `compile` defaults, with the accuracy metric named
+        `"accuracy"` (what `ClassificationConfig` monitors)."""
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def get_compile_config(self):
         return with_optimizer_variables(self, super().get_compile_config())

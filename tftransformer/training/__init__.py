@@ -1,38 +1,34 @@
 """tftransformer.training: the training core a user's own script calls.
 
-Callbacks for resumable, chief-only, atomically saved runs
-(`training_callbacks`, `ResumableTraining`, `TimeBudget`, ...), the checks of
-a run directory, and the training summary.
+- Configs: `FinetuneConfig` (backbone, transfer recipe, optimizer, precision,
+  distribution, run directory, budget) and task configs such as
+  `ClassificationConfig`; each field defined once with `setting(...)`.
+- `run(ConfigClass, main)`: the config's fields as absl flags plus
+  `--config=FILE.json`, and one clear error line for bad data or settings.
+- `apply_strategy(model, config)`: the transfer recipe every caller uses.
+- `Trainer`: a resumable, chief-only, atomically saved `model.fit` run.
+- The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
+  `TimeBudget`, ...), for a script that calls `fit` itself.
 """
 
-from tftransformer.training.callbacks import (
-    training_callbacks,
+from tftransformer.training._settings import ConfigError, setting
+from tftransformer.training.apply_strategy import apply_strategy, strategy_callbacks
+from tftransformer.training.callbacks import training_callbacks
+from tftransformer.training.checkpointing import check_run_directory
+from tftransformer.training.classification_config import ClassificationConfig
+from tftransformer.training.config_flags import (
+    config_from_flags,
+    define_flags,
+    load_config_file,
+    run,
 )
-from tftransformer.training.checkpointing import (
-    BACKUP_DIR,
-    CHECKPOINT_FILE,
-    atomic_write,
-    check_run_directory,
-    epoch_seed,
-    fingerprint,
-    read_checkpoint,
-    read_checkpoint_state,
-    remove_temporary_files,
-    save_weights_atomically,
-    write_checkpoint,
-)
-from tftransformer.training.epoch_weights_checkpoint import (
-    EpochWeightsCheckpoint,
-)
-from tftransformer.training.resumable_training import (
-    ResumableTraining,
-)
-from tftransformer.training.stop_on_non_finite_loss import (
-    StopOnNonFiniteLoss,
-)
-from tftransformer.training.time_budget import (
-    TimeBudget,
-)
+from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
+from tftransformer.training.finetune_config import FinetuneConfig
+from tftransformer.training.resumable_training import ResumableTraining
+from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
+from tftransformer.training.time_budget import TimeBudget
+from tftransformer.training.trainer import Trainer
+from tftransformer.training.training_result import TrainingResult
 from tftransformer.training.training_summary import (
     describe_training,
     format_training_summary,
@@ -40,23 +36,25 @@ from tftransformer.training.training_summary import (
 )
 
 __all__ = [
-    "BACKUP_DIR",
-    "CHECKPOINT_FILE",
+    "ClassificationConfig",
+    "ConfigError",
     "EpochWeightsCheckpoint",
+    "FinetuneConfig",
     "ResumableTraining",
     "StopOnNonFiniteLoss",
     "TimeBudget",
-    "atomic_write",
+    "Trainer",
+    "TrainingResult",
+    "apply_strategy",
     "check_run_directory",
+    "config_from_flags",
+    "define_flags",
     "describe_training",
-    "epoch_seed",
-    "fingerprint",
     "format_training_summary",
-    "read_checkpoint",
-    "read_checkpoint_state",
-    "remove_temporary_files",
-    "save_weights_atomically",
+    "load_config_file",
+    "run",
+    "setting",
+    "strategy_callbacks",
     "training_callbacks",
-    "write_checkpoint",
     "write_training_summary",
 ]

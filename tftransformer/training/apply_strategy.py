@@ -1,0 +1,76 @@
+"""The transfer recipe of a config, applied to a model: one place for every caller."""
+
+from tftransformer.finetune.backbone_layers import encoder_layers
+from tftransformer.finetune.freezing import freeze_backbone, freeze_layers
+from tftransformer.finetune.gradual_unfreezing import GradualUnfreezing
+from tftransformer.finetune.head_warmup import HeadWarmup
+from tftransformer.finetune.lora import apply_lora
+from tftransformer.finetune.strategy_options import check_strategy_options
+from tftransformer.training._settings import ConfigError
+
+__all__ = ["apply_strategy", "strategy_callbacks"]
+
+
+def apply_strategy(model, config):
+    """Applies the config's transfer recipe to a built model.
+
+    Checks the recipe against the backbone's encoder layers, then adds LoRA
+    adapters (`lora_rank`) and freezes the backbone (`freeze_backbone`) or
+    its lower layers (`freeze_layers`). Gradual unfreezing and a head warmup
+    act during training: `strategy_callbacks(config)` returns their
+    callbacks. `extra_blocks` and the head are the task model's arguments;
+    `layer_decay` is the optimizer's (see `Trainer.compile`). Call it before
+    `compile`, once.
+
+    Args:
+        model: a task model with a backbone (`TextClassifier`, ...).
+        config: a `FinetuneConfig`.
+
+    Returns:
+        A short name of the strategy, e.g. `"freeze 2 layers"`.
+
+    Raises:
+        ConfigError: if the recipe does not fit the backbone (e.g. more
+            frozen layers than it has).
+
+    Example:
+    ```python
+    config = FinetuneConfig(freeze_layers=2)
+    apply_strategy(classifier, config)  # "freeze 2 layers"
+    ```
+    """
+    try:
+        name = check_strategy_options(
+            **config.strategy_options(), num_layers=len(encoder_layers(model))
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if config.lora_rank:
+        apply_lora(model, config.lora_rank)
+    if config.freeze_backbone:
+        freeze_backbone(model)
+    else:
+        freeze_layers(model, config.freeze_layers)
+    return name
+
+
+def strategy_callbacks(config, verbose=True):
+    """The callbacks of the recipe's schedule: gradual unfreezing, head warmup.
+
+    They go after `training_callbacks`' `ResumableTraining`, so that they
+    read the restored step of a resumed run.
+    """
+    callbacks = []
+    if config.gradual_unfreeze:
+        callbacks.append(
+            GradualUnfreezing(
+                every_epochs=None
+                if config.unfreeze_every_steps
+                else config.unfreeze_every_epochs,
+                every_steps=config.unfreeze_every_steps or None,
+                verbose=bool(verbose),
+            )
+        )
+    if config.head_warmup_steps:
+        callbacks.append(HeadWarmup(config.head_warmup_steps, verbose=bool(verbose)))
+    return callbacks

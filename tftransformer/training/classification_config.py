@@ -1,0 +1,92 @@
+"""The settings of a text classification run."""
+
+import dataclasses
+
+from tftransformer.training._settings import setting
+from tftransformer.training.finetune_config import FinetuneConfig
+
+__all__ = ["ClassificationConfig"]
+
+
+@dataclasses.dataclass
+class ClassificationConfig(FinetuneConfig):
+    """`FinetuneConfig` plus the data, head and report of text classification.
+
+    Early stopping watches validation accuracy.
+
+    Example:
+    ```python
+    config = ClassificationConfig(freeze_layers=2, epochs=1, pooling="cls")
+    ```
+    """
+
+    train_file: str | None = setting(
+        None,
+        "CSV/TSV/JSONL file (.gz/.bz2 too) or tfds:NAME[:SPLIT]; default: the "
+        "embedded sentiment data.",
+    )
+    validation_file: str | None = setting(
+        None,
+        "Validation data; default: the embedded split, or 10% of --train_file "
+        "held out.",
+    )
+    test_file: str | None = setting(
+        None, "Test data; default: the embedded split, or the validation data."
+    )
+    text_column: str = setting("text", "Text column (or TFDS feature).")
+    text_pair_column: str | None = setting(
+        None, "Second text column, for sentence-pair tasks."
+    )
+    label_column: str = setting("label", "Label column (or TFDS feature).")
+    tfds_data_dir: str | None = setting(None, "TensorFlow Datasets data_dir.")
+    on_bad_rows: str = setting(
+        "error",
+        "Rows with empty text or no label: refuse, or skip and count.",
+        choices=("error", "skip"),
+    )
+    max_train_examples: int | None = setting(
+        None, "Train on a seeded subset of this size.", minimum=1
+    )
+    max_eval_examples: int | None = setting(
+        None, "Evaluate on a seeded subset of this size.", minimum=1
+    )
+    pooling: str = setting(
+        "mean", "Pooling of the sequence output.", choices=("cls", "mean", "max")
+    )
+    dropout: float = setting(
+        0.1,
+        "Dropout of the classification head.",
+        minimum=0,
+        maximum=1,
+        exclusive_maximum=True,
+    )
+    label_smoothing: float = setting(
+        0.0,
+        "Label smoothing of the loss.",
+        minimum=0,
+        maximum=1,
+        exclusive_maximum=True,
+    )
+    class_weighting: bool = setting(False, "Weight classes by inverse frequency.")
+    augment_copies: int = setting(
+        0, "EDA-augmented copies of each training text (0: off).", minimum=0
+    )
+    augment_alpha: float = setting(
+        0.1, "EDA strength: share of words each operation edits.", minimum=0, maximum=1
+    )
+    synonym_source: str = setting(
+        "roget+embedding",
+        "Synonyms of EDA's synonym replacement and insertion.",
+        choices=("roget+embedding", "roget", "embedding"),
+    )
+    model_dir: str = setting(
+        "runs/classify", "Output directory of the run.", run_setting=False
+    )
+    export_dir: str | None = setting(
+        None,
+        "TF Serving base path: writes a SavedModel to <export_dir>/<version>/.",
+        run_setting=False,
+    )
+
+    monitor = "val_accuracy"
+    monitor_mode = "max"

@@ -1,0 +1,357 @@
+"""`Trainer`: a fine-tuning run around a plain `model.fit`."""
+
+import json
+import os
+
+import keras
+
+from tftransformer import distribute
+from tftransformer.data.classification_dataset import make_classification_dataset
+from tftransformer.data.text_classification_data import TextClassificationData
+from tftransformer.finetune.lora import save_lora_weights
+from tftransformer.finetune.losses import class_weights
+from tftransformer.finetune.optimizers import count_train_steps, create_optimizer
+from tftransformer.training._settings import ConfigError
+from tftransformer.training.apply_strategy import apply_strategy, strategy_callbacks
+from tftransformer.training.callbacks import training_callbacks
+from tftransformer.training.checkpointing import (
+    atomic_write,
+    check_run_directory,
+    epoch_seed,
+    fingerprint,
+    remove_temporary_files,
+)
+from tftransformer.training.resumable_training import ResumableTraining
+from tftransformer.training.training_result import TrainingResult
+from tftransformer.training.training_summary import (
+    describe_training,
+    format_training_summary,
+    write_training_summary,
+)
+
+__all__ = ["Trainer"]
+
+# Set on a model by `Trainer` once its recipe is applied.
+_STRATEGY_ATTRIBUTE = "_tftransformer_strategy_name"
+
+
+class Trainer:
+    """Runs `model.fit` as a fine-tuning run, from a user's own script.
+
+    The trainer owns what every run needs and no script should repeat:
+
+    - the `tf.distribute` strategy of `config.distribution`, made first
+      (build the model inside `trainer.scope()`); `batch_size` is per
+      replica;
+    - the transfer recipe (`apply_strategy`) and the optimizer (AdamW with
+      warmup and linear decay, layer-wise decay, loss scaling for float16,
+      gradient accumulation) when the model is not compiled yet;
+    - the run directory: a directory holding another run (other run
+      settings, other data, another task's `model.keras`) is refused before
+      anything is written, and files torn by a killed save are cleared;
+    - resume: rerunning a killed script resumes from the last checkpoint in
+      `model_dir/backup` (weights, optimizer, epoch and step, early
+      stopping, history, random state), with the same data order;
+    - early stopping on `config.monitor` with the best epoch's weights, a
+      stop at the first non-finite loss, the time budget, per-epoch weight
+      files (bounded by `keep_checkpoints`), TensorBoard logs;
+    - chief-only writes under any strategy, atomic saves of `model.keras`,
+      `training_summary.json` and `history.json`.
+
+    Underneath it is a plain `model.fit` with callbacks: pass your own in
+    `callbacks`.
+
+    Args:
+        config: a `FinetuneConfig` (or a task config subclassing it).
+        strategy: optional `tf.distribute.Strategy`; defaults to
+            `distribute.get_strategy(config.distribution)`.
+        verbose: 0 or 1; only the chief prints.
+
+    Example:
+    ```python
+    config = tft.training.ClassificationConfig(epochs=1, model_dir="runs/demo")
+    trainer = tft.training.Trainer(config)
+    with trainer.scope():
+        model = tft.models.TextClassifier.from_preset("embedded", num_classes=2)
+    result = trainer.fit(model, splits.train, splits.validation)
+    ```
+    """
+
+    def __init__(self, config, strategy=None, verbose=1):
+        if not hasattr(config, "run_settings"):
+            raise ConfigError(
+                "config must be a FinetuneConfig or a subclass of it. "
+                f"Received: config={config!r}"
+            )
+        config.validate()
+        self.config = config
+        # Before any other TensorFlow call: strategies configure the devices.
+        self.strategy = strategy or distribute.get_strategy(config.distribution)
+        self.chief = distribute.is_chief(self.strategy)
+        self.verbose = verbose if self.chief else 0
+        keras.utils.set_random_seed(config.seed)
+
+    def scope(self):
+        """The strategy's scope: build and compile models inside it."""
+        return self.strategy.scope()
+
+    @property
+    def global_batch_size(self):
+        """`config.batch_size` times the strategy's replicas."""
+        return distribute.global_batch_size(self.config.batch_size, self.strategy)
+
+    # === Data ===
+
+    def dataset(self, data, model, training=False, epoch=0):
+        """A batched, tokenized `tf.data.Dataset` of classification data.
+
+        Args:
+            data: a `tftransformer.data.TextClassificationData`.
+            model: the task model whose preprocessor's tokenizer is used.
+            training: shuffle, with a seed of `(config.seed, epoch)`, so a
+                resumed epoch sees the batches the interrupted one saw.
+            epoch: the epoch, for the shuffling seed.
+        """
+        tokenizer = model.preprocessor.tokenizer
+        return make_classification_dataset(
+            list(data.texts),
+            data.labels,
+            tokenizer,
+            batch_size=self.global_batch_size,
+            max_length=self.config.max_length,
+            shuffle=training,
+            seed=epoch_seed(self.config.seed, epoch) if training else self.config.seed,
+            text_pairs=None if data.text_pairs is None else list(data.text_pairs),
+        )
+
+    def _epoch_datasets(self, model, train):
+        cached_train, cached = getattr(self, "_first_epoch", (None, None))
+        if isinstance(train, TextClassificationData):
+            make = lambda epoch: self.dataset(train, model, training=True, epoch=epoch)  # noqa: E731
+        elif callable(train):
+            make = train
+        else:
+            return lambda epoch: train
+        if cached_train is not train:
+            return make
+        # Epoch 0's dataset made by `compile`: it tokenized the texts once.
+        return lambda epoch: cached if epoch == 0 else make(epoch)
+
+    # === Model ===
+
+    def compile(
+        self,
+        model,
+        train=None,
+        num_train_steps=None,
+        loss="auto",
+        metrics="auto",
+        **kwargs,
+    ):
+        """Applies the recipe and compiles `model` with the config's optimizer.
+
+        AdamW with linear warmup and decay over the run's optimizer steps
+        (`tftransformer.finetune.create_optimizer`), layer-wise decay with
+        `layer_decay`, loss scaling for float16, gradient accumulation.
+
+        Args:
+            model: the task model, built in `trainer.scope()`.
+            train: the training data as `fit` takes it, to count the run's
+                batches (epoch 0's dataset is kept for `fit`); or give
+                `num_train_steps`.
+            num_train_steps: batches of the whole run, for the schedule.
+            loss, metrics: passed to `model.compile` (`"auto"`: the task's
+                defaults).
+            **kwargs: more `model.compile` arguments.
+        """
+        config = self.config
+        self.apply_strategy(model)
+        if num_train_steps is None:
+            if train is None:
+                raise ValueError("compile needs train or num_train_steps.")
+            first_epoch = self._epoch_datasets(model, train)(0)
+            self._first_epoch = (train, first_epoch)
+            num_train_steps = count_train_steps(first_epoch, config.epochs)
+        steps = max(1, -(-num_train_steps // config.gradient_accumulation_steps))
+        with self.scope():
+            optimizer = create_optimizer(
+                config.learning_rate,
+                num_train_steps=steps,
+                warmup_fraction=config.warmup_fraction,
+                weight_decay=config.weight_decay,
+                layer_decay=config.layer_decay,
+                model=model,
+                gradient_accumulation_steps=config.gradient_accumulation_steps,
+            )
+            if config.mixed_precision == "float16":
+                # float16 needs loss scaling; bfloat16 has float32's range.
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            model.compile(
+                optimizer=optimizer,
+                loss=loss,
+                metrics=metrics,
+                jit_compile=config.jit_compile,
+                **kwargs,
+            )
+
+    def apply_strategy(self, model):
+        """Applies the config's recipe to `model` once; returns its name."""
+        name = getattr(model, _STRATEGY_ATTRIBUTE, None)
+        if name is None:
+            name = apply_strategy(model, self.config)
+            setattr(model, _STRATEGY_ATTRIBUTE, name)
+        return name
+
+    # === Training ===
+
+    def fit(
+        self,
+        model,
+        train,
+        validation=None,
+        *,
+        label_names=None,
+        run_config=None,
+        callbacks=(),
+        class_weight=None,
+    ):
+        """Trains `model` as a resumable run in `config.model_dir`.
+
+        Args:
+            model: a task model built in `trainer.scope()`, compiled or not
+                (then `compile` runs with the task's default loss and
+                metrics).
+            train: the training data: a `TextClassificationData` (tokenized
+                with the model's preprocessor, shuffled each epoch by
+                `(seed, epoch)`), a callable taking the epoch and returning
+                that epoch's `tf.data.Dataset`, or one `tf.data.Dataset` for
+                every epoch.
+            validation: optional data of the same kinds (a dataset or a
+                `TextClassificationData`).
+            label_names: optional label names; a `model_dir` whose
+                `model.keras` has other labels is refused.
+            run_config: optional dict of more settings the resumed run must
+                share (e.g. a fingerprint of data given as a dataset).
+            callbacks: more Keras callbacks, run after the trainer's.
+            class_weight: optional dict of class id to loss weight; `None`
+                with a config whose `class_weighting` is set weights classes
+                by inverse frequency.
+
+        Returns:
+            A `TrainingResult`.
+        """
+        config = self.config
+        model_dir = os.fspath(config.model_dir)
+        settings = dict(config.run_settings())
+        if isinstance(train, TextClassificationData):
+            label_names = label_names or list(train.label_vocabulary)
+            parts = [train.texts, train.labels, train.text_pairs]
+            if isinstance(validation, TextClassificationData):
+                parts += [validation.texts, validation.labels]
+            settings["data_sha256"] = fingerprint(*parts)
+            if class_weight is None and getattr(config, "class_weighting", False):
+                class_weight = class_weights(train.labels, len(label_names))
+        settings.update(run_config or {})
+        _check_model_dir(model_dir)
+        check_run_directory(model_dir, settings, label_names)
+        if self.chief:
+            # Left by a run killed while saving.
+            remove_temporary_files(model_dir)
+
+        make_dataset = self._epoch_datasets(model, train)
+        if isinstance(validation, TextClassificationData):
+            validation = self.dataset(validation, model)
+        monitor = config.monitor if validation is not None else "loss"
+        mode = config.monitor_mode if validation is not None else "min"
+        run_callbacks = training_callbacks(
+            model_dir,
+            self.strategy,
+            monitor=monitor,
+            mode=mode,
+            patience=config.patience,
+            tensorboard=config.tensorboard,
+            save_freq=config.save_freq or "epoch",
+            run_config=settings,
+            keep_final_checkpoint=True,
+            max_train_minutes=config.max_train_minutes,
+        )
+        (resumable,) = [c for c in run_callbacks if isinstance(c, ResumableTraining)]
+        # The dataset of epoch 0 is made once, for the element structure
+        # and the step count; the resumable dataset reads it again.
+        epochs_data = resumable.epoch_dataset(make_dataset)
+        if not model.compiled:
+            self.compile(
+                model,
+                num_train_steps=count_train_steps(
+                    resumable._epoch_data(0), config.epochs
+                ),
+            )
+        strategy_name = self.apply_strategy(model)
+        summary = describe_training(model, model.optimizer, strategy_name)
+        if self.chief:
+            write_training_summary(summary, model_dir)
+        if self.verbose:
+            print(format_training_summary(summary))
+        run_callbacks += strategy_callbacks(config, verbose=self.verbose)
+        history = model.fit(
+            epochs_data,
+            validation_data=validation,
+            epochs=config.epochs,
+            class_weight=class_weight,
+            callbacks=run_callbacks + list(callbacks),
+            verbose=self.verbose,
+        )
+        model_path = self._save(model)
+        history = {
+            k: [float(v) for v in values] for k, values in history.history.items()
+        }
+        if self.chief:
+            _write_json(
+                os.path.join(model_dir, "history.json"),
+                {"history": history, "train_seconds": resumable.train_seconds},
+            )
+            if config.lora_rank:
+                save_lora_weights(model, os.path.join(model_dir, "adapters.lora.h5"))
+        return TrainingResult(
+            history=history,
+            train_seconds=resumable.train_seconds,
+            model_path=model_path,
+            strategy=strategy_name,
+            summary=summary,
+        )
+
+    def _save(self, model):
+        # Every worker saves (a collective operation); only the chief writes
+        # into model_dir, the others into temporary directories.
+        model_dir = os.fspath(self.config.model_dir)
+        out_dir = distribute.write_dir(model_dir, self.strategy)
+        path = os.path.join(out_dir, "model.keras")
+        # Atomic: a kill while saving must not leave a torn model.keras,
+        # which a rerun's check of model_dir could not read.
+        with atomic_write(path) as temporary:
+            model.save(temporary)
+        distribute.cleanup_write_dir(model_dir, self.strategy)
+        return os.path.join(model_dir, "model.keras")
+
+
+def _check_model_dir(model_dir):
+    """Refuses a `model_dir` that cannot be a directory, before any work."""
+    if "://" in model_dir:
+        return
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"model_dir cannot be created: {error.strerror}. "
+            f"Received: model_dir={model_dir!r}"
+        ) from None
+    if not os.access(model_dir, os.W_OK):
+        raise ConfigError(
+            f"model_dir is not writable. Received: model_dir={model_dir!r}"
+        )
+
+
+def _write_json(path, value):
+    with atomic_write(path) as temporary:
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(value, f, indent=2)
