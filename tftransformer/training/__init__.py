@@ -1,8 +1,9 @@
 """tftransformer.training: the training core a user's own script calls.
 
-- Configs: `FinetuneConfig` (backbone, transfer recipe, optimizer, precision,
-  distribution, run directory, budget) and task configs such as
-  `ClassificationConfig`; each field defined once with `setting(...)`.
+- Configs: `TrainingConfig` (optimizer, schedule, precision, distribution,
+  run directory, budget), `FinetuneConfig` (plus the pretrained backbone and
+  the transfer recipe) and task configs such as `ClassificationConfig`; each
+  field defined once with `setting(...)`.
 - `run(ConfigClass, main)`: the config's fields as absl flags plus
   `--config=FILE.json`, and one clear error line for bad data or settings.
 - `apply_strategy(model, config)`: the transfer recipe every caller uses.
@@ -23,7 +24,7 @@ from tftransformer.training.config_flags import (
     run,
 )
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
-from tftransformer.training.finetune_config import FinetuneConfig
+from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.training.time_budget import TimeBudget
@@ -44,6 +45,7 @@ __all__ = [
     "StopOnNonFiniteLoss",
     "TimeBudget",
     "Trainer",
+    "TrainingConfig",
     "TrainingResult",
     "apply_strategy",
     "check_run_directory",

@@ -1,4 +1,4 @@
-"""The settings every fine-tuning run shares."""
+"""The settings every training run shares, and those of fine-tuning."""
 
 import dataclasses
 
@@ -6,78 +6,32 @@ from tftransformer.distribute import STRATEGY_NAMES
 from tftransformer.finetune.strategy_options import check_strategy_options
 from tftransformer.training._settings import ConfigError, check_fields, setting
 
-__all__ = ["FinetuneConfig"]
+__all__ = ["FinetuneConfig", "TrainingConfig"]
 
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 
 
 @dataclasses.dataclass
-class FinetuneConfig:
-    """Settings shared by every fine-tuning run: the backbone, the transfer
-    recipe, the optimizer and its schedule, precision, distribution, the run
-    directory and the budget.
+class TrainingConfig:
+    """Settings every training run shares: the optimizer and its schedule,
+    precision, distribution, the run directory and the budget.
 
     Each field is defined once, with its help text and bounds: `Trainer`
     reads it, `tftransformer.training.run` turns it into an absl flag (and
     reads `--config=FILE.json`), and a resumed run is refused when a field
     that changes its results differs from the run that checkpointed.
     Values are checked when the config is made, naming the field and the
-    value received. Task configs (`ClassificationConfig`, ...) subclass it,
-    and so can a user's script, adding its own fields with `setting(...)`.
+    value received. `FinetuneConfig` adds the pretrained backbone and the
+    transfer recipe; a script adds its own fields with `setting(...)`.
 
     Example:
     ```python
-    config = FinetuneConfig(freeze_layers=2, epochs=1, model_dir="runs/x")
-    config.run_settings()["freeze_layers"]  # 2
+    @dataclasses.dataclass
+    class Config(TrainingConfig):
+        hidden_dim: int = setting(128, "Width of the model.", minimum=1)
     ```
     """
 
-    preset: str = setting(
-        "embedded",
-        "Backbone: 'embedded', a local keras-hub preset or Hugging Face "
-        "directory, or a keras-hub preset name (needs network).",
-    )
-    max_length: int = setting(
-        128,
-        "Longest tokenized sequence; batches are padded to their longest "
-        "example, up to this.",
-        minimum=2,
-    )
-    # The transfer recipe (see tftransformer.finetune.check_strategy_options).
-    freeze_layers: int = setting(
-        0, "Freeze the embeddings and the first N encoder layers.", minimum=0
-    )
-    freeze_backbone: bool = setting(False, "Linear probe: train only the head.")
-    gradual_unfreeze: bool = setting(
-        False,
-        "Head first, then one encoder layer more from the top every "
-        "--unfreeze_every_epochs (embeddings last).",
-    )
-    unfreeze_every_epochs: int = setting(1, "Epochs between unfreezings.", minimum=1)
-    unfreeze_every_steps: int = setting(
-        0, "Steps between unfreezings instead (0: epochs).", minimum=0
-    )
-    head_warmup_steps: int = setting(
-        0, "Train the new head alone for the first N steps.", minimum=0
-    )
-    layer_decay: float | None = setting(
-        None,
-        "Layer-wise learning-rate decay in (0, 1]: encoder layer l of L trains "
-        "at lr*decay**(L-l), embeddings at lr*decay**(L+1).",
-        minimum=0,
-        maximum=1,
-        exclusive_minimum=True,
-    )
-    lora_rank: int = setting(
-        0,
-        "LoRA adapters of this rank on the attention query/value projections; "
-        "the rest of the backbone is frozen (0: off). The adapters are also "
-        "saved alone, to adapters.lora.h5.",
-        minimum=0,
-    )
-    extra_blocks: int = setting(
-        0, "New encoder blocks between the backbone and the head.", minimum=0
-    )
     # Optimizer and schedule.
     epochs: int = setting(3, "Training epochs.", minimum=1)
     batch_size: int = setting(
@@ -158,29 +112,11 @@ class FinetuneConfig:
         self.validate()
 
     def validate(self):
-        """Checks every field and the transfer recipe; raises `ConfigError`.
+        """Checks every field; raises `ConfigError`.
 
         Runs when the config is made; call it again after changing fields.
         """
         check_fields(self)
-        try:
-            check_strategy_options(**self.strategy_options(), num_layers=None)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-
-    def strategy_options(self):
-        """The transfer recipe, as `finetune.check_strategy_options` takes it."""
-        return dict(
-            freeze_layers=self.freeze_layers,
-            freeze_backbone=self.freeze_backbone,
-            gradual_unfreeze=self.gradual_unfreeze,
-            layer_decay=self.layer_decay,
-            lora_rank=self.lora_rank or None,
-            extra_blocks=self.extra_blocks,
-            head_warmup_steps=self.head_warmup_steps,
-            unfreeze_every_epochs=self.unfreeze_every_epochs,
-            unfreeze_every_steps=self.unfreeze_every_steps,
-        )
 
     @property
     def dtype(self):
@@ -200,3 +136,87 @@ class FinetuneConfig:
     def to_dict(self):
         """Every field, as a JSON-serialisable dict (what `--config` reads)."""
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class FinetuneConfig(TrainingConfig):
+    """`TrainingConfig` plus the pretrained backbone and the transfer recipe.
+
+    Task configs (`ClassificationConfig`, ...) subclass it, and so can a
+    user's script.
+
+    Example:
+    ```python
+    config = FinetuneConfig(freeze_layers=2, epochs=1, model_dir="runs/x")
+    config.run_settings()["freeze_layers"]  # 2
+    ```
+    """
+
+    preset: str = setting(
+        "embedded",
+        "Backbone: 'embedded', a local keras-hub preset or Hugging Face "
+        "directory, or a keras-hub preset name (needs network).",
+    )
+    max_length: int = setting(
+        128,
+        "Longest tokenized sequence; batches are padded to their longest "
+        "example, up to this.",
+        minimum=2,
+    )
+    # The transfer recipe (see tftransformer.finetune.check_strategy_options).
+    freeze_layers: int = setting(
+        0, "Freeze the embeddings and the first N encoder layers.", minimum=0
+    )
+    freeze_backbone: bool = setting(False, "Linear probe: train only the head.")
+    gradual_unfreeze: bool = setting(
+        False,
+        "Head first, then one encoder layer more from the top every "
+        "--unfreeze_every_epochs (embeddings last).",
+    )
+    unfreeze_every_epochs: int = setting(1, "Epochs between unfreezings.", minimum=1)
+    unfreeze_every_steps: int = setting(
+        0, "Steps between unfreezings instead (0: epochs).", minimum=0
+    )
+    head_warmup_steps: int = setting(
+        0, "Train the new head alone for the first N steps.", minimum=0
+    )
+    layer_decay: float | None = setting(
+        None,
+        "Layer-wise learning-rate decay in (0, 1]: encoder layer l of L trains "
+        "at lr*decay**(L-l), embeddings at lr*decay**(L+1).",
+        minimum=0,
+        maximum=1,
+        exclusive_minimum=True,
+    )
+    lora_rank: int = setting(
+        0,
+        "LoRA adapters of this rank on the attention query/value projections; "
+        "the rest of the backbone is frozen (0: off). The adapters are also "
+        "saved alone, to adapters.lora.h5.",
+        minimum=0,
+    )
+    extra_blocks: int = setting(
+        0, "New encoder blocks between the backbone and the head.", minimum=0
+    )
+
+    def validate(self):
+        """Checks every field and the transfer recipe; raises `ConfigError`."""
+        super().validate()
+        try:
+            check_strategy_options(**self.strategy_options(), num_layers=None)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+    def strategy_options(self):
+        """The transfer recipe, as `finetune.check_strategy_options` takes it."""
+        return dict(
+            freeze_layers=self.freeze_layers,
+            freeze_backbone=self.freeze_backbone,
+            gradual_unfreeze=self.gradual_unfreeze,
+            layer_decay=self.layer_decay,
+            lora_rank=self.lora_rank or None,
+            extra_blocks=self.extra_blocks,
+            head_warmup_steps=self.head_warmup_steps,
+            unfreeze_every_epochs=self.unfreeze_every_epochs,
+            unfreeze_every_steps=self.unfreeze_every_steps,
+        )

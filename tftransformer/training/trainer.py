@@ -21,6 +21,7 @@ from tftransformer.training.checkpointing import (
     fingerprint,
     remove_temporary_files,
 )
+from tftransformer.training.finetune_config import FinetuneConfig
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.training_result import TrainingResult
 from tftransformer.training.training_summary import (
@@ -62,7 +63,8 @@ class Trainer:
     `callbacks`.
 
     Args:
-        config: a `FinetuneConfig` (or a task config subclassing it).
+        config: a `TrainingConfig`; a `FinetuneConfig` (or a task config
+            subclassing it) also applies its transfer recipe.
         strategy: optional `tf.distribute.Strategy`; defaults to
             `distribute.get_strategy(config.distribution)`.
         verbose: 0 or 1; only the chief prints.
@@ -80,7 +82,7 @@ class Trainer:
     def __init__(self, config, strategy=None, verbose=1):
         if not hasattr(config, "run_settings"):
             raise ConfigError(
-                "config must be a FinetuneConfig or a subclass of it. "
+                "config must be a TrainingConfig or a subclass of it. "
                 f"Received: config={config!r}"
             )
         config.validate()
@@ -198,7 +200,10 @@ class Trainer:
         """Applies the config's recipe to `model` once; returns its name."""
         name = getattr(model, _STRATEGY_ATTRIBUTE, None)
         if name is None:
-            name = apply_strategy(model, self.config)
+            if isinstance(self.config, FinetuneConfig):
+                name = apply_strategy(model, self.config)
+            else:
+                name = "training every layer"
             setattr(model, _STRATEGY_ATTRIBUTE, name)
         return name
 
@@ -292,7 +297,8 @@ class Trainer:
             write_training_summary(summary, model_dir)
         if self.verbose:
             print(format_training_summary(summary))
-        run_callbacks += strategy_callbacks(config, verbose=self.verbose)
+        if isinstance(config, FinetuneConfig):
+            run_callbacks += strategy_callbacks(config, verbose=self.verbose)
         history = model.fit(
             epochs_data,
             validation_data=validation,
