@@ -33,6 +33,7 @@ def test_returns_adamw_with_warmup_linear_decay():
         "warmup_steps": 100,  # 0.1 * 1000
         "num_train_steps": 1000,
         "end_learning_rate": 1e-6,
+        "steps_per_update": 1,
         "name": None,
     }
 

@@ -56,6 +56,7 @@ def test_config_round_trip():
         "warmup_steps": 10,
         "num_train_steps": 110,
         "end_learning_rate": 0.001,
+        "steps_per_update": 1,
         "name": "bert_schedule",
     }
     # Through Keras' registry, as when an optimizer is saved and loaded.

@@ -176,6 +176,7 @@ def create_optimizer(
         warmup_steps=warmup_steps,
         num_train_steps=num_train_steps,
         end_learning_rate=end_learning_rate,
+        steps_per_update=gradient_accumulation_steps,
     )
     adamw_args = dict(
         learning_rate=schedule,

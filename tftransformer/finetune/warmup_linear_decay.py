@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import is_finite_number, is_int
+from tftransformer._arguments import check_int, is_finite_number, is_int
 
 __all__ = ["WarmupLinearDecay"]
 
@@ -23,6 +23,10 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         num_train_steps: int > 0, the step at which `end_learning_rate` is
             reached.
         end_learning_rate: float in [0, peak_learning_rate], the final rate.
+        steps_per_update: int >= 1, the optimizer's gradient accumulation
+            steps. Keras calls a schedule with the count of batches, not of
+            updates, when it accumulates gradients: the schedule divides it
+            (rounding down), so that it counts updates.
         name: optional string, the name scope of the computation.
 
     Returns:
@@ -45,6 +49,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         warmup_steps,
         num_train_steps,
         end_learning_rate=0.0,
+        steps_per_update=1,
         name=None,
     ):
         super().__init__()
@@ -76,11 +81,14 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.warmup_steps = int(warmup_steps)
         self.num_train_steps = int(num_train_steps)
         self.end_learning_rate = float(end_learning_rate)
+        self.steps_per_update = check_int("steps_per_update", steps_per_update, 1)
         self.name = name
 
     def __call__(self, step):
         with keras.name_scope(self.name or "WarmupLinearDecay"):
             step = ops.cast(step, "float32")
+            if self.steps_per_update > 1:
+                step = ops.floor(step / float(self.steps_per_update))
             peak = self.peak_learning_rate
             end = self.end_learning_rate
             warmup = float(self.warmup_steps)
@@ -100,5 +108,6 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
             "warmup_steps": self.warmup_steps,
             "num_train_steps": self.num_train_steps,
             "end_learning_rate": self.end_learning_rate,
+            "steps_per_update": self.steps_per_update,
             "name": self.name,
         }

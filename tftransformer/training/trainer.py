@@ -90,6 +90,17 @@ class Trainer:
         # Before any other TensorFlow call: strategies configure the devices.
         self.strategy = strategy or distribute.get_strategy(config.distribution)
         self.chief = distribute.is_chief(self.strategy)
+        replicas = self.strategy.num_replicas_in_sync
+        if config.gradient_accumulation_steps > 1 and replicas > 1:
+            # Keras accumulates inside a conditional, where tf.distribute
+            # cannot aggregate the replicas' gradients (merge_call).
+            raise ConfigError(
+                "gradient_accumulation_steps > 1 runs on one replica only: "
+                "Keras' accumulation cannot aggregate gradients across "
+                f"{replicas} replicas. Raise batch_size instead. Received: "
+                f"gradient_accumulation_steps={config.gradient_accumulation_steps}, "
+                f"distribution={config.distribution!r}"
+            )
         self.verbose = verbose if self.chief else 0
         keras.utils.set_random_seed(config.seed)
 
