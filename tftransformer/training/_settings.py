@@ -90,7 +90,7 @@ def _describe(value):
 def _expected(base, optional):
     names = {
         int: "an integer",
-        float: "a number",
+        float: "a finite number",
         bool: "True or False",
         str: "a string",
     }
@@ -128,9 +128,8 @@ def check_value(field, value):
         converted = value
     if not ok:
         raise ConfigError(
-            f"{name} must be {_expected(base, optional)}"
-            + (" (finite)" if base is float else "")
-            + f". Received: {name}={_describe(value)}"
+            f"{name} must be {_expected(base, optional)}. "
+            f"Received: {name}={_describe(value)}"
         )
     choices = meta.get("choices")
     if choices is not None and converted not in choices:

@@ -157,8 +157,8 @@ class Trainer:
         model,
         train=None,
         num_train_steps=None,
-        loss="auto",
-        metrics="auto",
+        loss=None,
+        metrics=None,
         **kwargs,
     ):
         """Applies the recipe and compiles `model` with the config's optimizer.
@@ -173,8 +173,8 @@ class Trainer:
                 batches (epoch 0's dataset is kept for `fit`); or give
                 `num_train_steps`.
             num_train_steps: batches of the whole run, for the schedule.
-            loss, metrics: passed to `model.compile` (`"auto"`: the task's
-                defaults).
+            loss, metrics: passed to `model.compile`; `None` leaves the
+                task's defaults (a keras-hub task's `"auto"`).
             **kwargs: more `model.compile` arguments.
         """
         config = self.config
@@ -192,18 +192,18 @@ class Trainer:
                 num_train_steps=steps,
                 warmup_fraction=config.warmup_fraction,
                 weight_decay=config.weight_decay,
-                layer_decay=config.layer_decay,
+                layer_decay=getattr(config, "layer_decay", None),
                 model=model,
                 gradient_accumulation_steps=config.gradient_accumulation_steps,
             )
             if config.mixed_precision == "float16":
                 # float16 needs loss scaling; bfloat16 has float32's range.
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            given = {"loss": loss, "metrics": metrics}
             model.compile(
                 optimizer=optimizer,
-                loss=loss,
-                metrics=metrics,
                 jit_compile=config.jit_compile,
+                **{name: value for name, value in given.items() if value is not None},
                 **kwargs,
             )
 
@@ -244,8 +244,9 @@ class Trainer:
                 every epoch.
             validation: optional data of the same kinds (a dataset or a
                 `TextClassificationData`).
-            label_names: optional label names; a `model_dir` whose
-                `model.keras` has other labels is refused.
+            label_names: optional label names (default: the model's
+                `label_names`); a `model_dir` whose `model.keras` has other
+                labels is refused.
             run_config: optional dict of more settings the resumed run must
                 share (e.g. a fingerprint of data given as a dataset).
             callbacks: more Keras callbacks, run after the trainer's.
@@ -259,14 +260,15 @@ class Trainer:
         config = self.config
         model_dir = os.fspath(config.model_dir)
         settings = dict(config.run_settings())
+        # The labels a saved model.keras in model_dir must have.
+        label_names = label_names or getattr(model, "label_names", None)
         if isinstance(train, TextClassificationData):
-            label_names = label_names or list(train.label_vocabulary)
             parts = [train.texts, train.labels, train.text_pairs]
             if isinstance(validation, TextClassificationData):
                 parts += [validation.texts, validation.labels]
             settings["data_sha256"] = fingerprint(*parts)
             if class_weight is None and getattr(config, "class_weighting", False):
-                class_weight = class_weights(train.labels, len(label_names))
+                class_weight = class_weights(train.labels, len(train.label_vocabulary))
         settings.update(run_config or {})
         _check_model_dir(model_dir)
         check_run_directory(model_dir, settings, label_names)
@@ -314,6 +316,8 @@ class Trainer:
             epochs_data,
             validation_data=validation,
             epochs=config.epochs,
+            # Each epoch's dataset is already in its (seed, epoch) order.
+            shuffle=False,
             class_weight=class_weight,
             callbacks=run_callbacks + list(callbacks),
             verbose=self.verbose,
@@ -327,7 +331,7 @@ class Trainer:
                 os.path.join(model_dir, "history.json"),
                 {"history": history, "train_seconds": resumable.train_seconds},
             )
-            if config.lora_rank:
+            if getattr(config, "lora_rank", 0):
                 save_lora_weights(model, os.path.join(model_dir, "adapters.lora.h5"))
         return TrainingResult(
             history=history,

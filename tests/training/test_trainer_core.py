@@ -1,0 +1,113 @@
+"""The Trainer as a user's own short script calls it."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tftransformer as tft
+from tftransformer.training import ClassificationConfig, ConfigError, Trainer
+
+TEXTS = ["a fine film", "a dull mess", "great fun", "boring and long"] * 4
+LABELS = [1, 0, 1, 0] * 4
+
+
+def _data():
+    return tft.data.TextClassificationData(
+        TEXTS, LABELS, ("negative", "positive"), source="test"
+    )
+
+
+def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path):
+    config = ClassificationConfig(
+        preset=tiny_preset,
+        epochs=2,
+        batch_size=4,
+        max_length=16,
+        learning_rate=1e-3,
+        freeze_layers=1,
+        model_dir=str(tmp_path / "run"),
+    )
+    trainer = Trainer(config, verbose=0)
+    with trainer.scope():
+        model = tft.models.TextClassifier.from_preset(
+            config.preset, num_classes=2, sequence_length=config.max_length
+        )
+    result = trainer.fit(model, _data(), _data())
+    assert result.strategy == "freeze 1 layer"
+    assert len(result.history["val_accuracy"]) == 2
+    run_dir = tmp_path / "run"
+    for name in ("model.keras", "history.json", "training_summary.json"):
+        assert (run_dir / name).is_file(), name
+    saved = json.loads((run_dir / "history.json").read_text())
+    assert saved["history"]["loss"] == result.history["loss"]
+    # The embeddings and the first layer are frozen.
+    assert not model.backbone.get_layer("transformer_layer_0").trainable
+    assert model.backbone.get_layer("transformer_layer_1").trainable
+
+    # Run again: the final checkpoint is kept, so nothing trains again and
+    # the history is the first run's.
+    trainer = Trainer(config, verbose=0)
+    with trainer.scope():
+        again = tft.models.TextClassifier.from_preset(
+            config.preset, num_classes=2, sequence_length=config.max_length
+        )
+    rerun = trainer.fit(again, _data(), _data())
+    assert rerun.history == result.history
+    np.testing.assert_array_equal(
+        again.get_layer("logits").kernel.numpy(),
+        model.get_layer("logits").kernel.numpy(),
+    )
+
+    # Other settings in the same directory are refused before any work.
+    changed = ClassificationConfig(**{**config.to_dict(), "learning_rate": 1e-4})
+    with pytest.raises(ValueError, match="learning_rate"):
+        Trainer(changed, verbose=0).fit(again, _data(), _data())
+
+
+def test_a_training_config_trains_any_model_on_datasets(tmp_path):
+    import keras
+
+    config = tft.training.TrainingConfig(
+        epochs=2, learning_rate=1e-2, model_dir=str(tmp_path / "run"), patience=5
+    )
+    trainer = Trainer(config, verbose=0)
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    trainer.compile(model, num_train_steps=8, loss="mse")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    result = trainer.fit(model, lambda epoch: data, data)
+    assert result.strategy == "training every layer"
+    assert result.history["val_loss"][1] < result.history["val_loss"][0]
+
+
+@pytest.mark.parametrize("model_dir", ["/proc/tftransformer-run", "/dev/null/run"])
+def test_a_model_dir_that_cannot_be_made_is_refused_clearly(model_dir):
+    import keras
+
+    trainer = Trainer(tft.training.TrainingConfig(model_dir=model_dir), verbose=0)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    data = tf.data.Dataset.from_tensor_slices(([[1.0]], [[1.0]])).batch(1)
+    with pytest.raises(ConfigError, match="model_dir cannot be created"):
+        trainer.fit(model, data)
+    assert not os.path.exists(model_dir)
+
+
+def test_gradient_accumulation_is_refused_on_several_replicas():
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+        def scope(self):
+            raise AssertionError("not reached")
+
+    config = tft.training.TrainingConfig(gradient_accumulation_steps=2)
+    with pytest.raises(ConfigError, match="one replica only"):
+        Trainer(config, strategy=TwoReplicas())
+
+
+def test_the_trainer_takes_only_configs():
+    with pytest.raises(ConfigError, match="TrainingConfig"):
+        Trainer({"epochs": 1})
