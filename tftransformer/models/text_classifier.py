@@ -3,6 +3,7 @@ import keras_hub
 
 from tftransformer._arguments import class_names, python_number
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
+from tftransformer.models._from_preset import FromPreset
 from tftransformer.models.backbone_freeze import (
     restore_frozen_layers,
     saved_frozen_layers,
@@ -21,7 +22,9 @@ from tftransformer.models.text_classifier_preprocessor import (
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class TextClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.TextClassifier):
+class TextClassifier(
+    FromPreset, EmptyBatchPredict, ShuffledFit, keras_hub.models.TextClassifier
+):
     """A pretrained encoder with a pooling and classification head.
 
     The head is: optional extra `TransformerEncoderBlock`s over the
@@ -167,48 +170,7 @@ class TextClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.TextClassi
 
         restore_frozen_layers(self.backbone, frozen_backbone_layers)
 
-    @classmethod
-    def from_preset(
-        cls,
-        preset="embedded",
-        num_classes=2,
-        sequence_length=128,
-        dtype=None,
-        **kwargs,
-    ):
-        """Builds a classifier on a pretrained backbone and its tokenizer.
-
-        Args:
-            preset: what `tftransformer.presets.load_backbone` takes:
-                `"embedded"`, a local keras-hub preset or Hugging Face
-                directory, or a keras-hub preset name (downloaded).
-            num_classes: int >= 2, the number of labels.
-            sequence_length: int, the longest tokenized sequence the
-                preprocessor produces.
-            dtype: optional dtype policy name, e.g. `"mixed_bfloat16"`.
-            **kwargs: the other arguments of `TextClassifier` (`pooling`,
-                `dropout`, `num_extra_blocks`, `label_names`, ...).
-
-        Example:
-        ```python
-        classifier = TextClassifier.from_preset("embedded", num_classes=2)
-        classifier.predict(["A fine film."])
-        ```
-        """
-        # The preset loaders know every task model; imported when called.
-        from tftransformer.presets import load_backbone
-
-        backbone, preprocessor = load_backbone(
-            preset, sequence_length=sequence_length, dtype=dtype
-        )
-        return cls(
-            backbone,
-            num_classes=num_classes,
-            preprocessor=TextClassifierPreprocessor(
-                preprocessor.tokenizer, sequence_length=sequence_length
-            ),
-            **kwargs,
-        )
+    preprocessor_cls = TextClassifierPreprocessor
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile` defaults, with the accuracy metric named

@@ -4,6 +4,7 @@ import keras_hub
 from tftransformer._arguments import class_names, python_number
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.token_accuracy import TokenAccuracy
+from tftransformer.models._from_preset import FromPreset
 from tftransformer.models.backbone_freeze import (
     restore_frozen_layers,
     saved_frozen_layers,
@@ -16,10 +17,15 @@ from tftransformer.models.compile_replay import (
 from tftransformer.models.empty_predictions import EmptyBatchPredict
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 from tftransformer.models.shuffled_fit import ShuffledFit
+from tftransformer.models.token_classifier_preprocessor import (
+    TokenClassifierPreprocessor,
+)
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class TokenClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.Task):
+class TokenClassifier(
+    FromPreset, EmptyBatchPredict, ShuffledFit, keras_hub.models.Task
+):
     """A pretrained encoder with a per-token tagging head (e.g. for NER).
 
     The head is optional extra `TransformerEncoderBlock`s over the
@@ -88,6 +94,8 @@ class TokenClassifier(EmptyBatchPredict, ShuffledFit, keras_hub.models.Task):
     tagger(x).shape  # (1, 16, 3)
     ```
     """
+
+    preprocessor_cls = TokenClassifierPreprocessor
 
     def __init__(
         self,
