@@ -2,7 +2,9 @@
 
 import json
 import os
+import warnings
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -43,6 +45,20 @@ def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path):
         assert (run_dir / name).is_file(), name
     saved = json.loads((run_dir / "history.json").read_text())
     assert saved["history"]["loss"] == result.history["loss"]
+    # The model file is its weights and config (the optimizer's state is
+    # in backup/), and loads without a warning.
+    weight_bytes = sum(int(np.prod(w.shape)) * 4 for w in model.weights)
+    assert os.path.getsize(run_dir / "model.keras") < 1.25 * weight_bytes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = keras.saving.load_model(run_dir / "model.keras")
+    np.testing.assert_allclose(
+        loaded.predict(TEXTS[:2], verbose=0),
+        model.predict(TEXTS[:2], verbose=0),
+        atol=1e-5,
+    )
+    # The best epoch's weights and the last stay (keep_checkpoints=1).
+    assert len(list((run_dir / "checkpoints").glob("*.weights.h5"))) in (1, 2)
     # The embeddings and the first layer are frozen.
     assert not model.backbone.get_layer("transformer_layer_0").trainable
     assert model.backbone.get_layer("transformer_layer_1").trainable
@@ -68,8 +84,6 @@ def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path):
 
 
 def test_a_training_config_trains_any_model_on_datasets(tmp_path):
-    import keras
-
     config = tft.training.TrainingConfig(
         epochs=2, learning_rate=1e-2, model_dir=str(tmp_path / "run"), patience=5
     )
@@ -86,8 +100,6 @@ def test_a_training_config_trains_any_model_on_datasets(tmp_path):
 
 @pytest.mark.parametrize("model_dir", ["/proc/tftransformer-run", "/dev/null/run"])
 def test_a_model_dir_that_cannot_be_made_is_refused_clearly(model_dir):
-    import keras
-
     trainer = Trainer(tft.training.TrainingConfig(model_dir=model_dir), verbose=0)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     data = tf.data.Dataset.from_tensor_slices(([[1.0]], [[1.0]])).batch(1)

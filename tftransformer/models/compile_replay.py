@@ -66,6 +66,7 @@ def replay_compile(model, config):
     config = dict(config)
     paths = config.pop(OPTIMIZER_VARIABLES_KEY, None)
     model.compile(**keras.saving.deserialize_keras_object(config))
-    if model.built:
-        # Built now, so that the saved optimizer variables load into it.
+    if model.built and paths is not None:
+        # Built now, so that the saved optimizer variables load into it. An
+        # optimizer saved unbuilt (no paths) is loaded unbuilt.
         build_optimizer(model, paths)

@@ -26,6 +26,7 @@ def training_callbacks(
     run_config=None,
     keep_final_checkpoint=False,
     max_train_minutes=None,
+    keep_checkpoints=None,
 ):
     """Returns the callbacks for `fit`, writing everything under `model_dir`.
 
@@ -85,6 +86,9 @@ def training_callbacks(
             deleting the checkpoint.
         max_train_minutes: `None` (no limit) or a number > 0, the training
             budget of the whole run in minutes, resumes included.
+        keep_checkpoints: `None` keeps every epoch's weights file; an int
+            >= 0 keeps that many most recent ones plus the best epoch's by
+            `monitor` (0: the best only).
 
     Returns:
         A list of `keras.callbacks.Callback`.
@@ -156,7 +160,10 @@ def training_callbacks(
                 os.fspath(model_dir).replace("{", "{{").replace("}", "}}"),
                 "checkpoints",
                 "epoch_{epoch:03d}.weights.h5",
-            )
+            ),
+            keep=keep_checkpoints,
+            monitor=monitor,
+            mode=_resolved_mode(monitor, mode),
         ),
         resumable,
     ]
@@ -165,3 +172,11 @@ def training_callbacks(
             keras.callbacks.TensorBoard(log_dir=os.path.join(model_dir, "logs"))
         )
     return callbacks
+
+
+def _resolved_mode(monitor, mode):
+    """`mode`, with `"auto"` resolved as `keras.callbacks.EarlyStopping` does."""
+    if mode != "auto":
+        return mode
+    better_larger = monitor.endswith(("acc", "accuracy", "auc"))
+    return "max" if better_larger else "min"

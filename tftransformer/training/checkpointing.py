@@ -19,6 +19,7 @@ import time
 import uuid
 import zipfile
 
+import keras_hub
 import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save_file
@@ -147,6 +148,73 @@ def remove_temporary_files(directory):
                 os.remove(path)
                 removed.append(path)
     return removed
+
+
+@contextlib.contextmanager
+def _without_training_state(model):
+    """Saves a compiled model's optimizer unbuilt: its config, no state.
+
+    A keras-hub task compiles itself when it is made, so loading one always
+    makes an optimizer, which must find matching (unbuilt) state in the file
+    or Keras warns: such a model keeps its compile config and an unbuilt
+    copy of its optimizer. Other models are saved uncompiled.
+    """
+    optimizer, compiled = model.optimizer, model.compiled
+    keep_compiled = isinstance(model, keras_hub.models.Task)
+    model.optimizer = (
+        optimizer.__class__.from_config(optimizer.get_config())
+        if keep_compiled
+        else None
+    )
+    model.compiled = keep_compiled
+    try:
+        yield
+    finally:
+        model.optimizer = optimizer
+        model.compiled = compiled
+
+
+def save_model_file(model, path, include_optimizer=False):
+    """Writes `model` to a `.keras` file atomically, for users to load.
+
+    Without `include_optimizer` the file holds the model's config and
+    weights, and no optimizer state: about the size of the weights (a
+    fine-tuned model's Adam slots would triple it). `keras.saving.load_model`
+    loads it without warnings: a keras-hub task compiled with a new
+    optimizer of the saved config, another model uncompiled. A run's
+    optimizer state lives in its resume checkpoint (`backup/`).
+
+    Args:
+        model: a built `keras.Model`.
+        path: str or path-like ending in `.keras`.
+        include_optimizer: bool; True saves the compile config and the
+            optimizer's state too, as `model.save` does, so a loaded model
+            trains on where it stopped.
+
+    Returns:
+        str, `path`.
+
+    Example:
+    ```python
+    save_model_file(classifier, "runs/sst2/model.keras")
+    classifier = keras.saving.load_model("runs/sst2/model.keras")
+    ```
+    """
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise ValueError(f"path must end in '.keras'. Received: path={path!r}")
+    if not isinstance(include_optimizer, bool):
+        raise ValueError(
+            "include_optimizer must be True or False. "
+            f"Received: include_optimizer={include_optimizer!r}"
+        )
+    with atomic_write(path) as temporary:
+        if include_optimizer or not model.compiled:
+            model.save(temporary)
+        else:
+            with _without_training_state(model):
+                model.save(temporary)
+    return path
 
 
 def save_weights_atomically(model, path):

@@ -1,13 +1,21 @@
+import json
+import math
 import os
 import re
 
 import keras
 from absl import logging
 
+from tftransformer._arguments import check_int
 from tftransformer.training.checkpointing import (
+    atomic_write,
     remove_temporary_files,
     save_weights_atomically,
 )
+
+# Beside the weight files: each epoch's monitored value, so that a resumed
+# run still knows which file is the best.
+SCORES_FILE = "scores.json"
 
 __all__ = ["EpochWeightsCheckpoint"]
 
@@ -25,10 +33,21 @@ class EpochWeightsCheckpoint(keras.callbacks.Callback):
     template names: they are another run's, and their weights, maybe of
     another model, would pass for this run's.
 
+    With `keep`, the files are bounded: after each epoch only the `keep`
+    most recent files and the best epoch's file (by `monitor` and `mode`,
+    as early stopping judges) stay; the others are deleted. Each epoch's
+    monitored value is kept in `scores.json` beside the files, so a resumed
+    run keeps the bound and the best file.
+
     Args:
         filepath: str or path-like ending in `.weights.h5`, with an
             `{epoch}` field (1-based), e.g.
             `"run/checkpoints/epoch_{epoch:03d}.weights.h5"`.
+        keep: `None` keeps every file; an int >= 0 keeps that many most
+            recent files plus the best one (0: the best only).
+        monitor: the logged metric that names the best epoch, e.g.
+            `"val_accuracy"`; epochs without it are never the best.
+        mode: `"max"` if a larger `monitor` is better, else `"min"`.
 
     Example:
     ```python
@@ -39,7 +58,7 @@ class EpochWeightsCheckpoint(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, filepath):
+    def __init__(self, filepath, keep=None, monitor="val_loss", mode="min"):
         super().__init__()
         filepath = os.fspath(filepath)
         if not filepath.endswith(".weights.h5") or "{epoch" not in filepath:
@@ -47,7 +66,14 @@ class EpochWeightsCheckpoint(keras.callbacks.Callback):
                 "filepath must end in '.weights.h5' and hold an {epoch} field. "
                 f"Received: filepath={filepath!r}"
             )
+        if keep is not None:
+            check_int("keep", keep, 0)
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max'. Received: mode={mode!r}")
         self.filepath = filepath
+        self.keep = keep
+        self.monitor = monitor
+        self.mode = mode
         self._first_epoch = True
 
     def on_train_begin(self, logs=None):
@@ -78,6 +104,9 @@ class EpochWeightsCheckpoint(keras.callbacks.Callback):
         ]
         for name in stale:
             os.remove(os.path.join(directory, name))
+        scores = self._read_scores()
+        if any(int(e) > epoch for e in scores):
+            self._write_scores({e: v for e, v in scores.items() if int(e) <= epoch})
         if stale:
             logging.warning(
                 "Removed %d checkpoint(s) of another run from %s: %s",
@@ -90,3 +119,43 @@ class EpochWeightsCheckpoint(keras.callbacks.Callback):
         path = self.filepath.format(epoch=epoch + 1)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         save_weights_atomically(self.model, path)
+        if self.keep is None:
+            return
+        value = (logs or {}).get(self.monitor)
+        scores = self._read_scores()
+        scores[str(epoch + 1)] = (
+            float(value) if value is not None and math.isfinite(value) else None
+        )
+        self._write_scores(scores)
+        self._prune(scores, epoch + 1)
+
+    def _scores_path(self):
+        directory = os.path.dirname(self.filepath.format(epoch=1)) or "."
+        return os.path.join(directory, SCORES_FILE)
+
+    def _read_scores(self):
+        try:
+            with open(self._scores_path(), encoding="utf-8") as f:
+                scores = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        return scores if isinstance(scores, dict) else {}
+
+    def _write_scores(self, scores):
+        with atomic_write(self._scores_path()) as temporary:
+            with open(temporary, "w", encoding="utf-8") as f:
+                json.dump(scores, f, indent=1, sort_keys=True)
+
+    def _prune(self, scores, last_epoch):
+        """Deletes the files of epochs neither recent enough nor the best."""
+        kept = set(range(last_epoch - self.keep + 1, last_epoch + 1))
+        scored = [(int(e), v) for e, v in scores.items() if v is not None]
+        if scored:
+            sign = -1 if self.mode == "max" else 1
+            # The earliest of equal scores, as early stopping keeps it.
+            best = min(scored, key=lambda item: (sign * item[1], item[0]))[0]
+            kept.add(best)
+        for epoch in range(1, last_epoch + 1):
+            path = self.filepath.format(epoch=epoch)
+            if epoch not in kept and os.path.exists(path):
+                os.remove(path)

@@ -20,6 +20,7 @@ from tftransformer.training.checkpointing import (
     epoch_seed,
     fingerprint,
     remove_temporary_files,
+    save_model_file,
 )
 from tftransformer.training.finetune_config import FinetuneConfig
 from tftransformer.training.resumable_training import ResumableTraining
@@ -292,6 +293,7 @@ class Trainer:
             run_config=settings,
             keep_final_checkpoint=True,
             max_train_minutes=config.max_train_minutes,
+            keep_checkpoints=config.keep_checkpoints,
         )
         (resumable,) = [c for c in run_callbacks if isinstance(c, ResumableTraining)]
         # The dataset of epoch 0 is made once, for the element structure
@@ -346,11 +348,10 @@ class Trainer:
         # into model_dir, the others into temporary directories.
         model_dir = os.fspath(self.config.model_dir)
         out_dir = distribute.write_dir(model_dir, self.strategy)
-        path = os.path.join(out_dir, "model.keras")
         # Atomic: a kill while saving must not leave a torn model.keras,
-        # which a rerun's check of model_dir could not read.
-        with atomic_write(path) as temporary:
-            model.save(temporary)
+        # which a rerun's check of model_dir could not read. Weights and
+        # config only: the optimizer's state is in backup/.
+        save_model_file(model, os.path.join(out_dir, "model.keras"))
         distribute.cleanup_write_dir(model_dir, self.strategy)
         return os.path.join(model_dir, "model.keras")
 
