@@ -30,28 +30,8 @@ import keras
 import tftransformer as tft
 
 
-def load_splits(config):
-    """The train, validation and test data of `config`, subsets applied."""
-    train, validation, test = tft.data.load_text_classification_splits(
-        config.train_file,
-        config.validation_file,
-        config.test_file,
-        text_column=config.text_column,
-        text_pair_column=config.text_pair_column,
-        label_column=config.label_column,
-        on_bad_rows=config.on_bad_rows,
-        data_dir=config.tfds_data_dir,
-        seed=config.seed,
-    )
-    if config.max_train_examples:
-        train = train.sample(config.max_train_examples, config.seed)
-    if config.max_eval_examples:
-        validation = validation.sample(config.max_eval_examples, config.seed)
-        test = test.sample(config.max_eval_examples, config.seed)
-    return train, validation, test
-
-
 def build_classifier(config, labels):
+    """The classifier a `ClassificationConfig` describes, on its preset."""
     return tft.models.TextClassifier.from_preset(
         config.preset,
         num_classes=len(labels),
@@ -68,20 +48,12 @@ def main(config):
     if config.export_dir:  # Checked now, not after the whole training.
         tft.export.check_base_path(config.export_dir, name="export_dir")
     trainer = tft.training.Trainer(config)
-    train, validation, test = load_splits(config)
+    train, validation, test = tft.training.load_classification_splits(config)
     labels = train.label_vocabulary
     print(
         f"Data: {len(train)} train ({train.source}), {len(validation)} "
         f"validation, {len(test)} test; labels {list(labels)}"
     )
-    if config.augment_copies:
-        train = tft.data.augment_classification_data(
-            train,
-            num_aug=config.augment_copies,
-            alpha=config.augment_alpha,
-            synonym_source=config.synonym_source,
-            seed=config.seed,
-        )
     with trainer.scope():
         classifier = build_classifier(config, labels)
     trainer.compile(

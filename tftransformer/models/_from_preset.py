@@ -15,6 +15,14 @@ class FromPreset:
 
     preprocessor_cls = None
 
+    def compile(self, optimizer="auto", *args, **kwargs):
+        # keras-hub tasks compile with their defaults when made; a trainer
+        # reads this to put its own optimizer in their place.
+        self.compiled_with_default_optimizer = (
+            isinstance(optimizer, str) and optimizer == "auto"
+        )
+        super().compile(optimizer, *args, **kwargs)
+
     @classmethod
     def from_preset(cls, preset="embedded", sequence_length=128, dtype=None, **kwargs):
         """Builds the task on a pretrained backbone and its tokenizer.

@@ -27,6 +27,10 @@ from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoi
 from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
+from tftransformer.training.text_classification import (
+    cross_validate_classifier,
+    load_classification_splits,
+)
 from tftransformer.training.time_budget import TimeBudget
 from tftransformer.training.trainer import Trainer
 from tftransformer.training.training_result import TrainingResult
@@ -50,9 +54,11 @@ __all__ = [
     "apply_strategy",
     "check_run_directory",
     "config_from_flags",
+    "cross_validate_classifier",
     "define_flags",
     "describe_training",
     "format_training_summary",
+    "load_classification_splits",
     "load_config_file",
     "run",
     "setting",

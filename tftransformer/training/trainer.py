@@ -138,6 +138,16 @@ class Trainer:
             text_pairs=None if data.text_pairs is None else list(data.text_pairs),
         )
 
+    def epoch_dataset(self, model, train, epoch):
+        """The training data of `epoch` (0-based), as `fit` reads it.
+
+        Args:
+            model: the task model (its preprocessor tokenizes texts).
+            train: the training data as `fit` takes it.
+            epoch: the epoch, for the shuffling seed.
+        """
+        return self._epoch_datasets(model, train)(epoch)
+
     def _epoch_datasets(self, model, train):
         cached_train, cached = getattr(self, "_first_epoch", (None, None))
         if isinstance(train, TextClassificationData):
@@ -231,13 +241,16 @@ class Trainer:
         run_config=None,
         callbacks=(),
         class_weight=None,
+        loss=None,
+        metrics=None,
     ):
         """Trains `model` as a resumable run in `config.model_dir`.
 
         Args:
-            model: a task model built in `trainer.scope()`, compiled or not
-                (then `compile` runs with the task's default loss and
-                metrics).
+            model: a task model built in `trainer.scope()`. Unless it was
+                compiled with an optimizer of its own (by `trainer.compile`
+                or the user), it is compiled here with the config's
+                optimizer, and `loss` and `metrics`.
             train: the training data: a `TextClassificationData` (tokenized
                 with the model's preprocessor, shuffled each epoch by
                 `(seed, epoch)`), a callable taking the epoch and returning
@@ -254,6 +267,8 @@ class Trainer:
             class_weight: optional dict of class id to loss weight; `None`
                 with a config whose `class_weighting` is set weights classes
                 by inverse frequency.
+            loss, metrics: for the compile here; `None` keeps the task's
+                defaults.
 
         Returns:
             A `TrainingResult`.
@@ -299,12 +314,16 @@ class Trainer:
         # The dataset of epoch 0 is made once, for the element structure
         # and the step count; the resumable dataset reads it again.
         epochs_data = resumable.epoch_dataset(make_dataset)
-        if not model.compiled:
+        if not model.compiled or getattr(
+            model, "compiled_with_default_optimizer", False
+        ):
             self.compile(
                 model,
                 num_train_steps=count_train_steps(
                     resumable._epoch_data(0), config.epochs
                 ),
+                loss=loss,
+                metrics=metrics,
             )
         strategy_name = self.apply_strategy(model)
         summary = describe_training(model, model.optimizer, strategy_name)

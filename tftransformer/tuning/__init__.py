@@ -8,6 +8,7 @@ runs the learning-rate range test on a compiled model and restores it.
 
 from tftransformer.tuning.learning_rate_finder import (
     find_learning_rate,
+    learning_rate_range_test,
     suggest_learning_rate,
 )
 from tftransformer.tuning.learning_rate_finder_result import (
@@ -52,6 +53,7 @@ __all__ = [
     "best_run_config",
     "create_tuner",
     "find_learning_rate",
+    "learning_rate_range_test",
     "format_trial_table",
     "load_run_config",
     "merge_run_config",

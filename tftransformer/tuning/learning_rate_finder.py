@@ -1,12 +1,15 @@
 """The learning-rate range test (Smith 2015, as popularized by fastai)."""
 
+import json
 import math
 import numbers
+import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.training.training_summary import describe_training
 from tftransformer.tuning.learning_rate_finder_result import (
     LearningRateFinderResult,
 )
@@ -241,3 +244,72 @@ def suggest_learning_rate(learning_rates, smoothed_losses):
         smoothed_losses[: lowest + 1], np.log(learning_rates[: lowest + 1])
     )
     return float(learning_rates[int(np.argmin(slopes[:lowest]))])
+
+
+def learning_rate_range_test(trainer, model, train, num_steps=100):
+    """The learning-rate range test of the model a `Trainer` run would train.
+
+    The model gets the run's recipe and optimizer (`trainer.compile`, if it
+    is not compiled yet), then `find_learning_rate` runs on the run's first
+    epoch of data and restores everything. Gradual unfreezing and a head
+    warmup hold backbone layers still only for a while; the peak learning
+    rate must suit every layer the run ends up training, so the test trains
+    those, and the results say so (`measured_with`). The chief writes
+    `lr_finder.json` (with the strategy, the global batch size and the
+    trainable parameter count) and, with matplotlib, `lr_finder.png` into
+    the config's `model_dir`.
+
+    Args:
+        trainer: a `tftransformer.training.Trainer`.
+        model: the task model, built in `trainer.scope()`.
+        train: the training data as `Trainer.fit` takes it.
+        num_steps: int >= 3, steps of the test.
+
+    Returns:
+        A `LearningRateFinderResult`.
+
+    Example:
+    ```python
+    result = learning_rate_range_test(trainer, classifier, train, num_steps=100)
+    print(result.suggestion)
+    ```
+    """
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 3:
+        raise ValueError(
+            f"num_steps must be an int >= 3. Received: num_steps={num_steps!r}"
+        )
+    config = trainer.config
+    if not model.compiled:
+        trainer.compile(model, train)
+    strategy_name = trainer.apply_strategy(model)
+    dataset = trainer.epoch_dataset(model, train, 0)
+    held_back = bool(
+        getattr(config, "gradual_unfreeze", False)
+        or getattr(config, "head_warmup_steps", 0)
+    )
+    measured = (
+        "every layer the run trains once the schedule has released it"
+        if held_back
+        else "the strategy's trainable layers"
+    )
+    trainable = describe_training(model)["trainable_parameters"]
+    result = find_learning_rate(model, dataset, num_steps=num_steps)
+    if trainer.chief:
+        os.makedirs(config.model_dir, exist_ok=True)
+        with open(os.path.join(config.model_dir, "lr_finder.json"), "w") as f:
+            json.dump(
+                {
+                    "strategy": strategy_name,
+                    "batch_size": trainer.global_batch_size,
+                    "measured_with": measured,
+                    "trainable_parameters": trainable,
+                }
+                | result.to_dict(),
+                f,
+                indent=2,
+            )
+        try:
+            result.plot(os.path.join(config.model_dir, "lr_finder.png"))
+        except ImportError:
+            pass
+    return result

@@ -1,0 +1,333 @@
+"""Text classification through the library: configs, Trainer, reports,
+cross-validation, the learning-rate test and export (what
+`examples/classify.py`, `cross_validate.py` and `find_lr.py` call)."""
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import tftransformer as tft
+from tftransformer.data import load_rotten_tomatoes
+from tftransformer.training import ClassificationConfig, ConfigError, Trainer
+
+TINY = dict(epochs=1, batch_size=8, max_length=32, learning_rate=1e-3)
+# What a run killed inside `atomic_write` leaves next to model.keras.
+STALE_TEMPORARY_FILE = ".tmp-0123456789ab-model.keras"
+
+
+def write_csv(path, data, start, count):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["review", "sentiment"])
+        for text, label in zip(
+            data.texts[start : start + count], data.labels[start : start + count]
+        ):
+            writer.writerow([text, ["bad", "good"][label]])
+    return str(path)
+
+
+def _classifier(config, labels):
+    return tft.models.TextClassifier.from_preset(
+        config.preset,
+        num_classes=len(labels),
+        sequence_length=config.max_length,
+        dtype=config.dtype,
+        pooling=config.pooling,
+        dropout=config.dropout,
+        num_extra_blocks=config.extra_blocks,
+        label_names=list(labels),
+    )
+
+
+def _train(config):
+    """What examples/classify.py does, without the printing."""
+    trainer = Trainer(config, verbose=0)
+    train, validation, test = tft.training.load_classification_splits(config)
+    with trainer.scope():
+        classifier = _classifier(config, train.label_vocabulary)
+    result = trainer.fit(
+        classifier,
+        train,
+        validation,
+        loss=tft.finetune.classification_loss(config.label_smoothing),
+        metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+    )
+    report, _ = tft.evaluation.evaluate_classifier(
+        classifier,
+        trainer.dataset(test, classifier),
+        test.labels,
+        train.label_vocabulary,
+    )
+    return trainer, classifier, result, report, train
+
+
+def test_a_run_on_user_csv_files(tiny_preset, tmp_path):
+    data = load_rotten_tomatoes("train")
+    files = {
+        name: write_csv(tmp_path / f"{name}.csv", data, start, 24)
+        for name, start in [("train", 0), ("validation", 100), ("test", 200)]
+    }
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
+    config = ClassificationConfig(
+        preset=tiny_preset,
+        train_file=files["train"],
+        validation_file=files["validation"],
+        test_file=files["test"],
+        text_column="review",
+        label_column="sentiment",
+        model_dir=str(model_dir),
+        **TINY,
+    )
+    _, classifier, result, report, _ = _train(config)
+    assert list(report.label_names) == ["bad", "good"]
+    assert int(np.sum(report.support)) == 24
+    report.to_json(model_dir / "report.json")
+    plots = tft.evaluation.write_classification_plots(
+        report, str(model_dir), history=result.history
+    )
+    assert "training_curves.png" in plots
+    for name in [
+        "model.keras",
+        "report.json",
+        "history.json",
+        "training_summary.json",
+        "training_curves.png",
+        "confusion_matrix.png",
+    ]:
+        assert (model_dir / name).stat().st_size > 0, name
+    assert not list(model_dir.glob(".tmp-*"))
+    # The saved model reloads without custom_objects and predicts the same.
+    reloaded = keras.saving.load_model(result.model_path)
+    assert reloaded.label_names == ["bad", "good"]
+    texts = ["a fine film", "a dull mess"]
+    np.testing.assert_allclose(
+        reloaded.predict(texts, verbose=0),
+        classifier.predict(texts, verbose=0),
+        atol=1e-5,
+    )
+
+
+def test_freeze_layers_above_the_layer_count_is_refused(tiny_preset, tmp_path):
+    config = ClassificationConfig(
+        preset=tiny_preset, freeze_layers=3, model_dir=str(tmp_path), **TINY
+    )
+    trainer = Trainer(config, verbose=0)
+    model = _classifier(config, ["a", "b"])
+    with pytest.raises(ConfigError, match="at most the backbone's 2 encoder layers"):
+        trainer.apply_strategy(model)
+
+
+def test_a_test_file_without_a_train_file_and_a_missing_file_are_named(tmp_path):
+    with pytest.raises(ValueError, match="need a train_source"):
+        tft.training.load_classification_splits(ClassificationConfig(test_file="x.csv"))
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        tft.training.load_classification_splits(
+            ClassificationConfig(train_file=str(tmp_path / "nope.csv"))
+        )
+
+
+@pytest.mark.parametrize(
+    "options, strategy_word, trainable_check",
+    [
+        (
+            {"freeze_backbone": True},
+            "linear probe",
+            lambda s: s["trainable_parameters"] < 100,
+        ),
+        (
+            {"freeze_layers": 1},
+            "1",
+            lambda s: "transformer_layer_0" in s["frozen_layers"],
+        ),
+        ({"lora_rank": 2}, "LoRA", lambda s: s["frozen_parameters"] > 0),
+        ({"layer_decay": 0.5}, "decay", lambda s: len(s["learning_rate_groups"]) > 2),
+        (
+            {"gradual_unfreeze": True},
+            "gradual",
+            lambda s: s["trainable_parameters"] > 0,
+        ),
+        ({"head_warmup_steps": 2}, "warmup", lambda s: s["trainable_parameters"] > 0),
+    ],
+)
+def test_each_strategy_setting_reaches_the_model(
+    options, strategy_word, trainable_check, tiny_preset, tmp_path
+):
+    config = ClassificationConfig(
+        preset=tiny_preset,
+        max_train_examples=32,
+        max_eval_examples=8,
+        model_dir=str(tmp_path),
+        **{**TINY, **options},
+    )
+    _train(config)
+    with open(tmp_path / "training_summary.json") as f:
+        summary = json.load(f)
+    assert strategy_word.lower() in summary["strategy"].lower(), summary["strategy"]
+    assert trainable_check(summary), summary
+    if options.get("lora_rank"):
+        assert (tmp_path / "adapters.lora.h5").exists()
+
+
+def test_export_and_bfloat16_training(tiny_preset, tmp_path):
+    config = ClassificationConfig(
+        preset=tiny_preset,
+        max_train_examples=32,
+        max_eval_examples=8,
+        model_dir=str(tmp_path / "run"),
+        mixed_precision="bfloat16",
+        **TINY,
+    )
+    _, classifier, result, _, _ = _train(config)
+    assert classifier.backbone.dtype_policy.name == "mixed_bfloat16"
+    assert np.isfinite(result.history["loss"]).all()
+    path = tft.export.export_for_serving(
+        classifier, str(tmp_path / "serving"), warmup_texts=["a fine film"]
+    )
+    assert (tmp_path / "serving" / "1" / "saved_model.pb").exists()
+    assert path.endswith("1")
+
+
+def test_augmentation_adds_copies_to_the_training_split(tiny_preset, tmp_path):
+    config = ClassificationConfig(
+        preset=tiny_preset,
+        max_train_examples=16,
+        max_eval_examples=16,
+        augment_copies=2,
+        synonym_source="roget",
+        model_dir=str(tmp_path / "run"),
+        **TINY,
+    )
+    train, _, _ = tft.training.load_classification_splits(config)
+    assert len(train) == 16 * 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"augment_copies": -1}, "augment_copies must be >= 0"),
+        ({"augment_alpha": 1.5}, r"augment_alpha must be in \[0, 1\]"),
+    ],
+)
+def test_bad_augmentation_settings(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        ClassificationConfig(**kwargs)
+
+
+def test_cross_validation_folds(tiny_preset, tmp_path):
+    config = ClassificationConfig(
+        preset=tiny_preset,
+        max_train_examples=32,
+        max_eval_examples=8,
+        model_dir=str(tmp_path),
+        **TINY,
+    )
+    train, validation, _ = tft.training.load_classification_splits(config)
+    pool = train.concatenate(validation)
+    result = tft.training.cross_validate_classifier(
+        config,
+        lambda: _classifier(config, pool.label_vocabulary),
+        pool,
+        num_folds=2,
+        verbose=0,
+    )
+    assert result.num_folds == 2
+    assert 0.0 <= result.mean["accuracy"] <= 1.0
+    assert (tmp_path / "cross_validation.json").exists()
+    for fold in range(2):
+        assert (tmp_path / f"fold_{fold}" / "model.keras").exists()
+    with pytest.raises(ConfigError, match="num_folds=1"):
+        tft.training.cross_validate_classifier(config, None, pool, num_folds=1)
+
+
+def _range_test(tiny_preset, model_dir, num_steps, **options):
+    config = ClassificationConfig(
+        preset=tiny_preset,
+        max_train_examples=48,
+        model_dir=str(model_dir),
+        **{**TINY, **options},
+    )
+    trainer = Trainer(config, verbose=0)
+    train, _, _ = tft.training.load_classification_splits(config)
+    with trainer.scope():
+        classifier = _classifier(config, train.label_vocabulary)
+    before = [w.numpy().copy() for w in classifier.weights]
+    result = tft.tuning.learning_rate_range_test(
+        trainer, classifier, train, num_steps=num_steps
+    )
+    # The model is restored: the test trains nothing for good.
+    for a, b in zip(before, classifier.weights):
+        np.testing.assert_array_equal(a, b.numpy())
+    with open(model_dir / "lr_finder.json") as f:
+        return result, json.load(f)
+
+
+@pytest.mark.parametrize("num_steps", [6, 40])
+def test_the_range_test_writes_the_curve(tiny_preset, tmp_path, num_steps):
+    result, written = _range_test(tiny_preset, tmp_path / "run", num_steps)
+    assert written["batch_size"] == TINY["batch_size"]
+    assert written["suggestion"] == result.suggestion
+    assert len(written["learning_rates"]) == result.num_steps <= num_steps
+    if result.suggestion is not None:
+        assert result.suggestion in result.learning_rates
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_the_range_test_measures_what_the_schedule_ends_up_training(
+    tiny_preset, tmp_path
+):
+    # Gradual unfreezing starts with the head alone, but the peak learning
+    # rate must suit every layer: the test trains what full fine-tuning
+    # trains, and says so. A fixed freeze trains fewer parameters.
+    _, full = _range_test(tiny_preset, tmp_path / "full", 3)
+    _, gradual = _range_test(
+        tiny_preset, tmp_path / "gradual", 3, gradual_unfreeze=True
+    )
+    _, frozen = _range_test(tiny_preset, tmp_path / "frozen", 3, freeze_layers=1)
+    assert gradual["trainable_parameters"] == full["trainable_parameters"]
+    assert frozen["trainable_parameters"] < full["trainable_parameters"]
+    assert frozen["strategy"] == "freeze 1 layer"
+    assert gradual["measured_with"].startswith("every layer the run trains")
+    assert full["measured_with"] == frozen["measured_with"] != gradual["measured_with"]
+
+
+def test_the_range_test_needs_three_steps(tiny_preset, tmp_path):
+    with pytest.raises(ValueError, match="num_steps=2"):
+        _range_test(tiny_preset, tmp_path, 2)
+
+
+def test_the_example_scripts_take_their_settings_from_flags_and_files(
+    tiny_preset, tmp_path
+):
+    # One real process: absl flags, --config and the exit status.
+    import subprocess
+    import sys
+
+    config = tmp_path / "best.json"
+    config.write_text(json.dumps({"freeze_layers": 1, "batch_size": 4}))
+    model_dir = tmp_path / "run"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "examples/find_lr.py",
+            f"--config={config}",
+            "--batch_size=8",
+            "--num_steps=4",
+            "--max_train_examples=32",
+            "--max_length=32",
+            f"--preset={tiny_preset}",
+            f"--model_dir={model_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "command-line flags kept: ['batch_size']" in completed.stdout
+    written = json.loads((model_dir / "lr_finder.json").read_text())
+    assert written["batch_size"] == 8
+    assert written["strategy"] == "freeze 1 layer"
