@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
+from tests.training.classification_run import build_classifier as _classifier
+from tests.training.classification_run import run_classification
 from tftransformer.data import load_rotten_tomatoes
 from tftransformer.training import ClassificationConfig, ConfigError, Trainer
 
@@ -29,41 +31,6 @@ def write_csv(path, data, start, count):
     return str(path)
 
 
-def _classifier(config, labels):
-    return tft.models.TextClassifier.from_preset(
-        config.preset,
-        num_classes=len(labels),
-        sequence_length=config.max_length,
-        dtype=config.dtype,
-        pooling=config.pooling,
-        dropout=config.dropout,
-        num_extra_blocks=config.extra_blocks,
-        label_names=list(labels),
-    )
-
-
-def _train(config):
-    """What examples/classify.py does, without the printing."""
-    trainer = Trainer(config, verbose=0)
-    train, validation, test = tft.training.load_classification_splits(config)
-    with trainer.scope():
-        classifier = _classifier(config, train.label_vocabulary)
-    result = trainer.fit(
-        classifier,
-        train,
-        validation,
-        loss=tft.finetune.classification_loss(config.label_smoothing),
-        metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
-    )
-    report, _ = tft.evaluation.evaluate_classifier(
-        classifier,
-        trainer.dataset(test, classifier),
-        test.labels,
-        train.label_vocabulary,
-    )
-    return trainer, classifier, result, report, train
-
-
 def test_a_run_on_user_csv_files(tiny_preset, tmp_path):
     data = load_rotten_tomatoes("train")
     files = {
@@ -73,7 +40,7 @@ def test_a_run_on_user_csv_files(tiny_preset, tmp_path):
     model_dir = tmp_path / "run"
     model_dir.mkdir()
     (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
-    config = ClassificationConfig(
+    run = run_classification(
         preset=tiny_preset,
         train_file=files["train"],
         validation_file=files["validation"],
@@ -83,10 +50,9 @@ def test_a_run_on_user_csv_files(tiny_preset, tmp_path):
         model_dir=str(model_dir),
         **TINY,
     )
-    _, classifier, result, report, _ = _train(config)
+    classifier, result, report = run["model"], run["result"], run["report"]
     assert list(report.label_names) == ["bad", "good"]
     assert int(np.sum(report.support)) == 24
-    report.to_json(model_dir / "report.json")
     plots = tft.evaluation.write_classification_plots(
         report, str(model_dir), history=result.history
     )
@@ -157,14 +123,13 @@ def test_a_test_file_without_a_train_file_and_a_missing_file_are_named(tmp_path)
 def test_each_strategy_setting_reaches_the_model(
     options, strategy_word, trainable_check, tiny_preset, tmp_path
 ):
-    config = ClassificationConfig(
+    run_classification(
         preset=tiny_preset,
         max_train_examples=32,
         max_eval_examples=8,
         model_dir=str(tmp_path),
         **{**TINY, **options},
     )
-    _train(config)
     with open(tmp_path / "training_summary.json") as f:
         summary = json.load(f)
     assert strategy_word.lower() in summary["strategy"].lower(), summary["strategy"]
@@ -174,7 +139,7 @@ def test_each_strategy_setting_reaches_the_model(
 
 
 def test_export_and_bfloat16_training(tiny_preset, tmp_path):
-    config = ClassificationConfig(
+    run = run_classification(
         preset=tiny_preset,
         max_train_examples=32,
         max_eval_examples=8,
@@ -182,7 +147,7 @@ def test_export_and_bfloat16_training(tiny_preset, tmp_path):
         mixed_precision="bfloat16",
         **TINY,
     )
-    _, classifier, result, _, _ = _train(config)
+    classifier, result = run["model"], run["result"]
     assert classifier.backbone.dtype_policy.name == "mixed_bfloat16"
     assert np.isfinite(result.history["loss"]).all()
     path = tft.export.export_for_serving(

@@ -275,6 +275,8 @@ class Trainer:
         """
         config = self.config
         model_dir = os.fspath(config.model_dir)
+        # A recipe the backbone cannot take is refused before any write.
+        self.apply_strategy(model)
         settings = dict(config.run_settings())
         # The labels a saved model.keras in model_dir must have.
         label_names = label_names or getattr(model, "label_names", None)
@@ -379,6 +381,11 @@ def _check_model_dir(model_dir):
     """Refuses a `model_dir` that cannot be a directory, before any work."""
     if "://" in model_dir:
         return
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise ConfigError(
+            "model_dir exists and is not a directory. "
+            f"Received: model_dir={model_dir!r}"
+        )
     try:
         os.makedirs(model_dir, exist_ok=True)
     except OSError as error:
