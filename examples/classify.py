@@ -25,62 +25,24 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
-
 import tftransformer as tft
-
-
-def build_classifier(config, labels):
-    """The classifier a `ClassificationConfig` describes, on its preset."""
-    return tft.models.TextClassifier.from_preset(
-        config.preset,
-        num_classes=len(labels),
-        sequence_length=config.max_length,
-        dtype=config.dtype,
-        pooling=config.pooling,
-        dropout=config.dropout,
-        num_extra_blocks=config.extra_blocks,
-        label_names=list(labels),
-    )
 
 
 def main(config):
     if config.export_dir:  # Checked now, not after the whole training.
         tft.export.check_base_path(config.export_dir, name="export_dir")
-    trainer = tft.training.Trainer(config)
-    train, validation, test = tft.training.load_classification_splits(config)
-    labels = train.label_vocabulary
-    print(
-        f"Data: {len(train)} train ({train.source}), {len(validation)} "
-        f"validation, {len(test)} test; labels {list(labels)}"
-    )
-    with trainer.scope():
-        classifier = build_classifier(config, labels)
-    trainer.compile(
-        classifier,
-        train,
-        loss=tft.finetune.classification_loss(config.label_smoothing),
-        metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
-    )
-    result = trainer.fit(classifier, train, validation)
-
-    report, _ = tft.evaluation.evaluate_classifier(
-        classifier, trainer.dataset(test, classifier), test.labels, labels
-    )
-    if not trainer.chief:
+    run = tft.training.train_text_classifier(config)
+    if not run.trainer.chief:
         return
-    report.to_json(os.path.join(config.model_dir, "report.json"))
-    plots = tft.evaluation.write_classification_plots(
-        report, config.model_dir, history=result.history
-    )
+    test = run.test
     print(f"\nTest results ({len(test)} examples, {test.source}):")
-    print(report.format())
-    print(f"Model, report and plots written to {config.model_dir}/ {plots}")
+    print(run.report.format())
+    print(f"Model, report and plots written to {config.model_dir}/")
     if config.export_dir:
         pairs = test.text_pairs is not None
         warmup = list(zip(test.texts[:4], test.text_pairs[:4])) if pairs else None
         path = tft.export.export_for_serving(
-            classifier,
+            run.model,
             config.export_dir,
             warmup_texts=warmup or list(test.texts[:4]),
             text_pair=pairs,

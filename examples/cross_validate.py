@@ -19,8 +19,6 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
-
 import tftransformer as tft
 
 
@@ -33,32 +31,12 @@ class Config(tft.training.ClassificationConfig):
 
 
 def main(config):
+    # Augmentation applies to each fold's training part, not to the pool.
     train, validation, _ = tft.training.load_classification_splits(
         dataclasses.replace(config, augment_copies=0)
     )
     pool = train.concatenate(validation)
-    labels = list(pool.label_vocabulary)
-
-    def build():
-        return tft.models.TextClassifier.from_preset(
-            config.preset,
-            num_classes=len(labels),
-            sequence_length=config.max_length,
-            dtype=config.dtype,
-            pooling=config.pooling,
-            dropout=config.dropout,
-            num_extra_blocks=config.extra_blocks,
-            label_names=labels,
-        )
-
-    result = tft.training.cross_validate_classifier(
-        config,
-        build,
-        pool,
-        config.num_folds,
-        loss=tft.finetune.classification_loss(config.label_smoothing),
-        metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
-    )
+    result = tft.training.cross_validate_classifier(config, pool, config.num_folds)
     print(result.format())
 
 

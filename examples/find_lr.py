@@ -37,15 +37,7 @@ def main(config):
     trainer = tft.training.Trainer(config)
     train, _, _ = tft.training.load_classification_splits(config)
     with trainer.scope():
-        classifier = tft.models.TextClassifier.from_preset(
-            config.preset,
-            num_classes=len(train.label_vocabulary),
-            sequence_length=config.max_length,
-            dtype=config.dtype,
-            pooling=config.pooling,
-            dropout=config.dropout,
-            num_extra_blocks=config.extra_blocks,
-        )
+        classifier = tft.training.build_text_classifier(config, train.label_vocabulary)
     trainer.compile(
         classifier,
         train,

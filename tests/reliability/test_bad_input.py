@@ -286,10 +286,10 @@ def test_long_texts_bad_rows_and_path_like_labels(tiny_preset, tmp_path, caplog)
             **TINY,
         )
     assert "skipped 1 bad row(s)" in caplog.text
-    assert list(result["report"].label_names) == labels
+    assert list(result.report.label_names) == labels
     created = set(_listing(tmp_path)) - before
     assert created and all(name.startswith("out") for name in created), created
-    model = result["model"]
+    model = result.model
     assert model.predict([long_text], verbose=0).shape == (1, 2)
     with open(tmp_path / "out" / "run" / "report.json") as f:
         assert json.load(f)["label_names"] == labels

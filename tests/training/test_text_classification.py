@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
-from tests.training.classification_run import build_classifier as _classifier
 from tests.training.classification_run import run_classification
 from tftransformer.data import load_rotten_tomatoes
 from tftransformer.training import ClassificationConfig, ConfigError, Trainer
@@ -50,13 +49,9 @@ def test_a_run_on_user_csv_files(tiny_preset, tmp_path):
         model_dir=str(model_dir),
         **TINY,
     )
-    classifier, result, report = run["model"], run["result"], run["report"]
+    classifier, result, report = run.model, run.training, run.report
     assert list(report.label_names) == ["bad", "good"]
     assert int(np.sum(report.support)) == 24
-    plots = tft.evaluation.write_classification_plots(
-        report, str(model_dir), history=result.history
-    )
-    assert "training_curves.png" in plots
     for name in [
         "model.keras",
         "report.json",
@@ -83,7 +78,7 @@ def test_freeze_layers_above_the_layer_count_is_refused(tiny_preset, tmp_path):
         preset=tiny_preset, freeze_layers=3, model_dir=str(tmp_path), **TINY
     )
     trainer = Trainer(config, verbose=0)
-    model = _classifier(config, ["a", "b"])
+    model = tft.training.build_text_classifier(config, ["a", "b"])
     with pytest.raises(ConfigError, match="at most the backbone's 2 encoder layers"):
         trainer.apply_strategy(model)
 
@@ -147,7 +142,7 @@ def test_export_and_bfloat16_training(tiny_preset, tmp_path):
         mixed_precision="bfloat16",
         **TINY,
     )
-    classifier, result = run["model"], run["result"]
+    classifier, result = run.model, run.training
     assert classifier.backbone.dtype_policy.name == "mixed_bfloat16"
     assert np.isfinite(result.history["loss"]).all()
     path = tft.export.export_for_serving(
@@ -193,20 +188,14 @@ def test_cross_validation_folds(tiny_preset, tmp_path):
     )
     train, validation, _ = tft.training.load_classification_splits(config)
     pool = train.concatenate(validation)
-    result = tft.training.cross_validate_classifier(
-        config,
-        lambda: _classifier(config, pool.label_vocabulary),
-        pool,
-        num_folds=2,
-        verbose=0,
-    )
+    result = tft.training.cross_validate_classifier(config, pool, 2, verbose=0)
     assert result.num_folds == 2
     assert 0.0 <= result.mean["accuracy"] <= 1.0
     assert (tmp_path / "cross_validation.json").exists()
     for fold in range(2):
         assert (tmp_path / f"fold_{fold}" / "model.keras").exists()
     with pytest.raises(ConfigError, match="num_folds=1"):
-        tft.training.cross_validate_classifier(config, None, pool, num_folds=1)
+        tft.training.cross_validate_classifier(config, pool, num_folds=1)
 
 
 def _range_test(tiny_preset, model_dir, num_steps, **options):
@@ -219,7 +208,7 @@ def _range_test(tiny_preset, model_dir, num_steps, **options):
     trainer = Trainer(config, verbose=0)
     train, _, _ = tft.training.load_classification_splits(config)
     with trainer.scope():
-        classifier = _classifier(config, train.label_vocabulary)
+        classifier = tft.training.build_text_classifier(config, train.label_vocabulary)
     before = [w.numpy().copy() for w in classifier.weights]
     result = tft.tuning.learning_rate_range_test(
         trainer, classifier, train, num_steps=num_steps

@@ -17,6 +17,7 @@ from tftransformer.training.apply_strategy import apply_strategy, strategy_callb
 from tftransformer.training.callbacks import training_callbacks
 from tftransformer.training.checkpointing import check_run_directory
 from tftransformer.training.classification_config import ClassificationConfig
+from tftransformer.training.classification_run import ClassificationRun
 from tftransformer.training.config_flags import (
     config_from_flags,
     define_flags,
@@ -28,8 +29,10 @@ from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfi
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.training.text_classification import (
+    build_text_classifier,
     cross_validate_classifier,
     load_classification_splits,
+    train_text_classifier,
 )
 from tftransformer.training.time_budget import TimeBudget
 from tftransformer.training.trainer import Trainer
@@ -42,6 +45,7 @@ from tftransformer.training.training_summary import (
 
 __all__ = [
     "ClassificationConfig",
+    "ClassificationRun",
     "ConfigError",
     "EpochWeightsCheckpoint",
     "FinetuneConfig",
@@ -52,6 +56,7 @@ __all__ = [
     "TrainingConfig",
     "TrainingResult",
     "apply_strategy",
+    "build_text_classifier",
     "check_run_directory",
     "config_from_flags",
     "cross_validate_classifier",
@@ -63,6 +68,7 @@ __all__ = [
     "run",
     "setting",
     "strategy_callbacks",
+    "train_text_classifier",
     "training_callbacks",
     "write_training_summary",
 ]

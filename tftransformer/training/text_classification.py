@@ -3,15 +3,26 @@
 import dataclasses
 import os
 
+import keras
+
 from tftransformer import distribute
 from tftransformer.data.augment import augment_classification_data
 from tftransformer.data.loaders import load_text_classification_splits
 from tftransformer.evaluation.cross_validation import cross_validate
+from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.evaluation.predictions import evaluate_classifier
+from tftransformer.finetune.losses import classification_loss
+from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.training._settings import ConfigError
+from tftransformer.training.classification_run import ClassificationRun
 from tftransformer.training.trainer import Trainer
 
-__all__ = ["cross_validate_classifier", "load_classification_splits"]
+__all__ = [
+    "build_text_classifier",
+    "cross_validate_classifier",
+    "load_classification_splits",
+    "train_text_classifier",
+]
 
 
 def load_classification_splits(config):
@@ -53,24 +64,86 @@ def load_classification_splits(config):
     return train, validation, test
 
 
-def cross_validate_classifier(
-    config, build_model, data, num_folds, loss=None, metrics=None, verbose=1
-):
+def build_text_classifier(config, label_names):
+    """The `TextClassifier` a `ClassificationConfig` describes, on its preset.
+
+    Build it in `trainer.scope()`.
+    """
+    return TextClassifier.from_preset(
+        config.preset,
+        num_classes=len(label_names),
+        sequence_length=config.max_length,
+        dtype=config.dtype,
+        pooling=config.pooling,
+        dropout=config.dropout,
+        num_extra_blocks=config.extra_blocks,
+        label_names=list(label_names),
+    )
+
+
+def _loss_and_metrics(config):
+    return {
+        "loss": classification_loss(config.label_smoothing),
+        "metrics": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
+    }
+
+
+def train_text_classifier(config, verbose=1):
+    """Fine-tunes, evaluates and reports a text classifier, as a `Trainer` run.
+
+    Loads the config's data (`load_classification_splits`), builds the
+    classifier on its preset, trains it in `config.model_dir` (resumable,
+    refusing another run's directory; see `Trainer`), evaluates it on the
+    test split, and has the chief write `report.json` and, with matplotlib,
+    `confusion_matrix.png` and `training_curves.png`.
+
+    Args:
+        config: a `ClassificationConfig`.
+        verbose: 0 or 1; only the chief prints.
+
+    Returns:
+        A `ClassificationRun`.
+
+    Example:
+    ```python
+    run = train_text_classifier(ClassificationConfig(epochs=1))
+    print(run.report.format())
+    ```
+    """
+    trainer = Trainer(config, verbose=verbose)
+    train, validation, test = load_classification_splits(config)
+    if trainer.verbose:
+        print(
+            f"Data: {len(train)} train ({train.source}), {len(validation)} "
+            f"validation, {len(test)} test; labels {list(train.label_vocabulary)}"
+        )
+    with trainer.scope():
+        model = build_text_classifier(config, train.label_vocabulary)
+    training = trainer.fit(model, train, validation, **_loss_and_metrics(config))
+    report, _ = evaluate_classifier(
+        model, trainer.dataset(test, model), test.labels, train.label_vocabulary
+    )
+    if trainer.chief:
+        report.to_json(os.path.join(config.model_dir, "report.json"))
+        write_classification_plots(report, config.model_dir, history=training.history)
+    return ClassificationRun(model, training, report, train, validation, test, trainer)
+
+
+def cross_validate_classifier(config, data, num_folds, verbose=1):
     """Stratified k-fold cross-validation, one resumable `Trainer` run a fold.
 
     Fold `i` trains in `config.model_dir/fold_i` (resumable like any run) on
     the other folds and is scored on its own examples. `augment_copies`
     applies to each fold's training part only.
 
+    Each fold trains a fresh `build_text_classifier(config, ...)` from the
+    pretrained weights.
+
     Args:
         config: a `ClassificationConfig`.
-        build_model: callable `() -> model`, a fresh model from the
-            pretrained weights (called in the trainer's scope); each fold's
-            `Trainer.fit` compiles it with the config's optimizer.
         data: a `TextClassificationData`, e.g. the training and validation
             data joined.
         num_folds: int >= 2.
-        loss, metrics: for the compile (`None`: the task's defaults).
         verbose: 0 or 1.
 
     Returns:
@@ -79,7 +152,8 @@ def cross_validate_classifier(
 
     Example:
     ```python
-    result = cross_validate_classifier(config, build, train, num_folds=5)
+    train, validation, _ = load_classification_splits(config)
+    result = cross_validate_classifier(config, train.concatenate(validation), 5)
     print(result.format())
     ```
     """
@@ -110,8 +184,8 @@ def cross_validate_classifier(
             )
         fold_validation = data.take(val_indices)
         with trainer.scope():
-            model = build_model()
-        trainer.fit(model, fold_train, fold_validation, loss=loss, metrics=metrics)
+            model = build_text_classifier(config, data.label_vocabulary)
+        trainer.fit(model, fold_train, fold_validation, **_loss_and_metrics(config))
         # Only the chief's files stay.
         distribute.cleanup_write_dir(fold_dir, trainer.strategy)
         report, _ = evaluate_classifier(
