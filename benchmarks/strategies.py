@@ -3,7 +3,8 @@ r"""Compares the fine-tuning strategies of `examples/classify.py` on one budget.
 Every strategy fine-tunes the same checkpoint (`--preset`, the embedded
 all-MiniLM-L6-v2 by default) on the same seeded subset of the embedded Rotten
 Tomatoes training split, for the same epochs, batch size, sequence length and
-seed, through `examples.classify.run`; each is then scored on the same test
+seed, through `tft.training.train_text_classifier` (what
+`examples/classify.py` runs); each is then scored on the same test
 split. Each strategy runs in a process of its own, so that its peak memory is
 its own and no Keras or TensorFlow state carries over from one to the next.
 
@@ -40,7 +41,7 @@ training examples per second, peak RSS, and the test-accuracy difference to
 full fine-tuning in points) and, per strategy, `<name>/log.txt` (the child's
 output) and `<name>/result.json`.
 
-Measures: "wall s" is the whole `examples.classify.run` call (data loading,
+Measures: "wall s" is the whole `train_text_classifier` call (data loading,
 model building, training with validation, test evaluation, saving); "train
 ex/s" is the training examples processed divided by the time spent in the
 training part of the epochs (graph tracing included, validation and
@@ -78,7 +79,6 @@ from absl import app, flags
 
 FLAGS = flags.FLAGS
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 BACKBONE_LEARNING_RATE = 5e-5
 NEW_LAYERS_LEARNING_RATE = 1e-3
@@ -113,7 +113,7 @@ TABLE_COLUMNS = (
 
 
 def strategy_options(name, freeze_layers, steps_per_epoch):
-    """The `examples.classify.run` arguments of one strategy.
+    """The `ClassificationConfig` settings of one strategy.
 
     Args:
         name: one of `STRATEGY_NAMES`.
@@ -123,7 +123,8 @@ def strategy_options(name, freeze_layers, steps_per_epoch):
             head warmup lasts half of it.
 
     Returns:
-        A dict of `run` keyword arguments (flags of `examples/classify.py`).
+        A dict of `ClassificationConfig` fields (flags of
+        `examples/classify.py`).
     """
     options = {
         "full": {},
@@ -507,14 +508,11 @@ def run_child(config_path):
     with open(config_path) as f:
         config = json.load(f)
     settings = config["settings"]
-    # As a script only benchmarks/ is on the path; classify lives in examples/.
-    sys.path.insert(0, REPO_ROOT)
     import keras
     import keras_hub
     import tensorflow as tf
 
     import tftransformer as tft
-    from examples import classify
 
     num_train = len(tft.data.load_rotten_tomatoes("train"))
     if settings["max_train_examples"]:
@@ -526,22 +524,24 @@ def run_child(config_path):
     timer = _train_timer()
     start = time.perf_counter()
     with _timed_fit(tft.models.TextClassifier, timer):
-        result = classify.run(
-            preset=settings["preset"],
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            max_length=settings["max_length"],
-            seed=settings["seed"],
-            max_train_examples=settings["max_train_examples"],
-            max_eval_examples=settings["max_eval_examples"],
-            learning_rate=config["learning_rate"],
-            model_dir=config["model_dir"],
-            verbose=2,
-            **options,
+        result = tft.training.train_text_classifier(
+            tft.training.ClassificationConfig(
+                preset=settings["preset"],
+                epochs=settings["epochs"],
+                batch_size=settings["batch_size"],
+                max_length=settings["max_length"],
+                seed=settings["seed"],
+                max_train_examples=settings["max_train_examples"],
+                max_eval_examples=settings["max_eval_examples"],
+                learning_rate=config["learning_rate"],
+                model_dir=config["model_dir"],
+                **options,
+            ),
+            verbose=1,
         )
     wall_seconds = time.perf_counter() - start
-    model = result["model"]
-    report = result["report"]
+    model = result.model
+    report = result.report
     trained = num_train * timer.epochs
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     row = {
@@ -557,14 +557,14 @@ def run_child(config_path):
         "trainable_parameters": _num_params(model.trainable_variables),
         "total_parameters": _num_params(model.weights),
         "wall_seconds": wall_seconds,
-        "run_train_seconds": float(result["train_seconds"]),
+        "run_train_seconds": float(result.training.train_seconds),
         "fit_train_seconds": timer.seconds,
         "train_examples": num_train,
         "epochs_trained": timer.epochs,
         "train_examples_per_second": trained / timer.seconds,
         # Linux reports KiB, macOS bytes.
         "peak_rss_mib": peak_rss / (1024**2 if sys.platform == "darwin" else 1024),
-        "history": {key: list(map(float, v)) for key, v in result["history"].items()},
+        "history": result.training.history,
         "versions": {
             "tensorflow": tf.__version__,
             "keras": keras.__version__,

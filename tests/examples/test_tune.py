@@ -1,11 +1,12 @@
-import inspect
+import dataclasses
 import json
 
 import pytest
 import tensorflow as tf
 
-from examples import classify, tune
+from examples import tune
 from tests.tuning.tiny_preset import write_tiny_preset
+from tftransformer.training import ClassificationConfig
 from tftransformer.tuning import load_run_config
 
 
@@ -57,7 +58,7 @@ def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
         assert 0.0 <= result[key] <= 1.0, key
 
     # best.json is what classify.py --config reads.
-    names = list(inspect.signature(classify.run).parameters)
+    names = [f.name for f in dataclasses.fields(ClassificationConfig)]
     assert load_run_config(result["best_config_path"], names) == best
     with open(tmp_path / "search" / "search_report.json") as f:
         assert json.load(f)["best_config"] == best
