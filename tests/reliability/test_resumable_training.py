@@ -18,11 +18,11 @@ import tensorflow as tf
 from tftransformer.finetune import (
     classification_loss,
     create_optimizer,
-    resumable_training,
 )
 from tftransformer.training import (
     ResumableTraining,
     StopOnNonFiniteLoss,
+    resumable_training,
     training_callbacks,
 )
 from tftransformer.training.checkpointing import (
