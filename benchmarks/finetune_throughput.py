@@ -1100,7 +1100,7 @@ def _describe_machine():
     # AVX512_BF16 and slower without it.
     import tftransformer as tft
 
-    return tft.distribute.describe_machine()
+    return tft.hardware.describe_machine()
 
 
 def _median(values):

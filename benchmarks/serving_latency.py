@@ -158,7 +158,7 @@ def run(
     if verbose:
         lengths = [len(t.split()) for t in texts]
         print(
-            f"\nMachine: {tft.distribute.describe_machine()['summary']}\n"
+            f"\nMachine: {tft.hardware.describe_machine()['summary']}\n"
             f"TensorFlow {tf.__version__}, Keras {keras.__version__}, keras-hub "
             f"{keras_hub.__version__}; 1-minute load average {load_before:.2f} "
             f"before timing, {os.getloadavg()[0]:.2f} after\n"

@@ -337,7 +337,7 @@ def _machine_summary():
     # Imported here: the strategies run in child processes.
     import tftransformer as tft
 
-    return tft.distribute.describe_machine()["summary"]
+    return tft.hardware.describe_machine()["summary"]
 
 
 def _run_child(name, learning_rate, settings, output_dir, keep_models):

@@ -215,7 +215,7 @@ def run(
         tokenizer = tft.data.word_piece_tokenizer(tokens)
         pad, start, end = (tokens.index(t) for t in ("[PAD]", "[START]", "[END]"))
     else:
-        tokenizer = tft.data.embedded_tokenizer()
+        tokenizer = tft.presets.embedded_tokenizer()
         tokens = tokenizer.get_vocabulary()
         pad, start, end = (
             tokenizer.token_to_id(EMBEDDED_SPECIAL_TOKENS[name])

@@ -3,7 +3,7 @@ r"""Distills a fine-tuned classifier into a smaller student with fewer layers.
 The teacher is the full pretrained model fine-tuned here on the embedded
 sentiment data, or a fine-tuned `TextClassifier` loaded from
 `--teacher_path` (a `.keras` file such as `examples/classify.py` writes, or a
-`tftransformer.presets.save_model` directory). The student is the teacher's
+`tftransformer.saving.save_model` directory). The student is the teacher's
 backbone cut to its first `--student_layers` encoder layers
 (`tftransformer.finetune.keep_layers`) with a new head, trained by
 `tftransformer.models.Distiller` on `alpha * T^2 * KL(teacher || student)
@@ -95,12 +95,12 @@ def run(
     num_classes = len(train.label_vocabulary)
 
     if teacher_path:
-        # `tft.presets.load_model` compares the file's optimizer variables with
+        # `tft.saving.load_model` compares the file's optimizer variables with
         # a freshly compiled task's and refuses an AdamW-trained `.keras` file.
         if str(teacher_path).endswith(".keras"):
             teacher = keras.saving.load_model(teacher_path)
         else:
-            teacher = tft.presets.load_model(teacher_path)
+            teacher = tft.saving.load_model(teacher_path)
         if not isinstance(teacher, tft.models.TextClassifier):
             raise ValueError(
                 "--teacher_path must hold a tftransformer TextClassifier. "

@@ -89,7 +89,7 @@ def run(
     if max_eval_examples is not None:
         validation = validation.sample(max_eval_examples, seed)
         test = test.sample(max_eval_examples, seed)
-    tokenizer = tft.data.embedded_tokenizer()
+    tokenizer = tft.presets.embedded_tokenizer()
     # Refuse another run's output directory before writing anything.
     tft.training.check_run_directory(model_dir, run_config)
     if chief:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from tftransformer import distribute, presets
+from tftransformer import distribute, presets, saving
 from tftransformer.models import (
     TextClassifierPreprocessor,
     TokenClassifierPreprocessor,
@@ -310,7 +310,7 @@ def test_unsupported_hugging_face_model_type(tmp_path):
 
 def test_keras_config_that_is_not_a_backbone(tmp_path):
     directory = str(tmp_path / "saved")
-    presets.save_model(tiny_classifier(), directory)
+    saving.save_model(tiny_classifier(), directory)
     with pytest.raises(ValueError, match="not a keras-hub Backbone.*load_model"):
         presets.load_backbone(directory)
 
@@ -423,16 +423,16 @@ def test_save_and_load_directory(tmp_path):
     x = features()
     expected = model(x)
     directory = str(tmp_path / "model")
-    presets.save_model(model, directory, preprocessor=preprocessor)
+    saving.save_model(model, directory, preprocessor=preprocessor)
     for name in ("config.json", "model.weights.h5", "tokenizer.json"):
         assert os.path.isfile(os.path.join(directory, name)), name
     with open(os.path.join(directory, "config.json")) as f:
         assert json.load(f)["class_name"] == "Functional"
 
-    reloaded = presets.load_model(directory)
+    reloaded = saving.load_model(directory)
     assert reloaded is not model
     np.testing.assert_allclose(reloaded(x), expected, atol=1e-6)
-    reloaded_preprocessor = presets.load_preprocessor(directory)
+    reloaded_preprocessor = saving.load_preprocessor(directory)
     assert type(reloaded_preprocessor) is type(preprocessor)
     np.testing.assert_array_equal(
         reloaded_preprocessor(TEXTS)["token_ids"], x["token_ids"]
@@ -446,8 +446,8 @@ def test_save_and_load_keras_hub_task_with_its_preprocessor(tmp_path):
     x = task.preprocessor(TEXTS)
     expected = task(x)
     directory = str(tmp_path / "task")
-    presets.save_model(task, directory)
-    reloaded = presets.load_model(directory)
+    saving.save_model(task, directory)
+    reloaded = saving.load_model(directory)
     assert isinstance(reloaded, keras_hub.models.BertTextClassifier)
     # The reloaded tokenizer has its vocabulary back.
     reloaded_x = reloaded.preprocessor(TEXTS)
@@ -460,7 +460,7 @@ def test_keras_file(tmp_path):
     x = features()
     path = str(tmp_path / "model.keras")
     model.save(path)
-    reloaded = presets.load_model(path)
+    reloaded = saving.load_model(path)
     np.testing.assert_allclose(reloaded(x), model(x), atol=1e-6)
 
 
@@ -478,7 +478,7 @@ def test_keras_file_of_a_trained_text_classifier(tmp_path):
     classifier.fit(x, np.array([0, 1, 1]), epochs=1, verbose=0)
     path = str(tmp_path / "model.keras")
     classifier.save(path)
-    reloaded = presets.load_model(path)
+    reloaded = saving.load_model(path)
     np.testing.assert_allclose(reloaded.predict(x), classifier.predict(x), atol=1e-6)
 
 
@@ -489,10 +489,10 @@ def _replace_config(directory, model):
 
 def test_hidden_dim_mismatch_names_the_first_variable(tmp_path):
     directory = str(tmp_path / "model")
-    presets.save_model(tiny_classifier(hidden_dim=8), directory)
+    saving.save_model(tiny_classifier(hidden_dim=8), directory)
     _replace_config(directory, tiny_classifier(hidden_dim=12))
     with pytest.raises(ValueError) as info:
-        presets.load_model(directory)
+        saving.load_model(directory)
     message = str(info.value)
     # In the weights file's path order the pooler's dense layer comes first.
     assert (
@@ -504,7 +504,7 @@ def test_hidden_dim_mismatch_names_the_first_variable(tmp_path):
 
 def test_head_mismatch_is_reported_with_its_count(tmp_path):
     directory = str(tmp_path / "model")
-    presets.save_model(tiny_classifier(num_classes=3), directory)
+    saving.save_model(tiny_classifier(num_classes=3), directory)
     _replace_config(directory, tiny_classifier(num_classes=4))
     with h5py.File(os.path.join(directory, "model.weights.h5")) as f:
         total = []
@@ -512,7 +512,7 @@ def test_head_mismatch_is_reported_with_its_count(tmp_path):
             lambda n, o: total.append(n) if isinstance(o, h5py.Dataset) else None
         )
     with pytest.raises(ValueError) as info:
-        presets.load_model(directory)
+        saving.load_model(directory)
     message = str(info.value)
     assert "'layers/dense/vars/0' (layer 'head')" in message
     assert "expects shape (8, 4)" in message and "has shape (8, 3)" in message
@@ -532,30 +532,30 @@ def test_keras_file_mismatch(tmp_path):
                 ).encode()
             dst.writestr(item, data)
     with pytest.raises(ValueError, match=r"pooled_dense.*\(12, 12\).*\(8, 8\)"):
-        presets.load_model(bad)
+        saving.load_model(bad)
 
 
 def test_load_model_is_safe_mode(tmp_path):
     inputs = keras.Input((4,))
     outputs = keras.layers.Lambda(lambda t: t * 2)(keras.layers.Dense(2)(inputs))
     directory = str(tmp_path / "lambda")
-    presets.save_model(keras.Model(inputs, outputs), directory)
+    saving.save_model(keras.Model(inputs, outputs), directory)
     with pytest.raises(ValueError, match="safe_mode"):
-        presets.load_model(directory)
+        saving.load_model(directory)
 
 
 def test_save_model_refuses_to_overwrite(tmp_path):
     directory = str(tmp_path / "model")
-    presets.save_model(tiny_classifier(), directory, preprocessor=tiny_preprocessor())
+    saving.save_model(tiny_classifier(), directory, preprocessor=tiny_preprocessor())
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        presets.save_model(tiny_classifier(), directory)
+        saving.save_model(tiny_classifier(), directory)
     model = tiny_classifier(num_classes=2)
-    presets.save_model(model, directory, overwrite=True)
+    saving.save_model(model, directory, overwrite=True)
     # The earlier save's preprocessor is gone with it.
     assert not os.path.exists(os.path.join(directory, "tokenizer.json"))
     x = features()
     np.testing.assert_allclose(
-        presets.load_model(directory)(x),
+        saving.load_model(directory)(x),
         model(x),
         atol=1e-6,
     )
@@ -563,17 +563,17 @@ def test_save_model_refuses_to_overwrite(tmp_path):
 
 def test_load_model_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no_model"):
-        presets.load_model(str(tmp_path / "no_model"))
+        saving.load_model(str(tmp_path / "no_model"))
     directory = str(tmp_path / "model")
-    presets.save_model(tiny_classifier(), directory)
+    saving.save_model(tiny_classifier(), directory)
     shutil.copy(os.path.join(directory, "config.json"), str(tmp_path / "c.json"))
     os.remove(os.path.join(directory, "model.weights.h5"))
     with pytest.raises(FileNotFoundError, match="model.weights.h5"):
-        presets.load_model(directory)
+        saving.load_model(directory)
     with pytest.raises(ValueError, match="c.json"):
-        presets.load_model(str(tmp_path / "c.json"))
+        saving.load_model(str(tmp_path / "c.json"))
     with pytest.raises(FileNotFoundError, match="preprocessor.json"):
-        presets.load_preprocessor(directory)
+        saving.load_preprocessor(directory)
 
 
 def test_an_emulated_precision_is_logged_once(keras_hub_preset, monkeypatch):

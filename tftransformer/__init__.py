@@ -12,9 +12,11 @@ from tftransformer import (
     evaluation,  # noqa: E402
     export,  # noqa: E402
     finetune,  # noqa: E402
+    hardware,  # noqa: E402
     layers,  # noqa: E402
     models,  # noqa: E402
     presets,  # noqa: E402
+    saving,  # noqa: E402
     training,  # noqa: E402
     tuning,  # noqa: E402
 )
@@ -26,9 +28,11 @@ __all__ = [
     "evaluation",
     "export",
     "finetune",
+    "hardware",
     "layers",
     "models",
     "presets",
+    "saving",
     "training",
     "tuning",
     "__version__",

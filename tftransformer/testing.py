@@ -15,6 +15,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from tftransformer.data import embedded_vocabulary_path
+
 __all__ = [
     "assert_all_close",
     "run_layer_test",
@@ -282,8 +284,6 @@ def write_tiny_bert_preset(directory, num_layers=2, hidden_dim=16, seed=0):
         `directory` as a string.
     """
     import keras_hub
-
-    from tftransformer.data import embedded_vocabulary_path
 
     keras.utils.set_random_seed(seed)
     backbone = keras_hub.models.BertBackbone(

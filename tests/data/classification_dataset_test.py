@@ -7,11 +7,11 @@ import pytest
 from tftransformer.data import (
     default_bucket_boundaries,
     embedded_checkpoint,
-    embedded_tokenizer,
     embedded_vocabulary_path,
     load_rotten_tomatoes,
     make_classification_dataset,
 )
+from tftransformer.presets import embedded_tokenizer
 
 CLS, SEP, PAD = 101, 102, 0
 TEXTS = [

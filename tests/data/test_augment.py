@@ -22,9 +22,9 @@ from tftransformer.data import (
     random_insertion,
     random_swap,
     roget_path,
-    seq2seq_translator,
     synonym_replacement,
 )
+from tftransformer.models import seq2seq_translator
 
 SYNONYMS = {"good": ["fine"], "film": ["movie", "picture"], "the": ["a"]}
 TEXTS = [

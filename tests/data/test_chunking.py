@@ -3,9 +3,9 @@ import pytest
 
 from tftransformer.data import (
     chunk_documents,
-    embedded_tokenizer,
     make_long_document_dataset,
 )
+from tftransformer.presets import embedded_tokenizer
 
 
 def windows(document, chunk_length, stride):

@@ -12,7 +12,6 @@ from tftransformer.data import (
     DataError,
     TaggingData,
     build_tag_vocabulary,
-    embedded_tokenizer,
     load_tagging_file,
     load_wnut16,
     make_tagging_dataset,
@@ -20,6 +19,7 @@ from tftransformer.data import (
     wnut16_path,
 )
 from tftransformer.data import wnut as wnut_module
+from tftransformer.presets import embedded_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tftransformer import distribute, training
+from tftransformer import distribute, hardware, training
 from tftransformer.distribute import _local_tpu_present
 from tftransformer.training.checkpointing import BACKUP_DIR
 
@@ -271,8 +271,8 @@ AVX2_CPU = ["processor\t: 0", "model name\t: AMD EPYC", "flags\t\t: fpu sse avx2
 
 
 def _cpu(monkeypatch, lines):
-    monkeypatch.setattr(distribute, "_cpu_info_lines", lambda: lines)
-    monkeypatch.setattr(distribute, "_compute_device_kind", lambda strategy: "CPU")
+    monkeypatch.setattr(hardware, "_cpu_info_lines", lambda: lines)
+    monkeypatch.setattr(hardware, "_compute_device_kind", lambda strategy: "CPU")
 
 
 @pytest.mark.parametrize(
@@ -288,7 +288,7 @@ def _cpu(monkeypatch, lines):
 )
 def test_precision_warning_reads_the_cpu_flags(monkeypatch, flags, precision, emulated):
     _cpu(monkeypatch, ["model name\t: Some CPU", f"flags\t\t: {flags}"])
-    message = distribute.precision_warning(precision)
+    message = hardware.precision_warning(precision)
     if emulated:
         name = precision.removeprefix("mixed_")
         assert message.startswith(f"{name} on this CPU (Some CPU): its /proc/cpuinfo")
@@ -299,21 +299,21 @@ def test_precision_warning_reads_the_cpu_flags(monkeypatch, flags, precision, em
 
 def test_precision_warning_reads_arm_features(monkeypatch):
     _cpu(monkeypatch, ["processor\t: 0", "Features\t: fp asimd bf16 i8mm"])
-    assert distribute.precision_warning("bfloat16") is None
+    assert hardware.precision_warning("bfloat16") is None
     _cpu(monkeypatch, ["processor\t: 0", "Features\t: fp asimd"])
-    assert distribute.precision_warning("bfloat16").startswith("bfloat16 on this CPU")
+    assert hardware.precision_warning("bfloat16").startswith("bfloat16 on this CPU")
 
 
 @pytest.mark.parametrize("lines", [None, ["processor\t: 0"]])
 def test_precision_warning_is_silent_where_nothing_is_known(monkeypatch, lines):
     _cpu(monkeypatch, lines)
-    assert distribute.precision_warning("bfloat16") is None
+    assert hardware.precision_warning("bfloat16") is None
 
 
 @pytest.mark.parametrize("precision", ["none", "float32"])
 def test_float32_never_warns(monkeypatch, precision):
     _cpu(monkeypatch, AVX2_CPU)
-    assert distribute.precision_warning(precision) is None
+    assert hardware.precision_warning(precision) is None
 
 
 @pytest.mark.parametrize(
@@ -327,7 +327,7 @@ def test_float32_never_warns(monkeypatch, precision):
 def test_precision_warning_reads_the_gpu_compute_capability(
     monkeypatch, capability, precision, warns
 ):
-    monkeypatch.setattr(distribute, "_compute_device_kind", lambda strategy: "GPU")
+    monkeypatch.setattr(hardware, "_compute_device_kind", lambda strategy: "GPU")
     gpu = tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU")
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [gpu])
     monkeypatch.setattr(
@@ -335,7 +335,7 @@ def test_precision_warning_reads_the_gpu_compute_capability(
         "get_device_details",
         lambda device: {"device_name": "Tesla T4", "compute_capability": capability},
     )
-    message = distribute.precision_warning(precision)
+    message = hardware.precision_warning(precision)
     if warns:
         assert message.startswith(f"{precision} on Tesla T4 (compute capability 7.5)")
         assert "8.0 or higher" in message
@@ -344,24 +344,24 @@ def test_precision_warning_reads_the_gpu_compute_capability(
 
 
 def test_tpus_take_bfloat16_only(monkeypatch):
-    monkeypatch.setattr(distribute, "_compute_device_kind", lambda strategy: "TPU")
-    assert distribute.precision_warning("mixed_bfloat16") is None
-    assert "use bfloat16 there" in distribute.precision_warning("mixed_float16")
+    monkeypatch.setattr(hardware, "_compute_device_kind", lambda strategy: "TPU")
+    assert hardware.precision_warning("mixed_bfloat16") is None
+    assert "use bfloat16 there" in hardware.precision_warning("mixed_float16")
 
 
 def test_the_strategy_decides_the_device(monkeypatch):
-    monkeypatch.setattr(distribute, "_cpu_info_lines", lambda: AVX2_CPU)
+    monkeypatch.setattr(hardware, "_cpu_info_lines", lambda: AVX2_CPU)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    assert distribute._compute_device_kind(strategy) == "CPU"
+    assert hardware._compute_device_kind(strategy) == "CPU"
     with strategy.scope():
-        assert distribute._compute_device_kind(None) == "CPU"
-    assert "AMD EPYC" in distribute.precision_warning("bfloat16", strategy)
+        assert hardware._compute_device_kind(None) == "CPU"
+    assert "AMD EPYC" in hardware.precision_warning("bfloat16", strategy)
 
 
 @pytest.mark.parametrize("precision", ["fp16", "mixed_float32", 16, None])
 def test_precision_warning_rejects_unknown_precisions(precision):
     with pytest.raises(ValueError, match=f"precision={precision!r}"):
-        distribute.precision_warning(precision)
+        hardware.precision_warning(precision)
 
 
 def test_describe_machine_names_the_features_that_decide_speed(monkeypatch):
@@ -370,7 +370,7 @@ def test_describe_machine_names_the_features_that_decide_speed(monkeypatch):
         "_cpu_info_lines",
         lambda: ["model name\t: Some CPU", "flags\t\t: fpu avx2 avx512f amx_bf16 sse"],
     )
-    machine = distribute.describe_machine()
+    machine = hardware.describe_machine()
     assert machine["cpu"] == "Some CPU"
     assert machine["cpu_features"] == ["avx2", "avx512f", "amx_bf16"]
     assert machine["summary"].startswith("Some CPU; ")

@@ -14,7 +14,6 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
-from tftransformer.data import embedded_tokenizer
 from tftransformer.export import (
     LABELS_FILE,
     WARMUP_FILE,
@@ -26,6 +25,7 @@ from tftransformer.finetune import (
     merge_lora,
 )
 from tftransformer.models import TextClassifier, TextClassifierPreprocessor
+from tftransformer.presets import embedded_tokenizer
 
 predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
 

@@ -8,13 +8,13 @@ import keras_hub
 import numpy as np
 import pytest
 
-from tftransformer.data import embedded_tokenizer
 from tftransformer.evaluation import predict_tags
 from tftransformer.export import TAGS_FILE, export_token_classifier
 from tftransformer.export.token_classifier_serving_module import (
     check_token_classifier,
 )
 from tftransformer.models import TokenClassifier, TokenClassifierPreprocessor
+from tftransformer.presets import embedded_tokenizer
 
 TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 SEQUENCE_LENGTH = 12

@@ -181,7 +181,8 @@ def test_compute_train_steps_rejects_non_positive_ints(args, message):
 def test_count_train_steps_counts_the_partial_batch_of_each_length_bucket():
     # 6 short and 6 long texts in batches of 4: each length bucket ends
     # with a partial batch, so 2 + 2 batches, not ceil(12 / 4) = 3.
-    from tftransformer.data import embedded_tokenizer, make_classification_dataset
+    from tftransformer.data import make_classification_dataset
+    from tftransformer.presets import embedded_tokenizer
 
     texts = ["fine."] * 6 + [" ".join(["a long and winding review"] * 6)] * 6
     dataset = make_classification_dataset(

@@ -291,8 +291,8 @@ def test_pruned_backbone_saves_loads_and_fine_tunes(tiny_preset, tmp_path):
     assert not np.array_equal(np.array(attention.query_dense.kernel), before)
 
     directory = str(tmp_path / "saved")
-    tft.presets.save_model(classifier, directory)
-    reloaded = tft.presets.load_model(directory)
+    tft.saving.save_model(classifier, directory)
+    reloaded = tft.saving.load_model(directory)
     assert type(reloaded.backbone) is PrunedBertBackbone
     np.testing.assert_allclose(
         reloaded.predict(texts, verbose=0),

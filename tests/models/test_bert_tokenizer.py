@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tftransformer.data import embedded_tokenizer
 from tftransformer.models import BertTokenizer
-from tftransformer.presets import load_backbone
+from tftransformer.presets import embedded_tokenizer, load_backbone
 
 
 @pytest.fixture(scope="module")

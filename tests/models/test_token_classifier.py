@@ -4,12 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tftransformer.data import embedded_tokenizer, make_tagging_dataset
+from tftransformer.data import (
+    make_tagging_dataset,
+)
 from tftransformer.evaluation import evaluate_tagger, predict_entities, predict_tags
 from tftransformer.finetune import (
     freeze_layers,
 )
 from tftransformer.models import TokenClassifier, TokenClassifierPreprocessor
+from tftransformer.presets import embedded_tokenizer
 
 TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 SENTENCES = [

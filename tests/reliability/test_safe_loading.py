@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from tftransformer import presets
+from tftransformer import saving
 from tftransformer.training import (
     check_run_directory,
 )
@@ -28,7 +28,7 @@ def test_keras_file_with_a_lambda_layer_is_refused(tmp_path):
     path = str(tmp_path / "lambda.keras")
     model.save(path)
     with pytest.raises(ValueError) as info:
-        presets.load_model(path)
+        saving.load_model(path)
     message = str(info.value)
     for part in ["lambda.keras", "Lambda", "arbitrary code execution", "safe_mode"]:
         assert part in message, f"{part!r} not in {message!r}"
@@ -51,7 +51,7 @@ def test_keras_file_whose_weights_do_not_fit_its_config_is_refused(tmp_path):
                 data = data.replace(b'"units": 3', b'"units": 5')
             target.writestr(item, data)
     with pytest.raises(ValueError) as info:
-        presets.load_model(str(edited))
+        saving.load_model(str(edited))
     message = str(info.value)
     for part in ["do not fit", "'head'", "(4, 5)", "(4, 3)"]:
         assert part in message, f"{part!r} not in {message!r}"

@@ -13,7 +13,6 @@ from tftransformer.data.augment import (
     random_insertion,
     random_swap,
     roget_path,
-    seq2seq_translator,
     synonym_replacement,
 )
 from tftransformer.data.chunking import chunk_documents, make_long_document_dataset
@@ -24,7 +23,6 @@ from tftransformer.data.classification_dataset import (
 from tftransformer.data.data_error import DataError
 from tftransformer.data.embedded_checkpoint import (
     embedded_checkpoint_dir,
-    embedded_tokenizer,
     embedded_vocabulary_path,
 )
 from tftransformer.data.loaders import (
@@ -127,7 +125,6 @@ __all__ = [
     "random_insertion",
     "random_swap",
     "roget_path",
-    "seq2seq_translator",
     "synonym_replacement",
     "BIBLE_MODULES",
     "BIBLE_PACKAGES",
@@ -150,7 +147,6 @@ __all__ = [
     "clean_osis",
     "default_bucket_boundaries",
     "embedded_checkpoint_dir",
-    "embedded_tokenizer",
     "embedded_vocabulary_path",
     "export_bible_pairs",
     "load_rotten_tomatoes",

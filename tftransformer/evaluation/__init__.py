@@ -35,7 +35,7 @@ from tftransformer.evaluation.tagging_predictions import (
     predict_entities,
     predict_tags,
 )
-from tftransformer.evaluation.token_accuracy import TokenAccuracy
+from tftransformer.models.token_accuracy import TokenAccuracy
 
 __all__ = [
     "compare_inference_speed",

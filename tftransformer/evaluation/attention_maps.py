@@ -7,9 +7,11 @@ The model is left as it is: each encoder layer is called again, with
 `TransformerEncoderBlock` (those of `TransformerEncoder`) take that argument.
 """
 
+import keras
 import numpy as np
 
 from tftransformer.evaluation.plots import _import_matplotlib, _save
+from tftransformer.models.backbone_layers import encoder_layers, find_backbone
 
 __all__ = ["attention_maps", "plot_attention_map"]
 
@@ -43,10 +45,6 @@ def attention_maps(model, text, preprocessor=None, trim_padding=True):
     weights.shape  # (6, 12, 7, 7) for all-MiniLM-L6-v2
     ```
     """
-    import keras
-
-    from tftransformer.finetune.backbone_layers import encoder_layers, find_backbone
-
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text must be a non-empty string. Received: text={text!r}")
     if preprocessor is None:

@@ -1,102 +1,12 @@
-"""K-fold splits and a cross-validation driver."""
+"""A cross-validation driver over k-fold splits."""
 
 import numpy as np
 
+from tftransformer.data.folds import k_fold, stratified_k_fold
 from tftransformer.evaluation.cross_validation_result import (
     CrossValidationResult,
     _check_fold_metrics,
 )
-
-
-def stratified_k_fold(labels, num_folds, seed=0):
-    """Splits example indices into folds that keep the class proportions.
-
-    Each class's indices are shuffled (by `seed`) and dealt round-robin to
-    the folds, so every fold holds `floor` or `ceil` of `count / num_folds`
-    examples of each class. The dealing continues from class to class, so
-    the fold sizes also differ by at most one.
-
-    Args:
-        labels: 1-D array-like of class labels (any values `np.unique` sorts).
-        num_folds: number of folds, an integer between 2 and the size of the
-            smallest class.
-        seed: integer seed of the shuffle, or `None` for a fresh one.
-
-    Returns:
-        A list of `num_folds` pairs `(train_indices, val_indices)` of sorted
-        int64 arrays. The validation folds are disjoint and cover every index
-        once; each training set is the complement of its validation fold.
-
-    Example:
-    ```python
-    folds = stratified_k_fold([0, 0, 0, 1, 1, 1], num_folds=3, seed=0)
-    for train_indices, val_indices in folds:
-        ...  # each val fold holds one example of each class
-    ```
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(
-            f"labels must be a 1-D array. Received: labels.shape={labels.shape}"
-        )
-    _check_num_folds(num_folds)
-    _check_seed(seed)
-    if len(labels) == 0:
-        raise ValueError("labels must not be empty. Received: labels=[]")
-    classes, class_ids, counts = np.unique(
-        labels, return_inverse=True, return_counts=True
-    )
-    if num_folds > counts.min():
-        smallest = classes[np.argmin(counts)].item()
-        raise ValueError(
-            "num_folds must not exceed the number of examples in the smallest "
-            f"class ({counts.min()}, class {smallest!r}). "
-            f"Received: num_folds={num_folds}"
-        )
-    rng = np.random.default_rng(seed)
-    fold_of = np.empty(len(labels), dtype=np.int64)
-    offset = 0
-    for class_id, count in enumerate(counts):
-        members = rng.permutation(np.flatnonzero(class_ids == class_id))
-        fold_of[members] = (offset + np.arange(count)) % num_folds
-        offset = (offset + count) % num_folds
-    return _folds_from_assignment(fold_of, num_folds)
-
-
-def k_fold(num_examples, num_folds, seed=0):
-    """Splits `range(num_examples)` into shuffled folds of near-equal size.
-
-    Use it when there are no class labels to stratify on (e.g. regression).
-
-    Args:
-        num_examples: number of examples, an integer >= `num_folds`.
-        num_folds: number of folds, an integer >= 2.
-        seed: integer seed of the shuffle, or `None` for a fresh one.
-
-    Returns:
-        A list of `num_folds` pairs `(train_indices, val_indices)` of sorted
-        int64 arrays, as in `stratified_k_fold`.
-
-    Example:
-    ```python
-    folds = k_fold(10, num_folds=5, seed=0)  # five folds of 2 examples
-    ```
-    """
-    _check_num_folds(num_folds)
-    _check_seed(seed)
-    if (
-        not isinstance(num_examples, (int, np.integer))
-        or isinstance(num_examples, bool)
-        or num_examples < num_folds
-    ):
-        raise ValueError(
-            f"num_examples must be an integer >= num_folds ({num_folds}). "
-            f"Received: num_examples={num_examples}"
-        )
-    rng = np.random.default_rng(seed)
-    fold_of = np.empty(num_examples, dtype=np.int64)
-    fold_of[rng.permutation(num_examples)] = np.arange(num_examples) % num_folds
-    return _folds_from_assignment(fold_of, num_folds)
 
 
 def cross_validate(
@@ -160,34 +70,6 @@ def cross_validate(
         names = tuple(metrics)
         fold_metrics.append(metrics)
     return CrossValidationResult(fold_metrics)
-
-
-def _folds_from_assignment(fold_of, num_folds):
-    folds = []
-    for fold_index in range(num_folds):
-        in_fold = fold_of == fold_index
-        folds.append((np.flatnonzero(~in_fold), np.flatnonzero(in_fold)))
-    return folds
-
-
-def _check_num_folds(num_folds):
-    if (
-        not isinstance(num_folds, (int, np.integer))
-        or isinstance(num_folds, bool)
-        or num_folds < 2
-    ):
-        raise ValueError(
-            f"num_folds must be an integer >= 2. Received: num_folds={num_folds}"
-        )
-
-
-def _check_seed(seed):
-    if seed is not None and (
-        not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0
-    ):
-        raise ValueError(
-            f"seed must be a non-negative integer or None. Received: seed={seed}"
-        )
 
 
 def _short(values):

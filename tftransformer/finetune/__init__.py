@@ -5,19 +5,6 @@ backbone's embedding and encoder layers with `find_backbone`,
 `embedding_layers` and `encoder_layers`.
 """
 
-from tftransformer.finetune.backbone_layers import (
-    embedding_layers,
-    encoder_layers,
-    find_backbone,
-)
-from tftransformer.finetune.freezing import (
-    backbone_sublayers,
-    freeze_backbone,
-    freeze_layers,
-    freeze_layers_by_name,
-    frozen_layer_names,
-    is_frozen,
-)
 from tftransformer.finetune.fused_adamw import FusedAdamW
 from tftransformer.finetune.gradual_unfreezing import GradualUnfreezing
 from tftransformer.finetune.head_warmup import HeadWarmup
@@ -58,6 +45,19 @@ from tftransformer.finetune.trainable_state import (
     restore_trainable_state,
 )
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
+from tftransformer.models.backbone_layers import (
+    embedding_layers,
+    encoder_layers,
+    find_backbone,
+)
+from tftransformer.models.freezing import (
+    backbone_sublayers,
+    freeze_backbone,
+    freeze_layers,
+    freeze_layers_by_name,
+    frozen_layer_names,
+    is_frozen,
+)
 
 __all__ = [
     "WEIGHT_DECAY_EXCLUSIONS",

@@ -2,8 +2,6 @@ import numbers
 
 import keras
 
-from tftransformer.finetune.backbone_layers import embedding_layers, encoder_layers
-from tftransformer.finetune.freezing import _freeze, backbone_sublayers
 from tftransformer.finetune.trainable_state import (
     _optimizer_steps,
     apply_trainable_change,
@@ -11,6 +9,8 @@ from tftransformer.finetune.trainable_state import (
     prepare_optimizer,
     restore_trainable_state,
 )
+from tftransformer.models.backbone_layers import embedding_layers, encoder_layers
+from tftransformer.models.freezing import _freeze, backbone_sublayers
 
 
 def _is_positive_int(value):

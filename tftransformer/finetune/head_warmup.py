@@ -2,17 +2,17 @@ import numbers
 
 import keras
 
-from tftransformer.finetune.freezing import (
-    _hold_frozen,
-    _release_hold,
-    backbone_sublayers,
-)
 from tftransformer.finetune.trainable_state import (
     _optimizer_steps,
     apply_trainable_change,
     capture_trainable_state,
     prepare_optimizer,
     restore_trainable_state,
+)
+from tftransformer.models.freezing import (
+    _hold_frozen,
+    _release_hold,
+    backbone_sublayers,
 )
 
 

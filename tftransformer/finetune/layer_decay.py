@@ -3,7 +3,7 @@
 import math
 import numbers
 
-from tftransformer.finetune.backbone_layers import embedding_layers, encoder_layers
+from tftransformer.models.backbone_layers import embedding_layers, encoder_layers
 
 __all__ = ["layer_decay_multipliers"]
 

@@ -20,7 +20,7 @@ from absl import logging
 from keras import ops
 
 from tftransformer._arguments import as_list
-from tftransformer.finetune.backbone_layers import find_backbone
+from tftransformer.models.backbone_layers import find_backbone
 
 __all__ = [
     "apply_lora",

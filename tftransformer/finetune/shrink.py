@@ -22,8 +22,9 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tftransformer.finetune.backbone_layers import encoder_layers
+from tftransformer.models.backbone_layers import encoder_layers
 from tftransformer.models.pruned_bert_backbone import PrunedBertBackbone
+from tftransformer.presets import load_backbone
 
 __all__ = [
     "head_importance",
@@ -68,8 +69,6 @@ def keep_layers(backbone, layers):
     ```
     """
     if isinstance(backbone, (str, os.PathLike)):
-        from tftransformer.presets import load_backbone
-
         # Only the backbone is kept: any valid preprocessor length will do.
         backbone, _ = load_backbone(backbone, sequence_length=2)
     backbone = _check_bert_backbone(backbone, "keep_layers")

@@ -17,7 +17,7 @@ unfreezing, a head warmup) has three things to get right in Keras 3:
 
 import keras
 
-from tftransformer.finetune.freezing import _frozen_mark, _set_frozen_mark
+from tftransformer.models.freezing import _frozen_mark, _set_frozen_mark
 
 __all__ = [
     "apply_trainable_change",

@@ -1,6 +1,5 @@
 """tftransformer.models: functional models composed from the layers."""
 
-from tftransformer.models.bert_tokenizer import BertTokenizer
 from tftransformer.models.causal_lm import CausalLM
 from tftransformer.models.decoding import beam_search
 from tftransformer.models.distiller import Distiller
@@ -12,6 +11,7 @@ from tftransformer.models.pruned_bert_text_classifier_preprocessor import (
 )
 from tftransformer.models.pruned_bert_tokenizer import PrunedBertTokenizer
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
+from tftransformer.models.seq2seq_translator import seq2seq_translator
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
 from tftransformer.models.token_classifier import TokenClassifier
@@ -20,6 +20,7 @@ from tftransformer.models.token_classifier_preprocessor import (
 )
 from tftransformer.models.transformer_classifier import TransformerClassifier
 from tftransformer.models.transformer_encoder import TransformerEncoder
+from tftransformer.presets.bert_tokenizer import BertTokenizer
 
 __all__ = [
     "BertTokenizer",
@@ -38,4 +39,5 @@ __all__ = [
     "TransformerClassifier",
     "TransformerEncoder",
     "beam_search",
+    "seq2seq_translator",
 ]

@@ -1,5 +1,7 @@
 """`from_preset` for the task models, keras-hub's `preprocessor_cls` idiom."""
 
+from tftransformer.presets import load_backbone
+
 __all__ = ["FromPreset"]
 
 
@@ -43,8 +45,6 @@ class FromPreset:
         tagger = TokenClassifier.from_preset("embedded", num_tags=5)
         ```
         """
-        # The preset loaders know every task model: imported when called.
-        from tftransformer.presets import load_backbone
 
         backbone, preprocessor = load_backbone(
             preset, sequence_length=sequence_length, dtype=dtype

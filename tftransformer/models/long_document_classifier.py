@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from tftransformer._arguments import check_int, python_number
+from tftransformer.data.chunking import make_long_document_dataset
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
@@ -235,8 +236,6 @@ class LongDocumentClassifier(keras.Model):
             `tftransformer.data.make_long_document_dataset(...)` with this
             model's `chunk_length`, `stride` and `max_chunks`.
         """
-        from tftransformer.data.chunking import make_long_document_dataset
-
         return make_long_document_dataset(
             texts,
             labels,

@@ -7,7 +7,6 @@ from keras.src.utils.tracking import no_automatic_dependency_tracking
 
 from tftransformer.data.multi_task import TASK_ID_KEY
 from tftransformer.data.tagging import IGNORE_LABEL
-from tftransformer.evaluation.token_accuracy import TokenAccuracy
 from tftransformer.models.backbone_freeze import (
     restore_frozen_layers,
     saved_frozen_layers,
@@ -20,6 +19,7 @@ from tftransformer.models.compile_replay import (
 from tftransformer.models.empty_predictions import empty_predictions
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
+from tftransformer.models.token_accuracy import TokenAccuracy
 from tftransformer.models.token_classifier import TokenClassifier
 from tftransformer.models.token_classifier_preprocessor import (
     TokenClassifierPreprocessor,

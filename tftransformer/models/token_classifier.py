@@ -3,7 +3,6 @@ import keras_hub
 
 from tftransformer._arguments import class_names, python_number
 from tftransformer.data.tagging import IGNORE_LABEL
-from tftransformer.evaluation.token_accuracy import TokenAccuracy
 from tftransformer.models._from_preset import FromPreset
 from tftransformer.models.backbone_freeze import (
     restore_frozen_layers,
@@ -17,6 +16,7 @@ from tftransformer.models.compile_replay import (
 from tftransformer.models.empty_predictions import EmptyBatchPredict
 from tftransformer.models.extra_blocks import extra_encoder_blocks
 from tftransformer.models.shuffled_fit import ShuffledFit
+from tftransformer.models.token_accuracy import TokenAccuracy
 from tftransformer.models.token_classifier_preprocessor import (
     TokenClassifierPreprocessor,
 )

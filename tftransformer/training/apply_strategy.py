@@ -1,11 +1,11 @@
 """The transfer recipe of a config, applied to a model: one place for every caller."""
 
-from tftransformer.finetune.backbone_layers import encoder_layers
-from tftransformer.finetune.freezing import freeze_backbone, freeze_layers
 from tftransformer.finetune.gradual_unfreezing import GradualUnfreezing
 from tftransformer.finetune.head_warmup import HeadWarmup
 from tftransformer.finetune.lora import apply_lora
 from tftransformer.finetune.strategy_options import check_strategy_options
+from tftransformer.models.backbone_layers import encoder_layers
+from tftransformer.models.freezing import freeze_backbone, freeze_layers
 from tftransformer.training._settings import ConfigError
 
 __all__ = ["apply_strategy", "strategy_callbacks"]

@@ -6,7 +6,7 @@ import os
 
 import keras
 
-from tftransformer.finetune.freezing import backbone_sublayers
+from tftransformer.models.freezing import backbone_sublayers
 
 __all__ = [
     "describe_training",

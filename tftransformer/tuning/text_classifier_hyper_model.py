@@ -10,6 +10,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
+from tftransformer import data, finetune, models, presets
 from tftransformer.tuning.search_space import SEARCHABLE_PARAMETERS, SearchSpace
 from tftransformer.tuning.tuners import _HYPERBAND_PREFIX
 
@@ -260,8 +261,6 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         """Returns a new classifier on freshly loaded pretrained weights."""
-        from tftransformer import finetune, models, presets
-
         values = self.trial_values(hp)
         keras.utils.set_random_seed(self.seed)
         backbone, preprocessor = presets.load_backbone(
@@ -325,8 +324,6 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
             keras_tuner.errors.FailedTrialError: on a non-finite training loss
                 or when out of memory.
         """
-        from tftransformer import data, finetune
-
         values = self.trial_values(hp)
         # `batch_size` is per replica, as in examples/classify.py.
         strategy = model.distribute_strategy
@@ -445,8 +442,6 @@ def _texts_and_labels(split, name):
 
 
 def _create_optimizer(model, values, num_train_steps):
-    from tftransformer import finetune
-
     kwargs = dict(
         learning_rate=float(values["learning_rate"]),
         num_train_steps=num_train_steps,
@@ -463,8 +458,6 @@ def _create_optimizer(model, values, num_train_steps):
 
 def _check_strategies_available(search_space, defaults):
     """Refuses, before any trial, strategies this version does not have."""
-    from tftransformer import finetune
-
     if not ("lora_rank" in search_space and "freeze_layers" in search_space):
         # Otherwise the space makes freeze_layers conditional on no LoRA.
         highest = {

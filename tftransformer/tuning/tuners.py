@@ -8,6 +8,10 @@ import re
 
 import keras_tuner
 
+from tftransformer.distribute import is_chief
+from tftransformer.finetune import restart_lora_adapters
+from tftransformer.training.checkpointing import _differences
+
 __all__ = [
     "ALGORITHMS",
     "FAILED_TRIALS_FILE",
@@ -54,10 +58,6 @@ class _Hyperband(_RecordingTuner, keras_tuner.Hyperband):
             # A continuation trial: KerasTuner loaded an earlier trial's
             # weights, which Keras loads into LoRA layers as merged kernels
             # and all-zero adapters, which would never train.
-            from tftransformer.finetune import (
-                restart_lora_adapters,
-            )
-
             restart_lora_adapters(model)
         return model
 
@@ -258,8 +258,6 @@ def _check_search_settings(project_dir, settings):
             f"{path} is not readable ({e}); pass overwrite=True (--overwrite) "
             "to start the project afresh, or choose another project_name."
         ) from None
-    from tftransformer.training.checkpointing import _differences
-
     changes = _differences(saved, settings) if isinstance(saved, dict) else []
     if changes:
         raise ValueError(
@@ -273,8 +271,6 @@ def _check_search_settings(project_dir, settings):
 def _is_chief(strategy):
     if strategy is None:
         return True
-    from tftransformer.distribute import is_chief
-
     return is_chief(strategy)
 
 

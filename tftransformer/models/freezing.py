@@ -16,7 +16,7 @@ import numbers
 import keras
 
 from tftransformer._arguments import as_list
-from tftransformer.finetune.backbone_layers import (
+from tftransformer.models.backbone_layers import (
     _direct_sublayers,
     embedding_layers,
     encoder_layers,
