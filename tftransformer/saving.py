@@ -225,6 +225,15 @@ def _model_from_config(config, source):
     try:
         model = keras.saving.deserialize_keras_object(config, safe_mode=True)
     except Exception as e:
+        if "safe_mode" in str(e):
+            # Keras' advice names an argument this loader does not take.
+            raise ValueError(
+                f"{source} holds code (a Lambda layer) that loading would run: "
+                "arbitrary code execution, which this loader refuses "
+                "(Keras' safe_mode). If you wrote the file or trust it, load it "
+                "with keras.saving.load_model(path, safe_mode=False); better, "
+                "replace the Lambda layer with a registered layer class."
+            ) from e
         raise ValueError(
             f"Could not build a model from {source}: {e} Custom classes must be "
             "registered with `keras.saving.register_keras_serializable` and "

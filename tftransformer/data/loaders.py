@@ -285,6 +285,55 @@ def _canonical_label(label):
     return format(decimal.Decimal((sign, tuple(map(int, significant)), exponent)), "f")
 
 
+def _check_spelling(path, column, spellings, record, line, label):
+    """Refuses two written forms of a label in one file that read as one."""
+    written = record.get(column)
+    if not isinstance(written, str):
+        return  # a JSON number has no spelling of its own
+    written = written.strip()
+    first = spellings.setdefault(label, (written, line))
+    if first[0] != written:
+        raise DataError(
+            f"{path}: labels {first[0]!r} (line {first[1]}) and {written!r} (line "
+            f"{line}) in column {column!r} are one number, {label}, as numeric "
+            "labels are read; they would train as one class. Write each class "
+            "one way, or make the labels text (e.g. 'v3.10')."
+        )
+
+
+# A training label column whose labels are numbers with fractions, nearly
+# one per row, holds scores rather than classes.
+_SCORE_MIN_LABELS = 20
+_SCORE_UNIQUE_SHARE = 0.5
+
+
+def _check_not_a_score(path, column, vocabulary, num_rows):
+    """Refuses a column of continuous scores used as class labels."""
+    if len(vocabulary) < _SCORE_MIN_LABELS or (
+        len(vocabulary) <= _SCORE_UNIQUE_SHARE * num_rows
+    ):
+        return
+    if not all(_NUMBER.match(label) for label in vocabulary):
+        if len(vocabulary) > 0.9 * num_rows:
+            logging.warning(
+                "%s: column %r has %d distinct labels in %d rows: nearly every "
+                "row is its own class. Check --label_column.",
+                path,
+                column,
+                len(vocabulary),
+                num_rows,
+            )
+        return
+    if any("." in label for label in vocabulary):
+        raise DataError(
+            f"{path}: column {column!r} holds {len(vocabulary)} distinct numbers "
+            f"with fractions in {num_rows} rows, e.g. {list(vocabulary[:3])}: "
+            "a continuous score, not class labels (each value would be a class "
+            "of its own). Classification needs a few labels, each with many "
+            "rows; bin the scores into classes, or use a regression head."
+        )
+
+
 def _check_label_kinds(path, column, lines, labels):
     """Refuses a label column that mixes numbers and names."""
     numeric = [(n, label) for n, label in zip(lines, labels) if _NUMBER.match(label)]
@@ -390,6 +439,15 @@ def load_text_classification_file(
             "text_pair_column must be None or a non-empty string. Received: "
             f"text_pair_column={text_pair_column!r}"
         )
+    named = {"text_column": text_column, "label_column": label_column}
+    if text_pair_column is not None:
+        named["text_pair_column"] = text_pair_column
+    if len(set(named.values())) < len(named):
+        # The model would read its own labels (and score 1.0).
+        raise ValueError(
+            "text, text pair and label columns must be different columns. "
+            "Received: " + ", ".join(f"{k}={v!r}" for k, v in named.items())
+        )
     check_on_bad_rows(on_bad_rows)
     if file_format is not None and file_format not in SUPPORTED_FORMATS:
         raise ValueError(
@@ -430,6 +488,9 @@ def load_text_classification_file(
 
     texts, pairs, labels, lines = [], [], [], []
     bad_rows = []
+    # The first written form of each label, to refuse two spellings that
+    # read as one number ("3.1" and "3.10", "01" and "1").
+    spellings = {}
     for line, record in records:
         text = _text_value(path, line, text_column, record.get(text_column))
         pair = None
@@ -445,6 +506,7 @@ def load_text_classification_file(
         elif label is None:
             problem = f"missing label in column {label_column!r}"
         else:
+            _check_spelling(path, label_column, spellings, record, line, label)
             texts.append(text)
             pairs.append(pair)
             labels.append(label)
@@ -472,6 +534,7 @@ def load_text_classification_file(
 
     if label_vocabulary is None:
         label_vocabulary = _check_label_kinds(path, label_column, lines, labels)
+        _check_not_a_score(path, label_column, label_vocabulary, len(labels))
     label_ids = {label: i for i, label in enumerate(label_vocabulary)}
     for line, label in zip(lines, labels):
         if label not in label_ids:

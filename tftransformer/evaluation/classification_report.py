@@ -213,7 +213,7 @@ class ClassificationReport:
             },
             "accuracy": self.accuracy,
             "averages": self.averages,
-            "confusion_matrix": self._matrix.tolist(),
+            "confusion_matrix": _matrix_to_json(self._matrix),
         }
         if self._roc_auc is not None:
             result["roc_auc"] = {
@@ -249,7 +249,7 @@ class ClassificationReport:
         per_class_auc = None
         if roc_auc is not None:
             per_class_auc = [roc_auc["per_class"][name] for name in names]
-        return cls(config["confusion_matrix"], names, per_class_auc)
+        return cls(_matrix_from_json(config["confusion_matrix"]), names, per_class_auc)
 
     @classmethod
     def from_json(cls, path):
@@ -330,8 +330,15 @@ class ClassificationReport:
                 values.append(auc_by_average[kind])
             lines.append(row(f"{kind} avg", values))
         lines.append("")
-        lines.append("Confusion matrix (rows: true, columns: predicted):")
-        lines.extend(_format_matrix(self._matrix, self._label_names))
+        if self.num_classes <= MAX_PRINTED_CLASSES:
+            lines.append("Confusion matrix (rows: true, columns: predicted):")
+            lines.extend(_format_matrix(self._matrix, self._label_names))
+        else:
+            lines.append(
+                f"Most frequent confusions ({self.num_classes} classes; the "
+                "whole matrix is in report.json):"
+            )
+            lines.extend(_format_top_confusions(self._matrix, self._label_names))
         return "\n".join(line.rstrip() for line in lines)
 
     def __str__(self):
@@ -352,6 +359,49 @@ def _safe_divide(numerator, denominator):
     # `where=` skips the zero denominators, so NumPy emits no warning.
     np.divide(numerator, denominator, out=out, where=denominator != 0)
     return out
+
+
+# Up to this many classes the report prints and stores the whole confusion
+# matrix; beyond it, the text shows the top confusions and the JSON the
+# matrix's non-zero cells (at most one per test example, where the dense
+# matrix of 5,000 classes holds 25 million numbers).
+MAX_PRINTED_CLASSES = 30
+MAX_DENSE_CLASSES = 100
+_TOP_CONFUSIONS = 20
+
+
+def _matrix_to_json(matrix):
+    if matrix.shape[0] <= MAX_DENSE_CLASSES:
+        return matrix.tolist()
+    rows, columns = np.nonzero(matrix)
+    return {
+        "shape": list(matrix.shape),
+        "nonzero": [[int(i), int(j), int(matrix[i, j])] for i, j in zip(rows, columns)],
+    }
+
+
+def _matrix_from_json(value):
+    if not isinstance(value, dict):
+        return value
+    matrix = np.zeros(value["shape"], dtype=np.int64)
+    for i, j, count in value["nonzero"]:
+        matrix[i, j] = count
+    return matrix
+
+
+def _format_top_confusions(matrix, label_names):
+    off_diagonal = matrix.copy()
+    np.fill_diagonal(off_diagonal, 0)
+    rows, columns = np.nonzero(off_diagonal)
+    counts = off_diagonal[rows, columns]
+    order = np.argsort(-counts, kind="stable")[:_TOP_CONFUSIONS]
+    if not len(order):
+        return ["  none: every prediction is right"]
+    return [
+        f"  {counts[k]:>6d}  true {label_names[rows[k]]!r} predicted "
+        f"{label_names[columns[k]]!r}"
+        for k in order
+    ]
 
 
 def _format_matrix(matrix, label_names):

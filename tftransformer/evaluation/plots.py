@@ -5,6 +5,10 @@ import os
 
 import numpy as np
 
+# Beyond this many classes the confusion matrix plot has no cell counts or
+# tick labels.
+MAX_ANNOTATED_CLASSES = 50
+
 
 def plot_confusion_matrix(matrix, label_names, path, title="Confusion matrix"):
     """Writes a confusion matrix heat map with the counts in the cells.
@@ -46,22 +50,26 @@ def plot_confusion_matrix(matrix, label_names, path, title="Confusion matrix"):
         )
     figure_class, canvas_class, _ = _import_matplotlib()
 
-    size = max(4.0, 0.6 * num_classes + 2.5)
+    # Names and counts are legible up to about 50 classes; beyond, a heat map
+    # of fixed size (one text per cell made the plot of 5,000 classes hang).
+    legible = num_classes <= MAX_ANNOTATED_CLASSES
+    size = max(4.0, 0.6 * num_classes + 2.5) if legible else 12.0
     figure = figure_class(figsize=(size + 1.0, size))
     canvas_class(figure)
     axes = figure.add_subplot(1, 1, 1)
     image = axes.imshow(matrix, cmap="Blues", interpolation="nearest")
     figure.colorbar(image, ax=axes)
-    ticks = np.arange(num_classes)
-    axes.set_xticks(ticks, labels=label_names, rotation=45, ha="right")
-    axes.set_yticks(ticks, labels=label_names)
+    if legible:
+        ticks = np.arange(num_classes)
+        axes.set_xticks(ticks, labels=label_names, rotation=45, ha="right")
+        axes.set_yticks(ticks, labels=label_names)
     axes.set_xlabel("Predicted")
     axes.set_ylabel("True")
     axes.set_title(title)
     # Light text on dark cells and dark text on light ones keeps counts legible.
     threshold = (matrix.max() + matrix.min()) / 2.0
     integral = matrix.dtype.kind in "iu" or np.all(matrix == np.round(matrix))
-    for i in range(num_classes):
+    for i in range(num_classes if legible else 0):
         for j in range(num_classes):
             value = matrix[i, j]
             text = f"{int(value)}" if integral else f"{value:.2f}"

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
 import zipfile
@@ -123,8 +124,17 @@ def atomic_write(path):
     _fsync_directory(directory)
 
 
+# The safetensors writer's temporary files: ".tmp" and six random characters.
+_WRITER_TEMPORARY = re.compile(r"\.tmp[0-9A-Za-z]{6}")
+
+
 def remove_temporary_files(directory):
-    """Deletes the temporary files that killed `atomic_write`s left behind.
+    """Deletes the temporary files that killed writers left behind.
+
+    Those of `atomic_write` (`.tmp-*`), and those of the safetensors writer
+    under it, which writes through a `.tmpXXXXXX` file of its own (Rust's
+    `tempfile` naming) in the same directory: a kill while checkpointing
+    left one as large as the checkpoint.
 
     Args:
         directory: str or path-like; nothing happens if it does not exist.
@@ -143,7 +153,8 @@ def remove_temporary_files(directory):
     removed = []
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
-        if name.startswith(_TEMPORARY_PREFIX) and os.path.isfile(path):
+        torn = name.startswith(_TEMPORARY_PREFIX) or _WRITER_TEMPORARY.fullmatch(name)
+        if torn and os.path.isfile(path):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
                 removed.append(path)
