@@ -94,3 +94,74 @@ def test_torn_temporary_files_of_every_writer_are_removed(tmp_path):
     removed = remove_temporary_files(tmp_path)
     assert sorted(removed) == sorted([str(ours), str(writers)])
     assert all(path.exists() for path in kept)
+
+
+ROWS = [("a fine film", "pos"), ('He said "hi"', "neg"), ("dull; long", "neg")]
+
+
+def _expected(data):
+    assert list(data.texts) == [text for text, _ in ROWS]
+    assert [data.label_vocabulary[i] for i in data.labels] == [
+        label for _, label in ROWS
+    ]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_a_csv_with_another_delimiter_is_read(tmp_path, delimiter):
+    import csv
+
+    path = tmp_path / "train.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, delimiter=delimiter)
+        writer.writerow(["text", "label"])
+        writer.writerows(ROWS)
+    _expected(load_text_classification_file(str(path)))
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".tsv.gz"])
+def test_compressed_files_are_read(tmp_path, suffix):
+    import bz2
+    import gzip
+
+    separator = "\t" if ".tsv" in suffix else ","
+    quote = (
+        (lambda t: t)
+        if ".tsv" in suffix
+        else (lambda t: '"' + t.replace('"', '""') + '"')
+    )
+    text = "text{s}label\n".format(s=separator) + "".join(
+        f"{quote(t)}{separator}{label}\n" for t, label in ROWS
+    )
+    module = gzip if suffix.endswith(".gz") else bz2
+    path = tmp_path / f"train{suffix}"
+    path.write_bytes(module.compress(text.encode("utf-8")))
+    _expected(load_text_classification_file(str(path)))
+
+
+def test_a_utf16_file_as_excel_writes_it_is_read(tmp_path):
+    path = tmp_path / "train.tsv"
+    text = "text\tlabel\n" + "".join(f"{t}\t{label}\n" for t, label in ROWS)
+    path.write_bytes(text.encode("utf-16"))  # with its byte order mark
+    _expected(load_text_classification_file(str(path)))
+
+
+def test_a_tsv_with_a_quoted_header_is_read_as_quoted(tmp_path):
+    import csv
+
+    path = tmp_path / "train.tsv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, dialect="excel-tab", quoting=csv.QUOTE_ALL)
+        writer.writerow(["text", "label"])
+        writer.writerows(ROWS)
+    _expected(load_text_classification_file(str(path)))
+    # Unquoted TSV keeps quotes as text (the GLUE convention).
+    plain = tmp_path / "plain.tsv"
+    plain.write_text('text\tlabel\n"quoted" text\tpos\n', encoding="utf-8")
+    assert load_text_classification_file(str(plain)).texts == ('"quoted" text',)
+
+
+def test_an_unknown_extension_names_what_to_do(tmp_path):
+    path = tmp_path / "train.txt"
+    path.write_text("text,label\na,b\n")
+    with pytest.raises(DataError, match=r"Rename the file, or pass file_format="):
+        load_text_classification_file(str(path))

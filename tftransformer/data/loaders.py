@@ -15,10 +15,12 @@ missing file) naming the file, the line and the column, and what was
 expected. Texts are not truncated here: truncation happens at tokenization.
 """
 
+import bz2
 import codecs
 import contextlib
 import csv
 import decimal
+import gzip
 import io
 import json
 import math
@@ -68,8 +70,26 @@ def _read_text(path):
         raise DataError(f"{path}: is a directory; expected a data file.")
     with tf.io.gfile.GFile(path, "rb") as f:
         raw = f.read()
+    compression = _compression(path)
+    if compression is not None:
+        try:
+            raw = compression.decompress(raw)
+        except (OSError, EOFError, ValueError) as e:
+            raise DataError(
+                f"{path}: cannot decompress the file ({e}); expected a "
+                f"{path.rsplit('.', 1)[-1]} file."
+            ) from None
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8) :]
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text" and Windows tools write UTF-16 with a BOM.
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as e:
+            raise DataError(
+                f"{path}: the file starts as UTF-16 (byte order mark) but is not "
+                f"valid UTF-16 ({e.reason}). Save the file with UTF-8 encoding."
+            ) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -82,15 +102,45 @@ def _read_text(path):
         ) from None
 
 
+# Compressed files are read whole, by suffix: `train.csv.gz`, `dev.tsv.bz2`.
+_COMPRESSIONS = {".gz": gzip, ".bz2": bz2}
+
+
+def _compression(path):
+    for suffix, module in _COMPRESSIONS.items():
+        if path.lower().endswith(suffix):
+            return module
+    return None
+
+
 def _infer_format(path):
+    name = path.lower()
+    for suffix in _COMPRESSIONS:
+        name = name.removesuffix(suffix)
     for extension, file_format in _EXTENSIONS.items():
-        if path.lower().endswith(extension):
+        if name.endswith(extension):
             return file_format
     raise DataError(
         f"{path}: cannot tell the file format from the extension; expected "
-        f"one of {sorted(_EXTENSIONS)}. Pass file_format= (one of "
-        f"{SUPPORTED_FORMATS})."
+        f"one of {sorted(_EXTENSIONS)}, optionally compressed "
+        f"({', '.join(_COMPRESSIONS)}). Rename the file, or pass file_format= "
+        f"(one of {SUPPORTED_FORMATS}) to `load_text_classification_file`."
     )
+
+
+# Delimiters a `.csv` file is read with when its header holds no comma:
+# spreadsheets in many locales export ";", others tab or "|".
+_OTHER_DELIMITERS = (";", "\t", "|")
+
+
+def _csv_delimiter(content):
+    """The delimiter of a CSV file: "," unless its header holds none."""
+    header = content.split("\n", 1)[0]
+    if "," in header:
+        return ","
+    counts = {d: header.count(d) for d in _OTHER_DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
 
 
 @contextlib.contextmanager
@@ -117,14 +167,27 @@ def _end_marker(content):
 def _csv_records(path, content, file_format):
     """Returns the header's columns and a list of (line, {column: value})."""
     if file_format == "tsv":
-        # TSV has no quoting (the GLUE convention): quotes are text.
+        header = content.split("\n", 1)[0].rstrip("\r").split("\t")
+        if not all(len(f) >= 2 and f[0] == f[-1] == '"' for f in header):
+            # TSV has no quoting (the GLUE convention): quotes are text.
+            return _parse_csv(
+                path, content, file_format, delimiter="\t", quoting=csv.QUOTE_NONE
+            )
+        # A header of quoted names ('"Text"'): a spreadsheet's quoted export,
+        # read with the csv module's excel-tab dialect.
         return _parse_csv(
-            path, content, file_format, delimiter="\t", quoting=csv.QUOTE_NONE
+            path, content, file_format, find_open_quote=True, dialect="excel-tab"
         )
     # Lenient: text after a closing quote, as in '"abc"def', is read as
     # spreadsheets read it ('abcdef'). But a quote left open at the end of the
     # file, which would swallow every later row into one field, is an error.
-    return _parse_csv(path, content, file_format, find_open_quote=True)
+    return _parse_csv(
+        path,
+        content,
+        file_format,
+        find_open_quote=True,
+        delimiter=_csv_delimiter(content),
+    )
 
 
 def _parse_csv(path, content, file_format, find_open_quote=False, **dialect):
