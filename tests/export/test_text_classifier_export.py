@@ -221,7 +221,10 @@ def check_response(outputs, batch_size):
     np.testing.assert_allclose(outputs["probabilities"].numpy().sum(-1), 1, atol=ATOL)
 
 
-def test_rest_and_grpc_requests(exported):
+def test_rest_and_grpc_request_formats_convert_to_the_signature_inputs(exported):
+    # Request-format conversion only: no TF Serving binary installs here, so
+    # the requests are converted as the server converts them and fed to the
+    # signature in this process.
     signature = serve(exported.version_dir)
     assert list(signature.structured_input_signature[1]) == ["text"]
     expected = keras_probabilities(

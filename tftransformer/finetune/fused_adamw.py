@@ -4,9 +4,13 @@ import tensorflow as tf
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class FusedAdamW(keras.optimizers.AdamW):
-    """`keras.optimizers.AdamW` whose Adam update runs as one fused kernel.
+    """`keras.optimizers.AdamW` with the Adam update as one fused kernel.
 
-    The update is Keras' AdamW, unchanged: decoupled weight decay, then
+    It equals Keras' `AdamW` for dense gradients of variables that train from
+    the first step; on purpose it sums an embedding's sparse gradient slices
+    before the update and counts Adam's bias correction per variable (both
+    below). For those gradients the update is Keras' AdamW: decoupled weight
+    decay, then
     `m += (g - m) * (1 - beta_1)`, `v += (g**2 - v) * (1 - beta_2)` and
     `w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)`.
     Keras writes that as a dozen elementwise ops, each a pass over the
