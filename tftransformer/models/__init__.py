@@ -14,6 +14,7 @@ from tftransformer.models.pruned_bert_tokenizer import PrunedBertTokenizer
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
+from tftransformer.models.text_embedder import TextEmbedder
 from tftransformer.models.token_classifier import TokenClassifier
 from tftransformer.models.token_classifier_preprocessor import (
     TokenClassifierPreprocessor,
@@ -33,6 +34,7 @@ __all__ = [
     "Seq2SeqTransformer",
     "TextClassifier",
     "TextClassifierPreprocessor",
+    "TextEmbedder",
     "TokenClassifier",
     "TokenClassifierPreprocessor",
     "TransformerClassifier",
