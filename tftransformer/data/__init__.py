@@ -40,6 +40,7 @@ from tftransformer.data.multi_task import (
     interleave_tasks,
     sampling_probabilities,
 )
+from tftransformer.data.pair_loaders import load_text_pairs, make_pair_dataset
 from tftransformer.data.parallel_text import (
     BIBLE_MODULES,
     BIBLE_PACKAGES,
@@ -76,6 +77,7 @@ from tftransformer.data.tagging import (
 )
 from tftransformer.data.tagging_data import TaggingData
 from tftransformer.data.text_classification_data import TextClassificationData
+from tftransformer.data.text_pairs import TextPairs
 from tftransformer.data.tfds_loaders import (
     TFDS_PREFIX,
     load_tfds_text_classification,
@@ -98,6 +100,9 @@ from tftransformer.data.word_piece import (
 )
 
 __all__ = [
+    "TextPairs",
+    "load_text_pairs",
+    "make_pair_dataset",
     "SEQUENCE_RESERVED_TOKENS",
     "learn_word_piece_vocabulary",
     "split_words",

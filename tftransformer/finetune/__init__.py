@@ -10,6 +10,7 @@ from tftransformer.finetune.backbone_layers import (
     encoder_layers,
     find_backbone,
 )
+from tftransformer.finetune.cosine_similarity_loss import CosineSimilarityLoss
 from tftransformer.finetune.freezing import (
     backbone_sublayers,
     freeze_backbone,
@@ -32,6 +33,9 @@ from tftransformer.finetune.lora import (
     save_lora_weights,
 )
 from tftransformer.finetune.losses import class_weights, classification_loss
+from tftransformer.finetune.multiple_negatives_ranking_loss import (
+    MultipleNegativesRankingLoss,
+)
 from tftransformer.finetune.optimizers import (
     WEIGHT_DECAY_EXCLUSIONS,
     compute_train_steps,
@@ -57,10 +61,14 @@ from tftransformer.finetune.trainable_state import (
     prepare_optimizer,
     restore_trainable_state,
 )
+from tftransformer.finetune.triplet_loss import TripletLoss
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
 
 __all__ = [
     "WEIGHT_DECAY_EXCLUSIONS",
+    "CosineSimilarityLoss",
+    "MultipleNegativesRankingLoss",
+    "TripletLoss",
     "FusedAdamW",
     "GradualUnfreezing",
     "HeadWarmup",

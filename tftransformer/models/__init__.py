@@ -2,6 +2,7 @@
 
 from tftransformer.models.bert_tokenizer import BertTokenizer
 from tftransformer.models.causal_lm import CausalLM
+from tftransformer.models.contrastive_embedder import ContrastiveEmbedder
 from tftransformer.models.decoding import beam_search
 from tftransformer.models.distiller import Distiller
 from tftransformer.models.long_document_classifier import LongDocumentClassifier
@@ -25,6 +26,7 @@ from tftransformer.models.transformer_encoder import TransformerEncoder
 __all__ = [
     "BertTokenizer",
     "CausalLM",
+    "ContrastiveEmbedder",
     "Distiller",
     "LongDocumentClassifier",
     "MultiTaskModel",

@@ -112,6 +112,9 @@ class TextEmbedder(EmptyBatchPredict, keras_hub.models.Task):
         pooled = self.pooler(sequence, padding_mask=inputs["padding_mask"])
         # (batch, hidden)
         outputs = self.normalizer(pooled)
+        # Trained through `ContrastiveEmbedder`: no optimizer of its own,
+        # which a saved training model would otherwise carry along unused.
+        kwargs.setdefault("compile", False)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         freeze_unused_backbone_layers(backbone)
 
