@@ -12,6 +12,7 @@ from tftransformer.models.pruned_bert_text_classifier_preprocessor import (
     PrunedBertTextClassifierPreprocessor,
 )
 from tftransformer.models.pruned_bert_tokenizer import PrunedBertTokenizer
+from tftransformer.models.semantic_search_index import SemanticSearchIndex
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
@@ -33,6 +34,7 @@ __all__ = [
     "PrunedBertBackbone",
     "PrunedBertTextClassifierPreprocessor",
     "PrunedBertTokenizer",
+    "SemanticSearchIndex",
     "Seq2SeqTransformer",
     "TextClassifier",
     "TextClassifierPreprocessor",
