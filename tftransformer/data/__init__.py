@@ -27,6 +27,7 @@ from tftransformer.data.embedded_checkpoint import (
     embedded_tokenizer,
     embedded_vocabulary_path,
 )
+from tftransformer.data.few_shot_pairs import make_few_shot_pairs
 from tftransformer.data.loaders import (
     SUPPORTED_FORMATS,
     load_text_classification,
@@ -100,6 +101,7 @@ from tftransformer.data.word_piece import (
 )
 
 __all__ = [
+    "make_few_shot_pairs",
     "TextPairs",
     "load_text_pairs",
     "make_pair_dataset",
