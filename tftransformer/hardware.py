@@ -51,7 +51,7 @@ def precision_warning(precision, strategy=None):
     Example:
     ```python
     strategy = tft.distribute.get_strategy()
-    message = tft.distribute.precision_warning("bfloat16", strategy)
+    message = tft.hardware.precision_warning("bfloat16", strategy)
     if message:
         print(message)  # e.g. on a CPU without AVX512_BF16 or AMX
     ```
@@ -124,7 +124,7 @@ def describe_machine():
 
     Example:
     ```python
-    print(tft.distribute.describe_machine()["summary"])
+    print(tft.hardware.describe_machine()["summary"])
     # AMD EPYC; 2 logical cores, 2 usable; avx2; 23 GiB memory; no GPU
     ```
     """

@@ -25,6 +25,7 @@ from tftransformer.data.embedded_checkpoint import (
     embedded_checkpoint_dir,
     embedded_vocabulary_path,
 )
+from tftransformer.data.few_shot_pairs import make_few_shot_pairs
 from tftransformer.data.loaders import (
     SUPPORTED_FORMATS,
     load_text_classification,
@@ -38,6 +39,7 @@ from tftransformer.data.multi_task import (
     interleave_tasks,
     sampling_probabilities,
 )
+from tftransformer.data.pair_loaders import load_text_pairs, make_pair_dataset
 from tftransformer.data.parallel_text import (
     BIBLE_MODULES,
     BIBLE_PACKAGES,
@@ -74,6 +76,7 @@ from tftransformer.data.tagging import (
 )
 from tftransformer.data.tagging_data import TaggingData
 from tftransformer.data.text_classification_data import TextClassificationData
+from tftransformer.data.text_pairs import TextPairs
 from tftransformer.data.tfds_loaders import (
     TFDS_PREFIX,
     load_tfds_text_classification,
@@ -96,6 +99,10 @@ from tftransformer.data.word_piece import (
 )
 
 __all__ = [
+    "make_few_shot_pairs",
+    "TextPairs",
+    "load_text_pairs",
+    "make_pair_dataset",
     "SEQUENCE_RESERVED_TOKENS",
     "learn_word_piece_vocabulary",
     "split_words",

@@ -30,6 +30,10 @@ from tftransformer.evaluation.predictions import (
     evaluate_classifier,
     logits_to_probabilities,
 )
+from tftransformer.evaluation.retrieval_report import (
+    RetrievalReport,
+    evaluate_retrieval,
+)
 from tftransformer.evaluation.tagging_predictions import (
     evaluate_tagger,
     predict_entities,
@@ -38,6 +42,8 @@ from tftransformer.evaluation.tagging_predictions import (
 from tftransformer.models.token_accuracy import TokenAccuracy
 
 __all__ = [
+    "RetrievalReport",
+    "evaluate_retrieval",
     "compare_inference_speed",
     "attention_maps",
     "plot_attention_map",

@@ -23,6 +23,7 @@ from tftransformer.export.text_classifier_serving_module import (
     TEXT_PAIR_INPUT,
     TextClassifierServingModule,
 )
+from tftransformer.export.text_embedder_export import export_text_embedder
 from tftransformer.export.token_classifier_export import (
     TAGS_FILE,
     export_token_classifier,
@@ -38,6 +39,7 @@ from tftransformer.export.warmup import (
 )
 
 __all__ = [
+    "export_text_embedder",
     "LABELS_FILE",
     "SIGNATURE_NAME",
     "TAGS_FILE",

@@ -5,6 +5,7 @@ backbone's embedding and encoder layers with `find_backbone`,
 `embedding_layers` and `encoder_layers`.
 """
 
+from tftransformer.finetune.cosine_similarity_loss import CosineSimilarityLoss
 from tftransformer.finetune.fused_adamw import FusedAdamW
 from tftransformer.finetune.gradual_unfreezing import GradualUnfreezing
 from tftransformer.finetune.head_warmup import HeadWarmup
@@ -19,6 +20,9 @@ from tftransformer.finetune.lora import (
     save_lora_weights,
 )
 from tftransformer.finetune.losses import class_weights, classification_loss
+from tftransformer.finetune.multiple_negatives_ranking_loss import (
+    MultipleNegativesRankingLoss,
+)
 from tftransformer.finetune.optimizers import (
     WEIGHT_DECAY_EXCLUSIONS,
     compute_train_steps,
@@ -44,6 +48,7 @@ from tftransformer.finetune.trainable_state import (
     prepare_optimizer,
     restore_trainable_state,
 )
+from tftransformer.finetune.triplet_loss import TripletLoss
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
 from tftransformer.models.backbone_layers import (
     embedding_layers,
@@ -61,6 +66,9 @@ from tftransformer.models.freezing import (
 
 __all__ = [
     "WEIGHT_DECAY_EXCLUSIONS",
+    "CosineSimilarityLoss",
+    "MultipleNegativesRankingLoss",
+    "TripletLoss",
     "FusedAdamW",
     "GradualUnfreezing",
     "HeadWarmup",

@@ -1,6 +1,7 @@
 """tftransformer.models: functional models composed from the layers."""
 
 from tftransformer.models.causal_lm import CausalLM
+from tftransformer.models.contrastive_embedder import ContrastiveEmbedder
 from tftransformer.models.decoding import beam_search
 from tftransformer.models.distiller import Distiller
 from tftransformer.models.long_document_classifier import LongDocumentClassifier
@@ -10,10 +11,12 @@ from tftransformer.models.pruned_bert_text_classifier_preprocessor import (
     PrunedBertTextClassifierPreprocessor,
 )
 from tftransformer.models.pruned_bert_tokenizer import PrunedBertTokenizer
+from tftransformer.models.semantic_search_index import SemanticSearchIndex
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.seq2seq_translator import seq2seq_translator
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
+from tftransformer.models.text_embedder import TextEmbedder
 from tftransformer.models.token_classifier import TokenClassifier
 from tftransformer.models.token_classifier_preprocessor import (
     TokenClassifierPreprocessor,
@@ -25,15 +28,18 @@ from tftransformer.presets.bert_tokenizer import BertTokenizer
 __all__ = [
     "BertTokenizer",
     "CausalLM",
+    "ContrastiveEmbedder",
     "Distiller",
     "LongDocumentClassifier",
     "MultiTaskModel",
     "PrunedBertBackbone",
     "PrunedBertTextClassifierPreprocessor",
     "PrunedBertTokenizer",
+    "SemanticSearchIndex",
     "Seq2SeqTransformer",
     "TextClassifier",
     "TextClassifierPreprocessor",
+    "TextEmbedder",
     "TokenClassifier",
     "TokenClassifierPreprocessor",
     "TransformerClassifier",

@@ -1,0 +1,24 @@
+import pytest
+
+from tftransformer.data import make_few_shot_pairs
+
+
+def test_pairs_are_scored_by_label_agreement():
+    texts = ["great", "awful", "fine", "bad", "superb"]
+    labels = [1, 0, 1, 0, 1]
+    pairs = make_few_shot_pairs(texts, labels, num_iterations=3, seed=1)
+    assert len(pairs) == 2 * 3 * len(texts)
+    label_of = dict(zip(texts, labels))
+    for anchor, other, score in zip(pairs.anchors, pairs.positives, pairs.scores):
+        assert score == float(label_of[anchor] == label_of[other])
+        assert anchor != other
+    assert sum(pairs.scores) == 3 * len(texts)
+    again = make_few_shot_pairs(texts, labels, num_iterations=3, seed=1)
+    assert again.positives == pairs.positives
+
+
+def test_arguments_are_checked():
+    with pytest.raises(ValueError, match="at least two labels"):
+        make_few_shot_pairs(["a", "b"], [1, 1])
+    with pytest.raises(ValueError, match="num_iterations=0"):
+        make_few_shot_pairs(["a", "b"], [0, 1], num_iterations=0)

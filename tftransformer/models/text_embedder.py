@@ -1,0 +1,338 @@
+import json
+import os
+
+import keras
+import keras_hub
+import numpy as np
+from keras_hub.src.utils.keras_utils import gelu_approximate
+
+from tftransformer._arguments import check_bool, check_int
+from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
+from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
+from tftransformer.models.empty_predictions import EmptyBatchPredict
+from tftransformer.models.text_classifier_preprocessor import (
+    TextClassifierPreprocessor,
+)
+from tftransformer.presets import (
+    EMBEDDED_PRESET,
+    embedded_preset_path,
+    load_backbone,
+)
+
+# sentence-transformers' files beside a Hugging Face checkpoint.
+_SENTENCE_CONFIG = "sentence_bert_config.json"
+_MODULES_FILE = "modules.json"
+_NORMALIZE_MODULE = "sentence_transformers.models.Normalize"
+_POOLING_MODULE = "sentence_transformers.models.Pooling"
+_POOLING_KEYS = {
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+}
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class TextEmbedder(EmptyBatchPredict, keras_hub.models.Task):
+    """A pretrained encoder turning texts into sentence embeddings.
+
+    The embedding is the backbone's sequence output pooled over the real
+    tokens (`"mean"`, as sentence-transformers' all-MiniLM-L6-v2; `"cls"` or
+    `"max"`), then, with `normalize=True`, scaled to unit L2 norm, so that a
+    dot product is the cosine similarity. `from_preset` reads the pooling,
+    the normalization and the maximum length from a sentence-transformers
+    checkpoint's files (`modules.json`, `1_Pooling/config.json`,
+    `sentence_bert_config.json`), as sentence-transformers does.
+
+    keras-hub's BERT computes GELU with its tanh approximation; Hugging Face
+    BERT checkpoints (`hidden_act: "gelu"`) were trained with the exact erf
+    form. `exact_gelu=True` swaps the backbone's feed-forward activations
+    for the exact form, which `from_preset` does for such checkpoints.
+
+    It is a keras-hub `Task`: with a `preprocessor`, `predict` takes raw
+    strings; `embed` also sorts texts by length so batches carry little
+    padding.
+
+    Args:
+        backbone: an encoder `keras.Model` taking a dict with `token_ids`,
+            `padding_mask` (and `segment_ids` for BERT) and returning a dict
+            with `sequence_output`, e.g. a keras-hub `BertBackbone`.
+        preprocessor: optional preprocessor turning raw strings into the
+            backbone's inputs, e.g. a `TextClassifierPreprocessor`.
+        pooling: `"mean"`, `"cls"` or `"max"`.
+        normalize: bool, whether embeddings are scaled to unit L2 norm.
+        exact_gelu: bool, whether the backbone's tanh-approximate GELU
+            activations are replaced by the exact (erf) GELU.
+        **kwargs: passed to `keras.Model`.
+
+    Call arguments:
+        inputs: the backbone's input dict, each entry `(batch, seq)`.
+
+    Returns:
+        float32 embeddings of shape `(batch, hidden_dim)`.
+
+    Example:
+    ```python
+    embedder = tftransformer.models.TextEmbedder.from_preset("embedded")
+    vectors = embedder.embed(["A fine film.", "A dull film."])  # (2, 384)
+    similarity = vectors[0] @ vectors[1]
+    ```
+    """
+
+    def __init__(
+        self,
+        backbone,
+        preprocessor=None,
+        pooling="mean",
+        normalize=True,
+        exact_gelu=False,
+        **kwargs,
+    ):
+        if pooling not in POOLING_MODES:
+            raise ValueError(
+                f"pooling must be one of {POOLING_MODES}. Received: pooling={pooling!r}"
+            )
+        normalize = check_bool("normalize", normalize)
+        exact_gelu = check_bool("exact_gelu", exact_gelu)
+        if exact_gelu:
+            use_exact_gelu(backbone)
+
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.pooler = SequencePooling(
+            mode=pooling, dtype=backbone.dtype_policy, name="pooling"
+        )
+        # Normalized in float32 whatever the compute dtype: a float16 sum of
+        # squares loses the norm's low bits.
+        self.normalizer = (
+            keras.layers.UnitNormalization(dtype="float32", name="l2_normalize")
+            if normalize
+            else keras.layers.Activation("linear", dtype="float32", name="float32")
+        )
+
+        # === Functional model ===
+        inputs = backbone.input
+        # (batch, seq, hidden)
+        sequence = backbone(inputs)["sequence_output"]
+        pooled = self.pooler(sequence, padding_mask=inputs["padding_mask"])
+        # (batch, hidden)
+        outputs = self.normalizer(pooled)
+        # Trained through `ContrastiveEmbedder`: no optimizer of its own,
+        # which a saved training model would otherwise carry along unused.
+        kwargs.setdefault("compile", False)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        freeze_unused_backbone_layers(backbone)
+
+        # === Config ===
+        self.pooling = pooling
+        self.normalize = normalize
+        self.exact_gelu = exact_gelu
+
+    @property
+    def embedding_dim(self):
+        """The width of the embeddings."""
+        return int(self.output.shape[-1])
+
+    @classmethod
+    def from_preset(
+        cls,
+        preset="embedded",
+        sequence_length=None,
+        dtype=None,
+        pooling=None,
+        normalize=None,
+        exact_gelu=None,
+        **kwargs,
+    ):
+        """Builds an embedder on a pretrained backbone and its tokenizer.
+
+        Settings left at `None` come from the checkpoint's
+        sentence-transformers files when it has them (all-MiniLM-L6-v2:
+        mean pooling, normalized, 256 word pieces), else mean pooling,
+        normalized, 512 word pieces (or the backbone's maximum).
+
+        Args:
+            preset: what `tftransformer.presets.load_backbone` takes.
+            sequence_length: int, the longest tokenized text, `[CLS]` and
+                `[SEP]` included; longer texts are truncated.
+            dtype: optional dtype policy name, e.g. `"mixed_bfloat16"`.
+            pooling: `"mean"`, `"cls"` or `"max"`.
+            normalize: bool, unit-norm embeddings.
+            exact_gelu: bool; defaults to True for a Hugging Face checkpoint
+                whose `config.json` says `hidden_act: "gelu"`.
+            **kwargs: passed to the constructor (e.g. `name`).
+
+        Returns:
+            A `TextEmbedder` with a `TextClassifierPreprocessor`.
+
+        Example:
+        ```python
+        embedder = TextEmbedder.from_preset("embedded")
+        embedder.preprocessor.sequence_length  # 256
+        ```
+        """
+        directory = preset
+        if preset == EMBEDDED_PRESET:
+            directory = embedded_preset_path()
+        settings = sentence_transformers_settings(directory)
+        if sequence_length is None:
+            sequence_length = settings.get("sequence_length")
+        if pooling is None:
+            pooling = settings.get("pooling", "mean")
+        if normalize is None:
+            normalize = settings.get("normalize", True)
+        if exact_gelu is None:
+            exact_gelu = settings.get("exact_gelu", False)
+        if sequence_length is not None:
+            check_int("sequence_length", sequence_length, 2)
+        # Only the tokenizer of this preprocessor is kept: any valid length.
+        backbone, preprocessor = load_backbone(
+            preset, sequence_length=sequence_length or 2, dtype=dtype
+        )
+        if sequence_length is None:
+            sequence_length = min(512, getattr(backbone, "max_sequence_length", 512))
+        return cls(
+            backbone,
+            preprocessor=TextClassifierPreprocessor(
+                preprocessor.tokenizer, sequence_length=sequence_length
+            ),
+            pooling=pooling,
+            normalize=normalize,
+            exact_gelu=exact_gelu,
+            **kwargs,
+        )
+
+    def embed(self, texts, batch_size=32, verbose=0):
+        """Embeds a list of strings, in batches of similar lengths.
+
+        Texts are sorted by length (longest first, as sentence-transformers
+        does), embedded in batches, and returned in the order given.
+
+        Args:
+            texts: a list of strings (or one string).
+            batch_size: int >= 1, texts per forward pass.
+            verbose: passed to `predict`.
+
+        Returns:
+            A float32 numpy array `(len(texts), embedding_dim)`, or
+            `(embedding_dim,)` for one string.
+        """
+        if self.preprocessor is None:
+            raise ValueError(
+                "embed() takes raw strings and needs a preprocessor; this "
+                "TextEmbedder has none. Call it on tokenized features instead."
+            )
+        batch_size = check_int("batch_size", batch_size, 1)
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        for text in texts:
+            if not isinstance(text, str):
+                raise ValueError(
+                    "texts must be strings. Received an element of type "
+                    f"{type(text).__name__}: {text!r}"
+                )
+        if not texts:
+            return np.zeros((0, self.embedding_dim), "float32")
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        outputs = []
+        for start in range(0, len(texts), batch_size):
+            batch = [texts[i] for i in order[start : start + batch_size]]
+            features = self.preprocessor(batch)
+            outputs.append(np.asarray(self.predict_on_batch(features)))
+        embeddings = np.empty((len(texts), self.embedding_dim), "float32")
+        embeddings[order] = np.concatenate(outputs)
+        return embeddings[0] if single else embeddings
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        # Batches tokenized by the tf.data pipeline skip the preprocessor.
+        if isinstance(x, dict) and "token_ids" in x:
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        return super().preprocess_samples(x, y=y, sample_weight=sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "pooling": self.pooling,
+                "normalize": self.normalize,
+                "exact_gelu": self.exact_gelu,
+            }
+        )
+        return config
+
+
+def use_exact_gelu(backbone):
+    """Replaces tanh-approximate GELU activations in `backbone` by exact GELU.
+
+    keras-hub builds BERT's feed-forward layers with
+    `gelu(x, approximate=True)`; the checkpoints converted from Hugging Face
+    were trained with the exact form. The swap changes each feed-forward
+    `Dense`'s activation in place (the encoder layer's own `activation` too,
+    so its config says what it computes).
+
+    Args:
+        backbone: a built `keras.Model`.
+
+    Returns:
+        int, the number of activations replaced.
+    """
+    replaced = 0
+    for layer in backbone._flatten_layers(include_self=False, recursive=True):
+        if getattr(layer, "activation", None) is gelu_approximate:
+            layer.activation = exact_gelu
+            replaced += 1
+    return replaced
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+def exact_gelu(x):
+    """GELU with the error function, `x * Phi(x)`."""
+    return keras.activations.gelu(x, approximate=False)
+
+
+def sentence_transformers_settings(directory):
+    """What a checkpoint's sentence-transformers and Hugging Face files say.
+
+    Args:
+        directory: a checkpoint directory, or anything else (a preset name),
+            for which nothing is read.
+
+    Returns:
+        A dict with some of `sequence_length` (int), `pooling` (str),
+        `normalize` (bool) and `exact_gelu` (bool).
+    """
+    settings = {}
+    if not isinstance(directory, (str, os.PathLike)) or not os.path.isdir(directory):
+        return settings
+    directory = os.fspath(directory)
+    hf_config = _read_json(os.path.join(directory, "config.json")) or {}
+    if hf_config.get("hidden_act") == "gelu":
+        settings["exact_gelu"] = True
+    sentence = _read_json(os.path.join(directory, _SENTENCE_CONFIG)) or {}
+    if "max_seq_length" in sentence:
+        settings["sequence_length"] = int(sentence["max_seq_length"])
+    modules = _read_json(os.path.join(directory, _MODULES_FILE))
+    if isinstance(modules, list):
+        types = [module.get("type") for module in modules]
+        settings["normalize"] = _NORMALIZE_MODULE in types
+        for module in modules:
+            if module.get("type") != _POOLING_MODULE:
+                continue
+            path = os.path.join(directory, module.get("path", ""), "config.json")
+            pooling = _read_json(path) or {}
+            modes = [mode for key, mode in _POOLING_KEYS.items() if pooling.get(key)]
+            if len(modes) != 1:
+                raise ValueError(
+                    f"{directory}: the sentence-transformers pooling must be one "
+                    f"of mean, cls or max tokens. Received: {pooling}"
+                )
+            settings["pooling"] = modes[0]
+    return settings
+
+
+def _read_json(path):
+    """The JSON value in `path`, or None when there is no such file."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
