@@ -206,7 +206,7 @@ def run(
     run_config = {
         name: value for name, value in settings.items() if name not in RESUMABLE_CHANGES
     }
-    run_config["data_sha256"] = tft.training.fingerprint(train_texts, validation_texts)
+    run_config["data_sha256"] = tft.training.checkpointing.fingerprint(train_texts, validation_texts)
     # Refuse another run's output directory before writing anything.
     tft.training.check_run_directory(model_dir, run_config)
 
@@ -248,7 +248,7 @@ def run(
         )
     if chief:
         # Left by a run killed while saving model.keras.
-        tft.training.remove_temporary_files(model_dir)
+        tft.training.checkpointing.remove_temporary_files(model_dir)
 
     def train_dataset(epoch):
         # Shuffled by (seed, epoch) alone, so that a resumed epoch sees the
@@ -258,7 +258,7 @@ def run(
             global_batch,
             max_length,
             shuffle=True,
-            seed=tft.training.epoch_seed(seed, epoch),
+            seed=tft.training.checkpointing.epoch_seed(seed, epoch),
         )
 
     # Made once: kept as the first epoch's data.
@@ -382,7 +382,7 @@ def run(
         tft.distribute.write_dir(model_dir, strategy), "model.keras"
     )
     # Atomic: a kill while saving must not leave a torn model.keras.
-    with tft.training.atomic_write(model_path) as temporary:
+    with tft.training.checkpointing.atomic_write(model_path) as temporary:
         model.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     if chief:

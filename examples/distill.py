@@ -199,10 +199,10 @@ def run(
         )
 
     os.makedirs(model_dir, exist_ok=True)
-    tft.training.remove_temporary_files(model_dir)
+    tft.training.checkpointing.remove_temporary_files(model_dir)
     student_path = os.path.join(model_dir, "student.keras")
     # Atomic: a kill while saving must not leave a torn student.keras.
-    with tft.training.atomic_write(student_path) as temporary:
+    with tft.training.checkpointing.atomic_write(student_path) as temporary:
         student.save(temporary)
 
     test_dataset = dataset(test, False)
@@ -228,7 +228,7 @@ def run(
         test_examples=len(test),
         student_path=student_path,
     )
-    with tft.training.atomic_write(
+    with tft.training.checkpointing.atomic_write(
         os.path.join(model_dir, "distill_report.json")
     ) as temporary:
         with open(temporary, "w") as f:

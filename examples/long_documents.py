@@ -115,7 +115,7 @@ def run(
             f"{chunk_length - 2}]. Received: stride={stride}"
         )
     os.makedirs(model_dir, exist_ok=True)
-    tft.training.remove_temporary_files(model_dir)
+    tft.training.checkpointing.remove_temporary_files(model_dir)
 
     splits = {s: tft.data.load_political_speeches(s) for s in ("train", "validation")}
     splits["test"] = tft.data.load_political_speeches("test")
@@ -208,7 +208,7 @@ def run(
         }
         # Kept aside until every variant has trained: a run that fails
         # leaves the earlier run's models and report as they were.
-        with tft.training.atomic_write(
+        with tft.training.checkpointing.atomic_write(
             os.path.join(model_dir, _pending(variant))
         ) as temporary:
             model.save(temporary)
@@ -228,7 +228,7 @@ def run(
         "chunk_stats": chunk_stats,
         "test_examples": len(test),
     }
-    with tft.training.atomic_write(os.path.join(model_dir, "report.json")) as temporary:
+    with tft.training.checkpointing.atomic_write(os.path.join(model_dir, "report.json")) as temporary:
         with open(temporary, "w") as f:
             json.dump(summary, f, indent=2)
     if verbose:

@@ -103,7 +103,7 @@ def run(
     keras.utils.set_random_seed(seed)
     os.makedirs(model_dir, exist_ok=True)
     # Left by a run killed while saving model.keras.
-    tft.training.remove_temporary_files(model_dir)
+    tft.training.checkpointing.remove_temporary_files(model_dir)
 
     data = _load_data(
         {"sentiment": max_sentiment_examples, "ner": max_ner_examples},
@@ -204,7 +204,7 @@ def run(
 
     model_path = os.path.join(model_dir, "model.keras")
     # Atomic: a kill while saving must not leave a torn model.keras.
-    with tft.training.atomic_write(model_path) as temporary:
+    with tft.training.checkpointing.atomic_write(model_path) as temporary:
         model.save(temporary)
     export_dirs = {}
     if export_dir:

@@ -140,13 +140,13 @@ def run(
             f"entity types {list(train.entity_types)}"
         )
     # Refuse another run's output directory before writing anything.
-    run_config["data_sha256"] = tft.training.fingerprint(
+    run_config["data_sha256"] = tft.training.checkpointing.fingerprint(
         train.words, train.tags, validation.words, validation.tags
     )
     tft.training.check_run_directory(model_dir, run_config, list(tags))
     if chief:
         # Left by a run killed while saving model.keras.
-        tft.training.remove_temporary_files(model_dir)
+        tft.training.checkpointing.remove_temporary_files(model_dir)
 
     backbone_dtype = None if mixed_precision == "none" else f"mixed_{mixed_precision}"
     # Model, optimizer and metrics live in the strategy's scope.
@@ -166,7 +166,7 @@ def run(
             batch_size=global_batch,
             max_length=max_length,
             shuffle=epoch is not None,
-            seed=tft.training.epoch_seed(seed, epoch or 0),
+            seed=tft.training.checkpointing.epoch_seed(seed, epoch or 0),
         )
 
     # Length buckets each end with a partial batch: the schedule counts the
@@ -265,7 +265,7 @@ def run(
     )
     # Atomic: a kill while saving must not leave a torn model.keras, which a
     # rerun's check of model_dir could not read.
-    with tft.training.atomic_write(model_path) as temporary:
+    with tft.training.checkpointing.atomic_write(model_path) as temporary:
         tagger.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     if chief:

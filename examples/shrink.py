@@ -130,11 +130,11 @@ def run(
         print(f"Fine-tuning the full model on {len(train)} examples")
     full, full_seconds = fine_tune(backbone)
     os.makedirs(model_dir, exist_ok=True)
-    tft.training.remove_temporary_files(model_dir)
+    tft.training.checkpointing.remove_temporary_files(model_dir)
     # Reusable, e.g. as `examples/distill.py --teacher_path`. Atomic: a kill
     # while saving must not leave a torn file.
     full_path = os.path.join(model_dir, "full_model.keras")
-    with tft.training.atomic_write(full_path) as temporary:
+    with tft.training.checkpointing.atomic_write(full_path) as temporary:
         full.save(temporary)
 
     # Heads are ranked by their effect on the fine-tuned model's loss.
@@ -194,7 +194,7 @@ def run(
         "preset_dir": preset_dir,
         "full_model_path": full_path,
     }
-    with tft.training.atomic_write(
+    with tft.training.checkpointing.atomic_write(
         os.path.join(model_dir, "shrink_report.json")
     ) as temporary:
         with open(temporary, "w") as f:

@@ -94,7 +94,7 @@ def run(
     tft.training.check_run_directory(model_dir, run_config)
     if chief:
         # Left by a run killed while saving model.keras.
-        tft.training.remove_temporary_files(model_dir)
+        tft.training.checkpointing.remove_temporary_files(model_dir)
 
     def dataset(data, epoch=None):
         # Training data (an `epoch`) is shuffled by (seed, epoch) alone, so a
@@ -106,7 +106,7 @@ def run(
             batch_size=global_batch,
             max_length=max_length,
             shuffle=epoch is not None,
-            seed=tft.training.epoch_seed(seed, epoch or 0),
+            seed=tft.training.checkpointing.epoch_seed(seed, epoch or 0),
             # The encoder takes no segment ids; extra dict keys would make
             # Keras match the inputs by position.
             feature_names=("token_ids", "padding_mask"),
@@ -175,7 +175,7 @@ def run(
     out_dir = tft.distribute.write_dir(model_dir, strategy)
     model_path = os.path.join(out_dir, "model.keras")
     # Atomic: a kill while saving must not leave a torn model.keras.
-    with tft.training.atomic_write(model_path) as temporary:
+    with tft.training.checkpointing.atomic_write(model_path) as temporary:
         model.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     if chief:

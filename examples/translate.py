@@ -218,7 +218,7 @@ def run(
     run_config = {
         name: value for name, value in settings.items() if name not in RESUMABLE_CHANGES
     }
-    run_config["data_sha256"] = tft.training.fingerprint(
+    run_config["data_sha256"] = tft.training.checkpointing.fingerprint(
         *splits["train"], *splits["validation"]
     )
     # Refuse another run's output directory before writing anything (the
@@ -228,7 +228,7 @@ def run(
     if chief:
         os.makedirs(model_dir, exist_ok=True)
         # Left by a run killed while saving model.keras.
-        tft.training.remove_temporary_files(model_dir)
+        tft.training.checkpointing.remove_temporary_files(model_dir)
     source_vocabulary = tft.data.learn_word_piece_vocabulary(
         splits["train"][0], min_token_count
     )
@@ -286,7 +286,7 @@ def run(
             global_batch,
             max_length,
             shuffle=epoch is not None,
-            seed=tft.training.epoch_seed(seed, epoch or 0),
+            seed=tft.training.checkpointing.epoch_seed(seed, epoch or 0),
         )
 
     # Made once: kept as the first epoch's data.
@@ -398,7 +398,7 @@ def run(
     out_dir = tft.distribute.write_dir(model_dir, strategy)
     model_path = os.path.join(out_dir, "model.keras")
     # Atomic: a kill while saving must not leave a torn model.keras.
-    with tft.training.atomic_write(model_path) as temporary:
+    with tft.training.checkpointing.atomic_write(model_path) as temporary:
         model.save(temporary)
     tft.distribute.cleanup_write_dir(model_dir, strategy)
     report = {

@@ -161,7 +161,7 @@ def run(
         # of different searches together: refused.
         search_settings={
             "epochs": epochs,
-            "data_sha256": training.fingerprint(
+            "data_sha256": training.checkpointing.fingerprint(
                 list(train.texts),
                 train.labels,
                 list(validation.texts),
