@@ -206,7 +206,9 @@ def run(
     run_config = {
         name: value for name, value in settings.items() if name not in RESUMABLE_CHANGES
     }
-    run_config["data_sha256"] = tft.training.checkpointing.fingerprint(train_texts, validation_texts)
+    run_config["data_sha256"] = tft.training.checkpointing.fingerprint(
+        train_texts, validation_texts
+    )
     # Refuse another run's output directory before writing anything.
     tft.training.check_run_directory(model_dir, run_config)
 

@@ -228,7 +228,9 @@ def run(
         "chunk_stats": chunk_stats,
         "test_examples": len(test),
     }
-    with tft.training.checkpointing.atomic_write(os.path.join(model_dir, "report.json")) as temporary:
+    with tft.training.checkpointing.atomic_write(
+        os.path.join(model_dir, "report.json")
+    ) as temporary:
         with open(temporary, "w") as f:
             json.dump(summary, f, indent=2)
     if verbose:
