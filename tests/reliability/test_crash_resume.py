@@ -141,9 +141,9 @@ def test_killed_runs_resume_to_the_uninterrupted_result(
     arrays, report, history = _outputs(model_dir)
     assert arrays.keys() == want_arrays.keys()
     for name, want in want_arrays.items():
-        np.testing.assert_allclose(arrays[name], want, rtol=0, atol=1e-6, err_msg=name)
+        np.testing.assert_array_equal(arrays[name], want, err_msg=name)
     assert report["confusion_matrix"] == want_report["confusion_matrix"]
     assert report["accuracy"] == want_report["accuracy"]
     assert history.keys() == want_history.keys()
     for key in history:
-        np.testing.assert_allclose(history[key], want_history[key], atol=1e-6)
+        np.testing.assert_array_equal(history[key], want_history[key])

@@ -90,6 +90,11 @@ def float32_inference_copy(model, preprocessor=None, merge_lora=True):
             f"Could not rebuild {type(model).__name__} {model.name!r} from its "
             f"config to export it in float32: {e}"
         ) from e
+    # An inference copy needs no optimizer: without one, load_weights leaves
+    # the trained model's optimizer state in the file alone (a keras-hub task
+    # compiles itself when made, and Keras warned that the states differ).
+    copy.optimizer = None
+    copy.compiled = False
     with tempfile.TemporaryDirectory() as tmp:
         weights_path = os.path.join(tmp, "model.weights.h5")
         model.save_weights(weights_path)
