@@ -18,7 +18,7 @@ from tftransformer.models import (
     TokenClassifier,
     TransformerClassifier,
 )
-from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
+from tftransformer.models._task_base import freeze_unused_backbone_layers
 
 
 def _chunked(x):

@@ -11,7 +11,7 @@ from keras import ops
 from tests.finetune.tiny_models import bert_inputs, tiny_bert_backbone
 from tests.models.test_text_classifier import tiny_backbone, tiny_preprocessor
 from tftransformer.models import TextClassifier, TokenClassifier
-from tftransformer.models.shuffled_fit import _shuffled_batches
+from tftransformer.models._task_base import _shuffled_batches
 
 SEQ_LEN = 6
 

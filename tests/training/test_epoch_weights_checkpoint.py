@@ -70,3 +70,23 @@ def test_a_resumed_run_keeps_the_bound_and_the_earlier_best(tmp_path):
 def test_a_bad_bound_is_refused(tmp_path, keep):
     with pytest.raises(ValueError, match="keep must be an integer >= 0"):
         EpochWeightsCheckpoint(str(tmp_path / "e_{epoch}.weights.h5"), keep=keep)
+
+
+def test_weight_files_hold_the_weights_not_the_optimizer_slots(tmp_path):
+    from tftransformer.training.checkpointing import save_weights_atomically
+
+    model = keras.Sequential([keras.Input((256,)), keras.layers.Dense(256)])
+    model.compile(keras.optimizers.Adam(), "mse")
+    x = np.ones((4, 256), "float32")
+    model.fit(x, x, verbose=0)
+    path = save_weights_atomically(model, tmp_path / "epoch_001.weights.h5")
+    weight_bytes = sum(w.numpy().nbytes for w in model.weights)
+    # Adam's two slots would make it three times larger.
+    assert (tmp_path / "epoch_001.weights.h5").stat().st_size < 1.5 * weight_bytes
+    fresh = keras.Sequential([keras.Input((256,)), keras.layers.Dense(256)])
+    fresh.load_weights(path)
+    for a, b in zip(fresh.weights, model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # The model keeps its optimizer and trains on.
+    assert model.optimizer.built and model.compiled
+    model.fit(x, x, verbose=0)

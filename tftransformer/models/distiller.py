@@ -3,7 +3,7 @@ import copy
 import keras
 from keras import ops
 
-from tftransformer.models.compile_replay import (
+from tftransformer.models._task_base import (
     replay_compile,
     with_optimizer_variables,
 )

@@ -5,8 +5,10 @@ from tftransformer._arguments import check_int, python_number
 from tftransformer.data.chunking import make_long_document_dataset
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
-from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
-from tftransformer.models.extra_blocks import backbone_hidden_dim
+from tftransformer.models._task_base import (
+    backbone_hidden_dim,
+    freeze_unused_backbone_layers,
+)
 
 CHUNK_POOLING_MODES = ("attention", "mean", "max")
 

@@ -7,16 +7,14 @@ from keras.src.utils.tracking import no_automatic_dependency_tracking
 
 from tftransformer.data.multi_task import TASK_ID_KEY
 from tftransformer.data.tagging import IGNORE_LABEL
-from tftransformer.models.backbone_freeze import (
-    restore_frozen_layers,
-    saved_frozen_layers,
-)
-from tftransformer.models.compile_replay import (
+from tftransformer.models._task_base import (
     OPTIMIZER_VARIABLES_KEY,
     build_optimizer,
+    empty_predictions,
+    restore_frozen_layers,
+    saved_frozen_layers,
     with_optimizer_variables,
 )
-from tftransformer.models.empty_predictions import empty_predictions
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
 from tftransformer.models.token_accuracy import TokenAccuracy

@@ -3,19 +3,17 @@ import keras_hub
 
 from tftransformer._arguments import class_names, python_number
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
-from tftransformer.models._from_preset import FromPreset
-from tftransformer.models.backbone_freeze import (
+from tftransformer.models._task_base import (
+    EmptyBatchPredict,
+    FromPreset,
+    ShuffledFit,
+    extra_encoder_blocks,
+    freeze_unused_backbone_layers,
+    replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
-)
-from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
-from tftransformer.models.compile_replay import (
-    replay_compile,
     with_optimizer_variables,
 )
-from tftransformer.models.empty_predictions import EmptyBatchPredict
-from tftransformer.models.extra_blocks import extra_encoder_blocks
-from tftransformer.models.shuffled_fit import ShuffledFit
 from tftransformer.models.text_classifier_preprocessor import (
     TextClassifierPreprocessor,
 )

@@ -8,8 +8,10 @@ from keras_hub.src.utils.keras_utils import gelu_approximate
 
 from tftransformer._arguments import check_bool, check_int
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
-from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
-from tftransformer.models.empty_predictions import EmptyBatchPredict
+from tftransformer.models._task_base import (
+    EmptyBatchPredict,
+    freeze_unused_backbone_layers,
+)
 from tftransformer.models.text_classifier_preprocessor import (
     TextClassifierPreprocessor,
 )

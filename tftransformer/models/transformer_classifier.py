@@ -2,7 +2,7 @@ import keras
 
 from tftransformer._arguments import python_number
 from tftransformer.layers.sequence_pooling import SequencePooling
-from tftransformer.models.backbone_outputs import freeze_unused_backbone_layers
+from tftransformer.models._task_base import freeze_unused_backbone_layers
 from tftransformer.models.transformer_encoder import check_dropout
 
 POOLING_MODES = ("cls", "mean")

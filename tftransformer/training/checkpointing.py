@@ -162,16 +162,17 @@ def remove_temporary_files(directory):
 
 
 @contextlib.contextmanager
-def _without_training_state(model):
+def _without_training_state(model, keep_compile_config=True):
     """Saves a compiled model's optimizer unbuilt: its config, no state.
 
     A keras-hub task compiles itself when it is made, so loading one always
     makes an optimizer, which must find matching (unbuilt) state in the file
     or Keras warns: such a model keeps its compile config and an unbuilt
-    copy of its optimizer. Other models are saved uncompiled.
+    copy of its optimizer (with `keep_compile_config`). Other models, and
+    weights files, are saved uncompiled.
     """
     optimizer, compiled = model.optimizer, model.compiled
-    keep_compiled = isinstance(model, keras_hub.models.Task)
+    keep_compiled = keep_compile_config and isinstance(model, keras_hub.models.Task)
     model.optimizer = (
         optimizer.__class__.from_config(optimizer.get_config())
         if keep_compiled
@@ -231,6 +232,12 @@ def save_model_file(model, path, include_optimizer=False):
 def save_weights_atomically(model, path):
     """Writes `model.save_weights(path)` so that a kill never tears the file.
 
+    The file holds the model's weights only, not its optimizer's state
+    (Keras' `save_weights` adds the Adam slots of a compiled model, three
+    times the weights' size); a run's optimizer state lives in its resume
+    checkpoint. Loading the file into a compiled model loads every weight;
+    Keras then notes that the file has no state for that model's optimizer.
+
     Args:
         model: a built `keras.Model`.
         path: str or path-like ending in `.weights.h5`.
@@ -250,7 +257,11 @@ def save_weights_atomically(model, path):
             f"Received: path={path!r}"
         )
     with atomic_write(path) as temporary:
-        model.save_weights(temporary)
+        if model.compiled:
+            with _without_training_state(model, keep_compile_config=False):
+                model.save_weights(temporary)
+        else:
+            model.save_weights(temporary)
     return path
 
 

@@ -1,0 +1,531 @@
+"""What the task models share beyond Keras and keras-hub (private).
+
+Mixins and helpers of `TextClassifier`, `TokenClassifier`, `MultiTaskModel`,
+`LongDocumentClassifier`, `TextEmbedder` and the from-scratch models:
+`from_preset` through `preprocessor_cls`; `fit` drawing in-memory data in a
+new order every epoch; a compile config that a loaded model replays with its
+optimizer; `predict` on an empty batch; the backbone freeze a config records
+and restores; backbone layers the head does not read left untrained; new
+encoder blocks on top. Most work around what Keras 3 and keras-hub do not do
+for these models; each part says why.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
+from tftransformer.models.freezing import freeze_layers_by_name, frozen_layer_names
+from tftransformer.presets import load_backbone
+
+# === from preset ===
+
+
+class FromPreset:
+    """Gives a task model `from_preset`, building its `preprocessor_cls`.
+
+    A task class sets `preprocessor_cls`, as keras-hub's tasks do; the
+    backbone and tokenizer come from `tftransformer.presets.load_backbone`,
+    which also reads the embedded checkpoint and local Hugging Face
+    directories (keras-hub's own `Task.from_preset` reads keras-hub presets
+    only).
+    """
+
+    preprocessor_cls = None
+
+    def compile(self, optimizer="auto", *args, **kwargs):
+        # keras-hub tasks compile with their defaults when made; a trainer
+        # reads this to put its own optimizer in their place.
+        self.compiled_with_default_optimizer = (
+            isinstance(optimizer, str) and optimizer == "auto"
+        )
+        super().compile(optimizer, *args, **kwargs)
+
+    @classmethod
+    def from_preset(cls, preset="embedded", sequence_length=128, dtype=None, **kwargs):
+        """Builds the task on a pretrained backbone and its tokenizer.
+
+        Args:
+            preset: what `tftransformer.presets.load_backbone` takes:
+                `"embedded"`, a local keras-hub preset or Hugging Face
+                directory, or a keras-hub preset name (downloaded).
+            sequence_length: int, the longest tokenized sequence the
+                preprocessor produces.
+            dtype: optional dtype policy name, e.g. `"mixed_bfloat16"`.
+            **kwargs: the task's other arguments (`num_classes`, `num_tags`,
+                `pooling`, `dropout`, ...).
+
+        Example:
+        ```python
+        classifier = TextClassifier.from_preset("embedded", num_classes=2)
+        tagger = TokenClassifier.from_preset("embedded", num_tags=5)
+        ```
+        """
+
+        backbone, preprocessor = load_backbone(
+            preset, sequence_length=sequence_length, dtype=dtype
+        )
+        return cls(
+            backbone,
+            preprocessor=cls.preprocessor_cls(
+                preprocessor.tokenizer, sequence_length=sequence_length
+            ),
+            **kwargs,
+        )
+
+
+# === shuffled fit ===
+
+
+def _map_leaves(inputs, fn):
+    # As `tf.data.Dataset.from_tensor_slices`: tuples and dicts are structure,
+    # a list is one tensor (a list of strings is one string tensor).
+    if isinstance(inputs, tuple):
+        return tuple(_map_leaves(item, fn) for item in inputs)
+    if isinstance(inputs, dict):
+        return {key: _map_leaves(value, fn) for key, value in inputs.items()}
+    if inputs is None:
+        return None
+    return fn(inputs)
+
+
+def _leaves(inputs):
+    found = []
+    _map_leaves(inputs, found.append)
+    return found
+
+
+def _to_tensor(leaf):
+    if isinstance(leaf, (tf.Tensor, tf.RaggedTensor)):
+        return leaf
+    narrow = not hasattr(leaf, "dtype")
+    if isinstance(leaf, list) and leaf and isinstance(leaf[0], (list, tuple)):
+        # Rows of different lengths (e.g. words of sentences).
+        lengths = {len(row) for row in leaf}
+        if len(lengths) > 1:
+            return tf.ragged.constant(leaf)
+    array = np.asarray(leaf)
+    # Python numbers become 64-bit in numpy; tf.data reads them as 32-bit.
+    if narrow and array.dtype == np.float64:
+        array = array.astype("float32")
+    elif narrow and array.dtype == np.int64:
+        array = array.astype("int32")
+    return tf.convert_to_tensor(array)
+
+
+def _is_in_memory(x):
+    """Arrays, lists, tensors, or a dict/tuple of them: data Keras can slice."""
+    leaves = _leaves(x)
+    return bool(leaves) and all(
+        isinstance(leaf, (list, np.ndarray, tf.Tensor, tf.RaggedTensor))
+        or hasattr(leaf, "__array__")
+        for leaf in leaves
+    )
+
+
+def _num_examples(data):
+    counts = {int(leaf.shape[0]) for leaf in _leaves(data)}
+    if len(counts) != 1:
+        raise ValueError(
+            "x, y and sample_weight must have the same number of examples. "
+            f"Received: {sorted(counts)}"
+        )
+    return counts.pop()
+
+
+def _take(data, start, stop):
+    return _map_leaves(data, lambda tensor: tensor[start:stop])
+
+
+def _shuffled_batches(data, batch_size):
+    """A dataset of `data`'s examples in a new order every epoch, batched."""
+    num_examples = _num_examples(data)
+    # Indices are shuffled, not examples: the buffer holds ints, not copies.
+    order = tf.data.Dataset.range(num_examples).shuffle(
+        num_examples, reshuffle_each_iteration=True
+    )
+    return order.batch(batch_size).map(
+        lambda indices: _map_leaves(data, lambda t: tf.gather(t, indices)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
+def _in_memory_arguments(
+    x, y, batch_size, sample_weight, validation_data, validation_split, shuffle
+):
+    """`fit`'s data arguments for in-memory data, split and shuffled here."""
+    if shuffle is None:
+        shuffle = True
+    if not isinstance(shuffle, bool):
+        raise ValueError(
+            "shuffle must be True or False for in-memory data. "
+            f"Received: shuffle={shuffle!r}"
+        )
+    data = _map_leaves((x, y, sample_weight), _to_tensor)
+    if validation_split and validation_data is None:
+        if not 0 < validation_split < 1:
+            raise ValueError(
+                "validation_split must be in (0, 1). "
+                f"Received: validation_split={validation_split!r}"
+            )
+        num_examples = _num_examples(data)
+        split_at = int(math.floor(num_examples * (1.0 - validation_split)))
+        validation_data = _take(data, split_at, num_examples)
+        data = _take(data, 0, split_at)
+    x, y, sample_weight = data
+    if shuffle:
+        # One dataset of shuffled batches carries x, y and the weights.
+        x = _shuffled_batches(data, batch_size or 32)
+        y = sample_weight = batch_size = None
+    return x, y, batch_size, sample_weight, validation_data
+
+
+class ShuffledFit:
+    """Makes a keras-hub `Task`'s `fit` shuffle in-memory data every epoch.
+
+    keras-hub's `Task.fit` turns arrays and lists into a `tf.data` pipeline
+    in their given order and hands Keras `shuffle=True`, which Keras then
+    ignores with a warning: data sorted by label trains one class after the
+    other. Mixed in before the keras-hub base class, `fit` reshuffles
+    in-memory data every epoch, as Keras does for its own models, and a
+    dataset keeps its order without the warning.
+
+    Example:
+    ```python
+    class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier): ...
+
+    classifier.fit(texts, labels, epochs=3)  # a new order every epoch
+    classifier.fit(texts, labels, shuffle=False)  # the order given
+    ```
+    """
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        sample_weight=None,
+        validation_data=None,
+        validation_split=None,
+        shuffle=None,
+        **kwargs,
+    ):
+        """Trains the model, reshuffling in-memory data every epoch.
+
+        Arguments are those of `keras.Model.fit`, except:
+
+        Args:
+            shuffle: for arrays, lists and tensors, whether to draw the
+                examples in a new order every epoch (default `True`);
+                `validation_split` takes the last examples before shuffling,
+                as in Keras. A `tf.data.Dataset` (or other dataset) is read
+                in its own order: shuffle it in the pipeline (as
+                `tftransformer.data` does).
+
+        Returns:
+            A `keras.callbacks.History`.
+        """
+        if _is_in_memory(x):
+            x, y, batch_size, sample_weight, validation_data = _in_memory_arguments(
+                x,
+                y,
+                batch_size,
+                sample_weight,
+                validation_data,
+                validation_split,
+                shuffle,
+            )
+            # Split and shuffled here (or kept in order): Keras' flag would
+            # only warn.
+            validation_split = None
+            shuffle = False
+        return super().fit(
+            x=x,
+            y=y,
+            batch_size=batch_size,
+            sample_weight=sample_weight,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            shuffle=bool(shuffle),
+            **kwargs,
+        )
+
+
+# === compile replay ===
+
+# The compile-config entry listing the variables the optimizer was built over.
+OPTIMIZER_VARIABLES_KEY = "optimizer_variable_paths"
+
+
+def with_optimizer_variables(model, config):
+    """Adds the paths of the variables the optimizer was built over.
+
+    Keras saves the optimizer's slots by position, for the variables it was
+    built over. That list can hold more than the trainable variables at save
+    time (`prepare_optimizer` builds over every variable a strategy such as
+    gradual unfreezing will train), so a load must build over the same list.
+
+    Args:
+        model: a compiled model.
+        config: the dict `get_compile_config()` returns.
+
+    Returns:
+        `config` with the paths added when the optimizer is built.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if not config or optimizer is None or not optimizer.built:
+        return config
+    # A LossScaleOptimizer builds the optimizer it wraps over the same list.
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    paths = [variable.path for variable in optimizer._trainable_variables]
+    return {**config, OPTIMIZER_VARIABLES_KEY: paths}
+
+
+def build_optimizer(model, paths=None):
+    """Builds a loaded model's optimizer over the variables it was saved with.
+
+    Args:
+        model: the loaded, compiled model.
+        paths: the paths `with_optimizer_variables` recorded, or `None` for
+            the trainable variables (what Keras builds at the first step).
+    """
+    variables = model.trainable_variables
+    if paths is not None:
+        by_path = {variable.path: variable for variable in model.variables}
+        found = [by_path.get(path) for path in paths]
+        # Paths that do not resolve (a renamed layer) leave Keras to report
+        # the optimizer's variables as not loaded.
+        if len(by_path) == len(model.variables) and all(
+            variable is not None for variable in found
+        ):
+            variables = found
+    model.optimizer.build(variables)
+
+
+def replay_compile(model, config):
+    """Compiles a model being loaded with the arguments it was saved with.
+
+    Keras replays a saved `compile_config` only for models that keep
+    `keras.Model.compile`; for one that overrides it, Keras warns and
+    leaves the optimizer the constructor made, so the saved optimizer's
+    state is dropped on load. Models whose `compile` only fills in
+    defaults replay the saved arguments through it here.
+
+    Args:
+        model: the model being loaded, with an overridden `compile`.
+        config: the dict its `get_compile_config()` returned at save time.
+    """
+    config = dict(config)
+    paths = config.pop(OPTIMIZER_VARIABLES_KEY, None)
+    model.compile(**keras.saving.deserialize_keras_object(config))
+    if model.built and paths is not None:
+        # Built now, so that the saved optimizer variables load into it. An
+        # optimizer saved unbuilt (no paths) is loaded unbuilt.
+        build_optimizer(model, paths)
+
+
+# === empty predictions ===
+
+
+def _batch_size(x):
+    # A list, tuple or array of texts; a dict of feature arrays (all rows).
+    if isinstance(x, dict):
+        sizes = {_batch_size(value) for value in x.values()}
+        return sizes.pop() if len(sizes) == 1 else None
+    if isinstance(x, (list, tuple)):
+        return len(x)
+    shape = getattr(x, "shape", None)
+    if shape is not None and len(shape) >= 1:
+        return shape[0]
+    return None
+
+
+def _sequence_length(x):
+    # Tokenized features give their own length; no texts pad to length 0,
+    # as the preprocessors do for an empty batch.
+    if isinstance(x, dict) and "token_ids" in x:
+        shape = getattr(x["token_ids"], "shape", ())
+        if len(shape) >= 2 and shape[1] is not None:
+            return int(shape[1])
+    return 0
+
+
+def empty_predictions(model, x):
+    """`predict`'s result for an empty batch, or None when `x` has rows.
+
+    Keras cannot run `predict` over no batches: it fails deep inside its
+    loop (an empty `tf.data` element, or a variable never assigned). A
+    served model answers an empty request with an empty result, and so do
+    `TextClassifier` and `TokenClassifier`, through this.
+
+    Args:
+        model: a functional Keras model with one output.
+        x: what was passed to `predict`.
+
+    Returns:
+        None if `x` has rows. Otherwise a numpy array with 0 rows and the
+        dtype and shape the model's output has for other batches. An axis of
+        unknown size (a per-token output, padded to each batch's longest
+        text) gets the length of `x["token_ids"]` for tokenized features,
+        else 0: `(0, 0, num_tags)` for no texts, as the preprocessor's
+        `(0, 0)` token ids give.
+    """
+    if _batch_size(x) != 0:
+        return None
+    output = model.outputs[0]
+    length = _sequence_length(x)
+    shape = [length if dim is None else dim for dim in output.shape[1:]]
+    return np.zeros((0, *shape), dtype=output.dtype)
+
+
+class EmptyBatchPredict:
+    """Mixin for a task model: `predict` on no examples gives no rows.
+
+    Keras fails on an empty batch; a served model answers it (see
+    `empty_predictions`).
+    """
+
+    def predict(self, x, *args, **kwargs):
+        empty = empty_predictions(self, x)
+        if empty is not None:
+            return empty
+        return super().predict(x, *args, **kwargs)
+
+
+# === backbone freeze ===
+
+
+def saved_frozen_layers(backbone):
+    """The backbone layer names a task model's config records as frozen.
+
+    The fine-tuning strategy's freeze (`tftransformer.finetune`'s freezing
+    functions), not a `HeadWarmup`'s temporary one.
+    """
+    return frozen_layer_names(backbone, temporary=False)
+
+
+def restore_frozen_layers(backbone, names):
+    """Freezes the named backbone layers again (a task model's `__init__`).
+
+    keras-hub backbones rebuild their layers from constructor arguments, so
+    a loaded task model gets its freeze back from its own config.
+    """
+    if names:
+        freeze_layers_by_name(backbone, names)
+
+
+# === backbone outputs ===
+
+
+def freeze_unused_backbone_layers(backbone, used_outputs=("sequence_output",)):
+    """Sets `trainable = False` on backbone layers no used output depends on.
+
+    A head reading only `sequence_output` leaves BERT's `pooled_dense` pooler
+    out of the loss: kept trainable, it gets no gradient, so every step of
+    `fit` warns "Gradients do not exist for variables ['pooled_dense/...']"
+    and training summaries list it as trained. The layer keeps its weights
+    and still computes `pooled_output`; only the optimizer leaves it alone.
+    Setting `backbone.trainable = True` later makes it trainable again.
+
+    Args:
+        backbone: a functional backbone returning a dict of outputs (a
+            keras-hub `BertBackbone`, `tftransformer.models.TransformerEncoder`,
+            ...). Other backbones are left as they are.
+        used_outputs: names of the outputs the head reads.
+
+    Returns:
+        The list of layers set non-trainable, in the backbone's order.
+
+    Example:
+    ```python
+    frozen = freeze_unused_backbone_layers(bert_backbone)
+    [layer.name for layer in frozen]  # ["pooled_dense"]
+    ```
+    """
+    outputs = getattr(backbone, "outputs", None)
+    output_dict = getattr(backbone, "output", None)
+    if not outputs or not isinstance(output_dict, dict):
+        return []
+    if any(name not in output_dict for name in used_outputs):
+        return []
+    # A throwaway functional view of the used part of the graph; named, so
+    # it takes no auto-generated name from the user's models.
+    used_graph = keras.Model(
+        backbone.input,
+        [output_dict[name] for name in used_outputs],
+        name=f"{backbone.name}_used_outputs",
+    )
+    used = {id(layer) for layer in used_graph.layers}
+    unused = [
+        layer for layer in backbone.layers if layer.weights and id(layer) not in used
+    ]
+    for layer in unused:
+        layer.trainable = False
+    return unused
+
+
+# === extra blocks ===
+
+
+def backbone_hidden_dim(backbone):
+    """Returns the width of a backbone's `sequence_output`."""
+    hidden_dim = getattr(backbone, "hidden_dim", None)
+    if hidden_dim is None:
+        hidden_dim = backbone.output["sequence_output"].shape[-1]
+    return int(hidden_dim)
+
+
+def extra_encoder_blocks(
+    backbone, num_blocks, num_heads=None, intermediate_dim=None, dropout=0.1
+):
+    """Returns new `TransformerEncoderBlock`s sized for `backbone`.
+
+    Args:
+        backbone: the encoder the blocks go on.
+        num_blocks: int >= 0, how many blocks.
+        num_heads: heads per block; `None` for the largest of 1-4 that
+            divides the backbone's width (small blocks train fast).
+        intermediate_dim: feed-forward width; `None` for 4x the width.
+        dropout: the blocks' dropout.
+
+    Returns:
+        `(blocks, num_heads, intermediate_dim)`: the list of layers, named
+        `extra_block_{i}`, and the resolved sizes (`None` without blocks).
+
+    Example:
+    ```python
+    blocks, _, _ = extra_encoder_blocks(backbone, 1)
+    for block in blocks:
+        sequence = block(sequence, padding_mask=padding_mask)
+    ```
+    """
+    if (
+        isinstance(num_blocks, bool)
+        or not isinstance(num_blocks, int)
+        or num_blocks < 0
+    ):
+        raise ValueError(
+            "num_extra_blocks must be a non-negative integer. "
+            f"Received: num_extra_blocks={num_blocks!r}"
+        )
+    if not num_blocks:
+        return [], num_heads, intermediate_dim
+    hidden_dim = backbone_hidden_dim(backbone)
+    if num_heads is None:
+        num_heads = max(h for h in range(1, 5) if hidden_dim % h == 0)
+    if intermediate_dim is None:
+        intermediate_dim = 4 * hidden_dim
+    blocks = [
+        TransformerEncoderBlock(
+            intermediate_dim=intermediate_dim,
+            num_heads=num_heads,
+            dropout=dropout,
+            dtype=backbone.dtype_policy,
+            name=f"extra_block_{i}",
+        )
+        for i in range(num_blocks)
+    ]
+    return blocks, num_heads, intermediate_dim
