@@ -372,11 +372,20 @@ def test_numeric_labels_sort_numerically(tmp_path, labels, vocabulary):
 
 def test_one_number_is_one_label_however_written(tmp_path):
     # pandas writes an int label column holding a missing value as floats;
-    # LIBSVM writes "+1"; spreadsheets keep "01".
-    content = "text,label\na,0\nb,1\nc,1.0\nd,0.0\ne,2.50\nf,+1\ng,01\nh,1e0\ni,2.5\n"
-    data = load_text_classification_file(_write(tmp_path, "a.csv", content))
-    assert data.label_vocabulary == ("0", "1", "2.5")
-    np.testing.assert_array_equal(data.labels, [0, 1, 1, 0, 2, 1, 1, 1, 2])
+    # LIBSVM writes "+1"; spreadsheets keep "01". One spelling per file is
+    # read as the number, so files written differently agree.
+    for spellings in (["0", "1", "2.5"], ["0.0", "1.0", "2.50"], ["-1", "+1", "02"]):
+        rows = "".join(f"{t},{s}\n" for t, s in zip("abcdef", spellings * 2))
+        data = load_text_classification_file(
+            _write(tmp_path, "a.csv", "text,label\n" + rows)
+        )
+        assert len(data.label_vocabulary) == 3
+        np.testing.assert_array_equal(data.labels, [0, 1, 2, 0, 1, 2])
+    # Two spellings of one number in one file are two classes the user
+    # wrote apart ("3.1" and "3.10"): refused, naming both.
+    content = "text,label\na,0\nb,1\nc,1.0\n"
+    with pytest.raises(DataError, match=r"'1' \(line 3\) and '1.0' \(line 4\)"):
+        load_text_classification_file(_write(tmp_path, "a.csv", content))
     # Exact: long integer ids keep every digit.
     content = "text,label\na,12345678901234567890\nb,12345678901234567891\n"
     data = load_text_classification_file(_write(tmp_path, "c.csv", content))

@@ -348,6 +348,27 @@ def _canonical_label(label):
     return format(decimal.Decimal((sign, tuple(map(int, significant)), exponent)), "f")
 
 
+def bad_row(path, line, problem, on_bad_rows, bad_rows):
+    """Refuses a bad row (`on_bad_rows="error"`) or records it to skip."""
+    if on_bad_rows == "error":
+        raise DataError(
+            f"{path}, line {line}: {problem}. Fix or remove the row, or pass "
+            "on_bad_rows='skip' to skip such rows."
+        )
+    bad_rows.append(f"line {line}: {problem}")
+
+
+def warn_skipped_rows(path, bad_rows):
+    """Logs how many rows of `path` were skipped, with the first few."""
+    if bad_rows:
+        logging.warning(
+            "%s: skipped %d bad row(s), e.g. %s",
+            path,
+            len(bad_rows),
+            "; ".join(bad_rows[:3]),
+        )
+
+
 def _check_spelling(path, column, spellings, record, line, label):
     """Refuses two written forms of a label in one file that read as one."""
     written = record.get(column)
@@ -575,20 +596,9 @@ def load_text_classification_file(
             labels.append(label)
             lines.append(line)
             continue
-        if on_bad_rows == "error":
-            raise DataError(
-                f"{path}, line {line}: {problem}. Fix or remove the row, or pass "
-                "on_bad_rows='skip' to skip such rows."
-            )
-        bad_rows.append(f"line {line}: {problem}")
+        bad_row(path, line, problem, on_bad_rows, bad_rows)
 
-    if bad_rows:
-        logging.warning(
-            "%s: skipped %d bad row(s), e.g. %s",
-            path,
-            len(bad_rows),
-            "; ".join(bad_rows[:3]),
-        )
+    warn_skipped_rows(path, bad_rows)
     if not texts:
         raise DataError(
             f"{path}: all {len(records)} rows are bad (e.g. {bad_rows[0]}); "

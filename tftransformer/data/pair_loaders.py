@@ -12,7 +12,6 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from tftransformer._arguments import check_int, check_on_bad_rows
 from tftransformer.data.data_error import DataError
@@ -23,6 +22,8 @@ from tftransformer.data.loaders import (
     _jsonl_records,
     _read_text,
     _text_value,
+    bad_row,
+    warn_skipped_rows,
 )
 from tftransformer.data.text_pairs import TextPairs
 
@@ -127,19 +128,8 @@ def load_text_pairs(
                 values[role].append(text)
             scores.append(score)
             continue
-        if on_bad_rows == "error":
-            raise DataError(
-                f"{path}, line {line}: {problem}. Fix or remove the row, or pass "
-                "on_bad_rows='skip' to skip such rows."
-            )
-        bad_rows.append(f"line {line}: {problem}")
-    if bad_rows:
-        logging.warning(
-            "%s: skipped %d bad row(s), e.g. %s",
-            path,
-            len(bad_rows),
-            "; ".join(bad_rows[:3]),
-        )
+        bad_row(path, line, problem, on_bad_rows, bad_rows)
+    warn_skipped_rows(path, bad_rows)
     if not values["anchor"]:
         raise DataError(f"{path}: no pairs (rows: {len(records)}).")
     return TextPairs(

@@ -381,6 +381,17 @@ def empty_predictions(model, x):
     return np.zeros((0, *shape), dtype=output.dtype)
 
 
+class TokenizedBatches:
+    """Mixin for a keras-hub task: batches already tokenized skip the
+    preprocessor (a dict with `token_ids`, as the `tf.data` pipelines of
+    `tftransformer.data` yield); raw strings go through it."""
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        if isinstance(x, dict) and "token_ids" in x:
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        return super().preprocess_samples(x, y=y, sample_weight=sample_weight)
+
+
 class EmptyBatchPredict:
     """Mixin for a task model: `predict` on no examples gives no rows.
 

@@ -10,6 +10,7 @@ from tftransformer._arguments import check_bool, check_int
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
+    TokenizedBatches,
     freeze_unused_backbone_layers,
 )
 from tftransformer.models.text_classifier_preprocessor import (
@@ -34,7 +35,7 @@ _POOLING_KEYS = {
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class TextEmbedder(EmptyBatchPredict, keras_hub.models.Task):
+class TextEmbedder(TokenizedBatches, EmptyBatchPredict, keras_hub.models.Task):
     """A pretrained encoder turning texts into sentence embeddings.
 
     The embedding is the backbone's sequence output pooled over the real
@@ -244,12 +245,6 @@ class TextEmbedder(EmptyBatchPredict, keras_hub.models.Task):
         embeddings = np.empty((len(texts), self.embedding_dim), "float32")
         embeddings[order] = np.concatenate(outputs)
         return embeddings[0] if single else embeddings
-
-    def preprocess_samples(self, x, y=None, sample_weight=None):
-        # Batches tokenized by the tf.data pipeline skip the preprocessor.
-        if isinstance(x, dict) and "token_ids" in x:
-            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-        return super().preprocess_samples(x, y=y, sample_weight=sample_weight)
 
     def get_config(self):
         config = super().get_config()

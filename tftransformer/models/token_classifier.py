@@ -7,6 +7,7 @@ from tftransformer.models._task_base import (
     EmptyBatchPredict,
     FromPreset,
     ShuffledFit,
+    TokenizedBatches,
     extra_encoder_blocks,
     freeze_unused_backbone_layers,
     replay_compile,
@@ -22,7 +23,7 @@ from tftransformer.models.token_classifier_preprocessor import (
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class TokenClassifier(
-    FromPreset, EmptyBatchPredict, ShuffledFit, keras_hub.models.Task
+    FromPreset, TokenizedBatches, EmptyBatchPredict, ShuffledFit, keras_hub.models.Task
 ):
     """A pretrained encoder with a per-token tagging head (e.g. for NER).
 
@@ -202,12 +203,6 @@ class TokenClassifier(
         # The overridden compile only fills in defaults: replay the saved
         # arguments so a loaded model keeps its optimizer and its state.
         replay_compile(self, config)
-
-    def preprocess_samples(self, x, y=None, sample_weight=None):
-        # Batches tokenized by the tf.data pipeline skip the preprocessor.
-        if isinstance(x, dict) and "token_ids" in x:
-            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-        return super().preprocess_samples(x, y=y, sample_weight=sample_weight)
 
     def get_config(self):
         config = super().get_config()
