@@ -366,7 +366,7 @@ def test_precision_warning_rejects_unknown_precisions(precision):
 
 def test_describe_machine_names_the_features_that_decide_speed(monkeypatch):
     monkeypatch.setattr(
-        distribute,
+        hardware,
         "_cpu_info_lines",
         lambda: ["model name\t: Some CPU", "flags\t\t: fpu avx2 avx512f amx_bf16 sse"],
     )
