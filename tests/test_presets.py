@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from tftransformer import distribute, presets, saving
+from tftransformer import hardware, presets, saving
 from tftransformer.models import (
     TextClassifierPreprocessor,
     TokenClassifierPreprocessor,
@@ -584,7 +584,7 @@ def test_an_emulated_precision_is_logged_once(keras_hub_preset, monkeypatch):
         presets.logging, "warning", lambda fmt, *args: messages.append(fmt % args)
     )
     monkeypatch.setattr(
-        distribute, "precision_warning", lambda precision: f"{precision} is slow."
+        hardware, "precision_warning", lambda precision: f"{precision} is slow."
     )
     presets.load_backbone(directory, sequence_length=8)
     assert messages == []
