@@ -727,7 +727,7 @@ def augment_dataset(
     (counted from the start of each pass) gets the same copies as
     `augment_texts(texts, seed=seed)` gives `texts[i]`, on every pass; for
     new copies every epoch, rebuild the dataset with an epoch-dependent seed
-    (e.g. `tftransformer.training.epoch_seed(seed, epoch)`).
+    (e.g. `tftransformer.training.checkpointing.epoch_seed(seed, epoch)`).
 
     Args:
         dataset: a `tf.data.Dataset` of unbatched elements, each a scalar
