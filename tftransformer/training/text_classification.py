@@ -53,15 +53,20 @@ def load_classification_splits(config):
     if config.max_eval_examples:
         validation = validation.sample(config.max_eval_examples, config.seed)
         test = test.sample(config.max_eval_examples, config.seed)
-    if config.augment_copies:
-        train = augment_classification_data(
-            train,
-            num_aug=config.augment_copies,
-            alpha=config.augment_alpha,
-            synonym_source=config.synonym_source,
-            seed=config.seed,
-        )
-    return train, validation, test
+    return _augmented(config, train), validation, test
+
+
+def _augmented(config, train):
+    """`train` with the config's `augment_copies` EDA copies of each text."""
+    if not config.augment_copies:
+        return train
+    return augment_classification_data(
+        train,
+        num_aug=config.augment_copies,
+        alpha=config.augment_alpha,
+        synonym_source=config.synonym_source,
+        seed=config.seed,
+    )
 
 
 def build_text_classifier(config, label_names):
@@ -173,15 +178,7 @@ def cross_validate_classifier(config, data, num_folds, verbose=1):
             verbose=verbose,
         )
         strategy, chief = trainer.strategy, trainer.chief
-        fold_train = data.take(train_indices)
-        if config.augment_copies:
-            fold_train = augment_classification_data(
-                fold_train,
-                num_aug=config.augment_copies,
-                alpha=config.augment_alpha,
-                synonym_source=config.synonym_source,
-                seed=config.seed,
-            )
+        fold_train = _augmented(config, data.take(train_indices))
         fold_validation = data.take(val_indices)
         with trainer.scope():
             model = build_text_classifier(config, data.label_vocabulary)
