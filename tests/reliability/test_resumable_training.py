@@ -436,6 +436,42 @@ def test_finished_run_keeps_a_final_checkpoint_and_trains_no_more(tmp_path):
     _assert_same_variables(again.optimizer.variables, model.optimizer.variables)
 
 
+def test_a_final_checkpoint_of_weights_only_holds_no_optimizer_slots(tmp_path):
+    x, y = _data()
+    model = _model()
+    model.fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        callbacks=[
+            ResumableTraining(tmp_path, keep_final_checkpoint="weights", verbose=0)
+        ],
+    )
+    _, state = read_checkpoint(tmp_path / CHECKPOINT_FILE)
+    assert state["finished"]
+    assert "optimizer_variables" not in state
+    again = _model()
+    record = _Record()
+    again.fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        callbacks=[
+            ResumableTraining(tmp_path, keep_final_checkpoint="weights", verbose=0),
+            record,
+        ],
+    )
+    assert record.epochs == []
+    _assert_same_variables(again.variables, model.variables)
+
+
+def test_keep_final_checkpoint_takes_false_true_or_weights(tmp_path):
+    with pytest.raises(ValueError, match="keep_final_checkpoint=.optimizer."):
+        ResumableTraining(tmp_path, keep_final_checkpoint="optimizer")
+
+
 class _Clock(keras.callbacks.Callback):
     """A fake clock for `ResumableTraining`: one second per trained batch."""
 

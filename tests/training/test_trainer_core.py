@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import tftransformer as tft
 from tftransformer.training import ClassificationConfig, ConfigError, Trainer
+from tftransformer.training.checkpointing import CHECKPOINT_FILE, read_checkpoint
 
 TEXTS = ["a fine film", "a dull mess", "great fun", "boring and long"] * 4
 LABELS = [1, 0, 1, 0] * 4
@@ -57,6 +58,10 @@ def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path):
         model.predict(TEXTS[:2], verbose=0),
         atol=1e-5,
     )
+    # The finished run's backup holds the final weights, not the
+    # optimizer's slots (a rerun trains no further).
+    _, state = read_checkpoint(run_dir / "backup" / CHECKPOINT_FILE)
+    assert state["finished"] and "optimizer_variables" not in state
     # The best epoch's weights and the last stay (keep_checkpoints=1).
     assert len(list((run_dir / "checkpoints").glob("*.weights.h5"))) in (1, 2)
     # The embeddings and the first layer are frozen.

@@ -81,9 +81,10 @@ def training_callbacks(
             `save_freq` steps.
         run_config: optional JSON-serialisable dict of the run's settings; a
             checkpoint written with other settings is refused.
-        keep_final_checkpoint: bool; when `fit` ends, keep a checkpoint of
-            the final weights (a rerun then trains no further) instead of
-            deleting the checkpoint.
+        keep_final_checkpoint: when `fit` ends, `True` keeps a checkpoint
+            of the final weights and optimizer state (a rerun then trains no
+            further), `"weights"` one of the final weights only, `False`
+            deletes the checkpoint.
         max_train_minutes: `None` (no limit) or a number > 0, the training
             budget of the whole run in minutes, resumes included.
         keep_checkpoints: `None` keeps every epoch's weights file; an int

@@ -67,8 +67,11 @@ class ResumableTraining(keras.callbacks.Callback):
 
     When `fit` ends, the checkpoint is deleted, or with
     `keep_final_checkpoint` replaced by one holding the final weights (after
-    early stopping restored the best ones) and optimizer state; a later
-    `fit` with this callback then restores those and trains no further.
+    early stopping restored the best ones) and, unless it is `"weights"`,
+    the optimizer state; a later `fit` with this callback then restores
+    those and trains no further. `"weights"` keeps the run's footprint
+    small: the optimizer's slots (twice the weights for Adam) are only
+    needed to train on, which a finished run does not.
 
     During `fit` the callback wraps `model.train_function`, to skip the
     trained batches of a resumed epoch and to end each `epoch_dataset` epoch
@@ -95,8 +98,9 @@ class ResumableTraining(keras.callbacks.Callback):
         run_config: optional JSON-serialisable dict describing the run (its
             settings, a fingerprint of its data). A checkpoint written with
             another `run_config` is refused instead of resumed.
-        keep_final_checkpoint: bool, whether to keep a checkpoint of the
-            final weights when `fit` ends.
+        keep_final_checkpoint: `False` deletes the checkpoint when `fit`
+            ends; `True` replaces it by one of the final weights and
+            optimizer state; `"weights"` by one of the final weights only.
         read_only: bool, restore from `directory` but never write or delete
             there (the non-chief workers of a multi-worker run).
         verbose: 0 or 1; 1 prints a line when resuming.
@@ -143,6 +147,11 @@ class ResumableTraining(keras.callbacks.Callback):
             raise ValueError(
                 "early_stopping must be None or a keras.callbacks.EarlyStopping. "
                 f"Received: early_stopping={early_stopping!r}"
+            )
+        if keep_final_checkpoint not in (False, True, "weights"):
+            raise ValueError(
+                "keep_final_checkpoint must be False, True or 'weights'. "
+                f"Received: keep_final_checkpoint={keep_final_checkpoint!r}"
             )
         if run_config is not None:
             if not isinstance(run_config, dict):
@@ -291,7 +300,8 @@ class ResumableTraining(keras.callbacks.Callback):
 
         add("model", self.model.variables)
         optimizer = self.model.optimizer
-        if optimizer is not None and optimizer.built:
+        keep_optimizer = not finished or self.keep_final_checkpoint is True
+        if keep_optimizer and optimizer is not None and optimizer.built:
             add("optimizer", optimizer.variables)
         if step:
             add("metrics", self.model.metrics_variables)
