@@ -147,7 +147,7 @@ def test_ids_to_text_joins_pieces_and_stops_at_the_end_token():
 def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="make translation-data"):
-        run(model_dir=str(tmp_path / "run"), verbose=0)
+        run(model_dir=str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
 
 
@@ -186,12 +186,12 @@ def test_on_bad_rows_skips_the_lines_the_error_names(tmp_path):
     path = write_pairs(tmp_path, n=50)
     with open(path, "a", encoding="utf-8") as f:
         f.write("a line without a tab\n")
-    run = dict(pairs_file=path, model_dir=str(tmp_path / "run"), **TINY)
+    settings = dict(pairs_file=path, model_dir=str(tmp_path / "run"), **TINY)
     with pytest.raises(DataError, match="line 51: .*on_bad_rows='skip'"):
-        run(**run)
+        run(**settings)
     # Skipped, the 50 good pairs remain: too few for this test split.
     with pytest.raises(ValueError, match="has 50 pairs: too few for test_size=500"):
-        run(**{**run, "on_bad_rows": "skip", "test_size": 500})
+        run(**{**settings, "on_bad_rows": "skip", "test_size": 500})
 
 
 def _no_decoding(decode, source_ids, batch_size):
