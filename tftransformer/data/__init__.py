@@ -71,7 +71,6 @@ from tftransformer.data.sequence_datasets import (
     load_texts,
     make_language_model_dataset,
     make_teacher_forcing_dataset,
-    table_column,
 )
 from tftransformer.data.tagging import (
     IGNORE_LABEL,
@@ -112,7 +111,6 @@ __all__ = [
     "load_texts",
     "make_language_model_dataset",
     "make_teacher_forcing_dataset",
-    "table_column",
     "make_few_shot_pairs",
     "TextPairs",
     "load_text_pairs",
