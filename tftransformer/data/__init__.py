@@ -65,6 +65,13 @@ from tftransformer.data.rotten_tomatoes import (
     rotten_tomatoes_dataset,
     rotten_tomatoes_path,
 )
+from tftransformer.data.sequence_datasets import (
+    join_word_pieces,
+    load_language_model_texts,
+    load_texts,
+    make_language_model_dataset,
+    make_teacher_forcing_dataset,
+)
 from tftransformer.data.tagging import (
     IGNORE_LABEL,
     TAGGING_FORMATS,
@@ -99,6 +106,11 @@ from tftransformer.data.word_piece import (
 )
 
 __all__ = [
+    "join_word_pieces",
+    "load_language_model_texts",
+    "load_texts",
+    "make_language_model_dataset",
+    "make_teacher_forcing_dataset",
     "make_few_shot_pairs",
     "TextPairs",
     "load_text_pairs",

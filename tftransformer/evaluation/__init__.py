@@ -6,6 +6,7 @@ from tftransformer.evaluation.attention_maps import (
 )
 from tftransformer.evaluation.bleu import corpus_bleu, ngram_counts
 from tftransformer.evaluation.classification_report import ClassificationReport
+from tftransformer.evaluation.continuations import sample_continuations
 from tftransformer.evaluation.cross_validation import (
     cross_validate,
     k_fold,
@@ -68,6 +69,7 @@ __all__ = [
     "predict_entities",
     "predict_tags",
     "roc_auc",
+    "sample_continuations",
     "stratified_k_fold",
     "write_classification_plots",
 ]

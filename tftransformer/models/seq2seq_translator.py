@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import check_int
+from tftransformer.data.sequence_datasets import join_word_pieces
 from tftransformer.models.decoding import beam_search
 
 __all__ = ["seq2seq_translator"]
@@ -105,26 +106,13 @@ def seq2seq_translator(
                 )
             for row in np.asarray(decoded):
                 outputs.append(
-                    _pieces_to_text(row, target_vocabulary, end_id, (pad, start_id))
+                    join_word_pieces(
+                        row.tolist(), target_vocabulary, end_id, (pad, start_id)
+                    )
                 )
         return outputs
 
     return translate
-
-
-def _pieces_to_text(ids, vocabulary, end_id, skipped):
-    words = []
-    for token_id in ids.tolist():
-        if token_id == end_id:
-            break
-        if token_id in skipped:
-            continue
-        token = vocabulary[token_id]
-        if token.startswith("##") and words:
-            words[-1] += token[2:]
-        else:
-            words.append(token.removeprefix("##"))
-    return " ".join(words)
 
 
 def _read_vocabulary(vocabulary, name):

@@ -2,7 +2,8 @@
 
 - Configs: `TrainingConfig` (optimizer, schedule, precision, distribution,
   run directory, budget), `FinetuneConfig` (plus the pretrained backbone and
-  the transfer recipe) and task configs such as `ClassificationConfig`; each
+  the transfer recipe), `FromScratchConfig` (the shape of a Transformer of
+  random weights) and task configs such as `ClassificationConfig`; each
   field defined once with `setting(...)`.
 - `run(ConfigClass, main)`: the config's fields as absl flags plus
   `--config=FILE.json`, and one clear error line for bad data or settings.
@@ -26,6 +27,16 @@ from tftransformer.training.config_flags import (
 )
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
 from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
+from tftransformer.training.from_scratch_classification import (
+    train_classifier_from_scratch,
+)
+from tftransformer.training.from_scratch_classification_config import (
+    FromScratchClassificationConfig,
+)
+from tftransformer.training.from_scratch_config import FromScratchConfig
+from tftransformer.training.language_model import train_causal_lm
+from tftransformer.training.language_model_config import LanguageModelConfig
+from tftransformer.training.language_model_run import LanguageModelRun
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.training.text_classification import (
@@ -42,6 +53,9 @@ from tftransformer.training.training_summary import (
     format_training_summary,
     write_training_summary,
 )
+from tftransformer.training.translation import train_translator
+from tftransformer.training.translation_config import TranslationConfig
+from tftransformer.training.translation_run import TranslationRun
 
 __all__ = [
     "ClassificationConfig",
@@ -49,12 +63,18 @@ __all__ = [
     "ConfigError",
     "EpochWeightsCheckpoint",
     "FinetuneConfig",
+    "FromScratchClassificationConfig",
+    "FromScratchConfig",
+    "LanguageModelConfig",
+    "LanguageModelRun",
     "ResumableTraining",
     "StopOnNonFiniteLoss",
     "TimeBudget",
     "Trainer",
     "TrainingConfig",
     "TrainingResult",
+    "TranslationConfig",
+    "TranslationRun",
     "apply_strategy",
     "build_text_classifier",
     "check_run_directory",
@@ -68,7 +88,10 @@ __all__ = [
     "run",
     "setting",
     "strategy_callbacks",
+    "train_causal_lm",
+    "train_classifier_from_scratch",
     "train_text_classifier",
+    "train_translator",
     "training_callbacks",
     "write_training_summary",
 ]

@@ -1,4 +1,6 @@
-import functools
+"""A causal language model trained from scratch through the library (what
+`examples/causal_lm.py` calls)."""
+
 import json
 import math
 
@@ -8,9 +10,17 @@ import pytest
 import tensorflow as tf
 from absl import flags as absl_flags
 
-from examples import causal_lm
+import tftransformer as tft
 from tests.examples.interruptions import assert_same_training, run_killed_then_rerun
-from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError, load_rotten_tomatoes
+from tftransformer.data import (
+    SEQUENCE_RESERVED_TOKENS,
+    DataError,
+    join_word_pieces,
+    load_language_model_texts,
+    load_rotten_tomatoes,
+    load_texts,
+)
+from tftransformer.training import LanguageModelConfig
 from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
@@ -25,13 +35,27 @@ TINY = dict(
     batch_size=16,
     learning_rate=5e-3,
     num_samples=2,
-    verbose=0,
 )
+
+
+def run(**settings):
+    """`train_causal_lm` as the interruption helpers take it."""
+    result = tft.training.train_causal_lm(LanguageModelConfig(**settings), verbose=0)
+    history = dict(result.training.history)
+    return {
+        "perplexity": result.perplexity,
+        "samples": result.samples,
+        "history": history,
+        "model": result.model,
+        "model_path": result.training.model_path,
+        "vocabulary_size": len(result.vocabulary),
+        "num_texts": result.num_texts,
+    }
 
 
 def test_training_lowers_the_validation_perplexity(tmp_path):
     model_dir = tmp_path / "run"
-    result = causal_lm.run(
+    result = run(
         max_train_texts=300,
         max_validation_texts=50,
         min_token_count=3,
@@ -87,7 +111,7 @@ def test_tsv_column_with_the_embedded_vocabulary_and_a_time_budget(tmp_path):
         "id\ttext\n" + "".join(f"{i}\t{t}\n" for i, t in enumerate(texts)),
         encoding="utf-8",
     )
-    result = causal_lm.run(
+    result = run(
         text_file=str(path),
         text_column="text",
         validation_fraction=0.25,
@@ -107,37 +131,37 @@ def test_tsv_column_with_the_embedded_vocabulary_and_a_time_budget(tmp_path):
 def test_texts_are_lines_or_a_tsv_column(tmp_path):
     lines = tmp_path / "lines.txt"
     lines.write_text("first text\n\n  second\ttext  \n", encoding="utf-8")
-    assert causal_lm._load_texts(str(lines)) == ["first text", "second\ttext"]
+    assert load_texts(str(lines)) == ["first text", "second\ttext"]
     table = tmp_path / "table.tsv"
     table.write_text("a\tb\n1\tone\n2\ttwo\n", encoding="utf-8")
-    assert causal_lm._load_texts(str(table), "b") == ["one", "two"]
-    assert causal_lm._load_texts(str(table), "0") == ["a", "1", "2"]
+    assert load_texts(str(table), "b") == ["one", "two"]
+    assert load_texts(str(table), "0") == ["a", "1", "2"]
     with pytest.raises(DataError, match="Columns found"):
-        causal_lm._load_texts(str(table), "c")
+        load_texts(str(table), "c")
     table.write_text("a\tb\n1\tone\n2\n3\tthree\n", encoding="utf-8")
     with pytest.raises(DataError, match="line 3: .*on_bad_rows='skip'"):
-        causal_lm._load_texts(str(table), "b")
-    assert causal_lm._load_texts(str(table), "b", on_bad_rows="skip") == [
+        load_texts(str(table), "b")
+    assert load_texts(str(table), "b", on_bad_rows="skip") == [
         "one",
         "three",
     ]
     with pytest.raises(FileNotFoundError, match="nope.txt"):
-        causal_lm._load_texts(str(tmp_path / "nope.txt"))
+        load_texts(str(tmp_path / "nope.txt"))
 
 
 def test_a_validation_fraction_that_leaves_nothing_to_train_on_is_refused(tmp_path):
     path = tmp_path / "three.txt"
     path.write_text("one text\nanother text\na third text\n")
     with pytest.raises(ValueError, match="validation_fraction=0.9 of the 3 texts"):
-        causal_lm._load_splits(str(path), None, 0.9, seed=0)
-    train, validation, _ = causal_lm._load_splits(str(path), None, 0.5, seed=0)
+        load_language_model_texts(str(path), None, 0.9, seed=0)
+    train, validation, _ = load_language_model_texts(str(path), None, 0.5, seed=0)
     assert (len(train), len(validation)) == (1, 2)
 
 
 def test_ids_to_text_joins_pieces_and_stops_at_the_end():
     tokens = ["[PAD]", "[UNK]", "[START]", "[END]", "the", "film", "##s", "."]
     ids = [2, 4, 5, 6, 7, 3, 5, 0]
-    assert causal_lm._ids_to_text(ids, tokens, {0, 2, 3}, 3) == "the films ."
+    assert join_word_pieces(ids, tokens, 3, {0, 2, 3}) == "the films ."
 
 
 @pytest.mark.parametrize(
@@ -167,7 +191,7 @@ def test_bad_arguments_are_refused_before_anything_is_written(
     kwargs, message, tmp_path
 ):
     with pytest.raises(ValueError, match=message):
-        causal_lm.run(**{**TINY, **kwargs, "model_dir": str(tmp_path / "run")})
+        run(**{**TINY, **kwargs, "model_dir": str(tmp_path / "run")})
     assert not (tmp_path / "run").exists()
 
 
@@ -178,9 +202,11 @@ def test_a_killed_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
     # no training step: the last rerun may change them.
     tiny = dict(TINY, max_train_texts=96, max_validation_texts=16, num_samples=0)
     tiny.update(min_token_count=3, epochs=2, max_train_minutes=60)
-    want = causal_lm.run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
+    # Every epoch's weight file kept, for assert_same_training to compare.
+    tiny["keep_checkpoints"] = None
+    want = run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
     got = run_killed_then_rerun(
-        causal_lm.run,
+        run,
         tmp_path / "killed",
         monkeypatch,
         kill_after_epoch=0,
@@ -201,7 +227,7 @@ def test_refuses_a_checkpoint_of_other_data_before_anything_is_written(tmp_path)
         {"run_config": {"data_sha256": "0" * 64, "temperature": 0.1, "top_k": 1}},
     )
     with pytest.raises(ValueError, match="data_sha256") as refusal:
-        causal_lm.run(
+        run(
             max_train_texts=40,
             max_validation_texts=8,
             model_dir=str(tmp_path / "run"),
@@ -215,24 +241,11 @@ def test_refuses_a_checkpoint_of_other_data_before_anything_is_written(tmp_path)
     ]
 
 
-class _FreshFlags:
-    """absl's `flags` module, defining into a FlagValues of its own, so
-    that a test defines a script's flags without touching the global ones."""
-
-    def __init__(self):
-        self.values = absl_flags.FlagValues()
-
-    def __getattr__(self, name):
-        return functools.partial(getattr(absl_flags, name), flag_values=self.values)
-
-
-def test_command_line_flags_reach_run(tmp_path, monkeypatch):
-    fresh = _FreshFlags()
-    monkeypatch.setattr(causal_lm, "flags", fresh)
-    causal_lm.define_flags()
+def test_command_line_flags_reach_the_config(tmp_path):
+    values = absl_flags.FlagValues()
+    tft.training.define_flags(LanguageModelConfig, values)
     argv = ["causal_lm.py", "--temperature=-1", "--top_k=5"]
-    fresh.values([*argv, f"--model_dir={tmp_path / 'run'}"])
-    monkeypatch.setattr(causal_lm, "FLAGS", fresh.values)
-    # main() reads a flag for every parameter of run(), and run() refuses.
+    values([*argv, f"--model_dir={tmp_path / 'run'}"])
+    # A flag for every field of the config, and the config refuses.
     with pytest.raises(ValueError, match="temperature=-1"):
-        causal_lm.main(argv)
+        tft.training.config_from_flags(LanguageModelConfig, values)

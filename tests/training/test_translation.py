@@ -1,17 +1,22 @@
+"""A translation model trained from scratch through the library (what
+`examples/translate.py` calls)."""
+
 import json
 
 import keras
 import numpy as np
 import pytest
 
-from examples import translate
+import tftransformer as tft
 from tests.examples.interruptions import (
     STALE_TEMPORARY_FILE,
     assert_same_training,
     final_checkpoint,
     run_killed_then_rerun,
 )
-from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError
+from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError, join_word_pieces
+from tftransformer.training import TranslationConfig
+from tftransformer.training import translation as translation_run
 from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
@@ -48,8 +53,22 @@ TINY = dict(
     learning_rate=5e-3,
     beam_width=3,
     num_samples=2,
-    verbose=0,
 )
+# The special tokens' ids in every learned vocabulary.
+PAD, START, END = 0, 2, 3
+
+
+def run(**settings):
+    """`train_translator` as the interruption helpers take it."""
+    result = tft.training.train_translator(TranslationConfig(**settings), verbose=0)
+    return {
+        "bleu": result.bleu,
+        "samples": result.samples,
+        "history": result.training.history,
+        "model": result.model,
+        "model_path": result.training.model_path,
+        "num_pairs": result.num_pairs,
+    }
 
 
 def write_pairs(tmp_path, n=360, seed=0):
@@ -70,7 +89,7 @@ def test_run_learns_a_toy_language_and_writes_its_outputs(tmp_path):
     model_dir.mkdir()
     # Left by a run killed while saving model.keras.
     (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
-    result = translate.run(
+    result = run(
         pairs_file=write_pairs(tmp_path), epochs=6, model_dir=str(model_dir), **TINY
     )
     losses = result["history"]["loss"]
@@ -100,15 +119,15 @@ def test_run_learns_a_toy_language_and_writes_its_outputs(tmp_path):
     reloaded = keras.saving.load_model(result["model_path"])
     source = np.array([[5, 6, 7, 0]], "int32")
     np.testing.assert_array_equal(
-        reloaded.greedy_decode(source, translate.START, translate.END, 12),
-        result["model"].greedy_decode(source, translate.START, translate.END, 12),
+        reloaded.greedy_decode(source, START, END, 12),
+        result["model"].greedy_decode(source, START, END, 12),
     )
 
 
 # validation_size=0: no validation split, early stopping on the training loss.
 @pytest.mark.parametrize("validation_size", [10, 0])
 def test_time_budget_stops_after_the_first_epoch(tmp_path, validation_size):
-    result = translate.run(
+    result = run(
         pairs_file=write_pairs(tmp_path, n=120),
         epochs=5,
         max_train_minutes=1e-6,
@@ -121,14 +140,14 @@ def test_time_budget_stops_after_the_first_epoch(tmp_path, validation_size):
 
 def test_ids_to_text_joins_pieces_and_stops_at_the_end_token():
     vocabulary = [*SEQUENCE_RESERVED_TOKENS, "perro", "##s", "come", "."]
-    ids = [translate.START, 4, 5, 6, 7, translate.END, 6, translate.PAD]
-    assert translate._ids_to_text(ids, vocabulary) == "perros come ."
+    ids = [START, 4, 5, 6, 7, END, 6, PAD]
+    assert join_word_pieces(ids, vocabulary, END, (PAD, START)) == "perros come ."
 
 
 def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="make translation-data"):
-        translate.run(model_dir=str(tmp_path / "run"), verbose=0)
+        run(model_dir=str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
 
 
@@ -155,7 +174,7 @@ def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
 )
 def test_rejects_bad_arguments(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        translate.run(
+        run(
             pairs_file=write_pairs(tmp_path, n=50),
             model_dir=str(tmp_path / "run"),
             **{**TINY, **kwargs},
@@ -167,29 +186,31 @@ def test_on_bad_rows_skips_the_lines_the_error_names(tmp_path):
     path = write_pairs(tmp_path, n=50)
     with open(path, "a", encoding="utf-8") as f:
         f.write("a line without a tab\n")
-    run = dict(pairs_file=path, model_dir=str(tmp_path / "run"), **TINY)
+    settings = dict(pairs_file=path, model_dir=str(tmp_path / "run"), **TINY)
     with pytest.raises(DataError, match="line 51: .*on_bad_rows='skip'"):
-        translate.run(**run)
+        run(**settings)
     # Skipped, the 50 good pairs remain: too few for this test split.
     with pytest.raises(ValueError, match="has 50 pairs: too few for test_size=500"):
-        translate.run(**{**run, "on_bad_rows": "skip", "test_size": 500})
+        run(**{**settings, "on_bad_rows": "skip", "test_size": 500})
 
 
 def _no_decoding(decode, source_ids, batch_size):
     # Decoding takes longer than the tiny training and changes no weight.
-    return [[translate.START, translate.END] for _ in source_ids]
+    return [[START, END] for _ in source_ids]
 
 
 def test_a_killed_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
     # Killed after epoch 1: the resumed epoch 2 shuffles as the
     # uninterrupted one did. Decoding settings change no training step:
     # the rerun may change them.
-    monkeypatch.setattr(translate, "_decode", _no_decoding)
+    monkeypatch.setattr(translation_run, "_decode", _no_decoding)
     tiny = {**TINY, "test_size": 10, "validation_size": 10, "epochs": 2}
     tiny.update(pairs_file=write_pairs(tmp_path, n=60), max_train_minutes=60)
-    want = translate.run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
+    # Every epoch's weight file kept, for assert_same_training to compare.
+    tiny["keep_checkpoints"] = None
+    want = run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
     got = run_killed_then_rerun(
-        translate.run,
+        run,
         tmp_path / "killed",
         monkeypatch,
         kill_after_epoch=0,
@@ -208,7 +229,7 @@ def test_refuses_a_checkpoint_of_other_data_before_anything_is_written(tmp_path)
         {"run_config": {"data_sha256": "0" * 64, "beam_width": 9}},
     )
     with pytest.raises(ValueError, match="data_sha256") as refusal:
-        translate.run(
+        run(
             pairs_file=write_pairs(tmp_path, n=120),
             model_dir=str(tmp_path / "run"),
             **{**TINY, "test_size": 10, "validation_size": 10},
@@ -224,7 +245,7 @@ def test_refuses_a_checkpoint_of_other_data_before_anything_is_written(tmp_path)
 def test_model_is_built_in_the_chosen_strategy_scope(tmp_path):
     import tensorflow as tf
 
-    result = translate.run(
+    result = run(
         pairs_file=write_pairs(tmp_path, n=120),
         epochs=1,
         distribution="mirrored",

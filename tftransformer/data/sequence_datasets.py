@@ -1,0 +1,244 @@
+"""Texts and token sequences for models trained from scratch: language
+models (`CausalLM`) and translation (`Seq2SeqTransformer`)."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tftransformer.data.data_error import DataError
+from tftransformer.data.parallel_text import load_sentence_pairs
+from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
+
+__all__ = [
+    "join_word_pieces",
+    "load_language_model_texts",
+    "load_texts",
+    "make_language_model_dataset",
+    "make_teacher_forcing_dataset",
+    "table_column",
+]
+
+
+def table_column(value):
+    """A column setting: an index from 0 when it is digits, a header name
+    otherwise (a flag gives both as strings)."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def load_texts(path, column=None, on_bad_rows="error"):
+    """The texts of a file: each non-blank line, or one TSV column.
+
+    Args:
+        path: a UTF-8 text file.
+        column: None for one text per line; else the TSV column, a header
+            name or an index from 0 (digits, as a flag gives it) for a file
+            without a header.
+        on_bad_rows: what becomes of a TSV line without that column or with
+            an empty text: `"error"` refuses it naming the line, `"skip"`
+            leaves it out.
+
+    Returns:
+        A list of str.
+
+    Example:
+    ```python
+    load_texts("bible.tsv", "es")
+    ```
+    """
+    if column is None:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"Text file not found: {path!r}.")
+        with open(path, encoding="utf-8-sig") as f:
+            texts = [line.strip() for line in f if line.strip()]
+        if not texts:
+            raise DataError(f"{path}: no text in the file.")
+        return texts
+    column = table_column(column)
+    # A pair of the same column: the pair reader's TSV parsing and its
+    # errors naming file and line, for one column.
+    texts, _ = load_sentence_pairs(path, column, column, on_bad_rows=on_bad_rows)
+    return texts
+
+
+def load_language_model_texts(
+    text_file=None,
+    text_column=None,
+    validation_fraction=0.05,
+    seed=0,
+    on_bad_rows="error",
+):
+    """Training and validation texts of a language model.
+
+    Without `text_file`, the embedded Rotten Tomatoes snippets (their
+    training and validation splits); with it, `load_texts(text_file,
+    text_column, on_bad_rows)` with a seeded `validation_fraction` held out.
+
+    Returns:
+        `(train_texts, validation_texts, description)`.
+
+    Example:
+    ```python
+    train, validation, source = load_language_model_texts()
+    ```
+    """
+    if text_file is None:
+        if text_column is not None:
+            raise ValueError(
+                "text_column needs a text_file. "
+                f"Received: text_column={text_column!r}, text_file=None"
+            )
+        return (
+            list(load_rotten_tomatoes("train").texts),
+            list(load_rotten_tomatoes("validation").texts),
+            "embedded Rotten Tomatoes snippets",
+        )
+    texts = load_texts(text_file, text_column, on_bad_rows)
+    if len(texts) < 2:
+        raise ValueError(
+            f"{text_file} has {len(texts)} text; holding out validation texts "
+            "needs at least 2."
+        )
+    order = np.random.default_rng(seed).permutation(len(texts))
+    held_out = max(1, round(validation_fraction * len(texts)))
+    if held_out == len(texts):
+        raise ValueError(
+            f"validation_fraction={validation_fraction!r} of the {len(texts)} "
+            f"texts of {text_file} holds out all {held_out} and leaves none to "
+            "train on. Pass a smaller validation_fraction or a larger file."
+        )
+    validation = [texts[i] for i in np.sort(order[:held_out])]
+    train = [texts[i] for i in np.sort(order[held_out:])]
+    column = "" if text_column is None else f", column {text_column}"
+    return train, validation, f"{text_file}{column}"
+
+
+def _ragged(rows):
+    lengths = np.array([len(row) for row in rows], "int64")
+    values = np.concatenate([np.asarray(row, "int32") for row in rows])
+    return tf.RaggedTensor.from_row_lengths(values, lengths)
+
+
+def _bucketed(data, length, batch_size, max_length, step):
+    """Batches of similar length, each padded to its longest, with a known
+    number of batches (the same in every order; a bucket's last batch may
+    be short), which spares Keras an unknown epoch length."""
+    boundaries = list(range(step, max_length + 1, step))
+    data = data.bucket_by_sequence_length(
+        length,
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+    )
+    return data
+
+
+def _finish(data):
+    num_batches = sum(1 for _ in data)
+    return data.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(
+        tf.data.AUTOTUNE
+    )
+
+
+def make_language_model_dataset(sequences, batch_size, max_length, shuffle, seed):
+    """Batches `({token_ids, padding_mask}, labels, weights)` of a causal LM.
+
+    Labels are the token ids shifted left by one, weights 1 at real labels
+    and 0 at padding (id 0). Sequences of similar length are batched
+    together.
+
+    Args:
+        sequences: lists of token ids, `[start] ... [end]`, each at most
+            `max_length + 1` long.
+        batch_size: global batch size.
+        max_length: the longest model input.
+        shuffle: shuffle with `seed` (a resumed epoch given the same seed
+            sees the same batches).
+        seed: int.
+    """
+    data = tf.data.Dataset.from_tensor_slices(_ragged(sequences))
+    if shuffle:
+        data = data.shuffle(len(sequences), seed=seed, reshuffle_each_iteration=True)
+    data = data.map(lambda row: (row[:-1], row[1:]))
+    data = _bucketed(
+        data, lambda inputs, labels: tf.shape(inputs)[0], batch_size, max_length, 16
+    )
+
+    def add_mask(inputs, labels):
+        mask = tf.cast(inputs != 0, "int32")
+        features = {"token_ids": inputs, "padding_mask": mask}
+        return features, labels, tf.cast(mask, "float32")
+
+    return _finish(data.map(add_mask))
+
+
+def make_teacher_forcing_dataset(
+    source_ids, target_ids, batch_size, max_length, shuffle, seed, start_id, end_id
+):
+    """Batches `({encoder_token_ids, encoder_padding_mask, decoder_token_ids,
+    decoder_padding_mask}, labels)` of a `Seq2SeqTransformer`.
+
+    The decoder reads `[start] + target` and predicts `target + [end]`.
+    Pairs of similar length are batched together, padded with id 0.
+
+    Args:
+        source_ids, target_ids: equally many lists of token ids.
+        batch_size: global batch size.
+        max_length: the longest sequence.
+        shuffle: shuffle with `seed`.
+        seed: int.
+        start_id, end_id: the target vocabulary's start and end tokens.
+    """
+    data = tf.data.Dataset.from_tensor_slices(
+        (_ragged(source_ids), _ragged(target_ids))
+    )
+    if shuffle:
+        data = data.shuffle(len(source_ids), seed=seed, reshuffle_each_iteration=True)
+
+    def teacher_forcing(source, target):
+        return {
+            "encoder_token_ids": source,
+            "decoder_token_ids": tf.concat([[start_id], target], 0),
+        }, tf.concat([target, [end_id]], 0)
+
+    data = _bucketed(
+        data.map(teacher_forcing),
+        lambda x, y: tf.maximum(tf.shape(x["encoder_token_ids"])[0], tf.shape(y)[0]),
+        batch_size,
+        max_length,
+        8,
+    )
+
+    def add_masks(x, y):
+        x["encoder_padding_mask"] = tf.cast(x["encoder_token_ids"] != 0, "int32")
+        x["decoder_padding_mask"] = tf.cast(x["decoder_token_ids"] != 0, "int32")
+        return x, y
+
+    return _finish(data.map(add_masks))
+
+
+def join_word_pieces(ids, vocabulary, end_id, skipped_ids=()):
+    """Joins WordPiece tokens into space-separated words.
+
+    Stops at `end_id`, leaves out `skipped_ids` (padding, start) and glues
+    `##` pieces to the word before them.
+
+    Example:
+    ```python
+    vocabulary = ["[PAD]", "[UNK]", "[START]", "[END]", "film", "##s"]
+    join_word_pieces([2, 4, 5, 3, 4], vocabulary, 3, (0, 2))  # "films"
+    ```
+    """
+    words = []
+    for token_id in ids:
+        if token_id == end_id:
+            break
+        if token_id in skipped_ids:
+            continue
+        token = vocabulary[token_id]
+        if token.startswith("##") and words:
+            words[-1] += token[2:]
+        else:
+            words.append(token.removeprefix("##"))
+    return " ".join(words)

@@ -1,0 +1,47 @@
+"""The settings of a text classifier trained from scratch."""
+
+import dataclasses
+
+from tftransformer.training._settings import setting
+from tftransformer.training.from_scratch_config import FromScratchConfig
+
+__all__ = ["FromScratchClassificationConfig"]
+
+
+@dataclasses.dataclass
+class FromScratchClassificationConfig(FromScratchConfig):
+    """`FromScratchConfig` of a `TransformerClassifier` on the embedded
+    sentiment data: the no-transfer baseline of `ClassificationConfig`.
+
+    Early stopping watches validation accuracy.
+
+    Example:
+    ```python
+    config = FromScratchClassificationConfig(epochs=2, max_train_examples=200)
+    ```
+    """
+
+    intermediate_dim: int = setting(256, "Feed-forward width.", minimum=1)
+    pooling: str = setting(
+        "mean", "Pooling of the sequence output.", choices=("cls", "mean")
+    )
+    epochs: int = setting(4, "Training epochs.", minimum=1)
+    learning_rate: float = setting(
+        5e-4, "Peak learning rate (AdamW).", minimum=0, exclusive_minimum=True
+    )
+    max_length: int = setting(128, "Longest tokenized sequence.", minimum=2)
+    max_train_examples: int | None = setting(
+        None, "Train on a seeded subset of this size.", minimum=1
+    )
+    max_eval_examples: int | None = setting(
+        None, "Evaluate on a seeded subset of this size.", minimum=1
+    )
+    tensorboard: bool = setting(
+        True, "Write TensorBoard logs to model_dir/logs.", run_setting=False
+    )
+    model_dir: str = setting(
+        "runs/from_scratch", "Output directory of the run.", run_setting=False
+    )
+
+    monitor = "val_accuracy"
+    monitor_mode = "max"

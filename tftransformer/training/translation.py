@@ -1,0 +1,305 @@
+"""A translation model trained from scratch, from a `TranslationConfig`."""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+
+from tftransformer.data.parallel_text import load_sentence_pairs
+from tftransformer.data.sequence_datasets import (
+    join_word_pieces,
+    make_teacher_forcing_dataset,
+    table_column,
+)
+from tftransformer.data.word_piece import (
+    learn_word_piece_vocabulary,
+    split_words,
+    tokenize_texts,
+    word_piece_tokenizer,
+)
+from tftransformer.evaluation.bleu import corpus_bleu
+from tftransformer.models.decoding import beam_search
+from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
+from tftransformer.models.token_accuracy import TokenAccuracy
+from tftransformer.training.checkpointing import epoch_seed, fingerprint
+from tftransformer.training.trainer import Trainer
+from tftransformer.training.translation_config import DEFAULT_PAIRS_FILE
+from tftransformer.training.translation_run import TranslationRun
+
+__all__ = ["train_translator"]
+
+# The ids of `SEQUENCE_RESERVED_TOKENS`, first in every learned vocabulary.
+PAD, UNK, START, END = 0, 1, 2, 3
+
+
+def _load_splits(config):
+    """`{"test", "validation", "train"}` of `(sources, targets)`, and the
+    number of pairs read."""
+    if config.pairs_file == DEFAULT_PAIRS_FILE and not os.path.exists(
+        config.pairs_file
+    ):
+        raise FileNotFoundError(
+            f"The default sentence pair file {config.pairs_file!r} does not exist. "
+            "Write it with `make translation-data` (installs Debian's "
+            "sword-text-web, sword-text-sparv and libsword-utils), or pass "
+            "--pairs_file with your own TSV of sentence pairs."
+        )
+    sources, targets = load_sentence_pairs(
+        config.pairs_file,
+        table_column(config.source_column),
+        table_column(config.target_column),
+        on_bad_rows=config.on_bad_rows,
+    )
+    order = np.random.default_rng(config.seed).permutation(len(sources))
+    test_size, validation_size = config.test_size, config.validation_size
+    if len(order) < test_size + validation_size + 1:
+        raise ValueError(
+            f"{config.pairs_file} has {len(order)} pairs: too few for test_size="
+            f"{test_size} and validation_size={validation_size} plus training."
+        )
+    indices = {
+        "test": order[:test_size],
+        "validation": order[test_size : test_size + validation_size],
+        "train": order[test_size + validation_size :][: config.max_train_pairs],
+    }
+    splits = {
+        name: ([sources[i] for i in rows], [targets[i] for i in rows])
+        for name, rows in indices.items()
+    }
+    return splits, len(sources)
+
+
+def _tokenized(splits, source_tokenizer, target_tokenizer, max_length):
+    """Token ids and texts of the pairs whose source has at most
+    `max_length` tokens and whose target with start and end tokens does."""
+    tokenized = {}
+    for name, (sources, targets) in splits.items():
+        source_ids = tokenize_texts(source_tokenizer, sources)
+        target_ids = tokenize_texts(target_tokenizer, targets)
+        keep = [
+            i
+            for i in range(len(source_ids))
+            if 0 < len(source_ids[i]) <= max_length
+            and 0 < len(target_ids[i]) <= max_length - 2
+        ]
+        tokenized[name] = {
+            "source_ids": [source_ids[i] for i in keep],
+            "target_ids": [target_ids[i] for i in keep],
+            "sources": [sources[i] for i in keep],
+            "targets": [targets[i] for i in keep],
+        }
+    return tokenized
+
+
+def _decode(decode, source_ids, batch_size):
+    """Decodes in batches of similar source length; returns the rows (lists
+    of target ids, start token first) in the order of `source_ids`."""
+    order = np.argsort([len(ids) for ids in source_ids], kind="stable")
+    outputs = [None] * len(source_ids)
+    for begin in range(0, len(order), batch_size):
+        rows = order[begin : begin + batch_size]
+        width = max(len(source_ids[i]) for i in rows)
+        batch = np.zeros((len(rows), width), "int32")
+        for j, i in enumerate(rows):
+            batch[j, : len(source_ids[i])] = source_ids[i]
+        for j, row in enumerate(np.asarray(decode(batch))):
+            outputs[rows[j]] = row.tolist()
+    return outputs
+
+
+def _write_outputs(model_dir, report, run, test, references, translations):
+    """Writes the vocabularies, translations.tsv and report.json."""
+    for name, vocabulary in (
+        ("source", run.source_vocabulary),
+        ("target", run.target_vocabulary),
+    ):
+        with open(
+            os.path.join(model_dir, f"{name}_vocabulary.txt"), "w", encoding="utf-8"
+        ) as f:
+            f.write("".join(token + "\n" for token in vocabulary))
+    with open(os.path.join(model_dir, "translations.tsv"), "w", encoding="utf-8") as f:
+        f.write("source\treference\tgreedy\tbeam\n")
+        for i, reference in enumerate(references):
+            fields = (
+                test["sources"][i],
+                reference,
+                translations["greedy"][i],
+                translations["beam"][i],
+            )
+            f.write("\t".join(" ".join(x.split()) for x in fields) + "\n")
+    with open(os.path.join(model_dir, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2, ensure_ascii=False)
+
+
+def train_translator(config, verbose=1):
+    """Trains a `Seq2SeqTransformer` from scratch and scores it with BLEU.
+
+    Reads the config's sentence pairs, splits them by a seeded order into
+    test, validation and training pairs, learns one WordPiece vocabulary per
+    language from the training pairs, leaves out pairs longer than
+    `max_length` tokens, trains with teacher forcing (a resumable `Trainer`
+    run in `config.model_dir`), then translates the test sources greedily
+    and with beam search and scores both with corpus BLEU on
+    `split_words` tokens. The chief writes the two vocabularies,
+    `translations.tsv` and `report.json` next to the trainer's files.
+
+    Args:
+        config: a `TranslationConfig`.
+        verbose: 0 or 1; only the chief prints.
+
+    Returns:
+        A `TranslationRun`.
+
+    Example:
+    ```python
+    run = train_translator(TranslationConfig(pairs_file="pairs.tsv",
+        source_column="0", target_column="1"))
+    print(run.format())
+    ```
+    """
+    trainer = Trainer(config, verbose=verbose)
+    max_length = config.max_length
+    splits, num_read = _load_splits(config)
+    source_vocabulary, target_vocabulary = (
+        learn_word_piece_vocabulary(splits["train"][side], config.min_token_count)
+        for side in (0, 1)
+    )
+    tokenized = _tokenized(
+        splits,
+        word_piece_tokenizer(source_vocabulary),
+        word_piece_tokenizer(target_vocabulary),
+        max_length,
+    )
+    num_pairs = {name: len(split["source_ids"]) for name, split in tokenized.items()}
+    if not num_pairs["train"] or not num_pairs["test"]:
+        raise ValueError(
+            f"No training or test pair has at most max_length={max_length} "
+            f"tokens (pairs kept per split: {num_pairs}). Raise max_length."
+        )
+    if trainer.verbose:
+        print(
+            f"Data: {config.pairs_file}, {config.source_column} -> "
+            f"{config.target_column}; pairs of at most {max_length} tokens: "
+            f"{num_pairs['train']} train, {num_pairs['validation']} validation, "
+            f"{num_pairs['test']} test (of {num_read}). Vocabularies: "
+            f"{len(source_vocabulary)} source, {len(target_vocabulary)} target "
+            "WordPiece tokens."
+        )
+
+    def dataset(split, epoch=None):
+        return make_teacher_forcing_dataset(
+            tokenized[split]["source_ids"],
+            tokenized[split]["target_ids"],
+            trainer.global_batch_size,
+            max_length,
+            shuffle=epoch is not None,
+            seed=epoch_seed(config.seed, epoch or 0),
+            start_id=START,
+            end_id=END,
+        )
+
+    def train_data(epoch):
+        return dataset("train", epoch)
+
+    with trainer.scope():
+        model = Seq2SeqTransformer(
+            encoder_vocabulary_size=len(source_vocabulary),
+            decoder_vocabulary_size=len(target_vocabulary),
+            num_layers=config.num_layers,
+            num_heads=config.num_heads,
+            hidden_dim=config.hidden_dim,
+            intermediate_dim=config.intermediate_dim,
+            max_sequence_length=max_length,
+            dropout=config.dropout,
+            position_kind=config.position_kind,
+            dtype=config.dtype,
+        )
+        trainer.compile(
+            model,
+            train_data,
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=PAD
+            ),
+            metrics=[TokenAccuracy(name="accuracy", ignore_label=PAD)],
+        )
+    training = trainer.fit(
+        model,
+        train_data,
+        dataset("validation") if num_pairs["validation"] else None,
+        run_config={
+            "data_sha256": fingerprint(*splits["train"], *splits["validation"])
+        },
+    )
+
+    test = tokenized["test"]
+    began = time.time()
+    greedy_ids = _decode(
+        lambda ids: model.greedy_decode(ids, START, END, max_length=max_length),
+        test["source_ids"],
+        batch_size=64,
+    )
+    beam_ids = _decode(
+        lambda ids: beam_search(
+            model,
+            ids,
+            START,
+            END,
+            max_length=max_length,
+            beam_width=config.beam_width,
+            length_penalty=config.length_penalty,
+        ),
+        test["source_ids"],
+        batch_size=max(1, 128 // config.beam_width),
+    )
+    decode_seconds = time.time() - began
+    references = [" ".join(split_words(text)) for text in test["targets"]]
+    translations = {
+        name: [
+            join_word_pieces(row, target_vocabulary, END, (PAD, START)) for row in ids
+        ]
+        for name, ids in (("greedy", greedy_ids), ("beam", beam_ids))
+    }
+    bleu = {
+        name: corpus_bleu(hypotheses, references)
+        for name, hypotheses in translations.items()
+    }
+    samples = [
+        {
+            "source": test["sources"][i],
+            "reference": test["targets"][i],
+            "greedy": translations["greedy"][i],
+            "beam": translations["beam"][i],
+        }
+        for i in range(min(config.num_samples, num_pairs["test"]))
+    ]
+    run = TranslationRun(
+        model,
+        training,
+        bleu,
+        samples,
+        num_pairs,
+        source_vocabulary,
+        target_vocabulary,
+        decode_seconds,
+        trainer,
+    )
+    if trainer.chief:
+        report = {
+            "bleu": {name: result["bleu"] for name, result in bleu.items()},
+            "bleu_details": bleu,
+            "num_pairs": num_pairs,
+            "vocabulary_sizes": {
+                "source": len(source_vocabulary),
+                "target": len(target_vocabulary),
+            },
+            "parameters": model.count_params(),
+            "epochs_run": len(training.history["loss"]),
+            "train_seconds": training.train_seconds,
+            "decode_seconds": decode_seconds,
+            "settings": config.to_dict(),
+            "samples": samples,
+        }
+        _write_outputs(config.model_dir, report, run, test, references, translations)
+    return run

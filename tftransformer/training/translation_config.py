@@ -1,0 +1,94 @@
+"""The settings of a translation model trained from scratch."""
+
+import dataclasses
+import os
+
+from tftransformer.data.sequence_datasets import table_column
+from tftransformer.training._settings import ConfigError, setting
+from tftransformer.training.from_scratch_config import FromScratchConfig
+
+__all__ = ["TranslationConfig"]
+
+# Written by `make translation-data`.
+DEFAULT_PAIRS_FILE = os.path.join("runs", "data", "bible_en_es.tsv")
+
+
+@dataclasses.dataclass
+class TranslationConfig(FromScratchConfig):
+    """`FromScratchConfig` of a `Seq2SeqTransformer`: its sentence pairs,
+    splits, vocabularies and decoding.
+
+    Early stopping watches the validation loss (the training loss with
+    `validation_size=0`). The decoding settings (`beam_width`,
+    `length_penalty`, `num_samples`) change no training step: a resumed run
+    may change them.
+
+    Example:
+    ```python
+    config = TranslationConfig(pairs_file="pairs.tsv", source_column="0",
+                               target_column="1")
+    ```
+    """
+
+    pairs_file: str = setting(
+        DEFAULT_PAIRS_FILE,
+        "TSV of sentence pairs; default: the Bible corpus of `make translation-data`.",
+    )
+    source_column: str = setting("en", "Source column: header name, or index from 0.")
+    target_column: str = setting("es", "Target column: header name, or index from 0.")
+    on_bad_rows: str = setting(
+        "error",
+        "Lines with too few fields or an empty sentence: refuse, or skip and count.",
+        choices=("error", "skip"),
+    )
+    max_length: int = setting(
+        24,
+        "Longest source / target in tokens; longer pairs are left out.",
+        minimum=3,
+    )
+    test_size: int = setting(1500, "Held-out pairs for BLEU.", minimum=1)
+    validation_size: int = setting(
+        1000, "Held-out pairs for early stopping (0: none).", minimum=0
+    )
+    max_train_pairs: int | None = setting(
+        None, "Train on at most this many pairs.", minimum=1
+    )
+    min_token_count: int = setting(
+        10, "WordPiece pieces must occur this often in training.", minimum=1
+    )
+    epochs: int = setting(10, "Training epochs.", minimum=1)
+    batch_size: int = setting(
+        64, "Batch size per replica (the global batch is this x replicas).", minimum=1
+    )
+    learning_rate: float = setting(
+        1e-3, "Peak learning rate (AdamW).", minimum=0, exclusive_minimum=True
+    )
+    warmup_fraction: float = setting(
+        0.05,
+        "Fraction of steps of linear warmup.",
+        minimum=0,
+        maximum=1,
+        exclusive_maximum=True,
+    )
+    beam_width: int = setting(
+        4, "Beam width of beam search.", minimum=1, run_setting=False
+    )
+    length_penalty: float = setting(
+        0.6, "Length penalty exponent of beam search.", minimum=0, run_setting=False
+    )
+    num_samples: int = setting(
+        5, "Translations to print.", minimum=0, run_setting=False
+    )
+    model_dir: str = setting(
+        "runs/translate", "Output directory of the run.", run_setting=False
+    )
+
+    def validate(self):
+        """Checks every field, and that source and target columns differ."""
+        super().validate()
+        if table_column(self.source_column) == table_column(self.target_column):
+            raise ConfigError(
+                "source_column and target_column must differ: a model would "
+                f"learn to copy. Received: source_column={self.source_column!r}, "
+                f"target_column={self.target_column!r}"
+            )
