@@ -1,25 +1,28 @@
+"""`compare_augmentation` (what `examples/augment_compare.py` calls)."""
+
 import json
 
 import pytest
 
-from examples import augment_compare
+import tftransformer as tft
+from tftransformer.training import ClassificationConfig
 
 
 def test_tiny_comparison(tiny_preset, tmp_path):
-    output = tmp_path / "compare.json"
-    summary = augment_compare.run(
-        train_examples=12,
-        num_aug=1,
+    config = ClassificationConfig(
+        max_train_examples=12,
+        augment_copies=1,
         epochs=1,
         batch_size=8,
-        max_length=32,
-        max_test_examples=10,
+        max_length=16,  # one padded length: one trace of each step
+        max_eval_examples=10,
         preset=tiny_preset,
-        synonym_source={"film": ["movie"], "good": ["fine"]},
-        output=str(output),
-        verbose=0,
+        synonym_source="roget",
+        model_dir=str(tmp_path),
+        tensorboard=False,
     )
-    results = summary["results"]
+    summary = tft.training.compare_augmentation(config, verbose=0)
+    results = summary.results
     assert list(results) == ["baseline", "eda", "baseline_same_steps"]
     assert [r["train_examples"] for r in results.values()] == [12, 24, 12]
     assert [r["epochs"] for r in results.values()] == [1, 1, 2]
@@ -32,8 +35,9 @@ def test_tiny_comparison(tiny_preset, tmp_path):
     assert same_steps["schedule_steps"] == 2 * baseline["schedule_steps"]
     for r in results.values():
         assert 0 <= r["accuracy"] <= 1
-    assert summary["test_examples"] == 10
-    with open(output) as f:
+    assert summary.test_examples == 10
+    assert len(summary.examples) == 3  # (text, EDA copy) pairs to show
+    with open(tmp_path / "augment_compare.json") as f:
         written = json.load(f)["results"]
     assert {k: r["accuracy"] for k, r in written.items()} == pytest.approx(
         {k: r["accuracy"] for k, r in results.items()}
@@ -41,11 +45,19 @@ def test_tiny_comparison(tiny_preset, tmp_path):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="train_examples=0"):
-        augment_compare.run(train_examples=0, verbose=0)
-    with pytest.raises(ValueError, match="num_aug=0"):
-        augment_compare.run(train_examples=4, num_aug=0, verbose=0)
-    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]"):
-        augment_compare.run(train_examples=4, alpha=2.0, verbose=0)
+    with pytest.raises(ValueError, match="max_train_examples=0"):
+        tft.training.compare_augmentation(
+            ClassificationConfig(max_train_examples=0, augment_copies=1), verbose=0
+        )
+    with pytest.raises(ValueError, match="augment_copies=0"):
+        tft.training.compare_augmentation(
+            ClassificationConfig(max_train_examples=4, augment_copies=0), verbose=0
+        )
+    with pytest.raises(ValueError, match=r"augment_alpha must be in \[0, 1\]"):
+        tft.training.compare_augmentation(
+            ClassificationConfig(max_train_examples=4, augment_alpha=2.0), verbose=0
+        )
     with pytest.raises(ValueError, match="seed=-1"):
-        augment_compare.run(train_examples=4, seed=-1, verbose=0)
+        tft.training.compare_augmentation(
+            ClassificationConfig(max_train_examples=4, seed=-1), verbose=0
+        )

@@ -14,10 +14,12 @@
 
 from tftransformer.training._settings import ConfigError, setting
 from tftransformer.training.apply_strategy import apply_strategy, strategy_callbacks
+from tftransformer.training.augmentation_comparison import AugmentationComparison
 from tftransformer.training.callbacks import training_callbacks
 from tftransformer.training.checkpointing import check_run_directory
 from tftransformer.training.classification_config import ClassificationConfig
 from tftransformer.training.classification_run import ClassificationRun
+from tftransformer.training.compare_augmentation import compare_augmentation
 from tftransformer.training.config_flags import (
     config_from_flags,
     define_flags,
@@ -44,6 +46,7 @@ from tftransformer.training.training_summary import (
 )
 
 __all__ = [
+    "AugmentationComparison",
     "ClassificationConfig",
     "ClassificationRun",
     "ConfigError",
@@ -58,6 +61,7 @@ __all__ = [
     "apply_strategy",
     "build_text_classifier",
     "check_run_directory",
+    "compare_augmentation",
     "config_from_flags",
     "cross_validate_classifier",
     "define_flags",
