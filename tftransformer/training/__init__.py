@@ -8,6 +8,8 @@
   `--config=FILE.json`, and one clear error line for bad data or settings.
 - `apply_strategy(model, config)`: the transfer recipe every caller uses.
 - `Trainer`: a resumable, chief-only, atomically saved `model.fit` run.
+- Whole runs: `train_text_classifier`, `cross_validate_classifier`,
+  `compare_augmentation`, `shrink_classifier`, `distill_classifier`.
 - The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
   `TimeBudget`, ...), for a script that calls `fit` itself.
 """
@@ -26,9 +28,14 @@ from tftransformer.training.config_flags import (
     load_config_file,
     run,
 )
+from tftransformer.training.distillation import (
+    distill_classifier,
+    format_distill_report,
+)
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
 from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
 from tftransformer.training.resumable_training import ResumableTraining
+from tftransformer.training.shrinking import format_shrink_report, shrink_classifier
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.training.text_classification import (
     build_text_classifier,
@@ -66,11 +73,15 @@ __all__ = [
     "cross_validate_classifier",
     "define_flags",
     "describe_training",
+    "distill_classifier",
+    "format_distill_report",
+    "format_shrink_report",
     "format_training_summary",
     "load_classification_splits",
     "load_config_file",
     "run",
     "setting",
+    "shrink_classifier",
     "strategy_callbacks",
     "train_text_classifier",
     "training_callbacks",
