@@ -637,7 +637,9 @@ def build_ours(config):
         ),
         pooling="mean",
     )
-    tft.finetune.freeze_layers(classifier, config["freeze_layers"])
+    tft.training.apply_strategy(
+        classifier, tft.training.FinetuneConfig(freeze_layers=config["freeze_layers"])
+    )
     return classifier, backbone, tokenizer
 
 

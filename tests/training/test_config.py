@@ -79,6 +79,25 @@ def test_a_user_config_adds_fields_that_become_flags():
         flag_values["kind"].parse("c")
 
 
+def test_a_list_field_becomes_a_repeatable_flag():
+    @dataclasses.dataclass
+    class Config(TrainingConfig):
+        hp: list[str] = setting([], "One value, repeatable.")
+        names: list[str] | None = setting(None, "Optional names.")
+
+    assert Config().hp == [] and Config().hp is not Config().hp
+    assert Config(hp=("a=1",)).hp == ["a=1"]
+    with pytest.raises(ConfigError, match=r"hp must be a list of strings\. "):
+        Config(hp="a=1")
+    with pytest.raises(ConfigError, match=r"Received: names=\[1\]"):
+        Config(names=[1])
+    flag_values = flags.FlagValues()
+    training.define_flags(Config, flag_values)
+    flag_values(["prog", "--hp=a=1", "--hp=b=2"])
+    config = training.config_from_flags(Config, flag_values)
+    assert (config.hp, config.names) == (["a=1", "b=2"], None)
+
+
 def _parse(argv):
     flag_values = flags.FlagValues()
     training.define_flags(ClassificationConfig, flag_values)

@@ -1,8 +1,10 @@
 """tftransformer.evaluation: classification metrics, cross-validation, plots."""
 
+from tftransformer.evaluation.attention_map import AttentionMap
 from tftransformer.evaluation.attention_maps import (
     attention_maps,
     plot_attention_map,
+    write_attention_map,
 )
 from tftransformer.evaluation.bleu import corpus_bleu, ngram_counts
 from tftransformer.evaluation.classification_report import ClassificationReport
@@ -46,8 +48,10 @@ __all__ = [
     "RetrievalReport",
     "evaluate_retrieval",
     "compare_inference_speed",
+    "AttentionMap",
     "attention_maps",
     "plot_attention_map",
+    "write_attention_map",
     "ClassificationReport",
     "CrossValidationResult",
     "EntityF1Callback",

@@ -7,13 +7,18 @@ The model is left as it is: each encoder layer is called again, with
 `TransformerEncoderBlock` (those of `TransformerEncoder`) take that argument.
 """
 
+import os
+
 import keras
 import numpy as np
 
+from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
+from tftransformer.evaluation.attention_map import AttentionMap
 from tftransformer.evaluation.plots import _import_matplotlib, _save
 from tftransformer.models.backbone_layers import encoder_layers, find_backbone
+from tftransformer.presets import load_backbone
 
-__all__ = ["attention_maps", "plot_attention_map"]
+__all__ = ["attention_maps", "plot_attention_map", "write_attention_map"]
 
 
 def attention_maps(model, text, preprocessor=None, trim_padding=True):
@@ -188,3 +193,53 @@ def plot_attention_map(tokens, weights, path, layer=-1, head=None, title=None):
     figure.tight_layout()
     _save(figure, path)
     return path
+
+
+def write_attention_map(
+    output,
+    text=None,
+    preset="embedded",
+    model_path=None,
+    layer=-1,
+    head=None,
+    max_length=128,
+):
+    """Draws one layer's (and head's) attention for a text, as a PNG heat map.
+
+    The weights are read from the model as it is (`attention_maps`): a
+    pretrained backbone, or a fine-tuned `TextClassifier` saved as a
+    `.keras` file, whose own preprocessor tokenizes.
+
+    Args:
+        output: the PNG file to write.
+        text: the text; `None` for the first review of the embedded test
+            split.
+        preset: the backbone to load when `model_path` is not given (see
+            `tftransformer.presets.load_backbone`).
+        model_path: optional `.keras` file of a `TextClassifier`.
+        layer: int, the layer drawn; negative counts from the last.
+        head: int, the head drawn; `None` draws the mean over heads.
+        max_length: the longest tokenized text, special tokens included.
+
+    Returns:
+        An `AttentionMap`; its `format()` lists each token's strongest link.
+
+    Example:
+    ```python
+    result = write_attention_map("attention.png", "a quietly devastating film")
+    print(result.format())
+    ```
+    """
+    if model_path is not None and not os.path.isfile(model_path):
+        raise FileNotFoundError(
+            f"model_path must be a .keras file. Received: model_path={model_path!r}"
+        )
+    if text is None:
+        text = load_rotten_tomatoes("test").texts[0]
+    if model_path is not None:
+        model, preprocessor = keras.saving.load_model(model_path), None
+    else:
+        model, preprocessor = load_backbone(preset, sequence_length=max_length)
+    tokens, weights = attention_maps(model, text, preprocessor=preprocessor)
+    plot_attention_map(tokens, weights, output, layer=layer, head=head)
+    return AttentionMap(text, tokens, weights, layer, head, os.fspath(output))

@@ -9,21 +9,29 @@
   `--config=FILE.json`, and one clear error line for bad data or settings.
 - `apply_strategy(model, config)`: the transfer recipe every caller uses.
 - `Trainer`: a resumable, chief-only, atomically saved `model.fit` run.
+- Whole runs: `train_text_classifier`, `cross_validate_classifier`,
+  `compare_augmentation`, `shrink_classifier`, `distill_classifier`.
 - The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
   `TimeBudget`, ...), for a script that calls `fit` itself.
 """
 
 from tftransformer.training._settings import ConfigError, setting
 from tftransformer.training.apply_strategy import apply_strategy, strategy_callbacks
+from tftransformer.training.augmentation_comparison import AugmentationComparison
 from tftransformer.training.callbacks import training_callbacks
 from tftransformer.training.checkpointing import check_run_directory
 from tftransformer.training.classification_config import ClassificationConfig
 from tftransformer.training.classification_run import ClassificationRun
+from tftransformer.training.compare_augmentation import compare_augmentation
 from tftransformer.training.config_flags import (
     config_from_flags,
     define_flags,
     load_config_file,
     run,
+)
+from tftransformer.training.distillation import (
+    distill_classifier,
+    format_distill_report,
 )
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
 from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
@@ -38,6 +46,7 @@ from tftransformer.training.language_model import train_causal_lm
 from tftransformer.training.language_model_config import LanguageModelConfig
 from tftransformer.training.language_model_run import LanguageModelRun
 from tftransformer.training.resumable_training import ResumableTraining
+from tftransformer.training.shrinking import format_shrink_report, shrink_classifier
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.training.text_classification import (
     build_text_classifier,
@@ -58,6 +67,7 @@ from tftransformer.training.translation_config import TranslationConfig
 from tftransformer.training.translation_run import TranslationRun
 
 __all__ = [
+    "AugmentationComparison",
     "ClassificationConfig",
     "ClassificationRun",
     "ConfigError",
@@ -78,15 +88,20 @@ __all__ = [
     "apply_strategy",
     "build_text_classifier",
     "check_run_directory",
+    "compare_augmentation",
     "config_from_flags",
     "cross_validate_classifier",
     "define_flags",
     "describe_training",
+    "distill_classifier",
+    "format_distill_report",
+    "format_shrink_report",
     "format_training_summary",
     "load_classification_splits",
     "load_config_file",
     "run",
     "setting",
+    "shrink_classifier",
     "strategy_callbacks",
     "train_causal_lm",
     "train_classifier_from_scratch",

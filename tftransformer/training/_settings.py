@@ -1,7 +1,8 @@
 """Config fields defined once: type, default, help, bounds and choices.
 
 A config dataclass declares each field with `setting(...)`; the field's
-annotation gives its type (`int`, `float`, `bool`, `str`, or `X | None`).
+annotation gives its type (`int`, `float`, `bool`, `str`, `list[str]` (a
+repeatable flag), or `X | None`).
 `check_fields` refuses a value of the wrong type or out of bounds, naming
 the field and the value received (and saying when it received a string, as
 a `--config` file may hold `"0.1"` for `0.1`). The flags, the `--config`
@@ -47,8 +48,13 @@ def setting(
             that checkpointed (False for where and how a run writes, not
             what it computes: `model_dir`, `save_freq`, ...).
     """
+    if isinstance(default, list):
+        # A list is mutable: each config gets its own copy.
+        field_default = {"default_factory": lambda: list(default)}
+    else:
+        field_default = {"default": default}
     return dataclasses.field(
-        default=default,
+        **field_default,
         metadata={
             "help": help,
             "minimum": minimum,
@@ -65,7 +71,7 @@ def field_type(field):
     """Returns `(base_type, optional)` of a config field's annotation."""
     annotation = field.type
     if isinstance(annotation, str):
-        annotation = eval(annotation, {"None": None}, {})  # noqa: S307 - own code
+        annotation = eval(annotation, {"None": None, "list": list}, {})  # noqa: S307
     optional = False
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) in (
         typing.Union,
@@ -73,10 +79,12 @@ def field_type(field):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         optional = len(args) < len(typing.get_args(annotation))
         (annotation,) = args
-    if annotation not in (int, float, bool, str):
+    if annotation == list[str]:
+        annotation = list
+    if annotation not in (int, float, bool, str, list):
         raise TypeError(
-            f"Config field {field.name} must be int, float, bool or str, optionally "
-            f"`| None`. Received: {field.type!r}"
+            f"Config field {field.name} must be int, float, bool, str or "
+            f"list[str], optionally `| None`. Received: {field.type!r}"
         )
     return annotation, optional
 
@@ -93,6 +101,7 @@ def _expected(base, optional):
         float: "a finite number",
         bool: "True or False",
         str: "a string",
+        list: "a list of strings",
     }
     return names[base] + (" or None" if optional else "")
 
@@ -123,6 +132,9 @@ def check_value(field, value):
             and math.isfinite(value)
         )
         converted = float(value) if ok else None
+    elif base is list:
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        converted = list(value) if ok else None
     else:
         ok = isinstance(value, str)
         converted = value

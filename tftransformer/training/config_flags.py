@@ -17,6 +17,7 @@ _DEFINE = {
     int: flags.DEFINE_integer,
     float: flags.DEFINE_float,
     str: flags.DEFINE_string,
+    list: flags.DEFINE_multi_string,
 }
 
 
@@ -24,9 +25,10 @@ def define_flags(config_cls, flag_values=flags.FLAGS):
     """Defines one absl flag per field of `config_cls`, plus `--config`.
 
     Each flag takes the field's name, default and help; a field with
-    `choices` becomes an enum flag. `--config=FILE.json` names a JSON object
-    of field values (e.g. `examples/tune.py`'s `best.json`); flags given on
-    the command line win over it (see `config_from_flags`).
+    `choices` becomes an enum flag, a `list[str]` field a repeatable flag.
+    `--config=FILE.json` names a JSON object of field values (e.g.
+    `examples/tune.py`'s `best.json`); flags given on the command line win
+    over it (see `config_from_flags`).
 
     Args:
         config_cls: a dataclass such as `ClassificationConfig` or a subclass.
@@ -53,7 +55,10 @@ def define_flags(config_cls, flag_values=flags.FLAGS):
                 flag_values=flag_values,
             )
         else:
-            _DEFINE[base](field.name, field.default, help_text, flag_values=flag_values)
+            default = field.default
+            if default is dataclasses.MISSING:
+                default = field.default_factory()
+            _DEFINE[base](field.name, default, help_text, flag_values=flag_values)
     flags.DEFINE_string(
         "config",
         None,

@@ -1,5 +1,8 @@
 """tftransformer.tuning: hyperparameter search and the learning-rate range test.
 
+`search_text_classifier(SearchConfig(...))` runs (or resumes) a whole search
+of a text classifier and writes the best values as a `--config` file.
+
 The search runs on KerasTuner (random search, Bayesian optimization,
 Hyperband) over a validated `SearchSpace`, with a `TextClassifierHyperModel`
 that starts every trial from the pretrained weights. `find_learning_rate`
@@ -19,6 +22,8 @@ from tftransformer.tuning.run_config import (
     merge_run_config,
     save_run_config,
 )
+from tftransformer.tuning.search import search_space_of, search_text_classifier
+from tftransformer.tuning.search_config import SearchConfig
 from tftransformer.tuning.search_space import (
     DEFAULT_SEARCH_SPACE,
     SEARCHABLE_PARAMETERS,
@@ -47,6 +52,7 @@ __all__ = [
     "LearningRateFinderResult",
     "SEARCHABLE_PARAMETERS",
     "SEARCH_SETTINGS_FILE",
+    "SearchConfig",
     "SearchSpace",
     "TRIALS_FILE",
     "TextClassifierHyperModel",
@@ -58,6 +64,8 @@ __all__ = [
     "load_run_config",
     "merge_run_config",
     "save_run_config",
+    "search_space_of",
+    "search_text_classifier",
     "suggest_learning_rate",
     "trial_records",
 ]

@@ -10,7 +10,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from tftransformer import data, finetune, models, presets
+from tftransformer import data, finetune, models, presets, training
 from tftransformer.tuning.search_space import SEARCHABLE_PARAMETERS, SearchSpace
 from tftransformer.tuning.tuners import _HYPERBAND_PREFIX
 
@@ -276,19 +276,16 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
             dropout=values["dropout"],
             label_names=self.label_names,
         )
-        check = getattr(finetune, "check_strategy_options", None)
-        if check is not None:
-            # The rules of examples/classify.py, so that best.json runs there.
-            check(
+        # The recipe every run applies, so that best.json runs the same way
+        # in a `ClassificationConfig` run.
+        training.apply_strategy(
+            classifier,
+            training.FinetuneConfig(
                 freeze_layers=values["freeze_layers"],
                 layer_decay=values["layer_decay"],
-                lora_rank=values["lora_rank"] or None,
-                num_layers=len(finetune.encoder_layers(classifier)),
-            )
-        if values["lora_rank"]:
-            finetune.apply_lora(classifier, values["lora_rank"])
-        if values["freeze_layers"]:
-            finetune.freeze_layers(classifier, values["freeze_layers"])
+                lora_rank=values["lora_rank"],
+            ),
+        )
         return classifier
 
     def fit(

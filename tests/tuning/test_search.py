@@ -1,13 +1,14 @@
+"""`search_text_classifier` (what `examples/tune.py` calls)."""
+
 import dataclasses
 import json
 
 import pytest
 import tensorflow as tf
 
-from examples import tune
 from tests.tuning.tiny_preset import write_tiny_preset
 from tftransformer.training import ClassificationConfig
-from tftransformer.tuning import load_run_config
+from tftransformer.tuning import SearchConfig, load_run_config, search_text_classifier
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +21,11 @@ TINY = dict(
     max_train_examples=24,
     max_eval_examples=16,
     run_eagerly=True,
-    verbose=0,
 )
+
+
+def search(**kwargs):
+    return search_text_classifier(SearchConfig(**kwargs), verbose=0)
 
 
 def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
@@ -35,7 +39,7 @@ def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
             }
         )
     )
-    result = tune.run(
+    result = search(
         preset=tiny_preset,
         space_file=str(space),
         max_trials=2,
@@ -72,13 +76,13 @@ def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
         evaluate_test=False,
         **TINY,
     )
-    assert tune.run(max_trials=2, **again)["trials"] == result["trials"]
+    assert search(max_trials=2, **again)["trials"] == result["trials"]
     with pytest.raises(ValueError, match="other settings: .*search_space: "):
-        tune.run(**{**again, "space_file": None, "hp": ["learning_rate=1e-3"]})
+        search(**{**again, "space_file": None, "hp": ["learning_rate=1e-3"]})
     with pytest.raises(ValueError, match="data_sha256"):
-        tune.run(**{**again, "max_train_examples": 20})
+        search(**{**again, "max_train_examples": 20})
     with pytest.raises(ValueError, match="epochs: 1 then, 2 now"):
-        tune.run(**{**again, "epochs": 2})
+        search(**{**again, "epochs": 2})
 
 
 @pytest.mark.parametrize(
@@ -95,5 +99,5 @@ def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
 )
 def test_bad_spaces_fail_before_any_trial(tiny_preset, tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        tune.run(preset=tiny_preset, directory=str(tmp_path), **{**TINY, **kwargs})
+        search(preset=tiny_preset, directory=str(tmp_path), **{**TINY, **kwargs})
     assert not (tmp_path / "search").exists()

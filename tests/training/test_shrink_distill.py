@@ -1,3 +1,6 @@
+"""`shrink_classifier` and `distill_classifier` (what `examples/shrink.py`
+and `examples/distill.py` call)."""
+
 import json
 import os
 
@@ -6,28 +9,57 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
-from examples import distill, shrink
+from tftransformer.training import ClassificationConfig
 
 TINY = dict(
     epochs=1,
     batch_size=8,
     max_length=16,  # one padded length: one trace of each step
     max_train_examples=24,
-    max_test_examples=16,
-    timing_rounds=1,
-    verbose=0,
+    max_eval_examples=16,
+    tensorboard=False,
 )
+
+
+def shrink(preset, model_dir, keep_layers=3, keep_heads=8, **kwargs):
+    sizes = {
+        name: kwargs.pop(name)
+        for name in ("importance_batches", "timing_rounds")
+        if name in kwargs
+    }
+    config = ClassificationConfig(preset=preset, model_dir=model_dir, **kwargs)
+    return tft.training.shrink_classifier(
+        config, keep_layers, keep_heads, timing_rounds=1, verbose=0, **sizes
+    )
+
+
+def distill(model_dir, student_layers=3, preset="embedded", teacher=None, **kwargs):
+    options = {
+        name: kwargs.pop(name)
+        for name in ("temperature", "alpha", "compare_labels_only")
+        if name in kwargs
+    }
+    config = ClassificationConfig(preset=preset, model_dir=model_dir, **kwargs)
+    return tft.training.distill_classifier(
+        config,
+        student_layers,
+        teacher=teacher,
+        teacher_epochs=1,
+        timing_rounds=1,
+        verbose=0,
+        **options,
+    )
 
 
 def test_shrink_fine_tunes_a_smaller_preset(tiny_preset, tmp_path):
     # A torn temporary of a killed run: cleared.
     (tmp_path / ".tmp-0123456789ab-full_model.keras").write_text("torn")
-    result = shrink.run(
-        preset=tiny_preset,
+    result = shrink(
+        tiny_preset,
+        str(tmp_path),
         keep_layers=1,
         keep_heads=1,
         importance_batches=2,
-        model_dir=str(tmp_path),
         **TINY,
     )
     full, shrunk = result["models"]["full"], result["models"]["shrunk"]
@@ -77,7 +109,7 @@ def test_shrink_refuses_bad_sizes_before_training(
     tiny_preset, tmp_path, kwargs, message
 ):
     with pytest.raises(ValueError, match=message):
-        shrink.run(preset=tiny_preset, model_dir=str(tmp_path), **{**TINY, **kwargs})
+        shrink(tiny_preset, str(tmp_path), **{**TINY, **kwargs})
     assert not os.listdir(tmp_path)
 
 
@@ -93,12 +125,12 @@ def test_distill_trains_a_student_from_a_saved_teacher(tiny_preset, tmp_path):
     )
     teacher_path = str(tmp_path / "teacher.keras")
     teacher.save(teacher_path)
-    result = distill.run(
-        teacher_path=teacher_path,
+    result = distill(
+        str(tmp_path / "distill"),
         student_layers=1,
+        teacher=keras.saving.load_model(teacher_path),
         temperature=2.0,
         alpha=0.7,
-        model_dir=str(tmp_path / "distill"),
         **TINY,
     )
     models = result["models"]
@@ -143,17 +175,23 @@ def test_distill_trains_a_student_from_a_saved_teacher(tiny_preset, tmp_path):
 def test_distill_fine_tunes_its_own_teacher(tiny_preset, tmp_path):
     # A torn temporary of a killed run: cleared.
     (tmp_path / ".tmp-0123456789ab-student.keras").write_text("torn")
-    result = distill.run(
-        preset=tiny_preset,
+    result = distill(
+        str(tmp_path),
         student_layers=1,
+        preset=tiny_preset,
         compare_labels_only=False,
-        model_dir=str(tmp_path),
         **TINY,
     )
     assert set(result["models"]) == {"teacher", "student"}
     assert result["teacher"]["train_seconds"] > 0
     assert os.path.isfile(result["student_path"])
-    assert sorted(os.listdir(tmp_path)) == ["distill_report.json", "student.keras"]
+    # The teacher's own run directory, beside the student and the report.
+    assert sorted(os.listdir(tmp_path)) == [
+        "distill_report.json",
+        "student.keras",
+        "teacher",
+    ]
+    assert os.path.isfile(tmp_path / "teacher" / "model.keras")
 
 
 def test_distill_refuses_a_teacher_of_other_labels(tiny_preset, tmp_path):
@@ -164,10 +202,10 @@ def test_distill_refuses_a_teacher_of_other_labels(tiny_preset, tmp_path):
     teacher_path = str(tmp_path / "teacher.keras")
     teacher.save(teacher_path)
     with pytest.raises(ValueError, match=r"\['spam', 'ham'\].*\['negative', "):
-        distill.run(
-            teacher_path=teacher_path,
+        distill(
+            str(tmp_path / "distill"),
             student_layers=1,
-            model_dir=str(tmp_path / "distill"),
+            teacher=keras.saving.load_model(teacher_path),
             **TINY,
         )
 
@@ -185,5 +223,5 @@ def test_distill_refuses_bad_settings_before_training(
     tiny_preset, tmp_path, kwargs, message
 ):
     with pytest.raises(ValueError, match=message):
-        distill.run(preset=tiny_preset, model_dir=str(tmp_path), **{**TINY, **kwargs})
+        distill(str(tmp_path), preset=tiny_preset, **{**TINY, **kwargs})
     assert not os.listdir(tmp_path)

@@ -1,0 +1,63 @@
+"""`compare_augmentation` (what `examples/augment_compare.py` calls)."""
+
+import json
+
+import pytest
+
+import tftransformer as tft
+from tftransformer.training import ClassificationConfig
+
+
+def test_tiny_comparison(tiny_preset, tmp_path):
+    config = ClassificationConfig(
+        max_train_examples=12,
+        augment_copies=1,
+        epochs=1,
+        batch_size=8,
+        max_length=16,  # one padded length: one trace of each step
+        max_eval_examples=10,
+        preset=tiny_preset,
+        synonym_source="roget",
+        model_dir=str(tmp_path),
+        tensorboard=False,
+    )
+    summary = tft.training.compare_augmentation(config, verbose=0)
+    results = summary.results
+    assert list(results) == ["baseline", "eda", "baseline_same_steps"]
+    assert [r["train_examples"] for r in results.values()] == [12, 24, 12]
+    assert [r["epochs"] for r in results.values()] == [1, 1, 2]
+    # The schedule lasts exactly the steps run: every batch of the length
+    # buckets counted, at least ceil(12 / 8) = 2 an epoch for the subset.
+    for r in results.values():
+        assert r["steps"] == r["schedule_steps"]
+    baseline, eda, same_steps = results.values()
+    assert baseline["schedule_steps"] >= 2 and eda["schedule_steps"] >= 3
+    assert same_steps["schedule_steps"] == 2 * baseline["schedule_steps"]
+    for r in results.values():
+        assert 0 <= r["accuracy"] <= 1
+    assert summary.test_examples == 10
+    assert len(summary.examples) == 3  # (text, EDA copy) pairs to show
+    with open(tmp_path / "augment_compare.json") as f:
+        written = json.load(f)["results"]
+    assert {k: r["accuracy"] for k, r in written.items()} == pytest.approx(
+        {k: r["accuracy"] for k, r in results.items()}
+    )
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="max_train_examples=0"):
+        tft.training.compare_augmentation(
+            ClassificationConfig(max_train_examples=0, augment_copies=1), verbose=0
+        )
+    with pytest.raises(ValueError, match="augment_copies=0"):
+        tft.training.compare_augmentation(
+            ClassificationConfig(max_train_examples=4, augment_copies=0), verbose=0
+        )
+    with pytest.raises(ValueError, match=r"augment_alpha must be in \[0, 1\]"):
+        tft.training.compare_augmentation(
+            ClassificationConfig(max_train_examples=4, augment_alpha=2.0), verbose=0
+        )
+    with pytest.raises(ValueError, match="seed=-1"):
+        tft.training.compare_augmentation(
+            ClassificationConfig(max_train_examples=4, seed=-1), verbose=0
+        )

@@ -1,0 +1,96 @@
+"""The same classifier trained with and without EDA copies, side by side."""
+
+import dataclasses
+import os
+
+import keras
+
+from tftransformer.training._settings import ConfigError
+from tftransformer.training.augmentation_comparison import AugmentationComparison
+from tftransformer.training.text_classification import train_text_classifier
+
+__all__ = ["compare_augmentation"]
+
+
+def compare_augmentation(config, same_steps=True, verbose=1):
+    """Fine-tunes the config's classifier with and without EDA copies.
+
+    Each run is a `train_text_classifier` run from the pretrained weights
+    with the same seed, in its own `config.model_dir/<name>`, scored on the
+    same test split:
+
+    - `baseline`: the training data alone (`augment_copies=0`);
+    - `eda`: plus `augment_copies` EDA copies of each text;
+    - `baseline_same_steps` (with `same_steps`): the data alone for
+      `(1 + augment_copies) * epochs` epochs, about as many optimizer steps
+      as `eda` takes, so that a gain of `eda` cannot come from more updates
+      alone.
+
+    Args:
+        config: a `ClassificationConfig` with `augment_copies >= 1`.
+        same_steps: whether to add the `baseline_same_steps` run.
+        verbose: 0 or 1.
+
+    Returns:
+        An `AugmentationComparison`; the chief also writes it to
+        `model_dir/augment_compare.json`.
+
+    Example:
+    ```python
+    config = ClassificationConfig(max_train_examples=500, augment_copies=2)
+    print(compare_augmentation(config).format())
+    ```
+    """
+    if config.augment_copies < 1:
+        # 0 copies would make the `eda` run the baseline again.
+        raise ConfigError(
+            "augment_copies must be >= 1 to compare with the baseline. "
+            f"Received: augment_copies={config.augment_copies}"
+        )
+    copies = config.augment_copies
+    runs = [("baseline", 0, config.epochs), ("eda", copies, config.epochs)]
+    if same_steps:
+        # The augmented run's number of steps, up to rounding of the last
+        # batch of each epoch.
+        runs.append(("baseline_same_steps", 0, config.epochs * (1 + copies)))
+    results = {}
+    examples = []
+    for name, augment_copies, epochs in runs:
+        run = train_text_classifier(
+            dataclasses.replace(
+                config,
+                augment_copies=augment_copies,
+                epochs=epochs,
+                model_dir=os.path.join(config.model_dir, name),
+                export_dir=None,
+            ),
+            verbose=verbose,
+        )
+        optimizer = run.model.optimizer
+        report = run.report
+        results[name] = {
+            "train_examples": len(run.train),
+            "epochs": epochs,
+            # Length bucketing makes a few more batches than a count of
+            # examples over the batch size; this is what ran.
+            "steps": int(optimizer.iterations),
+            "schedule_steps": int(optimizer._learning_rate.num_train_steps),
+            "accuracy": report.accuracy,
+            "macro_f1": report.averages["macro"]["f1"],
+            "roc_auc": report.roc_auc_macro,
+            "train_seconds": run.training.train_seconds,
+        }
+        if augment_copies:
+            texts = run.train.texts
+            examples = list(zip(texts[:: 1 + copies][:3], texts[1 :: 1 + copies][:3]))
+        test_examples = len(run.test)
+        chief = run.trainer.chief
+        if verbose and chief:
+            print(f"{name}: test accuracy {report.accuracy:.4f}")
+        keras.backend.clear_session()
+    comparison = AugmentationComparison(
+        config.to_dict(), test_examples, results, examples
+    )
+    if chief:
+        comparison.to_json(os.path.join(config.model_dir, "augment_compare.json"))
+    return comparison

@@ -1,0 +1,226 @@
+"""A fine-tuned classifier distilled into a student with fewer layers."""
+
+import dataclasses
+import os
+import time
+
+import keras
+
+from tftransformer._arguments import check_bool, check_int, is_finite_number
+from tftransformer.data.classification_dataset import make_classification_dataset
+from tftransformer.finetune.losses import classification_loss
+from tftransformer.finetune.optimizers import count_train_steps, create_optimizer
+from tftransformer.finetune.shrink import keep_layers
+from tftransformer.models.distiller import Distiller
+from tftransformer.models.text_classifier import TextClassifier
+from tftransformer.models.text_classifier_preprocessor import (
+    TextClassifierPreprocessor,
+)
+from tftransformer.presets import load_backbone
+from tftransformer.training._compressed_runs import (
+    format_scores,
+    score_models,
+    write_report,
+)
+from tftransformer.training.checkpointing import (
+    atomic_write,
+    remove_temporary_files,
+)
+from tftransformer.training.text_classification import (
+    load_classification_splits,
+    train_text_classifier,
+)
+
+__all__ = ["distill_classifier", "format_distill_report"]
+
+
+def distill_classifier(
+    config,
+    student_layers,
+    teacher=None,
+    temperature=2.0,
+    alpha=0.5,
+    compare_labels_only=True,
+    teacher_epochs=2,
+    timing_rounds=3,
+    verbose=1,
+):
+    """Distills a fine-tuned classifier into a student with fewer layers.
+
+    The teacher is `teacher`, or the config's classifier fine-tuned by a
+    `train_text_classifier` run of `teacher_epochs` epochs in
+    `model_dir/teacher`. The student is the teacher's backbone cut to its
+    first `student_layers` encoder layers
+    (`tftransformer.finetune.keep_layers`) with a new head, trained by
+    `tftransformer.models.Distiller` on `alpha * T^2 * KL(teacher ||
+    student) + (1 - alpha) * cross-entropy` for `config.epochs` epochs with
+    the config's optimizer settings. With `compare_labels_only`, the same
+    student is also trained on the labels alone, so that the effect of the
+    teacher can be told apart from that of the initialization. All models
+    are scored on the test split and their inference speed timed in this
+    process, the models taking turns.
+
+    Args:
+        config: a `ClassificationConfig`.
+        student_layers: int >= 1, fewer than the teacher's layers.
+        teacher: optional fine-tuned `TextClassifier` for the config's data
+            (the same labels).
+        temperature: number > 0, the softmax temperature of the soft targets.
+        alpha: number in [0, 1], the weight of the teacher term.
+        compare_labels_only: whether to train the labels-only student too.
+        teacher_epochs: int >= 1, epochs of the teacher's fine-tuning.
+        timing_rounds: int >= 1, timed passes over the test split per model.
+        verbose: 0 or 1.
+
+    Returns:
+        A dict with `teacher`, `student` and, with `compare_labels_only`,
+        `student_labels_only` (each: `accuracy`, `macro_f1`,
+        `examples_per_second`, `backbone_parameters`, `num_layers`,
+        `num_heads`, `train_seconds`), `speedup` (student over teacher
+        examples/s), `student_path` (`model_dir/student.keras`) and
+        `models`. Also written, without the models, to
+        `model_dir/distill_report.json`.
+    """
+    check_int("student_layers", student_layers, 1)
+    check_int("teacher_epochs", teacher_epochs, 1)
+    check_int("timing_rounds", timing_rounds, 1)
+    check_bool("compare_labels_only", compare_labels_only)
+    # The Distiller checks these too, but only after the teacher trained.
+    if not is_finite_number(temperature) or not temperature > 0:
+        raise ValueError(
+            f"temperature must be a number > 0. Received: temperature={temperature}"
+        )
+    if not is_finite_number(alpha) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1]. Received: alpha={alpha}")
+    config.validate()
+    train, _, test = load_classification_splits(config)
+    labels = [str(label) for label in train.label_vocabulary]
+    if teacher is not None:
+        if not isinstance(teacher, TextClassifier):
+            raise ValueError(
+                "teacher must be a tftransformer TextClassifier. "
+                f"Received: a {type(teacher).__name__}"
+            )
+        if teacher.num_classes != len(labels) or (
+            teacher.label_names is not None and list(teacher.label_names) != labels
+        ):
+            raise ValueError(
+                f"The teacher predicts {teacher.num_classes} classes "
+                f"{teacher.label_names}, the data has {len(labels)}: {labels}."
+            )
+        num_layers = teacher.backbone.num_layers
+    else:
+        backbone, _ = load_backbone(config.preset, sequence_length=config.max_length)
+        num_layers = backbone.num_layers
+        del backbone
+    if student_layers >= num_layers:
+        raise ValueError(
+            f"The student must have fewer layers than the teacher's {num_layers}. "
+            f"Received: student_layers={student_layers}"
+        )
+
+    model_dir = config.model_dir
+    seconds = {"teacher": None}
+    if teacher is None:
+        run = train_text_classifier(
+            dataclasses.replace(
+                config,
+                epochs=teacher_epochs,
+                model_dir=os.path.join(model_dir, "teacher"),
+                export_dir=None,
+            ),
+            verbose=verbose,
+        )
+        teacher, seconds["teacher"] = run.model, run.training.train_seconds
+    tokenizer = teacher.preprocessor.tokenizer
+
+    def dataset(data, shuffle):
+        return make_classification_dataset(
+            list(data.texts),
+            data.labels,
+            tokenizer,
+            batch_size=config.batch_size,
+            max_length=config.max_length,
+            shuffle=shuffle,
+            seed=config.seed,
+        )
+
+    def new_student():
+        # Every student starts from the teacher's first layers and the same
+        # freshly initialized head.
+        keras.utils.set_random_seed(config.seed)
+        return TextClassifier(
+            keep_layers(teacher.backbone, student_layers),
+            num_classes=len(labels),
+            preprocessor=TextClassifierPreprocessor(
+                tokenizer, sequence_length=config.max_length
+            ),
+            pooling=config.pooling,
+            dropout=config.dropout,
+            label_names=labels,
+        )
+
+    def fit(model):
+        train_dataset = dataset(train, True)
+        steps = count_train_steps(train_dataset, config.epochs)
+        model.compile(
+            optimizer=create_optimizer(
+                config.learning_rate,
+                num_train_steps=steps,
+                warmup_fraction=config.warmup_fraction,
+                weight_decay=config.weight_decay,
+            ),
+            loss=classification_loss(config.label_smoothing),
+            metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+        )
+        start = time.perf_counter()
+        model.fit(train_dataset, epochs=config.epochs, verbose=verbose)
+        return time.perf_counter() - start
+
+    if verbose:
+        print(
+            f"Distilling into {student_layers} layers (temperature {temperature}, "
+            f"alpha {alpha})"
+        )
+    models = {"teacher": teacher, "student": new_student()}
+    seconds["student"] = fit(
+        Distiller(teacher, models["student"], temperature=temperature, alpha=alpha)
+    )
+    if compare_labels_only:
+        if verbose:
+            print("Training the same student on the labels alone")
+        models["student_labels_only"] = new_student()
+        seconds["student_labels_only"] = fit(models["student_labels_only"])
+
+    os.makedirs(model_dir, exist_ok=True)
+    remove_temporary_files(model_dir)
+    student_path = os.path.join(model_dir, "student.keras")
+    # Atomic: a kill while saving must not leave a torn student.keras.
+    with atomic_write(student_path) as temporary:
+        models["student"].save(temporary)
+    scores = score_models(models, dataset(test, False), test, timing_rounds, seconds)
+    summary = {
+        "settings": {
+            **config.to_dict(),
+            "student_layers": student_layers,
+            "temperature": temperature,
+            "alpha": alpha,
+            "compare_labels_only": compare_labels_only,
+            "teacher_epochs": teacher_epochs,
+            "timing_rounds": timing_rounds,
+        },
+        **scores,
+        "speedup": scores["student"]["examples_per_second"]
+        / scores["teacher"]["examples_per_second"],
+        "train_examples": len(train),
+        "test_examples": len(test),
+        "student_path": student_path,
+    }
+    write_report(summary, os.path.join(model_dir, "distill_report.json"))
+    return {**summary, "models": models}
+
+
+def format_distill_report(result):
+    """The teacher's and students' scores as a table, then the speedup."""
+    names = [n for n in ("teacher", "student", "student_labels_only") if n in result]
+    return format_scores(result, names, "Student's")

@@ -1,0 +1,174 @@
+"""A whole hyperparameter search of a text classifier, from a `SearchConfig`."""
+
+import json
+import os
+import time
+import warnings
+
+from tftransformer.evaluation import evaluate_classifier
+from tftransformer.finetune import encoder_layers
+from tftransformer.presets import load_backbone
+from tftransformer.training import Trainer, load_classification_splits
+from tftransformer.training.checkpointing import fingerprint
+from tftransformer.tuning.run_config import save_run_config
+from tftransformer.tuning.search_space import DEFAULT_SEARCH_SPACE, SearchSpace
+from tftransformer.tuning.text_classifier_hyper_model import (
+    DEFAULT_HYPERPARAMETERS,
+    TextClassifierHyperModel,
+)
+from tftransformer.tuning.tuners import best_run_config, create_tuner, trial_records
+
+__all__ = ["search_space_of", "search_text_classifier"]
+
+
+def search_space_of(config):
+    """The `SearchSpace` a `SearchConfig` names: its file, its `hp` strings,
+    or `DEFAULT_SEARCH_SPACE`."""
+    if config.space_file:
+        return SearchSpace.from_file(config.space_file)
+    if config.hp:
+        return SearchSpace.from_strings(config.hp)
+    return SearchSpace(DEFAULT_SEARCH_SPACE)
+
+
+def search_text_classifier(config, verbose=1):
+    """Runs (or resumes) a KerasTuner search; returns the trials and the best.
+
+    Each trial fine-tunes the pretrained backbone again with one set of
+    hyperparameters and is scored by its validation accuracy. The search
+    state lives in `config.directory/config.project_name`: the same call
+    again resumes, running only the missing trials; other data, space,
+    epochs, preset or seed are refused (`overwrite` starts afresh). A failed
+    trial is recorded in `failed_trials.json` and the search goes on. The
+    chief writes the best values to `best.json` (a `--config` file of
+    `examples/classify.py`) and the result to `search_report.json`.
+
+    Args:
+        config: a `SearchConfig`.
+        verbose: 0 or 1; only the chief prints.
+
+    Returns:
+        A dict with `tuner`, `trials` (`trial_records`), `best_config` (the
+        values written to `best.json`), `best_config_path`,
+        `best_val_accuracy`, `search_seconds`, `space` and, with
+        `evaluate_test`, `best_test_accuracy` (the best trial's model on the
+        test split); with `compare_default`, `default_val_accuracy` and
+        `default_test_accuracy` of the config's own hyperparameters trained
+        on the same data for the same epochs.
+    """
+    # The strategy first: it configures the devices. Its seed and checks too.
+    trainer = Trainer(config, verbose=verbose)
+    strategy, chief = trainer.strategy, trainer.chief
+    verbose = trainer.verbose
+    space = search_space_of(config)
+    train, validation, test = load_classification_splits(config)
+    labels = list(train.label_vocabulary)
+
+    # The space must fit the backbone: refuse it now, not trial by trial.
+    backbone, _ = load_backbone(config.preset, sequence_length=config.max_length)
+    num_layers = len(encoder_layers(backbone))
+    del backbone
+    if "freeze_layers" in space and space.bounds("freeze_layers")[1] > num_layers:
+        raise ValueError(
+            f"freeze_layers goes up to {space.bounds('freeze_layers')[1]}, but "
+            f"{config.preset!r} has {num_layers} encoder layers. Received: "
+            f"freeze_layers={space.to_dict()['freeze_layers']}"
+        )
+    if verbose:
+        print(
+            f"Data: {len(train)} train, {len(validation)} validation, "
+            f"{len(test)} test; labels {labels}\nSearch space: {space.to_dict()}"
+        )
+
+    hypermodel = TextClassifierHyperModel(
+        space,
+        num_classes=len(labels),
+        preset=config.preset,
+        max_length=config.max_length,
+        # The config's values of the hyperparameters outside the space.
+        fixed_values={name: getattr(config, name) for name in DEFAULT_HYPERPARAMETERS},
+        label_names=labels,
+        seed=config.seed,
+        verbose=0,
+        run_eagerly=config.run_eagerly,
+    )
+    tuner = create_tuner(
+        hypermodel,
+        algorithm=config.algorithm,
+        directory=config.directory,
+        project_name=config.project_name,
+        max_trials=config.max_trials,
+        max_epochs=config.epochs,
+        seed=config.seed,
+        overwrite=config.overwrite,
+        max_consecutive_failed_trials=config.max_consecutive_failed_trials,
+        num_initial_points=config.num_initial_points,
+        distribution_strategy=strategy,
+        # Resuming the project with other data or epochs would rank scores
+        # of different searches together: refused.
+        search_settings={
+            "epochs": config.epochs,
+            "data_sha256": fingerprint(
+                list(train.texts),
+                train.labels,
+                list(validation.texts),
+                validation.labels,
+            ),
+        },
+    )
+    start = time.time()
+    tuner.search(
+        train, validation_data=validation, epochs=config.epochs, verbose=verbose
+    )
+    search_seconds = time.time() - start
+
+    records = trial_records(tuner)
+    best_config = best_run_config(tuner)
+    best_config_path = os.path.join(tuner.project_dir, "best.json")
+    if chief:
+        save_run_config(best_config, best_config_path)
+    result = {
+        "tuner": tuner,
+        "trials": records,
+        "space": space.to_dict(),
+        "best_config": best_config,
+        "best_config_path": best_config_path,
+        "best_val_accuracy": float(tuner.oracle.get_best_trials(1)[0].score),
+        "search_seconds": search_seconds,
+    }
+
+    def test_accuracy(model):
+        report, _ = evaluate_classifier(
+            model, trainer.dataset(test, model), test.labels, labels
+        )
+        return float(report.accuracy)
+
+    if config.evaluate_test:
+        with warnings.catch_warnings():
+            # The trial's checkpoint holds its optimizer, which is not needed.
+            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            best_model = tuner.get_best_models(1)[0]
+        result["best_test_accuracy"] = test_accuracy(best_model)
+    if config.compare_default:
+        fixed = {
+            name: spec["value"]
+            for name, spec in space.to_dict().items()
+            if "value" in spec
+        }
+        default = {**hypermodel.defaults, **fixed}
+        trial_hp = hypermodel.hyperparameters_for(
+            {name: default[name] for name in space.names}
+        )
+        with strategy.scope():
+            model = hypermodel.build(trial_hp)
+        history = hypermodel.fit(
+            trial_hp, model, train, validation_data=validation, epochs=config.epochs
+        )
+        result["default_val_accuracy"] = float(max(history.history["val_accuracy"]))
+        result["default_test_accuracy"] = test_accuracy(model)
+
+    if chief:
+        summary = {k: v for k, v in result.items() if k not in ("tuner", "trials")}
+        with open(os.path.join(tuner.project_dir, "search_report.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+    return result

@@ -1,0 +1,68 @@
+"""The settings of a hyperparameter search over a text classifier."""
+
+import dataclasses
+
+from tftransformer.training import ClassificationConfig, ConfigError, setting
+from tftransformer.tuning.tuners import ALGORITHMS
+
+__all__ = ["SearchConfig"]
+
+
+@dataclasses.dataclass
+class SearchConfig(ClassificationConfig):
+    """`ClassificationConfig` plus the search: its space, algorithm and budget.
+
+    The data, preset, `max_length`, `epochs` (per trial), `seed` and
+    `distribution` fields apply to every trial; the hyperparameters of the
+    space (`--space_file` or `--hp`, else `DEFAULT_SEARCH_SPACE`) are
+    searched, and the config's own values of the others
+    (`DEFAULT_HYPERPARAMETERS`' names) stay fixed.
+
+    Example:
+    ```python
+    config = SearchConfig(hp=["learning_rate=1e-5..1e-3:log"], max_trials=4)
+    ```
+    """
+
+    space_file: str | None = setting(None, "JSON (or YAML) file of the search space.")
+    hp: list[str] = setting(
+        [],
+        "One hyperparameter of the space, repeatable: name=LOW..HIGH, "
+        "name=LOW..HIGH:log, name=A,B,C or name=VALUE.",
+    )
+    algorithm: str = setting("random", "Search algorithm.", choices=ALGORITHMS)
+    max_trials: int = setting(
+        10, "Trials in all, resumed runs included (not Hyperband).", minimum=1
+    )
+    epochs: int = setting(
+        1, "Epochs per trial (Hyperband: the most epochs of a trial).", minimum=1
+    )
+    directory: str = setting("runs/tune", "Results directory.", run_setting=False)
+    project_name: str = setting(
+        "search", "Project folder in --directory.", run_setting=False
+    )
+    overwrite: bool = setting(
+        False, "Start the project afresh instead of resuming it.", run_setting=False
+    )
+    evaluate_test: bool = setting(
+        True, "Evaluate the best trial's model on the test split."
+    )
+    compare_default: bool = setting(
+        False, "Also train the default configuration with the same data and epochs."
+    )
+    max_consecutive_failed_trials: int = setting(
+        3, "Failures in a row that stop the search.", minimum=1
+    )
+    num_initial_points: int | None = setting(
+        None, "Bayesian: random trials before the model.", minimum=1
+    )
+    run_eagerly: bool = setting(False, "Train eagerly, without tracing (debugging).")
+
+    def validate(self):
+        """Checks every field; refuses a space given both ways."""
+        super().validate()
+        if self.space_file and self.hp:
+            raise ConfigError(
+                "Give the search space with space_file or with hp, not both. "
+                f"Received: space_file={self.space_file!r}, hp={self.hp!r}"
+            )
