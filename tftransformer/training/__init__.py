@@ -4,6 +4,9 @@
   run directory, budget), `FinetuneConfig` (plus the pretrained backbone and
   the transfer recipe) and task configs such as `ClassificationConfig`; each
   field defined once with `setting(...)`.
+- Task runs, each a whole `Trainer` run from its config:
+  `train_text_classifier`, `train_token_classifier`, `train_multi_task_model`,
+  `train_long_document_classifiers`.
 - `run(ConfigClass, main)`: the config's fields as absl flags plus
   `--config=FILE.json`, and one clear error line for bad data or settings.
 - `apply_strategy(model, config)`: the transfer recipe every caller uses.
@@ -26,6 +29,18 @@ from tftransformer.training.config_flags import (
 )
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
 from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
+from tftransformer.training.long_document_config import LongDocumentConfig
+from tftransformer.training.long_document_run import LongDocumentRun
+from tftransformer.training.long_documents import (
+    chunk_statistics,
+    train_long_document_classifiers,
+)
+from tftransformer.training.multi_task import (
+    load_multi_task_data,
+    train_multi_task_model,
+)
+from tftransformer.training.multi_task_config import MultiTaskConfig
+from tftransformer.training.multi_task_run import MultiTaskRun
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.training.text_classification import (
@@ -35,6 +50,15 @@ from tftransformer.training.text_classification import (
     train_text_classifier,
 )
 from tftransformer.training.time_budget import TimeBudget
+from tftransformer.training.token_classification import (
+    build_token_classifier,
+    load_tagging_splits,
+    train_token_classifier,
+)
+from tftransformer.training.token_classification_config import (
+    TokenClassificationConfig,
+)
+from tftransformer.training.token_classification_run import TokenClassificationRun
 from tftransformer.training.trainer import Trainer
 from tftransformer.training.training_result import TrainingResult
 from tftransformer.training.training_summary import (
@@ -49,15 +73,23 @@ __all__ = [
     "ConfigError",
     "EpochWeightsCheckpoint",
     "FinetuneConfig",
+    "LongDocumentConfig",
+    "LongDocumentRun",
+    "MultiTaskConfig",
+    "MultiTaskRun",
     "ResumableTraining",
     "StopOnNonFiniteLoss",
     "TimeBudget",
+    "TokenClassificationConfig",
+    "TokenClassificationRun",
     "Trainer",
     "TrainingConfig",
     "TrainingResult",
     "apply_strategy",
     "build_text_classifier",
+    "build_token_classifier",
     "check_run_directory",
+    "chunk_statistics",
     "config_from_flags",
     "cross_validate_classifier",
     "define_flags",
@@ -65,10 +97,15 @@ __all__ = [
     "format_training_summary",
     "load_classification_splits",
     "load_config_file",
+    "load_multi_task_data",
+    "load_tagging_splits",
     "run",
     "setting",
     "strategy_callbacks",
+    "train_long_document_classifiers",
+    "train_multi_task_model",
     "train_text_classifier",
+    "train_token_classifier",
     "training_callbacks",
     "write_training_summary",
 ]
