@@ -126,13 +126,13 @@ def _build(task, config):
     )
 
 
-def _train_single_task(task, config, data, verbose):
+def _train_single_task(task, config, data, strategy, verbose):
     """The same recipe, data and epochs on one task alone, a `Trainer` run in
     `model_dir/single_task_{task}`; returns the model and `TrainingResult`."""
     single = dataclasses.replace(
         config, model_dir=os.path.join(config.model_dir, f"single_task_{task}")
     )
-    trainer = Trainer(single, verbose=verbose)
+    trainer = Trainer(single, strategy=strategy, verbose=verbose)
     with trainer.scope():
         model = _build(task, single)
     tokenizer = model.preprocessor.tokenizer
@@ -275,7 +275,9 @@ def train_multi_task_model(config, verbose=1):
     if config.compare_single_task:
         scores["single_task"] = {}
         for task in model.task_names:
-            single, single_task[task] = _train_single_task(task, config, data, verbose)
+            single, single_task[task] = _train_single_task(
+                task, config, data, trainer.strategy, verbose
+            )
             train_seconds[f"single_task_{task}"] = single_task[task].train_seconds
             scores["single_task"][task] = _score(
                 task, single, data, tokenizer, config, batch_size
