@@ -134,6 +134,14 @@ def test_exclusion_matches_variable_names_not_layer_names():
         (dict(fused="yes"), "fused='yes'"),
         (dict(layer_decay=0.9, fused=False), "layer_decay=0.9, fused=False"),
         (dict(layer_decay=0.9, model=1), "layer_decay=0.9, model=1"),
+        (
+            dict(learning_rate_multipliers={"head/kernel": 3.0}, fused=False),
+            "learning_rate_multipliers need the fused optimizer",
+        ),
+        (
+            dict(learning_rate_multipliers={"head/kernel": -1.0}),
+            "head/kernel",
+        ),
         (dict(learning_rate=float("inf")), "learning_rate=inf"),
         (dict(learning_rate=float("nan")), "learning_rate=nan"),
         (dict(weight_decay=float("nan")), "weight_decay=nan"),
@@ -149,6 +157,13 @@ def test_invalid_arguments_are_rejected(kwargs, message):
     kwargs = {"learning_rate": 1e-3, "num_train_steps": 100, **kwargs}
     with pytest.raises(ValueError, match=message):
         create_optimizer(**kwargs)
+
+
+def test_learning_rate_multipliers_make_a_layerwise_optimizer():
+    optimizer = create_optimizer(
+        1e-3, 10, learning_rate_multipliers={"head/kernel": 3.0}
+    )
+    assert optimizer.learning_rate_multipliers == {"head/kernel": 3.0}
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ def create_optimizer(
     exclude_from_weight_decay=None,
     layer_decay=None,
     model=None,
+    learning_rate_multipliers=None,
     fused=True,
     gradient_accumulation_steps=1,
 ):
@@ -82,6 +83,10 @@ def create_optimizer(
             at the full rate (see `layer_decay_multipliers`). Needs `model`.
         model: the built model to fine-tune; read only with `layer_decay`,
             for its variable paths.
+        learning_rate_multipliers: optional dict mapping variable paths to
+            multipliers >= 0, e.g. a new head's variables at 30 times the
+            rate; they replace `layer_decay`'s for those paths. Needs
+            `fused=True` (`LayerwiseAdamW`).
         fused: bool, whether the Adam update runs as TensorFlow's fused
             kernel (`FusedAdamW`, the same update in one pass over each
             variable) or as Keras' elementwise ops (`keras.optimizers.AdamW`,
@@ -94,7 +99,8 @@ def create_optimizer(
     Returns:
         A `keras.optimizers.AdamW` whose learning rate is a
         `WarmupLinearDecay` schedule: a `FusedAdamW`; with `layer_decay`,
-        its subclass `LayerwiseAdamW` holding the per-variable multipliers;
+        its subclass `LayerwiseAdamW` holding the per-variable multipliers
+        (of `layer_decay` or `learning_rate_multipliers`);
         with `fused=False`, Keras' `AdamW` itself.
 
     Raises:
@@ -171,6 +177,13 @@ def create_optimizer(
                 f"layer_decay={layer_decay!r}, model={model!r}"
             )
         multipliers = layer_decay_multipliers(model, layer_decay)
+    if learning_rate_multipliers:
+        if not fused:
+            raise ValueError(
+                "learning_rate_multipliers need the fused optimizer "
+                "(LayerwiseAdamW). Received: fused=False"
+            )
+        multipliers = {**(multipliers or {}), **learning_rate_multipliers}
     schedule = WarmupLinearDecay(
         peak_learning_rate=learning_rate,
         warmup_steps=warmup_steps,

@@ -186,7 +186,8 @@ class TokenClassifier(
                 metrics would count ignored positions as errors.
             **kwargs: passed to `keras.Model.compile`.
         """
-        if optimizer == "auto":
+        default = isinstance(optimizer, str) and optimizer == "auto"
+        if default:
             optimizer = keras.optimizers.AdamW(5e-5)
         if loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(
@@ -195,6 +196,9 @@ class TokenClassifier(
         if metrics == "auto":
             metrics = [TokenAccuracy()]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        # Set after `FromPreset.compile`, which sees the AdamW made here: a
+        # `Trainer` puts the config's optimizer in place of this default.
+        self.compiled_with_default_optimizer = default
 
     def get_compile_config(self):
         return with_optimizer_variables(self, super().get_compile_config())

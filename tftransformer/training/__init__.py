@@ -9,8 +9,11 @@
   `--config=FILE.json`, and one clear error line for bad data or settings.
 - `apply_strategy(model, config)`: the transfer recipe every caller uses.
 - `Trainer`: a resumable, chief-only, atomically saved `model.fit` run.
-- Whole runs: `train_text_classifier`, `cross_validate_classifier`,
-  `compare_augmentation`, `shrink_classifier`, `distill_classifier`.
+- Whole runs, each a `Trainer` run from its config: `train_text_classifier`,
+  `cross_validate_classifier`, `train_token_classifier`,
+  `train_multi_task_model`, `train_long_document_classifiers`,
+  `compare_augmentation`, `shrink_classifier`, `distill_classifier`,
+  `train_classifier_from_scratch`, `train_causal_lm`, `train_translator`.
 - The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
   `TimeBudget`, ...), for a script that calls `fit` itself.
 """
@@ -45,6 +48,18 @@ from tftransformer.training.from_scratch_config import FromScratchConfig
 from tftransformer.training.language_model import train_causal_lm
 from tftransformer.training.language_model_config import LanguageModelConfig
 from tftransformer.training.language_model_run import LanguageModelRun
+from tftransformer.training.long_document_config import LongDocumentConfig
+from tftransformer.training.long_document_run import LongDocumentRun
+from tftransformer.training.long_documents import (
+    chunk_statistics,
+    train_long_document_classifiers,
+)
+from tftransformer.training.multi_task import (
+    load_multi_task_data,
+    train_multi_task_model,
+)
+from tftransformer.training.multi_task_config import MultiTaskConfig
+from tftransformer.training.multi_task_run import MultiTaskRun
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.shrinking import format_shrink_report, shrink_classifier
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
@@ -55,6 +70,15 @@ from tftransformer.training.text_classification import (
     train_text_classifier,
 )
 from tftransformer.training.time_budget import TimeBudget
+from tftransformer.training.token_classification import (
+    build_token_classifier,
+    load_tagging_splits,
+    train_token_classifier,
+)
+from tftransformer.training.token_classification_config import (
+    TokenClassificationConfig,
+)
+from tftransformer.training.token_classification_run import TokenClassificationRun
 from tftransformer.training.trainer import Trainer
 from tftransformer.training.training_result import TrainingResult
 from tftransformer.training.training_summary import (
@@ -77,9 +101,15 @@ __all__ = [
     "FromScratchConfig",
     "LanguageModelConfig",
     "LanguageModelRun",
+    "LongDocumentConfig",
+    "LongDocumentRun",
+    "MultiTaskConfig",
+    "MultiTaskRun",
     "ResumableTraining",
     "StopOnNonFiniteLoss",
     "TimeBudget",
+    "TokenClassificationConfig",
+    "TokenClassificationRun",
     "Trainer",
     "TrainingConfig",
     "TrainingResult",
@@ -87,7 +117,9 @@ __all__ = [
     "TranslationRun",
     "apply_strategy",
     "build_text_classifier",
+    "build_token_classifier",
     "check_run_directory",
+    "chunk_statistics",
     "compare_augmentation",
     "config_from_flags",
     "cross_validate_classifier",
@@ -99,13 +131,18 @@ __all__ = [
     "format_training_summary",
     "load_classification_splits",
     "load_config_file",
+    "load_multi_task_data",
+    "load_tagging_splits",
     "run",
     "setting",
     "shrink_classifier",
     "strategy_callbacks",
     "train_causal_lm",
     "train_classifier_from_scratch",
+    "train_long_document_classifiers",
+    "train_multi_task_model",
     "train_text_classifier",
+    "train_token_classifier",
     "train_translator",
     "training_callbacks",
     "write_training_summary",

@@ -145,7 +145,8 @@ USER_ERRORS = (
 def run(config_cls, main, argv=None):
     """Runs `main(config)` as a command-line program.
 
-    Defines `config_cls`' flags, parses the command line, builds the config
+    Defines `config_cls`' flags (listed by the script's `--help`), parses
+    the command line, builds the config
     (`--config` applied), and calls `main`. A data or settings error
     (`ConfigError`, `DataError`, `ValueError`, a missing file) prints one
     line, `error: ...`, and exits with status 2; `--traceback` shows the
@@ -162,6 +163,14 @@ def run(config_cls, main, argv=None):
     ```
     """
     define_flags(config_cls)
+    # The script's key flags, so that `--help` lists them (absl lists only
+    # the main module's own flags there, the rest under `--helpfull`).
+    script = (argv or sys.argv)[0]
+    for name in [field.name for field in dataclasses.fields(config_cls)] + [
+        "config",
+        "traceback",
+    ]:
+        flags.FLAGS.register_key_flag_for_module(script, flags.FLAGS[name])
 
     def app_main(args):
         del args

@@ -170,13 +170,15 @@ class Trainer:
         num_train_steps=None,
         loss=None,
         metrics=None,
+        head_layers=None,
         **kwargs,
     ):
         """Applies the recipe and compiles `model` with the config's optimizer.
 
         AdamW with linear warmup and decay over the run's optimizer steps
         (`tftransformer.finetune.create_optimizer`), layer-wise decay with
-        `layer_decay`, loss scaling for float16, gradient accumulation.
+        `layer_decay`, the new head's own peak rate with a config's
+        `head_learning_rate`, loss scaling for float16, gradient accumulation.
 
         Args:
             model: the task model, built in `trainer.scope()`.
@@ -186,6 +188,11 @@ class Trainer:
             num_train_steps: batches of the whole run, for the schedule.
             loss, metrics: passed to `model.compile`; `None` leaves the
                 task's defaults (a keras-hub task's `"auto"`).
+            head_layers: optional layers newly added on the backbone (e.g.
+                `[tagger.output_dense]`); with a config whose
+                `head_learning_rate` is set, their variables train at that
+                peak rate (over layer-wise decay's 1.0), as new layers from
+                random weights often need more than the backbone.
             **kwargs: more `model.compile` arguments.
         """
         config = self.config
@@ -205,6 +212,7 @@ class Trainer:
                 weight_decay=config.weight_decay,
                 layer_decay=getattr(config, "layer_decay", None),
                 model=model,
+                learning_rate_multipliers=_head_multipliers(config, head_layers),
                 gradient_accumulation_steps=config.gradient_accumulation_steps,
             )
             if config.mixed_precision == "float16":
@@ -243,6 +251,8 @@ class Trainer:
         class_weight=None,
         loss=None,
         metrics=None,
+        head_layers=None,
+        evaluation_callbacks=(),
     ):
         """Trains `model` as a resumable run in `config.model_dir`.
 
@@ -267,8 +277,12 @@ class Trainer:
             class_weight: optional dict of class id to loss weight; `None`
                 with a config whose `class_weighting` is set weights classes
                 by inverse frequency.
-            loss, metrics: for the compile here; `None` keeps the task's
-                defaults.
+            loss, metrics, head_layers: for the compile here (see
+                `compile`); `None` keeps the task's defaults.
+            evaluation_callbacks: callbacks that add scores to each epoch's
+                logs (e.g. `EntityF1Callback`'s `val_entity_f1`); they run
+                before the trainer's, so that early stopping and the best
+                checkpoint can watch what they add (`config.monitor`).
 
         Returns:
             A `TrainingResult`.
@@ -328,6 +342,7 @@ class Trainer:
                 ),
                 loss=loss,
                 metrics=metrics,
+                head_layers=head_layers,
             )
         strategy_name = self.apply_strategy(model)
         summary = describe_training(model, model.optimizer, strategy_name)
@@ -344,7 +359,7 @@ class Trainer:
             # Each epoch's dataset is already in its (seed, epoch) order.
             shuffle=False,
             class_weight=class_weight,
-            callbacks=run_callbacks + list(callbacks),
+            callbacks=list(evaluation_callbacks) + run_callbacks + list(callbacks),
             verbose=self.verbose,
         )
         model_path = self._save(model)
@@ -377,6 +392,18 @@ class Trainer:
         save_model_file(model, os.path.join(out_dir, "model.keras"))
         distribute.cleanup_write_dir(model_dir, self.strategy)
         return os.path.join(model_dir, "model.keras")
+
+
+def _head_multipliers(config, head_layers):
+    """Variable path to `head_learning_rate / learning_rate` for the head."""
+    head_rate = getattr(config, "head_learning_rate", None)
+    if not head_layers or head_rate is None or head_rate == config.learning_rate:
+        return None
+    return {
+        variable.path: head_rate / config.learning_rate
+        for layer in head_layers
+        for variable in layer.weights
+    }
 
 
 def _check_model_dir(model_dir):

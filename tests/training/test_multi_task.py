@@ -1,13 +1,25 @@
+"""Multi-task runs through the library: `MultiTaskConfig` and
+`train_multi_task_model` (what `examples/multitask.py` calls)."""
+
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
-from examples import multitask
+import tftransformer as tft
 from tests.examples.interruptions import STALE_TEMPORARY_FILE
 from tftransformer.models import MultiTaskModel
+from tftransformer.training import MultiTaskConfig
+
+
+def run_multi_task(**settings):
+    """`train_multi_task_model` on `MultiTaskConfig(**settings)`."""
+    return tft.training.train_multi_task_model(MultiTaskConfig(**settings), verbose=0)
+
 
 TINY = dict(
     max_sentiment_examples=24,
@@ -17,7 +29,6 @@ TINY = dict(
     epochs=1,
     batch_size=8,
     max_length=32,
-    verbose=0,
 )
 
 
@@ -26,14 +37,14 @@ def test_run_writes_scores_for_both_setups(tiny_preset, tmp_path):
     model_dir.mkdir()
     # Left by a run killed while saving model.keras.
     (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
-    result = multitask.run(
+    result = run_multi_task(
         preset=tiny_preset,
         model_dir=str(model_dir),
         rule="temperature",
         ner_loss_weight=2.0,
         **TINY,
     )
-    scores = result["scores"]
+    scores = result.scores
     assert set(scores) == {"multi_task", "single_task"}
     for kind in scores:
         assert scores[kind]["sentiment"]["examples"] == 16
@@ -49,7 +60,7 @@ def test_run_writes_scores_for_both_setups(tiny_preset, tmp_path):
         "val_sentiment_loss",
         "val_ner_loss",
     ):
-        assert name in result["history"], name
+        assert name in result.training.history, name
 
     with open(model_dir / "report.json") as f:
         report = json.load(f)
@@ -60,12 +71,14 @@ def test_run_writes_scores_for_both_setups(tiny_preset, tmp_path):
     assert report["sampling_probabilities"] == {"sentiment": 0.5, "ner": 0.5}
 
     assert not list(model_dir.glob(".tmp-*"))
-    reloaded = keras.saving.load_model(result["model_path"])
+    reloaded = keras.saving.load_model(result.training.model_path)
     assert isinstance(reloaded, MultiTaskModel)
-    assert reloaded._loss_weights == {"sentiment": 1.0, "ner": 2.0}
+    # model.keras holds no training state (the Trainer's resume checkpoint
+    # does): the loss weights are the trained model's.
+    assert result.model._loss_weights == {"sentiment": 1.0, "ner": 2.0}
     x = reloaded.head_model("sentiment").preprocessor(["a fine film"])
     np.testing.assert_allclose(
-        reloaded(x)["sentiment"], result["model"](x)["sentiment"], atol=1e-5
+        reloaded(x)["sentiment"], result.model(x)["sentiment"], atol=1e-5
     )
 
 
@@ -83,20 +96,30 @@ def test_run_writes_scores_for_both_setups(tiny_preset, tmp_path):
             "sentiment_loss_weight=0.0, ner_loss_weight=0",
         ),
         ({"seed": -1}, "seed=-1"),
+        ({"extra_blocks": 1}, "Received: extra_blocks=1"),
     ],
 )
 def test_bad_flags_are_refused_before_loading(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        multitask.run(preset="no/such/preset", model_dir=str(tmp_path), **kwargs)
+        run_multi_task(preset="no/such/preset", model_dir=str(tmp_path), **kwargs)
     assert not os.listdir(tmp_path)
 
 
 def test_export_dir_that_is_a_file_is_refused_before_loading(tmp_path):
+    # One real process: the script checks --export_dir before training.
     (tmp_path / "serving").write_text("")
-    with pytest.raises(ValueError, match="export_dir must be a directory"):
-        multitask.run(
-            preset="no/such/preset",
-            model_dir=str(tmp_path / "run"),
-            export_dir=str(tmp_path / "serving"),
-        )
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "examples/multitask.py",
+            "--preset=no/such/preset",
+            f"--model_dir={tmp_path / 'run'}",
+            f"--export_dir={tmp_path / 'serving'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 2, completed.stderr[-2000:]
+    assert "export_dir must be a directory" in completed.stderr
     assert not (tmp_path / "run").exists()

@@ -1,4 +1,6 @@
-import functools
+"""Token classification (NER) through the library: `TokenClassificationConfig`,
+`train_token_classifier` and its flags (what `examples/ner.py` calls)."""
+
 import json
 import os
 
@@ -8,7 +10,7 @@ import pytest
 import tensorflow as tf
 from absl import flags as absl_flags
 
-from examples import ner
+import tftransformer as tft
 from tests.examples.interruptions import (
     STALE_TEMPORARY_FILE,
     final_checkpoint,
@@ -24,9 +26,16 @@ from tftransformer.finetune import (
     lora_variables,
 )
 from tftransformer.presets import load_backbone
+from tftransformer.training import ConfigError, TokenClassificationConfig
 from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
+
+
+def run_ner(**settings):
+    """`train_token_classifier` on `TokenClassificationConfig(**settings)`."""
+    config = TokenClassificationConfig(**settings)
+    return tft.training.train_token_classifier(config, verbose=0)
 
 
 def write_conll(path, data):
@@ -38,7 +47,7 @@ def write_conll(path, data):
 
 
 # max_length 16: every batch is padded to 16, one traced train step.
-TINY = dict(epochs=1, batch_size=8, max_length=16, verbose=0, learning_rate=1e-3)
+TINY = dict(epochs=1, batch_size=8, max_length=16, learning_rate=1e-3)
 
 
 def test_run_on_user_conll_files(tiny_preset, tmp_path):
@@ -53,7 +62,7 @@ def test_run_on_user_conll_files(tiny_preset, tmp_path):
     model_dir.mkdir()
     # Left by a run killed while saving model.keras.
     (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
-    result = ner.run(
+    result = run_ner(
         preset=tiny_preset,
         train_file=files["train"],
         validation_file=files["validation"],
@@ -61,12 +70,12 @@ def test_run_on_user_conll_files(tiny_preset, tmp_path):
         model_dir=str(model_dir),
         **TINY,
     )
-    report = result["report"]
+    report = result.report
     test = splits["test"]
     assert report.num_sentences == 12
     assert report.num_words == test.num_words
     assert report.micro["support"] == sum(len(extract_entities(t)) for t in test.tags)
-    assert "val_entity_f1" in result["history"]
+    assert "val_entity_f1" in result.training.history
     for name in ["model.keras", "report.json", "history.json", "predictions.jsonl"]:
         assert (model_dir / name).stat().st_size > 0, name
     assert not list(model_dir.glob(".tmp-*"))
@@ -77,14 +86,14 @@ def test_run_on_user_conll_files(tiny_preset, tmp_path):
     with open(model_dir / "predictions.jsonl") as f:
         records = [json.loads(line) for line in f]
     assert [r["tokens"] for r in records] == [list(w) for w in test.words]
-    assert [r["predicted"] for r in records] == result["predictions"]
+    assert [r["predicted"] for r in records] == result.predictions
 
     # The saved model reloads without custom_objects and tags the same.
-    reloaded = keras.saving.load_model(result["model_path"])
+    reloaded = keras.saving.load_model(result.training.model_path)
     # One vocabulary for all files: test types unseen in training included.
     all_tags = [t for split in splits.values() for t in split.tags]
     assert reloaded.tag_names == list(build_tag_vocabulary(all_tags))
-    assert predict_tags(reloaded, test.words)["tags"] == result["predictions"]
+    assert predict_tags(reloaded, test.words)["tags"] == result.predictions
 
 
 def test_run_holds_out_validation_from_a_jsonl_train_file(tiny_preset, tmp_path):
@@ -93,7 +102,7 @@ def test_run_holds_out_validation_from_a_jsonl_train_file(tiny_preset, tmp_path)
     with open(path, "w", encoding="utf-8") as f:
         for words, tags in zip(data.words, data.tags):
             f.write(json.dumps({"tokens": words, "tags": tags}) + "\n")
-    result = ner.run(
+    result = run_ner(
         preset=tiny_preset,
         train_file=str(path),
         model_dir=str(tmp_path / "run"),
@@ -101,23 +110,25 @@ def test_run_holds_out_validation_from_a_jsonl_train_file(tiny_preset, tmp_path)
         **TINY,
     )
     # 10% of 20 sentences held out, and used as the test data too.
-    assert result["report"].num_sentences == 2
+    assert result.report.num_sentences == 2
 
 
 def test_run_checks_its_arguments(tmp_path):
     with pytest.raises(ValueError, match="need a train_file"):
-        ner.run(validation_file="dev.txt", model_dir=str(tmp_path))
-    with pytest.raises(ValueError, match="epochs must be positive"):
-        ner.run(epochs=0, model_dir=str(tmp_path))
-    with pytest.raises(ValueError, match="max_length must be an integer >= 2"):
-        ner.run(max_length=1, model_dir=str(tmp_path))
+        run_ner(validation_file="dev.txt", model_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="epochs must be >= 1. Received: epochs=0"):
+        run_ner(epochs=0, model_dir=str(tmp_path))
+    with pytest.raises(
+        ValueError, match="max_length must be >= 2. Received: max_length=1"
+    ):
+        run_ner(max_length=1, model_dir=str(tmp_path))
     # Before the data loads (a missing file would fail first).
     with pytest.raises(ValueError, match="max_train_examples=-5"):
-        ner.run(
+        run_ner(
             train_file="missing.txt", max_train_examples=-5, model_dir=str(tmp_path)
         )
     with pytest.raises(ValueError, match="seed=-1"):
-        ner.run(seed=-1, model_dir=str(tmp_path))
+        run_ner(seed=-1, model_dir=str(tmp_path))
     assert not any(tmp_path.iterdir())
 
 
@@ -131,7 +142,7 @@ def test_run_refuses_a_directory_holding_another_runs_checkpoint(
         {"run_config": {"learning_rate": 5e-5}},
     )
     with pytest.raises(ValueError, match="learning_rate: 5e-05 then, 0.001 now"):
-        ner.run(
+        run_ner(
             preset=tiny_preset,
             model_dir=str(tmp_path / "run"),
             **tiny_conll_files,
@@ -190,32 +201,33 @@ def _num_tags(files):
 
 def _check_freeze_backbone(result, preset_weights, files):
     # A new encoder block between the frozen backbone and the head trains.
-    assert result["summary"]["trainable_layers"] == ["extra_block_0", "tag_logits"]
-    assert _unchanged_layers(result["model"], preset_weights) == _layers(preset_weights)
+    assert result.training.summary["trainable_layers"] == [
+        "extra_block_0",
+        "tag_logits",
+    ]
+    assert _unchanged_layers(result.model, preset_weights) == _layers(preset_weights)
     # Built inside the strategy's scope.
-    assert isinstance(
-        result["model"].distribute_strategy, tf.distribute.OneDeviceStrategy
-    )
+    assert isinstance(result.model.distribute_strategy, tf.distribute.OneDeviceStrategy)
 
 
 def _check_gradual_unfreeze(result, preset_weights, files):
     # One step per unfreezing, two steps: the head, then layer 1 (with the
     # pooler) joins; layer 0 and the embeddings never train.
-    unchanged = _unchanged_layers(result["model"], preset_weights)
+    unchanged = _unchanged_layers(result.model, preset_weights)
     assert set(EMBEDDINGS + ["transformer_layer_0"]) <= unchanged
     assert "transformer_layer_1" not in unchanged
-    assert "transformer_layer_1" not in frozen_layer_names(result["model"])
-    assert "token_embedding" in frozen_layer_names(result["model"])
+    assert "transformer_layer_1" not in frozen_layer_names(result.model)
+    assert "token_embedding" in frozen_layer_names(result.model)
 
 
 def _check_layer_decay(result, preset_weights, files):
     # Head 3e-3 / 1e-3; layer 1 of 2: 0.5; layer 0: 0.25; embeddings
     # 0.5 ** 3. BERT's pooler, unread by the tagger, does not train.
-    groups = result["summary"]["learning_rate_groups"]
+    groups = result.training.summary["learning_rate_groups"]
     assert [g["multiplier"] for g in groups] == pytest.approx([3.0, 0.5, 0.25, 0.125])
     assert groups[0]["layers"] == ["tag_logits"]
     assert groups[-1]["layers"] == EMBEDDINGS
-    backbone = result["model"].backbone
+    backbone = result.model.backbone
     assert backbone.compute_dtype == "bfloat16"
     assert all(v.dtype == "float32" for v in backbone.weights)
 
@@ -225,15 +237,15 @@ def _check_lora_and_head_warmup(result, preset_weights, files):
     num_tags = _num_tags(files)
     adapters = 2 * 2 * (16 * 2 * 2 + 2 * 8)
     head = 16 * num_tags + num_tags
-    assert result["summary"]["trainable_parameters"] == adapters + head
-    model = result["model"]
+    assert result.training.summary["trainable_parameters"] == adapters + head
+    model = result.model
     assert _unchanged_layers(model, preset_weights) == _layers(preset_weights)
     # The warmup outlasts the run: the adapters never trained, so every B
     # is still zero, and they are trainable again at the end.
     lora = lora_variables(model)
     assert all(not np.any(v.numpy()) for v in lora if v.path.endswith("_b"))
     assert {v.path for v in lora} <= {v.path for v in model.trainable_variables}
-    model_dir = os.path.dirname(result["model_path"])
+    model_dir = os.path.dirname(result.training.model_path)
     assert os.path.getsize(os.path.join(model_dir, "adapters.lora.h5")) > 0
 
 
@@ -265,45 +277,31 @@ def _check_lora_and_head_warmup(result, preset_weights, files):
 def test_each_strategy_flag_reaches_the_tagger(
     options, check, tiny_preset, preset_weights, tiny_conll_files, tmp_path
 ):
-    result = ner.run(
+    result = run_ner(
         preset=tiny_preset,
         model_dir=str(tmp_path),
         **tiny_conll_files,
         **{**TINY, **options},
     )
-    assert np.isfinite(result["history"]["loss"]).all()
+    assert np.isfinite(result.training.history["loss"]).all()
     with open(tmp_path / "training_summary.json") as f:
-        assert json.load(f) == result["summary"]
+        assert json.load(f) == result.training.summary
     check(result, preset_weights, tiny_conll_files)
 
 
 def test_senseless_combination_is_refused_before_anything_is_written(tmp_path):
     model_dir = tmp_path / "run"
     with pytest.raises(ValueError, match="lora_rank=2, freeze_layers=1"):
-        ner.run(lora_rank=2, freeze_layers=1, model_dir=str(model_dir), **TINY)
+        run_ner(lora_rank=2, freeze_layers=1, model_dir=str(model_dir), **TINY)
     assert not model_dir.exists()
 
 
-class _FreshFlags:
-    """absl's `flags` module, defining into a FlagValues of its own, so
-    that a test defines a script's flags without touching the global ones."""
-
-    def __init__(self):
-        self.values = absl_flags.FlagValues()
-        self.FLAGS = self.values
-
-    def __getattr__(self, name):
-        return functools.partial(getattr(absl_flags, name), flag_values=self.values)
-
-
-def test_command_line_refuses_a_senseless_combination(tmp_path, monkeypatch):
-    fresh = _FreshFlags()
-    monkeypatch.setattr(ner, "flags", fresh)
-    ner.define_flags()
+def test_command_line_refuses_a_senseless_combination(tmp_path):
+    # The flags `tft.training.run` defines for the config; the config refuses.
+    values = absl_flags.FlagValues()
+    tft.training.define_flags(TokenClassificationConfig, values)
     argv = ["ner.py", "--freeze_backbone", "--gradual_unfreeze"]
-    fresh.values([*argv, f"--model_dir={tmp_path / 'run'}"])
-    monkeypatch.setattr(ner, "FLAGS", fresh.values)
-    # main() reads a flag for every parameter of run(), and run() refuses.
-    with pytest.raises(ValueError, match="freeze_backbone=True, gradual_unfreeze"):
-        ner.main(argv)
+    values([*argv, f"--model_dir={tmp_path / 'run'}"])
+    with pytest.raises(ConfigError, match="freeze_backbone=True, gradual_unfreeze"):
+        tft.training.config_from_flags(TokenClassificationConfig, values)
     assert not (tmp_path / "run").exists()

@@ -1,0 +1,169 @@
+"""Token classification (NER) runs from a `TokenClassificationConfig`."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+from tftransformer.data.tagging import (
+    build_tag_vocabulary,
+    load_tagging_file,
+    make_tagging_dataset,
+)
+from tftransformer.data.wnut import load_wnut16
+from tftransformer.evaluation.entity_f1_callback import EntityF1Callback
+from tftransformer.evaluation.tagging_predictions import evaluate_tagger
+from tftransformer.models.token_classifier import TokenClassifier
+from tftransformer.training.checkpointing import atomic_write, epoch_seed, fingerprint
+from tftransformer.training.token_classification_run import TokenClassificationRun
+from tftransformer.training.trainer import Trainer
+
+__all__ = [
+    "build_token_classifier",
+    "load_tagging_splits",
+    "train_token_classifier",
+]
+
+
+def load_tagging_splits(config):
+    """The train, validation and test data a `TokenClassificationConfig` names.
+
+    Without `train_file`, the embedded WNUT-16 splits. With it, the file
+    (CoNLL-style or JSONL) and `validation_file` (default: a seeded 10% of
+    the training sentences held out) and `test_file` (default: the
+    validation data). All three share one tag vocabulary: a type seen only
+    in evaluation data gets output ids too (never trained, so its entities
+    count as missed). `max_train_examples` draws a seeded subset.
+
+    Returns:
+        `(train, validation, test)`, each a `TaggingData`.
+
+    Raises:
+        ValueError: `validation_file` or `test_file` without `train_file`,
+            or a train file of one sentence and no `validation_file`.
+    """
+    if config.train_file is None:
+        if config.validation_file or config.test_file:
+            raise ValueError(
+                "validation_file and test_file need a train_file. Received: "
+                f"validation_file={config.validation_file!r}, "
+                f"test_file={config.test_file!r}"
+            )
+        splits = [load_wnut16(s) for s in ("train", "validation", "test")]
+    else:
+        train = load_tagging_file(config.train_file)
+        if config.validation_file:
+            validation = load_tagging_file(config.validation_file)
+        else:
+            if len(train) < 2:
+                raise ValueError(
+                    f"{config.train_file} has {len(train)} sentence; holding out "
+                    "validation data needs at least 2. Pass --validation_file."
+                )
+            order = np.random.default_rng(config.seed).permutation(len(train))
+            held_out = max(1, len(train) // 10)
+            validation = train.take(np.sort(order[:held_out]))
+            train = train.take(np.sort(order[held_out:]))
+        test = load_tagging_file(config.test_file) if config.test_file else validation
+        vocabulary = build_tag_vocabulary(train.tags + validation.tags + test.tags)
+        splits = [
+            dataclasses.replace(split, tag_vocabulary=vocabulary)
+            for split in (train, validation, test)
+        ]
+    if config.max_train_examples is not None:
+        splits[0] = splits[0].sample(config.max_train_examples, config.seed)
+    return tuple(splits)
+
+
+def tagging_dataset(data, tokenizer, config, batch_size, epoch=None):
+    """Batches of `TaggingData`; training data (an `epoch`) is shuffled by
+    `(config.seed, epoch)` alone, so a resumed epoch sees the batches the
+    interrupted one saw."""
+    return make_tagging_dataset(
+        data.words,
+        data.tag_ids,
+        tokenizer,
+        batch_size=batch_size,
+        max_length=config.max_length,
+        shuffle=epoch is not None,
+        seed=epoch_seed(config.seed, epoch or 0),
+    )
+
+
+def build_token_classifier(config, tag_names):
+    """The `TokenClassifier` a `TokenClassificationConfig` describes.
+
+    Build it in `trainer.scope()`.
+    """
+    return TokenClassifier.from_preset(
+        config.preset,
+        num_tags=len(tag_names),
+        sequence_length=config.max_length,
+        dtype=config.dtype,
+        dropout=config.dropout,
+        num_extra_blocks=config.extra_blocks,
+        tag_names=list(tag_names),
+    )
+
+
+def train_token_classifier(config, verbose=1):
+    """Fine-tunes, evaluates and reports a token classifier, as a `Trainer` run.
+
+    Loads the config's data (`load_tagging_splits`), builds the tagger on
+    its preset, trains it in `config.model_dir` (resumable, refusing another
+    run's directory; early stopping on the validation entity micro-F1; the
+    head at `head_learning_rate`), tags the test split, and has the chief
+    write `report.json` (the `EntityReport`) and `predictions.jsonl` (one
+    `{"tokens", "tags", "predicted"}` record per test sentence).
+
+    Args:
+        config: a `TokenClassificationConfig`.
+        verbose: 0 or 1; only the chief prints.
+
+    Returns:
+        A `TokenClassificationRun`.
+
+    Example:
+    ```python
+    run = train_token_classifier(TokenClassificationConfig(epochs=1))
+    print(run.report.format())
+    ```
+    """
+    trainer = Trainer(config, verbose=verbose)
+    train, validation, test = load_tagging_splits(config)
+    tags = train.tag_vocabulary
+    if trainer.verbose:
+        print(
+            f"Data: {len(train)} train ({train.source}), {len(validation)} "
+            f"validation, {len(test)} test sentences; {len(tags)} tags, "
+            f"entity types {list(train.entity_types)}"
+        )
+    with trainer.scope():
+        tagger = build_token_classifier(config, tags)
+    batch_size = trainer.global_batch_size
+    tokenizer = tagger.preprocessor.tokenizer
+    training = trainer.fit(
+        tagger,
+        lambda epoch: tagging_dataset(train, tokenizer, config, batch_size, epoch),
+        tagging_dataset(validation, tokenizer, config, batch_size),
+        label_names=list(tags),
+        run_config={
+            "data_sha256": fingerprint(
+                train.words, train.tags, validation.words, validation.tags
+            )
+        },
+        head_layers=[tagger.output_dense],
+        evaluation_callbacks=[EntityF1Callback(validation, batch_size)],
+    )
+    report, predicted = evaluate_tagger(tagger, test, batch_size=batch_size)
+    if trainer.chief:
+        report.to_json(os.path.join(config.model_dir, "report.json"))
+        with atomic_write(os.path.join(config.model_dir, "predictions.jsonl")) as temp:
+            with open(temp, "w", encoding="utf-8") as f:
+                for words, true_tags, tags_out in zip(test.words, test.tags, predicted):
+                    record = {"tokens": words, "tags": true_tags, "predicted": tags_out}
+                    f.write(json.dumps(record) + "\n")
+    return TokenClassificationRun(
+        tagger, training, report, predicted, train, validation, test, trainer
+    )
