@@ -128,15 +128,42 @@ def export_for_serving(
         label_names = getattr(model, "label_names", None)
     # Checked again by the serving module, but before any work here.
     label_names = check_text_classifier(model, label_names)
-    warmup_requests = _warmup_requests(warmup_texts, text_pair)
+    warmup_requests = classifier_warmup_requests(warmup_texts, text_pair)
     final_path = version_path(path, version, overwrite)
-    if model_name is None:
-        model_name = os.path.basename(os.path.abspath(os.fspath(path)))
+    model_name = model_name or default_model_name(path)
 
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
     module = TextClassifierServingModule(
         copy, preprocessor, label_names, text_pair=text_pair
     )
+    save_classifier_module(
+        module, label_names, final_path, overwrite, warmup_requests, model_name
+    )
+    return final_path
+
+
+def default_model_name(path):
+    """The last component of a model base path, TF Serving's model name."""
+    return os.path.basename(os.path.abspath(os.fspath(path)))
+
+
+def save_classifier_module(
+    module, label_names, final_path, overwrite, warmup_requests, model_name
+):
+    """Writes a `TextClassifierServingModule` as the version `final_path`.
+
+    The SavedModel with its `serving_default` signature, `assets/labels.txt`
+    and the warmup requests, published atomically (`publish_directory`).
+
+    Args:
+        module: the `TextClassifierServingModule`.
+        label_names: list of str, written to `labels.txt`.
+        final_path: the version directory, from `version_path`.
+        overwrite: bool, whether an existing `final_path` is replaced.
+        warmup_requests: list of request input dicts (see
+            `classifier_warmup_requests`), possibly empty.
+        model_name: str, the model name in the warmup requests.
+    """
     with (
         tempfile.TemporaryDirectory() as tmp,
         publish_directory(final_path, overwrite) as out,
@@ -153,10 +180,9 @@ def export_for_serving(
         )
         if warmup_requests:
             write_warmup_requests(out, warmup_requests, model_name, SIGNATURE_NAME)
-    return final_path
 
 
-def _warmup_requests(warmup_texts, text_pair):
+def classifier_warmup_requests(warmup_texts, text_pair=False):
     """Turns example texts into request input dicts: each alone, then all."""
     if warmup_texts is None:
         return []

@@ -10,7 +10,8 @@
 - `apply_strategy(model, config)`: the transfer recipe every caller uses.
 - `Trainer`: a resumable, chief-only, atomically saved `model.fit` run.
 - Whole runs: `train_text_classifier`, `cross_validate_classifier`,
-  `compare_augmentation`, `shrink_classifier`, `distill_classifier`.
+  `compare_augmentation`, `shrink_classifier`, `distill_classifier`,
+  `train_few_shot_classifier`.
 - The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
   `TimeBudget`, ...), for a script that calls `fit` itself.
 """
@@ -34,6 +35,12 @@ from tftransformer.training.distillation import (
     format_distill_report,
 )
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
+from tftransformer.training.few_shot import (
+    train_few_shot_classifier,
+    train_logistic_head,
+)
+from tftransformer.training.few_shot_config import FewShotConfig
+from tftransformer.training.few_shot_run import FewShotRun
 from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
 from tftransformer.training.from_scratch_classification import (
     train_classifier_from_scratch,
@@ -72,6 +79,8 @@ __all__ = [
     "ClassificationRun",
     "ConfigError",
     "EpochWeightsCheckpoint",
+    "FewShotConfig",
+    "FewShotRun",
     "FinetuneConfig",
     "FromScratchClassificationConfig",
     "FromScratchConfig",
@@ -105,6 +114,8 @@ __all__ = [
     "strategy_callbacks",
     "train_causal_lm",
     "train_classifier_from_scratch",
+    "train_few_shot_classifier",
+    "train_logistic_head",
     "train_text_classifier",
     "train_translator",
     "training_callbacks",
