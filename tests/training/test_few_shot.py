@@ -126,18 +126,6 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
         assert f.read().splitlines() == list(LABELS)
 
 
-def test_sample_per_class_draws_each_label():
-    data = labelled(TEXTS)
-    few = data.sample_per_class(2, seed=3)
-    assert list(np.bincount(few.labels)) == [2, 2]
-    assert set(few.texts) <= set(data.texts)
-    assert few.texts == data.sample_per_class(2, seed=3).texts
-    # A label with fewer examples keeps them all.
-    assert len(data.sample_per_class(50)) == len(data)
-    with pytest.raises(ValueError, match="Received: examples_per_class=0"):
-        data.sample_per_class(0)
-
-
 def test_bad_inputs_are_named(tiny_preset, tmp_path):
     with pytest.raises(ValueError, match=r"embeddings of shape \(3, 4\)"):
         tft.training.train_logistic_head(np.zeros((3, 4)), [0, 1], 2)

@@ -128,8 +128,8 @@ class TextClassificationData:
     def sample_per_class(self, examples_per_class, seed=0):
         """Returns a seeded random subset of `examples_per_class` of each label.
 
-        A label with fewer examples keeps all of them. The examples stay in
-        file order.
+        A label with fewer examples keeps all of them. The examples come
+        grouped by label id, each label's in seeded random order.
 
         Args:
             examples_per_class: int > 0.
@@ -155,7 +155,7 @@ class TextClassificationData:
             rng.permutation(np.flatnonzero(self.labels == label))[:examples_per_class]
             for label in range(self.num_classes)
         ]
-        return self.take(np.sort(np.concatenate(keep)))
+        return self.take(np.concatenate(keep))
 
     def concatenate(self, other):
         """Returns these examples followed by `other`'s.
