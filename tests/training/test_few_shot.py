@@ -143,3 +143,9 @@ def test_bad_inputs_are_named(tiny_preset, tmp_path):
     head = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match=r"16-dim embeddings. Received .*\(None, 5\)"):
         tft.export.export_few_shot_classifier(embedder, head, tmp_path / "serving")
+    head = keras.Sequential([keras.Input((16,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="non-empty string. Received: ''"):
+        tft.export.export_few_shot_classifier(
+            embedder, head, tmp_path / "serving", model_name=""
+        )
+    assert not (tmp_path / "serving").exists()

@@ -6,8 +6,8 @@ from tftransformer.export.inference_copy import float32_inference_copy
 from tftransformer.export.model_versions import version_path
 from tftransformer.export.text_classifier_export import (
     classifier_warmup_requests,
-    default_model_name,
     save_classifier_module,
+    serving_model_name,
 )
 from tftransformer.export.text_classifier_serving_module import (
     TextClassifierServingModule,
@@ -89,6 +89,7 @@ def export_few_shot_classifier(
         )
     if not isinstance(overwrite, bool):
         raise ValueError(f"`overwrite` must be a bool. Received: {overwrite!r}")
+    model_name = serving_model_name(path, model_name)
     warmup_requests = classifier_warmup_requests(warmup_texts)
     final_path = version_path(path, version, overwrite)
 
@@ -104,6 +105,6 @@ def export_few_shot_classifier(
         final_path,
         overwrite,
         warmup_requests,
-        model_name or default_model_name(path),
+        model_name,
     )
     return final_path

@@ -115,10 +115,7 @@ def export_for_serving(
     ):
         if not isinstance(value, bool):
             raise ValueError(f"`{name}` must be a bool. Received: {name}={value!r}")
-    if model_name is not None and not (isinstance(model_name, str) and model_name):
-        raise ValueError(
-            f"`model_name` must be a non-empty string. Received: {model_name!r}"
-        )
+    model_name = serving_model_name(path, model_name)
     if not model.built or not model.weights:
         raise ValueError(
             f"Model {model.name!r} has no weights yet: build it (call it on a "
@@ -130,7 +127,6 @@ def export_for_serving(
     label_names = check_text_classifier(model, label_names)
     warmup_requests = classifier_warmup_requests(warmup_texts, text_pair)
     final_path = version_path(path, version, overwrite)
-    model_name = model_name or default_model_name(path)
 
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
     module = TextClassifierServingModule(
@@ -142,9 +138,15 @@ def export_for_serving(
     return final_path
 
 
-def default_model_name(path):
-    """The last component of a model base path, TF Serving's model name."""
-    return os.path.basename(os.path.abspath(os.fspath(path)))
+def serving_model_name(path, model_name=None):
+    """`model_name`, checked, or else the last component of the base path."""
+    if model_name is None:
+        return os.path.basename(os.path.abspath(os.fspath(path)))
+    if not (isinstance(model_name, str) and model_name):
+        raise ValueError(
+            f"`model_name` must be a non-empty string. Received: {model_name!r}"
+        )
+    return model_name
 
 
 def save_classifier_module(
