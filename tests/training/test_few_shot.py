@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
-from tests.examples.interruptions import final_checkpoint, run_killed_then_rerun
+from tests.examples.interruptions import (
+    Interrupt,
+    file_times,
+    final_checkpoint,
+    interrupt_after_epoch,
+)
 
 CLIENT = os.path.join(os.path.dirname(__file__), "..", "export", "serving_client.py")
 LABELS = ("negative", "positive")
@@ -57,24 +62,26 @@ def run(tiny_preset):
 
     def run(**settings):
         config = tft.training.FewShotConfig(preset=tiny_preset, **settings)
-        result = tft.training.train_few_shot_classifier(
+        return tft.training.train_few_shot_classifier(
             config, train=data, test=data, verbose=0
         )
-        return {
-            "result": result,
-            "model": result.embedder,
-            "history": result.training.history,
-            "model_path": result.training.model_path,
-        }
 
     return run
 
 
 def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
-    want = run(model_dir=str(tmp_path / "uninterrupted"), **TINY)["result"]
-    got = run_killed_then_rerun(
-        run, tmp_path / "killed", monkeypatch, kill_after_epoch=0, **TINY
-    )["result"]
+    want = run(model_dir=str(tmp_path / "uninterrupted"), **TINY)
+    model_dir = tmp_path / "killed"
+    with monkeypatch.context() as patch:
+        interrupt_after_epoch(patch, 0)
+        with pytest.raises(Interrupt):
+            run(model_dir=str(model_dir), **TINY)
+    first_epoch = file_times(model_dir / "checkpoints")
+    assert len(first_epoch) == 1, first_epoch
+    got = run(model_dir=str(model_dir), **TINY)
+    # Resumed: epoch 0's weights are not written again.
+    assert file_times(model_dir / "checkpoints").items() >= first_epoch.items()
+    assert len(got.training.history["loss"]) == TINY["epochs"]
     # The resumed run ends where the uninterrupted one did.
     for a, b in zip(got.embedder.get_weights(), want.embedder.get_weights()):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
@@ -88,7 +95,6 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     assert list(np.bincount(got.examples.labels)) == [4, 4]
     assert len(got.pairs) == 2 * TINY["num_iterations"] * len(got.examples)
     assert int(np.sum(got.report.support)) == len(got.test) == 10
-    model_dir = tmp_path / "killed"
     assert final_checkpoint(model_dir)["finished"]
     saved = json.loads((model_dir / "report.json").read_text())
     assert saved["accuracy"] == pytest.approx(got.report.accuracy)
