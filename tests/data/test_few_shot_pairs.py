@@ -1,6 +1,7 @@
+import numpy as np
 import pytest
 
-from tftransformer.data import make_few_shot_pairs
+from tftransformer.data import TextClassificationData, make_few_shot_pairs
 
 
 def test_pairs_are_scored_by_label_agreement():
@@ -22,3 +23,18 @@ def test_arguments_are_checked():
         make_few_shot_pairs(["a", "b"], [1, 1])
     with pytest.raises(ValueError, match="num_iterations=0"):
         make_few_shot_pairs(["a", "b"], [0, 1], num_iterations=0)
+
+
+def test_sample_per_class_draws_each_label():
+    data = TextClassificationData(
+        [f"text {i}" for i in range(9)], [0, 1, 0, 1, 0, 1, 0, 0, 1], ("no", "yes")
+    )
+    few = data.sample_per_class(2, seed=3)
+    assert list(np.bincount(few.labels)) == [2, 2]
+    assert set(few.texts) <= set(data.texts)
+    assert few.texts == data.sample_per_class(2, seed=3).texts
+    assert few.label_vocabulary == data.label_vocabulary
+    # A label with fewer examples keeps them all.
+    assert sorted(data.sample_per_class(5).texts) == sorted(data.texts)
+    with pytest.raises(ValueError, match="Received: examples_per_class=0"):
+        data.sample_per_class(0)

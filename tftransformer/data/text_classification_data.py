@@ -125,6 +125,38 @@ class TextClassificationData:
         rng = np.random.default_rng(seed)
         return self.take(np.sort(rng.choice(len(self), num_examples, replace=False)))
 
+    def sample_per_class(self, examples_per_class, seed=0):
+        """Returns a seeded random subset of `examples_per_class` of each label.
+
+        A label with fewer examples keeps all of them. The examples come
+        grouped by label id, each label's in seeded random order.
+
+        Args:
+            examples_per_class: int > 0.
+            seed: the subset's seed.
+
+        Returns:
+            A `TextClassificationData` with the same label vocabulary.
+
+        Example:
+        ```python
+        few = data.sample_per_class(8, seed=0)  # 8 examples of each label
+        ```
+        """
+        if isinstance(examples_per_class, bool) or not (
+            isinstance(examples_per_class, int) and examples_per_class > 0
+        ):
+            raise ValueError(
+                "examples_per_class must be a positive integer. "
+                f"Received: examples_per_class={examples_per_class!r}"
+            )
+        rng = np.random.default_rng(seed)
+        keep = [
+            rng.permutation(np.flatnonzero(self.labels == label))[:examples_per_class]
+            for label in range(self.num_classes)
+        ]
+        return self.take(np.concatenate(keep))
+
     def concatenate(self, other):
         """Returns these examples followed by `other`'s.
 

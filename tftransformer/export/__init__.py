@@ -5,6 +5,9 @@ tokenization inside the graph, compute in float32 whatever the training
 precision, and can record warmup requests.
 """
 
+from tftransformer.export.few_shot_classifier_export import (
+    export_few_shot_classifier,
+)
 from tftransformer.export.inference_copy import float32_inference_copy, has_lora
 from tftransformer.export.model_versions import (
     check_base_path,
@@ -49,6 +52,7 @@ __all__ = [
     "TokenClassifierServingModule",
     "WARMUP_FILE",
     "check_base_path",
+    "export_few_shot_classifier",
     "existing_versions",
     "export_for_serving",
     "export_token_classifier",

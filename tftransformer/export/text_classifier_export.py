@@ -115,10 +115,7 @@ def export_for_serving(
     ):
         if not isinstance(value, bool):
             raise ValueError(f"`{name}` must be a bool. Received: {name}={value!r}")
-    if model_name is not None and not (isinstance(model_name, str) and model_name):
-        raise ValueError(
-            f"`model_name` must be a non-empty string. Received: {model_name!r}"
-        )
+    model_name = serving_model_name(path, model_name)
     if not model.built or not model.weights:
         raise ValueError(
             f"Model {model.name!r} has no weights yet: build it (call it on a "
@@ -128,15 +125,47 @@ def export_for_serving(
         label_names = getattr(model, "label_names", None)
     # Checked again by the serving module, but before any work here.
     label_names = check_text_classifier(model, label_names)
-    warmup_requests = _warmup_requests(warmup_texts, text_pair)
+    warmup_requests = classifier_warmup_requests(warmup_texts, text_pair)
     final_path = version_path(path, version, overwrite)
-    if model_name is None:
-        model_name = os.path.basename(os.path.abspath(os.fspath(path)))
 
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
     module = TextClassifierServingModule(
         copy, preprocessor, label_names, text_pair=text_pair
     )
+    save_classifier_module(
+        module, label_names, final_path, overwrite, warmup_requests, model_name
+    )
+    return final_path
+
+
+def serving_model_name(path, model_name=None):
+    """`model_name`, checked, or else the last component of the base path."""
+    if model_name is None:
+        return os.path.basename(os.path.abspath(os.fspath(path)))
+    if not (isinstance(model_name, str) and model_name):
+        raise ValueError(
+            f"`model_name` must be a non-empty string. Received: {model_name!r}"
+        )
+    return model_name
+
+
+def save_classifier_module(
+    module, label_names, final_path, overwrite, warmup_requests, model_name
+):
+    """Writes a `TextClassifierServingModule` as the version `final_path`.
+
+    The SavedModel with its `serving_default` signature, `assets/labels.txt`
+    and the warmup requests, published atomically (`publish_directory`).
+
+    Args:
+        module: the `TextClassifierServingModule`.
+        label_names: list of str, written to `labels.txt`.
+        final_path: the version directory, from `version_path`.
+        overwrite: bool, whether an existing `final_path` is replaced.
+        warmup_requests: list of request input dicts (see
+            `classifier_warmup_requests`), possibly empty.
+        model_name: str, the model name in the warmup requests.
+    """
     with (
         tempfile.TemporaryDirectory() as tmp,
         publish_directory(final_path, overwrite) as out,
@@ -153,10 +182,9 @@ def export_for_serving(
         )
         if warmup_requests:
             write_warmup_requests(out, warmup_requests, model_name, SIGNATURE_NAME)
-    return final_path
 
 
-def _warmup_requests(warmup_texts, text_pair):
+def classifier_warmup_requests(warmup_texts, text_pair=False):
     """Turns example texts into request input dicts: each alone, then all."""
     if warmup_texts is None:
         return []

@@ -14,6 +14,8 @@
   `train_multi_task_model`, `train_long_document_classifiers`,
   `compare_augmentation`, `shrink_classifier`, `distill_classifier`,
   `train_classifier_from_scratch`, `train_causal_lm`, `train_translator`.
+- Whole runs: `train_text_classifier`, `cross_validate_classifier`,
+  `train_few_shot_classifier`.
 - The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
   `TimeBudget`, ...), for a script that calls `fit` itself.
 """
@@ -37,6 +39,12 @@ from tftransformer.training.distillation import (
     format_distill_report,
 )
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
+from tftransformer.training.few_shot import (
+    train_few_shot_classifier,
+    train_logistic_head,
+)
+from tftransformer.training.few_shot_config import FewShotConfig
+from tftransformer.training.few_shot_run import FewShotRun
 from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
 from tftransformer.training.from_scratch_classification import (
     train_classifier_from_scratch,
@@ -96,6 +104,8 @@ __all__ = [
     "ClassificationRun",
     "ConfigError",
     "EpochWeightsCheckpoint",
+    "FewShotConfig",
+    "FewShotRun",
     "FinetuneConfig",
     "FromScratchClassificationConfig",
     "FromScratchConfig",
@@ -139,6 +149,8 @@ __all__ = [
     "strategy_callbacks",
     "train_causal_lm",
     "train_classifier_from_scratch",
+    "train_few_shot_classifier",
+    "train_logistic_head",
     "train_long_document_classifiers",
     "train_multi_task_model",
     "train_text_classifier",

@@ -1,0 +1,157 @@
+"""Few-shot (SetFit-style) classification through the library (what
+`examples/few_shot.py` calls), and its export on raw strings."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import tftransformer as tft
+from tests.examples.interruptions import (
+    Interrupt,
+    file_times,
+    final_checkpoint,
+    interrupt_after_epoch,
+)
+
+CLIENT = os.path.join(os.path.dirname(__file__), "..", "export", "serving_client.py")
+LABELS = ("negative", "positive")
+TEXTS = {
+    "negative": [
+        "a dull and boring film",
+        "the plot is bad and the acting worse",
+        "a tedious mess of a movie",
+        "boring , flat and far too long",
+        "the worst film of the year",
+    ],
+    "positive": [
+        "a great and moving film",
+        "the acting is wonderful and the story good",
+        "a funny , warm movie",
+        "one of the best films of the year",
+        "beautiful , smart and very well made",
+    ],
+}
+TINY = dict(
+    examples_per_class=4,
+    num_iterations=2,
+    head_epochs=30,
+    epochs=2,
+    batch_size=8,
+    max_length=16,
+    learning_rate=1e-3,
+    tensorboard=False,
+    # Every epoch's weight file kept, for the comparison of the runs.
+    keep_checkpoints=None,
+)
+
+
+def labelled(texts_by_label):
+    texts = [text for label in LABELS for text in texts_by_label[label]]
+    labels = [i for i, label in enumerate(LABELS) for _ in texts_by_label[label]]
+    return tft.data.TextClassificationData(texts, labels, LABELS)
+
+
+@pytest.fixture
+def run(tiny_preset):
+    data = labelled(TEXTS)
+
+    def run(**settings):
+        config = tft.training.FewShotConfig(preset=tiny_preset, **settings)
+        return tft.training.train_few_shot_classifier(
+            config, train=data, test=data, verbose=0
+        )
+
+    return run
+
+
+def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
+    want = run(model_dir=str(tmp_path / "uninterrupted"), **TINY)
+    model_dir = tmp_path / "killed"
+    with monkeypatch.context() as patch:
+        interrupt_after_epoch(patch, 0)
+        with pytest.raises(Interrupt):
+            run(model_dir=str(model_dir), **TINY)
+    first_epoch = file_times(model_dir / "checkpoints")
+    assert len(first_epoch) == 1, first_epoch
+    got = run(model_dir=str(model_dir), **TINY)
+    # Resumed: epoch 0's weights are not written again.
+    assert file_times(model_dir / "checkpoints").items() >= first_epoch.items()
+    assert len(got.training.history["loss"]) == TINY["epochs"]
+    # The resumed run ends where the uninterrupted one did.
+    for a, b in zip(got.embedder.get_weights(), want.embedder.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    for a, b in zip(got.head.get_weights(), want.head.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+    assert got.training.history["loss"] == pytest.approx(
+        want.training.history["loss"], abs=1e-6
+    )
+    assert got.report.accuracy == want.report.accuracy
+    assert len(got.examples) == 2 * TINY["examples_per_class"]
+    assert list(np.bincount(got.examples.labels)) == [4, 4]
+    assert len(got.pairs) == 2 * TINY["num_iterations"] * len(got.examples)
+    assert int(np.sum(got.report.support)) == len(got.test) == 10
+    assert final_checkpoint(model_dir)["finished"]
+    saved = json.loads((model_dir / "report.json").read_text())
+    assert saved["accuracy"] == pytest.approx(got.report.accuracy)
+    texts = list(got.test.texts)
+    embedder = keras.saving.load_model(model_dir / "embedder.keras")
+    np.testing.assert_allclose(
+        embedder.embed(texts), got.embedder.embed(texts), atol=1e-6
+    )
+    head = keras.saving.load_model(model_dir / "head.keras")
+    np.testing.assert_allclose(head.get_weights()[0], got.head.get_weights()[0], atol=0)
+
+    # The export answers raw strings as the run does, in a process without
+    # keras_hub or tftransformer.
+    version_dir = tft.export.export_few_shot_classifier(
+        got.embedder, got.head, tmp_path / "serving", label_names=got.label_names
+    )
+    batch = texts[:3] + ["", "an unseen text " * 20]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("PYTHONPATH", None)
+    process = subprocess.run(
+        [sys.executable, CLIENT, version_dir, "tensorflow_text"],
+        input=json.dumps([batch]),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    (answer,) = json.loads(process.stdout.strip().splitlines()[-1])["results"]
+    expected = got.probabilities(batch)
+    np.testing.assert_allclose(answer["probabilities"], expected, atol=1e-5)
+    assert answer["label"] == [LABELS[i] for i in expected.argmax(axis=1)]
+    with open(os.path.join(version_dir, "assets", "labels.txt")) as f:
+        assert f.read().splitlines() == list(LABELS)
+
+
+def test_bad_inputs_are_named(tiny_preset, tmp_path):
+    with pytest.raises(ValueError, match=r"embeddings of shape \(3, 4\)"):
+        tft.training.train_logistic_head(np.zeros((3, 4)), [0, 1], 2)
+    with pytest.raises(ValueError, match="num_classes"):
+        tft.training.train_logistic_head(np.zeros((2, 4)), [0, 1], 1)
+    other = tft.data.TextClassificationData(["a", "b"], [0, 1], ("no", "yes"))
+    config = tft.training.FewShotConfig(
+        preset=tiny_preset, model_dir=str(tmp_path / "run")
+    )
+    with pytest.raises(ValueError, match="share one label vocabulary"):
+        tft.training.train_few_shot_classifier(
+            config, train=labelled(TEXTS), test=other, verbose=0
+        )
+    embedder = tft.models.TextEmbedder.from_preset(tiny_preset, sequence_length=8)
+    head = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"16-dim embeddings. Received .*\(None, 5\)"):
+        tft.export.export_few_shot_classifier(embedder, head, tmp_path / "serving")
+    head = keras.Sequential([keras.Input((16,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="non-empty string. Received: ''"):
+        tft.export.export_few_shot_classifier(
+            embedder, head, tmp_path / "serving", model_name=""
+        )
+    assert not (tmp_path / "serving").exists()

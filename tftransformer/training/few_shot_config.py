@@ -1,0 +1,40 @@
+"""The settings of a few-shot (SetFit-style) classification run."""
+
+import dataclasses
+
+from tftransformer.training._settings import setting
+from tftransformer.training.finetune_config import FinetuneConfig
+
+__all__ = ["FewShotConfig"]
+
+
+@dataclasses.dataclass
+class FewShotConfig(FinetuneConfig):
+    """`FinetuneConfig` plus the sampling and head of few-shot classification.
+
+    `epochs`, `batch_size` and `learning_rate` are those of the contrastive
+    phase (pairs, not examples, per batch).
+
+    Example:
+    ```python
+    config = FewShotConfig(examples_per_class=8, num_iterations=5)
+    ```
+    """
+
+    examples_per_class: int = setting(
+        8, "Labelled training examples per class.", minimum=1
+    )
+    num_iterations: int = setting(
+        20, "Rounds of pair sampling (2 pairs per example each).", minimum=1
+    )
+    head_epochs: int = setting(
+        300, "Full-batch epochs of the logistic head.", minimum=1
+    )
+    max_test_examples: int | None = setting(
+        None, "Evaluate on a seeded subset of the test split.", minimum=1
+    )
+    epochs: int = setting(1, "Contrastive training epochs.", minimum=1)
+    batch_size: int = setting(16, "Pairs per batch (per replica).", minimum=1)
+    learning_rate: float = setting(2e-5, "Peak learning rate.", minimum=0)
+    max_length: int = setting(256, "Longest tokenized text.", minimum=2)
+    model_dir: str = setting("runs/few_shot", "Output directory.", run_setting=False)

@@ -1,0 +1,49 @@
+"""What `train_few_shot_classifier` returns."""
+
+import dataclasses
+
+import keras
+
+__all__ = ["FewShotRun"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FewShotRun:
+    """A tuned embedder and its logistic head, evaluated, with what made them.
+
+    Args:
+        embedder: the tuned `TextEmbedder`.
+        head: the logistic head, a `keras.Model` from embeddings to logits
+            (see `train_logistic_head`).
+        report: the test split's `ClassificationReport`.
+        label_names: tuple of str, the class names in class-id order.
+        examples: the `TextClassificationData` of the few labelled examples.
+        pairs: the `TextPairs` the embedder was tuned on.
+        test: the evaluated `TextClassificationData`.
+        training: the `TrainingResult` of the contrastive phase.
+        trainer: the `Trainer`, e.g. for `trainer.chief`.
+    """
+
+    embedder: object
+    head: object
+    report: object
+    label_names: tuple
+    examples: object
+    pairs: object
+    test: object
+    training: object
+    trainer: object
+
+    def probabilities(self, texts, batch_size=32):
+        """Class probabilities of raw strings, `(len(texts), num_classes)`.
+
+        Args:
+            texts: list of str.
+            batch_size: texts embedded at once.
+
+        Returns:
+            A float32 NumPy array.
+        """
+        embeddings = self.embedder.embed(list(texts), batch_size=batch_size)
+        logits = self.head.predict(embeddings, batch_size=batch_size, verbose=0)
+        return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
