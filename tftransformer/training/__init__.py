@@ -10,7 +10,8 @@
 - `apply_strategy(model, config)`: the transfer recipe every caller uses.
 - `Trainer`: a resumable, chief-only, atomically saved `model.fit` run.
 - Whole runs: `train_text_classifier`, `cross_validate_classifier`,
-  `compare_augmentation`, `shrink_classifier`, `distill_classifier`.
+  `compare_augmentation`, `shrink_classifier`, `distill_classifier`,
+  `continue_pretraining`.
 - The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
   `TimeBudget`, ...), for a script that calls `fit` itself.
 """
@@ -29,6 +30,7 @@ from tftransformer.training.config_flags import (
     load_config_file,
     run,
 )
+from tftransformer.training.continued_pretraining import continue_pretraining
 from tftransformer.training.distillation import (
     distill_classifier,
     format_distill_report,
@@ -45,6 +47,8 @@ from tftransformer.training.from_scratch_config import FromScratchConfig
 from tftransformer.training.language_model import train_causal_lm
 from tftransformer.training.language_model_config import LanguageModelConfig
 from tftransformer.training.language_model_run import LanguageModelRun
+from tftransformer.training.pretraining_config import PretrainingConfig
+from tftransformer.training.pretraining_run import PretrainingRun
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.shrinking import format_shrink_report, shrink_classifier
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
@@ -77,6 +81,8 @@ __all__ = [
     "FromScratchConfig",
     "LanguageModelConfig",
     "LanguageModelRun",
+    "PretrainingConfig",
+    "PretrainingRun",
     "ResumableTraining",
     "StopOnNonFiniteLoss",
     "TimeBudget",
@@ -90,6 +96,7 @@ __all__ = [
     "check_run_directory",
     "compare_augmentation",
     "config_from_flags",
+    "continue_pretraining",
     "cross_validate_classifier",
     "define_flags",
     "describe_training",
