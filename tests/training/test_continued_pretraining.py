@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import flags as absl_flags
 
 import tftransformer as tft
 from tests.examples.interruptions import Interrupt, interrupt_after_epoch
@@ -89,7 +90,11 @@ def test_whole_word_masking_masks_all_pieces_of_a_word_or_none(tiny_preset):
 def test_packing_fills_rows():
     rows = masked_lm_rows([[5, 6, 7], [8], [9, 10, 11, 12, 13]], 5, 1, 2)
     assert rows == [[1, 5, 6, 7, 2], [1, 8, 2, 9, 10], [1, 11, 12, 13, 2]]
+    # No last row of the end token alone.
+    assert masked_lm_rows([[5, 6, 7], [8, 9]], 4, 1, 2) == [[1, 5, 6, 7], [1, 2, 8, 9]]
     assert masked_lm_rows([[5, 6, 7, 8], []], 5, 1, 2, pack=False) == [[1, 5, 6, 7, 2]]
+    with pytest.raises(ValueError, match="length=2"):
+        masked_lm_rows([[5]], 2, 1, 2)
 
 
 def test_a_run_lowers_the_loss_resumes_and_writes_a_preset(
@@ -151,3 +156,36 @@ def test_bad_input_is_refused(tmp_path, tiny_preset):
     for rate in (0, 1, 1.5):
         with pytest.raises(ConfigError, match=f"mask_rate.*{rate}"):
             PretrainingConfig(mask_rate=rate)
+
+
+def test_command_line_flags_reach_the_config(tmp_path):
+    values = absl_flags.FlagValues()
+    tft.training.define_flags(PretrainingConfig, values)
+    values(
+        [
+            "pretrain_mlm.py",
+            "--whole_word_masking",
+            "--nopack_sequences",
+            f"--text_path={tmp_path}",
+            "--mask_rate=0.2",
+        ]
+    )
+    config = tft.training.config_from_flags(PretrainingConfig, values)
+    assert (config.whole_word_masking, config.pack_sequences) == (True, False)
+    assert (config.text_path, config.mask_rate) == (str(tmp_path), 0.2)
+
+
+def test_text_directories_and_the_embedded_texts(tmp_path):
+    (tmp_path / "b.txt").write_text("third\n\nfourth\n", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("first\nsecond\n", encoding="utf-8")
+    (tmp_path / ".hidden").write_text("not read\n", encoding="utf-8")
+    texts = tft.data.load_text_files(tmp_path)
+    assert texts == ["first", "second", "third", "fourth"]
+    train = tft.data.rotten_tomatoes_texts("train")
+    test = set(tft.data.rotten_tomatoes_texts("test"))
+    # The snippets, then the plot summaries of the same movies only.
+    assert train[: len(load_rotten_tomatoes("train"))] == list(
+        load_rotten_tomatoes("train").texts
+    )
+    assert len(train) > len(load_rotten_tomatoes("train"))
+    assert not test & set(train[len(load_rotten_tomatoes("train")) :])

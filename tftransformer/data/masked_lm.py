@@ -85,7 +85,11 @@ def masked_lm_rows(token_ids, length, start_id, end_id, pack=True):
         return [[start_id, *ids[: length - 2], end_id] for ids in token_ids if ids]
     stream = [i for ids in token_ids if ids for i in (*ids, end_id)]
     step = length - 1
-    return [[start_id, *stream[i : i + step]] for i in range(0, len(stream), step)]
+    rows = [[start_id, *stream[i : i + step]] for i in range(0, len(stream), step)]
+    # A last row of the closing end token alone has nothing to mask.
+    if rows and rows[-1] == [start_id, end_id]:
+        rows.pop()
+    return rows
 
 
 def whole_word_mask(
