@@ -93,7 +93,7 @@ def test_packing_fills_rows():
     # No last row of the end token alone.
     assert masked_lm_rows([[5, 6, 7], [8, 9]], 4, 1, 2) == [[1, 5, 6, 7], [1, 2, 8, 9]]
     assert masked_lm_rows([[5, 6, 7, 8], []], 5, 1, 2, pack=False) == [[1, 5, 6, 7, 2]]
-    with pytest.raises(ValueError, match="length=2"):
+    with pytest.raises(ValueError, match=r"length must be an integer >= 3.*length=2"):
         masked_lm_rows([[5]], 2, 1, 2)
 
 
@@ -156,6 +156,9 @@ def test_bad_input_is_refused(tmp_path, tiny_preset):
     for rate in (0, 1, 1.5):
         with pytest.raises(ConfigError, match=f"mask_rate.*{rate}"):
             PretrainingConfig(mask_rate=rate)
+    tokenizer = bert_tokenizer_from_preset(tiny_preset)
+    with pytest.raises(ValueError, match=r"mask_rate must .*\(0, 1\).*mask_rate=1.5"):
+        make_masked_lm_dataset([[101, 5, 102]], tokenizer, 2, mask_rate=1.5)
 
 
 def test_command_line_flags_reach_the_config(tmp_path):

@@ -11,6 +11,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from tftransformer._arguments import check_bool, check_int, is_finite_number
 from tftransformer.data.data_error import DataError
 from tftransformer.data.sequence_datasets import load_texts
 
@@ -76,11 +77,7 @@ def masked_lm_rows(token_ids, length, start_id, end_id, pack=True):
     masked_lm_rows([[5, 6], [7]], 6, 101, 102)  # [[101, 5, 6, 102, 7, 102]]
     ```
     """
-    if isinstance(length, bool) or not isinstance(length, int) or length < 3:
-        raise ValueError(
-            "length must be an integer >= 3 (room for the start and end tokens "
-            f"and one piece). Received: length={length!r}"
-        )
+    check_int("length", length, 3, what=" (room for [CLS], [SEP] and a piece)")
     if not pack:
         return [[start_id, *ids[: length - 2], end_id] for ids in token_ids if ids]
     stream = [i for ids in token_ids if ids for i in (*ids, end_id)]
@@ -195,10 +192,12 @@ def make_masked_lm_dataset(
     Returns:
         A `tf.data.Dataset` with a known number of batches.
     """
-    if not 0 < mask_rate < 1:
+    if not is_finite_number(mask_rate) or not 0 < mask_rate < 1:
         raise ValueError(
-            f"mask_rate must be in (0, 1). Received: mask_rate={mask_rate!r}"
+            f"mask_rate must be a number in (0, 1). Received: mask_rate={mask_rate!r}"
         )
+    check_int("batch_size", batch_size, 1)
+    check_bool("whole_word_masking", whole_word_masking)
     if not rows:
         raise DataError("No rows to mask: every text tokenized to nothing.")
     length = max(len(row) for row in rows)
