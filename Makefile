@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: venv demo test test-slow lint finetune-full ner causal-lm from-scratch clean
+.PHONY: venv demo test test-slow lint finetune-full ner causal-lm from-scratch pretrain-mlm pretrain-compare clean
 
 venv: $(STAMP)
 
@@ -69,6 +69,24 @@ long-documents: $(STAMP)
 # minutes of training, then perplexity and samples.
 causal-lm: $(STAMP)
 	$(PY) examples/causal_lm.py --max_train_minutes=5 --model_dir=runs/causal_lm
+
+# Continued masked-LM pretraining on the embedded texts, unlabelled: writes a
+# keras-hub preset to runs/pretrain_mlm/preset.
+pretrain-mlm: $(STAMP)
+	$(PY) examples/pretrain_mlm.py --max_train_minutes=30 --model_dir=runs/pretrain_mlm
+
+# 200 and 1,000 labelled snippets fine-tuned from the embedded checkpoint and
+# from the pretrained preset, seeds 0-2: each run's test report is in
+# runs/pretrain_compare/<start>_<n>_seed<seed>/report.json. Long: 12
+# fine-tunes after the pretraining run.
+pretrain-compare: pretrain-mlm
+	for n in 200 1000; do for seed in 0 1 2; do \
+	  $(PY) examples/classify.py --preset=embedded --max_train_examples=$$n \
+	    --seed=$$seed --model_dir=runs/pretrain_compare/embedded_$${n}_seed$$seed && \
+	  $(PY) examples/classify.py --preset=runs/pretrain_mlm/preset \
+	    --max_train_examples=$$n --seed=$$seed \
+	    --model_dir=runs/pretrain_compare/pretrained_$${n}_seed$$seed || exit 1; \
+	done; done
 
 from-scratch: $(STAMP)
 	$(PY) examples/train_from_scratch.py --epochs=4 --model_dir=runs/from_scratch

@@ -32,6 +32,12 @@ from tftransformer.data.loaders import (
     load_text_classification_file,
     load_text_classification_splits,
 )
+from tftransformer.data.masked_lm import (
+    load_text_files,
+    make_masked_lm_dataset,
+    masked_lm_rows,
+    whole_word_mask,
+)
 from tftransformer.data.multi_task import (
     SAMPLING_RULES,
     TASK_ID_KEY,
@@ -64,6 +70,7 @@ from tftransformer.data.rotten_tomatoes import (
     load_rotten_tomatoes,
     rotten_tomatoes_dataset,
     rotten_tomatoes_path,
+    rotten_tomatoes_texts,
 )
 from tftransformer.data.sequence_datasets import (
     join_word_pieces,
@@ -106,6 +113,11 @@ from tftransformer.data.word_piece import (
 )
 
 __all__ = [
+    "load_text_files",
+    "make_masked_lm_dataset",
+    "masked_lm_rows",
+    "whole_word_mask",
+    "rotten_tomatoes_texts",
     "join_word_pieces",
     "load_language_model_texts",
     "load_texts",

@@ -75,21 +75,28 @@ def rotten_tomatoes_path():
 
 
 @functools.lru_cache(maxsize=1)
-def _read_snippets():
-    """Parses the corpus once: a tuple of (text, label, movie) rows."""
+def _read_corpus():
+    """Parses the corpus once: a tuple of (text, category, movie) rows."""
     path = rotten_tomatoes_path()
     with open(path, "rb") as f:
         content = bz2.decompress(f.read()).decode("utf-8")
+    return path, tuple(
+        (row["text"].strip(), row["category"], row["movie_name"])
+        for row in csv.DictReader(io.StringIO(content, newline=""))
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _read_snippets():
+    """The snippets: a tuple of (text, label, movie) rows."""
+    path, corpus = _read_corpus()
     rows = []
-    for row in csv.DictReader(io.StringIO(content, newline="")):
-        category = row["category"]
+    for text, category, movie in corpus:
         if category == "plot":
             continue
         if category not in _CATEGORY_TO_LABEL:
             raise ValueError(f"{path}: unexpected category {category!r}.")
-        rows.append(
-            (row["text"].strip(), _CATEGORY_TO_LABEL[category], row["movie_name"])
-        )
+        rows.append((text, _CATEGORY_TO_LABEL[category], movie))
     return tuple(rows)
 
 
@@ -178,3 +185,38 @@ def rotten_tomatoes_dataset(split="train"):
     ```
     """
     return load_rotten_tomatoes(split).to_dataset()
+
+
+def rotten_tomatoes_texts(split="train"):
+    """The unlabelled texts of one split: its snippets, then the plot
+    summaries of its movies.
+
+    In-domain text for continued pretraining (`tft.training.
+    continue_pretraining`): no label is read, and the texts of the other
+    splits' movies are left out, so that a classifier fine-tuned next is
+    still tested on movies it has not read about.
+
+    Args:
+        split: `"train"`, `"validation"`, `"test"` or `"all"` (all 12,808
+            snippets and 1,097 plot summaries).
+
+    Returns:
+        A list of str.
+
+    Example:
+
+    ```python
+    texts = rotten_tomatoes_texts()
+    ```
+    """
+    texts = list(load_rotten_tomatoes(split).texts)
+    movie_split = _movie_splits()
+    _, corpus = _read_corpus()
+    texts += [
+        text
+        for text, category, movie in corpus
+        if category == "plot"
+        and text
+        and (split == "all" or movie_split.get(movie) == split)
+    ]
+    return texts

@@ -16,6 +16,8 @@
   `train_classifier_from_scratch`, `train_causal_lm`, `train_translator`.
 - Whole runs: `train_text_classifier`, `cross_validate_classifier`,
   `train_few_shot_classifier`.
+  `compare_augmentation`, `shrink_classifier`, `distill_classifier`,
+  `continue_pretraining`.
 - The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
   `TimeBudget`, ...), for a script that calls `fit` itself.
 """
@@ -34,6 +36,7 @@ from tftransformer.training.config_flags import (
     load_config_file,
     run,
 )
+from tftransformer.training.continued_pretraining import continue_pretraining
 from tftransformer.training.distillation import (
     distill_classifier,
     format_distill_report,
@@ -68,6 +71,8 @@ from tftransformer.training.multi_task import (
 )
 from tftransformer.training.multi_task_config import MultiTaskConfig
 from tftransformer.training.multi_task_run import MultiTaskRun
+from tftransformer.training.pretraining_config import PretrainingConfig
+from tftransformer.training.pretraining_run import PretrainingRun
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.shrinking import format_shrink_report, shrink_classifier
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
@@ -115,6 +120,8 @@ __all__ = [
     "LongDocumentRun",
     "MultiTaskConfig",
     "MultiTaskRun",
+    "PretrainingConfig",
+    "PretrainingRun",
     "ResumableTraining",
     "StopOnNonFiniteLoss",
     "TimeBudget",
@@ -132,6 +139,7 @@ __all__ = [
     "chunk_statistics",
     "compare_augmentation",
     "config_from_flags",
+    "continue_pretraining",
     "cross_validate_classifier",
     "define_flags",
     "describe_training",
