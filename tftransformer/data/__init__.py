@@ -82,6 +82,11 @@ from tftransformer.data.tfds_loaders import (
     load_tfds_text_classification,
     parse_tfds_spec,
 )
+from tftransformer.data.unknown_pieces import (
+    UNKNOWN_SHARE_WARNING,
+    unknown_piece_share,
+    unknown_token_id,
+)
 from tftransformer.data.wnut import (
     WNUT16_ENTITY_TYPES,
     WNUT16_SPLIT_FRACTIONS,
@@ -99,6 +104,9 @@ from tftransformer.data.word_piece import (
 )
 
 __all__ = [
+    "UNKNOWN_SHARE_WARNING",
+    "unknown_piece_share",
+    "unknown_token_id",
     "make_few_shot_pairs",
     "TextPairs",
     "load_text_pairs",

@@ -236,8 +236,9 @@ class BackboneAdapter:
 
     @property
     def head_dim(self):
-        kernel = self.output_projection(self.attention(self.encoder_layers()[0])).kernel
-        return int(kernel.shape[1])
+        attention = self.attention(self.encoder_layers()[0])
+        # keras' MultiHeadAttention calls it key_dim, DeBERTa attn_head_size.
+        return int(getattr(attention, "key_dim", None) or attention.attn_head_size)
 
     def check_recipe(self, recipe):
         """Raises if `recipe` cannot act on this family; see `refused_recipes`."""
