@@ -76,7 +76,7 @@ def unknown_piece_share(tokenizer, texts, max_texts=_MAX_TEXTS):
 
     Example:
     ```python
-    unknown_piece_share(embedded_tokenizer(), ["good film", "好电影"])  # 0.5
+    unknown_piece_share(embedded_tokenizer(), ["good film", "好电影"])  # 0.6
     ```
     """
     unknown = unknown_token_id(tokenizer)
