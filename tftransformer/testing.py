@@ -21,7 +21,9 @@ __all__ = [
     "assert_all_close",
     "run_layer_test",
     "run_model_test",
+    "TINY_FAMILIES",
     "write_tiny_bert_preset",
+    "write_tiny_preset",
 ]
 
 
@@ -301,4 +303,189 @@ def write_tiny_bert_preset(directory, num_layers=2, hidden_dim=16, seed=0):
     keras_hub.models.BertTextClassifierPreprocessor(tokenizer).save_to_preset(
         str(directory)
     )
+    return str(directory)
+
+
+# Families `write_tiny_preset` writes, one per keras-hub text encoder kind.
+TINY_FAMILIES = (
+    "bert",
+    "distil_bert",
+    "roberta",
+    "xlm_roberta",
+    "deberta_v3",
+    "albert",
+    "electra",
+)
+
+# Sentences a tiny SentencePiece or byte-pair vocabulary is made from.
+_TINY_CORPUS = (
+    "the movie was great and the actors were wonderful",
+    "a terrible film with a boring story",
+    "the quick brown fox jumped over the lazy dog",
+    "the earth is round and the sky is blue",
+    "john smith lives in new york city",
+    "an unforgettable performance by the lead actress",
+    "i would not watch this movie again",
+    "the plot was predictable but the music was lovely",
+)
+
+
+def _tiny_sentencepiece(bos, eos, pad, unk, user_defined=()):
+    """A tiny unigram SentencePiece model (bytes) trained on `_TINY_CORPUS`."""
+    import io
+
+    import sentencepiece
+
+    model = io.BytesIO()
+    special = {"pad": pad, "bos": bos, "eos": eos, "unk": unk}
+    order = (
+        ["unk", "bos", "eos", "pad"]
+        if unk == "<unk>" and bos == "<s>"
+        else ["pad", "unk", "bos", "eos"]
+    )
+    ids = {name: i for i, name in enumerate(order)}
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(_TINY_CORPUS),
+        model_writer=model,
+        vocab_size=80,
+        model_type="unigram",
+        hard_vocab_limit=False,
+        pad_id=ids["pad"],
+        unk_id=ids["unk"],
+        bos_id=ids["bos"],
+        eos_id=ids["eos"],
+        pad_piece=special["pad"],
+        unk_piece=special["unk"],
+        bos_piece=special["bos"],
+        eos_piece=special["eos"],
+        user_defined_symbols=list(user_defined),
+        minloglevel=2,
+    )
+    return model.getvalue()
+
+
+def _tiny_byte_pair_vocabulary():
+    """A byte-level BPE vocabulary and merges that cover any text.
+
+    Every byte has its own piece, and the corpus' words (with and without
+    the leading-space marker "Ġ") merge into whole pieces.
+    """
+    from keras_hub.src.tokenizers.byte_pair_tokenizer import bytes_to_unicode
+
+    _, characters = bytes_to_unicode()
+    vocabulary = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for character in characters:
+        vocabulary.setdefault(character, len(vocabulary))
+    merges = []
+    words = sorted({word for line in _TINY_CORPUS for word in line.split()})
+    for word in words:
+        for prefix in ("", "Ġ"):
+            piece = prefix + word[0]
+            for character in word[1:]:
+                merge = f"{piece} {character}"
+                if merge not in merges:
+                    merges.append(merge)
+                piece += character
+                vocabulary.setdefault(piece, len(vocabulary))
+            vocabulary.setdefault(piece, len(vocabulary))
+    # "Ġ" + first letter must exist as a piece before merging on from it.
+    for word in words:
+        merge = f"Ġ {word[0]}"
+        if merge not in merges:
+            merges.insert(0, merge)
+        vocabulary.setdefault("Ġ" + word[0], len(vocabulary))
+    vocabulary["<mask>"] = len(vocabulary)
+    return vocabulary, merges
+
+
+def write_tiny_preset(family, directory, num_layers=2, hidden_dim=16, seed=0):
+    """Writes a tiny keras-hub preset of one text encoder family.
+
+    WordPiece families (BERT, DistilBERT, ELECTRA) use the embedded
+    vocabulary; RoBERTa a byte-level BPE vocabulary covering every byte;
+    XLM-RoBERTa, DeBERTa-v3 and ALBERT a small SentencePiece model trained
+    here on a few sentences. Each preset loads through
+    `tftransformer.presets.load_backbone(directory)`.
+
+    Args:
+        family: one of `TINY_FAMILIES`.
+        directory: where to write the preset files.
+        num_layers: encoder layers (ALBERT: layers sharing one block).
+        hidden_dim: hidden width (2 heads, feed-forward 2x wider).
+        seed: weight initialization seed.
+
+    Returns:
+        `directory` as a string.
+
+    Example:
+    ```python
+    backbone, preprocessor = load_backbone(write_tiny_preset("roberta", path))
+    ```
+    """
+    import keras_hub
+
+    if family not in TINY_FAMILIES:
+        raise ValueError(
+            f"family must be one of {TINY_FAMILIES}. Received: family={family!r}"
+        )
+    if family == "bert":
+        return write_tiny_bert_preset(directory, num_layers, hidden_dim, seed)
+    keras.utils.set_random_seed(seed)
+    models = keras_hub.models
+    sizes = dict(
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=hidden_dim,
+        intermediate_dim=2 * hidden_dim,
+        max_sequence_length=64,
+    )
+    vocabulary = str(embedded_vocabulary_path())
+    if family == "distil_bert":
+        tokenizer = models.DistilBertTokenizer(vocabulary=vocabulary, lowercase=True)
+        backbone = models.DistilBertBackbone(vocabulary_size=30522, **sizes)
+        preprocessor_cls = models.DistilBertTextClassifierPreprocessor
+    elif family == "electra":
+        tokenizer = models.ElectraTokenizer(vocabulary=vocabulary, lowercase=True)
+        # A narrower embedding than the encoder, as ELECTRA-small has.
+        backbone = models.ElectraBackbone(
+            vocab_size=30522, embedding_dim=hidden_dim // 2, **sizes
+        )
+        # keras-hub has no ELECTRA text classifier preprocessor.
+        preprocessor_cls = None
+    elif family == "roberta":
+        vocab, merges = _tiny_byte_pair_vocabulary()
+        tokenizer = models.RobertaTokenizer(vocabulary=vocab, merges=merges)
+        backbone = models.RobertaBackbone(vocabulary_size=len(vocab), **sizes)
+        preprocessor_cls = models.RobertaTextClassifierPreprocessor
+    elif family == "xlm_roberta":
+        tokenizer = models.XLMRobertaTokenizer(
+            proto=_tiny_sentencepiece("<s>", "</s>", "<pad>", "<unk>")
+        )
+        backbone = models.XLMRobertaBackbone(
+            vocabulary_size=tokenizer.vocabulary_size(), **sizes
+        )
+        preprocessor_cls = models.XLMRobertaTextClassifierPreprocessor
+    elif family == "deberta_v3":
+        tokenizer = models.DebertaV3Tokenizer(
+            proto=_tiny_sentencepiece("[CLS]", "[SEP]", "[PAD]", "[UNK]", ["[MASK]"])
+        )
+        backbone = models.DebertaV3Backbone(
+            vocabulary_size=tokenizer.vocabulary_size(), bucket_size=8, **sizes
+        )
+        preprocessor_cls = models.DebertaV3TextClassifierPreprocessor
+    else:
+        tokenizer = models.AlbertTokenizer(
+            proto=_tiny_sentencepiece("[CLS]", "[SEP]", "<pad>", "<unk>", ["[MASK]"])
+        )
+        backbone = models.AlbertBackbone(
+            vocabulary_size=tokenizer.vocabulary_size(),
+            embedding_dim=hidden_dim // 2,
+            **sizes,
+        )
+        preprocessor_cls = models.AlbertTextClassifierPreprocessor
+    backbone.save_to_preset(str(directory))
+    if preprocessor_cls is None:
+        tokenizer.save_to_preset(str(directory))
+    else:
+        preprocessor_cls(tokenizer).save_to_preset(str(directory))
     return str(directory)

@@ -139,7 +139,7 @@ def test_shrinking_refuses_what_is_not_a_bert_backbone():
     classifier = tft.models.TextClassifier(backbone, num_classes=2)
     with pytest.raises(ValueError, match="classifier.backbone.*TextClassifier"):
         keep_layers(classifier, 1)
-    with pytest.raises(ValueError, match="BertBackbone.*TransformerEncoder"):
+    with pytest.raises(ValueError, match="keras-hub Backbone.*TransformerEncoder"):
         prune_heads(
             tft.models.TransformerEncoder(
                 vocabulary_size=10,

@@ -96,6 +96,11 @@ from tftransformer.data.tfds_loaders import (
     load_tfds_text_classification,
     parse_tfds_spec,
 )
+from tftransformer.data.unknown_pieces import (
+    UNKNOWN_SHARE_WARNING,
+    unknown_piece_share,
+    unknown_token_id,
+)
 from tftransformer.data.wnut import (
     WNUT16_ENTITY_TYPES,
     WNUT16_SPLIT_FRACTIONS,
@@ -123,6 +128,9 @@ __all__ = [
     "load_texts",
     "make_language_model_dataset",
     "make_teacher_forcing_dataset",
+    "UNKNOWN_SHARE_WARNING",
+    "unknown_piece_share",
+    "unknown_token_id",
     "make_few_shot_pairs",
     "TextPairs",
     "load_text_pairs",

@@ -128,8 +128,14 @@ def _batch_by_length(
     )
 
 
+# RoBERTa's and XLM-RoBERTa's tokenizers name [CLS] and [SEP] start and end.
+_START_AND_END = {"cls_token_id": "start_token_id", "sep_token_id": "end_token_id"}
+
+
 def _special_token_id(tokenizer, attribute, token):
     token_id = getattr(tokenizer, attribute, None)
+    if token_id is None and attribute in _START_AND_END:
+        token_id = getattr(tokenizer, _START_AND_END[attribute], None)
     if token_id is None:
         token_id = tokenizer.token_to_id(token)
     return int(token_id)

@@ -45,6 +45,7 @@ from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import _read_text
 from tftransformer.data.packing import check_packing_arguments, padded_length
 from tftransformer.data.tagging_data import TaggingData
+from tftransformer.data.unknown_pieces import unknown_token_id
 
 __all__ = [
     "IGNORE_LABEL",
@@ -519,16 +520,30 @@ def _eager_function(tokenizer, with_tags):
     return functions[with_tags]
 
 
+def _marks_word_starts_with_a_space(tokenizer):
+    """Whether the tokenizer is byte-level BPE, whose pieces carry spaces."""
+    return hasattr(tokenizer, "merges")
+
+
 def _tokenize_and_align(words, tokenizer, max_length, tag_ids, pad_to_multiple_of):
     cls_id = _special_token_id(tokenizer, "cls_token_id", "[CLS]")
     sep_id = _special_token_id(tokenizer, "sep_token_id", "[SEP]")
     pad_id = _special_token_id(tokenizer, "pad_token_id", "[PAD]")
-    unk_id = int(tokenizer.token_to_id(getattr(tokenizer, "oov_token", "[UNK]")))
+    # Byte-level BPE has no unknown token: an empty word gets padding.
+    unk_id = unknown_token_id(tokenizer)
+    unk_id = pad_id if unk_id is None else unk_id
     # `max_length` and `pad_to_multiple_of` are ints, or scalar tensors when
     # traced once for all values (see `_eager_function`).
     budget = tf.cast(max_length, tf.int64) - 2
 
     flat_words = words.flat_values  # (num_words,)
+    if _marks_word_starts_with_a_space(tokenizer):
+        # Byte-level BPE (RoBERTa) reads a word after a space as "Ġword", a
+        # different piece from the sentence-initial "word": every word gets
+        # the space it has inside a sentence (Hugging Face's
+        # `add_prefix_space=True`). SentencePiece adds its "▁" to a word on
+        # its own, and WordPiece splits on spaces anyway.
+        flat_words = tf.strings.join([" ", flat_words])
     pieces = tokenizer(flat_words)  # ragged (num_words, (num_pieces))
     pieces = tf.cast(pieces, tf.int32)
     # Every word gets at least one piece, so that it has a first piece.

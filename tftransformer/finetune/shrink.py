@@ -1,8 +1,11 @@
-"""Structural shrinking of a BERT backbone: fewer encoder layers, fewer heads.
+"""Structural shrinking of a backbone: fewer encoder layers, fewer heads.
 
 `keep_layers` and `prune_heads` return a new, smaller keras-hub backbone
 holding the kept part of the original's weights; it saves as a preset, loads
 with `tftransformer.presets.load_backbone` and fine-tunes like any other.
+`keep_layers` and `head_importance` work on every family the backbone
+adapters know except ALBERT, whose layers share weights; `prune_heads` on
+BERT (the families' adapters say what they refuse, and why).
 keras-hub's `BertBackbone` has one head count for all layers, so pruning
 removes the same number of heads from every layer (which heads may differ by
 layer); the result is a `tftransformer.models.PrunedBertBackbone`, a
@@ -22,8 +25,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tftransformer.models.backbone_layers import encoder_layers
-from tftransformer.models.pruned_bert_backbone import PrunedBertBackbone
+from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.presets import load_backbone
 
 __all__ = [
@@ -39,16 +41,17 @@ _OUTPUT_PROJECTION = "attention_output"
 
 
 def keep_layers(backbone, layers):
-    """Returns a copy of a BERT backbone with only some of its encoder layers.
+    """Returns a copy of a backbone with only some of its encoder layers.
 
     The embeddings, the pooler and each kept layer's weights are copied
     unchanged, so keeping the first K layers computes exactly what the first
     K layers of the original compute.
 
     Args:
-        backbone: a keras-hub `BertBackbone` (e.g. `classifier.backbone`), or
-            a preset that `tftransformer.presets.load_backbone` reads (such
-            as `"embedded"`).
+        backbone: a keras-hub text encoder backbone of any family but ALBERT
+            (e.g. `classifier.backbone`), or a preset that
+            `tftransformer.presets.load_backbone` reads (such as
+            `"embedded"`).
         layers: an int K, to keep the first K layers, or a non-empty list of
             distinct layer indices, kept in the order given (`[0, 2, 4]`
             keeps every other layer of six).
@@ -71,7 +74,7 @@ def keep_layers(backbone, layers):
     if isinstance(backbone, (str, os.PathLike)):
         # Only the backbone is kept: any valid preprocessor length will do.
         backbone, _ = load_backbone(backbone, sequence_length=2)
-    backbone = _check_bert_backbone(backbone, "keep_layers")
+    backbone = _check_backbone(backbone, "keep_layers")
     indices = _check_layer_indices(layers, backbone.num_layers)
     # Freezing is a training choice, not part of the structure: a teacher
     # frozen for distillation still gives a trainable student.
@@ -117,7 +120,7 @@ def prune_heads(backbone, heads=None, num_heads_to_keep=None, importance=None):
     pruned = prune_heads(classifier.backbone, num_heads_to_keep=8, importance=scores)
     ```
     """
-    backbone = _check_bert_backbone(backbone, "prune_heads")
+    backbone = _check_backbone(backbone, "prune_heads")
     num_layers, num_heads = backbone.num_layers, backbone.num_heads
     if (heads is None) == (num_heads_to_keep is None):
         raise ValueError(
@@ -152,7 +155,7 @@ def prune_heads(backbone, heads=None, num_heads_to_keep=None, importance=None):
     if num_kept == num_heads:
         cls = type(backbone)
     else:
-        cls = PrunedBertBackbone
+        cls = adapter_for(backbone).pruned_backbone_cls
         config["head_dim"] = head_dim
     pruned = cls.from_config(config)
     _copy_weights(
@@ -229,21 +232,27 @@ def head_importance(model, dataset, num_batches=None, loss=None):
     ```
     """
     _check_no_lora(model, "head_importance")
-    layers = encoder_layers(model)
-    attentions = [getattr(layer, "_self_attention_layer", None) for layer in layers]
-    if not all(isinstance(a, keras.layers.MultiHeadAttention) for a in attentions):
+    adapter = adapter_for(model)
+    adapter.check_recipe("head_importance")
+    layers = adapter.encoder_layers()
+    attentions = [adapter.attention(layer) for layer in layers]
+    projections = [
+        None if a is None else adapter.output_projection(a) for a in attentions
+    ]
+    if any(p is None for p in projections):
         raise ValueError(
-            "head_importance needs encoder layers with keras-hub's attention "
-            "(`keras_hub.layers.TransformerEncoder`, as in BertBackbone). "
-            f"Received: {[type(layer).__name__ for layer in layers]}"
+            "head_importance needs encoder layers with a multi-head attention "
+            "layer (keras-hub's TransformerEncoder or DeBERTa's disentangled "
+            f"attention). Received: {[type(layer).__name__ for layer in layers]}"
         )
+    num_heads = int(attentions[0].num_heads)
     if num_batches is not None:
         _check_count("num_batches", num_batches, None, "batches")
     if loss is None:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     # The TensorFlow variables behind the output kernels: a tape watches
     # those, and frozen ones are not watched by default.
-    kernels = [attention.output_dense.kernel.value for attention in attentions]
+    kernels = [projection.kernel.value for projection in projections]
 
     @tf.function(reduce_retracing=True)
     def gate_gradients(x, y, sample_weight):
@@ -251,15 +260,19 @@ def head_importance(model, dataset, num_batches=None, loss=None):
             tape.watch(kernels)
             value = loss(y, model(x, training=False), sample_weight=sample_weight)
         grads = tape.gradient(value, kernels)
-        # (heads, head_dim, hidden) -> one gate gradient per head.
+        # (heads, head_dim, hidden), or DeBERTa's (heads * head_dim, hidden)
+        # -> one gate gradient per head.
         return tf.stack(
             [
-                tf.reduce_sum(kernel * tf.cast(grad, kernel.dtype), axis=[1, 2])
+                tf.reduce_sum(
+                    tf.reshape(kernel * tf.cast(grad, kernel.dtype), (num_heads, -1)),
+                    axis=1,
+                )
                 for kernel, grad in zip(kernels, grads)
             ]
         )
 
-    total = np.zeros((len(layers), attentions[0].num_heads))
+    total = np.zeros((len(layers), num_heads))
     count = 0
     for batch in dataset:
         if num_batches is not None and count == num_batches:
@@ -277,13 +290,14 @@ def head_importance(model, dataset, num_batches=None, loss=None):
     return total / count
 
 
-def _check_bert_backbone(backbone, caller):
-    if not isinstance(backbone, keras_hub.models.BertBackbone):
+def _check_backbone(backbone, caller):
+    if not isinstance(backbone, keras_hub.models.Backbone):
         raise ValueError(
-            f"{caller} works on a keras-hub BertBackbone (for a classifier, "
-            f"pass `classifier.backbone`). Received: {type(backbone).__name__}"
+            f"{caller} works on a keras-hub Backbone (for a classifier, pass "
+            f"`classifier.backbone`). Received: {type(backbone).__name__}"
             + (f" {backbone.name!r}" if hasattr(backbone, "name") else "")
         )
+    adapter_for(backbone).check_recipe(caller)
     _check_no_lora(backbone, caller)
     return backbone
 
@@ -393,12 +407,8 @@ def _kept_heads(heads, num_layers, num_heads):
     ]
 
 
-def _attention(encoder_layer):
-    return getattr(encoder_layer, "_self_attention_layer")
-
-
 def _head_dim(backbone):
-    return int(_attention(encoder_layers(backbone)[0]).key_dim)
+    return adapter_for(backbone).head_dim
 
 
 def _relative_paths(layer):
@@ -415,22 +425,28 @@ def _copy_weights(source, target, layer_indices, kept_heads=None):
     """Copies `source`'s weights into `target`, layer by layer.
 
     `target`'s encoder layer `i` gets `source`'s layer `layer_indices[i]`,
-    with only the heads in `kept_heads[layer_indices[i]]` when given.
+    with only the heads in `kept_heads[layer_indices[i]]` when given; the
+    other layers are matched by name.
     """
-    source_layers = {layer.name: layer for layer in source.layers}
-    for target_layer in target.layers:
-        if not target_layer.weights:
-            continue
-        name = target_layer.name
-        old_index = None
-        if name.startswith("transformer_layer_"):
-            old_index = layer_indices[int(name.rsplit("_", 1)[1])]
-            name = f"transformer_layer_{old_index}"
-        source_vars = _relative_paths(source_layers[name])
+    source_adapter, target_adapter = adapter_for(source), adapter_for(target)
+    source_encoders = source_adapter.encoder_layers()
+    pairs = [
+        (source_encoders[old], layer, old)
+        for layer, old in zip(target_adapter.encoder_layers(), layer_indices)
+    ]
+    encoder_ids = {id(layer) for _, layer, _ in pairs}
+    source_layers = {layer.name: layer for layer in source_adapter.sublayers()}
+    pairs += [
+        (source_layers[layer.name], layer, None)
+        for layer in target_adapter.sublayers()
+        if id(layer) not in encoder_ids and layer.weights
+    ]
+    for source_layer, target_layer, old_index in pairs:
+        source_vars = _relative_paths(source_layer)
         target_vars = _relative_paths(target_layer)
         if set(source_vars) != set(target_vars):
             raise ValueError(
-                f"Cannot copy layer {name!r}: its variables "
+                f"Cannot copy layer {source_layer.name!r}: its variables "
                 f"{sorted(source_vars)} differ from {sorted(target_vars)}."
             )
         for path, variable in target_vars.items():

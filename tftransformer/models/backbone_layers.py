@@ -1,65 +1,19 @@
 """Finds a Transformer backbone's embedding layers and its ordered encoder layers.
 
 Every fine-tuning strategy (freezing, gradual unfreezing, layer-wise learning
-rates, ...) acts on the same two groups, so they are found here once, by layer
-name: keras-hub backbones and `tftransformer.models.TransformerEncoder` both
-name their blocks `transformer_layer_{i}` and their embedding-side layers with
-`embedding` in the name (`token_embedding`, `embeddings_layer_norm`, ...).
+rates, ...) acts on the same two groups, so they are found here once, through
+the backbone's family adapter (`tftransformer.models.backbone_adapter`):
+by name for BERT-like backbones and `tftransformer.models.TransformerEncoder`
+(blocks `transformer_layer_{i}`, embedding-side layers with `embedding` in the
+name), by the family's own layout for DeBERTa-v3 and ALBERT.
 """
 
-import collections
-import re
-
-import keras
+from tftransformer.models.backbone_adapter import (
+    adapter_for,
+    find_backbone,
+)
 
 __all__ = ["find_backbone", "encoder_layers", "embedding_layers"]
-
-_ENCODER_LAYER_NAME = re.compile(r"^transformer_layer_(\d+)$")
-_EMBEDDING_LAYER_NAME = re.compile(r"embedding", re.IGNORECASE)
-
-
-def _direct_sublayers(layer):
-    return list(layer._flatten_layers(include_self=False, recursive=False))
-
-
-def find_backbone(model):
-    """Returns the layer whose direct sublayers are the encoder layers.
-
-    The search is breadth-first from `model` itself, so a backbone, a task
-    model holding one (e.g. a keras-hub `TextClassifier`) or any model nesting
-    one at some depth all work.
-
-    Args:
-        model: a `keras.Layer` or `keras.Model`.
-
-    Returns:
-        `model` itself or the nested layer that holds the layers named
-        `transformer_layer_{i}`.
-
-    Raises:
-        ValueError: if no layer holds layers named `transformer_layer_{i}`.
-
-    Example:
-    ```python
-    classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=2)
-    find_backbone(classifier) is backbone  # True
-    ```
-    """
-    queue = collections.deque([model])
-    seen = set()
-    while queue:
-        layer = queue.popleft()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        sublayers = _direct_sublayers(layer)
-        if any(_ENCODER_LAYER_NAME.match(sub.name) for sub in sublayers):
-            return layer
-        queue.extend(sublayers)
-    raise ValueError(
-        "Expected a model with encoder layers named 'transformer_layer_{i}'. "
-        f"Received: model={model.name!r}, which has none at any depth."
-    )
 
 
 def encoder_layers(model):
@@ -70,7 +24,9 @@ def encoder_layers(model):
 
     Returns:
         A list of the layers named `transformer_layer_0` ...
-        `transformer_layer_{n-1}`, in that order.
+        `transformer_layer_{n-1}` (DeBERTa-v3:
+        `disentangled_attention_encoder_layer_{i}`; ALBERT: its distinct
+        shared blocks), in that order.
 
     Raises:
         ValueError: if there are no such layers, or their indices are not
@@ -83,19 +39,7 @@ def encoder_layers(model):
     # ["transformer_layer_0", ..., "transformer_layer_5"]
     ```
     """
-    backbone = find_backbone(model)
-    indexed = {}
-    for layer in _direct_sublayers(backbone):
-        match = _ENCODER_LAYER_NAME.match(layer.name)
-        if match:
-            indexed[int(match.group(1))] = layer
-    # A gap would make "the first N layers" ambiguous for every strategy.
-    if sorted(indexed) != list(range(len(indexed))):
-        raise ValueError(
-            "Expected encoder layers numbered 0 to n-1. Received: indices "
-            f"{sorted(indexed)} in model {backbone.name!r}."
-        )
-    return [indexed[i] for i in range(len(indexed))]
+    return adapter_for(model).encoder_layers()
 
 
 def embedding_layers(model):
@@ -120,10 +64,4 @@ def embedding_layers(model):
     # ["token_embedding", "position_embedding", ...]
     ```
     """
-    backbone = find_backbone(model)
-    return [
-        layer
-        for layer in _direct_sublayers(backbone)
-        if _EMBEDDING_LAYER_NAME.search(layer.name)
-        and not isinstance(layer, keras.layers.InputLayer)
-    ]
+    return adapter_for(model).embedding_layers()

@@ -13,11 +13,9 @@ still train and keep their dropout.
 import functools
 import numbers
 
-import keras
-
 from tftransformer._arguments import as_list
+from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.backbone_layers import (
-    _direct_sublayers,
     embedding_layers,
     encoder_layers,
     find_backbone,
@@ -131,11 +129,7 @@ def backbone_sublayers(model):
     # ["token_embedding", ..., "transformer_layer_5", "pooled_dense"]
     ```
     """
-    return [
-        layer
-        for layer in _direct_sublayers(find_backbone(model))
-        if not isinstance(layer, keras.layers.InputLayer)
-    ]
+    return adapter_for(model).sublayers()
 
 
 def freeze_layers(model, num_layers):

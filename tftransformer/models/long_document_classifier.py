@@ -9,6 +9,7 @@ from tftransformer.models._task_base import (
     backbone_hidden_dim,
     freeze_unused_backbone_layers,
 )
+from tftransformer.models.backbone_adapter import sequence_output
 
 CHUNK_POOLING_MODES = ("attention", "mean", "max")
 
@@ -213,7 +214,7 @@ class LongDocumentClassifier(keras.Model):
             name: ops.reshape(inputs[name], (-1, length))
             for name in self._feature_names
         }
-        sequence = self.backbone(flat, training=training)["sequence_output"]
+        sequence = sequence_output(self.backbone(flat, training=training))
         # (batch * chunks, hidden) -> (batch, chunks, hidden)
         chunk_vectors = self.token_pooler(sequence, padding_mask=flat["padding_mask"])
         chunk_vectors = ops.reshape(chunk_vectors, (batch, chunks, -1))

@@ -15,6 +15,7 @@ from tftransformer.models._task_base import (
     saved_frozen_layers,
     with_optimizer_variables,
 )
+from tftransformer.models.backbone_adapter import sequence_output
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
 from tftransformer.models.token_accuracy import TokenAccuracy
@@ -230,7 +231,7 @@ class MultiTaskModel(keras.Model):
         # keys matches its inputs by position.
         features = {name: inputs[name] for name in self._feature_names}
         # (batch, seq, hidden)
-        sequence = self.backbone(features, training=training)["sequence_output"]
+        sequence = sequence_output(self.backbone(features, training=training))
         outputs = {}
         for name, model in self.task_models.items():
             if isinstance(model, TextClassifier):

@@ -15,6 +15,7 @@ from tftransformer.models._task_base import (
     saved_frozen_layers,
     with_optimizer_variables,
 )
+from tftransformer.models.backbone_adapter import sequence_output
 from tftransformer.models.text_classifier_preprocessor import (
     TextClassifierPreprocessor,
 )
@@ -145,7 +146,7 @@ class TextClassifier(
         # === Functional model ===
         inputs = backbone.input
         # (batch, seq, hidden)
-        sequence = backbone(inputs)["sequence_output"]
+        sequence = sequence_output(backbone(inputs))
         padding_mask = inputs["padding_mask"]
         for block in self.extra_blocks:
             sequence = block(sequence, padding_mask=padding_mask)

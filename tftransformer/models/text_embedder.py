@@ -13,6 +13,7 @@ from tftransformer.models._task_base import (
     TokenizedBatches,
     freeze_unused_backbone_layers,
 )
+from tftransformer.models.backbone_adapter import sequence_output
 from tftransformer.models.text_classifier_preprocessor import (
     TextClassifierPreprocessor,
 )
@@ -116,7 +117,7 @@ class TextEmbedder(TokenizedBatches, EmptyBatchPredict, keras_hub.models.Task):
         # === Functional model ===
         inputs = backbone.input
         # (batch, seq, hidden)
-        sequence = backbone(inputs)["sequence_output"]
+        sequence = sequence_output(backbone(inputs))
         pooled = self.pooler(sequence, padding_mask=inputs["padding_mask"])
         # (batch, hidden)
         outputs = self.normalizer(pooled)

@@ -15,6 +15,7 @@ from tftransformer.models._task_base import (
     saved_frozen_layers,
     with_optimizer_variables,
 )
+from tftransformer.models.backbone_adapter import sequence_output
 from tftransformer.models.token_accuracy import TokenAccuracy
 from tftransformer.models.token_classifier_preprocessor import (
     TokenClassifierPreprocessor,
@@ -148,7 +149,7 @@ class TokenClassifier(
         # === Functional model ===
         inputs = backbone.input
         # (batch, seq, hidden)
-        sequence = backbone(inputs)["sequence_output"]
+        sequence = sequence_output(backbone(inputs))
         for block in self.extra_blocks:
             sequence = block(sequence, padding_mask=inputs["padding_mask"])
         sequence = self.output_dropout(sequence)

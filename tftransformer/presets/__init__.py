@@ -24,14 +24,20 @@ from tftransformer.data.embedded_checkpoint import (
     embedded_vocabulary_path,
 )
 from tftransformer.presets.bert_tokenizer import BertTokenizer
+from tftransformer.presets.embedded_families import (
+    EMBEDDED_FAMILIES,
+    write_embedded_checkpoint,
+)
 
 __all__ = [
+    "EMBEDDED_FAMILIES",
     "EMBEDDED_PRESET",
     "BertTokenizer",
     "bert_tokenizer_from_preset",
     "embedded_preset_path",
     "embedded_tokenizer",
     "load_backbone",
+    "write_embedded_checkpoint",
 ]
 
 EMBEDDED_PRESET = "embedded"
@@ -43,9 +49,17 @@ WEIGHTS_FILE = "model.weights.h5"
 _SHARDED_WEIGHTS_FILE = "model.weights.json"
 _TOKENIZER_FILE = "tokenizer.json"
 
-# Hugging Face checkpoints keras-hub converts into a text encoder, with the
-# tokenizer files each conversion reads.
-_HF_TOKENIZER_FILES = {"bert": ("vocab.txt", "tokenizer_config.json")}
+# Hugging Face checkpoints keras-hub converts into a text encoder (its
+# `utils/transformers` converters), with the tokenizer files each conversion
+# reads. keras-hub converts no ELECTRA or DeBERTa checkpoint.
+_WORD_PIECE_FILES = ("vocab.txt", "tokenizer_config.json")
+_HF_TOKENIZER_FILES = {
+    "bert": _WORD_PIECE_FILES,
+    "distilbert": _WORD_PIECE_FILES,
+    "roberta": ("vocab.json", "merges.txt"),
+    "xlm-roberta": ("sentencepiece.bpe.model",),
+    "albert": ("spiece.model",),
+}
 _HF_WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
 
 # A reachability probe answers in seconds where huggingface_hub retries an
@@ -181,7 +195,20 @@ def _load_local_backbone(preset, sequence_length, dtype):
     # An absolute path keeps keras-hub from reading a directory that happens
     # to share a built-in preset's name as that preset.
     backbone = keras_hub.models.Backbone.from_preset(directory, dtype=dtype)
+    # RoBERTa's Hugging Face config counts two offset positions the
+    # converted backbone does not have.
+    _check_sequence_length(
+        sequence_length, getattr(backbone, "max_sequence_length", None), preset
+    )
     preprocessor_cls = _text_classifier_preprocessor_cls(type(backbone))
+    if preprocessor_cls is None:
+        # ELECTRA: keras-hub has its tokenizer but no classifier preprocessor;
+        # the generic one packs [CLS] text [SEP] from the tokenizer's ids.
+        tokenizer = keras_hub.models.Tokenizer.from_preset(directory)
+        preprocessor = keras_hub.models.TextClassifierPreprocessor(
+            tokenizer=_cleaning_tokenizer(tokenizer), sequence_length=sequence_length
+        )
+        return backbone, preprocessor
     tokenizer = preprocessor_cls.tokenizer_cls.from_preset(
         directory, **tokenizer_kwargs
     )
@@ -241,25 +268,33 @@ def _load_remote_backbone(preset, sequence_length, dtype):
     if (
         preset in keras_hub.models.Backbone.presets
         and preset not in keras_hub.models.TextClassifierPreprocessor.presets
+        and not _is_text_encoder_tokenizer_preset(preset)
     ):
         raise ValueError(
             f"Preset {preset!r} is not a text encoder with a text classifier "
             "preprocessor. See `keras_hub.models.TextClassifierPreprocessor."
-            "presets` for the preset names that work here."
+            "presets` (and ELECTRA's `keras_hub.models.ElectraBackbone.presets`) "
+            "for the preset names that work here."
         )
     if preset.lower().startswith("hf://"):
         _check_hugging_face_reachable(preset)
     with _download_errors(preset):
         backbone = keras_hub.models.Backbone.from_preset(preset, dtype=dtype)
         preprocessor_cls = _text_classifier_preprocessor_cls(type(backbone))
-        if preprocessor_cls is None:
+        if preprocessor_cls is not None:
+            preprocessor = preprocessor_cls.from_preset(
+                preset, sequence_length=sequence_length
+            )
+        elif _is_text_encoder(type(backbone)):
+            preprocessor = keras_hub.models.TextClassifierPreprocessor(
+                tokenizer=keras_hub.models.Tokenizer.from_preset(preset),
+                sequence_length=sequence_length,
+            )
+        else:
             raise ValueError(
                 f"Preset {preset!r} holds a {type(backbone).__name__}, for which "
                 "keras-hub has no TextClassifierPreprocessor."
             )
-        preprocessor = preprocessor_cls.from_preset(
-            preset, sequence_length=sequence_length
-        )
     _check_sequence_length(
         sequence_length, getattr(backbone, "max_sequence_length", None), preset
     )
@@ -405,6 +440,21 @@ def _text_classifier_preprocessor_cls(backbone_cls):
     )
 
 
+# Text encoders without a keras-hub TextClassifierPreprocessor, which take
+# the generic one over their own tokenizer.
+_ENCODERS_WITHOUT_PREPROCESSOR = (keras_hub.models.ElectraBackbone,)
+
+
+def _is_text_encoder(backbone_cls):
+    return _text_classifier_preprocessor_cls(backbone_cls) is not None or issubclass(
+        backbone_cls, _ENCODERS_WITHOUT_PREPROCESSOR
+    )
+
+
+def _is_text_encoder_tokenizer_preset(preset):
+    return any(preset in cls.presets for cls in _ENCODERS_WITHOUT_PREPROCESSOR)
+
+
 def _check_keras_hub_preset(directory, config):
     name = config["registered_name"]
     cls = keras.saving.get_registered_object(name)
@@ -414,11 +464,13 @@ def _check_keras_hub_preset(directory, config):
             "is not a keras-hub Backbone. A directory written by `save_model` "
             "loads with `load_model`."
         )
-    if _text_classifier_preprocessor_cls(cls) is None:
+    if not _is_text_encoder(cls):
         raise ValueError(
             f"Unsupported model type {cls.__name__} in {directory!r}: keras-hub "
-            "has no TextClassifierPreprocessor for it. Use a text encoder such "
-            "as BertBackbone."
+            "has no TextClassifierPreprocessor for it. Use a text encoder: "
+            "BertBackbone, DistilBertBackbone, RobertaBackbone, "
+            "XLMRobertaBackbone, DebertaV3Backbone, AlbertBackbone or "
+            "ElectraBackbone."
         )
     if not any(
         os.path.isfile(os.path.join(directory, f))
@@ -442,8 +494,10 @@ def _check_hugging_face_checkpoint(directory, config):
     if model_type not in _HF_TOKENIZER_FILES:
         raise ValueError(
             f"Unsupported Hugging Face model type {model_type!r} in "
-            f"{directory!r}. Supported: {sorted(_HF_TOKENIZER_FILES)}. Other "
-            "architectures load from a keras-hub preset directory."
+            f"{directory!r}: keras-hub converts the Hugging Face text encoders "
+            f"{sorted(_HF_TOKENIZER_FILES)} only. Other architectures (ELECTRA, "
+            "DeBERTa-v3, ...) load from a keras-hub preset name or directory "
+            "(what `backbone.save_to_preset()` writes)."
         )
     if not any(os.path.isfile(os.path.join(directory, f)) for f in _HF_WEIGHTS_FILES):
         found_bin = os.path.isfile(os.path.join(directory, "pytorch_model.bin"))
@@ -464,6 +518,9 @@ def _check_hugging_face_checkpoint(directory, config):
                 f"{model_type!r} tokenizer needs "
                 f"{', '.join(_HF_TOKENIZER_FILES[model_type])}."
             )
+    if _HF_TOKENIZER_FILES[model_type] != _WORD_PIECE_FILES:
+        # Byte-pair and SentencePiece vocabularies need no casing settings.
+        return config.get("max_position_embeddings"), {}
     tokenizer_config_path = os.path.join(directory, "tokenizer_config.json")
     tokenizer_config = _read_json(tokenizer_config_path)
     if "do_lower_case" not in tokenizer_config:

@@ -4,10 +4,15 @@ import json
 import os
 
 import keras
+from absl import logging
 
 from tftransformer import distribute
 from tftransformer.data.classification_dataset import make_classification_dataset
 from tftransformer.data.text_classification_data import TextClassificationData
+from tftransformer.data.unknown_pieces import (
+    unknown_piece_share,
+    unknown_share_warning,
+)
 from tftransformer.finetune.lora import save_lora_weights
 from tftransformer.finetune.losses import class_weights
 from tftransformer.finetune.optimizers import count_train_steps, create_optimizer
@@ -346,6 +351,9 @@ class Trainer:
             )
         strategy_name = self.apply_strategy(model)
         summary = describe_training(model, model.optimizer, strategy_name)
+        if isinstance(train, TextClassificationData):
+            # Text the checkpoint cannot read shows before any step.
+            summary.update(_unknown_pieces(model, train))
         if self.chief:
             write_training_summary(summary, model_dir)
         if self.verbose:
@@ -432,3 +440,16 @@ def _write_json(path, value):
     with atomic_write(path) as temporary:
         with open(temporary, "w", encoding="utf-8") as f:
             json.dump(value, f, indent=2)
+
+
+def _unknown_pieces(model, train):
+    """`{"unknown_piece_share": float or None}` of the training text; logs a
+    warning when the checkpoint's vocabulary misses much of it."""
+    tokenizer = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
+    if tokenizer is None:
+        return {}
+    share = unknown_piece_share(tokenizer, train.texts)
+    warning = unknown_share_warning(share)
+    if warning:
+        logging.warning(warning)
+    return {"unknown_piece_share": share}

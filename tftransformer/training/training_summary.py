@@ -6,6 +6,7 @@ import os
 
 import keras
 
+from tftransformer.data.unknown_pieces import unknown_share_warning
 from tftransformer.models.freezing import backbone_sublayers
 
 __all__ = [
@@ -175,6 +176,12 @@ def format_training_summary(summary):
         f"Frozen layers ({len(summary['frozen_layers'])}): "
         f"{', '.join(summary['frozen_layers']) or 'none'}",
     ]
+    share = summary.get("unknown_piece_share")
+    if share is not None:
+        lines.append(f"Unknown word pieces in the training text: {share:.1%}")
+        warning = unknown_share_warning(share)
+        if warning:
+            lines.append(f"Warning: {warning}")
     if summary["learning_rate"] is not None:
         lines.append(f"Learning rates (base {summary['learning_rate']:.3g}):")
         for group in summary["learning_rate_groups"]:

@@ -1,0 +1,228 @@
+"""Every fine-tuning recipe on every keras-hub text encoder family.
+
+Each family's tiny preset (from `tftransformer.testing.write_tiny_preset`)
+loads through `load_backbone` with its own tokenizer, and the recipes ask
+the family's adapter for its layers: freezing, layer-wise decay, gradual
+unfreezing, LoRA, head importance, pruning and `keep_layers` either work or
+refuse with the reason the adapter gives.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tftransformer as tft
+from tftransformer.data import tokenize_and_align, unknown_piece_share
+from tftransformer.finetune import (
+    GradualUnfreezing,
+    LayerwiseAdamW,
+    apply_lora,
+    embedding_layers,
+    encoder_layers,
+    freeze_layers,
+    freeze_layers_by_name,
+    head_importance,
+    keep_layers,
+    layer_decay_multipliers,
+    merge_lora,
+    prune_heads,
+)
+from tftransformer.models.backbone_adapter import adapter_for, sequence_output
+from tftransformer.presets import load_backbone
+from tftransformer.testing import TINY_FAMILIES, write_tiny_preset
+
+TEXTS = ["the movie was wonderful", "a boring story, unforgettable"]
+LABELS = np.array([1, 0])
+# Distinct encoder layers of each tiny preset (ALBERT: one shared block).
+NUM_ENCODER_LAYERS = {family: 2 for family in TINY_FAMILIES} | {"albert": 1}
+# The families whose shared weights refuse removing layers or heads.
+SHARED = {"albert"}
+
+
+@pytest.fixture(scope="module", params=TINY_FAMILIES)
+def family_preset(request, tmp_path_factory):
+    directory = tmp_path_factory.mktemp(request.param)
+    return request.param, write_tiny_preset(request.param, directory)
+
+
+def _classifier(preset, dropout=0.0):
+    return tft.models.TextClassifier.from_preset(
+        preset, num_classes=2, sequence_length=16, dropout=dropout
+    )
+
+
+def _features(classifier):
+    x, _, _ = keras.utils.unpack_x_y_sample_weight(classifier.preprocessor(TEXTS))
+    return {name: x[name] for name in classifier.backbone.input}
+
+
+def _values(layers):
+    return [
+        keras.ops.convert_to_numpy(w).copy() for layer in layers for w in layer.weights
+    ]
+
+
+def test_adapter_knows_the_family_and_the_tokenizer_reads_text(family_preset):
+    family, preset = family_preset
+    classifier = _classifier(preset)
+    adapter = adapter_for(classifier)
+    assert adapter.family == family
+    assert len(encoder_layers(classifier)) == NUM_ENCODER_LAYERS[family]
+    assert embedding_layers(classifier)
+    assert (adapter.num_heads, adapter.head_dim) == (2, 8)
+    # The tokenizer reads the words it was made from: no unknown pieces.
+    tokenizer = classifier.preprocessor.tokenizer
+    assert len(np.asarray(tokenizer("the movie was wonderful"))) >= 4
+    # (SentencePiece vocabularies trained without a comma read it as unknown.)
+    assert unknown_piece_share(tokenizer, TEXTS) in (0.0, None) or (
+        unknown_piece_share(tokenizer, ["the movie was wonderful"]) == 0.0
+    )
+    assert tuple(classifier(_features(classifier)).shape) == (2, 2)
+
+
+def test_freeze_layers_counts_the_familys_layers(family_preset):
+    family, preset = family_preset
+    classifier = _classifier(preset)
+    frozen = freeze_layers(classifier, 1)
+    assert frozen == embedding_layers(classifier) + encoder_layers(classifier)[:1]
+    frozen_ids = {id(w) for layer in frozen for w in layer.weights}
+    assert frozen_ids
+    assert not any(id(w) in frozen_ids for w in classifier.trainable_weights)
+    with pytest.raises(ValueError, match="num_layers must be an int between 0 and"):
+        freeze_layers(classifier, NUM_ENCODER_LAYERS[family] + 1)
+
+
+def test_layer_decay_and_frozen_embeddings_in_one_train_step(family_preset):
+    _, preset = family_preset
+    classifier = _classifier(preset)
+    frozen = freeze_layers_by_name(
+        classifier, [layer.name for layer in embedding_layers(classifier)]
+    )
+    decay = 0.5
+    multipliers = layer_decay_multipliers(classifier, decay)
+    encoders = encoder_layers(classifier)
+    kernels = [
+        next(w for w in layer.weights if "feedforward_output_dense/kernel" in w.path)
+        for layer in (encoders[-1], encoders[0])
+    ] + [classifier.get_layer("logits").kernel]
+    assert [multipliers[k.path] for k in kernels] == [
+        decay,
+        decay ** len(encoders),
+        1.0,
+    ]
+    classifier.compile(
+        optimizer=LayerwiseAdamW(
+            learning_rate=1e-3,
+            weight_decay=0.0,
+            learning_rate_multipliers=multipliers,
+            # Far below every gradient, so each step is about lr * multiplier.
+            epsilon=1e-20,
+        )
+    )
+    before_frozen = _values(frozen)
+    before = [keras.ops.convert_to_numpy(k).copy() for k in kernels]
+    classifier.train_on_batch(_features(classifier), LABELS)
+    for old, new in zip(before_frozen, _values(frozen)):
+        np.testing.assert_array_equal(old, new)
+    # Adam's first step moves every weight with a gradient by about the
+    # learning rate, so the median steps compare as the multipliers do.
+    top, bottom, head = (
+        np.median(np.abs(keras.ops.convert_to_numpy(k) - b))
+        for k, b in zip(kernels, before)
+    )
+    np.testing.assert_allclose(top / head, decay, rtol=0.05)
+    np.testing.assert_allclose(bottom / head, decay ** len(encoders), rtol=0.05)
+
+
+def test_gradual_unfreezing_starts_with_the_head_only(family_preset):
+    _, preset = family_preset
+    classifier = _classifier(preset)
+    callback = GradualUnfreezing(every_steps=1)
+    callback.set_model(classifier)
+    classifier.compile(optimizer=keras.optimizers.Adam(1e-3))
+    callback.on_train_begin()
+    backbone_ids = {id(w) for w in classifier.backbone.weights}
+    assert classifier.trainable_weights
+    assert not any(id(w) in backbone_ids for w in classifier.trainable_weights)
+
+
+def test_lora_merge_keeps_the_outputs(family_preset):
+    _, preset = family_preset
+    classifier = _classifier(preset)
+    adapted = apply_lora(classifier, rank=2)
+    assert adapted
+    backbone_ids = {id(w) for w in classifier.backbone.weights}
+    trainable = [w for w in classifier.trainable_weights if id(w) in backbone_ids]
+    assert trainable and all("lora_kernel" in w.path for w in trainable)
+    rng = np.random.default_rng(0)
+    for layer in adapted:
+        layer.lora_kernel_b.assign(
+            rng.normal(size=layer.lora_kernel_b.shape).astype("float32")
+        )
+    features = _features(classifier)
+    with_adapters = classifier.predict_on_batch(features)
+    merge_lora(classifier)
+    np.testing.assert_allclose(
+        classifier.predict_on_batch(features), with_adapters, atol=1e-5
+    )
+
+
+def test_shrinking_works_or_says_why_not(family_preset):
+    family, preset = family_preset
+    classifier = _classifier(preset)
+    backbone = classifier.backbone
+    dataset = [(_features(classifier), LABELS)]
+    if family in SHARED:
+        for recipe in (
+            lambda: keep_layers(backbone, 1),
+            lambda: prune_heads(backbone, heads={0: [0]}),
+            lambda: head_importance(classifier, dataset),
+        ):
+            with pytest.raises(ValueError, match="shares one block of weights"):
+                recipe()
+        return
+    scores = head_importance(classifier, dataset)
+    assert scores.shape == (2, 2) and np.all(scores > 0)
+    # Keeping only the first layer computes what the first layer computed.
+    kept = keep_layers(backbone, [1, 0])
+    assert type(kept) is type(backbone) and kept.num_layers == 2
+    for old, new in zip(
+        _values([encoder_layers(backbone)[1]]), _values([encoder_layers(kept)[0]])
+    ):
+        np.testing.assert_array_equal(old, new)
+    # Keeping every layer in order computes what the original computes.
+    features = _features(classifier)
+    same = keep_layers(backbone, 2)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(sequence_output(same(features))),
+        keras.ops.convert_to_numpy(sequence_output(backbone(features))),
+        atol=1e-6,
+    )
+    if family == "bert":
+        pruned = prune_heads(backbone, heads={0: [0], 1: [1]})
+        assert pruned.num_heads == 1
+    else:
+        with pytest.raises(ValueError, match="prune_heads.*BERT only"):
+            prune_heads(backbone, heads={0: [0], 1: [1]})
+
+
+def test_word_starts_point_at_each_words_first_piece(family_preset):
+    family, preset = family_preset
+    _, preprocessor = load_backbone(preset, sequence_length=16)
+    tokenizer = preprocessor.tokenizer
+    words = tf.ragged.constant([["john", "lives", "in", "york"], ["unforgettable"]])
+    features = tokenize_and_align(words, tokenizer, 16)
+    token_ids = np.asarray(features["token_ids"])
+    assert np.all(token_ids[:, 0] == tokenizer.start_token_id)
+    for row, starts in enumerate(features["word_starts"].to_list()):
+        assert starts[0] == 1
+        pieces = [tokenizer.id_to_token(int(token_ids[row, i])) for i in starts]
+        # Each word starts as it does inside a sentence: after RoBERTa's
+        # space "Ġ" or SentencePiece's "▁", and not as a WordPiece "##".
+        marker = {"roberta": "Ġ", "xlm_roberta": "▁", "deberta_v3": "▁"}
+        marker["albert"] = "▁"
+        if family in marker:
+            assert all(piece.startswith(marker[family]) for piece in pieces), pieces
+        else:
+            assert not any(piece.startswith("##") for piece in pieces), pieces

@@ -1,0 +1,357 @@
+"""What the fine-tuning recipes need to know about each family of backbones.
+
+A `BackboneAdapter` answers, for one backbone, the questions every recipe
+asks: which layers are the embeddings, which are the encoder layers and in
+what order, where each layer's attention projections are, how many heads it
+has and how wide they are, and whether its layers are shared. Freezing,
+layer-wise decay, gradual unfreezing, LoRA, head importance, pruning and
+`keep_layers` ask the adapter and never name a family.
+
+Adapters are registered by keras-hub backbone class; `adapter_for` takes the
+closest registered class in the backbone's method resolution order (so
+`XLMRobertaBackbone` could use RoBERTa's adapter and `PrunedBertBackbone`
+uses BERT's), and falls back to the name-based adapter for other backbones
+(e.g. `tftransformer.models.TransformerEncoder` or a functional model whose
+blocks are named `transformer_layer_{i}`).
+
+The family adapters are a few lines each, so they live in this one module.
+"""
+
+import collections
+import re
+
+import keras
+import keras_hub
+
+__all__ = [
+    "BackboneAdapter",
+    "adapter_for",
+    "find_backbone",
+    "register_adapter",
+    "sequence_output",
+]
+
+_ENCODER_LAYER_NAME = re.compile(r"^transformer_layer_(\d+)$")
+_EMBEDDING_LAYER_NAME = re.compile(r"embedding", re.IGNORECASE)
+
+# keras-hub backbone class -> adapter class.
+_ADAPTERS = {}
+
+
+def _direct_sublayers(layer):
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
+def register_adapter(adapter_cls):
+    """Registers an adapter class for its `backbone_cls` (a class decorator).
+
+    Args:
+        adapter_cls: a `BackboneAdapter` subclass with `backbone_cls` set.
+
+    Returns:
+        `adapter_cls`.
+    """
+    _ADAPTERS[adapter_cls.backbone_cls] = adapter_cls
+    return adapter_cls
+
+
+def _registered_adapter_cls(layer):
+    for cls in type(layer).__mro__:
+        if cls in _ADAPTERS:
+            return _ADAPTERS[cls]
+    return None
+
+
+def _has_named_encoder_layers(layer):
+    return any(_ENCODER_LAYER_NAME.match(sub.name) for sub in _direct_sublayers(layer))
+
+
+def find_backbone(model):
+    """Returns the backbone inside `model` (or `model` itself).
+
+    The search is breadth-first from `model`: the first layer that is a
+    registered keras-hub backbone (BERT, DistilBERT, RoBERTa, XLM-RoBERTa,
+    DeBERTa-v3, ALBERT, ELECTRA) or whose direct sublayers are named
+    `transformer_layer_{i}`.
+
+    Args:
+        model: a `keras.Layer` or `keras.Model`.
+
+    Returns:
+        The backbone layer.
+
+    Raises:
+        ValueError: if there is none at any depth.
+
+    Example:
+    ```python
+    classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=2)
+    find_backbone(classifier) is backbone  # True
+    ```
+    """
+    queue = collections.deque([model])
+    seen = set()
+    while queue:
+        layer = queue.popleft()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if _registered_adapter_cls(layer) is not None:
+            return layer
+        if _has_named_encoder_layers(layer):
+            return layer
+        queue.extend(_direct_sublayers(layer))
+    raise ValueError(
+        "Expected a model holding a keras-hub text encoder backbone "
+        f"({', '.join(sorted(a.family for a in set(_ADAPTERS.values())))}) or "
+        "encoder layers named 'transformer_layer_{i}'. Received: "
+        f"model={model.name!r}, which has none at any depth."
+    )
+
+
+def adapter_for(model):
+    """Returns the `BackboneAdapter` of the backbone inside `model`.
+
+    Args:
+        model: a backbone, or a model containing one (see `find_backbone`).
+
+    Returns:
+        A `BackboneAdapter` bound to the backbone.
+
+    Example:
+    ```python
+    adapter = adapter_for(classifier)
+    adapter.family, adapter.num_heads  # ("bert", 12)
+    ```
+    """
+    backbone = find_backbone(model)
+    adapter_cls = _registered_adapter_cls(backbone) or BackboneAdapter
+    return adapter_cls(backbone)
+
+
+def sequence_output(outputs):
+    """The `(batch, seq, hidden)` output of a backbone call.
+
+    BERT, ALBERT and ELECTRA return a dict with `"sequence_output"`;
+    DistilBERT, RoBERTa, XLM-RoBERTa and DeBERTa-v3 return the tensor itself.
+    """
+    if isinstance(outputs, dict):
+        return outputs["sequence_output"]
+    return outputs
+
+
+class BackboneAdapter:
+    """A backbone's layers as the fine-tuning recipes see them.
+
+    The base class finds layers by name: encoder layers named
+    `transformer_layer_{i}` and embedding-side layers with `embedding` in
+    their name. Family subclasses change what differs.
+
+    Args:
+        backbone: the backbone layer (see `find_backbone`).
+
+    Example:
+    ```python
+    adapter = adapter_for(classifier)
+    [layer.name for layer in adapter.encoder_layers()]
+    ```
+    """
+
+    # The registry key; None for the name-based fallback.
+    backbone_cls = None
+    family = "generic"
+    # Whether one block of weights runs as several encoder layers (ALBERT).
+    shares_layers = False
+    # The backbone class that `prune_heads` builds for this family, or None
+    # when pruning is refused.
+    pruned_backbone_cls = None
+    # Name pattern of the encoder layers, with the layer index as group 1.
+    encoder_layer_name = _ENCODER_LAYER_NAME
+
+    def __init__(self, backbone):
+        self.backbone = backbone
+
+    def sublayers(self):
+        """Every direct sublayer of the backbone except its inputs.
+
+        A layer the backbone also keeps as an attribute of its own (RoBERTa
+        and DistilBERT keep `token_embedding`, which lives inside
+        `embeddings`) is left out: it is part of its parent.
+        """
+        layers = [
+            layer
+            for layer in _direct_sublayers(self.backbone)
+            if not isinstance(layer, keras.layers.InputLayer)
+        ]
+        nested = {
+            id(inner)
+            for layer in layers
+            for inner in layer._flatten_layers(include_self=False)
+        }
+        return [layer for layer in layers if id(layer) not in nested]
+
+    def encoder_layers(self):
+        """The encoder layers with distinct weights, from input to output."""
+        indexed = {}
+        for layer in _direct_sublayers(self.backbone):
+            match = self.encoder_layer_name.match(layer.name)
+            if match:
+                indexed[int(match.group(1))] = layer
+        # A gap would make "the first N layers" ambiguous for every recipe.
+        if sorted(indexed) != list(range(len(indexed))):
+            raise ValueError(
+                "Expected encoder layers numbered 0 to n-1. Received: indices "
+                f"{sorted(indexed)} in model {self.backbone.name!r}."
+            )
+        return [indexed[i] for i in range(len(indexed))]
+
+    def embedding_layers(self):
+        """The embedding-side layers, in the backbone's order."""
+        return [
+            layer
+            for layer in self.sublayers()
+            if _EMBEDDING_LAYER_NAME.search(layer.name)
+        ]
+
+    def attention(self, encoder_layer):
+        """The self-attention layer of one encoder layer, or None."""
+        return getattr(encoder_layer, "_self_attention_layer", None)
+
+    def output_projection(self, attention):
+        """The attention's output projection: kernel `(heads, head_dim, hidden)`."""
+        return getattr(attention, "output_dense", None) or getattr(
+            attention, "_output_dense", None
+        )
+
+    def head_projections(self, attention):
+        """The query, key and value projections: kernels `(hidden, heads, head_dim)`."""
+        if isinstance(attention, keras.layers.MultiHeadAttention):
+            return [attention.query_dense, attention.key_dense, attention.value_dense]
+        return [attention._query_dense, attention._key_dense, attention._value_dense]
+
+    @property
+    def num_heads(self):
+        attention = self.attention(self.encoder_layers()[0])
+        return int(getattr(attention, "num_heads", 0)) or None
+
+    @property
+    def head_dim(self):
+        attention = self.attention(self.encoder_layers()[0])
+        # keras' MultiHeadAttention calls it key_dim, DeBERTa attn_head_size.
+        return int(getattr(attention, "key_dim", None) or attention.attn_head_size)
+
+    def check_recipe(self, recipe):
+        """Raises if `recipe` cannot act on this family; see `refused_recipes`."""
+        reason = self.refused_recipes().get(recipe)
+        if reason:
+            raise ValueError(
+                f"{recipe} does not work on a {type(self.backbone).__name__} "
+                f"({self.family}): {reason}"
+            )
+
+    def refused_recipes(self):
+        """`{recipe name: why it is refused}` for this family."""
+        refused = {}
+        if self.pruned_backbone_cls is None:
+            refused["prune_heads"] = (
+                "pruning builds a backbone whose heads keep their width, which "
+                "exists for BERT only (tftransformer.models.PrunedBertBackbone). "
+                "Fine-tune a BERT checkpoint to prune heads."
+            )
+        return refused
+
+
+@register_adapter
+class BertAdapter(BackboneAdapter):
+    """keras-hub `BertBackbone`, and `tftransformer.models.PrunedBertBackbone`."""
+
+    backbone_cls = keras_hub.models.BertBackbone
+    family = "bert"
+
+    @property
+    def pruned_backbone_cls(self):
+        # Imported here: the pruned backbone's module imports this one.
+        from tftransformer.models.pruned_bert_backbone import PrunedBertBackbone
+
+        return PrunedBertBackbone
+
+
+@register_adapter
+class DistilBertAdapter(BackboneAdapter):
+    """keras-hub `DistilBertBackbone`: one token-and-position embedding layer."""
+
+    backbone_cls = keras_hub.models.DistilBertBackbone
+    family = "distil_bert"
+
+
+@register_adapter
+class RobertaAdapter(BackboneAdapter):
+    """keras-hub `RobertaBackbone`."""
+
+    backbone_cls = keras_hub.models.RobertaBackbone
+    family = "roberta"
+
+
+@register_adapter
+class XLMRobertaAdapter(RobertaAdapter):
+    """keras-hub `XLMRobertaBackbone`: RoBERTa's layers, a SentencePiece vocabulary."""
+
+    backbone_cls = keras_hub.models.XLMRobertaBackbone
+    family = "xlm_roberta"
+
+
+@register_adapter
+class ElectraAdapter(BackboneAdapter):
+    """keras-hub `ElectraBackbone` (the discriminator): BERT's layers, with an
+    `embeddings_projection` when the embeddings are narrower."""
+
+    backbone_cls = keras_hub.models.ElectraBackbone
+    family = "electra"
+
+
+@register_adapter
+class DebertaV3Adapter(BackboneAdapter):
+    """keras-hub `DebertaV3Backbone`: disentangled attention layers; the
+    relative position embedding (`rel_embedding`), read by every layer,
+    counts as an embedding layer."""
+
+    backbone_cls = keras_hub.models.DebertaV3Backbone
+    family = "deberta_v3"
+    encoder_layer_name = re.compile(r"^disentangled_attention_encoder_layer_(\d+)$")
+
+
+@register_adapter
+class AlbertAdapter(BackboneAdapter):
+    """keras-hub `AlbertBackbone`: groups of blocks shared across layers.
+
+    ALBERT runs `num_layers` encoder layers with the weights of
+    `num_groups * num_inner_repetitions` blocks (one block for the released
+    checkpoints). The encoder layers the recipes see are those distinct
+    blocks, in call order: freezing "the first N layers" freezes the first N
+    blocks (with one shared block, freezing it freezes every layer), layer
+    decay gives each block one rate, and gradual unfreezing unfreezes block
+    by block. Removing layers or heads from shared weights would change
+    every layer that uses them, so `keep_layers`, `prune_heads` and
+    `head_importance` are refused.
+    """
+
+    backbone_cls = keras_hub.models.AlbertBackbone
+    family = "albert"
+    shares_layers = True
+    encoder_layer_name = None
+
+    def encoder_layers(self):
+        return [layer for group in self.backbone.transformer_layers for layer in group]
+
+    def refused_recipes(self):
+        shared = (
+            "ALBERT shares one block of weights across its layers (num_groups="
+            f"{self.backbone.num_groups}, num_layers={self.backbone.num_layers}), "
+            "so no layer or head can be removed from one layer alone."
+        )
+        return {
+            **super().refused_recipes(),
+            "keep_layers": shared,
+            "prune_heads": shared,
+            "head_importance": shared,
+        }
