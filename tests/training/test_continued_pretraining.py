@@ -7,7 +7,7 @@ import tensorflow as tf
 from absl import flags as absl_flags
 
 import tftransformer as tft
-from tests.examples.interruptions import Interrupt, interrupt_after_epoch
+from tests.training.interruptions import Interrupt, interrupt_after_epoch
 from tftransformer.data import (
     DataError,
     load_rotten_tomatoes,

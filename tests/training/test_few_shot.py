@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
-from tests.examples.interruptions import (
+from tests.training.interruptions import (
     Interrupt,
     file_times,
     final_checkpoint,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
-from tests.examples.interruptions import (
+from tests.training.interruptions import (
     STALE_TEMPORARY_FILE,
     assert_same_training,
     final_checkpoint,

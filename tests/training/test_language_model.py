@@ -11,7 +11,7 @@ import tensorflow as tf
 from absl import flags as absl_flags
 
 import tftransformer as tft
-from tests.examples.interruptions import assert_same_training, run_killed_then_rerun
+from tests.training.interruptions import assert_same_training, run_killed_then_rerun
 from tftransformer.data import (
     SEQUENCE_RESERVED_TOKENS,
     DataError,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
-from tests.examples.interruptions import STALE_TEMPORARY_FILE
+from tests.training.interruptions import STALE_TEMPORARY_FILE
 from tftransformer.models import MultiTaskModel
 from tftransformer.training import MultiTaskConfig
 

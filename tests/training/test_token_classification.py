@@ -11,7 +11,7 @@ import tensorflow as tf
 from absl import flags as absl_flags
 
 import tftransformer as tft
-from tests.examples.interruptions import (
+from tests.training.interruptions import (
     STALE_TEMPORARY_FILE,
     final_checkpoint,
 )
