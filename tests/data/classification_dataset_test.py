@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from tftransformer.data import (
-    default_bucket_boundaries,
     embedded_checkpoint,
     embedded_vocabulary_path,
     load_rotten_tomatoes,
     make_classification_dataset,
 )
+from tftransformer.data.classification_dataset import default_bucket_boundaries
 from tftransformer.presets import embedded_tokenizer
 
 CLS, SEP, PAD = 101, 102, 0

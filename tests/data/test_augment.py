@@ -21,9 +21,9 @@ from tftransformer.data import (
     random_deletion,
     random_insertion,
     random_swap,
-    roget_path,
     synonym_replacement,
 )
+from tftransformer.data.augment import roget_path
 from tftransformer.models import seq2seq_translator
 
 SYNONYMS = {"good": ["fine"], "film": ["movie", "picture"], "the": ["a"]}

@@ -7,8 +7,10 @@ import pytest
 
 from tftransformer.data import (
     PARTY_LABELS,
-    POLITICAL_SPLIT_FRACTIONS,
     load_political_speeches,
+)
+from tftransformer.data.political_speeches import (
+    POLITICAL_SPLIT_FRACTIONS,
     political_speeches_path,
 )
 

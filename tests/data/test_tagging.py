@@ -16,9 +16,9 @@ from tftransformer.data import (
     load_wnut16,
     make_tagging_dataset,
     tokenize_and_align,
-    wnut16_path,
 )
 from tftransformer.data import wnut as wnut_module
+from tftransformer.data.wnut import wnut16_path
 from tftransformer.presets import embedded_tokenizer
 
 

@@ -9,8 +9,8 @@ from tftransformer.data import (
     DataError,
     load_text_classification,
     load_tfds_text_classification,
-    parse_tfds_spec,
 )
+from tftransformer.data.tfds_loaders import parse_tfds_spec
 
 NAME = "tiny_local_sentiment"
 ROWS = {

@@ -12,12 +12,10 @@ from tftransformer.data.augment import (
     random_deletion,
     random_insertion,
     random_swap,
-    roget_path,
     synonym_replacement,
 )
 from tftransformer.data.chunking import chunk_documents, make_long_document_dataset
 from tftransformer.data.classification_dataset import (
-    default_bucket_boundaries,
     make_classification_dataset,
 )
 from tftransformer.data.data_error import DataError
@@ -47,29 +45,18 @@ from tftransformer.data.multi_task import (
 )
 from tftransformer.data.pair_loaders import load_text_pairs, make_pair_dataset
 from tftransformer.data.parallel_text import (
-    BIBLE_MODULES,
     BIBLE_PACKAGES,
-    align_verses,
-    clean_osis,
     export_bible_pairs,
     load_sentence_pairs,
-    parse_imp,
-    read_sword_module,
 )
 from tftransformer.data.political_speeches import (
     PARTY_LABELS,
-    POLITICAL_SPLIT_FRACTIONS,
-    POLITICAL_SPLIT_SEED,
     load_political_speeches,
-    political_speeches_path,
 )
 from tftransformer.data.rotten_tomatoes import (
     SENTIMENT_LABELS,
-    SPLIT_FRACTIONS,
-    SPLIT_SEED,
     load_rotten_tomatoes,
     rotten_tomatoes_dataset,
-    rotten_tomatoes_path,
     rotten_tomatoes_texts,
 )
 from tftransformer.data.sequence_datasets import (
@@ -92,9 +79,7 @@ from tftransformer.data.tagging_data import TaggingData
 from tftransformer.data.text_classification_data import TextClassificationData
 from tftransformer.data.text_pairs import TextPairs
 from tftransformer.data.tfds_loaders import (
-    TFDS_PREFIX,
     load_tfds_text_classification,
-    parse_tfds_spec,
 )
 from tftransformer.data.unknown_pieces import (
     UNKNOWN_SHARE_WARNING,
@@ -103,11 +88,8 @@ from tftransformer.data.unknown_pieces import (
 )
 from tftransformer.data.wnut import (
     WNUT16_ENTITY_TYPES,
-    WNUT16_SPLIT_FRACTIONS,
-    WNUT16_SPLIT_SEED,
     WNUT16_TAGS,
     load_wnut16,
-    wnut16_path,
 )
 from tftransformer.data.word_piece import (
     SEQUENCE_RESERVED_TOKENS,
@@ -141,8 +123,6 @@ __all__ = [
     "tokenize_texts",
     "word_piece_tokenizer",
     "PARTY_LABELS",
-    "POLITICAL_SPLIT_FRACTIONS",
-    "POLITICAL_SPLIT_SEED",
     "SAMPLING_RULES",
     "TASK_ID_KEY",
     "chunk_documents",
@@ -150,7 +130,6 @@ __all__ = [
     "interleave_tasks",
     "load_political_speeches",
     "make_long_document_dataset",
-    "political_speeches_path",
     "sampling_probabilities",
     "EDA_OPERATIONS",
     "SYNONYM_SOURCES",
@@ -163,28 +142,18 @@ __all__ = [
     "random_deletion",
     "random_insertion",
     "random_swap",
-    "roget_path",
     "synonym_replacement",
-    "BIBLE_MODULES",
     "BIBLE_PACKAGES",
     "DataError",
     "IGNORE_LABEL",
     "SENTIMENT_LABELS",
-    "SPLIT_FRACTIONS",
-    "SPLIT_SEED",
     "SUPPORTED_FORMATS",
     "TAGGING_FORMATS",
-    "TFDS_PREFIX",
     "TaggingData",
     "TextClassificationData",
     "WNUT16_ENTITY_TYPES",
-    "WNUT16_SPLIT_FRACTIONS",
-    "WNUT16_SPLIT_SEED",
     "WNUT16_TAGS",
     "build_tag_vocabulary",
-    "align_verses",
-    "clean_osis",
-    "default_bucket_boundaries",
     "embedded_checkpoint_dir",
     "embedded_vocabulary_path",
     "export_bible_pairs",
@@ -198,12 +167,7 @@ __all__ = [
     "load_wnut16",
     "make_classification_dataset",
     "make_tagging_dataset",
-    "parse_imp",
-    "parse_tfds_spec",
-    "read_sword_module",
     "rotten_tomatoes_dataset",
-    "rotten_tomatoes_path",
     "tokenize_and_align",
-    "wnut16_path",
     "words_to_ragged",
 ]
