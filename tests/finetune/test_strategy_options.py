@@ -1,13 +1,12 @@
 import inspect
-import sys
 
 import pytest
 from absl import flags
 
 from tftransformer.finetune import (
     check_strategy_options,
-    define_strategy_flags,
 )
+from tftransformer.training import FinetuneConfig, define_flags
 
 
 @pytest.mark.parametrize(
@@ -137,9 +136,10 @@ def test_contradictions_and_bad_values_are_refused(options, message):
         check_strategy_options(**options)
 
 
-def test_strategy_flags_parse_into_checked_options():
+def test_the_finetune_config_flags_cover_every_strategy_option():
+    # The strategy flags are FinetuneConfig's fields, defined once there.
     flag_values = flags.FlagValues()
-    define_strategy_flags(flag_values)
+    define_flags(FinetuneConfig, flag_values)
     flag_values(["train.py", "--freeze_layers=2", "--head_warmup_steps=100"])
     names = inspect.signature(check_strategy_options).parameters
     options = {name: flag_values[name].value for name in names if name in flag_values}
@@ -147,15 +147,5 @@ def test_strategy_flags_parse_into_checked_options():
     assert check_strategy_options(**options) == "freeze 2 layers, head warmup 100 steps"
     assert flag_values.unfreeze_every_epochs == 1
     assert flag_values.unfreeze_every_steps == 0
-    # Key flags of the calling module: a script's --help lists them.
-    key_flags = flag_values.get_key_flags_for_module(sys.modules[__name__])
-    assert {"freeze_layers", "lora_rank"} <= {flag.name for flag in key_flags}
-
-
-def test_strategy_flags_refuse_bad_values_and_a_bad_destination():
-    flag_values = flags.FlagValues()
-    define_strategy_flags(flag_values)
     with pytest.raises(flags.IllegalFlagValueError, match="freeze_layers"):
         flag_values(["train.py", "--freeze_layers=two"])
-    with pytest.raises(ValueError, match=r"flag_values=\{\}"):
-        define_strategy_flags({})

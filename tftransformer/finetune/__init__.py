@@ -40,7 +40,6 @@ from tftransformer.finetune.smoothed_sparse_categorical_crossentropy import (
 )
 from tftransformer.finetune.strategy_options import (
     check_strategy_options,
-    define_strategy_flags,
 )
 from tftransformer.finetune.trainable_state import (
     apply_trainable_change,
@@ -85,7 +84,6 @@ __all__ = [
     "compute_train_steps",
     "count_train_steps",
     "create_optimizer",
-    "define_strategy_flags",
     "embedding_layers",
     "encoder_layers",
     "find_backbone",

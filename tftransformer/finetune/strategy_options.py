@@ -1,18 +1,12 @@
-"""Fine-tuning strategy options: command-line flags, and checks that they
-combine into one meaningful strategy."""
+"""Fine-tuning strategy options: checks that they combine into one meaningful
+strategy (the flags are `tft.training.FinetuneConfig`'s fields)."""
 
 import math
 import numbers
 
-from absl import flags
-
 from tftransformer._arguments import check_int
 
-__all__ = ["check_strategy_options", "define_strategy_flags"]
-
-# The flags `define_strategy_flags` defines are key flags of the module that
-# calls it, so that its `--help` lists them.
-flags.disclaim_key_flags()
+__all__ = ["check_strategy_options"]
 
 
 def _refuse(reason, **options):
@@ -218,92 +212,3 @@ def check_strategy_options(
 
 def _count(number, noun):
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def define_strategy_flags(flag_values=flags.FLAGS):
-    """Defines the absl flags of the fine-tuning strategies.
-
-    The flags are named after `check_strategy_options`' arguments, plus the
-    intervals of gradual unfreezing: `--freeze_layers`, `--freeze_backbone`,
-    `--gradual_unfreeze`, `--unfreeze_every_epochs`,
-    `--unfreeze_every_steps`, `--head_warmup_steps`, `--layer_decay`,
-    `--lora_rank` and `--extra_blocks`. Their defaults mean full
-    fine-tuning.
-
-    Args:
-        flag_values: the `absl.flags.FlagValues` to define them in; absl's
-            global `FLAGS` by default.
-
-    Example:
-    ```python
-    from absl import app, flags
-
-    define_strategy_flags()
-
-    def main(argv):
-        name = check_strategy_options(
-            freeze_layers=flags.FLAGS.freeze_layers,
-            lora_rank=flags.FLAGS.lora_rank,
-        )
-
-    app.run(main)  # python train.py --freeze_layers=2
-    ```
-    """
-    if not isinstance(flag_values, flags.FlagValues):
-        raise ValueError(
-            "flag_values must be an absl.flags.FlagValues. "
-            f"Received: flag_values={flag_values!r}"
-        )
-    define = {"flag_values": flag_values}
-    flags.DEFINE_integer(
-        "freeze_layers",
-        0,
-        "Freeze the embeddings and the first N encoder layers.",
-        **define,
-    )
-    flags.DEFINE_bool(
-        "freeze_backbone", False, "Linear probe: train only the head.", **define
-    )
-    flags.DEFINE_bool(
-        "gradual_unfreeze",
-        False,
-        "Head first, then one encoder layer more from the top every "
-        "--unfreeze_every_epochs (embeddings last).",
-        **define,
-    )
-    flags.DEFINE_integer(
-        "unfreeze_every_epochs", 1, "Epochs between unfreezings.", **define
-    )
-    flags.DEFINE_integer(
-        "unfreeze_every_steps",
-        0,
-        "Steps between unfreezings instead (0: epochs).",
-        **define,
-    )
-    flags.DEFINE_integer(
-        "head_warmup_steps",
-        0,
-        "Train the new head alone for the first N steps.",
-        **define,
-    )
-    flags.DEFINE_float(
-        "layer_decay",
-        None,
-        "Layer-wise learning-rate decay in (0, 1]: encoder layer l of L trains "
-        "at lr*decay**(L-l), embeddings at lr*decay**(L+1).",
-        **define,
-    )
-    flags.DEFINE_integer(
-        "lora_rank",
-        0,
-        "LoRA adapters of this rank on the attention query/value projections; "
-        "the rest of the backbone is frozen (0: off). The adapters are also "
-        "saved alone, to adapters.lora.h5.",
-        **define,
-    )
-    flags.DEFINE_integer(
-        "extra_blocks",
-        0,
-        "New encoder blocks between the backbone and the head.",
-        **define,
-    )
