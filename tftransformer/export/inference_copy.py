@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+import warnings
 
 import keras
 
@@ -130,11 +131,15 @@ def inference_copy(model, preprocessor=None, merge_lora=True, precision="float32
     """
     if precision not in PRECISIONS:
         raise ValueError(
-            f"`precision` must be one of {PRECISIONS}. Received: precision={precision!r}"
+            f"`precision` must be one of {PRECISIONS}. "
+            f"Received: precision={precision!r}"
         )
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
     if precision == "int8":
-        copy.quantize("int8")
+        with warnings.catch_warnings():
+            # Keras names each layer it leaves in float32 (norms, pooling).
+            warnings.filterwarnings("ignore", "Layer .* does not have a `quantize`")
+            copy.quantize("int8")
     return copy
 
 

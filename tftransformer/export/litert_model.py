@@ -52,7 +52,5 @@ class LiteRTModel:
 
     def __call__(self, texts):
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise ValueError(
-                f"`texts` must be a list of strings. Received: {texts!r}"
-            )
+            raise ValueError(f"`texts` must be a list of strings. Received: {texts!r}")
         return self._runner(text=np.array(list(texts), dtype=object))
