@@ -158,7 +158,9 @@ def test_mixed_precision_lora_model_exports_int8_from_merged_float32(
 ):
     texts, _ = held_out
     keras.config.set_dtype_policy("mixed_bfloat16")
-    mixed = TextClassifier.from_config(classifier.get_config())
+    config = classifier.get_config()
+    config["preprocessor"] = classifier.preprocessor  # its vocabulary is an asset
+    mixed = TextClassifier.from_config(config)
     keras.config.set_dtype_policy("float32")
     mixed.set_weights(classifier.get_weights())
     mixed.backbone.enable_lora(rank=2)

@@ -139,7 +139,13 @@ def inference_copy(model, preprocessor=None, merge_lora=True, precision="float32
         with warnings.catch_warnings():
             # Keras names each layer it leaves in float32 (norms, pooling).
             warnings.filterwarnings("ignore", "Layer .* does not have a `quantize`")
-            copy.quantize("int8")
+            # The preprocessor's layers hold no weights, and an unbuilt
+            # tokenizer would stop `quantize`.
+            preprocessor = getattr(copy, "preprocessor", None)
+            skipped = {
+                id(layer) for layer in _all_layers(preprocessor or keras.Layer())
+            }
+            copy.quantize("int8", filters=lambda layer: id(layer) not in skipped)
     return copy
 
 
