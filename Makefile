@@ -173,3 +173,13 @@ bench-generation: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) runs build *.egg-info
+
+# Every serving variant of the demo model (float32 / int8 SavedModel, LiteRT
+# float32 / dynamic int8 / int8), with the size, accuracy and latency table
+# (examples/export_variants.py); run `make demo` first.
+VARIANTS_ARGS ?=
+.PHONY: export-variants
+export-variants: $(STAMP)
+	$(PY) examples/export_variants.py --model_dir=$(DEMO_DIR) \
+		--max_train_examples=3000 --variants_dir=$(DEMO_DIR)/variants \
+		$(VARIANTS_ARGS)

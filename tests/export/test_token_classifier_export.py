@@ -153,3 +153,31 @@ def test_sequence_length_bound_is_the_position_table(position_kind, refused):
             check_token_classifier(model, 16, ["O", "B-A", "I-A"])
     else:
         assert check_token_classifier(model, 16, ["O", "B-A", "I-A"])[0] == "O"
+
+
+def test_int8_export_tags_raw_sentences_as_float32_does(tagger, tmp_path):
+    rng = np.random.default_rng(0)
+    words = "Barack Obama visits Paris rain in New York today loves Berlin a".split()
+    sentences = SENTENCES + [
+        " ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in range(40)
+    ]
+    served = {}
+    for precision in ("float32", "int8"):
+        version_dir = export_token_classifier(
+            tagger, str(tmp_path / precision), precision=precision
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", CLIENT, version_dir, json.dumps(sentences)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        served[precision] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["int8"]["num_words"] == served["float32"]["num_words"]
+    real = np.array(served["float32"]["tag_ids"]) >= 0
+    float32_ids = np.array(served["float32"]["tag_ids"])[real]
+    int8_ids = np.array(served["int8"]["tag_ids"])[real]
+    assert len(set(float32_ids)) > 1
+    assert np.mean(int8_ids == float32_ids) >= 0.98

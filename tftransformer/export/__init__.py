@@ -1,14 +1,28 @@
-"""tftransformer.export: SavedModels that TF Serving answers on raw strings.
+"""tftransformer.export: SavedModels and LiteRT models that answer raw strings.
 
 Exports write TF Serving's versioned layout (`<base_path>/<version>/`), run
-tokenization inside the graph, compute in float32 whatever the training
-precision, and can record warmup requests.
+tokenization inside the graph, compute in float32 (or Keras int8) whatever
+the training precision, and can record warmup requests. LiteRT exports
+(float32, dynamic-range int8, calibrated int8) tokenize with TF Text ops
+that have LiteRT kernels; `export_variants` writes and measures them all.
 """
 
+from tftransformer.export.export_variants import VARIANTS, export_variants
 from tftransformer.export.few_shot_classifier_export import (
     export_few_shot_classifier,
 )
-from tftransformer.export.inference_copy import float32_inference_copy, has_lora
+from tftransformer.export.inference_copy import (
+    PRECISIONS,
+    float32_inference_copy,
+    has_lora,
+    inference_copy,
+)
+from tftransformer.export.litert_export import (
+    LITERT_FILE,
+    LITERT_QUANTIZATIONS,
+    export_litert,
+)
+from tftransformer.export.litert_model import LiteRTModel
 from tftransformer.export.model_versions import (
     check_base_path,
     existing_versions,
@@ -34,6 +48,7 @@ from tftransformer.export.token_classifier_export import (
 from tftransformer.export.token_classifier_serving_module import (
     TokenClassifierServingModule,
 )
+from tftransformer.export.variants_report import VariantsReport
 from tftransformer.export.warmup import (
     WARMUP_FILE,
     make_predict_request,
@@ -42,6 +57,15 @@ from tftransformer.export.warmup import (
 )
 
 __all__ = [
+    "LITERT_FILE",
+    "LITERT_QUANTIZATIONS",
+    "LiteRTModel",
+    "PRECISIONS",
+    "VARIANTS",
+    "VariantsReport",
+    "export_litert",
+    "export_variants",
+    "inference_copy",
     "export_text_embedder",
     "LABELS_FILE",
     "SIGNATURE_NAME",

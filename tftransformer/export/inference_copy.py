@@ -2,10 +2,14 @@
 
 import os
 import tempfile
+import warnings
 
 import keras
 
-__all__ = ["float32_inference_copy", "has_lora"]
+__all__ = ["PRECISIONS", "float32_inference_copy", "has_lora", "inference_copy"]
+
+# What an exported SavedModel computes in: float32, or Keras' int8 quantization.
+PRECISIONS = ("float32", "int8")
 
 # Policies whose computations (or variables) are not float32.
 _LOW_PRECISION_POLICIES = ("mixed_bfloat16", "mixed_float16", "bfloat16", "float16")
@@ -99,6 +103,49 @@ def float32_inference_copy(model, preprocessor=None, merge_lora=True):
         weights_path = os.path.join(tmp, "model.weights.h5")
         model.save_weights(weights_path)
         copy.load_weights(weights_path)
+    return copy
+
+
+def inference_copy(model, preprocessor=None, merge_lora=True, precision="float32"):
+    """A float32 inference copy (see `float32_inference_copy`), maybe int8.
+
+    With `precision="int8"` the float32 copy, LoRA adapters already merged,
+    goes through Keras' `model.quantize("int8")`: `Dense`, `EinsumDense` and
+    `Embedding` kernels become int8 with per-channel scales, and their
+    inputs are quantized on the fly. Quantizing after the float32 rebuild
+    means a mixed-precision model never exports as float16.
+
+    Args:
+        model: a built `keras.Model`, as for `float32_inference_copy`.
+        preprocessor: as for `float32_inference_copy`.
+        merge_lora: as for `float32_inference_copy`.
+        precision: one of `PRECISIONS`, `"float32"` or `"int8"`.
+
+    Returns:
+        A new `keras.Model`.
+
+    Example:
+    ```python
+    int8_classifier = inference_copy(classifier, precision="int8")
+    ```
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"`precision` must be one of {PRECISIONS}. "
+            f"Received: precision={precision!r}"
+        )
+    copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
+    if precision == "int8":
+        with warnings.catch_warnings():
+            # Keras names each layer it leaves in float32 (norms, pooling).
+            warnings.filterwarnings("ignore", "Layer .* does not have a `quantize`")
+            # The preprocessor's layers hold no weights, and an unbuilt
+            # tokenizer would stop `quantize`.
+            preprocessor = getattr(copy, "preprocessor", None)
+            skipped = {
+                id(layer) for layer in _all_layers(preprocessor or keras.Layer())
+            }
+            copy.quantize("int8", filters=lambda layer: id(layer) not in skipped)
     return copy
 
 

@@ -7,7 +7,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 
-from tftransformer.export.inference_copy import float32_inference_copy
+from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
@@ -35,6 +35,7 @@ def export_for_serving(
     merge_lora=True,
     overwrite=False,
     model_name=None,
+    precision="float32",
 ):
     """Exports a text classifier as a TF Serving model version on raw strings.
 
@@ -82,6 +83,8 @@ def export_for_serving(
         overwrite: bool, whether an existing `<path>/<version>` is replaced.
         model_name: str, the model name in the warmup requests. Defaults to
             the last component of `path`.
+        precision: `"float32"`, or `"int8"` for Keras' int8 quantization of
+            the float32 copy (see `inference_copy`).
 
     Returns:
         str, the version directory written (`<path>/<version>`).
@@ -128,7 +131,9 @@ def export_for_serving(
     warmup_requests = classifier_warmup_requests(warmup_texts, text_pair)
     final_path = version_path(path, version, overwrite)
 
-    copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
+    copy = inference_copy(
+        model, preprocessor, merge_lora=merge_lora, precision=precision
+    )
     module = TextClassifierServingModule(
         copy, preprocessor, label_names, text_pair=text_pair
     )

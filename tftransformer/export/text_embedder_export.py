@@ -3,14 +3,16 @@
 import keras
 import tensorflow as tf
 
-from tftransformer.export.inference_copy import float32_inference_copy
+from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.text_classifier_serving_module import TEXT_INPUT
 
 __all__ = ["export_text_embedder"]
 
 
-def export_text_embedder(embedder, path, version=None, overwrite=False):
+def export_text_embedder(
+    embedder, path, version=None, overwrite=False, precision="float32"
+):
     """Exports a `TextEmbedder` as a TF Serving model version on raw strings.
 
     The `serving_default` signature takes `text` (1-D `tf.string`) and
@@ -26,6 +28,8 @@ def export_text_embedder(embedder, path, version=None, overwrite=False):
         path: TF Serving's model base path.
         version: optional int >= 0; defaults to the next free version.
         overwrite: bool, whether an existing `<path>/<version>` is replaced.
+        precision: `"float32"`, or `"int8"` for Keras' int8 quantization of
+            the float32 copy (see `inference_copy`).
 
     Returns:
         str, the version directory written.
@@ -44,7 +48,7 @@ def export_text_embedder(embedder, path, version=None, overwrite=False):
             f"{type(embedder).__name__} with preprocessor={preprocessor!r}"
         )
     final_path = version_path(path, version, overwrite)
-    copy = float32_inference_copy(embedder, preprocessor)
+    copy = inference_copy(embedder, preprocessor, precision=precision)
     module = _EmbedderModule(copy, preprocessor)
     with publish_directory(final_path, overwrite) as out:
         tf.saved_model.save(

@@ -6,7 +6,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from tftransformer.export.inference_copy import float32_inference_copy
+from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.text_classifier_export import SIGNATURE_NAME
 from tftransformer.export.token_classifier_serving_module import (
@@ -29,6 +29,7 @@ def export_token_classifier(
     tag_names=None,
     merge_lora=True,
     overwrite=False,
+    precision="float32",
 ):
     """Exports a token classifier as a TF Serving model version on raw sentences.
 
@@ -64,6 +65,8 @@ def export_token_classifier(
             defaults to `model.tag_names`.
         merge_lora: bool. With False, a model with LoRA adapters is refused.
         overwrite: bool, whether an existing `<path>/<version>` is replaced.
+        precision: `"float32"`, or `"int8"` for Keras' int8 quantization of
+            the float32 copy (see `inference_copy`).
 
     Returns:
         str, the version directory written (`<path>/<version>`).
@@ -104,7 +107,9 @@ def export_token_classifier(
     tag_names = check_token_classifier(model, sequence_length, tag_names)
     final_path = version_path(path, version, overwrite)
 
-    copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
+    copy = inference_copy(
+        model, preprocessor, merge_lora=merge_lora, precision=precision
+    )
     module = TokenClassifierServingModule(copy, tokenizer, sequence_length, tag_names)
     with (
         tempfile.TemporaryDirectory() as tmp,

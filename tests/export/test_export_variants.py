@@ -1,0 +1,208 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from tftransformer.export import (
+    LITERT_FILE,
+    VARIANTS,
+    LiteRTModel,
+    export_litert,
+    export_text_embedder,
+    export_variants,
+    inference_copy,
+)
+from tftransformer.models import (
+    TextClassifier,
+    TextClassifierPreprocessor,
+    TextEmbedder,
+)
+from tftransformer.presets import load_backbone
+
+SEQUENCE_LENGTH = 16
+POSITIVE = "great fine charming quietly devastating".split()
+NEGATIVE = "awful dull mess boring overlong".split()
+NEUTRAL = "the movie was a film but".split()
+LONG_TEXT = " ".join((POSITIVE + NEUTRAL) * 10)  # far past SEQUENCE_LENGTH
+CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
+INT8_VARIANTS = [name for name in VARIANTS if "int8" in name]
+
+
+def reviews(count, seed):
+    """Texts of 1 to 8 words labelled by their sentiment words."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(count):
+        label = int(rng.integers(2))
+        words = list(rng.choice(NEUTRAL, size=rng.integers(0, 4)))
+        words += list(rng.choice(POSITIVE if label else NEGATIVE, rng.integers(1, 4)))
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, np.array(labels)
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_preset):
+    keras.utils.set_random_seed(0)
+    model = TextClassifier.from_preset(
+        tiny_preset,
+        num_classes=2,
+        sequence_length=SEQUENCE_LENGTH,
+        label_names=["negative", "positive"],
+    )
+    texts, labels = reviews(256, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.fit(texts, labels, batch_size=32, epochs=3, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return reviews(100, seed=1)
+
+
+@pytest.fixture(scope="module")
+def report(classifier, held_out, tmp_path_factory):
+    texts, labels = held_out
+    directory = tmp_path_factory.mktemp("variants")
+    train_texts, _ = reviews(64, seed=2)
+    return export_variants(
+        classifier, directory, texts, labels, train_texts, calls=(2, 1)
+    )
+
+
+@pytest.fixture(scope="module")
+def float32_labels(report, held_out):
+    """The float32 SavedModel's labels of the held-out texts, in a clean process."""
+    texts, _ = held_out
+    path = report.row("saved_model_float32")["path"]
+    return np.argmax(run_client(path, [texts])["outputs"][0], axis=-1)
+
+
+def run_client(path, batches, output="probabilities"):
+    process = subprocess.run(
+        [sys.executable, CLIENT, path, output],
+        input=json.dumps(batches),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def test_the_trained_fixture_predicts_both_classes(report):
+    # Otherwise agreement between variants would say nothing.
+    assert report.row("saved_model_float32")["accuracy"] > 0.8
+
+
+def test_report_has_a_row_per_variant_with_every_measure(report):
+    assert [row["variant"] for row in report.rows] == list(VARIANTS)
+    for row in report.rows:
+        assert row["size_bytes"] > 0
+        assert row["p99_ms_batch_32"] >= row["p50_ms_batch_32"] > 0
+    table = report.format()
+    assert len(table.splitlines()) == 2 + len(VARIANTS)
+    assert json.loads(report.to_json())["num_test_examples"] == 100
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_variant_answers_raw_strings_in_a_clean_process(
+    report, held_out, float32_labels, variant
+):
+    path = report.row(variant)["path"]
+    texts, _ = held_out
+    batches = [["a fine film"], ["", LONG_TEXT, "dull"], texts]
+    result = run_client(path, batches)
+    assert result["blocked_modules_loaded"] == []
+    assert result["dtypes"] == ["float32"] * 3
+    for batch, probabilities in zip(batches, result["outputs"]):
+        probabilities = np.array(probabilities)
+        assert probabilities.shape == (len(batch), 2)
+        np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-3)
+    labels = np.argmax(result["outputs"][2], axis=-1)
+    assert len(set(float32_labels)) == 2
+    if variant in INT8_VARIANTS:
+        assert np.mean(labels == float32_labels) >= 0.98
+    else:
+        # float32 variants differ from the Keras model only by float rounding.
+        assert report.row(variant)["agreement"] == 1.0
+
+
+def test_litert_embedder_embeds_as_the_keras_model(tiny_preset, tmp_path):
+    backbone, preprocessor = load_backbone(tiny_preset, sequence_length=SEQUENCE_LENGTH)
+    embedder = TextEmbedder(
+        backbone,
+        preprocessor=TextClassifierPreprocessor(
+            preprocessor.tokenizer, sequence_length=SEQUENCE_LENGTH
+        ),
+    )
+    texts = ["a short text", "", LONG_TEXT]
+    tflite_file = export_litert(embedder, tmp_path / "litert")
+    assert tflite_file.endswith(LITERT_FILE)
+    result = run_client(tflite_file, [texts], output="embedding")
+    np.testing.assert_allclose(result["outputs"][0], embedder.embed(texts), atol=1e-4)
+    int8_file = export_litert(embedder, tmp_path / "int8", "dynamic_int8")
+    assert os.path.getsize(int8_file) < os.path.getsize(tflite_file)
+    embeddings = LiteRTModel(int8_file)(texts)["embedding"]
+    # Unit vectors: a cosine close to 1 with the float32 ones.
+    cosines = np.sum(embeddings * embedder.embed(texts), axis=-1)
+    assert np.all(cosines > 0.95), cosines
+    directory = export_text_embedder(embedder, tmp_path / "serving", precision="int8")
+    result = run_client(directory, [texts], output="embedding")
+    cosines = np.sum(np.array(result["outputs"][0]) * embedder.embed(texts), axis=-1)
+    assert np.all(cosines > 0.95), cosines
+
+
+def test_mixed_precision_lora_model_exports_int8_from_merged_float32(
+    classifier, held_out, tmp_path
+):
+    texts, _ = held_out
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    config = classifier.get_config()
+    config["preprocessor"] = classifier.preprocessor  # its vocabulary is an asset
+    mixed = TextClassifier.from_config(config)
+    keras.config.set_dtype_policy("float32")
+    mixed.set_weights(classifier.get_weights())
+    mixed.backbone.enable_lora(rank=2)
+    lora_layer = next(
+        layer
+        for layer in mixed._flatten_layers(include_self=False)
+        if getattr(layer, "lora_enabled", False)
+    )
+    lora_layer.lora_kernel_b.assign(np.ones(lora_layer.lora_kernel_b.shape) * 0.1)
+    copy = inference_copy(mixed, precision="int8")
+    assert copy.compute_dtype == "float32"
+    assert not any(
+        getattr(layer, "lora_enabled", False) for layer in copy._flatten_layers()
+    )
+    assert any(
+        getattr(layer, "quantization_mode", None) == "int8"
+        for layer in copy._flatten_layers()
+    )
+    tflite_file = export_litert(mixed, tmp_path / "litert", "dynamic_int8")
+    probabilities = LiteRTModel(tflite_file)(texts)["probabilities"]
+    assert probabilities.dtype == np.float32
+    merged = inference_copy(mixed)  # float32, adapters merged
+    reference = keras.ops.convert_to_numpy(
+        keras.ops.softmax(merged.predict(texts, verbose=0))
+    )
+    assert np.mean(np.argmax(probabilities, -1) == np.argmax(reference, -1)) >= 0.98
+
+
+def test_bad_arguments_are_refused(classifier, tmp_path):
+    with pytest.raises(ValueError, match="quantization=.int4."):
+        export_litert(classifier, tmp_path, quantization="int4")
+    with pytest.raises(ValueError, match="representative_texts=None"):
+        export_litert(classifier, tmp_path, quantization="int8")
+    with pytest.raises(ValueError, match="precision='float16'"):
+        inference_copy(classifier, precision="float16")
+    with pytest.raises(ValueError, match="must start with 'saved_model_float32'"):
+        export_variants(classifier, tmp_path, ["a"], [0], ["a"], ["litert_int8"])
+    with pytest.raises(ValueError, match="equal length"):
+        export_variants(classifier, tmp_path, ["a", "b"], [0], ["a"])

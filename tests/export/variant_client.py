@@ -1,0 +1,59 @@
+"""Runs an exported variant in a fresh process, as an app would.
+
+Usage: `python variant_client.py PATH OUTPUT < batches.json`, where PATH is a
+SavedModel version directory or a `.tflite` file, OUTPUT the signature's
+output (`probabilities` or `embedding`) and batches.json a list of batches,
+each a list of strings. Only TensorFlow and TF Text are importable: a
+SavedModel loads after `import tensorflow_text`; a LiteRT model runs in
+TensorFlow's LiteRT interpreter with TF Text's LiteRT kernels registered.
+Prints one JSON object: the outputs per batch, their dtype, and the blocked
+packages' modules that ended up loaded.
+"""
+
+import json
+import sys
+
+# TF Text imports Keras itself; the toolkit and keras-hub stay out.
+BLOCKED = ["keras_hub", "tftransformer"]
+for name in BLOCKED:
+    sys.modules[name] = None
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_text  # noqa: E402
+
+path, output = sys.argv[1], sys.argv[2]
+if path.endswith(".tflite"):
+    from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
+
+    interpreter = InterpreterWithCustomOps(
+        model_path=path,
+        custom_op_registerers=list(tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS),
+    )
+    runner = interpreter.get_signature_runner()
+
+    def run(batch):
+        return runner(text=np.array(batch, dtype=object))[output]
+
+else:
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+
+    def run(batch):
+        return serve(text=tf.constant(batch, dtype=tf.string))[output].numpy()
+
+
+results = [run(batch) for batch in json.load(sys.stdin)]
+loaded = sorted(
+    name
+    for name, module in sys.modules.items()
+    if module is not None and name.split(".")[0] in BLOCKED
+)
+print(
+    json.dumps(
+        {
+            "outputs": [result.tolist() for result in results],
+            "dtypes": [result.dtype.name for result in results],
+            "blocked_modules_loaded": loaded,
+        }
+    )
+)

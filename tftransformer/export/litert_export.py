@@ -1,0 +1,228 @@
+"""Exporting a text classifier or embedder as a LiteRT (TFLite) model on strings."""
+
+import os
+import tempfile
+
+import keras
+import keras_hub
+import tensorflow as tf
+import tensorflow_text as tf_text
+from tensorflow.python.framework.convert_to_constants import (
+    convert_variables_to_constants_v2,
+)
+
+from tftransformer.export.inference_copy import float32_inference_copy
+from tftransformer.export.text_classifier_serving_module import (
+    TEXT_INPUT,
+    check_text_classifier,
+)
+
+__all__ = ["LITERT_FILE", "LITERT_QUANTIZATIONS", "export_litert"]
+
+# Written into the export directory, with `labels.txt` for a classifier.
+LITERT_FILE = "model.tflite"
+# None: float32; "dynamic_int8": int8 weights, float activations;
+# "int8": int8 weights and activations, calibrated on representative texts.
+LITERT_QUANTIZATIONS = (None, "dynamic_int8", "int8")
+
+
+def export_litert(
+    model,
+    path,
+    quantization=None,
+    representative_texts=None,
+    merge_lora=True,
+    overwrite=False,
+):
+    """Exports a classifier or embedder as a LiteRT model that takes raw strings.
+
+    Writes `<path>/model.tflite` (and `<path>/labels.txt` for a classifier).
+    The model's one input is `text` (1-D string, any batch size); its one
+    output is `probabilities` (float32, `(batch, num_classes)`) for a
+    classifier or `embedding` (float32, `(batch, dim)`) for an embedder.
+
+    Tokenization runs inside the model with TF Text's `FastBertTokenizer`,
+    whose ops (`FastBertNormalize`, `FastWordpieceTokenizeWithOffsets`,
+    `RaggedTensorToTensor`) have LiteRT kernels: an app sends text, and its
+    interpreter registers TF Text's ops
+    (`tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`, see
+    `LiteRTModel`). Rows are truncated to the preprocessor's
+    `sequence_length` and padded to the batch's longest row, like the
+    SavedModel export. `FastBertTokenizer` lowercases and strips accents
+    together: a tokenizer that lowercases without stripping accents (or the
+    reverse) splits accented words differently.
+
+    The model is rebuilt in float32 with LoRA adapters merged before any
+    quantization (see `float32_inference_copy`), so a mixed-precision model
+    never exports as float16. Its variables are frozen into constants first:
+    the converter otherwise keeps Keras 3 variables as LiteRT resource
+    variables, which the interpreter reads as uninitialized (NaN outputs).
+
+    Args:
+        model: a built `tftransformer.models.TextClassifier` (single texts),
+            another keras-hub text classifier `Task`, or a
+            `tftransformer.models.TextEmbedder`, with a WordPiece
+            preprocessor.
+        path: str, the directory written.
+        quantization: one of `LITERT_QUANTIZATIONS`: None (float32),
+            `"dynamic_int8"` (int8 weights, activations quantized at run
+            time) or `"int8"` (int8 weights and activations, with ranges
+            measured on `representative_texts`; tokenization stays in
+            strings and integers).
+        representative_texts: list of strings, e.g. a few hundred training
+            texts; required with `quantization="int8"`.
+        merge_lora: bool. With False, a model with LoRA adapters is refused.
+        overwrite: bool, whether an existing `path` may be written into.
+
+    Returns:
+        str, the `.tflite` file written.
+
+    Example:
+    ```python
+    tflite_file = export_litert(classifier, "litert/sentiment", "dynamic_int8")
+    LiteRTModel(tflite_file)(["a fine film"])["probabilities"]
+    ```
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"`model` must be a keras.Model. Received: {type(model).__name__}"
+        )
+    if quantization not in LITERT_QUANTIZATIONS:
+        raise ValueError(
+            f"`quantization` must be one of {LITERT_QUANTIZATIONS}. "
+            f"Received: quantization={quantization!r}"
+        )
+    if quantization == "int8":
+        if (
+            isinstance(representative_texts, str)
+            or not representative_texts
+            or not all(isinstance(text, str) for text in representative_texts)
+        ):
+            raise ValueError(
+                'quantization="int8" calibrates on `representative_texts`, a '
+                "non-empty list of strings. Received: "
+                f"representative_texts={representative_texts!r}"
+            )
+    preprocessor = getattr(model, "preprocessor", None)
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    if not isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
+        raise ValueError(
+            "A LiteRT export tokenizes with TF Text's FastBertTokenizer and needs "
+            "a model whose preprocessor has a keras-hub WordPieceTokenizer "
+            f"(BERT-style). Received: tokenizer={tokenizer!r}"
+        )
+    path = os.fspath(path)
+    if os.path.exists(os.path.join(path, LITERT_FILE)) and not overwrite:
+        raise ValueError(
+            f"{os.path.join(path, LITERT_FILE)} exists; pass overwrite=True to "
+            "replace it."
+        )
+    output_name, label_names = _output_name(model)
+    copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
+    module = _LiteRTTextModule(copy, tokenizer, preprocessor.sequence_length)
+    module.output_name = output_name
+    serve = module.serve.get_concrete_function()
+    # Weights become constants: see the docstring.
+    frozen = convert_variables_to_constants_v2(serve)
+
+    # Wrapped again so the converter keeps the `text` -> output signature.
+    holder = tf.Module()
+    holder.serve = tf.function(
+        lambda text: {output_name: tf.nest.flatten(frozen(text=text))[0]},
+        input_signature=[tf.TensorSpec([None], tf.string, name=TEXT_INPUT)],
+    )
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [holder.serve.get_concrete_function()], holder
+    )
+    # TF Text's tokenizer ops are custom ops with LiteRT kernels.
+    converter.allow_custom_ops = True
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "int8":
+        texts = list(representative_texts)
+
+        def representative_dataset():
+            for text in texts:
+                yield [tf.constant([text])]
+
+        converter.representative_dataset = representative_dataset
+        # Calibration runs the model, tokenizer ops included.
+        converter.target_spec._experimental_custom_op_registerers = list(
+            tf_text.tflite_registrar.SELECT_TFTEXT_OPS
+        )
+    flatbuffer = converter.convert()
+    os.makedirs(path, exist_ok=True)
+    if label_names is not None:
+        with open(os.path.join(path, "labels.txt"), "w", encoding="utf-8") as f:
+            f.write("".join(f"{name}\n" for name in label_names))
+    tflite_file = os.path.join(path, LITERT_FILE)
+    with tempfile.NamedTemporaryFile(dir=path, delete=False) as f:
+        f.write(flatbuffer)
+    os.replace(f.name, tflite_file)
+    return tflite_file
+
+
+def _output_name(model):
+    """`("probabilities", label_names)` or `("embedding", None)`."""
+    if len(model.output.shape) != 2:
+        raise ValueError(
+            "A LiteRT export serves text classifiers and embedders, with outputs "
+            f"(batch, classes) or (batch, dim). Received a model {model.name!r} "
+            f"with output shape {tuple(model.output.shape)}"
+        )
+    if getattr(model, "num_classes", None) is None:
+        return "embedding", None
+    label_names = check_text_classifier(model, getattr(model, "label_names", None))
+    return "probabilities", label_names
+
+
+class _LiteRTTextModule(tf.Module):
+    """Tokenizes with LiteRT-compatible TF Text ops, then runs the model."""
+
+    def __init__(self, model, tokenizer, sequence_length):
+        super().__init__()
+        self._model = model
+        self._sequence_length = int(sequence_length)
+        self._cls_id = tokenizer.token_to_id(tokenizer.cls_token)
+        self._sep_id = tokenizer.token_to_id(tokenizer.sep_token)
+        self._pad_id = tokenizer.token_to_id(tokenizer.pad_token)
+        self._tokenizer = tf_text.FastBertTokenizer(
+            vocab=tokenizer.get_vocabulary(),
+            suffix_indicator=tokenizer.suffix_indicator,
+            unknown_token=tokenizer.oov_token,
+            token_out_type=tf.int32,
+            lower_case_nfd_strip_accents=bool(tokenizer.lowercase),
+        )
+        activation = getattr(model, "activation", None)
+        self._softmax = getattr(model, "num_classes", None) is not None and (
+            activation in (None, keras.activations.linear)
+        )
+        self.model_variables = list(model.variables)
+        self.output_name = "probabilities"
+        spec = tf.TensorSpec([None], tf.string, name=TEXT_INPUT)
+        self.serve = tf.function(self._serve, input_signature=[spec])
+
+    def _serve(self, text):
+        # Dense ops only past the tokenizer: every op has a LiteRT builtin.
+        pieces = self._tokenizer.tokenize(text)  # ragged (batch, (pieces))
+        limit = self._sequence_length - 2
+        body = pieces.to_tensor(default_value=self._pad_id)[:, :limit]
+        lengths = tf.minimum(tf.cast(pieces.row_lengths(), tf.int32), limit)
+        batch = tf.shape(body)[0]
+        edge = tf.fill([batch, 1], self._cls_id)
+        token_ids = tf.concat([edge, body, tf.fill([batch, 1], self._pad_id)], 1)
+        # (1, width): [CLS] pieces [SEP] then padding.
+        positions = tf.range(tf.shape(token_ids)[1])[tf.newaxis, :]
+        token_ids = tf.where(
+            positions == lengths[:, tf.newaxis] + 1, self._sep_id, token_ids
+        )
+        features = {
+            "token_ids": token_ids,
+            "padding_mask": positions < lengths[:, tf.newaxis] + 2,
+            "segment_ids": tf.zeros_like(token_ids),
+        }
+        outputs = tf.cast(self._model(features, training=False), tf.float32)
+        if self._softmax:
+            outputs = tf.nn.softmax(outputs, axis=-1)
+        return {self.output_name: outputs}

@@ -1,0 +1,88 @@
+"""Size, accuracy, agreement and latency of a classifier's exported variants."""
+
+import json
+
+__all__ = ["VariantsReport"]
+
+# Columns of `format()`: (heading, row key, format).
+_COLUMNS = (
+    ("variant", "variant", "{}"),
+    ("size MB", "size_mb", "{:.2f}"),
+    ("size vs float32", "size_ratio", "{:.0%}"),
+    ("test accuracy", "accuracy", "{:.4f}"),
+    ("agreement with Keras", "agreement", "{:.2%}"),
+    ("p50 ms b1", "p50_ms_batch_1", "{:.1f}"),
+    ("p99 ms b1", "p99_ms_batch_1", "{:.1f}"),
+    ("p50 ms b32", "p50_ms_batch_32", "{:.1f}"),
+    ("p99 ms b32", "p99_ms_batch_32", "{:.1f}"),
+    ("speed-up b1", "speedup_batch_1", "{:.2f}x"),
+)
+
+
+class VariantsReport:
+    """One row per exported variant, measured in one run.
+
+    Sizes, p50 latency at batch 1 (the speed-up) and accuracy compare with
+    the float32 SavedModel, the first row.
+
+    Args:
+        rows: list of dicts, one per variant, each with `variant`,
+            `path`, `size_bytes`, `accuracy`, `agreement` (the share of test
+            texts whose predicted label matches the Keras model's) and
+            `p50_ms_batch_<n>` / `p99_ms_batch_<n>` for each batch size
+            timed. The first row is the float32 SavedModel.
+        num_test_examples: int, the texts accuracy and agreement count.
+
+    Example:
+    ```python
+    report = export_variants(classifier, "variants", texts, labels, texts[:200])
+    print(report.format())
+    report.row("litert_int8")["accuracy"]
+    ```
+    """
+
+    def __init__(self, rows, num_test_examples):
+        if not rows:
+            raise ValueError(f"`rows` must be a non-empty list. Received: {rows!r}")
+        reference = rows[0]
+        self.rows = []
+        for row in rows:
+            row = dict(row)
+            row["size_mb"] = row["size_bytes"] / 1e6
+            row["size_ratio"] = row["size_bytes"] / reference["size_bytes"]
+            if "p50_ms_batch_1" in row:
+                row["speedup_batch_1"] = (
+                    reference["p50_ms_batch_1"] / row["p50_ms_batch_1"]
+                )
+            self.rows.append(row)
+        self.num_test_examples = int(num_test_examples)
+
+    def row(self, variant):
+        """The row of `variant`, a dict."""
+        for row in self.rows:
+            if row["variant"] == variant:
+                return row
+        names = [row["variant"] for row in self.rows]
+        raise ValueError(f"No variant {variant!r} in the report; it has {names}")
+
+    def format(self):
+        """A Markdown table, one line per variant."""
+        columns = [c for c in _COLUMNS if any(c[1] in row for row in self.rows)]
+        lines = [
+            "| " + " | ".join(heading for heading, _, _ in columns) + " |",
+            "| --- |" + " ---: |" * (len(columns) - 1),
+        ]
+        for row in self.rows:
+            cells = [
+                fmt.format(row[key]) if row.get(key) is not None else "-"
+                for _, key, fmt in columns
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def to_json(self):
+        """The rows and the test size as a JSON string."""
+        return json.dumps(
+            {"num_test_examples": self.num_test_examples, "rows": self.rows},
+            indent=2,
+        )
