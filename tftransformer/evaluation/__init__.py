@@ -5,6 +5,12 @@ from tftransformer.evaluation.attention_maps import (
     plot_attention_map,
 )
 from tftransformer.evaluation.bleu import corpus_bleu, ngram_counts
+from tftransformer.evaluation.calibration import (
+    calibration_summary,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_bins,
+)
 from tftransformer.evaluation.classification_report import ClassificationReport
 from tftransformer.evaluation.cross_validation import (
     cross_validate,
@@ -23,6 +29,7 @@ from tftransformer.evaluation.metrics import (
 )
 from tftransformer.evaluation.plots import (
     plot_confusion_matrix,
+    plot_reliability_diagram,
     plot_training_curves,
     write_classification_plots,
 )
@@ -46,6 +53,11 @@ __all__ = [
     "evaluate_retrieval",
     "compare_inference_speed",
     "attention_maps",
+    "calibration_summary",
+    "expected_calibration_error",
+    "fit_temperature",
+    "reliability_bins",
+    "plot_reliability_diagram",
     "plot_attention_map",
     "ClassificationReport",
     "CrossValidationResult",

@@ -147,6 +147,71 @@ def plot_training_curves(history, path, title="Training curves"):
     return path
 
 
+def plot_reliability_diagram(calibration, path, title="Reliability diagram"):
+    """Writes accuracy against confidence, before and after temperature scaling.
+
+    Each confidence bin with predictions is a point at (mean confidence,
+    accuracy); a calibrated classifier lies on the diagonal. The legend
+    gives each curve's expected calibration error.
+
+    Args:
+        calibration: a dict of `tftransformer.evaluation.calibration_summary`
+            (e.g. `report.calibration`).
+        path: the PNG file to write; missing parent directories are created.
+        title: the figure title.
+
+    Returns:
+        `path`.
+
+    Example:
+    ```python
+    summary = calibration_summary(test_logits, test_labels, temperature)
+    plot_reliability_diagram(summary, "runs/reliability_diagram.png")
+    ```
+    """
+    if not isinstance(calibration, dict) or not {"before", "after"} <= set(calibration):
+        raise ValueError(
+            "calibration must be a dict of calibration_summary (with before and "
+            f"after). Received: calibration={calibration!r}"
+        )
+    figure_class, canvas_class, _ = _import_matplotlib()
+    figure = figure_class(figsize=(5.0, 5.0))
+    canvas_class(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.plot([0, 1], [0, 1], color="gray", linestyle="--", label="calibrated")
+    temperature = calibration.get("temperature", 1.0)
+    for name, label in (
+        ("before", "before (T = 1)"),
+        ("after", f"after (T = {temperature:.2f})"),
+    ):
+        bins = calibration[name]["bins"]
+        points = [
+            (confidence, accuracy)
+            for confidence, accuracy, count in zip(
+                bins["confidence"], bins["accuracy"], bins["count"]
+            )
+            if count
+        ]
+        x, y = zip(*points) if points else ((), ())
+        axes.plot(
+            x,
+            y,
+            marker="o",
+            markersize=4,
+            label=f"{label}, ECE {calibration[name]['ece']:.3f}",
+        )
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("confidence")
+    axes.set_ylabel("accuracy")
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper left")
+    axes.set_title(title)
+    figure.tight_layout()
+    _save(figure, path)
+    return path
+
+
 def _import_matplotlib():
     """Imports matplotlib lazily; it is an optional dependency."""
     try:
@@ -172,7 +237,8 @@ def _save(figure, path):
 
 
 def write_classification_plots(report, directory, history=None):
-    """Writes `confusion_matrix.png` (and `training_curves.png`) if it can.
+    """Writes `confusion_matrix.png`, `training_curves.png` (with a history)
+    and `reliability_diagram.png` (for a report with calibration) if it can.
 
     Args:
         report: a `ClassificationReport`.
@@ -196,4 +262,9 @@ def write_classification_plots(report, directory, history=None):
     if history:
         written.append("training_curves.png")
         plot_training_curves(history, os.path.join(directory, "training_curves.png"))
+    if getattr(report, "calibration", None) is not None:
+        written.append("reliability_diagram.png")
+        plot_reliability_diagram(
+            report.calibration, os.path.join(directory, "reliability_diagram.png")
+        )
     return f"(plots: {', '.join(written)})"

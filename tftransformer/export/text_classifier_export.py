@@ -47,7 +47,10 @@ def export_for_serving(
     The `serving_default` signature takes `text` (1-D `tf.string`, any batch
     size), plus `text_pair` with `text_pair=True`, and returns
     `probabilities` (float32, `(batch, num_classes)`), `label_id` (int64,
-    `(batch,)`, the arg-max class) and `label` (string, `(batch,)`).
+    `(batch,)`, the arg-max class) and `label` (string, `(batch,)`). The
+    probabilities are `softmax(logits / model.temperature)`: a temperature
+    fitted on validation data (`calibrate=True` in `train_text_classifier`)
+    is applied in the graph.
     Tokenization, truncation to the preprocessor's `sequence_length` and
     padding to the batch's longest row run in the graph, with TensorFlow
     Text ops: a client needs `import tensorflow_text` before

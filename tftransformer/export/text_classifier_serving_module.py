@@ -47,7 +47,8 @@ class TextClassifierServingModule(tf.Module):
     Args:
         model: a float32 `keras.Model` taking the preprocessor's feature dict
             and returning logits `(batch, num_classes)` (or probabilities,
-            when its `activation` is softmax).
+            when its `activation` is softmax). Logits are divided by its
+            `temperature`, when it has one, before the softmax.
         preprocessor: a keras-hub text classifier preprocessor (e.g.
             `tftransformer.models.TextClassifierPreprocessor`) turning a
             batch of strings, or a tuple of two for pairs, into that dict.
@@ -90,6 +91,15 @@ class TextClassifierServingModule(tf.Module):
             )
         self._model = model
         self._preprocessor = preprocessor
+        # A fitted softmax temperature (`TextClassifier.temperature`) is part
+        # of the graph: clients get the calibrated probabilities.
+        temperature = float(getattr(model, "temperature", None) or 1.0)
+        if temperature != 1.0 and not self._outputs_are_logits:
+            raise ValueError(
+                "A temperature scales logits; this model outputs probabilities. "
+                f"Received: temperature={temperature}"
+            )
+        self.temperature = tf.constant(temperature, tf.float32)
         # Lists created here are tracked, so the variables are saved.
         self.model_variables = list(model.variables)
         self.label_names = tf.constant(label_names)
@@ -124,7 +134,7 @@ class TextClassifierServingModule(tf.Module):
         features = self._preprocessor(x=text)
         outputs = tf.cast(self._model(features, training=False), tf.float32)
         if self._outputs_are_logits:
-            probabilities = tf.nn.softmax(outputs, axis=-1)
+            probabilities = tf.nn.softmax(outputs / self.temperature, axis=-1)
         else:
             probabilities = outputs
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)

@@ -30,6 +30,7 @@ from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.training.text_classification import (
     build_text_classifier,
+    calibrate_classifier,
     cross_validate_classifier,
     load_classification_splits,
     train_text_classifier,
@@ -57,6 +58,7 @@ __all__ = [
     "TrainingResult",
     "apply_strategy",
     "build_text_classifier",
+    "calibrate_classifier",
     "check_run_directory",
     "config_from_flags",
     "cross_validate_classifier",

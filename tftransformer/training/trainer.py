@@ -345,7 +345,7 @@ class Trainer:
             callbacks=run_callbacks + list(callbacks),
             verbose=self.verbose,
         )
-        model_path = self._save(model)
+        model_path = self.save(model)
         history = {
             k: [float(v) for v in values] for k, values in history.history.items()
         }
@@ -364,7 +364,15 @@ class Trainer:
             summary=summary,
         )
 
-    def _save(self, model):
+    def save(self, model):
+        """Writes `model` to `model_dir/model.keras`, atomically, chief only.
+
+        `fit` calls it at the end; call it again after changing the trained
+        model (e.g. a fitted `temperature`). Every worker must call it.
+
+        Returns:
+            The path of `model.keras` in `model_dir`.
+        """
         # Every worker saves (a collective operation); only the chief writes
         # into model_dir, the others into temporary directories.
         model_dir = os.fspath(self.config.model_dir)
