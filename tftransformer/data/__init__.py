@@ -32,6 +32,7 @@ from tftransformer.data.loaders import (
     load_text_classification_file,
     load_text_classification_splits,
 )
+from tftransformer.data.multi_label_data import MultiLabelData
 from tftransformer.data.multi_task import (
     SAMPLING_RULES,
     TASK_ID_KEY,
@@ -57,6 +58,7 @@ from tftransformer.data.political_speeches import (
     load_political_speeches,
     political_speeches_path,
 )
+from tftransformer.data.regression_data import RegressionData
 from tftransformer.data.rotten_tomatoes import (
     SENTIMENT_LABELS,
     SPLIT_FRACTIONS,
@@ -75,6 +77,12 @@ from tftransformer.data.tagging import (
     words_to_ragged,
 )
 from tftransformer.data.tagging_data import TaggingData
+from tftransformer.data.target_loaders import (
+    load_multi_label_file,
+    load_multi_label_splits,
+    load_regression_file,
+    load_regression_splits,
+)
 from tftransformer.data.text_classification_data import TextClassificationData
 from tftransformer.data.text_pairs import TextPairs
 from tftransformer.data.tfds_loaders import (
@@ -90,6 +98,13 @@ from tftransformer.data.wnut import (
     load_wnut16,
     wnut16_path,
 )
+from tftransformer.data.wnut_entity_types import load_wnut16_entity_types
+from tftransformer.data.word_affect import (
+    WORD_AFFECT_SPLIT_SEED,
+    WORD_AFFECT_TARGETS,
+    load_word_affect,
+    word_affect_path,
+)
 from tftransformer.data.word_piece import (
     SEQUENCE_RESERVED_TOKENS,
     learn_word_piece_vocabulary,
@@ -99,6 +114,17 @@ from tftransformer.data.word_piece import (
 )
 
 __all__ = [
+    "MultiLabelData",
+    "RegressionData",
+    "WORD_AFFECT_SPLIT_SEED",
+    "WORD_AFFECT_TARGETS",
+    "load_multi_label_file",
+    "load_multi_label_splits",
+    "load_regression_file",
+    "load_regression_splits",
+    "load_wnut16_entity_types",
+    "load_word_affect",
+    "word_affect_path",
     "make_few_shot_pairs",
     "TextPairs",
     "load_text_pairs",

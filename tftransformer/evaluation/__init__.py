@@ -27,8 +27,15 @@ from tftransformer.evaluation.metrics import (
     confusion_matrix,
     roc_auc,
 )
+from tftransformer.evaluation.multi_label_predictions import (
+    evaluate_multi_label_classifier,
+    sigmoid_probabilities,
+    tune_thresholds,
+)
+from tftransformer.evaluation.multi_label_report import MultiLabelReport
 from tftransformer.evaluation.plots import (
     plot_confusion_matrix,
+    plot_predicted_vs_true,
     plot_reliability_diagram,
     plot_training_curves,
     write_classification_plots,
@@ -36,6 +43,11 @@ from tftransformer.evaluation.plots import (
 from tftransformer.evaluation.predictions import (
     evaluate_classifier,
     logits_to_probabilities,
+)
+from tftransformer.evaluation.regression_report import (
+    RegressionReport,
+    evaluate_regressor,
+    spearman_correlation,
 )
 from tftransformer.evaluation.retrieval_report import (
     RetrievalReport,
@@ -53,6 +65,14 @@ __all__ = [
     "evaluate_retrieval",
     "compare_inference_speed",
     "attention_maps",
+    "MultiLabelReport",
+    "RegressionReport",
+    "evaluate_multi_label_classifier",
+    "evaluate_regressor",
+    "plot_predicted_vs_true",
+    "sigmoid_probabilities",
+    "spearman_correlation",
+    "tune_thresholds",
     "calibration_summary",
     "expected_calibration_error",
     "fit_temperature",

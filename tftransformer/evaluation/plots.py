@@ -212,6 +212,50 @@ def plot_reliability_diagram(calibration, path, title="Reliability diagram"):
     return path
 
 
+def plot_predicted_vs_true(report, path, title="Predicted vs true"):
+    """Writes one scatter panel per target: prediction against truth.
+
+    Args:
+        report: a `RegressionReport` (its kept targets and predictions).
+        path: the PNG file to write; missing parent directories are created.
+        title: the figure title.
+
+    Returns:
+        `path`.
+
+    Example:
+    ```python
+    report, _ = evaluate_regressor(regressor, test_ds, test.targets)
+    plot_predicted_vs_true(report, "runs/predicted_vs_true.png")
+    ```
+    """
+    if not hasattr(report, "y_pred") or not hasattr(report, "y_true"):
+        raise ValueError(
+            f"report must be a RegressionReport. Received: {type(report).__name__}"
+        )
+    figure_class, canvas_class, _ = _import_matplotlib()
+    num_targets = len(report.target_names)
+    figure = figure_class(figsize=(4.0 * num_targets, 4.0))
+    canvas_class(figure)
+    for j, name in enumerate(report.target_names):
+        axes = figure.add_subplot(1, num_targets, j + 1)
+        truth, predicted = report.y_true[:, j], report.y_pred[:, j]
+        axes.scatter(truth, predicted, s=6, alpha=0.4)
+        low = min(truth.min(), predicted.min())
+        high = max(truth.max(), predicted.max())
+        axes.plot([low, high], [low, high], color="gray", linestyle="--")
+        axes.set_xlabel("true")
+        axes.set_ylabel("predicted")
+        axes.set_title(
+            f"{name}: r = {report.pearson[j]:.3f}, RMSE {report.rmse[j]:.3f}"
+        )
+        axes.grid(True, alpha=0.3)
+    figure.suptitle(title)
+    figure.tight_layout()
+    _save(figure, path)
+    return path
+
+
 def _import_matplotlib():
     """Imports matplotlib lazily; it is an optional dependency."""
     try:
@@ -237,11 +281,16 @@ def _save(figure, path):
 
 
 def write_classification_plots(report, directory, history=None):
-    """Writes `confusion_matrix.png`, `training_curves.png` (with a history)
-    and `reliability_diagram.png` (for a report with calibration) if it can.
+    """Writes the PNG plots a report has data for, if matplotlib is there.
+
+    `confusion_matrix.png` for a `ClassificationReport`,
+    `reliability_diagram.png` for a report with calibration (single- or
+    multi-label), `predicted_vs_true.png` for a `RegressionReport`, and
+    `training_curves.png` with a history.
 
     Args:
-        report: a `ClassificationReport`.
+        report: a `ClassificationReport`, `MultiLabelReport` or
+            `RegressionReport`.
         directory: where the PNG files go.
         history: optional dict of per-epoch metric values (`fit`'s history).
 
@@ -253,12 +302,14 @@ def write_classification_plots(report, directory, history=None):
         import matplotlib  # noqa: F401
     except ImportError:
         return "(no plots: install the `plots` extra)"
-    written = ["confusion_matrix.png"]
-    plot_confusion_matrix(
-        report.confusion_matrix,
-        report.label_names,
-        os.path.join(directory, "confusion_matrix.png"),
-    )
+    written = []
+    if hasattr(report, "confusion_matrix"):
+        written.append("confusion_matrix.png")
+        plot_confusion_matrix(
+            report.confusion_matrix,
+            report.label_names,
+            os.path.join(directory, "confusion_matrix.png"),
+        )
     if history:
         written.append("training_curves.png")
         plot_training_curves(history, os.path.join(directory, "training_curves.png"))
@@ -267,4 +318,7 @@ def write_classification_plots(report, directory, history=None):
         plot_reliability_diagram(
             report.calibration, os.path.join(directory, "reliability_diagram.png")
         )
+    if hasattr(report, "y_pred"):
+        written.append("predicted_vs_true.png")
+        plot_predicted_vs_true(report, os.path.join(directory, "predicted_vs_true.png"))
     return f"(plots: {', '.join(written)})"

@@ -9,13 +9,18 @@ import tensorflow as tf
 
 from tftransformer.export.inference_copy import float32_inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
+from tftransformer.export.multi_label_serving_module import MultiLabelServingModule
 from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
     TEXT_PAIR_INPUT,
     TextClassifierServingModule,
-    check_text_classifier,
+)
+from tftransformer.export.text_regressor_serving_module import (
+    TextRegressorServingModule,
 )
 from tftransformer.export.warmup import write_warmup_requests
+from tftransformer.models.multi_label_classifier import MultiLabelClassifier
+from tftransformer.models.text_regressor import TextRegressor
 
 __all__ = ["LABELS_FILE", "SIGNATURE_NAME", "export_for_serving"]
 
@@ -51,6 +56,13 @@ def export_for_serving(
     probabilities are `softmax(logits / model.temperature)`: a temperature
     fitted on validation data (`calibrate=True` in `train_text_classifier`)
     is applied in the graph.
+
+    A `MultiLabelClassifier` answers `probabilities` (sigmoid, with its
+    temperature), `predicted` (bool, each label at or above its tuned
+    threshold) and `labels` (the predicted names of each text, padded with
+    `""`; see `MultiLabelServingModule`). A `TextRegressor` answers `score`
+    (float32, `(batch, num_targets)`, in target units; see
+    `TextRegressorServingModule`).
     Tokenization, truncation to the preprocessor's `sequence_length` and
     padding to the batch's longest row run in the graph, with TensorFlow
     Text ops: a client needs `import tensorflow_text` before
@@ -130,16 +142,15 @@ def export_for_serving(
     if label_names is None:
         label_names = getattr(model, "label_names", None)
     # Checked again by the serving module, but before any work here.
-    label_names = check_text_classifier(model, label_names)
+    module_class = _serving_module_class(model)
+    label_names = module_class.check_model(model, label_names)
     warmup_requests = _warmup_requests(warmup_texts, text_pair)
     final_path = version_path(path, version, overwrite)
     if model_name is None:
         model_name = os.path.basename(os.path.abspath(os.fspath(path)))
 
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
-    module = TextClassifierServingModule(
-        copy, preprocessor, label_names, text_pair=text_pair
-    )
+    module = module_class(copy, preprocessor, label_names, text_pair=text_pair)
     with (
         tempfile.TemporaryDirectory() as tmp,
         publish_directory(final_path, overwrite) as out,
@@ -157,6 +168,15 @@ def export_for_serving(
         if warmup_requests:
             write_warmup_requests(out, warmup_requests, model_name, SIGNATURE_NAME)
     return final_path
+
+
+def _serving_module_class(model):
+    """The serving module answering for `model`'s task."""
+    if isinstance(model, MultiLabelClassifier):
+        return MultiLabelServingModule
+    if isinstance(model, TextRegressor):
+        return TextRegressorServingModule
+    return TextClassifierServingModule
 
 
 def _warmup_requests(warmup_texts, text_pair):

@@ -78,7 +78,7 @@ class TextClassifierServingModule(tf.Module):
 
     def __init__(self, model, preprocessor, label_names, text_pair=False, name=None):
         super().__init__(name=name)
-        label_names = check_text_classifier(model, label_names)
+        label_names = self.check_model(model, label_names)
         activation = getattr(model, "activation", None)
         if activation in (None, keras.activations.linear):
             self._outputs_are_logits = True
@@ -128,11 +128,20 @@ class TextClassifierServingModule(tf.Module):
 
             self.serve = tf.function(serve, input_signature=[text_spec])
 
-    def _classify(self, text):
+    @staticmethod
+    def check_model(model, label_names=None):
+        """Checks the model this module serves; returns its output names."""
+        return check_text_classifier(model, label_names)
+
+    def _outputs(self, text):
+        """The model's float32 outputs on a batch of strings (or pairs)."""
         # A keyword argument: keras-hub reads a positional `(text, pair)`
         # tuple as `(x, y)`.
         features = self._preprocessor(x=text)
-        outputs = tf.cast(self._model(features, training=False), tf.float32)
+        return tf.cast(self._model(features, training=False), tf.float32)
+
+    def _classify(self, text):
+        outputs = self._outputs(text)
         if self._outputs_are_logits:
             probabilities = tf.nn.softmax(outputs / self.temperature, axis=-1)
         else:

@@ -113,9 +113,9 @@ class TextClassifier(
         temperature = check_positive_number("temperature", temperature)
         dropout = python_number(dropout)
         num_extra_blocks = python_number(num_extra_blocks)
-        if not isinstance(num_classes, int) or num_classes < 2:
+        if not isinstance(num_classes, int) or num_classes < self.min_outputs:
             raise ValueError(
-                "num_classes must be an integer >= 2. "
+                f"num_classes must be an integer >= {self.min_outputs}. "
                 f"Received: num_classes={num_classes!r}"
             )
         if pooling not in POOLING_MODES:
@@ -186,6 +186,8 @@ class TextClassifier(
         restore_frozen_layers(self.backbone, frozen_backbone_layers)
 
     preprocessor_cls = TextClassifierPreprocessor
+    # A softmax needs two classes; subclasses with other heads need fewer.
+    min_outputs = 2
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile` defaults, with the accuracy metric named

@@ -26,6 +26,19 @@ from tftransformer.training.config_flags import (
 )
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
 from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
+from tftransformer.training.multi_label_config import MultiLabelConfig
+from tftransformer.training.multi_label_training import (
+    build_multi_label_classifier,
+    fit_decision_rule,
+    load_multi_label_data,
+    train_multi_label_classifier,
+)
+from tftransformer.training.regression_config import RegressionConfig
+from tftransformer.training.regression_training import (
+    build_text_regressor,
+    load_regression_data,
+    train_text_regressor,
+)
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.training.text_classification import (
@@ -45,6 +58,15 @@ from tftransformer.training.training_summary import (
 )
 
 __all__ = [
+    "MultiLabelConfig",
+    "RegressionConfig",
+    "build_multi_label_classifier",
+    "build_text_regressor",
+    "fit_decision_rule",
+    "load_multi_label_data",
+    "load_regression_data",
+    "train_multi_label_classifier",
+    "train_text_regressor",
     "ClassificationConfig",
     "ClassificationRun",
     "ConfigError",
