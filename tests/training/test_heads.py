@@ -75,6 +75,18 @@ def test_a_multi_label_run_calibrates_tunes_reports_and_exports(tiny_preset, tmp
     names = model.label_names
     for row, mask in zip(outputs["labels"].numpy(), predicted):
         assert [n.decode() for n in row if n] == [n for n, m in zip(names, mask) if m]
+    # Rerun in the same directory: resumed from the finished checkpoint, the
+    # same weights give the same temperature and thresholds.
+    again = tft.training.train_multi_label_classifier(config, verbose=0)
+    assert again.training.history == run.training.history
+    assert again.model.temperature == pytest.approx(model.temperature)
+    assert again.model.thresholds == model.thresholds
+    # Another task's run in that directory is refused before any training.
+    with pytest.raises(ValueError, match=str(tmp_path)):
+        tft.training.train_text_regressor(
+            RegressionConfig(preset=tiny_preset, model_dir=str(tmp_path), **TINY),
+            verbose=0,
+        )
 
 
 def test_a_regression_run_on_sentence_pairs_reports_and_exports(tiny_preset, tmp_path):
