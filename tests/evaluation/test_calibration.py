@@ -101,3 +101,27 @@ def test_reliability_diagram_writes_png(tmp_path):
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_calibrate_classifier_sets_the_temperature_evaluation_applies():
+    import keras
+
+    import tftransformer as tft
+
+    logits, labels = overconfident_logits(num_examples=600, scale=3.0)
+    inputs = keras.Input((3,))
+    # Identity weights: the model's logits are its inputs.
+    model = keras.Model(
+        inputs, keras.layers.Dense(3, kernel_initializer="identity")(inputs)
+    )
+    with pytest.raises(ValueError, match="`temperature` attribute"):
+        tft.training.calibrate_classifier(model, logits, labels)
+    model.temperature = 1.0
+    temperature = tft.training.calibrate_classifier(model, logits, labels)
+    assert model.temperature == temperature == pytest.approx(3.0, rel=0.25)
+    report, probabilities = tft.evaluation.evaluate_classifier(model, logits, labels)
+    assert report.calibration["temperature"] == temperature
+    assert report.calibration["after"]["ece"] < report.calibration["before"]["ece"]
+    expected = np.exp(logits / temperature)
+    expected /= expected.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
