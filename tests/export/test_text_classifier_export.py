@@ -299,6 +299,19 @@ def test_versions_increment_and_are_not_overwritten(exported, tmp_path):
     assert sorted(os.listdir(base_path)) == ["3", "4"]
 
 
+def test_a_fitted_temperature_scales_the_served_probabilities(tokenizer, tmp_path):
+    model = tiny_classifier(tokenizer)
+    model.temperature = 0.25
+    texts = tf.constant(BATCHES["empty_strings"])
+    logits = model(model.preprocessor(x=texts), training=False)
+    outputs = serve(export_for_serving(model, tmp_path))(text=texts)
+    np.testing.assert_allclose(
+        outputs["probabilities"],
+        keras.ops.convert_to_numpy(keras.ops.softmax(logits / 0.25)),
+        atol=ATOL,
+    )
+
+
 def test_sentence_pairs(tokenizer, tmp_path):
     model = tiny_classifier(tokenizer)
     firsts = ["great movie", "", LONG_TEXT]

@@ -60,12 +60,20 @@ def test_a_run_on_user_csv_files(tiny_preset, tmp_path):
         "training_summary.json",
         "training_curves.png",
         "confusion_matrix.png",
+        "reliability_diagram.png",
     ]:
         assert (model_dir / name).stat().st_size > 0, name
     assert not list(model_dir.glob(".tmp-*"))
+    # calibrate (on by default) fitted a temperature on the validation split.
+    with open(model_dir / "report.json") as f:
+        calibration = json.load(f)["calibration"]
+    assert calibration["temperature"] == classifier.temperature != 1.0
+    assert 0 <= calibration["after"]["ece"] <= 1
+    assert sum(calibration["after"]["bins"]["count"]) == 24
     # The saved model reloads without custom_objects and predicts the same.
     reloaded = keras.saving.load_model(result.model_path)
     assert reloaded.label_names == ["bad", "good"]
+    assert reloaded.temperature == classifier.temperature
     texts = ["a fine film", "a dull mess"]
     np.testing.assert_allclose(
         reloaded.predict(texts, verbose=0),

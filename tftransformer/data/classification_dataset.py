@@ -183,7 +183,9 @@ def make_classification_dataset(
     Args:
         texts: sequence of `str`, the texts.
         labels: sequence of int label ids, or `None` for prediction (the
-            dataset then yields only the features).
+            dataset then yields only the features). Rows of several values
+            (multi-label 0/1 rows, or float regression targets) are batched
+            as they are; float labels stay float32.
         tokenizer: a keras-hub WordPiece tokenizer such as
             `keras_hub.models.BertTokenizer`; it must know `[CLS]`, `[SEP]`
             and `[PAD]`.
@@ -322,8 +324,13 @@ def make_classification_dataset(
     if text_pairs is not None:
         text_tensors.append(tf.constant(text_pairs, dtype=tf.string))
     text_tensors = tuple(text_tensors)
+    # Class ids (or multi-label 0/1 rows) as int32; real targets as float32.
+    label_dtype = tf.int32
     if labels is not None:
-        label_tensor = tf.constant(labels, dtype=tf.int32)
+        label_array = np.asarray(labels)
+        if label_array.dtype.kind == "f":
+            label_dtype = tf.float32
+        label_tensor = tf.constant(label_array, dtype=label_dtype)
         dataset = tf.data.Dataset.from_tensor_slices((text_tensors, label_tensor))
     else:
         dataset = tf.data.Dataset.from_tensor_slices((text_tensors,))
@@ -346,7 +353,7 @@ def make_classification_dataset(
         },
     )
     if labels is not None:
-        padding_values += (tf.constant(0, tf.int32),)
+        padding_values += (tf.constant(0, label_dtype),)
     dataset = _batch_by_length(
         dataset,
         lengths,

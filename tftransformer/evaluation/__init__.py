@@ -7,6 +7,12 @@ from tftransformer.evaluation.attention_maps import (
     write_attention_map,
 )
 from tftransformer.evaluation.bleu import corpus_bleu, ngram_counts
+from tftransformer.evaluation.calibration import (
+    calibration_summary,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_bins,
+)
 from tftransformer.evaluation.classification_report import ClassificationReport
 from tftransformer.evaluation.continuations import sample_continuations
 from tftransformer.evaluation.cross_validation import (
@@ -24,14 +30,27 @@ from tftransformer.evaluation.metrics import (
     confusion_matrix,
     roc_auc,
 )
+from tftransformer.evaluation.multi_label_predictions import (
+    evaluate_multi_label_classifier,
+    sigmoid_probabilities,
+    tune_thresholds,
+)
+from tftransformer.evaluation.multi_label_report import MultiLabelReport
 from tftransformer.evaluation.plots import (
     plot_confusion_matrix,
+    plot_predicted_vs_true,
+    plot_reliability_diagram,
     plot_training_curves,
     write_classification_plots,
 )
 from tftransformer.evaluation.predictions import (
     evaluate_classifier,
     logits_to_probabilities,
+)
+from tftransformer.evaluation.regression_report import (
+    RegressionReport,
+    evaluate_regressor,
+    spearman_correlation,
 )
 from tftransformer.evaluation.retrieval_report import (
     RetrievalReport,
@@ -50,6 +69,19 @@ __all__ = [
     "compare_inference_speed",
     "AttentionMap",
     "attention_maps",
+    "MultiLabelReport",
+    "RegressionReport",
+    "evaluate_multi_label_classifier",
+    "evaluate_regressor",
+    "plot_predicted_vs_true",
+    "sigmoid_probabilities",
+    "spearman_correlation",
+    "tune_thresholds",
+    "calibration_summary",
+    "expected_calibration_error",
+    "fit_temperature",
+    "reliability_bins",
+    "plot_reliability_diagram",
     "plot_attention_map",
     "write_attention_map",
     "ClassificationReport",

@@ -33,6 +33,9 @@ class ClassificationReport:
             Defaults to `"0"`, `"1"`, ...
         roc_auc_per_class: optional sequence of `num_classes` one-vs-rest
             ROC-AUC values in `[0, 1]`, NaN (or `None`) where undefined.
+        calibration: optional dict of `tftransformer.evaluation.calibration_summary`:
+            the temperature and the expected calibration error before and
+            after temperature scaling.
 
     Example:
     ```python
@@ -43,7 +46,13 @@ class ClassificationReport:
     ```
     """
 
-    def __init__(self, confusion_matrix, label_names=None, roc_auc_per_class=None):
+    def __init__(
+        self,
+        confusion_matrix,
+        label_names=None,
+        roc_auc_per_class=None,
+        calibration=None,
+    ):
         matrix = np.asarray(confusion_matrix)
         if (
             matrix.ndim != 2
@@ -92,6 +101,15 @@ class ClassificationReport:
                 )
             roc_auc_per_class = auc
         self._roc_auc = roc_auc_per_class
+        if calibration is not None and not (
+            isinstance(calibration, dict)
+            and {"temperature", "before", "after"} <= set(calibration)
+        ):
+            raise ValueError(
+                "calibration must be a dict of calibration_summary (with "
+                f"temperature, before, after). Received: calibration={calibration!r}"
+            )
+        self._calibration = calibration
 
     @property
     def confusion_matrix(self):
@@ -185,6 +203,12 @@ class ClassificationReport:
             return math.nan
         return float(np.dot(self._roc_auc[defined], weights) / weights.sum())
 
+    @property
+    def calibration(self):
+        """The `calibration_summary` dict (temperature, ECE before and
+        after), or `None`."""
+        return self._calibration
+
     def to_dict(self):
         """Returns the report as a JSON-ready dict.
 
@@ -224,6 +248,8 @@ class ClassificationReport:
                 "macro": _json_utils.nan_to_none(self.roc_auc_macro),
                 "weighted": _json_utils.nan_to_none(self.roc_auc_weighted),
             }
+        if self._calibration is not None:
+            result["calibration"] = self._calibration
         return result
 
     def to_json(self, path):
@@ -249,7 +275,12 @@ class ClassificationReport:
         per_class_auc = None
         if roc_auc is not None:
             per_class_auc = [roc_auc["per_class"][name] for name in names]
-        return cls(_matrix_from_json(config["confusion_matrix"]), names, per_class_auc)
+        return cls(
+            _matrix_from_json(config["confusion_matrix"]),
+            names,
+            per_class_auc,
+            calibration=config.get("calibration"),
+        )
 
     @classmethod
     def from_json(cls, path):
@@ -330,6 +361,9 @@ class ClassificationReport:
                 values.append(auc_by_average[kind])
             lines.append(row(f"{kind} avg", values))
         lines.append("")
+        if self._calibration is not None:
+            lines.append(format_calibration(self._calibration))
+            lines.append("")
         if self.num_classes <= MAX_PRINTED_CLASSES:
             lines.append("Confusion matrix (rows: true, columns: predicted):")
             lines.extend(_format_matrix(self._matrix, self._label_names))
@@ -349,6 +383,17 @@ class ClassificationReport:
             f"<ClassificationReport num_classes={self.num_classes} "
             f"accuracy={self.accuracy:.4f} support={int(self.support.sum())}>"
         )
+
+
+def format_calibration(calibration):
+    """One line on a `calibration_summary`: temperature, ECE and NLL moves."""
+    before, after = calibration["before"], calibration["after"]
+    return (
+        f"Calibration: temperature {calibration['temperature']:.3f}; expected "
+        f"calibration error {before['ece']:.4f} -> {after['ece']:.4f} "
+        f"({calibration['num_bins']} bins), NLL {before['nll']:.4f} -> "
+        f"{after['nll']:.4f}"
+    )
 
 
 def _safe_divide(numerator, denominator):

@@ -147,6 +147,115 @@ def plot_training_curves(history, path, title="Training curves"):
     return path
 
 
+def plot_reliability_diagram(calibration, path, title="Reliability diagram"):
+    """Writes accuracy against confidence, before and after temperature scaling.
+
+    Each confidence bin with predictions is a point at (mean confidence,
+    accuracy); a calibrated classifier lies on the diagonal. The legend
+    gives each curve's expected calibration error.
+
+    Args:
+        calibration: a dict of `tftransformer.evaluation.calibration_summary`
+            (e.g. `report.calibration`).
+        path: the PNG file to write; missing parent directories are created.
+        title: the figure title.
+
+    Returns:
+        `path`.
+
+    Example:
+    ```python
+    summary = calibration_summary(test_logits, test_labels, temperature)
+    plot_reliability_diagram(summary, "runs/reliability_diagram.png")
+    ```
+    """
+    if not isinstance(calibration, dict) or not {"before", "after"} <= set(calibration):
+        raise ValueError(
+            "calibration must be a dict of calibration_summary (with before and "
+            f"after). Received: calibration={calibration!r}"
+        )
+    figure_class, canvas_class, _ = _import_matplotlib()
+    figure = figure_class(figsize=(5.0, 5.0))
+    canvas_class(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.plot([0, 1], [0, 1], color="gray", linestyle="--", label="calibrated")
+    temperature = calibration.get("temperature", 1.0)
+    for name, label in (
+        ("before", "before (T = 1)"),
+        ("after", f"after (T = {temperature:.2f})"),
+    ):
+        bins = calibration[name]["bins"]
+        points = [
+            (confidence, accuracy)
+            for confidence, accuracy, count in zip(
+                bins["confidence"], bins["accuracy"], bins["count"]
+            )
+            if count
+        ]
+        x, y = zip(*points) if points else ((), ())
+        axes.plot(
+            x,
+            y,
+            marker="o",
+            markersize=4,
+            label=f"{label}, ECE {calibration[name]['ece']:.3f}",
+        )
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("confidence")
+    axes.set_ylabel("accuracy")
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper left")
+    axes.set_title(title)
+    figure.tight_layout()
+    _save(figure, path)
+    return path
+
+
+def plot_predicted_vs_true(report, path, title="Predicted vs true"):
+    """Writes one scatter panel per target: prediction against truth.
+
+    Args:
+        report: a `RegressionReport` (its kept targets and predictions).
+        path: the PNG file to write; missing parent directories are created.
+        title: the figure title.
+
+    Returns:
+        `path`.
+
+    Example:
+    ```python
+    report, _ = evaluate_regressor(regressor, test_ds, test.targets)
+    plot_predicted_vs_true(report, "runs/predicted_vs_true.png")
+    ```
+    """
+    if not hasattr(report, "y_pred") or not hasattr(report, "y_true"):
+        raise ValueError(
+            f"report must be a RegressionReport. Received: {type(report).__name__}"
+        )
+    figure_class, canvas_class, _ = _import_matplotlib()
+    num_targets = len(report.target_names)
+    figure = figure_class(figsize=(4.0 * num_targets, 4.0))
+    canvas_class(figure)
+    for j, name in enumerate(report.target_names):
+        axes = figure.add_subplot(1, num_targets, j + 1)
+        truth, predicted = report.y_true[:, j], report.y_pred[:, j]
+        axes.scatter(truth, predicted, s=6, alpha=0.4)
+        low = min(truth.min(), predicted.min())
+        high = max(truth.max(), predicted.max())
+        axes.plot([low, high], [low, high], color="gray", linestyle="--")
+        axes.set_xlabel("true")
+        axes.set_ylabel("predicted")
+        axes.set_title(
+            f"{name}: r = {report.pearson[j]:.3f}, RMSE {report.rmse[j]:.3f}"
+        )
+        axes.grid(True, alpha=0.3)
+    figure.suptitle(title)
+    figure.tight_layout()
+    _save(figure, path)
+    return path
+
+
 def _import_matplotlib():
     """Imports matplotlib lazily; it is an optional dependency."""
     try:
@@ -172,10 +281,16 @@ def _save(figure, path):
 
 
 def write_classification_plots(report, directory, history=None):
-    """Writes `confusion_matrix.png` (and `training_curves.png`) if it can.
+    """Writes the PNG plots a report has data for, if matplotlib is there.
+
+    `confusion_matrix.png` for a `ClassificationReport`,
+    `reliability_diagram.png` for a report with calibration (single- or
+    multi-label), `predicted_vs_true.png` for a `RegressionReport`, and
+    `training_curves.png` with a history.
 
     Args:
-        report: a `ClassificationReport`.
+        report: a `ClassificationReport`, `MultiLabelReport` or
+            `RegressionReport`.
         directory: where the PNG files go.
         history: optional dict of per-epoch metric values (`fit`'s history).
 
@@ -187,13 +302,23 @@ def write_classification_plots(report, directory, history=None):
         import matplotlib  # noqa: F401
     except ImportError:
         return "(no plots: install the `plots` extra)"
-    written = ["confusion_matrix.png"]
-    plot_confusion_matrix(
-        report.confusion_matrix,
-        report.label_names,
-        os.path.join(directory, "confusion_matrix.png"),
-    )
+    written = []
+    if hasattr(report, "confusion_matrix"):
+        written.append("confusion_matrix.png")
+        plot_confusion_matrix(
+            report.confusion_matrix,
+            report.label_names,
+            os.path.join(directory, "confusion_matrix.png"),
+        )
     if history:
         written.append("training_curves.png")
         plot_training_curves(history, os.path.join(directory, "training_curves.png"))
+    if getattr(report, "calibration", None) is not None:
+        written.append("reliability_diagram.png")
+        plot_reliability_diagram(
+            report.calibration, os.path.join(directory, "reliability_diagram.png")
+        )
+    if hasattr(report, "y_pred"):
+        written.append("predicted_vs_true.png")
+        plot_predicted_vs_true(report, os.path.join(directory, "predicted_vs_true.png"))
     return f"(plots: {', '.join(written)})"

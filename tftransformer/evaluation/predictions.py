@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from tftransformer._arguments import check_positive_number
+from tftransformer.evaluation.calibration import calibration_summary
 from tftransformer.evaluation.metrics import classification_report
 
 
@@ -46,8 +48,13 @@ def _ranking_scores(logits):
     return shifted - np.log1p(others.sum(axis=-1, keepdims=True))
 
 
-def evaluate_classifier(model, inputs, y_true, label_names=None):
+def evaluate_classifier(model, inputs, y_true, label_names=None, temperature=None):
     """Predicts with `model` and reports against the true labels.
+
+    The probabilities are `softmax(logits / temperature)`. For a model with
+    a `temperature` (a `TextClassifier`), or a `temperature` given, the
+    report's `calibration` compares them with the unscaled softmax: the
+    expected calibration error and NLL before and after.
 
     Args:
         model: a Keras model returning logits.
@@ -56,6 +63,8 @@ def evaluate_classifier(model, inputs, y_true, label_names=None):
             preprocessor).
         y_true: 1-D int array of true label ids.
         label_names: optional label names in id order.
+        temperature: optional float > 0; defaults to `model.temperature`
+            when the model has one, else 1 (and no calibration entry).
 
     Returns:
         A `(ClassificationReport, probabilities)` tuple; probabilities are
@@ -69,7 +78,13 @@ def evaluate_classifier(model, inputs, y_true, label_names=None):
     print(report)
     ```
     """
-    logits = model.predict(inputs, verbose=0)
+    raw_logits = np.asarray(model.predict(inputs, verbose=0), dtype="float64")
+    logits = raw_logits
+    if temperature is None:
+        temperature = getattr(model, "temperature", None)
+    if temperature is not None:
+        temperature = check_positive_number("temperature", temperature)
+        logits = raw_logits / temperature
     probabilities = logits_to_probabilities(logits)
     y_true = np.asarray(y_true).reshape(-1)
     if len(probabilities) != len(y_true):
@@ -84,4 +99,11 @@ def evaluate_classifier(model, inputs, y_true, label_names=None):
         y_score=_ranking_scores(logits),
         label_names=None if label_names is None else list(label_names),
     )
+    if temperature is not None and raw_logits.ndim == 2 and raw_logits.shape[-1] > 1:
+        report = type(report)(
+            report.confusion_matrix,
+            report.label_names,
+            report.roc_auc_per_class,
+            calibration=calibration_summary(raw_logits, y_true, temperature),
+        )
     return report, probabilities

@@ -30,6 +30,7 @@ from tftransformer.export.model_versions import (
     publish_directory,
     version_path,
 )
+from tftransformer.export.multi_label_serving_module import MultiLabelServingModule
 from tftransformer.export.text_classifier_export import (
     LABELS_FILE,
     SIGNATURE_NAME,
@@ -41,6 +42,9 @@ from tftransformer.export.text_classifier_serving_module import (
     TextClassifierServingModule,
 )
 from tftransformer.export.text_embedder_export import export_text_embedder
+from tftransformer.export.text_regressor_serving_module import (
+    TextRegressorServingModule,
+)
 from tftransformer.export.token_classifier_export import (
     TAGS_FILE,
     export_token_classifier,
@@ -72,7 +76,9 @@ __all__ = [
     "TAGS_FILE",
     "TEXT_INPUT",
     "TEXT_PAIR_INPUT",
+    "MultiLabelServingModule",
     "TextClassifierServingModule",
+    "TextRegressorServingModule",
     "TokenClassifierServingModule",
     "WARMUP_FILE",
     "check_base_path",

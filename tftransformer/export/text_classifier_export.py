@@ -9,13 +9,18 @@ import tensorflow as tf
 
 from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
+from tftransformer.export.multi_label_serving_module import MultiLabelServingModule
 from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
     TEXT_PAIR_INPUT,
     TextClassifierServingModule,
-    check_text_classifier,
+)
+from tftransformer.export.text_regressor_serving_module import (
+    TextRegressorServingModule,
 )
 from tftransformer.export.warmup import write_warmup_requests
+from tftransformer.models.multi_label_classifier import MultiLabelClassifier
+from tftransformer.models.text_regressor import TextRegressor
 
 __all__ = ["LABELS_FILE", "SIGNATURE_NAME", "export_for_serving"]
 
@@ -48,7 +53,17 @@ def export_for_serving(
     The `serving_default` signature takes `text` (1-D `tf.string`, any batch
     size), plus `text_pair` with `text_pair=True`, and returns
     `probabilities` (float32, `(batch, num_classes)`), `label_id` (int64,
-    `(batch,)`, the arg-max class) and `label` (string, `(batch,)`).
+    `(batch,)`, the arg-max class) and `label` (string, `(batch,)`). The
+    probabilities are `softmax(logits / model.temperature)`: a temperature
+    fitted on validation data (`calibrate=True` in `train_text_classifier`)
+    is applied in the graph.
+
+    A `MultiLabelClassifier` answers `probabilities` (sigmoid, with its
+    temperature), `predicted` (bool, each label at or above its tuned
+    threshold) and `labels` (the predicted names of each text, padded with
+    `""`; see `MultiLabelServingModule`). A `TextRegressor` answers `score`
+    (float32, `(batch, num_targets)`, in target units; see
+    `TextRegressorServingModule`).
     Tokenization, truncation to the preprocessor's `sequence_length` and
     padding to the batch's longest row run in the graph, with TensorFlow
     Text ops: a client needs `import tensorflow_text` before
@@ -127,20 +142,28 @@ def export_for_serving(
     if label_names is None:
         label_names = getattr(model, "label_names", None)
     # Checked again by the serving module, but before any work here.
-    label_names = check_text_classifier(model, label_names)
+    module_class = _serving_module_class(model)
+    label_names = module_class.check_model(model, label_names)
     warmup_requests = classifier_warmup_requests(warmup_texts, text_pair)
     final_path = version_path(path, version, overwrite)
 
     copy = inference_copy(
         model, preprocessor, merge_lora=merge_lora, precision=precision
     )
-    module = TextClassifierServingModule(
-        copy, preprocessor, label_names, text_pair=text_pair
-    )
+    module = module_class(copy, preprocessor, label_names, text_pair=text_pair)
     save_classifier_module(
         module, label_names, final_path, overwrite, warmup_requests, model_name
     )
     return final_path
+
+
+def _serving_module_class(model):
+    """The serving module answering for `model`'s task."""
+    if isinstance(model, MultiLabelClassifier):
+        return MultiLabelServingModule
+    if isinstance(model, TextRegressor):
+        return TextRegressorServingModule
+    return TextClassifierServingModule
 
 
 def serving_model_name(path, model_name=None):

@@ -47,7 +47,8 @@ class TextClassifierServingModule(tf.Module):
     Args:
         model: a float32 `keras.Model` taking the preprocessor's feature dict
             and returning logits `(batch, num_classes)` (or probabilities,
-            when its `activation` is softmax).
+            when its `activation` is softmax). Logits are divided by its
+            `temperature`, when it has one, before the softmax.
         preprocessor: a keras-hub text classifier preprocessor (e.g.
             `tftransformer.models.TextClassifierPreprocessor`) turning a
             batch of strings, or a tuple of two for pairs, into that dict.
@@ -77,7 +78,7 @@ class TextClassifierServingModule(tf.Module):
 
     def __init__(self, model, preprocessor, label_names, text_pair=False, name=None):
         super().__init__(name=name)
-        label_names = check_text_classifier(model, label_names)
+        label_names = self.check_model(model, label_names)
         activation = getattr(model, "activation", None)
         if activation in (None, keras.activations.linear):
             self._outputs_are_logits = True
@@ -90,6 +91,15 @@ class TextClassifierServingModule(tf.Module):
             )
         self._model = model
         self._preprocessor = preprocessor
+        # A fitted softmax temperature (`TextClassifier.temperature`) is part
+        # of the graph: clients get the calibrated probabilities.
+        temperature = float(getattr(model, "temperature", None) or 1.0)
+        if temperature != 1.0 and not self._outputs_are_logits:
+            raise ValueError(
+                "A temperature scales logits; this model outputs probabilities. "
+                f"Received: temperature={temperature}"
+            )
+        self.temperature = tf.constant(temperature, tf.float32)
         # Lists created here are tracked, so the variables are saved.
         self.model_variables = list(model.variables)
         self.label_names = tf.constant(label_names)
@@ -118,13 +128,22 @@ class TextClassifierServingModule(tf.Module):
 
             self.serve = tf.function(serve, input_signature=[text_spec])
 
-    def _classify(self, text):
+    @staticmethod
+    def check_model(model, label_names=None):
+        """Checks the model this module serves; returns its output names."""
+        return check_text_classifier(model, label_names)
+
+    def _outputs(self, text):
+        """The model's float32 outputs on a batch of strings (or pairs)."""
         # A keyword argument: keras-hub reads a positional `(text, pair)`
         # tuple as `(x, y)`.
         features = self._preprocessor(x=text)
-        outputs = tf.cast(self._model(features, training=False), tf.float32)
+        return tf.cast(self._model(features, training=False), tf.float32)
+
+    def _classify(self, text):
+        outputs = self._outputs(text)
         if self._outputs_are_logits:
-            probabilities = tf.nn.softmax(outputs, axis=-1)
+            probabilities = tf.nn.softmax(outputs / self.temperature, axis=-1)
         else:
             probabilities = outputs
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)

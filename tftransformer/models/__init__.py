@@ -5,6 +5,7 @@ from tftransformer.models.contrastive_embedder import ContrastiveEmbedder
 from tftransformer.models.decoding import beam_search
 from tftransformer.models.distiller import Distiller
 from tftransformer.models.long_document_classifier import LongDocumentClassifier
+from tftransformer.models.multi_label_classifier import MultiLabelClassifier
 from tftransformer.models.multi_task_model import MultiTaskModel
 from tftransformer.models.pruned_bert_backbone import PrunedBertBackbone
 from tftransformer.models.pruned_bert_text_classifier_preprocessor import (
@@ -17,6 +18,7 @@ from tftransformer.models.seq2seq_translator import seq2seq_translator
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
 from tftransformer.models.text_embedder import TextEmbedder
+from tftransformer.models.text_regressor import TextRegressor
 from tftransformer.models.token_classifier import TokenClassifier
 from tftransformer.models.token_classifier_preprocessor import (
     TokenClassifierPreprocessor,
@@ -37,7 +39,9 @@ __all__ = [
     "PrunedBertTokenizer",
     "SemanticSearchIndex",
     "Seq2SeqTransformer",
+    "MultiLabelClassifier",
     "TextClassifier",
+    "TextRegressor",
     "TextClassifierPreprocessor",
     "TextEmbedder",
     "TokenClassifier",

@@ -1,7 +1,11 @@
 import keras
 import keras_hub
 
-from tftransformer._arguments import class_names, python_number
+from tftransformer._arguments import (
+    check_positive_number,
+    class_names,
+    python_number,
+)
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
@@ -62,6 +66,11 @@ class TextClassifier(
             defaults to 4x the hidden width.
         label_names: optional list of label strings, in class-id order; kept
             in the config so predictions and exports can name labels.
+        temperature: float > 0, the softmax temperature of the probabilities
+            (`softmax(logits / temperature)`) that evaluation and exports
+            report; the logits the model returns are not scaled. 1.0 until
+            fitted on validation data (`tftransformer.evaluation.fit_temperature`,
+            which `train_text_classifier` runs with `calibrate=True`).
         frozen_backbone_layers: optional list of names of backbone layers to
             freeze (see `tftransformer.finetune.freeze_layers_by_name`). The
             config records the layers frozen by `tftransformer.finetune`'s
@@ -97,15 +106,17 @@ class TextClassifier(
         extra_block_num_heads=None,
         extra_block_intermediate_dim=None,
         label_names=None,
+        temperature=1.0,
         frozen_backbone_layers=None,
         **kwargs,
     ):
         num_classes = python_number(num_classes)
+        temperature = check_positive_number("temperature", temperature)
         dropout = python_number(dropout)
         num_extra_blocks = python_number(num_extra_blocks)
-        if not isinstance(num_classes, int) or num_classes < 2:
+        if not isinstance(num_classes, int) or num_classes < self.min_outputs:
             raise ValueError(
-                "num_classes must be an integer >= 2. "
+                f"num_classes must be an integer >= {self.min_outputs}. "
                 f"Received: num_classes={num_classes!r}"
             )
         if pooling not in POOLING_MODES:
@@ -169,12 +180,15 @@ class TextClassifier(
         self.extra_block_num_heads = extra_block_num_heads
         self.extra_block_intermediate_dim = extra_block_intermediate_dim
         self.label_names = label_names
+        self.temperature = temperature
         # keras-hub's compile() picks from_logits from this.
         self.activation = None
 
         restore_frozen_layers(self.backbone, frozen_backbone_layers)
 
     preprocessor_cls = TextClassifierPreprocessor
+    # A softmax needs two classes; subclasses with other heads need fewer.
+    min_outputs = 2
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile` defaults, with the accuracy metric named
@@ -202,6 +216,7 @@ class TextClassifier(
                 "extra_block_num_heads": self.extra_block_num_heads,
                 "extra_block_intermediate_dim": self.extra_block_intermediate_dim,
                 "label_names": self.label_names,
+                "temperature": self.temperature,
                 "frozen_backbone_layers": saved_frozen_layers(self.backbone),
             }
         )

@@ -65,6 +65,13 @@ from tftransformer.training.long_documents import (
     chunk_statistics,
     train_long_document_classifiers,
 )
+from tftransformer.training.multi_label_config import MultiLabelConfig
+from tftransformer.training.multi_label_training import (
+    build_multi_label_classifier,
+    fit_decision_rule,
+    load_multi_label_data,
+    train_multi_label_classifier,
+)
 from tftransformer.training.multi_task import (
     load_multi_task_data,
     train_multi_task_model,
@@ -73,11 +80,18 @@ from tftransformer.training.multi_task_config import MultiTaskConfig
 from tftransformer.training.multi_task_run import MultiTaskRun
 from tftransformer.training.pretraining_config import PretrainingConfig
 from tftransformer.training.pretraining_run import PretrainingRun
+from tftransformer.training.regression_config import RegressionConfig
+from tftransformer.training.regression_training import (
+    build_text_regressor,
+    load_regression_data,
+    train_text_regressor,
+)
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.shrinking import format_shrink_report, shrink_classifier
 from tftransformer.training.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from tftransformer.training.text_classification import (
     build_text_classifier,
+    calibrate_classifier,
     cross_validate_classifier,
     load_classification_splits,
     train_text_classifier,
@@ -118,10 +132,12 @@ __all__ = [
     "LanguageModelRun",
     "LongDocumentConfig",
     "LongDocumentRun",
+    "MultiLabelConfig",
     "MultiTaskConfig",
     "MultiTaskRun",
     "PretrainingConfig",
     "PretrainingRun",
+    "RegressionConfig",
     "ResumableTraining",
     "StopOnNonFiniteLoss",
     "TimeBudget",
@@ -133,8 +149,11 @@ __all__ = [
     "TranslationConfig",
     "TranslationRun",
     "apply_strategy",
+    "build_multi_label_classifier",
     "build_text_classifier",
+    "build_text_regressor",
     "build_token_classifier",
+    "calibrate_classifier",
     "check_run_directory",
     "chunk_statistics",
     "compare_augmentation",
@@ -144,12 +163,15 @@ __all__ = [
     "define_flags",
     "describe_training",
     "distill_classifier",
+    "fit_decision_rule",
     "format_distill_report",
     "format_shrink_report",
     "format_training_summary",
     "load_classification_splits",
     "load_config_file",
+    "load_multi_label_data",
     "load_multi_task_data",
+    "load_regression_data",
     "load_tagging_splits",
     "run",
     "setting",
@@ -160,8 +182,10 @@ __all__ = [
     "train_few_shot_classifier",
     "train_logistic_head",
     "train_long_document_classifiers",
+    "train_multi_label_classifier",
     "train_multi_task_model",
     "train_text_classifier",
+    "train_text_regressor",
     "train_token_classifier",
     "train_translator",
     "training_callbacks",

@@ -472,8 +472,9 @@ def _saved_model_labels(path):
         ) from None
     inner = config.get("config") if isinstance(config, dict) else None
     inner = inner if isinstance(inner, dict) else {}
-    # A text classifier's labels, or a token classifier's tags.
-    labels = inner.get("label_names", inner.get("tag_names"))
+    # A text classifier's labels, a token classifier's tags, or a
+    # regressor's targets.
+    labels = inner.get("label_names", inner.get("tag_names", inner.get("target_names")))
     return config.get("class_name"), labels
 
 

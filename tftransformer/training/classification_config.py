@@ -68,6 +68,13 @@ class ClassificationConfig(FinetuneConfig):
         exclusive_maximum=True,
     )
     class_weighting: bool = setting(False, "Weight classes by inverse frequency.")
+    calibrate: bool = setting(
+        True,
+        "Fit a softmax temperature on the validation data after training "
+        "(saved with the model, applied in exports); the report gives the "
+        "expected calibration error before and after.",
+        run_setting=False,
+    )
     augment_copies: int = setting(
         0, "EDA-augmented copies of each training text (0: off).", minimum=0
     )

@@ -8,6 +8,7 @@ import keras
 from tftransformer import distribute
 from tftransformer.data.augment import augment_classification_data
 from tftransformer.data.loaders import load_text_classification_splits
+from tftransformer.evaluation.calibration import fit_temperature
 from tftransformer.evaluation.cross_validation import cross_validate
 from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.evaluation.predictions import evaluate_classifier
@@ -19,6 +20,7 @@ from tftransformer.training.trainer import Trainer
 
 __all__ = [
     "build_text_classifier",
+    "calibrate_classifier",
     "cross_validate_classifier",
     "load_classification_splits",
     "train_text_classifier",
@@ -100,7 +102,12 @@ def train_text_classifier(config, verbose=1):
     classifier on its preset, trains it in `config.model_dir` (resumable,
     refusing another run's directory; see `Trainer`), evaluates it on the
     test split, and has the chief write `report.json` and, with matplotlib,
-    `confusion_matrix.png` and `training_curves.png`.
+    `confusion_matrix.png`, `training_curves.png` and
+    `reliability_diagram.png`. With `config.calibrate`, a softmax
+    temperature is fitted on the validation split after training
+    (`calibrate_classifier`), saved in `model.keras` and applied by exports;
+    the report's `calibration` gives the test split's expected calibration
+    error before and after.
 
     Args:
         config: a `ClassificationConfig`.
@@ -125,6 +132,13 @@ def train_text_classifier(config, verbose=1):
     with trainer.scope():
         model = build_text_classifier(config, train.label_vocabulary)
     training = trainer.fit(model, train, validation, **_loss_and_metrics(config))
+    if config.calibrate:
+        calibrate_classifier(
+            model, trainer.dataset(validation, model), validation.labels
+        )
+        trainer.save(model)
+        if trainer.verbose:
+            print(f"Temperature fitted on validation data: {model.temperature:.3f}")
     report, _ = evaluate_classifier(
         model, trainer.dataset(test, model), test.labels, train.label_vocabulary
     )
@@ -132,6 +146,38 @@ def train_text_classifier(config, verbose=1):
         report.to_json(os.path.join(config.model_dir, "report.json"))
         write_classification_plots(report, config.model_dir, history=training.history)
     return ClassificationRun(model, training, report, train, validation, test, trainer)
+
+
+def calibrate_classifier(model, inputs, labels):
+    """Fits `model.temperature` on held-out data (temperature scaling).
+
+    Sets the temperature minimizing the NLL of `softmax(logits / T)` on
+    `inputs` (see `tftransformer.evaluation.fit_temperature`). Predicted
+    classes do not change; probabilities move toward the accuracy they
+    claim. Fit it on data the model did not train on, e.g. the validation
+    split, and judge it on another (the test split).
+
+    Args:
+        model: a trained classifier with a `temperature` (`TextClassifier`).
+        inputs: what `model.predict` takes, in the order of `labels`.
+        labels: 1-D int array of class ids.
+
+    Returns:
+        The fitted temperature (a float), also set on `model`.
+
+    Example:
+    ```python
+    calibrate_classifier(model, trainer.dataset(validation, model), validation.labels)
+    ```
+    """
+    if not hasattr(model, "temperature"):
+        raise ValueError(
+            "calibrate_classifier needs a model with a `temperature` attribute "
+            f"(e.g. a TextClassifier). Received: {type(model).__name__}"
+        )
+    logits = model.predict(inputs, verbose=0)
+    model.temperature = fit_temperature(logits, labels)
+    return model.temperature
 
 
 def cross_validate_classifier(config, data, num_folds, verbose=1):

@@ -8,6 +8,8 @@ from absl import logging
 
 from tftransformer import distribute
 from tftransformer.data.classification_dataset import make_classification_dataset
+from tftransformer.data.multi_label_data import MultiLabelData
+from tftransformer.data.regression_data import RegressionData
 from tftransformer.data.text_classification_data import TextClassificationData
 from tftransformer.data.unknown_pieces import (
     unknown_piece_share,
@@ -37,6 +39,9 @@ from tftransformer.training.training_summary import (
 )
 
 __all__ = ["Trainer"]
+
+# In-memory data `Trainer.dataset` tokenizes: texts (and pairs) with labels.
+_TEXT_DATA = (TextClassificationData, MultiLabelData, RegressionData)
 
 # Set on a model by `Trainer` once its recipe is applied.
 _STRATEGY_ATTRIBUTE = "_tftransformer_strategy_name"
@@ -125,7 +130,9 @@ class Trainer:
         """A batched, tokenized `tf.data.Dataset` of classification data.
 
         Args:
-            data: a `tftransformer.data.TextClassificationData`.
+            data: a `tftransformer.data.TextClassificationData`,
+                `MultiLabelData` (0/1 label rows) or `RegressionData`
+                (float targets).
             model: the task model whose preprocessor's tokenizer is used.
             training: shuffle, with a seed of `(config.seed, epoch)`, so a
                 resumed epoch sees the batches the interrupted one saw.
@@ -155,7 +162,7 @@ class Trainer:
 
     def _epoch_datasets(self, model, train):
         cached_train, cached = getattr(self, "_first_epoch", (None, None))
-        if isinstance(train, TextClassificationData):
+        if isinstance(train, _TEXT_DATA):
             make = lambda epoch: self.dataset(train, model, training=True, epoch=epoch)  # noqa: E731
         elif callable(train):
             make = train
@@ -266,7 +273,8 @@ class Trainer:
                 compiled with an optimizer of its own (by `trainer.compile`
                 or the user), it is compiled here with the config's
                 optimizer, and `loss` and `metrics`.
-            train: the training data: a `TextClassificationData` (tokenized
+            train: the training data: a `TextClassificationData`,
+                `MultiLabelData` or `RegressionData` (tokenized
                 with the model's preprocessor, shuffled each epoch by
                 `(seed, epoch)`), a callable taking the epoch and returning
                 that epoch's `tf.data.Dataset`, or one `tf.data.Dataset` for
@@ -299,12 +307,16 @@ class Trainer:
         settings = dict(config.run_settings())
         # The labels a saved model.keras in model_dir must have.
         label_names = label_names or getattr(model, "label_names", None)
-        if isinstance(train, TextClassificationData):
+        if isinstance(train, _TEXT_DATA):
             parts = [train.texts, train.labels, train.text_pairs]
-            if isinstance(validation, TextClassificationData):
+            if isinstance(validation, _TEXT_DATA):
                 parts += [validation.texts, validation.labels]
             settings["data_sha256"] = fingerprint(*parts)
-            if class_weight is None and getattr(config, "class_weighting", False):
+            if (
+                class_weight is None
+                and getattr(config, "class_weighting", False)
+                and isinstance(train, TextClassificationData)
+            ):
                 class_weight = class_weights(train.labels, len(train.label_vocabulary))
         settings.update(run_config or {})
         _check_model_dir(model_dir)
@@ -314,7 +326,7 @@ class Trainer:
             remove_temporary_files(model_dir)
 
         make_dataset = self._epoch_datasets(model, train)
-        if isinstance(validation, TextClassificationData):
+        if isinstance(validation, _TEXT_DATA):
             validation = self.dataset(validation, model)
         monitor = config.monitor if validation is not None else "loss"
         mode = config.monitor_mode if validation is not None else "min"
@@ -370,7 +382,7 @@ class Trainer:
             callbacks=list(evaluation_callbacks) + run_callbacks + list(callbacks),
             verbose=self.verbose,
         )
-        model_path = self._save(model)
+        model_path = self.save(model)
         history = {
             k: [float(v) for v in values] for k, values in history.history.items()
         }
@@ -389,7 +401,15 @@ class Trainer:
             summary=summary,
         )
 
-    def _save(self, model):
+    def save(self, model):
+        """Writes `model` to `model_dir/model.keras`, atomically, chief only.
+
+        `fit` calls it at the end; call it again after changing the trained
+        model (e.g. a fitted `temperature`). Every worker must call it.
+
+        Returns:
+            The path of `model.keras` in `model_dir`.
+        """
         # Every worker saves (a collective operation); only the chief writes
         # into model_dir, the others into temporary directories.
         model_dir = os.fspath(self.config.model_dir)

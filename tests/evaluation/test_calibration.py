@@ -1,0 +1,127 @@
+"""Temperature scaling, the expected calibration error and its report."""
+
+import numpy as np
+import pytest
+
+from tftransformer.evaluation import (
+    ClassificationReport,
+    calibration_summary,
+    expected_calibration_error,
+    fit_temperature,
+    plot_reliability_diagram,
+    reliability_bins,
+)
+
+
+def overconfident_logits(num_examples=4000, num_classes=3, scale=4.0, seed=0):
+    """Logits whose softmax at temperature `scale` is exactly calibrated.
+
+    Labels are drawn from softmax(base); the model reports base * scale, so
+    the temperature that calibrates it is `scale`.
+    """
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(num_examples, num_classes))
+    probabilities = np.exp(base) / np.exp(base).sum(axis=-1, keepdims=True)
+    labels = np.array([rng.choice(num_classes, p=p) for p in probabilities])
+    return base * scale, labels
+
+
+@pytest.mark.parametrize("scale", [0.5, 4.0])
+def test_fit_temperature_recovers_the_scale_that_calibrates(scale):
+    logits, labels = overconfident_logits(scale=scale)
+    assert fit_temperature(logits, labels) == pytest.approx(scale, rel=0.1)
+
+
+def test_fit_temperature_for_independent_sigmoids():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(3000, 4))
+    labels = (rng.random(base.shape) < 1 / (1 + np.exp(-base))).astype(int)
+    assert fit_temperature(3.0 * base, labels, multi_label=True) == pytest.approx(
+        3.0, rel=0.1
+    )
+
+
+def test_fit_temperature_on_separable_data_stays_in_range():
+    # Every example right with a margin: the NLL falls as T goes to 0.
+    assert fit_temperature([[5.0, 0.0], [0.0, 5.0]], [0, 1]) == pytest.approx(0.01)
+
+
+def test_expected_calibration_error_by_hand():
+    # Confidence 0.9 right, 0.6 wrong, in separate bins: (0.1 + 0.6) / 2.
+    ece = expected_calibration_error([[0.9, 0.1], [0.6, 0.4]], [0, 1])
+    assert ece == pytest.approx(0.35)
+    bins = reliability_bins([[0.9, 0.1], [0.6, 0.4]], [0, 1], num_bins=2)
+    assert bins["count"] == [0, 2]
+    assert bins["accuracy"] == [None, 0.5]
+
+
+def test_temperature_scaling_lowers_ece_and_nll_and_keeps_predictions():
+    logits, labels = overconfident_logits()
+    fit_logits, test_logits = logits[:2000], logits[2000:]
+    temperature = fit_temperature(fit_logits, labels[:2000])
+    summary = calibration_summary(test_logits, labels[2000:], temperature)
+    assert summary["after"]["ece"] < summary["before"]["ece"] / 2
+    assert summary["after"]["nll"] < summary["before"]["nll"]
+    assert sum(summary["before"]["bins"]["count"]) == 2000
+
+
+def test_the_report_keeps_calibration_through_json(tmp_path):
+    logits, labels = overconfident_logits(num_examples=200)
+    summary = calibration_summary(logits, labels, 4.0)
+    report = ClassificationReport(np.eye(3, dtype=int) * 5, calibration=summary)
+    report.to_json(tmp_path / "report.json")
+    again = ClassificationReport.from_json(tmp_path / "report.json")
+    assert again.calibration["after"]["ece"] == pytest.approx(summary["after"]["ece"])
+    assert "expected calibration error" in again.format()
+
+
+def test_reliability_diagram_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    logits, labels = overconfident_logits(num_examples=200)
+    path = plot_reliability_diagram(
+        calibration_summary(logits, labels, 4.0), tmp_path / "r.png"
+    )
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: fit_temperature([[1.0, 0.0]], [2]), r"class ids in \[0, 2\)"),
+        (lambda: fit_temperature([[1.0, 0.0]], [0, 1]), "one row per label"),
+        (
+            lambda: fit_temperature([[1.0, 0.0]], [[1, 2]], multi_label=True),
+            "must hold 0 or 1",
+        ),
+        (lambda: calibration_summary([[1.0, 0.0]], [0], 0.0), "temperature=0.0"),
+        (lambda: reliability_bins([[0.5, 0.5]], [0], num_bins=0), "num_bins=0"),
+        (lambda: ClassificationReport([[1]], calibration={"x": 1}), "calibration="),
+    ],
+)
+def test_bad_input_is_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_calibrate_classifier_sets_the_temperature_evaluation_applies():
+    import keras
+
+    import tftransformer as tft
+
+    logits, labels = overconfident_logits(num_examples=600, scale=3.0)
+    inputs = keras.Input((3,))
+    # Identity weights: the model's logits are its inputs.
+    model = keras.Model(
+        inputs, keras.layers.Dense(3, kernel_initializer="identity")(inputs)
+    )
+    with pytest.raises(ValueError, match="`temperature` attribute"):
+        tft.training.calibrate_classifier(model, logits, labels)
+    model.temperature = 1.0
+    temperature = tft.training.calibrate_classifier(model, logits, labels)
+    assert model.temperature == temperature == pytest.approx(3.0, rel=0.25)
+    report, probabilities = tft.evaluation.evaluate_classifier(model, logits, labels)
+    assert report.calibration["temperature"] == temperature
+    assert report.calibration["after"]["ece"] < report.calibration["before"]["ece"]
+    expected = np.exp(logits / temperature)
+    expected /= expected.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)

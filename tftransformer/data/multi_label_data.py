@@ -1,0 +1,105 @@
+"""The in-memory result of loading a multi-label text classification data set."""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MultiLabelData:
+    """Texts (or text pairs), each with a set of labels out of a vocabulary.
+
+    Args:
+        texts: tuple of `str`, one per example.
+        labels: int32 0/1 array `(num_examples, num_labels)`: `labels[i, j]`
+            is 1 when example `i` has label `label_vocabulary[j]`. A row of
+            zeros is an example with no label.
+        label_vocabulary: tuple of `str`, the label names, in column order.
+        text_pairs: `None`, or a tuple of `str`, the second text of each
+            example for pair tasks.
+        source: where the data came from, for messages.
+        skipped_rows: how many bad rows were skipped while loading.
+
+    Example:
+    ```python
+    data = MultiLabelData(["a", "b"], [[1, 0], [1, 1]], ("x", "y"))
+    data.label_sets()  # [("x",), ("x", "y")]
+    ```
+    """
+
+    texts: tuple
+    labels: np.ndarray
+    label_vocabulary: tuple
+    text_pairs: tuple | None = None
+    source: str = ""
+    skipped_rows: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "texts", tuple(self.texts))
+        object.__setattr__(self, "label_vocabulary", tuple(self.label_vocabulary))
+        labels = np.asarray(self.labels)
+        if labels.ndim != 2 or labels.shape != (len(self.texts), self.num_labels):
+            raise ValueError(
+                "labels must have shape (len(texts), len(label_vocabulary)) = "
+                f"({len(self.texts)}, {self.num_labels}). "
+                f"Received: labels.shape={labels.shape}"
+            )
+        if not np.all((labels == 0) | (labels == 1)):
+            raise ValueError(
+                "labels must hold 0 or 1. Received values "
+                f"{sorted(set(np.unique(labels).tolist()) - {0, 1})[:5]}"
+            )
+        labels = labels.astype("int32")
+        labels.flags.writeable = False
+        object.__setattr__(self, "labels", labels)
+        if self.text_pairs is not None:
+            object.__setattr__(self, "text_pairs", tuple(self.text_pairs))
+            if len(self.text_pairs) != len(self.texts):
+                raise ValueError(
+                    "text_pairs must have one entry per text. Received: "
+                    f"len(text_pairs)={len(self.text_pairs)}, "
+                    f"len(texts)={len(self.texts)}"
+                )
+
+    def __len__(self):
+        return len(self.texts)
+
+    @property
+    def num_labels(self):
+        """The number of label names."""
+        return len(self.label_vocabulary)
+
+    def label_sets(self):
+        """Each example's labels, as a tuple of names in vocabulary order."""
+        return [
+            tuple(self.label_vocabulary[j] for j in np.flatnonzero(row))
+            for row in self.labels
+        ]
+
+    def take(self, indices):
+        """Returns the examples at `indices`, in that order."""
+        indices = np.asarray(indices, dtype="int64").reshape(-1)
+        pairs = self.text_pairs
+        return dataclasses.replace(
+            self,
+            texts=[self.texts[i] for i in indices],
+            labels=self.labels[indices],
+            text_pairs=None if pairs is None else [pairs[i] for i in indices],
+        )
+
+    def sample(self, num_examples, seed=0):
+        """Returns a seeded random subset of `num_examples`, in order.
+
+        At least `len(self)` returns `self`.
+        """
+        if isinstance(num_examples, bool) or not (
+            isinstance(num_examples, int) and num_examples > 0
+        ):
+            raise ValueError(
+                "num_examples must be a positive integer. "
+                f"Received: num_examples={num_examples!r}"
+            )
+        if num_examples >= len(self):
+            return self
+        rng = np.random.default_rng(seed)
+        return self.take(np.sort(rng.choice(len(self), num_examples, replace=False)))

@@ -1,0 +1,102 @@
+"""The in-memory result of loading a text regression data set."""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RegressionData:
+    """Texts (or text pairs), each with one or more real-valued targets.
+
+    Args:
+        texts: tuple of `str`, one per example.
+        targets: float32 array `(num_examples, num_targets)` of finite values.
+        target_names: tuple of `str`, the targets' names, in column order.
+        text_pairs: `None`, or a tuple of `str`, the second text of each
+            example (e.g. sentence similarity).
+        source: where the data came from, for messages.
+        skipped_rows: how many bad rows were skipped while loading.
+
+    Example:
+    ```python
+    data = RegressionData(["good", "bad"], [[2.8], [1.2]], ("pleasantness",))
+    ```
+    """
+
+    texts: tuple
+    targets: np.ndarray
+    target_names: tuple
+    text_pairs: tuple | None = None
+    source: str = ""
+    skipped_rows: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "texts", tuple(self.texts))
+        object.__setattr__(self, "target_names", tuple(self.target_names))
+        targets = np.asarray(self.targets)
+        if targets.ndim == 1:
+            targets = targets[:, None]
+        if targets.shape != (len(self.texts), len(self.target_names)):
+            raise ValueError(
+                "targets must have shape (len(texts), len(target_names)) = "
+                f"({len(self.texts)}, {len(self.target_names)}). "
+                f"Received: targets.shape={targets.shape}"
+            )
+        if targets.dtype.kind not in "iuf" or not np.all(np.isfinite(targets)):
+            raise ValueError(
+                "targets must hold finite numbers. Received: "
+                f"{targets.reshape(-1)[:5].tolist()} ..."
+            )
+        targets = targets.astype("float32")
+        targets.flags.writeable = False
+        object.__setattr__(self, "targets", targets)
+        if self.text_pairs is not None:
+            object.__setattr__(self, "text_pairs", tuple(self.text_pairs))
+            if len(self.text_pairs) != len(self.texts):
+                raise ValueError(
+                    "text_pairs must have one entry per text. Received: "
+                    f"len(text_pairs)={len(self.text_pairs)}, "
+                    f"len(texts)={len(self.texts)}"
+                )
+
+    def __len__(self):
+        return len(self.texts)
+
+    @property
+    def labels(self):
+        """The targets, under the name `Trainer.dataset` reads."""
+        return self.targets
+
+    @property
+    def num_targets(self):
+        """The number of target columns."""
+        return len(self.target_names)
+
+    def take(self, indices):
+        """Returns the examples at `indices`, in that order."""
+        indices = np.asarray(indices, dtype="int64").reshape(-1)
+        pairs = self.text_pairs
+        return dataclasses.replace(
+            self,
+            texts=[self.texts[i] for i in indices],
+            targets=self.targets[indices],
+            text_pairs=None if pairs is None else [pairs[i] for i in indices],
+        )
+
+    def sample(self, num_examples, seed=0):
+        """Returns a seeded random subset of `num_examples`, in order.
+
+        At least `len(self)` returns `self`.
+        """
+        if isinstance(num_examples, bool) or not (
+            isinstance(num_examples, int) and num_examples > 0
+        ):
+            raise ValueError(
+                "num_examples must be a positive integer. "
+                f"Received: num_examples={num_examples!r}"
+            )
+        if num_examples >= len(self):
+            return self
+        rng = np.random.default_rng(seed)
+        return self.take(np.sort(rng.choice(len(self), num_examples, replace=False)))

@@ -1,0 +1,166 @@
+import keras
+import numpy as np
+
+from tftransformer._arguments import python_number
+from tftransformer.models.text_classifier import TextClassifier
+
+LOSSES = ("mse", "huber")
+
+
+def _check_statistics(name, values, num_targets, positive):
+    if values is None:
+        return None
+    numbers = [python_number(value) for value in np.asarray(values).reshape(-1)]
+    if len(numbers) != num_targets or not all(
+        isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and np.isfinite(v)
+        and (v > 0 or not positive)
+        for v in numbers
+    ):
+        kind = "positive finite numbers" if positive else "finite numbers"
+        raise ValueError(
+            f"{name} must hold {num_targets} {kind}, one per target. "
+            f"Received: {name}={values!r}"
+        )
+    return [float(v) for v in numbers]
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class TextRegressor(TextClassifier):
+    """A pretrained encoder predicting one or more real numbers per text.
+
+    The head is `TextClassifier`'s with one linear output per target. The
+    model works in standardized units: it is trained on
+    `(target - target_mean) / target_std` and returns such values; the
+    mean and standard deviation (of the training targets) are saved in the
+    config, and `predict_targets`, evaluation and exports answer in the
+    targets' own units. Standardizing gives every target the same weight in
+    the loss and the head a well-scaled start.
+
+    Args:
+        backbone: the encoder (see `TextClassifier`).
+        num_targets: int >= 1.
+        preprocessor: optional preprocessor of raw strings.
+        pooling, dropout, num_extra_blocks, extra_block_num_heads,
+            extra_block_intermediate_dim, frozen_backbone_layers: as
+            `TextClassifier`'s.
+        target_names: optional list of `num_targets` names.
+        target_mean: optional list of `num_targets` means (default 0).
+        target_std: optional list of `num_targets` standard deviations > 0
+            (default 1).
+        loss: `"mse"` or `"huber"` (delta 1, in standardized units: less
+            pull from outliers), the default of `compile`.
+        **kwargs: passed to `keras.Model`.
+
+    Call arguments:
+        inputs: the backbone's input dict, each entry `(batch, seq)`.
+
+    Returns:
+        Standardized predictions of shape `(batch, num_targets)`.
+
+    Example:
+    ```python
+    regressor = TextRegressor.from_preset(
+        "embedded", num_targets=1, target_mean=[2.0], target_std=[0.5]
+    )
+    regressor.compile(optimizer=keras.optimizers.AdamW(3e-5))
+    regressor.predict_targets(["a fine film"])  # (1, 1), in target units
+    ```
+    """
+
+    min_outputs = 1
+
+    def __init__(
+        self,
+        backbone,
+        num_targets,
+        preprocessor=None,
+        pooling="mean",
+        dropout=0.1,
+        num_extra_blocks=0,
+        extra_block_num_heads=None,
+        extra_block_intermediate_dim=None,
+        target_names=None,
+        target_mean=None,
+        target_std=None,
+        loss="mse",
+        frozen_backbone_layers=None,
+        **kwargs,
+    ):
+        num_targets = python_number(num_targets)
+        if (
+            isinstance(num_targets, bool)
+            or not isinstance(num_targets, int)
+            or num_targets < 1
+        ):
+            raise ValueError(
+                "num_targets must be an integer >= 1. "
+                f"Received: num_targets={num_targets!r}"
+            )
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}. Received: loss={loss!r}")
+        target_mean = _check_statistics("target_mean", target_mean, num_targets, False)
+        target_std = _check_statistics("target_std", target_std, num_targets, True)
+        super().__init__(
+            backbone,
+            num_classes=num_targets,
+            preprocessor=preprocessor,
+            pooling=pooling,
+            dropout=dropout,
+            num_extra_blocks=num_extra_blocks,
+            extra_block_num_heads=extra_block_num_heads,
+            extra_block_intermediate_dim=extra_block_intermediate_dim,
+            label_names=target_names,
+            frozen_backbone_layers=frozen_backbone_layers,
+            **kwargs,
+        )
+        self.num_targets = num_targets
+        self.target_names = self.label_names
+        self.target_mean = target_mean
+        self.target_std = target_std
+        self.regression_loss = loss
+
+    def standardization(self):
+        """`(mean, std)` float32 arrays of shape `(num_targets,)`."""
+        mean = self.target_mean or [0.0] * self.num_targets
+        std = self.target_std or [1.0] * self.num_targets
+        return np.asarray(mean, "float32"), np.asarray(std, "float32")
+
+    def predict_targets(self, x, **kwargs):
+        """`predict` in the targets' own units: `(batch, num_targets)`."""
+        mean, std = self.standardization()
+        kwargs.setdefault("verbose", 0)
+        return self.predict(x, **kwargs) * std + mean
+
+    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+        """keras-hub's `compile`, with the config's regression loss and the
+        mean absolute error (in standardized units)."""
+        if loss == "auto":
+            loss = (
+                keras.losses.Huber(delta=1.0)
+                # keras-hub compiles once inside `__init__`, before it is set.
+                if getattr(self, "regression_loss", "mse") == "huber"
+                else keras.losses.MeanSquaredError()
+            )
+        if metrics == "auto":
+            metrics = [keras.metrics.MeanAbsoluteError("mae")]
+        # keras-hub's TextClassifier.compile, not the classifier's defaults.
+        super(TextClassifier, self).compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("num_classes", "label_names", "temperature"):
+            del config[key]
+        config.update(
+            {
+                "num_targets": self.num_targets,
+                "target_names": self.target_names,
+                "target_mean": self.target_mean,
+                "target_std": self.target_std,
+                "loss": self.regression_loss,
+            }
+        )
+        return config
