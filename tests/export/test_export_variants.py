@@ -206,3 +206,22 @@ def test_bad_arguments_are_refused(classifier, tmp_path):
         export_variants(classifier, tmp_path, ["a"], [0], ["a"], ["litert_int8"])
     with pytest.raises(ValueError, match="equal length"):
         export_variants(classifier, tmp_path, ["a", "b"], [0], ["a"])
+
+
+def test_litert_graph_applies_the_fitted_temperature(classifier):
+    # The module the LiteRT file is converted from, run in TensorFlow.
+    from tftransformer.export.litert_export import _LiteRTTextModule
+
+    texts = ["great fine film", "awful dull mess", ""]
+    tokenizer = classifier.preprocessor.tokenizer
+    plain = _LiteRTTextModule(classifier, tokenizer, SEQUENCE_LENGTH)
+    classifier.temperature = 2.0
+    try:
+        scaled = _LiteRTTextModule(classifier, tokenizer, SEQUENCE_LENGTH)
+    finally:
+        classifier.temperature = 1.0
+    p1 = plain.serve(texts)["probabilities"].numpy()
+    p2 = scaled.serve(texts)["probabilities"].numpy()
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(np.log(p1) / 2.0))
+    np.testing.assert_allclose(p2, expected, atol=1e-5)
+    assert not np.allclose(p1, p2, atol=1e-3)

@@ -198,6 +198,9 @@ class _LiteRTTextModule(tf.Module):
         self._softmax = getattr(model, "num_classes", None) is not None and (
             activation in (None, keras.activations.linear)
         )
+        # A fitted softmax temperature (`TextClassifier.temperature`), as in
+        # the SavedModel export.
+        self._temperature = float(getattr(model, "temperature", None) or 1.0)
         self.model_variables = list(model.variables)
         self.output_name = "probabilities"
         spec = tf.TensorSpec([None], tf.string, name=TEXT_INPUT)
@@ -224,5 +227,5 @@ class _LiteRTTextModule(tf.Module):
         }
         outputs = tf.cast(self._model(features, training=False), tf.float32)
         if self._softmax:
-            outputs = tf.nn.softmax(outputs, axis=-1)
+            outputs = tf.nn.softmax(outputs / self._temperature, axis=-1)
         return {self.output_name: outputs}
