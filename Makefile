@@ -106,7 +106,7 @@ translation-data: $(STAMP)
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y $(BIBLE_PACKAGES); \
 	fi
 	$(PY) -c "import tftransformer as t; \
-		print(t.data.export_bible_pairs('$(BIBLE_TSV)'), 'pairs in $(BIBLE_TSV)')"
+		print(t.datasets.export_bible_pairs('$(BIBLE_TSV)'), 'pairs in $(BIBLE_TSV)')"
 
 # The README's translation figures: at most 12 minutes of training.
 translate: translation-data

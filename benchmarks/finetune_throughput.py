@@ -716,7 +716,7 @@ def _run_ours(train, config, mode):
         metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
     )
     if mode == "accuracy":
-        test = tft.data.load_rotten_tomatoes("test")
+        test = tft.datasets.load_rotten_tomatoes("test")
         dataset = tft.data.make_classification_dataset(
             list(test.texts),
             None,

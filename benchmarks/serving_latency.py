@@ -80,7 +80,7 @@ def run(
 
     import tftransformer as tft
 
-    texts = list(tft.data.load_rotten_tomatoes("test").texts)
+    texts = list(tft.datasets.load_rotten_tomatoes("test").texts)
     backbone, hub_preprocessor = tft.presets.load_backbone(
         "embedded", sequence_length=sequence_length
     )
@@ -93,7 +93,7 @@ def run(
             hub_preprocessor.tokenizer, sequence_length=sequence_length
         ),
         pooling="mean",
-        label_names=list(tft.data.SENTIMENT_LABELS),
+        label_names=list(tft.datasets.SENTIMENT_LABELS),
     )
     hub_classifier = keras_hub.models.BertTextClassifier(
         backbone, num_classes=2, preprocessor=hub_preprocessor

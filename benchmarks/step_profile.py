@@ -181,7 +181,7 @@ def run(
     if inter_op_threads:
         tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
     classifier, backbone, tokenizer = finetune_throughput.build_ours(config)
-    train = tft.data.load_rotten_tomatoes("train")
+    train = tft.datasets.load_rotten_tomatoes("train")
     # One batch, trained on again and again: the step's cost does not depend
     # on which real tokens it holds.
     ((features, labels),) = finetune_throughput.packed_batches(

@@ -514,7 +514,7 @@ def run_child(config_path):
 
     import tftransformer as tft
 
-    num_train = len(tft.data.load_rotten_tomatoes("train"))
+    num_train = len(tft.datasets.load_rotten_tomatoes("train"))
     if settings["max_train_examples"]:
         num_train = min(num_train, settings["max_train_examples"])
     steps_per_epoch = math.ceil(num_train / settings["batch_size"])

@@ -8,6 +8,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from tftransformer import (
     data,  # noqa: E402
+    datasets,  # noqa: E402
     distribute,  # noqa: E402
     evaluation,  # noqa: E402
     export,  # noqa: E402
@@ -24,6 +25,7 @@ from tftransformer.version import __version__  # noqa: E402
 
 __all__ = [
     "data",
+    "datasets",
     "distribute",
     "evaluation",
     "export",

@@ -4,7 +4,7 @@ import keras_hub
 import numpy as np
 import pytest
 
-from tftransformer.data import load_rotten_tomatoes
+from tftransformer.datasets import load_rotten_tomatoes
 
 
 def expected_lengths(preset, num_examples, max_length, seed=0):

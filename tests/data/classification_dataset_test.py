@@ -7,10 +7,10 @@ import pytest
 from tftransformer.data import (
     embedded_checkpoint,
     embedded_vocabulary_path,
-    load_rotten_tomatoes,
     make_classification_dataset,
 )
 from tftransformer.data.classification_dataset import default_bucket_boundaries
+from tftransformer.datasets import load_rotten_tomatoes
 from tftransformer.presets import embedded_tokenizer
 
 CLS, SEP, PAD = 101, 102, 0

@@ -9,11 +9,11 @@ import tensorflow as tf
 from tftransformer.data import (
     DataError,
     TextClassificationData,
-    load_rotten_tomatoes,
     load_text_classification,
     load_text_classification_file,
     load_text_classification_splits,
 )
+from tftransformer.datasets import load_rotten_tomatoes
 
 
 def _write(tmp_path, name, content):

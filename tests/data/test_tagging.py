@@ -7,18 +7,16 @@ import tensorflow as tf
 
 from tftransformer.data import (
     IGNORE_LABEL,
-    WNUT16_ENTITY_TYPES,
-    WNUT16_TAGS,
     DataError,
     TaggingData,
     build_tag_vocabulary,
     load_tagging_file,
-    load_wnut16,
     make_tagging_dataset,
     tokenize_and_align,
 )
 from tftransformer.data import wnut as wnut_module
 from tftransformer.data.wnut import wnut16_path
+from tftransformer.datasets import WNUT16_ENTITY_TYPES, WNUT16_TAGS, load_wnut16
 from tftransformer.presets import embedded_tokenizer
 
 

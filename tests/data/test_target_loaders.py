@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 from tftransformer.data import (
-    WNUT16_ENTITY_TYPES,
-    WORD_AFFECT_TARGETS,
     DataError,
     MultiLabelData,
     RegressionData,
@@ -15,6 +13,10 @@ from tftransformer.data import (
     load_multi_label_splits,
     load_regression_file,
     load_regression_splits,
+)
+from tftransformer.datasets import (
+    WNUT16_ENTITY_TYPES,
+    WORD_AFFECT_TARGETS,
     load_wnut16,
     load_wnut16_entity_types,
 )

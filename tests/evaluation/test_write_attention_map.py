@@ -23,7 +23,7 @@ def test_writes_a_png_for_a_review(tiny_preset, tmp_path):
     )
     _assert_png(output)
     # The first embedded test review, tokenized with [CLS] ... [SEP].
-    review = tft.data.load_rotten_tomatoes("test").texts[0]
+    review = tft.datasets.load_rotten_tomatoes("test").texts[0]
     assert result.text == review
     tokens = result.tokens
     assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "[PAD]" not in tokens

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 from tftransformer import presets
-from tftransformer.data import load_rotten_tomatoes, make_classification_dataset
+from tftransformer.data import (
+    make_classification_dataset,
+)
+from tftransformer.datasets import load_rotten_tomatoes
 from tftransformer.finetune import (
     classification_loss,
     encoder_layers,

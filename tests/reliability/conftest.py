@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tftransformer.data import load_rotten_tomatoes
+from tftransformer.datasets import load_rotten_tomatoes
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLASSIFY = str(ROOT / "examples" / "classify.py")

@@ -10,10 +10,10 @@ import tftransformer as tft
 from tests.training.interruptions import Interrupt, interrupt_after_epoch
 from tftransformer.data import (
     DataError,
-    load_rotten_tomatoes,
     make_masked_lm_dataset,
     masked_lm_rows,
 )
+from tftransformer.datasets import load_rotten_tomatoes
 from tftransformer.presets import bert_tokenizer_from_preset
 from tftransformer.training import ConfigError, PretrainingConfig
 
@@ -184,8 +184,8 @@ def test_text_directories_and_the_embedded_texts(tmp_path):
     (tmp_path / ".hidden").write_text("not read\n", encoding="utf-8")
     texts = tft.data.load_text_files(tmp_path)
     assert texts == ["first", "second", "third", "fourth"]
-    train = tft.data.rotten_tomatoes_texts("train")
-    test = set(tft.data.rotten_tomatoes_texts("test"))
+    train = tft.datasets.rotten_tomatoes_texts("train")
+    test = set(tft.datasets.rotten_tomatoes_texts("test"))
     # The snippets, then the plot summaries of the same movies only.
     assert train[: len(load_rotten_tomatoes("train"))] == list(
         load_rotten_tomatoes("train").texts

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tftransformer as tft
-from tftransformer.data import load_word_affect
+from tftransformer.datasets import load_word_affect
 from tftransformer.training import (
     ClassificationConfig,
     ConfigError,
@@ -52,7 +52,7 @@ def test_a_multi_label_run_calibrates_tunes_reports_and_exports(tiny_preset, tmp
     model = run.model
     with open(tmp_path / "report.json") as f:
         report = json.load(f)
-    assert report["label_names"] == list(tft.data.WNUT16_ENTITY_TYPES)
+    assert report["label_names"] == list(tft.datasets.WNUT16_ENTITY_TYPES)
     assert set(report["averages"]) == {"micro", "macro", "samples"}
     for key in ("subset_accuracy", "hamming_loss", "roc_auc", "thresholds"):
         assert key in report, key

@@ -17,9 +17,9 @@ from tftransformer.data import (
     DataError,
     join_word_pieces,
     load_language_model_texts,
-    load_rotten_tomatoes,
     load_texts,
 )
+from tftransformer.datasets import load_rotten_tomatoes
 from tftransformer.training import LanguageModelConfig
 from tftransformer.training.checkpointing import (
     write_checkpoint,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
-from tftransformer.data import load_political_speeches
+from tftransformer.datasets import load_political_speeches
 from tftransformer.models import LongDocumentClassifier
 from tftransformer.training import LongDocumentConfig
 

@@ -73,7 +73,7 @@ def test_shrink_fine_tunes_a_smaller_preset(tiny_preset, tmp_path):
     removed = result["removed_heads"]
     assert list(removed) == ["0"] and len(removed["0"]) == 1
     # The report's accuracy is the returned model's on the test subset.
-    test = tft.data.load_rotten_tomatoes("test").sample(16, 0)
+    test = tft.datasets.load_rotten_tomatoes("test").sample(16, 0)
     predicted = np.argmax(shrunk.predict(list(test.texts), verbose=0), axis=-1)
     assert result["shrunk"]["accuracy"] == pytest.approx(
         np.mean(predicted == test.labels)

@@ -12,7 +12,7 @@ import pytest
 
 import tftransformer as tft
 from tests.training.classification_run import run_classification
-from tftransformer.data import load_rotten_tomatoes
+from tftransformer.datasets import load_rotten_tomatoes
 from tftransformer.training import ClassificationConfig, ConfigError, Trainer
 
 TINY = dict(epochs=1, batch_size=8, max_length=32, learning_rate=1e-3)

@@ -18,8 +18,8 @@ from tests.training.interruptions import (
 from tftransformer.data import (
     build_tag_vocabulary,
     load_tagging_file,
-    load_wnut16,
 )
+from tftransformer.datasets import load_wnut16
 from tftransformer.evaluation import extract_entities, predict_tags
 from tftransformer.finetune import (
     frozen_layer_names,

@@ -3,7 +3,10 @@
 import keras
 import keras_hub
 
-from tftransformer.data import embedded_vocabulary_path, load_rotten_tomatoes
+from tftransformer.data import (
+    embedded_vocabulary_path,
+)
+from tftransformer.datasets import load_rotten_tomatoes
 
 
 def write_tiny_preset(directory):

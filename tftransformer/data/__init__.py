@@ -46,21 +46,9 @@ from tftransformer.data.multi_task import (
 )
 from tftransformer.data.pair_loaders import load_text_pairs, make_pair_dataset
 from tftransformer.data.parallel_text import (
-    BIBLE_PACKAGES,
-    export_bible_pairs,
     load_sentence_pairs,
 )
-from tftransformer.data.political_speeches import (
-    PARTY_LABELS,
-    load_political_speeches,
-)
 from tftransformer.data.regression_data import RegressionData
-from tftransformer.data.rotten_tomatoes import (
-    SENTIMENT_LABELS,
-    load_rotten_tomatoes,
-    rotten_tomatoes_dataset,
-    rotten_tomatoes_texts,
-)
 from tftransformer.data.sequence_datasets import (
     join_word_pieces,
     load_language_model_texts,
@@ -94,18 +82,6 @@ from tftransformer.data.unknown_pieces import (
     unknown_piece_share,
     unknown_token_id,
 )
-from tftransformer.data.wnut import (
-    WNUT16_ENTITY_TYPES,
-    WNUT16_TAGS,
-    load_wnut16,
-)
-from tftransformer.data.wnut_entity_types import load_wnut16_entity_types
-from tftransformer.data.word_affect import (
-    WORD_AFFECT_SPLIT_SEED,
-    WORD_AFFECT_TARGETS,
-    load_word_affect,
-    word_affect_path,
-)
 from tftransformer.data.word_piece import (
     SEQUENCE_RESERVED_TOKENS,
     learn_word_piece_vocabulary,
@@ -115,15 +91,12 @@ from tftransformer.data.word_piece import (
 )
 
 __all__ = [
-    "BIBLE_PACKAGES",
     "DataError",
     "EDA_OPERATIONS",
     "IGNORE_LABEL",
     "MultiLabelData",
-    "PARTY_LABELS",
     "RegressionData",
     "SAMPLING_RULES",
-    "SENTIMENT_LABELS",
     "SEQUENCE_RESERVED_TOKENS",
     "SUPPORTED_FORMATS",
     "SYNONYM_SOURCES",
@@ -133,10 +106,6 @@ __all__ = [
     "TextClassificationData",
     "TextPairs",
     "UNKNOWN_SHARE_WARNING",
-    "WNUT16_ENTITY_TYPES",
-    "WNUT16_TAGS",
-    "WORD_AFFECT_SPLIT_SEED",
-    "WORD_AFFECT_TARGETS",
     "augment_classification_data",
     "augment_dataset",
     "augment_texts",
@@ -147,7 +116,6 @@ __all__ = [
     "embedded_checkpoint_dir",
     "embedded_vocabulary_path",
     "embedding_synonyms",
-    "export_bible_pairs",
     "get_synonyms",
     "interleave_tasks",
     "join_word_pieces",
@@ -155,10 +123,8 @@ __all__ = [
     "load_language_model_texts",
     "load_multi_label_file",
     "load_multi_label_splits",
-    "load_political_speeches",
     "load_regression_file",
     "load_regression_splits",
-    "load_rotten_tomatoes",
     "load_sentence_pairs",
     "load_tagging_file",
     "load_text_classification",
@@ -168,9 +134,6 @@ __all__ = [
     "load_text_pairs",
     "load_texts",
     "load_tfds_text_classification",
-    "load_wnut16",
-    "load_wnut16_entity_types",
-    "load_word_affect",
     "make_classification_dataset",
     "make_few_shot_pairs",
     "make_language_model_dataset",
@@ -183,8 +146,6 @@ __all__ = [
     "random_deletion",
     "random_insertion",
     "random_swap",
-    "rotten_tomatoes_dataset",
-    "rotten_tomatoes_texts",
     "sampling_probabilities",
     "split_words",
     "synonym_replacement",
@@ -193,7 +154,6 @@ __all__ = [
     "unknown_piece_share",
     "unknown_token_id",
     "whole_word_mask",
-    "word_affect_path",
     "word_piece_tokenizer",
     "words_to_ragged",
 ]

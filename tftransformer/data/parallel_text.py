@@ -13,7 +13,7 @@ reference. `export_bible_pairs` does all of it and writes a TSV:
 
 ```
 apt-get install sword-text-web sword-text-sparv libsword-utils
-python -c "import tftransformer as t; t.data.export_bible_pairs('bible.tsv')"
+python -c "import tftransformer as t; t.datasets.export_bible_pairs('bible.tsv')"
 ```
 """
 

@@ -67,7 +67,7 @@ class LongDocumentClassifier(keras.Model):
     ```python
     backbone, preprocessor = tftransformer.presets.load_backbone("embedded")
     model = LongDocumentClassifier(backbone, num_classes=2, max_chunks=8)
-    train = tftransformer.data.load_political_speeches("train")
+    train = tftransformer.datasets.load_political_speeches("train")
     dataset = model.make_dataset(
         train.texts, train.labels, preprocessor.tokenizer, batch_size=4, shuffle=True
     )

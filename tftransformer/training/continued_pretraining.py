@@ -54,7 +54,7 @@ def pretraining_texts(text_path=None, validation_fraction=0.05, seed=0):
     """Training and validation texts of continued pretraining.
 
     Without `text_path`, the embedded Rotten Tomatoes training and
-    validation texts (`tft.data.rotten_tomatoes_texts`); with it, the lines
+    validation texts (`tft.datasets.rotten_tomatoes_texts`); with it, the lines
     of the file or directory (`tft.data.load_text_files`), a seeded
     `validation_fraction` held out.
 
