@@ -6,9 +6,8 @@ from tftransformer.export import (
     check_base_path,
     existing_versions,
     next_version,
-    publish_directory,
-    version_path,
 )
+from tftransformer.export.model_versions import publish_directory, version_path
 
 
 def make_dirs(base, *names):

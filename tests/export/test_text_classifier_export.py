@@ -18,9 +18,9 @@ from tftransformer.export import (
     LABELS_FILE,
     WARMUP_FILE,
     export_for_serving,
-    has_lora,
     read_warmup_requests,
 )
+from tftransformer.export.inference_copy import has_lora
 from tftransformer.finetune import (
     merge_lora,
 )

@@ -11,12 +11,12 @@ from tests.finetune.strategy_models import (
 from tests.finetune.tiny_models import BERT_EMBEDDINGS
 from tftransformer.finetune import (
     GradualUnfreezing,
-    backbone_sublayers,
     classification_loss,
     create_optimizer,
     freeze_layers,
     frozen_layer_names,
 )
+from tftransformer.models.freezing import backbone_sublayers
 from tftransformer.training import (
     ResumableTraining,
 )

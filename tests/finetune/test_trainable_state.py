@@ -3,12 +3,14 @@ import pytest
 
 from tests.finetune.strategy_models import tiny_text_classifier
 from tftransformer.finetune import (
-    apply_trainable_change,
-    capture_trainable_state,
     classification_loss,
     freeze_backbone,
     frozen_layer_names,
     is_frozen,
+)
+from tftransformer.finetune.trainable_state import (
+    apply_trainable_change,
+    capture_trainable_state,
     prepare_optimizer,
     restore_trainable_state,
 )

@@ -13,8 +13,6 @@ from tftransformer.export.few_shot_classifier_export import (
 )
 from tftransformer.export.inference_copy import (
     PRECISIONS,
-    float32_inference_copy,
-    has_lora,
     inference_copy,
 )
 from tftransformer.export.litert_export import (
@@ -27,8 +25,6 @@ from tftransformer.export.model_versions import (
     check_base_path,
     existing_versions,
     next_version,
-    publish_directory,
-    version_path,
 )
 from tftransformer.export.multi_label_serving_module import MultiLabelServingModule
 from tftransformer.export.text_classifier_export import (
@@ -86,12 +82,8 @@ __all__ = [
     "existing_versions",
     "export_for_serving",
     "export_token_classifier",
-    "float32_inference_copy",
-    "has_lora",
     "make_predict_request",
     "next_version",
-    "publish_directory",
     "read_warmup_requests",
-    "version_path",
     "write_warmup_requests",
 ]

@@ -41,12 +41,6 @@ from tftransformer.finetune.smoothed_sparse_categorical_crossentropy import (
 from tftransformer.finetune.strategy_options import (
     check_strategy_options,
 )
-from tftransformer.finetune.trainable_state import (
-    apply_trainable_change,
-    capture_trainable_state,
-    prepare_optimizer,
-    restore_trainable_state,
-)
 from tftransformer.finetune.triplet_loss import TripletLoss
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
 from tftransformer.models.backbone_layers import (
@@ -55,7 +49,6 @@ from tftransformer.models.backbone_layers import (
     find_backbone,
 )
 from tftransformer.models.freezing import (
-    backbone_sublayers,
     freeze_backbone,
     freeze_layers,
     freeze_layers_by_name,
@@ -75,9 +68,6 @@ __all__ = [
     "SmoothedSparseCategoricalCrossentropy",
     "WarmupLinearDecay",
     "apply_lora",
-    "apply_trainable_change",
-    "backbone_sublayers",
-    "capture_trainable_state",
     "check_strategy_options",
     "class_weights",
     "classification_loss",
@@ -99,9 +89,7 @@ __all__ = [
     "load_lora_weights",
     "lora_variables",
     "merge_lora",
-    "prepare_optimizer",
     "prune_heads",
     "restart_lora_adapters",
-    "restore_trainable_state",
     "save_lora_weights",
 ]
