@@ -68,3 +68,32 @@ def test_relative_links_resolve(page):
         if not (page.parent / match["target"]).exists()
     ]
     assert not missing, f"{page.name} links to missing files: {missing}"
+
+
+# `tft.package.name` in prose and tables: a renamed or moved name shows here.
+API_NAME = re.compile(r"\btft((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def _resolves(dotted):
+    import tftransformer
+
+    value = tftransformer
+    for part in dotted.strip(".").split("."):
+        if not hasattr(value, part):
+            return False
+        value = getattr(value, part)
+    return True
+
+
+def test_every_named_api_of_the_pages_exists():
+    missing = []
+    for page in PAGES:
+        text = SNIPPET.sub("", page.read_text())  # snippets run on their own
+        for match in API_NAME.finditer(text):
+            # `tft.models.TextClassifier.from_preset`: check the longest
+            # prefix that names a package member (methods of instances, such
+            # as `run.report`, are not names of the API).
+            parts = match[1].strip(".").split(".")
+            if not _resolves(".".join(parts[:2])):
+                missing.append(f"{page.name}: tft{match[1]}")
+    assert not missing, missing
