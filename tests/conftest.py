@@ -27,3 +27,17 @@ def tiny_preset(tmp_path_factory):
     from tftransformer.testing import write_tiny_bert_preset
 
     return write_tiny_bert_preset(tmp_path_factory.mktemp("tiny_preset"))
+
+
+@pytest.fixture(scope="session")
+def small_vocabulary_preset(tmp_path_factory):
+    """`tiny_preset` with the embedded vocabulary's first 3,000 entries.
+
+    For tests about training mechanics that load a preset many times: its
+    tokenizer and embedding are ten times smaller.
+    """
+    from tftransformer.testing import write_tiny_bert_preset
+
+    return write_tiny_bert_preset(
+        tmp_path_factory.mktemp("small_vocabulary_preset"), vocabulary_size=3000
+    )

@@ -19,6 +19,7 @@ from tftransformer.models import (
     TextClassifierPreprocessor,
     TokenClassifierPreprocessor,
 )
+from tftransformer.testing import tiny_bert_backbone
 
 REFERENCE_PATH = os.path.join(
     os.path.dirname(__file__), "data", "reference_values.json"
@@ -31,9 +32,7 @@ TINY = dict(num_layers=2, num_heads=2, intermediate_dim=16, max_sequence_length=
 
 
 def tiny_backbone(hidden_dim=8):
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=len(VOCAB), hidden_dim=hidden_dim, **TINY
-    )
+    return tiny_bert_backbone(vocabulary_size=len(VOCAB), hidden_dim=hidden_dim, **TINY)
 
 
 def tiny_preprocessor(sequence_length=8):

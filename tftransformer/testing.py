@@ -18,10 +18,11 @@ from keras import ops
 from tftransformer.data import embedded_vocabulary_path
 
 __all__ = [
+    "TINY_FAMILIES",
     "assert_all_close",
     "run_layer_test",
     "run_model_test",
-    "TINY_FAMILIES",
+    "tiny_bert_backbone",
     "write_tiny_bert_preset",
     "write_tiny_preset",
 ]
@@ -269,7 +270,48 @@ def _check_mixed_precision_outputs(mp_out, ref_out, atol, require_bfloat16=True)
         )
 
 
-def write_tiny_bert_preset(directory, num_layers=2, hidden_dim=16, seed=0):
+def tiny_bert_backbone(
+    vocabulary_size=64,
+    num_layers=2,
+    num_heads=2,
+    hidden_dim=8,
+    intermediate_dim=None,
+    max_sequence_length=32,
+    **kwargs,
+):
+    """A randomly initialized keras-hub `BertBackbone` small enough for tests.
+
+    The one place tests take a tiny BERT from; each test names only what it
+    needs to differ.
+
+    Args:
+        vocabulary_size: token ids the embedding takes.
+        num_layers: encoder layers.
+        num_heads: attention heads.
+        hidden_dim: hidden width.
+        intermediate_dim: feed-forward width; default twice `hidden_dim`.
+        max_sequence_length: positions the embedding takes.
+        **kwargs: other `BertBackbone` arguments (`dropout`, `dtype`).
+
+    Returns:
+        A `keras_hub.models.BertBackbone`.
+    """
+    import keras_hub
+
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=vocabulary_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        hidden_dim=hidden_dim,
+        intermediate_dim=intermediate_dim or 2 * hidden_dim,
+        max_sequence_length=max_sequence_length,
+        **kwargs,
+    )
+
+
+def write_tiny_bert_preset(
+    directory, num_layers=2, hidden_dim=16, seed=0, vocabulary_size=None
+):
     """Writes a tiny keras-hub BERT preset with the embedded vocabulary.
 
     The preset loads through `tftransformer.presets.load_backbone(directory)`
@@ -281,24 +323,27 @@ def write_tiny_bert_preset(directory, num_layers=2, hidden_dim=16, seed=0):
         num_layers: encoder layers.
         hidden_dim: hidden width (2 heads, feed-forward 2x wider).
         seed: weight initialization seed.
+        vocabulary_size: optional int, keep only the first entries of the
+            embedded vocabulary: its special tokens, then characters and word
+            pieces, then the most common words. A few thousand make the
+            tokenizer (rebuilt in every traced input pipeline) and the
+            embedding several times cheaper; the default keeps all 30,522.
 
     Returns:
         `directory` as a string.
     """
     import keras_hub
 
+    with open(embedded_vocabulary_path(), encoding="utf-8") as f:
+        vocabulary = f.read().splitlines()[:vocabulary_size]
     keras.utils.set_random_seed(seed)
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=30522,
+    backbone = tiny_bert_backbone(
+        vocabulary_size=len(vocabulary),
         num_layers=num_layers,
-        num_heads=2,
         hidden_dim=hidden_dim,
-        intermediate_dim=2 * hidden_dim,
         max_sequence_length=64,
     )
-    tokenizer = keras_hub.models.BertTokenizer(
-        vocabulary=str(embedded_vocabulary_path()), lowercase=True
-    )
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
     backbone.save_to_preset(str(directory))
     keras_hub.models.BertTextClassifierPreprocessor(tokenizer).save_to_preset(
         str(directory)

@@ -44,22 +44,20 @@ def batches(texts, examples=8, length=8, seed=0):
 
 def run(name, strategy, initial_weights=None):
     import keras
-    import keras_hub
     import tensorflow as tf
 
     from tftransformer import finetune, models
+    from tftransformer.testing import tiny_bert_backbone
 
     features, scores = batches(TEXTS.get(name, 2))
     # Four examples per global batch: two per replica.
     dataset = tf.data.Dataset.from_tensor_slices((features, scores)).batch(4)
     with strategy.scope():
         keras.utils.set_random_seed(0)
-        backbone = keras_hub.models.BertBackbone(
+        backbone = tiny_bert_backbone(
             vocabulary_size=100,
             num_layers=1,
-            num_heads=2,
             hidden_dim=16,
-            intermediate_dim=32,
             max_sequence_length=16,
             dropout=0.0,
         )

@@ -41,11 +41,34 @@ def two_logical_cpus():
     return ["/cpu:0", "/cpu:1"]
 
 
-def exact(devices, optimizer_name):
+OPTIMIZERS = [
+    "sgd",
+    "fused_adamw",
+    "fused_adamw_clipnorm",
+    "fused_adamw_global_clipnorm",
+]
+
+
+def exact(make_strategy, optimizer_name, global_batch=8):
+    """Two steps on one global batch, on one device and under a strategy.
+
+    Also run by every worker of `multi_worker_script.py --mode=exact`.
+
+    Args:
+        make_strategy: callable returning the distributing strategy, called
+            after the one-device run.
+        optimizer_name: one of `OPTIMIZERS`.
+        global_batch: examples in the batch both runs take.
+
+    Returns:
+        A dict: the optimizer's name, the strategy's replica count, the
+        largest weight difference between the two runs and the largest
+        weight change of the steps.
+    """
     import keras
     import tensorflow as tf
 
-    from tftransformer import distribute, finetune, models
+    from tftransformer import finetune, models
 
     def build():
         encoder = models.TransformerEncoder(
@@ -80,7 +103,6 @@ def exact(devices, optimizer_name):
         return model
 
     rng = np.random.default_rng(0)
-    global_batch = 8
     lengths = rng.integers(3, 13, size=global_batch)
     padding_mask = (np.arange(12)[None, :] < lengths[:, None]).astype("int32")
     features = {
@@ -90,26 +112,36 @@ def exact(devices, optimizer_name):
     }
     labels = rng.integers(0, 3, size=global_batch).astype("int32")
 
-    def one_step(model):
-        dataset = tf.data.Dataset.from_tensors((features, labels)).repeat(2)
-        model.fit(dataset, epochs=1, verbose=0)
+    def two_steps(model):
+        dataset = (
+            tf.data.Dataset.from_tensor_slices((features, labels))
+            .batch(global_batch)
+            .repeat(2)
+        )
+        # Several workers split each global batch between them, in order.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        model.fit(dataset.with_options(options), epochs=1, verbose=0)
         return model.get_weights()
 
     keras.utils.set_random_seed(0)
     single = build()
     initial = single.get_weights()
-    single_weights = one_step(single)
+    single_weights = two_steps(single)
 
-    strategy = distribute.get_strategy("mirrored", devices=devices)
+    strategy = make_strategy()
     with strategy.scope():
-        mirrored = build()
-    mirrored.set_weights(initial)
-    mirrored_weights = one_step(mirrored)
+        distributed = build()
+    distributed.set_weights(initial)
+    distributed_weights = two_steps(distributed)
     return {
+        "optimizer": optimizer_name,
         "replicas": strategy.num_replicas_in_sync,
         "max_difference": max(
             float(np.max(np.abs(a - b)))
-            for a, b in zip(single_weights, mirrored_weights)
+            for a, b in zip(single_weights, distributed_weights)
         ),
         "max_update": max(
             float(np.max(np.abs(a - b))) for a, b in zip(single_weights, initial)
@@ -181,17 +213,16 @@ def main():
     parser.add_argument("--result", required=True)
     args = parser.parse_args()
     optimizers = args.optimizer.split(",")
-    known = [
-        "sgd",
-        "fused_adamw",
-        "fused_adamw_clipnorm",
-        "fused_adamw_global_clipnorm",
-    ]
-    if not set(optimizers) <= set(known):
-        parser.error(f"--optimizer takes names from {known}: {args.optimizer!r}")
+    if not set(optimizers) <= set(OPTIMIZERS):
+        parser.error(f"--optimizer takes names from {OPTIMIZERS}: {args.optimizer!r}")
     devices = two_logical_cpus()
     if args.mode == "exact":
-        results = [exact(devices, optimizer) for optimizer in optimizers]
+        from tftransformer import distribute
+
+        results = [
+            exact(lambda: distribute.get_strategy("mirrored", devices=devices), name)
+            for name in optimizers
+        ]
         result = results[0] if len(results) == 1 else results
     elif args.mode == "non_finite":
         result = non_finite(devices)

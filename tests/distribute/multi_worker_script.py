@@ -1,4 +1,4 @@
-"""One worker of a two-worker fine-tuning run, started by `multi_worker_test.py`.
+"""One worker of a multi-worker run, started by `test_multi_worker.py`.
 
 Trains a tiny `TransformerEncoder` + `TransformerClassifier` under
 `get_strategy("multi_worker")` on seeded toy sentiment data, through
@@ -17,12 +17,23 @@ epoch is checkpointed, before `fit` ends (and deletes the checkpoint).
 `--worker_1_delay_seconds=D` makes worker 1 start `fit` D seconds late.
 `--clock_skew_minutes=S` makes worker 1's time budget count S minutes more
 than it measures: a worker whose clock says stop before the others'.
+
+`--exact=NAMES` first runs, on every worker, the check of
+`mirrored_script.exact` for each optimizer: two steps on one global batch in
+this process alone, then over all the workers from the same weights; the
+results go under "exact" in `{result}.json`. With `--epochs=0` nothing else
+runs. `--unpatched` makes the strategy with
+`tf.distribute.MultiWorkerMirroredStrategy()` rather than `get_strategy`, so
+Keras runs without `tftransformer._distribute_compat`; an error the check
+raises then goes under "error" as `{"type": TYPE, "message": TEXT}`.
 """
 
 import argparse
 import json
 import os
 import time
+
+from tests.distribute.mirrored_script import OPTIMIZERS, exact
 
 CRASH_EXIT_CODE = 3
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (
@@ -62,7 +73,12 @@ def main():
     parser.add_argument("--worker_1_delay_seconds", type=float, default=0.0)
     parser.add_argument("--max_train_minutes", type=float, default=None)
     parser.add_argument("--clock_skew_minutes", type=float, default=0.0)
+    parser.add_argument("--exact", default="")
+    parser.add_argument("--unpatched", action="store_true")
     args = parser.parse_args()
+    optimizers = [name for name in args.exact.split(",") if name]
+    if not set(optimizers) <= set(OPTIMIZERS):
+        parser.error(f"--exact takes names from {OPTIMIZERS}: {args.exact!r}")
     os.environ["TF_CONFIG"] = json.dumps(
         {
             "cluster": {
@@ -75,7 +91,24 @@ def main():
     from tftransformer import distribute, training
 
     # First, before any other TensorFlow op: the strategy sets up collectives.
-    strategy = distribute.get_strategy("multi_worker")
+    if args.unpatched:
+        import tensorflow as tf
+
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        strategy = distribute.get_strategy("multi_worker")
+    exact_results, error = [], None
+    try:
+        for name in optimizers:
+            exact_results.append(exact(lambda: strategy, name, global_batch=12))
+    except Exception as e:  # noqa: BLE001 - the test reads which one.
+        if not args.unpatched:
+            raise
+        error = {"type": type(e).__name__, "message": str(e)}
+    if args.epochs == 0:
+        with open(args.result + ".json", "w") as f:
+            json.dump({"exact": exact_results, "error": error}, f)
+        return
 
     import keras
     import keras_hub
@@ -177,6 +210,7 @@ def main():
         json.dump(
             {
                 "index": args.index,
+                "exact": exact_results,
                 "replicas": strategy.num_replicas_in_sync,
                 "is_chief": distribute.is_chief(strategy),
                 "write_dir": own_write_dir,

@@ -26,6 +26,7 @@ from tftransformer.finetune import (
 )
 from tftransformer.models import TextClassifier, TextClassifierPreprocessor
 from tftransformer.presets import embedded_tokenizer
+from tftransformer.testing import tiny_bert_backbone
 
 predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
 
@@ -68,14 +69,8 @@ def tokenizer():
 
 
 def tiny_classifier(tokenizer, dtype=None, label_names=tuple(LABELS)):
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=tokenizer.vocabulary_size(),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=32,
-        dtype=dtype,
+    backbone = tiny_bert_backbone(
+        vocabulary_size=tokenizer.vocabulary_size(), num_layers=1, dtype=dtype
     )
     return TextClassifier(
         backbone,
@@ -391,13 +386,8 @@ def test_lora_adapters_are_merged(tokenizer, tmp_path):
 
 
 def test_keras_hub_classifier_with_softmax_and_default_labels(tokenizer, tmp_path):
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=tokenizer.vocabulary_size(),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=32,
+    backbone = tiny_bert_backbone(
+        vocabulary_size=tokenizer.vocabulary_size(), num_layers=1
     )
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
         tokenizer, sequence_length=SEQUENCE_LENGTH

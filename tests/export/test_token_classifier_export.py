@@ -15,6 +15,7 @@ from tftransformer.export.token_classifier_serving_module import (
 )
 from tftransformer.models import TokenClassifier, TokenClassifierPreprocessor
 from tftransformer.presets import embedded_tokenizer
+from tftransformer.testing import tiny_bert_backbone
 
 TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 SEQUENCE_LENGTH = 12
@@ -49,13 +50,8 @@ print(json.dumps({name: plain(value) for name, value in outputs.items()}))
 @pytest.fixture(scope="module")
 def tagger():
     tokenizer = embedded_tokenizer()
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=tokenizer.vocabulary_size(),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=32,
+    backbone = tiny_bert_backbone(
+        vocabulary_size=tokenizer.vocabulary_size(), num_layers=1
     )
     model = TokenClassifier(
         backbone,

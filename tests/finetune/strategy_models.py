@@ -1,11 +1,11 @@
 """A tiny TextClassifier and a recorder callback for the strategy tests."""
 
 import keras
-import keras_hub
 import numpy as np
 
 from tests.finetune.tiny_models import bert_inputs
 from tftransformer.models import TextClassifier, TokenClassifier
+from tftransformer.testing import tiny_bert_backbone
 
 ENCODERS = ["transformer_layer_0", "transformer_layer_1", "transformer_layer_2"]
 # BertBackbone's embedding-side layers that hold weights.
@@ -18,15 +18,7 @@ EMBEDDINGS_WITH_WEIGHTS = [
 
 
 def _tiny_backbone(dropout):
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=64,
-        num_layers=3,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=32,
-        dropout=dropout,
-    )
+    return tiny_bert_backbone(num_layers=3, dropout=dropout)
 
 
 def tiny_text_classifier(backbone_dropout=0.1, dropout=0.1, num_extra_blocks=0):

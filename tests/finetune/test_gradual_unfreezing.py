@@ -239,14 +239,16 @@ def test_rerunning_a_finished_run_ends_at_the_stage_it_reached(kwargs, tmp_path)
 
     def run():
         classifier = tiny_text_classifier()
-        compile_classifier(classifier, num_train_steps=12)
+        compile_classifier(classifier, num_train_steps=8)
         resumable = ResumableTraining(str(tmp_path), keep_final_checkpoint=True)
         dataset = resumable.epoch_dataset(
             lambda epoch: tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
         )
+        # Two epochs end before the last stage (layer 0 still frozen): a
+        # stage the rerun must restore, not start from or run past.
         classifier.fit(
             dataset,
-            epochs=3,
+            epochs=2,
             verbose=0,
             callbacks=[resumable, GradualUnfreezing(**kwargs)],
         )
@@ -256,5 +258,6 @@ def test_rerunning_a_finished_run_ends_at_the_stage_it_reached(kwargs, tmp_path)
     # The same command again restores the finished run and trains no epoch.
     rerun = run()
     assert "transformer_layer_2" not in frozen_layer_names(finished)
+    assert "transformer_layer_0" in frozen_layer_names(finished)
     assert frozen_layer_names(rerun) == frozen_layer_names(finished)
     assert len(rerun.trainable_variables) == len(finished.trainable_variables)

@@ -12,7 +12,7 @@ from tftransformer.finetune import (
     prune_heads,
 )
 from tftransformer.models import PrunedBertBackbone
-from tftransformer.testing import run_model_test
+from tftransformer.testing import run_model_test, tiny_bert_backbone
 
 SMALL = dict(
     vocabulary_size=64,
@@ -25,7 +25,7 @@ SMALL = dict(
 
 
 def small_backbone(dtype=None):
-    return keras_hub.models.BertBackbone(**SMALL, dtype=dtype)
+    return tiny_bert_backbone(**SMALL, dtype=dtype)
 
 
 def inputs(batch_size=3, seq_len=7, seed=0):
@@ -332,7 +332,7 @@ def test_pruned_backbone_refuses_bad_sizes(bad):
 
 
 def float64_classifier():
-    backbone = keras_hub.models.BertBackbone(**SMALL, dropout=0.0, dtype="float64")
+    backbone = tiny_bert_backbone(**SMALL, dropout=0.0, dtype="float64")
     logits = keras.layers.Dense(3, dtype="float64")(
         backbone.output["sequence_output"][:, 0]
     )

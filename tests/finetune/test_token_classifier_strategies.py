@@ -10,7 +10,6 @@ non-trainable and it never moves, whatever the strategy.
 """
 
 import keras
-import keras_hub
 import numpy as np
 import pytest
 
@@ -35,6 +34,7 @@ from tftransformer.finetune import (
     save_lora_weights,
 )
 from tftransformer.models import TokenClassifier
+from tftransformer.testing import tiny_bert_backbone
 
 NUM_TAGS = 3
 STEPS = 4
@@ -44,15 +44,7 @@ BACKBONE = EMBEDDINGS_WITH_WEIGHTS + ENCODERS + ["pooled_dense"]
 
 
 def tiny_tagger(dropout=0.1):
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=64,
-        num_layers=3,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=32,
-        dropout=dropout,
-    )
+    backbone = tiny_bert_backbone(num_layers=3, dropout=dropout)
     return TokenClassifier(backbone, num_tags=NUM_TAGS, dropout=dropout)
 
 

@@ -5,6 +5,7 @@ import keras_hub
 import numpy as np
 
 from tftransformer.models.transformer_encoder import TransformerEncoder
+from tftransformer.testing import tiny_bert_backbone as shared_tiny_bert_backbone
 
 # The embedding-side layers of keras-hub's BertBackbone, in graph order.
 BERT_EMBEDDINGS = [
@@ -18,15 +19,7 @@ BERT_EMBEDDINGS = [
 
 
 def tiny_bert_backbone(dropout=0.1):
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=64,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=32,
-        dropout=dropout,
-    )
+    return shared_tiny_bert_backbone(dropout=dropout)
 
 
 def tiny_functional_encoder(dropout=0.1):

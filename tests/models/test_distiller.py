@@ -1,10 +1,9 @@
 import keras
-import keras_hub
 import numpy as np
 import pytest
 
 from tftransformer.models import Distiller, TextClassifier
-from tftransformer.testing import run_model_test
+from tftransformer.testing import run_model_test, tiny_bert_backbone
 
 X = np.array(
     [[0.5, -1.0, 2.0], [1.5, 0.3, -0.7], [-2.0, 0.8, 0.1], [0.0, 1.2, 1.1]],
@@ -146,14 +145,8 @@ def test_alpha_one_step_follows_the_soft_target_gradient():
 
 
 def tiny_text_classifier(num_layers, dtype=None):
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=64,
-        num_layers=num_layers,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=16,
-        dtype=dtype,
+    backbone = tiny_bert_backbone(
+        num_layers=num_layers, max_sequence_length=16, dtype=dtype
     )
     return TextClassifier(backbone, num_classes=3)
 

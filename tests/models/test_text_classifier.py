@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tftransformer.models import TextClassifier, TextClassifierPreprocessor
+from tftransformer.testing import tiny_bert_backbone
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [
     "the",
@@ -22,14 +23,7 @@ LABELS = np.array([1, 0, 1, 0])
 
 
 def tiny_backbone():
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=len(VOCAB),
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=32,
-    )
+    return tiny_bert_backbone(vocabulary_size=len(VOCAB))
 
 
 def tiny_preprocessor(**kwargs):

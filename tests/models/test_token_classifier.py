@@ -1,5 +1,4 @@
 import keras
-import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,6 +12,7 @@ from tftransformer.finetune import (
 )
 from tftransformer.models import TokenClassifier, TokenClassifierPreprocessor
 from tftransformer.presets import embedded_tokenizer
+from tftransformer.testing import tiny_bert_backbone
 
 TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 SENTENCES = [
@@ -35,12 +35,10 @@ def tokenizer():
 
 
 def tiny_tagger(tokenizer, sequence_length=32, dropout=0.0, **kwargs):
-    backbone = keras_hub.models.BertBackbone(
+    backbone = tiny_bert_backbone(
         vocabulary_size=tokenizer.vocabulary_size(),
         num_layers=1,
-        num_heads=2,
         hidden_dim=16,
-        intermediate_dim=32,
         max_sequence_length=64,
         dropout=dropout,
     )

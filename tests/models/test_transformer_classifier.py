@@ -5,7 +5,7 @@ import pytest
 
 from tftransformer.models.transformer_classifier import TransformerClassifier
 from tftransformer.models.transformer_encoder import TransformerEncoder
-from tftransformer.testing import run_model_test
+from tftransformer.testing import run_model_test, tiny_bert_backbone
 
 TOKEN_IDS = np.array([[2, 9, 3, 7, 0, 0], [2, 8, 5, 6, 11, 13]], "int32")
 PADDING_MASK = (np.arange(6)[None, :] < np.array([[4], [6]])).astype("int32")
@@ -13,15 +13,7 @@ PADDING_MASK = (np.arange(6)[None, :] < np.array([[4], [6]])).astype("int32")
 
 def tiny_encoder(kind, dtype=None):
     if kind == "bert":
-        return keras_hub.models.BertBackbone(
-            vocabulary_size=64,
-            num_layers=2,
-            num_heads=2,
-            hidden_dim=8,
-            intermediate_dim=16,
-            max_sequence_length=32,
-            dtype=dtype,
-        )
+        return tiny_bert_backbone(dtype=dtype)
     return TransformerEncoder(
         vocabulary_size=64,
         num_layers=2,

@@ -197,13 +197,12 @@ def test_needs_compiled_model_and_dataset():
         find_learning_rate(model, (X, X @ W))
 
 
-def test_text_classifier_with_fine_tuning_optimizer(tmp_path):
+def test_text_classifier_with_fine_tuning_optimizer(tiny_preset):
     """The wiring of `examples/classify.py --find_lr`, on a tiny preset."""
-    from tests.tuning.tiny_preset import tiny_splits, write_tiny_preset
+    from tests.tuning.tiny_splits import tiny_splits
     from tftransformer import data, models, presets
 
-    preset = write_tiny_preset(tmp_path / "preset")
-    backbone, preprocessor = presets.load_backbone(preset, sequence_length=32)
+    backbone, preprocessor = presets.load_backbone(tiny_preset, sequence_length=32)
     classifier = models.TextClassifier(
         backbone,
         num_classes=2,

@@ -6,15 +6,8 @@ import json
 import pytest
 import tensorflow as tf
 
-from tests.tuning.tiny_preset import write_tiny_preset
 from tftransformer.training import ClassificationConfig
 from tftransformer.tuning import SearchConfig, load_run_config, search_text_classifier
-
-
-@pytest.fixture(scope="module")
-def tiny_preset(tmp_path_factory):
-    return write_tiny_preset(tmp_path_factory.mktemp("tiny_preset"))
-
 
 TINY = dict(
     max_length=32,

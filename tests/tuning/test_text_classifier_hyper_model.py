@@ -2,27 +2,22 @@ import keras_hub
 import numpy as np
 import pytest
 
-from tests.tuning.tiny_preset import tiny_splits, write_tiny_preset
+from tests.tuning.tiny_splits import tiny_splits
 from tftransformer import finetune
 from tftransformer.tuning import DEFAULT_HYPERPARAMETERS, TextClassifierHyperModel
 
 
-@pytest.fixture(scope="module")
-def tiny_preset(tmp_path_factory):
-    return write_tiny_preset(tmp_path_factory.mktemp("tiny_preset"))
-
-
-def test_every_trial_starts_from_the_pretrained_weights(tiny_preset):
+def test_every_trial_starts_from_the_pretrained_weights(small_vocabulary_preset):
     train, validation = tiny_splits(num_train=16, num_validation=8)
     hypermodel = TextClassifierHyperModel(
         {"learning_rate": [1e-2], "batch_size": [8]},
         num_classes=2,
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         max_length=32,
         run_eagerly=True,
     )
     hp = hypermodel.hyperparameters_for({})
-    pretrained = keras_hub.models.Backbone.from_preset(tiny_preset)
+    pretrained = keras_hub.models.Backbone.from_preset(small_vocabulary_preset)
     first = hypermodel.build(hp)
     history = hypermodel.fit(hp, first, train, validation_data=validation, epochs=1)
     assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
@@ -35,11 +30,13 @@ def test_every_trial_starts_from_the_pretrained_weights(tiny_preset):
 
 
 @pytest.mark.parametrize("lora_rank, freeze_layers", [(2, 0), (0, 1)])
-def test_build_applies_lora_or_freezing(tiny_preset, lora_rank, freeze_layers):
+def test_build_applies_lora_or_freezing(
+    small_vocabulary_preset, lora_rank, freeze_layers
+):
     hypermodel = TextClassifierHyperModel(
         {"lora_rank": [0, 2], "freeze_layers": [0, 1]},
         num_classes=2,
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         max_length=32,
     )
     hp = hypermodel.hyperparameters_for(

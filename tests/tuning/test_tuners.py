@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.tuning.tiny_preset import tiny_splits, write_tiny_preset
+from tests.tuning.tiny_splits import tiny_splits
 from tftransformer import finetune, tuning
 from tftransformer.tuning import (
     SEARCHABLE_PARAMETERS,
@@ -12,11 +12,6 @@ from tftransformer.tuning import (
     TextClassifierHyperModel,
     create_tuner,
 )
-
-
-@pytest.fixture(scope="module")
-def tiny_preset(tmp_path_factory):
-    return write_tiny_preset(tmp_path_factory.mktemp("tiny_preset"))
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +41,18 @@ SPACE = {
 
 
 def test_search_stays_in_space_and_resumes_from_its_directory(
-    tiny_preset, splits, tmp_path
+    small_vocabulary_preset, splits, tmp_path
 ):
     train, validation = splits
     space = SearchSpace(SPACE)
 
     def tuner(max_trials):
         hypermodel = CountingHyperModel(
-            space, num_classes=2, preset=tiny_preset, max_length=32, run_eagerly=True
+            space,
+            num_classes=2,
+            preset=small_vocabulary_preset,
+            max_length=32,
+            run_eagerly=True,
         )
         # Bayesian optimization: 1 random trial, then Gaussian-process proposals.
         return create_tuner(
@@ -94,7 +93,9 @@ def test_search_stays_in_space_and_resumes_from_its_directory(
     assert tuning.load_run_config(path, SEARCHABLE_PARAMETERS) == best
 
 
-def test_failed_trial_is_recorded_and_search_goes_on(tiny_preset, splits, tmp_path):
+def test_failed_trial_is_recorded_and_search_goes_on(
+    small_vocabulary_preset, splits, tmp_path
+):
     train, validation = splits
     # Three trials, one per learning rate; the two huge ones blow the weights
     # up to inf and the loss to NaN. Whatever the order, a failure is
@@ -103,7 +104,11 @@ def test_failed_trial_is_recorded_and_search_goes_on(tiny_preset, splits, tmp_pa
         {"learning_rate": [1e-3, 1e30, 1e32], "batch_size": 8, "warmup_fraction": 0.0}
     )
     hypermodel = TextClassifierHyperModel(
-        space, num_classes=2, preset=tiny_preset, max_length=32, run_eagerly=True
+        space,
+        num_classes=2,
+        preset=small_vocabulary_preset,
+        max_length=32,
+        run_eagerly=True,
     )
     tuner = create_tuner(
         hypermodel, "random", directory=tmp_path, project_name="fail", max_trials=3
@@ -145,7 +150,7 @@ class AdapterRecordingHyperModel(TextClassifierHyperModel):
 
 
 def test_hyperband_continuation_trials_train_their_lora_adapters(
-    tiny_preset, splits, tmp_path
+    small_vocabulary_preset, splits, tmp_path
 ):
     train, validation = splits
     hypermodel = AdapterRecordingHyperModel(
@@ -155,7 +160,7 @@ def test_hyperband_continuation_trials_train_their_lora_adapters(
             "batch_size": 8,
         },
         num_classes=2,
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         max_length=32,
         run_eagerly=True,
     )
