@@ -4,9 +4,11 @@ import dataclasses
 
 import numpy as np
 
+from tftransformer.data.seeded_subsets import SeededSubsets
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class RegressionData:
+class RegressionData(SeededSubsets):
     """Texts (or text pairs), each with one or more real-valued targets.
 
     Args:
@@ -83,20 +85,3 @@ class RegressionData:
             targets=self.targets[indices],
             text_pairs=None if pairs is None else [pairs[i] for i in indices],
         )
-
-    def sample(self, num_examples, seed=0):
-        """Returns a seeded random subset of `num_examples`, in order.
-
-        At least `len(self)` returns `self`.
-        """
-        if isinstance(num_examples, bool) or not (
-            isinstance(num_examples, int) and num_examples > 0
-        ):
-            raise ValueError(
-                "num_examples must be a positive integer. "
-                f"Received: num_examples={num_examples!r}"
-            )
-        if num_examples >= len(self):
-            return self
-        rng = np.random.default_rng(seed)
-        return self.take(np.sort(rng.choice(len(self), num_examples, replace=False)))

@@ -5,9 +5,11 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.data.seeded_subsets import SeededSubsets
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class TextClassificationData:
+class TextClassificationData(SeededSubsets):
     """Texts (or text pairs) with integer labels and their label names.
 
     Every loader of this package returns this type, so the training and
@@ -102,28 +104,6 @@ class TextClassificationData:
             text_pairs=pick(self.text_pairs),
             groups=pick(self.groups),
         )
-
-    def sample(self, num_examples, seed=0):
-        """Returns a seeded random subset of `num_examples`, in file order.
-
-        Args:
-            num_examples: int > 0; at least `len(self)` returns `self`.
-            seed: the subset's seed.
-
-        Returns:
-            A `TextClassificationData`.
-        """
-        if isinstance(num_examples, bool) or not (
-            isinstance(num_examples, int) and num_examples > 0
-        ):
-            raise ValueError(
-                "num_examples must be a positive integer. "
-                f"Received: num_examples={num_examples!r}"
-            )
-        if num_examples >= len(self):
-            return self
-        rng = np.random.default_rng(seed)
-        return self.take(np.sort(rng.choice(len(self), num_examples, replace=False)))
 
     def sample_per_class(self, examples_per_class, seed=0):
         """Returns a seeded random subset of `examples_per_class` of each label.
