@@ -443,9 +443,9 @@ def _schedule(config, mode):
 
 
 def _train_split(config):
-    from tftransformer import data
+    from tftransformer import datasets
 
-    train = data.load_rotten_tomatoes("train")
+    train = datasets.load_rotten_tomatoes("train")
     if config["max_train_examples"]:
         train = train.sample(config["max_train_examples"], config["seed"])
     return train
@@ -800,9 +800,9 @@ def _run_hub(train, config, mode, sequence_length):
     result = timed_window(counts, timer.ends, timer.start, warmup)
     result.update(_keras_dims(classifier, classifier.backbone))
     if mode == "accuracy":
-        from tftransformer import data
+        from tftransformer import datasets
 
-        test = data.load_rotten_tomatoes("test")
+        test = datasets.load_rotten_tomatoes("test")
         dataset = tf.data.Dataset.from_tensor_slices(list(test.texts))
         logits = classifier.predict(dataset.batch(config["batch_size"]), verbose=0)
         result["accuracy"] = _keras_accuracy(logits, test.labels)
@@ -886,9 +886,9 @@ def _run_torch(train, config, mode):
         }
     )
     if mode == "accuracy":
-        from tftransformer import data
+        from tftransformer import datasets
 
-        test = data.load_rotten_tomatoes("test")
+        test = datasets.load_rotten_tomatoes("test")
         test_loader = DataLoader(
             encode(test), batch_size=config["batch_size"], collate_fn=collator
         )

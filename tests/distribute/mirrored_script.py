@@ -152,11 +152,11 @@ def exact(make_strategy, optimizer_name, global_batch=8):
 def pretrained(devices):
     import keras
 
-    from tftransformer import data, distribute, finetune, models, presets
+    from tftransformer import data, datasets, distribute, finetune, models, presets
 
     keras.utils.set_random_seed(0)
     strategy = distribute.get_strategy("mirrored", devices=devices)
-    train = data.load_rotten_tomatoes("train").sample(32)
+    train = datasets.load_rotten_tomatoes("train").sample(32)
     batch_size = distribute.global_batch_size(8, strategy)
     with strategy.scope():
         backbone, preprocessor = presets.load_backbone("embedded", sequence_length=32)
