@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tftransformer import presets
+from tftransformer.models import TextClassifier
 from tftransformer.models.backbone_adapter import sequence_output
 
 TEXTS = ["The movie was great, really.", "A naïve plot; dull actors."]
@@ -48,6 +49,14 @@ def test_embedded_weights_as_another_family_give_berts_outputs(
     )
     mask = np.asarray(features["padding_mask"])[..., None]
     np.testing.assert_allclose(outputs * mask, expected * mask, atol=atol)
+    # The task model takes the preprocessor's whole batch (DistilBERT reads
+    # no segment_ids) and, with BERT's head, answers as BERT's does.
+    bert = TextClassifier.from_preset("embedded", num_classes=2, sequence_length=32)
+    other = TextClassifier.from_preset(directory, num_classes=2, sequence_length=32)
+    other.get_layer("logits").set_weights(bert.get_layer("logits").get_weights())
+    np.testing.assert_allclose(
+        other.predict(TEXTS, verbose=0), bert.predict(TEXTS, verbose=0), atol=atol
+    )
 
 
 def test_write_embedded_checkpoint_refuses_other_families(tmp_path):

@@ -140,6 +140,35 @@ def sequence_output(outputs):
     return outputs
 
 
+# What `TextClassifierPreprocessor` (and the data pipelines) give every
+# family; a backbone takes the ones it needs.
+PREPROCESSOR_KEYS = ("token_ids", "padding_mask", "segment_ids")
+
+
+def task_inputs(backbone):
+    """A task model's inputs, and the part of them its backbone takes.
+
+    The task model takes every key of the shared preprocessor's batches,
+    whether or not the family reads it (DistilBERT, RoBERTa, XLM-RoBERTa and
+    DeBERTa-v3 take no `segment_ids`): a functional model given a dict with
+    extra keys matches its inputs by position, not by name, which would feed
+    `segment_ids` in as `token_ids`.
+
+    Args:
+        backbone: a keras-hub backbone (a functional model with dict inputs).
+
+    Returns:
+        `(inputs, backbone_inputs)`: dicts of `keras.Input`s, the second the
+        subset to call `backbone` with.
+    """
+    backbone_inputs = dict(backbone.input)
+    inputs = dict(backbone_inputs)
+    for name in PREPROCESSOR_KEYS:
+        if name not in inputs:
+            inputs[name] = keras.Input(shape=(None,), dtype="int32", name=name)
+    return inputs, backbone_inputs
+
+
 class BackboneAdapter:
     """A backbone's layers as the fine-tuning recipes see them.
 

@@ -19,7 +19,7 @@ from tftransformer.models._task_base import (
     saved_frozen_layers,
     with_optimizer_variables,
 )
-from tftransformer.models.backbone_adapter import sequence_output
+from tftransformer.models.backbone_adapter import sequence_output, task_inputs
 from tftransformer.models.text_classifier_preprocessor import (
     TextClassifierPreprocessor,
 )
@@ -155,9 +155,9 @@ class TextClassifier(
         )
 
         # === Functional model ===
-        inputs = backbone.input
+        inputs, backbone_inputs = task_inputs(backbone)
         # (batch, seq, hidden)
-        sequence = sequence_output(backbone(inputs))
+        sequence = sequence_output(backbone(backbone_inputs))
         padding_mask = inputs["padding_mask"]
         for block in self.extra_blocks:
             sequence = block(sequence, padding_mask=padding_mask)

@@ -13,7 +13,7 @@ from tftransformer.models._task_base import (
     TokenizedBatches,
     freeze_unused_backbone_layers,
 )
-from tftransformer.models.backbone_adapter import sequence_output
+from tftransformer.models.backbone_adapter import sequence_output, task_inputs
 from tftransformer.models.text_classifier_preprocessor import (
     TextClassifierPreprocessor,
 )
@@ -115,9 +115,9 @@ class TextEmbedder(TokenizedBatches, EmptyBatchPredict, keras_hub.models.Task):
         )
 
         # === Functional model ===
-        inputs = backbone.input
+        inputs, backbone_inputs = task_inputs(backbone)
         # (batch, seq, hidden)
-        sequence = sequence_output(backbone(inputs))
+        sequence = sequence_output(backbone(backbone_inputs))
         pooled = self.pooler(sequence, padding_mask=inputs["padding_mask"])
         # (batch, hidden)
         outputs = self.normalizer(pooled)

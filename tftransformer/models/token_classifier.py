@@ -15,7 +15,7 @@ from tftransformer.models._task_base import (
     saved_frozen_layers,
     with_optimizer_variables,
 )
-from tftransformer.models.backbone_adapter import sequence_output
+from tftransformer.models.backbone_adapter import sequence_output, task_inputs
 from tftransformer.models.token_accuracy import TokenAccuracy
 from tftransformer.models.token_classifier_preprocessor import (
     TokenClassifierPreprocessor,
@@ -147,9 +147,9 @@ class TokenClassifier(
         )
 
         # === Functional model ===
-        inputs = backbone.input
+        inputs, backbone_inputs = task_inputs(backbone)
         # (batch, seq, hidden)
-        sequence = sequence_output(backbone(inputs))
+        sequence = sequence_output(backbone(backbone_inputs))
         for block in self.extra_blocks:
             sequence = block(sequence, padding_mask=inputs["padding_mask"])
         sequence = self.output_dropout(sequence)
