@@ -54,7 +54,7 @@ def _classifier(preset, dropout=0.0):
 
 def _features(classifier):
     x, _, _ = keras.utils.unpack_x_y_sample_weight(classifier.preprocessor(TEXTS))
-    return {name: x[name] for name in classifier.backbone.input}
+    return x
 
 
 def _values(layers):
