@@ -10,14 +10,12 @@
 - `apply_strategy(model, config)`: the transfer recipe every caller uses.
 - `Trainer`: a resumable, chief-only, atomically saved `model.fit` run.
 - Whole runs, each a `Trainer` run from its config: `train_text_classifier`,
-  `cross_validate_classifier`, `train_token_classifier`,
+  `cross_validate_classifier`, `train_multi_label_classifier`,
+  `train_text_regressor`, `train_token_classifier`,
   `train_multi_task_model`, `train_long_document_classifiers`,
-  `compare_augmentation`, `shrink_classifier`, `distill_classifier`,
+  `train_few_shot_classifier`, `compare_augmentation`, `shrink_classifier`,
+  `distill_classifier`, `continue_pretraining`,
   `train_classifier_from_scratch`, `train_causal_lm`, `train_translator`.
-- Whole runs: `train_text_classifier`, `cross_validate_classifier`,
-  `train_few_shot_classifier`.
-  `compare_augmentation`, `shrink_classifier`, `distill_classifier`,
-  `continue_pretraining`.
 - The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
   `TimeBudget`, ...), for a script that calls `fit` itself.
 """
