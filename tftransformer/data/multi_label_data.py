@@ -4,11 +4,11 @@ import dataclasses
 
 import numpy as np
 
-from tftransformer.data.seeded_subsets import SeededSubsets
+from tftransformer.data._example_columns import ExampleColumns
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class MultiLabelData(SeededSubsets):
+class MultiLabelData(ExampleColumns):
     """Texts (or text pairs), each with a set of labels out of a vocabulary.
 
     Args:
@@ -54,17 +54,7 @@ class MultiLabelData(SeededSubsets):
         labels = labels.astype("int32")
         labels.flags.writeable = False
         object.__setattr__(self, "labels", labels)
-        if self.text_pairs is not None:
-            object.__setattr__(self, "text_pairs", tuple(self.text_pairs))
-            if len(self.text_pairs) != len(self.texts):
-                raise ValueError(
-                    "text_pairs must have one entry per text. Received: "
-                    f"len(text_pairs)={len(self.text_pairs)}, "
-                    f"len(texts)={len(self.texts)}"
-                )
-
-    def __len__(self):
-        return len(self.texts)
+        self._freeze_optional_columns()
 
     @property
     def num_labels(self):
@@ -77,14 +67,3 @@ class MultiLabelData(SeededSubsets):
             tuple(self.label_vocabulary[j] for j in np.flatnonzero(row))
             for row in self.labels
         ]
-
-    def take(self, indices):
-        """Returns the examples at `indices`, in that order."""
-        indices = np.asarray(indices, dtype="int64").reshape(-1)
-        pairs = self.text_pairs
-        return dataclasses.replace(
-            self,
-            texts=[self.texts[i] for i in indices],
-            labels=self.labels[indices],
-            text_pairs=None if pairs is None else [pairs[i] for i in indices],
-        )

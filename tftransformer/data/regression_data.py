@@ -4,11 +4,11 @@ import dataclasses
 
 import numpy as np
 
-from tftransformer.data.seeded_subsets import SeededSubsets
+from tftransformer.data._example_columns import ExampleColumns
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class RegressionData(SeededSubsets):
+class RegressionData(ExampleColumns):
     """Texts (or text pairs), each with one or more real-valued targets.
 
     Args:
@@ -25,6 +25,8 @@ class RegressionData(SeededSubsets):
     data = RegressionData(["good", "bad"], [[2.8], [1.2]], ("pleasantness",))
     ```
     """
+
+    _TARGETS = "targets"
 
     texts: tuple
     targets: np.ndarray
@@ -53,17 +55,7 @@ class RegressionData(SeededSubsets):
         targets = targets.astype("float32")
         targets.flags.writeable = False
         object.__setattr__(self, "targets", targets)
-        if self.text_pairs is not None:
-            object.__setattr__(self, "text_pairs", tuple(self.text_pairs))
-            if len(self.text_pairs) != len(self.texts):
-                raise ValueError(
-                    "text_pairs must have one entry per text. Received: "
-                    f"len(text_pairs)={len(self.text_pairs)}, "
-                    f"len(texts)={len(self.texts)}"
-                )
-
-    def __len__(self):
-        return len(self.texts)
+        self._freeze_optional_columns()
 
     @property
     def labels(self):
@@ -74,14 +66,3 @@ class RegressionData(SeededSubsets):
     def num_targets(self):
         """The number of target columns."""
         return len(self.target_names)
-
-    def take(self, indices):
-        """Returns the examples at `indices`, in that order."""
-        indices = np.asarray(indices, dtype="int64").reshape(-1)
-        pairs = self.text_pairs
-        return dataclasses.replace(
-            self,
-            texts=[self.texts[i] for i in indices],
-            targets=self.targets[indices],
-            text_pairs=None if pairs is None else [pairs[i] for i in indices],
-        )

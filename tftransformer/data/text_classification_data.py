@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tftransformer.data.seeded_subsets import SeededSubsets
+from tftransformer.data._example_columns import ExampleColumns
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class TextClassificationData(SeededSubsets):
+class TextClassificationData(ExampleColumns):
     """Texts (or text pairs) with integer labels and their label names.
 
     Every loader of this package returns this type, so the training and
@@ -38,6 +38,8 @@ class TextClassificationData(SeededSubsets):
     ```
     """
 
+    _OPTIONAL_COLUMNS = ("text_pairs", "groups")
+
     texts: tuple
     labels: np.ndarray
     label_vocabulary: tuple
@@ -58,16 +60,7 @@ class TextClassificationData(SeededSubsets):
                 "texts and labels must have the same length. Received: "
                 f"len(texts)={len(self.texts)}, len(labels)={len(labels)}"
             )
-        for name in ("text_pairs", "groups"):
-            value = getattr(self, name)
-            if value is not None:
-                value = tuple(value)
-                object.__setattr__(self, name, value)
-                if len(value) != len(self.texts):
-                    raise ValueError(
-                        f"{name} must have one entry per text. Received: "
-                        f"len({name})={len(value)}, len(texts)={len(self.texts)}"
-                    )
+        self._freeze_optional_columns()
         if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise ValueError(
                 "labels must be ids in [0, len(label_vocabulary)). Received: "
@@ -75,35 +68,10 @@ class TextClassificationData(SeededSubsets):
                 f"label_vocabulary={self.label_vocabulary}"
             )
 
-    def __len__(self):
-        return len(self.texts)
-
     @property
     def num_classes(self):
         """The number of label names."""
         return len(self.label_vocabulary)
-
-    def take(self, indices):
-        """Returns the examples at `indices`, in that order.
-
-        Args:
-            indices: 1-D array-like of example positions.
-
-        Returns:
-            A `TextClassificationData` with the same label vocabulary.
-        """
-        indices = np.asarray(indices, dtype="int64").reshape(-1)
-
-        def pick(values):
-            return None if values is None else tuple(values[i] for i in indices)
-
-        return dataclasses.replace(
-            self,
-            texts=pick(self.texts),
-            labels=self.labels[indices],
-            text_pairs=pick(self.text_pairs),
-            groups=pick(self.groups),
-        )
 
     def sample_per_class(self, examples_per_class, seed=0):
         """Returns a seeded random subset of `examples_per_class` of each label.
