@@ -60,6 +60,8 @@ def tagger():
             tokenizer, sequence_length=SEQUENCE_LENGTH
         ),
         tag_names=TAGS,
+        # A fitted temperature: the served probabilities must apply it.
+        temperature=2.5,
     )
     # Random weights predict one tag everywhere; a spread-out head makes the
     # tags differ from word to word, so the comparison means something.
@@ -97,6 +99,13 @@ def test_exported_signature_tags_raw_sentences_like_keras(tagger, tmp_path):
         assert served["truncated"][row] == expected["truncated"][row] + [False] * pad
         ids = [TAGS.index(tag) for tag in expected["tags"][row]]
         assert served["tag_ids"][row] == ids + [-1] * pad
+        # The calibrated probabilities, softmax(logits / 2.5), as in Keras.
+        np.testing.assert_allclose(
+            np.array(served["probabilities"][row])[:count],
+            expected["probabilities"][row].reshape(count, len(TAGS)),
+            atol=1e-5,
+        )
+        assert not np.any(np.array(served["probabilities"][row])[count:])
     # The long sentence is cut: its last words are "O" and flagged.
     assert served["truncated"][3][-1] and served["tags"][3][-1] == "O"
     assert not any(served["truncated"][0])
