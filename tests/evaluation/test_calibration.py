@@ -41,6 +41,27 @@ def test_fit_temperature_for_independent_sigmoids():
     )
 
 
+def test_per_token_logits_leave_ignored_positions_out():
+    # A tagger's (batch, seq, num_tags) logits; -100 marks padding and later
+    # word pieces, whose logits here would pull the temperature toward 0.01.
+    logits, labels = overconfident_logits(num_examples=3000, scale=4.0)
+    logits, labels = logits.reshape(100, 30, 3), labels.reshape(100, 30)
+    ignored = np.random.default_rng(2).random(labels.shape) < 0.3
+    logits[ignored] = [50.0, -50.0, -50.0]
+    labels = np.where(ignored, -100, labels)
+    temperature = fit_temperature(logits, labels, ignore_label=-100)
+    assert temperature == pytest.approx(4.0, rel=0.15)
+    summary = calibration_summary(logits, labels, temperature, ignore_label=-100)
+    assert sum(summary["before"]["bins"]["count"]) == int((~ignored).sum())
+    assert summary["after"]["nll"] < summary["before"]["nll"]
+    assert summary["after"]["ece"] < summary["before"]["ece"]
+    assert expected_calibration_error(
+        np.exp(logits) / np.exp(logits).sum(-1, keepdims=True),
+        labels,
+        ignore_label=-100,
+    ) == pytest.approx(summary["before"]["ece"])
+
+
 def test_fit_temperature_on_separable_data_stays_in_range():
     # Every example right with a margin: the NLL falls as T goes to 0.
     assert fit_temperature([[5.0, 0.0], [0.0, 5.0]], [0, 1]) == pytest.approx(0.01)
@@ -94,6 +115,14 @@ def test_reliability_diagram_writes_png(tmp_path):
             "must hold 0 or 1",
         ),
         (lambda: calibration_summary([[1.0, 0.0]], [0], 0.0), "temperature=0.0"),
+        (
+            lambda: fit_temperature([[1.0, 0.0]], [0], ignore_label="pad"),
+            "ignore_label='pad'",
+        ),
+        (
+            lambda: fit_temperature([[1.0, 0.0]], [-100], ignore_label=-100),
+            "at least one example",
+        ),
         (lambda: reliability_bins([[0.5, 0.5]], [0], num_bins=0), "num_bins=0"),
         (lambda: ClassificationReport([[1]], calibration={"x": 1}), "calibration="),
     ],

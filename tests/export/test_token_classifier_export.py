@@ -8,8 +8,14 @@ import keras_hub
 import numpy as np
 import pytest
 
-from tftransformer.evaluation import predict_tags
-from tftransformer.export import TAGS_FILE, export_token_classifier
+from tftransformer.evaluation import entity_report, predict_tags
+from tftransformer.export import (
+    TAGS_FILE,
+    LiteRTModel,
+    export_litert,
+    export_token_classifier,
+    export_variants,
+)
 from tftransformer.export.token_classifier_serving_module import (
     check_token_classifier,
 )
@@ -27,6 +33,17 @@ SENTENCES = [
     " ".join(["@paulwalk loves Berlin"] * 6),
     "a",
 ]
+
+# Runs a LiteRT model (or a SavedModel) in a process without the toolkit.
+VARIANT_CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
+
+
+def random_sentences(count, seed):
+    """Sentences of 1 to 7 words drawn from the fixture's sentences."""
+    rng = np.random.default_rng(seed)
+    words = "Barack Obama visits Paris rain in New York today loves Berlin a".split()
+    return [" ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in range(count)]
+
 
 # Loads the SavedModel in a process that imports only TensorFlow and
 # TensorFlow Text, and prints the signature's outputs as JSON.
@@ -60,6 +77,8 @@ def tagger():
             tokenizer, sequence_length=SEQUENCE_LENGTH
         ),
         tag_names=TAGS,
+        # A fitted temperature: the served probabilities must apply it.
+        temperature=2.5,
     )
     # Random weights predict one tag everywhere; a spread-out head makes the
     # tags differ from word to word, so the comparison means something.
@@ -97,6 +116,13 @@ def test_exported_signature_tags_raw_sentences_like_keras(tagger, tmp_path):
         assert served["truncated"][row] == expected["truncated"][row] + [False] * pad
         ids = [TAGS.index(tag) for tag in expected["tags"][row]]
         assert served["tag_ids"][row] == ids + [-1] * pad
+        # The calibrated probabilities, softmax(logits / 2.5), as in Keras.
+        np.testing.assert_allclose(
+            np.array(served["probabilities"][row])[:count],
+            expected["probabilities"][row].reshape(count, len(TAGS)),
+            atol=1e-5,
+        )
+        assert not np.any(np.array(served["probabilities"][row])[count:])
     # The long sentence is cut: its last words are "O" and flagged.
     assert served["truncated"][3][-1] and served["tags"][3][-1] == "O"
     assert not any(served["truncated"][0])
@@ -152,11 +178,7 @@ def test_sequence_length_bound_is_the_position_table(position_kind, refused):
 
 
 def test_int8_export_tags_raw_sentences_as_float32_does(tagger, tmp_path):
-    rng = np.random.default_rng(0)
-    words = "Barack Obama visits Paris rain in New York today loves Berlin a".split()
-    sentences = SENTENCES + [
-        " ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in range(40)
-    ]
+    sentences = SENTENCES + random_sentences(40, seed=0)
     served = {}
     for precision in ("float32", "int8"):
         version_dir = export_token_classifier(
@@ -177,3 +199,84 @@ def test_int8_export_tags_raw_sentences_as_float32_does(tagger, tmp_path):
     int8_ids = np.array(served["int8"]["tag_ids"])[real]
     assert len(set(float32_ids)) > 1
     assert np.mean(int8_ids == float32_ids) >= 0.98
+
+
+def test_litert_tagger_tags_raw_strings_in_a_clean_process(tagger, tmp_path):
+    held_out = random_sentences(100, seed=1)
+    batches = [SENTENCES, [""], held_out]
+    served, files = {}, {}
+    for quantization in (None, "dynamic_int8"):
+        files[quantization] = export_litert(
+            tagger, tmp_path / str(quantization), quantization
+        )
+        process = subprocess.run(
+            [sys.executable, VARIANT_CLIENT, files[quantization], "tag_ids"],
+            input=json.dumps(batches),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert process.returncode == 0, process.stderr[-3000:]
+        result = json.loads(process.stdout.strip().splitlines()[-1])
+        assert result["blocked_modules_loaded"] == []
+        served[quantization] = result["outputs"]
+    with open(tmp_path / "None" / TAGS_FILE) as f:
+        assert f.read().split() == TAGS
+    assert os.path.getsize(files["dynamic_int8"]) < os.path.getsize(files[None])
+
+    # float32: the Keras tagger's tags, empty and over-long sentences included.
+    expected = predict_tags(tagger, SENTENCES)
+    max_words = max(len(words) for words in expected["words"])
+    for row, tags in enumerate(expected["tags"]):
+        ids = [TAGS.index(tag) for tag in tags]
+        assert served[None][0][row] == ids + [-1] * (max_words - len(ids))
+    assert served[None][1] == [[]]
+    # Dynamic-range int8 agrees with float32 on the held-out words.
+    float32_ids, int8_ids = (
+        np.array(served[None][2]),
+        np.array(served["dynamic_int8"][2]),
+    )
+    real = float32_ids >= 0
+    assert real.sum() == sum(len(text.split()) for text in held_out)
+    assert len(set(float32_ids[real])) > 1
+    assert np.mean(int8_ids[real] == float32_ids[real]) >= 0.98
+
+    # The calibrated probabilities (temperature 2.5) and the named tags.
+    outputs = LiteRTModel(files[None])(SENTENCES)
+    assert outputs["tags"] == expected["tags"]
+    for row, count in enumerate(outputs["num_words"]):
+        assert outputs["truncated"][row][:count].tolist() == expected["truncated"][row]
+        np.testing.assert_allclose(
+            outputs["probabilities"][row][:count],
+            expected["probabilities"][row].reshape(count, len(TAGS)),
+            atol=1e-5,
+        )
+    assert outputs["truncated"][3][-1] and outputs["tags"][3][-1] == "O"
+
+
+def test_export_variants_scores_a_tagger_by_entity_f1(tagger, tmp_path):
+    held_out = random_sentences(40, seed=2)
+    keras_tags = predict_tags(tagger, held_out)["tags"]
+    # True tags: the Keras tags with the first word of every sentence "O".
+    truth = [["O"] + tags[1:] for tags in keras_tags]
+    report = export_variants(
+        tagger,
+        tmp_path,
+        held_out,
+        truth,
+        held_out,
+        variants=["saved_model_float32", "litert_int8"],
+        calls=(1, 1),
+    )
+    reference = report.row("saved_model_float32")
+    assert reference["agreement"] == 1.0
+    assert reference["entity_f1"] == pytest.approx(
+        entity_report(truth, keras_tags).micro["f1"]
+    )
+    assert 0 < reference["entity_f1"] < 1
+    quantized = report.row("litert_int8")
+    assert quantized["path"].endswith("model.tflite")
+    assert 0 <= quantized["entity_f1"] <= 1 and 0 < quantized["agreement"] <= 1
+    assert "entity F1" in report.format() and "accuracy" not in report.rows[1]
+    with pytest.raises(ValueError, match="one tag per whitespace-separated word"):
+        export_variants(tagger, tmp_path / "bad", ["a b"], [["O"]], ["a b"])

@@ -2,12 +2,12 @@
 
 Usage: `python variant_client.py PATH OUTPUT < batches.json`, where PATH is a
 SavedModel version directory or a `.tflite` file, OUTPUT the signature's
-output (`probabilities` or `embedding`) and batches.json a list of batches,
-each a list of strings. Only TensorFlow and TF Text are importable: a
-SavedModel loads after `import tensorflow_text`; a LiteRT model runs in
-TensorFlow's LiteRT interpreter with TF Text's LiteRT kernels registered.
-Prints one JSON object: the outputs per batch, their dtype, and the blocked
-packages' modules that ended up loaded.
+output (`probabilities`, `embedding` or a tagger's `tag_ids`) and
+batches.json a list of batches, each a list of strings. Only TensorFlow and
+TF Text are importable: a SavedModel loads after `import tensorflow_text`; a
+LiteRT model runs in TensorFlow's LiteRT interpreter with TF Text's LiteRT
+kernels registered. Prints one JSON object: the outputs per batch, their
+dtype, and the blocked packages' modules that ended up loaded.
 """
 
 import json

@@ -141,6 +141,35 @@ def test_make_dataset_uses_the_model_settings(tiny_preset):
     assert model(features).shape == (2, 2)
 
 
+def test_calibrated_temperature_is_saved_and_scales_the_probabilities(
+    tiny_preset, tmp_path
+):
+    from tftransformer.evaluation import evaluate_classifier
+    from tftransformer.training import calibrate_classifier
+
+    backbone, preprocessor = presets.load_backbone(tiny_preset, sequence_length=32)
+    model = LongDocumentClassifier(backbone, 3, max_chunks=2, chunk_length=16, stride=7)
+    # A random head with large logits: confident and mostly wrong.
+    dense = model.output_dense
+    kernel = rng.normal(0, 20.0, dense.get_weights()[0].shape).astype("float32")
+    dense.set_weights([kernel, np.zeros(3, "float32")])
+    texts = [" ".join(f"word{i * j}" for i in range(30)) for j in range(12)]
+    labels = np.arange(12) % 3
+    dataset = model.make_dataset(texts, labels, preprocessor.tokenizer, 5)
+    temperature = calibrate_classifier(model, dataset)
+    assert model.temperature == temperature > 1
+    report, probabilities = evaluate_classifier(
+        model, dataset.map(lambda x, y: x), labels
+    )
+    assert report.calibration["temperature"] == temperature
+    assert report.calibration["after"]["nll"] < report.calibration["before"]["nll"]
+    logits = model.predict(dataset.map(lambda x, y: x), verbose=0) / temperature
+    expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    model.save(tmp_path / "model.keras")
+    assert keras.saving.load_model(tmp_path / "model.keras").temperature == temperature
+
+
 def test_too_many_chunks(tiny_preset):
     model = build(tiny_preset, max_chunks=2)
     with pytest.raises(ValueError, match="max_chunks=2"):
@@ -158,6 +187,7 @@ def test_too_many_chunks(tiny_preset):
         ({"pooling": "sum"}, "pooling='sum'"),
         ({"token_pooling": "first"}, "token_pooling='first'"),
         ({"label_names": ["a"]}, "label_names"),
+        ({"temperature": -1.0}, "temperature=-1.0"),
     ],
 )
 def test_bad_arguments(tiny_preset, kwargs, message):

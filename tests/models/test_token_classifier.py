@@ -151,9 +151,42 @@ def test_evaluate_tagger_scores_predictions(tokenizer):
     assert report.token_accuracy == pytest.approx(8 / 19)
 
 
+def test_calibration_fits_one_temperature_over_labelled_tokens(tokenizer):
+    from tftransformer.data import TaggingData
+    from tftransformer.evaluation import EntityReport, fit_temperature
+    from tftransformer.training import calibrate_classifier
+
+    tagger = tiny_tagger(tokenizer)
+    # A random head with large logits: confident and mostly wrong.
+    dense = tagger.output_dense
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(0, 5.0, dense.get_weights()[0].shape).astype("float32")
+    dense.set_weights([kernel, np.zeros(len(TAGS), "float32")])
+    dataset = make_tagging_dataset(
+        SENTENCES, tag_ids(SENTENCE_TAGS), tokenizer, batch_size=3, shuffle=False
+    )
+    temperature = calibrate_classifier(tagger, dataset)
+    assert tagger.temperature == temperature > 1
+    # Fitted on the words' first pieces only: padding, [CLS], [SEP] and
+    # later pieces (labelled -100) are left out.
+    word_logits = np.concatenate(predict_tags(tagger, SENTENCES)["logits"])
+    assert temperature == pytest.approx(
+        fit_temperature(word_logits, np.concatenate(tag_ids(SENTENCE_TAGS))),
+        rel=1e-3,
+    )
+    report, _ = evaluate_tagger(tagger, TaggingData(SENTENCES, SENTENCE_TAGS, TAGS))
+    calibration = report.calibration
+    assert calibration["temperature"] == temperature
+    assert sum(calibration["before"]["bins"]["count"]) == 19  # one per word
+    assert calibration["after"]["nll"] < calibration["before"]["nll"]
+    again = EntityReport.from_dict(report.to_dict())
+    assert again.calibration["after"]["ece"] == calibration["after"]["ece"]
+    assert "expected calibration error" in again.format()
+
+
 @pytest.mark.parametrize("num_extra_blocks", [0, 1])
 def test_save_and_load_keeps_tags_and_tokenizer(tokenizer, tmp_path, num_extra_blocks):
-    tagger = tiny_tagger(tokenizer, num_extra_blocks=num_extra_blocks)
+    tagger = tiny_tagger(tokenizer, num_extra_blocks=num_extra_blocks, temperature=1.7)
     assert len(tagger.extra_blocks) == num_extra_blocks
     path = str(tmp_path / "tagger.keras")
     tagger.save(path)
@@ -165,10 +198,16 @@ def test_save_and_load_keeps_tags_and_tokenizer(tokenizer, tmp_path, num_extra_b
     assert loaded.preprocessor.sequence_length == 32
     x = tagger.preprocessor(["Obama visits Paris"])
     np.testing.assert_allclose(loaded(x), tagger(x), atol=1e-6)
+    assert loaded.temperature == 1.7
     # The reloaded model predicts with its own saved tokenizer.
-    assert predict_tags(loaded, ["Obama visits Paris"]) == predict_tags(
-        tagger, ["Obama visits Paris"]
-    )
+    expected = predict_tags(tagger, ["Obama visits Paris"])
+    result = predict_tags(loaded, ["Obama visits Paris"])
+    for key in ("words", "tags", "truncated"):
+        assert result[key] == expected[key]
+    # Calibrated probabilities: softmax(logits / 1.7) at each first piece.
+    logits = expected["logits"][0]
+    calibrated = np.exp(logits / 1.7) / np.exp(logits / 1.7).sum(-1, keepdims=True)
+    np.testing.assert_allclose(result["probabilities"][0], calibrated, atol=1e-5)
 
 
 def test_preprocessor_aligns_labels_in_a_pipeline(tokenizer):
@@ -206,6 +245,8 @@ def test_arguments_are_checked(tokenizer):
         TokenClassifier(backbone, num_tags=3, num_extra_blocks=-1)
     with pytest.raises(ValueError, match="tag_names must hold 3 distinct"):
         TokenClassifier(backbone, num_tags=3, tag_names=["O", "B-X"])
+    with pytest.raises(ValueError, match="temperature=0"):
+        TokenClassifier(backbone, num_tags=3, temperature=0)
     with pytest.raises(ValueError, match="sequence_length must be an integer >= 2"):
         TokenClassifierPreprocessor(tokenizer, sequence_length=1)
     tagger = TokenClassifier(backbone, num_tags=len(TAGS))

@@ -56,9 +56,10 @@ def test_run_compares_the_variants(tiny_preset, tmp_path):
     assert 0 < result.chunk_stats["covered_fraction"] < 1
 
     with open(tmp_path / "report.json") as f:
-        assert json.load(f)["results"]["attention"]["accuracy"] == pytest.approx(
-            result.results["attention"]["accuracy"]
-        )
+        saved = json.load(f)["results"]
+    assert saved["attention"]["accuracy"] == pytest.approx(
+        result.results["attention"]["accuracy"]
+    )
     assert sorted(os.listdir(tmp_path)) == ["attention", "report.json", "truncate"]
     # A rerun that fails leaves the directory as it was.
     report = (tmp_path / "report.json").read_text()
@@ -76,6 +77,14 @@ def test_run_compares_the_variants(tiny_preset, tmp_path):
     assert isinstance(truncate, LongDocumentClassifier)
     assert (truncate.max_chunks, attention.max_chunks) == (1, 3)
     assert attention.pooling == "attention" and truncate.pooling == "mean"
+    # Each variant's temperature, fitted on validation data, is saved with
+    # it; the report judges it on the test split.
+    for variant, model in (("truncate", truncate), ("attention", attention)):
+        calibration = saved[variant]["calibration"]
+        assert model.temperature != 1.0
+        assert calibration["temperature"] == pytest.approx(model.temperature)
+        assert sum(calibration["after"]["bins"]["count"]) == 6
+        assert {"ece", "nll"} <= set(calibration["before"])
 
 
 @pytest.mark.parametrize(

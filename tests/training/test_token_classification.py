@@ -82,7 +82,13 @@ def test_run_on_user_conll_files(tiny_preset, tmp_path):
     # Kept, so that a run killed after training does not train again.
     assert final_checkpoint(model_dir)["finished"]
     with open(model_dir / "report.json") as f:
-        assert json.load(f)["micro"]["f1"] == pytest.approx(report.micro["f1"])
+        saved = json.load(f)
+    assert saved["micro"]["f1"] == pytest.approx(report.micro["f1"])
+    # A temperature fitted on validation tokens, judged on the test words.
+    calibration = saved["calibration"]
+    assert result.model.temperature != 1.0
+    assert calibration["temperature"] == pytest.approx(result.model.temperature)
+    assert sum(calibration["before"]["bins"]["count"]) <= test.num_words
     with open(model_dir / "predictions.jsonl") as f:
         records = [json.loads(line) for line in f]
     assert [r["tokens"] for r in records] == [list(w) for w in test.words]
@@ -93,6 +99,7 @@ def test_run_on_user_conll_files(tiny_preset, tmp_path):
     # One vocabulary for all files: test types unseen in training included.
     all_tags = [t for split in splits.values() for t in split.tags]
     assert reloaded.tag_names == list(build_tag_vocabulary(all_tags))
+    assert reloaded.temperature == result.model.temperature
     assert predict_tags(reloaded, test.words)["tags"] == result.predictions
 
 

@@ -9,7 +9,10 @@ probabilities move.
 
 Single-label probabilities come from a softmax over classes; with
 `multi_label=True` each logit is an independent sigmoid and each
-(example, label) pair counts as one binary prediction.
+(example, label) pair counts as one binary prediction. Per-token
+predictions (a tagger's `(batch, seq, num_tags)` logits with `(batch, seq)`
+labels) count one prediction per position, leaving out the positions
+labelled `ignore_label` (padding, `[CLS]`, a word's later pieces).
 """
 
 import numpy as np
@@ -26,9 +29,25 @@ _MIN_INVERSE_TEMPERATURE = 1e-2
 _MAX_INVERSE_TEMPERATURE = 1e2
 
 
-def _check_logits_and_labels(logits, labels, multi_label):
+def _check_logits_and_labels(logits, labels, multi_label, ignore_label=None):
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels)
+    if not multi_label and logits.ndim > 2 and labels.shape == logits.shape[:-1]:
+        # Per-position predictions: one row per position.
+        logits = logits.reshape(-1, logits.shape[-1])
+        labels = labels.reshape(-1)
+    if ignore_label is not None and not multi_label:
+        if isinstance(ignore_label, bool) or not isinstance(
+            ignore_label, (int, np.integer)
+        ):
+            raise ValueError(
+                "ignore_label must be an integer or None. "
+                f"Received: ignore_label={ignore_label!r}"
+            )
+        labels = labels.reshape(-1)
+        if len(labels) == len(logits):
+            kept = labels != ignore_label
+            logits, labels = logits[kept], labels[kept]
     if multi_label:
         if logits.ndim != 2 or labels.shape != logits.shape:
             raise ValueError(
@@ -92,7 +111,7 @@ def _nll_slope(logits, labels, inverse_temperature, multi_label):
     return float(np.mean(expected - logits[np.arange(len(labels)), labels]))
 
 
-def fit_temperature(logits, labels, multi_label=False):
+def fit_temperature(logits, labels, multi_label=False, ignore_label=None):
     """The temperature `T` minimizing the NLL of `softmax(logits / T)`.
 
     The NLL is convex in `1 / T`, so the root of its slope is found by
@@ -102,10 +121,15 @@ def fit_temperature(logits, labels, multi_label=False):
 
     Args:
         logits: float array `(num_examples, num_classes)`, the model's
-            outputs on held-out (validation) data.
-        labels: int array `(num_examples,)` of class ids; with
-            `multi_label=True`, a 0/1 array shaped like `logits`.
+            outputs on held-out (validation) data; or per-position logits
+            `(..., num_classes)`, e.g. a tagger's `(batch, seq, num_tags)`.
+        labels: int array `(num_examples,)` of class ids (`logits`' shape
+            without its last axis); with `multi_label=True`, a 0/1 array
+            shaped like `logits`.
         multi_label: whether each logit is an independent sigmoid.
+        ignore_label: optional int; positions with this label are left out
+            (e.g. `tftransformer.data.IGNORE_LABEL`, -100, on a tagger's
+            padding and later word pieces).
 
     Returns:
         A float > 0: divide the logits by it before the softmax (sigmoid).
@@ -115,7 +139,7 @@ def fit_temperature(logits, labels, multi_label=False):
     temperature = fit_temperature([[2.0, -2.0], [3.0, -1.0]], [0, 1])
     ```
     """
-    logits, labels = _check_logits_and_labels(logits, labels, multi_label)
+    logits, labels = _check_logits_and_labels(logits, labels, multi_label, ignore_label)
     low = np.log(_MIN_INVERSE_TEMPERATURE)
     high = np.log(_MAX_INVERSE_TEMPERATURE)
     if _nll_slope(logits, labels, np.exp(high), multi_label) <= 0:
@@ -142,7 +166,9 @@ def _confidences(probabilities, labels, multi_label):
     return probabilities.max(axis=-1), predicted == labels
 
 
-def reliability_bins(probabilities, labels, num_bins=15, multi_label=False):
+def reliability_bins(
+    probabilities, labels, num_bins=15, multi_label=False, ignore_label=None
+):
     """Predictions grouped by confidence into equal-width bins.
 
     Args:
@@ -153,6 +179,8 @@ def reliability_bins(probabilities, labels, num_bins=15, multi_label=False):
         num_bins: int >= 1, bins over the confidence range `[0, 1]`
             (`[1 / num_classes, 1]` holds every arg-max confidence).
         multi_label: whether each probability is its own binary prediction.
+        ignore_label: optional int, the label of positions left out (see
+            `fit_temperature`).
 
     Returns:
         A dict of lists, one entry per bin: `"lower"`, `"upper"` (the bin's
@@ -163,8 +191,9 @@ def reliability_bins(probabilities, labels, num_bins=15, multi_label=False):
         raise ValueError(
             f"num_bins must be a positive integer. Received: num_bins={num_bins!r}"
         )
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    _, labels = _check_logits_and_labels(probabilities, labels, multi_label)
+    probabilities, labels = _check_logits_and_labels(
+        probabilities, labels, multi_label, ignore_label
+    )
     confidence, correct = _confidences(probabilities, labels, multi_label)
     edges = np.linspace(0.0, 1.0, num_bins + 1)
     # Bin i holds (edges[i], edges[i + 1]]; a confidence of 0 goes in bin 0.
@@ -195,7 +224,9 @@ def _ece_from_bins(bins):
     )
 
 
-def expected_calibration_error(probabilities, labels, num_bins=15, multi_label=False):
+def expected_calibration_error(
+    probabilities, labels, num_bins=15, multi_label=False, ignore_label=None
+):
     """The expected calibration error (ECE) of predicted probabilities.
 
     The share-weighted mean, over equal-width confidence bins, of
@@ -209,6 +240,7 @@ def expected_calibration_error(probabilities, labels, num_bins=15, multi_label=F
         labels: see `reliability_bins`.
         num_bins: int >= 1 (15 as Guo et al.).
         multi_label: whether each probability is its own binary prediction.
+        ignore_label: optional int, the label of positions left out.
 
     Returns:
         A float in `[0, 1]`.
@@ -219,7 +251,13 @@ def expected_calibration_error(probabilities, labels, num_bins=15, multi_label=F
     ```
     """
     return _ece_from_bins(
-        reliability_bins(probabilities, labels, num_bins, multi_label=multi_label)
+        reliability_bins(
+            probabilities,
+            labels,
+            num_bins,
+            multi_label=multi_label,
+            ignore_label=ignore_label,
+        )
     )
 
 
@@ -229,7 +267,9 @@ def _probabilities(logits, multi_label):
     return np.exp(_log_softmax(logits))
 
 
-def calibration_summary(logits, labels, temperature, num_bins=15, multi_label=False):
+def calibration_summary(
+    logits, labels, temperature, num_bins=15, multi_label=False, ignore_label=None
+):
     """ECE, NLL and reliability bins before and after temperature scaling.
 
     Args:
@@ -239,6 +279,8 @@ def calibration_summary(logits, labels, temperature, num_bins=15, multi_label=Fa
         temperature: float > 0, the fitted temperature.
         num_bins: int >= 1.
         multi_label: whether each logit is an independent sigmoid.
+        ignore_label: optional int, the label of positions left out (see
+            `fit_temperature`).
 
     Returns:
         A JSON-ready dict: `"temperature"`, `"num_bins"`, `"multi_label"`,
@@ -258,7 +300,7 @@ def calibration_summary(logits, labels, temperature, num_bins=15, multi_label=Fa
             "temperature must be a positive number. "
             f"Received: temperature={temperature!r}"
         )
-    logits, labels = _check_logits_and_labels(logits, labels, multi_label)
+    logits, labels = _check_logits_and_labels(logits, labels, multi_label, ignore_label)
     summary = {
         "temperature": float(temperature),
         "num_bins": num_bins,

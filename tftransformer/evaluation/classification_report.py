@@ -101,14 +101,7 @@ class ClassificationReport:
                 )
             roc_auc_per_class = auc
         self._roc_auc = roc_auc_per_class
-        if calibration is not None and not (
-            isinstance(calibration, dict)
-            and {"temperature", "before", "after"} <= set(calibration)
-        ):
-            raise ValueError(
-                "calibration must be a dict of calibration_summary (with "
-                f"temperature, before, after). Received: calibration={calibration!r}"
-            )
+        check_calibration(calibration)
         self._calibration = calibration
 
     @property
@@ -382,6 +375,18 @@ class ClassificationReport:
         return (
             f"<ClassificationReport num_classes={self.num_classes} "
             f"accuracy={self.accuracy:.4f} support={int(self.support.sum())}>"
+        )
+
+
+def check_calibration(calibration):
+    """Raises unless `calibration` is `None` or a `calibration_summary` dict."""
+    if calibration is not None and not (
+        isinstance(calibration, dict)
+        and {"temperature", "before", "after"} <= set(calibration)
+    ):
+        raise ValueError(
+            "calibration must be a dict of calibration_summary (with "
+            f"temperature, before, after). Received: calibration={calibration!r}"
         )
 
 

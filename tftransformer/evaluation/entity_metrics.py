@@ -61,7 +61,7 @@ def extract_entities(tags):
     return entities
 
 
-def entity_report(true_tags, predicted_tags):
+def entity_report(true_tags, predicted_tags, calibration=None):
     """Scores predicted BIO tags against true ones, per entity type.
 
     Precision is the fraction of predicted entities that are correct
@@ -75,6 +75,8 @@ def entity_report(true_tags, predicted_tags):
     Args:
         true_tags: sequence of sentences, each a sequence of BIO tags.
         predicted_tags: the same shape: one predicted tag per true tag.
+        calibration: optional token-level `calibration_summary` dict, kept
+            in the report.
 
     Returns:
         An `EntityReport`.
@@ -132,4 +134,5 @@ def entity_report(true_tags, predicted_tags):
         num_words=num_words,
         num_correct_words=num_correct_words,
         num_sentences=len(true_tags),
+        calibration=calibration,
     )

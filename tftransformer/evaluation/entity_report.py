@@ -1,6 +1,10 @@
 import numbers
 
 from tftransformer.evaluation import _json_utils
+from tftransformer.evaluation.classification_report import (
+    check_calibration,
+    format_calibration,
+)
 
 
 class EntityReport:
@@ -20,6 +24,9 @@ class EntityReport:
         num_words: int >= 0, the number of words scored.
         num_correct_words: int in [0, num_words], words with the true tag.
         num_sentences: int >= 0, the number of sentences scored.
+        calibration: optional dict of `tftransformer.evaluation.calibration_summary`
+            over tokens (each scored word's first piece): the temperature
+            and the expected calibration error before and after it.
 
     Example:
     ```python
@@ -45,7 +52,9 @@ class EntityReport:
         num_words,
         num_correct_words,
         num_sentences,
+        calibration=None,
     ):
+        check_calibration(calibration)
         counts = {}
         for name, value in (
             ("true_counts", true_counts),
@@ -90,6 +99,7 @@ class EntityReport:
         self._num_words = int(num_words)
         self._num_correct_words = int(num_correct_words)
         self._num_sentences = int(num_sentences)
+        self._calibration = calibration
 
     @property
     def entity_types(self):
@@ -159,15 +169,21 @@ class EntityReport:
         """The number of sentences scored."""
         return self._num_sentences
 
+    @property
+    def calibration(self):
+        """The token-level `calibration_summary` dict, or `None`."""
+        return self._calibration
+
     def to_dict(self):
         """Returns the report as a JSON-ready dict.
 
         Returns:
             A dict with `"entity_types"`, `"per_type"`, `"micro"`, `"macro"`,
             `"token_accuracy"`, `"num_words"`, `"num_correct_words"`,
-            `"num_sentences"`; `from_dict` rebuilds the report from it.
+            `"num_sentences"` (and `"calibration"` when there is one);
+            `from_dict` rebuilds the report from it.
         """
-        return {
+        result = {
             "entity_types": list(self.entity_types),
             "per_type": self.per_type,
             "micro": self.micro,
@@ -177,6 +193,9 @@ class EntityReport:
             "num_correct_words": self._num_correct_words,
             "num_sentences": self._num_sentences,
         }
+        if self._calibration is not None:
+            result["calibration"] = self._calibration
+        return result
 
     def to_json(self, path):
         """Writes `to_dict()` to `path` as JSON.
@@ -204,6 +223,7 @@ class EntityReport:
             num_words=config["num_words"],
             num_correct_words=config["num_correct_words"],
             num_sentences=config["num_sentences"],
+            calibration=config.get("calibration"),
         )
 
     def format(self, digits=4):
@@ -251,6 +271,8 @@ class EntityReport:
             f"({self._num_correct_words}/{self._num_words} words, "
             f"{self._num_sentences} sentences)"
         )
+        if self._calibration is not None:
+            lines.append(format_calibration(self._calibration))
         return "\n".join(line.rstrip() for line in lines)
 
     def __str__(self):

@@ -2,13 +2,16 @@
 
 A token classifier gives one logit vector per word piece. A word's tag is
 the arg-max at its first piece (the position that carried its label in
-training). A word whose first piece was cut off by the maximum sequence
-length is tagged `"O"` and flagged in `truncated`.
+training), its tag probabilities `softmax(logits / model.temperature)`
+there. A word whose first piece was cut off by the maximum sequence length
+is tagged `"O"` and flagged in `truncated`.
 """
 
 import numpy as np
 
+from tftransformer._arguments import check_positive_number
 from tftransformer.data.tagging import tokenize_and_align, words_to_ragged
+from tftransformer.evaluation.calibration import calibration_summary
 from tftransformer.evaluation.entity_metrics import entity_report, extract_entities
 
 __all__ = ["evaluate_tagger", "predict_entities", "predict_tags"]
@@ -48,6 +51,15 @@ def _decode(value):
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+def _softmax(logits):
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _temperature(model):
+    return check_positive_number("temperature", getattr(model, "temperature", 1.0))
+
+
 def predict_tags(
     model, sentences, tokenizer=None, max_length=None, batch_size=32, tag_names=None
 ):
@@ -66,10 +78,13 @@ def predict_tags(
         tag_names: tag of each output id; defaults to `model.tag_names`.
 
     Returns:
-        A dict of three lists, one entry per sentence: `"words"` (lists of
-        `str`), `"tags"` (lists of `str`, one per word) and `"truncated"`
+        A dict of lists, one entry per sentence: `"words"` (lists of
+        `str`), `"tags"` (lists of `str`, one per word), `"truncated"`
         (lists of `bool`, true for words cut off by `max_length`, whose tag
-        is `"O"`).
+        is `"O"`), `"probabilities"` (float32 arrays `(num_words,
+        num_tags)`: `softmax(logits / model.temperature)` at each word's
+        first piece, zeros for truncated words) and `"logits"` (the same,
+        unscaled).
 
     Example:
     ```python
@@ -89,15 +104,17 @@ def predict_tags(
     tokenizer, max_length, pad_to, tag_names = _settings(
         model, tokenizer, max_length, tag_names
     )
+    temperature = _temperature(model)
     words = words_to_ragged(sentences)
-    result = {"words": [], "tags": [], "truncated": []}
+    result = {"words": [], "tags": [], "truncated": [], "probabilities": []}
+    result["logits"] = []
     for start in range(0, int(words.nrows()), batch_size):
         batch_words = words[start : start + batch_size]
         features = tokenize_and_align(
             batch_words, tokenizer, max_length, pad_to_multiple_of=pad_to
         )
         word_starts = features.pop("word_starts").to_list()
-        logits = np.asarray(model.predict_on_batch(features))
+        logits = np.asarray(model.predict_on_batch(features), dtype="float32")
         tag_ids = np.argmax(logits, axis=-1)
         for row, (sentence, starts) in enumerate(
             zip(batch_words.to_list(), word_starts)
@@ -105,11 +122,20 @@ def predict_tags(
             starts = np.asarray(starts, dtype="int64")
             truncated = starts < 0
             ids = tag_ids[row, np.maximum(starts, 0)]
+            # (num_words, num_tags); nothing for words cut off.
+            word_logits = np.where(
+                truncated[:, None], 0.0, logits[row, np.maximum(starts, 0)]
+            ).astype("float32")
+            probabilities = np.where(
+                truncated[:, None], 0.0, _softmax(word_logits / temperature)
+            ).astype("float32")
             result["words"].append([_decode(word) for word in sentence])
             result["tags"].append(
                 ["O" if cut else tag_names[i] for i, cut in zip(ids, truncated)]
             )
             result["truncated"].append(truncated.tolist())
+            result["probabilities"].append(probabilities)
+            result["logits"].append(word_logits)
     return result
 
 
@@ -189,7 +215,10 @@ def evaluate_tagger(model, data, tokenizer=None, max_length=None, batch_size=32)
 
     Returns:
         A `(EntityReport, predicted_tags)` tuple; `predicted_tags` has one
-        list of tags per sentence of `data`.
+        list of tags per sentence of `data`. For a model with a
+        `temperature` (a `TokenClassifier`), the report's `calibration`
+        gives the expected calibration error over tokens (each scored
+        word's first piece) before and after the temperature.
 
     Example:
     ```python
@@ -204,4 +233,29 @@ def evaluate_tagger(model, data, tokenizer=None, max_length=None, batch_size=32)
         max_length=max_length,
         batch_size=batch_size,
     )
-    return entity_report(data.tags, predicted["tags"]), predicted["tags"]
+    calibration = None
+    if hasattr(model, "temperature"):
+        calibration = _token_calibration(model, data.tags, predicted)
+    report = entity_report(data.tags, predicted["tags"], calibration=calibration)
+    return report, predicted["tags"]
+
+
+def _token_calibration(model, true_tags, predicted):
+    """Temperature scaling judged over tokens: each word the model saw (its
+    first piece) with a true tag among the model's tags."""
+    tag_ids = {
+        name: i for i, name in enumerate(getattr(model, "tag_names", None) or ())
+    }
+    logits, labels = [], []
+    for tags, word_logits, truncated in zip(
+        true_tags, predicted["logits"], predicted["truncated"]
+    ):
+        for tag, row, cut in zip(tags, word_logits, truncated):
+            if not cut and tag in tag_ids:
+                logits.append(row)
+                labels.append(tag_ids[tag])
+    if not labels:
+        return None
+    return calibration_summary(
+        np.stack(logits), np.asarray(labels), _temperature(model)
+    )

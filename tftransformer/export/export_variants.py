@@ -1,4 +1,4 @@
-"""Writing every serving variant of a text classifier and measuring each."""
+"""Writing every serving variant of a text classifier or tagger and measuring each."""
 
 import os
 import time
@@ -7,12 +7,15 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import check_int
+from tftransformer.evaluation.entity_metrics import entity_report
+from tftransformer.evaluation.tagging_predictions import predict_tags
 from tftransformer.export.litert_export import export_litert
 from tftransformer.export.litert_model import LiteRTModel
 from tftransformer.export.text_classifier_export import (
     SIGNATURE_NAME,
     export_for_serving,
 )
+from tftransformer.export.token_classifier_export import export_token_classifier
 from tftransformer.export.variants_report import VariantsReport
 
 __all__ = ["VARIANTS", "export_variants"]
@@ -40,7 +43,7 @@ def export_variants(
     calls=(50, 10),
     overwrite=False,
 ):
-    """Exports a text classifier in every variant and measures each in one run.
+    """Exports a classifier or tagger in every variant and measures each in one run.
 
     Writes `<directory>/<variant>/` for each variant (a SavedModel version
     `1/`, or `model.tflite`), then loads each in this process and measures
@@ -49,11 +52,20 @@ def export_variants(
     of each batch size, after two warmup calls). The LiteRT interpreter
     uses its default threads, TensorFlow its default pools.
 
+    A tagger (`TokenClassifier`) is scored by the entity micro-F1 of its
+    predicted tags (`entity_f1`, in place of `accuracy`), and its agreement
+    is the share of test words tagged as the Keras model tags them
+    (`tftransformer.evaluation.predict_tags`).
+
     Args:
-        model: a built `tftransformer.models.TextClassifier` on single texts.
+        model: a built `tftransformer.models.TextClassifier` on single
+            texts, or a `tftransformer.models.TokenClassifier`.
         directory: str, where the variants are written.
-        test_texts: list of strings, the held-out texts.
-        test_labels: list of int class ids, one per test text.
+        test_texts: list of strings, the held-out texts (for a tagger,
+            sentences whose words are separated by whitespace).
+        test_labels: list of int class ids, one per test text; for a
+            tagger, one list of BIO tag strings per sentence, one tag per
+            word.
         representative_texts: list of strings drawn from the training data,
             for the calibrated `litert_int8` variant (a few hundred are
             plenty).
@@ -87,7 +99,11 @@ def export_variants(
             f"Unknown variants {unknown}; expected names from {list(VARIANTS)}"
         )
     test_texts = list(test_texts)
-    test_labels = np.asarray(test_labels)
+    tagger = len(model.output.shape) == 3
+    if tagger:
+        test_labels = _check_tags(test_texts, test_labels)
+    else:
+        test_labels = np.asarray(test_labels)
     if not test_texts or len(test_texts) != len(test_labels):
         raise ValueError(
             "`test_texts` and `test_labels` must be non-empty and of equal length. "
@@ -102,25 +118,28 @@ def export_variants(
         check_int("batch_sizes", size, 1)
         check_int("calls", count, 1)
 
-    keras_labels = np.argmax(model.predict(test_texts, verbose=0), axis=-1)
+    if tagger:
+        keras_labels = predict_tags(model, test_texts)["tags"]
+    else:
+        keras_labels = np.argmax(model.predict(test_texts, verbose=0), axis=-1)
     rows = []
     for name in variants:
         predict, path, size_bytes = _write(
-            model, directory, name, representative_texts, overwrite
+            model, directory, name, representative_texts, overwrite, tagger
         )
-        labels = np.concatenate(
-            [
-                np.argmax(predict(test_texts[i : i + _PREDICT_BATCH]), axis=-1)
-                for i in range(0, len(test_texts), _PREDICT_BATCH)
-            ]
-        )
-        row = {
-            "variant": name,
-            "path": path,
-            "size_bytes": size_bytes,
-            "accuracy": float(np.mean(labels == test_labels)),
-            "agreement": float(np.mean(labels == keras_labels)),
-        }
+        batches = [
+            predict(test_texts[i : i + _PREDICT_BATCH])
+            for i in range(0, len(test_texts), _PREDICT_BATCH)
+        ]
+        row = {"variant": name, "path": path, "size_bytes": size_bytes}
+        if tagger:
+            tags = [sentence for batch in batches for sentence in batch]
+            row["entity_f1"] = entity_report(test_labels, tags).micro["f1"]
+            row["agreement"] = _word_agreement(tags, keras_labels)
+        else:
+            labels = np.concatenate([np.argmax(b, axis=-1) for b in batches])
+            row["accuracy"] = float(np.mean(labels == test_labels))
+            row["agreement"] = float(np.mean(labels == keras_labels))
         for size, count in zip(batch_sizes, calls):
             p50, p99 = _latency_ms(predict, test_texts, size, count)
             row[f"p50_ms_batch_{size}"] = p50
@@ -129,18 +148,47 @@ def export_variants(
     return VariantsReport(rows, num_test_examples=len(test_texts))
 
 
-def _write(model, directory, name, representative_texts, overwrite):
-    """Exports one variant; returns `(predict, path, size_bytes)`."""
+def _check_tags(texts, tags):
+    """A tagger's test tags: one list of tag strings per text and word."""
+    tags = list(tags)
+    for index, (text, sentence) in enumerate(zip(texts, tags)):
+        if isinstance(sentence, str) or len(list(sentence)) != len(text.split()):
+            raise ValueError(
+                "A tagger's `test_labels` must hold one list of tags per text, "
+                f"one tag per whitespace-separated word. Received for text "
+                f"{index} ({text!r}): {sentence!r}"
+            )
+    return [[str(tag) for tag in sentence] for sentence in tags]
+
+
+def _word_agreement(tags, reference):
+    """The share of words whose tag is the reference's."""
+    same = [a == b for x, y in zip(tags, reference) for a, b in zip(x, y)]
+    return float(np.mean(same)) if same else 1.0
+
+
+def _write(model, directory, name, representative_texts, overwrite, tagger):
+    """Exports one variant; returns `(predict, path, size_bytes)`.
+
+    `predict` answers a classifier's probabilities, or a tagger's list of
+    tags per text."""
     kind, precision = VARIANTS[name]
     path = os.path.join(os.fspath(directory), name)
     if kind == "saved_model":
-        path = export_for_serving(
-            model, path, version=1, precision=precision, overwrite=overwrite
-        )
+        export = export_token_classifier if tagger else export_for_serving
+        path = export(model, path, version=1, precision=precision, overwrite=overwrite)
         serve = tf.saved_model.load(path).signatures[SIGNATURE_NAME]
 
         def predict(texts):
-            return serve(text=tf.constant(texts, tf.string))["probabilities"].numpy()
+            outputs = serve(text=tf.constant(texts, tf.string))
+            if not tagger:
+                return outputs["probabilities"].numpy()
+            return [
+                [tag.decode("utf-8") for tag in row[:count]]
+                for row, count in zip(
+                    outputs["tags"].numpy(), outputs["num_words"].numpy()
+                )
+            ]
 
         return predict, path, _directory_bytes(path)
     tflite_file = export_litert(
@@ -153,7 +201,7 @@ def _write(model, directory, name, representative_texts, overwrite):
     litert_model = LiteRTModel(tflite_file)
 
     def predict(texts):
-        return litert_model(texts)["probabilities"]
+        return litert_model(texts)["tags" if tagger else "probabilities"]
 
     return predict, tflite_file, os.path.getsize(tflite_file)
 

@@ -16,6 +16,10 @@ from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
     check_text_classifier,
 )
+from tftransformer.export.token_classifier_export import TAGS_FILE
+from tftransformer.export.token_classifier_serving_module import (
+    check_token_classifier,
+)
 
 __all__ = ["LITERT_FILE", "LITERT_QUANTIZATIONS", "export_litert"]
 
@@ -34,23 +38,39 @@ def export_litert(
     merge_lora=True,
     overwrite=False,
 ):
-    """Exports a classifier or embedder as a LiteRT model that takes raw strings.
+    """Exports a classifier, embedder or tagger as a LiteRT model on raw strings.
 
-    Writes `<path>/model.tflite` (and `<path>/labels.txt` for a classifier).
-    The model's one input is `text` (1-D string, any batch size); its one
-    output is `probabilities` (float32, `(batch, num_classes)`) for a
-    classifier or `embedding` (float32, `(batch, dim)`) for an embedder.
+    Writes `<path>/model.tflite` (and `<path>/labels.txt` for a classifier,
+    `<path>/tags.txt` for a tagger). The model's one input is `text` (1-D
+    string, any batch size); its output is `probabilities` (float32,
+    `(batch, num_classes)`) for a classifier or `embedding` (float32,
+    `(batch, dim)`) for an embedder.
+
+    A tagger (`tftransformer.models.TokenClassifier`) answers per word,
+    padded to the batch's most words: `tag_ids` (int32, `(batch,
+    max_words)`, -1 past a sentence's end), `probabilities` (float32,
+    `(batch, max_words, num_tags)`, `softmax(logits / model.temperature)`
+    at the word's first piece), `truncated` (bool: words cut off by the
+    sequence length, tagged `"O"`, probabilities zero) and `num_words`
+    (int32, `(batch,)`), as the SavedModel export of
+    `export_token_classifier`. Words are split on whitespace by TF Text's
+    `WhitespaceTokenizer` (Unicode whitespace; `tf.strings.split`, used by
+    the SavedModel export, splits on ASCII whitespace only) and each word
+    into pieces by `FastBertTokenizer`; the word-to-piece alignment is
+    dense arithmetic on the two tokenizers' row splits, since ragged
+    concatenation and segment sums have no LiteRT kernels.
 
     Tokenization runs inside the model with TF Text's `FastBertTokenizer`,
     whose ops (`FastBertNormalize`, `FastWordpieceTokenizeWithOffsets`,
     `RaggedTensorToTensor`) have LiteRT kernels: an app sends text, and its
     interpreter registers TF Text's ops
     (`tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`, see
-    `LiteRTModel`). Rows are truncated to the preprocessor's
-    `sequence_length` and padded to the batch's longest row, like the
-    SavedModel export. `FastBertTokenizer` lowercases and strips accents
-    together: a tokenizer that lowercases without stripping accents (or the
-    reverse) splits accented words differently.
+    `LiteRTModel`; a tagger also uses `WhitespaceTokenizeWithOffsetsV2`).
+    Rows are truncated to the preprocessor's `sequence_length` and padded
+    to the batch's longest row, like the SavedModel export.
+    `FastBertTokenizer` lowercases and strips accents together: a tokenizer
+    that lowercases without stripping accents (or the reverse) splits
+    accented words differently.
 
     The model is rebuilt in float32 with LoRA adapters merged before any
     quantization (see `float32_inference_copy`), so a mixed-precision model
@@ -60,9 +80,10 @@ def export_litert(
 
     Args:
         model: a built `tftransformer.models.TextClassifier` (single texts),
-            another keras-hub text classifier `Task`, or a
-            `tftransformer.models.TextEmbedder`, with a WordPiece
-            preprocessor.
+            another keras-hub text classifier `Task`, a
+            `tftransformer.models.TextEmbedder` or a
+            `tftransformer.models.TokenClassifier` (with `tag_names`, `"O"`
+            among them), with a WordPiece preprocessor.
         path: str, the directory written.
         quantization: one of `LITERT_QUANTIZATIONS`: None (float32),
             `"dynamic_int8"` (int8 weights, activations quantized at run
@@ -117,19 +138,28 @@ def export_litert(
             f"{os.path.join(path, LITERT_FILE)} exists; pass overwrite=True to "
             "replace it."
         )
-    output_name, label_names = _output_name(model)
+    names_file, names = _output_names(model, preprocessor)
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
-    module = _LiteRTTextModule(copy, tokenizer, preprocessor.sequence_length)
-    module.output_name = output_name
+    if names_file == TAGS_FILE:
+        module = _LiteRTTaggerModule(
+            copy, tokenizer, preprocessor.sequence_length, names.index("O")
+        )
+    else:
+        module = _LiteRTTextModule(copy, tokenizer, preprocessor.sequence_length)
+        module.output_name = "embedding" if names_file is None else "probabilities"
     serve = module.serve.get_concrete_function()
+    output_names = sorted(serve.structured_outputs)
     # Weights become constants: see the docstring.
     frozen = convert_variables_to_constants_v2(serve)
 
-    # Wrapped again so the converter keeps the `text` -> output signature.
+    def outputs(text):
+        # The frozen function returns its outputs flat, in sorted key order.
+        return dict(zip(output_names, tf.nest.flatten(frozen(text=text))))
+
+    # Wrapped again so the converter keeps the `text` -> outputs signature.
     holder = tf.Module()
     holder.serve = tf.function(
-        lambda text: {output_name: tf.nest.flatten(frozen(text=text))[0]},
-        input_signature=[tf.TensorSpec([None], tf.string, name=TEXT_INPUT)],
+        outputs, input_signature=[tf.TensorSpec([None], tf.string, name=TEXT_INPUT)]
     )
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [holder.serve.get_concrete_function()], holder
@@ -153,9 +183,9 @@ def export_litert(
         )
     flatbuffer = converter.convert()
     os.makedirs(path, exist_ok=True)
-    if label_names is not None:
-        with open(os.path.join(path, "labels.txt"), "w", encoding="utf-8") as f:
-            f.write("".join(f"{name}\n" for name in label_names))
+    if names_file is not None:
+        with open(os.path.join(path, names_file), "w", encoding="utf-8") as f:
+            f.write("".join(f"{name}\n" for name in names))
     tflite_file = os.path.join(path, LITERT_FILE)
     with tempfile.NamedTemporaryFile(dir=path, delete=False) as f:
         f.write(flatbuffer)
@@ -163,18 +193,26 @@ def export_litert(
     return tflite_file
 
 
-def _output_name(model):
-    """`("probabilities", label_names)` or `("embedding", None)`."""
-    if len(model.output.shape) != 2:
+def _output_names(model, preprocessor):
+    """`("labels.txt", label_names)` for a classifier, `("tags.txt",
+    tag_names)` for a tagger, `(None, None)` for an embedder."""
+    rank = len(model.output.shape)
+    if rank == 3:
+        tag_names = check_token_classifier(
+            model, preprocessor.sequence_length, getattr(model, "tag_names", None)
+        )
+        return TAGS_FILE, tag_names
+    if rank != 2:
         raise ValueError(
-            "A LiteRT export serves text classifiers and embedders, with outputs "
-            f"(batch, classes) or (batch, dim). Received a model {model.name!r} "
-            f"with output shape {tuple(model.output.shape)}"
+            "A LiteRT export serves text classifiers, embedders and taggers, with "
+            "outputs (batch, classes), (batch, dim) or (batch, seq, tags). "
+            f"Received a model {model.name!r} with output shape "
+            f"{tuple(model.output.shape)}"
         )
     if getattr(model, "num_classes", None) is None:
-        return "embedding", None
+        return None, None
     label_names = check_text_classifier(model, getattr(model, "label_names", None))
-    return "probabilities", label_names
+    return "labels.txt", label_names
 
 
 class _LiteRTTextModule(tf.Module):
@@ -207,8 +245,15 @@ class _LiteRTTextModule(tf.Module):
         self.serve = tf.function(self._serve, input_signature=[spec])
 
     def _serve(self, text):
-        # Dense ops only past the tokenizer: every op has a LiteRT builtin.
         pieces = self._tokenizer.tokenize(text)  # ragged (batch, (pieces))
+        outputs = self._run(pieces)
+        if self._softmax:
+            outputs = tf.nn.softmax(outputs / self._temperature, axis=-1)
+        return {self.output_name: outputs}
+
+    def _run(self, pieces):
+        """The model on `[CLS] pieces [SEP]` rows, truncated and padded."""
+        # Dense ops only past the tokenizer: every op has a LiteRT builtin.
         limit = self._sequence_length - 2
         body = pieces.to_tensor(default_value=self._pad_id)[:, :limit]
         lengths = tf.minimum(tf.cast(pieces.row_lengths(), tf.int32), limit)
@@ -225,7 +270,78 @@ class _LiteRTTextModule(tf.Module):
             "padding_mask": positions < lengths[:, tf.newaxis] + 2,
             "segment_ids": tf.zeros_like(token_ids),
         }
-        outputs = tf.cast(self._model(features, training=False), tf.float32)
-        if self._softmax:
-            outputs = tf.nn.softmax(outputs / self._temperature, axis=-1)
-        return {self.output_name: outputs}
+        return tf.cast(self._model(features, training=False), tf.float32)
+
+
+class _LiteRTTaggerModule(_LiteRTTextModule):
+    """Tags whitespace-split words with LiteRT-compatible ops.
+
+    As `tftransformer.data.tokenize_and_align`, but without ragged ops past
+    the tokenizers (`tf.strings.split`, ragged concatenation and
+    `unsorted_segment_sum` have no LiteRT kernels): TF Text's
+    `WhitespaceTokenizer` splits the words, `FastBertTokenizer` splits each
+    word into pieces, and each word's first piece is found from the row
+    splits of both with dense arithmetic.
+    """
+
+    def __init__(self, model, tokenizer, sequence_length, outside_id):
+        super().__init__(model, tokenizer, sequence_length)
+        self._words = tf_text.WhitespaceTokenizer()
+        self._unk_id = tokenizer.token_to_id(tokenizer.oov_token)
+        self._outside_id = int(outside_id)
+
+    def _serve(self, text):
+        words = self._words.tokenize(text)  # ragged (batch, (words))
+        word_splits = tf.cast(words.row_splits, tf.int32)  # (batch + 1,)
+        pieces = self._tokenizer.tokenize(words.flat_values)  # (words, (pieces))
+        counts = tf.cast(pieces.row_lengths(), tf.int32)
+        # A word without pieces (e.g. only control characters) gets [UNK],
+        # as in `tokenize_and_align`: (num_words, width + 1).
+        dense = tf.concat(
+            [
+                pieces.to_tensor(default_value=self._pad_id),
+                tf.fill([tf.shape(counts)[0], 1], self._pad_id),
+            ],
+            axis=1,
+        )
+        columns = tf.range(tf.shape(dense)[1])[tf.newaxis, :]
+        # expand_dims: a strided slice of booleans has no LiteRT builtin.
+        empty = tf.expand_dims(tf.equal(counts, 0), 1)
+        dense = tf.where(empty & tf.equal(columns, 0), self._unk_id, dense)
+        counts = tf.maximum(counts, 1)
+        flat_pieces = tf.boolean_mask(dense, columns < counts[:, tf.newaxis])
+        # (num_words + 1,): where each word's pieces start in the batch.
+        piece_splits = tf.concat([[0], tf.cumsum(counts)], axis=0)
+        sentence_splits = tf.gather(piece_splits, word_splits)  # (batch + 1,)
+        sentences = tf.RaggedTensor.from_row_splits(
+            flat_pieces, sentence_splits, validate=False
+        )
+        logits = self._run(sentences)  # (batch, width, num_tags)
+
+        # (batch, max_words): the batch's index of each word, clipped past a
+        # sentence's end to the number of words, whose piece_splits entry
+        # exists even when the batch has no word. The 0 appended keeps the
+        # maximum of an empty batch defined.
+        num_words = word_splits[1:] - word_splits[:-1]
+        word_columns = tf.range(tf.reduce_max(tf.concat([num_words, [0]], 0)))
+        real = word_columns[tf.newaxis, :] < num_words[:, tf.newaxis]
+        index = tf.minimum(
+            word_splits[:-1, tf.newaxis] + word_columns[tf.newaxis, :],
+            word_splits[-1],
+        )
+        starts = tf.gather(piece_splits, index) - sentence_splits[:-1, tf.newaxis]
+        # +1 for [CLS]; words whose first piece was cut off are "O".
+        truncated = real & (starts >= self._sequence_length - 2)
+        positions = tf.where(real & ~truncated, starts + 1, 0)
+        word_logits = tf.gather(logits, positions, batch_dims=1)
+        probabilities = tf.nn.softmax(word_logits / self._temperature, axis=-1)
+        kept = tf.expand_dims(real & ~truncated, 2)
+        probabilities = tf.where(kept, probabilities, 0.0)
+        tag_ids = tf.argmax(word_logits, axis=-1, output_type=tf.int32)
+        tag_ids = tf.where(truncated, self._outside_id, tag_ids)
+        return {
+            "tag_ids": tf.where(real, tag_ids, -1),
+            "probabilities": probabilities,
+            "truncated": truncated,
+            "num_words": num_words,
+        }

@@ -6,6 +6,8 @@ import numpy as np
 import tensorflow_text as tf_text
 from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 
+from tftransformer.export.token_classifier_export import TAGS_FILE
+
 __all__ = ["LiteRTModel"]
 
 
@@ -26,7 +28,13 @@ class LiteRTModel:
 
     Returns:
         A dict of NumPy arrays: `probabilities` for a classifier,
-        `embedding` for an embedder.
+        `embedding` for an embedder. For a tagger, padded to the batch's
+        most words (`max_words`): `tag_ids` (int32, `(batch, max_words)`, -1
+        past a sentence's end), `probabilities` (float32, `(batch,
+        max_words, num_tags)`, zeros for truncated words and past the end),
+        `truncated` (bool) and `num_words` (int32, `(batch,)`); with the
+        export's `tags.txt` beside the file, also `tags`: one list of tag
+        strings per sentence.
 
     Example:
     ```python
@@ -49,8 +57,19 @@ class LiteRTModel:
             num_threads=num_threads,
         )
         self._runner = self._interpreter.get_signature_runner()
+        tags_file = os.path.join(os.path.dirname(tflite_file), TAGS_FILE)
+        self.tag_names = None
+        if os.path.isfile(tags_file):
+            with open(tags_file, encoding="utf-8") as f:
+                self.tag_names = f.read().splitlines()
 
     def __call__(self, texts):
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise ValueError(f"`texts` must be a list of strings. Received: {texts!r}")
-        return self._runner(text=np.array(list(texts), dtype=object))
+        outputs = self._runner(text=np.array(list(texts), dtype=object))
+        if self.tag_names is not None and "tag_ids" in outputs:
+            outputs["tags"] = [
+                [self.tag_names[i] for i in row[:count]]
+                for row, count in zip(outputs["tag_ids"], outputs["num_words"])
+            ]
+        return outputs

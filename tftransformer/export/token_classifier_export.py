@@ -42,8 +42,13 @@ def export_token_classifier(
     (`tf.strings.split`) and returns, padded to the batch's longest
     sentence: `tags` (string, `(batch, max_words)`, `""` past a sentence's
     end), `tag_ids` (int64, -1 past the end), `words` (string), `num_words`
-    (int32, `(batch,)`: the first `num_words` entries of a row are real) and
-    `truncated` (bool: words cut off by the sequence length, tagged `"O"`).
+    (int32, `(batch,)`: the first `num_words` entries of a row are real),
+    `truncated` (bool: words cut off by the sequence length, tagged `"O"`)
+    and `probabilities` (float32, `(batch, max_words, num_tags)`, the tag
+    probabilities `softmax(logits / model.temperature)` at each word's
+    first piece: a temperature fitted on validation tokens, `calibrate=True`
+    in `train_token_classifier`, is applied in the graph; zeros for
+    truncated words and past the end).
     A word's tag is the arg-max at its first word piece, as in
     `tftransformer.evaluation.predict_tags`. Tokenization runs with
     TensorFlow Text ops: a client needs `import tensorflow_text` before

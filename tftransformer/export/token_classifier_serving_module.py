@@ -78,7 +78,9 @@ class TokenClassifierServingModule(tf.Module):
         (string, `(batch, max_words)`, the whitespace-split words, `""` past
         the end), `num_words` (int32, `(batch,)`) and `truncated` (bool,
         `(batch, max_words)`: words cut off by `sequence_length`, tagged
-        `"O"`).
+        `"O"`) and `probabilities` (float32, `(batch, max_words, num_tags)`:
+        `softmax(logits / model.temperature)` at each word's first piece,
+        zeros for truncated words and past the end).
 
     Example:
     ```python
@@ -98,6 +100,11 @@ class TokenClassifierServingModule(tf.Module):
         # Lists created here are tracked, so the variables are saved.
         self.model_variables = list(model.variables)
         self.tag_names = tf.constant(tag_names)
+        # A fitted softmax temperature (`TokenClassifier.temperature`) is part
+        # of the graph: clients get the calibrated probabilities.
+        self.temperature = tf.constant(
+            float(getattr(model, "temperature", None) or 1.0), tf.float32
+        )
 
         text_spec = tf.TensorSpec([None], tf.string, name=TEXT_INPUT)
 
@@ -119,6 +126,12 @@ class TokenClassifierServingModule(tf.Module):
             axis=1,
         )
         word_tags = tf.gather_nd(token_tags, indices)
+        probabilities = tf.nn.softmax(
+            tf.gather_nd(tf.cast(logits, tf.float32), indices) / self.temperature
+        )
+        probabilities = tf.where(
+            truncated[:, None], tf.zeros_like(probabilities), probabilities
+        )
         word_tags = tf.where(
             truncated, tf.constant(self._outside_id, tf.int64), word_tags
         )
@@ -131,4 +144,5 @@ class TokenClassifierServingModule(tf.Module):
             "words": words.to_tensor(""),
             "num_words": tf.cast(words.row_lengths(), tf.int32),
             "truncated": words.with_flat_values(truncated).to_tensor(False),
+            "probabilities": words.with_flat_values(probabilities).to_tensor(0.0),
         }

@@ -1,4 +1,4 @@
-"""Size, accuracy, agreement and latency of a classifier's exported variants."""
+"""Size, accuracy, agreement and latency of a model's exported variants."""
 
 import json
 
@@ -10,6 +10,7 @@ _COLUMNS = (
     ("size MB", "size_mb", "{:.2f}"),
     ("size vs float32", "size_ratio", "{:.0%}"),
     ("test accuracy", "accuracy", "{:.4f}"),
+    ("entity F1", "entity_f1", "{:.4f}"),
     ("agreement with Keras", "agreement", "{:.2%}"),
     ("p50 ms b1", "p50_ms_batch_1", "{:.1f}"),
     ("p99 ms b1", "p99_ms_batch_1", "{:.1f}"),
@@ -27,8 +28,10 @@ class VariantsReport:
 
     Args:
         rows: list of dicts, one per variant, each with `variant`,
-            `path`, `size_bytes`, `accuracy`, `agreement` (the share of test
-            texts whose predicted label matches the Keras model's) and
+            `path`, `size_bytes`, `accuracy` (a tagger's: `entity_f1`, the
+            entity micro-F1), `agreement` (the share of test texts whose
+            predicted label matches the Keras model's; a tagger's: of test
+            words) and
             `p50_ms_batch_<n>` / `p99_ms_batch_<n>` for each batch size
             timed. The first row is the float32 SavedModel.
         num_test_examples: int, the texts accuracy and agreement count.

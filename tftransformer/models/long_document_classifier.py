@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_int, python_number
+from tftransformer._arguments import check_int, check_positive_number, python_number
 from tftransformer.data.chunking import make_long_document_dataset
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
@@ -52,6 +52,12 @@ class LongDocumentClassifier(keras.Model):
             backbone's width.
         dropout: float in [0, 1), dropout before the dense head.
         label_names: optional list of `num_classes` label strings.
+        temperature: float > 0, the softmax temperature of the probabilities
+            (`softmax(logits / temperature)`) that evaluation reports; the
+            logits the model returns are not scaled. 1.0 until fitted on
+            validation documents (`tftransformer.training.calibrate_classifier`,
+            which `train_long_document_classifiers` runs with
+            `calibrate=True`).
         **kwargs: passed to `keras.Model`.
 
     Call arguments:
@@ -92,9 +98,11 @@ class LongDocumentClassifier(keras.Model):
         attention_dim=None,
         dropout=0.1,
         label_names=None,
+        temperature=1.0,
         **kwargs,
     ):
         num_classes = python_number(num_classes)
+        temperature = check_positive_number("temperature", temperature)
         max_chunks = python_number(max_chunks)
         chunk_length = python_number(chunk_length)
         stride = python_number(stride)
@@ -176,6 +184,7 @@ class LongDocumentClassifier(keras.Model):
         self.attention_dim = attention_dim
         self.dropout = dropout
         self.label_names = label_names
+        self.temperature = temperature
         self._feature_names = tuple(backbone.input)
         self.build()
         freeze_unused_backbone_layers(backbone)
@@ -265,6 +274,7 @@ class LongDocumentClassifier(keras.Model):
                 "attention_dim": self.attention_dim,
                 "dropout": self.dropout,
                 "label_names": self.label_names,
+                "temperature": self.temperature,
             }
         )
         return config

@@ -1,7 +1,11 @@
 import keras
 import keras_hub
 
-from tftransformer._arguments import class_names, python_number
+from tftransformer._arguments import (
+    check_positive_number,
+    class_names,
+    python_number,
+)
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
@@ -67,6 +71,12 @@ class TokenClassifier(
         tag_names: optional list of tag strings in id order (BIO tags for
             entity prediction); kept in the config so predictions and exports
             can name tags.
+        temperature: float > 0, the softmax temperature of the per-token
+            tag probabilities (`softmax(logits / temperature)`) that
+            `tftransformer.evaluation.predict_tags` and exports report; the
+            logits the model returns are not scaled. 1.0 until fitted on
+            validation tokens (`tftransformer.training.calibrate_classifier`,
+            which `train_token_classifier` runs with `calibrate=True`).
         frozen_backbone_layers: optional list of names of backbone layers to
             freeze (see `tftransformer.finetune.freeze_layers_by_name`). The
             config records the layers frozen by `tftransformer.finetune`'s
@@ -107,10 +117,12 @@ class TokenClassifier(
         num_extra_blocks=0,
         extra_block_num_heads=None,
         extra_block_intermediate_dim=None,
+        temperature=1.0,
         frozen_backbone_layers=None,
         **kwargs,
     ):
         num_tags = python_number(num_tags)
+        temperature = check_positive_number("temperature", temperature)
         dropout = python_number(dropout)
         num_extra_blocks = python_number(num_extra_blocks)
         if isinstance(num_tags, bool) or not isinstance(num_tags, int) or num_tags < 2:
@@ -169,6 +181,7 @@ class TokenClassifier(
         self.num_extra_blocks = num_extra_blocks
         self.extra_block_num_heads = extra_block_num_heads
         self.extra_block_intermediate_dim = extra_block_intermediate_dim
+        self.temperature = temperature
 
         restore_frozen_layers(self.backbone, frozen_backbone_layers)
 
@@ -219,6 +232,7 @@ class TokenClassifier(
                 "num_extra_blocks": self.num_extra_blocks,
                 "extra_block_num_heads": self.extra_block_num_heads,
                 "extra_block_intermediate_dim": self.extra_block_intermediate_dim,
+                "temperature": self.temperature,
                 "frozen_backbone_layers": saved_frozen_layers(self.backbone),
             }
         )

@@ -52,6 +52,13 @@ class LongDocumentConfig(FinetuneConfig):
     dropout: float = setting(
         0.1, "Dropout before the head.", minimum=0, maximum=1, exclusive_maximum=True
     )
+    calibrate: bool = setting(
+        True,
+        "Fit a softmax temperature on the validation data after training "
+        "each variant (saved with its model); the report gives the "
+        "expected calibration error before and after.",
+        run_setting=False,
+    )
     epochs: int = setting(3, "Training epochs.", minimum=1)
     batch_size: int = setting(4, "Documents per batch per replica.", minimum=1)
     model_dir: str = setting(

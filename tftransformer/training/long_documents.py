@@ -20,6 +20,7 @@ from tftransformer.training.checkpointing import (
     remove_temporary_files,
 )
 from tftransformer.training.long_document_run import LongDocumentRun
+from tftransformer.training.text_classification import calibrate_classifier
 from tftransformer.training.trainer import Trainer
 
 __all__ = ["chunk_statistics", "train_long_document_classifiers"]
@@ -110,6 +111,9 @@ def _train_variant(variant, config, splits, strategy, verbose):
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         head_layers=[model.chunk_pooler, model.output_dense],
     )
+    if config.calibrate:
+        calibrate_classifier(model, dataset(validation))
+        trainer.save(model)
     report, _ = evaluate_classifier(
         model,
         dataset(test).map(lambda x, y: x),
@@ -130,7 +134,12 @@ def train_long_document_classifiers(config, verbose=1):
     `Trainer` run in `model_dir/{variant}` (resumable, refusing another
     run's directory). Once every variant has trained, the chief writes
     `model_dir/report.json`: each variant's test accuracy and macro F1 next
-    to the majority-class baseline, and the chunking statistics.
+    to the majority-class baseline, and the chunking statistics. With
+    `config.calibrate`, each variant's softmax temperature is fitted on the
+    validation documents after training (`calibrate_classifier`) and saved
+    in its `model.keras`; its `calibration` in the report gives the test
+    split's expected calibration error and reliability bins before and
+    after.
 
     Args:
         config: a `LongDocumentConfig`.
@@ -184,6 +193,8 @@ def train_long_document_classifiers(config, verbose=1):
             "train_seconds": training.train_seconds,
             "history": training.history,
         }
+        if report.calibration is not None:
+            results[variant]["calibration"] = report.calibration
     summary = {
         "results": results,
         "majority_accuracy": majority_accuracy,

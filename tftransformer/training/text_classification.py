@@ -4,10 +4,12 @@ import dataclasses
 import os
 
 import keras
+import numpy as np
 
 from tftransformer import distribute
 from tftransformer.data.augment import augment_classification_data
 from tftransformer.data.loaders import load_text_classification_splits
+from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.evaluation.calibration import fit_temperature
 from tftransformer.evaluation.cross_validation import cross_validate
 from tftransformer.evaluation.plots import write_classification_plots
@@ -148,7 +150,7 @@ def train_text_classifier(config, verbose=1):
     return ClassificationRun(model, training, report, train, validation, test, trainer)
 
 
-def calibrate_classifier(model, inputs, labels):
+def calibrate_classifier(model, inputs, labels=None):
     """Fits `model.temperature` on held-out data (temperature scaling).
 
     Sets the temperature minimizing the NLL of `softmax(logits / T)` on
@@ -157,10 +159,21 @@ def calibrate_classifier(model, inputs, labels):
     claim. Fit it on data the model did not train on, e.g. the validation
     split, and judge it on another (the test split).
 
+    A tagger (`TokenClassifier`) is calibrated over tokens: one temperature
+    for the per-token softmax over tags, fitted on the labelled positions
+    of its batches (a word's first piece); positions labelled
+    `IGNORE_LABEL` (-100: padding, `[CLS]`, `[SEP]`, later pieces) are
+    left out.
+
     Args:
-        model: a trained classifier with a `temperature` (`TextClassifier`).
-        inputs: what `model.predict` takes, in the order of `labels`.
-        labels: 1-D int array of class ids.
+        model: a trained classifier with a `temperature` (`TextClassifier`,
+            `TokenClassifier`, `LongDocumentClassifier`).
+        inputs: what `model.predict` takes, in the order of `labels`; or,
+            without `labels`, batches of `(features, labels)` (a
+            `tf.data.Dataset` as the model trains on; a tagger's
+            `(batch, seq)` labels may change length from batch to batch).
+        labels: 1-D int array of class ids, or `None` to read them from
+            `inputs`.
 
     Returns:
         The fitted temperature (a float), also set on `model`.
@@ -168,6 +181,7 @@ def calibrate_classifier(model, inputs, labels):
     Example:
     ```python
     calibrate_classifier(model, trainer.dataset(validation, model), validation.labels)
+    calibrate_classifier(tagger, make_tagging_dataset(words, tag_ids, tokenizer, 16))
     ```
     """
     if not hasattr(model, "temperature"):
@@ -175,7 +189,25 @@ def calibrate_classifier(model, inputs, labels):
             "calibrate_classifier needs a model with a `temperature` attribute "
             f"(e.g. a TextClassifier). Received: {type(model).__name__}"
         )
-    logits = model.predict(inputs, verbose=0)
+    if labels is not None:
+        logits = model.predict(inputs, verbose=0)
+    else:
+        logits, labels = [], []
+        for batch in inputs:
+            if not isinstance(batch, tuple) or len(batch) != 2:
+                raise ValueError(
+                    "Without `labels`, `inputs` must yield (features, labels) "
+                    f"batches. Received a batch of type {type(batch).__name__}"
+                )
+            features, batch_labels = batch
+            batch_labels = np.asarray(batch_labels)
+            # Only labelled positions: batches may differ in sequence length.
+            kept = batch_labels != IGNORE_LABEL
+            logits.append(np.asarray(model.predict_on_batch(features))[kept])
+            labels.append(batch_labels[kept])
+        if not logits:
+            raise ValueError("calibrate_classifier received no batches.")
+        logits, labels = np.concatenate(logits), np.concatenate(labels)
     model.temperature = fit_temperature(logits, labels)
     return model.temperature
 

@@ -13,9 +13,11 @@ from tftransformer.data.tagging import (
 )
 from tftransformer.data.wnut import load_wnut16
 from tftransformer.evaluation.entity_f1_callback import EntityF1Callback
+from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.evaluation.tagging_predictions import evaluate_tagger
 from tftransformer.models.token_classifier import TokenClassifier
 from tftransformer.training.checkpointing import atomic_write, epoch_seed, fingerprint
+from tftransformer.training.text_classification import calibrate_classifier
 from tftransformer.training.token_classification_run import TokenClassificationRun
 from tftransformer.training.trainer import Trainer
 
@@ -115,7 +117,12 @@ def train_token_classifier(config, verbose=1):
     run's directory; early stopping on the validation entity micro-F1; the
     head at `head_learning_rate`), tags the test split, and has the chief
     write `report.json` (the `EntityReport`) and `predictions.jsonl` (one
-    `{"tokens", "tags", "predicted"}` record per test sentence).
+    `{"tokens", "tags", "predicted"}` record per test sentence). With
+    `config.calibrate`, one softmax temperature over tags is fitted on the
+    validation tokens after training (`calibrate_classifier`), saved in
+    `model.keras` and applied by exports; the report's `calibration` gives
+    the test tokens' expected calibration error before and after (and, with
+    matplotlib, `reliability_diagram.png`).
 
     Args:
         config: a `TokenClassificationConfig`.
@@ -156,9 +163,17 @@ def train_token_classifier(config, verbose=1):
         head_layers=[tagger.output_dense],
         evaluation_callbacks=[EntityF1Callback(validation, batch_size)],
     )
+    if config.calibrate:
+        calibrate_classifier(
+            tagger, tagging_dataset(validation, tokenizer, config, batch_size)
+        )
+        trainer.save(tagger)
+        if trainer.verbose:
+            print(f"Temperature fitted on validation tokens: {tagger.temperature:.3f}")
     report, predicted = evaluate_tagger(tagger, test, batch_size=batch_size)
     if trainer.chief:
         report.to_json(os.path.join(config.model_dir, "report.json"))
+        write_classification_plots(report, config.model_dir)
         with atomic_write(os.path.join(config.model_dir, "predictions.jsonl")) as temp:
             with open(temp, "w", encoding="utf-8") as f:
                 for words, true_tags, tags_out in zip(test.words, test.tags, predicted):

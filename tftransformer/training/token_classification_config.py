@@ -50,6 +50,13 @@ class TokenClassificationConfig(FinetuneConfig):
         maximum=1,
         exclusive_maximum=True,
     )
+    calibrate: bool = setting(
+        True,
+        "Fit a softmax temperature on the validation tokens after training "
+        "(saved with the model, applied in exports); the report gives the "
+        "expected calibration error over tokens before and after.",
+        run_setting=False,
+    )
     epochs: int = setting(4, "Training epochs.", minimum=1)
     batch_size: int = setting(16, "Batch size (sentences) per replica.", minimum=1)
     learning_rate: float = setting(
