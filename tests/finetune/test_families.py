@@ -16,6 +16,7 @@ import tensorflow as tf
 
 import tftransformer as tft
 from tftransformer.data import (
+    make_classification_dataset,
     tokenize_and_align,
     unknown_piece_share,
 )
@@ -33,7 +34,11 @@ from tftransformer.finetune import (
     merge_lora,
     prune_heads,
 )
-from tftransformer.models import LongDocumentClassifier, MultiTaskModel
+from tftransformer.models import (
+    LongDocumentClassifier,
+    MultiTaskModel,
+    TextClassifierPreprocessor,
+)
 from tftransformer.models.backbone_adapter import adapter_for, sequence_output
 from tftransformer.presets import load_backbone
 from tftransformer.testing import TINY_FAMILIES, write_tiny_preset
@@ -324,3 +329,52 @@ def test_multi_task_model_trains_and_predicts(family_preset):
     assert tuple(outputs["sentiment"].shape) == (2, 2)
     assert tuple(outputs["ner"].shape) == (2, np.shape(x_words["token_ids"])[1], 3)
     np.testing.assert_allclose(sentiment(x_text), model(x_text)["sentiment"])
+
+
+# keras-hub's RoBERTa and XLM-RoBERTa preprocessors separate a pair's texts
+# with two end tokens, `<s> a </s></s> b </s>`; the other families with one.
+PAIR_SEPARATORS = {family: 1 for family in TINY_FAMILIES} | {
+    "roberta": 2,
+    "xlm_roberta": 2,
+}
+
+
+def test_pairs_are_packed_as_the_familys_keras_hub_preprocessor_packs_them(
+    family_preset,
+):
+    family, preset = family_preset
+    # load_backbone gives the family's own keras-hub preprocessor.
+    _, keras_hub_preprocessor = load_backbone(preset, sequence_length=16)
+    tokenizer = keras_hub_preprocessor.tokenizer
+    # The first pair is longer than 16 tokens: both are truncated.
+    first = [LONG_DOCUMENT, "the movie was wonderful"]
+    second = ["a boring story, unforgettable", "john smith"]
+    expected = keras_hub_preprocessor(x=(tf.constant(first), tf.constant(second)))
+    preprocessor = TextClassifierPreprocessor(
+        tokenizer, sequence_length=16, dynamic_padding=False
+    )
+    assert preprocessor.pair_separators == PAIR_SEPARATORS[family]
+    packed = preprocessor(x=(first, second))
+    for name in ("token_ids", "padding_mask"):
+        np.testing.assert_array_equal(packed[name], expected[name], err_msg=name)
+    token_ids = np.asarray(packed["token_ids"])
+    np.testing.assert_array_equal(
+        (token_ids == tokenizer.end_token_id).sum(-1), 1 + PAIR_SEPARATORS[family]
+    )
+    # The data pipeline packs pairs as the preprocessor does.
+    dataset = make_classification_dataset(
+        first,
+        LABELS,
+        tokenizer,
+        batch_size=2,
+        max_length=16,
+        shuffle=False,
+        text_pairs=second,
+        pair_separators=preprocessor.pair_separators,
+    )
+    features, _ = next(iter(dataset))
+    batch_ids = np.asarray(features["token_ids"])
+    np.testing.assert_array_equal(batch_ids, token_ids[:, : batch_ids.shape[1]])
+    # So does a task model's from_preset.
+    classifier = _classifier(preset)
+    assert classifier.preprocessor.pair_separators == PAIR_SEPARATORS[family]

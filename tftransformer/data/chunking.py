@@ -117,8 +117,9 @@ def make_long_document_dataset(
     `[CLS] window [SEP]` (the tokenizer's own start and end tokens). A batch
     is padded along the chunk axis to its document with the most chunks
     (padded chunks are all padding: their `padding_mask` rows are false) and
-    along the token axis to its longest chunk, rounded up to a multiple of `pad_to_multiple_of`. Tokenization
-    happens once, eagerly, before the dataset is built.
+    along the token axis to its longest chunk, rounded up to a multiple of
+    `pad_to_multiple_of`. Tokenization happens once, eagerly, before the
+    dataset is built.
 
     Args:
         texts: sequence of `str`, the documents.
