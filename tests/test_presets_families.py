@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import sentencepiece
+import tokenizers
 from safetensors.numpy import load_file
 
 from tftransformer import presets
@@ -234,8 +235,8 @@ def _hugging_face_sequence_output(family, tensors, config, features):
 def _expected_token_ids(family, directory, text, tokenizer):
     """The ids Hugging Face's tokenizer gives, from the written files."""
     if family == "roberta":
-        # Hugging Face's own byte-level BPE, reading the written files.
-        tokenizers = pytest.importorskip("tokenizers")
+        # Hugging Face's own byte-level BPE (a keras-hub requirement),
+        # reading the written files.
         reference = tokenizers.ByteLevelBPETokenizer(
             os.path.join(directory, "vocab.json"),
             os.path.join(directory, "merges.txt"),
