@@ -22,8 +22,10 @@ __all__ = [
     "assert_all_close",
     "run_layer_test",
     "run_model_test",
+    "HUGGING_FACE_FAMILIES",
     "tiny_bert_backbone",
     "write_tiny_bert_preset",
+    "write_tiny_hugging_face_checkpoint",
     "write_tiny_preset",
 ]
 
@@ -534,3 +536,244 @@ def write_tiny_preset(family, directory, num_layers=2, hidden_dim=16, seed=0):
     else:
         preprocessor_cls(tokenizer).save_to_preset(str(directory))
     return str(directory)
+
+
+# Families `write_tiny_hugging_face_checkpoint` writes, by Hugging Face
+# `model_type`. (BERT and DistilBERT directories come from the embedded
+# checkpoint: `tftransformer.presets.write_embedded_checkpoint`.)
+HUGGING_FACE_FAMILIES = {
+    "roberta": "roberta",
+    "xlm_roberta": "xlm-roberta",
+    "albert": "albert",
+}
+
+
+def _hugging_face_encoder_tensors(rng, prefix, sizes, layer_prefixes, names):
+    """Random tensors of one BERT-like encoder layer block, by HF name."""
+    hidden, intermediate = sizes["hidden_size"], sizes["intermediate_size"]
+    shapes = {
+        names["query"]: (hidden, hidden),
+        names["key"]: (hidden, hidden),
+        names["value"]: (hidden, hidden),
+        names["attention_output"]: (hidden, hidden),
+        names["intermediate"]: (intermediate, hidden),
+        names["output"]: (hidden, intermediate),
+    }
+    tensors = {}
+    for layer_prefix in layer_prefixes:
+        for name, shape in shapes.items():
+            key = f"{prefix}{layer_prefix}{name}"
+            # PyTorch's Linear keeps (out, in) kernels.
+            tensors[f"{key}.weight"] = rng.normal(0, 0.2, shape)
+            tensors[f"{key}.bias"] = rng.normal(0, 0.1, shape[:1])
+        for name in (names["attention_norm"], names["output_norm"]):
+            key = f"{prefix}{layer_prefix}{name}"
+            tensors[f"{key}.weight"] = 1 + rng.normal(0, 0.1, (hidden,))
+            tensors[f"{key}.bias"] = rng.normal(0, 0.1, (hidden,))
+    return tensors
+
+
+def write_tiny_hugging_face_checkpoint(
+    family, directory, num_layers=2, hidden_dim=16, seed=0
+):
+    """Writes a tiny random checkpoint in Hugging Face's own format.
+
+    `config.json` with Hugging Face's keys, `model.safetensors` with its
+    tensor names (what `transformers`' `save_pretrained` writes for
+    `RobertaModel`, `XLMRobertaModel` and `AlbertModel`) and the tokenizer
+    files keras-hub's converters read: RoBERTa's `vocab.json` and
+    `merges.txt` (the byte-level BPE vocabulary of `write_tiny_preset`),
+    XLM-RoBERTa's `sentencepiece.bpe.model` and ALBERT's `spiece.model`
+    (SentencePiece models trained here on a few sentences). The directory
+    loads through `tftransformer.presets.load_backbone(directory)`, which
+    converts it with keras-hub.
+
+    RoBERTa's token type embedding (one row, added to every token) is
+    random, as fine-tuning leaves it; the released checkpoints hold zeros.
+
+    Args:
+        family: a key of `HUGGING_FACE_FAMILIES`.
+        directory: where to write the files.
+        num_layers: encoder layers (ALBERT: layers sharing one block).
+        hidden_dim: hidden width (2 heads, feed-forward 2x wider; ALBERT's
+            embeddings half as wide).
+        seed: the tensors' random seed.
+
+    Returns:
+        `directory` as a string.
+
+    Example:
+    ```python
+    path = write_tiny_hugging_face_checkpoint("roberta", directory)
+    backbone, preprocessor = load_backbone(path)
+    ```
+    """
+    import json
+
+    from safetensors.numpy import save_file
+
+    if family not in HUGGING_FACE_FAMILIES:
+        raise ValueError(
+            f"family must be one of {tuple(HUGGING_FACE_FAMILIES)}. "
+            f"Received: family={family!r}"
+        )
+    directory = str(directory)
+    os.makedirs(directory, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    sizes = {
+        "hidden_size": hidden_dim,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": 2,
+        "intermediate_size": 2 * hidden_dim,
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+    }
+    if family == "albert":
+        with open(os.path.join(directory, "spiece.model"), "wb") as f:
+            f.write(_tiny_sentencepiece("[CLS]", "[SEP]", "<pad>", "<unk>", ["[MASK]"]))
+        vocabulary_size = _sentencepiece_size(directory, "spiece.model")
+        embedding_dim = hidden_dim // 2
+        config = {
+            "architectures": ["AlbertModel"],
+            "model_type": "albert",
+            "vocab_size": vocabulary_size,
+            "embedding_size": embedding_dim,
+            "num_hidden_groups": 1,
+            "inner_group_num": 1,
+            "max_position_embeddings": 64,
+            "type_vocab_size": 2,
+            "hidden_act": "gelu_new",
+            "layer_norm_eps": 1e-12,
+            "pad_token_id": 0,
+            "bos_token_id": 2,
+            "eos_token_id": 3,
+            **sizes,
+        }
+        embedding = {
+            "word_embeddings": (vocabulary_size, embedding_dim),
+            "position_embeddings": (64, embedding_dim),
+            "token_type_embeddings": (2, embedding_dim),
+        }
+        tensors = {
+            f"albert.embeddings.{name}.weight": rng.normal(0, 0.5, shape)
+            for name, shape in embedding.items()
+        }
+        tensors["albert.embeddings.LayerNorm.weight"] = 1 + rng.normal(
+            0, 0.1, (embedding_dim,)
+        )
+        tensors["albert.embeddings.LayerNorm.bias"] = rng.normal(
+            0, 0.1, (embedding_dim,)
+        )
+        tensors["albert.encoder.embedding_hidden_mapping_in.weight"] = rng.normal(
+            0, 0.3, (hidden_dim, embedding_dim)
+        )
+        tensors["albert.encoder.embedding_hidden_mapping_in.bias"] = rng.normal(
+            0, 0.1, (hidden_dim,)
+        )
+        tensors.update(
+            _hugging_face_encoder_tensors(
+                rng,
+                "albert.encoder.albert_layer_groups.0.albert_layers.0.",
+                sizes,
+                [""],
+                {
+                    "query": "attention.query",
+                    "key": "attention.key",
+                    "value": "attention.value",
+                    "attention_output": "attention.dense",
+                    "attention_norm": "attention.LayerNorm",
+                    "intermediate": "ffn",
+                    "output": "ffn_output",
+                    "output_norm": "full_layer_layer_norm",
+                },
+            )
+        )
+        tensors["albert.pooler.weight"] = rng.normal(0, 0.2, (hidden_dim, hidden_dim))
+        tensors["albert.pooler.bias"] = rng.normal(0, 0.1, (hidden_dim,))
+    else:
+        if family == "roberta":
+            vocabulary, merges = _tiny_byte_pair_vocabulary()
+            with open(os.path.join(directory, "vocab.json"), "w") as f:
+                json.dump(vocabulary, f)
+            with open(os.path.join(directory, "merges.txt"), "w") as f:
+                f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
+            vocabulary_size = len(vocabulary)
+            # RobertaForSequenceClassification's names.
+            prefix = "roberta."
+        else:
+            with open(os.path.join(directory, "sentencepiece.bpe.model"), "wb") as f:
+                f.write(_tiny_sentencepiece("<s>", "</s>", "<pad>", "<unk>"))
+            # fairseq's ids: `<pad>` put in at 1, `<mask>` added at the end.
+            vocabulary_size = (
+                _sentencepiece_size(directory, "sentencepiece.bpe.model") + 2
+            )
+            # XLMRobertaModel's names (no prefix).
+            prefix = ""
+        config = {
+            "architectures": [
+                "RobertaModel" if family == "roberta" else "XLMRobertaModel"
+            ],
+            "model_type": HUGGING_FACE_FAMILIES[family],
+            "vocab_size": vocabulary_size,
+            # Two rows more than the longest sequence: positions start at
+            # padding_idx + 1 = 2.
+            "max_position_embeddings": 66,
+            "type_vocab_size": 1,
+            "hidden_act": "gelu",
+            "layer_norm_eps": 1e-5,
+            "pad_token_id": 1,
+            "bos_token_id": 0,
+            "eos_token_id": 2,
+            **sizes,
+        }
+        embedding = {
+            "word_embeddings": (vocabulary_size, hidden_dim),
+            "position_embeddings": (66, hidden_dim),
+            "token_type_embeddings": (1, hidden_dim),
+        }
+        tensors = {
+            f"{prefix}embeddings.{name}.weight": rng.normal(0, 0.5, shape)
+            for name, shape in embedding.items()
+        }
+        tensors[f"{prefix}embeddings.LayerNorm.weight"] = 1 + rng.normal(
+            0, 0.1, (hidden_dim,)
+        )
+        tensors[f"{prefix}embeddings.LayerNorm.bias"] = rng.normal(
+            0, 0.1, (hidden_dim,)
+        )
+        tensors.update(
+            _hugging_face_encoder_tensors(
+                rng,
+                f"{prefix}encoder.layer.",
+                sizes,
+                [f"{i}." for i in range(num_layers)],
+                {
+                    "query": "attention.self.query",
+                    "key": "attention.self.key",
+                    "value": "attention.self.value",
+                    "attention_output": "attention.output.dense",
+                    "attention_norm": "attention.output.LayerNorm",
+                    "intermediate": "intermediate.dense",
+                    "output": "output.dense",
+                    "output_norm": "output.LayerNorm",
+                },
+            )
+        )
+        tensors[f"{prefix}pooler.dense.weight"] = rng.normal(
+            0, 0.2, (hidden_dim, hidden_dim)
+        )
+        tensors[f"{prefix}pooler.dense.bias"] = rng.normal(0, 0.1, (hidden_dim,))
+    tensors = {name: value.astype("float32") for name, value in tensors.items()}
+    save_file(tensors, os.path.join(directory, "model.safetensors"), {"format": "pt"})
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    return directory
+
+
+def _sentencepiece_size(directory, name):
+    import sentencepiece
+
+    model = sentencepiece.SentencePieceProcessor(
+        model_file=os.path.join(directory, name)
+    )
+    return model.get_piece_size()

@@ -213,6 +213,7 @@ def test_no_shuffle_keeps_order_and_drop_remainder(tokenizer):
         ({"bucket_boundaries": [16, 256]}, "bucket_boundaries=\\[16, 256\\]"),
         ({"labels": [0]}, "len\\(labels\\)=1"),
         ({"texts": "one string"}, "texts='one string'"),
+        ({"pair_separators": 0}, "pair_separators=0"),
     ],
 )
 def test_bad_arguments_echo_the_value(tokenizer, kwargs, match):

@@ -1,10 +1,12 @@
-"""Every fine-tuning recipe on every keras-hub text encoder family.
+"""Every fine-tuning recipe and every task on every keras-hub text encoder family.
 
 Each family's tiny preset (from `tftransformer.testing.write_tiny_preset`)
 loads through `load_backbone` with its own tokenizer, and the recipes ask
 the family's adapter for its layers: freezing, layer-wise decay, gradual
 unfreezing, LoRA, head importance, pruning and `keep_layers` either work or
-refuse with the reason the adapter gives.
+refuse with the reason the adapter gives. The tasks beyond `TextClassifier`
+(long documents, multi-task models with a token classification head) build,
+take a couple of train steps and predict on each family.
 """
 
 import keras
@@ -13,7 +15,11 @@ import pytest
 import tensorflow as tf
 
 import tftransformer as tft
-from tftransformer.data import tokenize_and_align, unknown_piece_share
+from tftransformer.data import (
+    make_classification_dataset,
+    tokenize_and_align,
+    unknown_piece_share,
+)
 from tftransformer.finetune import (
     GradualUnfreezing,
     LayerwiseAdamW,
@@ -27,6 +33,11 @@ from tftransformer.finetune import (
     layer_decay_multipliers,
     merge_lora,
     prune_heads,
+)
+from tftransformer.models import (
+    LongDocumentClassifier,
+    MultiTaskModel,
+    TextClassifierPreprocessor,
 )
 from tftransformer.models.backbone_adapter import adapter_for, sequence_output
 from tftransformer.presets import load_backbone
@@ -226,3 +237,144 @@ def test_word_starts_point_at_each_words_first_piece(family_preset):
             assert all(piece.startswith(marker[family]) for piece in pieces), pieces
         else:
             assert not any(piece.startswith("##") for piece in pieces), pieces
+
+
+# 15 to 45 pieces in the tiny vocabularies: 2 to 5 chunks of 14 pieces.
+LONG_DOCUMENT = (
+    "the movie was great and the actors were wonderful but the plot was predictable"
+)
+
+
+def _pieces(tokenizer, text):
+    return [int(i) for i in np.asarray(tokenizer(text))]
+
+
+def test_long_documents_are_chunked_with_the_familys_tokens(family_preset):
+    _, preset = family_preset
+    backbone, preprocessor = load_backbone(preset, sequence_length=16)
+    tokenizer = preprocessor.tokenizer
+    # Chunks of 8 pieces, starting 6 apart.
+    model = LongDocumentClassifier(
+        backbone, num_classes=2, max_chunks=8, chunk_length=10, stride=6, dropout=0.0
+    )
+    texts = [LONG_DOCUMENT, "a boring story"]
+    features, labels = next(iter(model.make_dataset(texts, LABELS, tokenizer, 2)))
+    token_ids = np.asarray(features["token_ids"])
+    mask = np.asarray(features["padding_mask"])
+    for doc, text in enumerate(texts):
+        pieces = _pieces(tokenizer, text)
+        chunks = [ids[real] for ids, real in zip(token_ids[doc], mask[doc])]
+        chunks = [chunk for chunk in chunks if len(chunk)]
+        assert len(chunks) == max(1, 1 + -(-(len(pieces) - 8) // 6))
+        # Each chunk is packed with the family's own start and end tokens.
+        for chunk in chunks:
+            assert chunk[0] == tokenizer.start_token_id
+            assert chunk[-1] == tokenizer.end_token_id
+        # Chunk k holds pieces [6k, 6k + 8): together, the whole text.
+        covered = list(chunks[0][1:-1])
+        for chunk in chunks[1:]:
+            covered += list(chunk[1:-1][8 - 6 :])
+        assert covered == pieces
+    assert mask[0].any(axis=-1).sum() >= 2
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        # Eager steps: tracing the train step costs more than the check (the
+        # graph step is tested on BERT).
+        run_eagerly=True,
+    )
+    before = _values([model.output_dense])
+    for _ in range(2):
+        assert np.isfinite(model.train_on_batch(features, labels))
+    assert any(
+        not np.array_equal(b, a) for b, a in zip(before, _values([model.output_dense]))
+    )
+    assert tuple(model(features).shape) == (2, 2)
+
+
+MULTI_TASKS = {
+    "sentiment": {"kind": "classification", "num_classes": 2, "dropout": 0.0},
+    "ner": {"kind": "token_classification", "num_tags": 3, "dropout": 0.0},
+}
+WORDS = [["john", "lives", "in", "york"], ["the", "quick", "fox"]]
+WORD_TAGS = [[1, 0, 0, 2], [0, 0, 0]]
+
+
+def test_multi_task_model_trains_and_predicts(family_preset):
+    _, preset = family_preset
+    backbone, preprocessor = load_backbone(preset, sequence_length=16)
+    model = MultiTaskModel(
+        backbone, MULTI_TASKS, tokenizer=preprocessor.tokenizer, sequence_length=16
+    )
+    # Eager steps: tracing one train step per label shape would cost more
+    # than the check (the graph step is tested on BERT).
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+    # Each head model's preprocessor reads text with the family's tokenizer;
+    # the batches are tokenized eagerly (tracing a tokenizer into tf.data
+    # costs more than the whole check).
+    sentiment = model.head_model("sentiment")
+    ner = model.head_model("ner")
+    x_text = sentiment.preprocessor(TEXTS)
+    x_words, y_words = ner.preprocessor(WORDS, tf.ragged.constant(WORD_TAGS))
+    for task_id, (x, y) in enumerate([(x_text, LABELS), (x_words, y_words)]):
+        task = model.task_names[task_id]
+        head = model.task_models[task].output_dense
+        before = _values([head])
+        logs = model.train_on_batch(
+            {**x, "task_id": np.full(2, task_id, "int32")}, y, return_dict=True
+        )
+        assert np.isfinite(logs["loss"]) and logs[f"{task}_loss"] > 0
+        assert any(not np.array_equal(b, a) for b, a in zip(before, _values([head])))
+    outputs = model(x_words)
+    assert tuple(outputs["sentiment"].shape) == (2, 2)
+    assert tuple(outputs["ner"].shape) == (2, np.shape(x_words["token_ids"])[1], 3)
+    np.testing.assert_allclose(sentiment(x_text), model(x_text)["sentiment"])
+
+
+# keras-hub's RoBERTa and XLM-RoBERTa preprocessors separate a pair's texts
+# with two end tokens, `<s> a </s></s> b </s>`; the other families with one.
+PAIR_SEPARATORS = {family: 1 for family in TINY_FAMILIES} | {
+    "roberta": 2,
+    "xlm_roberta": 2,
+}
+
+
+def test_pairs_are_packed_as_the_familys_keras_hub_preprocessor_packs_them(
+    family_preset,
+):
+    family, preset = family_preset
+    # load_backbone gives the family's own keras-hub preprocessor.
+    _, keras_hub_preprocessor = load_backbone(preset, sequence_length=16)
+    tokenizer = keras_hub_preprocessor.tokenizer
+    # The first pair is longer than 16 tokens: both are truncated.
+    first = [LONG_DOCUMENT, "the movie was wonderful"]
+    second = ["a boring story, unforgettable", "john smith"]
+    expected = keras_hub_preprocessor(x=(tf.constant(first), tf.constant(second)))
+    preprocessor = TextClassifierPreprocessor(
+        tokenizer, sequence_length=16, dynamic_padding=False
+    )
+    assert preprocessor.pair_separators == PAIR_SEPARATORS[family]
+    packed = preprocessor(x=(first, second))
+    for name in ("token_ids", "padding_mask"):
+        np.testing.assert_array_equal(packed[name], expected[name], err_msg=name)
+    token_ids = np.asarray(packed["token_ids"])
+    np.testing.assert_array_equal(
+        (token_ids == tokenizer.end_token_id).sum(-1), 1 + PAIR_SEPARATORS[family]
+    )
+    # The data pipeline packs pairs as the preprocessor does.
+    dataset = make_classification_dataset(
+        first,
+        LABELS,
+        tokenizer,
+        batch_size=2,
+        max_length=16,
+        shuffle=False,
+        text_pairs=second,
+        pair_separators=preprocessor.pair_separators,
+    )
+    features, _ = next(iter(dataset))
+    batch_ids = np.asarray(features["token_ids"])
+    np.testing.assert_array_equal(batch_ids, token_ids[:, : batch_ids.shape[1]])
+    # So does a task model's from_preset.
+    classifier = _classifier(preset)
+    assert classifier.preprocessor.pair_separators == PAIR_SEPARATORS[family]

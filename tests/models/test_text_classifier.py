@@ -49,7 +49,9 @@ def test_preprocessor_truncates_and_can_pad_fixed():
     assert fixed["token_ids"].shape == (1, 16)
 
 
-@pytest.mark.parametrize("bad", [{"sequence_length": 1}, {"pad_to_multiple_of": 0}])
+@pytest.mark.parametrize(
+    "bad", [{"sequence_length": 1}, {"pad_to_multiple_of": 0}, {"pair_separators": 0}]
+)
 def test_preprocessor_rejects_bad_arguments(bad):
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCAB, lowercase=True)
     kwargs = {"sequence_length": 16, **bad}

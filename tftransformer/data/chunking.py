@@ -4,7 +4,8 @@ A document longer than the encoder's sequence length is cut into windows of
 word pieces that start `stride` pieces apart, so consecutive chunks overlap
 by `chunk_length - stride` pieces and every piece of the document lands in
 at least one chunk (up to `max_chunks`). `make_long_document_dataset` packs
-each chunk BERT-style, `[CLS] chunk [SEP]`, and yields one
+each chunk with the tokenizer's start and end tokens (`[CLS] chunk [SEP]`
+for WordPiece, `<s> chunk </s>` for RoBERTa and XLM-RoBERTa), and yields one
 `(chunks, length)` block per document, the input of
 `tftransformer.models.LongDocumentClassifier`.
 """
@@ -113,18 +114,20 @@ def make_long_document_dataset(
     Each text is tokenized into word pieces, split by `chunk_documents` into
     windows of `chunk_length - 2` pieces starting `stride` pieces apart (the
     first `max_chunks` of them), and each window is packed as
-    `[CLS] window [SEP]`. A batch is padded along the chunk axis to its
-    document with the most chunks (padded chunks are all padding: their
-    `padding_mask` rows are false) and along the token axis to its longest
-    chunk, rounded up to a multiple of `pad_to_multiple_of`. Tokenization
-    happens once, eagerly, before the dataset is built.
+    `[CLS] window [SEP]` (the tokenizer's own start and end tokens). A batch
+    is padded along the chunk axis to its document with the most chunks
+    (padded chunks are all padding: their `padding_mask` rows are false) and
+    along the token axis to its longest chunk, rounded up to a multiple of
+    `pad_to_multiple_of`. Tokenization happens once, eagerly, before the
+    dataset is built.
 
     Args:
         texts: sequence of `str`, the documents.
         labels: sequence of int label ids, or `None` for prediction.
-        tokenizer: a keras-hub WordPiece tokenizer such as
-            `keras_hub.models.BertTokenizer`; it must know `[CLS]`, `[SEP]`
-            and `[PAD]`.
+        tokenizer: a keras-hub text encoder tokenizer of any family
+            (WordPiece, byte-level BPE, SentencePiece), e.g.
+            `keras_hub.models.BertTokenizer`; its start, end and pad tokens
+            (`[CLS]`, `[SEP]` and `[PAD]` for WordPiece) pack the chunks.
         batch_size: positive int, documents per batch.
         chunk_length: int >= 3, the packed length of a chunk, special tokens
             included (the backbone's sequence length).

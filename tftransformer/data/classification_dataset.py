@@ -14,6 +14,8 @@ import numpy as np
 import tensorflow as tf
 from keras_hub.layers import MultiSegmentPacker
 
+from tftransformer._arguments import check_int
+
 _BUCKET_WIDTH = 16
 # Examples are tokenized in chunks of this size: one vectorised WordPiece
 # call per chunk is much faster than one call per example.
@@ -169,11 +171,14 @@ def make_classification_dataset(
     bucket_by_length=None,
     pad_to_bucket_boundary=True,
     feature_names=None,
+    pair_separators=1,
 ):
     """Builds a batched, tokenized, dynamically padded classification dataset.
 
     Each example is packed BERT-style, `[CLS] text [SEP]` or
-    `[CLS] text [SEP] text_pair [SEP]`, and truncated to `max_length` tokens
+    `[CLS] text [SEP] text_pair [SEP]` (with the tokenizer's own start and
+    end tokens, and `pair_separators` end tokens between a pair's texts:
+    RoBERTa and XLM-RoBERTa put two), and truncated to `max_length` tokens
     (keeping `[CLS]` and `[SEP]`; pairs are trimmed round-robin). Batches are
     padded to their longest example, rounded up to the next bucket boundary
     when `pad_to_bucket_boundary` is set. The texts are tokenized once, when
@@ -186,9 +191,9 @@ def make_classification_dataset(
             dataset then yields only the features). Rows of several values
             (multi-label 0/1 rows, or float regression targets) are batched
             as they are; float labels stay float32.
-        tokenizer: a keras-hub WordPiece tokenizer such as
-            `keras_hub.models.BertTokenizer`; it must know `[CLS]`, `[SEP]`
-            and `[PAD]`.
+        tokenizer: a keras-hub text encoder tokenizer of any family, e.g.
+            `keras_hub.models.BertTokenizer`; its start, end and pad tokens
+            (`[CLS]`, `[SEP]` and `[PAD]` for WordPiece) pack the examples.
         batch_size: positive int, examples per batch.
         max_length: the longest sequence, special tokens included.
         shuffle: whether to shuffle the examples (with `seed`) on every pass.
@@ -215,6 +220,10 @@ def make_classification_dataset(
             functional model given a dict with extra keys matches the
             inputs by position, not by name, and silently reads the wrong
             tensors.
+        pair_separators: int >= 1, end tokens between the two texts of a
+            pair, 2 for RoBERTa and XLM-RoBERTa as their keras-hub
+            preprocessors pack them (a `TextClassifierPreprocessor`'s
+            `pair_separators` is its tokenizer family's).
 
     Returns:
         A `tf.data.Dataset` of `(features, label)` (or `features` when
@@ -244,7 +253,8 @@ def make_classification_dataset(
             "batch_size must be a positive integer. "
             f"Received: batch_size={batch_size!r}"
         )
-    min_length = 3 if text_pairs is not None else 2
+    pair_separators = check_int("pair_separators", pair_separators, 1)
+    min_length = 2 + pair_separators if text_pairs is not None else 2
     if (
         not isinstance(max_length, int)
         or isinstance(max_length, bool)
@@ -291,10 +301,12 @@ def make_classification_dataset(
         sequence_length=max_length,
         start_value=_special_token_id(tokenizer, "cls_token_id", "[CLS]"),
         end_value=_special_token_id(tokenizer, "sep_token_id", "[SEP]"),
+        sep_value=[_special_token_id(tokenizer, "sep_token_id", "[SEP]")]
+        * pair_separators,
         pad_value=pad_id,
     )
-    num_segments = 2 if text_pairs is not None else 1
-    num_special = num_segments + 1
+    # Start and end, and the separators between a pair's texts.
+    num_special = 2 + (pair_separators if text_pairs is not None else 0)
 
     def tokenize(inputs):
         # inputs: (texts,) or (texts, pairs), each of shape (chunk,).

@@ -27,6 +27,7 @@ __all__ = [
     "BackboneAdapter",
     "adapter_for",
     "find_backbone",
+    "pair_separators",
     "register_adapter",
     "sequence_output",
 ]
@@ -60,6 +61,33 @@ def _registered_adapter_cls(layer):
         if cls in _ADAPTERS:
             return _ADAPTERS[cls]
     return None
+
+
+def pair_separators(tokenizer):
+    """End tokens between the two texts of a pair, for a tokenizer's family.
+
+    keras-hub tokenizers name their backbone class (`backbone_cls`); the
+    family's adapter says how its pairs are packed: `[CLS] a [SEP] b [SEP]`
+    for BERT-like families, `<s> a </s></s> b </s>` for RoBERTa and
+    XLM-RoBERTa, as their keras-hub preprocessors pack them. A tokenizer
+    with no registered family (or `backbone_cls=None`) packs one.
+
+    Args:
+        tokenizer: a keras-hub tokenizer.
+
+    Returns:
+        int >= 1.
+
+    Example:
+    ```python
+    pair_separators(keras_hub.models.RobertaTokenizer(vocabulary, merges))  # 2
+    ```
+    """
+    backbone_cls = getattr(tokenizer, "backbone_cls", None)
+    for cls in getattr(backbone_cls, "__mro__", ()):
+        if cls in _ADAPTERS:
+            return _ADAPTERS[cls].pair_separators
+    return BackboneAdapter.pair_separators
 
 
 def _has_named_encoder_layers(layer):
@@ -196,6 +224,8 @@ class BackboneAdapter:
     pruned_backbone_cls = None
     # Name pattern of the encoder layers, with the layer index as group 1.
     encoder_layer_name = _ENCODER_LAYER_NAME
+    # End tokens between the two texts of a pair (see `pair_separators`).
+    pair_separators = 1
 
     def __init__(self, backbone):
         self.backbone = backbone
@@ -315,10 +345,11 @@ class DistilBertAdapter(BackboneAdapter):
 
 @register_adapter
 class RobertaAdapter(BackboneAdapter):
-    """keras-hub `RobertaBackbone`."""
+    """keras-hub `RobertaBackbone`: pairs packed `<s> a </s></s> b </s>`."""
 
     backbone_cls = keras_hub.models.RobertaBackbone
     family = "roberta"
+    pair_separators = 2
 
 
 @register_adapter

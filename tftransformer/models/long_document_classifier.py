@@ -239,7 +239,7 @@ class LongDocumentClassifier(keras.Model):
         Args:
             texts: sequence of `str`, the documents.
             labels: sequence of int label ids, or `None`.
-            tokenizer: the backbone's WordPiece tokenizer.
+            tokenizer: the backbone's tokenizer (any family).
             batch_size: positive int, documents per batch.
             shuffle: whether to shuffle (with `seed`) on every pass.
             seed: the shuffling seed.

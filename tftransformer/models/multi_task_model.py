@@ -77,7 +77,8 @@ class MultiTaskModel(keras.Model):
             `TextClassifier`) or `"token_classification"` (then `"num_tags"`
             and optionally `"dropout"`, `"tag_names"`, as for
             `TokenClassifier`).
-        tokenizer: optional keras-hub WordPiece tokenizer; with it, each
+        tokenizer: optional keras-hub tokenizer of the backbone's family
+            (`load_backbone`'s `preprocessor.tokenizer`); with it, each
             head model gets a preprocessor, so it predicts and exports on raw
             strings.
         sequence_length: int, the head models' preprocessors' truncation

@@ -1,14 +1,17 @@
 import keras
 import keras_hub
 import tensorflow as tf
+from keras_hub.layers import MultiSegmentPacker
 
+from tftransformer._arguments import check_int
 from tftransformer.data.packing import check_packing_arguments, padded_length
+from tftransformer.models.backbone_adapter import pair_separators as family_separators
 from tftransformer.presets import bert_tokenizer_from_preset
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor):
-    """BERT preprocessing that pads each batch only to its longest example.
+    """Classifier preprocessing that pads each batch only to its longest example.
 
     keras-hub's preprocessor pads every batch to `sequence_length` (512 for
     most presets), so a batch of 20-token reviews pays for 512 positions.
@@ -18,14 +21,22 @@ class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
     distinct shapes (and so of traced train steps) to
     `sequence_length / pad_to_multiple_of`.
 
+    It takes the tokenizer of any keras-hub text encoder family and packs
+    with that tokenizer's start, end and pad tokens; a pair of texts is
+    separated as the family's keras-hub preprocessor separates it
+    (`<s> a </s></s> b </s>` for RoBERTa and XLM-RoBERTa).
+
     Args:
-        tokenizer: a `keras_hub.models.BertTokenizer`.
+        tokenizer: a keras-hub tokenizer, e.g. `keras_hub.models.BertTokenizer`.
         sequence_length: int, the maximum packed length (truncation limit).
         truncate: how to truncate pairs, as in keras-hub.
         pad_to_multiple_of: int, the padded length is rounded up to a
             multiple of this. `None` or `1` pads to the exact batch maximum.
         dynamic_padding: bool. `False` restores keras-hub's fixed padding to
             `sequence_length` (needed for fixed-shape export or XLA on TPU).
+        pair_separators: int >= 1, end tokens between the two texts of a
+            pair; `None` for the tokenizer's family's number
+            (`tftransformer.models.backbone_adapter.pair_separators`).
         **kwargs: passed to `keras_hub.models.BertTextClassifierPreprocessor`.
 
     Call arguments:
@@ -81,9 +92,13 @@ class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
         truncate="round_robin",
         pad_to_multiple_of=16,
         dynamic_padding=True,
+        pair_separators=None,
         **kwargs,
     ):
         check_packing_arguments("sequence_length", sequence_length, pad_to_multiple_of)
+        if pair_separators is None:
+            pair_separators = family_separators(tokenizer)
+        pair_separators = check_int("pair_separators", pair_separators, 1)
         super().__init__(
             tokenizer=tokenizer,
             sequence_length=sequence_length,
@@ -92,6 +107,19 @@ class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
         )
         self.pad_to_multiple_of = pad_to_multiple_of
         self.dynamic_padding = dynamic_padding
+        self.pair_separators = pair_separators
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # keras-hub's packer, with the family's separator between texts.
+        self.packer = MultiSegmentPacker(
+            start_value=self.tokenizer.start_token_id,
+            end_value=self.tokenizer.end_token_id,
+            sep_value=[self.tokenizer.end_token_id] * self.pair_separators,
+            pad_value=self.tokenizer.pad_token_id,
+            truncate=self.truncate,
+            sequence_length=self.sequence_length,
+        )
 
     def call(self, x, y=None, sample_weight=None):
         outputs = super().call(x, y=y, sample_weight=sample_weight)
@@ -107,6 +135,7 @@ class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
             {
                 "pad_to_multiple_of": self.pad_to_multiple_of,
                 "dynamic_padding": self.dynamic_padding,
+                "pair_separators": self.pair_separators,
             }
         )
         return config

@@ -195,6 +195,7 @@ def _load_local_backbone(preset, sequence_length, dtype):
     # An absolute path keeps keras-hub from reading a directory that happens
     # to share a built-in preset's name as that preset.
     backbone = keras_hub.models.Backbone.from_preset(directory, dtype=dtype)
+    _add_roberta_token_type_embedding(backbone, directory)
     # RoBERTa's Hugging Face config counts two offset positions the
     # converted backbone does not have.
     _check_sequence_length(
@@ -218,6 +219,30 @@ def _load_local_backbone(preset, sequence_length, dtype):
         tokenizer=_cleaning_tokenizer(tokenizer),
     )
     return backbone, preprocessor
+
+
+def _add_roberta_token_type_embedding(backbone, directory):
+    """Adds a Hugging Face RoBERTa checkpoint's token type row to the positions.
+
+    Hugging Face's RoBERTa adds its one token type embedding row to every
+    token; keras-hub's RoBERTa backbone has none and its converter drops the
+    row (its XLM-RoBERTa converter folds it into the position embeddings, as
+    this does). The released checkpoints hold zeros there, but fine-tuning
+    moves the row like any other weight, so a fine-tuned checkpoint would
+    otherwise compute other outputs than Hugging Face's.
+    """
+    if type(backbone) is not keras_hub.models.RobertaBackbone:
+        return
+    config = _read_json(os.path.join(directory, CONFIG_FILE))
+    if not isinstance(config, dict) or config.get("model_type") != "roberta":
+        return
+    # keras-hub's reader: one file or shards, with or without a name prefix.
+    from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
+
+    with SafetensorLoader(directory) as loader:
+        row = loader.get_tensor("embeddings.token_type_embeddings.weight")[0]
+    positions = backbone.embeddings.position_embedding.position_embeddings
+    positions.assign(positions + keras.ops.cast(row, positions.dtype))
 
 
 def _cleaning_tokenizer(tokenizer):

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer import data, finetune, models, presets, training
+from tftransformer.models.backbone_adapter import pair_separators
 from tftransformer.tuning.search_space import SEARCHABLE_PARAMETERS, SearchSpace
 from tftransformer.tuning.tuners import _HYPERBAND_PREFIX
 
@@ -332,6 +333,10 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
             else _texts_and_labels(validation_data, "validation_data")
         )
         tokenizer = model.preprocessor.tokenizer
+        # Pairs packed as the model's preprocessor packs them.
+        separators = getattr(
+            model.preprocessor, "pair_separators", None
+        ) or pair_separators(tokenizer)
 
         def dataset(split, training):
             texts, labels, pairs = split
@@ -344,6 +349,7 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
                 shuffle=training,
                 seed=self.seed,
                 text_pairs=pairs,
+                pair_separators=separators,
             )
 
         train_dataset = dataset(train, True)
