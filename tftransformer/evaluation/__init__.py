@@ -56,6 +56,13 @@ from tftransformer.evaluation.retrieval_report import (
     RetrievalReport,
     evaluate_retrieval,
 )
+from tftransformer.evaluation.squad_metrics import (
+    normalize_answer,
+    score_squad,
+    squad_exact_match,
+    squad_f1,
+)
+from tftransformer.evaluation.squad_report import SquadReport
 from tftransformer.evaluation.tagging_predictions import (
     evaluate_tagger,
     predict_entities,
@@ -64,6 +71,11 @@ from tftransformer.evaluation.tagging_predictions import (
 from tftransformer.models.token_accuracy import TokenAccuracy
 
 __all__ = [
+    "SquadReport",
+    "normalize_answer",
+    "score_squad",
+    "squad_exact_match",
+    "squad_f1",
     "RetrievalReport",
     "evaluate_retrieval",
     "compare_inference_speed",
