@@ -47,6 +47,9 @@ from tftransformer.evaluation.predictions import (
     evaluate_classifier,
     logits_to_probabilities,
 )
+from tftransformer.evaluation.question_answering_predictions import (
+    evaluate_question_answerer,
+)
 from tftransformer.evaluation.regression_report import (
     RegressionReport,
     evaluate_regressor,
@@ -71,6 +74,7 @@ from tftransformer.evaluation.tagging_predictions import (
 from tftransformer.models.token_accuracy import TokenAccuracy
 
 __all__ = [
+    "evaluate_question_answerer",
     "SquadReport",
     "normalize_answer",
     "score_squad",
