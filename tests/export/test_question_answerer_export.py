@@ -2,16 +2,24 @@
 
 import json
 import os
+import random
 import subprocess
 import sys
+import unicodedata
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_text as tf_text
 
+from tftransformer.data import context_pieces
 from tftransformer.export import (
     QuestionAnswererServingModule,
     export_question_answerer,
+)
+from tftransformer.export.question_answerer_serving_module import (
+    _DELIMITER,
+    _KEPT_DELIMITER,
 )
 from tftransformer.models import QuestionAnswerer, TextClassifier
 from tftransformer.testing import write_tiny_preset
@@ -131,3 +139,22 @@ def test_export_checks_its_inputs(small_vocabulary_preset, tmp_path):
         export_question_answerer(answerer, tmp_path / "a", max_answer_length=0)
     with pytest.raises(ValueError, match="`allow_no_answer` must be a bool"):
         export_question_answerer(answerer, tmp_path / "a", allow_no_answer="yes")
+
+
+def test_graph_pieces_are_the_python_pieces():
+    """The served graph splits contexts as training did, across Unicode."""
+    characters = [
+        chr(code)
+        for code in range(0x20, 0x3100)
+        if unicodedata.category(chr(code)) != "Cs"
+    ]
+    characters += list("\t\n\x0b\x0c\r\x1c\x1f\x85\u2028\u2029\u3000\u200b\ufeff")
+    rng = random.Random(0)
+    texts = ["".join(rng.choice(characters) for _ in range(40)) for _ in range(200)]
+    _, begins, ends = tf_text.regex_split_with_offsets(
+        tf.constant(texts), _DELIMITER, _KEPT_DELIMITER
+    )
+    for text, begin, end in zip(texts, begins.to_list(), ends.to_list()):
+        data = text.encode("utf-8")
+        served = [data[b:e].decode("utf-8") for b, e in zip(begin, end)]
+        assert served == [text[b:e] for _, b, e in context_pieces(text)], text

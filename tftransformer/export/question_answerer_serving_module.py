@@ -9,7 +9,7 @@ CONTEXT_INPUT = "context"
 # The graph's `tftransformer.data.context_pieces`: runs of letters, numbers
 # and "_" (Python's `\w`), and single other non-space characters. RE2's
 # `\s` is ASCII only: Unicode spaces are named.
-_SPACE = r"\s\p{Z}\x{85}\x{1c}-\x{1f}"
+_SPACE = r"\s\p{Z}\x{0b}\x{85}\x{1c}-\x{1f}"
 _WORD = r"\p{L}\p{N}_"
 _DELIMITER = rf"[{_SPACE}]+|[^{_WORD}{_SPACE}]"
 _KEPT_DELIMITER = rf"[^{_WORD}{_SPACE}]"
