@@ -125,3 +125,20 @@ def test_span_cross_entropy_is_the_mean_of_start_and_end_losses():
     logits = np.log(np.array([[[0.5, 0.25], [0.25, 0.5], [0.25, 0.25]]]))
     loss = SpanCrossEntropy()(np.array([[0, 1]]), logits)
     np.testing.assert_allclose(float(loss), -np.log(0.5), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "family", ["distil_bert", "xlm_roberta", "deberta_v3", "albert", "electra"]
+)
+def test_answers_on_every_family(family, tmp_path):
+    preset = write_tiny_preset(family, tmp_path / family)
+    answerer = QuestionAnswerer.from_preset(preset, sequence_length=32, doc_stride=8)
+    separators = 2 if family == "xlm_roberta" else 1
+    assert answerer.preprocessor.num_separators == separators
+    (answer,) = answerer.predict_answers(
+        ["where does john smith live?"], [CONTEXT], allow_no_answer=False
+    )
+    assert (
+        answer["answer"]
+        and CONTEXT[answer["start"] : answer["end"]] == (answer["answer"])
+    )
