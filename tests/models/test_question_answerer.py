@@ -64,6 +64,7 @@ def test_fits_answers_saves_and_reloads(preset, tmp_path):
         atol=1e-5,
     )
     assert loaded.preprocessor.get_config() == answerer.preprocessor.get_config()
+    assert loaded.predict_answers(EXAMPLES) == answerer.predict_answers(EXAMPLES)
 
 
 def test_refuses_bad_arguments(small_vocabulary_preset):
