@@ -13,6 +13,10 @@ import pytest
         ("ner.py", ["--head_learning_rate", "--train_file", "--freeze_layers"]),
         ("multitask.py", ["--rule", "--ner_loss_weight", "--export_dir"]),
         ("long_documents.py", ["--variants", "--stride", "--max_chunks"]),
+        (
+            "question_answering.py",
+            ["--doc_stride", "--null_threshold", "--max_answer_length", "--lora_rank"],
+        ),
     ],
 )
 def test_help_lists_the_config_flags(script, flags):

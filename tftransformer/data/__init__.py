@@ -48,6 +48,11 @@ from tftransformer.data.pair_loaders import load_text_pairs, make_pair_dataset
 from tftransformer.data.parallel_text import (
     load_sentence_pairs,
 )
+from tftransformer.data.question_answering_windows import (
+    QuestionAnsweringWindows,
+    context_pieces,
+    make_question_answering_windows,
+)
 from tftransformer.data.regression_data import RegressionData
 from tftransformer.data.sequence_datasets import (
     join_word_pieces,
@@ -56,6 +61,8 @@ from tftransformer.data.sequence_datasets import (
     make_language_model_dataset,
     make_teacher_forcing_dataset,
 )
+from tftransformer.data.squad import load_squad, squad_examples
+from tftransformer.data.squad_example import SquadExample
 from tftransformer.data.tagging import (
     IGNORE_LABEL,
     TAGGING_FORMATS,
@@ -91,6 +98,12 @@ from tftransformer.data.word_piece import (
 )
 
 __all__ = [
+    "QuestionAnsweringWindows",
+    "SquadExample",
+    "context_pieces",
+    "load_squad",
+    "make_question_answering_windows",
+    "squad_examples",
     "DataError",
     "EDA_OPERATIONS",
     "IGNORE_LABEL",

@@ -47,6 +47,9 @@ from tftransformer.evaluation.predictions import (
     evaluate_classifier,
     logits_to_probabilities,
 )
+from tftransformer.evaluation.question_answering_predictions import (
+    evaluate_question_answerer,
+)
 from tftransformer.evaluation.regression_report import (
     RegressionReport,
     evaluate_regressor,
@@ -56,6 +59,13 @@ from tftransformer.evaluation.retrieval_report import (
     RetrievalReport,
     evaluate_retrieval,
 )
+from tftransformer.evaluation.squad_metrics import (
+    normalize_answer,
+    score_squad,
+    squad_exact_match,
+    squad_f1,
+)
+from tftransformer.evaluation.squad_report import SquadReport
 from tftransformer.evaluation.tagging_predictions import (
     evaluate_tagger,
     predict_entities,
@@ -64,6 +74,12 @@ from tftransformer.evaluation.tagging_predictions import (
 from tftransformer.models.token_accuracy import TokenAccuracy
 
 __all__ = [
+    "evaluate_question_answerer",
+    "SquadReport",
+    "normalize_answer",
+    "score_squad",
+    "squad_exact_match",
+    "squad_f1",
     "RetrievalReport",
     "evaluate_retrieval",
     "compare_inference_speed",

@@ -27,6 +27,10 @@ from tftransformer.export.model_versions import (
     next_version,
 )
 from tftransformer.export.multi_label_serving_module import MultiLabelServingModule
+from tftransformer.export.question_answerer_export import export_question_answerer
+from tftransformer.export.question_answerer_serving_module import (
+    QuestionAnswererServingModule,
+)
 from tftransformer.export.text_classifier_export import (
     LABELS_FILE,
     SIGNATURE_NAME,
@@ -57,6 +61,8 @@ from tftransformer.export.warmup import (
 )
 
 __all__ = [
+    "QuestionAnswererServingModule",
+    "export_question_answerer",
     "LITERT_FILE",
     "LITERT_QUANTIZATIONS",
     "LiteRTModel",

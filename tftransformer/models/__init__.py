@@ -12,9 +12,15 @@ from tftransformer.models.pruned_bert_text_classifier_preprocessor import (
     PrunedBertTextClassifierPreprocessor,
 )
 from tftransformer.models.pruned_bert_tokenizer import PrunedBertTokenizer
+from tftransformer.models.question_answerer import QuestionAnswerer
+from tftransformer.models.question_answerer_preprocessor import (
+    QuestionAnswererPreprocessor,
+)
+from tftransformer.models.question_answering_spans import best_answers
 from tftransformer.models.semantic_search_index import SemanticSearchIndex
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.seq2seq_translator import seq2seq_translator
+from tftransformer.models.span_cross_entropy import SpanCrossEntropy
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import TextClassifierPreprocessor
 from tftransformer.models.text_embedder import TextEmbedder
@@ -28,6 +34,10 @@ from tftransformer.models.transformer_encoder import TransformerEncoder
 from tftransformer.presets.bert_tokenizer import BertTokenizer
 
 __all__ = [
+    "QuestionAnswerer",
+    "QuestionAnswererPreprocessor",
+    "SpanCrossEntropy",
+    "best_answers",
     "BertTokenizer",
     "CausalLM",
     "ContrastiveEmbedder",

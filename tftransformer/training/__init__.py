@@ -78,6 +78,13 @@ from tftransformer.training.multi_task_config import MultiTaskConfig
 from tftransformer.training.multi_task_run import MultiTaskRun
 from tftransformer.training.pretraining_config import PretrainingConfig
 from tftransformer.training.pretraining_run import PretrainingRun
+from tftransformer.training.question_answering import (
+    build_question_answerer,
+    load_squad_splits,
+    train_question_answerer,
+)
+from tftransformer.training.question_answering_config import QuestionAnsweringConfig
+from tftransformer.training.question_answering_run import QuestionAnsweringRun
 from tftransformer.training.regression_config import RegressionConfig
 from tftransformer.training.regression_training import (
     build_text_regressor,
@@ -116,6 +123,11 @@ from tftransformer.training.translation_config import TranslationConfig
 from tftransformer.training.translation_run import TranslationRun
 
 __all__ = [
+    "QuestionAnsweringConfig",
+    "QuestionAnsweringRun",
+    "build_question_answerer",
+    "load_squad_splits",
+    "train_question_answerer",
     "AugmentationComparison",
     "ClassificationConfig",
     "ClassificationRun",

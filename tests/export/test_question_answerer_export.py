@@ -1,0 +1,160 @@
+"""The exported question answerer, served in a process without Keras' models."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+import unicodedata
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from tftransformer.data import context_pieces
+from tftransformer.export import (
+    QuestionAnswererServingModule,
+    export_question_answerer,
+)
+from tftransformer.export.question_answerer_serving_module import (
+    _DELIMITER,
+    _KEPT_DELIMITER,
+)
+from tftransformer.models import QuestionAnswerer, TextClassifier
+from tftransformer.testing import write_tiny_preset
+
+QUESTIONS = ["where does john smith live?", "where did it open?", "what?", "who?"]
+CONTEXTS = [
+    # Longer than one window: answers come from several windows.
+    "the quick brown fox jumped over the lazy dog. john smith lives in new "
+    "york city, and the movie was great.",
+    # Accents and a no-break space: character, not byte, offsets.
+    "Café Müller opened in São Paulo\u00a0in 1990, near the river.",
+    "",
+    "a",
+]
+
+# Loads the SavedModel in a process that imports only TensorFlow and
+# TensorFlow Text, and prints the signature's outputs as JSON.
+CLIENT = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+loaded = {m.split(".")[0] for m in sys.modules} & {"keras_hub", "tftransformer"}
+assert not loaded, loaded
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+questions, contexts = json.loads(sys.argv[2])
+outputs = serve(question=tf.constant(questions), context=tf.constant(contexts))
+def plain(value):
+    value = value.numpy().tolist()
+    return [v.decode("utf-8") if isinstance(v, bytes) else v for v in value]
+print(json.dumps({name: plain(value) for name, value in outputs.items()}))
+"""
+
+
+def make_answerer(preset):
+    model = QuestionAnswerer.from_preset(preset, sequence_length=24, doc_stride=6)
+    # Random weights give near-equal logits; a spread-out head makes the
+    # chosen spans differ, so the comparison means something.
+    dense = model.output_dense
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(0, 3.0, dense.get_weights()[0].shape).astype("float32")
+    dense.set_weights([kernel, np.zeros(2, "float32")])
+    return model
+
+
+def check_answers(served, answerer, questions, contexts, allow_no_answer=True):
+    # The export searches every span: n_best past the window's length.
+    expected = answerer.predict_answers(
+        questions, contexts, n_best=100, allow_no_answer=allow_no_answer
+    )
+    assert list(served["answer"]) == [answer["answer"] for answer in expected]
+    assert list(served["start"]) == [answer["start"] for answer in expected]
+    assert list(served["end"]) == [answer["end"] for answer in expected]
+    np.testing.assert_allclose(
+        served["score"], [answer["score"] for answer in expected], rtol=1e-4
+    )
+    for context, answer, start, end in zip(
+        contexts, served["answer"], served["start"], served["end"]
+    ):
+        assert answer == (context[start:end] if start >= 0 else "")
+    assert served["answer"][0], "the long context's answer is empty"
+
+
+def test_served_answers_match_predict_answers(small_vocabulary_preset, tmp_path):
+    answerer = make_answerer(small_vocabulary_preset)
+    version_dir = export_question_answerer(answerer, tmp_path / "qa")
+    result = subprocess.run(
+        [sys.executable, "-c", CLIENT, version_dir, json.dumps([QUESTIONS, CONTEXTS])],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    check_answers(served, answerer, QUESTIONS, CONTEXTS)
+    # The empty context has no answer.
+    assert served["answer"][2] == "" and served["start"][2] == -1
+
+
+@pytest.mark.parametrize(
+    "family, allow_no_answer", [("bert", False), ("roberta", True)]
+)
+def test_serving_graph_matches_predict_answers(
+    family, allow_no_answer, small_vocabulary_preset, tmp_path
+):
+    preset = small_vocabulary_preset
+    if family != "bert":
+        preset = write_tiny_preset(family, tmp_path / family)
+    answerer = make_answerer(preset)
+    preprocessor = answerer.preprocessor
+    module = QuestionAnswererServingModule(
+        answerer,
+        preprocessor.tokenizer,
+        preprocessor.sequence_length,
+        preprocessor.doc_stride,
+        preprocessor.max_question_length,
+        preprocessor.num_separators,
+        allow_no_answer=allow_no_answer,
+    )
+    # Without "no answer", an empty context has no answer to give: left out.
+    count = len(QUESTIONS) if allow_no_answer else 2
+    questions, contexts = QUESTIONS[:count], CONTEXTS[:count]
+    outputs = module.serve(tf.constant(questions), tf.constant(contexts))
+    served = {name: value.numpy().tolist() for name, value in outputs.items()}
+    served["answer"] = [answer.decode("utf-8") for answer in served["answer"]]
+    check_answers(served, answerer, questions, contexts, allow_no_answer)
+
+
+def test_export_checks_its_inputs(small_vocabulary_preset, tmp_path):
+    classifier = TextClassifier.from_preset(
+        small_vocabulary_preset, num_classes=2, sequence_length=16
+    )
+    with pytest.raises(ValueError, match="must be a QuestionAnswerer"):
+        export_question_answerer(classifier, tmp_path / "a")
+    answerer = QuestionAnswerer.from_preset(small_vocabulary_preset, sequence_length=16)
+    with pytest.raises(ValueError, match="max_answer_length must be a positive"):
+        export_question_answerer(answerer, tmp_path / "a", max_answer_length=0)
+    with pytest.raises(ValueError, match="`allow_no_answer` must be a bool"):
+        export_question_answerer(answerer, tmp_path / "a", allow_no_answer="yes")
+
+
+def test_graph_pieces_are_the_python_pieces():
+    """The served graph splits contexts as training did, across Unicode."""
+    characters = [
+        chr(code)
+        for code in range(0x20, 0x3100)
+        if unicodedata.category(chr(code)) != "Cs"
+    ]
+    characters += list("\t\n\x0b\x0c\r\x1c\x1f\x85\u2028\u2029\u3000\u200b\ufeff")
+    rng = random.Random(0)
+    texts = ["".join(rng.choice(characters) for _ in range(40)) for _ in range(200)]
+    _, begins, ends = tf_text.regex_split_with_offsets(
+        tf.constant(texts), _DELIMITER, _KEPT_DELIMITER
+    )
+    for text, begin, end in zip(texts, begins.to_list(), ends.to_list()):
+        data = text.encode("utf-8")
+        served = [data[b:e].decode("utf-8") for b, e in zip(begin, end)]
+        assert served == [text[b:e] for _, b, e in context_pieces(text)], text
