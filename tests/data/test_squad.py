@@ -133,7 +133,7 @@ def test_windows_map_the_gold_span_back_on_other_tokenizers(tmp_path, family):
     start = CONTEXT.index("new york city")
     examples = [SquadExample("q1", "where?", CONTEXT, ("new york city",), (start,))]
     windows = make_question_answering_windows(
-        examples, tokenizer, sequence_length=40, doc_stride=8, num_separators=2
+        examples, tokenizer, sequence_length=40, doc_stride=8, pair_separators=2
     )
     labelled = [r for r in range(len(windows)) if windows.labels[r][0] > 0]
     assert labelled
@@ -151,7 +151,7 @@ def test_windows_map_the_gold_span_back_on_other_tokenizers(tmp_path, family):
     [
         ({"sequence_length": 4}, "sequence_length must be an integer >= 8"),
         ({"doc_stride": 0}, "doc_stride must be an integer >= 1"),
-        ({"num_separators": 3}, "num_separators must be 1 or 2"),
+        ({"pair_separators": 3}, "pair_separators must be 1 or 2"),
         ({"sequence_length": 8, "max_question_length": 6}, "leaves no room"),
     ],
 )

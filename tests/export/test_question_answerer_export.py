@@ -116,7 +116,7 @@ def test_serving_graph_matches_predict_answers(
         preprocessor.sequence_length,
         preprocessor.doc_stride,
         preprocessor.max_question_length,
-        preprocessor.num_separators,
+        preprocessor.pair_separators,
         allow_no_answer=allow_no_answer,
     )
     # Without "no answer", an empty context has no answer to give: left out.

@@ -135,7 +135,7 @@ def test_answers_on_every_family(family, tmp_path):
     preset = write_tiny_preset(family, tmp_path / family)
     answerer = QuestionAnswerer.from_preset(preset, sequence_length=32, doc_stride=8)
     separators = 2 if family == "xlm_roberta" else 1
-    assert answerer.preprocessor.num_separators == separators
+    assert answerer.preprocessor.pair_separators == separators
     (answer,) = answerer.predict_answers(
         ["where does john smith live?"], [CONTEXT], allow_no_answer=False
     )

@@ -124,7 +124,7 @@ def make_question_answering_windows(
     sequence_length=384,
     doc_stride=128,
     max_question_length=64,
-    num_separators=1,
+    pair_separators=1,
 ):
     """Tokenizes and packs examples into overlapping labelled windows.
 
@@ -137,7 +137,7 @@ def make_question_answering_windows(
         doc_stride: int >= 1, context tokens between the starts of
             consecutive windows (at most the window's room for context).
         max_question_length: int >= 1, questions are cut to this many tokens.
-        num_separators: 1 (`[CLS] q [SEP] c [SEP]`, BERT's) or 2
+        pair_separators: 1 (`[CLS] q [SEP] c [SEP]`, BERT's) or 2
             (`<s> q </s></s> c </s>`, RoBERTa's) end tokens between the
             question and the context.
 
@@ -155,10 +155,10 @@ def make_question_answering_windows(
     ```
     """
     _check_lengths(sequence_length, doc_stride, max_question_length)
-    if num_separators not in (1, 2):
+    if pair_separators not in (1, 2):
         raise ValueError(
-            "num_separators must be 1 or 2. "
-            f"Received: num_separators={num_separators!r}"
+            "pair_separators must be 1 or 2. "
+            f"Received: pair_separators={pair_separators!r}"
         )
     start_id = tokenizer.start_token_id
     end_id = tokenizer.end_token_id
@@ -179,7 +179,7 @@ def make_question_answering_windows(
                 context_offsets.append((begin, end))
             cursor += 1
         question = questions[index][:max_question_length]
-        prefix = [start_id, *question] + [end_id] * num_separators
+        prefix = [start_id, *question] + [end_id] * pair_separators
         room = sequence_length - len(prefix) - 1
         if room < 1:
             raise ValueError(

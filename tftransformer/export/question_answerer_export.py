@@ -89,7 +89,7 @@ def export_question_answerer(
         sequence_length=preprocessor.sequence_length,
         doc_stride=preprocessor.doc_stride,
         max_question_length=preprocessor.max_question_length,
-        num_separators=preprocessor.num_separators,
+        pair_separators=preprocessor.pair_separators,
         max_answer_length=max_answer_length,
         null_threshold=float(null_threshold),
         allow_no_answer=allow_no_answer,

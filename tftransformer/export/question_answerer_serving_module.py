@@ -35,7 +35,7 @@ class QuestionAnswererServingModule(tf.Module):
     Args:
         model: a float32 `QuestionAnswerer` (or its inference copy).
         tokenizer: the model's keras-hub tokenizer.
-        sequence_length, doc_stride, max_question_length, num_separators:
+        sequence_length, doc_stride, max_question_length, pair_separators:
             the windows, as `QuestionAnswererPreprocessor`'s.
         max_answer_length: int >= 1, longest answer in tokens.
         null_threshold: float, see `tftransformer.models.best_answers`.
@@ -60,7 +60,7 @@ class QuestionAnswererServingModule(tf.Module):
         sequence_length,
         doc_stride,
         max_question_length,
-        num_separators,
+        pair_separators,
         max_answer_length=30,
         null_threshold=0.0,
         allow_no_answer=True,
@@ -72,7 +72,7 @@ class QuestionAnswererServingModule(tf.Module):
         self._length = int(sequence_length)
         self._stride = int(doc_stride)
         self._max_question = int(max_question_length)
-        self._separators = int(num_separators)
+        self._separators = int(pair_separators)
         self._max_answer = int(max_answer_length)
         self._threshold = float(null_threshold)
         self._allow_no_answer = bool(allow_no_answer)

@@ -92,17 +92,11 @@ class QuestionAnswerer(
         backbone, family_preprocessor = load_backbone(
             preset, sequence_length=sequence_length, dtype=dtype
         )
-        # The family's pair packing: RoBERTa-like tokenizers put two end
-        # tokens between the segments.
-        family_preprocessor.build(None)
-        packer = getattr(family_preprocessor, "packer", None)
-        separators = getattr(packer, "sep_value", None)
         preprocessor = QuestionAnswererPreprocessor(
             family_preprocessor.tokenizer,
             sequence_length=sequence_length,
             doc_stride=doc_stride,
             max_question_length=max_question_length,
-            num_separators=len(separators) if separators else 1,
         )
         return cls(backbone, preprocessor=preprocessor, **kwargs)
 

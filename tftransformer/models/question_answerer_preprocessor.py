@@ -5,6 +5,7 @@ from tftransformer.data.question_answering_windows import (
     make_question_answering_windows,
 )
 from tftransformer.data.squad_example import SquadExample
+from tftransformer.models.backbone_adapter import pair_separators as family_separators
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -23,8 +24,9 @@ class QuestionAnswererPreprocessor(keras_hub.models.Preprocessor):
         sequence_length: int >= 8, the length of every window.
         doc_stride: int >= 1, context tokens between window starts.
         max_question_length: int >= 1, questions are cut to this many tokens.
-        num_separators: 1 or 2 end tokens between question and context
-            (2 for RoBERTa and XLM-RoBERTa, as their pair packing has).
+        pair_separators: 1 or 2 end tokens between question and context;
+            `None` takes the tokenizer's family's (2 for RoBERTa and
+            XLM-RoBERTa, as their keras-hub pair packing has).
         **kwargs: passed to `keras_hub.models.Preprocessor`.
 
     Call arguments:
@@ -46,7 +48,7 @@ class QuestionAnswererPreprocessor(keras_hub.models.Preprocessor):
         sequence_length=384,
         doc_stride=128,
         max_question_length=64,
-        num_separators=1,
+        pair_separators=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -54,7 +56,9 @@ class QuestionAnswererPreprocessor(keras_hub.models.Preprocessor):
         self.sequence_length = sequence_length
         self.doc_stride = doc_stride
         self.max_question_length = max_question_length
-        self.num_separators = num_separators
+        if pair_separators is None:
+            pair_separators = family_separators(tokenizer)
+        self.pair_separators = pair_separators
         # Checks the lengths now, not at the first batch.
         make_question_answering_windows([], tokenizer, **self._lengths())
 
@@ -63,7 +67,7 @@ class QuestionAnswererPreprocessor(keras_hub.models.Preprocessor):
             "sequence_length": self.sequence_length,
             "doc_stride": self.doc_stride,
             "max_question_length": self.max_question_length,
-            "num_separators": self.num_separators,
+            "pair_separators": self.pair_separators,
         }
 
     def windows(self, questions, contexts=None):
