@@ -32,6 +32,9 @@ class SemanticSearchIndex:
       the `ivf_nprobe` nearest are searched; `ivf_nprobe >= ivf_nlist` is
       exhaustive. The cells are trained on the rows themselves.
 
+    `hnsw_ef_search` and `ivf_nprobe` are read at each search: set them on
+    a built index to trade speed for recall without rebuilding it.
+
     An approximate engine may find fewer than `k` rows for a query; the
     missing places get the score `-inf` and the id `-1` (`""` for string
     ids).
