@@ -171,6 +171,16 @@ GENERATION_ARGS ?=
 bench-generation: $(STAMP)
 	$(PY) benchmarks/generation_speed.py $(GENERATION_ARGS)
 
+# docs/embeddings.md's search engine table (benchmarks/semantic_search.py):
+# exact TensorFlow search next to FAISS flat, HNSW and IVF on the Bible's
+# English verses. The first run embeds the verses (about 12 s per 1,000 on two
+# cores) and caches them in runs/semantic_search/; later runs take about a
+# minute.
+SEARCH_ARGS ?= --max_verses=15000
+.PHONY: bench-search
+bench-search: translation-data
+	$(PY) benchmarks/semantic_search.py $(SEARCH_ARGS)
+
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) runs build *.egg-info
 
