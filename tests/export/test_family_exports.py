@@ -1,5 +1,6 @@
-"""The serving export tokenizes in the graph for byte-pair and SentencePiece
-families too (WordPiece is covered by test_text_classifier_export.py)."""
+"""The serving export tokenizes in the graph for every family: byte-pair,
+SentencePiece, and the WordPiece families besides BERT (whose export
+test_text_classifier_export.py covers in a clean process)."""
 
 import numpy as np
 import pytest
@@ -18,6 +19,10 @@ TEXTS = ["the movie was great", "a boring film, never again"]
         # here under load (XLM-RoBERTa: 47 s).
         pytest.param("roberta", marks=pytest.mark.slow),
         "xlm_roberta",
+        "distil_bert",
+        "deberta_v3",
+        "albert",
+        "electra",
     ],
 )
 def test_exported_classifier_matches_the_keras_model(tmp_path, family):
