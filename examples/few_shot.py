@@ -3,7 +3,8 @@ r"""Few-shot text classification, SetFit-style, on the embedded sentiment data.
 A handful of labelled examples per class become sentence pairs (same label:
 similarity 1, other label: 0); the sentence embedder (all-MiniLM-L6-v2) is
 fine-tuned on them with a cosine-similarity loss, then a logistic-regression
-head is trained on the tuned embeddings (`tft.training.train_few_shot_classifier`).
+head is trained on the tuned embeddings (`tft.training.train_few_shot_classifier`)
+and calibrated on held-out labelled examples (`--calibrate`, on by default).
 Prints a report on the test split and writes it, with the tuned embedder and
 the head, to `--model_dir`; `--export_dir` also exports both as one
 classifier that TF Serving answers on raw strings. Rerunning a killed

@@ -1,6 +1,7 @@
 """Few-shot (SetFit-style) classification through the library (what
 `examples/few_shot.py` calls), and its export on raw strings."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -99,15 +100,47 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     saved = json.loads((model_dir / "report.json").read_text())
     assert saved["accuracy"] == pytest.approx(got.report.accuracy)
     texts = list(got.test.texts)
+
+    # Calibrated on the one example of each class left after the few-shot
+    # draw: the head divides its logits by the temperature fitted there.
+    assert sorted(got.validation.labels.tolist()) == [0, 1]
+    assert not set(got.validation.texts) & set(got.examples.texts)
+    logits_layer = got.head.get_layer("logits")
+    raw = keras.ops.convert_to_numpy(
+        logits_layer(got.embedder.embed(list(got.validation.texts)))
+    )
+    temperature = tft.evaluation.fit_temperature(raw, got.validation.labels)
+    assert got.temperature == pytest.approx(temperature) != 1.0
+    raw = keras.ops.convert_to_numpy(logits_layer(got.embedder.embed(texts)))
+    np.testing.assert_allclose(
+        got.probabilities(texts),
+        keras.ops.convert_to_numpy(keras.ops.softmax(raw / temperature)),
+        atol=1e-6,
+    )
+    summary = tft.evaluation.calibration_summary(raw, got.test.labels, temperature)
+    assert saved["calibration"]["temperature"] == pytest.approx(temperature)
+    for name in ("before", "after"):
+        for measure in ("ece", "nll"):
+            assert saved["calibration"][name][measure] == pytest.approx(
+                summary[name][measure], abs=1e-5
+            )
+    if importlib.util.find_spec("matplotlib"):
+        assert (model_dir / "reliability_diagram.png").stat().st_size > 0
     embedder = keras.saving.load_model(model_dir / "embedder.keras")
     np.testing.assert_allclose(
         embedder.embed(texts), got.embedder.embed(texts), atol=1e-6
     )
     head = keras.saving.load_model(model_dir / "head.keras")
     np.testing.assert_allclose(head.get_weights()[0], got.head.get_weights()[0], atol=0)
+    embeddings = got.embedder.embed(texts)
+    np.testing.assert_allclose(
+        head.predict(embeddings, verbose=0),
+        got.head.predict(embeddings, verbose=0),
+        atol=1e-6,
+    )
 
-    # The export answers raw strings as the run does, in a process without
-    # keras_hub or tftransformer.
+    # The export answers raw strings as the run does (calibrated), in a
+    # process without keras_hub or tftransformer.
     version_dir = tft.export.export_few_shot_classifier(
         got.embedder, got.head, tmp_path / "serving", label_names=got.label_names
     )
@@ -132,11 +165,35 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
         assert f.read().splitlines() == list(LABELS)
 
 
+def test_calibration_is_skipped_without_held_out_examples(run, tmp_path):
+    # All 5 examples of each class are few-shot examples: none left over.
+    got = run(
+        model_dir=str(tmp_path / "run"),
+        **{**TINY, "examples_per_class": 5, "epochs": 1, "num_iterations": 1},
+    )
+    assert got.temperature is None and got.validation is None
+    assert got.report.calibration is None
+    assert "temperature" not in [layer.name for layer in got.head.layers]
+    saved = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert "calibration" not in saved
+    assert "no held-out example of every class" in saved["calibration_skipped"]
+
+
 def test_bad_inputs_are_named(tiny_preset, tmp_path):
     with pytest.raises(ValueError, match=r"embeddings of shape \(3, 4\)"):
         tft.training.train_logistic_head(np.zeros((3, 4)), [0, 1], 2)
     with pytest.raises(ValueError, match="num_classes"):
         tft.training.train_logistic_head(np.zeros((2, 4)), [0, 1], 1)
+    head = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="logits")])
+    head, _ = tft.training.calibrate_logistic_head(head, np.eye(2, 4), [0, 1])
+    with pytest.raises(ValueError, match="uncalibrated keras.Sequential"):
+        tft.training.calibrate_logistic_head(head, np.eye(2, 4), [0, 1])
+    with pytest.raises(ValueError, match=r"labels must be class ids in \[0, 2\)"):
+        tft.training.calibrate_logistic_head(
+            keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]),
+            np.eye(2, 4),
+            [0, 2],
+        )
     other = tft.data.TextClassificationData(["a", "b"], [0, 1], ("no", "yes"))
     config = tft.training.FewShotConfig(
         preset=tiny_preset, model_dir=str(tmp_path / "run")
@@ -144,6 +201,10 @@ def test_bad_inputs_are_named(tiny_preset, tmp_path):
     with pytest.raises(ValueError, match="share one label vocabulary"):
         tft.training.train_few_shot_classifier(
             config, train=labelled(TEXTS), test=other, verbose=0
+        )
+    with pytest.raises(ValueError, match="train and validation must share"):
+        tft.training.train_few_shot_classifier(
+            config, train=labelled(TEXTS), validation=other, verbose=0
         )
     embedder = tft.models.TextEmbedder.from_preset(tiny_preset, sequence_length=8)
     head = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])

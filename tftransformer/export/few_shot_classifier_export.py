@@ -36,14 +36,19 @@ def export_few_shot_classifier(
     (`<path>/<version>/`, `assets/labels.txt`, optional warmup requests) and
     the same `serving_default` signature, taking `text` (1-D `tf.string`)
     and returning `probabilities` (the softmax of the head's logits),
-    `label_id` and `label`. A client needs `import tensorflow_text` before
-    `tf.saved_model.load`.
+    `label_id` and `label`. A calibrated head
+    (`tftransformer.training.calibrate_logistic_head`, as
+    `train_few_shot_classifier` returns with `calibrate=True`) ends in its
+    temperature layer, so the served probabilities are the calibrated
+    `softmax(logits / temperature)`. A client needs `import tensorflow_text`
+    before `tf.saved_model.load`.
 
     Args:
         embedder: a built `tftransformer.models.TextEmbedder` with a
             preprocessor.
         head: a `keras.Model` from embeddings `(batch, dim)` to logits
-            `(batch, num_classes)`.
+            `(batch, num_classes)` (divided by the temperature when
+            calibrated).
         path: str or path-like, TF Serving's model base path.
         label_names: optional list of `num_classes` strings; defaults to
             `"0"`, `"1"`, ...

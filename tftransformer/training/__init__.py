@@ -41,6 +41,7 @@ from tftransformer.training.distillation import (
 )
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
 from tftransformer.training.few_shot import (
+    calibrate_logistic_head,
     train_few_shot_classifier,
     train_logistic_head,
 )
@@ -164,6 +165,7 @@ __all__ = [
     "build_text_regressor",
     "build_token_classifier",
     "calibrate_classifier",
+    "calibrate_logistic_head",
     "check_run_directory",
     "chunk_statistics",
     "compare_augmentation",

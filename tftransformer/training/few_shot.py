@@ -1,6 +1,5 @@
 """Few-shot text classification, SetFit-style, as a `Trainer` run."""
 
-import dataclasses
 import os
 
 import keras
@@ -10,7 +9,10 @@ from tftransformer._arguments import check_int
 from tftransformer.data.few_shot_pairs import make_few_shot_pairs
 from tftransformer.data.pair_loaders import make_pair_dataset
 from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
-from tftransformer.evaluation.metrics import classification_report
+from tftransformer.evaluation._json_utils import write_json
+from tftransformer.evaluation.calibration import fit_temperature
+from tftransformer.evaluation.plots import write_classification_plots
+from tftransformer.evaluation.predictions import evaluate_classifier
 from tftransformer.finetune.cosine_similarity_loss import CosineSimilarityLoss
 from tftransformer.models.contrastive_embedder import ContrastiveEmbedder
 from tftransformer.models.text_embedder import TextEmbedder
@@ -18,13 +20,19 @@ from tftransformer.training.checkpointing import fingerprint
 from tftransformer.training.few_shot_run import FewShotRun
 from tftransformer.training.trainer import Trainer
 
-__all__ = ["train_few_shot_classifier", "train_logistic_head"]
+__all__ = [
+    "calibrate_logistic_head",
+    "train_few_shot_classifier",
+    "train_logistic_head",
+]
 
 # What `train_few_shot_classifier` writes in `model_dir`, besides the run's
 # own files (`model.keras` is the contrastive training model).
 REPORT_FILE = "report.json"
 EMBEDDER_FILE = "embedder.keras"
 HEAD_FILE = "head.keras"
+# The name of a calibrated head's last layer, `Rescaling(1 / temperature)`.
+TEMPERATURE_LAYER = "temperature"
 
 
 def train_logistic_head(
@@ -78,7 +86,80 @@ def train_logistic_head(
     return head
 
 
-def train_few_shot_classifier(config, train=None, test=None, verbose=1):
+def calibrate_logistic_head(head, embeddings, labels):
+    """Temperature scaling of a logistic head, fitted on held-out embeddings.
+
+    Fits the temperature `T` minimizing the NLL of `softmax(logits / T)` on
+    `embeddings` (`tftransformer.evaluation.fit_temperature`) and returns
+    the head followed by `keras.layers.Rescaling(1 / T)` (named
+    `"temperature"`), sharing the head's weights: the calibrated logits are
+    saved with the head (`head.keras`) and exported with it
+    (`export_few_shot_classifier`). Predicted classes do not change.
+
+    Args:
+        head: a `keras.Sequential` from embeddings to logits, e.g. of
+            `train_logistic_head`, not calibrated yet.
+        embeddings: float array `(num_examples, dim)` of examples the head
+            was not trained on.
+        labels: int array `(num_examples,)` of their class ids.
+
+    Returns:
+        `(calibrated_head, temperature)`: a `keras.Sequential` and a float.
+
+    Example:
+    ```python
+    head, temperature = calibrate_logistic_head(
+        head, embedder.embed(validation.texts), validation.labels
+    )
+    ```
+    """
+    if not isinstance(head, keras.Sequential) or any(
+        layer.name == TEMPERATURE_LAYER for layer in head.layers
+    ):
+        raise ValueError(
+            "head must be an uncalibrated keras.Sequential from embeddings to "
+            f"logits (with no {TEMPERATURE_LAYER!r} layer). Received: {head!r}"
+        )
+    logits = head.predict(np.asarray(embeddings, "float32"), verbose=0)
+    temperature = fit_temperature(logits, labels)
+    calibrated = keras.Sequential(
+        [
+            keras.Input(head.inputs[0].shape[1:], dtype="float32"),
+            *head.layers,
+            keras.layers.Rescaling(
+                1.0 / temperature, dtype="float32", name=TEMPERATURE_LAYER
+            ),
+        ],
+        name=head.name,
+    )
+    return calibrated, temperature
+
+
+def _held_out_examples(train, config):
+    """The few-shot examples and, with `config.calibrate`, held-out ones.
+
+    One seeded draw of `examples_per_class + calibration_examples_per_class`
+    per class: the first `examples_per_class` of each class are the
+    few-shot examples (so turning calibration on or off trains on the same
+    examples), the rest fit the temperature.
+    """
+    if not config.calibrate:
+        return train.sample_per_class(config.examples_per_class, config.seed), None
+    pool = train.sample_per_class(
+        config.examples_per_class + config.calibration_examples_per_class,
+        config.seed,
+    )
+    first, rest = [], []
+    for label in range(train.num_classes):
+        indices = np.flatnonzero(pool.labels == label)
+        first.append(indices[: config.examples_per_class])
+        rest.append(indices[config.examples_per_class :])
+    return pool.take(np.concatenate(first)), pool.take(np.concatenate(rest))
+
+
+def train_few_shot_classifier(
+    config, train=None, test=None, validation=None, verbose=1
+):
     """Tunes a sentence embedder on a few examples, then fits a logistic head.
 
     SetFit's recipe: `config.examples_per_class` examples of each label are
@@ -88,9 +169,22 @@ def train_few_shot_classifier(config, train=None, test=None, verbose=1):
     `CosineSimilarityLoss` as a resumable `Trainer` run in
     `config.model_dir`; a logistic head (`train_logistic_head`) is trained on
     the tuned embeddings of the examples and scored on `test` (a seeded
-    subset of `config.max_test_examples`). The chief writes `report.json`,
-    `embedder.keras` and `head.keras` in `model_dir`. Export the result on
-    raw strings with `tftransformer.export.export_few_shot_classifier`.
+    subset of `config.max_test_examples`).
+
+    With `config.calibrate` (the default), the head gets a softmax
+    temperature (`calibrate_logistic_head`) fitted on `validation`, or, when
+    none is given, on `config.calibration_examples_per_class` more labelled
+    examples of each class of `train`, drawn with the few-shot ones and
+    used for nothing else. A training split with no such example left for
+    some class skips calibration; `report.json` says why
+    (`"calibration_skipped"`). Otherwise the report's `calibration` gives
+    the test split's expected calibration error and NLL before and after.
+
+    The chief writes `report.json`, `embedder.keras` and `head.keras` (the
+    temperature included) in `model_dir`, and, with matplotlib,
+    `confusion_matrix.png`, `training_curves.png` and
+    `reliability_diagram.png`. Export the result on raw strings with
+    `tftransformer.export.export_few_shot_classifier`.
 
     Args:
         config: a `FewShotConfig`.
@@ -98,6 +192,9 @@ def train_few_shot_classifier(config, train=None, test=None, verbose=1):
             sentiment data's training split.
         test: optional `TextClassificationData` with the same labels;
             defaults to the embedded test split.
+        validation: optional `TextClassificationData` with the same labels,
+            the temperature is fitted on; defaults to held-out examples of
+            `train` (see above).
         verbose: 0 or 1; only the chief prints.
 
     Returns:
@@ -114,14 +211,29 @@ def train_few_shot_classifier(config, train=None, test=None, verbose=1):
         train = load_rotten_tomatoes("train")
     if test is None:
         test = load_rotten_tomatoes("test")
-    if test.label_vocabulary != train.label_vocabulary:
-        raise ValueError(
-            "train and test must share one label vocabulary. Received: "
-            f"{train.label_vocabulary} and {test.label_vocabulary}"
-        )
+    for name, other in (("test", test), ("validation", validation)):
+        if other is not None and other.label_vocabulary != train.label_vocabulary:
+            raise ValueError(
+                f"train and {name} must share one label vocabulary. Received: "
+                f"{train.label_vocabulary} and {other.label_vocabulary}"
+            )
     if config.max_test_examples:
         test = test.sample(config.max_test_examples, config.seed)
-    examples = train.sample_per_class(config.examples_per_class, config.seed)
+    examples, held_out = _held_out_examples(train, config)
+    if not config.calibrate:
+        validation = None
+    elif validation is None:
+        validation = held_out
+    skipped = None
+    if validation is not None and set(validation.labels.tolist()) != set(
+        range(train.num_classes)
+    ):
+        skipped = (
+            "no held-out example of every class to fit a temperature on "
+            f"({len(validation)} held out); pass validation data or a larger "
+            "training split"
+        )
+        validation = None
     pairs = make_few_shot_pairs(
         examples.texts,
         examples.labels,
@@ -158,25 +270,44 @@ def train_few_shot_classifier(config, train=None, test=None, verbose=1):
         epochs=config.head_epochs,
         seed=config.seed,
     )
-    run = FewShotRun(
+    temperature = None
+    if validation is not None:
+        calibrated, temperature = calibrate_logistic_head(
+            head, embedder.embed(list(validation.texts)), validation.labels
+        )
+    # The uncalibrated head's logits: the report compares them with and
+    # without the temperature (`temperature=None`: no calibration entry).
+    report, _ = evaluate_classifier(
+        head,
+        embedder.embed(list(test.texts)),
+        test.labels,
+        train.label_vocabulary,
+        temperature=temperature,
+    )
+    if temperature is not None:
+        head = calibrated
+    if trainer.verbose and skipped:
+        print(f"Calibration skipped: {skipped}")
+    elif trainer.verbose and temperature is not None:
+        print(f"Temperature fitted on {len(validation)} examples: {temperature:.3f}")
+    if trainer.chief:
+        result = report.to_dict()
+        if skipped:
+            result["calibration_skipped"] = skipped
+        write_json(result, os.path.join(config.model_dir, REPORT_FILE))
+        write_classification_plots(report, config.model_dir, training.history)
+        embedder.save(os.path.join(config.model_dir, EMBEDDER_FILE))
+        head.save(os.path.join(config.model_dir, HEAD_FILE))
+    return FewShotRun(
         embedder=embedder,
         head=head,
-        report=None,
+        report=report,
         label_names=train.label_vocabulary,
         examples=examples,
         pairs=pairs,
         test=test,
         training=training,
         trainer=trainer,
+        validation=validation,
+        temperature=temperature,
     )
-    probabilities = run.probabilities(test.texts)
-    report = classification_report(
-        test.labels,
-        probabilities.argmax(axis=1),
-        label_names=list(train.label_vocabulary),
-    )
-    if trainer.chief:
-        report.to_json(os.path.join(config.model_dir, REPORT_FILE))
-        embedder.save(os.path.join(config.model_dir, EMBEDDER_FILE))
-        head.save(os.path.join(config.model_dir, HEAD_FILE))
-    return dataclasses.replace(run, report=report)

@@ -13,7 +13,10 @@ class FewShotConfig(FinetuneConfig):
     """`FinetuneConfig` plus the sampling and head of few-shot classification.
 
     `epochs`, `batch_size` and `learning_rate` are those of the contrastive
-    phase (pairs, not examples, per batch).
+    phase (pairs, not examples, per batch). `calibrate` fits the head's
+    softmax temperature on examples neither tuned on nor scored: the
+    validation data when given, else `calibration_examples_per_class` more
+    labelled examples of each class of the training split.
 
     Example:
     ```python
@@ -29,6 +32,20 @@ class FewShotConfig(FinetuneConfig):
     )
     head_epochs: int = setting(
         300, "Full-batch epochs of the logistic head.", minimum=1
+    )
+    calibrate: bool = setting(
+        True,
+        "Fit a softmax temperature on held-out labelled examples after "
+        "training (saved in the head, applied in exports); the report gives "
+        "the expected calibration error before and after.",
+        run_setting=False,
+    )
+    calibration_examples_per_class: int = setting(
+        8,
+        "Labelled training examples per class, besides the few-shot ones, "
+        "held out to fit the temperature (when no validation data is given).",
+        minimum=1,
+        run_setting=False,
     )
     max_test_examples: int | None = setting(
         None, "Evaluate on a seeded subset of the test split.", minimum=1

@@ -14,7 +14,8 @@ class FewShotRun:
     Args:
         embedder: the tuned `TextEmbedder`.
         head: the logistic head, a `keras.Model` from embeddings to logits
-            (see `train_logistic_head`).
+            (see `train_logistic_head`), divided by the temperature when
+            calibrated (see `calibrate_logistic_head`).
         report: the test split's `ClassificationReport`.
         label_names: tuple of str, the class names in class-id order.
         examples: the `TextClassificationData` of the few labelled examples.
@@ -22,6 +23,10 @@ class FewShotRun:
         test: the evaluated `TextClassificationData`.
         training: the `TrainingResult` of the contrastive phase.
         trainer: the `Trainer`, e.g. for `trainer.chief`.
+        validation: the `TextClassificationData` the temperature was fitted
+            on, or `None` without calibration.
+        temperature: float, the head's fitted softmax temperature (its
+            `"temperature"` layer), or `None` without calibration.
     """
 
     embedder: object
@@ -33,9 +38,13 @@ class FewShotRun:
     test: object
     training: object
     trainer: object
+    validation: object = None
+    temperature: float | None = None
 
     def probabilities(self, texts, batch_size=32):
         """Class probabilities of raw strings, `(len(texts), num_classes)`.
+
+        Calibrated (`softmax(logits / temperature)`) when the head is.
 
         Args:
             texts: list of str.
