@@ -56,6 +56,7 @@ from tftransformer.evaluation.retrieval_report import (
     RetrievalReport,
     evaluate_retrieval,
 )
+from tftransformer.evaluation.rouge import corpus_rouge, rouge_scores, rouge_tokens
 from tftransformer.evaluation.tagging_predictions import (
     evaluate_tagger,
     predict_entities,
@@ -92,6 +93,9 @@ __all__ = [
     "classification_report",
     "confusion_matrix",
     "corpus_bleu",
+    "corpus_rouge",
+    "rouge_scores",
+    "rouge_tokens",
     "cross_validate",
     "entity_report",
     "evaluate_classifier",
