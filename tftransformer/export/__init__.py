@@ -11,6 +11,11 @@ from tftransformer.export.export_variants import VARIANTS, export_variants
 from tftransformer.export.few_shot_classifier_export import (
     export_few_shot_classifier,
 )
+from tftransformer.export.generator_export import export_generator
+from tftransformer.export.generator_serving_module import (
+    PROMPT_INPUT,
+    GeneratorServingModule,
+)
 from tftransformer.export.inference_copy import (
     PRECISIONS,
     inference_copy,
@@ -57,6 +62,9 @@ from tftransformer.export.warmup import (
 )
 
 __all__ = [
+    "GeneratorServingModule",
+    "PROMPT_INPUT",
+    "export_generator",
     "LITERT_FILE",
     "LITERT_QUANTIZATIONS",
     "LiteRTModel",
