@@ -227,7 +227,7 @@ def _sampler(config):
 
 
 @contextlib.contextmanager
-def _tokens_in(model):
+def tokens_in(model):
     """Detaches a keras-hub task's preprocessor: its data is tokenized."""
     preprocessor = model.preprocessor
     model.preprocessor = None
@@ -278,7 +278,7 @@ def _fine_tune_preset(config, trainer, train_texts, validation_texts, source):
             metrics=[keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")],
             sampler=_sampler(config),
         )
-    with _tokens_in(model):
+    with tokens_in(model):
         initial = model.evaluate(validation, verbose=0, return_dict=True)
         if trainer.verbose:
             print(f"Validation perplexity of the preset: {initial['perplexity']:.1f}")
