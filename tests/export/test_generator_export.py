@@ -73,6 +73,17 @@ def test_exported_signature_generates_from_raw_prompts_like_keras(lm, tmp_path):
     assert sampled["text"] != served[greedy]["text"]
 
 
+def test_exported_bart_signature_translates_raw_sources_like_keras(
+    tiny_bart_preset, tmp_path
+):
+    seq2seq = load_generator(tiny_bart_preset, "seq2seq_lm", MAX_LENGTH)
+    version_dir = export_generator(seq2seq, str(tmp_path / "bart"))
+    served = _serve([version_dir], PROMPTS)[version_dir]
+    assert set(served) == {"text"}
+    seq2seq.compile(sampler="greedy")
+    assert served["text"] == seq2seq.generate(PROMPTS, max_length=MAX_LENGTH)
+
+
 def test_export_checks_its_inputs(lm, tiny_bart_preset, tmp_path):
     with pytest.raises(ValueError, match="Received: model=str"):
         export_generator("model", str(tmp_path / "a"))

@@ -1,4 +1,4 @@
-"""Exporting a keras-hub causal LM as a SavedModel that continues raw prompts."""
+"""Exporting a keras-hub generator as a SavedModel that answers raw prompts."""
 
 import tensorflow as tf
 
@@ -22,18 +22,20 @@ def export_generator(
     into place. The `serving_default` signature takes `prompt` (1-D
     `tf.string`, any batch size) and returns `text` (each prompt and its
     continuation) and `completion` (the continuation alone), both 1-D
-    `tf.string`; see `GeneratorServingModule`. The tokenizer runs in the
+    `tf.string`; for a `Seq2SeqLM` (BART: source -> target), `text` alone,
+    the generated target. See `GeneratorServingModule`. The tokenizer runs in the
     graph with TensorFlow Text ops: a client needs `import tensorflow_text`
     before `tf.saved_model.load` (TF Serving's model server includes them).
 
     Args:
-        model: a keras-hub `CausalLM` with its preprocessor, e.g. from
-            `tftransformer.presets.load_generator` or `train_causal_lm`
-            with a `preset`.
+        model: a keras-hub `CausalLM` or `Seq2SeqLM` with its
+            preprocessor, e.g. from `tftransformer.presets.load_generator`,
+            or `train_causal_lm` / `train_translator` with a `preset`.
         path: str or path-like, TF Serving's model base path.
-        max_length: int, prompt and continuation together in tokens, baked
-            into the graph; defaults to the preprocessor's
-            `sequence_length`.
+        max_length: int, prompt and continuation together in tokens (a
+            `Seq2SeqLM`'s target), baked into the graph; defaults to the
+            preprocessor's `sequence_length` (a `Seq2SeqLM`'s
+            `decoder_sequence_length`).
         sampler: a keras-hub sampler or its name: `"greedy"` (the default),
             `"top_k"`, `"top_p"`, `"random"` or `"beam"`.
         version: optional int >= 0. Defaults to one more than the highest

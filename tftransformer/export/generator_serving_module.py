@@ -1,4 +1,5 @@
-"""A `tf.Module` that continues raw prompts with a keras-hub causal LM."""
+"""A `tf.Module` that continues raw prompts with a keras-hub causal LM, or
+answers them with a keras-hub encoder-decoder."""
 
 import keras_hub
 import tensorflow as tf
@@ -15,15 +16,16 @@ def check_generator(model, max_length):
     """Checks what a generator export needs; returns `max_length` as an int.
 
     Raises:
-        ValueError: for a model that is not a keras-hub `CausalLM` with a
-            preprocessor, or a `max_length` outside [2, the backbone's
-            `max_sequence_length`], naming the values received.
+        ValueError: for a model that is not a keras-hub `CausalLM` or
+            `Seq2SeqLM` with a preprocessor, or a `max_length` outside [2,
+            the backbone's `max_sequence_length`], naming the values
+            received.
     """
-    if not isinstance(model, keras_hub.models.CausalLM):
+    if not isinstance(model, (keras_hub.models.CausalLM, keras_hub.models.Seq2SeqLM)):
         raise ValueError(
-            "Expected a keras-hub CausalLM (e.g. GPT2CausalLM, what "
-            "tftransformer.presets.load_generator returns). Received: "
-            f"model={type(model).__name__}"
+            "Expected a keras-hub CausalLM or Seq2SeqLM (e.g. GPT2CausalLM or "
+            "BartSeq2SeqLM, what tftransformer.presets.load_generator "
+            f"returns). Received: model={type(model).__name__}"
         )
     if getattr(model, "preprocessor", None) is None:
         raise ValueError(
@@ -44,7 +46,8 @@ def check_generator(model, max_length):
 
 
 class GeneratorServingModule(tf.Module):
-    """A `tf.Module` continuing raw prompts with a keras-hub `CausalLM`.
+    """A `tf.Module` continuing raw prompts with a keras-hub `CausalLM`, or
+    generating a target from each with a `Seq2SeqLM` (BART).
 
     Tokenization (the task's preprocessor), generation (its
     `generate_step`, with cached keys and values, stopping at the end
@@ -52,9 +55,11 @@ class GeneratorServingModule(tf.Module):
     takes strings and needs only TensorFlow and TensorFlow Text ops.
 
     Args:
-        model: a keras-hub `CausalLM` with its preprocessor.
+        model: a keras-hub `CausalLM` or `Seq2SeqLM` with its preprocessor.
         max_length: int, the prompt and its continuation together, in
-            tokens; longer prompts are cut to it.
+            tokens, longer prompts cut to it; for a `Seq2SeqLM`, the
+            target's length (the source is cut to the preprocessor's
+            `encoder_sequence_length`).
         sampler: a keras-hub sampler or its name (`"greedy"`, `"top_k"`,
             `"top_p"`, `"random"`, `"beam"`); random samplers draw from a
             seed state saved with the module.
@@ -67,7 +72,8 @@ class GeneratorServingModule(tf.Module):
         A dict of 1-D `tf.string`: `text` (the prompt and its continuation,
         as keras-hub's `generate` returns) and `completion` (the
         continuation alone), special tokens left out, in UTF-8 (pieces
-        that end inside a character become U+FFFD).
+        that end inside a character become U+FFFD). A `Seq2SeqLM` returns
+        `text` alone: the generated target.
 
     Example:
     ```python
@@ -109,6 +115,9 @@ class GeneratorServingModule(tf.Module):
 
     def _generate(self, prompt):
         model = self._model
+        seq2seq = isinstance(model, keras_hub.models.Seq2SeqLM)
+        # A seq2seq task's prompt is the encoder's text; its decoder starts
+        # from the start tokens alone.
         inputs = model.preprocessor.generate_preprocess(
             prompt, sequence_length=self._max_length
         )
@@ -119,13 +128,14 @@ class GeneratorServingModule(tf.Module):
             outputs = model.generate_step(inputs, stop_token_ids=self._stop_token_ids)
         finally:
             model.sampler = sampler
-        token_ids = outputs["token_ids"]  # (batch, max_length)
-        keep = outputs["padding_mask"]
+        prefix = "decoder_" if seq2seq else ""
+        token_ids = outputs[prefix + "token_ids"]  # (batch, max_length)
+        keep = outputs[prefix + "padding_mask"]
         for special in self._special_ids:
             keep = keep & (token_ids != special)
         positions = tf.range(tf.shape(token_ids)[1])[tf.newaxis, :]
         prompt_lengths = tf.reduce_sum(
-            tf.cast(inputs["padding_mask"], tf.int32), axis=1, keepdims=True
+            tf.cast(inputs[prefix + "padding_mask"], tf.int32), axis=1, keepdims=True
         )
 
         def detokenize(ids):
@@ -136,6 +146,8 @@ class GeneratorServingModule(tf.Module):
                 text, "UTF-8", "UTF-8", errors="replace"
             )
 
+        if seq2seq:
+            return {"text": detokenize(tf.ragged.boolean_mask(token_ids, keep))}
         return {
             "text": detokenize(tf.ragged.boolean_mask(token_ids, keep)),
             "completion": detokenize(
