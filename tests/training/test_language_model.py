@@ -306,3 +306,31 @@ def test_a_preset_run_applies_the_recipe(tiny_gpt2_preset, recipe, trainable):
     model = tft.presets.load_generator(tiny_gpt2_preset, sequence_length=16)
     tft.training.apply_strategy(model, config)
     assert {v.path.split("/")[-1] for v in model.trainable_weights} == trainable
+
+
+def test_a_killed_preset_run_ends_as_an_uninterrupted_one(
+    tiny_gpt2_preset, tmp_path, monkeypatch
+):
+    # Killed after epoch 1 of 2: the rerun resumes the pretrained model's
+    # fine-tuning from the checkpoint, with the same data order.
+    tiny = dict(
+        preset=tiny_gpt2_preset,
+        max_train_texts=16,
+        max_validation_texts=8,
+        max_length=16,
+        batch_size=8,
+        epochs=2,
+        learning_rate=3e-2,
+        warmup_fraction=0.0,
+        num_samples=0,
+        keep_checkpoints=None,
+        distribution="one_device",
+    )
+    want = run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
+    got = run_killed_then_rerun(
+        run, tmp_path / "killed", monkeypatch, kill_after_epoch=0, **tiny
+    )
+    assert_same_training(got, want)
+    assert got["perplexity"]["validation"] == pytest.approx(
+        want["perplexity"]["validation"], rel=1e-5
+    )
