@@ -4,9 +4,17 @@ import subprocess
 import sys
 
 import keras_hub
+import numpy as np
 import pytest
 
+from tftransformer.data import (
+    join_word_pieces,
+    learn_word_piece_vocabulary,
+    tokenize_texts,
+    word_piece_tokenizer,
+)
 from tftransformer.export import export_generator
+from tftransformer.models import CausalLM
 from tftransformer.presets import load_generator
 
 MAX_LENGTH = 12
@@ -84,6 +92,47 @@ def test_exported_bart_signature_translates_raw_sources_like_keras(
     assert served["text"] == seq2seq.generate(PROMPTS, max_length=MAX_LENGTH)
 
 
+def test_exported_tftransformer_causal_lm_generates_like_its_generate(tmp_path):
+    # The learned vocabulary's special ids, as train_causal_lm's.
+    pad, start, end = 0, 2, 3
+    vocabulary = learn_word_piece_vocabulary(PROMPTS + ["the dog sat on a mat"], 1)
+    tokenizer = word_piece_tokenizer(vocabulary)
+    model = CausalLM(
+        vocabulary_size=len(vocabulary),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=16,
+        dropout=0.0,
+    )
+    version_dir = export_generator(
+        model,
+        str(tmp_path / "lm"),
+        max_length=MAX_LENGTH,
+        tokenizer=tokenizer,
+        start_token_id=start,
+        end_token_id=end,
+    )
+    served = _serve([version_dir], PROMPTS)[version_dir]
+
+    rows = [[start, *ids] for ids in tokenize_texts(tokenizer, PROMPTS)]
+    prompt_ids = np.zeros((len(rows), max(map(len, rows))), "int32")
+    for i, row in enumerate(rows):
+        prompt_ids[i, : len(row)] = row
+    outputs = model.generate(
+        prompt_ids,
+        MAX_LENGTH,
+        top_k=1,
+        end_token_id=end,
+        prompt_padding_mask=prompt_ids != pad,
+        jit_compile=False,
+    )
+    expected = [join_word_pieces(row, vocabulary, end, (pad, start)) for row in outputs]
+    assert served["text"] == expected
+    assert all(served["completion"])
+
+
 def test_export_checks_its_inputs(lm, tiny_bart_preset, tmp_path):
     with pytest.raises(ValueError, match="Received: model=str"):
         export_generator("model", str(tmp_path / "a"))
@@ -96,6 +145,16 @@ def test_export_checks_its_inputs(lm, tiny_bart_preset, tmp_path):
         export_generator(lm, str(tmp_path / "d"), version=-1)
     with pytest.raises(ValueError, match="overwrite='yes'"):
         export_generator(lm, str(tmp_path / "e"), overwrite="yes")
+    own = CausalLM(
+        vocabulary_size=8,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=8,
+        max_sequence_length=8,
+    )
+    with pytest.raises(ValueError, match="pass `tokenizer=`"):
+        export_generator(own, str(tmp_path / "g"), max_length=8)
     bare = keras_hub.models.GPT2CausalLM(lm.backbone, preprocessor=None)
     with pytest.raises(ValueError, match="preprocessor=None"):
         export_generator(bare, str(tmp_path / "f"), max_length=8)

@@ -13,7 +13,16 @@ __all__ = ["export_generator"]
 
 
 def export_generator(
-    model, path, max_length=None, sampler="greedy", version=None, overwrite=False
+    model,
+    path,
+    max_length=None,
+    sampler="greedy",
+    version=None,
+    overwrite=False,
+    tokenizer=None,
+    start_token_id=None,
+    end_token_id=None,
+    pad_token_id=0,
 ):
     """Exports a causal LM as a TF Serving model version on raw prompts.
 
@@ -41,6 +50,10 @@ def export_generator(
         version: optional int >= 0. Defaults to one more than the highest
             numeric subdirectory of `path` (1 for a new one).
         overwrite: bool, whether an existing `<path>/<version>` is replaced.
+        tokenizer, start_token_id, end_token_id, pad_token_id: for a
+            `tftransformer.models.CausalLM`, which has no preprocessor:
+            its WordPiece tokenizer and special token ids (see
+            `GeneratorServingModule`); `max_length` is then required.
 
     Returns:
         str, the version directory written (`<path>/<version>`).
@@ -63,9 +76,17 @@ def export_generator(
             f"`overwrite` must be a bool. Received: overwrite={overwrite!r}"
         )
     # Checked again by the serving module, but before any write.
-    check_generator(model, max_length)
+    check_generator(model, max_length, tokenizer, start_token_id)
     final_path = version_path(path, version, overwrite)
-    module = GeneratorServingModule(model, max_length, sampler)
+    module = GeneratorServingModule(
+        model,
+        max_length,
+        sampler,
+        tokenizer=tokenizer,
+        start_token_id=start_token_id,
+        end_token_id=end_token_id,
+        pad_token_id=pad_token_id,
+    )
     signature = module.serve.get_concrete_function()
     with publish_directory(final_path, overwrite) as out:
         tf.saved_model.save(module, out, signatures={SIGNATURE_NAME: signature})
