@@ -27,6 +27,10 @@ vocabulary, whose output layer is many times larger. Each text becomes
 `[START] pieces [END]`, cut to `--max_length` + 1 tokens. Perplexity is per
 WordPiece token, so it compares only runs with the same vocabulary.
 
+`--preset` fine-tunes a pretrained keras-hub CausalLM (e.g. gpt2_base_en,
+downloaded; or a local preset directory) with its own tokenizer instead,
+with `--lora_rank` or `--freeze_layers` if wanted (docs/tasks.md).
+
 Usage:
 ```
 python examples/causal_lm.py --max_train_minutes=4
@@ -51,7 +55,7 @@ def main(config):
     if not run.trainer.chief:
         return
     print("\n" + run.format())
-    print(f"\nModel, vocabulary and report written to {config.model_dir}/")
+    print(f"\nModel and report written to {config.model_dir}/")
 
 
 if __name__ == "__main__":

@@ -41,3 +41,19 @@ def small_vocabulary_preset(tmp_path_factory):
     return write_tiny_bert_preset(
         tmp_path_factory.mktemp("small_vocabulary_preset"), vocabulary_size=3000
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_preset(tmp_path_factory):
+    """A 1-layer, 16-wide keras-hub `GPT2CausalLM` preset with random weights."""
+    from tftransformer.testing import write_tiny_generator_preset
+
+    return write_tiny_generator_preset("gpt2", tmp_path_factory.mktemp("tiny_gpt2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bart_preset(tmp_path_factory):
+    """A 1-layer, 16-wide keras-hub `BartSeq2SeqLM` preset with random weights."""
+    from tftransformer.testing import write_tiny_generator_preset
+
+    return write_tiny_generator_preset("bart", tmp_path_factory.mktemp("tiny_bart"))

@@ -592,3 +592,46 @@ def test_an_emulated_precision_is_logged_once(keras_hub_preset, monkeypatch):
     assert messages == [
         "bfloat16 is slow. Measure it against float32 before keeping it."
     ]
+
+
+@pytest.mark.parametrize("task", ["causal_lm", "seq2seq_lm"])
+def test_generator_download_without_network_names_a_local_preset(
+    task, monkeypatch, tmp_path
+):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kagglehub"))
+    preset = "gpt2_base_en" if task == "causal_lm" else "bart_base_en"
+    result, elapsed = _run_with_time_limit(
+        lambda: presets.load_generator(preset, task), 60
+    )
+    error = result.get("error")
+    assert isinstance(error, ConnectionError), repr(error)
+    assert elapsed < 30, f"took {elapsed:.1f} s"
+    assert repr(preset) in str(error) and "local keras-hub preset" in str(error)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(task="masked_lm"), "task='masked_lm'"),
+        (dict(sequence_length=1), "sequence_length=1"),
+        (dict(sequence_length=65), "at most 64"),
+    ],
+)
+def test_load_generator_refuses_bad_arguments(tiny_gpt2_preset, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        presets.load_generator(tiny_gpt2_preset, **kwargs)
+
+
+def test_load_generator_sets_sequence_lengths(tiny_gpt2_preset, tiny_bart_preset):
+    lm = presets.load_generator(tiny_gpt2_preset, sequence_length=12)
+    assert isinstance(lm, keras_hub.models.GPT2CausalLM)
+    assert lm.preprocessor(["the cat sat"])[0]["token_ids"].shape == (1, 12)
+    seq2seq = presets.load_generator(tiny_bart_preset, "seq2seq_lm", 10)
+    assert isinstance(seq2seq, keras_hub.models.BartSeq2SeqLM)
+    x = seq2seq.preprocessor({"encoder_text": ["a"], "decoder_text": ["b"]})[0]
+    assert x["encoder_token_ids"].shape == (1, 10)
+    assert x["decoder_token_ids"].shape == (1, 10)

@@ -25,6 +25,7 @@ __all__ = [
     "HUGGING_FACE_FAMILIES",
     "tiny_bert_backbone",
     "write_tiny_bert_preset",
+    "write_tiny_generator_preset",
     "write_tiny_hugging_face_checkpoint",
     "write_tiny_preset",
 ]
@@ -777,3 +778,75 @@ def _sentencepiece_size(directory, name):
         model_file=os.path.join(directory, name)
     )
     return model.get_piece_size()
+
+
+# keras-hub generation families with a tiny preset writer.
+TINY_GENERATOR_FAMILIES = ("gpt2", "bart")
+
+
+def write_tiny_generator_preset(
+    family, directory, num_layers=1, hidden_dim=16, sequence_length=32, seed=0
+):
+    """Writes a tiny keras-hub preset of a text generation task, random weights.
+
+    `"gpt2"` writes a `GPT2CausalLM` (decoder only), `"bart"` a
+    `BartSeq2SeqLM` (encoder-decoder), each with a byte-level BPE
+    vocabulary covering every byte (so any text tokenizes) and 2 heads.
+    They load with `keras_hub.models.CausalLM.from_preset(directory)` and
+    `keras_hub.models.Seq2SeqLM.from_preset(directory)`, as the released
+    GPT-2 and BART presets do.
+
+    Args:
+        family: one of `TINY_GENERATOR_FAMILIES`.
+        directory: where to write the preset files.
+        num_layers: decoder (and encoder) layers.
+        hidden_dim: hidden width (feed-forward 2x wider).
+        sequence_length: the preprocessor's sequence length (BART: of the
+            encoder and of the decoder).
+        seed: weight initialization seed.
+
+    Returns:
+        `directory` as a string.
+
+    Example:
+    ```python
+    preset = write_tiny_generator_preset("gpt2", path)
+    lm = keras_hub.models.CausalLM.from_preset(preset)
+    ```
+    """
+    import keras_hub
+
+    if family not in TINY_GENERATOR_FAMILIES:
+        raise ValueError(
+            f"family must be one of {TINY_GENERATOR_FAMILIES}. "
+            f"Received: family={family!r}"
+        )
+    keras.utils.set_random_seed(seed)
+    models = keras_hub.models
+    vocabulary, merges = _tiny_byte_pair_vocabulary()
+    sizes = dict(
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=hidden_dim,
+        intermediate_dim=2 * hidden_dim,
+        max_sequence_length=64,
+    )
+    if family == "gpt2":
+        vocabulary["<|endoftext|>"] = len(vocabulary)
+        tokenizer = models.GPT2Tokenizer(vocabulary=vocabulary, merges=merges)
+        backbone = models.GPT2Backbone(vocabulary_size=len(vocabulary), **sizes)
+        preprocessor = models.GPT2CausalLMPreprocessor(
+            tokenizer, sequence_length=sequence_length
+        )
+        task = models.GPT2CausalLM(backbone, preprocessor)
+    else:
+        tokenizer = models.BartTokenizer(vocabulary=vocabulary, merges=merges)
+        backbone = models.BartBackbone(vocabulary_size=len(vocabulary), **sizes)
+        preprocessor = models.BartSeq2SeqLMPreprocessor(
+            tokenizer,
+            encoder_sequence_length=sequence_length,
+            decoder_sequence_length=sequence_length,
+        )
+        task = models.BartSeq2SeqLM(backbone, preprocessor)
+    task.save_to_preset(str(directory))
+    return str(directory)

@@ -5,6 +5,7 @@ import json
 import math
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -185,6 +186,12 @@ def test_ids_to_text_joins_pieces_and_stops_at_the_end():
         ({"max_train_minutes": 0}, "max_train_minutes=0"),
         ({"max_train_minutes": -1.0}, "max_train_minutes=-1.0"),
         ({"seed": -1}, "seed=-1"),
+        ({"lora_rank": 2}, "set preset too. Received: preset=None"),
+        ({"freeze_layers": 1}, "freeze_layers=1"),
+        (
+            {"preset": "p", "lora_rank": 2, "freeze_layers": 1},
+            "freeze_layers=1, lora_rank=2",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_written(
@@ -249,3 +256,81 @@ def test_command_line_flags_reach_the_config(tmp_path):
     # A flag for every field of the config, and the config refuses.
     with pytest.raises(ValueError, match="temperature=-1"):
         tft.training.config_from_flags(LanguageModelConfig, values)
+
+
+def test_fine_tunes_a_pretrained_preset(tiny_gpt2_preset, tmp_path):
+    settings = dict(
+        preset=tiny_gpt2_preset,
+        max_train_texts=16,
+        max_validation_texts=8,
+        max_length=16,
+        batch_size=8,
+        epochs=2,
+        learning_rate=3e-2,
+        warmup_fraction=0.0,
+        num_samples=2,
+        prompt_tokens=2,
+        top_k=1,
+        distribution="one_device",
+        model_dir=str(tmp_path / "run"),
+    )
+    result = run(**settings)
+    perplexity = result["perplexity"]
+    # Random weights over the tiny preset's 637 tokens: near uniform; four
+    # full steps at this rate learn at least the frequent tokens.
+    assert 400 < perplexity["initial"] < 900, perplexity
+    assert perplexity["validation"] < 0.8 * perplexity["initial"], perplexity
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["preset"] == tiny_gpt2_preset
+    assert report["trainable_parameters"] == report["parameters"]
+    assert not (tmp_path / "run" / "vocabulary.txt").exists()
+    # Greedy samples continue their prompts, a whole number of tokens each.
+    assert len(result["samples"]) == 2
+    for sample in result["samples"]:
+        assert sample["prompt"] and isinstance(sample["text"], str)
+    reloaded = keras.saving.load_model(result["model_path"])
+    assert isinstance(reloaded, keras_hub.models.GPT2CausalLM)
+
+
+@pytest.mark.parametrize(
+    "recipe, trainable",
+    [
+        # LoRA: only the adapters of the query and value projections.
+        ({"lora_rank": 2}, {"lora_kernel_a", "lora_kernel_b"}),
+        # The embeddings and the one decoder layer frozen: the final norm.
+        ({"freeze_layers": 1}, {"gamma", "beta"}),
+    ],
+)
+def test_a_preset_run_applies_the_recipe(tiny_gpt2_preset, recipe, trainable):
+    config = LanguageModelConfig(preset=tiny_gpt2_preset, **recipe)
+    model = tft.presets.load_generator(tiny_gpt2_preset, sequence_length=16)
+    tft.training.apply_strategy(model, config)
+    assert {v.path.split("/")[-1] for v in model.trainable_weights} == trainable
+
+
+def test_a_killed_preset_run_ends_as_an_uninterrupted_one(
+    tiny_gpt2_preset, tmp_path, monkeypatch
+):
+    # Killed after epoch 1 of 2: the rerun resumes the pretrained model's
+    # fine-tuning from the checkpoint, with the same data order.
+    tiny = dict(
+        preset=tiny_gpt2_preset,
+        max_train_texts=16,
+        max_validation_texts=8,
+        max_length=16,
+        batch_size=8,
+        epochs=2,
+        learning_rate=3e-2,
+        warmup_fraction=0.0,
+        num_samples=0,
+        keep_checkpoints=None,
+        distribution="one_device",
+    )
+    want = run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
+    got = run_killed_then_rerun(
+        run, tmp_path / "killed", monkeypatch, kill_after_epoch=0, **tiny
+    )
+    assert_same_training(got, want)
+    assert got["perplexity"]["validation"] == pytest.approx(
+        want["perplexity"]["validation"], rel=1e-5
+    )

@@ -4,6 +4,7 @@
 import json
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
 
@@ -68,6 +69,7 @@ def run(**settings):
         "model": result.model,
         "model_path": result.training.model_path,
         "num_pairs": result.num_pairs,
+        "rouge": result.rouge,
     }
 
 
@@ -103,6 +105,12 @@ def test_run_learns_a_toy_language_and_writes_its_outputs(tmp_path):
     report = json.loads((model_dir / "report.json").read_text(encoding="utf-8"))
     assert report["bleu"]["greedy"] == pytest.approx(bleu["greedy"]["bleu"])
     assert report["bleu"]["beam"] == pytest.approx(bleu["beam"]["bleu"])
+    # Mostly right words in the right order: high unigram and LCS overlap.
+    assert report["rouge"] == result["rouge"]
+    for name in ("greedy", "beam"):
+        assert set(result["rouge"][name]) == {"rouge1", "rouge2", "rougeL"}
+        assert result["rouge"][name]["rouge1"] > 0.8, result["rouge"]
+        assert result["rouge"][name]["rougeL"] > 0.8, result["rouge"]
     assert len(report["samples"]) == 2
     sample = result["samples"][0]
     assert set(sample) == {"source", "reference", "greedy", "beam"}
@@ -256,3 +264,46 @@ def test_model_is_built_in_the_chosen_strategy_scope(tmp_path):
         result["model"].distribute_strategy, tf.distribute.MirroredStrategy
     )
     assert (tmp_path / "run" / "report.json").exists()
+
+
+def test_fine_tunes_a_pretrained_bart_preset(tiny_bart_preset, tmp_path):
+    model_dir = tmp_path / "run"
+    result = run(
+        preset=tiny_bart_preset,
+        pairs_file=write_pairs(tmp_path, n=40),
+        source_column="0",
+        target_column="1",
+        max_length=12,
+        test_size=4,
+        validation_size=4,
+        batch_size=16,
+        epochs=2,
+        learning_rate=3e-2,
+        warmup_fraction=0.0,
+        beam_width=2,
+        num_samples=2,
+        distribution="one_device",
+        model_dir=str(model_dir),
+    )
+    losses = result["history"]["loss"]
+    assert losses[-1] < losses[0], losses
+    assert result["num_pairs"] == {"train": 32, "validation": 4, "test": 4}
+    report = json.loads((model_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["preset"] == tiny_bart_preset
+    rows = (model_dir / "translations.tsv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 5
+    # The scores are those of the written translations.
+    references = [" ".join(tft.data.split_words(r.split("\t")[1])) for r in rows[1:]]
+    for column, name in ((2, "greedy"), (3, "beam")):
+        hypotheses = [
+            " ".join(tft.data.split_words(r.split("\t")[column])) for r in rows[1:]
+        ]
+        assert report["bleu"][name] == pytest.approx(
+            tft.evaluation.corpus_bleu(hypotheses, references)["bleu"]
+        )
+        assert report["rouge"][name] == pytest.approx(
+            tft.evaluation.corpus_rouge(hypotheses, references)
+        )
+    assert not list(model_dir.glob("*_vocabulary.txt"))
+    reloaded = keras.saving.load_model(result["model_path"])
+    assert isinstance(reloaded, keras_hub.models.BartSeq2SeqLM)

@@ -34,6 +34,7 @@ __all__ = [
     "EMBEDDED_PRESET",
     "BertTokenizer",
     "bert_tokenizer_from_preset",
+    "load_generator",
     "embedded_preset_path",
     "embedded_tokenizer",
     "load_backbone",
@@ -342,7 +343,7 @@ def _check_hugging_face_reachable(preset):
 
 
 @contextmanager
-def _download_errors(preset):
+def _download_errors(preset, hint=_OFFLINE_HINT):
     try:
         yield
     except Exception as e:
@@ -351,7 +352,7 @@ def _download_errors(preset):
         # Built-in preset names are Kaggle handles.
         scheme = preset.split("://")[0].lower() if "://" in preset else "kaggle"
         source = {"hf": "Hugging Face", "kaggle": "Kaggle"}.get(scheme, scheme)
-        raise ConnectionError(_download_message(preset, source, e)) from e
+        raise ConnectionError(_download_message(preset, source, e, hint)) from e
 
 
 def _exception_chain(error):
@@ -378,13 +379,89 @@ def _is_network_error(error):
     return False
 
 
-def _download_message(preset, source, error):
+def _download_message(preset, source, error, hint=_OFFLINE_HINT):
     root = list(_exception_chain(error))[-1]
     return (
         f"Could not load preset {preset!r}: it has to be downloaded from "
-        f"{source}, and the download failed ({type(root).__name__}: {root}). "
-        + _OFFLINE_HINT
+        f"{source}, and the download failed ({type(root).__name__}: {root}). " + hint
     )
+
+
+_GENERATOR_TASKS = {
+    "causal_lm": keras_hub.models.CausalLM,
+    "seq2seq_lm": keras_hub.models.Seq2SeqLM,
+}
+_GENERATOR_OFFLINE_HINT = (
+    "Without network access, pass the directory of a local keras-hub preset "
+    "of the task (what `task.save_to_preset(directory)` writes, e.g. "
+    "`tftransformer.testing.write_tiny_generator_preset`)."
+)
+
+
+def load_generator(preset, task="causal_lm", sequence_length=128, dtype=None):
+    """Loads a pretrained keras-hub text generation task with its preprocessor.
+
+    Args:
+        preset: a local keras-hub preset directory of the task, or a
+            keras-hub preset name (`"gpt2_base_en"`, `"bart_base_en"`) or
+            `kaggle://`/`hf://` handle, which are downloaded.
+        task: `"causal_lm"` (a `keras_hub.models.CausalLM`: GPT-2 and other
+            decoders) or `"seq2seq_lm"` (a `keras_hub.models.Seq2SeqLM`:
+            BART).
+        sequence_length: int >= 2, the preprocessor's sequence length (of
+            the encoder and of the decoder for a seq2seq task; keras-hub's
+            BART preprocessor does not save its own).
+        dtype: optional dtype policy name for the weights and computations.
+
+    Returns:
+        The task, a `keras_hub.models.CausalLM` or `Seq2SeqLM`, with its
+        preprocessor.
+
+    Raises:
+        ConnectionError: if the preset has to be downloaded and cannot be.
+
+    Example:
+    ```python
+    lm = load_generator("gpt2_base_en", sequence_length=64)  # downloads
+    lm.generate(["The weather today"], max_length=20)
+    ```
+    """
+    if isinstance(preset, os.PathLike):
+        preset = os.fspath(preset)
+    if not isinstance(preset, str) or not preset:
+        raise ValueError(
+            "`preset` must be a keras-hub preset directory, name or handle. "
+            f"Received: preset={preset!r}"
+        )
+    if task not in _GENERATOR_TASKS:
+        raise ValueError(
+            f"`task` must be one of {tuple(_GENERATOR_TASKS)}. Received: task={task!r}"
+        )
+    if (
+        isinstance(sequence_length, bool)
+        or not isinstance(sequence_length, int)
+        or sequence_length < 2
+    ):
+        raise ValueError(
+            "`sequence_length` must be an integer of at least 2. Received: "
+            f"sequence_length={sequence_length!r}"
+        )
+    if os.path.isdir(os.path.expanduser(preset)):
+        # An absolute path keeps keras-hub from reading a directory that
+        # shares a built-in preset's name as that preset.
+        preset = os.path.abspath(os.path.expanduser(preset))
+    with _download_errors(preset, _GENERATOR_OFFLINE_HINT):
+        model = _GENERATOR_TASKS[task].from_preset(preset, dtype=dtype)
+    backbone = model.backbone
+    _check_sequence_length(
+        sequence_length, getattr(backbone, "max_sequence_length", None), preset
+    )
+    if task == "causal_lm":
+        model.preprocessor.sequence_length = sequence_length
+    else:
+        model.preprocessor.encoder_sequence_length = sequence_length
+        model.preprocessor.decoder_sequence_length = sequence_length
+    return model
 
 
 def _check_sequence_length(sequence_length, max_length, preset):

@@ -24,7 +24,8 @@ def apply_strategy(model, config):
 
     Args:
         model: a task model with a backbone (`TextClassifier`, ...).
-        config: a `FinetuneConfig`.
+        config: a `FinetuneConfig`, or a config whose `strategy_options()`
+            gives the recipe (`LanguageModelConfig` with a `preset`).
 
     Returns:
         A short name of the strategy, e.g. `"freeze 2 layers"`.
@@ -39,18 +40,17 @@ def apply_strategy(model, config):
     apply_strategy(classifier, config)  # "freeze 2 layers"
     ```
     """
+    options = config.strategy_options()
     try:
-        name = check_strategy_options(
-            **config.strategy_options(), num_layers=len(encoder_layers(model))
-        )
+        name = check_strategy_options(**options, num_layers=len(encoder_layers(model)))
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    if config.lora_rank:
-        apply_lora(model, config.lora_rank)
-    if config.freeze_backbone:
+    if options.get("lora_rank"):
+        apply_lora(model, options["lora_rank"])
+    if options.get("freeze_backbone"):
         freeze_backbone(model)
     else:
-        freeze_layers(model, config.freeze_layers)
+        freeze_layers(model, options.get("freeze_layers", 0))
     return name
 
 

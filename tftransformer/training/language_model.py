@@ -1,11 +1,13 @@
 """A causal language model trained from scratch, from a `LanguageModelConfig`."""
 
+import contextlib
 import json
 import os
 
 import keras
 import keras_hub
 import numpy as np
+import tensorflow as tf
 
 from tftransformer.data.sequence_datasets import (
     load_language_model_texts,
@@ -18,7 +20,7 @@ from tftransformer.data.word_piece import (
 )
 from tftransformer.evaluation.continuations import sample_continuations
 from tftransformer.models.causal_lm import CausalLM
-from tftransformer.presets import embedded_tokenizer
+from tftransformer.presets import embedded_tokenizer, load_generator
 from tftransformer.training.checkpointing import epoch_seed, fingerprint
 from tftransformer.training.language_model_run import LanguageModelRun
 from tftransformer.training.trainer import Trainer
@@ -37,7 +39,15 @@ def _subset(texts, size, rng):
 
 
 def train_causal_lm(config, verbose=1):
-    """Trains, evaluates and saves a `CausalLM` with random initial weights.
+    """Trains, evaluates and saves a causal language model.
+
+    With `config.preset` set, fine-tunes that pretrained keras-hub
+    `CausalLM` (GPT-2-like) on the texts with its own tokenizer and
+    preprocessor (each text `start + tokens + end`, cut to `max_length`),
+    applies the config's recipe (`lora_rank`, `freeze_layers`) and samples
+    with keras-hub's samplers; `report.json` names the preset and no
+    `vocabulary.txt` is written (the tokenizer is in `model.keras`). The rest
+    of this describes the default, a `CausalLM` with random initial weights.
 
     Reads the config's texts (`tft.data.load_language_model_texts`), learns
     a WordPiece vocabulary from the training texts (or takes the embedded
@@ -72,6 +82,8 @@ def train_causal_lm(config, verbose=1):
     rng = np.random.default_rng(config.seed)
     train_texts = _subset(train_texts, config.max_train_texts, rng)
     validation_texts = _subset(validation_texts, config.max_validation_texts, rng)
+    if config.preset is not None:
+        return _fine_tune_preset(config, trainer, train_texts, validation_texts, source)
     if config.vocabulary == "learned":
         tokens = learn_word_piece_vocabulary(train_texts, config.min_token_count)
         tokenizer = word_piece_tokenizer(tokens)
@@ -199,4 +211,123 @@ def train_causal_lm(config, verbose=1):
             json.dump(report, f, indent=2, ensure_ascii=False)
     return LanguageModelRun(
         model, training, perplexity, samples, tokens, num_texts, source, trainer
+    )
+
+
+def _sampler(config):
+    if config.top_k == 1:
+        return keras_hub.samplers.GreedySampler()
+    if config.top_k == 0:
+        return keras_hub.samplers.RandomSampler(
+            temperature=config.temperature, seed=config.seed
+        )
+    return keras_hub.samplers.TopKSampler(
+        k=config.top_k, temperature=config.temperature, seed=config.seed
+    )
+
+
+@contextlib.contextmanager
+def tokens_in(model):
+    """Detaches a keras-hub task's preprocessor: its data is tokenized."""
+    preprocessor = model.preprocessor
+    model.preprocessor = None
+    try:
+        yield
+    finally:
+        model.preprocessor = preprocessor
+
+
+def _fine_tune_preset(config, trainer, train_texts, validation_texts, source):
+    """`train_causal_lm` of a pretrained keras-hub `CausalLM` preset."""
+    with trainer.scope():
+        model = load_generator(
+            config.preset, "causal_lm", config.max_length, dtype=config.dtype
+        )
+    tokenizer = model.preprocessor.tokenizer
+    num_texts = {"train": len(train_texts), "validation": len(validation_texts)}
+    if trainer.verbose:
+        print(
+            f"Data: {source}; {num_texts['train']} training and "
+            f"{num_texts['validation']} validation texts. Model: "
+            f"{type(model).__name__} from {config.preset!r}, "
+            f"{tokenizer.vocabulary_size()} tokens."
+        )
+
+    # Tokenized once, eagerly: the task's preprocessor mapped over a
+    # tf.data pipeline retraces its tokenizer for every new iterator, for
+    # seconds. Rows: (token_ids and padding_mask, next tokens, 0 weights on
+    # padding).
+    def tokenized(texts):
+        return model.preprocessor(tf.constant(texts, tf.string))
+
+    train_rows, validation_rows = tokenized(train_texts), tokenized(validation_texts)
+
+    def train_data(epoch):
+        data = tf.data.Dataset.from_tensor_slices(train_rows)
+        data = data.shuffle(len(train_texts), seed=epoch_seed(config.seed, epoch))
+        return data.batch(trainer.global_batch_size)
+
+    validation = tf.data.Dataset.from_tensor_slices(validation_rows).batch(
+        trainer.global_batch_size
+    )
+    with trainer.scope():
+        trainer.compile(
+            model,
+            train_data,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")],
+            sampler=_sampler(config),
+        )
+    with tokens_in(model):
+        initial = model.evaluate(validation, verbose=0, return_dict=True)
+        if trainer.verbose:
+            print(f"Validation perplexity of the preset: {initial['perplexity']:.1f}")
+        training = trainer.fit(
+            model,
+            train_data,
+            validation,
+            run_config={"data_sha256": fingerprint(train_texts, validation_texts)},
+        )
+        final = model.evaluate(validation, verbose=0, return_dict=True)
+    # Saved again with the preprocessor, so that model.keras reads text.
+    trainer.save(model)
+    perplexity = {
+        "initial": float(initial["perplexity"]),
+        "validation": float(final["perplexity"]),
+    }
+    samples = []
+    for text in validation_texts[: config.num_samples]:
+        prompt = tokenizer.detokenize(tokenizer(text)[: config.prompt_tokens])
+        prompt = prompt.numpy().decode("utf-8") if hasattr(prompt, "numpy") else prompt
+        output = model.generate(prompt, max_length=config.max_length)
+        samples.append({"prompt": prompt, "text": output[len(prompt) :]})
+    if trainer.chief:
+        report = {
+            "perplexity": perplexity,
+            "preset": config.preset,
+            "data": source,
+            "num_texts": num_texts,
+            "vocabulary_size": tokenizer.vocabulary_size(),
+            "parameters": model.count_params(),
+            "trainable_parameters": int(
+                sum(np.prod(v.shape) for v in model.trainable_weights)
+            ),
+            "epochs_run": len(training.history["loss"]),
+            "train_seconds": training.train_seconds,
+            "settings": config.to_dict(),
+            "samples": samples,
+        }
+        with open(
+            os.path.join(config.model_dir, "report.json"), "w", encoding="utf-8"
+        ) as f:
+            json.dump(report, f, indent=2, ensure_ascii=False)
+    return LanguageModelRun(
+        model,
+        training,
+        perplexity,
+        samples,
+        tokenizer.get_vocabulary(),
+        num_texts,
+        source,
+        trainer,
     )

@@ -246,7 +246,9 @@ class Trainer:
         """Applies the config's recipe to `model` once; returns its name."""
         name = getattr(model, _STRATEGY_ATTRIBUTE, None)
         if name is None:
-            if isinstance(self.config, FinetuneConfig):
+            # A from-scratch config may have a recipe too (a language
+            # model fine-tuned from a preset).
+            if _strategy_options(self.config) is not None:
                 name = apply_strategy(model, self.config)
             else:
                 name = "training every layer"
@@ -436,6 +438,11 @@ def _head_multipliers(config, head_layers):
         for layer in head_layers
         for variable in layer.weights
     }
+
+
+def _strategy_options(config):
+    options = getattr(config, "strategy_options", None)
+    return None if options is None else options()
 
 
 def _check_model_dir(model_dir):

@@ -5,7 +5,9 @@ import os
 import time
 
 import keras
+import keras_hub
 import numpy as np
+import tensorflow as tf
 
 from tftransformer.data.parallel_text import load_sentence_pairs
 from tftransformer.data.sequence_datasets import (
@@ -20,10 +22,13 @@ from tftransformer.data.word_piece import (
     word_piece_tokenizer,
 )
 from tftransformer.evaluation.bleu import corpus_bleu
+from tftransformer.evaluation.rouge import corpus_rouge
 from tftransformer.models.decoding import beam_search
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.token_accuracy import TokenAccuracy
+from tftransformer.presets import load_generator
 from tftransformer.training.checkpointing import epoch_seed, fingerprint
+from tftransformer.training.language_model import tokens_in
 from tftransformer.training.trainer import Trainer
 from tftransformer.training.translation_config import DEFAULT_PAIRS_FILE
 from tftransformer.training.translation_run import TranslationRun
@@ -110,11 +115,17 @@ def _decode(decode, source_ids, batch_size):
 
 
 def _write_outputs(model_dir, report, run, test, references, translations):
-    """Writes the vocabularies, translations.tsv and report.json."""
-    for name, vocabulary in (
-        ("source", run.source_vocabulary),
-        ("target", run.target_vocabulary),
-    ):
+    """Writes the vocabularies (learned ones only), translations.tsv and
+    report.json."""
+    vocabularies = (
+        ()
+        if run.trainer.config.preset
+        else (
+            ("source", run.source_vocabulary),
+            ("target", run.target_vocabulary),
+        )
+    )
+    for name, vocabulary in vocabularies:
         with open(
             os.path.join(model_dir, f"{name}_vocabulary.txt"), "w", encoding="utf-8"
         ) as f:
@@ -134,7 +145,13 @@ def _write_outputs(model_dir, report, run, test, references, translations):
 
 
 def train_translator(config, verbose=1):
-    """Trains a `Seq2SeqTransformer` from scratch and scores it with BLEU.
+    """Trains a translation model and scores it with BLEU and ROUGE.
+
+    With `config.preset` set, fine-tunes that pretrained keras-hub
+    `Seq2SeqLM` (BART) with its own tokenizer (pairs cut to `max_length`
+    tokens), and translates with keras-hub's greedy and beam samplers; the
+    rest is as below. The default trains a `Seq2SeqTransformer` from
+    scratch:
 
     Reads the config's sentence pairs, splits them by a seeded order into
     test, validation and training pairs, learns one WordPiece vocabulary per
@@ -142,8 +159,9 @@ def train_translator(config, verbose=1):
     `max_length` tokens, trains with teacher forcing (a resumable `Trainer`
     run in `config.model_dir`), then translates the test sources greedily
     and with beam search and scores both with corpus BLEU on
-    `split_words` tokens. The chief writes the two vocabularies,
-    `translations.tsv` and `report.json` next to the trainer's files.
+    `split_words` tokens, and ROUGE-1/2/L (`corpus_rouge`). The chief
+    writes the two vocabularies, `translations.tsv` and `report.json` next
+    to the trainer's files.
 
     Args:
         config: a `TranslationConfig`.
@@ -162,6 +180,8 @@ def train_translator(config, verbose=1):
     trainer = Trainer(config, verbose=verbose)
     max_length = config.max_length
     splits, num_read = _load_splits(config)
+    if config.preset is not None:
+        return _fine_tune_preset(config, trainer, splits, num_read)
     source_vocabulary, target_vocabulary = (
         learn_word_piece_vocabulary(splits["train"][side], config.min_token_count)
         for side in (0, 1)
@@ -265,6 +285,10 @@ def train_translator(config, verbose=1):
         name: corpus_bleu(hypotheses, references)
         for name, hypotheses in translations.items()
     }
+    rouge = {
+        name: corpus_rouge(hypotheses, references)
+        for name, hypotheses in translations.items()
+    }
     samples = [
         {
             "source": test["sources"][i],
@@ -284,10 +308,12 @@ def train_translator(config, verbose=1):
         target_vocabulary,
         decode_seconds,
         trainer,
+        rouge,
     )
     if trainer.chief:
         report = {
             "bleu": {name: result["bleu"] for name, result in bleu.items()},
+            "rouge": rouge,
             "bleu_details": bleu,
             "num_pairs": num_pairs,
             "vocabulary_sizes": {
@@ -302,4 +328,125 @@ def train_translator(config, verbose=1):
             "samples": samples,
         }
         _write_outputs(config.model_dir, report, run, test, references, translations)
+    return run
+
+
+def _fine_tune_preset(config, trainer, splits, num_read):
+    """`train_translator` of a pretrained keras-hub `Seq2SeqLM` preset."""
+    max_length = config.max_length
+    with trainer.scope():
+        model = load_generator(
+            config.preset, "seq2seq_lm", max_length, dtype=config.dtype
+        )
+    num_pairs = {name: len(pairs[0]) for name, pairs in splits.items()}
+    if trainer.verbose:
+        print(
+            f"Data: {config.pairs_file}, {config.source_column} -> "
+            f"{config.target_column}; {num_pairs['train']} train, "
+            f"{num_pairs['validation']} validation, {num_pairs['test']} test "
+            f"pairs (of {num_read}), cut to {max_length} tokens. Model: "
+            f"{type(model).__name__} from {config.preset!r}."
+        )
+
+    # Tokenized once, eagerly (see `train_causal_lm`). Rows: (encoder and
+    # decoder ids and masks, next target tokens, 0 weights on padding).
+    def rows(split):
+        sources, targets = splits[split]
+        return model.preprocessor(
+            {"encoder_text": tf.constant(sources), "decoder_text": tf.constant(targets)}
+        )
+
+    train_rows = rows("train")
+
+    def train_data(epoch):
+        data = tf.data.Dataset.from_tensor_slices(train_rows)
+        data = data.shuffle(num_pairs["train"], seed=epoch_seed(config.seed, epoch))
+        return data.batch(trainer.global_batch_size)
+
+    validation = None
+    if num_pairs["validation"]:
+        validation = tf.data.Dataset.from_tensor_slices(rows("validation")).batch(
+            trainer.global_batch_size
+        )
+    with trainer.scope():
+        trainer.compile(
+            model,
+            train_data,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+    with tokens_in(model):
+        training = trainer.fit(
+            model,
+            train_data,
+            validation,
+            run_config={
+                "data_sha256": fingerprint(*splits["train"], *splits["validation"])
+            },
+        )
+    # Saved again with the preprocessor, so that model.keras reads text.
+    trainer.save(model)
+
+    sources, targets = splits["test"]
+    began = time.time()
+    translations = {}
+    for name, sampler in (
+        ("greedy", keras_hub.samplers.GreedySampler()),
+        ("beam", keras_hub.samplers.BeamSampler(num_beams=config.beam_width)),
+    ):
+        model.sampler, model.generate_function = sampler, None
+        translations[name] = [
+            text
+            for begin in range(0, len(sources), 64)
+            for text in model.generate(
+                sources[begin : begin + 64], max_length=max_length
+            )
+        ]
+    decode_seconds = time.time() - began
+    # Scored on the words of `split_words`, as the from-scratch translations.
+    references = [" ".join(split_words(text)) for text in targets]
+    words = {
+        name: [" ".join(split_words(text)) for text in texts]
+        for name, texts in translations.items()
+    }
+    bleu = {name: corpus_bleu(texts, references) for name, texts in words.items()}
+    rouge = {name: corpus_rouge(texts, references) for name, texts in words.items()}
+    samples = [
+        {
+            "source": sources[i],
+            "reference": targets[i],
+            "greedy": translations["greedy"][i],
+            "beam": translations["beam"][i],
+        }
+        for i in range(min(config.num_samples, len(sources)))
+    ]
+    vocabulary = model.preprocessor.tokenizer.get_vocabulary()
+    run = TranslationRun(
+        model,
+        training,
+        bleu,
+        samples,
+        num_pairs,
+        vocabulary,
+        vocabulary,
+        decode_seconds,
+        trainer,
+        rouge,
+    )
+    if trainer.chief:
+        report = {
+            "bleu": {name: result["bleu"] for name, result in bleu.items()},
+            "rouge": rouge,
+            "bleu_details": bleu,
+            "preset": config.preset,
+            "num_pairs": num_pairs,
+            "vocabulary_size": len(vocabulary),
+            "parameters": model.count_params(),
+            "epochs_run": len(training.history["loss"]),
+            "train_seconds": training.train_seconds,
+            "decode_seconds": decode_seconds,
+            "settings": config.to_dict(),
+            "samples": samples,
+        }
+        test = {"sources": sources}
+        _write_outputs(config.model_dir, report, run, test, targets, translations)
     return run

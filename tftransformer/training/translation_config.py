@@ -23,12 +23,26 @@ class TranslationConfig(FromScratchConfig):
     `length_penalty`, `num_samples`) change no training step: a resumed run
     may change them.
 
+    With a `preset` (a keras-hub `Seq2SeqLM` preset, e.g. BART), that
+    pretrained encoder-decoder is fine-tuned instead, with its own
+    tokenizer: pairs are cut to `max_length` tokens rather than left out,
+    and the shape fields (`num_layers`, ...), `min_token_count` and
+    `position_kind` are not used.
+
     Example:
     ```python
     config = TranslationConfig(pairs_file="pairs.tsv", source_column="0",
                                target_column="1")
+    config = TranslationConfig(preset="bart_base_en", learning_rate=5e-5)
     ```
     """
+
+    preset: str | None = setting(
+        None,
+        "Fine-tune this pretrained keras-hub Seq2SeqLM (BART): a preset "
+        "directory, or a keras-hub preset name such as bart_base_en (needs "
+        "network). Default: a Seq2SeqTransformer from random weights.",
+    )
 
     pairs_file: str = setting(
         DEFAULT_PAIRS_FILE,

@@ -20,6 +20,8 @@ class TranslationRun:
         source_vocabulary, target_vocabulary: the WordPiece tokens, by id.
         decode_seconds: seconds of greedy and beam decoding.
         trainer: the `Trainer`.
+        rouge: `{"greedy": ..., "beam": ...}`, the `corpus_rouge` F-measures
+            (0 to 1) of the same translations.
     """
 
     model: object
@@ -31,6 +33,7 @@ class TranslationRun:
     target_vocabulary: list
     decode_seconds: float
     trainer: object
+    rouge: dict | None = None
 
     def format(self):
         """The BLEU scores and samples, as lines to print."""
@@ -39,7 +42,7 @@ class TranslationRun:
             f"Test BLEU ({self.num_pairs['test']} pairs): greedy "
             f"{self.bleu['greedy']['bleu']:.2f}, beam search (width "
             f"{config.beam_width}, length penalty {config.length_penalty}) "
-            f"{self.bleu['beam']['bleu']:.2f}. Training "
+            f"{self.bleu['beam']['bleu']:.2f}.{self._format_rouge()} Training "
             f"{self.training.train_seconds / 60:.1f} min, decoding "
             f"{self.decode_seconds / 60:.1f} min."
         ]
@@ -51,3 +54,12 @@ class TranslationRun:
                 f"  beam:      {sample['beam']}"
             )
         return "\n".join(lines)
+
+    def _format_rouge(self):
+        if not self.rouge:
+            return ""
+        scores = ", ".join(
+            f"{name} " + "/".join(f"{value:.3f}" for value in rouge.values())
+            for name, rouge in self.rouge.items()
+        )
+        return f" ROUGE-1/2/L F: {scores}."

@@ -1,0 +1,240 @@
+"""A `tf.Module` that continues raw prompts with a keras-hub causal LM, or
+answers them with a keras-hub encoder-decoder."""
+
+import keras_hub
+import tensorflow as tf
+
+from tftransformer._arguments import is_int
+from tftransformer.models.causal_lm import CausalLM
+
+__all__ = ["PROMPT_INPUT", "GeneratorServingModule", "check_generator"]
+
+# The serving signature's input name.
+PROMPT_INPUT = "prompt"
+
+
+def _is_keras_hub(model):
+    return isinstance(model, (keras_hub.models.CausalLM, keras_hub.models.Seq2SeqLM))
+
+
+def check_generator(model, max_length, tokenizer=None, start_token_id=None):
+    """Checks what a generator export needs; returns `max_length` as an int.
+
+    Raises:
+        ValueError: for a model that is not a keras-hub `CausalLM` or
+            `Seq2SeqLM` with a preprocessor, or a `max_length` outside [2,
+            the backbone's `max_sequence_length`], naming the values
+            received.
+    """
+    if isinstance(model, CausalLM):
+        if tokenizer is None or start_token_id is None:
+            raise ValueError(
+                "A tftransformer CausalLM has no tokenizer of its own: pass "
+                "`tokenizer=` (its WordPiece tokenizer) and `start_token_id=`. "
+                f"Received: tokenizer={tokenizer!r}, start_token_id="
+                f"{start_token_id!r}"
+            )
+        maximum = (
+            model.max_sequence_length if model.position_kind == "learned" else None
+        )
+    elif not _is_keras_hub(model):
+        raise ValueError(
+            "Expected a keras-hub CausalLM or Seq2SeqLM (e.g. GPT2CausalLM or "
+            "BartSeq2SeqLM, what tftransformer.presets.load_generator "
+            "returns) or a tftransformer CausalLM. Received: "
+            f"model={type(model).__name__}"
+        )
+    elif getattr(model, "preprocessor", None) is None:
+        raise ValueError(
+            "Serving raw prompts needs the model's preprocessor (its "
+            f"tokenizer). Received: model {model.name!r} with preprocessor=None"
+        )
+    else:
+        maximum = getattr(model.backbone, "max_sequence_length", None)
+    if not is_int(max_length) or max_length < 2:
+        raise ValueError(
+            f"max_length must be an integer >= 2. Received: max_length={max_length!r}"
+        )
+    if maximum is not None and max_length > maximum:
+        raise ValueError(
+            f"max_length must not exceed the model's max_sequence_length "
+            f"({maximum}). Received: max_length={max_length}"
+        )
+    return int(max_length)
+
+
+class GeneratorServingModule(tf.Module):
+    """A `tf.Module` continuing raw prompts with a keras-hub `CausalLM`, or
+    generating a target from each with a `Seq2SeqLM` (BART).
+
+    Tokenization (the task's preprocessor), generation (its
+    `generate_step`, with cached keys and values, stopping at the end
+    token) and detokenization all run in the graph, so the saved signature
+    takes strings and needs only TensorFlow and TensorFlow Text ops.
+
+    Args:
+        model: a keras-hub `CausalLM` or `Seq2SeqLM` with its preprocessor,
+            or a `tftransformer.models.CausalLM` (then give `tokenizer` and
+            `start_token_id`, and `end_token_id` to stop there).
+        max_length: int, the prompt and its continuation together, in
+            tokens, longer prompts cut to it; for a `Seq2SeqLM`, the
+            target's length (the source is cut to the preprocessor's
+            `encoder_sequence_length`).
+        sampler: a keras-hub sampler or its name (`"greedy"`, `"top_k"`,
+            `"top_p"`, `"random"`, `"beam"`); random samplers draw from a
+            seed state saved with the module.
+        tokenizer: a tftransformer `CausalLM`'s WordPiece tokenizer (e.g.
+            `tft.data.word_piece_tokenizer(vocabulary)`); keras-hub tasks
+            use their preprocessor's.
+        start_token_id, end_token_id, pad_token_id: a tftransformer
+            `CausalLM`'s special token ids (`train_causal_lm`'s learned
+            vocabulary: 2, 3 and 0).
+        name: optional module name.
+
+    Call arguments (of `serve`):
+        prompt: 1-D `tf.string`, one prompt per entry, any batch size.
+
+    Returns (of `serve`):
+        A dict of 1-D `tf.string`: `text` (the prompt and its continuation,
+        as keras-hub's `generate` returns) and `completion` (the
+        continuation alone), special tokens left out, in UTF-8 (pieces
+        that end inside a character become U+FFFD). A `Seq2SeqLM` returns
+        `text` alone: the generated target.
+
+    Example:
+    ```python
+    module = GeneratorServingModule(gpt2_lm, max_length=32)
+    module.serve(tf.constant(["The weather today"]))["completion"]
+    ```
+    """
+
+    def __init__(
+        self,
+        model,
+        max_length,
+        sampler="greedy",
+        tokenizer=None,
+        start_token_id=None,
+        end_token_id=None,
+        pad_token_id=0,
+        name=None,
+    ):
+        super().__init__(name=name)
+        self._max_length = check_generator(model, max_length, tokenizer, start_token_id)
+        self._model = model
+        self._sampler = keras_hub.samplers.get(sampler)
+        if _is_keras_hub(model):
+            tokenizer = model.preprocessor.tokenizer
+            start_token_id = getattr(tokenizer, "start_token_id", None)
+            end_token_id = getattr(tokenizer, "end_token_id", None)
+            pad_token_id = getattr(tokenizer, "pad_token_id", None)
+        self._tokenizer = tokenizer
+        self._start_token_id = start_token_id
+        self._pad_token_id = pad_token_id
+        self._special_ids = sorted(
+            {
+                int(token_id)
+                for token_id in (start_token_id, end_token_id, pad_token_id)
+                if token_id is not None
+            }
+        )
+        end = end_token_id
+        self._stop_token_ids = None if end is None else (int(end),)
+        # Lists created here are tracked, so the variables are saved.
+        self.model_variables = list(model.variables)
+        self.sampler_variables = list(self._sampler.variables)
+
+        prompt_spec = tf.TensorSpec([None], tf.string, name=PROMPT_INPUT)
+
+        def serve(prompt):
+            return self._generate(prompt)
+
+        self.serve = tf.function(serve, input_signature=[prompt_spec])
+
+    def _generate_with_cache(self, prompt):
+        """keras-hub's `CausalLM.generate_step`, for a tftransformer
+        `CausalLM`: a start token, the prompt's pieces, then sampling."""
+        model = self._model
+        packer = keras_hub.layers.StartEndPacker(
+            sequence_length=self._max_length,
+            start_value=self._start_token_id,
+            pad_value=self._pad_token_id,
+            return_padding_mask=True,
+        )
+        token_ids, padding_mask = packer(self._tokenizer(prompt))
+        inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
+        batch_size = tf.shape(token_ids)[0]
+        cache = model.build_cache(batch_size, self._max_length)
+        # The whole padded rows fill the cache; sampling rewrites each
+        # position after a row's prompt before any later one reads it.
+        _, cache = model.call_with_cache(token_ids, cache, 0)
+        index = tf.reduce_min(tf.reduce_sum(tf.cast(padding_mask, tf.int32), axis=1))
+
+        def next(prompt, cache, index):
+            logits, cache = model.call_with_cache(
+                prompt[:, index - 1 : index], cache, index - 1
+            )
+            return logits[:, 0, :], None, cache  # (batch, vocabulary)
+
+        token_ids = self._sampler(
+            next=next,
+            prompt=token_ids,
+            cache=cache,
+            index=index,
+            mask=padding_mask,
+            stop_token_ids=self._stop_token_ids,
+            model=model,
+        )
+        # Positions from a row's first generated end token on are dropped.
+        mask = padding_mask
+        if self._stop_token_ids:
+            ended = (token_ids == self._stop_token_ids[0]) & ~padding_mask
+            mask = tf.cumsum(tf.cast(ended, tf.int32), axis=1) == 0
+        return inputs, {"token_ids": token_ids, "padding_mask": mask}
+
+    def _generate(self, prompt):
+        model = self._model
+        seq2seq = isinstance(model, keras_hub.models.Seq2SeqLM)
+        if not _is_keras_hub(model):
+            inputs, outputs = self._generate_with_cache(prompt)
+        else:
+            # A seq2seq task's prompt is the encoder's text; its decoder
+            # starts from the start tokens alone.
+            inputs = model.preprocessor.generate_preprocess(
+                prompt, sequence_length=self._max_length
+            )
+            # `generate_step` samples with the task's sampler: this
+            # module's while it is traced.
+            sampler, model.sampler = model.sampler, self._sampler
+            try:
+                outputs = model.generate_step(
+                    inputs, stop_token_ids=self._stop_token_ids
+                )
+            finally:
+                model.sampler = sampler
+        prefix = "decoder_" if seq2seq else ""
+        token_ids = outputs[prefix + "token_ids"]  # (batch, max_length)
+        keep = outputs[prefix + "padding_mask"]
+        for special in self._special_ids:
+            keep = keep & (token_ids != special)
+        positions = tf.range(tf.shape(token_ids)[1])[tf.newaxis, :]
+        prompt_lengths = tf.reduce_sum(
+            tf.cast(inputs[prefix + "padding_mask"], tf.int32), axis=1, keepdims=True
+        )
+
+        def detokenize(ids):
+            # A model may end on part of a UTF-8 character: each invalid
+            # byte sequence becomes U+FFFD, as keras-hub's generate gives.
+            text = self._tokenizer.detokenize(ids)
+            return tf.strings.unicode_transcode(
+                text, "UTF-8", "UTF-8", errors="replace"
+            )
+
+        if seq2seq:
+            return {"text": detokenize(tf.ragged.boolean_mask(token_ids, keep))}
+        return {
+            "text": detokenize(tf.ragged.boolean_mask(token_ids, keep)),
+            "completion": detokenize(
+                tf.ragged.boolean_mask(token_ids, keep & (positions >= prompt_lengths))
+            ),
+        }
