@@ -1,3 +1,4 @@
+import csv
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from tftransformer.export import (
     VARIANTS,
     LiteRTModel,
     export_litert,
+    export_run_variants,
     export_text_embedder,
     export_variants,
     inference_copy,
@@ -23,6 +25,7 @@ from tftransformer.models import (
     TextEmbedder,
 )
 from tftransformer.presets import load_backbone
+from tftransformer.training import ClassificationConfig
 
 SEQUENCE_LENGTH = 16
 POSITIVE = "great fine charming quietly devastating".split()
@@ -220,6 +223,38 @@ def test_litert_pair_classifier_in_a_clean_process(
         reference = np.argmax(expected[1], axis=-1)
         assert len(set(reference)) == 2
         assert np.mean(labels == reference) >= 0.98
+
+
+def test_export_run_variants_reads_a_runs_pairs(pair_classifier, tmp_path):
+    files = {}
+    for split, (pairs, labels) in (
+        ("train", review_pairs(64, seed=2)),
+        ("test", review_pairs(100, seed=1)),
+    ):
+        files[split] = str(tmp_path / f"{split}.csv")
+        with open(files[split], "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text", "text_pair", "label"])
+            writer.writerows((a, b, label) for (a, b), label in zip(pairs, labels))
+    config = ClassificationConfig(
+        train_file=files["train"],
+        validation_file=files["test"],
+        test_file=files["test"],
+        text_pair_column="text_pair",
+    )
+    report = export_run_variants(
+        pair_classifier,
+        config,
+        tmp_path / "variants",
+        representative_examples=16,
+        variants=["saved_model_float32", "litert_float32"],
+        calls=(1, 1),
+    )
+    assert report.num_test_examples == 100
+    reference = report.row("saved_model_float32")
+    assert reference["accuracy"] > 0.8
+    assert report.row("litert_float32")["accuracy"] == reference["accuracy"]
+    assert report.row("litert_float32")["agreement"] == 1.0
 
 
 @pytest.mark.parametrize("truncate", ["round_robin", "waterfall"])
