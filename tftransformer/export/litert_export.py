@@ -93,8 +93,9 @@ def export_litert(
     variables, which the interpreter reads as uninitialized (NaN outputs).
 
     Args:
-        model: a built `tftransformer.models.TextClassifier` (single texts),
-            another keras-hub text classifier `Task`, a
+        model: a built `tftransformer.models.TextClassifier` (on single
+            texts, or on pairs with `text_pair`), another keras-hub text
+            classifier `Task`, a
             `tftransformer.models.TextEmbedder` or a
             `tftransformer.models.TokenClassifier` (with `tag_names`, `"O"`
             among them), with a WordPiece preprocessor.
