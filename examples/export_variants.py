@@ -1,11 +1,14 @@
-r"""Exports a trained classifier in every serving variant and measures each.
+r"""Exports a trained classifier or tagger in every serving variant and measures each.
 
 Writes, under `--variants_dir`, a float32 SavedModel, an int8 SavedModel
 (Keras quantization), and LiteRT models in float32, dynamic-range int8 and
-calibrated int8 (ranges measured on training texts). All take raw strings.
-Then it loads each in this process and prints one table: size, test
-accuracy, agreement with the Keras model, and p50/p99 latency at batch 1
-and 32. The table and its JSON land in `--variants_dir` too.
+calibrated int8 (ranges measured on training texts). All take raw strings
+(a classifier trained on sentence pairs: two). Then it loads each in this
+process and prints one table: size, test accuracy (a tagger's: entity F1),
+agreement with the Keras model, and p50/p99 latency at batch 1 and 32. The
+table and its JSON land in `--variants_dir` too. The task comes from the
+saved model: a `TokenClassifier` (from `examples/ner.py`) is measured on
+tagging data, any other classifier on text classification data.
 
 Usage:
 ```
@@ -14,8 +17,16 @@ python examples/classify.py --max_train_examples=3000 --epochs=2 \
 python examples/export_variants.py --model_dir=runs/demo \
     --variants_dir=runs/demo/variants
 ```
+For a tagger:
+```
+python examples/ner.py --epochs=1 --model_dir=runs/ner
+python examples/export_variants.py --model_dir=runs/ner \
+    --variants_dir=runs/ner/variants
+```
 The data settings (`--train_file`, `--test_file`, `--max_eval_examples`, ...)
-are `examples/classify.py`'s: pass the ones the model was trained with.
+are `examples/classify.py`'s (for a tagger, `--train_file`, `--test_file`
+and `--validation_file` are `examples/ner.py`'s): pass the ones the model
+was trained with.
 """
 
 import dataclasses
@@ -49,26 +60,19 @@ class Config(tft.training.ClassificationConfig):
 
 def main(config):
     model = tft.saving.load_model(os.path.join(config.model_dir, "model.keras"))
-    train, _, test = tft.training.load_classification_splits(config)
-    calibration = train.sample(min(config.representative_examples, len(train)), 0)
-    report = tft.export.export_variants(
+    report = tft.export.export_run_variants(
         model,
+        config,
         config.variants_dir,
-        test.texts,
-        test.labels,
-        list(calibration.texts),
+        representative_examples=config.representative_examples,
         calls=(config.calls_batch_1, config.calls_batch_32),
         overwrite=config.overwrite,
     )
-    table = report.format()
     print(
-        f"\n{len(test)} test texts; {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs\n{table}"
+        f"\n{report.num_test_examples} test examples; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs\n"
+        f"{report.format()}\nWritten to {config.variants_dir}/"
     )
-    with open(os.path.join(config.variants_dir, "report.md"), "w") as f:
-        f.write(table + "\n")
-    with open(os.path.join(config.variants_dir, "report.json"), "w") as f:
-        f.write(report.to_json())
 
 
 if __name__ == "__main__":

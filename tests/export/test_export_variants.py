@@ -1,3 +1,4 @@
+import csv
 import json
 import os
 import subprocess
@@ -6,12 +7,14 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tftransformer.export import (
     LITERT_FILE,
     VARIANTS,
     LiteRTModel,
     export_litert,
+    export_run_variants,
     export_text_embedder,
     export_variants,
     inference_copy,
@@ -22,6 +25,7 @@ from tftransformer.models import (
     TextEmbedder,
 )
 from tftransformer.presets import load_backbone
+from tftransformer.training import ClassificationConfig
 
 SEQUENCE_LENGTH = 16
 POSITIVE = "great fine charming quietly devastating".split()
@@ -44,6 +48,20 @@ def reviews(count, seed):
         texts.append(" ".join(words))
         labels.append(label)
     return texts, np.array(labels)
+
+
+def review_pairs(count, seed):
+    """Pairs of reviews labelled by the second review's sentiment."""
+    firsts, _ = reviews(count, seed)
+    seconds, labels = reviews(count, seed + 100)
+    return list(zip(firsts, seconds)), labels
+
+
+def pair_probabilities(model, pairs):
+    """The Keras model's probabilities of `(text, text_pair)` tuples."""
+    texts, text_pairs = (tf.constant(list(part)) for part in zip(*pairs))
+    logits = model(model.preprocessor(x=(texts, text_pairs)), training=False)
+    return keras.ops.convert_to_numpy(keras.ops.softmax(logits))
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +91,41 @@ def report(classifier, held_out, tmp_path_factory):
     train_texts, _ = reviews(64, seed=2)
     return export_variants(
         classifier, directory, texts, labels, train_texts, calls=(2, 1)
+    )
+
+
+@pytest.fixture(scope="module")
+def pair_classifier(tiny_preset):
+    keras.utils.set_random_seed(0)
+    model = TextClassifier.from_preset(
+        tiny_preset, num_classes=2, sequence_length=SEQUENCE_LENGTH
+    )
+    pairs, labels = review_pairs(256, seed=0)
+    texts, text_pairs = (list(part) for part in zip(*pairs))
+    data = tf.data.Dataset.from_tensor_slices(((texts, text_pairs), labels))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.fit(data.batch(32), epochs=6, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def held_out_pairs():
+    return review_pairs(100, seed=1)
+
+
+@pytest.fixture(scope="module")
+def pair_report(pair_classifier, held_out_pairs, tmp_path_factory):
+    pairs, labels = held_out_pairs
+    directory = tmp_path_factory.mktemp("pair_variants")
+    train_pairs, _ = review_pairs(64, seed=2)
+    return export_variants(
+        pair_classifier,
+        directory,
+        pairs,
+        labels,
+        train_pairs,
+        calls=(2, 1),
+        text_pair=True,
     )
 
 
@@ -134,6 +187,118 @@ def test_variant_answers_raw_strings_in_a_clean_process(
         assert report.row(variant)["agreement"] == 1.0
 
 
+def test_pair_report_scores_every_variant_on_pairs(pair_report):
+    assert [row["variant"] for row in pair_report.rows] == list(VARIANTS)
+    reference = pair_report.row("saved_model_float32")
+    # Otherwise agreement between variants would say nothing.
+    assert reference["accuracy"] > 0.8
+    assert pair_report.row("litert_float32")["accuracy"] == reference["accuracy"]
+    for name in INT8_VARIANTS:
+        assert pair_report.row(name)["size_bytes"] < reference["size_bytes"]
+
+
+@pytest.mark.parametrize("variant", ["litert_float32", "litert_dynamic_int8"])
+def test_litert_pair_classifier_in_a_clean_process(
+    pair_classifier, pair_report, held_out_pairs, variant
+):
+    pairs, _ = held_out_pairs
+    edge_pairs = [
+        ("", ""),
+        ("a fine film", ""),
+        ("", "dull"),
+        (LONG_TEXT, "dull"),
+        ("great", LONG_TEXT),
+        (LONG_TEXT, LONG_TEXT),
+    ]
+    batches = [edge_pairs, pairs]
+    result = run_client(pair_report.row(variant)["path"], batches)
+    assert result["blocked_modules_loaded"] == []
+    assert result["dtypes"] == ["float32"] * 2
+    expected = [pair_probabilities(pair_classifier, batch) for batch in batches]
+    if variant == "litert_float32":
+        for outputs, probabilities in zip(result["outputs"], expected):
+            np.testing.assert_allclose(outputs, probabilities, atol=1e-5)
+    else:
+        labels = np.argmax(result["outputs"][1], axis=-1)
+        reference = np.argmax(expected[1], axis=-1)
+        assert len(set(reference)) == 2
+        assert np.mean(labels == reference) >= 0.98
+
+
+def test_export_run_variants_reads_a_runs_pairs(pair_classifier, tmp_path):
+    files = {}
+    for split, (pairs, labels) in (
+        ("train", review_pairs(64, seed=2)),
+        ("test", review_pairs(100, seed=1)),
+    ):
+        files[split] = str(tmp_path / f"{split}.csv")
+        with open(files[split], "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text", "text_pair", "label"])
+            writer.writerows((a, b, label) for (a, b), label in zip(pairs, labels))
+    config = ClassificationConfig(
+        train_file=files["train"],
+        validation_file=files["test"],
+        test_file=files["test"],
+        text_pair_column="text_pair",
+    )
+    report = export_run_variants(
+        pair_classifier,
+        config,
+        tmp_path / "variants",
+        representative_examples=16,
+        variants=["saved_model_float32", "litert_float32"],
+        calls=(1, 1),
+    )
+    assert report.num_test_examples == 100
+    reference = report.row("saved_model_float32")
+    assert reference["accuracy"] > 0.8
+    assert report.row("litert_float32")["accuracy"] == reference["accuracy"]
+    assert report.row("litert_float32")["agreement"] == 1.0
+
+
+@pytest.mark.parametrize("truncate", ["round_robin", "waterfall"])
+def test_litert_pair_packing_is_the_preprocessors(pair_classifier, truncate):
+    # The graph the LiteRT file is converted from, run in TensorFlow, on
+    # every pair of lengths from empty to past the sequence length.
+    from tftransformer.export.litert_export import _LiteRTPairModule
+
+    tokenizer = pair_classifier.preprocessor.tokenizer
+    preprocessor = TextClassifierPreprocessor(
+        tokenizer, SEQUENCE_LENGTH, truncate=truncate, pad_to_multiple_of=1
+    )
+    module = _LiteRTPairModule(
+        pair_classifier, tokenizer, SEQUENCE_LENGTH, truncate=truncate
+    )
+    texts = [" ".join(POSITIVE[:1] * length) for length in (0, 1, 2, 6, 7, 8, 20)]
+    firsts, seconds = zip(*[(a, b) for a in texts for b in texts])
+    firsts, seconds = tf.constant(firsts), tf.constant(seconds)
+    expected = preprocessor(x=(firsts, seconds))
+    packed = module.pack_pair(firsts, seconds)
+    assert sorted(packed) == sorted(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(packed[key], value, err_msg=key)
+
+
+def test_litert_pair_classifier_refuses_bad_pairs(
+    pair_classifier, pair_report, tmp_path
+):
+    litert_model = LiteRTModel(pair_report.row("litert_float32")["path"])
+    assert litert_model.text_pair
+    with pytest.raises(ValueError, match="text_pairs=None"):
+        litert_model(["a fine film"])
+    with pytest.raises(ValueError, match="2 texts and 1 text_pairs"):
+        litert_model(["a", "b"], ["c"])
+    with pytest.raises(ValueError, match="text_pair='yes'"):
+        export_litert(pair_classifier, tmp_path, text_pair="yes")
+    with pytest.raises(ValueError, match="tuples"):
+        export_litert(pair_classifier, tmp_path, "int8", ["a b"], text_pair=True)
+    with pytest.raises(ValueError, match="at 1: 'dull'"):
+        export_variants(
+            pair_classifier, tmp_path, [("a", "b"), "dull"], [0, 1], [], text_pair=True
+        )
+
+
 def test_litert_embedder_embeds_as_the_keras_model(tiny_preset, tmp_path):
     backbone, preprocessor = load_backbone(tiny_preset, sequence_length=SEQUENCE_LENGTH)
     embedder = TextEmbedder(
@@ -143,6 +308,8 @@ def test_litert_embedder_embeds_as_the_keras_model(tiny_preset, tmp_path):
         ),
     )
     texts = ["a short text", "", LONG_TEXT]
+    with pytest.raises(ValueError, match="not a classifier"):
+        export_litert(embedder, tmp_path / "pairs", text_pair=True)
     tflite_file = export_litert(embedder, tmp_path / "litert")
     assert tflite_file.endswith(LITERT_FILE)
     result = run_client(tflite_file, [texts], output="embedding")
@@ -195,7 +362,7 @@ def test_mixed_precision_lora_model_exports_int8_from_merged_float32(
     assert np.mean(np.argmax(probabilities, -1) == np.argmax(reference, -1)) >= 0.98
 
 
-def test_bad_arguments_are_refused(classifier, tmp_path):
+def test_bad_arguments_are_refused(classifier, report, tmp_path):
     with pytest.raises(ValueError, match="quantization=.int4."):
         export_litert(classifier, tmp_path, quantization="int4")
     with pytest.raises(ValueError, match="representative_texts=None"):
@@ -206,6 +373,8 @@ def test_bad_arguments_are_refused(classifier, tmp_path):
         export_variants(classifier, tmp_path, ["a"], [0], ["a"], ["litert_int8"])
     with pytest.raises(ValueError, match="equal length"):
         export_variants(classifier, tmp_path, ["a", "b"], [0], ["a"])
+    with pytest.raises(ValueError, match="single texts, not pairs"):
+        LiteRTModel(report.row("litert_float32")["path"])(["a"], ["b"])
 
 
 def test_litert_graph_applies_the_fitted_temperature(classifier):

@@ -3,7 +3,8 @@
 Usage: `python variant_client.py PATH OUTPUT < batches.json`, where PATH is a
 SavedModel version directory or a `.tflite` file, OUTPUT the signature's
 output (`probabilities`, `embedding` or a tagger's `tag_ids`) and
-batches.json a list of batches, each a list of strings. Only TensorFlow and
+batches.json a list of batches, each a list of strings (or, for a model of
+sentence pairs, of `[text, text_pair]` lists). Only TensorFlow and
 TF Text are importable: a SavedModel loads after `import tensorflow_text`; a
 LiteRT model runs in TensorFlow's LiteRT interpreter with TF Text's LiteRT
 kernels registered. Prints one JSON object: the outputs per batch, their
@@ -33,16 +34,25 @@ if path.endswith(".tflite"):
     runner = interpreter.get_signature_runner()
 
     def run(batch):
-        return runner(text=np.array(batch, dtype=object))[output]
+        inputs = {key: np.array(texts, dtype=object) for key, texts in batch.items()}
+        return runner(**inputs)[output]
 
 else:
     serve = tf.saved_model.load(path).signatures["serving_default"]
 
     def run(batch):
-        return serve(text=tf.constant(batch, dtype=tf.string))[output].numpy()
+        inputs = {key: tf.constant(texts, tf.string) for key, texts in batch.items()}
+        return serve(**inputs)[output].numpy()
 
 
-results = [run(batch) for batch in json.load(sys.stdin)]
+def inputs(batch):
+    """`text` (and `text_pair`, for pairs) of one batch."""
+    if batch and isinstance(batch[0], list):
+        return {"text": [a for a, _ in batch], "text_pair": [b for _, b in batch]}
+    return {"text": batch}
+
+
+results = [run(inputs(batch)) for batch in json.load(sys.stdin)]
 loaded = sorted(
     name
     for name, module in sys.modules.items()

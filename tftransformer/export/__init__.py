@@ -4,9 +4,11 @@ Exports write TF Serving's versioned layout (`<base_path>/<version>/`), run
 tokenization inside the graph, compute in float32 (or Keras int8) whatever
 the training precision, and can record warmup requests. LiteRT exports
 (float32, dynamic-range int8, calibrated int8) tokenize with TF Text ops
-that have LiteRT kernels; `export_variants` writes and measures them all.
+that have LiteRT kernels; `export_variants` writes and measures them all
+(`export_run_variants`: on a training run's own test data).
 """
 
+from tftransformer.export.export_run_variants import export_run_variants
 from tftransformer.export.export_variants import VARIANTS, export_variants
 from tftransformer.export.few_shot_classifier_export import (
     export_few_shot_classifier,
@@ -92,6 +94,7 @@ __all__ = [
     "export_generator",
     "export_litert",
     "export_question_answerer",
+    "export_run_variants",
     "export_text_embedder",
     "export_token_classifier",
     "export_variants",

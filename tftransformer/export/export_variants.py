@@ -1,5 +1,6 @@
 """Writing every serving variant of a text classifier or tagger and measuring each."""
 
+import functools
 import os
 import time
 
@@ -42,6 +43,7 @@ def export_variants(
     batch_sizes=(1, 32),
     calls=(50, 10),
     overwrite=False,
+    text_pair=False,
 ):
     """Exports a classifier or tagger in every variant and measures each in one run.
 
@@ -57,24 +59,31 @@ def export_variants(
     is the share of test words tagged as the Keras model tags them
     (`tftransformer.evaluation.predict_tags`).
 
+    A classifier of sentence pairs (`text_pair=True`) exports with two
+    string inputs, `text` and `text_pair`, in every variant; its test and
+    representative examples are `(text, text_pair)` tuples.
+
     Args:
-        model: a built `tftransformer.models.TextClassifier` on single
-            texts, or a `tftransformer.models.TokenClassifier`.
+        model: a built `tftransformer.models.TextClassifier` (on single
+            texts, or on pairs with `text_pair=True`), or a
+            `tftransformer.models.TokenClassifier`.
         directory: str, where the variants are written.
         test_texts: list of strings, the held-out texts (for a tagger,
-            sentences whose words are separated by whitespace).
+            sentences whose words are separated by whitespace; with
+            `text_pair`, `(text, text_pair)` tuples).
         test_labels: list of int class ids, one per test text; for a
             tagger, one list of BIO tag strings per sentence, one tag per
             word.
         representative_texts: list of strings drawn from the training data,
             for the calibrated `litert_int8` variant (a few hundred are
-            plenty).
+            plenty); with `text_pair`, `(text, text_pair)` tuples.
         variants: names from `VARIANTS`; `saved_model_float32` first, the
             reference.
         batch_sizes: batch sizes timed.
         calls: timed calls per batch size, one count per entry of
             `batch_sizes`.
         overwrite: bool, whether existing variants are replaced.
+        text_pair: bool, whether `model` classifies sentence pairs.
 
     Returns:
         A `VariantsReport`.
@@ -100,6 +109,14 @@ def export_variants(
         )
     test_texts = list(test_texts)
     tagger = len(model.output.shape) == 3
+    if not isinstance(text_pair, bool) or (text_pair and tagger):
+        raise ValueError(
+            "`text_pair` must be a bool, and True only for a classifier of "
+            f"sentence pairs. Received: text_pair={text_pair!r} for a model "
+            f"with output shape {tuple(model.output.shape)}"
+        )
+    if text_pair:
+        test_texts = _check_pairs("test_texts", test_texts)
     if tagger:
         test_labels = _check_tags(test_texts, test_labels)
     else:
@@ -120,12 +137,14 @@ def export_variants(
 
     if tagger:
         keras_labels = predict_tags(model, test_texts)["tags"]
+    elif text_pair:
+        keras_labels = _pair_labels(model, test_texts)
     else:
         keras_labels = np.argmax(model.predict(test_texts, verbose=0), axis=-1)
     rows = []
     for name in variants:
         predict, path, size_bytes = _write(
-            model, directory, name, representative_texts, overwrite, tagger
+            model, directory, name, representative_texts, overwrite, tagger, text_pair
         )
         batches = [
             predict(test_texts[i : i + _PREDICT_BATCH])
@@ -161,13 +180,38 @@ def _check_tags(texts, tags):
     return [[str(tag) for tag in sentence] for sentence in tags]
 
 
+def _check_pairs(name, examples):
+    """Sentence pairs: `(text, text_pair)` tuples of strings."""
+    for index, example in enumerate(examples):
+        if (
+            not isinstance(example, (tuple, list))
+            or len(example) != 2
+            or not all(isinstance(text, str) for text in example)
+        ):
+            raise ValueError(
+                f"With text_pair=True, `{name}` must hold (text, text_pair) "
+                f"tuples of strings. Received at {index}: {example!r}"
+            )
+    return [tuple(example) for example in examples]
+
+
+def _pair_labels(model, pairs):
+    """The Keras model's labels of sentence pairs."""
+    labels = []
+    for i in range(0, len(pairs), _PREDICT_BATCH):
+        texts, text_pairs = zip(*pairs[i : i + _PREDICT_BATCH])
+        features = model.preprocessor(x=(tf.constant(texts), tf.constant(text_pairs)))
+        labels.append(np.argmax(model(features, training=False), axis=-1))
+    return np.concatenate(labels)
+
+
 def _word_agreement(tags, reference):
     """The share of words whose tag is the reference's."""
     same = [a == b for x, y in zip(tags, reference) for a, b in zip(x, y)]
     return float(np.mean(same)) if same else 1.0
 
 
-def _write(model, directory, name, representative_texts, overwrite, tagger):
+def _write(model, directory, name, representative_texts, overwrite, tagger, text_pair):
     """Exports one variant; returns `(predict, path, size_bytes)`.
 
     `predict` answers a classifier's probabilities, or a tagger's list of
@@ -175,11 +219,21 @@ def _write(model, directory, name, representative_texts, overwrite, tagger):
     kind, precision = VARIANTS[name]
     path = os.path.join(os.fspath(directory), name)
     if kind == "saved_model":
-        export = export_token_classifier if tagger else export_for_serving
+        if tagger:
+            export = export_token_classifier
+        else:
+            export = functools.partial(export_for_serving, text_pair=text_pair)
         path = export(model, path, version=1, precision=precision, overwrite=overwrite)
         serve = tf.saved_model.load(path).signatures[SIGNATURE_NAME]
 
         def predict(texts):
+            if text_pair:
+                texts, text_pairs = zip(*texts)
+                outputs = serve(
+                    text=tf.constant(texts, tf.string),
+                    text_pair=tf.constant(text_pairs, tf.string),
+                )
+                return outputs["probabilities"].numpy()
             outputs = serve(text=tf.constant(texts, tf.string))
             if not tagger:
                 return outputs["probabilities"].numpy()
@@ -197,10 +251,14 @@ def _write(model, directory, name, representative_texts, overwrite, tagger):
         quantization=precision,
         representative_texts=representative_texts,
         overwrite=overwrite,
+        text_pair=text_pair,
     )
     litert_model = LiteRTModel(tflite_file)
 
     def predict(texts):
+        if text_pair:
+            texts, text_pairs = zip(*texts)
+            return litert_model(list(texts), list(text_pairs))["probabilities"]
         return litert_model(texts)["tags" if tagger else "probabilities"]
 
     return predict, tflite_file, os.path.getsize(tflite_file)

@@ -14,6 +14,7 @@ from tensorflow.python.framework.convert_to_constants import (
 from tftransformer.export.inference_copy import float32_inference_copy
 from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
+    TEXT_PAIR_INPUT,
     check_text_classifier,
 )
 from tftransformer.export.token_classifier_export import TAGS_FILE
@@ -37,6 +38,7 @@ def export_litert(
     representative_texts=None,
     merge_lora=True,
     overwrite=False,
+    text_pair=False,
 ):
     """Exports a classifier, embedder or tagger as a LiteRT model on raw strings.
 
@@ -45,6 +47,18 @@ def export_litert(
     string, any batch size); its output is `probabilities` (float32,
     `(batch, num_classes)`) for a classifier or `embedding` (float32,
     `(batch, dim)`) for an embedder.
+
+    A classifier trained on sentence pairs exports with `text_pair=True`:
+    its inputs are `text` and `text_pair` (1-D strings of one size), packed
+    in the graph as its preprocessor packs them, `[CLS] a [SEP] b [SEP]`
+    (with the preprocessor's `pair_separators` `[SEP]`s between the texts)
+    and segment ids 0 up to the separators, 1 after. The two texts are
+    truncated to `sequence_length` by the preprocessor's `truncate` rule,
+    `"round_robin"` (one piece to each text in turn, the first text first)
+    or `"waterfall"` (the first text keeps what fits), computed from the
+    two lengths with dense arithmetic: TF Text's trimmers have no LiteRT
+    kernels. The interpreter answers an error for inputs of different
+    sizes (`LiteRTModel` refuses them first).
 
     A tagger (`tftransformer.models.TokenClassifier`) answers per word,
     padded to the batch's most words: `tag_ids` (int32, `(batch,
@@ -79,8 +93,9 @@ def export_litert(
     variables, which the interpreter reads as uninitialized (NaN outputs).
 
     Args:
-        model: a built `tftransformer.models.TextClassifier` (single texts),
-            another keras-hub text classifier `Task`, a
+        model: a built `tftransformer.models.TextClassifier` (on single
+            texts, or on pairs with `text_pair`), another keras-hub text
+            classifier `Task`, a
             `tftransformer.models.TextEmbedder` or a
             `tftransformer.models.TokenClassifier` (with `tag_names`, `"O"`
             among them), with a WordPiece preprocessor.
@@ -91,9 +106,12 @@ def export_litert(
             measured on `representative_texts`; tokenization stays in
             strings and integers).
         representative_texts: list of strings, e.g. a few hundred training
-            texts; required with `quantization="int8"`.
+            texts; required with `quantization="int8"`. With `text_pair`:
+            `(text, text_pair)` tuples.
         merge_lora: bool. With False, a model with LoRA adapters is refused.
         overwrite: bool, whether an existing `path` may be written into.
+        text_pair: bool, whether the model classifies sentence pairs (a
+            classifier only).
 
     Returns:
         str, the `.tflite` file written.
@@ -113,15 +131,20 @@ def export_litert(
             f"`quantization` must be one of {LITERT_QUANTIZATIONS}. "
             f"Received: quantization={quantization!r}"
         )
+    if not isinstance(text_pair, bool):
+        raise ValueError(
+            f"`text_pair` must be a bool. Received: text_pair={text_pair!r}"
+        )
     if quantization == "int8":
+        examples = "(text, text_pair) tuples" if text_pair else "strings"
         if (
             isinstance(representative_texts, str)
             or not representative_texts
-            or not all(isinstance(text, str) for text in representative_texts)
+            or not all(_is_example(text, text_pair) for text in representative_texts)
         ):
             raise ValueError(
                 'quantization="int8" calibrates on `representative_texts`, a '
-                "non-empty list of strings. Received: "
+                f"non-empty list of {examples}. Received: "
                 f"representative_texts={representative_texts!r}"
             )
     preprocessor = getattr(model, "preprocessor", None)
@@ -139,10 +162,24 @@ def export_litert(
             "replace it."
         )
     names_file, names = _output_names(model, preprocessor)
+    if text_pair and names_file != "labels.txt":
+        raise ValueError(
+            "`text_pair=True` exports a classifier of sentence pairs. Received "
+            f"a model {model.name!r} that is not a classifier "
+            f"(output shape {tuple(model.output.shape)})"
+        )
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
     if names_file == TAGS_FILE:
         module = _LiteRTTaggerModule(
             copy, tokenizer, preprocessor.sequence_length, names.index("O")
+        )
+    elif text_pair:
+        module = _LiteRTPairModule(
+            copy,
+            tokenizer,
+            preprocessor.sequence_length,
+            truncate=preprocessor.truncate,
+            pair_separators=getattr(preprocessor, "pair_separators", 1),
         )
     else:
         module = _LiteRTTextModule(copy, tokenizer, preprocessor.sequence_length)
@@ -151,15 +188,20 @@ def export_litert(
     output_names = sorted(serve.structured_outputs)
     # Weights become constants: see the docstring.
     frozen = convert_variables_to_constants_v2(serve)
+    input_names = list(module.inputs)
 
-    def outputs(text):
+    def outputs(*texts):
         # The frozen function returns its outputs flat, in sorted key order.
-        return dict(zip(output_names, tf.nest.flatten(frozen(text=text))))
+        flat = tf.nest.flatten(frozen(**dict(zip(input_names, texts))))
+        return dict(zip(output_names, flat))
 
-    # Wrapped again so the converter keeps the `text` -> outputs signature.
+    # Wrapped again so the converter keeps the inputs -> outputs signature.
     holder = tf.Module()
     holder.serve = tf.function(
-        outputs, input_signature=[tf.TensorSpec([None], tf.string, name=TEXT_INPUT)]
+        outputs,
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name=name) for name in input_names
+        ],
     )
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [holder.serve.get_concrete_function()], holder
@@ -174,7 +216,7 @@ def export_litert(
 
         def representative_dataset():
             for text in texts:
-                yield [tf.constant([text])]
+                yield [tf.constant([part]) for part in _parts(text, text_pair)]
 
         converter.representative_dataset = representative_dataset
         # Calibration runs the model, tokenizer ops included.
@@ -191,6 +233,21 @@ def export_litert(
         f.write(flatbuffer)
     os.replace(f.name, tflite_file)
     return tflite_file
+
+
+def _is_example(example, text_pair):
+    """Whether `example` is a string, or a tuple of two with `text_pair`."""
+    if not text_pair:
+        return isinstance(example, str)
+    return (
+        isinstance(example, (tuple, list))
+        and len(example) == 2
+        and all(isinstance(text, str) for text in example)
+    )
+
+
+def _parts(example, text_pair):
+    return tuple(example) if text_pair else (example,)
 
 
 def _output_names(model, preprocessor):
@@ -218,6 +275,8 @@ def _output_names(model, preprocessor):
 class _LiteRTTextModule(tf.Module):
     """Tokenizes with LiteRT-compatible TF Text ops, then runs the model."""
 
+    inputs = (TEXT_INPUT,)
+
     def __init__(self, model, tokenizer, sequence_length):
         super().__init__()
         self._model = model
@@ -241,8 +300,8 @@ class _LiteRTTextModule(tf.Module):
         self._temperature = float(getattr(model, "temperature", None) or 1.0)
         self.model_variables = list(model.variables)
         self.output_name = "probabilities"
-        spec = tf.TensorSpec([None], tf.string, name=TEXT_INPUT)
-        self.serve = tf.function(self._serve, input_signature=[spec])
+        specs = [tf.TensorSpec([None], tf.string, name=name) for name in self.inputs]
+        self.serve = tf.function(self._serve, input_signature=specs)
 
     def _serve(self, text):
         pieces = self._tokenizer.tokenize(text)  # ragged (batch, (pieces))
@@ -252,7 +311,14 @@ class _LiteRTTextModule(tf.Module):
         return {self.output_name: outputs}
 
     def _run(self, pieces):
-        """The model on `[CLS] pieces [SEP]` rows, truncated and padded."""
+        """The model's float32 outputs on `[CLS] pieces [SEP]` rows."""
+        return self._predict(self._pack(pieces))
+
+    def _predict(self, features):
+        return tf.cast(self._model(features, training=False), tf.float32)
+
+    def _pack(self, pieces):
+        """`[CLS] pieces [SEP]` rows, truncated and padded, as features."""
         # Dense ops only past the tokenizer: every op has a LiteRT builtin.
         limit = self._sequence_length - 2
         body = pieces.to_tensor(default_value=self._pad_id)[:, :limit]
@@ -265,12 +331,108 @@ class _LiteRTTextModule(tf.Module):
         token_ids = tf.where(
             positions == lengths[:, tf.newaxis] + 1, self._sep_id, token_ids
         )
-        features = {
+        return {
             "token_ids": token_ids,
             "padding_mask": positions < lengths[:, tf.newaxis] + 2,
             "segment_ids": tf.zeros_like(token_ids),
         }
-        return tf.cast(self._model(features, training=False), tf.float32)
+
+
+class _LiteRTPairModule(_LiteRTTextModule):
+    """Classifies sentence pairs, packed with LiteRT-compatible ops.
+
+    As keras-hub's `MultiSegmentPacker` (what the preprocessor packs with):
+    `[CLS] a [SEP]*pair_separators b [SEP]`, segment ids 0 through the
+    separators and 1 after, the texts trimmed as `tf_text.RoundRobinTrimmer`
+    or `tf_text.WaterfallTrimmer` trim them. Each output position gathers
+    its piece from the first or second text's dense pieces, so no ragged op
+    runs past the tokenizer.
+    """
+
+    inputs = (TEXT_INPUT, TEXT_PAIR_INPUT)
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        sequence_length,
+        truncate="round_robin",
+        pair_separators=1,
+    ):
+        super().__init__(model, tokenizer, sequence_length)
+        if truncate not in ("round_robin", "waterfall"):
+            raise ValueError(
+                "A LiteRT export truncates pairs by 'round_robin' or 'waterfall'. "
+                f"Received: truncate={truncate!r}"
+            )
+        self._truncate = truncate
+        self._separators = int(pair_separators)
+
+    def _serve(self, text, text_pair):
+        features = self.pack_pair(text, text_pair)
+        logits = self._predict(features)
+        if self._softmax:
+            logits = tf.nn.softmax(logits / self._temperature, axis=-1)
+        return {self.output_name: logits}
+
+    def pack_pair(self, text, text_pair):
+        """The features of `(text, text_pair)`, as the preprocessor packs them."""
+        first = self._tokenizer.tokenize(text)
+        second = self._tokenizer.tokenize(text_pair)
+        # The pieces either text may keep, besides the special tokens.
+        budget = self._sequence_length - 2 - self._separators
+        length_a = tf.cast(first.row_lengths(), tf.int32)
+        length_b = tf.cast(second.row_lengths(), tf.int32)
+        if self._truncate == "waterfall":
+            kept_a = tf.minimum(length_a, budget)
+        else:
+            # Round robin: one piece each in turn, the first text first, so
+            # the first keeps ceil(budget / 2) unless the second is shorter.
+            kept_a = tf.minimum(
+                length_a, tf.maximum((budget + 1) // 2, budget - length_b)
+            )
+        kept_b = tf.minimum(length_b, budget - kept_a)
+        # An extra column each, so an empty batch still gathers from one.
+        dense_a = tf.concat(
+            [first.to_tensor(default_value=self._pad_id), self._pad_column(text)], 1
+        )
+        dense_b = tf.concat(
+            [second.to_tensor(default_value=self._pad_id), self._pad_column(text)], 1
+        )
+        # Columns: [CLS], first text, separators, second text, [SEP].
+        ends_a = (kept_a + 1)[:, tf.newaxis]
+        starts_b = ends_a + self._separators
+        ends_b = starts_b + kept_b[:, tf.newaxis]
+        width = tf.reduce_max(tf.concat([ends_b[:, 0] + 1, [2 + self._separators]], 0))
+        positions = tf.range(width)[tf.newaxis, :]
+        in_a = (positions >= 1) & (positions < ends_a)
+        in_b = (positions >= starts_b) & (positions < ends_b)
+        # (batch, width) each: + zeros broadcasts the first to the batch.
+        index_a = positions - 1 + tf.zeros_like(ends_a)
+        index_a = tf.clip_by_value(index_a, 0, tf.shape(dense_a)[1] - 1)
+        index_b = tf.clip_by_value(positions - starts_b, 0, tf.shape(dense_b)[1] - 1)
+        pieces_a = tf.gather(dense_a, index_a, batch_dims=1)
+        pieces_b = tf.gather(dense_b, index_b, batch_dims=1)
+        separator = (positions >= ends_a) & (positions <= ends_b)
+        token_ids = tf.where(
+            in_a,
+            pieces_a,
+            tf.where(in_b, pieces_b, tf.where(separator, self._sep_id, self._pad_id)),
+        )
+        token_ids = tf.where(positions == 0, self._cls_id, token_ids)
+        return {
+            "token_ids": token_ids,
+            "padding_mask": positions <= ends_b,
+            # 1 from the second text through its [SEP], in integer
+            # arithmetic: the converter rewrites the embedding's range check
+            # of a boolean cast into a `zeros_like` of booleans, which
+            # LiteRT lacks.
+            "segment_ids": tf.clip_by_value(positions - starts_b + 1, 0, 1)
+            * tf.clip_by_value(ends_b + 1 - positions, 0, 1),
+        }
+
+    def _pad_column(self, text):
+        return tf.fill([tf.shape(text)[0], 1], self._pad_id)
 
 
 class _LiteRTTaggerModule(_LiteRTTextModule):

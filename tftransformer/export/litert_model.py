@@ -25,6 +25,8 @@ class LiteRTModel:
 
     Call arguments:
         texts: list of strings (empty and over-long ones included).
+        text_pairs: list of strings, the second text of each pair, for a
+            model exported with `text_pair=True` (and only then).
 
     Returns:
         A dict of NumPy arrays: `probabilities` for a classifier,
@@ -40,6 +42,8 @@ class LiteRTModel:
     ```python
     model = LiteRTModel("litert/sentiment/model.tflite")
     model(["a fine film", ""])["probabilities"].shape  # (2, num_classes)
+    pairs = LiteRTModel("litert/entailment/model.tflite")
+    pairs(["a man sleeps"], ["a person rests"])["probabilities"]
     ```
     """
 
@@ -57,19 +61,44 @@ class LiteRTModel:
             num_threads=num_threads,
         )
         self._runner = self._interpreter.get_signature_runner()
+        # Whether the model takes sentence pairs (`text` and `text_pair`).
+        self.text_pair = "text_pair" in self._runner.get_input_details()
         tags_file = os.path.join(os.path.dirname(tflite_file), TAGS_FILE)
         self.tag_names = None
         if os.path.isfile(tags_file):
             with open(tags_file, encoding="utf-8") as f:
                 self.tag_names = f.read().splitlines()
 
-    def __call__(self, texts):
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise ValueError(f"`texts` must be a list of strings. Received: {texts!r}")
-        outputs = self._runner(text=np.array(list(texts), dtype=object))
+    def __call__(self, texts, text_pairs=None):
+        inputs = {"text": _strings("texts", texts)}
+        if self.text_pair:
+            if text_pairs is None:
+                raise ValueError(
+                    f"{self.tflite_file} classifies sentence pairs: pass "
+                    "`text_pairs`, one string per text. Received: text_pairs=None"
+                )
+            inputs["text_pair"] = _strings("text_pairs", text_pairs)
+            if len(inputs["text_pair"]) != len(inputs["text"]):
+                raise ValueError(
+                    "`texts` and `text_pairs` must hold as many strings. Received: "
+                    f"{len(inputs['text'])} texts and {len(inputs['text_pair'])} "
+                    "text_pairs"
+                )
+        elif text_pairs is not None:
+            raise ValueError(
+                f"{self.tflite_file} takes single texts, not pairs. Received: "
+                f"text_pairs={text_pairs!r}"
+            )
+        outputs = self._runner(**inputs)
         if self.tag_names is not None and "tag_ids" in outputs:
             outputs["tags"] = [
                 [self.tag_names[i] for i in row[:count]]
                 for row, count in zip(outputs["tag_ids"], outputs["num_words"])
             ]
         return outputs
+
+
+def _strings(name, texts):
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise ValueError(f"`{name}` must be a list of strings. Received: {texts!r}")
+    return np.array(list(texts), dtype=object)
