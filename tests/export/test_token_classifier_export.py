@@ -4,6 +4,7 @@ import subprocess
 import sys
 import types
 
+import keras
 import keras_hub
 import numpy as np
 import pytest
@@ -68,6 +69,9 @@ print(json.dumps({name: plain(value) for name, value in outputs.items()}))
 
 @pytest.fixture(scope="module")
 def tagger():
+    # Module fixtures are made before the per-test seed is set: seeded here,
+    # the weights do not depend on which tests ran first on this worker.
+    keras.utils.set_random_seed(1234)
     tokenizer = embedded_tokenizer()
     backbone = tiny_bert_backbone(
         vocabulary_size=tokenizer.vocabulary_size(), num_layers=1
