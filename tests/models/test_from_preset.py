@@ -45,3 +45,19 @@ def test_text_classifier_reports_accuracy_as_accuracy(tiny_preset):
         ["a fine film", "a dull mess"], [1, 0], verbose=0, return_dict=True
     )
     assert "accuracy" in logs
+
+def test_from_preset_passes_the_preprocessors_arguments_to_it(tiny_preset):
+    model = TextClassifier.from_preset(
+        tiny_preset,
+        num_classes=2,
+        sequence_length=16,
+        truncate="waterfall",
+        pad_to_multiple_of=8,
+        dropout=0.0,
+    )
+    assert model.preprocessor.truncate == "waterfall"
+    assert model.preprocessor.pad_to_multiple_of == 8
+    tagger = TokenClassifier.from_preset(
+        tiny_preset, num_tags=3, sequence_length=16, pad_to_multiple_of=4
+    )
+    assert tagger.preprocessor.pad_to_multiple_of == 4

@@ -10,6 +10,7 @@ encoder blocks on top. Most work around what Keras 3 and keras-hub do not do
 for these models; each part says why.
 """
 
+import inspect
 import math
 
 import keras
@@ -55,7 +56,9 @@ class FromPreset:
                 preprocessor produces.
             dtype: optional dtype policy name, e.g. `"mixed_bfloat16"`.
             **kwargs: the task's other arguments (`num_classes`, `num_tags`,
-                `pooling`, `dropout`, ...).
+                `pooling`, `dropout`, ...) and its preprocessor's
+                (`truncate`, `pad_to_multiple_of`, `dynamic_padding`,
+                `pair_separators`, ...), each passed to the one that takes it.
 
         Example:
         ```python
@@ -67,10 +70,19 @@ class FromPreset:
         backbone, preprocessor = load_backbone(
             preset, sequence_length=sequence_length, dtype=dtype
         )
+        accepted = inspect.signature(cls.preprocessor_cls.__init__).parameters
+        preprocessor_kwargs = {
+            name: kwargs.pop(name)
+            for name in list(kwargs)
+            if name in accepted
+            and accepted[name].kind is not accepted[name].VAR_KEYWORD
+        }
         return cls(
             backbone,
             preprocessor=cls.preprocessor_cls(
-                preprocessor.tokenizer, sequence_length=sequence_length
+                preprocessor.tokenizer,
+                sequence_length=sequence_length,
+                **preprocessor_kwargs,
             ),
             **kwargs,
         )
