@@ -32,7 +32,7 @@ demo: $(STAMP)
 
 # pytest exits 5 when it collected nothing: report it as the failure it is.
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -m "not slow" --durations=20 $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest -n 2 --dist worksteal -m "not slow" --durations=20 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
 
 # Tests marked `slow` (none are part of CI). Exit 5 here means none exist.
