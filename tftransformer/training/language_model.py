@@ -194,21 +194,16 @@ def train_causal_lm(config, verbose=1):
             os.path.join(config.model_dir, "vocabulary.txt"), "w", encoding="utf-8"
         ) as f:
             f.write("".join(token + "\n" for token in tokens))
-        report = {
-            "perplexity": perplexity,
-            "data": source,
-            "num_texts": num_texts,
-            "vocabulary_size": len(tokens),
-            "parameters": model.count_params(),
-            "epochs_run": len(training.history["loss"]),
-            "train_seconds": training.train_seconds,
-            "settings": config.to_dict(),
-            "samples": samples,
-        }
-        with open(
-            os.path.join(config.model_dir, "report.json"), "w", encoding="utf-8"
-        ) as f:
-            json.dump(report, f, indent=2, ensure_ascii=False)
+        _write_report(
+            config,
+            model,
+            training,
+            samples,
+            perplexity=perplexity,
+            data=source,
+            num_texts=num_texts,
+            vocabulary_size=len(tokens),
+        )
     return LanguageModelRun(
         model, training, perplexity, samples, tokens, num_texts, source, trainer
     )
@@ -302,25 +297,20 @@ def _fine_tune_preset(config, trainer, train_texts, validation_texts, source):
         output = model.generate(prompt, max_length=config.max_length)
         samples.append({"prompt": prompt, "text": output[len(prompt) :]})
     if trainer.chief:
-        report = {
-            "perplexity": perplexity,
-            "preset": config.preset,
-            "data": source,
-            "num_texts": num_texts,
-            "vocabulary_size": tokenizer.vocabulary_size(),
-            "parameters": model.count_params(),
-            "trainable_parameters": int(
+        _write_report(
+            config,
+            model,
+            training,
+            samples,
+            perplexity=perplexity,
+            preset=config.preset,
+            data=source,
+            num_texts=num_texts,
+            vocabulary_size=tokenizer.vocabulary_size(),
+            trainable_parameters=int(
                 sum(np.prod(v.shape) for v in model.trainable_weights)
             ),
-            "epochs_run": len(training.history["loss"]),
-            "train_seconds": training.train_seconds,
-            "settings": config.to_dict(),
-            "samples": samples,
-        }
-        with open(
-            os.path.join(config.model_dir, "report.json"), "w", encoding="utf-8"
-        ) as f:
-            json.dump(report, f, indent=2, ensure_ascii=False)
+        )
     return LanguageModelRun(
         model,
         training,
@@ -331,3 +321,19 @@ def _fine_tune_preset(config, trainer, train_texts, validation_texts, source):
         source,
         trainer,
     )
+
+
+def _write_report(config, model, training, samples, **fields):
+    """Writes `report.json`: the run's own `fields`, then what every run has."""
+    report = {
+        **fields,
+        "parameters": model.count_params(),
+        "epochs_run": len(training.history["loss"]),
+        "train_seconds": training.train_seconds,
+        "settings": config.to_dict(),
+        "samples": samples,
+    }
+    with open(
+        os.path.join(config.model_dir, "report.json"), "w", encoding="utf-8"
+    ) as f:
+        json.dump(report, f, indent=2, ensure_ascii=False)

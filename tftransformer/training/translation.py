@@ -311,24 +311,34 @@ def train_translator(config, verbose=1):
         rouge,
     )
     if trainer.chief:
-        report = {
-            "bleu": {name: result["bleu"] for name, result in bleu.items()},
-            "rouge": rouge,
-            "bleu_details": bleu,
-            "num_pairs": num_pairs,
-            "vocabulary_sizes": {
+        report = _report(
+            config,
+            run,
+            vocabulary_sizes={
                 "source": len(source_vocabulary),
                 "target": len(target_vocabulary),
             },
-            "parameters": model.count_params(),
-            "epochs_run": len(training.history["loss"]),
-            "train_seconds": training.train_seconds,
-            "decode_seconds": decode_seconds,
-            "settings": config.to_dict(),
-            "samples": samples,
-        }
+        )
         _write_outputs(config.model_dir, report, run, test, references, translations)
     return run
+
+
+def _report(config, run, **fields):
+    """`report.json`'s contents for a `TranslationRun`, with the start's
+    own `fields` (vocabulary sizes, preset)."""
+    return {
+        "bleu": {name: result["bleu"] for name, result in run.bleu.items()},
+        "rouge": run.rouge,
+        "bleu_details": run.bleu,
+        **fields,
+        "num_pairs": run.num_pairs,
+        "parameters": run.model.count_params(),
+        "epochs_run": len(run.training.history["loss"]),
+        "train_seconds": run.training.train_seconds,
+        "decode_seconds": run.decode_seconds,
+        "settings": config.to_dict(),
+        "samples": run.samples,
+    }
 
 
 def _fine_tune_preset(config, trainer, splits, num_read):
@@ -433,20 +443,9 @@ def _fine_tune_preset(config, trainer, splits, num_read):
         rouge,
     )
     if trainer.chief:
-        report = {
-            "bleu": {name: result["bleu"] for name, result in bleu.items()},
-            "rouge": rouge,
-            "bleu_details": bleu,
-            "preset": config.preset,
-            "num_pairs": num_pairs,
-            "vocabulary_size": len(vocabulary),
-            "parameters": model.count_params(),
-            "epochs_run": len(training.history["loss"]),
-            "train_seconds": training.train_seconds,
-            "decode_seconds": decode_seconds,
-            "settings": config.to_dict(),
-            "samples": samples,
-        }
+        report = _report(
+            config, run, preset=config.preset, vocabulary_size=len(vocabulary)
+        )
         test = {"sources": sources}
         _write_outputs(config.model_dir, report, run, test, targets, translations)
     return run
