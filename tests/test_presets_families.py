@@ -16,6 +16,7 @@ from tftransformer.models import TextClassifier
 from tftransformer.models.backbone_adapter import adapter_for, sequence_output
 from tftransformer.testing import (
     HUGGING_FACE_FAMILIES,
+    HUGGING_FACE_LAYER_NAMES,
     write_tiny_hugging_face_checkpoint,
 )
 
@@ -160,26 +161,8 @@ def _encoder_layer(x, mask, tensors, prefix, names, num_heads, epsilon, approxim
     )
 
 
-_ROBERTA_NAMES = {
-    "query": "attention.self.query",
-    "key": "attention.self.key",
-    "value": "attention.self.value",
-    "attention_output": "attention.output.dense",
-    "attention_norm": "attention.output.LayerNorm",
-    "intermediate": "intermediate.dense",
-    "output": "output.dense",
-    "output_norm": "output.LayerNorm",
-}
-_ALBERT_NAMES = {
-    "query": "attention.query",
-    "key": "attention.key",
-    "value": "attention.value",
-    "attention_output": "attention.dense",
-    "attention_norm": "attention.LayerNorm",
-    "intermediate": "ffn",
-    "output": "ffn_output",
-    "output_norm": "full_layer_layer_norm",
-}
+_ROBERTA_NAMES = HUGGING_FACE_LAYER_NAMES["roberta"]
+_ALBERT_NAMES = HUGGING_FACE_LAYER_NAMES["albert"]
 
 
 def _hugging_face_sequence_output(family, tensors, config, features):

@@ -23,6 +23,7 @@ __all__ = [
     "run_layer_test",
     "run_model_test",
     "HUGGING_FACE_FAMILIES",
+    "HUGGING_FACE_LAYER_NAMES",
     "tiny_bert_backbone",
     "write_tiny_bert_preset",
     "write_tiny_generator_preset",
@@ -539,6 +540,33 @@ def write_tiny_preset(family, directory, num_layers=2, hidden_dim=16, seed=0):
     return str(directory)
 
 
+# Hugging Face's tensor names of one encoder layer's parts, below
+# `<model>.encoder.layer.<i>.` (RoBERTa, XLM-RoBERTa) or ALBERT's shared
+# `albert_layer_groups.0.albert_layers.0.`.
+HUGGING_FACE_LAYER_NAMES = {
+    "roberta": {
+        "query": "attention.self.query",
+        "key": "attention.self.key",
+        "value": "attention.self.value",
+        "attention_output": "attention.output.dense",
+        "attention_norm": "attention.output.LayerNorm",
+        "intermediate": "intermediate.dense",
+        "output": "output.dense",
+        "output_norm": "output.LayerNorm",
+    },
+    "albert": {
+        "query": "attention.query",
+        "key": "attention.key",
+        "value": "attention.value",
+        "attention_output": "attention.dense",
+        "attention_norm": "attention.LayerNorm",
+        "intermediate": "ffn",
+        "output": "ffn_output",
+        "output_norm": "full_layer_layer_norm",
+    },
+}
+
+
 # Families `write_tiny_hugging_face_checkpoint` writes, by Hugging Face
 # `model_type`. (BERT and DistilBERT directories come from the embedded
 # checkpoint: `tftransformer.presets.write_embedded_checkpoint`.)
@@ -677,16 +705,7 @@ def write_tiny_hugging_face_checkpoint(
                 "albert.encoder.albert_layer_groups.0.albert_layers.0.",
                 sizes,
                 [""],
-                {
-                    "query": "attention.query",
-                    "key": "attention.key",
-                    "value": "attention.value",
-                    "attention_output": "attention.dense",
-                    "attention_norm": "attention.LayerNorm",
-                    "intermediate": "ffn",
-                    "output": "ffn_output",
-                    "output_norm": "full_layer_layer_norm",
-                },
+                HUGGING_FACE_LAYER_NAMES["albert"],
             )
         )
         tensors["albert.pooler.weight"] = rng.normal(0, 0.2, (hidden_dim, hidden_dim))
@@ -748,16 +767,7 @@ def write_tiny_hugging_face_checkpoint(
                 f"{prefix}encoder.layer.",
                 sizes,
                 [f"{i}." for i in range(num_layers)],
-                {
-                    "query": "attention.self.query",
-                    "key": "attention.self.key",
-                    "value": "attention.self.value",
-                    "attention_output": "attention.output.dense",
-                    "attention_norm": "attention.output.LayerNorm",
-                    "intermediate": "intermediate.dense",
-                    "output": "output.dense",
-                    "output_norm": "output.LayerNorm",
-                },
+                HUGGING_FACE_LAYER_NAMES["roberta"],
             )
         )
         tensors[f"{prefix}pooler.dense.weight"] = rng.normal(
