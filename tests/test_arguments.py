@@ -60,3 +60,63 @@ def test_numpy_hyperparameters_are_accepted_and_serialize(make):
 def test_classifier_rejects_non_number_dropout(dropout):
     with pytest.raises(ValueError, match="dropout"):
         models.TextClassifier(tiny_backbone(), 2, dropout=dropout)
+
+
+def _encoder():
+    return models.TransformerEncoder(20, 1, 2, 8, 16)
+
+
+# Each functional model, built with valid arguments and one misspelt keyword.
+MISSPELT = [
+    (
+        models.TextClassifier,
+        lambda **kw: models.TextClassifier(tiny_backbone(), 2, **kw),
+    ),
+    (
+        models.MultiLabelClassifier,
+        lambda **kw: models.MultiLabelClassifier(tiny_backbone(), 3, **kw),
+    ),
+    (models.TextRegressor, lambda **kw: models.TextRegressor(tiny_backbone(), 1, **kw)),
+    (
+        models.TokenClassifier,
+        lambda **kw: models.TokenClassifier(tiny_backbone(), 3, **kw),
+    ),
+    (
+        models.QuestionAnswerer,
+        lambda **kw: models.QuestionAnswerer(tiny_backbone(), **kw),
+    ),
+    (models.TextEmbedder, lambda **kw: models.TextEmbedder(tiny_backbone(), **kw)),
+    (
+        models.TransformerEncoder,
+        lambda **kw: models.TransformerEncoder(20, 1, 2, 8, 16, **kw),
+    ),
+    (
+        models.TransformerClassifier,
+        lambda **kw: models.TransformerClassifier(_encoder(), 2, **kw),
+    ),
+    (models.CausalLM, lambda **kw: models.CausalLM(20, 1, 2, 8, 16, 8, **kw)),
+    (
+        models.Seq2SeqTransformer,
+        lambda **kw: models.Seq2SeqTransformer(20, 20, 1, 2, 8, 16, 8, **kw),
+    ),
+]
+
+
+@pytest.mark.parametrize("cls, make", MISSPELT, ids=[c.__name__ for c, _ in MISSPELT])
+def test_models_refuse_a_misspelt_keyword_argument(cls, make):
+    # keras.Model's functional constructor drops unknown keywords silently:
+    # `drpout=0.3` would train without the dropout asked for.
+    meant = "pooling" if cls is models.TextEmbedder else "dropout"
+    misspelt = meant.replace("o", "", 1)
+    with pytest.raises(TypeError, match=rf"{misspelt}=1 \(did you mean '{meant}'\?\)"):
+        make(**{misspelt: 1})
+    with pytest.raises(TypeError, match=rf"^{cls.__name__} got unexpected .*colour=1"):
+        make(colour=1)
+    assert make(name="named").name == "named"
+
+
+def test_from_preset_refuses_a_misspelt_keyword_argument(small_vocabulary_preset):
+    with pytest.raises(TypeError, match="sequence_lenght=16"):
+        models.TextClassifier.from_preset(
+            small_vocabulary_preset, num_classes=2, sequence_lenght=16
+        )

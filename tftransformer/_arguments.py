@@ -1,5 +1,7 @@
 """Argument normalization shared by the layer and model constructors."""
 
+import difflib
+import inspect
 import math
 import numbers
 from collections.abc import Iterable
@@ -9,6 +11,7 @@ import numpy as np
 __all__ = [
     "as_list",
     "check_bool",
+    "check_model_keywords",
     "check_int",
     "check_positive_number",
     "class_names",
@@ -89,6 +92,48 @@ def check_int(name, value, minimum, maximum=None, what=""):
             f"{name} must be an integer {bounds}{what}. Received: {name}={value!r}"
         )
     return int(value)
+
+
+# What a functional `keras.Model` takes besides its inputs and outputs; it
+# drops any other keyword argument without a word. keras-hub's `Task` adds
+# `compile`.
+MODEL_KEYWORDS = ("name", "trainable", "dtype")
+TASK_KEYWORDS = (*MODEL_KEYWORDS, "compile")
+
+
+def check_model_keywords(owner, kwargs, accepted=MODEL_KEYWORDS):
+    """Refuses the keyword arguments a model's `**kwargs` cannot take.
+
+    A functional `keras.Model` silently ignores unknown keyword arguments, so
+    a misspelt `drpout=0.3` would train without dropout.
+
+    Args:
+        owner: the model class, for the message and the suggestions.
+        kwargs: the `**kwargs` its `__init__` received.
+        accepted: the names `kwargs` may hold.
+
+    Raises:
+        TypeError: naming each unknown argument (with the closest argument
+            of `owner.__init__`, if one is close) and what is accepted.
+    """
+    unknown = sorted(set(kwargs) - set(accepted))
+    if not unknown:
+        return
+    parameters = [
+        name
+        for name, parameter in inspect.signature(owner.__init__).parameters.items()
+        if name != "self" and parameter.kind is not parameter.VAR_KEYWORD
+    ]
+    described = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, [*parameters, *accepted], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        described.append(f"{name}={kwargs[name]!r}{hint}")
+    raise TypeError(
+        f"{owner.__name__} got unexpected keyword arguments: "
+        f"{', '.join(described)}. It takes {', '.join(parameters)} and "
+        f"keras.Model's {', '.join(accepted)}."
+    )
 
 
 def check_bool(name, value):

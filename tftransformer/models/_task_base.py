@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tftransformer._arguments import TASK_KEYWORDS, check_model_keywords
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
 from tftransformer.models.freezing import freeze_layers_by_name, frozen_layer_names
 from tftransformer.presets import load_backbone
@@ -67,9 +68,6 @@ class FromPreset:
         ```
         """
 
-        backbone, preprocessor = load_backbone(
-            preset, sequence_length=sequence_length, dtype=dtype
-        )
         accepted = inspect.signature(cls.preprocessor_cls.__init__).parameters
         preprocessor_kwargs = {
             name: kwargs.pop(name)
@@ -77,6 +75,14 @@ class FromPreset:
             if name in accepted
             and accepted[name].kind is not accepted[name].VAR_KEYWORD
         }
+        # A misspelt argument is refused before the preset is read.
+        named = _named_init_arguments(cls)
+        check_model_keywords(
+            cls, {k: v for k, v in kwargs.items() if k not in named}, TASK_KEYWORDS
+        )
+        backbone, preprocessor = load_backbone(
+            preset, sequence_length=sequence_length, dtype=dtype
+        )
         return cls(
             backbone,
             preprocessor=cls.preprocessor_cls(
@@ -86,6 +92,20 @@ class FromPreset:
             ),
             **kwargs,
         )
+
+
+def _named_init_arguments(cls):
+    """The named arguments of the project's `__init__`s along `cls`'s MRO."""
+    named = set()
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("tftransformer") and "__init__" in vars(klass):
+            parameters = inspect.signature(klass.__init__).parameters.values()
+            named.update(
+                p.name
+                for p in parameters
+                if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+            )
+    return named
 
 
 # === shuffled fit ===

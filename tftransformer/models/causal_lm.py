@@ -6,6 +6,7 @@ from keras import ops
 from tftransformer._arguments import (
     check_bool,
     check_int,
+    check_model_keywords,
     is_finite_number,
     is_int,
     python_number,
@@ -100,6 +101,7 @@ class CausalLM(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        check_model_keywords(type(self), kwargs)
         dropout = python_number(dropout)
         (
             vocabulary_size,

@@ -1,7 +1,7 @@
 import keras
 import keras_hub
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import TASK_KEYWORDS, check_model_keywords, python_number
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
     FromPreset,
@@ -108,6 +108,7 @@ class QuestionAnswerer(
         frozen_backbone_layers=None,
         **kwargs,
     ):
+        check_model_keywords(type(self), kwargs, TASK_KEYWORDS)
         dropout = python_number(dropout)
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")

@@ -3,7 +3,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tftransformer._arguments import check_bool, check_int, python_number
+from tftransformer._arguments import (
+    check_bool,
+    check_int,
+    check_model_keywords,
+    python_number,
+)
 from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
@@ -109,6 +114,7 @@ class Seq2SeqTransformer(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        check_model_keywords(type(self), kwargs)
         dropout = python_number(dropout)
         (
             encoder_vocabulary_size,

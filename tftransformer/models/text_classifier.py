@@ -2,6 +2,8 @@ import keras
 import keras_hub
 
 from tftransformer._arguments import (
+    TASK_KEYWORDS,
+    check_model_keywords,
     check_positive_number,
     class_names,
     python_number,
@@ -110,6 +112,7 @@ class TextClassifier(
         frozen_backbone_layers=None,
         **kwargs,
     ):
+        check_model_keywords(type(self), kwargs, TASK_KEYWORDS)
         num_classes = python_number(num_classes)
         temperature = check_positive_number("temperature", temperature)
         dropout = python_number(dropout)

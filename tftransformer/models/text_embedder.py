@@ -6,7 +6,12 @@ import keras_hub
 import numpy as np
 from keras_hub.src.utils.keras_utils import gelu_approximate
 
-from tftransformer._arguments import check_bool, check_int
+from tftransformer._arguments import (
+    TASK_KEYWORDS,
+    check_bool,
+    check_int,
+    check_model_keywords,
+)
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
@@ -91,6 +96,7 @@ class TextEmbedder(TokenizedBatches, EmptyBatchPredict, keras_hub.models.Task):
         exact_gelu=False,
         **kwargs,
     ):
+        check_model_keywords(type(self), kwargs, TASK_KEYWORDS)
         if pooling not in POOLING_MODES:
             raise ValueError(
                 f"pooling must be one of {POOLING_MODES}. Received: pooling={pooling!r}"

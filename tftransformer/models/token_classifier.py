@@ -2,6 +2,8 @@ import keras
 import keras_hub
 
 from tftransformer._arguments import (
+    TASK_KEYWORDS,
+    check_model_keywords,
     check_positive_number,
     class_names,
     python_number,
@@ -121,6 +123,7 @@ class TokenClassifier(
         frozen_backbone_layers=None,
         **kwargs,
     ):
+        check_model_keywords(type(self), kwargs, TASK_KEYWORDS)
         num_tags = python_number(num_tags)
         temperature = check_positive_number("temperature", temperature)
         dropout = python_number(dropout)

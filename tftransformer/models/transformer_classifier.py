@@ -1,6 +1,6 @@
 import keras
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_model_keywords, python_number
 from tftransformer.layers.sequence_pooling import SequencePooling
 from tftransformer.models._task_base import freeze_unused_backbone_layers
 from tftransformer.models.transformer_encoder import check_dropout
@@ -80,6 +80,7 @@ class TransformerClassifier(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        check_model_keywords(type(self), kwargs)
         num_classes = python_number(num_classes)
         dropout = python_number(dropout)
         if isinstance(num_classes, bool) or not (

@@ -1,6 +1,6 @@
 import keras
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_model_keywords, python_number
 from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
@@ -112,6 +112,7 @@ class TransformerEncoder(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        check_model_keywords(type(self), kwargs)
         dropout = python_number(dropout)
         (
             vocabulary_size,
