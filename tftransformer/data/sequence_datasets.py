@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer.data.data_error import DataError
+from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.parallel_text import load_sentence_pairs
 from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
 
@@ -96,21 +97,10 @@ def load_language_model_texts(
             "embedded Rotten Tomatoes snippets",
         )
     texts = load_texts(text_file, text_column, on_bad_rows)
-    if len(texts) < 2:
-        raise ValueError(
-            f"{text_file} has {len(texts)} text; holding out validation texts "
-            "needs at least 2."
-        )
-    order = np.random.default_rng(seed).permutation(len(texts))
-    held_out = max(1, round(validation_fraction * len(texts)))
-    if held_out == len(texts):
-        raise ValueError(
-            f"validation_fraction={validation_fraction!r} of the {len(texts)} "
-            f"texts of {text_file} holds out all {held_out} and leaves none to "
-            "train on. Pass a smaller validation_fraction or a larger file."
-        )
-    validation = [texts[i] for i in np.sort(order[:held_out])]
-    train = [texts[i] for i in np.sort(order[held_out:])]
+    kept, held_out = hold_out_validation(
+        len(texts), validation_fraction, seed, text_file, "texts"
+    )
+    train, validation = [texts[i] for i in kept], [texts[i] for i in held_out]
     column = "" if text_column is None else f", column {text_column}"
     return train, validation, f"{text_file}{column}"
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from tftransformer._arguments import check_on_bad_rows
 from tftransformer.data.data_error import DataError
+from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.loaders import (
     SUPPORTED_FORMATS,
     _csv_records,
@@ -342,15 +343,10 @@ def _splits(load, train_source, validation_source, test_source, seed):
     if validation_source:
         validation = load(validation_source, train)
     else:
-        order = np.random.default_rng(seed).permutation(len(train))
-        cut = max(1, int(round(len(train) * _HELD_OUT_SHARE)))
-        if len(train) - cut < 1:
-            raise DataError(
-                f"{train_source}: {len(train)} example(s) are too few to hold out "
-                "validation data; give validation_source."
-            )
-        validation = train.take(np.sort(order[:cut]))
-        train = train.take(np.sort(order[cut:]))
+        kept, held_out = hold_out_validation(
+            len(train), _HELD_OUT_SHARE, seed, train_source
+        )
+        train, validation = train.take(kept), train.take(held_out)
     test = load(test_source, train) if test_source else validation
     return train, validation, test
 

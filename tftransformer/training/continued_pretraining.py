@@ -7,6 +7,7 @@ import keras
 import keras_hub
 import numpy as np
 
+from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.masked_lm import (
     load_text_files,
     make_masked_lm_dataset,
@@ -68,20 +69,10 @@ def pretraining_texts(text_path=None, validation_fraction=0.05, seed=0):
             "embedded Rotten Tomatoes snippets and plot summaries",
         )
     texts = load_text_files(text_path)
-    if len(texts) < 2:
-        raise ValueError(
-            f"{text_path} has {len(texts)} text; holding out validation texts "
-            "needs at least 2."
-        )
-    order = np.random.default_rng(seed).permutation(len(texts))
-    held_out = max(1, round(validation_fraction * len(texts)))
-    if held_out == len(texts):
-        raise ValueError(
-            f"validation_fraction={validation_fraction!r} of the {len(texts)} "
-            f"texts of {text_path} leaves none to train on."
-        )
-    validation = [texts[i] for i in np.sort(order[:held_out])]
-    train = [texts[i] for i in np.sort(order[held_out:])]
+    kept, held_out = hold_out_validation(
+        len(texts), validation_fraction, seed, text_path, "texts"
+    )
+    train, validation = [texts[i] for i in kept], [texts[i] for i in held_out]
     return train, validation, os.fspath(text_path)
 
 

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.squad import load_squad
 from tftransformer.evaluation.question_answering_predictions import (
     evaluate_question_answerer,
@@ -41,15 +42,10 @@ def load_squad_splits(config):
     if config.validation_file:
         validation = load_squad(config.validation_file)
     else:
-        if len(train) < 2:
-            raise ValueError(
-                f"{config.train_file} has {len(train)} question; holding out "
-                "validation data needs at least 2. Pass --validation_file."
-            )
-        order = np.random.default_rng(config.seed).permutation(len(train))
-        held_out = set(order[: max(1, len(train) // 10)].tolist())
-        validation = [e for i, e in enumerate(train) if i in held_out]
-        train = [e for i, e in enumerate(train) if i not in held_out]
+        kept, held_out = hold_out_validation(
+            len(train), 0.1, config.seed, config.train_file, "questions"
+        )
+        train, validation = [train[i] for i in kept], [train[i] for i in held_out]
     test = load_squad(config.test_file) if config.test_file else validation
     if config.max_train_examples is not None and config.max_train_examples < len(train):
         kept = np.random.default_rng(config.seed).permutation(len(train))

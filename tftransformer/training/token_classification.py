@@ -4,8 +4,7 @@ import dataclasses
 import json
 import os
 
-import numpy as np
-
+from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.tagging import (
     build_tag_vocabulary,
     load_tagging_file,
@@ -58,15 +57,10 @@ def load_tagging_splits(config):
         if config.validation_file:
             validation = load_tagging_file(config.validation_file)
         else:
-            if len(train) < 2:
-                raise ValueError(
-                    f"{config.train_file} has {len(train)} sentence; holding out "
-                    "validation data needs at least 2. Pass --validation_file."
-                )
-            order = np.random.default_rng(config.seed).permutation(len(train))
-            held_out = max(1, len(train) // 10)
-            validation = train.take(np.sort(order[:held_out]))
-            train = train.take(np.sort(order[held_out:]))
+            kept, held_out = hold_out_validation(
+                len(train), 0.1, config.seed, config.train_file, "sentences"
+            )
+            train, validation = train.take(kept), train.take(held_out)
         test = load_tagging_file(config.test_file) if config.test_file else validation
         vocabulary = build_tag_vocabulary(train.tags + validation.tags + test.tags)
         splits = [
