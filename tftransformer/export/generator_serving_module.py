@@ -7,14 +7,59 @@ import tensorflow as tf
 from tftransformer._arguments import is_int
 from tftransformer.models.causal_lm import CausalLM
 
-__all__ = ["PROMPT_INPUT", "GeneratorServingModule", "check_generator"]
+__all__ = [
+    "PROMPT_INPUT",
+    "SAMPLER_NAMES",
+    "GeneratorServingModule",
+    "check_generator",
+    "get_sampler",
+]
 
 # The serving signature's input name.
 PROMPT_INPUT = "prompt"
 
+# keras-hub samplers an export takes by name (with their default settings).
+SAMPLER_NAMES = ("greedy", "top_k", "top_p", "random", "beam")
+
 
 def _is_keras_hub(model):
     return isinstance(model, (keras_hub.models.CausalLM, keras_hub.models.Seq2SeqLM))
+
+
+def get_sampler(sampler):
+    """The keras-hub sampler an export generates with.
+
+    Args:
+        sampler: one of `SAMPLER_NAMES`, or a `keras_hub.samplers.Sampler`
+            (e.g. `TopPSampler(p=0.9, seed=1)`, `BeamSampler(num_beams=4)`).
+
+    Returns:
+        A `keras_hub.samplers.Sampler`: `sampler`, or a new one of that name.
+
+    Raises:
+        ValueError: for another name or object, or a `BeamSampler` that
+            returns every beam (the export answers one text per prompt),
+            naming the value received.
+    """
+    if isinstance(sampler, str):
+        if sampler not in SAMPLER_NAMES:
+            raise ValueError(
+                f"`sampler` must be one of {SAMPLER_NAMES} or a keras-hub "
+                f"sampler. Received: sampler={sampler!r}"
+            )
+        return keras_hub.samplers.get(sampler)
+    if not isinstance(sampler, keras_hub.samplers.Sampler):
+        raise ValueError(
+            f"`sampler` must be one of {SAMPLER_NAMES} or a keras-hub sampler "
+            f"(keras_hub.samplers.Sampler). Received: sampler={sampler!r}"
+        )
+    if getattr(sampler, "return_all_beams", False):
+        raise ValueError(
+            "The export answers one text per prompt: give a BeamSampler "
+            "with return_all_beams=False. Received: sampler=BeamSampler("
+            f"num_beams={sampler.num_beams}, return_all_beams=True)"
+        )
+    return sampler
 
 
 def check_generator(model, max_length, tokenizer=None, start_token_id=None):
@@ -81,8 +126,13 @@ class GeneratorServingModule(tf.Module):
             target's length (the source is cut to the preprocessor's
             `encoder_sequence_length`).
         sampler: a keras-hub sampler or its name (`"greedy"`, `"top_k"`,
-            `"top_p"`, `"random"`, `"beam"`); random samplers draw from a
-            seed state saved with the module.
+            `"top_p"`, `"random"`, `"beam"`; see `get_sampler`). Random
+            samplers (top-k, top-p, random) draw from a seed state saved
+            with the module, which each request advances: a freshly loaded
+            SavedModel answers a given sequence of requests the same way
+            every time, and a sampler made with `seed=S` draws what
+            keras-hub's `generate` with a sampler of seed `S` draws (on
+            its first call, for the same batch).
         tokenizer: a tftransformer `CausalLM`'s WordPiece tokenizer (e.g.
             `tft.data.word_piece_tokenizer(vocabulary)`); keras-hub tasks
             use their preprocessor's.
@@ -122,7 +172,7 @@ class GeneratorServingModule(tf.Module):
         super().__init__(name=name)
         self._max_length = check_generator(model, max_length, tokenizer, start_token_id)
         self._model = model
-        self._sampler = keras_hub.samplers.get(sampler)
+        self._sampler = get_sampler(sampler)
         if _is_keras_hub(model):
             tokenizer = model.preprocessor.tokenizer
             start_token_id = getattr(tokenizer, "start_token_id", None)
