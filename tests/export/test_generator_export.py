@@ -145,7 +145,10 @@ def test_exported_top_p_sampling_is_seeded_and_keeps_to_the_nucleus(lm, gpt2_ser
     assert max(nucleus_sizes) < probabilities.shape[-1] // 2, nucleus_sizes
 
 
-@pytest.mark.parametrize("family, samplers", [("bart", ["greedy"])])
+# Beam search over an encoder-decoder's caches is checked once, on T5.
+@pytest.mark.parametrize(
+    "family, samplers", [("bart", ["greedy"]), ("t5", ["greedy", "beam"])]
+)
 def test_exported_seq2seq_signature_translates_raw_sources_like_keras(
     family, samplers, request, tmp_path
 ):

@@ -1,6 +1,9 @@
 """A `tf.Module` that continues raw prompts with a keras-hub causal LM, or
 answers them with a keras-hub encoder-decoder."""
 
+import contextlib
+import inspect
+
 import keras_hub
 import tensorflow as tf
 
@@ -106,6 +109,41 @@ def check_generator(model, max_length, tokenizer=None, start_token_id=None):
             f"({maximum}). Received: max_length={max_length}"
         )
     return int(max_length)
+
+
+@contextlib.contextmanager
+def _decoder_step_lengths(model):
+    """Gives a `Seq2SeqLM` decoder step's outputs the static length of its
+    input tokens while `generate_step` is traced.
+
+    keras-hub 0.32's T5 attention reshapes to `(batch, -1, ...)`: with the
+    signature's unknown batch size the length of a one-token step becomes
+    unknown too, and `generate_step` cannot squeeze it out. (keras-hub's
+    own `generate` traces each batch size, so the length stays known.)
+    """
+    call = getattr(model, "call_decoder_with_cache", None)
+    if call is None:
+        yield
+        return
+    signature = inspect.signature(call)
+
+    def with_lengths(*args, **kwargs):
+        token_ids = signature.bind(*args, **kwargs).arguments["decoder_token_ids"]
+        logits, hidden_states, *caches = call(*args, **kwargs)
+        shape = [None, token_ids.shape[1], None]
+        return (
+            tf.ensure_shape(logits, shape),  # (batch, length, vocabulary)
+            tf.ensure_shape(hidden_states, shape),  # (batch, length, hidden)
+            *caches,
+        )
+
+    # Set past Keras' attribute tracking; the class' method is found again
+    # once the instance's is deleted.
+    object.__setattr__(model, "call_decoder_with_cache", with_lengths)
+    try:
+        yield
+    finally:
+        object.__delattr__(model, "call_decoder_with_cache")
 
 
 class GeneratorServingModule(tf.Module):
@@ -257,9 +295,10 @@ class GeneratorServingModule(tf.Module):
             # module's while it is traced.
             sampler, model.sampler = model.sampler, self._sampler
             try:
-                outputs = model.generate_step(
-                    inputs, stop_token_ids=self._stop_token_ids
-                )
+                with _decoder_step_lengths(model):
+                    outputs = model.generate_step(
+                        inputs, stop_token_ids=self._stop_token_ids
+                    )
             finally:
                 model.sampler = sampler
         prefix = "decoder_" if seq2seq else ""
