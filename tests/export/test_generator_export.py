@@ -147,7 +147,9 @@ def test_exported_top_p_sampling_is_seeded_and_keeps_to_the_nucleus(lm, gpt2_ser
 
 # Beam search over an encoder-decoder's caches is checked once, on T5.
 @pytest.mark.parametrize(
-    "family, samplers", [("bart", ["greedy"]), ("t5", ["greedy", "beam"])]
+    "family, samplers",
+    [("bart", ["greedy"]), ("t5", ["greedy", "beam"])],
+    ids=["bart", "t5"],
 )
 def test_exported_seq2seq_signature_translates_raw_sources_like_keras(
     family, samplers, request, tmp_path
