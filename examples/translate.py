@@ -9,9 +9,9 @@ settings, timings), `translations.tsv`, the training history and summary.
 Rerunning a killed command resumes it; the decoding flags and
 `--max_train_minutes` may change on the rerun.
 
-`--preset` fine-tunes a pretrained keras-hub Seq2SeqLM (e.g. bart_base_en,
-downloaded; or a local preset directory) with its own tokenizer instead;
-the report then also has ROUGE-1/2/L (docs/tasks.md).
+`--preset` fine-tunes a pretrained keras-hub Seq2SeqLM (e.g. bart_base_en or
+t5_small_multi, downloaded; or a local preset directory) with its own
+tokenizer instead; the report then also has ROUGE-1/2/L (docs/tasks.md).
 
 Data: by default the verse-aligned English-Spanish Bible that
 `make translation-data` writes to `runs/data/bible_en_es.tsv` (the World

@@ -57,3 +57,11 @@ def tiny_bart_preset(tmp_path_factory):
     from tftransformer.testing import write_tiny_generator_preset
 
     return write_tiny_generator_preset("bart", tmp_path_factory.mktemp("tiny_bart"))
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_preset(tmp_path_factory):
+    """A 1-layer, 16-wide keras-hub `T5Seq2SeqLM` preset with random weights."""
+    from tftransformer.testing import write_tiny_generator_preset
+
+    return write_tiny_generator_preset("t5", tmp_path_factory.mktemp("tiny_t5"))

@@ -380,19 +380,25 @@ _TINY_CORPUS = (
 
 
 def _tiny_sentencepiece(bos, eos, pad, unk, user_defined=()):
-    """A tiny unigram SentencePiece model (bytes) trained on `_TINY_CORPUS`."""
+    """A tiny unigram SentencePiece model (bytes) trained on `_TINY_CORPUS`.
+
+    `bos=None` leaves the start piece out, as T5's vocabulary does (`<pad>`
+    0, `</s>` 1, `<unk>` 2).
+    """
     import io
 
     import sentencepiece
 
     model = io.BytesIO()
-    special = {"pad": pad, "bos": bos, "eos": eos, "unk": unk}
-    order = (
-        ["unk", "bos", "eos", "pad"]
-        if unk == "<unk>" and bos == "<s>"
-        else ["pad", "unk", "bos", "eos"]
-    )
+    special = {"pad": pad, "bos": bos or "<s>", "eos": eos, "unk": unk}
+    if bos is None:
+        order = ["pad", "eos", "unk"]
+    elif unk == "<unk>" and bos == "<s>":
+        order = ["unk", "bos", "eos", "pad"]
+    else:
+        order = ["pad", "unk", "bos", "eos"]
     ids = {name: i for i, name in enumerate(order)}
+    ids.setdefault("bos", -1)
     sentencepiece.SentencePieceTrainer.train(
         sentence_iterator=iter(_TINY_CORPUS),
         model_writer=model,
@@ -791,7 +797,7 @@ def _sentencepiece_size(directory, name):
 
 
 # keras-hub generation families with a tiny preset writer.
-TINY_GENERATOR_FAMILIES = ("gpt2", "bart")
+TINY_GENERATOR_FAMILIES = ("gpt2", "bart", "t5")
 
 
 def write_tiny_generator_preset(
@@ -801,18 +807,22 @@ def write_tiny_generator_preset(
 
     `"gpt2"` writes a `GPT2CausalLM` (decoder only), `"bart"` a
     `BartSeq2SeqLM` (encoder-decoder), each with a byte-level BPE
-    vocabulary covering every byte (so any text tokenizes) and 2 heads.
-    They load with `keras_hub.models.CausalLM.from_preset(directory)` and
+    vocabulary covering every byte (so any text tokenizes), `"t5"` a
+    `T5Seq2SeqLM` (encoder-decoder, relative positions) with a small
+    SentencePiece model trained here on a few sentences (T5's special
+    pieces: `<pad>` 0, `</s>` 1, `<unk>` 2; other characters become
+    `<unk>`); 2 heads each. They load with
+    `keras_hub.models.CausalLM.from_preset(directory)` and
     `keras_hub.models.Seq2SeqLM.from_preset(directory)`, as the released
-    GPT-2 and BART presets do.
+    GPT-2, BART and T5 presets do.
 
     Args:
         family: one of `TINY_GENERATOR_FAMILIES`.
         directory: where to write the preset files.
         num_layers: decoder (and encoder) layers.
         hidden_dim: hidden width (feed-forward 2x wider).
-        sequence_length: the preprocessor's sequence length (BART: of the
-            encoder and of the decoder).
+        sequence_length: the preprocessor's sequence length (BART, T5: of
+            the encoder and of the decoder).
         seed: weight initialization seed.
 
     Returns:
@@ -849,7 +859,7 @@ def write_tiny_generator_preset(
             tokenizer, sequence_length=sequence_length
         )
         task = models.GPT2CausalLM(backbone, preprocessor)
-    else:
+    elif family == "bart":
         tokenizer = models.BartTokenizer(vocabulary=vocabulary, merges=merges)
         backbone = models.BartBackbone(vocabulary_size=len(vocabulary), **sizes)
         preprocessor = models.BartSeq2SeqLMPreprocessor(
@@ -858,5 +868,19 @@ def write_tiny_generator_preset(
             decoder_sequence_length=sequence_length,
         )
         task = models.BartSeq2SeqLM(backbone, preprocessor)
+    else:
+        tokenizer = models.T5Tokenizer(
+            proto=_tiny_sentencepiece(None, "</s>", "<pad>", "<unk>")
+        )
+        del sizes["max_sequence_length"]  # relative positions: no table
+        backbone = models.T5Backbone(
+            vocabulary_size=tokenizer.vocabulary_size(), **sizes
+        )
+        preprocessor = models.T5Seq2SeqLMPreprocessor(
+            tokenizer,
+            encoder_sequence_length=sequence_length,
+            decoder_sequence_length=sequence_length,
+        )
+        task = models.T5Seq2SeqLM(backbone, preprocessor)
     task.save_to_preset(str(directory))
     return str(directory)

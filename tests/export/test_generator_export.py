@@ -1,12 +1,11 @@
-import json
 import os
-import subprocess
-import sys
 
+import keras
 import keras_hub
 import numpy as np
 import pytest
 
+from tests.export.generator_client import serve_generators
 from tftransformer.data import (
     join_word_pieces,
     learn_word_piece_vocabulary,
@@ -18,26 +17,24 @@ from tftransformer.models import CausalLM
 from tftransformer.presets import load_generator
 
 MAX_LENGTH = 12
-PROMPTS = ["the cat", "", "john smith lives in", "a"]
+# An empty prompt, and one of more than MAX_LENGTH tokens (cut to them).
+LONG_PROMPT = " ".join(["the quick brown fox jumped over the lazy dog"] * 3)
+PROMPTS = ["the cat", "", "john smith lives in", "a", LONG_PROMPT]
+TOP_P, SEED, NUM_BEAMS = 0.2, 7, 3
 
-# Loads each SavedModel in a process that imports only TensorFlow and
-# TensorFlow Text, and prints each signature's outputs as JSON.
-CLIENT = """
-import json, sys
-import tensorflow as tf
-import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
-results = {}
-for version_dir in json.loads(sys.argv[1]):
-    serve = tf.saved_model.load(version_dir).signatures["serving_default"]
-    outputs = serve(prompt=tf.constant(json.loads(sys.argv[2]), tf.string))
-    results[version_dir] = {
-        name: [s.decode("utf-8") for s in value.numpy().tolist()]
-        for name, value in outputs.items()
-    }
-loaded = {m.split(".")[0] for m in sys.modules} & {"keras_hub", "tftransformer"}
-assert not loaded, loaded
-print(json.dumps(results))
-"""
+
+def top_p_sampler():
+    return keras_hub.samplers.TopPSampler(p=TOP_P, seed=SEED)
+
+
+def beam_sampler():
+    return keras_hub.samplers.BeamSampler(num_beams=NUM_BEAMS)
+
+
+def keras_generate(model, sampler):
+    """keras-hub's own `generate` of `PROMPTS` with `sampler`."""
+    model.compile(sampler=sampler)
+    return model.generate(PROMPTS, max_length=MAX_LENGTH)
 
 
 @pytest.fixture(scope="module")
@@ -45,57 +42,138 @@ def lm(tiny_gpt2_preset):
     return load_generator(tiny_gpt2_preset, sequence_length=MAX_LENGTH)
 
 
-def _serve(version_dirs, prompts):
-    result = subprocess.run(
-        [sys.executable, "-c", CLIENT, json.dumps(version_dirs), json.dumps(prompts)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def gpt2_exports(lm, tmp_path_factory):
+    """Version directories of one base path, by sampler."""
+    base = str(tmp_path_factory.mktemp("exports") / "gpt2")
+    samplers = {
+        "greedy": "greedy",
+        "top_k": keras_hub.samplers.TopKSampler(k=5),
+        "top_p": top_p_sampler(),
+        "beam": beam_sampler(),
+    }
+    return {
+        name: export_generator(lm, base, sampler=sampler)
+        for name, sampler in samplers.items()
+    }
 
 
-def test_exported_signature_generates_from_raw_prompts_like_keras(lm, tmp_path):
-    greedy = export_generator(lm, str(tmp_path / "gpt2"))
-    assert greedy == str(tmp_path / "gpt2" / "1")
-    top_k = export_generator(
-        lm, str(tmp_path / "gpt2"), sampler=keras_hub.samplers.TopKSampler(k=5)
-    )
-    assert top_k == str(tmp_path / "gpt2" / "2")
-    served = _serve([greedy, top_k], PROMPTS)
-
-    lm.compile(sampler="greedy")
-    expected = lm.generate(PROMPTS, max_length=MAX_LENGTH)
-    assert served[greedy]["text"] == expected
-    for prompt, text, completion in zip(
-        PROMPTS, served[greedy]["text"], served[greedy]["completion"]
-    ):
-        assert text == prompt + completion
-    # Random weights: the greedy continuations are not empty.
-    assert all(served[greedy]["completion"])
-    # Top-k sampling continues the same prompts, within the same length.
-    sampled = served[top_k]
-    assert [t[: len(p)] for t, p in zip(sampled["text"], PROMPTS)] == PROMPTS
-    assert sampled["text"] != served[greedy]["text"]
+@pytest.fixture(scope="module")
+def gpt2_served(gpt2_exports):
+    """The exports' answers to `PROMPTS` in one clean process: each call's
+    outputs; the top-p export called twice, then loaded afresh."""
+    names = ["greedy", "top_k", "beam", "top_p", "top_p_reloaded"]
+    calls = [
+        [gpt2_exports[name.replace("_reloaded", "")], 2 if name == "top_p" else 1]
+        for name in names
+    ]
+    return dict(zip(names, serve_generators(calls, PROMPTS)))
 
 
-def test_exported_bart_signature_translates_raw_sources_like_keras(
-    tiny_bart_preset, tmp_path
+def test_exported_signature_generates_from_raw_prompts_like_keras(
+    lm, gpt2_exports, gpt2_served
 ):
-    seq2seq = load_generator(tiny_bart_preset, "seq2seq_lm", MAX_LENGTH)
-    version_dir = export_generator(seq2seq, str(tmp_path / "bart"))
-    served = _serve([version_dir], PROMPTS)[version_dir]
-    assert set(served) == {"text"}
-    seq2seq.compile(sampler="greedy")
-    assert served["text"] == seq2seq.generate(PROMPTS, max_length=MAX_LENGTH)
+    base = os.path.dirname(gpt2_exports["greedy"])
+    assert [gpt2_exports[name] for name in ("greedy", "top_k")] == [
+        os.path.join(base, "1"),
+        os.path.join(base, "2"),
+    ]
+    (greedy,) = gpt2_served["greedy"]
+    assert greedy["text"] == keras_generate(lm, "greedy")
+    for prompt, text, completion in zip(PROMPTS, greedy["text"], greedy["completion"]):
+        if prompt == LONG_PROMPT:
+            # Cut to MAX_LENGTH tokens: no room left to continue.
+            assert LONG_PROMPT.startswith(text) and len(text) < len(LONG_PROMPT)
+            assert completion == ""
+        else:
+            assert text == prompt + completion
+            # Random weights: the greedy continuations are not empty.
+            assert completion
+    # Top-k sampling continues the same prompts, within the same length.
+    (sampled,) = gpt2_served["top_k"]
+    assert [t[: len(p)] for t, p in zip(sampled["text"], PROMPTS[:-1])] == PROMPTS[:-1]
+    assert sampled["text"] != greedy["text"]
+
+
+def test_exported_beam_search_is_keras_hubs(lm, gpt2_served):
+    (beam,) = gpt2_served["beam"]
+    assert beam["text"] == keras_generate(lm, beam_sampler())
+    for prompt, text, completion in zip(PROMPTS[:-1], beam["text"], beam["completion"]):
+        assert text == prompt + completion
+
+
+def test_exported_top_p_sampling_is_seeded_and_keeps_to_the_nucleus(lm, gpt2_served):
+    first, second = gpt2_served["top_p"]
+    # A fresh load answers as the first did; each request draws anew.
+    assert gpt2_served["top_p_reloaded"] == [first]
+    assert second["text"] != first["text"]
+    # The same seed draws the same tokens as keras-hub's generate.
+    assert first["text"] == keras_generate(lm, top_p_sampler())
+
+    # Those tokens, from keras-hub's generate on token ids, each within the
+    # top-p nucleus of the model's own next-token distribution.
+    inputs = lm.preprocessor.generate_preprocess(PROMPTS, sequence_length=MAX_LENGTH)
+    lm.compile(sampler=top_p_sampler())
+    preprocessor, lm.preprocessor = lm.preprocessor, None
+    try:
+        outputs = lm.generate(
+            inputs, stop_token_ids=[preprocessor.tokenizer.end_token_id]
+        )
+    finally:
+        lm.preprocessor = preprocessor
+    token_ids = np.asarray(outputs["token_ids"])
+    generated = np.asarray(outputs["padding_mask"]) & ~np.asarray(
+        inputs["padding_mask"]
+    )
+    assert lm.preprocessor.generate_postprocess(outputs) == first["text"]
+    logits = lm({"token_ids": token_ids, "padding_mask": np.ones_like(generated)})
+    # (batch, max_length, vocabulary): position t - 1 predicts token t.
+    probabilities = keras.ops.convert_to_numpy(
+        keras.ops.softmax(keras.ops.cast(logits, "float32"))
+    )
+    nucleus_sizes = []
+    for row, t in zip(*np.nonzero(generated)):
+        p = probabilities[row, t - 1]
+        # The mass of the tokens more likely than the one drawn: within the
+        # nucleus, at most TOP_P (the most likely token always is in it).
+        assert p[p > p[token_ids[row, t]]].sum() <= TOP_P + 1e-5, (row, t)
+        ranked = np.sort(p)[::-1]
+        nucleus_sizes.append(int(np.sum(np.cumsum(ranked) - ranked <= TOP_P)))
+    # Every prompt but the cut one continued; and a nucleus far smaller than
+    # the vocabulary, so that a draw from outside it would be caught.
+    assert set(np.nonzero(generated)[0]) == set(range(len(PROMPTS) - 1))
+    assert max(nucleus_sizes) < probabilities.shape[-1] // 2, nucleus_sizes
+
+
+# Beam search over an encoder-decoder's caches is checked once, on T5.
+@pytest.mark.parametrize(
+    "family, samplers",
+    [("bart", ["greedy"]), ("t5", ["greedy", "beam"])],
+    ids=["bart", "t5"],
+)
+def test_exported_seq2seq_signature_translates_raw_sources_like_keras(
+    family, samplers, request, tmp_path
+):
+    preset = request.getfixturevalue(f"tiny_{family}_preset")
+    seq2seq = load_generator(preset, "seq2seq_lm", MAX_LENGTH)
+    make_sampler = {"greedy": lambda: "greedy", "beam": beam_sampler}
+    version_dirs = [
+        export_generator(seq2seq, str(tmp_path / family), sampler=make_sampler[name]())
+        for name in samplers
+    ]
+    served = serve_generators([[path, 1] for path in version_dirs], PROMPTS)
+    for name, [outputs] in zip(samplers, served):
+        assert set(outputs) == {"text"}
+        assert outputs["text"] == keras_generate(seq2seq, make_sampler[name]()), name
+        # Random weights: not every translation ends at once.
+        assert any(outputs["text"]), name
 
 
 def test_exported_tftransformer_causal_lm_generates_like_its_generate(tmp_path):
     # The learned vocabulary's special ids, as train_causal_lm's.
     pad, start, end = 0, 2, 3
-    vocabulary = learn_word_piece_vocabulary(PROMPTS + ["the dog sat on a mat"], 1)
+    prompts = PROMPTS[:-1]
+    vocabulary = learn_word_piece_vocabulary(prompts + ["the dog sat on a mat"], 1)
     tokenizer = word_piece_tokenizer(vocabulary)
     model = CausalLM(
         vocabulary_size=len(vocabulary),
@@ -114,9 +192,9 @@ def test_exported_tftransformer_causal_lm_generates_like_its_generate(tmp_path):
         start_token_id=start,
         end_token_id=end,
     )
-    served = _serve([version_dir], PROMPTS)[version_dir]
+    [served] = serve_generators([[version_dir, 1]], prompts)[0]
 
-    rows = [[start, *ids] for ids in tokenize_texts(tokenizer, PROMPTS)]
+    rows = [[start, *ids] for ids in tokenize_texts(tokenizer, prompts)]
     prompt_ids = np.zeros((len(rows), max(map(len, rows))), "int32")
     for i, row in enumerate(rows):
         prompt_ids[i, : len(row)] = row
@@ -158,4 +236,15 @@ def test_export_checks_its_inputs(lm, tiny_bart_preset, tmp_path):
     bare = keras_hub.models.GPT2CausalLM(lm.backbone, preprocessor=None)
     with pytest.raises(ValueError, match="preprocessor=None"):
         export_generator(bare, str(tmp_path / "f"), max_length=8)
+    for sampler, message in (
+        ("nucleus", "one of .*'top_p'.* Received: sampler='nucleus'"),
+        ("Greedy", "Received: sampler='Greedy'"),
+        (0.9, "Received: sampler=0.9"),
+        (
+            keras_hub.samplers.BeamSampler(num_beams=2, return_all_beams=True),
+            r"num_beams=2, return_all_beams=True\)",
+        ),
+    ):
+        with pytest.raises(ValueError, match=message):
+            export_generator(lm, str(tmp_path / "h"), sampler=sampler)
     assert not any(os.listdir(tmp_path))

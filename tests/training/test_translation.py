@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
+from tests.export.generator_client import serve_generators
 from tests.training.interruptions import (
     STALE_TEMPORARY_FILE,
     assert_same_training,
@@ -16,6 +17,7 @@ from tests.training.interruptions import (
     run_killed_then_rerun,
 )
 from tftransformer.data import SEQUENCE_RESERVED_TOKENS, DataError, join_word_pieces
+from tftransformer.export import export_generator
 from tftransformer.training import TranslationConfig
 from tftransformer.training import translation as translation_run
 from tftransformer.training.checkpointing import (
@@ -307,3 +309,53 @@ def test_fine_tunes_a_pretrained_bart_preset(tiny_bart_preset, tmp_path):
     assert not list(model_dir.glob("*_vocabulary.txt"))
     reloaded = keras.saving.load_model(result["model_path"])
     assert isinstance(reloaded, keras_hub.models.BartSeq2SeqLM)
+
+
+def test_a_killed_t5_run_ends_as_an_uninterrupted_one_and_serves(
+    tiny_t5_preset, tmp_path, monkeypatch
+):
+    # Killed after epoch 1 of 2: the rerun resumes the pretrained model's
+    # fine-tuning from the checkpoint, with the same data order.
+    tiny = dict(
+        preset=tiny_t5_preset,
+        pairs_file=write_pairs(tmp_path, n=40),
+        source_column="0",
+        target_column="1",
+        max_length=12,
+        test_size=2,
+        validation_size=4,
+        batch_size=16,
+        epochs=2,
+        learning_rate=3e-2,
+        warmup_fraction=0.0,
+        beam_width=2,
+        num_samples=0,
+        keep_checkpoints=None,
+        distribution="one_device",
+    )
+    want = run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
+    losses = want["history"]["loss"]
+    assert losses[-1] < losses[0], losses
+    report = json.loads((tmp_path / "uninterrupted" / "report.json").read_text())
+    assert report["preset"] == tiny_t5_preset
+    assert set(report["bleu"]) == {"greedy", "beam"}
+    got = run_killed_then_rerun(
+        run, tmp_path / "killed", monkeypatch, kill_after_epoch=0, **tiny
+    )
+    assert_same_training(got, want)
+    reloaded = keras.saving.load_model(got["model_path"])
+    assert isinstance(reloaded, keras_hub.models.T5Seq2SeqLM)
+    # The fine-tuned model served on raw sources, as keras-hub translates.
+    # Sampled with a seed: two epochs teach it to end at once, so greedy
+    # translations are all empty.
+    model = got["model"]
+
+    def sampler():
+        return keras_hub.samplers.RandomSampler(seed=1)
+
+    version_dir = export_generator(model, str(tmp_path / "serving"), sampler=sampler())
+    sources = ["the dog sees the cat .", "", " ".join(["big fish eats bread"] * 5)]
+    [[served]] = serve_generators([[version_dir, 1]], sources)
+    model.compile(sampler=sampler())
+    assert served["text"] == model.generate(sources, max_length=12)
+    assert any(served["text"])

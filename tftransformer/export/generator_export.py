@@ -5,6 +5,7 @@ import tensorflow as tf
 from tftransformer.export.generator_serving_module import (
     GeneratorServingModule,
     check_generator,
+    get_sampler,
 )
 from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.text_classifier_export import SIGNATURE_NAME
@@ -46,7 +47,12 @@ def export_generator(
             preprocessor's `sequence_length` (a `Seq2SeqLM`'s
             `decoder_sequence_length`).
         sampler: a keras-hub sampler or its name: `"greedy"` (the default),
-            `"top_k"`, `"top_p"`, `"random"` or `"beam"`.
+            `"top_k"`, `"top_p"`, `"random"` or `"beam"` (keras-hub's
+            default settings: top-p with `p=0.1`, beam with 5 beams). Give
+            `keras_hub.samplers.TopPSampler(p=0.9, seed=1)` or
+            `BeamSampler(num_beams=4)` to choose; a random sampler's seed
+            state is saved with the model and advanced by each request
+            (see `GeneratorServingModule`).
         version: optional int >= 0. Defaults to one more than the highest
             numeric subdirectory of `path` (1 for a new one).
         overwrite: bool, whether an existing `<path>/<version>` is replaced.
@@ -77,6 +83,7 @@ def export_generator(
         )
     # Checked again by the serving module, but before any write.
     check_generator(model, max_length, tokenizer, start_token_id)
+    sampler = get_sampler(sampler)
     final_path = version_path(path, version, overwrite)
     module = GeneratorServingModule(
         model,

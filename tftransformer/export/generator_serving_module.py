@@ -1,20 +1,68 @@
 """A `tf.Module` that continues raw prompts with a keras-hub causal LM, or
 answers them with a keras-hub encoder-decoder."""
 
+import contextlib
+import inspect
+
 import keras_hub
 import tensorflow as tf
 
 from tftransformer._arguments import is_int
 from tftransformer.models.causal_lm import CausalLM
 
-__all__ = ["PROMPT_INPUT", "GeneratorServingModule", "check_generator"]
+__all__ = [
+    "PROMPT_INPUT",
+    "SAMPLER_NAMES",
+    "GeneratorServingModule",
+    "check_generator",
+    "get_sampler",
+]
 
 # The serving signature's input name.
 PROMPT_INPUT = "prompt"
 
+# keras-hub samplers an export takes by name (with their default settings).
+SAMPLER_NAMES = ("greedy", "top_k", "top_p", "random", "beam")
+
 
 def _is_keras_hub(model):
     return isinstance(model, (keras_hub.models.CausalLM, keras_hub.models.Seq2SeqLM))
+
+
+def get_sampler(sampler):
+    """The keras-hub sampler an export generates with.
+
+    Args:
+        sampler: one of `SAMPLER_NAMES`, or a `keras_hub.samplers.Sampler`
+            (e.g. `TopPSampler(p=0.9, seed=1)`, `BeamSampler(num_beams=4)`).
+
+    Returns:
+        A `keras_hub.samplers.Sampler`: `sampler`, or a new one of that name.
+
+    Raises:
+        ValueError: for another name or object, or a `BeamSampler` that
+            returns every beam (the export answers one text per prompt),
+            naming the value received.
+    """
+    if isinstance(sampler, str):
+        if sampler not in SAMPLER_NAMES:
+            raise ValueError(
+                f"`sampler` must be one of {SAMPLER_NAMES} or a keras-hub "
+                f"sampler. Received: sampler={sampler!r}"
+            )
+        return keras_hub.samplers.get(sampler)
+    if not isinstance(sampler, keras_hub.samplers.Sampler):
+        raise ValueError(
+            f"`sampler` must be one of {SAMPLER_NAMES} or a keras-hub sampler "
+            f"(keras_hub.samplers.Sampler). Received: sampler={sampler!r}"
+        )
+    if getattr(sampler, "return_all_beams", False):
+        raise ValueError(
+            "The export answers one text per prompt: give a BeamSampler "
+            "with return_all_beams=False. Received: sampler=BeamSampler("
+            f"num_beams={sampler.num_beams}, return_all_beams=True)"
+        )
+    return sampler
 
 
 def check_generator(model, max_length, tokenizer=None, start_token_id=None):
@@ -63,6 +111,41 @@ def check_generator(model, max_length, tokenizer=None, start_token_id=None):
     return int(max_length)
 
 
+@contextlib.contextmanager
+def _decoder_step_lengths(model):
+    """Gives a `Seq2SeqLM` decoder step's outputs the static length of its
+    input tokens while `generate_step` is traced.
+
+    keras-hub 0.32's T5 attention reshapes to `(batch, -1, ...)`: with the
+    signature's unknown batch size the length of a one-token step becomes
+    unknown too, and `generate_step` cannot squeeze it out. (keras-hub's
+    own `generate` traces each batch size, so the length stays known.)
+    """
+    call = getattr(model, "call_decoder_with_cache", None)
+    if call is None:
+        yield
+        return
+    signature = inspect.signature(call)
+
+    def with_lengths(*args, **kwargs):
+        token_ids = signature.bind(*args, **kwargs).arguments["decoder_token_ids"]
+        logits, hidden_states, *caches = call(*args, **kwargs)
+        shape = [None, token_ids.shape[1], None]
+        return (
+            tf.ensure_shape(logits, shape),  # (batch, length, vocabulary)
+            tf.ensure_shape(hidden_states, shape),  # (batch, length, hidden)
+            *caches,
+        )
+
+    # Set past Keras' attribute tracking; the class' method is found again
+    # once the instance's is deleted.
+    object.__setattr__(model, "call_decoder_with_cache", with_lengths)
+    try:
+        yield
+    finally:
+        object.__delattr__(model, "call_decoder_with_cache")
+
+
 class GeneratorServingModule(tf.Module):
     """A `tf.Module` continuing raw prompts with a keras-hub `CausalLM`, or
     generating a target from each with a `Seq2SeqLM` (BART).
@@ -81,8 +164,13 @@ class GeneratorServingModule(tf.Module):
             target's length (the source is cut to the preprocessor's
             `encoder_sequence_length`).
         sampler: a keras-hub sampler or its name (`"greedy"`, `"top_k"`,
-            `"top_p"`, `"random"`, `"beam"`); random samplers draw from a
-            seed state saved with the module.
+            `"top_p"`, `"random"`, `"beam"`; see `get_sampler`). Random
+            samplers (top-k, top-p, random) draw from a seed state saved
+            with the module, which each request advances: a freshly loaded
+            SavedModel answers a given sequence of requests the same way
+            every time, and a sampler made with `seed=S` draws what
+            keras-hub's `generate` with a sampler of seed `S` draws (on
+            its first call, for the same batch).
         tokenizer: a tftransformer `CausalLM`'s WordPiece tokenizer (e.g.
             `tft.data.word_piece_tokenizer(vocabulary)`); keras-hub tasks
             use their preprocessor's.
@@ -122,7 +210,7 @@ class GeneratorServingModule(tf.Module):
         super().__init__(name=name)
         self._max_length = check_generator(model, max_length, tokenizer, start_token_id)
         self._model = model
-        self._sampler = keras_hub.samplers.get(sampler)
+        self._sampler = get_sampler(sampler)
         if _is_keras_hub(model):
             tokenizer = model.preprocessor.tokenizer
             start_token_id = getattr(tokenizer, "start_token_id", None)
@@ -207,9 +295,10 @@ class GeneratorServingModule(tf.Module):
             # module's while it is traced.
             sampler, model.sampler = model.sampler, self._sampler
             try:
-                outputs = model.generate_step(
-                    inputs, stop_token_ids=self._stop_token_ids
-                )
+                with _decoder_step_lengths(model):
+                    outputs = model.generate_step(
+                        inputs, stop_token_ids=self._stop_token_ids
+                    )
             finally:
                 model.sampler = sampler
         prefix = "decoder_" if seq2seq else ""

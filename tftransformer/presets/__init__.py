@@ -403,14 +403,15 @@ def load_generator(preset, task="causal_lm", sequence_length=128, dtype=None):
 
     Args:
         preset: a local keras-hub preset directory of the task, or a
-            keras-hub preset name (`"gpt2_base_en"`, `"bart_base_en"`) or
-            `kaggle://`/`hf://` handle, which are downloaded.
+            keras-hub preset name (`"gpt2_base_en"`, `"bart_base_en"`,
+            `"t5_small_multi"`) or `kaggle://`/`hf://` handle, which are
+            downloaded.
         task: `"causal_lm"` (a `keras_hub.models.CausalLM`: GPT-2 and other
             decoders) or `"seq2seq_lm"` (a `keras_hub.models.Seq2SeqLM`:
-            BART).
+            BART, T5).
         sequence_length: int >= 2, the preprocessor's sequence length (of
             the encoder and of the decoder for a seq2seq task; keras-hub's
-            BART preprocessor does not save its own).
+            BART and T5 preprocessors do not save their own).
         dtype: optional dtype policy name for the weights and computations.
 
     Returns:

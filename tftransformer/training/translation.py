@@ -148,7 +148,7 @@ def train_translator(config, verbose=1):
     """Trains a translation model and scores it with BLEU and ROUGE.
 
     With `config.preset` set, fine-tunes that pretrained keras-hub
-    `Seq2SeqLM` (BART) with its own tokenizer (pairs cut to `max_length`
+    `Seq2SeqLM` (BART, T5) with its own tokenizer (pairs cut to `max_length`
     tokens), and translates with keras-hub's greedy and beam samplers; the
     rest is as below. The default trains a `Seq2SeqTransformer` from
     scratch:

@@ -23,7 +23,7 @@ class TranslationConfig(FromScratchConfig):
     `length_penalty`, `num_samples`) change no training step: a resumed run
     may change them.
 
-    With a `preset` (a keras-hub `Seq2SeqLM` preset, e.g. BART), that
+    With a `preset` (a keras-hub `Seq2SeqLM` preset: BART, T5), that
     pretrained encoder-decoder is fine-tuned instead, with its own
     tokenizer: pairs are cut to `max_length` tokens rather than left out,
     and the shape fields (`num_layers`, ...), `min_token_count` and
@@ -39,9 +39,10 @@ class TranslationConfig(FromScratchConfig):
 
     preset: str | None = setting(
         None,
-        "Fine-tune this pretrained keras-hub Seq2SeqLM (BART): a preset "
-        "directory, or a keras-hub preset name such as bart_base_en (needs "
-        "network). Default: a Seq2SeqTransformer from random weights.",
+        "Fine-tune this pretrained keras-hub Seq2SeqLM (BART, T5): a preset "
+        "directory, or a keras-hub preset name such as bart_base_en or "
+        "t5_small_multi (needs network). Default: a Seq2SeqTransformer from "
+        "random weights.",
     )
 
     pairs_file: str = setting(

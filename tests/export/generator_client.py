@@ -1,0 +1,58 @@
+"""Serves exported generators in a fresh process with TensorFlow and TF Text.
+
+`serve_generators(calls, prompts)` runs this file as a script: for each
+`(version_dir, num_calls)` of `calls` it loads the SavedModel afresh and
+calls its `serving_default` signature `num_calls` times on `prompts`, with
+keras-hub and tftransformer unimportable. It returns, per entry of `calls`,
+the list of each call's outputs (`{name: [str, ...]}`).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def serve_generators(calls, prompts):
+    """Each call's outputs, per `(version_dir, num_calls)` of `calls`."""
+    result = subprocess.run(
+        [sys.executable, __file__, json.dumps(calls), json.dumps(prompts)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _main():
+    # A `None` entry makes `import` fail: the SavedModel must need neither.
+    blocked = ("keras_hub", "tftransformer")
+    for name in blocked:
+        sys.modules[name] = None
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
+
+    prompts = tf.constant(json.loads(sys.argv[2]), tf.string)
+    results = []
+    for version_dir, num_calls in json.loads(sys.argv[1]):
+        serve = tf.saved_model.load(version_dir).signatures["serving_default"]
+        results.append(
+            [
+                {
+                    name: [s.decode("utf-8") for s in value.numpy().tolist()]
+                    for name, value in serve(prompt=prompts).items()
+                }
+                for _ in range(num_calls)
+            ]
+        )
+    loaded = {
+        name.split(".")[0] for name, module in sys.modules.items() if module is not None
+    } & set(blocked)
+    assert not loaded, loaded
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    _main()
