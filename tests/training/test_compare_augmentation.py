@@ -8,7 +8,7 @@ import tftransformer as tft
 from tftransformer.training import ClassificationConfig
 
 
-def test_tiny_comparison(tiny_preset, tmp_path):
+def test_tiny_comparison(small_vocabulary_preset, tmp_path):
     config = ClassificationConfig(
         max_train_examples=12,
         augment_copies=1,
@@ -16,7 +16,7 @@ def test_tiny_comparison(tiny_preset, tmp_path):
         batch_size=8,
         max_length=16,  # one padded length: one trace of each step
         max_eval_examples=10,
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         synonym_source="roget",
         model_dir=str(tmp_path),
         tensorboard=False,

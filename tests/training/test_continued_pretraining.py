@@ -98,11 +98,11 @@ def test_packing_fills_rows():
 
 
 def test_a_run_lowers_the_loss_resumes_and_writes_a_preset(
-    tiny_preset, texts_file, tmp_path, monkeypatch, capsys
+    small_vocabulary_preset, texts_file, tmp_path, monkeypatch, capsys
 ):
     settings = dict(
         TINY,
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         text_path=str(texts_file),
         validation_fraction=0.2,
         epochs=2,
@@ -133,17 +133,19 @@ def test_a_run_lowers_the_loss_resumes_and_writes_a_preset(
         np.testing.assert_array_equal(got, want)
     # The written preset differs from the one it started from.
     start = tft.models.TextClassifier.from_preset(
-        tiny_preset, sequence_length=32, num_classes=2
+        small_vocabulary_preset, sequence_length=32, num_classes=2
     )
     assert any(
         not np.array_equal(a, b) for a, b in zip(start.backbone.get_weights(), loaded)
     )
 
 
-def test_bad_input_is_refused(tmp_path, tiny_preset):
+def test_bad_input_is_refused(tmp_path, small_vocabulary_preset):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n \n", encoding="utf-8")
-    settings = dict(TINY, preset=tiny_preset, model_dir=str(tmp_path / "run"))
+    settings = dict(
+        TINY, preset=small_vocabulary_preset, model_dir=str(tmp_path / "run")
+    )
     with pytest.raises(DataError, match="no text"):
         tft.training.continue_pretraining(
             PretrainingConfig(text_path=str(empty), **settings), verbose=0
@@ -156,7 +158,7 @@ def test_bad_input_is_refused(tmp_path, tiny_preset):
     for rate in (0, 1, 1.5):
         with pytest.raises(ConfigError, match=f"mask_rate.*{rate}"):
             PretrainingConfig(mask_rate=rate)
-    tokenizer = bert_tokenizer_from_preset(tiny_preset)
+    tokenizer = bert_tokenizer_from_preset(small_vocabulary_preset)
     with pytest.raises(ValueError, match=r"mask_rate must .*\(0, 1\).*mask_rate=1.5"):
         make_masked_lm_dataset([[101, 5, 102]], tokenizer, 2, mask_rate=1.5)
 

@@ -58,11 +58,11 @@ def labelled(texts_by_label):
 
 
 @pytest.fixture
-def run(tiny_preset):
+def run(small_vocabulary_preset):
     data = labelled(TEXTS)
 
     def run(**settings):
-        config = tft.training.FewShotConfig(preset=tiny_preset, **settings)
+        config = tft.training.FewShotConfig(preset=small_vocabulary_preset, **settings)
         return tft.training.train_few_shot_classifier(
             config, train=data, test=data, verbose=0
         )
@@ -179,7 +179,7 @@ def test_calibration_is_skipped_without_held_out_examples(run, tmp_path):
     assert "no held-out example of every class" in saved["calibration_skipped"]
 
 
-def test_bad_inputs_are_named(tiny_preset, tmp_path):
+def test_bad_inputs_are_named(small_vocabulary_preset, tmp_path):
     with pytest.raises(ValueError, match=r"embeddings of shape \(3, 4\)"):
         tft.training.train_logistic_head(np.zeros((3, 4)), [0, 1], 2)
     with pytest.raises(ValueError, match="num_classes"):
@@ -196,7 +196,7 @@ def test_bad_inputs_are_named(tiny_preset, tmp_path):
         )
     other = tft.data.TextClassificationData(["a", "b"], [0, 1], ("no", "yes"))
     config = tft.training.FewShotConfig(
-        preset=tiny_preset, model_dir=str(tmp_path / "run")
+        preset=small_vocabulary_preset, model_dir=str(tmp_path / "run")
     )
     with pytest.raises(ValueError, match="share one label vocabulary"):
         tft.training.train_few_shot_classifier(
@@ -206,7 +206,9 @@ def test_bad_inputs_are_named(tiny_preset, tmp_path):
         tft.training.train_few_shot_classifier(
             config, train=labelled(TEXTS), validation=other, verbose=0
         )
-    embedder = tft.models.TextEmbedder.from_preset(tiny_preset, sequence_length=8)
+    embedder = tft.models.TextEmbedder.from_preset(
+        small_vocabulary_preset, sequence_length=8
+    )
     head = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match=r"16-dim embeddings. Received .*\(None, 5\)"):
         tft.export.export_few_shot_classifier(embedder, head, tmp_path / "serving")

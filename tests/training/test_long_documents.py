@@ -32,11 +32,11 @@ TINY = dict(
 )
 
 
-def test_run_compares_the_variants(tiny_preset, tmp_path):
+def test_run_compares_the_variants(small_vocabulary_preset, tmp_path):
     # A kill's torn temporary goes.
     (tmp_path / ".tmp-0123456789ab-report.json").write_text("torn")
     result = run_long_documents(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         model_dir=str(tmp_path),
         variants="attention,truncate",
         **TINY,

@@ -32,13 +32,13 @@ TINY = dict(
 )
 
 
-def test_run_writes_scores_for_both_setups(tiny_preset, tmp_path):
+def test_run_writes_scores_for_both_setups(small_vocabulary_preset, tmp_path):
     model_dir = tmp_path / "run"
     model_dir.mkdir()
     # Left by a run killed while saving model.keras.
     (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
     result = run_multi_task(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         model_dir=str(model_dir),
         rule="temperature",
         ner_loss_weight=2.0,

@@ -51,11 +51,11 @@ def distill(model_dir, student_layers=3, preset="embedded", teacher=None, **kwar
     )
 
 
-def test_shrink_fine_tunes_a_smaller_preset(tiny_preset, tmp_path):
+def test_shrink_fine_tunes_a_smaller_preset(small_vocabulary_preset, tmp_path):
     # A torn temporary of a killed run: cleared.
     (tmp_path / ".tmp-0123456789ab-full_model.keras").write_text("torn")
     result = shrink(
-        tiny_preset,
+        small_vocabulary_preset,
         str(tmp_path),
         keep_layers=1,
         keep_heads=1,
@@ -106,16 +106,20 @@ def test_shrink_fine_tunes_a_smaller_preset(tiny_preset, tmp_path):
     ],
 )
 def test_shrink_refuses_bad_sizes_before_training(
-    tiny_preset, tmp_path, kwargs, message
+    small_vocabulary_preset, tmp_path, kwargs, message
 ):
     with pytest.raises(ValueError, match=message):
-        shrink(tiny_preset, str(tmp_path), **{**TINY, **kwargs})
+        shrink(small_vocabulary_preset, str(tmp_path), **{**TINY, **kwargs})
     assert not os.listdir(tmp_path)
 
 
-def test_distill_trains_a_student_from_a_saved_teacher(tiny_preset, tmp_path):
+def test_distill_trains_a_student_from_a_saved_teacher(
+    small_vocabulary_preset, tmp_path
+):
     # A teacher saved as examples/shrink.py and examples/classify.py do.
-    backbone, preprocessor = tft.presets.load_backbone(tiny_preset, sequence_length=16)
+    backbone, preprocessor = tft.presets.load_backbone(
+        small_vocabulary_preset, sequence_length=16
+    )
     teacher = tft.models.TextClassifier(
         backbone,
         num_classes=2,
@@ -172,13 +176,13 @@ def test_distill_trains_a_student_from_a_saved_teacher(tiny_preset, tmp_path):
     assert 0 <= report["student_labels_only"]["accuracy"] <= 1
 
 
-def test_distill_fine_tunes_its_own_teacher(tiny_preset, tmp_path):
+def test_distill_fine_tunes_its_own_teacher(small_vocabulary_preset, tmp_path):
     # A torn temporary of a killed run: cleared.
     (tmp_path / ".tmp-0123456789ab-student.keras").write_text("torn")
     result = distill(
         str(tmp_path),
         student_layers=1,
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         compare_labels_only=False,
         **TINY,
     )
@@ -194,8 +198,8 @@ def test_distill_fine_tunes_its_own_teacher(tiny_preset, tmp_path):
     assert os.path.isfile(tmp_path / "teacher" / "model.keras")
 
 
-def test_distill_refuses_a_teacher_of_other_labels(tiny_preset, tmp_path):
-    backbone, _ = tft.presets.load_backbone(tiny_preset, sequence_length=16)
+def test_distill_refuses_a_teacher_of_other_labels(small_vocabulary_preset, tmp_path):
+    backbone, _ = tft.presets.load_backbone(small_vocabulary_preset, sequence_length=16)
     teacher = tft.models.TextClassifier(
         backbone, num_classes=2, label_names=["spam", "ham"]
     )
@@ -220,8 +224,8 @@ def test_distill_refuses_a_teacher_of_other_labels(tiny_preset, tmp_path):
     ],
 )
 def test_distill_refuses_bad_settings_before_training(
-    tiny_preset, tmp_path, kwargs, message
+    small_vocabulary_preset, tmp_path, kwargs, message
 ):
     with pytest.raises(ValueError, match=message):
-        distill(str(tmp_path), preset=tiny_preset, **{**TINY, **kwargs})
+        distill(str(tmp_path), preset=small_vocabulary_preset, **{**TINY, **kwargs})
     assert not os.listdir(tmp_path)

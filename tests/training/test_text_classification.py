@@ -31,7 +31,7 @@ def write_csv(path, data, start, count):
     return str(path)
 
 
-def test_a_run_on_user_csv_files(tiny_preset, tmp_path):
+def test_a_run_on_user_csv_files(small_vocabulary_preset, tmp_path):
     data = load_rotten_tomatoes("train")
     files = {
         name: write_csv(tmp_path / f"{name}.csv", data, start, 24)
@@ -41,7 +41,7 @@ def test_a_run_on_user_csv_files(tiny_preset, tmp_path):
     model_dir.mkdir()
     (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
     run = run_classification(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         train_file=files["train"],
         validation_file=files["validation"],
         test_file=files["test"],
@@ -82,9 +82,11 @@ def test_a_run_on_user_csv_files(tiny_preset, tmp_path):
     )
 
 
-def test_freeze_layers_above_the_layer_count_is_refused(tiny_preset, tmp_path):
+def test_freeze_layers_above_the_layer_count_is_refused(
+    small_vocabulary_preset, tmp_path
+):
     config = ClassificationConfig(
-        preset=tiny_preset, freeze_layers=3, model_dir=str(tmp_path), **TINY
+        preset=small_vocabulary_preset, freeze_layers=3, model_dir=str(tmp_path), **TINY
     )
     trainer = Trainer(config, verbose=0)
     model = tft.training.build_text_classifier(config, ["a", "b"])
@@ -125,10 +127,10 @@ def test_a_test_file_without_a_train_file_and_a_missing_file_are_named(tmp_path)
     ],
 )
 def test_each_strategy_setting_reaches_the_model(
-    options, strategy_word, trainable_check, tiny_preset, tmp_path
+    options, strategy_word, trainable_check, small_vocabulary_preset, tmp_path
 ):
     run_classification(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         max_train_examples=32,
         max_eval_examples=8,
         model_dir=str(tmp_path),
@@ -142,9 +144,9 @@ def test_each_strategy_setting_reaches_the_model(
         assert (tmp_path / "adapters.lora.h5").exists()
 
 
-def test_export_and_bfloat16_training(tiny_preset, tmp_path):
+def test_export_and_bfloat16_training(small_vocabulary_preset, tmp_path):
     run = run_classification(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         max_train_examples=32,
         max_eval_examples=8,
         model_dir=str(tmp_path / "run"),
@@ -165,9 +167,11 @@ def test_export_and_bfloat16_training(tiny_preset, tmp_path):
     assert path.endswith("1")
 
 
-def test_augmentation_adds_copies_to_the_training_split(tiny_preset, tmp_path):
+def test_augmentation_adds_copies_to_the_training_split(
+    small_vocabulary_preset, tmp_path
+):
     config = ClassificationConfig(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         max_train_examples=16,
         max_eval_examples=16,
         augment_copies=2,
@@ -191,9 +195,9 @@ def test_bad_augmentation_settings(kwargs, message):
         ClassificationConfig(**kwargs)
 
 
-def test_cross_validation_folds(tiny_preset, tmp_path):
+def test_cross_validation_folds(small_vocabulary_preset, tmp_path):
     config = ClassificationConfig(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         max_train_examples=32,
         max_eval_examples=8,
         model_dir=str(tmp_path),
@@ -211,9 +215,9 @@ def test_cross_validation_folds(tiny_preset, tmp_path):
         tft.training.cross_validate_classifier(config, pool, num_folds=1)
 
 
-def _range_test(tiny_preset, model_dir, num_steps, **options):
+def _range_test(small_vocabulary_preset, model_dir, num_steps, **options):
     config = ClassificationConfig(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         max_train_examples=48,
         model_dir=str(model_dir),
         **{**TINY, **options},
@@ -234,8 +238,8 @@ def _range_test(tiny_preset, model_dir, num_steps, **options):
 
 
 @pytest.mark.parametrize("num_steps", [6, 40])
-def test_the_range_test_writes_the_curve(tiny_preset, tmp_path, num_steps):
-    result, written = _range_test(tiny_preset, tmp_path / "run", num_steps)
+def test_the_range_test_writes_the_curve(small_vocabulary_preset, tmp_path, num_steps):
+    result, written = _range_test(small_vocabulary_preset, tmp_path / "run", num_steps)
     assert written["batch_size"] == TINY["batch_size"]
     assert written["suggestion"] == result.suggestion
     assert len(written["learning_rates"]) == result.num_steps <= num_steps
@@ -245,16 +249,18 @@ def test_the_range_test_writes_the_curve(tiny_preset, tmp_path, num_steps):
 
 
 def test_the_range_test_measures_what_the_schedule_ends_up_training(
-    tiny_preset, tmp_path
+    small_vocabulary_preset, tmp_path
 ):
     # Gradual unfreezing starts with the head alone, but the peak learning
     # rate must suit every layer: the test trains what full fine-tuning
     # trains, and says so. A fixed freeze trains fewer parameters.
-    _, full = _range_test(tiny_preset, tmp_path / "full", 3)
+    _, full = _range_test(small_vocabulary_preset, tmp_path / "full", 3)
     _, gradual = _range_test(
-        tiny_preset, tmp_path / "gradual", 3, gradual_unfreeze=True
+        small_vocabulary_preset, tmp_path / "gradual", 3, gradual_unfreeze=True
     )
-    _, frozen = _range_test(tiny_preset, tmp_path / "frozen", 3, freeze_layers=1)
+    _, frozen = _range_test(
+        small_vocabulary_preset, tmp_path / "frozen", 3, freeze_layers=1
+    )
     assert gradual["trainable_parameters"] == full["trainable_parameters"]
     assert frozen["trainable_parameters"] < full["trainable_parameters"]
     assert frozen["strategy"] == "freeze 1 layer"
@@ -262,13 +268,13 @@ def test_the_range_test_measures_what_the_schedule_ends_up_training(
     assert full["measured_with"] == frozen["measured_with"] != gradual["measured_with"]
 
 
-def test_the_range_test_needs_three_steps(tiny_preset, tmp_path):
+def test_the_range_test_needs_three_steps(small_vocabulary_preset, tmp_path):
     with pytest.raises(ValueError, match="num_steps=2"):
-        _range_test(tiny_preset, tmp_path, 2)
+        _range_test(small_vocabulary_preset, tmp_path, 2)
 
 
 def test_the_example_scripts_take_their_settings_from_flags_and_files(
-    tiny_preset, tmp_path
+    small_vocabulary_preset, tmp_path
 ):
     # One real process: absl flags, --config and the exit status.
     import subprocess
@@ -286,7 +292,7 @@ def test_the_example_scripts_take_their_settings_from_flags_and_files(
             "--num_steps=4",
             "--max_train_examples=32",
             "--max_length=32",
-            f"--preset={tiny_preset}",
+            f"--preset={small_vocabulary_preset}",
             f"--model_dir={model_dir}",
         ],
         capture_output=True,

@@ -50,7 +50,7 @@ def write_conll(path, data):
 TINY = dict(epochs=1, batch_size=8, max_length=16, learning_rate=1e-3)
 
 
-def test_run_on_user_conll_files(tiny_preset, tmp_path):
+def test_run_on_user_conll_files(small_vocabulary_preset, tmp_path):
     data = load_wnut16("train")
     splits = {"train": data.take(range(32)), "test": data.take(range(40, 52))}
     splits["validation"] = data.take(range(60, 68))
@@ -63,7 +63,7 @@ def test_run_on_user_conll_files(tiny_preset, tmp_path):
     # Left by a run killed while saving model.keras.
     (model_dir / STALE_TEMPORARY_FILE).write_bytes(b"PK")
     result = run_ner(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         train_file=files["train"],
         validation_file=files["validation"],
         test_file=files["test"],
@@ -103,14 +103,16 @@ def test_run_on_user_conll_files(tiny_preset, tmp_path):
     assert predict_tags(reloaded, test.words)["tags"] == result.predictions
 
 
-def test_run_holds_out_validation_from_a_jsonl_train_file(tiny_preset, tmp_path):
+def test_run_holds_out_validation_from_a_jsonl_train_file(
+    small_vocabulary_preset, tmp_path
+):
     data = load_wnut16("validation").take(range(20))
     path = tmp_path / "train.jsonl"
     with open(path, "w", encoding="utf-8") as f:
         for words, tags in zip(data.words, data.tags):
             f.write(json.dumps({"tokens": words, "tags": tags}) + "\n")
     result = run_ner(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         train_file=str(path),
         model_dir=str(tmp_path / "run"),
         freeze_layers=1,
@@ -140,7 +142,7 @@ def test_run_checks_its_arguments(tmp_path):
 
 
 def test_run_refuses_a_directory_holding_another_runs_checkpoint(
-    tiny_preset, tiny_conll_files, tmp_path
+    small_vocabulary_preset, tiny_conll_files, tmp_path
 ):
     backup = tmp_path / "run" / "backup"
     write_checkpoint(
@@ -150,7 +152,7 @@ def test_run_refuses_a_directory_holding_another_runs_checkpoint(
     )
     with pytest.raises(ValueError, match="learning_rate: 5e-05 then, 0.001 now"):
         run_ner(
-            preset=tiny_preset,
+            preset=small_vocabulary_preset,
             model_dir=str(tmp_path / "run"),
             **tiny_conll_files,
             **TINY,
@@ -174,9 +176,9 @@ def tiny_conll_files(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def preset_weights(tiny_preset):
+def preset_weights(small_vocabulary_preset):
     """The tiny preset's backbone weights by path, before any training."""
-    backbone, _ = load_backbone(tiny_preset, sequence_length=16)
+    backbone, _ = load_backbone(small_vocabulary_preset, sequence_length=16)
     return {v.path: v.numpy() for v in backbone.weights}
 
 
@@ -282,10 +284,10 @@ def _check_lora_and_head_warmup(result, preset_weights, files):
     ],
 )
 def test_each_strategy_flag_reaches_the_tagger(
-    options, check, tiny_preset, preset_weights, tiny_conll_files, tmp_path
+    options, check, small_vocabulary_preset, preset_weights, tiny_conll_files, tmp_path
 ):
     result = run_ner(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         model_dir=str(tmp_path),
         **tiny_conll_files,
         **{**TINY, **options},

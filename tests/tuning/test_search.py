@@ -21,7 +21,7 @@ def search(**kwargs):
     return search_text_classifier(SearchConfig(**kwargs), verbose=0)
 
 
-def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
+def test_search_writes_best_config_for_classify(small_vocabulary_preset, tmp_path):
     space = tmp_path / "space.json"
     space.write_text(
         json.dumps(
@@ -33,7 +33,7 @@ def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
         )
     )
     result = search(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         space_file=str(space),
         max_trials=2,
         directory=str(tmp_path),
@@ -63,7 +63,7 @@ def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
     # The same search resumes with nothing left to run; another one is
     # refused before any trial, naming what changed.
     again = dict(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         space_file=str(space),
         directory=str(tmp_path),
         evaluate_test=False,
@@ -90,7 +90,13 @@ def test_search_writes_best_config_for_classify(tiny_preset, tmp_path):
         ({"on_bad_rows": "ignore"}, "on_bad_rows="),
     ],
 )
-def test_bad_spaces_fail_before_any_trial(tiny_preset, tmp_path, kwargs, message):
+def test_bad_spaces_fail_before_any_trial(
+    small_vocabulary_preset, tmp_path, kwargs, message
+):
     with pytest.raises(ValueError, match=message):
-        search(preset=tiny_preset, directory=str(tmp_path), **{**TINY, **kwargs})
+        search(
+            preset=small_vocabulary_preset,
+            directory=str(tmp_path),
+            **{**TINY, **kwargs},
+        )
     assert not (tmp_path / "search").exists()

@@ -10,9 +10,12 @@ a compiled (XLA) train step is retraced at most that many times. The default
 boundaries are the multiples of 16 up to `max_length`, plus `max_length`.
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 from keras_hub.layers import MultiSegmentPacker
+from keras_hub.src.utils.tensor_utils import no_convert_scope
 
 from tftransformer._arguments import check_int
 
@@ -83,13 +86,45 @@ def _num_batches(lengths, batch_size, bucket_boundaries=None, drop_remainder=Fal
     return int(np.sum(-(-counts // batch_size)))
 
 
-def _run_now(dataset):
-    """Runs a dataset of tokenized chunks now; returns each column, concatenated.
+@contextlib.contextmanager
+def _eager_tensorflow_path(*layers):
+    """Runs keras-hub preprocessing layers eagerly, on their TensorFlow path.
+
+    Traced (in a `tf.data` map), a WordPiece tokenizer embeds its whole
+    vocabulary in the graph: about a second per dataset made, several on a
+    busy machine, for a 30,000-entry vocabulary. Called eagerly, keras-hub
+    layers take a pure-Python path instead (several times slower on
+    thousands of texts) and return lists. On the TensorFlow path, eagerly
+    and with tensors kept (`no_convert_scope`), they run the same ops as in
+    the map, without the tracing.
+    """
+    # Layers without the switch (not keras-hub's) run as they are.
+    layers = [layer for layer in layers if hasattr(layer, "_allow_python_workflow")]
+    saved = [layer._allow_python_workflow for layer in layers]
+    for layer in layers:
+        layer._allow_python_workflow = False
+    try:
+        with no_convert_scope():
+            yield
+    finally:
+        for layer, value in zip(layers, saved):
+            layer._allow_python_workflow = value
+
+
+def _run_now(chunks, function, *layers):
+    """Applies `function` to each chunk now; returns each column, concatenated.
 
     Tokenizing once, when the dataset is made, lets every pass read the
     token ids from memory, and the lengths give the number of batches.
+
+    Args:
+        chunks: an iterable of tuples, e.g. a batched `tf.data.Dataset`.
+        function: called as `function(*chunk)`, returns a tuple of tensors.
+        *layers: the keras-hub preprocessing layers `function` calls, run
+            eagerly on their TensorFlow path (`_eager_tensorflow_path`).
     """
-    chunks = list(dataset)
+    with _eager_tensorflow_path(*layers):
+        chunks = [function(*chunk) for chunk in chunks]
     columns = []
     for i in range(len(chunks[0])):
         parts = [chunk[i] for chunk in chunks]
@@ -346,9 +381,9 @@ def make_classification_dataset(
         dataset = tf.data.Dataset.from_tensor_slices((text_tensors, label_tensor))
     else:
         dataset = tf.data.Dataset.from_tensor_slices((text_tensors,))
-    dataset = dataset.batch(_TOKENIZE_CHUNK)
-    dataset = dataset.map(tokenize_element, num_parallel_calls=tf.data.AUTOTUNE)
-    columns = _run_now(dataset)
+    columns = _run_now(
+        dataset.batch(_TOKENIZE_CHUNK), tokenize_element, tokenizer, packer
+    )
     lengths = columns[2].numpy()
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(unpad_element, num_parallel_calls=tf.data.AUTOTUNE)

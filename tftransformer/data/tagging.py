@@ -732,9 +732,7 @@ def make_tagging_dataset(
         }
         return features if labels is None else (features, labels[:length])
 
-    dataset = dataset.ragged_batch(_TOKENIZE_CHUNK)
-    dataset = dataset.map(align, num_parallel_calls=tf.data.AUTOTUNE)
-    columns = _run_now(dataset)
+    columns = _run_now(dataset.ragged_batch(_TOKENIZE_CHUNK), align)
     lengths = columns[1].numpy()
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(unpad, num_parallel_calls=tf.data.AUTOTUNE)
