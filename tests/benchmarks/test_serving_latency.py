@@ -1,9 +1,16 @@
 import pytest
 
 
-def test_tiny_run_times_every_system_against_the_export(serving):
+def test_tiny_run_times_every_system_against_the_export(
+    serving, small_vocabulary_preset
+):
+    # A tiny preset: the table, not the embedded checkpoint, is checked here.
     rows = serving.run(
-        calls_batch_1=2, calls_batch_32=1, warmup_calls=1, sequence_length=16
+        calls_batch_1=2,
+        calls_batch_32=1,
+        warmup_calls=1,
+        sequence_length=16,
+        preset=small_vocabulary_preset,
     )
     assert [(row["system"], row["batch_size"], row["calls"]) for row in rows] == [
         (system, batch, calls)

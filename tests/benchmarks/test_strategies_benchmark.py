@@ -12,8 +12,11 @@ SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "strategie
 
 
 def test_two_strategies_end_to_end(tmp_path):
-    # One layer, 8 wide: each strategy's process mostly imports and traces.
-    preset = write_tiny_bert_preset(tmp_path / "preset", num_layers=1, hidden_dim=8)
+    # One layer, 8 wide, 3,000 word pieces: each strategy's process mostly
+    # imports and traces.
+    preset = write_tiny_bert_preset(
+        tmp_path / "preset", num_layers=1, hidden_dim=8, vocabulary_size=3000
+    )
     output_dir = tmp_path / "out"
     command = [
         sys.executable,

@@ -262,7 +262,9 @@ def test_bad_input_gives_one_clear_message_and_no_output(
     assert _listing(model_dir) == before
 
 
-def test_long_texts_bad_rows_and_path_like_labels(tiny_preset, tmp_path, caplog):
+def test_long_texts_bad_rows_and_path_like_labels(
+    small_vocabulary_preset, tmp_path, caplog
+):
     # A 100,000-character text is truncated to max_length tokens; a row with
     # no label is skipped and counted; labels that look like paths name no
     # file: nothing lands outside the output directory.
@@ -278,7 +280,7 @@ def test_long_texts_bad_rows_and_path_like_labels(tiny_preset, tmp_path, caplog)
     before = set(_listing(tmp_path))
     with caplog.at_level(logging.WARNING):
         result = run_classification(
-            preset=tiny_preset,
+            preset=small_vocabulary_preset,
             train_file=train,
             validation_file=validation,
             on_bad_rows="skip",
