@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import keras
 import numpy as np
@@ -20,12 +21,15 @@ from tftransformer.export import (
     inference_copy,
 )
 from tftransformer.models import (
+    MultiLabelClassifier,
+    QuestionAnswerer,
     TextClassifier,
     TextClassifierPreprocessor,
     TextEmbedder,
+    TextRegressor,
 )
 from tftransformer.presets import load_backbone
-from tftransformer.training import ClassificationConfig
+from tftransformer.training import ClassificationConfig, RegressionConfig
 
 SEQUENCE_LENGTH = 16
 POSITIVE = "great fine charming quietly devastating".split()
@@ -34,6 +38,37 @@ NEUTRAL = "the movie was a film but".split()
 LONG_TEXT = " ".join((POSITIVE + NEUTRAL) * 10)  # far past SEQUENCE_LENGTH
 CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
 INT8_VARIANTS = [name for name in VARIANTS if "int8" in name]
+LITERT_VARIANTS = [name for name in VARIANTS if name.startswith("litert")]
+# The multi-label classifier's labels: which word groups a text holds.
+WORD_GROUPS = {
+    "positive": POSITIVE,
+    "negative": NEGATIVE,
+    "film": ["movie", "film"],
+}
+# An int8 regressor agrees with float32 when its score is within this many
+# target standard deviations: a twentieth of the targets' spread, far below
+# the float32 model's own error (its RMSE is about 0.3 of it here), so a
+# score within it would not change how well the model scores. Dynamic-range
+# int8 scores of the tiny regressor stayed within 0.003 deviations of
+# float32 in the runs made here.
+SCORE_TOLERANCE = 0.05
+# Full int8 (activations too) of the tiny regressor misses that tolerance
+# on most texts: the activations of its random-start backbone are tiny
+# (embeddings around 0.02, variances around 0.007), and per-tensor int8
+# ranges through its layer norms move each layer's outputs by up to a
+# quarter of their range (measured tensor by tensor on one text). Kept as
+# a strict expected failure: it passes the day full int8 becomes accurate
+# enough.
+# The same ranges flip the multi-label classifier's decisions near its
+# thresholds: full int8 agreed with Keras on 0.87 to 0.90 of the held-out
+# (text, label) decisions in four trainings of this recipe by a script
+# (seeds 0 and 1, temperatures 1.5 and 0.75) and on more than 0.98 in a test
+# run; dynamic-range int8 on 0.997 to 1.0. Full int8 is held to this bound.
+FULL_INT8_MULTI_LABEL_AGREEMENT = 0.8
+FULL_INT8_REGRESSION = (
+    "full int8 regression scores deviate from float32 by up to about 1.6 "
+    "target standard deviations on the tiny regressor"
+)
 
 
 def reviews(count, seed):
@@ -394,3 +429,289 @@ def test_litert_graph_applies_the_fitted_temperature(classifier):
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(np.log(p1) / 2.0))
     np.testing.assert_allclose(p2, expected, atol=1e-5)
     assert not np.allclose(p1, p2, atol=1e-3)
+
+
+def word_counts(count, seed):
+    """Texts of 0 to 6 words, and how many words of each group each holds."""
+    rng = np.random.default_rng(seed)
+    vocabulary = POSITIVE + NEGATIVE + NEUTRAL
+    texts = [
+        " ".join(rng.choice(vocabulary, size=rng.integers(0, 7))) for _ in range(count)
+    ]
+    counts = np.array(
+        [
+            [
+                sum(word in group for word in text.split())
+                for group in WORD_GROUPS.values()
+            ]
+            for text in texts
+        ]
+    )
+    return texts, counts
+
+
+def head_examples(head, count, seed):
+    """A head's examples and labels: single texts and their word groups for
+    the multi-label classifier, pairs and their summed sentiment (positive
+    minus negative words) for the regressor."""
+    texts, counts = word_counts(count, seed)
+    if head == "multi_label":
+        return texts, (counts > 0).astype("int32")
+    pairs, pair_counts = word_counts(count, seed + 100)
+    scores = counts[:, 0] - counts[:, 1] + pair_counts[:, 0] - pair_counts[:, 1]
+    return list(zip(texts, pairs)), scores[:, None].astype("float32")
+
+
+def keras_answers(model, examples):
+    """The Keras model's answers, as its exports answer them."""
+    if isinstance(examples[0], tuple):
+        texts, text_pairs = (tf.constant(list(part)) for part in zip(*examples))
+        inputs = (texts, text_pairs)
+    else:
+        inputs = tf.constant(examples)
+    outputs = model(model.preprocessor(x=inputs), training=False)
+    outputs = keras.ops.convert_to_numpy(outputs)
+    if isinstance(model, TextRegressor):
+        mean, std = model.standardization()
+        return {"score": outputs * std + mean}
+    probabilities = keras.ops.convert_to_numpy(
+        keras.ops.sigmoid(outputs / model.temperature)
+    )
+    return {
+        "probabilities": probabilities,
+        "predicted": probabilities >= np.array(model.decision_thresholds()),
+    }
+
+
+HEAD_OUTPUTS = {"multi_label": "probabilities,predicted", "regressor": "score"}
+EDGE_TEXTS = ["", LONG_TEXT, "a fine film", "dull"]
+EDGE_PAIRS = [
+    ("", ""),
+    ("a fine film", ""),
+    (LONG_TEXT, "dull"),
+    (LONG_TEXT, LONG_TEXT),
+]
+
+
+@pytest.fixture(scope="module", params=["multi_label", "regressor"])
+def head(request, tiny_preset, tmp_path_factory):
+    """A trained head, its held-out examples and its variants' report.
+
+    The multi-label classifier (fitted temperature and per-label thresholds
+    set) reads single texts; the regressor (targets standardized) reads
+    pairs: together they cover both inputs and both heads.
+    """
+    keras.utils.set_random_seed(0)
+    name = request.param
+    examples, labels = head_examples(name, 256, seed=0)
+    if name == "multi_label":
+        model = MultiLabelClassifier.from_preset(
+            tiny_preset,
+            num_labels=len(WORD_GROUPS),
+            sequence_length=SEQUENCE_LENGTH,
+            label_names=list(WORD_GROUPS),
+            pooling="mean",
+            temperature=1.5,
+            thresholds=[0.4, 0.5, 0.6],
+        )
+        data = tf.data.Dataset.from_tensor_slices((examples, labels))
+    else:
+        model = TextRegressor.from_preset(
+            tiny_preset,
+            num_targets=1,
+            sequence_length=SEQUENCE_LENGTH,
+            target_mean=labels.mean(axis=0).tolist(),
+            target_std=labels.std(axis=0).tolist(),
+        )
+        texts, text_pairs = (list(part) for part in zip(*examples))
+        mean, std = model.standardization()
+        data = tf.data.Dataset.from_tensor_slices(
+            ((texts, text_pairs), (labels - mean) / std)
+        )
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.fit(data.batch(32), epochs=10, verbose=0)
+    held_out = head_examples(name, 100, seed=1)
+    report = export_variants(
+        model,
+        tmp_path_factory.mktemp(f"{name}_variants"),
+        held_out[0],
+        held_out[1],
+        head_examples(name, 64, seed=2)[0],
+        calls=(2, 1),
+        text_pair=name == "regressor",
+        score_tolerance=SCORE_TOLERANCE,
+    )
+    return types.SimpleNamespace(
+        name=name,
+        model=model,
+        text_pair=name == "regressor",
+        held_out=held_out,
+        report=report,
+    )
+
+
+def test_head_report_scores_every_variant(head):
+    report = head.report
+    assert [row["variant"] for row in report.rows] == list(VARIANTS)
+    reference = report.row("saved_model_float32")
+    litert = report.row("litert_float32")
+    assert litert["agreement"] == 1.0
+    if head.name == "multi_label":
+        # Otherwise agreement between variants would say nothing.
+        assert reference["micro_f1"] > 0.8 and reference["macro_f1"] > 0.8
+        assert litert["micro_f1"] == reference["micro_f1"]
+        headings = ["micro F1", "macro F1"]
+    else:
+        targets = head.held_out[1]
+        assert reference["rmse"] < 0.5 * targets.std()
+        assert litert["rmse"] == pytest.approx(reference["rmse"], abs=1e-4)
+        headings = ["RMSE"]
+    table = report.format()
+    assert all(heading in table.splitlines()[0] for heading in headings)
+    assert "test accuracy" not in table
+    for name in INT8_VARIANTS:
+        assert report.row(name)["size_bytes"] < reference["size_bytes"]
+
+
+@pytest.mark.parametrize("variant", LITERT_VARIANTS)
+def test_head_litert_variant_in_a_clean_process(head, variant, request):
+    if (head.name, variant) == ("regressor", "litert_int8"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=FULL_INT8_REGRESSION))
+    examples = head.held_out[0]
+    edges = EDGE_PAIRS if head.text_pair else EDGE_TEXTS
+    batches = [edges, examples]
+    client_batches = [[list(e) if head.text_pair else e for e in b] for b in batches]
+    path = head.report.row(variant)["path"]
+    result = run_client(path, client_batches, output=HEAD_OUTPUTS[head.name])
+    assert result["blocked_modules_loaded"] == []
+    outputs = {
+        name: [np.array(batch) for batch in value["outputs"]]
+        for name, value in result["by_name"].items()
+    }
+    expected = [keras_answers(head.model, batch) for batch in batches]
+    for name, value in result["by_name"].items():
+        assert value["dtypes"] == ["bool" if name == "predicted" else "float32"] * 2
+        for batch, answer in zip(expected, outputs[name]):
+            assert answer.shape == batch[name].shape
+    if head.name == "multi_label":
+        decisions = [batch["predicted"] for batch in expected]
+        # Labels predicted and not, so agreement says something.
+        assert 0.2 < np.mean(decisions[1]) < 0.8
+    if variant == "litert_float32":
+        # The Keras model and the LiteRT graph differ only by float rounding.
+        for name, answers in outputs.items():
+            for answer, batch in zip(answers, expected):
+                if name == "predicted":
+                    np.testing.assert_array_equal(answer, batch[name])
+                else:
+                    np.testing.assert_allclose(answer, batch[name], atol=1e-5)
+    elif head.name == "multi_label":
+        # Each (text, label) decision.
+        agreement = np.mean(outputs["predicted"][1] == decisions[1])
+        if variant == "litert_int8":
+            assert agreement >= FULL_INT8_MULTI_LABEL_AGREEMENT, agreement
+        else:
+            assert agreement >= 0.98, agreement
+    else:
+        deviation = np.abs(outputs["score"][1] - expected[1]["score"])
+        tolerance = SCORE_TOLERANCE * head.model.standardization()[1]
+        assert np.mean(deviation <= tolerance) >= 0.98, deviation.max()
+
+
+def test_head_litert_float32_on_the_other_input(head, tmp_path):
+    # The multi-label classifier on pairs, the regressor on single texts.
+    text_pair = not head.text_pair
+    edges = EDGE_PAIRS if text_pair else EDGE_TEXTS
+    examples = edges + (
+        list(zip(EDGE_TEXTS, reversed(EDGE_TEXTS))) if text_pair else ["great film"]
+    )
+    tflite_file = export_litert(head.model, tmp_path, text_pair=text_pair)
+    batch = [list(e) if text_pair else e for e in examples]
+    result = run_client(tflite_file, [batch], output=HEAD_OUTPUTS[head.name])
+    assert result["blocked_modules_loaded"] == []
+    expected = keras_answers(head.model, examples)
+    for name, value in result["by_name"].items():
+        np.testing.assert_allclose(
+            np.array(value["outputs"][0], np.float32), expected[name], atol=1e-5
+        )
+
+
+def test_litert_model_answers_each_heads_outputs_by_name(head):
+    litert_model = LiteRTModel(head.report.row("litert_float32")["path"])
+    examples = head.held_out[0][:8]
+    if head.text_pair:
+        texts, text_pairs = (list(part) for part in zip(*examples))
+        outputs = litert_model(texts, text_pairs)
+    else:
+        outputs = litert_model(examples)
+    if head.name == "regressor":
+        assert sorted(outputs) == ["score"]
+        assert outputs["score"].shape == (8, 1)
+        return
+    assert sorted(outputs) == ["labels", "predicted", "probabilities"]
+    names = np.array(list(WORD_GROUPS))
+    for labels, predicted in zip(outputs["labels"], outputs["predicted"]):
+        assert labels == list(names[predicted])
+
+
+def test_export_run_variants_reads_a_regression_runs_pairs(head, tmp_path):
+    if head.name != "regressor":
+        pytest.skip("one run's data suffices: the regressor's pairs")
+    files = {}
+    for split, seed in (("train", 2), ("test", 1)):
+        pairs, scores = head_examples("regressor", 40, seed)
+        files[split] = str(tmp_path / f"{split}.csv")
+        with open(files[split], "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text", "text_pair", "score"])
+            # The reader refuses empty texts: an empty one becomes "film".
+            writer.writerows(
+                (a or "film", b or "film", s) for (a, b), (s,) in zip(pairs, scores)
+            )
+    config = RegressionConfig(
+        train_file=files["train"],
+        validation_file=files["test"],
+        test_file=files["test"],
+        text_pair_column="text_pair",
+        target_columns="score",
+    )
+    report = export_run_variants(
+        head.model,
+        config,
+        tmp_path / "variants",
+        representative_examples=16,
+        variants=["saved_model_float32", "litert_float32"],
+        calls=(1, 1),
+    )
+    assert report.num_test_examples == 40
+    reference = report.row("saved_model_float32")
+    assert report.row("litert_float32")["rmse"] == pytest.approx(reference["rmse"])
+    assert report.row("litert_float32")["agreement"] == 1.0
+    with pytest.raises(ValueError, match="config of class ClassificationConfig"):
+        export_run_variants(head.model, ClassificationConfig(), tmp_path / "bad")
+
+
+def test_heads_refuse_bad_input(head, tiny_preset, tmp_path):
+    with pytest.raises(ValueError, match="representative_texts=None"):
+        export_litert(head.model, tmp_path, "int8", text_pair=head.text_pair)
+    with pytest.raises(ValueError, match="representative_texts=.'a b'.") as error:
+        export_litert(head.model, tmp_path, "int8", ["a b"], text_pair=True)
+    assert "tuples" in str(error.value)
+    examples, labels = head.held_out
+    with pytest.raises(ValueError, match=r"test_labels.*shape \(100,"):
+        export_variants(
+            head.model,
+            tmp_path,
+            examples,
+            np.zeros(100 if head.name == "multi_label" else (100, 2)),
+            [],
+            text_pair=head.text_pair,
+        )
+    with pytest.raises(ValueError, match="score_tolerance=0"):
+        export_variants(head.model, tmp_path, examples, labels, [], score_tolerance=0)
+    if head.name == "multi_label":
+        answerer = QuestionAnswerer.from_preset(
+            tiny_preset, sequence_length=16, doc_stride=8, max_question_length=4
+        )
+        with pytest.raises(ValueError, match="class QuestionAnswerer"):
+            export_litert(answerer, tmp_path)

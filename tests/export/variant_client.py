@@ -2,13 +2,16 @@
 
 Usage: `python variant_client.py PATH OUTPUT < batches.json`, where PATH is a
 SavedModel version directory or a `.tflite` file, OUTPUT the signature's
-output (`probabilities`, `embedding` or a tagger's `tag_ids`) and
+output (`probabilities`, `embedding`, a tagger's `tag_ids`, a regressor's
+`score`; several names joined by commas, e.g. `probabilities,predicted`) and
 batches.json a list of batches, each a list of strings (or, for a model of
 sentence pairs, of `[text, text_pair]` lists). Only TensorFlow and
 TF Text are importable: a SavedModel loads after `import tensorflow_text`; a
 LiteRT model runs in TensorFlow's LiteRT interpreter with TF Text's LiteRT
-kernels registered. Prints one JSON object: the outputs per batch, their
-dtype, and the blocked packages' modules that ended up loaded.
+kernels registered. Prints one JSON object: the first output per batch
+(`outputs`) and their dtypes, every output asked for by name (`by_name`:
+name -> {"outputs", "dtypes"}), and the blocked packages' modules that ended
+up loaded.
 """
 
 import json
@@ -23,7 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_text  # noqa: E402
 
-path, output = sys.argv[1], sys.argv[2]
+path, names = sys.argv[1], sys.argv[2].split(",")
 if path.endswith(".tflite"):
     from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 
@@ -35,14 +38,14 @@ if path.endswith(".tflite"):
 
     def run(batch):
         inputs = {key: np.array(texts, dtype=object) for key, texts in batch.items()}
-        return runner(**inputs)[output]
+        return runner(**inputs)
 
 else:
     serve = tf.saved_model.load(path).signatures["serving_default"]
 
     def run(batch):
         inputs = {key: tf.constant(texts, tf.string) for key, texts in batch.items()}
-        return serve(**inputs)[output].numpy()
+        return {key: value.numpy() for key, value in serve(**inputs).items()}
 
 
 def inputs(batch):
@@ -53,6 +56,13 @@ def inputs(batch):
 
 
 results = [run(inputs(batch)) for batch in json.load(sys.stdin)]
+by_name = {
+    name: {
+        "outputs": [result[name].tolist() for result in results],
+        "dtypes": [result[name].dtype.name for result in results],
+    }
+    for name in names
+}
 loaded = sorted(
     name
     for name, module in sys.modules.items()
@@ -61,8 +71,9 @@ loaded = sorted(
 print(
     json.dumps(
         {
-            "outputs": [result.tolist() for result in results],
-            "dtypes": [result.dtype.name for result in results],
+            "outputs": by_name[names[0]]["outputs"],
+            "dtypes": by_name[names[0]]["dtypes"],
+            "by_name": by_name,
             "blocked_modules_loaded": loaded,
         }
     )

@@ -3,7 +3,11 @@
 import os
 
 from tftransformer.export.export_variants import VARIANTS, export_variants
-from tftransformer.models import TokenClassifier
+from tftransformer.models import MultiLabelClassifier, TextRegressor, TokenClassifier
+from tftransformer.training.multi_label_config import MultiLabelConfig
+from tftransformer.training.multi_label_training import load_multi_label_data
+from tftransformer.training.regression_config import RegressionConfig
+from tftransformer.training.regression_training import load_regression_data
 from tftransformer.training.text_classification import load_classification_splits
 from tftransformer.training.token_classification import load_tagging_splits
 
@@ -27,17 +31,23 @@ def export_run_variants(
     Tells the task from the model: a
     `TokenClassifier` is measured on the tagging data the config names
     (`tftransformer.training.load_tagging_splits`: sentences joined by
-    single spaces, their BIO tags), any other classifier on the text
-    classification data (`load_classification_splits`), as sentence pairs
-    when that data has a second text column. Then `export_variants` writes
+    single spaces, their BIO tags), a `MultiLabelClassifier` on its
+    multi-label data (`load_multi_label_data`, with a `MultiLabelConfig`:
+    micro / macro F1 of the predicted label sets), a `TextRegressor` on its
+    regression data (`load_regression_data`, with a `RegressionConfig`:
+    RMSE), any other classifier on the text classification data
+    (`load_classification_splits`); all but the tagger as sentence pairs
+    when the data has a second text column. Then `export_variants` writes
     the variants, calibrating `litert_int8` on a seeded sample of
     `representative_examples` training examples, and the report lands in
     `variants_dir` as `report.md` and `report.json`.
 
     Args:
         model: the run's trained model (e.g. `tftransformer.saving.load_model`
-            of its `model.keras`): a `TextClassifier` or `TokenClassifier`.
-        config: the run's config: a `ClassificationConfig` or
+            of its `model.keras`): a `TextClassifier`, `MultiLabelClassifier`,
+            `TextRegressor` or `TokenClassifier`.
+        config: the run's config: a `ClassificationConfig`,
+            `MultiLabelConfig`, `RegressionConfig` or
             `TokenClassificationConfig` (their data settings: `train_file`,
             `test_file`, `max_eval_examples`, `seed`, ...).
         variants_dir: str, where the variants and the report are written.
@@ -67,7 +77,7 @@ def export_run_variants(
         representative = [" ".join(words) for words in calibration.words]
         text_pair = False
     else:
-        train, _, test = load_classification_splits(config)
+        train, _, test = _text_splits(model, config)
         calibration = train.sample(
             min(representative_examples, len(train)), config.seed
         )
@@ -76,7 +86,7 @@ def export_run_variants(
         if text_pair:
             test_texts = list(zip(test_texts, test.text_pairs))
             representative = list(zip(representative, calibration.text_pairs))
-        test_labels = test.labels
+        test_labels = test.targets if isinstance(model, TextRegressor) else test.labels
     report = export_variants(
         model,
         variants_dir,
@@ -92,3 +102,20 @@ def export_run_variants(
         with open(os.path.join(os.fspath(variants_dir), name), "w") as f:
             f.write(text)
     return report
+
+
+def _text_splits(model, config):
+    """The train, validation and test data of a classifier or regressor run."""
+    for model_class, config_class, load in (
+        (MultiLabelClassifier, MultiLabelConfig, load_multi_label_data),
+        (TextRegressor, RegressionConfig, load_regression_data),
+    ):
+        if isinstance(model, model_class):
+            if not isinstance(config, config_class):
+                raise ValueError(
+                    f"A {model_class.__name__} is measured on the data of a "
+                    f"{config_class.__name__}. Received: config of class "
+                    f"{type(config).__name__}"
+                )
+            return load(config)
+    return load_classification_splits(config)

@@ -1,4 +1,5 @@
-"""Writing every serving variant of a text classifier or tagger and measuring each."""
+"""Writing every serving variant of a classifier, regressor or tagger and
+measuring each."""
 
 import functools
 import os
@@ -7,10 +8,13 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, check_positive_number
 from tftransformer.evaluation.entity_metrics import entity_report
+from tftransformer.evaluation.multi_label_predictions import sigmoid_probabilities
+from tftransformer.evaluation.multi_label_report import MultiLabelReport
+from tftransformer.evaluation.regression_report import RegressionReport
 from tftransformer.evaluation.tagging_predictions import predict_tags
-from tftransformer.export.litert_export import export_litert
+from tftransformer.export.litert_export import export_litert, model_kind
 from tftransformer.export.litert_model import LiteRTModel
 from tftransformer.export.text_classifier_export import (
     SIGNATURE_NAME,
@@ -31,6 +35,13 @@ VARIANTS = {
     "litert_int8": ("litert", "int8"),
 }
 _PREDICT_BATCH = 32
+# The output each variant is scored on, by `model_kind`.
+_ANSWERS = {
+    "classifier": "probabilities",
+    "multi_label": "predicted",
+    "regressor": "score",
+    "tagger": "tags",
+}
 
 
 def export_variants(
@@ -44,8 +55,10 @@ def export_variants(
     calls=(50, 10),
     overwrite=False,
     text_pair=False,
+    score_tolerance=0.05,
 ):
-    """Exports a classifier or tagger in every variant and measures each in one run.
+    """Exports a classifier, regressor or tagger in every variant and measures
+    each in one run.
 
     Writes `<directory>/<variant>/` for each variant (a SavedModel version
     `1/`, or `model.tflite`), then loads each in this process and measures
@@ -59,21 +72,33 @@ def export_variants(
     is the share of test words tagged as the Keras model tags them
     (`tftransformer.evaluation.predict_tags`).
 
-    A classifier of sentence pairs (`text_pair=True`) exports with two
+    A `MultiLabelClassifier` is scored on its `predicted` label sets: the
+    micro and macro F1 (`micro_f1`, `macro_f1`, in place of `accuracy`,
+    see `tftransformer.evaluation.MultiLabelReport`), and its agreement is
+    the share of (text, label) decisions the Keras model makes alike (its
+    temperature and thresholds applied). A `TextRegressor` is scored on its
+    `score` in target units: the root mean squared error (`rmse`, over all
+    targets), and its agreement is the share of (text, target) scores within
+    `score_tolerance` target standard deviations of the Keras model's.
+
+    A classifier (or regressor) of sentence pairs (`text_pair=True`) exports with two
     string inputs, `text` and `text_pair`, in every variant; its test and
     representative examples are `(text, text_pair)` tuples.
 
     Args:
-        model: a built `tftransformer.models.TextClassifier` (on single
-            texts, or on pairs with `text_pair=True`), or a
+        model: a built `tftransformer.models.TextClassifier`,
+            `MultiLabelClassifier` or `TextRegressor` (on single texts, or
+            on pairs with `text_pair=True`), or a
             `tftransformer.models.TokenClassifier`.
         directory: str, where the variants are written.
         test_texts: list of strings, the held-out texts (for a tagger,
             sentences whose words are separated by whitespace; with
             `text_pair`, `(text, text_pair)` tuples).
         test_labels: list of int class ids, one per test text; for a
-            tagger, one list of BIO tag strings per sentence, one tag per
-            word.
+            multi-label classifier, 0/1 rows `(num_texts, num_labels)`; for
+            a regressor, targets `(num_texts, num_targets)` (or one per
+            text); for a tagger, one list of BIO tag strings per sentence,
+            one tag per word.
         representative_texts: list of strings drawn from the training data,
             for the calibrated `litert_int8` variant (a few hundred are
             plenty); with `text_pair`, `(text, text_pair)` tuples.
@@ -83,7 +108,9 @@ def export_variants(
         calls: timed calls per batch size, one count per entry of
             `batch_sizes`.
         overwrite: bool, whether existing variants are replaced.
-        text_pair: bool, whether `model` classifies sentence pairs.
+        text_pair: bool, whether `model` reads sentence pairs.
+        score_tolerance: float > 0, a regressor's agreement tolerance, in
+            target standard deviations (`model.target_std`).
 
     Returns:
         A `VariantsReport`.
@@ -108,7 +135,15 @@ def export_variants(
             f"Unknown variants {unknown}; expected names from {list(VARIANTS)}"
         )
     test_texts = list(test_texts)
-    tagger = len(model.output.shape) == 3
+    kind = model_kind(model)
+    tagger = kind == "tagger"
+    score_tolerance = check_positive_number("score_tolerance", score_tolerance)
+    if kind == "embedder":
+        raise ValueError(
+            "export_variants measures classifiers, regressors and taggers on "
+            f"labelled texts. Received an embedder {model.name!r} (output shape "
+            f"{tuple(model.output.shape)}); export it with export_litert."
+        )
     if not isinstance(text_pair, bool) or (text_pair and tagger):
         raise ValueError(
             "`text_pair` must be a bool, and True only for a classifier of "
@@ -120,7 +155,7 @@ def export_variants(
     if tagger:
         test_labels = _check_tags(test_texts, test_labels)
     else:
-        test_labels = np.asarray(test_labels)
+        test_labels = _check_labels(kind, test_labels, model.output.shape[-1])
     if not test_texts or len(test_texts) != len(test_labels):
         raise ValueError(
             "`test_texts` and `test_labels` must be non-empty and of equal length. "
@@ -136,15 +171,13 @@ def export_variants(
         check_int("calls", count, 1)
 
     if tagger:
-        keras_labels = predict_tags(model, test_texts)["tags"]
-    elif text_pair:
-        keras_labels = _pair_labels(model, test_texts)
+        keras_answers = predict_tags(model, test_texts)["tags"]
     else:
-        keras_labels = np.argmax(model.predict(test_texts, verbose=0), axis=-1)
+        keras_answers = _keras_answers(model, kind, test_texts, text_pair)
     rows = []
     for name in variants:
         predict, path, size_bytes = _write(
-            model, directory, name, representative_texts, overwrite, tagger, text_pair
+            model, directory, name, representative_texts, overwrite, kind, text_pair
         )
         batches = [
             predict(test_texts[i : i + _PREDICT_BATCH])
@@ -154,11 +187,16 @@ def export_variants(
         if tagger:
             tags = [sentence for batch in batches for sentence in batch]
             row["entity_f1"] = entity_report(test_labels, tags).micro["f1"]
-            row["agreement"] = _word_agreement(tags, keras_labels)
+            row["agreement"] = _word_agreement(tags, keras_answers)
         else:
-            labels = np.concatenate([np.argmax(b, axis=-1) for b in batches])
-            row["accuracy"] = float(np.mean(labels == test_labels))
-            row["agreement"] = float(np.mean(labels == keras_labels))
+            answers = _answer(kind, np.concatenate(batches))
+            row.update(_scores(kind, answers, test_labels))
+            if kind == "regressor":
+                tolerance = score_tolerance * model.standardization()[1]
+                same = np.abs(answers - keras_answers) <= tolerance
+            else:
+                same = answers == keras_answers
+            row["agreement"] = float(np.mean(same))
         for size, count in zip(batch_sizes, calls):
             p50, p99 = _latency_ms(predict, test_texts, size, count)
             row[f"p50_ms_batch_{size}"] = p50
@@ -195,14 +233,70 @@ def _check_pairs(name, examples):
     return [tuple(example) for example in examples]
 
 
-def _pair_labels(model, pairs):
-    """The Keras model's labels of sentence pairs."""
-    labels = []
-    for i in range(0, len(pairs), _PREDICT_BATCH):
-        texts, text_pairs = zip(*pairs[i : i + _PREDICT_BATCH])
-        features = model.preprocessor(x=(tf.constant(texts), tf.constant(text_pairs)))
-        labels.append(np.argmax(model(features, training=False), axis=-1))
-    return np.concatenate(labels)
+def _check_labels(kind, labels, num_outputs):
+    """A classifier's class ids, a multi-label classifier's 0/1 rows or a
+    regressor's targets, as an array."""
+    labels = np.asarray(labels)
+    if kind == "regressor" and labels.ndim == 1:
+        labels = labels[:, None]
+    if kind == "classifier":
+        expected, ok = "one int class id per text", labels.ndim == 1
+    elif kind == "multi_label":
+        expected = f"one row of {num_outputs} 0/1 labels per text"
+        ok = labels.ndim == 2 and labels.shape[1] == num_outputs
+        ok = ok and bool(np.all((labels == 0) | (labels == 1)))
+    else:
+        expected = f"one row of {num_outputs} targets per text"
+        ok = labels.ndim == 2 and labels.shape[1] == num_outputs
+        ok = ok and labels.dtype.kind in "iuf"
+    if not ok:
+        raise ValueError(
+            f"For a {kind.replace('_', '-')} model, `test_labels` must hold "
+            f"{expected}. Received an "
+            f"array of shape {labels.shape}: {labels.tolist()!r:.200}"
+        )
+    return labels
+
+
+def _keras_answers(model, kind, examples, text_pair):
+    """The Keras model's class ids, label decisions or scores."""
+    outputs = []
+    for i in range(0, len(examples), _PREDICT_BATCH):
+        batch = examples[i : i + _PREDICT_BATCH]
+        if text_pair:
+            texts, text_pairs = zip(*batch)
+            batch = (tf.constant(texts), tf.constant(text_pairs))
+        else:
+            batch = tf.constant(batch)
+        features = model.preprocessor(x=batch)
+        outputs.append(np.asarray(model(features, training=False), np.float32))
+    outputs = np.concatenate(outputs)
+    if kind == "multi_label":
+        probabilities = sigmoid_probabilities(outputs, model.temperature)
+        return probabilities >= np.array(model.decision_thresholds(), np.float32)
+    if kind == "regressor":
+        mean, std = model.standardization()
+        return outputs * std + mean
+    return np.argmax(outputs, axis=-1)
+
+
+def _answer(kind, outputs):
+    """A classifier's class ids from its probabilities; else the outputs."""
+    return np.argmax(outputs, axis=-1) if kind == "classifier" else outputs
+
+
+def _scores(kind, answers, truth):
+    """The row's test scores: accuracy, micro and macro F1, or RMSE."""
+    if kind == "multi_label":
+        averages = MultiLabelReport(truth, answers.astype(int)).averages
+        return {
+            "micro_f1": averages["micro"]["f1"],
+            "macro_f1": averages["macro"]["f1"],
+        }
+    if kind == "regressor":
+        report = RegressionReport(truth, answers)
+        return {"rmse": float(np.sqrt(np.mean(report.rmse**2)))}
+    return {"accuracy": float(np.mean(answers == truth))}
 
 
 def _word_agreement(tags, reference):
@@ -211,14 +305,17 @@ def _word_agreement(tags, reference):
     return float(np.mean(same)) if same else 1.0
 
 
-def _write(model, directory, name, representative_texts, overwrite, tagger, text_pair):
+def _write(model, directory, name, representative_texts, overwrite, kind, text_pair):
     """Exports one variant; returns `(predict, path, size_bytes)`.
 
-    `predict` answers a classifier's probabilities, or a tagger's list of
-    tags per text."""
-    kind, precision = VARIANTS[name]
+    `predict` answers a classifier's probabilities, a multi-label
+    classifier's `predicted` decisions, a regressor's scores, or a tagger's
+    list of tags per text."""
+    tagger = kind == "tagger"
+    output = _ANSWERS[kind]
+    export_format, precision = VARIANTS[name]
     path = os.path.join(os.fspath(directory), name)
-    if kind == "saved_model":
+    if export_format == "saved_model":
         if tagger:
             export = export_token_classifier
         else:
@@ -233,10 +330,10 @@ def _write(model, directory, name, representative_texts, overwrite, tagger, text
                     text=tf.constant(texts, tf.string),
                     text_pair=tf.constant(text_pairs, tf.string),
                 )
-                return outputs["probabilities"].numpy()
+                return outputs[output].numpy()
             outputs = serve(text=tf.constant(texts, tf.string))
             if not tagger:
-                return outputs["probabilities"].numpy()
+                return outputs[output].numpy()
             return [
                 [tag.decode("utf-8") for tag in row[:count]]
                 for row, count in zip(
@@ -258,8 +355,8 @@ def _write(model, directory, name, representative_texts, overwrite, tagger, text
     def predict(texts):
         if text_pair:
             texts, text_pairs = zip(*texts)
-            return litert_model(list(texts), list(text_pairs))["probabilities"]
-        return litert_model(texts)["tags" if tagger else "probabilities"]
+            return litert_model(list(texts), list(text_pairs))[output]
+        return litert_model(texts)[output]
 
     return predict, tflite_file, os.path.getsize(tflite_file)
 

@@ -1,4 +1,5 @@
-"""Exporting a text classifier or embedder as a LiteRT (TFLite) model on strings."""
+"""Exporting a text classifier, regressor, embedder or tagger as a LiteRT
+(TFLite) model on strings."""
 
 import os
 import tempfile
@@ -12,17 +13,30 @@ from tensorflow.python.framework.convert_to_constants import (
 )
 
 from tftransformer.export.inference_copy import float32_inference_copy
+from tftransformer.export.text_classifier_export import LABELS_FILE
 from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
     TEXT_PAIR_INPUT,
     check_text_classifier,
 )
+from tftransformer.export.text_regressor_serving_module import (
+    TextRegressorServingModule,
+)
 from tftransformer.export.token_classifier_export import TAGS_FILE
 from tftransformer.export.token_classifier_serving_module import (
     check_token_classifier,
 )
+from tftransformer.models.multi_label_classifier import MultiLabelClassifier
+from tftransformer.models.text_regressor import TextRegressor
+from tftransformer.models.token_classifier import TokenClassifier
 
-__all__ = ["LITERT_FILE", "LITERT_QUANTIZATIONS", "export_litert"]
+__all__ = [
+    "LITERT_FILE",
+    "LITERT_MODEL_KINDS",
+    "LITERT_QUANTIZATIONS",
+    "export_litert",
+    "model_kind",
+]
 
 # Written into the export directory, with `labels.txt` for a classifier.
 LITERT_FILE = "model.tflite"
@@ -40,15 +54,29 @@ def export_litert(
     overwrite=False,
     text_pair=False,
 ):
-    """Exports a classifier, embedder or tagger as a LiteRT model on raw strings.
+    """Exports a classifier, regressor, embedder or tagger as a LiteRT model on
+    raw strings.
 
     Writes `<path>/model.tflite` (and `<path>/labels.txt` for a classifier,
-    `<path>/tags.txt` for a tagger). The model's one input is `text` (1-D
-    string, any batch size); its output is `probabilities` (float32,
-    `(batch, num_classes)`) for a classifier or `embedding` (float32,
-    `(batch, dim)`) for an embedder.
+    the target names for a regressor, `<path>/tags.txt` for a tagger). The
+    model's one input is `text` (1-D string, any batch size). What it
+    answers depends on the model, as its SavedModel export does:
 
-    A classifier trained on sentence pairs exports with `text_pair=True`:
+    - a single-label classifier: `probabilities` (float32, `(batch,
+      num_classes)`, `softmax(logits / model.temperature)`);
+    - a `tftransformer.models.MultiLabelClassifier`: `probabilities`
+      (float32, `(batch, num_labels)`, `sigmoid(logits /
+      model.temperature)`) and `predicted` (bool, `(batch, num_labels)`,
+      each probability at or above its label's threshold,
+      `model.decision_thresholds()`); the SavedModel's string `labels` are
+      left to the client (`LiteRTModel` adds them from `labels.txt`);
+    - a `tftransformer.models.TextRegressor`: `score` (float32, `(batch,
+      num_targets)`, in the targets' own units: the model's standardized
+      outputs times `target_std` plus `target_mean`);
+    - an embedder: `embedding` (float32, `(batch, dim)`).
+
+    A classifier or regressor trained on sentence pairs exports with
+    `text_pair=True`:
     its inputs are `text` and `text_pair` (1-D strings of one size), packed
     in the graph as its preprocessor packs them, `[CLS] a [SEP] b [SEP]`
     (with the preprocessor's `pair_separators` `[SEP]`s between the texts)
@@ -93,10 +121,10 @@ def export_litert(
     variables, which the interpreter reads as uninitialized (NaN outputs).
 
     Args:
-        model: a built `tftransformer.models.TextClassifier` (on single
-            texts, or on pairs with `text_pair`), another keras-hub text
-            classifier `Task`, a
-            `tftransformer.models.TextEmbedder` or a
+        model: a built `tftransformer.models.TextClassifier`,
+            `MultiLabelClassifier` or `TextRegressor` (on single texts, or
+            on pairs with `text_pair`), another keras-hub text classifier
+            `Task`, a `tftransformer.models.TextEmbedder` or a
             `tftransformer.models.TokenClassifier` (with `tag_names`, `"O"`
             among them), with a WordPiece preprocessor.
         path: str, the directory written.
@@ -110,8 +138,8 @@ def export_litert(
             `(text, text_pair)` tuples.
         merge_lora: bool. With False, a model with LoRA adapters is refused.
         overwrite: bool, whether an existing `path` may be written into.
-        text_pair: bool, whether the model classifies sentence pairs (a
-            classifier only).
+        text_pair: bool, whether the model reads sentence pairs (a
+            classifier or regressor only).
 
     Returns:
         str, the `.tflite` file written.
@@ -126,6 +154,7 @@ def export_litert(
         raise ValueError(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"
         )
+    kind = model_kind(model)
     if quantization not in LITERT_QUANTIZATIONS:
         raise ValueError(
             f"`quantization` must be one of {LITERT_QUANTIZATIONS}. "
@@ -161,15 +190,16 @@ def export_litert(
             f"{os.path.join(path, LITERT_FILE)} exists; pass overwrite=True to "
             "replace it."
         )
-    names_file, names = _output_names(model, preprocessor)
-    if text_pair and names_file != "labels.txt":
+    names_file, names = _output_names(model, kind, preprocessor)
+    if text_pair and names_file != LABELS_FILE:
         raise ValueError(
-            "`text_pair=True` exports a classifier of sentence pairs. Received "
-            f"a model {model.name!r} that is not a classifier "
-            f"(output shape {tuple(model.output.shape)})"
+            "`text_pair=True` exports a classifier or regressor of sentence "
+            f"pairs. Received a model {model.name!r} that is not a classifier "
+            f"or regressor but a {kind} (output shape "
+            f"{tuple(model.output.shape)})"
         )
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
-    if names_file == TAGS_FILE:
+    if kind == "tagger":
         module = _LiteRTTaggerModule(
             copy, tokenizer, preprocessor.sequence_length, names.index("O")
         )
@@ -183,7 +213,6 @@ def export_litert(
         )
     else:
         module = _LiteRTTextModule(copy, tokenizer, preprocessor.sequence_length)
-        module.output_name = "embedding" if names_file is None else "probabilities"
     serve = module.serve.get_concrete_function()
     output_names = sorted(serve.structured_outputs)
     # Weights become constants: see the docstring.
@@ -250,26 +279,91 @@ def _parts(example, text_pair):
     return tuple(example) if text_pair else (example,)
 
 
-def _output_names(model, preprocessor):
-    """`("labels.txt", label_names)` for a classifier, `("tags.txt",
-    tag_names)` for a tagger, `(None, None)` for an embedder."""
-    rank = len(model.output.shape)
-    if rank == 3:
+# What a LiteRT export serves, by `model_kind`.
+LITERT_MODEL_KINDS = ("classifier", "multi_label", "regressor", "embedder", "tagger")
+
+
+def model_kind(model):
+    """What `model` is to a LiteRT export: one of `LITERT_MODEL_KINDS`.
+
+    A `MultiLabelClassifier` is `"multi_label"`, a `TextRegressor`
+    `"regressor"`, a `TokenClassifier` `"tagger"`; another model with
+    outputs `(batch, n)` is a `"classifier"` when it has `num_classes`
+    (keras-hub's text classifiers), else an `"embedder"`.
+
+    Raises:
+        ValueError: for any other model (e.g. a `QuestionAnswerer`, whose
+            outputs are `(batch, seq, 2)`), naming its class and outputs.
+    """
+    if isinstance(model, MultiLabelClassifier):
+        return "multi_label"
+    if isinstance(model, TextRegressor):
+        return "regressor"
+    if isinstance(model, TokenClassifier):
+        return "tagger"
+    if len(model.output.shape) != 2:
+        raise ValueError(
+            "A LiteRT export serves text classifiers (single- or multi-label), "
+            "regressors, embedders and TokenClassifier taggers, with outputs "
+            "(batch, classes), (batch, targets), (batch, dim) or (batch, seq, "
+            f"tags). Received a model {model.name!r} of class "
+            f"{type(model).__name__} with output shape {tuple(model.output.shape)}"
+        )
+    if getattr(model, "num_classes", None) is None:
+        return "embedder"
+    return "classifier"
+
+
+def _output_names(model, kind, preprocessor):
+    """`("labels.txt", names)` for a classifier (a regressor's target
+    names), `("tags.txt", tag_names)` for a tagger, `(None, None)` for an
+    embedder."""
+    if kind == "tagger":
         tag_names = check_token_classifier(
             model, preprocessor.sequence_length, getattr(model, "tag_names", None)
         )
         return TAGS_FILE, tag_names
-    if rank != 2:
-        raise ValueError(
-            "A LiteRT export serves text classifiers, embedders and taggers, with "
-            "outputs (batch, classes), (batch, dim) or (batch, seq, tags). "
-            f"Received a model {model.name!r} with output shape "
-            f"{tuple(model.output.shape)}"
-        )
-    if getattr(model, "num_classes", None) is None:
+    if kind == "embedder":
         return None, None
-    label_names = check_text_classifier(model, getattr(model, "label_names", None))
-    return "labels.txt", label_names
+    label_names = getattr(model, "label_names", None)
+    if kind == "regressor":
+        return LABELS_FILE, TextRegressorServingModule.check_model(model, label_names)
+    return LABELS_FILE, check_text_classifier(model, label_names)
+
+
+def _answers(model):
+    """The function turning the model's float32 outputs `(batch, n)` into
+    the export's outputs, as its SavedModel serving module does (None for a
+    tagger, which answers per word)."""
+    kind = model_kind(model)
+    if kind == "tagger":
+        return None
+    if kind == "embedder":
+        return lambda outputs: {"embedding": outputs}
+    if kind == "regressor":
+        mean, std = (tf.constant(v, tf.float32) for v in model.standardization())
+        return lambda outputs: {"score": outputs * std + mean}
+    # A fitted temperature (`TextClassifier.temperature`) divides the
+    # logits, as in the SavedModel export.
+    temperature = float(getattr(model, "temperature", None) or 1.0)
+    if kind == "multi_label":
+        thresholds = tf.constant(model.decision_thresholds(), tf.float32)
+
+        def multi_label(outputs):
+            probabilities = tf.sigmoid(outputs / temperature)
+            return {
+                "probabilities": probabilities,
+                "predicted": probabilities >= thresholds,
+            }
+
+        return multi_label
+    activation = getattr(model, "activation", None)
+    if activation not in (None, keras.activations.linear):
+        # Probabilities already (a keras-hub classifier with a softmax).
+        return lambda outputs: {"probabilities": outputs}
+    return lambda logits: {
+        "probabilities": tf.nn.softmax(logits / temperature, axis=-1)
+    }
 
 
 class _LiteRTTextModule(tf.Module):
@@ -291,24 +385,15 @@ class _LiteRTTextModule(tf.Module):
             token_out_type=tf.int32,
             lower_case_nfd_strip_accents=bool(tokenizer.lowercase),
         )
-        activation = getattr(model, "activation", None)
-        self._softmax = getattr(model, "num_classes", None) is not None and (
-            activation in (None, keras.activations.linear)
-        )
-        # A fitted softmax temperature (`TextClassifier.temperature`), as in
-        # the SavedModel export.
+        self._answer = _answers(model)
         self._temperature = float(getattr(model, "temperature", None) or 1.0)
         self.model_variables = list(model.variables)
-        self.output_name = "probabilities"
         specs = [tf.TensorSpec([None], tf.string, name=name) for name in self.inputs]
         self.serve = tf.function(self._serve, input_signature=specs)
 
     def _serve(self, text):
         pieces = self._tokenizer.tokenize(text)  # ragged (batch, (pieces))
-        outputs = self._run(pieces)
-        if self._softmax:
-            outputs = tf.nn.softmax(outputs / self._temperature, axis=-1)
-        return {self.output_name: outputs}
+        return self._answer(self._run(pieces))
 
     def _run(self, pieces):
         """The model's float32 outputs on `[CLS] pieces [SEP]` rows."""
@@ -339,7 +424,7 @@ class _LiteRTTextModule(tf.Module):
 
 
 class _LiteRTPairModule(_LiteRTTextModule):
-    """Classifies sentence pairs, packed with LiteRT-compatible ops.
+    """Classifies (or scores) sentence pairs, packed with LiteRT-compatible ops.
 
     As keras-hub's `MultiSegmentPacker` (what the preprocessor packs with):
     `[CLS] a [SEP]*pair_separators b [SEP]`, segment ids 0 through the
@@ -369,11 +454,7 @@ class _LiteRTPairModule(_LiteRTTextModule):
         self._separators = int(pair_separators)
 
     def _serve(self, text, text_pair):
-        features = self.pack_pair(text, text_pair)
-        logits = self._predict(features)
-        if self._softmax:
-            logits = tf.nn.softmax(logits / self._temperature, axis=-1)
-        return {self.output_name: logits}
+        return self._answer(self._predict(self.pack_pair(text, text_pair)))
 
     def pack_pair(self, text, text_pair):
         """The features of `(text, text_pair)`, as the preprocessor packs them."""

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow_text as tf_text
 from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 
+from tftransformer.export.text_classifier_export import LABELS_FILE
 from tftransformer.export.token_classifier_export import TAGS_FILE
 
 __all__ = ["LiteRTModel"]
@@ -29,9 +30,14 @@ class LiteRTModel:
             model exported with `text_pair=True` (and only then).
 
     Returns:
-        A dict of NumPy arrays: `probabilities` for a classifier,
-        `embedding` for an embedder. For a tagger, padded to the batch's
-        most words (`max_words`): `tag_ids` (int32, `(batch, max_words)`, -1
+        A dict of NumPy arrays, by the names `export_litert` gives them:
+        `probabilities` for a classifier; `probabilities` and `predicted`
+        (bool, `(batch, num_labels)`) for a multi-label classifier, and with
+        the export's `labels.txt` beside the file also `labels`, the
+        predicted label names of each text (a list of lists, in label
+        order); `score` (`(batch, num_targets)`, in target units) for a
+        regressor; `embedding` for an embedder. For a tagger, padded to the
+        batch's most words (`max_words`): `tag_ids` (int32, `(batch, max_words)`, -1
         past a sentence's end), `probabilities` (float32, `(batch,
         max_words, num_tags)`, zeros for truncated words and past the end),
         `truncated` (bool) and `num_words` (int32, `(batch,)`); with the
@@ -44,6 +50,8 @@ class LiteRTModel:
     model(["a fine film", ""])["probabilities"].shape  # (2, num_classes)
     pairs = LiteRTModel("litert/entailment/model.tflite")
     pairs(["a man sleeps"], ["a person rests"])["probabilities"]
+    LiteRTModel("litert/topics/model.tflite")(["rain in Paris"])["labels"]
+    # [["geo-loc"]]
     ```
     """
 
@@ -63,11 +71,10 @@ class LiteRTModel:
         self._runner = self._interpreter.get_signature_runner()
         # Whether the model takes sentence pairs (`text` and `text_pair`).
         self.text_pair = "text_pair" in self._runner.get_input_details()
-        tags_file = os.path.join(os.path.dirname(tflite_file), TAGS_FILE)
-        self.tag_names = None
-        if os.path.isfile(tags_file):
-            with open(tags_file, encoding="utf-8") as f:
-                self.tag_names = f.read().splitlines()
+        directory = os.path.dirname(tflite_file)
+        self.tag_names = _names(os.path.join(directory, TAGS_FILE))
+        # A classifier's label names (a regressor's target names).
+        self.label_names = _names(os.path.join(directory, LABELS_FILE))
 
     def __call__(self, texts, text_pairs=None):
         inputs = {"text": _strings("texts", texts)}
@@ -95,7 +102,20 @@ class LiteRTModel:
                 [self.tag_names[i] for i in row[:count]]
                 for row, count in zip(outputs["tag_ids"], outputs["num_words"])
             ]
+        if self.label_names is not None and "predicted" in outputs:
+            outputs["labels"] = [
+                [self.label_names[j] for j in np.flatnonzero(row)]
+                for row in outputs["predicted"]
+            ]
         return outputs
+
+
+def _names(path):
+    """The lines of a names file written beside the model, or None."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return f.read().splitlines()
 
 
 def _strings(name, texts):

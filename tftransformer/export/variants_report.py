@@ -11,6 +11,9 @@ _COLUMNS = (
     ("size vs float32", "size_ratio", "{:.0%}"),
     ("test accuracy", "accuracy", "{:.4f}"),
     ("entity F1", "entity_f1", "{:.4f}"),
+    ("micro F1", "micro_f1", "{:.4f}"),
+    ("macro F1", "macro_f1", "{:.4f}"),
+    ("RMSE", "rmse", "{:.4f}"),
     ("agreement with Keras", "agreement", "{:.2%}"),
     ("p50 ms b1", "p50_ms_batch_1", "{:.1f}"),
     ("p99 ms b1", "p99_ms_batch_1", "{:.1f}"),
@@ -29,9 +32,13 @@ class VariantsReport:
     Args:
         rows: list of dicts, one per variant, each with `variant`,
             `path`, `size_bytes`, `accuracy` (a tagger's: `entity_f1`, the
-            entity micro-F1), `agreement` (the share of test texts whose
-            predicted label matches the Keras model's; a tagger's: of test
-            words) and
+            entity micro-F1; a multi-label classifier's: `micro_f1` and
+            `macro_f1`; a regressor's: `rmse`, in target units),
+            `agreement` (the share of test texts whose predicted label
+            matches the Keras model's; a tagger's: of test words; a
+            multi-label classifier's: of (text, label) decisions; a
+            regressor's: of (text, target) scores within the tolerance of
+            `export_variants`) and
             `p50_ms_batch_<n>` / `p99_ms_batch_<n>` for each batch size
             timed. The first row is the float32 SavedModel.
         num_test_examples: int, the texts accuracy and agreement count.
