@@ -60,11 +60,16 @@ SCORE_TOLERANCE = 0.05
 # a strict expected failure: it passes the day full int8 becomes accurate
 # enough.
 # The same ranges flip the multi-label classifier's decisions near its
-# thresholds: full int8 agreed with Keras on 0.87 to 0.90 of the held-out
-# (text, label) decisions in four trainings of this recipe by a script
-# (seeds 0 and 1, temperatures 1.5 and 0.75) and on more than 0.98 in a test
-# run; dynamic-range int8 on 0.997 to 1.0. Full int8 is held to this bound.
+# thresholds: full int8 agreed with Keras on 0.87 to 0.92 of the held-out
+# (text, label) decisions in three trainings of this recipe by a script
+# (seeds 0, 1 and 2); dynamic-range int8 on 0.997 to 1.0. Full int8 is held
+# to this bound.
 FULL_INT8_MULTI_LABEL_AGREEMENT = 0.8
+# Both heads pool the [CLS] vector: full int8 of a mean-pooled model can
+# fail at run time (`div.cc:242 data[i] != 0`, the DIV dividing by the
+# token count): the kernel refuses a quantized divisor whose int8 code is
+# 0, which with the calibrated zero point -128 is a real count of about 5.
+POOLING = "cls"
 FULL_INT8_REGRESSION = (
     "full int8 regression scores deviate from float32 by up to about 1.6 "
     "target standard deviations on the tiny regressor"
@@ -510,7 +515,7 @@ def head(request, tiny_preset, tmp_path_factory):
             num_labels=len(WORD_GROUPS),
             sequence_length=SEQUENCE_LENGTH,
             label_names=list(WORD_GROUPS),
-            pooling="mean",
+            pooling=POOLING,
             temperature=1.5,
             thresholds=[0.4, 0.5, 0.6],
         )
@@ -520,6 +525,7 @@ def head(request, tiny_preset, tmp_path_factory):
             tiny_preset,
             num_targets=1,
             sequence_length=SEQUENCE_LENGTH,
+            pooling=POOLING,
             target_mean=labels.mean(axis=0).tolist(),
             target_std=labels.std(axis=0).tolist(),
         )
@@ -529,7 +535,7 @@ def head(request, tiny_preset, tmp_path_factory):
             ((texts, text_pairs), (labels - mean) / std)
         )
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
-    model.fit(data.batch(32), epochs=10, verbose=0)
+    model.fit(data.batch(32), epochs=12, verbose=0)
     held_out = head_examples(name, 100, seed=1)
     report = export_variants(
         model,
