@@ -268,24 +268,30 @@ def test_model_is_built_in_the_chosen_strategy_scope(tmp_path):
     assert (tmp_path / "run" / "report.json").exists()
 
 
+# A pretrained (tiny random) preset's fine-tuning: two quick epochs on 40 pairs.
+PRESET_RUN = dict(
+    source_column="0",
+    target_column="1",
+    max_length=12,
+    batch_size=16,
+    epochs=2,
+    learning_rate=3e-2,
+    warmup_fraction=0.0,
+    beam_width=2,
+    distribution="one_device",
+)
+
+
 def test_fine_tunes_a_pretrained_bart_preset(tiny_bart_preset, tmp_path):
     model_dir = tmp_path / "run"
     result = run(
         preset=tiny_bart_preset,
         pairs_file=write_pairs(tmp_path, n=40),
-        source_column="0",
-        target_column="1",
-        max_length=12,
         test_size=4,
         validation_size=4,
-        batch_size=16,
-        epochs=2,
-        learning_rate=3e-2,
-        warmup_fraction=0.0,
-        beam_width=2,
         num_samples=2,
-        distribution="one_device",
         model_dir=str(model_dir),
+        **PRESET_RUN,
     )
     losses = result["history"]["loss"]
     assert losses[-1] < losses[0], losses
@@ -319,19 +325,11 @@ def test_a_killed_t5_run_ends_as_an_uninterrupted_one_and_serves(
     tiny = dict(
         preset=tiny_t5_preset,
         pairs_file=write_pairs(tmp_path, n=40),
-        source_column="0",
-        target_column="1",
-        max_length=12,
         test_size=2,
         validation_size=4,
-        batch_size=16,
-        epochs=2,
-        learning_rate=3e-2,
-        warmup_fraction=0.0,
-        beam_width=2,
         num_samples=0,
         keep_checkpoints=None,
-        distribution="one_device",
+        **PRESET_RUN,
     )
     want = run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
     losses = want["history"]["loss"]
