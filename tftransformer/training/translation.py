@@ -281,23 +281,8 @@ def train_translator(config, verbose=1):
         ]
         for name, ids in (("greedy", greedy_ids), ("beam", beam_ids))
     }
-    bleu = {
-        name: corpus_bleu(hypotheses, references)
-        for name, hypotheses in translations.items()
-    }
-    rouge = {
-        name: corpus_rouge(hypotheses, references)
-        for name, hypotheses in translations.items()
-    }
-    samples = [
-        {
-            "source": test["sources"][i],
-            "reference": test["targets"][i],
-            "greedy": translations["greedy"][i],
-            "beam": translations["beam"][i],
-        }
-        for i in range(min(config.num_samples, num_pairs["test"]))
-    ]
+    bleu, rouge = _scores(translations, references)
+    samples = _samples(test["sources"], test["targets"], translations, config)
     run = TranslationRun(
         model,
         training,
@@ -321,6 +306,29 @@ def train_translator(config, verbose=1):
         )
         _write_outputs(config.model_dir, report, run, test, references, translations)
     return run
+
+
+def _scores(hypotheses, references):
+    """BLEU and ROUGE of each decoding's hypotheses (`{"greedy": [...],
+    "beam": [...]}`) against the references."""
+    bleu = {name: corpus_bleu(texts, references) for name, texts in hypotheses.items()}
+    rouge = {
+        name: corpus_rouge(texts, references) for name, texts in hypotheses.items()
+    }
+    return bleu, rouge
+
+
+def _samples(sources, targets, translations, config):
+    """The first `config.num_samples` test pairs with their translations."""
+    return [
+        {
+            "source": sources[i],
+            "reference": targets[i],
+            "greedy": translations["greedy"][i],
+            "beam": translations["beam"][i],
+        }
+        for i in range(min(config.num_samples, len(sources)))
+    ]
 
 
 def _report(config, run, **fields):
@@ -418,17 +426,8 @@ def _fine_tune_preset(config, trainer, splits, num_read):
         name: [" ".join(split_words(text)) for text in texts]
         for name, texts in translations.items()
     }
-    bleu = {name: corpus_bleu(texts, references) for name, texts in words.items()}
-    rouge = {name: corpus_rouge(texts, references) for name, texts in words.items()}
-    samples = [
-        {
-            "source": sources[i],
-            "reference": targets[i],
-            "greedy": translations["greedy"][i],
-            "beam": translations["beam"][i],
-        }
-        for i in range(min(config.num_samples, len(sources)))
-    ]
+    bleu, rouge = _scores(words, references)
+    samples = _samples(sources, targets, translations, config)
     vocabulary = model.preprocessor.tokenizer.get_vocabulary()
     run = TranslationRun(
         model,
