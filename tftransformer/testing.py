@@ -453,6 +453,18 @@ def _tiny_byte_pair_vocabulary():
     return vocabulary, merges
 
 
+def _tiny_sizes(num_layers, hidden_dim):
+    """The backbone sizes of the tiny presets: 2 heads, a feed-forward layer
+    twice as wide as `hidden_dim`, sequences of up to 64 tokens."""
+    return dict(
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=hidden_dim,
+        intermediate_dim=2 * hidden_dim,
+        max_sequence_length=64,
+    )
+
+
 def write_tiny_preset(family, directory, num_layers=2, hidden_dim=16, seed=0):
     """Writes a tiny keras-hub preset of one text encoder family.
 
@@ -487,13 +499,7 @@ def write_tiny_preset(family, directory, num_layers=2, hidden_dim=16, seed=0):
         return write_tiny_bert_preset(directory, num_layers, hidden_dim, seed)
     keras.utils.set_random_seed(seed)
     models = keras_hub.models
-    sizes = dict(
-        num_layers=num_layers,
-        num_heads=2,
-        hidden_dim=hidden_dim,
-        intermediate_dim=2 * hidden_dim,
-        max_sequence_length=64,
-    )
+    sizes = _tiny_sizes(num_layers, hidden_dim)
     vocabulary = str(embedded_vocabulary_path())
     if family == "distil_bert":
         tokenizer = models.DistilBertTokenizer(vocabulary=vocabulary, lowercase=True)
@@ -844,13 +850,7 @@ def write_tiny_generator_preset(
     keras.utils.set_random_seed(seed)
     models = keras_hub.models
     vocabulary, merges = _tiny_byte_pair_vocabulary()
-    sizes = dict(
-        num_layers=num_layers,
-        num_heads=2,
-        hidden_dim=hidden_dim,
-        intermediate_dim=2 * hidden_dim,
-        max_sequence_length=64,
-    )
+    sizes = _tiny_sizes(num_layers, hidden_dim)
     if family == "gpt2":
         vocabulary["<|endoftext|>"] = len(vocabulary)
         tokenizer = models.GPT2Tokenizer(vocabulary=vocabulary, merges=merges)
