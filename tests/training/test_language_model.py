@@ -258,21 +258,27 @@ def test_command_line_flags_reach_the_config(tmp_path):
         tft.training.config_from_flags(LanguageModelConfig, values)
 
 
+# A pretrained (tiny random) preset's fine-tuning: two quick epochs on 16 texts.
+PRESET_RUN = dict(
+    max_train_texts=16,
+    max_validation_texts=8,
+    max_length=16,
+    batch_size=8,
+    epochs=2,
+    learning_rate=3e-2,
+    warmup_fraction=0.0,
+    distribution="one_device",
+)
+
+
 def test_fine_tunes_a_pretrained_preset(tiny_gpt2_preset, tmp_path):
     settings = dict(
         preset=tiny_gpt2_preset,
-        max_train_texts=16,
-        max_validation_texts=8,
-        max_length=16,
-        batch_size=8,
-        epochs=2,
-        learning_rate=3e-2,
-        warmup_fraction=0.0,
         num_samples=2,
         prompt_tokens=2,
         top_k=1,
-        distribution="one_device",
         model_dir=str(tmp_path / "run"),
+        **PRESET_RUN,
     )
     result = run(**settings)
     perplexity = result["perplexity"]
@@ -314,17 +320,7 @@ def test_a_killed_preset_run_ends_as_an_uninterrupted_one(
     # Killed after epoch 1 of 2: the rerun resumes the pretrained model's
     # fine-tuning from the checkpoint, with the same data order.
     tiny = dict(
-        preset=tiny_gpt2_preset,
-        max_train_texts=16,
-        max_validation_texts=8,
-        max_length=16,
-        batch_size=8,
-        epochs=2,
-        learning_rate=3e-2,
-        warmup_fraction=0.0,
-        num_samples=0,
-        keep_checkpoints=None,
-        distribution="one_device",
+        preset=tiny_gpt2_preset, num_samples=0, keep_checkpoints=None, **PRESET_RUN
     )
     want = run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
     got = run_killed_then_rerun(
