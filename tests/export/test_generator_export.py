@@ -247,4 +247,6 @@ def test_export_checks_its_inputs(lm, tiny_bart_preset, tmp_path):
     ):
         with pytest.raises(ValueError, match=message):
             export_generator(lm, str(tmp_path / "h"), sampler=sampler)
+    with pytest.raises(ValueError, match="Received: prefix=b'x' of type bytes"):
+        export_generator(lm, str(tmp_path / "i"), prefix=b"x")
     assert not any(os.listdir(tmp_path))

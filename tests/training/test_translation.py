@@ -180,6 +180,7 @@ def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
         ({"target_column": "0"}, "source_column and target_column must differ"),
         ({"on_bad_rows": "ignore"}, "on_bad_rows='ignore'"),
         ({"seed": -1}, "seed=-1"),
+        ({"source_prefix": "translate: "}, "Set --preset.*source_prefix='translate: '"),
     ],
 )
 def test_rejects_bad_arguments(tmp_path, kwargs, message):
@@ -317,13 +318,37 @@ def test_fine_tunes_a_pretrained_bart_preset(tiny_bart_preset, tmp_path):
     assert isinstance(reloaded, keras_hub.models.BartSeq2SeqLM)
 
 
+def _record_sources(monkeypatch, preprocessor_class):
+    """Collects the source texts `preprocessor_class` tokenizes."""
+    read = []
+
+    def recording(method):
+        def record(self, x, *args, **kwargs):
+            sources = x["encoder_text"] if isinstance(x, dict) else x
+            read.extend(
+                text.decode() if isinstance(text, bytes) else text
+                for text in np.ravel(keras.ops.convert_to_numpy(sources))
+            )
+            return method(self, x, *args, **kwargs)
+
+        return record
+
+    for name in ("call", "generate_preprocess"):
+        method = getattr(preprocessor_class, name)
+        monkeypatch.setattr(preprocessor_class, name, recording(method))
+    return read
+
+
 def test_a_killed_t5_run_ends_as_an_uninterrupted_one_and_serves(
     tiny_t5_preset, tmp_path, monkeypatch
 ):
     # Killed after epoch 1 of 2: the rerun resumes the pretrained model's
-    # fine-tuning from the checkpoint, with the same data order.
+    # fine-tuning from the checkpoint, with the same data order. T5 reads
+    # each source after a task prefix, in training, test and serving.
+    prefix = "translate: "
     tiny = dict(
         preset=tiny_t5_preset,
+        source_prefix=prefix,
         pairs_file=write_pairs(tmp_path, n=40),
         test_size=2,
         validation_size=4,
@@ -331,7 +356,13 @@ def test_a_killed_t5_run_ends_as_an_uninterrupted_one_and_serves(
         keep_checkpoints=None,
         **PRESET_RUN,
     )
+    read = _record_sources(monkeypatch, keras_hub.models.T5Seq2SeqLMPreprocessor)
     want = run(model_dir=str(tmp_path / "uninterrupted"), **tiny)
+    monkeypatch.undo()
+    # Training rows and the test translations: every source after the prefix.
+    assert len(read) >= 36 and all(source.startswith(prefix) for source in read)
+    written = (tmp_path / "uninterrupted" / "translations.tsv").read_text()
+    assert not any(row.startswith(prefix) for row in written.splitlines())
     losses = want["history"]["loss"]
     assert losses[-1] < losses[0], losses
     report = json.loads((tmp_path / "uninterrupted" / "report.json").read_text())
@@ -351,9 +382,13 @@ def test_a_killed_t5_run_ends_as_an_uninterrupted_one_and_serves(
     def sampler():
         return keras_hub.samplers.RandomSampler(seed=1)
 
-    version_dir = export_generator(model, str(tmp_path / "serving"), sampler=sampler())
+    version_dir = export_generator(
+        model, str(tmp_path / "serving"), sampler=sampler(), prefix=prefix
+    )
     sources = ["the dog sees the cat .", "", " ".join(["big fish eats bread"] * 5)]
     [[served]] = serve_generators([[version_dir, 1]], sources)
     model.compile(sampler=sampler())
-    assert served["text"] == model.generate(sources, max_length=12)
+    assert served["text"] == model.generate(
+        [prefix + source for source in sources], max_length=12
+    )
     assert any(served["text"])

@@ -24,6 +24,7 @@ def export_generator(
     start_token_id=None,
     end_token_id=None,
     pad_token_id=0,
+    prefix="",
 ):
     """Exports a causal LM as a TF Serving model version on raw prompts.
 
@@ -60,6 +61,9 @@ def export_generator(
             `tftransformer.models.CausalLM`, which has no preprocessor:
             its WordPiece tokenizer and special token ids (see
             `GeneratorServingModule`); `max_length` is then required.
+        prefix: str, text the graph puts before every prompt, e.g. T5's
+            task prefix (`TranslationConfig.source_prefix`), so that
+            clients send the bare source.
 
     Returns:
         str, the version directory written (`<path>/<version>`).
@@ -93,6 +97,7 @@ def export_generator(
         start_token_id=start_token_id,
         end_token_id=end_token_id,
         pad_token_id=pad_token_id,
+        prefix=prefix,
     )
     signature = module.serve.get_concrete_function()
     with publish_directory(final_path, overwrite) as out:

@@ -177,6 +177,10 @@ class GeneratorServingModule(tf.Module):
         start_token_id, end_token_id, pad_token_id: a tftransformer
             `CausalLM`'s special token ids (`train_causal_lm`'s learned
             vocabulary: 2, 3 and 0).
+        prefix: str, text put before every prompt in the graph, e.g. T5's
+            task prefix `"translate English to German: "`, so that clients
+            send the bare source. A causal LM's `text` starts with it; its
+            `completion` does not.
         name: optional module name.
 
     Call arguments (of `serve`):
@@ -205,9 +209,16 @@ class GeneratorServingModule(tf.Module):
         start_token_id=None,
         end_token_id=None,
         pad_token_id=0,
+        prefix="",
         name=None,
     ):
         super().__init__(name=name)
+        if not isinstance(prefix, str):
+            raise ValueError(
+                "`prefix` must be a str put before every prompt. "
+                f"Received: prefix={prefix!r} of type {type(prefix).__name__}"
+            )
+        self._prefix = prefix
         self._max_length = check_generator(model, max_length, tokenizer, start_token_id)
         self._model = model
         self._sampler = get_sampler(sampler)
@@ -235,6 +246,8 @@ class GeneratorServingModule(tf.Module):
         prompt_spec = tf.TensorSpec([None], tf.string, name=PROMPT_INPUT)
 
         def serve(prompt):
+            if self._prefix:
+                prompt = tf.strings.join([self._prefix, prompt])
             return self._generate(prompt)
 
         self.serve = tf.function(serve, input_signature=[prompt_spec])

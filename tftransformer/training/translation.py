@@ -349,6 +349,11 @@ def _report(config, run, **fields):
     }
 
 
+def _prefixed(config, sources):
+    """The sources as the preset reads them: after `config.source_prefix`."""
+    return [config.source_prefix + source for source in sources]
+
+
 def _fine_tune_preset(config, trainer, splits, num_read):
     """`train_translator` of a pretrained keras-hub `Seq2SeqLM` preset."""
     max_length = config.max_length
@@ -364,6 +369,11 @@ def _fine_tune_preset(config, trainer, splits, num_read):
             f"{num_pairs['validation']} validation, {num_pairs['test']} test "
             f"pairs (of {num_read}), cut to {max_length} tokens. Model: "
             f"{type(model).__name__} from {config.preset!r}."
+            + (
+                f" Each source read after {config.source_prefix!r}."
+                if config.source_prefix
+                else ""
+            )
         )
 
     # Tokenized once, eagerly (see `train_causal_lm`). Rows: (encoder and
@@ -371,7 +381,10 @@ def _fine_tune_preset(config, trainer, splits, num_read):
     def rows(split):
         sources, targets = splits[split]
         return model.preprocessor(
-            {"encoder_text": tf.constant(sources), "decoder_text": tf.constant(targets)}
+            {
+                "encoder_text": tf.constant(_prefixed(config, sources)),
+                "decoder_text": tf.constant(targets),
+            }
         )
 
     train_rows = rows("train")
@@ -416,7 +429,7 @@ def _fine_tune_preset(config, trainer, splits, num_read):
             text
             for begin in range(0, len(sources), 64)
             for text in model.generate(
-                sources[begin : begin + 64], max_length=max_length
+                _prefixed(config, sources[begin : begin + 64]), max_length=max_length
             )
         ]
     decode_seconds = time.time() - began

@@ -34,6 +34,8 @@ class TranslationConfig(FromScratchConfig):
     config = TranslationConfig(pairs_file="pairs.tsv", source_column="0",
                                target_column="1")
     config = TranslationConfig(preset="bart_base_en", learning_rate=5e-5)
+    config = TranslationConfig(preset="t5_small_multi",
+                               source_prefix="translate English to German: ")
     ```
     """
 
@@ -43,6 +45,14 @@ class TranslationConfig(FromScratchConfig):
         "directory, or a keras-hub preset name such as bart_base_en or "
         "t5_small_multi (needs network). Default: a Seq2SeqTransformer from "
         "random weights.",
+    )
+
+    source_prefix: str = setting(
+        "",
+        "Text put before every source the pretrained preset reads, in training, "
+        "evaluation and translation (T5's task prefix, e.g. 'translate English "
+        "to Spanish: '); the written sources and samples leave it out. Needs "
+        "--preset.",
     )
 
     pairs_file: str = setting(
@@ -106,4 +116,10 @@ class TranslationConfig(FromScratchConfig):
                 "source_column and target_column must differ: a model would "
                 f"learn to copy. Received: source_column={self.source_column!r}, "
                 f"target_column={self.target_column!r}"
+            )
+        if self.source_prefix and self.preset is None:
+            raise ConfigError(
+                "source_prefix is a pretrained preset's task prefix: a model "
+                "trained from scratch learns its task without one. Set --preset, "
+                f"or leave it empty. Received: source_prefix={self.source_prefix!r}"
             )
