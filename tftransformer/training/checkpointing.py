@@ -20,6 +20,7 @@ import time
 import uuid
 import zipfile
 
+import keras
 import keras_hub
 import numpy as np
 from safetensors import SafetensorError, safe_open
@@ -179,11 +180,39 @@ def _without_training_state(model, keep_compile_config=True):
         else None
     )
     model.compiled = keep_compiled
+    if keep_compiled and not _compiles_from_config(type(model)):
+        # keras-hub's generators (GPT-2, BART, T5) override `compile` alone:
+        # Keras skips their saved compile config with a warning, and the
+        # loaded task keeps the optimizer its constructor compiled. The file
+        # holds that optimizer, unbuilt, and no compile config.
+        default = _constructor_optimizer(model)
+        if default is not None:
+            model.optimizer, model.compiled = default, False
     try:
         yield
     finally:
         model.optimizer = optimizer
         model.compiled = compiled
+
+
+def _compiles_from_config(model_class):
+    """Whether Keras compiles a loaded `model_class` from its saved config:
+    it skips a config when `compile` is overridden and
+    `compile_from_config` is not."""
+    return (
+        model_class.compile is keras.Model.compile
+        or model_class.compile_from_config is not keras.Model.compile_from_config
+    )
+
+
+def _constructor_optimizer(task):
+    """The unbuilt optimizer a new `task` of the same class compiles itself
+    with (on the same backbone), or None when the class takes other
+    constructor arguments."""
+    try:
+        return type(task)(backbone=task.backbone, preprocessor=None).optimizer
+    except (TypeError, ValueError):
+        return None
 
 
 def save_model_file(model, path, include_optimizer=False):
@@ -193,7 +222,9 @@ def save_model_file(model, path, include_optimizer=False):
     weights, and no optimizer state: about the size of the weights (a
     fine-tuned model's Adam slots would triple it). `keras.saving.load_model`
     loads it without warnings: a keras-hub task compiled with a new
-    optimizer of the saved config, another model uncompiled. A run's
+    optimizer of the saved config (a generator, whose compile config Keras
+    cannot replay, with the optimizer its constructor compiles), another
+    model uncompiled. A run's
     optimizer state lives in its resume checkpoint (`backup/`).
 
     Args:
