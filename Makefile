@@ -40,9 +40,11 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests are marked slow"; exit 0; fi; exit $$rc
 
-# ruff, then the import layers (setup.cfg's [importlinter] contracts).
+# ruff's checks and its formatting, then the import layers (setup.cfg's
+# [importlinter] contracts).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check tftransformer tests examples benchmarks
+	$(VENV)/bin/ruff format --check tftransformer tests examples benchmarks
 	$(VENV)/bin/lint-imports
 
 # The README's accuracy figures (tens of minutes on two cores).

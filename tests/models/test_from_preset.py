@@ -46,6 +46,7 @@ def test_text_classifier_reports_accuracy_as_accuracy(tiny_preset):
     )
     assert "accuracy" in logs
 
+
 def test_from_preset_passes_the_preprocessors_arguments_to_it(tiny_preset):
     model = TextClassifier.from_preset(
         tiny_preset,
