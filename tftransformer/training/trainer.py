@@ -18,7 +18,7 @@ from tftransformer.data.unknown_pieces import (
 from tftransformer.finetune.lora import save_lora_weights
 from tftransformer.finetune.losses import class_weights
 from tftransformer.finetune.optimizers import count_train_steps, create_optimizer
-from tftransformer.models.backbone_adapter import pair_separators
+from tftransformer.models.backbone_adapter import adapter_for, pair_separators
 from tftransformer.training._settings import ConfigError
 from tftransformer.training.apply_strategy import apply_strategy, strategy_callbacks
 from tftransformer.training.callbacks import training_callbacks
@@ -136,10 +136,15 @@ class Trainer:
                 (float targets).
             model: the task model whose preprocessor's tokenizer is used.
             training: shuffle, with a seed of `(config.seed, epoch)`, so a
-                resumed epoch sees the batches the interrupted one saw.
+                resumed epoch sees the batches the interrupted one saw; and
+                pack several texts per row with `config.pack_sequences`.
             epoch: the epoch, for the shuffling seed.
         """
         tokenizer = model.preprocessor.tokenizer
+        pack = training and self.config.pack_sequences
+        if pack:
+            # Refused before any text is tokenized, naming the family.
+            adapter_for(model).check_recipe("sequence packing")
         return make_classification_dataset(
             list(data.texts),
             data.labels,
@@ -152,6 +157,7 @@ class Trainer:
             # Pairs packed as the model's preprocessor packs them.
             pair_separators=getattr(model.preprocessor, "pair_separators", None)
             or pair_separators(tokenizer),
+            pack=pack,
         )
 
     def epoch_dataset(self, model, train, epoch):
