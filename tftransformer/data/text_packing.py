@@ -51,7 +51,8 @@ def pack_greedily(lengths, sequence_length, max_texts_per_row=None):
         )
     rows, used = [], sequence_length
     for index, length in enumerate(lengths):
-        full = max_texts_per_row is not None and len(rows[-1]) >= max_texts_per_row
+        full = bool(rows) and max_texts_per_row is not None
+        full = full and len(rows[-1]) >= max_texts_per_row
         if not rows or used + length > sequence_length or full:
             rows.append([])
             used = 0
