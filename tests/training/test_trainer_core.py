@@ -138,15 +138,27 @@ def test_a_model_dir_that_cannot_be_made_is_refused_clearly(model_dir):
     assert not os.path.exists(model_dir)
 
 
-def test_gradient_accumulation_is_refused_on_several_replicas():
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            tft.training.TrainingConfig(gradient_accumulation_steps=2),
+            "gradient_accumulation_steps > 1 runs on one replica only",
+        ),
+        (
+            ClassificationConfig(pack_sequences=True),
+            "pack_sequences runs on one replica only",
+        ),
+    ],
+)
+def test_one_replica_options_are_refused_on_several_replicas(config, message):
     class TwoReplicas:
         num_replicas_in_sync = 2
 
         def scope(self):
             raise AssertionError("not reached")
 
-    config = tft.training.TrainingConfig(gradient_accumulation_steps=2)
-    with pytest.raises(ConfigError, match="one replica only"):
+    with pytest.raises(ConfigError, match=message):
         Trainer(config, strategy=TwoReplicas())
 
 

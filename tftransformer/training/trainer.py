@@ -113,6 +113,15 @@ class Trainer:
                 f"gradient_accumulation_steps={config.gradient_accumulation_steps}, "
                 f"distribution={config.distribution!r}"
             )
+        if getattr(config, "pack_sequences", False) and replicas > 1:
+            # tf.distribute splits every tensor of a batch along its first
+            # axis: the per-text labels would not follow their rows.
+            raise ConfigError(
+                "pack_sequences runs on one replica only: a packed batch's "
+                "labels (one per text) cannot be split across replicas with "
+                f"its rows. Received: pack_sequences=True, distribution="
+                f"{config.distribution!r} ({replicas} replicas)"
+            )
         self.verbose = verbose if self.chief else 0
         keras.utils.set_random_seed(config.seed)
 
@@ -141,7 +150,7 @@ class Trainer:
             epoch: the epoch, for the shuffling seed.
         """
         tokenizer = model.preprocessor.tokenizer
-        pack = training and self.config.pack_sequences
+        pack = training and getattr(self.config, "pack_sequences", False)
         if pack:
             # Refused before any text is tokenized, naming the family.
             adapter_for(model).check_recipe("sequence packing")
