@@ -86,6 +86,35 @@ def test_packed_rows_hold_each_text_whole_with_restarting_positions(tokenizer):
     assert seen_labels == LABELS
 
 
+def test_pairs_keep_their_token_types_when_packed(tokenizer):
+    pairs = [text[::-1] for text in TEXTS]
+    kwargs = dict(batch_size=len(TEXTS), max_length=64, shuffle=False)
+    plain = make_classification_dataset(
+        TEXTS, LABELS, tokenizer, text_pairs=pairs, **kwargs
+    )
+    features, _ = next(iter(plain))
+    expected = [
+        row[mask]
+        for row, mask in zip(
+            features["segment_ids"].numpy(), features["padding_mask"].numpy()
+        )
+    ]
+    packed = make_classification_dataset(
+        TEXTS, LABELS, tokenizer, text_pairs=pairs, pack=True, **kwargs
+    )
+    features, _ = next(iter(packed))
+    f = {name: value.numpy() for name, value in features.items()}
+    max_texts = f["text_starts"].shape[1]
+    got = []
+    for index in f["text_index"]:
+        row, slot = divmod(int(index), max_texts)
+        got.append(f["segment_ids"][row, f["text_ids"][row] == slot + 1])
+    assert len(got) == len(TEXTS)
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+        assert set(a) == {0, 1}
+
+
 def test_shuffling_moves_rows_not_texts_and_packing_is_deterministic(tokenizer):
     def rows(seed):
         dataset = make_classification_dataset(

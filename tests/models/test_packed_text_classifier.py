@@ -128,6 +128,12 @@ def test_loss_and_metrics_count_real_texts_only(tiny_preset):
     # One prediction per text, in order, however many a row holds.
     predictions = model.predict(_batches(model, pack=True), verbose=0)
     assert predictions.shape == (len(TEXTS), 3)
+    np.testing.assert_allclose(
+        predictions,
+        model.predict(_batches(model, pack=False), verbose=0),
+        atol=1e-5,
+        rtol=1e-5,
+    )
 
 
 def test_a_family_without_packing_is_refused_by_name():
