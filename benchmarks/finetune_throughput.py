@@ -13,8 +13,10 @@ default fine-tuning path:
   `--fused_adamw` apply to this peer only: they are the levers to measure.
   Variants run a lever next to the plain run in the same alternation:
   `ours+bfloat16`, `ours+float16`, `ours+xla`, `ours+freezeN`,
-  `ours+kerasadamw` (Keras' `AdamW` instead of the fused update), or several
-  joined (`ours+bfloat16+freeze3`).
+  `ours+kerasadamw` (Keras' `AdamW` instead of the fused update),
+  `ours+pack` (several texts per row of `--max_length` tokens,
+  `make_classification_dataset(pack=True)`), or several joined
+  (`ours+bfloat16+freeze3`).
 - `hubN`: keras-hub's `BertTextClassifier.from_preset` on the same local
   checkpoint with its `BertTextClassifierPreprocessor` (which pads every
   batch to `sequence_length`, 512 by default) at `sequence_length=N`, its
@@ -227,8 +229,9 @@ def ours_options(peer):
     `ours` may carry `+`-joined options, each a lever to measure next to the
     plain run: `bfloat16` or `float16` (mixed precision), `xla` (the train
     step compiled with XLA), `freezeN` (embeddings and the first N layers
-    frozen) and `kerasadamw` (Keras' `AdamW` update instead of
-    `FusedAdamW`'s). `"ours+bfloat16+freeze3"` is both at once.
+    frozen), `kerasadamw` (Keras' `AdamW` update instead of
+    `FusedAdamW`'s) and `pack` (packed rows of several texts).
+    `"ours+bfloat16+freeze3"` is both at once.
 
     Args:
         peer: a peer name.
@@ -251,10 +254,12 @@ def ours_options(peer):
             key, value = "freeze_layers", int(freeze[1])
         elif option == "kerasadamw":
             key, value = "fused_adamw", False
+        elif option == "pack":
+            key, value = "pack_sequences", True
         else:
             raise ValueError(
                 f"Unknown option {option!r} of peer {peer!r}: expected "
-                "'bfloat16', 'float16', 'xla', 'freezeN' or 'kerasadamw'."
+                "'bfloat16', 'float16', 'xla', 'freezeN', 'kerasadamw' or 'pack'."
             )
         if key in overrides:
             raise ValueError(f"Peer {peer!r} sets {key} twice.")
@@ -273,7 +278,7 @@ def peer_config(peer, config):
     overrides = ours_options(peer)
     if overrides is None:
         overrides = {"mixed_precision": "none", "jit_compile": False}
-        overrides.update(freeze_layers=0, fused_adamw=False)
+        overrides.update(freeze_layers=0, fused_adamw=False, pack_sequences=False)
     return dict(config, **overrides)
 
 
@@ -310,9 +315,14 @@ def describe_peer(peer):
     """A one-line description of a peer for the results table."""
     options = ours_options(peer)
     if options is not None:
+        batching = (
+            "packed rows of max_length tokens"
+            if options.get("pack_sequences")
+            else "dynamic padding, length buckets"
+        )
         text = (
             "tftransformer TextClassifier, make_classification_dataset "
-            "(dynamic padding, length buckets), create_optimizer, fit"
+            f"({batching}), create_optimizer, fit"
         )
         return text + "".join(f"; {key}={value}" for key, value in options.items())
     if peer == "torch":
@@ -378,11 +388,14 @@ def _hugging_face_directory(preset):
 # --- Workers: one peer's training, in the current process. ---
 
 
-def count_batch(padding_mask):
+def count_batch(padding_mask, text_ids=None):
     """Token counts of one batch from its padding mask.
 
     Args:
         padding_mask: array `(batch, padded_length)`, true or 1 at real tokens.
+        text_ids: for packed rows, array `(batch, padded_length)`, each
+            token's text in its row (from 1; 0 for padding): examples and
+            their lengths are then the texts, not the rows.
 
     Returns:
         A dict of `examples`, `real_tokens`, `sum_sq` (the sum of squared
@@ -392,8 +405,13 @@ def count_batch(padding_mask):
 
     mask = np.asarray(padding_mask)
     lengths = mask.astype(np.int64).sum(axis=-1)
+    if text_ids is not None:
+        lengths = np.concatenate(
+            [np.bincount(row)[1:] for row in np.asarray(text_ids, np.int64)]
+        )
+        lengths = lengths[lengths > 0]
     return {
-        "examples": int(mask.shape[0]),
+        "examples": int(len(lengths)),
         "real_tokens": int(lengths.sum()),
         "sum_sq": int((lengths**2).sum()),
         "padded_tokens": int(mask.size),
@@ -700,12 +718,16 @@ def _run_ours(train, config, mode):
             max_length=max_length,
             shuffle=True,
             seed=config["seed"],
+            pack=config["pack_sequences"],
         )
         return dataset.repeat(passes).take(limit)
 
     # An identical pipeline yields the same batches (seeded shuffle,
     # deterministic maps), so counting them does not touch the timed one.
-    counts = [count_batch(features["padding_mask"]) for features, _ in stream()]
+    counts = [
+        count_batch(features["padding_mask"], features.get("text_ids"))
+        for features, _ in stream()
+    ]
     result = _fit_and_time(
         classifier,
         backbone,
@@ -972,7 +994,7 @@ def default_config(**overrides):
     Returns:
         A dict of `preset`, `steps`, `batch_size`, `warmup_steps`,
         `max_length`, `mixed_precision`, `jit_compile`, `freeze_layers`,
-        `fused_adamw`, `learning_rate`, `seed`, `max_train_examples`,
+        `fused_adamw`, `pack_sequences`, `learning_rate`, `seed`, `max_train_examples`,
         `accuracy_epochs`, `matmul_size`, `matmul_seconds` (how long each
         GEMM dtype runs), `torch_threads` (0: PyTorch's default),
         `fixed_length` (row length of the fixed-shape step runs; 0: none)
@@ -988,6 +1010,7 @@ def default_config(**overrides):
         "jit_compile": False,
         "freeze_layers": 0,
         "fused_adamw": True,
+        "pack_sequences": False,
         "learning_rate": 5e-5,
         "seed": 0,
         "max_train_examples": None,

@@ -44,6 +44,7 @@ def test_ours_variants(bench):
     }
     assert bench.ours_options("ours+xla") == {"jit_compile": True}
     assert bench.ours_options("ours+kerasadamw") == {"fused_adamw": False}
+    assert bench.ours_options("ours+pack") == {"pack_sequences": True}
     with pytest.raises(ValueError, match="'fp8' of peer 'ours\\+fp8'"):
         bench.parse_peers("ours,ours+fp8")
     with pytest.raises(ValueError, match="sets mixed_precision twice"):
@@ -129,6 +130,14 @@ def test_counts_and_timed_window(bench):
         "examples": 2,
         "real_tokens": 5,
         "sum_sq": 13,
+        "padded_tokens": 8,
+    }
+    # Packed rows count their texts: lengths 2 and 1, then 2.
+    text_ids = np.array([[1, 1, 2, 0], [1, 1, 0, 0]])
+    assert bench.count_batch(mask, text_ids) == {
+        "examples": 3,
+        "real_tokens": 5,
+        "sum_sq": 9,
         "padded_tokens": 8,
     }
     window = bench.timed_window([counts] * 3, [1.0, 3.0, 6.0], 0.5, 1)

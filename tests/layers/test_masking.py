@@ -4,6 +4,7 @@ import pytest
 from keras import ops
 
 from tftransformer.layers.masking import (
+    block_diagonal_attention_mask,
     compute_causal_mask,
     merge_padding_and_attention_mask,
 )
@@ -11,6 +12,13 @@ from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlo
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
 
 T, F = True, False
+
+
+def test_block_diagonal_mask_keeps_attention_inside_each_text():
+    mask = ops.convert_to_numpy(block_diagonal_attention_mask([[1, 1, 2, 0]]))
+    expected = [[T, T, F, F], [T, T, F, F], [F, F, T, F], [F, F, F, F]]
+    assert mask.dtype == bool
+    np.testing.assert_array_equal(mask, [expected])
 
 
 def test_causal_mask_is_lower_triangular():

@@ -71,3 +71,21 @@ def test_16_bit_mean_of_a_long_sequence(policy, value):
     x = np.full((1, 8192, 2), value, "float32")
     out = SequencePooling("mean", dtype=policy)(x)
     np.testing.assert_allclose(np.asarray(out, "float32"), value, rtol=1e-2)
+
+
+@pytest.mark.parametrize("mode", ["cls", "mean", "max"])
+def test_texts_of_packed_rows_pool_as_if_alone(mode):
+    # Row 0 holds two texts (tokens 0-1 and 2), row 1 one (tokens 0-3).
+    text_ids = np.array([[1, 1, 2, 0], [1, 1, 1, 1]])
+    starts = np.array([[0, 2], [0, 0]])
+    pooled = np.asarray(SequencePooling(mode).pool_texts(X, text_ids, starts))
+    alone = SequencePooling(mode)
+    for row, slot, span in [
+        (0, 0, slice(0, 2)),
+        (0, 1, slice(2, 3)),
+        (1, 0, slice(0, 4)),
+    ]:
+        expected = np.asarray(alone(X[row : row + 1, span]))[0]
+        np.testing.assert_allclose(pooled[row, slot], expected, rtol=1e-6)
+    if mode != "cls":  # an empty slot pools nothing
+        np.testing.assert_array_equal(pooled[1, 1], 0.0)

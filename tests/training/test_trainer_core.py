@@ -88,6 +88,31 @@ def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path):
         Trainer(changed, verbose=0).fit(again, _data(), _data())
 
 
+def test_packed_training_runs_through_the_trainer(tiny_preset, tmp_path):
+    config = ClassificationConfig(
+        preset=tiny_preset,
+        epochs=1,
+        batch_size=2,
+        max_length=16,
+        pack_sequences=True,
+        model_dir=str(tmp_path / "run"),
+    )
+    trainer = Trainer(config, verbose=0)
+    with trainer.scope():
+        model = tft.models.TextClassifier.from_preset(
+            config.preset, num_classes=2, sequence_length=config.max_length
+        )
+    train = trainer.dataset(_data(), model, training=True)
+    features, labels = next(iter(train))
+    # Rows of several texts; one label per text.
+    assert features["token_ids"].shape == (2, 16)
+    assert labels.shape[0] > 2
+    result = trainer.fit(model, _data(), _data())
+    assert np.isfinite(result.history["loss"][0])
+    # Validation reads unpacked batches, one text a row.
+    assert 0 <= result.history["val_accuracy"][0] <= 1
+
+
 def test_a_training_config_trains_any_model_on_datasets(tmp_path):
     config = tft.training.TrainingConfig(
         epochs=2, learning_rate=1e-2, model_dir=str(tmp_path / "run"), patience=5
@@ -113,15 +138,27 @@ def test_a_model_dir_that_cannot_be_made_is_refused_clearly(model_dir):
     assert not os.path.exists(model_dir)
 
 
-def test_gradient_accumulation_is_refused_on_several_replicas():
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            tft.training.TrainingConfig(gradient_accumulation_steps=2),
+            "gradient_accumulation_steps > 1 runs on one replica only",
+        ),
+        (
+            ClassificationConfig(pack_sequences=True),
+            "pack_sequences runs on one replica only",
+        ),
+    ],
+)
+def test_one_replica_options_are_refused_on_several_replicas(config, message):
     class TwoReplicas:
         num_replicas_in_sync = 2
 
         def scope(self):
             raise AssertionError("not reached")
 
-    config = tft.training.TrainingConfig(gradient_accumulation_steps=2)
-    with pytest.raises(ConfigError, match="one replica only"):
+    with pytest.raises(ConfigError, match=message):
         Trainer(config, strategy=TwoReplicas())
 
 

@@ -80,6 +80,7 @@ from tftransformer.data.target_loaders import (
     load_regression_splits,
 )
 from tftransformer.data.text_classification_data import TextClassificationData
+from tftransformer.data.text_packing import padded_token_share
 from tftransformer.data.text_pairs import TextPairs
 from tftransformer.data.tfds_loaders import (
     load_tfds_text_classification,
@@ -156,6 +157,7 @@ __all__ = [
     "make_tagging_dataset",
     "make_teacher_forcing_dataset",
     "masked_lm_rows",
+    "padded_token_share",
     "random_deletion",
     "random_insertion",
     "random_swap",

@@ -18,6 +18,7 @@ from keras_hub.layers import MultiSegmentPacker
 from keras_hub.src.utils.tensor_utils import no_convert_scope
 
 from tftransformer._arguments import check_int
+from tftransformer.data.text_packing import packed_dataset, packed_rows
 
 _BUCKET_WIDTH = 16
 # Examples are tokenized in chunks of this size: one vectorised WordPiece
@@ -207,6 +208,8 @@ def make_classification_dataset(
     pad_to_bucket_boundary=True,
     feature_names=None,
     pair_separators=1,
+    pack=False,
+    max_texts_per_row=None,
 ):
     """Builds a batched, tokenized, dynamically padded classification dataset.
 
@@ -259,6 +262,13 @@ def make_classification_dataset(
             pair, 2 for RoBERTa and XLM-RoBERTa as their keras-hub
             preprocessors pack them (a `TextClassifierPreprocessor`'s
             `pair_separators` is its tokenizer family's).
+        pack: whether to pack several texts into each row of `max_length`
+            tokens (greedily, in input order, the same way on every pass;
+            see `tftransformer.data.text_packing`), so that no compute is
+            spent on padding. `batch_size` then counts rows, and the
+            bucketing arguments and `feature_names` do not apply.
+        max_texts_per_row: with `pack`, `None` (as many texts as fit) or an
+            int >= 1, the most texts a row holds.
 
     Returns:
         A `tf.data.Dataset` of `(features, label)` (or `features` when
@@ -266,6 +276,14 @@ def make_classification_dataset(
         `"token_ids"` (int32), `"padding_mask"` (bool) and `"segment_ids"`
         (int32), each of shape `(batch_size, padded_length)`; `label` is
         int32 of shape `(batch_size,)`.
+
+        With `pack`, `features` also holds `"text_ids"` (which text of the
+        row each token belongs to, from 1; 0 for padding) and
+        `"position_ids"` (restarting at 0 with each text), both
+        `(batch_size, max_length)`, `"text_starts"` `(batch_size,
+        max_texts)` (each text's first token) and `"text_index"`
+        `(num_texts,)` (the flat index `row * max_texts + slot` of each
+        real text); `label` is `(num_texts,)`, the real texts' labels.
 
     Example:
 
@@ -330,6 +348,15 @@ def make_classification_dataset(
             bucket_boundaries += (max_length,)
     if bucket_by_length is None:
         bucket_by_length = shuffle
+    if not isinstance(pack, bool):
+        raise ValueError(f"pack must be True or False. Received: pack={pack!r}")
+    if max_texts_per_row is not None:
+        max_texts_per_row = check_int("max_texts_per_row", max_texts_per_row, 1)
+    if pack and feature_names is not None:
+        raise ValueError(
+            "feature_names does not apply to packed rows, which a model reads "
+            f"by name. Received: pack=True, feature_names={feature_names!r}"
+        )
 
     pad_id = _special_token_id(tokenizer, "pad_token_id", "[PAD]")
     packer = MultiSegmentPacker(
@@ -385,6 +412,25 @@ def make_classification_dataset(
         dataset.batch(_TOKENIZE_CHUNK), tokenize_element, tokenizer, packer
     )
     lengths = columns[2].numpy()
+    if pack:
+        features, rows = packed_rows(
+            columns[0].numpy(),
+            columns[1].numpy(),
+            lengths,
+            max_length,
+            pad_id,
+            max_texts_per_row,
+        )
+        dataset = packed_dataset(
+            features,
+            rows,
+            None if labels is None else columns[3].numpy(),
+            batch_size,
+            shuffle,
+            seed,
+            drop_remainder,
+        )
+        return dataset.prefetch(tf.data.AUTOTUNE)
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(unpad_element, num_parallel_calls=tf.data.AUTOTUNE)
     # Unpadded rows read faster than slicing the padded columns again.

@@ -3,6 +3,7 @@
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.feed_forward import FeedForward
 from tftransformer.layers.masking import (
+    block_diagonal_attention_mask,
     compute_causal_mask,
     merge_padding_and_attention_mask,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
+    "block_diagonal_attention_mask",
     "compute_causal_mask",
     "merge_padding_and_attention_mask",
 ]

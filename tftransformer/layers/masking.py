@@ -6,7 +6,34 @@ All masks are boolean: `True` means "may attend", `False` means "masked out".
 from keras import ops
 from keras.src.backend import get_keras_mask
 
-__all__ = ["compute_causal_mask", "merge_padding_and_attention_mask"]
+__all__ = [
+    "block_diagonal_attention_mask",
+    "compute_causal_mask",
+    "merge_padding_and_attention_mask",
+]
+
+
+def block_diagonal_attention_mask(text_ids):
+    """The attention mask of packed rows: each token attends within its text.
+
+    Args:
+        text_ids: int tensor `(batch, seq)`, which text of the row each token
+            belongs to (1, 2, ...), 0 for padding.
+
+    Returns:
+        A bool tensor `(batch, seq, seq)`, True where query and key belong
+        to the same (real) text. A padding query attends to nothing.
+
+    Example:
+    ```python
+    block_diagonal_attention_mask([[1, 1, 2, 0]])[0]
+    # [[T, T, F, F], [T, T, F, F], [F, F, T, F], [F, F, F, F]]
+    ```
+    """
+    text_ids = ops.convert_to_tensor(text_ids)
+    # (batch, query, key)
+    same = ops.equal(ops.expand_dims(text_ids, 2), ops.expand_dims(text_ids, 1))
+    return ops.logical_and(same, ops.expand_dims(text_ids > 0, 1))
 
 
 def compute_causal_mask(batch_size, query_length, key_length, cache_index=0):

@@ -70,6 +70,46 @@ class SequencePooling(keras.layers.Layer):
         any_real = ops.any(keep, axis=1)
         return ops.where(any_real, pooled, ops.zeros_like(pooled))
 
+    def pool_texts(self, inputs, text_ids, text_starts):
+        """Pools each text of packed rows (see `tftransformer.data.text_packing`).
+
+        Args:
+            inputs: `(batch, seq, hidden)`, the encoder's output on packed rows.
+            text_ids: int `(batch, seq)`, each token's text in its row (1, 2,
+                ...), 0 for padding.
+            text_starts: int `(batch, max_texts)`, each text's first token.
+
+        Returns:
+            `(batch, max_texts, hidden)`: per text, what `call` gives for the
+            text alone (`"cls"`: its first token; `"mean"`, `"max"`: over its
+            tokens). Empty slots give zeros (`"cls"`: the row's first token).
+        """
+        if self.mode == "cls":
+            # (batch, max_texts, 1) indices, broadcast over the hidden axis.
+            starts = ops.expand_dims(ops.cast(text_starts, "int32"), -1)
+            return ops.take_along_axis(inputs, starts, axis=1)
+        max_texts = ops.shape(text_starts)[1]
+        slots = ops.arange(1, max_texts + 1, dtype="int32")
+        # (batch, max_texts, seq): True where a token belongs to the text.
+        member = ops.equal(
+            ops.expand_dims(ops.cast(text_ids, "int32"), 1),
+            ops.reshape(slots, (1, -1, 1)),
+        )
+        if self.mode == "mean":
+            # Summed in float32, as in `call`.
+            weights = ops.cast(member, "float32")
+            total = ops.einsum("bts,bsh->bth", weights, ops.cast(inputs, "float32"))
+            count = ops.maximum(ops.sum(weights, axis=-1, keepdims=True), 1.0)
+            return ops.cast(total / count, inputs.dtype)
+        lowest = ops.cast(float("-inf"), inputs.dtype)
+        # (batch, max_texts, seq, hidden)
+        values = ops.where(
+            ops.expand_dims(member, -1), ops.expand_dims(inputs, 1), lowest
+        )
+        pooled = ops.max(values, axis=2)
+        any_real = ops.expand_dims(ops.any(member, axis=-1), -1)
+        return ops.where(any_real, pooled, ops.zeros_like(pooled))
+
     def compute_mask(self, inputs, mask=None):
         return None
 

@@ -23,6 +23,8 @@ import re
 import keras
 import keras_hub
 
+from tftransformer.layers.masking import block_diagonal_attention_mask
+
 __all__ = [
     "BackboneAdapter",
     "adapter_for",
@@ -226,6 +228,8 @@ class BackboneAdapter:
     encoder_layer_name = _ENCODER_LAYER_NAME
     # End tokens between the two texts of a pair (see `pair_separators`).
     pair_separators = 1
+    # Whether `packed_sequence_output` can run this family on packed rows.
+    packs_sequences = False
 
     def __init__(self, backbone):
         self.backbone = backbone
@@ -299,6 +303,27 @@ class BackboneAdapter:
         # keras' MultiHeadAttention calls it key_dim, DeBERTa attn_head_size.
         return int(getattr(attention, "key_dim", None) or attention.attn_head_size)
 
+    def packed_sequence_output(self, inputs, training=None):
+        """The backbone's sequence output on packed rows.
+
+        Packed rows (`tftransformer.data.make_classification_dataset` with
+        `pack=True`) hold several texts each; every text must be encoded as
+        if alone: positions restart at each text (`inputs["position_ids"]`)
+        and attention stays inside it (a block-diagonal mask from
+        `inputs["text_ids"]`). The family's adapter calls the backbone's
+        layers one by one to do so.
+
+        Args:
+            inputs: the packed features, each `(batch, seq)`: `token_ids`,
+                `padding_mask`, `segment_ids`, `text_ids`, `position_ids`.
+            training: whether dropout is on.
+
+        Returns:
+            `(batch, seq, hidden)`.
+        """
+        self.check_recipe("sequence packing")
+        raise NotImplementedError(type(self).__name__)
+
     def check_recipe(self, recipe):
         """Raises if `recipe` cannot act on this family; see `refused_recipes`."""
         reason = self.refused_recipes().get(recipe)
@@ -317,11 +342,56 @@ class BackboneAdapter:
                 "exists for BERT only (tftransformer.models.PrunedBertBackbone). "
                 "Fine-tune a BERT checkpoint to prune heads."
             )
+        if not self.packs_sequences:
+            refused["sequence packing"] = (
+                "packed rows need the family's position embedding called with "
+                "positions restarting at each text and its encoder layers "
+                "with a block-diagonal attention mask, which this family's "
+                "adapter does not do (BERT-style families do: "
+                f"{', '.join(_packing_families())}). Train without packing."
+            )
         return refused
 
 
+def _packing_families():
+    return sorted({a.family for a in _ADAPTERS.values() if a.packs_sequences})
+
+
+class _BertStylePacking:
+    """Packed rows through a BERT-style backbone: token, position and segment
+    embeddings added, normalized, dropped out (projected, for ELECTRA's
+    narrower embeddings), then keras-hub `TransformerEncoder` layers."""
+
+    packs_sequences = True
+
+    def packed_sequence_output(self, inputs, training=None):
+        backbone = self.backbone
+        tokens = backbone.token_embedding(inputs["token_ids"])
+        # (batch, seq, hidden): each text's positions, from 0.
+        positions = backbone.position_embedding(
+            tokens, positions=inputs["position_ids"]
+        )
+        segments = backbone.segment_embedding(inputs["segment_ids"])
+        x = backbone.embeddings_add((tokens, positions, segments))
+        x = backbone.embeddings_layer_norm(x)
+        x = backbone.embeddings_dropout(x, training=training)
+        projection = getattr(backbone, "embeddings_projection", None)
+        if projection is not None and backbone.hidden_dim != backbone.embedding_dim:
+            x = projection(x)
+        # (batch, seq, seq)
+        attention_mask = block_diagonal_attention_mask(inputs["text_ids"])
+        for layer in backbone.transformer_layers:
+            x = layer(
+                x,
+                padding_mask=inputs["padding_mask"],
+                attention_mask=attention_mask,
+                training=training,
+            )
+        return x
+
+
 @register_adapter
-class BertAdapter(BackboneAdapter):
+class BertAdapter(_BertStylePacking, BackboneAdapter):
     """keras-hub `BertBackbone`, and `tftransformer.models.PrunedBertBackbone`."""
 
     backbone_cls = keras_hub.models.BertBackbone
@@ -361,7 +431,7 @@ class XLMRobertaAdapter(RobertaAdapter):
 
 
 @register_adapter
-class ElectraAdapter(BackboneAdapter):
+class ElectraAdapter(_BertStylePacking, BackboneAdapter):
     """keras-hub `ElectraBackbone` (the discriminator): BERT's layers, with an
     `embeddings_projection` when the embeddings are narrower."""
 

@@ -1,5 +1,6 @@
 import keras
 import keras_hub
+from keras import ops
 
 from tftransformer._arguments import (
     TASK_KEYWORDS,
@@ -8,6 +9,7 @@ from tftransformer._arguments import (
     class_names,
     python_number,
 )
+from tftransformer.layers.masking import block_diagonal_attention_mask
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
@@ -21,7 +23,11 @@ from tftransformer.models._task_base import (
     saved_frozen_layers,
     with_optimizer_variables,
 )
-from tftransformer.models.backbone_adapter import sequence_output, task_inputs
+from tftransformer.models.backbone_adapter import (
+    adapter_for,
+    sequence_output,
+    task_inputs,
+)
 from tftransformer.models.text_classifier_preprocessor import (
     TextClassifierPreprocessor,
 )
@@ -81,10 +87,18 @@ class TextClassifier(
         **kwargs: passed to `keras.Model`.
 
     Call arguments:
-        inputs: the backbone's input dict, each entry `(batch, seq)`.
+        inputs: the backbone's input dict, each entry `(batch, seq)`; or
+            packed rows, several texts each, as
+            `tftransformer.data.make_classification_dataset(..., pack=True)`
+            yields them (with `text_ids`, `position_ids`, `text_starts` and
+            `text_index`). Each text of a packed row is encoded as if alone
+            (positions restarting, attention kept inside it; the family's
+            adapter runs the backbone so, see
+            `BackboneAdapter.packed_sequence_output`) and pooled alone.
 
     Returns:
-        Logits of shape `(batch, num_classes)`.
+        Logits of shape `(batch, num_classes)`; for packed rows
+        `(num_texts, num_classes)`, one row per real text, in order.
 
     Example:
     ```python
@@ -192,6 +206,37 @@ class TextClassifier(
     preprocessor_cls = TextClassifierPreprocessor
     # A softmax needs two classes; subclasses with other heads need fewer.
     min_outputs = 2
+
+    def call(self, inputs, training=None, mask=None):
+        if isinstance(inputs, dict) and "text_starts" in inputs:
+            return self._packed_logits(inputs, training)
+        return super().call(inputs, training=training, mask=mask)
+
+    def _packed_logits(self, inputs, training):
+        """Logits `(num_texts, num_classes)` of the real texts of packed rows."""
+        # (batch, seq, hidden)
+        sequence = adapter_for(self.backbone).packed_sequence_output(
+            inputs, training=training
+        )
+        if self.extra_blocks:
+            attention_mask = block_diagonal_attention_mask(inputs["text_ids"])
+            for block in self.extra_blocks:
+                sequence = block(
+                    sequence,
+                    padding_mask=inputs["padding_mask"],
+                    attention_mask=attention_mask,
+                    training=training,
+                )
+        # (batch, max_texts, hidden)
+        pooled = self.pooler.pool_texts(
+            sequence, inputs["text_ids"], inputs["text_starts"]
+        )
+        pooled = self.output_dropout(pooled, training=training)
+        logits = self.output_dense(pooled)
+        # (batch * max_texts, num_classes) -> the real texts' rows.
+        logits = ops.reshape(logits, (-1, ops.shape(logits)[-1]))
+        logits = ops.take(logits, inputs["text_index"], axis=0)
+        return ops.cast(logits, "float32")
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile` defaults, with the accuracy metric named

@@ -163,6 +163,12 @@ class FinetuneConfig(TrainingConfig):
         "example, up to this.",
         minimum=2,
     )
+    pack_sequences: bool = setting(
+        False,
+        "Train on rows of max_length tokens packed with several texts each "
+        "(attention kept inside each text, positions restarting), so little "
+        "compute goes to padding; batch_size then counts rows.",
+    )
     # The transfer recipe (see tftransformer.finetune.check_strategy_options).
     freeze_layers: int = setting(
         0, "Freeze the embeddings and the first N encoder layers.", minimum=0

@@ -18,7 +18,7 @@ from tftransformer.data.unknown_pieces import (
 from tftransformer.finetune.lora import save_lora_weights
 from tftransformer.finetune.losses import class_weights
 from tftransformer.finetune.optimizers import count_train_steps, create_optimizer
-from tftransformer.models.backbone_adapter import pair_separators
+from tftransformer.models.backbone_adapter import adapter_for, pair_separators
 from tftransformer.training._settings import ConfigError
 from tftransformer.training.apply_strategy import apply_strategy, strategy_callbacks
 from tftransformer.training.callbacks import training_callbacks
@@ -113,6 +113,15 @@ class Trainer:
                 f"gradient_accumulation_steps={config.gradient_accumulation_steps}, "
                 f"distribution={config.distribution!r}"
             )
+        if getattr(config, "pack_sequences", False) and replicas > 1:
+            # tf.distribute splits every tensor of a batch along its first
+            # axis: the per-text labels would not follow their rows.
+            raise ConfigError(
+                "pack_sequences runs on one replica only: a packed batch's "
+                "labels (one per text) cannot be split across replicas with "
+                f"its rows. Received: pack_sequences=True, distribution="
+                f"{config.distribution!r} ({replicas} replicas)"
+            )
         self.verbose = verbose if self.chief else 0
         keras.utils.set_random_seed(config.seed)
 
@@ -136,10 +145,15 @@ class Trainer:
                 (float targets).
             model: the task model whose preprocessor's tokenizer is used.
             training: shuffle, with a seed of `(config.seed, epoch)`, so a
-                resumed epoch sees the batches the interrupted one saw.
+                resumed epoch sees the batches the interrupted one saw; and
+                pack several texts per row with `config.pack_sequences`.
             epoch: the epoch, for the shuffling seed.
         """
         tokenizer = model.preprocessor.tokenizer
+        pack = training and getattr(self.config, "pack_sequences", False)
+        if pack:
+            # Refused before any text is tokenized, naming the family.
+            adapter_for(model).check_recipe("sequence packing")
         return make_classification_dataset(
             list(data.texts),
             data.labels,
@@ -152,6 +166,7 @@ class Trainer:
             # Pairs packed as the model's preprocessor packs them.
             pair_separators=getattr(model.preprocessor, "pair_separators", None)
             or pair_separators(tokenizer),
+            pack=pack,
         )
 
     def epoch_dataset(self, model, train, epoch):

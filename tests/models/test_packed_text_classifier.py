@@ -1,0 +1,159 @@
+"""Packed rows through `TextClassifier`: each text scored as if alone."""
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tftransformer as tft
+from tftransformer.data.classification_dataset import make_classification_dataset
+from tftransformer.models.backbone_adapter import adapter_for
+from tftransformer.testing import write_tiny_preset
+
+TEXTS = [
+    "a fine film",
+    "a dull and tedious mess of a movie",
+    "ok",
+    "the best thing this year by far",
+    "meh meh",
+    "long , slow and quite pointless",
+]
+LABELS = [0, 1, 2, 1, 0, 2]
+MAX_LENGTH = 24
+
+
+def _classifier(preset, pooling="cls"):
+    model = tft.models.TextClassifier.from_preset(
+        preset, num_classes=3, pooling=pooling, sequence_length=MAX_LENGTH
+    )
+    # A random init gives nearly the same logits for every text; a wider
+    # head makes the texts' logits differ, so that equality means something.
+    kernel = model.get_layer("logits").kernel
+    kernel.assign(np.random.default_rng(0).normal(size=kernel.shape) * 3.0)
+    return model
+
+
+def _batches(model, pack):
+    # Unpacked: one batch of every text, padded; packed: rows of two or
+    # three texts, two rows a batch.
+    return make_classification_dataset(
+        TEXTS,
+        LABELS,
+        model.preprocessor.tokenizer,
+        batch_size=2 if pack else len(TEXTS),
+        max_length=MAX_LENGTH,
+        shuffle=False,
+        pack=pack,
+    )
+
+
+def _logits_and_gradients(model, pack):
+    logits, labels, gradients = [], [], None
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="sum"
+    )
+    for features, y in _batches(model, pack):
+        with tf.GradientTape() as tape:
+            batch_logits = model(features, training=False)
+            loss = loss_fn(y, batch_logits)
+        grads = tape.gradient(loss, model.trainable_variables)
+        gradients = (
+            grads if gradients is None else [a + b for a, b in zip(gradients, grads)]
+        )
+        logits.append(batch_logits.numpy())
+        labels.append(y.numpy())
+    return np.concatenate(logits), np.concatenate(labels), gradients
+
+
+@pytest.fixture(scope="module", params=["bert", "electra"])
+def family_preset(request, tmp_path_factory):
+    if request.param == "bert":
+        return request.getfixturevalue("tiny_preset")
+    return write_tiny_preset("electra", tmp_path_factory.mktemp("electra"))
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
+def test_packed_rows_give_each_texts_unpacked_logits_and_gradients(
+    family_preset, pooling
+):
+    model = _classifier(family_preset, pooling)
+    packed_rows = sum(
+        int(features["token_ids"].shape[0]) for features, _ in _batches(model, True)
+    )
+    assert packed_rows < len(TEXTS)  # the texts did share rows
+    packed, packed_labels, packed_grads = _logits_and_gradients(model, pack=True)
+    plain, plain_labels, plain_grads = _logits_and_gradients(model, pack=False)
+    np.testing.assert_array_equal(packed_labels, LABELS)
+    np.testing.assert_array_equal(plain_labels, LABELS)
+    # The texts' logits differ from one another: equality is not trivial.
+    assert np.ptp(plain, axis=0).max() > 1e-2
+    np.testing.assert_allclose(packed, plain, atol=1e-5, rtol=1e-5)
+    assert len(packed_grads) == len(plain_grads)
+    for variable, a, b in zip(model.trainable_variables, packed_grads, plain_grads):
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(a).numpy(),
+            tf.convert_to_tensor(b).numpy(),
+            atol=1e-5,
+            rtol=1e-4,
+            err_msg=variable.path,
+        )
+
+
+@pytest.mark.parametrize("broken", ["text_ids", "position_ids"])
+def test_attention_and_positions_are_kept_per_text(tiny_preset, broken):
+    model = _classifier(tiny_preset)
+    plain = np.concatenate(
+        [model(features).numpy() for features, _ in _batches(model, pack=False)]
+    )
+    features, labels = next(iter(_batches(model, pack=True)))
+    features = dict(features)
+    mask = features["padding_mask"]
+    if broken == "text_ids":  # one text per row: attention across texts
+        features["text_ids"] = tf.cast(mask, "int32")
+    else:  # positions running on across texts
+        features["position_ids"] = tf.cumsum(tf.cast(mask, "int32"), 1) - 1
+    logits = model(features).numpy()
+    assert np.abs(logits - plain[: len(labels)]).max() > 1e-2
+
+
+def test_loss_and_metrics_count_real_texts_only(tiny_preset):
+    model = _classifier(tiny_preset)
+    model.compile(optimizer="adam")
+    packed = model.evaluate(_batches(model, pack=True), verbose=0, return_dict=True)
+    plain = model.evaluate(_batches(model, pack=False), verbose=0, return_dict=True)
+    assert packed.keys() == plain.keys()
+    for name in plain:
+        assert packed[name] == pytest.approx(plain[name], abs=1e-5), name
+    # One prediction per text, in order, however many a row holds.
+    predictions = model.predict(_batches(model, pack=True), verbose=0)
+    assert predictions.shape == (len(TEXTS), 3)
+    np.testing.assert_allclose(
+        predictions,
+        model.predict(_batches(model, pack=False), verbose=0),
+        atol=1e-5,
+        rtol=1e-5,
+    )
+
+
+def test_a_family_without_packing_is_refused_by_name():
+    backbone = keras_hub.models.DistilBertBackbone(
+        vocabulary_size=30,
+        num_layers=1,
+        num_heads=1,
+        hidden_dim=4,
+        intermediate_dim=8,
+        max_sequence_length=8,
+    )
+    with pytest.raises(ValueError, match=r"sequence packing .*distil_bert"):
+        adapter_for(backbone).check_recipe("sequence packing")
+    model = tft.models.TextClassifier(backbone, num_classes=2)
+    features = {
+        name: tf.zeros((1, 8), "int32")
+        for name in ("token_ids", "padding_mask", "segment_ids", "text_ids")
+    }
+    features["position_ids"] = tf.zeros((1, 8), "int32")
+    features["text_starts"] = tf.zeros((1, 1), "int32")
+    features["text_index"] = tf.zeros((1,), "int32")
+    with pytest.raises(ValueError, match="DistilBertBackbone"):
+        model(features)

@@ -1,0 +1,181 @@
+"""Sequence packing: several short texts per row, no compute spent on padding.
+
+A packed row holds tokenized texts one after the other, each still
+`[CLS] text [SEP]`, until the next would not fit in `sequence_length`; the
+rest of the row is padding. Per token, `text_ids` says which text of the row
+it belongs to (1, 2, ...; 0 for padding), so that attention can be kept
+inside each text (`tftransformer.layers.block_diagonal_attention_mask`), and
+`position_ids` restart at 0 with each text, so each text sees the positions
+it would see alone. Per row, `text_starts` gives the index of each text's
+first token (its `[CLS]`), padded with 0 up to `max_texts_per_row`.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tftransformer._arguments import check_int
+
+PACKED_FEATURES = ("text_ids", "position_ids", "text_starts", "text_index")
+
+
+def pack_greedily(lengths, sequence_length, max_texts_per_row=None):
+    """Assigns texts to rows, greedily and in order.
+
+    Each text goes to the current row if it fits (and the row holds fewer
+    than `max_texts_per_row` texts), else it starts a new row. The result
+    depends on the lengths only: the same texts always pack the same way.
+
+    Args:
+        lengths: sequence of ints, each text's tokenized length, special
+            tokens included, each in `[1, sequence_length]`.
+        sequence_length: int >= 2, the row length.
+        max_texts_per_row: `None` (as many as fit) or an int >= 1.
+
+    Returns:
+        A list of rows, each a list of text indices in input order.
+
+    Example:
+    ```python
+    pack_greedily([5, 4, 3, 6], sequence_length=10)  # [[0, 1], [2, 3]]
+    ```
+    """
+    sequence_length = check_int("sequence_length", sequence_length, 2)
+    if max_texts_per_row is not None:
+        max_texts_per_row = check_int("max_texts_per_row", max_texts_per_row, 1)
+    lengths = [int(length) for length in lengths]
+    bad = [length for length in lengths if not 1 <= length <= sequence_length]
+    if bad:
+        raise ValueError(
+            f"Each length must be in [1, sequence_length={sequence_length}]. "
+            f"Received a length of {bad[0]}"
+        )
+    rows, used = [], sequence_length
+    for index, length in enumerate(lengths):
+        full = bool(rows) and max_texts_per_row is not None
+        full = full and len(rows[-1]) >= max_texts_per_row
+        if not rows or used + length > sequence_length or full:
+            rows.append([])
+            used = 0
+        rows[-1].append(index)
+        used += length
+    return rows
+
+
+def packed_rows(
+    token_ids, segment_ids, lengths, sequence_length, pad_id, max_texts_per_row=None
+):
+    """Packs tokenized texts into rows (see `pack_greedily`).
+
+    Args:
+        token_ids: int array `(num_texts, width)`, each text's tokens first.
+        segment_ids: int array `(num_texts, width)`, the token types (BERT's
+            `segment_ids`; 0 for single texts, 0 and 1 for pairs).
+        lengths: int array `(num_texts,)`, the real tokens of each text.
+        sequence_length: int, the row length.
+        pad_id: the padding token id.
+        max_texts_per_row: `None` (as many as fit) or an int >= 1.
+
+    Returns:
+        `(features, rows)`: `features` a dict of numpy arrays, each
+        `(num_rows, sequence_length)` (`token_ids`, `padding_mask`,
+        `segment_ids`, `text_ids`, `position_ids`) or `(num_rows,
+        max_texts)` (`text_starts`, `text_mask`); `rows` as `pack_greedily`
+        returns them.
+    """
+    token_ids, segment_ids = np.asarray(token_ids), np.asarray(segment_ids)
+    rows = pack_greedily(lengths, sequence_length, max_texts_per_row)
+    max_texts = max(len(row) for row in rows)
+    shape = (len(rows), sequence_length)
+    features = {
+        "token_ids": np.full(shape, pad_id, np.int32),
+        "padding_mask": np.zeros(shape, bool),
+        "segment_ids": np.zeros(shape, np.int32),
+        "text_ids": np.zeros(shape, np.int32),
+        "position_ids": np.zeros(shape, np.int32),
+        "text_starts": np.zeros((len(rows), max_texts), np.int32),
+        "text_mask": np.zeros((len(rows), max_texts), bool),
+    }
+    for r, row in enumerate(rows):
+        start = 0
+        for slot, index in enumerate(row):
+            length = int(lengths[index])
+            span = slice(start, start + length)
+            features["token_ids"][r, span] = token_ids[index, :length]
+            features["segment_ids"][r, span] = segment_ids[index, :length]
+            features["padding_mask"][r, span] = True
+            features["text_ids"][r, span] = slot + 1
+            features["position_ids"][r, span] = np.arange(length)
+            features["text_starts"][r, slot] = start
+            features["text_mask"][r, slot] = True
+            start += length
+    return features, rows
+
+
+def packed_dataset(features, rows, labels, batch_size, shuffle, seed, drop_remainder):
+    """A `tf.data.Dataset` of batches of packed rows.
+
+    Each batch's features gain `text_index`, `(num_texts,)`: the flat index
+    (`row * max_texts + slot`) of each real text in the batch, in order. The
+    labels are those texts' labels, `(num_texts,)`, so a loss or metric over
+    them counts real texts only.
+
+    Args:
+        features: the dict `packed_rows` returns.
+        rows: the rows `packed_rows` returns.
+        labels: numpy array of per-text labels (`(num_texts, ...)`), or
+            `None` for features only.
+        batch_size: rows per batch.
+        shuffle: whether to shuffle the rows (with `seed`) on every pass.
+        seed: the shuffling seed.
+        drop_remainder: whether to drop the last, smaller batch.
+    """
+    text_mask = features["text_mask"]
+    elements = (dict(features),)
+    if labels is not None:
+        labels = np.asarray(labels)
+        row_labels = np.zeros(text_mask.shape + labels.shape[1:], labels.dtype)
+        for r, row in enumerate(rows):
+            row_labels[r, : len(row)] = labels[row]
+        elements += (row_labels,)
+    dataset = tf.data.Dataset.from_tensor_slices(elements).cache()
+    if shuffle:
+        dataset = dataset.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+    def flatten(features, *label):
+        mask = features.pop("text_mask")  # (batch, max_texts)
+        flat_mask = tf.reshape(mask, [-1])
+        features["text_index"] = tf.cast(tf.where(flat_mask)[:, 0], tf.int32)
+        if not label:
+            return features
+        # (batch, max_texts, ...) -> (num_texts, ...)
+        return features, tf.boolean_mask(label[0], mask)
+
+    return dataset.map(flatten, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def padded_token_share(dataset):
+    """The share of the token positions of a dataset's batches that are padding.
+
+    Args:
+        dataset: batches of `(features, ...)` or `features`, with a
+            `"padding_mask"`, e.g. from
+            `tftransformer.data.make_classification_dataset`, packed or not.
+
+    Returns:
+        A float in [0, 1]: padded positions over all positions.
+
+    Example:
+    ```python
+    padded_token_share(make_classification_dataset(texts, labels, tok, 32))
+    ```
+    """
+    real = total = 0
+    for element in dataset:
+        features = element[0] if isinstance(element, tuple) else element
+        mask = features["padding_mask"].numpy()
+        real += int(mask.sum())
+        total += mask.size
+    if total == 0:
+        raise ValueError("dataset must hold at least one batch. Received none.")
+    return 1.0 - real / total
