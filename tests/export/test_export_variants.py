@@ -14,6 +14,7 @@ from tftransformer.export import (
     LITERT_FILE,
     VARIANTS,
     LiteRTModel,
+    VariantsConfig,
     export_litert,
     export_run_variants,
     export_text_embedder,
@@ -29,7 +30,11 @@ from tftransformer.models import (
     TextRegressor,
 )
 from tftransformer.presets import load_backbone
-from tftransformer.training import ClassificationConfig, RegressionConfig
+from tftransformer.training import (
+    ClassificationConfig,
+    MultiLabelConfig,
+    RegressionConfig,
+)
 
 SEQUENCE_LENGTH = 16
 POSITIVE = "great fine charming quietly devastating".split()
@@ -660,27 +665,55 @@ def test_litert_model_answers_each_heads_outputs_by_name(head):
         assert labels == list(names[predicted])
 
 
-def test_export_run_variants_reads_a_regression_runs_pairs(head, tmp_path):
-    if head.name != "regressor":
-        pytest.skip("one run's data suffices: the regressor's pairs")
+def write_run_files(head, directory, count=40):
+    """A head's train and test CSV files as its training script reads them:
+    the multi-label classifier's label names joined by "|" (column
+    `labels`), the regressor's pairs and their `score`. The readers refuse
+    empty texts: those rows are left out."""
     files = {}
     for split, seed in (("train", 2), ("test", 1)):
-        pairs, scores = head_examples("regressor", 40, seed)
-        files[split] = str(tmp_path / f"{split}.csv")
+        examples, labels = head_examples(head.name, count, seed)
+        files[split] = str(directory / f"{split}.csv")
         with open(files[split], "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["text", "text_pair", "score"])
-            # The reader refuses empty texts: an empty one becomes "film".
-            writer.writerows(
-                (a or "film", b or "film", s) for (a, b), (s,) in zip(pairs, scores)
-            )
-    config = RegressionConfig(
+            if head.name == "multi_label":
+                writer.writerow(["text", "labels"])
+                names = np.array(list(WORD_GROUPS))
+                rows = [
+                    (text, "|".join(names[row.astype(bool)]))
+                    for text, row in zip(examples, labels)
+                ]
+            else:
+                writer.writerow(["text", "text_pair", "score"])
+                rows = [(a, b, s) for (a, b), (s,) in zip(examples, labels)]
+            rows = [row for row in rows if all(row[:-1])]
+            writer.writerows(rows)
+        files[f"{split}_rows"] = len(rows)
+    return files
+
+
+def test_export_run_variants_reads_a_run_of_any_head(head, tmp_path):
+    # The data settings of any head, as examples/export_variants.py takes
+    # them: the model tells which task's data and scores.
+    files = write_run_files(head, tmp_path)
+    config = VariantsConfig(
         train_file=files["train"],
         validation_file=files["test"],
         test_file=files["test"],
-        text_pair_column="text_pair",
-        target_columns="score",
+        text_pair_column="text_pair" if head.text_pair else None,
+        target_columns="score" if head.name == "regressor" else None,
     )
+    task_config = config.task_config(head.model)
+    assert (
+        type(task_config)
+        is {
+            "multi_label": MultiLabelConfig,
+            "regressor": RegressionConfig,
+        }[head.name]
+    )
+    assert task_config.train_file == files["train"]
+    # Left unset: the task's own default column.
+    assert task_config.label_column == type(task_config)().label_column
     report = export_run_variants(
         head.model,
         config,
@@ -689,12 +722,34 @@ def test_export_run_variants_reads_a_regression_runs_pairs(head, tmp_path):
         variants=["saved_model_float32", "litert_float32"],
         calls=(1, 1),
     )
-    assert report.num_test_examples == 40
+    assert report.num_test_examples == files["test_rows"]
     reference = report.row("saved_model_float32")
-    assert report.row("litert_float32")["rmse"] == pytest.approx(reference["rmse"])
-    assert report.row("litert_float32")["agreement"] == 1.0
+    litert = report.row("litert_float32")
+    assert litert["agreement"] == 1.0
+    if head.name == "multi_label":
+        # The file's columns (sorted label names) put in the model's order:
+        # else the F1 would be far lower.
+        assert reference["micro_f1"] > 0.8
+        assert litert["micro_f1"] == reference["micro_f1"]
+    else:
+        assert litert["rmse"] == pytest.approx(reference["rmse"])
+        assert reference["rmse"] < 0.5 * head.held_out[1].std()
+    assert (tmp_path / "variants" / "report.json").is_file()
     with pytest.raises(ValueError, match="config of class ClassificationConfig"):
         export_run_variants(head.model, ClassificationConfig(), tmp_path / "bad")
+    if head.name == "multi_label":
+        # Labels the model does not have: the texts read as label names.
+        other = MultiLabelConfig(train_file=files["train"], label_column="text")
+        with pytest.raises(ValueError, match="not the model's"):
+            export_run_variants(head.model, other, tmp_path / "bad")
+
+
+def test_variants_config_gives_each_models_task_config(classifier):
+    config = VariantsConfig(train_file="train.csv", max_eval_examples=7, seed=3)
+    task_config = config.task_config(classifier)
+    assert type(task_config) is ClassificationConfig
+    assert (task_config.train_file, task_config.max_eval_examples) == ("train.csv", 7)
+    assert (task_config.seed, task_config.label_column) == (3, "label")
 
 
 def test_heads_refuse_bad_input(head, tiny_preset, tmp_path):
