@@ -1,14 +1,16 @@
-r"""Exports a trained classifier or tagger in every serving variant and measures each.
+r"""Exports a trained model in every serving variant and measures each.
 
 Writes, under `--variants_dir`, a float32 SavedModel, an int8 SavedModel
 (Keras quantization), and LiteRT models in float32, dynamic-range int8 and
 calibrated int8 (ranges measured on training texts). All take raw strings
-(a classifier trained on sentence pairs: two). Then it loads each in this
-process and prints one table: size, test accuracy (a tagger's: entity F1),
-agreement with the Keras model, and p50/p99 latency at batch 1 and 32. The
-table and its JSON land in `--variants_dir` too. The task comes from the
-saved model: a `TokenClassifier` (from `examples/ner.py`) is measured on
-tagging data, any other classifier on text classification data.
+(a model trained on sentence pairs: two). Then it loads each in this
+process and prints one table: size, test score, agreement with the Keras
+model, and p50/p99 latency at batch 1 and 32. The table and its JSON land
+in `--variants_dir` too. The task comes from the saved model: a classifier
+(`examples/classify.py`) is scored by accuracy, a multi-label classifier
+(`examples/multi_label.py`) by micro / macro F1, a regressor
+(`examples/regress.py`) by RMSE, a tagger (`examples/ner.py`) by entity
+F1, each on its task's test data.
 
 Usage:
 ```
@@ -17,16 +19,15 @@ python examples/classify.py --max_train_examples=3000 --epochs=2 \
 python examples/export_variants.py --model_dir=runs/demo \
     --variants_dir=runs/demo/variants
 ```
-For a tagger:
+For a tagger (or a multi-label classifier, a regressor):
 ```
 python examples/ner.py --epochs=1 --model_dir=runs/ner
 python examples/export_variants.py --model_dir=runs/ner \
     --variants_dir=runs/ner/variants
 ```
-The data settings (`--train_file`, `--test_file`, `--max_eval_examples`, ...)
-are `examples/classify.py`'s (for a tagger, `--train_file`, `--test_file`
-and `--validation_file` are `examples/ner.py`'s): pass the ones the model
-was trained with.
+The data settings (`--train_file`, `--test_file`, `--text_pair_column`,
+`--label_column`, `--target_columns`, `--max_eval_examples`, ...) are the
+training script's: pass the ones the model was trained with.
 """
 
 import dataclasses
@@ -40,7 +41,7 @@ import tftransformer as tft
 
 
 @dataclasses.dataclass
-class Config(tft.training.ClassificationConfig):
+class Config(tft.export.VariantsConfig):
     variants_dir: str = tft.training.setting(
         "runs/variants", "Where the variants, report.md and report.json go."
     )

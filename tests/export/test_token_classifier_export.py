@@ -13,6 +13,7 @@ from tftransformer.evaluation import entity_report, predict_tags
 from tftransformer.export import (
     TAGS_FILE,
     LiteRTModel,
+    VariantsConfig,
     export_litert,
     export_run_variants,
     export_token_classifier,
@@ -304,11 +305,16 @@ def test_export_run_variants_tells_a_tagger_and_its_int8_agreement(tagger, tmp_p
             for sentence, sentence_tags in zip(sentences, tags):
                 example = {"tokens": sentence.split(), "tags": sentence_tags}
                 f.write(json.dumps(example) + "\n")
-    config = TokenClassificationConfig(
+    # The data settings of any head, as examples/export_variants.py takes
+    # them: a tagger's are read as a TokenClassificationConfig.
+    config = VariantsConfig(
         train_file=files["train"],
         validation_file=files["test"],
         test_file=files["test"],
     )
+    task_config = config.task_config(tagger)
+    assert type(task_config) is TokenClassificationConfig
+    assert task_config.test_file == files["test"]
     directory = tmp_path / "variants"
     report = export_run_variants(
         tagger,

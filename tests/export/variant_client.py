@@ -1,11 +1,14 @@
 """Runs an exported variant in a fresh process, as an app would.
 
-Usage: `python variant_client.py PATH OUTPUT < batches.json`, where PATH is a
-SavedModel version directory or a `.tflite` file, OUTPUT the signature's
-output (`probabilities`, `embedding`, a tagger's `tag_ids`, a regressor's
-`score`; several names joined by commas, e.g. `probabilities,predicted`) and
-batches.json a list of batches, each a list of strings (or, for a model of
-sentence pairs, of `[text, text_pair]` lists). Only TensorFlow and
+Usage: `python variant_client.py PATH OUTPUT [KERNELS] < batches.json`,
+where PATH is a SavedModel version directory or a `.tflite` file, OUTPUT
+the signature's output (`probabilities`, `embedding`, a tagger's `tag_ids`,
+a regressor's `score`; several names joined by commas, e.g.
+`probabilities,predicted`), KERNELS optionally a LiteRT `OpResolverType`
+name (e.g. `BUILTIN_REF`, the reference kernels without the XNNPACK
+delegate; default `AUTO`) and batches.json a list of batches, each a list
+of strings (or, for a model of sentence pairs, of `[text, text_pair]`
+lists). Only TensorFlow and
 TF Text are importable: a SavedModel loads after `import tensorflow_text`; a
 LiteRT model runs in TensorFlow's LiteRT interpreter with TF Text's LiteRT
 kernels registered. Prints one JSON object: the first output per batch
@@ -28,11 +31,16 @@ import tensorflow_text  # noqa: E402
 
 path, names = sys.argv[1], sys.argv[2].split(",")
 if path.endswith(".tflite"):
-    from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
+    from tensorflow.lite.python.interpreter import (
+        InterpreterWithCustomOps,
+        OpResolverType,
+    )
 
+    kernels = sys.argv[3] if len(sys.argv) > 3 else "AUTO"
     interpreter = InterpreterWithCustomOps(
         model_path=path,
         custom_op_registerers=list(tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS),
+        experimental_op_resolver_type=OpResolverType[kernels],
     )
     runner = interpreter.get_signature_runner()
 

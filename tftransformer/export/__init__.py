@@ -59,6 +59,7 @@ from tftransformer.export.token_classifier_export import (
 from tftransformer.export.token_classifier_serving_module import (
     TokenClassifierServingModule,
 )
+from tftransformer.export.variants_config import VariantsConfig
 from tftransformer.export.variants_report import VariantsReport
 from tftransformer.export.warmup import (
     WARMUP_FILE,
@@ -85,6 +86,7 @@ __all__ = [
     "TextRegressorServingModule",
     "TokenClassifierServingModule",
     "VARIANTS",
+    "VariantsConfig",
     "VariantsReport",
     "WARMUP_FILE",
     "check_base_path",

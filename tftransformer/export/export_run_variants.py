@@ -3,6 +3,7 @@
 import os
 
 from tftransformer.export.export_variants import VARIANTS, export_variants
+from tftransformer.export.variants_config import VariantsConfig
 from tftransformer.models import MultiLabelClassifier, TextRegressor, TokenClassifier
 from tftransformer.training.multi_label_config import MultiLabelConfig
 from tftransformer.training.multi_label_training import load_multi_label_data
@@ -37,7 +38,10 @@ def export_run_variants(
     regression data (`load_regression_data`, with a `RegressionConfig`:
     RMSE), any other classifier on the text classification data
     (`load_classification_splits`); all but the tagger as sentence pairs
-    when the data has a second text column. Then `export_variants` writes
+    when the data has a second text column. A `VariantsConfig` (the data
+    settings of any head) becomes the config of the model's task first
+    (`VariantsConfig.task_config`), so one command measures a run of any
+    head. Then `export_variants` writes
     the variants, calibrating `litert_int8` on a seeded sample of
     `representative_examples` training examples, and the report lands in
     `variants_dir` as `report.md` and `report.json`.
@@ -49,7 +53,8 @@ def export_run_variants(
         config: the run's config: a `ClassificationConfig`,
             `MultiLabelConfig`, `RegressionConfig` or
             `TokenClassificationConfig` (their data settings: `train_file`,
-            `test_file`, `max_eval_examples`, `seed`, ...).
+            `test_file`, `max_eval_examples`, `seed`, ...), or a
+            `VariantsConfig` of any of them.
         variants_dir: str, where the variants and the report are written.
         representative_examples: int, training examples that calibrate
             `litert_int8`.
@@ -67,6 +72,8 @@ def export_run_variants(
     print(report.format())
     ```
     """
+    if isinstance(config, VariantsConfig):
+        config = config.task_config(model)
     if isinstance(model, TokenClassifier):
         train, _, test = load_tagging_splits(config)
         calibration = train.sample(
@@ -86,7 +93,12 @@ def export_run_variants(
         if text_pair:
             test_texts = list(zip(test_texts, test.text_pairs))
             representative = list(zip(representative, calibration.text_pairs))
-        test_labels = test.targets if isinstance(model, TextRegressor) else test.labels
+        if isinstance(model, TextRegressor):
+            test_labels = test.targets
+        elif isinstance(model, MultiLabelClassifier):
+            test_labels = _label_columns(model, test)
+        else:
+            test_labels = test.labels
     report = export_variants(
         model,
         variants_dir,
@@ -102,6 +114,24 @@ def export_run_variants(
         with open(os.path.join(os.fspath(variants_dir), name), "w") as f:
             f.write(text)
     return report
+
+
+def _label_columns(model, data):
+    """A multi-label test split's 0/1 labels, one column per model label.
+
+    The data's columns follow its label vocabulary (a file's: sorted), the
+    model's outputs its `label_names`: the columns are put in the model's
+    order, and other labels are refused."""
+    names = model.label_names
+    if names is None:
+        return data.labels
+    vocabulary = list(data.label_vocabulary)
+    if sorted(names) != sorted(vocabulary):
+        raise ValueError(
+            f"The test data's labels {vocabulary} are not the model's "
+            f"{list(names)}: pass the data settings the model was trained with."
+        )
+    return data.labels[:, [vocabulary.index(name) for name in names]]
 
 
 def _text_splits(model, config):

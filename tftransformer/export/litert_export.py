@@ -8,6 +8,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 import tensorflow_text as tf_text
+from tensorflow.lite.python import convert as tflite_convert
 from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
 )
@@ -31,6 +32,7 @@ from tftransformer.models.text_regressor import TextRegressor
 from tftransformer.models.token_classifier import TokenClassifier
 
 __all__ = [
+    "FLOAT_OPS",
     "LITERT_FILE",
     "LITERT_MODEL_KINDS",
     "LITERT_QUANTIZATIONS",
@@ -43,6 +45,15 @@ LITERT_FILE = "model.tflite"
 # None: float32; "dynamic_int8": int8 weights, float activations;
 # "int8": int8 weights and activations, calibrated on representative texts.
 LITERT_QUANTIZATIONS = (None, "dynamic_int8", "int8")
+# The LiteRT ops a full-int8 file keeps in float32, with int8 on either
+# side: those of mean pooling, the masked sum of the vectors, the token
+# count (a sum, then a maximum with 1) and the division by it. LiteRT's int8
+# DIV refuses a divisor whose int8 code is 0 (`div.cc:242 data[i] != 0`),
+# which a short text's count had in a tiny mean-pooled model (3 tokens,
+# scale 6/255, zero point -128), and the int8 sum and count were calibrated
+# to ranges that long texts overflow (a count range of 0 to 5 or 7 when
+# texts had up to 13 tokens).
+FLOAT_OPS = ("SUM", "MAXIMUM", "DIV")
 
 
 def export_litert(
@@ -132,7 +143,9 @@ def export_litert(
             `"dynamic_int8"` (int8 weights, activations quantized at run
             time) or `"int8"` (int8 weights and activations, with ranges
             measured on `representative_texts`; tokenization stays in
-            strings and integers).
+            strings and integers, and the ops of `FLOAT_OPS`, mean
+            pooling's sums and division, in float32, so that a mean-pooled
+            model runs on every LiteRT kernel set).
         representative_texts: list of strings, e.g. a few hundred training
             texts; required with `quantization="int8"`. With `text_pair`:
             `(text, text_pair)` tuples.
@@ -252,7 +265,13 @@ def export_litert(
         converter.target_spec._experimental_custom_op_registerers = list(
             tf_text.tflite_registrar.SELECT_TFTEXT_OPS
         )
+        # Calibrated here; quantized below, `FLOAT_OPS` left in float32.
+        converter._experimental_calibrate_only = True
     flatbuffer = converter.convert()
+    if quantization == "int8":
+        flatbuffer = tflite_convert.mlir_quantize(
+            flatbuffer, denylisted_ops=list(FLOAT_OPS)
+        )
     os.makedirs(path, exist_ok=True)
     if names_file is not None:
         with open(os.path.join(path, names_file), "w", encoding="utf-8") as f:
