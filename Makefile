@@ -150,6 +150,26 @@ $(BENCH_STAMP): setup.cfg pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BENCH_PY) benchmarks/finetune_throughput.py --output_dir=runs/bench $(BENCH_ARGS)
 
+# docs/embeddings.md's embedding throughput table
+# (benchmarks/embedding_throughput.py): our TextEmbedder next to
+# sentence-transformers on PyTorch, same sentences, batches and max length;
+# about 6 minutes on two cores.
+EMBEDDINGS_ARGS ?=
+.PHONY: bench-embeddings
+bench-embeddings: $(BENCH_STAMP)
+	$(BENCH_PY) benchmarks/embedding_throughput.py \
+		--output=runs/embedding_throughput/results.json $(EMBEDDINGS_ARGS)
+
+# docs/embeddings.md's few-shot table (benchmarks/few_shot.py): ours
+# SetFit-style, ours fine-tuned and the setfit package on the same examples.
+# Every cell (8, 16, 64 per class x 5 seeds x 3 methods) takes hours on two
+# cores; FEW_SHOT_ARGS picks a part, e.g. "--examples_per_class=8".
+FEW_SHOT_ARGS ?= --max_test_examples=300
+.PHONY: bench-few-shot
+bench-few-shot: $(BENCH_STAMP)
+	$(BENCH_PY) benchmarks/few_shot.py --output_dir=runs/few_shot_bench \
+		$(FEW_SHOT_ARGS)
+
 # The README's strategy comparison (benchmarks/strategies.py): every strategy on
 # 2,000 training snippets, 3 epochs; about 30-45 minutes on two quiet cores.
 STRATEGIES_ARGS ?=

@@ -47,3 +47,15 @@ def serving():
 def generation():
     """benchmarks/generation_speed.py."""
     return _load("generation_speed.py", "generation_speed")
+
+
+@pytest.fixture(scope="module")
+def embedding_bench():
+    """benchmarks/embedding_throughput.py."""
+    return _load("embedding_throughput.py", "embedding_throughput")
+
+
+@pytest.fixture(scope="module")
+def few_shot_bench():
+    """benchmarks/few_shot.py."""
+    return _load("few_shot.py", "few_shot_benchmark")
