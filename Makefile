@@ -94,7 +94,7 @@ from-scratch: $(STAMP)
 # The verse-aligned English-Spanish Bible for examples/translate.py: the World
 # English Bible and the Reina-Valera 1909 (public domain) from Debian packages,
 # exported with mod2imp, cleaned and aligned (tftransformer/data/parallel_text.py).
-BIBLE_PACKAGES := sword-text-web sword-text-sparv libsword-utils
+BIBLE_PACKAGES := sword-text-web sword-text-sparv sword-text-kjv libsword-utils
 BIBLE_TSV ?= runs/data/bible_en_es.tsv
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: translation-data translate
@@ -107,6 +107,26 @@ translation-data: $(STAMP)
 	fi
 	$(PY) -c "import tftransformer as t; \
 		print(t.datasets.export_bible_pairs('$(BIBLE_TSV)'), 'pairs in $(BIBLE_TSV)')"
+
+# The verse-aligned World English Bible and King James Version
+# (benchmarks/bible_retrieval.py's paraphrase-retrieval set).
+RETRIEVAL_TSV ?= runs/data/bible_web_kjv.tsv
+RETRIEVAL_ARGS ?= --max_verses=2000 --train_verses=4000
+.PHONY: retrieval-data bench-retrieval
+retrieval-data: $(STAMP)
+	@if ! command -v mod2imp >/dev/null \
+		|| [ ! -f /usr/share/sword/mods.d/engWEB2015eb.conf ] \
+		|| [ ! -f /usr/share/sword/mods.d/engKJV2006eb.conf ]; then \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y $(BIBLE_PACKAGES); \
+	fi
+	$(PY) -c "import tftransformer as t; \
+		print(t.datasets.export_bible_pairs('$(RETRIEVAL_TSV)', 'en', \
+		'engKJV2006eb'), 'pairs in $(RETRIEVAL_TSV)')"
+
+# Cross-translation verse retrieval before and after contrastive fine-tuning.
+bench-retrieval: retrieval-data
+	$(PY) benchmarks/bible_retrieval.py --pairs_file=$(RETRIEVAL_TSV) \
+		--output=runs/bible_retrieval/results.json $(RETRIEVAL_ARGS)
 
 # The README's translation figures: at most 12 minutes of training.
 translate: translation-data

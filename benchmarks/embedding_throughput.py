@@ -266,8 +266,8 @@ def format_report(results):
         f"split, seed {config['seed']}), max length {config['max_length']}, "
         f"{results['repeats']} repeats per peer in turn, one untimed pass "
         "before each timed one.",
-        f"Machine: {results['machine']}; {results['cpu_count']} logical CPUs; "
-        f"{results['platform']}; 1-minute load average "
+        f"Machine: {results['machine']}; {results['platform']}; "
+        "1-minute load average "
         f"{results['load_average_before']:.1f} before, "
         f"{results['load_average_after']:.1f} after.",
     ]

@@ -329,6 +329,19 @@ def format_markdown(results):
     return "\n".join(lines) + "\n"
 
 
+def _write_results(results, output_dir):
+    """Updates the date, load and summary of `results`; writes both files."""
+    results["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    results["load_average_after"] = os.getloadavg()[0]
+    results["summary"] = summarize(results["runs"])
+    if output_dir:
+        os.makedirs(output_dir, exist_ok=True)
+        with open(os.path.join(output_dir, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        with open(os.path.join(output_dir, "results.md"), "w") as f:
+            f.write(format_markdown(results))
+
+
 def run_benchmark(
     methods,
     examples_per_class,
@@ -356,8 +369,17 @@ def run_benchmark(
     if "setfit" in methods and setfit_unavailable_reason():
         skipped["setfit"] = setfit_unavailable_reason()
         methods.remove("setfit")
-    load_before = os.getloadavg()[0]
-    runs = []
+    _, test = load_data(1, 0, config["max_test_examples"])
+    results = {
+        "command": command,
+        "machine": tft.hardware.describe_machine()["summary"],
+        "platform": platform.platform(),
+        "load_average_before": os.getloadavg()[0],
+        "config": config,
+        "test_examples": len(test),
+        "skipped": skipped,
+        "runs": [],
+    }
     for per_class in examples_per_class:
         for seed in seeds:
             for method in methods:
@@ -365,7 +387,9 @@ def run_benchmark(
                     run = run_worker(method, per_class, seed, config)
                 else:
                     run = _run_subprocess(method, per_class, seed, config)
-                runs.append(run)
+                results["runs"].append(run)
+                # Written after every run: an interrupted run keeps its cells.
+                _write_results(results, output_dir)
                 if verbose:
                     outcome = (
                         f"accuracy {run['accuracy']:.3f} in {run['seconds']:.0f} s"
@@ -375,26 +399,7 @@ def run_benchmark(
                     print(
                         f"{per_class}/class seed {seed} {method}: {outcome}", flush=True
                     )
-    _, test = load_data(1, 0, config["max_test_examples"])
-    results = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "command": command,
-        "machine": tft.hardware.describe_machine()["summary"],
-        "platform": platform.platform(),
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg()[0],
-        "config": config,
-        "test_examples": len(test),
-        "skipped": skipped,
-        "runs": runs,
-        "summary": summarize(runs),
-    }
-    if output_dir:
-        os.makedirs(output_dir, exist_ok=True)
-        with open(os.path.join(output_dir, "results.json"), "w") as f:
-            json.dump(results, f, indent=2)
-        with open(os.path.join(output_dir, "results.md"), "w") as f:
-            f.write(format_markdown(results))
+    _write_results(results, output_dir)
     return results
 
 

@@ -59,3 +59,9 @@ def embedding_bench():
 def few_shot_bench():
     """benchmarks/few_shot.py."""
     return _load("few_shot.py", "few_shot_benchmark")
+
+
+@pytest.fixture(scope="module")
+def retrieval_bench():
+    """benchmarks/bible_retrieval.py."""
+    return _load("bible_retrieval.py", "bible_retrieval")

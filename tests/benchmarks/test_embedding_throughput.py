@@ -61,7 +61,7 @@ def test_ours_in_process(embedding_bench, small_vocabulary_preset):
     for row in rows:
         assert row["min"] <= row["median"] <= row["max"] and row["vs_ours"] == 1.0
     report = embedding_bench.format_report(results)
-    assert "1-minute load average" in report and "logical CPUs" in report
+    assert "1-minute load average" in report and "logical cores" in report
     assert "6 sentences (embedded sentiment training split, seed 0)" in report
 
 
