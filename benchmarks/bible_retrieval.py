@@ -93,7 +93,8 @@ def fine_tune(embedder, pairs, epochs, batch_size, learning_rate, symmetric, see
         dataset = tft.data.make_pair_dataset(
             pairs, embedder.preprocessor, batch_size, shuffle=True, seed=(seed, epoch)
         )
-        model.fit(dataset, epochs=1, verbose=0)
+        # make_pair_dataset shuffled it.
+        model.fit(dataset, epochs=1, verbose=0, shuffle=False)
 
 
 def run_benchmark(

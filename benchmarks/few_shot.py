@@ -77,12 +77,13 @@ def default_config(**overrides):
         "finetune_epochs": None,
         "finetune_learning_rate": 5e-5,
         "max_length": 256,
+        "head_epochs": 300,
     }
     unknown = set(overrides) - set(config)
     if unknown:
         raise ValueError(f"Unknown settings: {sorted(unknown)}")
     config.update(overrides)
-    for name in ("num_iterations", "batch_size", "max_length"):
+    for name in ("num_iterations", "batch_size", "max_length", "head_epochs"):
         if config[name] < 1:
             raise ValueError(
                 f"{name} must be positive. Received: {name}={config[name]}"
@@ -122,6 +123,7 @@ def _ours_setfit(examples, test, config, seed, model_dir):
         learning_rate=config["learning_rate"],
         epochs=1,
         max_length=config["max_length"],
+        head_epochs=config["head_epochs"],
         calibrate=False,
         tensorboard=False,
         model_dir=model_dir,
@@ -302,7 +304,8 @@ def format_markdown(results):
         f"pairs: {2 * config['num_iterations']} per example "
         f"(num_iterations={config['num_iterations']}), batch {config['batch_size']}, "
         f"1 epoch, learning rate {config['learning_rate']:g}; plain fine-tuning: "
-        f"{config['finetune_epochs']} epochs, batch {config['batch_size']}, "
+        f"{config['finetune_epochs']} passes over the examples, batch "
+        f"{config['batch_size']}, "
         f"learning rate {config['finetune_learning_rate']:g}; max length "
         f"{config['max_length']}",
     ]

@@ -89,6 +89,7 @@ def test_ours_in_process(few_shot_bench, small_vocabulary_preset, method):
         num_iterations=1,
         batch_size=4,
         max_length=32,
+        head_epochs=10,
     )
     run = few_shot_bench.run_worker(method, 2, 0, config)
     assert run["train_examples"] == 4 and run["test_examples"] == 8
