@@ -96,7 +96,7 @@ from-scratch: $(STAMP)
 # The verse-aligned English-Spanish Bible for examples/translate.py: the World
 # English Bible and the Reina-Valera 1909 (public domain) from Debian packages,
 # exported with mod2imp, cleaned and aligned (tftransformer/data/parallel_text.py).
-BIBLE_PACKAGES := sword-text-web sword-text-sparv libsword-utils
+BIBLE_PACKAGES := sword-text-web sword-text-sparv sword-text-kjv libsword-utils
 BIBLE_TSV ?= runs/data/bible_en_es.tsv
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: translation-data translate
@@ -109,6 +109,26 @@ translation-data: $(STAMP)
 	fi
 	$(PY) -c "import tftransformer as t; \
 		print(t.datasets.export_bible_pairs('$(BIBLE_TSV)'), 'pairs in $(BIBLE_TSV)')"
+
+# The verse-aligned World English Bible and King James Version
+# (benchmarks/bible_retrieval.py's paraphrase-retrieval set).
+RETRIEVAL_TSV ?= runs/data/bible_web_kjv.tsv
+RETRIEVAL_ARGS ?= --max_verses=2000 --train_verses=4000
+.PHONY: retrieval-data bench-retrieval
+retrieval-data: $(STAMP)
+	@if ! command -v mod2imp >/dev/null \
+		|| [ ! -f /usr/share/sword/mods.d/engWEB2015eb.conf ] \
+		|| [ ! -f /usr/share/sword/mods.d/engKJV2006eb.conf ]; then \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y $(BIBLE_PACKAGES); \
+	fi
+	$(PY) -c "import tftransformer as t; \
+		print(t.datasets.export_bible_pairs('$(RETRIEVAL_TSV)', 'en', \
+		'engKJV2006eb'), 'pairs in $(RETRIEVAL_TSV)')"
+
+# Cross-translation verse retrieval before and after contrastive fine-tuning.
+bench-retrieval: retrieval-data
+	$(PY) benchmarks/bible_retrieval.py --pairs_file=$(RETRIEVAL_TSV) \
+		--output=runs/bible_retrieval/results.json $(RETRIEVAL_ARGS)
 
 # The README's translation figures: at most 12 minutes of training.
 translate: translation-data
@@ -151,6 +171,26 @@ $(BENCH_STAMP): setup.cfg pyproject.toml
 # Minutes to hours depending on BENCH_ARGS (keras-hub pads to 512 tokens).
 bench: $(BENCH_STAMP)
 	$(BENCH_PY) benchmarks/finetune_throughput.py --output_dir=runs/bench $(BENCH_ARGS)
+
+# docs/embeddings.md's embedding throughput table
+# (benchmarks/embedding_throughput.py): our TextEmbedder next to
+# sentence-transformers on PyTorch, same sentences, batches and max length;
+# about 6 minutes on two cores.
+EMBEDDINGS_ARGS ?=
+.PHONY: bench-embeddings
+bench-embeddings: $(BENCH_STAMP)
+	$(BENCH_PY) benchmarks/embedding_throughput.py \
+		--output=runs/embedding_throughput/results.json $(EMBEDDINGS_ARGS)
+
+# docs/embeddings.md's few-shot table (benchmarks/few_shot.py): ours
+# SetFit-style, ours fine-tuned and the setfit package on the same examples.
+# Every cell (8, 16, 64 per class x 5 seeds x 3 methods) takes hours on two
+# cores; FEW_SHOT_ARGS picks a part, e.g. "--examples_per_class=8".
+FEW_SHOT_ARGS ?= --max_test_examples=300
+.PHONY: bench-few-shot
+bench-few-shot: $(BENCH_STAMP)
+	$(BENCH_PY) benchmarks/few_shot.py --output_dir=runs/few_shot_bench \
+		$(FEW_SHOT_ARGS)
 
 # The README's strategy comparison (benchmarks/strategies.py): every strategy on
 # 2,000 training snippets, 3 epochs; about 30-45 minutes on two quiet cores.

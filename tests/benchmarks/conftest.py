@@ -47,3 +47,21 @@ def serving():
 def generation():
     """benchmarks/generation_speed.py."""
     return _load("generation_speed.py", "generation_speed")
+
+
+@pytest.fixture(scope="module")
+def embedding_bench():
+    """benchmarks/embedding_throughput.py."""
+    return _load("embedding_throughput.py", "embedding_throughput")
+
+
+@pytest.fixture(scope="module")
+def few_shot_bench():
+    """benchmarks/few_shot.py."""
+    return _load("few_shot.py", "few_shot_benchmark")
+
+
+@pytest.fixture(scope="module")
+def retrieval_bench():
+    """benchmarks/bible_retrieval.py."""
+    return _load("bible_retrieval.py", "bible_retrieval")
