@@ -298,6 +298,25 @@ def test_fine_tunes_a_pretrained_preset(tiny_gpt2_preset, tmp_path):
     assert isinstance(reloaded, keras_hub.models.GPT2CausalLM)
 
 
+def test_a_preset_run_trains_in_mixed_precision(tiny_gpt2_preset, tmp_path):
+    # bfloat16 computations on float32 weights, as for the encoders.
+    result = run(
+        preset=tiny_gpt2_preset,
+        mixed_precision="bfloat16",
+        num_samples=1,
+        prompt_tokens=2,
+        top_k=1,
+        model_dir=str(tmp_path / "run"),
+        **PRESET_RUN,
+    )
+    model = result["model"]
+    assert model.backbone.dtype_policy.name == "mixed_bfloat16"
+    assert {w.dtype for w in model.weights} == {"float32"}
+    perplexity = result["perplexity"]
+    assert perplexity["validation"] < 0.8 * perplexity["initial"], perplexity
+    assert isinstance(result["samples"][0]["text"], str)
+
+
 @pytest.mark.parametrize(
     "recipe, trainable",
     [
