@@ -190,7 +190,7 @@ def test_ids_to_text_joins_pieces_and_stops_at_the_end():
         ({"freeze_layers": 1}, "freeze_layers=1"),
         (
             {"preset": "p", "lora_rank": 2, "freeze_layers": 1},
-            "freeze_layers=1, lora_rank=2",
+            "lora_rank=2, freeze_layers=1",
         ),
     ],
 )

@@ -7,6 +7,7 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tftransformer as tft
 from tests.export.generator_client import serve_generators
@@ -254,7 +255,6 @@ def test_refuses_a_checkpoint_of_other_data_before_anything_is_written(tmp_path)
 
 
 def test_model_is_built_in_the_chosen_strategy_scope(tmp_path):
-    import tensorflow as tf
 
     result = run(
         pairs_file=write_pairs(tmp_path, n=120),
@@ -316,6 +316,48 @@ def test_fine_tunes_a_pretrained_bart_preset(tiny_bart_preset, tmp_path):
     assert not list(model_dir.glob("*_vocabulary.txt"))
     reloaded = keras.saving.load_model(result["model_path"])
     assert isinstance(reloaded, keras_hub.models.BartSeq2SeqLM)
+
+
+def test_a_mirrored_bart_preset_run_trains_lora_adapters_at_layer_wise_rates(
+    tiny_bart_preset, tmp_path
+):
+    model_dir = tmp_path / "run"
+    result = run(
+        preset=tiny_bart_preset,
+        pairs_file=write_pairs(tmp_path, n=40),
+        test_size=4,
+        validation_size=4,
+        num_samples=0,
+        model_dir=str(model_dir),
+        lora_rank=2,
+        layer_decay=0.5,
+        **{**PRESET_RUN, "distribution": "mirrored"},
+    )
+    assert isinstance(
+        result["model"].distribute_strategy, tf.distribute.MirroredStrategy
+    )
+    losses = result["history"]["loss"]
+    assert losses[-1] < losses[0], losses
+    summary = json.loads((model_dir / "training_summary.json").read_text())
+    assert summary["strategy"] == "LoRA rank 2, layer-wise learning-rate decay 0.5"
+    # Only the adapters train: the decoder's at half the rate, the encoder's
+    # (below the decoder) at a quarter.
+    groups = {g["multiplier"]: g["layers"] for g in summary["learning_rate_groups"]}
+    assert groups == {
+        0.5: ["transformer_decoder_layer_0"],
+        0.25: ["transformer_encoder_layer_0"],
+    }
+    assert summary["trainable_parameters"] == sum(
+        int(np.prod(v.shape)) for v in result["model"].trainable_weights
+    )
+    assert (model_dir / "adapters.lora.h5").exists()
+    # The saved model holds the kernels with the adapters merged in.
+    reloaded = keras.saving.load_model(result["model_path"])
+    model = result["model"]
+    tft.finetune.merge_lora(model)
+    assert [v.path for v in reloaded.weights] == [v.path for v in model.weights]
+    for saved, trained in zip(reloaded.weights, model.weights):
+        np.testing.assert_allclose(saved.numpy(), trained.numpy(), atol=1e-6)
 
 
 def _record_sources(monkeypatch, preprocessor_class):

@@ -3,6 +3,7 @@
 import math
 import numbers
 
+from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.backbone_layers import embedding_layers, encoder_layers
 
 __all__ = ["layer_decay_multipliers"]
@@ -53,6 +54,7 @@ def layer_decay_multipliers(model, decay):
             "batch) before computing per-variable multipliers."
         )
     decay = float(decay)
+    adapter_for(model).check_recipe("layer_decay")
     encoders = encoder_layers(model)
     num_layers = len(encoders)
     by_variable = {}

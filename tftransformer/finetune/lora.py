@@ -20,6 +20,7 @@ from absl import logging
 from keras import ops
 
 from tftransformer._arguments import as_list
+from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.backbone_layers import find_backbone
 
 __all__ = [
@@ -108,8 +109,9 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
         alpha: optional number > 0; the update is scaled by `alpha / rank`.
             Defaults to `rank` (a scale of 1), Keras' default.
         target_layer_names: optional list of layer names to adapt. Defaults
-            to the backbone's `default_lora_layer_names()`: the query and
-            value projections of every attention layer. For BERT,
+            to the family's query and value projections of every attention
+            layer (keras-hub's `default_lora_layer_names()`; T5's
+            `query_projector` and `value_projector`). For BERT,
             `["query", "key", "value", "attention_output"]` adapts all four.
 
     Returns:
@@ -146,7 +148,7 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
             "`merge_lora` before enabling it again."
         )
     if target_layer_names is None:
-        target_layer_names = backbone.default_lora_layer_names()
+        target_layer_names = adapter_for(backbone).lora_layer_names()
     target_layer_names = list(target_layer_names)
     if not any(
         layer.name in target_layer_names and hasattr(layer, "enable_lora")

@@ -27,6 +27,7 @@ from tftransformer.layers.masking import block_diagonal_attention_mask
 
 __all__ = [
     "BackboneAdapter",
+    "EncoderDecoderAdapter",
     "adapter_for",
     "find_backbone",
     "pair_separators",
@@ -132,7 +133,7 @@ def find_backbone(model):
             return layer
         queue.extend(_direct_sublayers(layer))
     raise ValueError(
-        "Expected a model holding a keras-hub text encoder backbone "
+        "Expected a model holding a keras-hub text backbone "
         f"({', '.join(sorted(a.family for a in set(_ADAPTERS.values())))}) or "
         "encoder layers named 'transformer_layer_{i}'. Received: "
         f"model={model.name!r}, which has none at any depth."
@@ -279,6 +280,11 @@ class BackboneAdapter:
     def attention(self, encoder_layer):
         """The self-attention layer of one encoder layer, or None."""
         return getattr(encoder_layer, "_self_attention_layer", None)
+
+    def lora_layer_names(self):
+        """The names of the layers LoRA adapts by default: the query and
+        value projections (keras-hub's `default_lora_layer_names`)."""
+        return self.backbone.default_lora_layer_names()
 
     def output_projection(self, attention):
         """The attention's output projection: kernel `(heads, head_dim, hidden)`."""
@@ -484,4 +490,80 @@ class AlbertAdapter(BackboneAdapter):
             "keep_layers": shared,
             "prune_heads": shared,
             "head_importance": shared,
+        }
+
+
+class EncoderDecoderAdapter(BackboneAdapter):
+    """An encoder-decoder's layers as the recipes see them (BART, T5).
+
+    Its layers, from input to output, are the encoder's blocks and then the
+    decoder's: every decoder block reads the encoder's last output, so the
+    decoder sits above the whole encoder. `freeze_layers=N` freezes the
+    shared token embedding, the position embeddings and the first N blocks
+    of that order (N = the encoder's depth freezes the whole encoder, a
+    common recipe for a new target language or format); layer-wise decay
+    gives the decoder's last block the full rate and the encoder's first
+    block the lowest; LoRA adapts the query and value projections of every
+    self- and cross-attention. The recipes that shrink a text encoder for
+    classification (`keep_layers`, `prune_heads`, `head_importance`) and
+    sequence packing are refused.
+    """
+
+    def encoder_layers(self):
+        return [
+            *self.backbone.encoder_transformer_layers,
+            *self.backbone.decoder_transformer_layers,
+        ]
+
+    def refused_recipes(self):
+        reason = (
+            "it shrinks a text encoder for classification; an encoder-decoder "
+            "is fine-tuned whole, frozen in part (freeze_layers), with LoRA "
+            "or with layer-wise decay."
+        )
+        return {
+            **super().refused_recipes(),
+            "keep_layers": reason,
+            "head_importance": reason,
+        }
+
+
+@register_adapter
+class BartAdapter(EncoderDecoderAdapter):
+    """keras-hub `BartBackbone`: keras-hub `TransformerEncoder` and
+    `TransformerDecoder` blocks with learned positions."""
+
+    backbone_cls = keras_hub.models.BartBackbone
+    family = "bart"
+
+
+@register_adapter
+class T5Adapter(EncoderDecoderAdapter):
+    """keras-hub `T5Backbone`: relative position biases inside the first
+    block's attention, projections named `query_projector` and
+    `value_projector` (keras-hub's default LoRA names miss them), and two
+    relative position biases with one variable path, so layer-wise decay
+    is refused."""
+
+    backbone_cls = keras_hub.models.T5Backbone
+    family = "t5"
+
+    def attention(self, encoder_layer):
+        return getattr(encoder_layer, "self_attention", None)
+
+    def lora_layer_names(self):
+        return ["query_projector", "value_projector"]
+
+    def refused_recipes(self):
+        return {
+            **super().refused_recipes(),
+            # `LayerwiseAdamW` finds a variable's rate by its path.
+            "layer_decay": (
+                "the relative position biases of the encoder's and the "
+                "decoder's first blocks share the variable path "
+                "'self_attention/embeddings' in keras-hub's T5, and the "
+                "optimizer finds each variable's rate by its path, so the two "
+                "blocks cannot train at different rates. Use freeze_layers or "
+                "lora_rank."
+            ),
         }

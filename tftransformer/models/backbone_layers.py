@@ -26,7 +26,8 @@ def encoder_layers(model):
         A list of the layers named `transformer_layer_0` ...
         `transformer_layer_{n-1}` (DeBERTa-v3:
         `disentangled_attention_encoder_layer_{i}`; ALBERT: its distinct
-        shared blocks), in that order.
+        shared blocks; BART, T5: the encoder's blocks, then the decoder's),
+        in that order.
 
     Raises:
         ValueError: if there are no such layers, or their indices are not

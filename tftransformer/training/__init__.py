@@ -3,8 +3,9 @@
 - Configs: `TrainingConfig` (optimizer, schedule, precision, distribution,
   run directory, budget), `FinetuneConfig` (plus the pretrained backbone and
   the transfer recipe), `FromScratchConfig` (the shape of a Transformer of
-  random weights) and task configs such as `ClassificationConfig`; each
-  field defined once with `setting(...)`.
+  random weights), `PretrainedGeneratorConfig` (that, or a pretrained
+  generator preset with its recipe) and task configs such as
+  `ClassificationConfig`; each field defined once with `setting(...)`.
 - `run(ConfigClass, main)`: the config's fields as absl flags plus
   `--config=FILE.json`, and one clear error line for bad data or settings.
 - `apply_strategy(model, config)`: the transfer recipe every caller uses.
@@ -77,6 +78,9 @@ from tftransformer.training.multi_task import (
 )
 from tftransformer.training.multi_task_config import MultiTaskConfig
 from tftransformer.training.multi_task_run import MultiTaskRun
+from tftransformer.training.pretrained_generator_config import (
+    PretrainedGeneratorConfig,
+)
 from tftransformer.training.pretraining_config import PretrainingConfig
 from tftransformer.training.pretraining_run import PretrainingRun
 from tftransformer.training.question_answering import (
@@ -139,6 +143,7 @@ __all__ = [
     "FinetuneConfig",
     "FromScratchClassificationConfig",
     "FromScratchConfig",
+    "PretrainedGeneratorConfig",
     "LanguageModelConfig",
     "LanguageModelRun",
     "LongDocumentConfig",

@@ -3,20 +3,22 @@
 import dataclasses
 
 from tftransformer.training._settings import ConfigError, setting
-from tftransformer.training.from_scratch_config import FromScratchConfig
+from tftransformer.training.pretrained_generator_config import (
+    PretrainedGeneratorConfig,
+)
 
 __all__ = ["LanguageModelConfig"]
 
 
 @dataclasses.dataclass
-class LanguageModelConfig(FromScratchConfig):
-    """`FromScratchConfig` of a `CausalLM`: its texts, vocabulary and samples.
+class LanguageModelConfig(PretrainedGeneratorConfig):
+    """`PretrainedGeneratorConfig` of a `CausalLM`: its texts, vocabulary and samples.
 
     With a `preset` (a keras-hub `CausalLM` preset of a GPT-2-like family),
     that pretrained model is fine-tuned instead, with its own tokenizer: the
     shape fields (`num_layers`, ...), `vocabulary`, `min_token_count` and
-    `position_kind` are not used, and `lora_rank` or `freeze_layers` may
-    set a transfer recipe. Early stopping watches the validation
+    `position_kind` are not used, and `lora_rank`, `freeze_layers` or
+    `layer_decay` may set a transfer recipe. Early stopping watches the validation
     perplexity. The sampling settings (`num_samples`, `prompt_tokens`,
     `temperature`, `top_k`) change no training step: a resumed run may
     change them.
@@ -33,17 +35,6 @@ class LanguageModelConfig(FromScratchConfig):
         "Fine-tune this pretrained keras-hub CausalLM (GPT-2-like): a preset "
         "directory, or a keras-hub preset name such as gpt2_base_en (needs "
         "network). Default: a CausalLM from random weights.",
-    )
-    freeze_layers: int = setting(
-        0,
-        "With --preset: freeze the embeddings and the first N decoder layers.",
-        minimum=0,
-    )
-    lora_rank: int = setting(
-        0,
-        "With --preset: LoRA adapters of this rank on the attention "
-        "query/value projections, the rest frozen (0: off).",
-        minimum=0,
     )
 
     text_file: str | None = setting(
@@ -125,28 +116,9 @@ class LanguageModelConfig(FromScratchConfig):
     monitor = "val_perplexity"
     monitor_mode = "min"
 
-    def strategy_options(self):
-        """The transfer recipe of a `preset` run (see `apply_strategy`), or
-        None when training from random weights."""
-        if self.preset is None:
-            return None
-        return dict(freeze_layers=self.freeze_layers, lora_rank=self.lora_rank or None)
-
     def validate(self):
         """Checks every field, and that a prompt leaves room to sample."""
         super().validate()
-        if self.preset is None and (self.freeze_layers or self.lora_rank):
-            raise ConfigError(
-                "freeze_layers and lora_rank act on a pretrained model: set "
-                f"preset too. Received: preset=None, freeze_layers="
-                f"{self.freeze_layers}, lora_rank={self.lora_rank}"
-            )
-        if self.freeze_layers and self.lora_rank:
-            raise ConfigError(
-                "lora_rank already freezes every weight but the adapters: "
-                f"leave freeze_layers at 0. Received: freeze_layers="
-                f"{self.freeze_layers}, lora_rank={self.lora_rank}"
-            )
         if self.max_length <= self.prompt_tokens + 1:
             raise ConfigError(
                 "max_length must leave room after the [START] token and the "

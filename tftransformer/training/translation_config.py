@@ -5,7 +5,9 @@ import os
 
 from tftransformer.data.sequence_datasets import table_column
 from tftransformer.training._settings import ConfigError, setting
-from tftransformer.training.from_scratch_config import FromScratchConfig
+from tftransformer.training.pretrained_generator_config import (
+    PretrainedGeneratorConfig,
+)
 
 __all__ = ["TranslationConfig"]
 
@@ -14,8 +16,8 @@ DEFAULT_PAIRS_FILE = os.path.join("runs", "data", "bible_en_es.tsv")
 
 
 @dataclasses.dataclass
-class TranslationConfig(FromScratchConfig):
-    """`FromScratchConfig` of a `Seq2SeqTransformer`: its sentence pairs,
+class TranslationConfig(PretrainedGeneratorConfig):
+    """`PretrainedGeneratorConfig` of a `Seq2SeqTransformer`: its sentence pairs,
     splits, vocabularies and decoding.
 
     Early stopping watches the validation loss (the training loss with
@@ -26,8 +28,10 @@ class TranslationConfig(FromScratchConfig):
     With a `preset` (a keras-hub `Seq2SeqLM` preset: BART, T5), that
     pretrained encoder-decoder is fine-tuned instead, with its own
     tokenizer: pairs are cut to `max_length` tokens rather than left out,
-    and the shape fields (`num_layers`, ...), `min_token_count` and
-    `position_kind` are not used.
+    the shape fields (`num_layers`, ...), `min_token_count` and
+    `position_kind` are not used, and `freeze_layers`, `lora_rank` or
+    `layer_decay` (not T5's: see `EncoderDecoderAdapter`) may set a transfer
+    recipe.
 
     Example:
     ```python
