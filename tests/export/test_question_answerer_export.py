@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_text as tf_text
+from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 
 from tftransformer.data import context_pieces
 from tftransformer.export import (
@@ -190,16 +191,25 @@ def test_graph_pieces_are_the_python_pieces():
         assert served == [text[b:e] for _, b, e in context_pieces(text)], text
 
 
+# Full int8 (activations too) of the tiny answerer picked the float32 span
+# on 0.70 to 0.86 of the held-out pairs here in 12 exports: TF's calibration
+# is not deterministic (a classifier's full-int8 file differs from export
+# to export too), and the random backbone's small activations lose much in
+# int8 (docs/serving.md).
+FULL_INT8_AGREEMENT = 0.6
+
+
 @pytest.fixture(scope="module")
 def litert_answerer(small_vocabulary_preset, tmp_path_factory):
-    """The Keras answerer, and its float32 and dynamic-range int8 files."""
+    """The Keras answerer, and its float32, dynamic-range and full int8 files."""
     answerer = make_answerer(small_vocabulary_preset)
     directory = tmp_path_factory.mktemp("litert_qa")
+    representative = [tuple(pair) for pair in random_questions(100, seed=2)]
     files = {
         quantization: export_litert(
-            answerer, directory / str(quantization), quantization
+            answerer, directory / str(quantization), quantization, representative
         )
-        for quantization in (None, "dynamic_int8")
+        for quantization in (None, "dynamic_int8", "int8")
     }
     return answerer, files
 
@@ -262,9 +272,24 @@ def test_litert_model_answers_as_the_saved_model(litert_answerer):
         quantization: list(zip(outputs["start"], outputs["end"]))
         for quantization, outputs in served.items()
     }
-    agreement = np.mean([a == b for a, b in zip(spans[None], spans["dynamic_int8"])])
-    assert agreement >= 0.98
+    for quantization, bound in (("dynamic_int8", 0.98), ("int8", FULL_INT8_AGREEMENT)):
+        agreement = np.mean([a == b for a, b in zip(spans[None], spans[quantization])])
+        assert agreement >= bound, quantization
     assert len(set(spans[None])) > 10
+
+
+def test_full_int8_answerer_searches_spans_in_float32(litert_answerer):
+    interpreter = InterpreterWithCustomOps(
+        model_path=litert_answerer[1]["int8"],
+        custom_op_registerers=list(tf_text.tflite_registrar.SELECT_TFTEXT_OPS),
+    )
+    dtypes = {}
+    for tensor in interpreter.get_tensor_details():
+        dtypes.setdefault(tensor["name"].split("/")[0], set()).add(tensor["dtype"])
+    # The layers in int8, the span search after them in float32: an int8
+    # sum of two logits, or a mask in int8, would move the chosen spans.
+    assert np.int8 in set().union(*dtypes.values())
+    assert dtypes["span_search"] and np.int8 not in dtypes["span_search"]
 
 
 def test_litert_answerer_refuses_bad_input(litert_answerer, tmp_path):
@@ -276,8 +301,8 @@ def test_litert_answerer_refuses_bad_input(litert_answerer, tmp_path):
         model(["who?"], [3])
     with pytest.raises(ValueError, match="one context per question"):
         model(["who?"])
-    with pytest.raises(ValueError, match="not quantization=\"int8\".*'int8'"):
-        export_litert(answerer, tmp_path, "int8", [("who?", "me")])
+    with pytest.raises(ValueError, match=r"\(question, context\) tuples.*\['who\?'\]"):
+        export_litert(answerer, tmp_path, "int8", ["who?"])
     with pytest.raises(ValueError, match="max_answer_length=0"):
         export_litert(answerer, tmp_path, max_answer_length=0)
     with pytest.raises(ValueError, match="allow_no_answer='yes'"):

@@ -9,6 +9,7 @@ import keras_hub
 import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow.lite.python import convert as tflite_convert
+from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
 )
@@ -16,6 +17,7 @@ from tensorflow.python.framework.convert_to_constants import (
 from tftransformer._arguments import check_bool, check_int, is_finite_number
 from tftransformer.export.inference_copy import float32_inference_copy
 from tftransformer.export.litert_question_answerer_module import (
+    SPAN_SEARCH,
     LiteRTQuestionAnswererModule,
 )
 from tftransformer.export.text_classifier_export import LABELS_FILE
@@ -135,7 +137,8 @@ def export_litert(
     (whitespace and punctuation split words, as BERT's tokenizer does), where
     the SavedModel splits words as `tftransformer.data.context_pieces`: the
     two differ on `_`, non-ASCII symbols such as `€` and runs of CJK
-    characters. Full int8 is refused (see `quantization`).
+    characters. With `quantization="int8"` the layers are int8 and the span
+    search after them float32 (see `quantization`).
 
     Tokenization runs inside the model with TF Text's `FastBertTokenizer`,
     whose ops (`FastBertNormalize`, `FastWordpieceTokenizeWithOffsets`,
@@ -170,12 +173,13 @@ def export_litert(
             measured on `representative_texts`; tokenization stays in
             strings and integers, and the ops of `FLOAT_OPS`, mean
             pooling's sums and division, in float32, so that a mean-pooled
-            model runs on every LiteRT kernel set). A `QuestionAnswerer`
-            takes None or `"dynamic_int8"`: its logits outside the context
-            are -1e9, which no int8 range holds with the real ones.
+            model runs on every LiteRT kernel set; a question answerer's
+            span search after its model, by the node names of its
+            `span_search` scope, in float32 too).
         representative_texts: list of strings, e.g. a few hundred training
             texts; required with `quantization="int8"`. With `text_pair`:
-            `(text, text_pair)` tuples.
+            `(text, text_pair)` tuples; for a question answerer,
+            `(question, context)` tuples.
         merge_lora: bool. With False, a model with LoRA adapters is refused.
         overwrite: bool, whether an existing `path` may be written into.
         text_pair: bool, whether the model reads sentence pairs (a
@@ -219,21 +223,18 @@ def export_litert(
             "null_threshold must be a finite number. "
             f"Received: null_threshold={null_threshold!r}"
         )
-    if answerer and quantization == "int8":
-        raise ValueError(
-            'A QuestionAnswerer exports as float32 or "dynamic_int8", not '
-            'quantization="int8": its span logits are -1e9 outside the '
-            "context, so a calibrated int8 range of its outputs rounds every "
-            "real logit to one code, and the span search after it would be "
-            "quantized too (a converted file aborted the interpreter). "
-            "Received: quantization='int8'"
-        )
+    # Examples of two strings each: pairs, or questions and contexts.
+    pairs = text_pair or answerer
     if quantization == "int8":
-        examples = "(text, text_pair) tuples" if text_pair else "strings"
+        examples = "strings"
+        if text_pair:
+            examples = "(text, text_pair) tuples"
+        elif answerer:
+            examples = "(question, context) tuples"
         if (
             isinstance(representative_texts, str)
             or not representative_texts
-            or not all(_is_example(text, text_pair) for text in representative_texts)
+            or not all(_is_example(text, pairs) for text in representative_texts)
         ):
             raise ValueError(
                 'quantization="int8" calibrates on `representative_texts`, a '
@@ -321,7 +322,7 @@ def export_litert(
 
         def representative_dataset():
             for text in texts:
-                yield [tf.constant([part]) for part in _parts(text, text_pair)]
+                yield [tf.constant([part]) for part in _parts(text, pairs)]
 
         converter.representative_dataset = representative_dataset
         # Calibration runs the model, tokenizer ops included.
@@ -333,7 +334,9 @@ def export_litert(
     flatbuffer = converter.convert()
     if quantization == "int8":
         flatbuffer = tflite_convert.mlir_quantize(
-            flatbuffer, denylisted_ops=list(FLOAT_OPS)
+            flatbuffer,
+            denylisted_ops=list(FLOAT_OPS),
+            denylisted_nodes=_span_search_nodes(flatbuffer) if answerer else None,
         )
     os.makedirs(path, exist_ok=True)
     if names_file is not None:
@@ -344,6 +347,26 @@ def export_litert(
         f.write(flatbuffer)
     os.replace(f.name, tflite_file)
     return tflite_file
+
+
+def _span_search_nodes(flatbuffer):
+    """The calibrated file's ops after a question answerer's model, by the
+    names of their outputs (`SPAN_SEARCH`): full int8 keeps them in float32."""
+    interpreter = InterpreterWithCustomOps(
+        model_content=flatbuffer,
+        custom_op_registerers=list(tf_text.tflite_registrar.SELECT_TFTEXT_OPS),
+    )
+    names = {
+        tensor["index"]: tensor["name"] for tensor in interpreter.get_tensor_details()
+    }
+    # The span search, and the selections of the answers it chose.
+    outputs = {output["index"] for output in interpreter.get_output_details()}
+    return sorted(
+        names[index]
+        for op in interpreter._get_ops_details()
+        for index in op["outputs"]
+        if names.get(index, "").startswith(f"{SPAN_SEARCH}/") or index in outputs
+    )
 
 
 def _is_example(example, text_pair):

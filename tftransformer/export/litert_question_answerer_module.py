@@ -1,5 +1,6 @@
 """Extractive question answering in a LiteRT-convertible graph."""
 
+import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -10,8 +11,18 @@ from tftransformer.export.question_answerer_serving_module import (
 
 __all__ = ["LiteRTQuestionAnswererModule"]
 
-# What a span may score where it is not allowed: below any real logit.
+# What a window without a span scores.
 _NEGATIVE = float("-inf")
+# Subtracted from the logits and spans not allowed: past any real logit,
+# and exp(-_MASK) is 0 in float32. A mask by subtraction, not `tf.where`:
+# full int8 gives a selection's inputs its output's range, -inf included,
+# which reached back to the span head's output.
+_MASK = 1e9
+# The name scope of the ops after the model, which full int8 leaves in
+# float32.
+SPAN_SEARCH = "span_search"
+# The `QuestionAnswerer` layer whose output is the unmasked span logits.
+_LOGITS_LAYER = "span_logits_float32"
 
 
 class LiteRTQuestionAnswererModule(tf.Module):
@@ -37,7 +48,9 @@ class LiteRTQuestionAnswererModule(tf.Module):
     whole batch are laid out as `(batch, max_windows, sequence_length)`,
     the real ones gathered with a boolean mask, run through the model, and
     their best spans gathered back per example: no limit on the number of
-    windows.
+    windows. The span search reads the span head's logits before the
+    model's -1e9 mask (it masks them itself) and runs in the
+    `SPAN_SEARCH` name scope, which a full-int8 export keeps in float32.
 
     Args:
         model: a float32 `QuestionAnswerer` (or its inference copy).
@@ -105,6 +118,7 @@ class LiteRTQuestionAnswererModule(tf.Module):
             [int(token.startswith(tokenizer.suffix_indicator)) for token in vocabulary],
             tf.int32,
         )
+        self._logits = keras.Model(model.input, model.get_layer(_LOGITS_LAYER).output)
         self.model_variables = list(model.variables)
         specs = [tf.TensorSpec([None], tf.string, name=name) for name in self.inputs]
         self.serve = tf.function(self._serve, input_signature=specs)
@@ -229,48 +243,53 @@ class LiteRTQuestionAnswererModule(tf.Module):
             "segment_ids": real_windows(segment_ids),
         }
         window_context = real_windows(tf.cast(in_context, tf.int32)) > 0
-        logits = tf.cast(self._model(features, training=False), tf.float32)
-        best, best_start, best_end, probability, null, null_probability = (
-            self._best_spans(logits, window_context)
-        )
+        # The span head's logits before the model masks them with -1e9:
+        # the same spans, and a range full int8 can hold.
+        logits = tf.cast(self._logits(features, training=False), tf.float32)
+        # The span search, named so that a full-int8 export keeps it in
+        # float32 (`SPAN_SEARCH`).
+        with tf.name_scope(SPAN_SEARCH):
+            best, best_start, best_end, probability, null, null_probability = (
+                self._best_spans(logits, window_context)
+            )
 
-        # Back to (batch, max_windows), each window's index among the real.
-        index = tf.cumsum(tf.cast(flat_real, tf.int32)) - 1
-        index = tf.maximum(tf.reshape(index, tf.shape(real_window)), 0)
-        has_span = real_window & (window_length > 0)
-        best = tf.where(has_span, tf.gather(best, index), _NEGATIVE)
-        null = tf.where(real_window, tf.gather(null, index), -_NEGATIVE)
-        # The first window holding the best span, and the lowest null.
-        chosen = tf.argmax(best, axis=1, output_type=tf.int32)
-        null_window = tf.argmin(null, axis=1, output_type=tf.int32)
-        best_of = tf.reduce_max(best, axis=1)
-        null_of = tf.reduce_min(null, axis=1)
-        no_answer = tf.logical_not(tf.reduce_any(has_span, axis=1))
-        if self._allow_no_answer:
-            no_answer |= null_of - best_of > self._threshold
+            # Back to (batch, max_windows), each window's index among the real.
+            index = tf.cumsum(tf.cast(flat_real, tf.int32)) - 1
+            index = tf.maximum(tf.reshape(index, tf.shape(real_window)), 0)
+            has_span = real_window & (window_length > 0)
+            best = tf.where(has_span, tf.gather(best, index), _NEGATIVE)
+            null = tf.where(real_window, tf.gather(null, index), -_NEGATIVE)
+            # The first window holding the best span, and the lowest null.
+            chosen = tf.argmax(best, axis=1, output_type=tf.int32)
+            null_window = tf.argmin(null, axis=1, output_type=tf.int32)
+            best_of = tf.reduce_max(best, axis=1)
+            null_of = tf.reduce_min(null, axis=1)
+            no_answer = tf.logical_not(tf.reduce_any(has_span, axis=1))
+            if self._allow_no_answer:
+                no_answer |= null_of - best_of > self._threshold
 
-        def of_chosen(values, which=chosen):
-            return tf.gather(tf.gather(values, index), which, batch_dims=1)
+            def of_chosen(values, which=chosen):
+                return tf.gather(tf.gather(values, index), which, batch_dims=1)
 
-        # Context token positions of the best span's ends.
-        shift = tf.gather(first, chosen, batch_dims=1) - prefix
-        columns = tf.shape(ids)[1] - 1
+            # Context token positions of the best span's ends.
+            shift = tf.gather(first, chosen, batch_dims=1) - prefix
+            columns = tf.shape(ids)[1] - 1
 
-        def byte_offset(offsets, position):
-            position = tf.clip_by_value(position + shift, 0, columns)
-            return tf.gather(offsets, position, batch_dims=1)
+            def byte_offset(offsets, position):
+                position = tf.clip_by_value(position + shift, 0, columns)
+                return tf.gather(offsets, position, batch_dims=1)
 
-        byte_start = byte_offset(begins, of_chosen(best_start))
-        byte_end = byte_offset(ends, of_chosen(best_end))
-        return {
-            "byte_start": tf.where(no_answer, -1, byte_start),
-            "byte_end": tf.where(no_answer, -1, byte_end),
-            "score": tf.where(
-                no_answer,
-                of_chosen(null_probability, null_window),
-                of_chosen(probability),
-            ),
-        }
+            byte_start = byte_offset(begins, of_chosen(best_start))
+            byte_end = byte_offset(ends, of_chosen(best_end))
+            return {
+                "byte_start": tf.where(no_answer, -1, byte_start),
+                "byte_end": tf.where(no_answer, -1, byte_end),
+                "score": tf.where(
+                    no_answer,
+                    of_chosen(null_probability, null_window),
+                    of_chosen(probability),
+                ),
+            }
 
     def _best_spans(self, logits, in_context):
         """Each window's best span, as `QuestionAnswererServingModule`'s.
@@ -287,8 +306,9 @@ class LiteRTQuestionAnswererModule(tf.Module):
         starts, ends = logits[..., 0], logits[..., 1]
         first = tf.equal(tf.range(length), 0)[tf.newaxis, :]
         allowed = in_context | first
-        start_probability = tf.nn.softmax(tf.where(allowed, starts, _NEGATIVE))
-        end_probability = tf.nn.softmax(tf.where(allowed, ends, _NEGATIVE))
+        masked = (1.0 - tf.cast(allowed, tf.float32)) * _MASK
+        start_probability = tf.nn.softmax(starts - masked)
+        end_probability = tf.nn.softmax(ends - masked)
         # (windows, length, length): every start and end, valid spans only.
         scores = tf.expand_dims(starts, 2) + tf.expand_dims(ends, 1)
         positions = tf.range(length)
@@ -299,7 +319,7 @@ class LiteRTQuestionAnswererModule(tf.Module):
             & tf.expand_dims(in_context, 2)
             & tf.expand_dims(in_context, 1)
         )
-        scores = tf.where(valid, scores, _NEGATIVE)
+        scores -= (1.0 - tf.cast(valid, tf.float32)) * _MASK
         flat = tf.reshape(scores, [-1, length * length])
         best_index = tf.argmax(flat, axis=1, output_type=tf.int32)
         best = tf.reduce_max(flat, axis=1)
