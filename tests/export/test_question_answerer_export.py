@@ -262,6 +262,9 @@ def test_litert_model_answers_as_the_saved_model(litert_answerer):
     check_answers(outputs, answerer, LITERT_QUESTIONS, LITERT_CONTEXTS)
     # The dash and quotes are 3 bytes each: character and byte offsets differ.
     assert outputs["byte_start"][1] > outputs["start"][1] >= 0
+    # An empty batch answers empty outputs.
+    empty = LiteRTModel(files[None])([], [])
+    assert empty["answer"] == [] and empty["score"].shape == (0,)
     # Dynamic-range int8 picks the float32 spans on held-out pairs.
     questions, contexts = zip(*random_questions(100, seed=1))
     served = {

@@ -160,7 +160,9 @@ class LiteRTQuestionAnswererModule(tf.Module):
         continues = tf.where(real & (columns > 0), continues, 0)
         starts = tf.reshape(1 - continues, [-1])  # 1 where a word starts
         word = tf.cumsum(starts) - 1  # each token's word, batch-wide
-        lasts = tf.concat([starts[1:], [1]], 0)  # 1 where a word ends
+        # 1 where a word ends: before a word's start, and at the end (the
+        # first token starts a word; an empty batch has no tokens).
+        lasts = tf.concat([starts[1:], starts[:1]], 0)
         shape = tf.shape(ids)
         word_begins = tf.boolean_mask(tf.reshape(begins, [-1]), tf.equal(starts, 1))
         word_ends = tf.boolean_mask(tf.reshape(ends, [-1]), tf.equal(lasts, 1))
