@@ -820,5 +820,10 @@ def test_heads_refuse_bad_input(head, tiny_preset, tmp_path):
         answerer = QuestionAnswerer.from_preset(
             tiny_preset, sequence_length=16, doc_stride=8, max_question_length=4
         )
-        with pytest.raises(ValueError, match="class QuestionAnswerer"):
-            export_litert(answerer, tmp_path)
+        with pytest.raises(ValueError, match="Received a QuestionAnswerer"):
+            export_variants(answerer, tmp_path, [("who?", "me")], [0], [])
+        # Per-token outputs of a model no LiteRT export knows.
+        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+        per_token = keras.Model(token_ids, keras.layers.Embedding(10, 3)(token_ids))
+        with pytest.raises(ValueError, match=r"class Functional with output shape"):
+            export_litert(per_token, tmp_path)

@@ -8,7 +8,7 @@ a regressor's `score`; several names joined by commas, e.g.
 name (e.g. `BUILTIN_REF`, the reference kernels without the XNNPACK
 delegate; default `AUTO`) and batches.json a list of batches, each a list
 of strings (or, for a model of sentence pairs, of `[text, text_pair]`
-lists). Only TensorFlow and
+lists; for a question answerer, of `[question, context]` lists). Only TensorFlow and
 TF Text are importable: a SavedModel loads after `import tensorflow_text`; a
 LiteRT model runs in TensorFlow's LiteRT interpreter with TF Text's LiteRT
 kernels registered. Prints one JSON object: the first output per batch
@@ -43,6 +43,7 @@ if path.endswith(".tflite"):
         experimental_op_resolver_type=OpResolverType[kernels],
     )
     runner = interpreter.get_signature_runner()
+    input_names = runner.get_input_details()
 
     def run(batch):
         inputs = {key: np.array(texts, dtype=object) for key, texts in batch.items()}
@@ -50,16 +51,21 @@ if path.endswith(".tflite"):
 
 else:
     serve = tf.saved_model.load(path).signatures["serving_default"]
+    input_names = serve.structured_input_signature[1]
 
     def run(batch):
         inputs = {key: tf.constant(texts, tf.string) for key, texts in batch.items()}
         return {key: value.numpy() for key, value in serve(**inputs).items()}
 
 
+# The two inputs of a pair: a question answerer's, or sentence pairs'.
+PAIR = ("question", "context") if "context" in input_names else ("text", "text_pair")
+
+
 def inputs(batch):
     """`text` (and `text_pair`, for pairs) of one batch."""
     if batch and isinstance(batch[0], list):
-        return {"text": [a for a, _ in batch], "text_pair": [b for _, b in batch]}
+        return {PAIR[0]: [a for a, _ in batch], PAIR[1]: [b for _, b in batch]}
     return {"text": batch}
 
 

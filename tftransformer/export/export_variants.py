@@ -144,6 +144,12 @@ def export_variants(
             f"labelled texts. Received an embedder {model.name!r} (output shape "
             f"{tuple(model.output.shape)}); export it with export_litert."
         )
+    if kind == "question_answerer":
+        raise ValueError(
+            "export_variants measures classifiers, regressors and taggers on "
+            f"labelled texts. Received a QuestionAnswerer {model.name!r}; "
+            "export it with export_question_answerer or export_litert."
+        )
     if not isinstance(text_pair, bool) or (text_pair and tagger):
         raise ValueError(
             "`text_pair` must be a bool, and True only for a classifier of "

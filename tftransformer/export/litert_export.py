@@ -1,5 +1,5 @@
-"""Exporting a text classifier, regressor, embedder or tagger as a LiteRT
-(TFLite) model on strings."""
+"""Exporting a text classifier, regressor, embedder, tagger or question
+answerer as a LiteRT (TFLite) model on strings."""
 
 import os
 import tempfile
@@ -9,11 +9,17 @@ import keras_hub
 import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow.lite.python import convert as tflite_convert
+from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
 )
 
+from tftransformer._arguments import check_bool, check_int, is_finite_number
 from tftransformer.export.inference_copy import float32_inference_copy
+from tftransformer.export.litert_question_answerer_module import (
+    SPAN_SEARCH,
+    LiteRTQuestionAnswererModule,
+)
 from tftransformer.export.text_classifier_export import LABELS_FILE
 from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
@@ -28,6 +34,7 @@ from tftransformer.export.token_classifier_serving_module import (
     check_token_classifier,
 )
 from tftransformer.models.multi_label_classifier import MultiLabelClassifier
+from tftransformer.models.question_answerer import QuestionAnswerer
 from tftransformer.models.text_regressor import TextRegressor
 from tftransformer.models.token_classifier import TokenClassifier
 
@@ -64,9 +71,12 @@ def export_litert(
     merge_lora=True,
     overwrite=False,
     text_pair=False,
+    max_answer_length=30,
+    null_threshold=0.0,
+    allow_no_answer=True,
 ):
-    """Exports a classifier, regressor, embedder or tagger as a LiteRT model on
-    raw strings.
+    """Exports a classifier, regressor, embedder, tagger or question answerer
+    as a LiteRT model on raw strings.
 
     Writes `<path>/model.tflite` (and `<path>/labels.txt` for a classifier,
     the target names for a regressor, `<path>/tags.txt` for a tagger). The
@@ -113,6 +123,23 @@ def export_litert(
     dense arithmetic on the two tokenizers' row splits, since ragged
     concatenation and segment sums have no LiteRT kernels.
 
+    A `tftransformer.models.QuestionAnswerer` takes `question` and
+    `context` (1-D strings of one size) and answers, per example,
+    `byte_start` and `byte_end` (int32, the answer's UTF-8 byte offsets in
+    its context, -1 for no answer) and `score` (float32), chosen as
+    `export_question_answerer` chooses them: the preprocessor's windows
+    (`sequence_length`, `doc_stride`, `max_question_length`), every span
+    of at most `max_answer_length` context tokens, and "no answer" by
+    `null_threshold` and `allow_no_answer` (see
+    `LiteRTQuestionAnswererModule`). A LiteRT graph slices no strings:
+    `LiteRTModel` adds `answer` and the character offsets `start` and `end`,
+    as the SavedModel answers them. Each context token spans its whole word
+    (whitespace and punctuation split words, as BERT's tokenizer does), where
+    the SavedModel splits words as `tftransformer.data.context_pieces`: the
+    two differ on `_`, non-ASCII symbols such as `€` and runs of CJK
+    characters. With `quantization="int8"` the layers are int8 and the span
+    search after them float32 (see `quantization`).
+
     Tokenization runs inside the model with TF Text's `FastBertTokenizer`,
     whose ops (`FastBertNormalize`, `FastWordpieceTokenizeWithOffsets`,
     `RaggedTensorToTensor`) have LiteRT kernels: an app sends text, and its
@@ -135,9 +162,10 @@ def export_litert(
         model: a built `tftransformer.models.TextClassifier`,
             `MultiLabelClassifier` or `TextRegressor` (on single texts, or
             on pairs with `text_pair`), another keras-hub text classifier
-            `Task`, a `tftransformer.models.TextEmbedder` or a
+            `Task`, a `tftransformer.models.TextEmbedder`, a
             `tftransformer.models.TokenClassifier` (with `tag_names`, `"O"`
-            among them), with a WordPiece preprocessor.
+            among them) or a `tftransformer.models.QuestionAnswerer`, with a
+            WordPiece tokenizer.
         path: str, the directory written.
         quantization: one of `LITERT_QUANTIZATIONS`: None (float32),
             `"dynamic_int8"` (int8 weights, activations quantized at run
@@ -145,14 +173,24 @@ def export_litert(
             measured on `representative_texts`; tokenization stays in
             strings and integers, and the ops of `FLOAT_OPS`, mean
             pooling's sums and division, in float32, so that a mean-pooled
-            model runs on every LiteRT kernel set).
+            model runs on every LiteRT kernel set; a question answerer's
+            span search after its model, by the node names of its
+            `span_search` scope, in float32 too).
         representative_texts: list of strings, e.g. a few hundred training
             texts; required with `quantization="int8"`. With `text_pair`:
-            `(text, text_pair)` tuples.
+            `(text, text_pair)` tuples; for a question answerer,
+            `(question, context)` tuples.
         merge_lora: bool. With False, a model with LoRA adapters is refused.
         overwrite: bool, whether an existing `path` may be written into.
         text_pair: bool, whether the model reads sentence pairs (a
-            classifier or regressor only).
+            classifier or regressor only; a question answerer always does).
+        max_answer_length: int >= 1, a question answerer's longest answer
+            in tokens.
+        null_threshold: float, how much a question answerer's null score
+            must beat its best span's by for "no answer" (see
+            `tftransformer.models.best_answers`).
+        allow_no_answer: bool, whether a question answerer's answers may
+            be empty.
 
     Returns:
         str, the `.tflite` file written.
@@ -177,12 +215,26 @@ def export_litert(
         raise ValueError(
             f"`text_pair` must be a bool. Received: text_pair={text_pair!r}"
         )
+    answerer = kind == "question_answerer"
+    max_answer_length = check_int("max_answer_length", max_answer_length, 1)
+    allow_no_answer = check_bool("allow_no_answer", allow_no_answer)
+    if not is_finite_number(null_threshold):
+        raise ValueError(
+            "null_threshold must be a finite number. "
+            f"Received: null_threshold={null_threshold!r}"
+        )
+    # Examples of two strings each: pairs, or questions and contexts.
+    pairs = text_pair or answerer
     if quantization == "int8":
-        examples = "(text, text_pair) tuples" if text_pair else "strings"
+        examples = "strings"
+        if text_pair:
+            examples = "(text, text_pair) tuples"
+        elif answerer:
+            examples = "(question, context) tuples"
         if (
             isinstance(representative_texts, str)
             or not representative_texts
-            or not all(_is_example(text, text_pair) for text in representative_texts)
+            or not all(_is_example(text, pairs) for text in representative_texts)
         ):
             raise ValueError(
                 'quantization="int8" calibrates on `representative_texts`, a '
@@ -212,7 +264,19 @@ def export_litert(
             f"{tuple(model.output.shape)})"
         )
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
-    if kind == "tagger":
+    if answerer:
+        module = LiteRTQuestionAnswererModule(
+            copy,
+            tokenizer,
+            sequence_length=preprocessor.sequence_length,
+            doc_stride=preprocessor.doc_stride,
+            max_question_length=preprocessor.max_question_length,
+            pair_separators=preprocessor.pair_separators,
+            max_answer_length=max_answer_length,
+            null_threshold=float(null_threshold),
+            allow_no_answer=allow_no_answer,
+        )
+    elif kind == "tagger":
         module = _LiteRTTaggerModule(
             copy, tokenizer, preprocessor.sequence_length, names.index("O")
         )
@@ -258,7 +322,7 @@ def export_litert(
 
         def representative_dataset():
             for text in texts:
-                yield [tf.constant([part]) for part in _parts(text, text_pair)]
+                yield [tf.constant([part]) for part in _parts(text, pairs)]
 
         converter.representative_dataset = representative_dataset
         # Calibration runs the model, tokenizer ops included.
@@ -270,7 +334,9 @@ def export_litert(
     flatbuffer = converter.convert()
     if quantization == "int8":
         flatbuffer = tflite_convert.mlir_quantize(
-            flatbuffer, denylisted_ops=list(FLOAT_OPS)
+            flatbuffer,
+            denylisted_ops=list(FLOAT_OPS),
+            denylisted_nodes=_span_search_nodes(flatbuffer) if answerer else None,
         )
     os.makedirs(path, exist_ok=True)
     if names_file is not None:
@@ -281,6 +347,26 @@ def export_litert(
         f.write(flatbuffer)
     os.replace(f.name, tflite_file)
     return tflite_file
+
+
+def _span_search_nodes(flatbuffer):
+    """The calibrated file's ops after a question answerer's model, by the
+    names of their outputs (`SPAN_SEARCH`): full int8 keeps them in float32."""
+    interpreter = InterpreterWithCustomOps(
+        model_content=flatbuffer,
+        custom_op_registerers=list(tf_text.tflite_registrar.SELECT_TFTEXT_OPS),
+    )
+    names = {
+        tensor["index"]: tensor["name"] for tensor in interpreter.get_tensor_details()
+    }
+    # The span search, and the selections of the answers it chose.
+    outputs = {output["index"] for output in interpreter.get_output_details()}
+    return sorted(
+        names[index]
+        for op in interpreter._get_ops_details()
+        for index in op["outputs"]
+        if names.get(index, "").startswith(f"{SPAN_SEARCH}/") or index in outputs
+    )
 
 
 def _is_example(example, text_pair):
@@ -299,20 +385,28 @@ def _parts(example, text_pair):
 
 
 # What a LiteRT export serves, by `model_kind`.
-LITERT_MODEL_KINDS = ("classifier", "multi_label", "regressor", "embedder", "tagger")
+LITERT_MODEL_KINDS = (
+    "classifier",
+    "multi_label",
+    "regressor",
+    "embedder",
+    "tagger",
+    "question_answerer",
+)
 
 
 def model_kind(model):
     """What `model` is to a LiteRT export: one of `LITERT_MODEL_KINDS`.
 
     A `MultiLabelClassifier` is `"multi_label"`, a `TextRegressor`
-    `"regressor"`, a `TokenClassifier` `"tagger"`; another model with
+    `"regressor"`, a `TokenClassifier` `"tagger"`, a `QuestionAnswerer`
+    `"question_answerer"`; another model with
     outputs `(batch, n)` is a `"classifier"` when it has `num_classes`
     (keras-hub's text classifiers), else an `"embedder"`.
 
     Raises:
-        ValueError: for any other model (e.g. a `QuestionAnswerer`, whose
-            outputs are `(batch, seq, 2)`), naming its class and outputs.
+        ValueError: for any other model (e.g. a generator, whose outputs
+            are `(batch, seq, vocabulary)`), naming its class and outputs.
     """
     if isinstance(model, MultiLabelClassifier):
         return "multi_label"
@@ -320,12 +414,15 @@ def model_kind(model):
         return "regressor"
     if isinstance(model, TokenClassifier):
         return "tagger"
+    if isinstance(model, QuestionAnswerer):
+        return "question_answerer"
     if len(model.output.shape) != 2:
         raise ValueError(
             "A LiteRT export serves text classifiers (single- or multi-label), "
-            "regressors, embedders and TokenClassifier taggers, with outputs "
-            "(batch, classes), (batch, targets), (batch, dim) or (batch, seq, "
-            f"tags). Received a model {model.name!r} of class "
+            "regressors, embedders, TokenClassifier taggers and "
+            "QuestionAnswerers, with outputs (batch, classes), (batch, "
+            "targets), (batch, dim), (batch, seq, tags) or (batch, seq, 2). "
+            f"Received a model {model.name!r} of class "
             f"{type(model).__name__} with output shape {tuple(model.output.shape)}"
         )
     if getattr(model, "num_classes", None) is None:
@@ -336,13 +433,13 @@ def model_kind(model):
 def _output_names(model, kind, preprocessor):
     """`("labels.txt", names)` for a classifier (a regressor's target
     names), `("tags.txt", tag_names)` for a tagger, `(None, None)` for an
-    embedder."""
+    embedder or a question answerer."""
     if kind == "tagger":
         tag_names = check_token_classifier(
             model, preprocessor.sequence_length, getattr(model, "tag_names", None)
         )
         return TAGS_FILE, tag_names
-    if kind == "embedder":
+    if kind in ("embedder", "question_answerer"):
         return None, None
     label_names = getattr(model, "label_names", None)
     if kind == "regressor":

@@ -25,9 +25,11 @@ class LiteRTModel:
         num_threads: optional int, the interpreter's CPU threads.
 
     Call arguments:
-        texts: list of strings (empty and over-long ones included).
+        texts: list of strings (empty and over-long ones included); for a
+            question answerer, the questions.
         text_pairs: list of strings, the second text of each pair, for a
-            model exported with `text_pair=True` (and only then).
+            model exported with `text_pair=True`, or the context of each
+            question for a question answerer (and only then).
 
     Returns:
         A dict of NumPy arrays, by the names `export_litert` gives them:
@@ -42,7 +44,11 @@ class LiteRTModel:
         max_words, num_tags)`, zeros for truncated words and past the end),
         `truncated` (bool) and `num_words` (int32, `(batch,)`); with the
         export's `tags.txt` beside the file, also `tags`: one list of tag
-        strings per sentence.
+        strings per sentence. For a question answerer, what its SavedModel
+        export answers: `answer` (a list of strings, `""` for no answer),
+        `start` and `end` (int32 `(batch,)`, character offsets in the
+        context, -1 for no answer) and `score` (float32 `(batch,)`), with
+        the model's own `byte_start` and `byte_end` (UTF-8 byte offsets).
 
     Example:
     ```python
@@ -52,6 +58,9 @@ class LiteRTModel:
     pairs(["a man sleeps"], ["a person rests"])["probabilities"]
     LiteRTModel("litert/topics/model.tflite")(["rain in Paris"])["labels"]
     # [["geo-loc"]]
+    reader = LiteRTModel("litert/squad/model.tflite")
+    reader(["Who lives here?"], ["John Smith lives here."])["answer"]
+    # ["John Smith"]
     ```
     """
 
@@ -69,26 +78,38 @@ class LiteRTModel:
             num_threads=num_threads,
         )
         self._runner = self._interpreter.get_signature_runner()
+        inputs = self._runner.get_input_details()
         # Whether the model takes sentence pairs (`text` and `text_pair`).
-        self.text_pair = "text_pair" in self._runner.get_input_details()
+        self.text_pair = "text_pair" in inputs
+        # Whether it answers questions (`question` and `context`).
+        self.question_answerer = "context" in inputs
         directory = os.path.dirname(tflite_file)
         self.tag_names = _names(os.path.join(directory, TAGS_FILE))
         # A classifier's label names (a regressor's target names).
         self.label_names = _names(os.path.join(directory, LABELS_FILE))
 
     def __call__(self, texts, text_pairs=None):
-        inputs = {"text": _strings("texts", texts)}
-        if self.text_pair:
+        first, second = "text", "text_pair"
+        if self.question_answerer:
+            first, second = "question", "context"
+        inputs = {first: _strings("texts", texts)}
+        if self.text_pair or self.question_answerer:
             if text_pairs is None:
-                raise ValueError(
-                    f"{self.tflite_file} classifies sentence pairs: pass "
-                    "`text_pairs`, one string per text. Received: text_pairs=None"
+                what = (
+                    "answers questions about contexts: pass `text_pairs`, one "
+                    "context per question"
+                    if self.question_answerer
+                    else "classifies sentence pairs: pass `text_pairs`, one "
+                    "string per text"
                 )
-            inputs["text_pair"] = _strings("text_pairs", text_pairs)
-            if len(inputs["text_pair"]) != len(inputs["text"]):
+                raise ValueError(
+                    f"{self.tflite_file} {what}. Received: text_pairs=None"
+                )
+            inputs[second] = _strings("text_pairs", text_pairs)
+            if len(inputs[second]) != len(inputs[first]):
                 raise ValueError(
                     "`texts` and `text_pairs` must hold as many strings. Received: "
-                    f"{len(inputs['text'])} texts and {len(inputs['text_pair'])} "
+                    f"{len(inputs[first])} texts and {len(inputs[second])} "
                     "text_pairs"
                 )
         elif text_pairs is not None:
@@ -97,6 +118,8 @@ class LiteRTModel:
                 f"text_pairs={text_pairs!r}"
             )
         outputs = self._runner(**inputs)
+        if self.question_answerer:
+            outputs.update(_answers(text_pairs, outputs))
         if self.tag_names is not None and "tag_ids" in outputs:
             outputs["tags"] = [
                 [self.tag_names[i] for i in row[:count]]
@@ -108,6 +131,28 @@ class LiteRTModel:
                 for row in outputs["predicted"]
             ]
         return outputs
+
+
+def _answers(contexts, outputs):
+    """`answer`, `start` and `end` (in characters) from the byte offsets."""
+    answers, starts, ends = [], [], []
+    for context, begin, end in zip(
+        contexts, outputs["byte_start"], outputs["byte_end"]
+    ):
+        data = context.encode("utf-8")
+        if begin < 0:
+            answers.append("")
+            starts.append(-1)
+            ends.append(-1)
+            continue
+        answers.append(data[begin:end].decode("utf-8"))
+        starts.append(len(data[:begin].decode("utf-8")))
+        ends.append(starts[-1] + len(answers[-1]))
+    return {
+        "answer": answers,
+        "start": np.array(starts, np.int32),
+        "end": np.array(ends, np.int32),
+    }
 
 
 def _names(path):
