@@ -44,6 +44,22 @@ def small_vocabulary_preset(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def embedded_stand_in_preset(tmp_path_factory):
+    """`small_vocabulary_preset` with 512 positions, as the embedded checkpoint.
+
+    For code that names the preset `"embedded"` where its weights are not the
+    point: set `TFTRANSFORMER_EMBEDDED_PRESET` to this directory.
+    """
+    from tftransformer.testing import write_tiny_bert_preset
+
+    return write_tiny_bert_preset(
+        tmp_path_factory.mktemp("embedded_stand_in_preset"),
+        vocabulary_size=3000,
+        max_sequence_length=512,
+    )
+
+
+@pytest.fixture(scope="session")
 def tiny_gpt2_preset(tmp_path_factory):
     """A 1-layer, 16-wide keras-hub `GPT2CausalLM` preset with random weights."""
     from tftransformer.testing import write_tiny_generator_preset

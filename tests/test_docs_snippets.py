@@ -2,7 +2,8 @@
 relative link resolves.
 
 A page's snippets run in order in one namespace (a later snippet may use an
-earlier one's names), in a scratch directory. A snippet preceded by
+earlier one's names), in a scratch directory, with a tiny preset standing in
+for the embedded checkpoint (`TFTRANSFORMER_EMBEDDED_PRESET`). A snippet preceded by
 `<!-- no-run: reason -->` is skipped, with its reason.
 """
 
@@ -32,8 +33,14 @@ PAGES_WITH_SNIPPETS = [page for page in PAGES if snippets(page)]
 @pytest.mark.parametrize(
     "page", PAGES_WITH_SNIPPETS, ids=[p.name for p in PAGES_WITH_SNIPPETS]
 )
-def test_the_snippets_of_a_page_run(page, tmp_path, monkeypatch):
+def test_the_snippets_of_a_page_run(
+    page, tmp_path, monkeypatch, embedded_stand_in_preset
+):
     monkeypatch.chdir(tmp_path)
+    # Snippets fine-tune and export `"embedded"` as written; a tiny preset
+    # stands in for its 22.7M weights, which other tests fine-tune (e.g.
+    # tests/finetune/test_pretrained_fine_tune.py).
+    monkeypatch.setenv("TFTRANSFORMER_EMBEDDED_PRESET", embedded_stand_in_preset)
     namespace = {"__name__": "__snippet__"}
     skipped = []
     for index, (code, reason) in enumerate(snippets(page)):

@@ -135,6 +135,24 @@ def test_embedded_preset_path_is_the_packaged_checkpoint():
         assert os.path.isfile(os.path.join(path, name)), name
 
 
+def test_the_embedded_name_loads_the_directory_the_variable_names(
+    small_vocabulary_preset, monkeypatch
+):
+    monkeypatch.setenv(presets.EMBEDDED_PRESET_VARIABLE, small_vocabulary_preset)
+    assert presets.embedded_preset_path() == small_vocabulary_preset
+    backbone, preprocessor = presets.load_backbone("embedded", sequence_length=16)
+    assert (backbone.hidden_dim, backbone.vocabulary_size) == (16, 3000)
+    assert preprocessor.tokenizer.vocabulary_size() == 3000
+    tokenizer = presets.bert_tokenizer_from_preset("embedded")
+    assert tokenizer.vocabulary_size() == 3000
+    # The bundled package's own files are not redirected.
+    assert presets.embedded_tokenizer().vocabulary_size() == 30522
+
+    monkeypatch.setenv(presets.EMBEDDED_PRESET_VARIABLE, "/no/such/checkpoint")
+    with pytest.raises(FileNotFoundError, match="'/no/such/checkpoint'"):
+        presets.load_backbone("embedded")
+
+
 def test_embedded_backbone_matches_hugging_face_reference_values():
     with open(REFERENCE_PATH, encoding="utf-8") as f:
         reference = json.load(f)

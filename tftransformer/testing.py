@@ -314,7 +314,12 @@ def tiny_bert_backbone(
 
 
 def write_tiny_bert_preset(
-    directory, num_layers=2, hidden_dim=16, seed=0, vocabulary_size=None
+    directory,
+    num_layers=2,
+    hidden_dim=16,
+    seed=0,
+    vocabulary_size=None,
+    max_sequence_length=64,
 ):
     """Writes a tiny keras-hub BERT preset with the embedded vocabulary.
 
@@ -332,6 +337,7 @@ def write_tiny_bert_preset(
             pieces, then the most common words. A few thousand make the
             tokenizer (rebuilt in every traced input pipeline) and the
             embedding several times cheaper; the default keeps all 30,522.
+        max_sequence_length: positions the embedding takes.
 
     Returns:
         `directory` as a string.
@@ -345,7 +351,7 @@ def write_tiny_bert_preset(
         vocabulary_size=len(vocabulary),
         num_layers=num_layers,
         hidden_dim=hidden_dim,
-        max_sequence_length=64,
+        max_sequence_length=max_sequence_length,
     )
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
     backbone.save_to_preset(str(directory))

@@ -84,8 +84,12 @@ def write_pairs(path, data, target):
     return str(path)
 
 
-def test_a_multi_label_run_calibrates_tunes_reports_and_exports(tiny_preset, tmp_path):
-    config = MultiLabelConfig(preset=tiny_preset, model_dir=str(tmp_path), **TINY)
+def test_a_multi_label_run_calibrates_tunes_reports_and_exports(
+    small_vocabulary_preset, tmp_path
+):
+    config = MultiLabelConfig(
+        preset=small_vocabulary_preset, model_dir=str(tmp_path), **TINY
+    )
     run = tft.training.train_multi_label_classifier(config, verbose=0)
     model = run.model
     with open(tmp_path / "report.json") as f:
@@ -122,15 +126,19 @@ def test_a_multi_label_run_calibrates_tunes_reports_and_exports(tiny_preset, tmp
     # Another task's run in that directory is refused before any training.
     with pytest.raises(ValueError, match=str(tmp_path)):
         tft.training.train_text_regressor(
-            RegressionConfig(preset=tiny_preset, model_dir=str(tmp_path), **TINY),
+            RegressionConfig(
+                preset=small_vocabulary_preset, model_dir=str(tmp_path), **TINY
+            ),
             verbose=0,
         )
 
 
-def test_a_regression_run_on_sentence_pairs_reports_and_exports(tiny_preset, tmp_path):
+def test_a_regression_run_on_sentence_pairs_reports_and_exports(
+    small_vocabulary_preset, tmp_path
+):
     path = write_pairs(tmp_path / "pairs.csv", load_word_affect("train"), str)
     config = RegressionConfig(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         train_file=path,
         text_column="first",
         text_pair_column="second",
@@ -158,14 +166,16 @@ def test_a_regression_run_on_sentence_pairs_reports_and_exports(tiny_preset, tmp
     np.testing.assert_allclose(outputs["score"], expected, atol=1e-4)
 
 
-def test_pair_classification_trains_and_exports_two_inputs(tiny_preset, tmp_path):
+def test_pair_classification_trains_and_exports_two_inputs(
+    small_vocabulary_preset, tmp_path
+):
     path = write_pairs(
         tmp_path / "pairs.csv",
         load_word_affect("train"),
         lambda score: "pleasant" if score > 1.9 else "not",
     )
     config = ClassificationConfig(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         train_file=path,
         text_column="first",
         text_pair_column="second",

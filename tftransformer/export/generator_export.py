@@ -99,7 +99,8 @@ def export_generator(
         pad_token_id=pad_token_id,
         prefix=prefix,
     )
-    signature = module.serve.get_concrete_function()
     with publish_directory(final_path, overwrite) as out:
-        tf.saved_model.save(module, out, signatures={SIGNATURE_NAME: signature})
+        # Traced once, in the save: a function traced before it is traced
+        # again there (the save's variable policy is part of the trace key).
+        tf.saved_model.save(module, out, signatures={SIGNATURE_NAME: module.serve})
     return final_path

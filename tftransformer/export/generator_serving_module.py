@@ -8,6 +8,7 @@ import keras_hub
 import tensorflow as tf
 
 from tftransformer._arguments import is_int
+from tftransformer.export._untracked import set_untracked
 from tftransformer.models.causal_lm import CausalLM
 
 __all__ = [
@@ -220,7 +221,7 @@ class GeneratorServingModule(tf.Module):
             )
         self._prefix = prefix
         self._max_length = check_generator(model, max_length, tokenizer, start_token_id)
-        self._model = model
+        set_untracked(self, "_model", model)
         self._sampler = get_sampler(sampler)
         if _is_keras_hub(model):
             tokenizer = model.preprocessor.tokenizer

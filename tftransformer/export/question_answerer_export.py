@@ -98,6 +98,6 @@ def export_question_answerer(
         tf.saved_model.save(
             module,
             out,
-            signatures={SIGNATURE_NAME: module.serve.get_concrete_function()},
+            signatures={SIGNATURE_NAME: module.serve},
         )
     return final_path

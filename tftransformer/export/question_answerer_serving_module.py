@@ -1,6 +1,8 @@
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tftransformer.export._untracked import set_untracked
+
 __all__ = ["QuestionAnswererServingModule"]
 
 QUESTION_INPUT = "question"
@@ -67,7 +69,7 @@ class QuestionAnswererServingModule(tf.Module):
         name=None,
     ):
         super().__init__(name=name)
-        self._model = model
+        set_untracked(self, "_model", model)
         self._tokenizer = tokenizer
         self._length = int(sequence_length)
         self._stride = int(doc_stride)

@@ -206,7 +206,7 @@ def save_classifier_module(
         tf.saved_model.save(
             module,
             out,
-            signatures={SIGNATURE_NAME: module.serve.get_concrete_function()},
+            signatures={SIGNATURE_NAME: module.serve},
         )
         if warmup_requests:
             write_warmup_requests(out, warmup_requests, model_name, SIGNATURE_NAME)

@@ -2,6 +2,7 @@ import keras
 import tensorflow as tf
 
 from tftransformer._arguments import class_names
+from tftransformer.export._untracked import set_untracked
 
 __all__ = ["TextClassifierServingModule", "check_text_classifier"]
 
@@ -89,7 +90,7 @@ class TextClassifierServingModule(tf.Module):
                 "The model must output logits or softmax probabilities. "
                 f"Received a model with activation={activation!r}"
             )
-        self._model = model
+        set_untracked(self, "_model", model)
         self._preprocessor = preprocessor
         # A fitted softmax temperature (`TextClassifier.temperature`) is part
         # of the graph: clients get the calibrated probabilities.

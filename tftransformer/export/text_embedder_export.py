@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from tftransformer.export._untracked import set_untracked
 from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.text_classifier_serving_module import TEXT_INPUT
@@ -54,7 +55,7 @@ def export_text_embedder(
         tf.saved_model.save(
             module,
             out,
-            signatures={"serving_default": module.serve.get_concrete_function()},
+            signatures={"serving_default": module.serve},
         )
     return final_path
 
@@ -62,7 +63,7 @@ def export_text_embedder(
 class _EmbedderModule(tf.Module):
     def __init__(self, model, preprocessor):
         super().__init__()
-        self._model = model
+        set_untracked(self, "_model", model)
         self._preprocessor = preprocessor
         # Tracked, so `tf.saved_model.save` writes the variables.
         self.model_variables = list(model.variables)

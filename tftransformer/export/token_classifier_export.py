@@ -128,6 +128,6 @@ def export_token_classifier(
         tf.saved_model.save(
             module,
             out,
-            signatures={SIGNATURE_NAME: module.serve.get_concrete_function()},
+            signatures={SIGNATURE_NAME: module.serve},
         )
     return final_path

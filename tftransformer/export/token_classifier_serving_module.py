@@ -2,6 +2,7 @@ import tensorflow as tf
 
 from tftransformer._arguments import class_names, is_int
 from tftransformer.data.tagging import tokenize_and_align
+from tftransformer.export._untracked import set_untracked
 from tftransformer.export.text_classifier_serving_module import TEXT_INPUT
 
 __all__ = ["TokenClassifierServingModule", "check_token_classifier"]
@@ -93,7 +94,7 @@ class TokenClassifierServingModule(tf.Module):
     def __init__(self, model, tokenizer, sequence_length, tag_names, name=None):
         super().__init__(name=name)
         tag_names = check_token_classifier(model, sequence_length, tag_names)
-        self._model = model
+        set_untracked(self, "_model", model)
         self._tokenizer = tokenizer
         self._sequence_length = int(sequence_length)
         self._outside_id = tag_names.index("O")

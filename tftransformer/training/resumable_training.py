@@ -500,6 +500,13 @@ class ResumableTraining(keras.callbacks.Callback):
             if known and known[0] == self._epoch and self._steps_drawn >= known[1]:
                 raise StopIteration
             self._steps_drawn += steps_per_execution
+            optimizer = model.optimizer
+            if optimizer is not None and not optimizer.built:
+                # What Keras' first step builds, built before the step's
+                # trace: TensorFlow traces a function that creates variables
+                # twice (task models do this in `make_train_function`).
+                with model.distribute_strategy.scope():
+                    optimizer.build(model.trainable_variables)
             return train_function(iterator)
 
         resumable_train_function.wrapped = train_function
