@@ -298,6 +298,20 @@ class ShuffledFit:
         )
 
 
+def build_optimizer_before_step(model):
+    """Builds `model.optimizer` over the trainable variables, if not yet.
+
+    What Keras' first train step does (without a distribution strategy,
+    inside the traced step, so TensorFlow traces it twice: a function whose
+    first call creates variables is traced again). Called just before the
+    step, it builds the same variables, under the model's strategy.
+    """
+    optimizer = model.optimizer
+    if optimizer is not None and not optimizer.built:
+        with model.distribute_strategy.scope():
+            optimizer.build(model.trainable_variables)
+
+
 def build_optimizer_first(model):
     """Wraps `model.train_function` to build the optimizer before a step.
 
@@ -310,11 +324,7 @@ def build_optimizer_first(model):
     keras_train_function = model.train_function
 
     def train_function(iterator):
-        optimizer = model.optimizer
-        if optimizer is not None and not optimizer.built:
-            # What Keras' first step builds, at the same point of `fit`.
-            with model.distribute_strategy.scope():
-                optimizer.build(model.trainable_variables)
+        build_optimizer_before_step(model)
         return keras_train_function(iterator)
 
     model.train_function = train_function

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.models._task_base import build_optimizer_before_step
 from tftransformer.training._workers import workers_agree
 from tftransformer.training.checkpointing import (
     CHECKPOINT_FILE,
@@ -500,13 +501,7 @@ class ResumableTraining(keras.callbacks.Callback):
             if known and known[0] == self._epoch and self._steps_drawn >= known[1]:
                 raise StopIteration
             self._steps_drawn += steps_per_execution
-            optimizer = model.optimizer
-            if optimizer is not None and not optimizer.built:
-                # What Keras' first step builds, built before the step's
-                # trace: TensorFlow traces a function that creates variables
-                # twice (task models do this in `make_train_function`).
-                with model.distribute_strategy.scope():
-                    optimizer.build(model.trainable_variables)
+            build_optimizer_before_step(model)  # before the step's trace
             return train_function(iterator)
 
         resumable_train_function.wrapped = train_function
