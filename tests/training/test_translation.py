@@ -283,17 +283,22 @@ PRESET_RUN = dict(
 )
 
 
-def test_fine_tunes_a_pretrained_bart_preset(tiny_bart_preset, tmp_path):
-    model_dir = tmp_path / "run"
-    result = run(
-        preset=tiny_bart_preset,
-        pairs_file=write_pairs(tmp_path, n=40),
+def run_bart(preset, model_dir, **settings):
+    """A tiny BART preset's run on 40 pairs: 32 to train, 4, 4."""
+    pairs_file = write_pairs(model_dir.parent, n=40)
+    return run(
+        preset=preset,
+        pairs_file=pairs_file,
         test_size=4,
         validation_size=4,
-        num_samples=2,
         model_dir=str(model_dir),
-        **PRESET_RUN,
+        **{**PRESET_RUN, **settings},
     )
+
+
+def test_fine_tunes_a_pretrained_bart_preset(tiny_bart_preset, tmp_path):
+    model_dir = tmp_path / "run"
+    result = run_bart(tiny_bart_preset, model_dir, num_samples=2)
     losses = result["history"]["loss"]
     assert losses[-1] < losses[0], losses
     assert result["num_pairs"] == {"train": 32, "validation": 4, "test": 4}
@@ -322,16 +327,13 @@ def test_a_mirrored_bart_preset_run_trains_lora_adapters_at_layer_wise_rates(
     tiny_bart_preset, tmp_path
 ):
     model_dir = tmp_path / "run"
-    result = run(
-        preset=tiny_bart_preset,
-        pairs_file=write_pairs(tmp_path, n=40),
-        test_size=4,
-        validation_size=4,
+    result = run_bart(
+        tiny_bart_preset,
+        model_dir,
         num_samples=0,
-        model_dir=str(model_dir),
         lora_rank=2,
         layer_decay=0.5,
-        **{**PRESET_RUN, "distribution": "mirrored"},
+        distribution="mirrored",
     )
     assert isinstance(
         result["model"].distribute_strategy, tf.distribute.MirroredStrategy
