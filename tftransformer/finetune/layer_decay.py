@@ -4,7 +4,6 @@ import math
 import numbers
 
 from tftransformer.models.backbone_adapter import adapter_for
-from tftransformer.models.backbone_layers import embedding_layers, encoder_layers
 
 __all__ = ["layer_decay_multipliers"]
 
@@ -54,11 +53,13 @@ def layer_decay_multipliers(model, decay):
             "batch) before computing per-variable multipliers."
         )
     decay = float(decay)
-    adapter_for(model).check_recipe("layer_decay")
-    encoders = encoder_layers(model)
+    # One backbone search: the adapter answers all three questions.
+    adapter = adapter_for(model)
+    adapter.check_recipe("layer_decay")
+    encoders = adapter.encoder_layers()
     num_layers = len(encoders)
     by_variable = {}
-    for layer in embedding_layers(model):
+    for layer in adapter.embedding_layers():
         for variable in layer.weights:
             by_variable[id(variable)] = decay ** (num_layers + 1)
     for index, layer in enumerate(encoders):
