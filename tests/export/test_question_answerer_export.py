@@ -159,6 +159,32 @@ def test_serving_graph_matches_predict_answers(
     check_answers(served, answerer, questions, contexts, allow_no_answer)
 
 
+@pytest.mark.parametrize("allow_no_answer", [True, False])
+def test_an_empty_context_before_others_answers_empty(
+    allow_no_answer, small_vocabulary_preset
+):
+    # An example without a single valid span, ahead of one spanning two
+    # windows: it once took the last window's span, a slice past its end.
+    answerer = make_answerer(small_vocabulary_preset)
+    preprocessor = answerer.preprocessor
+    module = QuestionAnswererServingModule(
+        answerer,
+        preprocessor.tokenizer,
+        preprocessor.sequence_length,
+        preprocessor.doc_stride,
+        preprocessor.max_question_length,
+        preprocessor.pair_separators,
+        allow_no_answer=allow_no_answer,
+    )
+    outputs = module.serve(tf.constant(QUESTIONS[2::-2]), tf.constant(CONTEXTS[2::-2]))
+    answers = [answer.decode("utf-8") for answer in outputs["answer"].numpy()]
+    assert (answers[0], outputs["start"][0], outputs["end"][0]) == ("", -1, -1)
+    (expected,) = answerer.predict_answers(
+        QUESTIONS[:1], CONTEXTS[:1], n_best=100, allow_no_answer=allow_no_answer
+    )
+    assert answers[1] == expected["answer"] != ""
+
+
 def test_export_checks_its_inputs(small_vocabulary_preset, tmp_path):
     classifier = TextClassifier.from_preset(
         small_vocabulary_preset, num_classes=2, sequence_length=16

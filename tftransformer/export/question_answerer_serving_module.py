@@ -213,6 +213,10 @@ class QuestionAnswererServingModule(tf.Module):
         big = tf.size(example)
         # The first window holding each example's best span, and lowest null.
         best_of = tf.math.unsorted_segment_max(best, example, batch)
+        # The segment maximum starts from the lowest finite float, not -inf:
+        # without this, an example with no valid span (an empty context)
+        # would choose no window of its own, and another example's span.
+        best_of = tf.where(best_of == tf.float32.min, -float("inf"), best_of)
         chosen = tf.math.unsorted_segment_min(
             tf.where(best >= tf.gather(best_of, example), window, big), example, batch
         )
