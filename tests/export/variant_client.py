@@ -3,7 +3,8 @@
 Usage: `python variant_client.py PATH OUTPUT [KERNELS] < batches.json`,
 where PATH is a SavedModel version directory or a `.tflite` file, OUTPUT
 the signature's output (`probabilities`, `embedding`, a tagger's `tag_ids`,
-a regressor's `score`; several names joined by commas, e.g.
+a regressor's `score`, a question answerer's `answer` (a SavedModel's, as
+strings) or `byte_start`; several names joined by commas, e.g.
 `probabilities,predicted`), KERNELS optionally a LiteRT `OpResolverType`
 name (e.g. `BUILTIN_REF`, the reference kernels without the XNNPACK
 delegate; default `AUTO`) and batches.json a list of batches, each a list
@@ -69,10 +70,17 @@ def inputs(batch):
     return {"text": batch}
 
 
+def plain(value):
+    """An output as JSON takes it: strings (a SavedModel's) decoded."""
+    if value.dtype == object:
+        return [text.decode("utf-8") for text in value.tolist()]
+    return value.tolist()
+
+
 results = [run(inputs(batch)) for batch in json.load(sys.stdin)]
 by_name = {
     name: {
-        "outputs": [result[name].tolist() for result in results],
+        "outputs": [plain(result[name]) for result in results],
         "dtypes": [result[name].dtype.name for result in results],
     }
     for name in names

@@ -1,5 +1,5 @@
-"""Writing every serving variant of a classifier, regressor or tagger and
-measuring each."""
+"""Writing every serving variant of a classifier, regressor, tagger or
+question answerer and measuring each."""
 
 import functools
 import os
@@ -8,14 +8,21 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int, check_positive_number
+from tftransformer._arguments import (
+    check_bool,
+    check_int,
+    check_positive_number,
+    is_finite_number,
+)
 from tftransformer.evaluation.entity_metrics import entity_report
 from tftransformer.evaluation.multi_label_predictions import sigmoid_probabilities
 from tftransformer.evaluation.multi_label_report import MultiLabelReport
 from tftransformer.evaluation.regression_report import RegressionReport
+from tftransformer.evaluation.squad_metrics import score_squad
 from tftransformer.evaluation.tagging_predictions import predict_tags
 from tftransformer.export.litert_export import export_litert, model_kind
 from tftransformer.export.litert_model import LiteRTModel
+from tftransformer.export.question_answerer_export import export_question_answerer
 from tftransformer.export.text_classifier_export import (
     SIGNATURE_NAME,
     export_for_serving,
@@ -35,12 +42,18 @@ VARIANTS = {
     "litert_int8": ("litert", "int8"),
 }
 _PREDICT_BATCH = 32
+# What the checks of two-string examples expect, by the argument's name.
+_TEXT_PAIR = "With text_pair=True, `{}` must hold (text, text_pair) tuples of strings"
+_QUESTION_CONTEXT = (
+    "For a question answerer, `{}` must hold (question, context) tuples of strings"
+)
 # The output each variant is scored on, by `model_kind`.
 _ANSWERS = {
     "classifier": "probabilities",
     "multi_label": "predicted",
     "regressor": "score",
     "tagger": "tags",
+    "question_answerer": "answer",
 }
 
 
@@ -56,9 +69,12 @@ def export_variants(
     overwrite=False,
     text_pair=False,
     score_tolerance=0.05,
+    max_answer_length=30,
+    null_threshold=0.0,
+    allow_no_answer=True,
 ):
-    """Exports a classifier, regressor or tagger in every variant and measures
-    each in one run.
+    """Exports a classifier, regressor, tagger or question answerer in every
+    variant and measures each in one run.
 
     Writes `<directory>/<variant>/` for each variant (a SavedModel version
     `1/`, or `model.tflite`), then loads each in this process and measures
@@ -81,6 +97,20 @@ def export_variants(
     targets), and its agreement is the share of (text, target) scores within
     `score_tolerance` target standard deviations of the Keras model's.
 
+    A `QuestionAnswerer` reads `(question, context)` tuples and is scored
+    on its answer strings as the SQuAD script scores them
+    (`tftransformer.evaluation.score_squad`): exact match and token F1
+    after normalization, the best over each question's gold answers
+    (`exact_match`, `f1`, fractions of the test questions, in place of
+    `accuracy`). Its agreement is the share of questions answered with the
+    Keras model's answer string (`QuestionAnswerer.predict_answers`,
+    searching every span as the exports do). Every variant answers with
+    the same `max_answer_length`, `null_threshold` and `allow_no_answer`;
+    the SavedModels are written by `export_question_answerer` (the int8 one
+    with Keras' int8 kernels, its span search float32), the LiteRT files by
+    `export_litert`, `litert_int8` calibrated on `(question, context)`
+    tuples.
+
     A classifier (or regressor) of sentence pairs (`text_pair=True`) exports with two
     string inputs, `text` and `text_pair`, in every variant; its test and
     representative examples are `(text, text_pair)` tuples.
@@ -89,19 +119,25 @@ def export_variants(
         model: a built `tftransformer.models.TextClassifier`,
             `MultiLabelClassifier` or `TextRegressor` (on single texts, or
             on pairs with `text_pair=True`), or a
-            `tftransformer.models.TokenClassifier`.
+            `tftransformer.models.TokenClassifier`, or a
+            `tftransformer.models.QuestionAnswerer`.
         directory: str, where the variants are written.
         test_texts: list of strings, the held-out texts (for a tagger,
             sentences whose words are separated by whitespace; with
-            `text_pair`, `(text, text_pair)` tuples).
+            `text_pair`, `(text, text_pair)` tuples; for a question
+            answerer, `(question, context)` tuples).
         test_labels: list of int class ids, one per test text; for a
             multi-label classifier, 0/1 rows `(num_texts, num_labels)`; for
             a regressor, targets `(num_texts, num_targets)` (or one per
             text); for a tagger, one list of BIO tag strings per sentence,
-            one tag per word.
+            one tag per word; for a question answerer, each question's gold
+            answer: a string, or a list of acceptable answer strings (`""`
+            or an empty list: no answer, as SQuAD 2.0's unanswerable
+            questions).
         representative_texts: list of strings drawn from the training data,
             for the calibrated `litert_int8` variant (a few hundred are
-            plenty); with `text_pair`, `(text, text_pair)` tuples.
+            plenty); with `text_pair`, `(text, text_pair)` tuples; for a
+            question answerer, `(question, context)` tuples.
         variants: names from `VARIANTS`; `saved_model_float32` first, the
             reference.
         batch_sizes: batch sizes timed.
@@ -111,6 +147,13 @@ def export_variants(
         text_pair: bool, whether `model` reads sentence pairs.
         score_tolerance: float > 0, a regressor's agreement tolerance, in
             target standard deviations (`model.target_std`).
+        max_answer_length: int >= 1, a question answerer's longest answer
+            in tokens.
+        null_threshold: float, how much a question answerer's null score
+            must beat its best span's by for "no answer" (see
+            `tftransformer.models.best_answers`).
+        allow_no_answer: bool, whether a question answerer's answers may
+            be empty.
 
     Returns:
         A `VariantsReport`.
@@ -121,6 +164,15 @@ def export_variants(
         classifier, "variants", test_texts, test_labels, train_texts[:300]
     )
     print(report.format())
+    # A question answerer: (question, context) tuples and gold answers.
+    report = export_variants(
+        answerer,
+        "qa_variants",
+        [("Who lives here?", "John Smith lives here.")],
+        [["John Smith", "Smith"]],
+        train_pairs[:300],
+    )
+    report.row("litert_dynamic_int8")["exact_match"]
     ```
     """
     variants = list(variants)
@@ -137,28 +189,49 @@ def export_variants(
     test_texts = list(test_texts)
     kind = model_kind(model)
     tagger = kind == "tagger"
+    answerer = kind == "question_answerer"
     score_tolerance = check_positive_number("score_tolerance", score_tolerance)
+    if not is_finite_number(null_threshold):
+        raise ValueError(
+            "null_threshold must be a finite number. "
+            f"Received: null_threshold={null_threshold!r}"
+        )
+    decoding = {
+        "max_answer_length": check_int("max_answer_length", max_answer_length, 1),
+        "null_threshold": float(null_threshold),
+        "allow_no_answer": check_bool("allow_no_answer", allow_no_answer),
+    }
     if kind == "embedder":
         raise ValueError(
-            "export_variants measures classifiers, regressors and taggers on "
-            f"labelled texts. Received an embedder {model.name!r} (output shape "
-            f"{tuple(model.output.shape)}); export it with export_litert."
+            "export_variants measures classifiers, regressors, taggers and "
+            f"question answerers on labelled examples. Received an embedder "
+            f"{model.name!r} (output shape {tuple(model.output.shape)}); export "
+            "it with export_litert."
         )
-    if kind == "question_answerer":
-        raise ValueError(
-            "export_variants measures classifiers, regressors and taggers on "
-            f"labelled texts. Received a QuestionAnswerer {model.name!r}; "
-            "export it with export_question_answerer or export_litert."
-        )
-    if not isinstance(text_pair, bool) or (text_pair and tagger):
+    if not isinstance(text_pair, bool) or (text_pair and (tagger or answerer)):
         raise ValueError(
             "`text_pair` must be a bool, and True only for a classifier of "
-            f"sentence pairs. Received: text_pair={text_pair!r} for a model "
+            "sentence pairs (a question answerer reads pairs without it). "
+            f"Received: text_pair={text_pair!r} for {type(model).__name__} "
             f"with output shape {tuple(model.output.shape)}"
         )
     if text_pair:
         test_texts = _check_pairs("test_texts", test_texts)
-    if tagger:
+    if answerer:
+        test_texts = _check_pairs("test_texts", test_texts, _QUESTION_CONTEXT)
+        test_labels = _check_answers(test_labels)
+        if "litert_int8" in variants:
+            # Checked before any variant is written.
+            if isinstance(representative_texts, str) or not representative_texts:
+                raise ValueError(
+                    "litert_int8 calibrates on `representative_texts`, a "
+                    "non-empty list of (question, context) tuples. Received: "
+                    f"representative_texts={representative_texts!r:.200}"
+                )
+            _check_pairs(
+                "representative_texts", representative_texts, _QUESTION_CONTEXT
+            )
+    elif tagger:
         test_labels = _check_tags(test_texts, test_labels)
     else:
         test_labels = _check_labels(kind, test_labels, model.output.shape[-1])
@@ -178,12 +251,21 @@ def export_variants(
 
     if tagger:
         keras_answers = predict_tags(model, test_texts)["tags"]
+    elif answerer:
+        keras_answers = _keras_answer_strings(model, test_texts, decoding)
     else:
         keras_answers = _keras_answers(model, kind, test_texts, text_pair)
     rows = []
     for name in variants:
         predict, path, size_bytes = _write(
-            model, directory, name, representative_texts, overwrite, kind, text_pair
+            model,
+            directory,
+            name,
+            representative_texts,
+            overwrite,
+            kind,
+            text_pair,
+            decoding,
         )
         batches = [
             predict(test_texts[i : i + _PREDICT_BATCH])
@@ -194,6 +276,13 @@ def export_variants(
             tags = [sentence for batch in batches for sentence in batch]
             row["entity_f1"] = entity_report(test_labels, tags).micro["f1"]
             row["agreement"] = _word_agreement(tags, keras_answers)
+        elif answerer:
+            answers = [answer for batch in batches for answer in batch]
+            report = score_squad(dict(enumerate(test_labels)), dict(enumerate(answers)))
+            row["exact_match"] = report.exact / 100
+            row["f1"] = report.f1 / 100
+            same = [a == b for a, b in zip(answers, keras_answers)]
+            row["agreement"] = float(np.mean(same))
         else:
             answers = _answer(kind, np.concatenate(batches))
             row.update(_scores(kind, answers, test_labels))
@@ -224,8 +313,8 @@ def _check_tags(texts, tags):
     return [[str(tag) for tag in sentence] for sentence in tags]
 
 
-def _check_pairs(name, examples):
-    """Sentence pairs: `(text, text_pair)` tuples of strings."""
+def _check_pairs(name, examples, expected=_TEXT_PAIR):
+    """Sentence pairs, or questions and contexts: tuples of two strings."""
     for index, example in enumerate(examples):
         if (
             not isinstance(example, (tuple, list))
@@ -233,10 +322,33 @@ def _check_pairs(name, examples):
             or not all(isinstance(text, str) for text in example)
         ):
             raise ValueError(
-                f"With text_pair=True, `{name}` must hold (text, text_pair) "
-                f"tuples of strings. Received at {index}: {example!r}"
+                f"{expected.format(name)}. Received at {index}: {example!r}"
             )
     return [tuple(example) for example in examples]
+
+
+def _check_answers(answers):
+    """A question answerer's gold answers: one list of strings per question,
+    empty for no answer."""
+    if isinstance(answers, str):
+        raise ValueError(
+            "For a question answerer, `test_labels` must be a list of gold "
+            f"answers, one per question. Received a string: {answers!r:.200}"
+        )
+    checked = []
+    for index, gold in enumerate(answers):
+        if isinstance(gold, str):
+            gold = [gold]
+        if not isinstance(gold, (list, tuple)) or not all(
+            isinstance(answer, str) for answer in gold
+        ):
+            raise ValueError(
+                "For a question answerer, `test_labels` must hold each "
+                "question's gold answer: a string, or a list of acceptable "
+                f"answer strings. Received at {index}: {gold!r}"
+            )
+        checked.append([answer for answer in gold if answer])
+    return checked
 
 
 def _check_labels(kind, labels, num_outputs):
@@ -286,6 +398,20 @@ def _keras_answers(model, kind, examples, text_pair):
     return np.argmax(outputs, axis=-1)
 
 
+def _keras_answer_strings(model, examples, decoding):
+    """The Keras question answerer's answers, every span searched as the
+    exports search them."""
+    questions, contexts = zip(*examples)
+    answers = model.predict_answers(
+        list(questions),
+        list(contexts),
+        batch_size=_PREDICT_BATCH,
+        n_best=model.preprocessor.sequence_length,
+        **decoding,
+    )
+    return [answer["answer"] for answer in answers]
+
+
 def _answer(kind, outputs):
     """A classifier's class ids from its probabilities; else the outputs."""
     return np.argmax(outputs, axis=-1) if kind == "classifier" else outputs
@@ -311,25 +437,44 @@ def _word_agreement(tags, reference):
     return float(np.mean(same)) if same else 1.0
 
 
-def _write(model, directory, name, representative_texts, overwrite, kind, text_pair):
+def _write(
+    model,
+    directory,
+    name,
+    representative_texts,
+    overwrite,
+    kind,
+    text_pair,
+    decoding,
+):
     """Exports one variant; returns `(predict, path, size_bytes)`.
 
     `predict` answers a classifier's probabilities, a multi-label
-    classifier's `predicted` decisions, a regressor's scores, or a tagger's
-    list of tags per text."""
+    classifier's `predicted` decisions, a regressor's scores, a tagger's
+    list of tags per text, or a question answerer's answer strings."""
     tagger = kind == "tagger"
+    answerer = kind == "question_answerer"
     output = _ANSWERS[kind]
     export_format, precision = VARIANTS[name]
     path = os.path.join(os.fspath(directory), name)
     if export_format == "saved_model":
         if tagger:
             export = export_token_classifier
+        elif answerer:
+            export = functools.partial(export_question_answerer, **decoding)
         else:
             export = functools.partial(export_for_serving, text_pair=text_pair)
         path = export(model, path, version=1, precision=precision, overwrite=overwrite)
         serve = tf.saved_model.load(path).signatures[SIGNATURE_NAME]
 
         def predict(texts):
+            if answerer:
+                questions, contexts = zip(*texts)
+                outputs = serve(
+                    question=tf.constant(questions, tf.string),
+                    context=tf.constant(contexts, tf.string),
+                )
+                return [answer.decode("utf-8") for answer in outputs[output].numpy()]
             if text_pair:
                 texts, text_pairs = zip(*texts)
                 outputs = serve(
@@ -355,11 +500,13 @@ def _write(model, directory, name, representative_texts, overwrite, kind, text_p
         representative_texts=representative_texts,
         overwrite=overwrite,
         text_pair=text_pair,
+        **decoding,
     )
     litert_model = LiteRTModel(tflite_file)
 
     def predict(texts):
-        if text_pair:
+        # Two strings each: sentence pairs, or questions and contexts.
+        if text_pair or answerer:
             texts, text_pairs = zip(*texts)
             return litert_model(list(texts), list(text_pairs))[output]
         return litert_model(texts)[output]

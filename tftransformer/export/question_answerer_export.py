@@ -22,6 +22,7 @@ def export_question_answerer(
     allow_no_answer=True,
     merge_lora=True,
     overwrite=False,
+    precision="float32",
 ):
     """Exports a question answerer as a TF Serving model version.
 
@@ -32,7 +33,8 @@ def export_question_answerer(
     in its context, -1 for no answer) and `score` (float32). Windowing,
     tokenization, the span head and the choice of the answer all run in the
     graph (see `QuestionAnswererServingModule`): a client needs TensorFlow
-    and `import tensorflow_text` only.
+    and `import tensorflow_text` only. The graph is float32 whatever the
+    training precision, with LoRA adapters merged (`inference_copy`).
 
     Args:
         model: a `tftransformer.models.QuestionAnswerer` with its
@@ -44,6 +46,8 @@ def export_question_answerer(
         allow_no_answer: bool, whether answers may be empty.
         merge_lora: bool. With False, a model with LoRA adapters is refused.
         overwrite: bool, whether an existing `<path>/<version>` is replaced.
+        precision: `"float32"`, or `"int8"` for Keras' int8 quantization of
+            the float32 copy (int8 kernels; the span search stays float32).
 
     Returns:
         str, the version directory written.
@@ -82,7 +86,9 @@ def export_question_answerer(
             f"Received: max_answer_length={max_answer_length!r}"
         )
     final_path = version_path(path, version, overwrite)
-    copy = inference_copy(model, preprocessor, merge_lora=merge_lora)
+    copy = inference_copy(
+        model, preprocessor, merge_lora=merge_lora, precision=precision
+    )
     module = QuestionAnswererServingModule(
         copy,
         preprocessor.tokenizer,

@@ -14,6 +14,8 @@ _COLUMNS = (
     ("micro F1", "micro_f1", "{:.4f}"),
     ("macro F1", "macro_f1", "{:.4f}"),
     ("RMSE", "rmse", "{:.4f}"),
+    ("exact match", "exact_match", "{:.4f}"),
+    ("F1", "f1", "{:.4f}"),
     ("agreement with Keras", "agreement", "{:.2%}"),
     ("p50 ms b1", "p50_ms_batch_1", "{:.1f}"),
     ("p99 ms b1", "p99_ms_batch_1", "{:.1f}"),
@@ -33,15 +35,18 @@ class VariantsReport:
         rows: list of dicts, one per variant, each with `variant`,
             `path`, `size_bytes`, `accuracy` (a tagger's: `entity_f1`, the
             entity micro-F1; a multi-label classifier's: `micro_f1` and
-            `macro_f1`; a regressor's: `rmse`, in target units),
+            `macro_f1`; a regressor's: `rmse`, in target units; a question
+            answerer's: `exact_match` and `f1`, SQuAD's),
             `agreement` (the share of test texts whose predicted label
             matches the Keras model's; a tagger's: of test words; a
             multi-label classifier's: of (text, label) decisions; a
             regressor's: of (text, target) scores within the tolerance of
-            `export_variants`) and
+            `export_variants`; a question answerer's: of questions answered
+            with the same string) and
             `p50_ms_batch_<n>` / `p99_ms_batch_<n>` for each batch size
             timed. The first row is the float32 SavedModel.
-        num_test_examples: int, the texts accuracy and agreement count.
+        num_test_examples: int, the texts (or questions) accuracy and
+            agreement count.
 
     Example:
     ```python
