@@ -3,14 +3,16 @@ r"""Exports a trained model in every serving variant and measures each.
 Writes, under `--variants_dir`, a float32 SavedModel, an int8 SavedModel
 (Keras quantization), and LiteRT models in float32, dynamic-range int8 and
 calibrated int8 (ranges measured on training texts). All take raw strings
-(a model trained on sentence pairs: two). Then it loads each in this
+(a model trained on sentence pairs: two; a question answerer: a question and
+its context). Then it loads each in this
 process and prints one table: size, test score, agreement with the Keras
 model, and p50/p99 latency at batch 1 and 32. The table and its JSON land
 in `--variants_dir` too. The task comes from the saved model: a classifier
 (`examples/classify.py`) is scored by accuracy, a multi-label classifier
 (`examples/multi_label.py`) by micro / macro F1, a regressor
 (`examples/regress.py`) by RMSE, a tagger (`examples/ner.py`) by entity
-F1, each on its task's test data.
+F1, a question answerer (`examples/question_answering.py`) by SQuAD exact
+match and F1, each on its task's test data.
 
 Usage:
 ```
@@ -24,6 +26,13 @@ For a tagger (or a multi-label classifier, a regressor):
 python examples/ner.py --epochs=1 --model_dir=runs/ner
 python examples/export_variants.py --model_dir=runs/ner \
     --variants_dir=runs/ner/variants
+```
+For a question answerer, its SQuAD files (and decoding flags,
+`--max_answer_length`, `--null_threshold`, `--allow_no_answer`):
+```
+python examples/export_variants.py --model_dir=runs/question_answering \
+    --train_file=train-v2.0.json --test_file=dev-v2.0.json \
+    --variants_dir=runs/question_answering/variants
 ```
 The data settings (`--train_file`, `--test_file`, `--text_pair_column`,
 `--label_column`, `--target_columns`, `--max_eval_examples`, ...) are the

@@ -13,7 +13,12 @@ import pytest
         ("ner.py", ["--head_learning_rate", "--train_file", "--freeze_layers"]),
         (
             "export_variants.py",
-            ["--variants_dir", "--target_columns", "--label_delimiter"],
+            [
+                "--variants_dir",
+                "--target_columns",
+                "--label_delimiter",
+                "--null_threshold",
+            ],
         ),
         ("multitask.py", ["--rule", "--ner_loss_weight", "--export_dir"]),
         ("long_documents.py", ["--variants", "--stride", "--max_chunks"]),

@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from tftransformer.data import SquadExample
-from tftransformer.export import VARIANTS, export_variants
+from tftransformer.export import (
+    VARIANTS,
+    VariantsConfig,
+    export_run_variants,
+    export_variants,
+)
 from tftransformer.models import QuestionAnswerer
+from tftransformer.training import ClassificationConfig, QuestionAnsweringConfig
 
 CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
 NAMES = "john mary james david anna paul".split()
@@ -163,3 +169,54 @@ def test_bad_question_answering_input_is_refused(answerer, tmp_path):
         export_variants(model, tmp_path, pairs, golds, pairs, allow_no_answer="yes")
     # Refused before anything is written.
     assert not os.listdir(tmp_path)
+
+
+def write_squad(examples, path):
+    """`examples` as a SQuAD JSON file, one paragraph per question."""
+    paragraphs = [
+        {
+            "context": example.context,
+            "qas": [
+                {
+                    "id": example.id,
+                    "question": example.question,
+                    "answers": [
+                        {"text": text, "answer_start": start}
+                        for text, start in zip(example.answers, example.answer_starts)
+                    ],
+                }
+            ],
+        }
+        for example in examples
+    ]
+    with open(path, "w") as f:
+        json.dump({"data": [{"title": "places", "paragraphs": paragraphs}]}, f)
+    return str(path)
+
+
+def test_export_run_variants_reads_a_question_answering_run(answerer, tmp_path):
+    model = answerer[0]
+    config = VariantsConfig(
+        train_file=write_squad(questions(40, seed=2)[2], tmp_path / "train.json"),
+        test_file=write_squad(questions(30, seed=1)[2], tmp_path / "test.json"),
+        max_answer_length=4,
+    )
+    task_config = config.task_config(model)
+    assert type(task_config) is QuestionAnsweringConfig
+    assert (task_config.max_answer_length, task_config.allow_no_answer) == (4, None)
+    report = export_run_variants(
+        model,
+        config,
+        tmp_path / "variants",
+        representative_examples=8,
+        variants=["saved_model_float32"],
+        calls=(1, 1),
+    )
+    assert report.num_test_examples == 30
+    reference = report.row("saved_model_float32")
+    assert reference["exact_match"] > 0.8 and reference["agreement"] == 1.0
+    assert "| exact match | F1 |" in (tmp_path / "variants" / "report.md").read_text()
+    with pytest.raises(ValueError, match="config of class ClassificationConfig"):
+        export_run_variants(model, ClassificationConfig(), tmp_path / "bad")
+    with pytest.raises(ValueError, match="train_file is required"):
+        export_run_variants(model, VariantsConfig(), tmp_path / "bad")

@@ -2,11 +2,20 @@
 
 import os
 
+import numpy as np
+
 from tftransformer.export.export_variants import VARIANTS, export_variants
 from tftransformer.export.variants_config import VariantsConfig
-from tftransformer.models import MultiLabelClassifier, TextRegressor, TokenClassifier
+from tftransformer.models import (
+    MultiLabelClassifier,
+    QuestionAnswerer,
+    TextRegressor,
+    TokenClassifier,
+)
 from tftransformer.training.multi_label_config import MultiLabelConfig
 from tftransformer.training.multi_label_training import load_multi_label_data
+from tftransformer.training.question_answering import load_squad_splits
+from tftransformer.training.question_answering_config import QuestionAnsweringConfig
 from tftransformer.training.regression_config import RegressionConfig
 from tftransformer.training.regression_training import load_regression_data
 from tftransformer.training.text_classification import load_classification_splits
@@ -36,9 +45,14 @@ def export_run_variants(
     multi-label data (`load_multi_label_data`, with a `MultiLabelConfig`:
     micro / macro F1 of the predicted label sets), a `TextRegressor` on its
     regression data (`load_regression_data`, with a `RegressionConfig`:
-    RMSE), any other classifier on the text classification data
-    (`load_classification_splits`); all but the tagger as sentence pairs
-    when the data has a second text column. A `VariantsConfig` (the data
+    RMSE), a `QuestionAnswerer` on its SQuAD files (`load_squad_splits`,
+    with a `QuestionAnsweringConfig`: exact match and F1 of the answers to
+    the test questions, decoded with the config's `max_answer_length`,
+    `null_threshold` and `allow_no_answer`, unset: whether the training
+    questions include unanswerable ones, as training decided), any other
+    classifier on the text classification data
+    (`load_classification_splits`); the classifiers and regressor as
+    sentence pairs when the data has a second text column. A `VariantsConfig` (the data
     settings of any head) becomes the config of the model's task first
     (`VariantsConfig.task_config`), so one command measures a run of any
     head. Then `export_variants` writes
@@ -49,10 +63,11 @@ def export_run_variants(
     Args:
         model: the run's trained model (e.g. `tftransformer.saving.load_model`
             of its `model.keras`): a `TextClassifier`, `MultiLabelClassifier`,
-            `TextRegressor` or `TokenClassifier`.
+            `TextRegressor`, `TokenClassifier` or `QuestionAnswerer`.
         config: the run's config: a `ClassificationConfig`,
-            `MultiLabelConfig`, `RegressionConfig` or
-            `TokenClassificationConfig` (their data settings: `train_file`,
+            `MultiLabelConfig`, `RegressionConfig`,
+            `TokenClassificationConfig` or `QuestionAnsweringConfig` (their
+            data settings: `train_file`,
             `test_file`, `max_eval_examples`, `seed`, ...), or a
             `VariantsConfig` of any of them.
         variants_dir: str, where the variants and the report are written.
@@ -74,7 +89,28 @@ def export_run_variants(
     """
     if isinstance(config, VariantsConfig):
         config = config.task_config(model)
-    if isinstance(model, TokenClassifier):
+    decoding = {}
+    if isinstance(model, QuestionAnswerer):
+        _check_config(model, config, QuestionAnsweringConfig)
+        config.validate()
+        train, _, test = load_squad_splits(config)
+        rng = np.random.default_rng(config.seed)
+        calibration = rng.permutation(len(train))[:representative_examples]
+        test_texts = [(example.question, example.context) for example in test]
+        test_labels = [list(example.answers) for example in test]
+        representative = [
+            (train[i].question, train[i].context) for i in np.sort(calibration)
+        ]
+        text_pair = False
+        allow_no_answer = config.allow_no_answer
+        if allow_no_answer is None:
+            allow_no_answer = any(example.is_impossible for example in train)
+        decoding = {
+            "max_answer_length": config.max_answer_length,
+            "null_threshold": config.null_threshold,
+            "allow_no_answer": allow_no_answer,
+        }
+    elif isinstance(model, TokenClassifier):
         train, _, test = load_tagging_splits(config)
         calibration = train.sample(
             min(representative_examples, len(train)), config.seed
@@ -109,6 +145,7 @@ def export_run_variants(
         calls=calls,
         overwrite=overwrite,
         text_pair=text_pair,
+        **decoding,
     )
     for name, text in zip(REPORT_FILES, (report.format() + "\n", report.to_json())):
         with open(os.path.join(os.fspath(variants_dir), name), "w") as f:
@@ -141,11 +178,16 @@ def _text_splits(model, config):
         (TextRegressor, RegressionConfig, load_regression_data),
     ):
         if isinstance(model, model_class):
-            if not isinstance(config, config_class):
-                raise ValueError(
-                    f"A {model_class.__name__} is measured on the data of a "
-                    f"{config_class.__name__}. Received: config of class "
-                    f"{type(config).__name__}"
-                )
+            _check_config(model, config, config_class)
             return load(config)
     return load_classification_splits(config)
+
+
+def _check_config(model, config, config_class):
+    """Refuses a config of another task than `model`'s."""
+    if not isinstance(config, config_class):
+        raise ValueError(
+            f"A {type(model).__name__} is measured on the data of a "
+            f"{config_class.__name__}. Received: config of class "
+            f"{type(config).__name__}"
+        )

@@ -2,10 +2,16 @@
 
 import dataclasses
 
-from tftransformer.models import MultiLabelClassifier, TextRegressor, TokenClassifier
+from tftransformer.models import (
+    MultiLabelClassifier,
+    QuestionAnswerer,
+    TextRegressor,
+    TokenClassifier,
+)
 from tftransformer.training._settings import setting
 from tftransformer.training.classification_config import ClassificationConfig
 from tftransformer.training.multi_label_config import MultiLabelConfig
+from tftransformer.training.question_answering_config import QuestionAnsweringConfig
 from tftransformer.training.regression_config import RegressionConfig
 from tftransformer.training.token_classification_config import (
     TokenClassificationConfig,
@@ -13,8 +19,8 @@ from tftransformer.training.token_classification_config import (
 
 __all__ = ["VariantsConfig"]
 
-# The fields that name a run's data; `task_config` copies those its task's
-# config has.
+# The fields that name a run's data (and a question answerer's decoding);
+# `task_config` copies those its task's config has.
 _DATA_FIELDS = (
     "train_file",
     "validation_file",
@@ -29,17 +35,23 @@ _DATA_FIELDS = (
     "max_train_examples",
     "max_eval_examples",
     "seed",
+    "max_answer_length",
+    "null_threshold",
+    "allow_no_answer",
 )
 
 
 @dataclasses.dataclass
 class VariantsConfig(ClassificationConfig):
-    """The data settings of a classifier, multi-label classifier, regressor
-    or tagger run, whichever the saved model is.
+    """The data settings of a classifier, multi-label classifier, regressor,
+    tagger or question answerer run, whichever the saved model is.
 
     `ClassificationConfig`'s data settings plus `MultiLabelConfig`'s
-    `label_delimiter` and `RegressionConfig`'s `target_columns`;
-    `label_column` and `target_columns` left unset take the task's default.
+    `label_delimiter`, `RegressionConfig`'s `target_columns` and
+    `QuestionAnsweringConfig`'s decoding (`max_answer_length`,
+    `null_threshold`, `allow_no_answer`; a question answerer's files are
+    SQuAD JSON); `label_column` and `target_columns` left unset take the
+    task's default.
     `task_config(model)` gives the config of the model's task, which
     `export_run_variants` reads the run's data with: without files, each
     task's embedded data.
@@ -64,6 +76,19 @@ class VariantsConfig(ClassificationConfig):
         "Regressor: numeric target column(s), comma-separated; default: "
         "RegressionConfig's ('label').",
     )
+    max_answer_length: int = setting(
+        30, "Question answerer: longest answer, in tokens.", minimum=1
+    )
+    null_threshold: float = setting(
+        0.0,
+        "Question answerer: answer 'no answer' when its score beats the best "
+        "span's by more than this.",
+    )
+    allow_no_answer: bool | None = setting(
+        None,
+        "Question answerer: whether answers may be empty; default: when the "
+        "training data has unanswerable questions.",
+    )
 
     def task_config(self, model):
         """The config of `model`'s task holding these data settings.
@@ -71,7 +96,8 @@ class VariantsConfig(ClassificationConfig):
         Args:
             model: a `TokenClassifier` (gives a `TokenClassificationConfig`),
                 `MultiLabelClassifier` (`MultiLabelConfig`), `TextRegressor`
-                (`RegressionConfig`) or other classifier
+                (`RegressionConfig`), `QuestionAnswerer`
+                (`QuestionAnsweringConfig`) or other classifier
                 (`ClassificationConfig`).
 
         Returns:
@@ -84,6 +110,8 @@ class VariantsConfig(ClassificationConfig):
             config_class = MultiLabelConfig
         elif isinstance(model, TextRegressor):
             config_class = RegressionConfig
+        elif isinstance(model, QuestionAnswerer):
+            config_class = QuestionAnsweringConfig
         else:
             config_class = ClassificationConfig
         names = {field.name for field in dataclasses.fields(config_class)}
