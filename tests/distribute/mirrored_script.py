@@ -6,7 +6,7 @@ devices, so the checks run in a fresh process:
     python mirrored_script.py --mode=exact --optimizer=sgd --result=FILE
     python mirrored_script.py --mode=pretrained --result=FILE
     python mirrored_script.py --mode=non_finite --result=FILE
-    python mirrored_script.py --mode=exact,non_finite,pretrained --result=FILE
+    python mirrored_script.py --mode=exact,non_finite,contrastive --result=FILE
 
 Several comma-separated modes run one after another in the process; the
 result is then a dict of each mode's result.
@@ -23,6 +23,8 @@ steps on 16 real examples of up to 16 tokens, built inside the mirrored
 scope; writes the losses.
 
 `non_finite`: a NaN loss under `StopOnNonFiniteLoss`; writes the error raised.
+
+`contrastive`: the check of `contrastive_script.py` for each of its losses.
 """
 
 import argparse
@@ -45,7 +47,7 @@ def two_logical_cpus():
     return ["/cpu:0", "/cpu:1"]
 
 
-MODES = ["exact", "pretrained", "non_finite"]
+MODES = ["exact", "pretrained", "non_finite", "contrastive"]
 OPTIMIZERS = [
     "sgd",
     "fused_adamw",
@@ -237,6 +239,10 @@ def main():
             results[mode] = runs[0] if len(runs) == 1 else runs
         elif mode == "non_finite":
             results[mode] = non_finite(devices)
+        elif mode == "contrastive":
+            from tests.distribute.contrastive_script import LOSSES, compare
+
+            results[mode] = {name: compare(name, devices) for name in LOSSES}
         else:
             results[mode] = pretrained(devices)
     with open(args.result, "w") as f:

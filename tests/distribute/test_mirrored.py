@@ -10,6 +10,7 @@ import math
 
 import pytest
 
+from tests.distribute.contrastive_script import LOSSES
 from tests.distribute.mirrored_script import MODES, OPTIMIZERS
 from tests.distribute.processes import describe, run_scripts
 
@@ -59,3 +60,17 @@ def test_a_non_finite_loss_stops_a_mirrored_run_naming_the_step(results):
     result = results["non_finite"]
     assert result["error"] == "FloatingPointError", result
     assert "The loss is nan at step 1 (epoch 1, batch 1)" in result["message"]
+
+
+def test_contrastive_losses_on_two_replicas_equal_one_replica(results):
+    # In-batch negatives gathered across replicas: two replicas train as one.
+    assert list(results["contrastive"]) == list(LOSSES)
+    for name, result in results["contrastive"].items():
+        assert result["replicas"] == 2, (name, result)
+        # The steps moved the weights, and both runs moved them the same
+        # way, up to the order of the replicas' sums. Without gathering the
+        # negatives, a replica would rank among half the candidates.
+        assert result["max_update"] > 1e-3, (name, result)
+        assert result["max_difference"] < 1e-3 * result["max_update"], (name, result)
+        single, mirrored = result["loss"]
+        assert abs(single - mirrored) < 1e-4 * max(1.0, abs(single)), (name, result)
