@@ -1,7 +1,8 @@
 """Contrastive losses under `MirroredStrategy` on two logical CPUs.
 
-For `test_contrastive_mirrored.py`; the logical devices must be configured
-before TensorFlow initializes, so this runs in a fresh process:
+For `test_mirrored.py` (through `mirrored_script.py --mode=contrastive`,
+in the process of the other mirrored checks); the logical devices must be
+configured before TensorFlow initializes, so this runs in a fresh process:
 
     python contrastive_script.py --result=FILE
 

@@ -1,11 +1,15 @@
 """Training under `MirroredStrategy` on two logical CPUs, for `mirrored_test.py`.
 
 The two logical devices must be configured before TensorFlow initializes its
-devices, so each check runs in a fresh process:
+devices, so the checks run in a fresh process:
 
     python mirrored_script.py --mode=exact --optimizer=sgd --result=FILE
     python mirrored_script.py --mode=pretrained --result=FILE
     python mirrored_script.py --mode=non_finite --result=FILE
+    python mirrored_script.py --mode=exact,non_finite,contrastive --result=FILE
+
+Several comma-separated modes run one after another in the process; the
+result is then a dict of each mode's result.
 
 `exact`: two steps on the same global batch from the same weights, once
 on one device and once mirrored over two, with SGD or with `FusedAdamW`
@@ -14,11 +18,13 @@ difference between the two runs and how far the steps moved the weights.
 Several comma-separated optimizers run one after another in the process,
 each with a new model and a new `get_strategy` call; a list of results.
 
-`pretrained`: fine-tunes the embedded checkpoint's `TextClassifier` for a
-few steps on 32 real examples, built inside the mirrored scope; writes the
-losses.
+`pretrained`: fine-tunes the embedded checkpoint's `TextClassifier` for two
+steps on 16 real examples of up to 16 tokens, built inside the mirrored
+scope; writes the losses.
 
 `non_finite`: a NaN loss under `StopOnNonFiniteLoss`; writes the error raised.
+
+`contrastive`: the check of `contrastive_script.py` for each of its losses.
 """
 
 import argparse
@@ -41,6 +47,7 @@ def two_logical_cpus():
     return ["/cpu:0", "/cpu:1"]
 
 
+MODES = ["exact", "pretrained", "non_finite", "contrastive"]
 OPTIMIZERS = [
     "sgd",
     "fused_adamw",
@@ -156,10 +163,11 @@ def pretrained(devices):
 
     keras.utils.set_random_seed(0)
     strategy = distribute.get_strategy("mirrored", devices=devices)
-    train = datasets.load_rotten_tomatoes("train").sample(32)
-    batch_size = distribute.global_batch_size(8, strategy)
+    # Two steps: a bad first update shows in the second step's loss.
+    train = datasets.load_rotten_tomatoes("train").sample(16)
+    batch_size = distribute.global_batch_size(4, strategy)
     with strategy.scope():
-        backbone, preprocessor = presets.load_backbone("embedded", sequence_length=32)
+        backbone, preprocessor = presets.load_backbone("embedded", sequence_length=16)
         classifier = models.TextClassifier(backbone, num_classes=2, pooling="mean")
         classifier.compile(
             optimizer=finetune.create_optimizer(5e-5, num_train_steps=2),
@@ -171,7 +179,7 @@ def pretrained(devices):
         train.labels,
         preprocessor.tokenizer,
         batch_size=batch_size,
-        max_length=32,
+        max_length=16,
         shuffle=True,
         seed=0,
         bucket_by_length=False,
@@ -206,30 +214,39 @@ def non_finite(devices):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--mode", choices=["exact", "pretrained", "non_finite"], required=True
-    )
+    parser.add_argument("--mode", required=True)
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--result", required=True)
     args = parser.parse_args()
     optimizers = args.optimizer.split(",")
     if not set(optimizers) <= set(OPTIMIZERS):
         parser.error(f"--optimizer takes names from {OPTIMIZERS}: {args.optimizer!r}")
+    modes = args.mode.split(",")
+    if not set(modes) <= set(MODES):
+        parser.error(f"--mode takes names from {MODES}: {args.mode!r}")
     devices = two_logical_cpus()
-    if args.mode == "exact":
-        from tftransformer import distribute
+    results = {}
+    for mode in modes:
+        if mode == "exact":
+            from tftransformer import distribute
 
-        results = [
-            exact(lambda: distribute.get_strategy("mirrored", devices=devices), name)
-            for name in optimizers
-        ]
-        result = results[0] if len(results) == 1 else results
-    elif args.mode == "non_finite":
-        result = non_finite(devices)
-    else:
-        result = pretrained(devices)
+            runs = [
+                exact(
+                    lambda: distribute.get_strategy("mirrored", devices=devices), name
+                )
+                for name in optimizers
+            ]
+            results[mode] = runs[0] if len(runs) == 1 else runs
+        elif mode == "non_finite":
+            results[mode] = non_finite(devices)
+        elif mode == "contrastive":
+            from tests.distribute.contrastive_script import LOSSES, compare
+
+            results[mode] = {name: compare(name, devices) for name in LOSSES}
+        else:
+            results[mode] = pretrained(devices)
     with open(args.result, "w") as f:
-        json.dump(result, f)
+        json.dump(results[modes[0]] if len(modes) == 1 else results, f)
 
 
 if __name__ == "__main__":
