@@ -393,6 +393,10 @@ def _record_sources(monkeypatch, preprocessor_class):
     return read
 
 
+def _no_generation(self, inputs, max_length=None):
+    return [""] * len(inputs)
+
+
 def test_a_killed_t5_run_ends_as_an_uninterrupted_one_and_serves(
     tiny_t5_preset, tmp_path, monkeypatch
 ):
@@ -422,9 +426,13 @@ def test_a_killed_t5_run_ends_as_an_uninterrupted_one_and_serves(
     report = json.loads((tmp_path / "uninterrupted" / "report.json").read_text())
     assert report["preset"] == tiny_t5_preset
     assert set(report["bleu"]) == {"greedy", "beam"}
-    got = run_killed_then_rerun(
-        run, tmp_path / "killed", monkeypatch, kill_after_epoch=0, **tiny
-    )
+    # The rerun's translations are not compared (decoding changes no weight
+    # and the model is saved before it): they are left out.
+    with monkeypatch.context() as patch:
+        patch.setattr(keras_hub.models.T5Seq2SeqLM, "generate", _no_generation)
+        got = run_killed_then_rerun(
+            run, tmp_path / "killed", patch, kill_after_epoch=0, **tiny
+        )
     assert_same_training(got, want)
     reloaded = keras.saving.load_model(got["model_path"])
     assert isinstance(reloaded, keras_hub.models.T5Seq2SeqLM)
