@@ -32,16 +32,17 @@ TASKS = {
         "tag_names": TAGS,
     },
 }
-TEXTS = ["a fine film", "a dull mess", "great acting", "bad bad movie"]
+TEXTS = ["a fine film", "a bad story", "great story", "bad bad film"]
 TEXT_LABELS = [1, 0, 1, 0]
-# One word piece per word, so word i sits at position i + 1.
-WORDS = [["obama", "visits", "paris"], ["rain", "today"], ["hello", "john", "smith"]]
+# One word piece per word (all in small_vocabulary_preset's vocabulary), so
+# word i sits at position i + 1.
+WORDS = [["james", "met", "london"], ["city", "today"], ["met", "mary", "king"]]
 WORD_TAGS = [[1, 0, 0], [0, 0], [0, 1, 2]]
 
 
-def build(tiny_preset, dtype=None, tasks=TASKS):
+def build(preset, dtype=None, tasks=TASKS):
     backbone, preprocessor = presets.load_backbone(
-        tiny_preset, sequence_length=32, dtype=dtype
+        preset, sequence_length=32, dtype=dtype
     )
     return MultiTaskModel(
         backbone, tasks, tokenizer=preprocessor.tokenizer, sequence_length=32
@@ -94,23 +95,23 @@ def cross_entropy(logits, labels):
     return -log_softmax[np.arange(len(labels)), labels].mean()
 
 
-def test_model_contract(tiny_preset, tmp_path):
+def test_model_contract(small_vocabulary_preset, tmp_path):
     input_data = {
-        "token_ids": np.array([[101, 2307, 3185, 102], [101, 2919, 102, 0]], "int32"),
+        "token_ids": np.array([[101, 2307, 2143, 102], [101, 2919, 102, 0]], "int32"),
         "padding_mask": np.array([[1, 1, 1, 1], [1, 1, 1, 0]], bool),
         "segment_ids": np.zeros((2, 4), "int32"),
         "task_id": np.zeros((2,), "int32"),
     }
     run_model_test(
-        lambda dtype=None: build(tiny_preset, dtype),
+        lambda dtype=None: build(small_vocabulary_preset, dtype),
         input_data,
         tmp_path,
         expected_output_shape={"sentiment": (2, 2), "ner": (2, 4, 3)},
     )
 
 
-def test_head_models_share_weights_and_outputs(tiny_preset):
-    model = build(tiny_preset)
+def test_head_models_share_weights_and_outputs(small_vocabulary_preset):
+    model = build(small_vocabulary_preset)
     spread_heads(model)
     sentiment = model.head_model("sentiment")
     ner = model.head_model("ner")
@@ -138,8 +139,8 @@ def head_paths(model, task):
 
 
 @pytest.mark.parametrize("active, idle", [("sentiment", "ner"), ("ner", "sentiment")])
-def test_only_the_active_head_gets_gradients(tiny_preset, active, idle):
-    model = build(tiny_preset)
+def test_only_the_active_head_gets_gradients(small_vocabulary_preset, active, idle):
+    model = build(small_vocabulary_preset)
     model.compile(optimizer=keras.optimizers.SGD(0.5))
     _, grads = gradients(model, tagged_batch(model, active))
     for path in head_paths(model, idle):
@@ -165,8 +166,8 @@ def test_only_the_active_head_gets_gradients(tiny_preset, active, idle):
     )
 
 
-def test_loss_is_the_active_task_loss_times_its_weight(tiny_preset):
-    model = build(tiny_preset)
+def test_loss_is_the_active_task_loss_times_its_weight(small_vocabulary_preset):
+    model = build(small_vocabulary_preset)
     spread_heads(model)
     model.compile(
         optimizer=keras.optimizers.SGD(0.1), loss_weights={"sentiment": 0.5, "ner": 3.0}
@@ -179,7 +180,7 @@ def test_loss_is_the_active_task_loss_times_its_weight(tiny_preset):
             float(loss), weight * cross_entropy(logits, y), rtol=1e-5
         )
     # The weight scales the gradient too.
-    unweighted = build(tiny_preset)
+    unweighted = build(small_vocabulary_preset)
     unweighted.set_weights(model.get_weights())
     unweighted.compile(optimizer=keras.optimizers.SGD(0.1))
     batch = tagged_batch(model, "ner")
@@ -194,8 +195,8 @@ def test_loss_is_the_active_task_loss_times_its_weight(tiny_preset):
         )
 
 
-def test_fit_logs_per_task_metrics(tiny_preset):
-    model = build(tiny_preset)
+def test_fit_logs_per_task_metrics(small_vocabulary_preset):
+    model = build(small_vocabulary_preset)
     spread_heads(model)
     model.compile(optimizer=keras.optimizers.SGD(0.0))  # weights stay put
     data = batches(model)
@@ -238,12 +239,12 @@ def test_fit_logs_per_task_metrics(tiny_preset):
     )
 
 
-def test_save_and_load_round_trip(tiny_preset, tmp_path):
+def test_save_and_load_round_trip(small_vocabulary_preset, tmp_path):
     from tftransformer.finetune import (
         freeze_layers,
     )
 
-    model = build(tiny_preset)
+    model = build(small_vocabulary_preset)
     spread_heads(model)
     freeze_layers(model, 1)
     model.compile(
@@ -282,10 +283,10 @@ def test_save_and_load_round_trip(tiny_preset, tmp_path):
     )
 
 
-def test_exported_heads_equal_the_multi_task_outputs(tiny_preset, tmp_path):
+def test_exported_heads_equal_the_multi_task_outputs(small_vocabulary_preset, tmp_path):
     import tensorflow_text  # noqa: F401  (registers the WordPiece ops)
 
-    model = build(tiny_preset)
+    model = build(small_vocabulary_preset)
     spread_heads(model)
 
     directory = export_for_serving(model.head_model("sentiment"), str(tmp_path / "s"))
@@ -309,8 +310,8 @@ def test_exported_heads_equal_the_multi_task_outputs(tiny_preset, tmp_path):
     assert len(set(tag_ids[tag_ids >= 0].tolist())) > 1
 
 
-def test_train_step_compiles_with_xla(tiny_preset):
-    model = build(tiny_preset)
+def test_train_step_compiles_with_xla(small_vocabulary_preset):
+    model = build(small_vocabulary_preset)
     spread_heads(model)
     # No dropout and learning rate 0: the train step's loss is the loss of
     # the inference outputs.
@@ -326,8 +327,8 @@ def test_train_step_compiles_with_xla(tiny_preset):
         np.testing.assert_allclose(logs["loss"], expected, rtol=1e-4)
 
 
-def test_batches_must_name_their_task(tiny_preset):
-    model = build(tiny_preset)
+def test_batches_must_name_their_task(small_vocabulary_preset):
+    model = build(small_vocabulary_preset)
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     x, y = next(iter(batches(model)["sentiment"]))
     with pytest.raises(ValueError, match="need a 'task_id' feature"):
@@ -358,9 +359,9 @@ def test_batches_must_name_their_task(tiny_preset):
         ),
     ],
 )
-def test_bad_tasks(tiny_preset, tasks, message):
+def test_bad_tasks(small_vocabulary_preset, tasks, message):
     with pytest.raises(ValueError, match=message):
-        build(tiny_preset, tasks=tasks)
+        build(small_vocabulary_preset, tasks=tasks)
 
 
 @pytest.mark.parametrize(
@@ -373,15 +374,15 @@ def test_bad_tasks(tiny_preset, tasks, message):
         ({"metrics": {"ner": ["accuracy"]}}, r"metrics\['ner'\]"),
     ],
 )
-def test_bad_compile_arguments(tiny_preset, kwargs, message):
-    model = build(tiny_preset)
+def test_bad_compile_arguments(small_vocabulary_preset, kwargs, message):
+    model = build(small_vocabulary_preset)
     with pytest.raises(ValueError, match=message):
         model.compile(**kwargs)
 
 
-def test_predict_on_no_examples_is_an_empty_result_per_task(tiny_preset):
+def test_predict_on_no_examples_is_an_empty_result_per_task(small_vocabulary_preset):
     # Keras' predict fails on no batches; each task gets no rows of its shape.
-    model = build(tiny_preset)
+    model = build(small_vocabulary_preset)
     features = {
         "token_ids": np.zeros((0, 8), "int32"),
         "padding_mask": np.zeros((0, 8), bool),

@@ -202,8 +202,12 @@ RECIPES = [
 
 @pytest.mark.parametrize("task", ["multi_label", "regression"])
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: next(iter(r)))
-def test_every_recipe_applies_to_the_new_heads(task, recipe, tiny_preset, tmp_path):
-    common = dict(preset=tiny_preset, model_dir=str(tmp_path), max_length=16)
+def test_every_recipe_applies_to_the_new_heads(
+    task, recipe, small_vocabulary_preset, tmp_path
+):
+    common = dict(
+        preset=small_vocabulary_preset, model_dir=str(tmp_path), max_length=16
+    )
     if task == "multi_label":
         config = MultiLabelConfig(**common, **recipe)
         model = tft.training.build_multi_label_classifier(config, ["a", "b", "c"])
@@ -240,14 +244,16 @@ def test_bad_settings_are_refused(config_class, settings, message):
         config_class(**settings)
 
 
-def test_models_refuse_bad_arguments(tiny_preset):
+def test_models_refuse_bad_arguments(small_vocabulary_preset):
     with pytest.raises(ValueError, match="num_labels=1"):
-        tft.models.MultiLabelClassifier.from_preset(tiny_preset, 16, num_labels=1)
+        tft.models.MultiLabelClassifier.from_preset(
+            small_vocabulary_preset, 16, num_labels=1
+        )
     with pytest.raises(ValueError, match=r"thresholds must hold 2 numbers in \(0, 1\)"):
         tft.models.MultiLabelClassifier.from_preset(
-            tiny_preset, 16, num_labels=2, thresholds=[0.5, 1.5]
+            small_vocabulary_preset, 16, num_labels=2, thresholds=[0.5, 1.5]
         )
     with pytest.raises(ValueError, match="target_std must hold 1 positive"):
         tft.models.TextRegressor.from_preset(
-            tiny_preset, 16, num_targets=1, target_std=[0]
+            small_vocabulary_preset, 16, num_targets=1, target_std=[0]
         )

@@ -103,6 +103,30 @@ def test_a_test_file_without_a_train_file_and_a_missing_file_are_named(tmp_path)
         )
 
 
+# Head warmup with bfloat16 training: the warmup strategy test and the
+# export test ask different things of one run.
+WARMUP_IN_BFLOAT16 = {"head_warmup_steps": 2, "mixed_precision": "bfloat16"}
+
+
+def strategy_run(preset, model_dir, **options):
+    return run_classification(
+        preset=preset,
+        max_train_examples=32,
+        max_eval_examples=8,
+        model_dir=str(model_dir),
+        **{**TINY, **options},
+    )
+
+
+@pytest.fixture(scope="module")
+def warmup_in_bfloat16_run(small_vocabulary_preset, tmp_path_factory):
+    """A `strategy_run` with `WARMUP_IN_BFLOAT16`, and its directory."""
+    keras.utils.set_random_seed(1234)
+    model_dir = tmp_path_factory.mktemp("warmup_in_bfloat16") / "run"
+    run = strategy_run(small_vocabulary_preset, model_dir, **WARMUP_IN_BFLOAT16)
+    return run, model_dir
+
+
 @pytest.mark.parametrize(
     "options, strategy_word, trainable_check",
     [
@@ -123,36 +147,27 @@ def test_a_test_file_without_a_train_file_and_a_missing_file_are_named(tmp_path)
             "gradual",
             lambda s: s["trainable_parameters"] > 0,
         ),
-        ({"head_warmup_steps": 2}, "warmup", lambda s: s["trainable_parameters"] > 0),
+        (WARMUP_IN_BFLOAT16, "warmup", lambda s: s["trainable_parameters"] > 0),
     ],
 )
 def test_each_strategy_setting_reaches_the_model(
-    options, strategy_word, trainable_check, small_vocabulary_preset, tmp_path
+    options, strategy_word, trainable_check, small_vocabulary_preset, request, tmp_path
 ):
-    run_classification(
-        preset=small_vocabulary_preset,
-        max_train_examples=32,
-        max_eval_examples=8,
-        model_dir=str(tmp_path),
-        **{**TINY, **options},
-    )
-    with open(tmp_path / "training_summary.json") as f:
+    if options is WARMUP_IN_BFLOAT16:
+        _, model_dir = request.getfixturevalue("warmup_in_bfloat16_run")
+    else:
+        model_dir = tmp_path
+        strategy_run(small_vocabulary_preset, model_dir, **options)
+    with open(model_dir / "training_summary.json") as f:
         summary = json.load(f)
     assert strategy_word.lower() in summary["strategy"].lower(), summary["strategy"]
     assert trainable_check(summary), summary
     if options.get("lora_rank"):
-        assert (tmp_path / "adapters.lora.h5").exists()
+        assert (model_dir / "adapters.lora.h5").exists()
 
 
-def test_export_and_bfloat16_training(small_vocabulary_preset, tmp_path):
-    run = run_classification(
-        preset=small_vocabulary_preset,
-        max_train_examples=32,
-        max_eval_examples=8,
-        model_dir=str(tmp_path / "run"),
-        mixed_precision="bfloat16",
-        **TINY,
-    )
+def test_export_and_bfloat16_training(warmup_in_bfloat16_run, tmp_path):
+    run, _ = warmup_in_bfloat16_run
     classifier, result = run.model, run.training
     assert classifier.backbone.dtype_policy.name == "mixed_bfloat16"
     assert np.isfinite(result.history["loss"]).all()

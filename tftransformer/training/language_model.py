@@ -100,13 +100,14 @@ def train_causal_lm(config, verbose=1):
             f"Received: top_k={config.top_k}"
         )
     # The model reads all tokens but the last, and predicts all but the first.
+    # Tokenized in one call, which traces the tokenizer once.
+    token_ids = tokenize_texts(tokenizer, [*train_texts, *validation_texts])
     sequences = {
-        name: [
-            [start, *ids, end][: config.max_length + 1]
-            for ids in tokenize_texts(tokenizer, texts)
-            if ids
-        ]
-        for name, texts in (("train", train_texts), ("validation", validation_texts))
+        name: [[start, *ids, end][: config.max_length + 1] for ids in rows if ids]
+        for name, rows in (
+            ("train", token_ids[: len(train_texts)]),
+            ("validation", token_ids[len(train_texts) :]),
+        )
     }
     num_texts = {name: len(rows) for name, rows in sequences.items()}
     if not num_texts["train"] or not num_texts["validation"]:

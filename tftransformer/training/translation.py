@@ -79,10 +79,19 @@ def _load_splits(config):
 def _tokenized(splits, source_tokenizer, target_tokenizer, max_length):
     """Token ids and texts of the pairs whose source has at most
     `max_length` tokens and whose target with start and end tokens does."""
+    # One call per side: each call traces the tokenizer afresh.
+    ids = [
+        tokenize_texts(
+            tokenizer, [text for pairs in splits.values() for text in pairs[side]]
+        )
+        for side, tokenizer in enumerate((source_tokenizer, target_tokenizer))
+    ]
     tokenized = {}
+    begin = 0
     for name, (sources, targets) in splits.items():
-        source_ids = tokenize_texts(source_tokenizer, sources)
-        target_ids = tokenize_texts(target_tokenizer, targets)
+        end = begin + len(sources)
+        source_ids, target_ids = (side[begin:end] for side in ids)
+        begin = end
         keep = [
             i
             for i in range(len(source_ids))
