@@ -2,7 +2,8 @@
 
 `serve_generators(calls, prompts)` runs this file as a script: for each
 `(version_dir, num_calls)` of `calls` it loads the SavedModel afresh and
-calls its `serving_default` signature `num_calls` times on `prompts`, with
+calls its `serving_default` signature `num_calls` times on `prompts` (or on
+the entry's own, a third item `(version_dir, num_calls, prompts)`), with
 keras-hub and tftransformer unimportable. It returns, per entry of `calls`,
 the list of each call's outputs (`{name: [str, ...]}`).
 """
@@ -34,9 +35,10 @@ def _main():
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
 
-    prompts = tf.constant(json.loads(sys.argv[2]), tf.string)
+    default_prompts = json.loads(sys.argv[2])
     results = []
-    for version_dir, num_calls in json.loads(sys.argv[1]):
+    for version_dir, num_calls, *own in json.loads(sys.argv[1]):
+        prompts = tf.constant(own[0] if own else default_prompts, tf.string)
         serve = tf.saved_model.load(version_dir).signatures["serving_default"]
         results.append(
             [

@@ -42,6 +42,18 @@ NEGATIVE = "awful dull mess boring overlong".split()
 NEUTRAL = "the movie was a film but".split()
 LONG_TEXT = " ".join((POSITIVE + NEUTRAL) * 10)  # far past SEQUENCE_LENGTH
 CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
+# Edge cases of the variants' raw strings: one text, and empty, over-long
+# and short ones together.
+RAW_BATCHES = [["a fine film"], ["", LONG_TEXT, "dull"]]
+PAIR_BATCH = [
+    ("", ""),
+    ("a fine film", ""),
+    ("", "dull"),
+    (LONG_TEXT, "dull"),
+    ("great", LONG_TEXT),
+    (LONG_TEXT, LONG_TEXT),
+]
+PAIR_VARIANTS = ["litert_float32", "litert_dynamic_int8"]
 INT8_VARIANTS = [name for name in VARIANTS if "int8" in name]
 LITERT_VARIANTS = [name for name in VARIANTS if name.startswith("litert")]
 # The multi-label classifier's labels: which word groups a text holds.
@@ -173,23 +185,55 @@ def pair_report(pair_classifier, held_out_pairs, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def float32_labels(report, held_out):
-    """The float32 SavedModel's labels of the held-out texts, in a clean process."""
+def variant_answers(report, held_out):
+    """Each variant's answers to raw strings, all in one clean process: the
+    batches of `RAW_BATCHES` and the held-out texts."""
     texts, _ = held_out
-    path = report.row("saved_model_float32")["path"]
-    return np.argmax(run_client(path, [texts])["outputs"][0], axis=-1)
+    jobs = [job(report.row(name)["path"], RAW_BATCHES + [texts]) for name in VARIANTS]
+    return dict(zip(VARIANTS, run_clients(jobs)))
 
 
-def run_client(path, batches, output="probabilities", kernels="AUTO"):
+@pytest.fixture(scope="module")
+def pair_answers(pair_report, held_out_pairs):
+    """The LiteRT pair classifiers' answers to raw pairs, in one clean process:
+    edge cases (`PAIR_BATCH`) and the held-out pairs."""
+    pairs, _ = held_out_pairs
+    jobs = [
+        job(pair_report.row(name)["path"], [PAIR_BATCH, pairs])
+        for name in PAIR_VARIANTS
+    ]
+    return dict(zip(PAIR_VARIANTS, run_clients(jobs)))
+
+
+@pytest.fixture(scope="module")
+def float32_labels(variant_answers):
+    """The float32 SavedModel's labels of the held-out texts, in a clean process."""
+    return np.argmax(variant_answers["saved_model_float32"]["outputs"][2], axis=-1)
+
+
+def job(path, batches, output="probabilities", kernels="AUTO"):
+    """What the client runs of one exported variant: `batches` of raw strings."""
+    return {"path": path, "output": output, "kernels": kernels, "batches": batches}
+
+
+def run_clients(jobs):
+    """The answers of each job's variant, all loaded in one clean process."""
     process = subprocess.run(
-        [sys.executable, CLIENT, path, output, kernels],
-        input=json.dumps(batches),
+        [sys.executable, CLIENT, "--jobs"],
+        input=json.dumps(jobs),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert process.returncode == 0, process.stderr[-3000:]
-    return json.loads(process.stdout.strip().splitlines()[-1])
+    results = json.loads(process.stdout.strip().splitlines()[-1])
+    assert len(results) == len(jobs)
+    return results
+
+
+def run_client(path, batches, output="probabilities", kernels="AUTO"):
+    """One variant's answers to `batches`, in a clean process."""
+    return run_clients([job(path, batches, output, kernels)])[0]
 
 
 def test_the_trained_fixture_predicts_both_classes(report):
@@ -209,12 +253,11 @@ def test_report_has_a_row_per_variant_with_every_measure(report):
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_variant_answers_raw_strings_in_a_clean_process(
-    report, held_out, float32_labels, variant
+    report, held_out, variant_answers, float32_labels, variant
 ):
-    path = report.row(variant)["path"]
     texts, _ = held_out
-    batches = [["a fine film"], ["", LONG_TEXT, "dull"], texts]
-    result = run_client(path, batches)
+    batches = RAW_BATCHES + [texts]
+    result = variant_answers[variant]
     assert result["blocked_modules_loaded"] == []
     assert result["dtypes"] == ["float32"] * 3
     for batch, probabilities in zip(batches, result["outputs"]):
@@ -240,21 +283,13 @@ def test_pair_report_scores_every_variant_on_pairs(pair_report):
         assert pair_report.row(name)["size_bytes"] < reference["size_bytes"]
 
 
-@pytest.mark.parametrize("variant", ["litert_float32", "litert_dynamic_int8"])
+@pytest.mark.parametrize("variant", PAIR_VARIANTS)
 def test_litert_pair_classifier_in_a_clean_process(
-    pair_classifier, pair_report, held_out_pairs, variant
+    pair_classifier, pair_answers, held_out_pairs, variant
 ):
     pairs, _ = held_out_pairs
-    edge_pairs = [
-        ("", ""),
-        ("a fine film", ""),
-        ("", "dull"),
-        (LONG_TEXT, "dull"),
-        ("great", LONG_TEXT),
-        (LONG_TEXT, LONG_TEXT),
-    ]
-    batches = [edge_pairs, pairs]
-    result = run_client(pair_report.row(variant)["path"], batches)
+    batches = [PAIR_BATCH, pairs]
+    result = pair_answers[variant]
     assert result["blocked_modules_loaded"] == []
     assert result["dtypes"] == ["float32"] * 2
     expected = [pair_probabilities(pair_classifier, batch) for batch in batches]
@@ -355,8 +390,6 @@ def test_litert_embedder_embeds_as_the_keras_model(tiny_preset, tmp_path):
         export_litert(embedder, tmp_path / "pairs", text_pair=True)
     tflite_file = export_litert(embedder, tmp_path / "litert")
     assert tflite_file.endswith(LITERT_FILE)
-    result = run_client(tflite_file, [texts], output="embedding")
-    np.testing.assert_allclose(result["outputs"][0], embedder.embed(texts), atol=1e-4)
     int8_file = export_litert(embedder, tmp_path / "int8", "dynamic_int8")
     assert os.path.getsize(int8_file) < os.path.getsize(tflite_file)
     embeddings = LiteRTModel(int8_file)(texts)["embedding"]
@@ -376,7 +409,11 @@ def test_litert_embedder_embeds_as_the_keras_model(tiny_preset, tmp_path):
     cosines = np.sum(embeddings * embedder.embed(texts + long_texts), axis=-1)
     assert np.all(cosines > 0.98), cosines
     directory = export_text_embedder(embedder, tmp_path / "serving", precision="int8")
-    result = run_client(directory, [texts], output="embedding")
+    # The float32 LiteRT file and the int8 SavedModel, in one clean process.
+    litert, result = run_clients(
+        [job(path, [texts], "embedding") for path in (tflite_file, directory)]
+    )
+    np.testing.assert_allclose(litert["outputs"][0], embedder.embed(texts), atol=1e-4)
     cosines = np.sum(np.array(result["outputs"][0]) * embedder.embed(texts), axis=-1)
     assert np.all(cosines > 0.95), cosines
 
@@ -411,9 +448,9 @@ def test_mixed_precision_lora_model_exports_int8_from_merged_float32(
     probabilities = LiteRTModel(tflite_file)(texts)["probabilities"]
     assert probabilities.dtype == np.float32
     merged = inference_copy(mixed)  # float32, adapters merged
-    reference = keras.ops.convert_to_numpy(
-        keras.ops.softmax(merged.predict(texts, verbose=0))
-    )
+    # Called eagerly: `predict` would trace a function first.
+    logits = merged(merged.preprocessor(tf.constant(texts)), training=False)
+    reference = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
     assert np.mean(np.argmax(probabilities, -1) == np.argmax(reference, -1)) >= 0.98
 
 
@@ -450,8 +487,11 @@ def test_full_int8_mean_pooling_runs_on_every_kernel_set(tiny_preset, tmp_path):
     step = scale * float(model.standardization()[1][0])
     texts = ["", "a", "the", "film", "a fine film", LONG_TEXT]
     batches = [[text] for text in texts] + [texts]
-    for kernels in ("BUILTIN_REF", "AUTO"):
-        result = run_client(tflite_file, batches, output="score", kernels=kernels)
+    kernel_sets = ("BUILTIN_REF", "AUTO")
+    results = run_clients(
+        [job(tflite_file, batches, "score", kernels) for kernels in kernel_sets]
+    )
+    for result in results:
         assert result["blocked_modules_loaded"] == []
         scores = np.array(result["outputs"][-1])
         assert scores.shape == (len(texts), 1)
@@ -641,16 +681,45 @@ def test_head_report_scores_every_variant(head):
         assert report.row(name)["size_bytes"] < reference["size_bytes"]
 
 
+def head_batches(head):
+    """The batches a head's LiteRT variants answer: edge cases and held-out
+    examples."""
+    return [EDGE_PAIRS if head.text_pair else EDGE_TEXTS, head.held_out[0]]
+
+
+def other_input_examples(head):
+    """Examples of the input the head was not trained on: pairs for the
+    multi-label classifier, single texts for the regressor."""
+    if head.text_pair:
+        return EDGE_TEXTS + ["great film"]
+    return EDGE_PAIRS + list(zip(EDGE_TEXTS, reversed(EDGE_TEXTS)))
+
+
+@pytest.fixture(scope="module")
+def head_answers(head, tmp_path_factory):
+    """Each LiteRT variant's answers to a head's batches, and (`other_input`)
+    a float32 LiteRT file's of the head on the other input, in one clean
+    process."""
+    output = HEAD_OUTPUTS[head.name]
+    other_file = export_litert(
+        head.model,
+        tmp_path_factory.mktemp(f"{head.name}_other_input"),
+        text_pair=not head.text_pair,
+    )
+    jobs = [
+        job(head.report.row(name)["path"], head_batches(head), output)
+        for name in LITERT_VARIANTS
+    ]
+    jobs.append(job(other_file, [other_input_examples(head)], output))
+    return dict(zip([*LITERT_VARIANTS, "other_input"], run_clients(jobs)))
+
+
 @pytest.mark.parametrize("variant", LITERT_VARIANTS)
-def test_head_litert_variant_in_a_clean_process(head, variant, request):
+def test_head_litert_variant_in_a_clean_process(head, head_answers, variant, request):
     if (head.name, variant) == ("regressor", "litert_int8"):
         request.applymarker(pytest.mark.xfail(strict=True, reason=FULL_INT8_REGRESSION))
-    examples = head.held_out[0]
-    edges = EDGE_PAIRS if head.text_pair else EDGE_TEXTS
-    batches = [edges, examples]
-    client_batches = [[list(e) if head.text_pair else e for e in b] for b in batches]
-    path = head.report.row(variant)["path"]
-    result = run_client(path, client_batches, output=HEAD_OUTPUTS[head.name])
+    batches = head_batches(head)
+    result = head_answers[variant]
     assert result["blocked_modules_loaded"] == []
     outputs = {
         name: [np.array(batch) for batch in value["outputs"]]
@@ -686,16 +755,10 @@ def test_head_litert_variant_in_a_clean_process(head, variant, request):
         assert np.mean(deviation <= tolerance) >= 0.98, deviation.max()
 
 
-def test_head_litert_float32_on_the_other_input(head, tmp_path):
+def test_head_litert_float32_on_the_other_input(head, head_answers):
     # The multi-label classifier on pairs, the regressor on single texts.
-    text_pair = not head.text_pair
-    edges = EDGE_PAIRS if text_pair else EDGE_TEXTS
-    examples = edges + (
-        list(zip(EDGE_TEXTS, reversed(EDGE_TEXTS))) if text_pair else ["great film"]
-    )
-    tflite_file = export_litert(head.model, tmp_path, text_pair=text_pair)
-    batch = [list(e) if text_pair else e for e in examples]
-    result = run_client(tflite_file, [batch], output=HEAD_OUTPUTS[head.name])
+    examples = other_input_examples(head)
+    result = head_answers["other_input"]
     assert result["blocked_modules_loaded"] == []
     expected = keras_answers(head.model, examples)
     for name, value in result["by_name"].items():

@@ -58,27 +58,89 @@ def gpt2_exports(lm, tmp_path_factory):
     }
 
 
+# Beam search over an encoder-decoder's caches is checked once, on T5.
+SEQ2SEQ_SAMPLERS = {"bart": ["greedy"], "t5": ["greedy", "beam"]}
+MAKE_SAMPLER = {"greedy": lambda: "greedy", "beam": beam_sampler}
+# The tftransformer CausalLM's learned vocabulary's special ids, as
+# train_causal_lm's.
+PAD, START, END = 0, 2, 3
+
+
 @pytest.fixture(scope="module")
-def gpt2_served(gpt2_exports):
-    """The exports' answers to `PROMPTS` in one clean process: each call's
-    outputs; the top-p export called twice, then loaded afresh."""
+def seq2seq_exports(request, tmp_path_factory):
+    """By family, the keras-hub Seq2SeqLM and its version directories, one
+    per sampler of `SEQ2SEQ_SAMPLERS`."""
+    exports = {}
+    for family, samplers in SEQ2SEQ_SAMPLERS.items():
+        preset = request.getfixturevalue(f"tiny_{family}_preset")
+        seq2seq = load_generator(preset, "seq2seq_lm", MAX_LENGTH)
+        base = str(tmp_path_factory.mktemp("seq2seq") / family)
+        version_dirs = [
+            export_generator(seq2seq, base, sampler=MAKE_SAMPLER[name]())
+            for name in samplers
+        ]
+        exports[family] = (seq2seq, version_dirs)
+    return exports
+
+
+@pytest.fixture(scope="module")
+def own_lm(tmp_path_factory):
+    """A tftransformer CausalLM of a vocabulary learned from the prompts, its
+    vocabulary, tokenizer and version directory."""
+    prompts = PROMPTS[:-1]
+    vocabulary = learn_word_piece_vocabulary(prompts + ["the dog sat on a mat"], 1)
+    tokenizer = word_piece_tokenizer(vocabulary)
+    # Random weights, seeded: each prompt is continued.
+    keras.utils.set_random_seed(0)
+    model = CausalLM(
+        vocabulary_size=len(vocabulary),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=16,
+        dropout=0.0,
+    )
+    version_dir = export_generator(
+        model,
+        str(tmp_path_factory.mktemp("own_lm") / "lm"),
+        max_length=MAX_LENGTH,
+        tokenizer=tokenizer,
+        start_token_id=START,
+        end_token_id=END,
+    )
+    return model, vocabulary, tokenizer, version_dir
+
+
+@pytest.fixture(scope="module")
+def served(gpt2_exports, seq2seq_exports, own_lm):
+    """Every export's answers in one clean process: each call's outputs. The
+    GPT-2 exports answer `PROMPTS`, the top-p one called twice, then loaded
+    afresh; the seq2seq exports (`"<family>_<sampler>"`) answer `PROMPTS`;
+    the CausalLM's (`"own_lm"`) all prompts but the cut one."""
     names = ["greedy", "top_k", "beam", "top_p", "top_p_reloaded"]
     calls = [
         [gpt2_exports[name.replace("_reloaded", "")], 2 if name == "top_p" else 1]
         for name in names
     ]
-    return dict(zip(names, serve_generators(calls, PROMPTS)))
+    for family, (_, version_dirs) in seq2seq_exports.items():
+        for sampler, version_dir in zip(SEQ2SEQ_SAMPLERS[family], version_dirs):
+            names.append(f"{family}_{sampler}")
+            calls.append([version_dir, 1])
+    names.append("own_lm")
+    calls.append([own_lm[-1], 1, PROMPTS[:-1]])
+    return dict(zip(names, serve_generators(calls, PROMPTS), strict=True))
 
 
 def test_exported_signature_generates_from_raw_prompts_like_keras(
-    lm, gpt2_exports, gpt2_served
+    lm, gpt2_exports, served
 ):
     base = os.path.dirname(gpt2_exports["greedy"])
     assert [gpt2_exports[name] for name in ("greedy", "top_k")] == [
         os.path.join(base, "1"),
         os.path.join(base, "2"),
     ]
-    (greedy,) = gpt2_served["greedy"]
+    (greedy,) = served["greedy"]
     assert greedy["text"] == keras_generate(lm, "greedy")
     for prompt, text, completion in zip(PROMPTS, greedy["text"], greedy["completion"]):
         if prompt == LONG_PROMPT:
@@ -90,22 +152,22 @@ def test_exported_signature_generates_from_raw_prompts_like_keras(
             # Random weights: the greedy continuations are not empty.
             assert completion
     # Top-k sampling continues the same prompts, within the same length.
-    (sampled,) = gpt2_served["top_k"]
+    (sampled,) = served["top_k"]
     assert [t[: len(p)] for t, p in zip(sampled["text"], PROMPTS[:-1])] == PROMPTS[:-1]
     assert sampled["text"] != greedy["text"]
 
 
-def test_exported_beam_search_is_keras_hubs(lm, gpt2_served):
-    (beam,) = gpt2_served["beam"]
+def test_exported_beam_search_is_keras_hubs(lm, served):
+    (beam,) = served["beam"]
     assert beam["text"] == keras_generate(lm, beam_sampler())
     for prompt, text, completion in zip(PROMPTS[:-1], beam["text"], beam["completion"]):
         assert text == prompt + completion
 
 
-def test_exported_top_p_sampling_is_seeded_and_keeps_to_the_nucleus(lm, gpt2_served):
-    first, second = gpt2_served["top_p"]
+def test_exported_top_p_sampling_is_seeded_and_keeps_to_the_nucleus(lm, served):
+    first, second = served["top_p"]
     # A fresh load answers as the first did; each request draws anew.
-    assert gpt2_served["top_p_reloaded"] == [first]
+    assert served["top_p_reloaded"] == [first]
     assert second["text"] != first["text"]
     # The same seed draws the same tokens as keras-hub's generate.
     assert first["text"] == keras_generate(lm, top_p_sampler())
@@ -145,54 +207,24 @@ def test_exported_top_p_sampling_is_seeded_and_keeps_to_the_nucleus(lm, gpt2_ser
     assert max(nucleus_sizes) < probabilities.shape[-1] // 2, nucleus_sizes
 
 
-# Beam search over an encoder-decoder's caches is checked once, on T5.
-@pytest.mark.parametrize(
-    "family, samplers",
-    [("bart", ["greedy"]), ("t5", ["greedy", "beam"])],
-    ids=["bart", "t5"],
-)
+@pytest.mark.parametrize("family", list(SEQ2SEQ_SAMPLERS))
 def test_exported_seq2seq_signature_translates_raw_sources_like_keras(
-    family, samplers, request, tmp_path
+    family, seq2seq_exports, served
 ):
-    preset = request.getfixturevalue(f"tiny_{family}_preset")
-    seq2seq = load_generator(preset, "seq2seq_lm", MAX_LENGTH)
-    make_sampler = {"greedy": lambda: "greedy", "beam": beam_sampler}
-    version_dirs = [
-        export_generator(seq2seq, str(tmp_path / family), sampler=make_sampler[name]())
-        for name in samplers
-    ]
-    served = serve_generators([[path, 1] for path in version_dirs], PROMPTS)
-    for name, [outputs] in zip(samplers, served):
+    seq2seq, _ = seq2seq_exports[family]
+    for name in SEQ2SEQ_SAMPLERS[family]:
+        [outputs] = served[f"{family}_{name}"]
         assert set(outputs) == {"text"}
-        assert outputs["text"] == keras_generate(seq2seq, make_sampler[name]()), name
+        assert outputs["text"] == keras_generate(seq2seq, MAKE_SAMPLER[name]()), name
         # Random weights: not every translation ends at once.
         assert any(outputs["text"]), name
 
 
-def test_exported_tftransformer_causal_lm_generates_like_its_generate(tmp_path):
-    # The learned vocabulary's special ids, as train_causal_lm's.
-    pad, start, end = 0, 2, 3
+def test_exported_tftransformer_causal_lm_generates_like_its_generate(own_lm, served):
+    pad, start, end = PAD, START, END
     prompts = PROMPTS[:-1]
-    vocabulary = learn_word_piece_vocabulary(prompts + ["the dog sat on a mat"], 1)
-    tokenizer = word_piece_tokenizer(vocabulary)
-    model = CausalLM(
-        vocabulary_size=len(vocabulary),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=16,
-        dropout=0.0,
-    )
-    version_dir = export_generator(
-        model,
-        str(tmp_path / "lm"),
-        max_length=MAX_LENGTH,
-        tokenizer=tokenizer,
-        start_token_id=start,
-        end_token_id=end,
-    )
-    [served] = serve_generators([[version_dir, 1]], prompts)[0]
+    model, vocabulary, tokenizer, _ = own_lm
+    [answer] = served["own_lm"]
 
     rows = [[start, *ids] for ids in tokenize_texts(tokenizer, prompts)]
     prompt_ids = np.zeros((len(rows), max(map(len, rows))), "int32")
@@ -207,8 +239,8 @@ def test_exported_tftransformer_causal_lm_generates_like_its_generate(tmp_path):
         jit_compile=False,
     )
     expected = [join_word_pieces(row, vocabulary, end, (pad, start)) for row in outputs]
-    assert served["text"] == expected
-    assert all(served["completion"])
+    assert answer["text"] == expected
+    assert all(answer["completion"])
 
 
 def test_export_checks_its_inputs(lm, tiny_bart_preset, tmp_path):

@@ -66,24 +66,6 @@ def random_questions(count, seed):
     return pairs
 
 
-# Loads the SavedModel in a process that imports only TensorFlow and
-# TensorFlow Text, and prints the signature's outputs as JSON.
-CLIENT = """
-import json, sys
-import tensorflow as tf
-import tensorflow_text  # noqa: F401
-loaded = {m.split(".")[0] for m in sys.modules} & {"keras_hub", "tftransformer"}
-assert not loaded, loaded
-serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-questions, contexts = json.loads(sys.argv[2])
-outputs = serve(question=tf.constant(questions), context=tf.constant(contexts))
-def plain(value):
-    value = value.numpy().tolist()
-    return [v.decode("utf-8") if isinstance(v, bytes) else v for v in value]
-print(json.dumps({name: plain(value) for name, value in outputs.items()}))
-"""
-
-
 def make_answerer(preset):
     model = QuestionAnswerer.from_preset(preset, sequence_length=24, doc_stride=6)
     # Random weights give near-equal logits; a spread-out head makes the
@@ -113,18 +95,11 @@ def check_answers(served, answerer, questions, contexts, allow_no_answer=True):
     assert served["answer"][0], "the long context's answer is empty"
 
 
-def test_served_answers_match_predict_answers(small_vocabulary_preset, tmp_path):
-    answerer = make_answerer(small_vocabulary_preset)
-    version_dir = export_question_answerer(answerer, tmp_path / "qa")
-    result = subprocess.run(
-        [sys.executable, "-c", CLIENT, version_dir, json.dumps([QUESTIONS, CONTEXTS])],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
+def test_served_answers_match_predict_answers(litert_answerer, clean_process_answers):
+    answerer, _ = litert_answerer
+    result = clean_process_answers["saved_model"]
+    assert result["blocked_modules_loaded"] == []
+    served = {name: value["outputs"][0] for name, value in result["by_name"].items()}
     check_answers(served, answerer, QUESTIONS, CONTEXTS)
     # The empty context has no answer.
     assert served["answer"][2] == "" and served["start"][2] == -1
@@ -240,20 +215,54 @@ def litert_answerer(small_vocabulary_preset, tmp_path_factory):
     return answerer, files
 
 
-def test_litert_answers_raw_pairs_in_a_clean_process(litert_answerer):
-    answerer, files = litert_answerer
-    held_out = random_questions(100, seed=0)
+def litert_batches():
+    """The batches the float32 LiteRT file answers in a clean process."""
     batches = [[list(pair) for pair in zip(LITERT_QUESTIONS, LITERT_CONTEXTS)]]
-    batches.append(held_out)
+    batches.append(random_questions(100, seed=0))
+    return batches
+
+
+@pytest.fixture(scope="module")
+def clean_process_answers(litert_answerer, tmp_path_factory):
+    """In one clean process: the answerer's SavedModel's answers to
+    `QUESTIONS` and `CONTEXTS` (`saved_model`), and its float32 LiteRT
+    file's to `litert_batches()` (`litert`)."""
+    answerer, files = litert_answerer
+    version_dir = export_question_answerer(
+        answerer, tmp_path_factory.mktemp("saved_model_qa") / "qa"
+    )
+    jobs = [
+        {
+            "path": version_dir,
+            "output": "answer,start,end,score",
+            "batches": [[list(pair) for pair in zip(QUESTIONS, CONTEXTS)]],
+        },
+        {
+            "path": files[None],
+            "output": "byte_start,byte_end,score",
+            "batches": litert_batches(),
+        },
+    ]
     process = subprocess.run(
-        [sys.executable, VARIANT_CLIENT, files[None], "byte_start,byte_end,score"],
-        input=json.dumps(batches),
+        [sys.executable, VARIANT_CLIENT, "--jobs"],
+        input=json.dumps(jobs),
         capture_output=True,
         text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         timeout=300,
     )
     assert process.returncode == 0, process.stderr[-3000:]
-    result = json.loads(process.stdout.strip().splitlines()[-1])
+    results = json.loads(process.stdout.strip().splitlines()[-1])
+    return dict(zip(["saved_model", "litert"], results, strict=True))
+
+
+def test_litert_answers_raw_pairs_in_a_clean_process(
+    litert_answerer, clean_process_answers
+):
+    answerer, _ = litert_answerer
+    held_out = random_questions(100, seed=0)
+    batches = litert_batches()
+    result = clean_process_answers["litert"]
     assert result["blocked_modules_loaded"] == []
     by_name = result["by_name"]
     for index, batch in enumerate(batches):

@@ -215,20 +215,27 @@ def test_int8_export_tags_raw_sentences_as_float32_does(tagger, tmp_path):
 def test_litert_tagger_tags_raw_strings_in_a_clean_process(tagger, tmp_path):
     held_out = random_sentences(100, seed=1)
     batches = [SENTENCES, [""], held_out]
-    served, files = {}, {}
-    for quantization in (None, "dynamic_int8"):
-        files[quantization] = export_litert(
-            tagger, tmp_path / str(quantization), quantization
-        )
-        process = subprocess.run(
-            [sys.executable, VARIANT_CLIENT, files[quantization], "tag_ids"],
-            input=json.dumps(batches),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert process.returncode == 0, process.stderr[-3000:]
-        result = json.loads(process.stdout.strip().splitlines()[-1])
+    quantizations = (None, "dynamic_int8")
+    files = {
+        quantization: export_litert(tagger, tmp_path / str(quantization), quantization)
+        for quantization in quantizations
+    }
+    # One clean process tags with both files.
+    jobs = [
+        {"path": files[quantization], "output": "tag_ids", "batches": batches}
+        for quantization in quantizations
+    ]
+    process = subprocess.run(
+        [sys.executable, VARIANT_CLIENT, "--jobs"],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    results = json.loads(process.stdout.strip().splitlines()[-1])
+    served = {}
+    for quantization, result in zip(quantizations, results, strict=True):
         assert result["blocked_modules_loaded"] == []
         served[quantization] = result["outputs"]
     with open(tmp_path / "None" / TAGS_FILE) as f:

@@ -1,4 +1,4 @@
-"""Runs an exported variant in a fresh process, as an app would.
+"""Runs exported variants in a fresh process, as an app would.
 
 Usage: `python variant_client.py PATH OUTPUT [KERNELS] < batches.json`,
 where PATH is a SavedModel version directory or a `.tflite` file, OUTPUT
@@ -16,6 +16,12 @@ kernels registered. Prints one JSON object: the first output per batch
 (`outputs`) and their dtypes, every output asked for by name (`by_name`:
 name -> {"outputs", "dtypes"}), and the blocked packages' modules that ended
 up loaded.
+
+`python variant_client.py --jobs < jobs.json` runs several variants in the
+one process, one after the other: jobs.json is a list of
+`{"path", "output", "kernels" (optional), "batches"}` objects, and the
+output a JSON list of the objects above, one per job, each telling the
+blocked modules loaded once every job has run.
 """
 
 import json
@@ -30,43 +36,49 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_text  # noqa: E402
 
-path, names = sys.argv[1], sys.argv[2].split(",")
-if path.endswith(".tflite"):
-    from tensorflow.lite.python.interpreter import (
-        InterpreterWithCustomOps,
-        OpResolverType,
-    )
 
-    kernels = sys.argv[3] if len(sys.argv) > 3 else "AUTO"
-    interpreter = InterpreterWithCustomOps(
-        model_path=path,
-        custom_op_registerers=list(tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS),
-        experimental_op_resolver_type=OpResolverType[kernels],
-    )
-    runner = interpreter.get_signature_runner()
-    input_names = runner.get_input_details()
+def runner(path, kernels="AUTO"):
+    """A function of one batch's inputs to its outputs, and the input names."""
+    if path.endswith(".tflite"):
+        from tensorflow.lite.python.interpreter import (
+            InterpreterWithCustomOps,
+            OpResolverType,
+        )
 
-    def run(batch):
-        inputs = {key: np.array(texts, dtype=object) for key, texts in batch.items()}
-        return runner(**inputs)
+        interpreter = InterpreterWithCustomOps(
+            model_path=path,
+            custom_op_registerers=list(
+                tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS
+            ),
+            experimental_op_resolver_type=OpResolverType[kernels],
+        )
+        signature = interpreter.get_signature_runner()
 
-else:
+        def run(batch):
+            arrays = {
+                key: np.array(texts, dtype=object) for key, texts in batch.items()
+            }
+            return signature(**arrays)
+
+        return run, signature.get_input_details()
+
     serve = tf.saved_model.load(path).signatures["serving_default"]
-    input_names = serve.structured_input_signature[1]
 
     def run(batch):
-        inputs = {key: tf.constant(texts, tf.string) for key, texts in batch.items()}
-        return {key: value.numpy() for key, value in serve(**inputs).items()}
+        tensors = {key: tf.constant(texts, tf.string) for key, texts in batch.items()}
+        return {key: value.numpy() for key, value in serve(**tensors).items()}
+
+    return run, serve.structured_input_signature[1]
 
 
-# The two inputs of a pair: a question answerer's, or sentence pairs'.
-PAIR = ("question", "context") if "context" in input_names else ("text", "text_pair")
-
-
-def inputs(batch):
+def inputs(batch, input_names):
     """`text` (and `text_pair`, for pairs) of one batch."""
+    # The two inputs of a pair: a question answerer's, or sentence pairs'.
+    pair = ("text", "text_pair")
+    if "context" in input_names:
+        pair = ("question", "context")
     if batch and isinstance(batch[0], list):
-        return {PAIR[0]: [a for a, _ in batch], PAIR[1]: [b for _, b in batch]}
+        return {pair[0]: [a for a, _ in batch], pair[1]: [b for _, b in batch]}
     return {"text": batch}
 
 
@@ -77,26 +89,38 @@ def plain(value):
     return value.tolist()
 
 
-results = [run(inputs(batch)) for batch in json.load(sys.stdin)]
-by_name = {
-    name: {
-        "outputs": [plain(result[name]) for result in results],
-        "dtypes": [result[name].dtype.name for result in results],
-    }
-    for name in names
-}
-loaded = sorted(
-    name
-    for name, module in sys.modules.items()
-    if module is not None and name.split(".")[0] in BLOCKED
-)
-print(
-    json.dumps(
-        {
-            "outputs": by_name[names[0]]["outputs"],
-            "dtypes": by_name[names[0]]["dtypes"],
-            "by_name": by_name,
-            "blocked_modules_loaded": loaded,
+def answer(path, output, batches, kernels="AUTO"):
+    """One variant's outputs of `batches`, named as in the usage above."""
+    names = output.split(",")
+    run, input_names = runner(path, kernels)
+    results = [run(inputs(batch, input_names)) for batch in batches]
+    by_name = {
+        name: {
+            "outputs": [plain(result[name]) for result in results],
+            "dtypes": [result[name].dtype.name for result in results],
         }
+        for name in names
+    }
+    return {
+        "outputs": by_name[names[0]]["outputs"],
+        "dtypes": by_name[names[0]]["dtypes"],
+        "by_name": by_name,
+    }
+
+
+def blocked_modules_loaded():
+    return sorted(
+        name
+        for name, module in sys.modules.items()
+        if module is not None and name.split(".")[0] in BLOCKED
     )
-)
+
+
+if sys.argv[1] == "--jobs":
+    answers = [answer(**job) for job in json.load(sys.stdin)]
+    loaded = blocked_modules_loaded()
+    print(json.dumps([{**a, "blocked_modules_loaded": loaded} for a in answers]))
+else:
+    result = answer(*sys.argv[1:3], json.load(sys.stdin), *sys.argv[3:4])
+    result["blocked_modules_loaded"] = blocked_modules_loaded()
+    print(json.dumps(result))
