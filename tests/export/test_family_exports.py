@@ -15,9 +15,7 @@ TEXTS = ["the movie was great", "a boring film, never again"]
 @pytest.mark.parametrize(
     "family",
     [
-        # Tracing the byte-pair tokenizer into the serving graph took 142 s
-        # here under load (XLM-RoBERTa: 47 s).
-        pytest.param("roberta", marks=pytest.mark.slow),
+        "roberta",
         "xlm_roberta",
         "distil_bert",
         "deberta_v3",
