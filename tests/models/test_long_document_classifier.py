@@ -22,8 +22,8 @@ INPUTS = {
 }
 
 
-def build(tiny_preset, dtype=None, **kwargs):
-    backbone, _ = presets.load_backbone(tiny_preset, sequence_length=32, dtype=dtype)
+def build(preset, dtype=None, **kwargs):
+    backbone, _ = presets.load_backbone(preset, sequence_length=32, dtype=dtype)
     kwargs = {
         "num_classes": 3,
         "max_chunks": 4,
@@ -35,9 +35,9 @@ def build(tiny_preset, dtype=None, **kwargs):
 
 
 @pytest.mark.parametrize("pooling", ["attention", "mean"])
-def test_model_contract(tiny_preset, tmp_path, pooling):
+def test_model_contract(small_vocabulary_preset, tmp_path, pooling):
     run_model_test(
-        lambda dtype=None: build(tiny_preset, dtype, pooling=pooling),
+        lambda dtype=None: build(small_vocabulary_preset, dtype, pooling=pooling),
         INPUTS,
         tmp_path,
         expected_output_shape=(2, 3),
@@ -45,8 +45,8 @@ def test_model_contract(tiny_preset, tmp_path, pooling):
 
 
 @pytest.mark.parametrize("pooling", ["attention", "mean", "max"])
-def test_matches_chunk_by_chunk_computation(tiny_preset, pooling):
-    model = build(tiny_preset, pooling=pooling)
+def test_matches_chunk_by_chunk_computation(small_vocabulary_preset, pooling):
+    model = build(small_vocabulary_preset, pooling=pooling)
     logits = np.asarray(model(INPUTS))
     # Each real chunk alone through the backbone, token vectors averaged.
     backbone = model.backbone
@@ -82,8 +82,8 @@ def test_matches_chunk_by_chunk_computation(tiny_preset, pooling):
     np.testing.assert_allclose(logits, np.stack(expected), atol=1e-4, rtol=1e-4)
 
 
-def test_padded_chunks_change_nothing(tiny_preset):
-    model = build(tiny_preset)
+def test_padded_chunks_change_nothing(small_vocabulary_preset):
+    model = build(small_vocabulary_preset)
     padded = {
         name: np.concatenate([v, np.zeros_like(v[:, :1])], 1)
         for name, v in INPUTS.items()
@@ -99,8 +99,8 @@ def test_padded_chunks_change_nothing(tiny_preset):
     assert float(weights[1, 2]) == 0.0
 
 
-def test_trains_end_to_end(tiny_preset):
-    model = build(tiny_preset)
+def test_trains_end_to_end(small_vocabulary_preset):
+    model = build(small_vocabulary_preset)
     model.compile(
         optimizer=keras.optimizers.SGD(0.5),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -117,9 +117,9 @@ def test_trains_end_to_end(tiny_preset):
     )
 
 
-def test_pooling_choice(tiny_preset):
-    assert isinstance(build(tiny_preset).chunk_pooler, AttentionPooling)
-    mean = build(tiny_preset, pooling="max").chunk_pooler
+def test_pooling_choice(small_vocabulary_preset):
+    assert isinstance(build(small_vocabulary_preset).chunk_pooler, AttentionPooling)
+    mean = build(small_vocabulary_preset, pooling="max").chunk_pooler
     assert isinstance(mean, SequencePooling) and mean.mode == "max"
 
 
@@ -170,8 +170,8 @@ def test_calibrated_temperature_is_saved_and_scales_the_probabilities(
     assert keras.saving.load_model(tmp_path / "model.keras").temperature == temperature
 
 
-def test_too_many_chunks(tiny_preset):
-    model = build(tiny_preset, max_chunks=2)
+def test_too_many_chunks(small_vocabulary_preset):
+    model = build(small_vocabulary_preset, max_chunks=2)
     with pytest.raises(ValueError, match="max_chunks=2"):
         model(INPUTS)
 
@@ -190,6 +190,6 @@ def test_too_many_chunks(tiny_preset):
         ({"temperature": -1.0}, "temperature=-1.0"),
     ],
 )
-def test_bad_arguments(tiny_preset, kwargs, message):
+def test_bad_arguments(small_vocabulary_preset, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        build(tiny_preset, **kwargs)
+        build(small_vocabulary_preset, **kwargs)
