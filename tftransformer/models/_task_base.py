@@ -4,10 +4,11 @@ Mixins and helpers of `TextClassifier`, `TokenClassifier`, `MultiTaskModel`,
 `LongDocumentClassifier`, `TextEmbedder` and the from-scratch models:
 `from_preset` through `preprocessor_cls`; `fit` drawing in-memory data in a
 new order every epoch; a compile config that a loaded model replays with its
-optimizer; `predict` on an empty batch; the backbone freeze a config records
-and restores; backbone layers the head does not read left untrained; new
-encoder blocks on top. Most work around what Keras 3 and keras-hub do not do
-for these models; each part says why.
+optimizer; `predict` on an empty batch; the epoch loss of packed rows
+weighed by their texts; the backbone freeze a config records and restores;
+backbone layers the head does not read left untrained; new encoder blocks on
+top. Most work around what Keras 3 and keras-hub do not do for these models;
+each part says why.
 """
 
 import inspect
@@ -457,6 +458,53 @@ def empty_predictions(model, x):
     length = _sequence_length(x)
     shape = [length if dim is None else dim for dim in output.shape[1:]]
     return np.zeros((0, *shape), dtype=output.dtype)
+
+
+class PackedLossWeights:
+    """Mixin for a task that reads packed rows (several texts a row): the
+    epoch's `loss` weighs each batch by its texts.
+
+    Keras' train and test steps add each batch's mean loss to the `loss`
+    they report weighted by the rows of the model's first input. A packed
+    batch (`text_index` among its features) holds more texts than rows, and
+    batches with more texts a row would count for less than their texts, so
+    a packed epoch's `loss` (or `evaluate` on packed batches) would differ
+    from the same texts' unpacked. The loss tracker here takes the batch's
+    texts instead.
+    """
+
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        # Set past Keras' attribute tracking, as Keras sets its own tracker:
+        # a tracked metric would be listed twice in `metrics`.
+        object.__setattr__(self, "_loss_tracker", _ExampleWeightedMean(name="loss"))
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        tracker = getattr(self, "_loss_tracker", None)
+        if (
+            isinstance(x, dict)
+            and "text_index" in x
+            and isinstance(tracker, _ExampleWeightedMean)
+        ):
+            # Read by the tracker's next update, in the same step.
+            tracker.next_weight = tf.shape(x["text_index"])[0]
+        return super().compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
+        )
+
+
+class _ExampleWeightedMean(keras.metrics.Mean):
+    """Keras' loss tracker, weighing its next update by the count its model
+    sets in `next_weight` (the batch's texts) when it sets one."""
+
+    next_weight = None
+
+    def update_state(self, values, sample_weight=None):
+        if self.next_weight is not None:
+            sample_weight, self.next_weight = self.next_weight, None
+        return super().update_state(values, sample_weight=sample_weight)
 
 
 class TokenizedBatches:

@@ -14,6 +14,7 @@ from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
     FromPreset,
+    PackedLossWeights,
     ShuffledFit,
     TokenizedBatches,
     extra_encoder_blocks,
@@ -36,6 +37,7 @@ from tftransformer.models.text_classifier_preprocessor import (
 @keras.saving.register_keras_serializable(package="tftransformer")
 class TextClassifier(
     FromPreset,
+    PackedLossWeights,
     TokenizedBatches,
     EmptyBatchPredict,
     ShuffledFit,
