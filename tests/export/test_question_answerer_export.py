@@ -77,6 +77,20 @@ def make_answerer(preset):
     return model
 
 
+def serving_module(answerer, allow_no_answer):
+    """The serving module of `answerer`, with its preprocessor's settings."""
+    preprocessor = answerer.preprocessor
+    return QuestionAnswererServingModule(
+        answerer,
+        preprocessor.tokenizer,
+        preprocessor.sequence_length,
+        preprocessor.doc_stride,
+        preprocessor.max_question_length,
+        preprocessor.pair_separators,
+        allow_no_answer=allow_no_answer,
+    )
+
+
 def check_answers(served, answerer, questions, contexts, allow_no_answer=True):
     # The export searches every span: n_best past the window's length.
     expected = answerer.predict_answers(
@@ -115,16 +129,7 @@ def test_serving_graph_matches_predict_answers(
     if family != "bert":
         preset = write_tiny_preset(family, tmp_path / family)
     answerer = make_answerer(preset)
-    preprocessor = answerer.preprocessor
-    module = QuestionAnswererServingModule(
-        answerer,
-        preprocessor.tokenizer,
-        preprocessor.sequence_length,
-        preprocessor.doc_stride,
-        preprocessor.max_question_length,
-        preprocessor.pair_separators,
-        allow_no_answer=allow_no_answer,
-    )
+    module = serving_module(answerer, allow_no_answer)
     # Without "no answer", an empty context has no answer to give: left out.
     count = len(QUESTIONS) if allow_no_answer else 2
     questions, contexts = QUESTIONS[:count], CONTEXTS[:count]
@@ -141,16 +146,7 @@ def test_an_empty_context_before_others_answers_empty(
     # An example without a single valid span, ahead of one spanning two
     # windows: it once took the last window's span, a slice past its end.
     answerer = make_answerer(small_vocabulary_preset)
-    preprocessor = answerer.preprocessor
-    module = QuestionAnswererServingModule(
-        answerer,
-        preprocessor.tokenizer,
-        preprocessor.sequence_length,
-        preprocessor.doc_stride,
-        preprocessor.max_question_length,
-        preprocessor.pair_separators,
-        allow_no_answer=allow_no_answer,
-    )
+    module = serving_module(answerer, allow_no_answer)
     outputs = module.serve(tf.constant(QUESTIONS[2::-2]), tf.constant(CONTEXTS[2::-2]))
     answers = [answer.decode("utf-8") for answer in outputs["answer"].numpy()]
     assert (answers[0], outputs["start"][0], outputs["end"][0]) == ("", -1, -1)

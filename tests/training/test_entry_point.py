@@ -1,11 +1,10 @@
 """`tft.training.run`: one error line for data and settings errors."""
 
-import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
+
+from tests.forked_scripts import run_forked
 
 SCRIPT = textwrap.dedent(
     """
@@ -28,60 +27,17 @@ COMMAND_LINES = [
     ["--train_file=bug"],
 ]
 
-# Imports the library once, then forks a real process per command line that
-# runs the script as `script.py ARGS...`: an exception or exit leaves the
-# child through the interpreter's own handling, so its exit status and
-# stderr are what a user gets.
-DRIVER = textwrap.dedent(
-    """
-    import json
-    import os
-    import runpy
-    import sys
-
-    import tftransformer  # noqa: F401
-
-    out_dir, script = sys.argv[1], sys.argv[2]
-    command_lines = json.loads(sys.argv[3])
-    statuses = []
-    for index, args in enumerate(command_lines):
-        pid = os.fork()
-        if pid == 0:
-            path = os.path.join(out_dir, f"{index}.err")
-            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT), 2)
-            sys.argv = [script, *args]
-            runpy.run_path(script, run_name="__main__")
-            sys.exit(0)
-        statuses.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-    with open(os.path.join(out_dir, "statuses.json"), "w") as file:
-        json.dump(statuses, file)
-    """
-)
-
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """(exit status, stderr) of the script run with each of COMMAND_LINES."""
     out_dir = tmp_path_factory.mktemp("entry_point")
-    (out_dir / "script.py").write_text(SCRIPT)
-    (out_dir / "driver.py").write_text(DRIVER)
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(out_dir / "driver.py"),
-            str(out_dir),
-            str(out_dir / "script.py"),
-            json.dumps(COMMAND_LINES),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    statuses = json.loads((out_dir / "statuses.json").read_text())
+    script = out_dir / "script.py"
+    script.write_text(SCRIPT)
+    runs = run_forked([[str(script), *args] for args in COMMAND_LINES], out_dir)
     return {
-        tuple(args): (status, (out_dir / f"{index}.err").read_text())
-        for index, (args, status) in enumerate(zip(COMMAND_LINES, statuses))
+        tuple(args): (status, err)
+        for args, (status, _, err) in zip(COMMAND_LINES, runs)
     }
 
 
