@@ -1,8 +1,6 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 import types
 
 import keras
@@ -10,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.export.clients import job, run_clients
 from tftransformer.export import (
     LITERT_FILE,
     VARIANTS,
@@ -41,7 +40,6 @@ POSITIVE = "great fine charming quietly devastating".split()
 NEGATIVE = "awful dull mess boring overlong".split()
 NEUTRAL = "the movie was a film but".split()
 LONG_TEXT = " ".join((POSITIVE + NEUTRAL) * 10)  # far past SEQUENCE_LENGTH
-CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
 # Edge cases of the variants' raw strings: one text, and empty, over-long
 # and short ones together.
 RAW_BATCHES = [["a fine film"], ["", LONG_TEXT, "dull"]]
@@ -209,31 +207,6 @@ def pair_answers(pair_report, held_out_pairs):
 def float32_labels(variant_answers):
     """The float32 SavedModel's labels of the held-out texts, in a clean process."""
     return np.argmax(variant_answers["saved_model_float32"]["outputs"][2], axis=-1)
-
-
-def job(path, batches, output="probabilities", kernels="AUTO"):
-    """What the client runs of one exported variant: `batches` of raw strings."""
-    return {"path": path, "output": output, "kernels": kernels, "batches": batches}
-
-
-def run_clients(jobs):
-    """The answers of each job's variant, all loaded in one clean process."""
-    process = subprocess.run(
-        [sys.executable, CLIENT, "--jobs"],
-        input=json.dumps(jobs),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    results = json.loads(process.stdout.strip().splitlines()[-1])
-    assert len(results) == len(jobs)
-    return results
-
-
-def run_client(path, batches, output="probabilities", kernels="AUTO"):
-    """One variant's answers to `batches`, in a clean process."""
-    return run_clients([job(path, batches, output, kernels)])[0]
 
 
 def test_the_trained_fixture_predicts_both_classes(report):

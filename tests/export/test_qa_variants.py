@@ -2,13 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
+from tests.export.clients import run_client
 from tftransformer.data import SquadExample
 from tftransformer.export import (
     VARIANTS,
@@ -19,7 +18,6 @@ from tftransformer.export import (
 from tftransformer.models import QuestionAnswerer
 from tftransformer.training import ClassificationConfig, QuestionAnsweringConfig
 
-CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
 NAMES = "john mary james david anna paul".split()
 # One- and two-word answers; "new york" also answers as "new york city".
 PLACES = ["london", "new york", "the city", "a village", "school", "new town"]
@@ -116,15 +114,9 @@ def test_int8_saved_model_answers_in_a_clean_process(answerer):
     model, pairs, _, report = answerer
     path = report.row("saved_model_int8")["path"]
     edges = [["where?", ""], ["who?", "a"], pairs[0]]
-    process = subprocess.run(
-        [sys.executable, CLIENT, path, "answer,start,end"],
-        input=json.dumps([edges, [list(pair) for pair in pairs]]),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_client(
+        path, [edges, [list(pair) for pair in pairs]], output="answer,start,end"
     )
-    assert process.returncode == 0, process.stderr[-3000:]
-    result = json.loads(process.stdout.strip().splitlines()[-1])
     assert result["blocked_modules_loaded"] == []
     outputs = result["by_name"]
     # The empty context has no answer; each answer is its context's span.

@@ -1,10 +1,7 @@
 """The exported question answerer, served in a process without Keras' models."""
 
-import json
 import os
 import random
-import subprocess
-import sys
 import unicodedata
 
 import numpy as np
@@ -13,6 +10,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 
+from tests.export.clients import job, run_clients
 from tftransformer.data import context_pieces
 from tftransformer.export import (
     LiteRTModel,
@@ -39,7 +37,6 @@ CONTEXTS = [
 ]
 
 # Runs a LiteRT model (or a SavedModel) in a process without the toolkit.
-VARIANT_CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
 # Contexts as the LiteRT graph and the SavedModel split them alike: ASCII
 # words and punctuation, a no-break space, curly quotes and a dash (several
 # UTF-8 bytes each); accented letters are left out (see docs/serving.md).
@@ -227,28 +224,16 @@ def clean_process_answers(litert_answerer, tmp_path_factory):
     version_dir = export_question_answerer(
         answerer, tmp_path_factory.mktemp("saved_model_qa") / "qa"
     )
-    jobs = [
-        {
-            "path": version_dir,
-            "output": "answer,start,end,score",
-            "batches": [[list(pair) for pair in zip(QUESTIONS, CONTEXTS)]],
-        },
-        {
-            "path": files[None],
-            "output": "byte_start,byte_end,score",
-            "batches": litert_batches(),
-        },
-    ]
-    process = subprocess.run(
-        [sys.executable, VARIANT_CLIENT, "--jobs"],
-        input=json.dumps(jobs),
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        timeout=300,
+    results = run_clients(
+        [
+            job(
+                version_dir,
+                [[list(pair) for pair in zip(QUESTIONS, CONTEXTS)]],
+                output="answer,start,end,score",
+            ),
+            job(files[None], litert_batches(), output="byte_start,byte_end,score"),
+        ]
     )
-    assert process.returncode == 0, process.stderr[-3000:]
-    results = json.loads(process.stdout.strip().splitlines()[-1])
     return dict(zip(["saved_model", "litert"], results, strict=True))
 
 

@@ -9,6 +9,7 @@ import keras_hub
 import numpy as np
 import pytest
 
+from tests.export.clients import job, run_clients
 from tftransformer.evaluation import entity_report, predict_tags
 from tftransformer.export import (
     TAGS_FILE,
@@ -39,7 +40,6 @@ SENTENCES = [
 ]
 
 # Runs a LiteRT model (or a SavedModel) in a process without the toolkit.
-VARIANT_CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
 
 
 def random_sentences(count, seed):
@@ -221,19 +221,9 @@ def test_litert_tagger_tags_raw_strings_in_a_clean_process(tagger, tmp_path):
         for quantization in quantizations
     }
     # One clean process tags with both files.
-    jobs = [
-        {"path": files[quantization], "output": "tag_ids", "batches": batches}
-        for quantization in quantizations
-    ]
-    process = subprocess.run(
-        [sys.executable, VARIANT_CLIENT, "--jobs"],
-        input=json.dumps(jobs),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    results = run_clients(
+        [job(files[q], batches, output="tag_ids") for q in quantizations]
     )
-    assert process.returncode == 0, process.stderr[-3000:]
-    results = json.loads(process.stdout.strip().splitlines()[-1])
     served = {}
     for quantization, result in zip(quantizations, results, strict=True):
         assert result["blocked_modules_loaded"] == []

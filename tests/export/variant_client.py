@@ -1,27 +1,23 @@
 """Runs exported variants in a fresh process, as an app would.
 
-Usage: `python variant_client.py PATH OUTPUT [KERNELS] < batches.json`,
-where PATH is a SavedModel version directory or a `.tflite` file, OUTPUT
-the signature's output (`probabilities`, `embedding`, a tagger's `tag_ids`,
-a regressor's `score`, a question answerer's `answer` (a SavedModel's, as
+Usage: `python variant_client.py --jobs < jobs.json`, where jobs.json is a
+list of `{"path", "output", "kernels" (optional), "batches"}` objects (see
+`tests/export/clients.py`), run one after the other in this one process.
+PATH is a SavedModel version directory or a `.tflite` file, OUTPUT the
+signature's output (`probabilities`, `embedding`, a tagger's `tag_ids`, a
+regressor's `score`, a question answerer's `answer` (a SavedModel's, as
 strings) or `byte_start`; several names joined by commas, e.g.
-`probabilities,predicted`), KERNELS optionally a LiteRT `OpResolverType`
-name (e.g. `BUILTIN_REF`, the reference kernels without the XNNPACK
-delegate; default `AUTO`) and batches.json a list of batches, each a list
-of strings (or, for a model of sentence pairs, of `[text, text_pair]`
-lists; for a question answerer, of `[question, context]` lists). Only TensorFlow and
-TF Text are importable: a SavedModel loads after `import tensorflow_text`; a
-LiteRT model runs in TensorFlow's LiteRT interpreter with TF Text's LiteRT
-kernels registered. Prints one JSON object: the first output per batch
+`probabilities,predicted`), KERNELS a LiteRT `OpResolverType` name (e.g.
+`BUILTIN_REF`, the reference kernels without the XNNPACK delegate; default
+`AUTO`) and the batches each a list of strings (or, for a model of sentence
+pairs, of `[text, text_pair]` lists; for a question answerer, of
+`[question, context]` lists). Only TensorFlow and TF Text are importable: a
+SavedModel loads after `import tensorflow_text`; a LiteRT model runs in
+TensorFlow's LiteRT interpreter with TF Text's LiteRT kernels registered.
+Prints a JSON list, one object per job: the first output per batch
 (`outputs`) and their dtypes, every output asked for by name (`by_name`:
-name -> {"outputs", "dtypes"}), and the blocked packages' modules that ended
-up loaded.
-
-`python variant_client.py --jobs < jobs.json` runs several variants in the
-one process, one after the other: jobs.json is a list of
-`{"path", "output", "kernels" (optional), "batches"}` objects, and the
-output a JSON list of the objects above, one per job, each telling the
-blocked modules loaded once every job has run.
+name -> {"outputs", "dtypes"}), and the blocked packages' modules that were
+loaded once every job had run.
 """
 
 import json
@@ -116,11 +112,8 @@ def blocked_modules_loaded():
     )
 
 
-if sys.argv[1] == "--jobs":
-    answers = [answer(**job) for job in json.load(sys.stdin)]
-    loaded = blocked_modules_loaded()
-    print(json.dumps([{**a, "blocked_modules_loaded": loaded} for a in answers]))
-else:
-    result = answer(*sys.argv[1:3], json.load(sys.stdin), *sys.argv[3:4])
-    result["blocked_modules_loaded"] = blocked_modules_loaded()
-    print(json.dumps(result))
+if sys.argv[1:] != ["--jobs"]:
+    sys.exit(f"usage: python variant_client.py --jobs < jobs.json; got {sys.argv[1:]}")
+answers = [answer(**job) for job in json.load(sys.stdin)]
+loaded = blocked_modules_loaded()
+print(json.dumps([{**a, "blocked_modules_loaded": loaded} for a in answers]))
