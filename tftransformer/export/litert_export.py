@@ -2,13 +2,16 @@
 answerer as a LiteRT (TFLite) model on strings."""
 
 import os
+import re
 import tempfile
 
 import keras
 import keras_hub
+import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow.lite.python import convert as tflite_convert
+from tensorflow.lite.python import schema_py_generated as schema_fb
 from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
@@ -20,6 +23,7 @@ from tftransformer.export.litert_question_answerer_module import (
     SPAN_SEARCH,
     LiteRTQuestionAnswererModule,
 )
+from tftransformer.export.litert_tokenizer import LiteRTTokenizer
 from tftransformer.export.text_classifier_export import LABELS_FILE
 from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
@@ -33,6 +37,8 @@ from tftransformer.export.token_classifier_export import TAGS_FILE
 from tftransformer.export.token_classifier_serving_module import (
     check_token_classifier,
 )
+from tftransformer.models.backbone_adapter import adapter_for
+from tftransformer.models.backbone_adapter import pair_separators as family_separators
 from tftransformer.models.multi_label_classifier import MultiLabelClassifier
 from tftransformer.models.question_answerer import QuestionAnswerer
 from tftransformer.models.text_regressor import TextRegressor
@@ -140,9 +146,16 @@ def export_litert(
     characters. With `quantization="int8"` the layers are int8 and the span
     search after them float32 (see `quantization`).
 
-    Tokenization runs inside the model with TF Text's `FastBertTokenizer`,
-    whose ops (`FastBertNormalize`, `FastWordpieceTokenizeWithOffsets`,
-    `RaggedTensorToTensor`) have LiteRT kernels: an app sends text, and its
+    Tokenization runs inside the model with TF Text ops that have LiteRT
+    kernels (see `LiteRTTokenizer`): `FastBertTokenizer` for a WordPiece
+    vocabulary (`FastBertNormalize`, `FastWordpieceTokenizeWithOffsets`,
+    `RaggedTensorToTensor`), `FastSentencepieceTokenizer` for a
+    SentencePiece model (ALBERT, DeBERTa-v3, XLM-RoBERTa; not for a tagger
+    or question answerer, which align WordPiece pieces with words). Rows are
+    packed with the tokenizer's start, end and pad tokens, pairs with the
+    family's separators. Byte-pair tokenizers have no LiteRT kernel and
+    are refused, as is a conversion that keeps a TensorFlow op without
+    one. An app sends text, and its
     interpreter registers TF Text's ops
     (`tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`, see
     `LiteRTModel`; a tagger also uses `WhitespaceTokenizeWithOffsetsV2`).
@@ -165,7 +178,8 @@ def export_litert(
             `Task`, a `tftransformer.models.TextEmbedder`, a
             `tftransformer.models.TokenClassifier` (with `tag_names`, `"O"`
             among them) or a `tftransformer.models.QuestionAnswerer`, with a
-            WordPiece tokenizer.
+            WordPiece or (not a tagger or question answerer) SentencePiece
+            tokenizer.
         path: str, the directory written.
         quantization: one of `LITERT_QUANTIZATIONS`: None (float32),
             `"dynamic_int8"` (int8 weights, activations quantized at run
@@ -243,12 +257,25 @@ def export_litert(
             )
     preprocessor = getattr(model, "preprocessor", None)
     tokenizer = getattr(preprocessor, "tokenizer", None)
-    if not isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
+    if kind in ("tagger", "question_answerer") and not isinstance(
+        tokenizer, keras_hub.tokenizers.WordPieceTokenizer
+    ):
         raise ValueError(
-            "A LiteRT export tokenizes with TF Text's FastBertTokenizer and needs "
-            "a model whose preprocessor has a keras-hub WordPieceTokenizer "
-            f"(BERT-style). Received: tokenizer={tokenizer!r}"
+            f"A LiteRT {kind.replace('_', ' ')} aligns words with WordPiece "
+            "pieces: it needs a model whose preprocessor has a keras-hub "
+            "WordPieceTokenizer (BERT, DistilBERT, ELECTRA). Received: "
+            f"tokenizer of class {type(tokenizer).__name__}"
         )
+    # Refuses a tokenizer without LiteRT kernels, or one TF Text's op
+    # tokenizes differently (checked on the calibration texts too).
+    litert_tokenizer = LiteRTTokenizer(
+        tokenizer,
+        texts=[
+            part
+            for text in (representative_texts if quantization == "int8" else ())
+            for part in _parts(text, pairs)
+        ][:256],
+    )
     path = os.fspath(path)
     if os.path.exists(os.path.join(path, LITERT_FILE)) and not overwrite:
         raise ValueError(
@@ -283,13 +310,15 @@ def export_litert(
     elif text_pair:
         module = _LiteRTPairModule(
             copy,
-            tokenizer,
+            litert_tokenizer,
             preprocessor.sequence_length,
             truncate=preprocessor.truncate,
-            pair_separators=getattr(preprocessor, "pair_separators", 1),
+            pair_separators=getattr(
+                preprocessor, "pair_separators", family_separators(tokenizer)
+            ),
         )
     else:
-        module = _LiteRTTextModule(copy, tokenizer, preprocessor.sequence_length)
+        module = _LiteRTTextModule(copy, litert_tokenizer, preprocessor.sequence_length)
     serve = module.serve.get_concrete_function()
     output_names = sorted(serve.structured_outputs)
     # Weights become constants: see the docstring.
@@ -338,6 +367,7 @@ def export_litert(
             denylisted_ops=list(FLOAT_OPS),
             denylisted_nodes=_span_search_nodes(flatbuffer) if answerer else None,
         )
+    _check_runs(flatbuffer, model, input_names)
     os.makedirs(path, exist_ok=True)
     if names_file is not None:
         with open(os.path.join(path, names_file), "w", encoding="utf-8") as f:
@@ -347,6 +377,36 @@ def export_litert(
         f.write(flatbuffer)
     os.replace(f.name, tflite_file)
     return tflite_file
+
+
+def _check_runs(flatbuffer, model, input_names):
+    """Refuses a converted model that LiteRT cannot run with TF Text's ops
+    registered: the converter keeps an op it cannot lower to a LiteRT
+    builtin as a custom op of its TensorFlow name, which the interpreter
+    finds unresolved when it first runs (on one probe string here)."""
+    interpreter = InterpreterWithCustomOps(
+        model_content=flatbuffer,
+        custom_op_registerers=list(tf_text.tflite_registrar.SELECT_TFTEXT_OPS),
+    )
+    probe = {name: np.array(["a"], dtype=object) for name in input_names}
+    try:
+        interpreter.get_signature_runner()(**probe)
+    except RuntimeError as error:
+        unresolved = re.findall(r"unresolved custom op: (\w+)", str(error))
+        if not unresolved:
+            raise
+        flat = schema_fb.Model.GetRootAsModel(flatbuffer, 0)
+        codes = (flat.OperatorCodes(i) for i in range(flat.OperatorCodesLength()))
+        custom = sorted(
+            {code.CustomCode().decode() for code in codes if code.CustomCode()}
+        )
+        raise ValueError(
+            f"The LiteRT conversion of model {model.name!r} "
+            f"({type(model).__name__}) keeps the TensorFlow op "
+            f"{unresolved[0]!r}, which has no LiteRT kernel, so no interpreter "
+            f"could run it (the file's custom ops: {custom}). Serve it as a "
+            "SavedModel (export_for_serving)."
+        ) from None
 
 
 def _span_search_nodes(flatbuffer):
@@ -491,16 +551,15 @@ class _LiteRTTextModule(tf.Module):
         super().__init__()
         self._model = model
         self._sequence_length = int(sequence_length)
-        self._cls_id = tokenizer.token_to_id(tokenizer.cls_token)
-        self._sep_id = tokenizer.token_to_id(tokenizer.sep_token)
-        self._pad_id = tokenizer.token_to_id(tokenizer.pad_token)
-        self._tokenizer = tf_text.FastBertTokenizer(
-            vocab=tokenizer.get_vocabulary(),
-            suffix_indicator=tokenizer.suffix_indicator,
-            unknown_token=tokenizer.oov_token,
-            token_out_type=tf.int32,
-            lower_case_nfd_strip_accents=bool(tokenizer.lowercase),
-        )
+        if not isinstance(tokenizer, LiteRTTokenizer):
+            tokenizer = LiteRTTokenizer(tokenizer)
+        self._tokenizer = tokenizer
+        # The preprocessor's start, end and pad tokens ([CLS] and [SEP] for
+        # BERT, <s> and </s> for XLM-RoBERTa).
+        self._fixed_length = adapter_for(model).litert_fixed_length
+        self._cls_id = self._tokenizer.start_token_id
+        self._sep_id = self._tokenizer.end_token_id
+        self._pad_id = self._tokenizer.pad_token_id
         self._answer = _answers(model)
         self._temperature = float(getattr(model, "temperature", None) or 1.0)
         self.model_variables = list(model.variables)
@@ -522,7 +581,10 @@ class _LiteRTTextModule(tf.Module):
         """`[CLS] pieces [SEP]` rows, truncated and padded, as features."""
         # Dense ops only past the tokenizer: every op has a LiteRT builtin.
         limit = self._sequence_length - 2
-        body = pieces.to_tensor(default_value=self._pad_id)[:, :limit]
+        # (batch, limit) when the family needs a fixed length (see
+        # `BackboneAdapter.litert_fixed_length`), else the longest row.
+        shape = [None, limit] if self._fixed_length else None
+        body = pieces.to_tensor(default_value=self._pad_id, shape=shape)[:, :limit]
         lengths = tf.minimum(tf.cast(pieces.row_lengths(), tf.int32), limit)
         batch = tf.shape(body)[0]
         edge = tf.fill([batch, 1], self._cls_id)
@@ -600,7 +662,11 @@ class _LiteRTPairModule(_LiteRTTextModule):
         ends_a = (kept_a + 1)[:, tf.newaxis]
         starts_b = ends_a + self._separators
         ends_b = starts_b + kept_b[:, tf.newaxis]
-        width = tf.reduce_max(tf.concat([ends_b[:, 0] + 1, [2 + self._separators]], 0))
+        width = self._sequence_length
+        if not self._fixed_length:
+            width = tf.reduce_max(
+                tf.concat([ends_b[:, 0] + 1, [2 + self._separators]], 0)
+            )
         positions = tf.range(width)[tf.newaxis, :]
         in_a = (positions >= 1) & (positions < ends_a)
         in_b = (positions >= starts_b) & (positions < ends_b)

@@ -231,6 +231,10 @@ class BackboneAdapter:
     pair_separators = 1
     # Whether `packed_sequence_output` can run this family on packed rows.
     packs_sequences = False
+    # Whether a LiteRT export pads every row to the sequence length: the
+    # converter then folds what the backbone computes from the length alone
+    # into constants.
+    litert_fixed_length = False
 
     def __init__(self, backbone):
         self.backbone = backbone
@@ -454,6 +458,10 @@ class DebertaV3Adapter(BackboneAdapter):
     backbone_cls = keras_hub.models.DebertaV3Backbone
     family = "deberta_v3"
     encoder_layer_name = re.compile(r"^disentangled_attention_encoder_layer_(\d+)$")
+    # Its relative position buckets take `abs` and `sign` of int64
+    # distances, which have no LiteRT kernel; at a fixed length they fold
+    # into constants.
+    litert_fixed_length = True
 
 
 @register_adapter

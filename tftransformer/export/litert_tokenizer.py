@@ -1,0 +1,115 @@
+"""Tokenizing raw strings with TF Text ops that have LiteRT kernels."""
+
+import keras_hub
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+__all__ = ["PROBE_TEXTS", "LiteRTTokenizer"]
+
+# Texts a SentencePiece export is checked on: cases, accents, digits,
+# punctuation, runs of spaces, tabs, non-Latin scripts and an empty string.
+PROBE_TEXTS = (
+    "The movie was great!",
+    "a boring film, never again...",
+    "Naïve café ÉCOLE  with   spaces\tand tabs",
+    "1234 numbers 56.78 and symbols @#$% ^&*()",
+    "Überraschung: ça coûte 5€ — “quotes” ‘too’",
+    "日本語のテキスト 中文 한국어 русский текст عربى",
+    "",
+)
+
+
+class LiteRTTokenizer:
+    """A model's keras-hub tokenizer, rebuilt from TF Text ops with LiteRT
+    kernels: `FastBertTokenizer` for a WordPiece vocabulary,
+    `FastSentencepieceTokenizer` for a SentencePiece model (ALBERT,
+    DeBERTa-v3, XLM-RoBERTa, T5).
+
+    A SentencePiece tokenizer whose ids are not the SentencePiece model's
+    own (XLM-RoBERTa's start one past them, its `<unk>` moved) maps them
+    through a table read from the tokenizer's vocabulary. The rebuilt
+    tokenizer is checked against the model's on `PROBE_TEXTS` (and any
+    texts given), so an export never tokenizes differently unnoticed.
+    Byte-pair tokenizers (GPT-2, RoBERTa, BART) have no LiteRT kernel.
+
+    Args:
+        tokenizer: a keras-hub `WordPieceTokenizer` or
+            `SentencePieceTokenizer` (or a subclass, e.g. a family's).
+        texts: optional list of strings the two tokenizers are compared
+            on, besides `PROBE_TEXTS`.
+
+    Raises:
+        ValueError: for another tokenizer (naming its class), or one the
+            TF Text op tokenizes differently (naming the first text).
+    """
+
+    def __init__(self, tokenizer, texts=()):
+        self.start_token_id = int(tokenizer.start_token_id)
+        self.end_token_id = int(tokenizer.end_token_id)
+        self.pad_token_id = int(tokenizer.pad_token_id)
+        self._table = None
+        if isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
+            self._tokenizer = tf_text.FastBertTokenizer(
+                vocab=tokenizer.get_vocabulary(),
+                suffix_indicator=tokenizer.suffix_indicator,
+                unknown_token=tokenizer.oov_token,
+                token_out_type=tf.int32,
+                lower_case_nfd_strip_accents=bool(tokenizer.lowercase),
+            )
+            return
+        if not isinstance(tokenizer, keras_hub.tokenizers.SentencePieceTokenizer):
+            raise ValueError(
+                "A LiteRT export tokenizes with TF Text ops that have LiteRT "
+                "kernels: it needs a keras-hub WordPieceTokenizer (BERT, "
+                "DistilBERT, ELECTRA) or SentencePieceTokenizer (ALBERT, "
+                "DeBERTa-v3, XLM-RoBERTa); byte-pair tokenizers (RoBERTa, "
+                "GPT-2, BART) have no LiteRT kernel. Received: "
+                f"tokenizer of class {type(tokenizer).__name__}"
+            )
+        try:
+            self._tokenizer = tf_text.FastSentencepieceTokenizer(tokenizer.proto)
+        except Exception as error:  # The op's own message says why.
+            raise ValueError(
+                "TF Text's FastSentencepieceTokenizer cannot read this "
+                f"SentencePiece model ({type(error).__name__}: {error})"
+            ) from None
+        self._table = _id_table(tokenizer)
+        self._check(tokenizer, list(PROBE_TEXTS) + list(texts))
+
+    def tokenize(self, texts):
+        """Token ids of 1-D strings: a ragged int32 `(batch, (pieces))`."""
+        pieces = self._tokenizer.tokenize(texts)
+        if self._table is None:
+            return tf.cast(pieces, tf.int32)
+        return tf.ragged.map_flat_values(tf.gather, self._table, pieces)
+
+    def _check(self, tokenizer, texts):
+        # Traced, as in a SavedModel or `tf.data` (keras-hub tokenizes eager
+        # calls with the sentencepiece package instead).
+        expected = tf.function(tokenizer.tokenize)(tf.constant(texts))
+        received = self.tokenize(tf.constant(texts))
+        for text, want, got in zip(texts, expected.to_list(), received.to_list()):
+            if want != got:
+                raise ValueError(
+                    "TF Text's FastSentencepieceTokenizer tokenizes "
+                    f"{text!r} as {got}, where the model's "
+                    f"{type(tokenizer).__name__} gives {want}: a LiteRT "
+                    "export would not answer as the model does."
+                )
+
+
+def _id_table(tokenizer):
+    """The tokenizer's id of each SentencePiece id, or None if they are the
+    same. Pieces the tokenizer's vocabulary lacks keep their own id."""
+    model = tf_text.SentencepieceTokenizer(tokenizer.proto)
+    size = int(model.vocab_size())
+    pieces = model.id_to_string(tf.range(size)).numpy()
+    ids = {token: index for index, token in enumerate(tokenizer.get_vocabulary())}
+    table = np.array(
+        [ids.get(piece.decode("utf-8"), index) for index, piece in enumerate(pieces)],
+        np.int32,
+    )
+    if np.array_equal(table, np.arange(size)):
+        return None
+    return tf.constant(table)
