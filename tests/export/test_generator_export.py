@@ -4,6 +4,7 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.export.generator_client import serve_generators
 from tftransformer.data import (
@@ -12,7 +13,7 @@ from tftransformer.data import (
     tokenize_texts,
     word_piece_tokenizer,
 )
-from tftransformer.export import export_generator
+from tftransformer.export import export_generator, inference_copy
 from tftransformer.models import CausalLM
 from tftransformer.presets import load_generator
 
@@ -52,10 +53,12 @@ def gpt2_exports(lm, tmp_path_factory):
         "top_p": top_p_sampler(),
         "beam": beam_sampler(),
     }
-    return {
+    exports = {
         name: export_generator(lm, base, sampler=sampler)
         for name, sampler in samplers.items()
     }
+    exports["greedy_int8"] = export_generator(lm, base, precision="int8")
+    return exports
 
 
 # Beam search over an encoder-decoder's caches is checked once, on T5.
@@ -118,7 +121,7 @@ def served(gpt2_exports, seq2seq_exports, own_lm):
     GPT-2 exports answer `PROMPTS`, the top-p one called twice, then loaded
     afresh; the seq2seq exports (`"<family>_<sampler>"`) answer `PROMPTS`;
     the CausalLM's (`"own_lm"`) all prompts but the cut one."""
-    names = ["greedy", "top_k", "beam", "top_p", "top_p_reloaded"]
+    names = ["greedy", "top_k", "beam", "top_p", "top_p_reloaded", "greedy_int8"]
     calls = [
         [gpt2_exports[name.replace("_reloaded", "")], 2 if name == "top_p" else 1]
         for name in names
@@ -281,4 +284,30 @@ def test_export_checks_its_inputs(lm, tiny_bart_preset, tmp_path):
             export_generator(lm, str(tmp_path / "h"), sampler=sampler)
     with pytest.raises(ValueError, match="Received: prefix=b'x' of type bytes"):
         export_generator(lm, str(tmp_path / "i"), prefix=b"x")
+    with pytest.raises(ValueError, match="Received: precision='float16'"):
+        export_generator(lm, str(tmp_path / "j"), precision="float16")
     assert not any(os.listdir(tmp_path))
+
+
+def saved_dtypes(version_dir):
+    """The dtypes of a SavedModel's variables, read from its checkpoint."""
+    reader = tf.train.load_checkpoint(
+        os.path.join(version_dir, "variables", "variables")
+    )
+    return set(reader.get_variable_to_dtype_map().values())
+
+
+def test_int8_export_generates_as_the_int8_keras_model(lm, gpt2_exports, served):
+    [int8] = served["greedy_int8"]
+    assert int8["text"] == keras_generate(
+        inference_copy(lm, precision="int8"), "greedy"
+    )
+    assert tf.int8 in saved_dtypes(gpt2_exports["greedy_int8"])
+    assert tf.int8 not in saved_dtypes(gpt2_exports["greedy"])
+
+
+def test_a_bfloat16_generator_exports_in_float32(tiny_gpt2_preset, tmp_path):
+    lm = load_generator(tiny_gpt2_preset, sequence_length=MAX_LENGTH, dtype="bfloat16")
+    version_dir = export_generator(lm, str(tmp_path / "lm"), max_length=8)
+    dtypes = saved_dtypes(version_dir)
+    assert tf.float32 in dtypes and tf.bfloat16 not in dtypes, dtypes

@@ -7,6 +7,7 @@ from tftransformer.export.generator_serving_module import (
     check_generator,
     get_sampler,
 )
+from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.text_classifier_export import SIGNATURE_NAME
 
@@ -25,6 +26,7 @@ def export_generator(
     end_token_id=None,
     pad_token_id=0,
     prefix="",
+    precision="float32",
 ):
     """Exports a causal LM as a TF Serving model version on raw prompts.
 
@@ -64,6 +66,12 @@ def export_generator(
         prefix: str, text the graph puts before every prompt, e.g. T5's
             task prefix (`TranslationConfig.source_prefix`), so that
             clients send the bare source.
+        precision: `"float32"` (the default), or `"int8"` for Keras' int8
+            quantization (int8 `Dense`, `EinsumDense` and `Embedding`
+            kernels with per-channel scales, see `inference_copy`). Either
+            way the model is first rebuilt in float32 with LoRA adapters
+            merged, so a mixed-precision model never exports as bfloat16 or
+            float16.
 
     Returns:
         str, the version directory written (`<path>/<version>`).
@@ -88,9 +96,11 @@ def export_generator(
     # Checked again by the serving module, but before any write.
     check_generator(model, max_length, tokenizer, start_token_id)
     sampler = get_sampler(sampler)
+    # Checks `precision` before anything is written.
+    copy = inference_copy(model, precision=precision)
     final_path = version_path(path, version, overwrite)
     module = GeneratorServingModule(
-        model,
+        copy,
         max_length,
         sampler,
         tokenizer=tokenizer,
