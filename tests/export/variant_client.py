@@ -11,9 +11,10 @@ strings) or `byte_start`; several names joined by commas, e.g.
 `BUILTIN_REF`, the reference kernels without the XNNPACK delegate; default
 `AUTO`) and the batches each a list of strings (or, for a model of sentence
 pairs, of `[text, text_pair]` lists; for a question answerer, of
-`[question, context]` lists). Only TensorFlow and TF Text are importable: a
-SavedModel loads after `import tensorflow_text`; a LiteRT model runs in
-TensorFlow's LiteRT interpreter with TF Text's LiteRT kernels registered.
+`[question, context]` lists; for a generator, of one prompt). Only
+TensorFlow and TF Text are importable: a SavedModel loads after
+`import tensorflow_text`; a LiteRT model runs in TensorFlow's LiteRT
+interpreter with TF Text's LiteRT kernels registered.
 Prints a JSON list, one object per job: the first output per batch
 (`outputs`) and their dtypes, every output asked for by name (`by_name`:
 name -> {"outputs", "dtypes"}), and the blocked packages' modules that were
@@ -70,6 +71,9 @@ def runner(path, kernels="AUTO"):
 def inputs(batch, input_names):
     """`text` (and `text_pair`, for pairs) of one batch."""
     # The two inputs of a pair: a question answerer's, or sentence pairs'.
+    if "prompt" in input_names:
+        # A generator: one prompt per call.
+        return {"prompt": batch}
     pair = ("text", "text_pair")
     if "context" in input_names:
         pair = ("question", "context")

@@ -1,5 +1,5 @@
-"""Exporting a text classifier, regressor, embedder, tagger or question
-answerer as a LiteRT (TFLite) model on strings."""
+"""Exporting a text classifier, regressor, embedder, tagger, question
+answerer or T5 generator as a LiteRT (TFLite) model on strings."""
 
 import os
 import re
@@ -18,10 +18,15 @@ from tensorflow.python.framework.convert_to_constants import (
 )
 
 from tftransformer._arguments import check_bool, check_int, is_finite_number
+from tftransformer.export.generator_serving_module import check_generator
 from tftransformer.export.inference_copy import float32_inference_copy
 from tftransformer.export.litert_question_answerer_module import (
     SPAN_SEARCH,
     LiteRTQuestionAnswererModule,
+)
+from tftransformer.export.litert_seq2seq_module import (
+    LiteRTSeq2SeqModule,
+    check_litert_seq2seq,
 )
 from tftransformer.export.litert_tokenizer import LiteRTTokenizer
 from tftransformer.export.text_classifier_export import LABELS_FILE
@@ -80,9 +85,10 @@ def export_litert(
     max_answer_length=30,
     null_threshold=0.0,
     allow_no_answer=True,
+    max_length=None,
 ):
-    """Exports a classifier, regressor, embedder, tagger or question answerer
-    as a LiteRT model on raw strings.
+    """Exports a classifier, regressor, embedder, tagger, question answerer or
+    T5 generator as a LiteRT model on raw strings.
 
     Writes `<path>/model.tflite` (and `<path>/labels.txt` for a classifier,
     the target names for a regressor, `<path>/tags.txt` for a tagger). The
@@ -128,6 +134,15 @@ def export_litert(
     into pieces by `FastBertTokenizer`; the word-to-piece alignment is
     dense arithmetic on the two tokenizers' row splits, since ragged
     concatenation and segment sums have no LiteRT kernels.
+
+    A keras-hub `Seq2SeqLM` whose family steps its decoder a token at a
+    time with a cache per layer (T5, `T5Seq2SeqLM`) exports its greedy
+    generation: the input is `prompt` (1-D string of one prompt: the
+    interpreter runs one per call, `LiteRTModel` loops) and the output
+    `text`, the generated target, as `export_generator`'s SavedModel with
+    the greedy sampler (see `LiteRTSeq2SeqModule`); float32 or
+    `"dynamic_int8"`. A task prefix is part of the prompt the app sends.
+    GPT-2 and BART (byte-pair tokenizers) are refused.
 
     A `tftransformer.models.QuestionAnswerer` takes `question` and
     `context` (1-D strings of one size) and answers, per example,
@@ -205,6 +220,9 @@ def export_litert(
             `tftransformer.models.best_answers`).
         allow_no_answer: bool, whether a question answerer's answers may
             be empty.
+        max_length: for a generator, the generated target's length in
+            tokens (the start token included); defaults to the
+            preprocessor's `decoder_sequence_length`.
 
     Returns:
         str, the `.tflite` file written.
@@ -219,7 +237,21 @@ def export_litert(
         raise ValueError(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"
         )
-    kind = model_kind(model)
+    if isinstance(model, keras_hub.models.Seq2SeqLM):
+        kind = "generator"
+        check_litert_seq2seq(model)
+        if quantization == "int8":
+            raise ValueError(
+                "A generator's LiteRT export is float32 or dynamic-range int8 "
+                "(quantization=None or 'dynamic_int8'); full int8 would "
+                "calibrate activations through the decoding loop, which is "
+                "not supported. Received: quantization='int8'"
+            )
+        if max_length is None:
+            max_length = getattr(model.preprocessor, "decoder_sequence_length", None)
+        max_length = check_generator(model, max_length)
+    else:
+        kind = model_kind(model)
     if quantization not in LITERT_QUANTIZATIONS:
         raise ValueError(
             f"`quantization` must be one of {LITERT_QUANTIZATIONS}. "
@@ -291,7 +323,9 @@ def export_litert(
             f"{tuple(model.output.shape)})"
         )
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
-    if answerer:
+    if kind == "generator":
+        module = LiteRTSeq2SeqModule(copy, max_length)
+    elif answerer:
         module = LiteRTQuestionAnswererModule(
             copy,
             tokenizer,
@@ -335,7 +369,8 @@ def export_litert(
     holder.serve = tf.function(
         outputs,
         input_signature=[
-            tf.TensorSpec([None], tf.string, name=name) for name in input_names
+            tf.TensorSpec(spec.shape, tf.string, name=name)
+            for spec, name in zip(module.serve.input_signature, input_names)
         ],
     )
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
@@ -499,7 +534,7 @@ def _output_names(model, kind, preprocessor):
             model, preprocessor.sequence_length, getattr(model, "tag_names", None)
         )
         return TAGS_FILE, tag_names
-    if kind in ("embedder", "question_answerer"):
+    if kind in ("embedder", "question_answerer", "generator"):
         return None, None
     label_names = getattr(model, "label_names", None)
     if kind == "regressor":

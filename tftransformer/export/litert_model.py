@@ -83,12 +83,29 @@ class LiteRTModel:
         self.text_pair = "text_pair" in inputs
         # Whether it answers questions (`question` and `context`).
         self.question_answerer = "context" in inputs
+        # Whether it generates from one prompt per call.
+        self.generator = "prompt" in inputs
         directory = os.path.dirname(tflite_file)
         self.tag_names = _names(os.path.join(directory, TAGS_FILE))
         # A classifier's label names (a regressor's target names).
         self.label_names = _names(os.path.join(directory, LABELS_FILE))
 
     def __call__(self, texts, text_pairs=None):
+        if self.generator:
+            if text_pairs is not None:
+                raise ValueError(
+                    f"{self.tflite_file} generates from single prompts, not "
+                    f"pairs. Received: text_pairs={text_pairs!r}"
+                )
+            # One prompt per call (see `LiteRTSeq2SeqModule`).
+            return {
+                "text": [
+                    self._runner(prompt=np.array([prompt], dtype=object))["text"][
+                        0
+                    ].decode("utf-8", errors="replace")
+                    for prompt in _strings("texts", texts)
+                ]
+            }
         first, second = "text", "text_pair"
         if self.question_answerer:
             first, second = "question", "context"

@@ -517,11 +517,50 @@ class EncoderDecoderAdapter(BackboneAdapter):
     sequence packing are refused.
     """
 
+    # Whether `decoder_step` runs the decoder a token at a time with one
+    # cache per layer (what a LiteRT export of generation needs).
+    steps_decoder = False
+
     def encoder_layers(self):
         return [
             *self.backbone.encoder_transformer_layers,
             *self.backbone.decoder_transformer_layers,
         ]
+
+    def decoder_layers(self):
+        """The decoder's blocks, input to output."""
+        return list(self.backbone.decoder_transformer_layers)
+
+    def decoder_cache_shape(self, length):
+        """A layer's key and value cache over `length` positions, without
+        the batch: `(2, length, num_heads, head_dim)`."""
+        raise NotImplementedError(f"{self.family} has no per-layer decoder step")
+
+    def decoder_step(
+        self, token_ids, encoder_outputs, encoder_padding_mask, caches, index, first
+    ):
+        """The task's logits for `token_ids` at decoder position `index`.
+
+        As keras-hub's `call_decoder_with_cache`, with one cache tensor per
+        layer instead of one stacked over the layers (LiteRT slices at
+        most 5-D tensors).
+
+        Args:
+            token_ids: int `(batch, 1)`, the token at `index`.
+            encoder_outputs: float `(batch, source_length, hidden_dim)`.
+            encoder_padding_mask: bool `(batch, source_length)`.
+            caches: a list per layer of `(self_cache, cross_cache)`, each
+                `(batch, *decoder_cache_shape(length))`, the cross caches
+                over the source's length.
+            index: int scalar, the decoder position.
+            first: bool, whether this is the first step, which fills the
+                cross caches (later steps read them).
+
+        Returns:
+            `(logits, caches)`: `(batch, 1, vocabulary)` and the updated
+            caches.
+        """
+        raise NotImplementedError(f"{self.family} has no per-layer decoder step")
 
     def refused_recipes(self):
         reason = (
@@ -555,6 +594,42 @@ class T5Adapter(EncoderDecoderAdapter):
 
     backbone_cls = keras_hub.models.T5Backbone
     family = "t5"
+    steps_decoder = True
+
+    def decoder_cache_shape(self, length):
+        backbone = self.backbone
+        head_dim = backbone.key_value_dim or backbone.hidden_dim // backbone.num_heads
+        return (2, length, backbone.num_heads, head_dim)
+
+    def decoder_step(
+        self, token_ids, encoder_outputs, encoder_padding_mask, caches, index, first
+    ):
+        backbone = self.backbone
+        x = backbone.token_embedding(token_ids)
+        encoder_attention_mask = encoder_padding_mask[:, None, :]
+        # The relative position bias comes from the first layer, passed on.
+        position_bias = None
+        updated = []
+        for layer, (self_cache, cross_cache) in zip(
+            backbone.decoder_transformer_layers, caches
+        ):
+            x, position_bias, self_cache, new_cross_cache = layer(
+                x,
+                position_bias=position_bias,
+                encoder_hidden_states=encoder_outputs,
+                encoder_attention_mask=encoder_attention_mask,
+                use_causal_mask=True,
+                self_attention_cache=self_cache,
+                self_attention_cache_update_index=index,
+                cross_attention_cache=cross_cache,
+                cross_attention_cache_update_index=0 if first else None,
+            )
+            updated.append((self_cache, new_cross_cache if first else cross_cache))
+        x = backbone.decoder_layer_norm(x)
+        # keras-hub's `T5Seq2SeqLM._logits`: a tied head scales first.
+        if backbone.tie_embedding_weights:
+            x = x * keras.ops.cast(backbone.hidden_dim**-0.5, x.dtype)
+        return backbone.token_embedding(x, reverse=True), updated
 
     def attention(self, encoder_layer):
         return getattr(encoder_layer, "self_attention", None)
