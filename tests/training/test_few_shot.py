@@ -10,6 +10,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tftransformer as tft
 from tests.training.interruptions import (
@@ -163,6 +164,19 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     assert answer["label"] == [LABELS[i] for i in expected.argmax(axis=1)]
     with open(os.path.join(version_dir, "assets", "labels.txt")) as f:
         assert f.read().splitlines() == list(LABELS)
+
+    # The int8 export: the embedder's int8 copy, the head in float32.
+    int8_dir = tft.export.export_few_shot_classifier(
+        got.embedder, got.head, tmp_path / "serving", precision="int8"
+    )
+    reader = tf.train.load_checkpoint(os.path.join(int8_dir, "variables", "variables"))
+    assert tf.int8 in set(reader.get_variable_to_dtype_map().values())
+    serve = tf.saved_model.load(int8_dir).signatures["serving_default"]
+    served = serve(text=tf.constant(batch))["probabilities"].numpy()
+    quantized = tft.export.inference_copy(got.embedder, precision="int8")
+    logits = got.head(quantized.embed(batch))
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
+    np.testing.assert_allclose(served, expected, atol=1e-5)
 
 
 def test_calibration_is_skipped_without_held_out_examples(run, tmp_path):

@@ -2,7 +2,7 @@
 
 import keras
 
-from tftransformer.export.inference_copy import float32_inference_copy
+from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import version_path
 from tftransformer.export.text_classifier_export import (
     classifier_warmup_requests,
@@ -26,10 +26,11 @@ def export_few_shot_classifier(
     warmup_texts=None,
     overwrite=False,
     model_name=None,
+    precision="float32",
 ):
     """Exports a tuned embedder and its head as one classifier on raw strings.
 
-    The `TextEmbedder` (rebuilt in float32, see `float32_inference_copy`)
+    The `TextEmbedder` (rebuilt in float32, see `inference_copy`)
     and the head (e.g. `tftransformer.training.train_logistic_head`'s
     `Dense`) become one Keras model from token features to logits, served
     as `export_for_serving` serves a text classifier: the same layout
@@ -58,6 +59,9 @@ def export_few_shot_classifier(
         overwrite: bool, whether an existing `<path>/<version>` is replaced.
         model_name: str, the model name in the warmup requests; defaults to
             the last component of `path`.
+        precision: `"float32"`, or `"int8"` for Keras' int8 quantization of
+            the embedder's float32 copy (see `inference_copy`); the head,
+            a few thousand weights, stays float32.
 
     Returns:
         str, the version directory written (`<path>/<version>`).
@@ -96,9 +100,10 @@ def export_few_shot_classifier(
         raise ValueError(f"`overwrite` must be a bool. Received: {overwrite!r}")
     model_name = serving_model_name(path, model_name)
     warmup_requests = classifier_warmup_requests(warmup_texts)
+    # Checks `precision` before anything is written.
+    copy = inference_copy(embedder, preprocessor, precision=precision)
     final_path = version_path(path, version, overwrite)
 
-    copy = float32_inference_copy(embedder, preprocessor)
     # (batch, num_classes) logits; the serving module applies the softmax.
     logits = head(copy.output)
     classifier = keras.Model(copy.input, logits, name="few_shot_classifier")
