@@ -26,7 +26,7 @@ class LiteRTModel:
 
     Call arguments:
         texts: list of strings (empty and over-long ones included); for a
-            question answerer, the questions.
+            question answerer, the questions; for a generator, the prompts.
         text_pairs: list of strings, the second text of each pair, for a
             model exported with `text_pair=True`, or the context of each
             question for a question answerer (and only then).
@@ -49,6 +49,8 @@ class LiteRTModel:
         `start` and `end` (int32 `(batch,)`, character offsets in the
         context, -1 for no answer) and `score` (float32 `(batch,)`), with
         the model's own `byte_start` and `byte_end` (UTF-8 byte offsets).
+        For a generator (a T5 export, input `prompt`): `text`, a list of
+        the generated strings, one interpreter call per prompt.
 
     Example:
     ```python

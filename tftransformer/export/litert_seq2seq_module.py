@@ -84,7 +84,7 @@ class LiteRTSeq2SeqModule(tf.Module):
         limit = self._source_length - 1
         length = tf.minimum(tf.cast(pieces.row_lengths(), tf.int32), limit)
         body = pieces.to_tensor(default_value=self._pad_id)[:, :limit]
-        # `source end`, the end token after the kept pieces.
+        # The kept pieces, then the end token.
         token_ids = tf.concat([body, [[self._pad_id]]], 1)
         positions = tf.range(tf.shape(token_ids)[1])[tf.newaxis, :]
         token_ids = tf.where(
