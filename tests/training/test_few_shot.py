@@ -178,6 +178,14 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
     np.testing.assert_allclose(served, expected, atol=1e-5)
 
+    # On LiteRT: the embedder and its head, calibrated, on raw strings.
+    tflite_file = tft.export.export_litert(
+        got.embedder, tmp_path / "litert", head=got.head, label_names=got.label_names
+    )
+    litert = tft.export.LiteRTModel(tflite_file)(batch)["probabilities"]
+    np.testing.assert_allclose(litert, got.probabilities(batch), atol=1e-5)
+    assert tft.export.LiteRTModel(tflite_file).label_names == list(LABELS)
+
 
 def test_calibration_is_skipped_without_held_out_examples(run, tmp_path):
     # All 5 examples of each class are few-shot examples: none left over.
@@ -231,4 +239,21 @@ def test_bad_inputs_are_named(small_vocabulary_preset, tmp_path):
         tft.export.export_few_shot_classifier(
             embedder, head, tmp_path / "serving", model_name=""
         )
+    with pytest.raises(ValueError, match="Received a model 'text_classifier'"):
+        tft.export.export_litert(
+            tft.models.TextClassifier.from_preset(
+                small_vocabulary_preset, num_classes=2, sequence_length=8
+            ),
+            tmp_path / "litert",
+            head=head,
+        )
+    with pytest.raises(ValueError, match="Received: label_names=.* without `head`"):
+        tft.export.export_litert(embedder, tmp_path / "litert", label_names=["a"])
+    with pytest.raises(ValueError, match=r"16-dim embeddings. Received .*\(None, 5\)"):
+        tft.export.export_litert(
+            embedder,
+            tmp_path / "litert",
+            head=keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)]),
+        )
     assert not (tmp_path / "serving").exists()
+    assert not (tmp_path / "litert").exists()

@@ -14,7 +14,7 @@ from tftransformer.export.text_classifier_serving_module import (
     check_text_classifier,
 )
 
-__all__ = ["export_few_shot_classifier"]
+__all__ = ["check_few_shot_head", "export_few_shot_classifier"]
 
 
 def export_few_shot_classifier(
@@ -74,28 +74,8 @@ def export_few_shot_classifier(
     )
     ```
     """
-    preprocessor = getattr(embedder, "preprocessor", None)
-    if not isinstance(embedder, keras.Model) or preprocessor is None:
-        raise ValueError(
-            "embedder must be a TextEmbedder with a preprocessor. Received: "
-            f"{type(embedder).__name__} with preprocessor={preprocessor!r}"
-        )
-    # `inputs`, not `input`: a Sequential model has no call node of its own.
-    head_inputs = (
-        getattr(head, "inputs", None) if isinstance(head, keras.Model) else None
-    )
-    if not head_inputs or len(head_inputs) != 1:
-        raise ValueError(
-            "head must be a built keras.Model with one input, from embeddings "
-            f"to logits. Received: head={head!r}"
-        )
-    head_input = tuple(head_inputs[0].shape)
-    embedding_dim = embedder.output.shape[-1]
-    if head_input != (None, embedding_dim):
-        raise ValueError(
-            f"head must take the embedder's {embedding_dim}-dim embeddings. "
-            f"Received a head taking inputs of shape {head_input}"
-        )
+    check_few_shot_head(embedder, head)
+    preprocessor = embedder.preprocessor
     if not isinstance(overwrite, bool):
         raise ValueError(f"`overwrite` must be a bool. Received: {overwrite!r}")
     model_name = serving_model_name(path, model_name)
@@ -118,3 +98,35 @@ def export_few_shot_classifier(
         model_name,
     )
     return final_path
+
+
+def check_few_shot_head(embedder, head):
+    """Checks a few-shot classifier's embedder and head before an export.
+
+    Raises:
+        ValueError: for an embedder without a preprocessor, or a head that
+            is not a built `keras.Model` from the embedder's embeddings,
+            naming what was received.
+    """
+    preprocessor = getattr(embedder, "preprocessor", None)
+    if not isinstance(embedder, keras.Model) or preprocessor is None:
+        raise ValueError(
+            "embedder must be a TextEmbedder with a preprocessor. Received: "
+            f"{type(embedder).__name__} with preprocessor={preprocessor!r}"
+        )
+    # `inputs`, not `input`: a Sequential model has no call node of its own.
+    head_inputs = (
+        getattr(head, "inputs", None) if isinstance(head, keras.Model) else None
+    )
+    if not head_inputs or len(head_inputs) != 1:
+        raise ValueError(
+            "head must be a built keras.Model with one input, from embeddings "
+            f"to logits. Received: head={head!r}"
+        )
+    head_input = tuple(head_inputs[0].shape)
+    embedding_dim = embedder.output.shape[-1]
+    if head_input != (None, embedding_dim):
+        raise ValueError(
+            f"head must take the embedder's {embedding_dim}-dim embeddings. "
+            f"Received a head taking inputs of shape {head_input}"
+        )

@@ -18,6 +18,7 @@ from tensorflow.python.framework.convert_to_constants import (
 )
 
 from tftransformer._arguments import check_bool, check_int, is_finite_number
+from tftransformer.export.few_shot_classifier_export import check_few_shot_head
 from tftransformer.export.generator_serving_module import check_generator
 from tftransformer.export.inference_copy import float32_inference_copy
 from tftransformer.export.litert_question_answerer_module import (
@@ -86,6 +87,8 @@ def export_litert(
     null_threshold=0.0,
     allow_no_answer=True,
     max_length=None,
+    head=None,
+    label_names=None,
 ):
     """Exports a classifier, regressor, embedder, tagger, question answerer or
     T5 generator as a LiteRT model on raw strings.
@@ -223,6 +226,15 @@ def export_litert(
         max_length: for a generator, the generated target's length in
             tokens (the start token included); defaults to the
             preprocessor's `decoder_sequence_length`.
+        head: optional `keras.Model` from an embedder's embeddings to
+            logits, a few-shot classifier's head
+            (`tftransformer.training.train_few_shot_classifier`'s
+            `run.head`): `model` is then its `TextEmbedder`, and the export
+            the classifier of the two, answering `probabilities` (the
+            softmax of the head's logits, calibrated when the head ends in
+            its temperature), as `export_few_shot_classifier`'s SavedModel.
+        label_names: with `head`, the class names written to `labels.txt`;
+            defaults to `"0"`, `"1"`, ...
 
     Returns:
         str, the `.tflite` file written.
@@ -252,6 +264,26 @@ def export_litert(
         max_length = check_generator(model, max_length)
     else:
         kind = model_kind(model)
+    if head is not None:
+        if kind != "embedder":
+            raise ValueError(
+                "`head` goes with a few-shot classifier's embedder (a "
+                "TextEmbedder). Received a model "
+                f"{model.name!r} that is a {kind}"
+            )
+        check_few_shot_head(model, head)
+        if text_pair:
+            raise ValueError(
+                "A few-shot classifier reads single texts. Received: "
+                "text_pair=True with `head`"
+            )
+        kind = "classifier"
+    elif label_names is not None:
+        raise ValueError(
+            "`label_names` names a few-shot head's classes (other classifiers "
+            f"carry their own). Received: label_names={label_names!r} without "
+            "`head`"
+        )
     if quantization not in LITERT_QUANTIZATIONS:
         raise ValueError(
             f"`quantization` must be one of {LITERT_QUANTIZATIONS}. "
@@ -314,7 +346,10 @@ def export_litert(
             f"{os.path.join(path, LITERT_FILE)} exists; pass overwrite=True to "
             "replace it."
         )
-    names_file, names = _output_names(model, kind, preprocessor)
+    if head is not None:
+        names_file, names = LABELS_FILE, check_text_classifier(head, label_names)
+    else:
+        names_file, names = _output_names(model, kind, preprocessor)
     if text_pair and names_file != LABELS_FILE:
         raise ValueError(
             "`text_pair=True` exports a classifier or regressor of sentence "
@@ -323,6 +358,9 @@ def export_litert(
             f"{tuple(model.output.shape)})"
         )
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
+    if head is not None:
+        # The head's logits (divided by its temperature when calibrated).
+        copy = keras.Model(copy.input, head(copy.output), name="few_shot_classifier")
     if kind == "generator":
         module = LiteRTSeq2SeqModule(copy, max_length)
     elif answerer:
@@ -352,7 +390,9 @@ def export_litert(
             ),
         )
     else:
-        module = _LiteRTTextModule(copy, litert_tokenizer, preprocessor.sequence_length)
+        module = _LiteRTTextModule(
+            copy, litert_tokenizer, preprocessor.sequence_length, kind
+        )
     serve = module.serve.get_concrete_function()
     output_names = sorted(serve.structured_outputs)
     # Weights become constants: see the docstring.
@@ -542,11 +582,11 @@ def _output_names(model, kind, preprocessor):
     return LABELS_FILE, check_text_classifier(model, label_names)
 
 
-def _answers(model):
+def _answers(model, kind=None):
     """The function turning the model's float32 outputs `(batch, n)` into
     the export's outputs, as its SavedModel serving module does (None for a
     tagger, which answers per word)."""
-    kind = model_kind(model)
+    kind = kind or model_kind(model)
     if kind == "tagger":
         return None
     if kind == "embedder":
@@ -582,7 +622,7 @@ class _LiteRTTextModule(tf.Module):
 
     inputs = (TEXT_INPUT,)
 
-    def __init__(self, model, tokenizer, sequence_length):
+    def __init__(self, model, tokenizer, sequence_length, kind=None):
         super().__init__()
         self._model = model
         self._sequence_length = int(sequence_length)
@@ -595,7 +635,7 @@ class _LiteRTTextModule(tf.Module):
         self._cls_id = self._tokenizer.start_token_id
         self._sep_id = self._tokenizer.end_token_id
         self._pad_id = self._tokenizer.pad_token_id
-        self._answer = _answers(model)
+        self._answer = _answers(model, kind)
         self._temperature = float(getattr(model, "temperature", None) or 1.0)
         self.model_variables = list(model.variables)
         specs = [tf.TensorSpec([None], tf.string, name=name) for name in self.inputs]
