@@ -18,6 +18,9 @@ from keras import ops
 from tftransformer.data import embedded_vocabulary_path
 
 __all__ = [
+    "CAUSAL_LM_END",
+    "CAUSAL_LM_PAD",
+    "CAUSAL_LM_START",
     "TINY_FAMILIES",
     "assert_all_close",
     "run_layer_test",
@@ -25,6 +28,7 @@ __all__ = [
     "HUGGING_FACE_FAMILIES",
     "HUGGING_FACE_LAYER_NAMES",
     "tiny_bert_backbone",
+    "tiny_causal_lm",
     "write_tiny_bert_preset",
     "write_tiny_generator_preset",
     "write_tiny_hugging_face_checkpoint",
@@ -890,3 +894,34 @@ def write_tiny_generator_preset(
         task = models.T5Seq2SeqLM(backbone, preprocessor)
     task.save_to_preset(str(directory))
     return str(directory)
+
+
+# A tftransformer CausalLM's special ids in a learned WordPiece vocabulary
+# (`tftransformer.data.learn_word_piece_vocabulary`, as `train_causal_lm`
+# uses): pad, start and end.
+CAUSAL_LM_PAD, CAUSAL_LM_START, CAUSAL_LM_END = 0, 2, 3
+
+
+def tiny_causal_lm(texts, max_sequence_length=16, seed=0):
+    """A seeded 1-layer `tftransformer.models.CausalLM`, random weights, on a
+    WordPiece vocabulary learned from `texts`.
+
+    Returns:
+        `(model, vocabulary, tokenizer)`; the special ids are
+        `CAUSAL_LM_PAD`, `CAUSAL_LM_START` and `CAUSAL_LM_END`.
+    """
+    from tftransformer.data import learn_word_piece_vocabulary, word_piece_tokenizer
+    from tftransformer.models import CausalLM
+
+    vocabulary = learn_word_piece_vocabulary(list(texts), 1)
+    keras.utils.set_random_seed(seed)
+    model = CausalLM(
+        vocabulary_size=len(vocabulary),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=max_sequence_length,
+        dropout=0.0,
+    )
+    return model, vocabulary, word_piece_tokenizer(vocabulary)

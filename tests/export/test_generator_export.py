@@ -9,13 +9,17 @@ import tensorflow as tf
 from tests.export.generator_client import serve_generators
 from tftransformer.data import (
     join_word_pieces,
-    learn_word_piece_vocabulary,
     tokenize_texts,
-    word_piece_tokenizer,
 )
 from tftransformer.export import export_generator, inference_copy
 from tftransformer.models import CausalLM
 from tftransformer.presets import load_generator
+from tftransformer.testing import (
+    CAUSAL_LM_END,
+    CAUSAL_LM_PAD,
+    CAUSAL_LM_START,
+    tiny_causal_lm,
+)
 
 MAX_LENGTH = 12
 # An empty prompt, and one of more than MAX_LENGTH tokens (cut to them).
@@ -66,7 +70,7 @@ SEQ2SEQ_SAMPLERS = {"bart": ["greedy"], "t5": ["greedy", "beam"]}
 MAKE_SAMPLER = {"greedy": lambda: "greedy", "beam": beam_sampler}
 # The tftransformer CausalLM's learned vocabulary's special ids, as
 # train_causal_lm's.
-PAD, START, END = 0, 2, 3
+PAD, START, END = CAUSAL_LM_PAD, CAUSAL_LM_START, CAUSAL_LM_END
 
 
 @pytest.fixture(scope="module")
@@ -90,19 +94,9 @@ def seq2seq_exports(request, tmp_path_factory):
 def own_lm(tmp_path_factory):
     """A tftransformer CausalLM of a vocabulary learned from the prompts, its
     vocabulary, tokenizer and version directory."""
-    prompts = PROMPTS[:-1]
-    vocabulary = learn_word_piece_vocabulary(prompts + ["the dog sat on a mat"], 1)
-    tokenizer = word_piece_tokenizer(vocabulary)
     # Random weights, seeded: each prompt is continued.
-    keras.utils.set_random_seed(0)
-    model = CausalLM(
-        vocabulary_size=len(vocabulary),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=16,
-        dropout=0.0,
+    model, vocabulary, tokenizer = tiny_causal_lm(
+        PROMPTS[:-1] + ["the dog sat on a mat"]
     )
     version_dir = export_generator(
         model,

@@ -1,14 +1,20 @@
-"""A T5 generator on LiteRT: greedy generation from raw prompts, in a clean
-process too."""
+"""Generators on LiteRT: greedy generation from raw prompts with a T5 and a
+tftransformer CausalLM, in a clean process too."""
 
 import os
 
 import pytest
+import tensorflow as tf
 
 import tftransformer as tft
 from tests.export.clients import job, run_clients
 from tftransformer.presets import load_generator
-from tftransformer.testing import write_tiny_generator_preset
+from tftransformer.testing import (
+    CAUSAL_LM_END,
+    CAUSAL_LM_START,
+    tiny_causal_lm,
+    write_tiny_generator_preset,
+)
 
 MAX_LENGTH = 12
 LONG_PROMPT = "hello world how are you " * 10
@@ -26,31 +32,77 @@ def t5(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def exports(t5, tmp_path_factory):
-    base = tmp_path_factory.mktemp("litert_t5")
-    return {
-        str(quantization): tft.export.export_litert(
-            t5, base / str(quantization), quantization=quantization
-        )
-        for quantization in (None, "dynamic_int8")
+def causal_lm():
+    """A CausalLM and its export arguments (random weights, seeded)."""
+    model, _, tokenizer = tiny_causal_lm(PROMPTS[:-1] + ["the dog sat on a mat"])
+    return model, {
+        "max_length": MAX_LENGTH,
+        "tokenizer": tokenizer,
+        "start_token_id": CAUSAL_LM_START,
+        "end_token_id": CAUSAL_LM_END,
     }
 
 
-def test_litert_t5_generates_as_keras_hubs_greedy_generate(t5, exports):
+@pytest.fixture(scope="module")
+def exports(t5, causal_lm, tmp_path_factory):
+    base = tmp_path_factory.mktemp("litert_generators")
+    model, arguments = causal_lm
+    return {
+        **{
+            str(quantization): tft.export.export_litert(
+                t5, base / str(quantization), quantization=quantization
+            )
+            for quantization in (None, "dynamic_int8")
+        },
+        "causal_lm": tft.export.export_litert(model, base / "causal_lm", **arguments),
+    }
+
+
+@pytest.fixture(scope="module")
+def clean(exports):
+    """Each file's answers in one process with TensorFlow and TF Text only."""
+    outputs = {"causal_lm": "text,completion"}
+    return dict(
+        zip(
+            exports,
+            run_clients(
+                [
+                    job(path, [[p] for p in PROMPTS], output=outputs.get(name, "text"))
+                    for name, path in exports.items()
+                ]
+            ),
+        )
+    )
+
+
+def test_litert_t5_generates_as_keras_hubs_greedy_generate(t5, exports, clean):
     t5.compile(sampler="greedy")
     expected = t5.generate(PROMPTS, max_length=MAX_LENGTH)
     assert len(set(expected)) > 1, expected
     assert tft.export.LiteRTModel(exports["None"])(PROMPTS)["text"] == expected
-    # Both files in a process with TensorFlow and TF Text only.
-    float32, int8 = run_clients(
-        [job(f, [[p] for p in PROMPTS], output="text") for f in exports.values()]
-    )
-    assert [out for [out] in float32["outputs"]] == expected
-    assert float32["blocked_modules_loaded"] == []
+    assert [out for [out] in clean["None"]["outputs"]] == expected
+    assert clean["None"]["blocked_modules_loaded"] == []
     # Dynamic-range int8: int8 weights in a smaller file, a target for each
     # prompt (the random weights' targets are not compared: near ties).
-    assert all(isinstance(out, str) for [out] in int8["outputs"])
+    assert all(isinstance(out, str) for [out] in clean["dynamic_int8"]["outputs"])
     assert os.path.getsize(exports["dynamic_int8"]) < os.path.getsize(exports["None"])
+
+
+def test_litert_causal_lm_continues_as_its_saved_model_graph(causal_lm, exports, clean):
+    model, arguments = causal_lm
+    module = tft.export.GeneratorServingModule(model, **arguments)
+    served = module.serve(tf.constant(PROMPTS))
+    expected = {
+        name: [text.decode("utf-8") for text in served[name].numpy()]
+        for name in ("text", "completion")
+    }
+    # Most prompts continued (one ends at once); the cut one cannot be.
+    assert sum(map(bool, expected["completion"])) >= 3, expected
+    assert expected["completion"][-1] == "", expected
+    assert tft.export.LiteRTModel(exports["causal_lm"])(PROMPTS) == expected
+    for name in ("text", "completion"):
+        outputs = clean["causal_lm"]["by_name"][name]["outputs"]
+        assert [out for [out] in outputs] == expected[name], name
 
 
 def test_litert_generator_refusals(t5, exports, tiny_bart_preset, tiny_gpt2_preset):
@@ -64,6 +116,8 @@ def test_litert_generator_refusals(t5, exports, tiny_bart_preset, tiny_gpt2_pres
         tft.export.export_litert(t5, "unused", quantization="int8")
     with pytest.raises(ValueError, match="Received: max_length=1"):
         tft.export.export_litert(t5, "unused", max_length=1)
+    with pytest.raises(ValueError, match="tokenizer=.* for a T5Seq2SeqLM"):
+        tft.export.export_litert(t5, "unused", tokenizer=t5.preprocessor.tokenizer)
     model = tft.export.LiteRTModel(exports["None"])
     with pytest.raises(ValueError, match="not pairs. Received: text_pairs"):
         model(["a"], ["b"])

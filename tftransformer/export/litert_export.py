@@ -21,6 +21,7 @@ from tftransformer._arguments import check_bool, check_int, is_finite_number
 from tftransformer.export.few_shot_classifier_export import check_few_shot_head
 from tftransformer.export.generator_serving_module import check_generator
 from tftransformer.export.inference_copy import float32_inference_copy
+from tftransformer.export.litert_causal_lm_module import LiteRTCausalLMModule
 from tftransformer.export.litert_question_answerer_module import (
     SPAN_SEARCH,
     LiteRTQuestionAnswererModule,
@@ -45,6 +46,7 @@ from tftransformer.export.token_classifier_serving_module import (
 )
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.backbone_adapter import pair_separators as family_separators
+from tftransformer.models.causal_lm import CausalLM
 from tftransformer.models.multi_label_classifier import MultiLabelClassifier
 from tftransformer.models.question_answerer import QuestionAnswerer
 from tftransformer.models.text_regressor import TextRegressor
@@ -89,6 +91,10 @@ def export_litert(
     max_length=None,
     head=None,
     label_names=None,
+    tokenizer=None,
+    start_token_id=None,
+    end_token_id=None,
+    pad_token_id=0,
 ):
     """Exports a classifier, regressor, embedder, tagger, question answerer or
     T5 generator as a LiteRT model on raw strings.
@@ -145,7 +151,11 @@ def export_litert(
     `text`, the generated target, as `export_generator`'s SavedModel with
     the greedy sampler (see `LiteRTSeq2SeqModule`); float32 or
     `"dynamic_int8"`. A task prefix is part of the prompt the app sends.
-    GPT-2 and BART (byte-pair tokenizers) are refused.
+    A `tftransformer.models.CausalLM` (with `tokenizer` and its special
+    token ids, as for `export_generator`) exports the same way: `prompt`
+    in, `text` (the prompt and its continuation) and `completion` out (see
+    `LiteRTCausalLMModule`). GPT-2 and BART (byte-pair tokenizers) are
+    refused.
 
     A `tftransformer.models.QuestionAnswerer` takes `question` and
     `context` (1-D strings of one size) and answers, per example,
@@ -235,6 +245,10 @@ def export_litert(
             its temperature), as `export_few_shot_classifier`'s SavedModel.
         label_names: with `head`, the class names written to `labels.txt`;
             defaults to `"0"`, `"1"`, ...
+        tokenizer, start_token_id, end_token_id, pad_token_id: for a
+            `tftransformer.models.CausalLM`, which has no preprocessor, as
+            in `export_generator`: its WordPiece tokenizer and special
+            token ids; `max_length` is then required.
 
     Returns:
         str, the `.tflite` file written.
@@ -249,9 +263,17 @@ def export_litert(
         raise ValueError(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"
         )
-    if isinstance(model, keras_hub.models.Seq2SeqLM):
+    causal_lm = isinstance(model, CausalLM)
+    if not causal_lm and tokenizer is not None:
+        raise ValueError(
+            "`tokenizer` is a tftransformer CausalLM's (other models export "
+            f"their preprocessor's). Received: tokenizer={tokenizer!r} for a "
+            f"{type(model).__name__}"
+        )
+    if isinstance(model, keras_hub.models.Seq2SeqLM) or causal_lm:
         kind = "generator"
-        check_litert_seq2seq(model)
+        if not causal_lm:
+            check_litert_seq2seq(model)
         if quantization == "int8":
             raise ValueError(
                 "A generator's LiteRT export is float32 or dynamic-range int8 "
@@ -259,9 +281,9 @@ def export_litert(
                 "calibrate activations through the decoding loop, which is "
                 "not supported. Received: quantization='int8'"
             )
-        if max_length is None:
+        if max_length is None and not causal_lm:
             max_length = getattr(model.preprocessor, "decoder_sequence_length", None)
-        max_length = check_generator(model, max_length)
+        max_length = check_generator(model, max_length, tokenizer, start_token_id)
     else:
         kind = model_kind(model)
     if head is not None:
@@ -320,7 +342,8 @@ def export_litert(
                 f"representative_texts={representative_texts!r}"
             )
     preprocessor = getattr(model, "preprocessor", None)
-    tokenizer = getattr(preprocessor, "tokenizer", None)
+    if not causal_lm:
+        tokenizer = getattr(preprocessor, "tokenizer", None)
     if kind in ("tagger", "question_answerer") and not isinstance(
         tokenizer, keras_hub.tokenizers.WordPieceTokenizer
     ):
@@ -361,7 +384,11 @@ def export_litert(
     if head is not None:
         # The head's logits (divided by its temperature when calibrated).
         copy = keras.Model(copy.input, head(copy.output), name="few_shot_classifier")
-    if kind == "generator":
+    if causal_lm:
+        module = LiteRTCausalLMModule(
+            copy, tokenizer, max_length, start_token_id, end_token_id, pad_token_id
+        )
+    elif kind == "generator":
         module = LiteRTSeq2SeqModule(copy, max_length)
     elif answerer:
         module = LiteRTQuestionAnswererModule(

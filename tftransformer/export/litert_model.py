@@ -49,8 +49,10 @@ class LiteRTModel:
         `start` and `end` (int32 `(batch,)`, character offsets in the
         context, -1 for no answer) and `score` (float32 `(batch,)`), with
         the model's own `byte_start` and `byte_end` (UTF-8 byte offsets).
-        For a generator (a T5 export, input `prompt`): `text`, a list of
-        the generated strings, one interpreter call per prompt.
+        For a generator (input `prompt`): `text`, a list of the generated
+        strings (a `CausalLM`'s: the prompt and its continuation, and
+        `completion`, the continuation alone), one interpreter call per
+        prompt.
 
     Example:
     ```python
@@ -100,13 +102,16 @@ class LiteRTModel:
                     f"pairs. Received: text_pairs={text_pairs!r}"
                 )
             # One prompt per call (see `LiteRTSeq2SeqModule`).
+            answers = [
+                self._runner(prompt=np.array([prompt], dtype=object))
+                for prompt in _strings("texts", texts)
+            ]
             return {
-                "text": [
-                    self._runner(prompt=np.array([prompt], dtype=object))["text"][
-                        0
-                    ].decode("utf-8", errors="replace")
-                    for prompt in _strings("texts", texts)
+                name: [
+                    answer[name][0].decode("utf-8", errors="replace")
+                    for answer in answers
                 ]
+                for name in self._runner.get_output_details()
             }
         first, second = "text", "text_pair"
         if self.question_answerer:

@@ -379,7 +379,10 @@ class CausalLM(keras.Model):
             token_ids: int tensor `(batch, new_length)`.
             cache: tensor from `build_cache` or from the previous call, of
                 shape `(batch, num_layers, 2, max_length, num_heads,
-                head_dim)`.
+                head_dim)`; or a list of one `(batch, 2, max_length,
+                num_heads, head_dim)` tensor per layer (what a LiteRT
+                export steps with: LiteRT slices at most 5-D tensors),
+                returned as such a list.
             cache_update_index: int or scalar int tensor, the position of the
                 first new token.
 
@@ -399,11 +402,12 @@ class CausalLM(keras.Model):
         x = self.embeddings(token_ids, start_index=cache_update_index)
         if not self.norm_first:
             x = self.layer_norm(x)
+        per_layer = isinstance(cache, (list, tuple))
         caches = []
         for i, block in enumerate(self.decoder_layers):
             x, layer_cache = block(
                 x,
-                self_attention_cache=cache[:, i, ...],
+                self_attention_cache=cache[i] if per_layer else cache[:, i, ...],
                 self_attention_cache_update_index=cache_update_index,
                 training=False,
             )
@@ -411,7 +415,7 @@ class CausalLM(keras.Model):
         if self.norm_first:
             x = self.layer_norm(x)
         logits = self.logits_float32(self.logits_dense(x))
-        return logits, ops.stack(caches, axis=1)
+        return logits, caches if per_layer else ops.stack(caches, axis=1)
 
     def get_config(self):
         # The functional config (a layer graph) cannot be passed back to this
