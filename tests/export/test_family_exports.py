@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 import tftransformer as tft
+from tftransformer.export import litert_tokenizer
 from tftransformer.models.backbone_adapter import DebertaV3Adapter
 from tftransformer.testing import write_tiny_preset
 
@@ -99,3 +100,16 @@ def test_litert_tagger_refuses_a_sentencepiece_tokenizer(tmp_path):
     )
     with pytest.raises(ValueError, match="Received: tokenizer of class AlbertTok"):
         tft.export.export_litert(tagger, tmp_path / "litert")
+
+
+def test_litert_refuses_a_tokenizer_that_differs_from_the_models(tmp_path, monkeypatch):
+    # Without XLM-RoBERTa's id table, FastSentencepieceTokenizer's ids are
+    # the SentencePiece model's own, one below the tokenizer's.
+    preset = write_tiny_preset("xlm_roberta", tmp_path / "preset")
+    classifier = tft.models.TextClassifier.from_preset(
+        preset, num_classes=2, sequence_length=16
+    )
+    monkeypatch.setattr(litert_tokenizer, "_id_table", lambda tokenizer: None)
+    with pytest.raises(ValueError, match="tokenizes 'The movie was great!' as"):
+        tft.export.export_litert(classifier, tmp_path / "litert")
+    assert not (tmp_path / "litert").exists()

@@ -1,5 +1,6 @@
 """Exporting a text classifier, regressor, embedder, tagger, question
-answerer or T5 generator as a LiteRT (TFLite) model on strings."""
+answerer or generator (T5, CausalLM) as a LiteRT (TFLite) model on
+strings."""
 
 import os
 import re
@@ -97,7 +98,7 @@ def export_litert(
     pad_token_id=0,
 ):
     """Exports a classifier, regressor, embedder, tagger, question answerer or
-    T5 generator as a LiteRT model on raw strings.
+    generator (T5, CausalLM) as a LiteRT model on raw strings.
 
     Writes `<path>/model.tflite` (and `<path>/labels.txt` for a classifier,
     the target names for a regressor, `<path>/tags.txt` for a tagger). The
