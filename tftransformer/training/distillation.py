@@ -22,6 +22,7 @@ from tftransformer.training._compressed_runs import (
     score_models,
     write_report,
 )
+from tftransformer.training._random_seed import set_random_seed
 from tftransformer.training.checkpointing import (
     atomic_write,
     remove_temporary_files,
@@ -147,8 +148,9 @@ def distill_classifier(
 
     def new_student():
         # Every student starts from the teacher's first layers and the same
-        # freshly initialized head.
-        keras.utils.set_random_seed(config.seed)
+        # freshly initialized head. The teacher's tokenizer, built before,
+        # survives the seeding.
+        set_random_seed(config.seed, [tokenizer])
         return TextClassifier(
             keep_layers(teacher.backbone, student_layers),
             num_classes=len(labels),
