@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tftransformer.export.generator_serving_module import PROMPT_INPUT
-from tftransformer.export.litert_tokenizer import LiteRTTokenizer
+from tftransformer.export.litert_tokenizer import as_litert_tokenizer
 
 __all__ = ["LiteRTCausalLMModule"]
 
@@ -26,7 +26,8 @@ class LiteRTCausalLMModule(tf.Module):
 
     Args:
         model: a float32 `tftransformer.models.CausalLM`.
-        tokenizer: its keras-hub `WordPieceTokenizer`.
+        tokenizer: its keras-hub `WordPieceTokenizer`, or a `LiteRTTokenizer`
+            of it.
         max_length: int, the prompt and its continuation in tokens.
         start_token_id, end_token_id, pad_token_id: its special token ids
             (`end_token_id` None: no end token, generation runs to
@@ -39,6 +40,8 @@ class LiteRTCausalLMModule(tf.Module):
         self, model, tokenizer, max_length, start_token_id, end_token_id, pad_token_id
     ):
         super().__init__()
+        self._tokenizer = as_litert_tokenizer(tokenizer)
+        tokenizer = self._tokenizer.keras_tokenizer
         if not isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
             raise ValueError(
                 "A CausalLM's LiteRT export tokenizes with FastBertTokenizer: "
@@ -47,7 +50,6 @@ class LiteRTCausalLMModule(tf.Module):
             )
         self._model = model
         self._max_length = int(max_length)
-        self._tokenizer = LiteRTTokenizer(tokenizer)
         self._detokenizer = tf_text.FastWordpieceTokenizer(
             vocab=tokenizer.get_vocabulary(),
             suffix_indicator=tokenizer.suffix_indicator,
@@ -77,9 +79,7 @@ class LiteRTCausalLMModule(tf.Module):
         body = pieces.to_tensor(default_value=self._pad_id, shape=[1, limit])
         tokens = tf.concat([[[self._start_id]], body], axis=1)
         length = 1 + tf.minimum(tf.cast(pieces.row_lengths()[0], tf.int32), limit)
-        head_dim = model.hidden_dim // model.num_heads
-        shape = (1, 2, self._max_length, model.num_heads, head_dim)
-        caches = [tf.zeros(shape) for _ in range(model.num_layers)]
+        caches = model.build_cache(1, self._max_length, per_layer=True)
         # The whole row fills the caches, as in the SavedModel; each position
         # after the prompt is written again before any later one reads it.
         token, caches = self._next_token(tokens, caches, 0, length - 1)

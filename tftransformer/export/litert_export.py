@@ -31,7 +31,7 @@ from tftransformer.export.litert_seq2seq_module import (
     LiteRTSeq2SeqModule,
     check_litert_seq2seq,
 )
-from tftransformer.export.litert_tokenizer import LiteRTTokenizer
+from tftransformer.export.litert_tokenizer import LiteRTTokenizer, as_litert_tokenizer
 from tftransformer.export.text_classifier_export import LABELS_FILE
 from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
@@ -387,10 +387,15 @@ def export_litert(
         copy = keras.Model(copy.input, head(copy.output), name="few_shot_classifier")
     if causal_lm:
         module = LiteRTCausalLMModule(
-            copy, tokenizer, max_length, start_token_id, end_token_id, pad_token_id
+            copy,
+            litert_tokenizer,
+            max_length,
+            start_token_id,
+            end_token_id,
+            pad_token_id,
         )
     elif kind == "generator":
-        module = LiteRTSeq2SeqModule(copy, max_length)
+        module = LiteRTSeq2SeqModule(copy, max_length, litert_tokenizer)
     elif answerer:
         module = LiteRTQuestionAnswererModule(
             copy,
@@ -654,9 +659,7 @@ class _LiteRTTextModule(tf.Module):
         super().__init__()
         self._model = model
         self._sequence_length = int(sequence_length)
-        if not isinstance(tokenizer, LiteRTTokenizer):
-            tokenizer = LiteRTTokenizer(tokenizer)
-        self._tokenizer = tokenizer
+        self._tokenizer = as_litert_tokenizer(tokenizer)
         # The preprocessor's start, end and pad tokens ([CLS] and [SEP] for
         # BERT, <s> and </s> for XLM-RoBERTa).
         self._fixed_length = adapter_for(model).litert_fixed_length

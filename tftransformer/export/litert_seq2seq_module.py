@@ -4,21 +4,19 @@ in ops a LiteRT export runs."""
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from tftransformer.export.litert_tokenizer import LiteRTTokenizer
+from tftransformer.export.generator_serving_module import PROMPT_INPUT
+from tftransformer.export.litert_tokenizer import as_litert_tokenizer
 from tftransformer.models.backbone_adapter import adapter_for
 
-__all__ = ["PROMPT_INPUT", "LiteRTSeq2SeqModule", "check_litert_seq2seq"]
-
-# The model's one input: a single prompt (a source).
-PROMPT_INPUT = "prompt"
+__all__ = ["LiteRTSeq2SeqModule", "check_litert_seq2seq"]
 
 
 def check_litert_seq2seq(model):
     """The model's backbone adapter, if a LiteRT export can run its decoder.
 
     Raises:
-        ValueError: for a model whose family has no per-layer decoder step
-            or whose tokenizer has no LiteRT kernel, naming them.
+        ValueError: for a model whose family has no per-layer decoder step,
+            naming its class and family.
     """
     adapter = adapter_for(model)
     if not getattr(adapter, "steps_decoder", False):
@@ -54,18 +52,20 @@ class LiteRTSeq2SeqModule(tf.Module):
             decoder (`check_litert_seq2seq`), with its preprocessor.
         max_length: int >= 2, the generated target's length in tokens,
             the start token included.
+        tokenizer: optional `LiteRTTokenizer` of the preprocessor's
+            tokenizer, already built (and checked) by the caller.
     """
 
     inputs = (PROMPT_INPUT,)
 
-    def __init__(self, model, max_length):
+    def __init__(self, model, max_length, tokenizer=None):
         super().__init__()
         self._adapter = check_litert_seq2seq(model)
         self._model = model
         self._max_length = int(max_length)
         preprocessor = model.preprocessor
-        tokenizer = preprocessor.tokenizer
-        self._tokenizer = LiteRTTokenizer(tokenizer)
+        self._tokenizer = as_litert_tokenizer(tokenizer or preprocessor.tokenizer)
+        tokenizer = self._tokenizer.keras_tokenizer
         self._detokenizer = tf_text.FastSentencepieceTokenizer(tokenizer.proto)
         self._source_length = int(preprocessor.encoder_sequence_length)
         self._end_id = int(tokenizer.end_token_id)

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-__all__ = ["PROBE_TEXTS", "LiteRTTokenizer"]
+__all__ = ["PROBE_TEXTS", "LiteRTTokenizer", "as_litert_tokenizer"]
 
 # Texts a SentencePiece export is checked on: cases, accents, digits,
 # punctuation, runs of spaces, tabs, non-Latin scripts and an empty string.
@@ -45,6 +45,9 @@ class LiteRTTokenizer:
     """
 
     def __init__(self, tokenizer, texts=()):
+        # The model's own tokenizer, for what an export reads from it besides
+        # tokenizing (a vocabulary, a SentencePiece model).
+        self.keras_tokenizer = tokenizer
         # A task preprocessor's special tokens (None for a bare tokenizer).
         self.start_token_id = _token_id(tokenizer, "start_token_id")
         self.end_token_id = _token_id(tokenizer, "end_token_id")
@@ -99,6 +102,14 @@ class LiteRTTokenizer:
                     f"{type(tokenizer).__name__} gives {want}: a LiteRT "
                     "export would not answer as the model does."
                 )
+
+
+def as_litert_tokenizer(tokenizer):
+    """`tokenizer` if it is a `LiteRTTokenizer` (built, and checked, once by
+    the export), else a new one of it."""
+    if isinstance(tokenizer, LiteRTTokenizer):
+        return tokenizer
+    return LiteRTTokenizer(tokenizer)
 
 
 def _lists(token_ids):

@@ -352,19 +352,30 @@ class CausalLM(keras.Model):
                 )
         return tokens
 
-    def build_cache(self, batch_size, max_length):
+    def build_cache(self, batch_size, max_length, per_layer=False):
         """Returns an empty key/value cache for `call_with_cache`.
 
         Args:
             batch_size: int, the number of sequences.
             max_length: int, the number of positions the cache holds.
+            per_layer: bool, whether to return one cache per layer (what a
+                LiteRT export steps with: LiteRT slices at most 5-D
+                tensors).
 
         Returns:
             A zero tensor of shape `(batch_size, num_layers, 2, max_length,
-            num_heads, hidden_dim // num_heads)` in the compute dtype.
+            num_heads, hidden_dim // num_heads)` in the compute dtype; with
+            `per_layer`, a list of `num_layers` zero tensors of shape
+            `(batch_size, 2, max_length, num_heads, hidden_dim // num_heads)`.
         """
         head_dim = self.hidden_dim // self.num_heads
-        shape = (batch_size, self.num_layers, 2, max_length, self.num_heads, head_dim)
+        shape = (batch_size, 2, max_length, self.num_heads, head_dim)
+        if per_layer:
+            return [
+                ops.zeros(shape, dtype=self.compute_dtype)
+                for _ in range(self.num_layers)
+            ]
+        shape = (batch_size, self.num_layers, *shape[1:])
         return ops.zeros(shape, dtype=self.compute_dtype)
 
     def call_with_cache(self, token_ids, cache, cache_update_index):
