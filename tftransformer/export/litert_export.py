@@ -278,9 +278,9 @@ def export_litert(
         if quantization == "int8":
             raise ValueError(
                 "A generator's LiteRT export is float32 or dynamic-range int8 "
-                "(quantization=None or 'dynamic_int8'); full int8 would "
-                "calibrate activations through the decoding loop, which is "
-                "not supported. Received: quantization='int8'"
+                "(quantization=None or 'dynamic_int8'): TensorFlow 2.21's "
+                "LiteRT quantizer crashes on the decoding loop's activations. "
+                "Received: quantization='int8'"
             )
         if max_length is None and not causal_lm:
             max_length = getattr(model.preprocessor, "decoder_sequence_length", None)
