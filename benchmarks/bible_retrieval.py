@@ -19,10 +19,19 @@ contrastive fine-tuning on the training pairs
 (`tft.models.ContrastiveEmbedder`, `MultipleNegativesRankingLoss` with
 in-batch negatives, `--symmetric`, AdamW).
 
+With `--variants_dir`, the embedder as it ends (with `--epochs=0`, the
+embedded checkpoint as shipped) is then exported in every serving variant
+(`tft.export.export_variants`: SavedModels in float32 and int8, LiteRT in
+float32, dynamic-range int8 and full int8 calibrated on 200 training
+verses), and each is scored on the evaluation verses the same way, next
+to its size and latency.
+
 Usage:
 ```
 make retrieval-data
 python benchmarks/bible_retrieval.py --max_verses=2000 --train_verses=4000
+python benchmarks/bible_retrieval.py --max_verses=1000 --train_verses=200 \
+    --epochs=0 --variants_dir=runs/bible_retrieval/variants
 ```
 """
 
@@ -108,8 +117,12 @@ def run_benchmark(
     max_length=128,
     seed=0,
     preset="embedded",
+    variants_dir=None,
+    variants=None,
+    calls=(50, 10),
 ):
-    """Scores before and after fine-tuning; returns the results dict."""
+    """Scores before and after fine-tuning, and with `variants_dir` each
+    serving variant's; returns the results dict."""
     english, kjv = tft.data.load_sentence_pairs(pairs_file, "en", KJV_MODULE)
     evaluation, training = split_verses(english, kjv, max_verses, train_verses, seed)
     embedder = tft.models.TextEmbedder.from_preset(preset, sequence_length=max_length)
@@ -120,6 +133,18 @@ def run_benchmark(
     fine_tune(embedder, training, epochs, batch_size, learning_rate, symmetric, seed)
     train_seconds = time.perf_counter() - start
     after = evaluate(embedder, evaluation)
+    report = None
+    if variants_dir:
+        report = tft.export.export_variants(
+            embedder,
+            variants_dir,
+            list(evaluation.anchors),
+            list(evaluation.positives),
+            list(training.anchors)[:200],
+            variants=variants,
+            calls=calls,
+            overwrite=True,
+        )
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "machine": tft.hardware.describe_machine()["summary"],
@@ -139,6 +164,8 @@ def run_benchmark(
         "after": after.to_dict(),
         "evaluate_seconds": evaluate_seconds,
         "train_seconds": train_seconds,
+        "variants": None if report is None else report.rows,
+        "variants_table": None if report is None else report.format(),
     }
 
 
@@ -164,6 +191,8 @@ def format_markdown(results):
         f"{results['evaluate_seconds']:.0f} s. Machine: {results['machine']}; "
         f"1-minute load average {results['load_average']:.1f}.",
     ]
+    if results.get("variants_table"):
+        lines += ["", results["variants_table"]]
     return "\n".join(lines)
 
 
@@ -178,6 +207,7 @@ def main(_):
         symmetric=FLAGS.symmetric,
         max_length=FLAGS.max_length,
         seed=FLAGS.seed,
+        variants_dir=FLAGS.variants_dir,
     )
     print(format_markdown(results))
     if FLAGS.output:
@@ -191,13 +221,16 @@ def define_flags():
     flags.DEFINE_string("pairs_file", "runs/data/bible_web_kjv.tsv", "WEB-KJV TSV.")
     flags.DEFINE_integer("max_verses", 2000, "Evaluation verses (queries).")
     flags.DEFINE_integer("train_verses", 4000, "Training pairs, disjoint.")
-    flags.DEFINE_integer("epochs", 1, "Fine-tuning epochs.")
+    flags.DEFINE_integer("epochs", 1, "Fine-tuning epochs (0: none).")
     flags.DEFINE_integer("batch_size", 32, "Pairs per batch (in-batch negatives).")
     flags.DEFINE_float("learning_rate", 2e-5, "AdamW learning rate.")
     flags.DEFINE_bool("symmetric", True, "Also rank anchors for each positive.")
     flags.DEFINE_integer("max_length", 128, "Longest tokenized verse.")
     flags.DEFINE_integer("seed", 0, "Seed of the split and the training.")
     flags.DEFINE_string("output", None, "Also write the results as JSON here.")
+    flags.DEFINE_string(
+        "variants_dir", None, "Also export and score every serving variant here."
+    )
 
 
 if __name__ == "__main__":

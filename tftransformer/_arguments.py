@@ -143,6 +143,20 @@ def check_bool(name, value):
     return bool(value)
 
 
+def check_strings(name, values, what=""):
+    """Returns `values`, a list (or other iterable) of strings, as a list.
+
+    `what` prefixes the message, e.g. `"For an embedder, "`.
+    """
+    values = as_list(values)
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError(
+            f"{what}`{name}` must be a list of strings. Received: "
+            f"{name}={values!r:.200}"
+        )
+    return values
+
+
 def check_on_bad_rows(value):
     """Refuses an `on_bad_rows` other than `"error"` or `"skip"`."""
     if value not in ("error", "skip"):

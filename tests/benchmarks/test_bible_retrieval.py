@@ -43,6 +43,9 @@ def test_before_and_after_fine_tuning(
         batch_size=2,
         max_length=16,
         preset=small_vocabulary_preset,
+        variants_dir=str(tmp_path / "variants"),
+        variants=["saved_model_float32"],
+        calls=(1, 1),
     )
     for key in ("before", "after"):
         report = results[key]
@@ -54,3 +57,10 @@ def test_before_and_after_fine_tuning(
     table = retrieval_bench.format_markdown(results)
     assert "| model | recall@1 | recall@10 | MRR@10 |" in table
     assert "4 evaluation verses, 2 training pairs (disjoint, of 6)" in table
+    # The serving variants of the fine-tuned embedder, scored as it is.
+    rows = {row["variant"]: row for row in results["variants"]}
+    assert list(rows) == ["saved_model_float32"]
+    for row in rows.values():
+        assert row["min_cosine"] > 0.9999, row
+        assert row["mrr_at_10"] == pytest.approx(results["after"]["mrr_at_10"])
+    assert "| saved_model_float32 |" in table

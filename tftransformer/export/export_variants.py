@@ -1,14 +1,14 @@
-"""Writing every serving variant of a classifier, regressor, tagger or
-question answerer and measuring each."""
+"""Writing every serving variant of a classifier, regressor, tagger,
+question answerer, embedder or generator and measuring each."""
 
 import functools
 import os
-import time
 
 import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import (
+    as_list,
     check_bool,
     check_int,
     check_positive_number,
@@ -20,6 +20,13 @@ from tftransformer.evaluation.multi_label_report import MultiLabelReport
 from tftransformer.evaluation.regression_report import RegressionReport
 from tftransformer.evaluation.squad_metrics import score_squad
 from tftransformer.evaluation.tagging_predictions import predict_tags
+from tftransformer.export._embedder_variants import embedder_rows
+from tftransformer.export._generator_variants import (
+    generator_formats,
+    generator_rows,
+    is_generator,
+)
+from tftransformer.export._variant_measures import directory_bytes, latency_ms
 from tftransformer.export.litert_export import export_litert, model_kind
 from tftransformer.export.litert_model import LiteRTModel
 from tftransformer.export.question_answerer_export import export_question_answerer
@@ -63,7 +70,7 @@ def export_variants(
     test_texts,
     test_labels,
     representative_texts,
-    variants=tuple(VARIANTS),
+    variants=None,
     batch_sizes=(1, 32),
     calls=(50, 10),
     overwrite=False,
@@ -73,8 +80,8 @@ def export_variants(
     null_threshold=0.0,
     allow_no_answer=True,
 ):
-    """Exports a classifier, regressor, tagger or question answerer in every
-    variant and measures each in one run.
+    """Exports a classifier, regressor, tagger, question answerer, embedder
+    or generator in every variant and measures each in one run.
 
     Writes `<directory>/<variant>/` for each variant (a SavedModel version
     `1/`, or `model.tflite`), then loads each in this process and measures
@@ -111,6 +118,28 @@ def export_variants(
     `export_litert`, `litert_int8` calibrated on `(question, context)`
     tuples.
 
+    A `TextEmbedder` is scored by retrieval: `test_texts` are queries and
+    `test_labels` each query's relevant document (a string; documents may
+    repeat). Each variant embeds the queries and the distinct documents,
+    ranks the documents by cosine similarity (exact search) and is scored
+    by `recall_at_1`, `recall_at_10` and `mrr_at_10`
+    (`tftransformer.evaluation.evaluate_retrieval`); its agreement is the
+    share of queries whose first document is the Keras model's, and
+    `min_cosine` the smallest cosine between its embedding of a text and
+    `TextEmbedder.embed`'s.
+
+    A keras-hub generator (`CausalLM` or `Seq2SeqLM` with its preprocessor,
+    as `tftransformer.presets.load_generator` returns it) generates
+    greedily up to its preprocessor's length: `test_texts` are prompts and
+    `test_labels` each prompt's reference. A variant is scored by the
+    corpus BLEU (`bleu`, 0 to 100, `tftransformer.evaluation.corpus_bleu`)
+    of its generations (a `CausalLM`'s completions, without the prompt)
+    against the references; its agreement is the share of prompts whose
+    output is the Keras model's greedy `generate`'s. Its SavedModels are
+    written by `export_generator`, its LiteRT files (a T5, greedy, one
+    prompt per call) by `export_litert`; a generator has no `litert_int8`,
+    and a byte-pair one (GPT-2, BART) no LiteRT variant.
+
     A classifier (or regressor) of sentence pairs (`text_pair=True`) exports with two
     string inputs, `text` and `text_pair`, in every variant; its test and
     representative examples are `(text, text_pair)` tuples.
@@ -119,13 +148,15 @@ def export_variants(
         model: a built `tftransformer.models.TextClassifier`,
             `MultiLabelClassifier` or `TextRegressor` (on single texts, or
             on pairs with `text_pair=True`), or a
-            `tftransformer.models.TokenClassifier`, or a
-            `tftransformer.models.QuestionAnswerer`.
+            `tftransformer.models.TokenClassifier`, a
+            `tftransformer.models.QuestionAnswerer`, a
+            `tftransformer.models.TextEmbedder`, or a keras-hub generator.
         directory: str, where the variants are written.
         test_texts: list of strings, the held-out texts (for a tagger,
             sentences whose words are separated by whitespace; with
             `text_pair`, `(text, text_pair)` tuples; for a question
-            answerer, `(question, context)` tuples).
+            answerer, `(question, context)` tuples; for an embedder,
+            queries; for a generator, prompts).
         test_labels: list of int class ids, one per test text; for a
             multi-label classifier, 0/1 rows `(num_texts, num_labels)`; for
             a regressor, targets `(num_texts, num_targets)` (or one per
@@ -133,13 +164,17 @@ def export_variants(
             one tag per word; for a question answerer, each question's gold
             answer: a string, or a list of acceptable answer strings (`""`
             or an empty list: no answer, as SQuAD 2.0's unanswerable
-            questions).
+            questions); for an embedder, each query's relevant document;
+            for a generator, each prompt's reference text.
         representative_texts: list of strings drawn from the training data,
             for the calibrated `litert_int8` variant (a few hundred are
             plenty); with `text_pair`, `(text, text_pair)` tuples; for a
-            question answerer, `(question, context)` tuples.
-        variants: names from `VARIANTS`; `saved_model_float32` first, the
-            reference.
+            question answerer, `(question, context)` tuples; unused by a
+            generator (pass None).
+        variants: names from `VARIANTS`, `saved_model_float32` first (the
+            reference); defaults to every variant the model has (all of
+            them, but for generators). A variant the model lacks is refused
+            with the reason.
         batch_sizes: batch sizes timed.
         calls: timed calls per batch size, one count per entry of
             `batch_sizes`.
@@ -175,7 +210,12 @@ def export_variants(
     report.row("litert_dynamic_int8")["exact_match"]
     ```
     """
-    variants = list(variants)
+    generator = is_generator(model)
+    if generator:
+        available, litert_reason = generator_formats(model)
+    else:
+        available, litert_reason = list(VARIANTS), None
+    variants = available if variants is None else list(as_list(variants))
     if not variants or variants[0] != "saved_model_float32":
         raise ValueError(
             "`variants` must start with 'saved_model_float32', the reference. "
@@ -186,6 +226,30 @@ def export_variants(
         raise ValueError(
             f"Unknown variants {unknown}; expected names from {list(VARIANTS)}"
         )
+    missing = [name for name in variants if name not in available]
+    if missing:
+        raise ValueError(
+            f"{type(model).__name__} {model.name!r} has no variants {missing}: "
+            f"{litert_reason or 'a generator has no full-int8 LiteRT export'}. "
+            f"Its variants: {available}"
+        )
+    for size, count in _timings(batch_sizes, calls):
+        check_int("batch_sizes", size, 1)
+        check_int("calls", count, 1)
+    test_texts = as_list(test_texts)
+    if generator:
+        rows = generator_rows(
+            model,
+            directory,
+            variants,
+            VARIANTS,
+            test_texts,
+            test_labels,
+            batch_sizes,
+            calls,
+            overwrite,
+        )
+        return VariantsReport(rows, num_test_examples=len(test_texts))
     test_texts = list(test_texts)
     kind = model_kind(model)
     tagger = kind == "tagger"
@@ -201,20 +265,29 @@ def export_variants(
         "null_threshold": float(null_threshold),
         "allow_no_answer": check_bool("allow_no_answer", allow_no_answer),
     }
-    if kind == "embedder":
-        raise ValueError(
-            "export_variants measures classifiers, regressors, taggers and "
-            f"question answerers on labelled examples. Received an embedder "
-            f"{model.name!r} (output shape {tuple(model.output.shape)}); export "
-            "it with export_litert."
-        )
-    if not isinstance(text_pair, bool) or (text_pair and (tagger or answerer)):
+    if not isinstance(text_pair, bool) or (
+        text_pair and (tagger or answerer or kind == "embedder")
+    ):
         raise ValueError(
             "`text_pair` must be a bool, and True only for a classifier of "
             "sentence pairs (a question answerer reads pairs without it). "
             f"Received: text_pair={text_pair!r} for {type(model).__name__} "
             f"with output shape {tuple(model.output.shape)}"
         )
+    if kind == "embedder":
+        rows = embedder_rows(
+            model,
+            directory,
+            variants,
+            VARIANTS,
+            test_texts,
+            test_labels,
+            representative_texts,
+            batch_sizes,
+            calls,
+            overwrite,
+        )
+        return VariantsReport(rows, num_test_examples=len(test_texts))
     if text_pair:
         test_texts = _check_pairs("test_texts", test_texts)
     if answerer:
@@ -240,14 +313,6 @@ def export_variants(
             "`test_texts` and `test_labels` must be non-empty and of equal length. "
             f"Received: {len(test_texts)} texts and {len(test_labels)} labels"
         )
-    if len(batch_sizes) != len(calls):
-        raise ValueError(
-            "`calls` must hold one count per batch size. Received: "
-            f"batch_sizes={batch_sizes!r}, calls={calls!r}"
-        )
-    for size, count in zip(batch_sizes, calls):
-        check_int("batch_sizes", size, 1)
-        check_int("calls", count, 1)
 
     if tagger:
         keras_answers = predict_tags(model, test_texts)["tags"]
@@ -293,7 +358,7 @@ def export_variants(
                 same = answers == keras_answers
             row["agreement"] = float(np.mean(same))
         for size, count in zip(batch_sizes, calls):
-            p50, p99 = _latency_ms(predict, test_texts, size, count)
+            p50, p99 = latency_ms(predict, test_texts, size, count)
             row[f"p50_ms_batch_{size}"] = p50
             row[f"p99_ms_batch_{size}"] = p99
         rows.append(row)
@@ -492,7 +557,7 @@ def _write(
                 )
             ]
 
-        return predict, path, _directory_bytes(path)
+        return predict, path, directory_bytes(path)
     tflite_file = export_litert(
         model,
         path,
@@ -514,25 +579,11 @@ def _write(
     return predict, tflite_file, os.path.getsize(tflite_file)
 
 
-def _directory_bytes(path):
-    return sum(
-        os.path.getsize(os.path.join(root, name))
-        for root, _, names in os.walk(path)
-        for name in names
-    )
-
-
-def _latency_ms(predict, texts, batch_size, calls):
-    """p50 and p99 of `calls` timed calls on batches cycling through `texts`."""
-    batches = [
-        [texts[(i * batch_size + j) % len(texts)] for j in range(batch_size)]
-        for i in range(calls + 2)
-    ]
-    for batch in batches[:2]:
-        predict(batch)
-    times = []
-    for batch in batches[2:]:
-        start = time.perf_counter()
-        predict(batch)
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 99))
+def _timings(batch_sizes, calls):
+    """`(batch size, calls)` pairs; one count per batch size."""
+    if len(batch_sizes) != len(calls):
+        raise ValueError(
+            "`calls` must hold one count per batch size. Received: "
+            f"batch_sizes={batch_sizes!r}, calls={calls!r}"
+        )
+    return list(zip(batch_sizes, calls))

@@ -16,7 +16,12 @@ _COLUMNS = (
     ("RMSE", "rmse", "{:.4f}"),
     ("exact match", "exact_match", "{:.4f}"),
     ("F1", "f1", "{:.4f}"),
+    ("recall@1", "recall_at_1", "{:.4f}"),
+    ("recall@10", "recall_at_10", "{:.4f}"),
+    ("MRR@10", "mrr_at_10", "{:.4f}"),
+    ("BLEU", "bleu", "{:.2f}"),
     ("agreement with Keras", "agreement", "{:.2%}"),
+    ("min cosine with Keras", "min_cosine", "{:.4f}"),
     ("p50 ms b1", "p50_ms_batch_1", "{:.1f}"),
     ("p99 ms b1", "p99_ms_batch_1", "{:.1f}"),
     ("p50 ms b32", "p50_ms_batch_32", "{:.1f}"),
@@ -36,17 +41,21 @@ class VariantsReport:
             `path`, `size_bytes`, `accuracy` (a tagger's: `entity_f1`, the
             entity micro-F1; a multi-label classifier's: `micro_f1` and
             `macro_f1`; a regressor's: `rmse`, in target units; a question
-            answerer's: `exact_match` and `f1`, SQuAD's),
+            answerer's: `exact_match` and `f1`, SQuAD's; an embedder's:
+            `recall_at_1`, `recall_at_10` and `mrr_at_10`, and `min_cosine`;
+            a generator's: `bleu`, 0 to 100),
             `agreement` (the share of test texts whose predicted label
             matches the Keras model's; a tagger's: of test words; a
             multi-label classifier's: of (text, label) decisions; a
             regressor's: of (text, target) scores within the tolerance of
             `export_variants`; a question answerer's: of questions answered
-            with the same string) and
+            with the same string; an embedder's: of queries whose first
+            document is the Keras model's; a generator's: of prompts
+            answered with the Keras model's greedy output) and
             `p50_ms_batch_<n>` / `p99_ms_batch_<n>` for each batch size
             timed. The first row is the float32 SavedModel.
-        num_test_examples: int, the texts (or questions) accuracy and
-            agreement count.
+        num_test_examples: int, the texts (questions, queries, prompts)
+            accuracy and agreement count.
 
     Example:
     ```python

@@ -1,0 +1,165 @@
+"""The variants of a keras-hub generator, scored by BLEU."""
+
+import os
+
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from tftransformer._arguments import check_strings
+from tftransformer.evaluation.bleu import corpus_bleu
+from tftransformer.export._variant_measures import directory_bytes, latency_ms
+from tftransformer.export.generator_export import export_generator
+from tftransformer.export.litert_export import export_litert
+from tftransformer.export.litert_model import LiteRTModel
+from tftransformer.export.litert_seq2seq_module import check_litert_seq2seq
+from tftransformer.export.litert_tokenizer import LiteRTTokenizer
+from tftransformer.export.text_classifier_export import SIGNATURE_NAME
+from tftransformer.models.causal_lm import CausalLM
+
+__all__ = ["generator_formats", "generator_rows", "is_generator"]
+
+_BATCH = 32
+
+
+def is_generator(model):
+    return isinstance(
+        model, (keras_hub.models.CausalLM, keras_hub.models.Seq2SeqLM, CausalLM)
+    )
+
+
+def generator_formats(model):
+    """The variants a generator exports to, and why the others are left out.
+
+    Returns:
+        `(names, reason)`: the names of `VARIANTS` it has, and for the
+        LiteRT ones it lacks (`None` if it has them) the reason.
+    """
+    if isinstance(model, CausalLM):
+        raise ValueError(
+            "export_variants measures keras-hub generators, which carry "
+            "their tokenizer (tftransformer.presets.load_generator). A "
+            "tftransformer CausalLM needs its tokenizer and special token "
+            "ids: export it with export_generator and export_litert. "
+            f"Received: model {model.name!r} of class CausalLM"
+        )
+    saved_models = ["saved_model_float32", "saved_model_int8"]
+    litert = ["litert_float32", "litert_dynamic_int8"]
+    try:
+        if not isinstance(model, keras_hub.models.Seq2SeqLM):
+            raise ValueError(
+                "a decoder-only keras-hub model's tokenizer "
+                f"({type(model.preprocessor.tokenizer).__name__}) has no "
+                "LiteRT kernel"
+            )
+        check_litert_seq2seq(model)
+        LiteRTTokenizer(model.preprocessor.tokenizer)
+    except ValueError as error:
+        return saved_models, str(error)
+    return saved_models + litert, None
+
+
+def generator_rows(
+    model,
+    directory,
+    variants,
+    formats,
+    prompts,
+    references,
+    batch_sizes,
+    calls,
+    overwrite,
+):
+    """One report row per variant of a keras-hub generator.
+
+    Every variant generates greedily up to the preprocessor's length (a
+    `Seq2SeqLM`'s `decoder_sequence_length`). A variant is scored by the
+    corpus BLEU (0 to 100) of its generations (a `CausalLM`'s completions,
+    the prompt left out) against `references`; its agreement is the share
+    of prompts whose output is the Keras model's greedy `generate`'s.
+    """
+    prompts = check_strings("test_texts", prompts, "For a generator, ")
+    references = check_strings("test_labels", references, "For a generator, ")
+    if not prompts or len(prompts) != len(references):
+        raise ValueError(
+            "For a generator, `test_texts` (prompts) and `test_labels` (each "
+            "prompt's reference) must be non-empty and of equal length. "
+            f"Received: {len(prompts)} prompts and {len(references)} references"
+        )
+    seq2seq = isinstance(model, keras_hub.models.Seq2SeqLM)
+    preprocessor = model.preprocessor
+    max_length = (
+        preprocessor.decoder_sequence_length
+        if seq2seq
+        else preprocessor.sequence_length
+    )
+    reference = _keras_generate(model, prompts, max_length)
+    output = "text" if seq2seq else "completion"
+    rows = []
+    for name in variants:
+        export_format, precision = formats[name]
+        path = os.path.join(os.fspath(directory), name)
+        if export_format == "saved_model":
+            path = export_generator(
+                model,
+                path,
+                max_length=max_length,
+                version=1,
+                overwrite=overwrite,
+                precision=precision,
+            )
+            serve = tf.saved_model.load(path).signatures[SIGNATURE_NAME]
+            size_bytes = directory_bytes(path)
+
+            def generate(batch, serve=serve):
+                outputs = serve(prompt=tf.constant(batch, tf.string))
+                return {
+                    key: [value.decode("utf-8") for value in values.numpy()]
+                    for key, values in outputs.items()
+                }
+
+        else:
+            path = export_litert(
+                model,
+                path,
+                quantization=precision,
+                overwrite=overwrite,
+                max_length=max_length,
+            )
+            litert = LiteRTModel(path)
+            size_bytes = os.path.getsize(path)
+
+            def generate(batch, litert=litert):
+                return {"text": [str(text) for text in litert(list(batch))["text"]]}
+
+        texts, generations = [], []
+        for i in range(0, len(prompts), _BATCH):
+            outputs = generate(prompts[i : i + _BATCH])
+            texts += outputs["text"]
+            generations += outputs[output]
+        row = {
+            "variant": name,
+            "path": path,
+            "size_bytes": size_bytes,
+            "bleu": corpus_bleu(generations, references)["bleu"],
+            "agreement": float(np.mean([a == b for a, b in zip(texts, reference)])),
+        }
+        for size, count in zip(batch_sizes, calls):
+            p50, p99 = latency_ms(generate, prompts, size, count)
+            row[f"p50_ms_batch_{size}"] = p50
+            row[f"p99_ms_batch_{size}"] = p99
+        rows.append(row)
+    return rows
+
+
+def _keras_generate(model, prompts, max_length):
+    """The model's greedy `generate`, its own sampler put back after."""
+    sampler = getattr(model, "sampler", None)
+    function = getattr(model, "generate_function", None)
+    model.sampler = keras_hub.samplers.GreedySampler()
+    model.generate_function = None
+    try:
+        outputs = model.generate(prompts, max_length=max_length)
+    finally:
+        model.sampler, model.generate_function = sampler, function
+    return [str(text) for text in outputs]
