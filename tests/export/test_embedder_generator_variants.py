@@ -132,11 +132,11 @@ def test_generator_report_lists_each_models_variants(t5, tiny_gpt2_preset, tmp_p
             None,
             variants=["saved_model_float32", "litert_int8"],
         )
-    # GPT-2's byte-pair tokenizer has no LiteRT kernel: SavedModels only.
+    # A keras-hub CausalLM has SavedModels only.
     gpt2 = load_generator(tiny_gpt2_preset, sequence_length=MAX_LENGTH)
     with pytest.raises(
         ValueError,
-        match=r"no LiteRT kernel. Its variants: \['saved_model_float32', "
+        match=r"not a keras-hub GPT2CausalLM. Its variants: \['saved_model_float32', "
         r"'saved_model_int8'\]",
     ):
         export_variants(

@@ -48,9 +48,8 @@ def generator_formats(model):
     try:
         if not isinstance(model, keras_hub.models.Seq2SeqLM):
             raise ValueError(
-                "a decoder-only keras-hub model's tokenizer "
-                f"({type(model.preprocessor.tokenizer).__name__}) has no "
-                "LiteRT kernel"
+                "a LiteRT export generates with a keras-hub T5 or a "
+                f"tftransformer CausalLM, not a keras-hub {type(model).__name__}"
             )
         check_litert_seq2seq(model)
         LiteRTTokenizer(model.preprocessor.tokenizer)

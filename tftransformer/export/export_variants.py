@@ -138,7 +138,7 @@ def export_variants(
     output is the Keras model's greedy `generate`'s. Its SavedModels are
     written by `export_generator`, its LiteRT files (a T5, greedy, one
     prompt per call) by `export_litert`; a generator has no `litert_int8`,
-    and a byte-pair one (GPT-2, BART) no LiteRT variant.
+    and one that is not a T5 no LiteRT variant.
 
     A classifier (or regressor) of sentence pairs (`text_pair=True`) exports with two
     string inputs, `text` and `text_pair`, in every variant; its test and
