@@ -62,8 +62,9 @@ WORD_GROUPS = {
 }
 # An int8 regressor agrees with float32 when its score is within this many
 # target standard deviations: a twentieth of the targets' spread, far below
-# the float32 model's own error (its RMSE is 0.43 of it after the 9 epochs
-# here), so a score within it would not change how well the model scores.
+# the float32 model's own error (its RMSE is 0.43 of it after the 9 passes
+# over the data here), so a score within it would not change how well the
+# model scores.
 # Dynamic-range int8 scores of the tiny regressor stayed within 0.003
 # deviations of float32 in earlier runs of 12 epochs.
 SCORE_TOLERANCE = 0.05
