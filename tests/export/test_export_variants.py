@@ -441,16 +441,14 @@ def test_mixed_precision_lora_model_exports_int8_from_merged_float32(
     assert np.mean(np.argmax(probabilities, -1) == np.argmax(reference, -1)) >= 0.98
 
 
-def test_full_int8_mean_pooling_runs_on_every_kernel_set(
-    small_vocabulary_preset, tmp_path
-):
+def test_full_int8_mean_pooling_runs_on_every_kernel_set(tiny_preset, tmp_path):
     # TextRegressor's default pooling, the mean: a sum and a division by the
     # token count. Its int8 DIV failed (`div.cc:242 data[i] != 0`) on short
     # texts in LiteRT's builtin kernels (XNNPACK, the default, took the op).
     # Its scores are not compared with Keras: full int8 of the random-weight
     # backbone is far off (see FULL_INT8_REGRESSION).
     model = TextRegressor.from_preset(
-        small_vocabulary_preset, num_targets=1, sequence_length=SEQUENCE_LENGTH
+        tiny_preset, num_targets=1, sequence_length=SEQUENCE_LENGTH
     )
     assert model.get_config()["pooling"] == "mean"
     tflite_file = export_litert(model, tmp_path, "int8", reviews(64, seed=2)[0])
