@@ -63,8 +63,8 @@ def test_ours_variants(bench):
     assert bench.fixed_shape_peers(["ours"], dict(config, fixed_length=0)) == []
 
 
-def test_packed_batches_hold_only_real_tokens(bench, tiny_preset):
-    tokenizer = keras_hub.models.BertTokenizer.from_preset(tiny_preset)
+def test_packed_batches_hold_only_real_tokens(bench, small_vocabulary_preset):
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(small_vocabulary_preset)
     texts = ["a good film", "bad", "the plot is thin and the cast is tired"]
     pieces = [list(tokenizer(text)) for text in texts]
     stream = [int(i) for p in pieces for i in p]
@@ -91,9 +91,9 @@ def test_packed_batches_hold_only_real_tokens(bench, tiny_preset):
 
 
 @pytest.mark.parametrize("peer", ["ours+freeze1", "hub32"])
-def test_fixed_shape_step_in_process(bench, tiny_preset, peer):
+def test_fixed_shape_step_in_process(bench, small_vocabulary_preset, peer):
     config = bench.default_config(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         warmup_steps=1,
         batch_size=4,
         max_length=32,
@@ -165,7 +165,7 @@ def test_arguments_are_checked(bench, monkeypatch):
         bench.run_benchmark(peers=["torch"], repeats=1, verbose=False)
 
 
-def test_ours_and_hub_end_to_end(bench, tiny_preset, tmp_path):
+def test_ours_and_hub_end_to_end(bench, small_vocabulary_preset, tmp_path):
     # One epoch of 20 examples, nothing untimed: every example is counted.
     results = bench.run_benchmark(
         peers=["ours", "hub64"],
@@ -173,7 +173,7 @@ def test_ours_and_hub_end_to_end(bench, tiny_preset, tmp_path):
         output_dir=str(tmp_path),
         command="finetune_throughput.py --test",
         verbose=False,
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         steps=0,
         warmup_steps=0,
         batch_size=8,
@@ -184,7 +184,7 @@ def test_ours_and_hub_end_to_end(bench, tiny_preset, tmp_path):
         fixed_length=16,
         fixed_steps=1,
     )
-    lengths = expected_lengths(tiny_preset, 20, 64)
+    lengths = expected_lengths(small_vocabulary_preset, 20, 64)
     runs = {run["peer"]: run for run in results["runs"] if run["mode"] != "fixed"}
     assert set(runs) == {"ours", "hub64"}
     for run in runs.values():
@@ -252,11 +252,11 @@ def test_ours_and_hub_end_to_end(bench, tiny_preset, tmp_path):
         assert text in report
 
 
-def test_warmup_and_repeated_data_in_process(bench, tiny_preset):
+def test_warmup_and_repeated_data_in_process(bench, small_vocabulary_preset):
     # 20 examples in batches of 8: 8, 8, 4, then the data again. After one
     # warmup batch, three timed steps see 8 + 4 + 8 examples.
     config = bench.default_config(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         steps=3,
         warmup_steps=1,
         batch_size=8,
@@ -265,16 +265,16 @@ def test_warmup_and_repeated_data_in_process(bench, tiny_preset):
         matmul_size=0,
     )
     result = bench.run_worker("hub32", config)
-    lengths = expected_lengths(tiny_preset, 20, 32)
+    lengths = expected_lengths(small_vocabulary_preset, 20, 32)
     assert result["steps"] == 3 and result["examples"] == 20
     assert result["real_tokens"] == lengths.sum()
     assert result["padded_tokens"] == 20 * 32
     assert result["seconds"] > 0
 
 
-def test_accuracy_mode_in_process(bench, tiny_preset):
+def test_accuracy_mode_in_process(bench, small_vocabulary_preset):
     config = bench.default_config(
-        preset=tiny_preset,
+        preset=small_vocabulary_preset,
         batch_size=8,
         max_length=32,
         max_train_examples=20,

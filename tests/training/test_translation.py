@@ -146,20 +146,17 @@ def budget_run(directory, validation_size, **settings):
     )
 
 
-@pytest.fixture(scope="module")
-def mirrored_budget_run(tmp_path_factory):
-    """`budget_run` with a validation split, in a MirroredStrategy, and its
-    directory: one epoch, which the time budget and the strategy tests share."""
-    keras.utils.set_random_seed(1234)
-    directory = tmp_path_factory.mktemp("mirrored_budget_run")
-    return budget_run(directory, 10, distribution="mirrored"), directory / "run"
-
-
 # validation_size=0: no validation split, early stopping on the training loss.
 @pytest.mark.parametrize("validation_size", [10, 0])
-def test_time_budget_stops_after_the_first_epoch(request, tmp_path, validation_size):
+def test_time_budget_stops_after_the_first_epoch(tmp_path, validation_size):
     if validation_size:
-        result, _ = request.getfixturevalue("mirrored_budget_run")
+        # The same run shows the model built in the chosen strategy's scope.
+        keras.utils.set_random_seed(1234)
+        result = budget_run(tmp_path, validation_size, distribution="mirrored")
+        assert isinstance(
+            result["model"].distribute_strategy, tf.distribute.MirroredStrategy
+        )
+        assert (tmp_path / "run" / "report.json").exists()
     else:
         result = budget_run(tmp_path, validation_size)
     assert len(result["history"]["loss"]) == 1
@@ -269,14 +266,6 @@ def test_refuses_a_checkpoint_of_other_data_before_anything_is_written(tmp_path)
         "backup",
         "checkpoint.safetensors",
     ]
-
-
-def test_model_is_built_in_the_chosen_strategy_scope(mirrored_budget_run):
-    result, model_dir = mirrored_budget_run
-    assert isinstance(
-        result["model"].distribute_strategy, tf.distribute.MirroredStrategy
-    )
-    assert (model_dir / "report.json").exists()
 
 
 # A pretrained (tiny random) preset's fine-tuning: two quick epochs on 40 pairs.

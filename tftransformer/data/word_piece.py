@@ -100,8 +100,11 @@ def tokenize_texts(tokenizer, texts):
     ```
     """
     ids = []
-    # A string tensor even when `texts` is empty (an empty list is float32).
-    texts = tf.constant(list(texts), dtype=tf.string)
-    for batch in tf.data.Dataset.from_tensor_slices(texts).batch(1024).map(tokenizer):
-        ids.extend(batch.to_list())
+    texts = list(texts)
+    # Eagerly, 1,024 texts at a time: a `tf.data` map would trace the
+    # tokenizer first, which takes longer than tokenizing thousands of texts.
+    for begin in range(0, len(texts), 1024):
+        batch = tokenizer(tf.constant(texts[begin : begin + 1024], dtype=tf.string))
+        # keras-hub returns ragged ids as lists when called eagerly.
+        ids.extend(batch.to_list() if isinstance(batch, tf.RaggedTensor) else batch)
     return ids

@@ -100,7 +100,6 @@ def train_causal_lm(config, verbose=1):
             f"Received: top_k={config.top_k}"
         )
     # The model reads all tokens but the last, and predicts all but the first.
-    # Tokenized in one call, which traces the tokenizer once.
     token_ids = tokenize_texts(tokenizer, [*train_texts, *validation_texts])
     sequences = {
         name: [[start, *ids, end][: config.max_length + 1] for ids in rows if ids]
