@@ -4,6 +4,7 @@ Each test starts real worker processes (`multi_worker_script.py`) with their
 own `TF_CONFIG`; they train a tiny `TransformerEncoder` +
 `TransformerClassifier` through our data pipeline, callbacks and optimizer,
 or take the steps of `mirrored_script.exact` next to a one-process run.
+The two restart tests restart copies of one crashed run (`crashed_run`).
 """
 
 import json
