@@ -13,7 +13,9 @@ places:
    such as the `padding_mask` of `tftransformer.data` batches, cannot be
    summed (`InvalidArgumentError: Value for attr 'T' of bool ... AddN`).
    Building needs shapes and dtypes only, so the first local replica's
-   batch does.
+   batch does; once the model is built (every call after the first), no
+   batch is drawn at all, where Keras starts a distributed iterator for one
+   on every `fit`, `evaluate` and `predict`.
 2. Under `MultiWorkerMirroredStrategy`, `reduce_per_replica` reduces each
    step's metric results, which are scalars, with
    `strategy.reduce(op, value, axis=0)`: there is no axis 0 to reduce.
@@ -51,6 +53,19 @@ def is_needed():
     return (3, 0) <= _keras_version() <= _LAST_AFFECTED
 
 
+def _reads_a_batch(model):
+    """Whether Keras' `Trainer._symbolic_build` reads a batch to build `model`.
+
+    The conditions of `_symbolic_build`: the layers, the compiled metrics or
+    the compiled loss are unbuilt. An unbuilt optimizer needs no batch.
+    """
+    return (
+        not all(layer.built for layer in model._flatten_layers())
+        or (model._compile_metrics is not None and not model._compile_metrics.built)
+        or (model._compile_loss is not None and not model._compile_loss.built)
+    )
+
+
 def install():
     """Patches Keras' TensorFlow trainer for distributed `fit`, once.
 
@@ -70,6 +85,10 @@ def install():
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if self._distribute_strategy is None or iterator is None:
             return original_build(self, iterator=iterator, data_batch=data_batch)
+        if not _reads_a_batch(self):
+            # Every `fit`, `evaluate` or `predict` after the first: the batch
+            # would go unread, and drawing it starts a distributed iterator.
+            return original_build(self)
         strategy = self.distribute_strategy
         # As the original: peek at the first batch, `fit` resets the iterator.
         for _, _, it in iterator:

@@ -32,6 +32,8 @@ import json
 
 import numpy as np
 
+from tests.distribute.processes import exit_without_teardown
+
 
 def two_logical_cpus():
     import tensorflow as tf
@@ -251,3 +253,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    exit_without_teardown()

@@ -3,20 +3,21 @@
 Trains a tiny `TransformerEncoder` + `TransformerClassifier` under
 `get_strategy("multi_worker")` on seeded toy sentiment data, through
 `make_classification_dataset` (length buckets, partial batches), with
-`distribute.training_callbacks`. Writes `{result}.json` (losses, history,
-prediction checks) and `{result}.npz` (the final weights).
+`distribute.training_callbacks`. Writes `{result}.json` (losses, history and,
+with `--predict`, prediction checks) and `{result}.npz` (the final weights).
 
     python multi_worker_script.py --index=0 --ports=P0,P1 --model_dir=DIR \
-        --result=PREFIX [--epochs=2] [--crash_at_epoch=K] \
+        --result=PREFIX [--epochs=2] [--crash_at_epoch=K] [--predict] \
         [--max_train_minutes=M [--clock_skew_minutes=S]]
 
 `--crash_at_epoch=K` ends the process with exit code 3 when epoch K (0-based)
 begins, after the chief backed up epoch K - 1: a worker failure.
-`--crash_after_training` ends both processes the same way once the last
-epoch is checkpointed, before `fit` ends (and deletes the checkpoint).
 `--worker_1_delay_seconds=D` makes worker 1 start `fit` D seconds late.
 `--clock_skew_minutes=S` makes worker 1's time budget count S minutes more
 than it measures: a worker whose clock says stop before the others'.
+`--predict` also predicts the evaluation data after training, through
+`predict` and by calling the model on each batch, and writes the shape of
+the first and the largest difference between the two.
 
 `--exact=NAMES` first runs, on every worker, the check of
 `mirrored_script.exact` for each optimizer: two steps on one global batch in
@@ -34,6 +35,7 @@ import os
 import time
 
 from tests.distribute.mirrored_script import OPTIMIZERS, exact
+from tests.distribute.processes import exit_without_teardown
 
 CRASH_EXIT_CODE = 3
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (
@@ -69,11 +71,11 @@ def main():
     parser.add_argument("--result", required=True)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--crash_at_epoch", type=int, default=None)
-    parser.add_argument("--crash_after_training", action="store_true")
     parser.add_argument("--worker_1_delay_seconds", type=float, default=0.0)
     parser.add_argument("--max_train_minutes", type=float, default=None)
     parser.add_argument("--clock_skew_minutes", type=float, default=0.0)
     parser.add_argument("--exact", default="")
+    parser.add_argument("--predict", action="store_true")
     parser.add_argument("--unpatched", action="store_true")
     args = parser.parse_args()
     optimizers = [name for name in args.exact.split(",") if name]
@@ -165,10 +167,6 @@ def main():
             if args.index == 1:
                 time.sleep(args.worker_1_delay_seconds)
 
-        def on_train_end(self, logs=None):
-            if args.crash_after_training:
-                os._exit(CRASH_EXIT_CODE)
-
     callbacks = training.training_callbacks(
         args.model_dir,
         strategy,
@@ -196,9 +194,17 @@ def main():
     ).history
     final_loss = model.evaluate(eval_ds, verbose=0, return_dict=True)["loss"]
 
-    # Predictions must come back whole and in input order on every worker.
-    predictions = model.predict(eval_ds, verbose=0)
-    local = np.concatenate([model(features, training=False) for features, _ in eval_ds])
+    predicted = {}
+    if args.predict:
+        # Predictions must come back whole and in input order on every worker.
+        predictions = model.predict(eval_ds, verbose=0)
+        local = np.concatenate(
+            [model(features, training=False) for features, _ in eval_ds]
+        )
+        predicted = {
+            "prediction_shape": list(predictions.shape),
+            "prediction_error": float(np.max(np.abs(predictions - local))),
+        }
     model.save(
         os.path.join(distribute.write_dir(args.model_dir, strategy), "model.keras")
     )
@@ -218,8 +224,7 @@ def main():
                 "final_loss": final_loss,
                 "mid_epoch_saves_refused": mid_epoch_saves_refused,
                 "history": {k: [float(v) for v in vs] for k, vs in history.items()},
-                "prediction_shape": list(predictions.shape),
-                "prediction_error": float(np.max(np.abs(predictions - local))),
+                **predicted,
             },
             f,
         )
@@ -227,3 +232,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    exit_without_teardown()

@@ -4,10 +4,12 @@ Each test starts real worker processes (`multi_worker_script.py`) with their
 own `TF_CONFIG`; they train a tiny `TransformerEncoder` +
 `TransformerClassifier` through our data pipeline, callbacks and optimizer,
 or take the steps of `mirrored_script.exact` next to a one-process run.
+The two restart tests restart copies of one crashed run (`crashed_run`).
 """
 
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -110,7 +112,12 @@ def test_three_workers_train_in_sync_and_only_the_chief_keeps_files(tmp_path):
     # one-process run, then fine-tune together.
     model_dir = tmp_path / "run"
     exit_codes, logs = _run_workers(
-        model_dir, str(tmp_path / "logs"), "--epochs=2", EXACT, num_workers=3
+        model_dir,
+        str(tmp_path / "logs"),
+        "--epochs=2",
+        EXACT,
+        "--predict",
+        num_workers=3,
     )
     assert exit_codes == [0, 0, 0], describe(exit_codes, logs)
 
@@ -145,14 +152,35 @@ def test_three_workers_train_in_sync_and_only_the_chief_keeps_files(tmp_path):
     ]
 
 
-def test_workers_resume_from_the_chief_checkpoint_after_a_restart(tmp_path):
-    model_dir = tmp_path / "run"
-    checkpoint = model_dir / BACKUP_DIR / CHECKPOINT_FILE
-    # Both workers die as epoch 1 begins, after the chief checkpointed epoch 0.
+@pytest.fixture(scope="module")
+def crashed_run(tmp_path_factory):
+    """A two-epoch run whose workers both died as epoch 1 began.
+
+    The chief had checkpointed epoch 0. Returns the run's directory and the
+    workers' exit codes and logs; each test restarts its own copy.
+    """
+    directory = tmp_path_factory.mktemp("crashed")
+    model_dir = directory / "run"
     exit_codes, logs = _run_workers(
-        model_dir, str(tmp_path / "crashed"), "--epochs=2", "--crash_at_epoch=1"
+        model_dir, str(directory / "logs"), "--epochs=2", "--crash_at_epoch=1"
     )
+    return model_dir, exit_codes, logs
+
+
+def _copy_of(crashed_run, tmp_path):
+    source, exit_codes, logs = crashed_run
     assert exit_codes == [CRASH_EXIT_CODE] * 2, describe(exit_codes, logs)
+    model_dir = tmp_path / "run"
+    shutil.copytree(source, model_dir)
+    return model_dir
+
+
+def test_workers_resume_from_the_chief_checkpoint_after_a_restart(
+    crashed_run, tmp_path
+):
+    # Both workers died as epoch 1 began, after the chief checkpointed epoch 0.
+    model_dir = _copy_of(crashed_run, tmp_path)
+    checkpoint = model_dir / BACKUP_DIR / CHECKPOINT_FILE
     assert read_checkpoint_state(checkpoint)["epoch"] == 1
     assert not (model_dir / "workertemp_worker_1" / BACKUP_DIR).exists()
 
@@ -170,16 +198,13 @@ def test_workers_resume_from_the_chief_checkpoint_after_a_restart(tmp_path):
     assert sorted(os.listdir(model_dir)) == ["checkpoints", "model.keras"]
 
 
-def test_a_late_worker_resumes_a_finished_run_as_the_chief_does(tmp_path):
-    # Killed after the last epoch's checkpoint: a restart has nothing to
-    # train. The chief must not delete the checkpoint before worker 1, late,
-    # has read it, or worker 1 would train from scratch alone.
-    model_dir = tmp_path / "run"
+def test_a_late_worker_resumes_a_finished_run_as_the_chief_does(crashed_run, tmp_path):
+    # Restarted for one epoch, the run has its last epoch's checkpoint, as if
+    # killed after writing it: a restart has nothing to train. The chief must
+    # not delete the checkpoint before worker 1, late, has read it, or
+    # worker 1 would train from scratch alone.
+    model_dir = _copy_of(crashed_run, tmp_path)
     checkpoint = model_dir / BACKUP_DIR / CHECKPOINT_FILE
-    exit_codes, logs = _run_workers(
-        model_dir, str(tmp_path / "crashed"), "--epochs=1", "--crash_after_training"
-    )
-    assert exit_codes == [CRASH_EXIT_CODE] * 2, describe(exit_codes, logs)
     assert read_checkpoint_state(checkpoint)["epoch"] == 1
 
     exit_codes, logs = _run_workers(
