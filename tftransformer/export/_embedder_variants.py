@@ -7,7 +7,10 @@ import tensorflow as tf
 
 from tftransformer._arguments import check_strings
 from tftransformer.evaluation.retrieval_report import evaluate_retrieval
-from tftransformer.export._variant_measures import directory_bytes, latency_ms
+from tftransformer.export._variant_measures import (
+    latencies,
+    saved_model_signature,
+)
 from tftransformer.export.litert_export import export_litert
 from tftransformer.export.litert_model import LiteRTModel
 from tftransformer.export.text_classifier_export import SIGNATURE_NAME
@@ -73,8 +76,7 @@ def embedder_rows(
             path = export_text_embedder(
                 model, path, version=1, overwrite=overwrite, precision=precision
             )
-            serve = tf.saved_model.load(path).signatures[SIGNATURE_NAME]
-            size_bytes = directory_bytes(path)
+            serve, size_bytes = saved_model_signature(path, SIGNATURE_NAME)
 
             def embed(batch, serve=serve):
                 return serve(text=tf.constant(batch, tf.string))["embedding"].numpy()
@@ -110,10 +112,7 @@ def embedder_rows(
             "agreement": float(np.mean(ranked[:, 0] == reference_first)),
             "min_cosine": float(np.min(np.sum(vectors * reference, axis=-1))),
         }
-        for size, count in zip(batch_sizes, calls):
-            p50, p99 = latency_ms(embed, queries, size, count)
-            row[f"p50_ms_batch_{size}"] = p50
-            row[f"p99_ms_batch_{size}"] = p99
+        row.update(latencies(embed, queries, batch_sizes, calls))
         rows.append(row)
     return rows
 

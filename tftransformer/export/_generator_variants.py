@@ -8,7 +8,10 @@ import tensorflow as tf
 
 from tftransformer._arguments import check_strings
 from tftransformer.evaluation.bleu import corpus_bleu
-from tftransformer.export._variant_measures import directory_bytes, latency_ms
+from tftransformer.export._variant_measures import (
+    latencies,
+    saved_model_signature,
+)
 from tftransformer.export.generator_export import export_generator
 from tftransformer.export.litert_export import export_litert
 from tftransformer.export.litert_model import LiteRTModel
@@ -107,8 +110,7 @@ def generator_rows(
                 overwrite=overwrite,
                 precision=precision,
             )
-            serve = tf.saved_model.load(path).signatures[SIGNATURE_NAME]
-            size_bytes = directory_bytes(path)
+            serve, size_bytes = saved_model_signature(path, SIGNATURE_NAME)
 
             def generate(batch, serve=serve):
                 outputs = serve(prompt=tf.constant(batch, tf.string))
@@ -143,10 +145,7 @@ def generator_rows(
             "bleu": corpus_bleu(generations, references)["bleu"],
             "agreement": float(np.mean([a == b for a, b in zip(texts, reference)])),
         }
-        for size, count in zip(batch_sizes, calls):
-            p50, p99 = latency_ms(generate, prompts, size, count)
-            row[f"p50_ms_batch_{size}"] = p50
-            row[f"p99_ms_batch_{size}"] = p99
+        row.update(latencies(generate, prompts, batch_sizes, calls))
         rows.append(row)
     return rows
 

@@ -26,7 +26,10 @@ from tftransformer.export._generator_variants import (
     generator_rows,
     is_generator,
 )
-from tftransformer.export._variant_measures import directory_bytes, latency_ms
+from tftransformer.export._variant_measures import (
+    latencies,
+    saved_model_signature,
+)
 from tftransformer.export.litert_export import export_litert, model_kind
 from tftransformer.export.litert_model import LiteRTModel
 from tftransformer.export.question_answerer_export import export_question_answerer
@@ -357,10 +360,7 @@ def export_variants(
             else:
                 same = answers == keras_answers
             row["agreement"] = float(np.mean(same))
-        for size, count in zip(batch_sizes, calls):
-            p50, p99 = latency_ms(predict, test_texts, size, count)
-            row[f"p50_ms_batch_{size}"] = p50
-            row[f"p99_ms_batch_{size}"] = p99
+        row.update(latencies(predict, test_texts, batch_sizes, calls))
         rows.append(row)
     return VariantsReport(rows, num_test_examples=len(test_texts))
 
@@ -530,7 +530,7 @@ def _write(
         else:
             export = functools.partial(export_for_serving, text_pair=text_pair)
         path = export(model, path, version=1, precision=precision, overwrite=overwrite)
-        serve = tf.saved_model.load(path).signatures[SIGNATURE_NAME]
+        serve, size_bytes = saved_model_signature(path, SIGNATURE_NAME)
 
         def predict(texts):
             if answerer:
@@ -557,7 +557,7 @@ def _write(
                 )
             ]
 
-        return predict, path, directory_bytes(path)
+        return predict, path, size_bytes
     tflite_file = export_litert(
         model,
         path,
