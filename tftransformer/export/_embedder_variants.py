@@ -9,10 +9,9 @@ from tftransformer._arguments import check_strings
 from tftransformer.evaluation.retrieval_report import evaluate_retrieval
 from tftransformer.export._variant_measures import (
     latencies,
+    litert_variant,
     saved_model_signature,
 )
-from tftransformer.export.litert_export import export_litert
-from tftransformer.export.litert_model import LiteRTModel
 from tftransformer.export.text_classifier_export import SIGNATURE_NAME
 from tftransformer.export.text_embedder_export import export_text_embedder
 
@@ -82,15 +81,13 @@ def embedder_rows(
                 return serve(text=tf.constant(batch, tf.string))["embedding"].numpy()
 
         else:
-            path = export_litert(
+            litert, path, size_bytes = litert_variant(
                 model,
                 path,
-                quantization=precision,
+                precision,
+                overwrite,
                 representative_texts=representative_texts,
-                overwrite=overwrite,
             )
-            litert = LiteRTModel(path)
-            size_bytes = os.path.getsize(path)
 
             def embed(batch, litert=litert):
                 return litert(list(batch))["embedding"]

@@ -10,11 +10,10 @@ from tftransformer._arguments import check_strings
 from tftransformer.evaluation.bleu import corpus_bleu
 from tftransformer.export._variant_measures import (
     latencies,
+    litert_variant,
     saved_model_signature,
 )
 from tftransformer.export.generator_export import export_generator
-from tftransformer.export.litert_export import export_litert
-from tftransformer.export.litert_model import LiteRTModel
 from tftransformer.export.litert_seq2seq_module import check_litert_seq2seq
 from tftransformer.export.litert_tokenizer import LiteRTTokenizer
 from tftransformer.export.text_classifier_export import SIGNATURE_NAME
@@ -120,15 +119,9 @@ def generator_rows(
                 }
 
         else:
-            path = export_litert(
-                model,
-                path,
-                quantization=precision,
-                overwrite=overwrite,
-                max_length=max_length,
+            litert, path, size_bytes = litert_variant(
+                model, path, precision, overwrite, max_length=max_length
             )
-            litert = LiteRTModel(path)
-            size_bytes = os.path.getsize(path)
 
             def generate(batch, litert=litert):
                 return {"text": [str(text) for text in litert(list(batch))["text"]]}

@@ -1,5 +1,5 @@
-"""Size on disk and latency of an exported variant, shared by the variants
-reports of every model kind."""
+"""Loading, size on disk and latency of an exported variant, shared by the
+variants reports of every model kind."""
 
 import os
 import time
@@ -7,7 +7,15 @@ import time
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["directory_bytes", "latencies", "saved_model_signature"]
+from tftransformer.export.litert_export import export_litert
+from tftransformer.export.litert_model import LiteRTModel
+
+__all__ = [
+    "directory_bytes",
+    "latencies",
+    "litert_variant",
+    "saved_model_signature",
+]
 
 
 def directory_bytes(path):
@@ -49,3 +57,16 @@ def latencies(predict, texts, batch_sizes, calls):
 def saved_model_signature(path, name):
     """`(signature, size_bytes)` of the SavedModel version at `path`."""
     return tf.saved_model.load(path).signatures[name], directory_bytes(path)
+
+
+def litert_variant(model, path, quantization, overwrite, **export_arguments):
+    """`(LiteRTModel, tflite_file, size_bytes)` of `model` exported by
+    `export_litert` to `path` with `quantization` and `export_arguments`."""
+    tflite_file = export_litert(
+        model,
+        path,
+        quantization=quantization,
+        overwrite=overwrite,
+        **export_arguments,
+    )
+    return LiteRTModel(tflite_file), tflite_file, os.path.getsize(tflite_file)

@@ -28,10 +28,10 @@ from tftransformer.export._generator_variants import (
 )
 from tftransformer.export._variant_measures import (
     latencies,
+    litert_variant,
     saved_model_signature,
 )
-from tftransformer.export.litert_export import export_litert, model_kind
-from tftransformer.export.litert_model import LiteRTModel
+from tftransformer.export.litert_export import model_kind
 from tftransformer.export.question_answerer_export import export_question_answerer
 from tftransformer.export.text_classifier_export import (
     SIGNATURE_NAME,
@@ -558,16 +558,15 @@ def _write(
             ]
 
         return predict, path, size_bytes
-    tflite_file = export_litert(
+    litert_model, tflite_file, size_bytes = litert_variant(
         model,
         path,
-        quantization=precision,
+        precision,
+        overwrite,
         representative_texts=representative_texts,
-        overwrite=overwrite,
         text_pair=text_pair,
         **decoding,
     )
-    litert_model = LiteRTModel(tflite_file)
 
     def predict(texts):
         # Two strings each: sentence pairs, or questions and contexts.
@@ -576,7 +575,7 @@ def _write(
             return litert_model(list(texts), list(text_pairs))[output]
         return litert_model(texts)[output]
 
-    return predict, tflite_file, os.path.getsize(tflite_file)
+    return predict, tflite_file, size_bytes
 
 
 def _timings(batch_sizes, calls):
