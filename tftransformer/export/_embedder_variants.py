@@ -8,6 +8,7 @@ import tensorflow as tf
 from tftransformer._arguments import check_strings
 from tftransformer.evaluation.retrieval_report import evaluate_retrieval
 from tftransformer.export._variant_measures import (
+    check_test_set,
     latencies,
     litert_variant,
     saved_model_signature,
@@ -44,12 +45,12 @@ def embedder_rows(
     """
     queries = check_strings("test_texts", queries, "For an embedder, ")
     documents = check_strings("test_labels", documents, "For an embedder, ")
-    if not queries or len(queries) != len(documents):
-        raise ValueError(
-            "For an embedder, `test_texts` (queries) and `test_labels` (each "
-            "query's relevant document) must be non-empty and of equal length. "
-            f"Received: {len(queries)} queries and {len(documents)} documents"
-        )
+    check_test_set(
+        queries,
+        documents,
+        "For an embedder, ",
+        ("queries", "documents", "each query's relevant document"),
+    )
     if "litert_int8" in variants:
         # Checked before any variant is written.
         calibration = check_strings(

@@ -9,6 +9,7 @@ import tensorflow as tf
 from tftransformer._arguments import check_strings
 from tftransformer.evaluation.bleu import corpus_bleu
 from tftransformer.export._variant_measures import (
+    check_test_set,
     latencies,
     litert_variant,
     saved_model_signature,
@@ -81,12 +82,12 @@ def generator_rows(
     """
     prompts = check_strings("test_texts", prompts, "For a generator, ")
     references = check_strings("test_labels", references, "For a generator, ")
-    if not prompts or len(prompts) != len(references):
-        raise ValueError(
-            "For a generator, `test_texts` (prompts) and `test_labels` (each "
-            "prompt's reference) must be non-empty and of equal length. "
-            f"Received: {len(prompts)} prompts and {len(references)} references"
-        )
+    check_test_set(
+        prompts,
+        references,
+        "For a generator, ",
+        ("prompts", "references", "each prompt's reference"),
+    )
     seq2seq = isinstance(model, keras_hub.models.Seq2SeqLM)
     preprocessor = model.preprocessor
     max_length = (

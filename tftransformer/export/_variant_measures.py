@@ -1,5 +1,5 @@
-"""Loading, size on disk and latency of an exported variant, shared by the
-variants reports of every model kind."""
+"""The test set's check, and loading, size on disk and latency of an
+exported variant, shared by the variants reports of every model kind."""
 
 import os
 import time
@@ -11,11 +11,36 @@ from tftransformer.export.litert_export import export_litert
 from tftransformer.export.litert_model import LiteRTModel
 
 __all__ = [
+    "check_test_set",
     "directory_bytes",
     "latencies",
     "litert_variant",
     "saved_model_signature",
 ]
+
+
+def check_test_set(texts, labels, what="", roles=None):
+    """Refuses empty `texts`, or `labels` of another length: `test_texts`
+    and `test_labels` of `export_variants`.
+
+    Args:
+        what: prefixes the message, e.g. `"For a generator, "`.
+        roles: `(texts, labels, one label)` as the message names them, e.g.
+            `("prompts", "references", "each prompt's reference")`; None
+            for plain texts and labels.
+    """
+    if texts and len(texts) == len(labels):
+        return
+    if roles:
+        texts_as, labels_as, label_is = roles
+        named = f"`test_texts` ({texts_as}) and `test_labels` ({label_is})"
+    else:
+        texts_as, labels_as = "texts", "labels"
+        named = "`test_texts` and `test_labels`"
+    raise ValueError(
+        f"{what}{named} must be non-empty and of equal length. "
+        f"Received: {len(texts)} {texts_as} and {len(labels)} {labels_as}"
+    )
 
 
 def directory_bytes(path):

@@ -27,6 +27,7 @@ from tftransformer.export._generator_variants import (
     is_generator,
 )
 from tftransformer.export._variant_measures import (
+    check_test_set,
     latencies,
     litert_variant,
     saved_model_signature,
@@ -311,11 +312,7 @@ def export_variants(
         test_labels = _check_tags(test_texts, test_labels)
     else:
         test_labels = _check_labels(kind, test_labels, model.output.shape[-1])
-    if not test_texts or len(test_texts) != len(test_labels):
-        raise ValueError(
-            "`test_texts` and `test_labels` must be non-empty and of equal length. "
-            f"Received: {len(test_texts)} texts and {len(test_labels)} labels"
-        )
+    check_test_set(test_texts, test_labels)
 
     if tagger:
         keras_answers = predict_tags(model, test_texts)["tags"]
