@@ -2,6 +2,7 @@
 
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.feed_forward import FeedForward
+from tftransformer.layers.fused_transformer_encoder import FusedTransformerEncoder
 from tftransformer.layers.masking import (
     block_diagonal_attention_mask,
     compute_causal_mask,
@@ -21,6 +22,7 @@ from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlo
 __all__ = [
     "AttentionPooling",
     "FeedForward",
+    "FusedTransformerEncoder",
     "MultiHeadAttention",
     "PositionEmbedding",
     "RelativePositionBias",

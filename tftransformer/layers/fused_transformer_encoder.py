@@ -1,0 +1,315 @@
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+from keras_hub.src.layers.modeling.transformer_layer_utils import (
+    merge_padding_and_attention_mask,
+)
+from keras_hub.src.utils.keras_utils import gelu_approximate
+
+# The elementwise work between the GEMMs of a training step (GELU, the
+# attention softmax, the dropout masks' application, the residual sums) is
+# memory-bound: as TensorFlow ops each op reads and writes its tensors once,
+# and autodiff of GELU's formula adds a dozen more. Here each piece is one
+# XLA-compiled function forward and one backward (a closed-form gradient),
+# while the GEMMs stay TensorFlow ops (oneDNN). The dropout masks are drawn
+# with TensorFlow's Philox generator, 16 bits per element (XLA's CPU random
+# numbers are slow), so a rate is applied to within 1/65,536.
+_SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
+_INV_SQRT_2 = float(1.0 / np.sqrt(2.0))
+_INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
+_BITS = 16
+
+
+def _large_negative(dtype):
+    # Keras' `Softmax` masks with -1e9, -3e4 in float16.
+    return -3e4 if dtype == tf.float16 else -1e9
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _gelu_forward(h, approximate):
+    if approximate:
+        inner = _SQRT_2_OVER_PI * (h + 0.044715 * h * h * h)
+        return 0.5 * h * (1.0 + tf.tanh(inner))
+    return 0.5 * h * (1.0 + tf.math.erf(h * _INV_SQRT_2))
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _gelu_backward(h, dy, approximate):
+    if approximate:
+        t = tf.tanh(_SQRT_2_OVER_PI * (h + 0.044715 * h * h * h))
+        slope = 0.5 * (1.0 + t) + 0.5 * h * (1.0 - t * t) * _SQRT_2_OVER_PI * (
+            1.0 + 3.0 * 0.044715 * h * h
+        )
+    else:
+        cdf = 0.5 * (1.0 + tf.math.erf(h * _INV_SQRT_2))
+        slope = cdf + h * _INV_SQRT_2PI * tf.exp(-0.5 * h * h)
+    return dy * slope
+
+
+def fused_gelu(h, approximate):
+    """GELU (tanh approximation or exact) with a closed-form gradient."""
+
+    @tf.custom_gradient
+    def gelu(h):
+        def grad(dy):
+            return _gelu_backward(h, dy, approximate)
+
+        return _gelu_forward(h, approximate), grad
+
+    return gelu(h)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _softmax_forward(scores, mask, keep, scale):
+    # scores: (batch, heads, query, key); mask: (batch, 1, query, key) bool
+    # or None; keep: like scores, bool, or None without dropout.
+    if mask is not None:
+        scores = tf.where(mask, scores, _large_negative(scores.dtype))
+    probs = tf.nn.softmax(scores)
+    if keep is None:
+        return probs, probs
+    return probs, tf.where(keep, probs * tf.cast(scale, probs.dtype), 0.0)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _softmax_backward(probs, keep, scale, dy):
+    if keep is not None:
+        dy = tf.where(keep, dy * tf.cast(scale, dy.dtype), 0.0)
+    return (dy - tf.reduce_sum(dy * probs, axis=-1, keepdims=True)) * probs
+
+
+def fused_softmax_dropout(scores, mask, keep, scale):
+    """Masked softmax over the last axis, then dropout with a given mask."""
+
+    @tf.custom_gradient
+    def softmax(scores):
+        probs, dropped = _softmax_forward(scores, mask, keep, scale)
+
+        def grad(dy):
+            return _softmax_backward(probs, keep, scale, dy)
+
+        return dropped, grad
+
+    return softmax(scores)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _dropout_add_forward(x, residual, keep, scale):
+    return tf.where(keep, x * tf.cast(scale, x.dtype), 0.0) + residual
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _dropout_backward(keep, scale, dy):
+    return tf.where(keep, dy * tf.cast(scale, dy.dtype), 0.0)
+
+
+def fused_dropout_add(x, residual, keep, scale):
+    """`dropout(x) + residual` with a given keep mask, in one pass."""
+    if keep is None:
+        return x + residual
+
+    @tf.custom_gradient
+    def dropout_add(x, residual):
+        def grad(dy):
+            return _dropout_backward(keep, scale, dy), dy
+
+        return _dropout_add_forward(x, residual, keep, scale), grad
+
+    return dropout_add(x, residual)
+
+
+def keep_mask(shape, rate, seed_generator):
+    """A bool mask, each element kept with probability `1 - rate`.
+
+    Draws 32-bit Philox numbers for two elements each and compares each
+    16-bit half with `round(rate * 65536)`.
+
+    Returns:
+        `(keep, scale)`, or `(None, 1.0)` when `rate` is 0.
+    """
+    threshold = int(round(rate * 2**_BITS))
+    if threshold == 0:
+        return None, 1.0
+    # int32, as Keras' own dropout casts its seed (what XLA takes).
+    seed = tf.cast(seed_generator.next(), tf.int64)
+    seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+    size = tf.reduce_prod(shape)
+    bits = tf.random.stateless_uniform(
+        [(size + 1) // 2], seed=seed, minval=None, maxval=None, dtype=tf.uint32
+    )
+    halves = tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:size]
+    keep = tf.reshape(halves >= tf.constant(threshold, tf.uint16), shape)
+    return keep, 1.0 / (1.0 - threshold / 2**_BITS)
+
+
+def _dense_parts(dense, rows):
+    """A Dense/EinsumDense's kernel as a `(in, out)` matrix and its bias."""
+    kernel = tf.reshape(dense.kernel, [rows, -1])
+    bias = tf.reshape(dense.bias, [-1]) if dense.bias is not None else None
+    return kernel, bias
+
+
+def _matmul(x, kernel, bias):
+    y = tf.matmul(x, kernel)
+    return y if bias is None else tf.nn.bias_add(y, bias)
+
+
+_GELU = {gelu_approximate: True, keras.activations.gelu: False}
+_KERAS_HUB_CALL = keras_hub.layers.TransformerEncoder.call
+
+
+def _fusable(block):
+    """Whether the fused path can stand for keras-hub's in training."""
+    attention = block._self_attention_layer
+    denses = [
+        attention._query_dense,
+        attention._key_dense,
+        attention._value_dense,
+        attention._output_dense,
+        block._feedforward_intermediate_dense,
+        block._feedforward_output_dense,
+    ]
+    return (
+        tuple(attention._attention_axes) == (1,)
+        and attention._query_dense.kernel.shape[-1]
+        == attention._value_dense.kernel.shape[-1]
+        and all(
+            getattr(dense.dtype_policy, "quantization_mode", None) is None
+            for dense in denses
+        )
+        and block._feedforward_output_dense.activation is keras.activations.linear
+    )
+
+
+def _keep_mask(dropout, shape):
+    """A Keras `Dropout` layer's keep mask for `shape`, or `(None, 1.0)`."""
+    if dropout.rate <= 0:
+        return None, 1.0
+    return keep_mask(shape, dropout.rate, dropout.seed_generator)
+
+
+def _dropout_add(dropout, x, residual):
+    keep, scale = _keep_mask(dropout, tf.shape(x))
+    return fused_dropout_add(x, residual, keep, scale)
+
+
+@keras.saving.register_keras_serializable(package="tftransformer")
+class FusedTransformerEncoder(keras_hub.layers.TransformerEncoder):
+    """keras-hub's `TransformerEncoder`, trained with fewer, fused ops.
+
+    The same layer (arguments, sublayers, weights and their names, config)
+    whose training-mode forward pass computes the self-attention's query,
+    key and value with one GEMM on the concatenated kernels, and the
+    elementwise work between the GEMMs (masked softmax with attention
+    dropout, GELU, dropout and residual sums) in XLA-compiled functions with
+    closed-form gradients; the GEMMs and the layer normalizations are
+    TensorFlow's and the sublayers' own. Dropout masks are drawn with
+    TensorFlow's Philox generator, 16 bits per element, so a rate applies
+    to within 1/65,536 (0.1 keeps 58,982 of 65,536).
+
+    Inference (`training=False`), `return_attention_scores=True`, quantized
+    sublayers and a `training` given as a tensor use keras-hub's own `call`
+    unchanged, so evaluation, prediction and every export compute as the
+    library does. `tftransformer.finetune.use_fused_encoder` puts this
+    `call` on the keras-hub blocks of a backbone and takes it off again:
+    their class, weights, weight files and saved models stay keras-hub's.
+
+    Args: those of `keras_hub.layers.TransformerEncoder`.
+
+    Call arguments: those of `keras_hub.layers.TransformerEncoder.call`.
+
+    Returns:
+        A tensor of the inputs' shape `(batch, seq, hidden)`.
+
+    Example:
+    ```python
+    block = tftransformer.layers.FusedTransformerEncoder(
+        intermediate_dim=64, num_heads=4, dropout=0.1
+    )
+    x = np.random.rand(2, 10, 32).astype("float32")
+    padding_mask = np.arange(10) < np.array([[10], [6]])
+    outputs = block(x, padding_mask=padding_mask, training=True)  # (2, 10, 32)
+    ```
+    """
+
+    def call(
+        self,
+        inputs,
+        padding_mask=None,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+    ):
+        if training is not True or return_attention_scores or not _fusable(self):
+            return _KERAS_HUB_CALL(
+                self,
+                inputs,
+                padding_mask=padding_mask,
+                attention_mask=attention_mask,
+                training=training,
+                return_attention_scores=return_attention_scores,
+            )
+        attention = self._self_attention_layer
+        shape = tf.shape(inputs)
+        batch, length, hidden = shape[0], shape[1], inputs.shape[-1]
+        mask = merge_padding_and_attention_mask(inputs, padding_mask, attention_mask)
+        if mask is not None:
+            # (batch, 1, query, key), as Keras' `Softmax` reads it.
+            if mask.dtype != tf.bool:
+                mask = tf.greater(tf.cast(mask, tf.float32), 0.5)
+            mask = mask[:, None, :, :]
+
+        # Self-attention: one GEMM for query, key and value.
+        residual = inputs
+        x = inputs
+        if self.normalize_first:
+            x = self._self_attention_layer_norm(x)
+        rows = tf.reshape(x, [-1, hidden])
+        parts = [
+            _dense_parts(dense, hidden)
+            for dense in (
+                attention._query_dense,
+                attention._key_dense,
+                attention._value_dense,
+            )
+        ]
+        kernel = tf.concat([kernel for kernel, _ in parts], axis=-1)
+        bias = None
+        if parts[0][1] is not None:
+            bias = tf.concat([bias for _, bias in parts], axis=-1)
+        heads, head_size = attention._query_dense.kernel.shape[-2:]
+        qkv = tf.reshape(
+            _matmul(rows, kernel, bias), [batch, length, 3, heads, head_size]
+        )
+        # (3, batch, heads, seq, head_size)
+        query, key, value = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))
+        query = query * tf.cast(attention._inverse_sqrt_key_dim, query.dtype)
+        scores = tf.matmul(query, key, transpose_b=True)
+        keep, scale = _keep_mask(attention._dropout_layer, tf.shape(scores))
+        probs = fused_softmax_dropout(scores, mask, keep, scale)
+        context = tf.reshape(
+            tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3]), [-1, heads * head_size]
+        )
+        out_kernel, out_bias = _dense_parts(attention._output_dense, heads * head_size)
+        x = tf.reshape(_matmul(context, out_kernel, out_bias), [batch, length, hidden])
+        x = _dropout_add(self._self_attention_dropout, x, residual)
+        if not self.normalize_first:
+            x = self._self_attention_layer_norm(x)
+
+        # Feed-forward network.
+        residual = x
+        if self.normalize_first:
+            x = self._feedforward_layer_norm(x)
+        dense = self._feedforward_intermediate_dense
+        h = _matmul(tf.reshape(x, [-1, hidden]), *_dense_parts(dense, hidden))
+        approximate = _GELU.get(dense.activation)
+        h = dense.activation(h) if approximate is None else fused_gelu(h, approximate)
+        dense = self._feedforward_output_dense
+        x = tf.reshape(
+            _matmul(h, *_dense_parts(dense, h.shape[-1])), [batch, length, hidden]
+        )
+        x = _dropout_add(self._feedforward_dropout, x, residual)
+        if not self.normalize_first:
+            x = self._feedforward_layer_norm(x)
+        return x
