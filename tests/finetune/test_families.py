@@ -10,6 +10,7 @@ take a couple of train steps and predict on each family.
 """
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -144,6 +145,29 @@ def test_layer_decay_and_frozen_embeddings_in_one_train_step(family_preset):
     )
     np.testing.assert_allclose(top / head, decay, rtol=0.05)
     np.testing.assert_allclose(bottom / head, decay ** len(encoders), rtol=0.05)
+
+
+def test_the_fused_training_path_computes_what_keras_hub_does(family_preset):
+    family, preset = family_preset
+    _, preprocessor = load_backbone(preset, sequence_length=16)
+    features = keras.utils.unpack_x_y_sample_weight(preprocessor(TEXTS))[0]
+    backbone = keras_hub.models.Backbone.from_preset(preset, dropout=0.0)
+
+    def outputs_and_gradients():
+        with tf.GradientTape() as tape:
+            output = sequence_output(backbone(features, training=True))
+            loss = tf.reduce_sum(output * tf.sin(output))
+        gradients = tape.gradient(loss, backbone.trainable_variables)
+        return [output] + [tf.convert_to_tensor(g) for g in gradients if g is not None]
+
+    expected = outputs_and_gradients()
+    # DeBERTa-v3's blocks are its own class: left on keras-hub's path.
+    blocks = {"deberta_v3": 0}.get(family, NUM_ENCODER_LAYERS[family])
+    assert tft.finetune.use_fused_encoder(backbone) == blocks
+    actual = outputs_and_gradients()
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
 
 
 def test_gradual_unfreezing_starts_with_the_head_only(family_preset):

@@ -31,6 +31,7 @@ def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path):
         max_length=16,
         learning_rate=1e-3,
         freeze_layers=1,
+        fused_encoder=True,
         model_dir=str(tmp_path / "run"),
     )
     trainer = Trainer(config, verbose=0)
@@ -64,9 +65,12 @@ def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path):
     assert state["finished"] and "optimizer_variables" not in state
     # The best epoch's weights and the last stay (keep_checkpoints=1).
     assert len(list((run_dir / "checkpoints").glob("*.weights.h5"))) in (1, 2)
-    # The embeddings and the first layer are frozen.
+    # The embeddings and the first layer are frozen; the blocks trained on
+    # the fused path, and the saved model is keras-hub's.
     assert not model.backbone.get_layer("transformer_layer_0").trainable
     assert model.backbone.get_layer("transformer_layer_1").trainable
+    assert "call" in vars(model.backbone.get_layer("transformer_layer_1"))
+    assert "call" not in vars(loaded.backbone.get_layer("transformer_layer_1"))
 
     # Run again: the final checkpoint is kept, so nothing trains again and
     # the history is the first run's.

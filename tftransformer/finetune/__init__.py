@@ -7,6 +7,7 @@ backbone's embedding and encoder layers with `find_backbone`,
 
 from tftransformer.finetune.cosine_similarity_loss import CosineSimilarityLoss
 from tftransformer.finetune.fused_adamw import FusedAdamW
+from tftransformer.finetune.fused_encoder import use_fused_encoder
 from tftransformer.finetune.gradual_unfreezing import GradualUnfreezing
 from tftransformer.finetune.head_warmup import HeadWarmup
 from tftransformer.finetune.layer_decay import layer_decay_multipliers
@@ -92,4 +93,5 @@ __all__ = [
     "prune_heads",
     "restart_lora_adapters",
     "save_lora_weights",
+    "use_fused_encoder",
 ]

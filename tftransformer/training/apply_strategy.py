@@ -1,5 +1,6 @@
 """The transfer recipe of a config, applied to a model: one place for every caller."""
 
+from tftransformer.finetune.fused_encoder import use_fused_encoder
 from tftransformer.finetune.gradual_unfreezing import GradualUnfreezing
 from tftransformer.finetune.head_warmup import HeadWarmup
 from tftransformer.finetune.lora import apply_lora
@@ -16,11 +17,12 @@ def apply_strategy(model, config):
 
     Checks the recipe against the backbone's encoder layers, then adds LoRA
     adapters (`lora_rank`) and freezes the backbone (`freeze_backbone`) or
-    its lower layers (`freeze_layers`). Gradual unfreezing and a head warmup
-    act during training: `strategy_callbacks(config)` returns their
-    callbacks. `extra_blocks` and the head are the task model's arguments;
-    `layer_decay` is the optimizer's (see `Trainer.compile`). Call it before
-    `compile`, once.
+    its lower layers (`freeze_layers`); with `fused_encoder` the encoder
+    blocks train on the fused path (`finetune.use_fused_encoder`). Gradual
+    unfreezing and a head warmup act during training:
+    `strategy_callbacks(config)` returns their callbacks. `extra_blocks`
+    and the head are the task model's arguments; `layer_decay` is the
+    optimizer's (see `Trainer.compile`). Call it before `compile`, once.
 
     Args:
         model: a task model with a backbone (`TextClassifier`, ...).
@@ -51,6 +53,8 @@ def apply_strategy(model, config):
         freeze_backbone(model)
     else:
         freeze_layers(model, options.get("freeze_layers", 0))
+    if getattr(config, "fused_encoder", False):
+        use_fused_encoder(model)
     return name
 
 

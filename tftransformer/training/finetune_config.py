@@ -163,6 +163,12 @@ class FinetuneConfig(TrainingConfig):
         "example, up to this.",
         minimum=2,
     )
+    fused_encoder: bool = setting(
+        False,
+        "Train keras-hub encoder blocks on the fused path (one QKV GEMM, "
+        "XLA-compiled softmax, GELU, dropout and residual sums); inference "
+        "and saved models are unchanged.",
+    )
     pack_sequences: bool = setting(
         False,
         "Train on rows of max_length tokens packed with several texts each "
