@@ -15,7 +15,8 @@ default fine-tuning path:
   `ours+bfloat16`, `ours+float16`, `ours+xla`, `ours+freezeN`,
   `ours+kerasadamw` (Keras' `AdamW` instead of the fused update),
   `ours+pack` (several texts per row of `--max_length` tokens,
-  `make_classification_dataset(pack=True)`), or several joined
+  `make_classification_dataset(pack=True)`), `ours+fused` (the encoder
+  blocks on the fused path, `finetune.use_fused_encoder`), or several joined
   (`ours+bfloat16+freeze3`).
 - `hubN`: keras-hub's `BertTextClassifier.from_preset` on the same local
   checkpoint with its `BertTextClassifierPreprocessor` (which pads every
@@ -230,7 +231,8 @@ def ours_options(peer):
     plain run: `bfloat16` or `float16` (mixed precision), `xla` (the train
     step compiled with XLA), `freezeN` (embeddings and the first N layers
     frozen), `kerasadamw` (Keras' `AdamW` update instead of
-    `FusedAdamW`'s) and `pack` (packed rows of several texts).
+    `FusedAdamW`'s), `pack` (packed rows of several texts) and `fused`
+    (the encoder blocks on the fused path, `finetune.use_fused_encoder`).
     `"ours+bfloat16+freeze3"` is both at once.
 
     Args:
@@ -256,10 +258,13 @@ def ours_options(peer):
             key, value = "fused_adamw", False
         elif option == "pack":
             key, value = "pack_sequences", True
+        elif option == "fused":
+            key, value = "fused_encoder", True
         else:
             raise ValueError(
                 f"Unknown option {option!r} of peer {peer!r}: expected "
-                "'bfloat16', 'float16', 'xla', 'freezeN', 'kerasadamw' or 'pack'."
+                "'bfloat16', 'float16', 'xla', 'freezeN', 'kerasadamw', 'pack' "
+                "or 'fused'."
             )
         if key in overrides:
             raise ValueError(f"Peer {peer!r} sets {key} twice.")
@@ -278,7 +283,8 @@ def peer_config(peer, config):
     overrides = ours_options(peer)
     if overrides is None:
         overrides = {"mixed_precision": "none", "jit_compile": False}
-        overrides.update(freeze_layers=0, fused_adamw=False, pack_sequences=False)
+        overrides.update(freeze_layers=0, fused_adamw=False)
+        overrides.update(pack_sequences=False, fused_encoder=False)
     return dict(config, **overrides)
 
 
@@ -656,7 +662,11 @@ def build_ours(config):
         pooling="mean",
     )
     tft.training.apply_strategy(
-        classifier, tft.training.FinetuneConfig(freeze_layers=config["freeze_layers"])
+        classifier,
+        tft.training.FinetuneConfig(
+            freeze_layers=config["freeze_layers"],
+            fused_encoder=config["fused_encoder"],
+        ),
     )
     return classifier, backbone, tokenizer
 
@@ -994,7 +1004,8 @@ def default_config(**overrides):
     Returns:
         A dict of `preset`, `steps`, `batch_size`, `warmup_steps`,
         `max_length`, `mixed_precision`, `jit_compile`, `freeze_layers`,
-        `fused_adamw`, `pack_sequences`, `learning_rate`, `seed`, `max_train_examples`,
+        `fused_adamw`, `pack_sequences`, `fused_encoder`, `learning_rate`,
+        `seed`, `max_train_examples`,
         `accuracy_epochs`, `matmul_size`, `matmul_seconds` (how long each
         GEMM dtype runs), `torch_threads` (0: PyTorch's default),
         `fixed_length` (row length of the fixed-shape step runs; 0: none)
@@ -1011,6 +1022,7 @@ def default_config(**overrides):
         "freeze_layers": 0,
         "fused_adamw": True,
         "pack_sequences": False,
+        "fused_encoder": False,
         "learning_rate": 5e-5,
         "seed": 0,
         "max_train_examples": None,
@@ -1276,7 +1288,8 @@ def format_markdown(results):
         f"{config['max_length']}, ours: mixed_precision={config['mixed_precision']}"
         f", jit_compile={config['jit_compile']}, "
         f"freeze_layers={config['freeze_layers']}, "
-        f"fused_adamw={config['fused_adamw']}",
+        f"fused_adamw={config['fused_adamw']}, "
+        f"fused_encoder={config['fused_encoder']}",
         "- versions: "
         + "; ".join(
             f"{name} {version}" for name, version in sorted(results["versions"].items())
@@ -1502,7 +1515,8 @@ def define_flags():
         "peers",
         list(DEFAULT_PEERS),
         "ours (or a lever variant: ours+bfloat16, ours+float16, ours+xla, "
-        "ours+freezeN, ours+kerasadamw, joined with +), hubN (pad to N), torch.",
+        "ours+freezeN, ours+kerasadamw, ours+pack, ours+fused, joined with +), "
+        "hubN (pad to N), torch.",
     )
     flags.DEFINE_integer("steps", 20, "Timed steps per run; 0: one full epoch.")
     flags.DEFINE_integer("batch_size", 32, "Batch size, every peer.")
@@ -1520,6 +1534,9 @@ def define_flags():
         "fused_adamw",
         True,
         "Ours: AdamW's update as one fused kernel (FusedAdamW); false: Keras' AdamW.",
+    )
+    flags.DEFINE_bool(
+        "fused_encoder", False, "Ours: encoder blocks on the fused training path."
     )
     flags.DEFINE_integer(
         "accuracy_epochs",

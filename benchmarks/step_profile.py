@@ -132,6 +132,7 @@ def run(
     inter_op_threads=0,
     seed=0,
     logdir=None,
+    fused_encoder=False,
 ):
     """Times the fixed-shape step and splits its op time by kind.
 
@@ -148,6 +149,8 @@ def run(
             Takes effect only before TensorFlow's first op.
         seed: random seed.
         logdir: where the profile goes; a temporary directory by default.
+        fused_encoder: bool, whether the encoder blocks train on the fused
+            path (`finetune.use_fused_encoder`).
 
     Returns:
         A dict of `step_seconds` (median), `op_seconds` (kind to seconds per
@@ -169,6 +172,7 @@ def run(
         mixed_precision=mixed_precision,
         freeze_layers=freeze_layers,
         seed=seed,
+        fused_encoder=fused_encoder,
     )
     for name, value, low in (
         ("steps", steps, 1),
@@ -264,6 +268,7 @@ def main(argv):
         inter_op_threads=FLAGS.inter_op_threads,
         seed=FLAGS.seed,
         logdir=FLAGS.logdir,
+        fused_encoder=FLAGS.fused_encoder,
     )
     print(format_table(result))
 
@@ -284,4 +289,5 @@ if __name__ == "__main__":
     )
     flags.DEFINE_integer("seed", 0, "Random seed.")
     flags.DEFINE_string("logdir", None, "Keep the profile here (TensorBoard).")
+    flags.DEFINE_bool("fused_encoder", False, "Encoder blocks on the fused path.")
     app.run(main)
