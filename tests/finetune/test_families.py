@@ -167,7 +167,9 @@ def test_the_fused_training_path_computes_what_keras_hub_does(family_preset):
     actual = outputs_and_gradients()
     assert len(actual) == len(expected)
     for got, want in zip(actual, expected):
-        np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
+        # float32 sums in another order: errors scale with the largest value.
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(got, want, atol=1e-6 * scale, rtol=1e-4)
 
 
 def test_gradual_unfreezing_starts_with_the_head_only(family_preset):

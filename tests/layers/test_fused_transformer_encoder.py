@@ -108,9 +108,12 @@ def test_bfloat16_training_step_is_as_close_to_float32_as_keras_hubs(activation)
     layer.__class__ = FusedTransformerEncoder
     fused = _errors(_outputs_and_gradients(layer, x, **MASKS), expected)
     # bfloat16 keeps 8 bits of mantissa and the two paths round in other
-    # places: the fused path's error is of the size of keras-hub's own.
-    for fused_error, plain_error, want in zip(fused, plain, expected):
-        assert fused_error <= 1.5 * plain_error + 1e-3 * np.linalg.norm(want) + 1e-4
+    # places: the fused path's error is of the size of keras-hub's own. (The
+    # key bias' gradient is zero in exact arithmetic: there both errors are
+    # rounding noise, bounded by a small share of the largest gradient.)
+    floor = 2e-3 * max(np.linalg.norm(want) for want in expected)
+    for fused_error, plain_error in zip(fused, plain, strict=True):
+        assert fused_error <= 1.5 * plain_error + floor
 
 
 def test_inference_and_attention_scores_are_keras_hubs_own_call():

@@ -52,10 +52,13 @@ def use_fused_encoder(model, enabled=True):
     for layer in encoder_layers(model):
         if type(layer) is not keras_hub.layers.TransformerEncoder:
             continue
+        # Set and deleted past Keras' attribute tracking; without the
+        # instance's `call`, the class' is found again.
         if enabled and not _is_fused(layer):
-            layer.call = types.MethodType(FusedTransformerEncoder.call, layer)
+            fused = types.MethodType(FusedTransformerEncoder.call, layer)
+            object.__setattr__(layer, "call", fused)
         elif not enabled and _is_fused(layer):
-            del layer.call
+            object.__delattr__(layer, "call")
         switched += 1
     _reset_compiled_functions(model)
     return switched

@@ -94,14 +94,73 @@ def fused_softmax_dropout(scores, mask, keep, scale):
     return softmax(scores)
 
 
+def _dropout(x, keep, scale):
+    if keep is None:
+        return x
+    return tf.where(keep, x * tf.cast(scale, x.dtype), 0.0)
+
+
+def _normalized(total, epsilon):
+    # Keras' `layer_normalization`: moments over the last axis, in float32.
+    total = tf.cast(total, tf.float32)
+    mean, variance = tf.nn.moments(total, axes=[-1], keepdims=True)
+    inverse = tf.math.rsqrt(variance + epsilon)
+    return (total - mean) * inverse, inverse
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _dropout_add_norm_forward(x, residual, keep, scale, gamma, beta, epsilon):
+    total = _dropout(x, keep, scale) + residual
+    normalized, _ = _normalized(total, epsilon)
+    return total, tf.cast(normalized * gamma + beta, x.dtype)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _dropout_add_norm_backward(total, keep, scale, gamma, epsilon, dy):
+    normalized, inverse = _normalized(total, epsilon)
+    dy = tf.cast(dy, tf.float32)
+    rows = tf.range(tf.rank(dy) - 1)
+    d_gamma = tf.reduce_sum(dy * normalized, axis=rows)
+    d_beta = tf.reduce_sum(dy, axis=rows)
+    g = dy * gamma
+    d_total = inverse * (
+        g
+        - tf.reduce_mean(g, axis=-1, keepdims=True)
+        - normalized * tf.reduce_mean(g * normalized, axis=-1, keepdims=True)
+    )
+    d_total = tf.cast(d_total, total.dtype)
+    return _dropout(d_total, keep, scale), d_total, d_gamma, d_beta
+
+
+def fused_dropout_add_norm(x, residual, keep, scale, gamma, beta, epsilon):
+    """`layer_norm(dropout(x) + residual)` with a given keep mask.
+
+    The layer normalization is Keras' (over the last axis, in float32,
+    `gamma` and `beta` float32), its output in `x`'s dtype.
+    """
+
+    @tf.custom_gradient
+    def dropout_add_norm(x, residual, gamma, beta):
+        total, y = _dropout_add_norm_forward(
+            x, residual, keep, scale, gamma, beta, epsilon
+        )
+
+        def grad(dy):
+            return _dropout_add_norm_backward(total, keep, scale, gamma, epsilon, dy)
+
+        return y, grad
+
+    return dropout_add_norm(x, residual, gamma, beta)
+
+
 @tf.function(jit_compile=True, autograph=False)
 def _dropout_add_forward(x, residual, keep, scale):
-    return tf.where(keep, x * tf.cast(scale, x.dtype), 0.0) + residual
+    return _dropout(x, keep, scale) + residual
 
 
 @tf.function(jit_compile=True, autograph=False)
 def _dropout_backward(keep, scale, dy):
-    return tf.where(keep, dy * tf.cast(scale, dy.dtype), 0.0)
+    return _dropout(dy, keep, scale)
 
 
 def fused_dropout_add(x, residual, keep, scale):
@@ -189,9 +248,25 @@ def _keep_mask(dropout, shape):
     return keep_mask(shape, dropout.rate, dropout.seed_generator)
 
 
-def _dropout_add(dropout, x, residual):
+def _plain_layer_norm(norm):
+    # What `fused_dropout_add_norm` computes: keras-hub's default.
+    return (
+        norm.center
+        and norm.scale
+        and not norm.rms_scaling
+        and tuple(norm.axis) in ((-1,), (2,))
+    )
+
+
+def _dropout_add(dropout, x, residual, norm=None):
+    """`dropout(x) + residual`, then `norm` if given (post-norm blocks)."""
     keep, scale = _keep_mask(dropout, tf.shape(x))
-    return fused_dropout_add(x, residual, keep, scale)
+    if norm is None:
+        return fused_dropout_add(x, residual, keep, scale)
+    if not _plain_layer_norm(norm):
+        return norm(fused_dropout_add(x, residual, keep, scale))
+    gamma, beta = (tf.convert_to_tensor(v, tf.float32) for v in (norm.gamma, norm.beta))
+    return fused_dropout_add_norm(x, residual, keep, scale, gamma, beta, norm.epsilon)
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -293,9 +368,8 @@ class FusedTransformerEncoder(keras_hub.layers.TransformerEncoder):
         )
         out_kernel, out_bias = _dense_parts(attention._output_dense, heads * head_size)
         x = tf.reshape(_matmul(context, out_kernel, out_bias), [batch, length, hidden])
-        x = _dropout_add(self._self_attention_dropout, x, residual)
-        if not self.normalize_first:
-            x = self._self_attention_layer_norm(x)
+        post_norm = None if self.normalize_first else self._self_attention_layer_norm
+        x = _dropout_add(self._self_attention_dropout, x, residual, post_norm)
 
         # Feed-forward network.
         residual = x
@@ -309,7 +383,5 @@ class FusedTransformerEncoder(keras_hub.layers.TransformerEncoder):
         x = tf.reshape(
             _matmul(h, *_dense_parts(dense, h.shape[-1])), [batch, length, hidden]
         )
-        x = _dropout_add(self._feedforward_dropout, x, residual)
-        if not self.normalize_first:
-            x = self._feedforward_layer_norm(x)
-        return x
+        post_norm = None if self.normalize_first else self._feedforward_layer_norm
+        return _dropout_add(self._feedforward_dropout, x, residual, post_norm)
