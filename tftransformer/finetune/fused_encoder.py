@@ -24,10 +24,11 @@ def use_fused_encoder(model, enabled=True):
     `TransformerEncoder` (BERT, DistilBERT, RoBERTa, XLM-RoBERTa, ELECTRA,
     ALBERT's shared blocks) computes its training steps as
     `tftransformer.layers.FusedTransformerEncoder` does: one GEMM for the
-    query, key and value, XLA-compiled softmax, GELU, dropout and residual
-    sums (docs/finetuning.md measures it). Only the block's `call` changes:
-    its class, weights, config, weight files and saved models stay
-    keras-hub's, and inference and exports compute as keras-hub does.
+    query, key and value, XLA-compiled softmax, GELU, dropout, residual
+    sums and layer normalizations (docs/benchmarks.md measures it). Only
+    the block's `call` changes: its class, weights, config, weight files
+    and saved models stay keras-hub's, and inference and exports compute
+    as keras-hub does.
     Blocks of other classes (DeBERTa-v3's) are left as they are. The
     model's traced functions are reset, so the next `fit` traces the new
     path.

@@ -8,7 +8,8 @@ from keras_hub.src.layers.modeling.transformer_layer_utils import (
 from keras_hub.src.utils.keras_utils import gelu_approximate
 
 # The elementwise work between the GEMMs of a training step (GELU, the
-# attention softmax, the dropout masks' application, the residual sums) is
+# attention softmax, the dropout masks' application, the residual sums and
+# the layer normalizations after them) is
 # memory-bound: as TensorFlow ops each op reads and writes its tensors once,
 # and autodiff of GELU's formula adds a dozen more. Here each piece is one
 # XLA-compiled function forward and one backward (a closed-form gradient),
@@ -254,7 +255,7 @@ def _plain_layer_norm(norm):
         norm.center
         and norm.scale
         and not norm.rms_scaling
-        and tuple(norm.axis) in ((-1,), (2,))
+        and tuple(np.ravel(norm.axis)) in ((-1,), (2,))
     )
 
 
@@ -275,11 +276,13 @@ class FusedTransformerEncoder(keras_hub.layers.TransformerEncoder):
 
     The same layer (arguments, sublayers, weights and their names, config)
     whose training-mode forward pass computes the self-attention's query,
-    key and value with one GEMM on the concatenated kernels, and the
+    key and value with one GEMM on the concatenated kernels, every
+    projection as a 2-D GEMM on `(batch * seq, hidden)` rows, and the
     elementwise work between the GEMMs (masked softmax with attention
-    dropout, GELU, dropout and residual sums) in XLA-compiled functions with
-    closed-form gradients; the GEMMs and the layer normalizations are
-    TensorFlow's and the sublayers' own. Dropout masks are drawn with
+    dropout, GELU, dropout, residual sums and the layer normalizations that
+    follow them) in XLA-compiled functions with closed-form gradients; the
+    GEMMs are TensorFlow's, and a pre-norm block's layer normalizations the
+    sublayers' own. Dropout masks are drawn with
     TensorFlow's Philox generator, 16 bits per element, so a rate applies
     to within 1/65,536 (0.1 keeps 58,982 of 65,536).
 

@@ -166,8 +166,8 @@ class FinetuneConfig(TrainingConfig):
     fused_encoder: bool = setting(
         False,
         "Train keras-hub encoder blocks on the fused path (one QKV GEMM, "
-        "XLA-compiled softmax, GELU, dropout and residual sums); inference "
-        "and saved models are unchanged.",
+        "XLA-compiled softmax, GELU, dropout, residual sums and layer "
+        "norms); inference and saved models are unchanged.",
     )
     pack_sequences: bool = setting(
         False,
