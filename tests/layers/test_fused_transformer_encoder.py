@@ -139,6 +139,9 @@ def test_dropout_draws_new_masks_at_the_rate_asked():
     # the expectation.
     assert scale == pytest.approx(65536 / (65536 - 6554))
     assert keep_mask(tf.constant([4, 4]), 0.0, None) == (None, 1.0)
+    # A rate within 1/131,072 of 1 keeps one 16-bit value of 65,536.
+    keep, scale = keep_mask(tf.constant([4, 4]), 1 - 1e-7, seeds)
+    assert scale == 65536.0 and keep.shape == (4, 4)
 
     layer = FusedTransformerEncoder(64, 4, dropout=0.1)
     x = _inputs()

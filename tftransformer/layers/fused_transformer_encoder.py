@@ -188,7 +188,9 @@ def keep_mask(shape, rate, seed_generator):
     Returns:
         `(keep, scale)`, or `(None, 1.0)` when `rate` is 0.
     """
-    threshold = int(round(rate * 2**_BITS))
+    # Below 1/131,072 nothing is dropped; within 1/131,072 of 1 one
+    # 16-bit value in 65,536 is kept.
+    threshold = min(int(round(rate * 2**_BITS)), 2**_BITS - 1)
     if threshold == 0:
         return None, 1.0
     # int32, as Keras' own dropout casts its seed (what XLA takes).
