@@ -234,8 +234,7 @@ def _fusable(block):
     ]
     return (
         tuple(attention._attention_axes) == (1,)
-        and attention._query_dense.kernel.shape[-1]
-        == attention._value_dense.kernel.shape[-1]
+        and attention._key_dim == attention._value_dim
         and all(
             getattr(dense.dtype_policy, "quantization_mode", None) is None
             for dense in denses
@@ -358,7 +357,7 @@ class FusedTransformerEncoder(keras_hub.layers.TransformerEncoder):
         bias = None
         if parts[0][1] is not None:
             bias = tf.concat([bias for _, bias in parts], axis=-1)
-        heads, head_size = attention._query_dense.kernel.shape[-2:]
+        heads, head_size = attention._num_heads, attention._key_dim
         qkv = tf.reshape(
             _matmul(rows, kernel, bias), [batch, length, 3, heads, head_size]
         )
