@@ -28,10 +28,9 @@ def use_fused_encoder(model, enabled=True):
     sums and layer normalizations (docs/benchmarks.md measures it). Only
     the block's `call` changes: its class, weights, config, weight files
     and saved models stay keras-hub's, and inference and exports compute
-    as keras-hub does.
-    Blocks of other classes (DeBERTa-v3's) are left as they are. The
-    model's traced functions are reset, so the next `fit` traces the new
-    path.
+    as keras-hub does. Blocks of other classes (DeBERTa-v3's) are left as
+    they are. The model's traced functions are reset, so the next `fit`
+    traces the new path.
 
     Args:
         model: a backbone, or a model containing one.

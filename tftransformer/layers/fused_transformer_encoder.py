@@ -61,6 +61,12 @@ def fused_gelu(h, approximate):
     return gelu(h)
 
 
+def _dropout(x, keep, scale):
+    if keep is None:
+        return x
+    return tf.where(keep, x * tf.cast(scale, x.dtype), 0.0)
+
+
 @tf.function(jit_compile=True, autograph=False)
 def _softmax_forward(scores, mask, keep, scale):
     # scores: (batch, heads, query, key); mask: (batch, 1, query, key) bool
@@ -68,15 +74,12 @@ def _softmax_forward(scores, mask, keep, scale):
     if mask is not None:
         scores = tf.where(mask, scores, _large_negative(scores.dtype))
     probs = tf.nn.softmax(scores)
-    if keep is None:
-        return probs, probs
-    return probs, tf.where(keep, probs * tf.cast(scale, probs.dtype), 0.0)
+    return probs, _dropout(probs, keep, scale)
 
 
 @tf.function(jit_compile=True, autograph=False)
 def _softmax_backward(probs, keep, scale, dy):
-    if keep is not None:
-        dy = tf.where(keep, dy * tf.cast(scale, dy.dtype), 0.0)
+    dy = _dropout(dy, keep, scale)
     return (dy - tf.reduce_sum(dy * probs, axis=-1, keepdims=True)) * probs
 
 
@@ -93,12 +96,6 @@ def fused_softmax_dropout(scores, mask, keep, scale):
         return dropped, grad
 
     return softmax(scores)
-
-
-def _dropout(x, keep, scale):
-    if keep is None:
-        return x
-    return tf.where(keep, x * tf.cast(scale, x.dtype), 0.0)
 
 
 def _normalized(total, epsilon):
