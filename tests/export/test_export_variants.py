@@ -81,6 +81,11 @@ SCORE_TOLERANCE = 0.05
 # epochs) by a script (seeds 0, 1 and 2); dynamic-range int8 on 0.997 to
 # 1.0. Full int8 is held to this bound.
 FULL_INT8_MULTI_LABEL_AGREEMENT = 0.8
+# The single-label classifier's full-int8 file agreed with float32 on 0.89
+# to 1.0 of 400 held-out texts over eight trainings of this recipe (shuffle
+# seeds 0 to 7, by a script; 0.97 at seed 0, the fixture's); dynamic-range
+# and Keras int8 stay held to 0.98.
+FULL_INT8_AGREEMENT = 0.85
 # Both heads pool the [CLS] vector, as when the bounds here were measured;
 # full int8 of a mean-pooled model has its own test below.
 POOLING = "cls"
@@ -130,7 +135,8 @@ def classifier(tiny_preset):
     texts, labels = reviews(256, seed=0)
     # Three passes in a new order each, in one epoch: no new input pipeline
     # per pass (over a second each).
-    data = tf.data.Dataset.from_tensor_slices((texts, labels)).shuffle(256)
+    # A seeded order: the weights do not depend on which tests ran before.
+    data = tf.data.Dataset.from_tensor_slices((texts, labels)).shuffle(256, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     model.fit(data.repeat(3).batch(32), verbose=0)
     return model
@@ -253,7 +259,9 @@ def test_variant_answers_raw_strings_in_a_clean_process(
         np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-3)
     labels = np.argmax(result["outputs"][2], axis=-1)
     assert len(set(float32_labels)) == 2
-    if variant in INT8_VARIANTS:
+    if variant == "litert_int8":
+        assert np.mean(labels == float32_labels) >= FULL_INT8_AGREEMENT
+    elif variant in INT8_VARIANTS:
         assert np.mean(labels == float32_labels) >= 0.98
     else:
         # float32 variants differ from the Keras model only by float rounding.
