@@ -6,6 +6,7 @@ devices, so the checks run in a fresh process:
     python mirrored_script.py --mode=exact --optimizer=sgd --result=FILE
     python mirrored_script.py --mode=pretrained --result=FILE
     python mirrored_script.py --mode=non_finite --result=FILE
+    python mirrored_script.py --mode=fused --result=FILE
     python mirrored_script.py --mode=exact,non_finite,contrastive --result=FILE
 
 Several comma-separated modes run one after another in the process; the
@@ -23,6 +24,12 @@ steps on 16 real examples of up to 16 tokens, built inside the mirrored
 scope; writes the losses.
 
 `non_finite`: a NaN loss under `StopOnNonFiniteLoss`; writes the error raised.
+
+`fused`: a tiny BERT classifier's two SGD steps on one global batch, on
+one device on keras-hub's encoder path and mirrored over two on the fused
+path (`use_fused_encoder`), without dropout; then two mirrored steps on the
+fused path with dropout. Writes the largest weight difference, how far the
+steps moved the weights and the dropout run's losses and weight change.
 
 `contrastive`: the check of `contrastive_script.py` for each of its losses.
 """
@@ -49,7 +56,7 @@ def two_logical_cpus():
     return ["/cpu:0", "/cpu:1"]
 
 
-MODES = ["exact", "pretrained", "non_finite", "contrastive"]
+MODES = ["exact", "pretrained", "non_finite", "fused", "contrastive"]
 OPTIMIZERS = [
     "sgd",
     "fused_adamw",
@@ -190,6 +197,65 @@ def pretrained(devices):
     return {"replicas": strategy.num_replicas_in_sync, "loss": history["loss"]}
 
 
+def fused(devices, global_batch=8):
+    import keras
+    import tensorflow as tf
+
+    from tftransformer import distribute, finetune, models
+    from tftransformer.testing import tiny_bert_backbone
+
+    def build(dropout):
+        backbone = tiny_bert_backbone(hidden_dim=16, num_heads=2, dropout=dropout)
+        model = models.TextClassifier(
+            backbone, num_classes=3, pooling="mean", dropout=dropout
+        )
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.5), loss=finetune.classification_loss()
+        )
+        return model
+
+    rng = np.random.default_rng(0)
+    features = {
+        "token_ids": rng.integers(1, 64, (global_batch, 12)).astype("int32"),
+        "padding_mask": np.arange(12) < rng.integers(3, 13, (global_batch, 1)),
+        "segment_ids": np.zeros((global_batch, 12), "int32"),
+    }
+    labels = rng.integers(0, 3, global_batch).astype("int32")
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((features, labels))
+        .batch(global_batch)
+        .repeat(2)
+    )
+
+    keras.utils.set_random_seed(0)
+    single = build(0.0)
+    initial = single.get_weights()
+    single.fit(dataset, epochs=1, verbose=0)
+    strategy = distribute.get_strategy("mirrored", devices=devices)
+    with strategy.scope():
+        mirrored = build(0.0)
+        blocks = finetune.use_fused_encoder(mirrored)
+    mirrored.set_weights(initial)
+    mirrored.fit(dataset, epochs=1, verbose=0)
+    with strategy.scope():
+        dropped = build(0.1)
+        finetune.use_fused_encoder(dropped)
+    dropped.set_weights(initial)
+    losses = dropped.fit(dataset, epochs=1, verbose=0).history["loss"]
+
+    def largest(a, b):
+        return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b, strict=True))
+
+    return {
+        "replicas": strategy.num_replicas_in_sync,
+        "fused_blocks": blocks,
+        "max_difference": largest(single.get_weights(), mirrored.get_weights()),
+        "max_update": largest(single.get_weights(), initial),
+        "dropout_loss": losses,
+        "dropout_update": largest(dropped.get_weights(), initial),
+    }
+
+
 def non_finite(devices):
     import keras
 
@@ -241,6 +307,8 @@ def main():
             results[mode] = runs[0] if len(runs) == 1 else runs
         elif mode == "non_finite":
             results[mode] = non_finite(devices)
+        elif mode == "fused":
+            results[mode] = fused(devices)
         elif mode == "contrastive":
             from tests.distribute.contrastive_script import LOSSES, compare
 

@@ -62,6 +62,21 @@ def test_a_non_finite_loss_stops_a_mirrored_run_naming_the_step(results):
     assert "The loss is nan at step 1 (epoch 1, batch 1)" in result["message"]
 
 
+def test_the_fused_encoder_path_trains_under_mirrored_as_keras_hubs_on_one_device(
+    results,
+):
+    result = results["fused"]
+    assert result["replicas"] == 2 and result["fused_blocks"] == 2, result
+    # The fused path, mirrored over two replicas, moves the weights as
+    # keras-hub's path does on one device (up to the order of the sums).
+    assert result["max_update"] > 1e-2, result
+    assert result["max_difference"] < 1e-3 * result["max_update"], result
+    # With dropout, each replica draws its masks from the layers' seed
+    # generators: the run trains.
+    assert all(math.isfinite(loss) for loss in result["dropout_loss"]), result
+    assert result["dropout_update"] > 1e-2, result
+
+
 def test_contrastive_losses_on_two_replicas_equal_one_replica(results):
     # In-batch negatives gathered across replicas: two replicas train as one.
     assert list(results["contrastive"]) == list(LOSSES)
