@@ -142,6 +142,13 @@ def test_dropout_draws_new_masks_at_the_rate_asked():
     # A rate within 1/131,072 of 1 keeps one 16-bit value of 65,536.
     keep, scale = keep_mask(tf.constant([4, 4]), 1 - 1e-7, seeds)
     assert scale == 65536.0 and keep.shape == (4, 4)
+    # Inside an XLA-compiled train step (`jit_compile=True`) as well.
+    compiled = tf.function(
+        lambda: keep_mask(tf.constant([1000, 999]), 0.1, seeds)[0], jit_compile=True
+    )
+    keep, again = compiled(), compiled()
+    assert abs(float(tf.reduce_mean(tf.cast(keep, tf.float32))) - 0.9) < 0.002
+    assert not np.array_equal(keep, again)
 
     layer = FusedTransformerEncoder(64, 4, dropout=0.1)
     x = _inputs()
@@ -198,7 +205,7 @@ def test_fused_softmax_dropout_and_dropout_add_with_a_mask():
     )
 
 
-def _fit_weights(fused, lora=False):
+def _fit_weights(fused, lora=False, jit_compile=False):
     keras.utils.set_random_seed(0)
     backbone = tiny_bert_backbone(hidden_dim=16, num_heads=2, dropout=0.0)
     classifier = tft.models.TextClassifier(backbone, num_classes=2, pooling="mean")
@@ -209,6 +216,7 @@ def _fit_weights(fused, lora=False):
     classifier.compile(
         optimizer=keras.optimizers.SGD(0.5),
         loss=tft.finetune.classification_loss(),
+        jit_compile=jit_compile,
     )
     rng = np.random.default_rng(0)
     features = {
@@ -220,10 +228,17 @@ def _fit_weights(fused, lora=False):
     return [np.asarray(w) for w in classifier.trainable_weights]
 
 
-@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
-def test_fit_on_the_fused_path_trains_as_keras_hub_does(lora):
-    fused = _fit_weights(True, lora)
-    for got, want in zip(fused, _fit_weights(False, lora), strict=True):
+@pytest.mark.parametrize(
+    "lora, jit_compile",
+    [(False, False), (True, False), (False, True)],
+    ids=["full", "lora", "xla"],
+)
+def test_fit_on_the_fused_path_trains_as_keras_hub_does(lora, jit_compile):
+    # With `jit_compile`, the fused pieces compile inside the XLA train step
+    # (the head's dropout draws XLA's masks on both paths).
+    fused = _fit_weights(True, lora, jit_compile)
+    reference = _fit_weights(False, lora, jit_compile)
+    for got, want in zip(fused, reference, strict=True):
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
 
 
