@@ -71,8 +71,8 @@ def test_the_fused_encoder_path_trains_under_mirrored_as_keras_hubs_on_one_devic
     # keras-hub's path does on one device (up to the order of the sums).
     assert result["max_update"] > 1e-2, result
     assert result["max_difference"] < 1e-3 * result["max_update"], result
-    # With dropout, each replica draws its masks from the layers' seed
-    # generators: the run trains.
+    # With dropout, the fused path draws its masks under the strategy and
+    # the run trains.
     assert all(math.isfinite(loss) for loss in result["dropout_loss"]), result
     assert result["dropout_update"] > 1e-2, result
 

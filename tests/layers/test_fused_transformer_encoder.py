@@ -142,7 +142,8 @@ def test_dropout_draws_new_masks_at_the_rate_asked():
     # A rate within 1/131,072 of 1 keeps one 16-bit value of 65,536.
     keep, scale = keep_mask(tf.constant([4, 4]), 1 - 1e-7, seeds)
     assert scale == 65536.0 and keep.shape == (4, 4)
-    # Inside an XLA-compiled train step (`jit_compile=True`) as well.
+    # Inside an XLA-compiled function (as in a `jit_compile=True` train
+    # step) as well.
     compiled = tf.function(
         lambda: keep_mask(tf.constant([1000, 999]), 0.1, seeds)[0], jit_compile=True
     )
