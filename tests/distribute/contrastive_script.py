@@ -17,7 +17,7 @@ import json
 
 import numpy as np
 
-from tests.distribute.mirrored_script import two_logical_cpus
+from tests.distribute.mirrored_script import largest_difference, two_logical_cpus
 
 LOSSES = {
     "mnrl": lambda f: f.MultipleNegativesRankingLoss(scale=20.0),
@@ -84,12 +84,8 @@ def compare(name, devices):
     after_double = double.get_weights()
     return {
         "replicas": mirrored.num_replicas_in_sync,
-        "max_update": max(
-            float(np.abs(a - s).max()) for a, s in zip(after_single, start)
-        ),
-        "max_difference": max(
-            float(np.abs(a - b).max()) for a, b in zip(after_single, after_double)
-        ),
+        "max_update": largest_difference(after_single, start),
+        "max_difference": largest_difference(after_single, after_double),
         "loss": [float(single_loss), float(double_loss)],
     }
 

@@ -56,6 +56,13 @@ def two_logical_cpus():
     return ["/cpu:0", "/cpu:1"]
 
 
+def largest_difference(weights, others):
+    """The largest absolute difference between two lists of weight arrays."""
+    return max(
+        float(np.max(np.abs(a - b))) for a, b in zip(weights, others, strict=True)
+    )
+
+
 MODES = ["exact", "pretrained", "non_finite", "fused", "contrastive"]
 OPTIMIZERS = [
     "sgd",
@@ -155,13 +162,8 @@ def exact(make_strategy, optimizer_name, global_batch=8):
     return {
         "optimizer": optimizer_name,
         "replicas": strategy.num_replicas_in_sync,
-        "max_difference": max(
-            float(np.max(np.abs(a - b)))
-            for a, b in zip(single_weights, distributed_weights)
-        ),
-        "max_update": max(
-            float(np.max(np.abs(a - b))) for a, b in zip(single_weights, initial)
-        ),
+        "max_difference": largest_difference(single_weights, distributed_weights),
+        "max_update": largest_difference(single_weights, initial),
     }
 
 
@@ -243,16 +245,14 @@ def fused(devices, global_batch=8):
     dropped.set_weights(initial)
     losses = dropped.fit(dataset, epochs=1, verbose=0).history["loss"]
 
-    def largest(a, b):
-        return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b, strict=True))
-
+    trained = single.get_weights()
     return {
         "replicas": strategy.num_replicas_in_sync,
         "fused_blocks": blocks,
-        "max_difference": largest(single.get_weights(), mirrored.get_weights()),
-        "max_update": largest(single.get_weights(), initial),
+        "max_difference": largest_difference(trained, mirrored.get_weights()),
+        "max_update": largest_difference(trained, initial),
         "dropout_loss": losses,
-        "dropout_update": largest(dropped.get_weights(), initial),
+        "dropout_update": largest_difference(dropped.get_weights(), initial),
     }
 
 
