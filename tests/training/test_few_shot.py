@@ -257,3 +257,22 @@ def test_bad_inputs_are_named(small_vocabulary_preset, tmp_path):
         )
     assert not (tmp_path / "serving").exists()
     assert not (tmp_path / "litert").exists()
+
+
+def test_logistic_head_takes_one_full_batch_adam_step_per_epoch():
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(12, 6)).astype("float32")
+    labels = (embeddings[:, 0] > 0).astype("int32")
+    head = tft.training.train_logistic_head(embeddings, labels, 2, epochs=7, seed=3)
+    assert int(head.optimizer.iterations) == 7
+    # The same updates as one Keras epoch per full-batch step, from the
+    # same initial weights.
+    keras.utils.set_random_seed(3)
+    reference = keras.Sequential([keras.Input((6,)), keras.layers.Dense(2)])
+    reference.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    reference.fit(embeddings, labels, epochs=7, batch_size=12, verbose=0)
+    for ours, theirs in zip(head.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
