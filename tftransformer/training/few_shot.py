@@ -79,16 +79,15 @@ def train_logistic_head(
         ],
         name="logistic_head",
     )
-    optimizer = keras.optimizers.Adam(learning_rate)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    # Every full-batch step in one call of the train function: one `fit`
-    # epoch per step cost about 35 ms each in Keras' epoch overhead (10 s of
-    # a few-shot run), for the same updates.
-    head.compile(optimizer=optimizer, loss=loss, steps_per_execution=epochs)
+    head.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    # Every full-batch step in one `fit` epoch: one epoch per step cost
+    # about 35 ms each in Keras' epoch overhead (10 s of a few-shot run),
+    # for the same updates.
     batches = tf.data.Dataset.from_tensors((embeddings, labels)).repeat(epochs)
-    head.fit(batches, epochs=1, verbose=0)
-    # The returned head predicts and saves with Keras' default settings.
-    head.compile(optimizer=optimizer, loss=loss)
+    head.fit(batches, epochs=1, shuffle=False, verbose=0)
     return head
 
 
