@@ -3,6 +3,11 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Imported before Keras imports TensorFlow, so that the suite runs on the
+# CPU kernels a user's process gets (tftransformer/__init__.py).
+import tftransformer  # noqa: E402, F401
+
+# isort: split
 import keras  # noqa: E402
 import pytest  # noqa: E402
 

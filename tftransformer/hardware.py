@@ -10,7 +10,7 @@ import platform
 
 import tensorflow as tf
 
-__all__ = ["describe_machine", "precision_warning"]
+__all__ = ["describe_machine", "onednn_enabled", "precision_warning"]
 
 
 # CPU flags (Linux /proc/cpuinfo) of native low-precision matrix math: x86
@@ -120,14 +120,17 @@ def describe_machine():
         cores this process may run on), `cpu_features` (those of
         AVX2, AVX-512, AVX512_BF16/FP16, AMX and Arm's SVE/BF16 present),
         `memory_gib` (None where unknown), `gpus` (name and compute
-        capability of each) and `summary`, all of it as one line.
+        capability of each), `onednn` (whether TensorFlow's oneDNN CPU
+        kernels are on: `onednn_enabled`) and `summary`, all of it as one
+        line.
 
     Example:
     ```python
     print(tft.hardware.describe_machine()["summary"])
-    # AMD EPYC; 2 logical cores, 2 usable; avx2; 23 GiB memory; no GPU
+    # AMD EPYC; 2 logical cores, 2 usable; avx2; oneDNN; 23 GiB memory; no GPU
     ```
     """
+    onednn = onednn_enabled()
     flags = _cpu_flags() or set()
     features = [flag for flag in _REPORTED_CPU_FLAGS if flag in flags]
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
@@ -154,6 +157,7 @@ def describe_machine():
         model,
         f"{os.cpu_count()} logical cores, {usable} usable",
         " ".join(features) or "no AVX2, AVX-512, AMX, SVE or BF16",
+        "oneDNN" if onednn else "no oneDNN",
     ]
     if memory is not None:
         parts.append(f"{memory:.0f} GiB memory")
@@ -171,8 +175,32 @@ def describe_machine():
         "cpu_features": features,
         "memory_gib": memory,
         "gpus": gpus,
+        "onednn": onednn,
         "summary": "; ".join(parts),
     }
+
+
+def onednn_enabled():
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process.
+
+    TensorFlow decides once, when it is imported: from
+    `TF_ENABLE_ONEDNN_OPTS` when it is set, else on for x86 CPUs with
+    AVX-512 VNNI / BF16 or AMX only. Importing `tftransformer` before
+    TensorFlow sets `TF_ENABLE_ONEDNN_OPTS=1` on x86 unless it is set
+    already: on AVX2-only CPUs oneDNN trains and embeds faster than the
+    Eigen kernels TensorFlow otherwise uses (docs/benchmarks.md).
+
+    Returns:
+        bool.
+
+    Example:
+    ```python
+    tft.hardware.onednn_enabled()  # True on x86 unless turned off
+    ```
+    """
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def _gpu_details():

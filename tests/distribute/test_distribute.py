@@ -2,7 +2,10 @@
 
 import json
 import os
+import platform
 import socket
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -376,3 +379,29 @@ def test_describe_machine_names_the_features_that_decide_speed(monkeypatch):
     assert machine["summary"].startswith("Some CPU; ")
     assert "; avx2 avx512f amx_bf16; " in machine["summary"]
     assert machine["logical_cores"] == os.cpu_count()
+    assert machine["onednn"] is hardware.onednn_enabled()
+    assert ("; oneDNN; " if machine["onednn"] else "; no oneDNN; ") in (
+        machine["summary"]
+    )
+
+
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64"),
+    reason="tftransformer turns oneDNN on for x86 CPUs only",
+)
+def test_importing_tftransformer_first_turns_tensorflows_onednn_kernels_on():
+    # conftest.py imports tftransformer before TensorFlow, as a user's
+    # script does; whatever TensorFlow's own default for this CPU.
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    assert hardware.onednn_enabled()
+    # A user's explicit choice stands (TensorFlow reads it once per
+    # process, hence a new one).
+    code = "import tftransformer as t; print(t.hardware.onednn_enabled())"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split()[-1] == "False"
