@@ -8,10 +8,11 @@ import platform
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # TensorFlow turns its oneDNN kernels on by default only on x86 CPUs with
 # AVX-512 VNNI / BF16 or AMX; on AVX2-only CPUs (many AMD EPYC cloud
-# machines) they train the encoders about 1.8x faster than the Eigen
-# kernels TensorFlow falls back to (docs/hardware.md). TensorFlow reads the
-# switch once, when it is imported: `TF_ENABLE_ONEDNN_OPTS=0` (or importing
-# TensorFlow first) keeps its own default.
+# machines) they train and embed faster than the Eigen kernels TensorFlow
+# falls back to (docs/benchmarks.md, "oneDNN on AVX2-only CPUs").
+# TensorFlow reads the switch once, when it is imported:
+# `TF_ENABLE_ONEDNN_OPTS=0` (or importing TensorFlow first) keeps its own
+# default.
 if platform.machine().lower() in ("x86_64", "amd64"):
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
