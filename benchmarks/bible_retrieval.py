@@ -43,11 +43,13 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# tftransformer before TensorFlow: it picks the CPU kernels (oneDNN).
+import tftransformer as tft
+
+# isort: split
 import keras
 import numpy as np
 from absl import app, flags
-
-import tftransformer as tft
 
 FLAGS = flags.FLAGS
 # The SWORD module of sword-text-kjv, the second column of the pairs file.

@@ -25,9 +25,11 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
-
+# tftransformer before TensorFlow: it picks the CPU kernels (oneDNN).
 import tftransformer as tft
+
+# isort: split
+import keras
 
 setting = tft.training.setting
 
