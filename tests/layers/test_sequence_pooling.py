@@ -86,6 +86,9 @@ def test_texts_of_packed_rows_pool_as_if_alone(mode):
         (1, 0, slice(0, 4)),
     ]:
         expected = np.asarray(alone(X[row : row + 1, span]))[0]
-        np.testing.assert_allclose(pooled[row, slot], expected, rtol=1e-6)
+        # Float32 rounding only: packed means are summed in another order
+        # (oneDNN's kernels differ in the last bit near zero); a token of
+        # another text leaking in would move them by about 0.1.
+        np.testing.assert_allclose(pooled[row, slot], expected, rtol=1e-6, atol=1e-7)
     if mode != "cls":  # an empty slot pools nothing
         np.testing.assert_array_equal(pooled[1, 1], 0.0)
