@@ -1,22 +1,16 @@
 """tftransformer: Transformer transfer learning with Keras 3 and TensorFlow."""
 
 import os
-import platform
 
 # The toolkit runs on Keras 3's TensorFlow backend; respect an explicit choice
 # only if it is TensorFlow, since tf.data and SavedModel export need it.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# TensorFlow turns its oneDNN kernels on by default only on x86 CPUs with
-# AVX-512 VNNI / BF16 or AMX; on AVX2-only CPUs (many AMD EPYC cloud
-# machines) they train and embed faster than the Eigen kernels TensorFlow
-# falls back to (docs/benchmarks.md, "oneDNN on AVX2-only CPUs").
-# TensorFlow reads the switch once, when it is imported:
-# `TF_ENABLE_ONEDNN_OPTS=0` (or importing TensorFlow first) keeps its own
-# default.
-if platform.machine().lower() in ("x86_64", "amd64"):
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# Before any submodule imports TensorFlow (tftransformer/_onednn.py).
+from tftransformer._onednn import prefer_onednn  # noqa: E402
 
-from tftransformer import (
+prefer_onednn()
+
+from tftransformer import (  # noqa: E402
     data,  # noqa: E402
     datasets,  # noqa: E402
     distribute,  # noqa: E402

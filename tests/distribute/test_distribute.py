@@ -2,7 +2,6 @@
 
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tftransformer import distribute, hardware, training
+from tftransformer._onednn import machine_is_x86
 from tftransformer.distribute import _local_tpu_present
 from tftransformer.training.checkpointing import BACKUP_DIR
 
@@ -386,7 +386,7 @@ def test_describe_machine_names_the_features_that_decide_speed(monkeypatch):
 
 
 @pytest.mark.skipif(
-    platform.machine().lower() not in ("x86_64", "amd64"),
+    not machine_is_x86(),
     reason="tftransformer turns oneDNN on for x86 CPUs only",
 )
 def test_importing_tftransformer_first_turns_tensorflows_onednn_kernels_on():
