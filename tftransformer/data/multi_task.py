@@ -23,6 +23,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.data._autotune import without_autotuning
+
 __all__ = [
     "SAMPLING_RULES",
     "TASK_ID_KEY",
@@ -271,7 +273,7 @@ def interleave_tasks(
     stream = stream.take(num_batches).apply(
         tf.data.experimental.assert_cardinality(num_batches)
     )
-    return stream.prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(stream.prefetch(tf.data.AUTOTUNE))
 
 
 def concatenate_tasks(datasets, task_names=None):
@@ -299,4 +301,4 @@ def concatenate_tasks(datasets, task_names=None):
     stream = tagged[0]
     for dataset in tagged[1:]:
         stream = stream.concatenate(dataset)
-    return stream.prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(stream.prefetch(tf.data.AUTOTUNE))

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import check_int, check_on_bad_rows
+from tftransformer.data._autotune import without_autotuning
 from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import (
     SUPPORTED_FORMATS,
@@ -204,4 +205,6 @@ def make_pair_dataset(pairs, preprocessor, batch_size, shuffle=False, seed=0):
     dataset = tf.data.Dataset.from_tensor_slices(
         (tf.constant(texts[order].tolist()), targets[order])
     )
-    return dataset.batch(batch_size).map(tokenize).prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(
+        dataset.batch(batch_size).map(tokenize).prefetch(tf.data.AUTOTUNE)
+    )

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import TASK_KEYWORDS, check_model_keywords
+from tftransformer.data._autotune import without_autotuning
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
 from tftransformer.models.freezing import freeze_layers_by_name, frozen_layer_names
 from tftransformer.presets import load_backbone
@@ -179,9 +180,11 @@ def _shuffled_batches(data, batch_size):
     order = tf.data.Dataset.range(num_examples).shuffle(
         num_examples, reshuffle_each_iteration=True
     )
-    return order.batch(batch_size).map(
-        lambda indices: _map_leaves(data, lambda t: tf.gather(t, indices)),
-        num_parallel_calls=tf.data.AUTOTUNE,
+    return without_autotuning(
+        order.batch(batch_size).map(
+            lambda indices: _map_leaves(data, lambda t: tf.gather(t, indices)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     )
 
 

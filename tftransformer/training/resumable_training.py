@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.data._autotune import without_autotuning
 from tftransformer.models._task_base import build_optimizer_before_step
 from tftransformer.training._workers import workers_agree
 from tftransformer.training.checkpointing import (
@@ -260,7 +261,8 @@ class ResumableTraining(keras.callbacks.Callback):
         batches = int(self._first_dataset.cardinality())
         if batches > 0:
             dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-        return dataset
+        # Keras deletes each epoch's iterator: see `without_autotuning`.
+        return without_autotuning(dataset)
 
     def _epoch_data(self, epoch):
         if epoch == 0 and self._first_dataset is not None:

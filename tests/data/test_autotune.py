@@ -1,0 +1,93 @@
+"""Every input pipeline turns tf.data's autotuning thread off.
+
+TensorFlow 2.21's autotuning thread can keep a deleted iterator waiting for
+up to 60 s (`tftransformer.data._autotune`); Keras deletes one per epoch.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tftransformer.data import (
+    TextPairs,
+    concatenate_tasks,
+    interleave_tasks,
+    make_classification_dataset,
+    make_language_model_dataset,
+    make_long_document_dataset,
+    make_masked_lm_dataset,
+    make_pair_dataset,
+    make_tagging_dataset,
+    make_teacher_forcing_dataset,
+)
+from tftransformer.data._autotune import without_autotuning
+from tftransformer.models import TextClassifierPreprocessor
+from tftransformer.presets import embedded_tokenizer
+from tftransformer.training import ResumableTraining
+
+TEXTS = ["a good film", "a dull and long film", "fine"]
+
+
+def _task(task_id):
+    features = {"token_ids": np.full((4, 3), task_id, "int32")}
+    return tf.data.Dataset.from_tensor_slices((features, np.zeros(4, "int32")))
+
+
+PIPELINES = {
+    "classification": lambda tok: make_classification_dataset(
+        TEXTS, [0, 1, 0], tok, batch_size=2
+    ),
+    "classification_packed": lambda tok: make_classification_dataset(
+        TEXTS, [0, 1, 0], tok, batch_size=2, max_length=16, pack=True
+    ),
+    "pairs": lambda tok: make_pair_dataset(
+        TextPairs(TEXTS, TEXTS[::-1]),
+        TextClassifierPreprocessor(tok, sequence_length=16),
+        batch_size=2,
+    ),
+    "tagging": lambda tok: make_tagging_dataset(
+        [text.split() for text in TEXTS],
+        [np.zeros(len(text.split()), "int32") for text in TEXTS],
+        tok,
+        batch_size=2,
+    ),
+    "long_documents": lambda tok: make_long_document_dataset(
+        TEXTS, [0, 1, 0], tok, batch_size=2, chunk_length=8, stride=4
+    ),
+    "masked_lm": lambda tok: make_masked_lm_dataset(
+        [[101, 2204, 102], [101, 2143, 2146, 102]], tok, batch_size=2
+    ),
+    "language_model": lambda tok: make_language_model_dataset(
+        [[1, 5, 6, 2], [1, 7, 2]], batch_size=2, max_length=8, shuffle=True, seed=0
+    ),
+    "teacher_forcing": lambda tok: make_teacher_forcing_dataset(
+        [[5, 6], [7]], [[8], [9, 10]], 2, 8, True, 0, start_id=1, end_id=2
+    ),
+    "interleaved_tasks": lambda tok: interleave_tasks(
+        {"a": _task(0).batch(2), "b": _task(1).batch(2)}, rule="equal", seed=0
+    ),
+    "concatenated_tasks": lambda tok: concatenate_tasks(
+        {"a": _task(0).batch(2), "b": _task(1).batch(2)}
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_pipeline_runs_without_autotuning(name):
+    dataset = PIPELINES[name](embedded_tokenizer())
+    assert dataset.options().autotune.enabled is False
+    # Still a working pipeline: it yields its batches.
+    assert len(list(dataset.take(1))) == 1
+
+
+def test_the_resumable_epochs_keras_iterates_run_without_autotuning(tmp_path):
+    resumable = ResumableTraining(str(tmp_path), verbose=0)
+    epochs = resumable.epoch_dataset(lambda epoch: tf.data.Dataset.range(4).batch(2))
+    assert epochs.options().autotune.enabled is False
+    assert int(epochs.cardinality()) == 2
+
+
+def test_without_autotuning_keeps_the_elements():
+    dataset = tf.data.Dataset.range(5).map(lambda x: x * 2).prefetch(tf.data.AUTOTUNE)
+    assert tf.data.Dataset.range(5).options().autotune.enabled is not False
+    assert list(without_autotuning(dataset).as_numpy_iterator()) == [0, 2, 4, 6, 8]
