@@ -22,6 +22,7 @@ from tftransformer.data import (
 )
 from tftransformer.data._autotune import without_autotuning
 from tftransformer.models import TextClassifierPreprocessor
+from tftransformer.models._task_base import _shuffled_batches
 from tftransformer.presets import embedded_tokenizer
 from tftransformer.training import ResumableTraining
 
@@ -68,6 +69,10 @@ PIPELINES = {
     ),
     "concatenated_tasks": lambda tok: concatenate_tasks(
         {"a": _task(0).batch(2), "b": _task(1).batch(2)}
+    ),
+    # What a task model's `fit` makes of arrays.
+    "in_memory_arrays": lambda tok: _shuffled_batches(
+        ({"token_ids": np.zeros((4, 3), "int32")}, np.zeros(4, "int32")), 2
     ),
 }
 
