@@ -25,3 +25,17 @@ def without_autotuning(dataset):
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
+
+
+def prefetched(dataset):
+    """The end of an input pipeline: `dataset` prefetched, without autotuning.
+
+    `dataset.prefetch(tf.data.AUTOTUNE)` under `without_autotuning`.
+
+    Args:
+        dataset: a `tf.data.Dataset`.
+
+    Returns:
+        The same elements, as a `tf.data.Dataset`.
+    """
+    return without_autotuning(dataset.prefetch(tf.data.AUTOTUNE))

@@ -13,7 +13,7 @@ for WordPiece, `<s> chunk </s>` for RoBERTa and XLM-RoBERTa), and yields one
 import numpy as np
 import tensorflow as tf
 
-from tftransformer.data._autotune import without_autotuning
+from tftransformer.data._autotune import prefetched
 from tftransformer.data.classification_dataset import _special_token_id
 from tftransformer.data.packing import check_packing_arguments, padded_length
 
@@ -239,4 +239,4 @@ def make_long_document_dataset(
         return (batch,) + label if label else batch
 
     dataset = dataset.map(trim, num_parallel_calls=tf.data.AUTOTUNE)
-    return without_autotuning(dataset.prefetch(tf.data.AUTOTUNE))
+    return prefetched(dataset)

@@ -18,7 +18,7 @@ from keras_hub.layers import MultiSegmentPacker
 from keras_hub.src.utils.tensor_utils import no_convert_scope
 
 from tftransformer._arguments import check_int
-from tftransformer.data._autotune import without_autotuning
+from tftransformer.data._autotune import prefetched
 from tftransformer.data.text_packing import packed_dataset, packed_rows
 
 _BUCKET_WIDTH = 16
@@ -431,7 +431,7 @@ def make_classification_dataset(
             seed,
             drop_remainder,
         )
-        return without_autotuning(dataset.prefetch(tf.data.AUTOTUNE))
+        return prefetched(dataset)
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(unpad_element, num_parallel_calls=tf.data.AUTOTUNE)
     # Unpadded rows read faster than slicing the padded columns again.
@@ -491,4 +491,4 @@ def make_classification_dataset(
         dataset = dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE)
     if labels is None:
         dataset = dataset.map(lambda features: features)
-    return without_autotuning(dataset.prefetch(tf.data.AUTOTUNE))
+    return prefetched(dataset)

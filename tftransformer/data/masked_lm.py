@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import check_bool, check_int, is_finite_number
-from tftransformer.data._autotune import without_autotuning
+from tftransformer.data._autotune import prefetched
 from tftransformer.data.data_error import DataError
 from tftransformer.data.sequence_datasets import load_texts
 
@@ -278,4 +278,4 @@ def make_masked_lm_dataset(
     data = data.padded_batch(batch_size)
     num_batches = -(-len(rows) // batch_size)
     data = data.apply(tf.data.experimental.assert_cardinality(num_batches))
-    return without_autotuning(data.prefetch(tf.data.AUTOTUNE))
+    return prefetched(data)

@@ -23,7 +23,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tftransformer.data._autotune import without_autotuning
+from tftransformer.data._autotune import prefetched
 
 __all__ = [
     "SAMPLING_RULES",
@@ -273,7 +273,7 @@ def interleave_tasks(
     stream = stream.take(num_batches).apply(
         tf.data.experimental.assert_cardinality(num_batches)
     )
-    return without_autotuning(stream.prefetch(tf.data.AUTOTUNE))
+    return prefetched(stream)
 
 
 def concatenate_tasks(datasets, task_names=None):
@@ -301,4 +301,4 @@ def concatenate_tasks(datasets, task_names=None):
     stream = tagged[0]
     for dataset in tagged[1:]:
         stream = stream.concatenate(dataset)
-    return without_autotuning(stream.prefetch(tf.data.AUTOTUNE))
+    return prefetched(stream)

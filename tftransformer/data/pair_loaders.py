@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import check_int, check_on_bad_rows
-from tftransformer.data._autotune import without_autotuning
+from tftransformer.data._autotune import prefetched
 from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import (
     SUPPORTED_FORMATS,
@@ -205,6 +205,4 @@ def make_pair_dataset(pairs, preprocessor, batch_size, shuffle=False, seed=0):
     dataset = tf.data.Dataset.from_tensor_slices(
         (tf.constant(texts[order].tolist()), targets[order])
     )
-    return without_autotuning(
-        dataset.batch(batch_size).map(tokenize).prefetch(tf.data.AUTOTUNE)
-    )
+    return prefetched(dataset.batch(batch_size).map(tokenize))

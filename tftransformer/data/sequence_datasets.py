@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tftransformer.data._autotune import without_autotuning
+from tftransformer.data._autotune import prefetched
 from tftransformer.data.data_error import DataError
 from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.parallel_text import load_sentence_pairs
@@ -128,7 +128,7 @@ def _bucketed(data, length, batch_size, max_length, step):
 def _finish(data):
     num_batches = sum(1 for _ in data)
     data = data.apply(tf.data.experimental.assert_cardinality(num_batches))
-    return without_autotuning(data.prefetch(tf.data.AUTOTUNE))
+    return prefetched(data)
 
 
 def make_language_model_dataset(sequences, batch_size, max_length, shuffle, seed):

@@ -35,7 +35,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from tftransformer.data._autotune import without_autotuning
+from tftransformer.data._autotune import prefetched
 from tftransformer.data.classification_dataset import (
     _batch_by_length,
     _run_now,
@@ -776,4 +776,4 @@ def make_tagging_dataset(
         return features, tf.pad(labels, paddings, constant_values=IGNORE_LABEL)
 
     dataset = dataset.map(pad_to_boundary, num_parallel_calls=tf.data.AUTOTUNE)
-    return without_autotuning(dataset.prefetch(tf.data.AUTOTUNE))
+    return prefetched(dataset)

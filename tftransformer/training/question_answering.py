@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tftransformer.data._autotune import without_autotuning
+from tftransformer.data._autotune import prefetched
 from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.squad import load_squad
 from tftransformer.evaluation.question_answering_predictions import (
@@ -71,7 +71,7 @@ def _dataset(windows, batch_size, seed=None):
     data = tf.data.Dataset.from_tensor_slices((windows.features, windows.labels))
     if seed is not None:
         data = data.shuffle(len(windows), seed=seed)
-    return without_autotuning(data.batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    return prefetched(data.batch(batch_size))
 
 
 def train_question_answerer(config, verbose=1):
