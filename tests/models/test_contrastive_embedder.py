@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tftransformer as tft
 
@@ -71,3 +72,57 @@ def test_refuses_what_is_not_an_embedder(tiny_preset):
     backbone, _ = tft.presets.load_backbone(tiny_preset, sequence_length=16)
     with pytest.raises(ValueError, match="embedder must be a"):
         tft.models.ContrastiveEmbedder(backbone)
+
+
+def test_a_repeated_text_is_embedded_once_with_the_same_outputs_and_gradients(
+    tiny_preset, monkeypatch
+):
+    embedder = tft.models.TextEmbedder.from_preset(tiny_preset, sequence_length=16)
+    pairs = tft.data.TextPairs(
+        ("a cat sleeps", "rain falls", "a cat sleeps", "snow is cold"),
+        ("rain falls", "a cat sleeps", "snow is cold", "a cat"),
+        scores=[0.0, 0.0, 1.0, 1.0],
+    )
+    features, scores = next(
+        iter(tft.data.make_pair_dataset(pairs, embedder.preprocessor, 4))
+    )
+    rows_embedded = []
+    call = embedder.call
+
+    def counting_call(inputs, *args, **kwargs):
+        rows_embedded.append(int(inputs["token_ids"].shape[0]))
+        return call(inputs, *args, **kwargs)
+
+    monkeypatch.setattr(embedder, "call", counting_call)
+    loss = tft.finetune.CosineSimilarityLoss()
+    results = {}
+    for deduplicate in (True, False):
+        model = tft.models.ContrastiveEmbedder(embedder, deduplicate=deduplicate)
+        with tf.GradientTape() as tape:
+            outputs = model(features, training=False)
+            value = loss(scores, outputs)
+        gradients = tape.gradient(value, model.trainable_variables)
+        results[deduplicate] = outputs, gradients
+    # 8 texts, 4 of them distinct.
+    assert rows_embedded == [4, 8]
+    np.testing.assert_allclose(results[True][0], results[False][0], atol=1e-6)
+    # The same sums in another order: equal up to float32 rounding.
+    for deduplicated, each in zip(*(results[key][1] for key in (True, False))):
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(deduplicated),
+            tf.convert_to_tensor(each),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+    assert float(tf.linalg.global_norm(results[True][1])) > 0
+
+
+def test_deduplicate_round_trips_and_is_checked(tiny_preset):
+    embedder = tft.models.TextEmbedder.from_preset(tiny_preset, sequence_length=16)
+    model = tft.models.ContrastiveEmbedder(embedder, deduplicate=False)
+    config = model.get_config()
+    assert config["deduplicate"] is False
+    assert tft.models.ContrastiveEmbedder.from_config(config).deduplicate is False
+    assert tft.models.ContrastiveEmbedder(embedder).deduplicate is True
+    with pytest.raises(ValueError, match="deduplicate.*'yes'"):
+        tft.models.ContrastiveEmbedder(embedder, deduplicate="yes")

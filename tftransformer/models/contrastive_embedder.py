@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from tftransformer._arguments import check_bool
 from tftransformer.models.text_embedder import TextEmbedder
 
 
@@ -18,8 +19,18 @@ class ContrastiveEmbedder(keras.Model):
     are trained in place: after `fit`, `model.embedder` is the tuned
     embedder.
 
+    A text that occurs more than once in a batch (with the same tokens) is
+    embedded once and its embedding reused, which makes the step cheaper
+    when a few texts are paired many times (SetFit-style few-shot pairs):
+    the embeddings and their gradients are those of embedding every
+    occurrence, except that with dropout the occurrences share one dropout
+    mask. `deduplicate=False` embeds every occurrence on its own, as
+    sentence-transformers does.
+
     Args:
         embedder: a `tftransformer.models.TextEmbedder`.
+        deduplicate: bool, whether to embed each distinct text of a batch
+            once.
         **kwargs: passed to `keras.Model`.
 
     Call arguments:
@@ -40,14 +51,16 @@ class ContrastiveEmbedder(keras.Model):
     ```
     """
 
-    def __init__(self, embedder, **kwargs):
+    def __init__(self, embedder, deduplicate=True, **kwargs):
         if not isinstance(embedder, TextEmbedder):
             raise ValueError(
                 "embedder must be a tftransformer.models.TextEmbedder. "
                 f"Received: embedder={embedder!r}"
             )
+        check_bool("deduplicate", deduplicate)
         super().__init__(**kwargs)
         self.embedder = embedder
+        self.deduplicate = deduplicate
 
     @property
     def backbone(self):
@@ -70,13 +83,34 @@ class ContrastiveEmbedder(keras.Model):
         length = ops.shape(token_ids)[-1]
         # (batch * k, seq): one pass over every text of the batch.
         flat = {key: ops.reshape(value, (-1, length)) for key, value in inputs.items()}
-        embeddings = self.embedder(flat, training=training)
+        if not self.deduplicate:
+            embeddings = self.embedder(flat, training=training)
+        else:
+            # Rows equal in every feature are one text: embed the first
+            # occurrence of each, then give every row its text's embedding.
+            rows = ops.concatenate(
+                [ops.cast(flat[key], "int32") for key in sorted(flat)], axis=-1
+            )
+            _, first, inverse = ops.unique(
+                rows, sorted=False, return_index=True, return_inverse=True, axis=0
+            )
+            distinct = {
+                key: ops.take(value, first, axis=0) for key, value in flat.items()
+            }
+            embeddings = ops.take(
+                self.embedder(distinct, training=training), inverse, axis=0
+            )
         # (batch, k, dim)
         return ops.reshape(embeddings, (-1, texts, self.embedder.embedding_dim))
 
     def get_config(self):
         config = super().get_config()
-        config.update({"embedder": keras.saving.serialize_keras_object(self.embedder)})
+        config.update(
+            {
+                "embedder": keras.saving.serialize_keras_object(self.embedder),
+                "deduplicate": self.deduplicate,
+            }
+        )
         return config
 
     @classmethod
