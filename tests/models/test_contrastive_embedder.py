@@ -119,10 +119,13 @@ def test_a_repeated_text_is_embedded_once_with_the_same_outputs_and_gradients(
 
 def test_deduplicate_round_trips_and_is_checked(tiny_preset):
     embedder = tft.models.TextEmbedder.from_preset(tiny_preset, sequence_length=16)
-    model = tft.models.ContrastiveEmbedder(embedder, deduplicate=False)
+    model = tft.models.ContrastiveEmbedder(embedder, deduplicate=True)
     config = model.get_config()
-    assert config["deduplicate"] is False
-    assert tft.models.ContrastiveEmbedder.from_config(config).deduplicate is False
-    assert tft.models.ContrastiveEmbedder(embedder).deduplicate is True
+    assert config["deduplicate"] is True
+    assert tft.models.ContrastiveEmbedder.from_config(config).deduplicate is True
+    # A step's distinct texts are known only when it runs: no XLA then.
+    assert not model.supports_jit
+    default = tft.models.ContrastiveEmbedder(embedder)
+    assert default.deduplicate is False and default.supports_jit
     with pytest.raises(ValueError, match="deduplicate.*'yes'"):
         tft.models.ContrastiveEmbedder(embedder, deduplicate="yes")

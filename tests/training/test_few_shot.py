@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -98,6 +99,9 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     assert len(got.pairs) == 2 * TINY["num_iterations"] * len(got.examples)
     assert int(np.sum(got.report.support)) == len(got.test) == 10
     assert final_checkpoint(model_dir)["finished"]
+    # The contrastive model embedded each distinct text of a batch once.
+    with zipfile.ZipFile(got.training.model_path) as saved_model:
+        assert json.loads(saved_model.read("config.json"))["config"]["deduplicate"]
     saved = json.loads((model_dir / "report.json").read_text())
     assert saved["accuracy"] == pytest.approx(got.report.accuracy)
     texts = list(got.test.texts)

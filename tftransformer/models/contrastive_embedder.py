@@ -19,18 +19,22 @@ class ContrastiveEmbedder(keras.Model):
     are trained in place: after `fit`, `model.embedder` is the tuned
     embedder.
 
-    A text that occurs more than once in a batch (with the same tokens) is
-    embedded once and its embedding reused, which makes the step cheaper
-    when a few texts are paired many times (SetFit-style few-shot pairs):
-    the embeddings and their gradients are those of embedding every
-    occurrence, except that with dropout the occurrences share one dropout
-    mask. `deduplicate=False` embeds every occurrence on its own, as
+    With `deduplicate=True`, a text that occurs more than once in a batch
+    (with the same tokens) is embedded once and its embedding reused, which
+    makes the step cheaper when a few texts are paired many times
+    (SetFit-style few-shot pairs, which `train_few_shot_classifier`
+    deduplicates): the embeddings and their gradients are those of
+    embedding every occurrence, except that with dropout the occurrences
+    share one dropout mask. How many texts a step embeds is then known only
+    when it runs, so the model is not compiled with XLA (Keras'
+    `jit_compile` falls back to False; TPUs, which always compile, need the
+    default). The default embeds every occurrence on its own, as
     sentence-transformers does.
 
     Args:
         embedder: a `tftransformer.models.TextEmbedder`.
         deduplicate: bool, whether to embed each distinct text of a batch
-            once.
+            once (see above).
         **kwargs: passed to `keras.Model`.
 
     Call arguments:
@@ -51,7 +55,7 @@ class ContrastiveEmbedder(keras.Model):
     ```
     """
 
-    def __init__(self, embedder, deduplicate=True, **kwargs):
+    def __init__(self, embedder, deduplicate=False, **kwargs):
         if not isinstance(embedder, TextEmbedder):
             raise ValueError(
                 "embedder must be a tftransformer.models.TextEmbedder. "
@@ -61,6 +65,8 @@ class ContrastiveEmbedder(keras.Model):
         super().__init__(**kwargs)
         self.embedder = embedder
         self.deduplicate = deduplicate
+        # Keras compiles with XLA only models whose layers all support it.
+        self.supports_jit = not deduplicate
 
     @property
     def backbone(self):

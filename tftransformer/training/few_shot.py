@@ -252,7 +252,12 @@ def train_few_shot_classifier(
         embedder = TextEmbedder.from_preset(
             config.preset, sequence_length=config.max_length, dtype=config.dtype
         )
-        model = ContrastiveEmbedder(embedder)
+        # A few examples paired many times: each batch's distinct texts are
+        # embedded once (not on TPUs, whose XLA steps need static shapes).
+        model = ContrastiveEmbedder(
+            embedder,
+            deduplicate=not isinstance(trainer.strategy, tf.distribute.TPUStrategy),
+        )
 
     def epoch_data(epoch):
         return make_pair_dataset(
