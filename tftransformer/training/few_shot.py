@@ -172,7 +172,9 @@ def train_few_shot_classifier(
     paired (`make_few_shot_pairs`: same label 1, other label 0); the
     `TextEmbedder` of `config.preset` is tuned on the pairs with
     `CosineSimilarityLoss` as a resumable `Trainer` run in
-    `config.model_dir`; a logistic head (`train_logistic_head`) is trained on
+    `config.model_dir` (each batch's distinct texts embedded once:
+    `ContrastiveEmbedder(deduplicate=True)`, except under a
+    `TPUStrategy`); a logistic head (`train_logistic_head`) is trained on
     the tuned embeddings of the examples and scored on `test` (a seeded
     subset of `config.max_test_examples`).
 
