@@ -9,7 +9,8 @@ configured before TensorFlow initializes, so this runs in a fresh process:
 For each loss, two SGD steps on the same global batches from the same
 weights, once on one device and once mirrored over two; writes, per loss,
 the largest weight difference between the runs, how far the steps moved
-the weights, and both runs' losses.
+the weights, and both runs' losses. `cosine_deduplicated` draws its texts
+from three distinct ones and embeds each once per replica.
 """
 
 import argparse
@@ -25,14 +26,23 @@ LOSSES = {
     "mnrl_negatives": lambda f: f.MultipleNegativesRankingLoss(),
     "triplet": lambda f: f.TripletLoss(distance="cosine", margin=0.5),
     "cosine": lambda f: f.CosineSimilarityLoss(),
+    # SetFit-style: a few texts paired many times, each embedded once per
+    # replica (`ContrastiveEmbedder(deduplicate=True)`).
+    "cosine_deduplicated": lambda f: f.CosineSimilarityLoss(),
 }
 TEXTS = {"mnrl_negatives": 3, "triplet": 3}
+# Losses whose batches draw their texts from a few distinct ones.
+DEDUPLICATED = {"cosine_deduplicated"}
 
 
-def batches(texts, examples=8, length=8, seed=0):
+def batches(texts, examples=8, length=8, seed=0, distinct=None):
     rng = np.random.default_rng(seed)
     token_ids = rng.integers(1, 100, size=(examples, texts, length)).astype("int32")
     lengths = rng.integers(2, length + 1, size=(examples, texts))
+    if distinct:
+        # Every text one of `distinct` texts.
+        which = rng.integers(0, distinct, size=(examples, texts))
+        token_ids, lengths = token_ids.reshape(-1, length)[which], lengths.flat[which]
     mask = (np.arange(length) < lengths[..., None]).astype("int32")
     features = {
         "token_ids": token_ids * mask,
@@ -50,7 +60,8 @@ def run(name, strategy, initial_weights=None):
     from tftransformer import finetune, models
     from tftransformer.testing import tiny_bert_backbone
 
-    features, scores = batches(TEXTS.get(name, 2))
+    deduplicate = name in DEDUPLICATED
+    features, scores = batches(TEXTS.get(name, 2), distinct=3 if deduplicate else None)
     # Four examples per global batch: two per replica.
     dataset = tf.data.Dataset.from_tensor_slices((features, scores)).batch(4)
     with strategy.scope():
@@ -62,7 +73,9 @@ def run(name, strategy, initial_weights=None):
             max_sequence_length=16,
             dropout=0.0,
         )
-        model = models.ContrastiveEmbedder(models.TextEmbedder(backbone))
+        model = models.ContrastiveEmbedder(
+            models.TextEmbedder(backbone), deduplicate=deduplicate
+        )
         model(features)
         if initial_weights is not None:
             model.set_weights(initial_weights)

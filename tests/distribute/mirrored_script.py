@@ -31,7 +31,8 @@ path (`use_fused_encoder`), without dropout; then two mirrored steps on the
 fused path with dropout. Writes the largest weight difference, how far the
 steps moved the weights and the dropout run's losses and weight change.
 
-`contrastive`: the check of `contrastive_script.py` for each of its losses.
+`contrastive`: the check of `contrastive_script.py` for each of its losses
+(one of them on deduplicated batches).
 """
 
 import argparse
