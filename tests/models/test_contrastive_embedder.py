@@ -119,7 +119,8 @@ def test_a_repeated_text_is_embedded_once_with_the_same_outputs_and_gradients(
 
 def test_deduplicate_round_trips_and_is_checked(tiny_preset):
     embedder = tft.models.TextEmbedder.from_preset(tiny_preset, sequence_length=16)
-    model = tft.models.ContrastiveEmbedder(embedder, deduplicate=True)
+    # A NumPy bool (e.g. from a flag parsed with NumPy) is stored as a bool.
+    model = tft.models.ContrastiveEmbedder(embedder, deduplicate=np.bool_(True))
     config = model.get_config()
     assert config["deduplicate"] is True
     assert tft.models.ContrastiveEmbedder.from_config(config).deduplicate is True

@@ -61,7 +61,7 @@ class ContrastiveEmbedder(keras.Model):
                 "embedder must be a tftransformer.models.TextEmbedder. "
                 f"Received: embedder={embedder!r}"
             )
-        check_bool("deduplicate", deduplicate)
+        deduplicate = check_bool("deduplicate", deduplicate)
         super().__init__(**kwargs)
         self.embedder = embedder
         self.deduplicate = deduplicate
