@@ -54,12 +54,13 @@ def distill(model_dir, student_layers=3, preset="embedded", teacher=None, **kwar
 def test_shrink_fine_tunes_a_smaller_preset(small_vocabulary_preset, tmp_path):
     # A torn temporary of a killed run: cleared.
     (tmp_path / ".tmp-0123456789ab-full_model.keras").write_text("torn")
+    # NumPy integers (e.g. from a NumPy sweep) are taken as ints.
     result = shrink(
         small_vocabulary_preset,
         str(tmp_path),
-        keep_layers=1,
-        keep_heads=1,
-        importance_batches=2,
+        keep_layers=np.int64(1),
+        keep_heads=np.int64(1),
+        importance_batches=np.int64(2),
         **TINY,
     )
     full, shrunk = result["models"]["full"], result["models"]["shrunk"]
@@ -82,7 +83,9 @@ def test_shrink_fine_tunes_a_smaller_preset(small_vocabulary_preset, tmp_path):
         result["shrunk"]["examples_per_second"] / result["full"]["examples_per_second"]
     )
     with open(tmp_path / "shrink_report.json") as f:
-        assert json.load(f)["shrunk"]["accuracy"] == result["shrunk"]["accuracy"]
+        written = json.load(f)
+    assert written["shrunk"]["accuracy"] == result["shrunk"]["accuracy"]
+    assert written["settings"]["keep_heads"] == 1
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]
     # The written preset is the shrunk starting point; the full model reloads.
     loaded, _ = tft.presets.load_backbone(result["preset_dir"], sequence_length=16)
@@ -179,14 +182,18 @@ def test_distill_trains_a_student_from_a_saved_teacher(
 def test_distill_fine_tunes_its_own_teacher(small_vocabulary_preset, tmp_path):
     # A torn temporary of a killed run: cleared.
     (tmp_path / ".tmp-0123456789ab-student.keras").write_text("torn")
+    # NumPy values (e.g. from a NumPy sweep) are taken as an int and a bool.
     result = distill(
         str(tmp_path),
-        student_layers=1,
+        student_layers=np.int64(1),
         preset=small_vocabulary_preset,
-        compare_labels_only=False,
+        compare_labels_only=np.bool_(False),
         **TINY,
     )
     assert set(result["models"]) == {"teacher", "student"}
+    with open(tmp_path / "distill_report.json") as f:
+        settings = json.load(f)["settings"]
+    assert (settings["student_layers"], settings["compare_labels_only"]) == (1, False)
     assert result["teacher"]["train_seconds"] > 0
     assert os.path.isfile(result["student_path"])
     # The teacher's own run directory, beside the student and the report.

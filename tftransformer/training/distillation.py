@@ -82,10 +82,10 @@ def distill_classifier(
         `models`. Also written, without the models, to
         `model_dir/distill_report.json`.
     """
-    check_int("student_layers", student_layers, 1)
-    check_int("teacher_epochs", teacher_epochs, 1)
-    check_int("timing_rounds", timing_rounds, 1)
-    check_bool("compare_labels_only", compare_labels_only)
+    student_layers = check_int("student_layers", student_layers, 1)
+    teacher_epochs = check_int("teacher_epochs", teacher_epochs, 1)
+    timing_rounds = check_int("timing_rounds", timing_rounds, 1)
+    compare_labels_only = check_bool("compare_labels_only", compare_labels_only)
     # The Distiller checks these too, but only after the teacher trained.
     if not is_finite_number(temperature) or not temperature > 0:
         raise ValueError(

@@ -61,10 +61,10 @@ def shrink_classifier(
         (the two classifiers). Also written, without the models, to
         `model_dir/shrink_report.json`.
     """
-    check_int("keep_layers", keep_layers, 1)
-    check_int("keep_heads", keep_heads, 0)
-    check_int("importance_batches", importance_batches, 1)
-    check_int("timing_rounds", timing_rounds, 1)
+    keep_layers = check_int("keep_layers", keep_layers, 1)
+    keep_heads = check_int("keep_heads", keep_heads, 0)
+    importance_batches = check_int("importance_batches", importance_batches, 1)
+    timing_rounds = check_int("timing_rounds", timing_rounds, 1)
     config.validate()
     # Refuse impossible sizes before any training.
     backbone, _ = load_backbone(config.preset, sequence_length=config.max_length)
