@@ -109,3 +109,22 @@ def test_arguments_are_checked(tiny_embedder):
         tiny_embedder.embed(["a", 3])
     with pytest.raises(ValueError, match="needs a preprocessor"):
         TextEmbedder(backbone).embed(["a"])
+
+
+def test_embed_traces_its_step_once_for_every_length_and_call(
+    tiny_embedder, monkeypatch
+):
+    traces = []
+    predict_step = tiny_embedder.predict_step
+
+    def counting_predict_step(data):
+        traces.append(1)  # Python runs here only while tracing.
+        return predict_step(data)
+
+    monkeypatch.setattr(tiny_embedder, "predict_step", counting_predict_step)
+    # Three batches of three lengths, then a second call of other lengths.
+    texts = ["a", "a few more words", "many more words than that in this text"] * 2
+    first = tiny_embedder.embed(texts, batch_size=2)
+    second = tiny_embedder.embed(texts[:3] + ["one more text of its own"])
+    assert len(traces) == 1
+    np.testing.assert_allclose(second[:3], first[:3], atol=1e-5)

@@ -4,6 +4,7 @@ import os
 import keras
 import keras_hub
 import numpy as np
+import tensorflow as tf
 from keras_hub.src.utils.keras_utils import gelu_approximate
 
 from tftransformer._arguments import (
@@ -248,10 +249,30 @@ class TextEmbedder(TokenizedBatches, EmptyBatchPredict, keras_hub.models.Task):
         for start in range(0, len(texts), batch_size):
             batch = [texts[i] for i in order[start : start + batch_size]]
             features = self.preprocessor(batch)
+            if start == 0:
+                self._trace_for_any_shape(features)
             outputs.append(np.asarray(self.predict_on_batch(features)))
         embeddings = np.empty((len(texts), self.embedding_dim), "float32")
         embeddings[order] = np.concatenate(outputs)
         return embeddings[0] if single else embeddings
+
+    def _trace_for_any_shape(self, features):
+        """Traces `predict_on_batch`'s step once for batches of any shape.
+
+        Keras traces the predict step for the first batch's exact shape,
+        again for the next shape, then for unknown dimensions: up to three
+        traces of the whole encoder, seconds each. Traced here first with
+        unknown batch and sequence dimensions, every batch reuses that one.
+        """
+        self.make_predict_function()
+        if not hasattr(self.predict_function, "get_concrete_function"):
+            return  # run_eagerly: nothing is traced.
+        spec = keras.tree.map_structure(
+            lambda t: tf.TensorSpec([None] * len(t.shape), t.dtype), features
+        )
+        # The argument `predict_on_batch` passes: one step of one input. Once
+        # traced, a call with this spec only looks the trace up.
+        self.predict_function.get_concrete_function([(spec,)])
 
     def get_config(self):
         config = super().get_config()
