@@ -38,6 +38,14 @@ def test_returns_adamw_with_warmup_linear_decay():
     }
 
 
+def test_gradient_accumulation_steps_is_kept_as_a_python_int():
+    optimizer = create_optimizer(
+        3e-5, num_train_steps=100, gradient_accumulation_steps=np.int64(4)
+    )
+    assert type(optimizer.gradient_accumulation_steps) is int
+    assert type(_schedule(optimizer).get_config()["steps_per_update"]) is int
+
+
 @pytest.mark.parametrize(
     "kwargs, expected_warmup",
     [

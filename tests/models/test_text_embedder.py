@@ -128,3 +128,9 @@ def test_embed_traces_its_step_once_for_every_length_and_call(
     second = tiny_embedder.embed(texts[:3] + ["one more text of its own"])
     assert len(traces) == 1
     np.testing.assert_allclose(second[:3], first[:3], atol=1e-5)
+
+
+def test_from_preset_takes_a_numpy_sequence_length(tiny_preset):
+    embedder = TextEmbedder.from_preset(tiny_preset, sequence_length=np.int64(16))
+    assert type(embedder.preprocessor.sequence_length) is int
+    assert embedder.preprocessor.sequence_length == 16

@@ -163,7 +163,9 @@ def create_optimizer(
         raise ValueError(f"epsilon must be a number > 0. Received: epsilon={epsilon!r}")
     if not isinstance(fused, bool):
         raise ValueError(f"fused must be True or False. Received: fused={fused!r}")
-    check_int("gradient_accumulation_steps", gradient_accumulation_steps, 1)
+    gradient_accumulation_steps = check_int(
+        "gradient_accumulation_steps", gradient_accumulation_steps, 1
+    )
     multipliers = None
     if layer_decay is not None:
         if not fused:

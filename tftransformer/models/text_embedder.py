@@ -195,7 +195,7 @@ class TextEmbedder(TokenizedBatches, EmptyBatchPredict, keras_hub.models.Task):
         if exact_gelu is None:
             exact_gelu = settings.get("exact_gelu", False)
         if sequence_length is not None:
-            check_int("sequence_length", sequence_length, 2)
+            sequence_length = check_int("sequence_length", sequence_length, 2)
         # Only the tokenizer of this preprocessor is kept: any valid length.
         backbone, preprocessor = load_backbone(
             preset, sequence_length=sequence_length or 2, dtype=dtype
