@@ -33,6 +33,10 @@ steps moved the weights and the dropout run's losses and weight change.
 
 `contrastive`: the check of `contrastive_script.py` for each of its losses
 (one of them on deduplicated batches).
+
+`embed`: `TextEmbedder.embed` of the embedded checkpoint built in the
+mirrored scope, next to the same checkpoint's on one device; writes the
+shapes and the largest difference.
 """
 
 import argparse
@@ -64,7 +68,7 @@ def largest_difference(weights, others):
     )
 
 
-MODES = ["exact", "pretrained", "non_finite", "fused", "contrastive"]
+MODES = ["exact", "pretrained", "non_finite", "fused", "contrastive", "embed"]
 OPTIMIZERS = [
     "sgd",
     "fused_adamw",
@@ -200,6 +204,27 @@ def pretrained(devices):
     return {"replicas": strategy.num_replicas_in_sync, "loss": history["loss"]}
 
 
+def embed(devices):
+    import numpy as np
+
+    from tftransformer import distribute, models
+
+    strategy = distribute.get_strategy("mirrored", devices=devices)
+    # Two batches of 4 and a last one of 1: uneven over the two replicas.
+    texts = ["a", "a few more words", "x y", "one more text of its own"] * 2
+    texts.append("many more words than any other text of this list")
+    with strategy.scope():
+        mirrored = models.TextEmbedder.from_preset("embedded", sequence_length=32)
+    single = models.TextEmbedder.from_preset("embedded", sequence_length=32)
+    expected = single.embed(texts, batch_size=4)
+    actual = mirrored.embed(texts, batch_size=4)
+    return {
+        "replicas": strategy.num_replicas_in_sync,
+        "shapes": [list(expected.shape), list(actual.shape)],
+        "max_difference": float(np.abs(actual - expected).max()),
+    }
+
+
 def fused(devices, global_batch=8):
     import keras
     import tensorflow as tf
@@ -314,6 +339,8 @@ def main():
             from tests.distribute.contrastive_script import LOSSES, compare
 
             results[mode] = {name: compare(name, devices) for name in LOSSES}
+        elif mode == "embed":
+            results[mode] = embed(devices)
         else:
             results[mode] = pretrained(devices)
     with open(args.result, "w") as f:

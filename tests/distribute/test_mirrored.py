@@ -89,3 +89,12 @@ def test_contrastive_losses_on_two_replicas_equal_one_replica(results):
         assert result["max_difference"] < 1e-3 * result["max_update"], (name, result)
         single, mirrored = result["loss"]
         assert abs(single - mirrored) < 1e-4 * max(1.0, abs(single)), (name, result)
+
+
+def test_text_embedder_embeds_under_mirrored_as_on_one_device(results):
+    # Each text once, as on one device (predict_on_batch gave every replica
+    # the whole batch: twice as many rows as texts).
+    result = results["embed"]
+    assert result["replicas"] == 2
+    assert result["shapes"] == [[9, 384], [9, 384]], result
+    assert result["max_difference"] < 1e-5, result

@@ -245,10 +245,17 @@ class TextEmbedder(TokenizedBatches, EmptyBatchPredict, keras_hub.models.Task):
         if not texts:
             return np.zeros((0, self.embedding_dim), "float32")
         order = np.argsort([-len(text) for text in texts], kind="stable")
+        # Keras' `predict_on_batch` gives each replica of a distributing
+        # strategy the whole batch and concatenates their outputs (N copies
+        # of every row); `predict` splits the batch among them.
+        replicated = self.distribute_strategy.num_replicas_in_sync > 1
         outputs = []
         for start in range(0, len(texts), batch_size):
             batch = [texts[i] for i in order[start : start + batch_size]]
             features = self.preprocessor(batch)
+            if replicated:
+                outputs.append(self.predict(features, batch_size=len(batch), verbose=0))
+                continue
             if start == 0:
                 self._trace_for_any_shape(features)
             outputs.append(np.asarray(self.predict_on_batch(features)))
