@@ -34,9 +34,11 @@ steps moved the weights and the dropout run's losses and weight change.
 `contrastive`: the check of `contrastive_script.py` for each of its losses
 (one of them on deduplicated batches).
 
-`embed`: `TextEmbedder.embed` of the embedded checkpoint built in the
-mirrored scope, next to the same checkpoint's on one device; writes the
-shapes and the largest difference.
+`predict`: what predicts batch by batch, on models built in the mirrored
+scope next to the same weights on one device: `TextEmbedder.embed`,
+`predict_tags` of a `TokenClassifier` and `calibrate_classifier` of a
+`TextClassifier` on `(features, labels)` batches; writes the shapes, the
+largest differences and both temperatures.
 """
 
 import argparse
@@ -68,7 +70,7 @@ def largest_difference(weights, others):
     )
 
 
-MODES = ["exact", "pretrained", "non_finite", "fused", "contrastive", "embed"]
+MODES = ["exact", "pretrained", "non_finite", "fused", "contrastive", "predict"]
 OPTIMIZERS = [
     "sgd",
     "fused_adamw",
@@ -204,25 +206,69 @@ def pretrained(devices):
     return {"replicas": strategy.num_replicas_in_sync, "loss": history["loss"]}
 
 
-def embed(devices):
+def predict(devices):
     import numpy as np
 
-    from tftransformer import distribute, models
+    from tftransformer import distribute, evaluation, models, presets, training
 
     strategy = distribute.get_strategy("mirrored", devices=devices)
     # Two batches of 4 and a last one of 1: uneven over the two replicas.
     texts = ["a", "a few more words", "x y", "one more text of its own"] * 2
     texts.append("many more words than any other text of this list")
-    with strategy.scope():
-        mirrored = models.TextEmbedder.from_preset("embedded", sequence_length=32)
-    single = models.TextEmbedder.from_preset("embedded", sequence_length=32)
+
+    def both(build):
+        single = build()
+        with strategy.scope():
+            mirrored = build()
+        mirrored.set_weights(single.get_weights())
+        return single, mirrored
+
+    single, mirrored = both(
+        lambda: models.TextEmbedder.from_preset("embedded", sequence_length=32)
+    )
     expected = single.embed(texts, batch_size=4)
     actual = mirrored.embed(texts, batch_size=4)
-    return {
+    result = {
         "replicas": strategy.num_replicas_in_sync,
-        "shapes": [list(expected.shape), list(actual.shape)],
-        "max_difference": float(np.abs(actual - expected).max()),
+        "embed_shapes": [list(expected.shape), list(actual.shape)],
+        "embed_difference": float(np.abs(actual - expected).max()),
     }
+
+    def tagger():
+        backbone, preprocessor = presets.load_backbone("embedded", sequence_length=32)
+        return models.TokenClassifier(
+            backbone, 3, preprocessor=preprocessor, tag_names=["O", "B-x", "I-x"]
+        )
+
+    single, mirrored = both(tagger)
+    expected = evaluation.predict_tags(single, texts, batch_size=4)["logits"]
+    actual = evaluation.predict_tags(mirrored, texts, batch_size=4)["logits"]
+    result["tags_shapes"] = [
+        [list(a.shape) for a in expected],
+        [list(a.shape) for a in actual],
+    ]
+    result["tags_difference"] = max(
+        float(np.abs(a - e).max()) for a, e in zip(actual, expected)
+    )
+
+    def classifier():
+        backbone, preprocessor = presets.load_backbone("embedded", sequence_length=32)
+        return models.TextClassifier(backbone, 2, preprocessor=preprocessor)
+
+    single, mirrored = both(classifier)
+    # The untrained head's own classes, two of them flipped: a temperature
+    # inside the fitted range, not at its bound.
+    labels = np.argmax(single.predict(texts, verbose=0), axis=-1)
+    labels[:2] = 1 - labels[:2]
+    batches = [
+        (single.preprocessor(texts[i : i + 4]), labels[i : i + 4])
+        for i in range(0, len(texts), 4)
+    ]
+    result["temperatures"] = [
+        training.calibrate_classifier(single, batches),
+        training.calibrate_classifier(mirrored, batches),
+    ]
+    return result
 
 
 def fused(devices, global_batch=8):
@@ -339,8 +385,8 @@ def main():
             from tests.distribute.contrastive_script import LOSSES, compare
 
             results[mode] = {name: compare(name, devices) for name in LOSSES}
-        elif mode == "embed":
-            results[mode] = embed(devices)
+        elif mode == "predict":
+            results[mode] = predict(devices)
         else:
             results[mode] = pretrained(devices)
     with open(args.result, "w") as f:

@@ -91,10 +91,16 @@ def test_contrastive_losses_on_two_replicas_equal_one_replica(results):
         assert abs(single - mirrored) < 1e-4 * max(1.0, abs(single)), (name, result)
 
 
-def test_text_embedder_embeds_under_mirrored_as_on_one_device(results):
-    # Each text once, as on one device (predict_on_batch gave every replica
-    # the whole batch: twice as many rows as texts).
-    result = results["embed"]
+def test_batch_predictions_under_mirrored_equal_one_device(results):
+    # Each row once, as on one device: predict_on_batch gave every replica
+    # the whole batch (twice as many rows as texts).
+    result = results["predict"]
     assert result["replicas"] == 2
-    assert result["shapes"] == [[9, 384], [9, 384]], result
-    assert result["max_difference"] < 1e-5, result
+    expected, actual = result["embed_shapes"]
+    assert expected == actual == [9, 384], result
+    assert result["embed_difference"] < 1e-5, result
+    expected, actual = result["tags_shapes"]
+    assert len(expected) == 9 and expected == actual, result
+    assert result["tags_difference"] < 1e-4, result
+    single, mirrored = result["temperatures"]
+    assert math.isclose(single, mirrored, rel_tol=1e-3), result

@@ -13,6 +13,7 @@ from tftransformer._arguments import check_positive_number
 from tftransformer.data.tagging import tokenize_and_align, words_to_ragged
 from tftransformer.evaluation.calibration import calibration_summary
 from tftransformer.evaluation.entity_metrics import entity_report, extract_entities
+from tftransformer.models._task_base import predict_batch
 
 __all__ = ["evaluate_tagger", "predict_entities", "predict_tags"]
 
@@ -114,7 +115,7 @@ def predict_tags(
             batch_words, tokenizer, max_length, pad_to_multiple_of=pad_to
         )
         word_starts = features.pop("word_starts").to_list()
-        logits = np.asarray(model.predict_on_batch(features), dtype="float32")
+        logits = predict_batch(model, features).astype("float32", copy=False)
         tag_ids = np.argmax(logits, axis=-1)
         for row, (sentence, starts) in enumerate(
             zip(batch_words.to_list(), word_starts)

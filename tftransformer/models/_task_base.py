@@ -409,6 +409,29 @@ def replay_compile(model, config):
         build_optimizer(model, paths)
 
 
+# === predictions on one batch ===
+
+
+def predict_batch(model, features):
+    """`model.predict_on_batch(features)` as NumPy, right under any strategy.
+
+    Keras' `predict_on_batch` gives each replica of a distributing strategy
+    the whole batch and concatenates their outputs: N replicas return N
+    copies of every row. There, `predict` splits the batch among them.
+
+    Args:
+        model: a Keras model with one output.
+        features: one batch, as `predict_on_batch` takes it.
+
+    Returns:
+        A numpy array, one row per row of `features`.
+    """
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        return model.predict(features, batch_size=_batch_size(features), verbose=0)
+    return np.asarray(model.predict_on_batch(features))
+
+
 # === empty predictions ===
 
 

@@ -18,6 +18,7 @@ from tftransformer.models._task_base import (
     EmptyBatchPredict,
     TokenizedBatches,
     freeze_unused_backbone_layers,
+    predict_batch,
 )
 from tftransformer.models.backbone_adapter import sequence_output, task_inputs
 from tftransformer.models.text_classifier_preprocessor import (
@@ -245,20 +246,13 @@ class TextEmbedder(TokenizedBatches, EmptyBatchPredict, keras_hub.models.Task):
         if not texts:
             return np.zeros((0, self.embedding_dim), "float32")
         order = np.argsort([-len(text) for text in texts], kind="stable")
-        # Keras' `predict_on_batch` gives each replica of a distributing
-        # strategy the whole batch and concatenates their outputs (N copies
-        # of every row); `predict` splits the batch among them.
-        replicated = self.distribute_strategy.num_replicas_in_sync > 1
         outputs = []
         for start in range(0, len(texts), batch_size):
             batch = [texts[i] for i in order[start : start + batch_size]]
             features = self.preprocessor(batch)
-            if replicated:
-                outputs.append(self.predict(features, batch_size=len(batch), verbose=0))
-                continue
             if start == 0:
                 self._trace_for_any_shape(features)
-            outputs.append(np.asarray(self.predict_on_batch(features)))
+            outputs.append(predict_batch(self, features))
         embeddings = np.empty((len(texts), self.embedding_dim), "float32")
         embeddings[order] = np.concatenate(outputs)
         return embeddings[0] if single else embeddings
@@ -271,6 +265,8 @@ class TextEmbedder(TokenizedBatches, EmptyBatchPredict, keras_hub.models.Task):
         traces of the whole encoder, seconds each. Traced here first with
         unknown batch and sequence dimensions, every batch reuses that one.
         """
+        if self.distribute_strategy.num_replicas_in_sync > 1:
+            return  # `predict_batch` calls `predict` there.
         self.make_predict_function()
         if not hasattr(self.predict_function, "get_concrete_function"):
             return  # run_eagerly: nothing is traced.

@@ -15,6 +15,7 @@ from tftransformer.evaluation.cross_validation import cross_validate
 from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.evaluation.predictions import evaluate_classifier
 from tftransformer.finetune.losses import classification_loss
+from tftransformer.models._task_base import predict_batch
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.training._settings import ConfigError
 from tftransformer.training.classification_run import ClassificationRun
@@ -203,7 +204,7 @@ def calibrate_classifier(model, inputs, labels=None):
             batch_labels = np.asarray(batch_labels)
             # Only labelled positions: batches may differ in sequence length.
             kept = batch_labels != IGNORE_LABEL
-            logits.append(np.asarray(model.predict_on_batch(features))[kept])
+            logits.append(predict_batch(model, features)[kept])
             labels.append(batch_labels[kept])
         if not logits:
             raise ValueError("calibrate_classifier received no batches.")
