@@ -183,6 +183,25 @@ def test_fused_gelu_and_its_gradient(approximate):
     )
 
 
+@pytest.mark.parametrize("approximate", [True, False])
+def test_bfloat16_gelu_computes_in_float32_and_rounds_once(approximate):
+    # Output and gradient of bfloat16 values: the float32 path's (pinned to
+    # `tf.nn.gelu` above) on the same values, rounded to bfloat16 once.
+    def output_and_gradient(h, dy):
+        with tf.GradientTape() as tape:
+            tape.watch(h)
+            y = fused_gelu(h, approximate)
+        return y, tape.gradient(y, h, output_gradients=dy)
+
+    h = tf.cast(tf.linspace(-6.0, 6.0, 1203), tf.bfloat16)
+    dy = tf.cast(tf.cos(tf.linspace(0.0, 40.0, 1203)), tf.bfloat16)
+    got = output_and_gradient(h, dy)
+    want = output_and_gradient(tf.cast(h, tf.float32), tf.cast(dy, tf.float32))
+    for got_value, want_value in zip(got, want, strict=True):
+        assert got_value.dtype == tf.bfloat16
+        np.testing.assert_array_equal(got_value, tf.cast(want_value, tf.bfloat16))
+
+
 def test_fused_softmax_dropout_and_dropout_add_with_a_mask():
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(2, 3, 5, 5)).astype("float32")

@@ -27,16 +27,21 @@ def _large_negative(dtype):
     return -3e4 if dtype == tf.float16 else -1e9
 
 
+# GELU computes in float32 whatever its input's dtype: XLA's CPU code for
+# bfloat16 elementwise math converts around every op, so one cast in and one
+# out is cheaper (and rounds once).
 @tf.function(jit_compile=True, autograph=False)
 def _gelu_forward(h, approximate):
+    dtype, h = h.dtype, tf.cast(h, tf.float32)
     if approximate:
         inner = _SQRT_2_OVER_PI * (h + 0.044715 * h * h * h)
-        return 0.5 * h * (1.0 + tf.tanh(inner))
-    return 0.5 * h * (1.0 + tf.math.erf(h * _INV_SQRT_2))
+        return tf.cast(0.5 * h * (1.0 + tf.tanh(inner)), dtype)
+    return tf.cast(0.5 * h * (1.0 + tf.math.erf(h * _INV_SQRT_2)), dtype)
 
 
 @tf.function(jit_compile=True, autograph=False)
 def _gelu_backward(h, dy, approximate):
+    dtype, h = dy.dtype, tf.cast(h, tf.float32)
     if approximate:
         t = tf.tanh(_SQRT_2_OVER_PI * (h + 0.044715 * h * h * h))
         slope = 0.5 * (1.0 + t) + 0.5 * h * (1.0 - t * t) * _SQRT_2_OVER_PI * (
@@ -45,11 +50,12 @@ def _gelu_backward(h, dy, approximate):
     else:
         cdf = 0.5 * (1.0 + tf.math.erf(h * _INV_SQRT_2))
         slope = cdf + h * _INV_SQRT_2PI * tf.exp(-0.5 * h * h)
-    return dy * slope
+    return tf.cast(tf.cast(dy, tf.float32) * slope, dtype)
 
 
 def fused_gelu(h, approximate):
-    """GELU (tanh approximation or exact) with a closed-form gradient."""
+    """GELU (tanh approximation or exact) with a closed-form gradient, both
+    computed in float32 and returned in `h`'s dtype."""
 
     @tf.custom_gradient
     def gelu(h):
