@@ -27,9 +27,9 @@ def _large_negative(dtype):
     return -3e4 if dtype == tf.float16 else -1e9
 
 
-# GELU computes in float32 whatever its input's dtype: XLA's CPU code for
-# bfloat16 elementwise math converts around every op, so one cast in and one
-# out is cheaper (and rounds once).
+# GELU computes in float32 whatever its input's dtype, rounding once at the
+# end: with its math in bfloat16 the fused bfloat16 step was 1.12x slower on
+# an AVX512_BF16 CPU (docs/benchmarks.md).
 @tf.function(jit_compile=True, autograph=False)
 def _gelu_forward(h, approximate):
     dtype, h = h.dtype, tf.cast(h, tf.float32)
