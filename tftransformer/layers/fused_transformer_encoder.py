@@ -35,8 +35,10 @@ def _gelu_forward(h, approximate):
     dtype, h = h.dtype, tf.cast(h, tf.float32)
     if approximate:
         inner = _SQRT_2_OVER_PI * (h + 0.044715 * h * h * h)
-        return tf.cast(0.5 * h * (1.0 + tf.tanh(inner)), dtype)
-    return tf.cast(0.5 * h * (1.0 + tf.math.erf(h * _INV_SQRT_2)), dtype)
+        y = 0.5 * h * (1.0 + tf.tanh(inner))
+    else:
+        y = 0.5 * h * (1.0 + tf.math.erf(h * _INV_SQRT_2))
+    return tf.cast(y, dtype)
 
 
 @tf.function(jit_compile=True, autograph=False)
