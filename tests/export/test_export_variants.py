@@ -1,4 +1,5 @@
 import csv
+import gc
 import json
 import os
 import types
@@ -447,6 +448,24 @@ def test_mixed_precision_lora_model_exports_int8_from_merged_float32(
     logits = merged(merged.preprocessor(tf.constant(texts)), training=False)
     reference = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
     assert np.mean(np.argmax(probabilities, -1) == np.argmax(reference, -1)) >= 0.98
+
+
+def test_int8_copy_leaves_the_objects_a_caller_froze_frozen(classifier):
+    # A pre-forking server freezes what it loaded before forking; quantizing
+    # froze and then unfroze everything, the caller's objects too.
+    loaded = [classifier]
+    gc.freeze()
+    try:
+        copy = inference_copy(classifier, precision="int8")
+        # Frozen objects are in none of the collector's generations.
+        assert all(o is not loaded for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
+    assert any(o is loaded for o in gc.get_objects())
+    assert any(
+        getattr(layer, "quantization_mode", None) == "int8"
+        for layer in copy._flatten_layers()
+    )
 
 
 def test_full_int8_mean_pooling_runs_on_every_kernel_set(tiny_preset, tmp_path):

@@ -149,11 +149,16 @@ def inference_copy(model, preprocessor=None, merge_lora=True, precision="float32
             # Keras runs a full `gc.collect()` for each kernel it replaces,
             # a quarter of a second each in a process holding a TensorFlow
             # graph or two: objects already alive are frozen out of them.
-            gc.freeze()
+            # Unless the caller froze objects itself (a pre-forking server
+            # does): `gc.unfreeze` would release theirs too.
+            freeze = gc.get_freeze_count() == 0
+            if freeze:
+                gc.freeze()
             try:
                 copy.quantize("int8", filters=lambda layer: id(layer) not in skipped)
             finally:
-                gc.unfreeze()
+                if freeze:
+                    gc.unfreeze()
     return copy
 
 
