@@ -451,8 +451,8 @@ def test_mixed_precision_lora_model_exports_int8_from_merged_float32(
 
 
 def test_int8_copy_leaves_the_objects_a_caller_froze_frozen(classifier):
-    # A pre-forking server freezes what it loaded before forking; quantizing
-    # froze and then unfroze everything, the caller's objects too.
+    # A pre-forking server freezes what it loaded before forking: quantizing
+    # must not unfreeze it (`gc.unfreeze` releases every frozen object).
     loaded = [classifier]
     gc.freeze()
     try:
