@@ -4,6 +4,7 @@ TensorFlow 2.21's autotuning thread can keep a deleted iterator waiting for
 up to 60 s (`tftransformer.data._autotune`); Keras deletes one per epoch.
 """
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -21,8 +22,8 @@ from tftransformer.data import (
     make_teacher_forcing_dataset,
 )
 from tftransformer.data._autotune import without_autotuning
-from tftransformer.models import TextClassifierPreprocessor
-from tftransformer.models._task_base import _shuffled_batches
+from tftransformer.models import TextClassifier, TextClassifierPreprocessor
+from tftransformer.models._task_base import _batches
 from tftransformer.presets import embedded_tokenizer
 from tftransformer.training import ResumableTraining
 
@@ -71,8 +72,8 @@ PIPELINES = {
         {"a": _task(0).batch(2), "b": _task(1).batch(2)}
     ),
     # What a task model's `fit` makes of arrays.
-    "in_memory_arrays": lambda tok: _shuffled_batches(
-        ({"token_ids": np.zeros((4, 3), "int32")}, np.zeros(4, "int32")), 2
+    "in_memory_arrays": lambda tok: _batches(
+        ({"token_ids": np.zeros((4, 3), "int32")}, np.zeros(4, "int32")), 2, True
     ),
 }
 
@@ -96,3 +97,39 @@ def test_without_autotuning_keeps_the_elements():
     dataset = tf.data.Dataset.range(5).map(lambda x: x * 2).prefetch(tf.data.AUTOTUNE)
     assert tf.data.Dataset.range(5).options().autotune.enabled is not False
     assert list(without_autotuning(dataset).as_numpy_iterator()) == [0, 2, 4, 6, 8]
+
+
+def test_a_task_models_in_memory_data_reaches_keras_without_autotuning(
+    tiny_preset, monkeypatch
+):
+    # keras-hub batches raw strings into a pipeline with autotuning on.
+    received = {}
+
+    def recording(name):
+        method = getattr(keras.Model, name)
+
+        def record(self, x=None, *args, **kwargs):
+            received[name] = x.options().autotune.enabled
+            validation = kwargs.get("validation_data")
+            if validation is not None:
+                received["validation"] = validation.options().autotune.enabled
+            return method(self, x, *args, **kwargs)
+
+        return record
+
+    for name in ("fit", "evaluate", "predict"):
+        monkeypatch.setattr(keras.Model, name, recording(name))
+    model = TextClassifier.from_preset(tiny_preset, num_classes=2, sequence_length=8)
+    texts, labels = TEXTS * 2, [0, 1, 0] * 2
+    model.fit(texts, labels, validation_data=(texts, labels), shuffle=False, verbose=0)
+    # (Keras' validation pass calls `evaluate` on the validation dataset.)
+    assert received == {"fit": False, "validation": False, "evaluate": False}
+    received.clear()
+    # In the order given, as keras-hub's pipeline read them.
+    np.testing.assert_allclose(
+        model.predict(texts, batch_size=4, verbose=0),
+        model.predict_on_batch(texts),
+        atol=1e-6,
+    )
+    model.evaluate(texts, labels, batch_size=4, verbose=0)
+    assert received == {"evaluate": False, "predict": False}

@@ -11,7 +11,7 @@ from keras import ops
 from tests.finetune.tiny_models import bert_inputs, tiny_bert_backbone
 from tests.models.test_text_classifier import tiny_backbone, tiny_preprocessor
 from tftransformer.models import TextClassifier, TokenClassifier
-from tftransformer.models._task_base import _shuffled_batches
+from tftransformer.models._task_base import _batches
 
 SEQ_LEN = 6
 
@@ -97,7 +97,7 @@ def test_in_memory_data_is_shuffled_unless_asked_not_to(build):
 
 def test_every_example_once_per_epoch_in_a_new_order():
     labels = tf.range(10)
-    dataset = _shuffled_batches((labels,), batch_size=4)
+    dataset = _batches((labels,), batch_size=4, shuffle=True)
     tf.random.set_seed(0)
     epochs = [np.concatenate([batch[0].numpy() for batch in dataset]) for _ in range(3)]
     for order in epochs:

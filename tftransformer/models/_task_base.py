@@ -173,19 +173,30 @@ def _take(data, start, stop):
     return _map_leaves(data, lambda tensor: tensor[start:stop])
 
 
-def _shuffled_batches(data, batch_size):
-    """A dataset of `data`'s examples in a new order every epoch, batched."""
+def _batches(data, batch_size, shuffle):
+    """`data`'s examples batched, in a new order every epoch or as given.
+
+    Without tf.data's autotuning (see `without_autotuning`): keras-hub would
+    batch in-memory data into a pipeline with autotuning on, whose deleted
+    iterators can hold the deleting thread for up to a minute.
+    """
     num_examples = _num_examples(data)
-    # Indices are shuffled, not examples: the buffer holds ints, not copies.
-    order = tf.data.Dataset.range(num_examples).shuffle(
-        num_examples, reshuffle_each_iteration=True
-    )
+    order = tf.data.Dataset.range(num_examples)
+    if shuffle:
+        # Indices are shuffled, not examples: the buffer holds ints, not copies.
+        order = order.shuffle(num_examples, reshuffle_each_iteration=True)
     return without_autotuning(
         order.batch(batch_size).map(
             lambda indices: _map_leaves(data, lambda t: tf.gather(t, indices)),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     )
+
+
+def _in_order(x, y=None, sample_weight=None, batch_size=None):
+    """In-memory `x`, `y` and weights as a dataset of batches in order."""
+    data = keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+    return _batches(_map_leaves(data, _to_tensor), batch_size or 32, shuffle=False)
 
 
 def _in_memory_arguments(
@@ -210,12 +221,8 @@ def _in_memory_arguments(
         split_at = int(math.floor(num_examples * (1.0 - validation_split)))
         validation_data = _take(data, split_at, num_examples)
         data = _take(data, 0, split_at)
-    x, y, sample_weight = data
-    if shuffle:
-        # One dataset of shuffled batches carries x, y and the weights.
-        x = _shuffled_batches(data, batch_size or 32)
-        y = sample_weight = batch_size = None
-    return x, y, batch_size, sample_weight, validation_data
+    # One dataset of batches carries x, y and the weights.
+    return _batches(data, batch_size or 32, shuffle), validation_data
 
 
 class ShuffledFit:
@@ -263,7 +270,9 @@ class ShuffledFit:
     ):
         """Trains the model, reshuffling in-memory data every epoch.
 
-        Arguments are those of `keras.Model.fit`, except:
+        In-memory data, `validation_data` included, is batched here without
+        tf.data's autotuning (see `_batches`). Arguments are those of
+        `keras.Model.fit`, except:
 
         Args:
             shuffle: for arrays, lists and tensors, whether to draw the
@@ -276,8 +285,9 @@ class ShuffledFit:
         Returns:
             A `keras.callbacks.History`.
         """
+        validation_batch_size = batch_size
         if _is_in_memory(x):
-            x, y, batch_size, sample_weight, validation_data = _in_memory_arguments(
+            x, validation_data = _in_memory_arguments(
                 x,
                 y,
                 batch_size,
@@ -288,8 +298,13 @@ class ShuffledFit:
             )
             # Split and shuffled here (or kept in order): Keras' flag would
             # only warn.
-            validation_split = None
+            y = sample_weight = batch_size = validation_split = None
             shuffle = False
+        if validation_data is not None and _is_in_memory(validation_data):
+            validation_data = _in_order(
+                *keras.utils.unpack_x_y_sample_weight(validation_data),
+                batch_size=validation_batch_size,
+            )
         return super().fit(
             x=x,
             y=y,
@@ -300,6 +315,13 @@ class ShuffledFit:
             shuffle=bool(shuffle),
             **kwargs,
         )
+
+    def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
+        """Keras' `evaluate`; in-memory data is read in order (see `fit`)."""
+        if not args and _is_in_memory(x):
+            x = _in_order(x, y, kwargs.pop("sample_weight", None), batch_size)
+            y = batch_size = None
+        return super().evaluate(x, y, batch_size, *args, **kwargs)
 
 
 def build_optimizer_before_step(model):
@@ -551,11 +573,14 @@ class EmptyBatchPredict:
     `empty_predictions`).
     """
 
-    def predict(self, x, *args, **kwargs):
+    def predict(self, x, batch_size=None, *args, **kwargs):
         empty = empty_predictions(self, x)
         if empty is not None:
             return empty
-        return super().predict(x, *args, **kwargs)
+        if _is_in_memory(x):
+            # In order, without tf.data's autotuning (see `_batches`).
+            x, batch_size = _in_order(x, batch_size=batch_size), None
+        return super().predict(x, batch_size, *args, **kwargs)
 
 
 # === backbone freeze ===
