@@ -9,6 +9,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.data._autotune import prefetched
 from tftransformer.data.sequence_datasets import (
     load_language_model_texts,
     make_language_model_dataset,
@@ -262,8 +263,10 @@ def _fine_tune_preset(config, trainer, train_texts, validation_texts, source):
         data = data.shuffle(len(train_texts), seed=epoch_seed(config.seed, epoch))
         return data.batch(trainer.global_batch_size)
 
-    validation = tf.data.Dataset.from_tensor_slices(validation_rows).batch(
-        trainer.global_batch_size
+    validation = prefetched(
+        tf.data.Dataset.from_tensor_slices(validation_rows).batch(
+            trainer.global_batch_size
+        )
     )
     with trainer.scope():
         trainer.compile(

@@ -9,6 +9,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.data._autotune import prefetched
 from tftransformer.data.parallel_text import load_sentence_pairs
 from tftransformer.data.sequence_datasets import (
     join_word_pieces,
@@ -405,8 +406,10 @@ def _fine_tune_preset(config, trainer, splits, num_read):
 
     validation = None
     if num_pairs["validation"]:
-        validation = tf.data.Dataset.from_tensor_slices(rows("validation")).batch(
-            trainer.global_batch_size
+        validation = prefetched(
+            tf.data.Dataset.from_tensor_slices(rows("validation")).batch(
+                trainer.global_batch_size
+            )
         )
     with trainer.scope():
         trainer.compile(
