@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import check_int
+from tftransformer.data._autotune import without_autotuning
 from tftransformer.data.few_shot_pairs import make_few_shot_pairs
 from tftransformer.data.pair_loaders import make_pair_dataset
 from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
@@ -86,7 +87,9 @@ def train_logistic_head(
     # Every full-batch step in one `fit` epoch: one epoch per step cost
     # about 35 ms each in Keras' epoch overhead (10 s of a few-shot run),
     # for the same updates.
-    batches = tf.data.Dataset.from_tensors((embeddings, labels)).repeat(epochs)
+    batches = without_autotuning(
+        tf.data.Dataset.from_tensors((embeddings, labels)).repeat(epochs)
+    )
     head.fit(batches, epochs=1, shuffle=False, verbose=0)
     return head
 
