@@ -18,7 +18,7 @@ from keras_hub.layers import MultiSegmentPacker
 from keras_hub.src.utils.tensor_utils import no_convert_scope
 
 from tftransformer._arguments import check_int
-from tftransformer.data._autotune import prefetched
+from tftransformer.data._autotune import prefetched, without_autotuning
 from tftransformer.data.text_packing import packed_dataset, packed_rows
 
 _BUCKET_WIDTH = 16
@@ -125,6 +125,9 @@ def _run_now(chunks, function, *layers):
         *layers: the keras-hub preprocessing layers `function` calls, run
             eagerly on their TensorFlow path (`_eager_tensorflow_path`).
     """
+    if isinstance(chunks, tf.data.Dataset):
+        # Its iterator is deleted at the loop's end (see `without_autotuning`).
+        chunks = without_autotuning(chunks)
     with _eager_tensorflow_path(*layers):
         chunks = [function(*chunk) for chunk in chunks]
     columns = []

@@ -15,6 +15,7 @@ import numpy as np
 from absl import logging
 
 from tftransformer._arguments import check_on_bad_rows
+from tftransformer.data._autotune import without_autotuning
 from tftransformer.data.data_error import DataError
 from tftransformer.data.text_classification_data import TextClassificationData
 
@@ -206,7 +207,7 @@ def load_tfds_text_classification(
     dataset = dataset.map(lambda example: tuple(example[k] for k in keys))
 
     text_values, label_values, pair_values = [], [], []
-    for batch in tfds.as_numpy(dataset.batch(_READ_BATCH_SIZE)):
+    for batch in tfds.as_numpy(without_autotuning(dataset.batch(_READ_BATCH_SIZE))):
         text_values.extend(t.decode("utf-8") for t in batch[0])
         label_values.extend(int(label) for label in batch[1])
         if text_pair_key:
