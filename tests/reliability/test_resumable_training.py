@@ -121,7 +121,14 @@ class _Record(keras.callbacks.Callback):
             self.learning_rates[step] = float(optimizer.learning_rate)
 
 
-def _fit(directory, extra=(), scores=None, patience=2, save_freq=2):
+def _fit(
+    directory,
+    extra=(),
+    scores=None,
+    patience=2,
+    save_freq=2,
+    keep_final_checkpoint=False,
+):
     model = _model()
     callbacks = training_callbacks(
         directory,
@@ -129,6 +136,7 @@ def _fit(directory, extra=(), scores=None, patience=2, save_freq=2):
         patience=patience,
         tensorboard=False,
         save_freq=save_freq,
+        keep_final_checkpoint=keep_final_checkpoint,
     )
     if scores:
         callbacks.insert(0, _ScriptedScore(scores))
@@ -257,6 +265,36 @@ def test_run_stopped_by_early_stopping_resumes_as_stopped(tmp_path):
     )
     assert record.epochs == []
     _assert_same_variables(resumed.weights, model.weights)
+
+
+@pytest.mark.parametrize("keep_final_checkpoint", [False, "weights", True])
+def test_the_last_epochs_checkpoint_holds_optimizer_slots_only_if_the_final_does(
+    uninterrupted, tmp_path, keep_final_checkpoint
+):
+    # A run killed after the last epoch's checkpoint resumes to train
+    # nothing more; the slots (twice the weights with Adam) are kept only
+    # where the finished run's checkpoint keeps them. Earlier epochs'
+    # checkpoints hold them (test_resumed_fit_equals_uninterrupted_fit).
+    with pytest.raises(_Interrupt):
+        _fit(
+            tmp_path,
+            extra=[_InterruptAt(EPOCHS - 1)],
+            patience=EPOCHS,
+            keep_final_checkpoint=keep_final_checkpoint,
+        )
+    _, state = read_checkpoint(tmp_path / "backup" / CHECKPOINT_FILE)
+    assert (state["epoch"], state["step"], state["finished"]) == (EPOCHS, 0, False)
+    assert ("optimizer_variables" in state) == (keep_final_checkpoint is True)
+    resumed, history, _, record = _fit(
+        tmp_path, patience=EPOCHS, keep_final_checkpoint=keep_final_checkpoint
+    )
+    assert record.epochs == []
+    _assert_same_variables(resumed.variables, uninterrupted["variables"])
+    assert history == uninterrupted["history"]
+    if keep_final_checkpoint is True:
+        _assert_same_variables(
+            resumed.optimizer.variables, uninterrupted["optimizer_variables"]
+        )
 
 
 def test_dropout_seed_state_is_restored(uninterrupted, tmp_path):

@@ -73,7 +73,10 @@ class ResumableTraining(keras.callbacks.Callback):
     the optimizer state; a later `fit` with this callback then restores
     those and trains no further. `"weights"` keeps the run's footprint
     small: the optimizer's slots (twice the weights for Adam) are only
-    needed to train on, which a finished run does not.
+    needed to train on, which a finished run does not. For the same reason
+    the checkpoint written at the end of the last epoch holds the slots only
+    with `keep_final_checkpoint=True`: a `fit` resumed from it trains no
+    further.
 
     During `fit` the callback wraps `model.train_function`, to skip the
     trained batches of a resumed epoch and to end each `epoch_dataset` epoch
@@ -280,7 +283,7 @@ class ResumableTraining(keras.callbacks.Callback):
 
     # === Saving ===
 
-    def _state(self, epoch, step, finished=False):
+    def _state(self, epoch, step, finished=False, optimizer=True):
         state = {
             "epoch": epoch,
             "step": step,
@@ -302,10 +305,11 @@ class ResumableTraining(keras.callbacks.Callback):
             state[f"{group}_variables"] = names
 
         add("model", self.model.variables)
-        optimizer = self.model.optimizer
-        keep_optimizer = not finished or self.keep_final_checkpoint is True
-        if keep_optimizer and optimizer is not None and optimizer.built:
-            add("optimizer", optimizer.variables)
+        model_optimizer = self.model.optimizer
+        if finished:
+            optimizer = self.keep_final_checkpoint is True
+        if optimizer and model_optimizer is not None and model_optimizer.built:
+            add("optimizer", model_optimizer.variables)
         if step:
             add("metrics", self.model.metrics_variables)
         if not finished:
@@ -349,8 +353,8 @@ class ResumableTraining(keras.callbacks.Callback):
                     "rate or check the data, then rerun to resume from it."
                 )
 
-    def _save(self, epoch, step, finished=False):
-        arrays, state = self._state(epoch, step, finished)
+    def _save(self, epoch, step, finished=False, optimizer=True):
+        arrays, state = self._state(epoch, step, finished, optimizer)
         # On read-only workers too: each must stop where the chief does (the
         # weights are the same on every worker, so the verdict is too).
         self._check_finite(arrays, state)
@@ -574,7 +578,13 @@ class ResumableTraining(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(
                 float(value) if isinstance(value, (numbers.Real, np.generic)) else value
             )
-        self._save(epoch + 1, 0)
+        # After the last epoch, a resumed `fit` trains no further: the
+        # optimizer's slots (twice the weights with Adam) are written only if
+        # the final checkpoint keeps them.
+        last = epoch + 1 >= self.params.get("epochs", float("inf"))
+        self._save(
+            epoch + 1, 0, optimizer=not last or self.keep_final_checkpoint is True
+        )
 
     def on_train_end(self, logs=None):
         self._seconds_before = self.train_seconds
