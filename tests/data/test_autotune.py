@@ -22,7 +22,12 @@ from tftransformer.data import (
     make_teacher_forcing_dataset,
 )
 from tftransformer.data._autotune import without_autotuning
-from tftransformer.models import TextClassifier, TextClassifierPreprocessor
+from tftransformer.models import (
+    CausalLM,
+    Seq2SeqTransformer,
+    TextClassifier,
+    TextClassifierPreprocessor,
+)
 from tftransformer.models._task_base import _batches
 from tftransformer.presets import embedded_tokenizer
 from tftransformer.training import ResumableTraining
@@ -99,26 +104,40 @@ def test_without_autotuning_keeps_the_elements():
     assert list(without_autotuning(dataset).as_numpy_iterator()) == [0, 2, 4, 6, 8]
 
 
-def test_a_task_models_in_memory_data_reaches_keras_without_autotuning(
-    tiny_preset, monkeypatch
-):
-    # keras-hub batches raw strings into a pipeline with autotuning on.
+def _autotuning(data):
+    """A dataset's autotuning setting, or the type of what is not one."""
+    if isinstance(data, tf.data.Dataset):
+        return data.options().autotune.enabled
+    return type(data).__name__
+
+
+def _record_what_keras_receives(monkeypatch):
+    """`keras.Model.fit/evaluate/predict` patched to record, per method,
+    whether their dataset (and fit's validation dataset) autotunes."""
     received = {}
 
     def recording(name):
         method = getattr(keras.Model, name)
 
         def record(self, x=None, *args, **kwargs):
-            received[name] = x.options().autotune.enabled
+            received[name] = _autotuning(x)
             validation = kwargs.get("validation_data")
             if validation is not None:
-                received["validation"] = validation.options().autotune.enabled
+                received["validation"] = _autotuning(validation)
             return method(self, x, *args, **kwargs)
 
         return record
 
     for name in ("fit", "evaluate", "predict"):
         monkeypatch.setattr(keras.Model, name, recording(name))
+    return received
+
+
+def test_a_task_models_in_memory_data_reaches_keras_without_autotuning(
+    tiny_preset, monkeypatch
+):
+    # keras-hub batches raw strings into a pipeline with autotuning on.
+    received = _record_what_keras_receives(monkeypatch)
     model = TextClassifier.from_preset(tiny_preset, num_classes=2, sequence_length=8)
     texts, labels = TEXTS * 2, [0, 1, 0] * 2
     model.fit(texts, labels, validation_data=(texts, labels), shuffle=False, verbose=0)
@@ -132,4 +151,64 @@ def test_a_task_models_in_memory_data_reaches_keras_without_autotuning(
         atol=1e-6,
     )
     model.evaluate(texts, labels, batch_size=4, verbose=0)
+    assert received == {"evaluate": False, "predict": False}
+
+
+def _token_ids(rows, width, seed):
+    return np.random.default_rng(seed).integers(1, 16, (rows, width)).astype("int32")
+
+
+KERAS_TASK_MODELS = {
+    "causal_lm": lambda: (
+        CausalLM(
+            vocabulary_size=16,
+            num_layers=1,
+            num_heads=2,
+            hidden_dim=8,
+            intermediate_dim=16,
+            max_sequence_length=8,
+        ),
+        {"token_ids": _token_ids(6, 5, 0), "padding_mask": np.ones((6, 5), bool)},
+        _token_ids(6, 5, 1),
+    ),
+    "seq2seq": lambda: (
+        Seq2SeqTransformer(
+            encoder_vocabulary_size=16,
+            decoder_vocabulary_size=16,
+            num_layers=1,
+            num_heads=2,
+            hidden_dim=8,
+            intermediate_dim=16,
+            max_sequence_length=8,
+        ),
+        {
+            "encoder_token_ids": _token_ids(6, 5, 0),
+            "encoder_padding_mask": np.ones((6, 5), bool),
+            "decoder_token_ids": _token_ids(6, 4, 1),
+            "decoder_padding_mask": np.ones((6, 4), bool),
+        },
+        _token_ids(6, 4, 2),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", KERAS_TASK_MODELS)
+def test_a_keras_task_models_in_memory_data_reaches_keras_without_autotuning(
+    name, monkeypatch
+):
+    # Keras batches arrays into a pipeline with autotuning on.
+    received = _record_what_keras_receives(monkeypatch)
+    model, x, y = KERAS_TASK_MODELS[name]()
+    model.compile(
+        optimizer="sgd",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x, y, batch_size=4, validation_data=(x, y), verbose=0)
+    assert received == {"fit": False, "validation": False, "evaluate": False}
+    received.clear()
+    # In the order given.
+    np.testing.assert_allclose(
+        model.predict(x, batch_size=4, verbose=0), model(x), atol=1e-5
+    )
+    model.evaluate(x, y, batch_size=4, verbose=0)
     assert received == {"evaluate": False, "predict": False}

@@ -2,8 +2,9 @@
 
 Mixins and helpers of `TextClassifier`, `TokenClassifier`, `MultiTaskModel`,
 `LongDocumentClassifier`, `TextEmbedder` and the from-scratch models:
-`from_preset` through `preprocessor_cls`; `fit` drawing in-memory data in a
-new order every epoch; a compile config that a loaded model replays with its
+`from_preset` through `preprocessor_cls`; in-memory data batched without
+tf.data autotuning, `fit` drawing it in a new order every epoch; a compile
+config that a loaded model replays with its
 optimizer; `predict` on an empty batch; the epoch loss of packed rows
 weighed by their texts; the backbone freeze a config records and restores;
 backbone layers the head does not read left untrained; new encoder blocks on
@@ -225,37 +226,27 @@ def _in_memory_arguments(
     return _batches(data, batch_size or 32, shuffle), validation_data
 
 
-class ShuffledFit:
-    """Makes a keras-hub `Task`'s `fit` shuffle in-memory data every epoch.
+class InMemoryBatches:
+    """Makes a model batch in-memory data itself, without tf.data autotuning.
 
-    keras-hub's `Task.fit` turns arrays and lists into a `tf.data` pipeline
-    in their given order and hands Keras `shuffle=True`, which Keras then
-    ignores with a warning: data sorted by label trains one class after the
-    other. Mixed in before the keras-hub base class, `fit` reshuffles
-    in-memory data every epoch, as Keras does for its own models, and a
-    dataset keeps its order without the warning.
+    Keras (and keras-hub's `Task`) turn arrays, lists and tensors given to
+    `fit`, `evaluate` and `predict` into a `tf.data` pipeline with
+    autotuning on, and delete its iterator after each epoch and call; in
+    TensorFlow 2.21 such a deletion can hold the deleting thread for up to a
+    minute (see `without_autotuning`). Mixed in before the Keras base class,
+    the model batches in-memory data here instead: in order for
+    `evaluate`, `predict` and validation data, and for `fit` in a new order
+    every epoch unless `shuffle=False`, as Keras does for its own models. A
+    dataset is passed on as it is.
 
     Example:
     ```python
-    class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier): ...
+    class CausalLM(InMemoryBatches, keras.Model): ...
 
-    classifier.fit(texts, labels, epochs=3)  # a new order every epoch
-    classifier.fit(texts, labels, shuffle=False)  # the order given
+    model.fit(token_ids, targets, epochs=3)  # a new order every epoch
+    model.fit(token_ids, targets, shuffle=False)  # the order given
     ```
     """
-
-    def make_train_function(self, force=False):
-        """Keras' train function, building the optimizer before its trace.
-
-        Keras builds the optimizer over the trainable variables in the first
-        step, inside the traced function, and TensorFlow traces a function
-        that creates variables twice. Built just before, over the same
-        variables, the step is traced once (seconds per `fit`).
-        """
-        if self.train_function is not None and not force:
-            return self.train_function
-        super().make_train_function(force=force)
-        return build_optimizer_first(self)
 
     def fit(
         self,
@@ -268,7 +259,7 @@ class ShuffledFit:
         shuffle=None,
         **kwargs,
     ):
-        """Trains the model, reshuffling in-memory data every epoch.
+        """Trains the model, drawing in-memory data in a new order every epoch.
 
         In-memory data, `validation_data` included, is batched here without
         tf.data's autotuning (see `_batches`). Arguments are those of
@@ -322,6 +313,45 @@ class ShuffledFit:
             x = _in_order(x, y, kwargs.pop("sample_weight", None), batch_size)
             y = batch_size = None
         return super().evaluate(x, y, batch_size, *args, **kwargs)
+
+    def predict(self, x, batch_size=None, *args, **kwargs):
+        """Keras' `predict`; in-memory data is read in order (see `fit`)."""
+        if _is_in_memory(x):
+            x, batch_size = _in_order(x, batch_size=batch_size), None
+        return super().predict(x, batch_size, *args, **kwargs)
+
+
+class ShuffledFit(InMemoryBatches):
+    """Makes a keras-hub `Task`'s `fit` shuffle in-memory data every epoch.
+
+    keras-hub's `Task.fit` turns arrays and lists into a `tf.data` pipeline
+    in their given order and hands Keras `shuffle=True`, which Keras then
+    ignores with a warning: data sorted by label trains one class after the
+    other. Mixed in before the keras-hub base class, `fit` reshuffles
+    in-memory data every epoch, as Keras does for its own models, and a
+    dataset keeps its order without the warning (see `InMemoryBatches`).
+
+    Example:
+    ```python
+    class TextClassifier(ShuffledFit, keras_hub.models.TextClassifier): ...
+
+    classifier.fit(texts, labels, epochs=3)  # a new order every epoch
+    classifier.fit(texts, labels, shuffle=False)  # the order given
+    ```
+    """
+
+    def make_train_function(self, force=False):
+        """Keras' train function, building the optimizer before its trace.
+
+        Keras builds the optimizer over the trainable variables in the first
+        step, inside the traced function, and TensorFlow traces a function
+        that creates variables twice. Built just before, over the same
+        variables, the step is traced once (seconds per `fit`).
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force=force)
+        return build_optimizer_first(self)
 
 
 def build_optimizer_before_step(model):
@@ -577,9 +607,6 @@ class EmptyBatchPredict:
         empty = empty_predictions(self, x)
         if empty is not None:
             return empty
-        if _is_in_memory(x):
-            # In order, without tf.data's autotuning (see `_batches`).
-            x, batch_size = _in_order(x, batch_size=batch_size), None
         return super().predict(x, batch_size, *args, **kwargs)
 
 

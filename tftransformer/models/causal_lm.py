@@ -15,6 +15,7 @@ from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
+from tftransformer.models._task_base import InMemoryBatches
 from tftransformer.models.decoding import (
     check_token_id,
     compiled_function,
@@ -28,7 +29,7 @@ from tftransformer.models.transformer_encoder import (
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class CausalLM(keras.Model):
+class CausalLM(InMemoryBatches, keras.Model):
     """A decoder-only Transformer language model (GPT-style).
 
     Token ids are embedded (`"embeddings"`), run through `num_layers`

@@ -2,11 +2,12 @@ import keras
 from keras import ops
 
 from tftransformer._arguments import check_bool
+from tftransformer.models._task_base import InMemoryBatches
 from tftransformer.models.text_embedder import TextEmbedder
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class ContrastiveEmbedder(keras.Model):
+class ContrastiveEmbedder(InMemoryBatches, keras.Model):
     """Trains a `TextEmbedder` on groups of texts with a contrastive loss.
 
     Each example is a group of `k` texts (anchor, positive, and optional

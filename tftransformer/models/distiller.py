@@ -4,13 +4,14 @@ import keras
 from keras import ops
 
 from tftransformer.models._task_base import (
+    InMemoryBatches,
     replay_compile,
     with_optimizer_variables,
 )
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class Distiller(keras.Model):
+class Distiller(InMemoryBatches, keras.Model):
     """Trains a student classifier to match a teacher's soft predictions.
 
     Knowledge distillation (Hinton et al. 2015): the training loss is

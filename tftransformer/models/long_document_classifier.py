@@ -6,6 +6,7 @@ from tftransformer.data.chunking import make_long_document_dataset
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
+    InMemoryBatches,
     backbone_hidden_dim,
     freeze_unused_backbone_layers,
 )
@@ -15,7 +16,7 @@ CHUNK_POOLING_MODES = ("attention", "mean", "max")
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class LongDocumentClassifier(keras.Model):
+class LongDocumentClassifier(InMemoryBatches, keras.Model):
     """Classifies documents longer than the encoder's window, chunk by chunk.
 
     A document arrives as up to `max_chunks` overlapping chunks of at most

@@ -9,6 +9,7 @@ from tftransformer.data.multi_task import TASK_ID_KEY
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.models._task_base import (
     OPTIMIZER_VARIABLES_KEY,
+    InMemoryBatches,
     build_optimizer,
     empty_predictions,
     restore_frozen_layers,
@@ -36,7 +37,7 @@ _TASK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class MultiTaskModel(keras.Model):
+class MultiTaskModel(InMemoryBatches, keras.Model):
     """One shared encoder with a named head per task, trained on mixed batches.
 
     Each task is a classification head (pooling, dropout, dense: a

@@ -14,6 +14,7 @@ from tftransformer.layers.token_and_position_embedding import (
 )
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
+from tftransformer.models._task_base import InMemoryBatches
 from tftransformer.models.decoding import (
     check_token_id,
     compiled_function,
@@ -28,7 +29,7 @@ from tftransformer.models.transformer_encoder import (
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class Seq2SeqTransformer(keras.Model):
+class Seq2SeqTransformer(InMemoryBatches, keras.Model):
     """An encoder-decoder Transformer producing next-token logits.
 
     The encoder embeds `encoder_token_ids` and runs `num_layers`

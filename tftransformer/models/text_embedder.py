@@ -16,6 +16,7 @@ from tftransformer._arguments import (
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
+    InMemoryBatches,
     TokenizedBatches,
     freeze_unused_backbone_layers,
     predict_batch,
@@ -43,7 +44,9 @@ _POOLING_KEYS = {
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class TextEmbedder(TokenizedBatches, EmptyBatchPredict, keras_hub.models.Task):
+class TextEmbedder(
+    TokenizedBatches, EmptyBatchPredict, InMemoryBatches, keras_hub.models.Task
+):
     """A pretrained encoder turning texts into sentence embeddings.
 
     The embedding is the backbone's sequence output pooled over the real

@@ -2,14 +2,17 @@ import keras
 
 from tftransformer._arguments import check_model_keywords, python_number
 from tftransformer.layers.sequence_pooling import SequencePooling
-from tftransformer.models._task_base import freeze_unused_backbone_layers
+from tftransformer.models._task_base import (
+    InMemoryBatches,
+    freeze_unused_backbone_layers,
+)
 from tftransformer.models.transformer_encoder import check_dropout
 
 POOLING_MODES = ("cls", "mean")
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
-class TransformerClassifier(keras.Model):
+class TransformerClassifier(InMemoryBatches, keras.Model):
     """A Transformer encoder with a dropout and dense classification head.
 
     The encoder is any functional Keras model that takes a dict with
