@@ -13,6 +13,8 @@ import types
 
 import tensorflow as tf
 
+from tftransformer.data._autotune import without_autotuning
+
 __all__ = [
     "WARMUP_FILE",
     "make_predict_request",
@@ -120,7 +122,7 @@ def read_warmup_requests(version_dir):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No warmup requests in {version_dir!r}: {path}")
     requests = []
-    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+    for record in without_autotuning(tf.data.TFRecordDataset(path)).as_numpy_iterator():
         log = prediction_log_pb2.PredictionLog.FromString(record)
         requests.append(log.predict_log.request)
     return requests

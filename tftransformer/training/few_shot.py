@@ -128,7 +128,8 @@ def calibrate_logistic_head(head, embeddings, labels):
             "head must be an uncalibrated keras.Sequential from embeddings to "
             f"logits (with no {TEMPERATURE_LAYER!r} layer). Received: {head!r}"
         )
-    logits = head.predict(np.asarray(embeddings, "float32"), verbose=0)
+    # Called, not `predict`: no pipeline and no trace for one small matmul.
+    logits = keras.ops.convert_to_numpy(head(np.asarray(embeddings, "float32")))
     temperature = fit_temperature(logits, labels)
     calibrated = keras.Sequential(
         [

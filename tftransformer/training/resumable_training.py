@@ -253,7 +253,8 @@ class ResumableTraining(keras.callbacks.Callback):
             else:
                 # A pass outside an epoch: Keras reading a first batch to
                 # build the model under a distribution strategy.
-                yield from self._epoch_data(self._epoch).as_numpy_iterator()
+                data = without_autotuning(self._epoch_data(self._epoch))
+                yield from data.as_numpy_iterator()
 
         dataset = tf.data.Dataset.from_generator(
             generate, output_signature=element_spec
@@ -277,7 +278,8 @@ class ResumableTraining(keras.callbacks.Callback):
             return
         dataset = self._epoch_data(epoch)
         self._first_dataset = None
-        batches = list(dataset.as_numpy_iterator())
+        # Read whole and its iterator deleted: see `without_autotuning`.
+        batches = list(without_autotuning(dataset).as_numpy_iterator())
         self._prepared = (epoch, batches)
         self._epoch_batches = (epoch, len(batches))
 

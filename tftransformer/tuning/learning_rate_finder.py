@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.data._autotune import without_autotuning
 from tftransformer.training.training_summary import describe_training
 from tftransformer.tuning.learning_rate_finder_result import (
     LearningRateFinderResult,
@@ -151,7 +152,7 @@ def find_learning_rate(
     tried, losses, smoothed = [], [], []
     diverged = False
     try:
-        iterator = iter(dataset.repeat())
+        iterator = iter(without_autotuning(dataset.repeat()))
         average, best = 0.0, math.inf
         for step in range(num_steps):
             learning_rate.assign(learning_rates[step])
