@@ -308,8 +308,6 @@ class ResumableTraining(keras.callbacks.Callback):
 
         add("model", self.model.variables)
         model_optimizer = self.model.optimizer
-        if finished:
-            optimizer = self.keep_final_checkpoint is True
         if optimizer and model_optimizer is not None and model_optimizer.built:
             add("optimizer", model_optimizer.variables)
         if step:
@@ -605,7 +603,9 @@ class ResumableTraining(keras.callbacks.Callback):
             return
         if self.keep_final_checkpoint:
             epoch = len(next(iter(self.history.values()), []))
-            self._save(epoch, 0, finished=True)
+            self._save(
+                epoch, 0, finished=True, optimizer=self.keep_final_checkpoint is True
+            )
         elif os.path.isfile(self.path):
             os.remove(self.path)
             remove_temporary_files(self.directory)
