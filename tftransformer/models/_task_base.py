@@ -322,14 +322,15 @@ class InMemoryBatches:
 
 
 class ShuffledFit(InMemoryBatches):
-    """Makes a keras-hub `Task`'s `fit` shuffle in-memory data every epoch.
+    """`InMemoryBatches` for a keras-hub `Task`, whose train step it traces once.
 
     keras-hub's `Task.fit` turns arrays and lists into a `tf.data` pipeline
     in their given order and hands Keras `shuffle=True`, which Keras then
     ignores with a warning: data sorted by label trains one class after the
-    other. Mixed in before the keras-hub base class, `fit` reshuffles
-    in-memory data every epoch, as Keras does for its own models, and a
-    dataset keeps its order without the warning (see `InMemoryBatches`).
+    other. Through `InMemoryBatches`, `fit` reshuffles in-memory data every
+    epoch, as Keras does for its own models, and a dataset keeps its order
+    without the warning. What this class adds: the optimizer is built before
+    the train step is traced (`make_train_function`).
 
     Example:
     ```python
