@@ -28,6 +28,17 @@ The multi-worker failures are https://github.com/keras-team/keras/issues/20585
 cases and call the originals otherwise. `tftransformer.distribute.get_strategy`
 calls it when it returns a distributing strategy, never on import.
 
+It also turns tf.data's autotuning off in the per-device datasets that
+TensorFlow (checked up to 2.21) builds for every distributed iterator
+(`multi_device_iterator_ops._create_device_dataset`: a `prefetch` of a fixed
+buffer, new options, autotuning on whatever the input pipeline says). Their
+buffers are fixed, so autotuning tunes nothing there, but each iterator
+starts its autotuning thread, and deleting the iterator waits for that
+thread, which in TensorFlow 2.21 can miss its wake-up and sleep out a
+period of up to 60 s (see `tftransformer.data`'s `without_autotuning`).
+Under a strategy, Keras deletes such an iterator after every epoch,
+`evaluate` and `predict`.
+
 Remove this module when Keras fixes both: on a Keras newer than
 `_LAST_AFFECTED`, `install()` does nothing, and `tests/distribute/` tells
 whether `fit` works without it. If they still fail, raise `_LAST_AFFECTED`
@@ -41,6 +52,7 @@ import tensorflow as tf
 _LAST_AFFECTED = (3, 15)
 
 _installed = False
+_device_datasets_patched = False
 
 
 def _keras_version():
@@ -69,11 +81,15 @@ def _reads_a_batch(model):
 def install():
     """Patches Keras' TensorFlow trainer for distributed `fit`, once.
 
+    Also builds TensorFlow's per-device datasets without autotuning, on any
+    Keras.
+
     Returns:
-        Whether the patches are in place (False on a Keras that does not
-        need them).
+        Whether the Keras patches are in place (False on a Keras that does
+        not need them).
     """
     global _installed
+    _install_device_datasets_without_autotuning()
     if _installed or not is_needed():
         return _installed
     from keras.src.backend.tensorflow import trainer as tf_trainer
@@ -117,3 +133,22 @@ def install():
     tf_trainer.reduce_per_replica = reduce_per_replica
     _installed = True
     return True
+
+
+def _install_device_datasets_without_autotuning():
+    """Wraps `_create_device_dataset` to turn autotuning off, once."""
+    global _device_datasets_patched
+    if _device_datasets_patched:
+        return
+    from tensorflow.python.data.ops import multi_device_iterator_ops
+
+    original = multi_device_iterator_ops._create_device_dataset
+
+    def _create_device_dataset(*args, **kwargs):
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return original(*args, **kwargs).with_options(options)
+
+    # `MultiDeviceIterator` looks the name up in the module for each device.
+    multi_device_iterator_ops._create_device_dataset = _create_device_dataset
+    _device_datasets_patched = True

@@ -22,6 +22,7 @@ from tftransformer.data import (
     make_teacher_forcing_dataset,
 )
 from tftransformer.data._autotune import without_autotuning
+from tftransformer.distribute import get_strategy
 from tftransformer.models import (
     CausalLM,
     Seq2SeqTransformer,
@@ -83,10 +84,28 @@ PIPELINES = {
 }
 
 
+def _record_iterators(monkeypatch):
+    """`tf.data.Dataset.__iter__` patched to record each iterated dataset's
+    autotuning setting, in order."""
+    settings = []
+    iterate = tf.data.Dataset.__iter__
+
+    def record(self):
+        settings.append(self.options().autotune.enabled)
+        return iterate(self)
+
+    monkeypatch.setattr(tf.data.Dataset, "__iter__", record)
+    return settings
+
+
 @pytest.mark.parametrize("name", sorted(PIPELINES))
-def test_pipeline_runs_without_autotuning(name):
-    dataset = PIPELINES[name](embedded_tokenizer())
+def test_pipeline_runs_without_autotuning(name, monkeypatch):
+    tokenizer = embedded_tokenizer()
+    iterated = _record_iterators(monkeypatch)
+    dataset = PIPELINES[name](tokenizer)
     assert dataset.options().autotune.enabled is False
+    # So do the passes that building it makes (tokenizing, counting batches).
+    assert all(setting is False for setting in iterated), iterated
     # Still a working pipeline: it yields its batches.
     assert len(list(dataset.take(1))) == 1
 
@@ -212,3 +231,19 @@ def test_a_keras_task_models_in_memory_data_reaches_keras_without_autotuning(
     )
     model.evaluate(x, y, batch_size=4, verbose=0)
     assert received == {"evaluate": False, "predict": False}
+
+
+@pytest.mark.parametrize("name", ["one_device", "mirrored"])
+def test_a_strategys_per_device_datasets_run_without_autotuning(name, monkeypatch):
+    # TensorFlow prefetches each device's share in a dataset of its own,
+    # with autotuning on whatever the input says; Keras iterates one per
+    # epoch under any strategy.
+    strategy = get_strategy(name, devices=["/cpu:0"])
+    iterated = _record_iterators(monkeypatch)
+    dataset = without_autotuning(tf.data.Dataset.range(8).batch(4))
+    batches = [
+        strategy.experimental_local_results(batch)[0].numpy().tolist()
+        for batch in strategy.experimental_distribute_dataset(dataset)
+    ]
+    assert batches == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert iterated and all(setting is False for setting in iterated), iterated

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tftransformer.data._autotune import prefetched
+from tftransformer.data._autotune import prefetched, without_autotuning
 from tftransformer.data.data_error import DataError
 from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.parallel_text import load_sentence_pairs
@@ -126,7 +126,7 @@ def _bucketed(data, length, batch_size, max_length, step):
 
 
 def _finish(data):
-    num_batches = sum(1 for _ in data)
+    num_batches = sum(1 for _ in without_autotuning(data))
     data = data.apply(tf.data.experimental.assert_cardinality(num_batches))
     return prefetched(data)
 
