@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tftransformer.data._autotune import without_autotuning
 from tftransformer.finetune import (
     classification_loss,
     create_optimizer,
@@ -393,7 +394,10 @@ def test_non_finite_loss_stops_at_its_step(tmp_path):
     x, y = _data()
     x = x.copy()
     x[17, 0] = np.inf
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    # Without autotuning: `info` holds the fit's frames until the garbage
+    # collector frees them, and freeing an autotuned iterator can wait up to
+    # 60 s for tf.data's thread (`tftransformer.data._autotune`).
+    dataset = without_autotuning(tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
     model = _model()
     resumable = ResumableTraining(tmp_path, save_freq=1, verbose=0)
     with pytest.raises(FloatingPointError) as info:

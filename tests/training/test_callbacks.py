@@ -3,7 +3,9 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from tftransformer.data._autotune import without_autotuning
 from tftransformer.finetune import (
     classification_loss,
 )
@@ -34,6 +36,14 @@ def _data():
     x = rng.normal(size=(16, 4)).astype("float32")
     y = (x[:, 0] > 0).astype("int32")
     return x, y
+
+
+def _one_batch():
+    """`_data()` as one batch, without tf.data's autotuning: a fit that
+    raises leaves Keras' validation iterator on the model until the garbage
+    collector frees it, and freeing an autotuned one can wait up to 60 s for
+    tf.data's thread (`tftransformer.data._autotune`)."""
+    return without_autotuning(tf.data.Dataset.from_tensor_slices(_data()).batch(16))
 
 
 class _RecordWeightsAtEpochBegin(keras.callbacks.Callback):
@@ -145,14 +155,13 @@ def test_a_new_run_removes_the_later_epochs_of_another_run(tmp_path):
 
 
 def test_interrupted_fit_resumes_from_backup(tmp_path):
-    x, y = _data()
+    data = _one_batch()
     # Eager: tracing three fits would take most of the time.
     model = _tiny_classifier(run_eagerly=True)
     with pytest.raises(RuntimeError, match="interrupted"):
         model.fit(
-            x,
-            y,
-            validation_data=(x, y),
+            data,
+            validation_data=data,
             epochs=3,
             verbose=0,
             callbacks=training_callbacks(tmp_path, tensorboard=False)
@@ -165,9 +174,8 @@ def test_interrupted_fit_resumes_from_backup(tmp_path):
     resumed = _tiny_classifier(run_eagerly=True)
     recorder = _RecordWeightsAtEpochBegin()
     history = resumed.fit(
-        x,
-        y,
-        validation_data=(x, y),
+        data,
+        validation_data=data,
         epochs=2,
         verbose=0,
         callbacks=training_callbacks(tmp_path, tensorboard=False) + [recorder],
@@ -185,7 +193,7 @@ def test_interrupted_fit_resumes_from_backup(tmp_path):
 
 
 def test_a_kill_right_after_the_checkpoint_keeps_every_epoch_file(tmp_path):
-    x, y = _data()
+    data = _one_batch()
     callbacks = training_callbacks(tmp_path, tensorboard=False)
     (resumable,) = [c for c in callbacks if isinstance(c, ResumableTraining)]
     # Killed just after the second epoch's checkpoint, before any later
@@ -193,16 +201,13 @@ def test_a_kill_right_after_the_checkpoint_keeps_every_epoch_file(tmp_path):
     callbacks.insert(callbacks.index(resumable) + 1, _InterruptAtEpoch(1, at_end=True))
     model = _tiny_classifier(run_eagerly=True)
     with pytest.raises(RuntimeError, match="interrupted"):
-        model.fit(
-            x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=callbacks
-        )
+        model.fit(data, validation_data=data, epochs=3, verbose=0, callbacks=callbacks)
     after_epoch_1 = [w.numpy().copy() for w in model.weights]
 
     resumed = _tiny_classifier(run_eagerly=True)
     history = resumed.fit(
-        x,
-        y,
-        validation_data=(x, y),
+        data,
+        validation_data=data,
         epochs=3,
         verbose=0,
         callbacks=training_callbacks(tmp_path, tensorboard=False),
