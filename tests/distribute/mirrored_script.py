@@ -7,6 +7,7 @@ devices, so the checks run in a fresh process:
     python mirrored_script.py --mode=pretrained --result=FILE
     python mirrored_script.py --mode=non_finite --result=FILE
     python mirrored_script.py --mode=fused --result=FILE
+    python mirrored_script.py --mode=predict --preset=DIR --result=FILE
     python mirrored_script.py --mode=exact,non_finite,contrastive --result=FILE
 
 Several comma-separated modes run one after another in the process; the
@@ -34,10 +35,11 @@ steps moved the weights and the dropout run's losses and weight change.
 `contrastive`: the check of `contrastive_script.py` for each of its losses
 (one of them on deduplicated batches).
 
-`predict`: what predicts batch by batch, on models built in the mirrored
-scope next to the same weights on one device: `TextEmbedder.embed`,
-`predict_tags` of a `TokenClassifier` and `calibrate_classifier` of a
-`TextClassifier` on `(features, labels)` batches; writes the shapes, the
+`predict`: what predicts batch by batch, on models of `--preset` (default:
+the embedded checkpoint) built in the mirrored scope next to the same
+weights on one device: `TextEmbedder.embed`, `predict_tags` of a
+`TokenClassifier` and `calibrate_classifier` of a `TextClassifier` on
+`(features, labels)` batches; writes the hidden size, the shapes, the
 largest differences and both temperatures.
 """
 
@@ -206,7 +208,7 @@ def pretrained(devices):
     return {"replicas": strategy.num_replicas_in_sync, "loss": history["loss"]}
 
 
-def predict(devices):
+def predict(devices, preset="embedded"):
     import numpy as np
 
     from tftransformer import distribute, evaluation, models, presets, training
@@ -224,18 +226,19 @@ def predict(devices):
         return single, mirrored
 
     single, mirrored = both(
-        lambda: models.TextEmbedder.from_preset("embedded", sequence_length=32)
+        lambda: models.TextEmbedder.from_preset(preset, sequence_length=32)
     )
     expected = single.embed(texts, batch_size=4)
     actual = mirrored.embed(texts, batch_size=4)
     result = {
         "replicas": strategy.num_replicas_in_sync,
+        "hidden_dim": single.backbone.hidden_dim,
         "embed_shapes": [list(expected.shape), list(actual.shape)],
         "embed_difference": float(np.abs(actual - expected).max()),
     }
 
     def tagger():
-        backbone, preprocessor = presets.load_backbone("embedded", sequence_length=32)
+        backbone, preprocessor = presets.load_backbone(preset, sequence_length=32)
         return models.TokenClassifier(
             backbone, 3, preprocessor=preprocessor, tag_names=["O", "B-x", "I-x"]
         )
@@ -252,7 +255,7 @@ def predict(devices):
     )
 
     def classifier():
-        backbone, preprocessor = presets.load_backbone("embedded", sequence_length=32)
+        backbone, preprocessor = presets.load_backbone(preset, sequence_length=32)
         return models.TextClassifier(backbone, 2, preprocessor=preprocessor)
 
     single, mirrored = both(classifier)
@@ -357,6 +360,7 @@ def main():
     parser.add_argument("--mode", required=True)
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--result", required=True)
+    parser.add_argument("--preset", default="embedded", help="of --mode=predict")
     args = parser.parse_args()
     optimizers = args.optimizer.split(",")
     if not set(optimizers) <= set(OPTIMIZERS):
@@ -386,7 +390,7 @@ def main():
 
             results[mode] = {name: compare(name, devices) for name in LOSSES}
         elif mode == "predict":
-            results[mode] = predict(devices)
+            results[mode] = predict(devices, args.preset)
         else:
             results[mode] = pretrained(devices)
     with open(args.result, "w") as f:
