@@ -143,6 +143,17 @@ def check_bool(name, value):
     return bool(value)
 
 
+def check_choice(name, value, choices):
+    """Returns `value` if it is one of `choices` (any iterable of its keys)."""
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, choices))}. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
 def check_strings(name, values, what=""):
     """Returns `values`, a list (or other iterable) of strings, as a list.
 

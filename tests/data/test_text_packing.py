@@ -1,10 +1,10 @@
-"""Packed classification rows: greedy, in order, each text kept whole."""
+"""Packed classification rows: by best fit or in order, each text kept whole."""
 
 import numpy as np
 import pytest
 
 from tftransformer.data import make_classification_dataset, padded_token_share
-from tftransformer.data.text_packing import pack_greedily
+from tftransformer.data.text_packing import pack_best_fit, pack_greedily
 from tftransformer.presets import embedded_tokenizer
 
 TEXTS = [
@@ -38,17 +38,47 @@ def test_texts_fill_rows_greedily_in_order(lengths, max_texts, rows):
 
 
 @pytest.mark.parametrize(
+    "lengths, max_texts, rows",
+    [
+        ([6, 5, 4, 5], None, [[0, 2], [1, 3]]),  # in order: three rows
+        ([5, 4, 3, 6], None, [[0, 2], [1, 3]]),
+        ([2, 2, 2, 2], 3, [[0, 1, 2], [3]]),
+        ([10, 1], None, [[0], [1]]),
+        ([3, 9, 1, 7, 2], None, [[0, 3], [1, 2], [4]]),
+    ],
+)
+def test_texts_fill_rows_by_best_fit_longest_first(lengths, max_texts, rows):
+    assert pack_best_fit(lengths, 10, max_texts) == rows
+
+
+@pytest.mark.parametrize("max_texts", [None, 3])
+def test_best_fit_keeps_every_text_once_in_no_more_rows(max_texts):
+    lengths = np.random.default_rng(0).integers(1, 33, size=500)
+    rows = pack_best_fit(lengths, 32, max_texts)
+    assert sorted(i for row in rows for i in row) == list(range(len(lengths)))
+    assert all(sum(lengths[row]) <= 32 for row in rows)
+    if max_texts:
+        assert max(len(row) for row in rows) <= max_texts
+    greedy = pack_greedily(lengths, 32, max_texts)
+    # Best fit decreasing needs at most 11/9 of the optimum, plus one row.
+    assert len(rows) < len(greedy)
+    assert len(rows) <= 11 / 9 * np.ceil(lengths.sum() / 32) + 1
+
+
+@pytest.mark.parametrize("pack_rows", [pack_greedily, pack_best_fit])
+@pytest.mark.parametrize(
     "kwargs, message",
     [
         ({"lengths": [3, 11]}, "Received a length of 11"),
+        ({"lengths": [3, 0]}, "Received a length of 0"),
         ({"lengths": [3], "sequence_length": 1}, "sequence_length=1"),
         ({"lengths": [3], "max_texts_per_row": 0}, "max_texts_per_row=0"),
     ],
 )
-def test_bad_packing_arguments_are_refused(kwargs, message):
+def test_bad_packing_arguments_are_refused(pack_rows, kwargs, message):
     kwargs = {"sequence_length": 10, **kwargs}
     with pytest.raises(ValueError, match=message):
-        pack_greedily(**kwargs)
+        pack_rows(**kwargs)
 
 
 def test_packed_rows_hold_each_text_whole_with_restarting_positions(tokenizer):
@@ -84,6 +114,33 @@ def test_packed_rows_hold_each_text_whole_with_restarting_positions(tokenizer):
         np.testing.assert_array_equal(got, expected)
         assert got[0] == CLS and got[-1] == SEP
     assert seen_labels == LABELS
+
+
+@pytest.mark.parametrize(
+    "kwargs, strategy",
+    [
+        ({}, pack_best_fit),  # shuffled: best fit
+        ({"shuffle": False}, pack_greedily),  # in input order
+        ({"packing_strategy": "in_order"}, pack_greedily),
+        ({"shuffle": False, "packing_strategy": "best_fit"}, pack_best_fit),
+    ],
+)
+def test_packing_strategy_follows_shuffling_unless_given(tokenizer, kwargs, strategy):
+    texts, labels = TEXTS * 3, list(range(len(TEXTS) * 3))
+    plain = make_classification_dataset(
+        texts, None, tokenizer, batch_size=len(texts), max_length=24, shuffle=False
+    )
+    lengths = next(iter(plain))["padding_mask"].numpy().sum(axis=1)
+    expected = sorted(tuple(labels[i] for i in row) for row in strategy(lengths, 24))
+    packed = make_classification_dataset(
+        texts, labels, tokenizer, 2, max_length=24, pack=True, **kwargs
+    )
+    rows = []
+    for features, batch_labels in packed:
+        per_row = features["text_index"].numpy() // features["text_starts"].shape[1]
+        batch_labels = batch_labels.numpy()
+        rows += [tuple(batch_labels[per_row == r]) for r in np.unique(per_row)]
+    assert sorted(rows) == expected
 
 
 def test_pairs_keep_their_token_types_when_packed(tokenizer):
@@ -149,6 +206,7 @@ def test_packing_spends_less_on_padding(tokenizer):
     "kwargs, message",
     [
         ({"pack": "yes"}, "pack='yes'"),
+        ({"pack": True, "packing_strategy": "first_fit"}, "'first_fit'"),
         ({"pack": True, "max_texts_per_row": 0}, "max_texts_per_row=0"),
         ({"pack": True, "feature_names": ["token_ids"]}, "feature_names"),
     ],

@@ -17,9 +17,13 @@ import tensorflow as tf
 from keras_hub.layers import MultiSegmentPacker
 from keras_hub.src.utils.tensor_utils import no_convert_scope
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_bool, check_choice, check_int
 from tftransformer.data._autotune import prefetched, without_autotuning
-from tftransformer.data.text_packing import packed_dataset, packed_rows
+from tftransformer.data.text_packing import (
+    PACKING_STRATEGIES,
+    packed_dataset,
+    packed_rows,
+)
 
 _BUCKET_WIDTH = 16
 # Examples are tokenized in chunks of this size: one vectorised WordPiece
@@ -214,6 +218,7 @@ def make_classification_dataset(
     pair_separators=1,
     pack=False,
     max_texts_per_row=None,
+    packing_strategy=None,
 ):
     """Builds a batched, tokenized, dynamically padded classification dataset.
 
@@ -267,12 +272,18 @@ def make_classification_dataset(
             preprocessors pack them (a `TextClassifierPreprocessor`'s
             `pair_separators` is its tokenizer family's).
         pack: whether to pack several texts into each row of `max_length`
-            tokens (greedily, in input order, the same way on every pass;
-            see `tftransformer.data.text_packing`), so that no compute is
+            tokens (the same way on every pass; see
+            `tftransformer.data.text_packing`), so that no compute is
             spent on padding. `batch_size` then counts rows, and the
             bucketing arguments and `feature_names` do not apply.
         max_texts_per_row: with `pack`, `None` (as many texts as fit) or an
             int >= 1, the most texts a row holds.
+        packing_strategy: with `pack`, `"best_fit"` (longest text first,
+            each into the fullest row that holds it: the least padding,
+            rows in no particular order), `"in_order"` (a row takes the
+            next texts until one does not fit: the texts keep the input
+            order), or `None`: best fit when `shuffle` is set, otherwise in
+            input order, so that predictions line up with the inputs.
 
     Returns:
         A `tf.data.Dataset` of `(features, label)` (or `features` when
@@ -352,10 +363,12 @@ def make_classification_dataset(
             bucket_boundaries += (max_length,)
     if bucket_by_length is None:
         bucket_by_length = shuffle
-    if not isinstance(pack, bool):
-        raise ValueError(f"pack must be True or False. Received: pack={pack!r}")
+    pack = check_bool("pack", pack)
     if max_texts_per_row is not None:
         max_texts_per_row = check_int("max_texts_per_row", max_texts_per_row, 1)
+    if packing_strategy is None:
+        packing_strategy = "best_fit" if shuffle else "in_order"
+    check_choice("packing_strategy", packing_strategy, PACKING_STRATEGIES)
     if pack and feature_names is not None:
         raise ValueError(
             "feature_names does not apply to packed rows, which a model reads "
@@ -424,6 +437,7 @@ def make_classification_dataset(
             max_length,
             pad_id,
             max_texts_per_row,
+            packing_strategy,
         )
         dataset = packed_dataset(
             features,
