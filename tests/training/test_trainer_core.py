@@ -115,6 +115,17 @@ def test_packed_training_runs_through_the_trainer(tiny_preset, tmp_path):
     assert np.isfinite(result.history["loss"][0])
     # Validation reads unpacked batches, one text a row.
     assert 0 <= result.history["val_accuracy"][0] <= 1
+    # The summary says how many texts a batch of rows holds.
+    with open(tmp_path / "run" / "training_summary.json") as f:
+        packing = json.load(f)["packing"]
+    masks = [features["padding_mask"].numpy() for features, _ in train]
+    assert packing == {
+        "texts": len(_data().texts),
+        "rows": sum(len(mask) for mask in masks),
+        "batch_rows": 2,
+        "padded_token_share": pytest.approx(1 - np.mean(np.concatenate(masks))),
+    }
+    assert packing["rows"] < packing["texts"]
 
 
 def test_a_training_config_trains_any_model_on_datasets(tmp_path):

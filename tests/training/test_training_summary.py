@@ -169,3 +169,18 @@ def test_without_optimizer_reports_no_rates():
     # The classifier left BERT's pooler, unused by its head, not trainable.
     assert summary["frozen_layers"] == ["pooled_dense"]
     assert "Learning rates" not in format_training_summary(summary)
+
+
+def test_packing_shows_how_many_texts_a_batch_of_rows_holds():
+    summary = describe_training(tiny_text_classifier().backbone)
+    summary["packing"] = {
+        "texts": 10_264,
+        "rows": 2_178,
+        "batch_rows": 7,
+        "padded_token_share": 0.004,
+    }
+    # 10,264 / 2,178 = 4.71 texts a row; 7 rows hold 33.
+    assert format_training_summary(summary).splitlines()[-1] == (
+        "Packed rows: 10,264 texts in 2,178 rows (4.71 a row), 0.4% padding; "
+        "a batch of 7 rows holds about 33 texts"
+    )

@@ -172,8 +172,10 @@ class FinetuneConfig(TrainingConfig):
     pack_sequences: bool = setting(
         False,
         "Train on rows of max_length tokens packed with several texts each "
-        "(attention kept inside each text, positions restarting), so little "
-        "compute goes to padding; batch_size then counts rows.",
+        "(best fit; attention kept inside each text, positions restarting), "
+        "so little compute goes to padding; batch_size then counts rows: "
+        "divide it by the texts a row, which the summary before training "
+        "prints.",
     )
     # The transfer recipe (see tftransformer.finetune.check_strategy_options).
     freeze_layers: int = setting(

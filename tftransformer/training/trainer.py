@@ -34,6 +34,7 @@ from tftransformer.training.finetune_config import FinetuneConfig
 from tftransformer.training.resumable_training import ResumableTraining
 from tftransformer.training.training_result import TrainingResult
 from tftransformer.training.training_summary import (
+    describe_packing,
     describe_training,
     format_training_summary,
     write_training_summary,
@@ -387,6 +388,9 @@ class Trainer:
         if isinstance(train, TextClassificationData):
             # Text the checkpoint cannot read shows before any step.
             summary.update(_unknown_pieces(model, train))
+        if getattr(config, "pack_sequences", False):
+            # How many texts a batch of rows holds, before any step.
+            summary.update(describe_packing(resumable._epoch_data(0)))
         if self.chief:
             write_training_summary(summary, model_dir)
         if self.verbose:

@@ -182,6 +182,15 @@ def format_training_summary(summary):
         warning = unknown_share_warning(share)
         if warning:
             lines.append(f"Warning: {warning}")
+    packing = summary.get("packing")
+    if packing:
+        per_row = packing["texts"] / packing["rows"]
+        lines.append(
+            f"Packed rows: {packing['texts']:,} texts in {packing['rows']:,} rows "
+            f"({per_row:.2f} a row), {packing['padded_token_share']:.1%} padding; "
+            f"a batch of {packing['batch_rows']} rows holds about "
+            f"{packing['batch_rows'] * per_row:.0f} texts"
+        )
     if summary["learning_rate"] is not None:
         lines.append(f"Learning rates (base {summary['learning_rate']:.3g}):")
         for group in summary["learning_rate_groups"]:
@@ -191,6 +200,35 @@ def format_training_summary(summary):
                 f"{', '.join(group['layers'])}"
             )
     return "\n".join(lines)
+
+
+def describe_packing(dataset):
+    """Counts what a dataset of packed rows holds, for the training summary.
+
+    Args:
+        dataset: batches of `(features, labels)` from
+            `make_classification_dataset(..., pack=True)`.
+
+    Returns:
+        `{"packing": {...}}` with `texts`, `rows`, `batch_rows` (the rows of
+        the largest batch) and `padded_token_share`.
+    """
+    texts = rows = batch_rows = real = positions = 0
+    for features, *_ in dataset:
+        mask = features["padding_mask"].numpy()
+        rows += mask.shape[0]
+        batch_rows = max(batch_rows, mask.shape[0])
+        real += int(mask.sum())
+        positions += mask.size
+        texts += int(features["text_index"].shape[0])
+    return {
+        "packing": {
+            "texts": texts,
+            "rows": rows,
+            "batch_rows": batch_rows,
+            "padded_token_share": 1.0 - real / positions if positions else 0.0,
+        }
+    }
 
 
 def write_training_summary(summary, model_dir):
