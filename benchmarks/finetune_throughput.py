@@ -16,8 +16,9 @@ default fine-tuning path:
   `ours+kerasadamw` (Keras' `AdamW` instead of the fused update),
   `ours+pack` (several texts per row of `--max_length` tokens,
   `make_classification_dataset(pack=True)`), `ours+fused` (the encoder
-  blocks on the fused path, `finetune.use_fused_encoder`), or several joined
-  (`ours+bfloat16+freeze3`).
+  blocks on the fused path, `finetune.use_fused_encoder`), `ours+batchN`
+  (N examples, or packed rows, a batch in place of `--batch_size`), or
+  several joined (`ours+bfloat16+freeze3`, `ours+pack+batch7`).
 - `hubN`: keras-hub's `BertTextClassifier.from_preset` on the same local
   checkpoint with its `BertTextClassifierPreprocessor` (which pads every
   batch to `sequence_length`, 512 by default) at `sequence_length=N`, its
@@ -231,9 +232,11 @@ def ours_options(peer):
     plain run: `bfloat16` or `float16` (mixed precision), `xla` (the train
     step compiled with XLA), `freezeN` (embeddings and the first N layers
     frozen), `kerasadamw` (Keras' `AdamW` update instead of
-    `FusedAdamW`'s), `pack` (packed rows of several texts) and `fused`
-    (the encoder blocks on the fused path, `finetune.use_fused_encoder`).
-    `"ours+bfloat16+freeze3"` is both at once.
+    `FusedAdamW`'s), `pack` (packed rows of several texts), `fused`
+    (the encoder blocks on the fused path, `finetune.use_fused_encoder`)
+    and `batchN` (N examples a batch in place of `--batch_size`; packed
+    rows with `pack`, e.g. `ours+pack+batch7` for about as many texts a
+    step as 32 unpacked). `"ours+bfloat16+freeze3"` is both at once.
 
     Args:
         peer: a peer name.
@@ -248,6 +251,7 @@ def ours_options(peer):
     overrides = {}
     for option in options:
         freeze = re.fullmatch(r"freeze(\d+)", option)
+        batch = re.fullmatch(r"batch([1-9]\d*)", option)
         if option in ("bfloat16", "float16"):
             key, value = "mixed_precision", option
         elif option == "xla":
@@ -260,11 +264,13 @@ def ours_options(peer):
             key, value = "pack_sequences", True
         elif option == "fused":
             key, value = "fused_encoder", True
+        elif batch:
+            key, value = "batch_size", int(batch[1])
         else:
             raise ValueError(
                 f"Unknown option {option!r} of peer {peer!r}: expected "
-                "'bfloat16', 'float16', 'xla', 'freezeN', 'kerasadamw', 'pack' "
-                "or 'fused'."
+                "'bfloat16', 'float16', 'xla', 'freezeN', 'kerasadamw', 'pack', "
+                "'fused' or 'batchN'."
             )
         if key in overrides:
             raise ValueError(f"Peer {peer!r} sets {key} twice.")
@@ -1515,7 +1521,8 @@ def define_flags():
         "peers",
         list(DEFAULT_PEERS),
         "ours (or a lever variant: ours+bfloat16, ours+float16, ours+xla, "
-        "ours+freezeN, ours+kerasadamw, ours+pack, ours+fused, joined with +), "
+        "ours+freezeN, ours+kerasadamw, ours+pack, ours+fused, ours+batchN, "
+        "joined with +), "
         "hubN (pad to N), torch.",
     )
     flags.DEFINE_integer("steps", 20, "Timed steps per run; 0: one full epoch.")

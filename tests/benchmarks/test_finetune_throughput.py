@@ -45,6 +45,12 @@ def test_ours_variants(bench):
     assert bench.ours_options("ours+xla") == {"jit_compile": True}
     assert bench.ours_options("ours+kerasadamw") == {"fused_adamw": False}
     assert bench.ours_options("ours+pack") == {"pack_sequences": True}
+    assert bench.ours_options("ours+pack+batch7") == {
+        "pack_sequences": True,
+        "batch_size": 7,
+    }
+    with pytest.raises(ValueError, match="'batch0' of peer"):
+        bench.ours_options("ours+batch0")
     with pytest.raises(ValueError, match="'fp8' of peer 'ours\\+fp8'"):
         bench.parse_peers("ours,ours+fp8")
     with pytest.raises(ValueError, match="sets mixed_precision twice"):
@@ -54,6 +60,8 @@ def test_ours_variants(bench):
     config = bench.default_config(mixed_precision="bfloat16", freeze_layers=2)
     assert bench.peer_config("ours", config)["mixed_precision"] == "bfloat16"
     assert bench.peer_config("ours+float16", config)["mixed_precision"] == "float16"
+    assert bench.peer_config("ours+batch7", config)["batch_size"] == 7
+    assert bench.peer_config("torch", config)["batch_size"] == 32
     hub = bench.peer_config("hub128", config)
     assert hub["mixed_precision"] == "none" and hub["freeze_layers"] == 0
     assert bench.peer_config("ours", config)["fused_adamw"] is True
