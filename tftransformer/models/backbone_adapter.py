@@ -357,7 +357,7 @@ class BackboneAdapter:
                 "packed rows need the family's position embedding called with "
                 "positions restarting at each text and its encoder layers "
                 "with a block-diagonal attention mask, which this family's "
-                "adapter does not do (BERT-style families do: "
+                "adapter does not do (these families' adapters do: "
                 f"{', '.join(_packing_families())}). Train without packing."
             )
         return refused
@@ -367,12 +367,30 @@ def _packing_families():
     return sorted({a.family for a in _ADAPTERS.values() if a.packs_sequences})
 
 
+def _encode_packed(layers, x, inputs, training):
+    """Runs keras-hub `TransformerEncoder` layers, in order, on packed rows:
+    attention kept inside each text by a block-diagonal mask."""
+    # (batch, seq, seq)
+    attention_mask = block_diagonal_attention_mask(inputs["text_ids"])
+    for layer in layers:
+        x = layer(
+            x,
+            padding_mask=inputs["padding_mask"],
+            attention_mask=attention_mask,
+            training=training,
+        )
+    return x
+
+
 class _BertStylePacking:
     """Packed rows through a BERT-style backbone: token, position and segment
     embeddings added, normalized, dropped out (projected, for ELECTRA's
-    narrower embeddings), then keras-hub `TransformerEncoder` layers."""
+    narrower embeddings and always for ALBERT's), then keras-hub
+    `TransformerEncoder` layers (ALBERT's shared blocks in call order)."""
 
     packs_sequences = True
+    # Whether the backbone projects its embeddings whatever their width.
+    always_projects = False
 
     def packed_sequence_output(self, inputs, training=None):
         backbone = self.backbone
@@ -386,18 +404,31 @@ class _BertStylePacking:
         x = backbone.embeddings_layer_norm(x)
         x = backbone.embeddings_dropout(x, training=training)
         projection = getattr(backbone, "embeddings_projection", None)
-        if projection is not None and backbone.hidden_dim != backbone.embedding_dim:
+        if projection is not None and (
+            self.always_projects or backbone.hidden_dim != backbone.embedding_dim
+        ):
             x = projection(x)
-        # (batch, seq, seq)
-        attention_mask = block_diagonal_attention_mask(inputs["text_ids"])
-        for layer in backbone.transformer_layers:
-            x = layer(
-                x,
-                padding_mask=inputs["padding_mask"],
-                attention_mask=attention_mask,
-                training=training,
-            )
-        return x
+        return _encode_packed(self.encoder_calls(), x, inputs, training)
+
+    def encoder_calls(self):
+        """The encoder layers in the order the backbone calls them."""
+        return self.backbone.transformer_layers
+
+
+class _TokenAndPositionPacking:
+    """Packed rows through a backbone with one `TokenAndPositionEmbedding`
+    layer (DistilBERT, RoBERTa, XLM-RoBERTa): embedded with each text's
+    positions, normalized, dropped out, then keras-hub `TransformerEncoder`
+    layers. These families take no segment ids."""
+
+    packs_sequences = True
+
+    def packed_sequence_output(self, inputs, training=None):
+        backbone = self.backbone
+        x = backbone.embeddings(inputs["token_ids"], positions=inputs["position_ids"])
+        x = backbone.embeddings_layer_norm(x)
+        x = backbone.embeddings_dropout(x, training=training)
+        return _encode_packed(backbone.transformer_layers, x, inputs, training)
 
 
 @register_adapter
@@ -416,7 +447,7 @@ class BertAdapter(_BertStylePacking, BackboneAdapter):
 
 
 @register_adapter
-class DistilBertAdapter(BackboneAdapter):
+class DistilBertAdapter(_TokenAndPositionPacking, BackboneAdapter):
     """keras-hub `DistilBertBackbone`: one token-and-position embedding layer."""
 
     backbone_cls = keras_hub.models.DistilBertBackbone
@@ -424,7 +455,7 @@ class DistilBertAdapter(BackboneAdapter):
 
 
 @register_adapter
-class RobertaAdapter(BackboneAdapter):
+class RobertaAdapter(_TokenAndPositionPacking, BackboneAdapter):
     """keras-hub `RobertaBackbone`: pairs packed `<s> a </s></s> b </s>`."""
 
     backbone_cls = keras_hub.models.RobertaBackbone
@@ -462,10 +493,30 @@ class DebertaV3Adapter(BackboneAdapter):
     # distances, which have no LiteRT kernel; at a fixed length they fold
     # into constants.
     litert_fixed_length = True
+    packs_sequences = True
+
+    def packed_sequence_output(self, inputs, training=None):
+        # No absolute positions: attention reads relative distances, which
+        # inside one text are those of the text alone.
+        backbone = self.backbone
+        x = backbone.token_embedding(inputs["token_ids"])
+        x = backbone.embeddings_layer_norm(x)
+        x = backbone.embeddings_dropout(x, training=training)
+        rel_embeddings = backbone.relative_embeddings(x)
+        attention_mask = block_diagonal_attention_mask(inputs["text_ids"])
+        for layer in backbone.transformer_layers:
+            x = layer(
+                x,
+                rel_embeddings=rel_embeddings,
+                padding_mask=inputs["padding_mask"],
+                attention_mask=attention_mask,
+                training=training,
+            )
+        return x
 
 
 @register_adapter
-class AlbertAdapter(BackboneAdapter):
+class AlbertAdapter(_BertStylePacking, BackboneAdapter):
     """keras-hub `AlbertBackbone`: groups of blocks shared across layers.
 
     ALBERT runs `num_layers` encoder layers with the weights of
@@ -483,9 +534,20 @@ class AlbertAdapter(BackboneAdapter):
     family = "albert"
     shares_layers = True
     encoder_layer_name = None
+    always_projects = True
 
     def encoder_layers(self):
         return [layer for group in self.backbone.transformer_layers for layer in group]
+
+    def encoder_calls(self):
+        # Each group's blocks, num_layers // num_groups times in a row.
+        calls = self.backbone.num_layers // self.backbone.num_groups
+        return [
+            layer
+            for group in self.backbone.transformer_layers
+            for _ in range(calls)
+            for layer in group
+        ]
 
     def refused_recipes(self):
         shared = (
