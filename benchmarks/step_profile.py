@@ -5,8 +5,10 @@ Builds tftransformer's default fine-tune path on the embedded checkpoint
 batches of `finetune_throughput.py` (training texts packed into rows of
 `--length` real tokens, no padding), times `--steps` steps, then records
 `--profile_steps` more with the TensorFlow profiler and sums the op time per
-step by kind: GEMMs (`MatMul`, `BatchMatMul`), dropout, GELU, softmax, layer
-normalization, dtype casts, the optimizer update, everything else.
+step by kind: GEMMs (`MatMul`, `BatchMatMul`, a MatMul fused with its bias),
+dropout, GELU, softmax, layer normalization, dtype casts, the optimizer
+update, the XLA-compiled functions of `--fused_encoder` (their GELU, softmax,
+dropout and layer norms), everything else.
 
 TensorFlow runs independent ops side by side (`--inter_op_threads=0`, its
 default), so their times can add up to more than the step. With
@@ -46,7 +48,14 @@ FLAGS = flags.FLAGS
 # optimizer's scope, then KINDS in order, each searched in
 # "scope/op_name:OpType": a Mul under "Gelu/" is GELU, a Cast inside a layer
 # norm counts as layer norm, "cast" holds the casts outside these scopes.
-_GEMM = re.compile(r":(_Mkl)?(Fused)?(Batch)?MatMul(V2|V3)?$|:Einsum$")
+# The graph optimizer fuses a MatMul with its BiasAdd (`_FusedMatMul`, with
+# oneDNN `_MklNativeFusedMatMul`): a GEMM too.
+_GEMM = re.compile(
+    r":_?(Mkl)?(Native)?(Fused)?(Batch)?MatMul(V2|V3)?$|:_?(Mkl)?Einsum$"
+)
+# One run of an XLA-compiled function (the fused encoder path's elementwise
+# work), on the thread that launched it.
+_XLA_RUN = re.compile(r"^[A-Z]\w*Executable::ExecuteAsyncOnStream$")
 KINDS = (
     ("dropout", re.compile(r"dropout", re.IGNORECASE)),
     ("GELU", re.compile(r"gelu", re.IGNORECASE)),
@@ -71,9 +80,12 @@ def op_kind(event_name, optimizer_names):
 
     Returns:
         One of `"GEMM"`, `"optimizer"`, `"dropout"`, `"GELU"`, `"softmax"`,
-        `"layer norm"`, `"cast"`, `"other"`; `None` for events that are not
-        single ops (executor bookkeeping, the step function itself).
+        `"layer norm"`, `"cast"`, `"XLA"` (a run of an XLA-compiled
+        function), `"other"`; `None` for events that are not single ops
+        (executor bookkeeping, the step function itself).
     """
+    if _XLA_RUN.match(event_name):
+        return "XLA"
     name, _, op_type = event_name.rpartition(":")
     if not name or " " in name or ":" in name or not _OP_TYPE.match(op_type):
         return None

@@ -12,6 +12,12 @@ LAYER = "text_classifier/bert_backbone/transformer_layer_1"
             "GEMM",
         ),
         (f"{LAYER}/feedforward_intermediate_dense/MatMul:_MklMatMul", "GEMM"),
+        # A MatMul fused with its BiasAdd, with oneDNN and without.
+        (f"{LAYER}/BiasAdd_3:_MklNativeFusedMatMul", "GEMM"),
+        (f"{LAYER}/BiasAdd_3:_FusedMatMul", "GEMM"),
+        (f"{LAYER}/BiasAddGrad:BiasAddGrad", "other"),
+        ("CpuExecutable::ExecuteAsyncOnStream", "XLA"),
+        ("ThunkExecutor::Execute", None),
         (f"{LAYER}/feedforward_dropout/stateless_dropout/SelectV2:SelectV2", "dropout"),
         (
             f"gradient_tape/{LAYER}/feedforward_intermediate_dense/Gelu/mul_3/Mul:Mul",
@@ -34,10 +40,16 @@ def test_op_kind(profile, event, kind):
 
 
 @pytest.mark.parametrize(
-    "mixed_precision, freeze_layers", [("none", 0), ("bfloat16", 1), ("float16", 0)]
+    "mixed_precision, freeze_layers, fused_encoder",
+    [
+        ("none", 0, False),
+        ("bfloat16", 1, False),
+        ("float16", 0, False),
+        ("none", 0, True),
+    ],
 )
 def test_profile_in_process(
-    profile, tiny_preset, tmp_path, mixed_precision, freeze_layers
+    profile, tiny_preset, tmp_path, mixed_precision, freeze_layers, fused_encoder
 ):
     result = profile.run(
         preset=tiny_preset,
@@ -49,9 +61,15 @@ def test_profile_in_process(
         mixed_precision=mixed_precision,
         freeze_layers=freeze_layers,
         logdir=str(tmp_path),
+        fused_encoder=fused_encoder,
     )
     ops = result["op_seconds"]
-    for kind in ("GEMM", "optimizer", "dropout", "GELU", "softmax", "layer norm"):
+    kinds = ("GEMM", "optimizer", "dropout", "GELU", "softmax", "layer norm")
+    if fused_encoder:
+        # The elementwise work runs in XLA-compiled functions; the 2-D
+        # GEMMs, fused with their biases, count as GEMMs.
+        kinds = ("GEMM", "optimizer", "XLA")
+    for kind in kinds:
         assert ops[kind] > 0, kind
     if mixed_precision == "bfloat16":
         # float32 weights cast to bfloat16 for every layer.
