@@ -202,6 +202,30 @@ def test_bfloat16_gelu_computes_in_float32_and_rounds_once(approximate):
         np.testing.assert_array_equal(got_value, tf.cast(want_value, tf.bfloat16))
 
 
+def test_bfloat16_softmax_computes_in_float32_and_rounds_once():
+    # The output of bfloat16 scores: the float32 path's on the same values,
+    # rounded once; the gradient reads the rounded probabilities.
+    rng = np.random.default_rng(0)
+    scores = tf.cast(rng.normal(size=(2, 3, 9, 9)) * 4, tf.bfloat16)
+    mask = tf.constant(rng.random((2, 1, 9, 9)) < 0.7)
+    keep = tf.constant(rng.random((2, 3, 9, 9)) < 0.8)
+    dy = tf.cast(rng.normal(size=(2, 3, 9, 9)), tf.bfloat16)
+
+    def output_and_gradient(scores, dy):
+        with tf.GradientTape() as tape:
+            tape.watch(scores)
+            y = fused_softmax_dropout(scores, mask, keep, 1.25)
+        return y, tape.gradient(y, scores, output_gradients=dy)
+
+    got = output_and_gradient(scores, dy)
+    want = output_and_gradient(tf.cast(scores, tf.float32), tf.cast(dy, tf.float32))
+    assert got[0].dtype == got[1].dtype == tf.bfloat16
+    np.testing.assert_array_equal(got[0], tf.cast(want[0], tf.bfloat16))
+    np.testing.assert_allclose(
+        tf.cast(got[1], tf.float32), want[1], rtol=2e-2, atol=2e-3
+    )
+
+
 def test_fused_softmax_dropout_and_dropout_add_with_a_mask():
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(2, 3, 5, 5)).astype("float32")

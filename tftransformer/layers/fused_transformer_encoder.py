@@ -75,20 +75,26 @@ def _dropout(x, keep, scale):
     return tf.where(keep, x * tf.cast(scale, x.dtype), 0.0)
 
 
+# Softmax computes in float32 whatever its input's dtype, rounding once at
+# the end (XLA on a CPU computes 16-bit floats op by op in float32 anyway).
 @tf.function(jit_compile=True, autograph=False)
 def _softmax_forward(scores, mask, keep, scale):
     # scores: (batch, heads, query, key); mask: (batch, 1, query, key) bool
     # or None; keep: like scores, bool, or None without dropout.
+    dtype, scores = scores.dtype, tf.cast(scores, tf.float32)
     if mask is not None:
-        scores = tf.where(mask, scores, _large_negative(scores.dtype))
+        scores = tf.where(mask, scores, _large_negative(dtype))
     probs = tf.nn.softmax(scores)
-    return probs, _dropout(probs, keep, scale)
+    return tf.cast(probs, dtype), tf.cast(_dropout(probs, keep, scale), dtype)
 
 
 @tf.function(jit_compile=True, autograph=False)
 def _softmax_backward(probs, keep, scale, dy):
+    dtype = dy.dtype
+    probs, dy = tf.cast(probs, tf.float32), tf.cast(dy, tf.float32)
     dy = _dropout(dy, keep, scale)
-    return (dy - tf.reduce_sum(dy * probs, axis=-1, keepdims=True)) * probs
+    d_scores = (dy - tf.reduce_sum(dy * probs, axis=-1, keepdims=True)) * probs
+    return tf.cast(d_scores, dtype)
 
 
 def fused_softmax_dropout(scores, mask, keep, scale):
