@@ -5,6 +5,7 @@ import math
 import os
 
 import keras
+import tensorflow as tf
 
 from tftransformer.data.unknown_pieces import unknown_share_warning
 from tftransformer.models.freezing import backbone_sublayers
@@ -213,14 +214,23 @@ def describe_packing(dataset):
         `{"packing": {...}}` with `texts`, `rows`, `batch_rows` (the rows of
         the largest batch) and `padded_token_share`.
     """
-    texts = rows = batch_rows = real = positions = 0
-    for features, *_ in dataset:
-        mask = features["padding_mask"].numpy()
-        rows += mask.shape[0]
-        batch_rows = max(batch_rows, mask.shape[0])
-        real += int(mask.sum())
-        positions += mask.size
-        texts += int(features["text_index"].shape[0])
+
+    def count(totals, element):
+        features = element[0] if isinstance(element, tuple) else element
+        mask = features["padding_mask"]
+        rows = tf.shape(mask, out_type=tf.int64)[0]
+        return (
+            totals[0] + tf.shape(features["text_index"], out_type=tf.int64)[0],
+            totals[1] + rows,
+            tf.maximum(totals[2], rows),
+            totals[3] + tf.reduce_sum(tf.cast(mask, tf.int64)),
+            totals[4] + tf.size(mask, out_type=tf.int64),
+        )
+
+    # Counted inside the input pipeline, not batch by batch in Python.
+    zero = tf.constant(0, tf.int64)
+    totals = dataset.reduce((zero,) * 5, count)
+    texts, rows, batch_rows, real, positions = (int(t) for t in totals)
     return {
         "packing": {
             "texts": texts,
