@@ -69,10 +69,7 @@ def pack_best_fit(lengths, sequence_length, max_texts_per_row=None):
     same way.
 
     Args:
-        lengths: sequence of ints, each text's tokenized length, special
-            tokens included, each in `[1, sequence_length]`.
-        sequence_length: int >= 2, the row length.
-        max_texts_per_row: `None` (as many as fit) or an int >= 1.
+        lengths, sequence_length, max_texts_per_row: as for `pack_greedily`.
 
     Returns:
         A list of rows, each a list of text indices in ascending order,
