@@ -3,6 +3,7 @@ import types
 
 import keras
 import pytest
+import tensorflow as tf
 
 from tests.finetune.strategy_models import (
     EMBEDDINGS_WITH_WEIGHTS,
@@ -18,6 +19,7 @@ from tftransformer.training import (
     format_training_summary,
     write_training_summary,
 )
+from tftransformer.training.training_summary import describe_packing
 
 # Parameters of the tiny BERT (vocabulary 64, hidden 8, 2 heads of 4,
 # feed-forward 16, 32 positions, 2 segments), counted by hand:
@@ -184,3 +186,11 @@ def test_packing_shows_how_many_texts_a_batch_of_rows_holds():
         "Packed rows: 10,264 texts in 2,178 rows (4.71 a row), 0.4% padding; "
         "a batch of 7 rows holds about 33 texts"
     )
+
+
+def test_rows_packed_without_texts_have_no_packing_summary():
+    # Masked language model rows pack texts too, but hold no `text_index`.
+    rows = tf.data.Dataset.from_tensor_slices(
+        ({"token_ids": [[1, 2]], "padding_mask": [[True, True]]}, [[0, 1]])
+    ).batch(1)
+    assert describe_packing(rows) == {}

@@ -212,8 +212,14 @@ def describe_packing(dataset):
 
     Returns:
         `{"packing": {...}}` with `texts`, `rows`, `batch_rows` (the rows of
-        the largest batch) and `padded_token_share`.
+        the largest batch) and `padded_token_share`; `{}` for a dataset of
+        other rows (e.g. masked language model rows, which pack without
+        `text_index`).
     """
+    spec = dataset.element_spec
+    spec = spec[0] if isinstance(spec, tuple) else spec
+    if not isinstance(spec, dict) or "text_index" not in spec:
+        return {}
 
     def count(totals, element):
         features = element[0] if isinstance(element, tuple) else element
