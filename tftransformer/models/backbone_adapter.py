@@ -367,9 +367,9 @@ def _packing_families():
     return sorted({a.family for a in _ADAPTERS.values() if a.packs_sequences})
 
 
-def _encode_packed(layers, x, inputs, training):
-    """Runs keras-hub `TransformerEncoder` layers, in order, on packed rows:
-    attention kept inside each text by a block-diagonal mask."""
+def _encode_packed(layers, x, inputs, training, **layer_kwargs):
+    """Runs encoder layers, in order, on packed rows: attention kept inside
+    each text by a block-diagonal mask; `layer_kwargs` go to every layer."""
     # (batch, seq, seq)
     attention_mask = block_diagonal_attention_mask(inputs["text_ids"])
     for layer in layers:
@@ -378,6 +378,7 @@ def _encode_packed(layers, x, inputs, training):
             padding_mask=inputs["padding_mask"],
             attention_mask=attention_mask,
             training=training,
+            **layer_kwargs,
         )
     return x
 
@@ -502,17 +503,13 @@ class DebertaV3Adapter(BackboneAdapter):
         x = backbone.token_embedding(inputs["token_ids"])
         x = backbone.embeddings_layer_norm(x)
         x = backbone.embeddings_dropout(x, training=training)
-        rel_embeddings = backbone.relative_embeddings(x)
-        attention_mask = block_diagonal_attention_mask(inputs["text_ids"])
-        for layer in backbone.transformer_layers:
-            x = layer(
-                x,
-                rel_embeddings=rel_embeddings,
-                padding_mask=inputs["padding_mask"],
-                attention_mask=attention_mask,
-                training=training,
-            )
-        return x
+        return _encode_packed(
+            backbone.transformer_layers,
+            x,
+            inputs,
+            training,
+            rel_embeddings=backbone.relative_embeddings(x),
+        )
 
 
 @register_adapter
