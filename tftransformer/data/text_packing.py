@@ -221,6 +221,51 @@ def packed_dataset(features, rows, labels, batch_size, shuffle, seed, drop_remai
     return dataset.map(flatten, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def holds_packed_texts(dataset):
+    """Whether a dataset's batches are packed text rows (with `text_index`)."""
+    spec = dataset.element_spec
+    spec = spec[0] if isinstance(spec, tuple) else spec
+    return isinstance(spec, dict) and "text_index" in spec
+
+
+def count_batches(dataset):
+    """Counts the texts, rows and token positions of a dataset's batches.
+
+    Counted inside the input pipeline (`Dataset.reduce`), not batch by batch
+    in Python.
+
+    Args:
+        dataset: batches of `(features, ...)` or `features`, with a
+            `"padding_mask"` (and, for packed rows, `"text_index"`).
+
+    Returns:
+        A dict of ints: `texts` (rows when the batches are not packed),
+        `rows`, `batch_rows` (the rows of the largest batch),
+        `real_tokens` and `positions`.
+    """
+    packed = holds_packed_texts(dataset)
+
+    def count(totals, element):
+        features = element[0] if isinstance(element, tuple) else element
+        mask = features["padding_mask"]
+        rows = tf.shape(mask, out_type=tf.int64)[0]
+        texts = (
+            tf.shape(features["text_index"], out_type=tf.int64)[0] if packed else rows
+        )
+        return (
+            totals[0] + texts,
+            totals[1] + rows,
+            tf.maximum(totals[2], rows),
+            totals[3] + tf.reduce_sum(tf.cast(mask, tf.int64)),
+            totals[4] + tf.size(mask, out_type=tf.int64),
+        )
+
+    zero = tf.constant(0, tf.int64)
+    totals = dataset.reduce((zero,) * 5, count)
+    names = ("texts", "rows", "batch_rows", "real_tokens", "positions")
+    return {name: int(total) for name, total in zip(names, totals)}
+
+
 def padded_token_share(dataset):
     """The share of the token positions of a dataset's batches that are padding.
 
@@ -237,12 +282,7 @@ def padded_token_share(dataset):
     padded_token_share(make_classification_dataset(texts, labels, tok, 32))
     ```
     """
-    real = total = 0
-    for element in dataset:
-        features = element[0] if isinstance(element, tuple) else element
-        mask = features["padding_mask"].numpy()
-        real += int(mask.sum())
-        total += mask.size
-    if total == 0:
+    counts = count_batches(dataset)
+    if counts["positions"] == 0:
         raise ValueError("dataset must hold at least one batch. Received none.")
-    return 1.0 - real / total
+    return 1.0 - counts["real_tokens"] / counts["positions"]

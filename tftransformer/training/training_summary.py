@@ -5,8 +5,8 @@ import math
 import os
 
 import keras
-import tensorflow as tf
 
+from tftransformer.data.text_packing import count_batches, holds_packed_texts
 from tftransformer.data.unknown_pieces import unknown_share_warning
 from tftransformer.models.freezing import backbone_sublayers
 
@@ -216,33 +216,17 @@ def describe_packing(dataset):
         other rows (e.g. masked language model rows, which pack without
         `text_index`).
     """
-    spec = dataset.element_spec
-    spec = spec[0] if isinstance(spec, tuple) else spec
-    if not isinstance(spec, dict) or "text_index" not in spec:
+    if not holds_packed_texts(dataset):
         return {}
-
-    def count(totals, element):
-        features = element[0] if isinstance(element, tuple) else element
-        mask = features["padding_mask"]
-        rows = tf.shape(mask, out_type=tf.int64)[0]
-        return (
-            totals[0] + tf.shape(features["text_index"], out_type=tf.int64)[0],
-            totals[1] + rows,
-            tf.maximum(totals[2], rows),
-            totals[3] + tf.reduce_sum(tf.cast(mask, tf.int64)),
-            totals[4] + tf.size(mask, out_type=tf.int64),
-        )
-
-    # Counted inside the input pipeline, not batch by batch in Python.
-    zero = tf.constant(0, tf.int64)
-    totals = dataset.reduce((zero,) * 5, count)
-    texts, rows, batch_rows, real, positions = (int(t) for t in totals)
+    counts = count_batches(dataset)
     return {
         "packing": {
-            "texts": texts,
-            "rows": rows,
-            "batch_rows": batch_rows,
-            "padded_token_share": 1.0 - real / positions if positions else 0.0,
+            "texts": counts["texts"],
+            "rows": counts["rows"],
+            "batch_rows": counts["batch_rows"],
+            "padded_token_share": 1.0 - counts["real_tokens"] / counts["positions"]
+            if counts["positions"]
+            else 0.0,
         }
     }
 
