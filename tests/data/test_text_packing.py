@@ -94,9 +94,10 @@ def test_packed_rows_hold_each_text_whole_with_restarting_positions(tokenizer):
     seen_texts, seen_labels = [], []
     for features, labels in packed:
         f = {name: value.numpy() for name, value in features.items()}
-        max_texts = f["text_starts"].shape[1]
-        for index in f["text_index"]:
-            row, slot = divmod(int(index), max_texts)
+        # Labels per row slot, 0 where no text fills the slot.
+        assert labels.shape == f["text_mask"].shape
+        assert (labels.numpy()[~f["text_mask"]] == 0).all()
+        for row, slot in zip(*np.nonzero(f["text_mask"])):
             start = f["text_starts"][row, slot]
             where = np.flatnonzero(f["text_ids"][row] == slot + 1)
             assert where[0] == start and np.all(np.diff(where) == 1)
@@ -108,7 +109,7 @@ def test_packed_rows_hold_each_text_whole_with_restarting_positions(tokenizer):
         # Padding only after a row's texts, and none inside.
         np.testing.assert_array_equal(f["padding_mask"], f["text_ids"] > 0)
         assert (f["token_ids"][~f["padding_mask"]] == PAD).all()
-        seen_labels.extend(labels.numpy())
+        seen_labels.extend(labels.numpy()[f["text_mask"]])
     assert len(seen_texts) == len(TEXTS)
     for got, expected in zip(seen_texts, texts):
         np.testing.assert_array_equal(got, expected)
@@ -137,10 +138,28 @@ def test_packing_strategy_follows_shuffling_unless_given(tokenizer, kwargs, stra
     )
     rows = []
     for features, batch_labels in packed:
-        per_row = features["text_index"].numpy() // features["text_starts"].shape[1]
-        batch_labels = batch_labels.numpy()
-        rows += [tuple(batch_labels[per_row == r]) for r in np.unique(per_row)]
+        for row_labels, mask in zip(batch_labels.numpy(), features["text_mask"]):
+            rows.append(tuple(row_labels[mask.numpy()]))
     assert sorted(rows) == expected
+
+
+def test_packed_batches_split_along_their_rows_in_one_shape(tokenizer):
+    # Every tensor of a batch has the batch's rows first (tf.distribute
+    # splits a batch so across replicas), and every batch the same shape
+    # past them however many texts it holds (one XLA program).
+    packed = make_classification_dataset(
+        TEXTS * 3, LABELS * 3, tokenizer, 2, max_length=24, pack=True
+    )
+    shapes, texts = set(), set()
+    for features, labels in packed:
+        tensors = {**features, "labels": labels}
+        rows = features["token_ids"].shape[0]
+        assert {name: t.shape[0] for name, t in tensors.items()} == dict.fromkeys(
+            tensors, rows
+        )
+        shapes.add(tuple((name, tuple(t.shape[1:])) for name, t in tensors.items()))
+        texts.add(int(features["text_mask"].numpy().sum()))
+    assert len(shapes) == 1 and len(texts) > 1
 
 
 def test_pairs_keep_their_token_types_when_packed(tokenizer):
@@ -161,10 +180,8 @@ def test_pairs_keep_their_token_types_when_packed(tokenizer):
     )
     features, _ = next(iter(packed))
     f = {name: value.numpy() for name, value in features.items()}
-    max_texts = f["text_starts"].shape[1]
     got = []
-    for index in f["text_index"]:
-        row, slot = divmod(int(index), max_texts)
+    for row, slot in zip(*np.nonzero(f["text_mask"])):
         got.append(f["segment_ids"][row, f["text_ids"][row] == slot + 1])
     assert len(got) == len(TEXTS)
     for a, b in zip(got, expected):

@@ -7,6 +7,7 @@ devices, so the checks run in a fresh process:
     python mirrored_script.py --mode=pretrained --result=FILE
     python mirrored_script.py --mode=non_finite --result=FILE
     python mirrored_script.py --mode=fused --result=FILE
+    python mirrored_script.py --mode=packed --result=FILE
     python mirrored_script.py --mode=predict --preset=DIR --result=FILE
     python mirrored_script.py --mode=exact,non_finite,contrastive --result=FILE
 
@@ -31,6 +32,12 @@ one device on keras-hub's encoder path and mirrored over two on the fused
 path (`use_fused_encoder`), without dropout; then two mirrored steps on the
 fused path with dropout. Writes the largest weight difference, how far the
 steps moved the weights and the dropout run's losses and weight change.
+
+`packed`: a tiny BERT classifier's two SGD steps on batches of packed
+rows (two to four texts a row, so the two replicas' halves of a batch hold
+different numbers of texts), with class weights, on one device and
+mirrored over two. Writes the largest weight difference, how far the steps
+moved the weights, both runs' epoch losses and the texts a replica held.
 
 `contrastive`: the check of `contrastive_script.py` for each of its losses
 (one of them on deduplicated batches).
@@ -72,7 +79,15 @@ def largest_difference(weights, others):
     )
 
 
-MODES = ["exact", "pretrained", "non_finite", "fused", "contrastive", "predict"]
+MODES = [
+    "exact",
+    "pretrained",
+    "non_finite",
+    "fused",
+    "packed",
+    "contrastive",
+    "predict",
+]
 OPTIMIZERS = [
     "sgd",
     "fused_adamw",
@@ -331,6 +346,67 @@ def fused(devices, global_batch=8):
     }
 
 
+def packed(devices, global_batch=4):
+    import keras
+
+    from tftransformer import distribute, finetune, models
+    from tftransformer.data.text_packing import packed_dataset, packed_rows
+    from tftransformer.testing import tiny_bert_backbone
+
+    def build():
+        backbone = tiny_bert_backbone(hidden_dim=16, num_heads=2, dropout=0.0)
+        model = models.TextClassifier(
+            backbone, num_classes=3, pooling="mean", dropout=0.0
+        )
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.5), loss=finetune.classification_loss()
+        )
+        return model
+
+    # Rows of 12 tokens in order: four short texts, two long ones, three
+    # and so on, two batches of 4 rows; a replica's half of a batch (2
+    # rows) holds 5 to 7 texts.
+    lengths = [3, 3, 3, 3, 6, 6, 4, 4, 4, 3, 3, 3, 3, 6, 6, 4, 4, 4, 6, 6]
+    rng = np.random.default_rng(0)
+    token_ids = rng.integers(1, 64, (len(lengths), 12)).astype("int32")
+    labels = rng.integers(0, 3, len(lengths)).astype("int32")
+    features, rows = packed_rows(
+        token_ids,
+        np.zeros_like(token_ids),
+        lengths,
+        12,
+        pad_id=0,
+        strategy="in_order",
+    )
+    dataset = packed_dataset(features, rows, labels, global_batch, False, 0, False)
+    class_weight = {0: 1.0, 1: 2.0, 2: 0.5}
+
+    keras.utils.set_random_seed(0)
+    single = build()
+    initial = single.get_weights()
+    single_loss = single.fit(dataset, epochs=1, verbose=0, class_weight=class_weight)
+    strategy = distribute.get_strategy("mirrored", devices=devices)
+    with strategy.scope():
+        mirrored = build()
+    mirrored.set_weights(initial)
+    mirrored_loss = mirrored.fit(
+        dataset, epochs=1, verbose=0, class_weight=class_weight
+    )
+    half = global_batch // 2
+    trained = single.get_weights()
+    return {
+        "replicas": strategy.num_replicas_in_sync,
+        "max_difference": largest_difference(trained, mirrored.get_weights()),
+        "max_update": largest_difference(trained, initial),
+        "single_loss": single_loss.history["loss"],
+        "mirrored_loss": mirrored_loss.history["loss"],
+        "replica_texts": [
+            int(features["text_mask"][start : start + half].sum())
+            for start in range(0, len(rows), half)
+        ],
+    }
+
+
 def non_finite(devices):
     import keras
 
@@ -385,6 +461,8 @@ def main():
             results[mode] = non_finite(devices)
         elif mode == "fused":
             results[mode] = fused(devices)
+        elif mode == "packed":
+            results[mode] = packed(devices)
         elif mode == "contrastive":
             from tests.distribute.contrastive_script import LOSSES, compare
 

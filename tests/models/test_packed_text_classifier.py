@@ -59,6 +59,9 @@ def _logits_and_gradients(model, pack):
     for features, y in _batches(model, pack):
         with tf.GradientTape() as tape:
             batch_logits = model(features, training=False)
+            if pack:  # per row slot: the slots that hold a text
+                batch_logits = tf.boolean_mask(batch_logits, features["text_mask"])
+                y = tf.boolean_mask(y, features["text_mask"])
             loss = loss_fn(y, batch_logits)
         grads = tape.gradient(loss, model.trainable_variables)
         # Embedding gradients come as slices: made dense to be summed.
@@ -114,15 +117,15 @@ def test_attention_and_positions_are_kept_per_text(tiny_preset, broken):
     plain = np.concatenate(
         [model(features).numpy() for features, _ in _batches(model, pack=False)]
     )
-    features, labels = next(iter(_batches(model, pack=True)))
+    features, _ = next(iter(_batches(model, pack=True)))
     features = dict(features)
     mask = features["padding_mask"]
     if broken == "text_ids":  # one text per row: attention across texts
         features["text_ids"] = tf.cast(mask, "int32")
     else:  # positions running on across texts
         features["position_ids"] = tf.cumsum(tf.cast(mask, "int32"), 1) - 1
-    logits = model(features).numpy()
-    assert np.abs(logits - plain[: len(labels)]).max() > 1e-2
+    logits = model(features).numpy()[features["text_mask"].numpy()]
+    assert np.abs(logits - plain[: len(logits)]).max() > 1e-2
 
 
 # The full vocabulary packs the six texts into one batch of two rows; the
@@ -146,6 +149,35 @@ def test_loss_and_metrics_count_real_texts_only(request, preset):
         atol=1e-5,
         rtol=1e-5,
     )
+
+
+def _without_dropout(model):
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+    return model
+
+
+# With a learning rate of 0 and no dropout, an epoch's loss is the loss of
+# the same weights on every text, packed or not.
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_fit_on_packed_rows_weighs_texts_and_classes_as_unpacked(
+    small_vocabulary_preset, jit_compile
+):
+    model = _without_dropout(_classifier(small_vocabulary_preset))
+    model.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=jit_compile)
+    class_weight = {0: 3.0, 1: 0.2, 2: 1.0}
+
+    def epoch_loss(pack, **kwargs):
+        history = model.fit(_batches(model, pack), epochs=1, verbose=0, **kwargs)
+        return history.history["loss"][0]
+
+    weighted = epoch_loss(True, class_weight=class_weight)
+    assert weighted == pytest.approx(
+        epoch_loss(False, class_weight=class_weight), rel=1e-5
+    )
+    # The class weights changed the loss.
+    assert abs(weighted - epoch_loss(True)) > 1e-2
 
 
 def test_a_family_without_packing_is_refused_by_name():

@@ -296,9 +296,12 @@ def make_classification_dataset(
         row each token belongs to, from 1; 0 for padding) and
         `"position_ids"` (restarting at 0 with each text), both
         `(batch_size, max_length)`, `"text_starts"` `(batch_size,
-        max_texts)` (each text's first token) and `"text_index"`
-        `(num_texts,)` (the flat index `row * max_texts + slot` of each
-        real text); `label` is `(num_texts,)`, the real texts' labels.
+        max_texts)` (each text's first token) and `"text_mask"` `(batch_size,
+        max_texts)` (which slots hold a text); `label` is `(batch_size,
+        max_texts)`, each slot's text's label (0 in empty slots). Every
+        batch but a smaller last one has the same shape (one XLA program
+        under `jit_compile`), and a batch splits along its rows across
+        `tf.distribute` replicas.
 
     Example:
 

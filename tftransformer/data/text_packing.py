@@ -10,15 +10,14 @@ for padding), so that attention can be kept inside each text
 (`tftransformer.layers.block_diagonal_attention_mask`), and `position_ids`
 restart at 0 with each text, so each text sees the positions
 it would see alone. Per row, `text_starts` gives the index of each text's
-first token (its `[CLS]`), padded with 0 up to `max_texts_per_row`.
+first token (its `[CLS]`), padded with 0 up to `max_texts_per_row`, and
+`text_mask` which of these slots hold a text; labels come per slot too.
 """
 
 import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import check_int
-
-PACKED_FEATURES = ("text_ids", "position_ids", "text_starts", "text_index")
 
 
 def pack_greedily(lengths, sequence_length, max_texts_per_row=None):
@@ -181,10 +180,11 @@ def packed_rows(
 def packed_dataset(features, rows, labels, batch_size, shuffle, seed, drop_remainder):
     """A `tf.data.Dataset` of batches of packed rows.
 
-    Each batch's features gain `text_index`, `(num_texts,)`: the flat index
-    (`row * max_texts + slot`) of each real text in the batch, in order. The
-    labels are those texts' labels, `(num_texts,)`, so a loss or metric over
-    them counts real texts only.
+    Labels are per row slot, `(batch, max_texts, ...)`, 0 in the slots no
+    text fills (`text_mask` False), so every tensor of a batch splits along
+    its rows (as `tf.distribute` splits a batch across replicas) and every
+    batch has the same shape past its rows. The task model counts the real
+    slots only (see `TextClassifier`).
 
     Args:
         features: the dict `packed_rows` returns.
@@ -196,36 +196,27 @@ def packed_dataset(features, rows, labels, batch_size, shuffle, seed, drop_remai
         seed: the shuffling seed.
         drop_remainder: whether to drop the last, smaller batch.
     """
-    text_mask = features["text_mask"]
-    elements = (dict(features),)
+    elements = dict(features)
     if labels is not None:
         labels = np.asarray(labels)
-        row_labels = np.zeros(text_mask.shape + labels.shape[1:], labels.dtype)
+        row_labels = np.zeros(
+            features["text_mask"].shape + labels.shape[1:], labels.dtype
+        )
         for r, row in enumerate(rows):
             row_labels[r, : len(row)] = labels[row]
-        elements += (row_labels,)
+        elements = (elements, row_labels)
     dataset = tf.data.Dataset.from_tensor_slices(elements).cache()
     if shuffle:
         dataset = dataset.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-
-    def flatten(features, *label):
-        mask = features.pop("text_mask")  # (batch, max_texts)
-        flat_mask = tf.reshape(mask, [-1])
-        features["text_index"] = tf.cast(tf.where(flat_mask)[:, 0], tf.int32)
-        if not label:
-            return features
-        # (batch, max_texts, ...) -> (num_texts, ...)
-        return features, tf.boolean_mask(label[0], mask)
-
-    return dataset.map(flatten, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset
 
 
 def holds_packed_texts(dataset):
-    """Whether a dataset's batches are packed text rows (with `text_index`)."""
+    """Whether a dataset's batches are packed text rows (with `text_mask`)."""
     spec = dataset.element_spec
     spec = spec[0] if isinstance(spec, tuple) else spec
-    return isinstance(spec, dict) and "text_index" in spec
+    return isinstance(spec, dict) and "text_mask" in spec
 
 
 def count_batches(dataset):
@@ -236,7 +227,7 @@ def count_batches(dataset):
 
     Args:
         dataset: batches of `(features, ...)` or `features`, with a
-            `"padding_mask"` (and, for packed rows, `"text_index"`).
+            `"padding_mask"` (and, for packed rows, `"text_mask"`).
 
     Returns:
         A dict of ints: `texts` (rows when the batches are not packed),
@@ -250,7 +241,7 @@ def count_batches(dataset):
         mask = features["padding_mask"]
         rows = tf.shape(mask, out_type=tf.int64)[0]
         texts = (
-            tf.shape(features["text_index"], out_type=tf.int64)[0] if packed else rows
+            tf.reduce_sum(tf.cast(features["text_mask"], tf.int64)) if packed else rows
         )
         return (
             totals[0] + texts,

@@ -5,8 +5,8 @@ Mixins and helpers of `TextClassifier`, `TokenClassifier`, `MultiTaskModel`,
 `from_preset` through `preprocessor_cls`; in-memory data batched without
 tf.data autotuning, `fit` drawing it in a new order every epoch; a compile
 config that a loaded model replays with its
-optimizer; `predict` on an empty batch; the epoch loss of packed rows
-weighed by their texts; the backbone freeze a config records and restores;
+optimizer; `predict` on an empty batch; packed rows' losses, metrics and
+predictions per text; the backbone freeze a config records and restores;
 backbone layers the head does not read left untrained; new encoder blocks on
 top. Most work around what Keras 3 and keras-hub do not do for these models;
 each part says why.
@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from tftransformer._arguments import TASK_KEYWORDS, check_model_keywords
 from tftransformer.data._autotune import without_autotuning
+from tftransformer.data.text_packing import holds_packed_texts
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
 from tftransformer.models.freezing import freeze_layers_by_name, frozen_layer_names
 from tftransformer.presets import load_backbone
@@ -539,17 +540,29 @@ def empty_predictions(model, x):
     return np.zeros((0, *shape), dtype=output.dtype)
 
 
-class PackedLossWeights:
-    """Mixin for a task that reads packed rows (several texts a row): the
-    epoch's `loss` weighs each batch by its texts.
+class PackedTexts:
+    """Mixin for a task that reads packed rows (several texts a row).
 
-    Keras' train and test steps add each batch's mean loss to the `loss`
-    they report weighted by the rows of the model's first input. A packed
-    batch (`text_index` among its features) holds more texts than rows, and
-    batches with more texts a row would count for less than their texts, so
-    a packed epoch's `loss` (or `evaluate` on packed batches) would differ
-    from the same texts' unpacked. The loss tracker here takes the batch's
-    texts instead.
+    A packed batch (`text_mask` among its features, as
+    `tftransformer.data.make_classification_dataset(..., pack=True)` yields
+    it) has its labels and the model's outputs per row slot, `(rows,
+    max_texts, ...)`, so every tensor of the batch splits along its rows
+    (as `tf.distribute` splits a batch across replicas) and every batch of a
+    dataset has the same shape past its rows (one XLA program under
+    `jit_compile`). The model's output carries `text_mask` as its Keras
+    mask, so Keras' losses and metrics count the real texts only (a loss
+    reduced `"sum_over_batch_size"` is the mean over the texts). Keras
+    leaves four things to this mixin:
+
+    - the epoch's `loss` weighs each batch by its texts (Keras weighs it by
+      the rows of the model's first input);
+    - across replicas, each replica's loss is weighed by its share of the
+      global batch's texts, so the step is the one device's step;
+    - `fit(class_weight=...)` weighs each slot by its label's class (Keras'
+      own class weighting reads a 2-D label as one-hot);
+    - `predict` returns one row per real text, in order.
+
+    The task's `compute_mask` returns `text_mask` for packed inputs.
     """
 
     def compile(self, *args, **kwargs):
@@ -561,17 +574,100 @@ class PackedLossWeights:
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        tracker = getattr(self, "_loss_tracker", None)
-        if (
-            isinstance(x, dict)
-            and "text_index" in x
-            and isinstance(tracker, _ExampleWeightedMean)
-        ):
-            # Read by the tracker's next update, in the same step.
-            tracker.next_weight = tf.shape(x["text_index"])[0]
+        if is_packed(x):
+            sample_weight = self._weigh_replica_texts(x, sample_weight)
         return super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
+
+    def _weigh_replica_texts(self, x, sample_weight):
+        """`sample_weight` for one replica's packed batch, so that the
+        replicas' losses add up to the mean over the global batch's texts.
+
+        Keras averages the replicas' losses, each a mean over its own
+        texts, and replicas hold different numbers of texts: a replica's
+        loss is weighed by its share of the texts instead. Also sets the
+        loss tracker's weight, the global batch's texts.
+        """
+        texts = tf.reduce_sum(tf.cast(x["text_mask"], "int32"))
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        # None in the cross-replica context (Keras' symbolic build).
+        context = tf.distribute.get_replica_context()
+        global_texts = texts
+        if replicas > 1 and context is not None:
+            global_texts = context.all_reduce(tf.distribute.ReduceOp.SUM, texts)
+            share = tf.cast(texts * replicas, "float32") / tf.cast(
+                global_texts, "float32"
+            )
+            share = tf.fill(tf.shape(x["text_mask"]), share)
+            sample_weight = share if sample_weight is None else share * sample_weight
+        tracker = getattr(self, "_loss_tracker", None)
+        if isinstance(tracker, _ExampleWeightedMean):
+            # Read by the tracker's next update, in the same step; summed
+            # over the replicas, the global batch's texts.
+            tracker.next_weight = tf.cast(global_texts, "float32") / replicas
+        return sample_weight
+
+    def fit(self, x=None, y=None, *args, class_weight=None, **kwargs):
+        if (
+            class_weight is not None
+            and isinstance(x, tf.data.Dataset)
+            and holds_packed_texts(x)
+        ):
+            x = x.map(
+                _slot_class_weights(class_weight), num_parallel_calls=tf.data.AUTOTUNE
+            )
+            class_weight = None
+        return super().fit(x, y, *args, class_weight=class_weight, **kwargs)
+
+    def predict_step(self, data):
+        outputs = super().predict_step(data)
+        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        if not is_packed(x):
+            return outputs
+        # The real texts are picked outside the step (a fixed shape here).
+        return {_PACKED_OUTPUTS: outputs, "text_mask": x["text_mask"]}
+
+    def predict(self, *args, **kwargs):
+        return _real_texts(super().predict(*args, **kwargs))
+
+    def predict_on_batch(self, x):
+        return _real_texts(super().predict_on_batch(x))
+
+
+_PACKED_OUTPUTS = "packed_outputs"
+
+
+def is_packed(x):
+    """Whether a task model's input is a batch of packed rows."""
+    return isinstance(x, dict) and "text_mask" in x
+
+
+def _real_texts(outputs):
+    """The real texts' rows of `predict`'s outputs on packed rows."""
+    if isinstance(outputs, dict) and _PACKED_OUTPUTS in outputs:
+        mask = np.asarray(outputs["text_mask"]).astype(bool)
+        return np.asarray(outputs[_PACKED_OUTPUTS])[mask]
+    return outputs
+
+
+def _slot_class_weights(class_weight):
+    """A `Dataset.map` function giving each packed slot its class's weight."""
+    table = tf.constant(
+        [float(class_weight.get(c, 1.0)) for c in range(max(class_weight) + 1)]
+    )
+
+    def weigh(x, y, *sample_weight):
+        if sample_weight:
+            raise ValueError(
+                "class_weight cannot be combined with sample weights. "
+                "Received a dataset of (features, labels, sample_weight) and "
+                f"class_weight={class_weight!r}"
+            )
+        # Empty slots are left out by the model's mask.
+        return x, y, tf.gather(table, tf.cast(y, "int32"))
+
+    return weigh
 
 
 class _ExampleWeightedMean(keras.metrics.Mean):

@@ -14,11 +14,12 @@ from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
     FromPreset,
-    PackedLossWeights,
+    PackedTexts,
     ShuffledFit,
     TokenizedBatches,
     extra_encoder_blocks,
     freeze_unused_backbone_layers,
+    is_packed,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
@@ -37,7 +38,7 @@ from tftransformer.models.text_classifier_preprocessor import (
 @keras.saving.register_keras_serializable(package="tftransformer")
 class TextClassifier(
     FromPreset,
-    PackedLossWeights,
+    PackedTexts,
     TokenizedBatches,
     EmptyBatchPredict,
     ShuffledFit,
@@ -93,14 +94,17 @@ class TextClassifier(
             packed rows, several texts each, as
             `tftransformer.data.make_classification_dataset(..., pack=True)`
             yields them (with `text_ids`, `position_ids`, `text_starts` and
-            `text_index`). Each text of a packed row is encoded as if alone
+            `text_mask`). Each text of a packed row is encoded as if alone
             (positions restarting, attention kept inside it; the family's
             adapter runs the backbone so, see
             `BackboneAdapter.packed_sequence_output`) and pooled alone.
 
     Returns:
-        Logits of shape `(batch, num_classes)`; for packed rows
-        `(num_texts, num_classes)`, one row per real text, in order.
+        Logits of shape `(batch, num_classes)`; for packed rows `(batch,
+        max_texts, num_classes)`, one per row slot (`text_mask` says which
+        hold a text). The loss, the metrics and `predict` count the real
+        texts only, and `predict` returns `(num_texts, num_classes)`, one
+        row per text, in order.
 
     Example:
     ```python
@@ -204,18 +208,26 @@ class TextClassifier(
         self.activation = None
 
         restore_frozen_layers(self.backbone, frozen_backbone_layers)
+        # The output of packed rows carries their `text_mask` (`compute_mask`).
+        self.supports_masking = True
 
     preprocessor_cls = TextClassifierPreprocessor
     # A softmax needs two classes; subclasses with other heads need fewer.
     min_outputs = 2
 
     def call(self, inputs, training=None, mask=None):
-        if isinstance(inputs, dict) and "text_starts" in inputs:
+        if is_packed(inputs):
             return self._packed_logits(inputs, training)
         return super().call(inputs, training=training, mask=mask)
 
+    def compute_mask(self, inputs, mask=None):
+        # Packed rows' slots without a text are masked out of the losses
+        # and metrics (Keras reads the output's mask); other outputs have
+        # no mask.
+        return inputs["text_mask"] if is_packed(inputs) else None
+
     def _packed_logits(self, inputs, training):
-        """Logits `(num_texts, num_classes)` of the real texts of packed rows."""
+        """Logits `(batch, max_texts, num_classes)` of packed rows' slots."""
         # (batch, seq, hidden)
         sequence = adapter_for(self.backbone).packed_sequence_output(
             inputs, training=training
@@ -234,11 +246,9 @@ class TextClassifier(
             sequence, inputs["text_ids"], inputs["text_starts"]
         )
         pooled = self.output_dropout(pooled, training=training)
-        logits = self.output_dense(pooled)
-        # (batch * max_texts, num_classes) -> the real texts' rows.
-        logits = ops.reshape(logits, (-1, ops.shape(logits)[-1]))
-        logits = ops.take(logits, inputs["text_index"], axis=0)
-        return ops.cast(logits, "float32")
+        # (batch, max_texts, num_classes): empty slots too, masked by the
+        # loss, the metrics and `predict` (see `PackedTexts`).
+        return ops.cast(self.output_dense(pooled), "float32")
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile` defaults, with the accuracy metric named

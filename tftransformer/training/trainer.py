@@ -114,15 +114,6 @@ class Trainer:
                 f"gradient_accumulation_steps={config.gradient_accumulation_steps}, "
                 f"distribution={config.distribution!r}"
             )
-        if getattr(config, "pack_sequences", False) and replicas > 1:
-            # tf.distribute splits every tensor of a batch along its first
-            # axis: the per-text labels would not follow their rows.
-            raise ConfigError(
-                "pack_sequences runs on one replica only: a packed batch's "
-                "labels (one per text) cannot be split across replicas with "
-                f"its rows. Received: pack_sequences=True, distribution="
-                f"{config.distribution!r} ({replicas} replicas)"
-            )
         self.verbose = verbose if self.chief else 0
         keras.utils.set_random_seed(config.seed)
 

@@ -214,7 +214,7 @@ def describe_packing(dataset):
         `{"packing": {...}}` with `texts`, `rows`, `batch_rows` (the rows of
         the largest batch) and `padded_token_share`; `{}` for a dataset of
         other rows (e.g. masked language model rows, which pack without
-        `text_index`).
+        `text_mask`).
     """
     if not holds_packed_texts(dataset):
         return {}
