@@ -144,9 +144,10 @@ def check_bool(name, value):
 
 
 def check_choice(name, value, choices):
-    """Returns `value` if it is one of `choices` (any iterable of its keys)."""
+    """Returns `value` if it is one of `choices` (any iterable of its keys:
+    strings, and `None` where it is a choice)."""
     choices = tuple(choices)
-    if not isinstance(value, str) or value not in choices:
+    if not (value is None or isinstance(value, str)) or value not in choices:
         raise ValueError(
             f"{name} must be one of {', '.join(map(repr, choices))}. "
             f"Received: {name}={value!r}"
@@ -170,11 +171,7 @@ def check_strings(name, values, what=""):
 
 def check_on_bad_rows(value):
     """Refuses an `on_bad_rows` other than `"error"` or `"skip"`."""
-    if value not in ("error", "skip"):
-        raise ValueError(
-            f"on_bad_rows must be 'error' or 'skip'. Received: on_bad_rows={value!r}"
-        )
-    return value
+    return check_choice("on_bad_rows", value, ("error", "skip"))
 
 
 def check_positive_number(name, value, allow_zero=False):

@@ -18,6 +18,7 @@ import warnings
 import tensorflow as tf
 
 from tftransformer import _distribute_compat
+from tftransformer._arguments import check_choice
 
 __all__ = [
     "STRATEGY_NAMES",
@@ -98,10 +99,7 @@ def get_strategy(name="auto", devices=None, tpu=None, tpu_timeout=30.0):
     batch_size = tftransformer.distribute.global_batch_size(32, strategy)
     ```
     """
-    if name not in STRATEGY_NAMES:
-        raise ValueError(
-            f"name must be one of {STRATEGY_NAMES}. Received: name={name!r}"
-        )
+    check_choice("name", name, STRATEGY_NAMES)
     if devices is not None:
         if name not in ("one_device", "mirrored"):
             raise ValueError(

@@ -11,6 +11,8 @@ compared exactly: tokenize and lowercase before scoring if wanted.
 import collections
 import math
 
+from tftransformer._arguments import check_choice
+
 SMOOTH_METHODS = ("exp", "none", "floor")
 
 
@@ -99,11 +101,7 @@ def corpus_bleu(
         raise ValueError(
             f"max_order must be a positive int. Received: max_order={max_order!r}"
         )
-    if smooth_method not in SMOOTH_METHODS:
-        raise ValueError(
-            f"smooth_method must be one of {SMOOTH_METHODS}. "
-            f"Received: smooth_method={smooth_method!r}"
-        )
+    check_choice("smooth_method", smooth_method, SMOOTH_METHODS)
     if smooth_method == "floor" and not smooth_value > 0:
         raise ValueError(
             f"smooth_value must be > 0. Received: smooth_value={smooth_value!r}"

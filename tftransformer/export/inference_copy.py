@@ -7,6 +7,8 @@ import warnings
 
 import keras
 
+from tftransformer._arguments import check_choice
+
 __all__ = ["PRECISIONS", "float32_inference_copy", "has_lora", "inference_copy"]
 
 # What an exported SavedModel computes in: float32, or Keras' int8 quantization.
@@ -130,11 +132,7 @@ def inference_copy(model, preprocessor=None, merge_lora=True, precision="float32
     int8_classifier = inference_copy(classifier, precision="int8")
     ```
     """
-    if precision not in PRECISIONS:
-        raise ValueError(
-            f"`precision` must be one of {PRECISIONS}. "
-            f"Received: precision={precision!r}"
-        )
+    check_choice("precision", precision, PRECISIONS)
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
     if precision == "int8":
         with warnings.catch_warnings():

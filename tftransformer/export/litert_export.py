@@ -18,7 +18,12 @@ from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
 )
 
-from tftransformer._arguments import check_bool, check_int, is_finite_number
+from tftransformer._arguments import (
+    check_bool,
+    check_choice,
+    check_int,
+    is_finite_number,
+)
 from tftransformer.export.few_shot_classifier_export import check_few_shot_head
 from tftransformer.export.generator_serving_module import check_generator
 from tftransformer.export.inference_copy import float32_inference_copy
@@ -307,11 +312,7 @@ def export_litert(
             f"carry their own). Received: label_names={label_names!r} without "
             "`head`"
         )
-    if quantization not in LITERT_QUANTIZATIONS:
-        raise ValueError(
-            f"`quantization` must be one of {LITERT_QUANTIZATIONS}. "
-            f"Received: quantization={quantization!r}"
-        )
+    check_choice("quantization", quantization, LITERT_QUANTIZATIONS)
     if not isinstance(text_pair, bool):
         raise ValueError(
             f"`text_pair` must be a bool. Received: text_pair={text_pair!r}"

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_positive_number
+from tftransformer._arguments import check_choice, check_positive_number
 from tftransformer.finetune.multiple_negatives_ranking_loss import (
     check_texts_per_example,
     unit_rows,
@@ -39,11 +39,7 @@ class TripletLoss(keras.losses.Loss):
 
     def __init__(self, distance="euclidean", margin=5.0, name="triplet_loss", **kwargs):
         super().__init__(name=name, **kwargs)
-        if distance not in DISTANCES:
-            raise ValueError(
-                f"distance must be one of {DISTANCES}. Received: distance={distance!r}"
-            )
-        self.distance = distance
+        self.distance = check_choice("distance", distance, DISTANCES)
         self.margin = check_positive_number("margin", margin, allow_zero=True)
 
     def call(self, y_true, y_pred):

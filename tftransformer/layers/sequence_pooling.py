@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from tftransformer._arguments import check_choice
+
 POOLING_MODES = ("cls", "mean", "max")
 
 
@@ -37,11 +39,7 @@ class SequencePooling(keras.layers.Layer):
 
     def __init__(self, mode="cls", **kwargs):
         super().__init__(**kwargs)
-        if mode not in POOLING_MODES:
-            raise ValueError(
-                f"mode must be one of {POOLING_MODES}. Received: mode={mode!r}"
-            )
-        self.mode = mode
+        self.mode = check_choice("mode", mode, POOLING_MODES)
         self.supports_masking = True
 
     def call(self, inputs, padding_mask=None, mask=None):

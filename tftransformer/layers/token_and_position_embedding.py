@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_choice, python_number
 from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.position_embedding import PositionEmbedding
 from tftransformer.layers.sine_position_encoding import SinePositionEncoding
@@ -76,11 +76,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                     f"{arg_name} must be a positive integer. "
                     f"Received: {arg_name}={value}"
                 )
-        if position_kind not in POSITION_KINDS:
-            raise ValueError(
-                f"position_kind must be one of {POSITION_KINDS}. "
-                f"Received: position_kind={position_kind!r}"
-            )
+        check_choice("position_kind", position_kind, POSITION_KINDS)
         self.vocabulary_size = vocabulary_size
         self.sequence_length = sequence_length
         self.embedding_dim = embedding_dim

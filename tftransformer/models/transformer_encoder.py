@@ -1,6 +1,6 @@
 import keras
 
-from tftransformer._arguments import check_model_keywords, python_number
+from tftransformer._arguments import check_choice, check_model_keywords, python_number
 from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
@@ -134,11 +134,7 @@ class TransformerEncoder(keras.Model):
                 "hidden_dim must be divisible by num_heads. "
                 f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
             )
-        if position_kind not in POSITION_KINDS:
-            raise ValueError(
-                f"position_kind must be one of {POSITION_KINDS}. "
-                f"Received: position_kind={position_kind!r}"
-            )
+        check_choice("position_kind", position_kind, POSITION_KINDS)
         check_dropout(dropout)
         relative = position_kind == "relative"
 

@@ -19,6 +19,7 @@ import keras_hub
 from absl import logging
 
 from tftransformer import hardware
+from tftransformer._arguments import check_choice
 from tftransformer.data.embedded_checkpoint import (
     embedded_checkpoint_dir,
     embedded_vocabulary_path,
@@ -454,10 +455,7 @@ def load_generator(preset, task="causal_lm", sequence_length=128, dtype=None):
             "`preset` must be a keras-hub preset directory, name or handle. "
             f"Received: preset={preset!r}"
         )
-    if task not in _GENERATOR_TASKS:
-        raise ValueError(
-            f"`task` must be one of {tuple(_GENERATOR_TASKS)}. Received: task={task!r}"
-        )
+    check_choice("task", task, _GENERATOR_TASKS)
     if (
         isinstance(sequence_length, bool)
         or not isinstance(sequence_length, int)

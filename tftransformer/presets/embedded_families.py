@@ -24,6 +24,7 @@ import shutil
 
 import numpy as np
 
+from tftransformer._arguments import check_choice
 from tftransformer.data.embedded_checkpoint import embedded_checkpoint_dir
 
 __all__ = ["EMBEDDED_FAMILIES", "write_embedded_checkpoint"]
@@ -55,10 +56,7 @@ def write_embedded_checkpoint(family, directory):
     backbone, preprocessor = load_backbone(path)  # a DistilBertBackbone
     ```
     """
-    if family not in EMBEDDED_FAMILIES:
-        raise ValueError(
-            f"family must be one of {EMBEDDED_FAMILIES}. Received: family={family!r}"
-        )
+    check_choice("family", family, EMBEDDED_FAMILIES)
     directory = os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
     if family == "distil_bert":

@@ -6,6 +6,7 @@ import os
 import keras
 
 from tftransformer import distribute
+from tftransformer._arguments import check_choice
 from tftransformer.training.checkpointing import BACKUP_DIR
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
 from tftransformer.training.resumable_training import ResumableTraining
@@ -109,10 +110,7 @@ def training_callbacks(
     )
     ```
     """
-    if mode not in ("min", "max", "auto"):
-        raise ValueError(
-            f"mode must be one of 'min', 'max', 'auto'. Received: mode={mode!r}"
-        )
+    check_choice("mode", mode, ("min", "max", "auto"))
     if (
         isinstance(patience, bool)
         or not isinstance(patience, numbers.Integral)

@@ -8,6 +8,7 @@ import re
 
 import keras_tuner
 
+from tftransformer._arguments import check_choice
 from tftransformer.distribute import is_chief
 from tftransformer.finetune import restart_lora_adapters
 from tftransformer.training.checkpointing import _differences
@@ -157,10 +158,7 @@ def create_tuner(
     save_run_config(best_run_config(tuner), "best.json")
     ```
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(
-            f"algorithm must be one of {ALGORITHMS}. Received: algorithm={algorithm!r}"
-        )
+    check_choice("algorithm", algorithm, ALGORITHMS)
     for name, value, low in (
         ("max_trials", max_trials, 1),
         ("max_epochs", max_epochs, 1),
