@@ -26,9 +26,20 @@ MAX_LENGTH = 24
 FAMILY_MAX_LENGTH = 64
 
 
-def _classifier(preset, pooling="cls", max_length=MAX_LENGTH):
-    model = tft.models.TextClassifier.from_preset(
-        preset, num_classes=3, pooling=pooling, sequence_length=max_length
+# Labels of each head that reads packed rows, one per text.
+HEAD_LABELS = {
+    "TextClassifier": LABELS,
+    "MultiLabelClassifier": np.eye(3, dtype="int32")[LABELS] | [[0, 0, 1]] * 6,
+    "TextRegressor": np.linspace(-1.0, 2.0, 12, dtype="float32").reshape(6, 2),
+}
+HEAD_SIZES = {"TextClassifier": "num_classes", "MultiLabelClassifier": "num_labels"}
+
+
+def _classifier(preset, pooling="cls", max_length=MAX_LENGTH, head="TextClassifier"):
+    size = HEAD_SIZES.get(head, "num_targets")
+    width = np.shape(HEAD_LABELS[head])[1] if head == "TextRegressor" else 3
+    model = getattr(tft.models, head).from_preset(
+        preset, **{size: width}, pooling=pooling, sequence_length=max_length
     )
     # A random init gives nearly the same logits for every text; a wider
     # head makes the texts' logits differ, so that equality means something.
@@ -37,12 +48,12 @@ def _classifier(preset, pooling="cls", max_length=MAX_LENGTH):
     return model
 
 
-def _batches(model, pack):
+def _batches(model, pack, labels=LABELS):
     # Unpacked: one batch of every text, padded; packed: rows of two or
     # three texts, two rows a batch.
     return make_classification_dataset(
         TEXTS,
-        LABELS,
+        labels,
         model.preprocessor.tokenizer,
         batch_size=2 if pack else len(TEXTS),
         max_length=model.preprocessor.sequence_length,
@@ -131,21 +142,29 @@ def test_attention_and_positions_are_kept_per_text(tiny_preset, broken):
 # The full vocabulary packs the six texts into one batch of two rows; the
 # 3,000-entry one into two batches of two rows, holding 2 and 4 texts, where
 # a loss weighed by rows (as Keras weighs it) would differ from the texts'.
-@pytest.mark.parametrize("preset", ["tiny_preset", "small_vocabulary_preset"])
-def test_loss_and_metrics_count_real_texts_only(request, preset):
-    model = _classifier(request.getfixturevalue(preset))
+# Every head that reads packed rows, each with its own loss and metric.
+@pytest.mark.parametrize(
+    "preset, head",
+    [("tiny_preset", "TextClassifier")]
+    + [("small_vocabulary_preset", head) for head in HEAD_LABELS],
+)
+def test_loss_and_metrics_count_real_texts_only(request, preset, head):
+    model = _classifier(request.getfixturevalue(preset), head=head)
     model.compile(optimizer="adam")
-    packed = model.evaluate(_batches(model, pack=True), verbose=0, return_dict=True)
-    plain = model.evaluate(_batches(model, pack=False), verbose=0, return_dict=True)
-    assert packed.keys() == plain.keys()
+    labels = HEAD_LABELS[head]
+    packed_rows = _batches(model, True, labels)
+    packed = model.evaluate(packed_rows, verbose=0, return_dict=True)
+    plain_rows = _batches(model, False, labels)
+    plain = model.evaluate(plain_rows, verbose=0, return_dict=True)
+    assert packed.keys() == plain.keys() and len(plain) > 1
     for name in plain:
         assert packed[name] == pytest.approx(plain[name], abs=1e-5), name
     # One prediction per text, in order, however many a row holds.
-    predictions = model.predict(_batches(model, pack=True), verbose=0)
-    assert predictions.shape == (len(TEXTS), 3)
+    predictions = model.predict(packed_rows, verbose=0)
+    assert predictions.shape == (len(TEXTS), model.output_shape[-1])
     np.testing.assert_allclose(
         predictions,
-        model.predict(_batches(model, pack=False), verbose=0),
+        model.predict(plain_rows, verbose=0),
         atol=1e-5,
         rtol=1e-5,
     )
