@@ -137,3 +137,31 @@ def test_bad_config_files_are_refused(tmp_path, content, message):
 def test_a_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="Cannot read the config file"):
         _parse([f"--config={tmp_path / 'missing.json'}"])
+
+
+FINETUNE_CONFIGS = sorted(
+    (
+        value
+        for value in map(training.__dict__.get, training.__all__)
+        if isinstance(value, type) and issubclass(value, FinetuneConfig)
+    ),
+    key=lambda config_class: config_class.__name__,
+)
+PACKING_CONFIGS = (
+    "ClassificationConfig",
+    "MultiLabelConfig",
+    "RegressionConfig",
+    "PretrainingConfig",
+)
+
+
+# A run whose examples are not packed refuses the flag instead of training
+# unpacked under it.
+@pytest.mark.parametrize("config_class", FINETUNE_CONFIGS, ids=lambda c: c.__name__)
+def test_pack_sequences_is_refused_by_runs_that_do_not_pack(config_class):
+    name = config_class.__name__
+    if name in PACKING_CONFIGS:
+        assert config_class(pack_sequences=True).pack_sequences
+    else:
+        with pytest.raises(ConfigError, match=f"{name}'s examples are not packed"):
+            config_class(pack_sequences=True)

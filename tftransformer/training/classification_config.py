@@ -20,6 +20,8 @@ class ClassificationConfig(FinetuneConfig):
     ```
     """
 
+    packs_sequences = True
+
     train_file: str | None = setting(
         None,
         "CSV/TSV/JSONL file (.gz/.bz2 too) or tfds:NAME[:SPLIT]; default: the "

@@ -213,9 +213,19 @@ class FinetuneConfig(TrainingConfig):
         0, "New encoder blocks between the backbone and the head.", minimum=0
     )
 
+    # Whether the run packs its training texts when `pack_sequences` is set.
+    packs_sequences = False
+
     def validate(self):
         """Checks every field and the transfer recipe; raises `ConfigError`."""
         super().validate()
+        if self.pack_sequences and not self.packs_sequences:
+            raise ConfigError(
+                "pack_sequences applies to text classification (single-label, "
+                "multi-label, regression) and continued pretraining; "
+                f"{type(self).__name__}'s examples are not packed. Received: "
+                "pack_sequences=True"
+            )
         try:
             check_strategy_options(**self.strategy_options(), num_layers=None)
         except ValueError as error:

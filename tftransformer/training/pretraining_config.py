@@ -21,6 +21,8 @@ class PretrainingConfig(FinetuneConfig):
     ```
     """
 
+    packs_sequences = True
+
     text_path: str | None = setting(
         None,
         "UTF-8 text file, or directory of them, one text per line; default: "
