@@ -34,9 +34,9 @@ fused path with dropout. Writes the largest weight difference, how far the
 steps moved the weights and the dropout run's losses and weight change.
 
 `packed`: a tiny BERT classifier's two SGD steps on batches of packed
-rows (two to four texts a row, so the two replicas' halves of a batch hold
-different numbers of texts), with class weights, on one device and
-mirrored over two. Writes the largest weight difference, how far the steps
+rows (two to four texts a row, so the two replicas' parts of a batch hold
+different numbers of texts; the last batch has an odd number of rows),
+with class weights, on one device and mirrored over two. Writes the largest weight difference, how far the steps
 moved the weights, both runs' epoch losses and the texts a replica held.
 
 `contrastive`: the check of `contrastive_script.py` for each of its losses
@@ -364,8 +364,8 @@ def packed(devices, global_batch=4):
         return model
 
     # Rows of 12 tokens in order: four short texts, two long ones, three
-    # and so on, two batches of 4 rows; a replica's half of a batch (2
-    # rows) holds 5 to 7 texts.
+    # and so on, 7 rows: a batch of 4 rows, split 2 and 2 (6 and 7 texts),
+    # then one of 3, split 2 and 1 (5 and 2 texts).
     lengths = [3, 3, 3, 3, 6, 6, 4, 4, 4, 3, 3, 3, 3, 6, 6, 4, 4, 4, 6, 6]
     rng = np.random.default_rng(0)
     token_ids = rng.integers(1, 64, (len(lengths), 12)).astype("int32")
@@ -400,6 +400,7 @@ def packed(devices, global_batch=4):
         "max_update": largest_difference(trained, initial),
         "single_loss": single_loss.history["loss"],
         "mirrored_loss": mirrored_loss.history["loss"],
+        # Each replica's part of each batch (the last batch's: 2 rows, 1).
         "replica_texts": [
             int(features["text_mask"][start : start + half].sum())
             for start in range(0, len(rows), half)
