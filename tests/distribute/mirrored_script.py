@@ -36,8 +36,9 @@ steps moved the weights and the dropout run's losses and weight change.
 `packed`: a tiny BERT classifier's two SGD steps on batches of packed
 rows (two to four texts a row, so the two replicas' parts of a batch hold
 different numbers of texts; the last batch has an odd number of rows),
-with class weights, on one device and mirrored over two. Writes the largest weight difference, how far the steps
-moved the weights, both runs' epoch losses and the texts a replica held.
+with class weights, on one device and mirrored over two. Writes the largest
+weight difference, how far the steps moved the weights, both runs' epoch
+losses and the texts each replica held.
 
 `contrastive`: the check of `contrastive_script.py` for each of its losses
 (one of them on deduplicated batches).
