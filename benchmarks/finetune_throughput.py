@@ -234,9 +234,10 @@ def ours_options(peer):
     frozen), `kerasadamw` (Keras' `AdamW` update instead of
     `FusedAdamW`'s), `pack` (packed rows of several texts), `fused`
     (the encoder blocks on the fused path, `finetune.use_fused_encoder`)
-    and `batchN` (N examples a batch in place of `--batch_size`; packed
+    `batchN` (N examples a batch in place of `--batch_size`; packed
     rows with `pack`, e.g. `ours+pack+batch7` for about as many texts a
-    step as 32 unpacked). `"ours+bfloat16+freeze3"` is both at once.
+    step as 32 unpacked) and `lenN` (`--max_length` N: with `pack`, rows of
+    N tokens). `"ours+bfloat16+freeze3"` is both at once.
 
     Args:
         peer: a peer name.
@@ -252,6 +253,7 @@ def ours_options(peer):
     for option in options:
         freeze = re.fullmatch(r"freeze(\d+)", option)
         batch = re.fullmatch(r"batch([1-9]\d*)", option)
+        length = re.fullmatch(r"len([1-9]\d*)", option)
         if option in ("bfloat16", "float16"):
             key, value = "mixed_precision", option
         elif option == "xla":
@@ -266,11 +268,13 @@ def ours_options(peer):
             key, value = "fused_encoder", True
         elif batch:
             key, value = "batch_size", int(batch[1])
+        elif length:
+            key, value = "max_length", int(length[1])
         else:
             raise ValueError(
                 f"Unknown option {option!r} of peer {peer!r}: expected "
                 "'bfloat16', 'float16', 'xla', 'freezeN', 'kerasadamw', 'pack', "
-                "'fused' or 'batchN'."
+                "'fused', 'batchN' or 'lenN'."
             )
         if key in overrides:
             raise ValueError(f"Peer {peer!r} sets {key} twice.")

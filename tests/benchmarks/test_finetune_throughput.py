@@ -49,8 +49,13 @@ def test_ours_variants(bench):
         "pack_sequences": True,
         "batch_size": 7,
     }
-    with pytest.raises(ValueError, match="'batch0' of peer"):
-        bench.ours_options("ours+batch0")
+    assert bench.ours_options("ours+pack+len80") == {
+        "pack_sequences": True,
+        "max_length": 80,
+    }
+    for option in ("batch0", "len0"):
+        with pytest.raises(ValueError, match=f"'{option}' of peer"):
+            bench.ours_options(f"ours+{option}")
     with pytest.raises(ValueError, match="'fp8' of peer 'ours\\+fp8'"):
         bench.parse_peers("ours,ours+fp8")
     with pytest.raises(ValueError, match="sets mixed_precision twice"):
@@ -62,6 +67,8 @@ def test_ours_variants(bench):
     assert bench.peer_config("ours+float16", config)["mixed_precision"] == "float16"
     assert bench.peer_config("ours+batch7", config)["batch_size"] == 7
     assert bench.peer_config("torch", config)["batch_size"] == 32
+    assert bench.peer_config("ours+len80", config)["max_length"] == 80
+    assert bench.peer_config("torch", config)["max_length"] == 128
     hub = bench.peer_config("hub128", config)
     assert hub["mixed_precision"] == "none" and hub["freeze_layers"] == 0
     assert bench.peer_config("ours", config)["fused_adamw"] is True
