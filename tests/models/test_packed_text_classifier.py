@@ -168,6 +168,12 @@ def test_loss_and_metrics_count_real_texts_only(request, preset, head):
         atol=1e-5,
         rtol=1e-5,
     )
+    # One batch: its texts' rows.
+    features, _ = next(iter(packed_rows))
+    texts = int(features["text_mask"].numpy().sum())
+    np.testing.assert_allclose(
+        model.predict_on_batch(features), predictions[:texts], atol=1e-5, rtol=1e-5
+    )
 
 
 def _without_dropout(model):
@@ -197,6 +203,18 @@ def test_fit_on_packed_rows_weighs_texts_and_classes_as_unpacked(
     )
     # The class weights changed the loss.
     assert abs(weighted - epoch_loss(True)) > 1e-2
+
+
+def test_class_weights_and_sample_weights_of_packed_rows_are_refused_together(
+    small_vocabulary_preset,
+):
+    model = _classifier(small_vocabulary_preset)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    weighted = _batches(model, True).map(
+        lambda x, y: (x, y, tf.ones_like(y, "float32"))
+    )
+    with pytest.raises(ValueError, match="class_weight cannot be combined"):
+        model.fit(weighted, class_weight={0: 1.0, 1: 2.0}, verbose=0)
 
 
 def test_a_family_without_packing_is_refused_by_name():
