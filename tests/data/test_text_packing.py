@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from tftransformer.data import make_classification_dataset, padded_token_share
-from tftransformer.data.text_packing import pack_best_fit, pack_greedily
+from tftransformer.data.text_packing import (
+    count_batches,
+    pack_best_fit,
+    pack_greedily,
+)
 from tftransformer.presets import embedded_tokenizer
 
 TEXTS = [
@@ -217,6 +221,24 @@ def test_packing_spends_less_on_padding(tokenizer):
         TEXTS, None, tokenizer, pack=True, **kwargs
     )
     assert padded_token_share(unlabelled) == pytest.approx(packed)
+
+
+def test_counts_of_packed_and_unpacked_batches_agree_on_the_texts(tokenizer):
+    kwargs = dict(batch_size=2, max_length=64, shuffle=False)
+    plain = count_batches(
+        make_classification_dataset(TEXTS, LABELS, tokenizer, **kwargs)
+    )
+    packed = count_batches(
+        make_classification_dataset(TEXTS, LABELS, tokenizer, pack=True, **kwargs)
+    )
+    assert plain["texts"] == plain["rows"] == packed["texts"] == len(TEXTS)
+    assert packed["rows"] < len(TEXTS)
+    assert packed["real_tokens"] == plain["real_tokens"]
+    # The longest text, whole in both; packed rows are max_length long,
+    # unpacked ones as long as their batch's longest text.
+    assert packed["longest_text"] == plain["longest_text"] < 64
+    assert packed["row_length"] == 64
+    assert plain["row_length"] < 64
 
 
 @pytest.mark.parametrize(

@@ -122,10 +122,16 @@ def test_packed_training_runs_through_the_trainer(tiny_preset, tmp_path):
     with open(tmp_path / "run" / "training_summary.json") as f:
         packing = json.load(f)["packing"]
     masks = [features["padding_mask"].numpy() for features, _ in train]
+    unpacked = [
+        features["padding_mask"].numpy().sum(axis=1)
+        for features, _ in trainer.dataset(_data(), model)
+    ]
     assert packing == {
         "texts": len(_data().texts),
         "rows": sum(len(mask) for mask in masks),
         "batch_rows": 2,
+        "row_length": 16,
+        "longest_text": int(np.concatenate(unpacked).max()),
         "padded_token_share": pytest.approx(1 - np.mean(np.concatenate(masks))),
     }
     assert packing["rows"] < packing["texts"]

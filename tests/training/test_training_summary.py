@@ -179,17 +179,20 @@ def test_packing_shows_how_many_texts_a_batch_of_rows_holds():
         "texts": 10_264,
         "rows": 2_178,
         "batch_rows": 7,
+        "row_length": 128,
+        "longest_text": 78,
         "padded_token_share": 0.004,
     }
     # 10,264 / 2,178 = 4.71 texts a row; 7 rows hold 33.
     assert format_training_summary(summary).splitlines()[-1] == (
-        "Packed rows: 10,264 texts in 2,178 rows (4.71 a row), 0.4% padding; "
-        "a batch of 7 rows holds about 33 texts"
+        "Packed rows: 10,264 texts in 2,178 rows of 128 tokens (4.71 a row, "
+        "the longest text 78 tokens), 0.4% padding; a batch of 7 rows holds "
+        "about 33 texts"
     )
 
 
 def test_rows_packed_without_texts_have_no_packing_summary():
-    # Masked language model rows pack texts too, but hold no `text_index`.
+    # Masked language model rows pack texts too, but hold no `text_mask`.
     rows = tf.data.Dataset.from_tensor_slices(
         ({"token_ids": [[1, 2]], "padding_mask": [[True, True]]}, [[0, 1]])
     ).batch(1)

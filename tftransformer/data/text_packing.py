@@ -232,7 +232,8 @@ def count_batches(dataset):
     Returns:
         A dict of ints: `texts` (rows when the batches are not packed),
         `rows`, `batch_rows` (the rows of the largest batch),
-        `real_tokens` and `positions`.
+        `real_tokens`, `positions`, `row_length` (the longest row, padding
+        included) and `longest_text` (the most tokens of one text).
     """
     packed = holds_packed_texts(dataset)
 
@@ -240,20 +241,38 @@ def count_batches(dataset):
         features = element[0] if isinstance(element, tuple) else element
         mask = features["padding_mask"]
         rows = tf.shape(mask, out_type=tf.int64)[0]
-        texts = (
-            tf.reduce_sum(tf.cast(features["text_mask"], tf.int64)) if packed else rows
-        )
+        if packed:
+            texts = tf.reduce_sum(tf.cast(features["text_mask"], tf.int64))
+            # Tokens of each slot's text: (rows, max_texts).
+            slots = tf.range(1, tf.shape(features["text_mask"])[1] + 1)
+            in_slot = tf.equal(
+                tf.cast(features["text_ids"], tf.int32)[:, :, None], slots
+            )
+            lengths = tf.reduce_sum(tf.cast(in_slot, tf.int64), axis=1)
+        else:
+            texts = rows
+            lengths = tf.reduce_sum(tf.cast(mask, tf.int64), axis=-1)
         return (
             totals[0] + texts,
             totals[1] + rows,
             tf.maximum(totals[2], rows),
             totals[3] + tf.reduce_sum(tf.cast(mask, tf.int64)),
             totals[4] + tf.size(mask, out_type=tf.int64),
+            tf.maximum(totals[5], tf.shape(mask, out_type=tf.int64)[-1]),
+            tf.maximum(totals[6], tf.reduce_max(lengths)),
         )
 
     zero = tf.constant(0, tf.int64)
-    totals = dataset.reduce((zero,) * 5, count)
-    names = ("texts", "rows", "batch_rows", "real_tokens", "positions")
+    totals = dataset.reduce((zero,) * 7, count)
+    names = (
+        "texts",
+        "rows",
+        "batch_rows",
+        "real_tokens",
+        "positions",
+        "row_length",
+        "longest_text",
+    )
     return {name: int(total) for name, total in zip(names, totals)}
 
 

@@ -186,10 +186,14 @@ def format_training_summary(summary):
     packing = summary.get("packing")
     if packing:
         per_row = packing["texts"] / packing["rows"]
+        # The longest text says how short the rows could be: a row's
+        # attention grows with its length squared.
         lines.append(
             f"Packed rows: {packing['texts']:,} texts in {packing['rows']:,} rows "
-            f"({per_row:.2f} a row), {packing['padded_token_share']:.1%} padding; "
-            f"a batch of {packing['batch_rows']} rows holds about "
+            f"of {packing['row_length']} tokens ({per_row:.2f} a row, the "
+            f"longest text {packing['longest_text']} tokens), "
+            f"{packing['padded_token_share']:.1%} padding; a batch of "
+            f"{packing['batch_rows']} rows holds about "
             f"{packing['batch_rows'] * per_row:.0f} texts"
         )
     if summary["learning_rate"] is not None:
@@ -212,7 +216,8 @@ def describe_packing(dataset):
 
     Returns:
         `{"packing": {...}}` with `texts`, `rows`, `batch_rows` (the rows of
-        the largest batch) and `padded_token_share`; `{}` for a dataset of
+        the largest batch), `row_length`, `longest_text` (tokens) and
+        `padded_token_share`; `{}` for a dataset of
         other rows (e.g. masked language model rows, which pack without
         `text_mask`).
     """
@@ -224,6 +229,8 @@ def describe_packing(dataset):
             "texts": counts["texts"],
             "rows": counts["rows"],
             "batch_rows": counts["batch_rows"],
+            "row_length": counts["row_length"],
+            "longest_text": counts["longest_text"],
             "padded_token_share": 1.0 - counts["real_tokens"] / counts["positions"]
             if counts["positions"]
             else 0.0,
