@@ -212,11 +212,15 @@ def packed_dataset(features, rows, labels, batch_size, shuffle, seed, drop_remai
     return dataset
 
 
+def is_packed_batch(features):
+    """Whether a batch's features (or their spec) are packed text rows."""
+    return isinstance(features, dict) and "text_mask" in features
+
+
 def holds_packed_texts(dataset):
     """Whether a dataset's batches are packed text rows (with `text_mask`)."""
     spec = dataset.element_spec
-    spec = spec[0] if isinstance(spec, tuple) else spec
-    return isinstance(spec, dict) and "text_mask" in spec
+    return is_packed_batch(spec[0] if isinstance(spec, tuple) else spec)
 
 
 def count_batches(dataset):

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from tftransformer._arguments import TASK_KEYWORDS, check_model_keywords
 from tftransformer.data._autotune import without_autotuning
-from tftransformer.data.text_packing import holds_packed_texts
+from tftransformer.data.text_packing import holds_packed_texts, is_packed_batch
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
 from tftransformer.models.freezing import freeze_layers_by_name, frozen_layer_names
 from tftransformer.presets import load_backbone
@@ -574,7 +574,7 @@ class PackedTexts:
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        if is_packed(x):
+        if is_packed_batch(x):
             sample_weight = self._weigh_replica_texts(x, sample_weight)
         return super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
@@ -623,7 +623,7 @@ class PackedTexts:
     def predict_step(self, data):
         outputs = super().predict_step(data)
         x = keras.utils.unpack_x_y_sample_weight(data)[0]
-        if not is_packed(x):
+        if not is_packed_batch(x):
             return outputs
         # The real texts are picked outside the step (a fixed shape here).
         return {_PACKED_OUTPUTS: outputs, "text_mask": x["text_mask"]}
@@ -636,11 +636,6 @@ class PackedTexts:
 
 
 _PACKED_OUTPUTS = "packed_outputs"
-
-
-def is_packed(x):
-    """Whether a task model's input is a batch of packed rows."""
-    return isinstance(x, dict) and "text_mask" in x
 
 
 def _real_texts(outputs):

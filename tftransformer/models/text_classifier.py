@@ -9,6 +9,7 @@ from tftransformer._arguments import (
     class_names,
     python_number,
 )
+from tftransformer.data.text_packing import is_packed_batch
 from tftransformer.layers.masking import block_diagonal_attention_mask
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
@@ -19,7 +20,6 @@ from tftransformer.models._task_base import (
     TokenizedBatches,
     extra_encoder_blocks,
     freeze_unused_backbone_layers,
-    is_packed,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
@@ -216,7 +216,7 @@ class TextClassifier(
     min_outputs = 2
 
     def call(self, inputs, training=None, mask=None):
-        if is_packed(inputs):
+        if is_packed_batch(inputs):
             return self._packed_logits(inputs, training)
         return super().call(inputs, training=training, mask=mask)
 
@@ -224,7 +224,7 @@ class TextClassifier(
         # Packed rows' slots without a text are masked out of the losses
         # and metrics (Keras reads the output's mask); other outputs have
         # no mask.
-        return inputs["text_mask"] if is_packed(inputs) else None
+        return inputs["text_mask"] if is_packed_batch(inputs) else None
 
     def _packed_logits(self, inputs, training):
         """Logits `(batch, max_texts, num_classes)` of packed rows' slots."""
