@@ -11,6 +11,8 @@ import numpy as np
 __all__ = [
     "as_list",
     "check_bool",
+    "check_choice",
+    "check_fraction",
     "check_model_keywords",
     "check_int",
     "check_positive_number",
@@ -153,6 +155,16 @@ def check_choice(name, value, choices):
             f"Received: {name}={value!r}"
         )
     return value
+
+
+def check_fraction(name, value):
+    """Returns a number in `[0, 1)` (a NumPy one too, not a bool) as a float.
+
+    For rates and smoothing factors: dropout, label smoothing, Adam's betas.
+    """
+    if not is_finite_number(value) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1). Received: {name}={value!r}")
+    return float(value)
 
 
 def check_strings(name, values, what=""):

@@ -18,7 +18,7 @@ import warnings
 import tensorflow as tf
 
 from tftransformer import _distribute_compat
-from tftransformer._arguments import check_choice
+from tftransformer._arguments import check_choice, check_positive_number
 
 __all__ = [
     "STRATEGY_NAMES",
@@ -125,14 +125,7 @@ def get_strategy(name="auto", devices=None, tpu=None, tpu_timeout=30.0):
             "tpu applies to name='auto' or 'tpu' only. "
             f"Received: name={name!r}, tpu={tpu!r}"
         )
-    if (
-        isinstance(tpu_timeout, bool)
-        or not isinstance(tpu_timeout, numbers.Real)
-        or tpu_timeout <= 0
-    ):
-        raise ValueError(
-            f"tpu_timeout must be a number > 0. Received: tpu_timeout={tpu_timeout!r}"
-        )
+    check_positive_number("tpu_timeout", tpu_timeout)
 
     strategy = _make_strategy(name, devices, tpu, tpu_timeout)
     if strategy is not tf.distribute.get_strategy():

@@ -209,7 +209,7 @@ def test_two_copies_use_two_operations():
         (dict(alpha=True), "alpha=True"),
         (
             dict(num_aug=-1),
-            "num_aug must be a non-negative integer. Received: num_aug=-1",
+            "num_aug must be an integer >= 0. Received: num_aug=-1",
         ),
         (dict(num_aug=1.5), "num_aug=1.5"),
         (

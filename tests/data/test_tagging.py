@@ -339,7 +339,7 @@ def test_make_tagging_dataset_shuffles_every_sentence_once(tokenizer):
     assert int(dataset.cardinality()) == len(list(dataset)) >= 3
     with pytest.raises(ValueError, match="Sentence 0 has 2 words but 1 tag ids"):
         make_tagging_dataset([["a", "b"]], [[0]], tokenizer, batch_size=2)
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         make_tagging_dataset([["a"]], [[0]], tokenizer, batch_size=0)
 
 

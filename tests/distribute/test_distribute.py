@@ -63,7 +63,7 @@ def test_tpu_is_only_for_tpu_strategies():
 
 
 def test_bad_tpu_timeout_is_rejected():
-    with pytest.raises(ValueError, match="tpu_timeout must be a number > 0"):
+    with pytest.raises(ValueError, match="tpu_timeout must be a finite number > 0"):
         distribute.get_strategy("tpu", tpu_timeout=0)
 
 

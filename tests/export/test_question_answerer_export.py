@@ -160,7 +160,10 @@ def test_export_checks_its_inputs(small_vocabulary_preset, tmp_path):
     with pytest.raises(ValueError, match="must be a QuestionAnswerer"):
         export_question_answerer(classifier, tmp_path / "a")
     answerer = QuestionAnswerer.from_preset(small_vocabulary_preset, sequence_length=16)
-    with pytest.raises(ValueError, match="max_answer_length must be a positive"):
+    with pytest.raises(
+        ValueError,
+        match="max_answer_length must be an integer >= 1.*max_answer_length=0",
+    ):
         export_question_answerer(answerer, tmp_path / "a", max_answer_length=0)
     with pytest.raises(ValueError, match="`allow_no_answer` must be a bool"):
         export_question_answerer(answerer, tmp_path / "a", allow_no_answer="yes")

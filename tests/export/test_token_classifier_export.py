@@ -146,7 +146,9 @@ def test_export_checks_its_inputs(tagger, tmp_path):
         export_token_classifier(
             tagger, str(tmp_path / "b"), tag_names=["X", "B-A", "I-A", "B-B", "I-B"]
         )
-    with pytest.raises(ValueError, match="`version` must be a non-negative integer"):
+    with pytest.raises(
+        ValueError, match=r"version must be an integer >= 0 .*Received: version=-1"
+    ):
         export_token_classifier(tagger, str(tmp_path / "c"), version=-1)
     # The backbone's position table ends at 32: longer inputs would fail
     # only when served.

@@ -42,9 +42,7 @@ def test_freezes_embeddings_and_first_layers(num_layers, expected_frozen):
 @pytest.mark.parametrize("num_layers", [3, -1, 1.5, True, None])
 def test_out_of_range_num_layers_is_rejected(num_layers):
     # The tiny backbone has 2 encoder layers: the message names 2 and the value.
-    with pytest.raises(
-        ValueError, match=rf"between 0 and 2.*num_layers={num_layers!r}"
-    ):
+    with pytest.raises(ValueError, match=rf"in \[0, 2\].*num_layers={num_layers!r}"):
         freeze_layers(tiny_bert_backbone(), num_layers)
 
 

@@ -42,9 +42,9 @@ def compile_classifier(classifier, num_train_steps, run_eagerly=False):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"every_epochs": 0}, "every_epochs must be an int > 0.*every_epochs=0"),
+        ({"every_epochs": 0}, "every_epochs must be an integer >= 1.*every_epochs=0"),
         ({"every_epochs": 1.5}, "every_epochs=1.5"),
-        ({"every_steps": -2}, "every_steps must be an int > 0.*every_steps=-2"),
+        ({"every_steps": -2}, "every_steps must be an integer >= 1.*every_steps=-2"),
         ({"every_steps": True}, "every_steps=True"),
         ({"every_epochs": 1, "every_steps": 5}, "not both.*every_steps=5"),
     ],

@@ -32,7 +32,7 @@ def compile_classifier(classifier, num_train_steps, run_eagerly=False):
 
 @pytest.mark.parametrize("steps", [-1, 2.5, True, None])
 def test_bad_steps_are_refused(steps):
-    with pytest.raises(ValueError, match=rf"steps must be an int >= 0.*{steps!r}"):
+    with pytest.raises(ValueError, match=rf"steps must be an integer >= 0.*{steps!r}"):
         HeadWarmup(steps)
 
 

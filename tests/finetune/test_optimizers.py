@@ -133,7 +133,11 @@ def test_exclusion_matches_variable_names_not_layer_names():
         (dict(num_train_steps=-5), "num_train_steps=-5"),
         (dict(warmup_fraction=1.0), "warmup_fraction=1.0"),
         (dict(warmup_fraction=-0.1), "warmup_fraction=-0.1"),
-        (dict(warmup_steps=101), "num_train_steps=100. Received: warmup_steps=101"),
+        (
+            dict(warmup_steps=101),
+            r"warmup_steps must be an integer in \[0, 100\] \(at most "
+            r"num_train_steps\)\. Received: warmup_steps=101",
+        ),
         (dict(warmup_steps=-1), "warmup_steps=-1"),
         (dict(weight_decay=-0.01), "weight_decay=-0.01"),
         (dict(clipnorm=0.0), "clipnorm=0.0"),

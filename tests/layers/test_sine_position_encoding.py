@@ -58,5 +58,5 @@ def test_values_do_not_depend_on_inputs():
 
 @pytest.mark.parametrize("max_wavelength", [0, -3, "big", True])
 def test_rejects_bad_max_wavelength(max_wavelength):
-    with pytest.raises(ValueError, match=f"max_wavelength={max_wavelength}"):
+    with pytest.raises(ValueError, match=f"max_wavelength={max_wavelength!r}"):
         SinePositionEncoding(max_wavelength=max_wavelength)

@@ -77,7 +77,7 @@ def test_refuses_bad_arguments(small_vocabulary_preset):
         answerer.predict_answers(["a?", "b?"], ["one context"])
     with pytest.raises(ValueError, match="must be SquadExamples"):
         answerer.predict_answers(["a?"])
-    with pytest.raises(ValueError, match="n_best must be a positive integer"):
+    with pytest.raises(ValueError, match="n_best must be an integer >= 1. .* n_best=0"):
         answerer.predict_answers(["a?"], ["a context"], n_best=0)
 
 

@@ -1,3 +1,5 @@
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -15,7 +17,8 @@ from tftransformer.training.checkpointing import (
 
 @pytest.mark.parametrize("minutes", [0, -1, True, "5"])
 def test_bad_budget_is_refused(minutes):
-    with pytest.raises(ValueError, match="minutes must be a number > 0"):
+    message = f"minutes must be a finite number > 0. Received: minutes={minutes!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
         TimeBudget(minutes)
 
 

@@ -4,6 +4,8 @@ import dataclasses
 
 import numpy as np
 
+from tftransformer._arguments import check_int
+
 __all__ = ["ExampleColumns"]
 
 
@@ -64,13 +66,7 @@ class ExampleColumns:
         Returns:
             The same kind of collection, from `take`.
         """
-        if isinstance(num_examples, bool) or not (
-            isinstance(num_examples, int) and num_examples > 0
-        ):
-            raise ValueError(
-                "num_examples must be a positive integer. "
-                f"Received: num_examples={num_examples!r}"
-            )
+        num_examples = check_int("num_examples", num_examples, 1)
         if num_examples >= len(self):
             return self
         rng = np.random.default_rng(seed)

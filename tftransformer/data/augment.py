@@ -49,6 +49,7 @@ import unicodedata
 
 import numpy as np
 
+from tftransformer._arguments import check_int
 from tftransformer.data.text_classification_data import TextClassificationData
 
 __all__ = [
@@ -280,7 +281,7 @@ def embedding_synonyms(vocabulary, embeddings, max_synonyms=5):
     augment_texts(["a good film"], synonym_source=source)
     ```
     """
-    _check_positive_int(max_synonyms=max_synonyms)
+    check_int("max_synonyms", max_synonyms, 1)
     neighbours = _EmbeddingNeighbours(vocabulary, embeddings)
 
     return _Lookup(lambda word: neighbours.nearest(word, max_synonyms))
@@ -321,7 +322,7 @@ class _Lookup:
 
 def _synonym_lookup(synonym_source, max_synonyms):
     """Checks `synonym_source` and returns its `_Lookup`."""
-    _check_positive_int(max_synonyms=max_synonyms)
+    check_int("max_synonyms", max_synonyms, 1)
     if isinstance(synonym_source, _Lookup):
         return synonym_source
     if isinstance(synonym_source, str):
@@ -456,7 +457,7 @@ def synonym_replacement(words, num_replacements, synonym_source, seed=None):
     # ["a", "fine", "film"]
     ```
     """
-    _check_non_negative_int(num_replacements=num_replacements)
+    check_int("num_replacements", num_replacements, 0)
     lookup = _as_lookup(synonym_source)
     rng = _rng(seed)
     words = list(words)
@@ -488,7 +489,7 @@ def random_insertion(words, num_insertions, synonym_source, seed=None):
     random_insertion("a good film".split(), 1, {"good": ["fine"]}, seed=0)
     ```
     """
-    _check_non_negative_int(num_insertions=num_insertions)
+    check_int("num_insertions", num_insertions, 0)
     lookup = _as_lookup(synonym_source)
     rng = _rng(seed)
     words = list(words)
@@ -521,7 +522,7 @@ def random_swap(words, num_swaps, seed=None):
     random_swap("a good film".split(), 1, seed=0)
     ```
     """
-    _check_non_negative_int(num_swaps=num_swaps)
+    check_int("num_swaps", num_swaps, 0)
     rng = _rng(seed)
     words = list(words)
     if len(words) < 2:
@@ -603,13 +604,13 @@ def augment_texts(
     """
     texts = _check_texts(texts)
     augment = _augmenter(num_aug, alpha, operations, synonym_source, max_synonyms)
-    _check_seed(seed)
+    check_int("seed", seed, 0)
     return [copy for i, text in enumerate(texts) for copy in augment(text, seed, i)]
 
 
 def _augmenter(num_aug, alpha, operations, synonym_source, max_synonyms):
     """Checks the arguments; returns `augment(text, seed, index) -> list`."""
-    _check_non_negative_int(num_aug=num_aug)
+    check_int("num_aug", num_aug, 0)
     _check_fraction("alpha", alpha)
     if isinstance(operations, str):
         operations = (operations,)
@@ -751,7 +752,7 @@ def augment_dataset(
     import tensorflow as tf
 
     augment = _augmenter(num_aug, alpha, operations, synonym_source, max_synonyms)
-    _check_seed(seed)
+    check_int("seed", seed, 0)
     spec = dataset.element_spec
     first = spec[0] if isinstance(spec, tuple) else spec
     if not (
@@ -828,7 +829,7 @@ def back_translate(texts, forward, backward, batch_size=32):
     ```
     """
     texts = _check_texts(texts)
-    _check_positive_int(batch_size=batch_size)
+    check_int("batch_size", batch_size, 1)
     pivot = _translate(forward, texts, "forward", batch_size)
     return _translate(backward, pivot, "backward", batch_size)
 
@@ -902,22 +903,6 @@ def _check_texts(texts):
     return texts
 
 
-def _check_non_negative_int(**values):
-    for name, value in values.items():
-        if isinstance(value, bool) or not (isinstance(value, int) and value >= 0):
-            raise ValueError(
-                f"{name} must be a non-negative integer. Received: {name}={value!r}"
-            )
-
-
-def _check_positive_int(**values):
-    for name, value in values.items():
-        if isinstance(value, bool) or not (isinstance(value, int) and value > 0):
-            raise ValueError(
-                f"{name} must be a positive integer. Received: {name}={value!r}"
-            )
-
-
 def _check_fraction(name, value):
     if isinstance(value, bool) or not (
         isinstance(value, (int, float)) and 0 <= value <= 1
@@ -925,7 +910,3 @@ def _check_fraction(name, value):
         raise ValueError(
             f"{name} must be a number in [0, 1]. Received: {name}={value!r}"
         )
-
-
-def _check_seed(seed):
-    _check_non_negative_int(seed=seed)

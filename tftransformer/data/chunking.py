@@ -13,6 +13,7 @@ for WordPiece, `<s> chunk </s>` for RoBERTa and XLM-RoBERTa), and yields one
 import numpy as np
 import tensorflow as tf
 
+from tftransformer._arguments import check_int
 from tftransformer.data._autotune import prefetched
 from tftransformer.data.classification_dataset import _special_token_id
 from tftransformer.data.packing import check_packing_arguments, padded_length
@@ -22,16 +23,6 @@ __all__ = ["chunk_documents", "make_long_document_dataset"]
 # Tokenized in groups of this many documents: one vectorised WordPiece call
 # per group.
 _TOKENIZE_CHUNK = 64
-
-
-def _check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"{name} must be a positive integer{' or None' if allow_none else ''}. "
-            f"Received: {name}={value!r}"
-        )
 
 
 def chunk_documents(token_ids, chunk_length, stride, max_chunks=None):
@@ -64,9 +55,10 @@ def chunk_documents(token_ids, chunk_length, stride, max_chunks=None):
     # [[[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]]
     ```
     """
-    _check_positive_int("chunk_length", chunk_length)
-    _check_positive_int("stride", stride)
-    _check_positive_int("max_chunks", max_chunks, allow_none=True)
+    chunk_length = check_int("chunk_length", chunk_length, 1)
+    stride = check_int("stride", stride, 1)
+    if max_chunks is not None:
+        max_chunks = check_int("max_chunks", max_chunks, 1, what=" or None")
     if stride > chunk_length:
         raise ValueError(
             "stride must be at most chunk_length, or tokens between chunks would "
@@ -156,23 +148,21 @@ def make_long_document_dataset(
     features["token_ids"].shape  # (4, 8, 128)
     ```
     """
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("max_chunks", max_chunks)
-    check_packing_arguments("chunk_length", chunk_length, pad_to_multiple_of)
-    if chunk_length < 3:
-        raise ValueError(
-            "chunk_length must be at least 3 (room for [CLS], [SEP] and a token). "
-            f"Received: chunk_length={chunk_length}"
-        )
-    if (
-        isinstance(stride, bool)
-        or not isinstance(stride, int)
-        or not (1 <= stride <= chunk_length - 2)
-    ):
-        raise ValueError(
-            f"stride must be an integer in [1, chunk_length - 2 = {chunk_length - 2}]"
-            f" (the word pieces a chunk holds). Received: stride={stride!r}"
-        )
+    batch_size = check_int("batch_size", batch_size, 1)
+    max_chunks = check_int("max_chunks", max_chunks, 1)
+    chunk_length = check_int(
+        "chunk_length", chunk_length, 3, what=" (room for [CLS], [SEP] and a token)"
+    )
+    chunk_length, pad_to_multiple_of = check_packing_arguments(
+        "chunk_length", chunk_length, pad_to_multiple_of
+    )
+    stride = check_int(
+        "stride",
+        stride,
+        1,
+        chunk_length - 2,
+        what=" (the word pieces a chunk holds: chunk_length - 2)",
+    )
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
     if texts is None or isinstance(texts, (str, bytes)):

@@ -48,14 +48,7 @@ def default_bucket_boundaries(max_length):
     default_bucket_boundaries(40)  # (16, 32, 40)
     ```
     """
-    if (
-        not isinstance(max_length, int)
-        or isinstance(max_length, bool)
-        or max_length < 2
-    ):
-        raise ValueError(
-            f"max_length must be an integer >= 2. Received: max_length={max_length!r}"
-        )
+    max_length = check_int("max_length", max_length, 2)
     return tuple(range(_BUCKET_WIDTH, max_length, _BUCKET_WIDTH)) + (max_length,)
 
 
@@ -315,26 +308,12 @@ def make_classification_dataset(
     features["token_ids"].shape  # (32, 48): this batch's bucket length
     ```
     """
-    if (
-        not isinstance(batch_size, int)
-        or isinstance(batch_size, bool)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            "batch_size must be a positive integer. "
-            f"Received: batch_size={batch_size!r}"
-        )
+    batch_size = check_int("batch_size", batch_size, 1)
     pair_separators = check_int("pair_separators", pair_separators, 1)
     min_length = 2 + pair_separators if text_pairs is not None else 2
-    if (
-        not isinstance(max_length, int)
-        or isinstance(max_length, bool)
-        or max_length < min_length
-    ):
-        raise ValueError(
-            f"max_length must be an integer >= {min_length} (room for the special "
-            f"tokens). Received: max_length={max_length!r}"
-        )
+    max_length = check_int(
+        "max_length", max_length, min_length, what=" (room for the special tokens)"
+    )
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
     texts = _check_sequence("texts", texts)

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from tftransformer._arguments import check_int
+
 __all__ = ["k_fold", "stratified_k_fold"]
 
 
@@ -36,8 +38,9 @@ def stratified_k_fold(labels, num_folds, seed=0):
         raise ValueError(
             f"labels must be a 1-D array. Received: labels.shape={labels.shape}"
         )
-    _check_num_folds(num_folds)
-    _check_seed(seed)
+    num_folds = check_int("num_folds", num_folds, 2)
+    if seed is not None:
+        check_int("seed", seed, 0, what=" or None")
     if len(labels) == 0:
         raise ValueError("labels must not be empty. Received: labels=[]")
     classes, class_ids, counts = np.unique(
@@ -79,17 +82,12 @@ def k_fold(num_examples, num_folds, seed=0):
     folds = k_fold(10, num_folds=5, seed=0)  # five folds of 2 examples
     ```
     """
-    _check_num_folds(num_folds)
-    _check_seed(seed)
-    if (
-        not isinstance(num_examples, (int, np.integer))
-        or isinstance(num_examples, bool)
-        or num_examples < num_folds
-    ):
-        raise ValueError(
-            f"num_examples must be an integer >= num_folds ({num_folds}). "
-            f"Received: num_examples={num_examples}"
-        )
+    num_folds = check_int("num_folds", num_folds, 2)
+    if seed is not None:
+        check_int("seed", seed, 0, what=" or None")
+    num_examples = check_int(
+        "num_examples", num_examples, num_folds, what=" (num_folds)"
+    )
     rng = np.random.default_rng(seed)
     fold_of = np.empty(num_examples, dtype=np.int64)
     fold_of[rng.permutation(num_examples)] = np.arange(num_examples) % num_folds
@@ -102,23 +100,3 @@ def _folds_from_assignment(fold_of, num_folds):
         in_fold = fold_of == fold_index
         folds.append((np.flatnonzero(~in_fold), np.flatnonzero(in_fold)))
     return folds
-
-
-def _check_num_folds(num_folds):
-    if (
-        not isinstance(num_folds, (int, np.integer))
-        or isinstance(num_folds, bool)
-        or num_folds < 2
-    ):
-        raise ValueError(
-            f"num_folds must be an integer >= 2. Received: num_folds={num_folds}"
-        )
-
-
-def _check_seed(seed):
-    if seed is not None and (
-        not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0
-    ):
-        raise ValueError(
-            f"seed must be a non-negative integer or None. Received: seed={seed}"
-        )

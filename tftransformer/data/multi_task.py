@@ -23,6 +23,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from tftransformer._arguments import check_choice, check_int, check_positive_number
 from tftransformer.data._autotune import prefetched
 
 __all__ = [
@@ -74,20 +75,9 @@ def sampling_probabilities(sizes, rule="proportional", temperature=2.0):
                 f"Every task size must be a positive number. Received: "
                 f"sizes[{name!r}]={size!r}"
             )
-    if rule not in SAMPLING_RULES:
-        raise ValueError(
-            f"rule must be one of {SAMPLING_RULES}. Received: rule={rule!r}"
-        )
-    if rule == "temperature" and (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not math.isfinite(temperature)
-        or temperature <= 0
-    ):
-        raise ValueError(
-            "temperature must be a positive number. "
-            f"Received: temperature={temperature!r}"
-        )
+    check_choice("rule", rule, SAMPLING_RULES)
+    if rule == "temperature":
+        check_positive_number("temperature", temperature)
     sizes = {name: float(size) for name, size in sizes.items()}
     if rule == "equal":
         weights = {name: 1.0 for name in sizes}
@@ -232,15 +222,8 @@ def interleave_tasks(
     task_names = _check_datasets(datasets, task_names)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
-    if num_batches is not None and (
-        isinstance(num_batches, bool)
-        or not isinstance(num_batches, int)
-        or num_batches < 1
-    ):
-        raise ValueError(
-            "num_batches must be a positive integer. "
-            f"Received: num_batches={num_batches!r}"
-        )
+    if num_batches is not None:
+        num_batches = check_int("num_batches", num_batches, 1, what=" or None")
     if sizes is not None:
         if not isinstance(sizes, dict) or set(sizes) != set(datasets):
             raise ValueError(

@@ -2,6 +2,8 @@
 
 import tensorflow as tf
 
+from tftransformer._arguments import check_int
+
 
 def check_packing_arguments(length_name, length, pad_to_multiple_of):
     """Refuses a packed length or padding multiple that cannot work.
@@ -10,21 +12,16 @@ def check_packing_arguments(length_name, length, pad_to_multiple_of):
         length_name: the argument's name in the caller, for the message.
         length: the packed length; at least 2, room for `[CLS]` and `[SEP]`.
         pad_to_multiple_of: a positive int, or None.
+
+    Returns:
+        `(length, pad_to_multiple_of)`, NumPy integers turned into ints.
     """
-    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
-        raise ValueError(
-            f"{length_name} must be an integer >= 2 (room for [CLS] and "
-            f"[SEP]). Received: {length_name}={length!r}"
+    length = check_int(length_name, length, 2, what=" (room for [CLS] and [SEP])")
+    if pad_to_multiple_of is not None:
+        pad_to_multiple_of = check_int(
+            "pad_to_multiple_of", pad_to_multiple_of, 1, what=" or None"
         )
-    if pad_to_multiple_of is not None and (
-        isinstance(pad_to_multiple_of, bool)
-        or not isinstance(pad_to_multiple_of, int)
-        or pad_to_multiple_of < 1
-    ):
-        raise ValueError(
-            "pad_to_multiple_of must be a positive integer or None. "
-            f"Received: pad_to_multiple_of={pad_to_multiple_of!r}"
-        )
+    return length, pad_to_multiple_of
 
 
 def padded_length(longest, pad_to_multiple_of, max_length):

@@ -27,7 +27,7 @@ import subprocess
 
 from absl import logging
 
-from tftransformer._arguments import check_on_bad_rows
+from tftransformer._arguments import check_int, check_on_bad_rows
 from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import _field_size_limit, _read_text
 
@@ -87,13 +87,8 @@ def load_sentence_pairs(
     ```
     """
     check_on_bad_rows(on_bad_rows)
-    if max_pairs is not None and (
-        isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs <= 0
-    ):
-        raise ValueError(
-            "max_pairs must be a positive int or None. "
-            f"Received: max_pairs={max_pairs!r}"
-        )
+    if max_pairs is not None:
+        max_pairs = check_int("max_pairs", max_pairs, 1, what=" or None")
     columns = {"source_column": source_column, "target_column": target_column}
     for name, column in columns.items():
         valid_int = isinstance(column, int) and not isinstance(column, bool)

@@ -33,6 +33,7 @@ import os
 
 import numpy as np
 
+from tftransformer._arguments import check_choice
 from tftransformer.data.group_splits import assign_group_splits
 from tftransformer.data.text_classification_data import TextClassificationData
 
@@ -134,11 +135,7 @@ def load_political_speeches(split="train"):
     len(train), train.label_vocabulary  # (134, ("democrat", "republican"))
     ```
     """
-    if split not in _SPLITS + ("all",):
-        raise ValueError(
-            'split must be one of "train", "validation", "test" or "all". '
-            f"Received: split={split!r}"
-        )
+    check_choice("split", split, _SPLITS + ("all",))
     rows = _read_speeches()
     if split != "all":
         speaker_split = _speaker_splits()

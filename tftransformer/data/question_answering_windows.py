@@ -22,6 +22,8 @@ import re
 
 import numpy as np
 
+from tftransformer._arguments import check_int
+
 __all__ = [
     "QuestionAnsweringWindows",
     "context_pieces",
@@ -83,18 +85,6 @@ class QuestionAnsweringWindows:
         return len(self.example_index)
 
 
-def _check_lengths(sequence_length, doc_stride, max_question_length):
-    for name, value, minimum in (
-        ("sequence_length", sequence_length, 8),
-        ("doc_stride", doc_stride, 1),
-        ("max_question_length", max_question_length, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(
-                f"{name} must be an integer >= {minimum}. Received: {name}={value!r}"
-            )
-
-
 def _window_starts(num_tokens, room, stride):
     starts = [0]
     while starts[-1] + room < num_tokens:
@@ -154,7 +144,9 @@ def make_question_answering_windows(
     windows.features["token_ids"].shape  # (num_windows, 64)
     ```
     """
-    _check_lengths(sequence_length, doc_stride, max_question_length)
+    sequence_length = check_int("sequence_length", sequence_length, 8)
+    doc_stride = check_int("doc_stride", doc_stride, 1)
+    max_question_length = check_int("max_question_length", max_question_length, 1)
     if pair_separators not in (1, 2):
         raise ValueError(
             "pair_separators must be 1 or 2. "

@@ -30,6 +30,7 @@ import os
 
 import numpy as np
 
+from tftransformer._arguments import check_choice
 from tftransformer.data.group_splits import assign_group_splits
 from tftransformer.data.text_classification_data import TextClassificationData
 
@@ -149,11 +150,7 @@ def load_rotten_tomatoes(split="train"):
     len(train), train.label_vocabulary  # (10264, ("negative", "positive"))
     ```
     """
-    if split not in SPLITS + ("all",):
-        raise ValueError(
-            'split must be one of "train", "validation", "test" or "all". '
-            f"Received: split={split!r}"
-        )
+    check_choice("split", split, SPLITS + ("all",))
     rows = _read_snippets()
     if split != "all":
         movie_split = _movie_splits()

@@ -35,6 +35,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from tftransformer._arguments import check_int
 from tftransformer.data._autotune import prefetched
 from tftransformer.data.classification_dataset import (
     _batch_by_length,
@@ -451,7 +452,9 @@ def tokenize_and_align(
     features["word_starts"]  # [[1, 2, 3]]
     ```
     """
-    check_packing_arguments("max_length", max_length, pad_to_multiple_of)
+    max_length, pad_to_multiple_of = check_packing_arguments(
+        "max_length", max_length, pad_to_multiple_of
+    )
     words = words_to_ragged(words)
     if tag_ids is not None:
         tag_ids = _to_ragged_ids(tag_ids, words)
@@ -668,15 +671,7 @@ def make_tagging_dataset(
     features, labels = next(iter(dataset))
     ```
     """
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            "batch_size must be a positive integer. "
-            f"Received: batch_size={batch_size!r}"
-        )
+    batch_size = check_int("batch_size", batch_size, 1)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
     if isinstance(words, (str, bytes)) or not len(words):

@@ -4,6 +4,8 @@ import dataclasses
 
 import numpy as np
 
+from tftransformer._arguments import check_int
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TaggingData:
@@ -127,13 +129,7 @@ class TaggingData:
         Returns:
             A `TaggingData`.
         """
-        if isinstance(num_sentences, bool) or not (
-            isinstance(num_sentences, int) and num_sentences > 0
-        ):
-            raise ValueError(
-                "num_sentences must be a positive integer. "
-                f"Received: num_sentences={num_sentences!r}"
-            )
+        num_sentences = check_int("num_sentences", num_sentences, 1)
         if num_sentences >= len(self):
             return self
         rng = np.random.default_rng(seed)

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from tftransformer._arguments import check_int
 from tftransformer.data._example_columns import ExampleColumns
 
 
@@ -91,13 +92,7 @@ class TextClassificationData(ExampleColumns):
         few = data.sample_per_class(8, seed=0)  # 8 examples of each label
         ```
         """
-        if isinstance(examples_per_class, bool) or not (
-            isinstance(examples_per_class, int) and examples_per_class > 0
-        ):
-            raise ValueError(
-                "examples_per_class must be a positive integer. "
-                f"Received: examples_per_class={examples_per_class!r}"
-            )
+        examples_per_class = check_int("examples_per_class", examples_per_class, 1)
         rng = np.random.default_rng(seed)
         keep = [
             rng.permutation(np.flatnonzero(self.labels == label))[:examples_per_class]

@@ -31,6 +31,7 @@ import os
 
 import numpy as np
 
+from tftransformer._arguments import check_choice
 from tftransformer.data.tagging import build_tag_vocabulary, load_tagging_file
 
 __all__ = [
@@ -145,11 +146,7 @@ def load_wnut16(split="train"):
     len(train), train.entity_types  # (1916, ("company", ...))
     ```
     """
-    if split not in _SPLITS + ("all",):
-        raise ValueError(
-            'split must be one of "train", "validation", "test" or "all". '
-            f"Received: split={split!r}"
-        )
+    check_choice("split", split, _SPLITS + ("all",))
     data = _load_all()
     if split == "all":
         return data

@@ -5,6 +5,8 @@ import re
 
 import tensorflow as tf
 
+from tftransformer._arguments import check_int
+
 __all__ = [
     "SEQUENCE_RESERVED_TOKENS",
     "learn_word_piece_vocabulary",
@@ -59,10 +61,7 @@ def learn_word_piece_vocabulary(
         wordpiece_tokenizer_learner_lib as learner,
     )
 
-    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-        raise ValueError(
-            f"min_count must be an integer >= 1. Received: min_count={min_count!r}"
-        )
+    min_count = check_int("min_count", min_count, 1)
     counts = collections.Counter(word for text in texts for word in split_words(text))
     return learner.learn(
         sorted(counts.items()),

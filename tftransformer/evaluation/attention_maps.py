@@ -12,6 +12,7 @@ import os
 import keras
 import numpy as np
 
+from tftransformer._arguments import check_int
 from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
 from tftransformer.evaluation.attention_map import AttentionMap
 from tftransformer.evaluation.plots import _import_matplotlib, _save
@@ -136,26 +137,18 @@ def plot_attention_map(tokens, weights, path, layer=-1, head=None, title=None):
     tokens = [str(token) for token in tokens]
     if weights.ndim == 4:
         num_layers, num_heads = weights.shape[:2]
-        if isinstance(layer, bool) or not (
-            isinstance(layer, (int, np.integer)) and -num_layers <= layer < num_layers
-        ):
-            raise ValueError(
-                f"layer must be an integer in [{-num_layers}, {num_layers}). "
-                f"Received: layer={layer!r}"
-            )
-        if head is not None and (
-            isinstance(head, bool)
-            or not (
-                isinstance(head, (int, np.integer)) and -num_heads <= head < num_heads
-            )
-        ):
-            raise ValueError(
-                f"head must be None (the mean over heads) or an integer in "
-                f"[{-num_heads}, {num_heads}). Received: head={head!r}"
+        layer = check_int("layer", layer, -num_layers, num_layers - 1)
+        if head is not None:
+            head = check_int(
+                "head",
+                head,
+                -num_heads,
+                num_heads - 1,
+                what=" (or None, the mean over heads)",
             )
         layer, head = (
-            int(layer) % num_layers,
-            None if head is None else int(head) % num_heads,
+            layer % num_layers,
+            None if head is None else head % num_heads,
         )
         matrix = weights[layer].mean(axis=0) if head is None else weights[layer, head]
         if title is None:

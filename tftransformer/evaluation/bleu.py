@@ -11,7 +11,7 @@ compared exactly: tokenize and lowercase before scoring if wanted.
 import collections
 import math
 
-from tftransformer._arguments import check_choice
+from tftransformer._arguments import check_choice, check_int, check_positive_number
 
 SMOOTH_METHODS = ("exp", "none", "floor")
 
@@ -97,15 +97,10 @@ def corpus_bleu(
     )
     ```
     """
-    if isinstance(max_order, bool) or not isinstance(max_order, int) or max_order < 1:
-        raise ValueError(
-            f"max_order must be a positive int. Received: max_order={max_order!r}"
-        )
+    max_order = check_int("max_order", max_order, 1)
     check_choice("smooth_method", smooth_method, SMOOTH_METHODS)
-    if smooth_method == "floor" and not smooth_value > 0:
-        raise ValueError(
-            f"smooth_value must be > 0. Received: smooth_value={smooth_value!r}"
-        )
+    if smooth_method == "floor":
+        check_positive_number("smooth_value", smooth_value)
     hypotheses = list(hypotheses)
     references = list(references)
     if not hypotheses:

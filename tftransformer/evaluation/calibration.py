@@ -17,6 +17,8 @@ labelled `ignore_label` (padding, `[CLS]`, a word's later pieces).
 
 import numpy as np
 
+from tftransformer._arguments import check_int, check_positive_number
+
 __all__ = [
     "calibration_summary",
     "expected_calibration_error",
@@ -187,10 +189,7 @@ def reliability_bins(
         edges), `"count"`, `"confidence"` and `"accuracy"` (means over the
         bin's predictions, `None` for an empty bin).
     """
-    if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 1:
-        raise ValueError(
-            f"num_bins must be a positive integer. Received: num_bins={num_bins!r}"
-        )
+    num_bins = check_int("num_bins", num_bins, 1)
     probabilities, labels = _check_logits_and_labels(
         probabilities, labels, multi_label, ignore_label
     )
@@ -293,13 +292,8 @@ def calibration_summary(
     summary["before"]["ece"], summary["after"]["ece"]
     ```
     """
-    if isinstance(temperature, bool) or not (
-        isinstance(temperature, (int, float, np.floating)) and temperature > 0
-    ):
-        raise ValueError(
-            "temperature must be a positive number. "
-            f"Received: temperature={temperature!r}"
-        )
+    check_positive_number("temperature", temperature)
+    num_bins = check_int("num_bins", num_bins, 1)
     logits, labels = _check_logits_and_labels(logits, labels, multi_label, ignore_label)
     summary = {
         "temperature": float(temperature),

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from tftransformer._arguments import check_int
 from tftransformer.evaluation import _json_utils
 
 
@@ -297,10 +298,7 @@ class ClassificationReport:
         Returns:
             A multi-line string.
         """
-        if not isinstance(digits, int) or isinstance(digits, bool) or digits < 0:
-            raise ValueError(
-                f"digits must be a non-negative integer. Received: digits={digits}"
-            )
+        digits = check_int("digits", digits, 0)
         has_auc = self._roc_auc is not None
         headers = ["precision", "recall", "f1-score", "support"]
         if has_auc:

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from tftransformer._arguments import check_int
 from tftransformer.evaluation import _json_utils
 
 
@@ -165,10 +166,7 @@ class CrossValidationResult:
         Returns:
             A multi-line string.
         """
-        if not isinstance(digits, int) or isinstance(digits, bool) or digits < 0:
-            raise ValueError(
-                f"digits must be a non-negative integer. Received: digits={digits}"
-            )
+        digits = check_int("digits", digits, 0)
         headers = ["mean", "std"] + [f"fold {i}" for i in range(self.num_folds)]
         name_width = max(len("metric"), *(len(name) for name in self._names))
         mean, std = self.mean, self.std

@@ -1,5 +1,6 @@
 import numbers
 
+from tftransformer._arguments import check_int
 from tftransformer.evaluation import _json_utils
 from tftransformer.evaluation.classification_report import (
     check_calibration,
@@ -69,15 +70,9 @@ class EntityReport:
                     f"Received: {name}={value!r}"
                 )
             counts[name] = {str(k): int(v) for k, v in value.items()}
-        for name, value in (
-            ("num_words", num_words),
-            ("num_correct_words", num_correct_words),
-            ("num_sentences", num_sentences),
-        ):
-            if not _is_count(value):
-                raise ValueError(
-                    f"{name} must be a non-negative int. Received: {name}={value!r}"
-                )
+        num_words = check_int("num_words", num_words, 0)
+        num_correct_words = check_int("num_correct_words", num_correct_words, 0)
+        num_sentences = check_int("num_sentences", num_sentences, 0)
         if num_correct_words > num_words:
             raise ValueError(
                 "num_correct_words must be at most num_words. Received: "
@@ -96,9 +91,9 @@ class EntityReport:
                     f"({self._true.get(entity_type, 0)}) or predicted "
                     f"({self._predicted.get(entity_type, 0)}) count of that type."
                 )
-        self._num_words = int(num_words)
-        self._num_correct_words = int(num_correct_words)
-        self._num_sentences = int(num_sentences)
+        self._num_words = num_words
+        self._num_correct_words = num_correct_words
+        self._num_sentences = num_sentences
         self._calibration = calibration
 
     @property

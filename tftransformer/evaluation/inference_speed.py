@@ -2,6 +2,8 @@
 
 import time
 
+from tftransformer._arguments import check_int
+
 __all__ = ["compare_inference_speed"]
 
 
@@ -27,11 +29,8 @@ def compare_inference_speed(models, dataset, num_examples, rounds=3):
     speeds["shrunk"] / speeds["full"]  # the speed-up
     ```
     """
-    for name, value in (("num_examples", num_examples), ("rounds", rounds)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(
-                f"{name} must be a positive integer. Received: {name}={value!r}"
-            )
+    num_examples = check_int("num_examples", num_examples, 1)
+    rounds = check_int("rounds", rounds, 1)
     if not models:
         raise ValueError(f"models must name at least one model. Received: {models!r}")
     for model in models.values():

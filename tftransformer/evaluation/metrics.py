@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from tftransformer._arguments import check_int
 from tftransformer.evaluation.classification_report import ClassificationReport
 
 
@@ -27,7 +28,7 @@ def confusion_matrix(y_true, y_pred, num_classes):
     #        [0, 0, 1]])
     ```
     """
-    _check_num_classes(num_classes)
+    num_classes = check_int("num_classes", num_classes, 1)
     y_true = _as_class_ids("y_true", y_true, num_classes)
     y_pred = _as_class_ids("y_pred", y_pred, num_classes)
     _check_same_length(y_true=y_true, y_pred=y_pred)
@@ -133,7 +134,7 @@ def classification_report(y_true, y_pred, y_score=None, label_names=None):
         y_pred = _as_class_ids("y_pred", y_pred)
         largest = max(y_true.max(initial=0), y_pred.max(initial=0))
         num_classes = max(2, int(largest) + 1)
-    _check_num_classes(num_classes, minimum=2)
+    num_classes = check_int("num_classes", num_classes, 2)
     y_true = _as_class_ids("y_true", y_true, num_classes)
     y_pred = _as_class_ids("y_pred", y_pred, num_classes)
     _check_same_length(y_true=y_true, y_pred=y_pred)
@@ -190,18 +191,6 @@ def _average_ranks(values):
     ranks = np.empty(len(values), dtype=np.float64)
     ranks[order] = np.repeat(group_ranks, ends - starts)
     return ranks
-
-
-def _check_num_classes(num_classes, minimum=1):
-    if (
-        not isinstance(num_classes, (int, np.integer))
-        or isinstance(num_classes, bool)
-        or num_classes < minimum
-    ):
-        raise ValueError(
-            f"num_classes must be an integer >= {minimum}. "
-            f"Received: num_classes={num_classes}"
-        )
 
 
 def _check_same_length(**arrays):

@@ -9,7 +9,7 @@ is tagged `"O"` and flagged in `truncated`.
 
 import numpy as np
 
-from tftransformer._arguments import check_positive_number
+from tftransformer._arguments import check_int, check_positive_number
 from tftransformer.data.tagging import tokenize_and_align, words_to_ragged
 from tftransformer.evaluation.calibration import calibration_summary
 from tftransformer.evaluation.entity_metrics import entity_report, extract_entities
@@ -93,15 +93,7 @@ def predict_tags(
     result["tags"]  # [["B-person", "O", "B-geo-loc"]]
     ```
     """
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            "batch_size must be a positive integer. "
-            f"Received: batch_size={batch_size!r}"
-        )
+    batch_size = check_int("batch_size", batch_size, 1)
     tokenizer, max_length, pad_to, tag_names = _settings(
         model, tokenizer, max_length, tag_names
     )

@@ -7,7 +7,7 @@ import inspect
 import keras_hub
 import tensorflow as tf
 
-from tftransformer._arguments import is_int
+from tftransformer._arguments import check_int
 from tftransformer.export._untracked import set_untracked
 from tftransformer.models.causal_lm import CausalLM
 
@@ -100,16 +100,13 @@ def check_generator(model, max_length, tokenizer=None, start_token_id=None):
         )
     else:
         maximum = getattr(model.backbone, "max_sequence_length", None)
-    if not is_int(max_length) or max_length < 2:
-        raise ValueError(
-            f"max_length must be an integer >= 2. Received: max_length={max_length!r}"
-        )
+    max_length = check_int("max_length", max_length, 2)
     if maximum is not None and max_length > maximum:
         raise ValueError(
             f"max_length must not exceed the model's max_sequence_length "
             f"({maximum}). Received: max_length={max_length}"
         )
-    return int(max_length)
+    return max_length
 
 
 @contextlib.contextmanager

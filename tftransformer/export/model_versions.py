@@ -10,6 +10,8 @@ import os
 import shutil
 import tempfile
 
+from tftransformer._arguments import check_int
+
 __all__ = [
     "check_base_path",
     "existing_versions",
@@ -119,10 +121,9 @@ def version_path(base_path, version=None, overwrite=False):
     base_path = check_base_path(base_path)
     if version is None:
         version = next_version(base_path)
-    elif isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise ValueError(
-            "`version` must be a non-negative integer (TF Serving serves "
-            f"numeric subdirectories). Received: version={version!r}"
+    else:
+        version = check_int(
+            "version", version, 0, what=" (TF Serving serves numeric subdirectories)"
         )
     final = os.path.join(base_path, str(version))
     if os.path.exists(final) and not overwrite:

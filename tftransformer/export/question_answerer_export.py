@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from tftransformer._arguments import check_int
 from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.question_answerer_serving_module import (
@@ -76,15 +77,7 @@ def export_question_answerer(
     ):
         if not isinstance(value, bool):
             raise ValueError(f"`{name}` must be a bool. Received: {name}={value!r}")
-    if (
-        isinstance(max_answer_length, bool)
-        or not isinstance(max_answer_length, int)
-        or max_answer_length < 1
-    ):
-        raise ValueError(
-            "max_answer_length must be a positive integer. "
-            f"Received: max_answer_length={max_answer_length!r}"
-        )
+    max_answer_length = check_int("max_answer_length", max_answer_length, 1)
     final_path = version_path(path, version, overwrite)
     copy = inference_copy(
         model, preprocessor, merge_lora=merge_lora, precision=precision

@@ -1,6 +1,6 @@
 import tensorflow as tf
 
-from tftransformer._arguments import class_names, is_int
+from tftransformer._arguments import check_int, class_names
 from tftransformer.data.tagging import tokenize_and_align
 from tftransformer.export._untracked import set_untracked
 from tftransformer.export.text_classifier_serving_module import TEXT_INPUT
@@ -29,11 +29,7 @@ def check_token_classifier(model, sequence_length, tag_names):
             "tag_names must include 'O', the tag of words cut off by "
             f"sequence_length. Received: tag_names={tag_names!r}"
         )
-    if not is_int(sequence_length) or sequence_length < 2:
-        raise ValueError(
-            "sequence_length must be an integer >= 2. "
-            f"Received: sequence_length={sequence_length!r}"
-        )
+    sequence_length = check_int("sequence_length", sequence_length, 2)
     backbone = getattr(model, "backbone", None)
     maximum = getattr(backbone, "max_sequence_length", None)
     # Learned positions (BERT's; sinusoidal and relative ones have no end).

@@ -1,7 +1,6 @@
-import numbers
-
 import keras
 
+from tftransformer._arguments import check_int
 from tftransformer.finetune.trainable_state import (
     _optimizer_steps,
     apply_trainable_change,
@@ -11,14 +10,6 @@ from tftransformer.finetune.trainable_state import (
 )
 from tftransformer.models.backbone_layers import embedding_layers, encoder_layers
 from tftransformer.models.freezing import _freeze, backbone_sublayers
-
-
-def _is_positive_int(value):
-    return (
-        isinstance(value, numbers.Integral)
-        and not isinstance(value, bool)
-        and value > 0
-    )
 
 
 def _unfreezing_order(model):
@@ -86,15 +77,9 @@ class GradualUnfreezing(keras.callbacks.Callback):
             )
         if every_steps is None:
             every_epochs = 1 if every_epochs is None else every_epochs
-            if not _is_positive_int(every_epochs):
-                raise ValueError(
-                    "every_epochs must be an int > 0. "
-                    f"Received: every_epochs={every_epochs!r}"
-                )
-        elif not _is_positive_int(every_steps):
-            raise ValueError(
-                f"every_steps must be an int > 0. Received: every_steps={every_steps!r}"
-            )
+            every_epochs = check_int("every_epochs", every_epochs, 1)
+        else:
+            every_steps = check_int("every_steps", every_steps, 1)
         self.every_epochs = every_epochs
         self.every_steps = every_steps
         self.verbose = verbose

@@ -1,7 +1,6 @@
-import numbers
-
 import keras
 
+from tftransformer._arguments import check_int
 from tftransformer.finetune.trainable_state import (
     _optimizer_steps,
     apply_trainable_change,
@@ -57,13 +56,7 @@ class HeadWarmup(keras.callbacks.Callback):
 
     def __init__(self, steps, verbose=False):
         super().__init__()
-        if (
-            isinstance(steps, bool)
-            or not isinstance(steps, numbers.Integral)
-            or steps < 0
-        ):
-            raise ValueError(f"steps must be an int >= 0. Received: steps={steps!r}")
-        self.steps = int(steps)
+        self.steps = check_int("steps", steps, 0)
         self.verbose = verbose
         self._state = None
         self._warming_up = False

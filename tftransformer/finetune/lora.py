@@ -19,7 +19,7 @@ import numpy as np
 from absl import logging
 from keras import ops
 
-from tftransformer._arguments import as_list
+from tftransformer._arguments import as_list, check_int
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.backbone_layers import find_backbone
 
@@ -61,12 +61,6 @@ def _reset_compiled_functions(model):
     for name in ("train_function", "test_function", "predict_function"):
         if hasattr(model, name):
             setattr(model, name, None)
-
-
-def _check_rank(rank):
-    if isinstance(rank, bool) or not isinstance(rank, numbers.Integral) or rank <= 0:
-        raise ValueError(f"rank must be an int > 0. Received: rank={rank!r}")
-    return int(rank)
 
 
 def _check_alpha(alpha):
@@ -129,7 +123,7 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
     classifier.compile(optimizer=create_optimizer(1e-4, num_train_steps=1000))
     ```
     """
-    rank = _check_rank(rank)
+    rank = check_int("rank", rank, 1)
     alpha = _check_alpha(alpha)
     # A list first: checking a generator would use it up.
     target_layer_names = as_list(target_layer_names)

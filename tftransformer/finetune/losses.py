@@ -1,10 +1,9 @@
 """The classification loss and class weights for imbalanced labels."""
 
-import numbers
-
 import keras
 import numpy as np
 
+from tftransformer._arguments import check_fraction, check_int
 from tftransformer.finetune.smoothed_sparse_categorical_crossentropy import (
     SmoothedSparseCategoricalCrossentropy,
 )
@@ -35,15 +34,7 @@ def classification_loss(label_smoothing=0.0):
     )
     ```
     """
-    if (
-        isinstance(label_smoothing, bool)
-        or not isinstance(label_smoothing, numbers.Real)
-        or not 0 <= label_smoothing < 1
-    ):
-        raise ValueError(
-            "label_smoothing must be in [0, 1). "
-            f"Received: label_smoothing={label_smoothing!r}"
-        )
+    check_fraction("label_smoothing", label_smoothing)
     if label_smoothing == 0:
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     return SmoothedSparseCategoricalCrossentropy(
@@ -74,14 +65,7 @@ def class_weights(labels, num_classes):
     class_weights([0, 0, 0, 1], num_classes=2)  # {0: 0.667, 1: 2.0}
     ```
     """
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, numbers.Integral)
-        or num_classes <= 0
-    ):
-        raise ValueError(
-            f"num_classes must be an int > 0. Received: num_classes={num_classes!r}"
-        )
+    num_classes = check_int("num_classes", num_classes, 1)
     labels = np.asarray(labels).reshape(-1)
     if labels.size == 0:
         raise ValueError("labels must not be empty. Received: labels=[]")

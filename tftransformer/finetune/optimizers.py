@@ -5,7 +5,13 @@ import re
 import keras
 import tensorflow as tf
 
-from tftransformer._arguments import as_list, check_int, is_finite_number, is_int
+from tftransformer._arguments import (
+    as_list,
+    check_bool,
+    check_fraction,
+    check_int,
+    check_positive_number,
+)
 from tftransformer.finetune.fused_adamw import FusedAdamW
 from tftransformer.finetune.layer_decay import layer_decay_multipliers
 from tftransformer.finetune.layerwise_adamw import LayerwiseAdamW
@@ -113,38 +119,23 @@ def create_optimizer(
     classifier.compile(optimizer=optimizer, loss=classification_loss())
     ```
     """
-    if not is_finite_number(learning_rate) or learning_rate <= 0:
-        raise ValueError(
-            f"learning_rate must be a number > 0. Received: "
-            f"learning_rate={learning_rate!r}"
-        )
-    if not is_int(num_train_steps) or num_train_steps <= 0:
-        raise ValueError(
-            f"num_train_steps must be an int > 0. Received: "
-            f"num_train_steps={num_train_steps!r}"
-        )
+    check_positive_number("learning_rate", learning_rate)
+    num_train_steps = check_int("num_train_steps", num_train_steps, 1)
     if warmup_steps is None:
-        if not is_finite_number(warmup_fraction) or not 0 <= warmup_fraction < 1:
-            raise ValueError(
-                f"warmup_fraction must be in [0, 1). Received: "
-                f"warmup_fraction={warmup_fraction!r}"
-            )
+        check_fraction("warmup_fraction", warmup_fraction)
         # round(), not ceil(): 0.1 * 30 is 3.0000000000000004 in floats.
         warmup_steps = round(warmup_fraction * num_train_steps)
-    elif not is_int(warmup_steps) or not 0 <= warmup_steps <= num_train_steps:
-        raise ValueError(
-            f"warmup_steps must be an int between 0 and num_train_steps="
-            f"{num_train_steps}. Received: warmup_steps={warmup_steps!r}"
+    else:
+        warmup_steps = check_int(
+            "warmup_steps",
+            warmup_steps,
+            0,
+            num_train_steps,
+            what=" (at most num_train_steps)",
         )
-    if not is_finite_number(weight_decay) or weight_decay < 0:
-        raise ValueError(
-            f"weight_decay must be a number >= 0. Received: "
-            f"weight_decay={weight_decay!r}"
-        )
-    if clipnorm is not None and (not is_finite_number(clipnorm) or clipnorm <= 0):
-        raise ValueError(
-            f"clipnorm must be None or a number > 0. Received: clipnorm={clipnorm!r}"
-        )
+    check_positive_number("weight_decay", weight_decay, allow_zero=True)
+    if clipnorm is not None:
+        check_positive_number("clipnorm", clipnorm)
     # A list first: checking a generator would use it up. A lone string would
     # be split into one-letter patterns matching nearly every variable.
     exclude_from_weight_decay = as_list(exclude_from_weight_decay)
@@ -156,13 +147,10 @@ def create_optimizer(
             "exclude_from_weight_decay must be None or a list of strings. "
             f"Received: exclude_from_weight_decay={exclude_from_weight_decay!r}"
         )
-    for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-        if not is_finite_number(beta) or not 0 <= beta < 1:
-            raise ValueError(f"{name} must be in [0, 1). Received: {name}={beta!r}")
-    if not is_finite_number(epsilon) or epsilon <= 0:
-        raise ValueError(f"epsilon must be a number > 0. Received: epsilon={epsilon!r}")
-    if not isinstance(fused, bool):
-        raise ValueError(f"fused must be True or False. Received: fused={fused!r}")
+    check_fraction("beta_1", beta_1)
+    check_fraction("beta_2", beta_2)
+    check_positive_number("epsilon", epsilon)
+    fused = check_bool("fused", fused)
     gradient_accumulation_steps = check_int(
         "gradient_accumulation_steps", gradient_accumulation_steps, 1
     )
@@ -239,15 +227,11 @@ def compute_train_steps(num_examples, batch_size, epochs):
     compute_train_steps(num_examples=100, batch_size=32, epochs=3)  # 12
     ```
     """
-    for name, value in (
-        ("num_examples", num_examples),
-        ("batch_size", batch_size),
-        ("epochs", epochs),
-    ):
-        if not is_int(value) or value <= 0:
-            raise ValueError(f"{name} must be an int > 0. Received: {name}={value!r}")
-    steps_per_epoch = -(-int(num_examples) // int(batch_size))
-    return steps_per_epoch * int(epochs)
+    num_examples = check_int("num_examples", num_examples, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    epochs = check_int("epochs", epochs, 1)
+    steps_per_epoch = -(-num_examples // batch_size)
+    return steps_per_epoch * epochs
 
 
 def count_train_steps(dataset, epochs):
@@ -281,8 +265,7 @@ def count_train_steps(dataset, epochs):
     optimizer = create_optimizer(5e-5, num_train_steps=steps)
     ```
     """
-    if not is_int(epochs) or epochs <= 0:
-        raise ValueError(f"epochs must be an int > 0. Received: epochs={epochs!r}")
+    epochs = check_int("epochs", epochs, 1)
     cardinality = int(dataset.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:
         raise ValueError(

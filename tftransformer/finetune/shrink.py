@@ -25,6 +25,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from tftransformer._arguments import check_int
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.presets import load_backbone
 
@@ -193,7 +194,13 @@ def least_important_heads(importance, num_heads_to_keep):
             f"`importance` must be finite. Received: {scores.tolist()}, with NaN or inf"
         )
     num_heads = scores.shape[1]
-    _check_count("num_heads_to_keep", num_heads_to_keep, num_heads, "heads per layer")
+    num_heads_to_keep = check_int(
+        "num_heads_to_keep",
+        num_heads_to_keep,
+        1,
+        num_heads,
+        what=f" (each layer has {num_heads} heads)",
+    )
     order = np.argsort(-scores, axis=1, kind="stable")
     return {
         layer: sorted(int(h) for h in order[layer, num_heads_to_keep:])
@@ -247,7 +254,7 @@ def head_importance(model, dataset, num_batches=None, loss=None):
         )
     num_heads = int(attentions[0].num_heads)
     if num_batches is not None:
-        _check_count("num_batches", num_batches, None, "batches")
+        num_batches = check_int("num_batches", num_batches, 1, what=" or None")
     if loss is None:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     # The TensorFlow variables behind the output kernels: a tape watches
@@ -313,24 +320,16 @@ def _check_no_lora(model, caller):
         )
 
 
-def _check_count(name, value, maximum, what):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < 1
-        or (maximum is not None and value > maximum)
-    ):
-        bound = f"in [1, {maximum}]" if maximum is not None else ">= 1"
-        raise ValueError(
-            f"{name} must be an int {bound} ({what}). Received: {name}={value!r}"
-        )
-    return int(value)
-
-
 def _check_layer_indices(layers, num_layers):
     if isinstance(layers, numbers.Integral) and not isinstance(layers, bool):
-        _check_count("layers", layers, num_layers, f"the backbone has {num_layers}")
-        return list(range(int(layers)))
+        layers = check_int(
+            "layers",
+            layers,
+            1,
+            num_layers,
+            what=f" (the backbone has {num_layers} layers)",
+        )
+        return list(range(layers))
     if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
         raise ValueError(
             "layers must be a count or a list of layer indices. "

@@ -1,7 +1,7 @@
-import numbers
-
 import keras
 from keras import ops
+
+from tftransformer._arguments import check_fraction
 
 __all__ = ["SmoothedSparseCategoricalCrossentropy"]
 
@@ -42,15 +42,7 @@ class SmoothedSparseCategoricalCrossentropy(keras.losses.Loss):
         name="smoothed_sparse_categorical_crossentropy",
     ):
         super().__init__(name=name, reduction=reduction)
-        if (
-            isinstance(label_smoothing, bool)
-            or not isinstance(label_smoothing, numbers.Real)
-            or not 0 <= label_smoothing < 1
-        ):
-            raise ValueError(
-                "label_smoothing must be in [0, 1). "
-                f"Received: label_smoothing={label_smoothing!r}"
-            )
+        check_fraction("label_smoothing", label_smoothing)
         self.label_smoothing = float(label_smoothing)
         self.from_logits = from_logits
 

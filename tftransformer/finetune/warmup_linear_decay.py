@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_int, is_finite_number, is_int
+from tftransformer._arguments import check_int, check_positive_number, is_finite_number
 
 __all__ = ["WarmupLinearDecay"]
 
@@ -53,21 +53,15 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         name=None,
     ):
         super().__init__()
-        if not is_finite_number(peak_learning_rate) or peak_learning_rate <= 0:
-            raise ValueError(
-                "peak_learning_rate must be a number > 0. "
-                f"Received: peak_learning_rate={peak_learning_rate!r}"
-            )
-        if not is_int(num_train_steps) or num_train_steps <= 0:
-            raise ValueError(
-                "num_train_steps must be an int > 0. "
-                f"Received: num_train_steps={num_train_steps!r}"
-            )
-        if not is_int(warmup_steps) or not 0 <= warmup_steps <= num_train_steps:
-            raise ValueError(
-                f"warmup_steps must be an int between 0 and num_train_steps="
-                f"{num_train_steps}. Received: warmup_steps={warmup_steps!r}"
-            )
+        check_positive_number("peak_learning_rate", peak_learning_rate)
+        num_train_steps = check_int("num_train_steps", num_train_steps, 1)
+        warmup_steps = check_int(
+            "warmup_steps",
+            warmup_steps,
+            0,
+            num_train_steps,
+            what=" (at most num_train_steps)",
+        )
         if (
             not is_finite_number(end_learning_rate)
             or not 0 <= end_learning_rate <= peak_learning_rate

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_int
 from tftransformer.layers.initializers import clone_initializer
 
 # Added to the scores of masked positions before the softmax, which runs in
@@ -58,16 +58,8 @@ class AttentionPooling(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        hidden_dim = python_number(hidden_dim)
-        if hidden_dim is not None and (
-            isinstance(hidden_dim, bool)
-            or not isinstance(hidden_dim, int)
-            or hidden_dim <= 0
-        ):
-            raise ValueError(
-                "hidden_dim must be a positive integer or None. "
-                f"Received: hidden_dim={hidden_dim!r}"
-            )
+        if hidden_dim is not None:
+            hidden_dim = check_int("hidden_dim", hidden_dim, 1, what=" or None")
         self.hidden_dim = hidden_dim
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)

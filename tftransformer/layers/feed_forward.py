@@ -1,6 +1,6 @@
 import keras
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_fraction, check_int, python_number
 from tftransformer.layers.initializers import clone_initializer
 
 
@@ -48,21 +48,9 @@ class FeedForward(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        intermediate_dim = python_number(intermediate_dim)
+        intermediate_dim = check_int("intermediate_dim", intermediate_dim, 1)
         dropout = python_number(dropout)
-        if (
-            isinstance(intermediate_dim, bool)
-            or not isinstance(intermediate_dim, int)
-            or intermediate_dim <= 0
-        ):
-            raise ValueError(
-                "intermediate_dim must be a positive integer. "
-                f"Received: intermediate_dim={intermediate_dim}"
-            )
-        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"dropout must be a float in [0, 1). Received: dropout={dropout}"
-            )
+        check_fraction("dropout", dropout)
         self.intermediate_dim = intermediate_dim
         self.activation = keras.activations.get(activation)
         self.dropout = dropout

@@ -2,7 +2,7 @@ import keras
 from keras import ops
 from keras.src.backend import get_keras_mask, set_keras_mask
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_fraction, python_number
 from tftransformer.layers.masking import compute_causal_mask
 from tftransformer.layers.relative_position_bias import RelativePositionBias
 
@@ -95,11 +95,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         for name in ("value_dim", "dropout"):
             if name in kwargs:
                 kwargs[name] = python_number(kwargs[name])
-        dropout = kwargs.get("dropout", 0.0)
-        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"dropout must be a float in [0, 1). Received: dropout={dropout}"
-            )
+        check_fraction("dropout", kwargs.get("dropout", 0.0))
         # The parent validates num_heads, key_dim and value_dim.
         super().__init__(num_heads=num_heads, key_dim=key_dim, **kwargs)
         self.use_relative_position_bias = use_relative_position_bias

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_int
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -45,14 +45,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        sequence_length = python_number(sequence_length)
-        if isinstance(sequence_length, bool) or not (
-            isinstance(sequence_length, int) and sequence_length > 0
-        ):
-            raise ValueError(
-                "sequence_length must be a positive integer. "
-                f"Received: sequence_length={sequence_length}"
-            )
+        sequence_length = check_int("sequence_length", sequence_length, 1)
         self.sequence_length = sequence_length
         self.initializer = keras.initializers.get(initializer)
         # An input mask passes through: the encodings are aligned with the

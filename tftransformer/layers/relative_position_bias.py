@@ -3,7 +3,7 @@ import math
 import keras
 from keras import ops
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_int, python_number
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -69,11 +69,7 @@ class RelativePositionBias(keras.layers.Layer):
         super().__init__(**kwargs)
         num_buckets = python_number(num_buckets)
         max_distance = python_number(max_distance)
-        num_heads = python_number(num_heads)
-        if not _is_positive_int(num_heads):
-            raise ValueError(
-                f"num_heads must be a positive integer. Received: num_heads={num_heads}"
-            )
+        num_heads = check_int("num_heads", num_heads, 1)
         _check_bucket_arguments(num_buckets, max_distance, bidirectional)
         if embeddings_initializer is None:
             embeddings_initializer = keras.initializers.RandomNormal(stddev=0.02)
@@ -180,20 +176,17 @@ class RelativePositionBias(keras.layers.Layer):
 def _check_bucket_arguments(num_buckets, max_distance, bidirectional):
     """Raises `ValueError` unless the T5 bucketing arguments are usable."""
     min_buckets = 4 if bidirectional else 2
-    if not _is_positive_int(num_buckets) or num_buckets < min_buckets:
-        raise ValueError(
-            f"num_buckets must be an integer >= {min_buckets} when "
-            f"bidirectional={bidirectional}. Received: num_buckets={num_buckets}"
-        )
+    check_int(
+        "num_buckets",
+        num_buckets,
+        min_buckets,
+        what=f" when bidirectional={bidirectional}",
+    )
     # log(max_distance / max_exact) must be positive.
     max_exact = (num_buckets // 2 if bidirectional else num_buckets) // 2
-    if not _is_positive_int(max_distance) or max_distance <= max_exact:
-        raise ValueError(
-            f"max_distance must be an integer greater than {max_exact}, the "
-            f"number of exact buckets for num_buckets={num_buckets}. "
-            f"Received: max_distance={max_distance}"
-        )
-
-
-def _is_positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    check_int(
+        "max_distance",
+        max_distance,
+        max_exact + 1,
+        what=f", more than the {max_exact} exact buckets of num_buckets={num_buckets}",
+    )

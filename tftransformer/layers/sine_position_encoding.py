@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_positive_number, python_number
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -45,13 +45,7 @@ class SinePositionEncoding(keras.layers.Layer):
     def __init__(self, max_wavelength=10000, **kwargs):
         super().__init__(**kwargs)
         max_wavelength = python_number(max_wavelength)
-        if isinstance(max_wavelength, bool) or not (
-            isinstance(max_wavelength, (int, float)) and max_wavelength > 0
-        ):
-            raise ValueError(
-                "max_wavelength must be a positive number. "
-                f"Received: max_wavelength={max_wavelength}"
-            )
+        check_positive_number("max_wavelength", max_wavelength)
         self.max_wavelength = max_wavelength
         # An input mask passes through: the encodings are aligned with the
         # input positions.

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_choice, python_number
+from tftransformer._arguments import check_choice, check_int
 from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.position_embedding import PositionEmbedding
 from tftransformer.layers.sine_position_encoding import SinePositionEncoding
@@ -63,19 +63,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        vocabulary_size = python_number(vocabulary_size)
-        sequence_length = python_number(sequence_length)
-        embedding_dim = python_number(embedding_dim)
-        for arg_name, value in (
-            ("vocabulary_size", vocabulary_size),
-            ("sequence_length", sequence_length),
-            ("embedding_dim", embedding_dim),
-        ):
-            if isinstance(value, bool) or not (isinstance(value, int) and value > 0):
-                raise ValueError(
-                    f"{arg_name} must be a positive integer. "
-                    f"Received: {arg_name}={value}"
-                )
+        vocabulary_size = check_int("vocabulary_size", vocabulary_size, 1)
+        sequence_length = check_int("sequence_length", sequence_length, 1)
+        embedding_dim = check_int("embedding_dim", embedding_dim, 1)
         check_choice("position_kind", position_kind, POSITION_KINDS)
         self.vocabulary_size = vocabulary_size
         self.sequence_length = sequence_length

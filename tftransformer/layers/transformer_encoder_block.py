@@ -1,6 +1,12 @@
 import keras
 
-from tftransformer._arguments import check_positive_number, python_number
+from tftransformer._arguments import (
+    check_bool,
+    check_fraction,
+    check_int,
+    check_positive_number,
+    python_number,
+)
 from tftransformer.layers.feed_forward import FeedForward
 from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.masking import (
@@ -254,27 +260,12 @@ def _check_block_arguments(
     use_relative_position_bias,
 ):
     """Checks the blocks' shared arguments; returns the epsilon as a float."""
-    for name, value in (
-        ("intermediate_dim", intermediate_dim),
-        ("num_heads", num_heads),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(
-                f"{name} must be a positive integer. Received: {name}={value}"
-            )
-    if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(
-            f"dropout must be a float in [0, 1). Received: dropout={dropout}"
-        )
-    for name, value in (
-        ("norm_first", norm_first),
-        ("use_relative_position_bias", use_relative_position_bias),
-    ):
-        # A truthy string such as "no" would silently pick the other variant.
-        if not isinstance(value, bool):
-            raise ValueError(
-                f"{name} must be True or False. Received: {name}={value!r}"
-            )
+    check_int("intermediate_dim", intermediate_dim, 1)
+    check_int("num_heads", num_heads, 1)
+    check_fraction("dropout", dropout)
+    # A truthy string such as "no" would silently pick the other variant.
+    check_bool("norm_first", norm_first)
+    check_bool("use_relative_position_bias", use_relative_position_bias)
     return check_positive_number(
         "layer_norm_epsilon", layer_norm_epsilon, allow_zero=True
     )

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import TASK_KEYWORDS, check_model_keywords
+from tftransformer._arguments import TASK_KEYWORDS, check_int, check_model_keywords
 from tftransformer.data._autotune import without_autotuning
 from tftransformer.data.text_packing import holds_packed_texts, is_packed_batch
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
@@ -809,15 +809,7 @@ def extra_encoder_blocks(
         sequence = block(sequence, padding_mask=padding_mask)
     ```
     """
-    if (
-        isinstance(num_blocks, bool)
-        or not isinstance(num_blocks, int)
-        or num_blocks < 0
-    ):
-        raise ValueError(
-            "num_extra_blocks must be a non-negative integer. "
-            f"Received: num_extra_blocks={num_blocks!r}"
-        )
+    check_int("num_extra_blocks", num_blocks, 0)
     if not num_blocks:
         return [], num_heads, intermediate_dim
     hidden_dim = backbone_hidden_dim(backbone)

@@ -3,6 +3,7 @@ import copy
 import keras
 from keras import ops
 
+from tftransformer._arguments import check_positive_number
 from tftransformer.models._task_base import (
     InMemoryBatches,
     replay_compile,
@@ -66,15 +67,7 @@ class Distiller(InMemoryBatches, keras.Model):
                 )
         if teacher is student:
             raise ValueError("teacher and student must be two different models.")
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, (int, float))
-            or not temperature > 0
-        ):
-            raise ValueError(
-                "temperature must be a number > 0. "
-                f"Received: temperature={temperature!r}"
-            )
+        check_positive_number("temperature", temperature)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
             raise ValueError(
                 f"alpha must be a number in [0, 1]. Received: alpha={alpha!r}"

@@ -11,9 +11,8 @@ still train and keep their dropout.
 """
 
 import functools
-import numbers
 
-from tftransformer._arguments import as_list
+from tftransformer._arguments import as_list, check_int
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.backbone_layers import (
     embedding_layers,
@@ -171,15 +170,13 @@ def freeze_layers(model, num_layers):
     ```
     """
     encoders = encoder_layers(model)
-    if (
-        isinstance(num_layers, bool)
-        or not isinstance(num_layers, numbers.Integral)
-        or not 0 <= num_layers <= len(encoders)
-    ):
-        raise ValueError(
-            f"num_layers must be an int between 0 and {len(encoders)}, the "
-            f"number of encoder layers. Received: num_layers={num_layers!r}"
-        )
+    num_layers = check_int(
+        "num_layers",
+        num_layers,
+        0,
+        len(encoders),
+        what=f" (the model has {len(encoders)} encoder layers)",
+    )
     if num_layers == 0:
         return []
     frozen = embedding_layers(model) + encoders[: int(num_layers)]

@@ -1,7 +1,13 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_int, check_positive_number, python_number
+from tftransformer._arguments import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_positive_number,
+    python_number,
+)
 from tftransformer.data.chunking import make_long_document_dataset
 from tftransformer.layers.attention_pooling import AttentionPooling
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
@@ -117,29 +123,10 @@ class LongDocumentClassifier(InMemoryBatches, keras.Model):
                 f"chunk_length must be at most the backbone's max_sequence_length "
                 f"({longest}). Received: chunk_length={chunk_length}"
             )
-        if (
-            isinstance(stride, bool)
-            or not isinstance(stride, int)
-            or not (1 <= stride <= chunk_length - 2)
-        ):
-            raise ValueError(
-                f"stride must be an integer in [1, chunk_length - 2 = "
-                f"{chunk_length - 2}]. Received: stride={stride!r}"
-            )
-        if pooling not in CHUNK_POOLING_MODES:
-            raise ValueError(
-                f"pooling must be one of {CHUNK_POOLING_MODES}. "
-                f"Received: pooling={pooling!r}"
-            )
-        if token_pooling not in POOLING_MODES:
-            raise ValueError(
-                f"token_pooling must be one of {POOLING_MODES}. "
-                f"Received: token_pooling={token_pooling!r}"
-            )
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(
-                f"dropout must be in [0, 1). Received: dropout={dropout!r}"
-            )
+        check_int("stride", stride, 1, chunk_length - 2, what=" (chunk_length - 2)")
+        check_choice("pooling", pooling, CHUNK_POOLING_MODES)
+        check_choice("token_pooling", token_pooling, POOLING_MODES)
+        check_fraction("dropout", dropout)
         if label_names is not None:
             label_names = [str(name) for name in label_names]
             if len(label_names) != num_classes:

@@ -1,6 +1,6 @@
 import keras
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_int, python_number
 from tftransformer.models.text_classifier import TextClassifier
 
 
@@ -77,16 +77,7 @@ class MultiLabelClassifier(TextClassifier):
         frozen_backbone_layers=None,
         **kwargs,
     ):
-        num_labels = python_number(num_labels)
-        if (
-            isinstance(num_labels, bool)
-            or not isinstance(num_labels, int)
-            or num_labels < 2
-        ):
-            raise ValueError(
-                "num_labels must be an integer >= 2. "
-                f"Received: num_labels={num_labels!r}"
-            )
+        num_labels = check_int("num_labels", num_labels, 2)
         thresholds = _check_thresholds(thresholds, num_labels)
         super().__init__(
             backbone,

@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 from keras.src.utils.tracking import no_automatic_dependency_tracking
 
+from tftransformer._arguments import check_int
 from tftransformer.data.multi_task import TASK_ID_KEY
 from tftransformer.data.tagging import IGNORE_LABEL
 from tftransformer.models._task_base import (
@@ -133,15 +134,7 @@ class MultiTaskModel(InMemoryBatches, keras.Model):
         **kwargs,
     ):
         tasks = _check_tasks(tasks)
-        if (
-            isinstance(sequence_length, bool)
-            or not isinstance(sequence_length, int)
-            or sequence_length < 2
-        ):
-            raise ValueError(
-                "sequence_length must be an integer >= 2. "
-                f"Received: sequence_length={sequence_length!r}"
-            )
+        sequence_length = check_int("sequence_length", sequence_length, 2)
         kwargs.setdefault("dtype", backbone.dtype_policy)
         super().__init__(**kwargs)
 

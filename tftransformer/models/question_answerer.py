@@ -1,7 +1,12 @@
 import keras
 import keras_hub
 
-from tftransformer._arguments import TASK_KEYWORDS, check_model_keywords, python_number
+from tftransformer._arguments import (
+    TASK_KEYWORDS,
+    check_fraction,
+    check_model_keywords,
+    python_number,
+)
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
     FromPreset,
@@ -110,8 +115,7 @@ class QuestionAnswerer(
     ):
         check_model_keywords(type(self), kwargs, TASK_KEYWORDS)
         dropout = python_number(dropout)
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
+        check_fraction("dropout", dropout)
 
         # === Layers ===
         self.backbone = backbone

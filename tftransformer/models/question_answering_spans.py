@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from tftransformer._arguments import check_int
+
 __all__ = ["best_answers"]
 
 
@@ -13,11 +15,8 @@ def _softmax(logits, allowed):
 
 
 def _check_decoding(max_answer_length, n_best):
-    for name, value in (("max_answer_length", max_answer_length), ("n_best", n_best)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(
-                f"{name} must be a positive integer. Received: {name}={value!r}"
-            )
+    check_int("max_answer_length", max_answer_length, 1)
+    check_int("n_best", n_best, 1)
 
 
 def best_answers(

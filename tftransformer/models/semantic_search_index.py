@@ -6,7 +6,7 @@ import os
 import numpy as np
 from keras import ops
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_choice, check_int
 
 _METRICS = ("cosine", "dot")
 _ENGINES = ("exact", "faiss_flat", "faiss_hnsw", "faiss_ivf")
@@ -110,10 +110,7 @@ class SemanticSearchIndex:
             )
         if not np.all(np.isfinite(embeddings)):
             raise ValueError("embeddings must be finite. Received NaN or inf values.")
-        if metric not in _METRICS:
-            raise ValueError(
-                f"metric must be one of {_METRICS}. Received: metric={metric!r}"
-            )
+        check_choice("metric", metric, _METRICS)
         if ids is None:
             ids = np.arange(len(embeddings))
         ids = np.asarray(list(ids))
@@ -122,10 +119,7 @@ class SemanticSearchIndex:
                 f"ids must hold one id per row ({len(embeddings)}). "
                 f"Received: {ids.shape[0] if ids.ndim else 0} ids"
             )
-        if engine not in _ENGINES:
-            raise ValueError(
-                f"engine must be one of {_ENGINES}. Received: engine={engine!r}"
-            )
+        check_choice("engine", engine, _ENGINES)
         self.metric = metric
         self.query_batch_size = check_int("query_batch_size", query_batch_size, 1)
         self.engine = engine

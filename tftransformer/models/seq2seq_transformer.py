@@ -5,6 +5,8 @@ from keras import ops
 
 from tftransformer._arguments import (
     check_bool,
+    check_choice,
+    check_fraction,
     check_int,
     check_model_keywords,
     python_number,
@@ -23,7 +25,6 @@ from tftransformer.models.decoding import (
 )
 from tftransformer.models.transformer_encoder import (
     POSITION_KINDS,
-    check_dropout,
     check_positive_int,
 )
 
@@ -139,12 +140,8 @@ class Seq2SeqTransformer(InMemoryBatches, keras.Model):
                 "hidden_dim must be divisible by num_heads. "
                 f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
             )
-        if position_kind not in POSITION_KINDS:
-            raise ValueError(
-                f"position_kind must be one of {POSITION_KINDS}. "
-                f"Received: position_kind={position_kind!r}"
-            )
-        check_dropout(dropout)
+        check_choice("position_kind", position_kind, POSITION_KINDS)
+        check_fraction("dropout", dropout)
         relative = position_kind == "relative"
         block_kwargs = {
             "intermediate_dim": intermediate_dim,

@@ -54,12 +54,7 @@ def seq2seq_translator(
     """
     check_int("beam_width", beam_width, 1)
     check_int("batch_size", batch_size, 1)
-    if isinstance(max_length, bool) or not (
-        isinstance(max_length, int) and max_length >= 2
-    ):
-        raise ValueError(
-            f"max_length must be an integer >= 2. Received: max_length={max_length!r}"
-        )
+    check_int("max_length", max_length, 2)
     if isinstance(model, (str, os.PathLike)):
         model = keras.saving.load_model(os.fspath(model))
     source_vocabulary = _read_vocabulary(source_vocabulary, "source_vocabulary")

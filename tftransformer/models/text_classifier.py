@@ -4,6 +4,9 @@ from keras import ops
 
 from tftransformer._arguments import (
     TASK_KEYWORDS,
+    check_choice,
+    check_fraction,
+    check_int,
     check_model_keywords,
     check_positive_number,
     class_names,
@@ -133,21 +136,12 @@ class TextClassifier(
         **kwargs,
     ):
         check_model_keywords(type(self), kwargs, TASK_KEYWORDS)
-        num_classes = python_number(num_classes)
         temperature = check_positive_number("temperature", temperature)
         dropout = python_number(dropout)
         num_extra_blocks = python_number(num_extra_blocks)
-        if not isinstance(num_classes, int) or num_classes < self.min_outputs:
-            raise ValueError(
-                f"num_classes must be an integer >= {self.min_outputs}. "
-                f"Received: num_classes={num_classes!r}"
-            )
-        if pooling not in POOLING_MODES:
-            raise ValueError(
-                f"pooling must be one of {POOLING_MODES}. Received: pooling={pooling!r}"
-            )
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
+        num_classes = check_int("num_classes", num_classes, self.min_outputs)
+        check_choice("pooling", pooling, POOLING_MODES)
+        check_fraction("dropout", dropout)
         if label_names is not None:
             label_names = class_names("label_names", label_names, num_classes)
         extra_blocks, extra_block_num_heads, extra_block_intermediate_dim = (

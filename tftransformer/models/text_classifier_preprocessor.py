@@ -95,7 +95,9 @@ class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
         pair_separators=None,
         **kwargs,
     ):
-        check_packing_arguments("sequence_length", sequence_length, pad_to_multiple_of)
+        sequence_length, pad_to_multiple_of = check_packing_arguments(
+            "sequence_length", sequence_length, pad_to_multiple_of
+        )
         if pair_separators is None:
             pair_separators = family_separators(tokenizer)
         pair_separators = check_int("pair_separators", pair_separators, 1)

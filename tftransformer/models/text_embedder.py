@@ -10,6 +10,7 @@ from keras_hub.src.utils.keras_utils import gelu_approximate
 from tftransformer._arguments import (
     TASK_KEYWORDS,
     check_bool,
+    check_choice,
     check_int,
     check_model_keywords,
 )
@@ -102,10 +103,7 @@ class TextEmbedder(
         **kwargs,
     ):
         check_model_keywords(type(self), kwargs, TASK_KEYWORDS)
-        if pooling not in POOLING_MODES:
-            raise ValueError(
-                f"pooling must be one of {POOLING_MODES}. Received: pooling={pooling!r}"
-            )
+        check_choice("pooling", pooling, POOLING_MODES)
         normalize = check_bool("normalize", normalize)
         exact_gelu = check_bool("exact_gelu", exact_gelu)
         if exact_gelu:

@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 
-from tftransformer._arguments import python_number
+from tftransformer._arguments import check_choice, check_int, python_number
 from tftransformer.models.text_classifier import TextClassifier
 
 LOSSES = ("mse", "huber")
@@ -88,18 +88,8 @@ class TextRegressor(TextClassifier):
         frozen_backbone_layers=None,
         **kwargs,
     ):
-        num_targets = python_number(num_targets)
-        if (
-            isinstance(num_targets, bool)
-            or not isinstance(num_targets, int)
-            or num_targets < 1
-        ):
-            raise ValueError(
-                "num_targets must be an integer >= 1. "
-                f"Received: num_targets={num_targets!r}"
-            )
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}. Received: loss={loss!r}")
+        num_targets = check_int("num_targets", num_targets, 1)
+        check_choice("loss", loss, LOSSES)
         target_mean = _check_statistics("target_mean", target_mean, num_targets, False)
         target_std = _check_statistics("target_std", target_std, num_targets, True)
         super().__init__(

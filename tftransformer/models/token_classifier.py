@@ -3,6 +3,8 @@ import keras_hub
 
 from tftransformer._arguments import (
     TASK_KEYWORDS,
+    check_fraction,
+    check_int,
     check_model_keywords,
     check_positive_number,
     class_names,
@@ -124,16 +126,11 @@ class TokenClassifier(
         **kwargs,
     ):
         check_model_keywords(type(self), kwargs, TASK_KEYWORDS)
-        num_tags = python_number(num_tags)
         temperature = check_positive_number("temperature", temperature)
         dropout = python_number(dropout)
         num_extra_blocks = python_number(num_extra_blocks)
-        if isinstance(num_tags, bool) or not isinstance(num_tags, int) or num_tags < 2:
-            raise ValueError(
-                f"num_tags must be an integer >= 2. Received: num_tags={num_tags!r}"
-            )
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
+        num_tags = check_int("num_tags", num_tags, 2)
+        check_fraction("dropout", dropout)
         if tag_names is not None:
             tag_names = class_names("tag_names", tag_names, num_tags)
 

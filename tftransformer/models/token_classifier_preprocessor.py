@@ -74,7 +74,9 @@ class TokenClassifierPreprocessor(keras_hub.models.Preprocessor):
         return cls(tokenizer, **kwargs)
 
     def __init__(self, tokenizer, sequence_length=128, pad_to_multiple_of=16, **kwargs):
-        check_packing_arguments("sequence_length", sequence_length, pad_to_multiple_of)
+        sequence_length, pad_to_multiple_of = check_packing_arguments(
+            "sequence_length", sequence_length, pad_to_multiple_of
+        )
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length

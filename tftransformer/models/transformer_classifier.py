@@ -1,12 +1,17 @@
 import keras
 
-from tftransformer._arguments import check_model_keywords, python_number
+from tftransformer._arguments import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_model_keywords,
+    python_number,
+)
 from tftransformer.layers.sequence_pooling import SequencePooling
 from tftransformer.models._task_base import (
     InMemoryBatches,
     freeze_unused_backbone_layers,
 )
-from tftransformer.models.transformer_encoder import check_dropout
 
 POOLING_MODES = ("cls", "mean")
 
@@ -84,20 +89,12 @@ class TransformerClassifier(InMemoryBatches, keras.Model):
         **kwargs,
     ):
         check_model_keywords(type(self), kwargs)
-        num_classes = python_number(num_classes)
         dropout = python_number(dropout)
-        if isinstance(num_classes, bool) or not (
-            isinstance(num_classes, int) and num_classes >= 1
-        ):
-            raise ValueError(
-                "num_classes must be a positive integer (1 for a single binary "
-                f"logit). Received: num_classes={num_classes!r}"
-            )
-        if pooling not in POOLING_MODES:
-            raise ValueError(
-                f"pooling must be one of {POOLING_MODES}. Received: pooling={pooling!r}"
-            )
-        check_dropout(dropout)
+        num_classes = check_int(
+            "num_classes", num_classes, 1, what=" (1 for a single binary logit)"
+        )
+        check_choice("pooling", pooling, POOLING_MODES)
+        check_fraction("dropout", dropout)
         _check_encoder(encoder)
         head_dtype = dtype if dtype is not None else encoder.dtype_policy
 

@@ -1,6 +1,12 @@
 import keras
 
-from tftransformer._arguments import check_choice, check_model_keywords, python_number
+from tftransformer._arguments import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_model_keywords,
+    python_number,
+)
 from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
@@ -15,22 +21,7 @@ def check_positive_int(**kwargs):
     NumPy integers are taken (sizes often come out of NumPy, e.g.
     `ids.max() + 1`); anything else raises `ValueError` naming the value.
     """
-    values = []
-    for name, value in kwargs.items():
-        value = python_number(value)
-        if isinstance(value, bool) or not (isinstance(value, int) and value > 0):
-            raise ValueError(
-                f"{name} must be a positive integer. Received: {name}={value!r}"
-            )
-        values.append(value)
-    return tuple(values)
-
-
-def check_dropout(dropout):
-    if isinstance(dropout, bool) or not (
-        isinstance(dropout, (int, float)) and 0 <= dropout < 1
-    ):
-        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+    return tuple(check_int(name, value, 1) for name, value in kwargs.items())
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -135,7 +126,7 @@ class TransformerEncoder(keras.Model):
                 f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
             )
         check_choice("position_kind", position_kind, POSITION_KINDS)
-        check_dropout(dropout)
+        check_fraction("dropout", dropout)
         relative = position_kind == "relative"
 
         # === Layers ===

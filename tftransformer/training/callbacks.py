@@ -1,12 +1,11 @@
 """The callbacks of a fine-tuning run: early stopping, checkpoints, logs, resume."""
 
-import numbers
 import os
 
 import keras
 
 from tftransformer import distribute
-from tftransformer._arguments import check_choice
+from tftransformer._arguments import check_choice, check_int
 from tftransformer.training.checkpointing import BACKUP_DIR
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
 from tftransformer.training.resumable_training import ResumableTraining
@@ -111,14 +110,7 @@ def training_callbacks(
     ```
     """
     check_choice("mode", mode, ("min", "max", "auto"))
-    if (
-        isinstance(patience, bool)
-        or not isinstance(patience, numbers.Integral)
-        or patience < 0
-    ):
-        raise ValueError(
-            f"patience must be an int >= 0. Received: patience={patience!r}"
-        )
+    patience = check_int("patience", patience, 0)
     if distribute.task_type(strategy) is not None and save_freq != "epoch":
         raise ValueError(
             "A multi-worker run checkpoints at epoch ends only: a checkpoint "

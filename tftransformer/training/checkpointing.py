@@ -26,6 +26,8 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save_file
 
+from tftransformer._arguments import check_bool
+
 __all__ = [
     "BACKUP_DIR",
     "CHECKPOINT_FILE",
@@ -246,11 +248,7 @@ def save_model_file(model, path, include_optimizer=False):
     path = os.fspath(path)
     if not path.endswith(".keras"):
         raise ValueError(f"path must end in '.keras'. Received: path={path!r}")
-    if not isinstance(include_optimizer, bool):
-        raise ValueError(
-            "include_optimizer must be True or False. "
-            f"Received: include_optimizer={include_optimizer!r}"
-        )
+    include_optimizer = check_bool("include_optimizer", include_optimizer)
     with atomic_write(path) as temporary:
         if include_optimizer or not model.compiled:
             model.save(temporary)

@@ -6,7 +6,12 @@ import time
 
 import keras
 
-from tftransformer._arguments import check_bool, check_int, is_finite_number
+from tftransformer._arguments import (
+    check_bool,
+    check_int,
+    check_positive_number,
+    is_finite_number,
+)
 from tftransformer.data.classification_dataset import make_classification_dataset
 from tftransformer.finetune.losses import classification_loss
 from tftransformer.finetune.optimizers import count_train_steps, create_optimizer
@@ -87,10 +92,7 @@ def distill_classifier(
     timing_rounds = check_int("timing_rounds", timing_rounds, 1)
     compare_labels_only = check_bool("compare_labels_only", compare_labels_only)
     # The Distiller checks these too, but only after the teacher trained.
-    if not is_finite_number(temperature) or not temperature > 0:
-        raise ValueError(
-            f"temperature must be a number > 0. Received: temperature={temperature}"
-        )
+    check_positive_number("temperature", temperature)
     if not is_finite_number(alpha) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1]. Received: alpha={alpha}")
     config.validate()

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tftransformer._arguments import check_int
 from tftransformer.data._autotune import without_autotuning
 from tftransformer.models._task_base import build_optimizer_before_step
 from tftransformer.training._workers import workers_agree
@@ -137,15 +138,8 @@ class ResumableTraining(keras.callbacks.Callback):
         verbose=1,
     ):
         super().__init__()
-        if save_freq != "epoch" and (
-            isinstance(save_freq, bool)
-            or not isinstance(save_freq, numbers.Integral)
-            or save_freq <= 0
-        ):
-            raise ValueError(
-                "save_freq must be 'epoch' or an int > 0 (steps). Received: "
-                f"save_freq={save_freq!r}"
-            )
+        if save_freq != "epoch":
+            save_freq = check_int("save_freq", save_freq, 1, what=" (steps) or 'epoch'")
         if early_stopping is not None and not isinstance(
             early_stopping, keras.callbacks.EarlyStopping
         ):

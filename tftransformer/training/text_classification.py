@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from tftransformer import distribute
+from tftransformer._arguments import check_int
 from tftransformer.data.augment import augment_classification_data
 from tftransformer.data.loaders import load_text_classification_splits
 from tftransformer.data.tagging import IGNORE_LABEL
@@ -241,10 +242,10 @@ def cross_validate_classifier(config, data, num_folds, verbose=1):
     print(result.format())
     ```
     """
-    if isinstance(num_folds, bool) or not isinstance(num_folds, int) or num_folds < 2:
-        raise ConfigError(
-            f"num_folds must be an integer >= 2. Received: num_folds={num_folds!r}"
-        )
+    try:
+        num_folds = check_int("num_folds", num_folds, 2)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     strategy = None
     chief = True
 

@@ -1,8 +1,8 @@
-import numbers
 import time
 
 import keras
 
+from tftransformer._arguments import check_positive_number
 from tftransformer.training._workers import any_worker
 from tftransformer.training.resumable_training import ResumableTraining
 
@@ -52,14 +52,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def __init__(self, minutes, resumable=None):
         super().__init__()
-        if (
-            isinstance(minutes, bool)
-            or not isinstance(minutes, numbers.Real)
-            or not minutes > 0
-        ):
-            raise ValueError(
-                f"minutes must be a number > 0. Received: minutes={minutes!r}"
-            )
+        check_positive_number("minutes", minutes)
         if resumable is not None and not isinstance(resumable, ResumableTraining):
             raise ValueError(
                 "resumable must be None or a ResumableTraining. "

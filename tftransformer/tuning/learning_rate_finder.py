@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tftransformer._arguments import check_fraction, check_int
 from tftransformer.data._autotune import without_autotuning
 from tftransformer.training.training_summary import describe_training
 from tftransformer.tuning.learning_rate_finder_result import (
@@ -90,16 +91,8 @@ def find_learning_rate(
             f"max_lr must be a finite number > min_lr={min_lr}. "
             f"Received: max_lr={max_lr!r}"
         )
-    if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral):
-        raise ValueError(f"num_steps must be an int >= 3. Received: {num_steps!r}")
-    if num_steps < 3:
-        raise ValueError(
-            f"num_steps must be an int >= 3. Received: num_steps={num_steps}"
-        )
-    if not _is_number(smoothing) or not 0 <= smoothing < 1:
-        raise ValueError(
-            f"smoothing must be in [0, 1). Received: smoothing={smoothing!r}"
-        )
+    num_steps = check_int("num_steps", num_steps, 3)
+    check_fraction("smoothing", smoothing)
     if not _is_number(divergence_factor) or not divergence_factor > 1:
         raise ValueError(
             "divergence_factor must be a number > 1. Received: "
@@ -275,10 +268,7 @@ def learning_rate_range_test(trainer, model, train, num_steps=100):
     print(result.suggestion)
     ```
     """
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 3:
-        raise ValueError(
-            f"num_steps must be an int >= 3. Received: num_steps={num_steps!r}"
-        )
+    num_steps = check_int("num_steps", num_steps, 3)
     config = trainer.config
     if not model.compiled:
         trainer.compile(model, train)

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer import data, finetune, models, presets, training
+from tftransformer._arguments import check_int
 from tftransformer.models.backbone_adapter import pair_separators
 from tftransformer.tuning.search_space import SEARCHABLE_PARAMETERS, SearchSpace
 from tftransformer.tuning.tuners import _HYPERBAND_PREFIX
@@ -99,24 +100,8 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
                 "search_space must be a SearchSpace or a dict of specifications. "
                 f"Received: {type(search_space).__name__}"
             )
-        if isinstance(num_classes, bool) or not isinstance(
-            num_classes, numbers.Integral
-        ):
-            raise ValueError(
-                f"num_classes must be an int >= 2. Received: {num_classes!r}"
-            )
-        if num_classes < 2:
-            raise ValueError(
-                f"num_classes must be an int >= 2. Received: num_classes={num_classes}"
-            )
-        if (
-            isinstance(max_length, bool)
-            or not isinstance(max_length, numbers.Integral)
-            or max_length < 2
-        ):
-            raise ValueError(
-                f"max_length must be an int >= 2. Received: max_length={max_length!r}"
-            )
+        num_classes = check_int("num_classes", num_classes, 2)
+        max_length = check_int("max_length", max_length, 2)
         fixed_values = dict(fixed_values or {})
         for key in fixed_values:
             if key not in SEARCHABLE_PARAMETERS:

@@ -8,7 +8,7 @@ import re
 
 import keras_tuner
 
-from tftransformer._arguments import check_choice
+from tftransformer._arguments import check_choice, check_int, is_int
 from tftransformer.distribute import is_chief
 from tftransformer.finetune import restart_lora_adapters
 from tftransformer.training.checkpointing import _differences
@@ -61,10 +61,6 @@ class _Hyperband(_RecordingTuner, keras_tuner.Hyperband):
             # and all-zero adapters, which would never train.
             restart_lora_adapters(model)
         return model
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def create_tuner(
@@ -159,22 +155,15 @@ def create_tuner(
     ```
     """
     check_choice("algorithm", algorithm, ALGORITHMS)
-    for name, value, low in (
-        ("max_trials", max_trials, 1),
-        ("max_epochs", max_epochs, 1),
-        ("max_consecutive_failed_trials", max_consecutive_failed_trials, 1),
-        ("hyperband_factor", hyperband_factor, 2),
-    ):
-        if not _is_int(value) or value < low:
-            raise ValueError(
-                f"{name} must be an int >= {low}. Received: {name}={value!r}"
-            )
-    if num_initial_points is not None and (
-        not _is_int(num_initial_points) or num_initial_points < 1
-    ):
-        raise ValueError(
-            "num_initial_points must be None or an int >= 1. Received: "
-            f"num_initial_points={num_initial_points!r}"
+    max_trials = check_int("max_trials", max_trials, 1)
+    max_epochs = check_int("max_epochs", max_epochs, 1)
+    max_consecutive_failed_trials = check_int(
+        "max_consecutive_failed_trials", max_consecutive_failed_trials, 1
+    )
+    hyperband_factor = check_int("hyperband_factor", hyperband_factor, 2)
+    if num_initial_points is not None:
+        num_initial_points = check_int(
+            "num_initial_points", num_initial_points, 1, what=" or None"
         )
     if not isinstance(objective, str) or not objective:
         raise ValueError(
@@ -417,7 +406,7 @@ def _format_value(value):
 def _plain_values(values):
     plain = {}
     for name, value in values.items():
-        if _is_int(value):
+        if is_int(value):
             value = int(value)
         elif isinstance(value, numbers.Real) and not isinstance(value, bool):
             value = float(value)
