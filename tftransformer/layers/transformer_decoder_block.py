@@ -1,7 +1,6 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import python_number
 from tftransformer.layers.feed_forward import FeedForward
 from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.masking import (
@@ -10,8 +9,10 @@ from tftransformer.layers.masking import (
     merge_padding_and_attention_mask,
 )
 from tftransformer.layers.multi_head_attention import MultiHeadAttention
-from tftransformer.layers.relative_position_bias import _check_bucket_arguments
-from tftransformer.layers.transformer_encoder_block import _check_block_arguments
+from tftransformer.layers.transformer_encoder_block import (
+    block_config,
+    set_block_arguments,
+)
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -138,37 +139,21 @@ class TransformerDecoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        intermediate_dim = python_number(intermediate_dim)
-        num_heads = python_number(num_heads)
-        dropout = python_number(dropout)
-        relative_position_buckets = python_number(relative_position_buckets)
-        relative_position_max_distance = python_number(relative_position_max_distance)
-        layer_norm_epsilon = _check_block_arguments(
-            intermediate_dim,
-            num_heads,
-            dropout,
-            layer_norm_epsilon,
-            norm_first,
-            use_relative_position_bias,
+        set_block_arguments(
+            self,
+            bidirectional=False,
+            intermediate_dim=intermediate_dim,
+            num_heads=num_heads,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+            norm_first=norm_first,
+            use_relative_position_bias=use_relative_position_bias,
+            relative_position_buckets=relative_position_buckets,
+            relative_position_max_distance=relative_position_max_distance,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
         )
-        if use_relative_position_bias:
-            _check_bucket_arguments(
-                relative_position_buckets,
-                relative_position_max_distance,
-                bidirectional=False,
-            )
-        self.intermediate_dim = intermediate_dim
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.activation = keras.activations.get(activation)
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.norm_first = norm_first
-        self.use_relative_position_bias = use_relative_position_bias
-        self.relative_position_buckets = relative_position_buckets
-        self.relative_position_max_distance = relative_position_max_distance
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.supports_masking = True
         self._cross_attention = None
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
@@ -465,21 +450,5 @@ class TransformerDecoderBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "intermediate_dim": self.intermediate_dim,
-                "num_heads": self.num_heads,
-                "dropout": self.dropout,
-                "activation": keras.activations.serialize(self.activation),
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "norm_first": self.norm_first,
-                "use_relative_position_bias": self.use_relative_position_bias,
-                "relative_position_buckets": self.relative_position_buckets,
-                "relative_position_max_distance": (self.relative_position_max_distance),
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
+        config.update(block_config(self))
         return config

@@ -95,37 +95,21 @@ class TransformerEncoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        intermediate_dim = python_number(intermediate_dim)
-        num_heads = python_number(num_heads)
-        dropout = python_number(dropout)
-        relative_position_buckets = python_number(relative_position_buckets)
-        relative_position_max_distance = python_number(relative_position_max_distance)
-        layer_norm_epsilon = _check_block_arguments(
-            intermediate_dim,
-            num_heads,
-            dropout,
-            layer_norm_epsilon,
-            norm_first,
-            use_relative_position_bias,
+        set_block_arguments(
+            self,
+            bidirectional=True,
+            intermediate_dim=intermediate_dim,
+            num_heads=num_heads,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+            norm_first=norm_first,
+            use_relative_position_bias=use_relative_position_bias,
+            relative_position_buckets=relative_position_buckets,
+            relative_position_max_distance=relative_position_max_distance,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
         )
-        if use_relative_position_bias:
-            _check_bucket_arguments(
-                relative_position_buckets,
-                relative_position_max_distance,
-                bidirectional=True,
-            )
-        self.intermediate_dim = intermediate_dim
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.activation = keras.activations.get(activation)
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.norm_first = norm_first
-        self.use_relative_position_bias = use_relative_position_bias
-        self.relative_position_buckets = relative_position_buckets
-        self.relative_position_max_distance = relative_position_max_distance
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.supports_masking = True
 
     def build(self, inputs_shape):
         hidden_dim = inputs_shape[-1]
@@ -231,41 +215,69 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "intermediate_dim": self.intermediate_dim,
-                "num_heads": self.num_heads,
-                "dropout": self.dropout,
-                "activation": keras.activations.serialize(self.activation),
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "norm_first": self.norm_first,
-                "use_relative_position_bias": self.use_relative_position_bias,
-                "relative_position_buckets": self.relative_position_buckets,
-                "relative_position_max_distance": (self.relative_position_max_distance),
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
+        config.update(block_config(self))
         return config
 
 
-def _check_block_arguments(
+def set_block_arguments(
+    block,
+    *,
+    bidirectional,
     intermediate_dim,
     num_heads,
     dropout,
+    activation,
     layer_norm_epsilon,
     norm_first,
     use_relative_position_bias,
+    relative_position_buckets,
+    relative_position_max_distance,
+    kernel_initializer,
+    bias_initializer,
 ):
-    """Checks the blocks' shared arguments; returns the epsilon as a float."""
-    check_int("intermediate_dim", intermediate_dim, 1)
-    check_int("num_heads", num_heads, 1)
+    """Checks an encoder or decoder block's arguments and sets them on `block`.
+
+    `bidirectional`: whether the relative position buckets look both ways
+    (encoder blocks) or back only (decoder blocks).
+    """
+    block.intermediate_dim = check_int("intermediate_dim", intermediate_dim, 1)
+    block.num_heads = check_int("num_heads", num_heads, 1)
     check_fraction("dropout", dropout)
-    # A truthy string such as "no" would silently pick the other variant.
-    check_bool("norm_first", norm_first)
-    check_bool("use_relative_position_bias", use_relative_position_bias)
-    return check_positive_number(
+    block.dropout = python_number(dropout)
+    block.activation = keras.activations.get(activation)
+    block.layer_norm_epsilon = check_positive_number(
         "layer_norm_epsilon", layer_norm_epsilon, allow_zero=True
     )
+    # A truthy string such as "no" would silently pick the other variant.
+    block.norm_first = check_bool("norm_first", norm_first)
+    block.use_relative_position_bias = check_bool(
+        "use_relative_position_bias", use_relative_position_bias
+    )
+    block.relative_position_buckets = python_number(relative_position_buckets)
+    block.relative_position_max_distance = python_number(relative_position_max_distance)
+    if use_relative_position_bias:
+        _check_bucket_arguments(
+            block.relative_position_buckets,
+            block.relative_position_max_distance,
+            bidirectional=bidirectional,
+        )
+    block.kernel_initializer = keras.initializers.get(kernel_initializer)
+    block.bias_initializer = keras.initializers.get(bias_initializer)
+    block.supports_masking = True
+
+
+def block_config(block):
+    """The config entries `set_block_arguments` set, for `get_config`."""
+    return {
+        "intermediate_dim": block.intermediate_dim,
+        "num_heads": block.num_heads,
+        "dropout": block.dropout,
+        "activation": keras.activations.serialize(block.activation),
+        "layer_norm_epsilon": block.layer_norm_epsilon,
+        "norm_first": block.norm_first,
+        "use_relative_position_bias": block.use_relative_position_bias,
+        "relative_position_buckets": block.relative_position_buckets,
+        "relative_position_max_distance": block.relative_position_max_distance,
+        "kernel_initializer": keras.initializers.serialize(block.kernel_initializer),
+        "bias_initializer": keras.initializers.serialize(block.bias_initializer),
+    }

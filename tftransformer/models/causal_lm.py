@@ -5,13 +5,10 @@ from keras import ops
 
 from tftransformer._arguments import (
     check_bool,
-    check_choice,
-    check_fraction,
     check_int,
     check_model_keywords,
     is_finite_number,
     is_int,
-    python_number,
 )
 from tftransformer.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
@@ -24,8 +21,7 @@ from tftransformer.models.decoding import (
     last_log_probs,
 )
 from tftransformer.models.transformer_encoder import (
-    POSITION_KINDS,
-    check_positive_int,
+    check_stack_arguments,
 )
 
 
@@ -104,7 +100,6 @@ class CausalLM(InMemoryBatches, keras.Model):
         **kwargs,
     ):
         check_model_keywords(type(self), kwargs)
-        dropout = python_number(dropout)
         (
             vocabulary_size,
             num_layers,
@@ -112,7 +107,10 @@ class CausalLM(InMemoryBatches, keras.Model):
             hidden_dim,
             intermediate_dim,
             max_sequence_length,
-        ) = check_positive_int(
+            dropout,
+        ) = check_stack_arguments(
+            position_kind,
+            dropout,
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
             num_heads=num_heads,
@@ -120,13 +118,6 @@ class CausalLM(InMemoryBatches, keras.Model):
             intermediate_dim=intermediate_dim,
             max_sequence_length=max_sequence_length,
         )
-        if hidden_dim % num_heads:
-            raise ValueError(
-                "hidden_dim must be divisible by num_heads. "
-                f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
-            )
-        check_choice("position_kind", position_kind, POSITION_KINDS)
-        check_fraction("dropout", dropout)
         relative = position_kind == "relative"
 
         # === Layers ===

@@ -24,6 +24,32 @@ def check_positive_int(**kwargs):
     return tuple(check_int(name, value, 1) for name, value in kwargs.items())
 
 
+def check_stack_arguments(position_kind, dropout, **sizes):
+    """Checks the hyperparameters of a Transformer stack built from scratch.
+
+    Shared by `TransformerEncoder`, `CausalLM` and `Seq2SeqTransformer`.
+
+    Args:
+        position_kind: one of `POSITION_KINDS`.
+        dropout: a number in `[0, 1)`.
+        **sizes: the stack's sizes, `num_heads` and `hidden_dim` among them;
+            each must be an integer >= 1 (a NumPy one too).
+
+    Returns:
+        The sizes as Python ints in the order given, then `dropout` as a
+        Python number.
+    """
+    checked = dict(zip(sizes, check_positive_int(**sizes)))
+    if checked["hidden_dim"] % checked["num_heads"]:
+        raise ValueError(
+            "hidden_dim must be divisible by num_heads. Received: "
+            f"hidden_dim={checked['hidden_dim']}, num_heads={checked['num_heads']}"
+        )
+    check_choice("position_kind", position_kind, POSITION_KINDS)
+    check_fraction("dropout", dropout)
+    return (*checked.values(), python_number(dropout))
+
+
 @keras.saving.register_keras_serializable(package="tftransformer")
 class TransformerEncoder(keras.Model):
     """A Transformer encoder network: embeddings and a stack of encoder blocks.
@@ -104,7 +130,6 @@ class TransformerEncoder(keras.Model):
         **kwargs,
     ):
         check_model_keywords(type(self), kwargs)
-        dropout = python_number(dropout)
         (
             vocabulary_size,
             num_layers,
@@ -112,7 +137,10 @@ class TransformerEncoder(keras.Model):
             hidden_dim,
             intermediate_dim,
             max_sequence_length,
-        ) = check_positive_int(
+            dropout,
+        ) = check_stack_arguments(
+            position_kind,
+            dropout,
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
             num_heads=num_heads,
@@ -120,13 +148,6 @@ class TransformerEncoder(keras.Model):
             intermediate_dim=intermediate_dim,
             max_sequence_length=max_sequence_length,
         )
-        if hidden_dim % num_heads:
-            raise ValueError(
-                "hidden_dim must be divisible by num_heads. "
-                f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
-            )
-        check_choice("position_kind", position_kind, POSITION_KINDS)
-        check_fraction("dropout", dropout)
         relative = position_kind == "relative"
 
         # === Layers ===
