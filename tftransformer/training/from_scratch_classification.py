@@ -11,6 +11,7 @@ from tftransformer.finetune.losses import classification_loss
 from tftransformer.models.transformer_classifier import TransformerClassifier
 from tftransformer.models.transformer_encoder import TransformerEncoder
 from tftransformer.presets import embedded_tokenizer
+from tftransformer.training._subsets import sample_splits
 from tftransformer.training.checkpointing import epoch_seed, fingerprint
 from tftransformer.training.classification_run import ClassificationRun
 from tftransformer.training.trainer import Trainer
@@ -44,14 +45,9 @@ def train_classifier_from_scratch(config, verbose=1):
     ```
     """
     trainer = Trainer(config, verbose=verbose)
-    train, validation, test = (
-        load_rotten_tomatoes(split) for split in ("train", "validation", "test")
+    train, validation, test = sample_splits(
+        config, *(load_rotten_tomatoes(s) for s in ("train", "validation", "test"))
     )
-    if config.max_train_examples is not None:
-        train = train.sample(config.max_train_examples, config.seed)
-    if config.max_eval_examples is not None:
-        validation = validation.sample(config.max_eval_examples, config.seed)
-        test = test.sample(config.max_eval_examples, config.seed)
     tokenizer = embedded_tokenizer()
 
     def dataset(data, epoch=None):

@@ -13,6 +13,7 @@ from tftransformer.data.political_speeches import load_political_speeches
 from tftransformer.evaluation.predictions import evaluate_classifier
 from tftransformer.models.long_document_classifier import LongDocumentClassifier
 from tftransformer.presets import load_backbone
+from tftransformer.training._subsets import sample_splits
 from tftransformer.training.checkpointing import (
     atomic_write,
     epoch_seed,
@@ -50,13 +51,9 @@ def chunk_statistics(texts, tokenizer, chunk_length, stride, max_chunks):
 
 
 def _load_splits(config):
-    splits = {s: load_political_speeches(s) for s in ("train", "validation", "test")}
-    if config.max_train_examples:
-        splits["train"] = splits["train"].sample(config.max_train_examples, config.seed)
-    if config.max_eval_examples:
-        for split in ("validation", "test"):
-            splits[split] = splits[split].sample(config.max_eval_examples, config.seed)
-    return splits["train"], splits["validation"], splits["test"]
+    return sample_splits(
+        config, *(load_political_speeches(s) for s in ("train", "validation", "test"))
+    )
 
 
 def _train_variant(variant, config, splits, strategy, verbose):

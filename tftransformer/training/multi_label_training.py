@@ -13,6 +13,7 @@ from tftransformer.evaluation.multi_label_predictions import (
 )
 from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.models.multi_label_classifier import MultiLabelClassifier
+from tftransformer.training._subsets import sample_splits
 from tftransformer.training.classification_run import ClassificationRun
 from tftransformer.training.trainer import Trainer
 
@@ -42,12 +43,7 @@ def load_multi_label_data(config):
         on_bad_rows=config.on_bad_rows,
         seed=config.seed,
     )
-    if config.max_train_examples:
-        train = train.sample(config.max_train_examples, config.seed)
-    if config.max_eval_examples:
-        validation = validation.sample(config.max_eval_examples, config.seed)
-        test = test.sample(config.max_eval_examples, config.seed)
-    return train, validation, test
+    return sample_splits(config, train, validation, test)
 
 
 def build_multi_label_classifier(config, label_names):

@@ -9,6 +9,7 @@ from tftransformer.data.target_loaders import load_regression_splits
 from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.evaluation.regression_report import evaluate_regressor
 from tftransformer.models.text_regressor import TextRegressor
+from tftransformer.training._subsets import sample_splits
 from tftransformer.training.classification_run import ClassificationRun
 from tftransformer.training.trainer import Trainer
 
@@ -27,12 +28,7 @@ def load_regression_data(config):
         on_bad_rows=config.on_bad_rows,
         seed=config.seed,
     )
-    if config.max_train_examples:
-        train = train.sample(config.max_train_examples, config.seed)
-    if config.max_eval_examples:
-        validation = validation.sample(config.max_eval_examples, config.seed)
-        test = test.sample(config.max_eval_examples, config.seed)
-    return train, validation, test
+    return sample_splits(config, train, validation, test)
 
 
 def build_text_regressor(config, train):

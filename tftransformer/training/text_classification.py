@@ -19,6 +19,7 @@ from tftransformer.finetune.losses import classification_loss
 from tftransformer.models._task_base import predict_batch
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.training._settings import ConfigError
+from tftransformer.training._subsets import sample_splits
 from tftransformer.training.classification_run import ClassificationRun
 from tftransformer.training.trainer import Trainer
 
@@ -54,11 +55,7 @@ def load_classification_splits(config):
         data_dir=config.tfds_data_dir,
         seed=config.seed,
     )
-    if config.max_train_examples:
-        train = train.sample(config.max_train_examples, config.seed)
-    if config.max_eval_examples:
-        validation = validation.sample(config.max_eval_examples, config.seed)
-        test = test.sample(config.max_eval_examples, config.seed)
+    train, validation, test = sample_splits(config, train, validation, test)
     return _augmented(config, train), validation, test
 
 

@@ -15,6 +15,7 @@ from tftransformer.evaluation.entity_f1_callback import EntityF1Callback
 from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.evaluation.tagging_predictions import evaluate_tagger
 from tftransformer.models.token_classifier import TokenClassifier
+from tftransformer.training._subsets import sample_splits
 from tftransformer.training.checkpointing import atomic_write, epoch_seed, fingerprint
 from tftransformer.training.text_classification import calibrate_classifier
 from tftransformer.training.token_classification_run import TokenClassificationRun
@@ -67,9 +68,7 @@ def load_tagging_splits(config):
             dataclasses.replace(split, tag_vocabulary=vocabulary)
             for split in (train, validation, test)
         ]
-    if config.max_train_examples is not None:
-        splits[0] = splits[0].sample(config.max_train_examples, config.seed)
-    return tuple(splits)
+    return sample_splits(config, *splits)
 
 
 def tagging_dataset(data, tokenizer, config, batch_size, epoch=None):
