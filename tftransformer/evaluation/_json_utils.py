@@ -30,3 +30,29 @@ def write_json(data, path):
         # allow_nan=False: a stray NaN must fail here, not in a strict reader.
         json.dump(data, f, indent=2, allow_nan=False)
         f.write("\n")
+
+
+class JsonReport:
+    """`to_json` and `from_json` for a result class with `to_dict` and
+    `from_dict`."""
+
+    def to_json(self, path):
+        """Writes `to_dict()` to `path` as strict JSON (no NaN literals).
+
+        Args:
+            path: file path; missing parent directories are created.
+        """
+        write_json(self.to_dict(), path)
+
+    @classmethod
+    def from_json(cls, path):
+        """Reads a result written by `to_json`.
+
+        Args:
+            path: the JSON file's path.
+
+        Returns:
+            An instance of the class `from_json` is called on.
+        """
+        with open(os.fspath(path)) as f:
+            return cls.from_dict(json.load(f))

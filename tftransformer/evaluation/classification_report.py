@@ -1,6 +1,4 @@
-import json
 import math
-import os
 
 import numpy as np
 
@@ -8,7 +6,7 @@ from tftransformer._arguments import check_int
 from tftransformer.evaluation import _json_utils
 
 
-class ClassificationReport:
+class ClassificationReport(_json_utils.JsonReport):
     """Per-class and averaged classification metrics for single-label predictions.
 
     Every number except ROC-AUC follows from the confusion matrix, which is
@@ -246,14 +244,6 @@ class ClassificationReport:
             result["calibration"] = self._calibration
         return result
 
-    def to_json(self, path):
-        """Writes `to_dict()` to `path` as strict JSON (no NaN literals).
-
-        Args:
-            path: file path; missing parent directories are created.
-        """
-        _json_utils.write_json(self.to_dict(), path)
-
     @classmethod
     def from_dict(cls, config):
         """Rebuilds a report from the output of `to_dict()`.
@@ -275,19 +265,6 @@ class ClassificationReport:
             per_class_auc,
             calibration=config.get("calibration"),
         )
-
-    @classmethod
-    def from_json(cls, path):
-        """Reads a report written by `to_json`.
-
-        Args:
-            path: the JSON file's path.
-
-        Returns:
-            A `ClassificationReport`.
-        """
-        with open(os.fspath(path)) as f:
-            return cls.from_dict(json.load(f))
 
     def format(self, digits=4):
         """Returns a scikit-learn-style text table and the confusion matrix.

@@ -1,6 +1,4 @@
-import json
 import math
-import os
 
 import numpy as np
 
@@ -8,7 +6,7 @@ from tftransformer._arguments import check_int
 from tftransformer.evaluation import _json_utils
 
 
-class CrossValidationResult:
+class CrossValidationResult(_json_utils.JsonReport):
     """Per-fold metrics of a cross-validation run, with their mean and spread.
 
     The spread is the sample standard deviation (`ddof=1`, dividing by
@@ -119,14 +117,6 @@ class CrossValidationResult:
             "std_ddof": self.STD_DDOF,
         }
 
-    def to_json(self, path):
-        """Writes `to_dict()` to `path` as strict JSON (no NaN literals).
-
-        Args:
-            path: file path; missing parent directories are created.
-        """
-        _json_utils.write_json(self.to_dict(), path)
-
     @classmethod
     def from_dict(cls, config):
         """Rebuilds a result from the output of `to_dict()`.
@@ -143,19 +133,6 @@ class CrossValidationResult:
                 for fold in config["folds"]
             ]
         )
-
-    @classmethod
-    def from_json(cls, path):
-        """Reads a result written by `to_json`.
-
-        Args:
-            path: the JSON file's path.
-
-        Returns:
-            A `CrossValidationResult`.
-        """
-        with open(os.fspath(path)) as f:
-            return cls.from_dict(json.load(f))
 
     def format(self, digits=4):
         """Returns a table: one row per metric with mean, std and each fold.

@@ -8,7 +8,7 @@ from tftransformer.evaluation.classification_report import (
 )
 
 
-class EntityReport:
+class EntityReport(_json_utils.JsonReport):
     """Entity-level precision, recall and F1 per type, with averages.
 
     Built from entity counts, usually by
@@ -191,14 +191,6 @@ class EntityReport:
         if self._calibration is not None:
             result["calibration"] = self._calibration
         return result
-
-    def to_json(self, path):
-        """Writes `to_dict()` to `path` as JSON.
-
-        Args:
-            path: file path; missing parent directories are created.
-        """
-        _json_utils.write_json(self.to_dict(), path)
 
     @classmethod
     def from_dict(cls, config):

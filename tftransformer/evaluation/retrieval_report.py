@@ -1,6 +1,4 @@
-import json
 import math
-import os
 
 import numpy as np
 
@@ -10,7 +8,7 @@ from tftransformer.evaluation import _json_utils
 __all__ = ["RetrievalReport", "evaluate_retrieval"]
 
 
-class RetrievalReport:
+class RetrievalReport(_json_utils.JsonReport):
     """Recall@k, MRR@10 and nDCG@10 of ranked retrieval results.
 
     Usually built with `evaluate_retrieval`. Per query: recall@k is the
@@ -55,10 +53,6 @@ class RetrievalReport:
             "skipped_queries": self.skipped_queries,
         }
 
-    def to_json(self, path):
-        """Writes `to_dict()` to `path` as strict JSON."""
-        _json_utils.write_json(self.to_dict(), path)
-
     @classmethod
     def from_dict(cls, config):
         """Rebuilds a report from `to_dict()`'s output."""
@@ -71,12 +65,6 @@ class RetrievalReport:
             num_queries=config["num_queries"],
             skipped_queries=config.get("skipped_queries", 0),
         )
-
-    @classmethod
-    def from_json(cls, path):
-        """Reads a report written by `to_json`."""
-        with open(os.fspath(path)) as f:
-            return cls.from_dict(json.load(f))
 
     def format(self, digits=4):
         """The report as aligned lines of text."""
