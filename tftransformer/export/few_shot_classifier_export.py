@@ -6,7 +6,7 @@ from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import version_path
 from tftransformer.export.text_classifier_export import (
     classifier_warmup_requests,
-    save_classifier_module,
+    save_serving_module,
     serving_model_name,
 )
 from tftransformer.export.text_classifier_serving_module import (
@@ -89,13 +89,13 @@ def export_few_shot_classifier(
     classifier = keras.Model(copy.input, logits, name="few_shot_classifier")
     label_names = check_text_classifier(classifier, label_names)
     module = TextClassifierServingModule(classifier, preprocessor, label_names)
-    save_classifier_module(
+    save_serving_module(
         module,
         label_names,
         final_path,
         overwrite,
-        warmup_requests,
-        model_name,
+        warmup_requests=warmup_requests,
+        model_name=model_name,
     )
     return final_path
 

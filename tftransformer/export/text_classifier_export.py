@@ -151,8 +151,13 @@ def export_for_serving(
         model, preprocessor, merge_lora=merge_lora, precision=precision
     )
     module = module_class(copy, preprocessor, label_names, text_pair=text_pair)
-    save_classifier_module(
-        module, label_names, final_path, overwrite, warmup_requests, model_name
+    save_serving_module(
+        module,
+        label_names,
+        final_path,
+        overwrite,
+        warmup_requests=warmup_requests,
+        model_name=model_name,
     )
     return final_path
 
@@ -177,19 +182,28 @@ def serving_model_name(path, model_name=None):
     return model_name
 
 
-def save_classifier_module(
-    module, label_names, final_path, overwrite, warmup_requests, model_name
+def save_serving_module(
+    module,
+    names,
+    final_path,
+    overwrite,
+    names_file=LABELS_FILE,
+    warmup_requests=(),
+    model_name=None,
 ):
-    """Writes a `TextClassifierServingModule` as the version `final_path`.
+    """Writes a serving module as the version `final_path`.
 
-    The SavedModel with its `serving_default` signature, `assets/labels.txt`
-    and the warmup requests, published atomically (`publish_directory`).
+    The SavedModel with its `serving_default` signature, the class or tag
+    names as `assets/<names_file>` and the warmup requests, published
+    atomically (`publish_directory`).
 
     Args:
-        module: the `TextClassifierServingModule`.
-        label_names: list of str, written to `labels.txt`.
+        module: the serving module (`TextClassifierServingModule`,
+            `TokenClassifierServingModule`, ...).
+        names: list of str, written one a line to `names_file`.
         final_path: the version directory, from `version_path`.
         overwrite: bool, whether an existing `final_path` is replaced.
+        names_file: the asset's file name, `labels.txt` or `tags.txt`.
         warmup_requests: list of request input dicts (see
             `classifier_warmup_requests`), possibly empty.
         model_name: str, the model name in the warmup requests.
@@ -198,11 +212,13 @@ def save_classifier_module(
         tempfile.TemporaryDirectory() as tmp,
         publish_directory(final_path, overwrite) as out,
     ):
-        labels_path = os.path.join(tmp, LABELS_FILE)
-        with open(labels_path, "w", encoding="utf-8") as f:
-            f.write("".join(f"{name}\n" for name in label_names))
-        # Tracked on the module, so the file is copied into `assets/`.
-        module.labels_file = tf.saved_model.Asset(labels_path)
+        names_path = os.path.join(tmp, names_file)
+        with open(names_path, "w", encoding="utf-8") as f:
+            f.write("".join(f"{name}\n" for name in names))
+        # Tracked on the module (`labels_file`, `tags_file`), so the file is
+        # copied into `assets/`.
+        attribute = os.path.splitext(names_file)[0] + "_file"
+        setattr(module, attribute, tf.saved_model.Asset(names_path))
         tf.saved_model.save(
             module,
             out,

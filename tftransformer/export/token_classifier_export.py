@@ -1,14 +1,10 @@
 """Exporting a token classifier as a SavedModel that tags raw sentences."""
 
-import os
-import tempfile
-
 import keras
-import tensorflow as tf
 
 from tftransformer.export.inference_copy import inference_copy
-from tftransformer.export.model_versions import publish_directory, version_path
-from tftransformer.export.text_classifier_export import SIGNATURE_NAME
+from tftransformer.export.model_versions import version_path
+from tftransformer.export.text_classifier_export import save_serving_module
 from tftransformer.export.token_classifier_serving_module import (
     TokenClassifierServingModule,
     check_token_classifier,
@@ -116,18 +112,5 @@ def export_token_classifier(
         model, preprocessor, merge_lora=merge_lora, precision=precision
     )
     module = TokenClassifierServingModule(copy, tokenizer, sequence_length, tag_names)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        publish_directory(final_path, overwrite) as out,
-    ):
-        tags_path = os.path.join(tmp, TAGS_FILE)
-        with open(tags_path, "w", encoding="utf-8") as f:
-            f.write("".join(f"{tag}\n" for tag in tag_names))
-        # Tracked on the module, so the file is copied into `assets/`.
-        module.tags_file = tf.saved_model.Asset(tags_path)
-        tf.saved_model.save(
-            module,
-            out,
-            signatures={SIGNATURE_NAME: module.serve},
-        )
+    save_serving_module(module, tag_names, final_path, overwrite, names_file=TAGS_FILE)
     return final_path
