@@ -143,6 +143,7 @@ def test_report_round_trips_through_json(tmp_path):
     assert loaded["micro"]["f1"] == pytest.approx(0.5)
     rebuilt = EntityReport.from_dict(loaded)
     assert rebuilt.to_dict() == report.to_dict()
+    assert EntityReport.from_json(path).to_dict() == report.to_dict()
     text = report.format()
     assert "PER" in text and "micro" in text and "token accuracy 0.5000" in text
 
