@@ -699,6 +699,20 @@ def load_text_classification(
     )
 
 
+def embedded_splits(validation_source, test_source, load_split):
+    """The embedded data's train, validation and test splits.
+
+    For a splits loader given no `train_source`: refuses a validation or
+    test source without one, then returns `load_split(name)` for each split.
+    """
+    if validation_source or test_source:
+        raise ValueError(
+            "validation_source and test_source need a train_source. Received: "
+            f"validation_source={validation_source!r}, test_source={test_source!r}"
+        )
+    return tuple(load_split(split) for split in ("train", "validation", "test"))
+
+
 def load_text_classification_splits(
     train_source=None,
     validation_source=None,
@@ -755,17 +769,9 @@ def load_text_classification_splits(
     # Also for the embedded data, which never reads it: a typo fails at once.
     check_on_bad_rows(on_bad_rows)
     if train_source is None:
-        if validation_source or test_source:
-            raise ValueError(
-                "validation_source and test_source need a train_source. Received: "
-                f"validation_source={validation_source!r}, "
-                f"test_source={test_source!r}"
-            )
         from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
 
-        return tuple(
-            load_rotten_tomatoes(split) for split in ("train", "validation", "test")
-        )
+        return embedded_splits(validation_source, test_source, load_rotten_tomatoes)
 
     def load(source, split, vocabulary=None):
         return load_text_classification(

@@ -31,6 +31,7 @@ from tftransformer.data.loaders import (
     _read_text,
     _text_value,
     bad_row,
+    embedded_splits,
     warn_skipped_rows,
 )
 from tftransformer.data.multi_label_data import MultiLabelData
@@ -380,16 +381,9 @@ def load_multi_label_splits(
     """
     check_on_bad_rows(on_bad_rows)
     if train_source is None:
-        if validation_source or test_source:
-            raise ValueError(
-                "validation_source and test_source need a train_source. Received: "
-                f"validation_source={validation_source!r}, test_source={test_source!r}"
-            )
         from tftransformer.data.wnut_entity_types import load_wnut16_entity_types
 
-        return tuple(
-            load_wnut16_entity_types(split) for split in ("train", "validation", "test")
-        )
+        return embedded_splits(validation_source, test_source, load_wnut16_entity_types)
 
     def load(source, train):
         return load_multi_label_file(
@@ -432,16 +426,9 @@ def load_regression_splits(
     """
     check_on_bad_rows(on_bad_rows)
     if train_source is None:
-        if validation_source or test_source:
-            raise ValueError(
-                "validation_source and test_source need a train_source. Received: "
-                f"validation_source={validation_source!r}, test_source={test_source!r}"
-            )
         from tftransformer.data.word_affect import load_word_affect
 
-        return tuple(
-            load_word_affect(split) for split in ("train", "validation", "test")
-        )
+        return embedded_splits(validation_source, test_source, load_word_affect)
 
     def load(source, train):
         data = load_regression_file(
