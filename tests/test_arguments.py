@@ -5,7 +5,12 @@ import pytest
 
 from tests.models.test_text_classifier import tiny_backbone
 from tftransformer import layers, models
-from tftransformer._arguments import python_number
+from tftransformer._arguments import (
+    check_choice,
+    check_fraction,
+    check_int,
+    python_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,6 +30,48 @@ def test_numpy_scalars_become_python_numbers(value, expected):
 @pytest.mark.parametrize("value", [True, None, "3", [3], np.array([3])])
 def test_other_values_are_returned_unchanged(value):
     assert python_number(value) is value
+
+
+@pytest.mark.parametrize(
+    "bounds, accepted, refused, message",
+    [
+        ((1, None), [1, np.int64(7)], [0, 1.0, True, "2"], "must be an integer >= 1"),
+        ((0, 3), [0, 3], [-1, 4], r"must be an integer in \[0, 3\]"),
+        ((None, 3), [-5, 3], [4], "must be an integer <= 3"),
+        ((None, None), [-5, 0, np.int32(9)], [None, 0.5], "must be an integer\\."),
+    ],
+)
+def test_check_int_takes_integers_within_its_bounds(bounds, accepted, refused, message):
+    for value in accepted:
+        result = check_int("n", value, *bounds)
+        assert result == value and type(result) is int
+    for value in refused:
+        with pytest.raises(ValueError, match=f"{message}.*Received: n={value!r}"):
+            check_int("n", value, *bounds)
+
+
+def test_check_int_appends_what_the_bounds_are():
+    with pytest.raises(ValueError, match=r">= 2 \(room for\)\. Received: n=1"):
+        check_int("n", 1, 2, what=" (room for)")
+
+
+@pytest.mark.parametrize("value", [0, 0.5, np.float32(0.25), 0.999])
+def test_check_fraction_takes_numbers_in_zero_one(value):
+    assert check_fraction("rate", value) == pytest.approx(float(value))
+
+
+@pytest.mark.parametrize("value", [1, -0.1, 1.5, float("nan"), True, "0.1", None])
+def test_check_fraction_refuses_the_rest_naming_it(value):
+    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\)\. Received: rate="):
+        check_fraction("rate", value)
+
+
+def test_check_choice_names_the_choices_and_the_value():
+    assert check_choice("kind", "a", ("a", "b")) == "a"
+    assert check_choice("kind", None, ("a", None)) is None
+    for value in ("c", None, ["a"]):
+        with pytest.raises(ValueError, match=r"kind must be one of 'a', 'b'\."):
+            check_choice("kind", value, ("a", "b"))
 
 
 # Hyperparameters as NumPy hands them out (`labels.max() + 1`, `np.arange`).

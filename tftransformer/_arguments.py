@@ -77,8 +77,10 @@ def class_names(argument, names, count):
     return names
 
 
-def check_int(name, value, minimum, maximum=None, what=""):
+def check_int(name, value, minimum=None, maximum=None, what=""):
     """Returns `value` (a NumPy integer too) as an int within the bounds.
+
+    `None` bounds leave that side open (a seed, a label id).
 
     Raises:
         ValueError: naming `name`, the bounds (and `what` they are) and the
@@ -86,12 +88,17 @@ def check_int(name, value, minimum, maximum=None, what=""):
     """
     if (
         not is_int(value)
-        or value < minimum
+        or (minimum is not None and value < minimum)
         or (maximum is not None and value > maximum)
     ):
-        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        if maximum is None:
+            bounds = "" if minimum is None else f" >= {minimum}"
+        elif minimum is None:
+            bounds = f" <= {maximum}"
+        else:
+            bounds = f" in [{minimum}, {maximum}]"
         raise ValueError(
-            f"{name} must be an integer {bounds}{what}. Received: {name}={value!r}"
+            f"{name} must be an integer{bounds}{what}. Received: {name}={value!r}"
         )
     return int(value)
 

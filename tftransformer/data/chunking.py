@@ -163,8 +163,7 @@ def make_long_document_dataset(
         chunk_length - 2,
         what=" (the word pieces a chunk holds: chunk_length - 2)",
     )
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    seed = check_int("seed", seed)
     if texts is None or isinstance(texts, (str, bytes)):
         raise ValueError(
             f"texts must be a sequence of strings. Received: texts={texts!r}"

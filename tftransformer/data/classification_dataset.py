@@ -314,8 +314,7 @@ def make_classification_dataset(
     max_length = check_int(
         "max_length", max_length, min_length, what=" (room for the special tokens)"
     )
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    seed = check_int("seed", seed)
     texts = _check_sequence("texts", texts)
     if not texts:
         raise ValueError("texts must not be empty. Received: texts=[]")

@@ -220,8 +220,7 @@ def interleave_tasks(
     ```
     """
     task_names = _check_datasets(datasets, task_names)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    seed = check_int("seed", seed)
     if num_batches is not None:
         num_batches = check_int("num_batches", num_batches, 1, what=" or None")
     if sizes is not None:

@@ -672,8 +672,7 @@ def make_tagging_dataset(
     ```
     """
     batch_size = check_int("batch_size", batch_size, 1)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    seed = check_int("seed", seed)
     if isinstance(words, (str, bytes)) or not len(words):
         raise ValueError(
             "words must be a non-empty sequence of sentences. "

@@ -39,13 +39,7 @@ def _check_logits_and_labels(logits, labels, multi_label, ignore_label=None):
         logits = logits.reshape(-1, logits.shape[-1])
         labels = labels.reshape(-1)
     if ignore_label is not None and not multi_label:
-        if isinstance(ignore_label, bool) or not isinstance(
-            ignore_label, (int, np.integer)
-        ):
-            raise ValueError(
-                "ignore_label must be an integer or None. "
-                f"Received: ignore_label={ignore_label!r}"
-            )
+        check_int("ignore_label", ignore_label, what=" or None")
         labels = labels.reshape(-1)
         if len(labels) == len(logits):
             kept = labels != ignore_label

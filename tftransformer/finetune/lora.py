@@ -411,10 +411,8 @@ def restart_lora_adapters(model, seed=None):
     classifier.fit(train, epochs=1)  # the adapters train again
     ```
     """
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-    ):
-        raise ValueError(f"seed must be None or an int. Received: seed={seed!r}")
+    if seed is not None:
+        seed = check_int("seed", seed, what=" or None")
     layers = [
         layer
         for layer in model._flatten_layers(include_self=False)

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from tftransformer._arguments import check_int
 from tftransformer.data.tagging import IGNORE_LABEL
 
 
@@ -34,10 +35,7 @@ class TokenAccuracy(keras.metrics.Mean):
     """
 
     def __init__(self, name="token_accuracy", ignore_label=IGNORE_LABEL, dtype=None):
-        if isinstance(ignore_label, bool) or not isinstance(ignore_label, int):
-            raise ValueError(
-                f"ignore_label must be an int. Received: ignore_label={ignore_label!r}"
-            )
+        ignore_label = check_int("ignore_label", ignore_label)
         super().__init__(name=name, dtype=dtype)
         self.ignore_label = ignore_label
 

@@ -19,7 +19,7 @@ import keras_hub
 from absl import logging
 
 from tftransformer import hardware
-from tftransformer._arguments import check_choice
+from tftransformer._arguments import check_choice, check_int
 from tftransformer.data.embedded_checkpoint import (
     embedded_checkpoint_dir,
     embedded_vocabulary_path,
@@ -173,15 +173,12 @@ def load_backbone(preset=EMBEDDED_PRESET, sequence_length=128, dtype=None):
             f"preset name or a kaggle:// or hf:// handle. Received: "
             f"preset={preset!r}"
         )
-    if (
-        isinstance(sequence_length, bool)
-        or not isinstance(sequence_length, int)
-        or sequence_length < 2
-    ):
-        raise ValueError(
-            "`sequence_length` must be an integer of at least 2 (room for the "
-            f"start and end tokens). Received: sequence_length={sequence_length!r}"
-        )
+    sequence_length = check_int(
+        "sequence_length",
+        sequence_length,
+        2,
+        what=" (room for the start and end tokens)",
+    )
 
     if preset == EMBEDDED_PRESET:
         preset = embedded_preset_path()
@@ -456,15 +453,7 @@ def load_generator(preset, task="causal_lm", sequence_length=128, dtype=None):
             f"Received: preset={preset!r}"
         )
     check_choice("task", task, _GENERATOR_TASKS)
-    if (
-        isinstance(sequence_length, bool)
-        or not isinstance(sequence_length, int)
-        or sequence_length < 2
-    ):
-        raise ValueError(
-            "`sequence_length` must be an integer of at least 2. Received: "
-            f"sequence_length={sequence_length!r}"
-        )
+    sequence_length = check_int("sequence_length", sequence_length, 2)
     if os.path.isdir(os.path.expanduser(preset)):
         # An absolute path keeps keras-hub from reading a directory that
         # shares a built-in preset's name as that preset.

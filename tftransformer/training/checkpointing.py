@@ -26,7 +26,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save_file
 
-from tftransformer._arguments import check_bool
+from tftransformer._arguments import check_bool, check_int
 
 __all__ = [
     "BACKUP_DIR",
@@ -430,10 +430,8 @@ def epoch_seed(seed, epoch):
                                 seed=epoch_seed(0, epoch))
     ```
     """
-    for name, value in (("seed", seed), ("epoch", epoch)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-            raise ValueError(f"{name} must be an int. Received: {name}={value!r}")
-    digest = hashlib.sha256(f"{int(seed)}:{int(epoch)}".encode()).digest()
+    seed, epoch = check_int("seed", seed), check_int("epoch", epoch)
+    digest = hashlib.sha256(f"{seed}:{epoch}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
