@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from tftransformer.data import (
+    IGNORE_LABEL,
     make_tagging_dataset,
 )
 from tftransformer.evaluation import evaluate_tagger, predict_entities, predict_tags
@@ -280,3 +281,76 @@ def test_predict_on_no_sentences_is_an_empty_result(tokenizer, empty, length):
     assert logits.shape == (0, length, len(TAGS))
     assert logits.dtype == np.float32
     assert tagger.predict(["Obama visits Paris"], verbose=0).shape == (1, 16, len(TAGS))
+
+
+@pytest.mark.parametrize("num_extra_blocks", [0, 1])
+def test_packed_rows_tag_each_sentence_as_if_alone(tokenizer, num_extra_blocks):
+    tagger = tiny_tagger(tokenizer, num_extra_blocks=num_extra_blocks)
+    # A random init gives nearly the same logits everywhere; a wider head
+    # makes them differ, so that equality means something.
+    kernel = tagger.output_dense.kernel
+    kernel.assign(np.random.default_rng(0).normal(size=kernel.shape) * 3.0)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, ignore_class=IGNORE_LABEL, reduction="sum"
+    )
+
+    def labelled_logits_loss_and_gradients(pack):
+        # Unpacked: one padded batch of every sentence; packed (in input
+        # order, without shuffling): rows of 32 tokens, two rows a batch.
+        dataset = make_tagging_dataset(
+            SENTENCES,
+            tag_ids(SENTENCE_TAGS),
+            tokenizer,
+            batch_size=2 if pack else len(SENTENCES),
+            max_length=32,
+            shuffle=False,
+            pack=pack,
+        )
+        logits, total, gradients, rows = [], 0.0, None, 0
+        for features, labels in dataset:
+            if pack:
+                assert features["token_ids"].shape[1] == 32
+            rows += int(features["token_ids"].shape[0])
+            with tf.GradientTape() as tape:
+                batch = tagger(features, training=False)
+                loss = loss_fn(labels, batch)
+            grads = tape.gradient(loss, tagger.trainable_variables)
+            grads = [tf.convert_to_tensor(g) for g in grads]
+            gradients = (
+                grads
+                if gradients is None
+                else [a + b for a, b in zip(gradients, grads)]
+            )
+            logits.append(tf.boolean_mask(batch, labels != IGNORE_LABEL))
+            total += float(loss)
+        return tf.concat(logits, 0).numpy(), total, gradients, rows
+
+    unpacked = labelled_logits_loss_and_gradients(pack=False)
+    packed = labelled_logits_loss_and_gradients(pack=True)
+    # Several sentences shared a row, and each word's first piece got the
+    # logits it gets alone, in the same order.
+    assert packed[3] < unpacked[3] == len(SENTENCES)
+    assert len(packed[0]) == sum(len(s) for s in SENTENCES)
+    np.testing.assert_allclose(packed[0], unpacked[0], atol=1e-5)
+    assert packed[1] == pytest.approx(unpacked[1], rel=1e-5)
+    for a, b in zip(packed[2], unpacked[2], strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_fit_on_packed_rows_learns_the_training_entities(tokenizer):
+    # As `test_fit_learns_the_training_entities`, on rows of packed sentences.
+    keras.utils.set_random_seed(0)
+    tagger = tiny_tagger(tokenizer)
+    tagger.compile(optimizer=keras.optimizers.Adam(3e-3))
+    dataset = make_tagging_dataset(
+        SENTENCES,
+        tag_ids(SENTENCE_TAGS),
+        tokenizer,
+        batch_size=2,
+        max_length=32,
+        pack=True,
+    )
+    history = tagger.fit(dataset.repeat(60), epochs=1, verbose=0).history
+    assert history["token_accuracy"][-1] > 0.5
+    # Tagged one sentence a row, as they were not packed.
+    assert predict_tags(tagger, SENTENCES)["tags"] == SENTENCE_TAGS

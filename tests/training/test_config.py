@@ -152,6 +152,7 @@ PACKING_CONFIGS = (
     "MultiLabelConfig",
     "RegressionConfig",
     "PretrainingConfig",
+    "TokenClassificationConfig",
 )
 
 

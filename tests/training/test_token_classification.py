@@ -103,6 +103,33 @@ def test_run_on_user_conll_files(small_vocabulary_preset, tmp_path):
     assert predict_tags(reloaded, test.words)["tags"] == result.predictions
 
 
+def test_a_packed_run_trains_on_rows_of_sentences(small_vocabulary_preset, tmp_path):
+    data = load_wnut16("train")
+    files = {
+        "train": write_conll(tmp_path / "train.txt", data.take(range(24))),
+        "validation": write_conll(tmp_path / "dev.txt", data.take(range(60, 66))),
+    }
+    model_dir = tmp_path / "run"
+    result = run_ner(
+        preset=small_vocabulary_preset,
+        train_file=files["train"],
+        validation_file=files["validation"],
+        model_dir=str(model_dir),
+        pack_sequences=True,
+        **{**TINY, "max_length": 64, "batch_size": 4},
+    )
+    assert np.isfinite(result.training.history["loss"][0])
+    # Validation and test sentences are tagged one a row.
+    assert result.report.num_sentences == 6
+    assert result.predictions == predict_tags(result.model, result.test.words)["tags"]
+    # The summary counts the training sentences and the rows they share.
+    with open(model_dir / "training_summary.json") as f:
+        packing = json.load(f)["packing"]
+    assert packing["texts"] == 24
+    assert packing["rows"] < 24
+    assert packing["row_length"] == 64
+
+
 def test_run_holds_out_validation_from_a_jsonl_train_file(
     small_vocabulary_preset, tmp_path
 ):

@@ -17,10 +17,10 @@ import tensorflow as tf
 from keras_hub.layers import MultiSegmentPacker
 from keras_hub.src.utils.tensor_utils import no_convert_scope
 
-from tftransformer._arguments import check_bool, check_choice, check_int
+from tftransformer._arguments import check_int
 from tftransformer.data._autotune import prefetched, without_autotuning
 from tftransformer.data.text_packing import (
-    PACKING_STRATEGIES,
+    check_packing_options,
     packed_dataset,
     packed_rows,
 )
@@ -344,12 +344,9 @@ def make_classification_dataset(
             bucket_boundaries += (max_length,)
     if bucket_by_length is None:
         bucket_by_length = shuffle
-    pack = check_bool("pack", pack)
-    if max_texts_per_row is not None:
-        max_texts_per_row = check_int("max_texts_per_row", max_texts_per_row, 1)
-    if packing_strategy is None:
-        packing_strategy = "best_fit" if shuffle else "in_order"
-    check_choice("packing_strategy", packing_strategy, PACKING_STRATEGIES)
+    pack, max_texts_per_row, packing_strategy = check_packing_options(
+        pack, max_texts_per_row, packing_strategy, shuffle
+    )
     if pack and feature_names is not None:
         raise ValueError(
             "feature_names does not apply to packed rows, which a model reads "

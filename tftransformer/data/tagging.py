@@ -47,6 +47,11 @@ from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import _read_text
 from tftransformer.data.packing import check_packing_arguments, padded_length
 from tftransformer.data.tagging_data import TaggingData
+from tftransformer.data.text_packing import (
+    check_packing_options,
+    lay_out_in_rows,
+    packed_rows,
+)
 from tftransformer.data.unknown_pieces import unknown_token_id
 
 __all__ = [
@@ -628,6 +633,9 @@ def make_tagging_dataset(
     seed=0,
     bucket_boundaries=None,
     drop_remainder=False,
+    pack=False,
+    max_texts_per_row=None,
+    packing_strategy=None,
 ):
     """Builds a batched, tokenized, dynamically padded tagging dataset.
 
@@ -653,6 +661,17 @@ def make_tagging_dataset(
             `None` for `default_bucket_boundaries(max_length)`.
         drop_remainder: whether to drop the last, smaller batch (of each
             bucket, when shuffling).
+        pack: whether to pack several sentences into each row of
+            `max_length` tokens, each still `[CLS] sentence [SEP]`, with
+            attention kept inside each sentence and positions restarting
+            (see `tftransformer.data.text_packing`), so that no compute is
+            spent on padding. `batch_size` then counts rows, and
+            `bucket_boundaries` does not apply.
+        max_texts_per_row: with `pack`, `None` (as many sentences as fit) or
+            an int >= 1, the most sentences a row holds.
+        packing_strategy: with `pack`, `"best_fit"`, `"in_order"` or `None`
+            (best fit when shuffling, else input order), as for
+            `make_classification_dataset`.
 
     Returns:
         A `tf.data.Dataset` of `(features, labels)` (or `features` when
@@ -660,6 +679,12 @@ def make_tagging_dataset(
         `"padding_mask"` and `"segment_ids"`, each `(batch, padded_length)`;
         `labels` int32 `(batch, padded_length)` with `IGNORE_LABEL` wherever
         a position is not a word's first piece.
+
+        With `pack`, every batch is `(rows, max_length)`, and `features` also
+        holds `"text_ids"`, `"position_ids"`, `"text_starts"` and
+        `"text_mask"` as `make_classification_dataset` describes them; the
+        labels stay per token, `IGNORE_LABEL` on padding. A
+        `TokenClassifier` tags each sentence of a row as if alone.
 
     Example:
 
@@ -673,6 +698,9 @@ def make_tagging_dataset(
     """
     batch_size = check_int("batch_size", batch_size, 1)
     seed = check_int("seed", seed)
+    pack, max_texts_per_row, packing_strategy = check_packing_options(
+        pack, max_texts_per_row, packing_strategy, shuffle
+    )
     if isinstance(words, (str, bytes)) or not len(words):
         raise ValueError(
             "words must be a non-empty sequence of sentences. "
@@ -729,6 +757,29 @@ def make_tagging_dataset(
 
     columns = _run_now(dataset.ragged_batch(_TOKENIZE_CHUNK), align)
     lengths = columns[1].numpy()
+    if pack:
+        token_ids = columns[0].numpy()
+        features, rows = packed_rows(
+            token_ids,
+            np.zeros_like(token_ids),
+            lengths,
+            max_length,
+            pad_id,
+            max_texts_per_row,
+            packing_strategy,
+        )
+        elements = features
+        if tag_ids is not None:
+            labels = lay_out_in_rows(
+                columns[2].numpy(), rows, lengths, max_length, IGNORE_LABEL
+            )
+            elements = (features, labels.astype(np.int32))
+        dataset = tf.data.Dataset.from_tensor_slices(elements).cache()
+        if shuffle:
+            dataset = dataset.shuffle(
+                len(rows), seed=seed, reshuffle_each_iteration=True
+            )
+        return prefetched(dataset.batch(batch_size, drop_remainder=drop_remainder))
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(unpad, num_parallel_calls=tf.data.AUTOTUNE)
     # Unpadded rows read faster than slicing the padded columns again.

@@ -17,7 +17,7 @@ first token (its `[CLS]`), padded with 0 up to `max_texts_per_row`, and
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_bool, check_choice, check_int
 
 
 def pack_greedily(lengths, sequence_length, max_texts_per_row=None):
@@ -119,6 +119,48 @@ def _check_packing(lengths, sequence_length, max_texts_per_row):
 PACKING_STRATEGIES = {"best_fit": pack_best_fit, "in_order": pack_greedily}
 
 
+def check_packing_options(pack, max_texts_per_row, packing_strategy, shuffle):
+    """Checks a dataset builder's packing arguments.
+
+    Returns:
+        `(pack, max_texts_per_row, packing_strategy)`; a `None` strategy
+        becomes `"best_fit"` when shuffling, otherwise `"in_order"` (rows
+        then keep the input order, so predictions line up with it).
+    """
+    pack = check_bool("pack", pack)
+    if max_texts_per_row is not None:
+        max_texts_per_row = check_int("max_texts_per_row", max_texts_per_row, 1)
+    if packing_strategy is None:
+        packing_strategy = "best_fit" if shuffle else "in_order"
+    check_choice("packing_strategy", packing_strategy, PACKING_STRATEGIES)
+    return pack, max_texts_per_row, packing_strategy
+
+
+def lay_out_in_rows(values, rows, lengths, sequence_length, pad_value):
+    """Per-token values of each text, laid out as `packed_rows` lays out
+    its tokens (e.g. a tagger's per-token labels).
+
+    Args:
+        values: array `(num_texts, width)`, each text's values first.
+        rows: the rows `packed_rows` returned.
+        lengths: the texts' lengths, as given to `packed_rows`.
+        sequence_length: the row length.
+        pad_value: the value of the positions no text fills.
+
+    Returns:
+        An array `(num_rows, sequence_length)` of `values`' dtype.
+    """
+    values = np.asarray(values)
+    laid_out = np.full((len(rows), sequence_length), pad_value, values.dtype)
+    for r, row in enumerate(rows):
+        start = 0
+        for index in row:
+            length = int(lengths[index])
+            laid_out[r, start : start + length] = values[index, :length]
+            start += length
+    return laid_out
+
+
 def packed_rows(
     token_ids,
     segment_ids,
@@ -153,9 +195,13 @@ def packed_rows(
     max_texts = max(len(row) for row in rows)
     shape = (len(rows), sequence_length)
     features = {
-        "token_ids": np.full(shape, pad_id, np.int32),
+        "token_ids": lay_out_in_rows(
+            token_ids, rows, lengths, sequence_length, pad_id
+        ).astype(np.int32),
         "padding_mask": np.zeros(shape, bool),
-        "segment_ids": np.zeros(shape, np.int32),
+        "segment_ids": lay_out_in_rows(
+            segment_ids, rows, lengths, sequence_length, 0
+        ).astype(np.int32),
         "text_ids": np.zeros(shape, np.int32),
         "position_ids": np.zeros(shape, np.int32),
         "text_starts": np.zeros((len(rows), max_texts), np.int32),
@@ -166,8 +212,6 @@ def packed_rows(
         for slot, index in enumerate(row):
             length = int(lengths[index])
             span = slice(start, start + length)
-            features["token_ids"][r, span] = token_ids[index, :length]
-            features["segment_ids"][r, span] = segment_ids[index, :length]
             features["padding_mask"][r, span] = True
             features["text_ids"][r, span] = slot + 1
             features["position_ids"][r, span] = np.arange(length)

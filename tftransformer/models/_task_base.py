@@ -22,7 +22,9 @@ import tensorflow as tf
 from tftransformer._arguments import TASK_KEYWORDS, check_int, check_model_keywords
 from tftransformer.data._autotune import without_autotuning
 from tftransformer.data.text_packing import holds_packed_texts, is_packed_batch
+from tftransformer.layers.masking import block_diagonal_attention_mask
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
+from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.freezing import freeze_layers_by_name, frozen_layer_names
 from tftransformer.presets import load_backbone
 
@@ -783,6 +785,26 @@ def backbone_hidden_dim(backbone):
     if hidden_dim is None:
         hidden_dim = backbone.output["sequence_output"].shape[-1]
     return int(hidden_dim)
+
+
+def packed_sequence(backbone, extra_blocks, inputs, training=None):
+    """The sequence output `(batch, seq, hidden)` of packed rows.
+
+    Each text of a row is encoded as if alone: the family adapter's
+    `packed_sequence_output`, then the task's extra encoder blocks with
+    attention kept inside each text.
+    """
+    sequence = adapter_for(backbone).packed_sequence_output(inputs, training=training)
+    if extra_blocks:
+        attention_mask = block_diagonal_attention_mask(inputs["text_ids"])
+        for block in extra_blocks:
+            sequence = block(
+                sequence,
+                padding_mask=inputs["padding_mask"],
+                attention_mask=attention_mask,
+                training=training,
+            )
+    return sequence
 
 
 def extra_encoder_blocks(

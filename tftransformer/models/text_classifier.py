@@ -13,7 +13,6 @@ from tftransformer._arguments import (
     python_number,
 )
 from tftransformer.data.text_packing import is_packed_batch
-from tftransformer.layers.masking import block_diagonal_attention_mask
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
@@ -23,13 +22,13 @@ from tftransformer.models._task_base import (
     TokenizedBatches,
     extra_encoder_blocks,
     freeze_unused_backbone_layers,
+    packed_sequence,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
     with_optimizer_variables,
 )
 from tftransformer.models.backbone_adapter import (
-    adapter_for,
     sequence_output,
     task_inputs,
 )
@@ -223,18 +222,7 @@ class TextClassifier(
     def _packed_logits(self, inputs, training):
         """Logits `(batch, max_texts, num_classes)` of packed rows' slots."""
         # (batch, seq, hidden)
-        sequence = adapter_for(self.backbone).packed_sequence_output(
-            inputs, training=training
-        )
-        if self.extra_blocks:
-            attention_mask = block_diagonal_attention_mask(inputs["text_ids"])
-            for block in self.extra_blocks:
-                sequence = block(
-                    sequence,
-                    padding_mask=inputs["padding_mask"],
-                    attention_mask=attention_mask,
-                    training=training,
-                )
+        sequence = packed_sequence(self.backbone, self.extra_blocks, inputs, training)
         # (batch, max_texts, hidden)
         pooled = self.pooler.pool_texts(
             sequence, inputs["text_ids"], inputs["text_starts"]

@@ -1,5 +1,6 @@
 import keras
 import keras_hub
+from keras import ops
 
 from tftransformer._arguments import (
     TASK_KEYWORDS,
@@ -11,6 +12,7 @@ from tftransformer._arguments import (
     python_number,
 )
 from tftransformer.data.tagging import IGNORE_LABEL
+from tftransformer.data.text_packing import is_packed_batch
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
     FromPreset,
@@ -18,6 +20,7 @@ from tftransformer.models._task_base import (
     TokenizedBatches,
     extra_encoder_blocks,
     freeze_unused_backbone_layers,
+    packed_sequence,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
@@ -184,6 +187,18 @@ class TokenClassifier(
         self.temperature = temperature
 
         restore_frozen_layers(self.backbone, frozen_backbone_layers)
+
+    def call(self, inputs, training=None, mask=None):
+        if is_packed_batch(inputs):
+            return self._packed_logits(inputs, training)
+        return super().call(inputs, training=training, mask=mask)
+
+    def _packed_logits(self, inputs, training):
+        """Tag logits `(batch, seq, num_tags)` of packed rows, each sentence
+        tagged as if alone; padding positions carry `IGNORE_LABEL` labels."""
+        sequence = packed_sequence(self.backbone, self.extra_blocks, inputs, training)
+        sequence = self.output_dropout(sequence, training=training)
+        return ops.cast(self.output_dense(sequence), "float32")
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """Configures the model for training, with tagging defaults.

@@ -222,7 +222,8 @@ class FinetuneConfig(TrainingConfig):
         if self.pack_sequences and not self.packs_sequences:
             raise ConfigError(
                 "pack_sequences applies to text classification (single-label, "
-                "multi-label, regression) and continued pretraining; "
+                "multi-label, regression), token classification and continued "
+                "pretraining; "
                 f"{type(self).__name__}'s examples are not packed. Received: "
                 "pack_sequences=True"
             )

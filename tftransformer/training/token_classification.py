@@ -14,6 +14,7 @@ from tftransformer.data.wnut import load_wnut16
 from tftransformer.evaluation.entity_f1_callback import EntityF1Callback
 from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.evaluation.tagging_predictions import evaluate_tagger
+from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.token_classifier import TokenClassifier
 from tftransformer.training._subsets import sample_splits
 from tftransformer.training.checkpointing import atomic_write, epoch_seed, fingerprint
@@ -74,7 +75,7 @@ def load_tagging_splits(config):
 def tagging_dataset(data, tokenizer, config, batch_size, epoch=None):
     """Batches of `TaggingData`; training data (an `epoch`) is shuffled by
     `(config.seed, epoch)` alone, so a resumed epoch sees the batches the
-    interrupted one saw."""
+    interrupted one saw, and packed into rows with `config.pack_sequences`."""
     return make_tagging_dataset(
         data.words,
         data.tag_ids,
@@ -83,6 +84,9 @@ def tagging_dataset(data, tokenizer, config, batch_size, epoch=None):
         max_length=config.max_length,
         shuffle=epoch is not None,
         seed=epoch_seed(config.seed, epoch or 0),
+        # Training epochs only: validation and test sentences are tagged
+        # row by row, as `predict_tags` tags them.
+        pack=config.pack_sequences and epoch is not None,
     )
 
 
@@ -141,6 +145,9 @@ def train_token_classifier(config, verbose=1):
         )
     with trainer.scope():
         tagger = build_token_classifier(config, tags)
+    if config.pack_sequences:
+        # Refused before any sentence is tokenized, naming the family.
+        adapter_for(tagger).check_recipe("sequence packing")
     batch_size = trainer.global_batch_size
     tokenizer = tagger.preprocessor.tokenizer
     training = trainer.fit(

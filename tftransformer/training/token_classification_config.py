@@ -20,6 +20,9 @@ class TokenClassificationConfig(FinetuneConfig):
     ```
     """
 
+    # Training sentences are packed into rows with `pack_sequences`.
+    packs_sequences = True
+
     train_file: str | None = setting(
         None,
         "CoNLL-style (word and tag columns, blank line between sentences) or "
