@@ -48,6 +48,7 @@ from tftransformer.data.loaders import _read_text
 from tftransformer.data.packing import check_packing_arguments, padded_length
 from tftransformer.data.tagging_data import TaggingData
 from tftransformer.data.text_packing import (
+    batched_rows,
     check_packing_options,
     lay_out_in_rows,
     packed_rows,
@@ -774,12 +775,9 @@ def make_tagging_dataset(
                 columns[2].numpy(), rows, lengths, max_length, IGNORE_LABEL
             )
             elements = (features, labels.astype(np.int32))
-        dataset = tf.data.Dataset.from_tensor_slices(elements).cache()
-        if shuffle:
-            dataset = dataset.shuffle(
-                len(rows), seed=seed, reshuffle_each_iteration=True
-            )
-        return prefetched(dataset.batch(batch_size, drop_remainder=drop_remainder))
+        return prefetched(
+            batched_rows(elements, batch_size, shuffle, seed, drop_remainder)
+        )
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(unpad, num_parallel_calls=tf.data.AUTOTUNE)
     # Unpadded rows read faster than slicing the padded columns again.

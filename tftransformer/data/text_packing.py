@@ -249,11 +249,26 @@ def packed_dataset(features, rows, labels, batch_size, shuffle, seed, drop_remai
         for r, row in enumerate(rows):
             row_labels[r, : len(row)] = labels[row]
         elements = (elements, row_labels)
+    return batched_rows(elements, batch_size, shuffle, seed, drop_remainder)
+
+
+def batched_rows(elements, batch_size, shuffle, seed, drop_remainder):
+    """A `tf.data.Dataset` of batches of packed rows held in memory.
+
+    Args:
+        elements: `features` (the dict `packed_rows` returns) or
+            `(features, labels)`, each array's first axis the rows.
+        batch_size: rows per batch.
+        shuffle: whether to shuffle the rows (with `seed`) on every pass.
+        seed: the shuffling seed.
+        drop_remainder: whether to drop the last, smaller batch.
+    """
+    features = elements[0] if isinstance(elements, tuple) else elements
     dataset = tf.data.Dataset.from_tensor_slices(elements).cache()
     if shuffle:
-        dataset = dataset.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    return dataset
+        num_rows = len(features["token_ids"])
+        dataset = dataset.shuffle(num_rows, seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder)
 
 
 def is_packed_batch(features):
