@@ -328,6 +328,21 @@ def test_make_tagging_dataset_over_several_tokenizing_chunks(tokenizer):
     np.testing.assert_array_equal(labels, np.concatenate(tag_ids))
 
 
+@pytest.mark.parametrize(
+    "packing, message",
+    [
+        ({"pack": "yes"}, "pack must be True or False. Received: pack='yes'"),
+        ({"pack": True, "max_texts_per_row": 0}, "max_texts_per_row=0"),
+        ({"pack": True, "packing_strategy": "first"}, "packing_strategy='first'"),
+    ],
+)
+def test_make_tagging_dataset_refuses_bad_packing_arguments(
+    tokenizer, packing, message
+):
+    with pytest.raises(ValueError, match=message):
+        make_tagging_dataset([["a"]], [[0]], tokenizer, batch_size=1, **packing)
+
+
 def test_make_tagging_dataset_shuffles_every_sentence_once(tokenizer):
     data = load_wnut16("validation").take(range(24))
     dataset = make_tagging_dataset(
