@@ -12,10 +12,13 @@ top. Most work around what Keras 3 and keras-hub do not do for these models;
 each part says why.
 """
 
+import functools
 import inspect
 import math
+import weakref
 
 import keras
+import keras_hub
 import numpy as np
 import tensorflow as tf
 
@@ -26,6 +29,7 @@ from tftransformer.layers.masking import block_diagonal_attention_mask
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.freezing import freeze_layers_by_name, frozen_layer_names
+from tftransformer.models.text_classifier_preprocessor import trim_to_longest
 from tftransformer.presets import load_backbone
 
 # === from preset ===
@@ -177,34 +181,47 @@ def _take(data, start, stop):
     return _map_leaves(data, lambda tensor: tensor[start:stop])
 
 
-def _batches(data, batch_size, shuffle):
+def _batches(data, batch_size, shuffle, per_batch=None):
     """`data`'s examples batched, in a new order every epoch or as given.
 
     Without tf.data's autotuning (see `without_autotuning`): keras-hub would
     batch in-memory data into a pipeline with autotuning on, whose deleted
-    iterators can hold the deleting thread for up to a minute.
+    iterators can hold the deleting thread for up to a minute. `per_batch`,
+    if given, maps each batch's inputs (`x`), e.g. to cut their padding.
     """
     num_examples = _num_examples(data)
     order = tf.data.Dataset.range(num_examples)
     if shuffle:
         # Indices are shuffled, not examples: the buffer holds ints, not copies.
         order = order.shuffle(num_examples, reshuffle_each_iteration=True)
+
+    def gather(indices):
+        batch = _map_leaves(data, lambda t: tf.gather(t, indices))
+        if per_batch is None:
+            return batch
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+        return keras.utils.pack_x_y_sample_weight(per_batch(x), y, sample_weight)
+
     return without_autotuning(
-        order.batch(batch_size).map(
-            lambda indices: _map_leaves(data, lambda t: tf.gather(t, indices)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        order.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     )
 
 
-def _in_order(x, y=None, sample_weight=None, batch_size=None):
+def _in_order(x, y=None, sample_weight=None, batch_size=None, per_batch=None):
     """In-memory `x`, `y` and weights as a dataset of batches in order."""
     data = keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-    return _batches(_map_leaves(data, _to_tensor), batch_size or 32, shuffle=False)
+    return _batches(_map_leaves(data, _to_tensor), batch_size or 32, False, per_batch)
 
 
 def _in_memory_arguments(
-    x, y, batch_size, sample_weight, validation_data, validation_split, shuffle
+    x,
+    y,
+    batch_size,
+    sample_weight,
+    validation_data,
+    validation_split,
+    shuffle,
+    per_batch=None,
 ):
     """`fit`'s data arguments for in-memory data, split and shuffled here."""
     if shuffle is None:
@@ -226,7 +243,7 @@ def _in_memory_arguments(
         validation_data = _take(data, split_at, num_examples)
         data = _take(data, 0, split_at)
     # One dataset of batches carries x, y and the weights.
-    return _batches(data, batch_size or 32, shuffle), validation_data
+    return _batches(data, batch_size or 32, shuffle, per_batch), validation_data
 
 
 class InMemoryBatches:
@@ -280,7 +297,10 @@ class InMemoryBatches:
             A `keras.callbacks.History`.
         """
         validation_batch_size = batch_size
+        validation_per_batch = None
         if _is_in_memory(x):
+            x, per_batch = self._in_memory_inputs(x)
+            split = validation_split and validation_data is None
             x, validation_data = _in_memory_arguments(
                 x,
                 y,
@@ -289,15 +309,27 @@ class InMemoryBatches:
                 validation_data,
                 validation_split,
                 shuffle,
+                per_batch,
             )
+            if split:
+                # The last examples of `x`, as `x` is now.
+                validation_per_batch = per_batch
             # Split and shuffled here (or kept in order): Keras' flag would
             # only warn.
             y = sample_weight = batch_size = validation_split = None
             shuffle = False
         if validation_data is not None and _is_in_memory(validation_data):
+            x_val, y_val, weights = keras.utils.unpack_x_y_sample_weight(
+                validation_data
+            )
+            if validation_per_batch is None:
+                x_val, validation_per_batch = self._in_memory_inputs(x_val)
             validation_data = _in_order(
-                *keras.utils.unpack_x_y_sample_weight(validation_data),
+                x_val,
+                y_val,
+                weights,
                 batch_size=validation_batch_size,
+                per_batch=validation_per_batch,
             )
         return super().fit(
             x=x,
@@ -313,15 +345,28 @@ class InMemoryBatches:
     def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
         """Keras' `evaluate`; in-memory data is read in order (see `fit`)."""
         if not args and _is_in_memory(x):
-            x = _in_order(x, y, kwargs.pop("sample_weight", None), batch_size)
+            x, per_batch = self._in_memory_inputs(x)
+            sample_weight = kwargs.pop("sample_weight", None)
+            x = _in_order(x, y, sample_weight, batch_size, per_batch)
             y = batch_size = None
         return super().evaluate(x, y, batch_size, *args, **kwargs)
 
     def predict(self, x, batch_size=None, *args, **kwargs):
         """Keras' `predict`; in-memory data is read in order (see `fit`)."""
         if _is_in_memory(x):
-            x, batch_size = _in_order(x, batch_size=batch_size), None
+            x, per_batch = self._in_memory_inputs(x)
+            x = _in_order(x, batch_size=batch_size, per_batch=per_batch)
+            batch_size = None
         return super().predict(x, batch_size, *args, **kwargs)
+
+    def _in_memory_inputs(self, x):
+        """In-memory `x` as its batches carry it, and a function of each batch.
+
+        Returns `(x, None)`: the batches carry `x` as given. A subclass may
+        return `x` prepared once for all batches (e.g. `TokenizedBatches`'
+        tokenized texts) and the function finishing each batch's inputs.
+        """
+        return x, None
 
 
 class ShuffledFit(InMemoryBatches):
@@ -682,12 +727,98 @@ class _ExampleWeightedMean(keras.metrics.Mean):
 class TokenizedBatches:
     """Mixin for a keras-hub task: batches already tokenized skip the
     preprocessor (a dict with `token_ids`, as the `tf.data` pipelines of
-    `tftransformer.data` yield); raw strings go through it."""
+    `tftransformer.data` yield); raw strings go through it.
+
+    In-memory raw texts (a list, array or string tensor, or a tuple of two
+    for pairs) given to `fit`, `evaluate` or `predict` are tokenized once,
+    all together, by a text classifier preprocessor (`TextClassifier`,
+    `TextEmbedder`, ...), through a function traced once per model, and each
+    batch is then cut to its own longest row as the preprocessor cuts it.
+    keras-hub maps the preprocessor over a new `tf.data` pipeline in every
+    call, which traces it again and builds it again for every epoch's
+    iterator: most of a short `predict`'s time (BUILD_NOTES.md). More than
+    `TOKENIZE_AT_ONCE` texts take keras-hub's pipeline, batch by batch.
+    """
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         if isinstance(x, dict) and "token_ids" in x:
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
         return super().preprocess_samples(x, y=y, sample_weight=sample_weight)
+
+    def _in_memory_inputs(self, x):
+        preprocessor = getattr(self, "preprocessor", None)
+        texts = _text_tensors(x)
+        if (
+            not isinstance(preprocessor, keras_hub.models.TextClassifierPreprocessor)
+            or texts is None
+        ):
+            return super()._in_memory_inputs(x)
+        features = _tokenize_function(preprocessor, len(texts))(*texts)
+        if not getattr(preprocessor, "dynamic_padding", False):
+            return features, None
+        return features, functools.partial(
+            trim_to_longest,
+            pad_to_multiple_of=preprocessor.pad_to_multiple_of,
+            max_length=preprocessor.sequence_length,
+        )
+
+
+# In-memory texts up to this many are tokenized in one call (see
+# `TokenizedBatches`): their features, at most `sequence_length` ids each,
+# are held at once.
+TOKENIZE_AT_ONCE = 16384
+
+# Each preprocessor's tokenizing functions, by the number of texts an
+# example has; weakly keyed, so a deleted model's go with it.
+_TOKENIZE_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def _text_tensors(x):
+    """`x` as a tuple of 1-D string tensors (one, or two for pairs), or None.
+
+    None unless `x` holds between 1 and `TOKENIZE_AT_ONCE` raw texts.
+    """
+    parts = x if isinstance(x, tuple) else (x,)
+    if not 1 <= len(parts) <= 2:
+        return None
+    tensors = []
+    for part in parts:
+        if isinstance(part, list):
+            if not all(isinstance(text, str) for text in part):
+                return None
+            part = tf.constant(part, tf.string) if part else None
+        elif isinstance(part, np.ndarray):
+            if part.dtype.kind not in "OSU" or not all(
+                isinstance(text, (str, bytes)) for text in part.ravel()
+            ):
+                return None
+            part = tf.constant(part.astype(object), tf.string) if part.size else None
+        elif not isinstance(part, tf.Tensor) or part.dtype != tf.string:
+            return None
+        if part is None or part.shape.rank != 1:
+            return None
+        tensors.append(part)
+    sizes = {int(tensor.shape[0]) for tensor in tensors}
+    if len(sizes) != 1 or not 1 <= sizes.pop() <= TOKENIZE_AT_ONCE:
+        return None
+    return tuple(tensors)
+
+
+def _tokenize_function(preprocessor, num_parts):
+    """`preprocessor` over whole string tensors, traced once per `num_parts`."""
+    functions = _TOKENIZE_FUNCTIONS.setdefault(preprocessor, {})
+    if num_parts not in functions:
+        # A weak reference: the function, kept by the preprocessor's entry,
+        # must not keep the preprocessor alive.
+        reference = weakref.ref(preprocessor)
+
+        def tokenize(*texts):
+            return reference()(x=texts if num_parts > 1 else texts[0])
+
+        functions[num_parts] = tf.function(
+            tokenize, input_signature=[tf.TensorSpec([None], tf.string)] * num_parts
+        )
+    return functions[num_parts]
 
 
 class EmptyBatchPredict:
