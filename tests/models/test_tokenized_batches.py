@@ -39,13 +39,24 @@ def test_batches_carry_the_preprocessors_features_cut_to_each_batch():
             np.testing.assert_array_equal(batch[key], value, err_msg=key)
 
 
+class ArrayLike:
+    """A column of texts as a data frame library holds it (`__array__`)."""
+
+    def __init__(self, texts):
+        self.texts = texts
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self.texts, dtype=object)
+
+
 @pytest.mark.parametrize(
     "x",
-    [TEXTS, np.array(TEXTS), tf.constant(TEXTS), (TEXTS, PAIRS)],
-    ids=["list", "array", "tensor", "pairs"],
+    [TEXTS, np.array(TEXTS), tf.constant(TEXTS), ArrayLike(TEXTS), (TEXTS, PAIRS)],
+    ids=["list", "array", "tensor", "array-like", "pairs"],
 )
 def test_predictions_equal_the_per_batch_pipeline(x, monkeypatch):
     model = classifier()
+    assert _task_base._text_tensors(x) is not None
     once = model.predict(x, batch_size=2, verbose=0)
     monkeypatch.setattr(_task_base, "TOKENIZE_AT_ONCE", 0)
     assert model._in_memory_inputs(x) == (x, None)

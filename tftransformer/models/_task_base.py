@@ -732,8 +732,9 @@ class TokenizedBatches:
     In-memory raw texts (a list, array or string tensor, or a tuple of two
     for pairs) given to `fit`, `evaluate` or `predict` are tokenized once,
     all together, by a text classifier preprocessor (`TextClassifier`,
-    `TextEmbedder`, ...), through a function traced once per model, and each
-    batch is then cut to its own longest row as the preprocessor cuts it.
+    `TextEmbedder`, ...), through a function traced once per preprocessor,
+    and each batch is then cut to its own longest row as the preprocessor
+    cuts it.
     keras-hub maps the preprocessor over a new `tf.data` pipeline in every
     call, which traces it again and builds it again for every epoch's
     iterator: most of a short `predict`'s time (BUILD_NOTES.md). More than
@@ -783,6 +784,8 @@ def _text_tensors(x):
         return None
     tensors = []
     for part in parts:
+        if not isinstance(part, (list, tf.Tensor)) and hasattr(part, "__array__"):
+            part = np.asarray(part)  # e.g. a pandas Series
         if isinstance(part, list):
             if not all(isinstance(text, str) for text in part):
                 return None
