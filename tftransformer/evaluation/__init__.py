@@ -25,6 +25,7 @@ from tftransformer.evaluation.entity_f1_callback import EntityF1Callback
 from tftransformer.evaluation.entity_metrics import entity_report, extract_entities
 from tftransformer.evaluation.entity_report import EntityReport
 from tftransformer.evaluation.inference_speed import compare_inference_speed
+from tftransformer.evaluation.label_predictions import predict_labels
 from tftransformer.evaluation.metrics import (
     classification_report,
     confusion_matrix,
@@ -113,6 +114,7 @@ __all__ = [
     "plot_reliability_diagram",
     "plot_training_curves",
     "predict_entities",
+    "predict_labels",
     "predict_tags",
     "reliability_bins",
     "roc_auc",
