@@ -748,11 +748,10 @@ class TokenizedBatches:
 
     def _in_memory_inputs(self, x):
         preprocessor = getattr(self, "preprocessor", None)
+        if not isinstance(preprocessor, keras_hub.models.TextClassifierPreprocessor):
+            return super()._in_memory_inputs(x)
         texts = _text_tensors(x)
-        if (
-            not isinstance(preprocessor, keras_hub.models.TextClassifierPreprocessor)
-            or texts is None
-        ):
+        if texts is None:
             return super()._in_memory_inputs(x)
         features = _tokenize_function(preprocessor, len(texts))(*texts)
         if not getattr(preprocessor, "dynamic_padding", False):
