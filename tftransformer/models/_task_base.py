@@ -12,9 +12,12 @@ top. Most work around what Keras 3 and keras-hub do not do for these models;
 each part says why.
 """
 
+import copy
 import functools
 import inspect
+import json
 import math
+import os
 import weakref
 
 import keras
@@ -30,7 +33,7 @@ from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlo
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.freezing import freeze_layers_by_name, frozen_layer_names
 from tftransformer.models.text_classifier_preprocessor import trim_to_longest
-from tftransformer.presets import load_backbone
+from tftransformer.presets import EMBEDDED_PRESET, embedded_preset_path, load_backbone
 
 # === from preset ===
 
@@ -56,15 +59,23 @@ class FromPreset:
         super().compile(optimizer, *args, **kwargs)
 
     @classmethod
-    def from_preset(cls, preset="embedded", sequence_length=128, dtype=None, **kwargs):
-        """Builds the task on a pretrained backbone and its tokenizer.
+    def from_preset(cls, preset="embedded", sequence_length=None, dtype=None, **kwargs):
+        """Builds the task on a pretrained backbone and its tokenizer, or
+        loads a task saved with `save_to_preset`.
+
+        A local preset directory that `save_to_preset` wrote for this class
+        (or a subclass) gives the task back as saved, head weights
+        included, as keras-hub's `from_preset` does for its own tasks;
+        passing the head's size (`num_classes`, `num_labels`, `num_tags`,
+        `num_targets`) builds a new head on its backbone instead.
 
         Args:
             preset: what `tftransformer.presets.load_backbone` takes:
                 `"embedded"`, a local keras-hub preset or Hugging Face
                 directory, or a keras-hub preset name (downloaded).
             sequence_length: int, the longest tokenized sequence the
-                preprocessor produces.
+                preprocessor produces; defaults to 128 (a saved task: its
+                preprocessor's).
             dtype: optional dtype policy name, e.g. `"mixed_bfloat16"`.
             **kwargs: the task's other arguments (`num_classes`, `num_tags`,
                 `pooling`, `dropout`, ...) and its preprocessor's
@@ -90,6 +101,13 @@ class FromPreset:
         check_model_keywords(
             cls, {k: v for k, v in kwargs.items() if k not in named}, TASK_KEYWORDS
         )
+        saved = saved_task(cls, preset, kwargs)
+        if saved is not None:
+            return load_saved_task(
+                *saved, sequence_length, dtype, preprocessor_kwargs, kwargs
+            )
+        if sequence_length is None:
+            sequence_length = 128
         backbone, preprocessor = load_backbone(
             preset, sequence_length=sequence_length, dtype=dtype
         )
@@ -102,6 +120,96 @@ class FromPreset:
             ),
             **kwargs,
         )
+
+
+# keras-hub's files for a task in a preset directory (`Task.save_to_preset`):
+# its config (backbone and preprocessor configs inside) and the weights of
+# its layers outside the backbone.
+TASK_CONFIG_FILE = "task.json"
+TASK_WEIGHTS_FILE = "task.weights.h5"
+
+
+def saved_task(cls, preset, kwargs):
+    """`(task class, task config, directory)` when `preset` is a local
+    directory holding a task that `save_to_preset` wrote for `cls` or a
+    subclass, and `kwargs` names none of the arguments `cls` requires (the
+    head's size: a new head is asked for); else None.
+
+    keras-hub's own `Task.from_preset` finds a task only for a class bound
+    to one backbone family; these tasks take every family.
+    """
+    if isinstance(preset, os.PathLike):
+        preset = os.fspath(preset)
+    if not isinstance(preset, str):
+        return None
+    directory = embedded_preset_path() if preset == EMBEDDED_PRESET else preset
+    path = os.path.join(os.path.expanduser(directory), TASK_CONFIG_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        config = json.load(f)
+    registered = config.get("registered_name") if isinstance(config, dict) else None
+    task_class = keras.saving.get_registered_object(registered) if registered else None
+    if not (isinstance(task_class, type) and issubclass(task_class, cls)):
+        return None
+    if _required_arguments(cls) & set(kwargs):
+        return None
+    return task_class, config["config"], os.path.dirname(path)
+
+
+def _required_arguments(cls):
+    """The arguments of `cls.__init__` without a default, but the backbone."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return {
+        p.name
+        for p in parameters
+        if p.default is p.empty
+        and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        and p.name not in ("self", "backbone")
+    }
+
+
+def load_saved_task(
+    task_class, config, directory, sequence_length, dtype, preprocessor_kwargs, kwargs
+):
+    """The task `save_to_preset` wrote to `directory`, its backbone, head and
+    preprocessor (with its vocabulary) restored; `sequence_length`,
+    `preprocessor_kwargs` and `kwargs` override what was saved, `dtype`
+    the backbone's dtype policy (as `load_backbone` takes it)."""
+    config = dict(config)
+    preprocessor = copy.deepcopy(config.get("preprocessor"))
+    if preprocessor is not None:
+        overrides = dict(preprocessor_kwargs)
+        if sequence_length is not None:
+            overrides["sequence_length"] = sequence_length
+        preprocessor["config"].update(overrides)
+        preprocessor = keras.saving.deserialize_keras_object(preprocessor)
+        preprocessor.load_preset_assets(directory)
+    elif sequence_length is not None or preprocessor_kwargs:
+        names = sorted(preprocessor_kwargs) + (
+            ["sequence_length"] if sequence_length is not None else []
+        )
+        raise ValueError(
+            f"The {task_class.__name__} saved in {directory!r} has no "
+            f"preprocessor to take {names}."
+        )
+    backbone, _ = load_backbone(
+        directory,
+        sequence_length=getattr(preprocessor, "sequence_length", None) or 2,
+        dtype=dtype,
+    )
+    config.update(kwargs, backbone=backbone, preprocessor=preprocessor)
+    task = task_class.from_config(config)
+    weights = os.path.join(directory, TASK_WEIGHTS_FILE)
+    if os.path.isfile(weights):
+        task.load_task_weights(weights)
+    elif task.has_task_weights():
+        raise FileNotFoundError(
+            f"{directory!r} holds a {task_class.__name__} ({TASK_CONFIG_FILE}) "
+            f"but not its head's weights ({TASK_WEIGHTS_FILE}), which "
+            "`save_to_preset` writes."
+        )
+    return task
 
 
 def _named_init_arguments(cls):

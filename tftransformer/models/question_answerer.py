@@ -13,9 +13,11 @@ from tftransformer.models._task_base import (
     ShuffledFit,
     TokenizedBatches,
     freeze_unused_backbone_layers,
+    load_saved_task,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
+    saved_task,
     with_optimizer_variables,
 )
 from tftransformer.models.backbone_adapter import sequence_output, task_inputs
@@ -78,30 +80,44 @@ class QuestionAnswerer(
     def from_preset(
         cls,
         preset="embedded",
-        sequence_length=384,
-        doc_stride=128,
-        max_question_length=64,
+        sequence_length=None,
+        doc_stride=None,
+        max_question_length=None,
         dtype=None,
         **kwargs,
     ):
-        """Builds the answerer on a pretrained backbone and its tokenizer.
+        """Builds the answerer on a pretrained backbone and its tokenizer, or
+        loads one saved with `save_to_preset`.
+
+        A local preset directory that `save_to_preset` wrote for an answerer
+        gives it back as saved, span head included; arguments given
+        override its settings.
 
         Args:
             preset: what `tftransformer.presets.load_backbone` takes.
-            sequence_length: int, the length of every window.
-            doc_stride: int, context tokens between window starts.
-            max_question_length: int, questions are cut to this many tokens.
+            sequence_length: int, the length of every window (default 384).
+            doc_stride: int, context tokens between window starts (default
+                128).
+            max_question_length: int, questions are cut to this many tokens
+                (default 64).
             dtype: optional dtype policy name.
             **kwargs: `dropout` and `keras.Model` arguments.
         """
+        windows = {"doc_stride": doc_stride, "max_question_length": max_question_length}
+        windows = {k: v for k, v in windows.items() if v is not None}
+        saved = saved_task(cls, preset, kwargs)
+        if saved is not None:
+            return load_saved_task(*saved, sequence_length, dtype, windows, kwargs)
+        windows = {"doc_stride": 128, "max_question_length": 64, **windows}
+        if sequence_length is None:
+            sequence_length = 384
         backbone, family_preprocessor = load_backbone(
             preset, sequence_length=sequence_length, dtype=dtype
         )
         preprocessor = QuestionAnswererPreprocessor(
             family_preprocessor.tokenizer,
             sequence_length=sequence_length,
-            doc_stride=doc_stride,
-            max_question_length=max_question_length,
+            **windows,
         )
         return cls(backbone, preprocessor=preprocessor, **kwargs)
 

@@ -20,7 +20,9 @@ from tftransformer.models._task_base import (
     InMemoryBatches,
     TokenizedBatches,
     freeze_unused_backbone_layers,
+    load_saved_task,
     predict_batch,
+    saved_task,
 )
 from tftransformer.models.backbone_adapter import sequence_output, task_inputs
 from tftransformer.models.text_classifier_preprocessor import (
@@ -157,9 +159,12 @@ class TextEmbedder(
         exact_gelu=None,
         **kwargs,
     ):
-        """Builds an embedder on a pretrained backbone and its tokenizer.
+        """Builds an embedder on a pretrained backbone and its tokenizer, or
+        loads one saved with `save_to_preset`.
 
-        Settings left at `None` come from the checkpoint's
+        A local preset directory that `save_to_preset` wrote for an embedder
+        gives it back as saved; arguments given override its settings.
+        Otherwise, settings left at `None` come from the checkpoint's
         sentence-transformers files when it has them (all-MiniLM-L6-v2:
         mean pooling, normalized, 256 word pieces), else mean pooling,
         normalized, 512 word pieces (or the backbone's maximum).
@@ -184,6 +189,11 @@ class TextEmbedder(
         embedder.preprocessor.sequence_length  # 256
         ```
         """
+        saved = saved_task(cls, preset, kwargs)
+        if saved is not None:
+            settings = dict(pooling=pooling, normalize=normalize, exact_gelu=exact_gelu)
+            kwargs.update({k: v for k, v in settings.items() if v is not None})
+            return load_saved_task(*saved, sequence_length, dtype, {}, kwargs)
         directory = preset
         if preset == EMBEDDED_PRESET:
             directory = embedded_preset_path()
