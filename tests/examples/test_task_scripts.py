@@ -20,6 +20,12 @@ SCRIPTS = {
         "--max_answer_length",
         "--lora_rank",
     ],
+    "predict.py": [
+        "--model_path",
+        "--input_file",
+        "--text_pair_column",
+        "--on_bad_rows",
+    ],
 }
 
 

@@ -29,6 +29,7 @@ from tftransformer.data.loaders import (
     load_text_classification,
     load_text_classification_file,
     load_text_classification_splits,
+    load_text_rows,
 )
 from tftransformer.data.masked_lm import (
     load_text_files,
@@ -82,6 +83,7 @@ from tftransformer.data.target_loaders import (
 from tftransformer.data.text_classification_data import TextClassificationData
 from tftransformer.data.text_packing import padded_token_share
 from tftransformer.data.text_pairs import TextPairs
+from tftransformer.data.text_rows import TextRows
 from tftransformer.data.tfds_loaders import (
     load_tfds_text_classification,
 )
@@ -119,6 +121,7 @@ __all__ = [
     "TaggingData",
     "TextClassificationData",
     "TextPairs",
+    "TextRows",
     "UNKNOWN_SHARE_WARNING",
     "augment_classification_data",
     "augment_dataset",
@@ -144,6 +147,7 @@ __all__ = [
     "load_text_classification",
     "load_text_classification_file",
     "load_text_classification_splits",
+    "load_text_rows",
     "load_text_files",
     "load_text_pairs",
     "load_texts",

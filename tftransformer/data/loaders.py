@@ -36,6 +36,7 @@ from tftransformer._arguments import check_on_bad_rows
 from tftransformer.data.data_error import DataError
 from tftransformer.data.folds import stratified_k_fold
 from tftransformer.data.text_classification_data import TextClassificationData
+from tftransformer.data.text_rows import TextRows
 from tftransformer.data.tfds_loaders import (
     TFDS_PREFIX,
     load_tfds_text_classification,
@@ -621,6 +622,113 @@ def load_text_classification_file(
         labels=[label_ids[label] for label in labels],
         label_vocabulary=label_vocabulary,
         text_pairs=pairs if text_pair_column is not None else None,
+        source=path,
+        skipped_rows=len(bad_rows),
+    )
+
+
+def load_text_rows(
+    path,
+    text_column="text",
+    text_pair_column=None,
+    on_bad_rows="error",
+    file_format=None,
+):
+    """Reads the rows of a CSV, TSV or JSON Lines file to predict on.
+
+    The files `load_text_classification_file` reads, without labels: every
+    column is kept as read, so that predictions can be written next to it
+    (`tftransformer.training.predict_to_file`).
+
+    Args:
+        path: the file's path (local, or any path `tf.io.gfile` reads;
+            `.gz`/`.bz2` compressed too).
+        text_column: the column holding the text.
+        text_pair_column: the column holding each row's second text, or
+            None.
+        on_bad_rows: `"error"` refuses a row with an empty text (naming its
+            line), `"skip"` leaves it out.
+        file_format: `"csv"`, `"tsv"`, `"jsonl"`, or None for the file's
+            extension.
+
+    Returns:
+        A `TextRows`, in file order.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        DataError: the file cannot be read as asked; the message names the
+            file, line and column.
+
+    Example:
+    ```python
+    rows = load_text_rows("unlabelled.csv", text_column="review")
+    rows.texts[0], rows.records[0]["id"]
+    ```
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a string or a path. Received: path={path!r}")
+    path = os.fspath(path)
+    if not isinstance(text_column, str) or not text_column:
+        raise ValueError(
+            f"text_column must be a non-empty string. Received: "
+            f"text_column={text_column!r}"
+        )
+    if text_pair_column is not None and (
+        not isinstance(text_pair_column, str) or text_pair_column in ("", text_column)
+    ):
+        raise ValueError(
+            "text_pair_column must be None or a non-empty string other than "
+            f"text_column. Received: text_pair_column={text_pair_column!r} "
+            f"(text_column={text_column!r})"
+        )
+    check_on_bad_rows(on_bad_rows)
+    if file_format is not None and file_format not in SUPPORTED_FORMATS:
+        raise ValueError(
+            f"file_format must be None or one of {SUPPORTED_FORMATS}. Received: "
+            f"file_format={file_format!r}"
+        )
+    file_format = file_format or _infer_format(path)
+    content = _read_text(path)
+    if not content.strip():
+        raise DataError(f"{path}: the file is empty; expected rows of text.")
+    if file_format == "jsonl":
+        columns, records = _jsonl_records(path, content)
+    else:
+        columns, records = _csv_records(path, content, file_format)
+    for role, column in (("text", text_column), ("text pair", text_pair_column)):
+        if column is not None and column not in columns:
+            raise DataError(
+                f"{path}: no {role} column {column!r}; columns found: {columns}. "
+                f"Pass {role.replace(' ', '_')}_column= to name the right one."
+            )
+    kept, texts, pairs, bad_rows = [], [], [], []
+    for line, record in records:
+        text = _text_value(path, line, text_column, record.get(text_column))
+        pair = None
+        if text_pair_column is not None:
+            pair = _text_value(
+                path, line, text_pair_column, record.get(text_pair_column)
+            )
+        if text is None or (text_pair_column is not None and pair is None):
+            empty = text_column if text is None else text_pair_column
+            bad_row(
+                path, line, f"empty text in column {empty!r}", on_bad_rows, bad_rows
+            )
+            continue
+        kept.append(record)
+        texts.append(text)
+        pairs.append(pair)
+    warn_skipped_rows(path, bad_rows)
+    if not texts:
+        raise DataError(
+            f"{path}: no row with a text"
+            + (f" ({len(bad_rows)} with an empty one)." if bad_rows else ".")
+        )
+    return TextRows(
+        columns=columns,
+        records=tuple(kept),
+        texts=tuple(texts),
+        text_pairs=tuple(pairs) if text_pair_column is not None else None,
         source=path,
         skipped_rows=len(bad_rows),
     )

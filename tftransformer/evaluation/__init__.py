@@ -44,6 +44,7 @@ from tftransformer.evaluation.plots import (
     plot_training_curves,
     write_classification_plots,
 )
+from tftransformer.evaluation.prediction_columns import predict_columns
 from tftransformer.evaluation.predictions import (
     evaluate_classifier,
     logits_to_probabilities,
@@ -114,6 +115,7 @@ __all__ = [
     "plot_reliability_diagram",
     "plot_training_curves",
     "predict_entities",
+    "predict_columns",
     "predict_labels",
     "predict_tags",
     "reliability_bins",

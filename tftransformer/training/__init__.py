@@ -48,6 +48,7 @@ from tftransformer.training.few_shot import (
 )
 from tftransformer.training.few_shot_config import FewShotConfig
 from tftransformer.training.few_shot_run import FewShotRun
+from tftransformer.training.file_predictions import predict_to_file
 from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
 from tftransformer.training.from_scratch_classification import (
     train_classifier_from_scratch,
@@ -78,6 +79,7 @@ from tftransformer.training.multi_task import (
 )
 from tftransformer.training.multi_task_config import MultiTaskConfig
 from tftransformer.training.multi_task_run import MultiTaskRun
+from tftransformer.training.prediction_config import PredictionConfig
 from tftransformer.training.pretrained_generator_config import (
     PretrainedGeneratorConfig,
 )
@@ -143,6 +145,7 @@ __all__ = [
     "FinetuneConfig",
     "FromScratchClassificationConfig",
     "FromScratchConfig",
+    "PredictionConfig",
     "PretrainedGeneratorConfig",
     "LanguageModelConfig",
     "LanguageModelRun",
@@ -190,6 +193,7 @@ __all__ = [
     "load_multi_task_data",
     "load_regression_data",
     "load_tagging_splits",
+    "predict_to_file",
     "run",
     "setting",
     "shrink_classifier",

@@ -1,0 +1,36 @@
+r"""Predicts a file of texts with a fine-tuned model and writes the rows back
+with their predictions.
+
+The model is a run directory (its `model.keras`, as every training script
+writes it) or a `.keras` file: a classifier (a label and a probability per
+label), a multi-label classifier (its labels), a regressor (its targets), a
+tagger (tags and entities) or a question answerer (`--text_column` of
+questions, `--text_pair_column` of contexts). Every input column is kept;
+the output's format follows its extension (CSV, TSV, JSON Lines, `.gz`).
+
+Usage:
+```
+make demo
+python examples/predict.py --model_path=runs/demo --input_file=reviews.csv \
+    --text_column=review
+python examples/predict.py --model_path=runs/ner --input_file=tweets.jsonl \
+    --output_file=tagged.jsonl
+```
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tftransformer as tft
+
+
+def main(config):
+    columns = tft.training.predict_to_file(config)
+    rows = len(next(iter(columns.values())))
+    print(f"Predicted {rows} rows: {config.predictions_path()}")
+
+
+if __name__ == "__main__":
+    tft.training.run(tft.training.PredictionConfig, main)

@@ -1,0 +1,168 @@
+"""`predict_to_file`: a saved model's predictions written next to each row of
+a file, and the `PredictionConfig` that names them."""
+
+import bz2
+import csv
+import gzip
+import json
+
+import pytest
+
+from tftransformer.data import DataError
+from tftransformer.evaluation import predict_columns
+from tftransformer.models import MultiLabelClassifier, TextClassifier
+from tftransformer.training import ConfigError, PredictionConfig, predict_to_file
+
+ROWS = [
+    {"id": "1", "review": 'a fine, "quoted" film', "note": "é"},
+    {"id": "2", "review": "a dull mess", "note": ""},
+    {"id": "3", "review": "tired\\tcast", "note": "x"},
+]
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def saved(model, directory):
+    directory.mkdir()
+    model.save(str(directory / "model.keras"))
+    return str(directory)
+
+
+@pytest.fixture(scope="module")
+def classifier_run(small_vocabulary_preset, tmp_path_factory):
+    model = TextClassifier.from_preset(
+        small_vocabulary_preset,
+        num_classes=2,
+        label_names=["neg", "pos"],
+        sequence_length=16,
+    )
+    return model, saved(model, tmp_path_factory.mktemp("runs") / "classifier")
+
+
+def test_rows_keep_their_columns_and_get_the_models_predictions(
+    classifier_run, tmp_path
+):
+    model, run = classifier_run
+    source = write_csv(tmp_path / "reviews.csv", ROWS)
+    config = PredictionConfig(model_path=run, input_file=source, text_column="review")
+    columns = predict_to_file(config)
+    texts = [row["review"] for row in ROWS]
+    assert columns == predict_columns(model, texts)
+    with open(tmp_path / "reviews.predictions.csv", newline="", encoding="utf-8") as f:
+        written = list(csv.DictReader(f))
+    assert [list(row) for row in written] == [
+        [
+            "id",
+            "review",
+            "note",
+            "predicted_label",
+            "probability_neg",
+            "probability_pos",
+        ]
+    ] * 3
+    for row, expected, i in zip(written, ROWS, range(3)):
+        assert {k: row[k] for k in expected} == expected
+        assert row["predicted_label"] == columns["predicted_label"][i]
+        assert float(row["probability_pos"]) == columns["probability_pos"][i]
+
+
+def test_json_lines_and_compressed_outputs(classifier_run, tmp_path):
+    _, run = classifier_run
+    source = tmp_path / "reviews.jsonl.bz2"
+    source.write_bytes(
+        bz2.compress("".join(json.dumps(r) + "\n" for r in ROWS).encode())
+    )
+    config = PredictionConfig(
+        model_path=run + "/model.keras",
+        input_file=str(source),
+        text_column="review",
+        output_file=str(tmp_path / "out" / "predicted.jsonl.gz"),
+    )
+    columns = predict_to_file(config)
+    lines = gzip.decompress((tmp_path / "out" / "predicted.jsonl.gz").read_bytes())
+    written = [json.loads(line) for line in lines.decode().splitlines()]
+    assert written == [
+        {**row, **{name: values[i] for name, values in columns.items()}}
+        for i, row in enumerate(ROWS)
+    ]
+
+
+def test_label_sets_become_json_cells(small_vocabulary_preset, tmp_path):
+    model = MultiLabelClassifier.from_preset(
+        small_vocabulary_preset,
+        num_labels=2,
+        label_names=["a", "b"],
+        thresholds=[0.01, 0.99],
+        sequence_length=16,
+    )
+    run = saved(model, tmp_path / "run")
+    source = write_csv(tmp_path / "in.csv", ROWS)
+    config = PredictionConfig(
+        model_path=run,
+        input_file=source,
+        text_column="review",
+        output_file=str(tmp_path / "out.tsv"),
+    )
+    columns = predict_to_file(config)
+    assert columns["predicted_labels"] == [["a"]] * 3
+    lines = (tmp_path / "out.tsv").read_text().splitlines()
+    assert lines[0].split("\t")[3] == "predicted_labels"
+    assert [line.split("\t")[3] for line in lines[1:]] == ['["a"]'] * 3
+
+
+def test_skipped_rows_and_refusals(classifier_run, tmp_path):
+    _, run = classifier_run
+    rows = ROWS + [{"id": "4", "review": " ", "note": ""}]
+    source = write_csv(tmp_path / "reviews.csv", rows)
+    config = PredictionConfig(model_path=run, input_file=source, text_column="review")
+    with pytest.raises(DataError, match="line 5: empty text in column 'review'"):
+        predict_to_file(config)
+    config.on_bad_rows = "skip"
+    predict_to_file(config)
+    written = (tmp_path / "reviews.predictions.csv").read_text().splitlines()
+    assert len(written) == 4
+    # A TSV cell cannot hold a tab; nothing is written.
+    tabbed = write_csv(tmp_path / "tabbed.csv", [{"review": "a\tb"}])
+    config = PredictionConfig(
+        model_path=run,
+        input_file=tabbed,
+        text_column="review",
+        output_file=str(tmp_path / "tabbed.tsv"),
+    )
+    with pytest.raises(DataError, match="holds a tab or a line break"):
+        predict_to_file(config)
+    assert not (tmp_path / "tabbed.tsv").exists()
+    # The input already has a column of a prediction's name.
+    taken = write_csv(tmp_path / "again.csv", [{"text": "a", "predicted_label": "x"}])
+    with pytest.raises(
+        ValueError, match=r"already has the column\(s\) \['predicted_label'\]"
+    ):
+        predict_to_file(PredictionConfig(model_path=run, input_file=taken))
+    with pytest.raises(FileNotFoundError, match="holding model.keras"):
+        predict_to_file(PredictionConfig(model_path=str(tmp_path), input_file=source))
+    with pytest.raises(ValueError, match="output format from"):
+        predict_to_file(
+            PredictionConfig(model_path=run, input_file=source, output_file="out.xlsx")
+        )
+
+
+def test_the_config_names_the_output_and_checks_its_fields():
+    config = PredictionConfig(input_file="data/reviews.test.csv.gz")
+    assert config.predictions_path() == "data/reviews.test.predictions.csv.gz"
+    assert PredictionConfig(input_file="a.jsonl").predictions_path() == (
+        "a.predictions.jsonl"
+    )
+    with pytest.raises(ConfigError, match="input_file must be a non-empty string"):
+        PredictionConfig()
+    with pytest.raises(ConfigError, match="must not be the input file"):
+        PredictionConfig(input_file="a.csv", output_file="./a.csv")
+    with pytest.raises(ConfigError, match="batch_size"):
+        PredictionConfig(input_file="a.csv", batch_size=0)
+    with pytest.raises(ConfigError, match="on_bad_rows"):
+        PredictionConfig(input_file="a.csv", on_bad_rows="ignore")

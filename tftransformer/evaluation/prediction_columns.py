@@ -1,0 +1,125 @@
+"""A fine-tuned model's predictions for raw texts, as columns of a table."""
+
+from tftransformer._arguments import check_int
+from tftransformer.evaluation.label_predictions import predict_labels
+from tftransformer.evaluation.tagging_predictions import predict_entities
+from tftransformer.models.multi_label_classifier import MultiLabelClassifier
+from tftransformer.models.question_answerer import QuestionAnswerer
+from tftransformer.models.text_classifier import TextClassifier
+from tftransformer.models.text_regressor import TextRegressor
+from tftransformer.models.token_classifier import TokenClassifier
+
+__all__ = ["predict_columns"]
+
+# Significant digits kept of a probability, score or target: float32 holds
+# about 7.
+DIGITS = 6
+
+SUPPORTED = (
+    "TextClassifier, MultiLabelClassifier, TextRegressor, TokenClassifier or "
+    "QuestionAnswerer"
+)
+
+
+def predict_columns(model, texts, text_pairs=None, batch_size=32):
+    """Predicts each text's answer, as the columns of a table.
+
+    What the model's own prediction functions give (`predict_labels`,
+    `predict_targets`, `predict_entities`, `predict_answers`), one value
+    per text in each column, ready to be written next to the texts (see
+    `tftransformer.training.predict_to_file`):
+
+    - `TextClassifier`: `predicted_label` and `probability_<label>` for each
+      label (softmax of the logits over the model's temperature).
+    - `MultiLabelClassifier`: `predicted_labels` (a list of the labels whose
+      probability reaches its threshold) and `probability_<label>`.
+    - `TextRegressor`: `predicted_<target>` for each target, in its units.
+    - `TokenClassifier`: `predicted_tags` (one tag per whitespace-separated
+      word, joined by spaces) and `predicted_entities` (a list of
+      `{"type", "start", "end", "text"}`, word offsets).
+    - `QuestionAnswerer` (`texts` are the questions, `text_pairs` the
+      contexts): `predicted_answer`, `answer_start` and `answer_end`
+      (character offsets in the context, -1 for no answer) and
+      `answer_score`.
+
+    Args:
+        model: one of the models above, with its preprocessor.
+        texts: a list of str.
+        text_pairs: a list of str, each text's second text (a sentence-pair
+            classifier or regressor; a question answerer's contexts), or None.
+        batch_size: int >= 1, texts per forward pass.
+
+    Returns:
+        A dict of column name to a list of values (str, float, int or a list
+        for the list-valued columns), in column order.
+
+    Raises:
+        ValueError: for another model, or text pairs the model does not take.
+
+    Example:
+    ```python
+    columns = predict_columns(classifier, ["a quietly devastating film"])
+    columns["predicted_label"]  # ["positive"]
+    ```
+    """
+    batch_size = check_int("batch_size", batch_size, 1)
+    texts = list(texts)
+    pairs = None if text_pairs is None else list(text_pairs)
+    if pairs is not None and len(pairs) != len(texts):
+        raise ValueError(
+            "text_pairs must hold one text per text. Received: "
+            f"{len(pairs)} text pairs for {len(texts)} texts"
+        )
+    if isinstance(model, QuestionAnswerer):
+        if pairs is None:
+            raise ValueError(
+                "A QuestionAnswerer answers questions about contexts: pass the "
+                "questions as texts and the contexts as text_pairs. Received: "
+                "text_pairs=None"
+            )
+        answers = model.predict_answers(texts, pairs, batch_size=batch_size)
+        return {
+            "predicted_answer": [a["answer"] for a in answers],
+            "answer_start": [int(a["start"]) for a in answers],
+            "answer_end": [int(a["end"]) for a in answers],
+            "answer_score": [_number(a["score"]) for a in answers],
+        }
+    if isinstance(model, TokenClassifier):
+        if pairs is not None:
+            raise ValueError(
+                "A TokenClassifier tags single sentences. Received: text_pairs "
+                f"for model {model.name!r}"
+            )
+        results = predict_entities(model, texts, batch_size=batch_size)
+        return {
+            "predicted_tags": [" ".join(r["tags"]) for r in results],
+            "predicted_entities": [r["entities"] for r in results],
+        }
+    if not isinstance(model, TextClassifier):
+        raise ValueError(
+            f"predict_columns takes a {SUPPORTED}. Received: a "
+            f"{type(model).__name__} ({model.name!r})"
+        )
+    inputs = texts if pairs is None else (texts, pairs)
+    if isinstance(model, TextRegressor):
+        values = model.predict_targets(inputs, batch_size=batch_size)
+        names = model.target_names or [str(i) for i in range(model.num_targets)]
+        return {
+            f"predicted_{name}": [_number(v) for v in values[:, i]]
+            for i, name in enumerate(names)
+        }
+    result = predict_labels(model, inputs, batch_size=batch_size)
+    names = model.label_names or [str(i) for i in range(model.num_classes)]
+    if isinstance(model, MultiLabelClassifier):
+        columns = {"predicted_labels": result["labels"]}
+    else:
+        columns = {"predicted_label": result["label"]}
+    for i, name in enumerate(names):
+        columns[f"probability_{name}"] = [
+            _number(p) for p in result["probabilities"][:, i]
+        ]
+    return columns
+
+
+def _number(value):
+    return float(f"{float(value):.{DIGITS}g}")

@@ -1,0 +1,170 @@
+"""A fine-tuned model's predictions for a file of texts, written next to
+each row."""
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import os
+
+import keras
+
+from tftransformer.data import DataError, load_text_rows
+from tftransformer.evaluation import predict_columns
+from tftransformer.training.checkpointing import atomic_write
+from tftransformer.training.prediction_config import PredictionConfig
+
+__all__ = ["predict_to_file"]
+
+MODEL_FILE = "model.keras"
+_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+_COMPRESSIONS = {".gz": gzip, ".bz2": bz2}
+
+
+def predict_to_file(config):
+    """Predicts every row of `config.input_file` with a saved model and
+    writes the rows with their predictions to `config.predictions_path()`.
+
+    The model (`config.model_path`: a run directory's `model.keras`, or a
+    `.keras` file) answers as `tftransformer.evaluation.predict_columns`
+    says: a label and a probability per label for a classifier, the labels
+    for a multi-label one, the targets for a regressor, tags and entities
+    for a tagger, an answer for a question answerer. The output keeps every
+    input column and adds those, in the output file's format (CSV, TSV or
+    JSON Lines by its extension, `.gz`/`.bz2` compressed too; lists are
+    JSON text in CSV and TSV cells); it is written whole or not at all.
+
+    Args:
+        config: a `PredictionConfig`.
+
+    Returns:
+        The dict of predicted columns (see `predict_columns`).
+
+    Raises:
+        FileNotFoundError: no model or input file there.
+        DataError: the input cannot be read as asked, or the output format
+            cannot hold a value.
+        ValueError: the model is not one `predict_columns` takes, or the
+            input already has a column of the predictions' names.
+
+    Example:
+    ```python
+    config = PredictionConfig(model_path="runs/demo", input_file="reviews.csv")
+    columns = predict_to_file(config)  # writes reviews.predictions.csv
+    ```
+    """
+    if not isinstance(config, PredictionConfig):
+        raise ValueError(
+            "predict_to_file takes a PredictionConfig. Received: "
+            f"{type(config).__name__}"
+        )
+    config.validate()
+    output = config.predictions_path()
+    output_format = _output_format(output)
+    model = load_saved_model(config.model_path)
+    rows = load_text_rows(
+        config.input_file,
+        text_column=config.text_column,
+        text_pair_column=config.text_pair_column,
+        on_bad_rows=config.on_bad_rows,
+    )
+    columns = predict_columns(
+        model, rows.texts, rows.text_pairs, batch_size=config.batch_size
+    )
+    taken = [name for name in columns if name in rows.columns]
+    if taken:
+        raise ValueError(
+            f"{rows.source} already has the column(s) {taken} that the "
+            "predictions would fill. Rename them, or predict another file."
+        )
+    records = [
+        {**record, **{name: values[i] for name, values in columns.items()}}
+        for i, record in enumerate(rows.records)
+    ]
+    directory = os.path.dirname(os.path.abspath(output))
+    os.makedirs(directory, exist_ok=True)
+    content = _format_rows(output, output_format, rows.columns + list(columns), records)
+    with atomic_write(output) as temporary:
+        module = _compression(output)
+        data = content.encode("utf-8")
+        with open(temporary, "wb") as f:
+            f.write(module.compress(data) if module else data)
+    return columns
+
+
+def load_saved_model(path):
+    """The model of a run directory (its `model.keras`) or a `.keras` file."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"model_path must be a path. Received: model_path={path!r}")
+    path = os.fspath(path)
+    model_file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
+    if not os.path.isfile(model_file):
+        raise FileNotFoundError(
+            f"No saved model at {model_file!r}: model_path must be a run "
+            f"directory holding {MODEL_FILE} (what the training scripts "
+            "write) or a .keras file."
+        )
+    return keras.saving.load_model(model_file)
+
+
+def _compression(path):
+    for suffix, module in _COMPRESSIONS.items():
+        if path.lower().endswith(suffix):
+            return module
+    return None
+
+
+def _output_format(path):
+    name = path.lower()
+    for suffix in _COMPRESSIONS:
+        name = name.removesuffix(suffix)
+    for extension, output_format in _FORMATS.items():
+        if name.endswith(extension):
+            return output_format
+    raise ValueError(
+        f"Cannot tell the output format from {path!r}: expected one of "
+        f"{sorted(_FORMATS)}, optionally compressed "
+        f"({', '.join(_COMPRESSIONS)})."
+    )
+
+
+def _format_rows(path, output_format, columns, records):
+    if output_format == "jsonl":
+        return "".join(
+            json.dumps(record, ensure_ascii=False) + "\n" for record in records
+        )
+    table = [columns] + [[_cell(r.get(column)) for column in columns] for r in records]
+    if output_format == "tsv":
+        # TSV has no quoting (as the loaders read it): a tab or a line break
+        # inside a value cannot be written.
+        for line, cells in enumerate(table, start=1):
+            for column, text in zip(columns, cells):
+                if "\t" in text or "\n" in text or "\r" in text:
+                    raise DataError(
+                        f"{path}, line {line}, column {column!r}: the value holds "
+                        "a tab or a line break, which TSV cannot hold. Write CSV "
+                        "or JSON Lines instead."
+                    )
+        return "".join("\t".join(cells) + "\n" for cells in table)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(table)
+    return buffer.getvalue()
+
+
+def _cell(value):
+    """A CSV/TSV cell: text as is, lists and dicts as JSON, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
