@@ -12,6 +12,7 @@ from tftransformer.data import (
     load_text_classification,
     load_text_classification_file,
     load_text_classification_splits,
+    load_text_rows,
 )
 from tftransformer.datasets import load_rotten_tomatoes
 
@@ -570,3 +571,32 @@ def test_splits_refuse_what_cannot_be_split(tmp_path):
         load_text_classification_splits(path)
     with pytest.raises(DataError, match=r"column 'label' holds one label \('pos'\)"):
         load_text_classification_splits(path, label_column="label")
+
+
+def test_load_text_rows_keeps_every_column_of_each_row(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(
+        '{"id": 7, "q": "who?", "c": "john", "extra": [1]}\n'
+        '{"id": 8, "q": "where?", "c": "paris"}\n'
+    )
+    rows = load_text_rows(path, text_column="q", text_pair_column="c")
+    assert rows.columns == ["id", "q", "c", "extra"]
+    assert rows.records == (
+        {"id": 7, "q": "who?", "c": "john", "extra": [1]},
+        {"id": 8, "q": "where?", "c": "paris"},
+    )
+    assert (rows.texts, rows.text_pairs, len(rows)) == (
+        ("who?", "where?"),
+        ("john", "paris"),
+        2,
+    )
+    with pytest.raises(DataError, match="no text pair column 'context'"):
+        load_text_rows(path, text_column="q", text_pair_column="context")
+    with pytest.raises(ValueError, match="other than text_column"):
+        load_text_rows(path, text_column="q", text_pair_column="q")
+    csv_path = tmp_path / "rows.csv"
+    csv_path.write_text("text,id\n,1\nfine,2\n")
+    with pytest.raises(DataError, match="line 2: empty text in column 'text'"):
+        load_text_rows(csv_path)
+    rows = load_text_rows(csv_path, on_bad_rows="skip")
+    assert rows.records == ({"text": "fine", "id": "2"},) and rows.skipped_rows == 1

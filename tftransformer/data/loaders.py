@@ -71,7 +71,7 @@ def _read_text(path):
         raise DataError(f"{path}: is a directory; expected a data file.")
     with tf.io.gfile.GFile(path, "rb") as f:
         raw = f.read()
-    compression = _compression(path)
+    compression = compression_of(path)
     if compression is not None:
         try:
             raw = compression.decompress(raw)
@@ -107,20 +107,31 @@ def _read_text(path):
 _COMPRESSIONS = {".gz": gzip, ".bz2": bz2}
 
 
-def _compression(path):
+def compression_of(path):
+    """The module (`gzip`, `bz2`) a file's suffix says it is compressed
+    with, or None."""
     for suffix, module in _COMPRESSIONS.items():
         if path.lower().endswith(suffix):
             return module
     return None
 
 
-def _infer_format(path):
+def file_format_of(path):
+    """The format a file's extension says (`"csv"`, `"tsv"`, `"jsonl"`;
+    a `.gz`/`.bz2` suffix aside), or None."""
     name = path.lower()
     for suffix in _COMPRESSIONS:
         name = name.removesuffix(suffix)
     for extension, file_format in _EXTENSIONS.items():
         if name.endswith(extension):
             return file_format
+    return None
+
+
+def _infer_format(path):
+    file_format = file_format_of(path)
+    if file_format is not None:
+        return file_format
     raise DataError(
         f"{path}: cannot tell the file format from the extension; expected "
         f"one of {sorted(_EXTENSIONS)}, optionally compressed "
@@ -460,6 +471,59 @@ def _check_vocabulary(label_vocabulary):
     return vocabulary
 
 
+def file_records(path, columns_needed, file_format):
+    """Reads a CSV, TSV or JSON Lines file's rows.
+
+    Args:
+        path: str or path-like.
+        columns_needed: `(role, column)` pairs; a column that is not None
+            must be in the file (the error names its role).
+        file_format: a `SUPPORTED_FORMATS` entry, or None for the extension.
+
+    Returns:
+        `(path, columns, records)`: the path as a str, the columns found and
+        the `(line, {column: value})` records, in file order.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a string or a path. Received: path={path!r}")
+    path = os.fspath(path)
+    if file_format is not None and file_format not in SUPPORTED_FORMATS:
+        raise ValueError(
+            f"file_format must be None or one of {SUPPORTED_FORMATS}. Received: "
+            f"file_format={file_format!r}"
+        )
+    file_format = file_format or _infer_format(path)
+    content = _read_text(path)
+    if not content.strip():
+        raise DataError(f"{path}: the file is empty.")
+    if file_format == "jsonl":
+        columns, records = _jsonl_records(path, content)
+    else:
+        columns, records = _csv_records(path, content, file_format)
+    for role, column in columns_needed:
+        if column is not None and column not in columns:
+            raise DataError(
+                f"{path}: no {role} column {column!r}; columns found: {columns}. "
+                f"Pass {role.replace(' ', '_')}_column= to name the right one."
+            )
+    if not records:
+        raise DataError(f"{path}: the file has no data rows, only {columns}.")
+    return path, columns, records
+
+
+def row_texts(path, line, record, text_column, text_pair_column):
+    """`(text, pair, problem)`: a row's texts, or why it is bad."""
+    text = _text_value(path, line, text_column, record.get(text_column))
+    pair = None
+    if text_pair_column is not None:
+        pair = _text_value(path, line, text_pair_column, record.get(text_pair_column))
+    if text is None:
+        return None, None, f"empty text in column {text_column!r}"
+    if text_pair_column is not None and pair is None:
+        return None, None, f"empty text in column {text_pair_column!r}"
+    return text, pair, None
+
+
 def load_text_classification_file(
     path,
     text_column="text",
@@ -665,9 +729,6 @@ def load_text_rows(
     rows.texts[0], rows.records[0]["id"]
     ```
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"path must be a string or a path. Received: path={path!r}")
-    path = os.fspath(path)
     if not isinstance(text_column, str) or not text_column:
         raise ValueError(
             f"text_column must be a non-empty string. Received: "
@@ -682,38 +743,16 @@ def load_text_rows(
             f"(text_column={text_column!r})"
         )
     check_on_bad_rows(on_bad_rows)
-    if file_format is not None and file_format not in SUPPORTED_FORMATS:
-        raise ValueError(
-            f"file_format must be None or one of {SUPPORTED_FORMATS}. Received: "
-            f"file_format={file_format!r}"
-        )
-    file_format = file_format or _infer_format(path)
-    content = _read_text(path)
-    if not content.strip():
-        raise DataError(f"{path}: the file is empty; expected rows of text.")
-    if file_format == "jsonl":
-        columns, records = _jsonl_records(path, content)
-    else:
-        columns, records = _csv_records(path, content, file_format)
-    for role, column in (("text", text_column), ("text pair", text_pair_column)):
-        if column is not None and column not in columns:
-            raise DataError(
-                f"{path}: no {role} column {column!r}; columns found: {columns}. "
-                f"Pass {role.replace(' ', '_')}_column= to name the right one."
-            )
+    path, columns, records = file_records(
+        path, [("text", text_column), ("text pair", text_pair_column)], file_format
+    )
     kept, texts, pairs, bad_rows = [], [], [], []
     for line, record in records:
-        text = _text_value(path, line, text_column, record.get(text_column))
-        pair = None
-        if text_pair_column is not None:
-            pair = _text_value(
-                path, line, text_pair_column, record.get(text_pair_column)
-            )
-        if text is None or (text_pair_column is not None and pair is None):
-            empty = text_column if text is None else text_pair_column
-            bad_row(
-                path, line, f"empty text in column {empty!r}", on_bad_rows, bad_rows
-            )
+        text, pair, problem = row_texts(
+            path, line, record, text_column, text_pair_column
+        )
+        if problem is not None:
+            bad_row(path, line, problem, on_bad_rows, bad_rows)
             continue
         kept.append(record)
         texts.append(text)
@@ -721,8 +760,8 @@ def load_text_rows(
     warn_skipped_rows(path, bad_rows)
     if not texts:
         raise DataError(
-            f"{path}: no row with a text"
-            + (f" ({len(bad_rows)} with an empty one)." if bad_rows else ".")
+            f"{path}: all {len(records)} rows are bad (e.g. {bad_rows[0]}); "
+            "no rows left."
         )
     return TextRows(
         columns=columns,

@@ -18,12 +18,9 @@ from tftransformer.data._autotune import prefetched
 from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import (
     SUPPORTED_FORMATS,
-    _csv_records,
-    _infer_format,
-    _jsonl_records,
-    _read_text,
     _text_value,
     bad_row,
+    file_records,
     warn_skipped_rows,
 )
 from tftransformer.data.text_pairs import TextPairs
@@ -86,20 +83,9 @@ def load_text_pairs(
                 f"{role}_column must be a non-empty string. Received: "
                 f"{role}_column={column!r}"
             )
-    file_format = file_format or _infer_format(path)
-    content = _read_text(path)
-    if not content.strip():
-        raise DataError(f"{path}: the file is empty.")
-    if file_format == "jsonl":
-        columns, records = _jsonl_records(path, content)
-    else:
-        columns, records = _csv_records(path, content, file_format)
-    for role, column in [*text_columns.items(), ("score", score_column)]:
-        if column is not None and column not in columns:
-            raise DataError(
-                f"{path}: no {role} column {column!r}; columns found: {columns}. "
-                f"Pass {role}_column= to name the right one."
-            )
+    path, _, records = file_records(
+        path, [*text_columns.items(), ("score", score_column)], file_format
+    )
 
     values = {role: [] for role in text_columns}
     scores, bad_rows = [], []

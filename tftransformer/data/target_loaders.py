@@ -16,7 +16,6 @@ the column and the value.
 
 import json
 import math
-import os
 
 import numpy as np
 
@@ -24,14 +23,10 @@ from tftransformer._arguments import check_on_bad_rows
 from tftransformer.data.data_error import DataError
 from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.loaders import (
-    SUPPORTED_FORMATS,
-    _csv_records,
-    _infer_format,
-    _jsonl_records,
-    _read_text,
-    _text_value,
     bad_row,
     embedded_splits,
+    file_records,
+    row_texts,
     warn_skipped_rows,
 )
 from tftransformer.data.multi_label_data import MultiLabelData
@@ -51,47 +46,6 @@ def _check_column(name, value):
             f"{name} must be a non-empty string. Received: {name}={value!r}"
         )
     return value
-
-
-def _records(path, columns_needed, file_format):
-    """The file's `(line, {column: value})` records, its columns checked."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"path must be a string or a path. Received: path={path!r}")
-    path = os.fspath(path)
-    if file_format is not None and file_format not in SUPPORTED_FORMATS:
-        raise ValueError(
-            f"file_format must be None or one of {SUPPORTED_FORMATS}. Received: "
-            f"file_format={file_format!r}"
-        )
-    file_format = file_format or _infer_format(path)
-    content = _read_text(path)
-    if not content.strip():
-        raise DataError(f"{path}: the file is empty.")
-    if file_format == "jsonl":
-        columns, records = _jsonl_records(path, content)
-    else:
-        columns, records = _csv_records(path, content, file_format)
-    for role, column in columns_needed:
-        if column is not None and column not in columns:
-            raise DataError(
-                f"{path}: no {role} column {column!r}; columns found: {columns}."
-            )
-    if not records:
-        raise DataError(f"{path}: the file has no data rows, only {columns}.")
-    return path, records
-
-
-def _texts(path, line, record, text_column, text_pair_column):
-    """`(text, pair, problem)`: the row's texts, or why it is bad."""
-    text = _text_value(path, line, text_column, record.get(text_column))
-    pair = None
-    if text_pair_column is not None:
-        pair = _text_value(path, line, text_pair_column, record.get(text_pair_column))
-    if text is None:
-        return None, None, f"empty text in column {text_column!r}"
-    if text_pair_column is not None and pair is None:
-        return None, None, f"empty text in column {text_pair_column!r}"
-    return text, pair, None
 
 
 def _label_set(path, line, column, value, delimiter):
@@ -183,7 +137,7 @@ def load_multi_label_file(
                 "label_vocabulary must hold distinct names. "
                 f"Received: label_vocabulary={label_vocabulary}"
             )
-    path, records = _records(
+    path, _, records = file_records(
         path,
         [
             ("text", text_column),
@@ -194,7 +148,9 @@ def load_multi_label_file(
     )
     texts, pairs, label_sets, lines, bad_rows = [], [], [], [], []
     for line, record in records:
-        text, pair, problem = _texts(path, line, record, text_column, text_pair_column)
+        text, pair, problem = row_texts(
+            path, line, record, text_column, text_pair_column
+        )
         labels = _label_set(
             path, line, label_column, record.get(label_column), label_delimiter
         )
@@ -301,7 +257,7 @@ def load_regression_file(
     for column in target_columns:
         _check_column("target_columns", column)
     check_on_bad_rows(on_bad_rows)
-    path, records = _records(
+    path, _, records = file_records(
         path,
         [("text", text_column), ("text pair", text_pair_column)]
         + [("target", column) for column in target_columns],
@@ -309,7 +265,9 @@ def load_regression_file(
     )
     texts, pairs, targets, bad_rows = [], [], [], []
     for line, record in records:
-        text, pair, problem = _texts(path, line, record, text_column, text_pair_column)
+        text, pair, problem = row_texts(
+            path, line, record, text_column, text_pair_column
+        )
         values = [
             _number(path, line, column, record.get(column)) for column in target_columns
         ]

@@ -1,9 +1,7 @@
 """A fine-tuned model's predictions for a file of texts, written next to
 each row."""
 
-import bz2
 import csv
-import gzip
 import io
 import json
 import os
@@ -11,6 +9,7 @@ import os
 import keras
 
 from tftransformer.data import DataError, load_text_rows
+from tftransformer.data.loaders import compression_of, file_format_of
 from tftransformer.evaluation import predict_columns
 from tftransformer.training.checkpointing import atomic_write
 from tftransformer.training.prediction_config import PredictionConfig
@@ -18,15 +17,6 @@ from tftransformer.training.prediction_config import PredictionConfig
 __all__ = ["predict_to_file"]
 
 MODEL_FILE = "model.keras"
-_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-}
-_COMPRESSIONS = {".gz": gzip, ".bz2": bz2}
 
 
 def predict_to_file(config):
@@ -93,7 +83,7 @@ def predict_to_file(config):
     os.makedirs(directory, exist_ok=True)
     content = _format_rows(output, output_format, rows.columns + list(columns), records)
     with atomic_write(output) as temporary:
-        module = _compression(output)
+        module = compression_of(output)
         data = content.encode("utf-8")
         with open(temporary, "wb") as f:
             f.write(module.compress(data) if module else data)
@@ -115,25 +105,14 @@ def load_saved_model(path):
     return keras.saving.load_model(model_file)
 
 
-def _compression(path):
-    for suffix, module in _COMPRESSIONS.items():
-        if path.lower().endswith(suffix):
-            return module
-    return None
-
-
 def _output_format(path):
-    name = path.lower()
-    for suffix in _COMPRESSIONS:
-        name = name.removesuffix(suffix)
-    for extension, output_format in _FORMATS.items():
-        if name.endswith(extension):
-            return output_format
-    raise ValueError(
-        f"Cannot tell the output format from {path!r}: expected one of "
-        f"{sorted(_FORMATS)}, optionally compressed "
-        f"({', '.join(_COMPRESSIONS)})."
-    )
+    output_format = file_format_of(path)
+    if output_format is None:
+        raise ValueError(
+            f"Cannot tell the output format from {path!r}: expected a .csv, "
+            ".tsv or .jsonl name, optionally compressed (.gz, .bz2)."
+        )
+    return output_format
 
 
 def _format_rows(path, output_format, columns, records):
