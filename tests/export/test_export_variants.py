@@ -70,28 +70,28 @@ WORD_GROUPS = {
 # deviations of float32 in earlier runs of 12 epochs.
 SCORE_TOLERANCE = 0.05
 # Full int8 (activations too) of the tiny regressor misses that tolerance
-# on most texts: the activations of its random-start backbone are tiny
-# (embeddings around 0.02, variances around 0.007), and per-tensor int8
-# ranges through its layer norms move each layer's outputs by up to a
-# quarter of their range (measured tensor by tensor on one text). Kept as
-# a strict expected failure: it passes the day full int8 becomes accurate
-# enough.
-# The same ranges flip the multi-label classifier's decisions near its
-# thresholds: full int8 agreed with Keras on 0.87 to 0.92 of the held-out
-# (text, label) decisions in three trainings of this recipe (with 12
-# epochs) by a script (seeds 0, 1 and 2); dynamic-range int8 on 0.997 to
-# 1.0. Full int8 is held to this bound.
-FULL_INT8_MULTI_LABEL_AGREEMENT = 0.8
-# The single-label classifier's full-int8 file agreed with float32 on 0.89
-# to 1.0 of 400 held-out texts over eight trainings of this recipe (shuffle
-# seeds 0 to 7, by a script; 0.97 at seed 0, the fixture's); dynamic-range
-# and Keras int8 stay held to 0.98.
-FULL_INT8_AGREEMENT = 0.85
+# on most texts (0.22 of the held-out scores within it, the largest
+# deviation 0.59 target standard deviations, measured 2026-11-27): the
+# activations of its random-start backbone are tiny (embeddings around
+# 0.02, variances around 0.007), and per-tensor int8 ranges through its
+# layer norms move each layer's outputs by up to a quarter of their range
+# (measured tensor by tensor on one text). Kept as a strict expected
+# failure: it passes the day full int8 becomes accurate enough.
+# The same ranges flip some of the multi-label classifier's decisions near
+# its thresholds: full int8 agreed with Keras on 0.93 of the held-out
+# (text, label) decisions here, dynamic-range int8 on all. Full int8 is
+# held to this bound.
+FULL_INT8_MULTI_LABEL_AGREEMENT = 0.9
+# The single-label classifier's full-int8 file agreed with float32 on all
+# 100 held-out texts here; dynamic-range and Keras int8 stay held to 0.98.
+# (The outputs these tests compare, 2026-11-27; full int8 calibrates the
+# same way every time, BUILD_NOTES.md.)
+FULL_INT8_AGREEMENT = 0.95
 # Both heads pool the [CLS] vector, as when the bounds here were measured;
 # full int8 of a mean-pooled model has its own test below.
 POOLING = "cls"
 FULL_INT8_REGRESSION = (
-    "full int8 regression scores deviate from float32 by up to about 1.6 "
+    "full int8 regression scores deviate from float32 by up to about 0.6 "
     "target standard deviations on the tiny regressor"
 )
 
@@ -394,16 +394,27 @@ def test_litert_embedder_embeds_as_the_keras_model(tiny_preset, tmp_path):
     assert np.all(cosines > 0.95), cosines
     # Full int8 keeps mean pooling's sums in float32 (FLOAT_OPS): int8 ones
     # were calibrated to ranges longer texts overflow (cosines 0.89 to 0.94
-    # from 9 words on, when measured; 0.998 or more with them in float32).
+    # from 9 words on, when measured; 0.9997 or more with them in float32).
     long_texts = [" ".join((POSITIVE + NEUTRAL)[:n]) for n in range(0, 22, 3)]
+    calibration = reviews(64, seed=2)[0]
     full_int8 = LiteRTModel(
-        export_litert(embedder, tmp_path / "full", "int8", reviews(64, seed=2)[0])
+        export_litert(embedder, tmp_path / "full", "int8", calibration)
     )
     embeddings = full_int8(texts + long_texts)["embedding"]
     # Its int8 normalization leaves them near unit length, not at it.
     embeddings /= np.linalg.norm(embeddings, axis=-1, keepdims=True)
     cosines = np.sum(embeddings * embedder.embed(texts + long_texts), axis=-1)
-    assert np.all(cosines > 0.98), cosines
+    assert np.all(cosines > 0.995), cosines
+    # Calibrated on the texts themselves, every time: the same data gives
+    # the same model (fed as string tensors, TensorFlow's calibrator saw
+    # other tokens in each run, cosines down to 0.978).
+    again = LiteRTModel(
+        export_litert(embedder, tmp_path / "again", "int8", calibration)
+    )
+    np.testing.assert_array_equal(
+        again(texts + long_texts)["embedding"],
+        full_int8(texts + long_texts)["embedding"],
+    )
     directory = export_text_embedder(embedder, tmp_path / "serving", precision="int8")
     # The float32 LiteRT file and the int8 SavedModel, in one clean process.
     litert, result = run_clients(

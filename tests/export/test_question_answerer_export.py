@@ -189,11 +189,10 @@ def test_graph_pieces_are_the_python_pieces():
 
 
 # Full int8 (activations too) of the tiny answerer picked the float32 span
-# on 0.70 to 0.86 of the held-out pairs here in 12 exports: TF's calibration
-# is not deterministic (a classifier's full-int8 file differs from export
-# to export too), and the random backbone's small activations lose much in
-# int8 (docs/serving.md).
-FULL_INT8_AGREEMENT = 0.6
+# on 0.92 to 0.93 of 100 held-out pairs (three batches, two exports each,
+# the same every time; 2026-11-27): the random backbone's small
+# activations lose much in int8 (docs/serving.md).
+FULL_INT8_AGREEMENT = 0.85
 
 
 @pytest.fixture(scope="module")

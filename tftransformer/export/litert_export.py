@@ -459,8 +459,12 @@ def export_litert(
         texts = list(representative_texts)
 
         def representative_dataset():
+            # UTF-8 bytes in a fixed-width numpy array: TF 2.21's calibrator
+            # reads string tensors and object arrays unreliably (each run saw
+            # other token ids, so the ranges, and the int8 model, changed
+            # from run to run; BUILD_NOTES.md).
             for text in texts:
-                yield [tf.constant([part]) for part in _parts(text, pairs)]
+                yield [np.array([part.encode("utf-8")]) for part in _parts(text, pairs)]
 
         converter.representative_dataset = representative_dataset
         # Calibration runs the model, tokenizer ops included.
