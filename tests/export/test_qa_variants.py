@@ -29,9 +29,9 @@ DYNAMIC_INT8_AGREEMENT = 0.98
 # Full int8 (activations too) of the tiny answerer answered as Keras on
 # 0.84 to 1.0 of the 50 held-out questions in 6 exports of this recipe (two
 # of each training with seeds 0, 1 and 2; dynamic-range int8 on 1.0 in
-# each): TF's calibration is not deterministic, and the random-start
-# backbone's small activations lose much in int8 (see FULL_INT8_AGREEMENT
-# in test_question_answerer_export.py).
+# each), measured while TF's calibrator still read string tensors
+# unreliably; the random-start backbone's small activations lose much in
+# int8 (see FULL_INT8_AGREEMENT in test_question_answerer_export.py).
 FULL_INT8_AGREEMENT = 0.75
 
 
