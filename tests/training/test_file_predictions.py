@@ -145,7 +145,14 @@ def test_skipped_rows_and_refusals(classifier_run, tmp_path):
     ):
         predict_to_file(PredictionConfig(model_path=run, input_file=taken))
     with pytest.raises(FileNotFoundError, match="holding model.keras"):
-        predict_to_file(PredictionConfig(model_path=str(tmp_path), input_file=source))
+        predict_to_file(
+            PredictionConfig(
+                model_path=str(tmp_path),
+                input_file=source,
+                text_column="review",
+                on_bad_rows="skip",
+            )
+        )
     with pytest.raises(ValueError, match="output format from"):
         predict_to_file(
             PredictionConfig(model_path=run, input_file=source, output_file="out.xlsx")

@@ -140,7 +140,7 @@ def saved_task(cls, preset, kwargs):
     """
     if isinstance(preset, os.PathLike):
         preset = os.fspath(preset)
-    if not isinstance(preset, str):
+    if not isinstance(preset, str) or _required_arguments(cls) & set(kwargs):
         return None
     directory = embedded_preset_path() if preset == EMBEDDED_PRESET else preset
     path = os.path.join(os.path.expanduser(directory), TASK_CONFIG_FILE)
@@ -151,8 +151,6 @@ def saved_task(cls, preset, kwargs):
     registered = config.get("registered_name") if isinstance(config, dict) else None
     task_class = keras.saving.get_registered_object(registered) if registered else None
     if not (isinstance(task_class, type) and issubclass(task_class, cls)):
-        return None
-    if _required_arguments(cls) & set(kwargs):
         return None
     return task_class, config["config"], os.path.dirname(path)
 

@@ -59,13 +59,14 @@ def predict_to_file(config):
     config.validate()
     output = config.predictions_path()
     output_format = _output_format(output)
-    model = load_saved_model(config.model_path)
+    # The file first: its errors come before the model's loading time.
     rows = load_text_rows(
         config.input_file,
         text_column=config.text_column,
         text_pair_column=config.text_pair_column,
         on_bad_rows=config.on_bad_rows,
     )
+    model = load_saved_model(config.model_path)
     columns = predict_columns(
         model, rows.texts, rows.text_pairs, batch_size=config.batch_size
     )
