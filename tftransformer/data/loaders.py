@@ -495,7 +495,14 @@ def file_records(path, columns_needed, file_format):
     file_format = file_format or _infer_format(path)
     content = _read_text(path)
     if not content.strip():
-        raise DataError(f"{path}: the file is empty.")
+        raise DataError(
+            f"{path}: the file is empty; expected "
+            + (
+                "one JSON object per line."
+                if file_format == "jsonl"
+                else "a header line naming the columns, then one row per example."
+            )
+        )
     if file_format == "jsonl":
         columns, records = _jsonl_records(path, content)
     else:
@@ -573,9 +580,6 @@ def load_text_classification_file(
     dataset = train.to_dataset()  # (text, label) pairs
     ```
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"path must be a string or a path. Received: path={path!r}")
-    path = os.fspath(path)
     for name, value in (("text_column", text_column), ("label_column", label_column)):
         if not isinstance(value, str) or not value:
             raise ValueError(
@@ -598,42 +602,17 @@ def load_text_classification_file(
             "Received: " + ", ".join(f"{k}={v!r}" for k, v in named.items())
         )
     check_on_bad_rows(on_bad_rows)
-    if file_format is not None and file_format not in SUPPORTED_FORMATS:
-        raise ValueError(
-            f"file_format must be None or one of {SUPPORTED_FORMATS}. Received: "
-            f"file_format={file_format!r}"
-        )
     if label_vocabulary is not None:
         label_vocabulary = _check_vocabulary(label_vocabulary)
-    file_format = file_format or _infer_format(path)
-
-    content = _read_text(path)
-    if not content.strip():
-        raise DataError(
-            f"{path}: the file is empty; expected "
-            + (
-                "one JSON object per line."
-                if file_format == "jsonl"
-                else "a header line naming the columns, then one row per example."
-            )
-        )
-    if file_format == "jsonl":
-        columns, records = _jsonl_records(path, content)
-    else:
-        columns, records = _csv_records(path, content, file_format)
-
-    for role, column in (
-        ("text", text_column),
-        ("label", label_column),
-        ("text pair", text_pair_column),
-    ):
-        if column is not None and column not in columns:
-            raise DataError(
-                f"{path}: no {role} column {column!r}; columns found: {columns}. "
-                f"Pass {role.replace(' ', '_')}_column= to name the right one."
-            )
-    if not records:
-        raise DataError(f"{path}: the file has no data rows, only {columns}.")
+    path, _, records = file_records(
+        path,
+        [
+            ("text", text_column),
+            ("label", label_column),
+            ("text pair", text_pair_column),
+        ],
+        file_format,
+    )
 
     texts, pairs, labels, lines = [], [], [], []
     bad_rows = []
@@ -641,20 +620,13 @@ def load_text_classification_file(
     # read as one number ("3.1" and "3.10", "01" and "1").
     spellings = {}
     for line, record in records:
-        text = _text_value(path, line, text_column, record.get(text_column))
-        pair = None
-        if text_pair_column is not None:
-            pair = _text_value(
-                path, line, text_pair_column, record.get(text_pair_column)
-            )
+        text, pair, problem = row_texts(
+            path, line, record, text_column, text_pair_column
+        )
         label = _label_value(path, line, label_column, record.get(label_column))
-        if text is None:
-            problem = f"empty text in column {text_column!r}"
-        elif text_pair_column is not None and pair is None:
-            problem = f"empty text in column {text_pair_column!r}"
-        elif label is None:
+        if problem is None and label is None:
             problem = f"missing label in column {label_column!r}"
-        else:
+        if problem is None:
             _check_spelling(path, label_column, spellings, record, line, label)
             texts.append(text)
             pairs.append(pair)
