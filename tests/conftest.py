@@ -8,8 +8,37 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tftransformer  # noqa: E402, F401
 
 # isort: split
+import inspect  # noqa: E402
+
 import keras  # noqa: E402
 import pytest  # noqa: E402
+from tensorflow.python.framework import ops as tf_ops  # noqa: E402
+
+
+def _skip_op_stacks():
+    """Graph ops the suite's own processes build skip their Python stack.
+
+    TensorFlow records the Python stack of every op it adds to a graph, for
+    the "defined at" lines of a failing graph op's error: about 7% of the
+    time of the in-process tests, which trace many small models
+    (BUILD_NOTES.md, "Running the tests"). No test reads those lines.
+    `TFTRANSFORMER_TEST_OP_STACKS=1` keeps them (to debug a failing op);
+    scripts a test runs as a real process keep them too.
+    """
+    create = tf_ops._create_c_op
+    if os.environ.get("TFTRANSFORMER_TEST_OP_STACKS") == "1" or (
+        "extract_traceback" not in inspect.signature(create).parameters
+    ):
+        return
+
+    def create_without_stack(*args, **kwargs):
+        kwargs["extract_traceback"] = False
+        return create(*args, **kwargs)
+
+    tf_ops._create_c_op = create_without_stack
+
+
+_skip_op_stacks()
 
 
 @pytest.fixture(autouse=True)
