@@ -2,10 +2,11 @@ r"""Predicts a file of texts with a fine-tuned model and writes the rows back
 with their predictions.
 
 The model is a run directory (its `model.keras`, as every training script
-writes it) or a `.keras` file: a classifier (a label and a probability per
-label), a multi-label classifier (its labels), a regressor (its targets), a
-tagger (tags and entities) or a question answerer (`--text_column` of
-questions, `--text_pair_column` of contexts). Every input column is kept;
+writes it; a few-shot run's embedder and head) or a `.keras` file: a
+classifier (a label and a probability per label), a multi-label classifier
+(its labels), a regressor (its targets), a tagger (tags and entities), a
+question answerer (`--text_column` of questions, `--text_pair_column` of
+contexts) or a text embedder (embeddings). Every input column is kept;
 the output's format follows its extension (CSV, TSV, JSON Lines, `.gz`).
 
 Usage:
@@ -15,6 +16,8 @@ python examples/predict.py --model_path=runs/demo --input_file=reviews.csv \
     --text_column=review
 python examples/predict.py --model_path=runs/ner --input_file=tweets.jsonl \
     --output_file=tagged.jsonl
+python examples/predict.py --model_path=runs/few_shot --input_file=reviews.csv \
+    --text_column=review
 ```
 """
 

@@ -1,5 +1,6 @@
 """`predict_columns`: each model's own predictions, as table columns."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -72,6 +73,7 @@ def models(small_vocabulary_preset):
                 preset, sequence_length=32, doc_stride=8, max_question_length=8
             )
         ),
+        "embedder": moved(TextEmbedder.from_preset(preset, sequence_length=16)),
     }
 
 
@@ -158,9 +160,54 @@ def test_an_answerers_columns_are_its_answers(models):
         predict_columns(model, TEXTS)
 
 
-def test_other_models_and_bad_arguments_are_refused(models, small_vocabulary_preset):
-    embedder = TextEmbedder.from_preset(small_vocabulary_preset, sequence_length=16)
-    with pytest.raises(ValueError, match="Received: a TextEmbedder"):
-        predict_columns(embedder, TEXTS)
+def test_an_embedders_columns_are_its_embeddings_or_its_heads_labels(models):
+    embedder = models["embedder"]
+    columns = predict_columns(embedder, TEXTS, batch_size=2)
+    assert list(columns) == ["embedding"]
+    embeddings = embedder.embed(TEXTS)
+    np.testing.assert_allclose(columns["embedding"], embeddings, rtol=1e-5, atol=1e-6)
+    # A few-shot classifier: the embedder and a head on its embeddings,
+    # ending in a temperature as `calibrate_logistic_head` leaves it.
+    head = moved(
+        keras.Sequential(
+            [
+                keras.Input((embedder.embedding_dim,)),
+                keras.layers.Dense(3),
+                keras.layers.Rescaling(0.5),
+            ]
+        )
+    )
+    names = ["neg", "mid", "pos"]
+    columns = predict_columns(embedder, TEXTS, head=head, label_names=names)
+    assert list(columns) == ["predicted_label"] + [f"probability_{n}" for n in names]
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(head(embeddings), axis=-1))
+    assert np.ptp(expected[:, 0]) > 1e-4
+    probabilities = np.array([columns[f"probability_{n}"] for n in names]).T
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-5)
+    assert columns["predicted_label"] == [names[i] for i in expected.argmax(-1)]
+    unnamed = predict_columns(embedder, TEXTS, head=head)
+    assert list(unnamed)[1:] == ["probability_0", "probability_1", "probability_2"]
+    with pytest.raises(ValueError, match="embeds single texts"):
+        predict_columns(embedder, TEXTS, CONTEXTS)
+    with pytest.raises(ValueError, match="Received: label_names=\\['a'\\] without"):
+        predict_columns(embedder, TEXTS, label_names=["a"])
+    with pytest.raises(ValueError, match="go with a TextEmbedder .*Received: a TextClassifier"):
+        predict_columns(models["classifier"], TEXTS, head=head)
+    narrow = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    with pytest.raises(
+        ValueError, match=r"shape \(None, 16\), to one logit.*giving an error"
+    ):
+        predict_columns(embedder, TEXTS, head=narrow)
+    single = keras.Sequential([keras.Input((16,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"giving \(None, 1\)"):
+        predict_columns(embedder, TEXTS, head=single)
+    with pytest.raises(ValueError, match="label_names"):
+        predict_columns(embedder, TEXTS, head=head, label_names=["a", "b"])
+
+
+def test_other_models_and_bad_arguments_are_refused(models):
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="Received: a Sequential"):
+        predict_columns(other, TEXTS)
     with pytest.raises(ValueError, match="batch_size"):
         predict_columns(models["classifier"], TEXTS, batch_size=0)

@@ -6,12 +6,18 @@ import csv
 import gzip
 import json
 
+import numpy as np
 import pytest
 
 from tftransformer.data import DataError
 from tftransformer.evaluation import predict_columns
-from tftransformer.models import MultiLabelClassifier, TextClassifier
-from tftransformer.training import ConfigError, PredictionConfig, predict_to_file
+from tftransformer.models import MultiLabelClassifier, TextClassifier, TextEmbedder
+from tftransformer.training import (
+    ConfigError,
+    PredictionConfig,
+    predict_to_file,
+    train_logistic_head,
+)
 
 ROWS = [
     {"id": "1", "review": 'a fine, "quoted" film', "note": "é"},
@@ -114,6 +120,45 @@ def test_label_sets_become_json_cells(small_vocabulary_preset, tmp_path):
     lines = (tmp_path / "out.tsv").read_text().splitlines()
     assert lines[0].split("\t")[3] == "predicted_labels"
     assert [line.split("\t")[3] for line in lines[1:]] == ['["a"]'] * 3
+
+
+def test_a_few_shot_run_and_an_embedder_predict_from_their_files(
+    small_vocabulary_preset, tmp_path
+):
+    embedder = TextEmbedder.from_preset(small_vocabulary_preset, sequence_length=16)
+    texts = [row["review"] for row in ROWS]
+    head = train_logistic_head(embedder.embed(texts), np.array([1, 0, 0]), 2, epochs=3)
+    # A few-shot run's directory, as `train_few_shot_classifier` writes it;
+    # its model.keras (the contrastive training model) is not what answers.
+    run = tmp_path / "few_shot"
+    run.mkdir()
+    embedder.save(str(run / "embedder.keras"))
+    head.save(str(run / "head.keras"))
+    (run / "model.keras").write_bytes(b"not the classifier")
+    report = {"label_names": ["neg", "pos"], "accuracy": 1.0}
+    (run / "report.json").write_text(json.dumps(report))
+    source = write_csv(tmp_path / "reviews.csv", ROWS)
+    config = PredictionConfig(
+        model_path=str(run), input_file=source, text_column="review"
+    )
+    columns = predict_to_file(config)
+    assert list(columns) == ["predicted_label", "probability_neg", "probability_pos"]
+    assert columns == predict_columns(
+        embedder, texts, head=head, label_names=["neg", "pos"]
+    )
+    # A TextEmbedder's .keras file: each row's embedding, a JSON list.
+    config = PredictionConfig(
+        model_path=str(run / "embedder.keras"),
+        input_file=source,
+        text_column="review",
+        output_file=str(tmp_path / "embedded.jsonl"),
+    )
+    columns = predict_to_file(config)
+    lines = (tmp_path / "embedded.jsonl").read_text().splitlines()
+    assert [json.loads(line)["embedding"] for line in lines] == columns["embedding"]
+    np.testing.assert_allclose(
+        columns["embedding"], embedder.embed(texts), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_skipped_rows_and_refusals(classifier_run, tmp_path):

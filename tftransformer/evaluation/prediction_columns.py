@@ -1,11 +1,16 @@
 """A fine-tuned model's predictions for raw texts, as columns of a table."""
 
-from tftransformer._arguments import check_int
+import keras
+import numpy as np
+
+from tftransformer._arguments import check_int, class_names
 from tftransformer.evaluation.label_predictions import predict_labels
+from tftransformer.evaluation.predictions import logits_to_probabilities
 from tftransformer.evaluation.tagging_predictions import predict_entities
 from tftransformer.models.multi_label_classifier import MultiLabelClassifier
 from tftransformer.models.question_answerer import QuestionAnswerer
 from tftransformer.models.text_classifier import TextClassifier
+from tftransformer.models.text_embedder import TextEmbedder
 from tftransformer.models.text_regressor import TextRegressor
 from tftransformer.models.token_classifier import TokenClassifier
 
@@ -16,12 +21,14 @@ __all__ = ["predict_columns"]
 DIGITS = 6
 
 SUPPORTED = (
-    "TextClassifier, MultiLabelClassifier, TextRegressor, TokenClassifier or "
-    "QuestionAnswerer"
+    "TextClassifier, MultiLabelClassifier, TextRegressor, TokenClassifier, "
+    "QuestionAnswerer or TextEmbedder"
 )
 
 
-def predict_columns(model, texts, text_pairs=None, batch_size=32):
+def predict_columns(
+    model, texts, text_pairs=None, batch_size=32, head=None, label_names=None
+):
     """Predicts each text's answer, as the columns of a table.
 
     What the model's own prediction functions give (`predict_labels`,
@@ -41,6 +48,12 @@ def predict_columns(model, texts, text_pairs=None, batch_size=32):
       contexts): `predicted_answer`, `answer_start` and `answer_end`
       (character offsets in the context, -1 for no answer) and
       `answer_score`.
+    - `TextEmbedder`: `embedding` (a list of floats, `TextEmbedder.embed`).
+      With `head` (a few-shot classifier: the embedder and the head of
+      `tftransformer.training.train_few_shot_classifier`, as
+      `export_few_shot_classifier` takes them): `predicted_label` and
+      `probability_<label>`, the softmax of the head's logits (calibrated
+      when the head ends in its temperature), as the export answers.
 
     Args:
         model: one of the models above, with its preprocessor.
@@ -48,13 +61,18 @@ def predict_columns(model, texts, text_pairs=None, batch_size=32):
         text_pairs: a list of str, each text's second text (a sentence-pair
             classifier or regressor; a question answerer's contexts), or None.
         batch_size: int >= 1, texts per forward pass.
+        head: with a `TextEmbedder` only: a `keras.Model` from embeddings
+            `(batch, embedding_dim)` to logits `(batch, num_classes)`.
+        label_names: with `head` only: `num_classes` names; defaults to
+            `"0"`, `"1"`, ...
 
     Returns:
         A dict of column name to a list of values (str, float, int or a list
         for the list-valued columns), in column order.
 
     Raises:
-        ValueError: for another model, or text pairs the model does not take.
+        ValueError: for another model, text pairs the model does not take,
+            or a head that does not fit the embedder.
 
     Example:
     ```python
@@ -70,6 +88,28 @@ def predict_columns(model, texts, text_pairs=None, batch_size=32):
             "text_pairs must hold one text per text. Received: "
             f"{len(pairs)} text pairs for {len(texts)} texts"
         )
+    if head is not None or label_names is not None:
+        if not isinstance(model, TextEmbedder):
+            raise ValueError(
+                "head and label_names go with a TextEmbedder (a few-shot "
+                f"classifier's embedder). Received: a {type(model).__name__} "
+                f"({model.name!r})"
+            )
+        if head is None:
+            raise ValueError(
+                "label_names name the classes of a head: pass head too. "
+                f"Received: label_names={label_names!r} without a head"
+            )
+    if isinstance(model, TextEmbedder):
+        if pairs is not None:
+            raise ValueError(
+                "A TextEmbedder embeds single texts. Received: text_pairs for "
+                f"model {model.name!r}"
+            )
+        if head is None:
+            embeddings = model.embed(texts, batch_size=batch_size)
+            return {"embedding": [[_number(v) for v in row] for row in embeddings]}
+        return _few_shot_columns(model, head, label_names, texts, batch_size)
     if isinstance(model, QuestionAnswerer):
         if pairs is None:
             raise ValueError(
@@ -118,6 +158,33 @@ def predict_columns(model, texts, text_pairs=None, batch_size=32):
         columns[f"probability_{name}"] = [
             _number(p) for p in result["probabilities"][:, i]
         ]
+    return columns
+
+
+def _few_shot_columns(embedder, head, label_names, texts, batch_size):
+    expected = (None, embedder.embedding_dim)
+    try:
+        shape = tuple(head.compute_output_spec(keras.KerasTensor(expected)).shape)
+    except (AttributeError, TypeError, ValueError) as error:
+        shape = f"an error: {error}"
+    if not isinstance(shape, tuple) or len(shape) != 2 or (shape[-1] or 0) < 2:
+        raise ValueError(
+            "head must be a keras.Model from the embeddings, shape "
+            f"{expected}, to one logit per class (at least 2). Received: "
+            f"head={head!r}, giving {shape}"
+        )
+    num_classes = shape[-1]
+    if label_names is None:
+        label_names = [str(i) for i in range(num_classes)]
+    names = class_names("label_names", label_names, num_classes)
+    embeddings = embedder.embed(texts, batch_size=batch_size)
+    logits = np.zeros((0, num_classes), "float32")
+    if len(embeddings):
+        logits = head.predict(embeddings, batch_size=batch_size, verbose=0)
+    probabilities = logits_to_probabilities(logits)
+    columns = {"predicted_label": [names[i] for i in probabilities.argmax(-1)]}
+    for i, name in enumerate(names):
+        columns[f"probability_{name}"] = [_number(p) for p in probabilities[:, i]]
     return columns
 
 

@@ -12,6 +12,7 @@ from tftransformer.data import DataError, load_text_rows
 from tftransformer.data.loaders import compression_of, file_format_of
 from tftransformer.evaluation import predict_columns
 from tftransformer.training.checkpointing import atomic_write
+from tftransformer.training.few_shot import EMBEDDER_FILE, HEAD_FILE, REPORT_FILE
 from tftransformer.training.prediction_config import PredictionConfig
 
 __all__ = ["predict_to_file"]
@@ -27,7 +28,11 @@ def predict_to_file(config):
     `.keras` file) answers as `tftransformer.evaluation.predict_columns`
     says: a label and a probability per label for a classifier, the labels
     for a multi-label one, the targets for a regressor, tags and entities
-    for a tagger, an answer for a question answerer. The output keeps every
+    for a tagger, an answer for a question answerer, an embedding for a
+    text embedder. A few-shot run's directory (`embedder.keras` and
+    `head.keras`, from `train_few_shot_classifier`) answers with its
+    head's label and probabilities, the label names read from its
+    `report.json`. The output keeps every
     input column and adds those, in the output file's format (CSV, TSV or
     JSON Lines by its extension, `.gz`/`.bz2` compressed too; lists are
     JSON text in CSV and TSV cells); it is written whole or not at all.
@@ -66,9 +71,14 @@ def predict_to_file(config):
         text_pair_column=config.text_pair_column,
         on_bad_rows=config.on_bad_rows,
     )
-    model = load_saved_model(config.model_path)
+    model, head, label_names = _load_saved_model(config.model_path)
     columns = predict_columns(
-        model, rows.texts, rows.text_pairs, batch_size=config.batch_size
+        model,
+        rows.texts,
+        rows.text_pairs,
+        batch_size=config.batch_size,
+        head=head,
+        label_names=label_names,
     )
     taken = [name for name in columns if name in rows.columns]
     if taken:
@@ -91,19 +101,34 @@ def predict_to_file(config):
     return columns
 
 
-def load_saved_model(path):
-    """The model of a run directory (its `model.keras`) or a `.keras` file."""
+def _load_saved_model(path):
+    """`(model, head, label_names)` of a run directory or a `.keras` file.
+
+    A few-shot run's directory gives its embedder, its head and the label
+    names of its report; any other gives its `model.keras`, no head and no
+    names (the model holds its own).
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"model_path must be a path. Received: model_path={path!r}")
     path = os.fspath(path)
+    few_shot = [os.path.join(path, name) for name in (EMBEDDER_FILE, HEAD_FILE)]
+    if all(os.path.isfile(file) for file in few_shot):
+        embedder, head = (keras.saving.load_model(file) for file in few_shot)
+        report = os.path.join(path, REPORT_FILE)
+        label_names = None
+        if os.path.isfile(report):
+            with open(report, encoding="utf-8") as f:
+                label_names = json.load(f).get("label_names")
+        return embedder, head, label_names
     model_file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
     if not os.path.isfile(model_file):
         raise FileNotFoundError(
             f"No saved model at {model_file!r}: model_path must be a run "
             f"directory holding {MODEL_FILE} (what the training scripts "
-            "write) or a .keras file."
+            f"write) or {EMBEDDER_FILE} and {HEAD_FILE} (a few-shot run), "
+            "or a .keras file."
         )
-    return keras.saving.load_model(model_file)
+    return keras.saving.load_model(model_file), None, None
 
 
 def _output_format(path):

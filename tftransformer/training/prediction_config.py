@@ -27,7 +27,8 @@ class PredictionConfig:
 
     model_path: str = setting(
         "runs/demo",
-        "A run directory (its model.keras) or a .keras file.",
+        "A run directory (its model.keras, or a few-shot run's embedder and "
+        "head) or a .keras file.",
         run_setting=False,
     )
     input_file: str | None = setting(
