@@ -1,3 +1,5 @@
+import h5py
+import keras_hub
 import numpy as np
 import pytest
 
@@ -181,3 +183,28 @@ def test_a_subclass_saved_loads_through_its_base_class(
     assert type(loaded) is MultiLabelClassifier
     assert loaded.thresholds == model.thresholds
     np.testing.assert_array_equal(loaded.predict(TEXTS, verbose=0), answers)
+
+
+def test_a_fitted_tasks_preset_holds_no_optimizer_state(
+    small_vocabulary_preset, tmp_path, recwarn
+):
+    model = TextClassifier.from_preset(
+        small_vocabulary_preset, num_classes=2, sequence_length=16
+    )
+    model.fit(TEXTS[:2], np.array([0, 1]), epochs=1, verbose=0)
+    assert len(model.optimizer.variables) > 2  # its slots are built
+    model.save_to_preset(str(tmp_path))
+    weights = tmp_path / "task.weights.h5"
+    with h5py.File(weights) as f:
+        assert "optimizer" not in f
+    # keras-hub's own file holds the optimizer's variables; they are not
+    # loaded into the new task's optimizer, which Keras would warn about.
+    keras_hub.models.Task.save_task_weights(model, str(weights))
+    with h5py.File(weights) as f:
+        assert "optimizer" in f
+    loaded = TextClassifier.from_preset(tmp_path)
+    assert not [w for w in recwarn if "optimizer" in str(w.message)]
+    np.testing.assert_array_equal(
+        loaded.get_layer("logits").kernel.numpy(),
+        model.get_layer("logits").kernel.numpy(),
+    )

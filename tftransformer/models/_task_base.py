@@ -58,6 +58,40 @@ class FromPreset:
         )
         super().compile(optimizer, *args, **kwargs)
 
+    def save_task_weights(self, filepath):
+        """Saves the weights not in the backbone (`save_to_preset` calls it).
+
+        As keras-hub's, without the optimizer's variables: keras-hub's also
+        writes the optimizer's slots for every weight, the backbone's too
+        (twice the model's size after a `fit`), which a preset loaded for
+        inference or a new fine-tune never reads.
+        """
+        _check_weights_file(filepath)
+        if not self.has_task_weights():
+            raise ValueError(
+                f"Task {self} has no weights not in the `backbone`. "
+                "`save_task_weights()` has nothing to save."
+            )
+        keras.saving.save_weights(
+            self, filepath=filepath, objects_to_skip=self._not_task_weights()
+        )
+
+    def load_task_weights(self, filepath):
+        """Loads the weights not in the backbone, leaving the optimizer as
+        it is (a file keras-hub's `save_task_weights` wrote holds the saved
+        optimizer's variables; Keras would warn that they do not fit a
+        newly compiled one)."""
+        _check_weights_file(filepath)
+        keras.saving.load_weights(
+            self, filepath, objects_to_skip=self._not_task_weights()
+        )
+
+    def _not_task_weights(self):
+        skipped = list(self.backbone._flatten_layers())
+        if getattr(self, "optimizer", None) is not None:
+            skipped.append(self.optimizer)
+        return skipped
+
     @classmethod
     def from_preset(cls, preset="embedded", sequence_length=None, dtype=None, **kwargs):
         """Builds the task on a pretrained backbone and its tokenizer, or
@@ -165,6 +199,13 @@ def _required_arguments(cls):
         and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         and p.name not in ("self", "backbone")
     }
+
+
+def _check_weights_file(filepath):
+    if not str(filepath).endswith(".weights.h5"):
+        raise ValueError(
+            f"The filename must end in `.weights.h5`. Received: filepath={filepath}"
+        )
 
 
 def load_saved_task(
