@@ -19,8 +19,8 @@ def _skip_op_stacks():
     """Graph ops the suite's own processes build skip their Python stack.
 
     TensorFlow records the Python stack of every op it adds to a graph, for
-    the "defined at" lines of a failing graph op's error: about 7% of the
-    time of the in-process tests, which trace many small models
+    the "defined at" lines of a failing graph op's error: about 4% of the
+    wall time of `tests/models`, which traces many small models
     (BUILD_NOTES.md, "Running the tests"). No test reads those lines.
     `TFTRANSFORMER_TEST_OP_STACKS=1` keeps them (to debug a failing op);
     scripts a test runs as a real process keep them too.
