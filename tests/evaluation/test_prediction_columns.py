@@ -191,7 +191,7 @@ def test_an_embedders_columns_are_its_embeddings_or_its_heads_labels(models):
         predict_columns(embedder, TEXTS, CONTEXTS)
     with pytest.raises(ValueError, match="Received: label_names=\\['a'\\] without"):
         predict_columns(embedder, TEXTS, label_names=["a"])
-    with pytest.raises(ValueError, match="go with a TextEmbedder .*Received: a TextClassifier"):
+    with pytest.raises(ValueError, match="TextEmbedder .*Received: a TextClassifier"):
         predict_columns(models["classifier"], TEXTS, head=head)
     narrow = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     with pytest.raises(
