@@ -154,11 +154,7 @@ def predict_columns(
         columns = {"predicted_labels": result["labels"]}
     else:
         columns = {"predicted_label": result["label"]}
-    for i, name in enumerate(names):
-        columns[f"probability_{name}"] = [
-            _number(p) for p in result["probabilities"][:, i]
-        ]
-    return columns
+    return _with_probabilities(columns, names, result["probabilities"])
 
 
 def _few_shot_columns(embedder, head, label_names, texts, batch_size):
@@ -183,6 +179,11 @@ def _few_shot_columns(embedder, head, label_names, texts, batch_size):
         logits = head.predict(embeddings, batch_size=batch_size, verbose=0)
     probabilities = logits_to_probabilities(logits)
     columns = {"predicted_label": [names[i] for i in probabilities.argmax(-1)]}
+    return _with_probabilities(columns, names, probabilities)
+
+
+def _with_probabilities(columns, names, probabilities):
+    """`columns` and a `probability_<name>` column per label."""
     for i, name in enumerate(names):
         columns[f"probability_{name}"] = [_number(p) for p in probabilities[:, i]]
     return columns
