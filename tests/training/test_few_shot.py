@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 
 import keras
 import numpy as np
@@ -81,6 +80,16 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
             run(model_dir=str(model_dir), **TINY)
     first_epoch = file_times(model_dir / "checkpoints")
     assert len(first_epoch) == 1, first_epoch
+    # The contrastive training models the resumed run builds.
+    trained = []
+
+    def contrastive(*args, **kwargs):
+        trained.append(tft.models.ContrastiveEmbedder(*args, **kwargs))
+        return trained[-1]
+
+    monkeypatch.setattr(
+        "tftransformer.training.few_shot.ContrastiveEmbedder", contrastive
+    )
     got = run(model_dir=str(model_dir), **TINY)
     # Resumed: epoch 0's weights are not written again.
     assert file_times(model_dir / "checkpoints").items() >= first_epoch.items()
@@ -100,8 +109,7 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     assert int(np.sum(got.report.support)) == len(got.test) == 10
     assert final_checkpoint(model_dir)["finished"]
     # The contrastive model embedded each distinct text of a batch once.
-    with zipfile.ZipFile(got.training.model_path) as saved_model:
-        assert json.loads(saved_model.read("config.json"))["config"]["deduplicate"]
+    assert [model.deduplicate for model in trained] == [True]
     saved = json.loads((model_dir / "report.json").read_text())
     assert saved["accuracy"] == pytest.approx(got.report.accuracy)
     texts = list(got.test.texts)
@@ -131,7 +139,11 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
             )
     if importlib.util.find_spec("matplotlib"):
         assert (model_dir / "reliability_diagram.png").stat().st_size > 0
-    embedder = keras.saving.load_model(model_dir / "embedder.keras")
+    # The run keeps the tuned embedder once, as its model.keras.
+    assert not (model_dir / "embedder.keras").exists()
+    embedder = keras.saving.load_model(model_dir / "model.keras")
+    assert isinstance(embedder, tft.models.TextEmbedder)
+    assert got.training.model_path == str(model_dir / "model.keras")
     np.testing.assert_allclose(
         embedder.embed(texts), got.embedder.embed(texts), atol=1e-6
     )

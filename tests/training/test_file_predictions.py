@@ -128,13 +128,12 @@ def test_a_few_shot_run_and_an_embedder_predict_from_their_files(
     embedder = TextEmbedder.from_preset(small_vocabulary_preset, sequence_length=16)
     texts = [row["review"] for row in ROWS]
     head = train_logistic_head(embedder.embed(texts), np.array([1, 0, 0]), 2, epochs=3)
-    # A few-shot run's directory, as `train_few_shot_classifier` writes it;
-    # its model.keras (the contrastive training model) is not what answers.
+    # A few-shot run's directory, as `train_few_shot_classifier` writes it:
+    # the embedder's model.keras and the head beside it.
     run = tmp_path / "few_shot"
     run.mkdir()
-    embedder.save(str(run / "embedder.keras"))
+    embedder.save(str(run / "model.keras"))
     head.save(str(run / "head.keras"))
-    (run / "model.keras").write_bytes(b"not the classifier")
     report = {"label_names": ["neg", "pos"], "accuracy": 1.0}
     (run / "report.json").write_text(json.dumps(report))
     source = write_csv(tmp_path / "reviews.csv", ROWS)
@@ -146,9 +145,10 @@ def test_a_few_shot_run_and_an_embedder_predict_from_their_files(
     assert columns == predict_columns(
         embedder, texts, head=head, label_names=["neg", "pos"]
     )
-    # A TextEmbedder's .keras file: each row's embedding, a JSON list.
+    # A TextEmbedder's .keras file, even the run's: each row's embedding, a
+    # JSON list.
     config = PredictionConfig(
-        model_path=str(run / "embedder.keras"),
+        model_path=str(run / "model.keras"),
         input_file=source,
         text_column="review",
         output_file=str(tmp_path / "embedded.jsonl"),

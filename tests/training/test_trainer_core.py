@@ -144,12 +144,28 @@ def test_a_training_config_trains_any_model_on_datasets(tmp_path):
     trainer = Trainer(config, verbose=0)
     x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
     y = x.sum(axis=1, keepdims=True)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    # The model used afterwards, trained inside another one.
+    inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model = keras.Sequential([keras.Input((3,)), inner])
     trainer.compile(model, num_train_steps=8, loss="mse")
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
-    result = trainer.fit(model, lambda epoch: data, data)
+    result = trainer.fit(model, lambda epoch: data, data, final_model=inner)
     assert result.strategy == "training every layer"
     assert result.history["val_loss"][1] < result.history["val_loss"][0]
+    # model.keras holds the final model alone, as trained.
+    saved = keras.saving.load_model(result.model_path)
+    assert [layer.name for layer in saved.layers] == [inner.layers[0].name]
+    for a, b in zip(saved.get_weights(), inner.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_final_model_that_is_not_a_model_is_refused(tmp_path):
+    trainer = Trainer(tft.training.TrainingConfig(model_dir=str(tmp_path / "run")))
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    data = tf.data.Dataset.from_tensor_slices(([[1.0]], [[1.0]])).batch(1)
+    with pytest.raises(ValueError, match="final_model='embedder'"):
+        trainer.fit(model, data, final_model="embedder")
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("model_dir", ["/proc/tftransformer-run", "/dev/null/run"])

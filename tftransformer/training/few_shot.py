@@ -29,9 +29,8 @@ __all__ = [
 ]
 
 # What `train_few_shot_classifier` writes in `model_dir`, besides the run's
-# own files (`model.keras` is the contrastive training model).
+# own files (its `model.keras` is the tuned `TextEmbedder`).
 REPORT_FILE = "report.json"
-EMBEDDER_FILE = "embedder.keras"
 HEAD_FILE = "head.keras"
 # The name of a calibrated head's last layer, `Rescaling(1 / temperature)`.
 TEMPERATURE_LAYER = "temperature"
@@ -191,9 +190,10 @@ def train_few_shot_classifier(
     (`"calibration_skipped"`). Otherwise the report's `calibration` gives
     the test split's expected calibration error and NLL before and after.
 
-    The chief writes `report.json`, `embedder.keras` and `head.keras` (the
-    temperature included) in `model_dir`, and, with matplotlib,
-    `confusion_matrix.png`, `training_curves.png` and
+    The run's `model.keras` in `model_dir` is the tuned `TextEmbedder` (the
+    contrastive training model around it is not kept), and the chief writes
+    `report.json` and `head.keras` (the temperature included) beside it,
+    and, with matplotlib, `confusion_matrix.png`, `training_curves.png` and
     `reliability_diagram.png`. Export the result on raw strings with
     `tftransformer.export.export_few_shot_classifier`.
 
@@ -277,7 +277,12 @@ def train_few_shot_classifier(
     trainer.compile(model, epoch_data, loss=CosineSimilarityLoss())
     # A rerun on other examples must not resume this one.
     data_sha256 = fingerprint(pairs.anchors, pairs.positives, pairs.scores)
-    training = trainer.fit(model, epoch_data, run_config={"data_sha256": data_sha256})
+    training = trainer.fit(
+        model,
+        epoch_data,
+        run_config={"data_sha256": data_sha256},
+        final_model=embedder,
+    )
 
     head = train_logistic_head(
         embedder.embed(list(examples.texts)),
@@ -312,7 +317,6 @@ def train_few_shot_classifier(
             result["calibration_skipped"] = skipped
         write_json(result, os.path.join(config.model_dir, REPORT_FILE))
         write_classification_plots(report, config.model_dir, training.history)
-        embedder.save(os.path.join(config.model_dir, EMBEDDER_FILE))
         head.save(os.path.join(config.model_dir, HEAD_FILE))
     return FewShotRun(
         embedder=embedder,

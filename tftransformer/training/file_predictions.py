@@ -11,8 +11,9 @@ import keras
 from tftransformer.data import DataError, load_text_rows
 from tftransformer.data.loaders import compression_of, file_format_of
 from tftransformer.evaluation import predict_columns
+from tftransformer.models.text_embedder import TextEmbedder
 from tftransformer.training.checkpointing import atomic_write
-from tftransformer.training.few_shot import EMBEDDER_FILE, HEAD_FILE, REPORT_FILE
+from tftransformer.training.few_shot import HEAD_FILE, REPORT_FILE
 from tftransformer.training.prediction_config import PredictionConfig
 
 __all__ = ["predict_to_file"]
@@ -29,10 +30,11 @@ def predict_to_file(config):
     says: a label and a probability per label for a classifier, the labels
     for a multi-label one, the targets for a regressor, tags and entities
     for a tagger, an answer for a question answerer, an embedding for a
-    text embedder. A few-shot run's directory (`embedder.keras` and
-    `head.keras`, from `train_few_shot_classifier`) answers with its
-    head's label and probabilities, the label names read from its
-    `report.json`. The output keeps every
+    text embedder. A few-shot run's directory (from
+    `train_few_shot_classifier`: its `model.keras` is a text embedder with
+    `head.keras` beside it) answers with its head's label and
+    probabilities, the label names read from its `report.json`. The output
+    keeps every
     input column and adds those, in the output file's format (CSV, TSV or
     JSON Lines by its extension, `.gz`/`.bz2` compressed too; lists are
     JSON text in CSV and TSV cells); it is written whole or not at all.
@@ -104,31 +106,31 @@ def predict_to_file(config):
 def _load_saved_model(path):
     """`(model, head, label_names)` of a run directory or a `.keras` file.
 
-    A few-shot run's directory gives its embedder, its head and the label
-    names of its report; any other gives its `model.keras`, no head and no
-    names (the model holds its own).
+    A directory gives its `model.keras`; a few-shot run's (a text embedder
+    with `head.keras` beside it) also gives that head and the label names
+    of its report. A `.keras` file gives its model alone. The other models
+    hold their own label names.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"model_path must be a path. Received: model_path={path!r}")
     path = os.fspath(path)
-    few_shot = [os.path.join(path, name) for name in (EMBEDDER_FILE, HEAD_FILE)]
-    if all(os.path.isfile(file) for file in few_shot):
-        embedder, head = (keras.saving.load_model(file) for file in few_shot)
-        report = os.path.join(path, REPORT_FILE)
-        label_names = None
-        if os.path.isfile(report):
-            with open(report, encoding="utf-8") as f:
-                label_names = json.load(f).get("label_names")
-        return embedder, head, label_names
     model_file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
     if not os.path.isfile(model_file):
         raise FileNotFoundError(
             f"No saved model at {model_file!r}: model_path must be a run "
             f"directory holding {MODEL_FILE} (what the training scripts "
-            f"write) or {EMBEDDER_FILE} and {HEAD_FILE} (a few-shot run), "
-            "or a .keras file."
+            "write) or a .keras file."
         )
-    return keras.saving.load_model(model_file), None, None
+    model = keras.saving.load_model(model_file)
+    head_file = os.path.join(path, HEAD_FILE)
+    if not isinstance(model, TextEmbedder) or not os.path.isfile(head_file):
+        return model, None, None
+    report = os.path.join(path, REPORT_FILE)
+    label_names = None
+    if os.path.isfile(report):
+        with open(report, encoding="utf-8") as f:
+            label_names = json.load(f).get("label_names")
+    return model, keras.saving.load_model(head_file), label_names
 
 
 def _output_format(path):

@@ -278,6 +278,7 @@ class Trainer:
         metrics=None,
         head_layers=None,
         evaluation_callbacks=(),
+        final_model=None,
     ):
         """Trains `model` as a resumable run in `config.model_dir`.
 
@@ -309,12 +310,22 @@ class Trainer:
                 logs (e.g. `EntityF1Callback`'s `val_entity_f1`); they run
                 before the trainer's, so that early stopping and the best
                 checkpoint can watch what they add (`config.monitor`).
+            final_model: optional model written to `model.keras` at the end
+                instead of `model`: the part of a training model that is
+                used afterwards (e.g. the `TextEmbedder` a
+                `ContrastiveEmbedder` trains), so that the run directory
+                holds its weights once.
 
         Returns:
             A `TrainingResult`.
         """
         config = self.config
         model_dir = os.fspath(config.model_dir)
+        if final_model is not None and not isinstance(final_model, keras.Model):
+            raise ValueError(
+                "final_model must be a Keras model (or None). Received: "
+                f"final_model={final_model!r}"
+            )
         # A recipe the backbone cannot take is refused before any write.
         self.apply_strategy(model)
         settings = dict(config.run_settings())
@@ -398,7 +409,7 @@ class Trainer:
             callbacks=list(evaluation_callbacks) + run_callbacks + list(callbacks),
             verbose=self.verbose,
         )
-        model_path = self.save(model)
+        model_path = self.save(model if final_model is None else final_model)
         history = {
             k: [float(v) for v in values] for k, values in history.history.items()
         }
