@@ -115,3 +115,63 @@ def tiny_t5_preset(tmp_path_factory):
     from tftransformer.testing import write_tiny_generator_preset
 
     return write_tiny_generator_preset("t5", tmp_path_factory.mktemp("tiny_t5"))
+
+
+@pytest.fixture(scope="session")
+def task_models(small_vocabulary_preset):
+    """Tiny untrained task models of every kind, by kind (`classifier`,
+    `multi_label`, `regressor`, `tagger`, `answerer`, `embedder`), their
+    weights moved off the initializers'. Shared: tests only read them.
+    """
+    from tftransformer.models import (
+        MultiLabelClassifier,
+        QuestionAnswerer,
+        TextClassifier,
+        TextEmbedder,
+        TextRegressor,
+        TokenClassifier,
+    )
+    from tftransformer.testing import move_weights
+
+    preset = small_vocabulary_preset
+    return {
+        "classifier": move_weights(
+            TextClassifier.from_preset(
+                preset,
+                num_classes=3,
+                label_names=["neg", "mid", "pos"],
+                temperature=2.0,
+                sequence_length=16,
+            )
+        ),
+        "multi_label": move_weights(
+            MultiLabelClassifier.from_preset(
+                preset,
+                num_labels=2,
+                label_names=["a", "b"],
+                thresholds=[0.4, 0.6],
+                sequence_length=16,
+            )
+        ),
+        "regressor": move_weights(
+            TextRegressor.from_preset(
+                preset,
+                num_targets=2,
+                target_names=["x", "y"],
+                target_mean=[1.0, -2.0],
+                target_std=[2.0, 0.5],
+                sequence_length=16,
+            )
+        ),
+        "tagger": move_weights(
+            TokenClassifier.from_preset(
+                preset, num_tags=3, tag_names=["O", "B-x", "I-x"], sequence_length=16
+            )
+        ),
+        "answerer": move_weights(
+            QuestionAnswerer.from_preset(
+                preset, sequence_length=32, doc_stride=8, max_question_length=8
+            )
+        ),
+        "embedder": move_weights(TextEmbedder.from_preset(preset, sequence_length=16)),
+    }

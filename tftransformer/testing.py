@@ -23,6 +23,7 @@ __all__ = [
     "CAUSAL_LM_START",
     "TINY_FAMILIES",
     "assert_all_close",
+    "move_weights",
     "run_layer_test",
     "run_model_test",
     "HUGGING_FACE_FAMILIES",
@@ -40,6 +41,21 @@ def _to_numpy(x):
     if isinstance(x, (bool, int, float, str)) or x is None:
         return x
     return ops.convert_to_numpy(x)
+
+
+def move_weights(model, scale=0.3, seed=0):
+    """Adds seeded normal noise to every trainable weight of `model`.
+
+    Weights no initializer gives (a zero bias, a zero head): an untrained
+    tiny model then answers each input differently.
+
+    Returns:
+        `model`.
+    """
+    rng = np.random.default_rng(seed)
+    for variable in model.trainable_weights:
+        variable.assign(variable + rng.normal(0, scale, variable.shape))
+    return model
 
 
 def assert_all_close(actual, expected, atol=1e-6, rtol=1e-6, msg=""):

@@ -10,75 +10,14 @@ from tftransformer.evaluation import (
     predict_labels,
     predict_tags,
 )
-from tftransformer.models import (
-    MultiLabelClassifier,
-    QuestionAnswerer,
-    TextClassifier,
-    TextEmbedder,
-    TextRegressor,
-    TokenClassifier,
-)
+from tftransformer.testing import move_weights
 
 TEXTS = ["a fine film", "a dull mess of a film", "Paris loves John"]
 CONTEXTS = ["john is here", "the film is in paris", "john loves paris"]
 
 
-def moved(model):
-    # Weights no initializer gives: each text gets its own answer.
-    rng = np.random.default_rng(0)
-    for variable in model.trainable_weights:
-        variable.assign(variable + rng.normal(0, 0.3, variable.shape))
-    return model
-
-
-@pytest.fixture(scope="module")
-def models(small_vocabulary_preset):
-    preset = small_vocabulary_preset
-    return {
-        "classifier": moved(
-            TextClassifier.from_preset(
-                preset,
-                num_classes=3,
-                label_names=["neg", "mid", "pos"],
-                temperature=2.0,
-                sequence_length=16,
-            )
-        ),
-        "multi_label": moved(
-            MultiLabelClassifier.from_preset(
-                preset,
-                num_labels=2,
-                label_names=["a", "b"],
-                thresholds=[0.4, 0.6],
-                sequence_length=16,
-            )
-        ),
-        "regressor": moved(
-            TextRegressor.from_preset(
-                preset,
-                num_targets=2,
-                target_names=["x", "y"],
-                target_mean=[1.0, -2.0],
-                target_std=[2.0, 0.5],
-                sequence_length=16,
-            )
-        ),
-        "tagger": moved(
-            TokenClassifier.from_preset(
-                preset, num_tags=3, tag_names=["O", "B-x", "I-x"], sequence_length=16
-            )
-        ),
-        "answerer": moved(
-            QuestionAnswerer.from_preset(
-                preset, sequence_length=32, doc_stride=8, max_question_length=8
-            )
-        ),
-        "embedder": moved(TextEmbedder.from_preset(preset, sequence_length=16)),
-    }
-
-
-def test_a_classifiers_columns_are_its_labels_and_probabilities(models):
-    model = models["classifier"]
+def test_a_classifiers_columns_are_its_labels_and_probabilities(task_models):
+    model = task_models["classifier"]
     columns = predict_columns(model, TEXTS, batch_size=2)
     expected = predict_labels(model, TEXTS)
     assert list(columns) == [
@@ -94,8 +33,8 @@ def test_a_classifiers_columns_are_its_labels_and_probabilities(models):
     np.testing.assert_allclose(probabilities.T, expected["probabilities"], rtol=1e-5)
 
 
-def test_sentence_pairs_reach_the_model(models):
-    model = models["classifier"]
+def test_sentence_pairs_reach_the_model(task_models):
+    model = task_models["classifier"]
     columns = predict_columns(model, TEXTS, CONTEXTS)
     expected = predict_labels(model, (TEXTS, CONTEXTS))
     np.testing.assert_allclose(
@@ -105,8 +44,8 @@ def test_sentence_pairs_reach_the_model(models):
         predict_columns(model, TEXTS, CONTEXTS[:2])
 
 
-def test_a_multi_label_classifiers_columns_are_its_label_sets(models):
-    model = models["multi_label"]
+def test_a_multi_label_classifiers_columns_are_its_label_sets(task_models):
+    model = task_models["multi_label"]
     columns = predict_columns(model, TEXTS)
     expected = predict_labels(model, TEXTS)
     assert list(columns) == ["predicted_labels", "probability_a", "probability_b"]
@@ -116,8 +55,8 @@ def test_a_multi_label_classifiers_columns_are_its_label_sets(models):
     )
 
 
-def test_a_regressors_columns_are_its_targets_in_their_units(models):
-    model = models["regressor"]
+def test_a_regressors_columns_are_its_targets_in_their_units(task_models):
+    model = task_models["regressor"]
     columns = predict_columns(model, TEXTS)
     assert list(columns) == ["predicted_x", "predicted_y"]
     expected = model.predict_targets(TEXTS)
@@ -128,8 +67,8 @@ def test_a_regressors_columns_are_its_targets_in_their_units(models):
     )
 
 
-def test_a_taggers_columns_are_its_tags_and_entities(models):
-    model = models["tagger"]
+def test_a_taggers_columns_are_its_tags_and_entities(task_models):
+    model = task_models["tagger"]
     columns = predict_columns(model, TEXTS)
     assert list(columns) == ["predicted_tags", "predicted_entities"]
     tags = predict_tags(model, TEXTS)["tags"]
@@ -141,8 +80,8 @@ def test_a_taggers_columns_are_its_tags_and_entities(models):
         predict_columns(model, TEXTS, CONTEXTS)
 
 
-def test_an_answerers_columns_are_its_answers(models):
-    model = models["answerer"]
+def test_an_answerers_columns_are_its_answers(task_models):
+    model = task_models["answerer"]
     columns = predict_columns(model, TEXTS, CONTEXTS)
     answers = model.predict_answers(TEXTS, CONTEXTS)
     assert list(columns) == [
@@ -160,15 +99,15 @@ def test_an_answerers_columns_are_its_answers(models):
         predict_columns(model, TEXTS)
 
 
-def test_an_embedders_columns_are_its_embeddings_or_its_heads_labels(models):
-    embedder = models["embedder"]
+def test_an_embedders_columns_are_its_embeddings_or_its_heads_labels(task_models):
+    embedder = task_models["embedder"]
     columns = predict_columns(embedder, TEXTS, batch_size=2)
     assert list(columns) == ["embedding"]
     embeddings = embedder.embed(TEXTS)
     np.testing.assert_allclose(columns["embedding"], embeddings, rtol=1e-5, atol=1e-6)
     # A few-shot classifier: the embedder and a head on its embeddings,
     # ending in a temperature as `calibrate_logistic_head` leaves it.
-    head = moved(
+    head = move_weights(
         keras.Sequential(
             [
                 keras.Input((embedder.embedding_dim,)),
@@ -192,7 +131,7 @@ def test_an_embedders_columns_are_its_embeddings_or_its_heads_labels(models):
     with pytest.raises(ValueError, match="Received: label_names=\\['a'\\] without"):
         predict_columns(embedder, TEXTS, label_names=["a"])
     with pytest.raises(ValueError, match="TextEmbedder .*Received: a TextClassifier"):
-        predict_columns(models["classifier"], TEXTS, head=head)
+        predict_columns(task_models["classifier"], TEXTS, head=head)
     narrow = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     with pytest.raises(
         ValueError, match=r"shape \(None, 16\), to one logit.*giving an error"
@@ -205,9 +144,9 @@ def test_an_embedders_columns_are_its_embeddings_or_its_heads_labels(models):
         predict_columns(embedder, TEXTS, head=head, label_names=["a", "b"])
 
 
-def test_other_models_and_bad_arguments_are_refused(models):
+def test_other_models_and_bad_arguments_are_refused(task_models):
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="Received: a Sequential"):
         predict_columns(other, TEXTS)
     with pytest.raises(ValueError, match="batch_size"):
-        predict_columns(models["classifier"], TEXTS, batch_size=0)
+        predict_columns(task_models["classifier"], TEXTS, batch_size=0)

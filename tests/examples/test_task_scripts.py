@@ -26,6 +26,12 @@ SCRIPTS = {
         "--text_pair_column",
         "--on_bad_rows",
     ],
+    "evaluate.py": [
+        "--model_path",
+        "--test_file",
+        "--label_column",
+        "--report_file",
+    ],
 }
 
 

@@ -17,6 +17,9 @@
   `train_few_shot_classifier`, `compare_augmentation`, `shrink_classifier`,
   `distill_classifier`, `continue_pretraining`,
   `train_classifier_from_scratch`, `train_causal_lm`, `train_translator`.
+- For a saved model: `predict_to_file` (a file of texts, predicted) and
+  `evaluate_saved_model` (a labelled file, scored as a run scores its test
+  split).
 - The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
   `TimeBudget`, ...), for a script that calls `fit` itself.
 """
@@ -41,6 +44,7 @@ from tftransformer.training.distillation import (
     format_distill_report,
 )
 from tftransformer.training.epoch_weights_checkpoint import EpochWeightsCheckpoint
+from tftransformer.training.evaluation_config import EvaluationConfig
 from tftransformer.training.few_shot import (
     calibrate_logistic_head,
     train_few_shot_classifier,
@@ -48,6 +52,7 @@ from tftransformer.training.few_shot import (
 )
 from tftransformer.training.few_shot_config import FewShotConfig
 from tftransformer.training.few_shot_run import FewShotRun
+from tftransformer.training.file_evaluation import evaluate_saved_model
 from tftransformer.training.file_predictions import predict_to_file
 from tftransformer.training.finetune_config import FinetuneConfig, TrainingConfig
 from tftransformer.training.from_scratch_classification import (
@@ -140,6 +145,7 @@ __all__ = [
     "ClassificationRun",
     "ConfigError",
     "EpochWeightsCheckpoint",
+    "EvaluationConfig",
     "FewShotConfig",
     "FewShotRun",
     "FinetuneConfig",
@@ -183,6 +189,7 @@ __all__ = [
     "define_flags",
     "describe_training",
     "distill_classifier",
+    "evaluate_saved_model",
     "fit_decision_rule",
     "format_distill_report",
     "format_shrink_report",

@@ -73,7 +73,7 @@ def predict_to_file(config):
         text_pair_column=config.text_pair_column,
         on_bad_rows=config.on_bad_rows,
     )
-    model, head, label_names = _load_saved_model(config.model_path)
+    model, head, label_names = load_saved_model(config.model_path)
     columns = predict_columns(
         model,
         rows.texts,
@@ -103,7 +103,7 @@ def predict_to_file(config):
     return columns
 
 
-def _load_saved_model(path):
+def load_saved_model(path):
     """`(model, head, label_names)` of a run directory or a `.keras` file.
 
     A directory gives its `model.keras`; a few-shot run's (a text embedder

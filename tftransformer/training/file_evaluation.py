@@ -1,0 +1,198 @@
+"""A fine-tuned model scored on a labelled file, as its run scored its test
+split."""
+
+import os
+
+from tftransformer.data import (
+    load_multi_label_file,
+    load_regression_file,
+    load_squad,
+    load_tagging_file,
+    load_text_classification_file,
+)
+from tftransformer.data.classification_dataset import make_classification_dataset
+from tftransformer.evaluation import (
+    evaluate_classifier,
+    evaluate_multi_label_classifier,
+    evaluate_question_answerer,
+    evaluate_regressor,
+    evaluate_tagger,
+)
+from tftransformer.evaluation._json_utils import write_json
+from tftransformer.models import (
+    MultiLabelClassifier,
+    QuestionAnswerer,
+    TextClassifier,
+    TextEmbedder,
+    TextRegressor,
+    TokenClassifier,
+)
+from tftransformer.models.backbone_adapter import pair_separators
+from tftransformer.training.evaluation_config import EvaluationConfig
+from tftransformer.training.file_predictions import load_saved_model
+
+__all__ = ["evaluate_saved_model"]
+
+SUPPORTED = (
+    "classifier (single- or multi-label, or a few-shot run's embedder and "
+    "head), regressor, tagger or question answerer"
+)
+
+
+def evaluate_saved_model(config):
+    """Scores a saved model on a labelled file and writes the report.
+
+    The model (`config.model_path`: a run directory's `model.keras`, or a
+    `.keras` file) is scored as its training run scored its test split,
+    with the same report:
+
+    - a classifier (`TextClassifier`): accuracy, per-class precision,
+      recall and F1, ROC-AUC, the confusion matrix and, with a fitted
+      temperature, its calibration; the file's labels are read as the
+      model's label names (a label it does not know is an error, naming
+      the row), so ids agree even when the file lacks a class;
+    - a multi-label classifier: micro and macro F1 at the model's decision
+      thresholds, per label (`config.label_column` defaults to `labels`,
+      names joined by `config.label_delimiter` or a JSON list);
+    - a regressor: RMSE, MAE, Pearson and Spearman per target, in target
+      units (the target columns default to those it was trained on);
+    - a few-shot run's directory (a text embedder with `head.keras`
+      beside it): the head's classification report on the embeddings;
+    - a tagger (`TokenClassifier`): entity precision, recall and F1 on a
+      CoNLL or JSON Lines file of tagged words, tags read as the model's;
+    - a question answerer: SQuAD exact match and F1 on a SQuAD JSON file.
+
+    Texts are tokenized as the training runs tokenize their test split, up
+    to the model's own sequence length.
+
+    Args:
+        config: an `EvaluationConfig`.
+
+    Returns:
+        The report (`ClassificationReport`, `MultiLabelReport`,
+        `RegressionReport`, `EntityReport` or `SquadReport`), also written
+        as JSON to `config.report_path()`.
+
+    Raises:
+        FileNotFoundError: no model or test file there.
+        DataError: the test file cannot be read as asked, or holds a label
+            the model does not know.
+        ValueError: the model is not one this scores (a text embedder
+            without a head, for instance).
+
+    Example:
+    ```python
+    config = EvaluationConfig(model_path="runs/demo", test_file="test.csv")
+    print(evaluate_saved_model(config).format())  # writes test.report.json
+    ```
+    """
+    if not isinstance(config, EvaluationConfig):
+        raise ValueError(
+            "evaluate_saved_model takes an EvaluationConfig. Received: "
+            f"{type(config).__name__}"
+        )
+    config.validate()
+    if not os.path.isfile(config.test_file):
+        raise FileNotFoundError(f"No test file at {config.test_file!r}.")
+    model, head, label_names = load_saved_model(config.model_path)
+    report = _evaluate(model, head, label_names, config)
+    report_path = config.report_path()
+    os.makedirs(os.path.dirname(os.path.abspath(report_path)), exist_ok=True)
+    write_json(
+        {"model_path": config.model_path, "test_file": config.test_file}
+        | report.to_dict(),
+        report_path,
+    )
+    return report
+
+
+def _evaluate(model, head, label_names, config):
+    if isinstance(model, TokenClassifier):
+        data = load_tagging_file(config.test_file, tag_vocabulary=model.tag_names)
+        return evaluate_tagger(model, data, batch_size=config.batch_size)[0]
+    if isinstance(model, QuestionAnswerer):
+        examples = load_squad(config.test_file)
+        return evaluate_question_answerer(
+            model, examples, batch_size=config.batch_size
+        )[0]
+    if isinstance(model, TextEmbedder) and head is not None:
+        if config.text_pair_column is not None:
+            raise ValueError(
+                "A few-shot classifier reads single texts. Received: "
+                f"text_pair_column={config.text_pair_column!r}"
+            )
+        names = label_names or [str(i) for i in range(head.output_shape[-1])]
+        data = _labelled(config, names)
+        embeddings = model.embed(list(data.texts), batch_size=config.batch_size)
+        return evaluate_classifier(head, embeddings, data.labels, names)[0]
+    if not isinstance(model, TextClassifier):
+        raise ValueError(
+            f"evaluate_saved_model scores a {SUPPORTED}. Received: a "
+            f"{type(model).__name__} ({model.name!r}) from {config.model_path!r}"
+        )
+    if isinstance(model, TextRegressor):
+        columns = config.label_column
+        data = load_regression_file(
+            config.test_file,
+            text_column=config.text_column,
+            target_columns=columns.split(",") if columns else _target_names(model),
+            text_pair_column=config.text_pair_column,
+            on_bad_rows=config.on_bad_rows,
+        )
+        if data.targets.shape[1] != model.num_targets:
+            raise ValueError(
+                f"The model predicts {model.num_targets} targets. Received: "
+                f"{data.targets.shape[1]} target columns {list(data.target_names)}"
+            )
+        return evaluate_regressor(model, _dataset(model, data, config), data.targets)[0]
+    names = model.label_names or [str(i) for i in range(model.num_classes)]
+    if isinstance(model, MultiLabelClassifier):
+        data = load_multi_label_file(
+            config.test_file,
+            text_column=config.text_column,
+            label_column=config.label_column or "labels",
+            text_pair_column=config.text_pair_column,
+            label_delimiter=config.label_delimiter,
+            label_vocabulary=names,
+            on_bad_rows=config.on_bad_rows,
+        )
+        return evaluate_multi_label_classifier(
+            model, _dataset(model, data, config), data.labels, names
+        )[0]
+    data = _labelled(config, names)
+    return evaluate_classifier(
+        model, _dataset(model, data, config), data.labels, names
+    )[0]
+
+
+def _target_names(model):
+    """The columns a regressor was trained on; `label` for one unnamed."""
+    return list(model.target_names or ["label"])
+
+
+def _labelled(config, label_names):
+    return load_text_classification_file(
+        config.test_file,
+        text_column=config.text_column,
+        label_column=config.label_column or "label",
+        text_pair_column=config.text_pair_column,
+        label_vocabulary=label_names,
+        on_bad_rows=config.on_bad_rows,
+    )
+
+
+def _dataset(model, data, config):
+    """The texts in file order, tokenized as a run's test split."""
+    preprocessor = model.preprocessor
+    tokenizer = preprocessor.tokenizer
+    return make_classification_dataset(
+        list(data.texts),
+        None,
+        tokenizer,
+        batch_size=config.batch_size,
+        max_length=preprocessor.sequence_length,
+        shuffle=False,
+        text_pairs=None if data.text_pairs is None else list(data.text_pairs),
+        pair_separators=getattr(preprocessor, "pair_separators", None)
+        or pair_separators(tokenizer),
+    )
