@@ -137,10 +137,22 @@ def answerer_case(model, tmp_path):
     squad = {"data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}
     path = tmp_path / "dev.json"
     path.write_text(json.dumps(squad))
+    # Decoded with the run's settings; empty answers allowed, as the file
+    # has an unanswerable question.
     config = EvaluationConfig(
-        model_path=saved(model, tmp_path / "run"), test_file=str(path)
+        model_path=saved(model, tmp_path / "run"),
+        test_file=str(path),
+        max_answer_length=3,
+        null_threshold=0.5,
     )
-    return config, evaluate_question_answerer(model, load_squad(str(path)))[0]
+    want = evaluate_question_answerer(
+        model,
+        load_squad(str(path)),
+        max_answer_length=3,
+        null_threshold=0.5,
+        allow_no_answer=True,
+    )
+    return config, want[0]
 
 
 CASES = {

@@ -68,6 +68,24 @@ class EvaluationConfig:
     batch_size: int = setting(
         32, "Texts per forward pass.", minimum=1, run_setting=False
     )
+    max_answer_length: int = setting(
+        30,
+        "A question answerer's longest answer, in tokens (as its run decoded).",
+        minimum=1,
+        run_setting=False,
+    )
+    null_threshold: float = setting(
+        0.0,
+        "A question answerer answers 'no answer' when its score beats the best "
+        "span's by more than this (as its run decoded).",
+        run_setting=False,
+    )
+    allow_no_answer: bool | None = setting(
+        None,
+        "Whether a question answerer's answers may be empty; default: when the "
+        "test file has unanswerable questions.",
+        run_setting=False,
+    )
     on_bad_rows: str = setting(
         "error",
         "A row with an empty text or no label: 'error' stops naming its line, "

@@ -1,7 +1,7 @@
 """A fine-tuned model scored on a labelled file, as its run scored its test
 split."""
 
-import os
+import tensorflow as tf
 
 from tftransformer.data import (
     load_multi_label_file,
@@ -60,7 +60,10 @@ def evaluate_saved_model(config):
       beside it): the head's classification report on the embeddings;
     - a tagger (`TokenClassifier`): entity precision, recall and F1 on a
       CoNLL or JSON Lines file of tagged words, tags read as the model's;
-    - a question answerer: SQuAD exact match and F1 on a SQuAD JSON file.
+    - a question answerer: SQuAD exact match and F1 on a SQuAD JSON file,
+      decoded with the config's `max_answer_length`, `null_threshold` and
+      `allow_no_answer` (pass its run's; unset, empty answers are allowed
+      when the file has unanswerable questions).
 
     Texts are tokenized as the training runs tokenize their test split, up
     to the model's own sequence length.
@@ -92,16 +95,15 @@ def evaluate_saved_model(config):
             f"{type(config).__name__}"
         )
     config.validate()
-    if not os.path.isfile(config.test_file):
+    # Before the model's loading time (any path `tf.io.gfile` reads).
+    if not tf.io.gfile.exists(config.test_file):
         raise FileNotFoundError(f"No test file at {config.test_file!r}.")
     model, head, label_names = load_saved_model(config.model_path)
     report = _evaluate(model, head, label_names, config)
-    report_path = config.report_path()
-    os.makedirs(os.path.dirname(os.path.abspath(report_path)), exist_ok=True)
     write_json(
         {"model_path": config.model_path, "test_file": config.test_file}
         | report.to_dict(),
-        report_path,
+        config.report_path(),
     )
     return report
 
@@ -112,8 +114,16 @@ def _evaluate(model, head, label_names, config):
         return evaluate_tagger(model, data, batch_size=config.batch_size)[0]
     if isinstance(model, QuestionAnswerer):
         examples = load_squad(config.test_file)
+        allow_no_answer = config.allow_no_answer
+        if allow_no_answer is None:
+            allow_no_answer = any(example.is_impossible for example in examples)
         return evaluate_question_answerer(
-            model, examples, batch_size=config.batch_size
+            model,
+            examples,
+            batch_size=config.batch_size,
+            max_answer_length=config.max_answer_length,
+            null_threshold=config.null_threshold,
+            allow_no_answer=allow_no_answer,
         )[0]
     if isinstance(model, TextEmbedder) and head is not None:
         if config.text_pair_column is not None:
