@@ -2,13 +2,13 @@
 library's own evaluation of that model scores it, and its
 `EvaluationConfig`."""
 
-import csv
 import json
 import math
 
 import numpy as np
 import pytest
 
+from tests.training.saved_files import saved, write_csv
 from tftransformer.data import DataError, load_squad, load_tagging_file
 from tftransformer.evaluation import (
     evaluate_classifier,
@@ -26,20 +26,6 @@ from tftransformer.training import (
 
 TEXTS = ["a fine film", "a dull mess of a film", "Paris loves John", "so-so"]
 PAIRS = ["a film", "the cast", "a city", "a dull mess"]
-
-
-def write_rows(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(path)
-
-
-def saved(model, directory):
-    directory.mkdir()
-    model.save(str(directory / "model.keras"))
-    return str(directory)
 
 
 def assert_same_numbers(got, want, path="report"):
@@ -67,7 +53,7 @@ def classifier_case(model, tmp_path):
     rows = [{"review": t, "sentiment": label} for t, label in zip(TEXTS, labels)]
     config = EvaluationConfig(
         model_path=saved(model, tmp_path / "run"),
-        test_file=write_rows(tmp_path / "test.csv", rows),
+        test_file=write_csv(tmp_path / "test.csv", rows),
         text_column="review",
         label_column="sentiment",
         batch_size=3,
@@ -81,7 +67,7 @@ def multi_label_case(model, tmp_path):
     rows = [{"text": t, "labels": cell} for t, cell in zip(TEXTS, cells)]
     config = EvaluationConfig(
         model_path=saved(model, tmp_path / "run"),
-        test_file=write_rows(tmp_path / "test.csv", rows),
+        test_file=write_csv(tmp_path / "test.csv", rows),
     )
     y = np.array([[name in cell.split("|") for name in "ab"] for cell in cells])
     return config, evaluate_multi_label_classifier(model, TEXTS, y.astype(int))[0]
@@ -96,7 +82,7 @@ def regressor_case(model, tmp_path):
     ]
     config = EvaluationConfig(
         model_path=saved(model, tmp_path / "run"),
-        test_file=write_rows(tmp_path / "test.csv", rows),
+        test_file=write_csv(tmp_path / "test.csv", rows),
         text_pair_column="other",
     )
     return config, evaluate_regressor(model, (TEXTS, PAIRS), targets)[0]
@@ -199,7 +185,7 @@ def test_a_few_shot_run_is_scored_by_its_head(task_models, tmp_path):
     rows = [{"text": t, "label": names[i]} for t, i in zip(TEXTS, labels)]
     config = EvaluationConfig(
         model_path=str(run),
-        test_file=write_rows(tmp_path / "test.csv", rows),
+        test_file=write_csv(tmp_path / "test.csv", rows),
         report_file=str(tmp_path / "reports" / "few_shot.json"),
     )
     got = evaluate_saved_model(config)
@@ -227,7 +213,7 @@ def test_bad_files_and_models_are_refused_naming_what_was_received(
     task_models, tmp_path
 ):
     classifier = saved(task_models["classifier"], tmp_path / "classifier")
-    unknown = write_rows(
+    unknown = write_csv(
         tmp_path / "unknown.csv",
         [{"text": "a", "label": "pos"}, {"text": "b", "label": "neutral"}],
     )
@@ -243,7 +229,7 @@ def test_bad_files_and_models_are_refused_naming_what_was_received(
             EvaluationConfig(model_path=str(tmp_path), test_file=unknown)
         )
     regressor = saved(task_models["regressor"], tmp_path / "regressor")
-    one_target = write_rows(tmp_path / "one.csv", [{"text": "a", "x": "1.0"}])
+    one_target = write_csv(tmp_path / "one.csv", [{"text": "a", "x": "1.0"}])
     with pytest.raises(ValueError, match=r"predicts 2 targets. Received: 1 .*\['x'\]"):
         evaluate_saved_model(
             EvaluationConfig(

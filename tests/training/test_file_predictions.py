@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.training.saved_files import saved, write_csv
 from tftransformer.data import DataError
 from tftransformer.evaluation import predict_columns
 from tftransformer.models import MultiLabelClassifier, TextClassifier, TextEmbedder
@@ -24,20 +25,6 @@ ROWS = [
     {"id": "2", "review": "a dull mess", "note": ""},
     {"id": "3", "review": "tired\\tcast", "note": "x"},
 ]
-
-
-def write_csv(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(path)
-
-
-def saved(model, directory):
-    directory.mkdir()
-    model.save(str(directory / "model.keras"))
-    return str(directory)
 
 
 @pytest.fixture(scope="module")

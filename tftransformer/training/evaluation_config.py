@@ -4,7 +4,13 @@ labelled file."""
 import dataclasses
 import os
 
-from tftransformer.training._settings import ConfigError, check_fields, setting
+from tftransformer.training._model_file_settings import (
+    batch_size_setting,
+    check_file_config,
+    model_path_setting,
+    split_compression,
+)
+from tftransformer.training._settings import setting
 
 __all__ = ["EvaluationConfig"]
 
@@ -28,12 +34,7 @@ class EvaluationConfig:
     ```
     """
 
-    model_path: str = setting(
-        "runs/demo",
-        "A run directory (its model.keras, or a few-shot run's embedder and "
-        "head) or a .keras file.",
-        run_setting=False,
-    )
+    model_path: str = model_path_setting()
     test_file: str | None = setting(
         None,
         "Labelled file to score the model on: CSV, TSV or JSON Lines (.gz/.bz2 "
@@ -65,9 +66,7 @@ class EvaluationConfig:
         "Between a multi-label row's label names (or a JSON list in the cell).",
         run_setting=False,
     )
-    batch_size: int = setting(
-        32, "Texts per forward pass.", minimum=1, run_setting=False
-    )
+    batch_size: int = batch_size_setting()
     max_answer_length: int = setting(
         30,
         "A question answerer's longest answer, in tokens (as its run decoded).",
@@ -99,30 +98,19 @@ class EvaluationConfig:
 
     def validate(self):
         """Checks every field; raises `ConfigError`."""
-        check_fields(self)
-        for name in ("model_path", "test_file", "text_column", "label_delimiter"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ConfigError(
-                    f"{name} must be a non-empty string. Received: {name}={value!r}"
-                )
-        if self.report_file is not None and (
-            os.path.abspath(self.report_file) == os.path.abspath(self.test_file)
-        ):
-            raise ConfigError(
-                "report_file must not be the test file. Received: "
-                f"report_file={self.report_file!r}"
-            )
+        check_file_config(
+            self,
+            ("model_path", "test_file", "text_column", "label_delimiter"),
+            "test_file",
+            "report_file",
+        )
 
     def report_path(self):
         """`report_file`, or the test file's path with `.report.json` for
         its extension (`test.csv.gz` -> `test.report.json`)."""
         if self.report_file is not None:
             return self.report_file
-        path = self.test_file
-        for suffix in (".gz", ".bz2"):
-            if path.lower().endswith(suffix):
-                path = path[: -len(suffix)]
+        path, _ = split_compression(self.test_file)
         return f"{os.path.splitext(path)[0]}.report.json"
 
     def to_dict(self):

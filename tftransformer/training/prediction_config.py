@@ -3,7 +3,13 @@
 import dataclasses
 import os
 
-from tftransformer.training._settings import ConfigError, check_fields, setting
+from tftransformer.training._model_file_settings import (
+    batch_size_setting,
+    check_file_config,
+    model_path_setting,
+    split_compression,
+)
+from tftransformer.training._settings import setting
 
 __all__ = ["PredictionConfig"]
 
@@ -25,12 +31,7 @@ class PredictionConfig:
     ```
     """
 
-    model_path: str = setting(
-        "runs/demo",
-        "A run directory (its model.keras, or a few-shot run's embedder and "
-        "head) or a .keras file.",
-        run_setting=False,
-    )
+    model_path: str = model_path_setting()
     input_file: str | None = setting(
         None,
         "CSV, TSV or JSON Lines file of texts to predict (.gz/.bz2 too); "
@@ -55,9 +56,7 @@ class PredictionConfig:
         "question answerer's contexts).",
         run_setting=False,
     )
-    batch_size: int = setting(
-        32, "Texts per forward pass.", minimum=1, run_setting=False
-    )
+    batch_size: int = batch_size_setting()
     on_bad_rows: str = setting(
         "error",
         "A row with an empty text: 'error' stops naming its line, 'skip' "
@@ -71,30 +70,19 @@ class PredictionConfig:
 
     def validate(self):
         """Checks every field; raises `ConfigError`."""
-        check_fields(self)
-        for name in ("model_path", "input_file", "text_column"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ConfigError(
-                    f"{name} must be a non-empty string. Received: {name}={value!r}"
-                )
-        if self.output_file is not None and (
-            os.path.abspath(self.output_file) == os.path.abspath(self.input_file)
-        ):
-            raise ConfigError(
-                "output_file must not be the input file. Received: "
-                f"output_file={self.output_file!r}"
-            )
+        check_file_config(
+            self,
+            ("model_path", "input_file", "text_column"),
+            "input_file",
+            "output_file",
+        )
 
     def predictions_path(self):
         """`output_file`, or the input's path with `.predictions` before its
         extension (`reviews.csv.gz` -> `reviews.predictions.csv.gz`)."""
         if self.output_file is not None:
             return self.output_file
-        path, compression = self.input_file, ""
-        for suffix in (".gz", ".bz2"):
-            if path.lower().endswith(suffix):
-                path, compression = path[: -len(suffix)], path[-len(suffix) :]
+        path, compression = split_compression(self.input_file)
         stem, extension = os.path.splitext(path)
         return f"{stem}.predictions{extension}{compression}"
 

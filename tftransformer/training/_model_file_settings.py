@@ -1,0 +1,53 @@
+"""What `PredictionConfig` and `EvaluationConfig` share: the saved model
+they read, their batch size, and the checks of the files they name."""
+
+import os
+
+from tftransformer.training._settings import ConfigError, check_fields, setting
+
+# What `os.path.splitext` would take for the extension of a compressed file.
+COMPRESSIONS = (".gz", ".bz2")
+
+
+def model_path_setting():
+    """The `model_path` field: a run directory or a `.keras` file."""
+    return setting(
+        "runs/demo",
+        "A run directory (its model.keras, or a few-shot run's embedder and "
+        "head) or a .keras file.",
+        run_setting=False,
+    )
+
+
+def batch_size_setting():
+    """The `batch_size` field: texts per forward pass."""
+    return setting(32, "Texts per forward pass.", minimum=1, run_setting=False)
+
+
+def check_file_config(config, names, input_name, output_name):
+    """Checks every field of `config`, that the fields `names` are non-empty
+    strings, and that the file `output_name` names is not the input file
+    `input_name` names; raises `ConfigError`."""
+    check_fields(config)
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(
+                f"{name} must be a non-empty string. Received: {name}={value!r}"
+            )
+    output = getattr(config, output_name)
+    if output is not None and (
+        os.path.abspath(output) == os.path.abspath(getattr(config, input_name))
+    ):
+        raise ConfigError(
+            f"{output_name} must not be the {input_name.replace('_', ' ')}. "
+            f"Received: {output_name}={output!r}"
+        )
+
+
+def split_compression(path):
+    """`(path without .gz/.bz2, that suffix or "")`."""
+    for suffix in COMPRESSIONS:
+        if path.lower().endswith(suffix):
+            return path[: -len(suffix)], path[-len(suffix) :]
+    return path, ""
