@@ -93,6 +93,24 @@ def pair_separators(tokenizer):
     return BackboneAdapter.pair_separators
 
 
+def preprocessor_pair_separators(preprocessor):
+    """End tokens between a pair's texts as `preprocessor` packs them: its
+    own `pair_separators` (tftransformer's preprocessors), else its
+    tokenizer's family's (`pair_separators`).
+
+    Example:
+    ```python
+    make_classification_dataset(
+        texts, labels, preprocessor.tokenizer, 32, text_pairs=pairs,
+        pair_separators=preprocessor_pair_separators(preprocessor),
+    )
+    ```
+    """
+    return getattr(preprocessor, "pair_separators", None) or pair_separators(
+        preprocessor.tokenizer
+    )
+
+
 def _has_named_encoder_layers(layer):
     return any(_ENCODER_LAYER_NAME.match(sub.name) for sub in _direct_sublayers(layer))
 

@@ -27,7 +27,7 @@ from tftransformer.models import (
     TextRegressor,
     TokenClassifier,
 )
-from tftransformer.models.backbone_adapter import pair_separators
+from tftransformer.models.backbone_adapter import preprocessor_pair_separators
 from tftransformer.training.evaluation_config import EvaluationConfig
 from tftransformer.training.file_predictions import load_saved_model
 
@@ -194,15 +194,13 @@ def _labelled(config, label_names):
 def _dataset(model, data, config):
     """The texts in file order, tokenized as a run's test split."""
     preprocessor = model.preprocessor
-    tokenizer = preprocessor.tokenizer
     return make_classification_dataset(
         list(data.texts),
         None,
-        tokenizer,
+        preprocessor.tokenizer,
         batch_size=config.batch_size,
         max_length=preprocessor.sequence_length,
         shuffle=False,
         text_pairs=None if data.text_pairs is None else list(data.text_pairs),
-        pair_separators=getattr(preprocessor, "pair_separators", None)
-        or pair_separators(tokenizer),
+        pair_separators=preprocessor_pair_separators(preprocessor),
     )

@@ -18,7 +18,10 @@ from tftransformer.data.unknown_pieces import (
 from tftransformer.finetune.lora import save_lora_weights
 from tftransformer.finetune.losses import class_weights
 from tftransformer.finetune.optimizers import count_train_steps, create_optimizer
-from tftransformer.models.backbone_adapter import adapter_for, pair_separators
+from tftransformer.models.backbone_adapter import (
+    adapter_for,
+    preprocessor_pair_separators,
+)
 from tftransformer.training._settings import ConfigError
 from tftransformer.training.apply_strategy import apply_strategy, strategy_callbacks
 from tftransformer.training.callbacks import training_callbacks
@@ -156,8 +159,7 @@ class Trainer:
             seed=epoch_seed(self.config.seed, epoch) if training else self.config.seed,
             text_pairs=None if data.text_pairs is None else list(data.text_pairs),
             # Pairs packed as the model's preprocessor packs them.
-            pair_separators=getattr(model.preprocessor, "pair_separators", None)
-            or pair_separators(tokenizer),
+            pair_separators=preprocessor_pair_separators(model.preprocessor),
             pack=pack,
         )
 

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tftransformer import data, finetune, models, presets, training
 from tftransformer._arguments import check_int
-from tftransformer.models.backbone_adapter import pair_separators
+from tftransformer.models.backbone_adapter import preprocessor_pair_separators
 from tftransformer.tuning.search_space import SEARCHABLE_PARAMETERS, SearchSpace
 from tftransformer.tuning.tuners import _HYPERBAND_PREFIX
 
@@ -319,9 +319,7 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
         )
         tokenizer = model.preprocessor.tokenizer
         # Pairs packed as the model's preprocessor packs them.
-        separators = getattr(
-            model.preprocessor, "pair_separators", None
-        ) or pair_separators(tokenizer)
+        separators = preprocessor_pair_separators(model.preprocessor)
 
         def dataset(split, training):
             texts, labels, pairs = split
