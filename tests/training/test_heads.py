@@ -35,7 +35,7 @@ TINY = dict(
 # A client process with TensorFlow and TF Text only: keras-hub and this
 # package are made unimportable before anything loads.
 CLIENT = """
-import json, sys
+import json, os, sys
 for name in ("keras_hub", "tftransformer"):
     sys.modules[name] = None
 import tensorflow as tf
@@ -49,7 +49,8 @@ def plain(value):
     return value.numpy().tolist()
 def plain_bytes(v):
     return [plain_bytes(x) for x in v] if isinstance(v, list) else v.decode()
-print(json.dumps({k: plain(v) for k, v in outputs.items()}))
+print(json.dumps({k: plain(v) for k, v in outputs.items()}), flush=True)
+os._exit(0)  # TensorFlow's teardown at exit checks nothing read here.
 """
 
 
