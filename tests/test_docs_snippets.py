@@ -9,6 +9,7 @@ for the embedded checkpoint (`TFTRANSFORMER_EMBEDDED_PRESET`). A snippet precede
 
 import pathlib
 import re
+import tempfile
 
 import pytest
 
@@ -37,6 +38,9 @@ def test_the_snippets_of_a_page_run(
     page, tmp_path, monkeypatch, embedded_stand_in_preset
 ):
     monkeypatch.chdir(tmp_path)
+    # Temporary directories a snippet makes (`tempfile.mkdtemp()`) land in
+    # the test's own directory, which pytest removes, not in /tmp.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     # Snippets fine-tune and export `"embedded"` as written; a tiny preset
     # stands in for its 22.7M weights, which other tests fine-tune (e.g.
     # tests/finetune/test_pretrained_fine_tune.py).
