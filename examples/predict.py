@@ -6,7 +6,9 @@ writes it; a few-shot run's embedder and head) or a `.keras` file: a
 classifier (a label and a probability per label), a multi-label classifier
 (its labels), a regressor (its targets), a tagger (tags and entities), a
 question answerer (`--text_column` of questions, `--text_pair_column` of
-contexts) or a text embedder (embeddings). Every input column is kept;
+contexts), a text embedder (embeddings) or a generator (each prompt's greedy
+continuation, or its target, up to `--max_length` tokens; a run's T5 task
+prefix and vocabularies come from its directory). Every input column is kept;
 the output's format follows its extension (CSV, TSV, JSON Lines, `.gz`).
 
 Usage:
@@ -18,6 +20,8 @@ python examples/predict.py --model_path=runs/ner --input_file=tweets.jsonl \
     --output_file=tagged.jsonl
 python examples/predict.py --model_path=runs/few_shot --input_file=reviews.csv \
     --text_column=review
+python examples/predict.py --model_path=runs/causal_lm --input_file=prompts.csv \
+    --text_column=prompt --max_length=48
 ```
 """
 

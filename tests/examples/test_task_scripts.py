@@ -25,6 +25,7 @@ SCRIPTS = {
         "--input_file",
         "--text_pair_column",
         "--on_bad_rows",
+        "--max_length",
     ],
     "evaluate.py": [
         "--model_path",

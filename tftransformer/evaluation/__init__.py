@@ -24,6 +24,7 @@ from tftransformer.evaluation.cross_validation_result import CrossValidationResu
 from tftransformer.evaluation.entity_f1_callback import EntityF1Callback
 from tftransformer.evaluation.entity_metrics import entity_report, extract_entities
 from tftransformer.evaluation.entity_report import EntityReport
+from tftransformer.evaluation.generated_texts import generate_texts
 from tftransformer.evaluation.inference_speed import compare_inference_speed
 from tftransformer.evaluation.label_predictions import predict_labels
 from tftransformer.evaluation.metrics import (
@@ -105,6 +106,7 @@ __all__ = [
     "expected_calibration_error",
     "extract_entities",
     "fit_temperature",
+    "generate_texts",
     "k_fold",
     "logits_to_probabilities",
     "ngram_counts",

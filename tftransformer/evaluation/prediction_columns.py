@@ -137,7 +137,8 @@ def predict_columns(
         }
     if not isinstance(model, TextClassifier):
         raise ValueError(
-            f"predict_columns takes a {SUPPORTED}. Received: a "
+            f"predict_columns takes a {SUPPORTED} (a generator's outputs: "
+            "generate_texts). Received: a "
             f"{type(model).__name__} ({model.name!r})"
         )
     inputs = texts if pairs is None else (texts, pairs)

@@ -1,15 +1,15 @@
 """A `tf.Module` that continues raw prompts with a keras-hub causal LM, or
 answers them with a keras-hub encoder-decoder."""
 
-import contextlib
-import inspect
-
-import keras_hub
 import tensorflow as tf
 
-from tftransformer._arguments import check_int
 from tftransformer.export._untracked import set_untracked
-from tftransformer.models.causal_lm import CausalLM
+from tftransformer.models._prompt_generation import (
+    SAMPLER_NAMES,
+    PromptGeneration,
+    check_generator,
+    get_sampler,
+)
 
 __all__ = [
     "PROMPT_INPUT",
@@ -21,127 +21,6 @@ __all__ = [
 
 # The serving signature's input name.
 PROMPT_INPUT = "prompt"
-
-# keras-hub samplers an export takes by name (with their default settings).
-SAMPLER_NAMES = ("greedy", "top_k", "top_p", "random", "beam")
-
-
-def _is_keras_hub(model):
-    return isinstance(model, (keras_hub.models.CausalLM, keras_hub.models.Seq2SeqLM))
-
-
-def get_sampler(sampler):
-    """The keras-hub sampler an export generates with.
-
-    Args:
-        sampler: one of `SAMPLER_NAMES`, or a `keras_hub.samplers.Sampler`
-            (e.g. `TopPSampler(p=0.9, seed=1)`, `BeamSampler(num_beams=4)`).
-
-    Returns:
-        A `keras_hub.samplers.Sampler`: `sampler`, or a new one of that name.
-
-    Raises:
-        ValueError: for another name or object, or a `BeamSampler` that
-            returns every beam (the export answers one text per prompt),
-            naming the value received.
-    """
-    if isinstance(sampler, str):
-        if sampler not in SAMPLER_NAMES:
-            raise ValueError(
-                f"`sampler` must be one of {SAMPLER_NAMES} or a keras-hub "
-                f"sampler. Received: sampler={sampler!r}"
-            )
-        return keras_hub.samplers.get(sampler)
-    if not isinstance(sampler, keras_hub.samplers.Sampler):
-        raise ValueError(
-            f"`sampler` must be one of {SAMPLER_NAMES} or a keras-hub sampler "
-            f"(keras_hub.samplers.Sampler). Received: sampler={sampler!r}"
-        )
-    if getattr(sampler, "return_all_beams", False):
-        raise ValueError(
-            "The export answers one text per prompt: give a BeamSampler "
-            "with return_all_beams=False. Received: sampler=BeamSampler("
-            f"num_beams={sampler.num_beams}, return_all_beams=True)"
-        )
-    return sampler
-
-
-def check_generator(model, max_length, tokenizer=None, start_token_id=None):
-    """Checks what a generator export needs; returns `max_length` as an int.
-
-    Raises:
-        ValueError: for a model that is not a keras-hub `CausalLM` or
-            `Seq2SeqLM` with a preprocessor, or a `max_length` outside [2,
-            the backbone's `max_sequence_length`], naming the values
-            received.
-    """
-    if isinstance(model, CausalLM):
-        if tokenizer is None or start_token_id is None:
-            raise ValueError(
-                "A tftransformer CausalLM has no tokenizer of its own: pass "
-                "`tokenizer=` (its WordPiece tokenizer) and `start_token_id=`. "
-                f"Received: tokenizer={tokenizer!r}, start_token_id="
-                f"{start_token_id!r}"
-            )
-        maximum = (
-            model.max_sequence_length if model.position_kind == "learned" else None
-        )
-    elif not _is_keras_hub(model):
-        raise ValueError(
-            "Expected a keras-hub CausalLM or Seq2SeqLM (e.g. GPT2CausalLM or "
-            "BartSeq2SeqLM, what tftransformer.presets.load_generator "
-            "returns) or a tftransformer CausalLM. Received: "
-            f"model={type(model).__name__}"
-        )
-    elif getattr(model, "preprocessor", None) is None:
-        raise ValueError(
-            "Serving raw prompts needs the model's preprocessor (its "
-            f"tokenizer). Received: model {model.name!r} with preprocessor=None"
-        )
-    else:
-        maximum = getattr(model.backbone, "max_sequence_length", None)
-    max_length = check_int("max_length", max_length, 2)
-    if maximum is not None and max_length > maximum:
-        raise ValueError(
-            f"max_length must not exceed the model's max_sequence_length "
-            f"({maximum}). Received: max_length={max_length}"
-        )
-    return max_length
-
-
-@contextlib.contextmanager
-def _decoder_step_lengths(model):
-    """Gives a `Seq2SeqLM` decoder step's outputs the static length of its
-    input tokens while `generate_step` is traced.
-
-    keras-hub 0.32's T5 attention reshapes to `(batch, -1, ...)`: with the
-    signature's unknown batch size the length of a one-token step becomes
-    unknown too, and `generate_step` cannot squeeze it out. (keras-hub's
-    own `generate` traces each batch size, so the length stays known.)
-    """
-    call = getattr(model, "call_decoder_with_cache", None)
-    if call is None:
-        yield
-        return
-    signature = inspect.signature(call)
-
-    def with_lengths(*args, **kwargs):
-        token_ids = signature.bind(*args, **kwargs).arguments["decoder_token_ids"]
-        logits, hidden_states, *caches = call(*args, **kwargs)
-        shape = [None, token_ids.shape[1], None]
-        return (
-            tf.ensure_shape(logits, shape),  # (batch, length, vocabulary)
-            tf.ensure_shape(hidden_states, shape),  # (batch, length, hidden)
-            *caches,
-        )
-
-    # Set past Keras' attribute tracking; the class' method is found again
-    # once the instance's is deleted.
-    object.__setattr__(model, "call_decoder_with_cache", with_lengths)
-    try:
-        yield
-    finally:
-        object.__delattr__(model, "call_decoder_with_cache")
 
 
 class GeneratorServingModule(tf.Module):
@@ -211,130 +90,27 @@ class GeneratorServingModule(tf.Module):
         name=None,
     ):
         super().__init__(name=name)
-        if not isinstance(prefix, str):
-            raise ValueError(
-                "`prefix` must be a str put before every prompt. "
-                f"Received: prefix={prefix!r} of type {type(prefix).__name__}"
-            )
-        self._prefix = prefix
-        self._max_length = check_generator(model, max_length, tokenizer, start_token_id)
-        set_untracked(self, "_model", model)
-        self._sampler = get_sampler(sampler)
-        if _is_keras_hub(model):
-            tokenizer = model.preprocessor.tokenizer
-            start_token_id = getattr(tokenizer, "start_token_id", None)
-            end_token_id = getattr(tokenizer, "end_token_id", None)
-            pad_token_id = getattr(tokenizer, "pad_token_id", None)
-        self._tokenizer = tokenizer
-        self._start_token_id = start_token_id
-        self._pad_token_id = pad_token_id
-        self._special_ids = sorted(
-            {
-                int(token_id)
-                for token_id in (start_token_id, end_token_id, pad_token_id)
-                if token_id is not None
-            }
+        generation = PromptGeneration(
+            model,
+            max_length,
+            sampler=sampler,
+            tokenizer=tokenizer,
+            start_token_id=start_token_id,
+            end_token_id=end_token_id,
+            pad_token_id=pad_token_id,
+            prefix=prefix,
         )
-        end = end_token_id
-        self._stop_token_ids = None if end is None else (int(end),)
+        set_untracked(self, "_generation", generation)
+        # Tracked, so that the tokenizer's lookup tables are saved.
+        self._tokenizer = generation.tokenizer
+        self._sampler = generation.sampler
         # Lists created here are tracked, so the variables are saved.
         self.model_variables = list(model.variables)
-        self.sampler_variables = list(self._sampler.variables)
+        self.sampler_variables = list(generation.sampler.variables)
 
         prompt_spec = tf.TensorSpec([None], tf.string, name=PROMPT_INPUT)
 
         def serve(prompt):
-            if self._prefix:
-                prompt = tf.strings.join([self._prefix, prompt])
-            return self._generate(prompt)
+            return self._generation(prompt)
 
         self.serve = tf.function(serve, input_signature=[prompt_spec])
-
-    def _generate_with_cache(self, prompt):
-        """keras-hub's `CausalLM.generate_step`, for a tftransformer
-        `CausalLM`: a start token, the prompt's pieces, then sampling."""
-        model = self._model
-        packer = keras_hub.layers.StartEndPacker(
-            sequence_length=self._max_length,
-            start_value=self._start_token_id,
-            pad_value=self._pad_token_id,
-            return_padding_mask=True,
-        )
-        token_ids, padding_mask = packer(self._tokenizer(prompt))
-        inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
-        batch_size = tf.shape(token_ids)[0]
-        cache = model.build_cache(batch_size, self._max_length)
-        # The whole padded rows fill the cache; sampling rewrites each
-        # position after a row's prompt before any later one reads it.
-        _, cache = model.call_with_cache(token_ids, cache, 0)
-        index = tf.reduce_min(tf.reduce_sum(tf.cast(padding_mask, tf.int32), axis=1))
-
-        def next(prompt, cache, index):
-            logits, cache = model.call_with_cache(
-                prompt[:, index - 1 : index], cache, index - 1
-            )
-            return logits[:, 0, :], None, cache  # (batch, vocabulary)
-
-        token_ids = self._sampler(
-            next=next,
-            prompt=token_ids,
-            cache=cache,
-            index=index,
-            mask=padding_mask,
-            stop_token_ids=self._stop_token_ids,
-            model=model,
-        )
-        # Positions from a row's first generated end token on are dropped.
-        mask = padding_mask
-        if self._stop_token_ids:
-            ended = (token_ids == self._stop_token_ids[0]) & ~padding_mask
-            mask = tf.cumsum(tf.cast(ended, tf.int32), axis=1) == 0
-        return inputs, {"token_ids": token_ids, "padding_mask": mask}
-
-    def _generate(self, prompt):
-        model = self._model
-        seq2seq = isinstance(model, keras_hub.models.Seq2SeqLM)
-        if not _is_keras_hub(model):
-            inputs, outputs = self._generate_with_cache(prompt)
-        else:
-            # A seq2seq task's prompt is the encoder's text; its decoder
-            # starts from the start tokens alone.
-            inputs = model.preprocessor.generate_preprocess(
-                prompt, sequence_length=self._max_length
-            )
-            # `generate_step` samples with the task's sampler: this
-            # module's while it is traced.
-            sampler, model.sampler = model.sampler, self._sampler
-            try:
-                with _decoder_step_lengths(model):
-                    outputs = model.generate_step(
-                        inputs, stop_token_ids=self._stop_token_ids
-                    )
-            finally:
-                model.sampler = sampler
-        prefix = "decoder_" if seq2seq else ""
-        token_ids = outputs[prefix + "token_ids"]  # (batch, max_length)
-        keep = outputs[prefix + "padding_mask"]
-        for special in self._special_ids:
-            keep = keep & (token_ids != special)
-        positions = tf.range(tf.shape(token_ids)[1])[tf.newaxis, :]
-        prompt_lengths = tf.reduce_sum(
-            tf.cast(inputs[prefix + "padding_mask"], tf.int32), axis=1, keepdims=True
-        )
-
-        def detokenize(ids):
-            # A model may end on part of a UTF-8 character: each invalid
-            # byte sequence becomes U+FFFD, as keras-hub's generate gives.
-            text = self._tokenizer.detokenize(ids)
-            return tf.strings.unicode_transcode(
-                text, "UTF-8", "UTF-8", errors="replace"
-            )
-
-        if seq2seq:
-            return {"text": detokenize(tf.ragged.boolean_mask(token_ids, keep))}
-        return {
-            "text": detokenize(tf.ragged.boolean_mask(token_ids, keep)),
-            "completion": detokenize(
-                tf.ragged.boolean_mask(token_ids, keep & (positions >= prompt_lengths))
-            ),
-        }

@@ -12,6 +12,7 @@ from tftransformer.data import DataError, load_text_rows
 from tftransformer.data.loaders import compression_of, file_format_of
 from tftransformer.evaluation import predict_columns
 from tftransformer.models.text_embedder import TextEmbedder
+from tftransformer.training._generator_runs import generated_column, is_generator
 from tftransformer.training.checkpointing import atomic_write
 from tftransformer.training.few_shot import HEAD_FILE, REPORT_FILE
 from tftransformer.training.prediction_config import PredictionConfig
@@ -30,7 +31,13 @@ def predict_to_file(config):
     says: a label and a probability per label for a classifier, the labels
     for a multi-label one, the targets for a regressor, tags and entities
     for a tagger, an answer for a question answerer, an embedding for a
-    text embedder. A few-shot run's directory (from
+    text embedder. A generator (a keras-hub `CausalLM` or `Seq2SeqLM`, a
+    tftransformer `CausalLM` or `Seq2SeqTransformer`, as
+    `train_causal_lm` and `train_translator` save them) writes
+    `generated_text`: each text's greedy continuation, or its target, as
+    the run's settings say (T5's task prefix, the length and vocabularies
+    of a model trained from random weights; `config.max_length` to
+    choose the length). A few-shot run's directory (from
     `train_few_shot_classifier`: its `model.keras` is a text embedder with
     `head.keras` beside it) answers with its head's label and
     probabilities, the label names read from its `report.json`. The output
@@ -74,14 +81,29 @@ def predict_to_file(config):
         on_bad_rows=config.on_bad_rows,
     )
     model, head, label_names = load_saved_model(config.model_path)
-    columns = predict_columns(
-        model,
-        rows.texts,
-        rows.text_pairs,
-        batch_size=config.batch_size,
-        head=head,
-        label_names=label_names,
-    )
+    if is_generator(model):
+        if rows.text_pairs is not None:
+            raise ValueError(
+                "A generator continues or answers single prompts. Received: "
+                f"text_pair_column={config.text_pair_column!r} for a "
+                f"{type(model).__name__}"
+            )
+        columns = generated_column(
+            model,
+            _run_dir(config.model_path),
+            rows.texts,
+            batch_size=config.batch_size,
+            max_length=config.max_length,
+        )
+    else:
+        columns = predict_columns(
+            model,
+            rows.texts,
+            rows.text_pairs,
+            batch_size=config.batch_size,
+            head=head,
+            label_names=label_names,
+        )
     taken = [name for name in columns if name in rows.columns]
     if taken:
         raise ValueError(
@@ -131,6 +153,12 @@ def load_saved_model(path):
         with open(report, encoding="utf-8") as f:
             label_names = json.load(f).get("label_names")
     return model, keras.saving.load_model(head_file), label_names
+
+
+def _run_dir(path):
+    """The run directory of a model path: itself, or a `.keras` file's."""
+    path = os.fspath(path)
+    return path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
 
 
 def _output_format(path):

@@ -57,6 +57,14 @@ class PredictionConfig:
         run_setting=False,
     )
     batch_size: int = batch_size_setting()
+    max_length: int | None = setting(
+        None,
+        "With a generator: the prompt and its continuation together, in tokens "
+        "(a sequence-to-sequence model's target). Default: the preprocessor's "
+        "length, or the run's max_length for a model trained from random weights.",
+        minimum=2,
+        run_setting=False,
+    )
     on_bad_rows: str = setting(
         "error",
         "A row with an empty text: 'error' stops naming its line, 'skip' "

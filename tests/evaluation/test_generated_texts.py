@@ -1,0 +1,117 @@
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from tftransformer.data import join_word_pieces, tokenize_texts
+from tftransformer.evaluation import generate_texts
+from tftransformer.presets import load_generator
+from tftransformer.testing import (
+    CAUSAL_LM_END,
+    CAUSAL_LM_PAD,
+    CAUSAL_LM_START,
+    move_weights,
+    tiny_causal_lm,
+)
+
+MAX_LENGTH = 12
+PROMPTS = ["the cat", "", "john smith lives in", "a"]
+
+
+def keras_greedy(model, prompts, max_length=MAX_LENGTH):
+    model.compile(sampler=keras_hub.samplers.GreedySampler())
+    return list(model.generate(prompts, max_length=max_length))
+
+
+@pytest.fixture(scope="module")
+def gpt2(tiny_gpt2_preset):
+    return load_generator(tiny_gpt2_preset, sequence_length=MAX_LENGTH)
+
+
+def test_a_causal_lm_generates_as_keras_hub_greedily_in_any_batches(gpt2):
+    outputs = generate_texts(gpt2, PROMPTS, batch_size=3)
+    assert set(outputs) == {"text", "completion"}
+    assert outputs["text"] == keras_greedy(gpt2, PROMPTS)
+    # Byte-level pieces give the prompt back as it was.
+    for prompt, text, completion in zip(
+        PROMPTS, outputs["text"], outputs["completion"], strict=True
+    ):
+        assert text == prompt + completion
+    # Random weights: prompts are continued.
+    assert any(outputs["completion"])
+    assert generate_texts(gpt2, PROMPTS, batch_size=1) == outputs
+    # The preprocessor's length is the default.
+    assert generate_texts(gpt2, PROMPTS[:1], max_length=None) == {
+        key: values[:1] for key, values in outputs.items()
+    }
+
+
+def test_a_seq2seq_lm_generates_its_targets_after_the_prefix(tiny_t5_preset):
+    # Weights off their initializers: each source gets its own target.
+    t5 = move_weights(load_generator(tiny_t5_preset, sequence_length=MAX_LENGTH), 1.0)
+    prefix = "summarize: "
+    outputs = generate_texts(t5, PROMPTS, max_length=8, prefix=prefix)
+    assert set(outputs) == {"text"}
+    assert outputs["text"] == keras_greedy(t5, [prefix + p for p in PROMPTS], 8)
+    assert len(set(outputs["text"])) > 1
+    assert outputs["text"] != generate_texts(t5, PROMPTS, max_length=8)["text"]
+
+
+def test_a_tftransformer_causal_lm_generates_with_its_tokenizer():
+    model, vocabulary, tokenizer = tiny_causal_lm(PROMPTS + ["the dog sat on a mat"])
+    outputs = generate_texts(
+        model,
+        PROMPTS,
+        max_length=MAX_LENGTH,
+        tokenizer=tokenizer,
+        start_token_id=CAUSAL_LM_START,
+        end_token_id=CAUSAL_LM_END,
+    )
+    rows = [[CAUSAL_LM_START, *ids] for ids in tokenize_texts(tokenizer, PROMPTS)]
+    prompt_ids = np.zeros((len(rows), max(map(len, rows))), "int32")
+    for i, row in enumerate(rows):
+        prompt_ids[i, : len(row)] = row
+    generated = model.generate(
+        prompt_ids,
+        MAX_LENGTH,
+        top_k=1,
+        end_token_id=CAUSAL_LM_END,
+        prompt_padding_mask=prompt_ids != CAUSAL_LM_PAD,
+        jit_compile=False,
+    )
+    special = (CAUSAL_LM_PAD, CAUSAL_LM_START)
+    assert outputs["text"] == [
+        join_word_pieces(row, vocabulary, CAUSAL_LM_END, special) for row in generated
+    ]
+    assert outputs["completion"] == [
+        join_word_pieces(row[len(prompt) :], vocabulary, CAUSAL_LM_END, special)
+        for row, prompt in zip(generated, rows, strict=True)
+    ]
+    with pytest.raises(ValueError, match="has no tokenizer of its own"):
+        generate_texts(model, PROMPTS, max_length=MAX_LENGTH)
+
+
+def test_no_prompts_give_empty_columns(gpt2):
+    assert generate_texts(gpt2, []) == {"text": [], "completion": []}
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"prompts": ["a", 3]}, r"`prompts` must be a list of strings"),
+        ({"batch_size": 0}, r"batch_size.*Received: batch_size=0"),
+        ({"max_length": 1}, r"max_length.*Received: max_length=1"),
+        ({"sampler": "nucleus"}, r"Received: sampler='nucleus'"),
+        ({"prefix": 3}, r"Received: prefix=3"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_value(gpt2, arguments, message):
+    arguments = {"prompts": PROMPTS, **arguments}
+    with pytest.raises(ValueError, match=message):
+        generate_texts(gpt2, **arguments)
+
+
+def test_another_model_is_refused():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="Received: model=Sequential"):
+        generate_texts(model, PROMPTS)

@@ -1,0 +1,111 @@
+"""A generator saved by a training run, answering raw prompts."""
+
+import json
+import os
+
+import keras_hub
+
+from tftransformer.data.word_piece import word_piece_tokenizer
+from tftransformer.evaluation.generated_texts import generate_texts
+from tftransformer.models.causal_lm import CausalLM
+from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
+from tftransformer.models.seq2seq_translator import seq2seq_translator
+from tftransformer.presets import embedded_tokenizer
+
+__all__ = ["GENERATED_COLUMN", "generated_column", "is_generator"]
+
+GENERATED_COLUMN = "generated_text"
+_REPORT_FILE = "report.json"
+# What `train_causal_lm` and `train_translator` write beside a model trained
+# from random weights.
+_VOCABULARY_FILE = "vocabulary.txt"
+_TRANSLATION_VOCABULARIES = ("source_vocabulary.txt", "target_vocabulary.txt")
+
+
+def is_generator(model):
+    """Whether `generated_column` takes `model`."""
+    return isinstance(
+        model,
+        (
+            keras_hub.models.CausalLM,
+            keras_hub.models.Seq2SeqLM,
+            CausalLM,
+            Seq2SeqTransformer,
+        ),
+    )
+
+
+def generated_column(model, run_dir, prompts, batch_size=32, max_length=None):
+    """`{"generated_text": [...]}`: each prompt's greedy generation.
+
+    A causal LM's continuation (the prompt left out), a sequence-to-sequence
+    model's target. The run's `report.json` in `run_dir` gives its settings:
+    T5's `source_prefix`, put before each prompt as in training, and the
+    run's `max_length`, the generation's length unless `max_length` is
+    given (without either, a keras-hub generator's preprocessor's length:
+    see `tftransformer.evaluation.generate_texts`). A model trained from
+    random weights reads its vocabularies from the run's files
+    (`vocabulary.txt`; a translation model's `source_vocabulary.txt` and
+    `target_vocabulary.txt`, as `tftransformer.models.seq2seq_translator`
+    reads them).
+    """
+    settings = _run_settings(run_dir)
+    # keras-hub 0.32's T5 preprocessor saves no sequence lengths: reloaded,
+    # it would generate up to 1,024 tokens, not the run's length.
+    max_length = max_length or settings.get("max_length")
+    if isinstance(model, Seq2SeqTransformer):
+        vocabularies = [os.path.join(run_dir, f) for f in _TRANSLATION_VOCABULARIES]
+        _check_run_files(model, run_dir, vocabularies, settings)
+        translate = seq2seq_translator(
+            model,
+            *vocabularies,
+            max_length=max_length,
+            batch_size=batch_size,
+        )
+        return {GENERATED_COLUMN: list(translate(prompts))}
+    arguments = {}
+    if isinstance(model, CausalLM):
+        vocabulary_file = os.path.join(run_dir, _VOCABULARY_FILE)
+        _check_run_files(model, run_dir, [vocabulary_file], settings)
+        with open(vocabulary_file, encoding="utf-8") as f:
+            tokens = f.read().splitlines()
+        if settings.get("vocabulary") == "embedded":
+            tokenizer, start, end = embedded_tokenizer(), "[CLS]", "[SEP]"
+        else:
+            tokenizer, start, end = word_piece_tokenizer(tokens), "[START]", "[END]"
+        arguments = {
+            "tokenizer": tokenizer,
+            "start_token_id": tokens.index(start),
+            "end_token_id": tokens.index(end),
+            "pad_token_id": tokens.index("[PAD]"),
+        }
+    outputs = generate_texts(
+        model,
+        prompts,
+        max_length=max_length,
+        batch_size=batch_size,
+        prefix=settings.get("source_prefix") or "",
+        **arguments,
+    )
+    return {GENERATED_COLUMN: outputs.get("completion", outputs["text"])}
+
+
+def _run_settings(run_dir):
+    path = os.path.join(run_dir, _REPORT_FILE)
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f).get("settings") or {}
+
+
+def _check_run_files(model, run_dir, files, settings):
+    missing = [os.path.basename(f) for f in files if not os.path.isfile(f)]
+    if "max_length" not in settings:
+        missing.append(f"{_REPORT_FILE} with the run's settings")
+    if missing:
+        raise FileNotFoundError(
+            f"A {type(model).__name__} trained from random weights reads its "
+            f"vocabulary and settings from its run directory; {run_dir!r} "
+            f"lacks {', '.join(missing)}. Give the run's directory as "
+            "model_path."
+        )
