@@ -175,3 +175,16 @@ def task_models(small_vocabulary_preset):
         ),
         "embedder": move_weights(TextEmbedder.from_preset(preset, sequence_length=16)),
     }
+
+
+@pytest.fixture(scope="session")
+def generator_runs(tiny_gpt2_preset, tiny_t5_preset, tmp_path_factory):
+    """Tiny untrained generators of every kind saved as run directories, by
+    kind, each with its greedy generations of the prompts of
+    `tests.training.saved_files.PROMPT_ROWS` (see `generator_runs` there).
+    Shared: tests only read them."""
+    from tests.training.saved_files import generator_runs
+
+    return generator_runs(
+        tmp_path_factory.mktemp("generator_runs"), tiny_gpt2_preset, tiny_t5_preset
+    )

@@ -32,6 +32,7 @@ SCRIPTS = {
         "--test_file",
         "--label_column",
         "--report_file",
+        "--max_length",
     ],
 }
 

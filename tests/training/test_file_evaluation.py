@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from tests.training.saved_files import saved, write_csv
+from tests.training.saved_files import PROMPT_ROWS, saved, write_csv
 from tftransformer.data import DataError, load_squad, load_tagging_file
 from tftransformer.evaluation import (
+    GenerationReport,
     evaluate_classifier,
     evaluate_multi_label_classifier,
     evaluate_question_answerer,
@@ -252,3 +253,40 @@ def test_the_config_names_the_report_and_checks_its_fields():
         EvaluationConfig(test_file="a.csv", batch_size=0)
     with pytest.raises(ConfigError, match="label_delimiter"):
         EvaluationConfig(test_file="a.csv", label_delimiter="")
+
+
+@pytest.mark.parametrize("kind", ["t5", "seq2seq"])
+def test_a_generator_is_scored_by_bleu_and_rouge_of_its_generations(
+    generator_runs, kind, tmp_path
+):
+    run, generations = generator_runs[kind]
+    test_file = write_csv(tmp_path / "pairs.csv", PROMPT_ROWS)
+    report = evaluate_saved_model(
+        EvaluationConfig(model_path=run, test_file=test_file, text_column="prompt")
+    )
+    want = GenerationReport(generations, [row["target"] for row in PROMPT_ROWS])
+    assert report.generations == generations
+    assert_same_numbers(report.to_dict(), want.to_dict())
+    with open(tmp_path / "pairs.report.json") as f:
+        written = json.load(f)
+    assert written == {"model_path": run, "test_file": test_file} | want.to_dict()
+    # Other references, named by label_column.
+    other = write_csv(
+        tmp_path / "other.csv",
+        [
+            {"prompt": row["prompt"], "summary": text}
+            for row, text in zip(PROMPT_ROWS, generations)
+        ],
+    )
+    report = evaluate_saved_model(
+        EvaluationConfig(
+            model_path=run,
+            test_file=other,
+            text_column="prompt",
+            label_column="summary",
+        )
+    )
+    assert report.references == generations
+    assert_same_numbers(
+        report.to_dict(), GenerationReport(generations, generations).to_dict()
+    )

@@ -10,22 +10,13 @@ import keras
 import numpy as np
 import pytest
 
-from tests.training.saved_files import saved, write_csv
+from tests.training.saved_files import PROMPT_ROWS, saved, write_csv
 from tftransformer.data import DataError
-from tftransformer.evaluation import generate_texts, predict_columns
+from tftransformer.evaluation import predict_columns
 from tftransformer.models import (
     MultiLabelClassifier,
-    Seq2SeqTransformer,
     TextClassifier,
     TextEmbedder,
-    seq2seq_translator,
-)
-from tftransformer.presets import load_generator
-from tftransformer.testing import (
-    CAUSAL_LM_END,
-    CAUSAL_LM_START,
-    move_weights,
-    tiny_causal_lm,
 )
 from tftransformer.training import (
     ConfigError,
@@ -219,81 +210,6 @@ def test_the_config_names_the_output_and_checks_its_fields():
         PredictionConfig(input_file="a.csv", batch_size=0)
     with pytest.raises(ConfigError, match="on_bad_rows"):
         PredictionConfig(input_file="a.csv", on_bad_rows="ignore")
-
-
-GENERATOR_LENGTH = 12
-PROMPT_ROWS = [
-    {"prompt": "the cat"},
-    {"prompt": "john smith lives in"},
-    {"prompt": "a"},
-]
-
-
-def _run_dir(model, directory, settings=None, **files):
-    """`model` saved as a run directory with a `report.json` of `settings`
-    and the text `files` (name: lines)."""
-    run = saved(model, directory)
-    if settings is not None:
-        (directory / "report.json").write_text(json.dumps({"settings": settings}))
-    for name, lines in files.items():
-        (directory / name).write_text("".join(line + "\n" for line in lines))
-    return run
-
-
-@pytest.fixture(scope="module")
-def generator_runs(tiny_gpt2_preset, tiny_t5_preset, tmp_path_factory):
-    """By kind, a generator's run directory and the column its prompts get."""
-    prompts = [row["prompt"] for row in PROMPT_ROWS]
-    root = tmp_path_factory.mktemp("generator_runs")
-    runs = {}
-    gpt2 = load_generator(tiny_gpt2_preset, sequence_length=GENERATOR_LENGTH)
-    runs["gpt2"] = (
-        _run_dir(gpt2, root / "gpt2"),
-        generate_texts(gpt2, prompts)["completion"],
-    )
-    # Weights off their initializers: each source gets its own target.
-    t5 = move_weights(load_generator(tiny_t5_preset, sequence_length=8), 1.0)
-    prefix = "summarize: "
-    runs["t5"] = (
-        _run_dir(t5, root / "t5", {"source_prefix": prefix, "max_length": 8}),
-        generate_texts(t5, prompts, prefix=prefix)["text"],
-    )
-    # (It sets the random seed, which drops T5's tokenizer resource.)
-    lm, vocabulary, tokenizer = tiny_causal_lm(prompts)
-    runs["causal_lm"] = (
-        _run_dir(
-            lm,
-            root / "causal_lm",
-            {"vocabulary": "learned", "max_length": GENERATOR_LENGTH},
-            **{"vocabulary.txt": vocabulary},
-        ),
-        generate_texts(
-            lm,
-            prompts,
-            max_length=GENERATOR_LENGTH,
-            tokenizer=tokenizer,
-            start_token_id=CAUSAL_LM_START,
-            end_token_id=CAUSAL_LM_END,
-        )["completion"],
-    )
-    vocabulary = ["[PAD]", "[UNK]", "[START]", "[END]", "the", "cat", "a"]
-    translator = Seq2SeqTransformer(
-        encoder_vocabulary_size=len(vocabulary),
-        decoder_vocabulary_size=len(vocabulary),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=8,
-    )
-    vocabularies = {
-        f"{side}_vocabulary.txt": vocabulary for side in ("source", "target")
-    }
-    runs["seq2seq"] = (
-        _run_dir(translator, root / "seq2seq", {"max_length": 8}, **vocabularies),
-        seq2seq_translator(translator, vocabulary, vocabulary, 8)(prompts),
-    )
-    return runs
 
 
 @pytest.mark.parametrize("kind", ["gpt2", "t5", "causal_lm", "seq2seq"])

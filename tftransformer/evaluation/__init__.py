@@ -25,6 +25,7 @@ from tftransformer.evaluation.entity_f1_callback import EntityF1Callback
 from tftransformer.evaluation.entity_metrics import entity_report, extract_entities
 from tftransformer.evaluation.entity_report import EntityReport
 from tftransformer.evaluation.generated_texts import generate_texts
+from tftransformer.evaluation.generation_report import GenerationReport
 from tftransformer.evaluation.inference_speed import compare_inference_speed
 from tftransformer.evaluation.label_predictions import predict_labels
 from tftransformer.evaluation.metrics import (
@@ -83,6 +84,7 @@ __all__ = [
     "CrossValidationResult",
     "EntityF1Callback",
     "EntityReport",
+    "GenerationReport",
     "MultiLabelReport",
     "RegressionReport",
     "RetrievalReport",

@@ -12,7 +12,7 @@ from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.seq2seq_translator import seq2seq_translator
 from tftransformer.presets import embedded_tokenizer
 
-__all__ = ["GENERATED_COLUMN", "generated_column", "is_generator"]
+__all__ = ["GENERATED_COLUMN", "generated_column", "is_generator", "run_directory"]
 
 GENERATED_COLUMN = "generated_text"
 _REPORT_FILE = "report.json"
@@ -88,6 +88,12 @@ def generated_column(model, run_dir, prompts, batch_size=32, max_length=None):
         **arguments,
     )
     return {GENERATED_COLUMN: outputs.get("completion", outputs["text"])}
+
+
+def run_directory(model_path):
+    """The run directory of a model path: itself, or a `.keras` file's."""
+    path = os.fspath(model_path)
+    return path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
 
 
 def _run_settings(run_dir):

@@ -1,5 +1,6 @@
 """What `PredictionConfig` and `EvaluationConfig` share: the saved model
-they read, their batch size, and the checks of the files they name."""
+they read, their batch size, a generator's length, and the checks of the
+files they name."""
 
 import os
 
@@ -22,6 +23,18 @@ def model_path_setting():
 def batch_size_setting():
     """The `batch_size` field: texts per forward pass."""
     return setting(32, "Texts per forward pass.", minimum=1, run_setting=False)
+
+
+def generation_length_setting():
+    """The `max_length` field: how long a generator's outputs may be."""
+    return setting(
+        None,
+        "With a generator: the prompt and its continuation together, in tokens "
+        "(a sequence-to-sequence model's target). Default: the run's max_length, "
+        "else the preprocessor's length.",
+        minimum=2,
+        run_setting=False,
+    )
 
 
 def check_file_config(config, names, input_name, output_name):

@@ -7,6 +7,7 @@ import os
 from tftransformer.training._model_file_settings import (
     batch_size_setting,
     check_file_config,
+    generation_length_setting,
     model_path_setting,
     split_compression,
 )
@@ -38,8 +39,8 @@ class EvaluationConfig:
     test_file: str | None = setting(
         None,
         "Labelled file to score the model on: CSV, TSV or JSON Lines (.gz/.bz2 "
-        "too) for classifiers and regressors, CoNLL or JSON Lines for a "
-        "tagger, SQuAD JSON for a question answerer.",
+        "too) for classifiers, regressors and generators, CoNLL or JSON Lines "
+        "for a tagger, SQuAD JSON for a question answerer.",
         run_setting=False,
     )
     report_file: str | None = setting(
@@ -58,7 +59,8 @@ class EvaluationConfig:
         None,
         "Column of the labels (default: 'label'; 'labels' for a multi-label "
         "classifier); for a regressor, its target columns, comma-separated "
-        "(default: the targets it was trained on).",
+        "(default: the targets it was trained on); for a generator, the "
+        "references (default: 'target').",
         run_setting=False,
     )
     label_delimiter: str = setting(
@@ -67,6 +69,7 @@ class EvaluationConfig:
         run_setting=False,
     )
     batch_size: int = batch_size_setting()
+    max_length: int | None = generation_length_setting()
     max_answer_length: int = setting(
         30,
         "A question answerer's longest answer, in tokens (as its run decoded).",

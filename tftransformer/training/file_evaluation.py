@@ -9,9 +9,11 @@ from tftransformer.data import (
     load_squad,
     load_tagging_file,
     load_text_classification_file,
+    load_text_rows,
 )
 from tftransformer.data.classification_dataset import make_classification_dataset
 from tftransformer.evaluation import (
+    GenerationReport,
     evaluate_classifier,
     evaluate_multi_label_classifier,
     evaluate_question_answerer,
@@ -28,6 +30,12 @@ from tftransformer.models import (
     TokenClassifier,
 )
 from tftransformer.models.backbone_adapter import preprocessor_pair_separators
+from tftransformer.training._generator_runs import (
+    GENERATED_COLUMN,
+    generated_column,
+    is_generator,
+    run_directory,
+)
 from tftransformer.training.evaluation_config import EvaluationConfig
 from tftransformer.training.file_predictions import load_saved_model
 
@@ -35,7 +43,7 @@ __all__ = ["evaluate_saved_model"]
 
 SUPPORTED = (
     "classifier (single- or multi-label, or a few-shot run's embedder and "
-    "head), regressor, tagger or question answerer"
+    "head), regressor, tagger, question answerer or generator"
 )
 
 
@@ -63,7 +71,14 @@ def evaluate_saved_model(config):
     - a question answerer: SQuAD exact match and F1 on a SQuAD JSON file,
       decoded with the config's `max_answer_length`, `null_threshold` and
       `allow_no_answer` (pass its run's; unset, empty answers are allowed
-      when the file has unanswerable questions).
+      when the file has unanswerable questions);
+    - a generator (what `predict_to_file` takes: a keras-hub `CausalLM` or
+      `Seq2SeqLM`, or one trained from random weights by `train_causal_lm`
+      or `train_translator`): corpus BLEU and ROUGE (`GenerationReport`) of
+      each prompt's greedy continuation, or target, against the file's
+      references (`config.label_column`, default `target`), generated as
+      `predict_to_file` generates them (the run's settings, up to
+      `config.max_length` tokens).
 
     Texts are tokenized as the training runs tokenize their test split, up
     to the model's own sequence length.
@@ -73,7 +88,8 @@ def evaluate_saved_model(config):
 
     Returns:
         The report (`ClassificationReport`, `MultiLabelReport`,
-        `RegressionReport`, `EntityReport` or `SquadReport`), also written
+        `RegressionReport`, `EntityReport`, `SquadReport` or
+        `GenerationReport`), also written
         as JSON to `config.report_path()`.
 
     Raises:
@@ -109,6 +125,27 @@ def evaluate_saved_model(config):
 
 
 def _evaluate(model, head, label_names, config):
+    if is_generator(model):
+        if config.text_pair_column is not None:
+            raise ValueError(
+                "A generator continues or answers single prompts. Received: "
+                f"text_pair_column={config.text_pair_column!r} for a "
+                f"{type(model).__name__}"
+            )
+        rows = load_text_rows(
+            config.test_file,
+            text_column=config.text_column,
+            text_pair_column=config.label_column or "target",
+            on_bad_rows=config.on_bad_rows,
+        )
+        generated = generated_column(
+            model,
+            run_directory(config.model_path),
+            rows.texts,
+            batch_size=config.batch_size,
+            max_length=config.max_length,
+        )
+        return GenerationReport(generated[GENERATED_COLUMN], rows.text_pairs)
     if isinstance(model, TokenClassifier):
         data = load_tagging_file(config.test_file, tag_vocabulary=model.tag_names)
         return evaluate_tagger(model, data, batch_size=config.batch_size)[0]

@@ -12,7 +12,11 @@ from tftransformer.data import DataError, load_text_rows
 from tftransformer.data.loaders import compression_of, file_format_of
 from tftransformer.evaluation import predict_columns
 from tftransformer.models.text_embedder import TextEmbedder
-from tftransformer.training._generator_runs import generated_column, is_generator
+from tftransformer.training._generator_runs import (
+    generated_column,
+    is_generator,
+    run_directory,
+)
 from tftransformer.training.checkpointing import atomic_write
 from tftransformer.training.few_shot import HEAD_FILE, REPORT_FILE
 from tftransformer.training.prediction_config import PredictionConfig
@@ -90,7 +94,7 @@ def predict_to_file(config):
             )
         columns = generated_column(
             model,
-            _run_dir(config.model_path),
+            run_directory(config.model_path),
             rows.texts,
             batch_size=config.batch_size,
             max_length=config.max_length,
@@ -153,12 +157,6 @@ def load_saved_model(path):
         with open(report, encoding="utf-8") as f:
             label_names = json.load(f).get("label_names")
     return model, keras.saving.load_model(head_file), label_names
-
-
-def _run_dir(path):
-    """The run directory of a model path: itself, or a `.keras` file's."""
-    path = os.fspath(path)
-    return path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
 
 
 def _output_format(path):

@@ -6,6 +6,7 @@ import os
 from tftransformer.training._model_file_settings import (
     batch_size_setting,
     check_file_config,
+    generation_length_setting,
     model_path_setting,
     split_compression,
 )
@@ -57,14 +58,7 @@ class PredictionConfig:
         run_setting=False,
     )
     batch_size: int = batch_size_setting()
-    max_length: int | None = setting(
-        None,
-        "With a generator: the prompt and its continuation together, in tokens "
-        "(a sequence-to-sequence model's target). Default: the preprocessor's "
-        "length, or the run's max_length for a model trained from random weights.",
-        minimum=2,
-        run_setting=False,
-    )
+    max_length: int | None = generation_length_setting()
     on_bad_rows: str = setting(
         "error",
         "A row with an empty text: 'error' stops naming its line, 'skip' "
