@@ -648,8 +648,11 @@ def test_load_generator_sets_sequence_lengths(tiny_gpt2_preset, tiny_bart_preset
     lm = presets.load_generator(tiny_gpt2_preset, sequence_length=12)
     assert isinstance(lm, keras_hub.models.GPT2CausalLM)
     assert lm.preprocessor(["the cat sat"])[0]["token_ids"].shape == (1, 12)
-    seq2seq = presets.load_generator(tiny_bart_preset, "seq2seq_lm", 10)
-    assert isinstance(seq2seq, keras_hub.models.BartSeq2SeqLM)
-    x = seq2seq.preprocessor({"encoder_text": ["a"], "decoder_text": ["b"]})[0]
-    assert x["encoder_token_ids"].shape == (1, 10)
-    assert x["decoder_token_ids"].shape == (1, 10)
+    # keras-hub loads an encoder-decoder preset as its Seq2SeqLM for either
+    # task (a Seq2SeqLM is a CausalLM): both lengths are set.
+    for task in ("seq2seq_lm", "causal_lm"):
+        seq2seq = presets.load_generator(tiny_bart_preset, task, 10)
+        assert isinstance(seq2seq, keras_hub.models.BartSeq2SeqLM)
+        x = seq2seq.preprocessor({"encoder_text": ["a"], "decoder_text": ["b"]})[0]
+        assert x["encoder_token_ids"].shape == (1, 10), task
+        assert x["decoder_token_ids"].shape == (1, 10), task

@@ -464,11 +464,13 @@ def load_generator(preset, task="causal_lm", sequence_length=128, dtype=None):
     _check_sequence_length(
         sequence_length, getattr(backbone, "max_sequence_length", None), preset
     )
-    if task == "causal_lm":
-        model.preprocessor.sequence_length = sequence_length
-    else:
+    # keras-hub's Seq2SeqLM is a CausalLM too: a BART or T5 preset loaded as
+    # "causal_lm" is one, and its encoder's length is set as well.
+    if isinstance(model, keras_hub.models.Seq2SeqLM):
         model.preprocessor.encoder_sequence_length = sequence_length
         model.preprocessor.decoder_sequence_length = sequence_length
+    else:
+        model.preprocessor.sequence_length = sequence_length
     return model
 
 
