@@ -23,6 +23,7 @@ __all__ = [
     "CAUSAL_LM_START",
     "TINY_FAMILIES",
     "assert_all_close",
+    "causal_lm_greedy_texts",
     "move_weights",
     "run_layer_test",
     "run_model_test",
@@ -943,3 +944,34 @@ def tiny_causal_lm(texts, max_sequence_length=16, seed=0):
         dropout=0.0,
     )
     return model, vocabulary, word_piece_tokenizer(vocabulary)
+
+
+def causal_lm_greedy_texts(model, vocabulary, tokenizer, prompts, max_length):
+    """A `tiny_causal_lm`'s greedy continuations of `prompts` by its own
+    `generate`, as a generator export answers them.
+
+    Returns:
+        `(texts, completions)`: each prompt and its continuation, and the
+        continuation alone, as words joined by spaces.
+    """
+    from tftransformer.data import join_word_pieces, tokenize_texts
+
+    start, end, pad = CAUSAL_LM_START, CAUSAL_LM_END, CAUSAL_LM_PAD
+    rows = [[start, *ids] for ids in tokenize_texts(tokenizer, prompts)]
+    prompt_ids = np.zeros((len(rows), max(map(len, rows))), "int32")
+    for i, row in enumerate(rows):
+        prompt_ids[i, : len(row)] = row
+    generated = model.generate(
+        prompt_ids,
+        max_length,
+        top_k=1,
+        end_token_id=end,
+        prompt_padding_mask=prompt_ids != pad,
+        jit_compile=False,
+    )
+    texts = [join_word_pieces(row, vocabulary, end, (pad, start)) for row in generated]
+    completions = [
+        join_word_pieces(row[len(prompt) :], vocabulary, end, (pad, start))
+        for row, prompt in zip(generated, rows, strict=True)
+    ]
+    return texts, completions

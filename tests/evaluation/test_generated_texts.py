@@ -1,15 +1,13 @@
 import keras
 import keras_hub
-import numpy as np
 import pytest
 
-from tftransformer.data import join_word_pieces, tokenize_texts
 from tftransformer.evaluation import generate_texts
 from tftransformer.presets import load_generator
 from tftransformer.testing import (
     CAUSAL_LM_END,
-    CAUSAL_LM_PAD,
     CAUSAL_LM_START,
+    causal_lm_greedy_texts,
     move_weights,
     tiny_causal_lm,
 )
@@ -67,26 +65,10 @@ def test_a_tftransformer_causal_lm_generates_with_its_tokenizer():
         start_token_id=CAUSAL_LM_START,
         end_token_id=CAUSAL_LM_END,
     )
-    rows = [[CAUSAL_LM_START, *ids] for ids in tokenize_texts(tokenizer, PROMPTS)]
-    prompt_ids = np.zeros((len(rows), max(map(len, rows))), "int32")
-    for i, row in enumerate(rows):
-        prompt_ids[i, : len(row)] = row
-    generated = model.generate(
-        prompt_ids,
-        MAX_LENGTH,
-        top_k=1,
-        end_token_id=CAUSAL_LM_END,
-        prompt_padding_mask=prompt_ids != CAUSAL_LM_PAD,
-        jit_compile=False,
+    texts, completions = causal_lm_greedy_texts(
+        model, vocabulary, tokenizer, PROMPTS, MAX_LENGTH
     )
-    special = (CAUSAL_LM_PAD, CAUSAL_LM_START)
-    assert outputs["text"] == [
-        join_word_pieces(row, vocabulary, CAUSAL_LM_END, special) for row in generated
-    ]
-    assert outputs["completion"] == [
-        join_word_pieces(row[len(prompt) :], vocabulary, CAUSAL_LM_END, special)
-        for row, prompt in zip(generated, rows, strict=True)
-    ]
+    assert outputs == {"text": texts, "completion": completions}
     with pytest.raises(ValueError, match="has no tokenizer of its own"):
         generate_texts(model, PROMPTS, max_length=MAX_LENGTH)
 

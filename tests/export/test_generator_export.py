@@ -7,10 +7,6 @@ import pytest
 import tensorflow as tf
 
 from tests.export.generator_client import serve_generators
-from tftransformer.data import (
-    join_word_pieces,
-    tokenize_texts,
-)
 from tftransformer.export import export_generator, inference_copy
 from tftransformer.models import CausalLM
 from tftransformer.presets import load_generator
@@ -18,6 +14,7 @@ from tftransformer.testing import (
     CAUSAL_LM_END,
     CAUSAL_LM_PAD,
     CAUSAL_LM_START,
+    causal_lm_greedy_texts,
     tiny_causal_lm,
 )
 
@@ -218,26 +215,13 @@ def test_exported_seq2seq_signature_translates_raw_sources_like_keras(
 
 
 def test_exported_tftransformer_causal_lm_generates_like_its_generate(own_lm, served):
-    pad, start, end = PAD, START, END
-    prompts = PROMPTS[:-1]
     model, vocabulary, tokenizer, _ = own_lm
     [answer] = served["own_lm"]
-
-    rows = [[start, *ids] for ids in tokenize_texts(tokenizer, prompts)]
-    prompt_ids = np.zeros((len(rows), max(map(len, rows))), "int32")
-    for i, row in enumerate(rows):
-        prompt_ids[i, : len(row)] = row
-    outputs = model.generate(
-        prompt_ids,
-        MAX_LENGTH,
-        top_k=1,
-        end_token_id=end,
-        prompt_padding_mask=prompt_ids != pad,
-        jit_compile=False,
+    texts, completions = causal_lm_greedy_texts(
+        model, vocabulary, tokenizer, PROMPTS[:-1], MAX_LENGTH
     )
-    expected = [join_word_pieces(row, vocabulary, end, (pad, start)) for row in outputs]
-    assert answer["text"] == expected
-    assert all(answer["completion"])
+    assert answer == {"text": texts, "completion": completions}
+    assert all(completions)
 
 
 def test_export_checks_its_inputs(lm, tiny_bart_preset, tmp_path):

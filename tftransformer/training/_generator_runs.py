@@ -12,7 +12,7 @@ from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.seq2seq_translator import seq2seq_translator
 from tftransformer.presets import embedded_tokenizer
 
-__all__ = ["GENERATED_COLUMN", "generated_column", "is_generator", "run_directory"]
+__all__ = ["GENERATED_COLUMN", "generated_column", "is_generator"]
 
 GENERATED_COLUMN = "generated_text"
 _REPORT_FILE = "report.json"
@@ -35,24 +35,39 @@ def is_generator(model):
     )
 
 
-def generated_column(model, run_dir, prompts, batch_size=32, max_length=None):
+def generated_column(model, config, prompts):
     """`{"generated_text": [...]}`: each prompt's greedy generation.
 
-    A causal LM's continuation (the prompt left out), a sequence-to-sequence
-    model's target. The run's `report.json` in `run_dir` gives its settings:
-    T5's `source_prefix`, put before each prompt as in training, and the
-    run's `max_length`, the generation's length unless `max_length` is
-    given (without either, a keras-hub generator's preprocessor's length:
-    see `tftransformer.evaluation.generate_texts`). A model trained from
+    `config` is the `PredictionConfig` or `EvaluationConfig` that named the
+    model (its `model_path`, `batch_size`, `max_length`; a generator takes
+    no `text_pair_column`). A causal LM's continuation (the prompt left
+    out), a sequence-to-sequence model's target. The `report.json` of the
+    run directory (`model_path`, or a `.keras` file's directory) gives the
+    run's settings: T5's `source_prefix`, put before each prompt as in
+    training, and the run's `max_length`, the length its sources were cut
+    to and the generation's length unless the config's is set (without
+    either, a keras-hub generator's preprocessor's length: see
+    `tftransformer.evaluation.generate_texts`). A model trained from
     random weights reads its vocabularies from the run's files
     (`vocabulary.txt`; a translation model's `source_vocabulary.txt` and
     `target_vocabulary.txt`, as `tftransformer.models.seq2seq_translator`
     reads them).
     """
+    if config.text_pair_column is not None:
+        raise ValueError(
+            "A generator continues or answers single prompts. Received: "
+            f"text_pair_column={config.text_pair_column!r} for a "
+            f"{type(model).__name__}"
+        )
+    batch_size = config.batch_size
+    run_dir = _run_directory(config.model_path)
     settings = _run_settings(run_dir)
-    # keras-hub 0.32's T5 preprocessor saves no sequence lengths: reloaded,
-    # it would generate up to 1,024 tokens, not the run's length.
-    max_length = max_length or settings.get("max_length")
+    # keras-hub 0.32's BART and T5 preprocessors save no sequence lengths:
+    # reloaded, they read sources and generate up to 1,024 tokens. The run
+    # cut its sources to its max_length (`load_generator`), and so do these.
+    if isinstance(model, keras_hub.models.Seq2SeqLM) and "max_length" in settings:
+        model.preprocessor.encoder_sequence_length = settings["max_length"]
+    max_length = config.max_length or settings.get("max_length")
     if isinstance(model, Seq2SeqTransformer):
         vocabularies = [os.path.join(run_dir, f) for f in _TRANSLATION_VOCABULARIES]
         _check_run_files(model, run_dir, vocabularies, settings)
@@ -90,7 +105,7 @@ def generated_column(model, run_dir, prompts, batch_size=32, max_length=None):
     return {GENERATED_COLUMN: outputs.get("completion", outputs["text"])}
 
 
-def run_directory(model_path):
+def _run_directory(model_path):
     """The run directory of a model path: itself, or a `.keras` file's."""
     path = os.fspath(model_path)
     return path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))

@@ -34,7 +34,6 @@ from tftransformer.training._generator_runs import (
     GENERATED_COLUMN,
     generated_column,
     is_generator,
-    run_directory,
 )
 from tftransformer.training.evaluation_config import EvaluationConfig
 from tftransformer.training.file_predictions import load_saved_model
@@ -126,25 +125,13 @@ def evaluate_saved_model(config):
 
 def _evaluate(model, head, label_names, config):
     if is_generator(model):
-        if config.text_pair_column is not None:
-            raise ValueError(
-                "A generator continues or answers single prompts. Received: "
-                f"text_pair_column={config.text_pair_column!r} for a "
-                f"{type(model).__name__}"
-            )
         rows = load_text_rows(
             config.test_file,
             text_column=config.text_column,
             text_pair_column=config.label_column or "target",
             on_bad_rows=config.on_bad_rows,
         )
-        generated = generated_column(
-            model,
-            run_directory(config.model_path),
-            rows.texts,
-            batch_size=config.batch_size,
-            max_length=config.max_length,
-        )
+        generated = generated_column(model, config, rows.texts)
         return GenerationReport(generated[GENERATED_COLUMN], rows.text_pairs)
     if isinstance(model, TokenClassifier):
         data = load_tagging_file(config.test_file, tag_vocabulary=model.tag_names)

@@ -12,11 +12,7 @@ from tftransformer.data import DataError, load_text_rows
 from tftransformer.data.loaders import compression_of, file_format_of
 from tftransformer.evaluation import predict_columns
 from tftransformer.models.text_embedder import TextEmbedder
-from tftransformer.training._generator_runs import (
-    generated_column,
-    is_generator,
-    run_directory,
-)
+from tftransformer.training._generator_runs import generated_column, is_generator
 from tftransformer.training.checkpointing import atomic_write
 from tftransformer.training.few_shot import HEAD_FILE, REPORT_FILE
 from tftransformer.training.prediction_config import PredictionConfig
@@ -86,19 +82,7 @@ def predict_to_file(config):
     )
     model, head, label_names = load_saved_model(config.model_path)
     if is_generator(model):
-        if rows.text_pairs is not None:
-            raise ValueError(
-                "A generator continues or answers single prompts. Received: "
-                f"text_pair_column={config.text_pair_column!r} for a "
-                f"{type(model).__name__}"
-            )
-        columns = generated_column(
-            model,
-            run_directory(config.model_path),
-            rows.texts,
-            batch_size=config.batch_size,
-            max_length=config.max_length,
-        )
+        columns = generated_column(model, config, rows.texts)
     else:
         columns = predict_columns(
             model,
