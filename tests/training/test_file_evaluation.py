@@ -287,6 +287,12 @@ def test_a_generator_is_scored_by_bleu_and_rouge_of_its_generations(
         )
     )
     assert report.references == generations
+    with pytest.raises(
+        DataError, match=r"no column 'target' of references.*Pass label_column="
+    ):
+        evaluate_saved_model(
+            EvaluationConfig(model_path=run, test_file=other, text_column="prompt")
+        )
     assert_same_numbers(
         report.to_dict(), GenerationReport(generations, generations).to_dict()
     )

@@ -4,6 +4,7 @@ split."""
 import tensorflow as tf
 
 from tftransformer.data import (
+    DataError,
     load_multi_label_file,
     load_regression_file,
     load_squad,
@@ -125,12 +126,23 @@ def evaluate_saved_model(config):
 
 def _evaluate(model, head, label_names, config):
     if is_generator(model):
-        rows = load_text_rows(
-            config.test_file,
-            text_column=config.text_column,
-            text_pair_column=config.label_column or "target",
-            on_bad_rows=config.on_bad_rows,
-        )
+        references = config.label_column or "target"
+        try:
+            rows = load_text_rows(
+                config.test_file,
+                text_column=config.text_column,
+                text_pair_column=references,
+                on_bad_rows=config.on_bad_rows,
+            )
+        except DataError as error:
+            # The loader reads the references as a second text.
+            message = str(error).replace(
+                f"no text pair column {references!r}",
+                f"no column {references!r} of references",
+            )
+            raise DataError(
+                message.replace("Pass text_pair_column=", "Pass label_column=")
+            ) from None
         generated = generated_column(model, config, rows.texts)
         return GenerationReport(generated[GENERATED_COLUMN], rows.text_pairs)
     if isinstance(model, TokenClassifier):
