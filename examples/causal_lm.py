@@ -30,6 +30,8 @@ WordPiece token, so it compares only runs with the same vocabulary.
 `--preset` fine-tunes a pretrained keras-hub CausalLM (e.g. gpt2_base_en,
 downloaded; or a local preset directory) with its own tokenizer instead,
 with `--lora_rank` or `--freeze_layers` if wanted (docs/tasks.md).
+`--export_dir` also writes a TF Serving model of the run that continues raw
+prompts (`tft.export.export_generator_run`).
 
 Usage:
 ```
@@ -42,6 +44,7 @@ python examples/causal_lm.py --text_file=my_corpus.txt --vocabulary=embedded
 ```
 """
 
+import dataclasses
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -50,13 +53,27 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tftransformer as tft
 
 
+@dataclasses.dataclass
+class Config(tft.training.LanguageModelConfig):
+    export_dir: str | None = tft.training.setting(
+        None,
+        "Also export the model for TF Serving here (raw prompts in, text out).",
+        run_setting=False,
+    )
+
+
 def main(config):
+    if config.export_dir:  # Checked now, not after the whole training.
+        tft.export.check_base_path(config.export_dir, name="export_dir")
     run = tft.training.train_causal_lm(config)
     if not run.trainer.chief:
         return
     print("\n" + run.format())
     print(f"\nModel and report written to {config.model_dir}/")
+    if config.export_dir:
+        path = tft.export.export_generator_run(config.model_dir, config.export_dir)
+        print(f"TF Serving model version written to {path}/")
 
 
 if __name__ == "__main__":
-    tft.training.run(tft.training.LanguageModelConfig, main)
+    tft.training.run(Config, main)

@@ -11,7 +11,9 @@ Rerunning a killed command resumes it; the decoding flags and
 
 `--preset` fine-tunes a pretrained keras-hub Seq2SeqLM (e.g. bart_base_en or
 t5_small_multi, downloaded; or a local preset directory) with its own
-tokenizer instead; the report then also has ROUGE-1/2/L (docs/tasks.md).
+tokenizer instead; the report then also has ROUGE-1/2/L (docs/tasks.md), and
+`--export_dir` also writes a TF Serving model of it that translates raw
+sources (`tft.export.export_generator_run`).
 
 Data: by default the verse-aligned English-Spanish Bible that
 `make translation-data` writes to `runs/data/bible_en_es.tsv` (the World
@@ -42,6 +44,7 @@ The trained model translates new text with
 `tft.models.seq2seq_translator(model_path, source_vocabulary, target_vocabulary)`.
 """
 
+import dataclasses
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -50,13 +53,34 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tftransformer as tft
 
 
+@dataclasses.dataclass
+class Config(tft.training.TranslationConfig):
+    export_dir: str | None = tft.training.setting(
+        None,
+        "Also export the model for TF Serving here (raw prompts in, text out).",
+        run_setting=False,
+    )
+
+
 def main(config):
+    if config.export_dir:  # Checked now, not after the whole training.
+        if not config.preset:
+            raise tft.training.ConfigError(
+                "--export_dir exports a fine-tuned --preset; a model trained "
+                "from random weights translates with "
+                "tft.models.seq2seq_translator. Received: "
+                f"export_dir={config.export_dir!r}, preset=None"
+            )
+        tft.export.check_base_path(config.export_dir, name="export_dir")
     run = tft.training.train_translator(config)
     if not run.trainer.chief:
         return
     print("\n" + run.format())
     print(f"\nModel, vocabularies and report written to {config.model_dir}/")
+    if config.export_dir:
+        path = tft.export.export_generator_run(config.model_dir, config.export_dir)
+        print(f"TF Serving model version written to {path}/")
 
 
 if __name__ == "__main__":
-    tft.training.run(tft.training.TranslationConfig, main)
+    tft.training.run(Config, main)

@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from tests.export.generator_client import serve_generators
-from tftransformer.export import export_generator, inference_copy
+from tests.training.saved_files import PROMPT_ROWS
+from tftransformer.export import export_generator, export_generator_run, inference_copy
 from tftransformer.models import CausalLM
 from tftransformer.presets import load_generator
 from tftransformer.testing import (
@@ -291,3 +292,27 @@ def test_a_bfloat16_generator_exports_in_float32(tiny_gpt2_preset, tmp_path):
     version_dir = export_generator(lm, str(tmp_path / "lm"), max_length=8)
     dtypes = saved_dtypes(version_dir)
     assert tf.float32 in dtypes and tf.bfloat16 not in dtypes, dtypes
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "t5", "causal_lm"])
+def test_a_generator_run_exports_as_its_predictions_generate(
+    generator_runs, kind, tmp_path
+):
+    run, expected = generator_runs[kind]
+    version_dir = export_generator_run(run, str(tmp_path / kind))
+    serve = tf.saved_model.load(version_dir).signatures["serving_default"]
+    prompts = [row["prompt"] for row in PROMPT_ROWS]
+    outputs = serve(prompt=tf.constant(prompts))
+    answer = outputs["text" if kind == "t5" else "completion"]
+    # The run's settings are baked in: T5's prefix, its source length and the
+    # run's max_length; the tftransformer CausalLM's vocabulary.
+    assert [text.decode("utf-8") for text in answer.numpy()] == expected
+
+
+def test_a_run_export_refuses_what_it_cannot_serve(generator_runs, tmp_path):
+    with pytest.raises(ValueError, match="has no SavedModel export"):
+        export_generator_run(generator_runs["seq2seq"][0], str(tmp_path / "a"))
+    with pytest.raises(FileNotFoundError, match="No model.keras in"):
+        export_generator_run(str(tmp_path), str(tmp_path / "b"))
+    with pytest.raises(ValueError, match="run_dir must be a path"):
+        export_generator_run(3, str(tmp_path / "c"))

@@ -14,6 +14,7 @@ from tftransformer.export.few_shot_classifier_export import (
     export_few_shot_classifier,
 )
 from tftransformer.export.generator_export import export_generator
+from tftransformer.export.generator_run_export import export_generator_run
 from tftransformer.export.generator_serving_module import (
     PROMPT_INPUT,
     GeneratorServingModule,
@@ -94,6 +95,7 @@ __all__ = [
     "export_few_shot_classifier",
     "export_for_serving",
     "export_generator",
+    "export_generator_run",
     "export_litert",
     "export_question_answerer",
     "export_run_variants",

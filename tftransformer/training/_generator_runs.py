@@ -12,7 +12,12 @@ from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.seq2seq_translator import seq2seq_translator
 from tftransformer.presets import embedded_tokenizer
 
-__all__ = ["GENERATED_COLUMN", "generated_column", "is_generator"]
+__all__ = [
+    "GENERATED_COLUMN",
+    "generated_column",
+    "generation_settings",
+    "is_generator",
+]
 
 GENERATED_COLUMN = "generated_text"
 _REPORT_FILE = "report.json"
@@ -59,26 +64,44 @@ def generated_column(model, config, prompts):
             f"text_pair_column={config.text_pair_column!r} for a "
             f"{type(model).__name__}"
         )
-    batch_size = config.batch_size
     run_dir = _run_directory(config.model_path)
+    if isinstance(model, Seq2SeqTransformer):
+        settings = _run_settings(run_dir)
+        vocabularies = [os.path.join(run_dir, f) for f in _TRANSLATION_VOCABULARIES]
+        _check_run_files(model, run_dir, vocabularies, settings)
+        translate = seq2seq_translator(
+            model,
+            *vocabularies,
+            max_length=config.max_length or settings["max_length"],
+            batch_size=config.batch_size,
+        )
+        return {GENERATED_COLUMN: list(translate(prompts))}
+    arguments = generation_settings(model, run_dir, config.max_length)
+    outputs = generate_texts(model, prompts, batch_size=config.batch_size, **arguments)
+    return {GENERATED_COLUMN: outputs.get("completion", outputs["text"])}
+
+
+def generation_settings(model, run_dir, max_length=None):
+    """How a run's generator generates, from its run directory.
+
+    The keyword arguments `tftransformer.evaluation.generate_texts` and
+    `tftransformer.export.export_generator` take for `model` (a keras-hub
+    `CausalLM` or `Seq2SeqLM`, or a tftransformer `CausalLM`), as its run
+    in `run_dir` generated: `max_length` (this one, else the run's), T5's
+    `prefix`, and a tftransformer `CausalLM`'s tokenizer and special token
+    ids (its `vocabulary.txt`). A BART or T5 preprocessor reads sources up
+    to the run's `max_length` again (set on `model`).
+    """
     settings = _run_settings(run_dir)
     # keras-hub 0.32's BART and T5 preprocessors save no sequence lengths:
     # reloaded, they read sources and generate up to 1,024 tokens. The run
     # cut its sources to its max_length (`load_generator`), and so do these.
     if isinstance(model, keras_hub.models.Seq2SeqLM) and "max_length" in settings:
         model.preprocessor.encoder_sequence_length = settings["max_length"]
-    max_length = config.max_length or settings.get("max_length")
-    if isinstance(model, Seq2SeqTransformer):
-        vocabularies = [os.path.join(run_dir, f) for f in _TRANSLATION_VOCABULARIES]
-        _check_run_files(model, run_dir, vocabularies, settings)
-        translate = seq2seq_translator(
-            model,
-            *vocabularies,
-            max_length=max_length,
-            batch_size=batch_size,
-        )
-        return {GENERATED_COLUMN: list(translate(prompts))}
-    arguments = {}
+    arguments = {
+        "max_length": max_length or settings.get("max_length"),
+        "prefix": settings.get("source_prefix") or "",
+    }
     if isinstance(model, CausalLM):
         vocabulary_file = os.path.join(run_dir, _VOCABULARY_FILE)
         _check_run_files(model, run_dir, [vocabulary_file], settings)
@@ -88,21 +111,13 @@ def generated_column(model, config, prompts):
             tokenizer, start, end = embedded_tokenizer(), "[CLS]", "[SEP]"
         else:
             tokenizer, start, end = word_piece_tokenizer(tokens), "[START]", "[END]"
-        arguments = {
-            "tokenizer": tokenizer,
-            "start_token_id": tokens.index(start),
-            "end_token_id": tokens.index(end),
-            "pad_token_id": tokens.index("[PAD]"),
-        }
-    outputs = generate_texts(
-        model,
-        prompts,
-        max_length=max_length,
-        batch_size=batch_size,
-        prefix=settings.get("source_prefix") or "",
-        **arguments,
-    )
-    return {GENERATED_COLUMN: outputs.get("completion", outputs["text"])}
+        arguments.update(
+            tokenizer=tokenizer,
+            start_token_id=tokens.index(start),
+            end_token_id=tokens.index(end),
+            pad_token_id=tokens.index("[PAD]"),
+        )
+    return arguments
 
 
 def _run_directory(model_path):

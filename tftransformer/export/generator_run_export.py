@@ -1,0 +1,86 @@
+"""Exporting the generator of a training run, with the run's settings."""
+
+import os
+
+import keras
+
+from tftransformer.export.generator_export import export_generator
+from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
+from tftransformer.training._generator_runs import generation_settings
+
+__all__ = ["export_generator_run"]
+
+MODEL_FILE = "model.keras"
+
+
+def export_generator_run(
+    run_dir,
+    path,
+    max_length=None,
+    sampler="greedy",
+    version=None,
+    overwrite=False,
+    precision="float32",
+):
+    """Exports a generator run's model as a TF Serving version on raw prompts.
+
+    Reads `model.keras` of the run directory that `train_causal_lm` or
+    `train_translator` wrote (with a `preset`: a keras-hub `CausalLM` or
+    `Seq2SeqLM`; `train_causal_lm` from random weights: a tftransformer
+    `CausalLM`) and exports it with `export_generator`, set as the run
+    generated: its `max_length` (unless given), T5's task prefix (clients
+    send bare sources), a BART or T5 source cut to the run's length, and a
+    `CausalLM`'s tokenizer and special token ids from the run's
+    `vocabulary.txt`. The signature is `export_generator`'s: `prompt` in,
+    `text` (and a causal LM's `completion`) out. It answers as
+    `examples/predict.py` generates from the same run directory.
+
+    Args:
+        run_dir: str or path-like, the run's directory (`model_dir`).
+        path: str or path-like, TF Serving's model base path.
+        max_length: optional int, prompt and continuation together in
+            tokens (a `Seq2SeqLM`'s target); defaults to the run's.
+        sampler, version, overwrite, precision: as `export_generator`
+            takes them.
+
+    Returns:
+        str, the version directory written (`<path>/<version>`).
+
+    Raises:
+        FileNotFoundError: no `model.keras` in `run_dir`, or a
+            `CausalLM` run without its vocabulary or report.
+        ValueError: a model `export_generator` does not take (a translation
+            model trained from random weights: use
+            `tftransformer.models.seq2seq_translator`), or a bad argument,
+            naming the value received.
+
+    Example:
+    ```python
+    version_dir = export_generator_run("runs/causal_lm", "serving/lm")
+    ```
+    """
+    if not isinstance(run_dir, (str, os.PathLike)):
+        raise ValueError(f"run_dir must be a path. Received: run_dir={run_dir!r}")
+    run_dir = os.fspath(run_dir)
+    model_file = os.path.join(run_dir, MODEL_FILE)
+    if not os.path.isfile(model_file):
+        raise FileNotFoundError(
+            f"No {MODEL_FILE} in {run_dir!r}: run_dir must be the directory "
+            "a generator run wrote (its model_dir)."
+        )
+    model = keras.saving.load_model(model_file)
+    if isinstance(model, Seq2SeqTransformer):
+        raise ValueError(
+            "A translation model trained from random weights has no "
+            "SavedModel export; tftransformer.models.seq2seq_translator "
+            f"translates with it. Received: the Seq2SeqTransformer of {run_dir!r}"
+        )
+    return export_generator(
+        model,
+        path,
+        sampler=sampler,
+        version=version,
+        overwrite=overwrite,
+        precision=precision,
+        **generation_settings(model, run_dir, max_length),
+    )
