@@ -68,13 +68,6 @@ def generate_texts(
     prompts = check_strings("prompts", prompts)
     batch_size = check_int("batch_size", batch_size, 1)
     seq2seq = isinstance(model, keras_hub.models.Seq2SeqLM)
-    if max_length is None:
-        preprocessor = getattr(model, "preprocessor", None)
-        max_length = getattr(
-            preprocessor,
-            "decoder_sequence_length" if seq2seq else "sequence_length",
-            None,
-        )
     generation = PromptGeneration(
         model,
         max_length,

@@ -85,16 +85,12 @@ def export_generator(
     serve(prompt=tf.constant(["The weather today"]))["completion"]
     ```
     """
-    if max_length is None:
-        max_length = getattr(
-            getattr(model, "preprocessor", None), "sequence_length", None
-        )
     if not isinstance(overwrite, bool):
         raise ValueError(
             f"`overwrite` must be a bool. Received: overwrite={overwrite!r}"
         )
     # Checked again by the serving module, but before any write.
-    check_generator(model, max_length, tokenizer, start_token_id)
+    max_length = check_generator(model, max_length, tokenizer, start_token_id)
     sampler = get_sampler(sampler)
     # Checks `precision` before anything is written.
     copy = inference_copy(model, precision=precision)

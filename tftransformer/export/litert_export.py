@@ -287,8 +287,6 @@ def export_litert(
                 "LiteRT quantizer crashes on the decoding loop's activations. "
                 "Received: quantization='int8'"
             )
-        if max_length is None and not causal_lm:
-            max_length = getattr(model.preprocessor, "decoder_sequence_length", None)
         max_length = check_generator(model, max_length, tokenizer, start_token_id)
     else:
         kind = model_kind(model)

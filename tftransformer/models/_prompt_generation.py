@@ -63,8 +63,12 @@ def get_sampler(sampler):
     return sampler
 
 
-def check_generator(model, max_length, tokenizer=None, start_token_id=None):
+def check_generator(model, max_length=None, tokenizer=None, start_token_id=None):
     """Checks what a generator export needs; returns `max_length` as an int.
+
+    `max_length=None` is a keras-hub task's preprocessor's `sequence_length`
+    (a `Seq2SeqLM`'s `decoder_sequence_length`); a tftransformer `CausalLM`
+    needs one.
 
     Raises:
         ValueError: for a model that is not a keras-hub `CausalLM` or
@@ -97,6 +101,8 @@ def check_generator(model, max_length, tokenizer=None, start_token_id=None):
         )
     else:
         maximum = getattr(model.backbone, "max_sequence_length", None)
+        if max_length is None:
+            max_length = model.preprocessor.sequence_length
     max_length = check_int("max_length", max_length, 2)
     if maximum is not None and max_length > maximum:
         raise ValueError(
