@@ -7,10 +7,9 @@ import keras
 from tftransformer.export.generator_export import export_generator
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.training._generator_runs import generation_settings
+from tftransformer.training.file_predictions import MODEL_FILE
 
 __all__ = ["export_generator_run"]
-
-MODEL_FILE = "model.keras"
 
 
 def export_generator_run(
