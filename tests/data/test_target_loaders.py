@@ -117,6 +117,16 @@ def test_a_missing_target_is_a_bad_row(tmp_path):
     assert len(load_regression_file(path, on_bad_rows="skip")) == 1
 
 
+def test_a_missing_target_column_names_the_argument_to_pass(tmp_path):
+    path = write(tmp_path / "t.csv", "text,score\nhi,1\n")
+    with pytest.raises(
+        DataError,
+        match=r"no target column 'label'; columns found: \['text', 'score'\]\. "
+        r"Pass target_columns= to name the right one",
+    ):
+        load_regression_file(path)
+
+
 def test_splits_hold_out_validation_from_the_training_file(tmp_path):
     rows = "".join(f"t{i},{i}\n" for i in range(20))
     path = write(tmp_path / "t.csv", "text,label\n" + rows)

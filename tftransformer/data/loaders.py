@@ -476,8 +476,10 @@ def file_records(path, columns_needed, file_format):
 
     Args:
         path: str or path-like.
-        columns_needed: `(role, column)` pairs; a column that is not None
-            must be in the file (the error names its role).
+        columns_needed: `(role, column)` pairs, or `(role, column,
+            argument)`; a column that is not None must be in the file (the
+            error names its role, and the argument that names the column:
+            `<role>_column` unless given).
         file_format: a `SUPPORTED_FORMATS` entry, or None for the extension.
 
     Returns:
@@ -507,11 +509,12 @@ def file_records(path, columns_needed, file_format):
         columns, records = _jsonl_records(path, content)
     else:
         columns, records = _csv_records(path, content, file_format)
-    for role, column in columns_needed:
+    for role, column, *argument in columns_needed:
+        argument = argument[0] if argument else f"{role.replace(' ', '_')}_column"
         if column is not None and column not in columns:
             raise DataError(
                 f"{path}: no {role} column {column!r}; columns found: {columns}. "
-                f"Pass {role.replace(' ', '_')}_column= to name the right one."
+                f"Pass {argument}= to name the right one."
             )
     if not records:
         raise DataError(f"{path}: the file has no data rows, only {columns}.")

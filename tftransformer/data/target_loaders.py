@@ -260,7 +260,7 @@ def load_regression_file(
     path, _, records = file_records(
         path,
         [("text", text_column), ("text pair", text_pair_column)]
-        + [("target", column) for column in target_columns],
+        + [("target", column, "target_columns") for column in target_columns],
         file_format,
     )
     texts, pairs, targets, bad_rows = [], [], [], []
