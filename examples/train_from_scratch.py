@@ -1,14 +1,15 @@
 r"""Trains a small Transformer classifier from scratch: the no-transfer baseline.
 
-The model is built only from tftransformer's layers (`TransformerEncoder` +
-`TransformerClassifier`) with random weights; it tokenizes with the embedded
-checkpoint's WordPiece vocabulary, so its inputs match the fine-tuned
-model's. It trains on the embedded Rotten Tomatoes sentiment data and prints
-and writes a test report. Compare its test accuracy with
-`examples/classify.py`. Everything lands in `--model_dir`: the model
-(`model.keras`), the report (`report.json`), the training history and
-summary, checkpoints and TensorBoard logs. Rerunning a killed command
-resumes it.
+The model is a `TextClassifier` on tftransformer's `TransformerEncoder`
+with random weights; it tokenizes with the embedded checkpoint's WordPiece
+vocabulary, so its inputs match the fine-tuned model's, and the saved model
+answers raw strings as a fine-tuned one does (`examples/predict.py`,
+`examples/evaluate.py`, the exports). It trains on the embedded Rotten
+Tomatoes sentiment data and prints and writes a test report. Compare its
+test accuracy with `examples/classify.py`. Everything lands in
+`--model_dir`: the model (`model.keras`), the report (`report.json`), the
+training history and summary, checkpoints and TensorBoard logs. Rerunning
+a killed command resumes it.
 
 Usage:
 ```

@@ -4,6 +4,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tftransformer as tft
 from tests.training.interruptions import (
@@ -45,7 +46,15 @@ def run(**settings):
 def test_run_trains_reports_and_saves(position_kind, tmp_path):
     # Left by a run killed while saving model.keras.
     (tmp_path / STALE_TEMPORARY_FILE).write_bytes(b"PK")
-    result = run(epochs=8, position_kind=position_kind, model_dir=str(tmp_path), **TINY)
+    # Every epoch runs: early stopping on 32 validation snippets is not
+    # what this test measures.
+    result = run(
+        epochs=8,
+        patience=8,
+        position_kind=position_kind,
+        model_dir=str(tmp_path),
+        **TINY,
+    )
     # The model must fit its 128 training snippets: it can only if it reads
     # the token ids (a model fed the wrong features stays near 0.55).
     accuracy = result["history"]["accuracy"]
@@ -55,16 +64,32 @@ def test_run_trains_reports_and_saves(position_kind, tmp_path):
     assert not list(tmp_path.glob(".tmp-*"))
     # Kept, so that a run killed after training does not train again.
     assert final_checkpoint(tmp_path)["finished"]
-    reloaded = keras.saving.load_model(result["model_path"])
-    features = {
-        "token_ids": np.array([[101, 2307, 3185, 102]], "int32"),
-        "padding_mask": np.ones((1, 4), bool),
-    }
-    np.testing.assert_allclose(
-        reloaded.predict(features, verbose=0),
-        result["model"].predict(features, verbose=0),
-        atol=1e-5,
+    # The run directory answers raw strings, naming the labels, as a
+    # fine-tuned run's does: the model carries its tokenizer.
+    texts = ["a gripping and beautifully acted film", "a dull and lifeless mess"]
+    want = tft.evaluation.predict_labels(result["model"], texts)
+    source = tmp_path / "reviews.csv"
+    source.write_text("review\n" + "\n".join(texts) + "\n")
+    columns = tft.training.predict_to_file(
+        tft.training.PredictionConfig(
+            model_path=str(tmp_path), input_file=str(source), text_column="review"
+        )
     )
+    assert columns["predicted_label"] == want["label"]
+    assert set(want["label"]) <= {"negative", "positive"}
+    np.testing.assert_allclose(
+        columns["probability_positive"], want["probabilities"][:, 1], atol=1e-5
+    )
+    if position_kind == "relative":
+        # And its SavedModel answers the same on raw strings.
+        reloaded = keras.saving.load_model(result["model_path"])
+        version = tft.export.export_for_serving(reloaded, str(tmp_path / "export"))
+        serve = tf.saved_model.load(version).signatures["serving_default"]
+        served = serve(text=tf.constant(texts))
+        assert [v.decode() for v in served["label"].numpy()] == want["label"]
+        np.testing.assert_allclose(
+            served["probabilities"].numpy(), want["probabilities"], atol=1e-5
+        )
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ __all__ = ["FromScratchClassificationConfig"]
 
 @dataclasses.dataclass
 class FromScratchClassificationConfig(FromScratchConfig):
-    """`FromScratchConfig` of a `TransformerClassifier` on the embedded
-    sentiment data: the no-transfer baseline of `ClassificationConfig`.
+    """`FromScratchConfig` of a text classifier on the embedded sentiment
+    data (a `TextClassifier` on a `TransformerEncoder` with random
+    weights): the no-transfer baseline of `ClassificationConfig`.
 
     Early stopping watches validation accuracy.
 
@@ -23,7 +24,10 @@ class FromScratchClassificationConfig(FromScratchConfig):
 
     intermediate_dim: int = setting(256, "Feed-forward width.", minimum=1)
     pooling: str = setting(
-        "mean", "Pooling of the sequence output.", choices=("cls", "mean")
+        "mean",
+        "Pooling of the sequence output: the first token, or the mean or "
+        "max of the real tokens.",
+        choices=("cls", "mean", "max"),
     )
     epochs: int = setting(4, "Training epochs.", minimum=1)
     learning_rate: float = setting(
