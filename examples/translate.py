@@ -11,9 +11,9 @@ Rerunning a killed command resumes it; the decoding flags and
 
 `--preset` fine-tunes a pretrained keras-hub Seq2SeqLM (e.g. bart_base_en or
 t5_small_multi, downloaded; or a local preset directory) with its own
-tokenizer instead; the report then also has ROUGE-1/2/L (docs/tasks.md), and
-`--export_dir` also writes a TF Serving model of it that translates raw
-sources (`tft.export.export_generator_run`).
+tokenizer instead; the report then also has ROUGE-1/2/L (docs/tasks.md).
+Either way `--export_dir` also writes a TF Serving model of the run that
+translates raw sources (`tft.export.export_generator_run`).
 
 Data: by default the verse-aligned English-Spanish Bible that
 `make translation-data` writes to `runs/data/bible_en_es.tsv` (the World
@@ -40,8 +40,8 @@ python examples/translate.py --source_column=es --target_column=en
 python examples/translate.py --pairs_file=pairs.tsv --source_column=0 \
     --target_column=1 --epochs=20
 ```
-The trained model translates new text with
-`tft.models.seq2seq_translator(model_path, source_vocabulary, target_vocabulary)`.
+The trained model translates a file of new text with
+`python examples/predict.py --model_path=runs/translate --input_file=F`.
 """
 
 import dataclasses
@@ -64,13 +64,6 @@ class Config(tft.training.TranslationConfig):
 
 def main(config):
     if config.export_dir:  # Checked now, not after the whole training.
-        if not config.preset:
-            raise tft.training.ConfigError(
-                "--export_dir exports a fine-tuned --preset; a model trained "
-                "from random weights translates with "
-                "tft.models.seq2seq_translator. Received: "
-                f"export_dir={config.export_dir!r}, preset=None"
-            )
         tft.export.check_base_path(config.export_dir, name="export_dir")
     run = tft.training.train_translator(config)
     if not run.trainer.chief:

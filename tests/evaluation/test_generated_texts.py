@@ -2,7 +2,9 @@ import keras
 import keras_hub
 import pytest
 
+from tftransformer.data import word_piece_tokenizer
 from tftransformer.evaluation import generate_texts
+from tftransformer.models import Seq2SeqTransformer, seq2seq_translator
 from tftransformer.presets import load_generator
 from tftransformer.testing import (
     CAUSAL_LM_END,
@@ -71,6 +73,54 @@ def test_a_tftransformer_causal_lm_generates_with_its_tokenizer():
     assert outputs == {"text": texts, "completion": completions}
     with pytest.raises(ValueError, match="has no tokenizer of its own"):
         generate_texts(model, PROMPTS, max_length=MAX_LENGTH)
+
+
+SOURCE_VOCABULARY = ["[PAD]", "[UNK]", "[START]", "[END]", "the", "cat", "a", "##s"]
+TARGET_VOCABULARY = ["[PAD]", "[UNK]", "[START]", "[END]", "el", "gato", "##s", "un"]
+
+
+@pytest.mark.parametrize("position_kind", ["learned", "relative"])
+def test_a_seq2seq_transformer_translates_as_seq2seq_translator(position_kind):
+    keras.utils.set_random_seed(0)
+    model = Seq2SeqTransformer(
+        encoder_vocabulary_size=len(SOURCE_VOCABULARY),
+        decoder_vocabulary_size=len(TARGET_VOCABULARY),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=MAX_LENGTH,
+        position_kind=position_kind,
+    )
+    prompts = PROMPTS + ["the cats the cats the cats the cats the cats"]
+    settings = dict(
+        max_length=MAX_LENGTH,
+        tokenizer=word_piece_tokenizer(SOURCE_VOCABULARY),
+        target_tokenizer=word_piece_tokenizer(TARGET_VOCABULARY),
+        start_token_id=2,
+        end_token_id=3,
+    )
+    outputs = generate_texts(model, prompts, batch_size=3, **settings)
+    translate = seq2seq_translator(
+        model, SOURCE_VOCABULARY, TARGET_VOCABULARY, MAX_LENGTH
+    )
+    # Sources cut to MAX_LENGTH pieces, an empty one, "##" pieces joined.
+    assert outputs == {"text": translate(prompts)}
+    assert len(set(outputs["text"])) > 1, outputs
+    beams = generate_texts(model, prompts, sampler="beam", **settings)["text"]
+    assert len(beams) == len(prompts)
+    assert all(isinstance(text, str) for text in beams)
+    with pytest.raises(ValueError, match="has no tokenizer of its own"):
+        generate_texts(model, prompts, max_length=MAX_LENGTH)
+    # Without a target tokenizer, the source one names the target pieces:
+    # it must have the decoder's vocabulary.
+    larger = word_piece_tokenizer(SOURCE_VOCABULARY + ["dog"])
+    with pytest.raises(ValueError, match="Received: a vocabulary of 9 tokens"):
+        generate_texts(
+            model,
+            prompts,
+            **{**settings, "tokenizer": larger, "target_tokenizer": None},
+        )
 
 
 def test_no_prompts_give_empty_columns(gpt2):

@@ -294,7 +294,7 @@ def test_a_bfloat16_generator_exports_in_float32(tiny_gpt2_preset, tmp_path):
     assert tf.float32 in dtypes and tf.bfloat16 not in dtypes, dtypes
 
 
-@pytest.mark.parametrize("kind", ["gpt2", "t5", "causal_lm"])
+@pytest.mark.parametrize("kind", ["gpt2", "t5", "causal_lm", "seq2seq"])
 def test_a_generator_run_exports_as_its_predictions_generate(
     generator_runs, kind, tmp_path
 ):
@@ -303,15 +303,20 @@ def test_a_generator_run_exports_as_its_predictions_generate(
     serve = tf.saved_model.load(version_dir).signatures["serving_default"]
     prompts = [row["prompt"] for row in PROMPT_ROWS]
     outputs = serve(prompt=tf.constant(prompts))
-    answer = outputs["text" if kind == "t5" else "completion"]
+    answer = outputs["text" if kind in ("t5", "seq2seq") else "completion"]
     # The run's settings are baked in: T5's prefix, its source length and the
-    # run's max_length; the tftransformer CausalLM's vocabulary.
+    # run's max_length; the tftransformer models' vocabularies (the
+    # Seq2SeqTransformer's expected texts are `seq2seq_translator`'s).
     assert [text.decode("utf-8") for text in answer.numpy()] == expected
 
 
 def test_a_run_export_refuses_what_it_cannot_serve(generator_runs, tmp_path):
-    with pytest.raises(ValueError, match="has no SavedModel export"):
-        export_generator_run(generator_runs["seq2seq"][0], str(tmp_path / "a"))
+    run = tmp_path / "run"
+    run.mkdir()
+    model = keras.saving.load_model(f"{generator_runs['seq2seq'][0]}/model.keras")
+    model.save(run / "model.keras")
+    with pytest.raises(FileNotFoundError, match="lacks source_vocabulary.txt"):
+        export_generator_run(str(run), str(tmp_path / "a"))
     with pytest.raises(FileNotFoundError, match="No model.keras in"):
         export_generator_run(str(tmp_path), str(tmp_path / "b"))
     with pytest.raises(ValueError, match="run_dir must be a path"):

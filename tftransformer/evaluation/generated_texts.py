@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tftransformer._arguments import check_int, check_strings
 from tftransformer.models._prompt_generation import PromptGeneration
+from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 
 __all__ = ["generate_texts"]
 
@@ -20,6 +21,7 @@ def generate_texts(
     end_token_id=None,
     pad_token_id=0,
     prefix="",
+    target_tokenizer=None,
 ):
     """Generates from each raw prompt, as the model's SavedModel export does.
 
@@ -34,24 +36,29 @@ def generate_texts(
         model: a keras-hub `CausalLM` or `Seq2SeqLM` with its preprocessor
             (`tftransformer.presets.load_generator`, `train_causal_lm` or
             `train_translator` with a `preset`), or a
-            `tftransformer.models.CausalLM` with `tokenizer` and
-            `start_token_id` (and `end_token_id` to stop there).
+            `tftransformer.models.CausalLM` or `Seq2SeqTransformer` with
+            `tokenizer` and `start_token_id` (and `end_token_id` to stop
+            there).
         prompts: a list of str.
         max_length: int, the prompt and its continuation together, in
-            tokens (a `Seq2SeqLM`'s target); defaults to the preprocessor's
+            tokens (a `Seq2SeqLM`'s target; a `Seq2SeqTransformer`'s target,
+            and its sources cut to it); defaults to the preprocessor's
             `sequence_length` (a `Seq2SeqLM`'s `decoder_sequence_length`).
-            Required for a tftransformer `CausalLM`.
+            Required for a tftransformer model.
         batch_size: int >= 1, prompts generated at once.
         sampler: a keras-hub sampler or its name (`"greedy"`, the default;
             see `tftransformer.export.export_generator`).
         tokenizer, start_token_id, end_token_id, pad_token_id: a
-            tftransformer `CausalLM`'s WordPiece tokenizer and special
-            token ids.
+            tftransformer model's WordPiece tokenizer (a
+            `Seq2SeqTransformer`'s source tokenizer) and special token ids.
         prefix: str put before every prompt, e.g. T5's task prefix.
+        target_tokenizer: a `Seq2SeqTransformer`'s target tokenizer;
+            defaults to `tokenizer`.
 
     Returns:
         A dict of lists of str, one entry per prompt: `text` (a causal LM's
-        prompt and continuation; a `Seq2SeqLM`'s generated target) and, for
+        prompt and continuation; a `Seq2SeqLM`'s or `Seq2SeqTransformer`'s
+        generated target) and, for
         a causal LM, `completion` (the continuation alone).
 
     Raises:
@@ -67,7 +74,7 @@ def generate_texts(
     """
     prompts = check_strings("prompts", prompts)
     batch_size = check_int("batch_size", batch_size, 1)
-    seq2seq = isinstance(model, keras_hub.models.Seq2SeqLM)
+    seq2seq = isinstance(model, (keras_hub.models.Seq2SeqLM, Seq2SeqTransformer))
     generation = PromptGeneration(
         model,
         max_length,
@@ -77,6 +84,7 @@ def generate_texts(
         end_token_id=end_token_id,
         pad_token_id=pad_token_id,
         prefix=prefix,
+        target_tokenizer=target_tokenizer,
     )
     generate = tf.function(
         generation, input_signature=[tf.TensorSpec([None], tf.string)]

@@ -27,6 +27,7 @@ def export_generator(
     pad_token_id=0,
     prefix="",
     precision="float32",
+    target_tokenizer=None,
 ):
     """Exports a causal LM as a TF Serving model version on raw prompts.
 
@@ -35,15 +36,18 @@ def export_generator(
     into place. The `serving_default` signature takes `prompt` (1-D
     `tf.string`, any batch size) and returns `text` (each prompt and its
     continuation) and `completion` (the continuation alone), both 1-D
-    `tf.string`; for a `Seq2SeqLM` (BART: source -> target), `text` alone,
-    the generated target. See `GeneratorServingModule`. The tokenizer runs in the
-    graph with TensorFlow Text ops: a client needs `import tensorflow_text`
-    before `tf.saved_model.load` (TF Serving's model server includes them).
+    `tf.string`; for a `Seq2SeqLM` (BART, T5: source -> target) or a
+    `Seq2SeqTransformer`, `text` alone, the generated target. See
+    `GeneratorServingModule`. The tokenizer runs in the graph with
+    TensorFlow Text ops: a client needs `import tensorflow_text` before
+    `tf.saved_model.load` (TF Serving's model server includes them).
 
     Args:
         model: a keras-hub `CausalLM` or `Seq2SeqLM` with its
             preprocessor, e.g. from `tftransformer.presets.load_generator`,
-            or `train_causal_lm` / `train_translator` with a `preset`.
+            or `train_causal_lm` / `train_translator` with a `preset`; or a
+            tftransformer `CausalLM` or `Seq2SeqTransformer` (those
+            functions from random weights) with its tokenizers.
         path: str or path-like, TF Serving's model base path.
         max_length: int, prompt and continuation together in tokens (a
             `Seq2SeqLM`'s target), baked into the graph; defaults to the
@@ -60,9 +64,10 @@ def export_generator(
             numeric subdirectory of `path` (1 for a new one).
         overwrite: bool, whether an existing `<path>/<version>` is replaced.
         tokenizer, start_token_id, end_token_id, pad_token_id: for a
-            `tftransformer.models.CausalLM`, which has no preprocessor:
-            its WordPiece tokenizer and special token ids (see
-            `GeneratorServingModule`); `max_length` is then required.
+            `tftransformer.models.CausalLM` or `Seq2SeqTransformer`, which
+            have no preprocessor: the WordPiece tokenizer (of the sources)
+            and special token ids (see `GeneratorServingModule`);
+            `max_length` is then required.
         prefix: str, text the graph puts before every prompt, e.g. T5's
             task prefix (`TranslationConfig.source_prefix`), so that
             clients send the bare source.
@@ -72,6 +77,8 @@ def export_generator(
             way the model is first rebuilt in float32 with LoRA adapters
             merged, so a mixed-precision model never exports as bfloat16 or
             float16.
+        target_tokenizer: a `Seq2SeqTransformer`'s target tokenizer;
+            defaults to `tokenizer`.
 
     Returns:
         str, the version directory written (`<path>/<version>`).
@@ -104,6 +111,7 @@ def export_generator(
         end_token_id=end_token_id,
         pad_token_id=pad_token_id,
         prefix=prefix,
+        target_tokenizer=target_tokenizer,
     )
     with publish_directory(final_path, overwrite) as out:
         # Traced once, in the save: a function traced before it is traced

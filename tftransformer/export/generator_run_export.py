@@ -5,7 +5,6 @@ import os
 import keras
 
 from tftransformer.export.generator_export import export_generator
-from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.training._generator_runs import generation_settings
 from tftransformer.training.file_predictions import MODEL_FILE
 
@@ -25,14 +24,16 @@ def export_generator_run(
 
     Reads `model.keras` of the run directory that `train_causal_lm` or
     `train_translator` wrote (with a `preset`: a keras-hub `CausalLM` or
-    `Seq2SeqLM`; `train_causal_lm` from random weights: a tftransformer
-    `CausalLM`) and exports it with `export_generator`, set as the run
-    generated: its `max_length` (unless given), T5's task prefix (clients
-    send bare sources), a BART or T5 source cut to the run's length, and a
-    `CausalLM`'s tokenizer and special token ids from the run's
-    `vocabulary.txt`. The signature is `export_generator`'s: `prompt` in,
-    `text` (and a causal LM's `completion`) out. It answers as
-    `examples/predict.py` generates from the same run directory.
+    `Seq2SeqLM`; from random weights: a tftransformer `CausalLM` or
+    `Seq2SeqTransformer`) and exports it with `export_generator`, set as
+    the run generated: its `max_length` (unless given), T5's task prefix
+    (clients send bare sources), a BART or T5 source cut to the run's
+    length, and a model from random weights' tokenizers and special token
+    ids from the run's vocabularies (`vocabulary.txt`;
+    `source_vocabulary.txt` and `target_vocabulary.txt`). The signature
+    is `export_generator`'s: `prompt` in, `text` (and a causal LM's
+    `completion`) out. It answers as `examples/predict.py` generates from
+    the same run directory.
 
     Args:
         run_dir: str or path-like, the run's directory (`model_dir`).
@@ -46,12 +47,10 @@ def export_generator_run(
         str, the version directory written (`<path>/<version>`).
 
     Raises:
-        FileNotFoundError: no `model.keras` in `run_dir`, or a
-            `CausalLM` run without its vocabulary or report.
-        ValueError: a model `export_generator` does not take (a translation
-            model trained from random weights: use
-            `tftransformer.models.seq2seq_translator`), or a bad argument,
-            naming the value received.
+        FileNotFoundError: no `model.keras` in `run_dir`, or a run from
+            random weights without its vocabularies or report.
+        ValueError: a model `export_generator` does not take, or a bad
+            argument, naming the value received.
 
     Example:
     ```python
@@ -68,12 +67,6 @@ def export_generator_run(
             "a generator run wrote (its model_dir)."
         )
     model = keras.saving.load_model(model_file)
-    if isinstance(model, Seq2SeqTransformer):
-        raise ValueError(
-            "A translation model trained from random weights has no "
-            "SavedModel export; tftransformer.models.seq2seq_translator "
-            f"translates with it. Received: the Seq2SeqTransformer of {run_dir!r}"
-        )
     return export_generator(
         model,
         path,

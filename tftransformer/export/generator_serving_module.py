@@ -25,7 +25,8 @@ PROMPT_INPUT = "prompt"
 
 class GeneratorServingModule(tf.Module):
     """A `tf.Module` continuing raw prompts with a keras-hub `CausalLM`, or
-    generating a target from each with a `Seq2SeqLM` (BART).
+    generating a target from each with a `Seq2SeqLM` (BART, T5); or with a
+    tftransformer `CausalLM` or `Seq2SeqTransformer` and its tokenizers.
 
     Tokenization (the task's preprocessor), generation (its
     `generate_step`, with cached keys and values, stopping at the end
@@ -34,12 +35,14 @@ class GeneratorServingModule(tf.Module):
 
     Args:
         model: a keras-hub `CausalLM` or `Seq2SeqLM` with its preprocessor,
-            or a `tftransformer.models.CausalLM` (then give `tokenizer` and
-            `start_token_id`, and `end_token_id` to stop there).
+            or a `tftransformer.models.CausalLM` or `Seq2SeqTransformer`
+            (then give `tokenizer` and `start_token_id`, and `end_token_id`
+            to stop there).
         max_length: int, the prompt and its continuation together, in
             tokens, longer prompts cut to it; for a `Seq2SeqLM`, the
             target's length (the source is cut to the preprocessor's
-            `encoder_sequence_length`).
+            `encoder_sequence_length`); for a `Seq2SeqTransformer`, the
+            target's length and the source's, each.
         sampler: a keras-hub sampler or its name (`"greedy"`, `"top_k"`,
             `"top_p"`, `"random"`, `"beam"`; see `get_sampler`). Random
             samplers (top-k, top-p, random) draw from a seed state saved
@@ -49,15 +52,21 @@ class GeneratorServingModule(tf.Module):
             keras-hub's `generate` with a sampler of seed `S` draws (on
             its first call, for the same batch).
         tokenizer: a tftransformer `CausalLM`'s WordPiece tokenizer (e.g.
-            `tft.data.word_piece_tokenizer(vocabulary)`); keras-hub tasks
-            use their preprocessor's.
+            `tft.data.word_piece_tokenizer(vocabulary)`), a
+            `Seq2SeqTransformer`'s source tokenizer; keras-hub tasks use
+            their preprocessor's.
         start_token_id, end_token_id, pad_token_id: a tftransformer
-            `CausalLM`'s special token ids (`train_causal_lm`'s learned
-            vocabulary: 2, 3 and 0).
+            model's special token ids (of a `Seq2SeqTransformer`'s target
+            vocabulary; `train_causal_lm`'s and `train_translator`'s
+            learned vocabularies: 2, 3 and 0).
         prefix: str, text put before every prompt in the graph, e.g. T5's
             task prefix `"translate English to German: "`, so that clients
             send the bare source. A causal LM's `text` starts with it; its
             `completion` does not.
+        target_tokenizer: a `Seq2SeqTransformer`'s target tokenizer, whose
+            vocabulary names the generated pieces (joined into words as
+            `tft.data.join_word_pieces` joins them); defaults to
+            `tokenizer` (one shared vocabulary).
         name: optional module name.
 
     Call arguments (of `serve`):
@@ -67,8 +76,8 @@ class GeneratorServingModule(tf.Module):
         A dict of 1-D `tf.string`: `text` (the prompt and its continuation,
         as keras-hub's `generate` returns) and `completion` (the
         continuation alone), special tokens left out, in UTF-8 (pieces
-        that end inside a character become U+FFFD). A `Seq2SeqLM` returns
-        `text` alone: the generated target.
+        that end inside a character become U+FFFD). A `Seq2SeqLM` or
+        `Seq2SeqTransformer` returns `text` alone: the generated target.
 
     Example:
     ```python
@@ -87,6 +96,7 @@ class GeneratorServingModule(tf.Module):
         end_token_id=None,
         pad_token_id=0,
         prefix="",
+        target_tokenizer=None,
         name=None,
     ):
         super().__init__(name=name)
@@ -99,10 +109,13 @@ class GeneratorServingModule(tf.Module):
             end_token_id=end_token_id,
             pad_token_id=pad_token_id,
             prefix=prefix,
+            target_tokenizer=target_tokenizer,
         )
         set_untracked(self, "_generation", generation)
-        # Tracked, so that the tokenizer's lookup tables are saved.
+        # Tracked, so that the tokenizers' lookup tables are saved.
         self._tokenizer = generation.tokenizer
+        if generation.target_tokenizer is not None:
+            self._target_tokenizer = generation.target_tokenizer
         self._sampler = generation.sampler
         # Lists created here are tracked, so the variables are saved.
         self.model_variables = list(model.variables)

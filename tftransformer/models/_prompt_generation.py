@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tftransformer._arguments import check_int
 from tftransformer.models.causal_lm import CausalLM
+from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 
 __all__ = [
     "SAMPLER_NAMES",
@@ -68,7 +69,7 @@ def check_generator(model, max_length=None, tokenizer=None, start_token_id=None)
 
     `max_length=None` is a keras-hub task's preprocessor's `sequence_length`
     (a `Seq2SeqLM`'s `decoder_sequence_length`); a tftransformer `CausalLM`
-    needs one.
+    or `Seq2SeqTransformer` needs one, and its tokenizer and start token.
 
     Raises:
         ValueError: for a model that is not a keras-hub `CausalLM` or
@@ -76,13 +77,13 @@ def check_generator(model, max_length=None, tokenizer=None, start_token_id=None)
             the backbone's `max_sequence_length`], naming the values
             received.
     """
-    if isinstance(model, CausalLM):
+    if isinstance(model, (CausalLM, Seq2SeqTransformer)):
         if tokenizer is None or start_token_id is None:
             raise ValueError(
-                "A tftransformer CausalLM has no tokenizer of its own: pass "
-                "`tokenizer=` (its WordPiece tokenizer) and `start_token_id=`. "
-                f"Received: tokenizer={tokenizer!r}, start_token_id="
-                f"{start_token_id!r}"
+                f"A tftransformer {type(model).__name__} has no tokenizer of "
+                "its own: pass `tokenizer=` (its WordPiece tokenizer) and "
+                f"`start_token_id=`. Received: tokenizer={tokenizer!r}, "
+                f"start_token_id={start_token_id!r}"
             )
         maximum = (
             model.max_sequence_length if model.position_kind == "learned" else None
@@ -91,8 +92,8 @@ def check_generator(model, max_length=None, tokenizer=None, start_token_id=None)
         raise ValueError(
             "Expected a keras-hub CausalLM or Seq2SeqLM (e.g. GPT2CausalLM or "
             "BartSeq2SeqLM, what tftransformer.presets.load_generator "
-            "returns) or a tftransformer CausalLM. Received: "
-            f"model={type(model).__name__}"
+            "returns) or a tftransformer CausalLM or Seq2SeqTransformer. "
+            f"Received: model={type(model).__name__}"
         )
     elif getattr(model, "preprocessor", None) is None:
         raise ValueError(
@@ -151,11 +152,11 @@ class PromptGeneration:
     """Generates from a batch of raw prompts with TensorFlow ops alone.
 
     Tokenization (a keras-hub task's preprocessor, or the tokenizer given
-    for a `tftransformer.models.CausalLM`), generation (keras-hub's
-    `generate_step`, or the `CausalLM`'s cache, stopping at the end token)
-    and detokenization, so that a `tf.function` of it, or a SavedModel
-    signature, takes strings. `GeneratorServingModule` documents the
-    arguments.
+    for a `tftransformer.models.CausalLM` or `Seq2SeqTransformer`),
+    generation (keras-hub's `generate_step`, or the tftransformer model's
+    cache, stopping at the end token) and detokenization, so that a
+    `tf.function` of it, or a SavedModel signature, takes strings.
+    `GeneratorServingModule` documents the arguments.
 
     Call arguments:
         prompt: 1-D `tf.string`, one prompt per entry.
@@ -175,6 +176,7 @@ class PromptGeneration:
         end_token_id=None,
         pad_token_id=0,
         prefix="",
+        target_tokenizer=None,
     ):
         if not isinstance(prefix, str):
             raise ValueError(
@@ -191,6 +193,17 @@ class PromptGeneration:
             end_token_id = getattr(tokenizer, "end_token_id", None)
             pad_token_id = getattr(tokenizer, "pad_token_id", None)
         self._tokenizer = tokenizer
+        self._target_tokenizer = None
+        if isinstance(model, Seq2SeqTransformer):
+            self._target_tokenizer = target_tokenizer or tokenizer
+            vocabulary = self._target_tokenizer.get_vocabulary()
+            if len(vocabulary) != model.decoder_vocabulary_size:
+                raise ValueError(
+                    "target_tokenizer must have the decoder's vocabulary "
+                    f"({model.decoder_vocabulary_size} tokens). Received: a "
+                    f"vocabulary of {len(vocabulary)} tokens"
+                )
+            self._target_vocabulary = tf.constant(vocabulary)
         self._start_token_id = start_token_id
         self._pad_token_id = pad_token_id
         self._special_ids = sorted(
@@ -217,6 +230,11 @@ class PromptGeneration:
     def tokenizer(self):
         """The tokenizer: the preprocessor's, or the one given."""
         return self._tokenizer
+
+    @property
+    def target_tokenizer(self):
+        """A `Seq2SeqTransformer`'s target tokenizer, else None."""
+        return self._target_tokenizer
 
     def __call__(self, prompt):
         if self._prefix:
@@ -264,8 +282,77 @@ class PromptGeneration:
             mask = tf.cumsum(tf.cast(ended, tf.int32), axis=1) == 0
         return inputs, {"token_ids": token_ids, "padding_mask": mask}
 
+    def _translate(self, prompt):
+        """A `Seq2SeqTransformer`'s generated targets: each source cut to
+        `max_length` pieces and encoded once, the target sampled with the
+        decoder's cache from the start token, its pieces joined as
+        `tftransformer.data.join_word_pieces` joins them."""
+        model = self._model
+        pad = self._pad_token_id
+        source = self._tokenizer(prompt)[:, : self._max_length]
+        source = source.to_tensor(default_value=pad)  # (batch, source_length)
+        # At least one position, as `seq2seq_translator` pads a batch of
+        # empty sources.
+        source = tf.pad(
+            source,
+            [[0, 0], [0, tf.maximum(0, 1 - tf.shape(source)[1])]],
+            constant_values=pad,
+        )
+        source_mask = source != pad
+        batch_size = tf.shape(source)[0]
+        start = tf.fill([batch_size, 1], tf.constant(self._start_token_id, "int32"))
+        self_cache, cross_cache = model.build_cache(
+            batch_size, self._max_length, tf.shape(source)[1]
+        )
+        # The first step fills the cross-attention cache from the encoder.
+        _, self_cache, cross_cache = model.call_with_cache(
+            start,
+            0,
+            self_cache,
+            cross_cache,
+            source_mask,
+            model.encode(source, source_mask),
+        )
+        target = tf.concat(
+            [start, tf.fill([batch_size, self._max_length - 1], pad)], axis=1
+        )
+        prompt_mask = tf.range(self._max_length)[tf.newaxis, :] < 1
+        prompt_mask = tf.tile(prompt_mask, [batch_size, 1])
+
+        def next(target, cache, index):
+            # The source mask rides in the cache, so that a beam sampler
+            # repeats it with the caches for each beam.
+            logits, *caches = model.call_with_cache(
+                target[:, index - 1 : index], index - 1, *cache
+            )
+            return logits[:, 0, :], None, (*caches, cache[2])
+
+        target = self._sampler(
+            next=next,
+            prompt=target,
+            cache=(self_cache, cross_cache, source_mask),
+            index=tf.constant(1),
+            mask=prompt_mask,
+            stop_token_ids=self._stop_token_ids,
+            model=model,
+        )
+        keep = ~prompt_mask
+        if self._stop_token_ids:
+            ended = (target == self._stop_token_ids[0]) & keep
+            keep &= tf.cumsum(tf.cast(ended, tf.int32), axis=1) == 0
+        keep &= (target != pad) & (target != self._start_token_id)
+        pieces = tf.gather(
+            self._target_vocabulary, tf.ragged.boolean_mask(target, keep)
+        )
+        text = tf.strings.reduce_join(pieces, axis=-1, separator=" ")
+        # A "##" piece continues the word before it (or starts the text).
+        text = tf.strings.regex_replace(text, " ##", "")
+        return {"text": tf.strings.regex_replace(text, "^##", "")}
+
     def _generate(self, prompt):
         model = self._model
+        if isinstance(model, Seq2SeqTransformer):
+            return self._translate(prompt)
         seq2seq = isinstance(model, keras_hub.models.Seq2SeqLM)
         if not is_keras_hub_generator(model):
             inputs, outputs = self._generate_with_cache(prompt)

@@ -9,7 +9,6 @@ from tftransformer.data.word_piece import word_piece_tokenizer
 from tftransformer.evaluation.generated_texts import generate_texts
 from tftransformer.models.causal_lm import CausalLM
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
-from tftransformer.models.seq2seq_translator import seq2seq_translator
 from tftransformer.presets import embedded_tokenizer
 
 __all__ = [
@@ -55,8 +54,8 @@ def generated_column(model, config, prompts):
     `tftransformer.evaluation.generate_texts`). A model trained from
     random weights reads its vocabularies from the run's files
     (`vocabulary.txt`; a translation model's `source_vocabulary.txt` and
-    `target_vocabulary.txt`, as `tftransformer.models.seq2seq_translator`
-    reads them).
+    `target_vocabulary.txt`), and translates as
+    `tftransformer.models.seq2seq_translator` does.
     """
     if config.text_pair_column is not None:
         raise ValueError(
@@ -65,17 +64,6 @@ def generated_column(model, config, prompts):
             f"{type(model).__name__}"
         )
     run_dir = _run_directory(config.model_path)
-    if isinstance(model, Seq2SeqTransformer):
-        settings = _run_settings(run_dir)
-        vocabularies = [os.path.join(run_dir, f) for f in _TRANSLATION_VOCABULARIES]
-        _check_run_files(model, run_dir, vocabularies, settings)
-        translate = seq2seq_translator(
-            model,
-            *vocabularies,
-            max_length=config.max_length or settings["max_length"],
-            batch_size=config.batch_size,
-        )
-        return {GENERATED_COLUMN: list(translate(prompts))}
     arguments = generation_settings(model, run_dir, config.max_length)
     outputs = generate_texts(model, prompts, batch_size=config.batch_size, **arguments)
     return {GENERATED_COLUMN: outputs.get("completion", outputs["text"])}
@@ -86,11 +74,13 @@ def generation_settings(model, run_dir, max_length=None):
 
     The keyword arguments `tftransformer.evaluation.generate_texts` and
     `tftransformer.export.export_generator` take for `model` (a keras-hub
-    `CausalLM` or `Seq2SeqLM`, or a tftransformer `CausalLM`), as its run
-    in `run_dir` generated: `max_length` (this one, else the run's), T5's
-    `prefix`, and a tftransformer `CausalLM`'s tokenizer and special token
-    ids (its `vocabulary.txt`). A BART or T5 preprocessor reads sources up
-    to the run's `max_length` again (set on `model`).
+    `CausalLM` or `Seq2SeqLM`, or a tftransformer `CausalLM` or
+    `Seq2SeqTransformer`), as its run in `run_dir` generated: `max_length`
+    (this one, else the run's), T5's `prefix`, and a tftransformer model's
+    tokenizers and special token ids (its `vocabulary.txt`; its
+    `source_vocabulary.txt` and `target_vocabulary.txt`). A BART or T5
+    preprocessor reads sources up to the run's `max_length` again (set on
+    `model`).
     """
     settings = _run_settings(run_dir)
     # keras-hub 0.32's BART and T5 preprocessors save no sequence lengths:
@@ -105,8 +95,7 @@ def generation_settings(model, run_dir, max_length=None):
     if isinstance(model, CausalLM):
         vocabulary_file = os.path.join(run_dir, _VOCABULARY_FILE)
         _check_run_files(model, run_dir, [vocabulary_file], settings)
-        with open(vocabulary_file, encoding="utf-8") as f:
-            tokens = f.read().splitlines()
+        tokens = _read_lines(vocabulary_file)
         if settings.get("vocabulary") == "embedded":
             tokenizer, start, end = embedded_tokenizer(), "[CLS]", "[SEP]"
         else:
@@ -117,7 +106,23 @@ def generation_settings(model, run_dir, max_length=None):
             end_token_id=tokens.index(end),
             pad_token_id=tokens.index("[PAD]"),
         )
+    elif isinstance(model, Seq2SeqTransformer):
+        files = [os.path.join(run_dir, f) for f in _TRANSLATION_VOCABULARIES]
+        _check_run_files(model, run_dir, files, settings)
+        source, target = (_read_lines(f) for f in files)
+        arguments.update(
+            tokenizer=word_piece_tokenizer(source),
+            target_tokenizer=word_piece_tokenizer(target),
+            start_token_id=target.index("[START]"),
+            end_token_id=target.index("[END]"),
+            pad_token_id=target.index("[PAD]"),
+        )
     return arguments
+
+
+def _read_lines(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read().splitlines()
 
 
 def _run_directory(model_path):
