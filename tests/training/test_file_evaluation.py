@@ -237,6 +237,14 @@ def test_bad_files_and_models_are_refused_naming_what_was_received(
                 model_path=regressor, test_file=one_target, label_column="x"
             )
         )
+    # A regressor's missing target column: the hint names the config's
+    # label_column (--label_column), not the loader's target_columns=.
+    with pytest.raises(DataError, match=r"no target column 'y'.*Pass label_column="):
+        evaluate_saved_model(
+            EvaluationConfig(
+                model_path=regressor, test_file=one_target, label_column="x,y"
+            )
+        )
     with pytest.raises(ValueError, match="takes an EvaluationConfig"):
         evaluate_saved_model({"model_path": classifier})
 

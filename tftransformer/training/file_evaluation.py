@@ -140,9 +140,7 @@ def _evaluate(model, head, label_names, config):
                 f"no text pair column {references!r}",
                 f"no column {references!r} of references",
             )
-            raise DataError(
-                message.replace("Pass text_pair_column=", "Pass label_column=")
-            ) from None
+            raise _label_column_hint(message, "text_pair_column") from None
         generated = generated_column(model, config, rows.texts)
         return GenerationReport(generated[GENERATED_COLUMN], rows.text_pairs)
     if isinstance(model, TokenClassifier):
@@ -178,13 +176,16 @@ def _evaluate(model, head, label_names, config):
         )
     if isinstance(model, TextRegressor):
         columns = config.label_column
-        data = load_regression_file(
-            config.test_file,
-            text_column=config.text_column,
-            target_columns=columns.split(",") if columns else _target_names(model),
-            text_pair_column=config.text_pair_column,
-            on_bad_rows=config.on_bad_rows,
-        )
+        try:
+            data = load_regression_file(
+                config.test_file,
+                text_column=config.text_column,
+                target_columns=columns.split(",") if columns else _target_names(model),
+                text_pair_column=config.text_pair_column,
+                on_bad_rows=config.on_bad_rows,
+            )
+        except DataError as error:
+            raise _label_column_hint(str(error), "target_columns") from None
         if data.targets.shape[1] != model.num_targets:
             raise ValueError(
                 f"The model predicts {model.num_targets} targets. Received: "
@@ -209,6 +210,12 @@ def _evaluate(model, head, label_names, config):
     return evaluate_classifier(
         model, _dataset(model, data, config), data.labels, names
     )[0]
+
+
+def _label_column_hint(message, argument):
+    """A loader's `DataError` whose hint names the config's `label_column`
+    (`--label_column`), where the loader's names its own `argument`."""
+    return DataError(message.replace(f"Pass {argument}=", "Pass label_column="))
 
 
 def _target_names(model):
