@@ -4,9 +4,11 @@ The model is a `TextClassifier` on tftransformer's `TransformerEncoder`
 with random weights; it tokenizes with the embedded checkpoint's WordPiece
 vocabulary, so its inputs match the fine-tuned model's, and the saved model
 answers raw strings as a fine-tuned one does (`examples/predict.py`,
-`examples/evaluate.py`, the exports). It trains on the embedded Rotten
-Tomatoes sentiment data and prints and writes a test report. Compare its
-test accuracy with `examples/classify.py`. Everything lands in
+`examples/evaluate.py`, the exports). It trains on the data flags
+`examples/classify.py` takes (`--train_file`, `--text_column`,
+`--label_column`, ...; the embedded Rotten Tomatoes sentiment data by
+default) and prints and writes a test report. Compare its test accuracy
+with `examples/classify.py` on the same data. Everything lands in
 `--model_dir`: the model (`model.keras`), the report (`report.json`), the
 training history and summary, checkpoints and TensorBoard logs. Rerunning
 a killed command resumes it.
@@ -15,6 +17,8 @@ Usage:
 ```
 python examples/train_from_scratch.py --epochs=4 --position_kind=sine
 python examples/train_from_scratch.py --max_train_examples=2000 --epochs=2
+python examples/train_from_scratch.py --train_file=reviews.csv \
+    --text_column=review --label_column=sentiment
 ```
 """
 

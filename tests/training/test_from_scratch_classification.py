@@ -13,6 +13,7 @@ from tests.training.interruptions import (
     final_checkpoint,
     run_killed_then_rerun,
 )
+from tests.training.saved_files import write_csv
 from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
@@ -90,6 +91,39 @@ def test_run_trains_reports_and_saves(position_kind, tmp_path):
         np.testing.assert_allclose(
             served["probabilities"].numpy(), want["probabilities"], atol=1e-5
         )
+
+
+def test_a_run_reads_the_users_files_as_classify_does(tmp_path):
+    # Three labels named in the file; the run learns them from its words.
+    words = {
+        "sport": ["goal", "match", "team"],
+        "food": ["bread", "soup", "cake"],
+        "art": ["paint", "song", "poem"],
+    }
+    rows = [
+        {"review": f"{pieces[i % 3]} and {pieces[(i + 1) % 3]}", "topic": label}
+        for i in range(48)
+        for label, pieces in words.items()
+    ]
+    train = write_csv(tmp_path / "train.csv", rows)
+    test = write_csv(tmp_path / "test.csv", rows[:9])
+    settings = {**TINY, "max_train_examples": None, "max_eval_examples": None}
+    result = run(
+        train_file=train,
+        test_file=test,
+        text_column="review",
+        label_column="topic",
+        epochs=10,
+        patience=10,
+        model_dir=str(tmp_path / "run"),
+        **settings,
+    )
+    model = result["model"]
+    assert model.label_names == sorted(words)
+    assert list(result["report"].label_names) == sorted(words)
+    assert int(np.sum(result["report"].support)) == 9
+    # Trained on its file's words, it tells the topics apart.
+    assert result["report"].accuracy == 1.0, result["report"].format()
 
 
 @pytest.mark.parametrize(

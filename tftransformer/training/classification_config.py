@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from tftransformer.training._classification_files import ClassificationFiles
 from tftransformer.training._settings import setting
 from tftransformer.training.finetune_config import FinetuneConfig
 
@@ -9,7 +10,7 @@ __all__ = ["ClassificationConfig"]
 
 
 @dataclasses.dataclass
-class ClassificationConfig(FinetuneConfig):
+class ClassificationConfig(FinetuneConfig, ClassificationFiles):
     """`FinetuneConfig` plus the data, head and report of text classification.
 
     Early stopping watches validation accuracy.
@@ -22,36 +23,6 @@ class ClassificationConfig(FinetuneConfig):
 
     packs_sequences = True
 
-    train_file: str | None = setting(
-        None,
-        "CSV/TSV/JSONL file (.gz/.bz2 too) or tfds:NAME[:SPLIT]; default: the "
-        "embedded sentiment data.",
-    )
-    validation_file: str | None = setting(
-        None,
-        "Validation data; default: the embedded split, or 10% of --train_file "
-        "held out.",
-    )
-    test_file: str | None = setting(
-        None, "Test data; default: the embedded split, or the validation data."
-    )
-    text_column: str = setting("text", "Text column (or TFDS feature).")
-    text_pair_column: str | None = setting(
-        None, "Second text column, for sentence-pair tasks."
-    )
-    label_column: str = setting("label", "Label column (or TFDS feature).")
-    tfds_data_dir: str | None = setting(None, "TensorFlow Datasets data_dir.")
-    on_bad_rows: str = setting(
-        "error",
-        "Rows with empty text or no label: refuse, or skip and count.",
-        choices=("error", "skip"),
-    )
-    max_train_examples: int | None = setting(
-        None, "Train on a seeded subset of this size.", minimum=1
-    )
-    max_eval_examples: int | None = setting(
-        None, "Evaluate on a seeded subset of this size.", minimum=1
-    )
     pooling: str = setting(
         "mean", "Pooling of the sequence output.", choices=("cls", "mean", "max")
     )

@@ -4,7 +4,6 @@ import os
 
 import keras
 
-from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
 from tftransformer.evaluation.predictions import evaluate_classifier
 from tftransformer.finetune.losses import classification_loss
 from tftransformer.models.text_classifier import TextClassifier
@@ -13,8 +12,8 @@ from tftransformer.models.text_classifier_preprocessor import (
 )
 from tftransformer.models.transformer_encoder import TransformerEncoder
 from tftransformer.presets import embedded_tokenizer
-from tftransformer.training._subsets import sample_splits
 from tftransformer.training.classification_run import ClassificationRun
+from tftransformer.training.text_classification import load_classification_splits
 from tftransformer.training.trainer import Trainer
 
 __all__ = ["train_classifier_from_scratch"]
@@ -28,7 +27,9 @@ def train_classifier_from_scratch(config, verbose=1):
     match a fine-tuned model's) through its own `TextClassifierPreprocessor`,
     so the saved model answers raw strings and names its labels as a
     fine-tuned one does (`predict_to_file`, `evaluate_saved_model`, the
-    exports). It trains on the embedded sentiment data (seeded subsets of
+    exports). It trains on the data `train_text_classifier` reads for the
+    same fields (`load_classification_splits`: the config's files or TFDS
+    dataset, the embedded sentiment data by default; seeded subsets of
     `max_train_examples` and `max_eval_examples`) as a resumable `Trainer`
     run in `config.model_dir`, and is evaluated on the test split; the
     chief writes `report.json`. Compare with `train_text_classifier`.
@@ -48,13 +49,11 @@ def train_classifier_from_scratch(config, verbose=1):
     ```
     """
     trainer = Trainer(config, verbose=verbose)
-    train, validation, test = sample_splits(
-        config, *(load_rotten_tomatoes(s) for s in ("train", "validation", "test"))
-    )
+    train, validation, test = load_classification_splits(config)
     if trainer.verbose:
         print(
-            f"Data: {len(train)} train, {len(validation)} validation, "
-            f"{len(test)} test (embedded sentiment data)"
+            f"Data: {len(train)} train ({train.source}), {len(validation)} "
+            f"validation, {len(test)} test; labels {list(train.label_vocabulary)}"
         )
     with trainer.scope():
         model = build_classifier_from_scratch(config, train.label_vocabulary)

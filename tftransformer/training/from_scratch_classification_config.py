@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from tftransformer.training._classification_files import ClassificationFiles
 from tftransformer.training._settings import setting
 from tftransformer.training.from_scratch_config import FromScratchConfig
 
@@ -9,16 +10,18 @@ __all__ = ["FromScratchClassificationConfig"]
 
 
 @dataclasses.dataclass
-class FromScratchClassificationConfig(FromScratchConfig):
-    """`FromScratchConfig` of a text classifier on the embedded sentiment
-    data (a `TextClassifier` on a `TransformerEncoder` with random
-    weights): the no-transfer baseline of `ClassificationConfig`.
+class FromScratchClassificationConfig(FromScratchConfig, ClassificationFiles):
+    """`FromScratchConfig` of a text classifier (a `TextClassifier` on a
+    `TransformerEncoder` with random weights): the no-transfer baseline of
+    `ClassificationConfig`, on the same data fields (files, a TFDS dataset,
+    or the embedded sentiment data by default).
 
     Early stopping watches validation accuracy.
 
     Example:
     ```python
     config = FromScratchClassificationConfig(epochs=2, max_train_examples=200)
+    config = FromScratchClassificationConfig(train_file="reviews.csv")
     ```
     """
 
@@ -34,12 +37,6 @@ class FromScratchClassificationConfig(FromScratchConfig):
         5e-4, "Peak learning rate (AdamW).", minimum=0, exclusive_minimum=True
     )
     max_length: int = setting(128, "Longest tokenized sequence.", minimum=2)
-    max_train_examples: int | None = setting(
-        None, "Train on a seeded subset of this size.", minimum=1
-    )
-    max_eval_examples: int | None = setting(
-        None, "Evaluate on a seeded subset of this size.", minimum=1
-    )
     tensorboard: bool = setting(
         True, "Write TensorBoard logs to model_dir/logs.", run_setting=False
     )

@@ -33,13 +33,14 @@ __all__ = [
 
 
 def load_classification_splits(config):
-    """The train, validation and test data a `ClassificationConfig` names.
+    """The train, validation and test data a `ClassificationConfig` (or
+    `FromScratchClassificationConfig`) names.
 
     Reads `train_file`, `validation_file` and `test_file` (the embedded
     sentiment data without them) with the config's columns and
     `on_bad_rows`, draws the seeded subsets of `max_train_examples` and
     `max_eval_examples`, and adds `augment_copies` EDA copies of each
-    training text.
+    training text (a config with that field).
 
     Returns:
         `(train, validation, test)`, each a `TextClassificationData`.
@@ -61,7 +62,7 @@ def load_classification_splits(config):
 
 def _augmented(config, train):
     """`train` with the config's `augment_copies` EDA copies of each text."""
-    if not config.augment_copies:
+    if not getattr(config, "augment_copies", 0):
         return train
     return augment_classification_data(
         train,
