@@ -31,6 +31,7 @@ __all__ = [
     "HUGGING_FACE_LAYER_NAMES",
     "tiny_bert_backbone",
     "tiny_causal_lm",
+    "tiny_seq2seq_transformer",
     "write_tiny_bert_preset",
     "write_tiny_generator_preset",
     "write_tiny_hugging_face_checkpoint",
@@ -944,6 +945,35 @@ def tiny_causal_lm(texts, max_sequence_length=16, seed=0):
         dropout=0.0,
     )
     return model, vocabulary, word_piece_tokenizer(vocabulary)
+
+
+def tiny_seq2seq_transformer(
+    source_vocabulary,
+    target_vocabulary=None,
+    max_sequence_length=8,
+    position_kind="learned",
+    hidden_dim=8,
+    seed=None,
+):
+    """A 1-layer `tftransformer.models.Seq2SeqTransformer` with random
+    weights over the two vocabularies (lists of tokens; the target one
+    defaults to the source one), as `train_translator` builds from random
+    weights; its feed-forward width is twice `hidden_dim`. With `seed`, the
+    weights are seeded (`keras.utils.set_random_seed`)."""
+    from tftransformer.models import Seq2SeqTransformer
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    return Seq2SeqTransformer(
+        encoder_vocabulary_size=len(source_vocabulary),
+        decoder_vocabulary_size=len(target_vocabulary or source_vocabulary),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=hidden_dim,
+        intermediate_dim=2 * hidden_dim,
+        max_sequence_length=max_sequence_length,
+        position_kind=position_kind,
+    )
 
 
 def causal_lm_greedy_texts(model, vocabulary, tokenizer, prompts, max_length):

@@ -25,6 +25,7 @@ from tftransformer.data import (
 )
 from tftransformer.data.augment import roget_path
 from tftransformer.models import seq2seq_translator
+from tftransformer.testing import tiny_seq2seq_transformer
 
 SYNONYMS = {"good": ["fine"], "film": ["movie", "picture"], "the": ["a"]}
 TEXTS = [
@@ -457,18 +458,8 @@ def test_back_translate_bad_input():
 
 
 def test_seq2seq_translator_round_trip(tmp_path):
-    from tftransformer.models import Seq2SeqTransformer
-
     vocabulary = ["[PAD]", "[UNK]", "[START]", "[END]", "a", "good", "film", "##s", "."]
-    model = Seq2SeqTransformer(
-        encoder_vocabulary_size=len(vocabulary),
-        decoder_vocabulary_size=len(vocabulary),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=8,
-    )
+    model = tiny_seq2seq_transformer(vocabulary)
     path = tmp_path / "model.keras"
     model.save(path)
     vocabulary_file = tmp_path / "vocabulary.txt"

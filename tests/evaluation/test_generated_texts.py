@@ -4,7 +4,7 @@ import pytest
 
 from tftransformer.data import word_piece_tokenizer
 from tftransformer.evaluation import generate_texts
-from tftransformer.models import Seq2SeqTransformer, seq2seq_translator
+from tftransformer.models import seq2seq_translator
 from tftransformer.presets import load_generator
 from tftransformer.testing import (
     CAUSAL_LM_END,
@@ -12,6 +12,7 @@ from tftransformer.testing import (
     causal_lm_greedy_texts,
     move_weights,
     tiny_causal_lm,
+    tiny_seq2seq_transformer,
 )
 
 MAX_LENGTH = 12
@@ -81,16 +82,13 @@ TARGET_VOCABULARY = ["[PAD]", "[UNK]", "[START]", "[END]", "el", "gato", "##s", 
 
 @pytest.mark.parametrize("position_kind", ["learned", "relative"])
 def test_a_seq2seq_transformer_translates_as_seq2seq_translator(position_kind):
-    keras.utils.set_random_seed(0)
-    model = Seq2SeqTransformer(
-        encoder_vocabulary_size=len(SOURCE_VOCABULARY),
-        decoder_vocabulary_size=len(TARGET_VOCABULARY),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
+    model = tiny_seq2seq_transformer(
+        SOURCE_VOCABULARY,
+        TARGET_VOCABULARY,
         max_sequence_length=MAX_LENGTH,
         position_kind=position_kind,
+        hidden_dim=16,
+        seed=0,
     )
     prompts = PROMPTS + ["the cats the cats the cats the cats the cats"]
     settings = dict(

@@ -5,13 +5,14 @@ import csv
 import json
 
 from tftransformer.evaluation import generate_texts
-from tftransformer.models import Seq2SeqTransformer, seq2seq_translator
+from tftransformer.models import seq2seq_translator
 from tftransformer.presets import load_generator
 from tftransformer.testing import (
     CAUSAL_LM_END,
     CAUSAL_LM_START,
     move_weights,
     tiny_causal_lm,
+    tiny_seq2seq_transformer,
 )
 
 # A generator run's test file: its prompts, and the references they are
@@ -90,15 +91,7 @@ def generator_runs(root, gpt2_preset, t5_preset):
         )["completion"],
     )
     vocabulary = ["[PAD]", "[UNK]", "[START]", "[END]", "the", "cat", "a"]
-    translator = Seq2SeqTransformer(
-        encoder_vocabulary_size=len(vocabulary),
-        decoder_vocabulary_size=len(vocabulary),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=8,
-    )
+    translator = tiny_seq2seq_transformer(vocabulary)
     vocabularies = {
         f"{side}_vocabulary.txt": vocabulary for side in ("source", "target")
     }
