@@ -15,6 +15,7 @@ SCRIPTS = {
     "multitask.py": ["--rule", "--ner_loss_weight", "--export_dir"],
     "causal_lm.py": ["--vocabulary", "--preset", "--export_dir"],
     "translate.py": ["--source_prefix", "--beam_width", "--export_dir"],
+    "train_from_scratch.py": ["--train_file", "--position_kind", "--export_dir"],
     "long_documents.py": ["--variants", "--stride", "--max_chunks"],
     "question_answering.py": [
         "--doc_stride",
