@@ -10,7 +10,11 @@ from tftransformer.evaluation import corpus_bleu
 from tftransformer.export import export_variants
 from tftransformer.models import TextClassifierPreprocessor, TextEmbedder
 from tftransformer.presets import load_backbone, load_generator
-from tftransformer.testing import tiny_causal_lm, write_tiny_generator_preset
+from tftransformer.testing import (
+    tiny_causal_lm,
+    tiny_seq2seq_transformer,
+    write_tiny_generator_preset,
+)
 
 SEQUENCE_LENGTH = 16
 MAX_LENGTH = 12
@@ -152,6 +156,9 @@ def test_generator_report_lists_each_models_variants(t5, tiny_gpt2_preset, tmp_p
     with pytest.raises(ValueError, match="For a generator, `test_texts`"):
         export_variants(gpt2, directory, "a", ["b"], None)
     model, _, _ = tiny_causal_lm(["the cat sat"])
-    with pytest.raises(ValueError, match="export it with export_generator"):
+    with pytest.raises(ValueError, match="export it with export_generator and"):
         export_variants(model, directory, ["a"], ["b"], None)
+    translator = tiny_seq2seq_transformer(["[PAD]", "[UNK]", "[START]", "[END]"])
+    with pytest.raises(ValueError, match="class Seq2SeqTransformer"):
+        export_variants(translator, directory, ["a"], ["b"], None)
     assert not directory.exists()

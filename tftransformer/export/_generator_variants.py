@@ -19,6 +19,7 @@ from tftransformer.export.litert_seq2seq_module import check_litert_seq2seq
 from tftransformer.export.litert_tokenizer import LiteRTTokenizer
 from tftransformer.export.text_classifier_export import SIGNATURE_NAME
 from tftransformer.models.causal_lm import CausalLM
+from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 
 __all__ = ["generator_formats", "generator_rows", "is_generator"]
 
@@ -27,7 +28,13 @@ _BATCH = 32
 
 def is_generator(model):
     return isinstance(
-        model, (keras_hub.models.CausalLM, keras_hub.models.Seq2SeqLM, CausalLM)
+        model,
+        (
+            keras_hub.models.CausalLM,
+            keras_hub.models.Seq2SeqLM,
+            CausalLM,
+            Seq2SeqTransformer,
+        ),
     )
 
 
@@ -38,13 +45,17 @@ def generator_formats(model):
         `(names, reason)`: the names of `VARIANTS` it has, and for the
         LiteRT ones it lacks (`None` if it has them) the reason.
     """
-    if isinstance(model, CausalLM):
+    if isinstance(model, (CausalLM, Seq2SeqTransformer)):
+        name = type(model).__name__
+        exports = "export_generator" + (
+            " and export_litert" if isinstance(model, CausalLM) else ""
+        )
         raise ValueError(
             "export_variants measures keras-hub generators, which carry "
             "their tokenizer (tftransformer.presets.load_generator). A "
-            "tftransformer CausalLM needs its tokenizer and special token "
-            "ids: export it with export_generator and export_litert. "
-            f"Received: model {model.name!r} of class CausalLM"
+            f"tftransformer {name} needs its tokenizers and special token "
+            f"ids: export it with {exports}. "
+            f"Received: model {model.name!r} of class {name}"
         )
     saved_models = ["saved_model_float32", "saved_model_int8"]
     litert = ["litert_float32", "litert_dynamic_int8"]
