@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tftransformer.evaluation import corpus_bleu
-from tftransformer.export import export_variants
+from tftransformer.export import export_litert, export_variants
 from tftransformer.models import TextClassifierPreprocessor, TextEmbedder
 from tftransformer.presets import load_backbone, load_generator
 from tftransformer.testing import (
@@ -161,4 +161,6 @@ def test_generator_report_lists_each_models_variants(t5, tiny_gpt2_preset, tmp_p
     translator = tiny_seq2seq_transformer(["[PAD]", "[UNK]", "[START]", "[END]"])
     with pytest.raises(ValueError, match="class Seq2SeqTransformer"):
         export_variants(translator, directory, ["a"], ["b"], None)
+    with pytest.raises(ValueError, match="no LiteRT decoding loop"):
+        export_litert(translator, str(directory))
     assert not directory.exists()

@@ -55,6 +55,7 @@ from tftransformer.models.backbone_adapter import pair_separators as family_sepa
 from tftransformer.models.causal_lm import CausalLM
 from tftransformer.models.multi_label_classifier import MultiLabelClassifier
 from tftransformer.models.question_answerer import QuestionAnswerer
+from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 from tftransformer.models.text_regressor import TextRegressor
 from tftransformer.models.token_classifier import TokenClassifier
 
@@ -268,6 +269,13 @@ def export_litert(
     if not isinstance(model, keras.Model):
         raise ValueError(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"
+        )
+    if isinstance(model, Seq2SeqTransformer):
+        raise ValueError(
+            "A LiteRT export generates with a keras-hub T5 or a tftransformer "
+            "CausalLM; a Seq2SeqTransformer has no LiteRT decoding loop: "
+            "export it with export_generator (a SavedModel). Received: model "
+            f"{model.name!r} of class Seq2SeqTransformer"
         )
     causal_lm = isinstance(model, CausalLM)
     if not causal_lm and tokenizer is not None:
