@@ -1,6 +1,8 @@
 """The no-transfer baseline through the library (what
 `examples/train_from_scratch.py` calls)."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -61,7 +63,12 @@ def test_run_trains_reports_and_saves(position_kind, tmp_path):
     accuracy = result["history"]["accuracy"]
     assert accuracy[-1] > 0.9, accuracy
     assert int(np.sum(result["report"].support)) == 32
-    assert (tmp_path / "report.json").exists()
+    # It ends as a fine-tuning run does: calibrated, with its plots.
+    with open(tmp_path / "report.json") as f:
+        calibration = json.load(f)["calibration"]
+    assert calibration["temperature"] == result["model"].temperature != 1.0
+    for name in ("confusion_matrix.png", "training_curves.png"):
+        assert (tmp_path / name).exists(), name
     assert not list(tmp_path.glob(".tmp-*"))
     # Kept, so that a run killed after training does not train again.
     assert final_checkpoint(tmp_path)["finished"]

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from tftransformer.training._classification_files import ClassificationFiles
+from tftransformer.training._classification_settings import ClassificationSettings
 from tftransformer.training._settings import setting
 from tftransformer.training.finetune_config import FinetuneConfig
 
@@ -10,7 +10,7 @@ __all__ = ["ClassificationConfig"]
 
 
 @dataclasses.dataclass
-class ClassificationConfig(FinetuneConfig, ClassificationFiles):
+class ClassificationConfig(FinetuneConfig, ClassificationSettings):
     """`FinetuneConfig` plus the data, head and report of text classification.
 
     Early stopping watches validation accuracy.
@@ -41,13 +41,6 @@ class ClassificationConfig(FinetuneConfig, ClassificationFiles):
         exclusive_maximum=True,
     )
     class_weighting: bool = setting(False, "Weight classes by inverse frequency.")
-    calibrate: bool = setting(
-        True,
-        "Fit a softmax temperature on the validation data after training "
-        "(saved with the model, applied in exports); the report gives the "
-        "expected calibration error before and after.",
-        run_setting=False,
-    )
     augment_copies: int = setting(
         0, "EDA-augmented copies of each training text (0: off).", minimum=0
     )

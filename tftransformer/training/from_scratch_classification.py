@@ -1,10 +1,7 @@
 """The no-transfer baseline: a text classifier trained from random weights."""
 
-import os
-
 import keras
 
-from tftransformer.evaluation.predictions import evaluate_classifier
 from tftransformer.finetune.losses import classification_loss
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import (
@@ -12,8 +9,10 @@ from tftransformer.models.text_classifier_preprocessor import (
 )
 from tftransformer.models.transformer_encoder import TransformerEncoder
 from tftransformer.presets import embedded_tokenizer
-from tftransformer.training.classification_run import ClassificationRun
-from tftransformer.training.text_classification import load_classification_splits
+from tftransformer.training.text_classification import (
+    finish_classification_run,
+    load_classification_splits,
+)
 from tftransformer.training.trainer import Trainer
 
 __all__ = ["train_classifier_from_scratch"]
@@ -31,8 +30,10 @@ def train_classifier_from_scratch(config, verbose=1):
     same fields (`load_classification_splits`: the config's files or TFDS
     dataset, the embedded sentiment data by default; seeded subsets of
     `max_train_examples` and `max_eval_examples`) as a resumable `Trainer`
-    run in `config.model_dir`, and is evaluated on the test split; the
-    chief writes `report.json`. Compare with `train_text_classifier`.
+    run in `config.model_dir`, and ends as `train_text_classifier` ends:
+    a softmax temperature fitted on the validation split (`calibrate`),
+    the test split's report, and the chief's `report.json` and plots.
+    Compare the two runs' reports.
 
     Args:
         config: a `FromScratchClassificationConfig`.
@@ -64,12 +65,7 @@ def train_classifier_from_scratch(config, verbose=1):
         loss=classification_loss(),
         metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
     )
-    report, _ = evaluate_classifier(
-        model, trainer.dataset(test, model), test.labels, train.label_vocabulary
-    )
-    if trainer.chief:
-        report.to_json(os.path.join(config.model_dir, "report.json"))
-    return ClassificationRun(model, training, report, train, validation, test, trainer)
+    return finish_classification_run(trainer, model, training, train, validation, test)
 
 
 def build_classifier_from_scratch(config, label_names):

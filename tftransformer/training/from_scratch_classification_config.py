@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from tftransformer.training._classification_files import ClassificationFiles
+from tftransformer.training._classification_settings import ClassificationSettings
 from tftransformer.training._settings import setting
 from tftransformer.training.from_scratch_config import FromScratchConfig
 
@@ -10,7 +10,7 @@ __all__ = ["FromScratchClassificationConfig"]
 
 
 @dataclasses.dataclass
-class FromScratchClassificationConfig(FromScratchConfig, ClassificationFiles):
+class FromScratchClassificationConfig(FromScratchConfig, ClassificationSettings):
     """`FromScratchConfig` of a text classifier (a `TextClassifier` on a
     `TransformerEncoder` with random weights): the no-transfer baseline of
     `ClassificationConfig`, on the same data fields (files, a TFDS dataset,

@@ -134,6 +134,20 @@ def train_text_classifier(config, verbose=1):
     with trainer.scope():
         model = build_text_classifier(config, train.label_vocabulary)
     training = trainer.fit(model, train, validation, **_loss_and_metrics(config))
+    return finish_classification_run(trainer, model, training, train, validation, test)
+
+
+def finish_classification_run(trainer, model, training, train, validation, test):
+    """The end of a text classification run, after `trainer.fit`.
+
+    With `calibrate` set in the trainer's config, fits the softmax
+    temperature on `validation` and saves the model again; evaluates on
+    `test`; the chief writes `report.json` and the plots.
+
+    Returns:
+        A `ClassificationRun`.
+    """
+    config = trainer.config
     if config.calibrate:
         calibrate_classifier(
             model, trainer.dataset(validation, model), validation.labels

@@ -1,18 +1,19 @@
-"""The data settings of a text classification run, declared once for the
-fine-tuning and the from-scratch configs."""
+"""The data and report settings of a text classification run, declared
+once for the fine-tuning and the from-scratch configs."""
 
 import dataclasses
 
 from tftransformer.training._settings import setting
 
-__all__ = ["ClassificationFiles"]
+__all__ = ["ClassificationSettings"]
 
 
 @dataclasses.dataclass
-class ClassificationFiles:
+class ClassificationSettings:
     """Where a text classification run's data comes from (files, a TFDS
-    dataset, or the embedded sentiment data) and how much of it is used;
-    `load_text_classification_splits` reads them."""
+    dataset, or the embedded sentiment data; `load_classification_splits`
+    reads them), how much of it is used, and whether the run calibrates its
+    probabilities."""
 
     train_file: str | None = setting(
         None,
@@ -43,4 +44,11 @@ class ClassificationFiles:
     )
     max_eval_examples: int | None = setting(
         None, "Evaluate on a seeded subset of this size.", minimum=1
+    )
+    calibrate: bool = setting(
+        True,
+        "Fit a softmax temperature on the validation data after training "
+        "(saved with the model, applied in exports); the report gives the "
+        "expected calibration error before and after.",
+        run_setting=False,
     )
