@@ -1,5 +1,7 @@
 """Tokenizing raw strings with TF Text ops that have LiteRT kernels."""
 
+import warnings
+
 import keras_hub
 import numpy as np
 import tensorflow as tf
@@ -54,6 +56,7 @@ class LiteRTTokenizer:
         self.pad_token_id = _token_id(tokenizer, "pad_token_id")
         self._table = None
         if isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
+            _warn_of_accents(tokenizer)
             self._tokenizer = tf_text.FastBertTokenizer(
                 vocab=tokenizer.get_vocabulary(),
                 suffix_indicator=tokenizer.suffix_indicator,
@@ -102,6 +105,30 @@ class LiteRTTokenizer:
                     f"{type(tokenizer).__name__} gives {want}: a LiteRT "
                     "export would not answer as the model does."
                 )
+
+
+def _warn_of_accents(tokenizer):
+    """Warns when `FastBertTokenizer` cannot normalize as `tokenizer` does.
+
+    Its normalizer lower-cases, decomposes (NFD) and strips accents
+    together, or does none of it; TF Text has no LiteRT kernel that
+    lower-cases alone.
+    """
+    lowercase = bool(tokenizer.lowercase)
+    strip_accents = bool(getattr(tokenizer, "strip_accents", False))
+    if lowercase != strip_accents:
+        warnings.warn(
+            "A LiteRT model tokenizes WordPiece text with TF Text's "
+            "FastBertTokenizer, which lower-cases and strips accents "
+            "together or does neither. This "
+            f"{type(tokenizer).__name__} has lowercase={lowercase}, "
+            f"strip_accents={strip_accents}: the LiteRT model "
+            f"{'strips' if lowercase else 'keeps'} accents where the Keras "
+            f"model and its SavedModel {'keep' if lowercase else 'strip'} "
+            "them, so it tokenizes accented letters (such as the 'é' of "
+            "'café') differently.",
+            stacklevel=3,
+        )
 
 
 def as_litert_tokenizer(tokenizer):

@@ -1,0 +1,47 @@
+"""`LiteRTTokenizer`: the WordPiece tokenizer a LiteRT model runs, and what
+it cannot normalize as the Keras model's does."""
+
+import warnings
+
+import keras_hub
+import pytest
+import tensorflow as tf
+
+from tftransformer.data import learn_word_piece_vocabulary, word_piece_tokenizer
+from tftransformer.export.litert_tokenizer import LiteRTTokenizer
+
+TEXTS = ["él está en la casa", "The cat sat", "Ünïcode ok"]
+
+
+@pytest.fixture(scope="module")
+def vocabulary():
+    return learn_word_piece_vocabulary(TEXTS * 5, 1)
+
+
+def litert_ids(tokenizer, texts=TEXTS):
+    return LiteRTTokenizer(tokenizer).tokenize(tf.constant(texts)).to_list()
+
+
+def keras_ids(tokenizer, texts=TEXTS):
+    return [list(ids) for ids in tokenizer(tf.constant(texts))]
+
+
+def test_lowercasing_with_accents_kept_warns_and_differs_on_accents(vocabulary):
+    # A learned vocabulary's tokenizer (train_causal_lm's, train_translator's)
+    # lower-cases and keeps accents: FastBertTokenizer cannot.
+    tokenizer = word_piece_tokenizer(vocabulary)
+    with pytest.warns(UserWarning, match=r"lowercase=True, strip_accents=False"):
+        ids = litert_ids(tokenizer)
+    expected = keras_ids(tokenizer)
+    assert ids[1] == expected[1]  # No accents: the same pieces.
+    assert ids[0] != expected[0] and ids[2] != expected[2]
+
+
+def test_lowercasing_and_stripping_together_tokenizes_as_keras(vocabulary):
+    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(
+        vocabulary, lowercase=True, strip_accents=True, oov_token="[UNK]"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ids = litert_ids(tokenizer)
+    assert ids == keras_ids(tokenizer)
