@@ -112,10 +112,8 @@ class GeneratorServingModule(tf.Module):
             target_tokenizer=target_tokenizer,
         )
         set_untracked(self, "_generation", generation)
-        # Tracked, so that the tokenizers' lookup tables are saved.
+        # Tracked, so that the tokenizer's lookup tables are saved.
         self._tokenizer = generation.tokenizer
-        if generation.target_tokenizer is not None:
-            self._target_tokenizer = generation.target_tokenizer
         self._sampler = generation.sampler
         # Lists created here are tracked, so the variables are saved.
         self.model_variables = list(model.variables)

@@ -193,10 +193,9 @@ class PromptGeneration:
             end_token_id = getattr(tokenizer, "end_token_id", None)
             pad_token_id = getattr(tokenizer, "pad_token_id", None)
         self._tokenizer = tokenizer
-        self._target_tokenizer = None
         if isinstance(model, Seq2SeqTransformer):
-            self._target_tokenizer = target_tokenizer or tokenizer
-            vocabulary = self._target_tokenizer.get_vocabulary()
+            # Only its vocabulary: the generated pieces are joined by name.
+            vocabulary = (target_tokenizer or tokenizer).get_vocabulary()
             if len(vocabulary) != model.decoder_vocabulary_size:
                 raise ValueError(
                     "target_tokenizer must have the decoder's vocabulary "
@@ -230,11 +229,6 @@ class PromptGeneration:
     def tokenizer(self):
         """The tokenizer: the preprocessor's, or the one given."""
         return self._tokenizer
-
-    @property
-    def target_tokenizer(self):
-        """A `Seq2SeqTransformer`'s target tokenizer, else None."""
-        return self._target_tokenizer
 
     def __call__(self, prompt):
         if self._prefix:
