@@ -21,21 +21,9 @@ from tftransformer.export.text_classifier_export import SIGNATURE_NAME
 from tftransformer.models.causal_lm import CausalLM
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 
-__all__ = ["generator_formats", "generator_rows", "is_generator"]
+__all__ = ["generator_formats", "generator_rows"]
 
 _BATCH = 32
-
-
-def is_generator(model):
-    return isinstance(
-        model,
-        (
-            keras_hub.models.CausalLM,
-            keras_hub.models.Seq2SeqLM,
-            CausalLM,
-            Seq2SeqTransformer,
-        ),
-    )
 
 
 def generator_formats(model):

@@ -21,11 +21,7 @@ from tftransformer.evaluation.regression_report import RegressionReport
 from tftransformer.evaluation.squad_metrics import score_squad
 from tftransformer.evaluation.tagging_predictions import predict_tags
 from tftransformer.export._embedder_variants import embedder_rows
-from tftransformer.export._generator_variants import (
-    generator_formats,
-    generator_rows,
-    is_generator,
-)
+from tftransformer.export._generator_variants import generator_formats, generator_rows
 from tftransformer.export._variant_measures import (
     check_test_set,
     latencies,
@@ -40,6 +36,7 @@ from tftransformer.export.text_classifier_export import (
 )
 from tftransformer.export.token_classifier_export import export_token_classifier
 from tftransformer.export.variants_report import VariantsReport
+from tftransformer.models._prompt_generation import is_generator
 
 __all__ = ["VARIANTS", "export_variants"]
 

@@ -16,6 +16,7 @@ __all__ = [
     "PromptGeneration",
     "check_generator",
     "get_sampler",
+    "is_generator",
     "is_keras_hub_generator",
 ]
 
@@ -26,6 +27,14 @@ SAMPLER_NAMES = ("greedy", "top_k", "top_p", "random", "beam")
 def is_keras_hub_generator(model):
     """Whether `model` is a keras-hub `CausalLM` or `Seq2SeqLM`."""
     return isinstance(model, (keras_hub.models.CausalLM, keras_hub.models.Seq2SeqLM))
+
+
+def is_generator(model):
+    """Whether `model` generates text: a keras-hub `CausalLM` or
+    `Seq2SeqLM`, or a tftransformer `CausalLM` or `Seq2SeqTransformer`."""
+    return is_keras_hub_generator(model) or isinstance(
+        model, (CausalLM, Seq2SeqTransformer)
+    )
 
 
 def get_sampler(sampler):

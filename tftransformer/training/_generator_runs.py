@@ -15,7 +15,6 @@ __all__ = [
     "GENERATED_COLUMN",
     "generated_column",
     "generation_settings",
-    "is_generator",
 ]
 
 GENERATED_COLUMN = "generated_text"
@@ -24,19 +23,6 @@ _REPORT_FILE = "report.json"
 # from random weights.
 _VOCABULARY_FILE = "vocabulary.txt"
 _TRANSLATION_VOCABULARIES = ("source_vocabulary.txt", "target_vocabulary.txt")
-
-
-def is_generator(model):
-    """Whether `generated_column` takes `model`."""
-    return isinstance(
-        model,
-        (
-            keras_hub.models.CausalLM,
-            keras_hub.models.Seq2SeqLM,
-            CausalLM,
-            Seq2SeqTransformer,
-        ),
-    )
 
 
 def generated_column(model, config, prompts):

@@ -30,12 +30,9 @@ from tftransformer.models import (
     TextRegressor,
     TokenClassifier,
 )
+from tftransformer.models._prompt_generation import is_generator
 from tftransformer.models.backbone_adapter import preprocessor_pair_separators
-from tftransformer.training._generator_runs import (
-    GENERATED_COLUMN,
-    generated_column,
-    is_generator,
-)
+from tftransformer.training._generator_runs import GENERATED_COLUMN, generated_column
 from tftransformer.training.evaluation_config import EvaluationConfig
 from tftransformer.training.file_predictions import load_saved_model
 

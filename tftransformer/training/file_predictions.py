@@ -11,8 +11,9 @@ import keras
 from tftransformer.data import DataError, load_text_rows
 from tftransformer.data.loaders import compression_of, file_format_of
 from tftransformer.evaluation import predict_columns
+from tftransformer.models._prompt_generation import is_generator
 from tftransformer.models.text_embedder import TextEmbedder
-from tftransformer.training._generator_runs import generated_column, is_generator
+from tftransformer.training._generator_runs import generated_column
 from tftransformer.training.checkpointing import atomic_write
 from tftransformer.training.few_shot import HEAD_FILE, REPORT_FILE
 from tftransformer.training.prediction_config import PredictionConfig
