@@ -193,3 +193,15 @@ def test_gradient_accumulation_is_refused_on_several_replicas():
 def test_the_trainer_takes_only_configs():
     with pytest.raises(ConfigError, match="TrainingConfig"):
         Trainer({"epochs": 1})
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_the_run_prints_its_splits_when_verbose(verbose, tmp_path, capsys):
+    trainer = Trainer(ClassificationConfig(model_dir=str(tmp_path)), verbose=verbose)
+    trainer.print_splits(_data(), TEXTS[:3], TEXTS[:2], "labels ['a', 'b']")
+    trainer.print_splits(TEXTS, [], TEXTS[:1], unit="sentences")
+    expected = (
+        "Data: 16 train (test), 3 validation, 2 test; labels ['a', 'b']\n"
+        "Data: 16 train, 0 validation, 1 test sentences\n"
+    )
+    assert capsys.readouterr().out == (expected if verbose else "")

@@ -51,11 +51,9 @@ def train_classifier_from_scratch(config, verbose=1):
     """
     trainer = Trainer(config, verbose=verbose)
     train, validation, test = load_classification_splits(config)
-    if trainer.verbose:
-        print(
-            f"Data: {len(train)} train ({train.source}), {len(validation)} "
-            f"validation, {len(test)} test; labels {list(train.label_vocabulary)}"
-        )
+    trainer.print_splits(
+        train, validation, test, f"labels {list(train.label_vocabulary)}"
+    )
     with trainer.scope():
         model = build_classifier_from_scratch(config, train.label_vocabulary)
     training = trainer.fit(

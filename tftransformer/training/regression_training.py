@@ -80,11 +80,7 @@ def train_text_regressor(config, verbose=1):
     """
     trainer = Trainer(config, verbose=verbose)
     train, validation, test = load_regression_data(config)
-    if trainer.verbose:
-        print(
-            f"Data: {len(train)} train ({train.source}), {len(validation)} "
-            f"validation, {len(test)} test; targets {list(train.target_names)}"
-        )
+    trainer.print_splits(train, validation, test, f"targets {list(train.target_names)}")
     with trainer.scope():
         model = build_text_regressor(config, train)
     training = trainer.fit(

@@ -137,12 +137,13 @@ def train_token_classifier(config, verbose=1):
     trainer = Trainer(config, verbose=verbose)
     train, validation, test = load_tagging_splits(config)
     tags = train.tag_vocabulary
-    if trainer.verbose:
-        print(
-            f"Data: {len(train)} train ({train.source}), {len(validation)} "
-            f"validation, {len(test)} test sentences; {len(tags)} tags, "
-            f"entity types {list(train.entity_types)}"
-        )
+    trainer.print_splits(
+        train,
+        validation,
+        test,
+        f"{len(tags)} tags, entity types {list(train.entity_types)}",
+        unit="sentences",
+    )
     with trainer.scope():
         tagger = build_token_classifier(config, tags)
     if config.pack_sequences:

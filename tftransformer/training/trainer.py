@@ -129,6 +129,29 @@ class Trainer:
         """`config.batch_size` times the strategy's replicas."""
         return distribute.global_batch_size(self.config.batch_size, self.strategy)
 
+    def print_splits(self, train, validation, test, details="", unit=""):
+        """Prints a run's split sizes, on the chief when `verbose`.
+
+        `Data: 900 train (rotten_tomatoes), 100 validation, 100 test;
+        labels ['neg', 'pos']`.
+
+        Args:
+            train: the training split; its `source`, where it has one
+                (the data classes of `tftransformer.data` do), is named.
+            validation: the validation split.
+            test: the test split.
+            details: what follows the sizes, after a semicolon.
+            unit: the examples' name after the test count ("sentences").
+        """
+        if not self.verbose:
+            return
+        source = getattr(train, "source", None)
+        line = f"Data: {len(train)} train"
+        line += f" ({source})" if source else ""
+        line += f", {len(validation)} validation, {len(test)} test"
+        line += f" {unit}" if unit else ""
+        print(line + (f"; {details}" if details else ""))
+
     # === Data ===
 
     def dataset(self, data, model, training=False, epoch=0):
