@@ -7,6 +7,7 @@ import keras_hub
 import pytest
 import tensorflow as tf
 
+from tftransformer import presets
 from tftransformer.data import learn_word_piece_vocabulary, word_piece_tokenizer
 from tftransformer.export.litert_tokenizer import LiteRTTokenizer
 
@@ -45,3 +46,28 @@ def test_lowercasing_and_stripping_together_tokenizes_as_keras(vocabulary):
         warnings.simplefilter("error")
         ids = litert_ids(tokenizer)
     assert ids == keras_ids(tokenizer)
+
+
+def test_the_embedded_tokenizer_warns_of_the_script_fast_bert_splits_otherwise():
+    # keras-hub's tokenizer leaves Hangul syllables whole (one unknown
+    # piece); FastBertTokenizer decomposes them into letters it knows.
+    tokenizer = presets.embedded_tokenizer()
+    korean = "한국어"
+    with pytest.warns(UserWarning, match=r"FastBertTokenizer") as record:
+        litert = LiteRTTokenizer(tokenizer, texts=["a fine film", korean])
+    (warning,) = [w for w in record if "FastBertTokenizer" in str(w.message)]
+    message = str(warning.message)
+    assert "2 of 9 texts checked" in message and repr(korean) in message
+    assert "from piece 10 on as [1469," in message and "gives [100, 1195" in message
+    assert "'a fine film'" not in message
+    expected = keras_ids(tokenizer, [korean, "a fine film"])
+    received = litert.tokenize(tf.constant([korean, "a fine film"])).to_list()
+    assert received[0] != expected[0] and received[1] == expected[1]
+
+
+def test_the_accents_warning_is_not_repeated_by_the_probe(vocabulary):
+    # Accented probe texts differ too; the accents' warning says why, once.
+    with pytest.warns(UserWarning) as record:
+        LiteRTTokenizer(word_piece_tokenizer(vocabulary), texts=TEXTS)
+    messages = [str(w.message) for w in record if "FastBert" in str(w.message)]
+    assert len(messages) == 1 and "strip_accents=False" in messages[0]

@@ -361,8 +361,9 @@ def export_litert(
             "WordPieceTokenizer (BERT, DistilBERT, ELECTRA). Received: "
             f"tokenizer of class {type(tokenizer).__name__}"
         )
-    # Refuses a tokenizer without LiteRT kernels, or one TF Text's op
-    # tokenizes differently (checked on the calibration texts too).
+    # Refuses a tokenizer without LiteRT kernels, or a SentencePiece one
+    # TF Text's op tokenizes differently; warns of a WordPiece one (checked
+    # on the calibration texts too).
     litert_tokenizer = LiteRTTokenizer(
         tokenizer,
         texts=[

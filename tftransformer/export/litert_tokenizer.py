@@ -9,7 +9,7 @@ import tensorflow_text as tf_text
 
 __all__ = ["PROBE_TEXTS", "LiteRTTokenizer", "as_litert_tokenizer"]
 
-# Texts a SentencePiece export is checked on: cases, accents, digits,
+# Texts every export's tokenizer is checked on: cases, accents, digits,
 # punctuation, runs of spaces, tabs, non-Latin scripts and an empty string.
 PROBE_TEXTS = (
     "The movie was great!",
@@ -32,7 +32,12 @@ class LiteRTTokenizer:
     own (XLM-RoBERTa's start one past them, its `<unk>` moved) maps them
     through a table read from the tokenizer's vocabulary. The rebuilt
     tokenizer is checked against the model's on `PROBE_TEXTS` (and any
-    texts given), so an export never tokenizes differently unnoticed.
+    texts given), so an export never tokenizes differently unnoticed: a
+    SentencePiece difference is refused; a WordPiece one warns, naming
+    the texts (`FastBertTokenizer` normalizes some scripts differently
+    from keras-hub's `WordPieceTokenizer`, such as Hangul, which keras-hub
+    leaves whole and TF Text splits into its letters, and there is no
+    other WordPiece op with a LiteRT kernel).
     Byte-pair tokenizers (GPT-2, RoBERTa, BART) have no LiteRT kernel.
 
     Args:
@@ -42,8 +47,9 @@ class LiteRTTokenizer:
             on, besides `PROBE_TEXTS`.
 
     Raises:
-        ValueError: for another tokenizer (naming its class), or one the
-            TF Text op tokenizes differently (naming the first text).
+        ValueError: for another tokenizer (naming its class), or a
+            SentencePiece one the TF Text op tokenizes differently (naming
+            the first text).
     """
 
     def __init__(self, tokenizer, texts=()):
@@ -56,7 +62,6 @@ class LiteRTTokenizer:
         self.pad_token_id = _token_id(tokenizer, "pad_token_id")
         self._table = None
         if isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
-            _warn_of_accents(tokenizer)
             self._tokenizer = tf_text.FastBertTokenizer(
                 vocab=tokenizer.get_vocabulary(),
                 suffix_indicator=tokenizer.suffix_indicator,
@@ -64,6 +69,9 @@ class LiteRTTokenizer:
                 token_out_type=tf.int32,
                 lower_case_nfd_strip_accents=bool(tokenizer.lowercase),
             )
+            # The accents' warning says why; the probe's would repeat it.
+            if not _warn_of_accents(tokenizer):
+                self._warn_of_differences(tokenizer, list(PROBE_TEXTS) + list(texts))
             return
         if not isinstance(tokenizer, keras_hub.tokenizers.SentencePieceTokenizer):
             raise ValueError(
@@ -91,24 +99,56 @@ class LiteRTTokenizer:
             return tf.cast(pieces, tf.int32)
         return tf.ragged.map_flat_values(tf.gather, self._table, pieces)
 
-    def _check(self, tokenizer, texts):
+    def _differences(self, tokenizer, texts):
+        """(text, the model's ids, this tokenizer's ids) of each text the
+        two tokenize differently."""
         # keras-hub tokenizes eager calls with the sentencepiece package (its
         # graphs with TF Text's op, whose resource a `tf.random.set_seed`
         # after the tokenizer was built destroys: see BUILD_NOTES).
         expected = _lists(tokenizer.tokenize(texts))
         received = self.tokenize(tf.constant(texts)).to_list()
-        for text, want, got in zip(texts, expected, received):
-            if want != got:
-                raise ValueError(
-                    "TF Text's FastSentencepieceTokenizer tokenizes "
-                    f"{text!r} as {got}, where the model's "
-                    f"{type(tokenizer).__name__} gives {want}: a LiteRT "
-                    "export would not answer as the model does."
-                )
+        return [
+            (text, want, got)
+            for text, want, got in zip(texts, expected, received)
+            if want != got
+        ]
+
+    def _check(self, tokenizer, texts):
+        for text, want, got in self._differences(tokenizer, texts)[:1]:
+            raise ValueError(
+                "TF Text's FastSentencepieceTokenizer tokenizes "
+                f"{text!r} as {got}, where the model's "
+                f"{type(tokenizer).__name__} gives {want}: a LiteRT "
+                "export would not answer as the model does."
+            )
+
+    def _warn_of_differences(self, tokenizer, texts):
+        differences = self._differences(tokenizer, texts)
+        if not differences:
+            return
+        text, want, got = differences[0]
+        # From the first piece that differs, a few pieces of each.
+        start = next(
+            (i for i, (a, b) in enumerate(zip(want, got)) if a != b),
+            min(len(want), len(got)),
+        )
+        warnings.warn(
+            "A LiteRT model tokenizes WordPiece text with TF Text's "
+            f"FastBertTokenizer, which tokenizes {len(differences)} of "
+            f"{len(texts)} texts checked differently from this "
+            f"{type(tokenizer).__name__}: {_shorten(text)!r} from piece "
+            f"{start} on as {got[start : start + 8]}, where it gives "
+            f"{want[start : start + 8]}. The LiteRT model answers such "
+            "texts (here: "
+            f"{[_shorten(text) for text, _, _ in differences[:5]]}) unlike the Keras "
+            "model and its SavedModel.",
+            stacklevel=3,
+        )
 
 
 def _warn_of_accents(tokenizer):
-    """Warns when `FastBertTokenizer` cannot normalize as `tokenizer` does.
+    """Warns when `FastBertTokenizer` cannot normalize as `tokenizer` does;
+    whether it warned.
 
     Its normalizer lower-cases, decomposes (NFD) and strips accents
     together, or does none of it; TF Text has no LiteRT kernel that
@@ -116,19 +156,21 @@ def _warn_of_accents(tokenizer):
     """
     lowercase = bool(tokenizer.lowercase)
     strip_accents = bool(getattr(tokenizer, "strip_accents", False))
-    if lowercase != strip_accents:
-        warnings.warn(
-            "A LiteRT model tokenizes WordPiece text with TF Text's "
-            "FastBertTokenizer, which lower-cases and strips accents "
-            "together or does neither. This "
-            f"{type(tokenizer).__name__} has lowercase={lowercase}, "
-            f"strip_accents={strip_accents}: the LiteRT model "
-            f"{'strips' if lowercase else 'keeps'} accents where the Keras "
-            f"model and its SavedModel {'keep' if lowercase else 'strip'} "
-            "them, so it tokenizes accented letters (such as the 'é' of "
-            "'café') differently.",
-            stacklevel=3,
-        )
+    if lowercase == strip_accents:
+        return False
+    warnings.warn(
+        "A LiteRT model tokenizes WordPiece text with TF Text's "
+        "FastBertTokenizer, which lower-cases and strips accents "
+        "together or does neither. This "
+        f"{type(tokenizer).__name__} has lowercase={lowercase}, "
+        f"strip_accents={strip_accents}: the LiteRT model "
+        f"{'strips' if lowercase else 'keeps'} accents where the Keras "
+        f"model and its SavedModel {'keep' if lowercase else 'strip'} "
+        "them, so it tokenizes accented letters (such as the 'é' of "
+        "'café') differently.",
+        stacklevel=3,
+    )
+    return True
 
 
 def as_litert_tokenizer(tokenizer):
@@ -137,6 +179,11 @@ def as_litert_tokenizer(tokenizer):
     if isinstance(tokenizer, LiteRTTokenizer):
         return tokenizer
     return LiteRTTokenizer(tokenizer)
+
+
+def _shorten(text, limit=80):
+    """`text`, cut to `limit` characters with "..." if longer."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _lists(token_ids):
