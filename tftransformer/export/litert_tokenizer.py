@@ -114,7 +114,9 @@ class LiteRTTokenizer:
         ]
 
     def _check(self, tokenizer, texts):
-        for text, want, got in self._differences(tokenizer, texts)[:1]:
+        differences = self._differences(tokenizer, texts)
+        if differences:
+            text, want, got = differences[0]
             raise ValueError(
                 "TF Text's FastSentencepieceTokenizer tokenizes "
                 f"{text!r} as {got}, where the model's "
@@ -139,9 +141,8 @@ class LiteRTTokenizer:
             f"{type(tokenizer).__name__}: {_shorten(text)!r} from piece "
             f"{start} on as {got[start : start + 8]}, where it gives "
             f"{want[start : start + 8]}. The LiteRT model answers such "
-            "texts (here: "
-            f"{[_shorten(text) for text, _, _ in differences[:5]]}) unlike the Keras "
-            "model and its SavedModel.",
+            f"texts (here: {[_shorten(d[0]) for d in differences[:5]]}) "
+            "unlike the Keras model and its SavedModel.",
             stacklevel=3,
         )
 
