@@ -180,14 +180,21 @@ def test_rejects_bad_arguments(kwargs, message):
         {"position_kind": "relative", "num_layers": 2},
     ],
 )
-def test_call_with_cache_gives_the_teacher_forced_logits(kwargs):
+@pytest.mark.parametrize("per_layer", [False, True])
+def test_call_with_cache_gives_the_teacher_forced_logits(kwargs, per_layer):
     keras.utils.set_random_seed(0)
     model = tiny_seq2seq(dropout=0.1, **kwargs)  # inactive: inference
     x, _ = copy_task(3, seed=6)
     expected = np.asarray(model(x))
     encoder_mask = x["encoder_padding_mask"]
     encoded = model.encode(x["encoder_token_ids"], encoder_mask)
-    self_cache, cross_cache = model.build_cache(3, MAX_SOURCE + 1, MAX_SOURCE)
+    self_cache, cross_cache = model.build_cache(
+        3, MAX_SOURCE + 1, MAX_SOURCE, per_layer=per_layer
+    )
+    if per_layer:
+        # One (batch, 2, length, heads, head_dim) cache per layer, kept so.
+        assert len(self_cache) == model.num_layers
+        assert tuple(cross_cache[0].shape)[:3] == (3, 2, MAX_SOURCE)
     decoder_ids = x["decoder_token_ids"]
     # The first call fills the cross-attention cache from the encoder output.
     logits, self_cache, cross_cache = model.call_with_cache(
@@ -203,6 +210,7 @@ def test_call_with_cache_gives_the_teacher_forced_logits(kwargs):
             encoder_mask,
         )
         pieces.append(logits)
+    assert isinstance(self_cache, list) == per_layer
     # Only real decoder positions: the full call also masks padded ones.
     real = x["decoder_padding_mask"].astype(bool)
     np.testing.assert_allclose(

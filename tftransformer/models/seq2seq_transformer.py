@@ -386,23 +386,37 @@ class Seq2SeqTransformer(InMemoryBatches, keras.Model):
             x = self.encoder_layer_norm(x)
         return x
 
-    def build_cache(self, batch_size, max_length, encoder_length):
+    def build_cache(self, batch_size, max_length, encoder_length, per_layer=False):
         """Returns empty key/value caches for `call_with_cache`.
 
         Args:
             batch_size: int, the number of sequences.
             max_length: int, the number of decoder positions the cache holds.
             encoder_length: int, the length of the encoder sequence.
+            per_layer: bool, whether to return one cache per layer (what a
+                LiteRT export steps with: LiteRT slices at most 5-D
+                tensors).
 
         Returns:
             A tuple `(self_attention_cache, cross_attention_cache)` of zero
             tensors in the compute dtype, of shapes `(batch_size, num_layers,
             2, max_length, num_heads, head_dim)` and `(batch_size,
-            num_layers, 2, encoder_length, num_heads, head_dim)`.
+            num_layers, 2, encoder_length, num_heads, head_dim)`; with
+            `per_layer`, two lists of `num_layers` zero tensors each, of
+            those shapes without the `num_layers` axis.
         """
         head_dim = self.hidden_dim // self.num_heads
-        shape = (batch_size, self.num_layers, 2)
         heads = (self.num_heads, head_dim)
+        if per_layer:
+            shape = (batch_size, 2)
+            return tuple(
+                [
+                    ops.zeros(shape + (length,) + heads, dtype=self.compute_dtype)
+                    for _ in range(self.num_layers)
+                ]
+                for length in (max_length, encoder_length)
+            )
+        shape = (batch_size, self.num_layers, 2)
         return (
             ops.zeros(shape + (max_length,) + heads, dtype=self.compute_dtype),
             ops.zeros(shape + (encoder_length,) + heads, dtype=self.compute_dtype),
@@ -430,9 +444,12 @@ class Seq2SeqTransformer(InMemoryBatches, keras.Model):
                 first new token.
             self_attention_cache: tensor from `build_cache` or the previous
                 call, `(batch, num_layers, 2, max_length, num_heads,
-                head_dim)`.
+                head_dim)`; or a list of one `(batch, 2, max_length,
+                num_heads, head_dim)` tensor per layer (`build_cache` with
+                `per_layer`), returned as such a list.
             cross_attention_cache: tensor from `build_cache` or the previous
-                call, `(batch, num_layers, 2, enc_seq, num_heads, head_dim)`.
+                call, `(batch, num_layers, 2, enc_seq, num_heads, head_dim)`;
+                or a list of one tensor per layer, as `self_attention_cache`.
             encoder_padding_mask: tensor `(batch, enc_seq)`, 1 at real source
                 tokens.
             encoder_sequence: the output of `encode`, given on the first call
@@ -455,15 +472,24 @@ class Seq2SeqTransformer(InMemoryBatches, keras.Model):
         x = self.decoder_embeddings(decoder_token_ids, start_index=cache_update_index)
         if not self.norm_first:
             x = self.decoder_layer_norm(x)
+        per_layer = isinstance(self_attention_cache, (list, tuple))
         self_caches, cross_caches = [], []
         for i, block in enumerate(self.decoder_layers):
             x, layer_self_cache, layer_cross_cache = block(
                 x,
                 encoder_sequence,
                 encoder_padding_mask=encoder_padding_mask,
-                self_attention_cache=self_attention_cache[:, i, ...],
+                self_attention_cache=(
+                    self_attention_cache[i]
+                    if per_layer
+                    else self_attention_cache[:, i, ...]
+                ),
                 self_attention_cache_update_index=cache_update_index,
-                cross_attention_cache=cross_attention_cache[:, i, ...],
+                cross_attention_cache=(
+                    cross_attention_cache[i]
+                    if per_layer
+                    else cross_attention_cache[:, i, ...]
+                ),
                 cross_attention_cache_update_index=(
                     None if encoder_sequence is None else 0
                 ),
@@ -474,6 +500,8 @@ class Seq2SeqTransformer(InMemoryBatches, keras.Model):
         if self.norm_first:
             x = self.decoder_layer_norm(x)
         logits = self.logits_float32(self.logits_dense(x))
+        if per_layer:
+            return logits, self_caches, cross_caches
         return (
             logits,
             ops.stack(self_caches, axis=1),
