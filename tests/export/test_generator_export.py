@@ -8,7 +8,13 @@ import tensorflow as tf
 
 from tests.export.generator_client import serve_generators
 from tests.training.saved_files import PROMPT_ROWS
-from tftransformer.export import export_generator, export_generator_run, inference_copy
+from tftransformer.export import (
+    LiteRTModel,
+    export_generator,
+    export_generator_run,
+    export_litert_generator_run,
+    inference_copy,
+)
 from tftransformer.models import CausalLM
 from tftransformer.presets import load_generator
 from tftransformer.testing import (
@@ -310,6 +316,16 @@ def test_a_generator_run_exports_as_its_predictions_generate(
     assert [text.decode("utf-8") for text in answer.numpy()] == expected
 
 
+@pytest.mark.parametrize("kind", ["causal_lm", "seq2seq"])
+def test_a_generator_run_exports_to_litert_as_its_predictions_generate(
+    generator_runs, kind, tmp_path
+):
+    run, expected = generator_runs[kind]
+    tflite_file = export_litert_generator_run(run, str(tmp_path / kind))
+    outputs = LiteRTModel(tflite_file)([row["prompt"] for row in PROMPT_ROWS])
+    assert outputs["text" if kind == "seq2seq" else "completion"] == expected
+
+
 def test_a_run_export_refuses_what_it_cannot_serve(generator_runs, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -321,3 +337,8 @@ def test_a_run_export_refuses_what_it_cannot_serve(generator_runs, tmp_path):
         export_generator_run(str(tmp_path), str(tmp_path / "b"))
     with pytest.raises(ValueError, match="run_dir must be a path"):
         export_generator_run(3, str(tmp_path / "c"))
+    with pytest.raises(FileNotFoundError, match="lacks source_vocabulary.txt"):
+        export_litert_generator_run(str(run), str(tmp_path / "d"))
+    with pytest.raises(ValueError, match="Received: a run in .* source_prefix="):
+        export_litert_generator_run(generator_runs["t5"][0], str(tmp_path / "e"))
+    assert sorted(os.listdir(tmp_path)) == ["run"]

@@ -1,5 +1,5 @@
-"""Generators on LiteRT: greedy generation from raw prompts with a T5 and a
-tftransformer CausalLM, in a clean process too."""
+"""Generators on LiteRT: greedy generation from raw prompts with a T5, a
+tftransformer CausalLM and a Seq2SeqTransformer, in a clean process too."""
 
 import os
 
@@ -8,17 +8,23 @@ import tensorflow as tf
 
 import tftransformer as tft
 from tests.export.clients import job, run_clients
+from tftransformer.data import learn_word_piece_vocabulary, word_piece_tokenizer
+from tftransformer.export.litert_seq2seq_transformer_module import (
+    _words_of_suffixes,
+)
 from tftransformer.presets import load_generator
 from tftransformer.testing import (
     CAUSAL_LM_END,
     CAUSAL_LM_START,
     tiny_causal_lm,
+    tiny_seq2seq_transformer,
     write_tiny_generator_preset,
 )
 
 MAX_LENGTH = 12
 LONG_PROMPT = "hello world how are you " * 10
 PROMPTS = ["the cat", "", "john smith lives in", "a", "the house is big", LONG_PROMPT]
+POSITION_KINDS = ("learned", "sine", "relative")
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +50,38 @@ def causal_lm():
 
 
 @pytest.fixture(scope="module")
-def exports(t5, causal_lm, tmp_path_factory):
+def translators():
+    """A Seq2SeqTransformer of each position kind and its export arguments
+    (random weights, seeded; source and target vocabularies of their own)."""
+    source = learn_word_piece_vocabulary(PROMPTS[:-1] + ["the dog sat on a mat"], 1)
+    target = learn_word_piece_vocabulary(["der hund sitzt auf der matte"], 1)
+    arguments = {
+        "max_length": MAX_LENGTH,
+        "tokenizer": word_piece_tokenizer(source),
+        "target_tokenizer": word_piece_tokenizer(target),
+        "start_token_id": CAUSAL_LM_START,
+        "end_token_id": CAUSAL_LM_END,
+    }
+    return {
+        kind: (
+            tiny_seq2seq_transformer(
+                source, target, MAX_LENGTH, kind, hidden_dim=16, seed=1
+            ),
+            arguments,
+        )
+        for kind in POSITION_KINDS
+    }
+
+
+@pytest.fixture(scope="module")
+def exports(t5, causal_lm, translators, tmp_path_factory):
     base = tmp_path_factory.mktemp("litert_generators")
     model, arguments = causal_lm
     return {
+        **{
+            kind: tft.export.export_litert(model, base / kind, **arguments)
+            for kind, (model, arguments) in translators.items()
+        },
         **{
             str(quantization): tft.export.export_litert(
                 t5, base / str(quantization), quantization=quantization
@@ -105,7 +139,31 @@ def test_litert_causal_lm_continues_as_its_saved_model_graph(causal_lm, exports,
         assert [out for [out] in outputs] == expected[name], name
 
 
-def test_litert_generator_refusals(t5, exports, tiny_bart_preset, tiny_gpt2_preset):
+@pytest.mark.parametrize("kind", POSITION_KINDS)
+def test_litert_seq2seq_transformer_translates_as_its_saved_model_graph(
+    kind, translators, exports, clean
+):
+    model, arguments = translators[kind]
+    module = tft.export.GeneratorServingModule(model, **arguments)
+    served = module.serve(tf.constant(PROMPTS))["text"].numpy()
+    expected = [text.decode("utf-8") for text in served]
+    assert len(set(expected)) > 1, expected
+    assert tft.export.LiteRTModel(exports[kind])(PROMPTS)["text"] == expected
+    assert [out for [out] in clean[kind]["outputs"]] == expected
+
+
+def test_a_target_starting_with_a_suffix_piece_starts_with_its_word():
+    vocabulary, first_ids = _words_of_suffixes(
+        ["[PAD]", "a", "##a", "##bc", "##"], "##"
+    )
+    # "bc" is added for "##bc"; "##" alone has no word and stays.
+    assert vocabulary == ["[PAD]", "a", "##a", "##bc", "##", "bc"]
+    assert first_ids.numpy().tolist() == [0, 1, 1, 5, 4]
+
+
+def test_litert_generator_refusals(
+    t5, translators, exports, tiny_bart_preset, tiny_gpt2_preset
+):
     bart = load_generator(tiny_bart_preset, "seq2seq_lm", MAX_LENGTH)
     with pytest.raises(ValueError, match=r"Received: a BartSeq2SeqLM \(bart\)"):
         tft.export.export_litert(bart, "unused")
@@ -118,6 +176,15 @@ def test_litert_generator_refusals(t5, exports, tiny_bart_preset, tiny_gpt2_pres
         tft.export.export_litert(t5, "unused", max_length=1)
     with pytest.raises(ValueError, match="tokenizer=.* for a T5Seq2SeqLM"):
         tft.export.export_litert(t5, "unused", tokenizer=t5.preprocessor.tokenizer)
+    translator, arguments = translators["learned"]
+    with pytest.raises(ValueError, match="target_tokenizer=.* for a T5Seq2SeqLM"):
+        tft.export.export_litert(
+            t5, "unused", target_tokenizer=arguments["target_tokenizer"]
+        )
+    # The source vocabulary is not the decoder's.
+    wrong = {**arguments, "target_tokenizer": arguments["tokenizer"]}
+    with pytest.raises(ValueError, match="decoder's vocabulary .* Received: a voc"):
+        tft.export.export_litert(translator, "unused", **wrong)
     model = tft.export.LiteRTModel(exports["None"])
     with pytest.raises(ValueError, match="not pairs. Received: text_pairs"):
         model(["a"], ["b"])

@@ -28,6 +28,9 @@ from tftransformer.export.litert_export import (
     LITERT_QUANTIZATIONS,
     export_litert,
 )
+from tftransformer.export.litert_generator_run_export import (
+    export_litert_generator_run,
+)
 from tftransformer.export.litert_model import LiteRTModel
 from tftransformer.export.model_versions import (
     check_base_path,
@@ -97,6 +100,7 @@ __all__ = [
     "export_generator",
     "export_generator_run",
     "export_litert",
+    "export_litert_generator_run",
     "export_question_answerer",
     "export_run_variants",
     "export_text_embedder",

@@ -35,14 +35,11 @@ def generator_formats(model):
     """
     if isinstance(model, (CausalLM, Seq2SeqTransformer)):
         name = type(model).__name__
-        exports = "export_generator" + (
-            " and export_litert" if isinstance(model, CausalLM) else ""
-        )
         raise ValueError(
             "export_variants measures keras-hub generators, which carry "
             "their tokenizer (tftransformer.presets.load_generator). A "
             f"tftransformer {name} needs its tokenizers and special token "
-            f"ids: export it with {exports}. "
+            "ids: export it with export_generator and export_litert. "
             f"Received: model {model.name!r} of class {name}"
         )
     saved_models = ["saved_model_float32", "saved_model_int8"]

@@ -8,7 +8,7 @@ from tftransformer.export.generator_export import export_generator
 from tftransformer.training._generator_runs import generation_settings
 from tftransformer.training.file_predictions import MODEL_FILE
 
-__all__ = ["export_generator_run"]
+__all__ = ["export_generator_run", "run_generator"]
 
 
 def export_generator_run(
@@ -57,6 +57,26 @@ def export_generator_run(
     version_dir = export_generator_run("runs/causal_lm", "serving/lm")
     ```
     """
+    model, settings = run_generator(run_dir, max_length)
+    return export_generator(
+        model,
+        path,
+        sampler=sampler,
+        version=version,
+        overwrite=overwrite,
+        precision=precision,
+        **settings,
+    )
+
+
+def run_generator(run_dir, max_length=None):
+    """A generator run's model and how it generated (`generation_settings`).
+
+    Raises:
+        FileNotFoundError: no `model.keras` in `run_dir`, or a run from
+            random weights without its vocabularies or report.
+        ValueError: `run_dir` not a path.
+    """
     if not isinstance(run_dir, (str, os.PathLike)):
         raise ValueError(f"run_dir must be a path. Received: run_dir={run_dir!r}")
     run_dir = os.fspath(run_dir)
@@ -67,12 +87,4 @@ def export_generator_run(
             "a generator run wrote (its model_dir)."
         )
     model = keras.saving.load_model(model_file)
-    return export_generator(
-        model,
-        path,
-        sampler=sampler,
-        version=version,
-        overwrite=overwrite,
-        precision=precision,
-        **generation_settings(model, run_dir, max_length),
-    )
+    return model, generation_settings(model, run_dir, max_length)

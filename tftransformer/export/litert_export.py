@@ -1,6 +1,6 @@
 """Exporting a text classifier, regressor, embedder, tagger, question
-answerer or generator (T5, CausalLM) as a LiteRT (TFLite) model on
-strings."""
+answerer or generator (T5, CausalLM, Seq2SeqTransformer) as a LiteRT
+(TFLite) model on strings."""
 
 import os
 import re
@@ -35,6 +35,9 @@ from tftransformer.export.litert_question_answerer_module import (
 from tftransformer.export.litert_seq2seq_module import (
     LiteRTSeq2SeqModule,
     check_litert_seq2seq,
+)
+from tftransformer.export.litert_seq2seq_transformer_module import (
+    LiteRTSeq2SeqTransformerModule,
 )
 from tftransformer.export.litert_tokenizer import LiteRTTokenizer, as_litert_tokenizer
 from tftransformer.export.text_classifier_export import LABELS_FILE
@@ -102,9 +105,11 @@ def export_litert(
     start_token_id=None,
     end_token_id=None,
     pad_token_id=0,
+    target_tokenizer=None,
 ):
     """Exports a classifier, regressor, embedder, tagger, question answerer or
-    generator (T5, CausalLM) as a LiteRT model on raw strings.
+    generator (T5, CausalLM, Seq2SeqTransformer) as a LiteRT model on raw
+    strings.
 
     Writes `<path>/model.tflite` (and `<path>/labels.txt` for a classifier,
     the target names for a regressor, `<path>/tags.txt` for a tagger). The
@@ -161,8 +166,11 @@ def export_litert(
     A `tftransformer.models.CausalLM` (with `tokenizer` and its special
     token ids, as for `export_generator`) exports the same way: `prompt`
     in, `text` (the prompt and its continuation) and `completion` out (see
-    `LiteRTCausalLMModule`). GPT-2 and BART (byte-pair tokenizers) are
-    refused.
+    `LiteRTCausalLMModule`). A `tftransformer.models.Seq2SeqTransformer`
+    (`train_translator`'s, with `tokenizer`, `target_tokenizer` and the
+    target's special token ids, as for `export_generator`) answers `text`,
+    the generated target (see `LiteRTSeq2SeqTransformerModule`). GPT-2 and
+    BART (byte-pair tokenizers) are refused.
 
     A `tftransformer.models.QuestionAnswerer` takes `question` and
     `context` (1-D strings of one size) and answers, per example,
@@ -253,9 +261,12 @@ def export_litert(
         label_names: with `head`, the class names written to `labels.txt`;
             defaults to `"0"`, `"1"`, ...
         tokenizer, start_token_id, end_token_id, pad_token_id: for a
-            `tftransformer.models.CausalLM`, which has no preprocessor, as
-            in `export_generator`: its WordPiece tokenizer and special
-            token ids; `max_length` is then required.
+            `tftransformer.models.CausalLM` or `Seq2SeqTransformer`, which
+            have no preprocessor, as in `export_generator`: its (source)
+            WordPiece tokenizer and (target) special token ids;
+            `max_length` is then required.
+        target_tokenizer: a `Seq2SeqTransformer`'s target WordPiece
+            tokenizer, as in `export_generator`; defaults to `tokenizer`.
 
     Returns:
         str, the `.tflite` file written.
@@ -270,23 +281,22 @@ def export_litert(
         raise ValueError(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"
         )
-    if isinstance(model, Seq2SeqTransformer):
+    # tftransformer generators: no preprocessor, their tokenizers given.
+    own_generator = isinstance(model, (CausalLM, Seq2SeqTransformer))
+    if not own_generator and tokenizer is not None:
         raise ValueError(
-            "A LiteRT export generates with a keras-hub T5 or a tftransformer "
-            "CausalLM; a Seq2SeqTransformer has no LiteRT decoding loop: "
-            "export it with export_generator (a SavedModel). Received: model "
-            f"{model.name!r} of class Seq2SeqTransformer"
+            "`tokenizer` is a tftransformer CausalLM's or Seq2SeqTransformer's "
+            "(other models export their preprocessor's). Received: "
+            f"tokenizer={tokenizer!r} for a {type(model).__name__}"
         )
-    causal_lm = isinstance(model, CausalLM)
-    if not causal_lm and tokenizer is not None:
+    if not isinstance(model, Seq2SeqTransformer) and target_tokenizer is not None:
         raise ValueError(
-            "`tokenizer` is a tftransformer CausalLM's (other models export "
-            f"their preprocessor's). Received: tokenizer={tokenizer!r} for a "
-            f"{type(model).__name__}"
+            "`target_tokenizer` is a Seq2SeqTransformer's. Received: "
+            f"target_tokenizer={target_tokenizer!r} for a {type(model).__name__}"
         )
-    if isinstance(model, keras_hub.models.Seq2SeqLM) or causal_lm:
+    if isinstance(model, keras_hub.models.Seq2SeqLM) or own_generator:
         kind = "generator"
-        if not causal_lm:
+        if not own_generator:
             check_litert_seq2seq(model)
         if quantization == "int8":
             raise ValueError(
@@ -350,7 +360,7 @@ def export_litert(
                 f"representative_texts={representative_texts!r}"
             )
     preprocessor = getattr(model, "preprocessor", None)
-    if not causal_lm:
+    if not own_generator:
         tokenizer = getattr(preprocessor, "tokenizer", None)
     if kind in ("tagger", "question_answerer") and not isinstance(
         tokenizer, keras_hub.tokenizers.WordPieceTokenizer
@@ -393,7 +403,17 @@ def export_litert(
     if head is not None:
         # The head's logits (divided by its temperature when calibrated).
         copy = keras.Model(copy.input, head(copy.output), name="few_shot_classifier")
-    if causal_lm:
+    if isinstance(model, Seq2SeqTransformer):
+        module = LiteRTSeq2SeqTransformerModule(
+            copy,
+            litert_tokenizer,
+            target_tokenizer,
+            max_length,
+            start_token_id,
+            end_token_id,
+            pad_token_id,
+        )
+    elif isinstance(model, CausalLM):
         module = LiteRTCausalLMModule(
             copy,
             litert_tokenizer,

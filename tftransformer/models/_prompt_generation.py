@@ -18,6 +18,7 @@ __all__ = [
     "get_sampler",
     "is_generator",
     "is_keras_hub_generator",
+    "target_vocabulary",
 ]
 
 # keras-hub samplers a generation takes by name (with their default settings).
@@ -122,6 +123,22 @@ def check_generator(model, max_length=None, tokenizer=None, start_token_id=None)
     return max_length
 
 
+def target_vocabulary(model, target_tokenizer):
+    """A `Seq2SeqTransformer`'s target tokenizer's vocabulary (a list).
+
+    Raises:
+        ValueError: a vocabulary that is not the decoder's size, naming it.
+    """
+    vocabulary = target_tokenizer.get_vocabulary()
+    if len(vocabulary) != model.decoder_vocabulary_size:
+        raise ValueError(
+            "target_tokenizer must have the decoder's vocabulary "
+            f"({model.decoder_vocabulary_size} tokens). Received: a "
+            f"vocabulary of {len(vocabulary)} tokens"
+        )
+    return vocabulary
+
+
 @contextlib.contextmanager
 def _decoder_step_lengths(model):
     """Gives a `Seq2SeqLM` decoder step's outputs the static length of its
@@ -204,13 +221,7 @@ class PromptGeneration:
         self._tokenizer = tokenizer
         if isinstance(model, Seq2SeqTransformer):
             # Only its vocabulary: the generated pieces are joined by name.
-            vocabulary = (target_tokenizer or tokenizer).get_vocabulary()
-            if len(vocabulary) != model.decoder_vocabulary_size:
-                raise ValueError(
-                    "target_tokenizer must have the decoder's vocabulary "
-                    f"({model.decoder_vocabulary_size} tokens). Received: a "
-                    f"vocabulary of {len(vocabulary)} tokens"
-                )
+            vocabulary = target_vocabulary(model, target_tokenizer or tokenizer)
             self._target_vocabulary = tf.constant(vocabulary)
         self._start_token_id = start_token_id
         self._pad_token_id = pad_token_id

@@ -1,0 +1,172 @@
+"""A `tf.Module` translating one raw string with a tftransformer
+`Seq2SeqTransformer`, in ops a LiteRT export runs."""
+
+import keras_hub
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from tftransformer.export.generator_serving_module import PROMPT_INPUT
+from tftransformer.export.litert_tokenizer import as_litert_tokenizer
+from tftransformer.models._prompt_generation import target_vocabulary
+
+__all__ = ["LiteRTSeq2SeqTransformerModule"]
+
+
+class LiteRTSeq2SeqTransformerModule(tf.Module):
+    """Greedy translation of one raw source, in LiteRT-compatible ops.
+
+    The source is tokenized with `FastBertTokenizer` (see `LiteRTTokenizer`)
+    and cut to `max_length` pieces, as `export_generator`'s SavedModel cuts
+    it (no start or end token; an empty source is one pad position); the
+    encoder runs once; the decoder runs a token at a time from the start
+    token (`Seq2SeqTransformer.call_with_cache` with one cache per layer:
+    LiteRT slices at most 5-D tensors) in a `tf.while_loop`, taking the
+    most likely token, until the end token or `max_length` tokens;
+    `FastWordpieceTokenizer` detokenizes with the target vocabulary, a
+    `##` piece continuing the word before it, as the SavedModel joins the
+    pieces (a target that starts with a `##` piece starts with the piece's
+    word: the detokenizer's vocabulary has a word for each such piece,
+    which the first piece is mapped to). That is what the SavedModel
+    answers with the greedy sampler.
+    One prompt per call, as `LiteRTSeq2SeqModule` (see there).
+
+    Args:
+        model: a float32 `tftransformer.models.Seq2SeqTransformer`.
+        tokenizer: its source keras-hub `WordPieceTokenizer`, or a
+            `LiteRTTokenizer` of it.
+        target_tokenizer: its target `WordPieceTokenizer` (the decoder's
+            vocabulary), or None for `tokenizer`'s.
+        max_length: int, the source's length and the target's, each, in
+            tokens (the target's start token included).
+        start_token_id, end_token_id, pad_token_id: the target vocabulary's
+            special token ids (`end_token_id` None: no end token,
+            generation runs to `max_length`); the source is padded with
+            `pad_token_id` too.
+    """
+
+    inputs = (PROMPT_INPUT,)
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        target_tokenizer,
+        max_length,
+        start_token_id,
+        end_token_id,
+        pad_token_id,
+    ):
+        super().__init__()
+        self._tokenizer = as_litert_tokenizer(tokenizer)
+        target_tokenizer = target_tokenizer or self._tokenizer.keras_tokenizer
+        if not isinstance(target_tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
+            raise ValueError(
+                "A Seq2SeqTransformer's LiteRT export detokenizes with "
+                "FastWordpieceTokenizer: give its target keras-hub "
+                "WordPieceTokenizer. Received: target_tokenizer of class "
+                f"{type(target_tokenizer).__name__}"
+            )
+        vocabulary = target_vocabulary(model, target_tokenizer)
+        self._model = model
+        self._max_length = int(max_length)
+        suffix = target_tokenizer.suffix_indicator
+        vocabulary, self._first_ids = _words_of_suffixes(vocabulary, suffix)
+        self._detokenizer = tf_text.FastWordpieceTokenizer(
+            vocab=vocabulary,
+            suffix_indicator=suffix,
+            unknown_token=target_tokenizer.oov_token,
+            no_pretokenization=True,
+            support_detokenization=True,
+        )
+        self._start_id = int(start_token_id)
+        self._end_id = -1 if end_token_id is None else int(end_token_id)
+        self._pad_id = int(pad_token_id)
+        self.model_variables = list(model.variables)
+        spec = tf.TensorSpec([1], tf.string, name=PROMPT_INPUT)
+        self.serve = tf.function(self._serve, input_signature=[spec])
+
+    def _serve(self, prompt):
+        model = self._model
+        pieces = self._tokenizer.tokenize(prompt)  # ragged (1, (pieces))
+        body = pieces.to_tensor(default_value=self._pad_id)[:, : self._max_length]
+        # At least one position, as the SavedModel pads an empty source.
+        width = tf.maximum(tf.shape(body)[1], 1)
+        source = tf.concat([body, [[self._pad_id]]], axis=1)[:, :width]
+        source_mask = source != self._pad_id
+        self_caches, cross_caches = model.build_cache(
+            1, self._max_length, width, per_layer=True
+        )
+        columns = tf.range(self._max_length)[tf.newaxis, :]
+        tokens = tf.where(columns == 0, self._start_id, self._pad_id)
+
+        def next_token(current, index, self_caches, cross_caches, encoder=None):
+            logits, self_caches, cross_caches = model.call_with_cache(
+                current, index, self_caches, cross_caches, source_mask, encoder
+            )
+            # tf.argmax: Keras' argmax adds bitwise ops LiteRT lacks.
+            token = tf.argmax(logits[:, 0, :], axis=-1, output_type=tf.int32)
+            return token, self_caches, cross_caches
+
+        # The first step reads the start token and fills the cross caches
+        # from the encoder; the loop then reads them.
+        token, self_caches, cross_caches = next_token(
+            tokens[:, :1],
+            0,
+            self_caches,
+            cross_caches,
+            model.encode(source, source_mask),
+        )
+
+        def step(index, tokens, token, ended, self_caches):
+            tokens = tf.where(columns == index, token[:, tf.newaxis], tokens)
+            ended = ended | (token == self._end_id)
+            # At the last position, computes a token never kept.
+            token, self_caches, _ = next_token(
+                token[:, tf.newaxis], index, self_caches, cross_caches
+            )
+            return index + 1, tokens, token, ended, self_caches
+
+        _, tokens, _, _, _ = tf.while_loop(
+            lambda index, tokens, token, ended, caches: (
+                (index < self._max_length) & ~tf.reduce_all(ended)
+            ),
+            step,
+            (tf.constant(1), tokens, token, tf.constant([False]), self_caches),
+        )
+        # The generated tokens before the end token, specials left out.
+        ended = tf.cumsum(tf.cast(tokens == self._end_id, tf.int32), axis=1) > 0
+        keep = (columns >= 1) & ~ended
+        for special in {self._start_id, self._pad_id}:
+            keep = keep & (tokens != special)
+        # The first kept piece, if a `##` one, as its word.
+        first = keep & (tf.cumsum(tf.cast(keep, tf.int32), axis=1) == 1)
+        tokens = tf.where(first, tf.gather(self._first_ids, tokens), tokens)
+        # FastWordpieceDetokenize takes int64 row splits.
+        counts = tf.reduce_sum(tf.cast(keep, tf.int64), axis=1)
+        generated = tf.RaggedTensor.from_row_lengths(
+            tf.boolean_mask(tokens, keep), counts, validate=False
+        )
+        return {"text": self._detokenizer.detokenize(generated)}
+
+
+def _words_of_suffixes(vocabulary, suffix):
+    """The vocabulary with a word for each suffix piece that has none
+    (`"##ing"`: `"ing"`), and each id's id as a target's first piece.
+
+    Returns:
+        `(vocabulary, first_ids)`: the longer vocabulary (a list) and an
+        int32 constant mapping each id to the id of its piece's word (its
+        own for a word).
+    """
+    vocabulary = list(vocabulary)
+    ids = {token: i for i, token in enumerate(vocabulary)}
+    first_ids = list(range(len(vocabulary)))
+    for i, token in enumerate(list(vocabulary)):
+        word = token[len(suffix) :]
+        if not token.startswith(suffix) or not word:
+            continue
+        if word not in ids:
+            ids[word] = len(vocabulary)
+            vocabulary.append(word)
+        first_ids[i] = ids[word]
+    return vocabulary, tf.constant(first_ids, tf.int32)
