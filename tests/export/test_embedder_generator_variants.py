@@ -6,11 +6,14 @@ import os
 import numpy as np
 import pytest
 
-from tftransformer.evaluation import corpus_bleu
+from tftransformer.data import learn_word_piece_vocabulary, word_piece_tokenizer
+from tftransformer.evaluation import corpus_bleu, generate_texts
 from tftransformer.export import export_litert, export_variants
 from tftransformer.models import TextClassifierPreprocessor, TextEmbedder
 from tftransformer.presets import load_backbone, load_generator
 from tftransformer.testing import (
+    CAUSAL_LM_END,
+    CAUSAL_LM_START,
     tiny_causal_lm,
     tiny_seq2seq_transformer,
     write_tiny_generator_preset,
@@ -124,6 +127,42 @@ def test_generator_report_scores_bleu_and_agreement(t5, tmp_path):
     assert "BLEU" in report.format()
 
 
+def test_a_tftransformer_generator_is_measured_with_its_settings(tmp_path):
+    source = learn_word_piece_vocabulary(QUERIES + ["the dog sat on a mat"], 1)
+    target = learn_word_piece_vocabulary(["der hund sitzt auf der matte"], 1)
+    translator = tiny_seq2seq_transformer(
+        source, target, MAX_LENGTH, hidden_dim=16, seed=1
+    )
+    generation = {
+        "max_length": MAX_LENGTH,
+        "prefix": "",
+        "tokenizer": word_piece_tokenizer(source),
+        "target_tokenizer": word_piece_tokenizer(target),
+        "start_token_id": CAUSAL_LM_START,
+        "end_token_id": CAUSAL_LM_END,
+    }
+    expected = generate_texts(translator, QUERIES, **generation)["text"]
+    assert len(set(expected)) > 1, expected
+    references = expected[:3] + ["der hund", "die matte", "auf"]
+    bleu = corpus_bleu(expected, references)["bleu"]
+    assert 0 < bleu < 100, (bleu, expected)
+    variants = ["saved_model_float32", "litert_float32"]
+    report = export_variants(
+        translator,
+        tmp_path,
+        QUERIES,
+        references,
+        None,
+        variants=variants,
+        generation=generation,
+        **TIMINGS,
+    )
+    assert [row["variant"] for row in report.rows] == variants
+    for row in report.rows:
+        assert row["agreement"] == 1.0, row
+        assert row["bleu"] == pytest.approx(bleu), row
+
+
 def test_generator_report_lists_each_models_variants(t5, tiny_gpt2_preset, tmp_path):
     directory = tmp_path / "unused"
     # T5 exports to every variant but full-int8 LiteRT.
@@ -155,12 +194,35 @@ def test_generator_report_lists_each_models_variants(t5, tiny_gpt2_preset, tmp_p
         export_variants(gpt2, directory, ["a"], ["b", "c"], None)
     with pytest.raises(ValueError, match="For a generator, `test_texts`"):
         export_variants(gpt2, directory, "a", ["b"], None)
-    model, _, _ = tiny_causal_lm(["the cat sat"])
-    with pytest.raises(ValueError, match="export it with export_generator and"):
+    # A tftransformer generator needs its settings, and has both LiteRT
+    # variants but full int8; a keras-hub one takes none.
+    model, _, tokenizer = tiny_causal_lm(["the cat sat"])
+    with pytest.raises(ValueError, match="Received: generation=None for model"):
         export_variants(model, directory, ["a"], ["b"], None)
+    with pytest.raises(ValueError, match=r"Received: generation=\{...\} for model"):
+        export_variants(gpt2, directory, ["a"], ["b"], None, generation={})
+    generation = {"tokenizer": tokenizer, "max_length": 8, "start_token_id": 2}
+    with pytest.raises(ValueError, match="'saved_model_int8', 'litert_float32', 'l"):
+        export_variants(
+            model,
+            directory,
+            ["a"],
+            ["b"],
+            None,
+            variants=["saved_model_float32", "litert_int8"],
+            generation=generation,
+        )
+    with pytest.raises(ValueError, match="cannot put the task prefix 'go: '"):
+        export_variants(
+            model,
+            directory,
+            ["a"],
+            ["b"],
+            None,
+            variants=["saved_model_float32", "litert_float32"],
+            generation={**generation, "prefix": "go: "},
+        )
     translator = tiny_seq2seq_transformer(["[PAD]", "[UNK]", "[START]", "[END]"])
-    with pytest.raises(ValueError, match="and export_litert. .*Seq2SeqTransformer"):
-        export_variants(translator, directory, ["a"], ["b"], None)
     with pytest.raises(ValueError, match="Seq2SeqTransformer has no tokenizer"):
         export_litert(translator, str(directory))
     assert not directory.exists()

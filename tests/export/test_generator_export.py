@@ -24,6 +24,7 @@ from tftransformer.testing import (
     causal_lm_greedy_texts,
     tiny_causal_lm,
 )
+from tftransformer.training import generation_settings
 
 MAX_LENGTH = 12
 # An empty prompt, and one of more than MAX_LENGTH tokens (cut to them).
@@ -337,6 +338,8 @@ def test_a_run_export_refuses_what_it_cannot_serve(generator_runs, tmp_path):
         export_generator_run(str(tmp_path), str(tmp_path / "b"))
     with pytest.raises(ValueError, match="run_dir must be a path"):
         export_generator_run(3, str(tmp_path / "c"))
+    with pytest.raises(ValueError, match="Received: run_dir=3"):
+        generation_settings(model, 3)
     with pytest.raises(FileNotFoundError, match="lacks source_vocabulary.txt"):
         export_litert_generator_run(str(run), str(tmp_path / "d"))
     with pytest.raises(ValueError, match="Received: a run in .* source_prefix="):

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tftransformer._arguments import check_strings
 from tftransformer.evaluation.bleu import corpus_bleu
+from tftransformer.evaluation.generated_texts import generate_texts
 from tftransformer.export._variant_measures import (
     check_test_set,
     latencies,
@@ -26,25 +27,42 @@ __all__ = ["generator_formats", "generator_rows"]
 _BATCH = 32
 
 
-def generator_formats(model):
+def generator_formats(model, generation=None):
     """The variants a generator exports to, and why the others are left out.
+
+    `generation`: a tftransformer generator's settings (see
+    `export_variants`), None for a keras-hub one.
 
     Returns:
         `(names, reason)`: the names of `VARIANTS` it has, and for the
         LiteRT ones it lacks (`None` if it has them) the reason.
+
+    Raises:
+        ValueError: a tftransformer generator without `generation`, or a
+            keras-hub one with it, naming what was received.
     """
-    if isinstance(model, (CausalLM, Seq2SeqTransformer)):
-        name = type(model).__name__
+    own = isinstance(model, (CausalLM, Seq2SeqTransformer))
+    name = type(model).__name__
+    if own != (generation is not None):
         raise ValueError(
-            "export_variants measures keras-hub generators, which carry "
-            "their tokenizer (tftransformer.presets.load_generator). A "
-            f"tftransformer {name} needs its tokenizers and special token "
-            "ids: export it with export_generator and export_litert. "
-            f"Received: model {model.name!r} of class {name}"
+            "A tftransformer CausalLM or Seq2SeqTransformer is measured with "
+            "`generation`, its tokenizers and settings "
+            "(tftransformer.training.generation_settings of its run); a "
+            "keras-hub generator carries its own. Received: "
+            f"generation={'None' if generation is None else '{...}'} for model "
+            f"{model.name!r} of class {name}"
         )
     saved_models = ["saved_model_float32", "saved_model_int8"]
     litert = ["litert_float32", "litert_dynamic_int8"]
     try:
+        if own:
+            if generation.get("prefix"):
+                raise ValueError(
+                    "a LiteRT graph cannot put the task prefix "
+                    f"{generation['prefix']!r} before each prompt"
+                )
+            LiteRTTokenizer(generation.get("tokenizer"))
+            return saved_models + litert, None
         if not isinstance(model, keras_hub.models.Seq2SeqLM):
             raise ValueError(
                 "a LiteRT export generates with a keras-hub T5 or a "
@@ -67,14 +85,17 @@ def generator_rows(
     batch_sizes,
     calls,
     overwrite,
+    generation=None,
 ):
-    """One report row per variant of a keras-hub generator.
+    """One report row per variant of a generator.
 
     Every variant generates greedily up to the preprocessor's length (a
-    `Seq2SeqLM`'s `decoder_sequence_length`). A variant is scored by the
-    corpus BLEU (0 to 100) of its generations (a `CausalLM`'s completions,
-    the prompt left out) against `references`; its agreement is the share
-    of prompts whose output is the Keras model's greedy `generate`'s.
+    `Seq2SeqLM`'s `decoder_sequence_length`; a tftransformer generator's
+    `generation["max_length"]`). A variant is scored by the corpus BLEU (0
+    to 100) of its generations (a `CausalLM`'s completions, the prompt left
+    out) against `references`; its agreement is the share of prompts whose
+    output is the Keras model's greedy `generate`'s (a tftransformer
+    generator's: `generate_texts` with `generation`).
     """
     prompts = check_strings("test_texts", prompts, "For a generator, ")
     references = check_strings("test_labels", references, "For a generator, ")
@@ -84,14 +105,23 @@ def generator_rows(
         "For a generator, ",
         ("prompts", "references", "each prompt's reference"),
     )
-    seq2seq = isinstance(model, keras_hub.models.Seq2SeqLM)
-    preprocessor = model.preprocessor
-    max_length = (
-        preprocessor.decoder_sequence_length
-        if seq2seq
-        else preprocessor.sequence_length
-    )
-    reference = _keras_generate(model, prompts, max_length)
+    seq2seq = isinstance(model, (keras_hub.models.Seq2SeqLM, Seq2SeqTransformer))
+    if generation is not None:
+        settings = dict(generation)
+        settings.pop("prefix", None)
+        max_length = settings.pop("max_length")
+        reference = generate_texts(
+            model, prompts, max_length, batch_size=_BATCH, **settings
+        )["text"]
+    else:
+        settings = {}
+        preprocessor = model.preprocessor
+        max_length = (
+            preprocessor.decoder_sequence_length
+            if seq2seq
+            else preprocessor.sequence_length
+        )
+        reference = _keras_generate(model, prompts, max_length)
     output = "text" if seq2seq else "completion"
     rows = []
     for name in variants:
@@ -105,6 +135,7 @@ def generator_rows(
                 version=1,
                 overwrite=overwrite,
                 precision=precision,
+                **settings,
             )
             serve, size_bytes = saved_model_signature(path, SIGNATURE_NAME)
 
@@ -117,7 +148,7 @@ def generator_rows(
 
         else:
             litert, path, size_bytes = litert_variant(
-                model, path, precision, overwrite, max_length=max_length
+                model, path, precision, overwrite, max_length=max_length, **settings
             )
 
             def generate(batch, litert=litert):

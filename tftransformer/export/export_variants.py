@@ -80,6 +80,7 @@ def export_variants(
     max_answer_length=30,
     null_threshold=0.0,
     allow_no_answer=True,
+    generation=None,
 ):
     """Exports a classifier, regressor, tagger, question answerer, embedder
     or generator in every variant and measures each in one run.
@@ -139,7 +140,12 @@ def export_variants(
     output is the Keras model's greedy `generate`'s. Its SavedModels are
     written by `export_generator`, its LiteRT files (a T5, greedy, one
     prompt per call) by `export_litert`; a generator has no `litert_int8`,
-    and one that is not a T5 no LiteRT variant.
+    and one that is not a T5 no LiteRT variant. A tftransformer `CausalLM`
+    or `Seq2SeqTransformer` is measured the same way with `generation`,
+    its tokenizers and settings (`tftransformer.training.
+    generation_settings` of its run), against the greedy generations of
+    `tftransformer.evaluation.generate_texts` with them; it has both LiteRT
+    variants but `litert_int8`.
 
     A classifier (or regressor) of sentence pairs (`text_pair=True`) exports with two
     string inputs, `text` and `text_pair`, in every variant; its test and
@@ -190,6 +196,12 @@ def export_variants(
             `tftransformer.models.best_answers`).
         allow_no_answer: bool, whether a question answerer's answers may
             be empty.
+        generation: for a tftransformer `CausalLM` or `Seq2SeqTransformer`,
+            the keyword arguments `export_generator` takes for it
+            (`tokenizer`, `start_token_id`, `end_token_id`, `pad_token_id`,
+            `max_length`, a `Seq2SeqTransformer`'s `target_tokenizer`;
+            `prefix` empty), as `generation_settings` reads them from its
+            run; None for any other model.
 
     Returns:
         A `VariantsReport`.
@@ -213,7 +225,13 @@ def export_variants(
     """
     generator = is_generator(model)
     if generator:
-        available, litert_reason = generator_formats(model)
+        available, litert_reason = generator_formats(model, generation)
+    elif generation is not None:
+        raise ValueError(
+            "`generation` holds a tftransformer CausalLM's or "
+            "Seq2SeqTransformer's tokenizers and settings. Received: "
+            f"generation={generation!r} for a {type(model).__name__}"
+        )
     else:
         available, litert_reason = list(VARIANTS), None
     variants = available if variants is None else list(as_list(variants))
@@ -249,6 +267,7 @@ def export_variants(
             batch_sizes,
             calls,
             overwrite,
+            generation,
         )
         return VariantsReport(rows, num_test_examples=len(test_texts))
     test_texts = list(test_texts)

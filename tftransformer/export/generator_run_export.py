@@ -5,8 +5,8 @@ import os
 import keras
 
 from tftransformer.export.generator_export import export_generator
-from tftransformer.training._generator_runs import generation_settings
 from tftransformer.training.file_predictions import MODEL_FILE
+from tftransformer.training.generation_settings import generation_settings
 
 __all__ = ["export_generator_run", "run_generator"]
 

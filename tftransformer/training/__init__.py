@@ -19,7 +19,8 @@
   `train_classifier_from_scratch`, `train_causal_lm`, `train_translator`.
 - For a saved model: `predict_to_file` (a file of texts, predicted) and
   `evaluate_saved_model` (a labelled file, scored as a run scores its test
-  split).
+  split); for a generator run's, `generation_settings` (its tokenizers,
+  special token ids and lengths, as the run generated).
 - The callbacks it is made of (`training_callbacks`, `ResumableTraining`,
   `TimeBudget`, ...), for a script that calls `fit` itself.
 """
@@ -62,6 +63,7 @@ from tftransformer.training.from_scratch_classification_config import (
     FromScratchClassificationConfig,
 )
 from tftransformer.training.from_scratch_config import FromScratchConfig
+from tftransformer.training.generation_settings import generation_settings
 from tftransformer.training.language_model import train_causal_lm
 from tftransformer.training.language_model_config import LanguageModelConfig
 from tftransformer.training.language_model_run import LanguageModelRun
@@ -149,6 +151,7 @@ __all__ = [
     "FewShotConfig",
     "FewShotRun",
     "FinetuneConfig",
+    "generation_settings",
     "FromScratchClassificationConfig",
     "FromScratchConfig",
     "PredictionConfig",
