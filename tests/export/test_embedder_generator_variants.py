@@ -202,26 +202,24 @@ def test_generator_report_lists_each_models_variants(t5, tiny_gpt2_preset, tmp_p
     with pytest.raises(ValueError, match=r"Received: generation=\{...\} for model"):
         export_variants(gpt2, directory, ["a"], ["b"], None, generation={})
     generation = {"tokenizer": tokenizer, "max_length": 8, "start_token_id": 2}
-    with pytest.raises(ValueError, match="'saved_model_int8', 'litert_float32', 'l"):
-        export_variants(
-            model,
-            directory,
-            ["a"],
-            ["b"],
-            None,
-            variants=["saved_model_float32", "litert_int8"],
-            generation=generation,
-        )
-    with pytest.raises(ValueError, match="cannot put the task prefix 'go: '"):
-        export_variants(
-            model,
-            directory,
-            ["a"],
-            ["b"],
-            None,
-            variants=["saved_model_float32", "litert_float32"],
-            generation={**generation, "prefix": "go: "},
-        )
+    for variant, settings, message in [
+        ("litert_int8", generation, "'saved_model_int8', 'litert_float32', 'l"),
+        (
+            "litert_float32",
+            {**generation, "prefix": "go: "},
+            "cannot put the task prefix 'go: '",
+        ),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            export_variants(
+                model,
+                directory,
+                ["a"],
+                ["b"],
+                None,
+                variants=["saved_model_float32", variant],
+                generation=settings,
+            )
     translator = tiny_seq2seq_transformer(["[PAD]", "[UNK]", "[START]", "[END]"])
     with pytest.raises(ValueError, match="Seq2SeqTransformer has no tokenizer"):
         export_litert(translator, str(directory))

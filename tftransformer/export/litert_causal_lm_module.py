@@ -1,17 +1,15 @@
 """A `tf.Module` continuing one raw prompt with a tftransformer `CausalLM`, in
 ops a LiteRT export runs."""
 
-import keras_hub
 import tensorflow as tf
-import tensorflow_text as tf_text
 
-from tftransformer.export.generator_serving_module import PROMPT_INPUT
+from tftransformer.export._litert_word_piece_generator import LiteRTWordPieceGenerator
 from tftransformer.export.litert_tokenizer import as_litert_tokenizer
 
 __all__ = ["LiteRTCausalLMModule"]
 
 
-class LiteRTCausalLMModule(tf.Module):
+class LiteRTCausalLMModule(LiteRTWordPieceGenerator):
     """Greedy continuation of one raw prompt, in LiteRT-compatible ops.
 
     The prompt is tokenized with `FastBertTokenizer` (see
@@ -34,35 +32,14 @@ class LiteRTCausalLMModule(tf.Module):
             `max_length`).
     """
 
-    inputs = (PROMPT_INPUT,)
-
     def __init__(
         self, model, tokenizer, max_length, start_token_id, end_token_id, pad_token_id
     ):
-        super().__init__()
-        self._tokenizer = as_litert_tokenizer(tokenizer)
-        tokenizer = self._tokenizer.keras_tokenizer
-        if not isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
-            raise ValueError(
-                "A CausalLM's LiteRT export tokenizes with FastBertTokenizer: "
-                "give its keras-hub WordPieceTokenizer. Received: tokenizer of "
-                f"class {type(tokenizer).__name__}"
-            )
-        self._model = model
-        self._max_length = int(max_length)
-        self._detokenizer = tf_text.FastWordpieceTokenizer(
-            vocab=tokenizer.get_vocabulary(),
-            suffix_indicator=tokenizer.suffix_indicator,
-            unknown_token=tokenizer.oov_token,
-            no_pretokenization=True,
-            support_detokenization=True,
+        tokenizer = as_litert_tokenizer(tokenizer)
+        specials = (start_token_id, end_token_id, pad_token_id)
+        super().__init__(
+            model, tokenizer, max_length, specials, tokenizer.keras_tokenizer
         )
-        self._start_id = int(start_token_id)
-        self._end_id = -1 if end_token_id is None else int(end_token_id)
-        self._pad_id = int(pad_token_id)
-        self.model_variables = list(model.variables)
-        spec = tf.TensorSpec([1], tf.string, name=PROMPT_INPUT)
-        self.serve = tf.function(self._serve, input_signature=[spec])
 
     def _next_token(self, token_ids, caches, index, position=0):
         logits, caches = self._model.call_with_cache(token_ids, caches, index)
@@ -106,15 +83,7 @@ class LiteRTCausalLMModule(tf.Module):
         for special in {self._start_id, self._end_id, self._pad_id}:
             keep = keep & (tokens != special)
 
-        def detokenize(mask):
-            # FastWordpieceDetokenize takes int64 row splits.
-            counts = tf.reduce_sum(tf.cast(mask, tf.int64), axis=1)
-            ids = tf.RaggedTensor.from_row_lengths(
-                tf.boolean_mask(tokens, mask), counts, validate=False
-            )
-            return self._detokenizer.detokenize(ids)
-
         return {
-            "text": detokenize(keep),
-            "completion": detokenize(keep & (columns >= length)),
+            "text": self._detokenize(tokens, keep),
+            "completion": self._detokenize(tokens, keep & (columns >= length)),
         }

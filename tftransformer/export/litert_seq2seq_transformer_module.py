@@ -1,18 +1,16 @@
 """A `tf.Module` translating one raw string with a tftransformer
 `Seq2SeqTransformer`, in ops a LiteRT export runs."""
 
-import keras_hub
 import tensorflow as tf
-import tensorflow_text as tf_text
 
-from tftransformer.export.generator_serving_module import PROMPT_INPUT
+from tftransformer.export._litert_word_piece_generator import LiteRTWordPieceGenerator
 from tftransformer.export.litert_tokenizer import as_litert_tokenizer
 from tftransformer.models._prompt_generation import target_vocabulary
 
 __all__ = ["LiteRTSeq2SeqTransformerModule"]
 
 
-class LiteRTSeq2SeqTransformerModule(tf.Module):
+class LiteRTSeq2SeqTransformerModule(LiteRTWordPieceGenerator):
     """Greedy translation of one raw source, in LiteRT-compatible ops.
 
     The source is tokenized with `FastBertTokenizer` (see `LiteRTTokenizer`)
@@ -44,8 +42,6 @@ class LiteRTSeq2SeqTransformerModule(tf.Module):
             `pad_token_id` too.
     """
 
-    inputs = (PROMPT_INPUT,)
-
     def __init__(
         self,
         model,
@@ -56,34 +52,17 @@ class LiteRTSeq2SeqTransformerModule(tf.Module):
         end_token_id,
         pad_token_id,
     ):
-        super().__init__()
-        self._tokenizer = as_litert_tokenizer(tokenizer)
-        target_tokenizer = target_tokenizer or self._tokenizer.keras_tokenizer
-        if not isinstance(target_tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
-            raise ValueError(
-                "A Seq2SeqTransformer's LiteRT export detokenizes with "
-                "FastWordpieceTokenizer: give its target keras-hub "
-                "WordPieceTokenizer. Received: target_tokenizer of class "
-                f"{type(target_tokenizer).__name__}"
-            )
-        vocabulary = target_vocabulary(model, target_tokenizer)
-        self._model = model
-        self._max_length = int(max_length)
-        suffix = target_tokenizer.suffix_indicator
-        vocabulary, self._first_ids = _words_of_suffixes(vocabulary, suffix)
-        self._detokenizer = tf_text.FastWordpieceTokenizer(
-            vocab=vocabulary,
-            suffix_indicator=suffix,
-            unknown_token=target_tokenizer.oov_token,
-            no_pretokenization=True,
-            support_detokenization=True,
+        tokenizer = as_litert_tokenizer(tokenizer)
+        target_tokenizer = target_tokenizer or tokenizer.keras_tokenizer
+        vocabulary, first_ids = _words_of_suffixes(
+            target_vocabulary(model, target_tokenizer),
+            getattr(target_tokenizer, "suffix_indicator", "##"),
         )
-        self._start_id = int(start_token_id)
-        self._end_id = -1 if end_token_id is None else int(end_token_id)
-        self._pad_id = int(pad_token_id)
-        self.model_variables = list(model.variables)
-        spec = tf.TensorSpec([1], tf.string, name=PROMPT_INPUT)
-        self.serve = tf.function(self._serve, input_signature=[spec])
+        specials = (start_token_id, end_token_id, pad_token_id)
+        super().__init__(
+            model, tokenizer, max_length, specials, target_tokenizer, vocabulary
+        )
+        self._first_ids = first_ids
 
     def _serve(self, prompt):
         model = self._model
@@ -141,12 +120,7 @@ class LiteRTSeq2SeqTransformerModule(tf.Module):
         # The first kept piece, if a `##` one, as its word.
         first = keep & (tf.cumsum(tf.cast(keep, tf.int32), axis=1) == 1)
         tokens = tf.where(first, tf.gather(self._first_ids, tokens), tokens)
-        # FastWordpieceDetokenize takes int64 row splits.
-        counts = tf.reduce_sum(tf.cast(keep, tf.int64), axis=1)
-        generated = tf.RaggedTensor.from_row_lengths(
-            tf.boolean_mask(tokens, keep), counts, validate=False
-        )
-        return {"text": self._detokenizer.detokenize(generated)}
+        return {"text": self._detokenize(tokens, keep)}
 
 
 def _words_of_suffixes(vocabulary, suffix):
