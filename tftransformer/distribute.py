@@ -13,12 +13,12 @@ import json
 import numbers
 import os
 import threading
-import warnings
 
 import tensorflow as tf
 
 from tftransformer import _distribute_compat
 from tftransformer._arguments import check_choice, check_positive_number
+from tftransformer._warnings import warn
 
 __all__ = [
     "STRATEGY_NAMES",
@@ -140,7 +140,7 @@ def _make_strategy(name, devices, tpu, tpu_timeout):
             try:
                 return _tpu_strategy(tpu, tpu_timeout)
             except (ValueError, RuntimeError, tf.errors.OpError) as error:
-                warnings.warn(f"Not using a TPU: {error}", stacklevel=3)
+                warn(f"Not using a TPU: {error}")
         config = read_tf_config(required=False)
         if config is not None and _num_tasks(config["cluster"]) > 1:
             return tf.distribute.MultiWorkerMirroredStrategy()

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tftransformer import presets
 from tftransformer.data import learn_word_piece_vocabulary, word_piece_tokenizer
-from tftransformer.export.litert_tokenizer import LiteRTTokenizer
+from tftransformer.export.litert_tokenizer import LiteRTTokenizer, as_litert_tokenizer
 
 TEXTS = ["él está en la casa", "The cat sat", "Ünïcode ok"]
 
@@ -56,6 +56,7 @@ def test_the_embedded_tokenizer_warns_of_the_script_fast_bert_splits_otherwise()
     with pytest.warns(UserWarning, match=r"FastBertTokenizer") as record:
         litert = LiteRTTokenizer(tokenizer, texts=["a fine film", korean])
     (warning,) = [w for w in record if "FastBertTokenizer" in str(w.message)]
+    assert warning.filename == __file__  # The caller's line, not the library's.
     message = str(warning.message)
     assert "2 of 9 texts checked" in message and repr(korean) in message
     assert "from piece 10 on as [1469," in message and "gives [100, 1195" in message
@@ -63,6 +64,15 @@ def test_the_embedded_tokenizer_warns_of_the_script_fast_bert_splits_otherwise()
     expected = keras_ids(tokenizer, [korean, "a fine film"])
     received = litert.tokenize(tf.constant([korean, "a fine film"])).to_list()
     assert received[0] != expected[0] and received[1] == expected[1]
+
+
+def test_a_warning_points_at_the_callers_line_however_deep_it_is_raised(
+    vocabulary,
+):
+    # as_litert_tokenizer -> LiteRTTokenizer -> _warn_of_accents -> warn.
+    with pytest.warns(UserWarning, match="strip_accents=False") as record:
+        as_litert_tokenizer(word_piece_tokenizer(vocabulary))
+    assert [w.filename for w in record] == [__file__]
 
 
 def test_the_accents_warning_is_not_repeated_by_the_probe(vocabulary):

@@ -1,11 +1,11 @@
 """Tokenizing raw strings with TF Text ops that have LiteRT kernels."""
 
-import warnings
-
 import keras_hub
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
+
+from tftransformer._warnings import warn
 
 __all__ = ["PROBE_TEXTS", "LiteRTTokenizer", "as_litert_tokenizer"]
 
@@ -134,7 +134,7 @@ class LiteRTTokenizer:
             (i for i, (a, b) in enumerate(zip(want, got)) if a != b),
             min(len(want), len(got)),
         )
-        warnings.warn(
+        warn(
             "A LiteRT model tokenizes WordPiece text with TF Text's "
             f"FastBertTokenizer, which tokenizes {len(differences)} of "
             f"{len(texts)} texts checked differently from this "
@@ -143,7 +143,6 @@ class LiteRTTokenizer:
             f"{want[start : start + 8]}. The LiteRT model answers such "
             f"texts (here: {[_shorten(d[0]) for d in differences[:5]]}) "
             "unlike the Keras model and its SavedModel.",
-            stacklevel=3,
         )
 
 
@@ -159,7 +158,7 @@ def _warn_of_accents(tokenizer):
     strip_accents = bool(getattr(tokenizer, "strip_accents", False))
     if lowercase == strip_accents:
         return False
-    warnings.warn(
+    warn(
         "A LiteRT model tokenizes WordPiece text with TF Text's "
         "FastBertTokenizer, which lower-cases and strips accents "
         "together or does neither. This "
@@ -169,7 +168,6 @@ def _warn_of_accents(tokenizer):
         f"model and its SavedModel {'keep' if lowercase else 'strip'} "
         "them, so it tokenizes accented letters (such as the 'é' of "
         "'café') differently.",
-        stacklevel=3,
     )
     return True
 

@@ -3,13 +3,13 @@ import numbers
 import os
 import shutil
 import time
-import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import check_int
+from tftransformer._warnings import warn
 from tftransformer.data._autotune import without_autotuning
 from tftransformer.models._task_base import build_optimizer_before_step
 from tftransformer.training._workers import workers_agree
@@ -470,11 +470,10 @@ class ResumableTraining(keras.callbacks.Callback):
         if len(variables) != len(saved) or any(
             tuple(v.shape) != a.shape for v, a in zip(variables, saved)
         ):
-            warnings.warn(
+            warn(
                 f"The metrics in {self.path} do not fit this model's; "
                 "the training metrics of the resumed epoch count only the "
                 "steps after the resume.",
-                stacklevel=2,
             )
             return
         for variable, array in zip(variables, saved):
