@@ -4,6 +4,7 @@ import difflib
 import inspect
 import math
 import numbers
+import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -15,7 +16,10 @@ __all__ = [
     "check_fraction",
     "check_model_keywords",
     "check_int",
+    "check_on_bad_rows",
+    "check_path",
     "check_positive_number",
+    "check_strings",
     "class_names",
     "is_finite_number",
     "is_int",
@@ -186,6 +190,15 @@ def check_strings(name, values, what=""):
             f"{name}={values!r:.200}"
         )
     return values
+
+
+def check_path(name, value):
+    """Returns `value`, a str or path-like, as a str; refuses anything else."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError(
+            f"{name} must be a string or a path. Received: {name}={value!r}"
+        )
+    return os.fspath(value)
 
 
 def check_on_bad_rows(value):

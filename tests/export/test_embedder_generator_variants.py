@@ -207,7 +207,7 @@ def test_generator_report_lists_each_models_variants(t5, tiny_gpt2_preset, tmp_p
         (
             "litert_float32",
             {**generation, "prefix": "go: "},
-            "cannot put the task prefix 'go: '",
+            "cannot put a task prefix .* Received: prefix='go: '",
         ),
     ]:
         with pytest.raises(ValueError, match=message):

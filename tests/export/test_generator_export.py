@@ -336,12 +336,12 @@ def test_a_run_export_refuses_what_it_cannot_serve(generator_runs, tmp_path):
         export_generator_run(str(run), str(tmp_path / "a"))
     with pytest.raises(FileNotFoundError, match="No model.keras in"):
         export_generator_run(str(tmp_path), str(tmp_path / "b"))
-    with pytest.raises(ValueError, match="run_dir must be a path"):
+    with pytest.raises(ValueError, match="run_dir must be a string or a path"):
         export_generator_run(3, str(tmp_path / "c"))
     with pytest.raises(ValueError, match="Received: run_dir=3"):
         generation_settings(model, 3)
     with pytest.raises(FileNotFoundError, match="lacks source_vocabulary.txt"):
         export_litert_generator_run(str(run), str(tmp_path / "d"))
-    with pytest.raises(ValueError, match="Received: a run in .* source_prefix="):
+    with pytest.raises(ValueError, match="Received: a run in .* with prefix="):
         export_litert_generator_run(generator_runs["t5"][0], str(tmp_path / "e"))
     assert sorted(os.listdir(tmp_path)) == ["run"]

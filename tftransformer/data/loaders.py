@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tftransformer._arguments import check_on_bad_rows
+from tftransformer._arguments import check_on_bad_rows, check_path
 from tftransformer.data.data_error import DataError
 from tftransformer.data.folds import stratified_k_fold
 from tftransformer.data.text_classification_data import TextClassificationData
@@ -486,9 +486,7 @@ def file_records(path, columns_needed, file_format):
         `(path, columns, records)`: the path as a str, the columns found and
         the `(line, {column: value})` records, in file order.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"path must be a string or a path. Received: path={path!r}")
-    path = os.fspath(path)
+    path = check_path("path", path)
     if file_format is not None and file_format not in SUPPORTED_FORMATS:
         raise ValueError(
             f"file_format must be None or one of {SUPPORTED_FORMATS}. Received: "

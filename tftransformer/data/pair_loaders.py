@@ -8,12 +8,11 @@ Lines file with a header (the conventions of
 """
 
 import math
-import os
 
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int, check_on_bad_rows
+from tftransformer._arguments import check_int, check_on_bad_rows, check_path
 from tftransformer.data._autotune import prefetched
 from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import (
@@ -63,9 +62,7 @@ def load_text_pairs(
     pairs = load_text_pairs("pairs.tsv")
     ```
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"path must be a string or a path. Received: path={path!r}")
-    path = os.fspath(path)
+    path = check_path("path", path)
     check_on_bad_rows(on_bad_rows)
     if file_format is not None and file_format not in SUPPORTED_FORMATS:
         raise ValueError(

@@ -16,6 +16,7 @@ from tftransformer.export._variant_measures import (
     saved_model_signature,
 )
 from tftransformer.export.generator_export import export_generator
+from tftransformer.export.litert_generator_run_export import check_no_prefix
 from tftransformer.export.litert_seq2seq_module import check_litert_seq2seq
 from tftransformer.export.litert_tokenizer import LiteRTTokenizer
 from tftransformer.export.text_classifier_export import SIGNATURE_NAME
@@ -56,11 +57,7 @@ def generator_formats(model, generation=None):
     litert = ["litert_float32", "litert_dynamic_int8"]
     try:
         if own:
-            if generation.get("prefix"):
-                raise ValueError(
-                    "a LiteRT graph cannot put the task prefix "
-                    f"{generation['prefix']!r} before each prompt"
-                )
+            check_no_prefix(generation.get("prefix"))
             LiteRTTokenizer(generation.get("tokenizer"))
             return saved_models + litert, None
         if not isinstance(model, keras_hub.models.Seq2SeqLM):

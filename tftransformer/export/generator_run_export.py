@@ -4,6 +4,7 @@ import os
 
 import keras
 
+from tftransformer._arguments import check_path
 from tftransformer.export.generator_export import export_generator
 from tftransformer.training.file_predictions import MODEL_FILE
 from tftransformer.training.generation_settings import generation_settings
@@ -77,9 +78,7 @@ def run_generator(run_dir, max_length=None):
             random weights without its vocabularies or report.
         ValueError: `run_dir` not a path.
     """
-    if not isinstance(run_dir, (str, os.PathLike)):
-        raise ValueError(f"run_dir must be a path. Received: run_dir={run_dir!r}")
-    run_dir = os.fspath(run_dir)
+    run_dir = check_path("run_dir", run_dir)
     model_file = os.path.join(run_dir, MODEL_FILE)
     if not os.path.isfile(model_file):
         raise FileNotFoundError(

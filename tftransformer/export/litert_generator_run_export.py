@@ -4,7 +4,7 @@ run's settings."""
 from tftransformer.export.generator_run_export import run_generator
 from tftransformer.export.litert_export import export_litert
 
-__all__ = ["export_litert_generator_run"]
+__all__ = ["check_no_prefix", "export_litert_generator_run"]
 
 
 def export_litert_generator_run(
@@ -49,15 +49,19 @@ def export_litert_generator_run(
     ```
     """
     model, settings = run_generator(run_dir, max_length)
-    prefix = settings.pop("prefix")
-    if prefix:
-        raise ValueError(
-            "A LiteRT graph cannot put a run's task prefix before each "
-            "prompt (it has no string ops): export the model with "
-            "export_litert and have the app send the prefix, or serve "
-            f"export_generator_run's SavedModel. Received: a run in {run_dir!r} "
-            f"with source_prefix={prefix!r}"
-        )
+    check_no_prefix(settings.pop("prefix"), f"a run in {run_dir!r} with ")
     return export_litert(
         model, path, quantization=quantization, overwrite=overwrite, **settings
     )
+
+
+def check_no_prefix(prefix, received=""):
+    """Refuses a task prefix for a LiteRT generator, which cannot put it
+    before each prompt; `received` introduces the value in the message."""
+    if prefix:
+        raise ValueError(
+            "A LiteRT graph cannot put a task prefix before each prompt (it "
+            "has no string ops): export the model with export_litert and have "
+            "the app send the prefix, or serve export_generator's SavedModel. "
+            f"Received: {received}prefix={prefix!r}"
+        )

@@ -8,6 +8,7 @@ import os
 
 import keras
 
+from tftransformer._arguments import check_path
 from tftransformer.data import DataError, load_text_rows
 from tftransformer.data.loaders import compression_of, file_format_of
 from tftransformer.evaluation import predict_columns
@@ -122,9 +123,7 @@ def load_saved_model(path):
     of its report. A `.keras` file gives its model alone. The other models
     hold their own label names.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"model_path must be a path. Received: model_path={path!r}")
-    path = os.fspath(path)
+    path = check_path("model_path", path)
     model_file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
     if not os.path.isfile(model_file):
         raise FileNotFoundError(

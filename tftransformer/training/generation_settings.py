@@ -5,6 +5,7 @@ import os
 
 import keras_hub
 
+from tftransformer._arguments import check_path
 from tftransformer.data.word_piece import word_piece_tokenizer
 from tftransformer.models.causal_lm import CausalLM
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
@@ -57,9 +58,7 @@ def generation_settings(model, run_dir, max_length=None):
     generate_texts(model, ["In the beginning"], **settings)["text"]
     ```
     """
-    if not isinstance(run_dir, (str, os.PathLike)):
-        raise ValueError(f"run_dir must be a path. Received: run_dir={run_dir!r}")
-    run_dir = os.fspath(run_dir)
+    run_dir = check_path("run_dir", run_dir)
     settings = _run_settings(run_dir)
     # keras-hub 0.32's BART and T5 preprocessors save no sequence lengths:
     # reloaded, they read sources and generate up to 1,024 tokens. The run
