@@ -12,7 +12,9 @@ in `--variants_dir` too. The task comes from the saved model: a classifier
 (`examples/multi_label.py`) by micro / macro F1, a regressor
 (`examples/regress.py`) by RMSE, a tagger (`examples/ner.py`) by entity
 F1, a question answerer (`examples/question_answering.py`) by SQuAD exact
-match and F1, each on its task's test data.
+match and F1, each on its task's test data; a translator
+(`examples/translate.py` from random weights) by BLEU on the test pairs
+its run wrote, without the full-int8 LiteRT file.
 
 Usage:
 ```
@@ -26,6 +28,11 @@ For a tagger (or a multi-label classifier, a regressor):
 python examples/ner.py --epochs=1 --model_dir=runs/ner
 python examples/export_variants.py --model_dir=runs/ner \
     --variants_dir=runs/ner/variants
+```
+For a translator:
+```
+python examples/export_variants.py --model_dir=runs/translate \
+    --variants_dir=runs/translate/variants
 ```
 For a question answerer, its SQuAD files (and decoding flags,
 `--max_answer_length`, `--null_threshold`, `--allow_no_answer`):

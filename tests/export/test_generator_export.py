@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import keras
 import keras_hub
@@ -8,11 +9,14 @@ import tensorflow as tf
 
 from tests.export.generator_client import serve_generators
 from tests.training.saved_files import PROMPT_ROWS
+from tftransformer.evaluation import corpus_bleu
 from tftransformer.export import (
     LiteRTModel,
+    VariantsConfig,
     export_generator,
     export_generator_run,
     export_litert_generator_run,
+    export_run_variants,
     inference_copy,
 )
 from tftransformer.models import CausalLM
@@ -325,6 +329,44 @@ def test_a_generator_run_exports_to_litert_as_its_predictions_generate(
     tflite_file = export_litert_generator_run(run, str(tmp_path / kind))
     outputs = LiteRTModel(tflite_file)([row["prompt"] for row in PROMPT_ROWS])
     assert outputs["text" if kind == "seq2seq" else "completion"] == expected
+
+
+def test_a_translation_run_is_measured_on_the_test_pairs_it_wrote(
+    generator_runs, tmp_path
+):
+    run, expected = generator_runs["seq2seq"]
+    # What train_translator writes: source, reference, greedy and beam.
+    translations = tmp_path / "run"
+    shutil.copytree(run, translations)
+    references = [row["target"] for row in PROMPT_ROWS]
+    (translations / "translations.tsv").write_text(
+        "source\treference\tgreedy\tbeam\n"
+        + "".join(f"{row['prompt']}\t{row['target']}\tx\tx\n" for row in PROMPT_ROWS)
+    )
+    model = keras.saving.load_model(translations / "model.keras")
+    variants = ["saved_model_float32", "litert_float32"]
+    report = export_run_variants(
+        model,
+        VariantsConfig(model_dir=str(translations)),
+        tmp_path / "variants",
+        variants=variants,
+        calls=(1, 1),
+    )
+    assert [row["variant"] for row in report.rows] == variants
+    for row in report.rows:
+        assert row["agreement"] == 1.0, row
+        assert row["bleu"] == pytest.approx(corpus_bleu(expected, references)["bleu"])
+    assert (tmp_path / "variants" / "report.json").is_file()
+    # Without its test pairs, or another generator's run: refused by name.
+    for kind, missing in (("seq2seq", " without"), ("causal_lm", "")):
+        run, _ = generator_runs[kind]
+        model = keras.saving.load_model(f"{run}/model.keras")
+        with pytest.raises(
+            ValueError,
+            match=f"Received: a {type(model).__name__} and model_dir=.*{missing}",
+        ):
+            export_run_variants(model, VariantsConfig(model_dir=run), "unused")
+    assert not os.path.exists("unused")
 
 
 def test_a_run_export_refuses_what_it_cannot_serve(generator_runs, tmp_path):

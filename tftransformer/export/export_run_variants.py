@@ -4,14 +4,17 @@ import os
 
 import numpy as np
 
-from tftransformer.export.export_variants import VARIANTS, export_variants
+from tftransformer.export.export_variants import export_variants
 from tftransformer.export.variants_config import VariantsConfig
 from tftransformer.models import (
     MultiLabelClassifier,
     QuestionAnswerer,
+    Seq2SeqTransformer,
     TextRegressor,
     TokenClassifier,
 )
+from tftransformer.models._prompt_generation import is_generator
+from tftransformer.training.generation_settings import generation_settings
 from tftransformer.training.multi_label_config import MultiLabelConfig
 from tftransformer.training.multi_label_training import load_multi_label_data
 from tftransformer.training.question_answering import load_squad_splits
@@ -20,6 +23,7 @@ from tftransformer.training.regression_config import RegressionConfig
 from tftransformer.training.regression_training import load_regression_data
 from tftransformer.training.text_classification import load_classification_splits
 from tftransformer.training.token_classification import load_tagging_splits
+from tftransformer.training.translation import TRANSLATIONS_FILE
 
 __all__ = ["export_run_variants"]
 
@@ -32,7 +36,7 @@ def export_run_variants(
     config,
     variants_dir,
     representative_examples=200,
-    variants=tuple(VARIANTS),
+    variants=None,
     calls=(50, 10),
     overwrite=False,
 ):
@@ -60,20 +64,30 @@ def export_run_variants(
     `representative_examples` training examples, and the report lands in
     `variants_dir` as `report.md` and `report.json`.
 
+    A `Seq2SeqTransformer` (`train_translator` from random weights) is
+    measured on the test pairs its run wrote (`translations.tsv` in the
+    config's `model_dir`: each source and its reference, as the run scored
+    them), with the run's tokenizers and settings
+    (`tftransformer.training.generation_settings`), by BLEU and agreement
+    with its greedy translations (see `export_variants`).
+
     Args:
         model: the run's trained model (e.g. `tftransformer.saving.load_model`
             of its `model.keras`): a `TextClassifier`, `MultiLabelClassifier`,
-            `TextRegressor`, `TokenClassifier` or `QuestionAnswerer`.
+            `TextRegressor`, `TokenClassifier`, `QuestionAnswerer` or
+            `Seq2SeqTransformer`.
         config: the run's config: a `ClassificationConfig`,
             `MultiLabelConfig`, `RegressionConfig`,
             `TokenClassificationConfig` or `QuestionAnsweringConfig` (their
             data settings: `train_file`,
             `test_file`, `max_eval_examples`, `seed`, ...), or a
-            `VariantsConfig` of any of them.
+            `VariantsConfig` of any of them; for a translator, any config
+            whose `model_dir` is the run's directory.
         variants_dir: str, where the variants and the report are written.
         representative_examples: int, training examples that calibrate
             `litert_int8`.
-        variants: names from `VARIANTS`, `saved_model_float32` first.
+        variants: names from `VARIANTS`, `saved_model_float32` first;
+            None: every variant the model has.
         calls: timed calls at batch sizes 1 and 32.
         overwrite: bool, whether existing variants are replaced.
 
@@ -87,6 +101,19 @@ def export_run_variants(
     print(report.format())
     ```
     """
+    if is_generator(model):
+        report = export_variants(
+            model,
+            variants_dir,
+            *_translation_test_set(model, config.model_dir),
+            None,
+            variants=variants,
+            calls=calls,
+            overwrite=overwrite,
+            generation=generation_settings(model, config.model_dir),
+        )
+        _write_report(report, variants_dir)
+        return report
     if isinstance(config, VariantsConfig):
         config = config.task_config(model)
     decoding = {}
@@ -147,10 +174,33 @@ def export_run_variants(
         text_pair=text_pair,
         **decoding,
     )
+    _write_report(report, variants_dir)
+    return report
+
+
+def _write_report(report, variants_dir):
     for name, text in zip(REPORT_FILES, (report.format() + "\n", report.to_json())):
         with open(os.path.join(os.fspath(variants_dir), name), "w") as f:
             f.write(text)
-    return report
+
+
+def _translation_test_set(model, model_dir):
+    """A translation run's test sources and references, from the
+    `translations.tsv` its run wrote."""
+    path = os.path.join(os.fspath(model_dir), TRANSLATIONS_FILE)
+    if not isinstance(model, Seq2SeqTransformer) or not os.path.isfile(path):
+        raise ValueError(
+            "A run's generator is measured on the test pairs a translation "
+            "run from random weights wrote (its Seq2SeqTransformer and "
+            f"{TRANSLATIONS_FILE}); measure others with export_variants and "
+            "your prompts and references. Received: a "
+            f"{type(model).__name__} and model_dir={model_dir!r}"
+            + ("" if os.path.isfile(path) else f" without {TRANSLATIONS_FILE}")
+        )
+    with open(path, encoding="utf-8") as f:
+        header, *lines = f.read().splitlines()
+    rows = [dict(zip(header.split("\t"), line.split("\t"))) for line in lines]
+    return [row["source"] for row in rows], [row["reference"] for row in rows]
 
 
 def _label_columns(model, data):

@@ -34,7 +34,11 @@ from tftransformer.training.trainer import Trainer
 from tftransformer.training.translation_config import DEFAULT_PAIRS_FILE
 from tftransformer.training.translation_run import TranslationRun
 
-__all__ = ["train_translator"]
+__all__ = ["TRANSLATIONS_FILE", "train_translator"]
+
+# The test split's sources, references and translations a run writes (a
+# header, then one tab-separated row per test pair).
+TRANSLATIONS_FILE = "translations.tsv"
 
 # The ids of `SEQUENCE_RESERVED_TOKENS`, first in every learned vocabulary.
 PAD, UNK, START, END = 0, 1, 2, 3
@@ -140,7 +144,7 @@ def _write_outputs(model_dir, report, run, test, references, translations):
             os.path.join(model_dir, f"{name}_vocabulary.txt"), "w", encoding="utf-8"
         ) as f:
             f.write("".join(token + "\n" for token in vocabulary))
-    with open(os.path.join(model_dir, "translations.tsv"), "w", encoding="utf-8") as f:
+    with open(os.path.join(model_dir, TRANSLATIONS_FILE), "w", encoding="utf-8") as f:
         f.write("source\treference\tgreedy\tbeam\n")
         for i, reference in enumerate(references):
             fields = (
