@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.models.test_text_classifier import tiny_backbone
-from tftransformer import layers, models
+from tftransformer import evaluation, layers, models, saving, training, tuning
 from tftransformer._arguments import (
     check_choice,
     check_fraction,
@@ -167,3 +167,52 @@ def test_from_preset_refuses_a_misspelt_keyword_argument(small_vocabulary_preset
         models.TextClassifier.from_preset(
             small_vocabulary_preset, num_classes=2, sequence_lenght=16
         )
+
+
+def _built_model():
+    return models.TransformerClassifier(_encoder(), 2)
+
+
+# Each public function taking a file or directory, called with `3` there.
+PATH_ARGUMENTS = {
+    "save_model": ("directory", lambda p: saving.save_model(_built_model(), p)),
+    "load_model": ("path", saving.load_model),
+    "load_preprocessor": ("directory", saving.load_preprocessor),
+    "ResumableTraining": ("directory", training.ResumableTraining),
+    "check_run_directory": (
+        "directory",
+        lambda p: training.check_run_directory(p, {}),
+    ),
+    "write_training_summary": (
+        "model_dir",
+        lambda p: training.write_training_summary({}, p),
+    ),
+    "save_run_config": ("path", lambda p: tuning.save_run_config({}, p)),
+    "load_run_config": ("path", lambda p: tuning.load_run_config(p, [])),
+    "SearchSpace.from_file": ("path", tuning.SearchSpace.from_file),
+    "plot_confusion_matrix": (
+        "path",
+        lambda p: evaluation.plot_confusion_matrix([[1]], None, p),
+    ),
+    "plot_training_curves": (
+        "path",
+        lambda p: evaluation.plot_training_curves({"loss": [1.0]}, p),
+    ),
+    "plot_reliability_diagram": (
+        "path",
+        lambda p: evaluation.plot_reliability_diagram({}, p),
+    ),
+    "plot_predicted_vs_true": (
+        "path",
+        lambda p: evaluation.plot_predicted_vs_true(None, p),
+    ),
+}
+
+
+@pytest.mark.parametrize("function", PATH_ARGUMENTS)
+def test_path_arguments_refuse_a_non_path_naming_it(function):
+    # A number failed inside os.fspath, with a TypeError naming no argument.
+    name, call = PATH_ARGUMENTS[function]
+    message = rf"^{name} must be a string or a path\. Received: {name}=3$"
+    with pytest.raises(ValueError, match=message):
+        call(3)

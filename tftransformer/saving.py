@@ -18,6 +18,7 @@ import h5py
 import keras
 import keras_hub
 
+from tftransformer._arguments import check_path
 from tftransformer.presets import (
     _TOKENIZER_FILE,
     CONFIG_FILE,
@@ -79,7 +80,7 @@ def save_model(model, directory, preprocessor=None, overwrite=False):
             f"Model {model.name!r} has no weights yet: build it (call it on a "
             "batch) before saving it."
         )
-    directory = os.fspath(directory)
+    directory = check_path("directory", directory)
     if directory.endswith(".keras"):
         raise ValueError(
             "`save_model` writes a directory; for a single `.keras` file use "
@@ -162,7 +163,7 @@ def load_model(path):
     logits = model.predict(features)
     ```
     """
-    path = os.fspath(path)
+    path = check_path("path", path)
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"No saved model at {path!r}: expected a `.keras` file or a "
@@ -198,7 +199,7 @@ def load_preprocessor(directory):
     logits = model.predict(preprocessor(["a fine film"]))
     ```
     """
-    directory = os.fspath(directory)
+    directory = check_path("directory", directory)
     config_path = os.path.join(directory, _PREPROCESSOR_FILE)
     if not os.path.isfile(config_path):
         raise FileNotFoundError(

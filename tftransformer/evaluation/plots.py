@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from tftransformer._arguments import check_path
+
 # Beyond this many classes the confusion matrix plot has no cell counts or
 # tick labels.
 MAX_ANNOTATED_CLASSES = 50
@@ -29,6 +31,7 @@ def plot_confusion_matrix(matrix, label_names, path, title="Confusion matrix"):
     plot_confusion_matrix(report.confusion_matrix, report.label_names, "cm.png")
     ```
     """
+    check_path("path", path)
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.size == 0:
         raise ValueError(
@@ -101,6 +104,7 @@ def plot_training_curves(history, path, title="Training curves"):
     plot_training_curves(history.history, "runs/curves.png")
     ```
     """
+    check_path("path", path)
     history = getattr(history, "history", history)
     if not isinstance(history, dict) or not history:
         raise ValueError(
@@ -169,6 +173,7 @@ def plot_reliability_diagram(calibration, path, title="Reliability diagram"):
     plot_reliability_diagram(summary, "runs/reliability_diagram.png")
     ```
     """
+    check_path("path", path)
     if not isinstance(calibration, dict) or not {"before", "after"} <= set(calibration):
         raise ValueError(
             "calibration must be a dict of calibration_summary (with before and "
@@ -229,6 +234,7 @@ def plot_predicted_vs_true(report, path, title="Predicted vs true"):
     plot_predicted_vs_true(report, "runs/predicted_vs_true.png")
     ```
     """
+    check_path("path", path)
     if not hasattr(report, "y_pred") or not hasattr(report, "y_true"):
         raise ValueError(
             f"report must be a RegressionReport. Received: {type(report).__name__}"

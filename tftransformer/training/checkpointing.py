@@ -26,7 +26,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save_file
 
-from tftransformer._arguments import check_bool, check_int
+from tftransformer._arguments import check_bool, check_int, check_path
 
 __all__ = [
     "BACKUP_DIR",
@@ -530,7 +530,7 @@ def check_run_directory(directory, run_config, label_names=None):
     check_run_directory("runs/sst2", {"epochs": 3, "seed": 0}, ["neg", "pos"])
     ```
     """
-    directory = os.fspath(directory)
+    directory = check_path("directory", directory)
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise ValueError(
             f"The output directory {directory!r} exists and is not a directory."

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, check_path
 from tftransformer._warnings import warn
 from tftransformer.data._autotune import without_autotuning
 from tftransformer.models._task_base import build_optimizer_before_step
@@ -158,7 +158,7 @@ class ResumableTraining(keras.callbacks.Callback):
                     f"run_config must be None or a dict. Received: {run_config!r}"
                 )
             run_config = _jsonable(run_config)
-        self.directory = os.fspath(directory)
+        self.directory = check_path("directory", directory)
         self.path = os.path.join(self.directory, CHECKPOINT_FILE)
         self.save_freq = save_freq
         self.early_stopping = early_stopping

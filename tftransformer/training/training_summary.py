@@ -6,6 +6,7 @@ import os
 
 import keras
 
+from tftransformer._arguments import check_path
 from tftransformer.data.text_packing import count_batches, holds_packed_texts
 from tftransformer.data.unknown_pieces import unknown_share_warning
 from tftransformer.models.freezing import backbone_sublayers
@@ -253,7 +254,7 @@ def write_training_summary(summary, model_dir):
     write_training_summary(describe_training(classifier), "runs/sst2")
     ```
     """
-    model_dir = os.fspath(model_dir)
+    model_dir = check_path("model_dir", model_dir)
     os.makedirs(model_dir, exist_ok=True)
     path = os.path.join(model_dir, SUMMARY_FILE)
     with open(path, "w") as f:

@@ -5,6 +5,8 @@ import math
 import numbers
 import os
 
+from tftransformer._arguments import check_path
+
 __all__ = ["load_run_config", "merge_run_config", "save_run_config"]
 
 
@@ -51,7 +53,7 @@ def save_run_config(config, path):
     ```
     """
     _check_config(config, "the config argument")
-    path = os.fspath(path)
+    path = check_path("path", path)
     parent = os.path.dirname(path)
     if parent:
         os.makedirs(parent, exist_ok=True)
@@ -84,7 +86,7 @@ def load_run_config(path, allowed_keys):
     run(**{**defaults, **config})
     ```
     """
-    path = os.fspath(path)
+    path = check_path("path", path)
     allowed = set(allowed_keys)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No run configuration file at path={path!r}")

@@ -6,6 +6,8 @@ import math
 import numbers
 import os
 
+from tftransformer._arguments import check_path
+
 __all__ = ["DEFAULT_SEARCH_SPACE", "SEARCHABLE_PARAMETERS", "SearchSpace"]
 
 
@@ -134,7 +136,7 @@ class SearchSpace:
         space = SearchSpace.from_file("space.json")
         ```
         """
-        path = os.fspath(path)
+        path = check_path("path", path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"No search space file at path={path!r}")
         with open(path, encoding="utf-8") as f:
