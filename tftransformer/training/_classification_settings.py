@@ -5,7 +5,24 @@ import dataclasses
 
 from tftransformer.training._settings import setting
 
-__all__ = ["ClassificationSettings"]
+__all__ = ["ClassificationSettings", "test_file_setting", "validation_file_setting"]
+
+
+def validation_file_setting():
+    """The `validation_file` setting of a run whose data is embedded or
+    read from `train_file`."""
+    return setting(
+        None,
+        "Validation data; default: the embedded split, or 10% of --train_file "
+        "held out.",
+    )
+
+
+def test_file_setting():
+    """The `test_file` setting beside `validation_file_setting`'s."""
+    return setting(
+        None, "Test data; default: the embedded split, or the validation data."
+    )
 
 
 @dataclasses.dataclass
@@ -20,14 +37,8 @@ class ClassificationSettings:
         "CSV/TSV/JSONL file (.gz/.bz2 too) or tfds:NAME[:SPLIT]; default: the "
         "embedded sentiment data.",
     )
-    validation_file: str | None = setting(
-        None,
-        "Validation data; default: the embedded split, or 10% of --train_file "
-        "held out.",
-    )
-    test_file: str | None = setting(
-        None, "Test data; default: the embedded split, or the validation data."
-    )
+    validation_file: str | None = validation_file_setting()
+    test_file: str | None = test_file_setting()
     text_column: str = setting("text", "Text column (or TFDS feature).")
     text_pair_column: str | None = setting(
         None, "Second text column, for sentence-pair tasks."

@@ -2,6 +2,10 @@
 
 import dataclasses
 
+from tftransformer.training._classification_settings import (
+    test_file_setting,
+    validation_file_setting,
+)
 from tftransformer.training._settings import setting
 from tftransformer.training.finetune_config import FinetuneConfig
 
@@ -28,14 +32,8 @@ class TokenClassificationConfig(FinetuneConfig):
         "CoNLL-style (word and tag columns, blank line between sentences) or "
         "JSONL (tokens, tags) file; default: the embedded WNUT-16 split.",
     )
-    validation_file: str | None = setting(
-        None,
-        "Validation data; default: the embedded split, or 10% of --train_file "
-        "held out.",
-    )
-    test_file: str | None = setting(
-        None, "Test data; default: the embedded split, or the validation data."
-    )
+    validation_file: str | None = validation_file_setting()
+    test_file: str | None = test_file_setting()
     max_train_examples: int | None = setting(
         None, "Train on a seeded subset of this many sentences.", minimum=1
     )
