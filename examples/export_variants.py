@@ -48,7 +48,6 @@ training script's: pass the ones the model was trained with.
 
 import dataclasses
 import os
-import platform
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -87,7 +86,7 @@ def main(config):
     )
     print(
         f"\n{report.num_test_examples} test examples; "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs\n"
+        f"{report.machine['summary']}\n"
         f"{report.format()}\nWritten to {config.variants_dir}/"
     )
 

@@ -15,12 +15,14 @@ from tftransformer.export import (
     VARIANTS,
     LiteRTModel,
     VariantsConfig,
+    VariantsReport,
     export_litert,
     export_run_variants,
     export_text_embedder,
     export_variants,
     inference_copy,
 )
+from tftransformer.hardware import onednn_enabled
 from tftransformer.models import (
     MultiLabelClassifier,
     QuestionAnswerer,
@@ -242,7 +244,15 @@ def test_report_has_a_row_per_variant_with_every_measure(report):
         assert row["p99_ms_batch_32"] >= row["p50_ms_batch_32"] > 0
     table = report.format()
     assert len(table.splitlines()) == 2 + len(VARIANTS)
-    assert json.loads(report.to_json())["num_test_examples"] == 100
+    written = json.loads(report.to_json())
+    assert written["num_test_examples"] == 100
+    # The latencies name the machine and kernels they were timed with:
+    # oneDNN on or off changes a SavedModel's latency twofold.
+    assert written["machine"] == report.machine
+    assert report.machine["onednn"] == onednn_enabled()
+    assert report.machine["usable_cores"] >= 1 and report.machine["summary"]
+    with pytest.raises(ValueError, match="Received: machine='x86'"):
+        VariantsReport(report.rows, 100, machine="x86")
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

@@ -36,6 +36,7 @@ from tftransformer.export.text_classifier_export import (
 )
 from tftransformer.export.token_classifier_export import export_token_classifier
 from tftransformer.export.variants_report import VariantsReport
+from tftransformer.hardware import describe_machine
 from tftransformer.models._prompt_generation import is_generator
 
 __all__ = ["VARIANTS", "export_variants"]
@@ -269,7 +270,9 @@ def export_variants(
             overwrite,
             generation,
         )
-        return VariantsReport(rows, num_test_examples=len(test_texts))
+        return VariantsReport(
+            rows, num_test_examples=len(test_texts), machine=describe_machine()
+        )
     test_texts = list(test_texts)
     kind = model_kind(model)
     tagger = kind == "tagger"
@@ -307,7 +310,9 @@ def export_variants(
             calls,
             overwrite,
         )
-        return VariantsReport(rows, num_test_examples=len(test_texts))
+        return VariantsReport(
+            rows, num_test_examples=len(test_texts), machine=describe_machine()
+        )
     if text_pair:
         test_texts = _check_pairs("test_texts", test_texts)
     if answerer:
@@ -375,7 +380,9 @@ def export_variants(
             row["agreement"] = float(np.mean(same))
         row.update(latencies(predict, test_texts, batch_sizes, calls))
         rows.append(row)
-    return VariantsReport(rows, num_test_examples=len(test_texts))
+    return VariantsReport(
+        rows, num_test_examples=len(test_texts), machine=describe_machine()
+    )
 
 
 def _check_tags(texts, tags):

@@ -56,6 +56,11 @@ class VariantsReport:
             timed. The first row is the float32 SavedModel.
         num_test_examples: int, the texts (questions, queries, prompts)
             accuracy and agreement count.
+        machine: optional dict, the machine the latencies were timed on
+            (`tftransformer.hardware.describe_machine()`, as `export_variants`
+            records it: CPU, its features, cores, GPUs, and whether
+            TensorFlow's oneDNN kernels ran, which can change a SavedModel's
+            latency twofold, docs/serving.md).
 
     Example:
     ```python
@@ -65,7 +70,7 @@ class VariantsReport:
     ```
     """
 
-    def __init__(self, rows, num_test_examples):
+    def __init__(self, rows, num_test_examples, machine=None):
         if not rows:
             raise ValueError(f"`rows` must be a non-empty list. Received: {rows!r}")
         reference = rows[0]
@@ -80,6 +85,12 @@ class VariantsReport:
                 )
             self.rows.append(row)
         self.num_test_examples = int(num_test_examples)
+        if machine is not None and not isinstance(machine, dict):
+            raise ValueError(
+                "`machine` must be None or a dict (describe_machine()). "
+                f"Received: machine={machine!r}"
+            )
+        self.machine = machine
 
     def row(self, variant):
         """The row of `variant`, a dict."""
@@ -105,8 +116,12 @@ class VariantsReport:
         return "\n".join(lines)
 
     def to_json(self):
-        """The rows and the test size as a JSON string."""
+        """The rows, the test size and the machine as a JSON string."""
         return json.dumps(
-            {"num_test_examples": self.num_test_examples, "rows": self.rows},
+            {
+                "num_test_examples": self.num_test_examples,
+                "machine": self.machine,
+                "rows": self.rows,
+            },
             indent=2,
         )
