@@ -2,16 +2,18 @@
 library, so that each pays no TensorFlow import of its own.
 
 A child runs `script ARGS...` as `__main__`, with its stdout and stderr
-going to files, and leaves through the interpreter's own handling of an
-exception or `sys.exit`: its exit status and stderr are what a user gets
-(except output printed while the library is imported, which happens once,
-before the fork). POSIX only (`os.fork`).
+going to files, and leaves as the interpreter would leave
+(`tests/fast_exit.py`, without its teardown): its exit status and stderr
+are what a user gets (except output printed while the library is
+imported, which happens once, before the fork). POSIX only (`os.fork`).
 """
 
 import json
 import subprocess
 import sys
 import textwrap
+
+from tests import fast_exit
 
 DRIVER = textwrap.dedent(
     """
@@ -24,6 +26,11 @@ DRIVER = textwrap.dedent(
 
     out_dir = sys.argv[1]
     command_lines = json.loads(sys.argv[2])
+    # tests/fast_exit.py: the child ends as the interpreter would end it,
+    # without its 2-second teardown of TensorFlow.
+    exit_like_the_interpreter = runpy.run_path(sys.argv[3])[
+        "exit_like_the_interpreter"
+    ]
     statuses = []
     for index, argv in enumerate(command_lines):
         pid = os.fork()
@@ -32,8 +39,9 @@ DRIVER = textwrap.dedent(
                 path = os.path.join(out_dir, f"{index}.{suffix}")
                 os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT), stream)
             sys.argv = list(argv)
-            runpy.run_path(argv[0], run_name="__main__")
-            sys.exit(0)
+            exit_like_the_interpreter(
+                lambda: runpy.run_path(argv[0], run_name="__main__")
+            )
         statuses.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
     with open(os.path.join(out_dir, "statuses.json"), "w") as file:
         json.dump(statuses, file)
@@ -53,7 +61,13 @@ def run_forked(command_lines, out_dir, timeout=300):
     driver = out_dir / "driver.py"
     driver.write_text(DRIVER)
     completed = subprocess.run(
-        [sys.executable, str(driver), str(out_dir), json.dumps(command_lines)],
+        [
+            sys.executable,
+            str(driver),
+            str(out_dir),
+            json.dumps(command_lines),
+            fast_exit.__file__,
+        ],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -2,10 +2,10 @@ import json
 import math
 import pathlib
 import subprocess
-import sys
 
 import pytest
 
+from tests.fast_exit import python_command
 from tftransformer.testing import write_tiny_bert_preset
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "strategies.py"
@@ -19,7 +19,7 @@ def test_two_strategies_end_to_end(tmp_path):
     )
     output_dir = tmp_path / "out"
     command = [
-        sys.executable,
+        *python_command(),
         str(SCRIPT),
         f"--preset={preset}",
         # Listed out of order: rows follow the script's order, full first.

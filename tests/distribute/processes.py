@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+from tests.fast_exit import python_command
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Generous: two TensorFlow processes share two busy cores on CI.
@@ -69,7 +71,7 @@ def run_scripts(commands, log_dir, timeout=PROCESS_TIMEOUT):
             with open(log_path, "w") as log:
                 processes.append(
                     subprocess.Popen(
-                        [sys.executable, os.path.join(HERE, script), *args],
+                        [*python_command(), os.path.join(HERE, script), *args],
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         env=worker_environment(),

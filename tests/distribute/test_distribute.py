@@ -4,13 +4,13 @@ import json
 import os
 import socket
 import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.fast_exit import python_command
 from tftransformer import distribute, hardware, training
 from tftransformer._onednn import machine_is_x86
 from tftransformer.distribute import _local_tpu_present
@@ -398,7 +398,7 @@ def test_importing_tftransformer_first_turns_tensorflows_onednn_kernels_on():
     # process, hence a new one).
     code = "import tftransformer as t; print(t.hardware.onednn_enabled())"
     result = subprocess.run(
-        [sys.executable, "-c", code],
+        [*python_command(), "-c", code],
         env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"},
         capture_output=True,
         text=True,

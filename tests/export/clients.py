@@ -3,7 +3,8 @@
 import json
 import os
 import subprocess
-import sys
+
+from tests.fast_exit import python_command
 
 CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
 
@@ -18,7 +19,7 @@ def job(path, batches, output="probabilities", kernels="AUTO"):
 def run_clients(jobs):
     """The answers of each job's variant, all loaded in one clean process."""
     process = subprocess.run(
-        [sys.executable, CLIENT, "--jobs"],
+        [*python_command(), CLIENT, "--jobs"],
         input=json.dumps(jobs),
         capture_output=True,
         text=True,

@@ -16,8 +16,11 @@ import sys
 
 def serve_generators(calls, prompts):
     """Each call's outputs, per `(version_dir, num_calls)` of `calls`."""
+    # Here, not at the top: this file also runs as the client's script.
+    from tests.fast_exit import python_command
+
     result = subprocess.run(
-        [sys.executable, __file__, json.dumps(calls), json.dumps(prompts)],
+        [*python_command(), __file__, json.dumps(calls), json.dumps(prompts)],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},

@@ -14,6 +14,7 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
+from tests.fast_exit import python_command
 from tftransformer.export import (
     LABELS_FILE,
     WARMUP_FILE,
@@ -152,7 +153,7 @@ def test_fresh_process_matches_keras_model(exported, mode, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     env.pop("PYTHONPATH", None)
     process = subprocess.run(
-        [sys.executable, CLIENT, exported.version_dir, mode],
+        [*python_command(), CLIENT, exported.version_dir, mode],
         input=json.dumps(list(BATCHES.values())),
         capture_output=True,
         text=True,

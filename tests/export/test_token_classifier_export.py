@@ -1,7 +1,6 @@
 import json
 import os
 import subprocess
-import sys
 import types
 
 import keras
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.export.clients import job, run_clients
+from tests.fast_exit import python_command
 from tftransformer.evaluation import entity_report, predict_tags
 from tftransformer.export import (
     TAGS_FILE,
@@ -107,7 +107,7 @@ def test_exported_signature_tags_raw_sentences_like_keras(tagger, tmp_path):
         assert f.read().split() == TAGS
 
     result = subprocess.run(
-        [sys.executable, "-c", CLIENT, version_dir, json.dumps(SENTENCES)],
+        [*python_command(), "-c", CLIENT, version_dir, json.dumps(SENTENCES)],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
@@ -199,7 +199,7 @@ def test_int8_export_tags_raw_sentences_as_float32_does(tagger, tmp_path):
     ]
     # One clean process serves both exports.
     result = subprocess.run(
-        [sys.executable, "-c", CLIENT, *version_dirs, json.dumps(sentences)],
+        [*python_command(), "-c", CLIENT, *version_dirs, json.dumps(sentences)],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},

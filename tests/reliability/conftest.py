@@ -4,11 +4,11 @@ import csv
 import os
 import pathlib
 import subprocess
-import sys
 import time
 
 import pytest
 
+from tests.fast_exit import python_command
 from tftransformer.datasets import load_rotten_tomatoes
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def classify_command(preset, data, model_dir, **flags):
         "model_dir": model_dir,
         **flags,
     }
-    return [sys.executable, CLASSIFY] + [f"--{k}={v}" for k, v in args.items()]
+    return [*python_command(), CLASSIFY] + [f"--{k}={v}" for k, v in args.items()]
 
 
 def run_to_completion(command, log_path, env=None, timeout=600):

@@ -3,8 +3,8 @@ in a real process: memory stays flat and no step is traced again."""
 
 import json
 import statistics
-import sys
 
+from tests.fast_exit import python_command
 from tests.reliability.conftest import ROOT, run_to_completion
 
 SECONDS = 30
@@ -20,7 +20,7 @@ def test_memory_and_tracing_stay_flat(tiny_preset, tiny_data, tmp_path):
     output = tmp_path / "soak.json"
     run_to_completion(
         [
-            sys.executable,
+            *python_command(),
             str(ROOT / "tests" / "reliability" / "soak_script.py"),
             tiny_preset,
             tiny_data["train"],

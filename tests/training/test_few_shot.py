@@ -5,7 +5,6 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import tftransformer as tft
+from tests.fast_exit import python_command
 from tests.training.interruptions import (
     Interrupt,
     file_times,
@@ -165,7 +165,7 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     env.pop("PYTHONPATH", None)
     process = subprocess.run(
-        [sys.executable, CLIENT, version_dir, "tensorflow_text"],
+        [*python_command(), CLIENT, version_dir, "tensorflow_text"],
         input=json.dumps([batch]),
         capture_output=True,
         text=True,

@@ -5,7 +5,6 @@ import csv
 import json
 import os
 import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import tftransformer as tft
+from tests.fast_exit import python_command
 from tftransformer.datasets import load_word_affect
 from tftransformer.training import (
     ClassificationConfig,
@@ -57,7 +57,7 @@ os._exit(0)  # TensorFlow's teardown at exit checks nothing read here.
 def serve(version_dir, **inputs):
     """The export's outputs for `inputs`, served in a clean process."""
     process = subprocess.run(
-        [sys.executable, "-c", CLIENT, str(version_dir)],
+        [*python_command(), "-c", CLIENT, str(version_dir)],
         input=json.dumps(inputs),
         capture_output=True,
         text=True,

@@ -4,13 +4,13 @@
 import json
 import os
 import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
 import tftransformer as tft
+from tests.fast_exit import python_command
 from tests.training.interruptions import STALE_TEMPORARY_FILE
 from tftransformer.models import MultiTaskModel
 from tftransformer.training import MultiTaskConfig
@@ -110,7 +110,7 @@ def test_export_dir_that_is_a_file_is_refused_before_loading(tmp_path):
     (tmp_path / "serving").write_text("")
     completed = subprocess.run(
         [
-            sys.executable,
+            *python_command(),
             "examples/multitask.py",
             "--preset=no/such/preset",
             f"--model_dir={tmp_path / 'run'}",

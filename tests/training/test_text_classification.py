@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
+from tests.fast_exit import python_command
 from tests.training.classification_run import run_classification
 from tftransformer.datasets import load_rotten_tomatoes
 from tftransformer.training import ClassificationConfig, ConfigError, Trainer
@@ -293,14 +294,13 @@ def test_the_example_scripts_take_their_settings_from_flags_and_files(
 ):
     # One real process: absl flags, --config and the exit status.
     import subprocess
-    import sys
 
     config = tmp_path / "best.json"
     config.write_text(json.dumps({"freeze_layers": 1, "batch_size": 4}))
     model_dir = tmp_path / "run"
     completed = subprocess.run(
         [
-            sys.executable,
+            *python_command(),
             "examples/find_lr.py",
             f"--config={config}",
             "--batch_size=8",
