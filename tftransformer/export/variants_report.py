@@ -73,6 +73,11 @@ class VariantsReport:
     def __init__(self, rows, num_test_examples, machine=None):
         if not rows:
             raise ValueError(f"`rows` must be a non-empty list. Received: {rows!r}")
+        if machine is not None and not isinstance(machine, dict):
+            raise ValueError(
+                "`machine` must be None or a dict (describe_machine()). "
+                f"Received: machine={machine!r}"
+            )
         reference = rows[0]
         self.rows = []
         for row in rows:
@@ -85,11 +90,6 @@ class VariantsReport:
                 )
             self.rows.append(row)
         self.num_test_examples = int(num_test_examples)
-        if machine is not None and not isinstance(machine, dict):
-            raise ValueError(
-                "`machine` must be None or a dict (describe_machine()). "
-                f"Received: machine={machine!r}"
-            )
         self.machine = machine
 
     def row(self, variant):
