@@ -7,8 +7,9 @@ suite starts dozens of such processes, and no test reads what finalization
 does. Everything a test or a user sees of the exit stays the interpreter's:
 the exit status of `sys.exit` (an argument that is not an int printed to
 stderr, status 1), an uncaught exception printed by `sys.excepthook`
-(status 1), non-daemon threads joined, `atexit` handlers run, stdout and
-stderr flushed; then `os._exit`. `TFTRANSFORMER_TEST_FULL_EXIT=1` gives
+(status 1; a `KeyboardInterrupt` ends the process by SIGINT), non-daemon
+threads joined, `atexit` handlers run, stdout and stderr flushed; then
+`os._exit`. `TFTRANSFORMER_TEST_FULL_EXIT=1` gives
 back the interpreter's own exit (and `python_command` a plain `python`).
 
     python tests/fast_exit.py SCRIPT [ARGS...]
@@ -20,6 +21,7 @@ back the interpreter's own exit (and `python_command` a plain `python`).
 import atexit
 import os
 import runpy
+import signal
 import sys
 import threading
 import types
@@ -50,9 +52,12 @@ def exit_like_the_interpreter(run):
         status = 0
     except SystemExit as error:
         status = _status(error.code)
-    except BaseException:
+    except BaseException as error:
         sys.excepthook(*sys.exc_info())
         status = 1
+        if isinstance(error, KeyboardInterrupt):
+            # The interpreter ends an interrupted script by SIGINT itself.
+            status = -signal.SIGINT
     threading._shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
@@ -60,6 +65,9 @@ def exit_like_the_interpreter(run):
             stream.flush()
         except (OSError, ValueError):
             pass
+    if status < 0:
+        signal.signal(-status, signal.SIG_DFL)
+        os.kill(os.getpid(), -status)
     os._exit(status)
 
 

@@ -12,6 +12,7 @@ SCRIPTS = {
     "exits_with_a_status": "import sys\nprint('out')\nsys.exit(3)",
     "exits_with_a_message": "import sys\nsys.exit('bad input')",
     "raises": "def fail():\n    raise ValueError('boom')\nfail()",
+    "is_interrupted": "print('started')\nraise KeyboardInterrupt",
     "leaves_work_to_atexit_and_a_thread": (
         "import atexit, sys, threading, time\n"
         "atexit.register(lambda: print('atexit ran', flush=True))\n"
