@@ -1,6 +1,8 @@
 """Continued masked-LM pretraining of a pretrained encoder (what
 `examples/pretrain_mlm.py` calls), on the tiny BERT preset."""
 
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -114,7 +116,16 @@ def test_a_run_lowers_the_loss_resumes_and_writes_a_preset(
         interrupt_after_epoch(patch, 0)
         with pytest.raises(Interrupt):
             tft.training.continue_pretraining(PretrainingConfig(**settings), verbose=0)
-    run = tft.training.continue_pretraining(PretrainingConfig(**settings), verbose=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = tft.training.continue_pretraining(
+            PretrainingConfig(**settings), verbose=0
+        )
+    # The pooler, which the masked-LM loss does not reach, was left out of
+    # training: no "Gradients do not exist" warning at each step.
+    assert not [w for w in caught if "Gradients do not exist" in str(w.message)]
+    pooler = run.model.backbone.get_layer("pooled_dense")
+    assert pooler.trainable
     # Epoch 1 was trained before the kill, epoch 2 after it.
     assert len(run.training.history["loss"]) == 2
     assert "Resuming from" in capsys.readouterr().out
@@ -138,6 +149,10 @@ def test_a_run_lowers_the_loss_resumes_and_writes_a_preset(
     assert any(
         not np.array_equal(a, b) for a, b in zip(start.backbone.get_weights(), loaded)
     )
+    for want, got in zip(
+        start.backbone.get_layer("pooled_dense").get_weights(), pooler.get_weights()
+    ):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_bad_input_is_refused(tmp_path, small_vocabulary_preset):

@@ -15,6 +15,7 @@ from tftransformer.data.masked_lm import (
 )
 from tftransformer.data.rotten_tomatoes import rotten_tomatoes_texts
 from tftransformer.data.word_piece import tokenize_texts
+from tftransformer.models._task_base import freeze_unused_backbone_layers
 from tftransformer.presets import load_backbone
 from tftransformer.training.checkpointing import epoch_seed, fingerprint
 from tftransformer.training.pretraining_run import PretrainingRun
@@ -116,6 +117,10 @@ def continue_pretraining(config, verbose=1):
             config.preset, sequence_length=config.max_length, dtype=config.dtype
         )
         model = masked_lm_class(type(backbone))(backbone=backbone)
+    # The masked-LM loss reads `sequence_output` only: BERT's pooler would get
+    # no gradient (Keras warns at every trace). Frozen while training, it
+    # keeps its pretrained weights and is trainable again in the preset.
+    unused = freeze_unused_backbone_layers(backbone)
     tokenizer = preprocessor.tokenizer
     rows = {
         name: masked_lm_rows(
@@ -181,6 +186,8 @@ def continue_pretraining(config, verbose=1):
             "backbone": type(backbone).__name__,
         },
     )
+    for layer in unused:
+        layer.trainable = True
     # Early stopping restored the best epoch's weights: measure and save those.
     final = _evaluate(model, validation)
     preset_dir = os.path.join(os.fspath(config.model_dir), PRESET_DIR)
