@@ -85,13 +85,23 @@ class CrossValidationResult(_json_utils.JsonReport):
 
     @property
     def std(self):
-        """`{metric name: sample standard deviation over folds}` (NaN for 1 fold)."""
+        """`{metric name: sample standard deviation over folds}`.
+
+        NaN for one fold, and for a metric some fold scored NaN or infinite
+        (a diverged fold has no spread to tell).
+        """
         if self.num_folds <= self.STD_DDOF:
             return {name: math.nan for name in self._names}
-        return {
-            name: float(np.std(self.values(name), ddof=self.STD_DDOF))
-            for name in self._names
-        }
+        spreads = {}
+        for name in self._names:
+            values = self.values(name)
+            # NumPy's std of an infinity is NaN too, with a RuntimeWarning.
+            spreads[name] = (
+                float(np.std(values, ddof=self.STD_DDOF))
+                if np.all(np.isfinite(values))
+                else math.nan
+            )
+        return spreads
 
     def to_dict(self):
         """Returns the result as a JSON-ready dict (NaN written as `None`).
