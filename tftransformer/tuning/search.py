@@ -3,7 +3,6 @@
 import json
 import os
 import time
-import warnings
 
 from tftransformer.evaluation import evaluate_classifier
 from tftransformer.finetune import encoder_layers
@@ -144,10 +143,7 @@ def search_text_classifier(config, verbose=1):
         return float(report.accuracy)
 
     if config.evaluate_test:
-        with warnings.catch_warnings():
-            # The trial's checkpoint holds its optimizer, which is not needed.
-            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-            best_model = tuner.get_best_models(1)[0]
+        best_model = tuner.get_best_models(1)[0]
         result["best_test_accuracy"] = test_accuracy(best_model)
     if config.compare_default:
         fixed = {

@@ -1,10 +1,12 @@
 """KerasTuner tuners that record their trials, and the search's results."""
 
+import contextlib
 import json
 import math
 import numbers
 import os
 import re
+import warnings
 
 import keras_tuner
 
@@ -32,8 +34,24 @@ SEARCH_SETTINGS_FILE = "search_settings.json"
 _HYPERBAND_PREFIX = "tuner/"
 
 
+@contextlib.contextmanager
+def _without_optimizer_state():
+    # A trial's checkpoint (`model.save_weights`) holds its optimizer's
+    # slots; a model KerasTuner loads it into has a new optimizer, unbuilt,
+    # which Keras leaves as it is, warning "Skipping variable loading for
+    # optimizer". That is the intended load: the weights, not the state.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+        yield
+
+
 class _RecordingTuner:
-    """Writes `trials.json` and `failed_trials.json` after every trial."""
+    """Writes `trials.json` and `failed_trials.json` after every trial, and
+    loads a trial's checkpoint without a warning about its optimizer."""
+
+    def load_model(self, trial):
+        with _without_optimizer_state():
+            return super().load_model(trial)
 
     def on_trial_end(self, trial):
         try:
@@ -54,7 +72,8 @@ class _BayesianOptimization(_RecordingTuner, keras_tuner.BayesianOptimization):
 
 class _Hyperband(_RecordingTuner, keras_tuner.Hyperband):
     def _build_hypermodel(self, hp):
-        model = super()._build_hypermodel(hp)
+        with _without_optimizer_state():
+            model = super()._build_hypermodel(hp)
         if _HYPERBAND_PREFIX + "trial_id" in hp.values:
             # A continuation trial: KerasTuner loaded an earlier trial's
             # weights, which Keras loads into LoRA layers as merged kernels
@@ -110,9 +129,9 @@ def create_tuner(
         algorithm: `"random"` (random search), `"bayesian"` (Gaussian-process
             Bayesian optimization; needs scikit-learn, the `tuning` extra) or
             `"hyperband"` (successive halving over epochs: continuation
-            trials resume from an earlier trial's best weights, LoRA
-            adapters folded in and started again by
-            `tftransformer.finetune.restart_lora_adapters`).
+            trials resume from an earlier trial's best weights with a new
+            optimizer, as KerasTuner's do, LoRA adapters folded in and
+            started again by `tftransformer.finetune.restart_lora_adapters`).
         directory: the results directory.
         project_name: the project's folder name in `directory`.
         max_trials: int >= 1, the number of trials, over all runs of the
