@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -172,7 +174,10 @@ def test_saved_distiller_keeps_its_settings(tmp_path):
     distiller = Distiller(linear(seed=1), linear(seed=2), temperature=3.0, alpha=0.25)
     distiller.compile(optimizer="sgd")
     path = str(tmp_path / "distiller.keras")
-    distiller.save(path)
+    with warnings.catch_warnings():
+        # Not "You are saving a model that has not yet been built".
+        warnings.simplefilter("error", UserWarning)
+        distiller.save(path)
     reloaded = keras.saving.load_model(path)
     assert (reloaded.temperature, reloaded.alpha) == (3.0, 0.25)
     assert not reloaded.teacher.trainable and reloaded.student.trainable

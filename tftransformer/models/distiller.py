@@ -92,6 +92,9 @@ class Distiller(InMemoryBatches, keras.Model):
         self.temperature = float(temperature)
         self.alpha = float(alpha)
         self._soft_loss = _SoftTargetKLDivergence(self.temperature)
+        # Its variables are the two models': built when both are, so saving
+        # it before a first call holds them (Keras warns of an unbuilt model).
+        self.built = teacher.built and student.built
 
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
