@@ -72,6 +72,12 @@ class Config(tft.export.VariantsConfig):
     overwrite: bool = tft.training.setting(
         False, "Replace variants already in --variants_dir."
     )
+    litert_runtime: str = tft.training.setting(
+        "auto",
+        "Interpreter of the LiteRT variants: LiteRT's (ai_edge_litert, 'auto' "
+        "where installed) or TensorFlow's tf.lite.Interpreter.",
+        choices=tft.export.LITERT_RUNTIMES,
+    )
 
 
 def main(config):
@@ -83,10 +89,12 @@ def main(config):
         representative_examples=config.representative_examples,
         calls=(config.calls_batch_1, config.calls_batch_32),
         overwrite=config.overwrite,
+        litert_runtime=config.litert_runtime,
     )
     print(
         f"\n{report.num_test_examples} test examples; "
-        f"{report.machine['summary']}\n"
+        f"{report.machine['summary']}; LiteRT interpreter: "
+        f"{report.machine['litert_runtime']}\n"
         f"{report.format()}\nWritten to {config.variants_dir}/"
     )
 

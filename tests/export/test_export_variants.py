@@ -251,6 +251,9 @@ def test_report_has_a_row_per_variant_with_every_measure(report):
     assert written["machine"] == report.machine
     assert report.machine["onednn"] == onednn_enabled()
     assert report.machine["usable_cores"] >= 1 and report.machine["summary"]
+    # And the interpreter the LiteRT variants ran on.
+    litert = LiteRTModel(report.row("litert_float32")["path"])
+    assert report.machine["litert_runtime"] == litert.runtime == "litert"
     with pytest.raises(ValueError, match="Received: machine='x86'"):
         VariantsReport(report.rows, 100, machine="x86")
 

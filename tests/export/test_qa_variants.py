@@ -78,6 +78,9 @@ def answerer(small_vocabulary_preset, tmp_path_factory):
         golds,
         train_pairs[:16],
         calls=(2, 1),
+        # The other report fixtures run LiteRT's interpreter; this one
+        # TensorFlow's, full int8 included.
+        litert_runtime="tensorflow",
     )
     return model, pairs, golds, report
 
@@ -86,6 +89,7 @@ def test_report_scores_every_variant_by_exact_match_and_f1(answerer):
     _, _, _, report = answerer
     assert [row["variant"] for row in report.rows] == list(VARIANTS)
     assert report.num_test_examples == 50
+    assert report.machine["litert_runtime"] == "tensorflow"
     reference = report.row("saved_model_float32")
     # Random spans almost never match: agreement then says something.
     assert reference["exact_match"] > 0.8

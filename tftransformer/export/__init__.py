@@ -31,7 +31,7 @@ from tftransformer.export.litert_export import (
 from tftransformer.export.litert_generator_run_export import (
     export_litert_generator_run,
 )
-from tftransformer.export.litert_model import LiteRTModel
+from tftransformer.export.litert_model import LITERT_RUNTIMES, LiteRTModel
 from tftransformer.export.model_versions import (
     check_base_path,
     existing_versions,
@@ -77,6 +77,7 @@ __all__ = [
     "LABELS_FILE",
     "LITERT_FILE",
     "LITERT_QUANTIZATIONS",
+    "LITERT_RUNTIMES",
     "LiteRTModel",
     "MultiLabelServingModule",
     "PRECISIONS",

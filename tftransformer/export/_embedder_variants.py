@@ -33,6 +33,7 @@ def embedder_rows(
     batch_sizes,
     calls,
     overwrite,
+    litert_runtime="auto",
 ):
     """One report row per variant of an embedder.
 
@@ -87,6 +88,7 @@ def embedder_rows(
                 path,
                 precision,
                 overwrite,
+                runtime=litert_runtime,
                 representative_texts=representative_texts,
             )
 

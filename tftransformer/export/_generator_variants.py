@@ -89,6 +89,7 @@ def generator_rows(
     calls,
     overwrite,
     generation=None,
+    litert_runtime="auto",
 ):
     """One report row per variant of a generator.
 
@@ -151,7 +152,13 @@ def generator_rows(
 
         else:
             litert, path, size_bytes = litert_variant(
-                model, path, precision, overwrite, max_length=max_length, **settings
+                model,
+                path,
+                precision,
+                overwrite,
+                runtime=litert_runtime,
+                max_length=max_length,
+                **settings,
             )
 
             def generate(batch, litert=litert):

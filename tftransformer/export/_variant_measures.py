@@ -7,8 +7,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from tftransformer.export._litert_interpreter import resolve_runtime
 from tftransformer.export.litert_export import export_litert
 from tftransformer.export.litert_model import LiteRTModel
+from tftransformer.hardware import describe_machine
 
 __all__ = [
     "check_test_set",
@@ -16,7 +18,16 @@ __all__ = [
     "latencies",
     "litert_variant",
     "saved_model_signature",
+    "timing_machine",
 ]
+
+
+def timing_machine(litert_runtime="auto"):
+    """What a report's latencies were timed on: `describe_machine()` and
+    `litert_runtime`, the interpreter its LiteRT variants ran on (`"litert"`,
+    `ai_edge_litert`'s, or `"tensorflow"`, `tf.lite.Interpreter`)."""
+    runtime = resolve_runtime(litert_runtime, "litert_runtime")
+    return {**describe_machine(), "litert_runtime": runtime}
 
 
 def check_test_set(texts, labels, what="", roles=None):
@@ -84,9 +95,12 @@ def saved_model_signature(path, name):
     return tf.saved_model.load(path).signatures[name], directory_bytes(path)
 
 
-def litert_variant(model, path, quantization, overwrite, **export_arguments):
+def litert_variant(
+    model, path, quantization, overwrite, runtime="auto", **export_arguments
+):
     """`(LiteRTModel, tflite_file, size_bytes)` of `model` exported by
-    `export_litert` to `path` with `quantization` and `export_arguments`."""
+    `export_litert` to `path` with `quantization` and `export_arguments`,
+    run on the LiteRT interpreter `runtime` names (see `LiteRTModel`)."""
     tflite_file = export_litert(
         model,
         path,
@@ -94,4 +108,5 @@ def litert_variant(model, path, quantization, overwrite, **export_arguments):
         overwrite=overwrite,
         **export_arguments,
     )
-    return LiteRTModel(tflite_file), tflite_file, os.path.getsize(tflite_file)
+    litert = LiteRTModel(tflite_file, runtime=runtime)
+    return litert, tflite_file, os.path.getsize(tflite_file)

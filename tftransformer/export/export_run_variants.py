@@ -39,6 +39,7 @@ def export_run_variants(
     variants=None,
     calls=(50, 10),
     overwrite=False,
+    litert_runtime="auto",
 ):
     """Exports a run's model in every variant, measured on the run's test data.
 
@@ -90,6 +91,8 @@ def export_run_variants(
             None: every variant the model has.
         calls: timed calls at batch sizes 1 and 32.
         overwrite: bool, whether existing variants are replaced.
+        litert_runtime: the interpreter the LiteRT variants run on (see
+            `export_variants`).
 
     Returns:
         A `VariantsReport`.
@@ -110,6 +113,7 @@ def export_run_variants(
             variants=variants,
             calls=calls,
             overwrite=overwrite,
+            litert_runtime=litert_runtime,
             generation=generation_settings(model, config.model_dir),
         )
         _write_report(report, variants_dir)
@@ -171,6 +175,7 @@ def export_run_variants(
         variants=variants,
         calls=calls,
         overwrite=overwrite,
+        litert_runtime=litert_runtime,
         text_pair=text_pair,
         **decoding,
     )

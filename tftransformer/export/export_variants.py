@@ -27,6 +27,7 @@ from tftransformer.export._variant_measures import (
     latencies,
     litert_variant,
     saved_model_signature,
+    timing_machine,
 )
 from tftransformer.export.litert_export import model_kind
 from tftransformer.export.question_answerer_export import export_question_answerer
@@ -36,7 +37,6 @@ from tftransformer.export.text_classifier_export import (
 )
 from tftransformer.export.token_classifier_export import export_token_classifier
 from tftransformer.export.variants_report import VariantsReport
-from tftransformer.hardware import describe_machine
 from tftransformer.models._prompt_generation import is_generator
 
 __all__ = ["VARIANTS", "export_variants"]
@@ -82,6 +82,7 @@ def export_variants(
     null_threshold=0.0,
     allow_no_answer=True,
     generation=None,
+    litert_runtime="auto",
 ):
     """Exports a classifier, regressor, tagger, question answerer, embedder
     or generator in every variant and measures each in one run.
@@ -203,6 +204,10 @@ def export_variants(
             `max_length`, a `Seq2SeqTransformer`'s `target_tokenizer`;
             `prefix` empty), as `generation_settings` reads them from its
             run; None for any other model.
+        litert_runtime: the interpreter the LiteRT variants run on:
+            `"auto"`, `"litert"` or `"tensorflow"` (see `LiteRTModel`); the
+            report's `machine["litert_runtime"]` names it. Full-int8 files
+            can answer differently on the two (docs/serving.md).
 
     Returns:
         A `VariantsReport`.
@@ -224,6 +229,7 @@ def export_variants(
     report.row("litert_dynamic_int8")["exact_match"]
     ```
     """
+    machine = timing_machine(litert_runtime)
     generator = is_generator(model)
     if generator:
         available, litert_reason = generator_formats(model, generation)
@@ -269,10 +275,9 @@ def export_variants(
             calls,
             overwrite,
             generation,
+            litert_runtime=machine["litert_runtime"],
         )
-        return VariantsReport(
-            rows, num_test_examples=len(test_texts), machine=describe_machine()
-        )
+        return VariantsReport(rows, num_test_examples=len(test_texts), machine=machine)
     test_texts = list(test_texts)
     kind = model_kind(model)
     tagger = kind == "tagger"
@@ -309,10 +314,9 @@ def export_variants(
             batch_sizes,
             calls,
             overwrite,
+            litert_runtime=machine["litert_runtime"],
         )
-        return VariantsReport(
-            rows, num_test_examples=len(test_texts), machine=describe_machine()
-        )
+        return VariantsReport(rows, num_test_examples=len(test_texts), machine=machine)
     if text_pair:
         test_texts = _check_pairs("test_texts", test_texts)
     if answerer:
@@ -352,6 +356,7 @@ def export_variants(
             kind,
             text_pair,
             decoding,
+            machine["litert_runtime"],
         )
         batches = [
             predict(test_texts[i : i + _PREDICT_BATCH])
@@ -380,9 +385,7 @@ def export_variants(
             row["agreement"] = float(np.mean(same))
         row.update(latencies(predict, test_texts, batch_sizes, calls))
         rows.append(row)
-    return VariantsReport(
-        rows, num_test_examples=len(test_texts), machine=describe_machine()
-    )
+    return VariantsReport(rows, num_test_examples=len(test_texts), machine=machine)
 
 
 def _check_tags(texts, tags):
@@ -531,6 +534,7 @@ def _write(
     kind,
     text_pair,
     decoding,
+    litert_runtime,
 ):
     """Exports one variant; returns `(predict, path, size_bytes)`.
 
@@ -583,6 +587,7 @@ def _write(
         path,
         precision,
         overwrite,
+        runtime=litert_runtime,
         representative_texts=representative_texts,
         text_pair=text_pair,
         **decoding,

@@ -13,7 +13,6 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow.lite.python import convert as tflite_convert
 from tensorflow.lite.python import schema_py_generated as schema_fb
-from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
 )
@@ -24,6 +23,7 @@ from tftransformer._arguments import (
     check_int,
     is_finite_number,
 )
+from tftransformer.export._litert_interpreter import make_interpreter
 from tftransformer.export.few_shot_classifier_export import check_few_shot_head
 from tftransformer.export.generator_serving_module import check_generator
 from tftransformer.export.inference_copy import float32_inference_copy
@@ -524,10 +524,7 @@ def _check_runs(flatbuffer, model, input_names):
     registered: the converter keeps an op it cannot lower to a LiteRT
     builtin as a custom op of its TensorFlow name, which the interpreter
     finds unresolved when it first runs (on one probe string here)."""
-    interpreter = InterpreterWithCustomOps(
-        model_content=flatbuffer,
-        custom_op_registerers=list(tf_text.tflite_registrar.SELECT_TFTEXT_OPS),
-    )
+    interpreter, _ = make_interpreter(model_content=flatbuffer)
     probe = {name: np.array(["a"], dtype=object) for name in input_names}
     try:
         interpreter.get_signature_runner()(**probe)
@@ -552,10 +549,7 @@ def _check_runs(flatbuffer, model, input_names):
 def _span_search_nodes(flatbuffer):
     """The calibrated file's ops after a question answerer's model, by the
     names of their outputs (`SPAN_SEARCH`): full int8 keeps them in float32."""
-    interpreter = InterpreterWithCustomOps(
-        model_content=flatbuffer,
-        custom_op_registerers=list(tf_text.tflite_registrar.SELECT_TFTEXT_OPS),
-    )
+    interpreter, _ = make_interpreter(model_content=flatbuffer)
     names = {
         tensor["index"]: tensor["name"] for tensor in interpreter.get_tensor_details()
     }

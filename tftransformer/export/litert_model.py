@@ -3,26 +3,37 @@
 import os
 
 import numpy as np
-import tensorflow_text as tf_text
-from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
 
+from tftransformer.export._litert_interpreter import RUNTIMES, make_interpreter
 from tftransformer.export.text_classifier_export import LABELS_FILE
 from tftransformer.export.token_classifier_export import TAGS_FILE
 
-__all__ = ["LiteRTModel"]
+__all__ = ["LITERT_RUNTIMES", "LiteRTModel"]
+
+# What `LiteRTModel(runtime=...)` takes: "auto" (LiteRT's interpreter where
+# ai_edge_litert is installed, else TensorFlow's), "litert", "tensorflow".
+LITERT_RUNTIMES = RUNTIMES
 
 
 class LiteRTModel:
     """A LiteRT interpreter with TF Text's ops, called on a list of strings.
 
-    TensorFlow's LiteRT interpreter (`tf.lite.Interpreter`) takes no custom
-    ops; `InterpreterWithCustomOps` registers TF Text's kernels
+    A plain LiteRT interpreter takes no custom ops; `InterpreterWithCustomOps`
+    registers TF Text's kernels
     (`tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`), as an app links
     them. The interpreter is resized to each call's batch size.
 
     Args:
         tflite_file: str, a `.tflite` file written by `export_litert`.
         num_threads: optional int, the interpreter's CPU threads.
+        runtime: `"auto"` (LiteRT's interpreter where the `ai_edge_litert`
+            package, the `litert` extra, is installed, else TensorFlow's),
+            `"litert"` or `"tensorflow"` (`tf.lite.Interpreter`, which
+            TensorFlow deprecates in favour of LiteRT's). Both answer float32
+            and dynamic-range int8 files alike; full-int8 files differ (other
+            int8 kernels), and a generator's file runs faster on
+            TensorFlow's (docs/serving.md). `model.runtime` tells the one
+            in use.
 
     Call arguments:
         texts: list of strings (empty and over-long ones included); for a
@@ -68,7 +79,7 @@ class LiteRTModel:
     ```
     """
 
-    def __init__(self, tflite_file, num_threads=None):
+    def __init__(self, tflite_file, num_threads=None, runtime="auto"):
         tflite_file = os.fspath(tflite_file)
         if not os.path.isfile(tflite_file):
             raise ValueError(
@@ -76,10 +87,8 @@ class LiteRTModel:
                 f"Received: {tflite_file!r}"
             )
         self.tflite_file = tflite_file
-        self._interpreter = InterpreterWithCustomOps(
-            model_path=tflite_file,
-            custom_op_registerers=list(tf_text.tflite_registrar.SELECT_TFTEXT_OPS),
-            num_threads=num_threads,
+        self._interpreter, self.runtime = make_interpreter(
+            runtime, model_path=tflite_file, num_threads=num_threads
         )
         self._runner = self._interpreter.get_signature_runner()
         inputs = self._runner.get_input_details()
