@@ -31,9 +31,9 @@ class LiteRTModel:
             `"litert"` or `"tensorflow"` (`tf.lite.Interpreter`, which
             TensorFlow deprecates in favour of LiteRT's). Both answer float32
             and dynamic-range int8 files alike; full-int8 files differ (other
-            int8 kernels), and a generator's file runs faster on
-            TensorFlow's (docs/serving.md). `model.runtime` tells the one
-            in use.
+            int8 kernels), and a translator's files ran 1.8-2.8x faster
+            on TensorFlow's (docs/serving.md). `model.runtime` tells the
+            one in use.
 
     Call arguments:
         texts: list of strings (empty and over-long ones included); for a
