@@ -4,8 +4,9 @@ Two Python interpreters run a `.tflite` file: LiteRT's own
 (`ai_edge_litert.interpreter`, the `litert` extra), and TensorFlow's
 (`tf.lite.Interpreter`), which TensorFlow marks deprecated and warns of at
 each construction. Both take TF Text's kernels through
-`custom_op_registerers`, and they answer the exported files alike
-(`tests/export/test_litert_runtimes.py`).
+`custom_op_registerers`. They answer float32 and dynamic-range int8 files
+alike (`tests/export/test_litert_runtimes.py`); full-int8 files and speed
+differ (docs/serving.md).
 """
 
 import importlib
