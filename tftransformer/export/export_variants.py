@@ -229,6 +229,8 @@ def export_variants(
     report.row("litert_dynamic_int8")["exact_match"]
     ```
     """
+    # Checked first; each LiteRT variant takes `litert_runtime` as given, as
+    # `LiteRTModel` would (under "auto", TensorFlow's deprecation warning).
     machine = timing_machine(litert_runtime)
     generator = is_generator(model)
     if generator:
@@ -275,7 +277,7 @@ def export_variants(
             calls,
             overwrite,
             generation,
-            litert_runtime=machine["litert_runtime"],
+            litert_runtime=litert_runtime,
         )
         return VariantsReport(rows, num_test_examples=len(test_texts), machine=machine)
     test_texts = list(test_texts)
@@ -314,7 +316,7 @@ def export_variants(
             batch_sizes,
             calls,
             overwrite,
-            litert_runtime=machine["litert_runtime"],
+            litert_runtime=litert_runtime,
         )
         return VariantsReport(rows, num_test_examples=len(test_texts), machine=machine)
     if text_pair:
@@ -356,7 +358,7 @@ def export_variants(
             kind,
             text_pair,
             decoding,
-            machine["litert_runtime"],
+            litert_runtime,
         )
         batches = [
             predict(test_texts[i : i + _PREDICT_BATCH])
