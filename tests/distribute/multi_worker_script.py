@@ -11,7 +11,9 @@ with `--predict`, prediction checks) and `{result}.npz` (the final weights).
         [--max_train_minutes=M [--clock_skew_minutes=S]]
 
 `--crash_at_epoch=K` ends the process with exit code 3 when epoch K (0-based)
-begins, after the chief backed up epoch K - 1: a worker failure.
+begins, after the chief backed up epoch K - 1: a worker failure. The workers
+exit together (each waits for the others' `{result}.crashing` file), so none
+fails a collective another left half done.
 `--worker_1_delay_seconds=D` makes worker 1 start `fit` D seconds late.
 `--clock_skew_minutes=S` makes worker 1's time budget count S minutes more
 than it measures: a worker whose clock says stop before the others'.
@@ -160,6 +162,21 @@ def main():
     class Crash(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             if epoch == args.crash_at_epoch:
+                # A worker that exits as soon as its last collective returns
+                # can take buffers a peer has yet to fetch with it, and that
+                # peer then fails with "Socket closed" instead of reaching
+                # this point. Each waits until all have arrived here.
+                arrived = args.result + ".crashing"
+                open(arrived, "w").close()
+                others = [
+                    os.path.join(os.path.dirname(arrived), f"worker_{i}.crashing")
+                    for i in range(len(args.ports.split(",")))
+                ]
+                deadline = time.monotonic() + 300
+                while time.monotonic() < deadline and not all(
+                    os.path.exists(path) for path in others
+                ):
+                    time.sleep(0.1)
                 os._exit(CRASH_EXIT_CODE)
 
     class BeforeTheOthers(keras.callbacks.Callback):
