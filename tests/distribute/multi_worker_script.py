@@ -11,9 +11,9 @@ with `--predict`, prediction checks) and `{result}.npz` (the final weights).
         [--max_train_minutes=M [--clock_skew_minutes=S]]
 
 `--crash_at_epoch=K` ends the process with exit code 3 when epoch K (0-based)
-begins, after the chief backed up epoch K - 1: a worker failure. The workers
-exit together (each waits for the others' `{result}.crashing` file), so none
-fails a collective another left half done.
+begins, after the chief backed up epoch K - 1: a worker failure. Workers
+exit together, crashed or done (`processes.exit_together`), so none fails
+a collective another left half done.
 `--worker_1_delay_seconds=D` makes worker 1 start `fit` D seconds late.
 `--clock_skew_minutes=S` makes worker 1's time budget count S minutes more
 than it measures: a worker whose clock says stop before the others'.
@@ -37,7 +37,7 @@ import os
 import time
 
 from tests.distribute.mirrored_script import OPTIMIZERS, exact
-from tests.distribute.processes import exit_without_teardown
+from tests.distribute.processes import exit_together
 
 CRASH_EXIT_CODE = 3
 VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (
@@ -63,6 +63,12 @@ def toy_sentiment(num_examples, seed):
         texts.append(" ".join(words))
         labels.append(label)
     return texts, labels
+
+
+def arrival_files(args, stage):
+    """Each worker's file that says it reached `stage` (see `exit_together`)."""
+    prefix = os.path.join(os.path.dirname(args.result), "worker_{}.")
+    return [prefix.format(i) + stage for i in range(len(args.ports.split(",")))]
 
 
 def main():
@@ -112,7 +118,7 @@ def main():
     if args.epochs == 0:
         with open(args.result + ".json", "w") as f:
             json.dump({"exact": exact_results, "error": error}, f)
-        return
+        return args
 
     import keras
     import keras_hub
@@ -162,22 +168,9 @@ def main():
     class Crash(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             if epoch == args.crash_at_epoch:
-                # A worker that exits as soon as its last collective returns
-                # can take buffers a peer has yet to fetch with it, and that
-                # peer then fails with "Socket closed" instead of reaching
-                # this point. Each waits until all have arrived here.
-                arrived = args.result + ".crashing"
-                open(arrived, "w").close()
-                others = [
-                    os.path.join(os.path.dirname(arrived), f"worker_{i}.crashing")
-                    for i in range(len(args.ports.split(",")))
-                ]
-                deadline = time.monotonic() + 300
-                while time.monotonic() < deadline and not all(
-                    os.path.exists(path) for path in others
-                ):
-                    time.sleep(0.1)
-                os._exit(CRASH_EXIT_CODE)
+                exit_together(
+                    arrival_files(args, "crashing"), args.index, CRASH_EXIT_CODE
+                )
 
     class BeforeTheOthers(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -245,8 +238,9 @@ def main():
             },
             f,
         )
+    return args
 
 
 if __name__ == "__main__":
-    main()
-    exit_without_teardown()
+    finished = main()
+    exit_together(arrival_files(finished, "done"), finished.index)

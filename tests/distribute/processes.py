@@ -105,8 +105,8 @@ def describe(exit_codes, logs, tail=3000):
     )
 
 
-def exit_without_teardown():
-    """Ends a worker script whose results are written, with exit code 0.
+def exit_without_teardown(code=0):
+    """Ends a worker script whose results are written, with exit `code`.
 
     TensorFlow's teardown at exit takes seconds (a multi-worker strategy's
     coordination service shutting down, the run's functions and variables
@@ -114,4 +114,21 @@ def exit_without_teardown():
     """
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
+
+
+def exit_together(arrival_files, own_index, code=0, timeout=120):
+    """Ends one of several worker processes once all have reached this call.
+
+    A worker that exits as soon as its last collective returns can take
+    buffers a peer has yet to fetch with it; the peer then fails with
+    "Socket closed". Each worker writes its file of `arrival_files` and waits
+    (at most `timeout` seconds) for the others' before it exits.
+    """
+    open(arrival_files[own_index], "w").close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not all(
+        os.path.exists(path) for path in arrival_files
+    ):
+        time.sleep(0.1)
+    exit_without_teardown(code)
