@@ -65,3 +65,9 @@ def few_shot_bench():
 def retrieval_bench():
     """benchmarks/bible_retrieval.py."""
     return _load("bible_retrieval.py", "bible_retrieval")
+
+
+@pytest.fixture(scope="module")
+def litert_bench():
+    """benchmarks/litert_kernels.py."""
+    return _load("litert_kernels.py", "litert_kernels")

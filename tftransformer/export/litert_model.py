@@ -32,7 +32,10 @@ class LiteRTModel:
             TensorFlow deprecates in favour of LiteRT's). Both answer float32
             and dynamic-range int8 files alike; full-int8 files differ (other
             int8 kernels), and a translator's files ran 1.8-2.8x faster
-            on TensorFlow's (docs/serving.md). `model.runtime` tells the
+            on TensorFlow's, whose built-in fully-connected, GELU and
+            softmax kernels (which run what XNNPACK does not) are faster
+            than LiteRT 2.3.0's (`benchmarks/litert_kernels.py`,
+            docs/serving.md). `model.runtime` tells the
             one in use.
 
     Call arguments:
