@@ -8,7 +8,7 @@ GELU, layer norm, add), each with the interpreter's default delegate
 (XNNPACK) and with its built-in kernels only (the kernels that run what
 XNNPACK does not take). With `--tflite_file`, it also times that exported file
 (every string input gets `--text`) the same four ways. A single-op file's
-outputs must match TensorFlow's built-in kernels' (relative 1e-4) in every
+outputs must match TensorFlow's built-in kernels' (`same_outputs`) in every
 configuration, or it fails; the exported file's rows say whether they do.
 Prints the median over `--repeats` of each repeat's median call time, the
 spread of those medians, and LiteRT's time over TensorFlow's.
@@ -111,7 +111,8 @@ def make_call(runtime, kernels, model_content, inputs):
 
 
 def same_outputs(reference, outputs):
-    """Whether `outputs` match `reference` (floats to relative 1e-4)."""
+    """Whether `outputs` match `reference`: floats within 1e-4 of the
+    reference's largest magnitude (or of 1, if larger), others exactly."""
     for key, expected in reference.items():
         got = outputs[key]
         if expected.dtype.kind in "fc":
