@@ -24,7 +24,6 @@ python benchmarks/litert_kernels.py \
 
 import os
 import time
-import warnings
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -82,21 +81,11 @@ def make_call(runtime, kernels, model_content, inputs):
     `inputs` is an array for a single-op file, or a string for an exported
     file (TF Text's ops registered), fed to each of its string inputs.
     """
-    import tensorflow_text as tf_text
+    from tftransformer.export._litert_interpreter import make_interpreter
 
-    if runtime == "litert":
-        from ai_edge_litert import interpreter as module
-    else:
-        from tensorflow.lite.python import interpreter as module
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"\s*Warning: tf.lite.Interpreter")
-        interpreter = module.InterpreterWithCustomOps(
-            model_content=model_content,
-            custom_op_registerers=list(tf_text.tflite_registrar.SELECT_TFTEXT_OPS),
-            experimental_op_resolver_type=getattr(
-                module.OpResolverType, KERNELS[kernels]
-            ),
-        )
+    interpreter, _ = make_interpreter(
+        runtime, op_resolver_type=KERNELS[kernels], model_content=model_content
+    )
     runner = interpreter.get_signature_runner()
     if isinstance(inputs, str):
         feed = {

@@ -57,11 +57,18 @@ def resolve_runtime(runtime="auto", name="runtime"):
     return "litert"
 
 
-def make_interpreter(runtime="auto", **kwargs):
+def make_interpreter(runtime="auto", op_resolver_type=None, **kwargs):
     """`(interpreter, runtime)`: an `InterpreterWithCustomOps` of `runtime`
     with TF Text's ops registered; `kwargs` go to it (`model_path` or
-    `model_content`, `num_threads`)."""
+    `model_content`, `num_threads`). `op_resolver_type` names a member of
+    the runtime's `OpResolverType` (such as
+    `"BUILTIN_WITHOUT_DEFAULT_DELEGATES"`: no XNNPACK); None keeps its
+    default."""
     chosen = resolve_runtime(runtime)
+    if op_resolver_type is not None:
+        kwargs["experimental_op_resolver_type"] = getattr(
+            _module(chosen).OpResolverType, op_resolver_type
+        )
     with warnings.catch_warnings():
         if runtime == "tensorflow":
             # Asked for by name: its deprecation is known. Under "auto"
