@@ -121,8 +121,11 @@ def describe_machine():
         AVX2, AVX-512, AVX512_BF16/FP16, AMX and Arm's SVE/BF16 present),
         `memory_gib` (None where unknown), `gpus` (name and compute
         capability of each), `onednn` (whether TensorFlow's oneDNN CPU
-        kernels are on: `onednn_enabled`) and `summary`, all of it as one
-        line.
+        kernels are on: `onednn_enabled`), `intra_op_threads` and
+        `inter_op_threads` (TensorFlow's thread pools as this process set
+        them, through `tf.config.threading` or `TF_NUM_INTRAOP_THREADS` /
+        `TF_NUM_INTEROP_THREADS`; None: TensorFlow's default, about one per
+        core) and `summary`, all of it as one line.
 
     Example:
     ```python
@@ -159,6 +162,23 @@ def describe_machine():
         " ".join(features) or "no AVX2, AVX-512, AMX, SVE or BF16",
         "oneDNN" if onednn else "no oneDNN",
     ]
+    threads = {
+        "intra_op_threads": _thread_setting(
+            tf.config.threading.get_intra_op_parallelism_threads,
+            "TF_NUM_INTRAOP_THREADS",
+        ),
+        "inter_op_threads": _thread_setting(
+            tf.config.threading.get_inter_op_parallelism_threads,
+            "TF_NUM_INTEROP_THREADS",
+        ),
+    }
+    for key, label in (
+        ("intra_op_threads", "intra-op"),
+        ("inter_op_threads", "inter-op"),
+    ):
+        if threads[key] is not None:
+            count = threads[key]
+            parts.append(f"{count} {label} thread{'' if count == 1 else 's'}")
     if memory is not None:
         parts.append(f"{memory:.0f} GiB memory")
     parts.append(
@@ -176,8 +196,25 @@ def describe_machine():
         "memory_gib": memory,
         "gpus": gpus,
         "onednn": onednn,
+        **threads,
         "summary": "; ".join(parts),
     }
+
+
+def _thread_setting(configured, variable):
+    """A TensorFlow thread pool's size as this process set it, or None.
+
+    `tf.config.threading` reports 0 (TensorFlow's default) when only the
+    environment variable that TensorFlow reads at start-up sets it.
+    """
+    count = configured()
+    if count:
+        return int(count)
+    try:
+        count = int(os.environ.get(variable, ""))
+    except ValueError:
+        return None
+    return count if count > 0 else None
 
 
 def onednn_enabled():

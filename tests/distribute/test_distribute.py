@@ -385,6 +385,30 @@ def test_describe_machine_names_the_features_that_decide_speed(monkeypatch):
     )
 
 
+def test_describe_machine_records_the_thread_pools_a_process_set(monkeypatch):
+    # TensorFlow's default (0 in tf.config.threading): not named.
+    for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        monkeypatch.delenv(variable, raising=False)
+    threading = hardware.tf.config.threading
+    monkeypatch.setattr(threading, "get_intra_op_parallelism_threads", lambda: 0)
+    monkeypatch.setattr(threading, "get_inter_op_parallelism_threads", lambda: 0)
+    machine = hardware.describe_machine()
+    assert machine["intra_op_threads"] is None and machine["inter_op_threads"] is None
+    assert "thread" not in machine["summary"]
+    # Set through the variable TensorFlow reads at start-up (which
+    # tf.config.threading does not report), or through tf.config.threading.
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    monkeypatch.setattr(threading, "get_inter_op_parallelism_threads", lambda: 3)
+    machine = hardware.describe_machine()
+    assert machine["intra_op_threads"] == 1 and machine["inter_op_threads"] == 3
+    assert "; oneDNN; 1 intra-op thread; 3 inter-op threads; " in (
+        machine["summary"].replace("; no oneDNN; ", "; oneDNN; ")
+    )
+    # A value TensorFlow would not take is not a setting.
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "one")
+    assert hardware.describe_machine()["intra_op_threads"] is None
+
+
 @pytest.mark.skipif(
     not machine_is_x86(),
     reason="tftransformer turns oneDNN on for x86 CPUs only",
