@@ -162,23 +162,23 @@ def describe_machine():
         " ".join(features) or "no AVX2, AVX-512, AMX, SVE or BF16",
         "oneDNN" if onednn else "no oneDNN",
     ]
-    threads = {
-        "intra_op_threads": _thread_setting(
+    threads = {}
+    for pool, configured, variable in (
+        (
+            "intra",
             tf.config.threading.get_intra_op_parallelism_threads,
             "TF_NUM_INTRAOP_THREADS",
         ),
-        "inter_op_threads": _thread_setting(
+        (
+            "inter",
             tf.config.threading.get_inter_op_parallelism_threads,
             "TF_NUM_INTEROP_THREADS",
         ),
-    }
-    for key, label in (
-        ("intra_op_threads", "intra-op"),
-        ("inter_op_threads", "inter-op"),
     ):
-        if threads[key] is not None:
-            count = threads[key]
-            parts.append(f"{count} {label} thread{'' if count == 1 else 's'}")
+        count = _thread_setting(configured, variable)
+        threads[f"{pool}_op_threads"] = count
+        if count is not None:
+            parts.append(f"{count} {pool}-op thread{'' if count == 1 else 's'}")
     if memory is not None:
         parts.append(f"{memory:.0f} GiB memory")
     parts.append(
