@@ -1,10 +1,10 @@
 import json
 import math
 import pathlib
-import subprocess
 
 import pytest
 
+from tests import fork_server
 from tests.fast_exit import python_command
 from tftransformer.testing import write_tiny_bert_preset
 
@@ -31,7 +31,9 @@ def test_two_strategies_end_to_end(tmp_path):
         "--max_length=16",
         f"--output_dir={output_dir}",
     ]
-    process = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    process = fork_server.run(
+        command, capture_output=True, text=True, timeout=600, preload="tftransformer"
+    )
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
 
     results = json.loads((output_dir / "results.json").read_text())

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+from tests import fork_server
 from tests.fast_exit import python_command
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -70,12 +71,13 @@ def run_scripts(commands, log_dir, timeout=PROCESS_TIMEOUT):
             log_paths.append(log_path)
             with open(log_path, "w") as log:
                 processes.append(
-                    subprocess.Popen(
+                    fork_server.Popen(
                         [*python_command(), os.path.join(HERE, script), *args],
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         env=worker_environment(),
                         cwd=REPO_ROOT,
+                        preload="tftransformer",
                     )
                 )
         deadline = time.monotonic() + timeout

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.forked_scripts import run_forked
+from tests import fork_server
+from tests.fast_exit import python_command
 
 SCRIPTS = {
     "ner.py": ["--head_learning_rate", "--train_file", "--freeze_layers"],
@@ -41,13 +42,19 @@ SCRIPTS = {
 
 
 @pytest.fixture(scope="module")
-def help_texts(tmp_path_factory):
+def help_texts():
     """(exit status, stdout, stderr) of `examples/SCRIPT --help`, by script."""
-    results = run_forked(
-        [[f"examples/{script}", "--help"] for script in SCRIPTS],
-        tmp_path_factory.mktemp("help"),
-    )
-    return dict(zip(SCRIPTS, results))
+    results = {}
+    for script in SCRIPTS:
+        completed = fork_server.run(
+            [*python_command(), f"examples/{script}", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            preload="tftransformer",
+        )
+        results[script] = (completed.returncode, completed.stdout, completed.stderr)
+    return results
 
 
 # A real process each (forked after one import of the library): the point

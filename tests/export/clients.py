@@ -2,8 +2,8 @@
 
 import json
 import os
-import subprocess
 
+from tests import fork_server
 from tests.fast_exit import python_command
 
 CLIENT = os.path.join(os.path.dirname(__file__), "variant_client.py")
@@ -18,7 +18,7 @@ def job(path, batches, output="probabilities", kernels="AUTO"):
 
 def run_clients(jobs):
     """The answers of each job's variant, all loaded in one clean process."""
-    process = subprocess.run(
+    process = fork_server.run(
         [*python_command(), CLIENT, "--jobs"],
         input=json.dumps(jobs),
         capture_output=True,

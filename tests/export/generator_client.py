@@ -10,16 +10,16 @@ the list of each call's outputs (`{name: [str, ...]}`).
 
 import json
 import os
-import subprocess
 import sys
 
 
 def serve_generators(calls, prompts):
     """Each call's outputs, per `(version_dir, num_calls)` of `calls`."""
     # Here, not at the top: this file also runs as the client's script.
+    from tests import fork_server
     from tests.fast_exit import python_command
 
-    result = subprocess.run(
+    result = fork_server.run(
         [*python_command(), __file__, json.dumps(calls), json.dumps(prompts)],
         capture_output=True,
         text=True,

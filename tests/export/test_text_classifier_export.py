@@ -14,6 +14,7 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
+from tests import fork_server
 from tests.fast_exit import python_command
 from tftransformer.export import (
     LABELS_FILE,
@@ -152,7 +153,7 @@ def test_fresh_process_matches_keras_model(exported, mode, tmp_path):
     # in "kernels_only" Keras and TF Text's Python code too.
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     env.pop("PYTHONPATH", None)
-    process = subprocess.run(
+    process = fork_server.run(
         [*python_command(), CLIENT, exported.version_dir, mode],
         input=json.dumps(list(BATCHES.values())),
         capture_output=True,
@@ -160,6 +161,8 @@ def test_fresh_process_matches_keras_model(exported, mode, tmp_path):
         cwd=tmp_path,
         env=env,
         timeout=300,
+        # "kernels_only" blocks Keras, which `import tensorflow` loads.
+        preload=None if mode == "kernels_only" else "tensorflow",
     )
     assert process.returncode == 0, process.stderr[-3000:]
     answer = json.loads(process.stdout.strip().splitlines()[-1])

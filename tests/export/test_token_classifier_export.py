@@ -1,6 +1,5 @@
 import json
 import os
-import subprocess
 import types
 
 import keras
@@ -8,6 +7,7 @@ import keras_hub
 import numpy as np
 import pytest
 
+from tests import fork_server
 from tests.export.clients import job, run_clients
 from tests.fast_exit import python_command
 from tftransformer.evaluation import entity_report, predict_tags
@@ -106,7 +106,7 @@ def test_exported_signature_tags_raw_sentences_like_keras(tagger, tmp_path):
     with open(os.path.join(version_dir, "assets", TAGS_FILE)) as f:
         assert f.read().split() == TAGS
 
-    result = subprocess.run(
+    result = fork_server.run(
         [*python_command(), "-c", CLIENT, version_dir, json.dumps(SENTENCES)],
         capture_output=True,
         text=True,
@@ -198,7 +198,7 @@ def test_int8_export_tags_raw_sentences_as_float32_does(tagger, tmp_path):
         for precision in precisions
     ]
     # One clean process serves both exports.
-    result = subprocess.run(
+    result = fork_server.run(
         [*python_command(), "-c", CLIENT, *version_dirs, json.dumps(sentences)],
         capture_output=True,
         text=True,

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests import fork_server
 from tests.fast_exit import python_command
 from tftransformer.datasets import load_rotten_tomatoes
 
@@ -75,8 +76,12 @@ def classify_command(preset, data, model_dir, **flags):
 def run_to_completion(command, log_path, env=None, timeout=600):
     """Runs a command; fails the test with its log if it does not succeed."""
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env or subprocess_env()
+        process = fork_server.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env or subprocess_env(),
+            preload="tftransformer",
         )
         try:
             returncode = process.wait(timeout=timeout)

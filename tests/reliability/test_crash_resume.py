@@ -11,6 +11,7 @@ import zipfile
 import h5py
 import numpy as np
 
+from tests import fork_server
 from tests.reliability.conftest import (
     classify_command,
     run_to_completion,
@@ -97,8 +98,12 @@ KILL_POINTS = [
 
 def _kill_when(command, condition, env, log):
     with open(log, "ab") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=subprocess_env(**env)
+        process = fork_server.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=subprocess_env(**env),
+            preload="tftransformer",
         )
         try:
             wait_for(condition, process, log)

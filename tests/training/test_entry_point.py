@@ -4,7 +4,8 @@ import textwrap
 
 import pytest
 
-from tests.forked_scripts import run_forked
+from tests import fork_server
+from tests.fast_exit import python_command
 
 SCRIPT = textwrap.dedent(
     """
@@ -34,11 +35,17 @@ def results(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("entry_point")
     script = out_dir / "script.py"
     script.write_text(SCRIPT)
-    runs = run_forked([[str(script), *args] for args in COMMAND_LINES], out_dir)
-    return {
-        tuple(args): (status, err)
-        for args, (status, _, err) in zip(COMMAND_LINES, runs)
-    }
+    results = {}
+    for args in COMMAND_LINES:
+        completed = fork_server.run(
+            [*python_command(), str(script), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            preload="tftransformer",
+        )
+        results[tuple(args)] = (completed.returncode, completed.stderr)
+    return results
 
 
 # Real processes: the point is the real exit status and what a user sees on

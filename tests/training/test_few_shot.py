@@ -4,7 +4,6 @@
 import importlib.util
 import json
 import os
-import subprocess
 
 import keras
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 import tftransformer as tft
+from tests import fork_server
 from tests.fast_exit import python_command
 from tests.training.interruptions import (
     Interrupt,
@@ -164,7 +164,7 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     batch = texts[:3] + ["", "an unseen text " * 20]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     env.pop("PYTHONPATH", None)
-    process = subprocess.run(
+    process = fork_server.run(
         [*python_command(), CLIENT, version_dir, "tensorflow_text"],
         input=json.dumps([batch]),
         capture_output=True,

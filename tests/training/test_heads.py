@@ -4,7 +4,6 @@ library: runs, reports, saved models, exports, recipes and bad settings."""
 import csv
 import json
 import os
-import subprocess
 
 import keras
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 import tftransformer as tft
+from tests import fork_server
 from tests.fast_exit import python_command
 from tftransformer.datasets import load_word_affect
 from tftransformer.training import (
@@ -56,7 +56,7 @@ os._exit(0)  # TensorFlow's teardown at exit checks nothing read here.
 
 def serve(version_dir, **inputs):
     """The export's outputs for `inputs`, served in a clean process."""
-    process = subprocess.run(
+    process = fork_server.run(
         [*python_command(), "-c", CLIENT, str(version_dir)],
         input=json.dumps(inputs),
         capture_output=True,

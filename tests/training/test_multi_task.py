@@ -3,13 +3,13 @@
 
 import json
 import os
-import subprocess
 
 import keras
 import numpy as np
 import pytest
 
 import tftransformer as tft
+from tests import fork_server
 from tests.fast_exit import python_command
 from tests.training.interruptions import STALE_TEMPORARY_FILE
 from tftransformer.models import MultiTaskModel
@@ -108,7 +108,7 @@ def test_bad_flags_are_refused_before_loading(tmp_path, kwargs, message):
 def test_export_dir_that_is_a_file_is_refused_before_loading(tmp_path):
     # One real process: the script checks --export_dir before training.
     (tmp_path / "serving").write_text("")
-    completed = subprocess.run(
+    completed = fork_server.run(
         [
             *python_command(),
             "examples/multitask.py",
@@ -119,6 +119,7 @@ def test_export_dir_that_is_a_file_is_refused_before_loading(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
+        preload="tftransformer",
     )
     assert completed.returncode == 2, completed.stderr[-2000:]
     assert "export_dir must be a directory" in completed.stderr

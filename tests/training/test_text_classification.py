@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tftransformer as tft
+from tests import fork_server
 from tests.fast_exit import python_command
 from tests.training.classification_run import run_classification
 from tftransformer.datasets import load_rotten_tomatoes
@@ -293,12 +294,10 @@ def test_the_example_scripts_take_their_settings_from_flags_and_files(
     small_vocabulary_preset, tmp_path
 ):
     # One real process: absl flags, --config and the exit status.
-    import subprocess
-
     config = tmp_path / "best.json"
     config.write_text(json.dumps({"freeze_layers": 1, "batch_size": 4}))
     model_dir = tmp_path / "run"
-    completed = subprocess.run(
+    completed = fork_server.run(
         [
             *python_command(),
             "examples/find_lr.py",
@@ -313,6 +312,7 @@ def test_the_example_scripts_take_their_settings_from_flags_and_files(
         capture_output=True,
         text=True,
         timeout=300,
+        preload="tftransformer",
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "command-line flags kept: ['batch_size']" in completed.stdout
