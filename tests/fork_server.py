@@ -1,7 +1,7 @@
 """Starts the suite's Python processes as forks of a process that has
 already imported TensorFlow (or the library), so that none pays the import.
 
-`run` and `Popen` take what `subprocess.run` and `subprocess.Popen` take
+`run` and `popen` take what `subprocess.run` and `subprocess.Popen` take
 (the arguments the suite uses) for a `[*python_command(), SCRIPT or -c
 CODE, ARGS...]` command line (`tests/fast_exit.py`). The process they start
 is a real one: its own pid, environment (the whole `env`, or the test's),
@@ -37,7 +37,7 @@ import tempfile
 import threading
 import traceback
 
-__all__ = ["ENABLE_ENV", "Popen", "run"]
+__all__ = ["ENABLE_ENV", "popen", "run"]
 
 ENABLE_ENV = "TFTRANSFORMER_TEST_FORK_SERVER"
 PRELOADS = ("tensorflow", "tftransformer")
@@ -189,90 +189,91 @@ def _close_servers():
         _servers.clear()
 
 
-class Popen:
-    """A `subprocess.Popen` of a forked child (or of a real one, see above).
+def popen(
+    args,
+    stdin=None,
+    stdout=None,
+    stderr=None,
+    env=None,
+    cwd=None,
+    preload="tensorflow",
+):
+    """`subprocess.Popen(args, ...)` of a forked child (or a new interpreter,
+    see above).
 
-    Takes `args` and `stdin`, `stdout`, `stderr` (None, a file object,
-    a file descriptor, `subprocess.DEVNULL`; `stderr` also
-    `subprocess.STDOUT`), `env`, `cwd` and `preload`; has `args`, `pid`,
-    `returncode`, `poll`, `wait`, `send_signal`, `terminate` and `kill`.
+    Takes `stdin`, `stdout`, `stderr` (None, a file object, a file
+    descriptor, `subprocess.DEVNULL`; `stderr` also `subprocess.STDOUT`),
+    `env`, `cwd` and `preload`. Returns a `subprocess.Popen`, or for a
+    forked child an object with its `args`, `pid`, `returncode`, `poll`,
+    `wait`, `send_signal`, `terminate` and `kill`.
     """
+    if preload is not None and preload not in PRELOADS:
+        raise ValueError(
+            f"preload must be None or one of {PRELOADS}. Received: {preload!r}"
+        )
+    if preload is None or not _forkable(args):
+        return subprocess.Popen(
+            args, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd
+        )
+    from tests.fast_exit import python_command
 
-    def __init__(
-        self,
-        args,
-        stdin=None,
-        stdout=None,
-        stderr=None,
-        env=None,
-        cwd=None,
-        preload="tensorflow",
-    ):
-        if preload is not None and preload not in PRELOADS:
-            raise ValueError(
-                f"preload must be None or one of {PRELOADS}. Received: {preload!r}"
-            )
+    env = dict(os.environ if env is None else env)
+    opened = []
+
+    def descriptor(stream, default):
+        if stream is None:
+            return default
+        if stream == subprocess.DEVNULL:
+            opened.append(os.open(os.devnull, os.O_RDWR))
+            return opened[-1]
+        if stream == subprocess.PIPE or stream == subprocess.STDOUT:
+            raise ValueError(f"Unsupported stream for a forked child: {stream}")
+        if isinstance(stream, int):
+            return stream
+        return stream.fileno()
+
+    out = descriptor(stdout, 1)
+    err = out if stderr == subprocess.STDOUT else descriptor(stderr, 2)
+    fds = [descriptor(stdin, 0), out, err]
+    try:
+        server = _server(preload, env)
+        request_id, pid = server.start(
+            list(args[len(python_command()) :]),
+            fds,
+            env,
+            os.path.abspath(os.fspath(cwd)) if cwd is not None else os.getcwd(),
+        )
+    finally:
+        for fd in opened:
+            os.close(fd)
+    return _ForkedProcess(args, server, request_id, pid)
+
+
+class _ForkedProcess:
+    """What the suite calls of a `subprocess.Popen`, for a forked child."""
+
+    def __init__(self, args, server, request_id, pid):
         self.args = list(args)
+        self.pid = pid
         self.returncode = None
-        self._process = None
-        if preload is None or not _forkable(self.args):
-            self._process = subprocess.Popen(
-                self.args, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd
-            )
-            self.pid = self._process.pid
-            return
-        from tests.fast_exit import python_command
-
-        env = dict(os.environ if env is None else env)
-        opened = []
-
-        def descriptor(stream, default):
-            if stream is None:
-                return default
-            if stream == subprocess.DEVNULL:
-                opened.append(os.open(os.devnull, os.O_RDWR))
-                return opened[-1]
-            if stream == subprocess.PIPE or stream == subprocess.STDOUT:
-                raise ValueError(f"Unsupported stream for a forked child: {stream}")
-            if isinstance(stream, int):
-                return stream
-            return stream.fileno()
-
-        out = descriptor(stdout, 1)
-        err = out if stderr == subprocess.STDOUT else descriptor(stderr, 2)
-        fds = [descriptor(stdin, 0), out, err]
-        try:
-            self._server = _server(preload, env)
-            self._id, self.pid = self._server.start(
-                self.args[len(python_command()) :],
-                fds,
-                env,
-                os.path.abspath(os.fspath(cwd)) if cwd is not None else os.getcwd(),
-            )
-        finally:
-            for fd in opened:
-                os.close(fd)
+        self._server = server
+        self._id = request_id
 
     def poll(self):
-        if self._process is not None:
-            self.returncode = self._process.poll()
-        elif self.returncode is None:
+        if self.returncode is None:
             self.returncode = self._server.status(self._id, timeout=0)
         return self.returncode
 
     def wait(self, timeout=None):
-        if self._process is not None:
-            self.returncode = self._process.wait(timeout=timeout)
-        elif self.returncode is None:
+        if self.returncode is None:
             self.returncode = self._server.status(self._id, timeout=timeout)
             if self.returncode is None:
                 raise subprocess.TimeoutExpired(self.args, timeout)
         return self.returncode
 
     def send_signal(self, sig):
-        if self._process is not None:
-            self._process.send_signal(sig)
-        elif self.poll() is None:
+        # A finished child is not signalled: its pid may be another's now.
+        if self.poll() is None:
             os.kill(self.pid, sig)
 
     def terminate(self):
@@ -303,7 +304,7 @@ def run(
             if input is not None:
                 stdin.write(input.encode() if text else input)
                 stdin.seek(0)
-            process = Popen(
+            process = popen(
                 args,
                 stdin=stdin if input is not None else None,
                 stdout=out if capture_output else None,

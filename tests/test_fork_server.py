@@ -84,7 +84,7 @@ def test_a_new_interpreter_where_asked_or_switched_off(monkeypatch):
     monkeypatch.setenv(fork_server.ENABLE_ENV, "0")
     assert _parent() == (os.getpid(), False)
     with pytest.raises(ValueError, match="Received: 'keras'"):
-        fork_server.Popen([*python_command(), "-c", "pass"], preload="keras")
+        fork_server.popen([*python_command(), "-c", "pass"], preload="keras")
 
 
 def test_children_draw_their_own_random_numbers():
@@ -101,7 +101,7 @@ def test_children_draw_their_own_random_numbers():
 
 def test_a_child_is_signalled_and_waited_for_as_a_process():
     sleep = [*python_command(), "-c", "import time; time.sleep(60)"]
-    process = fork_server.Popen(sleep, stdout=subprocess.DEVNULL)
+    process = fork_server.popen(sleep, stdout=subprocess.DEVNULL)
     assert process.poll() is None
     with pytest.raises(subprocess.TimeoutExpired):
         process.wait(timeout=0.1)
@@ -109,6 +109,6 @@ def test_a_child_is_signalled_and_waited_for_as_a_process():
     assert process.wait(timeout=30) == -signal.SIGKILL == process.returncode
     # A finished child is not signalled again (its pid may be reused).
     process.kill()
-    stopped = fork_server.Popen(sleep)
+    stopped = fork_server.popen(sleep)
     stopped.terminate()
     assert stopped.wait(timeout=30) == -signal.SIGTERM

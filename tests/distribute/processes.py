@@ -71,7 +71,7 @@ def run_scripts(commands, log_dir, timeout=PROCESS_TIMEOUT):
             log_paths.append(log_path)
             with open(log_path, "w") as log:
                 processes.append(
-                    fork_server.Popen(
+                    fork_server.popen(
                         [*python_command(), os.path.join(HERE, script), *args],
                         stdout=log,
                         stderr=subprocess.STDOUT,

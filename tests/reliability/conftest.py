@@ -76,7 +76,7 @@ def classify_command(preset, data, model_dir, **flags):
 def run_to_completion(command, log_path, env=None, timeout=600):
     """Runs a command; fails the test with its log if it does not succeed."""
     with open(log_path, "ab") as log:
-        process = fork_server.Popen(
+        process = fork_server.popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -98,7 +98,7 @@ KILL_POINTS = [
 
 def _kill_when(command, condition, env, log):
     with open(log, "ab") as out:
-        process = fork_server.Popen(
+        process = fork_server.popen(
             command,
             stdout=out,
             stderr=subprocess.STDOUT,
