@@ -1,9 +1,15 @@
 import json
+import subprocess
+import sys
+import tempfile
+import types
 
 import keras_hub
 import numpy as np
 import pytest
 
+from tests import fork_server
+from tests.fast_exit import python_command
 from tftransformer.datasets import load_rotten_tomatoes
 
 
@@ -180,7 +186,42 @@ def test_arguments_are_checked(bench, monkeypatch):
         bench.run_benchmark(peers=["torch"], repeats=1, verbose=False)
 
 
-def test_ours_and_hub_end_to_end(bench, small_vocabulary_preset, tmp_path):
+@pytest.fixture
+def forked_peers(bench, monkeypatch):
+    """The benchmark's peer processes fork from the suite's server that
+    imported the library (tests/fork_server.py), which every peer imports.
+
+    Each is still its own process, with the arguments, environment and
+    merged output the benchmark gives it; its peak RSS counts the server's
+    imports, as a new interpreter's counts its own.
+    """
+
+    def run(command, env, stdout, stderr):
+        assert command[0] == sys.executable, command
+        assert (stdout, stderr) == (subprocess.PIPE, subprocess.STDOUT)
+        with tempfile.TemporaryFile() as output:
+            process = fork_server.popen(
+                python_command(*command[1:]),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preload="tftransformer",
+            )
+            process.wait()
+            output.seek(0)
+            return subprocess.CompletedProcess(
+                command, process.returncode, output.read()
+            )
+
+    shim = types.SimpleNamespace(
+        run=run, PIPE=subprocess.PIPE, STDOUT=subprocess.STDOUT
+    )
+    monkeypatch.setattr(bench, "subprocess", shim)
+
+
+def test_ours_and_hub_end_to_end(
+    bench, forked_peers, small_vocabulary_preset, tmp_path
+):
     # One epoch of 20 examples, nothing untimed: every example is counted.
     results = bench.run_benchmark(
         peers=["ours", "hub64"],
