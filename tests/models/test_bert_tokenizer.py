@@ -65,3 +65,51 @@ def test_the_library_tokenizes_with_it(tokenizer):
     assert not again.lowercase and again.vocabulary_size() == 30522
     with pytest.raises(ValueError, match="Received: str"):
         BertTokenizer.from_keras_hub("vocab.txt")
+
+
+def test_tokenizers_of_one_vocabulary_share_its_built_model(tokenizer):
+    # Loading a preset sets its vocabulary three times (keras-hub's
+    # tokenizer, this class's, the preprocessor's assets): one model built.
+    _, first = load_backbone("embedded", sequence_length=16)
+    _, second = load_backbone("embedded", sequence_length=16)
+    shared = first.tokenizer._fast_word_piece
+    assert shared is second.tokenizer._fast_word_piece
+    assert shared is tokenizer._fast_word_piece
+    vocabulary = tokenizer.get_vocabulary()
+    # The pieces are plain Python data, no tracked wrappers.
+    assert type(first.tokenizer.vocabulary) is list
+    assert first.tokenizer.vocabulary == vocabulary
+    assert type(first.tokenizer._token_to_id_map) is dict
+    # And they tokenize as a tokenizer that built its own.
+    texts = ["A naïve, nice film!", "unaffable xylophones", "[SEP] 1999"]
+    fresh = keras_hub.models.BertTokenizer(
+        vocabulary=vocabulary, lowercase=True, strip_accents=True
+    )
+    assert as_lists(first.tokenizer(texts)) == as_lists(fresh(texts))
+    # Another vocabulary or unknown token builds its own.
+    other = BertTokenizer(vocabulary=vocabulary[:3000], lowercase=True)
+    assert other._fast_word_piece is not shared
+    assert other.vocabulary_size() == 3000
+    renamed = BertTokenizer(
+        vocabulary=["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]", "<unk>", "a"],
+        oov_token="<unk>",
+    )
+    plain = BertTokenizer(
+        vocabulary=["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]", "<unk>", "a"]
+    )
+    assert renamed._fast_word_piece is not plain._fast_word_piece
+    assert as_lists(renamed(["a b"])) == [[6, 5]]
+    assert as_lists(plain(["a b"])) == [[6, 4]]
+
+
+def test_a_vocabulary_set_in_a_graph_builds_its_own_model(tokenizer):
+    vocabulary = tokenizer.get_vocabulary()
+
+    @tf.function
+    def tokenize(text):
+        inner = BertTokenizer(vocabulary=vocabulary, lowercase=True)
+        assert inner._fast_word_piece is not tokenizer._fast_word_piece
+        return inner(text)
+
+    ids = tokenize(tf.constant(["nice film"]))
+    assert as_lists(ids) == as_lists(tokenizer(tf.constant(["nice film"])))

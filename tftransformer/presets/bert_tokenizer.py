@@ -1,3 +1,5 @@
+import weakref
+
 import keras
 import keras_hub
 import tensorflow as tf
@@ -11,6 +13,23 @@ import tensorflow as tf
 # characters instead of joining them.
 _SPACES = r"[\t\n\r\p{Zs}]"
 _DELETED = r"[\p{C}\x{FFFD}]"
+
+# TF Text's built WordPiece models, by vocabulary and settings, while a
+# tokenizer holds one (`BertTokenizer._set_vocabulary_tf`).
+_BUILT_WORD_PIECES = weakref.WeakValueDictionary()
+
+
+# keras-hub's `WordPieceTokenizer` attributes holding the vocabulary.
+_UNTRACKED = frozenset({"vocabulary", "_token_to_id_map"})
+
+
+def _word_piece_key(tokenizer):
+    return (
+        tuple(tokenizer.vocabulary),
+        tokenizer.compute_dtype,
+        tokenizer.suffix_indicator,
+        tokenizer.oov_token,
+    )
 
 
 def clean_text(text):
@@ -92,11 +111,44 @@ class BertTokenizer(keras_hub.models.BertTokenizer):
                 "tokenizer must be a keras_hub.models.BertTokenizer. Received: "
                 f"{type(tokenizer).__name__}"
             )
+        if tf.executing_eagerly() and tokenizer._fast_word_piece is not None:
+            # The new tokenizer takes the built model instead of building it
+            # again.
+            _BUILT_WORD_PIECES.setdefault(
+                _word_piece_key(tokenizer), tokenizer._fast_word_piece
+            )
         config = tokenizer.get_config()
         # BertTokenizer adds its own special tokens.
         config.pop("special_tokens", None)
         config.update(vocabulary=tokenizer.get_vocabulary(), **kwargs)
         return cls.from_config(config)
+
+    def __setattr__(self, name, value):
+        # The vocabulary's pieces and their ids (30,522 for BERT) are plain
+        # strings and ints: Keras' and TensorFlow's attribute tracking,
+        # which looks for layers and variables, wraps every entry: more than
+        # half the time of making the tokenizer.
+        if name in _UNTRACKED:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def _set_vocabulary_tf(self):
+        # keras-hub builds TF Text's `FastWordpieceTokenizer` whenever a
+        # vocabulary is set (0.04 s for BERT's 30,522 pieces), and loading a
+        # preset sets the same vocabulary three times: keras-hub's tokenizer,
+        # this one made from it, then the preprocessor loading its assets
+        # again. The built model is read-only: tokenizers with the same
+        # vocabulary and settings share it. Built in a graph, it stays there.
+        if not tf.executing_eagerly():
+            return super()._set_vocabulary_tf()
+        key = _word_piece_key(self)
+        built = _BUILT_WORD_PIECES.get(key)
+        if built is None:
+            super()._set_vocabulary_tf()
+            _BUILT_WORD_PIECES[key] = self._fast_word_piece
+        else:
+            self._fast_word_piece = built
 
     def tokenize(self, inputs):
         if not isinstance(inputs, (tf.Tensor, tf.RaggedTensor)):
