@@ -67,9 +67,31 @@ def test_the_library_tokenizes_with_it(tokenizer):
         BertTokenizer.from_keras_hub("vocab.txt")
 
 
+@pytest.mark.parametrize("preset", ["embedded", "tiny"])
+def test_a_preset_makes_its_tokenizer_as_this_class(preset, tiny_preset, monkeypatch):
+    # Hugging Face (the embedded checkpoint) and keras-hub (the tiny preset)
+    # formats: no keras-hub BertTokenizer made and copied on the way.
+    made = []
+    init = keras_hub.models.BertTokenizer.__init__
+
+    def counting_init(self, *args, **kwargs):
+        made.append(type(self))
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras_hub.models.BertTokenizer, "__init__", counting_init)
+    path = tiny_preset if preset == "tiny" else preset
+    _, preprocessor = load_backbone(path, sequence_length=16)
+    assert made == [BertTokenizer]
+    assert type(preprocessor.tokenizer) is BertTokenizer
+    assert preprocessor.tokenizer.lowercase
+    assert preprocessor.tokenizer.vocabulary_size() == 30522
+    assert type(BertTokenizer.from_preset(path)) is BertTokenizer
+    assert made == [BertTokenizer, BertTokenizer]
+
+
 def test_tokenizers_of_one_vocabulary_share_its_built_model(tokenizer):
-    # Loading a preset sets its vocabulary three times (keras-hub's
-    # tokenizer, this class's, the preprocessor's assets): one model built.
+    # Loading a preset sets its vocabulary twice (the tokenizer, then the
+    # preprocessor loading its assets again): one model built.
     _, first = load_backbone("embedded", sequence_length=16)
     _, second = load_backbone("embedded", sequence_length=16)
     shared = first.tokenizer._fast_word_piece

