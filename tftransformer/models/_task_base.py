@@ -446,6 +446,7 @@ class InMemoryBatches:
         validation_batch_size = batch_size
         validation_per_batch = None
         if _is_in_memory(x):
+            y = self._in_memory_targets(x, y)
             x, per_batch = self._in_memory_inputs(x)
             split = validation_split and validation_data is None
             x, validation_data = _in_memory_arguments(
@@ -469,6 +470,7 @@ class InMemoryBatches:
             x_val, y_val, weights = keras.utils.unpack_x_y_sample_weight(
                 validation_data
             )
+            y_val = self._in_memory_targets(x_val, y_val, "validation_data's y")
             if validation_per_batch is None:
                 x_val, validation_per_batch = self._in_memory_inputs(x_val)
             validation_data = _in_order(
@@ -492,6 +494,7 @@ class InMemoryBatches:
     def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
         """Keras' `evaluate`; in-memory data is read in order (see `fit`)."""
         if not args and _is_in_memory(x):
+            y = self._in_memory_targets(x, y)
             x, per_batch = self._in_memory_inputs(x)
             sample_weight = kwargs.pop("sample_weight", None)
             x = _in_order(x, y, sample_weight, batch_size, per_batch)
@@ -505,6 +508,17 @@ class InMemoryBatches:
             x = _in_order(x, batch_size=batch_size, per_batch=per_batch)
             batch_size = None
         return super().predict(x, batch_size, *args, **kwargs)
+
+    def _in_memory_targets(self, x, y, name="y"):
+        """In-memory targets `y` of `x`, checked before they are batched.
+
+        A task with a known target format refuses targets it cannot learn
+        from here, naming the entry (`name` is the argument's, for the
+        message), instead of failing inside a traced step; it may also
+        return them in the shape its loss takes. Returns `y` as given.
+        """
+        del x, name
+        return y
 
     def _in_memory_inputs(self, x):
         """In-memory `x` as its batches carry it, and a function of each batch.
@@ -899,6 +913,7 @@ class TokenizedBatches:
             return super()._in_memory_inputs(x)
         texts = _text_tensors(x)
         if texts is None:
+            _check_texts(x)
             return super()._in_memory_inputs(x)
         features = _tokenize_function(preprocessor, len(texts))(*texts)
         if not getattr(preprocessor, "dynamic_padding", False):
@@ -951,6 +966,71 @@ def _text_tensors(x):
     if len(sizes) != 1 or not 1 <= sizes.pop() <= TOKENIZE_AT_ONCE:
         return None
     return tuple(tensors)
+
+
+def _check_texts(x):
+    """Refuses in-memory `x` of a text task whose 1-D parts hold non-texts.
+
+    `x` is a list, array or tensor of texts, or a tuple of two for pairs;
+    any other structure (a dict of token ids, nested lists) is left to the
+    preprocessor. keras-hub's pipeline would fail inside a traced function.
+    """
+    parts = x if isinstance(x, tuple) and len(x) == 2 else (x,)
+    for position, part in enumerate(parts):
+        where = f"x[{position}]" if len(parts) == 2 else "x"
+        if isinstance(part, tf.Tensor):
+            if part.shape.rank == 1 and part.dtype != tf.string:
+                raise ValueError(
+                    f"{where} must hold texts (a string tensor). Received a "
+                    f"tensor of dtype {part.dtype.name}: {where}={part!r:.200}"
+                )
+            continue
+        if not isinstance(part, list) and hasattr(part, "__array__"):
+            part = np.asarray(part)  # e.g. a pandas Series
+        if isinstance(part, np.ndarray) and part.ndim == 1:
+            part = part.tolist() if part.dtype.kind in "biufc" else list(part)
+        if not isinstance(part, list):
+            continue
+        for index, item in enumerate(part):
+            if isinstance(item, (list, tuple, dict, np.ndarray)):
+                break  # not a list of texts: the preprocessor says what it takes
+            if not isinstance(item, (str, bytes)):
+                raise ValueError(
+                    f"{where} must hold texts (str). Received: "
+                    f"{where}[{index}]={item!r:.100} ({type(item).__name__})"
+                )
+
+
+def target_array(x, y):
+    """In-memory targets `y` as a NumPy array, or None to leave them be.
+
+    None for no targets, targets that are not one array (a dict, a
+    dataset) and packed rows (`x` with a `text_mask`), whose labels are per
+    row slot.
+    """
+    if y is None or isinstance(y, (dict, tuple)):
+        return None
+    if isinstance(x, dict) and "text_mask" in x:
+        return None
+    if isinstance(y, (tf.Tensor, tf.RaggedTensor)):
+        if isinstance(y, tf.RaggedTensor):
+            return None
+        return y.numpy() if tf.executing_eagerly() else None
+    if not (isinstance(y, list) or hasattr(y, "__array__")):
+        return None
+    try:
+        return np.asarray(y)
+    except ValueError:  # rows of different lengths
+        return None
+
+
+def first_bad_target(targets, bad):
+    """`(where, value)` of the first entry of `targets` where `bad` is set:
+    its index as written after a name (`"[3]"`, `"[3, 0]"`) and its value."""
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    value = targets[index]
+    where = "[" + ", ".join(str(i) for i in index) + "]"
+    return where, (value.item() if hasattr(value, "item") else value)
 
 
 def _tokenize_function(preprocessor, num_parts):

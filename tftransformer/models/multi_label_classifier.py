@@ -1,6 +1,7 @@
 import keras
 
 from tftransformer._arguments import check_int, python_number
+from tftransformer.models._task_base import first_bad_target, target_array
 from tftransformer.models.text_classifier import TextClassifier
 
 
@@ -99,6 +100,31 @@ class MultiLabelClassifier(TextClassifier):
     def decision_thresholds(self):
         """The per-label thresholds, 0.5 for each when none were fitted."""
         return list(self.thresholds or [0.5] * self.num_labels)
+
+    def _in_memory_targets(self, x, y, name="y"):
+        """In-memory targets must be `(texts, num_labels)` numbers in [0, 1]."""
+        labels = target_array(x, y)
+        if labels is None:
+            return y
+        shape = f"(texts, {self.num_labels}): one 0/1 column per label"
+        if labels.ndim != 2 or labels.shape[1] != self.num_labels:
+            raise ValueError(
+                f"{name} must have shape {shape}. Received: {name} of shape "
+                f"{labels.shape}"
+            )
+        if labels.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{name} must hold numbers in [0, 1], shape {shape}. Received: "
+                f"{name} of dtype {labels.dtype}"
+            )
+        bad = ~((labels >= 0) & (labels <= 1))
+        if bad.any():
+            where, value = first_bad_target(labels, bad)
+            raise ValueError(
+                f"{name} must hold numbers in [0, 1], shape {shape}. Received: "
+                f"{name}{where}={value!r}"
+            )
+        return y
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile`, with binary cross-entropy on the logits and

@@ -1,5 +1,6 @@
 import keras
 import keras_hub
+import numpy as np
 from keras import ops
 
 from tftransformer._arguments import (
@@ -10,6 +11,7 @@ from tftransformer._arguments import (
     check_model_keywords,
     check_positive_number,
     class_names,
+    is_int,
     python_number,
 )
 from tftransformer.data.text_packing import is_packed_batch
@@ -21,11 +23,13 @@ from tftransformer.models._task_base import (
     ShuffledFit,
     TokenizedBatches,
     extra_encoder_blocks,
+    first_bad_target,
     freeze_unused_backbone_layers,
     packed_sequence,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
+    target_array,
     with_optimizer_variables,
 )
 from tftransformer.models.backbone_adapter import (
@@ -231,6 +235,45 @@ class TextClassifier(
         # (batch, max_texts, num_classes): empty slots too, masked by the
         # loss, the metrics and `predict` (see `PackedTexts`).
         return ops.cast(self.output_dense(pooled), "float32")
+
+    def _in_memory_targets(self, x, y, name="y"):
+        """In-memory labels must be class ids in `[0, num_classes)`.
+
+        Labels of shape `(texts,)` or `(texts, 1)` are read; wider ones are
+        distributions (soft labels, a teacher's probabilities) for a loss
+        of the user's choice.
+        """
+        labels = target_array(x, y)
+        if (
+            labels is None
+            or not labels.size
+            or labels.ndim not in (1, 2)
+            or labels.shape[-1] != 1
+            and labels.ndim == 2
+        ):
+            return y
+        ids = f"class ids, integers in [0, {self.num_classes})"
+        if labels.dtype.kind in "OSU":
+            bad = np.array([not is_int(label) for label in labels])
+            if bad.any():
+                where, value = first_bad_target(labels, bad)
+                names = ""
+                if self.label_names:
+                    names = f" (label_names in id order: {self.label_names!r:.200})"
+                raise ValueError(
+                    f"{name} must hold {ids}; map label names to their ids"
+                    f"{names}. Received: {name}{where}={value!r:.100}"
+                )
+            labels = labels.astype("int64")
+        if labels.dtype.kind in "iu":
+            bad = (labels < 0) | (labels >= self.num_classes)
+            if bad.any():
+                where, value = first_bad_target(labels, bad)
+                raise ValueError(
+                    f"{name} must hold {ids}, one per text. Received: "
+                    f"{name}{where}={value!r}"
+                )
+        return y
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile` defaults, with the accuracy metric named

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 
 from tftransformer._arguments import check_choice, check_int, python_number
+from tftransformer.models._task_base import first_bad_target, target_array
 from tftransformer.models.text_classifier import TextClassifier
 
 LOSSES = ("mse", "huber")
@@ -122,6 +123,42 @@ class TextRegressor(TextClassifier):
         mean, std = self.standardization()
         kwargs.setdefault("verbose", 0)
         return self.predict(x, **kwargs) * std + mean
+
+    def _in_memory_targets(self, x, y, name="y"):
+        """In-memory targets must be finite numbers, one column per target.
+
+        Returned as `(texts, num_targets)`, the model's output shape: a
+        model fit on `(texts,)` targets and then on `(texts, 1)` ones would
+        otherwise retrace its step for targets of unknown rank, which
+        Keras' losses cannot take.
+        """
+        targets = target_array(x, y)
+        if targets is None:
+            return y
+        columns = self.num_classes
+        shapes = f"(texts, {columns})" + (" or (texts,)" if columns == 1 else "")
+        if not (
+            (targets.ndim == 2 and targets.shape[1] == columns)
+            or (targets.ndim == 1 and columns == 1)
+        ):
+            raise ValueError(
+                f"{name} must have shape {shapes}, one column per target. "
+                f"Received: {name} of shape {targets.shape}"
+            )
+        if targets.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{name} must hold finite numbers. Received: {name} of dtype "
+                f"{targets.dtype}"
+            )
+        bad = ~np.isfinite(targets)
+        if bad.any():
+            where, value = first_bad_target(targets, bad)
+            raise ValueError(
+                f"{name} must hold finite numbers. Received: {name}{where}={value!r}"
+            )
+        targets = targets.reshape(-1, columns)
+        # Python numbers are read as 32-bit, as `fit` reads them.
+        return targets if hasattr(y, "dtype") else targets.astype("float32")
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile`, with the config's regression loss and the

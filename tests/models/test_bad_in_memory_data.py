@@ -1,0 +1,112 @@
+"""In-memory texts and targets a task cannot learn from are refused up front.
+
+`fit`, `evaluate` and `predict` of the text tasks name the first bad entry
+before anything is batched or traced (keras-hub's pipeline and Keras'
+losses would fail inside a traced step, or, for out-of-range class ids,
+train on them).
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.models.test_text_classifier import tiny_backbone, tiny_preprocessor
+from tftransformer.models import TextClassifier, TextRegressor
+
+TEXTS = ["a fine film", "a dull mess"]
+
+
+def fit(**kwargs):
+    return lambda model: model.fit(verbose=0, **kwargs)
+
+
+def evaluate(x, y):
+    return lambda model: model.evaluate(x, y, verbose=0)
+
+
+def predict(x):
+    return lambda model: model.predict(x, verbose=0)
+
+
+# On the shared `task_models`: each call is refused before anything is
+# batched, and changes nothing.
+@pytest.mark.parametrize(
+    "kind, call, message",
+    [
+        (
+            "classifier",
+            predict(["a", 3]),
+            r"x must hold texts \(str\). .*x\[1\]=3 \(int\)",
+        ),
+        ("classifier", predict(np.array([1, 2])), r"x\[0\]=1 \(int\)"),
+        ("classifier", predict(tf.constant([1, 2])), r"string tensor.*dtype int32"),
+        ("classifier", predict((TEXTS, ["c", None])), r"x\[1\]\[1\]=None"),
+        ("embedder", predict([None]), r"x\[0\]=None \(NoneType\)"),
+        ("classifier", fit(x=["a", 0.5], y=[0, 1]), r"x\[1\]=0.5 \(float\)"),
+        ("classifier", fit(x=TEXTS, y=[0, 3]), r"integers in \[0, 3\).*y\[1\]=3$"),
+        ("classifier", fit(x=TEXTS, y=np.array([[0], [5]])), r"y\[1, 0\]=5$"),
+        ("classifier", evaluate(TEXTS, tf.constant([-1, 0])), r"y\[0\]=-1$"),
+        (
+            "classifier",
+            fit(x=TEXTS, y=["neg", "pos"]),
+            r"map label names to their ids \(label_names in id order: "
+            r"\['neg', 'mid', 'pos'\]\). Received: y\[0\]='neg'",
+        ),
+        (
+            "classifier",
+            fit(x=TEXTS, y=[0, 1], validation_data=(["a"], [7])),
+            r"validation_data's y must hold class ids.*validation_data's y\[0\]=7",
+        ),
+        ("multi_label", fit(x=TEXTS, y=[0, 1]), r"shape \(texts, 2\).*shape \(2,\)"),
+        ("multi_label", fit(x=TEXTS, y=[[0, 2], [1, 0]]), r"\[0, 1\].*y\[0, 1\]=2$"),
+        ("multi_label", evaluate(TEXTS, [["a", "b"]] * 2), r"dtype <U1"),
+        ("regressor", fit(x=TEXTS, y=[[1.0, np.nan], [0, 0]]), r"y\[0, 1\]=nan"),
+        ("regressor", fit(x=TEXTS, y=[1.0, 2.0]), r"shape \(texts, 2\).*shape \(2,\)"),
+        ("regressor", evaluate(TEXTS, [["1", "2"]] * 2), r"finite numbers.*dtype <U1"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and " " not in value else "",
+)
+def test_bad_texts_and_targets_name_the_entry(task_models, kind, call, message):
+    model = task_models[kind]
+    weights = [np.array(w) for w in model.weights]
+    with pytest.raises(ValueError, match=message):
+        call(model)
+    for before, after in zip(weights, model.weights, strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_soft_labels_and_a_label_column_pass_the_check():
+    # Wider targets are distributions for a loss of the user's choice.
+    keras.utils.set_random_seed(0)
+    classifier = TextClassifier(
+        tiny_backbone(),
+        num_classes=2,
+        preprocessor=tiny_preprocessor(),
+    )
+    classifier.compile(
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=[]
+    )
+    soft = np.array([[0.2, 0.8], [1.0, 0.0]], "float32")
+    assert np.isfinite(classifier.evaluate(TEXTS, soft, verbose=0))
+    classifier.compile(metrics=[])
+    ids = classifier.evaluate(TEXTS, np.array([[1], [0]]), verbose=0)
+    assert ids == pytest.approx(classifier.evaluate(TEXTS, [1, 0], verbose=0))
+
+
+def test_a_regressor_fits_targets_of_either_shape_in_turn():
+    # (texts,) targets, then (texts, 1): the model's step takes both as its
+    # output's shape (a retrace for targets of unknown rank used to fail in
+    # Keras' loss).
+    keras.utils.set_random_seed(0)
+    regressor = TextRegressor(
+        tiny_backbone(),
+        num_targets=1,
+        preprocessor=tiny_preprocessor(),
+    )
+    regressor.compile(optimizer=keras.optimizers.SGD(0.1))
+    losses = [
+        regressor.fit(TEXTS, targets, verbose=0, shuffle=False).history["loss"][0]
+        for targets in ([0.5, -0.5], [[0.5], [-0.5]], np.array([0.5, -0.5]))
+    ]
+    assert all(np.isfinite(losses)), losses
