@@ -15,6 +15,12 @@ from tests.models.test_text_classifier import tiny_backbone, tiny_preprocessor
 from tftransformer.models import TextClassifier, TextRegressor
 
 TEXTS = ["a fine film", "a dull mess"]
+# Two tokenized texts of four positions, for the tagger.
+FEATURES = {
+    "token_ids": np.full((2, 4), 5, "int32"),
+    "padding_mask": np.ones((2, 4), bool),
+    "segment_ids": np.zeros((2, 4), "int32"),
+}
 
 
 def fit(**kwargs):
@@ -61,6 +67,9 @@ def predict(x):
         ("multi_label", fit(x=TEXTS, y=[0, 1]), r"shape \(texts, 2\).*shape \(2,\)"),
         ("multi_label", fit(x=TEXTS, y=[[0, 2], [1, 0]]), r"\[0, 1\].*y\[0, 1\]=2$"),
         ("multi_label", evaluate(TEXTS, [["a", "b"]] * 2), r"dtype <U1"),
+        ("tagger", fit(x=FEATURES, y=[[0, -100, 2, 3]] * 2), r"-100.*y\[0, 3\]=3$"),
+        ("tagger", evaluate(FEATURES, [[0, 0.5, 0, 0]] * 2), r"y\[0, 1\]=0.5$"),
+        ("tagger", fit(x=FEATURES, y=[list("OOOO")] * 2), r"one per token.*dtype <U1"),
         ("regressor", fit(x=TEXTS, y=[[1.0, np.nan], [0, 0]]), r"y\[0, 1\]=nan"),
         ("regressor", fit(x=TEXTS, y=[1.0, 2.0]), r"shape \(texts, 2\).*shape \(2,\)"),
         ("regressor", evaluate(TEXTS, [["1", "2"]] * 2), r"finite numbers.*dtype <U1"),

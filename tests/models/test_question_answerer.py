@@ -77,6 +77,10 @@ def test_refuses_bad_arguments(small_vocabulary_preset):
         answerer.predict_answers(["a?", "b?"], ["one context"])
     with pytest.raises(ValueError, match="must be SquadExamples"):
         answerer.predict_answers(["a?"])
+    with pytest.raises(ValueError, match="questions must be a list, not a single"):
+        answerer.predict_answers("who?", "bob is here")
+    with pytest.raises(ValueError, match="contexts must be a list.*contexts='bob'"):
+        answerer.predict_answers(["who?"], "bob")
     with pytest.raises(ValueError, match="n_best must be an integer >= 1. .* n_best=0"):
         answerer.predict_answers(["a?"], ["a context"], n_best=0)
 

@@ -102,6 +102,12 @@ class QuestionAnswererPreprocessor(keras_hub.models.Preprocessor):
 
 
 def _examples(questions, contexts):
+    for name, texts in (("questions", questions), ("contexts", contexts)):
+        if isinstance(texts, (str, bytes)):
+            raise ValueError(
+                f"{name} must be a list, not a single string (it would be read "
+                f"letter by letter). Received: {name}={texts!r:.80}"
+            )
     if contexts is None:
         if not all(isinstance(q, SquadExample) for q in questions):
             raise ValueError(

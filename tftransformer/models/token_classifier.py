@@ -1,5 +1,6 @@
 import keras
 import keras_hub
+import numpy as np
 from keras import ops
 
 from tftransformer._arguments import (
@@ -19,11 +20,13 @@ from tftransformer.models._task_base import (
     ShuffledFit,
     TokenizedBatches,
     extra_encoder_blocks,
+    first_bad_target,
     freeze_unused_backbone_layers,
     packed_sequence,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
+    target_array,
     with_optimizer_variables,
 )
 from tftransformer.models.backbone_adapter import sequence_output, task_inputs
@@ -199,6 +202,31 @@ class TokenClassifier(
         sequence = packed_sequence(self.backbone, self.extra_blocks, inputs, training)
         sequence = self.output_dropout(sequence, training=training)
         return ops.cast(self.output_dense(sequence), "float32")
+
+    def _in_memory_targets(self, x, y, name="y"):
+        """In-memory tags must be ids in `[0, num_tags)` or -100 (ignored).
+
+        Tags of shape `(texts, length)` are read; wider ones (distributions)
+        are left to a loss of the user's choice.
+        """
+        tags = target_array(x, y)
+        if tags is None or tags.ndim != 2 or not tags.size:
+            return y
+        ids = f"tag ids in [0, {self.num_tags}) or {IGNORE_LABEL} (ignored)"
+        if tags.dtype.kind not in "iuf":
+            raise ValueError(
+                f"{name} must hold {ids}, one per token. Received: {name} of "
+                f"dtype {tags.dtype}"
+            )
+        in_range = (tags >= 0) & (tags < self.num_tags) & (tags == np.round(tags))
+        bad = ~in_range & (tags != IGNORE_LABEL)
+        if bad.any():
+            where, value = first_bad_target(tags, bad)
+            raise ValueError(
+                f"{name} must hold {ids}, one per token. Received: "
+                f"{name}{where}={value!r}"
+            )
+        return y
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """Configures the model for training, with tagging defaults.
