@@ -1024,13 +1024,25 @@ def target_array(x, y):
         return None
 
 
-def first_bad_target(targets, bad):
-    """`(where, value)` of the first entry of `targets` where `bad` is set:
-    its index as written after a name (`"[3]"`, `"[3, 0]"`) and its value."""
+def refuse_bad_targets(name, targets, bad, expected):
+    """Raises a `ValueError` naming the first entry of `targets` where the
+    boolean array `bad` is set (`y[3]=7`, `y[3, 0]=nan`), if any.
+
+    Args:
+        name: the targets' argument name, e.g. `"y"`.
+        targets: a NumPy array.
+        bad: a boolean array of `targets`' shape.
+        expected: what `name` must hold, for the message.
+    """
+    if not bad.any():
+        return
     index = tuple(int(i) for i in np.argwhere(bad)[0])
     value = targets[index]
-    where = "[" + ", ".join(str(i) for i in index) + "]"
-    return where, (value.item() if hasattr(value, "item") else value)
+    value = value.item() if hasattr(value, "item") else value
+    where = ", ".join(str(i) for i in index)
+    raise ValueError(
+        f"{name} must hold {expected}. Received: {name}[{where}]={value!r:.100}"
+    )
 
 
 def _tokenize_function(preprocessor, num_parts):

@@ -1,7 +1,7 @@
 import keras
 
 from tftransformer._arguments import check_int, python_number
-from tftransformer.models._task_base import first_bad_target, target_array
+from tftransformer.models._task_base import refuse_bad_targets, target_array
 from tftransformer.models.text_classifier import TextClassifier
 
 
@@ -118,12 +118,7 @@ class MultiLabelClassifier(TextClassifier):
                 f"{name} of dtype {labels.dtype}"
             )
         bad = ~((labels >= 0) & (labels <= 1))
-        if bad.any():
-            where, value = first_bad_target(labels, bad)
-            raise ValueError(
-                f"{name} must hold numbers in [0, 1], shape {shape}. Received: "
-                f"{name}{where}={value!r}"
-            )
+        refuse_bad_targets(name, labels, bad, f"numbers in [0, 1], shape {shape}")
         return y
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):

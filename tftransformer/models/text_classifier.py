@@ -23,9 +23,9 @@ from tftransformer.models._task_base import (
     ShuffledFit,
     TokenizedBatches,
     extra_encoder_blocks,
-    first_bad_target,
     freeze_unused_backbone_layers,
     packed_sequence,
+    refuse_bad_targets,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
@@ -254,25 +254,19 @@ class TextClassifier(
             return y
         ids = f"class ids, integers in [0, {self.num_classes})"
         if labels.dtype.kind in "OSU":
-            bad = np.array([not is_int(label) for label in labels])
-            if bad.any():
-                where, value = first_bad_target(labels, bad)
-                names = ""
-                if self.label_names:
-                    names = f" (label_names in id order: {self.label_names!r:.200})"
-                raise ValueError(
-                    f"{name} must hold {ids}; map label names to their ids"
-                    f"{names}. Received: {name}{where}={value!r:.100}"
-                )
+            names = ""
+            if self.label_names:
+                names = f" (label_names in id order: {self.label_names!r:.200})"
+            refuse_bad_targets(
+                name,
+                labels,
+                np.array([not is_int(label) for label in labels]),
+                f"{ids}; map label names to their ids{names}",
+            )
             labels = labels.astype("int64")
         if labels.dtype.kind in "iu":
             bad = (labels < 0) | (labels >= self.num_classes)
-            if bad.any():
-                where, value = first_bad_target(labels, bad)
-                raise ValueError(
-                    f"{name} must hold {ids}, one per text. Received: "
-                    f"{name}{where}={value!r}"
-                )
+            refuse_bad_targets(name, labels, bad, f"{ids}, one per text")
         return y
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):

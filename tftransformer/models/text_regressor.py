@@ -2,7 +2,7 @@ import keras
 import numpy as np
 
 from tftransformer._arguments import check_choice, check_int, python_number
-from tftransformer.models._task_base import first_bad_target, target_array
+from tftransformer.models._task_base import refuse_bad_targets, target_array
 from tftransformer.models.text_classifier import TextClassifier
 
 LOSSES = ("mse", "huber")
@@ -150,12 +150,7 @@ class TextRegressor(TextClassifier):
                 f"{name} must hold finite numbers. Received: {name} of dtype "
                 f"{targets.dtype}"
             )
-        bad = ~np.isfinite(targets)
-        if bad.any():
-            where, value = first_bad_target(targets, bad)
-            raise ValueError(
-                f"{name} must hold finite numbers. Received: {name}{where}={value!r}"
-            )
+        refuse_bad_targets(name, targets, ~np.isfinite(targets), "finite numbers")
         targets = targets.reshape(-1, columns)
         # Python numbers are read as 32-bit, as `fit` reads them.
         return targets if hasattr(y, "dtype") else targets.astype("float32")

@@ -20,9 +20,9 @@ from tftransformer.models._task_base import (
     ShuffledFit,
     TokenizedBatches,
     extra_encoder_blocks,
-    first_bad_target,
     freeze_unused_backbone_layers,
     packed_sequence,
+    refuse_bad_targets,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
@@ -220,12 +220,7 @@ class TokenClassifier(
             )
         in_range = (tags >= 0) & (tags < self.num_tags) & (tags == np.round(tags))
         bad = ~in_range & (tags != IGNORE_LABEL)
-        if bad.any():
-            where, value = first_bad_target(tags, bad)
-            raise ValueError(
-                f"{name} must hold {ids}, one per token. Received: "
-                f"{name}{where}={value!r}"
-            )
+        refuse_bad_targets(name, tags, bad, f"{ids}, one per token")
         return y
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
