@@ -61,6 +61,11 @@ def test_arguments_are_checked(vectors):
         SemanticSearchIndex(documents).search(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="k=0"):
         SemanticSearchIndex(documents).search(np.zeros(8), k=0)
+    # Texts where vectors belong: the message says what to pass.
+    with pytest.raises(ValueError, match=r"embed\(texts\)`, not texts.*\['a film'\]"):
+        SemanticSearchIndex(["a film"])
+    with pytest.raises(ValueError, match=r"queries must be a float array of shape"):
+        SemanticSearchIndex(documents).search(["a film"])
 
 
 APPROXIMATE = [

@@ -13,6 +13,17 @@ _ENGINES = ("exact", "faiss_flat", "faiss_hnsw", "faiss_ivf")
 _FAISS_FILE = "faiss.index"
 
 
+def _float_array(name, value, shape):
+    """`value` as a float32 array; a clear error for texts or other objects."""
+    try:
+        return np.asarray(value, dtype="float32")
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{name} must be a float array of shape {shape}: vectors, e.g. "
+            f"`embedder.embed(texts)`, not texts. Received: {name}={value!r:.100}"
+        ) from error
+
+
 class SemanticSearchIndex:
     """A top-k index over embeddings, exact by default or approximate (FAISS).
 
@@ -102,7 +113,7 @@ class SemanticSearchIndex:
         ivf_nlist,
         ivf_nprobe,
     ):
-        embeddings = np.asarray(embeddings, dtype="float32")
+        embeddings = _float_array("embeddings", embeddings, "(num_documents, dim)")
         if embeddings.ndim != 2 or embeddings.shape[0] < 1:
             raise ValueError(
                 "embeddings must be a 2-D array with at least one row. "
@@ -194,7 +205,7 @@ class SemanticSearchIndex:
             first, and the matching ids (`(k,)` each for one vector).
         """
         k = min(check_int("k", k, 1), len(self))
-        queries = np.asarray(queries, dtype="float32")
+        queries = _float_array("queries", queries, f"(num_queries, {self.dim})")
         single = queries.ndim == 1
         queries = queries[None] if single else queries
         if queries.ndim != 2 or queries.shape[1] != self.dim:
