@@ -139,6 +139,12 @@ def test_make_dataset_uses_the_model_settings(tiny_preset):
         features["token_ids"][0, 1, 1:8], features["token_ids"][0, 0, 8:15]
     )
     assert model(features).shape == (2, 2)
+    # Labels are checked against the head before anything is chunked, as
+    # in-memory labels given to `fit` and `evaluate` are.
+    with pytest.raises(ValueError, match=r"\[0, 2\).*labels\[1\]=2$"):
+        model.make_dataset([text, "short"], [1, 2], preprocessor.tokenizer, 2)
+    with pytest.raises(ValueError, match=r"\[0, 2\).*y\[0\]=-1$"):
+        model.evaluate(features, np.array([-1, 0]), verbose=0)
 
 
 def test_calibrated_temperature_is_saved_and_scales_the_probabilities(

@@ -25,7 +25,12 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import TASK_KEYWORDS, check_int, check_model_keywords
+from tftransformer._arguments import (
+    TASK_KEYWORDS,
+    check_int,
+    check_model_keywords,
+    is_int,
+)
 from tftransformer.data._autotune import without_autotuning
 from tftransformer.data.text_packing import holds_packed_texts, is_packed_batch
 from tftransformer.layers.masking import block_diagonal_attention_mask
@@ -1022,6 +1027,40 @@ def target_array(x, y):
         return np.asarray(y)
     except ValueError:  # rows of different lengths
         return None
+
+
+def class_id_targets(x, y, name, num_classes, label_names=None):
+    """In-memory labels `y` of `x`, refused unless class ids in
+    `[0, num_classes)`; returned as given.
+
+    Labels of shape `(texts,)` or `(texts, 1)` are read; wider ones are
+    distributions (soft labels, a teacher's probabilities) for a loss of
+    the user's choice. A label name gets a message listing `label_names`.
+    """
+    labels = target_array(x, y)
+    if (
+        labels is None
+        or not labels.size
+        or labels.ndim not in (1, 2)
+        or labels.ndim == 2
+        and labels.shape[1] != 1
+    ):
+        return y
+    ids = f"class ids, integers in [0, {num_classes})"
+    if labels.dtype.kind in "OSU":
+        names = f" (label_names in id order: {label_names!r:.200})"
+        bad = np.array([not is_int(label) for label in labels.ravel()])
+        refuse_bad_targets(
+            name,
+            labels,
+            bad.reshape(labels.shape),
+            f"{ids}; map label names to their ids{names if label_names else ''}",
+        )
+        labels = labels.astype("int64")
+    if labels.dtype.kind in "iu":
+        bad = (labels < 0) | (labels >= num_classes)
+        refuse_bad_targets(name, labels, bad, f"{ids}, one per text")
+    return y
 
 
 def refuse_bad_targets(name, targets, bad, expected):

@@ -14,6 +14,7 @@ from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
     InMemoryBatches,
     backbone_hidden_dim,
+    class_id_targets,
     freeze_unused_backbone_layers,
 )
 from tftransformer.models.backbone_adapter import sequence_output
@@ -221,6 +222,10 @@ class LongDocumentClassifier(InMemoryBatches, keras.Model):
         # Logits stay float32 under mixed precision so the loss is stable.
         return ops.cast(self.output_dense(document), "float32")
 
+    def _in_memory_targets(self, x, y, name="y"):
+        """In-memory labels must be class ids in `[0, num_classes)`."""
+        return class_id_targets(x, y, name, self.num_classes, self.label_names)
+
     def make_dataset(self, texts, labels, tokenizer, batch_size, shuffle=False, seed=0):
         """Chunks and batches documents with this model's chunking settings.
 
@@ -236,6 +241,8 @@ class LongDocumentClassifier(InMemoryBatches, keras.Model):
             `tftransformer.data.make_long_document_dataset(...)` with this
             model's `chunk_length`, `stride` and `max_chunks`.
         """
+        if labels is not None:
+            class_id_targets(None, labels, "labels", self.num_classes, self.label_names)
         return make_long_document_dataset(
             texts,
             labels,

@@ -1,6 +1,5 @@
 import keras
 import keras_hub
-import numpy as np
 from keras import ops
 
 from tftransformer._arguments import (
@@ -11,7 +10,6 @@ from tftransformer._arguments import (
     check_model_keywords,
     check_positive_number,
     class_names,
-    is_int,
     python_number,
 )
 from tftransformer.data.text_packing import is_packed_batch
@@ -22,14 +20,13 @@ from tftransformer.models._task_base import (
     PackedTexts,
     ShuffledFit,
     TokenizedBatches,
+    class_id_targets,
     extra_encoder_blocks,
     freeze_unused_backbone_layers,
     packed_sequence,
-    refuse_bad_targets,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
-    target_array,
     with_optimizer_variables,
 )
 from tftransformer.models.backbone_adapter import (
@@ -243,31 +240,7 @@ class TextClassifier(
         distributions (soft labels, a teacher's probabilities) for a loss
         of the user's choice.
         """
-        labels = target_array(x, y)
-        if (
-            labels is None
-            or not labels.size
-            or labels.ndim not in (1, 2)
-            or labels.shape[-1] != 1
-            and labels.ndim == 2
-        ):
-            return y
-        ids = f"class ids, integers in [0, {self.num_classes})"
-        if labels.dtype.kind in "OSU":
-            names = ""
-            if self.label_names:
-                names = f" (label_names in id order: {self.label_names!r:.200})"
-            refuse_bad_targets(
-                name,
-                labels,
-                np.array([not is_int(label) for label in labels]),
-                f"{ids}; map label names to their ids{names}",
-            )
-            labels = labels.astype("int64")
-        if labels.dtype.kind in "iu":
-            bad = (labels < 0) | (labels >= self.num_classes)
-            refuse_bad_targets(name, labels, bad, f"{ids}, one per text")
-        return y
+        return class_id_targets(x, y, name, self.num_classes, self.label_names)
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile` defaults, with the accuracy metric named
