@@ -1063,6 +1063,15 @@ def class_id_targets(x, y, name, num_classes, label_names=None):
     return y
 
 
+def refuse_non_numeric_targets(name, targets, expected, kinds="biuf"):
+    """Raises a `ValueError` unless `targets`' dtype is of NumPy `kinds`
+    (default: bool, integer or float), saying what `name` must hold."""
+    if targets.dtype.kind not in kinds:
+        raise ValueError(
+            f"{name} must hold {expected}. Received: {name} of dtype {targets.dtype}"
+        )
+
+
 def refuse_bad_targets(name, targets, bad, expected):
     """Raises a `ValueError` naming the first entry of `targets` where the
     boolean array `bad` is set (`y[3]=7`, `y[3, 0]=nan`), if any.

@@ -1,7 +1,11 @@
 import keras
 
 from tftransformer._arguments import check_int, python_number
-from tftransformer.models._task_base import refuse_bad_targets, target_array
+from tftransformer.models._task_base import (
+    refuse_bad_targets,
+    refuse_non_numeric_targets,
+    target_array,
+)
 from tftransformer.models.text_classifier import TextClassifier
 
 
@@ -112,13 +116,9 @@ class MultiLabelClassifier(TextClassifier):
                 f"{name} must have shape {shape}. Received: {name} of shape "
                 f"{labels.shape}"
             )
-        if labels.dtype.kind not in "biuf":
-            raise ValueError(
-                f"{name} must hold numbers in [0, 1], shape {shape}. Received: "
-                f"{name} of dtype {labels.dtype}"
-            )
-        bad = ~((labels >= 0) & (labels <= 1))
-        refuse_bad_targets(name, labels, bad, f"numbers in [0, 1], shape {shape}")
+        expected = f"numbers in [0, 1], shape {shape}"
+        refuse_non_numeric_targets(name, labels, expected)
+        refuse_bad_targets(name, labels, ~((labels >= 0) & (labels <= 1)), expected)
         return y
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):

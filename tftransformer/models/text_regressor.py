@@ -2,7 +2,11 @@ import keras
 import numpy as np
 
 from tftransformer._arguments import check_choice, check_int, python_number
-from tftransformer.models._task_base import refuse_bad_targets, target_array
+from tftransformer.models._task_base import (
+    refuse_bad_targets,
+    refuse_non_numeric_targets,
+    target_array,
+)
 from tftransformer.models.text_classifier import TextClassifier
 
 LOSSES = ("mse", "huber")
@@ -145,11 +149,7 @@ class TextRegressor(TextClassifier):
                 f"{name} must have shape {shapes}, one column per target. "
                 f"Received: {name} of shape {targets.shape}"
             )
-        if targets.dtype.kind not in "biuf":
-            raise ValueError(
-                f"{name} must hold finite numbers. Received: {name} of dtype "
-                f"{targets.dtype}"
-            )
+        refuse_non_numeric_targets(name, targets, "finite numbers")
         refuse_bad_targets(name, targets, ~np.isfinite(targets), "finite numbers")
         targets = targets.reshape(-1, columns)
         # Python numbers are read as 32-bit, as `fit` reads them.

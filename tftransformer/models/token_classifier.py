@@ -23,6 +23,7 @@ from tftransformer.models._task_base import (
     freeze_unused_backbone_layers,
     packed_sequence,
     refuse_bad_targets,
+    refuse_non_numeric_targets,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
@@ -212,15 +213,12 @@ class TokenClassifier(
         tags = target_array(x, y)
         if tags is None or tags.ndim != 2 or not tags.size:
             return y
-        ids = f"tag ids in [0, {self.num_tags}) or {IGNORE_LABEL} (ignored)"
-        if tags.dtype.kind not in "iuf":
-            raise ValueError(
-                f"{name} must hold {ids}, one per token. Received: {name} of "
-                f"dtype {tags.dtype}"
-            )
+        expected = f"tag ids in [0, {self.num_tags}) or {IGNORE_LABEL} (ignored)"
+        expected += ", one per token"
+        refuse_non_numeric_targets(name, tags, expected, kinds="iuf")
         in_range = (tags >= 0) & (tags < self.num_tags) & (tags == np.round(tags))
         bad = ~in_range & (tags != IGNORE_LABEL)
-        refuse_bad_targets(name, tags, bad, f"{ids}, one per token")
+        refuse_bad_targets(name, tags, bad, expected)
         return y
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
