@@ -940,18 +940,31 @@ TOKENIZE_AT_ONCE = 16384
 _TOKENIZE_FUNCTIONS = weakref.WeakKeyDictionary()
 
 
+def _text_parts(x):
+    """In-memory `x` of a text task as a list of its parts (one, or two for
+    pairs), array-likes (e.g. a pandas Series) as NumPy arrays; None for a
+    tuple of another size."""
+    parts = x if isinstance(x, tuple) else (x,)
+    if not 1 <= len(parts) <= 2:
+        return None
+    return [
+        np.asarray(part)
+        if not isinstance(part, (list, tf.Tensor)) and hasattr(part, "__array__")
+        else part
+        for part in parts
+    ]
+
+
 def _text_tensors(x):
     """`x` as a tuple of 1-D string tensors (one, or two for pairs), or None.
 
     None unless `x` holds between 1 and `TOKENIZE_AT_ONCE` raw texts.
     """
-    parts = x if isinstance(x, tuple) else (x,)
-    if not 1 <= len(parts) <= 2:
+    parts = _text_parts(x)
+    if parts is None:
         return None
     tensors = []
     for part in parts:
-        if not isinstance(part, (list, tf.Tensor)) and hasattr(part, "__array__"):
-            part = np.asarray(part)  # e.g. a pandas Series
         if isinstance(part, list):
             if not all(isinstance(text, str) for text in part):
                 return None
@@ -980,9 +993,8 @@ def _check_texts(x):
     any other structure (a dict of token ids, nested lists) is left to the
     preprocessor. keras-hub's pipeline would fail inside a traced function.
     """
-    parts = x if isinstance(x, tuple) and len(x) == 2 else (x,)
-    for position, part in enumerate(parts):
-        where = f"x[{position}]" if len(parts) == 2 else "x"
+    for position, part in enumerate(_text_parts(x) or ()):
+        where = f"x[{position}]" if isinstance(x, tuple) else "x"
         if isinstance(part, tf.Tensor):
             if part.shape.rank == 1 and part.dtype != tf.string:
                 raise ValueError(
@@ -990,8 +1002,6 @@ def _check_texts(x):
                     f"tensor of dtype {part.dtype.name}: {where}={part!r:.200}"
                 )
             continue
-        if not isinstance(part, list) and hasattr(part, "__array__"):
-            part = np.asarray(part)  # e.g. a pandas Series
         if isinstance(part, np.ndarray) and part.ndim == 1:
             part = part.tolist() if part.dtype.kind in "biufc" else list(part)
         if not isinstance(part, list):
