@@ -9,11 +9,24 @@ from tests.fast_exit import python_command
 
 SCRIPT = textwrap.dedent(
     """
+    import os
+    import socket
+    import tempfile
+
     import tftransformer as tft
+
+    # No name resolves, as on a machine without network; nothing is cached.
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    socket.getaddrinfo = no_dns
+    os.environ["KAGGLEHUB_CACHE"] = tempfile.mkdtemp()
 
     def main(config):
         if config.train_file == "bug":
             raise RuntimeError("a bug keeps its traceback")
+        if config.preset != "embedded":
+            tft.presets.load_backbone(config.preset)
         tft.data.load_text_classification_splits(config.train_file)
         print("trained", config.epochs)
 
@@ -24,6 +37,7 @@ SCRIPT = textwrap.dedent(
 COMMAND_LINES = [
     ["--dropout=1.5"],
     ["--train_file=/no/such/file.csv"],
+    ["--preset=bert_tiny_en_uncased"],
     ["--dropout=1.5", "--traceback"],
     ["--train_file=bug"],
 ]
@@ -57,6 +71,11 @@ def results(tmp_path_factory):
         (
             ["--train_file=/no/such/file.csv"],
             "error: ",
+        ),
+        (
+            ["--preset=bert_tiny_en_uncased"],
+            "error: Could not load preset 'bert_tiny_en_uncased': it has to be "
+            "downloaded from Kaggle, and the download failed",
         ),
     ],
 )

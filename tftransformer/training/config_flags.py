@@ -132,13 +132,15 @@ def config_from_flags(config_cls, flag_values=flags.FLAGS):
 
 
 # Errors that a run's data or settings cause, not a bug: the entry point
-# prints their message alone.
+# prints their message alone. A `ConnectionError` is a named preset that
+# could not be downloaded (its message says what to use offline).
 USER_ERRORS = (
     ConfigError,
     DataError,
     ValueError,
     FileNotFoundError,
     NotADirectoryError,
+    ConnectionError,
 )
 
 
@@ -148,8 +150,8 @@ def run(config_cls, main, argv=None):
     Defines `config_cls`' flags (listed by the script's `--help`), parses
     the command line, builds the config
     (`--config` applied), and calls `main`. A data or settings error
-    (`ConfigError`, `DataError`, `ValueError`, a missing file) prints one
-    line, `error: ...`, and exits with status 2; `--traceback` shows the
+    (`ConfigError`, `DataError`, `ValueError`, a missing file, a named
+    preset that cannot be downloaded) prints one line, `error: ...`, and exits with status 2; `--traceback` shows the
     Python traceback instead. Other exceptions keep their traceback.
 
     Example:
