@@ -229,6 +229,18 @@ def test_bad_files_and_models_are_refused_naming_what_was_received(
         evaluate_saved_model(
             EvaluationConfig(model_path=str(tmp_path), test_file=unknown)
         )
+    # A file that is not a .keras archive: the report beside the model, or a
+    # model.keras cut short.
+    report = tmp_path / "classifier" / "report.json"
+    report.write_text("{}")
+    cut = tmp_path / "cut" / "model.keras"
+    cut.parent.mkdir()
+    cut.write_bytes((tmp_path / "classifier" / "model.keras").read_bytes()[:1000])
+    for model_path in (report, cut.parent):
+        with pytest.raises(ValueError, match=r"is not a saved model \(a .keras"):
+            evaluate_saved_model(
+                EvaluationConfig(model_path=str(model_path), test_file=unknown)
+            )
     regressor = saved(task_models["regressor"], tmp_path / "regressor")
     one_target = write_csv(tmp_path / "one.csv", [{"text": "a", "x": "1.0"}])
     with pytest.raises(ValueError, match=r"predicts 2 targets. Received: 1 .*\['x'\]"):

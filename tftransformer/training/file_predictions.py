@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import zipfile
 
 import keras
 
@@ -125,11 +126,16 @@ def load_saved_model(path):
     """
     path = check_path("model_path", path)
     model_file = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
+    expected = (
+        f"model_path must be a run directory holding {MODEL_FILE} (what the "
+        "training scripts write) or a .keras file."
+    )
     if not os.path.isfile(model_file):
-        raise FileNotFoundError(
-            f"No saved model at {model_file!r}: model_path must be a run "
-            f"directory holding {MODEL_FILE} (what the training scripts "
-            "write) or a .keras file."
+        raise FileNotFoundError(f"No saved model at {model_file!r}: {expected}")
+    if not model_file.endswith(".keras") or not zipfile.is_zipfile(model_file):
+        raise ValueError(
+            f"{model_file!r} is not a saved model (a .keras archive): "
+            f"{expected} Received: model_path={path!r}"
         )
     model = keras.saving.load_model(model_file)
     head_file = os.path.join(path, HEAD_FILE)
