@@ -36,7 +36,8 @@ import tftransformer as tft
 def main(config):
     columns = tft.training.predict_to_file(config)
     rows = len(next(iter(columns.values())))
-    print(f"Predicted {rows} row{'' if rows == 1 else 's'}: {config.predictions_path()}")
+    noun = "row" if rows == 1 else "rows"
+    print(f"Predicted {rows} {noun}: {config.predictions_path()}")
 
 
 if __name__ == "__main__":

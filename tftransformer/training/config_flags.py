@@ -151,8 +151,8 @@ def run(config_cls, main, argv=None):
     the command line, builds the config
     (`--config` applied), and calls `main`. A data or settings error
     (`ConfigError`, `DataError`, `ValueError`, a missing file, a named
-    preset that cannot be downloaded) prints one line, `error: ...`, and exits with status 2; `--traceback` shows the
-    Python traceback instead. Other exceptions keep their traceback.
+    preset that cannot be downloaded) prints one line, `error: ...`, and
+    exits with status 2; `--traceback` shows the Python traceback instead. Other exceptions keep their traceback.
 
     Example:
     ```python
