@@ -148,11 +148,12 @@ def run(config_cls, main, argv=None):
     """Runs `main(config)` as a command-line program.
 
     Defines `config_cls`' flags (listed by the script's `--help`), parses
-    the command line, builds the config
-    (`--config` applied), and calls `main`. A data or settings error
-    (`ConfigError`, `DataError`, `ValueError`, a missing file, a named
-    preset that cannot be downloaded) prints one line, `error: ...`, and
-    exits with status 2; `--traceback` shows the Python traceback instead. Other exceptions keep their traceback.
+    the command line, builds the config (`--config` applied), and calls
+    `main`. A data or settings error (`ConfigError`, `DataError`,
+    `ValueError`, a missing file, a named preset that cannot be downloaded)
+    prints one line, `error: ...`, and exits with status 2; `--traceback`
+    shows the Python traceback instead. Other exceptions keep their
+    traceback.
 
     Example:
     ```python
