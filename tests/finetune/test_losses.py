@@ -67,6 +67,14 @@ def test_smoothed_loss_config_round_trip():
 def test_invalid_label_smoothing_is_rejected(label_smoothing):
     with pytest.raises(ValueError, match=f"label_smoothing={label_smoothing!r}"):
         classification_loss(label_smoothing)
+    with pytest.raises(ValueError, match=f"label_smoothing={label_smoothing!r}"):
+        SmoothedSparseCategoricalCrossentropy(label_smoothing)
+
+
+def test_from_logits_must_be_a_bool():
+    # A truthy string would read probabilities as logits.
+    with pytest.raises(ValueError, match="from_logits='no'"):
+        SmoothedSparseCategoricalCrossentropy(0.1, from_logits="no")
 
 
 @pytest.mark.parametrize(

@@ -312,3 +312,27 @@ def test_the_switch_goes_both_ways_and_saved_models_are_keras_hubs(tmp_path):
     assert not any(_on_fused_path(block) for block in blocks)
     with pytest.raises(ValueError, match="enabled.*Received: enabled='yes'"):
         tft.finetune.use_fused_encoder(backbone, enabled="yes")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_heads": 0}, "num_heads=0"),
+        ({"intermediate_dim": 0}, "intermediate_dim=0"),
+        ({"dropout": 1.0}, "dropout=1.0"),
+        ({"layer_norm_epsilon": -1}, "layer_norm_epsilon=-1"),
+        ({"normalize_first": "x"}, "normalize_first='x'"),
+    ],
+)
+def test_rejects_bad_arguments(kwargs, match):
+    # keras-hub's layer takes them all (num_heads=0 fails in the first call,
+    # a negative epsilon trains to NaN).
+    with pytest.raises(ValueError, match=match):
+        FusedTransformerEncoder(**{"intermediate_dim": 8, "num_heads": 2, **kwargs})
+
+
+def test_rejects_hidden_size_not_divisible_by_num_heads():
+    # keras-hub's would give each of 3 heads 5 of the 16 features.
+    block = FusedTransformerEncoder(intermediate_dim=8, num_heads=3)
+    with pytest.raises(ValueError, match="hidden size=16, num_heads=3"):
+        block(np.zeros((1, 4, 16), "float32"))

@@ -1,13 +1,18 @@
+import re
+
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
+from tftransformer.layers.attention_pooling import AttentionPooling
+from tftransformer.layers.fused_transformer_encoder import FusedTransformerEncoder
 from tftransformer.layers.masking import (
     block_diagonal_attention_mask,
     compute_causal_mask,
     merge_padding_and_attention_mask,
 )
+from tftransformer.layers.sequence_pooling import SequencePooling
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
 
@@ -82,6 +87,46 @@ def test_merge_rejects_bad_ranks():
         merge_padding_and_attention_mask(x, np.ones((1, 1, 3), bool))
     with pytest.raises(ValueError, match=r"attention_mask.shape=\(1, 3\)"):
         merge_padding_and_attention_mask(x, attention_mask=np.ones((1, 3), bool))
+
+
+@pytest.mark.parametrize(
+    "padding_mask, attention_mask, bad",
+    [
+        (np.ones((2, 9), bool), None, r"padding_mask.shape=\(2, 9\)"),
+        (np.ones((3, 5), bool), None, r"padding_mask.shape=\(3, 5\)"),
+        (None, np.ones((2, 5, 4), bool), r"attention_mask.shape=\(2, 5, 4\)"),
+        (None, np.ones((1, 5, 5), bool), r"attention_mask.shape=\(1, 5, 5\)"),
+    ],
+)
+def test_masks_of_another_batch_or_length_are_refused(
+    padding_mask, attention_mask, bad
+):
+    # TensorFlow would report a broadcast failure inside the attention (or,
+    # for the merge alone, return a mask of the wrong length).
+    x = np.zeros((2, 5, 8), "float32")
+    expected = rf"sequence length \(2, 5\)\. Received: {bad}"
+    with pytest.raises(ValueError, match=expected):
+        merge_padding_and_attention_mask(x, padding_mask, attention_mask)
+    block = TransformerEncoderBlock(intermediate_dim=8, num_heads=2)
+    with pytest.raises(ValueError, match=expected):
+        block(x, padding_mask=padding_mask, attention_mask=attention_mask)
+    if attention_mask is None:
+        for pooling in (AttentionPooling(), SequencePooling("mean")):
+            with pytest.raises(ValueError, match=expected):
+                pooling(x, padding_mask=padding_mask)
+
+
+@pytest.mark.parametrize("shape", [(5, 8), (2, 3, 5, 8)])
+def test_blocks_refuse_inputs_that_are_not_batch_sequence_features(shape):
+    # A (5, 8) input failed inside the softmax; a 4-D one gave a 4-D output.
+    x = np.zeros(shape, "float32")
+    for block, name in (
+        (TransformerEncoderBlock(intermediate_dim=8, num_heads=2), "inputs"),
+        (FusedTransformerEncoder(intermediate_dim=8, num_heads=2), "inputs"),
+        (TransformerDecoderBlock(intermediate_dim=8, num_heads=2), "decoder_sequence"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(f"{name}.shape={shape}")):
+            block(x)
 
 
 def _encoder_self_attention(masked, explicit):

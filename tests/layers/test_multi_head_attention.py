@@ -234,11 +234,23 @@ def test_layer_contract(init_kwargs, call_kwargs, shapes, expected, tmp_path):
             },
             "num_buckets=0",
         ),
+        (
+            {"num_heads": 2, "key_dim": 4, "use_relative_position_bias": "no"},
+            "use_relative_position_bias='no'",
+        ),
+        ({"num_heads": 2, "key_dim": 4, "bidirectional": "no"}, "bidirectional='no'"),
     ],
 )
 def test_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MultiHeadAttention(**kwargs)
+
+
+def test_rejects_inputs_without_a_sequence_axis():
+    # Keras' own layer fails inside its softmax ("tuple index out of range").
+    x = np.zeros((5, 8), "float32")
+    with pytest.raises(ValueError, match=r"query.shape=\(5, 8\)"):
+        MultiHeadAttention(num_heads=2, key_dim=4)(x, x)
 
 
 def test_rejects_feature_size_other_than_built():

@@ -151,6 +151,7 @@ def test_bias_reads_table_at_relative_position_bucket(bidirectional):
         ({"num_heads": 2, "num_buckets": 1, "bidirectional": False}, "num_buckets=1"),
         ({"num_heads": 2, "num_buckets": 2.5}, "num_buckets=2.5"),
         ({"num_heads": 2, "max_distance": 8}, "max_distance=8"),
+        ({"num_heads": 2, "bidirectional": "no"}, "bidirectional='no'"),
     ],
 )
 def test_rejects_bad_arguments(kwargs, match):

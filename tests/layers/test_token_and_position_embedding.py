@@ -106,6 +106,7 @@ def test_learned_rejects_too_long_sequence():
         ({"vocabulary_size": 0}, "vocabulary_size=0"),
         ({"sequence_length": None}, "sequence_length=None"),
         ({"embedding_dim": -4}, "embedding_dim=-4"),
+        ({"mask_zero": "y"}, "mask_zero='y'"),
     ],
 )
 def test_rejects_bad_arguments(kwargs, message):

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_fraction
+from tftransformer._arguments import check_bool, check_fraction
 
 __all__ = ["SmoothedSparseCategoricalCrossentropy"]
 
@@ -44,7 +44,7 @@ class SmoothedSparseCategoricalCrossentropy(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction)
         check_fraction("label_smoothing", label_smoothing)
         self.label_smoothing = float(label_smoothing)
-        self.from_logits = from_logits
+        self.from_logits = check_bool("from_logits", from_logits)
 
     def call(self, y_true, y_pred):
         # Labels arrive as floats (the base class casts them to self.dtype).

@@ -3,6 +3,7 @@ from keras import ops
 
 from tftransformer._arguments import check_int
 from tftransformer.layers.initializers import clone_initializer
+from tftransformer.layers.masking import check_mask_matches
 
 # Added to the scores of masked positions before the softmax, which runs in
 # float32 whatever the compute dtype: exp(-1e9) is exactly 0 there.
@@ -96,6 +97,7 @@ class AttentionPooling(keras.layers.Layer):
             padding_mask = mask
         if padding_mask is None:
             padding_mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        check_mask_matches("padding_mask", padding_mask, inputs)
         keep = ops.cast(padding_mask, "bool")
         # (batch, seq); the softmax runs in float32 for bfloat16 inputs.
         scores = ops.cast(

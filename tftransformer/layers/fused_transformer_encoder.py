@@ -7,6 +7,15 @@ from keras_hub.src.layers.modeling.transformer_layer_utils import (
 )
 from keras_hub.src.utils.keras_utils import gelu_approximate
 
+from tftransformer._arguments import (
+    check_bool,
+    check_fraction,
+    check_int,
+    check_positive_number,
+)
+from tftransformer.layers.masking import check_sequence_shape
+from tftransformer.layers.transformer_encoder_block import check_head_split
+
 # The elementwise work between the GEMMs of a training step (GELU, the
 # attention softmax, the dropout masks' application, the residual sums and
 # the layer normalizations after them) is
@@ -322,6 +331,38 @@ class FusedTransformerEncoder(keras_hub.layers.TransformerEncoder):
     outputs = block(x, padding_mask=padding_mask, training=True)  # (2, 10, 32)
     ```
     """
+
+    def __init__(
+        self,
+        intermediate_dim,
+        num_heads,
+        dropout=0,
+        layer_norm_epsilon=1e-05,
+        normalize_first=False,
+        **kwargs,
+    ):
+        # keras-hub's layer checks none of these: a step would fail later
+        # (num_heads=0) or train on a bad value (NaN from a negative epsilon).
+        check_int("intermediate_dim", intermediate_dim, 1)
+        check_int("num_heads", num_heads, 1)
+        check_fraction("dropout", dropout)
+        check_positive_number("layer_norm_epsilon", layer_norm_epsilon, allow_zero=True)
+        check_bool("normalize_first", normalize_first)
+        super().__init__(
+            intermediate_dim,
+            num_heads,
+            dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            normalize_first=normalize_first,
+            **kwargs,
+        )
+
+    def build(self, inputs_shape):
+        # keras-hub would give each head hidden // num_heads features and
+        # drop the rest of the hidden size from the attention.
+        check_sequence_shape("inputs", inputs_shape)
+        check_head_split("inputs", inputs_shape[-1], self.num_heads)
+        super().build(inputs_shape)
 
     def call(
         self,

@@ -13,6 +13,38 @@ __all__ = [
 ]
 
 
+def check_sequence_shape(name, shape, more_axes=False):
+    """Refuses an input shape that is not `(batch, sequence_length, features)`.
+
+    For the layers whose masks and position biases are `(batch, sequence)`:
+    another rank would fail deep inside the attention's softmax, or attend
+    over the wrong axes without an error. `more_axes` allows a higher rank
+    (Keras' attention over `attention_axes`).
+    """
+    if len(shape) < 3 or (len(shape) > 3 and not more_axes):
+        raise ValueError(
+            f"{name} must have shape (batch, sequence_length, features). "
+            f"Received: {name}.shape={tuple(shape)}"
+        )
+
+
+def check_mask_matches(name, mask, inputs, mask_axes=(0, 1)):
+    """Refuses a mask whose known batch size or sequence length differs from
+    `inputs`' (its axes `mask_axes` against the inputs' first two), which
+    TensorFlow would report as a broadcast failure inside the step. Without
+    `inputs` (a decoder step on its cache) nothing is compared."""
+    if inputs is None:
+        return
+    for mask_axis, input_axis in zip(mask_axes, (0, 1)):
+        have, want = mask.shape[mask_axis], inputs.shape[input_axis]
+        if have is not None and want is not None and have != want:
+            raise ValueError(
+                f"{name} must match the inputs' batch size and sequence length "
+                f"{tuple(inputs.shape[:2])}. Received: {name}.shape="
+                f"{tuple(mask.shape)} for inputs.shape={tuple(inputs.shape)}"
+            )
+
+
 def block_diagonal_attention_mask(text_ids):
     """The attention mask of packed rows: each token attends within its text.
 
@@ -102,7 +134,8 @@ def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=N
         `(batch, query_len, key_len)`.
 
     Raises:
-        ValueError: if a mask has the wrong rank.
+        ValueError: if a mask has the wrong rank, or a batch size or key
+            length other than `inputs`'.
 
     Example:
     ```python
@@ -118,6 +151,7 @@ def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=N
                 "padding_mask must have shape (batch, sequence_length). "
                 f"Received: padding_mask.shape={tuple(mask.shape)}"
             )
+        check_mask_matches("padding_mask", mask, inputs)
         # (batch, 1, key_len): the same key mask for every query.
         mask = ops.expand_dims(ops.cast(mask, "bool"), axis=1)
     if attention_mask is None:
@@ -127,6 +161,7 @@ def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=N
             "attention_mask must have shape (batch, query_length, key_length). "
             f"Received: attention_mask.shape={tuple(attention_mask.shape)}"
         )
+    check_mask_matches("attention_mask", attention_mask, inputs, mask_axes=(0, 2))
     attention_mask = ops.cast(attention_mask, "bool")
     if mask is None:
         return attention_mask

@@ -2,8 +2,8 @@ import keras
 from keras import ops
 from keras.src.backend import get_keras_mask, set_keras_mask
 
-from tftransformer._arguments import check_fraction, python_number
-from tftransformer.layers.masking import compute_causal_mask
+from tftransformer._arguments import check_bool, check_fraction, python_number
+from tftransformer.layers.masking import check_sequence_shape, compute_causal_mask
 from tftransformer.layers.relative_position_bias import RelativePositionBias
 
 
@@ -98,10 +98,13 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         check_fraction("dropout", kwargs.get("dropout", 0.0))
         # The parent validates num_heads, key_dim and value_dim.
         super().__init__(num_heads=num_heads, key_dim=key_dim, **kwargs)
-        self.use_relative_position_bias = use_relative_position_bias
+        # A truthy string such as "no" would silently pick the other variant.
+        self.use_relative_position_bias = check_bool(
+            "use_relative_position_bias", use_relative_position_bias
+        )
         self.relative_position_buckets = relative_position_buckets
         self.relative_position_max_distance = relative_position_max_distance
-        self.bidirectional = bidirectional
+        self.bidirectional = check_bool("bidirectional", bidirectional)
         # (query, value, key) feature sizes, set by build() and checked on
         # every call.
         self._input_feature_dims = (None, None, None)
@@ -124,6 +127,8 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape
+        check_sequence_shape("query", query_shape, more_axes=True)
+        check_sequence_shape("value", value_shape, more_axes=True)
         if self.use_relative_position_bias and (
             len(query_shape) != 3 or len(key_shape) != 3
         ):

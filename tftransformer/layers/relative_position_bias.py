@@ -3,7 +3,7 @@ import math
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_int, python_number
+from tftransformer._arguments import check_bool, check_int, python_number
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -70,6 +70,7 @@ class RelativePositionBias(keras.layers.Layer):
         num_buckets = python_number(num_buckets)
         max_distance = python_number(max_distance)
         num_heads = check_int("num_heads", num_heads, 1)
+        bidirectional = check_bool("bidirectional", bidirectional)
         _check_bucket_arguments(num_buckets, max_distance, bidirectional)
         if embeddings_initializer is None:
             embeddings_initializer = keras.initializers.RandomNormal(stddev=0.02)

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from tftransformer._arguments import check_choice
+from tftransformer.layers.masking import check_mask_matches
 
 POOLING_MODES = ("cls", "mean", "max")
 
@@ -49,6 +50,7 @@ class SequencePooling(keras.layers.Layer):
             padding_mask = mask
         if padding_mask is None:
             padding_mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        check_mask_matches("padding_mask", padding_mask, inputs)
         # (batch, seq, 1), broadcast over the hidden axis.
         keep = ops.expand_dims(ops.cast(padding_mask, "bool"), axis=-1)
         if self.mode == "mean":

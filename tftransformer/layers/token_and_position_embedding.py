@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_choice, check_int
+from tftransformer._arguments import check_bool, check_choice, check_int
 from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.position_embedding import PositionEmbedding
 from tftransformer.layers.sine_position_encoding import SinePositionEncoding
@@ -71,7 +71,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.sequence_length = sequence_length
         self.embedding_dim = embedding_dim
         self.position_kind = position_kind
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = check_bool("mask_zero", mask_zero)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.supports_masking = self.mask_zero
 

@@ -4,6 +4,7 @@ from keras import ops
 from tftransformer.layers.feed_forward import FeedForward
 from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.masking import (
+    check_sequence_shape,
     compute_causal_mask,
     explicit_mask_arguments,
     merge_padding_and_attention_mask,
@@ -11,6 +12,7 @@ from tftransformer.layers.masking import (
 from tftransformer.layers.multi_head_attention import MultiHeadAttention
 from tftransformer.layers.transformer_encoder_block import (
     block_config,
+    check_head_split,
     set_block_arguments,
 )
 
@@ -157,13 +159,12 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self._cross_attention = None
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
-        hidden_dim = decoder_sequence_shape[-1]
-        if hidden_dim is None or hidden_dim % self.num_heads != 0:
-            raise ValueError(
-                "The hidden size of the decoder sequence must be divisible by "
-                f"num_heads. Received: hidden size={hidden_dim}, "
-                f"num_heads={self.num_heads}"
-            )
+        check_sequence_shape("decoder_sequence", decoder_sequence_shape)
+        if encoder_sequence_shape is not None:
+            check_sequence_shape("encoder_sequence", encoder_sequence_shape)
+        hidden_dim = check_head_split(
+            "decoder sequence", decoder_sequence_shape[-1], self.num_heads
+        )
         head_dim = hidden_dim // self.num_heads
 
         self._self_attention = MultiHeadAttention(

@@ -10,6 +10,7 @@ from tftransformer._arguments import (
 from tftransformer.layers.feed_forward import FeedForward
 from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.masking import (
+    check_sequence_shape,
     explicit_mask_arguments,
     merge_padding_and_attention_mask,
 )
@@ -112,12 +113,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         )
 
     def build(self, inputs_shape):
-        hidden_dim = inputs_shape[-1]
-        if hidden_dim is None or hidden_dim % self.num_heads != 0:
-            raise ValueError(
-                "The hidden size of the inputs must be divisible by num_heads. "
-                f"Received: hidden size={hidden_dim}, num_heads={self.num_heads}"
-            )
+        check_sequence_shape("inputs", inputs_shape)
+        hidden_dim = check_head_split("inputs", inputs_shape[-1], self.num_heads)
         self._self_attention = MultiHeadAttention(
             num_heads=self.num_heads,
             key_dim=hidden_dim // self.num_heads,
@@ -264,6 +261,16 @@ def set_block_arguments(
     block.kernel_initializer = keras.initializers.get(kernel_initializer)
     block.bias_initializer = keras.initializers.get(bias_initializer)
     block.supports_masking = True
+
+
+def check_head_split(name, hidden_dim, num_heads):
+    """Returns `hidden_dim` if `num_heads` heads split it evenly."""
+    if hidden_dim is None or hidden_dim % num_heads != 0:
+        raise ValueError(
+            f"The hidden size of the {name} must be divisible by num_heads. "
+            f"Received: hidden size={hidden_dim}, num_heads={num_heads}"
+        )
+    return hidden_dim
 
 
 def block_config(block):
