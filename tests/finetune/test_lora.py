@@ -54,7 +54,7 @@ def test_invalid_rank_is_rejected(rank):
         apply_lora(_classifier(), rank)
 
 
-@pytest.mark.parametrize("alpha", [0, -1.0, "16", True])
+@pytest.mark.parametrize("alpha", [0, -1.0, "16", True, float("nan"), float("inf")])
 def test_invalid_alpha_is_rejected(alpha):
     with pytest.raises(ValueError, match=re.escape(f"alpha={alpha!r}")):
         apply_lora(_classifier(), 2, alpha=alpha)

@@ -5,6 +5,8 @@ import tensorflow as tf
 
 from tests.finetune.tiny_models import tiny_bert_backbone
 from tftransformer.finetune import (
+    FusedAdamW,
+    LayerwiseAdamW,
     WarmupLinearDecay,
     classification_loss,
     compute_train_steps,
@@ -169,6 +171,28 @@ def test_invalid_arguments_are_rejected(kwargs, message):
     kwargs = {"learning_rate": 1e-3, "num_train_steps": 100, **kwargs}
     with pytest.raises(ValueError, match=message):
         create_optimizer(**kwargs)
+
+
+@pytest.mark.parametrize("optimizer_class", [FusedAdamW, LayerwiseAdamW])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(learning_rate=-1.0), "learning_rate=-1.0"),
+        (dict(learning_rate=float("nan")), "learning_rate=nan"),
+        (dict(learning_rate="1e-3"), "learning_rate='1e-3'"),
+        (dict(weight_decay=-1), "weight_decay=-1"),
+        (dict(beta_1=2.0), "beta_1=2.0"),
+        (dict(beta_2=1.0), "beta_2=1.0"),
+        (dict(epsilon=-1), "epsilon=-1"),
+        (dict(amsgrad="x"), "amsgrad='x'"),
+    ],
+)
+def test_the_optimizers_made_directly_check_their_arguments(
+    optimizer_class, kwargs, message
+):
+    # Keras' AdamW takes all of these; create_optimizer refuses them too.
+    with pytest.raises(ValueError, match=message):
+        optimizer_class(**kwargs)
 
 
 def test_learning_rate_multipliers_make_a_layerwise_optimizer():

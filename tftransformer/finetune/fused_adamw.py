@@ -1,5 +1,25 @@
+import numbers
+
 import keras
 import tensorflow as tf
+
+from tftransformer._arguments import (
+    check_bool,
+    check_fraction,
+    check_positive_number,
+)
+
+
+def check_adamw_arguments(learning_rate, weight_decay, beta_1, beta_2, epsilon):
+    """Refuses AdamW settings that would not train or would train to NaN
+    (Keras' `AdamW` takes a negative rate or a `beta_1` of 2). A schedule or
+    a callable learning rate passes."""
+    if isinstance(learning_rate, numbers.Number) or isinstance(learning_rate, str):
+        check_positive_number("learning_rate", learning_rate)
+    check_positive_number("weight_decay", weight_decay, allow_zero=True)
+    check_fraction("beta_1", beta_1)
+    check_fraction("beta_2", beta_2)
+    check_positive_number("epsilon", epsilon)
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -60,6 +80,27 @@ class FusedAdamW(keras.optimizers.AdamW):
     classifier.compile(optimizer=optimizer, loss=classification_loss())
     ```
     """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        **kwargs,
+    ):
+        check_adamw_arguments(learning_rate, weight_decay, beta_1, beta_2, epsilon)
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            amsgrad=check_bool("amsgrad", amsgrad),
+            **kwargs,
+        )
 
     def build(self, var_list):
         if self.built:

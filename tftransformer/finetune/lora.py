@@ -10,7 +10,6 @@ Keras' adapters are per head: `lora_kernel_a` is (hidden, heads, rank) and
 """
 
 import json
-import numbers
 import os
 
 import h5py
@@ -19,7 +18,7 @@ import numpy as np
 from absl import logging
 from keras import ops
 
-from tftransformer._arguments import as_list, check_int
+from tftransformer._arguments import as_list, check_int, is_finite_number
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.backbone_layers import find_backbone
 
@@ -66,9 +65,9 @@ def _reset_compiled_functions(model):
 def _check_alpha(alpha):
     if alpha is None:
         return None
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or alpha <= 0:
+    if not is_finite_number(alpha) or alpha <= 0:
         raise ValueError(
-            f"alpha must be None or a number > 0. Received: alpha={alpha!r}"
+            f"alpha must be None or a finite number > 0. Received: alpha={alpha!r}"
         )
     return float(alpha)
 

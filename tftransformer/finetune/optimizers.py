@@ -12,7 +12,7 @@ from tftransformer._arguments import (
     check_int,
     check_positive_number,
 )
-from tftransformer.finetune.fused_adamw import FusedAdamW
+from tftransformer.finetune.fused_adamw import FusedAdamW, check_adamw_arguments
 from tftransformer.finetune.layer_decay import layer_decay_multipliers
 from tftransformer.finetune.layerwise_adamw import LayerwiseAdamW
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
@@ -119,7 +119,7 @@ def create_optimizer(
     classifier.compile(optimizer=optimizer, loss=classification_loss())
     ```
     """
-    check_positive_number("learning_rate", learning_rate)
+    check_adamw_arguments(learning_rate, weight_decay, beta_1, beta_2, epsilon)
     num_train_steps = check_int("num_train_steps", num_train_steps, 1)
     if warmup_steps is None:
         check_fraction("warmup_fraction", warmup_fraction)
@@ -133,7 +133,6 @@ def create_optimizer(
             num_train_steps,
             what=" (at most num_train_steps)",
         )
-    check_positive_number("weight_decay", weight_decay, allow_zero=True)
     if clipnorm is not None:
         check_positive_number("clipnorm", clipnorm)
     # A list first: checking a generator would use it up. A lone string would
@@ -147,9 +146,6 @@ def create_optimizer(
             "exclude_from_weight_decay must be None or a list of strings. "
             f"Received: exclude_from_weight_decay={exclude_from_weight_decay!r}"
         )
-    check_fraction("beta_1", beta_1)
-    check_fraction("beta_2", beta_2)
-    check_positive_number("epsilon", epsilon)
     fused = check_bool("fused", fused)
     gradient_accumulation_steps = check_int(
         "gradient_accumulation_steps", gradient_accumulation_steps, 1
