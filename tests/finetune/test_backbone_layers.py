@@ -9,9 +9,12 @@ from tests.finetune.tiny_models import (
     tiny_tftransformer_encoder,
 )
 from tftransformer.finetune import (
+    apply_lora,
     embedding_layers,
     encoder_layers,
     find_backbone,
+    freeze_backbone,
+    use_fused_encoder,
 )
 
 
@@ -55,6 +58,15 @@ def test_model_without_encoder_layers_is_rejected():
     model = keras.Model(inputs, keras.layers.Dense(2)(inputs), name="plain")
     with pytest.raises(ValueError, match="'plain'"):
         encoder_layers(model)
+
+
+@pytest.mark.parametrize("model", [None, "bert_base_en"])
+def test_what_is_not_a_model_is_rejected_by_every_recipe(model):
+    # Before: AttributeError ("'NoneType' object has no attribute ...").
+    for recipe in (find_backbone, freeze_backbone, apply_lora, use_fused_encoder):
+        args = (model, 2) if recipe is apply_lora else (model,)
+        with pytest.raises(ValueError, match=f"Received: model={model!r}"):
+            recipe(*args)
 
 
 def test_gap_in_encoder_indices_is_rejected():

@@ -138,6 +138,12 @@ def find_backbone(model):
     find_backbone(classifier) is backbone  # True
     ```
     """
+    if not isinstance(model, keras.layers.Layer):
+        # Every recipe (freezing, LoRA, the fused path) starts here.
+        raise ValueError(
+            "Expected a Keras model or layer holding a text backbone. "
+            f"Received: model={model!r:.100} (a {type(model).__name__})"
+        )
     queue = collections.deque([model])
     seen = set()
     while queue:
