@@ -165,6 +165,10 @@ def test_exclusion_matches_variable_names_not_layer_names():
         (dict(epsilon=-1.0), "epsilon=-1.0"),
         (dict(epsilon="a"), "epsilon='a'"),
         (dict(exclude_from_weight_decay=5), "exclude_from_weight_decay=5"),
+        (
+            dict(learning_rate_multipliers=[0.5]),
+            r"must be a dict .* Received: learning_rate_multipliers=\[0.5\]",
+        ),
     ],
 )
 def test_invalid_arguments_are_rejected(kwargs, message):
@@ -267,6 +271,7 @@ def test_count_train_steps_reads_a_known_cardinality():
         (tf.data.Dataset.range(4).batch(2).repeat(), 1, "infinite"),
         (tf.data.Dataset.range(4).filter(lambda x: x > 9).batch(2), 1, "at least one"),
         (tf.data.Dataset.range(4).batch(2), 0, "epochs=0"),
+        ([1, 2, 3], 1, r"compute_train_steps.*Received: dataset=\[1, 2, 3\]"),
     ],
 )
 def test_count_train_steps_refuses_what_it_cannot_count(dataset, epochs, message):

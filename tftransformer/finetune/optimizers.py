@@ -163,6 +163,14 @@ def create_optimizer(
                 f"layer_decay={layer_decay!r}, model={model!r}"
             )
         multipliers = layer_decay_multipliers(model, layer_decay)
+    if learning_rate_multipliers is not None and not isinstance(
+        learning_rate_multipliers, dict
+    ):
+        raise ValueError(
+            "learning_rate_multipliers must be a dict of variable path to "
+            "multiplier. Received: "
+            f"learning_rate_multipliers={learning_rate_multipliers!r:.100}"
+        )
     if learning_rate_multipliers:
         if not fused:
             raise ValueError(
@@ -262,6 +270,12 @@ def count_train_steps(dataset, epochs):
     ```
     """
     epochs = check_int("epochs", epochs, 1)
+    if not isinstance(dataset, tf.data.Dataset):
+        raise ValueError(
+            "dataset must be a batched tf.data.Dataset (for in-memory data, "
+            "compute_train_steps(num_examples, batch_size, epochs)). "
+            f"Received: dataset={dataset!r:.100} (a {type(dataset).__name__})"
+        )
     cardinality = int(dataset.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:
         raise ValueError(
