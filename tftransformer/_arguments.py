@@ -11,6 +11,7 @@ import numpy as np
 
 __all__ = [
     "as_list",
+    "check_binary_array",
     "check_bool",
     "check_choice",
     "check_fraction",
@@ -19,8 +20,10 @@ __all__ = [
     "check_on_bad_rows",
     "check_path",
     "check_positive_number",
+    "check_real_array",
     "check_strings",
     "class_names",
+    "first_bad_entry",
     "is_finite_number",
     "is_int",
     "python_number",
@@ -254,3 +257,97 @@ def python_number(value):
     if isinstance(value, numbers.Integral):
         return int(value)
     return float(value)
+
+
+def first_bad_entry(name, array, bad):
+    """`name[i, j]=value` of the first entry of `array` that the boolean
+    array `bad` marks, for a message."""
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = f"[{', '.join(map(str, index))}]" if index else ""
+    value = array[index]
+    value = value.item() if hasattr(value, "item") else value
+    return f"{name}{where}={value!r:.100}"
+
+
+def check_real_array(
+    name, values, minimum=None, maximum=None, what="", finite=True, skip=None
+):
+    """Returns `values`, an array-like of real numbers, as a float64 array.
+
+    For logits, probabilities and scores: a NaN or out-of-range entry would
+    otherwise fall out of a bin or a comparison without a word.
+
+    Args:
+        name: the argument's name, for the message.
+        values: an array-like of real numbers (booleans and integers too).
+        minimum: optional smallest value allowed.
+        maximum: optional largest value allowed.
+        what: appended to the requirement, e.g. `" (softmax outputs, not
+            logits)"`.
+        finite: whether NaN and infinities are refused.
+        skip: optional boolean mask, broadcastable to `values`, of entries
+            left unchecked (e.g. padding positions).
+
+    Raises:
+        ValueError: for strings or other non-numbers, or naming the first
+            entry that is not finite or not within the bounds, e.g.
+            `Received: probabilities[0, 0]=3.0`.
+    """
+    try:
+        array = np.asarray(values)
+    except ValueError:  # Rows of different lengths.
+        array = None
+    if array is None or array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must be an array of real numbers{what}. Received: "
+            f"{name}={values!r:.200}"
+        )
+    array = array.astype(np.float64)
+    bad = ~np.isfinite(array) if finite else np.zeros(array.shape, bool)
+    if minimum is not None:
+        bad |= array < minimum
+    if maximum is not None:
+        bad |= array > maximum
+    if skip is not None:
+        bad &= ~np.asarray(skip, bool)
+    if bad.any():
+        if minimum is not None and maximum is not None:
+            requirement = f"in [{minimum}, {maximum}]"  # NaN and inf are not.
+        else:
+            requirement = " and ".join(
+                ["finite"] * finite
+                + [f">= {minimum}"] * (minimum is not None)
+                + [f"<= {maximum}"] * (maximum is not None)
+            )
+        raise ValueError(
+            f"{name} must be {requirement}{what}. Received: "
+            f"{first_bad_entry(name, array, bad)}"
+        )
+    return array
+
+
+def check_binary_array(name, values, what=""):
+    """Returns `values`, an array-like of 0s and 1s (or booleans), as an array.
+
+    For multi-label targets: a 2 or a -1 would count as a positive (or a
+    negative) without a word.
+
+    Raises:
+        ValueError: naming the first entry other than 0 or 1, e.g.
+            `Received: y_true[0, 0]=2`.
+    """
+    try:
+        array = np.asarray(values)
+    except ValueError:  # Rows of different lengths.
+        array = None
+    if array is None or array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must hold 0 or 1{what}. Received: {name}={values!r:.200}"
+        )
+    bad = (array != 0) & (array != 1)
+    if bad.any():
+        raise ValueError(
+            f"{name} must hold 0 or 1{what}. Received: "
+            f"{first_bad_entry(name, array, bad)}"
+        )
+    return array

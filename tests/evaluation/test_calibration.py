@@ -62,6 +62,19 @@ def test_per_token_logits_leave_ignored_positions_out():
     ) == pytest.approx(summary["before"]["ece"])
 
 
+def test_ignored_positions_are_not_checked():
+    # Padding may hold anything: only the kept positions must be valid.
+    logits = np.array([[[2.0, 0.0], [0.0, 1.0], [np.nan, np.nan]]])
+    labels = np.array([[0, 1, -100]])
+    assert fit_temperature(logits, labels, ignore_label=-100) == pytest.approx(
+        fit_temperature(logits[:, :2], labels[:, :2])
+    )
+    probabilities = np.array([[[0.9, 0.1], [0.6, 0.4], [3.0, -1.0]]])
+    assert expected_calibration_error(
+        probabilities, labels, ignore_label=-100
+    ) == pytest.approx(0.35)
+
+
 def test_fit_temperature_on_separable_data_stays_in_range():
     # Every example right with a margin: the NLL falls as T goes to 0.
     assert fit_temperature([[5.0, 0.0], [0.0, 5.0]], [0, 1]) == pytest.approx(0.01)
@@ -124,6 +137,48 @@ def test_reliability_diagram_writes_png(tmp_path):
             "at least one example",
         ),
         (lambda: reliability_bins([[0.5, 0.5]], [0], num_bins=0), "num_bins=0"),
+        # Probabilities out of [0, 1] would fall out of every bin.
+        (
+            lambda: expected_calibration_error(
+                [[3.0, -1.0], [0.2, 0.8], [0.7, 0.3]], [0, 1, 1]
+            ),
+            r"probabilities must be in \[0, 1\] \(softmax outputs, not logits\)\. "
+            r"Received: probabilities\[0, 0\]=3\.0",
+        ),
+        (
+            lambda: reliability_bins([[0.2, 0.8], [0.5, -0.5]], [1, 0]),
+            r"probabilities\[1, 1\]=-0\.5",
+        ),
+        (
+            lambda: expected_calibration_error([[np.nan, 0.5]], [0]),
+            r"probabilities\[0, 0\]=nan",
+        ),
+        (
+            lambda: reliability_bins([[1.5]], [[1]], multi_label=True),
+            r"\(sigmoid outputs, not logits\)\. Received: probabilities\[0, 0\]=1\.5",
+        ),
+        (
+            lambda: expected_calibration_error([[0.2, 0.8]], [0, 1]),
+            r"probabilities must have shape .* probabilities\.shape=\(1, 2\)",
+        ),
+        (
+            lambda: expected_calibration_error(np.zeros((0, 2)), []),
+            "at least one example",
+        ),
+        (
+            lambda: expected_calibration_error(
+                np.zeros((0, 2)), np.zeros((0, 2)), multi_label=True
+            ),
+            "at least one example",
+        ),
+        (
+            lambda: fit_temperature([[np.nan, 0.0], [0.0, 1.0]], [0, 1]),
+            r"logits must be finite\. Received: logits\[0, 0\]=nan",
+        ),
+        (
+            lambda: calibration_summary([[np.inf, 0.0]], [0], 1.0),
+            r"logits\[0, 0\]=inf",
+        ),
         (lambda: ClassificationReport([[1]], calibration={"x": 1}), "calibration="),
     ],
 )

@@ -78,6 +78,9 @@ def test_stratified_k_fold_seed():
         (LABELS, 2, -1, "seed=-1"),
         (LABELS.reshape(3, 5), 2, 0, r"labels.shape=\(3, 5\)"),
         ([], 2, 0, "must not be empty"),
+        # A missing label is no class: each NaN would be a class of its own.
+        ([0, 1, math.nan, 1, 0, math.nan], 2, 0, r"labels\[2\]=nan \(2 missing"),
+        (["a", "b", None, "a", "b", "a"], 2, 0, r"missing labels.*labels\[2\]=None"),
     ],
 )
 def test_stratified_k_fold_rejects_bad_inputs(labels, num_folds, seed, match):
@@ -168,6 +171,19 @@ def test_cross_validate_rejects_bad_metrics(returned, error, match):
         cross_validate(train_and_evaluate, LABELS, num_folds=3)
     # A bad fold stops the run before the next fold trains.
     assert len(calls) == len(returned)
+
+
+@pytest.mark.parametrize("missing", [math.nan, math.inf])
+def test_cross_validate_warns_of_a_non_finite_metric_naming_the_fold(missing):
+    def train_and_evaluate(fold_index, train_indices, val_indices):
+        return {"accuracy": 0.8, "auc": missing if fold_index == 1 else 0.5}
+
+    with pytest.warns(RuntimeWarning, match=f"Fold 1 .*: auc={missing}") as caught:
+        result = cross_validate(train_and_evaluate, LABELS, num_folds=3)
+    assert len(caught) == 1
+    # Kept, as CrossValidationResult keeps it: the other folds still count.
+    assert result.mean["accuracy"] == pytest.approx(0.8)
+    assert not math.isfinite(result.mean["auc"])
 
 
 @pytest.mark.parametrize(

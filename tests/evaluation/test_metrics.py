@@ -65,7 +65,7 @@ def test_roc_auc_hand_computed(y_true, y_score, expected):
     assert roc_auc(y_true, y_score) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("y_true", [[0, 0, 0], [1, 1], []])
+@pytest.mark.parametrize("y_true", [[0, 0, 0], [1, 1]])
 def test_roc_auc_undefined_without_both_classes_is_nan(y_true):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -93,6 +93,7 @@ def test_roc_auc_matches_pairwise_definition(seed):
         ({"y_true": [0, 1], "y_score": [[0.1], [0.2]]}, r"y_score.shape=\(2, 1\)"),
         ({"y_true": [0, 1], "y_score": [0.1, np.nan]}, "NaN at indices \\[1\\]"),
         ({"y_true": [0, 0.5], "y_score": [0.1, 0.2]}, r"\[0.5\]"),
+        ({"y_true": [], "y_score": []}, "at least one example"),
     ],
 )
 def test_roc_auc_rejects_bad_inputs(kwargs, match):

@@ -8,6 +8,7 @@ import pytest
 from tftransformer.evaluation import (
     MultiLabelReport,
     RegressionReport,
+    evaluate_multi_label_classifier,
     plot_predicted_vs_true,
     spearman_correlation,
     tune_thresholds,
@@ -91,10 +92,83 @@ def test_spearman_gives_ties_their_average_rank():
         (lambda: MultiLabelReport([[1, 0]], [[1]]), r"y_pred must have shape \(1, 2\)"),
         (lambda: MultiLabelReport([[2, 0]], [[1, 0]]), "y_true must hold 0 or 1"),
         (lambda: RegressionReport([1.0, 2.0], [1.0]), "same shape"),
-        (lambda: RegressionReport([1.0], [np.inf]), "finite"),
+        (
+            lambda: RegressionReport([1.0], [np.inf]),
+            r"y_pred must be finite\. Received: y_pred\[0, 0\]=inf",
+        ),
         (lambda: tune_thresholds([[1, 0]], [[0.5]]), "same shape|both have shape"),
+        (
+            lambda: tune_thresholds([[1, 0], [0, 1]], [[np.nan, 0.5], [0.5, 0.5]]),
+            r"probabilities must be in \[0, 1\] \(sigmoid outputs, not logits\)\. "
+            r"Received: probabilities\[0, 0\]=nan",
+        ),
+        (
+            lambda: tune_thresholds([[1, 0], [0, 1]], [[0.5, 0.5], [3.0, 0.5]]),
+            r"probabilities\[1, 0\]=3\.0",
+        ),
+        (
+            lambda: tune_thresholds([[2, 0], [0, 1]], [[0.3, 0.5], [0.5, 0.5]]),
+            r"y_true must hold 0 or 1\. Received: y_true\[0, 0\]=2",
+        ),
+        (
+            lambda: tune_thresholds(np.zeros((0, 2)), np.zeros((0, 2))),
+            r"at least one example\. Received: y_true\.shape=\(0, 2\)",
+        ),
+        (
+            lambda: spearman_correlation([1, 2], [1, 2, 3]),
+            r"same length.*x\.shape=\(2,\), y\.shape=\(3,\)",
+        ),
+        (
+            lambda: spearman_correlation([[1, 2]], [[1, 2]]),
+            r"1-D.*x\.shape=\(1, 2\)",
+        ),
+        (lambda: spearman_correlation([], []), "at least one value"),
+        (
+            lambda: spearman_correlation([1, np.nan, 3], [1, 2, 3]),
+            r"x must be finite\. Received: x\[1\]=nan",
+        ),
     ],
 )
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def _identity_model(num_labels):
+    # Dense with identity kernel and no bias: the logits are the inputs.
+    import keras
+
+    inputs = keras.Input((num_labels,))
+    layer = keras.layers.Dense(num_labels, kernel_initializer="identity")
+    return keras.Model(inputs, layer(inputs))
+
+
+@pytest.mark.parametrize(
+    "thresholds, y_true, message",
+    [
+        # One threshold for two labels would be broadcast to both.
+        ([0.5], [[1, 0]], r"one value per label \(2\)\. Received: thresholds=\[0\.5\]"),
+        ([5.0, 0.5], [[1, 0]], r"thresholds must be in \[0, 1\]\. Received: "),
+        ([0.5, np.nan], [[1, 0]], r"thresholds\[1\]=nan"),
+        (None, [[1, 2]], r"y_true\[0, 1\]=2"),
+        (None, [1, 0], r"y_true must have shape \(num_examples, num_labels\)"),
+    ],
+)
+def test_evaluate_multi_label_classifier_refuses_bad_input(thresholds, y_true, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate_multi_label_classifier(
+            _identity_model(2),
+            np.zeros((1, 2), "float32"),
+            y_true,
+            thresholds=thresholds,
+        )
+
+
+def test_evaluate_multi_label_classifier_applies_one_threshold_per_label():
+    x = np.array([[0.5, 0.5], [-0.5, 2.0]], "float32")  # sigmoid 0.62, 0.38, 0.88
+    # Row 0 is (1, 0) at (0.6, 0.9), right; row 1 misses label 1 at 0.9.
+    report, _ = evaluate_multi_label_classifier(
+        _identity_model(2), x, [[1, 0], [0, 1]], thresholds=[0.6, 0.9]
+    )
+    assert report.to_dict()["thresholds"] == {"0": 0.6, "1": 0.9}
+    assert report.to_dict()["subset_accuracy"] == pytest.approx(0.5)

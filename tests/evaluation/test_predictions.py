@@ -23,6 +23,15 @@ def test_logits_to_probabilities(logits, expected):
     np.testing.assert_allclose(logits_to_probabilities(logits), expected, atol=1e-6)
 
 
+def test_logits_to_probabilities_refuses_strings_and_keeps_nan_visible():
+    with pytest.raises(ValueError, match=r"logits must be an array of real numbers"):
+        logits_to_probabilities(["a", "b"])
+    # A diverged model's NaN row stays NaN rather than a confident class.
+    probabilities = logits_to_probabilities([[np.nan, 0.0], [0.0, 0.0]])
+    assert np.isnan(probabilities[0]).all()
+    np.testing.assert_allclose(probabilities[1], [0.5, 0.5])
+
+
 def test_evaluate_classifier_on_a_fixed_model():
     # Dense with identity kernel: the logits are the inputs themselves.
     inputs = keras.Input((2,))
@@ -43,6 +52,33 @@ def _identity_model(num_classes):
     inputs = keras.Input((num_classes,))
     layer = keras.layers.Dense(num_classes, kernel_initializer="identity")
     return keras.Model(inputs, layer(inputs))
+
+
+@pytest.mark.parametrize(
+    "y_true, label_names, message",
+    [
+        (
+            [0, 1],
+            ["a", "b", "c"],
+            r"label_names has 3 names but the model outputs 2 classes\. "
+            r"Received: label_names=\['a', 'b', 'c'\]",
+        ),
+        ([0, 1], "ab", r"label_names must be a list of names.*label_names='ab'"),
+        ([0, 2], None, r"class ids in \[0, 2\): the model outputs 2 classes.*\[2\]"),
+        # One-hot rows would be flattened into twice as many labels.
+        ([[1, 0], [0, 1]], None, r"y_true must be a 1-D array.*shape=\(2, 2\)"),
+    ],
+)
+def test_evaluate_classifier_refuses_bad_input(y_true, label_names, message):
+    x = np.array([[2.0, 0.0], [0.0, 2.0]], "float32")
+    with pytest.raises(ValueError, match=message):
+        evaluate_classifier(_identity_model(2), x, y_true, label_names)
+
+
+def test_evaluate_classifier_takes_a_column_of_class_ids():
+    x = np.array([[2.0, 0.0], [0.0, 2.0]], "float32")
+    report, _ = evaluate_classifier(_identity_model(2), x, np.array([[0], [1]]))
+    assert report.accuracy == 1.0
 
 
 @pytest.mark.parametrize("num_classes", [2, 3])

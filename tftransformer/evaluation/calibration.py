@@ -17,7 +17,12 @@ labelled `ignore_label` (padding, `[CLS]`, a word's later pieces).
 
 import numpy as np
 
-from tftransformer._arguments import check_int, check_positive_number
+from tftransformer._arguments import (
+    check_binary_array,
+    check_int,
+    check_positive_number,
+    check_real_array,
+)
 
 __all__ = [
     "calibration_summary",
@@ -31,38 +36,61 @@ _MIN_INVERSE_TEMPERATURE = 1e-2
 _MAX_INVERSE_TEMPERATURE = 1e2
 
 
-def _check_logits_and_labels(logits, labels, multi_label, ignore_label=None):
-    logits = np.asarray(logits, dtype=np.float64)
+def _check_logits_and_labels(
+    logits, labels, multi_label, ignore_label=None, name="logits"
+):
+    """Checks and flattens `logits` (or, with `name="probabilities"`, the
+    probabilities they give) and their `labels`; returns both as float64 /
+    int64 (0/1 float64 with `multi_label`) arrays, one row per prediction."""
     labels = np.asarray(labels)
+    if ignore_label is not None and not multi_label:
+        check_int("ignore_label", ignore_label, what=" or None")
+    if name == "logits":
+        bounds = {}
+    else:
+        output = "sigmoid" if multi_label else "softmax"
+        bounds = {
+            "minimum": 0,
+            "maximum": 1,
+            "what": f" ({output} outputs, not logits)",
+        }
+    shape = np.shape(logits)
+    skip = None
+    if (
+        ignore_label is not None
+        and not multi_label
+        and len(shape) >= 2
+        and labels.size == np.prod(shape[:-1])
+    ):
+        # Ignored positions (padding) may hold anything.
+        skip = (labels == ignore_label).reshape(*shape[:-1], 1)
+    logits = check_real_array(name, logits, skip=skip, **bounds)
     if not multi_label and logits.ndim > 2 and labels.shape == logits.shape[:-1]:
         # Per-position predictions: one row per position.
         logits = logits.reshape(-1, logits.shape[-1])
         labels = labels.reshape(-1)
     if ignore_label is not None and not multi_label:
-        check_int("ignore_label", ignore_label, what=" or None")
         labels = labels.reshape(-1)
         if len(labels) == len(logits):
             kept = labels != ignore_label
             logits, labels = logits[kept], labels[kept]
+    if not labels.size and not logits.size:
+        raise ValueError("Calibration needs at least one example. Received: none")
     if multi_label:
         if logits.ndim != 2 or labels.shape != logits.shape:
             raise ValueError(
-                "With multi_label=True, logits and labels must both have shape "
-                "(num_examples, num_labels). Received: "
-                f"logits.shape={logits.shape}, labels.shape={labels.shape}"
+                f"With multi_label=True, {name} and labels must both have shape "
+                f"(num_examples, num_labels). Received: "
+                f"{name}.shape={logits.shape}, labels.shape={labels.shape}"
             )
-        if not np.all((labels == 0) | (labels == 1)):
-            raise ValueError(
-                "With multi_label=True, labels must hold 0 or 1. Received values "
-                f"{sorted(set(np.unique(labels).tolist()) - {0, 1})[:5]}"
-            )
+        labels = check_binary_array("labels", labels, what=" with multi_label=True")
         return logits, labels.astype(np.float64)
     labels = labels.reshape(-1)
     if logits.ndim != 2 or logits.shape[-1] < 2 or len(logits) != len(labels):
         raise ValueError(
-            "logits must have shape (num_examples, num_classes), with at least 2 "
+            f"{name} must have shape (num_examples, num_classes), with at least 2 "
             "classes and one row per label. Received: "
-            f"logits.shape={logits.shape}, {len(labels)} labels"
+            f"{name}.shape={logits.shape}, {len(labels)} labels"
         )
     if labels.dtype.kind not in "iu" or np.any(
         (labels < 0) | (labels >= logits.shape[-1])
@@ -71,8 +99,6 @@ def _check_logits_and_labels(logits, labels, multi_label, ignore_label=None):
             f"labels must be class ids in [0, {logits.shape[-1]}). "
             f"Received: {labels[:10].tolist()}"
         )
-    if not len(labels):
-        raise ValueError("Calibration needs at least one example. Received: none")
     return logits, labels.astype(np.int64)
 
 
@@ -185,7 +211,7 @@ def reliability_bins(
     """
     num_bins = check_int("num_bins", num_bins, 1)
     probabilities, labels = _check_logits_and_labels(
-        probabilities, labels, multi_label, ignore_label
+        probabilities, labels, multi_label, ignore_label, name="probabilities"
     )
     confidence, correct = _confidences(probabilities, labels, multi_label)
     edges = np.linspace(0.0, 1.0, num_bins + 1)

@@ -1,7 +1,10 @@
 """A cross-validation driver over k-fold splits."""
 
+import math
+
 import numpy as np
 
+from tftransformer._warnings import warn
 from tftransformer.data.folds import k_fold, stratified_k_fold
 from tftransformer.evaluation.cross_validation_result import (
     CrossValidationResult,
@@ -30,7 +33,9 @@ def cross_validate(
 
     Returns:
         A `CrossValidationResult` with the per-fold metrics, their mean and
-        their sample standard deviation.
+        their sample standard deviation. A fold's NaN or infinite metric
+        (an undefined ROC-AUC, a diverged loss) is kept, with a
+        `RuntimeWarning` naming the fold and the metric.
 
     Example:
     ```python
@@ -67,9 +72,29 @@ def cross_validate(
         # Check each fold as it finishes: a bad return value should not cost
         # the remaining folds' training time.
         metrics = _check_fold_metrics(metrics, fold_index, names)
+        _warn_if_not_finite(metrics, fold_index)
         names = tuple(metrics)
         fold_metrics.append(metrics)
     return CrossValidationResult(fold_metrics)
+
+
+def _warn_if_not_finite(metrics, fold_index):
+    """Warns, as the fold ends, of a NaN or infinite metric.
+
+    Not an error: an undefined metric (a ROC-AUC on a fold without both
+    classes) or a diverged fold's infinite loss is a result, kept (as
+    `null` in JSON) by `CrossValidationResult`; refusing it would throw
+    away every fold's training.
+    """
+    bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
+    if bad:
+        received = ", ".join(f"{name}={value}" for name, value in bad.items())
+        warn(
+            f"Fold {fold_index} returned a metric that is not finite: {received}. "
+            "Its mean and standard deviation over the folds will not be "
+            "finite either.",
+            RuntimeWarning,
+        )
 
 
 def _short(values):

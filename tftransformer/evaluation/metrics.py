@@ -52,6 +52,10 @@ def roc_auc(y_true, y_score):
         A float in `[0, 1]`, or NaN when `y_true` has no positive or no
         negative example (the ROC curve is then undefined).
 
+    Raises:
+        ValueError: for labels other than 0/1, scores that are not 1-D or
+            hold NaN, different lengths, or no example.
+
     Example:
     ```python
     roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])  # 0.75
@@ -65,6 +69,8 @@ def roc_auc(y_true, y_score):
             f"Received: y_score.shape={y_score.shape}"
         )
     _check_same_length(y_true=y_true, y_score=y_score)
+    if not len(y_true):
+        raise ValueError("roc_auc needs at least one example. Received: 0")
     if np.isnan(y_score).any():
         raise ValueError(
             "y_score must not contain NaN. "

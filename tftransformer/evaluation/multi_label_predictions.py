@@ -2,7 +2,11 @@
 
 import numpy as np
 
-from tftransformer._arguments import check_positive_number
+from tftransformer._arguments import (
+    check_binary_array,
+    check_positive_number,
+    check_real_array,
+)
 from tftransformer.evaluation.calibration import calibration_summary
 from tftransformer.evaluation.multi_label_report import MultiLabelReport
 
@@ -51,17 +55,32 @@ def tune_thresholds(y_true, probabilities, per_label=True):
     Returns:
         A list of `num_labels` thresholds (all equal without `per_label`).
 
+    Raises:
+        ValueError: for labels other than 0/1, probabilities outside
+            `[0, 1]` (or NaN), different shapes, or no example.
+
     Example:
     ```python
     thresholds = tune_thresholds(validation.labels, validation_probabilities)
     ```
     """
-    y_true = np.asarray(y_true)
-    probabilities = np.asarray(probabilities, dtype=np.float64)
+    y_true = check_binary_array("y_true", y_true)
+    probabilities = check_real_array(
+        "probabilities",
+        probabilities,
+        minimum=0,
+        maximum=1,
+        what=" (sigmoid outputs, not logits)",
+    )
     if y_true.ndim != 2 or probabilities.shape != y_true.shape:
         raise ValueError(
             "y_true and probabilities must both have shape (num_examples, "
             f"num_labels). Received: {y_true.shape} and {probabilities.shape}"
+        )
+    if not len(y_true):
+        raise ValueError(
+            "tune_thresholds needs at least one example. Received: "
+            f"y_true.shape={y_true.shape}"
         )
     f1, true_positives, support, predicted = _f1_at(y_true, probabilities, _GRID)
     # Ties: the candidate closest to 0.5 (a stable choice on small data).
@@ -83,6 +102,18 @@ def tune_thresholds(y_true, probabilities, per_label=True):
     return thresholds
 
 
+def _check_thresholds(thresholds, y_true):
+    """One decision threshold per label of `y_true`, each in [0, 1]."""
+    thresholds = check_real_array("thresholds", thresholds, minimum=0, maximum=1)
+    num_labels = y_true.shape[1]
+    if thresholds.shape != (num_labels,):
+        raise ValueError(
+            f"thresholds must hold one value per label ({num_labels}). "
+            f"Received: thresholds={thresholds.tolist()}"
+        )
+    return thresholds
+
+
 def evaluate_multi_label_classifier(
     model, inputs, y_true, label_names=None, thresholds=None, temperature=None
 ):
@@ -94,8 +125,8 @@ def evaluate_multi_label_classifier(
         inputs: what `model.predict` takes, in the order of `y_true`.
         y_true: 0/1 array `(num_examples, num_labels)`.
         label_names: optional names; defaults to `model.label_names`.
-        thresholds: optional per-label thresholds; defaults to the model's
-            (`decision_thresholds()`), else 0.5.
+        thresholds: optional thresholds, one in `[0, 1]` per label;
+            defaults to the model's (`decision_thresholds()`), else 0.5.
         temperature: optional float > 0; defaults to `model.temperature`.
 
     Returns:
@@ -107,8 +138,15 @@ def evaluate_multi_label_classifier(
     report, probabilities = evaluate_multi_label_classifier(model, test_ds, test.labels)
     ```
     """
+    y_true = check_binary_array("y_true", y_true)
+    if y_true.ndim != 2:
+        raise ValueError(
+            "y_true must have shape (num_examples, num_labels). "
+            f"Received: y_true.shape={y_true.shape}"
+        )
+    if thresholds is not None:
+        thresholds = _check_thresholds(thresholds, y_true)
     logits = np.asarray(model.predict(inputs, verbose=0), dtype=np.float64)
-    y_true = np.asarray(y_true)
     if logits.shape != y_true.shape:
         raise ValueError(
             "The model's outputs and y_true must have the same shape "
@@ -118,10 +156,10 @@ def evaluate_multi_label_classifier(
         temperature = getattr(model, "temperature", 1.0)
     if thresholds is None:
         decision_thresholds = getattr(model, "decision_thresholds", None)
-        thresholds = (
-            decision_thresholds() if decision_thresholds else [0.5] * logits.shape[1]
+        thresholds = _check_thresholds(
+            decision_thresholds() if decision_thresholds else [0.5] * logits.shape[1],
+            y_true,
         )
-    thresholds = np.asarray(thresholds, dtype=np.float64)
     probabilities = sigmoid_probabilities(logits, temperature)
     report = MultiLabelReport(
         y_true,

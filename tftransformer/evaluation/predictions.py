@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from tftransformer._arguments import check_positive_number
+from tftransformer._arguments import as_list, check_positive_number, check_real_array
 from tftransformer.evaluation.calibration import calibration_summary
-from tftransformer.evaluation.metrics import classification_report
+from tftransformer.evaluation.metrics import _as_class_ids, classification_report
 
 
 def logits_to_probabilities(logits):
@@ -16,9 +16,13 @@ def logits_to_probabilities(logits):
 
     Returns:
         A float32 array of shape `(batch, num_classes)` (2 for a single
-        logit) whose rows sum to 1.
+        logit) whose rows sum to 1; a row with a NaN logit is NaN (a
+        diverged model shows as such rather than as a confident class).
+
+    Raises:
+        ValueError: for anything but real numbers (e.g. strings).
     """
-    logits = np.asarray(logits, dtype="float64")
+    logits = check_real_array("logits", logits, finite=False)
     if logits.ndim == 1 or logits.shape[-1] == 1:
         positive = 1.0 / (1.0 + np.exp(-logits.reshape(-1)))
         return np.stack([1.0 - positive, positive], axis=-1).astype("float32")
@@ -61,8 +65,11 @@ def evaluate_classifier(model, inputs, y_true, label_names=None, temperature=Non
         inputs: what `model.predict` takes (a `tf.data.Dataset` of features
             in the same order as `y_true`, or raw strings for a model with a
             preprocessor).
-        y_true: 1-D int array of true label ids.
-        label_names: optional label names in id order.
+        y_true: 1-D int array of true label ids (a `(num_examples, 1)`
+            column too; not one-hot rows), each below the model's number
+            of classes.
+        label_names: optional label names in id order, one per class the
+            model outputs.
         temperature: optional float > 0; defaults to `model.temperature`
             when the model has one, else 1 (and no calibration entry).
 
@@ -78,6 +85,18 @@ def evaluate_classifier(model, inputs, y_true, label_names=None, temperature=Non
     print(report)
     ```
     """
+    y_true = np.asarray(y_true)
+    if y_true.ndim == 2 and y_true.shape[1] == 1:
+        y_true = y_true[:, 0]  # A column of class ids.
+    # Refused before predicting: 1-D class ids (not one-hot rows).
+    y_true = _as_class_ids("y_true", y_true)
+    if label_names is not None:
+        label_names = as_list(label_names)
+        if not isinstance(label_names, list):
+            raise ValueError(
+                "label_names must be a list of names, one per class id. "
+                f"Received: label_names={label_names!r}"
+            )
     raw_logits = np.asarray(model.predict(inputs, verbose=0), dtype="float64")
     logits = raw_logits
     if temperature is None:
@@ -86,18 +105,30 @@ def evaluate_classifier(model, inputs, y_true, label_names=None, temperature=Non
         temperature = check_positive_number("temperature", temperature)
         logits = raw_logits / temperature
     probabilities = logits_to_probabilities(logits)
-    y_true = np.asarray(y_true).reshape(-1)
     if len(probabilities) != len(y_true):
         raise ValueError(
             "The model returned one prediction per example of `inputs`, but "
             f"their number differs from y_true's. Received: "
             f"{len(probabilities)} predictions, {len(y_true)} labels"
         )
+    num_classes = probabilities.shape[-1]
+    if label_names is not None and len(label_names) != num_classes:
+        raise ValueError(
+            f"label_names has {len(label_names)} names but the model outputs "
+            f"{num_classes} classes. Received: label_names={label_names!r}"
+        )
+    outside = (y_true < 0) | (y_true >= num_classes)
+    if outside.any():
+        raise ValueError(
+            f"y_true must hold class ids in [0, {num_classes}): the model outputs "
+            f"{num_classes} classes. Received out-of-range values: "
+            f"{np.unique(y_true[outside])[:10].tolist()}"
+        )
     report = classification_report(
         y_true,
         probabilities.argmax(axis=-1),
         y_score=_ranking_scores(logits),
-        label_names=None if label_names is None else list(label_names),
+        label_names=label_names,
     )
     if temperature is not None and raw_logits.ndim == 2 and raw_logits.shape[-1] > 1:
         report = type(report)(

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from tftransformer._arguments import check_real_array
 from tftransformer.evaluation import _json_utils
 
 __all__ = ["RegressionReport", "evaluate_regressor", "spearman_correlation"]
@@ -27,9 +28,23 @@ def _pearson(x, y):
 def spearman_correlation(x, y):
     """Spearman's rank correlation: Pearson's on average ranks.
 
-    Returns NaN when either side is constant.
+    Args:
+        x: 1-D array-like of finite numbers.
+        y: 1-D array-like of finite numbers, the same length.
+
+    Returns:
+        A float in `[-1, 1]`; NaN when either side is constant.
+
+    Raises:
+        ValueError: for arrays that are not 1-D, differ in length, are empty
+            or hold NaN or infinities.
     """
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    x, y = check_real_array("x", x), check_real_array("y", y)
+    if x.ndim != 1 or y.shape != x.shape or not len(x):
+        raise ValueError(
+            "x and y must be 1-D arrays of the same length, with at least one "
+            f"value. Received: x.shape={x.shape}, y.shape={y.shape}"
+        )
     return _pearson(_ranks(x), _ranks(y))
 
 
@@ -65,8 +80,9 @@ class RegressionReport:
                 f"num_targets), with at least one example. Received: "
                 f"{y_true.shape} and {y_pred.shape}"
             )
-        if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_pred))):
-            raise ValueError("y_true and y_pred must hold finite numbers.")
+        # A diverged model's NaN prediction, named.
+        check_real_array("y_true", y_true)
+        check_real_array("y_pred", y_pred)
         if target_names is None:
             target_names = [str(j) for j in range(y_true.shape[1])]
         target_names = [str(name) for name in target_names]

@@ -29,6 +29,7 @@ from tftransformer._arguments import (
     TASK_KEYWORDS,
     check_int,
     check_model_keywords,
+    first_bad_entry,
     is_int,
 )
 from tftransformer.data._autotune import without_autotuning
@@ -1092,15 +1093,11 @@ def refuse_bad_targets(name, targets, bad, expected):
         bad: a boolean array of `targets`' shape.
         expected: what `name` must hold, for the message.
     """
-    if not bad.any():
-        return
-    index = tuple(int(i) for i in np.argwhere(bad)[0])
-    value = targets[index]
-    value = value.item() if hasattr(value, "item") else value
-    where = ", ".join(str(i) for i in index)
-    raise ValueError(
-        f"{name} must hold {expected}. Received: {name}[{where}]={value!r:.100}"
-    )
+    if bad.any():
+        raise ValueError(
+            f"{name} must hold {expected}. Received: "
+            f"{first_bad_entry(name, targets, bad)}"
+        )
 
 
 def _tokenize_function(preprocessor, num_parts):
