@@ -214,6 +214,13 @@ def test_no_shuffle_keeps_order_and_drop_remainder(tokenizer):
         ({"labels": [0]}, "len\\(labels\\)=1"),
         ({"texts": "one string"}, "texts='one string'"),
         ({"pair_separators": 0}, "pair_separators=0"),
+        # Label names, which TensorFlow cannot read as ids.
+        (
+            {"labels": ["pos", "neg", "pos", "neg", "pos"]},
+            r"label ids \(ints from 0\), not label names. Received: labels\[0\]='pos'",
+        ),
+        ({"labels": [0, "neg", 1, 0, 1]}, r"labels\[1\]='neg'"),
+        ({"labels": [0, -1, 1, 0, 1]}, r"label ids >= 0 .*Received: labels\[1\]=-1"),
     ],
 )
 def test_bad_arguments_echo_the_value(tokenizer, kwargs, match):

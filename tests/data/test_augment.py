@@ -229,6 +229,24 @@ def test_augment_texts_bad_arguments(kwargs, message):
         augment_texts(TEXTS, **{"synonym_source": SYNONYMS, **kwargs})
 
 
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda words: random_swap(words, 1, seed=0),
+        lambda words: random_deletion(words, 0.5, seed=0),
+        lambda words: random_insertion(words, 1, SYNONYMS, seed=0),
+        lambda words: synonym_replacement(words, 1, SYNONYMS, seed=0),
+    ],
+    ids=["swap", "deletion", "insertion", "replacement"],
+)
+def test_word_operations_refuse_one_string(operation):
+    # A str would be read letter by letter; the operations take its words.
+    with pytest.raises(ValueError, match=r"text.split\(\).*words='a good film'"):
+        operation("a good film")
+    with pytest.raises(ValueError, match=r"words=\['a', 3\]"):
+        operation(["a", 3])
+
+
 def test_augment_texts_bad_texts():
     with pytest.raises(ValueError, match=r"Received: texts\[1\]=''"):
         augment_texts(["fine", ""])

@@ -23,6 +23,11 @@ def test_arguments_are_checked():
         make_few_shot_pairs(["a", "b"], [1, 1])
     with pytest.raises(ValueError, match="num_iterations=0"):
         make_few_shot_pairs(["a", "b"], [0, 1], num_iterations=0)
+    with pytest.raises(ValueError, match=r"missing labels.*labels\[1\]=nan"):
+        make_few_shot_pairs(["a", "b", "c"], [0, np.nan, 1])
+    # One str would be read as one text per character.
+    with pytest.raises(ValueError, match="texts='ab'"):
+        make_few_shot_pairs("ab", [0, 1])
 
 
 def test_sample_per_class_draws_each_label():

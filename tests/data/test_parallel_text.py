@@ -1,11 +1,13 @@
 import csv
 import logging
+import math
 import os
 import shutil
 import stat
 
 import pytest
 
+from tftransformer.data import load_language_model_texts, load_text_files, load_texts
 from tftransformer.data.data_error import DataError
 from tftransformer.data.parallel_text import (
     align_verses,
@@ -211,6 +213,12 @@ def test_header_errors(tmp_path):
         ({"target_column": ""}, "target_column=''"),
         ({"on_bad_rows": "ignore"}, "on_bad_rows='ignore'"),
         ({"max_pairs": 0}, "max_pairs=0"),
+        # The model would learn to copy its input.
+        (
+            {"source_column": 0, "target_column": 0},
+            "must be different columns. Received: source_column=0, target_column=0",
+        ),
+        ({"source_column": "en", "target_column": "en"}, "source_column='en'"),
     ],
 )
 def test_rejects_bad_arguments(tmp_path, kwargs, message):
@@ -268,6 +276,68 @@ def test_long_sentences_load_whole(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.tsv"):
         load_sentence_pairs(str(tmp_path / "missing.tsv"))
+    with pytest.raises(DataError, match="is a directory; expected a TSV file"):
+        load_sentence_pairs(str(tmp_path))
+
+
+# --- load_texts, load_text_files and load_language_model_texts, which read
+# TSV columns through this module's reader ---
+
+
+def test_load_texts_reads_one_column(tmp_path):
+    path = write(tmp_path, "texts.tsv", "en\tfr\nHi\tSalut\n")
+    assert load_texts(path, "fr") == ["Salut"]
+    # The column once in the message, not once per side of a pair.
+    with pytest.raises(DataError, match=r"no column\(s\) \['de'\]. Columns found"):
+        load_texts(path, "de")
+    empty = write(tmp_path, "empty.tsv", "en\tfr\nHi\t \n")
+    with pytest.raises(DataError, match=r"line 2: empty text \(field 1\)"):
+        load_texts(empty, "fr")
+    with pytest.raises(ValueError, match="column=-1"):
+        load_texts(path, -1)
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        lambda path: load_texts(path),
+        lambda path: load_texts(path, "0"),
+        lambda path: load_text_files(path),
+        lambda path: load_text_files(os.path.dirname(path)),
+        lambda path: load_language_model_texts(path),
+    ],
+    ids=["lines", "column", "file", "directory", "language_model"],
+)
+def test_text_loaders_name_the_file_and_line_of_invalid_utf8(tmp_path, load):
+    path = tmp_path / "texts" / "latin1.txt"
+    path.parent.mkdir()
+    path.write_bytes("fine\ncafé\n".encode("latin-1"))
+    with pytest.raises(DataError) as info:
+        load(str(path))
+    message = str(info.value)
+    assert f"{path}, line 2: the file is not valid UTF-8 (byte 0xe9" in message
+
+
+@pytest.mark.parametrize(
+    "load, error, match",
+    [
+        (lambda path: load_texts(path), DataError, "is a directory"),
+        (lambda path: load_texts(None), ValueError, "path=None"),
+        (lambda path: load_text_files(None), ValueError, "path=None"),
+    ],
+)
+def test_text_loaders_refuse_a_directory_or_no_path(tmp_path, load, error, match):
+    with pytest.raises(error, match=match):
+        load(str(tmp_path))
+
+
+@pytest.mark.parametrize("fraction", [-0.5, 0, 1, math.nan, "0.1", True])
+def test_language_model_validation_fraction_must_be_in_0_1(tmp_path, fraction):
+    path = write(tmp_path, "texts.txt", "".join(f"text {i}\n" for i in range(10)))
+    with pytest.raises(ValueError, match=rf"in \(0, 1\).*={fraction!r}"):
+        load_language_model_texts(path, validation_fraction=fraction)
+    train, validation, _ = load_language_model_texts(path, validation_fraction=0.2)
+    assert len(train) == 8 and len(validation) == 2
 
 
 # --- IMP parsing and OSIS cleaning ---

@@ -86,6 +86,14 @@ def test_load_squad_refuses_a_paragraph_without_context_and_non_json(tmp_path):
         load_squad(tmp_path / "broken.json")
     with pytest.raises(DataError, match="no such file"):
         load_squad(tmp_path / "missing.json")
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{\n"data": [{"title": "café"}]}'.encode("latin-1"))
+    with pytest.raises(
+        DataError, match=r"latin1.json, line 2: the file is not valid UTF-8 \(byte 0xe9"
+    ):
+        load_squad(latin1)
+    with pytest.raises(ValueError, match="path=None"):
+        load_squad(None)
 
 
 def _answer_text(windows, examples, row):

@@ -202,6 +202,8 @@ def test_ngram_counts():
         ("the", "cat"): 1,
         ("cat", "the"): 1,
     }
+    with pytest.raises(ValueError, match="list of strings. Received: tokens='abc'"):
+        ngram_counts("abc")
 
 
 @pytest.mark.parametrize(
@@ -214,6 +216,13 @@ def test_ngram_counts():
         ({"hypotheses": [["a", "b"], "c"]}, TypeError, r"\['a', 'b'\]"),
         ({"hypotheses": []}, ValueError, "hypotheses=\\[\\]"),
         ({"references": [["a b", None], ["c", None]]}, ValueError, "Hypothesis 1"),
+        # One str would be read as one sentence per character.
+        (
+            {"hypotheses": "a b c d", "references": "a b c d"},
+            ValueError,
+            "list of strings. Received: hypotheses='a b c d'",
+        ),
+        ({"references": "a b"}, ValueError, "Received: references='a b'"),
     ],
 )
 def test_rejects_bad_arguments(kwargs, error, message):

@@ -118,6 +118,9 @@ def test_corpus_rouge_averages_f_measures():
         (lambda: rouge_scores(["a"], [[]]), "Prediction 0"),
         (lambda: rouge_scores([3], ["a"]), "Received: 3"),
         (lambda: corpus_rouge([], []), "predictions=[]"),
+        # One str would be read as one text per character.
+        (lambda: corpus_rouge("a b", "a b"), "predictions='a b'"),
+        (lambda: rouge_scores(["a b"], "a b"), "references='a b'"),
     ],
 )
 def test_bad_input_is_refused(call, message):

@@ -46,6 +46,10 @@ def test_normalize_answer(text, expected):
         ("Denver", "", 0, 0.0),
         ("", "Denver", 0, 0.0),
         ("", "", 1, 1.0),
+        # None is no answer, as "".
+        (None, "Denver", 0, 0.0),
+        ("Denver", None, 0, 0.0),
+        (None, "", 1, 1.0),
     ],
 )
 def test_exact_match_and_f1(gold, prediction, exact, f1):
@@ -101,8 +105,25 @@ def test_report_of_answerable_questions_only_has_no_no_answer_keys(tmp_path):
         ({"q1": ["a"]}, {"q1": "a", "q9": "b"}, r"unknown ids \['q9'\]"),
         ({"q1": ["a"]}, {"q1": None}, "predictions must be strings"),
         ({"q1": "Denver"}, {"q1": "Denver"}, "list of strings"),
+        ([["a"]], ["a"], r"gold_answers must be a dict mapping each question id"),
+        ({"q1": ["a"]}, ["a"], r"predictions must be a dict .*predictions=\['a'\]"),
     ],
 )
 def test_score_squad_refuses_bad_input(gold, predictions, match):
     with pytest.raises(ValueError, match=match):
         score_squad(gold, predictions)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: normalize_answer(3), "text=3 of type int"),
+        (lambda: squad_exact_match(3, "a"), "gold=3 of type int"),
+        (lambda: squad_exact_match("a", ["a"]), r"prediction=\['a'\]"),
+        (lambda: squad_f1("a", 3), "prediction=3 of type int"),
+    ],
+)
+def test_answers_must_be_strings_or_none(call, match):
+    with pytest.raises(ValueError, match="must be an answer string.*" + match):
+        call()
+    assert normalize_answer(None) == ""

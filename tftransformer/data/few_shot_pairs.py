@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, check_strings
+from tftransformer.data.folds import check_no_missing_labels
 from tftransformer.data.text_pairs import TextPairs
 
 __all__ = ["make_few_shot_pairs"]
@@ -18,7 +19,8 @@ def make_few_shot_pairs(texts, labels, num_iterations=20, seed=0):
 
     Args:
         texts: sequence of str.
-        labels: sequence of int labels, one per text; at least two labels.
+        labels: sequence of int labels, one per text (not NaN or None); at
+            least two labels.
         num_iterations: int >= 1, rounds of sampling.
         seed: int, the sampling seed.
 
@@ -31,8 +33,11 @@ def make_few_shot_pairs(texts, labels, num_iterations=20, seed=0):
     pairs = make_few_shot_pairs(["great", "awful", "fine", "bad"], [1, 0, 1, 0])
     ```
     """
-    texts = list(texts)
+    # One str would be read as one text per character.
+    texts = check_strings("texts", texts)
     labels = np.asarray(labels)
+    if labels.shape == (len(texts),):
+        check_no_missing_labels(labels)
     if labels.shape != (len(texts),) or len(set(labels.tolist())) < 2:
         raise ValueError(
             "labels must hold one label per text, with at least two labels. "

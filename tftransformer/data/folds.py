@@ -1,10 +1,43 @@
 """K-fold splits of example indices: stratified or plain."""
 
+import math
+import numbers
+
 import numpy as np
 
 from tftransformer._arguments import check_int
 
 __all__ = ["k_fold", "stratified_k_fold"]
+
+
+def check_no_missing_labels(labels, name="labels"):
+    """Refuses a NaN or `None` label in the 1-D array `labels`.
+
+    A missing label is not a class: NaN never equals itself, so it would be
+    a class of its own (one per NaN in `np.unique`), and `None` cannot be
+    sorted with the others.
+
+    Raises:
+        ValueError: naming the first missing label's index.
+    """
+    if labels.dtype.kind == "f":
+        missing = np.flatnonzero(np.isnan(labels))
+    elif labels.dtype.kind == "O":
+        missing = [
+            i
+            for i, label in enumerate(labels.tolist())
+            if label is None or (isinstance(label, numbers.Real) and math.isnan(label))
+        ]
+    else:
+        return
+    if len(missing):
+        index = int(missing[0])
+        label = labels[index : index + 1].tolist()[0]  # a Python value
+        raise ValueError(
+            f"{name} must not hold missing labels (NaN or None): every example "
+            f"needs a class label. Received: {name}[{index}]={label!r} "
+            f"({len(missing)} missing in all)"
+        )
 
 
 def stratified_k_fold(labels, num_folds, seed=0):
@@ -16,7 +49,8 @@ def stratified_k_fold(labels, num_folds, seed=0):
     the fold sizes also differ by at most one.
 
     Args:
-        labels: 1-D array-like of class labels (any values `np.unique` sorts).
+        labels: 1-D array-like of class labels (any values `np.unique` sorts;
+            not NaN or None).
         num_folds: number of folds, an integer between 2 and the size of the
             smallest class.
         seed: integer seed of the shuffle, or `None` for a fresh one.
@@ -43,6 +77,7 @@ def stratified_k_fold(labels, num_folds, seed=0):
         check_int("seed", seed, 0, what=" or None")
     if len(labels) == 0:
         raise ValueError("labels must not be empty. Received: labels=[]")
+    check_no_missing_labels(labels)
     classes, class_ids, counts = np.unique(
         labels, return_inverse=True, return_counts=True
     )

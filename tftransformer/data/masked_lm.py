@@ -11,10 +11,15 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_bool, check_int, is_finite_number
+from tftransformer._arguments import (
+    check_bool,
+    check_int,
+    check_path,
+    is_finite_number,
+)
 from tftransformer.data._autotune import prefetched
 from tftransformer.data.data_error import DataError
-from tftransformer.data.sequence_datasets import load_texts
+from tftransformer.data.sequence_datasets import load_texts, text_lines
 
 __all__ = [
     "load_text_files",
@@ -34,12 +39,18 @@ def load_text_files(path):
     Returns:
         A list of str, blank lines left out.
 
+    Raises:
+        ValueError: `path` is not a string or a path.
+        FileNotFoundError: nothing is at `path`.
+        DataError: a file is not valid UTF-8 (naming it and the line), or
+            there is no text at all.
+
     Example:
     ```python
     texts = load_text_files("notes/")
     ```
     """
-    path = os.fspath(path)
+    path = check_path("path", path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"Text file or directory not found: {path!r}.")
     if not os.path.isdir(path):
@@ -51,8 +62,7 @@ def load_text_files(path):
     ]
     texts = []
     for file in files:
-        with open(file, encoding="utf-8-sig") as f:
-            texts += [line.strip() for line in f if line.strip()]
+        texts += text_lines(file)
     if not texts:
         raise DataError(f"{path}: no text in its {len(files)} files.")
     return texts

@@ -27,7 +27,7 @@ import subprocess
 
 from absl import logging
 
-from tftransformer._arguments import check_int, check_on_bad_rows
+from tftransformer._arguments import check_int, check_on_bad_rows, check_path
 from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import _field_size_limit, _read_text
 
@@ -73,6 +73,7 @@ def load_sentence_pairs(
         str, in file order, with surrounding whitespace stripped.
 
     Raises:
+        ValueError: a bad column, or the same column for both sentences.
         FileNotFoundError: the file does not exist.
         DataError: the file is not UTF-8 TSV, has a bad line (with
             `on_bad_rows="error"`), or holds no sentence pair; the message
@@ -89,29 +90,77 @@ def load_sentence_pairs(
     check_on_bad_rows(on_bad_rows)
     if max_pairs is not None:
         max_pairs = check_int("max_pairs", max_pairs, 1, what=" or None")
-    columns = {"source_column": source_column, "target_column": target_column}
-    for name, column in columns.items():
-        valid_int = isinstance(column, int) and not isinstance(column, bool)
-        if not (valid_int and column >= 0) and not (isinstance(column, str) and column):
-            raise ValueError(
-                f"{name} must be a column index >= 0 or a header name. "
-                f"Received: {name}={column!r}"
-            )
+    check_tsv_column("source_column", source_column)
+    check_tsv_column("target_column", target_column)
     if isinstance(source_column, str) != isinstance(target_column, str):
         raise ValueError(
             "source_column and target_column must both be names (the file has "
             "a header) or both be indices (it has none). Received: "
             f"source_column={source_column!r}, target_column={target_column!r}"
         )
+    if source_column == target_column:
+        # The model would learn to copy its input.
+        raise ValueError(
+            "source_column and target_column must be different columns. "
+            f"Received: source_column={source_column!r}, "
+            f"target_column={target_column!r}"
+        )
+    sources, targets = read_tsv_columns(
+        path,
+        {"source sentence": source_column, "target sentence": target_column},
+        on_bad_rows,
+        max_pairs,
+        "sentence pairs",
+    )
+    return sources, targets
+
+
+def check_tsv_column(name, column):
+    """Refuses a TSV column other than an int index >= 0 or a header name."""
+    valid_int = isinstance(column, int) and not isinstance(column, bool)
+    if not (valid_int and column >= 0) and not (isinstance(column, str) and column):
+        raise ValueError(
+            f"{name} must be a column index >= 0 or a header name. "
+            f"Received: {name}={column!r}"
+        )
+    return column
+
+
+def read_tsv_columns(path, columns, on_bad_rows="error", max_rows=None, what=None):
+    """Reads some columns of a tab-separated file, one row per non-blank line.
+
+    The reader behind `load_sentence_pairs` (two columns) and
+    `tftransformer.data.load_texts` (one): every problem is a `DataError`
+    naming the file and, where there is one, the line.
+
+    Args:
+        path: the path of a UTF-8 TSV file.
+        columns: dict from what each column holds (`"source sentence"`, for
+            the messages) to its int index or str header name; all names
+            (the file has a header) or all indices (it has none), checked
+            by the caller.
+        on_bad_rows: `"error"` or `"skip"`, as in `load_sentence_pairs`.
+        max_rows: optional int, stop after this many rows.
+        what: what the rows are, for the messages (`"texts"`); defaults to
+            the columns' contents.
+
+    Returns:
+        A tuple with one list of stripped, non-empty str per column, in
+        file order.
+    """
+    path = check_path("path", path)
+    what = what or " and ".join(columns)
     if not os.path.exists(path):
         raise FileNotFoundError(
-            f"Sentence pair file not found: {path!r} (absolute path: "
-            f"{os.path.abspath(path)!r})."
+            f"TSV file not found: {path!r} (absolute path: {os.path.abspath(path)!r})."
         )
-    by_name = isinstance(source_column, str)
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory; expected a TSV file.")
+    kinds = list(columns)
+    by_name = isinstance(next(iter(columns.values())), str)
     header_pending = by_name
-    indices = (source_column, target_column)
-    sources, targets, bad_rows = [], [], []
+    indices = tuple(columns.values())
+    rows, bad_rows = [], []
     # Fields may be long (whole documents): lift csv's limit for this read.
     with (
         open(path, encoding="utf-8-sig", newline="") as f,
@@ -146,12 +195,10 @@ def load_sentence_pairs(
                     f"received {len(fields)}"
                 )
             else:
-                source = fields[indices[0]].strip()
-                target = fields[indices[1]].strip()
-                if not source:
-                    problem = f"empty source sentence (field {indices[0]})"
-                elif not target:
-                    problem = f"empty target sentence (field {indices[1]})"
+                row = tuple(fields[index].strip() for index in indices)
+                empty = next((i for i, value in enumerate(row) if not value), None)
+                if empty is not None:
+                    problem = f"empty {kinds[empty]} (field {indices[empty]})"
             if problem:
                 if on_bad_rows == "skip":
                     bad_rows.append(f"line {line}: {problem}")
@@ -160,14 +207,13 @@ def load_sentence_pairs(
                     f"{path}, line {line}: {problem}. Pass on_bad_rows='skip' "
                     "to leave such lines out."
                 )
-            sources.append(source)
-            targets.append(target)
-            if max_pairs is not None and len(sources) >= max_pairs:
+            rows.append(row)
+            if max_rows is not None and len(rows) >= max_rows:
                 break
     if header_pending:
         raise DataError(
             f"{path}: the file is empty; expected a header line naming the "
-            "columns, then one sentence pair per line (it has no sentence pairs)."
+            f"columns, then one row per line (it has no {what})."
         )
     if bad_rows:
         logging.warning(
@@ -176,18 +222,19 @@ def load_sentence_pairs(
             len(bad_rows),
             "; ".join(bad_rows[:3]),
         )
-    if not sources:
+    if not rows:
         if bad_rows:
             raise DataError(
                 f"{path}: all {len(bad_rows)} lines are bad (e.g. {bad_rows[0]}); "
-                "it has no sentence pairs left."
+                f"it has no {what} left."
             )
         raise DataError(
-            f"{path}: the file has no sentence pairs"
+            f"{path}: the file has no {what}"
             + (f", only the header line {header}" if by_name else " (it is empty)")
-            + "; expected one pair of tab-separated sentences per line."
+            + f"; expected one row per line with the tab-separated "
+            f"{' and '.join(kinds)}."
         )
-    return sources, targets
+    return tuple(list(column) for column in zip(*rows))
 
 
 def _tsv_rows(path, f):

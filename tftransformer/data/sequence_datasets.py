@@ -6,10 +6,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tftransformer._arguments import check_on_bad_rows, check_path, is_finite_number
 from tftransformer.data._autotune import prefetched, without_autotuning
 from tftransformer.data.data_error import DataError
 from tftransformer.data.hold_out import hold_out_validation
-from tftransformer.data.parallel_text import load_sentence_pairs
+from tftransformer.data.loaders import _read_text
+from tftransformer.data.parallel_text import check_tsv_column, read_tsv_columns
 from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
 
 __all__ = [
@@ -50,19 +52,36 @@ def load_texts(path, column=None, on_bad_rows="error"):
     load_texts("bible.tsv", "es")
     ```
     """
+    path = check_path("path", path)
+    check_on_bad_rows(on_bad_rows)
     if column is None:
         if not os.path.exists(path):
             raise FileNotFoundError(f"Text file not found: {path!r}.")
-        with open(path, encoding="utf-8-sig") as f:
-            texts = [line.strip() for line in f if line.strip()]
+        texts = text_lines(path)
         if not texts:
             raise DataError(f"{path}: no text in the file.")
         return texts
-    column = table_column(column)
-    # A pair of the same column: the pair reader's TSV parsing and its
-    # errors naming file and line, for one column.
-    texts, _ = load_sentence_pairs(path, column, column, on_bad_rows=on_bad_rows)
+    column = check_tsv_column("column", table_column(column))
+    # The sentence pair reader's TSV parsing and its errors naming file and
+    # line, for one column.
+    (texts,) = read_tsv_columns(path, {"text": column}, on_bad_rows, what="texts")
     return texts
+
+
+def text_lines(path):
+    """The stripped, non-blank lines of a text file.
+
+    Read as the CSV loaders read (a UTF-8 or UTF-16 byte order mark is
+    honoured, `.gz` and `.bz2` files are decompressed); lines end at a line
+    feed, a carriage return or both, as in Python's text files.
+
+    Raises:
+        DataError: the file is a directory or not valid UTF-8, naming the
+            file and the line of the first invalid byte.
+    """
+    content = _read_text(path)
+    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [line.strip() for line in lines if line.strip()]
 
 
 def load_language_model_texts(
@@ -78,6 +97,15 @@ def load_language_model_texts(
     training and validation splits); with it, `load_texts(text_file,
     text_column, on_bad_rows)` with a seeded `validation_fraction` held out.
 
+    Args:
+        text_file: None, or a text file (see `load_texts`).
+        text_column: None, or the TSV column of `text_file`'s texts.
+        validation_fraction: a number in (0, 1), the share of `text_file`'s
+            texts held out for validation (at least one text). 0 is refused:
+            training measures the validation perplexity.
+        seed: int, the seed of the hold-out draw.
+        on_bad_rows: as in `load_texts`.
+
     Returns:
         `(train_texts, validation_texts, description)`.
 
@@ -86,6 +114,12 @@ def load_language_model_texts(
     train, validation, source = load_language_model_texts()
     ```
     """
+    if not is_finite_number(validation_fraction) or not 0 < validation_fraction < 1:
+        raise ValueError(
+            "validation_fraction must be a number in (0, 1), the share of the "
+            "texts held out for validation. Received: "
+            f"validation_fraction={validation_fraction!r}"
+        )
     if text_file is None:
         if text_column is not None:
             raise ValueError(
@@ -221,11 +255,18 @@ def join_word_pieces(ids, vocabulary, end_id, skipped_ids=()):
     ```
     """
     words = []
-    for token_id in ids:
+    for position, token_id in enumerate(ids):
         if token_id == end_id:
             break
         if token_id in skipped_ids:
             continue
+        if not 0 <= token_id < len(vocabulary):
+            # A negative id would silently index from the end.
+            raise ValueError(
+                f"ids must be token ids in [0, {len(vocabulary)}), the "
+                f"vocabulary size. Received: id {token_id!r} at position "
+                f"{position} of ids"
+            )
         token = vocabulary[token_id]
         if token.startswith("##") and words:
             words[-1] += token[2:]

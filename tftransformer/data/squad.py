@@ -3,7 +3,9 @@
 import json
 import os
 
+from tftransformer._arguments import check_path
 from tftransformer.data.data_error import DataError
+from tftransformer.data.loaders import _read_text
 from tftransformer.data.squad_example import SquadExample
 
 __all__ = ["load_squad", "squad_examples"]
@@ -112,8 +114,8 @@ def load_squad(path):
         A list of `SquadExample`s, one per question.
 
     Raises:
-        DataError: the file is missing or not JSON, or a record is malformed
-            (see `squad_examples`).
+        DataError: the file is missing, not UTF-8 (naming the line) or not
+            JSON, or a record is malformed (see `squad_examples`).
 
     Example:
     ```python
@@ -121,12 +123,13 @@ def load_squad(path):
     examples[0].question, examples[0].answers
     ```
     """
-    path = os.fspath(path)
+    path = check_path("path", path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file; expected a SQuAD JSON file.")
-    with open(path, encoding="utf-8") as f:
-        try:
-            squad = json.load(f)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{path}: not valid JSON ({error}).") from None
+    # Raises a DataError naming the line of a byte that is not UTF-8.
+    content = _read_text(path)
+    try:
+        squad = json.loads(content)
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: not valid JSON ({error}).") from None
     return squad_examples(squad, source=path)

@@ -5,7 +5,7 @@ import re
 
 import tensorflow as tf
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, check_strings
 
 __all__ = [
     "SEQUENCE_RESERVED_TOKENS",
@@ -29,6 +29,11 @@ def split_words(text):
     split_words("Hello, World!")  # ["hello", ",", "world", "!"]
     ```
     """
+    if not isinstance(text, str):
+        raise ValueError(
+            f"text must be a string. Received: text={text!r:.200} of type "
+            f"{type(text).__name__}"
+        )
     return _WORDS.findall(text.lower())
 
 
@@ -62,6 +67,7 @@ def learn_word_piece_vocabulary(
     )
 
     min_count = check_int("min_count", min_count, 1)
+    texts = check_strings("texts", texts)
     counts = collections.Counter(word for text in texts for word in split_words(text))
     return learner.learn(
         sorted(counts.items()),
@@ -99,7 +105,8 @@ def tokenize_texts(tokenizer, texts):
     ```
     """
     ids = []
-    texts = list(texts)
+    # One str would be tokenized as one text per character.
+    texts = check_strings("texts", texts)
     # Eagerly, 1,024 texts at a time: a `tf.data` map would trace the
     # tokenizer first, which takes longer than tokenizing thousands of texts.
     for begin in range(0, len(texts), 1024):

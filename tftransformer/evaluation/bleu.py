@@ -11,7 +11,12 @@ compared exactly: tokenize and lowercase before scoring if wanted.
 import collections
 import math
 
-from tftransformer._arguments import check_choice, check_int, check_positive_number
+from tftransformer._arguments import (
+    check_choice,
+    check_int,
+    check_positive_number,
+    check_strings,
+)
 
 SMOOTH_METHODS = ("exp", "none", "floor")
 
@@ -41,6 +46,8 @@ def ngram_counts(tokens, max_order=4):
     # Counter({("the",): 2, ("cat",): 1, ("the", "cat"): 1, ("cat", "the"): 1})
     ```
     """
+    # A str would be counted letter by letter: tokens are `text.split()`.
+    tokens = check_strings("tokens", tokens)
     counts = collections.Counter()
     for n in range(1, max_order + 1):
         for start in range(len(tokens) - n + 1):
@@ -101,6 +108,10 @@ def corpus_bleu(
     check_choice("smooth_method", smooth_method, SMOOTH_METHODS)
     if smooth_method == "floor":
         check_positive_number("smooth_value", smooth_value)
+    for name, value in (("hypotheses", hypotheses), ("references", references)):
+        if isinstance(value, str):
+            # One str would be read as one sentence per character.
+            check_strings(name, value)
     hypotheses = list(hypotheses)
     references = list(references)
     if not hypotheses:

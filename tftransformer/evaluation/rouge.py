@@ -12,6 +12,8 @@ harmonic mean (the F-measure); `corpus_rouge` averages them over the pairs.
 import collections
 import re
 
+from tftransformer._arguments import check_strings
+
 __all__ = ["ROUGE_TYPES", "corpus_rouge", "rouge_scores", "rouge_tokens"]
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
@@ -139,6 +141,10 @@ def rouge_scores(predictions, references, rouge_types=ROUGE_TYPES, stemmer=None)
     ```
     """
     rouge_types = _check_rouge_types(rouge_types)
+    for name, value in (("predictions", predictions), ("references", references)):
+        if isinstance(value, str):
+            # One str would be read as one text per character.
+            check_strings(name, value)
     predictions, references = list(predictions), list(references)
     if len(predictions) != len(references):
         raise ValueError(

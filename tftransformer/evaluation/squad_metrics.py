@@ -13,6 +13,7 @@ has the single gold answer `""`, which only an empty prediction matches.
 import collections
 import re
 import string
+from collections.abc import Mapping
 
 from tftransformer.evaluation.squad_report import SquadReport
 
@@ -27,39 +28,57 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = frozenset(string.punctuation)
 
 
+def _answer_text(name, value):
+    """`value` as a str: `None` is no answer (`""`); other non-strings are
+    refused, naming `name`."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(
+            f'{name} must be an answer string (None or "" for no answer). '
+            f"Received: {name}={value!r:.200} of type {type(value).__name__}"
+        )
+    return value
+
+
 def normalize_answer(text):
     """Lowercases, drops punctuation and articles, and collapses whitespace.
+
+    `text` is a str; `None` (no answer) normalizes to `""`.
 
     Example:
     ```python
     normalize_answer("The  Denver Broncos!")  # "denver broncos"
     ```
     """
-    text = text.lower()
+    text = _answer_text("text", text).lower()
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
 
 
-def _tokens(text):
-    return normalize_answer(text).split() if text else []
-
-
 def squad_exact_match(gold, prediction):
-    """1 if the normalized answers are equal, else 0."""
+    """1 if the normalized answers are equal, else 0.
+
+    Each answer is a str, `None` or `""` for no answer.
+    """
+    gold = _answer_text("gold", gold)
+    prediction = _answer_text("prediction", prediction)
     return int(normalize_answer(gold) == normalize_answer(prediction))
 
 
 def squad_f1(gold, prediction):
     """Token F1 of the normalized answers; 1 or 0 when either is empty.
 
+    Each answer is a str, `None` or `""` for no answer.
+
     Example:
     ```python
     squad_f1("the Denver Broncos", "Broncos")  # 2/3: precision 1, recall 1/2
     ```
     """
-    gold_tokens = _tokens(gold)
-    predicted_tokens = _tokens(prediction)
+    gold_tokens = normalize_answer(_answer_text("gold", gold)).split()
+    predicted_tokens = normalize_answer(_answer_text("prediction", prediction)).split()
     if not gold_tokens or not predicted_tokens:
         # A no-answer on either side scores 1 only when both agree.
         return float(gold_tokens == predicted_tokens)
@@ -101,6 +120,15 @@ def score_squad(gold_answers, predictions):
     report.exact, report.f1  # (50.0, 83.33...)
     ```
     """  # noqa: E501
+    for name, value, what in (
+        ("gold_answers", gold_answers, "its list of gold answer texts"),
+        ("predictions", predictions, "its predicted answer text"),
+    ):
+        if not isinstance(value, Mapping):
+            raise ValueError(
+                f"{name} must be a dict mapping each question id to {what}. "
+                f"Received: {name}={value!r:.200}"
+            )
     missing = sorted(set(gold_answers) - set(predictions))
     unknown = sorted(set(predictions) - set(gold_answers))
     if missing or unknown:
