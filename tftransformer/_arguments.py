@@ -269,6 +269,19 @@ def first_bad_entry(name, array, bad):
     return f"{name}{where}={value!r:.100}"
 
 
+def _numeric_array(name, values, requirement):
+    """`values` as a NumPy array of booleans or numbers; anything else
+    (strings, rows of different lengths) is refused: `name` must
+    `requirement`."""
+    try:
+        array = np.asarray(values)
+    except ValueError:  # Rows of different lengths.
+        array = None
+    if array is None or array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must {requirement}. Received: {name}={values!r:.200}")
+    return array
+
+
 def check_real_array(
     name, values, minimum=None, maximum=None, what="", finite=True, skip=None
 ):
@@ -293,15 +306,7 @@ def check_real_array(
             entry that is not finite or not within the bounds, e.g.
             `Received: probabilities[0, 0]=3.0`.
     """
-    try:
-        array = np.asarray(values)
-    except ValueError:  # Rows of different lengths.
-        array = None
-    if array is None or array.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} must be an array of real numbers{what}. Received: "
-            f"{name}={values!r:.200}"
-        )
+    array = _numeric_array(name, values, f"be an array of real numbers{what}")
     array = array.astype(np.float64)
     bad = ~np.isfinite(array) if finite else np.zeros(array.shape, bool)
     if minimum is not None:
@@ -336,14 +341,7 @@ def check_binary_array(name, values, what=""):
         ValueError: naming the first entry other than 0 or 1, e.g.
             `Received: y_true[0, 0]=2`.
     """
-    try:
-        array = np.asarray(values)
-    except ValueError:  # Rows of different lengths.
-        array = None
-    if array is None or array.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} must hold 0 or 1{what}. Received: {name}={values!r:.200}"
-        )
+    array = _numeric_array(name, values, f"hold 0 or 1{what}")
     bad = (array != 0) & (array != 1)
     if bad.any():
         raise ValueError(

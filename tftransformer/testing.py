@@ -24,6 +24,7 @@ __all__ = [
     "TINY_FAMILIES",
     "assert_all_close",
     "causal_lm_greedy_texts",
+    "identity_logits_model",
     "move_weights",
     "run_layer_test",
     "run_model_test",
@@ -919,6 +920,17 @@ def write_tiny_generator_preset(
 # A tftransformer CausalLM's special ids in a learned WordPiece vocabulary
 # (`tftransformer.data.learn_word_piece_vocabulary`, as `train_causal_lm`
 # uses): pad, start and end.
+def identity_logits_model(num_outputs):
+    """A Keras model whose outputs `(batch, num_outputs)` are its inputs.
+
+    One `Dense` layer with an identity kernel: evaluation and calibration
+    code run on logits chosen by the test.
+    """
+    inputs = keras.Input((num_outputs,))
+    layer = keras.layers.Dense(num_outputs, kernel_initializer="identity")
+    return keras.Model(inputs, layer(inputs))
+
+
 CAUSAL_LM_PAD, CAUSAL_LM_START, CAUSAL_LM_END = 0, 2, 3
 
 

@@ -11,6 +11,7 @@ from tftransformer.evaluation import (
     plot_reliability_diagram,
     reliability_bins,
 )
+from tftransformer.testing import identity_logits_model
 
 
 def overconfident_logits(num_examples=4000, num_classes=3, scale=4.0, seed=0):
@@ -188,16 +189,11 @@ def test_bad_input_is_named(call, message):
 
 
 def test_calibrate_classifier_sets_the_temperature_evaluation_applies():
-    import keras
 
     import tftransformer as tft
 
     logits, labels = overconfident_logits(num_examples=600, scale=3.0)
-    inputs = keras.Input((3,))
-    # Identity weights: the model's logits are its inputs.
-    model = keras.Model(
-        inputs, keras.layers.Dense(3, kernel_initializer="identity")(inputs)
-    )
+    model = identity_logits_model(3)  # the logits are its inputs
     with pytest.raises(ValueError, match="`temperature` attribute"):
         tft.training.calibrate_classifier(model, logits, labels)
     model.temperature = 1.0

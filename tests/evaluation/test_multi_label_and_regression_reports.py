@@ -13,6 +13,7 @@ from tftransformer.evaluation import (
     spearman_correlation,
     tune_thresholds,
 )
+from tftransformer.testing import identity_logits_model
 
 Y_TRUE = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0]])
 Y_PRED = np.array([[1, 0, 0], [0, 1, 1], [1, 0, 0], [0, 0, 0]])
@@ -134,15 +135,6 @@ def test_bad_input_is_named(call, message):
         call()
 
 
-def _identity_model(num_labels):
-    # Dense with identity kernel and no bias: the logits are the inputs.
-    import keras
-
-    inputs = keras.Input((num_labels,))
-    layer = keras.layers.Dense(num_labels, kernel_initializer="identity")
-    return keras.Model(inputs, layer(inputs))
-
-
 @pytest.mark.parametrize(
     "thresholds, y_true, message",
     [
@@ -157,7 +149,7 @@ def _identity_model(num_labels):
 def test_evaluate_multi_label_classifier_refuses_bad_input(thresholds, y_true, message):
     with pytest.raises(ValueError, match=message):
         evaluate_multi_label_classifier(
-            _identity_model(2),
+            identity_logits_model(2),
             np.zeros((1, 2), "float32"),
             y_true,
             thresholds=thresholds,
@@ -168,7 +160,7 @@ def test_evaluate_multi_label_classifier_applies_one_threshold_per_label():
     x = np.array([[0.5, 0.5], [-0.5, 2.0]], "float32")  # sigmoid 0.62, 0.38, 0.88
     # Row 0 is (1, 0) at (0.6, 0.9), right; row 1 misses label 1 at 0.9.
     report, _ = evaluate_multi_label_classifier(
-        _identity_model(2), x, [[1, 0], [0, 1]], thresholds=[0.6, 0.9]
+        identity_logits_model(2), x, [[1, 0], [0, 1]], thresholds=[0.6, 0.9]
     )
     assert report.to_dict()["thresholds"] == {"0": 0.6, "1": 0.9}
     assert report.to_dict()["subset_accuracy"] == pytest.approx(0.5)

@@ -1,4 +1,3 @@
-import keras
 import numpy as np
 import pytest
 
@@ -7,6 +6,7 @@ from tftransformer.evaluation import (
     logits_to_probabilities,
     roc_auc,
 )
+from tftransformer.testing import identity_logits_model
 
 
 @pytest.mark.parametrize(
@@ -33,11 +33,7 @@ def test_logits_to_probabilities_refuses_strings_and_keeps_nan_visible():
 
 
 def test_evaluate_classifier_on_a_fixed_model():
-    # Dense with identity kernel: the logits are the inputs themselves.
-    inputs = keras.Input((2,))
-    model = keras.Model(
-        inputs, keras.layers.Dense(2, kernel_initializer="identity")(inputs)
-    )
+    model = identity_logits_model(2)  # the logits are the inputs
     x = np.array([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]], "float32")
     report, probabilities = evaluate_classifier(model, x, [0, 1, 1], ["neg", "pos"])
     # Predictions 0, 1, 0 against truth 0, 1, 1: two right out of three.
@@ -45,13 +41,6 @@ def test_evaluate_classifier_on_a_fixed_model():
     assert probabilities.shape == (3, 2)
     with pytest.raises(ValueError, match="2 labels"):
         evaluate_classifier(model, x, [0, 1])
-
-
-def _identity_model(num_classes):
-    # Dense with identity kernel and no bias: the logits are the inputs.
-    inputs = keras.Input((num_classes,))
-    layer = keras.layers.Dense(num_classes, kernel_initializer="identity")
-    return keras.Model(inputs, layer(inputs))
 
 
 @pytest.mark.parametrize(
@@ -72,12 +61,12 @@ def _identity_model(num_classes):
 def test_evaluate_classifier_refuses_bad_input(y_true, label_names, message):
     x = np.array([[2.0, 0.0], [0.0, 2.0]], "float32")
     with pytest.raises(ValueError, match=message):
-        evaluate_classifier(_identity_model(2), x, y_true, label_names)
+        evaluate_classifier(identity_logits_model(2), x, y_true, label_names)
 
 
 def test_evaluate_classifier_takes_a_column_of_class_ids():
     x = np.array([[2.0, 0.0], [0.0, 2.0]], "float32")
-    report, _ = evaluate_classifier(_identity_model(2), x, np.array([[0], [1]]))
+    report, _ = evaluate_classifier(identity_logits_model(2), x, np.array([[0], [1]]))
     assert report.accuracy == 1.0
 
 
@@ -90,7 +79,9 @@ def test_roc_auc_keeps_the_order_of_confident_predictions(num_classes):
     y_true = np.array([0, 0, 0, 1, 1, 1])
     x = np.zeros((6, num_classes), "float32")
     x[:, 1] = margins
-    report, probabilities = evaluate_classifier(_identity_model(num_classes), x, y_true)
+    report, probabilities = evaluate_classifier(
+        identity_logits_model(num_classes), x, y_true
+    )
     assert np.all(probabilities[:, 1] == 1.0)
     assert report.roc_auc_per_class[1] == pytest.approx(1.0)
 
@@ -100,7 +91,7 @@ def test_roc_auc_equals_that_of_the_probabilities_without_ties(num_classes):
     rng = np.random.default_rng(0)
     x = rng.normal(scale=3.0, size=(200, num_classes)).astype("float32")
     y_true = rng.integers(0, max(num_classes, 2), size=200)
-    report, _ = evaluate_classifier(_identity_model(num_classes), x, y_true)
+    report, _ = evaluate_classifier(identity_logits_model(num_classes), x, y_true)
     probabilities = np.asarray(x, "float64")
     if num_classes == 1:
         probabilities = np.concatenate([-probabilities, probabilities], axis=-1)
