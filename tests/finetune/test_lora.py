@@ -63,6 +63,13 @@ def test_invalid_alpha_is_rejected(alpha):
 def test_rejects_missing_targets_non_keras_hub_backbones_and_repeats():
     with pytest.raises(ValueError, match="no Dense or EinsumDense layer named"):
         apply_lora(_classifier(), 2, target_layer_names=["nope"])
+    # One misspelled name of two: its layers would go without adapters.
+    classifier = _classifier()
+    with pytest.raises(
+        ValueError, match=r"named \['nope'\]; its layer names .*'query'"
+    ):
+        apply_lora(classifier, 2, target_layer_names=["query", "nope"])
+    assert not lora_variables(classifier)
     encoder = TextClassifier(tiny_tftransformer_encoder(), num_classes=2)
     with pytest.raises(ValueError, match="keras-hub Backbone"):
         apply_lora(encoder, 2)

@@ -140,16 +140,23 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
             f"LoRA is already enabled on backbone {backbone.name!r}; call "
             "`merge_lora` before enabling it again."
         )
-    if target_layer_names is None:
+    chosen = target_layer_names is not None
+    if not chosen:
         target_layer_names = adapter_for(backbone).lora_layer_names()
     target_layer_names = list(target_layer_names)
-    if not any(
-        layer.name in target_layer_names and hasattr(layer, "enable_lora")
+    adaptable = {
+        layer.name
         for layer in backbone._flatten_layers(include_self=False)
-    ):
+        if hasattr(layer, "enable_lora")
+    }
+    # A name of the user's that matches nothing (a typo) would leave those
+    # layers without adapters, silently.
+    unknown = [name for name in target_layer_names if name not in adaptable]
+    if unknown == target_layer_names or (chosen and unknown):
         raise ValueError(
             f"Backbone {backbone.name!r} has no Dense or EinsumDense layer "
-            f"named one of {target_layer_names}. Received: "
+            f"named {unknown}; its layer names that LoRA can adapt: "
+            f"{sorted(adaptable)}. Received: "
             f"target_layer_names={target_layer_names!r}"
         )
     backbone.enable_lora(rank, target_layer_names=target_layer_names)
