@@ -147,6 +147,7 @@ def test_exclusion_matches_variable_names_not_layer_names():
         (dict(exclude_from_weight_decay="bias"), "exclude_from_weight_decay='bias'"),
         (dict(fused="yes"), "fused='yes'"),
         (dict(layer_decay=0.9, fused=False), "layer_decay=0.9, fused=False"),
+        (dict(layer_decay=2.0), r"layer_decay must be a number in \(0, 1\]"),
         (dict(layer_decay=0.9, model=1), "layer_decay=0.9, model=1"),
         (
             dict(learning_rate_multipliers={"head/kernel": 3.0}, fused=False),

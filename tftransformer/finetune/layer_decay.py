@@ -1,11 +1,19 @@
 """Layer-wise learning-rate decay: lower layers of the backbone learn slower."""
 
-import math
-import numbers
-
+from tftransformer._arguments import is_finite_number
 from tftransformer.models.backbone_adapter import adapter_for
 
 __all__ = ["layer_decay_multipliers"]
+
+
+def check_decay(name, decay):
+    """Returns a layer-wise decay, a number in (0, 1]; refuses anything else,
+    naming the argument `name` (`decay`, `layer_decay`)."""
+    if not is_finite_number(decay) or not 0 < decay <= 1:
+        raise ValueError(
+            f"{name} must be a number in (0, 1]. Received: {name}={decay!r}"
+        )
+    return decay
 
 
 def layer_decay_multipliers(model, decay):
@@ -40,13 +48,7 @@ def layer_decay_multipliers(model, decay):
     multipliers["logits/kernel"]  # 1.0
     ```
     """
-    if (
-        isinstance(decay, bool)
-        or not isinstance(decay, numbers.Real)
-        or not math.isfinite(decay)
-        or not 0 < decay <= 1
-    ):
-        raise ValueError(f"decay must be a number in (0, 1]. Received: decay={decay!r}")
+    check_decay("decay", decay)
     if not model.built:
         raise ValueError(
             f"Model {model.name!r} is not built: build it (or call it on a "

@@ -13,7 +13,7 @@ from tftransformer._arguments import (
     check_positive_number,
 )
 from tftransformer.finetune.fused_adamw import FusedAdamW, check_adamw_arguments
-from tftransformer.finetune.layer_decay import layer_decay_multipliers
+from tftransformer.finetune.layer_decay import check_decay, layer_decay_multipliers
 from tftransformer.finetune.layerwise_adamw import LayerwiseAdamW
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
 
@@ -152,6 +152,7 @@ def create_optimizer(
     )
     multipliers = None
     if layer_decay is not None:
+        check_decay("layer_decay", layer_decay)
         if not fused:
             raise ValueError(
                 "layer_decay needs the fused optimizer (LayerwiseAdamW). "
