@@ -172,6 +172,16 @@ def test_load_checks_rank_and_file_name(tmp_path):
         save_lora_weights(other, tmp_path / "adapters.h5")
     with pytest.raises(ValueError, match="no LoRA adapters"):
         save_lora_weights(_classifier(), tmp_path / "b.lora.h5")
+    # A copy cut short, and an HDF5 file without adapters: named, not h5py's
+    # "file signature not found" or a missing-object KeyError.
+    cut = tmp_path / "cut.lora.h5"
+    with open(path, "rb") as f:
+        cut.write_bytes(f.read()[:100])
+    empty = tmp_path / "empty.lora.h5"
+    h5py.File(empty, "w").close()
+    for bad in (cut, empty):
+        with pytest.raises(ValueError, match="is not an adapter file written by"):
+            load_lora_weights(_classifier(), bad)
 
 
 def test_merge_gives_same_outputs_without_lora_variables():

@@ -286,12 +286,20 @@ def load_lora_weights(model, filepath):
     filepath = _check_lora_path(filepath)
     if not os.path.isfile(filepath):
         raise FileNotFoundError(f"No adapter file at {filepath!r}.")
-    with h5py.File(filepath, "r") as f:
-        rank = int(f["lora/vars/rank"][()])
-        alpha = float(f["lora/vars/alpha"][()]) if "alpha" in f["lora/vars"] else None
-        names = f["lora"].attrs.get("target_layer_names")
-        names = json.loads(names) if names is not None else None
-        indices = sorted(int(key) for key in f["lora"] if key != "vars")
+    try:
+        with h5py.File(filepath, "r") as f:
+            rank = int(f["lora/vars/rank"][()])
+            variables = f["lora/vars"]
+            alpha = float(variables["alpha"][()]) if "alpha" in variables else None
+            names = f["lora"].attrs.get("target_layer_names")
+            names = json.loads(names) if names is not None else None
+            indices = sorted(int(key) for key in f["lora"] if key != "vars")
+    except (OSError, KeyError) as error:
+        # Not HDF5 (a cut-short copy), or HDF5 without the adapter groups.
+        raise ValueError(
+            f"{filepath!r} is not an adapter file written by save_lora_weights "
+            f"({type(error).__name__}: {error})."
+        ) from error
     backbone = _lora_backbone(model)
     layers = _lora_layers(backbone)
     if not layers:
