@@ -220,6 +220,7 @@ def test_importance_keeps_the_highest_scoring_heads():
         ({"heads": {0: [1], 1: [0]}}, r"same number.*\{0: 1, 1: 1, 2: 0\}"),
         ({"heads": {i: [0, 1, 2, 3] for i in range(3)}}, "at least one"),
         ({"heads": [0, 1]}, "must be a dict"),
+        ({"heads": {0: 0, 1: 1}}, r"list of head indices. Received: heads\[0\]=0"),
         ({}, "exactly one"),
         ({"heads": {0: [0]}, "num_heads_to_keep": 2}, "exactly one"),
         ({"num_heads_to_keep": 2}, "needs `importance`"),

@@ -25,7 +25,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import as_list, check_int
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.presets import load_backbone
 
@@ -373,7 +373,12 @@ def _kept_heads(heads, num_layers, num_heads):
                 f"heads keys must be layer indices in [0, {num_layers}). "
                 f"Received: heads={heads!r}"
             )
-        indices = list(indices)
+        indices = as_list(indices)
+        if not isinstance(indices, list):
+            raise ValueError(
+                f"heads must map each layer index to a list of head indices. "
+                f"Received: heads[{layer}]={indices!r} in heads={heads!r}"
+            )
         for head in indices:
             if (
                 isinstance(head, bool)
