@@ -47,6 +47,7 @@ def compile_classifier(classifier, num_train_steps, run_eagerly=False):
         ({"every_steps": -2}, "every_steps must be an integer >= 1.*every_steps=-2"),
         ({"every_steps": True}, "every_steps=True"),
         ({"every_epochs": 1, "every_steps": 5}, "not both.*every_steps=5"),
+        ({"verbose": "no"}, "verbose must be True or False. Received: verbose='no'"),
     ],
 )
 def test_bad_intervals_are_refused(kwargs, message):

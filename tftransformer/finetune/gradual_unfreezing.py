@@ -1,6 +1,6 @@
 import keras
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_bool, check_int
 from tftransformer.finetune.trainable_state import (
     _optimizer_steps,
     apply_trainable_change,
@@ -82,7 +82,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
             every_steps = check_int("every_steps", every_steps, 1)
         self.every_epochs = every_epochs
         self.every_steps = every_steps
-        self.verbose = verbose
+        self.verbose = check_bool("verbose", verbose)
         self._groups = []
         self._stage = 0
         self._state = None
