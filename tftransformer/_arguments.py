@@ -27,6 +27,7 @@ __all__ = [
     "is_finite_number",
     "is_int",
     "python_number",
+    "refuse_one_string",
 ]
 
 
@@ -193,6 +194,16 @@ def check_strings(name, values, what=""):
             f"{name}={values!r:.200}"
         )
     return values
+
+
+def refuse_one_string(name, value, what="a list"):
+    """Refuses a single str or bytes where `name` takes `what`, a sequence
+    of texts: iterated, it would be read letter by letter."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(
+            f"{name} must be {what}, not a single string (it would be read "
+            f"letter by letter). Received: {name}={value!r:.80}"
+        )
 
 
 def check_path(name, value):

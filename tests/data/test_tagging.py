@@ -13,6 +13,7 @@ from tftransformer.data import (
     load_tagging_file,
     make_tagging_dataset,
     tokenize_and_align,
+    words_to_ragged,
 )
 from tftransformer.data import wnut as wnut_module
 from tftransformer.data.wnut import wnut16_path
@@ -390,3 +391,9 @@ def test_missing_wnut_package_says_how_to_install(monkeypatch):
 
 def test_wnut16_path_points_to_the_file():
     assert wnut16_path().endswith("ner.txt")
+
+
+def test_words_to_ragged_refuses_one_string():
+    # Iterated, "New York" would be eight one-letter sentences.
+    with pytest.raises(ValueError, match="sentences must be a list of sentences, not"):
+        words_to_ragged("New York")

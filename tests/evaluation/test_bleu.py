@@ -220,7 +220,7 @@ def test_ngram_counts():
         (
             {"hypotheses": "a b c d", "references": "a b c d"},
             ValueError,
-            "list of strings. Received: hypotheses='a b c d'",
+            "list of strings, not a single string .*Received: hypotheses='a b c d'",
         ),
         ({"references": "a b"}, ValueError, "Received: references='a b'"),
     ],

@@ -35,7 +35,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, refuse_one_string
 from tftransformer.data._autotune import prefetched
 from tftransformer.data.classification_dataset import (
     _batch_by_length,
@@ -354,11 +354,7 @@ def words_to_ragged(sentences):
         return sentences
     if isinstance(sentences, (tf.Tensor, np.ndarray)):
         return tf.strings.split(tf.convert_to_tensor(sentences, dtype=tf.string))
-    if isinstance(sentences, (str, bytes)):
-        raise ValueError(
-            "sentences must be a list of sentences, not a single string. "
-            f"Received: sentences={sentences!r}"
-        )
+    refuse_one_string("sentences", sentences, "a list of sentences")
     sentences = list(sentences)
     if all(isinstance(s, (str, bytes)) for s in sentences):
         return tf.strings.split(

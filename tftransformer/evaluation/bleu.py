@@ -16,6 +16,7 @@ from tftransformer._arguments import (
     check_int,
     check_positive_number,
     check_strings,
+    refuse_one_string,
 )
 
 SMOOTH_METHODS = ("exp", "none", "floor")
@@ -108,10 +109,8 @@ def corpus_bleu(
     check_choice("smooth_method", smooth_method, SMOOTH_METHODS)
     if smooth_method == "floor":
         check_positive_number("smooth_value", smooth_value)
-    for name, value in (("hypotheses", hypotheses), ("references", references)):
-        if isinstance(value, str):
-            # One str would be read as one sentence per character.
-            check_strings(name, value)
+    refuse_one_string("hypotheses", hypotheses, "a list of strings")
+    refuse_one_string("references", references, "a list")
     hypotheses = list(hypotheses)
     references = list(references)
     if not hypotheses:

@@ -12,7 +12,7 @@ harmonic mean (the F-measure); `corpus_rouge` averages them over the pairs.
 import collections
 import re
 
-from tftransformer._arguments import check_strings
+from tftransformer._arguments import refuse_one_string
 
 __all__ = ["ROUGE_TYPES", "corpus_rouge", "rouge_scores", "rouge_tokens"]
 
@@ -141,10 +141,8 @@ def rouge_scores(predictions, references, rouge_types=ROUGE_TYPES, stemmer=None)
     ```
     """
     rouge_types = _check_rouge_types(rouge_types)
-    for name, value in (("predictions", predictions), ("references", references)):
-        if isinstance(value, str):
-            # One str would be read as one text per character.
-            check_strings(name, value)
+    refuse_one_string("predictions", predictions, "a list of strings")
+    refuse_one_string("references", references, "a list of strings")
     predictions, references = list(predictions), list(references)
     if len(predictions) != len(references):
         raise ValueError(

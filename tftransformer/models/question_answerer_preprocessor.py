@@ -1,6 +1,7 @@
 import keras
 import keras_hub
 
+from tftransformer._arguments import refuse_one_string
 from tftransformer.data.question_answering_windows import (
     make_question_answering_windows,
 )
@@ -102,12 +103,8 @@ class QuestionAnswererPreprocessor(keras_hub.models.Preprocessor):
 
 
 def _examples(questions, contexts):
-    for name, texts in (("questions", questions), ("contexts", contexts)):
-        if isinstance(texts, (str, bytes)):
-            raise ValueError(
-                f"{name} must be a list, not a single string (it would be read "
-                f"letter by letter). Received: {name}={texts!r:.80}"
-            )
+    refuse_one_string("questions", questions)
+    refuse_one_string("contexts", contexts)
     if contexts is None:
         if not all(isinstance(q, SquadExample) for q in questions):
             raise ValueError(
