@@ -187,12 +187,61 @@ BAD_FILES = [
         ["line 2", "cannot read a JSON number"],
     ),
     (
-        "json_array",
+        "json_array_of_lists",
         "a.json",
-        '[{"text": "good", "label": 1}]\n',
+        '[\n  {"text": "good", "label": 1},\n  ["bad", 0]\n]\n',
         {},
         DataError,
-        ["line 1", "expected a JSON object, received a list"],
+        ["line 3", "expected a JSON object, received a list"],
+    ),
+    (
+        "json_array_element_not_a_string",
+        "a.json",
+        json.dumps([{"text": "good", "label": 1}, {"text": 4, "label": 0}], indent=2),
+        {},
+        DataError,
+        # The record's first line.
+        ["line 6", "column 'text'", "expected a string", "int 4"],
+    ),
+    (
+        "json_array_missing_comma",
+        "a.json",
+        '[\n  {"text": "good", "label": 1}\n  {"text": "bad", "label": 0}\n]',
+        {},
+        DataError,
+        ["line 3, column 3", "expected ',' or ']'", "or a JSON array of objects"],
+    ),
+    (
+        "json_array_never_closed",
+        "a.json",
+        '[{"text": "good", "label": 1},\n',
+        {},
+        DataError,
+        ["line 2, column 1", "invalid JSON"],
+    ),
+    (
+        "json_array_then_more",
+        "a.json",
+        '[{"text": "good", "label": 1}]\n{"text": "bad", "label": 0}\n',
+        {},
+        DataError,
+        ["line 2, column 1", "extra data after the array"],
+    ),
+    (
+        "json_array_empty",
+        "a.json",
+        "[ ]\n",
+        {},
+        DataError,
+        ["no data rows", "empty JSON array"],
+    ),
+    (
+        "json_array_integer_with_too_many_digits",
+        "a.json",
+        '[{"text": "a", "label": 1},\n {"text": "b", "label": 1' + "0" * 5000 + "}]",
+        {},
+        DataError,
+        ["line 2", "cannot read a JSON number"],
     ),
     (
         "mixed_numeric_and_text_labels",
@@ -292,6 +341,25 @@ def test_bad_files_are_refused_with_a_clear_message(
         (
             "lines.json",
             '{"text": "good", "label": "pos"}\n{"text": "bad", "label": "neg"}\n',
+        ),
+        # A JSON array of objects, as `to_json(orient="records")` and
+        # `json.dump` of a list write it, on one line or indented.
+        (
+            "records.json",
+            '[{"text": "good", "label": "pos"},{"text": "bad", "label": "neg"}]',
+        ),
+        (
+            "indented.json",
+            json.dumps(
+                [{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}],
+                indent=2,
+            )
+            + "\n",
+        ),
+        (
+            "array.jsonl",
+            '\n [{"text": "good", "label": "pos"},\n{"text": "bad", '
+            '"label": "neg"}\n]\n',
         ),
     ],
 )

@@ -97,6 +97,21 @@ def test_json_extension_is_json_lines(tmp_path):
     assert load_tagging_file(path).words == (("EU",),)
 
 
+def test_a_json_array_of_sentences_loads_with_each_ones_first_line(tmp_path):
+    records = [
+        {"tokens": ["New", "York"], "tags": ["B-LOC", "I-LOC"]},
+        {"tokens": ["hi"], "tags": ["O"]},
+    ]
+    path = write(tmp_path / "train.json", json.dumps(records, indent=1))
+    data = load_tagging_file(path)
+    assert data.words == (("New", "York"), ("hi",))
+    assert data.lines == (2, 12)
+    records[1]["tags"] = ["X"]
+    path = write(tmp_path / "bad.json", json.dumps(records, indent=1))
+    with pytest.raises(DataError, match="bad.json, line 12: tag 'X' is not a BIO"):
+        load_tagging_file(path)
+
+
 def test_loads_jsonl_with_tag_names_or_ids(tmp_path):
     records = [
         {"tokens": ["New", "York"], "tags": ["B-LOC", "I-LOC"]},

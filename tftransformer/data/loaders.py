@@ -22,7 +22,6 @@ import csv
 import decimal
 import gzip
 import io
-import json
 import math
 import numbers
 import os
@@ -33,6 +32,7 @@ import tensorflow as tf
 from absl import logging
 
 from tftransformer._arguments import check_on_bad_rows, check_path
+from tftransformer.data._json_records import json_records
 from tftransformer.data.data_error import DataError
 from tftransformer.data.folds import stratified_k_fold
 from tftransformer.data.text_classification_data import TextClassificationData
@@ -50,8 +50,8 @@ _EXTENSIONS = {
     ".tab": "tsv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
-    # What `datasets`' and pandas' `to_json(lines=True)` exports are often
-    # named; a JSON array is refused at its first line.
+    # What `datasets`' and pandas' `to_json` exports are often named, with
+    # one object per line or as an array of them: both are read.
     ".json": "jsonl",
 }
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -268,25 +268,11 @@ def _jsonl_records(path, content):
     """Returns the keys found and a list of (line, {key: value})."""
     keys = {}
     records = []
-    for line, text in enumerate(content.split("\n"), start=1):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DataError(
-                f"{path}, line {line}, column {e.colno}: invalid JSON ({e.msg}); "
-                "expected one JSON object per line."
-            ) from None
-        except ValueError as e:  # an integer over Python's int-string limit
-            raise DataError(
-                f"{path}, line {line}: cannot read a JSON number ({e}); "
-                "expected one JSON object per line."
-            ) from None
+    for line, record, text in json_records(path, content):
         if not isinstance(record, dict):
             raise DataError(
                 f"{path}, line {line}: expected a JSON object, received a "
-                f"{type(record).__name__}: {text.strip()[:80]!r}"
+                f"{type(record).__name__}: {text[:80]!r}"
             )
         keys.update(dict.fromkeys(record))
         records.append((line, record))
@@ -498,7 +484,7 @@ def file_records(path, columns_needed, file_format):
         raise DataError(
             f"{path}: the file is empty; expected "
             + (
-                "one JSON object per line."
+                "one JSON object per line, or a JSON array of objects."
                 if file_format == "jsonl"
                 else "a header line naming the columns, then one row per example."
             )
@@ -507,6 +493,11 @@ def file_records(path, columns_needed, file_format):
         columns, records = _jsonl_records(path, content)
     else:
         columns, records = _csv_records(path, content, file_format)
+    if not records:
+        raise DataError(
+            f"{path}: the file has no data rows"
+            + (f", only {columns}." if columns else " (an empty JSON array).")
+        )
     for role, column, *argument in columns_needed:
         argument = argument[0] if argument else f"{role.replace(' ', '_')}_column"
         if column is not None and column not in columns:
@@ -514,8 +505,6 @@ def file_records(path, columns_needed, file_format):
                 f"{path}: no {role} column {column!r}; columns found: {columns}. "
                 f"Pass {argument}= to name the right one."
             )
-    if not records:
-        raise DataError(f"{path}: the file has no data rows, only {columns}.")
     return path, columns, records
 
 
@@ -544,8 +533,10 @@ def load_text_classification_file(
     """Loads a text classification data set from a CSV, TSV or JSONL file.
 
     CSV and TSV files start with a header line naming the columns; TSV fields
-    are not quoted. JSON Lines files hold one JSON object per line, with the
-    columns as keys. Blank lines are ignored. Extra columns are ignored.
+    are not quoted. JSON Lines files hold one JSON object per line (or a
+    JSON array of objects, as pandas' `to_json(orient="records")` writes),
+    with the columns as keys. Blank lines are ignored. Extra columns are
+    ignored.
 
     Args:
         path: the file's path (local, or any path `tf.io.gfile` reads).
@@ -561,7 +552,7 @@ def load_text_classification_file(
             their count is logged and kept in `skipped_rows`.
         file_format: `"csv"`, `"tsv"`, `"jsonl"`, or `None` to infer it from
             the file's extension (`.csv`; `.tsv`, `.tab`; `.jsonl`,
-            `.ndjson`, `.json`: JSON Lines).
+            `.ndjson`, `.json`: JSON Lines or a JSON array).
 
     Returns:
         A `TextClassificationData`, in file order.

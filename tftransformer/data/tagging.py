@@ -12,7 +12,7 @@ Two formats are read:
   and are dropped.
 - JSON Lines (`file_format="jsonl"`): one object per line with a `tokens`
   list of words and a `tags` list of tags (tag ids are accepted too when a
-  `tag_vocabulary` is given).
+  `tag_vocabulary` is given), or a JSON array of such objects.
 
 Every problem with a file raises `DataError` naming the file and the line.
 
@@ -28,7 +28,6 @@ label: a word whose first piece is cut off has no label in the sequence
 reports such a word as `"O"` and flags it as truncated.
 """
 
-import json
 import re
 import weakref
 
@@ -37,6 +36,7 @@ import tensorflow as tf
 
 from tftransformer._arguments import check_int, refuse_one_string
 from tftransformer.data._autotune import prefetched
+from tftransformer.data._json_records import json_records
 from tftransformer.data.classification_dataset import (
     _batch_by_length,
     _run_now,
@@ -186,22 +186,14 @@ def _conll_sentences(path, content):
 
 
 def _jsonl_sentences(path, content, tokens_key, tags_key, tag_vocabulary):
-    """Yields (line, words, [(line, tag)]) per record of a JSON Lines file."""
-    for number, text in enumerate(content.split("\n"), start=1):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DataError(
-                f"{path}, line {number}, column {e.colno}: invalid JSON ({e.msg}); "
-                "expected one JSON object per line."
-            ) from None
+    """Yields (line, words, [(line, tag)]) per record of a JSON Lines file
+    (or of a JSON array of objects)."""
+    for number, record, text in json_records(path, content):
         if not isinstance(record, dict):
             raise DataError(
                 f"{path}, line {number}: expected a JSON object with "
                 f"{tokens_key!r} and {tags_key!r}, received a "
-                f"{type(record).__name__}: {text.strip()[:80]!r}"
+                f"{type(record).__name__}: {text[:80]!r}"
             )
         for key in (tokens_key, tags_key):
             if not isinstance(record.get(key), list):

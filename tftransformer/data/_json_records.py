@@ -1,0 +1,100 @@
+"""The records of a JSON Lines file or of a JSON array, with their lines."""
+
+import json
+
+from tftransformer.data.data_error import DataError
+
+_EXPECTED = "expected one JSON object per line, or a JSON array of objects."
+_WHITESPACE = " \t\n\r"
+
+
+def _number_error(path, line, error):
+    # An integer over Python's int-string limit is a bare ValueError.
+    return DataError(
+        f"{path}, line {line}: cannot read a JSON number ({error}); {_EXPECTED}"
+    )
+
+
+def _json_lines(path, content):
+    for line, text in enumerate(content.split("\n"), start=1):
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataError(
+                f"{path}, line {line}, column {e.colno}: invalid JSON ({e.msg}); "
+                f"{_EXPECTED}"
+            ) from None
+        except ValueError as e:
+            raise _number_error(path, line, e) from None
+        yield line, value, text.strip()
+
+
+def _json_array(path, content):
+    """The elements of the array `content` holds, each with its first line.
+
+    `pandas.DataFrame.to_json(orient="records")` and `json.dump` of a list
+    write this layout (one line, or indented over many).
+    """
+    decoder = json.JSONDecoder()
+    position = content.index("[") + 1
+    line, counted = 1, 0
+
+    def skip_whitespace(position):
+        while position < len(content) and content[position] in _WHITESPACE:
+            position += 1
+        return position
+
+    def invalid(position, message):
+        nonlocal line, counted
+        line += content.count("\n", counted, position)
+        counted = position
+        column = position - content.rfind("\n", 0, position)
+        return DataError(
+            f"{path}, line {line}, column {column}: invalid JSON ({message}); "
+            f"{_EXPECTED}"
+        )
+
+    position = skip_whitespace(position)
+    if content.startswith("]", position):
+        end = position + 1
+    else:
+        while True:
+            line += content.count("\n", counted, position)
+            counted = position
+            try:
+                value, end = decoder.raw_decode(content, position)
+            except json.JSONDecodeError as e:
+                raise invalid(e.pos, e.msg) from None
+            except ValueError as e:
+                raise _number_error(path, line, e) from None
+            yield line, value, content[position:end]
+            position = skip_whitespace(end)
+            if content.startswith("]", position):
+                end = position + 1
+                break
+            if not content.startswith(",", position):
+                raise invalid(position, "expected ',' or ']' after an element")
+            position = skip_whitespace(position + 1)
+    end = skip_whitespace(end)
+    if end < len(content):
+        raise invalid(end, "extra data after the array")
+
+
+def json_records(path, content):
+    """Yields `(line, value, text)` for each record of a JSON data file.
+
+    The file holds one JSON value per line (JSON Lines; blank lines are
+    skipped) or, when its first character other than whitespace is `[`, a
+    JSON array of them. `line` is the record's first line in the file and
+    `text` the record as written; the caller checks each value's type.
+
+    Raises:
+        DataError: the file is not valid JSON in either layout; the message
+            names the file, line and column.
+    """
+    if content.lstrip(_WHITESPACE).startswith("["):
+        yield from _json_array(path, content)
+    else:
+        yield from _json_lines(path, content)
