@@ -16,6 +16,7 @@ from safetensors.numpy import save_file
 
 from tftransformer import hardware, presets, saving
 from tftransformer.models import (
+    TextClassifier,
     TextClassifierPreprocessor,
     TokenClassifierPreprocessor,
 )
@@ -368,6 +369,30 @@ def test_bad_sequence_length(tmp_path, sequence_length):
     write_tiny_hf_bert(directory)  # max_position_embeddings=16
     with pytest.raises(ValueError, match="sequence_length"):
         presets.load_backbone(directory, sequence_length=sequence_length)
+
+
+def test_the_default_sequence_length_is_128_or_the_presets_longest(
+    tmp_path, keras_hub_preset
+):
+    # A checkpoint of 16 positions (Hugging Face) and one of 32 (keras-hub):
+    # without a length asked for, each loads at its longest, as does a task.
+    hugging_face = str(tmp_path / "hf_bert")
+    write_tiny_hf_bert(hugging_face)  # max_position_embeddings=16
+    directory, _ = keras_hub_preset
+    for preset, longest in (
+        (hugging_face, 16),
+        (directory, TINY["max_sequence_length"]),
+    ):
+        _, preprocessor = presets.load_backbone(preset)
+        assert preprocessor.sequence_length == longest
+        classifier = TextClassifier.from_preset(preset, num_classes=2)
+        assert classifier.preprocessor.sequence_length == longest
+        # Asked for, a longer one is still refused.
+        with pytest.raises(ValueError, match=f"at most {longest}.*sequence_length=128"):
+            TextClassifier.from_preset(preset, num_classes=2, sequence_length=128)
+    # A preset longer than 128 positions: 128.
+    _, preprocessor = presets.load_backbone("embedded")
+    assert preprocessor.sequence_length == 128
 
 
 def test_missing_embedded_package_says_how_to_install(monkeypatch):

@@ -114,7 +114,8 @@ class FromPreset:
                 `"embedded"`, a local keras-hub preset or Hugging Face
                 directory, or a keras-hub preset name (downloaded).
             sequence_length: int, the longest tokenized sequence the
-                preprocessor produces; defaults to 128 (a saved task: its
+                preprocessor produces; defaults to 128, or the preset's
+                longest sequence when that is shorter (a saved task: its
                 preprocessor's).
             dtype: optional dtype policy name, e.g. `"mixed_bfloat16"`.
             **kwargs: the task's other arguments (`num_classes`, `num_tags`,
@@ -146,8 +147,6 @@ class FromPreset:
             return load_saved_task(
                 *saved, sequence_length, dtype, preprocessor_kwargs, kwargs
             )
-        if sequence_length is None:
-            sequence_length = 128
         backbone, preprocessor = load_backbone(
             preset, sequence_length=sequence_length, dtype=dtype
         )
@@ -155,7 +154,7 @@ class FromPreset:
             backbone,
             preprocessor=cls.preprocessor_cls(
                 preprocessor.tokenizer,
-                sequence_length=sequence_length,
+                sequence_length=preprocessor.sequence_length,
                 **preprocessor_kwargs,
             ),
             **kwargs,

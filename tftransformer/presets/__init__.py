@@ -131,7 +131,7 @@ def embedded_preset_path():
     return path
 
 
-def load_backbone(preset=EMBEDDED_PRESET, sequence_length=128, dtype=None):
+def load_backbone(preset=EMBEDDED_PRESET, sequence_length=None, dtype=None):
     """Loads a pretrained backbone and its matching preprocessor.
 
     Args:
@@ -145,6 +145,8 @@ def load_backbone(preset=EMBEDDED_PRESET, sequence_length=128, dtype=None):
             are downloaded.
         sequence_length: int, the length the preprocessor pads or truncates
             every example to; at most the backbone's maximum sequence length.
+            `None` (the default): 128, or the preset's longest sequence
+            when that is shorter.
         dtype: optional dtype or dtype policy name for the backbone's
             variables and computations, e.g. `"mixed_bfloat16"`. Defaults to
             the global Keras policy.
@@ -173,12 +175,13 @@ def load_backbone(preset=EMBEDDED_PRESET, sequence_length=128, dtype=None):
             f"preset name or a kaggle:// or hf:// handle. Received: "
             f"preset={preset!r}"
         )
-    sequence_length = check_int(
-        "sequence_length",
-        sequence_length,
-        2,
-        what=" (room for the start and end tokens)",
-    )
+    if sequence_length is not None:
+        sequence_length = check_int(
+            "sequence_length",
+            sequence_length,
+            2,
+            what=" (room for the start and end tokens)",
+        )
 
     if preset == EMBEDDED_PRESET:
         preset = embedded_preset_path()
@@ -210,13 +213,15 @@ def _warn_if_precision_is_emulated(compute_dtype):
 def _load_local_backbone(preset, sequence_length, dtype):
     directory = os.path.abspath(os.path.expanduser(preset))
     max_length, tokenizer_kwargs = _check_local_preset(preset, directory)
-    _check_sequence_length(sequence_length, max_length, preset)
+    if sequence_length is not None:
+        _check_sequence_length(sequence_length, max_length, preset)
     # An absolute path keeps keras-hub from reading a directory that happens
     # to share a built-in preset's name as that preset.
     backbone = keras_hub.models.Backbone.from_preset(directory, dtype=dtype)
     _add_roberta_token_type_embedding(backbone, directory)
     # RoBERTa's Hugging Face config counts two offset positions the
     # converted backbone does not have.
+    sequence_length = _sequence_length_for(sequence_length, backbone, max_length)
     _check_sequence_length(
         sequence_length, getattr(backbone, "max_sequence_length", None), preset
     )
@@ -359,6 +364,7 @@ def _load_remote_backbone(preset, sequence_length, dtype):
         _check_hugging_face_reachable(preset)
     with _download_errors(preset):
         backbone = keras_hub.models.Backbone.from_preset(preset, dtype=dtype)
+        sequence_length = _sequence_length_for(sequence_length, backbone)
         preprocessor_cls = _text_classifier_preprocessor_cls(type(backbone))
         if preprocessor_cls is not None:
             preprocessor = preprocessor_cls.from_preset(
@@ -507,6 +513,18 @@ def load_generator(preset, task="causal_lm", sequence_length=128, dtype=None):
     else:
         model.preprocessor.sequence_length = sequence_length
     return model
+
+
+# `load_backbone`'s length when none is asked for, at most the preset's.
+_DEFAULT_SEQUENCE_LENGTH = 128
+
+
+def _sequence_length_for(sequence_length, backbone, *longest):
+    """`sequence_length`, or the default length capped at the preset's longest."""
+    if sequence_length is not None:
+        return sequence_length
+    longest = [*longest, getattr(backbone, "max_sequence_length", None)]
+    return min([_DEFAULT_SEQUENCE_LENGTH] + [n for n in longest if n])
 
 
 def _check_sequence_length(sequence_length, max_length, preset):
