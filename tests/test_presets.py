@@ -388,7 +388,9 @@ def test_the_default_sequence_length_is_128_or_the_presets_longest(
         classifier = TextClassifier.from_preset(preset, num_classes=2)
         assert classifier.preprocessor.sequence_length == longest
         # Asked for, a longer one is still refused.
-        with pytest.raises(ValueError, match=f"at most {longest}.*sequence_length=128"):
+        with pytest.raises(
+            ValueError, match=f"max_length`\\) must be at most {longest}.*length=128"
+        ):
             TextClassifier.from_preset(preset, num_classes=2, sequence_length=128)
     # A preset longer than 128 positions: 128.
     _, preprocessor = presets.load_backbone("embedded")

@@ -530,9 +530,9 @@ def _sequence_length_for(sequence_length, backbone, *longest):
 def _check_sequence_length(sequence_length, max_length, preset):
     if max_length is not None and sequence_length > max_length:
         raise ValueError(
-            f"`sequence_length` must be at most {max_length}, the longest "
-            f"sequence preset {preset!r} was trained with. Received: "
-            f"sequence_length={sequence_length}"
+            f"`sequence_length` (a training run's `max_length`) must be at "
+            f"most {max_length}, the longest sequence preset {preset!r} was "
+            f"trained with. Received: sequence_length={sequence_length}"
         )
 
 
