@@ -49,6 +49,10 @@ def predict(x):
         ("classifier", predict(tf.constant([1, 2])), r"string tensor.*dtype int32"),
         ("classifier", predict((TEXTS, ["c", None])), r"x\[1\]\[1\]=None"),
         ("embedder", predict([None]), r"x\[0\]=None \(NoneType\)"),
+        # A dict of texts, as a data frame's columns: keras-hub's tokenizer
+        # failed on it with a type error inside the traced step.
+        ("classifier", predict({"text": TEXTS}), r"dict with keys \['text'\]$"),
+        ("embedder", fit(x={"text": TEXTS}, y=[0, 1]), r"or a dict of tokenized"),
         ("classifier", fit(x=["a", 0.5], y=[0, 1]), r"x\[1\]=0.5 \(float\)"),
         ("classifier", fit(x=TEXTS, y=[0, 3]), r"integers in \[0, 3\).*y\[1\]=3$"),
         ("classifier", fit(x=TEXTS, y=np.array([[0], [5]])), r"y\[1, 0\]=5$"),
@@ -101,6 +105,29 @@ def test_soft_labels_and_a_label_column_pass_the_check():
     classifier.compile(metrics=[])
     ids = classifier.evaluate(TEXTS, np.array([[1], [0]]), verbose=0)
     assert ids == pytest.approx(classifier.evaluate(TEXTS, [1, 0], verbose=0))
+
+
+def test_a_classifier_fits_labels_of_either_shape_in_turn():
+    # (texts,) labels, then (texts, 1), as a NumPy array and a tensor: Keras
+    # retraced the step for labels of unknown rank, which its loss could not
+    # take ("Cannot take the length of shape with unknown rank").
+    keras.utils.set_random_seed(0)
+    classifier = TextClassifier(
+        tiny_backbone(), num_classes=2, preprocessor=tiny_preprocessor()
+    )
+    classifier.compile(optimizer=keras.optimizers.SGD(0.1))
+    for labels in ([1, 0], np.array([[1], [0]]), tf.constant([[1], [0]])):
+        before = [np.array(w) for w in classifier.trainable_weights]
+        history = classifier.fit(TEXTS, labels, verbose=0).history
+        assert np.isfinite(history["loss"][0])
+        assert any(
+            not np.array_equal(w, b)
+            for w, b in zip(classifier.trainable_weights, before, strict=True)
+        )
+        # Scored alike whichever shape the labels have.
+        assert classifier.evaluate(TEXTS, labels, verbose=0) == pytest.approx(
+            classifier.evaluate(TEXTS, [1, 0], verbose=0), rel=1e-6
+        )
 
 
 def test_a_regressor_fits_targets_of_either_shape_in_turn():

@@ -910,6 +910,7 @@ class TokenizedBatches:
     def preprocess_samples(self, x, y=None, sample_weight=None):
         if isinstance(x, dict) and "token_ids" in x:
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        _refuse_dict_of_texts(x)
         return super().preprocess_samples(x, y=y, sample_weight=sample_weight)
 
     def _in_memory_inputs(self, x):
@@ -986,6 +987,17 @@ def _text_tensors(x):
     return tuple(tensors)
 
 
+def _refuse_dict_of_texts(x):
+    """Refuses a dict without `token_ids` (e.g. `{"text": [...]}`), which the
+    preprocessor would fail on with a tokenizer's type error."""
+    if isinstance(x, dict) and "token_ids" not in x:
+        raise ValueError(
+            "x must be texts (a list, array or tensor of strings; a tuple of "
+            "two for pairs) or a dict of tokenized features with 'token_ids'. "
+            f"Received a dict with keys {sorted(x)}"
+        )
+
+
 def _check_texts(x):
     """Refuses in-memory `x` of a text task whose 1-D parts hold non-texts.
 
@@ -993,6 +1005,7 @@ def _check_texts(x):
     any other structure (a dict of token ids, nested lists) is left to the
     preprocessor. keras-hub's pipeline would fail inside a traced function.
     """
+    _refuse_dict_of_texts(x)
     for position, part in enumerate(_text_parts(x) or ()):
         where = f"x[{position}]" if isinstance(x, tuple) else "x"
         if isinstance(part, tf.Tensor):
@@ -1046,6 +1059,7 @@ def class_id_targets(x, y, name, num_classes, label_names=None):
     Labels of shape `(texts,)` or `(texts, 1)` are read; wider ones are
     distributions (soft labels, a teacher's probabilities) for a loss of
     the user's choice. A label name gets a message listing `label_names`.
+    Labels of shape `(texts, 1)` are returned as `(texts,)`.
     """
     labels = target_array(x, y)
     if (
@@ -1070,6 +1084,11 @@ def class_id_targets(x, y, name, num_classes, label_names=None):
     if labels.dtype.kind in "iu":
         bad = (labels < 0) | (labels >= num_classes)
         refuse_bad_targets(name, labels, bad, f"{ids}, one per text")
+    if labels.ndim == 2:
+        # `(texts, 1)` as `(texts,)`: a model fit on `(texts,)` labels and
+        # then on `(texts, 1)` ones would otherwise retrace its step for
+        # labels of unknown rank, which Keras' losses cannot take.
+        return tf.reshape(y, [-1]) if isinstance(y, tf.Tensor) else labels.ravel()
     return y
 
 
