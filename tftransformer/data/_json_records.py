@@ -38,46 +38,44 @@ def _json_array(path, content):
     write this layout (one line, or indented over many).
     """
     decoder = json.JSONDecoder()
-    position = content.index("[") + 1
     line, counted = 1, 0
+
+    def line_at(position):
+        # Positions only grow: each newline is counted once.
+        nonlocal line, counted
+        line += content.count("\n", counted, position)
+        counted = position
+        return line
+
+    def invalid(position, message):
+        column = position - content.rfind("\n", 0, position)
+        return DataError(
+            f"{path}, line {line_at(position)}, column {column}: invalid JSON "
+            f"({message}); {_EXPECTED}"
+        )
 
     def skip_whitespace(position):
         while position < len(content) and content[position] in _WHITESPACE:
             position += 1
         return position
 
-    def invalid(position, message):
-        nonlocal line, counted
-        line += content.count("\n", counted, position)
-        counted = position
-        column = position - content.rfind("\n", 0, position)
-        return DataError(
-            f"{path}, line {line}, column {column}: invalid JSON ({message}); "
-            f"{_EXPECTED}"
-        )
-
-    position = skip_whitespace(position)
-    if content.startswith("]", position):
-        end = position + 1
-    else:
-        while True:
-            line += content.count("\n", counted, position)
-            counted = position
-            try:
-                value, end = decoder.raw_decode(content, position)
-            except json.JSONDecodeError as e:
-                raise invalid(e.pos, e.msg) from None
-            except ValueError as e:
-                raise _number_error(path, line, e) from None
-            yield line, value, content[position:end]
-            position = skip_whitespace(end)
-            if content.startswith("]", position):
-                end = position + 1
-                break
-            if not content.startswith(",", position):
-                raise invalid(position, "expected ',' or ']' after an element")
+    position = skip_whitespace(content.index("[") + 1)
+    more = not content.startswith("]", position)
+    while more:
+        try:
+            value, end = decoder.raw_decode(content, position)
+        except json.JSONDecodeError as e:
+            raise invalid(e.pos, e.msg) from None
+        except ValueError as e:
+            raise _number_error(path, line_at(position), e) from None
+        yield line_at(position), value, content[position:end]
+        position = skip_whitespace(end)
+        more = content.startswith(",", position)
+        if more:
             position = skip_whitespace(position + 1)
-    end = skip_whitespace(end)
+        elif not content.startswith("]", position):
+            raise invalid(position, "expected ',' or ']' after an element")
+    end = skip_whitespace(position + 1)
     if end < len(content):
         raise invalid(end, "extra data after the array")
 
