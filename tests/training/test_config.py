@@ -39,6 +39,11 @@ def test_defaults_are_valid_and_run_settings_leave_out_where_it_writes():
         ({"layer_decay": 1.5}, r"layer_decay must be in \(0, 1\]"),
         ({"pooling": "sum"}, r"pooling must be one of \['cls', 'mean', 'max'\]"),
         ({"mixed_precision": "fp8"}, r"mixed_precision must be one of"),
+        (
+            {"learning_rate_schedule": "step"},
+            r"learning_rate_schedule must be one of \['linear', 'cosine', "
+            r"'constant'\]\. Received: learning_rate_schedule='step'",
+        ),
         ({"seed": -1}, r"seed must be in \[0, 4294967295\]"),
         ({"text_column": None}, r"text_column must be a string\. Received"),
         ({"save_freq": 0}, r"save_freq must be >= 1"),

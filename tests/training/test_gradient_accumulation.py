@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from tftransformer.finetune import WarmupLinearDecay, create_optimizer
+from tftransformer.finetune import create_optimizer
 
 
 def _train(accumulation_steps, batch_size, fused):
@@ -37,16 +37,6 @@ def test_k_batches_accumulated_equal_one_batch_k_times_larger(fused):
     assert whole_updates == accumulated_updates == 2
     for a, b in zip(whole, accumulated):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-def test_the_schedule_counts_updates_not_batches():
-    schedule = WarmupLinearDecay(1.0, warmup_steps=2, num_train_steps=4)
-    accumulated = WarmupLinearDecay(
-        1.0, warmup_steps=2, num_train_steps=4, steps_per_update=3
-    )
-    for batch in range(12):
-        assert float(accumulated(batch)) == float(schedule(batch // 3))
-    assert accumulated.get_config()["steps_per_update"] == 3
 
 
 @pytest.mark.parametrize("steps", [0, 1.5, "2"])

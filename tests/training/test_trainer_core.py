@@ -159,6 +159,34 @@ def test_a_training_config_trains_any_model_on_datasets(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize(
+    "schedule, schedule_cls, end",
+    [
+        ("linear", tft.finetune.WarmupLinearDecay, 0.0),
+        ("cosine", tft.finetune.WarmupCosineDecay, 0.0),
+        ("constant", tft.finetune.WarmupLinearDecay, 1e-2),
+    ],
+)
+def test_the_config_chooses_the_learning_rate_schedule(
+    schedule, schedule_cls, end, tmp_path
+):
+    config = tft.training.TrainingConfig(
+        learning_rate=1e-2,
+        warmup_fraction=0.2,
+        learning_rate_schedule=schedule,
+        model_dir=str(tmp_path / "run"),
+    )
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    Trainer(config, verbose=0).compile(model, num_train_steps=10, loss="mse")
+    rate = model.optimizer._learning_rate
+    assert type(rate) is schedule_cls
+    assert (rate.peak_learning_rate, rate.warmup_steps, rate.end_learning_rate) == (
+        1e-2,
+        2,
+        end,
+    )
+
+
 def test_a_final_model_that_is_not_a_model_is_refused(tmp_path):
     trainer = Trainer(tft.training.TrainingConfig(model_dir=str(tmp_path / "run")))
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])

@@ -127,6 +127,10 @@ def test_from_json_and_yaml_files(tmp_path):
         ),
         ({"pooling": {"min": "cls", "max": "max"}}, "not a range"),
         ({"pooling": "sum"}, "pooling=.sum."),
+        (
+            {"learning_rate_schedule": ["linear", "step"]},
+            "learning_rate_schedule must be 'linear', 'cosine' or 'constant'.*'step'",
+        ),
         ({"layer_decay": 1.5}, r"layer_decay must be a number in \(0, 1\]"),
         ({"learning_rate": {"low": 1e-5, "high": 1e-3}}, "Received: learning_rate="),
         ({"learning_rate": True}, "learning_rate=True"),

@@ -10,7 +10,11 @@ from tftransformer.tuning import DEFAULT_HYPERPARAMETERS, TextClassifierHyperMod
 def test_every_trial_starts_from_the_pretrained_weights(small_vocabulary_preset):
     train, validation = tiny_splits(num_train=16, num_validation=8)
     hypermodel = TextClassifierHyperModel(
-        {"learning_rate": [1e-2], "batch_size": [8]},
+        {
+            "learning_rate": [1e-2],
+            "batch_size": [8],
+            "learning_rate_schedule": ["cosine"],
+        },
         num_classes=2,
         preset=small_vocabulary_preset,
         max_length=32,
@@ -21,6 +25,10 @@ def test_every_trial_starts_from_the_pretrained_weights(small_vocabulary_preset)
     first = hypermodel.build(hp)
     history = hypermodel.fit(hp, first, train, validation_data=validation, epochs=1)
     assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    # The trial's schedule and peak rate reach its optimizer.
+    schedule = first.optimizer._learning_rate
+    assert type(schedule) is finetune.WarmupCosineDecay
+    assert schedule.peak_learning_rate == 1e-2
     trained = first.backbone.get_layer("token_embedding").embeddings.numpy()
     second = hypermodel.build(hp)
     fresh = second.backbone.get_layer("token_embedding").embeddings.numpy()

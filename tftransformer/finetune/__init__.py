@@ -25,6 +25,7 @@ from tftransformer.finetune.multiple_negatives_ranking_loss import (
     MultipleNegativesRankingLoss,
 )
 from tftransformer.finetune.optimizers import (
+    LEARNING_RATE_SCHEDULES,
     WEIGHT_DECAY_EXCLUSIONS,
     compute_train_steps,
     count_train_steps,
@@ -43,6 +44,7 @@ from tftransformer.finetune.strategy_options import (
     check_strategy_options,
 )
 from tftransformer.finetune.triplet_loss import TripletLoss
+from tftransformer.finetune.warmup_cosine_decay import WarmupCosineDecay
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
 from tftransformer.models.backbone_layers import (
     embedding_layers,
@@ -58,6 +60,7 @@ from tftransformer.models.freezing import (
 )
 
 __all__ = [
+    "LEARNING_RATE_SCHEDULES",
     "WEIGHT_DECAY_EXCLUSIONS",
     "CosineSimilarityLoss",
     "MultipleNegativesRankingLoss",
@@ -67,6 +70,7 @@ __all__ = [
     "HeadWarmup",
     "LayerwiseAdamW",
     "SmoothedSparseCategoricalCrossentropy",
+    "WarmupCosineDecay",
     "WarmupLinearDecay",
     "apply_lora",
     "check_strategy_options",

@@ -8,6 +8,7 @@ import tensorflow as tf
 from tftransformer._arguments import (
     as_list,
     check_bool,
+    check_choice,
     check_fraction,
     check_int,
     check_positive_number,
@@ -15,9 +16,11 @@ from tftransformer._arguments import (
 from tftransformer.finetune.fused_adamw import FusedAdamW, check_adamw_arguments
 from tftransformer.finetune.layer_decay import check_decay, layer_decay_multipliers
 from tftransformer.finetune.layerwise_adamw import LayerwiseAdamW
+from tftransformer.finetune.warmup_cosine_decay import WarmupCosineDecay
 from tftransformer.finetune.warmup_linear_decay import WarmupLinearDecay
 
 __all__ = [
+    "LEARNING_RATE_SCHEDULES",
     "WEIGHT_DECAY_EXCLUSIONS",
     "create_optimizer",
     "compute_train_steps",
@@ -27,6 +30,10 @@ __all__ = [
 # Variable names (the last part of a variable's path) left out of weight
 # decay: LayerNormalization's `gamma` and `beta`, and every `bias`, as in BERT.
 WEIGHT_DECAY_EXCLUSIONS = ("gamma", "beta", "bias")
+
+# The shapes of the learning rate after warmup, for `create_optimizer`'s
+# `schedule`: falling linearly (BERT's), along half a cosine, or constant.
+LEARNING_RATE_SCHEDULES = ("linear", "cosine", "constant")
 
 
 def _exact_name_pattern(name):
@@ -46,7 +53,8 @@ def create_optimizer(
     beta_1=0.9,
     beta_2=0.999,
     epsilon=1e-6,
-    end_learning_rate=0.0,
+    end_learning_rate=None,
+    schedule="linear",
     exclude_from_weight_decay=None,
     layer_decay=None,
     model=None,
@@ -54,7 +62,7 @@ def create_optimizer(
     fused=True,
     gradient_accumulation_steps=1,
 ):
-    """Returns AdamW with linear warmup and decay, the BERT fine-tuning recipe.
+    """Returns AdamW with warmup and decay: by default BERT's fine-tuning recipe.
 
     Weight decay is decoupled (Keras applies `w -= w * weight_decay * lr`
     before the Adam update) and skipped for the variables named in
@@ -77,7 +85,12 @@ def create_optimizer(
         beta_1: float, Adam's first-moment decay.
         beta_2: float, Adam's second-moment decay.
         epsilon: float, Adam's epsilon.
-        end_learning_rate: float in [0, learning_rate], the final rate.
+        end_learning_rate: optional float in [0, learning_rate], the final
+            rate; defaults to 0 (to `learning_rate` for `"constant"`).
+        schedule: the rate after warmup, one of `LEARNING_RATE_SCHEDULES`:
+            `"linear"` falls linearly to `end_learning_rate` (BERT's,
+            `WarmupLinearDecay`), `"cosine"` along half a cosine
+            (`WarmupCosineDecay`), `"constant"` stays at `learning_rate`.
         exclude_from_weight_decay: optional list of variable names; a
             variable is excluded when its name, the last part of its path
             (`"gamma"` in `"embeddings_layer_norm/gamma"`), is one of them.
@@ -104,10 +117,12 @@ def create_optimizer(
 
     Returns:
         A `keras.optimizers.AdamW` whose learning rate is a
-        `WarmupLinearDecay` schedule: a `FusedAdamW`; with `layer_decay`,
-        its subclass `LayerwiseAdamW` holding the per-variable multipliers
-        (of `layer_decay` or `learning_rate_multipliers`);
-        with `fused=False`, Keras' `AdamW` itself.
+        `WarmupLinearDecay` schedule (`WarmupCosineDecay` for `"cosine"`;
+        `"constant"` is a linear one ending at the peak): a `FusedAdamW`;
+        with `layer_decay`, its subclass `LayerwiseAdamW` holding the
+        per-variable multipliers (of `layer_decay` or
+        `learning_rate_multipliers`); with `fused=False`, Keras' `AdamW`
+        itself.
 
     Raises:
         ValueError: if an argument is out of range.
@@ -147,6 +162,7 @@ def create_optimizer(
             f"Received: exclude_from_weight_decay={exclude_from_weight_decay!r}"
         )
     fused = check_bool("fused", fused)
+    schedule = check_choice("schedule", schedule, LEARNING_RATE_SCHEDULES)
     gradient_accumulation_steps = check_int(
         "gradient_accumulation_steps", gradient_accumulation_steps, 1
     )
@@ -179,7 +195,8 @@ def create_optimizer(
                 "(LayerwiseAdamW). Received: fused=False"
             )
         multipliers = {**(multipliers or {}), **learning_rate_multipliers}
-    schedule = WarmupLinearDecay(
+    rate_schedule = _warmup_schedule(
+        schedule,
         peak_learning_rate=learning_rate,
         warmup_steps=warmup_steps,
         num_train_steps=num_train_steps,
@@ -187,7 +204,7 @@ def create_optimizer(
         steps_per_update=gradient_accumulation_steps,
     )
     adamw_args = dict(
-        learning_rate=schedule,
+        learning_rate=rate_schedule,
         weight_decay=weight_decay,
         beta_1=beta_1,
         beta_2=beta_2,
@@ -210,6 +227,23 @@ def create_optimizer(
         var_names=[_exact_name_pattern(name) for name in exclude_from_weight_decay]
     )
     return optimizer
+
+
+def _warmup_schedule(schedule, end_learning_rate, **kwargs):
+    if schedule == "constant":
+        peak = kwargs["peak_learning_rate"]
+        if end_learning_rate not in (None, peak):
+            raise ValueError(
+                'schedule="constant" keeps the rate at learning_rate='
+                f"{peak!r} after warmup. Received: "
+                f"end_learning_rate={end_learning_rate!r}"
+            )
+        return WarmupLinearDecay(end_learning_rate=peak, **kwargs)
+    if end_learning_rate is None:
+        end_learning_rate = 0.0
+    if schedule == "cosine":
+        return WarmupCosineDecay(end_learning_rate=end_learning_rate, **kwargs)
+    return WarmupLinearDecay(end_learning_rate=end_learning_rate, **kwargs)
 
 
 def compute_train_steps(num_examples, batch_size, epochs):

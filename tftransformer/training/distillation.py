@@ -172,6 +172,7 @@ def distill_classifier(
                 config.learning_rate,
                 num_train_steps=steps,
                 warmup_fraction=config.warmup_fraction,
+                schedule=config.learning_rate_schedule,
                 weight_decay=config.weight_decay,
             ),
             loss=classification_loss(config.label_smoothing),

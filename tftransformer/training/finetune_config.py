@@ -3,6 +3,7 @@
 import dataclasses
 
 from tftransformer.distribute import STRATEGY_NAMES
+from tftransformer.finetune.optimizers import LEARNING_RATE_SCHEDULES
 from tftransformer.finetune.strategy_options import check_strategy_options
 from tftransformer.training._settings import ConfigError, check_fields, setting
 
@@ -49,6 +50,12 @@ class TrainingConfig:
         minimum=0,
         maximum=1,
         exclusive_maximum=True,
+    )
+    learning_rate_schedule: str = setting(
+        "linear",
+        "Learning rate after warmup: linear decay to 0 (BERT's), cosine "
+        "decay to 0, or constant.",
+        choices=LEARNING_RATE_SCHEDULES,
     )
     gradient_accumulation_steps: int = setting(
         1,

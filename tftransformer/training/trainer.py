@@ -257,6 +257,7 @@ class Trainer:
                 config.learning_rate,
                 num_train_steps=steps,
                 warmup_fraction=config.warmup_fraction,
+                schedule=config.learning_rate_schedule,
                 weight_decay=config.weight_decay,
                 layer_decay=getattr(config, "layer_decay", None),
                 model=model,

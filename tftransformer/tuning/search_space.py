@@ -7,6 +7,7 @@ import numbers
 import os
 
 from tftransformer._arguments import check_path
+from tftransformer.finetune.optimizers import LEARNING_RATE_SCHEDULES
 
 __all__ = ["DEFAULT_SEARCH_SPACE", "SEARCHABLE_PARAMETERS", "SearchSpace"]
 
@@ -30,6 +31,11 @@ SEARCHABLE_PARAMETERS = {
     "lora_rank": ("int", lambda v: v >= 0, "an int >= 0 (0: no LoRA)"),
     "dropout": ("float", lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "warmup_fraction": ("float", lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "learning_rate_schedule": (
+        "str",
+        lambda v: v in LEARNING_RATE_SCHEDULES,
+        "'linear', 'cosine' or 'constant'",
+    ),
     "weight_decay": ("float", lambda v: v >= 0, "a number >= 0"),
     "label_smoothing": ("float", lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "pooling": ("str", lambda v: v in ("cls", "mean", "max"), "'cls', 'mean' or 'max'"),
@@ -69,10 +75,11 @@ class SearchSpace:
     Names are the arguments of `examples/classify.py` (`SEARCHABLE_PARAMETERS`):
     `learning_rate`, `batch_size`, `freeze_layers`, `layer_decay`,
     `lora_rank` (0 means no LoRA), `dropout`, `warmup_fraction`,
-    `weight_decay`, `label_smoothing`, `pooling`. Unknown names, values of the
-    wrong type or outside a parameter's domain, and empty or reversed ranges
-    are refused when the space is created. With both `lora_rank` and
-    `freeze_layers`, `freeze_layers` only applies to trials without LoRA.
+    `learning_rate_schedule`, `weight_decay`, `label_smoothing`, `pooling`.
+    Unknown names, values of the wrong type or outside a parameter's
+    domain, and empty or reversed ranges are refused when the space is
+    created. With both `lora_rank` and `freeze_layers`, `freeze_layers`
+    only applies to trials without LoRA.
 
     Args:
         parameters: dict mapping names to the specifications above.

@@ -28,6 +28,7 @@ DEFAULT_HYPERPARAMETERS = {
     "lora_rank": 0,
     "dropout": 0.1,
     "warmup_fraction": 0.1,
+    "learning_rate_schedule": "linear",
     "weight_decay": 0.01,
     "label_smoothing": 0.0,
     "pooling": "mean",
@@ -432,6 +433,7 @@ def _create_optimizer(model, values, num_train_steps):
         learning_rate=float(values["learning_rate"]),
         num_train_steps=num_train_steps,
         warmup_fraction=float(values["warmup_fraction"]),
+        schedule=values["learning_rate_schedule"],
         weight_decay=float(values["weight_decay"]),
     )
     if values["layer_decay"] is not None:
