@@ -65,6 +65,72 @@ def test_predictions_equal_the_per_batch_pipeline(x, monkeypatch):
     )
 
 
+def _as_numpy(x):
+    if isinstance(x, tuple):
+        return tuple(_as_numpy(part) for part in x)
+    return np.asarray(x).astype(object)
+
+
+@pytest.mark.parametrize(
+    "x, batch",
+    [
+        (tuple(TEXTS), TEXTS),
+        (np.array(TEXTS)[:, None], TEXTS),
+        (tf.constant(TEXTS)[:, None], [text.encode() for text in TEXTS]),
+        (ArrayLike([[text] for text in TEXTS]), TEXTS),
+        ((np.array(TEXTS)[:, None], np.array(PAIRS)[:, None]), (TEXTS, PAIRS)),
+    ],
+    ids=["tuple", "column", "tensor-column", "frame-column", "pair-columns"],
+)
+def test_a_tuple_or_a_column_of_texts_is_the_batch_it_holds(x, batch):
+    # `zip(*rows)` gives a tuple of texts; `df[["text"]].to_numpy()` a
+    # column of shape (texts, 1). Keras took neither.
+    as_batch = classifier()._in_memory_x(x)
+    assert _task_base._text_tensors(as_batch) is not None
+    if isinstance(batch, tuple):
+        for part, expected in zip(as_batch, batch, strict=True):
+            np.testing.assert_array_equal(_as_numpy(part), _as_numpy(expected))
+    else:
+        np.testing.assert_array_equal(_as_numpy(as_batch), _as_numpy(batch))
+
+
+def test_a_tuple_of_texts_predicts_trains_and_validates(monkeypatch):
+    model = classifier()
+    expected = model.predict(TEXTS, batch_size=2, verbose=0)
+    scores = model.evaluate(TEXTS, LABELS, batch_size=2, verbose=0)
+    np.testing.assert_allclose(
+        model.predict(tuple(TEXTS), batch_size=2, verbose=0),
+        expected,
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        model.evaluate(tuple(TEXTS), LABELS, batch_size=2, verbose=0),
+        scores,
+        rtol=1e-6,
+    )
+    # A tuple of one empty text is one text, not a batch of none.
+    assert model.predict(("",), verbose=0).shape == (1, 2)
+    history = model.fit(
+        tuple(TEXTS),
+        LABELS,
+        batch_size=2,
+        validation_data=(tuple(TEXTS), LABELS),
+        epochs=1,
+        verbose=0,
+    )
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    # keras-hub's pipeline, batch by batch, takes a tuple too.
+    monkeypatch.setattr(_task_base, "TOKENIZE_AT_ONCE", 0)
+    expected = model.predict(TEXTS, batch_size=2, verbose=0)
+    np.testing.assert_allclose(
+        model.predict(tuple(TEXTS), batch_size=2, verbose=0),
+        expected,
+        rtol=1e-6,
+        atol=1e-6,
+    )
+
+
 def test_the_tokenizing_function_is_traced_once_per_model():
     model = classifier()
     for texts in (TEXTS, TEXTS[:3], TEXTS[:1], TEXTS * 2):

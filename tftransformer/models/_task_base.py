@@ -450,6 +450,12 @@ class InMemoryBatches:
         """
         validation_batch_size = batch_size
         validation_per_batch = None
+        x = self._in_memory_x(x)
+        if isinstance(validation_data, tuple) and validation_data:
+            validation_data = (
+                self._in_memory_x(validation_data[0]),
+                *validation_data[1:],
+            )
         if _is_in_memory(x):
             y = self._in_memory_targets(x, y)
             x, per_batch = self._in_memory_inputs(x)
@@ -498,6 +504,7 @@ class InMemoryBatches:
 
     def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
         """Keras' `evaluate`; in-memory data is read in order (see `fit`)."""
+        x = self._in_memory_x(x)
         if not args and _is_in_memory(x):
             y = self._in_memory_targets(x, y)
             x, per_batch = self._in_memory_inputs(x)
@@ -508,11 +515,17 @@ class InMemoryBatches:
 
     def predict(self, x, batch_size=None, *args, **kwargs):
         """Keras' `predict`; in-memory data is read in order (see `fit`)."""
+        x = self._in_memory_x(x)
         if _is_in_memory(x):
             x, per_batch = self._in_memory_inputs(x)
             x = _in_order(x, batch_size=batch_size, per_batch=per_batch)
             batch_size = None
         return super().predict(x, batch_size, *args, **kwargs)
+
+    def _in_memory_x(self, x):
+        """`x` in a layout Keras takes; a subclass may read others of the
+        same data (`TokenizedBatches`: a tuple of texts). As given here."""
+        return x
 
     def _in_memory_targets(self, x, y, name="y"):
         """In-memory targets `y` of `x`, checked before they are batched.
@@ -896,7 +909,9 @@ class TokenizedBatches:
     `tftransformer.data` yield); raw strings go through it.
 
     In-memory raw texts (a list, array or string tensor, or a tuple of two
-    for pairs) given to `fit`, `evaluate` or `predict` are tokenized once,
+    for pairs; a tuple of strings and a `(texts, 1)` column are read as the
+    batch they hold, see `_texts_as_batch`) given to `fit`, `evaluate` or
+    `predict` are tokenized once,
     all together, by a text classifier preprocessor (`TextClassifier`,
     `TextEmbedder`, ...), through a function traced once per preprocessor,
     and each batch is then cut to its own longest row as the preprocessor
@@ -912,6 +927,12 @@ class TokenizedBatches:
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
         _refuse_dict_of_texts(x)
         return super().preprocess_samples(x, y=y, sample_weight=sample_weight)
+
+    def _in_memory_x(self, x):
+        preprocessor = getattr(self, "preprocessor", None)
+        if isinstance(preprocessor, keras_hub.models.TextClassifierPreprocessor):
+            x = _texts_as_batch(x)
+        return super()._in_memory_x(x)
 
     def _in_memory_inputs(self, x):
         preprocessor = getattr(self, "preprocessor", None)
@@ -939,6 +960,35 @@ TOKENIZE_AT_ONCE = 16384
 # Each preprocessor's tokenizing functions, by the number of texts an
 # example has; weakly keyed, so a deleted model's go with it.
 _TOKENIZE_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def _texts_as_batch(x):
+    """Texts in two layouts that no text task took, as the batch they are:
+    a tuple of texts (what `zip(*rows)` gives; a tuple otherwise holds the
+    segments of pairs, each a batch) as a list, and a column of texts of
+    shape `(texts, 1)` (`df[["text"]].to_numpy()`, a segment of pairs too)
+    as 1-D. Anything else as given."""
+    if isinstance(x, tuple):
+        if x and all(isinstance(text, (str, bytes)) for text in x):
+            return list(x)
+        if 1 <= len(x) <= 2:
+            return tuple(_column_as_1d(part) for part in x)
+        return x
+    return _column_as_1d(x)
+
+
+def _column_as_1d(x):
+    """A string array, array-like or tensor of shape `(texts, 1)` as 1-D."""
+    if isinstance(x, tf.Tensor):
+        if x.dtype == tf.string and x.shape.rank == 2 and x.shape[1] == 1:
+            return tf.reshape(x, [-1])
+        return x
+    if isinstance(x, list) or not hasattr(x, "__array__"):
+        return x
+    array = np.asarray(x)
+    if array.ndim == 2 and array.shape[1] == 1 and array.dtype.kind in "OSU":
+        return array[:, 0]
+    return x
 
 
 def _text_parts(x):
@@ -1143,6 +1193,7 @@ class EmptyBatchPredict:
     """
 
     def predict(self, x, batch_size=None, *args, **kwargs):
+        x = self._in_memory_x(x)
         empty = empty_predictions(self, x)
         if empty is not None:
             return empty
