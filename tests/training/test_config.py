@@ -40,6 +40,11 @@ def test_defaults_are_valid_and_run_settings_leave_out_where_it_writes():
         ({"pooling": "sum"}, r"pooling must be one of \['cls', 'mean', 'max'\]"),
         ({"mixed_precision": "fp8"}, r"mixed_precision must be one of"),
         (
+            {"monitor": "val_f1"},
+            r"monitor must be one of \['val_accuracy', 'val_macro_f1', "
+            r"'val_loss'\]\. Received: monitor='val_f1'",
+        ),
+        (
             {"learning_rate_schedule": "step"},
             r"learning_rate_schedule must be one of \['linear', 'cosine', "
             r"'constant'\]\. Received: learning_rate_schedule='step'",
@@ -56,6 +61,31 @@ def test_defaults_are_valid_and_run_settings_leave_out_where_it_writes():
 def test_bad_values_are_refused_naming_field_and_value(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         ClassificationConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "config_cls, kwargs, monitor, mode",
+    [
+        (ClassificationConfig, {}, "val_accuracy", "max"),
+        (ClassificationConfig, {"monitor": "val_macro_f1"}, "val_macro_f1", "max"),
+        (ClassificationConfig, {"monitor": "val_loss"}, "val_loss", "min"),
+        (training.RegressionConfig, {}, "val_loss", "min"),
+        (training.MultiLabelConfig, {}, "val_loss", "min"),
+        (TrainingConfig, {}, "val_loss", "min"),
+    ],
+)
+def test_what_early_stopping_watches_and_which_way(config_cls, kwargs, monitor, mode):
+    config = config_cls(**kwargs)
+    assert (config.monitor, config.monitor_mode) == (monitor, mode)
+
+
+@pytest.mark.parametrize(
+    "config_cls",
+    [training.RegressionConfig, training.MultiLabelConfig],
+)
+def test_a_task_without_class_ids_refuses_a_classification_monitor(config_cls):
+    with pytest.raises(ConfigError, match="monitor must be one of \\['val_loss'\\]"):
+        config_cls(monitor="val_macro_f1")
 
 
 def test_numbers_are_converted_and_optional_fields_take_none():

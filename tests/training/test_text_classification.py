@@ -50,9 +50,23 @@ def test_a_run_on_user_csv_files(small_vocabulary_preset, tmp_path):
         text_column="review",
         label_column="sentiment",
         model_dir=str(model_dir),
+        monitor="val_macro_f1",
         **TINY,
     )
     classifier, result, report = run.model, run.training, run.report
+    # The run logged the macro F1 it watched: the validation split's, as
+    # the report of its predictions gives it.
+    validation_report, _ = tft.evaluation.evaluate_classifier(
+        classifier,
+        run.trainer.dataset(run.validation, classifier),
+        run.validation.labels,
+        run.train.label_vocabulary,
+    )
+    np.testing.assert_allclose(
+        result.history["val_macro_f1"],
+        [validation_report.averages["macro"]["f1"]],
+        rtol=1e-5,
+    )
     assert list(report.label_names) == ["bad", "good"]
     assert int(np.sum(report.support)) == 24
     for name in [

@@ -88,6 +88,8 @@ def test_search_writes_best_config_for_classify(small_vocabulary_preset, tmp_pat
         ({"epochs": 0}, "epochs=0"),
         ({"seed": -1}, "seed=-1"),
         ({"on_bad_rows": "ignore"}, "on_bad_rows="),
+        # Trials are ranked by validation accuracy.
+        ({"monitor": "val_macro_f1"}, r"monitor must be one of \['val_accuracy'\]"),
     ],
 )
 def test_bad_spaces_fail_before_any_trial(

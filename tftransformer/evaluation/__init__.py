@@ -76,6 +76,7 @@ from tftransformer.evaluation.tagging_predictions import (
     predict_entities,
     predict_tags,
 )
+from tftransformer.models.sparse_f1_score import SparseF1Score
 from tftransformer.models.token_accuracy import TokenAccuracy
 
 __all__ = [
@@ -88,6 +89,7 @@ __all__ = [
     "MultiLabelReport",
     "RegressionReport",
     "RetrievalReport",
+    "SparseF1Score",
     "SquadReport",
     "TokenAccuracy",
     "attention_maps",

@@ -6,14 +6,17 @@ from tftransformer.training._classification_settings import ClassificationSettin
 from tftransformer.training._settings import setting
 from tftransformer.training.finetune_config import FinetuneConfig
 
-__all__ = ["ClassificationConfig"]
+__all__ = ["CLASSIFICATION_MONITORS", "ClassificationConfig"]
+
+# What a single-label classification run's early stopping can watch.
+CLASSIFICATION_MONITORS = ("val_accuracy", "val_macro_f1", "val_loss")
 
 
 @dataclasses.dataclass
 class ClassificationConfig(FinetuneConfig, ClassificationSettings):
     """`FinetuneConfig` plus the data, head and report of text classification.
 
-    Early stopping watches validation accuracy.
+    Early stopping watches validation accuracy, or `monitor`.
 
     Example:
     ```python
@@ -61,5 +64,14 @@ class ClassificationConfig(FinetuneConfig, ClassificationSettings):
         run_setting=False,
     )
 
-    monitor = "val_accuracy"
-    monitor_mode = "max"
+    monitor: str = setting(
+        "val_accuracy",
+        "Validation metric that early stopping and the best checkpoint watch "
+        "(val_macro_f1 is then logged each epoch: for imbalanced classes).",
+        choices=CLASSIFICATION_MONITORS,
+    )
+
+    @property
+    def monitor_mode(self):
+        """`"min"` for the loss, `"max"` for a score."""
+        return "min" if self.monitor == "val_loss" else "max"

@@ -46,7 +46,9 @@ class MultiLabelConfig(ClassificationConfig):
         "runs/multi_label", "Output directory of the run.", run_setting=False
     )
 
-    monitor = "val_loss"
+    monitor: str = setting(
+        "val_loss", "Validation metric early stopping watches.", choices=("val_loss",)
+    )
     monitor_mode = "min"
 
     def validate(self):

@@ -44,7 +44,9 @@ class RegressionConfig(ClassificationConfig):
         "runs/regress", "Output directory of the run.", run_setting=False
     )
 
-    monitor = "val_loss"
+    monitor: str = setting(
+        "val_loss", "Validation metric early stopping watches.", choices=("val_loss",)
+    )
     monitor_mode = "min"
 
     def validate(self):

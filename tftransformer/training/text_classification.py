@@ -17,6 +17,7 @@ from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.evaluation.predictions import evaluate_classifier
 from tftransformer.finetune.losses import classification_loss
 from tftransformer.models._task_base import predict_batch
+from tftransformer.models.sparse_f1_score import SparseF1Score
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.training._settings import ConfigError
 from tftransformer.training._subsets import sample_splits
@@ -90,11 +91,11 @@ def build_text_classifier(config, label_names):
     )
 
 
-def _loss_and_metrics(config):
-    return {
-        "loss": classification_loss(config.label_smoothing),
-        "metrics": [keras.metrics.SparseCategoricalAccuracy("accuracy")],
-    }
+def _loss_and_metrics(config, num_classes):
+    metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
+    if config.monitor == "val_macro_f1":
+        metrics.append(SparseF1Score(num_classes, name="macro_f1"))
+    return {"loss": classification_loss(config.label_smoothing), "metrics": metrics}
 
 
 def train_text_classifier(config, verbose=1):
@@ -131,7 +132,9 @@ def train_text_classifier(config, verbose=1):
     )
     with trainer.scope():
         model = build_text_classifier(config, train.label_vocabulary)
-    training = trainer.fit(model, train, validation, **_loss_and_metrics(config))
+        # Metrics make their variables when made: under the strategy too.
+        loss_and_metrics = _loss_and_metrics(config, len(train.label_vocabulary))
+    training = trainer.fit(model, train, validation, **loss_and_metrics)
     return finish_classification_run(trainer, model, training, train, validation, test)
 
 
@@ -272,7 +275,8 @@ def cross_validate_classifier(config, data, num_folds, verbose=1):
         fold_validation = data.take(val_indices)
         with trainer.scope():
             model = build_text_classifier(config, data.label_vocabulary)
-        trainer.fit(model, fold_train, fold_validation, **_loss_and_metrics(config))
+            loss_and_metrics = _loss_and_metrics(config, len(data.label_vocabulary))
+        trainer.fit(model, fold_train, fold_validation, **loss_and_metrics)
         # Only the chief's files stay.
         distribute.cleanup_write_dir(fold_dir, trainer.strategy)
         report, _ = evaluate_classifier(

@@ -24,6 +24,11 @@ class SearchConfig(ClassificationConfig):
     ```
     """
 
+    monitor: str = setting(
+        "val_accuracy",
+        "The validation metric that ranks trials.",
+        choices=("val_accuracy",),
+    )
     space_file: str | None = setting(None, "JSON (or YAML) file of the search space.")
     hp: list[str] = setting(
         [],
