@@ -54,13 +54,13 @@ def create_optimizer(
     beta_2=0.999,
     epsilon=1e-6,
     end_learning_rate=None,
-    schedule="linear",
     exclude_from_weight_decay=None,
     layer_decay=None,
     model=None,
     learning_rate_multipliers=None,
     fused=True,
     gradient_accumulation_steps=1,
+    schedule="linear",
 ):
     """Returns AdamW with warmup and decay: by default BERT's fine-tuning recipe.
 
@@ -87,10 +87,6 @@ def create_optimizer(
         epsilon: float, Adam's epsilon.
         end_learning_rate: optional float in [0, learning_rate], the final
             rate; defaults to 0 (to `learning_rate` for `"constant"`).
-        schedule: the rate after warmup, one of `LEARNING_RATE_SCHEDULES`:
-            `"linear"` falls linearly to `end_learning_rate` (BERT's,
-            `WarmupLinearDecay`), `"cosine"` along half a cosine
-            (`WarmupCosineDecay`), `"constant"` stays at `learning_rate`.
         exclude_from_weight_decay: optional list of variable names; a
             variable is excluded when its name, the last part of its path
             (`"gamma"` in `"embeddings_layer_norm/gamma"`), is one of them.
@@ -114,6 +110,10 @@ def create_optimizer(
             accumulation: the gradients of N batches are averaged before
             each update, which then equals one step on a batch N times
             larger (for a mean loss). `num_train_steps` counts updates.
+        schedule: the rate after warmup, one of `LEARNING_RATE_SCHEDULES`:
+            `"linear"` falls linearly to `end_learning_rate` (BERT's,
+            `WarmupLinearDecay`), `"cosine"` along half a cosine
+            (`WarmupCosineDecay`), `"constant"` stays at `learning_rate`.
 
     Returns:
         A `keras.optimizers.AdamW` whose learning rate is a
