@@ -47,6 +47,11 @@ def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path):
         assert (run_dir / name).is_file(), name
     saved = json.loads((run_dir / "history.json").read_text())
     assert saved["history"]["loss"] == result.history["loss"]
+    # Every setting, as a `--config` file gives it back.
+    values = tft.training.load_config_file(
+        str(run_dir / "run_config.json"), ClassificationConfig
+    )
+    assert ClassificationConfig(**values) == config
     # The model file is its weights and config (the optimizer's state is
     # in backup/), and loads without a warning.
     weight_bytes = sum(int(np.prod(w.shape)) * 4 for w in model.weights)

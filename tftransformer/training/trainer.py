@@ -48,6 +48,9 @@ __all__ = ["Trainer"]
 # In-memory data `Trainer.dataset` tokenizes: texts (and pairs) with labels.
 _TEXT_DATA = (TextClassificationData, MultiLabelData, RegressionData)
 
+# In `model_dir`: every field of the run's config, as `--config` reads it.
+RUN_CONFIG_FILE = "run_config.json"
+
 # Set on a model by `Trainer` once its recipe is applied.
 _STRATEGY_ATTRIBUTE = "_tftransformer_strategy_name"
 
@@ -73,7 +76,8 @@ class Trainer:
       stop at the first non-finite loss, the time budget, per-epoch weight
       files (bounded by `keep_checkpoints`), TensorBoard logs;
     - chief-only writes under any strategy, atomic saves of `model.keras`,
-      `training_summary.json` and `history.json`.
+      `run_config.json` (every field of the config, a `--config` file to
+      run it again), `training_summary.json` and `history.json`.
 
     Underneath it is a plain `model.fit` with callbacks: pass your own in
     `callbacks`.
@@ -421,6 +425,8 @@ class Trainer:
             summary.update(describe_packing(resumable._epoch_data(0)))
         if self.chief:
             write_training_summary(summary, model_dir)
+            # Every setting of the run, as `--config` reads it back.
+            _write_json(os.path.join(model_dir, RUN_CONFIG_FILE), config.to_dict())
         if self.verbose:
             print(format_training_summary(summary))
         if isinstance(config, FinetuneConfig):
@@ -517,7 +523,7 @@ def _check_model_dir(model_dir):
 def _write_json(path, value):
     with atomic_write(path) as temporary:
         with open(temporary, "w", encoding="utf-8") as f:
-            json.dump(value, f, indent=2)
+            json.dump(value, f, indent=2, default=str)
 
 
 def _unknown_pieces(model, train):
