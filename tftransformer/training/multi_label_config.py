@@ -49,7 +49,6 @@ class MultiLabelConfig(ClassificationConfig):
     monitor: str = setting(
         "val_loss", "Validation metric early stopping watches.", choices=("val_loss",)
     )
-    monitor_mode = "min"
 
     def validate(self):
         super().validate()

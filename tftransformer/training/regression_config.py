@@ -47,7 +47,6 @@ class RegressionConfig(ClassificationConfig):
     monitor: str = setting(
         "val_loss", "Validation metric early stopping watches.", choices=("val_loss",)
     )
-    monitor_mode = "min"
 
     def validate(self):
         super().validate()
