@@ -1,7 +1,8 @@
 r"""Searches fine-tuning hyperparameters with KerasTuner, then saves the best.
 
 Each trial fine-tunes the pretrained backbone again from its pretrained
-weights with one configuration and is scored by its validation accuracy
+weights with one configuration and is scored by `--monitor` on the validation
+split: `val_accuracy`, `val_macro_f1` or `val_loss`
 (`tft.tuning.search_text_classifier`). The search state lives in
 `--directory/--project_name`: run the same command again after a crash and
 it resumes, running only the missing trials (a larger `--max_trials` extends
@@ -40,22 +41,28 @@ def main(config):
     result = tft.tuning.search_text_classifier(config)
     if not tft.distribute.is_chief(result["tuner"].distribution_strategy):
         return
-    records = result["trials"]
+    records, objective = result["trials"], result["objective"]
     failed = [r for r in records if r["status"] == "FAILED"]
-    print("\n" + tft.tuning.format_trial_table(records))
+    print("\n" + tft.tuning.format_trial_table(records, objective))
     print(
         f"\n{len(records)} trials ({len(failed)} failed) in "
-        f"{result['search_seconds']:.0f} s.\nBest validation accuracy "
-        f"{result['best_val_accuracy']:.4f} with "
+        f"{result['search_seconds']:.0f} s.\nBest {objective} "
+        f"{result['best_' + objective]:.4f} with "
         f"{json.dumps(result['best_config'], sort_keys=True)}"
     )
+
+    def test_scores(prefix):
+        return (
+            f"test accuracy {result[prefix + '_test_accuracy']:.4f}, test macro F1 "
+            f"{result[prefix + '_test_macro_f1']:.4f}"
+        )
+
     if config.evaluate_test:
-        print(f"Best trial's test accuracy: {result['best_test_accuracy']:.4f}")
+        print(f"Best trial: {test_scores('best')}")
     if config.compare_default:
         print(
-            f"Default configuration: validation accuracy "
-            f"{result['default_val_accuracy']:.4f}, test accuracy "
-            f"{result['default_test_accuracy']:.4f}"
+            f"Default configuration: {objective} "
+            f"{result['default_' + objective]:.4f}, {test_scores('default')}"
         )
     path = result["best_config_path"]
     print(

@@ -1,13 +1,22 @@
 """`search_text_classifier` (what `examples/tune.py` calls)."""
 
+import csv
 import dataclasses
 import json
+import random
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
-from tftransformer.training import ClassificationConfig
-from tftransformer.tuning import SearchConfig, load_run_config, search_text_classifier
+from tftransformer.evaluation import evaluate_classifier
+from tftransformer.training import ClassificationConfig, load_classification_splits
+from tftransformer.tuning import (
+    SearchConfig,
+    format_trial_table,
+    load_run_config,
+    search_text_classifier,
+)
 
 TINY = dict(
     max_length=32,
@@ -50,9 +59,12 @@ def test_search_writes_best_config_for_classify(small_vocabulary_preset, tmp_pat
     assert set(best) == {"learning_rate", "batch_size", "dropout"}
     assert 1e-4 <= best["learning_rate"] <= 1e-2 and best["batch_size"] in (8, 16)
     assert best["dropout"] == 0.0
+    assert result["objective"] == "val_accuracy"
     assert result["best_val_accuracy"] == max(r["score"] for r in result["trials"])
-    for key in ("best_test_accuracy", "default_test_accuracy", "default_val_accuracy"):
-        assert 0.0 <= result[key] <= 1.0, key
+    for prefix in ("best_test", "default_test", "default_val"):
+        for key in (f"{prefix}_accuracy", f"{prefix}_macro_f1"):
+            if key != "default_val_macro_f1":
+                assert 0.0 <= result[key] <= 1.0, key
 
     # best.json is what classify.py --config reads.
     names = [f.name for f in dataclasses.fields(ClassificationConfig)]
@@ -78,6 +90,76 @@ def test_search_writes_best_config_for_classify(small_vocabulary_preset, tmp_pat
         search(**{**again, "epochs": 2})
 
 
+def write_word_csv(path, rows, positive_every):
+    """Two words of the row's class and one of the other, shuffled: a tiny
+    model learns it in two epochs, not perfectly."""
+    rng = random.Random(rows)
+    words = ["awful dull bad poor sad".split(), "great fun good fine nice".split()]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for row in range(rows):
+            label = int(row % positive_every == 0)
+            text = [rng.choice(words[label]) for _ in range(2)]
+            text.append(rng.choice(words[1 - label]))
+            rng.shuffle(text)
+            writer.writerow([" ".join(text), ["negative", "positive"][label]])
+    return str(path)
+
+
+@pytest.mark.parametrize("monitor", ["val_macro_f1", "val_loss"])
+def test_trials_are_ranked_by_the_monitored_metric(
+    small_vocabulary_preset, tmp_path, monitor
+):
+    config = SearchConfig(
+        preset=small_vocabulary_preset,
+        train_file=write_word_csv(tmp_path / "train.csv", 32, 2),
+        # Imbalanced, so that macro F1 and accuracy differ.
+        validation_file=write_word_csv(tmp_path / "validation.csv", 16, 4),
+        test_file=write_word_csv(tmp_path / "test.csv", 8, 2),
+        hp=["learning_rate=3e-3,1e-2"],
+        max_trials=2,
+        epochs=2,
+        directory=str(tmp_path),
+        evaluate_test=False,
+        monitor=monitor,
+        max_length=32,
+        run_eagerly=True,
+    )
+    result = search_text_classifier(config, verbose=0)
+    trials = result["trials"]
+    scores = [trial["score"] for trial in trials]
+    assert [t["status"] for t in trials] == ["COMPLETED"] * 2 and len(set(scores)) == 2
+    best = max(scores) if monitor == "val_macro_f1" else min(scores)
+    assert result["objective"] == monitor and result[f"best_{monitor}"] == best
+    best_trial = trials[scores.index(best)]
+    assert result["best_config"] == {**best_trial["values"], "monitor": monitor}
+    assert load_run_config(
+        result["best_config_path"], ["learning_rate", "monitor"]
+    ) == {
+        "learning_rate": best_trial["values"]["learning_rate"],
+        "monitor": monitor,
+    }
+    # The table lists the best first, whichever end of the scores that is.
+    table = format_trial_table(trials, monitor).splitlines()
+    assert monitor in table[0] and f"| {best_trial['trial_id']} |" in table[2]
+
+    # The best score is the metric of the best trial's model (its best
+    # epoch's weights) on the validation split, not its accuracy.
+    _, validation, _ = load_classification_splits(config)
+    model = result["tuner"].get_best_models(1)[0]
+    report, probabilities = evaluate_classifier(
+        model, list(validation.texts), validation.labels
+    )
+    assert report.accuracy != pytest.approx(best, abs=1e-3)
+    if monitor == "val_macro_f1":
+        assert report.averages["macro"]["f1"] == pytest.approx(best, abs=1e-5)
+    else:
+        rows = np.arange(len(validation.labels))
+        loss = -np.log(probabilities[rows, validation.labels]).mean()
+        assert loss == pytest.approx(best, rel=1e-4)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -88,8 +170,7 @@ def test_search_writes_best_config_for_classify(small_vocabulary_preset, tmp_pat
         ({"epochs": 0}, "epochs=0"),
         ({"seed": -1}, "seed=-1"),
         ({"on_bad_rows": "ignore"}, "on_bad_rows="),
-        # Trials are ranked by validation accuracy.
-        ({"monitor": "val_macro_f1"}, r"monitor must be one of \['val_accuracy'\]"),
+        ({"monitor": "val_f1"}, r"monitor must be one of .*'val_macro_f1'"),
     ],
 )
 def test_bad_spaces_fail_before_any_trial(

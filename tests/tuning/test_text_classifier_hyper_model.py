@@ -163,6 +163,7 @@ def test_hyperparameters_for_takes_trial_values_and_the_default_configuration():
         ({"fixed_values": {"epochs": 2}}, "'epochs'"),
         ({"fixed_values": {"dropout": 1.5}}, "dropout=1.5"),
         ({"search_space": "space.json"}, "SearchSpace or a dict"),
+        ({"monitor": "val_f1"}, "monitor must be one of .*Received: monitor='val_f1'"),
     ],
 )
 def test_bad_arguments(kwargs, message):

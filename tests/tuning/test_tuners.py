@@ -213,6 +213,12 @@ def test_create_tuner_algorithms_and_arguments(tmp_path):
         hypermodel, directory=tmp_path, project_name="loss", objective="val_loss"
     )
     assert random.oracle.objective.direction == "min"
+    # Without an objective, the hypermodel's monitor is it.
+    f1 = TextClassifierHyperModel(
+        {"dropout": [0.0, 0.1]}, num_classes=2, monitor="val_macro_f1"
+    )
+    f1 = create_tuner(f1, directory=tmp_path, project_name="f1").oracle.objective
+    assert (f1.name, f1.direction) == ("val_macro_f1", "max")
     with pytest.raises(ValueError, match="algorithm='grid'"):
         create_tuner(hypermodel, "grid", directory=tmp_path)
     with pytest.raises(ValueError, match="max_trials=0"):

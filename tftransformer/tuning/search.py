@@ -34,26 +34,31 @@ def search_text_classifier(config, verbose=1):
     """Runs (or resumes) a KerasTuner search; returns the trials and the best.
 
     Each trial fine-tunes the pretrained backbone again with one set of
-    hyperparameters and is scored by its validation accuracy. The search
-    state lives in `config.directory/config.project_name`: the same call
-    again resumes, running only the missing trials; other data, space,
-    epochs, preset or seed are refused (`overwrite` starts afresh). A failed
-    trial is recorded in `failed_trials.json` and the search goes on. The
-    chief writes the best values to `best.json` (a `--config` file of
-    `examples/classify.py`) and the result to `search_report.json`.
+    hyperparameters and is scored by `config.monitor` on the validation
+    split (`val_accuracy`, `val_macro_f1` or `val_loss`, the last one
+    lowest best). The search state lives in
+    `config.directory/config.project_name`: the same call again resumes,
+    running only the missing trials; other data, space, epochs, preset,
+    monitor or seed are refused (`overwrite` starts afresh). A failed trial
+    is recorded in `failed_trials.json` and the search goes on. The chief
+    writes the best values to `best.json` (a `--config` file of
+    `examples/classify.py`, with `monitor` too when it is not
+    `val_accuracy`) and the result to `search_report.json`.
 
     Args:
         config: a `SearchConfig`.
         verbose: 0 or 1; only the chief prints.
 
     Returns:
-        A dict with `tuner`, `trials` (`trial_records`), `best_config` (the
-        values written to `best.json`), `best_config_path`,
-        `best_val_accuracy`, `search_seconds`, `space` and, with
-        `evaluate_test`, `best_test_accuracy` (the best trial's model on the
-        test split); with `compare_default`, `default_val_accuracy` and
-        `default_test_accuracy` of the config's own hyperparameters trained
-        on the same data for the same epochs.
+        A dict with `tuner`, `trials` (`trial_records`), `objective`
+        (`config.monitor`), `best_config` (the values written to
+        `best.json`), `best_config_path`, `best_<objective>` (e.g.
+        `best_val_accuracy`: the best trial's score), `search_seconds`,
+        `space` and, with `evaluate_test`, `best_test_accuracy` and
+        `best_test_macro_f1` (the best trial's model on the test split);
+        with `compare_default`, `default_<objective>`,
+        `default_test_accuracy` and `default_test_macro_f1` of the config's
+        own hyperparameters trained on the same data for the same epochs.
     """
     # The strategy first: it configures the devices. Its seed and checks too.
     trainer = Trainer(config, verbose=verbose)
@@ -90,6 +95,7 @@ def search_text_classifier(config, verbose=1):
         seed=config.seed,
         verbose=0,
         run_eagerly=config.run_eagerly,
+        monitor=config.monitor,
     )
     tuner = create_tuner(
         hypermodel,
@@ -102,6 +108,8 @@ def search_text_classifier(config, verbose=1):
         overwrite=config.overwrite,
         max_consecutive_failed_trials=config.max_consecutive_failed_trials,
         num_initial_points=config.num_initial_points,
+        objective=config.monitor,
+        direction=config.monitor_mode,
         distribution_strategy=strategy,
         # Resuming the project with other data or epochs would rank scores
         # of different searches together: refused.
@@ -123,6 +131,9 @@ def search_text_classifier(config, verbose=1):
 
     records = trial_records(tuner)
     best_config = best_run_config(tuner)
+    if config.monitor != "val_accuracy":
+        # A run of best.json keeps the checkpoint the trials were ranked by.
+        best_config["monitor"] = config.monitor
     best_config_path = os.path.join(tuner.project_dir, "best.json")
     if chief:
         save_run_config(best_config, best_config_path)
@@ -132,19 +143,20 @@ def search_text_classifier(config, verbose=1):
         "space": space.to_dict(),
         "best_config": best_config,
         "best_config_path": best_config_path,
-        "best_val_accuracy": float(tuner.oracle.get_best_trials(1)[0].score),
+        "objective": config.monitor,
+        f"best_{config.monitor}": float(tuner.oracle.get_best_trials(1)[0].score),
         "search_seconds": search_seconds,
     }
 
-    def test_accuracy(model):
+    def add_test_scores(model, prefix):
         report, _ = evaluate_classifier(
             model, trainer.dataset(test, model), test.labels, labels
         )
-        return float(report.accuracy)
+        result[f"{prefix}_test_accuracy"] = float(report.accuracy)
+        result[f"{prefix}_test_macro_f1"] = float(report.averages["macro"]["f1"])
 
     if config.evaluate_test:
-        best_model = tuner.get_best_models(1)[0]
-        result["best_test_accuracy"] = test_accuracy(best_model)
+        add_test_scores(tuner.get_best_models(1)[0], "best")
     if config.compare_default:
         fixed = {
             name: spec["value"]
@@ -160,8 +172,11 @@ def search_text_classifier(config, verbose=1):
         history = hypermodel.fit(
             trial_hp, model, train, validation_data=validation, epochs=config.epochs
         )
-        result["default_val_accuracy"] = float(max(history.history["val_accuracy"]))
-        result["default_test_accuracy"] = test_accuracy(model)
+        best = max if config.monitor_mode == "max" else min
+        result[f"default_{config.monitor}"] = float(
+            best(history.history[config.monitor])
+        )
+        add_test_scores(model, "default")
 
     if chief:
         summary = {k: v for k, v in result.items() if k not in ("tuner", "trials")}

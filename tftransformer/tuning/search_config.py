@@ -3,6 +3,7 @@
 import dataclasses
 
 from tftransformer.training import ClassificationConfig, ConfigError, setting
+from tftransformer.training.classification_config import CLASSIFICATION_MONITORS
 from tftransformer.tuning.tuners import ALGORITHMS
 
 __all__ = ["SearchConfig"]
@@ -26,8 +27,9 @@ class SearchConfig(ClassificationConfig):
 
     monitor: str = setting(
         "val_accuracy",
-        "The validation metric that ranks trials.",
-        choices=("val_accuracy",),
+        "The validation metric that ranks trials (val_loss: lowest best); "
+        "best.json carries any other than val_accuracy.",
+        choices=CLASSIFICATION_MONITORS,
     )
     space_file: str | None = setting(None, "JSON (or YAML) file of the search space.")
     hp: list[str] = setting(

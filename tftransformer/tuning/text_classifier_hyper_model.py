@@ -11,8 +11,10 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer import data, finetune, models, presets, training
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_choice, check_int
 from tftransformer.models.backbone_adapter import preprocessor_pair_separators
+from tftransformer.models.sparse_f1_score import SparseF1Score
+from tftransformer.training.classification_config import CLASSIFICATION_MONITORS
 from tftransformer.tuning.search_space import SEARCHABLE_PARAMETERS, SearchSpace
 from tftransformer.tuning.tuners import _HYPERBAND_PREFIX
 
@@ -69,6 +71,10 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
             slower per step, but skips tracing, which dominates for tiny
             models and few steps (tests, debugging).
         name: the hypermodel's name.
+        monitor: the validation metric that ranks the trials:
+            `"val_accuracy"`, `"val_macro_f1"` (the model then also logs
+            `macro_f1`, a `tftransformer.evaluation.SparseF1Score`) or
+            `"val_loss"`. `create_tuner` takes it as its objective.
 
     Example:
     ```python
@@ -93,6 +99,7 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
         verbose=0,
         run_eagerly=False,
         name="text_classifier",
+        monitor="val_accuracy",
     ):
         if isinstance(search_space, dict):
             search_space = SearchSpace(search_space)
@@ -103,6 +110,7 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
             )
         num_classes = check_int("num_classes", num_classes, 2)
         max_length = check_int("max_length", max_length, 2)
+        check_choice("monitor", monitor, CLASSIFICATION_MONITORS)
         fixed_values = dict(fixed_values or {})
         for key in fixed_values:
             if key not in SEARCHABLE_PARAMETERS:
@@ -123,6 +131,7 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
         self.seed = seed
         self.verbose = verbose
         self.run_eagerly = bool(run_eagerly)
+        self.monitor = monitor
         _check_strategies_available(search_space, self.defaults)
 
     def search_settings(self):
@@ -343,10 +352,13 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
         )
         # The optimizer and metrics live in the strategy the model was built in.
         with strategy.scope():
+            metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
+            if self.monitor == "val_macro_f1":
+                metrics.append(SparseF1Score(self.num_classes, name="macro_f1"))
             model.compile(
                 optimizer=_create_optimizer(model, values, steps),
                 loss=finetune.classification_loss(values["label_smoothing"]),
-                metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+                metrics=metrics,
                 run_eagerly=self.run_eagerly,
             )
         guard = _NonFiniteLossGuard()

@@ -89,7 +89,7 @@ def create_tuner(
     project_name="search",
     max_trials=10,
     max_epochs=3,
-    objective="val_accuracy",
+    objective=None,
     direction=None,
     seed=0,
     overwrite=False,
@@ -138,7 +138,9 @@ def create_tuner(
             project (random and Bayesian; Hyperband sets its own from
             `max_epochs` and `hyperband_factor`).
         max_epochs: int >= 1, Hyperband's largest number of epochs per trial.
-        objective: the logged metric to optimize, on the validation split.
+        objective: the logged metric to optimize, on the validation split,
+            or `None` for the hypermodel's `monitor` (a
+            `TextClassifierHyperModel`'s), else `"val_accuracy"`.
         direction: `"max"`, `"min"`, or `None` to infer it (`"min"` for
             names containing `"loss"`, else `"max"`).
         seed: int, the seed of the search algorithm.
@@ -184,6 +186,8 @@ def create_tuner(
         num_initial_points = check_int(
             "num_initial_points", num_initial_points, 1, what=" or None"
         )
+    if objective is None:
+        objective = getattr(hypermodel, "monitor", None) or "val_accuracy"
     if not isinstance(objective, str) or not objective:
         raise ValueError(
             f"objective must be a metric name. Received: objective={objective!r}"
