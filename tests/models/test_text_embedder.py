@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tftransformer.models import TextEmbedder
 from tftransformer.models.text_embedder import (
@@ -69,6 +70,23 @@ def test_padding_and_batch_order_do_not_change_embeddings(tiny_embedder):
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-6)
     assert tiny_embedder.embed([]).shape == (0, 16)
 
+    # The layouts `predict` reads: a tuple, a (texts, 1) column, string
+    # tensors, UTF-8 bytes.
+    column = np.array(texts, dtype=object)[:, None]
+    for layout in (
+        tuple(texts),
+        column,
+        tf.constant(column),
+        tf.constant(texts),
+        [text.encode() for text in texts],
+    ):
+        np.testing.assert_allclose(
+            tiny_embedder.embed(layout, batch_size=3), together, atol=1e-6
+        )
+    np.testing.assert_allclose(
+        tiny_embedder.embed(tf.constant(texts[1])), alone[1], atol=1e-6
+    )
+
 
 def test_pooling_and_normalize_options(tiny_preset):
     backbone, preprocessor = load_backbone(tiny_preset, sequence_length=16)
@@ -107,6 +125,8 @@ def test_arguments_are_checked(tiny_embedder):
         tiny_embedder.embed(["a"], batch_size=0)
     with pytest.raises(ValueError, match="type int"):
         tiny_embedder.embed(["a", 3])
+    with pytest.raises(ValueError, match=r"UTF-8. Received b'\\xff'"):
+        tiny_embedder.embed([b"\xff"])
     with pytest.raises(ValueError, match="needs a preprocessor"):
         TextEmbedder(backbone).embed(["a"])
 

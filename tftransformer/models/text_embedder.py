@@ -19,6 +19,7 @@ from tftransformer.models._task_base import (
     EmptyBatchPredict,
     InMemoryBatches,
     TokenizedBatches,
+    _column_as_1d,
     freeze_unused_backbone_layers,
     load_saved_task,
     predict_batch,
@@ -232,7 +233,9 @@ class TextEmbedder(
         does), embedded in batches, and returned in the order given.
 
         Args:
-            texts: a list of strings (or one string).
+            texts: a list (or tuple, NumPy array, pandas column, string
+                tensor) of strings, a `(texts, 1)` column of them, or one
+                string. Bytes are read as UTF-8.
             batch_size: int >= 1, texts per forward pass.
             verbose: passed to `predict`.
 
@@ -246,9 +249,20 @@ class TextEmbedder(
                 "TextEmbedder has none. Call it on tokenized features instead."
             )
         batch_size = check_int("batch_size", batch_size, 1)
-        single = isinstance(texts, str)
+        texts = _column_as_1d(texts)
+        if isinstance(texts, tf.Tensor) and texts.dtype == tf.string:
+            texts = texts.numpy()  # bytes for a scalar
+            texts = texts.tolist() if isinstance(texts, np.ndarray) else texts
+        single = isinstance(texts, (str, bytes))
         texts = [texts] if single else list(texts)
-        for text in texts:
+        for i, text in enumerate(texts):
+            if isinstance(text, bytes):
+                try:
+                    texts[i] = text = text.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise ValueError(
+                        f"texts must be UTF-8. Received {text!r} ({e})"
+                    ) from None
             if not isinstance(text, str):
                 raise ValueError(
                     "texts must be strings. Received an element of type "
