@@ -6,12 +6,14 @@ import os
 import keras
 
 from tftransformer.training._settings import ConfigError
+from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.augmentation_comparison import AugmentationComparison
 from tftransformer.training.text_classification import train_text_classifier
 
 __all__ = ["compare_augmentation"]
 
 
+@trains_several_models
 def compare_augmentation(config, same_steps=True, verbose=1):
     """Fine-tunes the config's classifier with and without EDA copies.
 

@@ -28,6 +28,7 @@ from tftransformer.training._compressed_runs import (
     write_report,
 )
 from tftransformer.training._random_seed import set_random_seed
+from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.checkpointing import (
     atomic_write,
     remove_temporary_files,
@@ -40,6 +41,7 @@ from tftransformer.training.text_classification import (
 __all__ = ["distill_classifier", "format_distill_report"]
 
 
+@trains_several_models
 def distill_classifier(
     config,
     student_layers,

@@ -13,6 +13,7 @@ from tftransformer.data.political_speeches import load_political_speeches
 from tftransformer.evaluation.predictions import evaluate_classifier
 from tftransformer.models.long_document_classifier import LongDocumentClassifier
 from tftransformer.presets import load_backbone
+from tftransformer.training._several_models import trains_several_models
 from tftransformer.training._subsets import sample_splits
 from tftransformer.training.checkpointing import (
     atomic_write,
@@ -120,6 +121,7 @@ def _train_variant(variant, config, splits, strategy, verbose):
     return trainer, model, training, report
 
 
+@trains_several_models
 def train_long_document_classifiers(config, verbose=1):
     """Trains and tests one long-document classifier per variant.
 

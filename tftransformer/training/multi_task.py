@@ -19,6 +19,7 @@ from tftransformer.models.multi_task_model import MultiTaskModel
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.token_classifier import TokenClassifier
 from tftransformer.presets import load_backbone
+from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.checkpointing import atomic_write, epoch_seed, fingerprint
 from tftransformer.training.multi_task_run import MultiTaskRun
 from tftransformer.training.token_classification import tagging_dataset
@@ -150,6 +151,7 @@ def _train_single_task(task, config, data, strategy, verbose):
     return model, training
 
 
+@trains_several_models
 def train_multi_task_model(config, verbose=1):
     """Fine-tunes a sentiment head and an NER head on one encoder, and scores them.
 

@@ -18,12 +18,14 @@ from tftransformer.training._compressed_runs import (
     score_models,
     write_report,
 )
+from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.checkpointing import remove_temporary_files
 from tftransformer.training.text_classification import train_text_classifier
 
 __all__ = ["format_shrink_report", "shrink_classifier"]
 
 
+@trains_several_models
 def shrink_classifier(
     config,
     keep_layers,

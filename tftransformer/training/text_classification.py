@@ -20,6 +20,7 @@ from tftransformer.models._task_base import predict_batch
 from tftransformer.models.sparse_f1_score import SparseF1Score
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.training._settings import ConfigError
+from tftransformer.training._several_models import trains_several_models
 from tftransformer.training._subsets import sample_splits
 from tftransformer.training.classification_run import ClassificationRun
 from tftransformer.training.trainer import Trainer
@@ -227,6 +228,7 @@ def calibrate_classifier(model, inputs, labels=None):
     return model.temperature
 
 
+@trains_several_models
 def cross_validate_classifier(config, data, num_folds, verbose=1):
     """Stratified k-fold cross-validation, one resumable `Trainer` run a fold.
 

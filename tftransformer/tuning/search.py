@@ -8,6 +8,7 @@ from tftransformer.evaluation import evaluate_classifier
 from tftransformer.finetune import encoder_layers
 from tftransformer.presets import load_backbone
 from tftransformer.training import Trainer, load_classification_splits
+from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.checkpointing import fingerprint
 from tftransformer.tuning.run_config import save_run_config
 from tftransformer.tuning.search_space import DEFAULT_SEARCH_SPACE, SearchSpace
@@ -30,6 +31,7 @@ def search_space_of(config):
     return SearchSpace(DEFAULT_SEARCH_SPACE)
 
 
+@trains_several_models
 def search_text_classifier(config, verbose=1):
     """Runs (or resumes) a KerasTuner search; returns the trials and the best.
 
