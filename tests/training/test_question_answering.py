@@ -73,6 +73,18 @@ TINY = dict(
 )
 
 
+def test_max_examples_draw_seeded_subsets_of_every_split(squad_files):
+    config = QuestionAnsweringConfig(
+        **squad_files, max_train_examples=3, max_eval_examples=2
+    )
+    train, validation, test = tft.training.load_squad_splits(config)
+    assert [len(train), len(validation)] == [3, 2]
+    # The test questions are the validation ones: the same subset of them.
+    assert test == validation
+    whole = tft.training.load_squad_splits(QuestionAnsweringConfig(**squad_files))
+    assert all(question in whole[1] for question in validation)
+
+
 def run_qa(**settings):
     return tft.training.train_question_answerer(
         QuestionAnsweringConfig(**settings), verbose=0

@@ -130,6 +130,17 @@ def test_a_packed_run_trains_on_rows_of_sentences(small_vocabulary_preset, tmp_p
     assert packing["row_length"] == 64
 
 
+def test_max_examples_draw_seeded_subsets_of_every_split():
+    whole = tft.training.load_tagging_splits(TokenClassificationConfig())
+    config = TokenClassificationConfig(max_train_examples=7, max_eval_examples=5)
+    splits = tft.training.load_tagging_splits(config)
+    assert [len(split.words) for split in splits] == [7, 5, 5]
+    for part, split in zip(splits, whole):
+        assert all(words in split.words for words in part.words)
+    again = tft.training.load_tagging_splits(config)
+    assert [s.words for s in again] == [s.words for s in splits]
+
+
 def test_run_holds_out_validation_from_a_jsonl_train_file(
     small_vocabulary_preset, tmp_path
 ):

@@ -30,7 +30,8 @@ def load_squad_splits(config):
     `train_file` (required); `validation_file` (default: a seeded 10% of the
     training questions held out) and `test_file` (default: the validation
     questions). `max_train_examples` draws a seeded subset of the training
-    questions.
+    questions, `max_eval_examples` one of the validation and test questions
+    each (the same one where the test questions are the validation ones).
 
     Returns:
         `(train, validation, test)`, each a list of `SquadExample`s.
@@ -48,11 +49,18 @@ def load_squad_splits(config):
         )
         train, validation = [train[i] for i in kept], [train[i] for i in held_out]
     test = load_squad(config.test_file) if config.test_file else validation
-    if config.max_train_examples is not None and config.max_train_examples < len(train):
-        kept = np.random.default_rng(config.seed).permutation(len(train))
-        kept = np.sort(kept[: config.max_train_examples])
-        train = [train[i] for i in kept]
+    train = _subset(train, config.max_train_examples, config.seed)
+    validation = _subset(validation, config.max_eval_examples, config.seed)
+    test = _subset(test, config.max_eval_examples, config.seed)
     return train, validation, test
+
+
+def _subset(questions, size, seed):
+    """A seeded subset of `size` questions, in file order; all for `None`."""
+    if size is None or size >= len(questions):
+        return questions
+    kept = np.random.default_rng(seed).permutation(len(questions))
+    return [questions[i] for i in np.sort(kept[:size])]
 
 
 def build_question_answerer(config):

@@ -32,6 +32,11 @@ class QuestionAnsweringConfig(FinetuneConfig):
     max_train_examples: int | None = setting(
         None, "Train on a seeded subset of this many questions.", minimum=1
     )
+    max_eval_examples: int | None = setting(
+        None,
+        "Validate and test on seeded subsets of this many questions.",
+        minimum=1,
+    )
     doc_stride: int = setting(
         128, "Context tokens between the starts of overlapping windows.", minimum=1
     )

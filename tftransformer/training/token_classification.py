@@ -37,7 +37,8 @@ def load_tagging_splits(config):
     the training sentences held out) and `test_file` (default: the
     validation data). All three share one tag vocabulary: a type seen only
     in evaluation data gets output ids too (never trained, so its entities
-    count as missed). `max_train_examples` draws a seeded subset.
+    count as missed). `max_train_examples` and `max_eval_examples` draw
+    seeded subsets.
 
     Returns:
         `(train, validation, test)`, each a `TaggingData`.

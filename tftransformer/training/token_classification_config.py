@@ -37,6 +37,11 @@ class TokenClassificationConfig(FinetuneConfig):
     max_train_examples: int | None = setting(
         None, "Train on a seeded subset of this many sentences.", minimum=1
     )
+    max_eval_examples: int | None = setting(
+        None,
+        "Validate and test on seeded subsets of this many sentences.",
+        minimum=1,
+    )
     head_learning_rate: float | None = setting(
         3e-3,
         "Peak learning rate of the new tagging head, which starts from random "
