@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+from keras import ops
 
 from tftransformer._arguments import check_choice, check_int, python_number
 from tftransformer.models._task_base import (
@@ -36,12 +37,15 @@ class TextRegressor(TextClassifier):
     """A pretrained encoder predicting one or more real numbers per text.
 
     The head is `TextClassifier`'s with one linear output per target. The
-    model works in standardized units: it is trained on
-    `(target - target_mean) / target_std` and returns such values; the
-    mean and standard deviation (of the training targets) are saved in the
-    config, and `predict_targets`, evaluation and exports answer in the
-    targets' own units. Standardizing gives every target the same weight in
-    the loss and the head a well-scaled start.
+    model works in standardized units: `fit` and `evaluate` take targets in
+    their own units (in memory or in a dataset) and standardize them,
+    `(target - target_mean) / target_std`, before the loss and metrics
+    (so the loss and `mae` are in standardized units), and the model's
+    outputs (`predict`) are such values. The mean and standard deviation
+    (of the training targets) are saved in the config, and
+    `predict_targets`, evaluation and exports answer in the targets' own
+    units. Standardizing gives every target the same weight in the loss
+    and the head a well-scaled start.
 
     Args:
         backbone: the encoder (see `TextClassifier`).
@@ -70,6 +74,7 @@ class TextRegressor(TextClassifier):
         "embedded", num_targets=1, target_mean=[2.0], target_std=[0.5]
     )
     regressor.compile(optimizer=keras.optimizers.AdamW(3e-5))
+    regressor.fit(["a fine film", "a dull film"], [2.5, 1.5])  # target units
     regressor.predict_targets(["a fine film"])  # (1, 1), in target units
     ```
     """
@@ -128,6 +133,31 @@ class TextRegressor(TextClassifier):
         kwargs.setdefault("verbose", 0)
         return self.predict(x, **kwargs) * std + mean
 
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        """Keras' loss of the standardized targets."""
+        return super().compute_loss(
+            x=x,
+            y=self._standardized(y),
+            y_pred=y_pred,
+            sample_weight=sample_weight,
+            training=training,
+        )
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras' metrics of the standardized targets."""
+        return super().compute_metrics(
+            x, self._standardized(y), y_pred, sample_weight=sample_weight
+        )
+
+    def _standardized(self, y):
+        """Targets `y` in standardized units (as given without statistics)."""
+        if y is None or (self.target_mean is None and self.target_std is None):
+            return y
+        mean, std = self.standardization()
+        return (ops.cast(y, "float32") - mean) / std
+
     def _in_memory_targets(self, x, y, name="y"):
         """In-memory targets must be finite numbers, one column per target.
 
@@ -136,7 +166,7 @@ class TextRegressor(TextClassifier):
         otherwise retrace its step for targets of unknown rank, which
         Keras' losses cannot take.
         """
-        targets = target_array(x, y)
+        targets = target_array(x, y, name)
         if targets is None:
             return y
         columns = self.num_classes

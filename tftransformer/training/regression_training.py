@@ -1,6 +1,5 @@
 """Text regression runs from a `RegressionConfig`."""
 
-import dataclasses
 import os
 
 import numpy as np
@@ -51,11 +50,6 @@ def build_text_regressor(config, train):
     )
 
 
-def _standardized(data, model):
-    mean, std = model.standardization()
-    return dataclasses.replace(data, targets=(data.targets - mean) / std)
-
-
 def train_text_regressor(config, verbose=1):
     """Fine-tunes, evaluates and reports a text regressor.
 
@@ -83,9 +77,8 @@ def train_text_regressor(config, verbose=1):
     trainer.print_splits(train, validation, test, f"targets {list(train.target_names)}")
     with trainer.scope():
         model = build_text_regressor(config, train)
-    training = trainer.fit(
-        model, _standardized(train, model), _standardized(validation, model)
-    )
+    # The model standardizes the targets itself (see `TextRegressor`).
+    training = trainer.fit(model, train, validation)
     report, _ = evaluate_regressor(model, trainer.dataset(test, model), test.targets)
     if trainer.chief:
         report.to_json(os.path.join(config.model_dir, "report.json"))
