@@ -77,6 +77,32 @@ def predict(x):
         ("regressor", fit(x=TEXTS, y=[[1.0, np.nan], [0, 0]]), r"y\[0, 1\]=nan"),
         ("regressor", fit(x=TEXTS, y=[1.0, 2.0]), r"shape \(texts, 2\).*shape \(2,\)"),
         ("regressor", evaluate(TEXTS, [["1", "2"]] * 2), r"finite numbers.*dtype <U1"),
+        # A label column with a missing value reads as floats (pandas).
+        ("classifier", fit(x=TEXTS, y=np.array([0.0, np.nan])), r"y\[1\]=nan$"),
+        ("classifier", evaluate(TEXTS, np.array([0.5, 1.0])), r"y\[0\]=0.5$"),
+        ("classifier", fit(x=TEXTS, y=np.array([0.0, 3.0])), r"\[0, 3\).*y\[1\]=3"),
+        # No targets: Keras' "None values not supported".
+        ("classifier", fit(x=TEXTS), r"^y is missing: .*Received: y=None$"),
+        ("regressor", evaluate(TEXTS, None), r"^y is missing"),
+        ("tagger", fit(x=FEATURES, y=None), r"^y is missing"),
+        # No examples: tf.data's shuffle or the tokenizer failed.
+        ("classifier", fit(x=[], y=[]), r"^fit needs at least one example. .*x=\[\]"),
+        ("regressor", evaluate(np.array([], str), []), r"^evaluate needs at least one"),
+        ("classifier", fit(x=TEXTS, y=[0, 1], batch_size=0), r"batch_size=0$"),
+        ("classifier", evaluate(TEXTS, [0, 1.5]), r"y\[1\]=1.5$"),
+        ("embedder", lambda m: m.predict(TEXTS, batch_size=2.5), r"batch_size=2.5$"),
+        # Sentence pairs as rows: the preprocessor failed on a rank error.
+        (
+            "classifier",
+            predict([("a cat sits", "a cat"), ("dogs bark", "a dog")]),
+            r"pairs go as a tuple of two lists, x=\(texts, text_pairs\).*"
+            r"x\[0\]=\('a cat sits', 'a cat'\) \(tuple\)",
+        ),
+        (
+            "classifier",
+            predict((TEXTS, TEXTS[:1])),
+            r"same number of strings. Received: 2 texts and 1 text pairs$",
+        ),
     ],
     ids=lambda value: value if isinstance(value, str) and " " not in value else "",
 )
@@ -105,6 +131,28 @@ def test_soft_labels_and_a_label_column_pass_the_check():
     classifier.compile(metrics=[])
     ids = classifier.evaluate(TEXTS, np.array([[1], [0]]), verbose=0)
     assert ids == pytest.approx(classifier.evaluate(TEXTS, [1, 0], verbose=0))
+
+
+def test_labels_and_weights_as_tuples_read_as_lists():
+    # What `texts, labels = zip(*rows)` gives: Keras read a tuple of labels
+    # as the targets of several outputs ("tuple index out of range").
+    keras.utils.set_random_seed(0)
+    classifier = TextClassifier(
+        tiny_backbone(), num_classes=3, preprocessor=tiny_preprocessor()
+    )
+    classifier.compile(optimizer=keras.optimizers.SGD(0.0))  # moves nothing
+    texts, labels = zip(*[("a fine film", 2), ("a dull mess", 0), ("fine", 1)])
+    loss, accuracy = classifier.evaluate(list(texts), list(labels), verbose=0)
+    assert classifier.evaluate(texts, labels, verbose=0) == [loss, accuracy]
+    weighted = classifier.evaluate(texts, labels, sample_weight=(1, 1, 1), verbose=0)
+    assert weighted == pytest.approx([loss, accuracy])
+    # Floats holding class ids (a label column that had a missing value).
+    as_floats = classifier.evaluate(texts, np.array(labels, float), verbose=0)
+    assert as_floats == pytest.approx([loss, accuracy])
+    history = classifier.fit(
+        texts, labels, validation_data=(texts, labels), verbose=0
+    ).history
+    assert history["val_loss"][0] == pytest.approx(loss, rel=1e-5)
 
 
 def test_a_classifier_fits_labels_of_either_shape_in_turn():

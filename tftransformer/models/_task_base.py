@@ -17,6 +17,7 @@ import functools
 import inspect
 import json
 import math
+import numbers
 import os
 import weakref
 
@@ -319,6 +320,35 @@ def _is_in_memory(x):
     )
 
 
+def _checked_batch_size(batch_size):
+    """`batch_size` of `fit`, `evaluate` or `predict`: None or an int >= 1."""
+    if batch_size is None:
+        return None
+    return check_int("batch_size", batch_size, 1, what=" or None")
+
+
+def _values_as_list(values):
+    """A tuple of single values (labels or weights, as `zip(*rows)` gives
+    them) as a list; a tuple of arrays (targets of several outputs) and
+    anything else as given."""
+    if (
+        isinstance(values, tuple)
+        and values
+        and all(isinstance(v, (numbers.Number, str, bytes, np.generic)) for v in values)
+    ):
+        return list(values)
+    return values
+
+
+def _refuse_no_examples(method, x):
+    """Refuses in-memory `x` without examples: Keras would fail in tf.data."""
+    for leaf in _leaves(x):
+        if _size(leaf) == 0:
+            raise ValueError(
+                f"{method} needs at least one example. Received: x={x!r:.100}"
+            )
+
+
 def _num_examples(data):
     counts = {int(leaf.shape[0]) for leaf in _leaves(data)}
     if len(counts) != 1:
@@ -448,15 +478,18 @@ class InMemoryBatches:
         Returns:
             A `keras.callbacks.History`.
         """
+        batch_size = _checked_batch_size(batch_size)
         validation_batch_size = batch_size
         validation_per_batch = None
         x = self._in_memory_x(x)
+        y, sample_weight = _values_as_list(y), _values_as_list(sample_weight)
         if isinstance(validation_data, tuple) and validation_data:
             validation_data = (
                 self._in_memory_x(validation_data[0]),
-                *validation_data[1:],
+                *map(_values_as_list, validation_data[1:]),
             )
         if _is_in_memory(x):
+            _refuse_no_examples("fit", x)
             y = self._in_memory_targets(x, y)
             x, per_batch = self._in_memory_inputs(x)
             split = validation_split and validation_data is None
@@ -504,17 +537,20 @@ class InMemoryBatches:
 
     def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
         """Keras' `evaluate`; in-memory data is read in order (see `fit`)."""
+        batch_size = _checked_batch_size(batch_size)
         x = self._in_memory_x(x)
         if not args and _is_in_memory(x):
-            y = self._in_memory_targets(x, y)
+            _refuse_no_examples("evaluate", x)
+            y = self._in_memory_targets(x, _values_as_list(y))
             x, per_batch = self._in_memory_inputs(x)
-            sample_weight = kwargs.pop("sample_weight", None)
+            sample_weight = _values_as_list(kwargs.pop("sample_weight", None))
             x = _in_order(x, y, sample_weight, batch_size, per_batch)
             y = batch_size = None
         return super().evaluate(x, y, batch_size, *args, **kwargs)
 
     def predict(self, x, batch_size=None, *args, **kwargs):
         """Keras' `predict`; in-memory data is read in order (see `fit`)."""
+        batch_size = _checked_batch_size(batch_size)
         x = self._in_memory_x(x)
         if _is_in_memory(x):
             x, per_batch = self._in_memory_inputs(x)
@@ -1037,6 +1073,16 @@ def _text_tensors(x):
     return tuple(tensors)
 
 
+def _size(part):
+    """The number of texts of one part of in-memory `x`, or None if unknown."""
+    if isinstance(part, list):
+        return len(part)
+    shape = getattr(part, "shape", None)
+    if shape is None or not len(shape) or shape[0] is None:
+        return None
+    return int(shape[0])
+
+
 def _refuse_dict_of_texts(x):
     """Refuses a dict without `token_ids` (e.g. `{"text": [...]}`), which the
     preprocessor would fail on with a tokenizer's type error."""
@@ -1056,7 +1102,15 @@ def _check_texts(x):
     preprocessor. keras-hub's pipeline would fail inside a traced function.
     """
     _refuse_dict_of_texts(x)
-    for position, part in enumerate(_text_parts(x) or ()):
+    parts = _text_parts(x) or ()
+    sizes = [_size(part) for part in parts]
+    if len(parts) == 2 and None not in sizes and sizes[0] != sizes[1]:
+        raise ValueError(
+            "x's two parts, the texts and their text pairs, must hold the same "
+            f"number of strings. Received: {sizes[0]} texts and {sizes[1]} "
+            "text pairs"
+        )
+    for position, part in enumerate(parts):
         where = f"x[{position}]" if isinstance(x, tuple) else "x"
         if isinstance(part, tf.Tensor):
             if part.shape.rank == 1 and part.dtype != tf.string:
@@ -1070,6 +1124,17 @@ def _check_texts(x):
         if not isinstance(part, list):
             continue
         for index, item in enumerate(part):
+            if (
+                isinstance(item, (list, tuple))
+                and len(item) == 2
+                and all(isinstance(text, str) for text in item)
+            ):
+                raise ValueError(
+                    f"{where} must hold texts (str); sentence pairs go as a tuple "
+                    "of two lists, x=(texts, text_pairs), e.g. "
+                    "`tuple(map(list, zip(*pairs)))`. Received: "
+                    f"{where}[{index}]={item!r:.100} ({type(item).__name__})"
+                )
             if isinstance(item, (list, tuple, dict, np.ndarray)):
                 break  # not a list of texts: the preprocessor says what it takes
             if not isinstance(item, (str, bytes)):
@@ -1079,14 +1144,20 @@ def _check_texts(x):
                 )
 
 
-def target_array(x, y):
+def target_array(x, y, name="y"):
     """In-memory targets `y` as a NumPy array, or None to leave them be.
 
-    None for no targets, targets that are not one array (a dict, a
-    dataset) and packed rows (`x` with a `text_mask`), whose labels are per
-    row slot.
+    None for targets that are not one array (a dict, a dataset) and packed
+    rows (`x` with a `text_mask`), whose labels are per row slot. No
+    targets at all (`name` is their argument's, for the message) are
+    refused: in-memory texts carry none.
     """
-    if y is None or isinstance(y, (dict, tuple)):
+    if y is None:
+        raise ValueError(
+            f"{name} is missing: fitting and evaluating on in-memory texts "
+            f"needs their targets, e.g. fit(texts, labels). Received: {name}=None"
+        )
+    if isinstance(y, (dict, tuple)):
         return None
     if isinstance(x, dict) and "text_mask" in x:
         return None
@@ -1104,14 +1175,14 @@ def target_array(x, y):
 
 def class_id_targets(x, y, name, num_classes, label_names=None):
     """In-memory labels `y` of `x`, refused unless class ids in
-    `[0, num_classes)`; returned as given.
+    `[0, num_classes)`; returned as given (floats as integers).
 
     Labels of shape `(texts,)` or `(texts, 1)` are read; wider ones are
     distributions (soft labels, a teacher's probabilities) for a loss of
     the user's choice. A label name gets a message listing `label_names`.
     Labels of shape `(texts, 1)` are returned as `(texts,)`.
     """
-    labels = target_array(x, y)
+    labels = target_array(x, y, name)
     if (
         labels is None
         or not labels.size
@@ -1131,6 +1202,11 @@ def class_id_targets(x, y, name, num_classes, label_names=None):
             f"{ids}; map label names to their ids{names if label_names else ''}",
         )
         labels = labels.astype("int64")
+    if labels.dtype.kind == "f":
+        # A label column with a missing value reads as floats (pandas).
+        whole = np.isfinite(labels) & (labels == np.floor(labels))
+        refuse_bad_targets(name, labels, ~whole, f"{ids}, one per text")
+        labels = y = labels.astype("int64")
     if labels.dtype.kind in "iu":
         bad = (labels < 0) | (labels >= num_classes)
         refuse_bad_targets(name, labels, bad, f"{ids}, one per text")

@@ -107,7 +107,7 @@ class MultiLabelClassifier(TextClassifier):
 
     def _in_memory_targets(self, x, y, name="y"):
         """In-memory targets must be `(texts, num_labels)` numbers in [0, 1]."""
-        labels = target_array(x, y)
+        labels = target_array(x, y, name)
         if labels is None:
             return y
         shape = f"(texts, {self.num_labels}): one 0/1 column per label"

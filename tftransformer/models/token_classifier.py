@@ -210,7 +210,7 @@ class TokenClassifier(
         Tags of shape `(texts, length)` are read; wider ones (distributions)
         are left to a loss of the user's choice.
         """
-        tags = target_array(x, y)
+        tags = target_array(x, y, name)
         if tags is None or tags.ndim != 2 or not tags.size:
             return y
         expected = f"tag ids in [0, {self.num_tags}) or {IGNORE_LABEL} (ignored)"
