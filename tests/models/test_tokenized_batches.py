@@ -1,6 +1,7 @@
 """In-memory raw texts are tokenized once, each batch cut to its longest row."""
 
 import gc
+import logging
 import weakref
 
 import keras
@@ -223,3 +224,24 @@ def test_an_embedder_embeds_texts_as_its_batches_do():
 )
 def test_other_inputs_are_passed_on_as_given(x):
     assert _task_base._text_tensors(x) is None
+
+
+def test_many_models_tokenize_without_a_retracing_warning(caplog, monkeypatch):
+    # Each preprocessor's function is traced once; TensorFlow counts the
+    # traces of all of them together and warned of "retracing" from the
+    # fifth model's on.
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function
+
+    monkeypatch.setattr(
+        polymorphic_function,
+        "_frequent_tracing_detector_manager",
+        polymorphic_function._FrequentTracingDetectorManager(),
+    )
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        preprocessors = [tiny_preprocessor() for _ in range(7)]
+        for preprocessor in preprocessors:
+            features = _task_base._tokenize_function(preprocessor, 1)(
+                tf.constant(["a fine film"])
+            )
+            assert features["token_ids"].shape[0] == 1
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -1255,9 +1255,14 @@ def _tokenize_function(preprocessor, num_parts):
         def tokenize(*texts):
             return reference()(x=texts if num_parts > 1 else texts[0])
 
-        functions[num_parts] = tf.function(
+        function = tf.function(
             tokenize, input_signature=[tf.TensorSpec([None], tf.string)] * num_parts
         )
+        # Traced once per preprocessor, by its signature; TensorFlow counts
+        # the traces of every model's preprocessor together (one code
+        # object) and would warn of "retracing" from the fifth model on.
+        function._omit_frequent_tracing_warning = True
+        functions[num_parts] = function
     return functions[num_parts]
 
 
