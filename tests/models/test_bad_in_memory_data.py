@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.models.test_text_classifier import tiny_backbone, tiny_preprocessor
+from tests.models.test_text_classifier import VOCAB, tiny_backbone, tiny_preprocessor
 from tftransformer.models import TextClassifier, TextRegressor
+from tftransformer.testing import tiny_bert_backbone
 
 TEXTS = ["a fine film", "a dull mess"]
 # Two tokenized texts of four positions, for the tagger.
@@ -81,6 +82,25 @@ def predict(x):
         ("classifier", fit(x=TEXTS, y=np.array([0.0, np.nan])), r"y\[1\]=nan$"),
         ("classifier", evaluate(TEXTS, np.array([0.5, 1.0])), r"y\[0\]=0.5$"),
         ("classifier", fit(x=TEXTS, y=np.array([0.0, 3.0])), r"\[0, 3\).*y\[1\]=3"),
+        # Keras failed on a name with a type error, on an id past the last
+        # key inside the step.
+        (
+            "classifier",
+            fit(x=TEXTS, y=[0, 1], class_weight={"neutral": 2.0}),
+            r"keys must be class ids in \[0, 3\) or label names "
+            r"\['neg', 'mid', 'pos'\]. Received: key 'neutral'$",
+        ),
+        ("classifier", fit(x=TEXTS, y=[0, 1], class_weight={3: 1.0}), r"key 3$"),
+        (
+            "classifier",
+            fit(x=TEXTS, y=[0, 1], class_weight={"pos": -1}),
+            r"finite numbers >= 0. Received: class_weight\['pos'\]=-1$",
+        ),
+        (
+            "classifier",
+            fit(x=TEXTS, y=[0, 1], class_weight={"pos": 2, 2: 1}),
+            r"gives class 2 \(2\) twice",
+        ),
         # No targets: Keras' "None values not supported".
         ("classifier", fit(x=TEXTS), r"^y is missing: .*Received: y=None$"),
         ("regressor", evaluate(TEXTS, None), r"^y is missing"),
@@ -153,6 +173,30 @@ def test_labels_and_weights_as_tuples_read_as_lists():
         texts, labels, validation_data=(texts, labels), verbose=0
     ).history
     assert history["val_loss"][0] == pytest.approx(loss, rel=1e-5)
+
+
+def test_class_weight_by_label_names_and_missing_classes_weighing_one():
+    keras.utils.set_random_seed(0)
+    classifier = TextClassifier(
+        tiny_bert_backbone(vocabulary_size=len(VOCAB), dropout=0.0),
+        num_classes=3,
+        preprocessor=tiny_preprocessor(),
+        label_names=["neg", "mid", "pos"],
+        dropout=0.0,
+    )
+    classifier.compile(optimizer=keras.optimizers.SGD(0.0))  # moves nothing
+    texts, labels = ["a fine film", "a dull mess", "fine"], [2, 0, 1]
+
+    def loss(class_weight):
+        history = classifier.fit(
+            texts, labels, class_weight=class_weight, shuffle=False, verbose=0
+        )
+        return history.history["loss"][0]
+
+    by_ids = loss({0: 1.0, 1: 1.0, 2: 3.0})
+    assert by_ids != pytest.approx(loss(None))
+    assert loss({"pos": 3.0}) == pytest.approx(by_ids, rel=1e-6)
+    assert loss({2: 3}) == pytest.approx(by_ids, rel=1e-6)
 
 
 def test_a_classifier_fits_labels_of_either_shape_in_turn():

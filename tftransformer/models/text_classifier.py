@@ -1,3 +1,6 @@
+import math
+import numbers
+
 import keras
 import keras_hub
 from keras import ops
@@ -10,6 +13,7 @@ from tftransformer._arguments import (
     check_model_keywords,
     check_positive_number,
     class_names,
+    is_int,
     python_number,
 )
 from tftransformer.data.text_packing import is_packed_batch
@@ -242,6 +246,20 @@ class TextClassifier(
         """
         return class_id_targets(x, y, name, self.num_classes, self.label_names)
 
+    def fit(self, x=None, y=None, *args, class_weight=None, **kwargs):
+        """Keras' `fit`; `class_weight` may name classes by their label names.
+
+        `class_weight` maps class ids, or names of `label_names`, to weights
+        (finite numbers >= 0); a class left out weighs 1, as in Keras. A key
+        that is neither is refused, naming it (Keras failed on a name with a
+        type error, and on an id past the last key inside the step).
+        """
+        if class_weight is not None:
+            class_weight = _class_weight_ids(
+                class_weight, self.num_classes, self.label_names
+            )
+        return super().fit(x, y, *args, class_weight=class_weight, **kwargs)
+
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile` defaults, with the accuracy metric named
         `"accuracy"` (what `ClassificationConfig` monitors)."""
@@ -273,3 +291,40 @@ class TextClassifier(
             }
         )
         return config
+
+
+def _class_weight_ids(class_weight, num_classes, label_names):
+    """`class_weight` as Keras takes it: every class id to its weight."""
+    if not isinstance(class_weight, dict):
+        raise ValueError(
+            "class_weight must be a dict of class ids (or label names) to "
+            f"weights. Received: class_weight={class_weight!r:.200}"
+        )
+    names = list(label_names or [])
+    weights = {}
+    for key, weight in class_weight.items():
+        if is_int(key) and 0 <= key < num_classes:
+            class_id = int(key)
+        elif isinstance(key, str) and key in names:
+            class_id = names.index(key)
+        else:
+            expected = f"class ids in [0, {num_classes})"
+            if names:
+                expected += f" or label names {names!r:.200}"
+            raise ValueError(
+                f"class_weight's keys must be {expected}. Received: key {key!r}"
+            )
+        if class_id in weights:
+            raise ValueError(
+                f"class_weight gives class {class_id} ({key!r}) twice. "
+                f"Received: class_weight={class_weight!r:.200}"
+            )
+        if isinstance(weight, bool) or not (
+            isinstance(weight, numbers.Real) and math.isfinite(weight) and weight >= 0
+        ):
+            raise ValueError(
+                "class_weight's weights must be finite numbers >= 0. Received: "
+                f"class_weight[{key!r}]={weight!r}"
+            )
+        weights[class_id] = float(weight)
+    return {c: weights.get(c, 1.0) for c in range(num_classes)}
