@@ -101,6 +101,38 @@ def predict(x):
             fit(x=TEXTS, y=[0, 1], class_weight={"pos": 2, 2: 1}),
             r"gives class 2 \(2\) twice",
         ),
+        # A NaN weight made the loss NaN, and the step every weight.
+        (
+            "classifier",
+            fit(x=TEXTS, y=[0, 1], sample_weight=np.array([1.0, np.nan])),
+            r"sample_weight must hold finite numbers >= 0.*sample_weight\[1\]=nan$",
+        ),
+        (
+            "regressor",
+            lambda m: m.evaluate(TEXTS, [[0, 1]] * 2, sample_weight=[1, -2], verbose=0),
+            r"sample_weight\[1\]=-2$",
+        ),
+        (
+            "classifier",
+            fit(x=TEXTS, y=[0, 1], validation_data=(TEXTS, [0, 1], ["a", "b"])),
+            r"validation_data's sample_weight must hold .*dtype <U1",
+        ),
+        # A dataset not batched: Keras' "Invalid input shape" inside the step.
+        (
+            "classifier",
+            fit(x=tf.data.Dataset.from_tensor_slices((TEXTS, [0, 1]))),
+            r"dataset of batches: batch it, e.g. `dataset.batch\(32\)`",
+        ),
+        (
+            "embedder",
+            predict(tf.data.Dataset.from_tensor_slices(TEXTS)),
+            r"dataset of single examples: element_spec=TensorSpec\(shape=\(\)",
+        ),
+        (
+            "tagger",
+            fit(x=tf.data.Dataset.from_tensor_slices((FEATURES, [[0] * 4] * 2))),
+            r"dataset of batches",
+        ),
         # No targets: Keras' "None values not supported".
         ("classifier", fit(x=TEXTS), r"^y is missing: .*Received: y=None$"),
         ("regressor", evaluate(TEXTS, None), r"^y is missing"),
@@ -143,14 +175,16 @@ def test_soft_labels_and_a_label_column_pass_the_check():
         num_classes=2,
         preprocessor=tiny_preprocessor(),
     )
-    classifier.compile(
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=[]
-    )
+    # The default accuracy follows a categorical loss (a sparse accuracy
+    # failed on one-hot labels inside the step).
+    classifier.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True))
     soft = np.array([[0.2, 0.8], [1.0, 0.0]], "float32")
-    assert np.isfinite(classifier.evaluate(TEXTS, soft, verbose=0))
-    classifier.compile(metrics=[])
+    assert np.isfinite(classifier.evaluate(TEXTS, soft, verbose=0)).all()
+    one_hot = classifier.evaluate(TEXTS, np.eye(2)[[1, 0]], verbose=0)
+    classifier.compile()
     ids = classifier.evaluate(TEXTS, np.array([[1], [0]]), verbose=0)
     assert ids == pytest.approx(classifier.evaluate(TEXTS, [1, 0], verbose=0))
+    assert one_hot == pytest.approx(ids, rel=1e-5)
 
 
 def test_labels_and_weights_as_tuples_read_as_lists():

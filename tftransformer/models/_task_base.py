@@ -340,6 +340,21 @@ def _values_as_list(values):
     return values
 
 
+def _check_sample_weight(name, sample_weight):
+    """Refuses in-memory weights that are not finite numbers >= 0: a NaN
+    weight made the loss NaN and the step then wrote NaN into every weight."""
+    weights = (
+        target_array(None, sample_weight, name) if sample_weight is not None else None
+    )
+    if weights is None:
+        return
+    expected = "finite numbers >= 0, one per example"
+    refuse_non_numeric_targets(name, weights, expected)
+    refuse_bad_targets(
+        name, weights, ~(np.isfinite(weights) & (weights >= 0)), expected
+    )
+
+
 def _refuse_no_examples(method, x):
     """Refuses in-memory `x` without examples: Keras would fail in tf.data."""
     for leaf in _leaves(x):
@@ -490,6 +505,7 @@ class InMemoryBatches:
             )
         if _is_in_memory(x):
             _refuse_no_examples("fit", x)
+            _check_sample_weight("sample_weight", sample_weight)
             y = self._in_memory_targets(x, y)
             x, per_batch = self._in_memory_inputs(x)
             split = validation_split and validation_data is None
@@ -515,6 +531,7 @@ class InMemoryBatches:
                 validation_data
             )
             y_val = self._in_memory_targets(x_val, y_val, "validation_data's y")
+            _check_sample_weight("validation_data's sample_weight", weights)
             if validation_per_batch is None:
                 x_val, validation_per_batch = self._in_memory_inputs(x_val)
             validation_data = _in_order(
@@ -544,6 +561,7 @@ class InMemoryBatches:
             y = self._in_memory_targets(x, _values_as_list(y))
             x, per_batch = self._in_memory_inputs(x)
             sample_weight = _values_as_list(kwargs.pop("sample_weight", None))
+            _check_sample_weight("sample_weight", sample_weight)
             x = _in_order(x, y, sample_weight, batch_size, per_batch)
             y = batch_size = None
         return super().evaluate(x, y, batch_size, *args, **kwargs)
@@ -968,6 +986,7 @@ class TokenizedBatches:
         preprocessor = getattr(self, "preprocessor", None)
         if isinstance(preprocessor, keras_hub.models.TextClassifierPreprocessor):
             x = _texts_as_batch(x)
+        _refuse_unbatched_texts(x)
         return super()._in_memory_x(x)
 
     def _in_memory_inputs(self, x):
@@ -996,6 +1015,32 @@ TOKENIZE_AT_ONCE = 16384
 # Each preprocessor's tokenizing functions, by the number of texts an
 # example has; weakly keyed, so a deleted model's go with it.
 _TOKENIZE_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def _refuse_unbatched_texts(x):
+    """Refuses a dataset of single texts (or single tokenized ones), which
+    the model would take as one batch of words and fail on inside the
+    step ("Invalid input shape ... Expected shape (None, None)")."""
+    if not isinstance(x, tf.data.Dataset):
+        return
+    spec = x.element_spec
+    inputs = spec[0] if isinstance(spec, tuple) else spec
+    if isinstance(inputs, dict):
+        token_ids = inputs.get("token_ids")
+        single = [isinstance(token_ids, tf.TensorSpec) and token_ids.shape.rank == 1]
+    else:
+        single = [
+            isinstance(leaf, tf.TensorSpec)
+            and leaf.dtype == tf.string
+            and leaf.shape.rank == 0
+            for leaf in tf.nest.flatten(inputs)
+        ]
+    if any(single):
+        raise ValueError(
+            "x must be a dataset of batches: batch it, e.g. "
+            f"`dataset.batch(32)`. Received a dataset of single examples: "
+            f"element_spec={spec!r:.300}"
+        )
 
 
 def _texts_as_batch(x):

@@ -262,9 +262,18 @@ class TextClassifier(
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's `compile` defaults, with the accuracy metric named
-        `"accuracy"` (what `ClassificationConfig` monitors)."""
+        `"accuracy"` (what `ClassificationConfig` monitors): of class ids,
+        or of one-hot (or soft) labels for a categorical cross-entropy
+        `loss`."""
         if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
+            categorical = isinstance(
+                loss, keras.losses.CategoricalCrossentropy
+            ) or loss in ("categorical_crossentropy", "CategoricalCrossentropy")
+            metrics = [
+                keras.metrics.CategoricalAccuracy("accuracy")
+                if categorical
+                else keras.metrics.SparseCategoricalAccuracy("accuracy")
+            ]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def get_compile_config(self):
