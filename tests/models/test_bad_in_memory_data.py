@@ -117,6 +117,24 @@ def predict(x):
             fit(x=TEXTS, y=[0, 1], validation_data=(TEXTS, [0, 1], ["a", "b"])),
             r"validation_data's sample_weight must hold .*dtype <U1",
         ),
+        # Tags of sentences of words, checked before the step (out of range:
+        # the loss failed inside it; too few: the preprocessor's assert).
+        (
+            "tagger",
+            fit(x=[["Obama", "visits", "Paris"], ["rain"]], y=[[1, 2, 7], [0]]),
+            r"tag ids in \[0, 3\) or -100 \(ignored\), one per word. "
+            r"Received: y\[0\]\[2\]=7$",
+        ),
+        (
+            "tagger",
+            evaluate(["Obama visits Paris", "rain"], [[1, 2], [0]]),
+            r"sentence 0 has 3 words and 2 tags. Received: y\[0\]=\[1, 2\]$",
+        ),
+        (
+            "tagger",
+            fit(x=["Obama visits", "rain"], y=[[1, 0]]),
+            r"1 lists of tags for 2 sentences$",
+        ),
         # A dataset not batched: Keras' "Invalid input shape" inside the step.
         (
             "classifier",

@@ -91,6 +91,29 @@ def test_default_loss_ignores_unlabelled_positions(tokenizer):
     assert float(loss) == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize(
+    "sentences",
+    [[["Obama", "visits"], ["Paris", "rains"]], ["Obama visits", "Paris rains"]],
+    ids=["word lists", "strings"],
+)
+def test_sentences_of_equal_lengths_fit_and_predict_as_ragged_ones(
+    tokenizer, sentences
+):
+    # Keras made them one dense tensor, which the preprocessor refused ("y
+    # must hold one tag id per word ... not a dense tensor").
+    tagger = tiny_tagger(tokenizer)
+    tagger.compile(optimizer=keras.optimizers.SGD(0.0))  # moves nothing
+    tags = [[3, 0], [1, 0]]
+    ragged = tf.ragged.constant([["Obama", "visits"], ["Paris", "rains"]])
+    expected = tagger.evaluate(ragged, tf.ragged.constant(tags), verbose=0)
+    history = tagger.fit(sentences, tags, shuffle=False, verbose=0).history
+    assert history["loss"][0] == pytest.approx(expected[0], rel=1e-5)
+    assert tagger.evaluate(sentences, tags, verbose=0) == pytest.approx(expected)
+    np.testing.assert_allclose(
+        tagger.predict(sentences, verbose=0), tagger.predict(ragged, verbose=0)
+    )
+
+
 def test_fit_learns_the_training_entities(tokenizer):
     keras.utils.set_random_seed(0)
     tagger = tiny_tagger(tokenizer)

@@ -1,6 +1,7 @@
 import keras
 import keras_hub
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from tftransformer._arguments import (
@@ -10,9 +11,10 @@ from tftransformer._arguments import (
     check_model_keywords,
     check_positive_number,
     class_names,
+    is_int,
     python_number,
 )
-from tftransformer.data.tagging import IGNORE_LABEL
+from tftransformer.data.tagging import IGNORE_LABEL, words_to_ragged
 from tftransformer.data.text_packing import is_packed_batch
 from tftransformer.models._task_base import (
     EmptyBatchPredict,
@@ -204,12 +206,24 @@ class TokenClassifier(
         sequence = self.output_dropout(sequence, training=training)
         return ops.cast(self.output_dense(sequence), "float32")
 
+    def _in_memory_x(self, x):
+        """Sentences in memory (strings, or lists of words) as the ragged
+        tensor of their words: Keras would turn sentences of equal lengths
+        into a dense tensor, which the preprocessor splits again."""
+        if _raw_sentences(x):
+            x = words_to_ragged(list(x))
+        return super()._in_memory_x(x)
+
     def _in_memory_targets(self, x, y, name="y"):
         """In-memory tags must be ids in `[0, num_tags)` or -100 (ignored).
 
-        Tags of shape `(texts, length)` are read; wider ones (distributions)
-        are left to a loss of the user's choice.
+        For sentences of words, one tag per word (returned as a ragged
+        tensor, whatever the lengths); for tokenized features, tags of shape
+        `(texts, length)`, one per token; wider ones (distributions) are
+        left to a loss of the user's choice.
         """
+        if isinstance(x, tf.RaggedTensor) and x.dtype == tf.string:
+            return self._word_tags(x, y, name)
         tags = target_array(x, y, name)
         if tags is None or tags.ndim != 2 or not tags.size:
             return y
@@ -220,6 +234,37 @@ class TokenClassifier(
         bad = ~in_range & (tags != IGNORE_LABEL)
         refuse_bad_targets(name, tags, bad, expected)
         return y
+
+    def _word_tags(self, words, y, name):
+        """Per-word tags `y` of ragged `words`, checked, as a ragged tensor."""
+        target_array(None, y, name)  # refuses y=None
+        if isinstance(y, (tf.Tensor, tf.RaggedTensor)):
+            y = y.to_list() if isinstance(y, tf.RaggedTensor) else y.numpy().tolist()
+        rows = [np.asarray(row).reshape(-1).tolist() for row in y]
+        counts = words.row_lengths().numpy()
+        if len(rows) != len(counts):
+            raise ValueError(
+                f"{name} must hold one list of tags per sentence. Received: "
+                f"{len(rows)} lists of tags for {len(counts)} sentences"
+            )
+        expected = f"tag ids in [0, {self.num_tags}) or {IGNORE_LABEL} (ignored)"
+        for i, (row, count) in enumerate(zip(rows, counts)):
+            if len(row) != count:
+                raise ValueError(
+                    f"{name} must hold one tag per word: sentence {i} has "
+                    f"{count} words and {len(row)} tags. Received: "
+                    f"{name}[{i}]={row!r:.100}"
+                )
+            for j, tag in enumerate(row):
+                if not is_int(tag) or not (
+                    0 <= tag < self.num_tags or tag == IGNORE_LABEL
+                ):
+                    raise ValueError(
+                        f"{name} must hold {expected}, one per word. "
+                        f"Received: {name}[{i}][{j}]={tag!r}"
+                    )
+        flat = np.asarray([tag for row in rows for tag in row], "int32")
+        return tf.RaggedTensor.from_row_lengths(flat, counts)
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """Configures the model for training, with tagging defaults.
@@ -273,3 +318,16 @@ class TokenClassifier(
             }
         )
         return config
+
+
+def _raw_sentences(x):
+    """Whether in-memory `x` is sentences: strings, or lists of words."""
+    if not isinstance(x, (list, tuple)) or not x:
+        return False
+    if all(isinstance(sentence, str) for sentence in x):
+        return True
+    return all(
+        isinstance(sentence, (list, tuple))
+        and all(isinstance(word, str) for word in sentence)
+        for sentence in x
+    )
