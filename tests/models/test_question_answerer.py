@@ -126,6 +126,25 @@ def test_best_answers_picks_the_best_valid_span_or_no_answer():
     assert forced[0]["answer"] == "beta gamma"
 
 
+def test_a_context_without_tokens_gets_the_empty_answer_either_way():
+    # As the export answers it; it used to raise for the whole batch (with
+    # a message that printed "{context!r:.80}").
+    examples = [
+        SquadExample("q0", "which?", "   "),
+        SquadExample("q1", "which?", "a b"),
+    ]
+    windows = make_question_answering_windows(
+        examples, embedded_tokenizer(), sequence_length=12, doc_stride=4
+    )
+    logits = np.zeros((len(windows.example_index), 12, 2))
+    for allow_no_answer in (True, False):
+        empty, other = best_answers(
+            logits, windows, ["   ", "a b"], allow_no_answer=allow_no_answer
+        )
+        assert empty == {"answer": "", "start": -1, "end": -1, "score": 1.0}
+        assert allow_no_answer or other["answer"] in ("a", "b", "a b")
+
+
 def test_span_cross_entropy_is_the_mean_of_start_and_end_losses():
     logits = np.log(np.array([[[0.5, 0.25], [0.25, 0.5], [0.25, 0.25]]]))
     loss = SpanCrossEntropy()(np.array([[0, 1]]), logits)

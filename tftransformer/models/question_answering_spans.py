@@ -36,7 +36,8 @@ def best_answers(
     The example's null score is the lowest `start + end` logit of the start
     token over its windows. With `allow_no_answer`, the answer is empty when
     the null score beats the best span's by more than `null_threshold`
-    (SQuAD 2.0); without, the best span is always taken.
+    (SQuAD 2.0); without, the best span is always taken, and only a
+    context without a token (empty, or spaces) gets the empty answer.
 
     Args:
         logits: float `(num_windows, seq, 2)`, a `QuestionAnswerer`'s output.
@@ -92,11 +93,8 @@ def best_answers(
         if candidate is None or (
             allow_no_answer and null_score - candidate[0] > null_threshold
         ):
-            if not allow_no_answer:
-                raise ValueError(
-                    f"Example {index} has no context token to answer from, and "
-                    "allow_no_answer is False. Received: context={context!r:.80}"
-                )
+            # No context token (an empty context) leaves no span to take,
+            # whatever `allow_no_answer` says; an export answers it alike.
             answers.append(
                 {"answer": "", "start": -1, "end": -1, "score": float(null_probability)}
             )
