@@ -74,6 +74,20 @@ def test_refuses_what_is_not_an_embedder(tiny_preset):
         tft.models.ContrastiveEmbedder(backbone)
 
 
+def test_texts_in_memory_and_the_model_as_preprocessor_are_refused(tiny_preset):
+    # Both failed inside the step (a string input, then an index error).
+    embedder = tft.models.TextEmbedder.from_preset(tiny_preset, sequence_length=16)
+    model = tft.models.ContrastiveEmbedder(embedder)
+    model.compile(optimizer="adam", loss=tft.finetune.MultipleNegativesRankingLoss())
+    with pytest.raises(ValueError, match=r"make_pair_dataset\(pairs, model.prepro"):
+        model.fit([["a cat", "a kitten"], ["a dog", "a puppy"]], verbose=0)
+    with pytest.raises(ValueError, match=r"\(`embedder.preprocessor`\), not the"):
+        tft.data.make_pair_dataset(_pairs(), embedder, 16)
+    # What the message says works.
+    dataset = tft.data.make_pair_dataset(_pairs(), model.preprocessor, 16)
+    assert np.isfinite(model.fit(dataset, verbose=0).history["loss"][0])
+
+
 def test_a_repeated_text_is_embedded_once_with_the_same_outputs_and_gradients(
     tiny_preset, monkeypatch
 ):

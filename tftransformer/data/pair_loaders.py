@@ -165,6 +165,12 @@ def make_pair_dataset(pairs, preprocessor, batch_size, shuffle=False, seed=0):
     """
     if not isinstance(pairs, TextPairs):
         raise ValueError(f"pairs must be a TextPairs. Received: {type(pairs).__name__}")
+    if hasattr(preprocessor, "backbone"):
+        raise ValueError(
+            "preprocessor must be the embedder's preprocessor "
+            "(`embedder.preprocessor`), not the model. Received: "
+            f"preprocessor={type(preprocessor).__name__}"
+        )
     batch_size = check_int("batch_size", batch_size, 1)
     order = np.arange(len(pairs))
     if shuffle:

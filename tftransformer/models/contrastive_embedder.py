@@ -1,4 +1,5 @@
 import keras
+import tensorflow as tf
 from keras import ops
 
 from tftransformer._arguments import check_bool
@@ -52,7 +53,7 @@ class ContrastiveEmbedder(InMemoryBatches, keras.Model):
     model = ContrastiveEmbedder(embedder)
     model.compile(optimizer="adam",
                   loss=tftransformer.finetune.MultipleNegativesRankingLoss())
-    model.fit(tftransformer.data.make_pair_dataset(pairs, embedder, 16))
+    model.fit(tftransformer.data.make_pair_dataset(pairs, embedder.preprocessor, 16))
     ```
     """
 
@@ -110,6 +111,18 @@ class ContrastiveEmbedder(InMemoryBatches, keras.Model):
         # (batch, k, dim)
         return ops.reshape(embeddings, (-1, texts, self.embedder.embedding_dim))
 
+    def _in_memory_x(self, x):
+        """Refuses texts given in memory (pairs as lists of strings), which
+        the model would fail on inside the step: it takes tokenized groups."""
+        if x is not None and not isinstance(x, dict) and _holds_strings(x):
+            raise ValueError(
+                "x must be tokenized groups of texts, a dict of (batch, k, seq) "
+                "features: build a dataset of them with "
+                "`tftransformer.data.make_pair_dataset(pairs, "
+                f"model.preprocessor, batch_size)`. Received: x={x!r:.100}"
+            )
+        return super()._in_memory_x(x)
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -125,3 +138,15 @@ class ContrastiveEmbedder(InMemoryBatches, keras.Model):
         config = dict(config)
         config["embedder"] = keras.saving.deserialize_keras_object(config["embedder"])
         return cls(**config)
+
+
+def _holds_strings(x):
+    """Whether in-memory `x` (nested lists, tuples, arrays) holds strings."""
+    while isinstance(x, (list, tuple)) and x:
+        x = x[0]
+    if isinstance(x, (str, bytes)):
+        return True
+    dtype = getattr(x, "dtype", None)
+    return dtype is not None and (
+        dtype == tf.string or getattr(dtype, "kind", None) in ("O", "S", "U")
+    )
