@@ -4,6 +4,7 @@ import pytest
 from tests.finetune.strategy_models import Recorder, batches, tiny_text_classifier
 from tests.finetune.tiny_models import BERT_EMBEDDINGS
 from tftransformer.finetune import (
+    GradualUnfreezing,
     HeadWarmup,
     classification_loss,
     create_optimizer,
@@ -100,6 +101,34 @@ def test_zero_steps_changes_nothing():
     x, y = batches(2)
     classifier.fit(x, y, batch_size=2, verbose=0, callbacks=[HeadWarmup(0), recorder])
     assert recorder.trainable_paths[0] == every_path_but_the_pooler(classifier)
+
+
+@pytest.mark.parametrize("head_first", [True, False])
+def test_gradual_unfreezing_in_the_same_fit_is_refused(head_first):
+    # Each restores the trainable set it recorded: placed first, the warmup
+    # ended by training the whole backbone, the schedule lost.
+    classifier = tiny_text_classifier()
+    compile_classifier(classifier, num_train_steps=4, run_eagerly=True)
+    x, y = batches(2)
+    callbacks = [HeadWarmup(1), GradualUnfreezing(1)]
+    if not head_first:
+        callbacks.reverse()
+    with pytest.raises(ValueError, match=r"both change which layers train"):
+        classifier.fit(x, y, batch_size=2, verbose=0, callbacks=callbacks)
+    # Refused before either changed the model; either alone, in a later
+    # fit, works (the refused fit's claim is gone).
+    assert not frozen_layer_names(classifier)
+    assert [v.path for v in classifier.trainable_weights] == [
+        v.path for v in classifier.weights if v.trainable
+    ]
+    recorder = Recorder()
+    classifier.fit(
+        x, y, batch_size=2, verbose=0, callbacks=[GradualUnfreezing(1), recorder]
+    )
+    # The first epoch trains the head and the top group only.
+    trained = recorder.trainable_paths[0]
+    assert "logits/kernel" in trained
+    assert len(trained) < len(every_path_but_the_pooler(classifier))
 
 
 def test_no_second_warmup_once_the_optimizer_has_taken_the_steps():

@@ -5,6 +5,7 @@ from tftransformer.finetune.trainable_state import (
     _optimizer_steps,
     apply_trainable_change,
     capture_trainable_state,
+    claim_trainable_schedule,
     prepare_optimizer,
     restore_trainable_state,
 )
@@ -102,6 +103,12 @@ class GradualUnfreezing(keras.callbacks.Callback):
 
     def _frozen_layers(self):
         return [layer for group in self._groups[self._stage :] for layer in group]
+
+    def set_params(self, params):
+        super().set_params(params)
+        # Before any callback's `on_train_begin` changes the model.
+        if self.model is not None:
+            claim_trainable_schedule(self)
 
     def on_train_begin(self, logs=None):
         if self._state is not None and self._state_model is self.model:

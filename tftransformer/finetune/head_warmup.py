@@ -5,6 +5,7 @@ from tftransformer.finetune.trainable_state import (
     _optimizer_steps,
     apply_trainable_change,
     capture_trainable_state,
+    claim_trainable_schedule,
     prepare_optimizer,
     restore_trainable_state,
 )
@@ -65,6 +66,12 @@ class HeadWarmup(keras.callbacks.Callback):
     def warming_up(self):
         """Whether the backbone is currently held frozen."""
         return self._warming_up
+
+    def set_params(self, params):
+        super().set_params(params)
+        # Before any callback's `on_train_begin` changes the model.
+        if self.steps and self.model is not None:
+            claim_trainable_schedule(self)
 
     def on_train_begin(self, logs=None):
         if self.steps == 0 or _optimizer_steps(self.model) >= self.steps:

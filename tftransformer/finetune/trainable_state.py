@@ -22,9 +22,41 @@ from tftransformer.models.freezing import _frozen_mark, _set_frozen_mark
 __all__ = [
     "apply_trainable_change",
     "capture_trainable_state",
+    "claim_trainable_schedule",
     "prepare_optimizer",
     "restore_trainable_state",
 ]
+
+# The model attribute naming the callback that changes its trainable set in
+# the current `fit`, with that fit's callback parameters.
+_SCHEDULE = "_tftransformer_trainable_schedule"
+
+
+def claim_trainable_schedule(callback):
+    """Refuses a second callback changing what `callback.model` trains in
+    the same `fit`.
+
+    Each of them restores the trainable set it recorded when `fit` began,
+    so the later one would undo the other's (a `HeadWarmup` placed before a
+    `GradualUnfreezing` ended its warmup by training the whole backbone).
+    A `fit` is told by its callbacks' shared `params`: a claim left by an
+    earlier `fit` is replaced.
+
+    Raises:
+        ValueError: naming both callbacks.
+    """
+    model = callback.model
+    params = getattr(callback, "params", None)
+    held = getattr(model, _SCHEDULE, None)
+    if held is not None and held[1] is params and held[0] is not callback:
+        raise ValueError(
+            f"{type(held[0]).__name__} and {type(callback).__name__} both change "
+            "which layers train during fit, and the later would undo the "
+            "other's schedule: pass one of them (a ClassificationConfig refuses "
+            "head_warmup_steps with gradual_unfreeze the same way)."
+        )
+    # Past Keras' attribute tracking: not state to save.
+    object.__setattr__(model, _SCHEDULE, (callback, params))
 
 
 def _optimizer_steps(model):
