@@ -220,6 +220,19 @@ def check_on_bad_rows(value):
     return check_choice("on_bad_rows", value, ("error", "skip"))
 
 
+def check_input_rank(layer, inputs_shape, layout):
+    """Refuses a layer's inputs unless of rank `len(layout)`, with a known
+    last axis when `layout` ends with "dim" (e.g. `("batch", "seq", "dim")`);
+    the message names the layer, the layout and the shape received."""
+    shape = tuple(inputs_shape)
+    if len(shape) != len(layout) or (layout[-1] == "dim" and shape[-1] is None):
+        known = " with a known dim" if layout[-1] == "dim" else ""
+        raise ValueError(
+            f"{type(layer).__name__} expects inputs of shape "
+            f"({', '.join(layout)}){known}. Received: inputs.shape={shape}"
+        )
+
+
 def check_positive_number(name, value, allow_zero=False):
     """Returns a finite number `> 0` (`>= 0` with `allow_zero`) as a float."""
     if not is_finite_number(value) or value < 0 or (value == 0 and not allow_zero):

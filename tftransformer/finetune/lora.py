@@ -108,7 +108,9 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
             `["query", "key", "value", "attention_output"]` adapts all four.
 
     Returns:
-        The list of layers that got adapters, in the backbone's order.
+        The list of layers that got adapters, in the order Keras tracks the
+        backbone's layers (layer by layer; within an attention layer, as
+        keras-hub creates its projections, e.g. `value` before `query`).
 
     Raises:
         ValueError: if `rank` or `alpha` is out of range, the backbone is not

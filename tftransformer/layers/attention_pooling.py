@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_input_rank, check_int
 from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.masking import check_mask_matches
 
@@ -67,11 +67,7 @@ class AttentionPooling(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, inputs_shape):
-        if len(inputs_shape) != 3 or inputs_shape[-1] is None:
-            raise ValueError(
-                "AttentionPooling expects inputs of shape (batch, seq, dim) with a "
-                f"known dim. Received: inputs.shape={tuple(inputs_shape)}"
-            )
+        check_input_rank(self, inputs_shape, ("batch", "seq", "dim"))
         hidden_dim = self.hidden_dim or inputs_shape[-1]
         self._projection = keras.layers.Dense(
             hidden_dim,

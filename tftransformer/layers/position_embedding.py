@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_input_rank, check_int
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -53,12 +53,8 @@ class PositionEmbedding(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, inputs_shape):
+        check_input_rank(self, inputs_shape, ("batch", "seq", "dim"))
         dim = inputs_shape[-1]
-        if dim is None:
-            raise ValueError(
-                "The last axis of the inputs must be known. "
-                f"Received: inputs_shape={inputs_shape}"
-            )
         # (sequence_length, dim)
         self.position_embeddings = self.add_weight(
             name="embeddings",

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_choice
+from tftransformer._arguments import check_choice, check_input_rank
 from tftransformer.layers.masking import check_mask_matches
 
 POOLING_MODES = ("cls", "mean", "max")
@@ -42,6 +42,10 @@ class SequencePooling(keras.layers.Layer):
         super().__init__(**kwargs)
         self.mode = check_choice("mode", mode, POOLING_MODES)
         self.supports_masking = True
+
+    def build(self, inputs_shape):
+        check_input_rank(self, inputs_shape, ("batch", "seq", "dim"))
+        super().build(inputs_shape)
 
     def call(self, inputs, padding_mask=None, mask=None):
         if self.mode == "cls":

@@ -1,7 +1,11 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_positive_number, python_number
+from tftransformer._arguments import (
+    check_input_rank,
+    check_positive_number,
+    python_number,
+)
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -50,7 +54,10 @@ class SinePositionEncoding(keras.layers.Layer):
         # An input mask passes through: the encodings are aligned with the
         # input positions.
         self.supports_masking = True
-        self.built = True
+
+    def build(self, inputs_shape):
+        check_input_rank(self, inputs_shape, ("batch", "seq", "dim"))
+        super().build(inputs_shape)
 
     def call(self, inputs, start_index=0):
         shape = ops.shape(inputs)

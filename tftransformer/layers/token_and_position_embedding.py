@@ -1,7 +1,12 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_bool, check_choice, check_int
+from tftransformer._arguments import (
+    check_bool,
+    check_choice,
+    check_input_rank,
+    check_int,
+)
 from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.position_embedding import PositionEmbedding
 from tftransformer.layers.sine_position_encoding import SinePositionEncoding
@@ -99,6 +104,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def build(self, inputs_shape):
         inputs_shape = tuple(inputs_shape)
+        check_input_rank(self, inputs_shape, ("batch", "seq"))
         self.token_embedding.build(inputs_shape)
         if self.position_embedding is not None:
             self.position_embedding.build(inputs_shape + (self.embedding_dim,))
