@@ -94,7 +94,7 @@ def predict(x):
         (
             "classifier",
             fit(x=TEXTS, y=[0, 1], class_weight={"pos": -1}),
-            r"finite numbers >= 0. Received: class_weight\['pos'\]=-1$",
+            r"finite number >= 0. Received: class_weight\['pos'\]=-1$",
         ),
         (
             "classifier",

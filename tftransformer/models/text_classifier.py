@@ -1,6 +1,3 @@
-import math
-import numbers
-
 import keras
 import keras_hub
 from keras import ops
@@ -328,12 +325,7 @@ def _class_weight_ids(class_weight, num_classes, label_names):
                 f"class_weight gives class {class_id} ({key!r}) twice. "
                 f"Received: class_weight={class_weight!r:.200}"
             )
-        if isinstance(weight, bool) or not (
-            isinstance(weight, numbers.Real) and math.isfinite(weight) and weight >= 0
-        ):
-            raise ValueError(
-                "class_weight's weights must be finite numbers >= 0. Received: "
-                f"class_weight[{key!r}]={weight!r}"
-            )
-        weights[class_id] = float(weight)
+        weights[class_id] = check_positive_number(
+            f"class_weight[{key!r}]", weight, allow_zero=True
+        )
     return {c: weights.get(c, 1.0) for c in range(num_classes)}
