@@ -1,6 +1,7 @@
 import json
 import math
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -96,6 +97,22 @@ def test_create_optimizer_needs_the_model():
 def test_invalid_multipliers_are_rejected(multipliers):
     with pytest.raises(ValueError, match="learning_rate_multipliers"):
         LayerwiseAdamW(learning_rate_multipliers=multipliers)
+
+
+def test_keys_that_match_no_variable_warn_and_frozen_ones_do_not():
+    # Layer names or a typo for variable paths: every variable trained at
+    # the base rate without a word.
+    classifier = _tiny_classifier()
+    variables = classifier.trainable_variables
+    wrong = LayerwiseAdamW(learning_rate_multipliers={"logits": 30.0})
+    with pytest.warns(UserWarning, match=r"None of .*Received keys: \['logits'\]"):
+        wrong.build(variables)
+    # The decay lists every variable, frozen ones too: some keys match.
+    multipliers = layer_decay_multipliers(classifier, DECAY)
+    multipliers["frozen_layer/kernel"] = 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LayerwiseAdamW(learning_rate_multipliers=multipliers).build(variables)
 
 
 def _random_state(variables, seed=0):

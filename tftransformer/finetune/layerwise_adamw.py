@@ -1,5 +1,6 @@
 import math
 import numbers
+import warnings
 
 import keras
 from keras import ops
@@ -73,6 +74,17 @@ class LayerwiseAdamW(FusedAdamW):
             return
         super().build(var_list)
         multipliers = dict(self._multiplier_items)
+        paths = {variable.path for variable in var_list}
+        if multipliers and not paths.intersection(multipliers):
+            # Keys for frozen variables are fine (layer-wise decay lists every
+            # layer); none matching is a mistake (layer names, a typo).
+            warnings.warn(
+                "None of learning_rate_multipliers' keys is the path of a "
+                "variable this optimizer updates, so every variable trains at "
+                f"the base rate. Received keys: {sorted(multipliers)[:5]!r:.200}; "
+                f"variable paths look like: {sorted(paths)[:3]!r:.200}",
+                stacklevel=2,
+            )
         # Looked up by index in `update_step`: on the TensorFlow backend it
         # receives the backend variable, whose name is not the Keras path.
         self._variable_multipliers = tuple(
