@@ -15,6 +15,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from tftransformer import hardware, presets, saving
+from tftransformer.evaluation import generate_texts
 from tftransformer.models import (
     TextClassifier,
     TextClassifierPreprocessor,
@@ -683,3 +684,10 @@ def test_load_generator_sets_sequence_lengths(tiny_gpt2_preset, tiny_bart_preset
         x = seq2seq.preprocessor({"encoder_text": ["a"], "decoder_text": ["b"]})[0]
         assert x["encoder_token_ids"].shape == (1, 10), task
         assert x["decoder_token_ids"].shape == (1, 10), task
+    # As keras-hub reloads it from a .keras file: sources of 1,024 tokens,
+    # past the tiny BART's positions, failed inside the generation step.
+    seq2seq.preprocessor.encoder_sequence_length = 1024
+    with pytest.raises(ValueError, match=r"encoder_sequence_length=1024 .*\(64\)"):
+        generate_texts(seq2seq, ["a"], max_length=8)
+    seq2seq.preprocessor.encoder_sequence_length = 10
+    assert len(generate_texts(seq2seq, ["a"], max_length=8)["text"]) == 1

@@ -114,6 +114,18 @@ def check_generator(model, max_length=None, tokenizer=None, start_token_id=None)
         maximum = getattr(model.backbone, "max_sequence_length", None)
         if max_length is None:
             max_length = model.preprocessor.sequence_length
+        sources = getattr(model.preprocessor, "encoder_sequence_length", None)
+        if maximum is not None and sources is not None and sources > maximum:
+            # keras-hub 0.32's BART and T5 preprocessors save no lengths: a
+            # reloaded one reads sources of 1,024 tokens.
+            raise ValueError(
+                "The preprocessor reads sources of up to encoder_sequence_length="
+                f"{sources} tokens, more than the model's max_sequence_length "
+                f"({maximum}); keras-hub's seq2seq preprocessors forget their "
+                "lengths when saved. Set model.preprocessor.encoder_sequence_"
+                f"length (at most {maximum}), as "
+                "tftransformer.training.generation_settings does for a run's model."
+            )
     max_length = check_int("max_length", max_length, 2)
     if maximum is not None and max_length > maximum:
         raise ValueError(
