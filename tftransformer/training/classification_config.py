@@ -2,6 +2,9 @@
 
 import dataclasses
 
+import keras
+
+from tftransformer.models.sparse_f1_score import SparseF1Score
 from tftransformer.training._classification_settings import ClassificationSettings
 from tftransformer.training._settings import setting
 from tftransformer.training.finetune_config import FinetuneConfig
@@ -10,6 +13,16 @@ __all__ = ["CLASSIFICATION_MONITORS", "ClassificationConfig"]
 
 # What a single-label classification run's early stopping can watch.
 CLASSIFICATION_MONITORS = ("val_accuracy", "val_macro_f1", "val_loss")
+
+
+def monitored_metrics(monitor, num_classes):
+    """The metrics a classifier compiles so that `monitor` is logged: the
+    accuracy, and the macro F1 when it is watched. Make them under the
+    strategy's scope (the F1 makes its variables when made)."""
+    metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
+    if monitor == "val_macro_f1":
+        metrics.append(SparseF1Score(num_classes, name="macro_f1"))
+    return metrics
 
 
 @dataclasses.dataclass

@@ -3,7 +3,6 @@
 import dataclasses
 import os
 
-import keras
 import numpy as np
 
 from tftransformer import distribute
@@ -17,11 +16,11 @@ from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.evaluation.predictions import evaluate_classifier
 from tftransformer.finetune.losses import classification_loss
 from tftransformer.models._task_base import predict_batch
-from tftransformer.models.sparse_f1_score import SparseF1Score
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.training._settings import ConfigError
 from tftransformer.training._several_models import trains_several_models
 from tftransformer.training._subsets import sample_splits
+from tftransformer.training.classification_config import monitored_metrics
 from tftransformer.training.classification_run import ClassificationRun
 from tftransformer.training.trainer import Trainer
 
@@ -93,10 +92,10 @@ def build_text_classifier(config, label_names):
 
 
 def _loss_and_metrics(config, num_classes):
-    metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
-    if config.monitor == "val_macro_f1":
-        metrics.append(SparseF1Score(num_classes, name="macro_f1"))
-    return {"loss": classification_loss(config.label_smoothing), "metrics": metrics}
+    return {
+        "loss": classification_loss(config.label_smoothing),
+        "metrics": monitored_metrics(config.monitor, num_classes),
+    }
 
 
 def train_text_classifier(config, verbose=1):

@@ -13,8 +13,10 @@ import tensorflow as tf
 from tftransformer import data, finetune, models, presets, training
 from tftransformer._arguments import check_choice, check_int
 from tftransformer.models.backbone_adapter import preprocessor_pair_separators
-from tftransformer.models.sparse_f1_score import SparseF1Score
-from tftransformer.training.classification_config import CLASSIFICATION_MONITORS
+from tftransformer.training.classification_config import (
+    CLASSIFICATION_MONITORS,
+    monitored_metrics,
+)
 from tftransformer.tuning.search_space import SEARCHABLE_PARAMETERS, SearchSpace
 from tftransformer.tuning.tuners import _HYPERBAND_PREFIX
 
@@ -352,13 +354,10 @@ class TextClassifierHyperModel(keras_tuner.HyperModel):
         )
         # The optimizer and metrics live in the strategy the model was built in.
         with strategy.scope():
-            metrics = [keras.metrics.SparseCategoricalAccuracy("accuracy")]
-            if self.monitor == "val_macro_f1":
-                metrics.append(SparseF1Score(self.num_classes, name="macro_f1"))
             model.compile(
                 optimizer=_create_optimizer(model, values, steps),
                 loss=finetune.classification_loss(values["label_smoothing"]),
-                metrics=metrics,
+                metrics=monitored_metrics(self.monitor, self.num_classes),
                 run_eagerly=self.run_eagerly,
             )
         guard = _NonFiniteLossGuard()
