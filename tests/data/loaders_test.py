@@ -668,3 +668,14 @@ def test_load_text_rows_keeps_every_column_of_each_row(tmp_path):
         load_text_rows(csv_path)
     rows = load_text_rows(csv_path, on_bad_rows="skip")
     assert rows.records == ({"text": "fine", "id": "2"},) and rows.skipped_rows == 1
+
+
+def test_a_quoted_empty_text_in_a_one_column_file_is_a_row(tmp_path):
+    # `""` is an empty text, not a blank line: left out silently, the
+    # predictions would have a row less than the file.
+    path = tmp_path / "prompts.csv"
+    path.write_text('text\n"a highly"\n""\n\nthe film\n   \n')
+    with pytest.raises(DataError, match="line 3: empty text in column 'text'"):
+        load_text_rows(path)
+    rows = load_text_rows(path, on_bad_rows="skip")
+    assert rows.texts == ("a highly", "the film") and rows.skipped_rows == 1

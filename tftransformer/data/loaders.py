@@ -228,7 +228,13 @@ def _parse_csv(path, content, file_format, find_open_quote=False, **dialect):
                             "closed (the file ends inside it); expected a "
                             "closing quote."
                         )
-                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                if not fields or (
+                    len(fields) == 1
+                    and not fields[0].strip()
+                    # In a file of one column, `""` is a row's empty text (a
+                    # blank line reads as no field at all).
+                    and not (fields == [""] and header is not None and len(header) == 1)
+                ):
                     continue
                 if header is None:
                     header = [name.strip() for name in fields]
