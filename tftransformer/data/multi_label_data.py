@@ -37,8 +37,7 @@ class MultiLabelData(ExampleColumns):
     skipped_rows: int = 0
 
     def __post_init__(self):
-        object.__setattr__(self, "texts", tuple(self.texts))
-        object.__setattr__(self, "label_vocabulary", tuple(self.label_vocabulary))
+        self._freeze_texts_and_names()
         labels = np.asarray(self.labels)
         if labels.ndim != 2 or labels.shape != (len(self.texts), self.num_labels):
             raise ValueError(

@@ -27,6 +27,7 @@ class RegressionData(ExampleColumns):
     """
 
     _TARGETS = "targets"
+    _NAMES = "target_names"
 
     texts: tuple
     targets: np.ndarray
@@ -36,8 +37,7 @@ class RegressionData(ExampleColumns):
     skipped_rows: int = 0
 
     def __post_init__(self):
-        object.__setattr__(self, "texts", tuple(self.texts))
-        object.__setattr__(self, "target_names", tuple(self.target_names))
+        self._freeze_texts_and_names()
         targets = np.asarray(self.targets)
         if targets.ndim == 1:
             targets = targets[:, None]

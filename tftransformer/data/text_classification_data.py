@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, first_bad_entry, is_int
 from tftransformer.data._example_columns import ExampleColumns
 
 
@@ -50,12 +50,11 @@ class TextClassificationData(ExampleColumns):
     skipped_rows: int = 0
 
     def __post_init__(self):
-        labels = np.array(self.labels, dtype="int32").reshape(-1)
+        self._freeze_texts_and_names()
+        labels = self._label_ids()
         # Freeze the array too: the object is shared by cached loaders.
         labels.flags.writeable = False
         object.__setattr__(self, "labels", labels)
-        object.__setattr__(self, "texts", tuple(self.texts))
-        object.__setattr__(self, "label_vocabulary", tuple(self.label_vocabulary))
         if len(labels) != len(self.texts):
             raise ValueError(
                 "texts and labels must have the same length. Received: "
@@ -68,6 +67,29 @@ class TextClassificationData(ExampleColumns):
                 f"labels in [{labels.min()}, {labels.max()}] with "
                 f"label_vocabulary={self.label_vocabulary}"
             )
+
+    def _label_ids(self):
+        """`labels` as a 1-D int32 array; whole floats are read as ids (a
+        pandas column with a missing value), anything else is refused."""
+        raw = self.labels
+        try:
+            labels = np.asarray(raw).reshape(-1)
+        except ValueError:  # Rows of different lengths.
+            labels = np.asarray(raw, dtype=object).reshape(-1)
+        if labels.dtype.kind == "f":
+            bad = ~(np.isfinite(labels) & (labels == np.floor(labels)))
+        elif labels.dtype.kind in "iub":
+            bad = np.zeros(labels.shape, bool)
+        else:  # Names, or ids mixed with None.
+            bad = np.array([not is_int(label) for label in labels], bool)
+        if bad.any():
+            raise ValueError(
+                "labels must be class ids, integers indexing label_vocabulary "
+                f"{self.label_vocabulary!r:.200} (map each label name to its "
+                "position there). Received: "
+                f"{first_bad_entry('labels', labels, bad)}"
+            )
+        return labels.astype("int32")
 
     @property
     def num_classes(self):
