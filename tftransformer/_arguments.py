@@ -26,6 +26,7 @@ __all__ = [
     "first_bad_entry",
     "is_finite_number",
     "is_int",
+    "output_shape",
     "python_number",
     "refuse_one_string",
 ]
@@ -231,6 +232,19 @@ def check_input_rank(layer, inputs_shape, layout):
             f"{type(layer).__name__} expects inputs of shape "
             f"({', '.join(layout)}){known}. Received: inputs.shape={shape}"
         )
+
+
+def output_shape(model):
+    """The shape of `model`'s one output, as a tuple, for a check's message;
+    `None` for a model without exactly one recorded output (several, or a
+    subclassed model such as a multi-task one).
+
+    `outputs`, not `output`: a `Sequential` model loaded from a file has
+    its outputs but no call node of its own, and `output` raises."""
+    outputs = getattr(model, "outputs", None)
+    if not outputs or len(outputs) != 1:
+        return None
+    return tuple(outputs[0].shape)
 
 
 def check_positive_number(name, value, allow_zero=False):

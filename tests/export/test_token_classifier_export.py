@@ -178,7 +178,7 @@ def test_sequence_length_bound_is_the_position_table(position_kind, refused):
     # Sinusoidal and relative positions have no last position to run past.
     model = types.SimpleNamespace(
         name="tagger",
-        output=types.SimpleNamespace(shape=(None, None, 3)),
+        outputs=[types.SimpleNamespace(shape=(None, None, 3))],
         backbone=types.SimpleNamespace(
             max_sequence_length=8, position_kind=position_kind
         ),

@@ -194,9 +194,10 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
     np.testing.assert_allclose(served, expected, atol=1e-5)
 
-    # On LiteRT: the embedder and its head, calibrated, on raw strings.
+    # On LiteRT: the embedder and its head, calibrated, on raw strings. The
+    # head loaded from `head.keras`: a Sequential model never called.
     tflite_file = tft.export.export_litert(
-        got.embedder, tmp_path / "litert", head=got.head, label_names=got.label_names
+        got.embedder, tmp_path / "litert", head=head, label_names=got.label_names
     )
     litert = tft.export.LiteRTModel(tflite_file)(batch)["probabilities"]
     np.testing.assert_allclose(litert, got.probabilities(batch), atol=1e-5)
@@ -255,14 +256,13 @@ def test_bad_inputs_are_named(small_vocabulary_preset, tmp_path):
         tft.export.export_few_shot_classifier(
             embedder, head, tmp_path / "serving", model_name=""
         )
+    classifier = tft.models.TextClassifier.from_preset(
+        small_vocabulary_preset, num_classes=2, sequence_length=8
+    )
+    with pytest.raises(ValueError, match="Received: TextClassifier with"):
+        tft.export.export_few_shot_classifier(classifier, head, tmp_path / "serving")
     with pytest.raises(ValueError, match="Received a model 'text_classifier'"):
-        tft.export.export_litert(
-            tft.models.TextClassifier.from_preset(
-                small_vocabulary_preset, num_classes=2, sequence_length=8
-            ),
-            tmp_path / "litert",
-            head=head,
-        )
+        tft.export.export_litert(classifier, tmp_path / "litert", head=head)
     with pytest.raises(ValueError, match="Received: label_names=.* without `head`"):
         tft.export.export_litert(embedder, tmp_path / "litert", label_names=["a"])
     with pytest.raises(ValueError, match=r"16-dim embeddings. Received .*\(None, 5\)"):

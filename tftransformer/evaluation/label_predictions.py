@@ -2,7 +2,12 @@
 
 import numpy as np
 
-from tftransformer._arguments import check_int, check_positive_number, class_names
+from tftransformer._arguments import (
+    check_int,
+    check_positive_number,
+    class_names,
+    output_shape,
+)
 from tftransformer.evaluation.multi_label_predictions import sigmoid_probabilities
 from tftransformer.evaluation.predictions import logits_to_probabilities
 from tftransformer.models.multi_label_classifier import MultiLabelClassifier
@@ -60,8 +65,8 @@ def predict_labels(model, texts, batch_size=32):
             "predict_labels takes raw texts and needs a model with a "
             f"preprocessor. Received: model {model.name!r} without one"
         )
-    shape = tuple(model.output.shape)
-    if len(shape) != 2 or shape[-1] is None or shape[-1] < 2:
+    shape = output_shape(model)
+    if shape is None or len(shape) != 2 or shape[-1] is None or shape[-1] < 2:
         raise ValueError(
             "The model must output one logit per class, (batch, num_classes) "
             f"with at least 2 classes. Received a model {model.name!r} with "

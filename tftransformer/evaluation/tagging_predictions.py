@@ -9,7 +9,7 @@ is tagged `"O"` and flagged in `truncated`.
 
 import numpy as np
 
-from tftransformer._arguments import check_int, check_positive_number
+from tftransformer._arguments import check_int, check_positive_number, output_shape
 from tftransformer.data.tagging import tokenize_and_align, words_to_ragged
 from tftransformer.evaluation.calibration import calibration_summary
 from tftransformer.evaluation.entity_metrics import entity_report, extract_entities
@@ -39,7 +39,8 @@ def _settings(model, tokenizer, max_length, tag_names):
             "The model has no tag_names; pass `tag_names=` (the tag of each output id)."
         )
     tag_names = [str(name) for name in tag_names]
-    num_outputs = model.output.shape[-1] if hasattr(model, "output") else None
+    shape = output_shape(model)
+    num_outputs = None if shape is None else shape[-1]
     if num_outputs is not None and num_outputs != len(tag_names):
         raise ValueError(
             f"The model has {num_outputs} outputs per token but {len(tag_names)} "

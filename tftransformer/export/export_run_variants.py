@@ -2,6 +2,7 @@
 
 import os
 
+import keras_hub
 import numpy as np
 
 from tftransformer.export.export_variants import export_variants
@@ -97,6 +98,11 @@ def export_run_variants(
     Returns:
         A `VariantsReport`.
 
+    Raises:
+        ValueError: for another model (a few-shot run's embedder, a
+            multi-task model), naming its class, or a config of another
+            task than the model's.
+
     Example:
     ```python
     model = tftransformer.saving.load_model("runs/demo/model.keras")
@@ -118,6 +124,21 @@ def export_run_variants(
         )
         _write_report(report, variants_dir)
         return report
+    if not isinstance(
+        model, (keras_hub.models.TextClassifier, TokenClassifier, QuestionAnswerer)
+    ):
+        # A few-shot run's embedder would be scored as a retrieval embedder
+        # on its class ids.
+        raise ValueError(
+            "export_run_variants measures the model of a classification, "
+            "multi-label, regression, tagging, question answering or "
+            "translation run. Received: a "
+            f"{type(model).__name__} ({model.name!r}). A few-shot run's "
+            "embedder exports with its head (export_few_shot_classifier, "
+            "export_litert(head=...)); export_variants measures an embedder "
+            "on your own texts, and a multi-task model's heads export one by one "
+            "(its head_model(task))."
+        )
     if isinstance(config, VariantsConfig):
         config = config.task_config(model)
     decoding = {}

@@ -13,6 +13,7 @@ from tftransformer._arguments import (
     check_int,
     check_positive_number,
     is_finite_number,
+    output_shape,
 )
 from tftransformer.evaluation.entity_metrics import entity_report
 from tftransformer.evaluation.multi_label_predictions import sigmoid_probabilities
@@ -302,7 +303,7 @@ def export_variants(
             "`text_pair` must be a bool, and True only for a classifier of "
             "sentence pairs (a question answerer reads pairs without it). "
             f"Received: text_pair={text_pair!r} for {type(model).__name__} "
-            f"with output shape {tuple(model.output.shape)}"
+            f"with output shape {output_shape(model)}"
         )
     if kind == "embedder":
         rows = embedder_rows(
@@ -338,7 +339,7 @@ def export_variants(
     elif tagger:
         test_labels = _check_tags(test_texts, test_labels)
     else:
-        test_labels = _check_labels(kind, test_labels, model.output.shape[-1])
+        test_labels = _check_labels(kind, test_labels, output_shape(model)[-1])
     check_test_set(test_texts, test_labels)
 
     if tagger:

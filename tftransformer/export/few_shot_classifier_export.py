@@ -13,6 +13,7 @@ from tftransformer.export.text_classifier_serving_module import (
     TextClassifierServingModule,
     check_text_classifier,
 )
+from tftransformer.export.text_embedder_export import check_text_embedder
 
 __all__ = ["check_few_shot_head", "export_few_shot_classifier"]
 
@@ -104,16 +105,11 @@ def check_few_shot_head(embedder, head):
     """Checks a few-shot classifier's embedder and head before an export.
 
     Raises:
-        ValueError: for an embedder without a preprocessor, or a head that
-            is not a built `keras.Model` from the embedder's embeddings,
-            naming what was received.
+        ValueError: for an embedder that is not a `TextEmbedder` with a
+            preprocessor, or a head that is not a built `keras.Model` from
+            the embedder's embeddings, naming what was received.
     """
-    preprocessor = getattr(embedder, "preprocessor", None)
-    if not isinstance(embedder, keras.Model) or preprocessor is None:
-        raise ValueError(
-            "embedder must be a TextEmbedder with a preprocessor. Received: "
-            f"{type(embedder).__name__} with preprocessor={preprocessor!r}"
-        )
+    check_text_embedder(embedder)
     # `inputs`, not `input`: a Sequential model has no call node of its own.
     head_inputs = (
         getattr(head, "inputs", None) if isinstance(head, keras.Model) else None

@@ -22,6 +22,7 @@ from tftransformer._arguments import (
     check_choice,
     check_int,
     is_finite_number,
+    output_shape,
 )
 from tftransformer.export._litert_interpreter import make_interpreter
 from tftransformer.export.few_shot_classifier_export import check_few_shot_head
@@ -397,7 +398,7 @@ def export_litert(
             "`text_pair=True` exports a classifier or regressor of sentence "
             f"pairs. Received a model {model.name!r} that is not a classifier "
             f"or regressor but a {kind} (output shape "
-            f"{tuple(model.output.shape)})"
+            f"{output_shape(model)})"
         )
     copy = float32_inference_copy(model, preprocessor, merge_lora=merge_lora)
     if head is not None:
@@ -610,14 +611,15 @@ def model_kind(model):
         return "tagger"
     if isinstance(model, QuestionAnswerer):
         return "question_answerer"
-    if len(model.output.shape) != 2:
+    shape = output_shape(model)
+    if shape is None or len(shape) != 2:
         raise ValueError(
             "A LiteRT export serves text classifiers (single- or multi-label), "
             "regressors, embedders, TokenClassifier taggers and "
             "QuestionAnswerers, with outputs (batch, classes), (batch, "
             "targets), (batch, dim), (batch, seq, tags) or (batch, seq, 2). "
             f"Received a model {model.name!r} of class "
-            f"{type(model).__name__} with output shape {tuple(model.output.shape)}"
+            f"{type(model).__name__} with output shape {shape}"
         )
     if getattr(model, "num_classes", None) is None:
         return "embedder"

@@ -20,6 +20,7 @@ from tftransformer.export.text_regressor_serving_module import (
 )
 from tftransformer.export.warmup import write_warmup_requests
 from tftransformer.models.multi_label_classifier import MultiLabelClassifier
+from tftransformer.models.text_embedder import TextEmbedder
 from tftransformer.models.text_regressor import TextRegressor
 
 __all__ = ["LABELS_FILE", "SIGNATURE_NAME", "export_for_serving"]
@@ -116,6 +117,14 @@ def export_for_serving(
     if not isinstance(model, keras.Model):
         raise ValueError(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"
+        )
+    if isinstance(model, TextEmbedder):
+        # Its embedding would be served as the scores of `dim` classes.
+        raise ValueError(
+            "A TextEmbedder outputs embeddings, not class scores: export it "
+            "with export_text_embedder, or with its few-shot head with "
+            f"export_few_shot_classifier. Received: {type(model).__name__} "
+            f"{model.name!r}"
         )
     if preprocessor is None:
         preprocessor = getattr(model, "preprocessor", None)

@@ -1,7 +1,7 @@
 import keras
 import tensorflow as tf
 
-from tftransformer._arguments import class_names
+from tftransformer._arguments import class_names, output_shape
 from tftransformer.export._untracked import set_untracked
 
 __all__ = ["TextClassifierServingModule", "check_text_classifier"]
@@ -21,8 +21,8 @@ def check_text_classifier(model, label_names=None):
         ValueError: for a model without one output per class (at least 2)
             or label names that do not name its classes.
     """
-    shape = tuple(model.output.shape)
-    if len(shape) != 2 or shape[-1] is None or shape[-1] < 2:
+    shape = output_shape(model)
+    if shape is None or len(shape) != 2 or shape[-1] is None or shape[-1] < 2:
         # A softmax over one logit is 1 for every input.
         raise ValueError(
             "The model must output one logit (or probability) per class, "

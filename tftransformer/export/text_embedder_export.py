@@ -1,14 +1,14 @@
 """Exporting a text embedder as a SavedModel that embeds raw strings."""
 
-import keras
 import tensorflow as tf
 
 from tftransformer.export._untracked import set_untracked
 from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.text_classifier_serving_module import TEXT_INPUT
+from tftransformer.models.text_embedder import TextEmbedder
 
-__all__ = ["export_text_embedder"]
+__all__ = ["check_text_embedder", "export_text_embedder"]
 
 
 def export_text_embedder(
@@ -42,12 +42,7 @@ def export_text_embedder(
     loaded.signatures["serving_default"](text=tf.constant(["a query"]))
     ```
     """
-    preprocessor = getattr(embedder, "preprocessor", None)
-    if not isinstance(embedder, keras.Model) or preprocessor is None:
-        raise ValueError(
-            "embedder must be a TextEmbedder with a preprocessor. Received: "
-            f"{type(embedder).__name__} with preprocessor={preprocessor!r}"
-        )
+    preprocessor = check_text_embedder(embedder)
     final_path = version_path(path, version, overwrite)
     copy = inference_copy(embedder, preprocessor, precision=precision)
     module = _EmbedderModule(copy, preprocessor)
@@ -58,6 +53,24 @@ def export_text_embedder(
             signatures={"serving_default": module.serve},
         )
     return final_path
+
+
+def check_text_embedder(embedder):
+    """Returns the preprocessor of `embedder`, a `TextEmbedder`.
+
+    Raises:
+        ValueError: for another model (a classifier's logits would be
+            served as embeddings) or an embedder without a preprocessor,
+            naming what was received.
+    """
+    preprocessor = getattr(embedder, "preprocessor", None)
+    if not isinstance(embedder, TextEmbedder) or preprocessor is None:
+        raise ValueError(
+            "embedder must be a tftransformer.models.TextEmbedder with a "
+            "preprocessor (a ContrastiveEmbedder's: its `embedder`). Received: "
+            f"{type(embedder).__name__} with preprocessor={preprocessor!r}"
+        )
+    return preprocessor
 
 
 class _EmbedderModule(tf.Module):

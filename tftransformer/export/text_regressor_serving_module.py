@@ -1,6 +1,6 @@
 import tensorflow as tf
 
-from tftransformer._arguments import class_names
+from tftransformer._arguments import class_names, output_shape
 from tftransformer.export.text_classifier_serving_module import (
     TextClassifierServingModule,
 )
@@ -36,8 +36,8 @@ class TextRegressorServingModule(TextClassifierServingModule):
 
     @staticmethod
     def check_model(model, label_names=None):
-        shape = tuple(model.output.shape)
-        if len(shape) != 2 or not shape[-1]:
+        shape = output_shape(model)
+        if shape is None or len(shape) != 2 or not shape[-1]:
             raise ValueError(
                 "The model must output (batch, num_targets). Received a model "
                 f"{model.name!r} with output shape {shape}"

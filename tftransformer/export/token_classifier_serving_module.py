@@ -1,6 +1,6 @@
 import tensorflow as tf
 
-from tftransformer._arguments import check_int, class_names
+from tftransformer._arguments import check_int, class_names, output_shape
 from tftransformer.data.tagging import tokenize_and_align
 from tftransformer.export._untracked import set_untracked
 from tftransformer.export.text_classifier_serving_module import TEXT_INPUT
@@ -17,8 +17,8 @@ def check_token_classifier(model, sequence_length, tag_names):
             them), or a `sequence_length` outside [2, the backbone's
             `max_sequence_length`], naming the values received.
     """
-    shape = tuple(model.output.shape)
-    if len(shape) != 3:
+    shape = output_shape(model)
+    if shape is None or len(shape) != 3:
         raise ValueError(
             "Expected a token classifier: per-token logits (batch, seq, "
             f"num_tags). Received a model {model.name!r} with output shape {shape}"
