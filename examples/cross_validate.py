@@ -1,9 +1,10 @@
 r"""Stratified k-fold cross-validation of the classifier `classify.py` trains.
 
-The training and validation data are pooled and split into `--num_folds`
-stratified folds; each fold trains a fresh model from the pretrained
-weights in `--model_dir/fold_i` (resumable like any run) and is scored on
-its own examples. Prints and writes `cross_validation.json`: accuracy and
+The training and validation data are pooled (a training file alone pools
+whole) and split into `--num_folds` stratified folds; each fold trains a
+fresh model from the pretrained weights in `--model_dir/fold_i` (resumable
+like any run) for `--epochs`, early stopping on the training loss, and is
+scored on its own examples. Prints and writes `cross_validation.json`: accuracy and
 macro F1 per fold, their mean and standard deviation.
 
 Usage:
@@ -31,11 +32,7 @@ class Config(tft.training.ClassificationConfig):
 
 
 def main(config):
-    # Augmentation applies to each fold's training part, not to the pool.
-    train, validation, _ = tft.training.load_classification_splits(
-        dataclasses.replace(config, augment_copies=0)
-    )
-    pool = train.concatenate(validation)
+    pool = tft.training.load_classification_pool(config)
     result = tft.training.cross_validate_classifier(config, pool, config.num_folds)
     print(result.format())
 

@@ -243,8 +243,9 @@ def test_cross_validation_folds(small_vocabulary_preset, tmp_path, caplog, monke
         model_dir=str(tmp_path),
         **TINY,
     )
+    pool = tft.training.load_classification_pool(config)
     train, validation, _ = tft.training.load_classification_splits(config)
-    pool = train.concatenate(validation)
+    assert pool.texts == train.texts + validation.texts
     with caplog.at_level(logging.WARNING, logger="tensorflow"):
         result = tft.training.cross_validate_classifier(config, pool, 3, verbose=0)
     # Each fold's model traces its own steps: no "retracing" false alarm.
@@ -254,8 +255,39 @@ def test_cross_validation_folds(small_vocabulary_preset, tmp_path, caplog, monke
     assert (tmp_path / "cross_validation.json").exists()
     for fold in range(3):
         assert (tmp_path / f"fold_{fold}" / "model.keras").exists()
+        # A fold trains without validation data: no epoch is picked on the
+        # examples it is scored on.
+        history = json.loads((tmp_path / f"fold_{fold}" / "history.json").read_text())
+        assert history["history"]["loss"]
+        assert not [name for name in history["history"] if name.startswith("val_")]
     with pytest.raises(ConfigError, match="num_folds=1"):
         tft.training.cross_validate_classifier(config, pool, num_folds=1)
+
+
+def test_a_small_training_file_pools_whole(tmp_path):
+    # Too few examples of a label to hold out a stratified 10%, which
+    # cross-validation does not need.
+    data = load_rotten_tomatoes("train")
+    path = write_csv(tmp_path / "small.csv", data, 0, 16)
+    config = ClassificationConfig(
+        train_file=path, text_column="review", label_column="sentiment"
+    )
+    with pytest.raises(tft.data.DataError, match="stratified 10% .* label 'bad' has"):
+        tft.training.load_classification_splits(config)
+    pool = tft.training.load_classification_pool(config)
+    assert pool.texts == data.texts[:16]
+    assert pool.label_vocabulary == ("bad", "good")
+    # A validation file joins the pool.
+    other = write_csv(tmp_path / "other.csv", data, 100, 4)
+    pool = tft.training.load_classification_pool(
+        ClassificationConfig(
+            train_file=path,
+            validation_file=other,
+            text_column="review",
+            label_column="sentiment",
+        )
+    )
+    assert pool.texts == data.texts[:16] + data.texts[100:104]
 
 
 def _range_test(small_vocabulary_preset, model_dir, num_steps, **options):

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tftransformer._arguments import check_on_bad_rows, check_path
+from tftransformer._arguments import check_bool, check_on_bad_rows, check_path
 from tftransformer.data._json_records import json_records
 from tftransformer.data.data_error import DataError
 from tftransformer.data.folds import stratified_k_fold
@@ -840,6 +840,7 @@ def load_text_classification_splits(
     on_bad_rows="error",
     data_dir=None,
     seed=0,
+    hold_out=True,
 ):
     """Loads the training, validation and test splits of a classification task.
 
@@ -863,6 +864,10 @@ def load_text_classification_splits(
             missing label.
         data_dir: the TFDS data directory; ignored for files.
         seed: int, the seed of the held-out validation split.
+        hold_out: bool; False leaves the training data whole without
+            `validation_source` (the validation split, and the test split
+            without `test_source`, are then empty), e.g. for
+            cross-validation, which holds out folds of its own.
 
     Returns:
         A tuple `(train, validation, test)` of `TextClassificationData`.
@@ -885,6 +890,7 @@ def load_text_classification_splits(
     """
     # Also for the embedded data, which never reads it: a typo fails at once.
     check_on_bad_rows(on_bad_rows)
+    hold_out = check_bool("hold_out", hold_out)
     if train_source is None:
         from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
 
@@ -914,8 +920,10 @@ def load_text_classification_splits(
         )
     if validation_source:
         validation = load(validation_source, "validation", train.label_vocabulary)
-    else:
+    elif hold_out:
         train, validation = _hold_out(train, train_source, seed)
+    else:
+        validation = train.take([])
     if test_source:
         test = load(test_source, "test", train.label_vocabulary)
     else:

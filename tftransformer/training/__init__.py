@@ -112,6 +112,7 @@ from tftransformer.training.text_classification import (
     build_text_classifier,
     calibrate_classifier,
     cross_validate_classifier,
+    load_classification_pool,
     load_classification_splits,
     train_text_classifier,
 )
@@ -197,6 +198,7 @@ __all__ = [
     "format_distill_report",
     "format_shrink_report",
     "format_training_summary",
+    "load_classification_pool",
     "load_classification_splits",
     "load_config_file",
     "load_multi_label_data",

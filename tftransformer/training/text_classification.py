@@ -28,6 +28,7 @@ __all__ = [
     "build_text_classifier",
     "calibrate_classifier",
     "cross_validate_classifier",
+    "load_classification_pool",
     "load_classification_splits",
     "train_text_classifier",
 ]
@@ -59,6 +60,42 @@ def load_classification_splits(config):
     )
     train, validation, test = sample_splits(config, train, validation, test)
     return _augmented(config, train), validation, test
+
+
+def load_classification_pool(config):
+    """Every labelled example a `ClassificationConfig` names, pooled: the
+    data `cross_validate_classifier` splits into its folds.
+
+    The training data joined with the validation data (`validation_file`,
+    or the embedded data's validation split), cut to `max_train_examples`
+    and `max_eval_examples` as `load_classification_splits` cuts them. A
+    training file without a validation file pools whole: no 10% is held
+    out, so a small file (fewer than 10 examples of a label) pools too. No
+    augmentation: cross-validation augments each fold's training part.
+
+    Returns:
+        A `TextClassificationData`.
+
+    Example:
+    ```python
+    pool = load_classification_pool(config)
+    result = cross_validate_classifier(config, pool, num_folds=5)
+    ```
+    """
+    train, validation, test = load_text_classification_splits(
+        config.train_file,
+        config.validation_file,
+        None,
+        text_column=config.text_column,
+        text_pair_column=config.text_pair_column,
+        label_column=config.label_column,
+        on_bad_rows=config.on_bad_rows,
+        data_dir=config.tfds_data_dir,
+        seed=config.seed,
+        hold_out=False,
+    )
+    train, validation, _ = sample_splits(config, train, validation, test)
+    return train.concatenate(validation)
 
 
 def _augmented(config, train):
@@ -232,16 +269,18 @@ def cross_validate_classifier(config, data, num_folds, verbose=1):
     """Stratified k-fold cross-validation, one resumable `Trainer` run a fold.
 
     Fold `i` trains in `config.model_dir/fold_i` (resumable like any run) on
-    the other folds and is scored on its own examples. `augment_copies`
-    applies to each fold's training part only.
+    the other folds and is scored on its own examples, which no choice of
+    its run saw: it trains without validation data, so early stopping and
+    the kept epoch follow the training loss, never the scored examples.
+    `augment_copies` applies to each fold's training part only.
 
     Each fold trains a fresh `build_text_classifier(config, ...)` from the
     pretrained weights.
 
     Args:
         config: a `ClassificationConfig`.
-        data: a `TextClassificationData`, e.g. the training and validation
-            data joined.
+        data: a `TextClassificationData`, e.g. `load_classification_pool`'s
+            (the training and validation data joined).
         num_folds: int >= 2.
         verbose: 0 or 1.
 
@@ -251,8 +290,7 @@ def cross_validate_classifier(config, data, num_folds, verbose=1):
 
     Example:
     ```python
-    train, validation, _ = load_classification_splits(config)
-    result = cross_validate_classifier(config, train.concatenate(validation), 5)
+    result = cross_validate_classifier(config, load_classification_pool(config), 5)
     print(result.format())
     ```
     """
@@ -277,7 +315,9 @@ def cross_validate_classifier(config, data, num_folds, verbose=1):
         with trainer.scope():
             model = build_text_classifier(config, data.label_vocabulary)
             loss_and_metrics = _loss_and_metrics(config, len(data.label_vocabulary))
-        trainer.fit(model, fold_train, fold_validation, **loss_and_metrics)
+        # No validation data: picking the epoch on the examples the fold is
+        # scored on would bias its score upwards.
+        trainer.fit(model, fold_train, **loss_and_metrics)
         # Only the chief's files stay.
         distribute.cleanup_write_dir(fold_dir, trainer.strategy)
         report, _ = evaluate_classifier(
