@@ -2,6 +2,7 @@
 library's own evaluation of that model scores it, and its
 `EvaluationConfig`."""
 
+import dataclasses
 import json
 import math
 
@@ -21,7 +22,9 @@ from tftransformer.evaluation import (
 from tftransformer.training import (
     ConfigError,
     EvaluationConfig,
+    PredictionConfig,
     evaluate_saved_model,
+    predict_to_file,
     train_logistic_head,
 )
 
@@ -259,6 +262,63 @@ def test_bad_files_and_models_are_refused_naming_what_was_received(
         )
     with pytest.raises(ValueError, match="takes an EvaluationConfig"):
         evaluate_saved_model({"model_path": classifier})
+
+
+def test_a_regressors_own_target_names_are_read_in_its_order(task_models, tmp_path):
+    config, want = regressor_case(task_models["regressor"], tmp_path)
+    # The model's targets are x, y: named in another order, each column is
+    # still scored as its own target.
+    got = evaluate_saved_model(dataclasses.replace(config, label_column="y,x"))
+    assert_same_numbers(got.to_dict(), want.to_dict())
+    with pytest.raises(ValueError) as info:
+        evaluate_saved_model(dataclasses.replace(config, label_column="y,z"))
+    assert str(info.value) == (
+        "label_column names the model's target 'y' at the place of its target "
+        "'x': list the columns in the order of the model's targets ['x', 'y']. "
+        "Received: label_column='y,z'"
+    )
+
+
+@pytest.mark.parametrize("score", ["evaluate", "predict"])
+def test_texts_are_read_as_the_run_trained_single_or_in_pairs(
+    task_models, tmp_path, score
+):
+    rows = [{"text": t, "other": p, "label": "pos"} for t, p in zip(TEXTS, PAIRS)]
+    test_file = write_csv(tmp_path / "test.csv", rows)
+    run = tmp_path / "run"
+    saved(task_models["classifier"], run)
+
+    def call(model_path, text_pair_column):
+        if score == "evaluate":
+            config = EvaluationConfig(
+                model_path=model_path,
+                test_file=test_file,
+                text_pair_column=text_pair_column,
+            )
+            return evaluate_saved_model(config)
+        config = PredictionConfig(
+            model_path=model_path,
+            input_file=test_file,
+            text_pair_column=text_pair_column,
+        )
+        return predict_to_file(config)
+
+    # The run's settings say how it read its texts.
+    (run / "run_config.json").write_text(json.dumps({"text_pair_column": "second"}))
+    for model_path in (str(run), str(run / "model.keras")):
+        with pytest.raises(ValueError) as info:
+            call(model_path, None)
+        assert str(info.value) == (
+            f"The model in {str(run)!r} was trained on sentence pairs "
+            "(text_pair_column='second' in its run_config.json): name the "
+            "column of the second texts with text_pair_column "
+            "(--text_pair_column). Received: text_pair_column=None"
+        )
+    call(str(run), "other")
+    (run / "run_config.json").write_text(json.dumps({"text_pair_column": None}))
+    with pytest.raises(ValueError, match=r"trained on single texts .*='other'"):
+        call(str(run), "other")
+    call(str(run), None)
 
 
 def test_the_config_names_the_report_and_checks_its_fields():

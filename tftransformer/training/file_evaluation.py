@@ -34,7 +34,10 @@ from tftransformer.models._prompt_generation import is_generator
 from tftransformer.models.backbone_adapter import preprocessor_pair_separators
 from tftransformer.training._generator_runs import GENERATED_COLUMN, generated_column
 from tftransformer.training.evaluation_config import EvaluationConfig
-from tftransformer.training.file_predictions import load_saved_model
+from tftransformer.training.file_predictions import (
+    check_text_pairs,
+    load_saved_model,
+)
 
 __all__ = ["evaluate_saved_model"]
 
@@ -111,6 +114,7 @@ def evaluate_saved_model(config):
     # Before the model's loading time (any path `tf.io.gfile` reads).
     if not tf.io.gfile.exists(config.test_file):
         raise FileNotFoundError(f"No test file at {config.test_file!r}.")
+    check_text_pairs(config)
     model, head, label_names = load_saved_model(config.model_path)
     report = _evaluate(model, head, label_names, config)
     write_json(
@@ -172,12 +176,11 @@ def _evaluate(model, head, label_names, config):
             f"{type(model).__name__} ({model.name!r}) from {config.model_path!r}"
         )
     if isinstance(model, TextRegressor):
-        columns = config.label_column
         try:
             data = load_regression_file(
                 config.test_file,
                 text_column=config.text_column,
-                target_columns=columns.split(",") if columns else _target_names(model),
+                target_columns=_target_columns(model, config.label_column),
                 text_pair_column=config.text_pair_column,
                 on_bad_rows=config.on_bad_rows,
             )
@@ -215,9 +218,32 @@ def _label_column_hint(message, argument):
     return DataError(message.replace(f"Pass {argument}=", "Pass label_column="))
 
 
-def _target_names(model):
-    """The columns a regressor was trained on; `label` for one unnamed."""
-    return list(model.target_names or ["label"])
+def _target_columns(model, label_column):
+    """The test file's columns of a regressor's targets, in its target
+    order: `label_column`'s comma-separated names (the model's own target
+    names in any order are put in its order), else the columns it was
+    trained on (`label` for one unnamed target).
+
+    Raises:
+        ValueError: for a column named as one of the model's targets but
+            given at another target's place, whose scores would be
+            reported under the wrong name.
+    """
+    names = list(model.target_names or ["label"])
+    if not label_column:
+        return names
+    columns = label_column.split(",")
+    if sorted(columns) == sorted(names):
+        return names
+    for i, column in enumerate(columns):
+        if column in names and i < len(names) and names[i] != column:
+            raise ValueError(
+                f"label_column names the model's target {column!r} at the "
+                f"place of its target {names[i]!r}: list the columns in the "
+                f"order of the model's targets {names}. Received: "
+                f"label_column={label_column!r}"
+            )
+    return columns
 
 
 def _labelled(config, label_names):

@@ -19,6 +19,7 @@ from tftransformer.training._generator_runs import generated_column
 from tftransformer.training.checkpointing import atomic_write
 from tftransformer.training.few_shot import HEAD_FILE, REPORT_FILE
 from tftransformer.training.prediction_config import PredictionConfig
+from tftransformer.training.trainer import RUN_CONFIG_FILE
 
 __all__ = ["predict_to_file"]
 
@@ -76,6 +77,7 @@ def predict_to_file(config):
     config.validate()
     output = config.predictions_path()
     output_format = _output_format(output)
+    check_text_pairs(config)
     # The file first: its errors come before the model's loading time.
     rows = load_text_rows(
         config.input_file,
@@ -114,6 +116,50 @@ def predict_to_file(config):
         with open(temporary, "wb") as f:
             f.write(module.compress(data) if module else data)
     return columns
+
+
+def check_text_pairs(config):
+    """Refuses single texts for a model its run trained on sentence pairs,
+    and pairs for one trained on single texts: the model would answer
+    either without a word, wrongly.
+
+    The run's `run_config.json`, beside `config.model_path`'s
+    `model.keras`, tells; a model without one (a `.keras` file of its own)
+    is not checked.
+
+    Raises:
+        ValueError: naming the run's `text_pair_column` and the config's.
+    """
+    path = os.fspath(config.model_path)
+    if not os.path.isdir(path):
+        if os.path.basename(path) != MODEL_FILE:
+            return
+        path = os.path.dirname(os.path.abspath(path))
+    try:
+        with open(os.path.join(path, RUN_CONFIG_FILE), encoding="utf-8") as f:
+            settings = json.load(f)
+    except (OSError, ValueError):
+        return
+    if not isinstance(settings, dict) or "text_pair_column" not in settings:
+        return
+    trained, given = settings["text_pair_column"], config.text_pair_column
+    if (trained is None) == (given is None):
+        return
+    if trained is not None:
+        read = (
+            f"sentence pairs (text_pair_column={trained!r} in its "
+            f"{RUN_CONFIG_FILE}): name the column of the second texts with "
+            "text_pair_column (--text_pair_column)"
+        )
+    else:
+        read = (
+            f"single texts (no text_pair_column in its {RUN_CONFIG_FILE}): "
+            "leave text_pair_column (--text_pair_column) unset"
+        )
+    raise ValueError(
+        f"The model in {path!r} was trained on {read}. "
+        f"Received: text_pair_column={given!r}"
+    )
 
 
 def load_saved_model(path):
