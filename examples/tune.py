@@ -10,8 +10,10 @@ the search; other data, space, epochs, preset or seed are refused:
 `--overwrite` starts afresh). A trial that fails (non-finite loss, out of
 memory) is recorded in `failed_trials.json` and the search goes on. The best
 configuration is printed and written to `best.json`, whose keys are
-`examples/classify.py` flags. Hyperparameters outside the space keep the
-value of their flag (`--learning_rate`, `--batch_size`, ...).
+`examples/classify.py` flags: the best values and the search's other
+settings (data, preset, `--epochs`, ...), so that it trains the best trial
+again. Hyperparameters outside the space keep the value of their flag
+(`--learning_rate`, `--batch_size`, ...).
 
 ```
 python examples/tune.py --max_trials=8 --max_train_examples=800 --epochs=1

@@ -18,12 +18,9 @@ from tftransformer.tuning import (
     search_text_classifier,
 )
 
-TINY = dict(
-    max_length=32,
-    max_train_examples=24,
-    max_eval_examples=16,
-    run_eagerly=True,
-)
+# The settings of a classification run among them.
+TINY_RUN = dict(max_length=32, max_train_examples=24, max_eval_examples=16)
+TINY = dict(**TINY_RUN, run_eagerly=True)
 
 
 def search(**kwargs):
@@ -56,9 +53,17 @@ def test_search_writes_best_config_for_classify(small_vocabulary_preset, tmp_pat
     )
     assert [r["status"] for r in result["trials"]] == ["COMPLETED"] * 2
     best = result["best_config"]
-    assert set(best) == {"learning_rate", "batch_size", "dropout"}
     assert 1e-4 <= best["learning_rate"] <= 1e-2 and best["batch_size"] in (8, 16)
-    assert best["dropout"] == 0.0
+    # best.json trains the best trial again: the best values, and the
+    # search's settings that are not a classification run's defaults.
+    assert best == {
+        "preset": small_vocabulary_preset,
+        "epochs": 1,
+        **TINY_RUN,
+        "learning_rate": best["learning_rate"],
+        "batch_size": best["batch_size"],
+        "dropout": 0.0,
+    }
     assert result["objective"] == "val_accuracy"
     assert result["best_val_accuracy"] == max(r["score"] for r in result["trials"])
     for prefix in ("best_test", "default_test", "default_val"):
@@ -133,13 +138,19 @@ def test_trials_are_ranked_by_the_monitored_metric(
     best = max(scores) if monitor == "val_macro_f1" else min(scores)
     assert result["objective"] == monitor and result[f"best_{monitor}"] == best
     best_trial = trials[scores.index(best)]
-    assert result["best_config"] == {**best_trial["values"], "monitor": monitor}
-    assert load_run_config(
-        result["best_config_path"], ["learning_rate", "monitor"]
-    ) == {
-        "learning_rate": best_trial["values"]["learning_rate"],
+    # A run of best.json keeps the checkpoint the trials were ranked by.
+    assert result["best_config"] == {
+        "preset": small_vocabulary_preset,
+        "train_file": config.train_file,
+        "validation_file": config.validation_file,
+        "test_file": config.test_file,
+        "epochs": 2,
+        "max_length": 32,
         "monitor": monitor,
+        **best_trial["values"],
     }
+    names = [f.name for f in dataclasses.fields(ClassificationConfig)]
+    assert load_run_config(result["best_config_path"], names) == result["best_config"]
     # The table lists the best first, whichever end of the scores that is.
     table = format_trial_table(trials, monitor).splitlines()
     assert monitor in table[0] and f"| {best_trial['trial_id']} |" in table[2]

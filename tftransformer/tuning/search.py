@@ -1,5 +1,6 @@
 """A whole hyperparameter search of a text classifier, from a `SearchConfig`."""
 
+import dataclasses
 import json
 import os
 import time
@@ -7,7 +8,11 @@ import time
 from tftransformer.evaluation import evaluate_classifier
 from tftransformer.finetune import encoder_layers
 from tftransformer.presets import load_backbone
-from tftransformer.training import Trainer, load_classification_splits
+from tftransformer.training import (
+    ClassificationConfig,
+    Trainer,
+    load_classification_splits,
+)
 from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.checkpointing import fingerprint
 from tftransformer.tuning.run_config import save_run_config
@@ -31,6 +36,24 @@ def search_space_of(config):
     return SearchSpace(DEFAULT_SEARCH_SPACE)
 
 
+def _run_settings_of_the_search(config):
+    """The search config's settings of a classification run that differ
+    from `ClassificationConfig`'s defaults (its data, preset, epochs,
+    monitor, fixed hyperparameters, ...): not where a run writes."""
+    settings = {}
+    for field in dataclasses.fields(ClassificationConfig):
+        if not field.metadata.get("run_setting", True):
+            continue
+        if field.default is not dataclasses.MISSING:
+            default = field.default
+        else:
+            default = field.default_factory()
+        value = getattr(config, field.name)
+        if value != default:
+            settings[field.name] = value
+    return settings
+
+
 @trains_several_models
 def search_text_classifier(config, verbose=1):
     """Runs (or resumes) a KerasTuner search; returns the trials and the best.
@@ -43,9 +66,11 @@ def search_text_classifier(config, verbose=1):
     running only the missing trials; other data, space, epochs, preset,
     monitor or seed are refused (`overwrite` starts afresh). A failed trial
     is recorded in `failed_trials.json` and the search goes on. The chief
-    writes the best values to `best.json` (a `--config` file of
-    `examples/classify.py`, with `monitor` too when it is not
-    `val_accuracy`) and the result to `search_report.json`.
+    writes the best trial's settings to `best.json`, a `--config` file of
+    `examples/classify.py` that trains that trial again: the best values,
+    and every setting of the search that is not a classification run's
+    default (data, preset, `max_length`, `epochs`, `monitor`, the fixed
+    hyperparameters, ...); and the result to `search_report.json`.
 
     Args:
         config: a `SearchConfig`.
@@ -132,10 +157,9 @@ def search_text_classifier(config, verbose=1):
     search_seconds = time.time() - start
 
     records = trial_records(tuner)
-    best_config = best_run_config(tuner)
-    if config.monitor != "val_accuracy":
-        # A run of best.json keeps the checkpoint the trials were ranked by.
-        best_config["monitor"] = config.monitor
+    # best.json runs the best trial again: the search's data, preset,
+    # epochs, monitor and fixed hyperparameters, then the best values.
+    best_config = {**_run_settings_of_the_search(config), **best_run_config(tuner)}
     best_config_path = os.path.join(tuner.project_dir, "best.json")
     if chief:
         save_run_config(best_config, best_config_path)
