@@ -205,7 +205,7 @@ def test_distill_fine_tunes_its_own_teacher(small_vocabulary_preset, tmp_path):
     assert os.path.isfile(tmp_path / "teacher" / "model.keras")
 
 
-def test_distill_refuses_a_teacher_of_other_labels(small_vocabulary_preset, tmp_path):
+def test_distill_refuses_a_teacher_it_cannot_use(small_vocabulary_preset, tmp_path):
     backbone, _ = tft.presets.load_backbone(small_vocabulary_preset, sequence_length=16)
     teacher = tft.models.TextClassifier(
         backbone, num_classes=2, label_names=["spam", "ham"]
@@ -219,6 +219,22 @@ def test_distill_refuses_a_teacher_of_other_labels(small_vocabulary_preset, tmp_
             teacher=keras.saving.load_model(teacher_path),
             **TINY,
         )
+    # Longer rows than its positions: refused before the student trains.
+    teacher = tft.models.TextClassifier(
+        backbone, num_classes=2, label_names=["negative", "positive"]
+    )
+    with pytest.raises(ValueError) as info:
+        distill(
+            str(tmp_path / "distill"),
+            student_layers=1,
+            teacher=teacher,
+            **{**TINY, "max_length": 65},
+        )
+    assert str(info.value) == (
+        "max_length must be at most 64, the longest sequence the teacher's "
+        "backbone takes. Received: max_length=65"
+    )
+    assert not (tmp_path / "distill").exists()
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,14 @@ def distill_classifier(
                 f"{teacher.label_names}, the data has {len(labels)}: {labels}."
             )
         num_layers = teacher.backbone.num_layers
+        # Before any training: the student shares the teacher's positions.
+        longest = getattr(teacher.backbone, "max_sequence_length", None)
+        if longest is not None and config.max_length > longest:
+            raise ValueError(
+                f"max_length must be at most {longest}, the longest sequence "
+                "the teacher's backbone takes. Received: "
+                f"max_length={config.max_length}"
+            )
     else:
         backbone, _ = load_backbone(config.preset, sequence_length=config.max_length)
         num_layers = backbone.num_layers
