@@ -290,12 +290,29 @@ def test_fine_tunes_a_pretrained_preset(tiny_gpt2_preset, tmp_path):
     assert report["preset"] == tiny_gpt2_preset
     assert report["trainable_parameters"] == report["parameters"]
     assert not (tmp_path / "run" / "vocabulary.txt").exists()
-    # Greedy samples continue their prompts, a whole number of tokens each.
+    # Greedy samples continue their prompts, a whole number of tokens each;
+    # each text holds its prompt, as from random weights.
     assert len(result["samples"]) == 2
     for sample in result["samples"]:
-        assert sample["prompt"] and isinstance(sample["text"], str)
+        assert sample["prompt"] and sample["text"].startswith(sample["prompt"])
     reloaded = keras.saving.load_model(result["model_path"])
     assert isinstance(reloaded, keras_hub.models.GPT2CausalLM)
+
+
+def test_a_preset_run_refuses_top_k_past_its_vocabulary_before_training(
+    tiny_gpt2_preset, tmp_path
+):
+    with pytest.raises(ValueError) as info:
+        run(
+            preset=tiny_gpt2_preset,
+            top_k=638,
+            model_dir=str(tmp_path / "run"),
+            **PRESET_RUN,
+        )
+    assert str(info.value) == (
+        "top_k must be at most the vocabulary size 637. Received: top_k=638"
+    )
+    assert not (tmp_path / "run" / "model.keras").exists()
 
 
 def test_a_preset_run_trains_in_mixed_precision(tiny_gpt2_preset, tmp_path):

@@ -38,8 +38,9 @@ def sample_continuations(
         start_id, end_id, pad_id: the special tokens' ids.
 
     Returns:
-        A list of dicts with the `prompt` and the sampled `text` that
-        continues it, both words joined by spaces.
+        A list of dicts with the `prompt` and the sampled `text` (the
+        prompt and its continuation, decoded whole), both words joined by
+        spaces.
 
     Example:
     ```python

@@ -95,11 +95,7 @@ def train_causal_lm(config, verbose=1):
         pad, start, end = (tokenizer.token_to_id(t) for t in _EMBEDDED_SPECIAL_TOKENS)
     if pad != 0:
         raise ValueError(f"The vocabulary's [PAD] must have id 0. Received: {pad}")
-    if config.top_k > len(tokens):
-        raise ValueError(
-            f"top_k must be at most the vocabulary size {len(tokens)}. "
-            f"Received: top_k={config.top_k}"
-        )
+    _check_top_k(config.top_k, len(tokens))
     # The model reads all tokens but the last, and predicts all but the first.
     token_ids = tokenize_texts(tokenizer, [*train_texts, *validation_texts])
     sequences = {
@@ -233,6 +229,14 @@ def tokens_in(model):
         model.preprocessor = preprocessor
 
 
+def _check_top_k(top_k, vocabulary_size):
+    if top_k > vocabulary_size:
+        raise ValueError(
+            f"top_k must be at most the vocabulary size {vocabulary_size}. "
+            f"Received: top_k={top_k}"
+        )
+
+
 def _fine_tune_preset(config, trainer, train_texts, validation_texts, source):
     """`train_causal_lm` of a pretrained keras-hub `CausalLM` preset."""
     with trainer.scope():
@@ -240,6 +244,8 @@ def _fine_tune_preset(config, trainer, train_texts, validation_texts, source):
             config.preset, "causal_lm", config.max_length, dtype=config.dtype
         )
     tokenizer = model.preprocessor.tokenizer
+    # Before training: sampling would fail only after it.
+    _check_top_k(config.top_k, model.backbone.vocabulary_size)
     num_texts = {"train": len(train_texts), "validation": len(validation_texts)}
     if trainer.verbose:
         print(
@@ -298,7 +304,9 @@ def _fine_tune_preset(config, trainer, train_texts, validation_texts, source):
         prompt = tokenizer.detokenize(tokenizer(text)[: config.prompt_tokens])
         prompt = prompt.numpy().decode("utf-8") if hasattr(prompt, "numpy") else prompt
         output = model.generate(prompt, max_length=config.max_length)
-        samples.append({"prompt": prompt, "text": output[len(prompt) :]})
+        # The prompt too, as from random weights: decoded whole, a
+        # continuation may begin inside the prompt's last word.
+        samples.append({"prompt": prompt, "text": output})
     if trainer.chief:
         _write_report(
             config,

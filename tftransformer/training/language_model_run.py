@@ -16,7 +16,9 @@ class LanguageModelRun:
         perplexity: `{"initial": ..., "validation": ...}`, the validation
             perplexity per WordPiece token at initialization and after
             training.
-        samples: dicts of the `prompt` and the sampled `text` continuing it.
+        samples: dicts of the `prompt` and the sampled `text`: the prompt
+            and its continuation, decoded whole (a continuation may begin
+            inside the prompt's last word).
         vocabulary: the WordPiece tokens, by id.
         num_texts: `{"train": ..., "validation": ...}`, texts with tokens.
         source: where the texts came from, in words.
