@@ -134,6 +134,12 @@ def test_a_run_lowers_the_loss_resumes_and_writes_a_preset(
     assert run.training.history["val_perplexity"][-1] == pytest.approx(
         after["perplexity"]
     )
+    # The loss is the mean cross-entropy of the chosen pieces, whose exp is
+    # the perplexity (up to float32 sums; a mean over every slot of
+    # `mask_positions` gave about a quarter of it).
+    history = run.training.history
+    for loss, perplexity in zip(history["val_loss"], history["val_perplexity"]):
+        assert loss == pytest.approx(np.log(perplexity), rel=1e-3)
     classifier = tft.models.TextClassifier.from_preset(
         run.preset_dir, sequence_length=32, num_classes=2
     )

@@ -166,6 +166,11 @@ def continue_pretraining(config, verbose=1):
         trainer.compile(
             model,
             train_data,
+            # The mean cross-entropy over the chosen pieces: the default
+            # divides by every slot of `mask_positions`, padding included.
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            ),
             weighted_metrics=[
                 keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
                 keras_hub.metrics.Perplexity(from_logits=True, name="perplexity"),
