@@ -6,8 +6,11 @@ The teacher is the full pretrained model fine-tuned here
 `tft.saving.save_model` directory). The student is the teacher's backbone
 cut to its first `--student_layers` encoder layers with a new head, trained
 by `tft.models.Distiller` on `alpha * T^2 * KL(teacher || student) +
-(1 - alpha) * cross-entropy`. With `--compare_labels_only`, the same student
-is also trained on the labels alone, so that the effect of the teacher can
+(1 - alpha) * cross-entropy` as a run of its own in `--model_dir/student`
+(resumable, early stopping on the validation split, calibrated with
+`--calibrate`: every training flag applies). With `--compare_labels_only`,
+the same student is also trained on the labels alone
+(`--model_dir/student_labels_only`), so that the effect of the teacher can
 be told apart from that of the initialization. All models are scored on the
 test split and their inference speed is timed in this process, the models
 taking turns (`tft.training.distill_classifier`).
@@ -88,7 +91,7 @@ def main(config):
         timing_rounds=config.timing_rounds,
     )
     print(tft.training.format_distill_report(result))
-    print(f"Student and report written to {config.model_dir}/")
+    print(f"Student: {result['student_path']}; report in {config.model_dir}/")
 
 
 if __name__ == "__main__":

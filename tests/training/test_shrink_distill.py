@@ -181,7 +181,8 @@ def test_distill_trains_a_student_from_a_saved_teacher(
 
 def test_distill_fine_tunes_its_own_teacher(small_vocabulary_preset, tmp_path):
     # A torn temporary of a killed run: cleared.
-    (tmp_path / ".tmp-0123456789ab-student.keras").write_text("torn")
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / ".tmp-0123456789ab-model.keras").write_text("torn")
     # NumPy values (e.g. from a NumPy sweep) are taken as an int and a bool.
     result = distill(
         str(tmp_path),
@@ -190,19 +191,24 @@ def test_distill_fine_tunes_its_own_teacher(small_vocabulary_preset, tmp_path):
         compare_labels_only=np.bool_(False),
         **TINY,
     )
-    assert set(result["models"]) == {"teacher", "student"}
+    models = result["models"]
+    assert set(models) == {"teacher", "student"}
     with open(tmp_path / "distill_report.json") as f:
-        settings = json.load(f)["settings"]
-    assert (settings["student_layers"], settings["compare_labels_only"]) == (1, False)
+        saved = json.load(f)["settings"]
+    assert (saved["student_layers"], saved["compare_labels_only"]) == (1, False)
     assert result["teacher"]["train_seconds"] > 0
-    assert os.path.isfile(result["student_path"])
-    # The teacher's own run directory, beside the student and the report.
-    assert sorted(os.listdir(tmp_path)) == [
-        "distill_report.json",
-        "student.keras",
-        "teacher",
-    ]
+    # The teacher and the student are each a run directory of their own,
+    # beside the report.
+    assert sorted(os.listdir(tmp_path)) == ["distill_report.json", "student", "teacher"]
     assert os.path.isfile(tmp_path / "teacher" / "model.keras")
+    assert result["student_path"] == str(tmp_path / "student" / "model.keras")
+    assert not [p for p in os.listdir(tmp_path / "student") if p.startswith(".tmp-")]
+    # The student's run validated each epoch, and its temperature was
+    # fitted (`calibrate`) and saved with it.
+    history = json.loads((tmp_path / "student" / "history.json").read_text())
+    assert len(history["history"]["val_accuracy"]) == TINY["epochs"]
+    student = keras.saving.load_model(result["student_path"])
+    assert student.temperature == models["student"].temperature != 1.0
 
 
 def test_distill_refuses_a_teacher_it_cannot_use(small_vocabulary_preset, tmp_path):

@@ -96,6 +96,16 @@ class Distiller(InMemoryBatches, keras.Model):
         # it before a first call holds them (Keras warns of an unbuilt model).
         self.built = teacher.built and student.built
 
+    @property
+    def backbone(self):
+        """The student's backbone, which the transfer recipes act on."""
+        return self.student.backbone
+
+    @property
+    def preprocessor(self):
+        """The student's preprocessor; the teacher reads its features too."""
+        return getattr(self.student, "preprocessor", None)
+
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 

@@ -2,9 +2,6 @@
 
 import dataclasses
 import os
-import time
-
-import keras
 
 from tftransformer._arguments import (
     check_bool,
@@ -13,8 +10,6 @@ from tftransformer._arguments import (
     is_finite_number,
 )
 from tftransformer.data.classification_dataset import make_classification_dataset
-from tftransformer.finetune.losses import classification_loss
-from tftransformer.finetune.optimizers import count_train_steps, create_optimizer
 from tftransformer.finetune.shrink import keep_layers
 from tftransformer.models.distiller import Distiller
 from tftransformer.models.text_classifier import TextClassifier
@@ -29,14 +24,13 @@ from tftransformer.training._compressed_runs import (
 )
 from tftransformer.training._random_seed import set_random_seed
 from tftransformer.training._several_models import trains_several_models
-from tftransformer.training.checkpointing import (
-    atomic_write,
-    remove_temporary_files,
-)
 from tftransformer.training.text_classification import (
+    _loss_and_metrics,
+    calibrate_classifier,
     load_classification_splits,
     train_text_classifier,
 )
+from tftransformer.training.trainer import Trainer
 
 __all__ = ["distill_classifier", "format_distill_report"]
 
@@ -61,9 +55,13 @@ def distill_classifier(
     first `student_layers` encoder layers
     (`tftransformer.finetune.keep_layers`) with a new head, trained by
     `tftransformer.models.Distiller` on `alpha * T^2 * KL(teacher ||
-    student) + (1 - alpha) * cross-entropy` for `config.epochs` epochs with
-    the config's optimizer settings. With `compare_labels_only`, the same
-    student is also trained on the labels alone, so that the effect of the
+    student) + (1 - alpha) * cross-entropy` for `config.epochs` epochs as a
+    `Trainer` run in `model_dir/student`: the config's optimizer and
+    recipe, validation each epoch with early stopping and the best epoch
+    kept, resumable after a kill, and with `config.calibrate` a temperature
+    fitted on the validation split and saved with the student. With
+    `compare_labels_only`, the same student is also trained on the labels
+    alone (`model_dir/student_labels_only`), so that the effect of the
     teacher can be told apart from that of the initialization. All models
     are scored on the test split and their inference speed timed in this
     process, the models taking turns.
@@ -85,7 +83,7 @@ def distill_classifier(
         `student_labels_only` (each: `accuracy`, `macro_f1`,
         `examples_per_second`, `backbone_parameters`, `num_layers`,
         `num_heads`, `train_seconds`), `speedup` (student over teacher
-        examples/s), `student_path` (`model_dir/student.keras`) and
+        examples/s), `student_path` (`model_dir/student/model.keras`) and
         `models`. Also written, without the models, to
         `model_dir/distill_report.json`.
     """
@@ -98,7 +96,7 @@ def distill_classifier(
     if not is_finite_number(alpha) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1]. Received: alpha={alpha}")
     config.validate()
-    train, _, test = load_classification_splits(config)
+    train, validation, test = load_classification_splits(config)
     labels = [str(label) for label in train.label_vocabulary]
     if teacher is not None:
         if not isinstance(teacher, TextClassifier):
@@ -147,16 +145,6 @@ def distill_classifier(
         teacher, seconds["teacher"] = run.model, run.training.train_seconds
     tokenizer = teacher.preprocessor.tokenizer
 
-    def dataset(data, shuffle):
-        return make_classification_dataset(
-            list(data.texts),
-            data.labels,
-            tokenizer,
-            batch_size=config.batch_size,
-            max_length=config.max_length,
-            shuffle=shuffle,
-            seed=config.seed,
-        )
 
     def new_student():
         # Every student starts from the teacher's first layers and the same
@@ -174,46 +162,75 @@ def distill_classifier(
             label_names=labels,
         )
 
-    def fit(model):
-        train_dataset = dataset(train, True)
-        steps = count_train_steps(train_dataset, config.epochs)
-        model.compile(
-            optimizer=create_optimizer(
-                config.learning_rate,
-                num_train_steps=steps,
-                warmup_fraction=config.warmup_fraction,
-                schedule=config.learning_rate_schedule,
-                weight_decay=config.weight_decay,
+    strategy = None
+
+    def train_run(name, build):
+        """Trains `build()`'s `(model, student)` as a `Trainer` run in
+        `model_dir/name`: resumable, early stopping on the validation split,
+        the student calibrated with the config's `calibrate` and written
+        to its `model.keras`."""
+        nonlocal strategy
+        trainer = Trainer(
+            dataclasses.replace(
+                config, model_dir=os.path.join(model_dir, name), export_dir=None
             ),
-            loss=classification_loss(config.label_smoothing),
-            metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")],
+            strategy=strategy,
+            verbose=verbose,
         )
-        start = time.perf_counter()
-        model.fit(train_dataset, epochs=config.epochs, verbose=verbose)
-        return time.perf_counter() - start
+        strategy = trainer.strategy
+        with trainer.scope():
+            model, student = build()
+            options = _loss_and_metrics(config, len(labels))
+        run = trainer.fit(
+            model,
+            train,
+            validation,
+            label_names=labels,
+            final_model=student,
+            **options,
+        )
+        if config.calibrate:
+            calibrate_classifier(
+                student, trainer.dataset(validation, student), validation.labels
+            )
+            trainer.save(student)
+        return student, run.train_seconds, run.model_path
 
     if verbose:
         print(
             f"Distilling into {student_layers} layers (temperature {temperature}, "
             f"alpha {alpha})"
         )
-    models = {"teacher": teacher, "student": new_student()}
-    seconds["student"] = fit(
-        Distiller(teacher, models["student"], temperature=temperature, alpha=alpha)
+
+    def distiller():
+        student = new_student()
+        return (
+            Distiller(teacher, student, temperature=temperature, alpha=alpha),
+            student,
+        )
+
+    def labels_only():
+        student = new_student()
+        return student, student
+
+    models = {"teacher": teacher}
+    models["student"], seconds["student"], student_path = train_run(
+        "student", distiller
     )
     if compare_labels_only:
         if verbose:
             print("Training the same student on the labels alone")
-        models["student_labels_only"] = new_student()
-        seconds["student_labels_only"] = fit(models["student_labels_only"])
+        name = "student_labels_only"
+        models[name], seconds[name], _ = train_run(name, labels_only)
 
-    os.makedirs(model_dir, exist_ok=True)
-    remove_temporary_files(model_dir)
-    student_path = os.path.join(model_dir, "student.keras")
-    # Atomic: a kill while saving must not leave a torn student.keras.
-    with atomic_write(student_path) as temporary:
-        models["student"].save(temporary)
-    scores = score_models(models, dataset(test, False), test, timing_rounds, seconds)
+    test_dataset = make_classification_dataset(
+        list(test.texts),
+        test.labels,
+        tokenizer,
+        batch_size=config.batch_size,
+        max_length=config.max_length,
+    )
+    scores = score_models(models, test_dataset, test, timing_rounds, seconds)
     summary = {
         "settings": {
             **config.to_dict(),
