@@ -236,6 +236,11 @@ def test_every_recipe_applies_to_the_new_heads(
         (MultiLabelConfig, {"label_delimiter": ""}, "label_delimiter="),
         (RegressionConfig, {"calibrate": True}, "classification only"),
         (RegressionConfig, {"label_smoothing": 0.1}, "classification only"),
+        (
+            RegressionConfig,
+            {"label_column": "score"},
+            r"from target_columns .*Received: label_column='score'",
+        ),
         (RegressionConfig, {"target_columns": " , "}, "at least one column"),
         (RegressionConfig, {"loss": "l1"}, "loss must be one of"),
     ],

@@ -16,9 +16,9 @@ class RegressionConfig(ClassificationConfig):
     embedded Dictionary of Affect in Language (a word's pleasantness,
     activation and imagery). Targets are standardized with the training
     split's mean and deviation, saved with the model. Early stopping
-    watches the validation loss. `calibrate`, `class_weighting`,
-    `label_smoothing` and `augment_copies` are classification settings and
-    are refused.
+    watches the validation loss. `label_column`, `calibrate`,
+    `class_weighting`, `label_smoothing` and `augment_copies` are
+    classification settings and are refused.
 
     Example:
     ```python
@@ -54,6 +54,14 @@ class RegressionConfig(ClassificationConfig):
             raise ConfigError(
                 "target_columns must name at least one column. Received: "
                 f"target_columns={self.target_columns!r}"
+            )
+        if self.label_column != "label":
+            # Read by no regression run: the targets' columns would not be
+            # the ones named.
+            raise ConfigError(
+                "A regression run reads its targets from target_columns "
+                "(--target_columns); label_column is a classification setting. "
+                f"Received: label_column={self.label_column!r}"
             )
         for name in ("calibrate", "class_weighting", "augment_copies"):
             if getattr(self, name):
