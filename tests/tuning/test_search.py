@@ -182,6 +182,9 @@ def test_trials_are_ranked_by_the_monitored_metric(
         ({"seed": -1}, "seed=-1"),
         ({"on_bad_rows": "ignore"}, "on_bad_rows="),
         ({"monitor": "val_f1"}, r"monitor must be one of .*'val_macro_f1'"),
+        # A classification run's outputs, which a search would not write.
+        ({"model_dir": "runs/x"}, r"--config=best.json .*model_dir='runs/x'"),
+        ({"export_dir": "serving/x"}, r"Received: export_dir='serving/x'"),
     ],
 )
 def test_bad_spaces_fail_before_any_trial(

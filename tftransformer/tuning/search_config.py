@@ -8,6 +8,10 @@ from tftransformer.tuning.tuners import ALGORITHMS
 
 __all__ = ["SearchConfig"]
 
+_CLASSIFICATION_DEFAULTS = {
+    field.name: field.default for field in dataclasses.fields(ClassificationConfig)
+}
+
 
 @dataclasses.dataclass
 class SearchConfig(ClassificationConfig):
@@ -66,8 +70,23 @@ class SearchConfig(ClassificationConfig):
     run_eagerly: bool = setting(False, "Train eagerly, without tracing (debugging).")
 
     def validate(self):
-        """Checks every field; refuses a space given both ways."""
+        """Checks every field; refuses a space given both ways, and the
+        output settings of a classification run, which a search does not
+        write."""
         super().validate()
+        written = {
+            name: getattr(self, name)
+            for name in ("model_dir", "export_dir")
+            if getattr(self, name) != _CLASSIFICATION_DEFAULTS[name]
+        }
+        if written:
+            raise ConfigError(
+                "A search writes its trials and best.json under "
+                "directory/project_name (--directory, --project_name); train "
+                "and export the best configuration with classify.py "
+                "--config=best.json and its own --model_dir, --export_dir. "
+                f"Received: {', '.join(f'{k}={v!r}' for k, v in written.items())}"
+            )
         if self.space_file and self.hp:
             raise ConfigError(
                 "Give the search space with space_file or with hp, not both. "
