@@ -670,6 +670,13 @@ def test_load_text_rows_keeps_every_column_of_each_row(tmp_path):
     assert rows.records == ({"text": "fine", "id": "2"},) and rows.skipped_rows == 1
 
 
+def test_a_directory_is_named_as_one(tmp_path):
+    # Not "cannot tell the file format from the extension".
+    with pytest.raises(DataError) as info:
+        load_text_classification_file(tmp_path)
+    assert str(info.value) == f"{tmp_path} is a directory; expected a data file."
+
+
 def test_a_quoted_empty_text_in_a_one_column_file_is_a_row(tmp_path):
     # `""` is an empty text, not a blank line: left out silently, the
     # predictions would have a row less than the file.

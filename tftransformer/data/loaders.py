@@ -129,14 +129,16 @@ def file_format_of(path):
 
 
 def _infer_format(path):
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a directory; expected a data file.")
     file_format = file_format_of(path)
     if file_format is not None:
         return file_format
     raise DataError(
         f"{path}: cannot tell the file format from the extension; expected "
         f"one of {sorted(_EXTENSIONS)}, optionally compressed "
-        f"({', '.join(_COMPRESSIONS)}). Rename the file, or pass file_format= "
-        f"(one of {SUPPORTED_FORMATS}) to `load_text_classification_file`."
+        f"({', '.join(_COMPRESSIONS)}). Rename the file (or, in Python, pass "
+        f"file_format=, one of {SUPPORTED_FORMATS})."
     )
 
 
