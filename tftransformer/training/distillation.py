@@ -145,7 +145,6 @@ def distill_classifier(
         teacher, seconds["teacher"] = run.model, run.training.train_seconds
     tokenizer = teacher.preprocessor.tokenizer
 
-
     def new_student():
         # Every student starts from the teacher's first layers and the same
         # freshly initialized head. The teacher's tokenizer, built before,
