@@ -225,6 +225,17 @@ def test_generate_rejects_bad_arguments(kwargs, message):
         tiny_lm().generate(np.ones((2, 3), "int32"), **arguments)
 
 
+@pytest.mark.parametrize("bad_id, where", [(10, "[0, 1]"), (-1, "[1, 2]")])
+def test_generate_rejects_prompt_ids_past_the_vocabulary(bad_id, where):
+    prompts = np.ones((2, 3), "int32")
+    prompts[tuple(int(i) for i in where.strip("[]").split(", "))] = bad_id
+    with pytest.raises(ValueError) as info:
+        tiny_lm().generate(prompts, max_length=8)
+    assert str(info.value) == (
+        f"prompt_ids must be token ids in [0, 10). Received: prompt_ids{where}={bad_id}"
+    )
+
+
 def test_numpy_integers_are_sizes():
     # Sizes often come out of NumPy (`ids.max() + 1`).
     model = tiny_lm(vocabulary_size=np.int64(VOCAB), num_layers=np.int32(1))
