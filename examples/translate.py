@@ -69,7 +69,9 @@ def main(config):
     if not run.trainer.chief:
         return
     print("\n" + run.format())
-    print(f"\nModel, vocabularies and report written to {config.model_dir}/")
+    # A preset's model holds its own tokenizer: no vocabulary files.
+    written = "Model and report" if config.preset else "Model, vocabularies and report"
+    print(f"\n{written} written to {config.model_dir}/")
     if config.export_dir:
         path = tft.export.export_generator_run(config.model_dir, config.export_dir)
         print(f"TF Serving model version written to {path}/")
