@@ -233,8 +233,13 @@ def test_the_run_prints_its_splits_when_verbose(verbose, tmp_path, capsys):
     trainer = Trainer(ClassificationConfig(model_dir=str(tmp_path)), verbose=verbose)
     trainer.print_splits(_data(), TEXTS[:3], TEXTS[:2], "labels ['a', 'b']")
     trainer.print_splits(TEXTS, [], TEXTS[:1], unit="sentences")
+    # Without a test file the loaders test on the validation examples.
+    validation = _data().take([0, 1])
+    trainer.print_splits(_data(), validation, validation.take([0, 1]))
     expected = (
         "Data: 16 train (test), 3 validation, 2 test; labels ['a', 'b']\n"
         "Data: 16 train, 0 validation, 1 test sentences\n"
+        "Data: 16 train (test), 2 validation, 2 test (the validation examples: "
+        "give a test file for an unbiased score)\n"
     )
     assert capsys.readouterr().out == (expected if verbose else "")

@@ -154,6 +154,10 @@ class Trainer:
         line += f" ({source})" if source else ""
         line += f", {len(validation)} validation, {len(test)} test"
         line += f" {unit}" if unit else ""
+        if len(test) and _same_examples(validation, test):
+            # Without a test file, the loaders test on the validation split,
+            # which picked the epoch: the score is optimistic.
+            line += " (the validation examples: give a test file for an unbiased score)"
         print(line + (f"; {details}" if details else ""))
 
     # === Data ===
@@ -496,6 +500,18 @@ def _head_multipliers(config, head_layers):
 def _strategy_options(config):
     options = getattr(config, "strategy_options", None)
     return None if options is None else options()
+
+
+def _same_examples(first, second):
+    """Whether two splits hold the same examples (the same object, or equal
+    texts or sentences)."""
+    if first is second:
+        return True
+    for name in ("texts", "words"):
+        a, b = getattr(first, name, None), getattr(second, name, None)
+        if a is not None and b is not None:
+            return len(a) == len(b) and tuple(a) == tuple(b)
+    return False
 
 
 def _check_model_dir(model_dir):

@@ -105,11 +105,9 @@ def search_text_classifier(config, verbose=1):
             f"{config.preset!r} has {num_layers} encoder layers. Received: "
             f"freeze_layers={space.to_dict()['freeze_layers']}"
         )
+    trainer.print_splits(train, validation, test, f"labels {labels}")
     if verbose:
-        print(
-            f"Data: {len(train)} train, {len(validation)} validation, "
-            f"{len(test)} test; labels {labels}\nSearch space: {space.to_dict()}"
-        )
+        print(f"Search space: {space.to_dict()}")
 
     hypermodel = TextClassifierHyperModel(
         space,
