@@ -101,6 +101,29 @@ def test_regression_files_with_several_targets_and_pairs(tmp_path):
     assert data.target_names == ("score", "other")
 
 
+def test_a_constant_training_target_is_refused_naming_its_column(tmp_path):
+    rows = "".join(f"t{i},2.0,{i}\n" for i in range(12))
+    path = write(tmp_path / "scores.csv", "text,score,other\n" + rows)
+    with pytest.raises(DataError) as info:
+        load_regression_splits(path, target_columns=["other", "score"])
+    assert str(info.value) == (
+        f"{path}: the target column 'score' holds one value (2.0) in all 12 "
+        "training examples; a regressor needs targets that vary. Check the "
+        "target columns (target_columns; --target_columns of the example "
+        "scripts)."
+    )
+    # Constant targets in a test file are scored: Pearson's r is undefined
+    # there, not wrong.
+    varied = write(
+        tmp_path / "train.csv",
+        "text,score,other\n" + "".join(f"t{i},{i},{i}\n" for i in range(12)),
+    )
+    _, _, test = load_regression_splits(
+        varied, test_source=path, target_columns=["other", "score"]
+    )
+    np.testing.assert_array_equal(test.targets[:, 1], 2.0)
+
+
 @pytest.mark.parametrize("value", ['"high"', "NaN", "true", '"inf"'])
 def test_a_non_numeric_target_is_named(tmp_path, value):
     path = write(tmp_path / "t.jsonl", f'{{"text": "hi", "label": {value}}}\n')

@@ -396,6 +396,18 @@ def load_regression_splits(
             text_pair_column=text_pair_column,
             on_bad_rows=on_bad_rows,
         )
+        if train is None:
+            # Most often the wrong column, as a classifier's single label.
+            for j, name in enumerate(data.target_names):
+                values = data.targets[:, j]
+                if len(values) and np.all(values == values[0]):
+                    raise DataError(
+                        f"{source}: the target column {name!r} holds one value "
+                        f"({float(values[0])}) in all {len(values)} training "
+                        "examples; a regressor needs targets that vary. Check "
+                        "the target columns (target_columns; --target_columns "
+                        "of the example scripts)."
+                    )
         return data
 
     return _splits(load, train_source, validation_source, test_source, seed)
