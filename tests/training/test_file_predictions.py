@@ -259,3 +259,41 @@ def test_a_generators_length_and_its_refusals(generator_runs, tmp_path):
                 text_pair_column="other",
             )
         )
+
+
+def test_a_question_answerer_decodes_as_its_run_did(task_models, tmp_path):
+    model = task_models["answerer"]
+    rows = [
+        {"question": "who loves paris", "context": "john loves paris"},
+        {"question": "where is the film", "context": "the film is in paris"},
+        {"question": "what is red", "context": "nothing here is"},
+    ]
+    source = write_csv(tmp_path / "questions.csv", rows)
+    run = tmp_path / "run"
+    saved(model, run)
+    # A run on SQuAD v1.1 data: no question without an answer, so none is
+    # given; and a threshold that would have said "no answer" to every one.
+    decoding = {
+        "max_answer_length": 2,
+        "null_threshold": -1e9,
+        "allow_no_answer": False,
+    }
+    (run / "decoding.json").write_text(json.dumps(decoding))
+    columns = predict_to_file(
+        PredictionConfig(
+            model_path=str(run),
+            input_file=source,
+            text_column="question",
+            text_pair_column="context",
+        )
+    )
+    questions, contexts = zip(*[(r["question"], r["context"]) for r in rows])
+    want = model.predict_answers(list(questions), list(contexts), **decoding)
+    assert columns["predicted_answer"] == [a["answer"] for a in want]
+    assert all(columns["predicted_answer"])
+    default = model.predict_answers(
+        list(questions), list(contexts), null_threshold=-1e9
+    )
+    assert not any(a["answer"] for a in default)
+    with pytest.raises(ValueError, match="answer_decoding goes with a Quest"):
+        predict_columns(task_models["classifier"], ["a"], answer_decoding=decoding)

@@ -119,6 +119,14 @@ def test_run_resumes_and_writes_the_squad_report(
     assert report == pytest.approx(first.report.to_dict())
     predictions = json.loads((model_dir / "predictions.json").read_text())
     assert set(predictions) == {f"dev-{q}" for q in range(4)}
+    # How they were decoded, for predict.py: no-answer allowed, as the
+    # training questions include one without an answer.
+    decoding = json.loads((model_dir / "decoding.json").read_text())
+    assert decoding == {
+        "max_answer_length": 30,
+        "null_threshold": 0.0,
+        "allow_no_answer": True,
+    }
     for qid, answer in first.predictions.items():
         context = CONTEXTS[0]
         assert predictions[qid] == answer["answer"]

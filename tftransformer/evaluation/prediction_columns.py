@@ -27,7 +27,13 @@ SUPPORTED = (
 
 
 def predict_columns(
-    model, texts, text_pairs=None, batch_size=32, head=None, label_names=None
+    model,
+    texts,
+    text_pairs=None,
+    batch_size=32,
+    head=None,
+    label_names=None,
+    answer_decoding=None,
 ):
     """Predicts each text's answer, as the columns of a table.
 
@@ -65,6 +71,10 @@ def predict_columns(
             `(batch, embedding_dim)` to logits `(batch, num_classes)`.
         label_names: with `head` only: `num_classes` names; defaults to
             `"0"`, `"1"`, ...
+        answer_decoding: with a `QuestionAnswerer` only: optional dict of
+            `predict_answers`' `max_answer_length`, `null_threshold` and
+            `allow_no_answer` (e.g. its run's `decoding.json`); the defaults
+            of `predict_answers` otherwise.
 
     Returns:
         A dict of column name to a list of values (str, float, int or a list
@@ -88,6 +98,16 @@ def predict_columns(
             "text_pairs must hold one text per text. Received: "
             f"{len(pairs)} text pairs for {len(texts)} texts"
         )
+    if answer_decoding is not None:
+        decoding_keys = {"max_answer_length", "null_threshold", "allow_no_answer"}
+        if not isinstance(model, QuestionAnswerer) or not (
+            isinstance(answer_decoding, dict) and set(answer_decoding) <= decoding_keys
+        ):
+            raise ValueError(
+                "answer_decoding goes with a QuestionAnswerer: a dict of "
+                f"{sorted(decoding_keys)}. Received: answer_decoding="
+                f"{answer_decoding!r} for a {type(model).__name__}"
+            )
     if head is not None or label_names is not None:
         if not isinstance(model, TextEmbedder):
             raise ValueError(
@@ -117,7 +137,9 @@ def predict_columns(
                 "questions as texts and the contexts as text_pairs. Received: "
                 "text_pairs=None"
             )
-        answers = model.predict_answers(texts, pairs, batch_size=batch_size)
+        answers = model.predict_answers(
+            texts, pairs, batch_size=batch_size, **(answer_decoding or {})
+        )
         return {
             "predicted_answer": [a["answer"] for a in answers],
             "answer_start": [int(a["start"]) for a in answers],

@@ -14,11 +14,13 @@ from tftransformer.data import DataError, load_text_rows
 from tftransformer.data.loaders import compression_of, file_format_of
 from tftransformer.evaluation import predict_columns
 from tftransformer.models._prompt_generation import is_generator
+from tftransformer.models.question_answerer import QuestionAnswerer
 from tftransformer.models.text_embedder import TextEmbedder
 from tftransformer.training._generator_runs import generated_column
 from tftransformer.training.checkpointing import atomic_write
 from tftransformer.training.few_shot import HEAD_FILE, REPORT_FILE
 from tftransformer.training.prediction_config import PredictionConfig
+from tftransformer.training.question_answering import DECODING_FILE
 from tftransformer.training.trainer import RUN_CONFIG_FILE
 
 __all__ = ["predict_to_file"]
@@ -34,7 +36,9 @@ def predict_to_file(config):
     `.keras` file) answers as `tftransformer.evaluation.predict_columns`
     says: a label and a probability per label for a classifier, the labels
     for a multi-label one, the targets for a regressor, tags and entities
-    for a tagger, an answer for a question answerer, an embedding for a
+    for a tagger, an answer for a question answerer (decoded as its run
+    decoded: `max_answer_length`, `null_threshold` and whether no answer is
+    allowed, from the run directory's `decoding.json`), an embedding for a
     text embedder. A generator (a keras-hub `CausalLM` or `Seq2SeqLM`, a
     tftransformer `CausalLM` or `Seq2SeqTransformer`, as
     `train_causal_lm` and `train_translator` save them) writes
@@ -96,6 +100,7 @@ def predict_to_file(config):
             batch_size=config.batch_size,
             head=head,
             label_names=label_names,
+            answer_decoding=_run_decoding(model, config.model_path),
         )
     taken = [name for name in columns if name in rows.columns]
     if taken:
@@ -116,6 +121,21 @@ def predict_to_file(config):
         with open(temporary, "wb") as f:
             f.write(module.compress(data) if module else data)
     return columns
+
+
+def _run_decoding(model, model_path):
+    """A question answerer's decoding as its run gave its answers (the run
+    directory's `decoding.json`), or None: `predict_answers`' defaults."""
+    if not isinstance(model, QuestionAnswerer):
+        return None
+    path = os.fspath(model_path)
+    if not os.path.isdir(path):
+        path = os.path.dirname(os.path.abspath(path))
+    try:
+        with open(os.path.join(path, DECODING_FILE), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def check_text_pairs(config):

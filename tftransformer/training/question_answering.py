@@ -23,6 +23,9 @@ __all__ = [
     "train_question_answerer",
 ]
 
+# In a run directory: the decoding its answers were given with.
+DECODING_FILE = "decoding.json"
+
 
 def load_squad_splits(config):
     """The train, validation and test questions a `QuestionAnsweringConfig` names.
@@ -154,6 +157,16 @@ def train_question_answerer(config, verbose=1):
         with atomic_write(os.path.join(config.model_dir, "predictions.json")) as temp:
             with open(temp, "w", encoding="utf-8") as f:
                 json.dump(answers, f, indent=2, ensure_ascii=False)
+        # How the run decoded its answers, for `predict_to_file` to do the
+        # same (no-answer allowed or not was decided from the training data).
+        decoding = {
+            "max_answer_length": config.max_answer_length,
+            "null_threshold": config.null_threshold,
+            "allow_no_answer": allow_no_answer,
+        }
+        with atomic_write(os.path.join(config.model_dir, DECODING_FILE)) as temp:
+            with open(temp, "w", encoding="utf-8") as f:
+                json.dump(decoding, f, indent=2)
     return QuestionAnsweringRun(
         model, training, report, predictions, train, validation, test, trainer
     )
