@@ -896,8 +896,10 @@ def test_export_run_variants_reads_a_run_of_any_head(head, tmp_path):
     with pytest.raises(ValueError, match="config of class ClassificationConfig"):
         export_run_variants(head.model, ClassificationConfig(), tmp_path / "bad")
     if head.name == "multi_label":
-        # Labels the model does not have: the texts read as label names.
-        other = MultiLabelConfig(train_file=files["train"], label_column="text")
+        # Labels the model does not have.
+        path = tmp_path / "other.csv"
+        path.write_text("text,labels\n" + "".join(f"t{i},x|y\n" for i in range(20)))
+        other = MultiLabelConfig(train_file=str(path))
         with pytest.raises(ValueError, match="not the model's"):
             export_run_variants(head.model, other, tmp_path / "bad")
 

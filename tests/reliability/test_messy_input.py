@@ -7,7 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from tftransformer.data import DataError, load_text_classification_file
+from tftransformer.data import (
+    DataError,
+    load_multi_label_file,
+    load_regression_file,
+    load_text_classification_file,
+)
 from tftransformer.evaluation import ClassificationReport, plot_confusion_matrix
 from tftransformer.training.checkpointing import remove_temporary_files
 
@@ -44,6 +49,19 @@ def test_the_label_column_as_text_column_is_refused(tmp_path):
     path = _csv(tmp_path, ["a,pos", "b,neg"])
     with pytest.raises(ValueError, match="text_column='label', label_column='label'"):
         load_text_classification_file(path, text_column="label", label_column="label")
+    # The other heads' loaders too: a model would read its own targets.
+    scores = _csv(tmp_path, ["a,1.5", "b,2"])
+    with pytest.raises(ValueError) as info:
+        load_regression_file(scores, text_column="label", target_columns=["label"])
+    assert str(info.value) == (
+        "text_column and target_columns both name the column 'label'; each "
+        "column is read for one role. Received: text_column='label', "
+        "target_columns='label'"
+    )
+    with pytest.raises(ValueError, match="target_columns and target_columns"):
+        load_regression_file(scores, target_columns=["label", "label"])
+    with pytest.raises(ValueError, match="label_column and text_pair_column both"):
+        load_multi_label_file(path, text_pair_column="label", label_column="label")
 
 
 def test_a_continuous_score_is_not_taken_as_forty_classes(tmp_path):
@@ -163,5 +181,7 @@ def test_a_tsv_with_a_quoted_header_is_read_as_quoted(tmp_path):
 def test_an_unknown_extension_names_what_to_do(tmp_path):
     path = tmp_path / "train.txt"
     path.write_text("text,label\na,b\n")
-    with pytest.raises(DataError, match=r"Rename the file, or pass file_format="):
+    with pytest.raises(
+        DataError, match=r"Rename the file \(or, in Python, pass file_format="
+    ):
         load_text_classification_file(str(path))

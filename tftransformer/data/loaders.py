@@ -486,6 +486,20 @@ def file_records(path, columns_needed, file_format):
             f"file_format must be None or one of {SUPPORTED_FORMATS}. Received: "
             f"file_format={file_format!r}"
         )
+    named = {}
+    for role, column, *argument in columns_needed:
+        argument = argument[0] if argument else f"{role.replace(' ', '_')}_column"
+        if column is None:
+            continue
+        if column in named:
+            # The model would read its own labels (and score 1.0), or one
+            # column would count as two targets.
+            raise ValueError(
+                f"{named[column]} and {argument} both name the column "
+                f"{column!r}; each column is read for one role. Received: "
+                f"{named[column]}={column!r}, {argument}={column!r}"
+            )
+        named[column] = argument
     file_format = file_format or _infer_format(path)
     content = _read_text(path)
     if not content.strip():
@@ -591,15 +605,6 @@ def load_text_classification_file(
         raise ValueError(
             "text_pair_column must be None or a non-empty string. Received: "
             f"text_pair_column={text_pair_column!r}"
-        )
-    named = {"text_column": text_column, "label_column": label_column}
-    if text_pair_column is not None:
-        named["text_pair_column"] = text_pair_column
-    if len(set(named.values())) < len(named):
-        # The model would read its own labels (and score 1.0).
-        raise ValueError(
-            "text, text pair and label columns must be different columns. "
-            "Received: " + ", ".join(f"{k}={v!r}" for k, v in named.items())
         )
     check_on_bad_rows(on_bad_rows)
     if label_vocabulary is not None:
