@@ -268,8 +268,12 @@ def test_a_regressors_own_target_names_are_read_in_its_order(task_models, tmp_pa
     config, want = regressor_case(task_models["regressor"], tmp_path)
     # The model's targets are x, y: named in another order, each column is
     # still scored as its own target.
-    got = evaluate_saved_model(dataclasses.replace(config, label_column="y,x"))
-    assert_same_numbers(got.to_dict(), want.to_dict())
+    for columns in ("y,x", " y , x"):
+        got = evaluate_saved_model(dataclasses.replace(config, label_column=columns))
+        assert_same_numbers(got.to_dict(), want.to_dict())
+    # Another column at a target's place would be scored under its name.
+    with pytest.raises(ValueError, match=r"some of the model's targets .*\['z'\]"):
+        evaluate_saved_model(dataclasses.replace(config, label_column="x,z"))
     with pytest.raises(ValueError) as info:
         evaluate_saved_model(dataclasses.replace(config, label_column="y,z"))
     assert str(info.value) == (

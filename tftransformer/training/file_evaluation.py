@@ -221,18 +221,21 @@ def _label_column_hint(message, argument):
 def _target_columns(model, label_column):
     """The test file's columns of a regressor's targets, in its target
     order: `label_column`'s comma-separated names (the model's own target
-    names in any order are put in its order), else the columns it was
-    trained on (`label` for one unnamed target).
+    names in any order are put in its order; spaces around commas are
+    dropped), else the columns it was trained on (`label` for one unnamed
+    target).
 
     Raises:
         ValueError: for a column named as one of the model's targets but
-            given at another target's place, whose scores would be
-            reported under the wrong name.
+            given at another target's place, or the model's target names
+            mixed with other columns: scores would be reported under the
+            wrong name.
     """
     names = list(model.target_names or ["label"])
     if not label_column:
         return names
-    columns = label_column.split(",")
+    # Spaces around the commas are not part of a name, as in --target_columns.
+    columns = [name.strip() for name in label_column.split(",")]
     if sorted(columns) == sorted(names):
         return names
     for i, column in enumerate(columns):
@@ -243,6 +246,16 @@ def _target_columns(model, label_column):
                 f"order of the model's targets {names}. Received: "
                 f"label_column={label_column!r}"
             )
+    others = [c for c in columns if c not in names]
+    if others and len(others) < len(columns):
+        # Some of the model's own names, and others: a column that is not a
+        # target would be scored under a target's name.
+        raise ValueError(
+            f"label_column names some of the model's targets {names} and "
+            f"other columns {others}: name all its targets, in its order, or "
+            f"columns of another file's names only. Received: "
+            f"label_column={label_column!r}"
+        )
     return columns
 
 
