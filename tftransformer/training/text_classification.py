@@ -47,18 +47,7 @@ def load_classification_splits(config):
     Returns:
         `(train, validation, test)`, each a `TextClassificationData`.
     """
-    train, validation, test = load_text_classification_splits(
-        config.train_file,
-        config.validation_file,
-        config.test_file,
-        text_column=config.text_column,
-        text_pair_column=config.text_pair_column,
-        label_column=config.label_column,
-        on_bad_rows=config.on_bad_rows,
-        data_dir=config.tfds_data_dir,
-        seed=config.seed,
-    )
-    train, validation, test = sample_splits(config, train, validation, test)
+    train, validation, test = _sampled_splits(config, config.test_file)
     return _augmented(config, train), validation, test
 
 
@@ -82,20 +71,26 @@ def load_classification_pool(config):
     result = cross_validate_classifier(config, pool, num_folds=5)
     ```
     """
-    train, validation, test = load_text_classification_splits(
+    train, validation, _ = _sampled_splits(config, None, hold_out=False)
+    return train.concatenate(validation)
+
+
+def _sampled_splits(config, test_file, hold_out=True):
+    """The config's splits (`load_text_classification_splits`), cut to its
+    subset sizes."""
+    splits = load_text_classification_splits(
         config.train_file,
         config.validation_file,
-        None,
+        test_file,
         text_column=config.text_column,
         text_pair_column=config.text_pair_column,
         label_column=config.label_column,
         on_bad_rows=config.on_bad_rows,
         data_dir=config.tfds_data_dir,
         seed=config.seed,
-        hold_out=False,
+        hold_out=hold_out,
     )
-    train, validation, _ = sample_splits(config, train, validation, test)
-    return train.concatenate(validation)
+    return sample_splits(config, *splits)
 
 
 def _augmented(config, train):
