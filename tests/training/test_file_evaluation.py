@@ -325,6 +325,32 @@ def test_texts_are_read_as_the_run_trained_single_or_in_pairs(
     call(str(run), None)
 
 
+def test_settings_the_model_does_not_read_are_refused(task_models, tmp_path):
+    rows = [{"text": t, "label": "pos"} for t in TEXTS]
+    test_file = write_csv(tmp_path / "test.csv", rows)
+    classifier = saved(task_models["classifier"], tmp_path / "classifier")
+    with pytest.raises(ValueError) as info:
+        evaluate_saved_model(
+            EvaluationConfig(
+                model_path=classifier,
+                test_file=test_file,
+                max_length=4,
+                null_threshold=3.0,
+            )
+        )
+    assert str(info.value) == (
+        "A TextClassifier does not read max_length, null_threshold: max_length "
+        "sets a generator's output length, the others a question answerer's "
+        "decoding. Received: max_length=4, null_threshold=3.0"
+    )
+    with pytest.raises(ValueError, match="A TextClassifier does not read max_len"):
+        predict_to_file(
+            PredictionConfig(model_path=classifier, input_file=test_file, max_length=4)
+        )
+    assert not (tmp_path / "test.report.json").exists()
+    assert not (tmp_path / "test.predictions.csv").exists()
+
+
 def test_the_config_names_the_report_and_checks_its_fields():
     config = EvaluationConfig(test_file="data/reviews.test.csv.gz")
     assert config.report_path() == "data/reviews.test.report.json"

@@ -2,6 +2,7 @@
 they read, their batch size, a generator's length, and the checks of the
 files they name."""
 
+import dataclasses
 import os
 
 from tftransformer.training._settings import ConfigError, check_fields, setting
@@ -64,3 +65,30 @@ def split_compression(path):
         if path.lower().endswith(suffix):
             return path[: -len(suffix)], path[-len(suffix) :]
     return path, ""
+
+
+def refuse_settings_of_other_models(config, model, generator, answerer):
+    """Refuses a setting of `config` left from its default that `model`,
+    a generator or a question answerer as the flags say, does not read: it
+    would be ignored without a word.
+
+    Raises:
+        ValueError: naming the settings and the model's class.
+    """
+    unread = []
+    if not generator and config.max_length is not None:
+        unread.append("max_length")
+    if not answerer:
+        defaults = {field.name: field.default for field in dataclasses.fields(config)}
+        unread += [
+            name
+            for name in ("max_answer_length", "null_threshold", "allow_no_answer")
+            if name in defaults and getattr(config, name) != defaults[name]
+        ]
+    if unread:
+        raise ValueError(
+            f"A {type(model).__name__} does not read "
+            f"{', '.join(unread)}: max_length sets a generator's output "
+            "length, the others a question answerer's decoding. Received: "
+            + ", ".join(f"{name}={getattr(config, name)!r}" for name in unread)
+        )

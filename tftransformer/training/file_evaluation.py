@@ -33,6 +33,9 @@ from tftransformer.models import (
 from tftransformer.models._prompt_generation import is_generator
 from tftransformer.models.backbone_adapter import preprocessor_pair_separators
 from tftransformer.training._generator_runs import GENERATED_COLUMN, generated_column
+from tftransformer.training._model_file_settings import (
+    refuse_settings_of_other_models,
+)
 from tftransformer.training.evaluation_config import EvaluationConfig
 from tftransformer.training.file_predictions import (
     check_text_pairs,
@@ -116,6 +119,9 @@ def evaluate_saved_model(config):
         raise FileNotFoundError(f"No test file at {config.test_file!r}.")
     check_text_pairs(config)
     model, head, label_names = load_saved_model(config.model_path)
+    refuse_settings_of_other_models(
+        config, model, is_generator(model), isinstance(model, QuestionAnswerer)
+    )
     report = _evaluate(model, head, label_names, config)
     write_json(
         {"model_path": config.model_path, "test_file": config.test_file}

@@ -17,6 +17,9 @@ from tftransformer.models._prompt_generation import is_generator
 from tftransformer.models.question_answerer import QuestionAnswerer
 from tftransformer.models.text_embedder import TextEmbedder
 from tftransformer.training._generator_runs import generated_column
+from tftransformer.training._model_file_settings import (
+    refuse_settings_of_other_models,
+)
 from tftransformer.training.checkpointing import atomic_write
 from tftransformer.training.few_shot import HEAD_FILE, REPORT_FILE
 from tftransformer.training.prediction_config import PredictionConfig
@@ -90,6 +93,9 @@ def predict_to_file(config):
         on_bad_rows=config.on_bad_rows,
     )
     model, head, label_names = load_saved_model(config.model_path)
+    refuse_settings_of_other_models(
+        config, model, is_generator(model), isinstance(model, QuestionAnswerer)
+    )
     if is_generator(model):
         columns = generated_column(model, config, rows.texts)
     else:
