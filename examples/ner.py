@@ -24,6 +24,7 @@ same flags; senseless combinations are refused before anything loads, and
 each run prints the strategy and writes it to `training_summary.json`.
 """
 
+import dataclasses
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -32,14 +33,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tftransformer as tft
 
 
+@dataclasses.dataclass
+class Config(tft.training.TokenClassificationConfig):
+    export_dir: str | None = tft.training.setting(
+        None,
+        "Also export the model for TF Serving here (raw sentences in, tags out).",
+        run_setting=False,
+    )
+
+
 def main(config):
+    if config.export_dir:  # Checked now, not after the whole training.
+        tft.export.check_base_path(config.export_dir, name="export_dir")
     run = tft.training.train_token_classifier(config)
     if not run.trainer.chief:
         return
     print(f"\nTest entities ({len(run.test)} sentences, {run.test.source}):")
     print(run.report.format())
     print(f"Model, report and predictions written to {config.model_dir}/")
+    if config.export_dir:
+        path = tft.export.export_token_classifier(run.model, config.export_dir)
+        print(f"TF Serving model version written to {path}/")
 
 
 if __name__ == "__main__":
-    tft.training.run(tft.training.TokenClassificationConfig, main)
+    tft.training.run(Config, main)

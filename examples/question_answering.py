@@ -24,6 +24,7 @@ The fine-tuning strategies are those of `examples/classify.py`, with the
 same flags; senseless combinations are refused before anything loads.
 """
 
+import dataclasses
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -32,14 +33,31 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tftransformer as tft
 
 
+@dataclasses.dataclass
+class Config(tft.training.QuestionAnsweringConfig):
+    export_dir: str | None = tft.training.setting(
+        None,
+        "Also export the model for TF Serving here (a question and its context "
+        "in, the answer out, decoded as the run's test answers).",
+        run_setting=False,
+    )
+
+
 def main(config):
+    if config.export_dir:  # Checked now, not after the whole training.
+        tft.export.check_base_path(config.export_dir, name="export_dir")
     run = tft.training.train_question_answerer(config)
     if not run.trainer.chief:
         return
     print(f"\nTest questions ({len(run.test)}):")
     print(run.report.format())
     print(f"Model, report and predictions written to {config.model_dir}/")
+    if config.export_dir:
+        path = tft.export.export_question_answerer(
+            run.model, config.export_dir, **run.decoding
+        )
+        print(f"TF Serving model version written to {path}/")
 
 
 if __name__ == "__main__":
-    tft.training.run(tft.training.QuestionAnsweringConfig, main)
+    tft.training.run(Config, main)

@@ -6,7 +6,12 @@ from tests import fork_server
 from tests.fast_exit import python_command
 
 SCRIPTS = {
-    "ner.py": ["--head_learning_rate", "--train_file", "--freeze_layers"],
+    "ner.py": [
+        "--head_learning_rate",
+        "--train_file",
+        "--freeze_layers",
+        "--export_dir",
+    ],
     "export_variants.py": [
         "--variants_dir",
         "--target_columns",
@@ -23,6 +28,7 @@ SCRIPTS = {
         "--null_threshold",
         "--max_answer_length",
         "--lora_rank",
+        "--export_dir",
     ],
     "predict.py": [
         "--model_path",

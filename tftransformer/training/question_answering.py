@@ -143,13 +143,13 @@ def train_question_answerer(config, verbose=1):
         },
         head_layers=[model.output_dense],
     )
+    decoding = {
+        "max_answer_length": config.max_answer_length,
+        "null_threshold": config.null_threshold,
+        "allow_no_answer": allow_no_answer,
+    }
     report, predictions = evaluate_question_answerer(
-        model,
-        test,
-        batch_size=batch_size,
-        max_answer_length=config.max_answer_length,
-        null_threshold=config.null_threshold,
-        allow_no_answer=allow_no_answer,
+        model, test, batch_size=batch_size, **decoding
     )
     if trainer.chief:
         report.to_json(os.path.join(config.model_dir, "report.json"))
@@ -159,14 +159,17 @@ def train_question_answerer(config, verbose=1):
                 json.dump(answers, f, indent=2, ensure_ascii=False)
         # How the run decoded its answers, for `predict_to_file` to do the
         # same (no-answer allowed or not was decided from the training data).
-        decoding = {
-            "max_answer_length": config.max_answer_length,
-            "null_threshold": config.null_threshold,
-            "allow_no_answer": allow_no_answer,
-        }
         with atomic_write(os.path.join(config.model_dir, DECODING_FILE)) as temp:
             with open(temp, "w", encoding="utf-8") as f:
                 json.dump(decoding, f, indent=2)
     return QuestionAnsweringRun(
-        model, training, report, predictions, train, validation, test, trainer
+        model,
+        training,
+        report,
+        predictions,
+        train,
+        validation,
+        test,
+        trainer,
+        decoding,
     )

@@ -17,6 +17,9 @@ class QuestionAnsweringRun:
             `start`, `end`, `score`).
         train, validation, test: lists of `SquadExample`s.
         trainer: the `Trainer`, e.g. for `trainer.chief`.
+        decoding: the `max_answer_length`, `null_threshold` and
+            `allow_no_answer` the test answers were decoded with (also the
+            run directory's `decoding.json`), e.g. for an export.
     """
 
     model: object
@@ -27,3 +30,4 @@ class QuestionAnsweringRun:
     validation: list
     test: list
     trainer: object
+    decoding: dict = None
