@@ -25,8 +25,8 @@ from tftransformer.training._compressed_runs import (
 from tftransformer.training._random_seed import set_random_seed
 from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.text_classification import (
-    _loss_and_metrics,
     calibrate_classifier,
+    classifier_loss_and_metrics,
     load_classification_splits,
     train_text_classifier,
 )
@@ -179,7 +179,7 @@ def distill_classifier(
         strategy = trainer.strategy
         with trainer.scope():
             model, student = build()
-            options = _loss_and_metrics(config, len(labels))
+            options = classifier_loss_and_metrics(config, len(labels))
         run = trainer.fit(
             model,
             train,

@@ -123,7 +123,10 @@ def build_text_classifier(config, label_names):
     )
 
 
-def _loss_and_metrics(config, num_classes):
+def classifier_loss_and_metrics(config, num_classes):
+    """The `loss` and `metrics` a classification run compiles with (build
+    them under the strategy's scope): the config's label smoothing, and
+    what logs its `monitor`."""
     return {
         "loss": classification_loss(config.label_smoothing),
         "metrics": monitored_metrics(config.monitor, num_classes),
@@ -165,7 +168,9 @@ def train_text_classifier(config, verbose=1):
     with trainer.scope():
         model = build_text_classifier(config, train.label_vocabulary)
         # Metrics make their variables when made: under the strategy too.
-        loss_and_metrics = _loss_and_metrics(config, len(train.label_vocabulary))
+        loss_and_metrics = classifier_loss_and_metrics(
+            config, len(train.label_vocabulary)
+        )
     training = trainer.fit(model, train, validation, **loss_and_metrics)
     return finish_classification_run(trainer, model, training, train, validation, test)
 
@@ -309,7 +314,9 @@ def cross_validate_classifier(config, data, num_folds, verbose=1):
         fold_validation = data.take(val_indices)
         with trainer.scope():
             model = build_text_classifier(config, data.label_vocabulary)
-            loss_and_metrics = _loss_and_metrics(config, len(data.label_vocabulary))
+            loss_and_metrics = classifier_loss_and_metrics(
+                config, len(data.label_vocabulary)
+            )
         # No validation data: picking the epoch on the examples the fold is
         # scored on would bias its score upwards.
         trainer.fit(model, fold_train, **loss_and_metrics)
