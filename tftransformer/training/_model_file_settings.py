@@ -5,7 +5,12 @@ files they name."""
 import dataclasses
 import os
 
-from tftransformer.training._settings import ConfigError, check_fields, setting
+from tftransformer.training._settings import (
+    ConfigError,
+    check_fields,
+    field_default,
+    setting,
+)
 
 # What `os.path.splitext` would take for the extension of a compressed file.
 COMPRESSIONS = (".gz", ".bz2")
@@ -79,7 +84,9 @@ def refuse_settings_of_other_models(config, model, generator, answerer):
     if not generator and config.max_length is not None:
         unread.append("max_length")
     if not answerer:
-        defaults = {field.name: field.default for field in dataclasses.fields(config)}
+        defaults = {
+            field.name: field_default(field) for field in dataclasses.fields(config)
+        }
         unread += [
             name
             for name in ("max_answer_length", "null_threshold", "allow_no_answer")

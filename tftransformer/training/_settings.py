@@ -67,6 +67,13 @@ def setting(
     )
 
 
+def field_default(field):
+    """A config field's default value (a new list for a list field)."""
+    if field.default is dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
 def field_type(field):
     """Returns `(base_type, optional)` of a config field's annotation."""
     annotation = field.type

@@ -8,7 +8,7 @@ import sys
 from absl import app, flags
 
 from tftransformer.data.data_error import DataError
-from tftransformer.training._settings import ConfigError, field_type
+from tftransformer.training._settings import ConfigError, field_default, field_type
 
 __all__ = ["config_from_flags", "define_flags", "load_config_file", "run"]
 
@@ -55,10 +55,9 @@ def define_flags(config_cls, flag_values=flags.FLAGS):
                 flag_values=flag_values,
             )
         else:
-            default = field.default
-            if default is dataclasses.MISSING:
-                default = field.default_factory()
-            _DEFINE[base](field.name, default, help_text, flag_values=flag_values)
+            _DEFINE[base](
+                field.name, field_default(field), help_text, flag_values=flag_values
+            )
     flags.DEFINE_string(
         "config",
         None,

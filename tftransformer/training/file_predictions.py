@@ -132,16 +132,25 @@ def predict_to_file(config):
 def _run_decoding(model, model_path):
     """A question answerer's decoding as its run gave its answers (the run
     directory's `decoding.json`), or None: `predict_answers`' defaults."""
-    if not isinstance(model, QuestionAnswerer):
+    path = _run_directory(model_path)
+    if not isinstance(model, QuestionAnswerer) or path is None:
         return None
-    path = os.fspath(model_path)
-    if not os.path.isdir(path):
-        path = os.path.dirname(os.path.abspath(path))
     try:
         with open(os.path.join(path, DECODING_FILE), encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
+
+
+def _run_directory(model_path):
+    """The run directory `model_path` names, or holds as its `model.keras`;
+    None for a `.keras` file of another name (not a run's)."""
+    path = os.fspath(model_path)
+    if os.path.isdir(path):
+        return path
+    if os.path.basename(path) != MODEL_FILE:
+        return None
+    return os.path.dirname(os.path.abspath(path))
 
 
 def check_text_pairs(config):
@@ -156,11 +165,9 @@ def check_text_pairs(config):
     Raises:
         ValueError: naming the run's `text_pair_column` and the config's.
     """
-    path = os.fspath(config.model_path)
-    if not os.path.isdir(path):
-        if os.path.basename(path) != MODEL_FILE:
-            return
-        path = os.path.dirname(os.path.abspath(path))
+    path = _run_directory(config.model_path)
+    if path is None:
+        return
     try:
         with open(os.path.join(path, RUN_CONFIG_FILE), encoding="utf-8") as f:
             settings = json.load(f)

@@ -13,6 +13,7 @@ from tftransformer.training import (
     Trainer,
     load_classification_splits,
 )
+from tftransformer.training._settings import field_default
 from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.checkpointing import fingerprint
 from tftransformer.tuning.run_config import save_run_config
@@ -44,12 +45,8 @@ def _run_settings_of_the_search(config):
     for field in dataclasses.fields(ClassificationConfig):
         if not field.metadata.get("run_setting", True):
             continue
-        if field.default is not dataclasses.MISSING:
-            default = field.default
-        else:
-            default = field.default_factory()
         value = getattr(config, field.name)
-        if value != default:
+        if value != field_default(field):
             settings[field.name] = value
     return settings
 

@@ -3,13 +3,15 @@
 import dataclasses
 
 from tftransformer.training import ClassificationConfig, ConfigError, setting
+from tftransformer.training._settings import field_default
 from tftransformer.training.classification_config import CLASSIFICATION_MONITORS
 from tftransformer.tuning.tuners import ALGORITHMS
 
 __all__ = ["SearchConfig"]
 
 _CLASSIFICATION_DEFAULTS = {
-    field.name: field.default for field in dataclasses.fields(ClassificationConfig)
+    field.name: field_default(field)
+    for field in dataclasses.fields(ClassificationConfig)
 }
 
 
