@@ -9,6 +9,7 @@ from tftransformer._arguments import (
     check_choice,
     check_fraction,
     check_int,
+    check_strings,
     python_number,
 )
 
@@ -64,6 +65,31 @@ def test_check_fraction_takes_numbers_in_zero_one(value):
 def test_check_fraction_refuses_the_rest_naming_it(value):
     with pytest.raises(ValueError, match=r"rate must be in \[0, 1\)\. Received: rate="):
         check_fraction("rate", value)
+
+
+@pytest.mark.parametrize(
+    "values, allow_bytes, message",
+    [
+        ("ab", False, r"`texts` must be a list of strings, not a single string"),
+        (b"ab", True, r"not a single string .*texts=b'ab'"),
+        (None, False, r"`texts` must be a list of strings. Received: texts=None"),
+        (["a", None], False, r"Received: texts\[1\]=None \(NoneType\)"),
+        (("a", float("nan")), False, r"texts\[1\]=nan \(float\)"),
+        (["a", b"b"], False, r"texts\[1\]=b'b' \(bytes\)"),
+        (["a", b"b", 3], True, r"texts\[2\]=3 \(int\)"),
+    ],
+)
+def test_check_strings_names_the_first_entry_that_is_not_a_text(
+    values, allow_bytes, message
+):
+    with pytest.raises(ValueError, match=message):
+        check_strings("texts", values, allow_bytes=allow_bytes)
+
+
+def test_check_strings_returns_any_iterable_of_texts_as_a_list():
+    assert check_strings("texts", (t for t in ["a", "b"])) == ["a", "b"]
+    assert check_strings("texts", np.array(["a", "b"], object)) == ["a", "b"]
+    assert check_strings("texts", ["a", b"b"], allow_bytes=True) == ["a", b"b"]
 
 
 def test_check_choice_names_the_choices_and_the_value():

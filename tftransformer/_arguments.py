@@ -183,17 +183,31 @@ def check_fraction(name, value):
     return float(value)
 
 
-def check_strings(name, values, what=""):
+def check_strings(name, values, what="", allow_bytes=False):
     """Returns `values`, a list (or other iterable) of strings, as a list.
 
-    `what` prefixes the message, e.g. `"For an embedder, "`.
+    The one check of a sequence of texts: it refuses a single string (read
+    letter by letter otherwise), a value that is not a sequence, and names
+    the first entry that is not a str (`bytes` too with `allow_bytes`), e.g.
+    a missing cell's `None` or NaN. `what` prefixes the message, e.g.
+    `"For an embedder, "`.
     """
-    values = as_list(values)
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+    message = f"{what}`{name}` must be a list of strings"
+    if isinstance(values, (str, bytes)):
         raise ValueError(
-            f"{what}`{name}` must be a list of strings. Received: "
-            f"{name}={values!r:.200}"
+            f"{message}, not a single string (it would be read letter by "
+            f"letter). Received: {name}={values!r:.100}"
         )
+    values = as_list(values)
+    if not isinstance(values, list):
+        raise ValueError(f"{message}. Received: {name}={values!r:.200}")
+    kinds = (str, bytes) if allow_bytes else str
+    for index, value in enumerate(values):
+        if not isinstance(value, kinds):
+            raise ValueError(
+                f"{message}. Received: {name}[{index}]={value!r:.100} "
+                f"({type(value).__name__})"
+            )
     return values
 
 

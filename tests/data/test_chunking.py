@@ -156,7 +156,7 @@ def test_shuffled_dataset_keeps_labels_with_their_documents(tokenizer):
         ({"max_chunks": 0}, "max_chunks=0"),
         ({"batch_size": 0}, "batch_size=0"),
         ({"labels": [0]}, "len\\(labels\\)=1"),
-        ({"texts": "one string"}, "sequence of strings"),
+        ({"texts": "one string"}, "list of strings, not a single string"),
         ({"texts": []}, "must not be empty"),
     ],
 )

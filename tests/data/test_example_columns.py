@@ -25,16 +25,16 @@ def build(kind, texts=("a", "b"), names=("x", "y"), **kwargs):
     [
         (
             dict(texts=("a", None)),
-            r"texts must hold one str per example. Received: texts\[1\]=None",
+            r"`texts` must be a list of strings. Received: texts\[1\]=None",
         ),
         (dict(texts=("a", float("nan"))), r"texts\[1\]=nan"),
         (
             dict(texts="ab"),
-            "texts must be a list of strings, one per example. Received: texts='ab'",
+            "`texts` must be a list of strings, not a single string .*texts='ab'",
         ),
         (
             dict(text_pairs=("p", 3)),
-            r"text_pairs must hold one str per example. Received: text_pairs\[1\]=3",
+            r"`text_pairs` must be a list of strings. Received: text_pairs\[1\]=3",
         ),
         (dict(names=("x", "x")), r"distinct, non-empty names.*=\['x', 'x'\]"),
         (dict(names=("", "y")), r"distinct, non-empty names.*=\['', 'y'\]"),

@@ -39,10 +39,10 @@ def test_min_count_is_checked():
         # One str would be read as one text per character.
         (
             lambda: tokenize_texts(None, "hello"),
-            "list of strings. Received: texts='hello'",
+            "not a single string .*Received: texts='hello'",
         ),
         (lambda: learn_word_piece_vocabulary("a b", 1), "texts='a b'"),
-        (lambda: learn_word_piece_vocabulary(["a", 3], 1), r"texts=\['a', 3\]"),
+        (lambda: learn_word_piece_vocabulary(["a", 3], 1), r"texts\[1\]=3 \(int\)"),
     ],
 )
 def test_texts_must_be_strings(call, match):

@@ -44,7 +44,7 @@ def predict(x):
         (
             "classifier",
             predict(["a", 3]),
-            r"x must hold texts \(str\). .*x\[1\]=3 \(int\)",
+            r"`x` must be a list of strings. .*x\[1\]=3 \(int\)",
         ),
         ("classifier", predict(np.array([1, 2])), r"x\[0\]=1 \(int\)"),
         ("classifier", predict(tf.constant([1, 2])), r"string tensor.*dtype int32"),

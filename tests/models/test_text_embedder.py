@@ -123,7 +123,7 @@ def test_arguments_are_checked(tiny_embedder):
         TextEmbedder(backbone, normalize=1)
     with pytest.raises(ValueError, match="batch_size=0"):
         tiny_embedder.embed(["a"], batch_size=0)
-    with pytest.raises(ValueError, match="type int"):
+    with pytest.raises(ValueError, match=r"texts\[1\]=3 \(int\)"):
         tiny_embedder.embed(["a", 3])
     with pytest.raises(ValueError, match=r"UTF-8. Received b'\\xff'"):
         tiny_embedder.embed([b"\xff"])

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from tftransformer._arguments import as_list, check_int, class_names
+from tftransformer._arguments import as_list, check_int, check_strings, class_names
 
 __all__ = ["ExampleColumns"]
 
@@ -27,14 +27,8 @@ class ExampleColumns:
         """Makes the texts and the target names tuples, checked: each text
         a str, the names distinct non-empty strings (numbers become
         strings), as reports and exported models read them."""
-        texts = self.texts
-        if isinstance(texts, str):  # Read letter by letter otherwise.
-            raise ValueError(
-                f"texts must be a list of strings, one per example. Received: "
-                f"texts={texts!r:.100}"
-            )
+        texts = check_strings("texts", self.texts)
         object.__setattr__(self, "texts", tuple(texts))
-        _check_texts("texts", self.texts)
         names = as_list(getattr(self, self._NAMES))
         count = len(names) if isinstance(names, list) else 0
         names = class_names(self._NAMES, names, count)
@@ -54,7 +48,7 @@ class ExampleColumns:
                     f"len({name})={len(value)}, len(texts)={len(self.texts)}"
                 )
         if getattr(self, "text_pairs", None) is not None:
-            _check_texts("text_pairs", self.text_pairs)
+            check_strings("text_pairs", self.text_pairs)
 
     def __len__(self):
         return len(self.texts)
@@ -92,14 +86,3 @@ class ExampleColumns:
             return self
         rng = np.random.default_rng(seed)
         return self.take(np.sort(rng.choice(len(self), num_examples, replace=False)))
-
-
-def _check_texts(name, texts):
-    """Refuses a text that is not a str (a missing cell's `None` or NaN),
-    naming the first one."""
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(
-                f"{name} must hold one str per example. Received: "
-                f"{name}[{i}]={text!r:.100}"
-            )

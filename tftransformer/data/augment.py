@@ -884,18 +884,8 @@ def _to_strings(outputs, name):
 
 
 def _check_texts(texts):
-    if isinstance(texts, (str, bytes)):
-        raise ValueError(
-            "texts must be a sequence of strings, not one string. "
-            f"Received: texts={texts!r}"
-        )
-    texts = list(texts)
+    texts = check_strings("texts", texts)
     for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(
-                f"texts must hold strings. Received: texts[{i}]={text!r} of "
-                f"type {type(text).__name__}"
-            )
         if not text.strip():
             raise ValueError(
                 f"Cannot augment an empty text. Received: texts[{i}]={text!r}"

@@ -13,7 +13,7 @@ for WordPiece, `<s> chunk </s>` for RoBERTa and XLM-RoBERTa), and yields one
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, check_strings
 from tftransformer.data._autotune import prefetched
 from tftransformer.data.classification_dataset import _special_token_id
 from tftransformer.data.packing import check_packing_arguments, padded_length
@@ -164,16 +164,9 @@ def make_long_document_dataset(
         what=" (the word pieces a chunk holds: chunk_length - 2)",
     )
     seed = check_int("seed", seed)
-    if texts is None or isinstance(texts, (str, bytes)):
-        raise ValueError(
-            f"texts must be a sequence of strings. Received: texts={texts!r}"
-        )
-    texts = list(texts)
+    texts = check_strings("texts", texts)
     if not texts:
         raise ValueError("texts must not be empty. Received: texts=[]")
-    if not all(isinstance(text, str) for text in texts):
-        bad = next(text for text in texts if not isinstance(text, str))
-        raise ValueError(f"texts must hold strings. Received an item {bad!r}")
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
         if len(labels) != len(texts):

@@ -17,7 +17,7 @@ import tensorflow as tf
 from keras_hub.layers import MultiSegmentPacker
 from keras_hub.src.utils.tensor_utils import no_convert_scope
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, check_strings
 from tftransformer.data._autotune import prefetched, without_autotuning
 from tftransformer.data.text_packing import (
     check_packing_options,
@@ -183,7 +183,8 @@ def _special_token_id(tokenizer, attribute, token):
 def _check_sequence(name, values, length=None):
     if values is None or isinstance(values, (str, bytes)):
         raise ValueError(
-            f"{name} must be a sequence of strings. Received: {name}={values!r}"
+            f"{name} must be a sequence with one entry per text. Received: "
+            f"{name}={values!r:.100}"
         )
     values = list(values)
     if length is not None and len(values) != length:
@@ -341,17 +342,15 @@ def make_classification_dataset(
         "max_length", max_length, min_length, what=" (room for the special tokens)"
     )
     seed = check_int("seed", seed)
-    texts = _check_sequence("texts", texts)
+    texts = check_strings("texts", texts, allow_bytes=True)
     if not texts:
         raise ValueError("texts must not be empty. Received: texts=[]")
-    if not all(isinstance(text, (str, bytes)) for text in texts):
-        bad = next(text for text in texts if not isinstance(text, (str, bytes)))
-        raise ValueError(f"texts must hold strings. Received an item {bad!r}")
     if labels is not None:
         labels = _check_sequence("labels", labels, len(texts))
         label_array = _label_array(labels)
     if text_pairs is not None:
         text_pairs = _check_sequence("text_pairs", text_pairs, len(texts))
+        check_strings("text_pairs", text_pairs, allow_bytes=True)
     if bucket_boundaries is None:
         bucket_boundaries = default_bucket_boundaries(max_length)
     else:

@@ -30,6 +30,7 @@ from tftransformer._arguments import (
     TASK_KEYWORDS,
     check_int,
     check_model_keywords,
+    check_strings,
     first_bad_entry,
     is_int,
 )
@@ -1182,11 +1183,8 @@ def _check_texts(x):
                 )
             if isinstance(item, (list, tuple, dict, np.ndarray)):
                 break  # not a list of texts: the preprocessor says what it takes
-            if not isinstance(item, (str, bytes)):
-                raise ValueError(
-                    f"{where} must hold texts (str). Received: "
-                    f"{where}[{index}]={item!r:.100} ({type(item).__name__})"
-                )
+        else:
+            check_strings(where, part, allow_bytes=True)
 
 
 def target_array(x, y, name="y"):

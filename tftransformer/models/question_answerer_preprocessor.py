@@ -1,7 +1,7 @@
 import keras
 import keras_hub
 
-from tftransformer._arguments import refuse_one_string
+from tftransformer._arguments import check_strings, refuse_one_string
 from tftransformer.data.question_answering_windows import (
     make_question_answering_windows,
 )
@@ -112,16 +112,13 @@ def _examples(questions, contexts):
                 f"{[type(q).__name__ for q in questions][:3]}"
             )
         return list(questions)
-    questions, contexts = list(questions), list(contexts)
+    questions = check_strings("questions", questions)
+    contexts = check_strings("contexts", contexts)
     if len(questions) != len(contexts):
         raise ValueError(
             "questions and contexts must have the same length. Received: "
             f"{len(questions)} questions and {len(contexts)} contexts"
         )
-    for name, texts in (("questions", questions), ("contexts", contexts)):
-        for text in texts:
-            if not isinstance(text, str):
-                raise ValueError(f"{name} must be strings. Received: {text!r:.80}")
     return [
         SquadExample(str(i), question, context)
         for i, (question, context) in enumerate(zip(questions, contexts))
