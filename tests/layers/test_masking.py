@@ -1,3 +1,4 @@
+import itertools
 import re
 
 import keras
@@ -12,6 +13,7 @@ from tftransformer.layers.masking import (
     compute_causal_mask,
     merge_padding_and_attention_mask,
 )
+from tftransformer.layers.multi_head_attention import MultiHeadAttention
 from tftransformer.layers.sequence_pooling import SequencePooling
 from tftransformer.layers.transformer_decoder_block import TransformerDecoderBlock
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
@@ -89,31 +91,105 @@ def test_merge_rejects_bad_ranks():
         merge_padding_and_attention_mask(x, attention_mask=np.ones((1, 3), bool))
 
 
+_PADDING = r"sequence length \(2, 5\)\. Received: padding_mask.shape="
+_ATTENTION = r"attention_mask must have shape \(batch, query_length, key_length\)"
+
+
 @pytest.mark.parametrize(
-    "padding_mask, attention_mask, bad",
+    "padding_mask, attention_mask, expected",
     [
-        (np.ones((2, 9), bool), None, r"padding_mask.shape=\(2, 9\)"),
-        (np.ones((3, 5), bool), None, r"padding_mask.shape=\(3, 5\)"),
-        (None, np.ones((2, 5, 4), bool), r"attention_mask.shape=\(2, 5, 4\)"),
-        (None, np.ones((1, 5, 5), bool), r"attention_mask.shape=\(1, 5, 5\)"),
+        (np.ones((2, 9), bool), None, _PADDING + r"\(2, 9\)"),
+        (np.ones((3, 5), bool), None, _PADDING + r"\(3, 5\)"),
+        (np.ones((2, 5, 1), bool), None, r"padding_mask.shape=\(2, 5, 1\)"),
+        (None, np.ones((2, 5, 4), bool), _ATTENTION + r" = \(2, 5, 5\).*\(2, 5, 4\)"),
+        (None, np.ones((2, 4, 5), bool), _ATTENTION + r" = \(2, 5, 5\).*\(2, 4, 5\)"),
+        (None, np.ones((3, 5, 5), bool), _ATTENTION + r".*\(3, 5, 5\)"),
+        # A padding mask given as the attention mask.
+        (None, np.ones((2, 5), bool), _ATTENTION + r".*shape=\(2, 5\)"),
     ],
 )
 def test_masks_of_another_batch_or_length_are_refused(
-    padding_mask, attention_mask, bad
+    padding_mask, attention_mask, expected
 ):
     # TensorFlow would report a broadcast failure inside the attention (or,
     # for the merge alone, return a mask of the wrong length).
     x = np.zeros((2, 5, 8), "float32")
-    expected = rf"sequence length \(2, 5\)\. Received: {bad}"
     with pytest.raises(ValueError, match=expected):
-        merge_padding_and_attention_mask(x, padding_mask, attention_mask)
-    block = TransformerEncoderBlock(intermediate_dim=8, num_heads=2)
+        merge_padding_and_attention_mask(x, padding_mask, attention_mask, query=x)
+    blocks = [
+        TransformerEncoderBlock(intermediate_dim=8, num_heads=2),
+        FusedTransformerEncoder(intermediate_dim=8, num_heads=2),
+    ]
+    for block, training in itertools.product(blocks, (False, True)):
+        with pytest.raises(ValueError, match=expected):
+            block(
+                x,
+                padding_mask=padding_mask,
+                attention_mask=attention_mask,
+                training=training,
+            )
+    decoder = TransformerDecoderBlock(intermediate_dim=8, num_heads=2)
     with pytest.raises(ValueError, match=expected):
-        block(x, padding_mask=padding_mask, attention_mask=attention_mask)
+        decoder(
+            x,
+            decoder_padding_mask=padding_mask,
+            decoder_attention_mask=attention_mask,
+        )
     if attention_mask is None:
-        for pooling in (AttentionPooling(), SequencePooling("mean")):
+        for pooling in (
+            AttentionPooling(),
+            SequencePooling("mean"),
+            SequencePooling("cls"),
+        ):
             with pytest.raises(ValueError, match=expected):
                 pooling(x, padding_mask=padding_mask)
+    else:
+        attention = MultiHeadAttention(num_heads=2, key_dim=4)
+        with pytest.raises(ValueError, match=expected):
+            attention(x, x, attention_mask=attention_mask)
+
+
+def test_cross_attention_masks_are_checked_against_both_sequences():
+    # (decoder queries, encoder keys): 3 and 5.
+    decoder = np.zeros((2, 3, 8), "float32")
+    encoder = np.zeros((2, 5, 8), "float32")
+    block = TransformerDecoderBlock(intermediate_dim=8, num_heads=2)
+    block(decoder, encoder, encoder_attention_mask=np.ones((2, 3, 5), bool))
+    for shape in ((2, 5, 5), (2, 3, 3), (2, 5)):
+        with pytest.raises(ValueError, match=re.escape(f"mask.shape={shape}")):
+            block(decoder, encoder, encoder_attention_mask=np.ones(shape, bool))
+    attention = MultiHeadAttention(num_heads=2, key_dim=4)
+    attention(decoder, encoder, attention_mask=np.ones((2, 3, 5), bool))
+    # A key mask broadcasts over the queries.
+    attention(decoder, encoder, attention_mask=np.ones((2, 1, 5), bool))
+    with pytest.raises(ValueError, match=r"= \(2, 3, 5\).*shape=\(2, 5, 3\)"):
+        attention(decoder, encoder, attention_mask=np.ones((2, 5, 3), bool))
+
+
+def test_a_padding_mask_given_as_attention_mask_is_refused_when_sizes_agree():
+    # With batch == sequence length, Keras broadcast the (batch, key) mask
+    # as one (query, key) mask for the whole batch: example 0's queries
+    # ignored key 3 although only example 3 had it as padding.
+    x = np.random.default_rng(0).normal(size=(4, 4, 8)).astype("float32")
+    padding = np.tril(np.ones((4, 4), bool))[::-1]
+    with pytest.raises(ValueError, match=r"= \(4, 4, 4\).*shape=\(4, 4\)"):
+        MultiHeadAttention(num_heads=2, key_dim=4)(x, x, attention_mask=padding)
+
+
+@pytest.mark.parametrize("argument", ["return_attention_scores", "use_causal_mask"])
+def test_call_flags_refuse_a_string(argument):
+    x = np.zeros((2, 5, 8), "float32")
+    layers = [MultiHeadAttention(num_heads=2, key_dim=4)]
+    if argument == "return_attention_scores":
+        layers += [
+            TransformerEncoderBlock(intermediate_dim=8, num_heads=2),
+            FusedTransformerEncoder(intermediate_dim=8, num_heads=2),
+            AttentionPooling(),
+        ]
+    for layer in layers:
+        inputs = (x, x) if isinstance(layer, MultiHeadAttention) else (x,)
+        with pytest.raises(ValueError, match=f"{argument}='false'"):
+            layer(*inputs, **{argument: "false"})
 
 
 @pytest.mark.parametrize("shape", [(5, 8), (2, 3, 5, 8)])

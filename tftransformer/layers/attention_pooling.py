@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from tftransformer._arguments import check_input_rank, check_int
+from tftransformer._arguments import check_bool, check_input_rank, check_int
 from tftransformer.layers.initializers import clone_initializer
 from tftransformer.layers.masking import check_mask_matches
 
@@ -89,6 +89,9 @@ class AttentionPooling(keras.layers.Layer):
         self._score.build(tuple(inputs_shape[:-1]) + (hidden_dim,))
 
     def call(self, inputs, padding_mask=None, mask=None, return_attention_scores=False):
+        return_attention_scores = check_bool(
+            "return_attention_scores", return_attention_scores
+        )
         if padding_mask is None:
             padding_mask = mask
         if padding_mask is None:

@@ -13,7 +13,11 @@ from tftransformer._arguments import (
     check_int,
     check_positive_number,
 )
-from tftransformer.layers.masking import check_sequence_shape
+from tftransformer.layers.masking import (
+    check_attention_mask,
+    check_mask_matches,
+    check_sequence_shape,
+)
 from tftransformer.layers.transformer_encoder_block import check_head_split
 
 # The elementwise work between the GEMMs of a training step (GELU, the
@@ -372,6 +376,17 @@ class FusedTransformerEncoder(keras_hub.layers.TransformerEncoder):
         training=None,
         return_attention_scores=False,
     ):
+        return_attention_scores = check_bool(
+            "return_attention_scores", return_attention_scores
+        )
+        # keras-hub's call leaves the masks' shapes to the softmax, which
+        # fails deep inside the step; checked here for both paths.
+        if padding_mask is not None:
+            check_mask_matches("padding_mask", padding_mask, inputs)
+        batch_size, length = inputs.shape[:2]
+        check_attention_mask(
+            "attention_mask", attention_mask, batch_size, length, length
+        )
         if training is not True or return_attention_scores or not _fusable(self):
             return _KERAS_HUB_CALL(
                 self,

@@ -28,21 +28,55 @@ def check_sequence_shape(name, shape, more_axes=False):
         )
 
 
-def check_mask_matches(name, mask, inputs, mask_axes=(0, 1)):
-    """Refuses a mask whose known batch size or sequence length differs from
-    `inputs`' (its axes `mask_axes` against the inputs' first two), which
-    TensorFlow would report as a broadcast failure inside the step. Without
-    `inputs` (a decoder step on its cache) nothing is compared."""
+def check_mask_matches(name, mask, inputs):
+    """Refuses a padding mask that is not `(batch, sequence_length)` or whose
+    known batch size or sequence length differs from `inputs'`, which
+    TensorFlow would report as a broadcast failure inside the step (or, for
+    another rank, broadcast over the wrong axes). Without `inputs` (a
+    decoder step on its cache) only the rank is checked."""
+    if len(mask.shape) != 2:
+        raise ValueError(
+            f"{name} must have shape (batch, sequence_length). "
+            f"Received: {name}.shape={tuple(mask.shape)}"
+        )
     if inputs is None:
         return
-    for mask_axis, input_axis in zip(mask_axes, (0, 1)):
-        have, want = mask.shape[mask_axis], inputs.shape[input_axis]
+    for axis in (0, 1):
+        have, want = mask.shape[axis], inputs.shape[axis]
         if have is not None and want is not None and have != want:
             raise ValueError(
                 f"{name} must match the inputs' batch size and sequence length "
                 f"{tuple(inputs.shape[:2])}. Received: {name}.shape="
                 f"{tuple(mask.shape)} for inputs.shape={tuple(inputs.shape)}"
             )
+
+
+def check_attention_mask(name, attention_mask, batch_size, query_length, key_length):
+    """Refuses an attention mask that is not `(batch, query_length,
+    key_length)`, comparing the sizes given (None: unknown, not compared);
+    an axis of size 1 broadcasts (a key mask `(batch, 1, key_length)`).
+
+    A mask of another rank would be broadcast by the softmax and applied
+    to the wrong axes without an error (a `(batch, seq)` padding mask is
+    read as one `(query, key)` mask when batch and sequence sizes agree);
+    one of other sizes fails deep inside the step. `None` passes.
+    """
+    if attention_mask is None:
+        return
+    shape = tuple(attention_mask.shape)
+    expected = (batch_size, query_length, key_length)
+    if len(shape) != 3 or any(
+        have not in (None, 1, want) and want is not None
+        for have, want in zip(shape, expected)
+    ):
+        sizes = ", ".join(
+            str(size) if size is not None else axis
+            for size, axis in zip(expected, ("batch", "query_length", "key_length"))
+        )
+        raise ValueError(
+            f"{name} must have shape (batch, query_length, key_length) = "
+            f"({sizes}). Received: {name}.shape={shape}"
+        )
 
 
 def block_diagonal_attention_mask(text_ids):
@@ -106,7 +140,9 @@ def compute_causal_mask(batch_size, query_length, key_length, cache_index=0):
     return ops.broadcast_to(mask, (batch_size, query_length, key_length))
 
 
-def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=None):
+def merge_padding_and_attention_mask(
+    inputs, padding_mask=None, attention_mask=None, query=None
+):
     """Combines a padding mask and an attention mask into one boolean mask.
 
     The padding mask marks the real (non-padding) keys. It becomes a key mask
@@ -126,6 +162,11 @@ def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=N
         attention_mask: optional bool or int tensor of shape
             `(batch, query_len, key_len)`, true (or 1) where attention is
             allowed.
+        query: optional query sequence `(batch, query_len, ...)`, whose
+            batch size and length `attention_mask` must match: `inputs`
+            for self-attention, the decoder's sequence for cross-attention.
+            Without it, only `attention_mask`'s batch size and key length
+            are checked.
 
     Returns:
         `None` when there is no mask at all; the boolean `attention_mask`
@@ -134,8 +175,8 @@ def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=N
         `(batch, query_len, key_len)`.
 
     Raises:
-        ValueError: if a mask has the wrong rank, or a batch size or key
-            length other than `inputs`'.
+        ValueError: if a mask has the wrong rank, or a batch size, query
+            length or key length other than `query`'s and `inputs`'.
 
     Example:
     ```python
@@ -146,22 +187,18 @@ def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=N
     """
     mask = padding_mask if padding_mask is not None else get_keras_mask(inputs)
     if mask is not None:
-        if len(mask.shape) != 2:
-            raise ValueError(
-                "padding_mask must have shape (batch, sequence_length). "
-                f"Received: padding_mask.shape={tuple(mask.shape)}"
-            )
         check_mask_matches("padding_mask", mask, inputs)
         # (batch, 1, key_len): the same key mask for every query.
         mask = ops.expand_dims(ops.cast(mask, "bool"), axis=1)
     if attention_mask is None:
         return mask
-    if len(attention_mask.shape) != 3:
-        raise ValueError(
-            "attention_mask must have shape (batch, query_length, key_length). "
-            f"Received: attention_mask.shape={tuple(attention_mask.shape)}"
-        )
-    check_mask_matches("attention_mask", attention_mask, inputs, mask_axes=(0, 2))
+    batch_size, key_length = (None, None) if inputs is None else inputs.shape[:2]
+    if query is not None:
+        batch_size = batch_size if query.shape[0] is None else query.shape[0]
+    query_length = None if query is None else query.shape[1]
+    check_attention_mask(
+        "attention_mask", attention_mask, batch_size, query_length, key_length
+    )
     attention_mask = ops.cast(attention_mask, "bool")
     if mask is None:
         return attention_mask

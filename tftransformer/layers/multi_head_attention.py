@@ -3,7 +3,11 @@ from keras import ops
 from keras.src.backend import get_keras_mask, set_keras_mask
 
 from tftransformer._arguments import check_bool, check_fraction, python_number
-from tftransformer.layers.masking import check_sequence_shape, compute_causal_mask
+from tftransformer.layers.masking import (
+    check_attention_mask,
+    check_sequence_shape,
+    compute_causal_mask,
+)
 from tftransformer.layers.relative_position_bias import RelativePositionBias
 
 
@@ -162,6 +166,24 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         cache_update_index=None,
     ):
         self._check_feature_dims(query, value, key)
+        return_attention_scores = check_bool(
+            "return_attention_scores", return_attention_scores
+        )
+        use_causal_mask = check_bool("use_causal_mask", use_causal_mask)
+        keys = value if key is None else key
+        if cache is not None:
+            # The keys are the cache's (its shape is checked with it).
+            key_length = cache.shape[2] if len(cache.shape) == 5 else None
+        else:
+            key_length = keys.shape[1] if len(keys.shape) == 3 else None
+        if len(query.shape) == 3 and (keys is None or len(keys.shape) == 3):
+            check_attention_mask(
+                "attention_mask",
+                attention_mask,
+                query.shape[0],
+                query.shape[1],
+                key_length,
+            )
         if cache is not None:
             return self._call_with_cache(
                 query,

@@ -48,13 +48,15 @@ class SequencePooling(keras.layers.Layer):
         super().build(inputs_shape)
 
     def call(self, inputs, padding_mask=None, mask=None):
+        if padding_mask is None:
+            padding_mask = mask
+        if padding_mask is not None:
+            # In "cls" mode too: a mask of another sequence is a mistake.
+            check_mask_matches("padding_mask", padding_mask, inputs)
         if self.mode == "cls":
             return inputs[:, 0, :]
         if padding_mask is None:
-            padding_mask = mask
-        if padding_mask is None:
             padding_mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
-        check_mask_matches("padding_mask", padding_mask, inputs)
         # (batch, seq, 1), broadcast over the hidden axis.
         keep = ops.expand_dims(ops.cast(padding_mask, "bool"), axis=-1)
         if self.mode == "mean":

@@ -269,7 +269,10 @@ class TransformerDecoderBlock(keras.layers.Layer):
         # Masks are read before the attention layers, which clear the Keras
         # masks of their inputs.
         self_attention_mask = merge_padding_and_attention_mask(
-            decoder_sequence, decoder_padding_mask, decoder_attention_mask
+            decoder_sequence,
+            decoder_padding_mask,
+            decoder_attention_mask,
+            query=decoder_sequence,
         )
         shape = ops.shape(decoder_sequence)
         causal_mask = compute_causal_mask(shape[0], shape[1], shape[1])
@@ -281,7 +284,10 @@ class TransformerDecoderBlock(keras.layers.Layer):
         cross_attention_mask = None
         if has_cross_attention:
             cross_attention_mask = merge_padding_and_attention_mask(
-                encoder_sequence, encoder_padding_mask, encoder_attention_mask
+                encoder_sequence,
+                encoder_padding_mask,
+                encoder_attention_mask,
+                query=decoder_sequence,
             )
 
         cross_attention = None
@@ -361,7 +367,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
         )
         # The masks cover the cache; no Keras mask is read.
         cache_mask = merge_padding_and_attention_mask(
-            None, decoder_padding_mask, decoder_attention_mask
+            None, decoder_padding_mask, decoder_attention_mask, query=decoder_sequence
         )
         if cache_mask is not None:
             self_attention_mask = ops.logical_and(self_attention_mask, cache_mask)
@@ -382,7 +388,10 @@ class TransformerDecoderBlock(keras.layers.Layer):
         if has_cross_attention:
             # Without an encoder_sequence there is no Keras mask to read.
             cross_attention_mask = merge_padding_and_attention_mask(
-                encoder_sequence, encoder_padding_mask, encoder_attention_mask
+                encoder_sequence,
+                encoder_padding_mask,
+                encoder_attention_mask,
+                query=decoder_sequence,
             )
 
             def cross_attention(y):

@@ -165,8 +165,11 @@ class TransformerEncoderBlock(keras.layers.Layer):
     ):
         # Read before the attention layer, which clears the Keras masks of
         # its inputs.
+        return_attention_scores = check_bool(
+            "return_attention_scores", return_attention_scores
+        )
         self_attention_mask = merge_padding_and_attention_mask(
-            inputs, padding_mask, attention_mask
+            inputs, padding_mask, attention_mask, query=inputs
         )
 
         residual = inputs
