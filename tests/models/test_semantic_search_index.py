@@ -66,6 +66,17 @@ def test_arguments_are_checked(vectors):
         SemanticSearchIndex(["a film"])
     with pytest.raises(ValueError, match=r"queries must be a float array of shape"):
         SemanticSearchIndex(documents).search(["a film"])
+    # Non-finite vectors: a NaN query scored NaN against ids that looked
+    # like real results.
+    bad = documents.copy()
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match=r"finite. Received: embeddings\[3, 1\]=inf"):
+        SemanticSearchIndex(bad)
+    with pytest.raises(ValueError, match=r"finite. Received: queries\[0\]=nan"):
+        SemanticSearchIndex(documents).search(np.full(8, np.nan))
+    # Mixed ids came back as strings ("10" for 10).
+    with pytest.raises(ValueError, match=r"all strings or all numbers.*ids\[0\]=10"):
+        SemanticSearchIndex(documents[:3], ids=[10, "b", 30])
 
 
 APPROXIMATE = [

@@ -6,7 +6,7 @@ import os
 import numpy as np
 from keras import ops
 
-from tftransformer._arguments import check_choice, check_int
+from tftransformer._arguments import check_choice, check_int, first_bad_entry
 
 _METRICS = ("cosine", "dot")
 _ENGINES = ("exact", "faiss_flat", "faiss_hnsw", "faiss_ivf")
@@ -14,14 +14,45 @@ _FAISS_FILE = "faiss.index"
 
 
 def _float_array(name, value, shape):
-    """`value` as a float32 array; a clear error for texts or other objects."""
+    """`value` as a finite float32 array; a clear error for texts or other
+    objects, and for NaN or inf (scores would be NaN, with ids that look
+    like real results)."""
     try:
-        return np.asarray(value, dtype="float32")
+        array = np.asarray(value, dtype="float32")
     except (TypeError, ValueError) as error:
         raise ValueError(
             f"{name} must be a float array of shape {shape}: vectors, e.g. "
             f"`embedder.embed(texts)`, not texts. Received: {name}={value!r:.100}"
         ) from error
+    bad = ~np.isfinite(array)
+    if bad.any():
+        raise ValueError(
+            f"{name} must be finite. Received: {first_bad_entry(name, array, bad)}"
+        )
+    return array
+
+
+def _ids_array(ids, count):
+    """`ids` (None: the row numbers) as a 1-D array of `count` ids, all
+    numbers or all strings: NumPy would turn mixed ids into strings."""
+    if ids is None:
+        return np.arange(count)
+    ids = list(ids)
+    kinds = {isinstance(i, (str, bytes)) for i in ids}
+    if len(kinds) > 1:
+        first = next(i for i in ids if not isinstance(i, (str, bytes)))
+        raise ValueError(
+            "ids must be all strings or all numbers; mixed, they would all "
+            f"come back as strings. Received: ids[{ids.index(first)}]={first!r} "
+            "among strings"
+        )
+    ids = np.asarray(ids)
+    if ids.shape != (count,):
+        raise ValueError(
+            f"ids must hold one id per row ({count}). "
+            f"Received: {ids.shape[0] if ids.ndim else 0} ids"
+        )
+    return ids
 
 
 class SemanticSearchIndex:
@@ -119,17 +150,8 @@ class SemanticSearchIndex:
                 "embeddings must be a 2-D array with at least one row. "
                 f"Received: shape={embeddings.shape}"
             )
-        if not np.all(np.isfinite(embeddings)):
-            raise ValueError("embeddings must be finite. Received NaN or inf values.")
         check_choice("metric", metric, _METRICS)
-        if ids is None:
-            ids = np.arange(len(embeddings))
-        ids = np.asarray(list(ids))
-        if ids.shape != (len(embeddings),):
-            raise ValueError(
-                f"ids must hold one id per row ({len(embeddings)}). "
-                f"Received: {ids.shape[0] if ids.ndim else 0} ids"
-            )
+        ids = _ids_array(ids, len(embeddings))
         check_choice("engine", engine, _ENGINES)
         self.metric = metric
         self.query_batch_size = check_int("query_batch_size", query_batch_size, 1)
