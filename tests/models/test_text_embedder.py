@@ -154,3 +154,101 @@ def test_from_preset_takes_a_numpy_sequence_length(tiny_preset):
     embedder = TextEmbedder.from_preset(tiny_preset, sequence_length=np.int64(16))
     assert type(embedder.preprocessor.sequence_length) is int
     assert embedder.preprocessor.sequence_length == 16
+
+
+_MODULE = "sentence_transformers.models."
+
+
+def _write_sentence_transformers_checkpoint(directory, dense=None):
+    """A tiny RoBERTa checkpoint with sentence-transformers' module files:
+    mean pooling, then (with `dense`, a dict of `config.json` keys and
+    weights) a Dense module, then Normalize."""
+    from safetensors.numpy import save_file
+
+    from tftransformer.testing import write_tiny_hugging_face_checkpoint
+
+    directory = write_tiny_hugging_face_checkpoint("roberta", directory)
+    modules = [{"idx": 0, "name": "0", "path": "", "type": _MODULE + "Transformer"}]
+    modules.append({"path": "1_Pooling", "type": _MODULE + "Pooling"})
+    os.makedirs(os.path.join(directory, "1_Pooling"))
+    with open(os.path.join(directory, "1_Pooling", "config.json"), "w") as f:
+        json.dump({"pooling_mode_mean_tokens": True}, f)
+    if dense is not None:
+        modules.append({"path": "2_Dense", "type": _MODULE + "Dense"})
+        os.makedirs(os.path.join(directory, "2_Dense"))
+        weights = dense.pop("weights")
+        with open(os.path.join(directory, "2_Dense", "config.json"), "w") as f:
+            json.dump(dense, f)
+        if weights is not None:
+            save_file(weights, os.path.join(directory, "2_Dense", "model.safetensors"))
+    modules.append({"path": "3_Normalize", "type": _MODULE + "Normalize"})
+    with open(os.path.join(directory, "modules.json"), "w") as f:
+        json.dump(modules, f)
+    return directory
+
+
+def test_a_dense_module_projects_the_pooled_vector_as_sentence_transformers(
+    tmp_path,
+):
+    # LaBSE and distiluse project the pooled vector: tanh(W p + b), in
+    # PyTorch's (out, in) layout, then normalize.
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(8, 16)).astype("float32")
+    bias = rng.normal(size=8).astype("float32")
+    dense = {
+        "in_features": 16,
+        "out_features": 8,
+        "bias": True,
+        "activation_function": "torch.nn.modules.activation.Tanh",
+        "weights": {"linear.weight": weight, "linear.bias": bias},
+    }
+    plain = _write_sentence_transformers_checkpoint(tmp_path / "plain")
+    projected = _write_sentence_transformers_checkpoint(tmp_path / "dense", dense)
+    texts = ["a fine film", "a dull and long film"]
+    pooled = TextEmbedder.from_preset(plain, sequence_length=16, normalize=False)
+    pooled = pooled.embed(texts)
+    expected = np.tanh(pooled @ weight.T + bias)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+
+    embedder = TextEmbedder.from_preset(projected, sequence_length=16)
+    assert embedder.embedding_dim == 8
+    np.testing.assert_allclose(embedder.embed(texts), expected, atol=1e-5)
+    # The projection is part of the saved model.
+    path = str(tmp_path / "embedder.keras")
+    embedder.save(path)
+    loaded = tf.keras.models.load_model(path)
+    assert loaded.get_config()["projection_activation"] == "tanh"
+    np.testing.assert_allclose(loaded.embed(texts), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"activation_function": "torch.nn.modules.activation.Softsign"},
+            r"activation must be one of .*Received: 'torch.nn.*Softsign'",
+        ),
+        ({"weights": None}, r"weights must be in model.safetensors"),
+        (
+            {"weights": {"linear.weight": np.ones((8, 12), "float32")}},
+            r"in_features=16. Received a kernel of shape \(in, out\)=\(12, 8\)",
+        ),
+    ],
+)
+def test_a_dense_module_the_embedder_cannot_run_is_refused(tmp_path, change, message):
+    dense = {"weights": {"linear.weight": np.ones((8, 16), "float32")}, **change}
+    directory = _write_sentence_transformers_checkpoint(tmp_path / "st", dense)
+    with pytest.raises(ValueError, match=message):
+        TextEmbedder.from_preset(directory, sequence_length=16)
+
+
+def test_an_unknown_sentence_transformers_module_is_refused(tmp_path):
+    directory = _write_sentence_transformers_checkpoint(tmp_path / "st")
+    path = os.path.join(directory, "modules.json")
+    with open(path) as f:
+        modules = json.load(f)
+    modules.insert(2, {"path": "2_LayerNorm", "type": _MODULE + "LayerNorm"})
+    with open(path, "w") as f:
+        json.dump(modules, f)
+    with pytest.raises(ValueError, match=r"modules\[2\]=.*LayerNorm"):
+        TextEmbedder.from_preset(directory, sequence_length=16)

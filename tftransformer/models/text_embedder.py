@@ -3,6 +3,7 @@ import os
 
 import keras
 import keras_hub
+import safetensors.numpy
 import numpy as np
 import tensorflow as tf
 from keras_hub.src.utils.keras_utils import gelu_approximate
@@ -41,6 +42,16 @@ _SENTENCE_CONFIG = "sentence_bert_config.json"
 _MODULES_FILE = "modules.json"
 _NORMALIZE_MODULE = "sentence_transformers.models.Normalize"
 _POOLING_MODULE = "sentence_transformers.models.Pooling"
+_DENSE_MODULE = "sentence_transformers.models.Dense"
+_TRANSFORMER_MODULE = "sentence_transformers.models.Transformer"
+# The activations of sentence-transformers' Dense module, by class path.
+_DENSE_ACTIVATIONS = {
+    "torch.nn.modules.activation.Tanh": "tanh",
+    "torch.nn.modules.linear.Identity": "linear",
+    "torch.nn.modules.activation.ReLU": "relu",
+    "torch.nn.modules.activation.GELU": "gelu",
+    "torch.nn.modules.activation.Sigmoid": "sigmoid",
+}
 _POOLING_KEYS = {
     "pooling_mode_mean_tokens": "mean",
     "pooling_mode_cls_token": "cls",
@@ -56,11 +67,13 @@ class TextEmbedder(
 
     The embedding is the backbone's sequence output pooled over the real
     tokens (`"mean"`, as sentence-transformers' all-MiniLM-L6-v2; `"cls"` or
-    `"max"`), then, with `normalize=True`, scaled to unit L2 norm, so that a
-    dot product is the cosine similarity. `from_preset` reads the pooling,
-    the normalization and the maximum length from a sentence-transformers
+    `"max"`), optionally projected by a dense layer (`projection_dim`), then,
+    with `normalize=True`, scaled to unit L2 norm, so that a dot product is
+    the cosine similarity. `from_preset` reads the pooling, the projection
+    (a `Dense` module with its weights, as LaBSE and distiluse have), the
+    normalization and the maximum length from a sentence-transformers
     checkpoint's files (`modules.json`, `1_Pooling/config.json`,
-    `sentence_bert_config.json`), as sentence-transformers does.
+    `2_Dense/`, `sentence_bert_config.json`), as sentence-transformers does.
 
     keras-hub's BERT computes GELU with its tanh approximation; Hugging Face
     BERT checkpoints (`hidden_act: "gelu"`) were trained with the exact erf
@@ -81,13 +94,20 @@ class TextEmbedder(
         normalize: bool, whether embeddings are scaled to unit L2 norm.
         exact_gelu: bool, whether the backbone's tanh-approximate GELU
             activations are replaced by the exact (erf) GELU.
+        projection_dim: optional int, the width of a dense projection of
+            the pooled vector (sentence-transformers' `Dense` module);
+            `None` embeds the pooled vector as it is.
+        projection_activation: the projection's activation (a Keras
+            activation name), e.g. `"tanh"`, sentence-transformers' default.
+        projection_use_bias: bool, whether the projection has a bias.
         **kwargs: passed to `keras.Model`.
 
     Call arguments:
         inputs: the backbone's input dict, each entry `(batch, seq)`.
 
     Returns:
-        float32 embeddings of shape `(batch, hidden_dim)`.
+        float32 embeddings of shape `(batch, hidden_dim)`, or
+        `(batch, projection_dim)` with a projection.
 
     Example:
     ```python
@@ -104,12 +124,26 @@ class TextEmbedder(
         pooling="mean",
         normalize=True,
         exact_gelu=False,
+        projection_dim=None,
+        projection_activation="tanh",
+        projection_use_bias=True,
         **kwargs,
     ):
         check_model_keywords(type(self), kwargs, TASK_KEYWORDS)
         check_choice("pooling", pooling, POOLING_MODES)
         normalize = check_bool("normalize", normalize)
         exact_gelu = check_bool("exact_gelu", exact_gelu)
+        if projection_dim is not None:
+            projection_dim = check_int("projection_dim", projection_dim, 1)
+        projection_use_bias = check_bool("projection_use_bias", projection_use_bias)
+        try:
+            keras.activations.get(projection_activation)
+        except (ValueError, TypeError):
+            raise ValueError(
+                "projection_activation must be a Keras activation, e.g. 'tanh' "
+                f"or 'linear'. Received: projection_activation="
+                f"{projection_activation!r}"
+            ) from None
         if exact_gelu:
             use_exact_gelu(backbone)
 
@@ -119,6 +153,15 @@ class TextEmbedder(
         self.pooler = SequencePooling(
             mode=pooling, dtype=backbone.dtype_policy, name="pooling"
         )
+        self.projection = None
+        if projection_dim is not None:
+            self.projection = keras.layers.Dense(
+                projection_dim,
+                activation=projection_activation,
+                use_bias=projection_use_bias,
+                dtype=backbone.dtype_policy,
+                name="projection",
+            )
         # Normalized in float32 whatever the compute dtype: a float16 sum of
         # squares loses the norm's low bits.
         self.normalizer = (
@@ -132,7 +175,10 @@ class TextEmbedder(
         # (batch, seq, hidden)
         sequence = sequence_output(backbone(backbone_inputs))
         pooled = self.pooler(sequence, padding_mask=inputs["padding_mask"])
-        # (batch, hidden)
+        if self.projection is not None:
+            # (batch, projection_dim)
+            pooled = self.projection(pooled)
+        # (batch, hidden) or (batch, projection_dim)
         outputs = self.normalizer(pooled)
         # Trained through `ContrastiveEmbedder`: no optimizer of its own,
         # which a saved training model would otherwise carry along unused.
@@ -144,6 +190,9 @@ class TextEmbedder(
         self.pooling = pooling
         self.normalize = normalize
         self.exact_gelu = exact_gelu
+        self.projection_dim = projection_dim
+        self.projection_activation = projection_activation
+        self.projection_use_bias = projection_use_bias
 
     @property
     def embedding_dim(self):
@@ -216,7 +265,14 @@ class TextEmbedder(
         )
         if sequence_length is None:
             sequence_length = min(512, getattr(backbone, "max_sequence_length", 512))
-        return cls(
+        projection = settings.get("projection")
+        if projection is not None:
+            kwargs.update(
+                projection_dim=projection["dim"],
+                projection_activation=projection["activation"],
+                projection_use_bias=projection["bias"] is not None,
+            )
+        embedder = cls(
             backbone,
             preprocessor=TextClassifierPreprocessor(
                 preprocessor.tokenizer, sequence_length=sequence_length
@@ -226,6 +282,9 @@ class TextEmbedder(
             exact_gelu=exact_gelu,
             **kwargs,
         )
+        if projection is not None:
+            _load_projection(embedder, projection)
+        return embedder
 
     def embed(self, texts, batch_size=32, verbose=0):
         """Embeds a list of strings, in batches of similar lengths.
@@ -306,6 +365,11 @@ class TextEmbedder(
                 "pooling": self.pooling,
                 "normalize": self.normalize,
                 "exact_gelu": self.exact_gelu,
+                "projection_dim": self.projection_dim,
+                "projection_activation": keras.activations.serialize(
+                    keras.activations.get(self.projection_activation)
+                ),
+                "projection_use_bias": self.projection_use_bias,
             }
         )
         return config
@@ -349,7 +413,13 @@ def sentence_transformers_settings(directory):
 
     Returns:
         A dict with some of `sequence_length` (int), `pooling` (str),
-        `normalize` (bool) and `exact_gelu` (bool).
+        `normalize` (bool), `exact_gelu` (bool) and `projection` (a dict:
+        `dim`, `activation`, `kernel` `(in, out)` and `bias` or None, from
+        a `Dense` module).
+
+    Raises:
+        ValueError: for a module sentence-transformers would run that the
+            embedder cannot (its embeddings would differ), naming it.
     """
     settings = {}
     if not isinstance(directory, (str, os.PathLike)) or not os.path.isdir(directory):
@@ -362,14 +432,26 @@ def sentence_transformers_settings(directory):
     if "max_seq_length" in sentence:
         settings["sequence_length"] = int(sentence["max_seq_length"])
     modules = _read_json(os.path.join(directory, _MODULES_FILE))
-    if isinstance(modules, list):
-        types = [module.get("type") for module in modules]
-        settings["normalize"] = _NORMALIZE_MODULE in types
-        for module in modules:
-            if module.get("type") != _POOLING_MODULE:
-                continue
-            path = os.path.join(directory, module.get("path", ""), "config.json")
-            pooling = _read_json(path) or {}
+    if not isinstance(modules, list):
+        return settings
+    settings["normalize"] = False
+    known = (_TRANSFORMER_MODULE, _POOLING_MODULE, _DENSE_MODULE, _NORMALIZE_MODULE)
+    for position, module in enumerate(modules):
+        kind = module.get("type")
+        path = os.path.join(directory, module.get("path", ""))
+        if kind not in known or (kind == _DENSE_MODULE and "projection" in settings):
+            raise ValueError(
+                f"{directory}: {_MODULES_FILE} runs a module the embedder "
+                "cannot (its embeddings would differ from sentence-transformers'"
+                "). It takes a Transformer, a Pooling, at most one Dense and a "
+                f"Normalize module. Received: modules[{position}]={module!r:.200}"
+            )
+        if kind == _NORMALIZE_MODULE:
+            settings["normalize"] = True
+        elif kind == _DENSE_MODULE:
+            settings["projection"] = _dense_module(path)
+        elif kind == _POOLING_MODULE:
+            pooling = _read_json(os.path.join(path, "config.json")) or {}
             modes = [mode for key, mode in _POOLING_KEYS.items() if pooling.get(key)]
             if len(modes) != 1:
                 raise ValueError(
@@ -378,6 +460,56 @@ def sentence_transformers_settings(directory):
                 )
             settings["pooling"] = modes[0]
     return settings
+
+
+def _dense_module(path):
+    """sentence-transformers' `Dense` module in `path`: its settings and
+    weights (from `model.safetensors`), as `sentence_transformers_settings`
+    returns them."""
+    config = _read_json(os.path.join(path, "config.json")) or {}
+    activation_path = config.get(
+        "activation_function", "torch.nn.modules.activation.Tanh"
+    )
+    activation = _DENSE_ACTIVATIONS.get(activation_path)
+    if activation is None:
+        raise ValueError(
+            f"{path}: the Dense module's activation must be one of "
+            f"{sorted(_DENSE_ACTIVATIONS)}. Received: {activation_path!r}"
+        )
+    weights_file = os.path.join(path, "model.safetensors")
+    if not os.path.isfile(weights_file):
+        raise ValueError(
+            f"{path}: the Dense module's weights must be in model.safetensors "
+            "(a pytorch_model.bin needs PyTorch to read). Received the files "
+            f"{sorted(os.listdir(path))}"
+        )
+    weights = safetensors.numpy.load_file(weights_file)
+    kernel = weights.get("linear.weight")
+    if kernel is None or kernel.ndim != 2:
+        raise ValueError(
+            f"{weights_file} must hold the Dense module's 'linear.weight' "
+            f"(out_features, in_features). Received: {sorted(weights)}"
+        )
+    return {
+        "dim": int(kernel.shape[0]),
+        "activation": activation,
+        # PyTorch's (out, in) as Keras' (in, out).
+        "kernel": kernel.T,
+        "bias": weights.get("linear.bias"),
+    }
+
+
+def _load_projection(embedder, projection):
+    """Sets the embedder's projection to a `Dense` module's weights,
+    refusing a module whose input is not the pooled vector's width."""
+    kernel, bias = projection["kernel"], projection["bias"]
+    expected = tuple(embedder.projection.kernel.shape)
+    if kernel.shape != expected:
+        raise ValueError(
+            "The Dense module must take the pooled vector: in_features="
+            f"{expected[0]}. Received a kernel of shape (in, out)={kernel.shape}"
+        )
+    embedder.projection.set_weights([kernel] + ([] if bias is None else [bias]))
 
 
 def _read_json(path):
