@@ -3,8 +3,8 @@ import os
 
 import keras
 import keras_hub
-import safetensors.numpy
 import numpy as np
+import safetensors.numpy
 import tensorflow as tf
 from keras_hub.src.utils.keras_utils import gelu_approximate
 
