@@ -43,12 +43,12 @@ def _data():
     return x, y
 
 
-def _make_dataset(epoch):
+def _make_dataset(epoch, batch_size=8):
     x, y = _data()
     return (
         tf.data.Dataset.from_tensor_slices((x, y))
         .shuffle(len(x), seed=epoch_seed(0, epoch))
-        .batch(8)
+        .batch(batch_size)
     )
 
 
@@ -129,6 +129,7 @@ def _fit(
     patience=2,
     save_freq=2,
     keep_final_checkpoint=False,
+    make_dataset=_make_dataset,
 ):
     model = _model()
     callbacks = training_callbacks(
@@ -148,7 +149,7 @@ def _fit(
     record = _Record()
     x, y = _data()
     history = model.fit(
-        resumable.epoch_dataset(_make_dataset),
+        resumable.epoch_dataset(make_dataset),
         validation_data=(x[:16], y[:16]),
         epochs=EPOCHS,
         verbose=0,
@@ -221,6 +222,27 @@ def test_no_epoch_is_lost_or_repeated(tmp_path):
     )
     assert record.epochs == [2, 3, 4]
     assert min(record.learning_rates) == 2 * STEPS_PER_EPOCH + 2
+
+
+def test_an_epoch_shorter_than_the_checkpointed_step_leaves_the_next_whole(
+    tmp_path,
+):
+    # Checkpointed at epoch 1, step 3 (global step 8); resumed on batches
+    # of 20, two an epoch. Epoch 1 ends after skipping both, with a
+    # warning; the skip left over used to eat into epoch 2.
+    with pytest.raises(_Interrupt):
+        _fit(tmp_path, extra=[_InterruptAt(1, 3)], patience=EPOCHS)
+
+    def larger_batches(epoch):
+        return _make_dataset(epoch, batch_size=20)
+
+    with pytest.warns(UserWarning, match="ended after 2 batches, before the 3"):
+        model, _, _, record = _fit(
+            tmp_path, patience=EPOCHS, make_dataset=larger_batches
+        )
+    assert record.epochs == [1, 2, 3, 4]
+    # Epochs 2-4 train both their batches.
+    assert int(model.optimizer.iterations) == 8 + 3 * 2
 
 
 def test_learning_rate_schedule_continues_from_the_checkpointed_step(

@@ -23,7 +23,7 @@ def _data():
     )
 
 
-def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path):
+def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path, monkeypatch):
     config = ClassificationConfig(
         preset=tiny_preset,
         epochs=2,
@@ -95,6 +95,17 @@ def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path):
     changed = ClassificationConfig(**{**config.to_dict(), "learning_rate": 1e-4})
     with pytest.raises(ValueError, match="learning_rate"):
         Trainer(changed, verbose=0).fit(again, _data(), _data())
+
+    # So is another global batch: a checkpoint's step counts batches of
+    # batch_size times the replicas, and a resume on another number of
+    # replicas skipped other examples (a run killed on one machine and
+    # resumed on one with more devices).
+    assert state["run_config"]["global_batch_size"] == 4
+    on_two_replicas = Trainer(config, verbose=0)
+    monkeypatch.setattr(Trainer, "global_batch_size", property(lambda self: 8))
+    message = r"global_batch_size: 4 then, 8 now \(batch_size times the replicas"
+    with pytest.raises(ValueError, match=message):
+        on_two_replicas.fit(again, _data(), _data())
 
 
 def test_packed_training_runs_through_the_trainer(tiny_preset, tmp_path):

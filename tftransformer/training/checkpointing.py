@@ -481,10 +481,19 @@ def _differences(saved, current):
     removed from) the code between the two runs is not a difference.
     """
     return [
-        f"{key}: {saved[key]!r} then, {current[key]!r} now"
+        f"{key}: {saved[key]!r} then, {current[key]!r} now{_NOTES.get(key, '')}"
         for key in sorted(set(saved) & set(current))
         if saved[key] != current[key]
     ]
+
+
+# Why a difference in these settings stops a resume.
+_NOTES = {
+    "global_batch_size": (
+        " (batch_size times the replicas of the distribution strategy; the "
+        "checkpoint counts its steps in batches of the first size)"
+    ),
+}
 
 
 def _saved_model_labels(path):

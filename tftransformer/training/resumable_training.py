@@ -567,6 +567,15 @@ class ResumableTraining(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._skip_epoch = None
+        if self._skip_remaining:
+            warn(
+                f"The resumed epoch {epoch + 1} ended after "
+                f"{self._steps_drawn} batches, before the "
+                f"{self._steps_drawn + self._skip_remaining} the checkpoint "
+                f"{self.path} had trained: its data or batch size changed "
+                "since. The next epoch starts from its first batch.",
+            )
+            self._skip_remaining = 0
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(
                 float(value) if isinstance(value, (numbers.Real, np.generic)) else value

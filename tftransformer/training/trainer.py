@@ -363,6 +363,9 @@ class Trainer:
         # A recipe the backbone cannot take is refused before any write.
         self.apply_strategy(model)
         settings = dict(config.run_settings())
+        # A checkpoint's position counts batches of this size: on another
+        # number of replicas, a resume would skip other examples.
+        settings["global_batch_size"] = self.global_batch_size
         # The labels a saved model.keras in model_dir must have.
         label_names = label_names or getattr(model, "label_names", None)
         if isinstance(train, _TEXT_DATA):
