@@ -185,6 +185,14 @@ def test_trials_are_ranked_by_the_monitored_metric(
         # A classification run's outputs, which a search would not write.
         ({"model_dir": "runs/x"}, r"--config=best.json .*model_dir='runs/x'"),
         ({"export_dir": "serving/x"}, r"Received: export_dir='serving/x'"),
+        # Recipe and run settings the trials do not apply: accepted, they
+        # went into best.json, which then trained a model never scored.
+        (
+            {"extra_blocks": 1, "freeze_backbone": True},
+            r"would not apply to its trials.*freeze_backbone=True, extra_blocks=1",
+        ),
+        ({"mixed_precision": "bfloat16"}, r"mixed_precision='bfloat16'"),
+        ({"patience": 0}, r"Received: patience=0"),
     ],
 )
 def test_bad_spaces_fail_before_any_trial(

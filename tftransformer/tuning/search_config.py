@@ -5,6 +5,7 @@ import dataclasses
 from tftransformer.training import ClassificationConfig, ConfigError, setting
 from tftransformer.training._settings import field_default
 from tftransformer.training.classification_config import CLASSIFICATION_MONITORS
+from tftransformer.tuning.text_classifier_hyper_model import DEFAULT_HYPERPARAMETERS
 from tftransformer.tuning.tuners import ALGORITHMS
 
 __all__ = ["SearchConfig"]
@@ -12,6 +13,35 @@ __all__ = ["SearchConfig"]
 _CLASSIFICATION_DEFAULTS = {
     field.name: field_default(field)
     for field in dataclasses.fields(ClassificationConfig)
+}
+
+# The classification settings a trial trains with: its data (read and
+# augmented as a run's), the model, the strategy and the hyperparameters
+# (searched, or fixed at the config's values). model_dir and export_dir
+# have their own message.
+_APPLIED_TO_TRIALS = {
+    "train_file",
+    "validation_file",
+    "test_file",
+    "text_column",
+    "text_pair_column",
+    "label_column",
+    "tfds_data_dir",
+    "on_bad_rows",
+    "max_train_examples",
+    "max_eval_examples",
+    "augment_copies",
+    "augment_alpha",
+    "synonym_source",
+    "epochs",
+    "seed",
+    "preset",
+    "max_length",
+    "monitor",
+    "distribution",
+    "model_dir",
+    "export_dir",
+    *DEFAULT_HYPERPARAMETERS,
 }
 
 
@@ -88,6 +118,22 @@ class SearchConfig(ClassificationConfig):
                 "and export the best configuration with classify.py "
                 "--config=best.json and its own --model_dir, --export_dir. "
                 f"Received: {', '.join(f'{k}={v!r}' for k, v in written.items())}"
+            )
+        ignored = {
+            name: getattr(self, name)
+            for name in _CLASSIFICATION_DEFAULTS
+            if name not in _APPLIED_TO_TRIALS
+            and getattr(self, name) != _CLASSIFICATION_DEFAULTS[name]
+        }
+        if ignored:
+            raise ConfigError(
+                "A search trains its trials with the data, preset, max_length, "
+                "epochs, seed, distribution and the hyperparameters "
+                f"{sorted(DEFAULT_HYPERPARAMETERS)} only: these settings would "
+                "not apply to its trials, and best.json would then train a "
+                "model the search never scored. Drop them from the search, and "
+                "give them to classify.py --config=best.json if wanted. "
+                f"Received: {', '.join(f'{k}={v!r}' for k, v in ignored.items())}"
             )
         if self.space_file and self.hp:
             raise ConfigError(
