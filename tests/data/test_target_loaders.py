@@ -13,6 +13,7 @@ from tftransformer.data import (
     load_multi_label_splits,
     load_regression_file,
     load_regression_splits,
+    load_text_classification_splits,
 )
 from tftransformer.datasets import (
     WNUT16_ENTITY_TYPES,
@@ -187,3 +188,27 @@ def test_data_classes_refuse_inconsistent_arrays():
         MultiLabelData(["a"], [[1, 0, 0]], ("x", "y"))
     with pytest.raises(ValueError, match="finite numbers"):
         RegressionData(["a"], [[np.nan]], ("y",))
+
+
+@pytest.mark.parametrize(
+    "load, setting",
+    [
+        (load_text_classification_splits, {"text_pair_column": "premise"}),
+        (load_text_classification_splits, {"label_column": "sentiment"}),
+        (load_multi_label_splits, {"text_column": "tweet"}),
+        (load_multi_label_splits, {"label_delimiter": ";"}),
+        (load_regression_splits, {"target_columns": ["valence"]}),
+        (load_regression_splits, {"text_pair_column": "b"}),
+    ],
+)
+def test_file_settings_without_a_training_file_are_refused(load, setting):
+    # The embedded data ignored them: a pair column recorded in the run's
+    # settings then made predict.py refuse single texts, or feed pairs.
+    ((name, value),) = setting.items()
+    with pytest.raises(ValueError, match=rf"Received: {name}=.*and no train_source"):
+        load(**setting)
+
+
+def test_the_default_columns_read_the_embedded_data():
+    assert len(load_text_classification_splits(text_column="text")[0])
+    assert len(load_regression_splits(target_columns=["label"])[0])

@@ -823,17 +823,30 @@ def load_text_classification(
     )
 
 
-def embedded_splits(validation_source, test_source, load_split):
+def embedded_splits(validation_source, test_source, load_split, **file_settings):
     """The embedded data's train, validation and test splits.
 
     For a splits loader given no `train_source`: refuses a validation or
-    test source without one, then returns `load_split(name)` for each split.
+    test source without one, and a setting of how a file is read (each
+    keyword `name=(value, accepted)`: its value and the values that read
+    the embedded data as it is, e.g. the default column name) that the
+    embedded data would ignore. Then returns `load_split(name)` for each
+    split.
     """
     if validation_source or test_source:
         raise ValueError(
             "validation_source and test_source need a train_source. Received: "
             f"validation_source={validation_source!r}, test_source={test_source!r}"
         )
+    for name, (value, accepted) in file_settings.items():
+        value = tuple(value) if isinstance(value, list) else value
+        if value not in accepted:
+            raise ValueError(
+                f"{name} says how to read a training file; without one, the "
+                "embedded data is read with its own columns (and has no text "
+                f"pairs). Give the file too, or drop it. Received: {name}="
+                f"{value!r} and no train_source (--train_file)"
+            )
     return tuple(load_split(split) for split in ("train", "validation", "test"))
 
 
@@ -901,7 +914,14 @@ def load_text_classification_splits(
     if train_source is None:
         from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
 
-        return embedded_splits(validation_source, test_source, load_rotten_tomatoes)
+        return embedded_splits(
+            validation_source,
+            test_source,
+            load_rotten_tomatoes,
+            text_column=(text_column, (None, "text")),
+            label_column=(label_column, (None, "label")),
+            text_pair_column=(text_pair_column, (None,)),
+        )
 
     def load(source, split, vocabulary=None):
         return load_text_classification(

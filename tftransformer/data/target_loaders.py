@@ -341,7 +341,15 @@ def load_multi_label_splits(
     if train_source is None:
         from tftransformer.data.wnut_entity_types import load_wnut16_entity_types
 
-        return embedded_splits(validation_source, test_source, load_wnut16_entity_types)
+        return embedded_splits(
+            validation_source,
+            test_source,
+            load_wnut16_entity_types,
+            text_column=(text_column, ("text",)),
+            label_column=(label_column, ("labels",)),
+            text_pair_column=(text_pair_column, (None,)),
+            label_delimiter=(label_delimiter, ("|",)),
+        )
 
     def load(source, train):
         return load_multi_label_file(
@@ -386,7 +394,14 @@ def load_regression_splits(
     if train_source is None:
         from tftransformer.data.word_affect import load_word_affect
 
-        return embedded_splits(validation_source, test_source, load_word_affect)
+        return embedded_splits(
+            validation_source,
+            test_source,
+            load_word_affect,
+            text_column=(text_column, ("text",)),
+            target_columns=(target_columns, ("label", ("label",))),
+            text_pair_column=(text_pair_column, (None,)),
+        )
 
     def load(source, train):
         data = load_regression_file(
