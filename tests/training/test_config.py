@@ -149,6 +149,30 @@ def test_a_config_file_sets_values_and_command_line_flags_win(tmp_path, capsys):
     assert "command-line flags kept: ['batch_size']" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("empty", ["None", ""])
+def test_a_number_that_may_be_none_takes_none_on_the_command_line(
+    tmp_path, empty, capsys
+):
+    # The help says "None: all"; the flag's int parser refused it, and a
+    # best.json's max_train_examples could not be widened back.
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps({"max_train_examples": 100}))
+    config = _parse(
+        [
+            f"--config={path}",
+            f"--max_train_examples={empty}",
+            f"--keep_checkpoints={empty}",
+            f"--layer_decay={empty}",
+        ]
+    )
+    assert config.max_train_examples is None
+    assert config.keep_checkpoints is None and config.layer_decay is None
+    assert "kept: ['max_train_examples']" in capsys.readouterr().out
+    assert _parse(["--keep_checkpoints=3"]).keep_checkpoints == 3
+    with pytest.raises(flags.IllegalFlagValueError, match="keep_checkpoints=x"):
+        _parse(["--keep_checkpoints=x"])
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

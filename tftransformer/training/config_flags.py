@@ -12,6 +12,9 @@ from tftransformer.training._settings import ConfigError, field_default, field_t
 
 __all__ = ["config_from_flags", "define_flags", "load_config_file", "run"]
 
+# The parsers of the number fields that may be None.
+_NUMBER_PARSERS = {int: flags.IntegerParser, float: flags.FloatParser}
+
 _DEFINE = {
     bool: flags.DEFINE_bool,
     int: flags.DEFINE_integer,
@@ -43,7 +46,7 @@ def define_flags(config_cls, flag_values=flags.FLAGS):
     ```
     """
     for field in dataclasses.fields(config_cls):
-        base, _ = field_type(field)
+        base, optional = field_type(field)
         choices = field.metadata.get("choices")
         help_text = field.metadata.get("help") or field.name
         if choices is not None:
@@ -51,6 +54,16 @@ def define_flags(config_cls, flag_values=flags.FLAGS):
                 field.name,
                 field.default,
                 list(choices),
+                help_text,
+                flag_values=flag_values,
+            )
+        elif optional and base in _NUMBER_PARSERS:
+            # `--keep_checkpoints=None` (or empty) sets None, as a JSON null
+            # in a --config file does.
+            flags.DEFINE(
+                _OptionalParser(_NUMBER_PARSERS[base]()),
+                field.name,
+                field_default(field),
                 help_text,
                 flag_values=flag_values,
             )
@@ -71,6 +84,22 @@ def define_flags(config_cls, flag_values=flags.FLAGS):
         "Show the Python traceback of a data or settings error.",
         flag_values=flag_values,
     )
+
+
+class _OptionalParser(flags.ArgumentParser):
+    """An absl parser of a number that also reads `None` (or an empty
+    value) as None."""
+
+    def __init__(self, parser):
+        self._parser = parser
+
+    def parse(self, argument):
+        if isinstance(argument, str) and argument.strip() in ("", "None", "none"):
+            return None
+        return self._parser.parse(argument)
+
+    def flag_type(self):
+        return f"{self._parser.flag_type()} or None"
 
 
 def load_config_file(path, config_cls):
