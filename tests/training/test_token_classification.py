@@ -1,6 +1,7 @@
 """Token classification (NER) through the library: `TokenClassificationConfig`,
 `train_token_classifier` and its flags (what `examples/ner.py` calls)."""
 
+import glob
 import json
 import os
 
@@ -287,13 +288,27 @@ def _check_lora_and_head_warmup(result, preset_weights, files):
     assert result.training.summary["trainable_parameters"] == adapters + head
     model = result.model
     assert _unchanged_layers(model, preset_weights) == _layers(preset_weights)
-    # The warmup outlasts the run: the adapters never trained, so every B
-    # is still zero, and they are trainable again at the end.
+    # The warmup lasts the first epoch (2 batches): the adapters trained
+    # only in the second, so every B is zero in epoch 1's weights, not in
+    # epoch 2's, and the adapters are trainable at the end.
     lora = lora_variables(model)
-    assert all(not np.any(v.numpy()) for v in lora if v.path.endswith("_b"))
     assert {v.path for v in lora} <= {v.path for v in model.trainable_variables}
     model_dir = os.path.dirname(result.training.model_path)
     assert os.path.getsize(os.path.join(model_dir, "adapters.lora.h5")) > 0
+    # Keras saves a LoRA layer's kernel with its adapters merged in: the
+    # adapted kernels equal the preset's after epoch 1 only.
+    adapted = [v.path.replace("lora_kernel_a", "kernel") for v in lora]
+    adapted = [path for path in adapted if path.endswith("/kernel")]
+    for epoch, trained in ((1, False), (2, True)):
+        pattern = os.path.join(model_dir, "checkpoints", f"*{epoch:03d}*.h5")
+        (weights,) = glob.glob(pattern)
+        model.load_weights(weights)
+        kernels = {v.path: v.numpy() for v in model.weights if v.path in adapted}
+        assert len(kernels) == 4
+        assert [
+            not np.array_equal(kernel, preset_weights[path])
+            for path, kernel in kernels.items()
+        ] == [trained] * 4
 
 
 @pytest.mark.parametrize(
@@ -315,7 +330,14 @@ def _check_lora_and_head_warmup(result, preset_weights, files):
             id="layer_decay",
         ),
         pytest.param(
-            {"lora_rank": 2, "head_warmup_steps": 100},
+            # A warmup as long as the run is refused (see
+            # test_a_head_warmup_as_long_as_the_run_is_refused).
+            {
+                "lora_rank": 2,
+                "head_warmup_steps": 2,
+                "epochs": 2,
+                "keep_checkpoints": None,
+            },
             _check_lora_and_head_warmup,
             id="lora_rank-head_warmup_steps",
         ),
@@ -334,6 +356,15 @@ def test_each_strategy_flag_reaches_the_tagger(
     with open(tmp_path / "training_summary.json") as f:
         assert json.load(f) == result.training.summary
     check(result, preset_weights, tiny_conll_files)
+
+
+def test_a_head_warmup_as_long_as_the_run_is_refused(tmp_path, tiny_conll_files):
+    # 2 batches an epoch: the backbone would never train, while the
+    # summary listed it as trainable.
+    with pytest.raises(ConfigError, match=r"fewer than the run's 2 optimizer steps"):
+        run_ner(
+            head_warmup_steps=2, model_dir=str(tmp_path), **tiny_conll_files, **TINY
+        )
 
 
 def test_senseless_combination_is_refused_before_anything_is_written(tmp_path):

@@ -410,14 +410,14 @@ class Trainer:
         # The dataset of epoch 0 is made once, for the element structure
         # and the step count; the resumable dataset reads it again.
         epochs_data = resumable.epoch_dataset(make_dataset)
+        num_train_steps = count_train_steps(resumable._epoch_data(0), config.epochs)
+        _check_head_warmup(config, num_train_steps)
         if not model.compiled or getattr(
             model, "compiled_with_default_optimizer", False
         ):
             self.compile(
                 model,
-                num_train_steps=count_train_steps(
-                    resumable._epoch_data(0), config.epochs
-                ),
+                num_train_steps=num_train_steps,
                 loss=loss,
                 metrics=metrics,
                 head_layers=head_layers,
@@ -556,3 +556,19 @@ def _unknown_pieces(model, train):
     if warning:
         logging.warning(warning)
     return {"unknown_piece_share": share}
+
+
+def _check_head_warmup(config, num_train_steps):
+    """Refuses a head warmup as long as the run: the backbone would never
+    train, while the summary lists it as trainable."""
+    warmup = getattr(config, "head_warmup_steps", 0)
+    accumulation = getattr(config, "gradient_accumulation_steps", 1)
+    optimizer_steps = -(-num_train_steps // accumulation)
+    if warmup and warmup >= optimizer_steps:
+        raise ConfigError(
+            f"head_warmup_steps must be fewer than the run's {optimizer_steps} "
+            f"optimizer steps ({num_train_steps} batches over {config.epochs} "
+            "epochs): the backbone would never train. Use fewer steps, or "
+            f"freeze_backbone for a linear probe. Received: "
+            f"head_warmup_steps={warmup}"
+        )
