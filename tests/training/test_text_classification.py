@@ -221,6 +221,12 @@ def test_augmentation_adds_copies_to_the_training_split(
     [
         ({"augment_copies": -1}, "augment_copies must be >= 0"),
         ({"augment_alpha": 1.5}, r"augment_alpha must be in \[0, 1\]"),
+        # Accepted and ignored without copies.
+        (
+            {"augment_alpha": 0.3, "synonym_source": "roget"},
+            r"augment_copies > 0 turns on. Received: augment_alpha=0.3, "
+            r"synonym_source='roget' with augment_copies=0",
+        ),
     ],
 )
 def test_bad_augmentation_settings(kwargs, message):

@@ -6,7 +6,7 @@ import keras
 
 from tftransformer.models.sparse_f1_score import SparseF1Score
 from tftransformer.training._classification_settings import ClassificationSettings
-from tftransformer.training._settings import setting
+from tftransformer.training._settings import ConfigError, field_default, setting
 from tftransformer.training.finetune_config import FinetuneConfig
 
 __all__ = ["CLASSIFICATION_MONITORS", "ClassificationConfig"]
@@ -88,3 +88,21 @@ class ClassificationConfig(FinetuneConfig, ClassificationSettings):
     def monitor_mode(self):
         """`"min"` for the loss, `"max"` for a score."""
         return "min" if self.monitor == "val_loss" else "max"
+
+    def validate(self):
+        """Checks every field; refuses EDA settings without `augment_copies`,
+        which would be ignored."""
+        super().validate()
+        fields = {field.name: field for field in dataclasses.fields(self)}
+        unused = {
+            name: getattr(self, name)
+            for name in ("augment_alpha", "synonym_source")
+            if getattr(self, name) != field_default(fields[name])
+        }
+        if unused and not self.augment_copies:
+            raise ConfigError(
+                "augment_alpha and synonym_source tune EDA augmentation, which "
+                "augment_copies > 0 turns on. Received: "
+                + ", ".join(f"{k}={v!r}" for k, v in unused.items())
+                + " with augment_copies=0"
+            )

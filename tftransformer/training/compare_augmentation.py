@@ -5,7 +5,7 @@ import os
 
 import keras
 
-from tftransformer.training._settings import ConfigError
+from tftransformer.training._settings import ConfigError, field_default
 from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.augmentation_comparison import AugmentationComparison
 from tftransformer.training.text_classification import train_text_classifier
@@ -57,10 +57,18 @@ def compare_augmentation(config, same_steps=True, verbose=1):
         runs.append(("baseline_same_steps", 0, config.epochs * (1 + copies)))
     results = {}
     examples = []
+    # The baselines do not augment: the EDA settings are left at their
+    # defaults there (a config refuses them without copies).
+    no_eda = {
+        field.name: field_default(field)
+        for field in dataclasses.fields(config)
+        if field.name in ("augment_alpha", "synonym_source")
+    }
     for name, augment_copies, epochs in runs:
         run = train_text_classifier(
             dataclasses.replace(
                 config,
+                **({} if augment_copies else no_eda),
                 augment_copies=augment_copies,
                 epochs=epochs,
                 model_dir=os.path.join(config.model_dir, name),
