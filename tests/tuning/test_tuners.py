@@ -239,7 +239,10 @@ def test_project_resumes_only_with_its_own_settings(tmp_path):
     tuner({"dropout": [0.0, 0.1]}, search_settings={"data_sha256": "a"}, max_trials=5)
     with pytest.raises(ValueError, match=r"/p' was .*search_space: .*--overwrite"):
         tuner({"dropout": [0.0, 0.2]}, search_settings={"data_sha256": "a"})
-    with pytest.raises(ValueError, match="data_sha256: 'a' then, 'b' now"):
+    with pytest.raises(
+        ValueError,
+        match=r"data_sha256: 'a' then, 'b' now \(a fingerprint of the training",
+    ):
         tuner({"dropout": [0.0, 0.1]}, search_settings={"data_sha256": "b"})
     with pytest.raises(ValueError, match="algorithm: 'random' then, 'hyperband'"):
         tuner({"dropout": [0.0, 0.1]}, algorithm="hyperband")

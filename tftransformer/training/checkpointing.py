@@ -474,7 +474,7 @@ def fingerprint(*values):
     return digest.hexdigest()
 
 
-def _differences(saved, current):
+def setting_differences(saved, current):
     """Describes the settings that differ between two run configs.
 
     Only settings both configs have are compared: a setting added to (or
@@ -489,6 +489,11 @@ def _differences(saved, current):
 
 # Why a difference in these settings stops a resume.
 _NOTES = {
+    "data_sha256": (
+        " (a fingerprint of the training and validation examples: the data "
+        "files, their columns, max_train_examples, max_eval_examples or the "
+        "augmentation changed)"
+    ),
     "global_batch_size": (
         " (batch_size times the replicas of the distribution strategy; the "
         "checkpoint counts its steps in batches of the first size)"
@@ -549,7 +554,7 @@ def check_run_directory(directory, run_config, label_names=None):
         state = read_checkpoint_state(checkpoint)
         saved = state.get("run_config")
         current = json.loads(json.dumps(run_config, default=repr))
-        changes = _differences(saved, current) if saved is not None else []
+        changes = setting_differences(saved, current) if saved is not None else []
         if changes:
             raise ValueError(
                 f"{directory!r} holds a checkpoint of a run with other settings "

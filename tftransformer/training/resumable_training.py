@@ -15,9 +15,9 @@ from tftransformer.models._task_base import build_optimizer_before_step
 from tftransformer.training._workers import workers_agree
 from tftransformer.training.checkpointing import (
     CHECKPOINT_FILE,
-    _differences,
     read_checkpoint,
     remove_temporary_files,
+    setting_differences,
     write_checkpoint,
 )
 
@@ -385,7 +385,7 @@ class ResumableTraining(keras.callbacks.Callback):
         arrays, state = read_checkpoint(self.path)
         saved = state.get("run_config")
         if self.run_config is not None and saved is not None:
-            changes = _differences(saved, self.run_config)
+            changes = setting_differences(saved, self.run_config)
             if changes:
                 raise ValueError(
                     f"The checkpoint {self.path} is of a run with other settings: "

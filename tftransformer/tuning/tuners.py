@@ -13,7 +13,7 @@ import keras_tuner
 from tftransformer._arguments import check_choice, check_int, is_int
 from tftransformer.distribute import is_chief
 from tftransformer.finetune import restart_lora_adapters
-from tftransformer.training.checkpointing import _differences
+from tftransformer.training.checkpointing import setting_differences
 
 __all__ = [
     "ALGORITHMS",
@@ -268,7 +268,7 @@ def _check_search_settings(project_dir, settings):
             f"{path} is not readable ({e}); pass overwrite=True (--overwrite) "
             "to start the project afresh, or choose another project_name."
         ) from None
-    changes = _differences(saved, settings) if isinstance(saved, dict) else []
+    changes = setting_differences(saved, settings) if isinstance(saved, dict) else []
     if changes:
         raise ValueError(
             f"The tuning project {project_dir!r} was started with other "
