@@ -3,6 +3,7 @@
 import dataclasses
 
 from tftransformer.training import ClassificationConfig, ConfigError, setting
+from tftransformer.training._classification_settings import ClassificationSettings
 from tftransformer.training._settings import field_default
 from tftransformer.training.classification_config import CLASSIFICATION_MONITORS
 from tftransformer.tuning.text_classifier_hyper_model import DEFAULT_HYPERPARAMETERS
@@ -16,20 +17,12 @@ _CLASSIFICATION_DEFAULTS = {
 }
 
 # The classification settings a trial trains with: its data (read and
-# augmented as a run's), the model, the strategy and the hyperparameters
-# (searched, or fixed at the config's values). model_dir and export_dir
-# have their own message.
-_APPLIED_TO_TRIALS = {
-    "train_file",
-    "validation_file",
-    "test_file",
-    "text_column",
-    "text_pair_column",
-    "label_column",
-    "tfds_data_dir",
-    "on_bad_rows",
-    "max_train_examples",
-    "max_eval_examples",
+# augmented as a run's; `calibrate` aside, which a trial does not do), the
+# model, the strategy and the hyperparameters (searched, or fixed at the
+# config's values). model_dir and export_dir have their own message.
+_APPLIED_TO_TRIALS = (
+    {field.name for field in dataclasses.fields(ClassificationSettings)} - {"calibrate"}
+) | {
     "augment_copies",
     "augment_alpha",
     "synonym_source",
