@@ -1169,6 +1169,7 @@ def _check_texts(x):
             part = part.tolist() if part.dtype.kind in "biufc" else list(part)
         if not isinstance(part, list):
             continue
+        texts = len(part)
         for index, item in enumerate(part):
             if (
                 isinstance(item, (list, tuple))
@@ -1182,9 +1183,11 @@ def _check_texts(x):
                     f"{where}[{index}]={item!r:.100} ({type(item).__name__})"
                 )
             if isinstance(item, (list, tuple, dict, np.ndarray)):
-                break  # not a list of texts: the preprocessor says what it takes
-        else:
-            check_strings(where, part, allow_bytes=True)
+                # Not a list of texts from here: the preprocessor says what
+                # it takes.
+                texts = index
+                break
+        check_strings(where, part[:texts], allow_bytes=True)
 
 
 def target_array(x, y, name="y"):
