@@ -95,3 +95,20 @@ def test_an_export_refuses_a_multi_task_model_naming_it(
     with pytest.raises(ValueError, match=message):
         export(multi_task_model, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "export, what",
+    [
+        (export_for_serving, "TF Serving's model base path"),
+        # It converted the model first, then failed on os.makedirs.
+        (export_litert, "where model.tflite is written"),
+    ],
+)
+def test_an_export_to_a_file_is_refused_before_any_work(
+    task_models, tmp_path, export, what
+):
+    path = tmp_path / "a_file"
+    path.write_text("")
+    with pytest.raises(ValueError, match=rf"path must be a directory \({what}\)"):
+        export(task_models["classifier"], path)

@@ -41,6 +41,7 @@ from tftransformer.export.litert_seq2seq_transformer_module import (
     LiteRTSeq2SeqTransformerModule,
 )
 from tftransformer.export.litert_tokenizer import LiteRTTokenizer, as_litert_tokenizer
+from tftransformer.export.model_versions import check_base_path
 from tftransformer.export.text_classifier_export import LABELS_FILE
 from tftransformer.export.text_classifier_serving_module import (
     TEXT_INPUT,
@@ -282,6 +283,8 @@ def export_litert(
         raise ValueError(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"
         )
+    # Before the conversion, which takes a minute on a real model.
+    path = check_base_path(path, what=f"where {LITERT_FILE} is written")
     # tftransformer generators: no preprocessor, their tokenizers given.
     own_generator = isinstance(model, (CausalLM, Seq2SeqTransformer))
     if not own_generator and tokenizer is not None:

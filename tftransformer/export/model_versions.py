@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-def check_base_path(base_path, name="path"):
+def check_base_path(base_path, name="path", what="TF Serving's model base path"):
     """Refuses a TF Serving base path that is a file or lies under one.
 
     Cheap enough to call before training, so that a bad export path fails
@@ -31,6 +31,7 @@ def check_base_path(base_path, name="path"):
         base_path: str or path-like, the directory TF Serving watches (need
             not exist).
         name: the argument or flag name the error message uses.
+        what: what the directory is, for the message.
 
     Returns:
         str, `base_path`.
@@ -51,8 +52,8 @@ def check_base_path(base_path, name="path"):
     if os.path.exists(probe) and not os.path.isdir(probe):
         where = "" if probe == os.path.abspath(base_path) else f" ({probe!r} is one)"
         raise ValueError(
-            f"{name} must be a directory (TF Serving's model base path), not a "
-            f"file or a path under a file{where}. Received: {name}={base_path!r}"
+            f"{name} must be a directory ({what}), not a file or a path "
+            f"under a file{where}. Received: {name}={base_path!r}"
         )
     return base_path
 
