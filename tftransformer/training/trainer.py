@@ -410,11 +410,15 @@ class Trainer:
         # The dataset of epoch 0 is made once, for the element structure
         # and the step count; the resumable dataset reads it again.
         epochs_data = resumable.epoch_dataset(make_dataset)
-        num_train_steps = count_train_steps(resumable._epoch_data(0), config.epochs)
-        _check_head_warmup(config, num_train_steps)
-        if not model.compiled or getattr(
+        compile_here = not model.compiled or getattr(
             model, "compiled_with_default_optimizer", False
-        ):
+        )
+        num_train_steps = None
+        if compile_here or getattr(config, "head_warmup_steps", 0):
+            # May read the first epoch's data once (a bucketed dataset).
+            num_train_steps = count_train_steps(resumable._epoch_data(0), config.epochs)
+            _check_head_warmup(config, num_train_steps)
+        if compile_here:
             self.compile(
                 model,
                 num_train_steps=num_train_steps,
