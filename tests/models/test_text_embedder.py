@@ -242,13 +242,24 @@ def test_a_dense_module_the_embedder_cannot_run_is_refused(tmp_path, change, mes
         TextEmbedder.from_preset(directory, sequence_length=16)
 
 
-def test_an_unknown_sentence_transformers_module_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    "position, module",
+    [
+        (2, {"path": "2_LayerNorm", "type": _MODULE + "LayerNorm"}),
+        # A projection of the normalized vector: the embedder normalizes last.
+        (3, {"path": "4_Dense", "type": _MODULE + "Dense"}),
+    ],
+    ids=["unknown", "dense_after_normalize"],
+)
+def test_a_sentence_transformers_module_the_embedder_cannot_run_is_refused(
+    tmp_path, position, module
+):
     directory = _write_sentence_transformers_checkpoint(tmp_path / "st")
     path = os.path.join(directory, "modules.json")
     with open(path) as f:
         modules = json.load(f)
-    modules.insert(2, {"path": "2_LayerNorm", "type": _MODULE + "LayerNorm"})
+    modules.insert(position, module)
     with open(path, "w") as f:
         json.dump(modules, f)
-    with pytest.raises(ValueError, match=r"modules\[2\]=.*LayerNorm"):
+    with pytest.raises(ValueError, match=rf"in that order. .*modules\[{position}\]="):
         TextEmbedder.from_preset(directory, sequence_length=16)

@@ -439,12 +439,17 @@ def sentence_transformers_settings(directory):
     for position, module in enumerate(modules):
         kind = module.get("type")
         path = os.path.join(directory, module.get("path", ""))
-        if kind not in known or (kind == _DENSE_MODULE and "projection" in settings):
+        # The embedder projects the pooled vector once, then normalizes.
+        if kind not in known or (
+            kind == _DENSE_MODULE
+            and ("projection" in settings or settings["normalize"])
+        ):
             raise ValueError(
                 f"{directory}: {_MODULES_FILE} runs a module the embedder "
                 "cannot (its embeddings would differ from sentence-transformers'"
                 "). It takes a Transformer, a Pooling, at most one Dense and a "
-                f"Normalize module. Received: modules[{position}]={module!r:.200}"
+                "Normalize module, in that order. Received: "
+                f"modules[{position}]={module!r:.200}"
             )
         if kind == _NORMALIZE_MODULE:
             settings["normalize"] = True
@@ -481,7 +486,7 @@ def _dense_module(path):
         raise ValueError(
             f"{path}: the Dense module's weights must be in model.safetensors "
             "(a pytorch_model.bin needs PyTorch to read). Received the files "
-            f"{sorted(os.listdir(path))}"
+            f"{sorted(os.listdir(path)) if os.path.isdir(path) else []}"
         )
     weights = safetensors.numpy.load_file(weights_file)
     kernel = weights.get("linear.weight")
