@@ -177,6 +177,16 @@ def test_fresh_process_matches_keras_model(exported, mode, tmp_path):
         assert result["label"] == [LABELS[i] for i in result["label_id"]]
 
 
+@pytest.mark.parametrize(
+    "text, shape", [([["a fine film"], ["dull"]], "[2,1]"), ("a fine film", "[]")]
+)
+def test_a_request_that_is_not_a_batch_of_strings_is_refused(exported, text, shape):
+    # The signature declares (None,), which a loaded model does not enforce:
+    # a column was flattened into as many rows, a scalar read as one.
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(shape)):
+        serve(exported.version_dir)(text=tf.constant(text))
+
+
 def test_saved_model_cli_lists_signature(exported):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     command = (
@@ -336,6 +346,12 @@ def test_sentence_pairs(tokenizer, tmp_path):
                 text=tf.constant(["a fine film"] * texts),
                 text_pair=tf.constant(["dull"] * pairs),
             )
+    # Each a 1-D batch: a (2, 2) text passed the size check beside 4 pairs.
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"text \[2,2\]"):
+        signature(
+            text=tf.constant([["a", "b"], ["c", "d"]]),
+            text_pair=tf.constant(["w", "x", "y", "z"]),
+        )
 
 
 def test_mixed_bfloat16_model_from_strategy_exports_float32(tokenizer, tmp_path):

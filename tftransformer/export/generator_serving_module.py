@@ -4,6 +4,7 @@ answers them with a keras-hub encoder-decoder."""
 import tensorflow as tf
 
 from tftransformer.export._untracked import set_untracked
+from tftransformer.export.text_classifier_serving_module import string_batch
 from tftransformer.models._prompt_generation import (
     SAMPLER_NAMES,
     PromptGeneration,
@@ -122,6 +123,6 @@ class GeneratorServingModule(tf.Module):
         prompt_spec = tf.TensorSpec([None], tf.string, name=PROMPT_INPUT)
 
         def serve(prompt):
-            return self._generation(prompt)
+            return self._generation(string_batch(prompt))
 
         self.serve = tf.function(serve, input_signature=[prompt_spec])

@@ -2,6 +2,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tftransformer.export._untracked import set_untracked
+from tftransformer.export.text_classifier_serving_module import string_batch
 
 __all__ = ["QuestionAnswererServingModule"]
 
@@ -85,7 +86,7 @@ class QuestionAnswererServingModule(tf.Module):
         ]
 
         def serve(question, context):
-            return self._answer(question, context)
+            return self._answer(string_batch(question), string_batch(context))
 
         self.serve = tf.function(serve, input_signature=specs)
 

@@ -10,6 +10,17 @@ TEXT_INPUT = "text"
 TEXT_PAIR_INPUT = "text_pair"
 
 
+def string_batch(strings):
+    """A serving input, checked in the graph to be a 1-D batch of strings.
+
+    A loaded SavedModel's signature takes tensors of any shape although it
+    declares `(None,)`: a 2-D input was flattened into as many rows, a
+    scalar read as a batch of one. The check fails the request with
+    "Shape of tensor text [2,2] is not compatible with expected shape [?]".
+    """
+    return tf.ensure_shape(strings, [None])
+
+
 def check_text_classifier(model, label_names=None):
     """Checks what a text classifier export needs; returns the label names.
 
@@ -119,13 +130,13 @@ class TextClassifierServingModule(tf.Module):
                     message="text and text_pair must hold the same number of strings",
                 )
                 with tf.control_dependencies([check]):
-                    return self._classify((tf.identity(text), tf.identity(text_pair)))
+                    return self._classify((string_batch(text), string_batch(text_pair)))
 
             self.serve = tf.function(serve, input_signature=[text_spec, pair_spec])
         else:
 
             def serve(text):
-                return self._classify(text)
+                return self._classify(string_batch(text))
 
             self.serve = tf.function(serve, input_signature=[text_spec])
 

@@ -5,7 +5,10 @@ import tensorflow as tf
 from tftransformer.export._untracked import set_untracked
 from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
-from tftransformer.export.text_classifier_serving_module import TEXT_INPUT
+from tftransformer.export.text_classifier_serving_module import (
+    TEXT_INPUT,
+    string_batch,
+)
 from tftransformer.models.text_embedder import TextEmbedder
 
 __all__ = ["check_text_embedder", "export_text_embedder"]
@@ -84,6 +87,6 @@ class _EmbedderModule(tf.Module):
         self.serve = tf.function(self._embed, input_signature=[spec])
 
     def _embed(self, text):
-        features = self._preprocessor(x=text)
+        features = self._preprocessor(x=string_batch(text))
         embedding = tf.cast(self._model(features, training=False), tf.float32)
         return {"embedding": embedding}

@@ -3,7 +3,10 @@ import tensorflow as tf
 from tftransformer._arguments import check_int, class_names, output_shape
 from tftransformer.data.tagging import tokenize_and_align
 from tftransformer.export._untracked import set_untracked
-from tftransformer.export.text_classifier_serving_module import TEXT_INPUT
+from tftransformer.export.text_classifier_serving_module import (
+    TEXT_INPUT,
+    string_batch,
+)
 
 __all__ = ["TokenClassifierServingModule", "check_token_classifier"]
 
@@ -106,7 +109,7 @@ class TokenClassifierServingModule(tf.Module):
         text_spec = tf.TensorSpec([None], tf.string, name=TEXT_INPUT)
 
         def serve(text):
-            return self._tag(text)
+            return self._tag(string_batch(text))
 
         self.serve = tf.function(serve, input_signature=[text_spec])
 
