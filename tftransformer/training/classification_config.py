@@ -11,6 +11,9 @@ from tftransformer.training.finetune_config import FinetuneConfig
 
 __all__ = ["CLASSIFICATION_MONITORS", "ClassificationConfig"]
 
+# The settings of EDA augmentation, which `augment_copies` turns on.
+EDA_SETTINGS = ("augment_alpha", "synonym_source")
+
 # What a single-label classification run's early stopping can watch.
 CLASSIFICATION_MONITORS = ("val_accuracy", "val_macro_f1", "val_loss")
 
@@ -96,7 +99,7 @@ class ClassificationConfig(FinetuneConfig, ClassificationSettings):
         fields = {field.name: field for field in dataclasses.fields(self)}
         unused = {
             name: getattr(self, name)
-            for name in ("augment_alpha", "synonym_source")
+            for name in EDA_SETTINGS
             if getattr(self, name) != field_default(fields[name])
         }
         if unused and not self.augment_copies:

@@ -8,6 +8,7 @@ import keras
 from tftransformer.training._settings import ConfigError, field_default
 from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.augmentation_comparison import AugmentationComparison
+from tftransformer.training.classification_config import EDA_SETTINGS
 from tftransformer.training.text_classification import train_text_classifier
 
 __all__ = ["compare_augmentation"]
@@ -62,7 +63,7 @@ def compare_augmentation(config, same_steps=True, verbose=1):
     no_eda = {
         field.name: field_default(field)
         for field in dataclasses.fields(config)
-        if field.name in ("augment_alpha", "synonym_source")
+        if field.name in EDA_SETTINGS
     }
     for name, augment_copies, epochs in runs:
         run = train_text_classifier(
