@@ -9,6 +9,7 @@ from tftransformer._arguments import (
     check_choice,
     check_fraction,
     check_int,
+    check_real_array,
     check_strings,
     python_number,
 )
@@ -90,6 +91,19 @@ def test_check_strings_returns_any_iterable_of_texts_as_a_list():
     assert check_strings("texts", (t for t in ["a", "b"])) == ["a", "b"]
     assert check_strings("texts", np.array(["a", "b"], object)) == ["a", "b"]
     assert check_strings("texts", ["a", b"b"], allow_bytes=True) == ["a", b"b"]
+
+
+def test_check_real_array_returns_its_dtype_copying_only_to_convert():
+    vectors = np.ones((3, 2), "float32")
+    # A large index of vectors is checked without a copy of it.
+    assert check_real_array("v", vectors, dtype="float32") is vectors
+    assert check_real_array("v", [[1, 2]], dtype="float32").dtype == np.float32
+    converted = check_real_array("v", vectors)
+    assert converted.dtype == np.float64 and converted is not vectors
+    with pytest.raises(
+        ValueError, match=r"v must be finite \(vectors\)\. .*v\[1\]=nan"
+    ):
+        check_real_array("v", [0.0, np.nan], what=" (vectors)", dtype="float32")
 
 
 def test_check_choice_names_the_choices_and_the_value():

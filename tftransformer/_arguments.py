@@ -335,9 +335,16 @@ def _numeric_array(name, values, requirement):
 
 
 def check_real_array(
-    name, values, minimum=None, maximum=None, what="", finite=True, skip=None
+    name,
+    values,
+    minimum=None,
+    maximum=None,
+    what="",
+    finite=True,
+    skip=None,
+    dtype="float64",
 ):
-    """Returns `values`, an array-like of real numbers, as a float64 array.
+    """Returns `values`, an array-like of real numbers, as a `dtype` array.
 
     For logits, probabilities and scores: a NaN or out-of-range entry would
     otherwise fall out of a bin or a comparison without a word.
@@ -352,6 +359,8 @@ def check_real_array(
         finite: whether NaN and infinities are refused.
         skip: optional boolean mask, broadcastable to `values`, of entries
             left unchecked (e.g. padding positions).
+        dtype: the float dtype returned; `values` already of that dtype
+            is returned without a copy (a large array of vectors).
 
     Raises:
         ValueError: for strings or other non-numbers, or naming the first
@@ -359,7 +368,7 @@ def check_real_array(
             `Received: probabilities[0, 0]=3.0`.
     """
     array = _numeric_array(name, values, f"be an array of real numbers{what}")
-    array = array.astype(np.float64)
+    array = array.astype(dtype, copy=False)
     bad = ~np.isfinite(array) if finite else np.zeros(array.shape, bool)
     if minimum is not None:
         bad |= array < minimum

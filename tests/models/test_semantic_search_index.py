@@ -64,15 +64,21 @@ def test_arguments_are_checked(vectors):
     # Texts where vectors belong: the message says what to pass.
     with pytest.raises(ValueError, match=r"embed\(texts\)`, not texts.*\['a film'\]"):
         SemanticSearchIndex(["a film"])
-    with pytest.raises(ValueError, match=r"queries must be a float array of shape"):
+    with pytest.raises(
+        ValueError, match=r"queries must be an array of real numbers \(vectors of shape"
+    ):
         SemanticSearchIndex(documents).search(["a film"])
     # Non-finite vectors: a NaN query scored NaN against ids that looked
     # like real results.
     bad = documents.copy()
     bad[3, 1] = np.inf
-    with pytest.raises(ValueError, match=r"finite. Received: embeddings\[3, 1\]=inf"):
+    with pytest.raises(
+        ValueError, match=r"finite \(vectors.*Received: embeddings\[3, 1\]=inf"
+    ):
         SemanticSearchIndex(bad)
-    with pytest.raises(ValueError, match=r"finite. Received: queries\[0\]=nan"):
+    with pytest.raises(
+        ValueError, match=r"finite \(vectors.*Received: queries\[0\]=nan"
+    ):
         SemanticSearchIndex(documents).search(np.full(8, np.nan))
     # Mixed ids came back as strings ("10" for 10).
     with pytest.raises(ValueError, match=r"all strings or all numbers.*ids\[0\]=10"):

@@ -6,30 +6,19 @@ import os
 import numpy as np
 from keras import ops
 
-from tftransformer._arguments import check_choice, check_int, first_bad_entry
+from tftransformer._arguments import check_choice, check_int, check_real_array
 
 _METRICS = ("cosine", "dot")
 _ENGINES = ("exact", "faiss_flat", "faiss_hnsw", "faiss_ivf")
 _FAISS_FILE = "faiss.index"
 
 
-def _float_array(name, value, shape):
+def _vectors(name, value, shape):
     """`value` as a finite float32 array; a clear error for texts or other
     objects, and for NaN or inf (scores would be NaN, with ids that look
     like real results)."""
-    try:
-        array = np.asarray(value, dtype="float32")
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"{name} must be a float array of shape {shape}: vectors, e.g. "
-            f"`embedder.embed(texts)`, not texts. Received: {name}={value!r:.100}"
-        ) from error
-    bad = ~np.isfinite(array)
-    if bad.any():
-        raise ValueError(
-            f"{name} must be finite. Received: {first_bad_entry(name, array, bad)}"
-        )
-    return array
+    what = f" (vectors of shape {shape}, e.g. `embedder.embed(texts)`, not texts)"
+    return check_real_array(name, value, what=what, dtype="float32")
 
 
 def _ids_array(ids, count):
@@ -144,7 +133,7 @@ class SemanticSearchIndex:
         ivf_nlist,
         ivf_nprobe,
     ):
-        embeddings = _float_array("embeddings", embeddings, "(num_documents, dim)")
+        embeddings = _vectors("embeddings", embeddings, "(num_documents, dim)")
         if embeddings.ndim != 2 or embeddings.shape[0] < 1:
             raise ValueError(
                 "embeddings must be a 2-D array with at least one row. "
@@ -227,7 +216,7 @@ class SemanticSearchIndex:
             first, and the matching ids (`(k,)` each for one vector).
         """
         k = min(check_int("k", k, 1), len(self))
-        queries = _float_array("queries", queries, f"(num_queries, {self.dim})")
+        queries = _vectors("queries", queries, f"(num_queries, {self.dim})")
         single = queries.ndim == 1
         queries = queries[None] if single else queries
         if queries.ndim != 2 or queries.shape[1] != self.dim:
