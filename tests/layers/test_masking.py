@@ -91,7 +91,7 @@ def test_merge_rejects_bad_ranks():
         merge_padding_and_attention_mask(x, attention_mask=np.ones((1, 3), bool))
 
 
-_PADDING = r"sequence length \(2, 5\)\. Received: padding_mask.shape="
+_PADDING = r"sequence length \(2, 5\)\. Received: \w*padding_mask.shape="
 _ATTENTION = r"attention_mask must have shape \(batch, query_length, key_length\)"
 
 
@@ -129,12 +129,15 @@ def test_masks_of_another_batch_or_length_are_refused(
                 training=training,
             )
     decoder = TransformerDecoderBlock(intermediate_dim=8, num_heads=2)
-    with pytest.raises(ValueError, match=expected):
+    with pytest.raises(ValueError, match=expected) as error:
         decoder(
             x,
             decoder_padding_mask=padding_mask,
             decoder_attention_mask=attention_mask,
         )
+    # The message names the decoder's own argument.
+    name = "padding" if attention_mask is None else "attention"
+    assert f"decoder_{name}_mask" in str(error.value)
     if attention_mask is None:
         for pooling in (
             AttentionPooling(),
@@ -156,8 +159,12 @@ def test_cross_attention_masks_are_checked_against_both_sequences():
     block = TransformerDecoderBlock(intermediate_dim=8, num_heads=2)
     block(decoder, encoder, encoder_attention_mask=np.ones((2, 3, 5), bool))
     for shape in ((2, 5, 5), (2, 3, 3), (2, 5)):
-        with pytest.raises(ValueError, match=re.escape(f"mask.shape={shape}")):
+        with pytest.raises(
+            ValueError, match=re.escape(f"encoder_attention_mask.shape={shape}")
+        ):
             block(decoder, encoder, encoder_attention_mask=np.ones(shape, bool))
+    with pytest.raises(ValueError, match=r"encoder_padding_mask.shape=\(2, 3\)"):
+        block(decoder, encoder, encoder_padding_mask=np.ones((2, 3), bool))
     attention = MultiHeadAttention(num_heads=2, key_dim=4)
     attention(decoder, encoder, attention_mask=np.ones((2, 3, 5), bool))
     # A key mask broadcasts over the queries.

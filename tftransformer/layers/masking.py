@@ -141,7 +141,11 @@ def compute_causal_mask(batch_size, query_length, key_length, cache_index=0):
 
 
 def merge_padding_and_attention_mask(
-    inputs, padding_mask=None, attention_mask=None, query=None
+    inputs,
+    padding_mask=None,
+    attention_mask=None,
+    query=None,
+    names=("padding_mask", "attention_mask"),
 ):
     """Combines a padding mask and an attention mask into one boolean mask.
 
@@ -167,6 +171,8 @@ def merge_padding_and_attention_mask(
             for self-attention, the decoder's sequence for cross-attention.
             Without it, only `attention_mask`'s batch size and key length
             are checked.
+        names: the two masks' names in error messages, e.g. a decoder's
+            `("encoder_padding_mask", "encoder_attention_mask")`.
 
     Returns:
         `None` when there is no mask at all; the boolean `attention_mask`
@@ -187,7 +193,7 @@ def merge_padding_and_attention_mask(
     """
     mask = padding_mask if padding_mask is not None else get_keras_mask(inputs)
     if mask is not None:
-        check_mask_matches("padding_mask", mask, inputs)
+        check_mask_matches(names[0], mask, inputs)
         # (batch, 1, key_len): the same key mask for every query.
         mask = ops.expand_dims(ops.cast(mask, "bool"), axis=1)
     if attention_mask is None:
@@ -196,9 +202,7 @@ def merge_padding_and_attention_mask(
     if query is not None:
         batch_size = batch_size if query.shape[0] is None else query.shape[0]
     query_length = None if query is None else query.shape[1]
-    check_attention_mask(
-        "attention_mask", attention_mask, batch_size, query_length, key_length
-    )
+    check_attention_mask(names[1], attention_mask, batch_size, query_length, key_length)
     attention_mask = ops.cast(attention_mask, "bool")
     if mask is None:
         return attention_mask

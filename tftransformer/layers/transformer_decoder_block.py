@@ -16,6 +16,10 @@ from tftransformer.layers.transformer_encoder_block import (
     set_block_arguments,
 )
 
+# The names the errors give each mask: the call's own arguments.
+_DECODER_MASKS = ("decoder_padding_mask", "decoder_attention_mask")
+_ENCODER_MASKS = ("encoder_padding_mask", "encoder_attention_mask")
+
 
 @keras.saving.register_keras_serializable(package="tftransformer")
 class TransformerDecoderBlock(keras.layers.Layer):
@@ -273,6 +277,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
             decoder_padding_mask,
             decoder_attention_mask,
             query=decoder_sequence,
+            names=_DECODER_MASKS,
         )
         shape = ops.shape(decoder_sequence)
         causal_mask = compute_causal_mask(shape[0], shape[1], shape[1])
@@ -288,6 +293,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 encoder_padding_mask,
                 encoder_attention_mask,
                 query=decoder_sequence,
+                names=_ENCODER_MASKS,
             )
 
         cross_attention = None
@@ -367,7 +373,11 @@ class TransformerDecoderBlock(keras.layers.Layer):
         )
         # The masks cover the cache; no Keras mask is read.
         cache_mask = merge_padding_and_attention_mask(
-            None, decoder_padding_mask, decoder_attention_mask, query=decoder_sequence
+            None,
+            decoder_padding_mask,
+            decoder_attention_mask,
+            query=decoder_sequence,
+            names=_DECODER_MASKS,
         )
         if cache_mask is not None:
             self_attention_mask = ops.logical_and(self_attention_mask, cache_mask)
@@ -392,6 +402,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 encoder_padding_mask,
                 encoder_attention_mask,
                 query=decoder_sequence,
+                names=_ENCODER_MASKS,
             )
 
             def cross_attention(y):
