@@ -60,6 +60,9 @@ def test_a_seq2seq_lm_generates_its_targets_after_the_prefix(tiny_t5_preset):
 
 def test_a_tftransformer_causal_lm_generates_with_its_tokenizer():
     model, vocabulary, tokenizer = tiny_causal_lm(PROMPTS + ["the dog sat on a mat"])
+    # Weights off their initializers: a continuation opens with a "##"
+    # piece, going on with the prompt's last word.
+    move_weights(model, 1.0)
     outputs = generate_texts(
         model,
         PROMPTS,
@@ -72,8 +75,40 @@ def test_a_tftransformer_causal_lm_generates_with_its_tokenizer():
         model, vocabulary, tokenizer, PROMPTS, MAX_LENGTH
     )
     assert outputs == {"text": texts, "completion": completions}
+    # That completion starts with its word ("##" left out).
+    assert any(
+        prompt and completion and text == prompt + completion
+        for prompt, text, completion in zip(PROMPTS, texts, completions)
+    ), outputs
     with pytest.raises(ValueError, match="has no tokenizer of its own"):
         generate_texts(model, PROMPTS, max_length=MAX_LENGTH)
+
+
+def test_beam_search_answers_each_prompt_of_a_batch_as_alone(gpt2):
+    # keras-hub's BeamSampler samples a batch from its shortest prompt's end:
+    # a longer prompt's beams became copies of one text, scored with tokens
+    # it does not hold, so its answer depended on the other prompts.
+    prompts = ["the cat", "", "john smith lives in new", "a", "quick fox the dog"]
+    beam = keras_hub.samplers.BeamSampler(num_beams=3)
+    batched = generate_texts(gpt2, prompts, sampler=beam)
+    gpt2.compile(sampler=keras_hub.samplers.BeamSampler(num_beams=3))
+    alone = [gpt2.generate([prompt], max_length=MAX_LENGTH)[0] for prompt in prompts]
+    assert batched["text"] == alone
+    assert batched["text"] != generate_texts(gpt2, prompts)["text"]  # Not greedy.
+    model, _, tokenizer = tiny_causal_lm(prompts + ["the dog sat on a mat"])
+    move_weights(model, 0.8)
+    settings = dict(
+        max_length=MAX_LENGTH,
+        tokenizer=tokenizer,
+        start_token_id=CAUSAL_LM_START,
+        end_token_id=CAUSAL_LM_END,
+        sampler="beam",
+    )
+    batched = generate_texts(model, prompts, **settings)
+    assert batched == {
+        key: [generate_texts(model, [p], **settings)[key][0] for p in prompts]
+        for key in batched
+    }
 
 
 SOURCE_VOCABULARY = ["[PAD]", "[UNK]", "[START]", "[END]", "the", "cat", "a", "##s"]

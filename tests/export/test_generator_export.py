@@ -163,9 +163,13 @@ def test_exported_signature_generates_from_raw_prompts_like_keras(
     assert sampled["text"] != greedy["text"]
 
 
-def test_exported_beam_search_is_keras_hubs(lm, served):
+def test_exported_beam_search_answers_each_prompt_as_keras_hub_alone(lm, served):
     (beam,) = served["beam"]
-    assert beam["text"] == keras_generate(lm, beam_sampler())
+    # keras-hub's own beam search of a batch lets a longer prompt's beams
+    # collapse (tests/evaluation/test_generated_texts.py): each prompt is
+    # answered as keras-hub's generate answers it alone.
+    lm.compile(sampler=beam_sampler())
+    assert beam["text"] == [lm.generate([p], max_length=MAX_LENGTH)[0] for p in PROMPTS]
     for prompt, text, completion in zip(PROMPTS[:-1], beam["text"], beam["completion"]):
         assert text == prompt + completion
 

@@ -9,9 +9,7 @@ import tensorflow as tf
 import tftransformer as tft
 from tests.export.clients import job, run_clients
 from tftransformer.data import learn_word_piece_vocabulary, word_piece_tokenizer
-from tftransformer.export.litert_seq2seq_transformer_module import (
-    _words_of_suffixes,
-)
+from tftransformer.export._litert_word_piece_generator import _words_of_suffixes
 from tftransformer.presets import load_generator
 from tftransformer.testing import (
     CAUSAL_LM_END,
@@ -132,6 +130,12 @@ def test_litert_causal_lm_continues_as_its_saved_model_graph(causal_lm, exports,
     }
     # Most prompts continued (one ends at once); the cut one cannot be.
     assert sum(map(bool, expected["completion"])) >= 3, expected
+    # A continuation that opens with a "##" piece (the prompt's last word
+    # goes on) starts with its word.
+    assert any(
+        prompt and completion and text == prompt + completion
+        for prompt, text, completion in zip(PROMPTS, *expected.values())
+    ), expected
     assert expected["completion"][-1] == "", expected
     assert tft.export.LiteRTModel(exports["causal_lm"])(PROMPTS) == expected
     for name in ("text", "completion"):

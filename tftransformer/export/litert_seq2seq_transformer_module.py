@@ -22,10 +22,8 @@ class LiteRTSeq2SeqTransformerModule(LiteRTWordPieceGenerator):
     most likely token, until the end token or `max_length` tokens;
     `FastWordpieceTokenizer` detokenizes with the target vocabulary, a
     `##` piece continuing the word before it, as the SavedModel joins the
-    pieces (a target that starts with a `##` piece starts with the piece's
-    word: the detokenizer's vocabulary has a word for each such piece,
-    which the first piece is mapped to). That is what the SavedModel
-    answers with the greedy sampler.
+    pieces (see `LiteRTWordPieceGenerator` for a target that starts with
+    one). That is what the SavedModel answers with the greedy sampler.
     One prompt per call, as `LiteRTSeq2SeqModule` (see there).
 
     Args:
@@ -54,15 +52,11 @@ class LiteRTSeq2SeqTransformerModule(LiteRTWordPieceGenerator):
     ):
         tokenizer = as_litert_tokenizer(tokenizer)
         target_tokenizer = target_tokenizer or tokenizer.keras_tokenizer
-        vocabulary, first_ids = _words_of_suffixes(
-            target_vocabulary(model, target_tokenizer),
-            getattr(target_tokenizer, "suffix_indicator", "##"),
-        )
+        vocabulary = target_vocabulary(model, target_tokenizer)
         specials = (start_token_id, end_token_id, pad_token_id)
         super().__init__(
             model, tokenizer, max_length, specials, target_tokenizer, vocabulary
         )
-        self._first_ids = first_ids
 
     def _serve(self, prompt):
         model = self._model
@@ -117,30 +111,4 @@ class LiteRTSeq2SeqTransformerModule(LiteRTWordPieceGenerator):
         keep = (columns >= 1) & ~ended
         for special in {self._start_id, self._pad_id}:
             keep = keep & (tokens != special)
-        # The first kept piece, if a `##` one, as its word.
-        first = keep & (tf.cumsum(tf.cast(keep, tf.int32), axis=1) == 1)
-        tokens = tf.where(first, tf.gather(self._first_ids, tokens), tokens)
         return {"text": self._detokenize(tokens, keep)}
-
-
-def _words_of_suffixes(vocabulary, suffix):
-    """The vocabulary with a word for each suffix piece that has none
-    (`"##ing"`: `"ing"`), and each id's id as a target's first piece.
-
-    Returns:
-        `(vocabulary, first_ids)`: the longer vocabulary (a list) and an
-        int32 constant mapping each id to the id of its piece's word (its
-        own for a word).
-    """
-    vocabulary = list(vocabulary)
-    ids = {token: i for i, token in enumerate(vocabulary)}
-    first_ids = list(range(len(vocabulary)))
-    for i, token in enumerate(list(vocabulary)):
-        word = token[len(suffix) :]
-        if not token.startswith(suffix) or not word:
-            continue
-        if word not in ids:
-            ids[word] = len(vocabulary)
-            vocabulary.append(word)
-        first_ids[i] = ids[word]
-    return vocabulary, tf.constant(first_ids, tf.int32)

@@ -6,6 +6,7 @@ import inspect
 
 import keras_hub
 import tensorflow as tf
+from keras import ops
 
 from tftransformer._arguments import check_int
 from tftransformer.models.causal_lm import CausalLM
@@ -38,6 +39,39 @@ def is_generator(model):
     )
 
 
+class _PromptBeamSampler(keras_hub.samplers.BeamSampler):
+    """keras-hub's `BeamSampler`, answering each prompt of a batch as alone.
+
+    keras-hub samples a batch from its shortest prompt's end. At a longer
+    prompt's own positions, its `BeamSampler` still expands every beam by its
+    top tokens, then writes the prompt's token over them: the beams become
+    copies of one text, and their scores count tokens the text does not
+    hold, so a prompt's answer depended on the other prompts in its batch
+    (a served request, on the other requests batched with it). Here a
+    position inside a row's prompt allows only the prompt's token: every
+    beam goes on with its own score, and each row's search starts at its
+    prompt's end, as it would alone.
+    """
+
+    def __call__(self, next, prompt, cache=None, index=0, mask=None, **kwargs):
+        if mask is None:
+            return super().__call__(next, prompt, cache, index, mask, **kwargs)
+        # keras-hub's sampler repeats the rows for its beams the same way.
+        in_prompt = ops.repeat(ops.cast(mask, "bool"), self.num_beams, axis=0)
+
+        def next_in_prompt(beam_prompt, cache, index):
+            logits, hidden_states, cache = next(beam_prompt, cache, index)
+            only_prompt_token = ops.where(
+                ops.one_hot(beam_prompt[:, index], ops.shape(logits)[-1]) > 0,
+                ops.zeros_like(logits),
+                ops.full_like(logits, -1e9),
+            )
+            logits = ops.where(in_prompt[:, index, None], only_prompt_token, logits)
+            return logits, hidden_states, cache
+
+        return super().__call__(next_in_prompt, prompt, cache, index, mask, **kwargs)
+
+
 def get_sampler(sampler):
     """The keras-hub sampler a generation from raw prompts uses.
 
@@ -47,6 +81,10 @@ def get_sampler(sampler):
 
     Returns:
         A `keras_hub.samplers.Sampler`: `sampler`, or a new one of that name.
+        A beam sampler is keras-hub's with its settings, but answers each
+        prompt of a batch as it would answer it alone: keras-hub's own
+        lets the beams of a prompt longer than the batch's shortest
+        collapse into copies of one text.
 
     Raises:
         ValueError: for another name or object, or a `BeamSampler` that
@@ -59,8 +97,8 @@ def get_sampler(sampler):
                 f"`sampler` must be one of {SAMPLER_NAMES} or a keras-hub "
                 f"sampler. Received: sampler={sampler!r}"
             )
-        return keras_hub.samplers.get(sampler)
-    if not isinstance(sampler, keras_hub.samplers.Sampler):
+        sampler = keras_hub.samplers.get(sampler)
+    elif not isinstance(sampler, keras_hub.samplers.Sampler):
         raise ValueError(
             f"`sampler` must be one of {SAMPLER_NAMES} or a keras-hub sampler "
             f"(keras_hub.samplers.Sampler). Received: sampler={sampler!r}"
@@ -71,6 +109,8 @@ def get_sampler(sampler):
             "with return_all_beams=False. Received: sampler=BeamSampler("
             f"num_beams={sampler.num_beams}, return_all_beams=True)"
         )
+    if type(sampler) is keras_hub.samplers.BeamSampler:
+        sampler = _PromptBeamSampler.from_config(sampler.get_config())
     return sampler
 
 
@@ -408,10 +448,19 @@ class PromptGeneration:
             tf.cast(inputs[prefix + "padding_mask"], tf.int32), axis=1, keepdims=True
         )
 
+        word_pieces = isinstance(
+            self._tokenizer, keras_hub.tokenizers.WordPieceTokenizer
+        )
+
         def detokenize(ids):
             # A model may end on part of a UTF-8 character: each invalid
             # byte sequence becomes U+FFFD, as keras-hub's generate gives.
             text = self._tokenizer.detokenize(ids)
+            if word_pieces:
+                # A continuation may open with a "##" piece (the prompt's
+                # last word goes on): it starts the text with its word, as
+                # `join_word_pieces` and a Seq2SeqTransformer's graph join it.
+                text = tf.strings.regex_replace(text, "^##", "")
             return tf.strings.unicode_transcode(
                 text, "UTF-8", "UTF-8", errors="replace"
             )
