@@ -147,6 +147,26 @@ def test_layer_decay_and_frozen_embeddings_in_one_train_step(family_preset):
     np.testing.assert_allclose(bottom / head, decay ** len(encoders), rtol=0.05)
 
 
+def test_a_frozen_backbone_runs_in_inference_mode(family_preset):
+    # DeBERTa-v3's encoder layer takes no `training`: its dropout layers read
+    # Keras' call context, which a frozen layer must set too.
+    _, preset = family_preset
+    _, preprocessor = load_backbone(preset, sequence_length=16)
+    features = keras.utils.unpack_x_y_sample_weight(preprocessor(TEXTS))[0]
+    backbone = keras_hub.models.Backbone.from_preset(preset, dropout=0.5)
+
+    def output(training):
+        return keras.ops.convert_to_numpy(
+            sequence_output(backbone(features, training=training))
+        )
+
+    # Dropout 0.5: unfrozen, two training calls differ.
+    assert not np.array_equal(output(True), output(True))
+    tft.finetune.freeze_backbone(backbone)
+    np.testing.assert_array_equal(output(True), output(False))
+    np.testing.assert_array_equal(output(True), output(True))
+
+
 def test_the_fused_training_path_computes_what_keras_hub_does(family_preset):
     family, preset = family_preset
     _, preprocessor = load_backbone(preset, sequence_length=16)

@@ -70,9 +70,11 @@ def _run_in_inference_mode_while_frozen(layer):
     Keras 3 only does this for `BatchNormalization`; a frozen block would
     otherwise keep applying dropout. The check is made at call time, so
     setting `trainable = True` later turns dropout back on (after the model
-    is recompiled, as any change of `trainable` needs). The forced
-    `training=False` reaches the sublayers because every Keras, keras-hub and
-    tftransformer layer passes `training` on explicitly.
+    is recompiled, as any change of `trainable` needs). `training=False`
+    goes to the layer's `call` when it takes the argument, and to Keras'
+    call context for the call's length: a sublayer called without
+    `training` reads it there. keras-hub's DeBERTa-v3 encoder layer takes
+    no `training`, so its dropout layers read the context, which said True.
     """
     if getattr(layer.call, _INFERENCE_WHEN_FROZEN, False):
         return
@@ -80,9 +82,17 @@ def _run_in_inference_mode_while_frozen(layer):
 
     @functools.wraps(call)
     def inference_when_frozen_call(*args, **kwargs):
-        if is_frozen(layer) and "training" in kwargs:
+        if not is_frozen(layer):
+            return call(*args, **kwargs)
+        if "training" in kwargs:
             kwargs["training"] = False
-        return call(*args, **kwargs)
+        context = layer._get_call_context()
+        outer = context.get_value("training")
+        context.set_value("training", False)
+        try:
+            return call(*args, **kwargs)
+        finally:
+            context.set_value("training", outer)
 
     setattr(inference_when_frozen_call, _INFERENCE_WHEN_FROZEN, True)
     layer.call = inference_when_frozen_call
