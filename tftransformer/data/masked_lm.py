@@ -1,13 +1,12 @@
 """Masked-language-model data: texts packed into rows, masked as BERT.
 
-The 15% / 80-10-10 masking of single tokens is keras-hub's
-`MaskedLMMaskGenerator`; whole-word masking, which keras-hub lacks, is one
-`tf.data` step here with the same outputs.
+The 15% / 80-10-10 masking of single pieces or of whole words (which
+keras-hub lacks) is one seeded `tf.data` step with the outputs of
+keras-hub's `MaskedLMMaskGenerator`, whose draws take no seed.
 """
 
 import os
 
-import keras_hub
 import numpy as np
 import tensorflow as tf
 
@@ -182,11 +181,14 @@ def make_masked_lm_dataset(
 ):
     """Batches `(features, mask_ids, mask_weights)` for a keras-hub `MaskedLM`.
 
-    Each row is masked anew each time it is read (dynamic masking), with a
-    share `mask_rate` of its pieces chosen, 80% of them replaced by the mask
-    token, 10% by a random token, 10% kept: keras-hub's
-    `MaskedLMMaskGenerator`, or `whole_word_mask` with `whole_word_masking`.
-    Rows are padded to the batch's longest.
+    Each piece of a row is chosen with probability `mask_rate` (each word,
+    with `whole_word_masking`), 80% of the chosen replaced by the mask
+    token, 10% by a random token, 10% kept, drawn from `seed` and the row's
+    index (`whole_word_mask`, each piece a word of its own unless
+    `whole_word_masking`): the same seed masks the same pieces in any
+    process, so a rerun or a resumed run scores its validation on the same
+    masks. For dynamic masking, make each epoch's dataset with its own seed,
+    as `continue_pretraining` does. Rows are padded to the batch's longest.
 
     Args:
         rows: lists of token ids (`masked_lm_rows`).
@@ -197,7 +199,7 @@ def make_masked_lm_dataset(
         whole_word_masking: mask all pieces of a word or none (WordPiece
             vocabularies, whose continuation pieces start with `##`).
         shuffle: shuffle with `seed`.
-        seed: int, the shuffling and (whole-word) masking seed.
+        seed: int, the shuffling and masking seed.
         input_names: the backbone's inputs; `mask_positions` is added.
 
     Returns:
@@ -237,32 +239,22 @@ def make_masked_lm_dataset(
                 "pieces starting with '##'); this tokenizer's "
                 f"{type(tokenizer).__name__} has none."
             )
-        is_continuation = tf.constant(flags)
-
-        def mask(index, row):
-            return whole_word_mask(
-                row,
-                is_continuation,
-                special,
-                mask_rate,
-                mask_token_id,
-                len(vocabulary),
-                selections,
-                seed=tf.stack(
-                    [tf.cast(seed % 2**31, "int32"), tf.cast(index, "int32")]
-                ),
-            )
     else:
-        generator = keras_hub.layers.MaskedLMMaskGenerator(
-            vocabulary_size=len(vocabulary),
-            mask_selection_rate=mask_rate,
-            mask_token_id=mask_token_id,
-            mask_selection_length=selections,
-            unselectable_token_ids=special,
-        )
+        # Every piece a word of its own: each is chosen on its own.
+        flags = np.zeros(len(vocabulary), bool)
+    is_continuation = tf.constant(flags)
 
-        def mask(index, row):
-            return generator(row)
+    def mask(index, row):
+        return whole_word_mask(
+            row,
+            is_continuation,
+            special,
+            mask_rate,
+            mask_token_id,
+            len(vocabulary),
+            selections,
+            seed=tf.stack([tf.cast(seed % 2**31, "int32"), tf.cast(index, "int32")]),
+        )
 
     lengths = np.array([len(row) for row in rows], "int64")
     values = np.concatenate([np.asarray(row, "int32") for row in rows])

@@ -7,6 +7,7 @@ import keras
 import keras_hub
 import numpy as np
 
+from tftransformer.data.classification_dataset import _special_token_id
 from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.masked_lm import (
     load_text_files,
@@ -126,8 +127,8 @@ def continue_pretraining(config, verbose=1):
         name: masked_lm_rows(
             tokenize_texts(tokenizer, texts),
             config.max_length,
-            tokenizer.cls_token_id,
-            tokenizer.sep_token_id,
+            _special_token_id(tokenizer, "cls_token_id", "[CLS]"),
+            _special_token_id(tokenizer, "sep_token_id", "[SEP]"),
             pack=config.pack_sequences,
         )
         for name, texts in (("train", train_texts), ("validation", validation_texts))
