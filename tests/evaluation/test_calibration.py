@@ -11,6 +11,7 @@ from tftransformer.evaluation import (
     plot_reliability_diagram,
     reliability_bins,
 )
+from tftransformer.evaluation.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE
 from tftransformer.testing import identity_logits_model
 
 
@@ -76,9 +77,15 @@ def test_ignored_positions_are_not_checked():
     ) == pytest.approx(0.35)
 
 
-def test_fit_temperature_on_separable_data_stays_in_range():
+def test_fit_temperature_on_separable_data_stays_in_range_and_warns():
     # Every example right with a margin: the NLL falls as T goes to 0.
-    assert fit_temperature([[5.0, 0.0], [0.0, 5.0]], [0, 1]) == pytest.approx(0.01)
+    with pytest.warns(UserWarning, match=r"bound .* 0\.01: .* nearly all, right, and"):
+        temperature = fit_temperature([[5.0, 0.0], [0.0, 5.0]], [0, 1])
+    assert temperature == 0.01 == MIN_TEMPERATURE
+    # Every example wrong: toward infinity.
+    with pytest.warns(UserWarning, match=r"bound .* 100: .* on the whole, wrong"):
+        temperature = fit_temperature([[0.0, 5.0], [5.0, 0.0]], [0, 1])
+    assert temperature == 100 == MAX_TEMPERATURE
 
 
 def test_expected_calibration_error_by_hand():

@@ -19,6 +19,7 @@ from tests.training.interruptions import (
     final_checkpoint,
     interrupt_after_epoch,
 )
+from tftransformer.training.few_shot import _held_out_examples
 
 CLIENT = os.path.join(os.path.dirname(__file__), "..", "export", "serving_client.py")
 LABELS = ("negative", "positive")
@@ -62,22 +63,25 @@ def labelled(texts_by_label):
 def run(small_vocabulary_preset):
     data = labelled(TEXTS)
 
-    def run(**settings):
+    def run(validation=None, **settings):
         config = tft.training.FewShotConfig(preset=small_vocabulary_preset, **settings)
         return tft.training.train_few_shot_classifier(
-            config, train=data, test=data, verbose=0
+            config, train=data, test=data, validation=validation, verbose=0
         )
 
     return run
 
 
 def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
-    want = run(model_dir=str(tmp_path / "uninterrupted"), **TINY)
+    # The temperature is fitted on every labelled text: right and wrong
+    # predictions, for a temperature inside the search's bounds.
+    validation = labelled(TEXTS)
+    want = run(validation, model_dir=str(tmp_path / "uninterrupted"), **TINY)
     model_dir = tmp_path / "killed"
     with monkeypatch.context() as patch:
         interrupt_after_epoch(patch, 0)
         with pytest.raises(Interrupt):
-            run(model_dir=str(model_dir), **TINY)
+            run(validation, model_dir=str(model_dir), **TINY)
     first_epoch = file_times(model_dir / "checkpoints")
     assert len(first_epoch) == 1, first_epoch
     # The contrastive training models the resumed run builds.
@@ -90,7 +94,7 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     monkeypatch.setattr(
         "tftransformer.training.few_shot.ContrastiveEmbedder", contrastive
     )
-    got = run(model_dir=str(model_dir), **TINY)
+    got = run(validation, model_dir=str(model_dir), **TINY)
     # Resumed: epoch 0's weights are not written again.
     assert file_times(model_dir / "checkpoints").items() >= first_epoch.items()
     assert len(got.training.history["loss"]) == TINY["epochs"]
@@ -114,10 +118,8 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     assert saved["accuracy"] == pytest.approx(got.report.accuracy)
     texts = list(got.test.texts)
 
-    # Calibrated on the one example of each class left after the few-shot
-    # draw: the head divides its logits by the temperature fitted there.
-    assert sorted(got.validation.labels.tolist()) == [0, 1]
-    assert not set(got.validation.texts) & set(got.examples.texts)
+    # The head divides its logits by the temperature fitted on validation.
+    assert got.validation is validation
     logits_layer = got.head.get_layer("logits")
     raw = keras.ops.convert_to_numpy(
         logits_layer(got.embedder.embed(list(got.validation.texts)))
@@ -204,6 +206,31 @@ def test_a_killed_run_resumes_writes_and_exports(run, tmp_path, monkeypatch):
     assert tft.export.LiteRTModel(tflite_file).label_names == list(LABELS)
 
 
+def test_held_out_examples_are_drawn_beside_the_few_shot_ones():
+    data = labelled(TEXTS)
+    config = tft.training.FewShotConfig(**TINY)
+    examples, held_out = _held_out_examples(data, config)
+    # One example of each class left after the few-shot draw, none of them
+    # a few-shot example.
+    assert list(np.bincount(examples.labels)) == [4, 4]
+    assert sorted(held_out.labels.tolist()) == [0, 1]
+    assert not set(held_out.texts) & set(examples.texts)
+    # Calibration off: the same few-shot examples.
+    uncalibrated = tft.training.FewShotConfig(**TINY, calibrate=False)
+    assert _held_out_examples(data, uncalibrated)[0].texts == examples.texts
+
+
+def test_calibration_is_skipped_on_held_out_examples_all_wrong(run, tmp_path):
+    # The one held-out example of each class: one is classified wrong, by
+    # the wider margin, so the NLL was lowest at the search's bound (100),
+    # which was applied: probabilities of about 0.5 whatever the text.
+    got = run(model_dir=str(tmp_path / "run"), **TINY)
+    assert got.temperature is None and got.report.calibration is None
+    assert sorted(got.validation.labels.tolist()) == [0, 1]
+    saved = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert "on the whole, classified wrong" in saved["calibration_skipped"]
+
+
 def test_calibration_is_skipped_without_held_out_examples(run, tmp_path):
     # All 5 examples of each class are few-shot examples: none left over.
     got = run(
@@ -216,6 +243,29 @@ def test_calibration_is_skipped_without_held_out_examples(run, tmp_path):
     saved = json.loads((tmp_path / "run" / "report.json").read_text())
     assert "calibration" not in saved
     assert "no held-out example of every class" in saved["calibration_skipped"]
+
+
+def test_calibration_is_skipped_on_held_out_examples_all_right(
+    small_vocabulary_preset, tmp_path
+):
+    # Held-out examples the head classifies right by wide margins (here its
+    # own training examples): their NLL falls toward a temperature of 0 (the
+    # search's bound, 0.01), which was applied and exported (probabilities
+    # of 1e-34 and 1.0).
+    model_dir = tmp_path / "run"
+    data = labelled(TEXTS)
+    config = tft.training.FewShotConfig(
+        preset=small_vocabulary_preset,
+        model_dir=str(model_dir),
+        **{**TINY, "epochs": 1, "examples_per_class": 5, "head_epochs": 300},
+    )
+    got = tft.training.train_few_shot_classifier(
+        config, train=data, test=data, validation=data, verbose=0
+    )
+    assert got.temperature is None and got.report.calibration is None
+    assert "temperature" not in [layer.name for layer in got.head.layers]
+    saved = json.loads((model_dir / "report.json").read_text())
+    assert "all, classified right" in saved["calibration_skipped"]
 
 
 def test_bad_inputs_are_named(small_vocabulary_preset, tmp_path):
@@ -244,6 +294,27 @@ def test_bad_inputs_are_named(small_vocabulary_preset, tmp_path):
     with pytest.raises(ValueError, match="train and validation must share"):
         tft.training.train_few_shot_classifier(
             config, train=labelled(TEXTS), validation=other, verbose=0
+        )
+    # Sentence pairs were trained and scored on their first texts alone.
+    data = labelled(TEXTS)
+    pairs = tft.data.TextClassificationData(
+        data.texts, data.labels, LABELS, text_pairs=data.texts
+    )
+    for split in ("train", "test", "validation"):
+        splits = {"train": data, split: pairs}
+        with pytest.raises(ValueError, match=f"Received: {split} with text_pairs"):
+            tft.training.train_few_shot_classifier(config, verbose=0, **splits)
+    # A class without a training example.
+    with pytest.raises(ValueError, match="no example of 'maybe' in train"):
+        tft.training.train_few_shot_classifier(
+            config,
+            train=tft.data.TextClassificationData(
+                data.texts, data.labels, (*LABELS, "maybe")
+            ),
+            test=tft.data.TextClassificationData(
+                data.texts, data.labels, (*LABELS, "maybe")
+            ),
+            verbose=0,
         )
     embedder = tft.models.TextEmbedder.from_preset(
         small_vocabulary_preset, sequence_length=8

@@ -15,6 +15,8 @@ labels) count one prediction per position, leaving out the positions
 labelled `ignore_label` (padding, `[CLS]`, a word's later pieces).
 """
 
+import warnings
+
 import numpy as np
 
 from tftransformer._arguments import (
@@ -34,6 +36,10 @@ __all__ = [
 # The range of 1 / T searched; wider than any fine-tuned model needs.
 _MIN_INVERSE_TEMPERATURE = 1e-2
 _MAX_INVERSE_TEMPERATURE = 1e2
+# The bounds of the temperatures `fit_temperature` returns: held-out data
+# whose every prediction is right (wrong) would push it toward 0 (infinity).
+MIN_TEMPERATURE = 1.0 / _MAX_INVERSE_TEMPERATURE
+MAX_TEMPERATURE = 1.0 / _MIN_INVERSE_TEMPERATURE
 
 
 def _check_logits_and_labels(
@@ -139,7 +145,9 @@ def fit_temperature(logits, labels, multi_label=False, ignore_label=None):
     The NLL is convex in `1 / T`, so the root of its slope is found by
     bisection (in log space, 60 steps: to float precision). `T` is kept in
     `[0.01, 100]`: data every logit already separates perfectly would push
-    it toward 0.
+    it toward 0. Returning a bound warns: such a temperature only makes
+    the model surer of what the held-out data happened to get right (or
+    wrong), so fit it on more held-out examples.
 
     Args:
         logits: float array `(num_examples, num_classes)`, the model's
@@ -164,10 +172,24 @@ def fit_temperature(logits, labels, multi_label=False, ignore_label=None):
     logits, labels = _check_logits_and_labels(logits, labels, multi_label, ignore_label)
     low = np.log(_MIN_INVERSE_TEMPERATURE)
     high = np.log(_MAX_INVERSE_TEMPERATURE)
-    if _nll_slope(logits, labels, np.exp(high), multi_label) <= 0:
-        return float(1.0 / _MAX_INVERSE_TEMPERATURE)
-    if _nll_slope(logits, labels, np.exp(low), multi_label) >= 0:
-        return float(1.0 / _MIN_INVERSE_TEMPERATURE)
+    for inverse, falling in ((high, True), (low, False)):
+        slope = _nll_slope(logits, labels, np.exp(inverse), multi_label)
+        if (slope <= 0) if falling else (slope >= 0):
+            temperature = MIN_TEMPERATURE if falling else MAX_TEMPERATURE
+            why = (
+                "the held-out predictions are all, or nearly all, right, and "
+                "this temperature only makes the model surer of them"
+                if falling
+                else "the held-out predictions are, on the whole, wrong: their "
+                "NLL is lowest with all probabilities equal"
+            )
+            warnings.warn(
+                "The held-out NLL still falls at the bound of the temperatures "
+                f"searched, {temperature:g}: {why}. Fit it on more held-out "
+                "examples.",
+                stacklevel=2,
+            )
+            return temperature
     for _ in range(60):
         middle = 0.5 * (low + high)
         if _nll_slope(logits, labels, np.exp(middle), multi_label) > 0:

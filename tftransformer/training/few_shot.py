@@ -1,6 +1,7 @@
 """Few-shot text classification, SetFit-style, as a `Trainer` run."""
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -12,7 +13,11 @@ from tftransformer.data.few_shot_pairs import make_few_shot_pairs
 from tftransformer.data.pair_loaders import make_pair_dataset
 from tftransformer.data.rotten_tomatoes import load_rotten_tomatoes
 from tftransformer.evaluation._json_utils import write_json
-from tftransformer.evaluation.calibration import fit_temperature
+from tftransformer.evaluation.calibration import (
+    MAX_TEMPERATURE,
+    MIN_TEMPERATURE,
+    fit_temperature,
+)
 from tftransformer.evaluation.plots import write_classification_plots
 from tftransformer.evaluation.predictions import evaluate_classifier
 from tftransformer.finetune.cosine_similarity_loss import CosineSimilarityLoss
@@ -228,6 +233,23 @@ def train_few_shot_classifier(
                 f"train and {name} must share one label vocabulary. Received: "
                 f"{train.label_vocabulary} and {other.label_vocabulary}"
             )
+    for name, data in (("train", train), ("test", test), ("validation", validation)):
+        if data is not None and data.text_pairs is not None:
+            # The embedder and the head read one text per example.
+            raise ValueError(
+                "A few-shot classifier reads single texts; sentence pairs "
+                "would be trained and scored on their first texts alone. "
+                f"Received: {name} with text_pairs (train a pair classifier "
+                "with tft.training.train_text_classifier instead)"
+            )
+    counts = np.bincount(train.labels, minlength=train.num_classes)
+    if not counts.all():
+        missing = [train.label_vocabulary[i] for i in np.flatnonzero(counts == 0)]
+        raise ValueError(
+            "Every class needs a training example: the head would predict a "
+            "class it never saw. Received: no example of "
+            f"{', '.join(map(repr, missing))} in train"
+        )
     if config.max_test_examples:
         test = test.sample(config.max_test_examples, config.seed)
     examples, held_out = _held_out_examples(train, config)
@@ -293,9 +315,26 @@ def train_few_shot_classifier(
     )
     temperature = None
     if validation is not None:
-        calibrated, temperature = calibrate_logistic_head(
-            head, embedder.embed(list(validation.texts)), validation.labels
-        )
+        with warnings.catch_warnings():
+            # Said in the report instead.
+            warnings.simplefilter("ignore")
+            calibrated, temperature = calibrate_logistic_head(
+                head, embedder.embed(list(validation.texts)), validation.labels
+            )
+        if not MIN_TEMPERATURE < temperature < MAX_TEMPERATURE:
+            why = (
+                "are all, or nearly all, classified right: their NLL falls "
+                "toward a temperature of 0, which would only make the head "
+                "surer of them"
+                if temperature <= MIN_TEMPERATURE
+                else "are, on the whole, classified wrong: their NLL is "
+                "lowest with all probabilities equal"
+            )
+            skipped = (
+                f"the {len(validation)} held-out examples {why}; pass "
+                "validation data or more calibration examples per class"
+            )
+            temperature = None
     # The uncalibrated head's logits: the report compares them with and
     # without the temperature (`temperature=None`: no calibration entry).
     report, _ = evaluate_classifier(
