@@ -239,6 +239,68 @@ def test_fit_logs_per_task_metrics(small_vocabulary_preset):
     )
 
 
+def _per_element_cross_entropy(logits, labels):
+    logits = np.asarray(logits, "float64")
+    labels = np.where(np.asarray(labels) == -100, 0, labels)
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    return -np.take_along_axis(log_softmax, labels[..., None], -1)[..., 0]
+
+
+@pytest.mark.parametrize("ner_weights", ["per_token", "per_example"])
+def test_each_tasks_sample_weights_weigh_its_loss_and_metrics(
+    small_vocabulary_preset, ner_weights
+):
+    # Every head's loss is computed on every batch: a tagger's (batch, seq)
+    # weights reached the classification head (and a stream of both had
+    # weights of no known rank), which failed.
+    model = build(small_vocabulary_preset)
+    spread_heads(model)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    data = batches(model)
+    (xs, ys), (xn, yn) = next(iter(data["sentiment"])), next(iter(data["ner"]))
+    ys, yn = np.asarray(ys), np.asarray(yn)
+    sentiment_weights = np.array([1.0, 0.0, 2.0, 1.0], "float32")
+    rng = np.random.default_rng(0)
+    if ner_weights == "per_token":
+        weights = rng.integers(0, 3, size=yn.shape).astype("float32")
+        token_weights = weights
+    else:
+        weights = np.array([1.0, 0.0, 2.0], "float32")
+        token_weights = np.broadcast_to(weights[:, None], yn.shape)
+    weighted = {
+        "sentiment": tf.data.Dataset.from_tensors((xs, ys, sentiment_weights)),
+        "ner": tf.data.Dataset.from_tensors((xn, yn, weights)),
+    }
+    results = model.evaluate(
+        concatenate_tasks(weighted, model.task_names), return_dict=True, verbose=0
+    )
+    sentiment_logits = np.asarray(model(xs)["sentiment"])
+    ner_logits = np.asarray(model(xn)["ner"])
+    kept = (yn != -100) * token_weights
+    right = ner_logits.argmax(-1) == yn
+    expected = {
+        # Keras' mean over the batch's examples (labelled tokens) of the
+        # weighted losses.
+        "sentiment_loss": np.sum(
+            _per_element_cross_entropy(sentiment_logits, ys) * sentiment_weights
+        )
+        / len(ys),
+        "ner_loss": np.sum(_per_element_cross_entropy(ner_logits, yn) * kept)
+        / np.sum(yn != -100),
+        "sentiment_accuracy": np.sum(
+            (sentiment_logits.argmax(-1) == ys) * sentiment_weights
+        )
+        / np.sum(sentiment_weights),
+        "ner_token_accuracy": np.sum(right * kept) / np.sum(kept),
+    }
+    for name, value in expected.items():
+        np.testing.assert_allclose(results[name], value, rtol=1e-5, err_msg=name)
+    # Interleaved for training too.
+    stream = interleave_tasks(weighted, rule="equal", task_names=model.task_names)
+    model.fit(stream, epochs=1, verbose=0)
+
+
 def test_save_and_load_round_trip(small_vocabulary_preset, tmp_path):
     from tftransformer.finetune import (
         freeze_layers,

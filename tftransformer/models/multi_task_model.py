@@ -393,13 +393,34 @@ class MultiTaskModel(InMemoryBatches, keras.Model):
         # Valid ids, so that the masked-out losses stay finite.
         return ops.where(active, labels, ops.zeros_like(labels))
 
-    def _per_task(self, x, y, y_pred):
-        """Yields `(name, active, labels, logits)` for every task."""
+    def _task_weights(self, name, sample_weight, logits):
+        """The batch's sample weights shaped for the task's head.
+
+        A batch's weights are its own task's: `(batch,)` for examples,
+        `(batch, seq)` for a tagger's tokens. Every head's loss is computed
+        on every batch (and a stream of several tasks' weights has no known
+        rank), so each head gets them reshaped: a classification head one
+        weight per row (the row's first), a tagger one per token (a row's
+        weight on each of its tokens).
+        """
+        if sample_weight is None:
+            return None
+        rows = ops.reshape(
+            ops.cast(sample_weight, "float32"), (ops.shape(logits)[0], -1)
+        )
+        if self.tasks[name]["kind"] == "classification":
+            return rows[:, 0]
+        return ops.broadcast_to(rows, ops.shape(logits)[:2])
+
+    def _per_task(self, x, y, y_pred, sample_weight=None):
+        """Yields `(name, active, labels, logits, weights)` for every task."""
         index = self._task_index(x)
         for position, name in enumerate(self.task_names):
             active = ops.equal(index, position)
             logits = y_pred[name]
-            yield name, active, self._task_labels(name, y, logits, active), logits
+            labels = self._task_labels(name, y, logits, active)
+            weights = self._task_weights(name, sample_weight, logits)
+            yield name, active, labels, logits, weights
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
@@ -412,10 +433,10 @@ class MultiTaskModel(InMemoryBatches, keras.Model):
         # Every head's loss, all but the batch's task's selected away: their
         # gradient is exactly zero. A select rather than a `switch`: TF 2.21
         # crashes taking gradients through a multi-branch switch under XLA.
-        for name, active, labels, logits in self._per_task(x, y, y_pred):
-            loss = ops.cast(
-                self._task_losses[name](labels, logits, sample_weight), "float32"
-            )
+        for name, active, labels, logits, weights in self._per_task(
+            x, y, y_pred, sample_weight
+        ):
+            loss = ops.cast(self._task_losses[name](labels, logits, weights), "float32")
             loss = ops.where(active, loss, 0.0)
             # Loss objects divide by the replicas for the gradient sum.
             self._task_metrics[name][0].update_state(
@@ -427,11 +448,13 @@ class MultiTaskModel(InMemoryBatches, keras.Model):
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        for name, active, labels, logits in self._per_task(x, y, y_pred):
+        for name, active, labels, logits, weights in self._per_task(
+            x, y, y_pred, sample_weight
+        ):
             # Zero weights leave a metric as it was for other tasks' batches.
-            weights = ops.cast(active, "float32") * ops.ones(ops.shape(logits)[:1])
-            if sample_weight is not None:
-                weights = weights * ops.cast(sample_weight, "float32")
+            if weights is None:
+                weights = ops.ones(ops.shape(logits)[:1])
+            weights = ops.cast(active, "float32") * weights
             for metric in self._task_metrics[name][1:]:
                 metric.update_state(labels, logits, sample_weight=weights)
         return self.get_metrics_result()
