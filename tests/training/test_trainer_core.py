@@ -203,6 +203,25 @@ def test_the_config_chooses_the_learning_rate_schedule(
     )
 
 
+def test_a_model_reading_texts_at_another_length_is_refused(tiny_preset, tmp_path):
+    # The quick start's from_preset without sequence_length: the preset's
+    # own length (64) against the config's max_length (128, past the tiny
+    # preset's 64 positions) failed deep in the graph; at 32 it trained at
+    # 32 tokens and predicted at 64.
+    for max_length in (128, 32):
+        config = ClassificationConfig(
+            preset=tiny_preset, max_length=max_length, model_dir=str(tmp_path / "run")
+        )
+        trainer = Trainer(config, verbose=0)
+        with trainer.scope():
+            model = tft.models.TextClassifier.from_preset(tiny_preset, num_classes=2)
+        assert model.preprocessor.sequence_length == 64
+        message = f"sequence_length=64, max_length={max_length}"
+        with pytest.raises(ValueError, match=message):
+            trainer.fit(model, _data(), _data())
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_final_model_that_is_not_a_model_is_refused(tmp_path):
     trainer = Trainer(tft.training.TrainingConfig(model_dir=str(tmp_path / "run")))
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])

@@ -175,6 +175,7 @@ class Trainer:
                 pack several texts per row with `config.pack_sequences`.
             epoch: the epoch, for the shuffling seed.
         """
+        self._check_sequence_length(model)
         tokenizer = model.preprocessor.tokenizer
         pack = training and getattr(self.config, "pack_sequences", False)
         if pack:
@@ -193,6 +194,22 @@ class Trainer:
             pair_separators=preprocessor_pair_separators(model.preprocessor),
             pack=pack,
         )
+
+    def _check_sequence_length(self, model):
+        """Refuses a model whose preprocessor reads texts at another length
+        than the config's `max_length`, which tokenizes its text data: the
+        texts would train at one length and be predicted and exported at
+        another (or run past the position table)."""
+        length = getattr(getattr(model, "preprocessor", None), "sequence_length", None)
+        if length is not None and length != self.config.max_length:
+            raise ValueError(
+                f"The model's preprocessor reads texts of {length} tokens, but "
+                f"the config's max_length={self.config.max_length} would "
+                "tokenize its training data: make the model with "
+                "`from_preset(..., sequence_length=config.max_length)`. "
+                f"Received: sequence_length={length}, "
+                f"max_length={self.config.max_length}"
+            )
 
     def epoch_dataset(self, model, train, epoch):
         """The training data of `epoch` (0-based), as `fit` reads it.
@@ -360,6 +377,8 @@ class Trainer:
                 "final_model must be a Keras model (or None). Received: "
                 f"final_model={final_model!r}"
             )
+        if isinstance(train, _TEXT_DATA) or isinstance(validation, _TEXT_DATA):
+            self._check_sequence_length(model)
         # A recipe the backbone cannot take is refused before any write.
         self.apply_strategy(model)
         settings = dict(config.run_settings())
