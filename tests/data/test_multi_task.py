@@ -136,6 +136,8 @@ def test_concatenate_gives_every_batch_once_in_task_order():
         ({"num_batches": 0}, "num_batches=0"),
         ({"seed": "x"}, "seed='x'"),
         ({"task_names": ("small",)}, r"not in task_names=\['small'\]"),
+        # One str, read letter by letter.
+        ({"task_names": "small"}, r"not a single string.*Received: task_names='small'"),
     ],
 )
 def test_bad_arguments(kwargs, message):

@@ -119,6 +119,11 @@ def test_packing_fills_rows():
     assert masked_lm_rows([[5, 6, 7, 8], []], 5, 1, 2, pack=False) == [[1, 5, 6, 7, 2]]
     with pytest.raises(ValueError, match=r"length must be an integer >= 3.*length=2"):
         masked_lm_rows([[5]], 2, 1, 2)
+    # Texts where token ids belong: each character became a piece.
+    for texts in ("abc", ["abc"]):
+        with pytest.raises(ValueError, match="not texts. Received: token_ids="):
+            masked_lm_rows(texts, 8, 1, 2)
+    assert masked_lm_rows(iter([[5, 6], [7]]), 6, 1, 2) == [[1, 5, 6, 2, 7, 2]]
 
 
 def test_a_run_lowers_the_loss_resumes_and_writes_a_preset(

@@ -88,6 +88,17 @@ def masked_lm_rows(token_ids, length, start_id, end_id, pack=True):
     ```
     """
     check_int("length", length, 3, what=" (room for [CLS], [SEP] and a piece)")
+    if not isinstance(token_ids, (str, bytes)):
+        token_ids = list(token_ids)
+    if isinstance(token_ids, (str, bytes)) or any(
+        isinstance(ids, (str, bytes)) for ids in token_ids
+    ):
+        # Texts, not token ids: each character would become a "piece".
+        raise ValueError(
+            "token_ids must be lists of token ids, one per text "
+            "(`tft.data.tokenize_texts(tokenizer, texts)`), not texts. "
+            f"Received: token_ids={token_ids!r:.100}"
+        )
     if not pack:
         return [[start_id, *ids[: length - 2], end_id] for ids in token_ids if ids]
     stream = [i for ids in token_ids if ids for i in (*ids, end_id)]

@@ -23,7 +23,12 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_choice, check_int, check_positive_number
+from tftransformer._arguments import (
+    check_choice,
+    check_int,
+    check_positive_number,
+    check_strings,
+)
 from tftransformer.data._autotune import prefetched
 
 __all__ = [
@@ -132,7 +137,8 @@ def _check_datasets(datasets, task_names):
         )
     if task_names is None:
         task_names = tuple(datasets)
-    task_names = tuple(task_names)
+    # One name as a str would be read letter by letter.
+    task_names = tuple(check_strings("task_names", task_names))
     unknown = [name for name in datasets if name not in task_names]
     if unknown:
         raise ValueError(
