@@ -3,6 +3,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import ops
 
 from tftransformer.layers.multi_head_attention import MultiHeadAttention
@@ -342,3 +343,10 @@ def test_rejects_bad_cache_arguments():
         layer(x, x, cache_update_index=0)
     with pytest.raises(ValueError, match=r"cache\.shape=\(1, 2, 3\)"):
         layer(x, x, cache=np.zeros((1, 2, 3), "float32"), cache_update_index=0)
+    # New positions past the cache's end: TensorFlow clamped the update onto
+    # the last slots, and the attention read wrong keys without an error.
+    cache = np.zeros((1, 2, 3, HEADS, HEAD_DIM), "float32")
+    layer(x, x, cache=cache, cache_update_index=1)  # Positions 1 and 2 fit.
+    for index in (2, tf.constant(2), -1):
+        with pytest.raises(ValueError, match=r"must fit in the cache: positions"):
+            layer(x, x, cache=cache, cache_update_index=index)

@@ -259,6 +259,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             keys, values = cache[:, 0, ...], cache[:, 1, ...]
             query_start_index = 0
         else:
+            _check_cache_room(cache_update_index, key.shape[1], cache.shape[2])
             start = [0, cache_update_index, 0, 0]
             # (batch, cache_len, heads, dim) each.
             keys = ops.slice_update(
@@ -414,3 +415,24 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             }
         )
         return config
+
+
+def _check_cache_room(index, new_length, cache_length):
+    """Refuses new positions past the cache's end, where known: the update
+    would be clamped onto the cache's last slots and the attention read
+    wrong keys without an error. A tensor index is checked when eager."""
+    try:
+        index = int(index)
+    except (TypeError, ValueError, NotImplementedError):
+        return  # A symbolic index (a traced decoding loop).
+    if (
+        index < 0
+        or None not in (new_length, cache_length)
+        and (index + new_length > cache_length)
+    ):
+        raise ValueError(
+            "cache_update_index and the new positions must fit in the cache: "
+            f"positions [{index}, {index + (new_length or 0)}) of a cache of "
+            f"{cache_length}. Received: cache_update_index={index}, "
+            f"{new_length} new positions (build a longer cache)"
+        )
