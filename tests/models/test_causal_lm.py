@@ -236,6 +236,19 @@ def test_generate_rejects_prompt_ids_past_the_vocabulary(bad_id, where):
     )
 
 
+def test_generate_takes_whole_numbers_as_prompt_ids_and_refuses_fractions():
+    # A cast cut 4.7 to token 4 without a word.
+    model = tiny_lm()
+    whole = model.generate(np.ones((1, 3), "float32"), max_length=5, top_k=1)
+    np.testing.assert_array_equal(
+        whole, model.generate(np.ones((1, 3), "int32"), max_length=5, top_k=1)
+    )
+    with pytest.raises(ValueError, match=r"whole numbers\). .*prompt_ids\[0, 1\]=4.7"):
+        model.generate(np.array([[1.0, 4.7, 2.0]]), max_length=5)
+    with pytest.raises(ValueError, match="array of token ids. Received: prompt_ids="):
+        model.generate([["a", "b"]], max_length=5)
+
+
 def test_numpy_integers_are_sizes():
     # Sizes often come out of NumPy (`ids.max() + 1`).
     model = tiny_lm(vocabulary_size=np.int64(VOCAB), num_layers=np.int32(1))

@@ -20,6 +20,7 @@ from tftransformer.models.decoding import (
     check_token_id,
     compiled_function,
     last_log_probs,
+    token_id_array,
 )
 from tftransformer.models.transformer_encoder import (
     check_stack_arguments,
@@ -264,7 +265,7 @@ class CausalLM(InMemoryBatches, keras.Model):
             "pad_token_id", pad_token_id, self.vocabulary_size
         )
         jit_compile = check_bool("jit_compile", jit_compile)
-        prompt_ids = np.asarray(ops.convert_to_numpy(prompt_ids), dtype="int32")
+        prompt_ids = token_id_array("prompt_ids", prompt_ids)
         if prompt_ids.ndim != 2 or prompt_ids.shape[1] == 0:
             raise ValueError(
                 "prompt_ids must have shape (batch, prompt_length) with "

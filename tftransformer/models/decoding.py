@@ -6,7 +6,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tftransformer._arguments import check_bool, check_int, check_positive_number
+from tftransformer._arguments import (
+    check_bool,
+    check_int,
+    check_positive_number,
+    first_bad_entry,
+)
 
 # Compiled decoding functions per model, reused across calls: model ->
 # {(name, jit_compile): tf.function}.
@@ -22,11 +27,27 @@ def check_token_id(name, value, vocabulary_size):
     )
 
 
+def token_id_array(name, values):
+    """`values` (token ids) as an int32 NumPy array; floats only when whole
+    numbers (a cast would cut `4.7` to token 4 without a word)."""
+    array = np.asarray(ops.convert_to_numpy(values))
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array) | (array != np.round(array))
+        if bad.any():
+            raise ValueError(
+                f"{name} must hold token ids (whole numbers). "
+                f"Received: {first_bad_entry(name, array, bad)}"
+            )
+    elif array.dtype.kind not in "biu":
+        raise ValueError(
+            f"{name} must be an array of token ids. Received: {name}={values!r:.100}"
+        )
+    return array.astype("int32")
+
+
 def encoder_arrays(encoder_token_ids, encoder_padding_mask, pad_token_id):
     """The source ids and padding mask as int32 arrays `(batch, enc_seq)`."""
-    encoder_token_ids = np.asarray(
-        ops.convert_to_numpy(encoder_token_ids), dtype="int32"
-    )
+    encoder_token_ids = token_id_array("encoder_token_ids", encoder_token_ids)
     if encoder_token_ids.ndim != 2:
         raise ValueError(
             "encoder_token_ids must have shape (batch, enc_seq). Received: "
