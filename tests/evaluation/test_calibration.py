@@ -64,6 +64,27 @@ def test_per_token_logits_leave_ignored_positions_out():
     ) == pytest.approx(summary["before"]["ece"])
 
 
+def test_multi_label_entries_of_ignore_label_are_left_out():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(200, 3)) * 3
+    labels = (rng.random((200, 3)) < 1 / (1 + np.exp(-logits / 3))).astype(int)
+    unknown = rng.random((200, 3)) < 0.3
+    kept_logits, kept_labels = logits[~unknown], labels[~unknown]
+    logits[unknown] = np.nan  # Never read.
+    labels = np.where(unknown, -100, labels)
+    temperature = fit_temperature(logits, labels, multi_label=True, ignore_label=-100)
+    assert temperature == pytest.approx(
+        fit_temperature(kept_logits[:, None], kept_labels[:, None], multi_label=True)
+    )
+    assert 2 < temperature < 4.5
+    summary = calibration_summary(
+        logits, labels, temperature, multi_label=True, ignore_label=-100
+    )
+    assert summary == calibration_summary(
+        kept_logits[:, None], kept_labels[:, None], temperature, multi_label=True
+    )
+
+
 def test_ignored_positions_are_not_checked():
     # Padding may hold anything: only the kept positions must be valid.
     logits = np.array([[[2.0, 0.0], [0.0, 1.0], [np.nan, np.nan]]])
@@ -129,7 +150,17 @@ def test_reliability_diagram_writes_png(tmp_path):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: fit_temperature([[1.0, 0.0]], [2]), r"class ids in \[0, 2\)"),
+        (lambda: fit_temperature([[1.0, 0.0]], [2]), r"ids in \[0, 2\).*labels\[0\]=2"),
+        (
+            lambda: fit_temperature([[1.0, 0.0], [0.0, 1.0]], [0.0, 1.0]),
+            r"integer class ids in \[0, 2\)\. Received: labels of dtype float64",
+        ),
+        (
+            lambda: fit_temperature(
+                [[1.0, 0.0]], [[1, -100]], multi_label=True, ignore_label="x"
+            ),
+            "ignore_label='x'",
+        ),
         (lambda: fit_temperature([[1.0, 0.0]], [0, 1]), "one row per label"),
         (
             lambda: fit_temperature([[1.0, 0.0]], [[1, 2]], multi_label=True),

@@ -24,6 +24,7 @@ from tftransformer._arguments import (
     check_int,
     check_positive_number,
     check_real_array,
+    first_bad_entry,
 )
 
 __all__ = [
@@ -49,7 +50,7 @@ def _check_logits_and_labels(
     probabilities they give) and their `labels`; returns both as float64 /
     int64 (0/1 float64 with `multi_label`) arrays, one row per prediction."""
     labels = np.asarray(labels)
-    if ignore_label is not None and not multi_label:
+    if ignore_label is not None:
         check_int("ignore_label", ignore_label, what=" or None")
     if name == "logits":
         bounds = {}
@@ -70,6 +71,8 @@ def _check_logits_and_labels(
     ):
         # Ignored positions (padding) may hold anything.
         skip = (labels == ignore_label).reshape(*shape[:-1], 1)
+    elif ignore_label is not None and multi_label and labels.shape == shape:
+        skip = labels == ignore_label  # Unknown labels of an example.
     logits = check_real_array(name, logits, skip=skip, **bounds)
     if not multi_label and logits.ndim > 2 and labels.shape == logits.shape[:-1]:
         # Per-position predictions: one row per position.
@@ -89,6 +92,11 @@ def _check_logits_and_labels(
                 f"(num_examples, num_labels). Received: "
                 f"{name}.shape={logits.shape}, labels.shape={labels.shape}"
             )
+        if ignore_label is not None:
+            # Each (example, label) pair is a prediction of its own: the
+            # kept ones, one per row.
+            kept = labels != ignore_label
+            logits, labels = logits[kept][:, None], labels[kept][:, None]
         labels = check_binary_array("labels", labels, what=" with multi_label=True")
         return logits, labels.astype(np.float64)
     labels = labels.reshape(-1)
@@ -98,12 +106,16 @@ def _check_logits_and_labels(
             "classes and one row per label. Received: "
             f"{name}.shape={logits.shape}, {len(labels)} labels"
         )
-    if labels.dtype.kind not in "iu" or np.any(
-        (labels < 0) | (labels >= logits.shape[-1])
-    ):
+    if labels.dtype.kind not in "iu":
         raise ValueError(
-            f"labels must be class ids in [0, {logits.shape[-1]}). "
-            f"Received: {labels[:10].tolist()}"
+            f"labels must be integer class ids in [0, {logits.shape[-1]}). "
+            f"Received: labels of dtype {labels.dtype} ({labels[:10].tolist()})"
+        )
+    bad = (labels < 0) | (labels >= logits.shape[-1])
+    if bad.any():
+        raise ValueError(
+            f"labels must be integer class ids in [0, {logits.shape[-1]}). "
+            f"Received: {first_bad_entry('labels', labels, bad)}"
         )
     return logits, labels.astype(np.int64)
 
@@ -159,7 +171,8 @@ def fit_temperature(logits, labels, multi_label=False, ignore_label=None):
         multi_label: whether each logit is an independent sigmoid.
         ignore_label: optional int; positions with this label are left out
             (e.g. `tftransformer.data.IGNORE_LABEL`, -100, on a tagger's
-            padding and later word pieces).
+            padding and later word pieces); with `multi_label=True`, the
+            (example, label) entries holding it (labels not known).
 
     Returns:
         A float > 0: divide the logits by it before the softmax (sigmoid).
