@@ -126,18 +126,28 @@ def test_packing_fills_rows():
     assert masked_lm_rows(iter([[5, 6], [7]]), 6, 1, 2) == [[1, 5, 6, 2, 7, 2]]
 
 
+def _run_settings(preset, texts_file, tmp_path, **settings):
+    """A tiny run's settings: `texts_file`, a fifth held out."""
+    return {
+        **TINY,
+        "preset": preset,
+        "text_path": str(texts_file),
+        "validation_fraction": 0.2,
+        "model_dir": str(tmp_path / "run"),
+        "tensorboard": False,
+        **settings,
+    }
+
+
 def test_a_run_lowers_the_loss_resumes_and_writes_a_preset(
     small_vocabulary_preset, texts_file, tmp_path, monkeypatch, capsys
 ):
-    settings = dict(
-        TINY,
-        preset=small_vocabulary_preset,
-        text_path=str(texts_file),
-        validation_fraction=0.2,
+    settings = _run_settings(
+        small_vocabulary_preset,
+        texts_file,
+        tmp_path,
         epochs=2,
-        model_dir=str(tmp_path / "run"),
         whole_word_masking=True,
-        tensorboard=False,
     )
     with monkeypatch.context() as patch:
         interrupt_after_epoch(patch, 0)
@@ -193,18 +203,8 @@ def test_other_families_pretrain(family, texts_file, tmp_path):
     # RoBERTa's and XLM-RoBERTa's tokenizers name [CLS] and [SEP] start and
     # end; DeBERTa-v3's SentencePiece vocabulary masks single pieces.
     preset = write_tiny_preset(family, tmp_path / "preset")
-    run = tft.training.continue_pretraining(
-        PretrainingConfig(
-            **dict(TINY, max_length=16),
-            preset=preset,
-            text_path=str(texts_file),
-            validation_fraction=0.2,
-            epochs=1,
-            model_dir=str(tmp_path / "run"),
-            tensorboard=False,
-        ),
-        verbose=0,
-    )
+    settings = _run_settings(preset, texts_file, tmp_path, epochs=1, max_length=16)
+    run = tft.training.continue_pretraining(PretrainingConfig(**settings), verbose=0)
     assert np.isfinite(run.metrics["validation"]["perplexity"])
     loaded = keras_hub.models.Backbone.from_preset(run.preset_dir)
     for want, got in zip(run.model.backbone.get_weights(), loaded.get_weights()):
