@@ -1,5 +1,6 @@
 """`compare_augmentation` (what `examples/augment_compare.py` calls)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -8,8 +9,15 @@ import tftransformer as tft
 from tftransformer.training import ClassificationConfig
 
 
+@dataclasses.dataclass
+class Config(ClassificationConfig):
+    # As a script declares it: the comparison needs copies. The baselines'
+    # runs (no copies) failed this constraint.
+    augment_copies: int = tft.training.setting(1, "EDA copies.", minimum=1)
+
+
 def test_tiny_comparison(small_vocabulary_preset, tmp_path):
-    config = ClassificationConfig(
+    config = Config(
         max_train_examples=12,
         augment_copies=1,
         epochs=1,

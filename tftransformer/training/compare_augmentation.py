@@ -8,7 +8,10 @@ import keras
 from tftransformer.training._settings import ConfigError, field_default
 from tftransformer.training._several_models import trains_several_models
 from tftransformer.training.augmentation_comparison import AugmentationComparison
-from tftransformer.training.classification_config import EDA_SETTINGS
+from tftransformer.training.classification_config import (
+    EDA_SETTINGS,
+    ClassificationConfig,
+)
 from tftransformer.training.text_classification import train_text_classifier
 
 __all__ = ["compare_augmentation"]
@@ -65,17 +68,25 @@ def compare_augmentation(config, same_steps=True, verbose=1):
         for field in dataclasses.fields(config)
         if field.name in EDA_SETTINGS
     }
+    # Each run from the config's `ClassificationConfig` settings: a script's
+    # subclass may constrain them (`augment_copies >= 1`) in ways the
+    # baselines must leave.
+    settings = {
+        field.name: getattr(config, field.name)
+        for field in dataclasses.fields(ClassificationConfig)
+        if field.init
+    }
     for name, augment_copies, epochs in runs:
+        run_settings = {
+            **settings,
+            **({} if augment_copies else no_eda),
+            "augment_copies": augment_copies,
+            "epochs": epochs,
+            "model_dir": os.path.join(config.model_dir, name),
+            "export_dir": None,
+        }
         run = train_text_classifier(
-            dataclasses.replace(
-                config,
-                **({} if augment_copies else no_eda),
-                augment_copies=augment_copies,
-                epochs=epochs,
-                model_dir=os.path.join(config.model_dir, name),
-                export_dir=None,
-            ),
-            verbose=verbose,
+            ClassificationConfig(**run_settings), verbose=verbose
         )
         optimizer = run.model.optimizer
         report = run.report

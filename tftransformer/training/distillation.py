@@ -11,6 +11,7 @@ from tftransformer._arguments import (
 )
 from tftransformer.data.classification_dataset import make_classification_dataset
 from tftransformer.finetune.shrink import keep_layers
+from tftransformer.models.backbone_adapter import preprocessor_pair_separators
 from tftransformer.models.distiller import Distiller
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import (
@@ -228,6 +229,10 @@ def distill_classifier(
         tokenizer,
         batch_size=config.batch_size,
         max_length=config.max_length,
+        # Scored against the labels in the split's order.
+        shuffle=False,
+        text_pairs=None if test.text_pairs is None else list(test.text_pairs),
+        pair_separators=preprocessor_pair_separators(teacher.preprocessor),
     )
     scores = score_models(models, test_dataset, test, timing_rounds, seconds)
     summary = {
