@@ -1,4 +1,5 @@
-"""`compare_augmentation` (what `examples/augment_compare.py` calls)."""
+"""`compare_augmentation` (what `examples/augment_compare.py` calls), and
+what the runs of several models refuse alike."""
 
 import dataclasses
 import json
@@ -71,3 +72,26 @@ def test_bad_arguments():
         tft.training.compare_augmentation(
             ClassificationConfig(max_train_examples=4, seed=-1), verbose=0
         )
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda config: tft.training.compare_augmentation(config, verbose=0),
+        lambda config: tft.training.distill_classifier(config, 1, verbose=0),
+        lambda config: tft.training.shrink_classifier(config, 1, 0, verbose=0),
+        lambda config: tft.training.cross_validate_classifier(
+            config, tft.datasets.load_rotten_tomatoes("validation"), 2, verbose=0
+        ),
+    ],
+)
+def test_runs_of_several_models_refuse_an_export_dir(function, tmp_path):
+    # They export none of their models: a script's --export_dir was ignored.
+    config = ClassificationConfig(
+        augment_copies=1,
+        model_dir=str(tmp_path / "run"),
+        export_dir=str(tmp_path / "serving"),
+    )
+    with pytest.raises(ValueError, match=r"exports none of them.*export_dir='"):
+        function(config)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "serving").exists()

@@ -14,6 +14,8 @@ import contextlib
 import functools
 import logging
 
+from tftransformer.training._settings import ConfigError
+
 _RETRACING = "triggered tf.function retracing"
 _KERAS_STEPS = "<function TensorFlowTrainer."
 
@@ -44,3 +46,22 @@ def trains_several_models(function):
             return function(*args, **kwargs)
 
     return run
+
+
+def refuse_export_dir(config, function, trains):
+    """Refuses `config.export_dir` in a run of several models: it exports
+    none of them (a script's `--export_dir` would be ignored).
+
+    Args:
+        config: the run's config.
+        function: the function's name, for the message.
+        trains: what it trains, e.g. `"a teacher and its students"`.
+    """
+    export_dir = getattr(config, "export_dir", None)
+    if export_dir:
+        raise ConfigError(
+            f"{function} trains {trains} and exports none of them: export the "
+            "run you keep from its model_dir, e.g. `tft.export.export_for_"
+            "serving(keras.saving.load_model(path), export_dir)`. Received: "
+            f"export_dir={export_dir!r}"
+        )

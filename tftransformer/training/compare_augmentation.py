@@ -6,7 +6,10 @@ import os
 import keras
 
 from tftransformer.training._settings import ConfigError, field_default
-from tftransformer.training._several_models import trains_several_models
+from tftransformer.training._several_models import (
+    refuse_export_dir,
+    trains_several_models,
+)
 from tftransformer.training.augmentation_comparison import AugmentationComparison
 from tftransformer.training.classification_config import (
     EDA_SETTINGS,
@@ -47,6 +50,9 @@ def compare_augmentation(config, same_steps=True, verbose=1):
     print(compare_augmentation(config).format())
     ```
     """
+    refuse_export_dir(
+        config, "compare_augmentation", "classifiers with and without EDA copies"
+    )
     if config.augment_copies < 1:
         # 0 copies would make the `eda` run the baseline again.
         raise ConfigError(

@@ -24,7 +24,10 @@ from tftransformer.training._compressed_runs import (
     write_report,
 )
 from tftransformer.training._random_seed import set_random_seed
-from tftransformer.training._several_models import trains_several_models
+from tftransformer.training._several_models import (
+    refuse_export_dir,
+    trains_several_models,
+)
 from tftransformer.training.text_classification import (
     calibrate_classifier,
     classifier_loss_and_metrics,
@@ -89,6 +92,7 @@ def distill_classifier(
         `model_dir/distill_report.json`.
     """
     student_layers = check_int("student_layers", student_layers, 1)
+    refuse_export_dir(config, "distill_classifier", "a teacher and its students")
     teacher_epochs = check_int("teacher_epochs", teacher_epochs, 1)
     timing_rounds = check_int("timing_rounds", timing_rounds, 1)
     compare_labels_only = check_bool("compare_labels_only", compare_labels_only)

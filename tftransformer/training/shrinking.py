@@ -18,7 +18,10 @@ from tftransformer.training._compressed_runs import (
     score_models,
     write_report,
 )
-from tftransformer.training._several_models import trains_several_models
+from tftransformer.training._several_models import (
+    refuse_export_dir,
+    trains_several_models,
+)
 from tftransformer.training.checkpointing import remove_temporary_files
 from tftransformer.training.text_classification import train_text_classifier
 
@@ -64,6 +67,7 @@ def shrink_classifier(
         `model_dir/shrink_report.json`.
     """
     keep_layers = check_int("keep_layers", keep_layers, 1)
+    refuse_export_dir(config, "shrink_classifier", "a full and a shrunk classifier")
     keep_heads = check_int("keep_heads", keep_heads, 0)
     importance_batches = check_int("importance_batches", importance_batches, 1)
     timing_rounds = check_int("timing_rounds", timing_rounds, 1)

@@ -18,7 +18,10 @@ from tftransformer.finetune.losses import classification_loss
 from tftransformer.models._task_base import predict_batch
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.training._settings import ConfigError
-from tftransformer.training._several_models import trains_several_models
+from tftransformer.training._several_models import (
+    refuse_export_dir,
+    trains_several_models,
+)
 from tftransformer.training._subsets import sample_splits
 from tftransformer.training.classification_config import monitored_metrics
 from tftransformer.training.classification_run import ClassificationRun
@@ -298,6 +301,7 @@ def cross_validate_classifier(config, data, num_folds, verbose=1):
         num_folds = check_int("num_folds", num_folds, 2)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    refuse_export_dir(config, "cross_validate_classifier", "one classifier a fold")
     strategy = None
     chief = True
 
