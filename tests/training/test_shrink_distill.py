@@ -206,10 +206,14 @@ def test_distill_fine_tunes_its_own_teacher(small_vocabulary_preset, tmp_path):
         student_layers=np.int64(1),
         preset=small_vocabulary_preset,
         compare_labels_only=np.bool_(False),
+        # The config's recipe applies to the students too (it built the
+        # teacher alone).
+        extra_blocks=1,
         **TINY,
     )
     models = result["models"]
     assert set(models) == {"teacher", "student"}
+    assert [m.num_extra_blocks for m in models.values()] == [1, 1]
     with open(tmp_path / "distill_report.json") as f:
         saved = json.load(f)["settings"]
     assert (saved["student_layers"], saved["compare_labels_only"]) == (1, False)

@@ -163,6 +163,7 @@ def distill_classifier(
             ),
             pooling=config.pooling,
             dropout=config.dropout,
+            num_extra_blocks=config.extra_blocks,
             label_names=labels,
         )
 
