@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -33,6 +35,10 @@ def test_writes_a_png_for_a_review(tiny_preset, tmp_path):
     lines = result.format().splitlines()
     assert lines[0] == f"Text: {review}" and "layer 1, head 1" in lines[1]
     assert len(lines) == 2 + len(tokens)
+    # Counted from the last, they are named as the plot's title names them.
+    from_last = dataclasses.replace(result, layer=-1, head=-1)
+    assert "layer 1, head 1:" in from_last.format().splitlines()[1]
+    assert from_last.format() == result.format()
 
 
 def test_fine_tuned_classifier_file(tiny_preset, tmp_path):

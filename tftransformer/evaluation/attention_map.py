@@ -32,7 +32,10 @@ class AttentionMap:
         num_layers, num_heads = self.weights.shape[:2]
         layer = self.weights[self.layer]
         shown = layer.mean(0) if self.head is None else layer[self.head]
-        which = "mean over heads" if self.head is None else f"head {self.head}"
+        # Counted from 0, as the plot's title counts it (not from the last).
+        which = (
+            "mean over heads" if self.head is None else f"head {self.head % num_heads}"
+        )
         lines = [
             f"Text: {self.text}",
             f"{len(self.tokens)} tokens, {num_layers} layers x {num_heads} heads; "

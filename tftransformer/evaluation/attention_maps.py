@@ -212,7 +212,8 @@ def write_attention_map(
         model_path: optional `.keras` file of a `TextClassifier`.
         layer: int, the layer drawn; negative counts from the last.
         head: int, the head drawn; `None` draws the mean over heads.
-        max_length: the longest tokenized text, special tokens included.
+        max_length: the longest tokenized text, special tokens included;
+            with `model_path`, the model's preprocessor's own length is.
 
     Returns:
         An `AttentionMap`; its `format()` lists each token's strongest link.
