@@ -619,6 +619,14 @@ def test_load_model_errors(tmp_path):
         saving.load_model(str(tmp_path / "c.json"))
     with pytest.raises(FileNotFoundError, match="preprocessor.json"):
         saving.load_preprocessor(directory)
+    # A run directory: its model.keras is named.
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    tiny_classifier().save(run_dir / "model.keras")
+    with pytest.raises(
+        FileNotFoundError, match=r"No config.json .*; pass '.*model.keras'"
+    ):
+        saving.load_model(str(run_dir))
 
 
 def test_an_emulated_precision_is_logged_once(keras_hub_preset, monkeypatch):

@@ -252,9 +252,13 @@ def _load_model_directory(directory):
     weights_path = os.path.join(directory, WEIGHTS_FILE)
     for path in (config_path, weights_path):
         if not os.path.isfile(path):
+            archive = os.path.join(directory, "model.keras")
+            # A run directory holds its model as model.keras.
+            hint = f"; pass {archive!r}" if os.path.isfile(archive) else ""
             raise FileNotFoundError(
                 f"No {os.path.basename(path)} in {directory!r}: a directory "
-                f"written by `save_model` holds {CONFIG_FILE} and {WEIGHTS_FILE}."
+                f"written by `save_model` holds {CONFIG_FILE} and "
+                f"{WEIGHTS_FILE}{hint}."
             )
     model = _model_from_config(_read_json(config_path), config_path)
     with h5py.File(weights_path, "r") as weights:
