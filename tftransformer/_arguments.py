@@ -9,6 +9,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+# The largest float32: a larger finite number becomes inf as a float32.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 __all__ = [
     "as_list",
     "check_binary_array",

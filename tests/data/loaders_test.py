@@ -331,6 +331,10 @@ def test_bad_files_are_refused_with_a_clear_message(
     [
         # Trailing delimiters of spreadsheet exports: blank column names.
         ("blank_columns.csv", "text,label,,\r\ngood,pos,,\r\nbad,neg,,\r\n"),
+        # A blank line before the header: the delimiter and the header's
+        # quoting were read off it.
+        ("blank_first_line.csv", "\ntext;label\ngood;pos\nbad;neg\n"),
+        ("blank_first_line.tsv", '\r\n"text"\t"label"\ngood\tpos\nbad\tneg\n'),
         ("blank_columns.tsv", "text\tlabel\t\t\ngood\tpos\t\t\nbad\tneg\t\t\n"),
         # Text after a closing quote is read as spreadsheets do.
         ("quote_then_text.csv", 'text,label\n"go"od,pos\nbad,neg\n'),

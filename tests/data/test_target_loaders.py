@@ -125,7 +125,8 @@ def test_a_constant_training_target_is_refused_naming_its_column(tmp_path):
     np.testing.assert_array_equal(test.targets[:, 1], 2.0)
 
 
-@pytest.mark.parametrize("value", ['"high"', "NaN", "true", '"inf"'])
+# 1e39 and a 400-digit integer are finite, but not as float32 targets (inf).
+@pytest.mark.parametrize("value", ['"high"', "NaN", "true", '"inf"', "1e39", "9" * 400])
 def test_a_non_numeric_target_is_named(tmp_path, value):
     path = write(tmp_path / "t.jsonl", f'{{"text": "hi", "label": {value}}}\n')
     with pytest.raises(
@@ -186,8 +187,9 @@ def test_data_classes_refuse_inconsistent_arrays():
         MultiLabelData(["a"], [[2, 0]], ("x", "y"))
     with pytest.raises(ValueError, match=r"labels.shape=\(1, 3\)"):
         MultiLabelData(["a"], [[1, 0, 0]], ("x", "y"))
-    with pytest.raises(ValueError, match="finite numbers"):
-        RegressionData(["a"], [[np.nan]], ("y",))
+    for target in (np.nan, 1e39):
+        with pytest.raises(ValueError, match="finite float32 numbers"):
+            RegressionData(["a"], [[target]], ("y",))
 
 
 @pytest.mark.parametrize(

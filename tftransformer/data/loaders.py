@@ -147,9 +147,18 @@ def _infer_format(path):
 _OTHER_DELIMITERS = (";", "\t", "|")
 
 
+def _header_line(content):
+    """The file's first line that is not blank: its header (the rows'
+    reader skips blank lines)."""
+    for line in content.split("\n"):
+        if line.strip():
+            return line.rstrip("\r")
+    return ""
+
+
 def _csv_delimiter(content):
     """The delimiter of a CSV file: "," unless its header holds none."""
-    header = content.split("\n", 1)[0]
+    header = _header_line(content)
     if "," in header:
         return ","
     counts = {d: header.count(d) for d in _OTHER_DELIMITERS}
@@ -181,7 +190,7 @@ def _end_marker(content):
 def _csv_records(path, content, file_format):
     """Returns the header's columns and a list of (line, {column: value})."""
     if file_format == "tsv":
-        header = content.split("\n", 1)[0].rstrip("\r").split("\t")
+        header = _header_line(content).split("\t")
         if not all(len(f) >= 2 and f[0] == f[-1] == '"' for f in header):
             # TSV has no quoting (the GLUE convention): quotes are text.
             return _parse_csv(

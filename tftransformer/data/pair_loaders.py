@@ -7,12 +7,15 @@ Lines file with a header (the conventions of
 `DataError` naming the file, line and column).
 """
 
-import math
-
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int, check_on_bad_rows, check_path
+from tftransformer._arguments import (
+    FLOAT32_MAX,
+    check_int,
+    check_on_bad_rows,
+    check_path,
+)
 from tftransformer.data._autotune import prefetched
 from tftransformer.data.data_error import DataError
 from tftransformer.data.loaders import (
@@ -104,7 +107,7 @@ def load_text_pairs(
             score = _score_value(record.get(score_column))
             if score is None:
                 problem = (
-                    f"expected a number in column {score_column!r}, received "
+                    f"expected a finite number (float32) in column {score_column!r}, received "
                     f"{record.get(score_column)!r}"
                 )
         if problem is None:
@@ -126,14 +129,14 @@ def load_text_pairs(
 
 
 def _score_value(value):
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        value = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):
+        return None
+    # Scores are float32: a larger number would become inf.
+    return value if abs(value) <= FLOAT32_MAX else None
 
 
 def make_pair_dataset(pairs, preprocessor, batch_size, shuffle=False, seed=0):

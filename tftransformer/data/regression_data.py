@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 
+from tftransformer._arguments import FLOAT32_MAX
 from tftransformer.data._example_columns import ExampleColumns
 
 
@@ -47,12 +48,17 @@ class RegressionData(ExampleColumns):
                 f"({len(self.texts)}, {len(self.target_names)}). "
                 f"Received: targets.shape={targets.shape}"
             )
-        if targets.dtype.kind not in "iuf" or not np.all(np.isfinite(targets)):
+        if targets.dtype.kind in "iuf":
+            with np.errstate(over="ignore"):
+                # Checked in float32: a finite float64 may overflow to inf.
+                converted = targets.astype("float32")
+        if targets.dtype.kind not in "iuf" or not np.all(np.isfinite(converted)):
             raise ValueError(
-                "targets must hold finite numbers. Received: "
+                "targets must hold finite float32 numbers (at most "
+                f"{FLOAT32_MAX:.4g} in magnitude). Received: "
                 f"{targets.reshape(-1)[:5].tolist()} ..."
             )
-        targets = targets.astype("float32")
+        targets = converted
         targets.flags.writeable = False
         object.__setattr__(self, "targets", targets)
         self._freeze_optional_columns()

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from tftransformer._arguments import check_on_bad_rows
+from tftransformer._arguments import FLOAT32_MAX, check_on_bad_rows
 from tftransformer.data.data_error import DataError
 from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.loaders import (
@@ -204,17 +204,17 @@ def _number(path, line, column, value):
         return None
     if isinstance(value, bool):
         number = None
-    elif isinstance(value, (int, float)):
-        number = float(value)
     else:
         try:
-            number = float(str(value).strip())
-        except ValueError:
+            number = float(value if isinstance(value, (int, float)) else value.strip())
+        except (ValueError, OverflowError, AttributeError):
             number = None
-    if number is None or not math.isfinite(number):
+    # Targets are float32: a larger number would become inf.
+    if number is None or not abs(number) <= FLOAT32_MAX:
         raise DataError(
             f"{path}, line {line}, column {column!r}: expected a finite number as "
-            f"the target, received {value!r}."
+            f"the target (float32: at most {FLOAT32_MAX:.4g} in magnitude), "
+            f"received {value!r:.100}."
         )
     return number
 
