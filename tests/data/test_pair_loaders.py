@@ -37,12 +37,13 @@ def test_bad_files_name_the_problem(tmp_path):
     with pytest.raises(DataError, match="no anchor column 'anchor'"):
         load_text_pairs(path)
     path.write_text("anchor,positive,score\na,b,high\n")
-    with pytest.raises(DataError, match=r"expected a finite number \(float32\) in column .score."):
+    bad_score = r"expected a finite number \(float32\) in column .score."
+    with pytest.raises(DataError, match=bad_score):
         load_text_pairs(path, score_column="score")
     # Finite, but inf as a float32 score.
     for score in ("1e39", "9" * 400):
         path.write_text(f"anchor,positive,score\na,b,{score}\n")
-        with pytest.raises(DataError, match=r"expected a finite number \(float32\) in column .score."):
+        with pytest.raises(DataError, match=bad_score):
             load_text_pairs(path, score_column="score")
     with pytest.raises(ValueError, match="Every field must hold one entry"):
         TextPairs(("a", "b"), ("c",))

@@ -107,8 +107,8 @@ def load_text_pairs(
             score = _score_value(record.get(score_column))
             if score is None:
                 problem = (
-                    f"expected a finite number (float32) in column {score_column!r}, received "
-                    f"{record.get(score_column)!r}"
+                    "expected a finite number (float32) in column "
+                    f"{score_column!r}, received {record.get(score_column)!r}"
                 )
         if problem is None:
             for role, text in row.items():
