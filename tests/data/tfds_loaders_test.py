@@ -161,3 +161,15 @@ def test_unprepared_data_set_without_download_says_so(tmp_path):
         load_tfds_text_classification(
             "imdb_reviews", "train", data_dir=str(tmp_path), download=False
         )
+
+
+def test_a_download_that_fails_names_the_data_set(tmp_path, monkeypatch):
+    # TFDS's own error, after its retries, named a host and no data set.
+    import requests
+
+    def offline(self, *args, **kwargs):
+        raise requests.exceptions.ConnectionError("Max retries exceeded")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    with pytest.raises(ConnectionError, match=r"tfds:imdb_reviews could not be "):
+        load_tfds_text_classification("imdb_reviews", "train", data_dir=str(tmp_path))

@@ -193,7 +193,17 @@ def load_tfds_text_classification(
                 f"tfds:{name} is not prepared in {builder.data_dir}; pass "
                 "download=True (or prepare it with `tfds build`)."
             )
-        builder.download_and_prepare()
+        try:
+            builder.download_and_prepare()
+        except OSError as error:
+            # `requests`' connection errors are OSErrors; the raw one named
+            # neither the data set nor a way offline.
+            raise ConnectionError(
+                f"tfds:{name} could not be downloaded and prepared in "
+                f"{builder.data_dir} ({type(error).__name__}: {error!s:.200}). "
+                "Without network, build it elsewhere (`tfds build`), copy the "
+                "data_dir here and pass it, with download=False."
+            ) from error
 
     available = list(builder.info.splits.keys())
     try:
