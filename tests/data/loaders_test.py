@@ -481,6 +481,20 @@ def test_one_number_is_one_label_however_written(tmp_path):
     np.testing.assert_array_equal(validation.labels, [1])
 
 
+@pytest.mark.parametrize("name", ["a.jsonl", "a.json"])
+def test_json_text_cut_inside_a_character_is_refused_with_its_line(tmp_path, name):
+    # An escaped emoji is a surrogate pair; half of one (a tweet cut inside
+    # it) loaded, then failed in TensorFlow without a file or line.
+    whole = '{"text": "great \\ud83d\\ude00", "label": "pos"}'
+    cut = '{"text": "great \\ud83d", "label": "neg"}'
+    rows = [whole, cut] if name.endswith("l") else ["[" + whole + ",", cut + "]"]
+    path = _write(tmp_path, name, "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"line 2: a string holds \\ud83d, half of a"):
+        load_text_classification_file(path)
+    data = load_text_classification_file(_write(tmp_path, name, whole + "\n"))
+    assert data.texts == ("great \U0001f600",)
+
+
 # NaN: how pandas writes a missing value to JSON.
 @pytest.mark.parametrize(
     "bad_row, message",

@@ -92,7 +92,37 @@ def json_records(path, content):
         DataError: the file is not valid JSON in either layout; the message
             names the file, line and column.
     """
-    if content.lstrip(_WHITESPACE).startswith("["):
-        yield from _json_array(path, content)
+    records = (
+        _json_array(path, content)
+        if content.lstrip(_WHITESPACE).startswith("[")
+        else _json_lines(path, content)
+    )
+    for line, value, text in records:
+        if "\\u" in text:  # Only an escape can hold half a character.
+            _check_unicode(path, line, value)
+        yield line, value, text
+
+
+def _check_unicode(path, line, value):
+    """Refuses a string of `value` holding a lone UTF-16 surrogate (an
+    escape such as `\\ud83d`, half of a character): TensorFlow fails on it
+    later, naming no file or line."""
+    if isinstance(value, dict):
+        values = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        values = value
     else:
-        yield from _json_lines(path, content)
+        values = [value]
+    for item in values:
+        if isinstance(item, (dict, list)):
+            _check_unicode(path, line, item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as error:
+                half = item[error.start]
+                raise DataError(
+                    f"{path}, line {line}: a string holds \\u{ord(half):04x}, "
+                    "half of a character (a text cut inside an emoji?); "
+                    f"expected valid Unicode. Received: {item!r:.100}"
+                ) from None
