@@ -186,7 +186,7 @@ def rotten_tomatoes_texts(split="train"):
 
     Args:
         split: `"train"`, `"validation"`, `"test"` or `"all"` (all 12,808
-            snippets and 1,097 plot summaries).
+            snippets and the 1,083 plot summaries that are not empty).
 
     Returns:
         A list of str.
