@@ -12,6 +12,8 @@ still train and keep their dropout.
 
 import functools
 
+from keras.src.backend.common import global_state
+
 from tftransformer._arguments import as_list, check_int
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.backbone_layers import (
@@ -86,7 +88,11 @@ def _run_in_inference_mode_while_frozen(layer):
             return call(*args, **kwargs)
         if "training" in kwargs:
             kwargs["training"] = False
-        context = layer._get_call_context()
+        # The context of the Keras call this `call` runs in (none when it is
+        # called directly, and then none is made).
+        context = global_state.get_global_attribute("current_call_ctx")
+        if context is None:
+            return call(*args, **kwargs)
         outer = context.get_value("training")
         context.set_value("training", False)
         try:
