@@ -145,6 +145,33 @@ def answerer_case(model, tmp_path):
     return config, want[0]
 
 
+def test_an_answerer_decodes_as_its_run_did(task_models, tmp_path):
+    # The run's decoding.json, as predict_to_file reads it: its
+    # allow_no_answer won over the test file's unanswerable question.
+    model = task_models["answerer"]
+    config, _ = answerer_case(model, tmp_path)
+    # Any empty answer allowed wins: with it, every answer is empty.
+    config = dataclasses.replace(config, null_threshold=-1e9)
+    (tmp_path / "run" / "decoding.json").write_text(
+        json.dumps({"allow_no_answer": False})
+    )
+    allowed, want = (
+        evaluate_question_answerer(
+            model,
+            load_squad(config.test_file),
+            max_answer_length=3,
+            null_threshold=-1e9,
+            allow_no_answer=allow,
+        )[0]
+        for allow in (True, False)
+    )
+    assert want.to_dict() != allowed.to_dict()
+    assert_same_numbers(evaluate_saved_model(config).to_dict(), want.to_dict())
+    # The flag wins over the run's.
+    config = dataclasses.replace(config, allow_no_answer=True)
+    assert_same_numbers(evaluate_saved_model(config).to_dict(), allowed.to_dict())
+
+
 CASES = {
     "classifier": classifier_case,
     "multi_label": multi_label_case,

@@ -84,8 +84,9 @@ class EvaluationConfig:
     )
     allow_no_answer: bool | None = setting(
         None,
-        "Whether a question answerer's answers may be empty; default: when the "
-        "test file has unanswerable questions.",
+        "Whether a question answerer's answers may be empty; default: as its "
+        "run decoded (decoding.json), else when the test file has "
+        "unanswerable questions.",
         run_setting=False,
     )
     on_bad_rows: str = setting(

@@ -40,6 +40,7 @@ from tftransformer.training.evaluation_config import EvaluationConfig
 from tftransformer.training.file_predictions import (
     check_text_pairs,
     load_saved_model,
+    run_decoding,
 )
 
 __all__ = ["evaluate_saved_model"]
@@ -73,8 +74,9 @@ def evaluate_saved_model(config):
       CoNLL or JSON Lines file of tagged words, tags read as the model's;
     - a question answerer: SQuAD exact match and F1 on a SQuAD JSON file,
       decoded with the config's `max_answer_length`, `null_threshold` and
-      `allow_no_answer` (pass its run's; unset, empty answers are allowed
-      when the file has unanswerable questions);
+      `allow_no_answer` (unset: its run's, from the run directory's
+      `decoding.json`, else empty answers are allowed when the file has
+      unanswerable questions);
     - a generator (what `predict_to_file` takes: a keras-hub `CausalLM` or
       `Seq2SeqLM`, or one trained from random weights by `train_causal_lm`
       or `train_translator`): corpus BLEU and ROUGE (`GenerationReport`) of
@@ -157,7 +159,13 @@ def _evaluate(model, head, label_names, config):
         examples = load_squad(config.test_file)
         allow_no_answer = config.allow_no_answer
         if allow_no_answer is None:
-            allow_no_answer = any(example.is_impossible for example in examples)
+            # As the run decoded (its `decoding.json`, as `predict_to_file`
+            # reads it), else as the file's questions need.
+            decoding = run_decoding(model, config.model_path) or {}
+            allow_no_answer = decoding.get(
+                "allow_no_answer",
+                any(example.is_impossible for example in examples),
+            )
         return evaluate_question_answerer(
             model,
             examples,

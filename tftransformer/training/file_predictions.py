@@ -106,7 +106,7 @@ def predict_to_file(config):
             batch_size=config.batch_size,
             head=head,
             label_names=label_names,
-            answer_decoding=_run_decoding(model, config.model_path),
+            answer_decoding=run_decoding(model, config.model_path),
         )
     taken = [name for name in columns if name in rows.columns]
     if taken:
@@ -129,7 +129,7 @@ def predict_to_file(config):
     return columns
 
 
-def _run_decoding(model, model_path):
+def run_decoding(model, model_path):
     """A question answerer's decoding as its run gave its answers (the run
     directory's `decoding.json`), or None: `predict_answers`' defaults."""
     path = _run_directory(model_path)
