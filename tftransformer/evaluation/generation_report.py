@@ -13,8 +13,10 @@ class GenerationReport:
     """Corpus BLEU and ROUGE of generated texts against their references.
 
     Both sides are compared as their lowercased words and punctuation marks
-    (`tftransformer.data.split_words`), as the translation runs score their
-    test pairs: corpus BLEU (`corpus_bleu`, 0 to 100) and the mean ROUGE-1,
+    (`tftransformer.data.split_words`), as a translation run from a preset
+    scores its test pairs (a run from random weights scores its hypotheses
+    as joined word pieces: its `[UNK]` is one word there, three here):
+    corpus BLEU (`corpus_bleu`, 0 to 100) and the mean ROUGE-1,
     ROUGE-2 and ROUGE-L F-measures (`corpus_rouge`, 0 to 1).
 
     Args:
