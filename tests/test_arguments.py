@@ -11,6 +11,7 @@ from tftransformer._arguments import (
     check_int,
     check_real_array,
     check_strings,
+    check_whole_numbers,
     python_number,
 )
 
@@ -104,6 +105,21 @@ def test_check_real_array_returns_its_dtype_copying_only_to_convert():
         ValueError, match=r"v must be finite \(vectors\)\. .*v\[1\]=nan"
     ):
         check_real_array("v", [0.0, np.nan], what=" (vectors)", dtype="float32")
+
+
+def test_check_whole_numbers_takes_ids_read_as_floats_and_names_the_rest():
+    got = check_whole_numbers("ids", [1.0, 2.0, True])
+    assert got.dtype == np.int64 and got.tolist() == [1, 2, 1]
+    # A cast cut 4.7 to 4, and made garbage of inf.
+    for value, shown in ((4.7, "4.7"), (np.inf, "inf"), (np.nan, "nan")):
+        with pytest.raises(
+            ValueError, match=rf"ids must hold whole numbers\. .*ids\[1\]={shown}"
+        ):
+            check_whole_numbers("ids", [1.0, value])
+    with pytest.raises(
+        ValueError, match="must hold class ids. Received: ids of dtype <U1"
+    ):
+        check_whole_numbers("ids", ["a"], "class ids")
 
 
 def test_check_choice_names_the_choices_and_the_value():

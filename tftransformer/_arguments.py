@@ -395,6 +395,32 @@ def check_real_array(
     return array
 
 
+def check_whole_numbers(name, values, what="whole numbers"):
+    """Returns `values` as an int64 array: integers, booleans, or floats that
+    are whole numbers (class ids a file read as floats).
+
+    A cast would cut `4.7` to 4, and make garbage of `inf`, without a word.
+
+    Raises:
+        ValueError: for other dtypes (strings), or naming the first float
+            that is not a whole number: `{name} must hold {what}`.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array) | (array != np.round(array))
+        if bad.any():
+            raise ValueError(
+                f"{name} must hold {what}. Received: "
+                f"{first_bad_entry(name, array, bad)}"
+            )
+    elif array.dtype.kind not in "biu":
+        raise ValueError(
+            f"{name} must hold {what}. Received: {name} of dtype {array.dtype} "
+            f"({values!r:.100})"
+        )
+    return array.astype(np.int64)
+
+
 def check_binary_array(name, values, what=""):
     """Returns `values`, an array-like of 0s and 1s (or booleans), as an array.
 

@@ -92,7 +92,7 @@ def test_roc_auc_matches_pairwise_definition(seed):
         ({"y_true": [0, 2], "y_score": [0.1, 0.2]}, r"\[0, 2\).*\[2\]"),
         ({"y_true": [0, 1], "y_score": [[0.1], [0.2]]}, r"y_score.shape=\(2, 1\)"),
         ({"y_true": [0, 1], "y_score": [0.1, np.nan]}, "NaN at indices \\[1\\]"),
-        ({"y_true": [0, 0.5], "y_score": [0.1, 0.2]}, r"\[0.5\]"),
+        ({"y_true": [0, 0.5], "y_score": [0.1, 0.2]}, r"y_true\[1\]=0.5"),
         ({"y_true": [], "y_score": []}, "at least one example"),
     ],
 )

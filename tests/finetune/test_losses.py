@@ -105,6 +105,8 @@ def test_class_weights(labels, num_classes, expected):
         ([0, 2], 2, r"labels must be in \[0, 2\)"),
         ([-1, 0], 2, r"labels must be in \[0, 2\)"),
         ([0.5, 1.0], 2, "integer class ids"),
+        # An infinite label was cast to a garbage class id.
+        ([np.inf, 1.0], 2, r"integer class ids\. Received: labels\[0\]=inf"),
     ],
 )
 def test_class_weights_rejects_bad_input(labels, num_classes, message):

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, check_whole_numbers
 from tftransformer.evaluation.classification_report import ClassificationReport
 
 
@@ -214,23 +214,8 @@ def _as_class_ids(name, values, num_classes=None):
             f"{name} must be a 1-D array of class ids. "
             f"Received: {name}.shape={array.shape}"
         )
-    if array.dtype == bool:
-        array = array.astype(np.int64)
-    elif array.dtype.kind == "f":
-        # Accept integral floats (e.g. labels stored as float32).
-        integral = np.isfinite(array) & (array == np.round(array))
-        if not integral.all():
-            raise ValueError(
-                f"{name} must hold integer class ids. "
-                f"Received non-integer values: {array[~integral][:10].tolist()}"
-            )
-        array = array.astype(np.int64)
-    elif array.dtype.kind in "iu":
-        array = array.astype(np.int64)
-    else:
-        raise ValueError(
-            f"{name} must hold integer class ids. Received dtype: {array.dtype}"
-        )
+    # Whole-number floats too (labels stored as float32).
+    array = check_whole_numbers(name, array, "integer class ids")
     if num_classes is not None:
         bad = (array < 0) | (array >= num_classes)
         if bad.any():

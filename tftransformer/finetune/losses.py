@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from tftransformer._arguments import check_fraction, check_int
+from tftransformer._arguments import check_fraction, check_int, check_whole_numbers
 from tftransformer.finetune.smoothed_sparse_categorical_crossentropy import (
     SmoothedSparseCategoricalCrossentropy,
 )
@@ -69,13 +69,7 @@ def class_weights(labels, num_classes):
     labels = np.asarray(labels).reshape(-1)
     if labels.size == 0:
         raise ValueError("labels must not be empty. Received: labels=[]")
-    if labels.dtype.kind not in "iu":
-        if labels.dtype.kind != "f" or not np.all(labels == np.round(labels)):
-            raise ValueError(
-                f"labels must be integer class ids. Received: labels of dtype "
-                f"{labels.dtype} with values {labels[:5].tolist()}..."
-            )
-        labels = labels.astype("int64")
+    labels = check_whole_numbers("labels", labels, "integer class ids")
     if labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(
             f"labels must be in [0, {num_classes}). Received: labels from "

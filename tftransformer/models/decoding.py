@@ -10,7 +10,7 @@ from tftransformer._arguments import (
     check_bool,
     check_int,
     check_positive_number,
-    first_bad_entry,
+    check_whole_numbers,
 )
 
 # Compiled decoding functions per model, reused across calls: model ->
@@ -29,20 +29,9 @@ def check_token_id(name, value, vocabulary_size):
 
 def token_id_array(name, values):
     """`values` (token ids) as an int32 NumPy array; floats only when whole
-    numbers (a cast would cut `4.7` to token 4 without a word)."""
+    numbers (`check_whole_numbers`)."""
     array = np.asarray(ops.convert_to_numpy(values))
-    if array.dtype.kind == "f":
-        bad = ~np.isfinite(array) | (array != np.round(array))
-        if bad.any():
-            raise ValueError(
-                f"{name} must hold token ids (whole numbers). "
-                f"Received: {first_bad_entry(name, array, bad)}"
-            )
-    elif array.dtype.kind not in "biu":
-        raise ValueError(
-            f"{name} must be an array of token ids. Received: {name}={values!r:.100}"
-        )
-    return array.astype("int32")
+    return check_whole_numbers(name, array, "token ids (whole numbers)").astype("int32")
 
 
 def encoder_arrays(encoder_token_ids, encoder_padding_mask, pad_token_id):
