@@ -12,6 +12,7 @@ from tftransformer._arguments import (
     check_real_array,
     check_strings,
     check_whole_numbers,
+    float32_cell,
     python_number,
 )
 
@@ -120,6 +121,16 @@ def test_check_whole_numbers_takes_ids_read_as_floats_and_names_the_rest():
         ValueError, match="must hold class ids. Received: ids of dtype <U1"
     ):
         check_whole_numbers("ids", ["a"], "class ids")
+
+
+@pytest.mark.parametrize(
+    "cell, expected",
+    [(" 2.5 ", 2.5), (3, 3.0), ("-3.4e38", -3.4e38), (np.float64(0.5), 0.5)]
+    + [(v, None) for v in ("1e39", 1e39, "inf", "nan", "x", "", True, None, [1])]
+    + [("9" * 400, None), (10**400, None)],
+)
+def test_float32_cell_reads_numbers_that_stay_finite_as_float32(cell, expected):
+    assert float32_cell(cell) == expected
 
 
 def test_check_choice_names_the_choices_and_the_value():

@@ -27,6 +27,7 @@ __all__ = [
     "check_strings",
     "class_names",
     "first_bad_entry",
+    "float32_cell",
     "is_finite_number",
     "is_int",
     "output_shape",
@@ -38,6 +39,22 @@ __all__ = [
 def is_int(value):
     """Whether `value` is an integer (a NumPy one too), not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def float32_cell(value):
+    """A data file's cell as a float within float32's range, else None.
+
+    Takes a number or a numeric string (surrounding spaces allowed); a bool,
+    a non-numeric value, NaN or a magnitude past `FLOAT32_MAX` (which would
+    become inf as a float32) gives None, for the caller to name in its error.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):
+        return None
+    return number if abs(number) <= FLOAT32_MAX else None
 
 
 def is_finite_number(value):

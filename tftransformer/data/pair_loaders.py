@@ -11,10 +11,10 @@ import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import (
-    FLOAT32_MAX,
     check_int,
     check_on_bad_rows,
     check_path,
+    float32_cell,
 )
 from tftransformer.data._autotune import prefetched
 from tftransformer.data.data_error import DataError
@@ -104,7 +104,7 @@ def load_text_pairs(
         )
         score = None
         if problem is None and score_column is not None:
-            score = _score_value(record.get(score_column))
+            score = float32_cell(record.get(score_column))
             if score is None:
                 problem = (
                     "expected a finite number (float32) in column "
@@ -126,17 +126,6 @@ def load_text_pairs(
         scores=None if score_column is None else np.asarray(scores, "float32"),
         source=path,
     )
-
-
-def _score_value(value):
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None
-    try:
-        value = float(value.strip() if isinstance(value, str) else value)
-    except (ValueError, OverflowError):
-        return None
-    # Scores are float32: a larger number would become inf.
-    return value if abs(value) <= FLOAT32_MAX else None
 
 
 def make_pair_dataset(pairs, preprocessor, batch_size, shuffle=False, seed=0):

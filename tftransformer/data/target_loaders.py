@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from tftransformer._arguments import FLOAT32_MAX, check_on_bad_rows
+from tftransformer._arguments import FLOAT32_MAX, check_on_bad_rows, float32_cell
 from tftransformer.data.data_error import DataError
 from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.loaders import (
@@ -202,15 +202,8 @@ def _number(path, line, column, value):
     """A target cell as a float; None when missing; DataError otherwise."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
-        number = None
-    else:
-        try:
-            number = float(value if isinstance(value, (int, float)) else value.strip())
-        except (ValueError, OverflowError, AttributeError):
-            number = None
-    # Targets are float32: a larger number would become inf.
-    if number is None or not abs(number) <= FLOAT32_MAX:
+    number = float32_cell(value)
+    if number is None:
         raise DataError(
             f"{path}, line {line}, column {column!r}: expected a finite number as "
             f"the target (float32: at most {FLOAT32_MAX:.4g} in magnitude), "

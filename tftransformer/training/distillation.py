@@ -9,9 +9,7 @@ from tftransformer._arguments import (
     check_positive_number,
     is_finite_number,
 )
-from tftransformer.data.classification_dataset import make_classification_dataset
 from tftransformer.finetune.shrink import keep_layers
-from tftransformer.models.backbone_adapter import preprocessor_pair_separators
 from tftransformer.models.distiller import Distiller
 from tftransformer.models.text_classifier import TextClassifier
 from tftransformer.models.text_classifier_preprocessor import (
@@ -167,14 +165,14 @@ def distill_classifier(
             label_names=labels,
         )
 
-    strategy = None
+    strategy = trainer = None
 
     def train_run(name, build):
         """Trains `build()`'s `(model, student)` as a `Trainer` run in
         `model_dir/name`: resumable, early stopping on the validation split,
         the student calibrated with the config's `calibrate` and written
         to its `model.keras`."""
-        nonlocal strategy
+        nonlocal strategy, trainer
         trainer = Trainer(
             dataclasses.replace(
                 config, model_dir=os.path.join(model_dir, name), export_dir=None
@@ -228,17 +226,9 @@ def distill_classifier(
         name = "student_labels_only"
         models[name], seconds[name], _ = train_run(name, labels_only)
 
-    test_dataset = make_classification_dataset(
-        list(test.texts),
-        test.labels,
-        tokenizer,
-        batch_size=config.batch_size,
-        max_length=config.max_length,
-        # Scored against the labels in the split's order.
-        shuffle=False,
-        text_pairs=None if test.text_pairs is None else list(test.text_pairs),
-        pair_separators=preprocessor_pair_separators(teacher.preprocessor),
-    )
+    # In the split's order (the last run's trainer, with the students'
+    # length and pair separators), scored against its labels.
+    test_dataset = trainer.dataset(test, models["student"])
     scores = score_models(models, test_dataset, test, timing_rounds, seconds)
     summary = {
         "settings": {
