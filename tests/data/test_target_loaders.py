@@ -55,6 +55,24 @@ def test_label_sets_from_delimited_cells_and_json_lists(
     assert data.label_sets() == [("x", "y"), (), ("y",)]
 
 
+@pytest.mark.parametrize(
+    "cells, vocabulary",
+    [
+        # As the single-label loader orders class ids: numbers by value.
+        (["10|2", "1", "01|2"], ("01", "1", "2", "10")),
+        (["[10, 2]", "[1]", "[3]"], ("1", "2", "3", "10")),
+        # Names, or numbers among names, as strings.
+        (["10|b", "2", "a"], ("10", "2", "a", "b")),
+    ],
+)
+def test_numeric_label_names_are_ordered_by_value(tmp_path, cells, vocabulary):
+    content = "text,labels\n" + "".join(
+        f'text {i},"{cell}"\n' for i, cell in enumerate(cells)
+    )
+    data = load_multi_label_file(write(tmp_path / "n.csv", content))
+    assert data.label_vocabulary == vocabulary
+
+
 def test_a_label_outside_the_training_set_is_named(tmp_path):
     path = write(tmp_path / "dev.csv", "text,labels\nhi,x\nyo,z|x\n")
     with pytest.raises(

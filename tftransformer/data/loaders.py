@@ -444,12 +444,17 @@ def _check_label_kinds(path, column, lines, labels):
             f"{number_line} has the number {number!r}, line {name_line} has the "
             f"text {name!r}. Expected one kind of label throughout."
         )
-    if numeric:
+    return sorted_labels(labels)
+
+
+def sorted_labels(labels):
+    """The distinct `labels` (strings) in class-id order: by value when every
+    one is a number (`2` before `10`), else as strings."""
+    labels = set(labels)
+    if labels and all(_NUMBER.match(label) for label in labels):
         # Exactly: floats would tie or misorder long integer ids.
-        return tuple(
-            sorted(set(labels), key=lambda label: (decimal.Decimal(label), label))
-        )
-    return tuple(sorted(set(labels)))
+        return tuple(sorted(labels, key=lambda label: (decimal.Decimal(label), label)))
+    return tuple(sorted(labels))
 
 
 def _check_vocabulary(label_vocabulary):

@@ -27,6 +27,7 @@ from tftransformer.data.loaders import (
     embedded_splits,
     file_records,
     row_texts,
+    sorted_labels,
     warn_skipped_rows,
 )
 from tftransformer.data.multi_label_data import MultiLabelData
@@ -106,7 +107,8 @@ def load_multi_label_file(
             or names joined by `label_delimiter`; empty means no label.
         text_pair_column: the second text's column for pair tasks, or `None`.
         label_delimiter: non-empty string between label names in a cell.
-        label_vocabulary: `None` for the sorted set of labels found, or the
+        label_vocabulary: `None` for the sorted set of labels found (by value
+            when all are numbers, as the single-label loader sorts), or the
             known labels (e.g. the training data's); another is an error.
         on_bad_rows: `"error"` to refuse a row with an empty text or a
             missing label cell, `"skip"` to skip and count it.
@@ -167,9 +169,7 @@ def load_multi_label_file(
     if not texts:
         raise DataError(f"{path}: all {len(records)} rows are bad; no examples left.")
     if label_vocabulary is None:
-        label_vocabulary = tuple(
-            sorted({name for names in label_sets for name in names})
-        )
+        label_vocabulary = sorted_labels(name for names in label_sets for name in names)
         if len(label_vocabulary) < 2:
             raise DataError(
                 f"{path}: column {label_column!r} holds {len(label_vocabulary)} "
