@@ -84,6 +84,32 @@ def test_a_tftransformer_causal_lm_generates_with_its_tokenizer():
         generate_texts(model, PROMPTS, max_length=MAX_LENGTH)
 
 
+@pytest.mark.parametrize("kind", ["keras_hub", "tftransformer"])
+def test_a_prompt_that_fills_max_length_is_warned_of(gpt2, kind, recwarn):
+    long = " ".join(["the cat"] * MAX_LENGTH)
+    if kind == "keras_hub":
+        model, options = gpt2, {}
+    else:
+        model, _, tokenizer = tiny_causal_lm(PROMPTS)
+        options = dict(
+            tokenizer=tokenizer,
+            start_token_id=CAUSAL_LM_START,
+            end_token_id=CAUSAL_LM_END,
+        )
+    outputs = generate_texts(model, PROMPTS, max_length=MAX_LENGTH, **options)
+    assert not [w for w in recwarn if "max_length" in str(w.message)]
+    with pytest.warns(
+        UserWarning,
+        match=r"1 of 3 prompt\(s\) fill all max_length=12 tokens \(the first: "
+        r"prompts\[1\], 'the cat the cat .*no room for a continuation",
+    ):
+        outputs = generate_texts(
+            model, ["a", long, "the cat"], max_length=MAX_LENGTH, **options
+        )
+    # As warned: cut to fit, it is not continued.
+    assert outputs["completion"][1] == ""
+
+
 def test_beam_search_answers_each_prompt_of_a_batch_as_alone(gpt2):
     # keras-hub's BeamSampler samples a batch from its shortest prompt's end:
     # a longer prompt's beams became copies of one text, scored with tokens

@@ -1,9 +1,11 @@
 """A generator's outputs for raw prompts, as its export answers them."""
 
 import keras_hub
+import numpy as np
 import tensorflow as tf
 
 from tftransformer._arguments import check_int, check_strings
+from tftransformer._warnings import warn
 from tftransformer.models._prompt_generation import PromptGeneration
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 
@@ -86,6 +88,17 @@ def generate_texts(
         prefix=prefix,
         target_tokenizer=target_tokenizer,
     )
+    if not seq2seq and prompts:
+        full = np.flatnonzero(generation.full_prompts(tf.constant(prompts)).numpy())
+        if len(full):
+            warn(
+                f"{len(full)} of {len(prompts)} prompt(s) fill all max_length="
+                f"{generation.max_length} tokens (the first: prompts[{full[0]}], "
+                f"{prompts[full[0]][:60]!r}): cut to fit, they leave no room "
+                "for a continuation, whose `completion` is empty. Pass a "
+                "larger max_length (the model's own allows "
+                "its max_sequence_length) or shorter prompts."
+            )
     generate = tf.function(
         generation, input_signature=[tf.TensorSpec([None], tf.string)]
     )

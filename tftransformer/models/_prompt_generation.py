@@ -302,6 +302,43 @@ class PromptGeneration:
         """The tokenizer: the preprocessor's, or the one given."""
         return self._tokenizer
 
+    def full_prompts(self, prompt):
+        """Whether each prompt fills all `max_length` positions (cut to fit,
+        or exactly), which leaves a causal LM no room to continue it; a
+        seq2seq model's prompt is its source: False.
+
+        Args:
+            prompt: 1-D `tf.string`, one prompt per entry.
+
+        Returns:
+            A 1-D bool `tf.Tensor`.
+        """
+        if self._prefix:
+            prompt = tf.strings.join([self._prefix, prompt])
+        model = self._model
+        if isinstance(model, (Seq2SeqTransformer, keras_hub.models.Seq2SeqLM)):
+            return tf.zeros(tf.shape(prompt), tf.bool)
+        if is_keras_hub_generator(model):
+            mask = model.preprocessor.generate_preprocess(
+                prompt, sequence_length=self._max_length
+            )["padding_mask"]
+            lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+        else:
+            _, mask = self._pack(prompt)
+            lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+        return lengths >= self._max_length
+
+    def _pack(self, prompt):
+        """A tftransformer `CausalLM`'s prompt rows: a start token, the
+        prompt's pieces, padding; with their padding mask."""
+        packer = keras_hub.layers.StartEndPacker(
+            sequence_length=self._max_length,
+            start_value=self._start_token_id,
+            pad_value=self._pad_token_id,
+            return_padding_mask=True,
+        )
+        return packer(self._tokenizer(prompt))
+
     def __call__(self, prompt):
         if self._prefix:
             prompt = tf.strings.join([self._prefix, prompt])
@@ -311,13 +348,7 @@ class PromptGeneration:
         """keras-hub's `CausalLM.generate_step`, for a tftransformer
         `CausalLM`: a start token, the prompt's pieces, then sampling."""
         model = self._model
-        packer = keras_hub.layers.StartEndPacker(
-            sequence_length=self._max_length,
-            start_value=self._start_token_id,
-            pad_value=self._pad_token_id,
-            return_padding_mask=True,
-        )
-        token_ids, padding_mask = packer(self._tokenizer(prompt))
+        token_ids, padding_mask = self._pack(prompt)
         inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
         batch_size = tf.shape(token_ids)[0]
         cache = model.build_cache(batch_size, self._max_length)
