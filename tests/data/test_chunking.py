@@ -69,6 +69,11 @@ def test_documents_of_numpy_arrays():
         (([[1, 2]], 4, 2, 0), "max_chunks=0"),
         (([1, 2, 3], 4, 2), "Document 0 must be a 1-D sequence"),
         (("some text", 4, 2), "sequence of documents"),
+        # A float id was cut (1.7 read as 1).
+        (
+            ([[1, 2], [1.7, 2.0]], 4, 2),
+            r"token_ids\[1\] must hold token ids.*\[0\]=1\.7",
+        ),
     ],
 )
 def test_bad_arguments(args, message):
@@ -156,6 +161,11 @@ def test_shuffled_dataset_keeps_labels_with_their_documents(tokenizer):
         ({"max_chunks": 0}, "max_chunks=0"),
         ({"batch_size": 0}, "batch_size=0"),
         ({"labels": [0]}, "len\\(labels\\)=1"),
+        # Cut to class 0, made a negative id, or kept below zero.
+        ({"labels": [0.5, 1]}, r"labels must hold class ids .*labels\[0\]=0\.5"),
+        ({"labels": [0, np.nan]}, r"labels\[1\]=nan"),
+        ({"labels": [0, -1]}, r"whole numbers >= 0.*labels\[1\]=-1"),
+        ({"labels": ["a", "b"]}, "labels must hold class ids"),
         ({"texts": "one string"}, "list of strings, not a single string"),
         ({"texts": []}, "must not be empty"),
     ],

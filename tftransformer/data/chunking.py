@@ -13,7 +13,12 @@ for WordPiece, `<s> chunk </s>` for RoBERTa and XLM-RoBERTa), and yields one
 import numpy as np
 import tensorflow as tf
 
-from tftransformer._arguments import check_int, check_strings
+from tftransformer._arguments import (
+    check_int,
+    check_strings,
+    check_whole_numbers,
+    first_bad_entry,
+)
 from tftransformer.data._autotune import prefetched
 from tftransformer.data.classification_dataset import _special_token_id
 from tftransformer.data.packing import check_packing_arguments, padded_length
@@ -76,7 +81,10 @@ def chunk_documents(token_ids, chunk_length, stride, max_chunks=None):
                 f"Document {index} must be a 1-D sequence of token ids. "
                 f"Received: {document!r}"
             )
-        ids = [int(i) for i in document]
+        # A cast would cut a float id (1.7 read as 1) without a word.
+        ids = check_whole_numbers(
+            f"token_ids[{index}]", document, "token ids (whole numbers)"
+        ).tolist()
         if len(ids) <= chunk_length:
             num_chunks = 1
         else:
@@ -168,11 +176,19 @@ def make_long_document_dataset(
     if not texts:
         raise ValueError("texts must not be empty. Received: texts=[]")
     if labels is not None:
-        labels = np.asarray(labels).reshape(-1)
+        # A cast would cut 0.5 to class 0 and make a NaN a negative id.
+        what = "class ids (whole numbers >= 0)"
+        labels = check_whole_numbers("labels", labels, what).reshape(-1)
         if len(labels) != len(texts):
             raise ValueError(
                 "labels must have one entry per text. Received: "
                 f"len(labels)={len(labels)}, len(texts)={len(texts)}"
+            )
+        bad = (labels < 0) | (labels > np.iinfo(np.int32).max)
+        if bad.any():
+            raise ValueError(
+                f"labels must hold {what}. Received: "
+                f"{first_bad_entry('labels', labels, bad)}"
             )
 
     pieces = []
