@@ -95,6 +95,31 @@ def test_search_writes_best_config_for_classify(small_vocabulary_preset, tmp_pat
         search(**{**again, "epochs": 2})
 
 
+def test_best_config_of_a_lora_trial_trains_without_the_fixed_freezing(
+    small_vocabulary_preset, tmp_path
+):
+    # freeze_layers is searched only in trials without LoRA: the best trial,
+    # with LoRA, left it out, and best.json took the search's fixed
+    # --freeze_layers=1, a config that classify.py refuses (and not the
+    # trial, which froze nothing).
+    result = search(
+        preset=small_vocabulary_preset,
+        hp=["lora_rank=0,4", "freeze_layers=0..1"],
+        freeze_layers=1,
+        # The one trial this seed draws has LoRA (asserted below).
+        max_trials=1,
+        directory=str(tmp_path),
+        evaluate_test=False,
+        compare_default=False,
+        **TINY,
+    )
+    best = result["best_config"]
+    assert best["lora_rank"] == 4 and best["freeze_layers"] == 0, best
+    names = [f.name for f in dataclasses.fields(ClassificationConfig)]
+    config = ClassificationConfig(**load_run_config(result["best_config_path"], names))
+    assert (config.lora_rank, config.freeze_layers) == (4, 0)
+
+
 def write_word_csv(path, rows, positive_every):
     """Two words of the row's class and one of the other, shuffled: a tiny
     model learns it in two epochs, not perfectly."""

@@ -153,8 +153,16 @@ def search_text_classifier(config, verbose=1):
 
     records = trial_records(tuner)
     # best.json runs the best trial again: the search's data, preset,
-    # epochs, monitor and fixed hyperparameters, then the best values.
-    best_config = {**_run_settings_of_the_search(config), **best_run_config(tuner)}
+    # epochs, monitor and fixed hyperparameters, then the best trial's
+    # values of the space (a conditional one it left out, `freeze_layers`
+    # in a LoRA trial, as the trial used it: the config's own would not).
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    used = hypermodel.trial_values(best_trial.hyperparameters.copy())
+    best_config = {
+        **_run_settings_of_the_search(config),
+        **{name: used[name] for name in space.names},
+        **best_run_config(tuner),
+    }
     best_config_path = os.path.join(tuner.project_dir, "best.json")
     if chief:
         save_run_config(best_config, best_config_path)
