@@ -120,6 +120,27 @@ def test_best_config_of_a_lora_trial_trains_without_the_fixed_freezing(
     assert (config.lora_rank, config.freeze_layers) == (4, 0)
 
 
+def test_a_search_whose_every_trial_fails_names_the_first_failure(
+    small_vocabulary_preset, tmp_path
+):
+    with pytest.raises(
+        ValueError,
+        match=r"No trial of the search in .* completed \(1 failed, recorded in "
+        r".*failed_trials.json'\); the first: FailedTrialError: Non-finite "
+        r"training loss",
+    ):
+        search(
+            preset=small_vocabulary_preset,
+            hp=["learning_rate=1e36..1e37:log"],
+            warmup_fraction=0.0,
+            max_trials=1,
+            directory=str(tmp_path),
+            evaluate_test=False,
+            compare_default=False,
+            **TINY,
+        )
+
+
 def write_word_csv(path, rows, positive_every):
     """Two words of the row's class and one of the other, shuffled: a tiny
     model learns it in two epochs, not perfectly."""
@@ -218,6 +239,11 @@ def test_trials_are_ranked_by_the_monitored_metric(
         ),
         ({"mixed_precision": "bfloat16"}, r"mixed_precision='bfloat16'"),
         ({"patience": 0}, r"Received: patience=0"),
+        # Only a Bayesian search draws initial points.
+        (
+            {"num_initial_points": 5},
+            r"num_initial_points=5, algorithm='random'",
+        ),
     ],
 )
 def test_bad_spaces_fail_before_any_trial(

@@ -125,6 +125,22 @@ def test_from_json_and_yaml_files(tmp_path):
             },
             "it must be > 1",
         ),
+        # Only min could be drawn.
+        (
+            {"batch_size": {"min": 8, "max": 32, "step": 100}},
+            "The step of batch_size goes past max from min",
+        ),
+        (
+            {
+                "learning_rate": {
+                    "min": 1e-5,
+                    "max": 1e-4,
+                    "step": 20,
+                    "sampling": "log",
+                }
+            },
+            "The step of learning_rate goes past max",
+        ),
         ({"pooling": {"min": "cls", "max": "max"}}, "not a range"),
         ({"pooling": "sum"}, "pooling=.sum."),
         (

@@ -22,7 +22,12 @@ from tftransformer.tuning.text_classifier_hyper_model import (
     DEFAULT_HYPERPARAMETERS,
     TextClassifierHyperModel,
 )
-from tftransformer.tuning.tuners import best_run_config, create_tuner, trial_records
+from tftransformer.tuning.tuners import (
+    FAILED_TRIALS_FILE,
+    best_run_config,
+    create_tuner,
+    trial_records,
+)
 
 __all__ = ["search_space_of", "search_text_classifier"]
 
@@ -83,6 +88,10 @@ def search_text_classifier(config, verbose=1):
         with `compare_default`, `default_<objective>`,
         `default_test_accuracy` and `default_test_macro_f1` of the config's
         own hyperparameters trained on the same data for the same epochs.
+
+    Raises:
+        ValueError: for a bad space or settings, before any trial; or when
+            no trial completed, naming the first failure.
     """
     # The strategy first: it configures the devices. Its seed and checks too.
     trainer = Trainer(config, verbose=verbose)
@@ -152,6 +161,17 @@ def search_text_classifier(config, verbose=1):
     search_seconds = time.time() - start
 
     records = trial_records(tuner)
+    if not any(r["status"] == "COMPLETED" and r["score"] is not None for r in records):
+        # The space's settings failed every trial (a learning rate that
+        # diverges, a batch that does not fit): one line for the user.
+        failed = [r for r in records if r["status"] == "FAILED"]
+        raise ValueError(
+            f"No trial of the search in {tuner.project_dir!r} completed "
+            f"({len(failed)} failed, recorded in "
+            f"{os.path.join(tuner.project_dir, FAILED_TRIALS_FILE)!r})"
+            + (f"; the first: {failed[0]['reason']}" if failed else "")
+            + ". Expected a search space whose trials can train."
+        )
     # best.json runs the best trial again: the search's data, preset,
     # epochs, monitor and fixed hyperparameters, then the best trial's
     # values of the space (a conditional one it left out, `freeze_layers`

@@ -128,6 +128,13 @@ class SearchConfig(ClassificationConfig):
                 "give them to classify.py --config=best.json if wanted. "
                 f"Received: {', '.join(f'{k}={v!r}' for k, v in ignored.items())}"
             )
+        if self.num_initial_points is not None and self.algorithm != "bayesian":
+            raise ConfigError(
+                "num_initial_points sets the random trials of a Bayesian "
+                "search (algorithm='bayesian'); this search would ignore it. "
+                f"Received: num_initial_points={self.num_initial_points}, "
+                f"algorithm={self.algorithm!r}"
+            )
         if self.space_file and self.hp:
             raise ConfigError(
                 "Give the search space with space_file or with hp, not both. "

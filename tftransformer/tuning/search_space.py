@@ -539,6 +539,14 @@ def _normalize(name, spec):
                     f"The step of a log-uniform range of {name} is a factor: "
                     f"it must be > 1. Received: {name}={spec!r}"
                 )
+            # One step past the range leaves min the only value drawn.
+            after_min = low * step if sampling == "log" else low + step
+            if after_min > high and not math.isclose(after_min, high):
+                raise ValueError(
+                    f"The step of {name} goes past max from min: only min "
+                    "could be drawn (for a single value, write "
+                    f'{{"value": ...}}). Received: {name}={spec!r}'
+                )
             result["step"] = step
         return result
     raise ValueError(
