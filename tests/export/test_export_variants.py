@@ -2,6 +2,7 @@ import csv
 import gc
 import json
 import os
+import shutil
 import types
 
 import keras
@@ -555,6 +556,29 @@ def test_bad_arguments_are_refused(classifier, report, tmp_path):
         export_variants(classifier, tmp_path, ["a", "b"], [0], ["a"])
     with pytest.raises(ValueError, match="single texts, not pairs"):
         LiteRTModel(report.row("litert_float32")["path"])(["a"], ["b"])
+
+
+def test_existing_variants_are_refused_before_any_is_written(
+    classifier, report, tmp_path
+):
+    # A run into a directory holding the LiteRT variant but not the
+    # SavedModel wrote the SavedModel, then stopped at the LiteRT file.
+    litert = os.path.dirname(report.row("litert_float32")["path"])
+    shutil.copytree(litert, tmp_path / "litert_float32")
+    with pytest.raises(
+        ValueError,
+        match=r"already holds the variants \['litert_float32'\]; pass "
+        r"overwrite=True \(--overwrite\)",
+    ):
+        export_variants(
+            classifier,
+            tmp_path,
+            ["a"],
+            [0],
+            ["a"],
+            variants=["saved_model_float32", "litert_float32"],
+        )
+    assert sorted(os.listdir(tmp_path)) == ["litert_float32"]
 
 
 def test_litert_graph_applies_the_fitted_temperature(classifier):

@@ -30,7 +30,7 @@ from tftransformer.export._variant_measures import (
     saved_model_signature,
     timing_machine,
 )
-from tftransformer.export.litert_export import model_kind
+from tftransformer.export.litert_export import LITERT_FILE, model_kind
 from tftransformer.export.question_answerer_export import export_question_answerer
 from tftransformer.export.text_classifier_export import (
     SIGNATURE_NAME,
@@ -265,6 +265,8 @@ def export_variants(
     for size, count in _timings(batch_sizes, calls):
         check_int("batch_sizes", size, 1)
         check_int("calls", count, 1)
+    if not overwrite:
+        _refuse_existing_variants(directory, variants)
     test_texts = as_list(test_texts)
     if generator:
         rows = generator_rows(
@@ -520,6 +522,28 @@ def _scores(kind, answers, truth):
         report = RegressionReport(truth, answers)
         return {"rmse": float(np.sqrt(np.mean(report.rmse**2)))}
     return {"accuracy": float(np.mean(answers == truth))}
+
+
+def _refuse_existing_variants(directory, variants):
+    """Refuses, before any is written, variants already in `directory`: a
+    run would rewrite the first ones and stop at the next."""
+    existing = [
+        name
+        for name in variants
+        if os.path.exists(
+            os.path.join(
+                os.fspath(directory),
+                name,
+                "1" if VARIANTS[name][0] == "saved_model" else LITERT_FILE,
+            )
+        )
+    ]
+    if existing:
+        raise ValueError(
+            f"{os.fspath(directory)} already holds the variants {existing}; pass "
+            "overwrite=True (--overwrite) to replace them, or another "
+            "directory."
+        )
 
 
 def _word_agreement(tags, reference):
