@@ -3,6 +3,7 @@
 import json
 
 import keras_hub
+import numpy as np
 import pytest
 
 from tftransformer.data import (
@@ -152,6 +153,21 @@ def test_windows_map_the_gold_span_back_on_other_tokenizers(tmp_path, family):
     end = tokenizer.end_token_id
     assert ids[0] == tokenizer.start_token_id
     assert [end, end] in [ids[i : i + 2] for i in range(len(ids) - 1)]
+
+
+@pytest.mark.parametrize("family", ["roberta", "xlm_roberta", "albert", "deberta_v3"])
+def test_a_window_holds_the_tokens_of_the_whole_context(tmp_path, family):
+    # Punctuation and word parts glued to a word: SentencePiece marked each
+    # tokenized alone as a word start, a "▁" the family never reads there.
+    preset = write_tiny_preset(family, tmp_path / family)
+    tokenizer = keras_hub.models.Tokenizer.from_preset(preset)
+    context = "the earth is round, isn't it? (yes) the sun,too"
+    windows = make_question_answering_windows(
+        [SquadExample("q", "is it?", context)], tokenizer, sequence_length=64
+    )
+    row = windows.features["token_ids"][0]
+    in_context = windows.features["segment_ids"][0] == 1
+    assert row[in_context][:-1].tolist() == np.asarray(tokenizer(context)).tolist()
 
 
 @pytest.mark.parametrize(

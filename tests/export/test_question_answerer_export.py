@@ -136,6 +136,37 @@ def test_serving_graph_matches_predict_answers(
     check_answers(served, answerer, questions, contexts, allow_no_answer)
 
 
+@pytest.mark.parametrize("family", ["bert", "roberta", "xlm_roberta", "albert"])
+def test_graph_tokens_and_spans_are_the_windows(
+    family, small_vocabulary_preset, tmp_path
+):
+    # Glued punctuation and word parts: a SentencePiece family's first
+    # token of each reads inside a word, in the graph as in training.
+    preset = small_vocabulary_preset
+    if family != "bert":
+        preset = write_tiny_preset(family, tmp_path / family)
+    answerer = QuestionAnswerer.from_preset(preset, sequence_length=64)
+    contexts = [
+        "the earth is round, isn't it? (yes) the sun,too",
+        CONTEXTS[1],
+        " x,y\u00a0z.",
+    ]
+    # Traced, as served (keras-hub tokenizes eager calls to lists).
+    pieces = tf.function(serving_module(answerer, True)._pieces)
+    tokens, spans = pieces(tf.constant(contexts))
+    windows = answerer.preprocessor.windows(["q?"] * len(contexts), contexts)
+    assert windows.example_index.tolist() == [0, 1, 2]  # One window each.
+    for row, context in enumerate(contexts):
+        in_context = windows.features["segment_ids"][row] == 1
+        in_context[np.flatnonzero(in_context)[-1]] = False  # The end token.
+        assert tokens[row].numpy().tolist() == (
+            windows.features["token_ids"][row][in_context].tolist()
+        ), context
+        assert spans[row].numpy().tolist() == (
+            windows.offsets[row][in_context].tolist()
+        ), context
+
+
 @pytest.mark.parametrize("allow_no_answer", [True, False])
 def test_an_empty_context_before_others_answers_empty(
     allow_no_answer, small_vocabulary_preset

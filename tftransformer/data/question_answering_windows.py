@@ -13,8 +13,14 @@ own by the family's tokenizer (with a leading space where the context has
 one, as byte-level BPE and SentencePiece tokenizers mark word starts), and
 all its tokens carry its character span. The tokenizer is a keras-hub one
 (WordPiece, SentencePiece or byte-level BPE): no family needs offsets from
-its tokenizer. An answer that starts or ends inside a word is labelled with
-the whole word.
+its tokenizer. A SentencePiece tokenizer marks the start of every text it
+reads as a word start (`▁`), a piece glued to the one before it (`,` of
+`round,`, `t` of `isn't`) too: such a piece's first token loses the mark
+(a lone `▁` is dropped, `▁t` read as `t` where the vocabulary has it), as
+the family reads the whole context (a run of characters the vocabulary
+lacks still gives one unknown token per piece, where the whole context has
+one for the run). An answer that starts or ends inside a word is labelled
+with the whole word.
 """
 
 import dataclasses
@@ -27,6 +33,7 @@ from tftransformer._arguments import check_int
 __all__ = [
     "QuestionAnsweringWindows",
     "context_pieces",
+    "glued_piece_ids",
     "make_question_answering_windows",
 ]
 
@@ -46,6 +53,47 @@ def context_pieces(context):
         spaced = begin > 0 and context[begin - 1].isspace()
         pieces.append((" " * spaced + match.group(), begin, end))
     return pieces
+
+
+# SentencePiece's mark of a word start.
+_WORD_START = "\u2581"
+
+
+def glued_piece_ids(tokenizer):
+    """How a SentencePiece tokenizer's ids read inside a word.
+
+    A piece of `context_pieces` tokenized on its own starts with a word
+    start mark, as a text does; glued to the piece before it, it has none
+    in the whole context.
+
+    Returns:
+        `None` for another tokenizer (WordPiece and byte-level BPE mark word
+        starts from the leading space `context_pieces` keeps); else
+        `(table, mark)`: an int32 array of every id's id without its leading
+        `▁` (itself when it has none, or when the rest is not a token), and
+        the id of the lone `▁` (-1 when the vocabulary has none), which a
+        glued piece's first token drops.
+    """
+    import keras_hub
+
+    if not isinstance(tokenizer, keras_hub.tokenizers.SentencePieceTokenizer):
+        return None
+    vocabulary = tokenizer.get_vocabulary()
+    ids = {token: tokenizer.token_to_id(token) for token in vocabulary}
+    table = np.arange(len(vocabulary), dtype=np.int32)
+    for token, token_id in ids.items():
+        rest = token[len(_WORD_START) :]
+        if token.startswith(_WORD_START) and rest in ids:
+            table[token_id] = ids[rest]
+    return table, ids.get(_WORD_START, -1)
+
+
+def _glued(tokens, continuation):
+    """A glued piece's tokens, its first one read inside a word."""
+    table, mark = continuation
+    if tokens and tokens[0] == mark:
+        return tokens[1:]
+    return [int(table[tokens[0]]), *tokens[1:]] if tokens else tokens
 
 
 def _token_lists(tokenizer, texts):
@@ -160,13 +208,18 @@ def make_question_answering_windows(
     # One tokenizer call for every piece of every context.
     flat = _token_lists(tokenizer, [text for piece in pieces for text, _, _ in piece])
 
+    continuation = glued_piece_ids(tokenizer)
+
     token_ids, segment_ids, offsets, labels, example_index = [], [], [], [], []
     lengths = []
     cursor = 0
     for index, example in enumerate(examples):
         context_ids, context_offsets = [], []
-        for _, begin, end in pieces[index]:
-            for token in flat[cursor]:
+        for text, begin, end in pieces[index]:
+            tokens = flat[cursor]
+            if continuation is not None and begin > 0 and not text.startswith(" "):
+                tokens = _glued(tokens, continuation)
+            for token in tokens:
                 context_ids.append(token)
                 context_offsets.append((begin, end))
             cursor += 1

@@ -1,6 +1,7 @@
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tftransformer.data.question_answering_windows import glued_piece_ids
 from tftransformer.export._untracked import set_untracked
 from tftransformer.export.text_classifier_serving_module import string_batch
 
@@ -72,6 +73,12 @@ class QuestionAnswererServingModule(tf.Module):
         super().__init__(name=name)
         set_untracked(self, "_model", model)
         self._tokenizer = tokenizer
+        # A SentencePiece family's glued pieces, as in training.
+        continuation = glued_piece_ids(tokenizer)
+        self._continuation = None
+        if continuation is not None:
+            table, mark = continuation
+            self._continuation = (tf.constant(table), tf.constant(mark, tf.int32))
         self._length = int(sequence_length)
         self._stride = int(doc_stride)
         self._max_question = int(max_question_length)
@@ -111,6 +118,13 @@ class QuestionAnswererServingModule(tf.Module):
         char_begin, char_end = characters(begin), characters(end)
         ids = self._tokenizer(texts)  # (num_pieces, (tokens))
         ids = tf.cast(ids, tf.int32)
+        if self._continuation is not None:
+            # A piece glued to the one before (no gap, not the context's
+            # first) reads its first token inside a word.
+            glued = (begin.flat_values == previous_end.flat_values) & (
+                begin.flat_values > 0
+            )
+            ids = self._glued(ids, glued)
         per_piece = ids.row_lengths()
         token_begin = tf.repeat(char_begin, per_piece)
         token_end = tf.repeat(char_end, per_piece)
@@ -121,6 +135,21 @@ class QuestionAnswererServingModule(tf.Module):
         tokens = tf.RaggedTensor.from_row_lengths(ids.flat_values, per_context)
         spans = tf.stack([token_begin, token_end], axis=1)
         return tokens, tf.RaggedTensor.from_row_lengths(spans, per_context)
+
+    def _glued(self, ids, glued):
+        """`ids` (`(num_pieces, (tokens))`) with each glued piece's first
+        token read inside a word (`tftransformer.data.glued_piece_ids`)."""
+        table, mark = self._continuation
+        tokens = ids.flat_values
+        first = tf.range(tf.size(tokens, tf.int64)) == tf.repeat(
+            ids.row_starts(), ids.row_lengths()
+        )
+        changed = first & tf.repeat(glued, ids.row_lengths())
+        tokens = tf.where(changed, tf.gather(table, tokens), tokens)
+        kept = ~(changed & (ids.flat_values == mark))
+        return tf.ragged.boolean_mask(
+            ids.with_flat_values(tokens), ids.with_flat_values(kept)
+        )
 
     def _windows(self, question, context):
         tokenizer = self._tokenizer
