@@ -9,6 +9,7 @@ import pytest
 from tftransformer.data import (
     DataError,
     SquadExample,
+    context_pieces,
     load_squad,
     make_question_answering_windows,
 )
@@ -153,6 +154,25 @@ def test_windows_map_the_gold_span_back_on_other_tokenizers(tmp_path, family):
     end = tokenizer.end_token_id
     assert ids[0] == tokenizer.start_token_id
     assert [end, end] in [ids[i : i + 2] for i in range(len(ids) - 1)]
+
+
+@pytest.mark.parametrize(
+    "context, words",
+    [
+        ("don't stop, 3.5km", ["don", "'", "t", "stop", ",", "3", ".", "5km"]),
+        # Combining marks belong to their word: vowel signs, a virama and
+        # accents written apart were single-mark "words".
+        (
+            "\u0939\u093f\u0928\u094d\u0926\u0940 \u092d\u093e\u0937\u093e",
+            ["हिन्दी", "भाषा"],
+        ),
+        ("cafe\u0301 du ve\u0301lo!", ["cafe\u0301", "du", "ve\u0301lo", "!"]),
+    ],
+)
+def test_context_pieces_are_words_and_punctuation(context, words):
+    pieces = context_pieces(context)
+    assert [text.strip() for text, _, _ in pieces] == words
+    assert all(context[begin:end] == text.strip() for text, begin, end in pieces)
 
 
 @pytest.mark.parametrize("family", ["roberta", "xlm_roberta", "albert", "deberta_v3"])

@@ -18,10 +18,7 @@ from tftransformer.export import (
     export_litert,
     export_question_answerer,
 )
-from tftransformer.export.question_answerer_serving_module import (
-    _DELIMITER,
-    _KEPT_DELIMITER,
-)
+from tftransformer.export.question_answerer_serving_module import piece_delimiters
 from tftransformer.models import QuestionAnswerer, TextClassifier
 from tftransformer.testing import write_tiny_preset
 
@@ -211,7 +208,7 @@ def test_graph_pieces_are_the_python_pieces():
     rng = random.Random(0)
     texts = ["".join(rng.choice(characters) for _ in range(40)) for _ in range(200)]
     _, begins, ends = tf_text.regex_split_with_offsets(
-        tf.constant(texts), _DELIMITER, _KEPT_DELIMITER
+        tf.constant(texts), *piece_delimiters()
     )
     for text, begin, end in zip(texts, begins.to_list(), ends.to_list()):
         data = text.encode("utf-8")

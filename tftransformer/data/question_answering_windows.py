@@ -7,10 +7,11 @@ edge is whole in the next. Every context token keeps the character span of
 the original context it came from, so a predicted span of tokens maps back
 to a span of characters.
 
-The context is first split into words (`\\w+`) and single punctuation
-characters, with their character offsets; each piece is tokenized on its
-own by the family's tokenizer (with a leading space where the context has
-one, as byte-level BPE and SentencePiece tokenizers mark word starts), and
+The context is first split into words (letters, digits, `_` and combining
+marks) and single punctuation characters, with their character offsets;
+each piece is tokenized on its own by the family's tokenizer (with a
+leading space where the context has one, as byte-level BPE and
+SentencePiece tokenizers mark word starts), and
 all its tokens carry its character span. The tokenizer is a keras-hub one
 (WordPiece, SentencePiece or byte-level BPE): no family needs offsets from
 its tokenizer. A SentencePiece tokenizer marks the start of every text it
@@ -24,7 +25,10 @@ with the whole word.
 """
 
 import dataclasses
+import functools
 import re
+import sys
+import unicodedata
 
 import numpy as np
 
@@ -32,23 +36,52 @@ from tftransformer._arguments import check_int
 
 __all__ = [
     "QuestionAnsweringWindows",
+    "combining_mark_ranges",
     "context_pieces",
     "glued_piece_ids",
     "make_question_answering_windows",
 ]
 
-_PIECE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+@functools.cache
+def combining_mark_ranges():
+    """`(first, last)` code points of each run of combining marks (Unicode
+    category M) in Python's `unicodedata`: the serving graph's regular
+    expression names the same ones."""
+    ranges, start = [], None
+    for code in range(sys.maxunicode + 2):
+        mark = code <= sys.maxunicode and unicodedata.category(chr(code))[0] == "M"
+        if mark and start is None:
+            start = code
+        elif not mark and start is not None:
+            ranges.append((start, code - 1))
+            start = None
+    return tuple(ranges)
+
+
+@functools.cache
+def _piece_pattern():
+    """Words (letters, digits, `_` and combining marks: a Devanagari vowel
+    sign or a decomposed accent belongs to its word) and single other
+    non-space characters. Python's `\\w` leaves the marks out."""
+    marks = "".join(
+        f"\\U{first:08x}-\\U{last:08x}" for first, last in combining_mark_ranges()
+    )
+    return re.compile(rf"[\w{marks}]+|[^\w{marks}\s]", re.UNICODE)
 
 
 def context_pieces(context):
     """Words and punctuation characters of `context`, with their offsets.
+
+    A word is a run of letters, digits, `_` and combining marks (Unicode
+    categories L, N, M).
 
     Returns:
         A list of `(text, begin, end)` with `context[begin:end] == text`;
         `text` starts with a space where the context has whitespace before it.
     """
     pieces = []
-    for match in _PIECE.finditer(context):
+    for match in _piece_pattern().finditer(context):
         begin, end = match.span()
         spaced = begin > 0 and context[begin - 1].isspace()
         pieces.append((" " * spaced + match.group(), begin, end))

@@ -1,22 +1,34 @@
+import functools
+
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from tftransformer.data.question_answering_windows import glued_piece_ids
+from tftransformer.data.question_answering_windows import (
+    combining_mark_ranges,
+    glued_piece_ids,
+)
 from tftransformer.export._untracked import set_untracked
 from tftransformer.export.text_classifier_serving_module import string_batch
 
-__all__ = ["QuestionAnswererServingModule"]
+__all__ = ["QuestionAnswererServingModule", "piece_delimiters"]
 
 QUESTION_INPUT = "question"
 CONTEXT_INPUT = "context"
 
-# The graph's `tftransformer.data.context_pieces`: runs of letters, numbers
-# and "_" (Python's `\w`), and single other non-space characters. RE2's
-# `\s` is ASCII only: Unicode spaces are named.
-_SPACE = r"\s\p{Z}\x{0b}\x{85}\x{1c}-\x{1f}"
-_WORD = r"\p{L}\p{N}_"
-_DELIMITER = rf"[{_SPACE}]+|[^{_WORD}{_SPACE}]"
-_KEPT_DELIMITER = rf"[^{_WORD}{_SPACE}]"
+
+@functools.cache
+def piece_delimiters():
+    """The graph's `tftransformer.data.context_pieces`, as the delimiter
+    and kept-delimiter patterns of `tf_text.regex_split_with_offsets`: runs
+    of letters, numbers, "_" (Python's `\\w`) and combining marks (Python's,
+    named: RE2's Unicode tables are newer) are words, other non-space
+    characters single pieces. RE2's `\\s` is ASCII only: Unicode spaces
+    are named."""
+    space = r"\s\p{Z}\x{0b}\x{85}\x{1c}-\x{1f}"
+    word = r"\p{L}\p{N}_" + "".join(
+        rf"\x{{{first:x}}}-\x{{{last:x}}}" for first, last in combining_mark_ranges()
+    )
+    return rf"[{space}]+|[^{word}{space}]", rf"[^{word}{space}]"
 
 
 def _repeat_rows(values, ragged):
@@ -100,7 +112,7 @@ class QuestionAnswererServingModule(tf.Module):
     def _pieces(self, context):
         """Tokens of each context, `(batch, (tokens))`, and their char spans."""
         pieces, begin, end = tf_text.regex_split_with_offsets(
-            context, _DELIMITER, _KEPT_DELIMITER
+            context, *piece_delimiters()
         )
         # A piece after a gap (whitespace) gets a leading space, as the
         # tokenizers mark word starts.
