@@ -103,6 +103,15 @@ def test_freeze_layers_counts_the_familys_layers(family_preset):
     assert not any(id(w) in frozen_ids for w in classifier.trainable_weights)
     with pytest.raises(ValueError, match="num_layers must be an integer in \\[0, "):
         freeze_layers(classifier, NUM_ENCODER_LAYERS[family] + 1)
+    # A recipe past the blocks says what it counts where layers share them.
+    config = tft.training.FinetuneConfig(freeze_layers=NUM_ENCODER_LAYERS[family] + 1)
+    shared = (
+        "The albert backbone runs 2 encoder layers with the shared weights of "
+        "1 distinct block"
+    )
+    with pytest.raises(tft.training.ConfigError) as error:
+        tft.training.apply_strategy(classifier, config)
+    assert (shared in str(error.value)) == (family in SHARED), error.value
 
 
 def test_layer_decay_and_frozen_embeddings_in_one_train_step(family_preset):

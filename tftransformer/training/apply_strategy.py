@@ -5,6 +5,7 @@ from tftransformer.finetune.gradual_unfreezing import GradualUnfreezing
 from tftransformer.finetune.head_warmup import HeadWarmup
 from tftransformer.finetune.lora import apply_lora
 from tftransformer.finetune.strategy_options import check_strategy_options
+from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.backbone_layers import encoder_layers
 from tftransformer.models.freezing import freeze_backbone, freeze_layers
 from tftransformer.training._settings import ConfigError
@@ -43,10 +44,25 @@ def apply_strategy(model, config):
     ```
     """
     options = config.strategy_options()
+    blocks = encoder_layers(model)
     try:
-        name = check_strategy_options(**options, num_layers=len(encoder_layers(model)))
+        name = check_strategy_options(**options, num_layers=len(blocks))
     except ValueError as error:
-        raise ConfigError(str(error)) from None
+        message = str(error)
+        try:
+            adapter = adapter_for(model)
+        except ValueError:
+            adapter = None
+        shared = getattr(adapter, "shares_layers", False)
+        calls = len(adapter.encoder_calls()) if shared else 0
+        if calls > len(blocks):
+            # Its config's num_layers counts calls, not the blocks.
+            message += (
+                f". The {adapter.family} backbone runs {calls} encoder layers "
+                f"with the shared weights of {len(blocks)} distinct block(s), "
+                "which the recipes count (docs/families.md)"
+            )
+        raise ConfigError(message) from None
     if options.get("lora_rank"):
         apply_lora(model, options["lora_rank"])
     if options.get("freeze_backbone"):
