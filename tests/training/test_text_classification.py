@@ -180,6 +180,14 @@ def test_each_strategy_setting_reaches_the_model(
         summary = json.load(f)
     assert strategy_word.lower() in summary["strategy"].lower(), summary["strategy"]
     assert trainable_check(summary), summary
+    # The counts are of the end of a schedule, which the summary names.
+    schedules = {
+        "gradual_unfreeze": "the head alone for the first 1 epoch(s), then one "
+        "more encoder layer from the top every 1 epoch(s), the embeddings last",
+        "head_warmup_steps": "the head alone for the first 2 steps",
+    }
+    schedule = next((v for k, v in schedules.items() if k in options), None)
+    assert summary.get("schedule") == schedule, summary
     if options.get("lora_rank"):
         assert (model_dir / "adapters.lora.h5").exists()
 

@@ -150,6 +150,12 @@ def test_format_and_write(tmp_path):
         "transformer_layer_2, logits",
     ]
 
+    # A schedule's line says the counts are of its end.
+    lines = format_training_summary({**summary, "schedule": "the head alone"})
+    assert lines.splitlines()[1] == (
+        "Schedule: the head alone; the counts below are once it is done"
+    )
+
     path = write_training_summary(summary, tmp_path / "run")
     assert path == str(tmp_path / "run" / "training_summary.json")
     with open(path) as f:

@@ -447,6 +447,9 @@ class Trainer:
             )
         strategy_name = self.apply_strategy(model)
         summary = describe_training(model, model.optimizer, strategy_name)
+        schedule = _schedule(config)
+        if schedule:
+            summary["schedule"] = schedule
         if isinstance(train, TextClassificationData):
             # Text the checkpoint cannot read shows before any step.
             summary.update(_unknown_pieces(model, train))
@@ -560,6 +563,25 @@ def _check_model_dir(model_dir):
         raise ConfigError(
             f"model_dir is not writable. Received: model_dir={model_dir!r}"
         )
+
+
+def _schedule(config):
+    """What the recipe's callbacks train when, or None: the summary's counts
+    are of the layers trainable once they are all unfrozen."""
+    if getattr(config, "gradual_unfreeze", False):
+        every = (
+            f"{config.unfreeze_every_steps} steps"
+            if config.unfreeze_every_steps
+            else f"{config.unfreeze_every_epochs} epoch(s)"
+        )
+        return (
+            f"the head alone for the first {every}, then one more encoder "
+            f"layer from the top every {every}, the embeddings last"
+        )
+    steps = getattr(config, "head_warmup_steps", 0)
+    if steps:
+        return f"the head alone for the first {steps} steps"
+    return None
 
 
 def _write_json(path, value):

@@ -169,8 +169,14 @@ def format_training_summary(summary):
     total = summary["total_parameters"]
     trainable = summary["trainable_parameters"]
     share = 100.0 * trainable / total if total else 0.0
+    schedule = summary.get("schedule")
     lines = [
         f"Strategy: {summary['strategy'] or 'not named'}",
+        *(
+            [f"Schedule: {schedule}; the counts below are once it is done"]
+            if schedule
+            else []
+        ),
         f"Parameters: {total:,} total, {trainable:,} trainable ({share:.1f}%), "
         f"{summary['frozen_parameters']:,} frozen",
         f"Trainable layers ({len(summary['trainable_layers'])}): "
