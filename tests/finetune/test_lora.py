@@ -1,5 +1,6 @@
 import logging
 import re
+import warnings
 
 import h5py
 import keras
@@ -234,6 +235,31 @@ def test_keras_file_round_trip_loads_merged_weights(tmp_path):
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(_outputs(loaded, x), expected, atol=1e-5)
     assert not [v.path for v in loaded.weights if "lora" in v.path]
+
+
+def test_a_trained_merged_model_reloads_frozen_without_an_optimizer_mismatch(
+    tmp_path,
+):
+    # Its optimizer was built over the adapters: saved with the model, it
+    # did not load ("Skipping variable loading for optimizer"), and the
+    # reloaded backbone was trainable (keras-hub's LoRA freeze is not in
+    # the config).
+    classifier = _trained_lora_classifier()
+    x = bert_inputs()
+    _train_one_step(classifier, x)
+    merge_lora(classifier)
+    expected = _outputs(classifier, x)
+    path = str(tmp_path / "model.keras")
+    classifier.save(path)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        loaded = keras.saving.load_model(path)
+    assert not [w for w in record if "optimizer" in str(w.message)], record
+    assert {v.path for v in loaded.trainable_variables} == HEAD_PATHS
+    np.testing.assert_allclose(_outputs(loaded, x), expected, atol=1e-5)
+    # Unfrozen and compiled again, it trains on.
+    loaded.backbone.trainable = True
+    _train_one_step(loaded, x)
 
 
 @pytest.mark.parametrize("rank, warns", [(2, False), (4, True)])

@@ -21,6 +21,7 @@ from keras import ops
 from tftransformer._arguments import as_list, check_int, is_finite_number
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.backbone_layers import find_backbone
+from tftransformer.models.freezing import freeze_backbone
 
 __all__ = [
     "apply_lora",
@@ -85,7 +86,8 @@ def apply_lora(model, rank, alpha=None, target_layer_names=None):
     Saving the whole model (`model.save("model.keras")`) writes each kernel
     with its adapter merged in, and a keras-hub backbone is rebuilt from its
     constructor arguments: the loaded model computes the same outputs but
-    has no adapters (as after `merge_lora`) and nothing frozen. Keep the
+    has no adapters and nothing frozen (`merge_lora` first: it reloads
+    with its backbone frozen). Keep the
     adapters themselves with `save_lora_weights`. Likewise `save_weights`
     writes merged kernels, and Keras' `load_weights` of a `.weights.h5` file
     into a model with adapters (a KerasTuner Hyperband continuation trial
@@ -333,8 +335,11 @@ def merge_lora(model):
     float32 as the layer computes it, and the layer loses its `lora_kernel_a`
     and `lora_kernel_b` variables, so the model computes the same outputs
     with plain layers, ready for export. The backbone stays frozen, the
-    merged layers included; set `trainable` and compile again to train
-    further.
+    merged layers included, as `freeze_backbone` freezes it (a saved model
+    reloads frozen); a compiled model's optimizer, built over the removed
+    adapters, is replaced by an unbuilt one of the same settings, so the
+    saved model loads without an optimizer mismatch. Unfreeze and compile
+    again to train further.
 
     Args:
         model: a model on which `apply_lora` was called.
@@ -373,6 +378,17 @@ def merge_lora(model):
         layer.lora_alpha = None
         layer.trainable = False
     backbone._lora_enabled_layers = []
+    if layers:
+        # Frozen as a linear probe's backbone: a task model's config records
+        # it, so a reloaded `.keras` file keeps it (keras-hub's LoRA freeze
+        # is not recorded).
+        freeze_backbone(model)
+        # An optimizer built over the removed adapters would be saved with
+        # the model and not load into the merged one ("Skipping variable
+        # loading for optimizer"): an unbuilt one of the same settings.
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and optimizer.built:
+            model.optimizer = type(optimizer).from_config(optimizer.get_config())
     _reset_compiled_functions(model)
     return layers
 
