@@ -9,7 +9,6 @@ refuse weights that do not fit the config before loading any of them;
 import datetime
 import json
 import os
-import re
 import shutil
 import tempfile
 import zipfile
@@ -19,6 +18,7 @@ import keras
 import keras_hub
 
 from tftransformer._arguments import check_path
+from tftransformer.models._weight_layout import weight_mismatches
 from tftransformer.presets import (
     _TOKENIZER_FILE,
     CONFIG_FILE,
@@ -301,23 +301,6 @@ def _load_keras_archive(path):
     return keras.saving.load_model(path, safe_mode=True)
 
 
-def _natural_key(path):
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
-
-
-def _stored_shapes(weights):
-    """Maps each dataset path of a `.weights.h5` file to (shape, layer name)."""
-    shapes = {}
-
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset):
-            layer = obj.parent.attrs.get("name")
-            shapes[name] = (tuple(obj.shape), layer)
-
-    weights.visititems(visit)
-    return shapes
-
-
 def _check_weight_shapes(model, weights, weights_source, config_source):
     # Saving the freshly built model gives the layout Keras will look up when
     # loading, so both files are compared path by path.
@@ -325,39 +308,11 @@ def _check_weight_shapes(model, weights, weights_source, config_source):
         expected_path = os.path.join(tmp, WEIGHTS_FILE)
         model.save_weights(expected_path)
         with h5py.File(expected_path, "r") as expected_file:
-            expected = _stored_shapes(expected_file)
-    found = _stored_shapes(weights)
-    # Only the model's weights are compared: a freshly built model's optimizer
-    # (a default one, or none built yet) says nothing about the one a trained
-    # model was saved with, whose state Keras restores or skips itself.
-    paths = {p for p in set(expected) | set(found) if not p.startswith("optimizer/")}
-    mismatches = []
-    for path in sorted(paths, key=_natural_key):
-        want, have = expected.get(path), found.get(path)
-        if want is None or have is None or want[0] != have[0]:
-            mismatches.append((path, want, have))
-    if not mismatches:
+            detail, mismatches, compared = weight_mismatches(expected_file, weights)
+    if detail is None:
         return
-    path, want, have = mismatches[0]
-    layer = (want or have)[1]
-    where = f"{path!r}" + (f" (layer {layer!r})" if layer else "")
-    if want is None:
-        detail = (
-            f"{where}: the config has no such variable, the weights file has "
-            f"shape {have[0]}"
-        )
-    elif have is None:
-        detail = (
-            f"{where}: the config expects shape {want[0]}, the weights file has "
-            "no such variable"
-        )
-    else:
-        detail = (
-            f"{where}: the config expects shape {want[0]}, the weights file has "
-            f"shape {have[0]}"
-        )
     raise ValueError(
         f"The weights in {weights_source} do not fit the model built from "
         f"{config_source}. First mismatching variable: {detail}. "
-        f"{len(mismatches)} of {len(paths)} variables differ."
+        f"{mismatches} of {compared} variables differ."
     )

@@ -65,6 +65,13 @@ def test_from_preset_passes_the_preprocessors_arguments_to_it(tiny_preset):
     )
     assert model.preprocessor.truncate == "waterfall"
     assert model.preprocessor.pad_to_multiple_of == 8
+    # Refused now, not at the first batch deep in tf.data.
+    for name, value, message in (
+        ("truncate", "bogus", "truncate must be one of 'round_robin', 'waterfall'"),
+        ("dynamic_padding", "yes", "dynamic_padding must be True or False"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            TextClassifier.from_preset(tiny_preset, num_classes=2, **{name: value})
     tagger = TokenClassifier.from_preset(
         tiny_preset, num_tags=3, sequence_length=16, pad_to_multiple_of=4
     )
@@ -158,6 +165,30 @@ def test_a_saved_tasks_settings_can_be_overridden(small_vocabulary_preset, tmp_p
         TextClassifier.from_preset(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        # The saved block's weights were left unread, without a word.
+        ({"num_extra_blocks": 0}, r"the config has no such variable"),
+        ({"num_extra_blocks": 2}, r"the weights file has no such variable"),
+        ({"extra_block_num_heads": 1}, r"the config expects shape \(16, 1, 16\)"),
+    ],
+)
+def test_an_override_that_changes_the_saved_head_is_refused(
+    small_vocabulary_preset, tmp_path, override, message
+):
+    TextClassifier.from_preset(
+        small_vocabulary_preset, num_classes=2, sequence_length=16, num_extra_blocks=1
+    ).save_to_preset(str(tmp_path))
+    name, value = next(iter(override.items()))
+    with pytest.raises(
+        ValueError,
+        match=rf"has a head that does not fit the one built with {name}={value}: "
+        rf".*{message}",
+    ):
+        TextClassifier.from_preset(tmp_path, **override)
+
+
 def test_the_heads_size_asks_for_a_new_head_on_the_saved_backbone(
     small_vocabulary_preset, tmp_path
 ):
@@ -171,7 +202,11 @@ def test_the_heads_size_asks_for_a_new_head_on_the_saved_backbone(
     for expected, actual in zip(model.backbone.weights, embedder.backbone.weights):
         np.testing.assert_array_equal(actual.numpy(), expected.numpy())
     # A single-label head is no multi-label one: a new head needs its size.
-    with pytest.raises(TypeError, match="num_labels"):
+    with pytest.raises(
+        ValueError,
+        match=r"holds a TextClassifier \(task.json\), not a MultiLabelClassifier: "
+        r"load it with TextClassifier.from_preset, or pass num_labels",
+    ):
         MultiLabelClassifier.from_preset(tmp_path, sequence_length=16)
 
 

@@ -61,6 +61,7 @@ from tftransformer.models.causal_lm import CausalLM
 from tftransformer.models.multi_label_classifier import MultiLabelClassifier
 from tftransformer.models.question_answerer import QuestionAnswerer
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
+from tftransformer.models.text_classifier_preprocessor import TRUNCATIONS
 from tftransformer.models.text_regressor import TextRegressor
 from tftransformer.models.token_classifier import TokenClassifier
 
@@ -760,12 +761,7 @@ class _LiteRTPairModule(_LiteRTTextModule):
         pair_separators=1,
     ):
         super().__init__(model, tokenizer, sequence_length)
-        if truncate not in ("round_robin", "waterfall"):
-            raise ValueError(
-                "A LiteRT export truncates pairs by 'round_robin' or 'waterfall'. "
-                f"Received: truncate={truncate!r}"
-            )
-        self._truncate = truncate
+        self._truncate = check_choice("truncate", truncate, TRUNCATIONS)
         self._separators = int(pair_separators)
 
     def _serve(self, text, text_pair):

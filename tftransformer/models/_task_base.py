@@ -19,8 +19,10 @@ import json
 import math
 import numbers
 import os
+import tempfile
 import weakref
 
+import h5py
 import keras
 import keras_hub
 import numpy as np
@@ -38,6 +40,7 @@ from tftransformer.data._autotune import without_autotuning
 from tftransformer.data.text_packing import holds_packed_texts, is_packed_batch
 from tftransformer.layers.masking import block_diagonal_attention_mask
 from tftransformer.layers.transformer_encoder_block import TransformerEncoderBlock
+from tftransformer.models._weight_layout import weight_mismatches
 from tftransformer.models.backbone_adapter import adapter_for
 from tftransformer.models.freezing import freeze_layers_by_name, frozen_layer_names
 from tftransformer.models.text_classifier_preprocessor import trim_to_longest
@@ -192,6 +195,16 @@ def saved_task(cls, preset, kwargs):
     registered = config.get("registered_name") if isinstance(config, dict) else None
     task_class = keras.saving.get_registered_object(registered) if registered else None
     if not (isinstance(task_class, type) and issubclass(task_class, cls)):
+        required = sorted(_required_arguments(cls))
+        if required:
+            # Building this class on the saved backbone needs its head's size.
+            saved = getattr(task_class, "__name__", registered)
+            raise ValueError(
+                f"{directory!r} holds a {saved} ({TASK_CONFIG_FILE}), not a "
+                f"{cls.__name__}: load it with {saved}.from_preset, or pass "
+                f"{', '.join(required)} to build a new {cls.__name__} head on "
+                "its backbone."
+            )
         return None
     return task_class, config["config"], os.path.dirname(path)
 
@@ -248,6 +261,7 @@ def load_saved_task(
     task = task_class.from_config(config)
     weights = os.path.join(directory, TASK_WEIGHTS_FILE)
     if os.path.isfile(weights):
+        _check_task_weights(task, weights, directory, kwargs)
         task.load_task_weights(weights)
     elif task.has_task_weights():
         raise FileNotFoundError(
@@ -256,6 +270,27 @@ def load_saved_task(
             "`save_to_preset` writes."
         )
     return task
+
+
+def _check_task_weights(task, weights, directory, kwargs):
+    """Refuses a saved head's weights that do not fit the task built with
+    `kwargs` (`num_extra_blocks=0` left a trained block's weights unread,
+    without a word; other sizes failed in Keras' loader)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        expected = os.path.join(tmp, TASK_WEIGHTS_FILE)
+        task.save_task_weights(expected)
+        with h5py.File(expected, "r") as built, h5py.File(weights, "r") as saved:
+            detail, mismatches, compared = weight_mismatches(built, saved)
+    if detail is not None:
+        overrides = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise ValueError(
+            f"The {type(task).__name__} saved in {directory!r} has a head that "
+            f"does not fit the one built with "
+            f"{overrides or 'its saved arguments'}: {detail}. {mismatches} of "
+            f"{compared} head variables differ. Leave out the arguments that "
+            "change the head's layers, or pass the head's size (e.g. "
+            "num_classes) to build a new head on the saved backbone."
+        )
 
 
 def _named_init_arguments(cls):

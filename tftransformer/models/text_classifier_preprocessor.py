@@ -3,10 +3,13 @@ import keras_hub
 import tensorflow as tf
 from keras_hub.layers import MultiSegmentPacker
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_bool, check_choice, check_int
 from tftransformer.data.packing import check_packing_arguments, padded_length
 from tftransformer.models.backbone_adapter import pair_separators as family_separators
 from tftransformer.presets import bert_tokenizer_from_preset
+
+# keras-hub's `MultiSegmentPacker` algorithms: how a pair shares the length.
+TRUNCATIONS = ("round_robin", "waterfall")
 
 
 @keras.saving.register_keras_serializable(package="tftransformer")
@@ -101,6 +104,9 @@ class TextClassifierPreprocessor(keras_hub.models.BertTextClassifierPreprocessor
         if pair_separators is None:
             pair_separators = family_separators(tokenizer)
         pair_separators = check_int("pair_separators", pair_separators, 1)
+        # Checked now, not at the first batch deep in tf.data.
+        truncate = check_choice("truncate", truncate, TRUNCATIONS)
+        dynamic_padding = check_bool("dynamic_padding", dynamic_padding)
         super().__init__(
             tokenizer=tokenizer,
             sequence_length=sequence_length,
