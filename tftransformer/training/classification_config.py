@@ -76,7 +76,8 @@ class ClassificationConfig(FinetuneConfig, ClassificationSettings):
     )
     export_dir: str | None = setting(
         None,
-        "TF Serving base path: writes a SavedModel to <export_dir>/<version>/.",
+        "TF Serving base path: the script writes a SavedModel to "
+        "<export_dir>/<version>/ after training (tft.export.export_for_serving).",
         run_setting=False,
     )
 

@@ -150,6 +150,11 @@ def train_text_classifier(config, verbose=1):
     the report's `calibration` gives the test split's expected calibration
     error before and after.
 
+    It writes no TF Serving export: `config.export_dir` is for the script
+    that exports the run's model (`tftransformer.export` sits above the
+    training layer), as `examples/classify.py` does with
+    `export_for_serving`, shown below.
+
     Args:
         config: a `ClassificationConfig`.
         verbose: 0 or 1; only the chief prints.
@@ -159,8 +164,11 @@ def train_text_classifier(config, verbose=1):
 
     Example:
     ```python
-    run = train_text_classifier(ClassificationConfig(epochs=1))
+    config = ClassificationConfig(epochs=1, export_dir="serving/sst2")
+    run = train_text_classifier(config)
     print(run.report.format())
+    if run.trainer.chief:
+        tftransformer.export.export_for_serving(run.model, config.export_dir)
     ```
     """
     trainer = Trainer(config, verbose=verbose)
