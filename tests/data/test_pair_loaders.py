@@ -47,6 +47,13 @@ def test_bad_files_name_the_problem(tmp_path):
             load_text_pairs(path, score_column="score")
     with pytest.raises(ValueError, match="Every field must hold one entry"):
         TextPairs(("a", "b"), ("c",))
+    # In memory as from a file: a NaN score made the loss NaN.
+    with pytest.raises(ValueError, match=r"scores must be finite.*scores\[1\]=nan"):
+        TextPairs(("a", "b"), ("c", "d"), scores=[0.5, np.nan])
+    with pytest.raises(ValueError, match=r"1-D\). Received: scores of shape \(2, 2\)"):
+        TextPairs(("a", "b"), ("c", "d"), scores=[[0.5, 1.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="count=-1"):
+        TextPairs(("a", "b"), ("c", "d")).sample(-1)
 
 
 def test_dataset_groups_the_texts_of_each_example(tiny_preset):
@@ -72,3 +79,6 @@ def test_dataset_groups_the_texts_of_each_example(tiny_preset):
     again = list(make_pair_dataset(pairs, preprocessor, 4, shuffle=True, seed=(0, 1)))
     np.testing.assert_array_equal(shuffled[0][1], again[0][1])
     assert sorted(shuffled[0][1].numpy()) == sorted(pairs.scores)
+    # No pairs: refused, not failed deep in the tokenizer.
+    with pytest.raises(ValueError, match="pairs holds no pairs"):
+        make_pair_dataset(TextPairs((), ()), preprocessor, 4)

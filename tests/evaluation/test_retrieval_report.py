@@ -36,3 +36,10 @@ def test_arguments_are_checked():
         evaluate_retrieval([[1]], [{1}, {2}])
     with pytest.raises(ValueError, match="k=0"):
         evaluate_retrieval([[1]], [{1}], ks=(0,))
+    # A bare id: "doc1" was scored as the ids "d", "o", "c" and "1" (0.0).
+    for relevant in ("doc1", 1):
+        with pytest.raises(
+            ValueError,
+            match=rf"a collection of ids .*Received: relevant_ids\[0\]={relevant!r}",
+        ):
+            evaluate_retrieval([["doc1"]], [relevant])

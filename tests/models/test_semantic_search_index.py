@@ -83,6 +83,15 @@ def test_arguments_are_checked(vectors):
     # Mixed ids came back as strings ("10" for 10).
     with pytest.raises(ValueError, match=r"all strings or all numbers.*ids\[0\]=10"):
         SemanticSearchIndex(documents[:3], ids=[10, "b", 30])
+    # Bytes made `save` fail halfway, leaving an index.json `load` could not
+    # read; None saved as ids; a string was split into one id a character.
+    for ids, message in (
+        ([b"a", b"b", b"c"], r"ids\[0\]=b'a' of type bytes"),
+        ([None] * 3, r"ids\[0\]=None of type NoneType"),
+        ("abc", r"not one string. Received: ids='abc'"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            SemanticSearchIndex(documents[:3], ids=ids)
 
 
 APPROXIMATE = [

@@ -164,6 +164,8 @@ def make_pair_dataset(pairs, preprocessor, batch_size, shuffle=False, seed=0):
             f"preprocessor={type(preprocessor).__name__}"
         )
     batch_size = check_int("batch_size", batch_size, 1)
+    if not len(pairs):
+        raise ValueError(f"pairs holds no pairs. Received: pairs from {pairs.source}")
     order = np.arange(len(pairs))
     if shuffle:
         seed = list(seed) if isinstance(seed, (tuple, list)) else [seed]

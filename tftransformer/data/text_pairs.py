@@ -2,6 +2,8 @@ import dataclasses
 
 import numpy as np
 
+from tftransformer._arguments import check_int, check_real_array
+
 
 @dataclasses.dataclass(frozen=True)
 class TextPairs:
@@ -41,7 +43,16 @@ class TextPairs:
                 )
             object.__setattr__(self, name, tuple(value))
         if self.scores is not None:
-            object.__setattr__(self, "scores", np.asarray(self.scores, "float32"))
+            # A NaN target made the loss NaN; the file loader refuses it too.
+            scores = check_real_array(
+                "scores", self.scores, what=" (one per pair)", dtype="float32"
+            )
+            if scores.ndim != 1:
+                raise ValueError(
+                    "scores must hold one number per pair (1-D). Received: "
+                    f"scores of shape {scores.shape}"
+                )
+            object.__setattr__(self, "scores", scores)
         sizes = {
             name: len(getattr(self, name))
             for name in ("anchors", "positives", "negatives", "scores")
@@ -67,6 +78,7 @@ class TextPairs:
 
     def sample(self, count, seed=0):
         """A seeded subset of `count` pairs (all of them if fewer)."""
+        count = check_int("count", count, 0)
         if count >= len(self):
             return self
         keep = np.sort(np.random.default_rng(seed).permutation(len(self))[:count])

@@ -1,4 +1,5 @@
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -92,7 +93,8 @@ def evaluate_retrieval(ranked_ids, relevant_ids, ks=(1, 5, 10)):
     Args:
         ranked_ids: per query, document ids best first (a list of lists, or
             a `(queries, k)` array such as `SemanticSearchIndex.search`
-            returns); repeated ids count once, at their first rank.
+            returns); repeated ids count once, at their first rank, and the
+            ids after them move up (documents ranked by their best chunk).
         relevant_ids: per query, an iterable of its relevant document ids.
         ks: the cut-offs of recall@k, ints >= 1.
 
@@ -106,6 +108,15 @@ def evaluate_retrieval(ranked_ids, relevant_ids, ks=(1, 5, 10)):
     ```
     """
     ranked_ids = [list(np.asarray(row).tolist()) for row in ranked_ids]
+    relevant_ids = list(relevant_ids)
+    for query, row in enumerate(relevant_ids):
+        # A bare id: a string would be scored as its characters.
+        if isinstance(row, (str, bytes)) or not isinstance(row, Iterable):
+            raise ValueError(
+                "relevant_ids must hold, per query, a collection of ids (one "
+                f"id as {{id}} or [id]). Received: relevant_ids[{query}]="
+                f"{row!r:.100}"
+            )
     relevant_ids = [set(np.asarray(list(row)).tolist()) for row in relevant_ids]
     if len(ranked_ids) != len(relevant_ids):
         raise ValueError(

@@ -1,6 +1,7 @@
 import inspect
 import json
 import math
+import numbers
 import os
 
 import numpy as np
@@ -26,10 +27,25 @@ def _ids_array(ids, count):
     numbers or all strings: NumPy would turn mixed ids into strings."""
     if ids is None:
         return np.arange(count)
+    if isinstance(ids, (str, bytes)):
+        # A string is a sequence of characters, one id each.
+        raise ValueError(
+            f"ids must be a sequence of ids, one per row, not one string. "
+            f"Received: ids={ids!r:.100}"
+        )
     ids = list(ids)
-    kinds = {isinstance(i, (str, bytes)) for i in ids}
+    for position, value in enumerate(ids):
+        # JSON (`save`) holds ints, floats and strings.
+        if isinstance(value, bool) or not isinstance(
+            value, (str, numbers.Integral, numbers.Real)
+        ):
+            raise ValueError(
+                "ids must be numbers or strings. Received: "
+                f"ids[{position}]={value!r} of type {type(value).__name__}"
+            )
+    kinds = {isinstance(i, str) for i in ids}
     if len(kinds) > 1:
-        first = next(i for i in ids if not isinstance(i, (str, bytes)))
+        first = next(i for i in ids if not isinstance(i, str))
         raise ValueError(
             "ids must be all strings or all numbers; mixed, they would all "
             f"come back as strings. Received: ids[{ids.index(first)}]={first!r} "
@@ -73,7 +89,9 @@ class SemanticSearchIndex:
     Args:
         embeddings: float array `(num_documents, dim)`.
         ids: optional sequence of `num_documents` ids (ints or strings),
-            returned by `search`; defaults to the row numbers.
+            returned by `search`; defaults to the row numbers. An id may
+            repeat (several chunks of one document): `search` then may
+            return it more than once.
         metric: `"cosine"` or `"dot"`.
         query_batch_size: int >= 1, queries scored at once (exact engine).
         engine: `"exact"`, `"faiss_flat"`, `"faiss_hnsw"` or `"faiss_ivf"`.
@@ -274,10 +292,12 @@ class SemanticSearchIndex:
         that `load` searches the same graph or cells without rebuilding.
         """
         directory = os.fspath(directory)
+        # Serialized before any file is written: a failure leaves none.
+        index_json = json.dumps({**self.get_config(), "ids": self.ids.tolist()})
         os.makedirs(directory, exist_ok=True)
         np.save(os.path.join(directory, "embeddings.npy"), self.embeddings)
         with open(os.path.join(directory, "index.json"), "w", encoding="utf-8") as f:
-            json.dump({**self.get_config(), "ids": self.ids.tolist()}, f)
+            f.write(index_json)
         if self._faiss_index is not None:
             _import_faiss(self.engine).write_index(
                 self._faiss_index, os.path.join(directory, _FAISS_FILE)
