@@ -25,6 +25,7 @@ from tftransformer.training import LanguageModelConfig
 from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
+from tftransformer.training.language_model import tokens_in
 
 TINY = dict(
     max_length=24,
@@ -297,6 +298,23 @@ def test_fine_tunes_a_pretrained_preset(tiny_gpt2_preset, tmp_path):
         assert sample["prompt"] and sample["text"].startswith(sample["prompt"])
     reloaded = keras.saving.load_model(result["model_path"])
     assert isinstance(reloaded, keras_hub.models.GPT2CausalLM)
+
+    # Perplexity and loss per real token: padding positions (the
+    # preprocessor's zero sample weights) are left out of both.
+    model = result["model"]
+    texts = ["a short one", "a somewhat longer text than the others here", "hi"]
+    x, y, weights = model.preprocessor(tf.constant(texts))
+    assert 0 < float(tf.reduce_mean(tf.cast(weights, "float32"))) < 1
+    with tokens_in(model):
+        logits = model.predict(x, verbose=0)
+        scores = model.evaluate(
+            tf.data.Dataset.from_tensors((x, y, weights)), verbose=0, return_dict=True
+        )
+    nll = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+    weights = np.asarray(weights, "float32")
+    expected = float(np.sum(nll * weights) / np.sum(weights))
+    assert scores["loss"] == pytest.approx(expected, rel=1e-4)
+    assert scores["perplexity"] == pytest.approx(math.exp(expected), rel=1e-4)
 
 
 def test_a_preset_run_refuses_top_k_past_its_vocabulary_before_training(

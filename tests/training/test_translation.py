@@ -24,6 +24,7 @@ from tftransformer.training import translation as translation_run
 from tftransformer.training.checkpointing import (
     write_checkpoint,
 )
+from tftransformer.training.language_model import tokens_in
 
 # A toy language pair: each source word has one translation, kept in order.
 LEXICON = {
@@ -320,6 +321,21 @@ def test_fine_tunes_a_pretrained_bart_preset(tiny_bart_preset, tmp_path):
     assert not list(model_dir.glob("*_vocabulary.txt"))
     reloaded = keras.saving.load_model(result["model_path"])
     assert isinstance(reloaded, keras_hub.models.BartSeq2SeqLM)
+    # The loss per real target token: padding (the preprocessor's zero
+    # sample weights) is left out of the mean.
+    model = result["model"]
+    x, y, weights = model.preprocessor(
+        {"encoder_text": ["a b", "c d e f"], "decoder_text": ["x", "y z w v u"]}
+    )
+    assert 0 < float(tf.reduce_mean(tf.cast(weights, "float32"))) < 1
+    with tokens_in(model):
+        logits = model.predict(x, verbose=0)
+        loss = model.evaluate(
+            tf.data.Dataset.from_tensors((x, y, weights)), verbose=0, return_dict=True
+        )["loss"]
+    nll = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+    weights = np.asarray(weights, "float32")
+    assert loss == pytest.approx(float(np.sum(nll * weights) / np.sum(weights)), 1e-4)
 
 
 def test_a_mirrored_bart_preset_run_trains_lora_adapters_at_layer_wise_rates(

@@ -278,8 +278,15 @@ def _fine_tune_preset(config, trainer, train_texts, validation_texts, source):
         trainer.compile(
             model,
             train_data,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")],
+            # Per real token, as from random weights: the preprocessor's
+            # sample weights leave padding out, which Keras gives only to
+            # `weighted_metrics`, and to a loss that divides by their sum.
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            ),
+            weighted_metrics=[
+                keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")
+            ],
             sampler=_sampler(config),
         )
     with tokens_in(model):

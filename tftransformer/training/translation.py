@@ -419,7 +419,11 @@ def _fine_tune_preset(config, trainer, splits, num_read):
         trainer.compile(
             model,
             train_data,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            # The mean over real target tokens: the preprocessor's sample
+            # weights leave padding out, which the default reduction counts.
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            ),
         )
     with tokens_in(model):
         training = trainer.fit(
