@@ -194,6 +194,24 @@ def test_no_prompts_give_empty_columns(gpt2):
         ({"max_length": 1}, r"max_length.*Received: max_length=1"),
         ({"sampler": "nucleus"}, r"Received: sampler='nucleus'"),
         ({"prefix": 3}, r"Received: prefix=3"),
+        # Taken unchecked by keras-hub: a TensorFlow op failed later, or the
+        # sampler drew otherwise than asked (p=1.5, a negative temperature).
+        *[
+            ({"sampler": sampler}, message)
+            for sampler, message in (
+                (keras_hub.samplers.TopKSampler(k=0), r"TopKSampler's k .*k=0"),
+                (keras_hub.samplers.TopPSampler(p=1.5), r"in \(0, 1\]. .*p=1.5"),
+                (
+                    keras_hub.samplers.RandomSampler(temperature=-1.0),
+                    r"RandomSampler's temperature .*temperature=-1.0",
+                ),
+                (
+                    keras_hub.samplers.GreedySampler(temperature=0.0),
+                    r"temperature must be a finite number > 0",
+                ),
+                (keras_hub.samplers.BeamSampler(num_beams=0), r"num_beams=0"),
+            )
+        ],
     ],
 )
 def test_bad_arguments_are_refused_naming_the_value(gpt2, arguments, message):

@@ -8,7 +8,7 @@ import keras_hub
 import tensorflow as tf
 from keras import ops
 
-from tftransformer._arguments import check_int
+from tftransformer._arguments import check_int, is_finite_number, is_int
 from tftransformer.models.causal_lm import CausalLM
 from tftransformer.models.seq2seq_transformer import Seq2SeqTransformer
 
@@ -87,9 +87,10 @@ def get_sampler(sampler):
         collapse into copies of one text.
 
     Raises:
-        ValueError: for another name or object, or a `BeamSampler` that
-            returns every beam (the export answers one text per prompt),
-            naming the value received.
+        ValueError: for another name or object, a setting out of range
+            (`temperature` > 0, `k` and `num_beams` >= 1, `p` in (0, 1]), or
+            a `BeamSampler` that returns every beam (the export answers one
+            text per prompt), naming the value received.
     """
     if isinstance(sampler, str):
         if sampler not in SAMPLER_NAMES:
@@ -103,6 +104,7 @@ def get_sampler(sampler):
             f"`sampler` must be one of {SAMPLER_NAMES} or a keras-hub sampler "
             f"(keras_hub.samplers.Sampler). Received: sampler={sampler!r}"
         )
+    _check_sampler_settings(sampler)
     if getattr(sampler, "return_all_beams", False):
         raise ValueError(
             "The export answers one text per prompt: give a BeamSampler "
@@ -112,6 +114,35 @@ def get_sampler(sampler):
     if type(sampler) is keras_hub.samplers.BeamSampler:
         sampler = _PromptBeamSampler.from_config(sampler.get_config())
     return sampler
+
+
+def _check_sampler_settings(sampler):
+    """Refuses a keras-hub sampler's settings out of range, naming them: the
+    samplers take them unchecked, then fail in a TensorFlow op (`k=0`,
+    `num_beams=0`, `temperature=0`) or sample otherwise than asked
+    (`p=1.5`, a negative temperature)."""
+    config = sampler.get_config()
+    name = type(sampler).__name__
+
+    def refuse(setting, expected):
+        raise ValueError(
+            f"{name}'s {setting} must be {expected}. Received: "
+            f"{setting}={config[setting]!r}"
+        )
+
+    temperature = config.get("temperature", 1.0)
+    if not is_finite_number(temperature) or temperature <= 0:
+        refuse("temperature", "a finite number > 0")
+    for setting in ("k", "num_beams"):
+        value = config.get(setting)
+        if value is not None and (not is_int(value) or value < 1):
+            refuse(setting, "an integer >= 1")
+    p = config.get("p")
+    if p is not None and (not is_finite_number(p) or not 0 < p <= 1):
+        refuse("p", "a number in (0, 1]")
+    alpha = config.get("alpha")
+    if alpha is not None and (not is_finite_number(alpha) or not 0 <= alpha <= 1):
+        refuse("alpha", "a number in [0, 1]")
 
 
 def check_generator(model, max_length=None, tokenizer=None, start_token_id=None):
