@@ -197,6 +197,11 @@ def test_missing_default_corpus_says_how_to_make_it(tmp_path, monkeypatch):
         ({"on_bad_rows": "ignore"}, "on_bad_rows='ignore'"),
         ({"seed": -1}, "seed=-1"),
         ({"source_prefix": "translate: "}, "Set --preset.*source_prefix='translate: '"),
+        # Printed and recorded, never applied: keras-hub's beam has none.
+        (
+            {"preset": "bart_base_en", "length_penalty": 1.0},
+            "BeamSampler, which has no length penalty.*length_penalty=1.0",
+        ),
     ],
 )
 def test_rejects_bad_arguments(tmp_path, kwargs, message):

@@ -28,10 +28,11 @@ class TranslationConfig(PretrainedGeneratorConfig):
     With a `preset` (a keras-hub `Seq2SeqLM` preset: BART, T5), that
     pretrained encoder-decoder is fine-tuned instead, with its own
     tokenizer: pairs are cut to `max_length` tokens rather than left out,
-    the shape fields (`num_layers`, ...), `min_token_count` and
-    `position_kind` are not used, and `freeze_layers`, `lora_rank` or
-    `layer_decay` (not T5's: see `EncoderDecoderAdapter`) may set a transfer
-    recipe.
+    the shape fields (`num_layers`, ...), `min_token_count`,
+    `position_kind` and `length_penalty` (keras-hub's `BeamSampler` has
+    none; another value than the default is refused) are not used, and
+    `freeze_layers`, `lora_rank` or `layer_decay` (not T5's: see
+    `EncoderDecoderAdapter`) may set a transfer recipe.
 
     Example:
     ```python
@@ -121,9 +122,23 @@ class TranslationConfig(PretrainedGeneratorConfig):
                 f"learn to copy. Received: source_column={self.source_column!r}, "
                 f"target_column={self.target_column!r}"
             )
+        default_penalty = _FIELD_DEFAULTS["length_penalty"]
+        if self.preset is not None and self.length_penalty != default_penalty:
+            raise ConfigError(
+                "A preset's beam search is keras-hub's BeamSampler, which has "
+                "no length penalty: length_penalty applies to a model from "
+                "random weights. Leave it at its default. Received: "
+                f"preset={self.preset!r}, length_penalty={self.length_penalty!r}"
+            )
         if self.source_prefix and self.preset is None:
             raise ConfigError(
                 "source_prefix is a pretrained preset's task prefix: a model "
                 "trained from scratch learns its task without one. Set --preset, "
                 f"or leave it empty. Received: source_prefix={self.source_prefix!r}"
             )
+
+
+# Each field's default, for the checks of fields a preset run does not use.
+_FIELD_DEFAULTS = {
+    field.name: field.default for field in dataclasses.fields(TranslationConfig)
+}

@@ -41,7 +41,13 @@ class TranslationRun:
         lines = [
             f"Test BLEU ({self.num_pairs['test']} pairs): greedy "
             f"{self.bleu['greedy']['bleu']:.2f}, beam search (width "
-            f"{config.beam_width}, length penalty {config.length_penalty}) "
+            f"{config.beam_width}"
+            + (
+                f", length penalty {config.length_penalty}"
+                if config.preset is None
+                else ""
+            )
+            + f") "
             f"{self.bleu['beam']['bleu']:.2f}.{self._format_rouge()} Training "
             f"{self.training.train_seconds / 60:.1f} min, decoding "
             f"{self.decode_seconds / 60:.1f} min."
