@@ -297,6 +297,24 @@ class PromptGeneration:
         self._model = model
         self._sampler = get_sampler(sampler)
         if is_keras_hub_generator(model):
+            given = {
+                name: value
+                for name, value in (
+                    ("tokenizer", tokenizer),
+                    ("start_token_id", start_token_id),
+                    ("end_token_id", end_token_id),
+                    ("target_tokenizer", target_tokenizer),
+                )
+                if value is not None
+            }
+            if given:
+                # They would be ignored: the preprocessor's are used.
+                raise ValueError(
+                    f"A keras-hub {type(model).__name__} generates with its "
+                    "preprocessor's tokenizer and special tokens: "
+                    f"{', '.join(given)} are a tftransformer model's. "
+                    f"Received: {', '.join(f'{k}={v!r:.60}' for k, v in given.items())}"
+                )
             tokenizer = model.preprocessor.tokenizer
             start_token_id = getattr(tokenizer, "start_token_id", None)
             end_token_id = getattr(tokenizer, "end_token_id", None)
