@@ -95,6 +95,19 @@ def test_search_writes_best_config_for_classify(small_vocabulary_preset, tmp_pat
         search(**{**again, "epochs": 2})
 
 
+def one_trial(preset, directory, **settings):
+    """A search of one trial, without the test split or the default run."""
+    return search(
+        preset=preset,
+        max_trials=1,
+        directory=str(directory),
+        evaluate_test=False,
+        compare_default=False,
+        **TINY,
+        **settings,
+    )
+
+
 def test_best_config_of_a_lora_trial_trains_without_the_fixed_freezing(
     small_vocabulary_preset, tmp_path
 ):
@@ -102,16 +115,12 @@ def test_best_config_of_a_lora_trial_trains_without_the_fixed_freezing(
     # with LoRA, left it out, and best.json took the search's fixed
     # --freeze_layers=1, a config that classify.py refuses (and not the
     # trial, which froze nothing).
-    result = search(
-        preset=small_vocabulary_preset,
+    # The one trial this seed draws has LoRA (asserted below).
+    result = one_trial(
+        small_vocabulary_preset,
+        tmp_path,
         hp=["lora_rank=0,4", "freeze_layers=0..1"],
         freeze_layers=1,
-        # The one trial this seed draws has LoRA (asserted below).
-        max_trials=1,
-        directory=str(tmp_path),
-        evaluate_test=False,
-        compare_default=False,
-        **TINY,
     )
     best = result["best_config"]
     assert best["lora_rank"] == 4 and best["freeze_layers"] == 0, best
@@ -129,15 +138,11 @@ def test_a_search_whose_every_trial_fails_names_the_first_failure(
         r".*failed_trials.json'\); the first: FailedTrialError: Non-finite "
         r"training loss",
     ):
-        search(
-            preset=small_vocabulary_preset,
+        one_trial(
+            small_vocabulary_preset,
+            tmp_path,
             hp=["learning_rate=1e36..1e37:log"],
             warmup_fraction=0.0,
-            max_trials=1,
-            directory=str(tmp_path),
-            evaluate_test=False,
-            compare_default=False,
-            **TINY,
         )
 
 
