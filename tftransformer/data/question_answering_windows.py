@@ -29,6 +29,7 @@ import functools
 import re
 import sys
 import unicodedata
+import weakref
 
 import numpy as np
 
@@ -111,6 +112,17 @@ def glued_piece_ids(tokenizer):
 
     if not isinstance(tokenizer, keras_hub.tokenizers.SentencePieceTokenizer):
         return None
+    # Read once per tokenizer: XLM-R's vocabulary holds 250,002 tokens, and
+    # `predict_answers` makes windows batch by batch.
+    if tokenizer not in _GLUED_PIECE_IDS:
+        _GLUED_PIECE_IDS[tokenizer] = _glued_piece_table(tokenizer)
+    return _GLUED_PIECE_IDS[tokenizer]
+
+
+_GLUED_PIECE_IDS = weakref.WeakKeyDictionary()
+
+
+def _glued_piece_table(tokenizer):
     vocabulary = tokenizer.get_vocabulary()
     ids = {token: tokenizer.token_to_id(token) for token in vocabulary}
     table = np.arange(len(vocabulary), dtype=np.int32)
