@@ -371,11 +371,9 @@ class PromptGeneration:
             mask = model.preprocessor.generate_preprocess(
                 prompt, sequence_length=self._max_length
             )["padding_mask"]
-            lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
         else:
             _, mask = self._pack(prompt)
-            lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
-        return lengths >= self._max_length
+        return tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) >= self._max_length
 
     def _pack(self, prompt):
         """A tftransformer `CausalLM`'s prompt rows: a start token, the
