@@ -22,12 +22,7 @@ from tftransformer.tuning.text_classifier_hyper_model import (
     DEFAULT_HYPERPARAMETERS,
     TextClassifierHyperModel,
 )
-from tftransformer.tuning.tuners import (
-    FAILED_TRIALS_FILE,
-    best_run_config,
-    create_tuner,
-    trial_records,
-)
+from tftransformer.tuning.tuners import best_run_config, create_tuner, trial_records
 
 __all__ = ["search_space_of", "search_text_classifier"]
 
@@ -161,17 +156,7 @@ def search_text_classifier(config, verbose=1):
     search_seconds = time.time() - start
 
     records = trial_records(tuner)
-    if not any(r["status"] == "COMPLETED" and r["score"] is not None for r in records):
-        # The space's settings failed every trial (a learning rate that
-        # diverges, a batch that does not fit): one line for the user.
-        failed = [r for r in records if r["status"] == "FAILED"]
-        raise ValueError(
-            f"No trial of the search in {tuner.project_dir!r} completed "
-            f"({len(failed)} failed, recorded in "
-            f"{os.path.join(tuner.project_dir, FAILED_TRIALS_FILE)!r})"
-            + (f"; the first: {failed[0]['reason']}" if failed else "")
-            + ". Expected a search space whose trials can train."
-        )
+    searched = best_run_config(tuner)  # Refuses a search of no completed trial.
     # best.json runs the best trial again: the search's data, preset,
     # epochs, monitor and fixed hyperparameters, then the best trial's
     # values of the space (a conditional one it left out, `freeze_layers`
@@ -181,7 +166,7 @@ def search_text_classifier(config, verbose=1):
     best_config = {
         **_run_settings_of_the_search(config),
         **{name: used[name] for name in space.names},
-        **best_run_config(tuner),
+        **searched,
     }
     best_config_path = os.path.join(tuner.project_dir, "best.json")
     if chief:

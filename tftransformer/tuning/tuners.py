@@ -334,17 +334,19 @@ def best_run_config(tuner):
         A dict of argument names to values, ready for `save_run_config`.
 
     Raises:
-        RuntimeError: if no trial completed.
+        ValueError: if no trial completed, naming the first failure.
     """
-    completed = [
-        r
-        for r in trial_records(tuner)
-        if r["status"] == "COMPLETED" and r["score"] is not None
-    ]
-    if not completed:
-        raise RuntimeError(
-            f"No trial of {tuner.project_dir!r} completed; see "
-            f"{os.path.join(tuner.project_dir, FAILED_TRIALS_FILE)!r}."
+    records = trial_records(tuner)
+    if not any(r["status"] == "COMPLETED" and r["score"] is not None for r in records):
+        # The space's settings failed every trial (a learning rate that
+        # diverges, a batch that does not fit): one line for the user.
+        failed = [r for r in records if r["status"] == "FAILED"]
+        raise ValueError(
+            f"No trial of the search in {tuner.project_dir!r} completed "
+            f"({len(failed)} failed, recorded in "
+            f"{os.path.join(tuner.project_dir, FAILED_TRIALS_FILE)!r})"
+            + (f"; the first: {failed[0]['reason']}" if failed else "")
+            + ". Expected a search space whose trials can train."
         )
     best = tuner.oracle.get_best_trials(1)[0]
     values = _plain_values(best.hyperparameters.values)
