@@ -212,6 +212,9 @@ def test_prompts_of_different_lengths_and_end_token(trained):
         ({"end_token_id": "x"}, "end_token_id='x'"),
         ({"end_token_id": 10}, r"\[0, 9\].*end_token_id=10"),
         ({"pad_token_id": -1}, "pad_token_id=-1"),
+        # NumPy's errors did not name the seed.
+        ({"seed": -1}, r"seed must be an integer >= 0 or None. Received: seed=-1"),
+        ({"seed": "abc"}, "seed='abc'"),
         # Generation writes at each row's length: anything but right
         # padding would overwrite prompt tokens.
         ({"prompt_padding_mask": [[0, 1, 1], [1, 1, 1]]}, r"row 0 is \[0, 1, 1\]"),

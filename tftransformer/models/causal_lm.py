@@ -226,7 +226,7 @@ class CausalLM(InMemoryBatches, keras.Model):
                 1 flattens it.
             top_k: optional int >= 1, sample among the `top_k` most likely
                 tokens only; `None` samples from the whole vocabulary.
-            seed: optional int, the seed of the sampling generator.
+            seed: optional int >= 0, the seed of the sampling generator.
             end_token_id: optional int; a row that produces it stops and is
                 padded with `pad_token_id` from there.
             prompt_padding_mask: optional array `(batch, prompt_length)`, 1 at
@@ -265,6 +265,9 @@ class CausalLM(InMemoryBatches, keras.Model):
             "pad_token_id", pad_token_id, self.vocabulary_size
         )
         jit_compile = check_bool("jit_compile", jit_compile)
+        if seed is not None:
+            # NumPy's own errors did not name the argument.
+            seed = check_int("seed", seed, 0, what=" or None")
         prompt_ids = token_id_array("prompt_ids", prompt_ids)
         if prompt_ids.ndim != 2 or prompt_ids.shape[1] == 0:
             raise ValueError(
