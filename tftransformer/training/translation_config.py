@@ -4,7 +4,7 @@ import dataclasses
 import os
 
 from tftransformer.data.sequence_datasets import table_column
-from tftransformer.training._settings import ConfigError, setting
+from tftransformer.training._settings import ConfigError, field_default, setting
 from tftransformer.training.pretrained_generator_config import (
     PretrainedGeneratorConfig,
 )
@@ -122,7 +122,8 @@ class TranslationConfig(PretrainedGeneratorConfig):
                 f"learn to copy. Received: source_column={self.source_column!r}, "
                 f"target_column={self.target_column!r}"
             )
-        default_penalty = _FIELD_DEFAULTS["length_penalty"]
+        fields = {field.name: field for field in dataclasses.fields(self)}
+        default_penalty = field_default(fields["length_penalty"])
         if self.preset is not None and self.length_penalty != default_penalty:
             raise ConfigError(
                 "A preset's beam search is keras-hub's BeamSampler, which has "
@@ -136,9 +137,3 @@ class TranslationConfig(PretrainedGeneratorConfig):
                 "trained from scratch learns its task without one. Set --preset, "
                 f"or leave it empty. Received: source_prefix={self.source_prefix!r}"
             )
-
-
-# Each field's default, for the checks of fields a preset run does not use.
-_FIELD_DEFAULTS = {
-    field.name: field.default for field in dataclasses.fields(TranslationConfig)
-}
