@@ -225,3 +225,27 @@ def test_pack_sequences_is_refused_by_runs_that_do_not_pack(config_class):
     else:
         with pytest.raises(ConfigError, match=f"{name}'s examples are not packed"):
             config_class(pack_sequences=True)
+
+
+# A run whose task model has no extra encoder blocks refuses the setting
+# instead of recording a recipe that never ran.
+EXTRA_BLOCK_CONFIGS = (
+    "ClassificationConfig",
+    "FinetuneConfig",  # a script's own model may take them
+    "MultiLabelConfig",
+    "RegressionConfig",
+    "TokenClassificationConfig",
+)
+
+
+@pytest.mark.parametrize("config_class", FINETUNE_CONFIGS, ids=lambda c: c.__name__)
+def test_extra_blocks_is_refused_by_runs_whose_model_takes_none(config_class):
+    name = config_class.__name__
+    if name in EXTRA_BLOCK_CONFIGS:
+        assert config_class(extra_blocks=1).extra_blocks == 1
+    else:
+        with pytest.raises(
+            ConfigError,
+            match=f"{name}'s model takes no extra encoder blocks.*extra_blocks=2",
+        ):
+            config_class(extra_blocks=2)

@@ -229,6 +229,15 @@ def test_bad_input_is_refused(tmp_path, small_vocabulary_preset):
     for rate in (0, 1, 1.5):
         with pytest.raises(ConfigError, match=f"mask_rate.*{rate}"):
             PretrainingConfig(mask_rate=rate)
+    # A validation split that draws no masked piece would score loss and
+    # perplexity 0 (early stopping would keep epoch 1).
+    few = tmp_path / "few.txt"
+    few.write_text("hello world\nthe movie\nfoo bar\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"validation split \(1 texts in 1 rows\)"):
+        tft.training.continue_pretraining(
+            PretrainingConfig(text_path=str(few), mask_rate=0.01, **settings),
+            verbose=0,
+        )
     tokenizer = bert_tokenizer_from_preset(small_vocabulary_preset)
     with pytest.raises(ValueError, match=r"mask_rate must .*\(0, 1\).*mask_rate=1.5"):
         make_masked_lm_dataset([[101, 5, 102]], tokenizer, 2, mask_rate=1.5)

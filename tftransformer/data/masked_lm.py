@@ -180,6 +180,34 @@ def whole_word_mask(
     }
 
 
+def continuation_pieces(tokenizer, whole_word_masking=True):
+    """Which of `tokenizer`'s pieces continue a word, as masking reads them.
+
+    Args:
+        tokenizer: a keras-hub tokenizer.
+        whole_word_masking: False makes every piece a word of its own.
+
+    Returns:
+        A bool NumPy array, one entry per vocabulary id: WordPiece's `##...`
+        pieces with `whole_word_masking`, none without.
+
+    Raises:
+        ValueError: `whole_word_masking` with a vocabulary of no `##` piece
+            (SentencePiece and byte-pair families).
+    """
+    vocabulary = tokenizer.get_vocabulary()
+    if not whole_word_masking:
+        return np.zeros(len(vocabulary), bool)
+    flags = np.array([token.startswith("##") for token in vocabulary])
+    if not flags.any():
+        raise ValueError(
+            "whole_word_masking needs a WordPiece vocabulary (continuation "
+            "pieces starting with '##'); this tokenizer's "
+            f"{type(tokenizer).__name__} has none."
+        )
+    return flags
+
+
 def make_masked_lm_dataset(
     rows,
     tokenizer,
@@ -242,18 +270,7 @@ def make_masked_lm_dataset(
         }
     )
     mask_token_id = tokenizer.mask_token_id
-    if whole_word_masking:
-        flags = np.array([token.startswith("##") for token in vocabulary])
-        if not flags.any():
-            raise ValueError(
-                "whole_word_masking needs a WordPiece vocabulary (continuation "
-                "pieces starting with '##'); this tokenizer's "
-                f"{type(tokenizer).__name__} has none."
-            )
-    else:
-        # Every piece a word of its own: each is chosen on its own.
-        flags = np.zeros(len(vocabulary), bool)
-    is_continuation = tf.constant(flags)
+    is_continuation = tf.constant(continuation_pieces(tokenizer, whole_word_masking))
 
     def mask(index, row):
         return whole_word_mask(

@@ -10,6 +10,7 @@ import numpy as np
 from tftransformer.data.classification_dataset import _special_token_id
 from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.masked_lm import (
+    continuation_pieces,
     load_text_files,
     make_masked_lm_dataset,
     masked_lm_rows,
@@ -123,6 +124,8 @@ def continue_pretraining(config, verbose=1):
     # keeps its pretrained weights and is trainable again in the preset.
     unused = freeze_unused_backbone_layers(backbone)
     tokenizer = preprocessor.tokenizer
+    # Refused before the texts are tokenized, not after.
+    continuation_pieces(tokenizer, config.whole_word_masking)
     rows = {
         name: masked_lm_rows(
             tokenize_texts(tokenizer, texts),
@@ -163,6 +166,16 @@ def continue_pretraining(config, verbose=1):
     validation = make_masked_lm_dataset(
         rows["validation"], seed=config.seed, **options
     ).cache()
+    # Its loss and perplexity would be 0: early stopping would keep epoch 1.
+    masked = sum(float(np.sum(weights)) for _, _, weights in validation)
+    if not masked:
+        raise ValueError(
+            f"The validation split ({len(validation_texts)} texts in "
+            f"{num_rows['validation']} rows) drew no masked piece at "
+            f"mask_rate={config.mask_rate}, so its loss and perplexity would "
+            "be 0. Give more text, a larger validation_fraction or a higher "
+            "mask_rate."
+        )
     with trainer.scope():
         trainer.compile(
             model,

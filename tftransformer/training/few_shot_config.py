@@ -24,6 +24,8 @@ class FewShotConfig(FinetuneConfig):
     ```
     """
 
+    takes_extra_blocks = False
+
     examples_per_class: int = setting(
         8, "Labelled training examples per class.", minimum=1
     )

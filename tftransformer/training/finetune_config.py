@@ -217,11 +217,17 @@ class FinetuneConfig(TrainingConfig):
         minimum=0,
     )
     extra_blocks: int = setting(
-        0, "New encoder blocks between the backbone and the head.", minimum=0
+        0,
+        "New encoder blocks between the backbone and the head (text and token "
+        "classification, regression).",
+        minimum=0,
     )
 
     # Whether the run packs its training texts when `pack_sequences` is set.
     packs_sequences = False
+    # False where the run's task model stacks no `extra_blocks` on its
+    # backbone (a script's own model may).
+    takes_extra_blocks = True
 
     def validate(self):
         """Checks every field and the transfer recipe; raises `ConfigError`."""
@@ -233,6 +239,13 @@ class FinetuneConfig(TrainingConfig):
                 "pretraining; "
                 f"{type(self).__name__}'s examples are not packed. Received: "
                 "pack_sequences=True"
+            )
+        if self.extra_blocks and not self.takes_extra_blocks:
+            raise ConfigError(
+                "extra_blocks applies to text classification (single-label, "
+                "multi-label, regression) and token classification; "
+                f"{type(self).__name__}'s model takes no extra encoder blocks. "
+                f"Received: extra_blocks={self.extra_blocks}"
             )
         try:
             check_strategy_options(**self.strategy_options(), num_layers=None)

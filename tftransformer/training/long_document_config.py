@@ -27,6 +27,8 @@ class LongDocumentConfig(FinetuneConfig):
     ```
     """
 
+    takes_extra_blocks = False
+
     variants: str = setting(
         ",".join(VARIANTS),
         "Chunk poolings to compare, comma-separated: attention,mean,truncate.",
@@ -71,7 +73,6 @@ class LongDocumentConfig(FinetuneConfig):
     def validate(self):
         """Checks every field, the variants and the stride."""
         super().validate()
-        _check_no_extra_blocks(self)
         names = self.variant_names
         if not names or any(name not in VARIANTS for name in names):
             raise ConfigError(
@@ -88,12 +89,3 @@ class LongDocumentConfig(FinetuneConfig):
     def variant_names(self):
         """The variants, as a list."""
         return [name for name in self.variants.split(",") if name]
-
-
-def _check_no_extra_blocks(config):
-    if config.extra_blocks:
-        raise ConfigError(
-            "LongDocumentClassifier takes no extra encoder blocks (extra_blocks is "
-            "for TextClassifier and TokenClassifier). "
-            f"Received: extra_blocks={config.extra_blocks}"
-        )

@@ -20,6 +20,8 @@ class MultiTaskConfig(FinetuneConfig):
     ```
     """
 
+    takes_extra_blocks = False
+
     max_sentiment_examples: int | None = setting(
         2000, "Train on a seeded subset of this many snippets.", minimum=1
     )
@@ -78,7 +80,6 @@ class MultiTaskConfig(FinetuneConfig):
     def validate(self):
         """Checks every field; at least one loss weight must be > 0."""
         super().validate()
-        _check_no_extra_blocks(self)
         if not (self.sentiment_loss_weight or self.ner_loss_weight):
             raise ConfigError(
                 "At least one task loss weight must be > 0: with all at 0 "
@@ -86,12 +87,3 @@ class MultiTaskConfig(FinetuneConfig):
                 f"sentiment_loss_weight={self.sentiment_loss_weight}, "
                 f"ner_loss_weight={self.ner_loss_weight}"
             )
-
-
-def _check_no_extra_blocks(config):
-    if config.extra_blocks:
-        raise ConfigError(
-            "MultiTaskModel takes no extra encoder blocks (extra_blocks is "
-            "for TextClassifier and TokenClassifier). "
-            f"Received: extra_blocks={config.extra_blocks}"
-        )

@@ -21,6 +21,8 @@ class PretrainingConfig(FinetuneConfig):
     ```
     """
 
+    takes_extra_blocks = False
+
     packs_sequences = True
 
     text_path: str | None = setting(

@@ -20,6 +20,8 @@ class QuestionAnsweringConfig(FinetuneConfig):
     ```
     """
 
+    takes_extra_blocks = False
+
     train_file: str | None = setting(
         None, "SQuAD v1.1 or v2.0 JSON file of training questions (required)."
     )
