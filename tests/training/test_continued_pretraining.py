@@ -19,7 +19,7 @@ from tftransformer.data import (
 from tftransformer.datasets import load_rotten_tomatoes
 from tftransformer.presets import bert_tokenizer_from_preset
 from tftransformer.testing import write_tiny_preset
-from tftransformer.training import ConfigError, PretrainingConfig
+from tftransformer.training import ConfigError, PretrainingConfig, continued_pretraining
 
 TINY = dict(max_length=32, batch_size=16, learning_rate=5e-3, warmup_fraction=0.0)
 
@@ -274,3 +274,17 @@ def test_text_directories_and_the_embedded_texts(tmp_path):
     )
     assert len(train) > len(load_rotten_tomatoes("train"))
     assert not test & set(train[len(load_rotten_tomatoes("train")) :])
+
+
+def test_whole_word_masking_without_word_pieces_is_refused_before_tokenizing(
+    texts_file, tmp_path, monkeypatch
+):
+    preset = write_tiny_preset("roberta", tmp_path / "preset")
+    settings = _run_settings(preset, texts_file, tmp_path, whole_word_masking=True)
+
+    def tokenize_texts(*args, **kwargs):
+        raise AssertionError("the texts were tokenized before the check")
+
+    monkeypatch.setattr(continued_pretraining, "tokenize_texts", tokenize_texts)
+    with pytest.raises(ValueError, match="whole_word_masking needs a WordPiece"):
+        tft.training.continue_pretraining(PretrainingConfig(**settings), verbose=0)
