@@ -458,3 +458,38 @@ def test_predict_on_no_examples_is_an_empty_result_per_task(small_vocabulary_pre
     assert all(value.dtype == np.float32 for value in empty.values())
     one = {name: np.ones((1, 8), value.dtype) for name, value in features.items()}
     assert model.predict(one, verbose=0)["ner"].shape == (1, 8, 3)
+
+
+def test_in_memory_rows_of_several_tasks_train_in_one_task_batches(
+    small_vocabulary_preset,
+):
+    tasks = {
+        "a": {"kind": "classification", "num_classes": 2},
+        "b": {"kind": "classification", "num_classes": 3},
+    }
+    model = build(small_vocabulary_preset, tasks=tasks)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    x, _ = next(iter(batches(model)["sentiment"]))
+    x = {name: np.concatenate([value, value]) for name, value in x.items()}
+    x["task_id"] = np.array([0] * 4 + [1] * 4, "int32")
+    y = np.array([0, 1, 0, 1, 2, 1, 2, 0], "int32")
+    history = model.fit(x, y, batch_size=4, shuffle=False, verbose=0).history
+    assert history["a_loss"][0] > 0 and history["b_loss"][0] > 0
+    logs = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    assert logs["a_loss"] > 0 and logs["b_loss"] > 0
+    # Shuffled rows would mix tasks in a batch (an assertion deep in the step).
+    with pytest.raises(ValueError, match=r"would shuffle.*tasks \[0, 1\]"):
+        model.fit(x, y, batch_size=4, verbose=0)
+    with pytest.raises(ValueError, match=r"no validation_split"):
+        model.fit(x, y, batch_size=4, shuffle=False, validation_split=0.5)
+    mixed = r"x\['task_id'\]\[3:6\] with tasks \[0, 1\] \(batch_size=3\)"
+    with pytest.raises(ValueError, match=mixed):
+        model.fit(x, y, batch_size=3, shuffle=False)
+    with pytest.raises(ValueError, match=mixed):
+        model.evaluate(x, y, batch_size=3)
+    alternating = dict(x, task_id=np.array([0, 1] * 4, "int32"))
+    with pytest.raises(ValueError, match=r"validation_data\['task_id'\]\[0:4\]"):
+        model.fit(x, y, batch_size=4, shuffle=False, validation_data=(alternating, y))
+    # Labels as a dict name every task.
+    with pytest.raises(ValueError, match=r"one entry per task, \['a', 'b'\].*\['a'\]"):
+        model.fit(x, {"a": y % 2}, batch_size=4, shuffle=False, verbose=0)

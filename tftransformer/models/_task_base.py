@@ -349,7 +349,7 @@ def _to_tensor(leaf):
     return tf.convert_to_tensor(array)
 
 
-def _is_in_memory(x):
+def is_in_memory(x):
     """Arrays, lists, tensors, or a dict/tuple of them: data Keras can slice."""
     leaves = _leaves(x)
     return bool(leaves) and all(
@@ -542,7 +542,7 @@ class InMemoryBatches:
                 self._in_memory_x(validation_data[0]),
                 *map(_values_as_list, validation_data[1:]),
             )
-        if _is_in_memory(x):
+        if is_in_memory(x):
             _refuse_no_examples("fit", x)
             _check_sample_weight("sample_weight", sample_weight)
             y = self._in_memory_targets(x, y)
@@ -565,7 +565,7 @@ class InMemoryBatches:
             # only warn.
             y = sample_weight = batch_size = validation_split = None
             shuffle = False
-        if validation_data is not None and _is_in_memory(validation_data):
+        if validation_data is not None and is_in_memory(validation_data):
             x_val, y_val, weights = keras.utils.unpack_x_y_sample_weight(
                 validation_data
             )
@@ -595,7 +595,7 @@ class InMemoryBatches:
         """Keras' `evaluate`; in-memory data is read in order (see `fit`)."""
         batch_size = _checked_batch_size(batch_size)
         x = self._in_memory_x(x)
-        if not args and _is_in_memory(x):
+        if not args and is_in_memory(x):
             _refuse_no_examples("evaluate", x)
             y = self._in_memory_targets(x, _values_as_list(y))
             x, per_batch = self._in_memory_inputs(x)
@@ -609,7 +609,7 @@ class InMemoryBatches:
         """Keras' `predict`; in-memory data is read in order (see `fit`)."""
         batch_size = _checked_batch_size(batch_size)
         x = self._in_memory_x(x)
-        if _is_in_memory(x):
+        if is_in_memory(x):
             x, per_batch = self._in_memory_inputs(x)
             x = _in_order(x, batch_size=batch_size, per_batch=per_batch)
             batch_size = None

@@ -1,6 +1,7 @@
 import re
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 from keras.src.utils.tracking import no_automatic_dependency_tracking
@@ -13,6 +14,7 @@ from tftransformer.models._task_base import (
     InMemoryBatches,
     build_optimizer,
     empty_predictions,
+    is_in_memory,
     restore_frozen_layers,
     saved_frozen_layers,
     with_optimizer_variables,
@@ -184,6 +186,46 @@ class MultiTaskModel(InMemoryBatches, keras.Model):
     def build(self, input_shape=None):
         # The backbone and the task models are built at construction.
         self.built = True
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        """Keras' `fit`; in-memory rows of several tasks come in one-task batches.
+
+        A batch belongs to one task (see the class). In-memory `x` (arrays
+        with a `"task_id"` entry) of several tasks is read in the order
+        given, `batch_size` rows (Keras' 32 by default) a batch: it needs
+        `shuffle=False` and the rows laid out so that each batch holds one
+        task; `validation_data` too. Otherwise a `ValueError` names the
+        first mixed batch; a dataset from `interleave_tasks` or
+        `concatenate_tasks` is the way to shuffle.
+        """
+        if is_in_memory(x) and len(_task_ids(x)) and len(set(_task_ids(x))) > 1:
+            if kwargs.get("shuffle", True) is not False:
+                raise ValueError(
+                    "MultiTaskModel.fit would shuffle in-memory rows of several "
+                    "tasks into mixed batches. Pass shuffle=False with the rows "
+                    "in one-task batches of batch_size, or a dataset from "
+                    "tftransformer.data.interleave_tasks or concatenate_tasks. "
+                    f"Received: x[{TASK_ID_KEY!r}] with tasks "
+                    f"{sorted(set(_task_ids(x).tolist()))}"
+                )
+            if kwargs.get("validation_split"):
+                raise ValueError(
+                    "MultiTaskModel.fit takes no validation_split of in-memory "
+                    "rows of several tasks (the split could cut a batch's "
+                    "task); pass validation_data. Received: validation_split="
+                    f"{kwargs['validation_split']!r}"
+                )
+            _check_one_task_batches(x, batch_size, "x")
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, (tuple, list)) and is_in_memory(validation[0]):
+            _check_one_task_batches(validation[0], batch_size, "validation_data")
+        return super().fit(x, y, batch_size, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
+        """Keras' `evaluate`; in-memory rows in one-task batches (see `fit`)."""
+        if is_in_memory(x):
+            _check_one_task_batches(x, batch_size, "x")
+        return super().evaluate(x, y, batch_size, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         # Keras fails on an empty batch; the head models know their shapes.
@@ -366,6 +408,12 @@ class MultiTaskModel(InMemoryBatches, keras.Model):
     def _task_labels(self, name, y, logits, active):
         """The task's labels: as given in its own batches, zeros in others."""
         if isinstance(y, dict):
+            if set(y) != set(self.task_names):
+                raise ValueError(
+                    "Labels given as a dict need one entry per task, "
+                    f"{list(self.task_names)}. Received: a dict of "
+                    f"{sorted(y)}"
+                )
             labels = y[name]
         else:
             # Every task's loss is computed on every batch, so the labels are
@@ -522,6 +570,28 @@ class MultiTaskModel(InMemoryBatches, keras.Model):
         if config.get("tokenizer") is not None:
             config["tokenizer"] = keras.layers.deserialize(config["tokenizer"])
         return cls(**config)
+
+
+def _task_ids(x):
+    """The `"task_id"` entries of in-memory `x`, as a NumPy vector."""
+    if not isinstance(x, dict) or TASK_ID_KEY not in x:
+        return np.zeros((0,), "int64")
+    return np.asarray(x[TASK_ID_KEY]).reshape(-1)
+
+
+def _check_one_task_batches(x, batch_size, name):
+    """Raises a `ValueError` naming the first batch of `x` mixing tasks."""
+    task_ids = _task_ids(x)
+    size = batch_size or 32
+    for start in range(0, len(task_ids), size):
+        batch = task_ids[start : start + size]
+        if len(set(batch.tolist())) > 1:
+            raise ValueError(
+                "Every batch must belong to one task: batches of in-memory "
+                "rows are read in order, batch_size rows each. Received: "
+                f"{name}[{TASK_ID_KEY!r}][{start}:{start + len(batch)}] with "
+                f"tasks {sorted(set(batch.tolist()))} (batch_size={size})"
+            )
 
 
 def _check_tasks(tasks):
