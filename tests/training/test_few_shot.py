@@ -19,6 +19,7 @@ from tests.training.interruptions import (
     final_checkpoint,
     interrupt_after_epoch,
 )
+from tftransformer.training import ConfigError
 from tftransformer.training.few_shot import _held_out_examples
 
 CLIENT = os.path.join(os.path.dirname(__file__), "..", "export", "serving_client.py")
@@ -318,9 +319,55 @@ def test_bad_inputs_are_named(small_vocabulary_preset, tmp_path):
             ),
             verbose=0,
         )
+    # No test example: the run trained, then failed in Keras' predict.
+    with pytest.raises(ValueError, match="Received: test of 0 examples"):
+        tft.training.train_few_shot_classifier(
+            config,
+            train=data,
+            test=tft.data.TextClassificationData((), np.zeros(0, int), LABELS),
+            verbose=0,
+        )
+    one_class = tft.data.TextClassificationData(data.texts, [0] * len(data), ("a",))
+    with pytest.raises(ValueError, match=r"at least 2 classes.*\('a',\)"):
+        tft.training.train_few_shot_classifier(
+            config, train=one_class, test=one_class, verbose=0
+        )
+    # The contrastive phase trains the encoder alone: a recipe freezing it
+    # left nothing to train (Keras only warned).
+    for name, value in [
+        ("freeze_backbone", True),
+        ("gradual_unfreeze", True),
+        ("head_warmup_steps", 5),
+    ]:
+        with pytest.raises(ConfigError, match=f"would train nothing.*{name}={value}"):
+            tft.training.FewShotConfig(**{name: value})
+    for recipe in ({"freeze_layers": 2},):
+        frozen = tft.training.FewShotConfig(
+            preset=small_vocabulary_preset,
+            model_dir=str(tmp_path / "frozen"),
+            **TINY,
+            **recipe,
+        )
+        with pytest.raises(ValueError, match="no trainable weight: nothing would"):
+            tft.training.train_few_shot_classifier(
+                frozen, train=data, test=data, verbose=0
+            )
+    assert not (tmp_path / "frozen").exists()
     embedder = tft.models.TextEmbedder.from_preset(
         small_vocabulary_preset, sequence_length=8
     )
+    with pytest.raises(ValueError, match="not a single string"):
+        tft.training.FewShotRun(
+            embedder,
+            head=None,
+            report=None,
+            label_names=LABELS,
+            examples=None,
+            pairs=None,
+            test=None,
+            training=None,
+            trainer=None,
+        ).probabilities("good")
     head = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match=r"16-dim embeddings. Received .*\(None, 5\)"):
         tft.export.export_few_shot_classifier(embedder, head, tmp_path / "serving")

@@ -242,6 +242,16 @@ def train_few_shot_classifier(
                 f"Received: {name} with text_pairs (train a pair classifier "
                 "with tft.training.train_text_classifier instead)"
             )
+    if train.num_classes < 2:
+        raise ValueError(
+            "A few-shot classifier needs at least 2 classes. Received: train "
+            f"with the label vocabulary {train.label_vocabulary}"
+        )
+    if not len(test):
+        raise ValueError(
+            "test has no examples: the run would train, then fail to score. "
+            "Received: test of 0 examples"
+        )
     counts = np.bincount(train.labels, minlength=train.num_classes)
     if not counts.all():
         missing = [train.label_vocabulary[i] for i in np.flatnonzero(counts == 0)]

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from tftransformer.training._settings import setting
+from tftransformer.training._settings import ConfigError, setting
 from tftransformer.training.finetune_config import FinetuneConfig
 
 __all__ = ["FewShotConfig"]
@@ -57,3 +57,20 @@ class FewShotConfig(FinetuneConfig):
     learning_rate: float = setting(2e-5, "Peak learning rate.", minimum=0)
     max_length: int = setting(256, "Longest tokenized text.", minimum=2)
     model_dir: str = setting("runs/few_shot", "Output directory.", run_setting=False)
+
+    def validate(self):
+        """Checks every field; refuses recipes that train a head first."""
+        super().validate()
+        head_first = {
+            "freeze_backbone": self.freeze_backbone,
+            "gradual_unfreeze": self.gradual_unfreeze,
+            "head_warmup_steps": self.head_warmup_steps,
+        }
+        for name, value in head_first.items():
+            if value:
+                raise ConfigError(
+                    "A few-shot run's contrastive phase trains the encoder "
+                    "alone (the logistic head is fitted afterwards, on the "
+                    f"embeddings): {name}, which trains a head alone first, "
+                    f"would train nothing. Received: {name}={value}"
+                )

@@ -4,6 +4,8 @@ import dataclasses
 
 import keras
 
+from tftransformer._arguments import check_strings
+
 __all__ = ["FewShotRun"]
 
 
@@ -53,6 +55,7 @@ class FewShotRun:
         Returns:
             A float32 NumPy array.
         """
-        embeddings = self.embedder.embed(list(texts), batch_size=batch_size)
+        texts = check_strings("texts", texts)
+        embeddings = self.embedder.embed(texts, batch_size=batch_size)
         logits = self.head(embeddings)  # no pipeline and no trace
         return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))

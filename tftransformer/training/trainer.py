@@ -380,7 +380,15 @@ class Trainer:
         if isinstance(train, _TEXT_DATA) or isinstance(validation, _TEXT_DATA):
             self._check_sequence_length(model)
         # A recipe the backbone cannot take is refused before any write.
-        self.apply_strategy(model)
+        strategy_name = self.apply_strategy(model)
+        if not model.trainable_weights:
+            # Keras would only warn, and every epoch would change nothing.
+            raise ValueError(
+                f"The recipe ({strategy_name}) leaves {type(model).__name__} "
+                "no trainable weight: nothing would train. A model with no "
+                "head of its own (e.g. a few-shot run's embedder) trains "
+                "only its encoder layers."
+            )
         settings = dict(config.run_settings())
         # A checkpoint's position counts batches of this size: on another
         # number of replicas, a resume would skip other examples.
