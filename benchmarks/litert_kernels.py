@@ -28,6 +28,11 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# tftransformer before TensorFlow: it picks the CPU kernels (oneDNN) a user
+# of the library gets.
+import tftransformer  # noqa: F401
+
+# isort: split
 import numpy as np
 from absl import app, flags, logging
 
