@@ -199,6 +199,11 @@ def format_markdown(results):
 
 
 def main(_):
+    if not os.path.exists(FLAGS.pairs_file):
+        raise app.UsageError(
+            f"--pairs_file={FLAGS.pairs_file} does not exist; `make "
+            "retrieval-data` writes the default one."
+        )
     results = run_benchmark(
         FLAGS.pairs_file,
         FLAGS.max_verses,

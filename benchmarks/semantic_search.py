@@ -35,9 +35,11 @@ flags.DEFINE_string("pairs_file", "runs/data/bible_en_es.tsv", "Bible TSV.")
 flags.DEFINE_string(
     "embeddings_file", "runs/semantic_search/bible_en_minilm.npy", "Vector cache."
 )
-flags.DEFINE_integer("max_verses", None, "Embed only the first N verses.")
-flags.DEFINE_integer("num_queries", 1000, "Verses held out as queries.")
-flags.DEFINE_integer("repeats", 5, "Timed repeats per engine.")
+flags.DEFINE_integer(
+    "max_verses", None, "Embed only the first N verses.", lower_bound=2
+)
+flags.DEFINE_integer("num_queries", 1000, "Verses held out as queries.", lower_bound=1)
+flags.DEFINE_integer("repeats", 5, "Timed repeats per engine.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the held-out queries.")
 
 # (label, constructor settings, settings changed on the built index)
@@ -91,9 +93,19 @@ def time_searches(index, queries, repeats):
 
 
 def main(_):
+    if not os.path.exists(FLAGS.pairs_file):
+        raise app.UsageError(
+            f"--pairs_file={FLAGS.pairs_file} does not exist; `make "
+            "translation-data` writes the default one."
+        )
     vectors, embed_seconds = embed_verses(
         FLAGS.pairs_file, FLAGS.embeddings_file, FLAGS.max_verses
     )
+    if FLAGS.num_queries >= len(vectors):
+        raise app.UsageError(
+            f"--num_queries must be below the {len(vectors)} verses, which "
+            f"leave the rest to index. Received: --num_queries={FLAGS.num_queries}"
+        )
     rng = np.random.default_rng(FLAGS.seed)
     held_out = rng.permutation(len(vectors))[: FLAGS.num_queries]
     queries = vectors[held_out]
