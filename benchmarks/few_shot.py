@@ -421,6 +421,8 @@ def main(_):
         )
         print(json.dumps(run))
         return
+    per_class = _counts("examples_per_class", FLAGS.examples_per_class, 1)
+    seeds = _counts("seeds", FLAGS.seeds, 0)
     config = default_config(
         preset=FLAGS.preset,
         max_test_examples=FLAGS.max_test_examples or None,
@@ -434,8 +436,8 @@ def main(_):
     )
     results = run_benchmark(
         FLAGS.methods,
-        [int(n) for n in FLAGS.examples_per_class],
-        [int(seed) for seed in FLAGS.seeds],
+        per_class,
+        seeds,
         config,
         output_dir=FLAGS.output_dir,
         command=" ".join(["python benchmarks/few_shot.py", *sys.argv[1:]]),
@@ -443,6 +445,22 @@ def main(_):
     print()
     print(format_markdown(results))
     print(f"Written to {FLAGS.output_dir}/results.json and results.md")
+    if any("error" in run for run in results["runs"]):
+        sys.exit(1)
+
+
+def _counts(name, values, minimum):
+    """A list flag of integers >= `minimum`, or a usage error naming it."""
+    try:
+        counts = [int(value) for value in values]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < minimum:
+        raise app.UsageError(
+            f"--{name} must be a comma-separated list of integers >= {minimum}. "
+            f"Received: --{name}={','.join(values)}"
+        )
+    return counts
 
 
 def define_flags():
@@ -450,13 +468,21 @@ def define_flags():
     flags.DEFINE_list("methods", list(METHODS), "Methods to run, in turn.")
     flags.DEFINE_list("examples_per_class", ["8", "16", "64"], "Labelled per class.")
     flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Seeds of the examples.")
-    flags.DEFINE_integer("max_test_examples", 500, "Test subset (seed 0); 0: all.")
-    flags.DEFINE_integer("num_iterations", 20, "Pair sampling rounds (SetFit's).")
-    flags.DEFINE_integer("batch_size", 16, "Pairs (contrastive) or texts per batch.")
+    flags.DEFINE_integer(
+        "max_test_examples", 500, "Test subset (seed 0); 0: all.", lower_bound=0
+    )
+    flags.DEFINE_integer(
+        "num_iterations", 20, "Pair sampling rounds (SetFit's).", lower_bound=1
+    )
+    flags.DEFINE_integer(
+        "batch_size", 16, "Pairs (contrastive) or texts per batch.", lower_bound=1
+    )
     flags.DEFINE_float("learning_rate", 2e-5, "Contrastive phase's peak rate.")
-    flags.DEFINE_integer("finetune_epochs", None, "Default: 2 * num_iterations.")
+    flags.DEFINE_integer(
+        "finetune_epochs", None, "Default: 2 * num_iterations.", lower_bound=1
+    )
     flags.DEFINE_float("finetune_learning_rate", 5e-5, "Plain fine-tuning's rate.")
-    flags.DEFINE_integer("max_length", 256, "Longest tokenized text.")
+    flags.DEFINE_integer("max_length", 256, "Longest tokenized text.", lower_bound=2)
     flags.DEFINE_string("preset", "embedded", "Our preset (setfit: embedded).")
     flags.DEFINE_bool("fused_encoder", False, "Ours train on the fused encoder path.")
     flags.DEFINE_string("output_dir", "runs/few_shot_bench", "Results directory.")
