@@ -11,8 +11,10 @@ from tftransformer.export import (
     export_few_shot_classifier,
     export_for_serving,
     export_litert,
+    export_question_answerer,
     export_run_variants,
     export_text_embedder,
+    export_token_classifier,
     export_variants,
 )
 from tftransformer.models import MultiTaskModel
@@ -71,16 +73,26 @@ def multi_task_model(small_vocabulary_preset):
     )
 
 
+# Its outputs are every head's logits: each head exports alone.
+HEAD_AT_A_TIME = (
+    r"exports one head at a time: export model.head_model\(task\) "
+    r"\('topic': export_for_serving or export_litert\)"
+)
+
+
 @pytest.mark.parametrize(
     "export, message",
     [
-        (
-            lambda model, path: export_litert(model, path),
-            "A LiteRT export serves text classifiers.*of class MultiTaskModel",
-        ),
-        (
-            lambda model, path: export_variants(model, path, ["a"], [0], ["a"]),
-            "A LiteRT export serves text classifiers.*of class MultiTaskModel",
+        *(
+            (export, HEAD_AT_A_TIME)
+            for export in (
+                export_for_serving,
+                export_token_classifier,
+                export_question_answerer,
+                export_text_embedder,
+                export_litert,
+                lambda model, path: export_variants(model, path, ["a"], [0], ["a"]),
+            )
         ),
         (
             lambda model, path: export_run_variants(model, VariantsConfig(), path),

@@ -23,6 +23,7 @@ from tftransformer.evaluation.squad_metrics import score_squad
 from tftransformer.evaluation.tagging_predictions import predict_tags
 from tftransformer.export._embedder_variants import embedder_rows
 from tftransformer.export._generator_variants import generator_formats, generator_rows
+from tftransformer.export._model_checks import refuse_multi_task_model
 from tftransformer.export._variant_measures import (
     check_test_set,
     latencies,
@@ -230,6 +231,7 @@ def export_variants(
     report.row("litert_dynamic_int8")["exact_match"]
     ```
     """
+    refuse_multi_task_model(model)
     # Checked first; each LiteRT variant takes `litert_runtime` as given, as
     # `LiteRTModel` would (under "auto", TensorFlow's deprecation warning).
     machine = timing_machine(litert_runtime)

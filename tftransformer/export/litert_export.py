@@ -25,6 +25,7 @@ from tftransformer._arguments import (
     output_shape,
 )
 from tftransformer.export._litert_interpreter import make_interpreter
+from tftransformer.export._model_checks import refuse_multi_task_model
 from tftransformer.export.few_shot_classifier_export import check_few_shot_head
 from tftransformer.export.generator_serving_module import check_generator
 from tftransformer.export.inference_copy import float32_inference_copy
@@ -280,6 +281,7 @@ def export_litert(
     LiteRTModel(tflite_file)(["a fine film"])["probabilities"]
     ```
     """
+    refuse_multi_task_model(model)
     if not isinstance(model, keras.Model):
         raise ValueError(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"

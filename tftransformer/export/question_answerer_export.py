@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from tftransformer._arguments import check_int
+from tftransformer.export._model_checks import refuse_multi_task_model
 from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.question_answerer_serving_module import (
@@ -62,6 +63,7 @@ def export_question_answerer(
     serve(question=tf.constant(["Who won?"]), context=tf.constant(["..."]))
     ```
     """
+    refuse_multi_task_model(model)
     preprocessor = getattr(model, "preprocessor", None)
     if not isinstance(model, keras.Model) or not hasattr(preprocessor, "windows"):
         raise ValueError(

@@ -7,6 +7,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from tftransformer.export._model_checks import refuse_multi_task_model
 from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
 from tftransformer.export.multi_label_serving_module import MultiLabelServingModule
@@ -114,6 +115,7 @@ def export_for_serving(
     #     --model_name=sentiment --model_base_path=$PWD/serving/sentiment
     ```
     """
+    refuse_multi_task_model(model)
     if not isinstance(model, keras.Model):
         raise ValueError(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"

@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from tftransformer.export._model_checks import refuse_multi_task_model
 from tftransformer.export._untracked import set_untracked
 from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import publish_directory, version_path
@@ -45,6 +46,7 @@ def export_text_embedder(
     loaded.signatures["serving_default"](text=tf.constant(["a query"]))
     ```
     """
+    refuse_multi_task_model(embedder)
     preprocessor = check_text_embedder(embedder)
     final_path = version_path(path, version, overwrite)
     copy = inference_copy(embedder, preprocessor, precision=precision)

@@ -2,6 +2,7 @@
 
 import keras
 
+from tftransformer.export._model_checks import refuse_multi_task_model
 from tftransformer.export.inference_copy import inference_copy
 from tftransformer.export.model_versions import version_path
 from tftransformer.export.text_classifier_export import save_serving_module
@@ -81,6 +82,7 @@ def export_token_classifier(
     serve(text=tf.constant(["Obama visits Paris"]))["tags"]
     ```
     """
+    refuse_multi_task_model(model)
     if not isinstance(model, keras.Model):
         raise ValueError(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"
