@@ -395,6 +395,9 @@ def test_batches_must_name_their_task(small_vocabulary_preset):
     x, y = next(iter(batches(model)["sentiment"]))
     with pytest.raises(ValueError, match="need a 'task_id' feature"):
         model.compute_loss(x, y, model(x))
+    # Raw texts are the head models' input.
+    with pytest.raises(ValueError, match=r"head_model\(task\).*Received: .* string"):
+        model.predict(["a fine film"], verbose=0)
     mixed = dict(x, task_id=tf.constant([0, 1, 0, 0]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="one task"):
         model.compute_loss(mixed, y, model(mixed))

@@ -259,10 +259,15 @@ class MultiTaskModel(InMemoryBatches, keras.Model):
         if not isinstance(inputs, dict) or any(
             name not in inputs for name in self._feature_names
         ):
-            received = sorted(inputs) if isinstance(inputs, dict) else type(inputs)
+            if isinstance(inputs, dict):
+                received = f"a dict of {sorted(inputs)}"
+            else:
+                dtype = getattr(getattr(inputs, "dtype", None), "name", None)
+                received = type(inputs).__name__ + (f" of {dtype}" if dtype else "")
             raise ValueError(
-                f"MultiTaskModel takes a dict with {list(self._feature_names)}. "
-                f"Received: {received}"
+                f"MultiTaskModel takes a dict with {list(self._feature_names)} "
+                "(raw texts: call model.head_model(task), whose preprocessor "
+                f"tokenizes them). Received: {received}"
             )
         # Selected by name: a functional backbone given a dict with extra
         # keys matches its inputs by position.
