@@ -291,7 +291,7 @@ def _dropout_add(dropout, x, residual, norm=None):
         return fused_dropout_add(x, residual, keep, scale)
     if not _plain_layer_norm(norm):
         return norm(fused_dropout_add(x, residual, keep, scale))
-    gamma, beta = (tf.convert_to_tensor(v, tf.float32) for v in (norm.gamma, norm.beta))
+    gamma, beta = (tf.cast(v, tf.float32) for v in (norm.gamma, norm.beta))
     return fused_dropout_add_norm(x, residual, keep, scale, gamma, beta, norm.epsilon)
 
 
