@@ -319,6 +319,48 @@ def test_cached_decoding_gives_the_outputs_of_one_call(
     np.testing.assert_allclose(np.concatenate(outputs, 1), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("with_encoder", [False, True])
+def test_a_functional_decoding_step_returns_the_caches(with_encoder):
+    # One decoding step as a functional model (for export): the symbolic
+    # call returns what the eager one does.
+    rng = np.random.default_rng(3)
+    decoder, encoder, _ = _inputs(rng, dec_len=1, enc_len=5)
+    block = TransformerDecoderBlock(intermediate_dim=16, num_heads=4)
+    cache = rng.normal(size=(2, 2, 6, 4, 2)).astype("float32")
+    cross_cache = np.zeros((2, 2, 5, 4, 2), "float32")
+    arguments = [decoder, cache, np.array(2, "int32")]
+    step = keras.Input((1, 8))
+    cache_input = keras.Input((2, 6, 4, 2))
+    index = keras.Input((), batch_size=1, dtype="int32")
+    inputs = [step, cache_input, index]
+    kwargs = {}
+    if with_encoder:
+        arguments += [encoder, cross_cache]
+        inputs += [keras.Input((5, 8)), keras.Input((2, 5, 4, 2))]
+        kwargs = {"cross_attention_cache_update_index": 0}
+    symbolic = block(
+        step,
+        inputs[3] if with_encoder else None,
+        self_attention_cache=cache_input,
+        self_attention_cache_update_index=ops.squeeze(index),
+        cross_attention_cache=inputs[4] if with_encoder else None,
+        **kwargs,
+    )
+    assert isinstance(symbolic, tuple) and len(symbolic) == 2 + with_encoder
+    model = keras.Model(inputs, list(symbolic))
+    expected = block(
+        decoder,
+        encoder if with_encoder else None,
+        self_attention_cache=cache,
+        self_attention_cache_update_index=2,
+        cross_attention_cache=cross_cache if with_encoder else None,
+        **kwargs,
+    )
+    arguments[2] = np.array([2], "int32")
+    for got, want in zip(model(arguments), expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
 def test_cached_decoding_masks_padded_cache_positions():
     rng = np.random.default_rng(2)
     decoder = rng.normal(size=(1, 4, 8)).astype("float32")

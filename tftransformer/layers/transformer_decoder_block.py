@@ -469,6 +469,31 @@ class TransformerDecoderBlock(keras.layers.Layer):
     def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
         return decoder_sequence_shape
 
+    def compute_output_spec(
+        self,
+        decoder_sequence,
+        encoder_sequence=None,
+        self_attention_cache=None,
+        cross_attention_cache=None,
+        **kwargs,
+    ):
+        # What `call` returns: the caches beside the output when given one.
+        output = keras.KerasTensor(decoder_sequence.shape, dtype=self.compute_dtype)
+        if self_attention_cache is None and cross_attention_cache is None:
+            return output
+        caches = [self_attention_cache]
+        if self._cross_attention is not None:
+            caches.append(cross_attention_cache)
+        return (
+            output,
+            *(
+                None
+                if cache is None
+                else keras.KerasTensor(cache.shape, dtype=cache.dtype)
+                for cache in caches
+            ),
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(block_config(self))
