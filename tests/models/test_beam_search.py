@@ -295,6 +295,26 @@ def test_rejects_source_of_wrong_rank(decode):
             model.greedy_decode(source, START, END, 8)
 
 
+# The embedding lookup failed deep in TensorFlow (on a GPU: read zeros).
+@pytest.mark.parametrize("decode", ["beam_search", "greedy_decode"])
+@pytest.mark.parametrize("bad_id, where", [(-1, "[0, 1]"), (None, "[1, 2]")])
+def test_rejects_source_ids_outside_the_vocabulary(decode, bad_id, where):
+    model = random_seq2seq()
+    vocabulary_size = model.encoder_vocabulary_size
+    bad_id = vocabulary_size if bad_id is None else bad_id
+    source = np.ones((2, 3), "int32")
+    source[tuple(int(i) for i in where.strip("[]").split(", "))] = bad_id
+    message = (
+        rf"encoder_token_ids must be token ids in \[0, {vocabulary_size}\)\. "
+        rf"Received: encoder_token_ids\{where[:-1]}\]={bad_id}"
+    )
+    with pytest.raises(ValueError, match=message):
+        if decode == "beam_search":
+            beam_search(model, source, START, END, 8)
+        else:
+            model.greedy_decode(source, START, END, 8)
+
+
 def test_numpy_integers_are_accepted():
     model = random_seq2seq()
     source = sources(2)

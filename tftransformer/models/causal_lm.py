@@ -7,7 +7,6 @@ from tftransformer._arguments import (
     check_bool,
     check_int,
     check_model_keywords,
-    first_bad_entry,
     is_finite_number,
     is_int,
 )
@@ -268,18 +267,11 @@ class CausalLM(InMemoryBatches, keras.Model):
         if seed is not None:
             # NumPy's own errors did not name the argument.
             seed = check_int("seed", seed, 0, what=" or None")
-        prompt_ids = token_id_array("prompt_ids", prompt_ids)
+        prompt_ids = token_id_array("prompt_ids", prompt_ids, self.vocabulary_size)
         if prompt_ids.ndim != 2 or prompt_ids.shape[1] == 0:
             raise ValueError(
                 "prompt_ids must have shape (batch, prompt_length) with "
                 f"prompt_length >= 1. Received: shape {prompt_ids.shape}"
-            )
-        bad = (prompt_ids < 0) | (prompt_ids >= self.vocabulary_size)
-        if bad.any():
-            # The embedding lookup would fail deep in TensorFlow (on CPU).
-            raise ValueError(
-                f"prompt_ids must be token ids in [0, {self.vocabulary_size}). "
-                f"Received: {first_bad_entry('prompt_ids', prompt_ids, bad)}"
             )
         batch_size, prompt_length = prompt_ids.shape
         if not is_int(max_length) or max_length <= prompt_length:

@@ -11,6 +11,7 @@ from tftransformer._arguments import (
     check_int,
     check_positive_number,
     check_whole_numbers,
+    first_bad_entry,
 )
 
 # Compiled decoding functions per model, reused across calls: model ->
@@ -27,16 +28,31 @@ def check_token_id(name, value, vocabulary_size):
     )
 
 
-def token_id_array(name, values):
+def token_id_array(name, values, vocabulary_size=None):
     """`values` (token ids) as an int32 NumPy array; floats only when whole
-    numbers (`check_whole_numbers`)."""
+    numbers (`check_whole_numbers`), ids in `[0, vocabulary_size)` when
+    given (the embedding lookup would fail deep in TensorFlow on a CPU, and
+    read zeros on a GPU)."""
     array = np.asarray(ops.convert_to_numpy(values))
-    return check_whole_numbers(name, array, "token ids (whole numbers)").astype("int32")
+    array = check_whole_numbers(name, array, "token ids (whole numbers)")
+    if vocabulary_size is not None:
+        bad = (array < 0) | (array >= vocabulary_size)
+        if bad.any():
+            raise ValueError(
+                f"{name} must be token ids in [0, {vocabulary_size}). "
+                f"Received: {first_bad_entry(name, array, bad)}"
+            )
+    return array.astype("int32")
 
 
-def encoder_arrays(encoder_token_ids, encoder_padding_mask, pad_token_id):
-    """The source ids and padding mask as int32 arrays `(batch, enc_seq)`."""
-    encoder_token_ids = token_id_array("encoder_token_ids", encoder_token_ids)
+def encoder_arrays(
+    encoder_token_ids, encoder_padding_mask, pad_token_id, vocabulary_size=None
+):
+    """The source ids (in `[0, vocabulary_size)` when given) and padding
+    mask as int32 arrays `(batch, enc_seq)`."""
+    encoder_token_ids = token_id_array(
+        "encoder_token_ids", encoder_token_ids, vocabulary_size
+    )
     if encoder_token_ids.ndim != 2:
         raise ValueError(
             "encoder_token_ids must have shape (batch, enc_seq). Received: "
@@ -197,7 +213,10 @@ def beam_search(
             f"max_sequence_length={model.max_sequence_length}"
         )
     encoder_token_ids, encoder_padding_mask = encoder_arrays(
-        encoder_token_ids, encoder_padding_mask, pad_token_id
+        encoder_token_ids,
+        encoder_padding_mask,
+        pad_token_id,
+        getattr(model, "encoder_vocabulary_size", None),
     )
 
     batch_size, width = encoder_token_ids.shape[0], beam_width

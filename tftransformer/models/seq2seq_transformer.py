@@ -302,7 +302,10 @@ class Seq2SeqTransformer(InMemoryBatches, keras.Model):
                 f"max_sequence_length={self.max_sequence_length}"
             )
         encoder_token_ids, encoder_padding_mask = encoder_arrays(
-            encoder_token_ids, encoder_padding_mask, pad_token_id
+            encoder_token_ids,
+            encoder_padding_mask,
+            pad_token_id,
+            self.encoder_vocabulary_size,
         )
         batch_size = encoder_token_ids.shape[0]
         tokens = np.full((batch_size, max_length), pad_token_id, dtype="int32")
