@@ -49,3 +49,51 @@ def test_fit_and_evaluate_take_targets_in_their_own_units(
     np.testing.assert_allclose(
         regressor.predict_targets(TEXTS), outputs * std + mean, rtol=1e-5
     )
+
+
+def _huber(errors):
+    errors = np.abs(errors)
+    return float(np.mean(np.where(errors <= 1.0, 0.5 * errors**2, errors - 0.5)))
+
+
+def test_the_huber_loss_is_compiled_from_preset_and_after_a_reload(
+    small_vocabulary_preset, tmp_path
+):
+    # keras-hub compiles its tasks with their defaults when made: the model
+    # trained with the mean squared error until compiled again.
+    regressor = TextRegressor.from_preset(
+        small_vocabulary_preset, num_targets=2, sequence_length=16, loss="huber"
+    )
+    expected = _huber(regressor.predict(TEXTS, verbose=0) - TARGETS)
+    loss, _ = regressor.evaluate(TEXTS, TARGETS, verbose=0)
+    assert loss == pytest.approx(expected, rel=1e-4)
+    regressor.save_to_preset(tmp_path / "preset")
+    reloaded = TextRegressor.from_preset(tmp_path / "preset")
+    loss, _ = reloaded.evaluate(TEXTS, TARGETS, verbose=0)
+    assert loss == pytest.approx(expected, rel=1e-4)
+
+
+def test_one_target_given_by_column_or_alone_in_memory_and_in_datasets(
+    small_vocabulary_preset,
+):
+    # The step traced for in-memory targets was traced again for a
+    # dataset's (batch,) ones, of unknown rank, which Keras' losses refused.
+    regressor = TextRegressor.from_preset(
+        small_vocabulary_preset, num_targets=1, sequence_length=16, dropout=0.0
+    )
+    for layer in regressor.backbone._flatten_layers():
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+    regressor.compile(optimizer=keras.optimizers.SGD(0.0))
+    targets = TARGETS[:, 0]
+    expected = float(
+        np.mean((regressor.predict(TEXTS, verbose=0)[:, 0] - targets) ** 2)
+    )
+    batches = tf.data.Dataset.from_tensor_slices((TEXTS, targets)).batch(4)
+    losses = [
+        regressor.fit(TEXTS, targets, batch_size=4, verbose=0).history["loss"][0],
+        regressor.fit(batches, verbose=0).history["loss"][0],
+        regressor.evaluate(batches, verbose=0)[0],
+        regressor.evaluate(TEXTS, targets[:, None], verbose=0)[0],
+    ]
+    assert losses == pytest.approx([expected] * 4, rel=1e-4)

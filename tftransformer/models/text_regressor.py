@@ -120,6 +120,9 @@ class TextRegressor(TextClassifier):
         self.target_mean = target_mean
         self.target_std = target_std
         self.regression_loss = loss
+        if loss != "mse":
+            # keras-hub compiled with the defaults before the loss was set.
+            self.compile()
 
     def standardization(self):
         """`(mean, std)` float32 arrays of shape `(num_targets,)`."""
@@ -152,8 +155,17 @@ class TextRegressor(TextClassifier):
         )
 
     def _standardized(self, y):
-        """Targets `y` in standardized units (as given without statistics)."""
-        if y is None or (self.target_mean is None and self.target_std is None):
+        """Targets `y` in standardized units, `(batch, num_targets)`.
+
+        Reshaped whatever their rank: a step traced for in-memory targets
+        (`(texts, num_targets)`) and then a dataset's `(batch,)` ones is
+        traced again for targets of unknown rank, which Keras' losses cannot
+        take.
+        """
+        if y is None:
+            return y
+        y = ops.reshape(y, (-1, self.num_targets))
+        if self.target_mean is None and self.target_std is None:
             return y
         mean, std = self.standardization()
         return (ops.cast(y, "float32") - mean) / std
@@ -191,7 +203,8 @@ class TextRegressor(TextClassifier):
         if loss == "auto":
             loss = (
                 keras.losses.Huber(delta=1.0)
-                # keras-hub compiles once inside `__init__`, before it is set.
+                # keras-hub compiles once inside `__init__`, before it is set
+                # (`__init__` compiles again then).
                 if getattr(self, "regression_loss", "mse") == "huber"
                 else keras.losses.MeanSquaredError()
             )
