@@ -132,6 +132,29 @@ def test_fit_learns_the_training_entities(tokenizer):
     ]
 
 
+def test_a_weight_per_sentence_weighs_each_of_its_positions(tokenizer):
+    # Keras compared (sentences,) weights with (sentences, length) labels.
+    tagger = tiny_tagger(tokenizer)
+    tagger.compile(optimizer=keras.optimizers.SGD(0.0))
+    tags = tag_ids(SENTENCE_TAGS)
+    weights = np.array([2.0, 0.0, 1.0, 0.5], "float32")
+    per_position = np.repeat(weights[:, None], 32, axis=1)
+    by_sentence = tagger.evaluate(SENTENCES, tags, sample_weight=weights, verbose=0)
+    by_position = tagger.evaluate(
+        SENTENCES, tags, sample_weight=per_position, verbose=0
+    )
+    unweighted = tagger.evaluate(SENTENCES, tags, verbose=0)
+    assert by_sentence == pytest.approx(by_position, rel=1e-5)
+    assert by_sentence[0] != pytest.approx(unweighted[0], rel=1e-3)
+    history = tagger.fit(
+        SENTENCES, tags, sample_weight=weights, batch_size=4, shuffle=False, verbose=0
+    ).history
+    assert history["loss"][0] == pytest.approx(by_sentence[0], rel=1e-5)
+    # Keras' class_weight read each sentence's tags as one-hot rows.
+    with pytest.raises(ValueError, match=r"no class_weight.*class_weight=\{0: 2\.0\}"):
+        tagger.fit(SENTENCES, tags, class_weight={0: 2.0})
+
+
 def test_predict_entities_reads_conlleval_spans(tokenizer):
     tagger = tiny_tagger(tokenizer)
     # Every word I-PER: one entity over the whole sentence, as conlleval reads

@@ -266,6 +266,40 @@ class TokenClassifier(
         flat = np.asarray([tag for row in rows for tag in row], "int32")
         return tf.RaggedTensor.from_row_lengths(flat, counts)
 
+    def fit(self, *args, class_weight=None, **kwargs):
+        """Keras' `fit` (see `InMemoryBatches`); `sample_weight` weighs
+        sentences (`(sentences,)`) or positions (`(sentences, length)`).
+
+        `class_weight` is refused: Keras would read each sentence's tags as
+        one-hot rows. Weigh tags with per-position sample weights instead.
+        """
+        if class_weight is not None:
+            raise ValueError(
+                "TokenClassifier.fit takes no class_weight: Keras would read "
+                "each sentence's tags as one-hot rows. Weigh tags with "
+                "sample_weight of shape (sentences, length), one weight per "
+                f"position. Received: class_weight={class_weight!r:.200}"
+            )
+        return super().fit(*args, **kwargs)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        """Keras' loss; a weight per sentence weighs each of its positions."""
+        return super().compute_loss(
+            x=x,
+            y=y,
+            y_pred=y_pred,
+            sample_weight=_per_position(sample_weight, y),
+            training=training,
+        )
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras' metrics; a weight per sentence weighs each of its positions."""
+        return super().compute_metrics(
+            x, y, y_pred, sample_weight=_per_position(sample_weight, y)
+        )
+
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """Configures the model for training, with tagging defaults.
 
@@ -330,4 +364,26 @@ def _raw_sentences(x):
         isinstance(sentence, (list, tuple))
         and all(isinstance(word, str) for word in sentence)
         for sentence in x
+    )
+
+
+def _per_position(sample_weight, y):
+    """Weights of shape `y`'s `(batch, length)`: sentence weights `(batch,)`
+    spread over their positions (Keras' loss would compare the two shapes),
+    position weights cut to the batch's length.
+
+    The rank is read in the graph: a step traced for weights of one rank
+    and then called with the other is traced again for an unknown rank,
+    which Keras' losses cannot take.
+    """
+    if sample_weight is None or y is None:
+        return sample_weight
+    weights = tf.cast(sample_weight, "float32")
+    shape = tf.shape(y)
+    return tf.cond(
+        tf.equal(tf.rank(weights), 1),
+        lambda: tf.broadcast_to(tf.expand_dims(weights, -1), shape),
+        # Weights per position of `sequence_length` columns, cut to the
+        # batch's padded length (the rest weigh padding).
+        lambda: tf.reshape(weights, [shape[0], -1])[:, : shape[1]],
     )
