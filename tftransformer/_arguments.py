@@ -69,7 +69,7 @@ def is_finite_number(value):
     )
 
 
-def class_names(argument, names, count):
+def class_names(argument, names, count, per="class id"):
     """Returns `names` as `count` distinct, non-empty, one-line strings.
 
     For label and tag names: they name class ids in reports and exported
@@ -79,6 +79,8 @@ def class_names(argument, names, count):
         argument: the argument's name, for the message.
         names: an iterable of names (numbers are turned into strings).
         count: the number of classes.
+        per: what each name names, for the message (`"target"` for a
+            regressor's target names).
 
     Returns:
         A list of str.
@@ -90,7 +92,7 @@ def class_names(argument, names, count):
     """
     if isinstance(names, str) or not isinstance(names, Iterable):
         raise ValueError(
-            f"{argument} must be a list of {count} names, one per class id. "
+            f"{argument} must be a list of {count} names, one per {per}. "
             f"Received: {argument}={names!r}"
         )
     names = [str(name) for name in names]
@@ -101,7 +103,7 @@ def class_names(argument, names, count):
     ):
         raise ValueError(
             f"{argument} must hold {count} distinct, non-empty names without "
-            f"line breaks, one per class id. Received: {argument}={names!r}"
+            f"line breaks, one per {per}. Received: {argument}={names!r}"
         )
     return names
 

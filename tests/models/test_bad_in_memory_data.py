@@ -72,6 +72,17 @@ def predict(x):
         ("multi_label", fit(x=TEXTS, y=[0, 1]), r"shape \(texts, 2\).*shape \(2,\)"),
         ("multi_label", fit(x=TEXTS, y=[[0, 2], [1, 0]]), r"\[0, 1\].*y\[0, 1\]=2$"),
         ("multi_label", evaluate(TEXTS, [["a", "b"]] * 2), r"dtype <U1"),
+        # Keras weighed each example by its row's argmax (label 0 for none).
+        (
+            "multi_label",
+            fit(x=TEXTS, y=[[1, 0], [0, 1]], class_weight={1: 5.0}),
+            r"MultiLabelClassifier.fit takes no class_weight.*=\{1: 5\.0\}$",
+        ),
+        (
+            "regressor",
+            fit(x=TEXTS, y=[[1.0, 2.0], [0, 0]], class_weight={0: 5.0}),
+            r"TextRegressor.fit takes no class_weight",
+        ),
         ("tagger", fit(x=FEATURES, y=[[0, -100, 2, 3]] * 2), r"-100.*y\[0, 3\]=3$"),
         ("tagger", evaluate(FEATURES, [[0, 0.5, 0, 0]] * 2), r"y\[0, 1\]=0.5$"),
         ("tagger", fit(x=FEATURES, y=[list("OOOO")] * 2), r"one per token.*dtype <U1"),

@@ -66,6 +66,8 @@ class MultiLabelClassifier(TextClassifier):
     ```
     """
 
+    takes_class_weight = False
+
     def __init__(
         self,
         backbone,

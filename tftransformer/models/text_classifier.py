@@ -209,6 +209,8 @@ class TextClassifier(
     preprocessor_cls = TextClassifierPreprocessor
     # A softmax needs two classes; subclasses with other heads need fewer.
     min_outputs = 2
+    # Whether `fit`'s class_weight applies: one class per example.
+    takes_class_weight = True
 
     def call(self, inputs, training=None, mask=None):
         if is_packed_batch(inputs):
@@ -251,6 +253,13 @@ class TextClassifier(
         that is neither is refused, naming it (Keras failed on a name with a
         type error, and on an id past the last key inside the step).
         """
+        if class_weight is not None and not self.takes_class_weight:
+            raise ValueError(
+                f"{type(self).__name__}.fit takes no class_weight: Keras "
+                "weighs each example by the class of its target row's largest "
+                "value, which is not a class here. Weigh examples with "
+                f"sample_weight. Received: class_weight={class_weight!r:.200}"
+            )
         if class_weight is not None:
             class_weight = _class_weight_ids(
                 class_weight, self.num_classes, self.label_names

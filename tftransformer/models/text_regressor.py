@@ -2,7 +2,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from tftransformer._arguments import check_choice, check_int, python_number
+from tftransformer._arguments import (
+    check_choice,
+    check_int,
+    class_names,
+    python_number,
+)
 from tftransformer.models._task_base import (
     refuse_bad_targets,
     refuse_non_numeric_targets,
@@ -80,6 +85,7 @@ class TextRegressor(TextClassifier):
     """
 
     min_outputs = 1
+    takes_class_weight = False
 
     def __init__(
         self,
@@ -99,6 +105,10 @@ class TextRegressor(TextClassifier):
         **kwargs,
     ):
         num_targets = check_int("num_targets", num_targets, 1)
+        if target_names is not None:
+            target_names = class_names(
+                "target_names", target_names, num_targets, "target"
+            )
         check_choice("loss", loss, LOSSES)
         target_mean = _check_statistics("target_mean", target_mean, num_targets, False)
         target_std = _check_statistics("target_std", target_std, num_targets, True)
