@@ -97,3 +97,13 @@ def test_one_target_given_by_column_or_alone_in_memory_and_in_datasets(
         regressor.evaluate(TEXTS, targets[:, None], verbose=0)[0],
     ]
     assert losses == pytest.approx([expected] * 4, rel=1e-4)
+
+
+def test_target_names_are_checked_as_such(small_vocabulary_preset):
+    # The message named label_names and class ids, which a regressor has not.
+    with pytest.raises(
+        ValueError, match=r"target_names must hold 2 .* one per target\. .*'valence'"
+    ):
+        TextRegressor.from_preset(
+            small_vocabulary_preset, num_targets=2, target_names=["valence"]
+        )
