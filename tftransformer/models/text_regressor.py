@@ -152,7 +152,7 @@ class TextRegressor(TextClassifier):
         """Keras' loss of the standardized targets."""
         return super().compute_loss(
             x=x,
-            y=self._standardized(y),
+            y=self._standardized(y, y_pred),
             y_pred=y_pred,
             sample_weight=sample_weight,
             training=training,
@@ -161,11 +161,11 @@ class TextRegressor(TextClassifier):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Keras' metrics of the standardized targets."""
         return super().compute_metrics(
-            x, self._standardized(y), y_pred, sample_weight=sample_weight
+            x, self._standardized(y, y_pred), y_pred, sample_weight=sample_weight
         )
 
-    def _standardized(self, y):
-        """Targets `y` in standardized units, `(batch, num_targets)`.
+    def _standardized(self, y, y_pred):
+        """Targets `y` in standardized units, in the shape of `y_pred`.
 
         Reshaped whatever their rank: a step traced for in-memory targets
         (`(texts, num_targets)`) and then a dataset's `(batch,)` ones is
@@ -174,7 +174,7 @@ class TextRegressor(TextClassifier):
         """
         if y is None:
             return y
-        y = ops.reshape(y, (-1, self.num_targets))
+        y = ops.reshape(y, ops.shape(y_pred))
         if self.target_mean is None and self.target_std is None:
             return y
         mean, std = self.standardization()
