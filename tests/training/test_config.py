@@ -215,37 +215,35 @@ PACKING_CONFIGS = (
 )
 
 
-# A run whose examples are not packed refuses the flag instead of training
-# unpacked under it.
-@pytest.mark.parametrize("config_class", FINETUNE_CONFIGS, ids=lambda c: c.__name__)
-def test_pack_sequences_is_refused_by_runs_that_do_not_pack(config_class):
-    name = config_class.__name__
-    if name in PACKING_CONFIGS:
-        assert config_class(pack_sequences=True).pack_sequences
-    else:
-        with pytest.raises(ConfigError, match=f"{name}'s examples are not packed"):
-            config_class(pack_sequences=True)
-
-
-# A run whose task model has no extra encoder blocks refuses the setting
-# instead of recording a recipe that never ran.
+# The configs of the runs that apply each setting (FinetuneConfig: a
+# script's own model may stack extra blocks).
 EXTRA_BLOCK_CONFIGS = (
     "ClassificationConfig",
-    "FinetuneConfig",  # a script's own model may take them
+    "FinetuneConfig",
     "MultiLabelConfig",
     "RegressionConfig",
     "TokenClassificationConfig",
 )
+SETTINGS_OF_SOME_RUNS = {
+    "pack_sequences": (True, PACKING_CONFIGS, "{name}'s examples are not packed"),
+    "extra_blocks": (
+        2,
+        EXTRA_BLOCK_CONFIGS,
+        "{name}'s model takes no extra encoder blocks.*extra_blocks=2",
+    ),
+}
 
 
+# A run refuses a setting it does not apply instead of recording a recipe
+# that never ran (training unpacked under --pack_sequences, no extra block
+# under --extra_blocks).
+@pytest.mark.parametrize("setting", sorted(SETTINGS_OF_SOME_RUNS))
 @pytest.mark.parametrize("config_class", FINETUNE_CONFIGS, ids=lambda c: c.__name__)
-def test_extra_blocks_is_refused_by_runs_whose_model_takes_none(config_class):
+def test_a_setting_is_refused_by_runs_that_do_not_apply_it(config_class, setting):
+    value, applying, message = SETTINGS_OF_SOME_RUNS[setting]
     name = config_class.__name__
-    if name in EXTRA_BLOCK_CONFIGS:
-        assert config_class(extra_blocks=1).extra_blocks == 1
+    if name in applying:
+        assert getattr(config_class(**{setting: value}), setting) == value
     else:
-        with pytest.raises(
-            ConfigError,
-            match=f"{name}'s model takes no extra encoder blocks.*extra_blocks=2",
-        ):
-            config_class(extra_blocks=2)
+        with pytest.raises(ConfigError, match=message.format(name=name)):
+            config_class(**{setting: value})
