@@ -62,7 +62,10 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             relative position bias). Keras masks are not read in this mode:
             pass `attention_mask` of shape `(batch, query_len, cache_len)`.
         cache_update_index: optional int or scalar int tensor, where the new
-            keys and values go in `cache`.
+            keys and values go in `cache`. Positions past the cache's end
+            are refused when the index is known (a Python int, or eager);
+            under XLA a tensor index is not checked, and the update is
+            clamped onto the cache's last slots.
 
     Returns:
         `attention_output` of shape `(batch, query_len, query_dim)` (or

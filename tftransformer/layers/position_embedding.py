@@ -17,7 +17,10 @@ class PositionEmbedding(keras.layers.Layer):
     and in functional models with a fixed sequence length. With a dynamic
     length (e.g. `keras.Input(shape=(None, dim))` inside a traced function)
     the check can only happen at run time, where slicing past the table
-    fails with the backend's own error.
+    fails with the backend's own error, except under XLA (`jit_compile`),
+    whose gather clamps positions past the table to its last row without an
+    error: a compiled decoding loop must keep its positions in the table
+    itself (as `CausalLM.generate` does, checking `max_length`).
 
     Args:
         sequence_length: positive int, the number of positions in the table,
