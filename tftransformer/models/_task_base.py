@@ -394,6 +394,17 @@ def _check_sample_weight(name, sample_weight):
     )
 
 
+def refuse_class_weight(model, class_weight, reading, instead):
+    """Refuses `fit(class_weight=...)` of a task whose targets are not one
+    class id per example: Keras would weigh each example by `reading` (what
+    it takes the target for), which is not a class there."""
+    if class_weight is not None:
+        raise ValueError(
+            f"{type(model).__name__}.fit takes no class_weight: Keras would "
+            f"read {reading}. {instead} Received: class_weight={class_weight!r:.200}"
+        )
+
+
 def _refuse_no_examples(method, x):
     """Refuses in-memory `x` without examples: Keras would fail in tf.data."""
     for leaf in _leaves(x):

@@ -198,15 +198,16 @@ class MultiTaskModel(InMemoryBatches, keras.Model):
         first mixed batch; a dataset from `interleave_tasks` or
         `concatenate_tasks` is the way to shuffle.
         """
-        if is_in_memory(x) and len(_task_ids(x)) and len(set(_task_ids(x))) > 1:
+        task_ids = _task_ids(x) if is_in_memory(x) else _task_ids(None)
+        tasks = sorted(set(task_ids.tolist()))
+        if len(tasks) > 1:
             if kwargs.get("shuffle", True) is not False:
                 raise ValueError(
                     "MultiTaskModel.fit would shuffle in-memory rows of several "
                     "tasks into mixed batches. Pass shuffle=False with the rows "
                     "in one-task batches of batch_size, or a dataset from "
                     "tftransformer.data.interleave_tasks or concatenate_tasks. "
-                    f"Received: x[{TASK_ID_KEY!r}] with tasks "
-                    f"{sorted(set(_task_ids(x).tolist()))}"
+                    f"Received: x[{TASK_ID_KEY!r}] with tasks {tasks}"
                 )
             if kwargs.get("validation_split"):
                 raise ValueError(
@@ -215,16 +216,18 @@ class MultiTaskModel(InMemoryBatches, keras.Model):
                     "task); pass validation_data. Received: validation_split="
                     f"{kwargs['validation_split']!r}"
                 )
-            _check_one_task_batches(x, batch_size, "x")
+            _check_one_task_batches(task_ids, batch_size, "x")
         validation = kwargs.get("validation_data")
         if isinstance(validation, (tuple, list)) and is_in_memory(validation[0]):
-            _check_one_task_batches(validation[0], batch_size, "validation_data")
+            _check_one_task_batches(
+                _task_ids(validation[0]), batch_size, "validation_data"
+            )
         return super().fit(x, y, batch_size, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
         """Keras' `evaluate`; in-memory rows in one-task batches (see `fit`)."""
         if is_in_memory(x):
-            _check_one_task_batches(x, batch_size, "x")
+            _check_one_task_batches(_task_ids(x), batch_size, "x")
         return super().evaluate(x, y, batch_size, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
@@ -584,9 +587,9 @@ def _task_ids(x):
     return np.asarray(x[TASK_ID_KEY]).reshape(-1)
 
 
-def _check_one_task_batches(x, batch_size, name):
-    """Raises a `ValueError` naming the first batch of `x` mixing tasks."""
-    task_ids = _task_ids(x)
+def _check_one_task_batches(task_ids, batch_size, name):
+    """Raises a `ValueError` naming the first batch of in-memory rows (their
+    `task_ids`, see `_task_ids`) mixing tasks."""
     size = batch_size or 32
     for start in range(0, len(task_ids), size):
         batch = task_ids[start : start + size]

@@ -25,6 +25,7 @@ from tftransformer.models._task_base import (
     extra_encoder_blocks,
     freeze_unused_backbone_layers,
     packed_sequence,
+    refuse_class_weight,
     replay_compile,
     restore_frozen_layers,
     saved_frozen_layers,
@@ -253,12 +254,12 @@ class TextClassifier(
         that is neither is refused, naming it (Keras failed on a name with a
         type error, and on an id past the last key inside the step).
         """
-        if class_weight is not None and not self.takes_class_weight:
-            raise ValueError(
-                f"{type(self).__name__}.fit takes no class_weight: Keras "
-                "weighs each example by the class of its target row's largest "
-                "value, which is not a class here. Weigh examples with "
-                f"sample_weight. Received: class_weight={class_weight!r:.200}"
+        if not self.takes_class_weight:
+            refuse_class_weight(
+                self,
+                class_weight,
+                "the largest value of each target row as its class",
+                "Weigh examples with sample_weight.",
             )
         if class_weight is not None:
             class_weight = _class_weight_ids(

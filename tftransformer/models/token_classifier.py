@@ -25,6 +25,7 @@ from tftransformer.models._task_base import (
     freeze_unused_backbone_layers,
     packed_sequence,
     refuse_bad_targets,
+    refuse_class_weight,
     refuse_non_numeric_targets,
     replay_compile,
     restore_frozen_layers,
@@ -273,13 +274,13 @@ class TokenClassifier(
         `class_weight` is refused: Keras would read each sentence's tags as
         one-hot rows. Weigh tags with per-position sample weights instead.
         """
-        if class_weight is not None:
-            raise ValueError(
-                "TokenClassifier.fit takes no class_weight: Keras would read "
-                "each sentence's tags as one-hot rows. Weigh tags with "
-                "sample_weight of shape (sentences, length), one weight per "
-                f"position. Received: class_weight={class_weight!r:.200}"
-            )
+        refuse_class_weight(
+            self,
+            class_weight,
+            "each sentence's tags as one-hot rows",
+            "Weigh tags with sample_weight of shape (sentences, length), one "
+            "weight per position.",
+        )
         return super().fit(*args, **kwargs)
 
     def compute_loss(
