@@ -18,6 +18,7 @@ __all__ = [
     "check_bool",
     "check_choice",
     "check_fraction",
+    "check_ids_below",
     "check_model_keywords",
     "check_int",
     "check_on_bad_rows",
@@ -341,6 +342,20 @@ def first_bad_entry(name, array, bad):
     value = array[index]
     value = value.item() if hasattr(value, "item") else value
     return f"{name}{where}={value!r:.100}"
+
+
+def check_ids_below(name, ids, count, what="class ids", why=""):
+    """Returns the integer array `ids`, refused unless every entry is in
+    `[0, count)`: `"{name} must hold {what} in [0, count){why}. Received:
+    name[i]=value"`, naming the first entry outside (a negative id would
+    index from the end; a gather past the end fails deep in TensorFlow)."""
+    bad = (ids < 0) | (ids >= count)
+    if bad.any():
+        raise ValueError(
+            f"{name} must hold {what} in [0, {count}){why}. "
+            f"Received: {first_bad_entry(name, ids, bad)}"
+        )
+    return ids
 
 
 def _numeric_array(name, values, requirement):

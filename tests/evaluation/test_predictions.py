@@ -53,7 +53,12 @@ def test_evaluate_classifier_on_a_fixed_model():
             r"Received: label_names=\['a', 'b', 'c'\]",
         ),
         ([0, 1], "ab", r"label_names must be a list of names.*label_names='ab'"),
-        ([0, 2], None, r"class ids in \[0, 2\): the model outputs 2 classes.*\[2\]"),
+        (
+            [0, 2],
+            None,
+            r"class ids in \[0, 2\): the model outputs 2 classes\. "
+            r"Received: y_true\[1\]=2$",
+        ),
         # One-hot rows would be flattened into twice as many labels.
         ([[1, 0], [0, 1]], None, r"y_true must be a 1-D array.*shape=\(2, 2\)"),
     ],

@@ -305,7 +305,7 @@ def test_rejects_source_ids_outside_the_vocabulary(decode, bad_id, where):
     source = np.ones((2, 3), "int32")
     source[tuple(int(i) for i in where.strip("[]").split(", "))] = bad_id
     message = (
-        rf"encoder_token_ids must be token ids in \[0, {vocabulary_size}\)\. "
+        rf"encoder_token_ids must hold token ids in \[0, {vocabulary_size}\)\. "
         rf"Received: encoder_token_ids\{where[:-1]}\]={bad_id}"
     )
     with pytest.raises(ValueError, match=message):

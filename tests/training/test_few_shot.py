@@ -279,7 +279,8 @@ def test_bad_inputs_are_named(small_vocabulary_preset, tmp_path):
     with pytest.raises(ValueError, match="uncalibrated keras.Sequential"):
         tft.training.calibrate_logistic_head(head, np.eye(2, 4), [0, 1])
     with pytest.raises(
-        ValueError, match=r"labels must be integer class ids in \[0, 2\).*labels\[1\]=2"
+        ValueError,
+        match=r"labels must hold integer class ids in \[0, 2\).*labels\[1\]=2",
     ):
         tft.training.calibrate_logistic_head(
             keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]),

@@ -21,10 +21,10 @@ import numpy as np
 
 from tftransformer._arguments import (
     check_binary_array,
+    check_ids_below,
     check_int,
     check_positive_number,
     check_real_array,
-    first_bad_entry,
 )
 
 __all__ = [
@@ -111,12 +111,7 @@ def _check_logits_and_labels(
             f"labels must be integer class ids in [0, {logits.shape[-1]}). "
             f"Received: labels of dtype {labels.dtype} ({labels[:10].tolist()})"
         )
-    bad = (labels < 0) | (labels >= logits.shape[-1])
-    if bad.any():
-        raise ValueError(
-            f"labels must be integer class ids in [0, {logits.shape[-1]}). "
-            f"Received: {first_bad_entry('labels', labels, bad)}"
-        )
+    check_ids_below("labels", labels, logits.shape[-1], "integer class ids")
     return logits, labels.astype(np.int64)
 
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from tftransformer._arguments import check_int, check_whole_numbers
+from tftransformer._arguments import check_ids_below, check_int, check_whole_numbers
 from tftransformer.evaluation.classification_report import ClassificationReport
 
 
@@ -217,10 +217,5 @@ def _as_class_ids(name, values, num_classes=None):
     # Whole-number floats too (labels stored as float32).
     array = check_whole_numbers(name, array, "integer class ids")
     if num_classes is not None:
-        bad = (array < 0) | (array >= num_classes)
-        if bad.any():
-            raise ValueError(
-                f"{name} must hold class ids in [0, {num_classes}). "
-                f"Received out-of-range values: {np.unique(array[bad])[:10].tolist()}"
-            )
+        check_ids_below(name, array, num_classes)
     return array

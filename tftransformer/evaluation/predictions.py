@@ -2,7 +2,12 @@
 
 import numpy as np
 
-from tftransformer._arguments import as_list, check_positive_number, check_real_array
+from tftransformer._arguments import (
+    as_list,
+    check_ids_below,
+    check_positive_number,
+    check_real_array,
+)
 from tftransformer.evaluation.calibration import calibration_summary
 from tftransformer.evaluation.metrics import _as_class_ids, classification_report
 
@@ -117,13 +122,9 @@ def evaluate_classifier(model, inputs, y_true, label_names=None, temperature=Non
             f"label_names has {len(label_names)} names but the model outputs "
             f"{num_classes} classes. Received: label_names={label_names!r}"
         )
-    outside = (y_true < 0) | (y_true >= num_classes)
-    if outside.any():
-        raise ValueError(
-            f"y_true must hold class ids in [0, {num_classes}): the model outputs "
-            f"{num_classes} classes. Received out-of-range values: "
-            f"{np.unique(y_true[outside])[:10].tolist()}"
-        )
+    check_ids_below(
+        "y_true", y_true, num_classes, why=f": the model outputs {num_classes} classes"
+    )
     report = classification_report(
         y_true,
         probabilities.argmax(axis=-1),

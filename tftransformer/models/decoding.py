@@ -8,10 +8,10 @@ from keras import ops
 
 from tftransformer._arguments import (
     check_bool,
+    check_ids_below,
     check_int,
     check_positive_number,
     check_whole_numbers,
-    first_bad_entry,
 )
 
 # Compiled decoding functions per model, reused across calls: model ->
@@ -36,12 +36,7 @@ def token_id_array(name, values, vocabulary_size=None):
     array = np.asarray(ops.convert_to_numpy(values))
     array = check_whole_numbers(name, array, "token ids (whole numbers)")
     if vocabulary_size is not None:
-        bad = (array < 0) | (array >= vocabulary_size)
-        if bad.any():
-            raise ValueError(
-                f"{name} must be token ids in [0, {vocabulary_size}). "
-                f"Received: {first_bad_entry(name, array, bad)}"
-            )
+        check_ids_below(name, array, vocabulary_size, "token ids")
     return array.astype("int32")
 
 
