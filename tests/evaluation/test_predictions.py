@@ -3,7 +3,10 @@ import pytest
 
 from tftransformer.evaluation import (
     evaluate_classifier,
+    evaluate_multi_label_classifier,
+    evaluate_regressor,
     logits_to_probabilities,
+    predict_labels,
     roc_auc,
 )
 from tftransformer.testing import identity_logits_model
@@ -105,3 +108,50 @@ def test_roc_auc_equals_that_of_the_probabilities_without_ties(num_classes):
         roc_auc(y_true == c, probabilities[:, c]) for c in range(probabilities.shape[1])
     ]
     np.testing.assert_allclose(report.roc_auc_per_class, expected, rtol=1e-12)
+
+
+TEXTS = ["a fine film", "dull"]
+
+
+@pytest.mark.parametrize(
+    "kind, call, evaluator",
+    [
+        # An embedding's dimensions were read as class scores.
+        ("embedder", lambda m: evaluate_classifier(m, TEXTS, [0, 1]), "retrieval"),
+        ("embedder", lambda m: predict_labels(m, TEXTS), "retrieval"),
+        # Sigmoid logits under a softmax, targets as class scores.
+        (
+            "multi_label",
+            lambda m: evaluate_classifier(m, TEXTS, [0, 1]),
+            "evaluate_multi_label_classifier",
+        ),
+        (
+            "regressor",
+            lambda m: evaluate_classifier(m, TEXTS, [0, 1]),
+            "evaluate_regressor",
+        ),
+        ("regressor", lambda m: predict_labels(m, TEXTS), "evaluate_regressor"),
+        # A 3-class classifier's logits as the sigmoid logits of 3 labels,
+        # and as 3 targets.
+        (
+            "classifier",
+            lambda m: evaluate_multi_label_classifier(m, TEXTS, [[0, 1, 0]] * 2),
+            "evaluate_classifier",
+        ),
+        (
+            "classifier",
+            lambda m: evaluate_regressor(m, TEXTS, [[0.0, 1.0, 2.0]] * 2),
+            "evaluate_classifier",
+        ),
+    ],
+)
+def test_the_other_task_models_are_refused_naming_their_evaluation(
+    task_models, kind, call, evaluator
+):
+    model = task_models[kind]
+    with pytest.raises(
+        ValueError,
+        match=rf"takes a .*; a {type(model).__name__} predicts .*{evaluator}.*"
+        rf"Received: model '{model.name}'$",
+    ):
+        call(model)

@@ -8,10 +8,11 @@ from tftransformer._arguments import (
     class_names,
     output_shape,
 )
+from tftransformer.evaluation._task_kinds import refuse_other_task
 from tftransformer.evaluation.multi_label_predictions import sigmoid_probabilities
 from tftransformer.evaluation.predictions import logits_to_probabilities
 from tftransformer.models.multi_label_classifier import MultiLabelClassifier
-from tftransformer.models.text_regressor import TextRegressor
+from tftransformer.models.text_classifier import TextClassifier
 
 __all__ = ["predict_labels"]
 
@@ -45,9 +46,11 @@ def predict_labels(model, texts, batch_size=32):
         `"probabilities"` (float32 `(num_texts, num_labels)`).
 
     Raises:
-        ValueError: for a `TextRegressor` (its `predict_targets` gives its
-            targets), a model without a preprocessor, or one whose outputs
-            are not one logit per class (at least 2).
+        ValueError: for another task model of this library (a
+            `TextRegressor`'s `predict_targets` gives its targets, a
+            `TextEmbedder`'s `embed` its embeddings), a model without a
+            preprocessor, or one whose outputs are not one logit per class
+            (at least 2).
 
     Example:
     ```python
@@ -55,11 +58,7 @@ def predict_labels(model, texts, batch_size=32):
     result["label"]  # ["positive"]
     ```
     """
-    if isinstance(model, TextRegressor):
-        raise ValueError(
-            "A TextRegressor predicts numbers, not labels: call its "
-            f"predict_targets. Received: model {model.name!r}"
-        )
+    refuse_other_task(model, "predict_labels", (TextClassifier, MultiLabelClassifier))
     if getattr(model, "preprocessor", None) is None:
         raise ValueError(
             "predict_labels takes raw texts and needs a model with a "

@@ -7,8 +7,10 @@ from tftransformer._arguments import (
     check_positive_number,
     check_real_array,
 )
+from tftransformer.evaluation._task_kinds import refuse_other_task
 from tftransformer.evaluation.calibration import calibration_summary
 from tftransformer.evaluation.multi_label_report import MultiLabelReport
+from tftransformer.models.multi_label_classifier import MultiLabelClassifier
 
 __all__ = [
     "evaluate_multi_label_classifier",
@@ -120,8 +122,9 @@ def evaluate_multi_label_classifier(
     """Predicts with a multi-label classifier and reports against the truth.
 
     Args:
-        model: a Keras model returning one logit per label (e.g. a
-            `MultiLabelClassifier`).
+        model: a Keras model returning one logit per label (a
+            `MultiLabelClassifier`; the library's other task models are
+            refused, naming their evaluation function).
         inputs: what `model.predict` takes, in the order of `y_true`.
         y_true: 0/1 array `(num_examples, num_labels)`.
         label_names: optional names; defaults to `model.label_names`.
@@ -138,6 +141,7 @@ def evaluate_multi_label_classifier(
     report, probabilities = evaluate_multi_label_classifier(model, test_ds, test.labels)
     ```
     """
+    refuse_other_task(model, "evaluate_multi_label_classifier", (MultiLabelClassifier,))
     y_true = check_binary_array("y_true", y_true)
     if y_true.ndim != 2:
         raise ValueError(

@@ -8,8 +8,10 @@ from tftransformer._arguments import (
     check_positive_number,
     check_real_array,
 )
+from tftransformer.evaluation._task_kinds import refuse_other_task
 from tftransformer.evaluation.calibration import calibration_summary
 from tftransformer.evaluation.metrics import _as_class_ids, classification_report
+from tftransformer.models.text_classifier import TextClassifier
 
 
 def logits_to_probabilities(logits):
@@ -66,7 +68,9 @@ def evaluate_classifier(model, inputs, y_true, label_names=None, temperature=Non
     expected calibration error and NLL before and after.
 
     Args:
-        model: a Keras model returning logits.
+        model: a Keras model returning logits (a `TextClassifier`; the
+            library's other task models are refused, naming their
+            evaluation function).
         inputs: what `model.predict` takes (a `tf.data.Dataset` of features
             in the same order as `y_true`, or raw strings for a model with a
             preprocessor).
@@ -90,6 +94,7 @@ def evaluate_classifier(model, inputs, y_true, label_names=None, temperature=Non
     print(report)
     ```
     """
+    refuse_other_task(model, "evaluate_classifier", (TextClassifier,))
     y_true = np.asarray(y_true)
     if y_true.ndim == 2 and y_true.shape[1] == 1:
         y_true = y_true[:, 0]  # A column of class ids.

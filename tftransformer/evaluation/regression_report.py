@@ -4,6 +4,8 @@ import numpy as np
 
 from tftransformer._arguments import check_real_array
 from tftransformer.evaluation import _json_utils
+from tftransformer.evaluation._task_kinds import refuse_other_task
+from tftransformer.models.text_regressor import TextRegressor
 
 __all__ = ["RegressionReport", "evaluate_regressor", "spearman_correlation"]
 
@@ -150,7 +152,8 @@ def evaluate_regressor(model, inputs, y_true, target_names=None):
 
     Args:
         model: a `TextRegressor` (or a model with `predict_targets`, else
-            its `predict` is taken as target units).
+            its `predict` is taken as target units; the library's other
+            task models are refused, naming their evaluation function).
         inputs: what `model.predict` takes, in the order of `y_true`.
         y_true: float array `(num_examples, num_targets)`.
         target_names: optional names; defaults to `model.target_names`.
@@ -163,6 +166,7 @@ def evaluate_regressor(model, inputs, y_true, target_names=None):
     report, predictions = evaluate_regressor(model, test_ds, test.targets)
     ```
     """
+    refuse_other_task(model, "evaluate_regressor", (TextRegressor,))
     predict = getattr(model, "predict_targets", None)
     predictions = predict(inputs) if predict else model.predict(inputs, verbose=0)
     report = RegressionReport(
