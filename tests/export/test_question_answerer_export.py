@@ -350,6 +350,11 @@ def test_litert_answerer_refuses_bad_input(litert_answerer, tmp_path):
         model(["who?"], [3])
     with pytest.raises(ValueError, match="one context per question"):
         model(["who?"])
+    # A single string would be read letter by letter.
+    with pytest.raises(ValueError, match=r"not a single string.*texts='who\?'"):
+        model("who?", ["a"])
+    with pytest.raises(ValueError, match=r"UTF-8.*text_pairs\[0\]=b'\\xff'"):
+        model(["who?"], [b"\xff"])
     with pytest.raises(ValueError, match=r"\(question, context\) tuples.*\['who\?'\]"):
         export_litert(answerer, tmp_path, "int8", ["who?"])
     with pytest.raises(ValueError, match="max_answer_length=0"):
@@ -359,3 +364,15 @@ def test_litert_answerer_refuses_bad_input(litert_answerer, tmp_path):
     with pytest.raises(ValueError, match="not a classifier or regressor"):
         export_litert(answerer, tmp_path, text_pair=True)
     assert not os.listdir(tmp_path)
+
+
+def test_litert_model_takes_texts_as_keras_does(litert_answerer):
+    # A string tensor and arrays of bytes, as a Keras model takes them.
+    model = LiteRTModel(litert_answerer[1][None])
+    questions, contexts = ["who sat?", "où?"], ["a cat sat", "à Paris, une fête"]
+    expected = model(questions, contexts)
+    answers = model(
+        tf.constant(questions), np.array([c.encode() for c in contexts], object)
+    )
+    assert answers["answer"] == expected["answer"]
+    np.testing.assert_array_equal(answers["start"], expected["start"])

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from tftransformer._arguments import check_strings
 from tftransformer.export._litert_interpreter import RUNTIMES, make_interpreter
 from tftransformer.export.text_classifier_export import LABELS_FILE
 from tftransformer.export.token_classifier_export import TAGS_FILE
@@ -39,11 +40,13 @@ class LiteRTModel:
             one in use.
 
     Call arguments:
-        texts: list of strings (empty and over-long ones included); for a
+        texts: list of strings (empty and over-long ones included; a NumPy
+            array or a string tensor too, of str or UTF-8 bytes); for a
             question answerer, the questions; for a generator, the prompts.
-        text_pairs: list of strings, the second text of each pair, for a
-            model exported with `text_pair=True`, or the context of each
-            question for a question answerer (and only then).
+        text_pairs: list of strings (in the same forms), the second text
+            of each pair, for a model exported with `text_pair=True`, or the
+            context of each question for a question answerer (and only
+            then).
 
     Returns:
         A dict of NumPy arrays, by the names `export_litert` gives them:
@@ -155,7 +158,7 @@ class LiteRTModel:
             )
         outputs = self._runner(**inputs)
         if self.question_answerer:
-            outputs.update(_answers(text_pairs, outputs))
+            outputs.update(_answers(inputs["context"], outputs))
         if self.tag_names is not None and "tag_ids" in outputs:
             outputs["tags"] = [
                 [self.tag_names[i] for i in row[:count]]
@@ -200,6 +203,22 @@ def _names(path):
 
 
 def _strings(name, texts):
-    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-        raise ValueError(f"`{name}` must be a list of strings. Received: {texts!r}")
-    return np.array(list(texts), dtype=object)
+    """`texts` (a list, a NumPy array or a string tensor, of str or UTF-8
+    bytes, as a Keras model takes them) as an object array of str; a single
+    string is refused (it would be read letter by letter)."""
+    if hasattr(texts, "numpy"):
+        texts = texts.numpy()
+    if isinstance(texts, np.ndarray):
+        texts = texts.tolist()
+    texts = check_strings(name, texts, allow_bytes=True)
+    for index, text in enumerate(texts):
+        if isinstance(text, bytes):
+            try:
+                texts[index] = text.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"`{name}` must hold UTF-8 text. Received: "
+                    f"{name}[{index}]={text!r:.100} ({error.reason} at byte "
+                    f"{error.start})"
+                ) from None
+    return np.array(texts, dtype=object)
