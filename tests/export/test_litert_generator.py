@@ -192,6 +192,6 @@ def test_litert_generator_refusals(
     model = tft.export.LiteRTModel(exports["None"])
     with pytest.raises(ValueError, match="not pairs. Received: text_pairs"):
         model(["a"], ["b"])
-    with pytest.raises(ValueError, match="list of strings. Received: 'a'"):
+    with pytest.raises(ValueError, match="not a single string.*Received: texts='a'"):
         model("a")
     assert not os.path.exists("unused")
