@@ -235,7 +235,8 @@ def test_generate_rejects_prompt_ids_past_the_vocabulary(bad_id, where):
     with pytest.raises(ValueError) as info:
         tiny_lm().generate(prompts, max_length=8)
     assert str(info.value) == (
-        f"prompt_ids must hold token ids in [0, 10). Received: prompt_ids{where}={bad_id}"
+        "prompt_ids must hold token ids in [0, 10). "
+        f"Received: prompt_ids{where}={bad_id}"
     )
 
 

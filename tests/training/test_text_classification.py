@@ -326,6 +326,34 @@ def _range_test(small_vocabulary_preset, model_dir, num_steps, **options):
         return result, json.load(f)
 
 
+def test_a_run_after_the_range_test_trains_as_without_it(
+    small_vocabulary_preset, tmp_path
+):
+    # The test read the first epoch's dataset that `fit` then read again,
+    # reshuffled: the run trained on other batches.
+    def run(model_dir, range_test):
+        config = ClassificationConfig(
+            preset=small_vocabulary_preset,
+            max_train_examples=48,
+            model_dir=str(model_dir),
+            tensorboard=False,
+            calibrate=False,
+            **TINY,
+        )
+        trainer = Trainer(config, verbose=0)
+        train, validation, _ = tft.training.load_classification_splits(config)
+        with trainer.scope():
+            model = tft.training.build_text_classifier(config, train.label_vocabulary)
+        trainer.compile(model, train)
+        if range_test:
+            tft.tuning.learning_rate_range_test(trainer, model, train, num_steps=3)
+        trainer.fit(model, train, validation)
+        return model.get_weights()
+
+    for a, b in zip(run(tmp_path / "a", False), run(tmp_path / "b", True)):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("num_steps", [6, 40])
 def test_the_range_test_writes_the_curve(small_vocabulary_preset, tmp_path, num_steps):
     result, written = _range_test(small_vocabulary_preset, tmp_path / "run", num_steps)

@@ -212,23 +212,30 @@ class Trainer:
             )
 
     def epoch_dataset(self, model, train, epoch):
-        """The training data of `epoch` (0-based), as `fit` reads it.
+        """The training data of `epoch` (0-based), in the order `fit` reads it.
+
+        A new dataset each call (for text data and a function of the
+        epoch): reading it leaves the data `fit` reads as it was (the first
+        epoch's dataset `compile` made reshuffles at each reading). A
+        `tf.data.Dataset` of your own is returned as given.
 
         Args:
             model: the task model (its preprocessor tokenizes texts).
             train: the training data as `fit` takes it.
             epoch: the epoch, for the shuffling seed.
         """
-        return self._epoch_datasets(model, train)(epoch)
+        return self._epoch_maker(model, train)(epoch)
+
+    def _epoch_maker(self, model, train):
+        if isinstance(train, _TEXT_DATA):
+            return lambda epoch: self.dataset(train, model, training=True, epoch=epoch)
+        if callable(train):
+            return train
+        return lambda epoch: train
 
     def _epoch_datasets(self, model, train):
         cached_train, cached = getattr(self, "_first_epoch", (None, None))
-        if isinstance(train, _TEXT_DATA):
-            make = lambda epoch: self.dataset(train, model, training=True, epoch=epoch)  # noqa: E731
-        elif callable(train):
-            make = train
-        else:
-            return lambda epoch: train
+        make = self._epoch_maker(model, train)
         if cached_train is not train:
             return make
         # Epoch 0's dataset made by `compile`: it tokenized the texts once.

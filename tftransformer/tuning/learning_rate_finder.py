@@ -245,7 +245,9 @@ def learning_rate_range_test(trainer, model, train, num_steps=100):
 
     The model gets the run's recipe and optimizer (`trainer.compile`, if it
     is not compiled yet), then `find_learning_rate` runs on the run's first
-    epoch of data and restores everything. Gradual unfreezing and a head
+    epoch of data (a copy: `fit` then reads its batches as if the test had
+    not run, except from a `tf.data.Dataset` of your own that reshuffles at
+    each reading) and restores everything. Gradual unfreezing and a head
     warmup hold backbone layers still only for a while; the peak learning
     rate must suit every layer the run ends up training, so the test trains
     those, and the results say so (`measured_with`). The chief writes
@@ -273,6 +275,8 @@ def learning_rate_range_test(trainer, model, train, num_steps=100):
     if not model.compiled:
         trainer.compile(model, train)
     strategy_name = trainer.apply_strategy(model)
+    # A dataset of its own: reading the one `fit` will read would advance
+    # its reshuffling, and the run would train on other batches.
     dataset = trainer.epoch_dataset(model, train, 0)
     held_back = bool(
         getattr(config, "gradual_unfreeze", False)
