@@ -152,6 +152,15 @@ def test_suggest_learning_rate():
     assert suggest_learning_rate(rates, [1.0, 0.99, 0.98, 0.5, 0.6]) == (
         pytest.approx(1e-2)
     )
+    # A noisy first step's drop is no suggestion (it was the first rate
+    # tried, 1e-7, from the embedded model's curve): the first tenth is
+    # skipped.
+    rates = np.geomspace(1e-7, 1.0, 20)
+    losses = [0.8, 0.69, 0.69, 0.68, 0.68, 0.69, 0.69, 0.69, 0.69, 0.69]
+    losses += [0.69, 0.68, 0.66, 0.62, 0.58, 0.56, 0.57, 0.7, 0.9, 1.2]
+    assert suggest_learning_rate(rates, losses) == pytest.approx(rates[13])
+    # With the lowest among the first tenth, nothing is suggested.
+    assert suggest_learning_rate(rates, [0.9, 0.7, 0.6] + [0.8] * 17) is None
 
 
 @pytest.mark.parametrize(

@@ -193,16 +193,21 @@ def suggest_learning_rate(learning_rates, smoothed_losses):
 
     Only the points before the lowest loss count: the lowest is where the
     loss stops falling, and its one-sided slope (often the steepest, as the
-    loss turns) would suggest the rate at the edge of divergence. The slope
-    is taken against the logarithm of the learning rate (`numpy.gradient`
-    over the points up to the lowest).
+    loss turns) would suggest the rate at the edge of divergence. Nor do
+    the first tenth of the points (at least the first, as fastai's
+    `skip_start`): the moving average has seen few steps there, and the
+    noise of a first step or two often made the steepest "fall" at the
+    very first rate tried, too low to train. The slope is taken against
+    the logarithm of the learning rate (`numpy.gradient` over the points
+    up to the lowest).
 
     Args:
         learning_rates: increasing learning rates, all > 0.
         smoothed_losses: the (smoothed) loss at each learning rate.
 
     Returns:
-        A float, or `None` with fewer than 3 points up to the lowest loss.
+        A float, or `None` when no point is left: fewer than 3 points up to
+        the lowest loss, or the lowest among the first tenth.
 
     Example:
     ```python
@@ -232,12 +237,13 @@ def suggest_learning_rate(learning_rates, smoothed_losses):
     if len(smoothed_losses) < 3:
         return None
     lowest = int(np.argmin(smoothed_losses))
-    if lowest < 2:
+    skipped = max(1, len(smoothed_losses) // 10)
+    if lowest < 2 or lowest <= skipped:
         return None
     slopes = np.gradient(
         smoothed_losses[: lowest + 1], np.log(learning_rates[: lowest + 1])
     )
-    return float(learning_rates[int(np.argmin(slopes[:lowest]))])
+    return float(learning_rates[skipped + int(np.argmin(slopes[skipped:lowest]))])
 
 
 def learning_rate_range_test(trainer, model, train, num_steps=100):
