@@ -194,6 +194,23 @@ def test_distill_trains_a_student_from_a_saved_teacher(
         assert result[name]["accuracy"] == pytest.approx(
             np.mean(predicted == test.labels)
         ), name
+    assert report["settings"]["teacher_epochs"] is None  # none trained here
+    # Run again into the same directory, a student resumed its finished run:
+    # with another teacher file at the same path it reported the new
+    # teacher beside the old student.
+    logits.set_weights([kernel, bias])
+    teacher.save(teacher_path)
+    for changed, settings in [
+        ({"teacher": keras.saving.load_model(teacher_path)}, r"teacher_sha256"),
+        ({"teacher": saved_teacher, "temperature": 3.0}, r"temperature"),
+    ]:
+        with pytest.raises(ValueError, match=rf"run with other settings.*{settings}"):
+            distill(
+                str(tmp_path / "distill"),
+                student_layers=1,
+                **{"temperature": 2.0, "alpha": 0.7, **changed},
+                **TINY,
+            )
 
 
 def test_distill_fine_tunes_its_own_teacher(small_vocabulary_preset, tmp_path):

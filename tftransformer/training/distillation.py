@@ -26,6 +26,7 @@ from tftransformer.training._several_models import (
     refuse_export_dir,
     trains_several_models,
 )
+from tftransformer.training.checkpointing import fingerprint
 from tftransformer.training.text_classification import (
     calibrate_classifier,
     classifier_loss_and_metrics,
@@ -135,7 +136,8 @@ def distill_classifier(
 
     model_dir = config.model_dir
     seconds = {"teacher": None}
-    if teacher is None:
+    trains_teacher = teacher is None
+    if trains_teacher:
         run = train_text_classifier(
             dataclasses.replace(
                 config,
@@ -147,6 +149,13 @@ def distill_classifier(
         )
         teacher, seconds["teacher"] = run.model, run.training.train_seconds
     tokenizer = teacher.preprocessor.tokenizer
+    # What a resumed student must share: it starts from the teacher's
+    # layers (a teacher file replaced at the same path, or other settings,
+    # reused the old student), and learns from it.
+    students_of = {
+        "teacher_sha256": fingerprint(*teacher.get_weights()),
+        "student_layers": student_layers,
+    }
 
     def new_student():
         # Every student starts from the teacher's first layers and the same
@@ -167,7 +176,7 @@ def distill_classifier(
 
     strategy = trainer = None
 
-    def train_run(name, build):
+    def train_run(name, build, run_config):
         """Trains `build()`'s `(model, student)` as a `Trainer` run in
         `model_dir/name`: resumable, early stopping on the validation split,
         the student calibrated with the config's `calibrate` and written
@@ -190,6 +199,7 @@ def distill_classifier(
             validation,
             label_names=labels,
             final_model=student,
+            run_config=run_config,
             **options,
         )
         if config.calibrate:
@@ -218,13 +228,15 @@ def distill_classifier(
 
     models = {"teacher": teacher}
     models["student"], seconds["student"], student_path = train_run(
-        "student", distiller
+        "student",
+        distiller,
+        {**students_of, "temperature": temperature, "alpha": alpha},
     )
     if compare_labels_only:
         if verbose:
             print("Training the same student on the labels alone")
         name = "student_labels_only"
-        models[name], seconds[name], _ = train_run(name, labels_only)
+        models[name], seconds[name], _ = train_run(name, labels_only, students_of)
 
     # In the split's order (the last run's trainer, with the students'
     # length and pair separators), scored against its labels.
@@ -237,7 +249,8 @@ def distill_classifier(
             "temperature": temperature,
             "alpha": alpha,
             "compare_labels_only": compare_labels_only,
-            "teacher_epochs": teacher_epochs,
+            # Of the teacher trained here; None for a given teacher.
+            "teacher_epochs": teacher_epochs if trains_teacher else None,
             "timing_rounds": timing_rounds,
         },
         **scores,
