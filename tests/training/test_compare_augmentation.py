@@ -46,6 +46,13 @@ def test_tiny_comparison(small_vocabulary_preset, tmp_path):
     assert same_steps["schedule_steps"] == 2 * baseline["schedule_steps"]
     for r in results.values():
         assert 0 <= r["accuracy"] <= 1
+    # The epoch scored: a run's best, which may come before its last step
+    # (the table claimed the steps of all its epochs).
+    assert [r["best_epoch"] for r in results.values()][:2] == [1, 1]
+    assert same_steps["best_epoch"] in (1, 2)
+    assert f"| {same_steps['steps']} | {same_steps['best_epoch']} |" in (
+        summary.format()
+    )
     assert summary.test_examples == 10
     assert len(summary.examples) == 3  # (text, EDA copy) pairs to show
     with open(tmp_path / "augment_compare.json") as f:

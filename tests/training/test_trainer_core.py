@@ -70,6 +70,14 @@ def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path, monkeyp
     assert state["finished"] and "optimizer_variables" not in state
     # The best epoch's weights and the last stay (keep_checkpoints=1).
     assert len(list((run_dir / "checkpoints").glob("*.weights.h5"))) in (1, 2)
+    # The model ends with the weights of the epoch the run names.
+    assert saved["best_epoch"] == result.best_epoch in (1, 2)
+    best = keras.saving.load_model(run_dir / "model.keras")
+    best.load_weights(
+        run_dir / "checkpoints" / f"epoch_{result.best_epoch:03d}.weights.h5"
+    )
+    for kept, saved_weights in zip(model.get_weights(), best.get_weights()):
+        np.testing.assert_array_equal(kept, saved_weights)
     # The embeddings and the first layer are frozen; the blocks trained on
     # the fused path, and the saved model is keras-hub's.
     assert not model.backbone.get_layer("transformer_layer_0").trainable
@@ -86,6 +94,7 @@ def test_a_short_user_script_gets_a_resumable_run(tiny_preset, tmp_path, monkeyp
         )
     rerun = trainer.fit(again, _data(), _data())
     assert rerun.history == result.history
+    assert rerun.best_epoch == result.best_epoch
     np.testing.assert_array_equal(
         again.get_layer("logits").kernel.numpy(),
         model.get_layer("logits").kernel.numpy(),
@@ -273,3 +282,27 @@ def test_the_run_prints_its_splits_when_verbose(verbose, tmp_path, capsys):
         "give a test file for an unbiased score)\n"
     )
     assert capsys.readouterr().out == (expected if verbose else "")
+
+
+@pytest.mark.parametrize(
+    "values, mode",
+    [
+        ([0.5, 0.5], "max"),  # a tie keeps the first
+        ([0.4, 0.6, 0.6, 0.5], "max"),
+        ([float("nan"), 0.3, 0.2], "min"),
+        ([0.7, 0.8], "min"),
+        ([0.3, float("nan"), 0.2], "min"),
+        ([float("nan"), float("nan")], "max"),
+    ],
+)
+def test_the_best_epoch_is_the_one_early_stopping_restores(values, mode):
+    from tftransformer.training.trainer import _best_epoch
+
+    stopping = keras.callbacks.EarlyStopping(
+        monitor="score", mode=mode, patience=100, restore_best_weights=True
+    )
+    stopping.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    stopping.on_train_begin()
+    for epoch, value in enumerate(values):
+        stopping.on_epoch_end(epoch, {"score": value})
+    assert _best_epoch(values, mode) == stopping.best_epoch + 1

@@ -18,8 +18,9 @@ class AugmentationComparison:
         results: dict of run name (`baseline`, `eda`, and with `same_steps`
             `baseline_same_steps`) to `train_examples`, `epochs`, `steps`
             (optimizer steps run), `schedule_steps` (the learning-rate
-            schedule's length), `accuracy`, `macro_f1`, `roc_auc` and
-            `train_seconds`.
+            schedule's length), `best_epoch` (the epoch whose weights were
+            scored: the best by the config's `monitor`, the first of a
+            tie), `accuracy`, `macro_f1`, `roc_auc` and `train_seconds`.
         examples: a few `(original, augmented copy)` training text pairs.
     """
 
@@ -42,14 +43,15 @@ class AugmentationComparison:
         lines = [f"  {original}\n    -> {copy}" for original, copy in self.examples]
         lines += [
             f"\nTest split: {self.test_examples} examples.",
-            "| setting | train examples | epochs | steps | test accuracy | "
-            "macro F1 | ROC-AUC | train s |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| setting | train examples | epochs | steps | epoch scored | "
+            "test accuracy | macro F1 | ROC-AUC | train s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for name, r in self.results.items():
             lines.append(
                 f"| {name} | {r['train_examples']} | {r['epochs']} | {r['steps']} | "
-                f"{r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['roc_auc']:.4f} | "
+                f"{r.get('best_epoch')} | {r['accuracy']:.4f} | "
+                f"{r['macro_f1']:.4f} | {r['roc_auc']:.4f} | "
                 f"{r['train_seconds']:.0f} |"
             )
         return "\n".join(lines)

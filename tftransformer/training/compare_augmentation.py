@@ -35,6 +35,10 @@ def compare_augmentation(config, same_steps=True, verbose=1):
       as `eda` takes, so that a gain of `eda` cannot come from more updates
       alone.
 
+    Each run keeps its best epoch by the config's `monitor` (early
+    stopping); its `best_epoch` says which, as a run may be scored before
+    its last step.
+
     Args:
         config: a `ClassificationConfig` with `augment_copies >= 1`.
         same_steps: whether to add the `baseline_same_steps` run.
@@ -103,6 +107,9 @@ def compare_augmentation(config, same_steps=True, verbose=1):
             # examples over the batch size; this is what ran.
             "steps": int(optimizer.iterations),
             "schedule_steps": int(optimizer._learning_rate.num_train_steps),
+            # The epoch scored: early stopping restores the best one (the
+            # first of a tie), which may come before the steps above ended.
+            "best_epoch": run.training.best_epoch,
             "accuracy": report.accuracy,
             "macro_f1": report.averages["macro"]["f1"],
             "roc_auc": report.roc_auc_macro,

@@ -493,10 +493,15 @@ class Trainer:
         history = {
             k: [float(v) for v in values] for k, values in history.history.items()
         }
+        best_epoch = _best_epoch(history.get(monitor, []), mode)
         if self.chief:
             _write_json(
                 os.path.join(model_dir, "history.json"),
-                {"history": history, "train_seconds": resumable.train_seconds},
+                {
+                    "history": history,
+                    "train_seconds": resumable.train_seconds,
+                    "best_epoch": best_epoch,
+                },
             )
             if getattr(config, "lora_rank", 0):
                 save_lora_weights(model, os.path.join(model_dir, "adapters.lora.h5"))
@@ -506,6 +511,7 @@ class Trainer:
             model_path=model_path,
             strategy=strategy_name,
             summary=summary,
+            best_epoch=best_epoch,
         )
 
     def save(self, model):
@@ -616,6 +622,19 @@ def _unknown_pieces(model, train):
     if warning:
         logging.warning(warning)
     return {"unknown_piece_share": share}
+
+
+def _best_epoch(values, mode):
+    """The epoch (from 1) Keras' `EarlyStopping(restore_best_weights=True)`
+    restores from the monitored `values`: the first epoch, then each
+    strict improvement on the best so far (nothing improves on a NaN)."""
+    if not values:
+        return None
+    best, epoch = values[0], 1
+    for index, value in enumerate(values[1:], 2):
+        if value < best if mode == "min" else value > best:
+            best, epoch = value, index
+    return epoch
 
 
 def _check_head_warmup(config, num_train_steps):

@@ -17,6 +17,11 @@ class TrainingResult:
         strategy: the transfer recipe's short name, e.g. `"freeze 2 layers"`.
         summary: the training summary (trainable and frozen parameters, the
             learning rates), as written to `training_summary.json`.
+        best_epoch: the epoch (from 1) whose weights the model ends with:
+            early stopping restores the first epoch of the best monitored
+            value (`config.monitor`, the training loss without validation
+            data), which may come before the last epoch trained. `None`
+            when no epoch was logged.
     """
 
     history: dict
@@ -24,3 +29,4 @@ class TrainingResult:
     model_path: str
     strategy: str
     summary: dict
+    best_epoch: int | None = None
