@@ -2,6 +2,7 @@ import json
 import os
 import warnings
 
+import keras_tuner
 import numpy as np
 import pytest
 
@@ -225,6 +226,29 @@ def test_create_tuner_algorithms_and_arguments(tmp_path):
         create_tuner(hypermodel, directory=tmp_path, max_trials=0)
     with pytest.raises(ValueError, match="direction='up'"):
         create_tuner(hypermodel, directory=tmp_path, direction="up")
+
+
+def test_tied_trials_rank_in_the_order_they_ran_after_a_reload(tmp_path, monkeypatch):
+    # A reloaded oracle held its trials in the order the file system listed
+    # their folders: a rerun of a finished search wrote another of the
+    # tied trials to best.json.
+    hypermodel = TextClassifierHyperModel({"dropout": [0.0, 0.1, 0.2]}, num_classes=2)
+    tuner = create_tuner(hypermodel, directory=tmp_path, max_trials=3)
+    for _ in range(3):
+        trial = tuner.oracle.create_trial("tuner0")
+        tuner.oracle.update_trial(trial.trial_id, {"val_accuracy": 0.5})
+        trial.status = "COMPLETED"
+        tuner.oracle.end_trial(trial)
+    tuner.save()
+    first = tuner.oracle.trials["0"].hyperparameters.values
+    assert tuning.best_run_config(tuner) == first
+    # The file system lists the trials last first.
+    io = keras_tuner.src.backend.io
+    listed = io.glob
+    monkeypatch.setattr(io, "glob", lambda pattern: sorted(listed(pattern))[::-1])
+    reloaded = create_tuner(hypermodel, directory=tmp_path, max_trials=3)
+    assert list(reloaded.oracle.trials) == ["0", "1", "2"]
+    assert tuning.best_run_config(reloaded) == first
 
 
 def test_project_resumes_only_with_its_own_settings(tmp_path):

@@ -46,8 +46,18 @@ def _without_optimizer_state():
 
 
 class _RecordingTuner:
-    """Writes `trials.json` and `failed_trials.json` after every trial, and
-    loads a trial's checkpoint without a warning about its optimizer."""
+    """Writes `trials.json` and `failed_trials.json` after every trial,
+    loads a trial's checkpoint without a warning about its optimizer, and
+    ranks tied trials in the order they ran."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A reloaded oracle holds its trials in the order the file system
+        # lists their folders, and KerasTuner's best-first sort is stable:
+        # of trials with the same score, a rerun of a finished search
+        # wrote another one to best.json. In trial id order (zero-padded
+        # numbers, as they ran), the first of a tie wins everywhere.
+        self.oracle.trials = dict(sorted(self.oracle.trials.items()))
 
     def load_model(self, trial):
         with _without_optimizer_state():
