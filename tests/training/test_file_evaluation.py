@@ -150,10 +150,14 @@ def test_an_answerer_decodes_as_its_run_did(task_models, tmp_path):
     # allow_no_answer won over the test file's unanswerable question.
     model = task_models["answerer"]
     config, _ = answerer_case(model, tmp_path)
-    # Any empty answer allowed wins: with it, every answer is empty.
-    config = dataclasses.replace(config, null_threshold=-1e9)
+    # Any empty answer allowed wins: with it, every answer is empty. Every
+    # setting left unset is the run's (the flags' defaults, 30 and 0, were
+    # taken for the run's longest answer and threshold).
+    config = dataclasses.replace(config, max_answer_length=None, null_threshold=None)
     (tmp_path / "run" / "decoding.json").write_text(
-        json.dumps({"allow_no_answer": False})
+        json.dumps(
+            {"allow_no_answer": False, "max_answer_length": 3, "null_threshold": -1e9}
+        )
     )
     allowed, want = (
         evaluate_question_answerer(

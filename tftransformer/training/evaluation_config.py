@@ -70,16 +70,18 @@ class EvaluationConfig:
     )
     batch_size: int = batch_size_setting()
     max_length: int | None = generation_length_setting()
-    max_answer_length: int = setting(
-        30,
-        "A question answerer's longest answer, in tokens (as its run decoded).",
+    max_answer_length: int | None = setting(
+        None,
+        "A question answerer's longest answer, in tokens; default: as its run "
+        "decoded (decoding.json), else 30.",
         minimum=1,
         run_setting=False,
     )
-    null_threshold: float = setting(
-        0.0,
+    null_threshold: float | None = setting(
+        None,
         "A question answerer answers 'no answer' when its score beats the best "
-        "span's by more than this (as its run decoded).",
+        "span's by more than this; default: as its run decoded (decoding.json), "
+        "else 0.",
         run_setting=False,
     )
     allow_no_answer: bool | None = setting(

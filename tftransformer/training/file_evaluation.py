@@ -74,9 +74,9 @@ def evaluate_saved_model(config):
       CoNLL or JSON Lines file of tagged words, tags read as the model's;
     - a question answerer: SQuAD exact match and F1 on a SQuAD JSON file,
       decoded with the config's `max_answer_length`, `null_threshold` and
-      `allow_no_answer` (unset: its run's, from the run directory's
-      `decoding.json`, else empty answers are allowed when the file has
-      unanswerable questions);
+      `allow_no_answer` (each unset: its run's, from the run directory's
+      `decoding.json`, else 30, 0, and empty answers allowed when the file
+      has unanswerable questions);
     - a generator (what `predict_to_file` takes: a keras-hub `CausalLM` or
       `Seq2SeqLM`, or one trained from random weights by `train_causal_lm`
       or `train_translator`): corpus BLEU and ROUGE (`GenerationReport`) of
@@ -157,22 +157,18 @@ def _evaluate(model, head, label_names, config):
         return evaluate_tagger(model, data, batch_size=config.batch_size)[0]
     if isinstance(model, QuestionAnswerer):
         examples = load_squad(config.test_file)
-        allow_no_answer = config.allow_no_answer
-        if allow_no_answer is None:
-            # As the run decoded (its `decoding.json`, as `predict_to_file`
-            # reads it), else as the file's questions need.
-            decoding = run_decoding(model, config.model_path) or {}
-            allow_no_answer = decoding.get(
-                "allow_no_answer",
-                any(example.is_impossible for example in examples),
-            )
+        # Each setting unset: as the run decoded (its `decoding.json`, as
+        # `predict_to_file` reads it), else the function's default; empty
+        # answers allowed as the file's questions need.
+        settings = run_decoding(model, config.model_path) or {}
+        for name in ("max_answer_length", "null_threshold", "allow_no_answer"):
+            if getattr(config, name) is not None:
+                settings[name] = getattr(config, name)
+        settings.setdefault(
+            "allow_no_answer", any(example.is_impossible for example in examples)
+        )
         return evaluate_question_answerer(
-            model,
-            examples,
-            batch_size=config.batch_size,
-            max_answer_length=config.max_answer_length,
-            null_threshold=config.null_threshold,
-            allow_no_answer=allow_no_answer,
+            model, examples, batch_size=config.batch_size, **settings
         )[0]
     if isinstance(model, TextEmbedder) and head is not None:
         if config.text_pair_column is not None:
