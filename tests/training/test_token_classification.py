@@ -142,6 +142,24 @@ def test_max_examples_draw_seeded_subsets_of_every_split():
     assert [s.words for s in again] == [s.words for s in splits]
 
 
+def test_an_entity_type_only_in_evaluation_data_is_named(tmp_path):
+    # It gets output ids never trained: silent, an undertrained model
+    # predicted it.
+    train = write_conll(tmp_path / "train.txt", load_wnut16("train").take(range(8)))
+    test = tmp_path / "test.txt"
+    test.write_text("john\tO\nx\tB-surprise\n")
+    config = TokenClassificationConfig(
+        train_file=train, validation_file=train, test_file=str(test)
+    )
+    with pytest.warns(
+        UserWarning,
+        match=r"only in the validation or test data: "
+        r"\['surprise'\]",
+    ):
+        _, _, loaded = tft.training.load_tagging_splits(config)
+    assert "B-surprise" in loaded.tag_vocabulary
+
+
 def test_run_holds_out_validation_from_a_jsonl_train_file(
     small_vocabulary_preset, tmp_path
 ):

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 
+from tftransformer._warnings import warn
 from tftransformer.data.hold_out import hold_out_validation
 from tftransformer.data.tagging import (
     build_tag_vocabulary,
@@ -37,8 +38,8 @@ def load_tagging_splits(config):
     the training sentences held out) and `test_file` (default: the
     validation data). All three share one tag vocabulary: a type seen only
     in evaluation data gets output ids too (never trained, so its entities
-    count as missed). `max_train_examples` and `max_eval_examples` draw
-    seeded subsets.
+    count as missed), with a warning naming it. `max_train_examples` and
+    `max_eval_examples` draw seeded subsets.
 
     Returns:
         `(train, validation, test)`, each a `TaggingData`.
@@ -66,6 +67,15 @@ def load_tagging_splits(config):
             train, validation = train.take(kept), train.take(held_out)
         test = load_tagging_file(config.test_file) if config.test_file else validation
         vocabulary = build_tag_vocabulary(train.tags + validation.tags + test.tags)
+        trained = set(build_tag_vocabulary(train.tags))
+        untrained = sorted({tag[2:] for tag in vocabulary if tag not in trained})
+        if untrained:
+            warn(
+                f"Entity types only in the validation or test data: {untrained}. "
+                "They get output ids too, never trained: their entities count "
+                "as missed, and an undertrained model may still predict them. "
+                f"Tag them in the training file {config.train_file!r} too."
+            )
         splits = [
             dataclasses.replace(split, tag_vocabulary=vocabulary)
             for split in (train, validation, test)
