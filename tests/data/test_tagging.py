@@ -412,3 +412,16 @@ def test_words_to_ragged_refuses_one_string():
     # Iterated, "New York" would be eight one-letter sentences.
     with pytest.raises(ValueError, match="sentences must be a list of sentences, not"):
         words_to_ragged("New York")
+
+
+@pytest.mark.parametrize(
+    "sentences, where",
+    [
+        ([["john", " ", "paris"]], r"\[0\]\[1\]=' '"),
+        ([["a"], ["", "b"]], r"\[1\]\[0\]=''"),
+    ],
+)
+def test_words_to_ragged_refuses_empty_words(sentences, where):
+    # A word of spaces alone was read as [UNK] and tagged (an entity " ").
+    with pytest.raises(ValueError, match=rf"non-empty string.*sentences{where}$"):
+        words_to_ragged(sentences)

@@ -329,7 +329,8 @@ def words_to_ragged(sentences):
         sentences: a `tf.RaggedTensor` of words (returned as is), a 1-D
             string tensor or a list of `str` (each split on whitespace with
             `tf.strings.split`, as an exported model does), or a list of
-            sentences, each a list of `str` words.
+            sentences, each a list of `str` words (none empty or of spaces
+            alone).
 
     Returns:
         A `tf.RaggedTensor` of shape `(num_sentences, (num_words))`, dtype
@@ -361,6 +362,14 @@ def words_to_ragged(sentences):
                 "sentences must be all strings or all lists of word strings. "
                 f"Received sentence {index}: {sentence!r}"
             )
+        for position, word in enumerate(sentence):
+            if not word.strip():
+                # No word piece to tag (the tokenizer reads [UNK]), and
+                # the loaders refuse it.
+                raise ValueError(
+                    "Every word must be a non-empty string, not spaces alone. "
+                    f"Received: sentences[{index}][{position}]={word!r}"
+                )
         flat.extend(sentence)
         lengths.append(len(sentence))
     return tf.RaggedTensor.from_row_lengths(
