@@ -112,6 +112,32 @@ def test_freeze_layers_above_the_layer_count_is_refused(
         trainer.apply_strategy(model)
 
 
+@pytest.mark.parametrize("config_blocks, model_blocks", [(1, 0), (0, 1)])
+def test_a_model_without_the_configs_extra_blocks_is_refused(
+    small_vocabulary_preset, tmp_path, config_blocks, model_blocks
+):
+    # A model from `from_preset` under a config with extra_blocks=1: the run
+    # was named and recorded "1 extra block" and trained none.
+    config = ClassificationConfig(
+        preset=small_vocabulary_preset,
+        extra_blocks=config_blocks,
+        model_dir=str(tmp_path),
+        **TINY,
+    )
+    model = tft.models.TextClassifier.from_preset(
+        config.preset,
+        num_classes=2,
+        sequence_length=config.max_length,
+        num_extra_blocks=model_blocks,
+    )
+    message = (
+        rf"extra_blocks={config_blocks} but the model stacks {model_blocks} .*"
+        rf"Received: a TextClassifier with num_extra_blocks={model_blocks}$"
+    )
+    with pytest.raises(ConfigError, match=message):
+        Trainer(config, verbose=0).apply_strategy(model)
+
+
 def test_a_test_file_without_a_train_file_and_a_missing_file_are_named(tmp_path):
     with pytest.raises(ValueError, match="need a train_source"):
         tft.training.load_classification_splits(ClassificationConfig(test_file="x.csv"))

@@ -22,7 +22,8 @@ def apply_strategy(model, config):
     blocks train on the fused path (`finetune.use_fused_encoder`). Gradual
     unfreezing and a head warmup act during training:
     `strategy_callbacks(config)` returns their callbacks. `extra_blocks`
-    and the head are the task model's arguments; `layer_decay` is the
+    and the head are the task model's arguments (a model whose
+    `num_extra_blocks` differs from the config's is refused); `layer_decay` is the
     optimizer's (see `Trainer.compile`). Call it before `compile`, once.
 
     Args:
@@ -63,6 +64,19 @@ def apply_strategy(model, config):
                 "which the recipes count (docs/families.md)"
             )
         raise ConfigError(message) from None
+    extra_blocks = options.get("extra_blocks") or 0
+    stacked = getattr(model, "num_extra_blocks", 0) or 0
+    if extra_blocks != stacked:
+        # The run's name and records would claim blocks the model does
+        # not have (or leave out those it has).
+        raise ConfigError(
+            f"The config's extra_blocks={extra_blocks} but the model stacks "
+            f"{stacked} extra encoder block(s): build it with "
+            f"num_extra_blocks={extra_blocks} "
+            "(tft.training.build_text_classifier(config, label_names) builds a "
+            f"classifier from the config). Received: a {type(model).__name__} "
+            f"with num_extra_blocks={stacked}"
+        )
     if options.get("lora_rank"):
         apply_lora(model, options["lora_rank"])
     if options.get("freeze_backbone"):
