@@ -26,6 +26,7 @@ __all__ = [
     "check_positive_number",
     "check_real_array",
     "check_strings",
+    "check_texts_as_str",
     "class_names",
     "first_bad_entry",
     "float32_cell",
@@ -231,6 +232,24 @@ def check_strings(name, values, what="", allow_bytes=False):
                 f"{message}. Received: {name}[{index}]={value!r:.100} "
                 f"({type(value).__name__})"
             )
+    return values
+
+
+def check_texts_as_str(name, values):
+    """`check_strings(name, values, allow_bytes=True)`, with bytes decoded
+    as UTF-8: a list of str; bytes that are not UTF-8 are refused naming
+    the entry and the byte."""
+    values = check_strings(name, values, allow_bytes=True)
+    for index, value in enumerate(values):
+        if isinstance(value, bytes):
+            try:
+                values[index] = value.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"`{name}` must hold UTF-8 text. Received: "
+                    f"{name}[{index}]={value!r:.100} ({error.reason} at byte "
+                    f"{error.start})"
+                ) from None
     return values
 
 

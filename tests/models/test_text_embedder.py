@@ -125,7 +125,7 @@ def test_arguments_are_checked(tiny_embedder):
         tiny_embedder.embed(["a"], batch_size=0)
     with pytest.raises(ValueError, match=r"texts\[1\]=3 \(int\)"):
         tiny_embedder.embed(["a", 3])
-    with pytest.raises(ValueError, match=r"UTF-8. Received b'\\xff'"):
+    with pytest.raises(ValueError, match=r"UTF-8 text. Received: texts\[0\]=b'\\xff'"):
         tiny_embedder.embed([b"\xff"])
     with pytest.raises(ValueError, match="needs a preprocessor"):
         TextEmbedder(backbone).embed(["a"])

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from tftransformer._arguments import check_strings
+from tftransformer._arguments import check_texts_as_str
 from tftransformer.export._litert_interpreter import RUNTIMES, make_interpreter
 from tftransformer.export.text_classifier_export import LABELS_FILE
 from tftransformer.export.token_classifier_export import TAGS_FILE
@@ -210,15 +210,4 @@ def _strings(name, texts):
         texts = texts.numpy()
     if isinstance(texts, np.ndarray):
         texts = texts.tolist()
-    texts = check_strings(name, texts, allow_bytes=True)
-    for index, text in enumerate(texts):
-        if isinstance(text, bytes):
-            try:
-                texts[index] = text.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise ValueError(
-                    f"`{name}` must hold UTF-8 text. Received: "
-                    f"{name}[{index}]={text!r:.100} ({error.reason} at byte "
-                    f"{error.start})"
-                ) from None
-    return np.array(texts, dtype=object)
+    return np.array(check_texts_as_str(name, texts), dtype=object)

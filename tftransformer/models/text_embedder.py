@@ -14,7 +14,7 @@ from tftransformer._arguments import (
     check_choice,
     check_int,
     check_model_keywords,
-    check_strings,
+    check_texts_as_str,
 )
 from tftransformer.layers.sequence_pooling import POOLING_MODES, SequencePooling
 from tftransformer.models._task_base import (
@@ -314,16 +314,7 @@ class TextEmbedder(
             texts = texts.numpy()  # bytes for a scalar
             texts = texts.tolist() if isinstance(texts, np.ndarray) else texts
         single = isinstance(texts, (str, bytes))
-        texts = [texts] if single else list(texts)
-        check_strings("texts", texts, allow_bytes=True)
-        for i, text in enumerate(texts):
-            if isinstance(text, bytes):
-                try:
-                    texts[i] = text.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise ValueError(
-                        f"texts must be UTF-8. Received {text!r} ({e})"
-                    ) from None
+        texts = check_texts_as_str("texts", [texts] if single else list(texts))
         if not texts:
             return np.zeros((0, self.embedding_dim), "float32")
         order = np.argsort([-len(text) for text in texts], kind="stable")
