@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tests.export.clients import job, run_clients
+from tftransformer.data import RegressionData, TextClassificationData
 from tftransformer.export import (
     LITERT_FILE,
     VARIANTS,
@@ -345,6 +346,30 @@ def test_export_run_variants_reads_a_runs_pairs(pair_classifier, tmp_path):
     assert report.row("litert_float32")["agreement"] == 1.0
 
 
+def test_a_runs_test_labels_are_read_in_the_models_order():
+    # A model with label_names ["pos", "neg"] was scored against the file's
+    # ids (neg = 0): 0.025 accuracy for 0.975; a regressor's targets
+    # against the config's column order.
+    from tftransformer.export.export_run_variants import _class_ids, _target_columns
+
+    data = TextClassificationData(["a", "b", "c"], [0, 1, 1], ("neg", "pos"))
+    model = types.SimpleNamespace(label_names=["pos", "neg"])
+    np.testing.assert_array_equal(_class_ids(model, data), [1, 0, 0])
+    with pytest.raises(ValueError, match=r"labels \['pos'\] are not among"):
+        _class_ids(types.SimpleNamespace(label_names=["neg", "mid"]), data)
+    targets = RegressionData(["x", "y"], [[0.5, 100], [0.25, 101]], ("a", "b"))
+    model = types.SimpleNamespace(target_names=("b", "a"))
+    np.testing.assert_array_equal(
+        _target_columns(model, targets), [[100, 0.5], [101, 0.25]]
+    )
+    # Another file's column names are taken as given (as evaluate.py does);
+    # some of the model's with others are refused.
+    other = types.SimpleNamespace(target_names=("c", "d"))
+    np.testing.assert_array_equal(_target_columns(other, targets), targets.targets)
+    with pytest.raises(ValueError, match="name some of the model's targets"):
+        _target_columns(types.SimpleNamespace(target_names=("a", "z")), targets)
+
+
 @pytest.mark.parametrize("truncate", ["round_robin", "waterfall"])
 def test_litert_pair_packing_is_the_preprocessors(pair_classifier, truncate):
     # The graph the LiteRT file is converted from, run in TensorFlow, on
@@ -554,6 +579,12 @@ def test_bad_arguments_are_refused(classifier, report, tmp_path):
         export_variants(classifier, tmp_path, ["a"], [0], ["a"], ["litert_int8"])
     with pytest.raises(ValueError, match="equal length"):
         export_variants(classifier, tmp_path, ["a", "b"], [0], ["a"])
+    # A class id past the classes was scored as always wrong; a single
+    # variant name was read letter by letter.
+    with pytest.raises(ValueError, match=r"class id in \[0, 2\) per text.*\[5\]"):
+        export_variants(classifier, tmp_path, ["a"], [5], ["a"])
+    with pytest.raises(ValueError, match=r"not a single string.*'litert_float32'$"):
+        export_variants(classifier, tmp_path, ["a"], [0], ["a"], "litert_float32")
     with pytest.raises(ValueError, match="single texts, not pairs"):
         LiteRTModel(report.row("litert_float32")["path"])(["a"], ["b"])
 

@@ -182,11 +182,11 @@ def export_run_variants(
             test_texts = list(zip(test_texts, test.text_pairs))
             representative = list(zip(representative, calibration.text_pairs))
         if isinstance(model, TextRegressor):
-            test_labels = test.targets
+            test_labels = _target_columns(model, test)
         elif isinstance(model, MultiLabelClassifier):
             test_labels = _label_columns(model, test)
         else:
-            test_labels = test.labels
+            test_labels = _class_ids(model, test)
     report = export_variants(
         model,
         variants_dir,
@@ -245,6 +245,50 @@ def _label_columns(model, data):
             f"{list(names)}: pass the data settings the model was trained with."
         )
     return data.labels[:, [vocabulary.index(name) for name in names]]
+
+
+def _class_ids(model, data):
+    """A test split's labels as the model's class ids.
+
+    The data's ids follow its label vocabulary (a file's: sorted), the
+    model's outputs its `label_names`: each label is mapped by its name
+    (a model with `label_names=["pos", "neg"]` was scored against the
+    file's `neg` = 0), and a label the model does not know is refused."""
+    names = model.label_names
+    if names is None:
+        return data.labels
+    names, vocabulary = list(names), list(data.label_vocabulary)
+    unknown = [label for label in vocabulary if label not in names]
+    if unknown:
+        raise ValueError(
+            f"The test data's labels {unknown} are not among the model's "
+            f"{names}: pass the data settings the model was trained with."
+        )
+    ids = np.array([names.index(label) for label in vocabulary], dtype="int64")
+    return ids[np.asarray(data.labels)]
+
+
+def _target_columns(model, data):
+    """A regression test split's targets, one column per model target.
+
+    Columns named as the model's targets are put in its order (a config's
+    `target_columns` in another order were scored under the wrong names);
+    columns of other names only are taken as given, as `evaluate.py` takes
+    them; some of each are refused."""
+    names = model.target_names
+    columns = list(data.target_names)
+    if names is None or list(names) == columns:
+        return data.targets
+    names = list(names)
+    if sorted(names) == sorted(columns):
+        return data.targets[:, [columns.index(name) for name in names]]
+    if set(names) & set(columns):
+        raise ValueError(
+            f"The test data's target columns {columns} name some of the "
+            f"model's targets {names} and other columns: name all its targets "
+            "(in any order), or columns of another file's names only."
+        )
+    return data.targets
 
 
 def _text_splits(model, config):

@@ -14,6 +14,7 @@ from tftransformer._arguments import (
     check_positive_number,
     is_finite_number,
     output_shape,
+    refuse_one_string,
 )
 from tftransformer.evaluation.entity_metrics import entity_report
 from tftransformer.evaluation.multi_label_predictions import sigmoid_probabilities
@@ -246,6 +247,8 @@ def export_variants(
         )
     else:
         available, litert_reason = list(VARIANTS), None
+    # A single name would be read letter by letter.
+    refuse_one_string("variants", variants, "a list of variant names")
     variants = available if variants is None else list(as_list(variants))
     if not variants or variants[0] != "saved_model_float32":
         raise ValueError(
@@ -453,7 +456,14 @@ def _check_labels(kind, labels, num_outputs):
     if kind == "regressor" and labels.ndim == 1:
         labels = labels[:, None]
     if kind == "classifier":
-        expected, ok = "one int class id per text", labels.ndim == 1
+        # One logit: two classes (a sigmoid's).
+        num_classes = max(num_outputs, 2)
+        expected = f"one int class id in [0, {num_classes}) per text"
+        ok = labels.ndim == 1 and labels.dtype.kind in "iuf"
+        # An id past the classes was scored as always wrong.
+        ok = ok and bool(
+            np.all((labels >= 0) & (labels < num_classes) & (labels % 1 == 0))
+        )
     elif kind == "multi_label":
         expected = f"one row of {num_outputs} 0/1 labels per text"
         ok = labels.ndim == 2 and labels.shape[1] == num_outputs
