@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import gc
 import json
 import os
@@ -344,6 +345,15 @@ def test_export_run_variants_reads_a_runs_pairs(pair_classifier, tmp_path):
     assert reference["accuracy"] > 0.8
     assert report.row("litert_float32")["accuracy"] == reference["accuracy"]
     assert report.row("litert_float32")["agreement"] == 1.0
+    # Without text_pair_column, a run trained on pairs (its run_config.json)
+    # was exported and scored on its first texts alone.
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run_config.json").write_text(json.dumps({"text_pair_column": "b"}))
+    single = dataclasses.replace(config, text_pair_column=None, model_dir=str(run_dir))
+    with pytest.raises(ValueError, match=r"trained on sentence pairs"):
+        export_run_variants(pair_classifier, single, tmp_path / "single")
+    assert not (tmp_path / "single").exists()
 
 
 def test_a_runs_test_labels_are_read_in_the_models_order():

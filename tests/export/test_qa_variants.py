@@ -1,5 +1,6 @@
 """Every serving variant of a question answerer, scored by SQuAD's EM and F1."""
 
+import dataclasses
 import json
 import os
 
@@ -216,3 +217,22 @@ def test_export_run_variants_reads_a_question_answering_run(answerer, tmp_path):
         export_run_variants(model, ClassificationConfig(), tmp_path / "bad")
     with pytest.raises(ValueError, match="train_file is required"):
         export_run_variants(model, VariantsConfig(), tmp_path / "bad")
+    # A run that decoded otherwise (its decoding.json): the variants and
+    # their Keras reference were all measured with the flags' defaults,
+    # agreeing perfectly.
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "decoding.json").write_text(
+        json.dumps({"max_answer_length": 2, "null_threshold": 8.0})
+    )
+    message = (
+        r"decoded its answers with max_answer_length=2, null_threshold=8.0 .*"
+        r"Received: max_answer_length=4, null_threshold=0.0$"
+    )
+    with pytest.raises(ValueError, match=message):
+        export_run_variants(
+            model,
+            dataclasses.replace(config, model_dir=str(run_dir)),
+            tmp_path / "bad",
+        )
+    assert not (tmp_path / "bad").exists()

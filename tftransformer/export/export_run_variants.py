@@ -15,6 +15,10 @@ from tftransformer.models import (
     TokenClassifier,
 )
 from tftransformer.models._prompt_generation import is_generator
+from tftransformer.training.file_predictions import (
+    check_run_text_pairs,
+    run_decoding,
+)
 from tftransformer.training.generation_settings import generation_settings
 from tftransformer.training.multi_label_config import MultiLabelConfig
 from tftransformer.training.multi_label_training import load_multi_label_data
@@ -139,6 +143,9 @@ def export_run_variants(
             "on your own texts, and a multi-task model's heads export one by one "
             "(its head_model(task))."
         )
+    # The run's directory: its run_config.json and decoding.json tell how
+    # it read its texts and decoded its answers.
+    run_dir = config.model_dir
     if isinstance(config, VariantsConfig):
         config = config.task_config(model)
     decoding = {}
@@ -162,6 +169,7 @@ def export_run_variants(
             "null_threshold": config.null_threshold,
             "allow_no_answer": allow_no_answer,
         }
+        _check_run_decoding(model, run_dir, decoding)
     elif isinstance(model, TokenClassifier):
         train, _, test = load_tagging_splits(config)
         calibration = train.sample(
@@ -172,6 +180,7 @@ def export_run_variants(
         representative = [" ".join(words) for words in calibration.words]
         text_pair = False
     else:
+        check_run_text_pairs(run_dir, config.text_pair_column)
         train, _, test = _text_splits(model, config)
         calibration = train.sample(
             min(representative_examples, len(train)), config.seed
@@ -245,6 +254,24 @@ def _label_columns(model, data):
             f"{list(names)}: pass the data settings the model was trained with."
         )
     return data.labels[:, [vocabulary.index(name) for name in names]]
+
+
+def _check_run_decoding(model, model_dir, decoding):
+    """Refuses a question answerer's `decoding` unless its run in
+    `model_dir` decoded alike (its `decoding.json`): the variants and the
+    Keras reference would all answer with other settings than the run's,
+    agreeing perfectly."""
+    run = run_decoding(model, model_dir) or {}
+    differ = [name for name in decoding if name in run and run[name] != decoding[name]]
+    if differ:
+        raise ValueError(
+            f"The run in {model_dir!r} decoded its answers with "
+            + ", ".join(f"{name}={run[name]!r}" for name in differ)
+            + " (its decoding.json): pass the same (--"
+            + ", --".join(differ)
+            + ") to measure its variants. Received: "
+            + ", ".join(f"{name}={decoding[name]!r}" for name in differ)
+        )
 
 
 def _class_ids(model, data):

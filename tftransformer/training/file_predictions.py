@@ -165,7 +165,17 @@ def check_text_pairs(config):
     Raises:
         ValueError: naming the run's `text_pair_column` and the config's.
     """
-    path = _run_directory(config.model_path)
+    check_run_text_pairs(_run_directory(config.model_path), config.text_pair_column)
+
+
+def check_run_text_pairs(path, given):
+    """Refuses `given` (a `text_pair_column`, or None) unless the run in
+    directory `path` read its texts alike (its `run_config.json`); no check
+    without a path or that file.
+
+    Raises:
+        ValueError: naming the run's `text_pair_column` and `given`.
+    """
     if path is None:
         return
     try:
@@ -175,7 +185,7 @@ def check_text_pairs(config):
         return
     if not isinstance(settings, dict) or "text_pair_column" not in settings:
         return
-    trained, given = settings["text_pair_column"], config.text_pair_column
+    trained = settings["text_pair_column"]
     if (trained is None) == (given is None):
         return
     if trained is not None:
