@@ -595,6 +595,11 @@ def test_bad_arguments_are_refused(classifier, report, tmp_path):
         export_variants(classifier, tmp_path, ["a"], [5], ["a"])
     with pytest.raises(ValueError, match=r"not a single string.*'litert_float32'$"):
         export_variants(classifier, tmp_path, ["a"], [0], ["a"], "litert_float32")
+    # No calibration texts for litert_int8: refused before the reference
+    # variant was written (a rerun then met "already holds the variants").
+    with pytest.raises(ValueError, match=r"list of texts. Received: .*=\[\]$"):
+        export_variants(classifier, tmp_path / "none", ["a"], [0], [])
+    assert not (tmp_path / "none").exists()
     with pytest.raises(ValueError, match="single texts, not pairs"):
         LiteRTModel(report.row("litert_float32")["path"])(["a"], ["b"])
 

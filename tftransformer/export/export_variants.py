@@ -332,14 +332,7 @@ def export_variants(
     if answerer:
         test_texts = _check_pairs("test_texts", test_texts, _QUESTION_CONTEXT)
         test_labels = _check_answers(test_labels)
-        if "litert_int8" in variants:
-            # Checked before any variant is written.
-            if isinstance(representative_texts, str) or not representative_texts:
-                raise ValueError(
-                    "litert_int8 calibrates on `representative_texts`, a "
-                    "non-empty list of (question, context) tuples. Received: "
-                    f"representative_texts={representative_texts!r:.200}"
-                )
+        if "litert_int8" in variants and representative_texts:
             _check_pairs(
                 "representative_texts", representative_texts, _QUESTION_CONTEXT
             )
@@ -348,6 +341,24 @@ def export_variants(
     else:
         test_labels = _check_labels(kind, test_labels, output_shape(model)[-1])
     check_test_set(test_texts, test_labels)
+    if "litert_int8" in variants and (
+        isinstance(representative_texts, str) or not representative_texts
+    ):
+        # Checked before any variant is written (a tagger's and a
+        # classifier's were checked after the reference was written).
+        # A string would be read letter by letter.
+        what = (
+            "(question, context) tuples"
+            if answerer
+            else "(text, text_pair) tuples"
+            if text_pair
+            else "texts"
+        )
+        raise ValueError(
+            "litert_int8 calibrates on `representative_texts`, a non-empty "
+            f"list of {what}. Received: "
+            f"representative_texts={representative_texts!r:.200}"
+        )
 
     if tagger:
         keras_answers = predict_tags(model, test_texts)["tags"]
