@@ -106,6 +106,12 @@ class Distiller(InMemoryBatches, keras.Model):
         """The student's preprocessor; the teacher reads its features too."""
         return getattr(self.student, "preprocessor", None)
 
+    @property
+    def num_extra_blocks(self):
+        """The student's extra encoder blocks, which a recipe's
+        `extra_blocks` describes."""
+        return getattr(self.student, "num_extra_blocks", 0)
+
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 
